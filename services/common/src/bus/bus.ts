@@ -1,0 +1,41 @@
+/** One durably stored message handed to a consumer. */
+export interface Delivery {
+  subject: string;
+  data: Uint8Array;
+  /** Times this message was delivered, 1 on the first delivery. */
+  redeliveries: number;
+}
+
+export interface ConsumeOptions {
+  /** Consumers with the same durable name share the work (each message goes to one of them). */
+  durable: string;
+  /** Subject relative to the bus prefix, e.g. "usage.v1". */
+  subject: string;
+  maxBatch: number;
+}
+
+export interface Consumer {
+  stop(): Promise<void>;
+}
+
+/**
+ * The services' message bus. `publish`/`consume` are durable (JetStream):
+ * a message is stored once per id and handed out until a handler acks it.
+ * `broadcast`/`listen` are live pushes to every running listener (core NATS),
+ * for notices such as "this key was revoked".
+ */
+export interface Bus {
+  /** Resolves once the message is stored; a repeated id within the dedupe window is stored once. */
+  publish(subject: string, id: string, data: Uint8Array): Promise<void>;
+  /**
+   * Calls `handler` with batches; a batch is acked when the handler resolves
+   * and redelivered later when it throws.
+   */
+  consume(options: ConsumeOptions, handler: (batch: Delivery[]) => Promise<void>): Promise<Consumer>;
+  broadcast(subject: string, data: Uint8Array): void;
+  listen(subject: string, handler: (data: Uint8Array) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** Pause before a failed batch is offered again. */
+export const REDELIVERY_DELAY_MS = 1000;

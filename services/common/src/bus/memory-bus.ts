@@ -1,0 +1,97 @@
+import { EventEmitter } from "node:events";
+import { REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type Delivery } from "./bus.js";
+
+const DEDUPE_WINDOW = 100_000;
+
+interface Group {
+  subject: string;
+  maxBatch: number;
+  queue: Delivery[];
+  handler: (batch: Delivery[]) => Promise<void>;
+  running: boolean;
+  stopped: boolean;
+}
+
+/**
+ * The in-process bus for the one-process mode: same contract as JetStream
+ * (dedupe by id, batches, redelivery on failure), no persistence. Messages
+ * published before a durable group exists wait for it.
+ */
+export class MemoryBus implements Bus {
+  private readonly seen = new Set<string>();
+  private readonly groups = new Map<string, Group>();
+  private readonly backlog: Delivery[] = [];
+  private readonly live = new EventEmitter();
+
+  async publish(subject: string, id: string, data: Uint8Array): Promise<void> {
+    if (this.seen.has(id)) return;
+    this.seen.add(id);
+    if (this.seen.size > DEDUPE_WINDOW) {
+      const oldest = this.seen.values().next().value;
+      if (oldest !== undefined) this.seen.delete(oldest);
+    }
+    const delivery: Delivery = { subject, data, redeliveries: 1 };
+    let delivered = false;
+    for (const group of this.groups.values()) {
+      if (group.subject !== subject) continue;
+      group.queue.push({ ...delivery });
+      delivered = true;
+      this.drain(group);
+    }
+    if (!delivered) this.backlog.push(delivery);
+  }
+
+  async consume(options: ConsumeOptions, handler: (batch: Delivery[]) => Promise<void>): Promise<Consumer> {
+    const group: Group = { ...options, queue: [], handler, running: false, stopped: false };
+    this.groups.set(options.durable, group);
+    for (let i = this.backlog.length - 1; i >= 0; i--) {
+      const d = this.backlog[i];
+      if (d?.subject === options.subject) {
+        group.queue.unshift(d);
+        this.backlog.splice(i, 1);
+      }
+    }
+    this.drain(group);
+    return {
+      stop: async () => {
+        group.stopped = true;
+        this.groups.delete(options.durable);
+      },
+    };
+  }
+
+  private drain(group: Group): void {
+    if (group.running || group.stopped || group.queue.length === 0) return;
+    group.running = true;
+    const batch = group.queue.splice(0, group.maxBatch);
+    group.handler(batch).then(
+      () => {
+        group.running = false;
+        this.drain(group);
+      },
+      () => {
+        for (const d of batch) d.redeliveries++;
+        group.queue.unshift(...batch);
+        setTimeout(() => {
+          group.running = false;
+          this.drain(group);
+        }, REDELIVERY_DELAY_MS).unref();
+      },
+    );
+  }
+
+  broadcast(subject: string, data: Uint8Array): void {
+    this.live.emit(subject, data);
+  }
+
+  listen(subject: string, handler: (data: Uint8Array) => void): () => void {
+    this.live.on(subject, handler);
+    return () => this.live.off(subject, handler);
+  }
+
+  async close(): Promise<void> {
+    for (const group of this.groups.values()) group.stopped = true;
+    this.groups.clear();
+    this.live.removeAllListeners();
+  }
+}

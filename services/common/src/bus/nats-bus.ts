@@ -1,0 +1,97 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type Delivery } from "./bus.js";
+
+export interface NatsBusOptions {
+  url: string;
+  /** JetStream stream that stores the durable subjects. */
+  stream?: string;
+  /** Subject prefix: durable messages go to `<prefix>.durable.*`, pushes to `<prefix>.live.*`. */
+  prefix?: string;
+}
+
+const DUPLICATE_WINDOW_MS = 10 * 60_000;
+const ACK_WAIT_MS = 30_000;
+
+/** The bus over NATS: JetStream for durable messages, core NATS for live pushes. */
+export class NatsBus implements Bus {
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly stream: string,
+    private readonly prefix: string,
+  ) {}
+
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    const stream = options.stream ?? "GATEWAY";
+    const prefix = options.prefix ?? "gateway";
+    const nc = await connect({ servers: options.url, name: "llm-gateway", maxReconnectAttempts: -1 });
+    const jsm = await jetstreamManager(nc);
+    const config = {
+      name: stream,
+      subjects: [`${prefix}.durable.>`],
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    };
+    try {
+      await jsm.streams.info(stream);
+      await jsm.streams.update(stream, { subjects: config.subjects, duplicate_window: config.duplicate_window });
+    } catch {
+      await jsm.streams.add(config);
+    }
+    return new NatsBus(nc, jetstream(nc), stream, prefix);
+  }
+
+  async publish(subject: string, id: string, data: Uint8Array): Promise<void> {
+    await this.js.publish(`${this.prefix}.durable.${subject}`, data, { msgID: id });
+  }
+
+  async consume(options: ConsumeOptions, handler: (batch: Delivery[]) => Promise<void>): Promise<Consumer> {
+    const jsm = await this.js.jetstreamManager();
+    await jsm.consumers.add(this.stream, {
+      durable_name: options.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: `${this.prefix}.durable.${options.subject}`,
+      ack_wait: nanos(ACK_WAIT_MS),
+      max_ack_pending: options.maxBatch * 4,
+    });
+    const consumer = await this.js.consumers.get(this.stream, options.durable);
+    const messages = await consumer.consume({ max_messages: options.maxBatch * 2 });
+    const loop = (async () => {
+      let batch: JsMsg[] = [];
+      for await (const msg of messages) {
+        batch.push(msg);
+        // Flush when the batch is full or nothing more is waiting right now,
+        // so a quiet bus commits at once and a busy one commits in bulk.
+        if (batch.length < options.maxBatch && msg.info.pending > 0) continue;
+        const taken = batch;
+        batch = [];
+        try {
+          await handler(taken.map((m) => ({ subject: m.subject, data: m.data, redeliveries: m.info.deliveryCount })));
+          for (const m of taken) m.ack();
+        } catch {
+          for (const m of taken) m.nak(REDELIVERY_DELAY_MS);
+        }
+      }
+    })();
+    return {
+      stop: async () => {
+        await messages.close();
+        await loop;
+      },
+    };
+  }
+
+  broadcast(subject: string, data: Uint8Array): void {
+    this.nc.publish(`${this.prefix}.live.${subject}`, data);
+  }
+
+  listen(subject: string, handler: (data: Uint8Array) => void): () => void {
+    const sub = this.nc.subscribe(`${this.prefix}.live.${subject}`, { callback: (_err, msg) => handler(msg.data) });
+    return () => sub.unsubscribe();
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain();
+  }
+}

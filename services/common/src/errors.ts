@@ -1,0 +1,75 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/** What a client sees of a failure: an OpenAI-style error and its HTTP status. */
+export interface ErrorDetails {
+  status: number;
+  type: string;
+  message: string;
+  code: string | null;
+  param: string | null;
+  /** Extra response headers, e.g. retry-after. */
+  headers: Record<string, string>;
+}
+
+export interface GatewayErrorInit {
+  /** OpenAI error type, e.g. "invalid_request_error", "budget_exceeded". */
+  type: string;
+  /** HTTP status when it differs from the code's usual one. */
+  status?: number;
+  code?: string;
+  param?: string;
+  headers?: Record<string, string>;
+}
+
+const TYPE = "x-error-type";
+const STATUS = "x-http-status";
+const ERROR_CODE = "x-error-code";
+const PARAM = "x-error-param";
+const HEADER_PREFIX = "x-error-header-";
+
+/** A ConnectError that carries the OpenAI error the edge will show. */
+export function gatewayError(message: string, code: Code, init: GatewayErrorInit): ConnectError {
+  const metadata = new Headers({ [TYPE]: init.type });
+  if (init.status !== undefined) metadata.set(STATUS, String(init.status));
+  if (init.code !== undefined) metadata.set(ERROR_CODE, init.code);
+  if (init.param !== undefined) metadata.set(PARAM, init.param);
+  for (const [name, value] of Object.entries(init.headers ?? {})) metadata.set(HEADER_PREFIX + name, value);
+  return new ConnectError(message, code, metadata);
+}
+
+// The one mapping from Connect codes to HTTP statuses and OpenAI error types.
+const BY_CODE: Partial<Record<Code, { status: number; type: string }>> = {
+  [Code.InvalidArgument]: { status: 400, type: "invalid_request_error" },
+  [Code.FailedPrecondition]: { status: 400, type: "invalid_request_error" },
+  [Code.OutOfRange]: { status: 400, type: "invalid_request_error" },
+  [Code.Unauthenticated]: { status: 401, type: "authentication_error" },
+  [Code.PermissionDenied]: { status: 403, type: "permission_error" },
+  [Code.NotFound]: { status: 404, type: "not_found_error" },
+  [Code.AlreadyExists]: { status: 409, type: "invalid_request_error" },
+  [Code.ResourceExhausted]: { status: 429, type: "rate_limit_error" },
+  [Code.Canceled]: { status: 499, type: "request_cancelled" },
+  [Code.Unimplemented]: { status: 501, type: "not_implemented" },
+  [Code.Unavailable]: { status: 503, type: "service_unavailable" },
+  [Code.DeadlineExceeded]: { status: 504, type: "timeout" },
+};
+
+/** Turns anything thrown by a service call into what the client sees. */
+export function describeError(err: unknown): ErrorDetails {
+  const ce = ConnectError.from(err);
+  const fallback = BY_CODE[ce.code] ?? { status: 500, type: "internal_server_error" };
+  const meta = ce.metadata;
+  const headers: Record<string, string> = {};
+  meta.forEach((value, name) => {
+    if (name.startsWith(HEADER_PREFIX)) headers[name.slice(HEADER_PREFIX.length)] = value;
+  });
+  const status = Number(meta.get(STATUS));
+  return {
+    status: Number.isInteger(status) && status >= 400 ? status : fallback.status,
+    type: meta.get(TYPE) ?? fallback.type,
+    // An unexpected error's own text may say more than a client should see.
+    message: ce.code === Code.Internal || ce.code === Code.Unknown ? "internal error" : ce.rawMessage,
+    code: meta.get(ERROR_CODE),
+    param: meta.get(PARAM),
+    headers,
+  };
+}

@@ -1,0 +1,77 @@
+/** US dollars per token. */
+export interface Price {
+  input: number;
+  output: number;
+  /** Price of prompt tokens served from the provider's cache. */
+  cachedInput: number;
+}
+
+const M = 1e-6;
+
+// List prices per million tokens of popular models, from the providers'
+// public pricing pages. A deployment's model_info / litellm_params
+// input_cost_per_token and output_cost_per_token override these.
+const PER_MILLION: Record<string, [input: number, output: number, cachedInput: number]> = {
+  "gpt-4o": [2.5, 10, 1.25],
+  "gpt-4o-mini": [0.15, 0.6, 0.075],
+  "gpt-4.1": [2, 8, 0.5],
+  "gpt-4.1-mini": [0.4, 1.6, 0.1],
+  "gpt-4.1-nano": [0.1, 0.4, 0.025],
+  "gpt-5": [1.25, 10, 0.125],
+  "gpt-5-mini": [0.25, 2, 0.025],
+  "gpt-5-nano": [0.05, 0.4, 0.005],
+  o3: [2, 8, 0.5],
+  "o4-mini": [1.1, 4.4, 0.275],
+  "text-embedding-3-small": [0.02, 0, 0],
+  "text-embedding-3-large": [0.13, 0, 0],
+  "claude-3-5-sonnet": [3, 15, 0.3],
+  "claude-3-5-haiku": [0.8, 4, 0.08],
+  "claude-3-7-sonnet": [3, 15, 0.3],
+  "claude-sonnet-4": [3, 15, 0.3],
+  "claude-sonnet-4-5": [3, 15, 0.3],
+  "claude-opus-4": [15, 75, 1.5],
+  "claude-opus-4-1": [15, 75, 1.5],
+  "claude-haiku-4-5": [1, 5, 0.1],
+  "gemini-2.0-flash": [0.1, 0.4, 0.025],
+  "gemini-2.5-flash": [0.3, 2.5, 0.075],
+  "gemini-2.5-flash-lite": [0.1, 0.4, 0.025],
+  "gemini-2.5-pro": [1.25, 10, 0.31],
+  "text-embedding-004": [0, 0, 0],
+};
+
+const FREE: Price = { input: 0, output: 0, cachedInput: 0 };
+
+/**
+ * The list price of a provider model, matching dated snapshots
+ * ("claude-3-5-sonnet-20241022") to their family by the longest known prefix.
+ */
+export function listPrice(providerModel: string): Price {
+  let best: string | undefined;
+  for (const name of Object.keys(PER_MILLION)) {
+    if (providerModel.startsWith(name) && (best === undefined || name.length > best.length)) best = name;
+  }
+  const row = best === undefined ? undefined : PER_MILLION[best];
+  return row ? { input: row[0] * M, output: row[1] * M, cachedInput: row[2] * M } : FREE;
+}
+
+export interface PriceOverride {
+  input_cost_per_token?: number | undefined;
+  output_cost_per_token?: number | undefined;
+}
+
+/** A deployment's price: its overrides, else the list price of its model. */
+export function deploymentPrice(providerModel: string, ...overrides: (PriceOverride | undefined)[]): Price {
+  const list = listPrice(providerModel);
+  const pick = (field: keyof PriceOverride, fallback: number) => {
+    for (const o of overrides) if (o?.[field] !== undefined) return o[field];
+    return fallback;
+  };
+  const input = pick("input_cost_per_token", list.input);
+  const output = pick("output_cost_per_token", list.output);
+  // A cache discount never makes cached tokens dearer than an overridden input price.
+  return { input, output, cachedInput: Math.min(list.cachedInput || input, input) };
+}
+
+export function costOf(price: Price, promptTokens: number, completionTokens: number, cachedTokens = 0): number {
+  return (promptTokens - cachedTokens) * price.input + cachedTokens * price.cachedInput + completionTokens * price.output;
+}

@@ -1,0 +1,35 @@
+/**
+ * What the fake provider does with the requests it receives. The object on a
+ * running provider is read per request, so tests change it between calls.
+ */
+export interface Behavior {
+  /** Delay before the response headers, on every route. */
+  latencyMs: number;
+  /** Delay between stream chunks. */
+  chunkDelayMs: number;
+  /** Fixed assistant text; unset means `Echo: <last user message text>`. */
+  reply?: string;
+  /** The next N chat/embeddings requests fail; decremented per failure. */
+  failNext: number;
+  /** HTTP status of those failures. */
+  failStatus: number;
+  /** When set, failures carry a `retry-after` header with this value. */
+  retryAfterSeconds?: number;
+  /** When set, a stream's socket is destroyed after this many content chunks. */
+  breakStreamAfterChunks?: number;
+  /** Never send the stream usage chunk, even when the client asks for it. */
+  omitStreamUsage: boolean;
+  /** When set, requests must carry `authorization: Bearer <requireApiKey>`. */
+  requireApiKey?: string;
+}
+
+export function defaultBehavior(overrides: Partial<Behavior> = {}): Behavior {
+  return {
+    latencyMs: 0,
+    chunkDelayMs: 0,
+    failNext: 0,
+    failStatus: 500,
+    omitStreamUsage: false,
+    ...overrides,
+  };
+}

@@ -1,0 +1,93 @@
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { defaultBehavior, type Behavior } from "./behavior.js";
+import { createOpenAIHandler, type IncomingCall, type RecordedRequest } from "./openai.js";
+
+export interface FakeProviderOptions {
+  port?: number;
+  host?: string;
+  behavior?: Partial<Behavior>;
+}
+
+export interface FakeProvider {
+  /** Base URL without a trailing slash; the OpenAI base is `${url}/v1`. */
+  url: string;
+  port: number;
+  /** Read per request: assign fields (or the whole object) to change what comes next. */
+  behavior: Behavior;
+  /** Every request received, in arrival order. */
+  requests: RecordedRequest[];
+  /** Requests currently being answered. */
+  inFlight: number;
+  /** Stops listening and destroys open sockets, so keep-alive clients cannot hold it open. */
+  close(): Promise<void>;
+}
+
+async function readCall(req: IncomingMessage): Promise<IncomingCall> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const raw = Buffer.concat(chunks).toString("utf8");
+  let body: unknown;
+  let invalidJson = false;
+  if (raw.length > 0) {
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      invalidJson = true;
+    }
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  const url = req.url ?? "/";
+  const queryAt = url.indexOf("?");
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  return { method: req.method ?? "GET", path, headers, body, invalidJson };
+}
+
+export async function startFakeProvider(options: FakeProviderOptions = {}): Promise<FakeProvider> {
+  const host = options.host ?? "127.0.0.1";
+  const handle = createOpenAIHandler(() => provider.behavior);
+
+  const server = createServer((req, res) => {
+    provider.inFlight += 1;
+    res.once("close", () => {
+      provider.inFlight -= 1;
+    });
+    readCall(req)
+      .then((call) => {
+        const { invalidJson: _, ...recorded } = call;
+        provider.requests.push(recorded);
+        return handle(call, res);
+      })
+      // A client that vanishes mid-body leaves nobody to answer.
+      .catch(() => res.destroy());
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+
+  const { port } = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  const provider: FakeProvider = {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    port,
+    behavior: defaultBehavior(options.behavior),
+    requests: [],
+    inFlight: 0,
+    close() {
+      closing ??= new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+  return provider;
+}

@@ -1,0 +1,18 @@
+import { timingSafeEqual } from "node:crypto";
+import { hashKey } from "@gateway/common";
+
+/** The master key, held only as its hash and compared in constant time. */
+export class MasterKey {
+  readonly hash: string;
+  private readonly digest: Buffer;
+
+  constructor(key: string) {
+    this.hash = hashKey(key);
+    this.digest = Buffer.from(this.hash, "hex");
+  }
+
+  /** Compares hashes of equal length, so the time taken says nothing about the key. */
+  matchesHash(presentedHash: string): boolean {
+    return presentedHash.length === this.hash.length && timingSafeEqual(Buffer.from(presentedHash, "hex"), this.digest);
+  }
+}

@@ -1,0 +1,111 @@
+import { Agent, errors, type Dispatcher } from "undici";
+import { ProviderError } from "./provider.js";
+
+// One keep-alive pool per provider origin, shared by every deployment.
+const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 });
+
+export interface UpstreamRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+  signal: AbortSignal;
+  /** The secret to scrub from anything the provider says back. */
+  secret: string | undefined;
+}
+
+/** Removes the deployment's key, and anything shaped like a key, from provider text. */
+export function scrub(text: string, secret: string | undefined): string {
+  const cleaned = secret ? text.split(secret).join("[redacted]") : text;
+  return cleaned.replace(/\b(sk|key|AIza)[-_][A-Za-z0-9_*-]{6,}/g, "[redacted]");
+}
+
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+const TYPE_BY_STATUS: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  408: "timeout",
+  413: "invalid_request_error",
+  422: "invalid_request_error",
+  429: "rate_limit_error",
+};
+
+/** Turns a provider's error response into a ProviderError, whatever its body looks like. */
+async function errorFrom(response: Dispatcher.ResponseData, provider: string, secret: string | undefined): Promise<ProviderError> {
+  const text = await response.body.text().catch(() => "");
+  let message = text.slice(0, 2000);
+  let type: string | undefined;
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown; type?: unknown } | string; message?: unknown };
+    const err = parsed.error;
+    if (typeof err === "string") message = err;
+    else if (err && typeof err.message === "string") {
+      message = err.message;
+      if (typeof err.type === "string") type = err.type;
+    } else if (typeof parsed.message === "string") message = parsed.message;
+  } catch {
+    // Not JSON: keep the raw text.
+  }
+  const status = response.statusCode;
+  return new ProviderError(
+    `${provider} error: ${scrub(message, secret) || `status ${status}`}`,
+    status,
+    type ?? TYPE_BY_STATUS[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"),
+    retryAfterMs(response.headers["retry-after"]),
+  );
+}
+
+/** Why a request that never got a response failed, as a ProviderError. */
+export function transportError(err: unknown, provider: string, signal: AbortSignal): ProviderError {
+  if (signal.aborted) {
+    const reason = signal.reason as { name?: string } | undefined;
+    if (reason?.name === "TimeoutError") return new ProviderError(`${provider} did not answer in time`, 408, "timeout");
+    return new ProviderError("request cancelled", 499, "request_cancelled");
+  }
+  if (err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError) {
+    return new ProviderError(`${provider} did not answer in time`, 408, "timeout");
+  }
+  const code = (err as { code?: string }).code ?? "connection error";
+  return new ProviderError(`${provider} is unreachable (${code})`, 503, "api_connection_error");
+}
+
+/** POSTs JSON upstream; resolves to the successful response, or throws a ProviderError. */
+export async function postJson(provider: string, req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
+  const url = new URL(req.url);
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await agent.request({
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method: "POST",
+      headers: { "content-type": "application/json", ...req.headers },
+      body: JSON.stringify(req.body),
+      signal: req.signal,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  } catch (err) {
+    throw transportError(err, provider, req.signal);
+  }
+  if (response.statusCode >= 400) throw await errorFrom(response, provider, req.secret);
+  return response;
+}
+
+/** Reads a successful response's JSON body, mapping a broken body to a ProviderError. */
+export async function readJson(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<unknown> {
+  try {
+    return await response.body.json();
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new ProviderError(`${provider} sent a body that is not JSON`, 502, "api_error");
+    throw transportError(err, provider, signal);
+  }
+}

@@ -1,0 +1,46 @@
+import { randomUUID } from "node:crypto";
+import { estimateTokens, messagesText } from "../tokens.js";
+import type { ChatResult, ProviderAdapter, ProviderCall, Usage } from "./provider.js";
+
+// LiteLLM's mock_response: the deployment answers with fixed text and calls
+// no one. The shipped demo config uses it, so a fresh install answers a curl.
+
+function usage(call: ProviderCall, text: string): Usage {
+  return { promptTokens: estimateTokens(messagesText(call.body["messages"])), completionTokens: estimateTokens(text), cachedTokens: 0 };
+}
+
+function base(call: ProviderCall, object: string) {
+  return { id: `chatcmpl-${randomUUID()}`, object, created: Math.floor(Date.now() / 1000), model: call.deployment.providerModel };
+}
+
+export const mockAdapter: ProviderAdapter = {
+  async chat(call): Promise<ChatResult> {
+    const text = call.deployment.mockResponse ?? "";
+    const u = usage(call, text);
+    return {
+      response: {
+        ...base(call, "chat.completion"),
+        choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+        usage: { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens },
+      },
+      usage: u,
+    };
+  },
+
+  async chatStream(call) {
+    const text = call.deployment.mockResponse ?? "";
+    const u = usage(call, text);
+    const head = base(call, "chat.completion.chunk");
+    const words = text.split(/(?<= )/);
+    return (async function* () {
+      yield { ...head, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] };
+      for (const word of words) yield { ...head, choices: [{ index: 0, delta: { content: word }, finish_reason: null }] };
+      yield { ...head, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] };
+      yield {
+        ...head,
+        choices: [],
+        usage: { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens },
+      };
+    })();
+  },
+};

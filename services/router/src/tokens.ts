@@ -1,0 +1,24 @@
+// A local token estimate for when a provider reports no usage: about four
+// characters a token for English text, as the providers' own guides say.
+const CHARS_PER_TOKEN = 4;
+
+export function estimateTokens(text: string): number {
+  return text.length === 0 ? 0 : Math.ceil(text.length / CHARS_PER_TOKEN);
+}
+
+/** The text of OpenAI chat messages, for estimating their tokens. */
+export function messagesText(messages: unknown): string {
+  if (!Array.isArray(messages)) return "";
+  let text = "";
+  for (const m of messages) {
+    const content = (m as { content?: unknown }).content;
+    if (typeof content === "string") text += content;
+    else if (Array.isArray(content)) {
+      for (const part of content) {
+        const t = (part as { text?: unknown }).text;
+        if (typeof t === "string") text += t;
+      }
+    }
+  }
+  return text;
+}
