@@ -56,6 +56,7 @@ const configSchema = z.looseObject({
   general_settings: z
     .looseObject({
       master_key: secret.optional(),
+      max_request_size_mb: z.number().positive().optional(),
     })
     .default({}),
   router_settings: z.looseObject({}).default({}),

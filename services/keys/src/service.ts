@@ -26,6 +26,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
           code: "missing_api_key",
         });
       }
+      // Only the master key exists so far, so management calls need no check of their own.
       if (deps.masterKey.matchesHash(hashKey(req.apiKey))) return masterResponse;
       throw invalidKey();
     },

@@ -2,15 +2,15 @@
 // @generated from file gateway/keys/v1/keys.proto (package gateway.keys.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file gateway/keys/v1/keys.proto.
  */
 export const file_gateway_keys_v1_keys: GenFile = /*@__PURE__*/
-  fileDesc("ChpnYXRld2F5L2tleXMvdjEva2V5cy5wcm90bxIPZ2F0ZXdheS5rZXlzLnYxIoUBChBBdXRob3JpemVSZXF1ZXN0Eg8KB2FwaV9rZXkYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhIKCm1heF90b2tlbnMYBSABKA0SEgoKbWFuYWdlbWVudBgGIAEoCCKyAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSEQoJaXNfbWFzdGVyGAIgASgIEhEKCWtleV9hbGlhcxgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEg8KB3RlYW1faWQYBSABKAkSDgoGbW9kZWxzGAYgAygJEjMKCnJhdGVfbGltaXQYByABKAsyHy5nYXRld2F5LmtleXMudjEuUmF0ZUxpbWl0U3RhdGUihgEKDlJhdGVMaW1pdFN0YXRlEhYKDmxpbWl0X3JlcXVlc3RzGAEgASgNEhoKEnJlbWFpbmluZ19yZXF1ZXN0cxgCIAEoDRIUCgxsaW1pdF90b2tlbnMYAyABKA0SGAoQcmVtYWluaW5nX3Rva2VucxgEIAEoDRIQCghyZXNldF9tcxgFIAEoDSI2Cg5SZWxlYXNlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCGtleV9oYXNoGAIgASgJIhEKD1JlbGVhc2VSZXNwb25zZTKvAQoLS2V5c1NlcnZpY2USUgoJQXV0aG9yaXplEiEuZ2F0ZXdheS5rZXlzLnYxLkF1dGhvcml6ZVJlcXVlc3QaIi5nYXRld2F5LmtleXMudjEuQXV0aG9yaXplUmVzcG9uc2USTAoHUmVsZWFzZRIfLmdhdGV3YXkua2V5cy52MS5SZWxlYXNlUmVxdWVzdBogLmdhdGV3YXkua2V5cy52MS5SZWxlYXNlUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChpnYXRld2F5L2tleXMvdjEva2V5cy5wcm90bxIPZ2F0ZXdheS5rZXlzLnYxIpoBChBBdXRob3JpemVSZXF1ZXN0Eg8KB2FwaV9rZXkYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhIKCm1heF90b2tlbnMYBSABKA0SJwoGYWNjZXNzGAYgASgOMhcuZ2F0ZXdheS5rZXlzLnYxLkFjY2VzcyKyAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSEQoJaXNfbWFzdGVyGAIgASgIEhEKCWtleV9hbGlhcxgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEg8KB3RlYW1faWQYBSABKAkSDgoGbW9kZWxzGAYgAygJEjMKCnJhdGVfbGltaXQYByABKAsyHy5nYXRld2F5LmtleXMudjEuUmF0ZUxpbWl0U3RhdGUihgEKDlJhdGVMaW1pdFN0YXRlEhYKDmxpbWl0X3JlcXVlc3RzGAEgASgNEhoKEnJlbWFpbmluZ19yZXF1ZXN0cxgCIAEoDRIUCgxsaW1pdF90b2tlbnMYAyABKA0SGAoQcmVtYWluaW5nX3Rva2VucxgEIAEoDRIQCghyZXNldF9tcxgFIAEoDSI2Cg5SZWxlYXNlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCGtleV9oYXNoGAIgASgJIhEKD1JlbGVhc2VSZXNwb25zZSpgCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASFAoQQUNDRVNTX0lORkVSRU5DRRABEhEKDUFDQ0VTU19MT09LVVAQAhIVChFBQ0NFU1NfTUFOQUdFTUVOVBADMq8BCgtLZXlzU2VydmljZRJSCglBdXRob3JpemUSIS5nYXRld2F5LmtleXMudjEuQXV0aG9yaXplUmVxdWVzdBoiLmdhdGV3YXkua2V5cy52MS5BdXRob3JpemVSZXNwb25zZRJMCgdSZWxlYXNlEh8uZ2F0ZXdheS5rZXlzLnYxLlJlbGVhc2VSZXF1ZXN0GiAuZ2F0ZXdheS5rZXlzLnYxLlJlbGVhc2VSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message gateway.keys.v1.AuthorizeRequest
@@ -48,12 +48,9 @@ export type AuthorizeRequest = Message<"gateway.keys.v1.AuthorizeRequest"> & {
   maxTokens: number;
 
   /**
-   * A management call (/key/*, /spend/*, …): only the master key passes, and
-   * nothing is taken from any limit; no Release follows.
-   *
-   * @generated from field: bool management = 6;
+   * @generated from field: gateway.keys.v1.Access access = 6;
    */
-  management: boolean;
+  access: Access;
 };
 
 /**
@@ -188,6 +185,49 @@ export type ReleaseResponse = Message<"gateway.keys.v1.ReleaseResponse"> & {
  */
 export const ReleaseResponseSchema: GenMessage<ReleaseResponse> = /*@__PURE__*/
   messageDesc(file_gateway_keys_v1_keys, 4);
+
+/**
+ * What the caller is about to do with the key.
+ *
+ * @generated from enum gateway.keys.v1.Access
+ */
+export enum Access {
+  /**
+   * Treated as ACCESS_INFERENCE.
+   *
+   * @generated from enum value: ACCESS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A model call: every check and limit applies, and a Release follows.
+   *
+   * @generated from enum value: ACCESS_INFERENCE = 1;
+   */
+  INFERENCE = 1,
+
+  /**
+   * The key is checked, nothing is taken from its limits, no Release follows
+   * (e.g. listing models).
+   *
+   * @generated from enum value: ACCESS_LOOKUP = 2;
+   */
+  LOOKUP = 2,
+
+  /**
+   * A management call (/key/*, /spend/*): only the master key passes,
+   * nothing is taken, no Release follows.
+   *
+   * @generated from enum value: ACCESS_MANAGEMENT = 3;
+   */
+  MANAGEMENT = 3,
+}
+
+/**
+ * Describes the enum gateway.keys.v1.Access.
+ */
+export const AccessSchema: GenEnum<Access> = /*@__PURE__*/
+  enumDesc(file_gateway_keys_v1_keys, 0);
 
 /**
  * Answers "may this request run, and what may it cost?".

@@ -1,0 +1,59 @@
+import { sql } from "drizzle-orm";
+import { openDatabase, type Database } from "@gateway/common";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { Ledger, migrateAccounting } from "../src/index.js";
+import { createTestDatabase, type TestDatabase } from "@gateway/testing";
+import { usageEvent } from "./support/usage-events.js";
+
+async function indexNames(database: Database): Promise<string[]> {
+  const rows = await database.db
+    .select({ name: sql<string>`indexname` })
+    .from(sql`pg_indexes`)
+    .where(sql`schemaname = 'accounting' AND tablename = 'spend_logs'`)
+    .orderBy(sql`indexname`);
+  return rows.map((row) => row.name);
+}
+
+async function expectWorkingLedger(database: Database): Promise<void> {
+  expect(await indexNames(database)).toEqual(["spend_logs_key_hash_start_time_idx", "spend_logs_pkey", "spend_logs_start_time_idx"]);
+  const ledger = new Ledger(database.db);
+  const event = usageEvent();
+  await ledger.record([event]);
+  expect(await ledger.list({ requestId: event.requestId })).toEqual([event]);
+}
+
+describe("on Postgres", () => {
+  let testDatabase: TestDatabase;
+  let database: Database;
+  beforeAll(async () => {
+    testDatabase = await createTestDatabase();
+    database = await openDatabase({ url: testDatabase.url, max: 1 });
+  });
+  afterAll(async () => {
+    await database?.close();
+    await testDatabase?.drop();
+  });
+
+  test("the migrations build the ledger, and applying them again is a no-op", async () => {
+    await migrateAccounting(database);
+    await migrateAccounting(database);
+    await expectWorkingLedger(database);
+    const applied = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`accounting.migrations`);
+    expect(applied).toEqual([{ n: 1 }]);
+  });
+});
+
+describe("on PGlite", () => {
+  let database: Database;
+  beforeAll(async () => {
+    database = await openDatabase({});
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  test("the same migrations build the same ledger in memory", async () => {
+    await migrateAccounting(database);
+    await expectWorkingLedger(database);
+  });
+});

@@ -1,0 +1,106 @@
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { accountingRoutes, createAccountingService, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../src/index.js";
+import { openLedgerDatabase, type LedgerDatabase } from "./support/ledger-database.js";
+import { usageEvent } from "./support/usage-events.js";
+
+const alice = "a".repeat(64);
+const bob = "b".repeat(64);
+const T0 = 1_760_000_000_000;
+const MINUTE = 60_000;
+
+// Six requests a minute apart: alice's at minutes 0, 2, 4; bob's at 1, 3, 5.
+const events = Array.from({ length: 6 }, (_, minute) =>
+  usageEvent({
+    requestId: `req-${minute}`,
+    keyHash: minute % 2 === 0 ? alice : bob,
+    userId: minute % 2 === 0 ? "alice" : "bob",
+    cost: minute + 0.5,
+    startTime: timestampFromMs(T0 + minute * MINUTE),
+  }),
+);
+
+let ledgerDb: LedgerDatabase;
+let client: Client<typeof AccountingService>;
+beforeAll(async () => {
+  ledgerDb = await openLedgerDatabase();
+  const transport = createRouterTransport(accountingRoutes(createAccountingService({ ledger: ledgerDb.ledger })));
+  client = createClient(AccountingService, transport);
+});
+beforeEach(async () => {
+  await ledgerDb.clear();
+  await ledgerDb.ledger.record(events);
+});
+afterAll(async () => {
+  await ledgerDb?.close();
+});
+
+async function listIds(request: Parameters<typeof client.listSpendLogs>[0]): Promise<string[]> {
+  const { logs } = await client.listSpendLogs(request);
+  return logs.map((log) => log.requestId);
+}
+
+describe("ListSpendLogs", () => {
+  test("returns full usage events, newest first", async () => {
+    const { logs } = await client.listSpendLogs({});
+    expect(logs.map((log) => log.requestId)).toEqual(["req-5", "req-4", "req-3", "req-2", "req-1", "req-0"]);
+    expect(logs[5]).toEqual(events[0]);
+  });
+
+  test("filters by key hash, user id and request id", async () => {
+    expect(await listIds({ keyHash: alice })).toEqual(["req-4", "req-2", "req-0"]);
+    expect(await listIds({ userId: "bob" })).toEqual(["req-5", "req-3", "req-1"]);
+    expect(await listIds({ requestId: "req-3" })).toEqual(["req-3"]);
+    expect(await listIds({ keyHash: alice, userId: "bob" })).toEqual([]);
+  });
+
+  test("bounds start time inclusively at both ends", async () => {
+    const at = (minute: number) => BigInt(T0 + minute * MINUTE);
+    expect(await listIds({ startMs: at(1), endMs: at(3) })).toEqual(["req-3", "req-2", "req-1"]);
+    expect(await listIds({ startMs: at(4) })).toEqual(["req-5", "req-4"]);
+    expect(await listIds({ endMs: at(0) })).toEqual(["req-0"]);
+  });
+
+  test("pages with limit and offset without overlap", async () => {
+    const pages = [];
+    for (let offset = 0; offset < 6; offset += 4) pages.push(await listIds({ limit: 4, offset }));
+    expect(pages).toEqual([
+      ["req-5", "req-4", "req-3", "req-2"],
+      ["req-1", "req-0"],
+    ]);
+    expect(await listIds({ offset: 6 })).toEqual([]);
+  });
+
+  test("returns at most the default limit when none is given", async () => {
+    const many = Array.from({ length: DEFAULT_LIST_LIMIT + 1 }, () => usageEvent({ keyHash: "c".repeat(64) }));
+    await ledgerDb.ledger.record(many);
+    const { logs } = await client.listSpendLogs({ keyHash: "c".repeat(64) });
+    expect(logs).toHaveLength(DEFAULT_LIST_LIMIT);
+  });
+
+  test.each([
+    ["a start after the end", { startMs: 2n, endMs: 1n }],
+    ["a negative start", { startMs: -1n }],
+    ["an end beyond any date", { endMs: 10n ** 16n }],
+    ["a limit above the maximum", { limit: MAX_LIST_LIMIT + 1 }],
+  ])("rejects %s as an invalid argument", async (_, request) => {
+    const err = await client.listSpendLogs(request).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("KeySpend", () => {
+  test("sums the ledger's spend per key hash, 0 for a key without rows", async () => {
+    const nobody = "d".repeat(64);
+    const { spend } = await client.keySpend({ keyHashes: [alice, bob, nobody] });
+    expect(spend).toEqual({ [alice]: 0.5 + 2.5 + 4.5, [bob]: 1.5 + 3.5 + 5.5, [nobody]: 0 });
+  });
+
+  test("rejects more key hashes than one request may carry", async () => {
+    const keyHashes = Array.from({ length: MAX_LIST_LIMIT + 1 }, (_, i) => String(i));
+    await expect(client.keySpend({ keyHashes })).rejects.toMatchObject({ code: Code.InvalidArgument });
+  });
+});

@@ -1,0 +1,36 @@
+import { sql } from "drizzle-orm";
+import { openDatabase, type Database } from "@gateway/common";
+import { spendLogs } from "../../src/db/schema.js";
+import { Ledger, migrateAccounting } from "../../src/index.js";
+import { createTestDatabase } from "@gateway/testing";
+
+export interface LedgerDatabase {
+  database: Database;
+  ledger: Ledger;
+  /** Every row in the ledger, by request id. */
+  requestIds(): Promise<string[]>;
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A migrated accounting schema in a fresh database on the real Postgres. */
+export async function openLedgerDatabase(): Promise<LedgerDatabase> {
+  const testDatabase = await createTestDatabase();
+  const database = await openDatabase({ url: testDatabase.url, max: 2 });
+  await migrateAccounting(database);
+  return {
+    database,
+    ledger: new Ledger(database.db),
+    requestIds: async () => {
+      const rows = await database.db.select({ id: spendLogs.requestId }).from(spendLogs).orderBy(spendLogs.requestId);
+      return rows.map((row) => row.id);
+    },
+    clear: async () => {
+      await database.db.execute(sql`TRUNCATE accounting.spend_logs`);
+    },
+    close: async () => {
+      await database.close();
+      await testDatabase.drop();
+    },
+  };
+}

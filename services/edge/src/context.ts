@@ -1,0 +1,24 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "@gateway/common";
+import type { Peers } from "./peers.js";
+
+export interface EdgeOptions {
+  peers: Peers;
+  logger: Logger;
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+  /** Whether the services behind the edge are ready to serve. */
+  ready: () => boolean;
+}
+
+/** One HTTP request on its way through the edge. */
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  /** Gateway-made (never the client's), so ledger rows cannot collide. */
+  requestId: string;
+  options: EdgeOptions;
+}
+
+export type RouteHandler = (ctx: RequestContext) => Promise<void>;

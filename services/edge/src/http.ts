@@ -1,0 +1,56 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
+
+/** Reads the whole request body, refusing more than `limit` bytes. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"]);
+  if (declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on("data", (part: Buffer) => {
+      size += part.length;
+      if (size > limit) {
+        reject(tooLarge(limit));
+        req.destroy();
+        return;
+      }
+      parts.push(part);
+    });
+    req.on("end", () => resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)));
+    req.on("error", reject);
+  });
+}
+
+function tooLarge(limit: number): Error {
+  return gatewayError(`request body is larger than ${limit} bytes`, Code.InvalidArgument, { type: "invalid_request_error", status: 413 });
+}
+
+/** Parses a JSON object body, or throws an OpenAI-style 400. */
+export function parseJsonObject(bytes: Buffer): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    throw gatewayError("request body is not valid JSON", Code.InvalidArgument, { type: "invalid_request_error" });
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw gatewayError("request body must be a JSON object", Code.InvalidArgument, { type: "invalid_request_error" });
+  }
+  return value as Record<string, unknown>;
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const body = typeof value === "string" ? value : JSON.stringify(value);
+  res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** The caller's key: OpenAI's bearer token, or Azure's api-key / Anthropic's x-api-key header. */
+export function apiKeyOf(req: IncomingMessage): string {
+  const auth = req.headers.authorization;
+  if (auth !== undefined) return auth.startsWith("Bearer ") ? auth.slice(7).trim() : auth.trim();
+  const alt = req.headers["api-key"] ?? req.headers["x-api-key"];
+  return typeof alt === "string" ? alt.trim() : "";
+}

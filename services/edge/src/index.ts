@@ -1,0 +1,3 @@
+export type { EdgeOptions } from "./context.js";
+export type { Peers } from "./peers.js";
+export { createEdgeServer, type EdgeServer } from "./server.js";

@@ -1,0 +1,11 @@
+import type { RequestContext } from "../context.js";
+import { sendJson } from "../http.js";
+
+export async function liveliness(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, JSON.stringify("I'm alive!"));
+}
+
+export async function readiness(ctx: RequestContext): Promise<void> {
+  const ready = ctx.options.ready();
+  sendJson(ctx.res, ready ? 200 : 503, { status: ready ? "healthy" : "unhealthy" });
+}

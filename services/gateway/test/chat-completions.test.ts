@@ -1,0 +1,218 @@
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
+import OpenAI from "openai";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startGateway, type RunningGateway } from "../src/index.js";
+import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { gatewayOptions, startSplitGateway, type GatewayPlumbing } from "./support/gateway.js";
+
+interface SpendLogRow {
+  request_id: string;
+  api_key: string;
+  model: string;
+  model_group: string;
+  spend: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  startTime: string;
+  endTime: string;
+  status: string;
+}
+
+const MODES = [
+  { name: "one process on Postgres and NATS", split: false, real: true },
+  { name: "split services over Connect on Postgres and NATS", split: true, real: true },
+  { name: "one process on PGlite and the in-process bus", split: false, real: false },
+];
+
+describe.each(MODES)("chat completions, $name", ({ split, real }) => {
+  let provider: FakeProvider;
+  let gateway: RunningGateway;
+  let database: TestDatabase | undefined;
+  let bus: TestBus | undefined;
+  let baseUrl: string;
+  let client: OpenAI;
+
+  beforeAll(async () => {
+    process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
+    provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
+    const plumbing: GatewayPlumbing = {};
+    if (real) {
+      database = await createTestDatabase();
+      bus = await createTestBus();
+      await bus.bus.close();
+      plumbing.databaseUrl = database.url;
+      plumbing.nats = bus;
+    }
+    const config = fakeOpenAIConfig(provider.url);
+    gateway = split ? await startSplitGateway(config, plumbing) : await startGateway(gatewayOptions("all", config, plumbing));
+    baseUrl = `http://127.0.0.1:${gateway.port}`;
+    client = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await provider?.close();
+    await bus?.close();
+    await database?.drop();
+  });
+
+  beforeEach(() => {
+    provider.requests.length = 0;
+    Object.assign(provider.behavior, { failNext: 0, breakStreamAfterChunks: undefined, reply: undefined });
+  });
+
+  async function spendLog(requestId: string): Promise<SpendLogRow> {
+    return eventually(`ledger row ${requestId}`, async () => {
+      const res = await fetch(`${baseUrl}/spend/logs?request_id=${requestId}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+      expect(res.status).toBe(200);
+      const rows = (await res.json()) as SpendLogRow[];
+      return rows[0];
+    });
+  }
+
+  it("answers a completion with the provider's reply and records it in the ledger", async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: "fast-model", messages: [{ role: "user", content: "Say hello from my homelab." }] })
+      .withResponse();
+    expect(data.choices[0]?.message.content).toBe("Echo: Say hello from my homelab.");
+    expect(data.usage?.completion_tokens).toBe(6);
+    expect(response.headers.get("x-litellm-model-id")).toBe("fake-deployment-1");
+    const requestId = response.headers.get("x-litellm-call-id")!;
+    const row = await spendLog(requestId);
+    expect(row).toMatchObject({
+      request_id: requestId,
+      model: "gpt-4o-mini",
+      model_group: "fast-model",
+      prompt_tokens: data.usage?.prompt_tokens,
+      completion_tokens: 6,
+      total_tokens: data.usage?.total_tokens,
+      status: "success",
+    });
+    // gpt-4o-mini's list price: $0.15 and $0.60 per million tokens.
+    expect(row.spend).toBeCloseTo((data.usage!.prompt_tokens * 0.15 + 6 * 0.6) / 1e6, 12);
+    expect(row.api_key).toMatch(/^[0-9a-f]{64}$/);
+    expect(Date.parse(row.endTime)).toBeGreaterThanOrEqual(Date.parse(row.startTime));
+  });
+
+  it("sends the provider key upstream and never the client's key", async () => {
+    await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] });
+    const upstream = provider.requests.find((r) => r.path === "/v1/chat/completions");
+    expect(upstream?.headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
+    expect(JSON.stringify(upstream)).not.toContain(MASTER_KEY);
+    expect((upstream?.body as { model: string }).model).toBe("gpt-4o-mini");
+  });
+
+  it("streams chunks ending in [DONE], counts tokens, and shows no usage chunk unasked", async () => {
+    const stream = await client.chat.completions
+      .create({ model: "fast-model", stream: true, messages: [{ role: "user", content: "one two three four" }] })
+      .withResponse();
+    let text = "";
+    let sawUsage = false;
+    for await (const chunk of stream.data) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      if (chunk.usage) sawUsage = true;
+    }
+    expect(text).toBe("Echo: one two three four");
+    expect(sawUsage).toBe(false);
+    // The provider was asked for usage all the same, and the ledger has it.
+    const upstream = provider.requests.at(-1)?.body as { stream_options?: { include_usage?: boolean } };
+    expect(upstream.stream_options?.include_usage).toBe(true);
+    const row = await spendLog(stream.response.headers.get("x-litellm-call-id")!);
+    expect(row.completion_tokens).toBe(5);
+    expect(row.prompt_tokens).toBeGreaterThan(0);
+  });
+
+  it("passes the usage chunk through when the client asks for it", async () => {
+    const stream = await client.chat.completions.create({
+      model: "fast-model",
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: "user", content: "a b" }],
+    });
+    const usages = [];
+    for await (const chunk of stream) if (chunk.usage) usages.push(chunk.usage);
+    expect(usages).toEqual([expect.objectContaining({ completion_tokens: 3 })]);
+  });
+
+  it("reports a stream broken mid-way as an error, not a clean end, and records a failure", async () => {
+    provider.behavior.breakStreamAfterChunks = 2;
+    const res = await fetch(`${baseUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "fast-model", stream: true, messages: [{ role: "user", content: "one two three four five" }] }),
+    });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toContain('"error"');
+    expect(body).not.toContain("[DONE]");
+    const row = await spendLog(res.headers.get("x-litellm-call-id")!);
+    expect(row.status).toBe("failure");
+  });
+
+  it("lists the configured model groups", async () => {
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual(["fast-model"]);
+  });
+
+  it("answers without the /v1 prefix too", async () => {
+    const res = await fetch(`${baseUrl}/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${MASTER_KEY}` },
+      body: JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it("rejects a wrong key with 401", async () => {
+    const bad = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: "sk-wrong", maxRetries: 0 });
+    await expect(bad.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] })).rejects.toMatchObject({
+      status: 401,
+      type: "authentication_error",
+    });
+    expect(provider.requests).toHaveLength(0);
+  });
+
+  it("rejects an unknown model with 400 naming the models that exist, and records it", async () => {
+    const err = await client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as OpenAI.BadRequestError).message).toContain("fast-model");
+    const row = await spendLog((err as OpenAI.BadRequestError).headers?.get("x-litellm-call-id") ?? "");
+    expect(row.status).toBe("failure");
+  });
+
+  it("maps a provider failure to an OpenAI error with the provider's status", async () => {
+    provider.behavior.failNext = 1;
+    provider.behavior.failStatus = 429;
+    await expect(client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] })).rejects.toMatchObject({
+      status: 429,
+    });
+    provider.behavior.failStatus = 500;
+  });
+
+  it("answers bad input with OpenAI-style errors and keeps serving", async () => {
+    const post = (body: string) =>
+      fetch(`${baseUrl}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${MASTER_KEY}` }, body });
+    const badJson = await post("{not json");
+    expect(badJson.status).toBe(400);
+    expect(((await badJson.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
+    const noModel = await post(JSON.stringify({ messages: [] }));
+    expect(noModel.status).toBe(400);
+    const noMessages = await post(JSON.stringify({ model: "fast-model" }));
+    expect(noMessages.status).toBe(400);
+    const tooBig = await post(JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "x".repeat(33 * 2 ** 20) }] }));
+    expect(tooBig.status).toBe(413);
+    const missing = await fetch(`${baseUrl}/v1/nothing-here`);
+    expect(missing.status).toBe(404);
+    const ok = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "still there?" }] });
+    expect(ok.choices[0]?.message.content).toBe("Echo: still there?");
+  });
+
+  it("serves health checks and guards /spend/logs with the master key", async () => {
+    expect((await fetch(`${baseUrl}/health/liveliness`)).status).toBe(200);
+    expect((await fetch(`${baseUrl}/health/readiness`)).status).toBe(200);
+    const anonymous = await fetch(`${baseUrl}/spend/logs`);
+    expect(anonymous.status).toBe(401);
+  });
+});

@@ -1,0 +1,33 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const MASTER_KEY = "sk-master-test-0123456789";
+export const PROVIDER_KEY = "sk-provider-secret-abcdef";
+
+/** Writes a config.yaml whose models point at fake providers; returns its path. */
+export function writeConfig(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "gateway-test-"));
+  const path = join(dir, "config.yaml");
+  writeFileSync(path, yaml);
+  return path;
+}
+
+/** One OpenAI-compatible model group "fast-model" on the given fake provider. */
+export function fakeOpenAIConfig(providerUrl: string, extra = ""): string {
+  return writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: ${providerUrl}/v1
+      api_key: os.environ/FAKE_PROVIDER_KEY
+    model_info:
+      id: fake-deployment-1
+litellm_settings:
+  drop_params: true
+  request_timeout: 30
+general_settings:
+  master_key: ${MASTER_KEY}
+${extra}`);
+}

@@ -1,0 +1,48 @@
+import { startGateway, type GatewayOptions, type RunningGateway, type ServiceName } from "../../src/index.js";
+
+export interface GatewayPlumbing {
+  databaseUrl?: string;
+  nats?: { url: string; stream: string; prefix: string };
+}
+
+export function gatewayOptions(service: ServiceName, configPath: string, plumbing: GatewayPlumbing, peers: Partial<GatewayOptions> = {}): GatewayOptions {
+  return {
+    service,
+    configPath,
+    port: 0,
+    host: "127.0.0.1",
+    databaseUrl: plumbing.databaseUrl,
+    natsUrl: plumbing.nats?.url,
+    natsStream: plumbing.nats?.stream,
+    natsPrefix: plumbing.nats?.prefix,
+    dataDir: undefined,
+    keysUrl: undefined,
+    routerUrl: undefined,
+    accountingUrl: undefined,
+    ...peers,
+  };
+}
+
+/** Every service as its own Connect server on loopback, and an edge that calls them over HTTP/2. */
+export async function startSplitGateway(configPath: string, plumbing: GatewayPlumbing): Promise<RunningGateway> {
+  const started: RunningGateway[] = [];
+  try {
+    const url = async (service: ServiceName) => {
+      const s = await startGateway(gatewayOptions(service, configPath, plumbing));
+      started.push(s);
+      return `http://127.0.0.1:${s.port}`;
+    };
+    const peers = { keysUrl: await url("keys"), routerUrl: await url("router"), accountingUrl: await url("accounting") };
+    const edge = await startGateway(gatewayOptions("edge", configPath, plumbing, peers));
+    started.unshift(edge);
+  } catch (err) {
+    for (const s of started) await s.close();
+    throw err;
+  }
+  return {
+    port: started[0]!.port,
+    async close() {
+      for (const s of started) await s.close();
+    },
+  };
+}

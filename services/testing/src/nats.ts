@@ -1,0 +1,38 @@
+import { randomBytes } from "node:crypto";
+import { NatsBus } from "@gateway/common";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+
+const NATS_URL = process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
+
+export interface TestBus {
+  bus: NatsBus;
+  url: string;
+  stream: string;
+  prefix: string;
+  /** Closes the bus and deletes its stream. */
+  close(): Promise<void>;
+}
+
+/** A NatsBus on the real JetStream, in a stream and subject space of its own. */
+export async function createTestBus(): Promise<TestBus> {
+  const suffix = randomBytes(6).toString("hex");
+  const stream = `TEST_${suffix}`;
+  const prefix = `t${suffix}`;
+  const bus = await NatsBus.connect({ url: NATS_URL, stream, prefix });
+  return {
+    bus,
+    url: NATS_URL,
+    stream,
+    prefix,
+    close: async () => {
+      await bus.close();
+      const nc = await connect({ servers: NATS_URL });
+      try {
+        await (await jetstreamManager(nc)).streams.delete(stream);
+      } finally {
+        await nc.close();
+      }
+    },
+  };
+}
