@@ -1,9 +1,9 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createLogger, MemoryBus, type Consumer } from "@gateway/common";
 import { UsageEventSchema, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
+import { eventually } from "@gateway/testing";
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from "vitest";
 import { Ledger, startLedgerConsumer, USAGE_SUBJECT } from "../src/index.js";
-import { eventually } from "@gateway/testing";
 import { openLedgerDatabase, type LedgerDatabase } from "./support/ledger-database.js";
 import { usageEvent } from "./support/usage-events.js";
 

@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { openDatabase, type Database } from "@gateway/common";
+import { createTestDatabase, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Ledger, migrateAccounting } from "../src/index.js";
-import { createTestDatabase, type TestDatabase } from "@gateway/testing";
 import { usageEvent } from "./support/usage-events.js";
 
 async function indexNames(database: Database): Promise<string[]> {

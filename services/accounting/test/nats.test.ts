@@ -3,9 +3,9 @@ import { createClient, createRouterTransport, type Client } from "@connectrpc/co
 import { createLogger, openDatabase, type Database } from "@gateway/common";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { UsageEventSchema, UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
+import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startAccounting, USAGE_SUBJECT, type Accounting } from "../src/index.js";
-import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import { usageEvent } from "./support/usage-events.js";
 
 let testDatabase: TestDatabase;

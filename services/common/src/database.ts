@@ -33,13 +33,24 @@ function migrationConfig(migrationsFolder: string, schema: string): MigrationCon
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.url) {
-    const sql = postgres(options.url, { max: options.max ?? 10, onnotice: () => {} });
+  const url = options.url;
+  if (url) {
+    const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {} });
     const db = drizzlePostgres(sql);
     return {
       db,
       kind: "postgres",
-      migrate: (folder, schema) => migratePostgres(db, migrationConfig(folder, schema)),
+      async migrate(folder, schema) {
+        // Replicas starting together must not run the same migration twice;
+        // the lock lives on a connection of its own, whatever the pool's size.
+        const lock = postgres(url, { max: 1, onnotice: () => {} });
+        try {
+          await lock`SELECT pg_advisory_lock(hashtext(${`migrate:${schema}`}))`;
+          await migratePostgres(db, migrationConfig(folder, schema));
+        } finally {
+          await lock.end({ timeout: 5 });
+        }
+      },
       close: () => sql.end({ timeout: 5 }),
     };
   }

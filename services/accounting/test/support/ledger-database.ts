@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { openDatabase, type Database } from "@gateway/common";
+import { createTestDatabase } from "@gateway/testing";
 import { spendLogs } from "../../src/db/schema.js";
 import { Ledger, migrateAccounting } from "../../src/index.js";
-import { createTestDatabase } from "@gateway/testing";
 
 export interface LedgerDatabase {
   database: Database;
