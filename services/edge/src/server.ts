@@ -1,12 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { EdgeOptions, RequestContext, RouteHandler } from "./context.js";
 import { sendError } from "./openai-errors.js";
 import { chatCompletions } from "./routes/chat-completions.js";
+import { embeddings } from "./routes/embeddings.js";
 import { liveliness, readiness } from "./routes/health.js";
+import { blockKey, deleteKeys, generateKey, keyInfoRoute, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
+import { messages } from "./routes/messages.js";
 import { listModels } from "./routes/models.js";
 import { spendLogs } from "./routes/spend.js";
 
@@ -14,25 +18,53 @@ import { spendLogs } from "./routes/spend.js";
 const ROUTES = new Map<string, RouteHandler>([
   ["POST /v1/chat/completions", chatCompletions],
   ["POST /chat/completions", chatCompletions],
+  ["POST /v1/embeddings", embeddings],
+  ["POST /embeddings", embeddings],
+  ["POST /v1/messages", messages],
   ["GET /v1/models", listModels],
   ["GET /models", listModels],
   ["GET /health/liveliness", liveliness],
   ["GET /health/liveness", liveliness],
   ["GET /health/readiness", readiness],
   ["GET /spend/logs", spendLogs],
+  ["POST /key/generate", generateKey],
+  ["POST /key/update", updateKey],
+  ["GET /key/info", keyInfoRoute],
+  ["GET /key/list", listKeys],
+  ["POST /key/delete", deleteKeys],
+  ["POST /key/regenerate", regenerateKey],
+  ["POST /key/block", blockKey],
+  ["POST /key/unblock", unblockKey],
 ]);
+
+// Routes with a parameter in the path.
+const KEY_REGENERATE = /^\/key\/[^/]+\/regenerate$/;
+
+function routeFor(method: string | undefined, path: string): RouteHandler | undefined {
+  return ROUTES.get(`${method} ${path}`) ?? (method === "POST" && KEY_REGENERATE.test(path) ? regenerateKey : undefined);
+}
 
 export interface EdgeServer {
   server: Server;
   listen(port: number, host: string): Promise<number>;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections and lets requests in flight, streams
+   * included, finish for up to `graceMs`; then cuts what is left, so a
+   * stream still running ends without [DONE].
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
-export function createEdgeServer(options: EdgeOptions): EdgeServer {
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+const DEFAULT_GRACE_MS = 25_000;
+
+/** `tls` (key and certificate) makes the edge serve HTTPS itself, for setups without a reverse proxy. */
+export function createEdgeServer(options: EdgeOptions, tls?: Pick<TlsServerOptions, "key" | "cert">): EdgeServer {
+  const serverOptions = { keepAliveTimeout: 65_000 };
+  const server: Server = (tls ? createTlsServer({ ...serverOptions, ...tls }, handle) : createServer(serverOptions, handle)) as Server;
+  function handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://edge");
     const ctx: RequestContext = { req, res, url, requestId: randomUUID(), options };
-    const handler = ROUTES.get(`${req.method} ${url.pathname}`);
+    const handler = routeFor(req.method, url.pathname);
     if (!handler) {
       sendError(res, notFound(req.method, url.pathname));
       return;
@@ -41,7 +73,8 @@ export function createEdgeServer(options: EdgeOptions): EdgeServer {
       options.logger.debug({ requestId: ctx.requestId, err: (err as Error).message }, "request failed");
       sendError(res, err, { "x-litellm-call-id": ctx.requestId });
     });
-  });
+  }
+  let closing: Promise<void> | undefined;
   return {
     server,
     listen: (port, host) =>
@@ -49,11 +82,22 @@ export function createEdgeServer(options: EdgeOptions): EdgeServer {
         server.once("error", reject);
         server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
       }),
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
+    close: (graceMs = DEFAULT_GRACE_MS) =>
+      (closing ??= new Promise<void>((resolve) => {
+        server.close(() => {
+          clearTimeout(deadline);
+          resolve();
+        });
+        // A request that still arrives on an open connection is served, and
+        // its connection closed after it; busy connections close once idle.
+        server.prependListener("request", (_req: IncomingMessage, res: ServerResponse) => {
+          res.shouldKeepAlive = false;
+        });
+        server.keepAliveTimeout = 1;
         server.closeIdleConnections();
-      }),
+        const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+        deadline.unref();
+      })),
   };
 }
 

@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@connectrpc/connect";
 import { startAccounting } from "@gateway/accounting";
-import { connectTransport, createLogger, directClient, loadConfig, serveConnect, type Bus, type Database } from "@gateway/common";
+import { createLogger, directClient, loadConfig, serveConnect, type Bus, type Database } from "@gateway/common";
 import { createEdgeServer, type Peers } from "@gateway/edge";
 import { startKeys } from "@gateway/keys";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
@@ -9,26 +11,36 @@ import { RouterService } from "@gateway/proto/router/v1/router_pb.js";
 import { startRouter } from "@gateway/router";
 import { openBus, openGatewayDatabase } from "./infrastructure.js";
 import type { GatewayOptions } from "./options.js";
+import { replicaTransport } from "./replica-transport.js";
 
 const DEFAULT_MAX_REQUEST_SIZE_MB = 32;
 
 export interface RunningGateway {
   port: number;
-  /** Stops taking work, finishes what is in flight, flushes, and closes every connection. */
+  /**
+   * Readiness turns false, then (after the drain delay) the port closes;
+   * requests and streams in flight finish within the shutdown timeout, usage
+   * events are flushed to the bus, consumers stop, and connections close.
+   * Rejects when something could not finish in time.
+   */
   close(): Promise<void>;
 }
+
+/** One step of shutting down, given the time by which everything must be done. */
+type Closer = (deadline: number) => Promise<void>;
 
 /** Starts what `options.service` names: every service in this process, or one of them. */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const logger = createLogger(options.service === "all" ? "gateway" : options.service);
   const config = loadConfig(options.configPath);
   const maxBodyBytes = (config.general_settings.max_request_size_mb ?? DEFAULT_MAX_REQUEST_SIZE_MB) * 2 ** 20;
-  const closers: (() => Promise<void>)[] = [];
+  const closers: Closer[] = [];
   let ready = false;
+  let closing: Promise<void> | undefined;
   let bus: Bus | undefined;
   let database: Database | undefined;
-  const needsBus = ["all", "router", "accounting"].includes(options.service);
-  const needsDatabase = ["all", "accounting"].includes(options.service);
+  const needsBus = ["all", "keys", "router", "accounting"].includes(options.service);
+  const needsDatabase = ["all", "keys", "accounting"].includes(options.service);
   try {
     if (needsBus) {
       bus = await openBus(options);
@@ -42,11 +54,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (options.service === "edge" || options.service === "all") {
       let peers: Peers;
       if (options.service === "all") {
-        const keys = startKeys({ config });
+        const keys = await startKeys({ config, database: database!, bus: bus!, logger });
+        closers.unshift(() => keys.stop());
         const router = startRouter({ config, bus: bus!, logger });
         const accounting = await startAccounting({ database: database!, bus: bus!, logger });
         closers.unshift(() => accounting.stop());
-        closers.unshift(() => router.flush());
+        closers.unshift((deadline) => within(deadline, router.flush(), "flushing usage events"));
         peers = {
           keys: directClient(KeysService, keys.impl),
           router: directClient(RouterService, router.impl),
@@ -54,38 +67,84 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         };
       } else {
         peers = {
-          keys: createClient(KeysService, connectTransport(required(options.keysUrl, "KEYS_URL"))),
-          router: createClient(RouterService, connectTransport(required(options.routerUrl, "ROUTER_URL"))),
-          accounting: createClient(AccountingService, connectTransport(required(options.accountingUrl, "ACCOUNTING_URL"))),
+          keys: createClient(KeysService, replicaTransport(required(options.keysUrl, "KEYS_URL"))),
+          router: createClient(RouterService, replicaTransport(required(options.routerUrl, "ROUTER_URL"))),
+          accounting: createClient(AccountingService, replicaTransport(required(options.accountingUrl, "ACCOUNTING_URL"))),
         };
       }
-      const edge = createEdgeServer({ peers, logger, maxBodyBytes, ready: () => ready });
+      const edge = createEdgeServer({ peers, logger, maxBodyBytes, ready: () => ready }, tlsFiles(options));
       port = await edge.listen(options.port, options.host);
-      closers.unshift(() => edge.close());
+      closers.unshift((deadline) => edge.close(deadline - Date.now()));
     } else {
-      const routes =
-        options.service === "keys"
-          ? startKeys({ config }).routes
-          : options.service === "router"
-            ? startRouter({ config, bus: bus!, logger }).routes
-            : (await startAccounting({ database: database!, bus: bus!, logger })).routes;
+      if (options.sslKeyfilePath) throw new Error("--ssl_keyfile_path and --ssl_certfile_path apply to the edge only");
+      let routes;
+      if (options.service === "keys") {
+        const keys = await startKeys({ config, database: database!, bus: bus!, logger });
+        closers.unshift(() => keys.stop());
+        routes = keys.routes;
+      } else if (options.service === "router") {
+        const router = startRouter({ config, bus: bus!, logger });
+        closers.unshift((deadline) => within(deadline, router.flush(), "flushing usage events"));
+        routes = router.routes;
+      } else {
+        const accounting = await startAccounting({ database: database!, bus: bus!, logger });
+        closers.unshift(() => accounting.stop());
+        routes = accounting.routes;
+      }
       const server = await serveConnect(routes, { port: options.port, host: options.host, ready: () => ready });
       port = server.port;
-      closers.unshift(() => server.close());
+      closers.unshift((deadline) => server.close(deadline - Date.now()));
     }
     ready = true;
     logger.info({ service: options.service, port, host: options.host }, "gateway listening");
     return {
       port,
-      async close() {
-        ready = false;
-        for (const close of closers) await close();
-      },
+      close: () =>
+        (closing ??= (async () => {
+          ready = false;
+          logger.info({ drainDelayMs: options.drainDelayMs, shutdownTimeoutMs: options.shutdownTimeoutMs }, "shutting down");
+          if (options.drainDelayMs > 0) await sleep(options.drainDelayMs);
+          await runClosers(closers, Date.now() + options.shutdownTimeoutMs);
+          logger.info("shut down");
+        })()),
     };
   } catch (err) {
-    for (const close of closers) await close().catch(() => {});
+    await runClosers(closers, Date.now()).catch(() => {});
     throw err;
   }
+}
+
+/** Runs every step even when one fails, then reports the first failure. */
+async function runClosers(closers: Closer[], deadline: number): Promise<void> {
+  let failure: unknown;
+  for (const close of closers) {
+    try {
+      await close(deadline);
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  if (failure !== undefined) throw failure;
+}
+
+/** Waits for `work` until the deadline; past it, gives up with an error naming what was left undone. */
+async function within(deadline: number, work: Promise<void>, what: string): Promise<void> {
+  const timer = new AbortController();
+  try {
+    await Promise.race([
+      work,
+      sleep(Math.max(0, deadline - Date.now()), undefined, { signal: timer.signal }).then(() => {
+        throw new Error(`${what} did not finish before the shutdown timeout`);
+      }),
+    ]);
+  } finally {
+    timer.abort();
+  }
+}
+
+function tlsFiles(options: GatewayOptions): { key: Buffer; cert: Buffer } | undefined {
+  if (!options.sslKeyfilePath || !options.sslCertfilePath) return undefined;
+  return { key: readFileSync(options.sslKeyfilePath), cert: readFileSync(options.sslCertfilePath) };
 }
 
 function required(value: string | undefined, name: string): string {

@@ -1,14 +1,50 @@
-import { ConfigError, type GatewayConfig } from "@gateway/common";
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { ConfigError, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { AllowanceStore } from "./allowance-store.js";
+import { Allowances } from "./allowances.js";
+import { KeyCache } from "./key-cache.js";
+import { KeyStore } from "./key-store.js";
+import { Limits } from "./limits.js";
 import { MasterKey } from "./master-key.js";
+import { ReservationPricing } from "./reservation-pricing.js";
 import { createKeysService, keysRoutes } from "./service.js";
 
 export { createKeysService, keysRoutes, MasterKey };
 
-export function startKeys(deps: { config: GatewayConfig }) {
+const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
+
+export async function startKeys(deps: { config: GatewayConfig; database: Database; bus: Bus; logger: Logger }) {
   const key = deps.config.general_settings.master_key;
   if (key === undefined) {
     throw new ConfigError("general_settings.master_key (or the LITELLM_MASTER_KEY variable) must be set");
   }
-  const impl = createKeysService({ masterKey: new MasterKey(key) });
-  return { impl, routes: keysRoutes(impl) };
+  await deps.database.migrate(MIGRATIONS_FOLDER, "keys");
+  const store = new KeyStore(deps.database.db);
+  const allowanceStore = new AllowanceStore(deps.database.db);
+  const allowances = new Allowances(allowanceStore, deps.logger);
+  const limits = new Limits(allowances);
+  const cache = new KeyCache(store, deps.bus, deps.logger);
+  await cache.start();
+  const impl = createKeysService({
+    masterKey: new MasterKey(key),
+    store,
+    allowances: allowanceStore,
+    cache,
+    limits,
+    pricing: new ReservationPricing(deps.config),
+    holder: randomUUID(),
+    bus: deps.bus,
+  });
+  return {
+    impl,
+    routes: keysRoutes(impl),
+    /** Stops listening and gives back every unused allowance. */
+    async stop() {
+      impl.stop();
+      cache.stop();
+      limits.close();
+      await allowances.close();
+    },
+  };
 }

@@ -1,40 +1,48 @@
-import { create } from "@bufbuild/protobuf";
-import { Code, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
-import { gatewayError, hashKey } from "@gateway/common";
-import { AuthorizeResponseSchema, KeysService, ReleaseResponseSchema } from "@gateway/proto/keys/v1/keys_pb.js";
-import type { MasterKey } from "./master-key.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { Bus } from "@gateway/common";
+import { KeysService, ReleaseRequestSchema, ReleaseResponseSchema, type ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
+import { requireMaster, type AdminDeps } from "./admin/context.js";
+import { deleteKeys } from "./admin/delete.js";
+import { generateKey, regenerateKey } from "./admin/generate.js";
+import { getKey, listKeys } from "./admin/read.js";
+import { setBlocked, updateKey } from "./admin/update.js";
+import { createAuthorize, type AuthorizeDeps } from "./authorize.js";
 
-export interface KeysDeps {
-  masterKey: MasterKey;
+export interface KeysDeps extends AuthorizeDeps, AdminDeps {
+  bus: Bus;
 }
 
-export function invalidKey(): Error {
-  return gatewayError("Authentication Error, invalid API key", Code.Unauthenticated, {
-    type: "authentication_error",
-    code: "invalid_api_key",
-  });
-}
+/** Live subject for Releases that reached another replica than the one holding the reservation. */
+const releaseSubject = (holder: string) => `keys.release.${holder}`;
 
-export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysService> {
-  const masterResponse = create(AuthorizeResponseSchema, { keyHash: deps.masterKey.hash, isMaster: true, keyAlias: "master" });
+export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysService> & { stop(): void } {
+  const authorize = createAuthorize(deps);
   const released = create(ReleaseResponseSchema);
+  const settle = (req: ReleaseRequest) => deps.limits.settle(req.requestId, req.cost, req.totalTokens);
+  const stopListening = deps.bus.listen(releaseSubject(deps.holder), (data) => settle(fromBinary(ReleaseRequestSchema, data)));
+  const admin = <I, O>(fn: (deps: AdminDeps, req: I) => Promise<O>) => (req: I, ctx: HandlerContext) => {
+    requireMaster(deps, ctx);
+    return fn(deps, req);
+  };
+
   return {
-    authorize(req) {
-      if (req.apiKey === "") {
-        throw gatewayError("No API key provided; send it as 'Authorization: Bearer <key>'", Code.Unauthenticated, {
-          type: "authentication_error",
-          code: "missing_api_key",
-        });
-      }
-      // Only the master key exists so far, so management calls need no check of their own.
-      if (deps.masterKey.matchesHash(hashKey(req.apiKey))) return masterResponse;
-      throw invalidKey();
-    },
-    release() {
+    authorize,
+    release(req) {
+      if (req.holder === "" || req.holder === deps.holder) settle(req);
+      else deps.bus.broadcast(releaseSubject(req.holder), toBinary(ReleaseRequestSchema, req));
       return released;
     },
+    generateKey: admin(generateKey),
+    regenerateKey: admin(regenerateKey),
+    updateKey: admin(async (d, req) => ({ key: await updateKey(d, req) })),
+    getKey: admin(async (d, req) => ({ key: await getKey(d, req) })),
+    listKeys: admin(listKeys),
+    deleteKeys: admin(deleteKeys),
+    blockKey: admin(async (d, req) => ({ key: await setBlocked(d, req.ref, true) })),
+    unblockKey: admin(async (d, req) => ({ key: await setBlocked(d, req.ref, false) })),
+    stop: stopListening,
   };
 }
 
-export const keysRoutes = (impl: ServiceImpl<typeof KeysService>) => (router: ConnectRouter) =>
-  router.service(KeysService, impl);
+export const keysRoutes = (impl: ServiceImpl<typeof KeysService>) => (router: ConnectRouter) => router.service(KeysService, impl);

@@ -47,16 +47,32 @@ export class NatsBus implements Bus {
 
   async consume(options: ConsumeOptions, handler: (batch: Delivery[]) => Promise<void>): Promise<Consumer> {
     const jsm = await this.js.jetstreamManager();
-    await jsm.consumers.add(this.stream, {
-      durable_name: options.durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: `${this.prefix}.durable.${options.subject}`,
-      ack_wait: nanos(ACK_WAIT_MS),
-      max_ack_pending: options.maxBatch * 4,
-    });
+    const concurrency = options.concurrency ?? 1;
+    const limits = { ack_wait: nanos(ACK_WAIT_MS), max_ack_pending: options.maxBatch * (concurrency + 2) };
+    try {
+      await jsm.consumers.add(this.stream, {
+        durable_name: options.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: `${this.prefix}.durable.${options.subject}`,
+        ...limits,
+      });
+    } catch (err) {
+      // The durable exists from an earlier version with other limits: adopt these.
+      if (!(await jsm.consumers.info(this.stream, options.durable).catch(() => undefined))) throw err;
+      await jsm.consumers.update(this.stream, options.durable, limits);
+    }
     const consumer = await this.js.consumers.get(this.stream, options.durable);
-    const messages = await consumer.consume({ max_messages: options.maxBatch * 2 });
+    const messages = await consumer.consume({ max_messages: options.maxBatch * (concurrency + 1) });
+    const running = new Set<Promise<void>>();
+    const handle = async (taken: JsMsg[]) => {
+      try {
+        await handler(taken.map((m) => ({ subject: m.subject, data: m.data, redeliveries: m.info.deliveryCount })));
+        for (const m of taken) m.ack();
+      } catch {
+        for (const m of taken) m.nak(REDELIVERY_DELAY_MS);
+      }
+    };
     const loop = (async () => {
       let batch: JsMsg[] = [];
       for await (const msg of messages) {
@@ -64,15 +80,12 @@ export class NatsBus implements Bus {
         // Flush when the batch is full or nothing more is waiting right now,
         // so a quiet bus commits at once and a busy one commits in bulk.
         if (batch.length < options.maxBatch && msg.info.pending > 0) continue;
-        const taken = batch;
+        const done: Promise<void> = handle(batch).finally(() => running.delete(done));
+        running.add(done);
         batch = [];
-        try {
-          await handler(taken.map((m) => ({ subject: m.subject, data: m.data, redeliveries: m.info.deliveryCount })));
-          for (const m of taken) m.ack();
-        } catch {
-          for (const m of taken) m.nak(REDELIVERY_DELAY_MS);
-        }
+        if (running.size >= concurrency) await Promise.race(running);
       }
+      await Promise.all(running);
     })();
     return {
       stop: async () => {
@@ -92,6 +105,6 @@ export class NatsBus implements Bus {
   }
 
   async close(): Promise<void> {
-    await this.nc.drain();
+    if (!this.nc.isClosed()) await this.nc.drain();
   }
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/keys/v1/keys.proto.
  */
 export const file_gateway_keys_v1_keys: GenFile = /*@__PURE__*/
-  fileDesc("ChpnYXRld2F5L2tleXMvdjEva2V5cy5wcm90bxIPZ2F0ZXdheS5rZXlzLnYxIpoBChBBdXRob3JpemVSZXF1ZXN0Eg8KB2FwaV9rZXkYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhIKCm1heF90b2tlbnMYBSABKA0SJwoGYWNjZXNzGAYgASgOMhcuZ2F0ZXdheS5rZXlzLnYxLkFjY2VzcyKyAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSEQoJaXNfbWFzdGVyGAIgASgIEhEKCWtleV9hbGlhcxgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEg8KB3RlYW1faWQYBSABKAkSDgoGbW9kZWxzGAYgAygJEjMKCnJhdGVfbGltaXQYByABKAsyHy5nYXRld2F5LmtleXMudjEuUmF0ZUxpbWl0U3RhdGUihgEKDlJhdGVMaW1pdFN0YXRlEhYKDmxpbWl0X3JlcXVlc3RzGAEgASgNEhoKEnJlbWFpbmluZ19yZXF1ZXN0cxgCIAEoDRIUCgxsaW1pdF90b2tlbnMYAyABKA0SGAoQcmVtYWluaW5nX3Rva2VucxgEIAEoDRIQCghyZXNldF9tcxgFIAEoDSI2Cg5SZWxlYXNlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCGtleV9oYXNoGAIgASgJIhEKD1JlbGVhc2VSZXNwb25zZSpgCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASFAoQQUNDRVNTX0lORkVSRU5DRRABEhEKDUFDQ0VTU19MT09LVVAQAhIVChFBQ0NFU1NfTUFOQUdFTUVOVBADMq8BCgtLZXlzU2VydmljZRJSCglBdXRob3JpemUSIS5nYXRld2F5LmtleXMudjEuQXV0aG9yaXplUmVxdWVzdBoiLmdhdGV3YXkua2V5cy52MS5BdXRob3JpemVSZXNwb25zZRJMCgdSZWxlYXNlEh8uZ2F0ZXdheS5rZXlzLnYxLlJlbGVhc2VSZXF1ZXN0GiAuZ2F0ZXdheS5rZXlzLnYxLlJlbGVhc2VSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChpnYXRld2F5L2tleXMvdjEva2V5cy5wcm90bxIPZ2F0ZXdheS5rZXlzLnYxIpoBChBBdXRob3JpemVSZXF1ZXN0Eg8KB2FwaV9rZXkYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhIKCm1heF90b2tlbnMYBSABKA0SJwoGYWNjZXNzGAYgASgOMhcuZ2F0ZXdheS5rZXlzLnYxLkFjY2VzcyLCAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSDgoGaG9sZGVyGAggASgJEhEKCWlzX21hc3RlchgCIAEoCBIRCglrZXlfYWxpYXMYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIPCgd0ZWFtX2lkGAUgASgJEg4KBm1vZGVscxgGIAMoCRIzCgpyYXRlX2xpbWl0GAcgASgLMh8uZ2F0ZXdheS5rZXlzLnYxLlJhdGVMaW1pdFN0YXRlIoYBCg5SYXRlTGltaXRTdGF0ZRIWCg5saW1pdF9yZXF1ZXN0cxgBIAEoDRIaChJyZW1haW5pbmdfcmVxdWVzdHMYAiABKA0SFAoMbGltaXRfdG9rZW5zGAMgASgNEhgKEHJlbWFpbmluZ190b2tlbnMYBCABKA0SEAoIcmVzZXRfbXMYBSABKA0iagoOUmVsZWFzZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghrZXlfaGFzaBgCIAEoCRIOCgZob2xkZXIYAyABKAkSDAoEY29zdBgEIAEoARIUCgx0b3RhbF90b2tlbnMYBSABKA0i/AMKClZpcnR1YWxLZXkSEAoIa2V5X2hhc2gYASABKAkSEAoIa2V5X25hbWUYAiABKAkSEQoJa2V5X2FsaWFzGAMgASgJEg4KBm1vZGVscxgEIAMoCRIXCgptYXhfYnVkZ2V0GAUgASgBSACIAQESFwoPYnVkZ2V0X2R1cmF0aW9uGAYgASgJEh8KEmJ1ZGdldF9yZXNldF9hdF9tcxgHIAEoA0gBiAEBEhoKDWV4cGlyZXNfYXRfbXMYCCABKANIAogBARIWCglycG1fbGltaXQYCSABKA1IA4gBARIWCgl0cG1fbGltaXQYCiABKA1IBIgBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCyABKA1IBYgBARIVCg1tZXRhZGF0YV9qc29uGAwgASgJEg8KB3VzZXJfaWQYDSABKAkSDwoHdGVhbV9pZBgOIAEoCRIPCgdibG9ja2VkGA8gASgIEhUKDWNyZWF0ZWRfYXRfbXMYECABKAMSFQoNdXBkYXRlZF9hdF9tcxgRIAEoA0INCgtfbWF4X2J1ZGdldEIVChNfYnVkZ2V0X3Jlc2V0X2F0X21zQhAKDl9leHBpcmVzX2F0X21zQgwKCl9ycG1fbGltaXRCDAoKX3RwbV9saW1pdEIYChZfbWF4X3BhcmFsbGVsX3JlcXVlc3RzIukDCgtLZXlTZXR0aW5ncxIWCglrZXlfYWxpYXMYASABKAlIAIgBARIvCgZtb2RlbHMYAiABKAsyGi5nYXRld2F5LmtleXMudjEuTW9kZWxMaXN0SAGIAQESFwoKbWF4X2J1ZGdldBgDIAEoAUgCiAEBEhwKD2J1ZGdldF9kdXJhdGlvbhgEIAEoCUgDiAEBEhUKCGR1cmF0aW9uGAUgASgJSASIAQESFgoJcnBtX2xpbWl0GAYgASgNSAWIAQESFgoJdHBtX2xpbWl0GAcgASgNSAaIAQESIgoVbWF4X3BhcmFsbGVsX3JlcXVlc3RzGAggASgNSAeIAQESGgoNbWV0YWRhdGFfanNvbhgJIAEoCUgIiAEBEhQKB3VzZXJfaWQYCiABKAlICYgBARIUCgd0ZWFtX2lkGAsgASgJSAqIAQFCDAoKX2tleV9hbGlhc0IJCgdfbW9kZWxzQg0KC19tYXhfYnVkZ2V0QhIKEF9idWRnZXRfZHVyYXRpb25CCwoJX2R1cmF0aW9uQgwKCl9ycG1fbGltaXRCDAoKX3RwbV9saW1pdEIYChZfbWF4X3BhcmFsbGVsX3JlcXVlc3RzQhAKDl9tZXRhZGF0YV9qc29uQgoKCF91c2VyX2lkQgoKCF90ZWFtX2lkIhsKCU1vZGVsTGlzdBIOCgZtb2RlbHMYASADKAkiUQoSR2VuZXJhdGVLZXlSZXF1ZXN0Ei4KCHNldHRpbmdzGAEgASgLMhwuZ2F0ZXdheS5rZXlzLnYxLktleVNldHRpbmdzEgsKA2tleRgCIAEoCSJNChNHZW5lcmF0ZUtleVJlc3BvbnNlEgsKA2tleRgBIAEoCRIpCgRpbmZvGAIgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiRwoGS2V5UmVmEg0KA2tleRgBIAEoCUgAEhIKCGtleV9oYXNoGAIgASgJSAASEwoJa2V5X2FsaWFzGAMgASgJSABCBQoDcmVmImgKEFVwZGF0ZUtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZhIuCghzZXR0aW5ncxgCIAEoCzIcLmdhdGV3YXkua2V5cy52MS5LZXlTZXR0aW5ncyI9ChFVcGRhdGVLZXlSZXNwb25zZRIoCgNrZXkYASABKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSI1Cg1HZXRLZXlSZXF1ZXN0EiQKA3JlZhgBIAEoCzIXLmdhdGV3YXkua2V5cy52MS5LZXlSZWYiOgoOR2V0S2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiYgoPTGlzdEtleXNSZXF1ZXN0EgwKBHBhZ2UYASABKA0SDAoEc2l6ZRgCIAEoDRIPCgd1c2VyX2lkGAMgASgJEg8KB3RlYW1faWQYBCABKAkSEQoJa2V5X2FsaWFzGAUgASgJIlIKEExpc3RLZXlzUmVzcG9uc2USKQoEa2V5cxgBIAMoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5EhMKC3RvdGFsX2NvdW50GAIgASgNIjoKEURlbGV0ZUtleXNSZXF1ZXN0EiUKBHJlZnMYASADKAsyFy5nYXRld2F5LmtleXMudjEuS2V5UmVmIjAKEkRlbGV0ZUtleXNSZXNwb25zZRIaChJkZWxldGVkX2tleV9oYXNoZXMYASADKAkifQoUUmVnZW5lcmF0ZUtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZhIPCgduZXdfa2V5GAIgASgJEi4KCHNldHRpbmdzGAMgASgLMhwuZ2F0ZXdheS5rZXlzLnYxLktleVNldHRpbmdzIk8KFVJlZ2VuZXJhdGVLZXlSZXNwb25zZRILCgNrZXkYASABKAkSKQoEaW5mbxgCIAEoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5IjcKD0Jsb2NrS2V5UmVxdWVzdBIkCgNyZWYYASABKAsyFy5nYXRld2F5LmtleXMudjEuS2V5UmVmIjwKEEJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiOQoRVW5ibG9ja0tleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZiI+ChJVbmJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiEQoPUmVsZWFzZVJlc3BvbnNlKmAKBkFjY2VzcxIWChJBQ0NFU1NfVU5TUEVDSUZJRUQQABIUChBBQ0NFU1NfSU5GRVJFTkNFEAESEQoNQUNDRVNTX0xPT0tVUBACEhUKEUFDQ0VTU19NQU5BR0VNRU5UEAMy2AYKC0tleXNTZXJ2aWNlElIKCUF1dGhvcml6ZRIhLmdhdGV3YXkua2V5cy52MS5BdXRob3JpemVSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLkF1dGhvcml6ZVJlc3BvbnNlEkwKB1JlbGVhc2USHy5nYXRld2F5LmtleXMudjEuUmVsZWFzZVJlcXVlc3QaIC5nYXRld2F5LmtleXMudjEuUmVsZWFzZVJlc3BvbnNlElgKC0dlbmVyYXRlS2V5EiMuZ2F0ZXdheS5rZXlzLnYxLkdlbmVyYXRlS2V5UmVxdWVzdBokLmdhdGV3YXkua2V5cy52MS5HZW5lcmF0ZUtleVJlc3BvbnNlElIKCVVwZGF0ZUtleRIhLmdhdGV3YXkua2V5cy52MS5VcGRhdGVLZXlSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLlVwZGF0ZUtleVJlc3BvbnNlEkkKBkdldEtleRIeLmdhdGV3YXkua2V5cy52MS5HZXRLZXlSZXF1ZXN0Gh8uZ2F0ZXdheS5rZXlzLnYxLkdldEtleVJlc3BvbnNlEk8KCExpc3RLZXlzEiAuZ2F0ZXdheS5rZXlzLnYxLkxpc3RLZXlzUmVxdWVzdBohLmdhdGV3YXkua2V5cy52MS5MaXN0S2V5c1Jlc3BvbnNlElUKCkRlbGV0ZUtleXMSIi5nYXRld2F5LmtleXMudjEuRGVsZXRlS2V5c1JlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuRGVsZXRlS2V5c1Jlc3BvbnNlEl4KDVJlZ2VuZXJhdGVLZXkSJS5nYXRld2F5LmtleXMudjEuUmVnZW5lcmF0ZUtleVJlcXVlc3QaJi5nYXRld2F5LmtleXMudjEuUmVnZW5lcmF0ZUtleVJlc3BvbnNlEk8KCEJsb2NrS2V5EiAuZ2F0ZXdheS5rZXlzLnYxLkJsb2NrS2V5UmVxdWVzdBohLmdhdGV3YXkua2V5cy52MS5CbG9ja0tleVJlc3BvbnNlElUKClVuYmxvY2tLZXkSIi5nYXRld2F5LmtleXMudjEuVW5ibG9ja0tleVJlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuVW5ibG9ja0tleVJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message gateway.keys.v1.AuthorizeRequest
@@ -68,6 +68,13 @@ export type AuthorizeResponse = Message<"gateway.keys.v1.AuthorizeResponse"> & {
    * @generated from field: string key_hash = 1;
    */
   keyHash: string;
+
+  /**
+   * The keys replica that holds this request's reservations; Release goes back to it.
+   *
+   * @generated from field: string holder = 8;
+   */
+  holder: string;
 
   /**
    * @generated from field: bool is_master = 2;
@@ -164,6 +171,24 @@ export type ReleaseRequest = Message<"gateway.keys.v1.ReleaseRequest"> & {
    * @generated from field: string key_hash = 2;
    */
   keyHash: string;
+
+  /**
+   * @generated from field: string holder = 3;
+   */
+  holder: string;
+
+  /**
+   * What the request really used, to settle its reservations; zero when it
+   * never reached a provider.
+   *
+   * @generated from field: double cost = 4;
+   */
+  cost: number;
+
+  /**
+   * @generated from field: uint32 total_tokens = 5;
+   */
+  totalTokens: number;
 };
 
 /**
@@ -172,6 +197,575 @@ export type ReleaseRequest = Message<"gateway.keys.v1.ReleaseRequest"> & {
  */
 export const ReleaseRequestSchema: GenMessage<ReleaseRequest> = /*@__PURE__*/
   messageDesc(file_gateway_keys_v1_keys, 3);
+
+/**
+ * A virtual key as management calls show it: never the key itself, only its
+ * hash and a short preview.
+ *
+ * @generated from message gateway.keys.v1.VirtualKey
+ */
+export type VirtualKey = Message<"gateway.keys.v1.VirtualKey"> & {
+  /**
+   * @generated from field: string key_hash = 1;
+   */
+  keyHash: string;
+
+  /**
+   * "sk-...abcd": enough to recognise a key, useless to use one.
+   *
+   * @generated from field: string key_name = 2;
+   */
+  keyName: string;
+
+  /**
+   * @generated from field: string key_alias = 3;
+   */
+  keyAlias: string;
+
+  /**
+   * @generated from field: repeated string models = 4;
+   */
+  models: string[];
+
+  /**
+   * Dollars; absent = no budget.
+   *
+   * @generated from field: optional double max_budget = 5;
+   */
+  maxBudget?: number | undefined;
+
+  /**
+   * "30s", "30m", "30h", "30d"; empty = the budget never resets.
+   *
+   * @generated from field: string budget_duration = 6;
+   */
+  budgetDuration: string;
+
+  /**
+   * @generated from field: optional int64 budget_reset_at_ms = 7;
+   */
+  budgetResetAtMs?: bigint | undefined;
+
+  /**
+   * @generated from field: optional int64 expires_at_ms = 8;
+   */
+  expiresAtMs?: bigint | undefined;
+
+  /**
+   * @generated from field: optional uint32 rpm_limit = 9;
+   */
+  rpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 tpm_limit = 10;
+   */
+  tpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 max_parallel_requests = 11;
+   */
+  maxParallelRequests?: number | undefined;
+
+  /**
+   * JSON object.
+   *
+   * @generated from field: string metadata_json = 12;
+   */
+  metadataJson: string;
+
+  /**
+   * @generated from field: string user_id = 13;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string team_id = 14;
+   */
+  teamId: string;
+
+  /**
+   * @generated from field: bool blocked = 15;
+   */
+  blocked: boolean;
+
+  /**
+   * @generated from field: int64 created_at_ms = 16;
+   */
+  createdAtMs: bigint;
+
+  /**
+   * @generated from field: int64 updated_at_ms = 17;
+   */
+  updatedAtMs: bigint;
+};
+
+/**
+ * Describes the message gateway.keys.v1.VirtualKey.
+ * Use `create(VirtualKeySchema)` to create a new message.
+ */
+export const VirtualKeySchema: GenMessage<VirtualKey> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 4);
+
+/**
+ * The settable fields of a key; absent fields are left as they are (update)
+ * or take their defaults (generate).
+ *
+ * @generated from message gateway.keys.v1.KeySettings
+ */
+export type KeySettings = Message<"gateway.keys.v1.KeySettings"> & {
+  /**
+   * @generated from field: optional string key_alias = 1;
+   */
+  keyAlias?: string | undefined;
+
+  /**
+   * Replaces the list when present; an empty list means every model.
+   *
+   * @generated from field: optional gateway.keys.v1.ModelList models = 2;
+   */
+  models?: ModelList | undefined;
+
+  /**
+   * @generated from field: optional double max_budget = 3;
+   */
+  maxBudget?: number | undefined;
+
+  /**
+   * @generated from field: optional string budget_duration = 4;
+   */
+  budgetDuration?: string | undefined;
+
+  /**
+   * How long the key lives from now, e.g. "30d".
+   *
+   * @generated from field: optional string duration = 5;
+   */
+  duration?: string | undefined;
+
+  /**
+   * @generated from field: optional uint32 rpm_limit = 6;
+   */
+  rpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 tpm_limit = 7;
+   */
+  tpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 max_parallel_requests = 8;
+   */
+  maxParallelRequests?: number | undefined;
+
+  /**
+   * @generated from field: optional string metadata_json = 9;
+   */
+  metadataJson?: string | undefined;
+
+  /**
+   * @generated from field: optional string user_id = 10;
+   */
+  userId?: string | undefined;
+
+  /**
+   * @generated from field: optional string team_id = 11;
+   */
+  teamId?: string | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.KeySettings.
+ * Use `create(KeySettingsSchema)` to create a new message.
+ */
+export const KeySettingsSchema: GenMessage<KeySettings> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 5);
+
+/**
+ * @generated from message gateway.keys.v1.ModelList
+ */
+export type ModelList = Message<"gateway.keys.v1.ModelList"> & {
+  /**
+   * @generated from field: repeated string models = 1;
+   */
+  models: string[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.ModelList.
+ * Use `create(ModelListSchema)` to create a new message.
+ */
+export const ModelListSchema: GenMessage<ModelList> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 6);
+
+/**
+ * @generated from message gateway.keys.v1.GenerateKeyRequest
+ */
+export type GenerateKeyRequest = Message<"gateway.keys.v1.GenerateKeyRequest"> & {
+  /**
+   * @generated from field: gateway.keys.v1.KeySettings settings = 1;
+   */
+  settings?: KeySettings | undefined;
+
+  /**
+   * A caller-chosen key ("key" in LiteLLM); empty = the gateway makes one.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+};
+
+/**
+ * Describes the message gateway.keys.v1.GenerateKeyRequest.
+ * Use `create(GenerateKeyRequestSchema)` to create a new message.
+ */
+export const GenerateKeyRequestSchema: GenMessage<GenerateKeyRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 7);
+
+/**
+ * @generated from message gateway.keys.v1.GenerateKeyResponse
+ */
+export type GenerateKeyResponse = Message<"gateway.keys.v1.GenerateKeyResponse"> & {
+  /**
+   * The key itself: shown this once, stored only as its hash.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: gateway.keys.v1.VirtualKey info = 2;
+   */
+  info?: VirtualKey | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.GenerateKeyResponse.
+ * Use `create(GenerateKeyResponseSchema)` to create a new message.
+ */
+export const GenerateKeyResponseSchema: GenMessage<GenerateKeyResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 8);
+
+/**
+ * A key is named by the key itself, its hash, or its alias.
+ *
+ * @generated from message gateway.keys.v1.KeyRef
+ */
+export type KeyRef = Message<"gateway.keys.v1.KeyRef"> & {
+  /**
+   * @generated from oneof gateway.keys.v1.KeyRef.ref
+   */
+  ref: {
+    /**
+     * @generated from field: string key = 1;
+     */
+    value: string;
+    case: "key";
+  } | {
+    /**
+     * @generated from field: string key_hash = 2;
+     */
+    value: string;
+    case: "keyHash";
+  } | {
+    /**
+     * @generated from field: string key_alias = 3;
+     */
+    value: string;
+    case: "keyAlias";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message gateway.keys.v1.KeyRef.
+ * Use `create(KeyRefSchema)` to create a new message.
+ */
+export const KeyRefSchema: GenMessage<KeyRef> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 9);
+
+/**
+ * @generated from message gateway.keys.v1.UpdateKeyRequest
+ */
+export type UpdateKeyRequest = Message<"gateway.keys.v1.UpdateKeyRequest"> & {
+  /**
+   * @generated from field: gateway.keys.v1.KeyRef ref = 1;
+   */
+  ref?: KeyRef | undefined;
+
+  /**
+   * @generated from field: gateway.keys.v1.KeySettings settings = 2;
+   */
+  settings?: KeySettings | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.UpdateKeyRequest.
+ * Use `create(UpdateKeyRequestSchema)` to create a new message.
+ */
+export const UpdateKeyRequestSchema: GenMessage<UpdateKeyRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 10);
+
+/**
+ * @generated from message gateway.keys.v1.UpdateKeyResponse
+ */
+export type UpdateKeyResponse = Message<"gateway.keys.v1.UpdateKeyResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.VirtualKey key = 1;
+   */
+  key?: VirtualKey | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.UpdateKeyResponse.
+ * Use `create(UpdateKeyResponseSchema)` to create a new message.
+ */
+export const UpdateKeyResponseSchema: GenMessage<UpdateKeyResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 11);
+
+/**
+ * @generated from message gateway.keys.v1.GetKeyRequest
+ */
+export type GetKeyRequest = Message<"gateway.keys.v1.GetKeyRequest"> & {
+  /**
+   * @generated from field: gateway.keys.v1.KeyRef ref = 1;
+   */
+  ref?: KeyRef | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.GetKeyRequest.
+ * Use `create(GetKeyRequestSchema)` to create a new message.
+ */
+export const GetKeyRequestSchema: GenMessage<GetKeyRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 12);
+
+/**
+ * @generated from message gateway.keys.v1.GetKeyResponse
+ */
+export type GetKeyResponse = Message<"gateway.keys.v1.GetKeyResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.VirtualKey key = 1;
+   */
+  key?: VirtualKey | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.GetKeyResponse.
+ * Use `create(GetKeyResponseSchema)` to create a new message.
+ */
+export const GetKeyResponseSchema: GenMessage<GetKeyResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 13);
+
+/**
+ * @generated from message gateway.keys.v1.ListKeysRequest
+ */
+export type ListKeysRequest = Message<"gateway.keys.v1.ListKeysRequest"> & {
+  /**
+   * @generated from field: uint32 page = 1;
+   */
+  page: number;
+
+  /**
+   * @generated from field: uint32 size = 2;
+   */
+  size: number;
+
+  /**
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string team_id = 4;
+   */
+  teamId: string;
+
+  /**
+   * @generated from field: string key_alias = 5;
+   */
+  keyAlias: string;
+};
+
+/**
+ * Describes the message gateway.keys.v1.ListKeysRequest.
+ * Use `create(ListKeysRequestSchema)` to create a new message.
+ */
+export const ListKeysRequestSchema: GenMessage<ListKeysRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 14);
+
+/**
+ * @generated from message gateway.keys.v1.ListKeysResponse
+ */
+export type ListKeysResponse = Message<"gateway.keys.v1.ListKeysResponse"> & {
+  /**
+   * @generated from field: repeated gateway.keys.v1.VirtualKey keys = 1;
+   */
+  keys: VirtualKey[];
+
+  /**
+   * @generated from field: uint32 total_count = 2;
+   */
+  totalCount: number;
+};
+
+/**
+ * Describes the message gateway.keys.v1.ListKeysResponse.
+ * Use `create(ListKeysResponseSchema)` to create a new message.
+ */
+export const ListKeysResponseSchema: GenMessage<ListKeysResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 15);
+
+/**
+ * @generated from message gateway.keys.v1.DeleteKeysRequest
+ */
+export type DeleteKeysRequest = Message<"gateway.keys.v1.DeleteKeysRequest"> & {
+  /**
+   * @generated from field: repeated gateway.keys.v1.KeyRef refs = 1;
+   */
+  refs: KeyRef[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.DeleteKeysRequest.
+ * Use `create(DeleteKeysRequestSchema)` to create a new message.
+ */
+export const DeleteKeysRequestSchema: GenMessage<DeleteKeysRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 16);
+
+/**
+ * @generated from message gateway.keys.v1.DeleteKeysResponse
+ */
+export type DeleteKeysResponse = Message<"gateway.keys.v1.DeleteKeysResponse"> & {
+  /**
+   * @generated from field: repeated string deleted_key_hashes = 1;
+   */
+  deletedKeyHashes: string[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.DeleteKeysResponse.
+ * Use `create(DeleteKeysResponseSchema)` to create a new message.
+ */
+export const DeleteKeysResponseSchema: GenMessage<DeleteKeysResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 17);
+
+/**
+ * @generated from message gateway.keys.v1.RegenerateKeyRequest
+ */
+export type RegenerateKeyRequest = Message<"gateway.keys.v1.RegenerateKeyRequest"> & {
+  /**
+   * @generated from field: gateway.keys.v1.KeyRef ref = 1;
+   */
+  ref?: KeyRef | undefined;
+
+  /**
+   * A caller-chosen new key; empty = the gateway makes one.
+   *
+   * @generated from field: string new_key = 2;
+   */
+  newKey: string;
+
+  /**
+   * @generated from field: gateway.keys.v1.KeySettings settings = 3;
+   */
+  settings?: KeySettings | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.RegenerateKeyRequest.
+ * Use `create(RegenerateKeyRequestSchema)` to create a new message.
+ */
+export const RegenerateKeyRequestSchema: GenMessage<RegenerateKeyRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 18);
+
+/**
+ * @generated from message gateway.keys.v1.RegenerateKeyResponse
+ */
+export type RegenerateKeyResponse = Message<"gateway.keys.v1.RegenerateKeyResponse"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: gateway.keys.v1.VirtualKey info = 2;
+   */
+  info?: VirtualKey | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.RegenerateKeyResponse.
+ * Use `create(RegenerateKeyResponseSchema)` to create a new message.
+ */
+export const RegenerateKeyResponseSchema: GenMessage<RegenerateKeyResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 19);
+
+/**
+ * @generated from message gateway.keys.v1.BlockKeyRequest
+ */
+export type BlockKeyRequest = Message<"gateway.keys.v1.BlockKeyRequest"> & {
+  /**
+   * @generated from field: gateway.keys.v1.KeyRef ref = 1;
+   */
+  ref?: KeyRef | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.BlockKeyRequest.
+ * Use `create(BlockKeyRequestSchema)` to create a new message.
+ */
+export const BlockKeyRequestSchema: GenMessage<BlockKeyRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 20);
+
+/**
+ * @generated from message gateway.keys.v1.BlockKeyResponse
+ */
+export type BlockKeyResponse = Message<"gateway.keys.v1.BlockKeyResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.VirtualKey key = 1;
+   */
+  key?: VirtualKey | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.BlockKeyResponse.
+ * Use `create(BlockKeyResponseSchema)` to create a new message.
+ */
+export const BlockKeyResponseSchema: GenMessage<BlockKeyResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 21);
+
+/**
+ * @generated from message gateway.keys.v1.UnblockKeyRequest
+ */
+export type UnblockKeyRequest = Message<"gateway.keys.v1.UnblockKeyRequest"> & {
+  /**
+   * @generated from field: gateway.keys.v1.KeyRef ref = 1;
+   */
+  ref?: KeyRef | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.UnblockKeyRequest.
+ * Use `create(UnblockKeyRequestSchema)` to create a new message.
+ */
+export const UnblockKeyRequestSchema: GenMessage<UnblockKeyRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 22);
+
+/**
+ * @generated from message gateway.keys.v1.UnblockKeyResponse
+ */
+export type UnblockKeyResponse = Message<"gateway.keys.v1.UnblockKeyResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.VirtualKey key = 1;
+   */
+  key?: VirtualKey | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.UnblockKeyResponse.
+ * Use `create(UnblockKeyResponseSchema)` to create a new message.
+ */
+export const UnblockKeyResponseSchema: GenMessage<UnblockKeyResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 23);
 
 /**
  * @generated from message gateway.keys.v1.ReleaseResponse
@@ -184,7 +778,7 @@ export type ReleaseResponse = Message<"gateway.keys.v1.ReleaseResponse"> & {
  * Use `create(ReleaseResponseSchema)` to create a new message.
  */
 export const ReleaseResponseSchema: GenMessage<ReleaseResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 4);
+  messageDesc(file_gateway_keys_v1_keys, 24);
 
 /**
  * What the caller is about to do with the key.
@@ -255,6 +849,73 @@ export const KeysService: GenService<{
     methodKind: "unary";
     input: typeof ReleaseRequestSchema;
     output: typeof ReleaseResponseSchema;
+  },
+  /**
+   * Management of virtual keys. Each requires the master key as the bearer
+   * token of the call ("authorization" header).
+   *
+   * @generated from rpc gateway.keys.v1.KeysService.GenerateKey
+   */
+  generateKey: {
+    methodKind: "unary";
+    input: typeof GenerateKeyRequestSchema;
+    output: typeof GenerateKeyResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.UpdateKey
+   */
+  updateKey: {
+    methodKind: "unary";
+    input: typeof UpdateKeyRequestSchema;
+    output: typeof UpdateKeyResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.GetKey
+   */
+  getKey: {
+    methodKind: "unary";
+    input: typeof GetKeyRequestSchema;
+    output: typeof GetKeyResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.ListKeys
+   */
+  listKeys: {
+    methodKind: "unary";
+    input: typeof ListKeysRequestSchema;
+    output: typeof ListKeysResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.DeleteKeys
+   */
+  deleteKeys: {
+    methodKind: "unary";
+    input: typeof DeleteKeysRequestSchema;
+    output: typeof DeleteKeysResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.RegenerateKey
+   */
+  regenerateKey: {
+    methodKind: "unary";
+    input: typeof RegenerateKeyRequestSchema;
+    output: typeof RegenerateKeyResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.BlockKey
+   */
+  blockKey: {
+    methodKind: "unary";
+    input: typeof BlockKeyRequestSchema;
+    output: typeof BlockKeyResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.UnblockKey
+   */
+  unblockKey: {
+    methodKind: "unary";
+    input: typeof UnblockKeyRequestSchema;
+    output: typeof UnblockKeyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_gateway_keys_v1_keys, 0);

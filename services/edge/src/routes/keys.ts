@@ -1,0 +1,177 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, type CallOptions } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
+import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { RequestContext } from "../context.js";
+import { apiKeyOf, parseJsonObject, readBody, sendJson } from "../http.js";
+
+// LiteLLM's key management routes (/key/*), as calls to the keys service's
+// management RPCs. The caller's key rides along: the keys service itself
+// checks that it is the master key.
+
+type Json = Record<string, unknown>;
+const ADMIN_BODY_LIMIT = 1024 * 1024;
+
+function bad(message: string, param: string): Error {
+  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
+}
+
+function callOptions(ctx: RequestContext): CallOptions {
+  return { headers: { authorization: `Bearer ${apiKeyOf(ctx.req)}` } };
+}
+
+async function body(ctx: RequestContext): Promise<Json> {
+  return parseJsonObject(await readBody(ctx.req, ADMIN_BODY_LIMIT));
+}
+
+/** A key named by value or by hash, as LiteLLM's routes accept either. */
+export function keyRef(value: unknown, param = "key"): MessageInitShape<typeof KeyRefSchema> {
+  if (typeof value !== "string" || value === "") throw bad(`${param} is required`, param);
+  return /^[0-9a-f]{64}$/.test(value) ? { ref: { case: "keyHash", value } } : { ref: { case: "key", value } };
+}
+
+function optional<T>(b: Json, field: string, check: (v: unknown) => v is T, what: string): T | undefined {
+  const v = b[field];
+  if (v === undefined || v === null) return undefined;
+  if (!check(v)) throw bad(`${field} must be ${what}`, field);
+  return v;
+}
+
+const isString = (v: unknown): v is string => typeof v === "string";
+const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
+const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** LiteLLM's key fields from a request body. */
+function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
+  const s: MessageInitShape<typeof KeySettingsSchema> = {};
+  const alias = optional(b, "key_alias", isString, "a string");
+  if (alias !== undefined) s.keyAlias = alias;
+  const models = optional(b, "models", isStrings, "a list of model names");
+  if (models !== undefined) s.models = { models };
+  const maxBudget = optional(b, "max_budget", isNumber, "a number of dollars");
+  if (maxBudget !== undefined) s.maxBudget = maxBudget;
+  const budgetDuration = optional(b, "budget_duration", isString, 'a duration such as "30d"');
+  if (budgetDuration !== undefined) s.budgetDuration = budgetDuration;
+  const duration = optional(b, "duration", isString, 'a duration such as "30d"');
+  if (duration !== undefined) s.duration = duration;
+  const rpm = optional(b, "rpm_limit", isCount, "a whole number");
+  if (rpm !== undefined) s.rpmLimit = rpm;
+  const tpm = optional(b, "tpm_limit", isCount, "a whole number");
+  if (tpm !== undefined) s.tpmLimit = tpm;
+  const parallel = optional(b, "max_parallel_requests", isCount, "a whole number");
+  if (parallel !== undefined) s.maxParallelRequests = parallel;
+  const metadata = optional(b, "metadata", isObject, "an object");
+  if (metadata !== undefined) s.metadataJson = JSON.stringify(metadata);
+  const userId = optional(b, "user_id", isString, "a string");
+  if (userId !== undefined) s.userId = userId;
+  const teamId = optional(b, "team_id", isString, "a string");
+  if (teamId !== undefined) s.teamId = teamId;
+  return s;
+}
+
+const iso = (ms: bigint | undefined) => (ms === undefined ? null : new Date(Number(ms)).toISOString());
+
+/** A key in LiteLLM's response shape ("token" is the hash; the key itself is never stored). */
+export function keyInfo(k: VirtualKey, spend: number) {
+  return {
+    token: k.keyHash,
+    key_name: k.keyName,
+    key_alias: k.keyAlias || null,
+    models: k.models,
+    max_budget: k.maxBudget ?? null,
+    budget_duration: k.budgetDuration || null,
+    budget_reset_at: iso(k.budgetResetAtMs),
+    expires: iso(k.expiresAtMs),
+    rpm_limit: k.rpmLimit ?? null,
+    tpm_limit: k.tpmLimit ?? null,
+    max_parallel_requests: k.maxParallelRequests ?? null,
+    metadata: JSON.parse(k.metadataJson || "{}") as unknown,
+    user_id: k.userId || null,
+    team_id: k.teamId || null,
+    blocked: k.blocked,
+    spend,
+    created_at: iso(k.createdAtMs),
+    updated_at: iso(k.updatedAtMs),
+  };
+}
+
+async function spendOf(ctx: RequestContext, hashes: string[]): Promise<Record<string, number>> {
+  if (hashes.length === 0) return {};
+  return (await ctx.options.peers.accounting.keySpend({ keyHashes: hashes })).spend;
+}
+
+export async function generateKey(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const key = optional(b, "key", isString, "a string") ?? "";
+  const minted = await ctx.options.peers.keys.generateKey({ settings: settings(b), key }, callOptions(ctx));
+  sendJson(ctx.res, 200, { key: minted.key, ...keyInfo(minted.info!, 0) });
+}
+
+export async function updateKey(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const { key } = await ctx.options.peers.keys.updateKey({ ref: keyRef(b["key"]), settings: settings(b) }, callOptions(ctx));
+  const spend = await spendOf(ctx, [key!.keyHash]);
+  sendJson(ctx.res, 200, { key: b["key"], ...keyInfo(key!, spend[key!.keyHash] ?? 0) });
+}
+
+export async function keyInfoRoute(ctx: RequestContext): Promise<void> {
+  const param = ctx.url.searchParams.get("key") ?? "";
+  const { key } = await ctx.options.peers.keys.getKey({ ref: keyRef(param) }, callOptions(ctx));
+  const spend = await spendOf(ctx, [key!.keyHash]);
+  sendJson(ctx.res, 200, { key: param, info: keyInfo(key!, spend[key!.keyHash] ?? 0) });
+}
+
+export async function listKeys(ctx: RequestContext): Promise<void> {
+  const q = ctx.url.searchParams;
+  const page = Number(q.get("page") ?? 1) || 1;
+  const size = Number(q.get("size") ?? 10) || 10;
+  const { keys, totalCount } = await ctx.options.peers.keys.listKeys(
+    { page, size, userId: q.get("user_id") ?? "", teamId: q.get("team_id") ?? "", keyAlias: q.get("key_alias") ?? "" },
+    callOptions(ctx),
+  );
+  const full = q.get("return_full_object") === "true";
+  const spend = full ? await spendOf(ctx, keys.map((k) => k.keyHash)) : {};
+  sendJson(ctx.res, 200, {
+    keys: full ? keys.map((k) => keyInfo(k, spend[k.keyHash] ?? 0)) : keys.map((k) => k.keyHash),
+    total_count: totalCount,
+    current_page: page,
+    total_pages: Math.ceil(totalCount / size),
+  });
+}
+
+export async function deleteKeys(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const keys = optional(b, "keys", isStrings, "a list of keys") ?? [];
+  const aliases = optional(b, "key_aliases", isStrings, "a list of key aliases") ?? [];
+  if (keys.length + aliases.length === 0) throw bad("give keys or key_aliases", "keys");
+  const refs: MessageInitShape<typeof KeyRefSchema>[] = [
+    ...keys.map((k) => keyRef(k, "keys")),
+    ...aliases.map((a): MessageInitShape<typeof KeyRefSchema> => ({ ref: { case: "keyAlias", value: a } })),
+  ];
+  await ctx.options.peers.keys.deleteKeys({ refs }, callOptions(ctx));
+  sendJson(ctx.res, 200, { deleted_keys: [...keys, ...aliases] });
+}
+
+export async function regenerateKey(ctx: RequestContext): Promise<void> {
+  const b = ctx.req.headers["content-length"] === "0" ? {} : await body(ctx).catch(() => ({}) as Json);
+  // POST /key/{key}/regenerate names the key in the path, POST /key/regenerate in the body.
+  const fromPath = /^\/key\/(.+)\/regenerate$/.exec(ctx.url.pathname)?.[1];
+  const ref = keyRef(fromPath ? decodeURIComponent(fromPath) : b["key"]);
+  const newKey = optional(b, "new_key", isString, "a string") ?? "";
+  const minted = await ctx.options.peers.keys.regenerateKey({ ref, newKey, settings: settings(b) }, callOptions(ctx));
+  const spend = await spendOf(ctx, [minted.info!.keyHash]);
+  sendJson(ctx.res, 200, { key: minted.key, ...keyInfo(minted.info!, spend[minted.info!.keyHash] ?? 0) });
+}
+
+async function setBlocked(ctx: RequestContext, blocked: boolean): Promise<void> {
+  const ref = keyRef((await body(ctx))["key"]);
+  const { keys } = ctx.options.peers;
+  const { key } = blocked ? await keys.blockKey({ ref }, callOptions(ctx)) : await keys.unblockKey({ ref }, callOptions(ctx));
+  const spend = await spendOf(ctx, [key!.keyHash]);
+  sendJson(ctx.res, 200, keyInfo(key!, spend[key!.keyHash] ?? 0));
+}
+
+export const blockKey = (ctx: RequestContext) => setBlocked(ctx, true);
+export const unblockKey = (ctx: RequestContext) => setBlocked(ctx, false);

@@ -1,0 +1,20 @@
+import { MASTER_KEY } from "./config.js";
+
+/** Calls a LiteLLM-style management route with the master key; returns status and JSON. */
+export async function admin<T = Record<string, unknown>>(baseUrl: string, method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; json: T }> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, json: (await res.json()) as T };
+}
+
+export interface GeneratedKey {
+  key: string;
+  token: string;
+  expires: string | null;
+  models: string[];
+  max_budget: number | null;
+  spend: number;
+}

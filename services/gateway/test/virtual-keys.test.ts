@@ -1,0 +1,227 @@
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
+import OpenAI from "openai";
+import postgres from "postgres";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startGateway, type RunningGateway } from "../src/index.js";
+import { admin, type GeneratedKey } from "./support/admin.js";
+import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { gatewayOptions } from "./support/gateway.js";
+
+let provider: FakeProvider;
+let gateway: RunningGateway;
+let database: TestDatabase;
+let bus: TestBus;
+let baseUrl: string;
+
+beforeAll(async () => {
+  process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
+  provider = await startFakeProvider();
+  database = await createTestDatabase();
+  bus = await createTestBus();
+  gateway = await startGateway(gatewayOptions("all", fakeOpenAIConfig(provider.url), { databaseUrl: database.url, nats: bus }));
+  baseUrl = `http://127.0.0.1:${gateway.port}`;
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await provider?.close();
+  await bus?.close();
+  await database?.drop();
+});
+
+beforeEach(() => {
+  Object.assign(provider.behavior, { latencyMs: 0, chunkDelayMs: 0 });
+});
+
+const client = (key: string) => new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: key, maxRetries: 0 });
+const ask = (key: string, extra: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {}) =>
+  client(key).chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hello there" }], ...extra });
+
+async function generate(body: Record<string, unknown>): Promise<GeneratedKey> {
+  const { status, json } = await admin<GeneratedKey>(baseUrl, "POST", "/key/generate", body);
+  expect(status).toBe(200);
+  return json;
+}
+
+async function ledgerSpend(keyHash: string): Promise<{ rows: number; spend: number }> {
+  const res = await fetch(`${baseUrl}/spend/logs?api_key=${keyHash}&limit=1000`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+  const rows = (await res.json()) as { spend: number }[];
+  return { rows: rows.length, spend: rows.reduce((sum, r) => sum + r.spend, 0) };
+}
+
+describe("virtual keys", () => {
+  it("mints a key shown once and stored only as its hash", async () => {
+    const minted = await generate({ models: ["fast-model"], max_budget: 5, duration: "30d", key_alias: "homelab-cli" });
+    expect(minted.key).toMatch(/^sk-[A-Za-z0-9_-]{32,}$/);
+    expect(minted.token).toMatch(/^[0-9a-f]{64}$/);
+    expect(Date.parse(minted.expires!)).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+    const sql = postgres(database.url, { max: 1 });
+    try {
+      const rows = await sql`SELECT row_to_json(k)::text AS row FROM keys.virtual_keys k`;
+      expect(rows.length).toBeGreaterThan(0);
+      for (const { row } of rows) expect(row).not.toContain(minted.key);
+    } finally {
+      await sql.end();
+    }
+    const answer = await ask(minted.key);
+    expect(answer.choices[0]?.message.content).toBe("Echo: hello there");
+    expect(provider.requests.some((r) => JSON.stringify(r).includes(minted.key))).toBe(false);
+  });
+
+  it("refuses models outside the key's list with 401 naming the model", async () => {
+    const minted = await generate({ models: ["other-model"] });
+    await expect(ask(minted.key)).rejects.toMatchObject({ status: 401, message: expect.stringContaining("fast-model") });
+  });
+
+  it("answers /key/info with LiteLLM's shape and spend equal to the ledger's sum", async () => {
+    const minted = await generate({ max_budget: 1 });
+    await ask(minted.key);
+    await ask(minted.key);
+    const ledger = await eventually("two ledger rows", async () => {
+      const l = await ledgerSpend(minted.token);
+      return l.rows === 2 ? l : undefined;
+    });
+    const { status, json } = await admin<{ key: string; info: { spend: number; max_budget: number; models: string[] } }>(
+      baseUrl,
+      "GET",
+      `/key/info?key=${minted.key}`,
+    );
+    expect(status).toBe(200);
+    expect(json.key).toBe(minted.key);
+    expect(json.info.max_budget).toBe(1);
+    expect(json.info.spend).toBeGreaterThan(0);
+    expect(json.info.spend).toBeCloseTo(ledger.spend, 12);
+  });
+
+  it("blocks, unblocks, regenerates and deletes keys, each taking effect at once", async () => {
+    const minted = await generate({ key_alias: "to-revoke" });
+    await ask(minted.key);
+    expect((await admin(baseUrl, "POST", "/key/block", { key: minted.key })).status).toBe(200);
+    await expect(ask(minted.key)).rejects.toMatchObject({ status: 401 });
+    expect((await admin(baseUrl, "POST", "/key/unblock", { key: minted.key })).status).toBe(200);
+    await ask(minted.key);
+    const regenerated = await admin<GeneratedKey>(baseUrl, "POST", `/key/${minted.key}/regenerate`, {});
+    expect(regenerated.status).toBe(200);
+    expect(regenerated.json.key).not.toBe(minted.key);
+    await expect(ask(minted.key)).rejects.toMatchObject({ status: 401 });
+    await ask(regenerated.json.key);
+    expect((await admin(baseUrl, "POST", "/key/delete", { key_aliases: ["to-revoke"] })).status).toBe(200);
+    await expect(ask(regenerated.json.key)).rejects.toMatchObject({ status: 401 });
+    expect((await admin(baseUrl, "GET", `/key/info?key=${regenerated.json.key}`)).status).toBe(404);
+  });
+
+  it("refuses an expired key", async () => {
+    const minted = await generate({ duration: "1s" });
+    await ask(minted.key);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await expect(ask(minted.key)).rejects.toMatchObject({ status: 401, message: expect.stringContaining("expired") });
+  });
+
+  it("lists keys and updates them", async () => {
+    const minted = await generate({ user_id: "list-user", models: [] });
+    const updated = await admin<{ rpm_limit: number; user_id: string }>(baseUrl, "POST", "/key/update", { key: minted.key, rpm_limit: 100 });
+    expect(updated.status).toBe(200);
+    expect(updated.json.rpm_limit).toBe(100);
+    const list = await admin<{ keys: string[]; total_count: number }>(baseUrl, "GET", "/key/list?user_id=list-user");
+    expect(list.json).toMatchObject({ keys: [minted.token], total_count: 1 });
+  });
+
+  it("keeps management routes to the master key", async () => {
+    const minted = await generate({});
+    const res = await fetch(`${baseUrl}/key/generate`, { method: "POST", headers: { authorization: `Bearer ${minted.key}` }, body: "{}" });
+    expect(res.status).toBe(401);
+    const spend = await fetch(`${baseUrl}/spend/logs`, { headers: { authorization: `Bearer ${minted.key}` } });
+    expect(spend.status).toBe(401);
+  });
+
+  it("rejects bad management input with OpenAI-style 400s", async () => {
+    for (const body of [{ duration: "soon" }, { max_budget: -1 }, { models: "fast-model" }, { key: "short" }]) {
+      const { status, json } = await admin<{ error: { type: string } }>(baseUrl, "POST", "/key/generate", body);
+      expect(status).toBe(400);
+      expect(json.error.type).toBe("invalid_request_error");
+    }
+    await generate({ key_alias: "taken" });
+    expect((await admin(baseUrl, "POST", "/key/generate", { key_alias: "taken" })).status).toBe(400);
+  });
+});
+
+describe("limits", () => {
+  it("rate-limits by rpm with 429, retry-after and x-ratelimit headers", async () => {
+    const minted = await generate({ rpm_limit: 2 });
+    const first = await client(minted.key).chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "a" }] }).withResponse();
+    expect(first.response.headers.get("x-ratelimit-limit-requests")).toBe("2");
+    expect(first.response.headers.get("x-ratelimit-remaining-requests")).toBe("1");
+    await ask(minted.key);
+    const err = (await ask(minted.key).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err.status).toBe(429);
+    expect(Number(err.headers?.get("retry-after"))).toBeGreaterThan(0);
+    expect(err.headers?.get("x-ratelimit-remaining-requests")).toBe("0");
+  });
+
+  it("rate-limits by tpm once a window's tokens are used", async () => {
+    const minted = await generate({ tpm_limit: 30 });
+    const first = await client(minted.key)
+      .chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "one two three four five six seven eight nine ten" }] })
+      .withResponse();
+    expect(first.response.headers.get("x-ratelimit-limit-tokens")).toBe("30");
+    let limited = false;
+    for (let i = 0; i < 5 && !limited; i++) {
+      limited = await ask(minted.key, { messages: [{ role: "user", content: "one two three four five six seven eight nine ten" }] }).then(
+        () => false,
+        (e: { status?: number }) => e.status === 429,
+      );
+    }
+    expect(limited).toBe(true);
+  });
+
+  it("holds a budget exactly under 50 concurrent requests and settles to the ledger", async () => {
+    provider.behavior.latencyMs = 300;
+    const messages = [{ role: "user" as const, content: "budget" }];
+    // The reservation is the most a request can cost: its body's bytes as
+    // prompt tokens plus max_tokens, at gpt-4o-mini's prices.
+    const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages, max_tokens: 10 }));
+    const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
+    const maxBudget = reservation * 5.5;
+    const minted = await generate({ max_budget: maxBudget });
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => ask(minted.key, { messages, max_tokens: 10 })));
+    const served = results.filter((r) => r.status === "fulfilled").length;
+    const refused = results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason as InstanceType<typeof OpenAI.APIError>);
+    expect(served).toBe(5);
+    expect(refused).toHaveLength(45);
+    for (const err of refused) {
+      expect(err.status).toBe(400);
+      expect(err.type).toBe("budget_exceeded");
+      expect(err.message).toContain(`Max budget: ${maxBudget}`);
+    }
+    const ledger = await eventually("five ledger rows", async () => {
+      const l = await ledgerSpend(minted.token);
+      return l.rows === 5 ? l : undefined;
+    });
+    expect(ledger.spend).toBeLessThanOrEqual(maxBudget);
+    const info = await admin<{ info: { spend: number } }>(baseUrl, "GET", `/key/info?key=${minted.key}`);
+    expect(info.json.info.spend).toBeCloseTo(ledger.spend, 12);
+    // Settled to real costs, the budget has room again.
+    provider.behavior.latencyMs = 0;
+    await ask(minted.key, { messages, max_tokens: 10 });
+  });
+
+  it("frees the parallel slot when a client disconnects mid-stream", async () => {
+    provider.behavior.chunkDelayMs = 50;
+    const minted = await generate({ max_parallel_requests: 1 });
+    const abort = new AbortController();
+    const stream = await client(minted.key).chat.completions.create(
+      { model: "fast-model", stream: true, messages: [{ role: "user", content: "one two three four five six seven eight" }] },
+      { signal: abort.signal },
+    );
+    const reader = stream[Symbol.asyncIterator]();
+    await reader.next();
+    // While the stream runs, the key's one slot is taken.
+    await expect(ask(minted.key)).rejects.toMatchObject({ status: 429 });
+    abort.abort();
+    await reader.next().catch(() => undefined);
+    provider.behavior.chunkDelayMs = 0;
+    const answer = await eventually("the slot to come back", () => ask(minted.key).then((a) => a, () => undefined));
+    expect(answer.choices[0]?.message.content).toBe("Echo: hello there");
+  });
+});

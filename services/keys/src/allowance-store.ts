@@ -1,0 +1,68 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { Db } from "@gateway/common";
+import { allowances } from "./db/schema.js";
+
+export type AllowanceKind = (typeof allowances.kind.enumValues)[number];
+
+export interface AllowanceRef {
+  keyId: string;
+  kind: AllowanceKind;
+  windowStart: number;
+}
+
+/**
+ * The shared side of every limit: how much all replicas together have taken
+ * per key, kind and window. Each method is one atomic statement.
+ */
+export class AllowanceStore {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Takes `amount` if the total stays within `limit`; returns the new total,
+   * or undefined when it would not fit (nothing taken).
+   */
+  async take(ref: AllowanceRef, amount: number, limit: number): Promise<number | undefined> {
+    if (amount > limit) return undefined;
+    const rows = await this.db
+      .insert(allowances)
+      .values({ ...ref, granted: amount })
+      .onConflictDoUpdate({
+        target: [allowances.keyId, allowances.kind, allowances.windowStart],
+        set: { granted: sql`${allowances.granted} + ${amount}` },
+        setWhere: sql`${allowances.granted} + ${amount} <= ${limit}`,
+      })
+      .returning({ granted: allowances.granted });
+    return rows[0]?.granted;
+  }
+
+  /** Adds `amount` whatever the limit: usage that already happened must be counted. */
+  async charge(ref: AllowanceRef, amount: number): Promise<void> {
+    await this.db
+      .insert(allowances)
+      .values({ ...ref, granted: amount })
+      .onConflictDoUpdate({
+        target: [allowances.keyId, allowances.kind, allowances.windowStart],
+        set: { granted: sql`${allowances.granted} + ${amount}` },
+      });
+  }
+
+  /** Gives back what a replica took and did not use. */
+  async giveBack(ref: AllowanceRef, amount: number): Promise<void> {
+    await this.db
+      .update(allowances)
+      .set({ granted: sql`GREATEST(0, ${allowances.granted} - ${amount})` })
+      .where(and(eq(allowances.keyId, ref.keyId), eq(allowances.kind, ref.kind), eq(allowances.windowStart, ref.windowStart)));
+  }
+
+  async total(ref: AllowanceRef): Promise<number> {
+    const [row] = await this.db
+      .select({ granted: allowances.granted })
+      .from(allowances)
+      .where(and(eq(allowances.keyId, ref.keyId), eq(allowances.kind, ref.kind), eq(allowances.windowStart, ref.windowStart)));
+    return row?.granted ?? 0;
+  }
+
+  async forget(keyIds: string[]): Promise<void> {
+    for (const keyId of keyIds) await this.db.delete(allowances).where(eq(allowances.keyId, keyId));
+  }
+}

@@ -1,0 +1,137 @@
+import type { Logger } from "@gateway/common";
+import type { AllowanceRef, AllowanceStore } from "./allowance-store.js";
+
+// Give back what has sat unused this long, so other replicas can take it.
+const IDLE_GIVE_BACK_MS = 1_000;
+// Take a tenth of a limit at a time: few database trips when there is room,
+// exact answers when there is little.
+const CHUNK_FRACTION = 0.1;
+
+/** This replica's share of one allowance (a key's limit of one kind, in one window). */
+export class Pool {
+  /** Taken from the store by this replica. */
+  held = 0;
+  /** In use here: reservations in flight, plus what finished requests consumed. */
+  used = 0;
+  /** What the other replicas held at our last take, for "remaining" headers. */
+  others = 0;
+  lastUse = Date.now();
+
+  constructor(
+    readonly ref: AllowanceRef,
+    readonly limit: number,
+    /** When the window ends (ms), or Infinity. */
+    readonly endsAt: number,
+  ) {}
+
+  get free(): number {
+    return this.held - this.used;
+  }
+
+  /** What is left of the limit for everyone, as far as this replica knows. */
+  get remaining(): number {
+    return Math.max(0, this.limit - this.others - this.used);
+  }
+}
+
+/**
+ * Limits held as leases: a request reserves from what this replica already
+ * took (no I/O), and only when that runs short does the replica take more
+ * from Postgres with one conditional update. The store never lets the sum
+ * over replicas pass the limit, so neither can the requests.
+ */
+export class Allowances {
+  private readonly pools = new Map<string, Pool>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: AllowanceStore,
+    private readonly logger: Logger,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), IDLE_GIVE_BACK_MS);
+    this.sweeper.unref();
+  }
+
+  pool(ref: AllowanceRef, limit: number, endsAt: number): Pool {
+    const id = `${ref.keyId}\u0000${ref.kind}\u0000${ref.windowStart}`;
+    let pool = this.pools.get(id);
+    if (!pool || pool.limit !== limit) {
+      // The key's limit changed: hand back the old holding, start afresh.
+      if (pool && pool.free > 0) void this.giveBack(pool, pool.free);
+      pool = new Pool(ref, limit, endsAt);
+      this.pools.set(id, pool);
+    }
+    return pool;
+  }
+
+  /** Reserves from memory if this replica holds enough; false means "ask the store". */
+  tryReserve(pool: Pool, amount: number): boolean {
+    if (pool.free < amount) return false;
+    pool.used += amount;
+    pool.lastUse = Date.now();
+    return true;
+  }
+
+  /** Reserves `amount`, taking more from the store if needed; false when the limit has no room. */
+  async reserve(pool: Pool, amount: number): Promise<boolean> {
+    for (;;) {
+      if (this.tryReserve(pool, amount)) return true;
+      const need = amount - pool.free;
+      const chunk = Math.min(pool.limit, Math.max(need, Math.floor(pool.limit * CHUNK_FRACTION)));
+      let taken = chunk;
+      let total = await this.store.take(pool.ref, chunk, pool.limit);
+      if (total === undefined && chunk > need) {
+        taken = need;
+        total = await this.store.take(pool.ref, need, pool.limit);
+      }
+      if (total === undefined) return false;
+      pool.held += taken;
+      pool.others = total - pool.held;
+    }
+  }
+
+  /** Returns a reservation unused (a parallel slot, a failed request's budget). */
+  release(pool: Pool, amount: number): void {
+    pool.used -= amount;
+    pool.lastUse = Date.now();
+  }
+
+  /** Settles a reservation to what was really used; usage past the holding is charged anyway. */
+  settle(pool: Pool, reserved: number, actual: number): void {
+    pool.used += actual - reserved;
+    pool.lastUse = Date.now();
+    const over = pool.used - pool.held;
+    if (over > 0) {
+      pool.held += over;
+      this.store.charge(pool.ref, over).catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "charging usage over the allowance failed"));
+    }
+  }
+
+  /** Current total across replicas, for error messages (not on the hot path). */
+  total(pool: Pool): Promise<number> {
+    return this.store.total(pool.ref);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, pool] of this.pools) {
+      // A finished window's leftovers are worth nothing to anyone; in-flight
+      // reservations keep their pool object and still settle into it.
+      if (pool.endsAt <= now) this.pools.delete(id);
+      else if (pool.free > 0 && now - pool.lastUse >= IDLE_GIVE_BACK_MS) this.giveBack(pool, pool.free);
+    }
+  }
+
+  private giveBack(pool: Pool, amount: number): Promise<void> {
+    pool.held -= amount;
+    return this.store.giveBack(pool.ref, amount).catch((err: unknown) => {
+      this.logger.error({ err: (err as Error).message }, "giving back an allowance failed");
+    });
+  }
+
+  /** Gives back everything unused, e.g. at shutdown. */
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    await Promise.all([...this.pools.values()].filter((p) => p.free > 0 && p.endsAt > Date.now()).map((p) => this.giveBack(p, p.free)));
+  }
+}

@@ -1,0 +1,76 @@
+import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { gatewayError, hashKey } from "@gateway/common";
+import { Access, AuthorizeResponseSchema, type AuthorizeRequest, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { KeyCache } from "./key-cache.js";
+import type { KeyRecord } from "./key-record.js";
+import { Limits } from "./limits.js";
+import type { MasterKey } from "./master-key.js";
+import type { ReservationPricing } from "./reservation-pricing.js";
+
+export interface AuthorizeDeps {
+  masterKey: MasterKey;
+  cache: KeyCache;
+  limits: Limits;
+  pricing: ReservationPricing;
+  /** This replica's id; Release finds its reservations here. */
+  holder: string;
+}
+
+// Tokens are about four bytes of text; tpm reserves that much of the prompt.
+const BYTES_PER_TOKEN = 4;
+
+function unauthenticated(message: string, code = "invalid_api_key"): Error {
+  return gatewayError(message, Code.Unauthenticated, { type: "authentication_error", code });
+}
+
+export function invalidKey(): Error {
+  return unauthenticated("Authentication Error, invalid API key");
+}
+
+/** The hot path: every check in memory; limits reserve from this replica's holdings. */
+export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) => Promise<AuthorizeResponse> {
+  const master = create(AuthorizeResponseSchema, { keyHash: deps.masterKey.hash, isMaster: true, keyAlias: "master", holder: deps.holder });
+
+  function check(key: KeyRecord | undefined, req: AuthorizeRequest): KeyRecord {
+    if (!key) throw invalidKey();
+    if (key.blocked) throw unauthenticated("Authentication Error, this key is blocked", "key_blocked");
+    if (key.expiresAtMs !== null && key.expiresAtMs <= Date.now()) {
+      throw unauthenticated(`Authentication Error, this key expired at ${new Date(key.expiresAtMs).toISOString()}`, "key_expired");
+    }
+    if (req.access === Access.MANAGEMENT) {
+      throw gatewayError("Only the master key may call management routes", Code.PermissionDenied, { type: "permission_error", status: 401 });
+    }
+    if (req.model !== "" && key.models !== null && !key.models.has(req.model)) {
+      throw gatewayError(
+        `This key may not use model=${req.model}. It may use models=[${[...key.models].join(", ")}]`,
+        Code.Unauthenticated,
+        { type: "key_model_access_denied", code: "401", param: "model" },
+      );
+    }
+    return key;
+  }
+
+  return async (req) => {
+    if (req.apiKey === "") throw unauthenticated("No API key provided; send it as 'Authorization: Bearer <key>'", "missing_api_key");
+    const hash = hashKey(req.apiKey);
+    if (deps.masterKey.matchesHash(hash)) return master;
+    const cached = deps.cache.get(hash);
+    const key = check(cached instanceof Promise ? await cached : cached, req);
+    const response = create(AuthorizeResponseSchema, {
+      keyHash: key.hash,
+      keyAlias: key.alias,
+      userId: key.userId,
+      teamId: key.teamId,
+      models: key.models ? [...key.models] : [],
+      holder: deps.holder,
+    });
+    if (req.access !== Access.LOOKUP && Limits.applies(key)) {
+      response.rateLimit = await deps.limits.admit(key, req.requestId, {
+        tokens: req.promptTokens / BYTES_PER_TOKEN + req.maxTokens,
+        maxCost: deps.pricing.maxCost(req.model, req.promptTokens, req.maxTokens),
+      });
+    }
+    return response;
+  };
+}

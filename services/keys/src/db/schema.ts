@@ -1,0 +1,48 @@
+import { sql } from "drizzle-orm";
+import { bigint, boolean, doublePrecision, integer, jsonb, pgSchema, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+
+export const keys = pgSchema("keys");
+
+/**
+ * Virtual keys. A key is found by the sha256 of the key (the key itself is
+ * never stored); limits hang off the stable id, so regenerating a key keeps
+ * what it has spent.
+ */
+export const virtualKeys = keys.table("virtual_keys", {
+  id: text("id").primaryKey(),
+  keyHash: text("key_hash").notNull().unique(),
+  keyName: text("key_name").notNull(),
+  keyAlias: text("key_alias").unique(),
+  models: text("models").array().notNull().default(sql`'{}'::text[]`),
+  maxBudget: doublePrecision("max_budget"),
+  budgetDuration: text("budget_duration").notNull().default(""),
+  expiresAt: timestamp("expires_at", { withTimezone: true }),
+  rpmLimit: integer("rpm_limit"),
+  tpmLimit: integer("tpm_limit"),
+  maxParallelRequests: integer("max_parallel_requests"),
+  metadata: jsonb("metadata").notNull().default({}),
+  userId: text("user_id").notNull().default(""),
+  teamId: text("team_id").notNull().default(""),
+  blocked: boolean("blocked").notNull().default(false),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * How much of a limit the keys replicas have taken for one window: dollars
+ * of a budget period, requests or tokens of a rate-limit minute, parallel
+ * slots. A replica takes allowance in chunks with one conditional update
+ * (granted + chunk <= limit), spends it from memory, and gives back what it
+ * did not use; so the sum over replicas never passes the limit.
+ */
+export const allowances = keys.table(
+  "allowances",
+  {
+    keyId: text("key_id").notNull(),
+    kind: text("kind", { enum: ["budget", "requests", "tokens", "parallel"] }).notNull(),
+    /** Start of the window, unix ms; 0 for limits without one. */
+    windowStart: bigint("window_start", { mode: "number" }).notNull(),
+    granted: doublePrecision("granted").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.keyId, t.kind, t.windowStart] })],
+);

@@ -1,0 +1,90 @@
+import type { Bus, Logger } from "@gateway/common";
+import { toRecord, type KeyRecord } from "./key-record.js";
+import type { KeyStore } from "./key-store.js";
+
+/** Live subject on which a changed key's hash is pushed to every keys replica. */
+export const KEY_CHANGED_SUBJECT = "keys.changed";
+
+// A hash that is in no table is remembered briefly, so a client hammering
+// with a wrong key costs one query per interval, not one per request. A key
+// made meanwhile is pushed and clears it.
+const UNKNOWN_TTL_MS = 5_000;
+// Pushes can be missed while NATS reconnects; a full reload bounds how long.
+const RESYNC_MS = 30_000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Every virtual key in memory, so a model call never waits on the database.
+ * Changes made on any replica arrive as pushes and are applied at once.
+ */
+export class KeyCache {
+  private keys = new Map<string, KeyRecord>();
+  private readonly unknown = new Map<string, number>();
+  private readonly loading = new Map<string, Promise<KeyRecord | undefined>>();
+  private stopListening: (() => void) | undefined;
+  private resync: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: KeyStore,
+    private readonly bus: Bus,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.reloadAll();
+    this.stopListening = this.bus.listen(KEY_CHANGED_SUBJECT, (data) => {
+      this.refresh(decoder.decode(data)).catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "key refresh failed"));
+    });
+    this.resync = setInterval(() => {
+      this.reloadAll().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "key resync failed"));
+    }, RESYNC_MS);
+    this.resync.unref();
+  }
+
+  stop(): void {
+    this.stopListening?.();
+    clearInterval(this.resync);
+  }
+
+  private async reloadAll(): Promise<void> {
+    const rows = await this.store.all();
+    this.keys = new Map(rows.map((row) => [row.keyHash, toRecord(row)]));
+  }
+
+  /** The key for a hash: from memory, or (for a hash not seen lately) from the database. */
+  get(hash: string): KeyRecord | undefined | Promise<KeyRecord | undefined> {
+    const known = this.keys.get(hash);
+    if (known) return known;
+    const missedAt = this.unknown.get(hash);
+    if (missedAt !== undefined && Date.now() - missedAt < UNKNOWN_TTL_MS) return undefined;
+    let pending = this.loading.get(hash);
+    if (!pending) {
+      pending = this.refresh(hash).finally(() => this.loading.delete(hash));
+      this.loading.set(hash, pending);
+    }
+    return pending;
+  }
+
+  /** Reloads one key from the database (gone, changed or new). */
+  async refresh(hash: string): Promise<KeyRecord | undefined> {
+    const row = await this.store.byHash(hash);
+    if (!row) {
+      this.keys.delete(hash);
+      this.unknown.set(hash, Date.now());
+      if (this.unknown.size > 100_000) this.unknown.clear();
+      return undefined;
+    }
+    const record = toRecord(row);
+    this.keys.set(hash, record);
+    this.unknown.delete(hash);
+    return record;
+  }
+
+  /** Applies a change here now and pushes it to every other replica. */
+  async changed(...hashes: string[]): Promise<void> {
+    await Promise.all(hashes.map((hash) => this.refresh(hash)));
+    for (const hash of hashes) this.bus.broadcast(KEY_CHANGED_SUBJECT, encoder.encode(hash));
+  }
+}

@@ -1,0 +1,62 @@
+import { and, count, eq, inArray, type SQL } from "drizzle-orm";
+import type { Db } from "@gateway/common";
+import { virtualKeys } from "./db/schema.js";
+import type { KeyRow } from "./key-record.js";
+
+export type NewKeyRow = typeof virtualKeys.$inferInsert;
+export type KeyPatch = Partial<Omit<NewKeyRow, "id" | "createdAt">>;
+
+export interface KeyListFilter {
+  userId?: string;
+  teamId?: string;
+  keyAlias?: string;
+}
+
+/** Virtual keys in Postgres. Only management calls and cache loads come here, never a model call. */
+export class KeyStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(row: NewKeyRow): Promise<KeyRow> {
+    const [inserted] = await this.db.insert(virtualKeys).values(row).returning();
+    return inserted as KeyRow;
+  }
+
+  async update(id: string, patch: KeyPatch): Promise<KeyRow | undefined> {
+    const [row] = await this.db
+      .update(virtualKeys)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(eq(virtualKeys.id, id))
+      .returning();
+    return row;
+  }
+
+  async byHash(hash: string): Promise<KeyRow | undefined> {
+    const [row] = await this.db.select().from(virtualKeys).where(eq(virtualKeys.keyHash, hash));
+    return row;
+  }
+
+  async byAlias(alias: string): Promise<KeyRow | undefined> {
+    const [row] = await this.db.select().from(virtualKeys).where(eq(virtualKeys.keyAlias, alias));
+    return row;
+  }
+
+  async all(): Promise<KeyRow[]> {
+    return this.db.select().from(virtualKeys);
+  }
+
+  async list(filter: KeyListFilter, offset: number, limit: number): Promise<{ rows: KeyRow[]; total: number }> {
+    const conditions: SQL[] = [];
+    if (filter.userId) conditions.push(eq(virtualKeys.userId, filter.userId));
+    if (filter.teamId) conditions.push(eq(virtualKeys.teamId, filter.teamId));
+    if (filter.keyAlias) conditions.push(eq(virtualKeys.keyAlias, filter.keyAlias));
+    const where = conditions.length > 0 ? and(...conditions) : undefined;
+    const rows = await this.db.select().from(virtualKeys).where(where).orderBy(virtualKeys.createdAt, virtualKeys.id).offset(offset).limit(limit);
+    const [total] = await this.db.select({ n: count() }).from(virtualKeys).where(where);
+    return { rows, total: total?.n ?? 0 };
+  }
+
+  async delete(ids: string[]): Promise<KeyRow[]> {
+    if (ids.length === 0) return [];
+    return this.db.delete(virtualKeys).where(inArray(virtualKeys.id, ids)).returning();
+  }
+}
