@@ -1,0 +1,111 @@
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGateway, type RunningGateway, type ServiceName } from "../src/index.js";
+import { admin, type GeneratedKey } from "./support/admin.js";
+import { fakeOpenAIConfig, PROVIDER_KEY } from "./support/config.js";
+import { gatewayOptions, type GatewayPlumbing } from "./support/gateway.js";
+
+// Two keys replicas, each behind its own edge, sharing one router, one
+// accounting service, one Postgres and one NATS: limits must hold across
+// them and revocation must reach both.
+
+let provider: FakeProvider;
+let database: TestDatabase;
+let bus: TestBus;
+const running: RunningGateway[] = [];
+let edges: [string, string];
+
+beforeAll(async () => {
+  process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
+  provider = await startFakeProvider();
+  database = await createTestDatabase();
+  bus = await createTestBus();
+  const config = fakeOpenAIConfig(provider.url);
+  const plumbing: GatewayPlumbing = { databaseUrl: database.url, nats: bus };
+  const start = async (service: ServiceName, peers = {}) => {
+    const s = await startGateway(gatewayOptions(service, config, plumbing, peers));
+    running.push(s);
+    return `http://127.0.0.1:${s.port}`;
+  };
+  const [keysA, keysB, router, accounting] = [await start("keys"), await start("keys"), await start("router"), await start("accounting")];
+  edges = [
+    await start("edge", { keysUrl: keysA, routerUrl: router, accountingUrl: accounting }),
+    await start("edge", { keysUrl: keysB, routerUrl: router, accountingUrl: accounting }),
+  ];
+});
+
+afterAll(async () => {
+  for (const s of running.reverse()) await s.close();
+  await provider?.close();
+  await bus?.close();
+  await database?.drop();
+});
+
+const ask = (edge: string, key: string, extra: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {}) =>
+  new OpenAI({ baseURL: `${edge}/v1`, apiKey: key, maxRetries: 0 }).chat.completions.create({
+    model: "fast-model",
+    messages: [{ role: "user", content: "budget" }],
+    max_tokens: 10,
+    ...extra,
+  });
+
+async function generate(body: Record<string, unknown>): Promise<GeneratedKey> {
+  const { status, json } = await admin<GeneratedKey>(edges[0], "POST", "/key/generate", body);
+  expect(status).toBe(200);
+  return json;
+}
+
+/** Sends `n` requests at once, alternating between the two edges; counts those served. */
+async function burst(key: string, n: number): Promise<number> {
+  const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => ask(edges[i % 2] as string, key)));
+  return results.filter((r) => r.status === "fulfilled").length;
+}
+
+describe("two keys replicas behind two edges", () => {
+  it("serves a key made on one replica from the other at once", async () => {
+    const minted = await generate({});
+    const answer = await ask(edges[1], minted.key);
+    expect(answer.choices[0]?.message.content).toBe("Echo: budget");
+  });
+
+  it("holds a budget across both replicas under 50 concurrent requests", async () => {
+    provider.behavior.latencyMs = 300;
+    try {
+      const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "budget" }], max_tokens: 10 }));
+      const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
+      const minted = await generate({ max_budget: reservation * 5.5 });
+      expect(await burst(minted.key, 50)).toBe(5);
+    } finally {
+      provider.behavior.latencyMs = 0;
+    }
+  });
+
+  it("holds rpm and parallel limits across both replicas", async () => {
+    const rpm = await generate({ rpm_limit: 4 });
+    expect(await burst(rpm.key, 10)).toBe(4);
+    provider.behavior.latencyMs = 300;
+    try {
+      const parallel = await generate({ max_parallel_requests: 2 });
+      expect(await burst(parallel.key, 10)).toBe(2);
+    } finally {
+      provider.behavior.latencyMs = 0;
+    }
+  });
+
+  it("stops a deleted key on the other replica within a second", async () => {
+    const minted = await generate({});
+    await ask(edges[1], minted.key);
+    expect((await admin(edges[0], "POST", "/key/delete", { keys: [minted.key] })).status).toBe(200);
+    const deletedAt = Date.now();
+    await eventually(
+      "the other replica to refuse the key",
+      () => ask(edges[1], minted.key).then(() => undefined, (e: { status?: number }) => (e.status === 401 ? true : undefined)),
+      1000,
+    );
+    const stillWorkedForMs = Date.now() - deletedAt;
+    console.info(`deleted key refused by the other replica after ${stillWorkedForMs} ms`);
+    expect(stillWorkedForMs).toBeLessThan(1000);
+  });
+});
