@@ -1,0 +1,66 @@
+import { randomUUID } from "node:crypto";
+import type { Database } from "@gateway/common";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AllowanceStore } from "../src/allowance-store.js";
+import { Allowances } from "../src/allowances.js";
+import { keysDatabase, logger } from "./support.js";
+
+let database: Database;
+let store: AllowanceStore;
+
+beforeAll(async () => {
+  database = await keysDatabase();
+  store = new AllowanceStore(database.db);
+});
+afterAll(() => database.close());
+
+const ref = () => ({ keyId: randomUUID(), kind: "budget" as const, windowStart: 0 });
+
+describe("allowances shared by replicas", () => {
+  it("never grants more than the limit, however many replicas reserve at once", async () => {
+    const replicas = [new Allowances(store, logger), new Allowances(store, logger), new Allowances(store, logger)];
+    const r = ref();
+    const attempts = Array.from({ length: 60 }, (_, i) => {
+      const replica = replicas[i % 3]!;
+      return replica.reserve(replica.pool(r, 100, Infinity), 7);
+    });
+    const granted = (await Promise.all(attempts)).filter(Boolean).length;
+    expect(granted).toBeGreaterThan(0);
+    expect(granted * 7).toBeLessThanOrEqual(100);
+    expect(await store.total(r)).toBeLessThanOrEqual(100);
+    // Leftovers a replica held but could not use go back, and are usable again.
+    await Promise.all(replicas.map((a) => a.close()));
+    expect(await store.total(r)).toBe(granted * 7);
+    const later = new Allowances(store, logger);
+    let more = 0;
+    while (await later.reserve(later.pool(r, 100, Infinity), 7)) more++;
+    expect(granted + more).toBe(Math.floor(100 / 7));
+    await later.close();
+  });
+
+  it("reserves from memory once holding, and gives back what it did not use", async () => {
+    const allowances = new Allowances(store, logger);
+    const r = ref();
+    const pool = allowances.pool(r, 1000, Infinity);
+    expect(await allowances.reserve(pool, 10)).toBe(true);
+    // A chunk of a tenth of the limit was taken, so the next ones need no query.
+    expect(pool.held).toBe(100);
+    expect(allowances.tryReserve(pool, 10)).toBe(true);
+    allowances.settle(pool, 10, 4);
+    allowances.release(pool, 10);
+    expect(pool.used).toBe(4);
+    await allowances.close();
+    expect(await store.total(r)).toBe(4);
+  });
+
+  it("charges usage beyond what was reserved, past the limit if it already happened", async () => {
+    const allowances = new Allowances(store, logger);
+    const r = ref();
+    const pool = allowances.pool(r, 50, Infinity);
+    expect(await allowances.reserve(pool, 50)).toBe(true);
+    allowances.settle(pool, 50, 80);
+    await allowances.close();
+    expect(await store.total(r)).toBe(80);
+    expect(await new Allowances(store, logger).reserve(pool, 1)).toBe(false);
+  });
+});

@@ -1,0 +1,71 @@
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import type { Database } from "@gateway/common";
+import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startKeys } from "../src/index.js";
+import { MASTER, MemoryBus, config, keysDatabase, logger } from "./support.js";
+
+let database: Database;
+let keys: Awaited<ReturnType<typeof startKeys>>;
+const bus = new MemoryBus();
+
+beforeAll(async () => {
+  database = await keysDatabase();
+  keys = await startKeys({ config, database, bus, logger });
+});
+afterAll(async () => {
+  await keys.stop();
+  await database.close();
+});
+
+const client = () => createClient(KeysService, createRouterTransport(keys.routes));
+const asMaster = { headers: { authorization: `Bearer ${MASTER}` } };
+
+describe("keys service over a Connect transport", () => {
+  it("requires the master key for management calls", async () => {
+    const err = await client().generateKey({}).catch((e: unknown) => ConnectError.from(e));
+    expect(err).toMatchObject({ code: Code.Unauthenticated });
+    const wrong = await client()
+      .generateKey({}, { headers: { authorization: "Bearer sk-not-the-master" } })
+      .catch((e: unknown) => ConnectError.from(e));
+    expect(wrong).toMatchObject({ code: Code.PermissionDenied });
+  });
+
+  it("authorizes a generated key, and releases its parallel slot", async () => {
+    const minted = await client().generateKey({ settings: { maxParallelRequests: 1 } }, asMaster);
+    const auth = await client().authorize({ apiKey: minted.key, requestId: "r1", model: "fast-model" });
+    expect(auth.keyHash).toBe(minted.info?.keyHash);
+    await expect(client().authorize({ apiKey: minted.key, requestId: "r2", model: "fast-model" })).rejects.toMatchObject({
+      code: Code.ResourceExhausted,
+    });
+    await client().release({ requestId: "r1", keyHash: auth.keyHash, holder: auth.holder });
+    await expect(client().authorize({ apiKey: minted.key, requestId: "r3", model: "fast-model" })).resolves.toMatchObject({ keyHash: auth.keyHash });
+  });
+
+  it("hands a release for another replica to that replica over the bus", async () => {
+    const other = await startKeys({ config, database, bus, logger });
+    try {
+      const minted = await client().generateKey({ settings: { maxParallelRequests: 1 } }, asMaster);
+      const otherClient = createClient(KeysService, createRouterTransport(other.routes));
+      const auth = await otherClient.authorize({ apiKey: minted.key, requestId: "x1", model: "fast-model" });
+      // Released through this replica, settled on the one holding the slot.
+      await client().release({ requestId: "x1", keyHash: auth.keyHash, holder: auth.holder });
+      await expect(otherClient.authorize({ apiKey: minted.key, requestId: "x2", model: "fast-model" })).resolves.toBeDefined();
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("refuses unknown, blocked and wrong-model keys", async () => {
+    await expect(client().authorize({ apiKey: "sk-unknown-key-000000", requestId: "u" })).rejects.toMatchObject({ code: Code.Unauthenticated });
+    const minted = await client().generateKey({ settings: { models: { models: ["smart-model"] } } }, asMaster);
+    await expect(client().authorize({ apiKey: minted.key, requestId: "m", model: "fast-model" })).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+      rawMessage: expect.stringContaining("fast-model"),
+    });
+    await client().blockKey({ ref: { ref: { case: "key", value: minted.key } } }, asMaster);
+    await expect(client().authorize({ apiKey: minted.key, requestId: "b", model: "smart-model" })).rejects.toMatchObject({
+      rawMessage: expect.stringContaining("blocked"),
+    });
+  });
+});
