@@ -1,0 +1,94 @@
+import autocannon from "autocannon";
+import { Agent, request } from "undici";
+import { cpuMs, rssMb } from "./processes.js";
+
+export interface Target {
+  name: string;
+  url: string;
+  apiKey: string;
+  /** Gateway processes whose CPU and memory are counted (none for the provider itself). */
+  pids: number[];
+}
+
+export interface Measurement {
+  name: string;
+  rps1: number;
+  rps50: number;
+  p50Ms: number;
+  p99Ms: number;
+  ttfbMs: number;
+  cpuMsPerRequest: number | undefined;
+  rssMb: number | undefined;
+}
+
+const BODY = JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "Say hello from my homelab." }] });
+const STREAM_BODY = JSON.stringify({ model: "fast-model", stream: true, messages: [{ role: "user", content: "Say hello from my homelab." }] });
+const SEQUENTIAL = 3000;
+const WARMUP = 500;
+const THROUGHPUT_SECONDS = 8;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+}
+
+/** One connection, one request at a time: latency as the client sees it, in ms. */
+async function sequential(target: Target, body: string, untilFirstByte: boolean, count: number): Promise<number[]> {
+  const agent = new Agent({ connections: 1, keepAliveTimeout: 30_000 });
+  const times: number[] = [];
+  const headers = { authorization: `Bearer ${target.apiKey}`, "content-type": "application/json" };
+  for (let i = 0; i < count + WARMUP; i++) {
+    const start = process.hrtime.bigint();
+    const res = await request(`${target.url}/v1/chat/completions`, { method: "POST", headers, body, dispatcher: agent });
+    if (res.statusCode !== 200) throw new Error(`${target.name}: status ${res.statusCode}: ${await res.body.text()}`);
+    if (untilFirstByte) {
+      for await (const _chunk of res.body) break;
+      const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
+      await res.body.dump();
+      if (i >= WARMUP) times.push(elapsed);
+    } else {
+      await res.body.dump();
+      if (i >= WARMUP) times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+  }
+  await agent.close();
+  return times.sort((a, b) => a - b);
+}
+
+async function throughput(target: Target, connections: number): Promise<{ rps: number; requests: number; cpu: number; rss: number }> {
+  const sum = () => target.pids.reduce((total, pid) => total + cpuMs(pid), 0);
+  let rss = 0;
+  const sampler = setInterval(() => {
+    rss = Math.max(rss, target.pids.reduce((total, pid) => total + rssMb(pid), 0));
+  }, 250);
+  const before = sum();
+  const result = await autocannon({
+    url: `${target.url}/v1/chat/completions`,
+    method: "POST",
+    headers: { authorization: `Bearer ${target.apiKey}`, "content-type": "application/json" },
+    body: BODY,
+    connections,
+    duration: THROUGHPUT_SECONDS,
+  });
+  const cpu = sum() - before;
+  clearInterval(sampler);
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rps: result.requests.average, requests: result.requests.total, cpu, rss };
+}
+
+export async function measure(target: Target): Promise<Measurement> {
+  const latencies = await sequential(target, BODY, false, SEQUENTIAL);
+  const ttfb = await sequential(target, STREAM_BODY, true, SEQUENTIAL / 3);
+  const one = await throughput(target, 1);
+  const fifty = await throughput(target, 50);
+  const counted = target.pids.length > 0;
+  return {
+    name: target.name,
+    rps1: one.rps,
+    rps50: fifty.rps,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    ttfbMs: percentile(ttfb, 0.5),
+    cpuMsPerRequest: counted ? fifty.cpu / fifty.requests : undefined,
+    rssMb: counted ? fifty.rss : undefined,
+  };
+}

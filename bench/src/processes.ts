@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface Running {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a TypeScript entry of this repo as its own process and resolves once
+ * it prints the port it listens on (the fake provider's banner or the
+ * gateway's "gateway listening" log line).
+ */
+export function run(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Running> {
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const onData = (data: Buffer) => {
+      out += data.toString();
+      const match = /127\.0\.0\.1:(\d+)/.exec(out) ?? /"port":(\d+)/.exec(out);
+      if (!match) return;
+      child.stdout?.off("data", onData);
+      child.stdout?.resume();
+      const port = Number(match[1]);
+      resolve({
+        child,
+        port,
+        url: `http://127.0.0.1:${port}`,
+        stop: () =>
+          new Promise((done) => {
+            if (child.exitCode !== null) return done();
+            child.once("exit", () => done());
+            child.kill("SIGTERM");
+          }),
+      });
+    };
+    child.stdout?.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`${entry} exited with ${code} before listening:\n${out}`)));
+  });
+}
+
+/** CPU time (user + system) a process has used so far, in milliseconds. */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second here).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Resident memory of a process, in MB. */
+export function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
+}
