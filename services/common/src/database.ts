@@ -55,7 +55,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     };
   }
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const client = new PGlite(options.dataDir);
+  // Embedded Postgres for one-process homelab installs: small buffers keep
+  // its memory down (the defaults are sized for a server).
+  const client = new PGlite({ ...(options.dataDir && { dataDir: options.dataDir }), postgresqlconf: ["shared_buffers=16MB", "wal_buffers=1MB"] });
   const db = drizzlePglite(client);
   // Migrations from several services must not interleave on the one PGlite connection.
   let migrations = Promise.resolve();

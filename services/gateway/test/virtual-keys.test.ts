@@ -206,6 +206,24 @@ describe("limits", () => {
     await ask(minted.key, { messages, max_tokens: 10 });
   });
 
+  it("resets a budget at the end of its budget_duration", async () => {
+    const messages = [{ role: "user" as const, content: "period" }];
+    const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages, max_tokens: 10 }));
+    // The fake provider counts 4 prompt and 2 completion tokens here, so a
+    // request really costs 1.8e-6: the budget fits one reservation, but not
+    // a second one on top of what the first spent.
+    const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
+    const minted = await generate({ max_budget: reservation + 0.9e-6, budget_duration: "2s" });
+    await ask(minted.key, { messages, max_tokens: 10 });
+    const info = await admin<{ info: { budget_reset_at: string } }>(baseUrl, "GET", `/key/info?key=${minted.key}`);
+    expect(Date.parse(info.json.info.budget_reset_at)).toBeGreaterThan(Date.now() - 1000);
+    // Settled spend plus a new reservation no longer fits in this period…
+    await expect(ask(minted.key, { messages, max_tokens: 10 })).rejects.toMatchObject({ status: 400, type: "budget_exceeded" });
+    // …and fits again in the next one.
+    const next = await eventually("the next budget period", () => ask(minted.key, { messages, max_tokens: 10 }).then((a) => a, () => undefined), 5000);
+    expect(next.choices[0]?.message.content).toBe("Echo: period");
+  });
+
   it("frees the parallel slot when a client disconnects mid-stream", async () => {
     provider.behavior.chunkDelayMs = 50;
     const minted = await generate({ max_parallel_requests: 1 });
