@@ -5,12 +5,15 @@ import type { AddressInfo } from "node:net";
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { EdgeOptions, RequestContext, RouteHandler } from "./context.js";
-import { sendError } from "./openai-errors.js";
+import { observeRequest } from "./observe.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { embeddings } from "./routes/embeddings.js";
+import { globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
 import { blockKey, deleteKeys, generateKey, keyInfoRoute, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
 import { messages } from "./routes/messages.js";
+import { metricsRoute } from "./routes/metrics.js";
+import { deleteModel, health, modelInfo, newModel } from "./routes/model-admin.js";
 import { listModels } from "./routes/models.js";
 import { spendLogs } from "./routes/spend.js";
 
@@ -26,7 +29,11 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /health/liveliness", liveliness],
   ["GET /health/liveness", liveliness],
   ["GET /health/readiness", readiness],
+  ["GET /metrics", metricsRoute],
   ["GET /spend/logs", spendLogs],
+  ["GET /global/spend/report", globalSpendReport],
+  ["GET /global/spend/keys", globalSpendKeys],
+  ["GET /global/spend/models", globalSpendModels],
   ["POST /key/generate", generateKey],
   ["POST /key/update", updateKey],
   ["GET /key/info", keyInfoRoute],
@@ -35,6 +42,11 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /key/regenerate", regenerateKey],
   ["POST /key/block", blockKey],
   ["POST /key/unblock", unblockKey],
+  ["POST /model/new", newModel],
+  ["POST /model/delete", deleteModel],
+  ["GET /model/info", modelInfo],
+  ["GET /v1/model/info", modelInfo],
+  ["GET /health", health],
 ]);
 
 // Routes with a parameter in the path.
@@ -42,6 +54,11 @@ const KEY_REGENERATE = /^\/key\/[^/]+\/regenerate$/;
 
 function routeFor(method: string | undefined, path: string): RouteHandler | undefined {
   return ROUTES.get(`${method} ${path}`) ?? (method === "POST" && KEY_REGENERATE.test(path) ? regenerateKey : undefined);
+}
+
+/** A routed request's path as metrics and traces name it: a few fixed names, whatever the client sends. */
+function routeLabel(method: string | undefined, path: string): string {
+  return ROUTES.has(`${method} ${path}`) ? path : "/key/{key}/regenerate";
 }
 
 export interface EdgeServer {
@@ -65,13 +82,9 @@ export function createEdgeServer(options: EdgeOptions, tls?: Pick<TlsServerOptio
     const url = new URL(req.url ?? "/", "http://edge");
     const ctx: RequestContext = { req, res, url, requestId: randomUUID(), options };
     const handler = routeFor(req.method, url.pathname);
-    if (!handler) {
-      sendError(res, notFound(req.method, url.pathname));
-      return;
-    }
-    handler(ctx).catch((err: unknown) => {
-      options.logger.debug({ requestId: ctx.requestId, err: (err as Error).message }, "request failed");
-      sendError(res, err, { "x-litellm-call-id": ctx.requestId });
+    observeRequest(ctx, handler ? routeLabel(req.method, url.pathname) : "unmatched", async () => {
+      if (!handler) throw notFound(req.method, url.pathname);
+      await handler(ctx);
     });
   }
   let closing: Promise<void> | undefined;

@@ -18,6 +18,12 @@ export async function writeEvent(res: ServerResponse, data: Uint8Array | string)
   if (!res.write(SUFFIX) && !res.destroyed) await drained(res);
 }
 
+/** Writes one event with an `event:` name (Anthropic's streams name every event). */
+export async function writeNamedEvent(res: ServerResponse, name: string, data: Uint8Array | string): Promise<void> {
+  res.write(`event: ${name}\n`);
+  await writeEvent(res, data);
+}
+
 function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {

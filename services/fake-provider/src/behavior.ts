@@ -19,8 +19,16 @@ export interface Behavior {
   breakStreamAfterChunks?: number;
   /** Never send the stream usage chunk, even when the client asks for it. */
   omitStreamUsage: boolean;
-  /** When set, requests must carry `authorization: Bearer <requireApiKey>`. */
+  /**
+   * When set, requests must carry this key, each format its own way: OpenAI's
+   * `authorization: Bearer`, Azure's `api-key`, Anthropic's `x-api-key`,
+   * Gemini's `x-goog-api-key`.
+   */
   requireApiKey?: string;
+  /** Prompt tokens reported as read from the provider's cache. */
+  cachedPromptTokens?: number;
+  /** Prompt tokens reported as written to the provider's cache (Anthropic only). */
+  cacheWriteTokens?: number;
 }
 
 export function defaultBehavior(overrides: Partial<Behavior> = {}): Behavior {

@@ -1,3 +1,4 @@
 export { defaultBehavior, type Behavior } from "./behavior.js";
-export { countTokens, type RecordedRequest } from "./openai.js";
+export { countTokens, type RecordedRequest } from "./reply.js";
+export { embed } from "./vectors.js";
 export { startFakeProvider, type FakeProvider, type FakeProviderOptions } from "./server.js";

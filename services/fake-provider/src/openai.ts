@@ -1,76 +1,36 @@
-import { createHash } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import { setTimeout as delay } from "node:timers/promises";
 import type { Behavior } from "./behavior.js";
+import {
+  arrive,
+  completionTokens,
+  countTokens,
+  isRecord,
+  planReply,
+  sendJson,
+  splitWords,
+  takeFailure,
+  textOf,
+  TOOL_ARGUMENTS,
+  writeEvents,
+  type Handler,
+  type IncomingCall,
+  type Json,
+  type Outcome,
+} from "./reply.js";
+import { embed, toBase64 } from "./vectors.js";
 
-export interface RecordedRequest {
-  method: string;
-  /** URL path without the query string. */
-  path: string;
-  /** Lower-case header names; repeated headers joined with ", ". */
-  headers: Record<string, string>;
-  /** Parsed JSON body, or undefined when there was none or it was not JSON. */
-  body: unknown;
-}
+// OpenAI's chat completions and embeddings, at OpenAI's paths and at Azure
+// OpenAI's (/openai/deployments/{name}/…?api-version=…, api-key header).
 
-export interface IncomingCall extends RecordedRequest {
-  /** A body was sent but did not parse, which `body: undefined` cannot tell. */
-  invalidJson: boolean;
-}
-
-export type OpenAIHandler = (call: IncomingCall, res: ServerResponse) => Promise<void>;
-
-type Json = Record<string, unknown>;
 type FinishReason = "stop" | "length" | "tool_calls";
-type Outcome =
-  | { kind: "text"; text: string; finishReason: "stop" | "length" }
-  | { kind: "tool_call"; name: string; finishReason: "tool_calls" };
 
 const FINGERPRINT = "fp_fake";
 const TOOL_CALL_ID = "call_fake_1";
-const TOOL_ARGUMENTS = JSON.stringify({ location: "Paris" });
-const EMBEDDING_DIMENSIONS = 8;
-
-/**
- * Splits text into stream pieces: each word with the whitespace around it, so
- * the pieces concatenate back to the exact text and there is one per token.
- */
-function splitWords(text: string): string[] {
-  return text.match(/\s*\S+\s*|\s+/g) ?? [];
-}
-
-/** Whitespace-separated words; at least 1 for any non-empty text. */
-export function countTokens(text: string): number {
-  return splitWords(text).length;
-}
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Message content as text: a string, or its text parts joined with " ". */
-function textOf(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content
-    .filter((part): part is Json => isRecord(part) && part.type === "text")
-    .map((part) => (typeof part.text === "string" ? part.text : ""))
-    .join(" ");
-}
+const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
 
 function errorType(status: number): string {
   if (status === 429) return "rate_limit_error";
   return status >= 500 ? "server_error" : "invalid_request_error";
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const json = JSON.stringify(body);
-  res.writeHead(status, {
-    ...headers,
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(json),
-  });
-  res.end(json);
 }
 
 function sendError(
@@ -81,16 +41,6 @@ function sendError(
   headers: Record<string, string> = {},
 ): void {
   sendJson(res, status, { error: { message, type: errorType(status), param: null, code } }, headers);
-}
-
-/** Waits, cut short when the client goes away so abandoned requests free up at once. */
-async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms > 0) await delay(ms, undefined, { signal }).catch(() => undefined);
-}
-
-/** Resolves once the data is handed to the socket, so a following destroy cannot drop it. */
-function write(res: ServerResponse, data: string): Promise<void> {
-  return new Promise((resolve) => res.write(data, () => resolve()));
 }
 
 function firstToolName(tools: unknown): string | undefined {
@@ -104,20 +54,9 @@ function maxTokens(body: Json): number | undefined {
   return typeof limit === "number" ? limit : undefined;
 }
 
-function planReply(body: Json, messages: Json[], behavior: Behavior): Outcome {
-  const last = messages.at(-1);
-  const toolName = firstToolName(body.tools);
-  if (toolName !== undefined && last?.role === "user" && /\bweather\b/i.test(textOf(last.content))) {
-    return { kind: "tool_call", name: toolName, finishReason: "tool_calls" };
-  }
-  const lastUser = messages.findLast((message) => message.role === "user");
-  const reply = behavior.reply ?? `Echo: ${textOf(lastUser?.content)}`;
-  const limit = maxTokens(body);
-  const words = splitWords(reply);
-  if (limit !== undefined && limit < words.length) {
-    return { kind: "text", text: words.slice(0, limit).join("").trimEnd(), finishReason: "length" };
-  }
-  return { kind: "text", text: reply, finishReason: "stop" };
+function finishReason(outcome: Outcome): FinishReason {
+  if (outcome.kind === "tool_call") return "tool_calls";
+  return outcome.truncated ? "length" : "stop";
 }
 
 function toolCall(name: string, args: string): Json {
@@ -154,50 +93,19 @@ async function streamCompletion(
   includeUsage: boolean,
 ): Promise<void> {
   const head = { id, object: "chat.completion.chunk", created, model };
-  const chunk = (delta: Json, finishReason: FinishReason | null): Json => ({
+  const chunk = (delta: Json, finish: FinishReason | null): Json => ({
     ...head,
     system_fingerprint: FINGERPRINT,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
     ...(includeUsage ? { usage: null } : {}),
   });
   const content = contentDeltas(outcome);
-  const events = [
-    chunk(openingDelta(outcome), null),
-    ...content.map((delta) => chunk(delta, null)),
-    chunk({}, outcome.finishReason),
-  ];
+  const events = [chunk(openingDelta(outcome), null), ...content.map((delta) => chunk(delta, null)), chunk({}, finishReason(outcome))];
   if (includeUsage) events.push({ ...head, system_fingerprint: FINGERPRINT, choices: [], usage });
   const lines = [...events.map((event) => `data: ${JSON.stringify(event)}\n\n`), "data: [DONE]\n\n"];
   const breakAt =
-    behavior.breakStreamAfterChunks === undefined
-      ? undefined
-      : 1 + Math.min(behavior.breakStreamAfterChunks, content.length);
-
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-  for (const [index, line] of lines.entries()) {
-    if (index === breakAt) {
-      res.destroy();
-      return;
-    }
-    if (index > 0) await pause(behavior.chunkDelayMs, signal);
-    if (signal.aborted) return;
-    await write(res, line);
-  }
-  res.end();
-}
-
-function embed(text: string): number[] {
-  const digest = createHash("sha256").update(text).digest();
-  const raw = Array.from({ length: EMBEDDING_DIMENSIONS }, (_, i) => digest.readInt32LE(i * 4) / 2 ** 31);
-  const norm = Math.hypot(...raw);
-  // Rounded to float32 so the array and the base64 form carry the same numbers.
-  return raw.map((value) => Math.fround(value / norm));
-}
-
-function toBase64(vector: number[]): string {
-  const bytes = Buffer.alloc(vector.length * 4);
-  vector.forEach((value, i) => bytes.writeFloatLE(value, i * 4));
-  return bytes.toString("base64");
+    behavior.breakStreamAfterChunks === undefined ? undefined : 1 + Math.min(behavior.breakStreamAfterChunks, content.length);
+  await writeEvents(res, signal, behavior, lines, breakAt);
 }
 
 function embeddings(res: ServerResponse, body: Json): void {
@@ -231,11 +139,25 @@ function listModels(res: ServerResponse): void {
   });
 }
 
+/** Where a call goes: an OpenAI route, or an Azure deployment's (which names the model in the path). */
+function routeOf(call: IncomingCall): { route: string; azureDeployment?: string } {
+  const azure = AZURE_PATH.exec(call.path);
+  if (azure) return { route: `${call.method} /${azure[2]}`, azureDeployment: azure[1] as string };
+  return { route: `${call.method} ${call.path.replace(/^\/v1(?=\/)/, "")}` };
+}
+
+/** Whether the call carries the key: OpenAI's bearer token, or Azure's api-key header. */
+function authorized(call: IncomingCall, key: string | undefined, azure: boolean): boolean {
+  if (key === undefined) return true;
+  return azure ? call.headers["api-key"] === key : call.headers.authorization === `Bearer ${key}`;
+}
+
 /**
- * Builds the handler for OpenAI routes. `getBehavior` is called per request so
- * a provider whose `behavior` object is replaced still takes effect.
+ * Builds the handler for OpenAI (and Azure OpenAI) routes. `getBehavior` is
+ * called per request so a provider whose `behavior` object is replaced
+ * still takes effect.
  */
-export function createOpenAIHandler(getBehavior: () => Behavior): OpenAIHandler {
+export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
   let completions = 0;
 
   async function chat(res: ServerResponse, signal: AbortSignal, body: Json, behavior: Behavior): Promise<void> {
@@ -244,13 +166,22 @@ export function createOpenAIHandler(getBehavior: () => Behavior): OpenAIHandler 
     if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isRecord)) {
       return sendError(res, 400, "'messages' must be a non-empty array of message objects.");
     }
-    const outcome = planReply(body, messages, behavior);
+    const outcome = planReply(
+      {
+        toolName: firstToolName(body.tools),
+        endsWithUser: messages.at(-1)?.role === "user",
+        lastUserText: textOf(messages.findLast((message) => message.role === "user")?.content),
+        maxTokens: maxTokens(body),
+      },
+      behavior,
+    );
     const promptTokens = messages.reduce((sum, message) => sum + countTokens(textOf(message.content)) + 3, 0);
-    const completionTokens = countTokens(outcome.kind === "text" ? outcome.text : TOOL_ARGUMENTS);
+    const cached = Math.min(behavior.cachedPromptTokens ?? 0, promptTokens);
     const usage = {
       prompt_tokens: promptTokens,
-      completion_tokens: completionTokens,
-      total_tokens: promptTokens + completionTokens,
+      completion_tokens: completionTokens(outcome),
+      total_tokens: promptTokens + completionTokens(outcome),
+      ...(cached > 0 && { prompt_tokens_details: { cached_tokens: cached } }),
     };
     completions += 1;
     const id = `chatcmpl-fake-${completions}`;
@@ -270,44 +201,36 @@ export function createOpenAIHandler(getBehavior: () => Behavior): OpenAIHandler 
       object: "chat.completion",
       created,
       model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: outcome.finishReason }],
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(outcome) }],
       usage,
       system_fingerprint: FINGERPRINT,
     });
   }
 
   return async (call, res) => {
-    const abort = new AbortController();
-    res.once("close", () => abort.abort());
-    await pause(getBehavior().latencyMs, abort.signal);
-    if (abort.signal.aborted) return;
-
+    const signal = await arrive(res, getBehavior);
+    if (!signal) return;
     const behavior = getBehavior();
-    const { requireApiKey } = behavior;
-    if (requireApiKey !== undefined && call.headers.authorization !== `Bearer ${requireApiKey}`) {
+    const { route, azureDeployment } = routeOf(call);
+    const azure = azureDeployment !== undefined;
+    if (!authorized(call, behavior.requireApiKey, azure)) {
       return sendError(res, 401, "Incorrect API key provided.", "invalid_api_key");
     }
-    const route = `${call.method} ${call.path.replace(/^\/v1(?=\/)/, "")}`;
     if (route === "GET /models") return listModels(res);
-    if (route !== "POST /chat/completions" && route !== "POST /embeddings") {
+    if ((route !== "POST /chat/completions" && route !== "POST /embeddings") || (azure && !call.query["api-version"])) {
       return sendError(res, 404, `Invalid URL (${call.method} ${call.path})`);
     }
 
-    if (behavior.failNext > 0) {
-      behavior.failNext -= 1;
-      const status = behavior.failStatus;
-      const retryAfter = behavior.retryAfterSeconds;
-      return sendError(
-        res,
-        status,
-        `Injected failure (HTTP ${status}) from the fake provider.`,
-        status === 429 ? "rate_limit_exceeded" : null,
-        retryAfter === undefined ? {} : { "retry-after": String(retryAfter) },
-      );
+    const failure = takeFailure(behavior);
+    if (failure) {
+      const { status, headers } = failure;
+      return sendError(res, status, `Injected failure (HTTP ${status}) from the fake provider.`, status === 429 ? "rate_limit_exceeded" : null, headers);
     }
     if (call.invalidJson) return sendError(res, 400, "We could not parse the JSON body of your request.");
     if (!isRecord(call.body)) return sendError(res, 400, "The request body must be a JSON object.");
-    if (route === "POST /embeddings") return embeddings(res, call.body);
-    return chat(res, abort.signal, call.body, behavior);
+    // Azure names the model by the deployment in the path.
+    const body = azure ? { ...call.body, model: azureDeployment } : call.body;
+    if (route === "POST /embeddings") return embeddings(res, body);
+    return chat(res, signal, body, behavior);
   };
 }

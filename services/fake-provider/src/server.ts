@@ -1,7 +1,10 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createAnthropicHandler } from "./anthropic.js";
 import { defaultBehavior, type Behavior } from "./behavior.js";
-import { createOpenAIHandler, type IncomingCall, type RecordedRequest } from "./openai.js";
+import { createGeminiHandler } from "./gemini.js";
+import { createOpenAIHandler } from "./openai.js";
+import type { Handler, IncomingCall, RecordedRequest } from "./reply.js";
 
 export interface FakeProviderOptions {
   port?: number;
@@ -10,7 +13,11 @@ export interface FakeProviderOptions {
 }
 
 export interface FakeProvider {
-  /** Base URL without a trailing slash; the OpenAI base is `${url}/v1`. */
+  /**
+   * Base URL without a trailing slash. The OpenAI base is `${url}/v1`; the
+   * same server answers Azure OpenAI (`${url}` as api_base), Anthropic
+   * (`${url}`) and Gemini (`${url}`) at their own paths.
+   */
   url: string;
   port: number;
   /** Read per request: assign fields (or the whole object) to change what comes next. */
@@ -40,15 +47,26 @@ async function readCall(req: IncomingMessage): Promise<IncomingCall> {
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
   }
-  const url = req.url ?? "/";
-  const queryAt = url.indexOf("?");
-  const path = queryAt === -1 ? url : url.slice(0, queryAt);
-  return { method: req.method ?? "GET", path, headers, body, invalidJson };
+  const url = new URL(req.url ?? "/", "http://fake");
+  const query = Object.fromEntries(url.searchParams);
+  return { method: req.method ?? "GET", path: url.pathname, query, headers, body, invalidJson };
+}
+
+/** Each wire format by its paths; everything else is OpenAI's (and Azure's). */
+function router(getBehavior: () => Behavior): (call: IncomingCall) => Handler {
+  const openai = createOpenAIHandler(getBehavior);
+  const anthropic = createAnthropicHandler(getBehavior);
+  const gemini = createGeminiHandler(getBehavior);
+  return (call) => {
+    if (call.path === "/v1/messages") return anthropic;
+    if (call.path.startsWith("/v1beta/")) return gemini;
+    return openai;
+  };
 }
 
 export async function startFakeProvider(options: FakeProviderOptions = {}): Promise<FakeProvider> {
   const host = options.host ?? "127.0.0.1";
-  const handle = createOpenAIHandler(() => provider.behavior);
+  const handlerFor = router(() => provider.behavior);
 
   const server = createServer((req, res) => {
     provider.inFlight += 1;
@@ -59,7 +77,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       .then((call) => {
         const { invalidJson: _, ...recorded } = call;
         provider.requests.push(recorded);
-        return handle(call, res);
+        return handlerFor(call)(call, res);
       })
       // A client that vanishes mid-body leaves nobody to answer.
       .catch(() => res.destroy());

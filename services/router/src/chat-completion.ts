@@ -1,27 +1,12 @@
 import { Code } from "@connectrpc/connect";
-import { costOf, gatewayError } from "@gateway/common";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { CompleteResponseSchema } from "@gateway/proto/router/v1/router_pb.js";
-import type { Deployment } from "./config/deployment.js";
+import { gatewayError } from "@gateway/common";
+import { estimatedUsage, finished, json, response, started, type Outcome, type ResponseInit } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import { usageFrom } from "./providers/openai.js";
-import type { OpenAIBody, Usage } from "./providers/provider.js";
-import { estimateTokens, messagesText } from "./tokens.js";
-
-export type ResponseInit = MessageInitShape<typeof CompleteResponseSchema>;
-
-const encoder = new TextEncoder();
-
-/** What the request turned out to be, for its usage event; filled as it runs. */
-export interface Outcome {
-  deployment: Deployment | undefined;
-  usage: Usage | undefined;
-  usageEstimated: boolean;
-}
-
-export function costFor(d: Deployment, usage: Usage): number {
-  return costOf(d.price, usage.promptTokens, usage.completionTokens, usage.cachedTokens);
-}
+import type { ChatResult, Json, OpenAIBody, ProviderCall } from "./providers/provider.js";
+import { jsonArray, str } from "./translate/content.js";
+import { fitParams } from "./translate/params.js";
+import { messagesText } from "./tokens.js";
 
 export function validateChatBody(body: OpenAIBody): void {
   const messages = body["messages"];
@@ -30,70 +15,84 @@ export function validateChatBody(body: OpenAIBody): void {
   }
 }
 
-function started(d: Deployment): ResponseInit {
-  return {
-    event: {
-      case: "started",
-      value: { modelGroup: d.modelGroup, deploymentId: d.id, providerModel: d.providerModel },
-    },
-  };
+/** The call with its body fitted to what the deployment's provider takes (drop_params). */
+function fitted(call: ProviderCall) {
+  const d = call.deployment;
+  const adapter = adapterFor(d);
+  return { adapter, call: { ...call, body: fitParams(call.body, adapter.chatParams, d.dropParams, d.provider) } };
 }
 
-function finish(outcome: Outcome, d: Deployment, usage: Usage): ResponseInit {
-  outcome.usage = usage;
-  const value = { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cost: costFor(d, usage) };
-  return { event: { case: "finished", value } };
+/** The text a completion produced (content and tool-call arguments), for estimating its tokens. */
+function completionText(message: Json | undefined): string {
+  if (!message) return "";
+  let text = (str(message["content"]) ?? "") + (str(message["reasoning_content"]) ?? "");
+  for (const call of jsonArray(message["tool_calls"])) text += str((call["function"] as Json | undefined)?.["arguments"]) ?? "";
+  return text;
 }
 
-function estimate(body: OpenAIBody, completionText: string): Usage {
-  return { promptTokens: estimateTokens(messagesText(body["messages"])), completionTokens: estimateTokens(completionText), cachedTokens: 0 };
-}
-
-/** Runs a non-streaming chat completion on one deployment. */
-export async function* chat(d: Deployment, body: OpenAIBody, signal: AbortSignal, outcome: Outcome): AsyncGenerator<ResponseInit> {
-  outcome.deployment = d;
-  const result = await adapterFor(d).chat({ deployment: d, body, signal });
-  let usage = result.usage;
-  if (!usage) {
-    const choices = result.response["choices"] as { message?: { content?: unknown } }[] | undefined;
-    const content = choices?.[0]?.message?.content;
-    usage = estimate(body, typeof content === "string" ? content : "");
+/** Runs a non-streaming chat on the call's deployment; usage is counted locally when the provider reports none. */
+export async function runChat(call: ProviderCall, outcome: Outcome): Promise<ChatResult> {
+  outcome.deployment = call.deployment;
+  const run = fitted(call);
+  const result = await run.adapter.chat(run.call);
+  if (result.usage) outcome.usage = result.usage;
+  else {
+    const message = jsonArray(result.response["choices"])[0]?.["message"] as Json | undefined;
+    outcome.usage = estimatedUsage(messagesText(call.body["messages"]), completionText(message));
     outcome.usageEstimated = true;
   }
-  yield started(d);
-  yield { event: { case: "response", value: encoder.encode(JSON.stringify(result.response)) } };
-  yield finish(outcome, d, usage);
+  return result;
 }
 
 /**
- * Runs a streaming chat completion on one deployment. The provider is always
- * asked for usage; the client sees usage chunks only if it asked for them.
+ * Opens a streaming chat on the call's deployment; resolves once the provider
+ * has accepted it. The chunks record the stream's usage in the outcome, or,
+ * when it carries none (or breaks first), a local count of what was seen.
  */
-export async function* chatStream(d: Deployment, body: OpenAIBody, signal: AbortSignal, outcome: Outcome): AsyncGenerator<ResponseInit> {
-  outcome.deployment = d;
-  const wantsUsage = (body["stream_options"] as { include_usage?: unknown } | undefined)?.include_usage === true;
-  const chunks = await adapterFor(d).chatStream({ deployment: d, body, signal });
-  yield started(d);
-  let text = "";
-  try {
-    for await (const chunk of chunks) {
-      const usage = usageFrom(chunk["usage"]);
-      if (usage) outcome.usage = usage;
-      const choices = chunk["choices"] as { delta?: { content?: unknown } }[] | undefined;
-      const content = choices?.[0]?.delta?.content;
-      if (typeof content === "string") text += content;
-      if (!wantsUsage && "usage" in chunk) {
-        if (!choices || choices.length === 0) continue;
-        delete chunk["usage"];
+export async function openChatStream(call: ProviderCall, outcome: Outcome): Promise<AsyncIterable<Json>> {
+  outcome.deployment = call.deployment;
+  const run = fitted(call);
+  const chunks = await run.adapter.chatStream(run.call);
+  return (async function* () {
+    let text = "";
+    try {
+      for await (const chunk of chunks) {
+        const usage = usageFrom(chunk["usage"]);
+        if (usage) outcome.usage = usage;
+        for (const choice of jsonArray(chunk["choices"])) text += completionText(choice["delta"] as Json | undefined);
+        yield chunk;
       }
-      yield { event: { case: "chunk", value: encoder.encode(JSON.stringify(chunk)) } };
+    } finally {
+      if (!outcome.usage) {
+        outcome.usage = estimatedUsage(messagesText(call.body["messages"]), text);
+        outcome.usageEstimated = true;
+      }
     }
-  } finally {
-    // A stream that ended early still spent tokens: keep what was seen.
-    if (!outcome.usage) {
-      outcome.usage = estimate(body, text);
-      outcome.usageEstimated = true;
+  })();
+}
+
+/** A non-streaming chat completion: Started, the OpenAI response, Finished. */
+export async function* chat(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+  const result = await runChat(call, outcome);
+  yield started(call.deployment);
+  yield response(result.response);
+  yield finished(outcome, call.deployment, outcome.usage!);
+}
+
+/**
+ * A streaming chat completion. The provider is always asked for usage; the
+ * client sees usage chunks only if it asked for them.
+ */
+export async function* chatStream(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+  const wantsUsage = (call.body["stream_options"] as { include_usage?: unknown } | undefined)?.include_usage === true;
+  const chunks = await openChatStream(call, outcome);
+  yield started(call.deployment);
+  for await (const chunk of chunks) {
+    if (!wantsUsage && "usage" in chunk) {
+      if (jsonArray(chunk["choices"]).length === 0) continue;
+      delete chunk["usage"];
     }
+    yield { event: { case: "chunk", value: json(chunk) } };
   }
-  yield finish(outcome, d, outcome.usage);
+  yield finished(outcome, call.deployment, outcome.usage!);
 }

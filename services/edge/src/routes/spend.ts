@@ -6,6 +6,21 @@ import { UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_even
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, sendJson } from "../http.js";
 
+const MAX_PAGE_SIZE = 1000;
+// The RPC's offset is a uint32.
+const MAX_OFFSET = 2 ** 32 - 1000;
+
+/** A non-negative integer query parameter, or `fallback` when absent. */
+export function intParam(ctx: RequestContext, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = ctx.url.searchParams.get(name);
+  if (value === null || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > max) {
+    throw gatewayError(`${name} must be an integer from 0 to ${max}: ${value}`, Code.InvalidArgument, { type: "invalid_request_error", param: name });
+  }
+  return n;
+}
+
 /** A date filter: "2026-11-25" or any ISO timestamp, as unix ms; 0 when absent. */
 function dateParam(ctx: RequestContext, name: string, endOfDay: boolean): number {
   const value = ctx.url.searchParams.get(name);
@@ -40,10 +55,37 @@ export function spendLogRow(e: UsageEvent) {
     latency_ms: e.latencyMs,
     stream: e.stream,
     usage_estimated: e.usageEstimated,
+    // Kept only with general_settings.store_prompts_in_spend_logs; {} otherwise, as LiteLLM shows them.
+    messages: storedJson(e.messages),
+    response: storedJson(e.response),
   };
 }
 
-/** GET /spend/logs (master key): ledger rows, newest first. */
+function storedJson(text: string): unknown {
+  if (text === "") return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Cut to the spend log's limit, so no longer JSON.
+    return text;
+  }
+}
+
+/**
+ * Which page of the logs: LiteLLM's page and page_size (page from 1), or
+ * limit and offset; 0 leaves the limit to the accounting service.
+ */
+function pageOf(ctx: RequestContext): { limit: number; offset: number } {
+  const q = ctx.url.searchParams;
+  if (q.has("page") || q.has("page_size")) {
+    const pageSize = intParam(ctx, "page_size", 50, MAX_PAGE_SIZE) || 50;
+    const page = Math.max(1, intParam(ctx, "page", 1, MAX_OFFSET / MAX_PAGE_SIZE));
+    return { limit: pageSize, offset: (page - 1) * pageSize };
+  }
+  return { limit: intParam(ctx, "limit", 0, MAX_PAGE_SIZE), offset: intParam(ctx, "offset", 0, MAX_OFFSET) };
+}
+
+/** GET /spend/logs (master key): ledger rows, newest first, a page at a time. */
 export async function spendLogs(ctx: RequestContext): Promise<void> {
   const { keys, accounting } = ctx.options.peers;
   await keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.MANAGEMENT });
@@ -57,8 +99,7 @@ export async function spendLogs(ctx: RequestContext): Promise<void> {
     userId: q.get("user_id") ?? "",
     startMs: BigInt(dateParam(ctx, "start_date", false)),
     endMs: BigInt(dateParam(ctx, "end_date", true)),
-    limit: Number(q.get("limit") ?? 0) || 0,
-    offset: Number(q.get("offset") ?? 0) || 0,
+    ...pageOf(ctx),
   });
   sendJson(ctx.res, 200, logs.map(spendLogRow));
 }

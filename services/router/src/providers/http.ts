@@ -1,5 +1,6 @@
 import { Agent, errors, type Dispatcher } from "undici";
-import { ProviderError } from "./provider.js";
+import { readSse, type SseEvent } from "../sse-reader.js";
+import { ProviderError, type Json } from "./provider.js";
 
 // One keep-alive pool per provider origin, shared by every deployment.
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 });
@@ -108,4 +109,45 @@ export async function readJson(response: Dispatcher.ResponseData, provider: stri
     if (err instanceof SyntaxError) throw new ProviderError(`${provider} sent a body that is not JSON`, 502, "api_error");
     throw transportError(err, provider, signal);
   }
+}
+
+/** A successful streaming response's server-sent events; a connection that breaks becomes a ProviderError. */
+export async function* readEvents(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): AsyncGenerator<SseEvent> {
+  try {
+    yield* readSse(response.body);
+  } catch (err) {
+    if (err instanceof ProviderError) throw err;
+    if (signal.aborted) throw transportError(err, provider, signal);
+    // The provider answered, so it was reachable: its stream broke.
+    const code = (err as { code?: string }).code ?? "connection error";
+    throw new ProviderError(`${provider} stream broke before it was complete (${code})`, 502, "api_error");
+  }
+}
+
+/** One stream event's data as a JSON object, or a ProviderError. */
+export function eventJson(data: string, provider: string): Json {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    throw new ProviderError(`${provider} sent a stream event that is not JSON`, 502, "api_error");
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ProviderError(`${provider} sent a stream event that is not a JSON object`, 502, "api_error");
+  }
+  return value as Json;
+}
+
+/** Reads a successful response's body as a JSON object, or throws a ProviderError. */
+export async function readJsonObject(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<Json> {
+  const body = await readJson(response, provider, signal);
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new ProviderError(`${provider} sent a response that is not a JSON object`, 502, "api_error");
+  }
+  return body as Json;
+}
+
+/** The stream ended without the provider's end marker: it broke. */
+export function incompleteStream(provider: string): ProviderError {
+  return new ProviderError(`${provider} stream ended before it was complete`, 502, "api_error");
 }

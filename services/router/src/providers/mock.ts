@@ -6,7 +6,12 @@ import type { ChatResult, ProviderAdapter, ProviderCall, Usage } from "./provide
 // no one. The shipped demo config uses it, so a fresh install answers a curl.
 
 function usage(call: ProviderCall, text: string): Usage {
-  return { promptTokens: estimateTokens(messagesText(call.body["messages"])), completionTokens: estimateTokens(text), cachedTokens: 0 };
+  return {
+    promptTokens: estimateTokens(messagesText(call.body["messages"])),
+    completionTokens: estimateTokens(text),
+    cachedTokens: 0,
+    cacheWriteTokens: 0,
+  };
 }
 
 function base(call: ProviderCall, object: string) {

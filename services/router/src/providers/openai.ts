@@ -1,12 +1,15 @@
 import type { Deployment } from "../config/deployment.js";
-import { readSse } from "../sse-reader.js";
-import { postJson, readJson, scrub, transportError } from "./http.js";
-import { ProviderError, type ChatResult, type ProviderAdapter, type ProviderCall, type Usage } from "./provider.js";
+import { perDeployment } from "./endpoint.js";
+import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, scrub } from "./http.js";
+import { ProviderError, type ChatResult, type EmbeddingsResult, type Json, type ProviderAdapter, type ProviderCall, type Usage } from "./provider.js";
 
 const OPENAI_API_BASE = "https://api.openai.com/v1";
 
-function headers(d: Deployment): Record<string, string> {
-  return d.apiKey ? { authorization: `Bearer ${d.apiKey}` } : {};
+/** Where one deployment of an OpenAI-speaking provider is reached, built once. */
+export interface OpenAIEndpoint {
+  chatUrl: string;
+  embeddingsUrl: string;
+  headers: Record<string, string>;
 }
 
 /** OpenAI's usage block, as OpenAI and compatible servers send it. */
@@ -19,56 +22,65 @@ export function usageFrom(value: unknown): Usage | undefined {
     promptTokens: u.prompt_tokens,
     completionTokens: typeof u.completion_tokens === "number" ? u.completion_tokens : 0,
     cachedTokens: typeof cached === "number" ? cached : 0,
+    cacheWriteTokens: 0,
   };
 }
 
-/** OpenAI and every server speaking its API (vLLM, Ollama, LM Studio, Groq, …) through api_base. */
-export const openaiAdapter: ProviderAdapter = {
-  async chat(call: ProviderCall): Promise<ChatResult> {
+/**
+ * An adapter for a provider that speaks OpenAI's API; `endpoint` says where a
+ * deployment is and how it authenticates.
+ */
+export function openAICompatible(provider: string, endpoint: (d: Deployment) => OpenAIEndpoint): ProviderAdapter {
+  async function post(call: ProviderCall, url: string, body: Json) {
     const d = call.deployment;
-    const response = await postJson("openai", {
-      url: `${d.apiBase ?? OPENAI_API_BASE}/chat/completions`,
-      headers: headers(d),
-      body: { ...call.body, model: d.providerModel, stream: false },
-      signal: call.signal,
-      secret: d.apiKey,
-    });
-    const body = await readJson(response, "openai", call.signal);
-    if (body === null || typeof body !== "object") throw new ProviderError("openai sent an empty response", 502, "api_error");
-    return { response: body as Record<string, unknown>, usage: usageFrom((body as { usage?: unknown }).usage) };
-  },
-
-  async chatStream(call: ProviderCall) {
-    const d = call.deployment;
-    const options = typeof call.body["stream_options"] === "object" ? call.body["stream_options"] : {};
-    const response = await postJson("openai", {
-      url: `${d.apiBase ?? OPENAI_API_BASE}/chat/completions`,
-      headers: headers(d),
-      body: { ...call.body, model: d.providerModel, stream: true, stream_options: { ...options, include_usage: true } },
-      signal: call.signal,
-      secret: d.apiKey,
-    });
-    return chunks(response.body, call.signal, d.apiKey);
-  },
-};
-
-async function* chunks(body: AsyncIterable<Uint8Array>, signal: AbortSignal, secret: string | undefined): AsyncGenerator<Record<string, unknown>> {
-  try {
-    for await (const event of readSse(body)) {
-      if (event.data === "[DONE]") return;
-      let chunk: unknown;
-      try {
-        chunk = JSON.parse(event.data);
-      } catch {
-        throw new ProviderError("openai sent a stream event that is not JSON", 502, "api_error");
-      }
-      const error = (chunk as { error?: { message?: unknown } }).error;
-      if (error) throw new ProviderError(`openai error: ${scrub(String(error.message ?? "stream failed"), secret)}`, 502, "api_error");
-      yield chunk as Record<string, unknown>;
-    }
-  } catch (err) {
-    throw err instanceof ProviderError ? err : transportError(err, "openai", signal);
+    return postJson(provider, { url, headers: endpoint(d).headers, body, signal: call.signal, secret: d.apiKey });
   }
-  // The body ended without [DONE]: the stream broke.
-  throw new ProviderError("openai stream ended before it was complete", 502, "api_error");
+
+  return {
+    async chat(call): Promise<ChatResult> {
+      const d = call.deployment;
+      const response = await post(call, endpoint(d).chatUrl, { ...call.body, model: d.providerModel, stream: false });
+      const body = await readJsonObject(response, provider, call.signal);
+      return { response: body, usage: usageFrom(body["usage"]) };
+    },
+
+    async chatStream(call) {
+      const d = call.deployment;
+      const options = typeof call.body["stream_options"] === "object" ? call.body["stream_options"] : {};
+      const body = { ...call.body, model: d.providerModel, stream: true, stream_options: { ...options, include_usage: true } };
+      const response = await post(call, endpoint(d).chatUrl, body);
+      return chunks(provider, readEvents(response, provider, call.signal), d.apiKey);
+    },
+
+    async embeddings(call): Promise<EmbeddingsResult> {
+      const d = call.deployment;
+      const response = await post(call, endpoint(d).embeddingsUrl, { ...call.body, model: d.providerModel });
+      const body = await readJsonObject(response, provider, call.signal);
+      return { response: body, usage: usageFrom(body["usage"]) };
+    },
+  };
 }
+
+async function* chunks(provider: string, events: AsyncIterable<{ data: string }>, secret: string | undefined): AsyncGenerator<Json> {
+  for await (const event of events) {
+    if (event.data === "[DONE]") return;
+    const chunk = eventJson(event.data, provider);
+    const error = chunk["error"] as { message?: unknown } | undefined;
+    if (error) throw new ProviderError(`${provider} error: ${scrub(String(error.message ?? "stream failed"), secret)}`, 502, "api_error");
+    yield chunk;
+  }
+  throw incompleteStream(provider);
+}
+
+/** OpenAI and every server speaking its API (vLLM, Ollama, LM Studio, Groq, …) through api_base. */
+export const openaiAdapter = openAICompatible(
+  "openai",
+  perDeployment((d) => {
+    const base = d.apiBase ?? OPENAI_API_BASE;
+    return {
+      chatUrl: `${base}/chat/completions`,
+      embeddingsUrl: `${base}/embeddings`,
+      headers: d.apiKey ? { authorization: `Bearer ${d.apiKey}` } : {},
+    };
+  }),
+);

@@ -1,25 +1,47 @@
 import type { Deployment } from "../config/deployment.js";
 
-/** A parsed OpenAI request body (chat completion); the adapter owns translation. */
-export type OpenAIBody = Record<string, unknown>;
+/** A parsed JSON object: a request body, a response, a stream event. */
+export type Json = Record<string, unknown>;
+
+/** A parsed OpenAI request body (chat completion or embeddings); the adapter owns translation. */
+export type OpenAIBody = Json;
 
 export interface ProviderCall {
   deployment: Deployment;
   body: OpenAIBody;
   /** Aborts on client disconnect or timeout. */
   signal: AbortSignal;
+  /** Client headers meant for the provider (e.g. anthropic-beta); never credentials. */
+  headers: Readonly<Record<string, string>>;
 }
 
 export interface Usage {
+  /** Every prompt token, the cached and cache-written ones included. */
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens read from the provider's cache. */
   cachedTokens: number;
+  /** Prompt tokens written to the provider's cache (Anthropic bills them apart). */
+  cacheWriteTokens: number;
 }
 
 export interface ChatResult {
-  /** An OpenAI chat.completion object. */
-  response: Record<string, unknown>;
+  /** An OpenAI chat.completion object (or an Anthropic message, for native messages calls). */
+  response: Json;
   usage: Usage | undefined;
+}
+
+export interface EmbeddingsResult {
+  /** An OpenAI embeddings list. */
+  response: Json;
+  usage: Usage | undefined;
+}
+
+/** A server-sent event of a format that names its events; `data` is its JSON text. */
+export interface NamedEvent {
+  name: string;
+  data: string;
+  json: Json;
 }
 
 /**
@@ -27,13 +49,31 @@ export interface ChatResult {
  * OpenAI's shapes. Failures are ProviderErrors.
  */
 export interface ProviderAdapter {
+  /**
+   * The OpenAI chat parameters this provider takes (as they are or
+   * translated); anything else is dropped under drop_params or refused.
+   * Unset: the provider speaks OpenAI and takes whatever it is sent.
+   */
+  readonly chatParams?: ReadonlySet<string>;
+  /** What keeps a deployment from being called (say, a missing api_base), found at config load. */
+  check?(d: Deployment): string | undefined;
   chat(call: ProviderCall): Promise<ChatResult>;
   /**
    * Resolves once the provider has accepted the request (so failures before
    * the first byte can still be retried elsewhere), to OpenAI chunk objects.
    * The stream always asks the provider for usage.
    */
-  chatStream(call: ProviderCall): Promise<AsyncIterable<Record<string, unknown>>>;
+  chatStream(call: ProviderCall): Promise<AsyncIterable<Json>>;
+  /** OpenAI embeddings; unset when the provider has none. */
+  embeddings?(call: ProviderCall): Promise<EmbeddingsResult>;
+  /** The OpenAI embeddings parameters it takes, as chatParams is for chat. */
+  readonly embeddingParams?: ReadonlySet<string>;
+  /**
+   * Anthropic Messages requests answered natively: the body, the response and
+   * the events stay in Anthropic's shapes. Unset: they are translated to chat.
+   */
+  messages?(call: ProviderCall): Promise<ChatResult>;
+  messagesStream?(call: ProviderCall): Promise<AsyncIterable<NamedEvent>>;
 }
 
 /** A provider's failure, in OpenAI's terms, with nothing secret in its message. */

@@ -2,8 +2,8 @@
 // @generated from file gateway/accounting/v1/accounting.proto (package gateway.accounting.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { UsageEvent } from "../../usage/v1/usage_event_pb.js";
 import { file_gateway_usage_v1_usage_event } from "../../usage/v1/usage_event_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/accounting/v1/accounting.proto.
  */
 export const file_gateway_accounting_v1_accounting: GenFile = /*@__PURE__*/
-  fileDesc("CiZnYXRld2F5L2FjY291bnRpbmcvdjEvYWNjb3VudGluZy5wcm90bxIVZ2F0ZXdheS5hY2NvdW50aW5nLnYxIo4BChRMaXN0U3BlbmRMb2dzUmVxdWVzdBIQCghrZXlfaGFzaBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSEAoIc3RhcnRfbXMYBCABKAMSDgoGZW5kX21zGAUgASgDEg0KBWxpbWl0GAYgASgNEg4KBm9mZnNldBgHIAEoDSJDChVMaXN0U3BlbmRMb2dzUmVzcG9uc2USKgoEbG9ncxgBIAMoCzIcLmdhdGV3YXkudXNhZ2UudjEuVXNhZ2VFdmVudCIlCg9LZXlTcGVuZFJlcXVlc3QSEgoKa2V5X2hhc2hlcxgBIAMoCSKDAQoQS2V5U3BlbmRSZXNwb25zZRJBCgVzcGVuZBgBIAMoCzIyLmdhdGV3YXkuYWNjb3VudGluZy52MS5LZXlTcGVuZFJlc3BvbnNlLlNwZW5kRW50cnkaLAoKU3BlbmRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBMtwBChFBY2NvdW50aW5nU2VydmljZRJqCg1MaXN0U3BlbmRMb2dzEisuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLkxpc3RTcGVuZExvZ3NSZXF1ZXN0GiwuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLkxpc3RTcGVuZExvZ3NSZXNwb25zZRJbCghLZXlTcGVuZBImLmdhdGV3YXkuYWNjb3VudGluZy52MS5LZXlTcGVuZFJlcXVlc3QaJy5nYXRld2F5LmFjY291bnRpbmcudjEuS2V5U3BlbmRSZXNwb25zZWIGcHJvdG8z", [file_gateway_usage_v1_usage_event]);
+  fileDesc("CiZnYXRld2F5L2FjY291bnRpbmcvdjEvYWNjb3VudGluZy5wcm90bxIVZ2F0ZXdheS5hY2NvdW50aW5nLnYxIo4BChRMaXN0U3BlbmRMb2dzUmVxdWVzdBIQCghrZXlfaGFzaBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSEAoIc3RhcnRfbXMYBCABKAMSDgoGZW5kX21zGAUgASgDEg0KBWxpbWl0GAYgASgNEg4KBm9mZnNldBgHIAEoDSJDChVMaXN0U3BlbmRMb2dzUmVzcG9uc2USKgoEbG9ncxgBIAMoCzIcLmdhdGV3YXkudXNhZ2UudjEuVXNhZ2VFdmVudCIlCg9LZXlTcGVuZFJlcXVlc3QSEgoKa2V5X2hhc2hlcxgBIAMoCSKDAQoQS2V5U3BlbmRSZXNwb25zZRJBCgVzcGVuZBgBIAMoCzIyLmdhdGV3YXkuYWNjb3VudGluZy52MS5LZXlTcGVuZFJlc3BvbnNlLlNwZW5kRW50cnkaLAoKU3BlbmRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBInEKElNwZW5kUmVwb3J0UmVxdWVzdBISCgpzdGFydF9kYXRlGAEgASgJEhAKCGVuZF9kYXRlGAIgASgJEjUKCGdyb3VwX2J5GAMgASgOMiMuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlNwZW5kR3JvdXBCeSJGChNTcGVuZFJlcG9ydFJlc3BvbnNlEi8KBHJvd3MYASADKAsyIS5nYXRld2F5LmFjY291bnRpbmcudjEuU3BlbmRUb3RhbCLNAQoKU3BlbmRUb3RhbBILCgNkYXkYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSEQoJa2V5X2FsaWFzGAMgASgJEg8KB3RlYW1faWQYBCABKAkSEwoLbW9kZWxfZ3JvdXAYBSABKAkSDQoFc3BlbmQYBiABKAESFQoNcHJvbXB0X3Rva2VucxgHIAEoBBIZChFjb21wbGV0aW9uX3Rva2VucxgIIAEoBBIUCgx0b3RhbF90b2tlbnMYCSABKAQSEAoIcmVxdWVzdHMYCiABKAQiRQoOVG9wS2V5c1JlcXVlc3QSEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRINCgVsaW1pdBgDIAEoDSJCCg9Ub3BLZXlzUmVzcG9uc2USLwoEa2V5cxgBIAMoCzIhLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZFRvdGFsIkcKEFRvcE1vZGVsc1JlcXVlc3QSEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRINCgVsaW1pdBgDIAEoDSJGChFUb3BNb2RlbHNSZXNwb25zZRIxCgZtb2RlbHMYASADKAsyIS5nYXRld2F5LmFjY291bnRpbmcudjEuU3BlbmRUb3RhbCp9CgxTcGVuZEdyb3VwQnkSHgoaU1BFTkRfR1JPVVBfQllfVU5TUEVDSUZJRUQQABIaChZTUEVORF9HUk9VUF9CWV9BUElfS0VZEAESFwoTU1BFTkRfR1JPVVBfQllfVEVBTRACEhgKFFNQRU5EX0dST1VQX0JZX01PREVMEAMy/AMKEUFjY291bnRpbmdTZXJ2aWNlEmoKDUxpc3RTcGVuZExvZ3MSKy5nYXRld2F5LmFjY291bnRpbmcudjEuTGlzdFNwZW5kTG9nc1JlcXVlc3QaLC5nYXRld2F5LmFjY291bnRpbmcudjEuTGlzdFNwZW5kTG9nc1Jlc3BvbnNlElsKCEtleVNwZW5kEiYuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLktleVNwZW5kUmVxdWVzdBonLmdhdGV3YXkuYWNjb3VudGluZy52MS5LZXlTcGVuZFJlc3BvbnNlEmQKC1NwZW5kUmVwb3J0EikuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlNwZW5kUmVwb3J0UmVxdWVzdBoqLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZFJlcG9ydFJlc3BvbnNlElgKB1RvcEtleXMSJS5nYXRld2F5LmFjY291bnRpbmcudjEuVG9wS2V5c1JlcXVlc3QaJi5nYXRld2F5LmFjY291bnRpbmcudjEuVG9wS2V5c1Jlc3BvbnNlEl4KCVRvcE1vZGVscxInLmdhdGV3YXkuYWNjb3VudGluZy52MS5Ub3BNb2RlbHNSZXF1ZXN0GiguZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlRvcE1vZGVsc1Jlc3BvbnNlYgZwcm90bzM", [file_gateway_usage_v1_usage_event]);
 
 /**
  * @generated from message gateway.accounting.v1.ListSpendLogsRequest
@@ -115,7 +115,256 @@ export const KeySpendResponseSchema: GenMessage<KeySpendResponse> = /*@__PURE__*
   messageDesc(file_gateway_accounting_v1_accounting, 3);
 
 /**
- * Owns the ledger: usage events in, spend out.
+ * @generated from message gateway.accounting.v1.SpendReportRequest
+ */
+export type SpendReportRequest = Message<"gateway.accounting.v1.SpendReportRequest"> & {
+  /**
+   * Inclusive UTC days, "YYYY-MM-DD"; both required.
+   *
+   * @generated from field: string start_date = 1;
+   */
+  startDate: string;
+
+  /**
+   * @generated from field: string end_date = 2;
+   */
+  endDate: string;
+
+  /**
+   * @generated from field: gateway.accounting.v1.SpendGroupBy group_by = 3;
+   */
+  groupBy: SpendGroupBy;
+};
+
+/**
+ * Describes the message gateway.accounting.v1.SpendReportRequest.
+ * Use `create(SpendReportRequestSchema)` to create a new message.
+ */
+export const SpendReportRequestSchema: GenMessage<SpendReportRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 4);
+
+/**
+ * @generated from message gateway.accounting.v1.SpendReportResponse
+ */
+export type SpendReportResponse = Message<"gateway.accounting.v1.SpendReportResponse"> & {
+  /**
+   * TEAM: one row per day, team, key and model group.
+   * API_KEY and MODEL: one row per key and model group over the whole range
+   * (day is empty).
+   *
+   * @generated from field: repeated gateway.accounting.v1.SpendTotal rows = 1;
+   */
+  rows: SpendTotal[];
+};
+
+/**
+ * Describes the message gateway.accounting.v1.SpendReportResponse.
+ * Use `create(SpendReportResponseSchema)` to create a new message.
+ */
+export const SpendReportResponseSchema: GenMessage<SpendReportResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 5);
+
+/**
+ * Spend and tokens of one cell of the daily aggregates, or of a sum of cells.
+ *
+ * @generated from message gateway.accounting.v1.SpendTotal
+ */
+export type SpendTotal = Message<"gateway.accounting.v1.SpendTotal"> & {
+  /**
+   * "YYYY-MM-DD", or empty when summed over days.
+   *
+   * @generated from field: string day = 1;
+   */
+  day: string;
+
+  /**
+   * @generated from field: string key_hash = 2;
+   */
+  keyHash: string;
+
+  /**
+   * @generated from field: string key_alias = 3;
+   */
+  keyAlias: string;
+
+  /**
+   * @generated from field: string team_id = 4;
+   */
+  teamId: string;
+
+  /**
+   * @generated from field: string model_group = 5;
+   */
+  modelGroup: string;
+
+  /**
+   * @generated from field: double spend = 6;
+   */
+  spend: number;
+
+  /**
+   * @generated from field: uint64 prompt_tokens = 7;
+   */
+  promptTokens: bigint;
+
+  /**
+   * @generated from field: uint64 completion_tokens = 8;
+   */
+  completionTokens: bigint;
+
+  /**
+   * @generated from field: uint64 total_tokens = 9;
+   */
+  totalTokens: bigint;
+
+  /**
+   * @generated from field: uint64 requests = 10;
+   */
+  requests: bigint;
+};
+
+/**
+ * Describes the message gateway.accounting.v1.SpendTotal.
+ * Use `create(SpendTotalSchema)` to create a new message.
+ */
+export const SpendTotalSchema: GenMessage<SpendTotal> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 6);
+
+/**
+ * @generated from message gateway.accounting.v1.TopKeysRequest
+ */
+export type TopKeysRequest = Message<"gateway.accounting.v1.TopKeysRequest"> & {
+  /**
+   * Inclusive UTC days, "YYYY-MM-DD"; empty = the last 30 days.
+   *
+   * @generated from field: string start_date = 1;
+   */
+  startDate: string;
+
+  /**
+   * @generated from field: string end_date = 2;
+   */
+  endDate: string;
+
+  /**
+   * 0 = 10.
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message gateway.accounting.v1.TopKeysRequest.
+ * Use `create(TopKeysRequestSchema)` to create a new message.
+ */
+export const TopKeysRequestSchema: GenMessage<TopKeysRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 7);
+
+/**
+ * @generated from message gateway.accounting.v1.TopKeysResponse
+ */
+export type TopKeysResponse = Message<"gateway.accounting.v1.TopKeysResponse"> & {
+  /**
+   * key_hash, key_alias (the latest seen), spend and tokens per key.
+   *
+   * @generated from field: repeated gateway.accounting.v1.SpendTotal keys = 1;
+   */
+  keys: SpendTotal[];
+};
+
+/**
+ * Describes the message gateway.accounting.v1.TopKeysResponse.
+ * Use `create(TopKeysResponseSchema)` to create a new message.
+ */
+export const TopKeysResponseSchema: GenMessage<TopKeysResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 8);
+
+/**
+ * @generated from message gateway.accounting.v1.TopModelsRequest
+ */
+export type TopModelsRequest = Message<"gateway.accounting.v1.TopModelsRequest"> & {
+  /**
+   * Inclusive UTC days, "YYYY-MM-DD"; empty = the last 30 days.
+   *
+   * @generated from field: string start_date = 1;
+   */
+  startDate: string;
+
+  /**
+   * @generated from field: string end_date = 2;
+   */
+  endDate: string;
+
+  /**
+   * 0 = 10.
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message gateway.accounting.v1.TopModelsRequest.
+ * Use `create(TopModelsRequestSchema)` to create a new message.
+ */
+export const TopModelsRequestSchema: GenMessage<TopModelsRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 9);
+
+/**
+ * @generated from message gateway.accounting.v1.TopModelsResponse
+ */
+export type TopModelsResponse = Message<"gateway.accounting.v1.TopModelsResponse"> & {
+  /**
+   * model_group, spend and tokens per model group.
+   *
+   * @generated from field: repeated gateway.accounting.v1.SpendTotal models = 1;
+   */
+  models: SpendTotal[];
+};
+
+/**
+ * Describes the message gateway.accounting.v1.TopModelsResponse.
+ * Use `create(TopModelsResponseSchema)` to create a new message.
+ */
+export const TopModelsResponseSchema: GenMessage<TopModelsResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 10);
+
+/**
+ * @generated from enum gateway.accounting.v1.SpendGroupBy
+ */
+export enum SpendGroupBy {
+  /**
+   * @generated from enum value: SPEND_GROUP_BY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: SPEND_GROUP_BY_API_KEY = 1;
+   */
+  API_KEY = 1,
+
+  /**
+   * @generated from enum value: SPEND_GROUP_BY_TEAM = 2;
+   */
+  TEAM = 2,
+
+  /**
+   * @generated from enum value: SPEND_GROUP_BY_MODEL = 3;
+   */
+  MODEL = 3,
+}
+
+/**
+ * Describes the enum gateway.accounting.v1.SpendGroupBy.
+ */
+export const SpendGroupBySchema: GenEnum<SpendGroupBy> = /*@__PURE__*/
+  enumDesc(file_gateway_accounting_v1_accounting, 0);
+
+/**
+ * Owns the ledger: usage events in, spend out. The spend reports read the
+ * daily aggregates, which are kept for good; the raw spend logs are dropped
+ * after their retention period.
  *
  * @generated from service gateway.accounting.v1.AccountingService
  */
@@ -137,6 +386,37 @@ export const AccountingService: GenService<{
     methodKind: "unary";
     input: typeof KeySpendRequestSchema;
     output: typeof KeySpendResponseSchema;
+  },
+  /**
+   * Spend between two days, grouped by key, team or model group
+   * (LiteLLM's /global/spend/report).
+   *
+   * @generated from rpc gateway.accounting.v1.AccountingService.SpendReport
+   */
+  spendReport: {
+    methodKind: "unary";
+    input: typeof SpendReportRequestSchema;
+    output: typeof SpendReportResponseSchema;
+  },
+  /**
+   * Keys by spend, highest first (LiteLLM's /global/spend/keys).
+   *
+   * @generated from rpc gateway.accounting.v1.AccountingService.TopKeys
+   */
+  topKeys: {
+    methodKind: "unary";
+    input: typeof TopKeysRequestSchema;
+    output: typeof TopKeysResponseSchema;
+  },
+  /**
+   * Model groups by spend, highest first (LiteLLM's /global/spend/models).
+   *
+   * @generated from rpc gateway.accounting.v1.AccountingService.TopModels
+   */
+  topModels: {
+    methodKind: "unary";
+    input: typeof TopModelsRequestSchema;
+    output: typeof TopModelsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_gateway_accounting_v1_accounting, 0);

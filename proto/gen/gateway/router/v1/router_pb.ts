@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/router/v1/router.proto.
  */
 export const file_gateway_router_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch5nYXRld2F5L3JvdXRlci92MS9yb3V0ZXIucHJvdG8SEWdhdGV3YXkucm91dGVyLnYxIqoBCg9Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgljYWxsX3R5cGUYAiABKA4yGy5nYXRld2F5LnJvdXRlci52MS5DYWxsVHlwZRIMCgRib2R5GAMgASgMEhAKCGtleV9oYXNoGAQgASgJEhEKCWtleV9hbGlhcxgFIAEoCRIPCgd1c2VyX2lkGAYgASgJEg8KB3RlYW1faWQYByABKAkioAEKEENvbXBsZXRlUmVzcG9uc2USLQoHc3RhcnRlZBgBIAEoCzIaLmdhdGV3YXkucm91dGVyLnYxLlN0YXJ0ZWRIABIPCgVjaHVuaxgCIAEoDEgAEhIKCHJlc3BvbnNlGAMgASgMSAASLwoIZmluaXNoZWQYBCABKAsyGy5nYXRld2F5LnJvdXRlci52MS5GaW5pc2hlZEgAQgcKBWV2ZW50IoUBCgdTdGFydGVkEhMKC21vZGVsX2dyb3VwGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSFgoOcHJvdmlkZXJfbW9kZWwYAyABKAkSGQoRYXR0ZW1wdGVkX3JldHJpZXMYBCABKA0SGwoTYXR0ZW1wdGVkX2ZhbGxiYWNrcxgFIAEoDSJKCghGaW5pc2hlZBIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEgwKBGNvc3QYAyABKAEiIQoRTGlzdE1vZGVsc1JlcXVlc3QSDAoEb25seRgBIAMoCSJDChJMaXN0TW9kZWxzUmVzcG9uc2USLQoGbW9kZWxzGAEgAygLMh0uZ2F0ZXdheS5yb3V0ZXIudjEuTW9kZWxHcm91cCIrCgpNb2RlbEdyb3VwEgwKBG5hbWUYASABKAkSDwoHY3JlYXRlZBgCIAEoAypfCghDYWxsVHlwZRIZChVDQUxMX1RZUEVfVU5TUEVDSUZJRUQQABIeChpDQUxMX1RZUEVfQ0hBVF9DT01QTEVUSU9OUxABEhgKFENBTExfVFlQRV9FTUJFRERJTkdTEAIywQEKDVJvdXRlclNlcnZpY2USVQoIQ29tcGxldGUSIi5nYXRld2F5LnJvdXRlci52MS5Db21wbGV0ZVJlcXVlc3QaIy5nYXRld2F5LnJvdXRlci52MS5Db21wbGV0ZVJlc3BvbnNlMAESWQoKTGlzdE1vZGVscxIkLmdhdGV3YXkucm91dGVyLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiUuZ2F0ZXdheS5yb3V0ZXIudjEuTGlzdE1vZGVsc1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Ch5nYXRld2F5L3JvdXRlci92MS9yb3V0ZXIucHJvdG8SEWdhdGV3YXkucm91dGVyLnYxIrUCCg9Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgljYWxsX3R5cGUYAiABKA4yGy5nYXRld2F5LnJvdXRlci52MS5DYWxsVHlwZRIMCgRib2R5GAMgASgMEhAKCGtleV9oYXNoGAQgASgJEhEKCWtleV9hbGlhcxgFIAEoCRIPCgd1c2VyX2lkGAYgASgJEg8KB3RlYW1faWQYByABKAkSUQoQcHJvdmlkZXJfaGVhZGVycxgIIAMoCzI3LmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdC5Qcm92aWRlckhlYWRlcnNFbnRyeRo2ChRQcm92aWRlckhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItYBChBDb21wbGV0ZVJlc3BvbnNlEi0KB3N0YXJ0ZWQYASABKAsyGi5nYXRld2F5LnJvdXRlci52MS5TdGFydGVkSAASDwoFY2h1bmsYAiABKAxIABISCghyZXNwb25zZRgDIAEoDEgAEi8KCGZpbmlzaGVkGAQgASgLMhsuZ2F0ZXdheS5yb3V0ZXIudjEuRmluaXNoZWRIABI0CgtuYW1lZF9jaHVuaxgFIAEoCzIdLmdhdGV3YXkucm91dGVyLnYxLk5hbWVkQ2h1bmtIAEIHCgVldmVudCIoCgpOYW1lZENodW5rEgwKBG5hbWUYASABKAkSDAoEZGF0YRgCIAEoDCKFAQoHU3RhcnRlZBITCgttb2RlbF9ncm91cBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEhYKDnByb3ZpZGVyX21vZGVsGAMgASgJEhkKEWF0dGVtcHRlZF9yZXRyaWVzGAQgASgNEhsKE2F0dGVtcHRlZF9mYWxsYmFja3MYBSABKA0iSgoIRmluaXNoZWQSFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoDRIMCgRjb3N0GAMgASgBIiEKEUxpc3RNb2RlbHNSZXF1ZXN0EgwKBG9ubHkYASADKAkiQwoSTGlzdE1vZGVsc1Jlc3BvbnNlEi0KBm1vZGVscxgBIAMoCzIdLmdhdGV3YXkucm91dGVyLnYxLk1vZGVsR3JvdXAiKwoKTW9kZWxHcm91cBIMCgRuYW1lGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMiIAoPQWRkTW9kZWxSZXF1ZXN0Eg0KBW1vZGVsGAEgASgMIkQKEEFkZE1vZGVsUmVzcG9uc2USMAoFbW9kZWwYASABKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyIgChJEZWxldGVNb2RlbFJlcXVlc3QSCgoCaWQYASABKAkiFQoTRGVsZXRlTW9kZWxSZXNwb25zZSIhChNHZXRNb2RlbEluZm9SZXF1ZXN0EgoKAmlkGAEgASgJIkkKFEdldE1vZGVsSW5mb1Jlc3BvbnNlEjEKBm1vZGVscxgBIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkRlcGxveW1lbnRJbmZvIh4KDkRlcGxveW1lbnRJbmZvEgwKBGpzb24YASABKAwiIwoSQ2hlY2tIZWFsdGhSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJIn8KE0NoZWNrSGVhbHRoUmVzcG9uc2USMgoHaGVhbHRoeRgBIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkVuZHBvaW50SGVhbHRoEjQKCXVuaGVhbHRoeRgCIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkVuZHBvaW50SGVhbHRoImwKDkVuZHBvaW50SGVhbHRoEhMKC21vZGVsX2dyb3VwGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSDQoFbW9kZWwYAyABKAkSEAoIYXBpX2Jhc2UYBCABKAkSDQoFZXJyb3IYBSABKAkqdwoIQ2FsbFR5cGUSGQoVQ0FMTF9UWVBFX1VOU1BFQ0lGSUVEEAASHgoaQ0FMTF9UWVBFX0NIQVRfQ09NUExFVElPTlMQARIYChRDQUxMX1RZUEVfRU1CRURESU5HUxACEhYKEkNBTExfVFlQRV9NRVNTQUdFUxADMrMECg1Sb3V0ZXJTZXJ2aWNlElUKCENvbXBsZXRlEiIuZ2F0ZXdheS5yb3V0ZXIudjEuQ29tcGxldGVSZXF1ZXN0GiMuZ2F0ZXdheS5yb3V0ZXIudjEuQ29tcGxldGVSZXNwb25zZTABElkKCkxpc3RNb2RlbHMSJC5nYXRld2F5LnJvdXRlci52MS5MaXN0TW9kZWxzUmVxdWVzdBolLmdhdGV3YXkucm91dGVyLnYxLkxpc3RNb2RlbHNSZXNwb25zZRJTCghBZGRNb2RlbBIiLmdhdGV3YXkucm91dGVyLnYxLkFkZE1vZGVsUmVxdWVzdBojLmdhdGV3YXkucm91dGVyLnYxLkFkZE1vZGVsUmVzcG9uc2USXAoLRGVsZXRlTW9kZWwSJS5nYXRld2F5LnJvdXRlci52MS5EZWxldGVNb2RlbFJlcXVlc3QaJi5nYXRld2F5LnJvdXRlci52MS5EZWxldGVNb2RlbFJlc3BvbnNlEl8KDEdldE1vZGVsSW5mbxImLmdhdGV3YXkucm91dGVyLnYxLkdldE1vZGVsSW5mb1JlcXVlc3QaJy5nYXRld2F5LnJvdXRlci52MS5HZXRNb2RlbEluZm9SZXNwb25zZRJcCgtDaGVja0hlYWx0aBIlLmdhdGV3YXkucm91dGVyLnYxLkNoZWNrSGVhbHRoUmVxdWVzdBomLmdhdGV3YXkucm91dGVyLnYxLkNoZWNrSGVhbHRoUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message gateway.router.v1.CompleteRequest
@@ -27,7 +27,7 @@ export type CompleteRequest = Message<"gateway.router.v1.CompleteRequest"> & {
   callType: CallType;
 
   /**
-   * The client's JSON body as received (OpenAI request shape).
+   * The client's JSON body as received, in the call type's request shape.
    *
    * @generated from field: bytes body = 3;
    */
@@ -54,6 +54,14 @@ export type CompleteRequest = Message<"gateway.router.v1.CompleteRequest"> & {
    * @generated from field: string team_id = 7;
    */
   teamId: string;
+
+  /**
+   * Client headers meant for the provider, by lower-case name (Anthropic's
+   * "anthropic-beta"); never credentials.
+   *
+   * @generated from field: map<string, string> provider_headers = 8;
+   */
+  providerHeaders: { [key: string]: string };
 };
 
 /**
@@ -98,6 +106,15 @@ export type CompleteResponse = Message<"gateway.router.v1.CompleteResponse"> & {
      */
     value: Finished;
     case: "finished";
+  } | {
+    /**
+     * One event of a stream whose format names its events (Anthropic's
+     * Messages stream), for CALL_TYPE_MESSAGES.
+     *
+     * @generated from field: gateway.router.v1.NamedChunk named_chunk = 5;
+     */
+    value: NamedChunk;
+    case: "namedChunk";
   } | { case: undefined; value?: undefined };
 };
 
@@ -107,6 +124,30 @@ export type CompleteResponse = Message<"gateway.router.v1.CompleteResponse"> & {
  */
 export const CompleteResponseSchema: GenMessage<CompleteResponse> = /*@__PURE__*/
   messageDesc(file_gateway_router_v1_router, 1);
+
+/**
+ * A server-sent event with an `event:` name; data is JSON.
+ *
+ * @generated from message gateway.router.v1.NamedChunk
+ */
+export type NamedChunk = Message<"gateway.router.v1.NamedChunk"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message gateway.router.v1.NamedChunk.
+ * Use `create(NamedChunkSchema)` to create a new message.
+ */
+export const NamedChunkSchema: GenMessage<NamedChunk> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 2);
 
 /**
  * Sent before any content: which deployment answers.
@@ -145,7 +186,7 @@ export type Started = Message<"gateway.router.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 2);
+  messageDesc(file_gateway_router_v1_router, 3);
 
 /**
  * @generated from message gateway.router.v1.Finished
@@ -172,7 +213,7 @@ export type Finished = Message<"gateway.router.v1.Finished"> & {
  * Use `create(FinishedSchema)` to create a new message.
  */
 export const FinishedSchema: GenMessage<Finished> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 3);
+  messageDesc(file_gateway_router_v1_router, 4);
 
 /**
  * @generated from message gateway.router.v1.ListModelsRequest
@@ -191,7 +232,7 @@ export type ListModelsRequest = Message<"gateway.router.v1.ListModelsRequest"> &
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 4);
+  messageDesc(file_gateway_router_v1_router, 5);
 
 /**
  * @generated from message gateway.router.v1.ListModelsResponse
@@ -208,7 +249,7 @@ export type ListModelsResponse = Message<"gateway.router.v1.ListModelsResponse">
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 5);
+  messageDesc(file_gateway_router_v1_router, 6);
 
 /**
  * @generated from message gateway.router.v1.ModelGroup
@@ -230,7 +271,214 @@ export type ModelGroup = Message<"gateway.router.v1.ModelGroup"> & {
  * Use `create(ModelGroupSchema)` to create a new message.
  */
 export const ModelGroupSchema: GenMessage<ModelGroup> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 6);
+  messageDesc(file_gateway_router_v1_router, 7);
+
+/**
+ * @generated from message gateway.router.v1.AddModelRequest
+ */
+export type AddModelRequest = Message<"gateway.router.v1.AddModelRequest"> & {
+  /**
+   * The entry as LiteLLM's /model/new takes it, JSON: model_name,
+   * litellm_params ("os.environ/NAME" allowed) and optional model_info.
+   *
+   * @generated from field: bytes model = 1;
+   */
+  model: Uint8Array;
+};
+
+/**
+ * Describes the message gateway.router.v1.AddModelRequest.
+ * Use `create(AddModelRequestSchema)` to create a new message.
+ */
+export const AddModelRequestSchema: GenMessage<AddModelRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 8);
+
+/**
+ * @generated from message gateway.router.v1.AddModelResponse
+ */
+export type AddModelResponse = Message<"gateway.router.v1.AddModelResponse"> & {
+  /**
+   * @generated from field: gateway.router.v1.DeploymentInfo model = 1;
+   */
+  model?: DeploymentInfo | undefined;
+};
+
+/**
+ * Describes the message gateway.router.v1.AddModelResponse.
+ * Use `create(AddModelResponseSchema)` to create a new message.
+ */
+export const AddModelResponseSchema: GenMessage<AddModelResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 9);
+
+/**
+ * @generated from message gateway.router.v1.DeleteModelRequest
+ */
+export type DeleteModelRequest = Message<"gateway.router.v1.DeleteModelRequest"> & {
+  /**
+   * The deployment's id (model_info.id).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message gateway.router.v1.DeleteModelRequest.
+ * Use `create(DeleteModelRequestSchema)` to create a new message.
+ */
+export const DeleteModelRequestSchema: GenMessage<DeleteModelRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 10);
+
+/**
+ * @generated from message gateway.router.v1.DeleteModelResponse
+ */
+export type DeleteModelResponse = Message<"gateway.router.v1.DeleteModelResponse"> & {
+};
+
+/**
+ * Describes the message gateway.router.v1.DeleteModelResponse.
+ * Use `create(DeleteModelResponseSchema)` to create a new message.
+ */
+export const DeleteModelResponseSchema: GenMessage<DeleteModelResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 11);
+
+/**
+ * @generated from message gateway.router.v1.GetModelInfoRequest
+ */
+export type GetModelInfoRequest = Message<"gateway.router.v1.GetModelInfoRequest"> & {
+  /**
+   * A deployment id; empty: every deployment.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message gateway.router.v1.GetModelInfoRequest.
+ * Use `create(GetModelInfoRequestSchema)` to create a new message.
+ */
+export const GetModelInfoRequestSchema: GenMessage<GetModelInfoRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 12);
+
+/**
+ * @generated from message gateway.router.v1.GetModelInfoResponse
+ */
+export type GetModelInfoResponse = Message<"gateway.router.v1.GetModelInfoResponse"> & {
+  /**
+   * @generated from field: repeated gateway.router.v1.DeploymentInfo models = 1;
+   */
+  models: DeploymentInfo[];
+};
+
+/**
+ * Describes the message gateway.router.v1.GetModelInfoResponse.
+ * Use `create(GetModelInfoResponseSchema)` to create a new message.
+ */
+export const GetModelInfoResponseSchema: GenMessage<GetModelInfoResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 13);
+
+/**
+ * One deployment as /model/info shows it, JSON: model_name, litellm_params
+ * without secrets, model_info (with id and db_model).
+ *
+ * @generated from message gateway.router.v1.DeploymentInfo
+ */
+export type DeploymentInfo = Message<"gateway.router.v1.DeploymentInfo"> & {
+  /**
+   * @generated from field: bytes json = 1;
+   */
+  json: Uint8Array;
+};
+
+/**
+ * Describes the message gateway.router.v1.DeploymentInfo.
+ * Use `create(DeploymentInfoSchema)` to create a new message.
+ */
+export const DeploymentInfoSchema: GenMessage<DeploymentInfo> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 14);
+
+/**
+ * @generated from message gateway.router.v1.CheckHealthRequest
+ */
+export type CheckHealthRequest = Message<"gateway.router.v1.CheckHealthRequest"> & {
+  /**
+   * A model group; empty: every deployment.
+   *
+   * @generated from field: string model = 1;
+   */
+  model: string;
+};
+
+/**
+ * Describes the message gateway.router.v1.CheckHealthRequest.
+ * Use `create(CheckHealthRequestSchema)` to create a new message.
+ */
+export const CheckHealthRequestSchema: GenMessage<CheckHealthRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 15);
+
+/**
+ * @generated from message gateway.router.v1.CheckHealthResponse
+ */
+export type CheckHealthResponse = Message<"gateway.router.v1.CheckHealthResponse"> & {
+  /**
+   * @generated from field: repeated gateway.router.v1.EndpointHealth healthy = 1;
+   */
+  healthy: EndpointHealth[];
+
+  /**
+   * @generated from field: repeated gateway.router.v1.EndpointHealth unhealthy = 2;
+   */
+  unhealthy: EndpointHealth[];
+};
+
+/**
+ * Describes the message gateway.router.v1.CheckHealthResponse.
+ * Use `create(CheckHealthResponseSchema)` to create a new message.
+ */
+export const CheckHealthResponseSchema: GenMessage<CheckHealthResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 16);
+
+/**
+ * @generated from message gateway.router.v1.EndpointHealth
+ */
+export type EndpointHealth = Message<"gateway.router.v1.EndpointHealth"> & {
+  /**
+   * @generated from field: string model_group = 1;
+   */
+  modelGroup: string;
+
+  /**
+   * @generated from field: string deployment_id = 2;
+   */
+  deploymentId: string;
+
+  /**
+   * The deployment's litellm_params.model, e.g. "openai/gpt-4o-mini".
+   *
+   * @generated from field: string model = 3;
+   */
+  model: string;
+
+  /**
+   * @generated from field: string api_base = 4;
+   */
+  apiBase: string;
+
+  /**
+   * Why it did not answer; never a secret.
+   *
+   * @generated from field: string error = 5;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message gateway.router.v1.EndpointHealth.
+ * Use `create(EndpointHealthSchema)` to create a new message.
+ */
+export const EndpointHealthSchema: GenMessage<EndpointHealth> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 17);
 
 /**
  * @generated from enum gateway.router.v1.CallType
@@ -250,6 +498,14 @@ export enum CallType {
    * @generated from enum value: CALL_TYPE_EMBEDDINGS = 2;
    */
   EMBEDDINGS = 2,
+
+  /**
+   * Anthropic's Messages API: the body, the response and the stream's named
+   * events all in Anthropic's shapes, whichever provider answers.
+   *
+   * @generated from enum value: CALL_TYPE_MESSAGES = 3;
+   */
+  MESSAGES = 3,
 }
 
 /**
@@ -265,10 +521,11 @@ export const CallTypeSchema: GenEnum<CallType> = /*@__PURE__*/
  */
 export const RouterService: GenService<{
   /**
-   * Runs one OpenAI-shaped request against the model group it names and
-   * streams the result: Started, then chunks (stream) or one response, then
-   * Finished. Failures are ConnectErrors whose metadata carries the OpenAI
-   * error type ("x-error-type") and HTTP status ("x-http-status").
+   * Runs one request against the model group it names and streams the
+   * result: Started, then chunks (stream) or one response, then Finished.
+   * The call type says which API the body and the results speak. Failures
+   * are ConnectErrors whose metadata carries the OpenAI error type
+   * ("x-error-type") and HTTP status ("x-http-status").
    *
    * @generated from rpc gateway.router.v1.RouterService.Complete
    */
@@ -286,6 +543,48 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof ListModelsRequestSchema;
     output: typeof ListModelsResponseSchema;
+  },
+  /**
+   * Adds a deployment at runtime (LiteLLM's POST /model/new): stored in
+   * Postgres and pushed to every router replica.
+   *
+   * @generated from rpc gateway.router.v1.RouterService.AddModel
+   */
+  addModel: {
+    methodKind: "unary";
+    input: typeof AddModelRequestSchema;
+    output: typeof AddModelResponseSchema;
+  },
+  /**
+   * Removes a deployment added at runtime (POST /model/delete); those of
+   * config.yaml are changed by editing the file.
+   *
+   * @generated from rpc gateway.router.v1.RouterService.DeleteModel
+   */
+  deleteModel: {
+    methodKind: "unary";
+    input: typeof DeleteModelRequestSchema;
+    output: typeof DeleteModelResponseSchema;
+  },
+  /**
+   * Every deployment without its secrets (GET /model/info).
+   *
+   * @generated from rpc gateway.router.v1.RouterService.GetModelInfo
+   */
+  getModelInfo: {
+    methodKind: "unary";
+    input: typeof GetModelInfoRequestSchema;
+    output: typeof GetModelInfoResponseSchema;
+  },
+  /**
+   * Calls each deployment once to see whether it answers (GET /health).
+   *
+   * @generated from rpc gateway.router.v1.RouterService.CheckHealth
+   */
+  checkHealth: {
+    methodKind: "unary";
+    input: typeof CheckHealthRequestSchema;
+    output: typeof CheckHealthResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_gateway_router_v1_router, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/usage/v1/usage_event.proto.
  */
 export const file_gateway_usage_v1_usage_event: GenFile = /*@__PURE__*/
-  fileDesc("CiJnYXRld2F5L3VzYWdlL3YxL3VzYWdlX2V2ZW50LnByb3RvEhBnYXRld2F5LnVzYWdlLnYxIpkECgpVc2FnZUV2ZW50EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIPCgd0ZWFtX2lkGAQgASgJEhMKC21vZGVsX2dyb3VwGAUgASgJEhUKDWRlcGxveW1lbnRfaWQYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSFgoOcHJvdmlkZXJfbW9kZWwYCCABKAkSFQoNcHJvbXB0X3Rva2VucxgJIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgKIAEoDRIUCgx0b3RhbF90b2tlbnMYCyABKA0SDAoEY29zdBgMIAEoARIuCgpzdGFydF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGF0ZW5jeV9tcxgPIAEoARItCgZzdGF0dXMYECABKA4yHS5nYXRld2F5LnVzYWdlLnYxLlVzYWdlU3RhdHVzEhIKCmVycm9yX3R5cGUYESABKAkSEwoLaHR0cF9zdGF0dXMYEiABKA0SDgoGc3RyZWFtGBMgASgIEhcKD3VzYWdlX2VzdGltYXRlZBgUIAEoCBIRCgljYWxsX3R5cGUYFSABKAkSEQoJa2V5X2FsaWFzGBYgASgJKl8KC1VzYWdlU3RhdHVzEhwKGFVTQUdFX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFFVTQUdFX1NUQVRVU19TVUNDRVNTEAESGAoUVVNBR0VfU1RBVFVTX0ZBSUxVUkUQAmIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiJnYXRld2F5L3VzYWdlL3YxL3VzYWdlX2V2ZW50LnByb3RvEhBnYXRld2F5LnVzYWdlLnYxIr0ECgpVc2FnZUV2ZW50EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIPCgd0ZWFtX2lkGAQgASgJEhMKC21vZGVsX2dyb3VwGAUgASgJEhUKDWRlcGxveW1lbnRfaWQYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSFgoOcHJvdmlkZXJfbW9kZWwYCCABKAkSFQoNcHJvbXB0X3Rva2VucxgJIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgKIAEoDRIUCgx0b3RhbF90b2tlbnMYCyABKA0SDAoEY29zdBgMIAEoARIuCgpzdGFydF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGF0ZW5jeV9tcxgPIAEoARItCgZzdGF0dXMYECABKA4yHS5nYXRld2F5LnVzYWdlLnYxLlVzYWdlU3RhdHVzEhIKCmVycm9yX3R5cGUYESABKAkSEwoLaHR0cF9zdGF0dXMYEiABKA0SDgoGc3RyZWFtGBMgASgIEhcKD3VzYWdlX2VzdGltYXRlZBgUIAEoCBIRCgljYWxsX3R5cGUYFSABKAkSEQoJa2V5X2FsaWFzGBYgASgJEhAKCG1lc3NhZ2VzGBcgASgJEhAKCHJlc3BvbnNlGBggASgJKl8KC1VzYWdlU3RhdHVzEhwKGFVTQUdFX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFFVTQUdFX1NUQVRVU19TVUNDRVNTEAESGAoUVVNBR0VfU1RBVFVTX0ZBSUxVUkUQAmIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * One request's tokens and cost, published by the router on the JetStream
@@ -146,6 +146,19 @@ export type UsageEvent = Message<"gateway.usage.v1.UsageEvent"> & {
    * @generated from field: string key_alias = 22;
    */
   keyAlias: string;
+
+  /**
+   * The request's messages and the response, JSON; set only when
+   * general_settings.store_prompts_in_spend_logs is on.
+   *
+   * @generated from field: string messages = 23;
+   */
+  messages: string;
+
+  /**
+   * @generated from field: string response = 24;
+   */
+  response: string;
 };
 
 /**

@@ -1,0 +1,43 @@
+import type { ServerResponse } from "node:http";
+import { describeError, type ErrorDetails } from "@gateway/common";
+
+// Anthropic's error types by HTTP status, from its API reference.
+const TYPE_BY_STATUS: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  413: "request_too_large",
+  429: "rate_limit_error",
+  500: "api_error",
+  529: "overloaded_error",
+};
+
+const ANTHROPIC_TYPES = new Set(Object.values(TYPE_BY_STATUS));
+
+function typeOf(details: ErrorDetails): string {
+  if (ANTHROPIC_TYPES.has(details.type)) return details.type;
+  return TYPE_BY_STATUS[details.status] ?? (details.status >= 500 ? "api_error" : "invalid_request_error");
+}
+
+/** Anthropic's error body: {"type": "error", "error": {type, message}}. */
+export function anthropicErrorBody(details: ErrorDetails): string {
+  return JSON.stringify({ type: "error", error: { type: typeOf(details), message: details.message } });
+}
+
+/** Writes any failure as an Anthropic-style JSON error with its status. */
+export function sendAnthropicError(res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const details = describeError(err);
+  const body = anthropicErrorBody(details);
+  res.writeHead(details.status, {
+    ...headers,
+    ...details.headers,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
+}

@@ -1,0 +1,171 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Code } from "@connectrpc/connect";
+import { describeError, gatewayError, type ErrorDetails } from "@gateway/common";
+import { Access, type AuthorizeResponse, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
+import type { RequestContext } from "./context.js";
+import { apiKeyOf, parseJsonObject, readBody } from "./http.js";
+import { SSE_HEADERS, writeEvent, writeNamedEvent } from "./sse.js";
+
+// The one flow of every route that calls a model (chat completions,
+// embeddings, Anthropic messages): authorize, let the router run it, write
+// the response or its stream, and always release the key's reservation.
+
+type Body = Record<string, unknown>;
+
+/** What differs between the model-calling routes: the API their bodies and answers speak. */
+export interface ModelApi {
+  callType: CallType;
+  /** Whether the client asked for a stream. */
+  streams(body: Body): boolean;
+  /** The most tokens the body lets the model generate, for the key's reservation; 0 when unbounded. */
+  maxTokens(body: Body): number;
+  /** The event that tells a client mid-stream that the stream failed. */
+  streamError(details: ErrorDetails): string;
+  /** Ends a stream that completed (OpenAI sends [DONE] first). */
+  endStream(res: ServerResponse): void;
+  /** Client headers meant for the provider. */
+  providerHeaders(req: IncomingMessage): Record<string, string>;
+}
+
+export function positiveInt(value: unknown): number {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : 0;
+}
+
+/** OpenAI's rate-limit headers, for keys with limits. */
+function rateLimitHeaders(state: RateLimitState | undefined, headers: Record<string, string>): void {
+  if (!state) return;
+  const reset = `${Math.ceil(state.resetMs / 1000)}s`;
+  if (state.limitRequests > 0) {
+    headers["x-ratelimit-limit-requests"] = String(state.limitRequests);
+    headers["x-ratelimit-remaining-requests"] = String(state.remainingRequests);
+    headers["x-ratelimit-reset-requests"] = reset;
+  }
+  if (state.limitTokens > 0) {
+    headers["x-ratelimit-limit-tokens"] = String(state.limitTokens);
+    headers["x-ratelimit-remaining-tokens"] = String(state.remainingTokens);
+    headers["x-ratelimit-reset-tokens"] = reset;
+  }
+}
+
+/** What the request used, as the router's Finished event reports it; settles the key's reservations. */
+interface Used {
+  cost: number;
+  totalTokens: number;
+}
+
+interface Call extends RequestContext {
+  api: ModelApi;
+  auth: AuthorizeResponse;
+  used: Used;
+}
+
+/** Response headers LiteLLM clients know: which deployment answered, what it cost, the key's limits. */
+function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): Record<string, string> {
+  const headers: Record<string, string> = { "x-litellm-call-id": ctx.requestId };
+  rateLimitHeaders(ctx.auth.rateLimit, headers);
+  if (started) {
+    headers["x-litellm-model-id"] = started.deploymentId;
+    headers["x-litellm-model-group"] = started.modelGroup;
+    headers["x-litellm-attempted-retries"] = String(started.attemptedRetries);
+    headers["x-litellm-attempted-fallbacks"] = String(started.attemptedFallbacks);
+  }
+  if (cost !== undefined) headers["x-litellm-response-cost"] = String(cost);
+  return headers;
+}
+
+/** Authorizes the request, lets the router run it, and writes its answer in the route's API. */
+export async function callModel(ctx: RequestContext, api: ModelApi): Promise<void> {
+  const { req, res, requestId, options } = ctx;
+  const { keys, router } = options.peers;
+  const raw = await readBody(req, options.maxBodyBytes);
+  const body = parseJsonObject(raw);
+  if (typeof body["model"] !== "string" || body["model"] === "") {
+    throw gatewayError("model is required", Code.InvalidArgument, { type: "invalid_request_error", param: "model" });
+  }
+  const auth: AuthorizeResponse = await keys.authorize({
+    apiKey: apiKeyOf(req),
+    requestId,
+    model: body["model"],
+    // Every token is at least one byte, so the body's size bounds the prompt.
+    promptTokens: raw.length,
+    maxTokens: api.maxTokens(body),
+    access: Access.INFERENCE,
+  });
+  const call: Call = { ...ctx, api, auth, used: { cost: 0, totalTokens: 0 } };
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.on("close", onClose);
+  try {
+    const events = router.complete(
+      {
+        requestId,
+        callType: api.callType,
+        body: raw,
+        keyHash: auth.keyHash,
+        keyAlias: auth.keyAlias,
+        userId: auth.userId,
+        teamId: auth.teamId,
+        providerHeaders: api.providerHeaders(req),
+      },
+      { signal: abort.signal },
+    );
+    if (api.streams(body)) await writeStream(call, events);
+    else await writeResponse(call, events);
+  } finally {
+    res.off("close", onClose);
+    keys.release({ requestId, keyHash: auth.keyHash, holder: auth.holder, ...call.used }).catch((err: unknown) => {
+      options.logger.error({ requestId, err: (err as Error).message }, "releasing the key's reservation failed");
+    });
+  }
+}
+
+type Events = AsyncIterable<CompleteResponse>;
+
+function record(call: Call, finished: Finished): void {
+  call.used.cost = finished.cost;
+  call.used.totalTokens = finished.promptTokens + finished.completionTokens;
+}
+
+async function writeResponse(ctx: Call, events: Events): Promise<void> {
+  let started: Started | undefined;
+  let body: Uint8Array | undefined;
+  let cost: number | undefined;
+  for await (const { event } of events) {
+    if (event.case === "started") started = event.value;
+    else if (event.case === "response") body = event.value;
+    else if (event.case === "finished") {
+      cost = event.value.cost;
+      record(ctx, event.value);
+    }
+  }
+  if (!body) throw new Error("router finished without a response");
+  ctx.res.writeHead(200, { ...routeHeaders(ctx, started, cost), "content-type": "application/json", "content-length": body.length });
+  ctx.res.end(body);
+}
+
+/**
+ * Streams the router's chunks as server-sent events. Once the first byte is
+ * out, a failure can no longer change the status: it is sent as the API's
+ * error event and the stream ends without its end marker, so the client
+ * knows it is incomplete.
+ */
+async function writeStream(ctx: Call, events: Events): Promise<void> {
+  const { res } = ctx;
+  try {
+    for await (const { event } of events) {
+      if (event.case === "started") res.writeHead(200, { ...routeHeaders(ctx, event.value), ...SSE_HEADERS });
+      else if (event.case === "chunk") await writeEvent(res, event.value);
+      else if (event.case === "namedChunk") await writeNamedEvent(res, event.value.name, event.value.data);
+      else if (event.case === "finished") record(ctx, event.value);
+      if (res.destroyed) return;
+    }
+  } catch (err) {
+    if (!res.headersSent) throw err;
+    if (!res.destroyed) res.end(ctx.api.streamError(describeError(err)));
+    return;
+  }
+  ctx.api.endStream(res);
+}

@@ -1,0 +1,123 @@
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
+import { SpendGroupBy, type SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
+import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { RequestContext } from "../context.js";
+import { apiKeyOf, sendJson } from "../http.js";
+import { intParam } from "./spend.js";
+
+// LiteLLM's spend report and top lists, in LiteLLM's response shapes, all
+// served from the accounting service's daily totals.
+
+const GROUP_BY: Record<string, SpendGroupBy> = {
+  team: SpendGroupBy.TEAM,
+  api_key: SpendGroupBy.API_KEY,
+  model: SpendGroupBy.MODEL,
+};
+
+const MAX_TOP = 1000;
+
+async function authorizeAdmin(ctx: RequestContext): Promise<void> {
+  await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.MANAGEMENT });
+}
+
+function param(ctx: RequestContext, name: string): string {
+  return ctx.url.searchParams.get(name) ?? "";
+}
+
+/** Groups rows by a key, keeping first-seen order. */
+function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const group = groups.get(k);
+    if (group) group.push(row);
+    else groups.set(k, [row]);
+  }
+  return groups;
+}
+
+function sum(rows: SpendTotal[], field: (row: SpendTotal) => number | bigint): number {
+  return rows.reduce((total, row) => total + Number(field(row)), 0);
+}
+
+function costs(rows: SpendTotal[]) {
+  return {
+    total_cost: sum(rows, (r) => r.spend),
+    total_input_tokens: sum(rows, (r) => r.promptTokens),
+    total_output_tokens: sum(rows, (r) => r.completionTokens),
+  };
+}
+
+/** Per day, per team: total spend, and the spend of each key and model in it. */
+function byTeam(rows: SpendTotal[]) {
+  return [...groupBy(rows, (r) => r.day)].map(([day, dayRows]) => ({
+    group_by_day: day,
+    teams: [...groupBy(dayRows, (r) => r.teamId)].map(([teamId, teamRows]) => ({
+      team_name: teamId || "Unassigned Team",
+      total_spend: sum(teamRows, (r) => r.spend),
+      metadata: teamRows.map((r) => ({ model: r.modelGroup, api_key: r.keyHash, spend: r.spend, total_tokens: Number(r.totalTokens) })),
+    })),
+  }));
+}
+
+/** Per key (highest spend first), with its spend on each model. */
+function byApiKey(rows: SpendTotal[]) {
+  return [...groupBy(rows, (r) => r.keyHash)]
+    .map(([keyHash, keyRows]) => ({
+      api_key: keyHash,
+      ...costs(keyRows),
+      model_details: keyRows.map((r) => ({ model: r.modelGroup, ...costs([r]) })),
+    }))
+    .sort((a, b) => b.total_cost - a.total_cost);
+}
+
+/** Per model group (highest spend first), with each key's spend on it. */
+function byModel(rows: SpendTotal[]) {
+  return [...groupBy(rows, (r) => r.modelGroup)]
+    .map(([model, modelRows]) => ({
+      model,
+      ...costs(modelRows),
+      api_key_details: modelRows.map((r) => ({ api_key: r.keyHash, ...costs([r]) })),
+    }))
+    .sort((a, b) => b.total_cost - a.total_cost);
+}
+
+/** GET /global/spend/report?start_date=&end_date=&group_by=team|api_key|model (master key). */
+export async function globalSpendReport(ctx: RequestContext): Promise<void> {
+  await authorizeAdmin(ctx);
+  const groupName = param(ctx, "group_by") || "team";
+  const groupBy = GROUP_BY[groupName];
+  if (groupBy === undefined) {
+    throw gatewayError(`group_by must be one of ${Object.keys(GROUP_BY).join(", ")}: ${groupName}`, Code.InvalidArgument, {
+      type: "invalid_request_error",
+      param: "group_by",
+    });
+  }
+  const { rows } = await ctx.options.peers.accounting.spendReport({ startDate: param(ctx, "start_date"), endDate: param(ctx, "end_date"), groupBy });
+  const shaped = groupBy === SpendGroupBy.TEAM ? byTeam(rows) : groupBy === SpendGroupBy.API_KEY ? byApiKey(rows) : byModel(rows);
+  sendJson(ctx.res, 200, shaped);
+}
+
+/** GET /global/spend/keys?limit= (master key): keys by spend over the last 30 days, or start_date..end_date. */
+export async function globalSpendKeys(ctx: RequestContext): Promise<void> {
+  await authorizeAdmin(ctx);
+  const { keys } = await ctx.options.peers.accounting.topKeys({
+    startDate: param(ctx, "start_date"),
+    endDate: param(ctx, "end_date"),
+    limit: intParam(ctx, "limit", 0, MAX_TOP),
+  });
+  // key_name is LiteLLM's abbreviated key ("sk-...abcd"); only hashes are kept here.
+  sendJson(ctx.res, 200, keys.map((k) => ({ api_key: k.keyHash, key_alias: k.keyAlias || null, key_name: null, total_spend: k.spend })));
+}
+
+/** GET /global/spend/models?limit= (master key): model groups by spend over the last 30 days, or start_date..end_date. */
+export async function globalSpendModels(ctx: RequestContext): Promise<void> {
+  await authorizeAdmin(ctx);
+  const { models } = await ctx.options.peers.accounting.topModels({
+    startDate: param(ctx, "start_date"),
+    endDate: param(ctx, "end_date"),
+    limit: intParam(ctx, "limit", 0, MAX_TOP),
+  });
+  sendJson(ctx.res, 200, models.map((m) => ({ model: m.modelGroup, total_spend: m.spend, total_tokens: Number(m.totalTokens) })));
+}

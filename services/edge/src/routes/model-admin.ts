@@ -1,0 +1,62 @@
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
+import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { EndpointHealth } from "@gateway/proto/router/v1/router_pb.js";
+import type { RequestContext } from "../context.js";
+import { apiKeyOf, parseJsonObject, readBody, sendJson } from "../http.js";
+
+// LiteLLM's model management routes (/model/new, /model/delete,
+// /model/info) and its deployment health check (/health), for the master
+// key, as calls to the router's admin RPCs.
+
+const ADMIN_BODY_LIMIT = 1024 * 1024;
+const decoder = new TextDecoder();
+
+async function asMaster(ctx: RequestContext): Promise<void> {
+  await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.MANAGEMENT });
+}
+
+const json = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes));
+
+/** POST /model/new: { model_name, litellm_params, model_info? }; answers the stored deployment, secrets left out. */
+export async function newModel(ctx: RequestContext): Promise<void> {
+  await asMaster(ctx);
+  const raw = await readBody(ctx.req, ADMIN_BODY_LIMIT);
+  parseJsonObject(raw);
+  const { model } = await ctx.options.peers.router.addModel({ model: raw });
+  const added = model ? (json(model.json) as { model_info?: { id?: string } }) : {};
+  sendJson(ctx.res, 200, { model_id: added.model_info?.id ?? null, ...added });
+}
+
+/** POST /model/delete: { id }. */
+export async function deleteModel(ctx: RequestContext): Promise<void> {
+  await asMaster(ctx);
+  const body = parseJsonObject(await readBody(ctx.req, ADMIN_BODY_LIMIT));
+  const id = body["id"];
+  if (typeof id !== "string" || id === "") throw gatewayError("id is required", Code.InvalidArgument, { type: "invalid_request_error", param: "id" });
+  await ctx.options.peers.router.deleteModel({ id });
+  sendJson(ctx.res, 200, { message: `Model: ${id} deleted successfully` });
+}
+
+/** GET /model/info (?litellm_model_id= for one): every deployment, without secrets. */
+export async function modelInfo(ctx: RequestContext): Promise<void> {
+  await asMaster(ctx);
+  const { models } = await ctx.options.peers.router.getModelInfo({ id: ctx.url.searchParams.get("litellm_model_id") ?? "" });
+  sendJson(ctx.res, 200, { data: models.map((m) => json(m.json)) });
+}
+
+function endpoint(e: EndpointHealth) {
+  return { model: e.model, model_group: e.modelGroup, model_id: e.deploymentId, api_base: e.apiBase || null, ...(e.error && { error: e.error }) };
+}
+
+/** GET /health (?model= for one group): calls every deployment once. */
+export async function health(ctx: RequestContext): Promise<void> {
+  await asMaster(ctx);
+  const { healthy, unhealthy } = await ctx.options.peers.router.checkHealth({ model: ctx.url.searchParams.get("model") ?? "" });
+  sendJson(ctx.res, 200, {
+    healthy_endpoints: healthy.map(endpoint),
+    unhealthy_endpoints: unhealthy.map(endpoint),
+    healthy_count: healthy.length,
+    unhealthy_count: unhealthy.length,
+  });
+}

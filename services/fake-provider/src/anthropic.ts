@@ -1,0 +1,145 @@
+import type { ServerResponse } from "node:http";
+import type { Behavior } from "./behavior.js";
+import {
+  arrive,
+  completionTokens,
+  countTokens,
+  isRecord,
+  planReply,
+  sendJson,
+  splitWords,
+  takeFailure,
+  textOf,
+  TOOL_ARGUMENTS,
+  TOOL_INPUT,
+  writeEvents,
+  type Handler,
+  type Json,
+  type Outcome,
+} from "./reply.js";
+
+// Anthropic's Messages API (POST /v1/messages), shapes from its public API
+// reference: x-api-key and anthropic-version headers, content blocks,
+// stop_reason, usage with cache tokens, and named stream events.
+
+const TOOL_USE_ID = "toolu_fake_1";
+
+const ERROR_TYPES: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  413: "request_too_large",
+  429: "rate_limit_error",
+  500: "api_error",
+  529: "overloaded_error",
+};
+
+function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  const type = ERROR_TYPES[status] ?? (status >= 500 ? "api_error" : "invalid_request_error");
+  sendJson(res, status, { type: "error", error: { type, message } }, { ...headers, "request-id": "req_fake" });
+}
+
+function stopReason(outcome: Outcome): string {
+  if (outcome.kind === "tool_call") return "tool_use";
+  if (outcome.stopSequence !== undefined) return "stop_sequence";
+  return outcome.truncated ? "max_tokens" : "end_turn";
+}
+
+function hasText(message: Json): boolean {
+  return textOf(message.content) !== "";
+}
+
+function usageOf(body: Json, messages: Json[], outcome: Outcome, behavior: Behavior): Json {
+  const prompt = messages.reduce((sum, m) => sum + countTokens(textOf(m.content)) + 3, countTokens(textOf(body.system)));
+  const read = Math.min(behavior.cachedPromptTokens ?? 0, prompt);
+  const written = Math.min(behavior.cacheWriteTokens ?? 0, prompt - read);
+  return {
+    input_tokens: prompt - read - written,
+    output_tokens: completionTokens(outcome),
+    cache_creation_input_tokens: written,
+    cache_read_input_tokens: read,
+  };
+}
+
+function contentOf(outcome: Outcome): Json[] {
+  if (outcome.kind === "tool_call") return [{ type: "tool_use", id: TOOL_USE_ID, name: outcome.name, input: TOOL_INPUT }];
+  return [{ type: "text", text: outcome.text }];
+}
+
+const line = (event: Json) => `event: ${String(event.type)}\ndata: ${JSON.stringify(event)}\n\n`;
+
+async function stream(res: ServerResponse, signal: AbortSignal, behavior: Behavior, message: Json, outcome: Outcome): Promise<void> {
+  const { usage, content: _content, stop_reason, stop_sequence, ...head } = message;
+  const withUsage = (event: Json, u: Json) => (behavior.omitStreamUsage ? event : { ...event, usage: u });
+  const u = usage as Json;
+  const startUsage = { ...u, output_tokens: 1 };
+  const block =
+    outcome.kind === "tool_call" ? { type: "tool_use", id: TOOL_USE_ID, name: outcome.name, input: {} } : { type: "text", text: "" };
+  const half = Math.ceil(TOOL_ARGUMENTS.length / 2);
+  const deltas =
+    outcome.kind === "tool_call"
+      ? [TOOL_ARGUMENTS.slice(0, half), TOOL_ARGUMENTS.slice(half)].map((partial_json) => ({ type: "input_json_delta", partial_json }))
+      : splitWords(outcome.text).map((text) => ({ type: "text_delta", text }));
+  const events: Json[] = [
+    { type: "message_start", message: withUsage({ ...head, content: [], stop_reason: null, stop_sequence: null }, startUsage) },
+    { type: "content_block_start", index: 0, content_block: block },
+    { type: "ping" },
+    ...deltas.map((delta) => ({ type: "content_block_delta", index: 0, delta })),
+    { type: "content_block_stop", index: 0 },
+    withUsage({ type: "message_delta", delta: { stop_reason, stop_sequence } }, { output_tokens: u.output_tokens }),
+    { type: "message_stop" },
+  ];
+  const breakAt = behavior.breakStreamAfterChunks === undefined ? undefined : 3 + Math.min(behavior.breakStreamAfterChunks, deltas.length);
+  await writeEvents(res, signal, behavior, events.map(line), breakAt);
+}
+
+/** Builds the handler for POST /v1/messages; `getBehavior` is read per request. */
+export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
+  let count = 0;
+  return async (call, res) => {
+    const signal = await arrive(res, getBehavior);
+    if (!signal) return;
+    const behavior = getBehavior();
+    if (behavior.requireApiKey !== undefined && call.headers["x-api-key"] !== behavior.requireApiKey) {
+      return sendError(res, 401, "invalid x-api-key");
+    }
+    if (call.method !== "POST") return sendError(res, 404, `Not found: ${call.method} ${call.path}`);
+    if (!call.headers["anthropic-version"]) return sendError(res, 400, "anthropic-version: header is required");
+    const failure = takeFailure(behavior);
+    if (failure) return sendError(res, failure.status, `Injected failure (HTTP ${failure.status}) from the fake provider.`, failure.headers);
+    const body = call.body;
+    if (!isRecord(body)) return sendError(res, 400, "The request body is not valid JSON.");
+    if (typeof body.model !== "string") return sendError(res, 400, "model: Field required");
+    if (typeof body.max_tokens !== "number" || body.max_tokens < 1) return sendError(res, 400, "max_tokens: Field required");
+    const messages = body.messages;
+    if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isRecord)) {
+      return sendError(res, 400, "messages: at least one message is required");
+    }
+    const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
+    const last = messages.at(-1) as Json;
+    const outcome = planReply(
+      {
+        toolName: typeof tools[0]?.name === "string" ? tools[0].name : undefined,
+        endsWithUser: last.role === "user" && hasText(last),
+        lastUserText: textOf(messages.findLast((m) => m.role === "user" && hasText(m))?.content),
+        maxTokens: body.max_tokens,
+        stopSequences: Array.isArray(body.stop_sequences) ? body.stop_sequences.filter((s): s is string => typeof s === "string") : [],
+      },
+      behavior,
+    );
+    count += 1;
+    const message = {
+      id: `msg_fake_${count}`,
+      type: "message",
+      role: "assistant",
+      model: body.model,
+      content: contentOf(outcome),
+      stop_reason: stopReason(outcome),
+      stop_sequence: outcome.kind === "text" ? (outcome.stopSequence ?? null) : null,
+      usage: usageOf(body, messages, outcome, behavior),
+    };
+    if (body.stream === true) return stream(res, signal, behavior, message, outcome);
+    sendJson(res, 200, message);
+  };
+}

@@ -1,0 +1,150 @@
+import type { ServerResponse } from "node:http";
+import type { Behavior } from "./behavior.js";
+import {
+  arrive,
+  completionTokens,
+  countTokens,
+  isRecord,
+  planReply,
+  sendJson,
+  splitWords,
+  takeFailure,
+  TOOL_INPUT,
+  writeEvents,
+  type Handler,
+  type IncomingCall,
+  type Json,
+} from "./reply.js";
+import { embed } from "./vectors.js";
+
+// Google's Gemini API (v1beta models/{model}:generateContent,
+// :streamGenerateContent?alt=sse, :batchEmbedContents), shapes from its
+// public API reference: contents and parts, functionCall, finishReason,
+// usageMetadata, and errors as {"error": {code, message, status}}.
+
+const PATH = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|batchEmbedContents)$/;
+
+const STATUS_NAMES: Record<number, string> = {
+  400: "INVALID_ARGUMENT",
+  401: "UNAUTHENTICATED",
+  403: "PERMISSION_DENIED",
+  404: "NOT_FOUND",
+  429: "RESOURCE_EXHAUSTED",
+  500: "INTERNAL",
+  503: "UNAVAILABLE",
+  504: "DEADLINE_EXCEEDED",
+};
+
+function sendError(res: ServerResponse, code: number, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, code, { error: { code, message, status: STATUS_NAMES[code] ?? "UNKNOWN" } }, headers);
+}
+
+function partsText(content: unknown): string {
+  if (!isRecord(content) || !Array.isArray(content.parts)) return "";
+  return content.parts
+    .filter(isRecord)
+    .map((part) => (typeof part.text === "string" ? part.text : ""))
+    .filter((text) => text !== "")
+    .join(" ");
+}
+
+function firstFunctionName(tools: unknown): string | undefined {
+  const tool: unknown = Array.isArray(tools) ? tools[0] : undefined;
+  const declaration: unknown = isRecord(tool) && Array.isArray(tool.functionDeclarations) ? tool.functionDeclarations[0] : undefined;
+  return isRecord(declaration) && typeof declaration.name === "string" ? declaration.name : undefined;
+}
+
+/** usageMetadata once `output` tokens are out. */
+function usageOf(body: Json, contents: Json[], behavior: Behavior, output: number): Json {
+  const prompt = contents.reduce((sum, c) => sum + countTokens(partsText(c)), countTokens(partsText(body.systemInstruction)));
+  const cached = Math.min(behavior.cachedPromptTokens ?? 0, prompt);
+  return {
+    promptTokenCount: prompt,
+    candidatesTokenCount: output,
+    totalTokenCount: prompt + output,
+    ...(cached > 0 && { cachedContentTokenCount: cached }),
+  };
+}
+
+function candidate(parts: Json[], finishReason?: string): Json {
+  return { content: { role: "model", parts }, ...(finishReason && { finishReason }), index: 0 };
+}
+
+function generate(res: ServerResponse, signal: AbortSignal, call: IncomingCall, model: string, stream: boolean, behavior: Behavior, id: string): Promise<void> | void {
+  const body = call.body as Json;
+  const contents = body.contents;
+  if (!Array.isArray(contents) || contents.length === 0 || !contents.every(isRecord)) {
+    return sendError(res, 400, "* GenerateContentRequest.contents: contents is not specified");
+  }
+  const config = isRecord(body.generationConfig) ? body.generationConfig : {};
+  const last = contents.at(-1) as Json;
+  const outcome = planReply(
+    {
+      toolName: firstFunctionName(body.tools),
+      endsWithUser: last.role === "user" && partsText(last) !== "",
+      lastUserText: partsText(contents.findLast((c) => c.role === "user" && partsText(c) !== "")),
+      maxTokens: typeof config.maxOutputTokens === "number" ? config.maxOutputTokens : undefined,
+      stopSequences: Array.isArray(config.stopSequences) ? config.stopSequences.filter((s): s is string => typeof s === "string") : [],
+    },
+    behavior,
+  );
+  const finishReason = outcome.kind === "text" && outcome.truncated ? "MAX_TOKENS" : "STOP";
+  const output = completionTokens(outcome);
+  const head = { modelVersion: model, responseId: id };
+  const pieces: Json[][] =
+    outcome.kind === "tool_call" ? [[{ functionCall: { name: outcome.name, args: TOOL_INPUT } }]] : splitWords(outcome.text).map((text) => [{ text }]);
+  if (pieces.length === 0) pieces.push([{ text: "" }]);
+  if (!stream) {
+    const parts = outcome.kind === "tool_call" ? (pieces[0] as Json[]) : [{ text: outcome.text }];
+    return sendJson(res, 200, { candidates: [candidate(parts, finishReason)], usageMetadata: usageOf(body, contents, behavior, output), ...head });
+  }
+  if (call.query.alt !== "sse") return sendError(res, 400, "this fake streams only with alt=sse");
+  // Every event carries the usage so far, as Gemini's do; the last one the totals.
+  const events = pieces.map((parts, i) => {
+    const done = i === pieces.length - 1;
+    const usage = usageOf(body, contents, behavior, done ? output : i + 1);
+    return { candidates: [candidate(parts, done ? finishReason : undefined)], ...(!behavior.omitStreamUsage && { usageMetadata: usage }), ...head };
+  });
+  // Gemini separates its events with CRLF pairs.
+  const lines = events.map((event) => `data: ${JSON.stringify(event)}\r\n\r\n`);
+  const breakAt = behavior.breakStreamAfterChunks === undefined ? undefined : Math.min(behavior.breakStreamAfterChunks, lines.length - 1);
+  return writeEvents(res, signal, behavior, lines, breakAt);
+}
+
+function batchEmbed(res: ServerResponse, body: Json, model: string): void {
+  const requests = body.requests;
+  if (!Array.isArray(requests) || requests.length === 0 || !requests.every(isRecord)) {
+    return sendError(res, 400, "* BatchEmbedContentsRequest.requests: requests is not specified");
+  }
+  const embeddings: Json[] = [];
+  for (const request of requests) {
+    if (request.model !== `models/${model}`) return sendError(res, 400, `Model in request "${String(request.model)}" does not match models/${model}.`);
+    const text = partsText(request.content);
+    if (text === "") return sendError(res, 400, "* BatchEmbedContentsRequest.requests[].content: content is empty");
+    const size = typeof request.outputDimensionality === "number" ? request.outputDimensionality : undefined;
+    embeddings.push({ values: embed(text).slice(0, size) });
+  }
+  sendJson(res, 200, { embeddings });
+}
+
+/** Builds the handler for Gemini routes; `getBehavior` is read per request. */
+export function createGeminiHandler(getBehavior: () => Behavior): Handler {
+  let count = 0;
+  return async (call, res) => {
+    const signal = await arrive(res, getBehavior);
+    if (!signal) return;
+    const behavior = getBehavior();
+    const key = call.headers["x-goog-api-key"] ?? call.query.key;
+    if (behavior.requireApiKey !== undefined && key === undefined) return sendError(res, 403, "Method doesn't allow unregistered callers.");
+    if (behavior.requireApiKey !== undefined && key !== behavior.requireApiKey) return sendError(res, 400, "API key not valid. Please pass a valid API key.");
+    const match = PATH.exec(call.path);
+    if (call.method !== "POST" || !match) return sendError(res, 404, `${call.path} is not found.`);
+    const model = decodeURIComponent(match[1] as string);
+    const failure = takeFailure(behavior);
+    if (failure) return sendError(res, failure.status, `Injected failure (HTTP ${failure.status}) from the fake provider.`, failure.headers);
+    if (!isRecord(call.body)) return sendError(res, 400, "Invalid JSON payload received.");
+    if (match[2] === "batchEmbedContents") return batchEmbed(res, call.body, model);
+    count += 1;
+    return generate(res, signal, call, model, match[2] === "streamGenerateContent", behavior, `fake-response-${count}`);
+  };
+}

@@ -1,0 +1,151 @@
+import type { ServerResponse } from "node:http";
+import { setTimeout as delay } from "node:timers/promises";
+import type { Behavior } from "./behavior.js";
+
+// What every fake format shares: the deterministic reply script (echo, fixed
+// text, a tool call about the weather, truncation), token counting, and
+// writing responses.
+
+export type Json = Record<string, unknown>;
+
+export interface RecordedRequest {
+  method: string;
+  /** URL path without the query string. */
+  path: string;
+  /** The query string's parameters. */
+  query: Record<string, string>;
+  /** Lower-case header names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  /** Parsed JSON body, or undefined when there was none or it was not JSON. */
+  body: unknown;
+}
+
+export interface IncomingCall extends RecordedRequest {
+  /** A body was sent but did not parse, which `body: undefined` cannot tell. */
+  invalidJson: boolean;
+}
+
+export type Handler = (call: IncomingCall, res: ServerResponse) => Promise<void>;
+
+export type Outcome =
+  | { kind: "text"; text: string; truncated: boolean; stopSequence?: string }
+  | { kind: "tool_call"; name: string };
+
+/** The arguments of every tool call the fakes make. */
+export const TOOL_INPUT = { location: "Paris" };
+export const TOOL_ARGUMENTS = JSON.stringify(TOOL_INPUT);
+
+/**
+ * Splits text into stream pieces: each word with the whitespace around it, so
+ * the pieces concatenate back to the exact text and there is one per token.
+ */
+export function splitWords(text: string): string[] {
+  return text.match(/\s*\S+\s*|\s+/g) ?? [];
+}
+
+/** Whitespace-separated words; at least 1 for any non-empty text. */
+export function countTokens(text: string): number {
+  return splitWords(text).length;
+}
+
+export function isRecord(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Message content as text: a string, or its text parts joined with " ". */
+export function textOf(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content
+    .filter((part): part is Json => isRecord(part) && part.type === "text")
+    .map((part) => (typeof part.text === "string" ? part.text : ""))
+    .join(" ");
+}
+
+/** What a request asks, in any format. */
+export interface Prompt {
+  /** The first tool offered, if any. */
+  toolName: string | undefined;
+  /** Whether the conversation ends with the user speaking (not a tool result). */
+  endsWithUser: boolean;
+  lastUserText: string;
+  maxTokens: number | undefined;
+  stopSequences?: string[];
+}
+
+/** The reply: a call to the first tool when the user asks about the weather, else the echo (or fixed text), cut to size. */
+export function planReply(prompt: Prompt, behavior: Behavior): Outcome {
+  if (prompt.toolName !== undefined && prompt.endsWithUser && /\bweather\b/i.test(prompt.lastUserText)) {
+    return { kind: "tool_call", name: prompt.toolName };
+  }
+  let reply = behavior.reply ?? `Echo: ${prompt.lastUserText}`;
+  for (const stop of prompt.stopSequences ?? []) {
+    const at = reply.indexOf(stop);
+    if (stop !== "" && at >= 0) return { kind: "text", text: reply.slice(0, at), truncated: false, stopSequence: stop };
+  }
+  const words = splitWords(reply);
+  if (prompt.maxTokens !== undefined && prompt.maxTokens < words.length) {
+    reply = words.slice(0, prompt.maxTokens).join("").trimEnd();
+    return { kind: "text", text: reply, truncated: true };
+  }
+  return { kind: "text", text: reply, truncated: false };
+}
+
+/** Tokens of the reply, as every fake reports them. */
+export function completionTokens(outcome: Outcome): number {
+  return countTokens(outcome.kind === "text" ? outcome.text : TOOL_ARGUMENTS);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(json),
+  });
+  res.end(json);
+}
+
+/** Waits, cut short when the client goes away so abandoned requests free up at once. */
+export async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms > 0) await delay(ms, undefined, { signal }).catch(() => undefined);
+}
+
+/** Resolves once the data is handed to the socket, so a following destroy cannot drop it. */
+export function write(res: ServerResponse, data: string): Promise<void> {
+  return new Promise((resolve) => res.write(data, () => resolve()));
+}
+
+/**
+ * Writes a stream's events, pausing between them. When the behavior says so,
+ * destroys the socket before event `breakAt` instead, as a dropped connection would.
+ */
+export async function writeEvents(res: ServerResponse, signal: AbortSignal, behavior: Behavior, lines: string[], breakAt: number | undefined): Promise<void> {
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  for (const [index, line] of lines.entries()) {
+    if (index === breakAt) {
+      res.destroy();
+      return;
+    }
+    if (index > 0) await pause(behavior.chunkDelayMs, signal);
+    if (signal.aborted) return;
+    await write(res, line);
+  }
+  res.end();
+}
+
+/** The request's abort signal (the client went away), after the configured latency; undefined when it left during it. */
+export async function arrive(res: ServerResponse, behavior: () => Behavior): Promise<AbortSignal | undefined> {
+  const abort = new AbortController();
+  res.once("close", () => abort.abort());
+  await pause(behavior().latencyMs, abort.signal);
+  return abort.signal.aborted ? undefined : abort.signal;
+}
+
+/** Whether the behavior injects a failure into this request; counts it down. */
+export function takeFailure(behavior: Behavior): { status: number; headers: Record<string, string> } | undefined {
+  if (behavior.failNext <= 0) return undefined;
+  behavior.failNext -= 1;
+  const retryAfter = behavior.retryAfterSeconds;
+  return { status: behavior.failStatus, headers: retryAfter === undefined ? {} : { "retry-after": String(retryAfter) } };
+}

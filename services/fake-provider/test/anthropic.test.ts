@@ -1,0 +1,114 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startFakeProvider, type FakeProvider } from "../src/index.js";
+
+let provider: FakeProvider;
+
+beforeEach(async () => {
+  provider = await startFakeProvider({ behavior: { requireApiKey: "sk-ant-test" } });
+});
+
+afterEach(async () => {
+  await provider.close();
+});
+
+const headers = { "content-type": "application/json", "x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01" };
+
+function messages(body: unknown, extra: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${provider.url}/v1/messages`, { method: "POST", headers: { ...headers, ...extra }, body: JSON.stringify(body) });
+}
+
+const hello = { model: "claude-test", max_tokens: 100, messages: [{ role: "user", content: "hello there world" }] };
+
+/** The [event name, data] pairs of an Anthropic stream. */
+function events(text: string): [string, any][] {
+  return text
+    .split("\n\n")
+    .filter((frame) => frame.length > 0)
+    .map((frame) => {
+      const [name, data] = frame.split("\n");
+      expect(name).toMatch(/^event: /);
+      expect(data).toMatch(/^data: /);
+      return [name!.slice(7), JSON.parse(data!.slice(6))];
+    });
+}
+
+describe("anthropic messages", () => {
+  it("answers with a message, its stop reason and usage", async () => {
+    const res = await messages({ ...hello, system: "two words" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      id: "msg_fake_1",
+      type: "message",
+      role: "assistant",
+      model: "claude-test",
+      content: [{ type: "text", text: "Echo: hello there world" }],
+      stop_reason: "end_turn",
+      stop_sequence: null,
+      usage: { input_tokens: 8, output_tokens: 4, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    });
+  });
+
+  it("reports cache reads and writes out of the input tokens", async () => {
+    Object.assign(provider.behavior, { cachedPromptTokens: 2, cacheWriteTokens: 1 });
+    const body = (await (await messages(hello)).json()) as { usage: unknown };
+    expect(body.usage).toEqual({ input_tokens: 3, output_tokens: 4, cache_creation_input_tokens: 1, cache_read_input_tokens: 2 });
+  });
+
+  it("stops at a stop sequence or max_tokens", async () => {
+    const stopped = (await (await messages({ ...hello, stop_sequences: ["there"] })).json()) as Record<string, unknown>;
+    expect(stopped).toMatchObject({ content: [{ text: "Echo: hello " }], stop_reason: "stop_sequence", stop_sequence: "there" });
+    const cut = (await (await messages({ ...hello, max_tokens: 2 })).json()) as Record<string, unknown>;
+    expect(cut).toMatchObject({ content: [{ text: "Echo: hello" }], stop_reason: "max_tokens" });
+  });
+
+  it("uses the first tool when asked about the weather", async () => {
+    const body = await (
+      await messages({ ...hello, tools: [{ name: "get_weather", input_schema: { type: "object" } }], messages: [{ role: "user", content: "weather?" }] })
+    ).json();
+    expect(body).toMatchObject({ content: [{ type: "tool_use", id: "toolu_fake_1", name: "get_weather", input: { location: "Paris" } }], stop_reason: "tool_use" });
+  });
+
+  it("streams named events: message_start, a block of deltas, message_delta, message_stop", async () => {
+    const res = await messages({ ...hello, stream: true });
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    const list = events(await res.text());
+    expect(list.map(([name]) => name)).toEqual([
+      "message_start",
+      "content_block_start",
+      "ping",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
+    ]);
+    for (const [name, data] of list) expect(data.type).toBe(name);
+    expect(list[0]![1].message).toMatchObject({ content: [], stop_reason: null, usage: { input_tokens: 6, output_tokens: 1 } });
+    expect(list.slice(3, 7).map(([, d]) => d.delta.text).join("")).toBe("Echo: hello there world");
+    expect(list[8]![1]).toEqual({ type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 4 } });
+  });
+
+  it("streams a tool call as input_json_delta halves", async () => {
+    const res = await messages({ ...hello, stream: true, tools: [{ name: "w", input_schema: {} }], messages: [{ role: "user", content: "weather?" }] });
+    const list = events(await res.text());
+    expect(list[1]![1].content_block).toEqual({ type: "tool_use", id: "toolu_fake_1", name: "w", input: {} });
+    const json = list.filter(([name]) => name === "content_block_delta").map(([, d]) => d.delta.partial_json).join("");
+    expect(JSON.parse(json)).toEqual({ location: "Paris" });
+  });
+
+  it("answers errors in Anthropic's shape: bad key, missing headers and fields, injected failures", async () => {
+    const denied = await messages(hello, { "x-api-key": "wrong" });
+    expect(denied.status).toBe(401);
+    expect(await denied.json()).toEqual({ type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } });
+    const noVersion = await fetch(`${provider.url}/v1/messages`, { method: "POST", headers: { "x-api-key": "sk-ant-test" }, body: JSON.stringify(hello) });
+    expect(noVersion.status).toBe(400);
+    const noMax = await messages({ model: "m", messages: hello.messages });
+    expect(await noMax.json()).toMatchObject({ error: { type: "invalid_request_error", message: "max_tokens: Field required" } });
+    Object.assign(provider.behavior, { failNext: 1, failStatus: 529 });
+    const overloaded = await messages(hello);
+    expect(overloaded.status).toBe(529);
+    expect(await overloaded.json()).toMatchObject({ type: "error", error: { type: "overloaded_error" } });
+  });
+});

@@ -1,0 +1,73 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { embed, startFakeProvider, type FakeProvider } from "../src/index.js";
+
+let provider: FakeProvider;
+
+beforeEach(async () => {
+  provider = await startFakeProvider({ behavior: { requireApiKey: "AIza-test-key" } });
+});
+
+afterEach(async () => {
+  await provider.close();
+});
+
+function post(path: string, body: unknown, headers: Record<string, string> = { "x-goog-api-key": "AIza-test-key" }): Promise<Response> {
+  return fetch(`${provider.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+}
+
+const hello = { contents: [{ role: "user", parts: [{ text: "hello there" }] }] };
+
+describe("gemini", () => {
+  it("answers generateContent with a candidate and usageMetadata", async () => {
+    const res = await post("/v1beta/models/gemini-test:generateContent", { ...hello, systemInstruction: { parts: [{ text: "be nice" }] } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      candidates: [{ content: { role: "model", parts: [{ text: "Echo: hello there" }] }, finishReason: "STOP", index: 0 }],
+      usageMetadata: { promptTokenCount: 4, candidatesTokenCount: 3, totalTokenCount: 7 },
+      modelVersion: "gemini-test",
+      responseId: "fake-response-1",
+    });
+  });
+
+  it("takes the key as ?key= too, and cuts at maxOutputTokens", async () => {
+    const res = await post("/v1beta/models/g:generateContent?key=AIza-test-key", { ...hello, generationConfig: { maxOutputTokens: 1 } }, {});
+    expect(await res.json()).toMatchObject({ candidates: [{ content: { parts: [{ text: "Echo:" }] }, finishReason: "MAX_TOKENS" }] });
+  });
+
+  it("calls the first declared function when asked about the weather", async () => {
+    const res = await post("/v1beta/models/g:generateContent", {
+      contents: [{ role: "user", parts: [{ text: "weather?" }] }],
+      tools: [{ functionDeclarations: [{ name: "get_weather" }] }],
+    });
+    expect(await res.json()).toMatchObject({ candidates: [{ content: { parts: [{ functionCall: { name: "get_weather", args: { location: "Paris" } } }] } }] });
+  });
+
+  it("streams with alt=sse in CRLF-separated events, the last with finishReason and the totals", async () => {
+    const res = await post("/v1beta/models/g:streamGenerateContent?alt=sse", hello);
+    const frames = (await res.text()).split("\r\n\r\n").filter((f) => f !== "");
+    const events = frames.map((f) => JSON.parse(f.slice("data: ".length)));
+    expect(events.map((e) => e.candidates[0].content.parts[0].text).join("")).toBe("Echo: hello there");
+    expect(events.at(-1)).toMatchObject({ candidates: [{ finishReason: "STOP" }], usageMetadata: { promptTokenCount: 2, candidatesTokenCount: 3 } });
+    expect(events[0].candidates[0].finishReason).toBeUndefined();
+  });
+
+  it("embeds a batch, to the requested dimensions", async () => {
+    const res = await post("/v1beta/models/e:batchEmbedContents", {
+      requests: [
+        { model: "models/e", content: { parts: [{ text: "a" }] } },
+        { model: "models/e", content: { parts: [{ text: "b" }] }, outputDimensionality: 3 },
+      ],
+    });
+    expect(await res.json()).toEqual({ embeddings: [{ values: embed("a") }, { values: embed("b").slice(0, 3) }] });
+  });
+
+  it("answers errors as {error: {code, message, status}}", async () => {
+    const missing = await post("/v1beta/models/g:generateContent", hello, {});
+    expect(missing.status).toBe(403);
+    const wrong = await post("/v1beta/models/g:generateContent", hello, { "x-goog-api-key": "nope" });
+    expect(await wrong.json()).toEqual({ error: { code: 400, message: "API key not valid. Please pass a valid API key.", status: "INVALID_ARGUMENT" } });
+    Object.assign(provider.behavior, { failNext: 1, failStatus: 429 });
+    const limited = await post("/v1beta/models/g:generateContent", hello);
+    expect(await limited.json()).toMatchObject({ error: { code: 429, status: "RESOURCE_EXHAUSTED" } });
+  });
+});

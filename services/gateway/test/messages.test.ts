@@ -1,0 +1,238 @@
+import Anthropic, { APIError, AuthenticationError, BadRequestError, InternalServerError, RateLimitError } from "@anthropic-ai/sdk";
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { MODES, startInMode, type ModeGateway } from "./support/modes.js";
+import { PIXEL_PNG, providersConfig } from "./support/providers.js";
+
+const weatherTool = {
+  name: "get_weather",
+  description: "The weather in a city",
+  input_schema: { type: "object" as const, properties: { location: { type: "string" } }, required: ["location"] },
+};
+
+describe.each(MODES)("POST /v1/messages, $name", (mode) => {
+  let provider: FakeProvider;
+  let gateway: ModeGateway;
+  let client: Anthropic;
+
+  beforeAll(async () => {
+    process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
+    provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
+    gateway = await startInMode(mode, providersConfig(provider.url));
+    client = new Anthropic({ baseURL: gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await provider?.close();
+  });
+
+  beforeEach(() => {
+    provider.requests.length = 0;
+    Object.assign(provider.behavior, { failNext: 0, failStatus: 500, breakStreamAfterChunks: undefined, cachedPromptTokens: undefined, cacheWriteTokens: undefined });
+  });
+
+  describe("translated for an OpenAI deployment", () => {
+    it("answers with an Anthropic message and books it as a messages call", async () => {
+      const { data, response } = await client.messages
+        .create({ model: "gpt", max_tokens: 100, system: "Be brief.", messages: [{ role: "user", content: "hello from claude code" }] })
+        .withResponse();
+      expect(data).toMatchObject({ type: "message", role: "assistant", stop_reason: "end_turn", content: [{ type: "text", text: "Echo: hello from claude code" }] });
+      expect(data.usage.output_tokens).toBe(5);
+      const upstream = provider.requests.at(-1)!;
+      expect(upstream.path).toBe("/v1/chat/completions");
+      expect(upstream.body).toMatchObject({
+        model: "gpt-4o-mini",
+        max_tokens: 100,
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: "hello from claude code" },
+        ],
+      });
+      const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+      expect(row).toMatchObject({ call_type: "messages", custom_llm_provider: "openai", completion_tokens: 5, prompt_tokens: data.usage.input_tokens, status: "success" });
+      expect(Number(response.headers.get("x-litellm-response-cost"))).toBeCloseTo(row["spend"] as number, 15);
+      expect(row["spend"]).toBeGreaterThan(0);
+    });
+
+    it("streams Anthropic's named events built from OpenAI chunks, usage included", async () => {
+      const stream = client.messages.stream({ model: "gpt", max_tokens: 100, messages: [{ role: "user", content: "one two three" }] });
+      const names: string[] = [];
+      stream.on("streamEvent", (event) => names.push(event.type));
+      const message = await stream.finalMessage();
+      expect(message.content).toEqual([{ type: "text", text: "Echo: one two three" }]);
+      expect(message.stop_reason).toBe("end_turn");
+      expect(message.usage.output_tokens).toBe(4);
+      expect(message.usage.input_tokens).toBeGreaterThan(0);
+      expect(names[0]).toBe("message_start");
+      expect(names.slice(-2)).toEqual(["message_delta", "message_stop"]);
+      expect(names.filter((n) => n === "content_block_delta")).toHaveLength(4);
+      const upstream = provider.requests.at(-1)!.body as { stream: boolean; stream_options: { include_usage: boolean } };
+      expect(upstream.stream_options.include_usage).toBe(true);
+    });
+
+    it("turns tool use into OpenAI tool calls and back, streamed and not", async () => {
+      const ask = { role: "user" as const, content: "What is the weather in Paris?" };
+      const message = await client.messages.create({ model: "gpt", max_tokens: 100, tools: [weatherTool], tool_choice: { type: "any" }, messages: [ask] });
+      expect(message.stop_reason).toBe("tool_use");
+      const toolUse = message.content.find((b) => b.type === "tool_use");
+      expect(toolUse).toMatchObject({ type: "tool_use", name: "get_weather", input: { location: "Paris" } });
+      expect(provider.requests.at(-1)!.body).toMatchObject({
+        tools: [{ type: "function", function: { name: "get_weather", parameters: weatherTool.input_schema } }],
+        tool_choice: "required",
+      });
+
+      const streamed = await client.messages.stream({ model: "gpt", max_tokens: 100, tools: [weatherTool], messages: [ask] }).finalMessage();
+      expect(streamed.stop_reason).toBe("tool_use");
+      expect(streamed.content.find((b) => b.type === "tool_use")).toMatchObject({ name: "get_weather", input: { location: "Paris" } });
+
+      const answer = await client.messages.create({
+        model: "gpt",
+        max_tokens: 100,
+        tools: [weatherTool],
+        messages: [
+          ask,
+          { role: "assistant", content: [{ type: "tool_use", id: "toolu_1", name: "get_weather", input: { location: "Paris" } }] },
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "sunny, 24C" }] },
+        ],
+      });
+      expect(answer.content[0]).toMatchObject({ type: "text", text: "Echo: What is the weather in Paris?" });
+      expect((provider.requests.at(-1)!.body as { messages: unknown[] }).messages.slice(1)).toEqual([
+        { role: "assistant", content: null, tool_calls: [{ id: "toolu_1", type: "function", function: { name: "get_weather", arguments: '{"location":"Paris"}' } }] },
+        { role: "tool", tool_call_id: "toolu_1", content: "sunny, 24C" },
+      ]);
+    });
+
+    it("sends images on as image_url parts", async () => {
+      await client.messages.create({
+        model: "gpt",
+        max_tokens: 10,
+        messages: [{ role: "user", content: [{ type: "text", text: "what is this" }, { type: "image", source: { type: "base64", media_type: "image/png", data: PIXEL_PNG } }] }],
+      });
+      const sent = (provider.requests.at(-1)!.body as { messages: { content: unknown }[] }).messages[0]!.content;
+      expect(sent).toEqual([
+        { type: "text", text: "what is this" },
+        { type: "image_url", image_url: { url: `data:image/png;base64,${PIXEL_PNG}` } },
+      ]);
+    });
+
+    it("refuses a parameter the deployment cannot take, naming it, in Anthropic's error shape", async () => {
+      const err = await client.messages
+        .create({ model: "gpt", max_tokens: 2048, thinking: { type: "enabled", budget_tokens: 1024 }, messages: [{ role: "user", content: "hi" }] })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BadRequestError);
+      expect((err as BadRequestError).error).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+      expect((err as BadRequestError).message).toContain("thinking");
+      expect(provider.requests).toHaveLength(0);
+    });
+
+    it("maps a provider failure to Anthropic's error type for its status", async () => {
+      provider.behavior.failNext = 1;
+      const err = await client.messages.create({ model: "gpt", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InternalServerError);
+      expect((err as APIError).status).toBe(500);
+      expect((err as APIError).error).toMatchObject({ type: "error", error: { type: "api_error" } });
+    });
+
+    it("reports a broken stream as an error event, and books it as a failure", async () => {
+      provider.behavior.breakStreamAfterChunks = 1;
+      const res = await fetch(`${gateway.baseUrl}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": MASTER_KEY, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+        body: JSON.stringify({ model: "gpt", max_tokens: 10, stream: true, messages: [{ role: "user", content: "one two three" }] }),
+      });
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      expect(body).toContain("event: error\ndata: {\"type\":\"error\"");
+      expect(body).not.toContain("message_stop");
+      const row = await gateway.spendLog(res.headers.get("x-litellm-call-id")!);
+      expect(row["status"]).toBe("failure");
+    });
+  });
+
+  it("reaches a Gemini deployment too, translated through OpenAI's shapes both ways", async () => {
+    const stream = client.messages.stream({ model: "gemini-flash", max_tokens: 100, tools: [weatherTool], messages: [{ role: "user", content: "weather in Paris?" }] });
+    const message = await stream.finalMessage();
+    expect(message.stop_reason).toBe("tool_use");
+    expect(message.content).toEqual([expect.objectContaining({ type: "tool_use", name: "get_weather", input: { location: "Paris" } })]);
+    expect(message.usage).toMatchObject({ input_tokens: 3, output_tokens: 1 });
+    expect(provider.requests.at(-1)).toMatchObject({ path: "/v1beta/models/gemini-2.5-flash:streamGenerateContent", body: { generationConfig: { maxOutputTokens: 100 } } });
+  });
+
+  describe("passed through to an Anthropic deployment", () => {
+    it("sends the body as it came, with the provider's key, and returns Anthropic's message as it came", async () => {
+      const { data, response } = await client.messages
+        .create(
+          { model: "claude", max_tokens: 50, temperature: 0.2, messages: [{ role: "user", content: "hi there" }] },
+          { headers: { "anthropic-beta": "prompt-caching-2024-07-31" } },
+        )
+        .withResponse();
+      expect(data.id).toMatch(/^msg_fake_/);
+      expect(data.content).toEqual([{ type: "text", text: "Echo: hi there" }]);
+      const upstream = provider.requests.at(-1)!;
+      expect(upstream.path).toBe("/v1/messages");
+      expect(upstream.body).toEqual({ model: "claude-3-5-sonnet-20241022", max_tokens: 50, temperature: 0.2, messages: [{ role: "user", content: "hi there" }] });
+      expect(upstream.headers).toMatchObject({ "x-api-key": PROVIDER_KEY, "anthropic-version": "2023-06-01", "anthropic-beta": "prompt-caching-2024-07-31" });
+      expect(JSON.stringify(upstream)).not.toContain(MASTER_KEY);
+      const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+      expect(row).toMatchObject({ call_type: "messages", custom_llm_provider: "anthropic", model: "claude-3-5-sonnet-20241022", usage_estimated: false });
+    });
+
+    it("streams the provider's events through and books cache tokens at cache prices", async () => {
+      Object.assign(provider.behavior, { cachedPromptTokens: 4, cacheWriteTokens: 2 });
+      const stream = client.messages.stream({
+        model: "claude",
+        max_tokens: 50,
+        system: [{ type: "text", text: "a long system prompt worth caching", cache_control: { type: "ephemeral" } }],
+        messages: [{ role: "user", content: "hello" }],
+      });
+      const names: string[] = [];
+      stream.on("streamEvent", (event) => names.push(event.type));
+      const message = await stream.finalMessage();
+      const { response } = await stream.withResponse();
+      expect(message.content).toEqual([{ type: "text", text: "Echo: hello" }]);
+      expect(message.usage).toMatchObject({ cache_read_input_tokens: 4, cache_creation_input_tokens: 2, output_tokens: 2 });
+      // The fake's ping passes through too (the SDK skips it, so it is not in names).
+      expect(names).toEqual(["message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
+      const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+      const input = message.usage.input_tokens;
+      expect(row["prompt_tokens"]).toBe(input + 6);
+      // claude-3-5-sonnet: $3 input, $0.30 cache reads, $3.75 cache writes, $15 output per million.
+      expect(row["spend"]).toBeCloseTo((input * 3 + 4 * 0.3 + 2 * 3.75 + 2 * 15) / 1e6, 12);
+    });
+
+    it("passes the provider's own errors on with their status and type", async () => {
+      Object.assign(provider.behavior, { failNext: 1, failStatus: 529 });
+      const overloaded = await client.messages.create({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+      expect((overloaded as APIError).status).toBe(529);
+      expect((overloaded as APIError).error).toMatchObject({ error: { type: "overloaded_error" } });
+      Object.assign(provider.behavior, { failNext: 1, failStatus: 429 });
+      const limited = await client.messages.create({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+      expect(limited).toBeInstanceOf(RateLimitError);
+      expect((limited as APIError).error).toMatchObject({ error: { type: "rate_limit_error" } });
+    });
+
+    it("ends a broken stream with an error the SDK raises", async () => {
+      provider.behavior.breakStreamAfterChunks = 1;
+      const stream = client.messages.stream({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "one two three" }] });
+      await expect(stream.finalMessage()).rejects.toMatchObject({ type: "api_error" });
+    });
+  });
+
+  it("answers a bad key, an unknown model and bad JSON with Anthropic-shaped errors", async () => {
+    const stranger = new Anthropic({ baseURL: gateway.baseUrl, apiKey: "sk-wrong", maxRetries: 0 });
+    const unauthorized = await stranger.messages.create({ model: "gpt", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(unauthorized).toBeInstanceOf(AuthenticationError);
+    expect((unauthorized as APIError).error).toMatchObject({ type: "error", error: { type: "authentication_error" } });
+
+    const unknown = await client.messages.create({ model: "nope", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(BadRequestError);
+    expect((unknown as APIError).message).toContain("gpt");
+
+    const badJson = await fetch(`${gateway.baseUrl}/v1/messages`, { method: "POST", headers: { "x-api-key": MASTER_KEY }, body: "{nope" });
+    expect(badJson.status).toBe(400);
+    expect(await badJson.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+    expect(provider.requests).toHaveLength(0);
+  });
+});

@@ -1,0 +1,226 @@
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import OpenAI from "openai";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { MODES, startInMode, type ModeGateway } from "./support/modes.js";
+import { PIXEL_PNG, providersConfig } from "./support/providers.js";
+
+// The adapter lives in the router and runs the same in every mode; the modes
+// themselves are covered by the chat, messages and embeddings tests.
+const mode = MODES[0]!;
+
+const weatherTool = {
+  type: "function" as const,
+  function: { name: "get_weather", description: "The weather in a city", parameters: { type: "object", properties: { location: { type: "string" } } } },
+};
+
+describe("OpenAI clients on an anthropic/ deployment", () => {
+  let provider: FakeProvider;
+  let gateway: ModeGateway;
+  let client: OpenAI;
+
+  beforeAll(async () => {
+    process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
+    provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
+    gateway = await startInMode(mode, providersConfig(provider.url));
+    client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await provider?.close();
+  });
+
+  beforeEach(() => {
+    provider.requests.length = 0;
+    Object.assign(provider.behavior, {
+      requireApiKey: PROVIDER_KEY,
+      failNext: 0,
+      omitStreamUsage: false,
+      cachedPromptTokens: undefined,
+      cacheWriteTokens: undefined,
+    });
+  });
+
+  const upstream = () => provider.requests.at(-1)!;
+
+  it("translates the request to the Messages API and the answer back", async () => {
+    const { data, response } = await client.chat.completions
+      .create({
+        model: "claude",
+        temperature: 0.5,
+        messages: [
+          { role: "system", content: "You are terse." },
+          { role: "user", content: "hello there" },
+        ],
+      })
+      .withResponse();
+    expect(data.object).toBe("chat.completion");
+    expect(data.choices[0]).toMatchObject({ message: { role: "assistant", content: "Echo: hello there" }, finish_reason: "stop" });
+    expect(upstream().path).toBe("/v1/messages");
+    expect(upstream().headers).toMatchObject({ "x-api-key": PROVIDER_KEY, "anthropic-version": "2023-06-01" });
+    expect(upstream().headers["authorization"]).toBeUndefined();
+    expect(upstream().body).toEqual({
+      model: "claude-3-5-sonnet-20241022",
+      max_tokens: 4096,
+      system: [{ type: "text", text: "You are terse." }],
+      messages: [{ role: "user", content: [{ type: "text", text: "hello there" }] }],
+      temperature: 0.5,
+    });
+    const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    expect(row).toMatchObject({ custom_llm_provider: "anthropic", call_type: "chat_completions", prompt_tokens: data.usage!.prompt_tokens, completion_tokens: 3 });
+  });
+
+  it("streams Anthropic's events as OpenAI chunks, with usage when asked", async () => {
+    const stream = await client.chat.completions.create({
+      model: "claude",
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: "user", content: "one two three" }],
+    });
+    let text = "";
+    const finishes: string[] = [];
+    const usages: OpenAI.CompletionUsage[] = [];
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      if (chunk.choices[0]?.finish_reason) finishes.push(chunk.choices[0].finish_reason);
+      if (chunk.usage) usages.push(chunk.usage);
+    }
+    expect(text).toBe("Echo: one two three");
+    expect(finishes).toEqual(["stop"]);
+    expect(usages).toEqual([expect.objectContaining({ completion_tokens: 4 })]);
+    expect(upstream().body).toMatchObject({ stream: true });
+  });
+
+  it("calls tools, streamed and not, and sends tool results back as tool_result blocks", async () => {
+    const ask = { role: "user" as const, content: "What's the weather in Paris?" };
+    const completion = await client.chat.completions.create({
+      model: "claude",
+      tools: [weatherTool],
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      parallel_tool_calls: false,
+      messages: [ask],
+    });
+    expect(completion.choices[0]!.finish_reason).toBe("tool_calls");
+    expect(completion.choices[0]!.message.tool_calls).toEqual([
+      { id: "toolu_fake_1", type: "function", function: { name: "get_weather", arguments: '{"location":"Paris"}' } },
+    ]);
+    expect(upstream().body).toMatchObject({
+      tools: [{ name: "get_weather", description: "The weather in a city", input_schema: weatherTool.function.parameters }],
+      tool_choice: { type: "tool", name: "get_weather", disable_parallel_tool_use: true },
+    });
+
+    const stream = await client.chat.completions.create({ model: "claude", stream: true, tools: [weatherTool], messages: [ask] });
+    let args = "";
+    let name: string | undefined;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      const call = chunk.choices[0]?.delta.tool_calls?.[0];
+      if (call?.function?.name) name = call.function.name;
+      args += call?.function?.arguments ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect({ name, args: JSON.parse(args), finish }).toEqual({ name: "get_weather", args: { location: "Paris" }, finish: "tool_calls" });
+
+    await client.chat.completions.create({
+      model: "claude",
+      tools: [weatherTool],
+      messages: [
+        ask,
+        { role: "assistant", content: null, tool_calls: [{ id: "toolu_9", type: "function", function: { name: "get_weather", arguments: '{"location":"Paris"}' } }] },
+        { role: "tool", tool_call_id: "toolu_9", content: "sunny" },
+      ],
+    });
+    expect((upstream().body as { messages: unknown[] }).messages.slice(1)).toEqual([
+      { role: "assistant", content: [{ type: "tool_use", id: "toolu_9", name: "get_weather", input: { location: "Paris" } }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_9", content: "sunny" }] },
+    ]);
+  });
+
+  it("sends images as image blocks, inline data and URLs alike", async () => {
+    await client.chat.completions.create({
+      model: "claude",
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "compare" },
+            { type: "image_url", image_url: { url: `data:image/png;base64,${PIXEL_PNG}` } },
+            { type: "image_url", image_url: { url: "https://example.com/cat.jpg" } },
+          ],
+        },
+      ],
+    });
+    expect((upstream().body as { messages: { content: unknown }[] }).messages[0]!.content).toEqual([
+      { type: "text", text: "compare" },
+      { type: "image", source: { type: "base64", media_type: "image/png", data: PIXEL_PNG } },
+      { type: "image", source: { type: "url", url: "https://example.com/cat.jpg" } },
+    ]);
+  });
+
+  it("maps stop sequences and max_tokens to stop_sequences and finish reasons", async () => {
+    const stopped = await client.chat.completions.create({ model: "claude", stop: ["three"], messages: [{ role: "user", content: "one two three four" }] });
+    expect(stopped.choices[0]).toMatchObject({ message: { content: "Echo: one two " }, finish_reason: "stop" });
+    expect(upstream().body).toMatchObject({ stop_sequences: ["three"] });
+    const cut = await client.chat.completions.create({ model: "claude", max_tokens: 2, messages: [{ role: "user", content: "one two three four" }] });
+    expect(cut.choices[0]).toMatchObject({ message: { content: "Echo: one" }, finish_reason: "length" });
+    expect(upstream().body).toMatchObject({ max_tokens: 2 });
+  });
+
+  it("counts cache reads and writes in the usage and at their prices", async () => {
+    Object.assign(provider.behavior, { cachedPromptTokens: 3, cacheWriteTokens: 2 });
+    const { data, response } = await client.chat.completions
+      .create({ model: "claude", messages: [{ role: "user", content: "a b c d e f g" }] })
+      .withResponse();
+    const prompt = data.usage!.prompt_tokens;
+    expect(data.usage?.prompt_tokens_details?.cached_tokens).toBe(3);
+    expect(prompt).toBe(7 + 3);
+    const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    const completion = data.usage!.completion_tokens;
+    expect(row["spend"]).toBeCloseTo(((prompt - 5) * 3 + 3 * 0.3 + 2 * 3.75 + completion * 15) / 1e6, 12);
+    expect(Number(response.headers.get("x-litellm-response-cost"))).toBeCloseTo(row["spend"] as number, 15);
+  });
+
+  it("estimates usage when the stream reports none, and marks the row", async () => {
+    provider.behavior.omitStreamUsage = true;
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: "claude", stream: true, messages: [{ role: "user", content: "count me please" }] })
+      .withResponse();
+    for await (const _ of stream) {
+      // drain
+    }
+    const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    expect(row).toMatchObject({ usage_estimated: true, status: "success" });
+    expect(row["completion_tokens"]).toBeGreaterThan(0);
+  });
+
+  it("refuses a parameter Anthropic lacks, unless the deployment drops it", async () => {
+    const err = await client.chat.completions
+      .create({ model: "claude", frequency_penalty: 0.5, messages: [{ role: "user", content: "hi" }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toContain("frequency_penalty");
+    expect(provider.requests).toHaveLength(0);
+
+    const ok = await client.chat.completions.create({ model: "claude-lenient", frequency_penalty: 0.5, messages: [{ role: "user", content: "hi" }] });
+    expect(ok.choices[0]!.message.content).toBe("Echo: hi");
+    expect(upstream().body).not.toHaveProperty("frequency_penalty");
+  });
+
+  it("maps Anthropic's errors to their statuses, with the provider key kept out", async () => {
+    Object.assign(provider.behavior, { failNext: 1, failStatus: 429, retryAfterSeconds: 7 });
+    const limited = await client.chat.completions.create({ model: "claude", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((limited as InstanceType<typeof OpenAI.APIError>).headers?.get("retry-after")).toBe("7");
+    delete provider.behavior.retryAfterSeconds;
+
+    Object.assign(provider.behavior, { failNext: 1, failStatus: 529 });
+    const overloaded = await client.chat.completions.create({ model: "claude", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(overloaded).toMatchObject({ status: 529, type: "overloaded_error" });
+
+    provider.behavior.requireApiKey = "sk-some-other-key-123456";
+    const denied = await client.chat.completions.create({ model: "claude", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(JSON.stringify((denied as InstanceType<typeof OpenAI.APIError>).error)).not.toContain(PROVIDER_KEY);
+  });
+});

@@ -1,0 +1,59 @@
+import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
+import { expect } from "vitest";
+import { startGateway, type RunningGateway } from "../../src/index.js";
+import { MASTER_KEY } from "./config.js";
+import { gatewayOptions, startSplitGateway, type GatewayPlumbing } from "./gateway.js";
+
+/** The three ways the gateway runs, as the end-to-end tests exercise them. */
+export const MODES = [
+  { name: "one process on Postgres and NATS", split: false, real: true },
+  { name: "split services over Connect on Postgres and NATS", split: true, real: true },
+  { name: "one process on PGlite and the in-process bus", split: false, real: false },
+];
+
+export type Mode = (typeof MODES)[number];
+
+export interface ModeGateway {
+  baseUrl: string;
+  /** A ledger row by request id, once it is there, as GET /spend/logs shows it. */
+  spendLog(requestId: string): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Starts the gateway on a config in one mode, with its own database and bus when the mode uses real ones. */
+export async function startInMode(mode: Mode, configPath: string): Promise<ModeGateway> {
+  let database: TestDatabase | undefined;
+  let bus: TestBus | undefined;
+  let gateway: RunningGateway | undefined;
+  const plumbing: GatewayPlumbing = {};
+  try {
+    if (mode.real) {
+      database = await createTestDatabase();
+      bus = await createTestBus();
+      await bus.bus.close();
+      plumbing.databaseUrl = database.url;
+      plumbing.nats = bus;
+    }
+    gateway = mode.split ? await startSplitGateway(configPath, plumbing) : await startGateway(gatewayOptions("all", configPath, plumbing));
+  } catch (err) {
+    await bus?.close();
+    await database?.drop();
+    throw err;
+  }
+  const baseUrl = `http://127.0.0.1:${gateway.port}`;
+  return {
+    baseUrl,
+    spendLog: (requestId) =>
+      eventually(`ledger row ${requestId}`, async () => {
+        const res = await fetch(`${baseUrl}/spend/logs?request_id=${requestId}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+        expect(res.status).toBe(200);
+        const rows = (await res.json()) as Record<string, unknown>[];
+        return rows[0];
+      }),
+    async close() {
+      await gateway?.close();
+      await bus?.close();
+      await database?.drop();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+import { CallType } from "@gateway/proto/router/v1/router_pb.js";
+import { chat, chatStream, validateChatBody } from "./chat-completion.js";
+import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
+import { messages, messagesStream, validateMessagesBody } from "./messages.js";
+import type { Outcome, ResponseInit } from "./outcome.js";
+import type { Json, ProviderCall } from "./providers/provider.js";
+
+/** How the router runs one call type, once its deployment is picked. */
+export interface CallHandler {
+  /** The usage event's call_type. */
+  name: string;
+  /** Throws an InvalidArgument error for a body this call type cannot run. */
+  validate(body: Json): void;
+  run(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit>;
+}
+
+const streams = (body: Json) => body["stream"] === true;
+
+export const CALL_HANDLERS: ReadonlyMap<CallType, CallHandler> = new Map([
+  [
+    CallType.CHAT_COMPLETIONS,
+    { name: "chat_completions", validate: validateChatBody, run: (call, outcome) => (streams(call.body) ? chatStream : chat)(call, outcome) },
+  ],
+  [CallType.EMBEDDINGS, { name: "embeddings", validate: validateEmbeddingsBody, run: embeddings }],
+  [
+    CallType.MESSAGES,
+    { name: "messages", validate: validateMessagesBody, run: (call, outcome) => (streams(call.body) ? messagesStream : messages)(call, outcome) },
+  ],
+]);

@@ -1,0 +1,47 @@
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
+import { estimatedUsage, finished, response, started, type Outcome, type ResponseInit } from "./outcome.js";
+import { adapterFor } from "./providers/index.js";
+import type { OpenAIBody, ProviderCall, Usage } from "./providers/provider.js";
+import { fitParams } from "./translate/params.js";
+import { estimateTokens } from "./tokens.js";
+
+function invalidInput(): Error {
+  return gatewayError("input must be a non-empty string or array", Code.InvalidArgument, { type: "invalid_request_error", param: "input" });
+}
+
+export function validateEmbeddingsBody(body: OpenAIBody): void {
+  const input = body["input"];
+  if (typeof input === "string" ? input === "" : !Array.isArray(input) || input.length === 0) throw invalidInput();
+}
+
+/** Tokens of an embeddings input: texts estimated, token arrays counted. */
+function inputTokens(input: unknown): number {
+  if (typeof input === "string") return estimateTokens(input);
+  if (typeof input === "number") return 1;
+  return Array.isArray(input) ? input.reduce<number>((sum, item) => sum + inputTokens(item), 0) : 0;
+}
+
+/** OpenAI embeddings on the call's deployment: Started, the OpenAI list, Finished. */
+export async function* embeddings(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+  const d = call.deployment;
+  outcome.deployment = d;
+  const adapter = adapterFor(d);
+  if (!adapter.embeddings) {
+    throw gatewayError(`model ${d.modelGroup} does not serve embeddings (${d.provider} deployment ${d.id})`, Code.InvalidArgument, {
+      type: "invalid_request_error",
+      param: "model",
+    });
+  }
+  const body = fitParams(call.body, adapter.embeddingParams, d.dropParams, d.provider);
+  const result = await adapter.embeddings({ ...call, body });
+  let usage: Usage | undefined = result.usage;
+  if (!usage) {
+    usage = { ...estimatedUsage("", ""), promptTokens: inputTokens(body["input"]) };
+    outcome.usageEstimated = true;
+    result.response["usage"] = { prompt_tokens: usage.promptTokens, total_tokens: usage.promptTokens };
+  }
+  yield started(d);
+  yield response(result.response);
+  yield finished(outcome, d, usage);
+}

@@ -1,0 +1,119 @@
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
+import { openChatStream, runChat } from "./chat-completion.js";
+import { estimatedUsage, finished, json, response, started, type Outcome, type ResponseInit } from "./outcome.js";
+import { adapterFor } from "./providers/index.js";
+import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./providers/provider.js";
+import { DEFAULT_MAX_TOKENS } from "./translate/anthropic-request.js";
+import { jsonArray, str, textOf } from "./translate/content.js";
+import { toChatRequest } from "./translate/messages-request.js";
+import { eventsFromChunks, toAnthropicMessage } from "./translate/messages-response.js";
+import { fromAnthropicUsage, mergeAnthropicUsage } from "./translate/usage.js";
+import { estimateTokens, messagesText } from "./tokens.js";
+
+// Anthropic Messages requests (/v1/messages): passed through to deployments
+// that speak Messages natively, translated to and from chat for the rest.
+
+export function validateMessagesBody(body: Json): void {
+  const messages = body["messages"];
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw gatewayError("messages: must be a non-empty array", Code.InvalidArgument, { type: "invalid_request_error", param: "messages" });
+  }
+}
+
+const encoder = new TextEncoder();
+
+function namedChunk(name: string, data: Uint8Array): ResponseInit {
+  return { event: { case: "namedChunk", value: { name, data } } };
+}
+
+/** Anthropic requires max_tokens; a client that leaves it out gets the same default as chat requests. */
+function withMaxTokens(body: Json): Json {
+  return typeof body["max_tokens"] === "number" ? body : { ...body, max_tokens: DEFAULT_MAX_TOKENS };
+}
+
+function promptText(body: Json): string {
+  return textOf(body["system"]) + messagesText(body["messages"]);
+}
+
+/** The chat call a Messages call becomes for a deployment without native Messages. */
+function asChat(call: ProviderCall): ProviderCall {
+  const d = call.deployment;
+  return { ...call, body: toChatRequest(call.body, d.dropParams, d.provider) };
+}
+
+/** A non-streaming Messages call: Started, the Anthropic message, Finished. */
+export async function* messages(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+  const d = call.deployment;
+  outcome.deployment = d;
+  const adapter = adapterFor(d);
+  let message: Json;
+  if (adapter.messages) {
+    const result = await adapter.messages({ ...call, body: withMaxTokens(call.body) });
+    message = result.response;
+    if (result.usage) outcome.usage = result.usage;
+    else {
+      const text = jsonArray(message["content"]).map((block) => str(block["text"]) ?? "").join("");
+      outcome.usage = estimatedUsage(promptText(call.body), text);
+      outcome.usageEstimated = true;
+    }
+  } else {
+    const result = await runChat(asChat(call), outcome);
+    message = toAnthropicMessage(result.response, outcome.usage!);
+  }
+  yield started(d);
+  yield response(message);
+  yield finished(outcome, d, outcome.usage!);
+}
+
+/** A streaming Messages call: Started, Anthropic's named events, Finished. */
+export async function* messagesStream(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+  const d = call.deployment;
+  outcome.deployment = d;
+  const adapter = adapterFor(d);
+  if (adapter.messagesStream) {
+    yield* nativeStream(adapter, call, outcome);
+    return;
+  }
+  const chunks = await openChatStream(asChat(call), outcome);
+  yield started(d);
+  for await (const event of eventsFromChunks(chunks, () => outcome.usage)) yield namedChunk(event.name, json(event.json));
+  yield finished(outcome, d, outcome.usage!);
+}
+
+/**
+ * Passes a native stream's events through untouched, reading usage from
+ * message_start and message_delta. A stream that breaks before message_delta
+ * keeps its reported input and an estimate of the output seen.
+ */
+async function* nativeStream(adapter: ProviderAdapter, call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+  const d = call.deployment;
+  const events: AsyncIterable<NamedEvent> = await adapter.messagesStream!({ ...call, body: withMaxTokens(call.body) });
+  yield started(d);
+  let reported: Json | undefined;
+  let final = false;
+  let text = "";
+  try {
+    for await (const event of events) {
+      if (event.name === "message_start") reported = mergeAnthropicUsage(undefined, (event.json["message"] as Json | undefined)?.["usage"]);
+      else if (event.name === "message_delta") {
+        reported = mergeAnthropicUsage(reported, event.json["usage"]);
+        final = true;
+      } else if (event.name === "content_block_delta") {
+        const delta = (event.json["delta"] ?? {}) as Json;
+        text += str(delta["text"]) ?? str(delta["partial_json"]) ?? str(delta["thinking"]) ?? "";
+      }
+      yield namedChunk(event.name, encoder.encode(event.data));
+    }
+  } finally {
+    const usage = fromAnthropicUsage(reported);
+    if (usage && final) outcome.usage = usage;
+    else {
+      outcome.usage = usage
+        ? { ...usage, completionTokens: Math.max(usage.completionTokens, estimateTokens(text)) }
+        : estimatedUsage(promptText(call.body), text);
+      outcome.usageEstimated = true;
+    }
+  }
+  yield finished(outcome, d, outcome.usage);
+}

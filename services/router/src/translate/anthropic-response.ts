@@ -1,0 +1,123 @@
+import { ProviderError, type Json, type Usage } from "../providers/provider.js";
+import { jsonArray, str } from "./content.js";
+import { fromAnthropicUsage, mergeAnthropicUsage, toOpenAIUsage } from "./usage.js";
+
+// Anthropic Messages responses and stream events as OpenAI chat completions
+// and chunks, for anthropic/ deployments.
+
+const FINISH_REASONS: Record<string, string> = {
+  end_turn: "stop",
+  stop_sequence: "stop",
+  pause_turn: "stop",
+  max_tokens: "length",
+  model_context_window_exceeded: "length",
+  tool_use: "tool_calls",
+  refusal: "content_filter",
+};
+
+export function finishReason(stopReason: unknown): string {
+  return FINISH_REASONS[String(stopReason)] ?? "stop";
+}
+
+const STATUS_BY_ERROR_TYPE: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  overloaded_error: 529,
+};
+
+/** An `error` event in an Anthropic stream (the status was 200 by then), as a ProviderError. */
+export function streamError(event: Json, scrubbed: (text: string) => string): ProviderError {
+  const error = (event["error"] ?? {}) as Json;
+  const type = str(error["type"]) ?? "api_error";
+  const message = scrubbed(str(error["message"]) ?? "stream failed");
+  return new ProviderError(`anthropic error: ${message}`, STATUS_BY_ERROR_TYPE[type] ?? 500, type);
+}
+
+function toolCall(block: Json): Json {
+  return { id: block["id"], type: "function", function: { name: block["name"], arguments: JSON.stringify(block["input"] ?? {}) } };
+}
+
+/** An Anthropic message as an OpenAI chat.completion. */
+export function fromAnthropicMessage(message: Json): { response: Json; usage: Usage | undefined } {
+  let text = "";
+  let reasoning = "";
+  const toolCalls: Json[] = [];
+  for (const block of jsonArray(message["content"])) {
+    if (block["type"] === "text") text += str(block["text"]) ?? "";
+    else if (block["type"] === "thinking") reasoning += str(block["thinking"]) ?? "";
+    else if (block["type"] === "tool_use") toolCalls.push(toolCall(block));
+  }
+  const usage = fromAnthropicUsage(message["usage"]);
+  const response: Json = {
+    id: message["id"],
+    object: "chat.completion",
+    created: Math.floor(Date.now() / 1000),
+    model: message["model"],
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: "assistant",
+          content: text === "" && toolCalls.length > 0 ? null : text,
+          ...(toolCalls.length > 0 && { tool_calls: toolCalls }),
+          // LiteLLM's name for a reasoning model's thinking.
+          ...(reasoning !== "" && { reasoning_content: reasoning }),
+        },
+        logprobs: null,
+        finish_reason: finishReason(message["stop_reason"]),
+      },
+    ],
+    ...(usage && { usage: toOpenAIUsage(usage) }),
+  };
+  return { response, usage };
+}
+
+/**
+ * Turns an Anthropic stream's events (complete, errors already thrown) into
+ * OpenAI chunks: the role first, then text and tool-call deltas (Anthropic's
+ * content-block index mapped to OpenAI's tool-call index), the finish
+ * reason, and a closing usage chunk built from message_start's and
+ * message_delta's usage.
+ */
+export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>): AsyncGenerator<Json> {
+  let head: Json = { id: "", object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: "" };
+  let usage: Json | undefined;
+  const toolIndexByBlock = new Map<number, number>();
+  const chunk = (delta: Json, finish: string | null = null): Json => ({ ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+
+  for await (const { json: event } of events) {
+    const type = event["type"];
+    if (type === "message_start") {
+      const message = (event["message"] ?? {}) as Json;
+      head = { ...head, id: message["id"], model: message["model"] };
+      usage = mergeAnthropicUsage(undefined, message["usage"]);
+      yield chunk({ role: "assistant", content: "" });
+    } else if (type === "content_block_start") {
+      const block = (event["content_block"] ?? {}) as Json;
+      if (block["type"] === "tool_use") {
+        const index = toolIndexByBlock.size;
+        toolIndexByBlock.set(Number(event["index"]), index);
+        yield chunk({ tool_calls: [{ index, id: block["id"], type: "function", function: { name: block["name"], arguments: "" } }] });
+      }
+    } else if (type === "content_block_delta") {
+      const delta = (event["delta"] ?? {}) as Json;
+      if (delta["type"] === "text_delta") yield chunk({ content: delta["text"] });
+      else if (delta["type"] === "thinking_delta") yield chunk({ reasoning_content: delta["thinking"] });
+      else if (delta["type"] === "input_json_delta") {
+        const index = toolIndexByBlock.get(Number(event["index"])) ?? 0;
+        yield chunk({ tool_calls: [{ index, function: { arguments: delta["partial_json"] } }] });
+      }
+    } else if (type === "message_delta") {
+      usage = mergeAnthropicUsage(usage, event["usage"]);
+      yield chunk({}, finishReason(((event["delta"] ?? {}) as Json)["stop_reason"]));
+    } else if (type === "message_stop") {
+      const total = fromAnthropicUsage(usage);
+      if (total) yield { ...head, choices: [], usage: toOpenAIUsage(total) };
+    }
+  }
+}

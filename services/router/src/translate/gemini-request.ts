@@ -1,0 +1,161 @@
+import type { Json, OpenAIBody } from "../providers/provider.js";
+import { badRequest, isJson, jsonArray, parseArguments, parseDataUrl, str, textOf } from "./content.js";
+
+// An OpenAI chat request as a Gemini generateContent request, for gemini/
+// deployments. Field names are from both public API references.
+
+/** The OpenAI chat parameters this translation carries over. */
+export const GEMINI_CHAT_PARAMS: ReadonlySet<string> = new Set([
+  "model",
+  "messages",
+  "max_tokens",
+  "max_completion_tokens",
+  "temperature",
+  "top_p",
+  "top_k",
+  "stop",
+  "n",
+  "presence_penalty",
+  "frequency_penalty",
+  "seed",
+  "response_format",
+  "stream",
+  "stream_options",
+  "tools",
+  "tool_choice",
+  // Gemini has no end-user field; the id only attributes requests, so it changes nothing to leave it out.
+  "user",
+]);
+
+function imagePart(part: Json): Json {
+  const image = part["image_url"];
+  const url = typeof image === "string" ? image : isJson(image) ? (str(image["url"]) ?? "") : "";
+  const inline = parseDataUrl(url);
+  // Gemini fetches no URLs itself; images travel inline.
+  if (!inline) throw badRequest("gemini models take images as base64 data: URLs", "messages");
+  return { inlineData: { mimeType: inline.mediaType, data: inline.data } };
+}
+
+function parts(content: unknown): Json[] {
+  if (typeof content === "string") return content === "" ? [] : [{ text: content }];
+  return jsonArray(content).map((part) => {
+    if (part["type"] === "text") return { text: str(part["text"]) ?? "" };
+    if (part["type"] === "image_url") return imagePart(part);
+    throw badRequest(`content parts of type "${String(part["type"])}" are not supported by gemini models`, "messages");
+  });
+}
+
+function functionCallParts(toolCalls: unknown, names: Map<string, string>): Json[] {
+  return jsonArray(toolCalls).map((call) => {
+    const fn = isJson(call["function"]) ? call["function"] : {};
+    const args = parseArguments(fn["arguments"]);
+    if (!args) throw badRequest("tool call arguments must be a JSON object", "messages");
+    const name = str(fn["name"]) ?? "";
+    if (typeof call["id"] === "string") names.set(call["id"], name);
+    return { functionCall: { name, args } };
+  });
+}
+
+/** A tool message as a functionResponse, which Gemini names by function (OpenAI by call id). */
+function functionResponsePart(message: Json, names: Map<string, string>): Json {
+  const text = textOf(message["content"]);
+  const name = names.get(str(message["tool_call_id"]) ?? "");
+  if (name === undefined) throw badRequest("a tool message answers no earlier tool call (tool_call_id)", "messages");
+  let response: Json;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    response = isJson(parsed) ? parsed : { content: parsed };
+  } catch {
+    response = { content: text };
+  }
+  return { functionResponse: { name, response } };
+}
+
+function contents(messages: unknown): { system: Json[]; contents: Json[] } {
+  const system: Json[] = [];
+  const turns: { role: string; parts: Json[] }[] = [];
+  const names = new Map<string, string>();
+  const add = (role: string, added: Json[]) => {
+    if (added.length === 0) return;
+    const previous = turns.at(-1);
+    if (previous?.role === role) previous.parts.push(...added);
+    else turns.push({ role, parts: added });
+  };
+  for (const message of jsonArray(messages)) {
+    const role = message["role"];
+    if (role === "system" || role === "developer") system.push(...parts(message["content"]));
+    else if (role === "user") add("user", parts(message["content"]));
+    else if (role === "assistant") add("model", [...parts(message["content"]), ...functionCallParts(message["tool_calls"], names)]);
+    else if (role === "tool") add("user", [functionResponsePart(message, names)]);
+    else throw badRequest(`messages with role "${String(role)}" are not supported by gemini models`, "messages");
+  }
+  return { system, contents: turns };
+}
+
+function tools(value: unknown): Json[] {
+  const declarations = jsonArray(value).map((tool) => {
+    const fn = tool["function"];
+    if (tool["type"] !== "function" || !isJson(fn)) throw badRequest("only function tools are supported by gemini models", "tools");
+    return {
+      name: fn["name"],
+      ...(typeof fn["description"] === "string" && { description: fn["description"] }),
+      ...(isJson(fn["parameters"]) && { parametersJsonSchema: fn["parameters"] }),
+    };
+  });
+  return [{ functionDeclarations: declarations }];
+}
+
+function toolConfig(choice: unknown): Json | undefined {
+  if (choice === undefined || choice === "auto") return undefined;
+  if (choice === "required") return { functionCallingConfig: { mode: "ANY" } };
+  if (choice === "none") return { functionCallingConfig: { mode: "NONE" } };
+  if (isJson(choice) && isJson(choice["function"])) {
+    return { functionCallingConfig: { mode: "ANY", allowedFunctionNames: [choice["function"]["name"]] } };
+  }
+  throw badRequest("tool_choice must be auto, required, none or a function", "tool_choice");
+}
+
+/** response_format as Gemini's JSON mode. */
+function responseFormat(format: unknown): Json {
+  if (!isJson(format) || format["type"] === "text") return {};
+  if (format["type"] === "json_object") return { responseMimeType: "application/json" };
+  const schema = isJson(format["json_schema"]) ? format["json_schema"]["schema"] : undefined;
+  if (format["type"] === "json_schema" && isJson(schema)) return { responseMimeType: "application/json", responseJsonSchema: schema };
+  throw badRequest("response_format must be text, json_object or json_schema with a schema", "response_format");
+}
+
+const GENERATION_CONFIG: [openai: string, gemini: string][] = [
+  ["temperature", "temperature"],
+  ["top_p", "topP"],
+  ["top_k", "topK"],
+  ["n", "candidateCount"],
+  ["presence_penalty", "presencePenalty"],
+  ["frequency_penalty", "frequencyPenalty"],
+  ["seed", "seed"],
+];
+
+function generationConfig(body: OpenAIBody): Json {
+  const config: Json = {};
+  for (const [from, to] of GENERATION_CONFIG) if (body[from] !== undefined && body[from] !== null) config[to] = body[from];
+  const maxTokens = body["max_completion_tokens"] ?? body["max_tokens"];
+  if (typeof maxTokens === "number") config["maxOutputTokens"] = maxTokens;
+  const stop = body["stop"];
+  if (typeof stop === "string") config["stopSequences"] = [stop];
+  else if (Array.isArray(stop)) config["stopSequences"] = stop;
+  return { ...config, ...responseFormat(body["response_format"]) };
+}
+
+/** The generateContent request for an OpenAI chat body (already fitted to GEMINI_CHAT_PARAMS). */
+export function toGeminiRequest(body: OpenAIBody): Json {
+  const { system, contents: turns } = contents(body["messages"]);
+  const request: Json = { contents: turns };
+  if (system.length > 0) request["systemInstruction"] = { parts: system };
+  if (Array.isArray(body["tools"]) && body["tools"].length > 0) {
+    request["tools"] = tools(body["tools"]);
+    const config = toolConfig(body["tool_choice"]);
+    if (config) request["toolConfig"] = config;
+  }
+  const config = generationConfig(body);
+  if (Object.keys(config).length > 0) request["generationConfig"] = config;
+  return request;
+}

@@ -1,0 +1,111 @@
+import type { Json, OpenAIBody } from "../providers/provider.js";
+import { badRequest, isJson, jsonArray, str, textOf } from "./content.js";
+import { unsupportedParam } from "./params.js";
+
+// An Anthropic Messages request as an OpenAI chat request, so /v1/messages
+// reaches deployments that speak OpenAI (or are translated from it).
+
+/** The Messages parameters that have an OpenAI counterpart. */
+const TRANSLATED = new Set(["model", "messages", "system", "max_tokens", "stop_sequences", "stream", "temperature", "top_p", "tools", "tool_choice", "metadata"]);
+
+/** A parameter that asks for nothing OpenAI lacks (thinking turned off). */
+function isDefault(name: string, value: unknown): boolean {
+  return value === null || (name === "thinking" && isJson(value) && value["type"] === "disabled");
+}
+
+function sourceUrl(block: Json): string {
+  const source = (block["source"] ?? {}) as Json;
+  if (source["type"] === "base64") return `data:${String(source["media_type"])};base64,${String(source["data"])}`;
+  if (source["type"] === "url" && typeof source["url"] === "string") return source["url"];
+  throw badRequest(`${String(block["type"])} blocks need a base64 or url source for this model`, "messages");
+}
+
+function userPart(block: Json): Json {
+  const type = block["type"];
+  if (type === "text") return { type: "text", text: str(block["text"]) ?? "" };
+  if (type === "image") return { type: "image_url", image_url: { url: sourceUrl(block) } };
+  if (type === "document") return { type: "file", file: { file_data: sourceUrl(block) } };
+  throw badRequest(`content blocks of type "${String(type)}" are not supported for this model`, "messages");
+}
+
+/** A user turn: its tool results become tool messages, which OpenAI wants right after the assistant's calls. */
+function userMessages(content: unknown): Json[] {
+  if (typeof content === "string") return [{ role: "user", content }];
+  const messages: Json[] = [];
+  const parts: Json[] = [];
+  for (const block of jsonArray(content)) {
+    if (block["type"] === "tool_result") {
+      const text = textOf(block["content"]);
+      messages.push({ role: "tool", tool_call_id: block["tool_use_id"], content: block["is_error"] === true ? `Error: ${text}` : text });
+    } else parts.push(userPart(block));
+  }
+  if (parts.length > 0) messages.push({ role: "user", content: parts.every((p) => p["type"] === "text") ? textOf(parts) : parts });
+  return messages;
+}
+
+function assistantMessage(content: unknown): Json {
+  if (typeof content === "string") return { role: "assistant", content };
+  let text = "";
+  const toolCalls: Json[] = [];
+  for (const block of jsonArray(content)) {
+    if (block["type"] === "text") text += str(block["text"]) ?? "";
+    else if (block["type"] === "tool_use") {
+      toolCalls.push({ id: block["id"], type: "function", function: { name: block["name"], arguments: JSON.stringify(block["input"] ?? {}) } });
+    }
+    // Thinking blocks are the model's own notes, signed for Anthropic alone: other models cannot take them back.
+  }
+  return { role: "assistant", content: text === "" && toolCalls.length > 0 ? null : text, ...(toolCalls.length > 0 && { tool_calls: toolCalls }) };
+}
+
+function tools(value: unknown): Json[] {
+  return jsonArray(value).map((tool) => {
+    // Anthropic's server tools (web search, code execution, …) run only on Anthropic.
+    if (tool["type"] !== undefined && tool["type"] !== "custom") throw badRequest(`tools of type "${String(tool["type"])}" are not supported for this model`, "tools");
+    return {
+      type: "function",
+      function: {
+        name: tool["name"],
+        ...(typeof tool["description"] === "string" && { description: tool["description"] }),
+        parameters: isJson(tool["input_schema"]) ? tool["input_schema"] : { type: "object", properties: {} },
+      },
+    };
+  });
+}
+
+function toolChoice(choice: Json): { tool_choice?: unknown; parallel_tool_calls?: boolean } {
+  const type = choice["type"];
+  const mapped =
+    type === "auto" ? "auto" : type === "any" ? "required" : type === "none" ? "none" : type === "tool" ? { type: "function", function: { name: choice["name"] } } : undefined;
+  if (mapped === undefined) throw badRequest("tool_choice.type must be auto, any, tool or none", "tool_choice");
+  return { tool_choice: mapped, ...(choice["disable_parallel_tool_use"] === true && { parallel_tool_calls: false }) };
+}
+
+/**
+ * The OpenAI chat request for a Messages body. Parameters without an OpenAI
+ * counterpart are dropped under drop_params, and refused with a 400 naming
+ * them when not.
+ */
+export function toChatRequest(body: Json, dropParams: boolean, provider: string): OpenAIBody {
+  for (const [name, value] of Object.entries(body)) {
+    if (!TRANSLATED.has(name) && !dropParams && !isDefault(name, value)) throw unsupportedParam(name, provider);
+  }
+  const messages: Json[] = [];
+  const system = body["system"];
+  const systemText = textOf(system);
+  if (systemText !== "") messages.push({ role: "system", content: systemText });
+  for (const message of jsonArray(body["messages"])) {
+    if (message["role"] === "user") messages.push(...userMessages(message["content"]));
+    else if (message["role"] === "assistant") messages.push(assistantMessage(message["content"]));
+    else throw badRequest(`messages.role must be user or assistant, not "${String(message["role"])}"`, "messages");
+  }
+  const chat: OpenAIBody = { model: body["model"], messages };
+  for (const name of ["max_tokens", "temperature", "top_p", "stream"]) if (body[name] !== undefined) chat[name] = body[name];
+  if (Array.isArray(body["stop_sequences"])) chat["stop"] = body["stop_sequences"];
+  if (Array.isArray(body["tools"]) && body["tools"].length > 0) {
+    chat["tools"] = tools(body["tools"]);
+    if (isJson(body["tool_choice"])) Object.assign(chat, toolChoice(body["tool_choice"]));
+  }
+  const metadata = body["metadata"];
+  if (isJson(metadata) && typeof metadata["user_id"] === "string") chat["user"] = metadata["user_id"];
+  return chat;
+}

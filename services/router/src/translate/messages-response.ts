@@ -1,0 +1,120 @@
+import type { Json, Usage } from "../providers/provider.js";
+import { jsonArray, parseArguments, str } from "./content.js";
+import { toAnthropicUsage } from "./usage.js";
+
+// OpenAI chat completions and chunks as Anthropic Messages responses and
+// stream events, so /v1/messages answers from any deployment.
+
+const STOP_REASONS: Record<string, string> = {
+  stop: "end_turn",
+  length: "max_tokens",
+  tool_calls: "tool_use",
+  function_call: "tool_use",
+  content_filter: "refusal",
+};
+
+function stopReason(finishReason: unknown): string {
+  return STOP_REASONS[String(finishReason)] ?? "end_turn";
+}
+
+function toolUse(call: Json): Json {
+  const fn = (call["function"] ?? {}) as Json;
+  // A model's malformed arguments are still its answer; the client sees them as empty input.
+  return { type: "tool_use", id: call["id"], name: fn["name"], input: parseArguments(fn["arguments"]) ?? {} };
+}
+
+/** An OpenAI chat.completion as an Anthropic message, with the request's final usage. */
+export function toAnthropicMessage(completion: Json, usage: Usage): Json {
+  const choice = jsonArray(completion["choices"])[0] ?? {};
+  const message = (choice["message"] ?? {}) as Json;
+  const content: Json[] = [];
+  const reasoning = str(message["reasoning_content"]);
+  if (reasoning) content.push({ type: "thinking", thinking: reasoning, signature: "" });
+  const text = str(message["content"]);
+  if (text) content.push({ type: "text", text });
+  content.push(...jsonArray(message["tool_calls"]).map(toolUse));
+  return {
+    id: completion["id"],
+    type: "message",
+    role: "assistant",
+    model: completion["model"],
+    content,
+    stop_reason: stopReason(choice["finish_reason"]),
+    stop_sequence: null,
+    usage: toAnthropicUsage(usage),
+  };
+}
+
+export interface AnthropicEvent {
+  name: string;
+  json: Json;
+}
+
+const event = (json: Json): AnthropicEvent => ({ name: String(json["type"]), json });
+
+function messageStart(chunk: Json): AnthropicEvent {
+  const message = { id: chunk["id"], type: "message", role: "assistant", model: chunk["model"], content: [], stop_reason: null, stop_sequence: null };
+  return event({ type: "message_start", message: { ...message, usage: { input_tokens: 0, output_tokens: 0 } } });
+}
+
+/**
+ * Turns OpenAI chunks into Anthropic's stream: message_start, content blocks
+ * (thinking, text, one tool_use per tool call) opened and closed in order,
+ * then message_delta with the stop reason and the final usage, which is only
+ * known once the chunks are done (so message_start carries zero tokens), and
+ * message_stop.
+ */
+export async function* eventsFromChunks(chunks: AsyncIterable<Json>, finalUsage: () => Usage | undefined): AsyncGenerator<AnthropicEvent> {
+  let startedMessage = false;
+  let index = -1;
+  let open: "thinking" | "text" | "tool_use" | undefined;
+  let openTool: unknown;
+  let stop = "end_turn";
+
+  function* openBlock(kind: "thinking" | "text" | "tool_use", block: Json): Generator<AnthropicEvent> {
+    if (open !== undefined) yield event({ type: "content_block_stop", index });
+    index += 1;
+    open = kind;
+    yield event({ type: "content_block_start", index, content_block: block });
+  }
+  const delta = (d: Json) => event({ type: "content_block_delta", index, delta: d });
+
+  for await (const chunk of chunks) {
+    if (!startedMessage) {
+      startedMessage = true;
+      yield messageStart(chunk);
+    }
+    const choice = jsonArray(chunk["choices"]).find((c) => (c["index"] ?? 0) === 0);
+    if (!choice) continue;
+    const d = (choice["delta"] ?? {}) as Json;
+    const reasoning = str(d["reasoning_content"]);
+    if (reasoning) {
+      if (open !== "thinking") yield* openBlock("thinking", { type: "thinking", thinking: "", signature: "" });
+      yield delta({ type: "thinking_delta", thinking: reasoning });
+    }
+    const text = str(d["content"]);
+    if (text) {
+      if (open !== "text") yield* openBlock("text", { type: "text", text: "" });
+      yield delta({ type: "text_delta", text });
+    }
+    for (const call of jsonArray(d["tool_calls"])) {
+      const fn = (call["function"] ?? {}) as Json;
+      if (open !== "tool_use" || (call["index"] ?? 0) !== openTool) {
+        openTool = call["index"] ?? 0;
+        yield* openBlock("tool_use", { type: "tool_use", id: call["id"], name: fn["name"], input: {} });
+      }
+      const args = str(fn["arguments"]);
+      if (args) yield delta({ type: "input_json_delta", partial_json: args });
+    }
+    if (choice["finish_reason"]) stop = stopReason(choice["finish_reason"]);
+  }
+  if (!startedMessage) yield messageStart({});
+  if (open !== undefined) yield event({ type: "content_block_stop", index });
+  const usage = finalUsage();
+  yield event({
+    type: "message_delta",
+    delta: { stop_reason: stop, stop_sequence: null },
+    usage: usage ? toAnthropicUsage(usage) : { output_tokens: 0 },
+  });
+  yield event({ type: "message_stop" });
+}

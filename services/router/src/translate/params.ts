@@ -1,0 +1,32 @@
+import { Code, type ConnectError } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
+import type { Json } from "../providers/provider.js";
+
+export function unsupportedParam(name: string, provider: string): ConnectError {
+  return gatewayError(
+    `${provider} does not support the parameter "${name}"; remove it, or set drop_params: true (in litellm_settings or on the deployment) to drop it`,
+    Code.InvalidArgument,
+    { type: "invalid_request_error", param: name, code: "unsupported_params" },
+  );
+}
+
+/** Whether a parameter's value asks for nothing: clients often send defaults explicitly. */
+function isDefault(name: string, value: unknown): boolean {
+  return value === null || (name === "n" && value === 1);
+}
+
+/**
+ * Keeps the parameters a provider takes. Any other is dropped when
+ * drop_params is on, and refused with a 400 naming it when not.
+ */
+export function fitParams(body: Json, supported: ReadonlySet<string> | undefined, dropParams: boolean, provider: string): Json {
+  if (!supported) return body;
+  let fitted: Json | undefined;
+  for (const [name, value] of Object.entries(body)) {
+    if (supported.has(name)) continue;
+    if (!dropParams && !isDefault(name, value)) throw unsupportedParam(name, provider);
+    fitted ??= { ...body };
+    delete fitted[name];
+  }
+  return fitted ?? body;
+}

@@ -1,0 +1,66 @@
+import type { Json, Usage } from "../providers/provider.js";
+
+// Token usage in each wire format. OpenAI counts cached prompt tokens inside
+// prompt_tokens; Anthropic's input_tokens leave out both cache reads and cache
+// writes; Gemini's promptTokenCount includes cached content, and thinking
+// tokens are billed as output.
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/** An Anthropic usage block, as a Usage; undefined when it carries no input count. */
+export function fromAnthropicUsage(value: unknown): Usage | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const u = value as Json;
+  if (typeof u["input_tokens"] !== "number") return undefined;
+  const cachedTokens = count(u["cache_read_input_tokens"]);
+  const cacheWriteTokens = count(u["cache_creation_input_tokens"]);
+  return {
+    promptTokens: count(u["input_tokens"]) + cachedTokens + cacheWriteTokens,
+    completionTokens: count(u["output_tokens"]),
+    cachedTokens,
+    cacheWriteTokens,
+  };
+}
+
+/** Anthropic's stream reports usage in message_start and again, cumulatively, in message_delta: later fields win. */
+export function mergeAnthropicUsage(previous: Json | undefined, next: unknown): Json | undefined {
+  if (next === null || typeof next !== "object") return previous;
+  const merged: Json = { ...previous };
+  for (const [name, value] of Object.entries(next as Json)) if (value !== null && value !== undefined) merged[name] = value;
+  return merged;
+}
+
+export function toAnthropicUsage(usage: Usage): Json {
+  return {
+    input_tokens: usage.promptTokens - usage.cachedTokens - usage.cacheWriteTokens,
+    output_tokens: usage.completionTokens,
+    cache_creation_input_tokens: usage.cacheWriteTokens,
+    cache_read_input_tokens: usage.cachedTokens,
+  };
+}
+
+/** OpenAI's usage block; cache writes are named as LiteLLM names them for Anthropic models. */
+export function toOpenAIUsage(usage: Usage): Json {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedTokens },
+    ...(usage.cacheWriteTokens > 0 && { cache_creation_input_tokens: usage.cacheWriteTokens }),
+  };
+}
+
+/** Gemini's usageMetadata, as a Usage; undefined when it carries no prompt count. */
+export function fromGeminiUsage(value: unknown): Usage | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const u = value as Json;
+  if (typeof u["promptTokenCount"] !== "number") return undefined;
+  return {
+    promptTokens: count(u["promptTokenCount"]),
+    completionTokens: count(u["candidatesTokenCount"]) + count(u["thoughtsTokenCount"]),
+    cachedTokens: count(u["cachedContentTokenCount"]),
+    cacheWriteTokens: 0,
+  };
+}

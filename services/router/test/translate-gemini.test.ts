@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import type { Json } from "../src/providers/provider.js";
+import { toGeminiRequest } from "../src/translate/gemini-request.js";
+import { chunksFromGemini, fromGeminiResponse } from "../src/translate/gemini-response.js";
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+async function* events(...list: Json[]): AsyncGenerator<Json> {
+  for (const event of list) yield event;
+}
+
+describe("OpenAI chat request to Gemini generateContent", () => {
+  it("maps generation settings and JSON mode", () => {
+    const request = toGeminiRequest({
+      messages: [{ role: "user", content: "hi" }],
+      n: 2,
+      seed: 4,
+      top_p: 0.5,
+      stop: "END",
+      presence_penalty: 0.1,
+      response_format: { type: "json_schema", json_schema: { name: "r", schema: { type: "object" } } },
+    });
+    expect(request["generationConfig"]).toEqual({
+      candidateCount: 2,
+      seed: 4,
+      topP: 0.5,
+      presencePenalty: 0.1,
+      stopSequences: ["END"],
+      responseMimeType: "application/json",
+      responseJsonSchema: { type: "object" },
+    });
+  });
+
+  it("refuses what Gemini cannot take: a tool result with no call, an image by URL", () => {
+    expect(() => toGeminiRequest({ messages: [{ role: "tool", tool_call_id: "x", content: "1" }] })).toThrow(/tool_call_id/);
+    const byUrl = { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://x/cat.png" } }] }] };
+    expect(() => toGeminiRequest(byUrl)).toThrow(/data: URLs/);
+  });
+});
+
+describe("Gemini responses to OpenAI", () => {
+  it("answers a blocked prompt as a content_filter finish", () => {
+    const { response } = fromGeminiResponse({ promptFeedback: { blockReason: "SAFETY" }, usageMetadata: { promptTokenCount: 3 } }, "gemini-x");
+    expect(response["choices"]).toEqual([{ index: 0, message: { role: "assistant", content: "" }, logprobs: null, finish_reason: "content_filter" }]);
+  });
+
+  it("numbers streamed function calls and takes the last usageMetadata", async () => {
+    const chunks = await collect(
+      chunksFromGemini(
+        events(
+          { candidates: [{ content: { parts: [{ text: "Hi" }] } }], usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 1 } },
+          {
+            candidates: [{ content: { parts: [{ functionCall: { name: "a", args: {} } }, { functionCall: { name: "b", args: { x: 1 } } }] }, finishReason: "STOP" }],
+            usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 9, thoughtsTokenCount: 2, cachedContentTokenCount: 4 },
+          },
+        ),
+        "gemini-x",
+      ),
+    );
+    const calls = chunks.flatMap((c) => ((c["choices"] as { delta: Json }[])[0]?.delta["tool_calls"] as Json[] | undefined) ?? []);
+    expect(calls.map((c) => [c["index"], (c["function"] as Json)["name"], (c["function"] as Json)["arguments"]])).toEqual([
+      [0, "a", "{}"],
+      [1, "b", '{"x":1}'],
+    ]);
+    expect((chunks.at(-2)!["choices"] as Json[])[0]).toMatchObject({ finish_reason: "tool_calls" });
+    expect(chunks.at(-1)!["usage"]).toMatchObject({ prompt_tokens: 5, completion_tokens: 11, prompt_tokens_details: { cached_tokens: 4 } });
+  });
+
+  it("reports a stream that ends before any candidate finished as broken", async () => {
+    await expect(collect(chunksFromGemini(events({ candidates: [{ content: { parts: [{ text: "Hi" }] } }] }), "gemini-x"))).rejects.toMatchObject({
+      status: 502,
+    });
+  });
+});

@@ -1,0 +1,176 @@
+import { describe, expect, it } from "vitest";
+import type { Json, Usage } from "../src/providers/provider.js";
+import { toAnthropicRequest } from "../src/translate/anthropic-request.js";
+import { toChatRequest } from "../src/translate/messages-request.js";
+import { eventsFromChunks, toAnthropicMessage } from "../src/translate/messages-response.js";
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+async function* chunks(...list: Json[]): AsyncGenerator<Json> {
+  for (const chunk of list) yield chunk;
+}
+
+const chunk = (delta: Json, finish_reason: string | null = null): Json => ({ id: "c1", model: "gpt-x", choices: [{ index: 0, delta, finish_reason }] });
+const usage: Usage = { promptTokens: 30, completionTokens: 7, cachedTokens: 10, cacheWriteTokens: 0 };
+
+describe("Anthropic Messages request to OpenAI chat", () => {
+  const conversation: Json = {
+    model: "any",
+    max_tokens: 300,
+    system: [{ type: "text", text: "Be brief." }],
+    messages: [
+      { role: "user", content: "weather?" },
+      { role: "assistant", content: [{ type: "text", text: "Checking." }, { type: "tool_use", id: "t1", name: "w", input: { city: "Paris" } }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "sunny" }] }, { type: "text", text: "and tomorrow?" }] },
+    ],
+    tools: [{ name: "w", input_schema: { type: "object", properties: { city: { type: "string" } } } }],
+    tool_choice: { type: "tool", name: "w", disable_parallel_tool_use: true },
+    stop_sequences: ["END"],
+    metadata: { user_id: "u-7" },
+  };
+
+  it("puts tool results in tool messages ahead of the user's text, and maps the rest", () => {
+    expect(toChatRequest(conversation, false, "openai")).toEqual({
+      model: "any",
+      max_tokens: 300,
+      stop: ["END"],
+      user: "u-7",
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "weather?" },
+        { role: "assistant", content: "Checking.", tool_calls: [{ id: "t1", type: "function", function: { name: "w", arguments: '{"city":"Paris"}' } }] },
+        { role: "tool", tool_call_id: "t1", content: "sunny" },
+        { role: "user", content: "and tomorrow?" },
+      ],
+      tools: [{ type: "function", function: { name: "w", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
+      tool_choice: { type: "function", function: { name: "w" } },
+      parallel_tool_calls: false,
+    });
+  });
+
+  it("survives the trip on to an Anthropic deployment: the same turns come out", () => {
+    const back = toAnthropicRequest(toChatRequest(conversation, false, "anthropic"), "claude-x", false);
+    expect(back["messages"]).toEqual([
+      { role: "user", content: [{ type: "text", text: "weather?" }] },
+      { role: "assistant", content: [{ type: "text", text: "Checking." }, { type: "tool_use", id: "t1", name: "w", input: { city: "Paris" } }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "sunny" }, { type: "text", text: "and tomorrow?" }] },
+    ]);
+    expect(back).toMatchObject({ system: [{ type: "text", text: "Be brief." }], stop_sequences: ["END"], tool_choice: { type: "tool", name: "w", disable_parallel_tool_use: true } });
+  });
+
+  it("refuses parameters and tools OpenAI lacks unless drop_params, and lets defaults through", () => {
+    const thinking = { model: "m", max_tokens: 5, messages: [{ role: "user", content: "x" }], thinking: { type: "enabled", budget_tokens: 1024 } };
+    expect(() => toChatRequest(thinking, false, "openai")).toThrow(/"thinking"/);
+    expect(toChatRequest(thinking, true, "openai")).not.toHaveProperty("thinking");
+    expect(() => toChatRequest({ ...thinking, thinking: { type: "disabled" } }, false, "openai")).not.toThrow();
+    const serverTool = { model: "m", messages: [{ role: "user", content: "x" }], tools: [{ type: "web_search_20250305", name: "web_search" }] };
+    expect(() => toChatRequest(serverTool, true, "openai")).toThrow(/web_search_20250305/);
+  });
+
+  it("marks failed tool results and turns images and documents into parts", () => {
+    const request = toChatRequest(
+      {
+        model: "m",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "tool_result", tool_use_id: "t", is_error: true, content: "boom" },
+              { type: "image", source: { type: "url", url: "https://x/cat.png" } },
+              { type: "document", source: { type: "base64", media_type: "application/pdf", data: "JVBE" } },
+            ],
+          },
+        ],
+      },
+      false,
+      "openai",
+    );
+    expect(request["messages"]).toEqual([
+      { role: "tool", tool_call_id: "t", content: "Error: boom" },
+      {
+        role: "user",
+        content: [
+          { type: "image_url", image_url: { url: "https://x/cat.png" } },
+          { type: "file", file: { file_data: "data:application/pdf;base64,JVBE" } },
+        ],
+      },
+    ]);
+  });
+});
+
+describe("OpenAI completion to Anthropic message", () => {
+  it("maps content, tool calls, stop reason and usage (cache reads apart from input)", () => {
+    const message = toAnthropicMessage(
+      {
+        id: "c1",
+        model: "gpt-x",
+        choices: [{ message: { content: "Sure.", tool_calls: [{ id: "call_1", function: { name: "w", arguments: '{"a":1}' } }] }, finish_reason: "length" }],
+      },
+      usage,
+    );
+    expect(message).toEqual({
+      id: "c1",
+      type: "message",
+      role: "assistant",
+      model: "gpt-x",
+      content: [
+        { type: "text", text: "Sure." },
+        { type: "tool_use", id: "call_1", name: "w", input: { a: 1 } },
+      ],
+      stop_reason: "max_tokens",
+      stop_sequence: null,
+      usage: { input_tokens: 20, output_tokens: 7, cache_read_input_tokens: 10, cache_creation_input_tokens: 0 },
+    });
+  });
+});
+
+describe("OpenAI chunks to Anthropic events", () => {
+  it("opens and closes one block per text run and per tool call, and ends with the final usage", async () => {
+    const events = await collect(
+      eventsFromChunks(
+        chunks(
+          chunk({ role: "assistant", content: "" }),
+          chunk({ content: "Hel" }),
+          chunk({ content: "lo" }),
+          chunk({ tool_calls: [{ index: 0, id: "a", function: { name: "f", arguments: "" } }] }),
+          chunk({ tool_calls: [{ index: 0, function: { arguments: "{}" } }] }),
+          chunk({ tool_calls: [{ index: 1, id: "b", function: { name: "g", arguments: '{"x":1}' } }] }),
+          chunk({}, "tool_calls"),
+        ),
+        () => usage,
+      ),
+    );
+    expect(events.map((e) => e.name)).toEqual([
+      "message_start",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
+    ]);
+    expect(events[0]!.json).toMatchObject({ message: { id: "c1", model: "gpt-x", role: "assistant", content: [] } });
+    expect(events[5]!.json).toEqual({ type: "content_block_start", index: 1, content_block: { type: "tool_use", id: "a", name: "f", input: {} } });
+    expect(events[9]!.json).toEqual({ type: "content_block_delta", index: 2, delta: { type: "input_json_delta", partial_json: '{"x":1}' } });
+    expect(events[11]!.json).toEqual({
+      type: "message_delta",
+      delta: { stop_reason: "tool_use", stop_sequence: null },
+      usage: { input_tokens: 20, output_tokens: 7, cache_read_input_tokens: 10, cache_creation_input_tokens: 0 },
+    });
+  });
+
+  it("still frames a complete message when the chunks carry nothing", async () => {
+    const events = await collect(eventsFromChunks(chunks(), () => undefined));
+    expect(events.map((e) => e.name)).toEqual(["message_start", "message_delta", "message_stop"]);
+  });
+});
