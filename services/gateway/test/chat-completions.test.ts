@@ -177,8 +177,8 @@ describe.each(MODES)("chat completions, $name", ({ split, real }) => {
   it("rejects an unknown model with 400 naming the models that exist, and records it", async () => {
     const err = await client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((err as OpenAI.BadRequestError).message).toContain("fast-model");
-    const row = await spendLog((err as OpenAI.BadRequestError).headers?.get("x-litellm-call-id") ?? "");
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toContain("fast-model");
+    const row = await spendLog((err as InstanceType<typeof OpenAI.BadRequestError>).headers?.get("x-litellm-call-id") ?? "");
     expect(row.status).toBe("failure");
   });
 
