@@ -1,11 +1,19 @@
+import * as http from "node:http";
 import * as http2 from "node:http2";
+import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import type { ConnectRouter, Interceptor, Transport } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
+import { sendMetrics } from "./metrics.js";
+import { requestIdClientInterceptor, requestIdServerInterceptor } from "./request-id.js";
+import { traceClientInterceptor, traceServerInterceptor, tracingEnabled } from "./tracing.js";
 
 export interface ConnectServer {
   port: number;
-  /** Stops accepting calls, lets running ones finish for up to `graceMs`, then closes. */
+  /**
+   * Stops accepting connections, lets running calls (streams included)
+   * finish for up to `graceMs`, then cuts what is left.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -16,22 +24,63 @@ export interface ServeOptions {
   ready?: () => boolean;
 }
 
-/** Serves Connect routes over HTTP/2 without TLS (h2c), for service-to-service calls. */
+const DEFAULT_GRACE_MS = 25_000;
+// Every HTTP/2 connection opens with this preface; no HTTP/1 request line starts so.
+const H2_PREFACE_START = "PRI";
+
+/**
+ * Serves Connect routes on one port in two dialects: HTTP/2 without TLS
+ * (h2c) for the services calling each other, and HTTP/1.1 for health
+ * probes, metrics scrapers and curl, which do not speak h2c.
+ */
 export async function serveConnect(routes: (router: ConnectRouter) => void, options: ServeOptions): Promise<ConnectServer> {
   const handler = connectNodeAdapter({
     routes,
+    interceptors: tracingEnabled() ? [requestIdServerInterceptor, traceServerInterceptor] : [requestIdServerInterceptor],
     fallback(req, res) {
+      if (req.url === "/metrics") return void sendMetrics(res);
       const ready = options.ready?.() ?? true;
       const status = req.url === "/health/liveliness" ? 200 : req.url === "/health/readiness" ? (ready ? 200 : 503) : 404;
       res.writeHead(status);
       res.end();
     },
   });
-  const server = http2.createServer(handler);
+  const h2 = http2.createServer(handler);
+  const h1 = http.createServer(handler);
   const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (session) => {
+  h2.on("session", (session) => {
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
+  });
+  let closing: Promise<void> | undefined;
+  h1.prependListener("request", (_req, res) => {
+    if (closing) res.shouldKeepAlive = false;
+  });
+  // Connections that have not said which dialect they speak yet (TCP probes).
+  const undecided = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    undecided.add(socket);
+    const dropped = () => {
+      undecided.delete(socket);
+      socket.destroy();
+    };
+    socket.once("error", dropped);
+    socket.once("end", dropped);
+    socket.once("data", (head: Buffer) => {
+      undecided.delete(socket);
+      socket.off("error", dropped);
+      socket.off("end", dropped);
+      // Hand the socket, first bytes included, to the server of its dialect:
+      // the HTTP/2 session reads what is buffered itself, HTTP/1 needs the flow resumed.
+      socket.pause();
+      socket.unshift(head);
+      if (head.subarray(0, H2_PREFACE_START.length).toString("latin1") === H2_PREFACE_START) {
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -39,19 +88,35 @@ export async function serveConnect(routes: (router: ConnectRouter) => void, opti
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: (graceMs = 5000) =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // http2 servers wait for every session; ask them to finish, then end stragglers.
+    close: (graceMs = DEFAULT_GRACE_MS) =>
+      (closing ??= new Promise<void>((resolve) => {
+        // Resolves once every connection, of either dialect, has ended.
+        server.close(() => {
+          clearTimeout(deadline);
+          resolve();
+        });
+        // GOAWAY: callers open no new streams here and move to another
+        // replica; streams already running go on to their end.
         for (const session of sessions) session.close();
-        setTimeout(() => {
+        h1.closeIdleConnections();
+        // Connections busy now close as soon as their response is out.
+        h1.keepAliveTimeout = 1;
+        for (const socket of undecided) socket.destroy();
+        const deadline = setTimeout(() => {
           for (const session of sessions) session.destroy();
-        }, graceMs).unref();
-      }),
+          h1.closeAllConnections();
+        }, graceMs);
+        deadline.unref();
+      })),
   };
 }
 
 /** A binary Connect transport over HTTP/2 to a peer service, e.g. "http://keys:4001". */
 export function connectTransport(baseUrl: string, interceptors: Interceptor[] = []): Transport {
-  return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors });
+  return createConnectTransport({
+    baseUrl,
+    httpVersion: "2",
+    useBinaryFormat: true,
+    interceptors: tracingEnabled() ? [requestIdClientInterceptor, traceClientInterceptor, ...interceptors] : [requestIdClientInterceptor, ...interceptors],
+  });
 }

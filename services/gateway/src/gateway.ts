@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@connectrpc/connect";
 import { startAccounting } from "@gateway/accounting";
@@ -24,6 +25,8 @@ export interface RunningGateway {
    * Rejects when something could not finish in time.
    */
   close(): Promise<void>;
+  /** Re-reads config.yaml where a router runs in this process (SIGHUP); a broken file is logged and ignored. */
+  reload(): Promise<void>;
 }
 
 /** One step of shutting down, given the time by which everything must be done. */
@@ -40,7 +43,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let bus: Bus | undefined;
   let database: Database | undefined;
   const needsBus = ["all", "keys", "router", "accounting"].includes(options.service);
-  const needsDatabase = ["all", "keys", "accounting"].includes(options.service);
+  const needsDatabase = ["all", "keys", "router", "accounting"].includes(options.service);
+  // Set where a router runs here: its config reload and whether its model list is loaded.
+  let reloadRouter = () => Promise.resolve();
+  let routerReady = () => true;
   try {
     if (needsBus) {
       bus = await openBus(options);
@@ -56,9 +62,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (options.service === "all") {
         const keys = await startKeys({ config, database: database!, bus: bus!, logger });
         closers.unshift(() => keys.stop());
-        const router = startRouter({ config, bus: bus!, logger });
-        const accounting = await startAccounting({ database: database!, bus: bus!, logger });
+        const router = await startRouter({ config, configPath: options.configPath, database: database!, bus: bus!, logger, outboxDir: outboxDir(options) });
+        ({ reload: reloadRouter, ready: routerReady } = router);
+        const accounting = await startAccounting({ database: database!, bus: bus!, logger, settings: config.general_settings });
         closers.unshift(() => accounting.stop());
+        closers.unshift(() => router.close());
         closers.unshift((deadline) => within(deadline, router.flush(), "flushing usage events"));
         peers = {
           keys: directClient(KeysService, keys.impl),
@@ -72,7 +80,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           accounting: createClient(AccountingService, replicaTransport(required(options.accountingUrl, "ACCOUNTING_URL"))),
         };
       }
-      const edge = createEdgeServer({ peers, logger, maxBodyBytes, ready: () => ready }, tlsFiles(options));
+      const edge = createEdgeServer({ peers, logger, maxBodyBytes, ready: () => ready && routerReady() }, tlsFiles(options));
       port = await edge.listen(options.port, options.host);
       closers.unshift((deadline) => edge.close(deadline - Date.now()));
     } else {
@@ -83,15 +91,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         closers.unshift(() => keys.stop());
         routes = keys.routes;
       } else if (options.service === "router") {
-        const router = startRouter({ config, bus: bus!, logger });
+        const router = await startRouter({ config, configPath: options.configPath, database: database!, bus: bus!, logger, outboxDir: outboxDir(options) });
+        ({ reload: reloadRouter, ready: routerReady } = router);
+        closers.unshift(() => router.close());
         closers.unshift((deadline) => within(deadline, router.flush(), "flushing usage events"));
         routes = router.routes;
       } else {
-        const accounting = await startAccounting({ database: database!, bus: bus!, logger });
+        const accounting = await startAccounting({ database: database!, bus: bus!, logger, settings: config.general_settings });
         closers.unshift(() => accounting.stop());
         routes = accounting.routes;
       }
-      const server = await serveConnect(routes, { port: options.port, host: options.host, ready: () => ready });
+      const server = await serveConnect(routes, { port: options.port, host: options.host, ready: () => ready && routerReady() });
       port = server.port;
       closers.unshift((deadline) => server.close(deadline - Date.now()));
     }
@@ -99,6 +109,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     logger.info({ service: options.service, port, host: options.host }, "gateway listening");
     return {
       port,
+      reload: () => reloadRouter(),
       close: () =>
         (closing ??= (async () => {
           ready = false;
@@ -145,6 +156,11 @@ async function within(deadline: number, work: Promise<void>, what: string): Prom
 function tlsFiles(options: GatewayOptions): { key: Buffer; cert: Buffer } | undefined {
   if (!options.sslKeyfilePath || !options.sslCertfilePath) return undefined;
   return { key: readFileSync(options.sslKeyfilePath), cert: readFileSync(options.sslCertfilePath) };
+}
+
+/** The router's usage outbox lives in the data directory; without one, unsent usage is kept in memory only. */
+function outboxDir(options: GatewayOptions): string | undefined {
+  return options.dataDir && join(options.dataDir, "outbox");
 }
 
 function required(value: string | undefined, name: string): string {

@@ -17,15 +17,31 @@ export interface GatewayOptions {
   natsPrefix: string | undefined;
   /** Where embedded PGlite keeps its files; unset means in memory. */
   dataDir: string | undefined;
-  /** Where the edge finds its peers when they run as their own processes. */
+  /**
+   * Where the edge finds its peers when they run as their own processes:
+   * one URL, or several replicas' URLs separated by commas.
+   */
   keysUrl: string | undefined;
   routerUrl: string | undefined;
   accountingUrl: string | undefined;
+  /** PEM files for the edge to serve HTTPS itself (LiteLLM's --ssl_keyfile_path / --ssl_certfile_path). */
+  sslKeyfilePath: string | undefined;
+  sslCertfilePath: string | undefined;
+  /**
+   * On SIGTERM: how long readiness reports 503 while still serving, so load
+   * balancers stop sending before the port closes...
+   */
+  drainDelayMs: number;
+  /** ...then how long requests and streams in flight may take to finish. */
+  shutdownTimeoutMs: number;
 }
 
 const USAGE = `usage: npm start -- [--config config.yaml] [--port 4000] [--host 127.0.0.1] [--service all|edge|keys|router|accounting]
+                    [--ssl_keyfile_path key.pem --ssl_certfile_path cert.pem]
 
-environment: DATABASE_URL, NATS_URL, NATS_STREAM, NATS_SUBJECT_PREFIX, GATEWAY_DATA_DIR, KEYS_URL, ROUTER_URL, ACCOUNTING_URL, CONFIG_FILE_PATH, PORT, HOST, GATEWAY_SERVICE`;
+environment: DATABASE_URL, NATS_URL, NATS_STREAM, NATS_SUBJECT_PREFIX, GATEWAY_DATA_DIR, KEYS_URL, ROUTER_URL, ACCOUNTING_URL
+  (each peer URL may list replicas: http://a:4001,http://b:4001), CONFIG_FILE_PATH, PORT, HOST, GATEWAY_SERVICE,
+  SSL_KEYFILE_PATH, SSL_CERTFILE_PATH, GATEWAY_DRAIN_DELAY_SECONDS (default 0), GATEWAY_SHUTDOWN_TIMEOUT_SECONDS (default 25)`;
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -42,6 +58,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): GatewayOpt
         port: { type: "string", short: "p" },
         host: { type: "string" },
         service: { type: "string" },
+        // LiteLLM spells these with underscores; the dashed forms are accepted too.
+        ssl_keyfile_path: { type: "string" },
+        ssl_certfile_path: { type: "string" },
+        "ssl-keyfile-path": { type: "string" },
+        "ssl-certfile-path": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -54,6 +75,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): GatewayOpt
   if (!(SERVICES as readonly string[]).includes(service)) throw new UsageError(`unknown service "${service}"\n${USAGE}`);
   const port = Number(values.port ?? env["PORT"] ?? 4000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`invalid port "${values.port ?? env["PORT"]}"`);
+  const sslKeyfilePath = values.ssl_keyfile_path ?? values["ssl-keyfile-path"] ?? (env["SSL_KEYFILE_PATH"] || undefined);
+  const sslCertfilePath = values.ssl_certfile_path ?? values["ssl-certfile-path"] ?? (env["SSL_CERTFILE_PATH"] || undefined);
+  if ((sslKeyfilePath === undefined) !== (sslCertfilePath === undefined)) {
+    throw new UsageError("--ssl_keyfile_path and --ssl_certfile_path go together");
+  }
   return {
     service: service as ServiceName,
     configPath: values.config ?? env["CONFIG_FILE_PATH"] ?? "config.yaml",
@@ -67,5 +93,17 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): GatewayOpt
     keysUrl: env["KEYS_URL"] || undefined,
     routerUrl: env["ROUTER_URL"] || undefined,
     accountingUrl: env["ACCOUNTING_URL"] || undefined,
+    sslKeyfilePath,
+    sslCertfilePath,
+    drainDelayMs: seconds(env, "GATEWAY_DRAIN_DELAY_SECONDS", 0),
+    shutdownTimeoutMs: seconds(env, "GATEWAY_SHUTDOWN_TIMEOUT_SECONDS", 25),
   };
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback * 1000;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new UsageError(`${name} must be a number of seconds, got "${raw}"`);
+  return value * 1000;
 }

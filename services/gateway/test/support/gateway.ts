@@ -19,6 +19,10 @@ export function gatewayOptions(service: ServiceName, configPath: string, plumbin
     keysUrl: undefined,
     routerUrl: undefined,
     accountingUrl: undefined,
+    sslKeyfilePath: undefined,
+    sslCertfilePath: undefined,
+    drainDelayMs: 0,
+    shutdownTimeoutMs: 25_000,
     ...peers,
   };
 }
@@ -43,6 +47,9 @@ export async function startSplitGateway(configPath: string, plumbing: GatewayPlu
     port: started[0]!.port,
     async close() {
       for (const s of started) await s.close();
+    },
+    async reload() {
+      for (const s of started) await s.reload();
     },
   };
 }
