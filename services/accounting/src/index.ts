@@ -1,14 +1,19 @@
 import { fileURLToPath } from "node:url";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import type { Bus, Database, Logger } from "@gateway/common";
+import type { Bus, Database, GatewayConfig, Logger } from "@gateway/common";
 import type { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { startLedgerConsumer } from "./consumer.js";
 import { Ledger } from "./ledger.js";
+import { retentionSettings, scheduleRetention } from "./retention.js";
 import { accountingRoutes, createAccountingService } from "./service.js";
+import { SpendReports } from "./spend-reports.js";
 
 export { LEDGER_DURABLE, USAGE_SUBJECT, startLedgerConsumer } from "./consumer.js";
-export { DEFAULT_LIST_LIMIT, Ledger, MAX_LIST_LIMIT, type SpendLogFilters } from "./ledger.js";
+export { DEFAULT_LIST_LIMIT, Ledger, MAX_LIST_LIMIT, type LedgerOptions, type SpendLogFilters } from "./ledger.js";
+export { dayOf, isoDay, partitionName, Partitions } from "./partitions.js";
+export { applyRetention, retentionSettings, type RetentionSettings } from "./retention.js";
 export { accountingRoutes, createAccountingService } from "./service.js";
+export { SpendReports } from "./spend-reports.js";
 
 const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 
@@ -24,10 +29,27 @@ export interface Accounting {
   stop(): Promise<void>;
 }
 
-export async function startAccounting(deps: { database: Database; bus: Bus; logger: Logger }): Promise<Accounting> {
+export interface AccountingDeps {
+  database: Database;
+  bus: Bus;
+  logger: Logger;
+  /** config.yaml's general_settings: prompt storage and retention; absent means the defaults. */
+  settings?: GatewayConfig["general_settings"];
+}
+
+export async function startAccounting(deps: AccountingDeps): Promise<Accounting> {
   await migrateAccounting(deps.database);
-  const ledger = new Ledger(deps.database.db);
+  const settings = deps.settings ?? {};
+  const ledger = new Ledger(deps.database.db, { storePrompts: settings.store_prompts_in_spend_logs ?? false });
+  const stopRetention = scheduleRetention(ledger.partitions, retentionSettings(settings), deps.logger);
   const consumer = await startLedgerConsumer(deps.bus, ledger, deps.logger);
-  const impl = createAccountingService({ ledger });
-  return { impl, routes: accountingRoutes(impl), stop: () => consumer.stop() };
+  const impl = createAccountingService({ ledger, reports: new SpendReports(deps.database.db) });
+  return {
+    impl,
+    routes: accountingRoutes(impl),
+    stop: async () => {
+      await consumer.stop();
+      await stopRetention();
+    },
+  };
 }

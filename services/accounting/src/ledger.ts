@@ -1,8 +1,9 @@
 import { and, desc, eq, gte, inArray, lte, sql, type SQL } from "drizzle-orm";
-import type { Db } from "@gateway/common";
+import { pgErrorCode, type Db } from "@gateway/common";
 import type { UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
-import { spendLogs } from "./db/schema.js";
-import { toSpendLogRow, toUsageEvent } from "./spend-log.js";
+import { dailySpend, spendLogPayloads, spendLogs } from "./db/schema.js";
+import { dayOf, Partitions, rowsOf } from "./partitions.js";
+import { toLedgerRecord, toUsageEvent, type LedgerRecord } from "./spend-log.js";
 
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
@@ -20,18 +21,108 @@ export interface SpendLogFilters {
   offset?: number;
 }
 
-/** The spend_logs table: usage events in, spend logs and totals out. */
+export interface LedgerOptions {
+  /** general_settings.store_prompts_in_spend_logs: keep the events' messages and responses. */
+  storePrompts?: boolean;
+}
+
+// SQLSTATE 23514 on an insert into a partitioned table: no partition holds the row.
+const NO_PARTITION = "23514";
+
+/**
+ * Books a batch in one statement, so its rows and the daily totals they add
+ * to commit together or not at all. The batch travels as one JSON parameter
+ * (the same on Postgres and PGlite, and one round trip however large the
+ * batch). Only rows that were not in the ledger yet come back from the
+ * insert, so only they reach the totals and the payloads: a redelivered
+ * event changes nothing. Totals are upserted in key order so that two
+ * replicas booking the same cells wait for each other instead of deadlocking.
+ */
+function bookStatement(records: LedgerRecord[]): SQL {
+  return sql`
+    WITH input AS (
+      SELECT * FROM json_to_recordset(${JSON.stringify(records)}::json) AS t(
+        request_id text, key_hash text, key_alias text, user_id text, team_id text, model_group text,
+        deployment_id text, provider text, model text, prompt_tokens integer, completion_tokens integer,
+        total_tokens integer, spend double precision, start_time timestamptz, end_time timestamptz,
+        latency_ms double precision, status text, error_type text, http_status integer, stream boolean,
+        usage_estimated boolean, call_type text, messages text, response text)
+    ),
+    booked AS (
+      INSERT INTO accounting.spend_logs (request_id, key_hash, key_alias, user_id, team_id, model_group,
+        deployment_id, provider, model, prompt_tokens, completion_tokens, total_tokens, spend, start_time,
+        end_time, latency_ms, status, error_type, http_status, stream, usage_estimated, call_type)
+      SELECT request_id, key_hash, key_alias, user_id, team_id, model_group, deployment_id, provider, model,
+        prompt_tokens, completion_tokens, total_tokens, spend, start_time, end_time, latency_ms, status,
+        error_type, http_status, stream, usage_estimated, call_type
+      FROM input
+      ON CONFLICT (request_id, start_time) DO NOTHING
+      RETURNING request_id, start_time, key_hash, key_alias, team_id, model_group, spend,
+        prompt_tokens, completion_tokens, total_tokens, status
+    ),
+    payloads AS (
+      INSERT INTO accounting.spend_log_payloads (request_id, start_time, messages, response)
+      SELECT input.request_id, input.start_time, coalesce(input.messages, ''), coalesce(input.response, '')
+      FROM input JOIN booked USING (request_id, start_time)
+      WHERE input.messages IS NOT NULL OR input.response IS NOT NULL
+      ON CONFLICT DO NOTHING
+    ),
+    totals AS (
+      INSERT INTO accounting.daily_spend AS d (day, key_hash, team_id, model_group, key_alias, spend,
+        prompt_tokens, completion_tokens, total_tokens, requests, failed_requests)
+      SELECT (start_time AT TIME ZONE 'UTC')::date, key_hash, team_id, model_group,
+        (array_agg(key_alias ORDER BY start_time DESC))[1], sum(spend), sum(prompt_tokens),
+        sum(completion_tokens), sum(total_tokens), count(*), count(*) FILTER (WHERE status = 'failure')
+      FROM booked
+      GROUP BY 1, 2, 3, 4
+      ORDER BY 1, 2, 3, 4
+      ON CONFLICT (day, key_hash, team_id, model_group) DO UPDATE SET
+        key_alias = excluded.key_alias,
+        spend = d.spend + excluded.spend,
+        prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = d.completion_tokens + excluded.completion_tokens,
+        total_tokens = d.total_tokens + excluded.total_tokens,
+        requests = d.requests + excluded.requests,
+        failed_requests = d.failed_requests + excluded.failed_requests
+    )
+    SELECT count(*)::int AS booked FROM booked`;
+}
+
+/** The ledger: usage events in; spend logs and per-key totals out. */
 export class Ledger {
-  constructor(private readonly db: Db) {}
+  readonly partitions: Partitions;
+
+  constructor(
+    private readonly db: Db,
+    private readonly options: LedgerOptions = {},
+  ) {
+    this.partitions = new Partitions(db);
+  }
 
   /**
-   * Books events in one statement. A request id already in the ledger (a
-   * redelivery, a replay, a repeat within the batch) is left as first booked,
-   * so booking is idempotent.
+   * Books events and returns how many were new. A request id already in the
+   * ledger (a redelivery, a replay, a repeat within the batch) is left as
+   * first booked, so booking is idempotent.
    */
-  async record(events: UsageEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await this.db.insert(spendLogs).values(events.map(toSpendLogRow)).onConflictDoNothing({ target: spendLogs.requestId });
+  async record(events: UsageEvent[]): Promise<number> {
+    if (events.length === 0) return 0;
+    const records = firstOfEachRequest(events.map((event) => toLedgerRecord(event, this.options.storePrompts ?? false)));
+    try {
+      return await this.book(records);
+    } catch (err) {
+      // Another replica's retention dropped a partition this one remembers.
+      if (pgErrorCode(err) !== NO_PARTITION) throw err;
+      this.partitions.forget();
+      return await this.book(records);
+    }
+  }
+
+  private async book(records: LedgerRecord[]): Promise<number> {
+    await this.partitions.ensure("spend_logs", records.map(recordDay));
+    const withPayload = records.filter((r) => r.messages !== null || r.response !== null);
+    if (withPayload.length > 0) await this.partitions.ensure("spend_log_payloads", withPayload.map(recordDay));
+    const [row] = rowsOf<{ booked: number }>(await this.db.execute(bookStatement(records)));
+    return row?.booked ?? 0;
   }
 
   /** Newest first; request id breaks ties so pages never overlap. */
@@ -43,25 +134,45 @@ export class Ledger {
     if (filters.startMs !== undefined) where.push(gte(spendLogs.startTime, new Date(filters.startMs)));
     if (filters.endMs !== undefined) where.push(lte(spendLogs.startTime, new Date(filters.endMs)));
     const rows = await this.db
-      .select()
+      .select({ log: spendLogs, payload: { messages: spendLogPayloads.messages, response: spendLogPayloads.response } })
       .from(spendLogs)
+      .leftJoin(spendLogPayloads, and(eq(spendLogPayloads.requestId, spendLogs.requestId), eq(spendLogPayloads.startTime, spendLogs.startTime)))
       .where(and(...where))
       .orderBy(desc(spendLogs.startTime), desc(spendLogs.requestId))
       .limit(filters.limit ?? DEFAULT_LIST_LIMIT)
       .offset(filters.offset ?? 0);
-    return rows.map(toUsageEvent);
+    return rows.map((row) => toUsageEvent(row.log, row.payload ?? undefined));
   }
 
-  /** All-time spend per key hash; a key with no rows has spent 0. */
+  /**
+   * All-time spend per key hash, from the daily totals: a few rows per key
+   * and day instead of one per request, and unaffected by retention.
+   */
   async spendByKey(keyHashes: string[]): Promise<Map<string, number>> {
     const spend = new Map(keyHashes.map((keyHash) => [keyHash, 0]));
     if (keyHashes.length === 0) return spend;
     const rows = await this.db
-      .select({ keyHash: spendLogs.keyHash, total: sql<number>`sum(${spendLogs.spend})`.mapWith(Number) })
-      .from(spendLogs)
-      .where(inArray(spendLogs.keyHash, keyHashes))
-      .groupBy(spendLogs.keyHash);
+      .select({ keyHash: dailySpend.keyHash, total: sql<number>`sum(${dailySpend.spend})`.mapWith(Number) })
+      .from(dailySpend)
+      .where(inArray(dailySpend.keyHash, keyHashes))
+      .groupBy(dailySpend.keyHash);
     for (const row of rows) spend.set(row.keyHash, row.total);
     return spend;
   }
+}
+
+function recordDay(record: LedgerRecord): number {
+  return dayOf(Date.parse(record.start_time));
+}
+
+/**
+ * One record per request id, the first one seen, in (start time, request id)
+ * order: concurrent batches then take the rows' index locks in the same order.
+ */
+function firstOfEachRequest(records: LedgerRecord[]): LedgerRecord[] {
+  const byId = new Map<string, LedgerRecord>();
+  for (const record of records) if (!byId.has(record.request_id)) byId.set(record.request_id, record);
+  return [...byId.values()].sort((a, b) =>
+    a.start_time === b.start_time ? (a.request_id < b.request_id ? -1 : 1) : a.start_time < b.start_time ? -1 : 1,
+  );
 }

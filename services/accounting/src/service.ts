@@ -1,11 +1,24 @@
 import { Code, ConnectError, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
-import { AccountingService, type ListSpendLogsRequest } from "@gateway/proto/accounting/v1/accounting_pb.js";
+import { AccountingService, SpendGroupBy, type ListSpendLogsRequest } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { MAX_LIST_LIMIT, type Ledger, type SpendLogFilters } from "./ledger.js";
+import { dayOf, isoDay } from "./partitions.js";
+import type { DayRange, SpendGrouping, SpendReports, SpendTotalRow } from "./spend-reports.js";
 
 // The latest instant a JavaScript Date (and so a ledger query) can hold.
 const MAX_DATE_MS = 8.64e15;
 
-export function createAccountingService(deps: { ledger: Ledger }): ServiceImpl<typeof AccountingService> {
+const DEFAULT_TOP = 10;
+// LiteLLM's top keys and models cover the last 30 days.
+const DEFAULT_TOP_DAYS = 30;
+
+const GROUPINGS: Partial<Record<SpendGroupBy, SpendGrouping>> = {
+  [SpendGroupBy.UNSPECIFIED]: "team",
+  [SpendGroupBy.TEAM]: "team",
+  [SpendGroupBy.API_KEY]: "api_key",
+  [SpendGroupBy.MODEL]: "model",
+};
+
+export function createAccountingService(deps: { ledger: Ledger; reports: SpendReports }): ServiceImpl<typeof AccountingService> {
   return {
     async listSpendLogs(request) {
       return { logs: await deps.ledger.list(spendLogFilters(request)) };
@@ -17,7 +30,63 @@ export function createAccountingService(deps: { ledger: Ledger }): ServiceImpl<t
       }
       return { spend: Object.fromEntries(await deps.ledger.spendByKey(request.keyHashes)) };
     },
+    async spendReport(request) {
+      if (request.startDate === "" || request.endDate === "") {
+        throw new ConnectError("start_date and end_date are required", Code.InvalidArgument);
+      }
+      const grouping = GROUPINGS[request.groupBy];
+      if (grouping === undefined) throw new ConnectError(`group_by ${request.groupBy} is not known`, Code.InvalidArgument);
+      const rows = await deps.reports.report(dayRange(request.startDate, request.endDate), grouping);
+      return { rows: rows.map(spendTotal) };
+    },
+    async topKeys(request) {
+      const rows = await deps.reports.topKeys(recentDays(request.startDate, request.endDate), topLimit(request.limit));
+      return { keys: rows.map(spendTotal) };
+    },
+    async topModels(request) {
+      const rows = await deps.reports.topModels(recentDays(request.startDate, request.endDate), topLimit(request.limit));
+      return { models: rows.map(spendTotal) };
+    },
   };
+}
+
+function spendTotal(row: SpendTotalRow) {
+  return {
+    ...row,
+    promptTokens: BigInt(row.promptTokens),
+    completionTokens: BigInt(row.completionTokens),
+    totalTokens: BigInt(row.totalTokens),
+    requests: BigInt(row.requests),
+  };
+}
+
+function topLimit(limit: number): number {
+  if (limit > MAX_LIST_LIMIT) throw new ConnectError(`limit is at most ${MAX_LIST_LIMIT}`, Code.InvalidArgument);
+  return limit || DEFAULT_TOP;
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+function checkedDay(name: string, value: string): string {
+  // Date.parse accepts 2026-02-31; the round trip does not.
+  const ms = Date.parse(`${value}T00:00:00Z`);
+  if (!DAY.test(value) || Number.isNaN(ms) || isoDay(dayOf(ms)) !== value) {
+    throw new ConnectError(`${name} is not a day in the form YYYY-MM-DD: ${value}`, Code.InvalidArgument);
+  }
+  return value;
+}
+
+function dayRange(startDate: string, endDate: string): DayRange {
+  const range = { startDay: checkedDay("start_date", startDate), endDay: checkedDay("end_date", endDate) };
+  if (range.startDay > range.endDay) throw new ConnectError("start_date is after end_date", Code.InvalidArgument);
+  return range;
+}
+
+/** The given days, or where one is missing the last 30 days up to today. */
+function recentDays(startDate: string, endDate: string): DayRange {
+  const end = endDate === "" ? isoDay(dayOf(Date.now())) : checkedDay("end_date", endDate);
+  const start = startDate === "" ? isoDay(dayOf(Date.parse(`${end}T00:00:00Z`)) - DEFAULT_TOP_DAYS) : startDate;
+  return dayRange(start, end);
 }
 
 export function accountingRoutes(impl: ServiceImpl<typeof AccountingService>) {

@@ -12,37 +12,70 @@ export function unrecordable(event: UsageEvent): string | undefined {
   return undefined;
 }
 
-export function toSpendLogRow(event: UsageEvent): SpendLogRow {
+/** One event as the ledger's insert statement reads it (json_to_recordset's columns). */
+export interface LedgerRecord {
+  request_id: string;
+  key_hash: string;
+  key_alias: string;
+  user_id: string;
+  team_id: string;
+  model_group: string;
+  deployment_id: string;
+  provider: string;
+  model: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  spend: number;
+  start_time: string;
+  end_time: string | null;
+  latency_ms: number;
+  status: "success" | "failure";
+  error_type: string;
+  http_status: number;
+  stream: boolean;
+  usage_estimated: boolean;
+  call_type: string;
+  /** Null when prompts are not stored, or the event carries none. */
+  messages: string | null;
+  response: string | null;
+}
+
+export function toLedgerRecord(event: UsageEvent, storePrompts: boolean): LedgerRecord {
   const { startTime } = event;
   if (event.requestId === "" || startTime === undefined) throw new RangeError(unrecordable(event));
+  const payload = storePrompts && (event.messages !== "" || event.response !== "");
   return {
-    requestId: event.requestId,
-    keyHash: event.keyHash,
-    keyAlias: event.keyAlias,
-    userId: event.userId,
-    teamId: event.teamId,
-    modelGroup: event.modelGroup,
-    deploymentId: event.deploymentId,
+    request_id: event.requestId,
+    key_hash: event.keyHash,
+    key_alias: event.keyAlias,
+    user_id: event.userId,
+    team_id: event.teamId,
+    model_group: event.modelGroup,
+    deployment_id: event.deploymentId,
     provider: event.provider,
     model: event.providerModel,
-    promptTokens: event.promptTokens,
-    completionTokens: event.completionTokens,
-    totalTokens: event.totalTokens,
+    prompt_tokens: event.promptTokens,
+    completion_tokens: event.completionTokens,
+    total_tokens: event.totalTokens,
     spend: event.cost,
-    startTime: timestampDate(startTime),
-    endTime: event.endTime ? timestampDate(event.endTime) : null,
-    latencyMs: event.latencyMs,
+    start_time: timestampDate(startTime).toISOString(),
+    end_time: event.endTime ? timestampDate(event.endTime).toISOString() : null,
+    latency_ms: event.latencyMs,
     // The router always says; an event that does not claim success is not booked as one.
     status: event.status === UsageStatus.SUCCESS ? "success" : "failure",
-    errorType: event.errorType,
-    httpStatus: event.httpStatus,
+    error_type: event.errorType,
+    http_status: event.httpStatus,
     stream: event.stream,
-    usageEstimated: event.usageEstimated,
-    callType: event.callType,
+    usage_estimated: event.usageEstimated,
+    call_type: event.callType,
+    messages: payload ? event.messages : null,
+    response: payload ? event.response : null,
   };
 }
 
-export function toUsageEvent(row: SpendLogRow): UsageEvent {
+/** A ledger row (and its stored prompt and response, when kept) as the usage event it was booked from. */
+export function toUsageEvent(row: SpendLogRow, payload?: { messages: string; response: string }): UsageEvent {
   return create(UsageEventSchema, {
     requestId: row.requestId,
     keyHash: row.keyHash,
@@ -66,5 +99,6 @@ export function toUsageEvent(row: SpendLogRow): UsageEvent {
     stream: row.stream,
     usageEstimated: row.usageEstimated,
     callType: row.callType,
+    ...payload,
   });
 }

@@ -53,7 +53,7 @@ test("books a replayed request once, even under a new message id", async () => {
 test("redelivers a batch whose write failed, and books it then", async () => {
   class FlakyLedger extends Ledger {
     calls = 0;
-    override async record(events: UsageEvent[]): Promise<void> {
+    override async record(events: UsageEvent[]): Promise<number> {
       if (++this.calls === 1) throw new Error("connection reset");
       return super.record(events);
     }

@@ -1,7 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { sql } from "drizzle-orm";
 import { UsageEventSchema, UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { Ledger } from "../src/index.js";
+import { rowsOf } from "../src/partitions.js";
 import { openLedgerDatabase, type LedgerDatabase } from "./support/ledger-database.js";
 import { usageEvent } from "./support/usage-events.js";
 
@@ -66,5 +69,47 @@ describe("spendByKey", () => {
       ]),
     );
     expect(await ledgerDb.ledger.spendByKey([])).toEqual(new Map());
+  });
+});
+
+describe("daily totals", () => {
+  test("add each new row to its UTC day, key, team and model, and a repeat adds nothing", async () => {
+    const key = "9".repeat(64);
+    const lateOnTheFirst = Date.parse("2026-03-01T23:59:59.999Z");
+    const events = [
+      usageEvent({ keyHash: key, cost: 0.25, promptTokens: 1, completionTokens: 2, totalTokens: 3, startTime: timestampFromMs(lateOnTheFirst) }),
+      usageEvent({ keyHash: key, cost: 0.5, promptTokens: 10, completionTokens: 20, totalTokens: 30, startTime: timestampFromMs(lateOnTheFirst + 1) }),
+      usageEvent({ keyHash: key, cost: 1, promptTokens: 100, completionTokens: 200, totalTokens: 300, startTime: timestampFromMs(lateOnTheFirst + 2) }),
+    ];
+    expect(await ledgerDb.ledger.record(events)).toBe(3);
+    expect(await ledgerDb.ledger.record([...events].reverse())).toBe(0);
+    const report = await ledgerDb.reports.report({ startDay: "2026-03-01", endDay: "2026-03-02" }, "team");
+    expect(report.map((r) => [r.day, r.spend, r.promptTokens, r.completionTokens, r.totalTokens, r.requests])).toEqual([
+      ["2026-03-01", 0.25, 1, 2, 3, 1],
+      ["2026-03-02", 1.5, 110, 220, 330, 2],
+    ]);
+    expect((await ledgerDb.ledger.spendByKey([key])).get(key)).toBe(1.75);
+  });
+
+  test("put each row in the partition of its UTC day", async () => {
+    const event = usageEvent({ startTime: timestampFromMs(Date.parse("2026-03-01T23:59:59.999Z")) });
+    await ledgerDb.ledger.record([event]);
+    const [row] = rowsOf<{ partition: string }>(
+      await ledgerDb.database.db.execute(sql`SELECT tableoid::regclass::text AS partition FROM accounting.spend_logs WHERE request_id = ${event.requestId}`),
+    );
+    expect(row?.partition).toBe("accounting.spend_logs_p20260301");
+  });
+});
+
+describe("stored prompts", () => {
+  test("are kept only when store_prompts_in_spend_logs is on", async () => {
+    const withPrompts = new Ledger(ledgerDb.database.db, { storePrompts: true });
+    const stored = usageEvent({ messages: '[{"role":"user","content":"hi"}]', response: '{"choices":[]}' });
+    const notStored = usageEvent({ messages: '[{"role":"user","content":"secret plans"}]', response: "{}" });
+    await withPrompts.record([stored]);
+    await ledgerDb.ledger.record([notStored]);
+    const rows = rowsOf(await ledgerDb.database.db.execute(sql`SELECT request_id, messages, response FROM accounting.spend_log_payloads`));
+    expect(rows).toEqual([{ request_id: stored.requestId, messages: stored.messages, response: stored.response }]);
+    expect(await ledgerDb.requestIds()).toEqual([stored.requestId, notStored.requestId].sort());
   });
 });

@@ -1,4 +1,4 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
 import { createClient, createRouterTransport, type Client } from "@connectrpc/connect";
 import { createLogger, openDatabase, type Database } from "@gateway/common";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
@@ -51,11 +51,14 @@ test("an event published twice, or replayed under another message id, is booked 
   const event = usageEvent({ keyHash });
   await publish(event);
   await publish(event);
-  await publish(create(UsageEventSchema, { ...event, cost: 99 }), `${event.requestId}-replay`);
-  // The stream delivers in order, so once this one is booked the three before it are settled.
+  // A replay past JetStream's dedupe window: same event, new message id.
+  await publish(event, `${event.requestId}-replay`);
+  // Batches commit concurrently, so the marker says only that the others were delivered.
   const marker = usageEvent({ keyHash: "0".repeat(64) });
   await publish(marker);
   await booked(marker.requestId);
+  await booked(event.requestId);
   const { logs } = await client.listSpendLogs({ keyHash });
   expect(logs).toEqual([event]);
+  expect((await client.keySpend({ keyHashes: [keyHash] })).spend[keyHash]).toBe(event.cost);
 });

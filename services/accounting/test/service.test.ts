@@ -26,7 +26,7 @@ let ledgerDb: LedgerDatabase;
 let client: Client<typeof AccountingService>;
 beforeAll(async () => {
   ledgerDb = await openLedgerDatabase();
-  const transport = createRouterTransport(accountingRoutes(createAccountingService({ ledger: ledgerDb.ledger })));
+  const transport = createRouterTransport(accountingRoutes(createAccountingService({ ledger: ledgerDb.ledger, reports: ledgerDb.reports })));
   client = createClient(AccountingService, transport);
 });
 beforeEach(async () => {

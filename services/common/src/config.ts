@@ -1,12 +1,16 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { z } from "zod";
+import { redactInLogs } from "./logger.js";
 
 // LiteLLM's config.yaml, with LiteLLM's names. Unknown settings are kept
 // (looseObject) so a LiteLLM config with options we do not implement still
 // loads; what we do read is validated.
 
 const secret = z.string().min(1);
+
+// LiteLLM's duration strings: "7d", "24h", "60m", "3600s".
+const duration = z.string().regex(/^[1-9][0-9]*[dhms]$/, 'expected a duration such as "7d", "24h", "60m" or "3600s"');
 
 const litellmParams = z.looseObject({
   model: z.string().min(1),
@@ -43,23 +47,72 @@ const modelEntry = z.looseObject({
 // [{ "smart-model": ["fast-model"] }], LiteLLM's fallback list form.
 const fallbackList = z.array(z.record(z.string(), z.array(z.string())));
 
+// Retry, cooldown and fallback settings: LiteLLM reads them from
+// litellm_settings and router_settings alike (router_settings wins).
+const reliabilitySettings = {
+  num_retries: z.number().int().nonnegative().optional(),
+  /** Seconds: the least a retry waits. */
+  retry_after: z.number().nonnegative().optional(),
+  allowed_fails: z.number().int().nonnegative().optional(),
+  /** Seconds a deployment sits out after too many failures. */
+  cooldown_time: z.number().nonnegative().optional(),
+  fallbacks: fallbackList.optional(),
+  context_window_fallbacks: fallbackList.optional(),
+  content_policy_fallbacks: fallbackList.optional(),
+  default_fallbacks: z.array(z.string().min(1)).optional(),
+  max_fallbacks: z.number().int().nonnegative().optional(),
+};
+
+export const ROUTING_STRATEGIES = [
+  "simple-shuffle",
+  "least-busy",
+  "latency-based-routing",
+  "usage-based-routing",
+  "usage-based-routing-v2",
+] as const;
+
+// { "gpt-4": "gpt-4o" } or { "gpt-4": { model: "gpt-4o", hidden: true } }.
+const modelGroupAlias = z.record(
+  z.string().min(1),
+  z.union([z.string().min(1), z.looseObject({ model: z.string().min(1), hidden: z.boolean().optional() })]),
+);
+
 const configSchema = z.looseObject({
   model_list: z.array(modelEntry).default([]),
   litellm_settings: z
     .looseObject({
       drop_params: z.boolean().optional(),
       request_timeout: z.number().positive().optional(),
-      num_retries: z.number().int().nonnegative().optional(),
-      fallbacks: fallbackList.optional(),
+      ...reliabilitySettings,
     })
     .default({}),
   general_settings: z
     .looseObject({
       master_key: secret.optional(),
       max_request_size_mb: z.number().positive().optional(),
+      store_prompts_in_spend_logs: z.boolean().optional(),
+      maximum_spend_logs_retention_period: duration.optional(),
+      maximum_spend_logs_retention_interval: duration.optional(),
+      // Ours, not LiteLLM's: stored prompts and responses usually deserve a shorter life than spend logs.
+      maximum_spend_logs_prompts_retention_period: duration.optional(),
     })
     .default({}),
-  router_settings: z.looseObject({}).default({}),
+  router_settings: z
+    .looseObject({
+      routing_strategy: z.enum(ROUTING_STRATEGIES).optional(),
+      routing_strategy_args: z
+        .looseObject({
+          /** latency-based-routing: deployments within this fraction of the fastest share the traffic. */
+          lowest_latency_buffer: z.number().nonnegative().optional(),
+        })
+        .optional(),
+      /** Seconds per call, unless a deployment sets its own. */
+      timeout: z.number().positive().optional(),
+      stream_timeout: z.number().positive().optional(),
+      model_group_alias: modelGroupAlias.optional(),
+      ...reliabilitySettings,
+    })
+    .default({}),
 });
 
 export type GatewayConfig = z.infer<typeof configSchema>;
@@ -79,6 +132,8 @@ function resolveEnv(value: unknown, path: string, env: NodeJS.ProcessEnv): unkno
     if (resolved === undefined || resolved === "") {
       throw new ConfigError(`${path} names environment variable ${name}, which is not set`);
     }
+    // What config takes from the environment is mostly secrets: keep it out of the logs.
+    redactInLogs([resolved]);
     return resolved;
   }
   if (Array.isArray(value)) return value.map((v, i) => resolveEnv(v, `${path}[${i}]`, env));
@@ -106,7 +161,22 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
   if (config.general_settings.master_key === undefined && env["LITELLM_MASTER_KEY"]) {
     config.general_settings.master_key = env["LITELLM_MASTER_KEY"];
   }
+  redactInLogs([config.general_settings.master_key ?? "", ...config.model_list.map((m) => m.litellm_params.api_key ?? "")]);
   return config;
+}
+
+/**
+ * One model_list entry from outside config.yaml (POST /model/new), checked
+ * as the file's entries are; `os.environ/NAME` values are resolved.
+ */
+export function parseModelEntry(value: unknown, where: string, env: NodeJS.ProcessEnv = process.env): ModelEntry {
+  const result = modelEntry.safeParse(resolveEnv(value, where, env));
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${[where, ...i.path].join(".")}: ${i.message}`);
+    throw new ConfigError(`model is invalid: ${issues.join("; ")}`);
+  }
+  redactInLogs([result.data.litellm_params.api_key ?? ""]);
+  return result.data;
 }
 
 export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {

@@ -1,5 +1,6 @@
 import { create, isMessage, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { createContextValues, type CallOptions, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { traceDirectCall, traceDirectStream, tracingEnabled } from "./tracing.js";
 
 const NEVER = new AbortController().signal;
 const NO_HEADERS = new Headers();
@@ -42,17 +43,27 @@ export function directClient<S extends DescService>(service: S, impl: ServiceImp
     const fn = (impl as Record<string, (req: unknown, ctx: HandlerContext) => unknown>)[method.localName];
     if (typeof fn !== "function") continue;
     const call = fn.bind(impl);
+    // The same span name as a Connect server's, so a trace reads the same in both modes.
+    const spanName = `${service.typeName}/${method.name}`;
     switch (method.methodKind) {
-      case "unary":
-        client[method.localName] = async (request: unknown, options?: CallOptions) =>
+      case "unary": {
+        const unary = async (request: unknown, options?: CallOptions) =>
           toMessage(method.output, await call(toMessage(method.input, request), directContext(service, method, options)));
+        client[method.localName] = tracingEnabled()
+          ? (request: unknown, options?: CallOptions) => traceDirectCall(spanName, () => unary(request, options))
+          : unary;
         break;
-      case "server_streaming":
-        client[method.localName] = async function* (request: unknown, options?: CallOptions) {
+      }
+      case "server_streaming": {
+        const stream = async function* (request: unknown, options?: CallOptions) {
           const responses = call(toMessage(method.input, request), directContext(service, method, options));
           for await (const response of responses as AsyncIterable<unknown>) yield toMessage(method.output, response);
         };
+        client[method.localName] = tracingEnabled()
+          ? (request: unknown, options?: CallOptions) => traceDirectStream(spanName, stream(request, options))
+          : stream;
         break;
+      }
       default:
         throw new Error(`${service.typeName}.${method.name}: ${method.methodKind} methods are not supported in process`);
     }

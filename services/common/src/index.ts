@@ -1,9 +1,11 @@
 export * from "./bus/index.js";
-export { ConfigError, loadConfig, parseConfig, type GatewayConfig, type ModelEntry } from "./config.js";
+export { ConfigError, loadConfig, parseConfig, parseModelEntry, ROUTING_STRATEGIES, type GatewayConfig, type ModelEntry } from "./config.js";
 export { serveConnect, connectTransport, type ConnectServer, type ServeOptions } from "./connect.js";
 export { openDatabase, pgErrorCode, type Database, type DatabaseOptions, type Db } from "./database.js";
 export { directClient } from "./direct-client.js";
 export { describeError, gatewayError, type ErrorDetails, type GatewayErrorInit } from "./errors.js";
 export { hashKey } from "./key-hash.js";
-export { createLogger, type Logger } from "./logger.js";
+export { createLogger, currentRequestId, redactInLogs, withRequestId, type Logger } from "./logger.js";
+export { metrics, metricsRegistry, sendMetrics, type ConsumerLag, type RequestOutcome } from "./metrics.js";
+export { startTracing, traceClientStream, traceHttpRequest, tracingEnabled, otlpConfigured, type TracingOptions } from "./tracing.js";
 export { costOf, deploymentPrice, listPrice, type Price, type PriceOverride } from "./pricing.js";

@@ -1,21 +1,75 @@
-import { pino, type Logger } from "pino";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
-// Secrets that must never reach a log line, wherever they appear in a logged object.
+// Fields that hold secrets, wherever they appear in a logged object (pino's
+// wildcards match one level, hence the deeper spellings).
 const REDACT = [
   "authorization",
   "*.authorization",
+  "*.*.authorization",
+  "headers.authorization",
+  'headers["x-api-key"]',
+  'headers["api-key"]',
   "*.headers.authorization",
-  "*.headers[\"x-api-key\"]",
+  '*.headers["x-api-key"]',
+  '*.headers["api-key"]',
   "api_key",
   "*.api_key",
+  "*.*.api_key",
+  "apiKey",
+  "*.apiKey",
   "master_key",
   "*.master_key",
   "key",
   "*.key",
 ];
 
-export function createLogger(name: string, level = process.env["LOG_LEVEL"] ?? "info"): Logger {
-  return pino({ name, level, redact: { paths: REDACT, censor: "[redacted]" } });
+// The request a line is logged for, set by the edge around each request
+// (and by the services around each call in split mode), so that every line
+// logged on its behalf carries its id without being handed a child logger.
+const requestScope = new AsyncLocalStorage<string>();
+
+/** Runs `fn` with `requestId` on every line it logs. */
+export function withRequestId<T>(requestId: string, fn: () => T): T {
+  return requestScope.run(requestId, fn);
+}
+
+export function currentRequestId(): string | undefined {
+  return requestScope.getStore();
+}
+
+// A last line of defence for secrets inside strings (an upstream error
+// message, a URL), which field redaction cannot see: the configured secret
+// values themselves, OpenAI-style keys, and bearer tokens.
+const secrets = new Set<string>();
+const KEY_SHAPED = /\b(?:sk|pk|rk)-[A-Za-z0-9_-]{8,}/g;
+const BEARER = /\b([Bb]earer)\s+[^\s"\\]{8,}/g;
+const SHORTEST_SECRET = 8;
+
+/** Values that must never appear in a log line (the master key, provider keys); short ones are ignored. */
+export function redactInLogs(values: Iterable<string>): void {
+  for (const value of values) if (value.length >= SHORTEST_SECRET) secrets.add(value);
+}
+
+function scrub(line: string): string {
+  let clean = line;
+  for (const secret of secrets) if (clean.includes(secret)) clean = clean.replaceAll(secret, "[redacted]");
+  return clean.replace(KEY_SHAPED, "[redacted]").replace(BEARER, "$1 [redacted]");
+}
+
+/** A JSON logger; `destination` defaults to stdout. */
+export function createLogger(name: string, level = process.env["LOG_LEVEL"] ?? "info", destination?: DestinationStream): Logger {
+  const options = {
+    name,
+    level,
+    redact: { paths: REDACT, censor: "[redacted]" },
+    mixin: () => {
+      const requestId = requestScope.getStore();
+      return requestId === undefined ? {} : { requestId };
+    },
+    hooks: { streamWrite: scrub },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

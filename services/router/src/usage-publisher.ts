@@ -1,41 +1,89 @@
 import { toBinary } from "@bufbuild/protobuf";
-import type { Bus, Logger } from "@gateway/common";
-import { UsageEventSchema, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
+import { metrics, type Bus, type Logger } from "@gateway/common";
+import { UsageEventSchema, UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
+import { Outbox, type OutboxTicket } from "./outbox.js";
 
 export const USAGE_SUBJECT = "usage.v1";
 
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 10_000;
+/** Default bound on the outbox's disk use. */
+export const DEFAULT_OUTBOX_BYTES = 256 * 2 ** 20;
+
+export interface UsagePublisherOptions {
+  /** Where unsent events are kept on disk; without it they are kept in memory only. */
+  outboxDir?: string | undefined;
+  maxOutboxBytes?: number;
+  /** general_settings.store_prompts_in_spend_logs: events carry the request's messages and the response. */
+  storePrompts?: boolean;
+}
 
 /**
- * Publishes usage events without holding up the response: a publish that
- * fails is retried with backoff until it is stored (JetStream dedupes by the
- * request id, so a retry after a lost ack counts once). close() waits for
- * what is still pending.
+ * Publishes usage events without holding up the response. Each event is
+ * first appended to the on-disk outbox, then published; a publish that fails
+ * or is not acknowledged is retried with backoff until JetStream stores it,
+ * and only then is the event settled in the outbox. Events a crash left in
+ * the outbox are published again at start. JetStream dedupes by the request
+ * id, so a retry after a lost ack counts once.
  */
 export class UsagePublisher {
   private readonly pending = new Set<Promise<void>>();
+  private readonly outbox: Outbox | undefined;
+  private closed = false;
+  private outboxFull = false;
+  readonly storePrompts: boolean;
 
   constructor(
     private readonly bus: Bus,
     private readonly logger: Logger,
-  ) {}
+    options: UsagePublisherOptions = {},
+  ) {
+    this.storePrompts = options.storePrompts ?? false;
+    if (options.outboxDir === undefined) return;
+    this.outbox = Outbox.open(options.outboxDir, options.maxOutboxBytes ?? DEFAULT_OUTBOX_BYTES);
+    const replay = this.outbox.takeReplay();
+    if (replay.length > 0) logger.info({ events: replay.length }, "publishing usage events left in the outbox");
+    for (const { entry, ticket } of replay) this.track(this.send(entry.id, entry.data, ticket));
+  }
 
+  /** Publishes a finished request's usage event, and counts it in the metrics. */
   publish(event: UsageEvent): void {
+    countRequest(event);
     const data = toBinary(UsageEventSchema, event);
-    const done = this.send(event.requestId, data).finally(() => this.pending.delete(done));
+    const ticket = this.keep(event.requestId, data);
+    if (this.outbox && !ticket && !this.outboxFull) {
+      this.outboxFull = true;
+      this.logger.error({ bytes: this.outbox.size }, "usage outbox is full; new usage events are kept in memory only until it drains");
+    } else if (ticket && this.outboxFull) {
+      this.outboxFull = false;
+    }
+    this.track(this.send(event.requestId, data, ticket));
+  }
+
+  private keep(requestId: string, data: Uint8Array): OutboxTicket | undefined {
+    try {
+      return this.outbox?.append({ id: requestId, data });
+    } catch (err) {
+      this.logger.error({ requestId, err: (err as Error).message }, "cannot write the usage outbox; this event is kept in memory only");
+      return undefined;
+    }
+  }
+
+  private track(sending: Promise<void>): void {
+    const done = sending.finally(() => this.pending.delete(done));
     this.pending.add(done);
   }
 
-  private async send(requestId: string, data: Uint8Array): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+  private async send(requestId: string, data: Uint8Array, ticket: OutboxTicket | undefined): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
       try {
         await this.bus.publish(USAGE_SUBJECT, requestId, data);
+        if (ticket) this.outbox?.settle(ticket);
         return;
       } catch (err) {
         const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
         this.logger.warn({ requestId, attempt, err: (err as Error).message }, "usage publish failed; retrying");
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
       }
     }
   }
@@ -45,7 +93,33 @@ export class UsagePublisher {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
+  /**
+   * Stops retrying and closes the outbox. What is not stored yet stays in the
+   * outbox (when there is one) for the next start.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.outbox?.close();
+  }
+
   get inFlight(): number {
     return this.pending.size;
   }
+}
+
+function countRequest(event: UsageEvent): void {
+  // The model group is the client's word until a deployment of that name is
+  // chosen; before that it stays out of the labels, which must stay few.
+  const routed = event.deploymentId !== "";
+  metrics.request({
+    modelGroup: routed ? event.modelGroup : "",
+    deployment: event.deploymentId,
+    callType: event.callType,
+    success: event.status === UsageStatus.SUCCESS,
+    errorType: event.errorType,
+    latencyMs: event.latencyMs,
+    promptTokens: event.promptTokens,
+    completionTokens: event.completionTokens,
+    spendUsd: event.cost,
+  });
 }

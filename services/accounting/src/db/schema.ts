@@ -1,12 +1,24 @@
-import { boolean, doublePrecision, index, integer, pgSchema, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, date, doublePrecision, index, integer, pgSchema, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 export const accounting = pgSchema("accounting");
 
-/** The ledger: one row per request that reached the router, keyed by its request id. */
+/**
+ * The ledger: one row per request that reached the router. Partitioned by
+ * day of start_time (the migration says PARTITION BY RANGE, which drizzle
+ * cannot); partitions are made by partitions.ts as days arrive and dropped
+ * by retention.ts.
+ *
+ * The primary key is (request_id, start_time) because a partitioned table's
+ * unique keys must hold the partition key. That still makes booking
+ * idempotent on the request id alone: the router stamps start_time once, in
+ * the event it publishes, and every redelivery or outbox replay carries the
+ * same bytes, so a repeat always lands in the same partition with the same
+ * key and hits the conflict.
+ */
 export const spendLogs = accounting.table(
   "spend_logs",
   {
-    requestId: text("request_id").primaryKey(),
+    requestId: text("request_id").notNull(),
     keyHash: text("key_hash").notNull(),
     keyAlias: text("key_alias").notNull(),
     userId: text("user_id").notNull(),
@@ -21,8 +33,8 @@ export const spendLogs = accounting.table(
     totalTokens: integer("total_tokens").notNull(),
     /** US dollars (UsageEvent.cost). */
     spend: doublePrecision("spend").notNull(),
-    // start_time is the ledger's time axis (filters, ordering, indexes), so
-    // it is required; end_time is only reported.
+    // start_time is the ledger's time axis (partitions, filters, ordering,
+    // indexes), so it is required; end_time is only reported.
     startTime: timestamp("start_time", { withTimezone: true }).notNull(),
     endTime: timestamp("end_time", { withTimezone: true }),
     latencyMs: doublePrecision("latency_ms").notNull(),
@@ -34,9 +46,54 @@ export const spendLogs = accounting.table(
     callType: text("call_type").notNull(),
   },
   (t) => [
+    primaryKey({ name: "spend_logs_pkey", columns: [t.requestId, t.startTime] }),
     index("spend_logs_key_hash_start_time_idx").on(t.keyHash, t.startTime),
     index("spend_logs_start_time_idx").on(t.startTime),
   ],
 );
 
 export type SpendLogRow = typeof spendLogs.$inferSelect;
+
+/**
+ * Prompts and responses, kept apart from the ledger so that the ledger stays
+ * narrow and they can be dropped sooner (their own retention). Written only
+ * when general_settings.store_prompts_in_spend_logs is on; partitioned by day
+ * like spend_logs.
+ */
+export const spendLogPayloads = accounting.table(
+  "spend_log_payloads",
+  {
+    requestId: text("request_id").notNull(),
+    startTime: timestamp("start_time", { withTimezone: true }).notNull(),
+    messages: text("messages").notNull(),
+    response: text("response").notNull(),
+  },
+  (t) => [primaryKey({ name: "spend_log_payloads_pkey", columns: [t.requestId, t.startTime] })],
+);
+
+/**
+ * Spend per UTC day, key, team and model group, updated in the same statement
+ * that books the rows. Kept for good (retention drops only spend logs), so a
+ * key's all-time spend and the reports never scan the ledger.
+ */
+export const dailySpend = accounting.table(
+  "daily_spend",
+  {
+    day: date("day", { mode: "string" }).notNull(),
+    keyHash: text("key_hash").notNull(),
+    teamId: text("team_id").notNull(),
+    modelGroup: text("model_group").notNull(),
+    /** The key's alias in the latest row booked for this cell. */
+    keyAlias: text("key_alias").notNull(),
+    spend: doublePrecision("spend").notNull(),
+    promptTokens: bigint("prompt_tokens", { mode: "number" }).notNull(),
+    completionTokens: bigint("completion_tokens", { mode: "number" }).notNull(),
+    totalTokens: bigint("total_tokens", { mode: "number" }).notNull(),
+    requests: bigint("requests", { mode: "number" }).notNull(),
+    failedRequests: bigint("failed_requests", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "daily_spend_pkey", columns: [t.day, t.keyHash, t.teamId, t.modelGroup] }),
+    index("daily_spend_key_hash_idx").on(t.keyHash),
+  ],
+);

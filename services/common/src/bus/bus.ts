@@ -12,10 +12,14 @@ export interface ConsumeOptions {
   /** Subject relative to the bus prefix, e.g. "usage.v1". */
   subject: string;
   maxBatch: number;
+  /** Batches handled at once (default 1); each is acked on its own when its handler resolves. */
+  concurrency?: number;
 }
 
 export interface Consumer {
   stop(): Promise<void>;
+  /** How far behind the consumer is: messages not yet delivered, and delivered but not yet acked. */
+  lag(): Promise<{ pending: number; ackPending: number }>;
 }
 
 /**

@@ -9,6 +9,8 @@ interface Group {
   queue: Delivery[];
   handler: (batch: Delivery[]) => Promise<void>;
   running: boolean;
+  /** Messages in the batch being handled. */
+  handling: number;
   stopped: boolean;
 }
 
@@ -42,7 +44,7 @@ export class MemoryBus implements Bus {
   }
 
   async consume(options: ConsumeOptions, handler: (batch: Delivery[]) => Promise<void>): Promise<Consumer> {
-    const group: Group = { ...options, queue: [], handler, running: false, stopped: false };
+    const group: Group = { ...options, queue: [], handler, running: false, handling: 0, stopped: false };
     this.groups.set(options.durable, group);
     for (let i = this.backlog.length - 1; i >= 0; i--) {
       const d = this.backlog[i];
@@ -57,6 +59,7 @@ export class MemoryBus implements Bus {
         group.stopped = true;
         this.groups.delete(options.durable);
       },
+      lag: async () => ({ pending: group.queue.length, ackPending: group.handling }),
     };
   }
 
@@ -64,12 +67,15 @@ export class MemoryBus implements Bus {
     if (group.running || group.stopped || group.queue.length === 0) return;
     group.running = true;
     const batch = group.queue.splice(0, group.maxBatch);
+    group.handling = batch.length;
     group.handler(batch).then(
       () => {
+        group.handling = 0;
         group.running = false;
         this.drain(group);
       },
       () => {
+        group.handling = 0;
         for (const d of batch) d.redeliveries++;
         group.queue.unshift(...batch);
         setTimeout(() => {

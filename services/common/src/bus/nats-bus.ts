@@ -92,6 +92,10 @@ export class NatsBus implements Bus {
         await messages.close();
         await loop;
       },
+      lag: async () => {
+        const info = await consumer.info();
+        return { pending: info.num_pending, ackPending: info.num_ack_pending };
+      },
     };
   }
 

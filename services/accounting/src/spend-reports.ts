@@ -1,0 +1,93 @@
+import { and, desc, gte, lte, sql, type SQL } from "drizzle-orm";
+import type { Db } from "@gateway/common";
+import { dailySpend } from "./db/schema.js";
+
+export type SpendGrouping = "api_key" | "team" | "model";
+
+/** Inclusive UTC days, "YYYY-MM-DD". */
+export interface DayRange {
+  startDay: string;
+  endDay: string;
+}
+
+/** Spend and tokens of one group; day is "" when summed over the range. */
+export interface SpendTotalRow {
+  day: string;
+  keyHash: string;
+  keyAlias: string;
+  teamId: string;
+  modelGroup: string;
+  spend: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  requests: number;
+}
+
+const sums = {
+  spend: sql<number>`sum(${dailySpend.spend})`.mapWith(Number),
+  promptTokens: sql<number>`sum(${dailySpend.promptTokens})`.mapWith(Number),
+  completionTokens: sql<number>`sum(${dailySpend.completionTokens})`.mapWith(Number),
+  totalTokens: sql<number>`sum(${dailySpend.totalTokens})`.mapWith(Number),
+  requests: sql<number>`sum(${dailySpend.requests})`.mapWith(Number),
+};
+
+// The alias of a key's most recent day in the range: aliases can change.
+const latestAlias = sql<string>`(array_agg(${dailySpend.keyAlias} ORDER BY ${dailySpend.day} DESC))[1]`;
+
+function inRange(range: DayRange): SQL | undefined {
+  return and(gte(dailySpend.day, range.startDay), lte(dailySpend.day, range.endDay));
+}
+
+/** Spend reports, all read from the daily totals (never from the spend logs). */
+export class SpendReports {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * "team": one row per day, team, key and model group (LiteLLM's report is
+   * per day and team). "api_key" and "model": one row per key and model
+   * group over the whole range; the caller nests them either way round.
+   */
+  async report(range: DayRange, grouping: SpendGrouping): Promise<SpendTotalRow[]> {
+    if (grouping === "team") {
+      const rows = await this.db
+        .select({ day: dailySpend.day, keyHash: dailySpend.keyHash, keyAlias: latestAlias, teamId: dailySpend.teamId, modelGroup: dailySpend.modelGroup, ...sums })
+        .from(dailySpend)
+        .where(inRange(range))
+        .groupBy(dailySpend.day, dailySpend.teamId, dailySpend.keyHash, dailySpend.modelGroup)
+        .orderBy(dailySpend.day, dailySpend.teamId, dailySpend.keyHash, dailySpend.modelGroup);
+      return rows;
+    }
+    const rows = await this.db
+      .select({ keyHash: dailySpend.keyHash, keyAlias: latestAlias, modelGroup: dailySpend.modelGroup, ...sums })
+      .from(dailySpend)
+      .where(inRange(range))
+      .groupBy(dailySpend.keyHash, dailySpend.modelGroup)
+      .orderBy(desc(sums.spend), dailySpend.keyHash, dailySpend.modelGroup);
+    return rows.map((row) => ({ ...row, day: "", teamId: "" }));
+  }
+
+  /** Keys by spend over the range, highest first. */
+  async topKeys(range: DayRange, limit: number): Promise<SpendTotalRow[]> {
+    const rows = await this.db
+      .select({ keyHash: dailySpend.keyHash, keyAlias: latestAlias, ...sums })
+      .from(dailySpend)
+      .where(inRange(range))
+      .groupBy(dailySpend.keyHash)
+      .orderBy(desc(sums.spend), dailySpend.keyHash)
+      .limit(limit);
+    return rows.map((row) => ({ ...row, day: "", teamId: "", modelGroup: "" }));
+  }
+
+  /** Model groups by spend over the range, highest first. */
+  async topModels(range: DayRange, limit: number): Promise<SpendTotalRow[]> {
+    const rows = await this.db
+      .select({ modelGroup: dailySpend.modelGroup, ...sums })
+      .from(dailySpend)
+      .where(inRange(range))
+      .groupBy(dailySpend.modelGroup)
+      .orderBy(desc(sums.spend), dailySpend.modelGroup)
+      .limit(limit);
+    return rows.map((row) => ({ ...row, day: "", keyHash: "", keyAlias: "", teamId: "" }));
+  }
+}

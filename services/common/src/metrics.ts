@@ -1,0 +1,195 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+// Prometheus metrics: one registry per process, served by the edge at
+// /metrics and, in split mode, by each service's Connect server at /metrics.
+// Labels come from config (model groups, deployment ids, route names) or
+// from small fixed sets, never from what a client sends, so a client cannot
+// grow the registry.
+
+export const metricsRegistry = new Registry();
+collectDefaultMetrics({ register: metricsRegistry });
+
+const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+const requests = new Counter({
+  name: "gateway_requests_total",
+  help: "Requests that reached the router, by model group, deployment, call type, status and OpenAI error type.",
+  labelNames: ["model_group", "deployment", "call_type", "status", "error_type"] as const,
+  registers: [metricsRegistry],
+});
+
+const requestDuration = new Histogram({
+  name: "gateway_request_duration_seconds",
+  help: "Time from the router taking a request to its last byte, by model group and deployment.",
+  labelNames: ["model_group", "deployment", "call_type"] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [metricsRegistry],
+});
+
+const tokens = new Counter({
+  name: "gateway_tokens_total",
+  help: "Tokens by model group, deployment and direction (prompt or completion).",
+  labelNames: ["model_group", "deployment", "direction"] as const,
+  registers: [metricsRegistry],
+});
+
+const spend = new Counter({
+  name: "gateway_spend_usd_total",
+  help: "Spend in US dollars by model group and deployment.",
+  labelNames: ["model_group", "deployment"] as const,
+  registers: [metricsRegistry],
+});
+
+const httpRequests = new Counter({
+  name: "gateway_http_requests_total",
+  help: "HTTP requests answered by the edge, by route and status code.",
+  labelNames: ["route", "code"] as const,
+  registers: [metricsRegistry],
+});
+
+const httpDuration = new Histogram({
+  name: "gateway_http_request_duration_seconds",
+  help: "Time the edge took to answer, by route (streams: until the last byte).",
+  labelNames: ["route"] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [metricsRegistry],
+});
+
+const httpErrors = new Counter({
+  name: "gateway_http_errors_total",
+  help: "Error responses of the edge, by route and OpenAI error type.",
+  labelNames: ["route", "error_type"] as const,
+  registers: [metricsRegistry],
+});
+
+const inFlight = new Gauge({
+  name: "gateway_http_requests_in_flight",
+  help: "HTTP requests the edge is working on, by route.",
+  labelNames: ["route"] as const,
+  registers: [metricsRegistry],
+});
+
+const rateLimitRejections = new Counter({
+  name: "gateway_rate_limit_rejections_total",
+  help: "Requests refused by a rate limit, by the limit that refused them (rpm, tpm, parallel, ...).",
+  labelNames: ["limit"] as const,
+  registers: [metricsRegistry],
+});
+
+const ledgerBooked = new Counter({
+  name: "gateway_ledger_rows_booked_total",
+  help: "Usage events booked into the ledger as new rows (redeliveries excluded).",
+  registers: [metricsRegistry],
+});
+
+/** Where a durable consumer stands; read at scrape time. */
+export interface ConsumerLag {
+  /** Messages stored and not yet delivered to the consumer. */
+  pending: number;
+  /** Messages delivered and not yet acknowledged. */
+  ackPending: number;
+}
+
+const lagSources = new Map<string, () => Promise<ConsumerLag>>();
+
+async function readLag(): Promise<Map<string, ConsumerLag>> {
+  const lags = new Map<string, ConsumerLag>();
+  await Promise.all(
+    [...lagSources].map(async ([durable, read]) => {
+      // A consumer that cannot answer (NATS restarting) is left out of this scrape.
+      const lag = await read().catch(() => undefined);
+      if (lag) lags.set(durable, lag);
+    }),
+  );
+  return lags;
+}
+
+function lagGauge(name: string, help: string, pick: (lag: ConsumerLag) => number): Gauge<"durable"> {
+  return new Gauge({
+    name,
+    help,
+    labelNames: ["durable"] as const,
+    registers: [metricsRegistry],
+    async collect() {
+      const lags = await readLag();
+      this.reset();
+      for (const [durable, lag] of lags) this.set({ durable }, pick(lag));
+    },
+  });
+}
+
+lagGauge("gateway_jetstream_consumer_pending", "Usage messages in JetStream not yet delivered to the consumer.", (lag) => lag.pending);
+lagGauge("gateway_jetstream_consumer_ack_pending", "Usage messages delivered to the consumer and not yet acknowledged.", (lag) => lag.ackPending);
+
+/** What the router knows of a finished request. */
+export interface RequestOutcome {
+  /** The configured model group, or "" when no deployment was chosen. */
+  modelGroup: string;
+  deployment: string;
+  callType: string;
+  success: boolean;
+  errorType: string;
+  latencyMs: number;
+  promptTokens: number;
+  completionTokens: number;
+  spendUsd: number;
+}
+
+export const metrics = {
+  /** One request that reached the router, when it is finished. */
+  request(outcome: RequestOutcome): void {
+    const { modelGroup: model_group, deployment, callType: call_type } = outcome;
+    requests.inc({ model_group, deployment, call_type, status: outcome.success ? "success" : "failure", error_type: outcome.errorType });
+    // A request refused before a deployment was chosen says nothing about any deployment's latency.
+    if (deployment !== "") requestDuration.observe({ model_group, deployment, call_type }, outcome.latencyMs / 1000);
+    if (outcome.promptTokens > 0) tokens.inc({ model_group, deployment, direction: "prompt" }, outcome.promptTokens);
+    if (outcome.completionTokens > 0) tokens.inc({ model_group, deployment, direction: "completion" }, outcome.completionTokens);
+    if (outcome.spendUsd > 0) spend.inc({ model_group, deployment }, outcome.spendUsd);
+  },
+
+  /**
+   * An HTTP request entering the edge; call the returned function once with
+   * the status it was answered with (and the error type when it failed).
+   */
+  httpRequest(route: string): (code: number, errorType?: string) => void {
+    const started = performance.now();
+    inFlight.inc({ route });
+    return (code, errorType) => {
+      inFlight.dec({ route });
+      httpRequests.inc({ route, code: String(code) });
+      httpDuration.observe({ route }, (performance.now() - started) / 1000);
+      if (errorType !== undefined) httpErrors.inc({ route, error_type: errorType });
+    };
+  },
+
+  /** A request refused by a rate limit ("rpm", "tpm", "parallel", or the limit's own name). */
+  rateLimitRejection(limit: string): void {
+    rateLimitRejections.inc({ limit });
+  },
+
+  ledgerBooked(rows: number): void {
+    ledgerBooked.inc(rows);
+  },
+
+  /** Reports a durable consumer's lag at each scrape; returns the function that stops it. */
+  watchConsumer(durable: string, read: () => Promise<ConsumerLag>): () => void {
+    lagSources.set(durable, read);
+    return () => {
+      if (lagSources.get(durable) === read) lagSources.delete(durable);
+    };
+  },
+};
+
+/** Answers a scrape: the registry in Prometheus' text format. */
+export async function sendMetrics(res: { writeHead(status: number, headers: Record<string, string>): unknown; end(body: string): unknown }): Promise<void> {
+  let body: string;
+  try {
+    body = await metricsRegistry.metrics();
+  } catch (err) {
+    res.writeHead(500, { "content-type": "text/plain" });
+    res.end(`metrics failed: ${(err as Error).message}\n`);
+    return;
+  }
+  res.writeHead(200, { "content-type": metricsRegistry.contentType });
+  res.end(body);
+}
