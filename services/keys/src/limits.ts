@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { gatewayError, metrics } from "@gateway/common";
 import { RateLimitStateSchema, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { Allowances, Pool } from "./allowances.js";
 import { budgetPeriodStart, type KeyRecord } from "./key-record.js";
@@ -30,6 +30,12 @@ export interface Demand {
   tokens: number;
   /** Dollars it may cost at most, for the budget. */
   maxCost: number;
+}
+
+/** Counts a refusal by the limit that made it. */
+function refused(limit: "parallel" | "rpm" | "tpm" | "budget", error: Error): Error {
+  metrics.rateLimitRejection(limit);
+  return error;
 }
 
 function rateLimited(message: string, pool: Pool, unit: "requests" | "tokens", now: number): Error {
@@ -80,24 +86,24 @@ export class Limits {
       if (key.maxParallelRequests !== null) {
         const pool = this.allowances.pool({ keyId: key.id, kind: "parallel", windowStart: 0 }, key.maxParallelRequests, Infinity);
         if (!(await take(pool, 1))) {
-          throw gatewayError(`max_parallel_requests (${key.maxParallelRequests}) reached for this key`, Code.ResourceExhausted, {
+          throw refused("parallel", gatewayError(`max_parallel_requests (${key.maxParallelRequests}) reached for this key`, Code.ResourceExhausted, {
             type: "rate_limit_error",
             code: "rate_limit_exceeded",
             headers: { "retry-after": "1" },
-          });
+          }));
         }
         reservation.parallel = held.at(-1);
       }
       if (key.rpmLimit !== null) {
         const pool = this.allowances.pool({ keyId: key.id, kind: "requests", windowStart: minute }, key.rpmLimit, minute + MINUTE_MS);
-        if (!(await take(pool, 1))) throw rateLimited(`rpm limit (${key.rpmLimit}) reached for this key`, pool, "requests", now);
+        if (!(await take(pool, 1))) throw refused("rpm", rateLimited(`rpm limit (${key.rpmLimit}) reached for this key`, pool, "requests", now));
         state.limitRequests = key.rpmLimit;
         state.remainingRequests = pool.remaining;
       }
       if (key.tpmLimit !== null) {
         const pool = this.allowances.pool({ keyId: key.id, kind: "tokens", windowStart: minute }, key.tpmLimit, minute + MINUTE_MS);
         const tokens = Math.min(Math.max(1, Math.ceil(demand.tokens)), key.tpmLimit);
-        if (!(await take(pool, tokens))) throw rateLimited(`tpm limit (${key.tpmLimit}) reached for this key`, pool, "tokens", now);
+        if (!(await take(pool, tokens))) throw refused("tpm", rateLimited(`tpm limit (${key.tpmLimit}) reached for this key`, pool, "tokens", now));
         reservation.tokens = held.at(-1);
         state.limitTokens = key.tpmLimit;
         state.remainingTokens = pool.remaining;
@@ -108,10 +114,13 @@ export class Limits {
         const pool = this.allowances.pool({ keyId: key.id, kind: "budget", windowStart: start }, Math.floor(key.maxBudget * NANO), ends);
         if (!(await take(pool, Math.ceil(demand.maxCost * NANO)))) {
           const current = (await this.allowances.total(pool)) / NANO;
-          throw gatewayError(`Budget has been exceeded! Current cost: ${current}, Max budget: ${key.maxBudget}`, Code.FailedPrecondition, {
-            type: "budget_exceeded",
-            code: "400",
-          });
+          throw refused(
+            "budget",
+            gatewayError(`Budget has been exceeded! Current cost: ${current}, Max budget: ${key.maxBudget}`, Code.FailedPrecondition, {
+              type: "budget_exceeded",
+              code: "400",
+            }),
+          );
         }
         reservation.budget = held.at(-1);
       }
