@@ -1,19 +1,63 @@
-import type { Bus, GatewayConfig, Logger } from "@gateway/common";
+import { fileURLToPath } from "node:url";
+import type { Bus, Database, GatewayConfig, Logger } from "@gateway/common";
 import { ModelGroups } from "./config/model-groups.js";
+import { ConfigReloader } from "./config/reload.js";
+import { Cooldowns } from "./cooldowns.js";
+import { DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
+import { SharedDeploymentLimits } from "./deployment-limits.js";
+import { DeploymentStats } from "./deployment-stats.js";
+import { ModelStore } from "./model-admin/model-store.js";
+import { LiveModelList } from "./model-list.js";
 import { SUPPORTED_PROVIDERS } from "./providers/index.js";
 import { createRouterService, routerRoutes } from "./service.js";
 import { UsagePublisher, USAGE_SUBJECT } from "./usage-publisher.js";
 
+export { Outbox } from "./outbox.js";
+export { UsagePublisher, type UsagePublisherOptions } from "./usage-publisher.js";
+
 export { createRouterService, routerRoutes, ModelGroups, SUPPORTED_PROVIDERS, USAGE_SUBJECT };
 
-export function startRouter(deps: { config: GatewayConfig; bus: Bus; logger: Logger }) {
-  const groups = ModelGroups.fromConfig(deps.config, SUPPORTED_PROVIDERS);
-  const publisher = new UsagePublisher(deps.bus, deps.logger);
-  const impl = createRouterService({ groups: () => groups, publisher, logger: deps.logger });
+const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
+
+export async function startRouter(deps: {
+  config: GatewayConfig;
+  /** config.yaml, watched: a valid change replaces the model list and router settings. */
+  configPath?: string | undefined;
+  /** Runtime models (POST /model/new) and per-deployment limits shared with the other replicas. */
+  database: Database;
+  bus: Bus;
+  logger: Logger;
+  /** Where usage events wait on disk until JetStream acks them; absent keeps them in memory only. */
+  outboxDir?: string | undefined;
+}) {
+  await deps.database.migrate(MIGRATIONS_FOLDER, "router");
+  const state = { cooldowns: new Cooldowns(), stats: new DeploymentStats(), logger: deps.logger };
+  const limits = new SharedDeploymentLimits(new DeploymentAllowanceStore(deps.database.db), deps.logger);
+  const store = new ModelStore(deps.database.db);
+  const models = new LiveModelList({ config: deps.config, store, bus: deps.bus, state, limits, logger: deps.logger });
+  await models.start();
+  const reloader = deps.configPath ? new ConfigReloader(deps.configPath, (config) => models.applyConfig(config), deps.logger) : undefined;
+  reloader?.start();
+  const publisher = new UsagePublisher(deps.bus, deps.logger, {
+    outboxDir: deps.outboxDir,
+    storePrompts: deps.config.general_settings.store_prompts_in_spend_logs ?? false,
+  });
+  const impl = createRouterService({ models, store, state, publisher, logger: deps.logger });
   return {
     impl,
     routes: routerRoutes(impl),
+    /** Re-reads config.yaml (SIGHUP); a broken file is logged and the running config stays. */
+    reload: () => reloader?.reload() ?? Promise.resolve(),
+    /** A valid model list is loaded. */
+    ready: () => models.ready(),
     /** Waits until every usage event of finished requests is stored. */
     flush: () => publisher.flush(),
+    /** Stops watching and following changes, gives back held limits, stops retrying publishes (what is unsent stays in the outbox). */
+    async close() {
+      reloader?.stop();
+      models.stop();
+      await limits.close();
+      await publisher.close();
+    },
   };
 }

@@ -4,18 +4,34 @@ import { Code, ConnectError, type ConnectRouter, type HandlerContext, type Servi
 import { gatewayError, type Logger } from "@gateway/common";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageEventSchema, UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
-import { chat, chatStream, costFor, validateChatBody, type Outcome, type ResponseInit } from "./chat-completion.js";
-import type { Deployment } from "./config/deployment.js";
-import type { ModelGroups } from "./config/model-groups.js";
+import { CALL_HANDLERS } from "./calls.js";
+import { costFor, type Outcome, type ResponseInit } from "./outcome.js";
 import type { OpenAIBody } from "./providers/provider.js";
 import { toConnectError } from "./provider-errors.js";
+import { addModel } from "./model-admin/add-model.js";
+import { checkHealth } from "./model-admin/check-health.js";
+import { deleteModel } from "./model-admin/delete-model.js";
+import { getModelInfo } from "./model-admin/get-model-info.js";
+import type { ModelStore } from "./model-admin/model-store.js";
+import type { LiveModelList } from "./model-list.js";
+import { routeCall, type RoutingState } from "./routing.js";
+import { StoredPayload } from "./stored-payload.js";
 import type { UsagePublisher } from "./usage-publisher.js";
 
 export interface RouterDeps {
-  /** The current model list; replaced on config reload. */
-  groups: () => ModelGroups;
+  /** The model list and strategy in force; replaced on config reload and runtime model changes. */
+  models: LiveModelList;
+  /** Where runtime models are kept; absent, the model admin RPCs refuse. */
+  store: ModelStore | undefined;
+  /** Cooldowns and load of the deployments, kept across reloads. */
+  state: RoutingState;
   publisher: UsagePublisher;
   logger: Logger;
+}
+
+function storeOf(deps: RouterDeps): ModelStore {
+  if (!deps.store) throw gatewayError("runtime models need the router's database", Code.FailedPrecondition, { type: "invalid_request_error" });
+  return deps.store;
 }
 
 const decoder = new TextDecoder();
@@ -33,23 +49,25 @@ function parseBody(bytes: Uint8Array): OpenAIBody {
   return body as OpenAIBody;
 }
 
-function pickDeployment(groups: ModelGroups, model: unknown): Deployment {
+function requestedModel(body: OpenAIBody): string {
+  const model = body["model"];
   if (typeof model !== "string" || model === "") {
     throw gatewayError("model is required", Code.InvalidArgument, { type: "invalid_request_error", param: "model" });
   }
-  const deployments = groups.get(model);
-  if (!deployments || deployments.length === 0) {
-    throw gatewayError(`Invalid model name passed in model=${model}. Available models: ${groups.names().join(", ")}`, Code.InvalidArgument, {
-      type: "invalid_request_error",
-      param: "model",
-      code: "model_not_found",
-    });
-  }
-  return deployments[Math.floor(Math.random() * deployments.length)] as Deployment;
+  return model;
 }
 
+// Every token is at least one byte of the body; what it may generate comes on top.
+function estimatedTokens(bodyBytes: number, body: OpenAIBody): number {
+  const maxTokens = body["max_tokens"] ?? body["max_completion_tokens"];
+  return Math.ceil(bodyBytes / 4) + (typeof maxTokens === "number" && maxTokens > 0 ? maxTokens : 0);
+}
+
+// Made once: only its metadata is read, and an error per request costs a stack trace.
+const CLIENT_CLOSED = gatewayError("client closed the request", Code.Canceled, { type: "request_cancelled", status: 499 });
+
 export function createRouterService(deps: RouterDeps): ServiceImpl<typeof RouterService> {
-  function publishUsage(req: CompleteRequest, body: OpenAIBody | undefined, outcome: Outcome, startMs: number, error: ConnectError | undefined) {
+  function publishUsage(req: CompleteRequest, body: OpenAIBody | undefined, outcome: Outcome, startMs: number, error: ConnectError | undefined, payload: StoredPayload | undefined) {
     const d = outcome.deployment;
     const usage = outcome.usage;
     const endMs = Date.now();
@@ -76,7 +94,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         httpStatus: error ? Number(error.metadata.get("x-http-status") ?? 500) : 200,
         stream: body?.["stream"] === true,
         usageEstimated: outcome.usageEstimated,
-        callType: "chat_completions",
+        callType: CALL_HANDLERS.get(req.callType)?.name ?? "",
+        ...payload?.fields(body),
       }),
     );
   }
@@ -85,38 +104,53 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
     async *complete(req: CompleteRequest, ctx: HandlerContext): AsyncGenerator<ResponseInit> {
       const startMs = Date.now();
       const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false };
+      const payload = deps.publisher.storePrompts ? new StoredPayload() : undefined;
       let body: OpenAIBody | undefined;
       // Stays set until the request finishes cleanly, so a client that walks
       // away mid-stream is recorded as a failure too.
-      let error: ConnectError | undefined = gatewayError("client closed the request", Code.Canceled, {
-        type: "request_cancelled",
-        status: 499,
-      });
+      let error: ConnectError | undefined = CLIENT_CLOSED;
       try {
-        if (req.callType !== CallType.CHAT_COMPLETIONS) {
-          throw new ConnectError(`call type ${CallType[req.callType]} is not supported`, Code.Unimplemented);
-        }
+        const handler = CALL_HANDLERS.get(req.callType);
+        if (!handler) throw new ConnectError(`call type ${CallType[req.callType]} is not supported`, Code.Unimplemented);
         body = parseBody(req.body);
-        const d = pickDeployment(deps.groups(), body["model"]);
-        validateChatBody(body);
-        const timeoutMs = body["stream"] === true ? d.streamTimeoutMs : d.timeoutMs;
-        const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
-        yield* body["stream"] === true ? chatStream(d, body, signal, outcome) : chat(d, body, signal, outcome);
+        const model = requestedModel(body);
+        handler.validate(body);
+        const call = {
+          table: deps.models.table(),
+          handler,
+          body,
+          headers: req.providerHeaders,
+          signal: ctx.signal,
+          estimatedTokens: estimatedTokens(req.body.length, body),
+        };
+        const events = routeCall(call, model, outcome, deps.state);
+        yield* payload ? payload.watch(events) : events;
         error = undefined;
       } catch (err) {
         error = toConnectError(err);
         throw error;
       } finally {
-        publishUsage(req, body, outcome, startMs, error);
+        publishUsage(req, body, outcome, startMs, error, payload);
       }
     },
 
     listModels(req) {
-      const groups = deps.groups();
+      const { groups } = deps.models.table();
       const only = new Set(req.only);
-      const names = only.size === 0 ? groups.names() : groups.names().filter((n) => only.has(n));
+      const names = only.size === 0 ? groups.listed() : groups.listed().filter((n) => only.has(n));
       return { models: names.map((name) => ({ name, created: BigInt(groups.loadedAt) })) };
     },
+
+    addModel: (req) => addModel(deps.models, storeOf(deps), req),
+
+    async deleteModel(req) {
+      await deleteModel(deps.models, storeOf(deps), req);
+      return {};
+    },
+
+    getModelInfo: (req) => getModelInfo(deps.models, req),
+
+    checkHealth: (req) => checkHealth(deps.models, req),
   };
 }
 

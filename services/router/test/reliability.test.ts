@@ -34,7 +34,6 @@ describe("routing strategies", () => {
     const byWeight = group(entry("a", ", weight: 1, rpm: 900") + entry("b", ", weight: 3, rpm: 100"));
     const w = shares(() => simpleShuffle.pick(byWeight, byWeight.deployments, stats)?.id, 20_000);
     // Binomial standard deviation at n = 20000 is about 0.003; 0.02 is far outside chance.
-    expect(w["a"]).toBeCloseTo(0.25, 1);
     expect(Math.abs(w["a"]! - 0.25)).toBeLessThan(0.02);
     const byRpm = group(entry("a", ", rpm: 900") + entry("b", ", rpm: 100"));
     expect(Math.abs(shares(() => simpleShuffle.pick(byRpm, byRpm.deployments, stats)?.id, 20_000)["a"]! - 0.9)).toBeLessThan(0.02);

@@ -14,6 +14,12 @@ export interface ConsumeOptions {
   maxBatch: number;
   /** Batches handled at once (default 1); each is acked on its own when its handler resolves. */
   concurrency?: number;
+  /**
+   * In-process bus only: how long a batch that is not full waits for more
+   * messages. Writing one ledger row per request would cost the one-process
+   * gateway a database statement per request on its own event loop.
+   */
+  lingerMs?: number;
 }
 
 export interface Consumer {

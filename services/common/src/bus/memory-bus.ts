@@ -12,6 +12,11 @@ interface Group {
   /** Messages in the batch being handled. */
   handling: number;
   stopped: boolean;
+  lingerMs: number;
+  /** Set while a batch that is not full waits for more messages. */
+  linger: NodeJS.Timeout | undefined;
+  /** Resolves the waiters of stop() once the queue is empty. */
+  idle: (() => void)[];
 }
 
 /**
@@ -44,7 +49,17 @@ export class MemoryBus implements Bus {
   }
 
   async consume(options: ConsumeOptions, handler: (batch: Delivery[]) => Promise<void>): Promise<Consumer> {
-    const group: Group = { ...options, queue: [], handler, running: false, handling: 0, stopped: false };
+    const group: Group = {
+      ...options,
+      queue: [],
+      handler,
+      running: false,
+      handling: 0,
+      stopped: false,
+      lingerMs: options.lingerMs ?? 0,
+      linger: undefined,
+      idle: [],
+    };
     this.groups.set(options.durable, group);
     for (let i = this.backlog.length - 1; i >= 0; i--) {
       const d = this.backlog[i];
@@ -56,6 +71,12 @@ export class MemoryBus implements Bus {
     this.drain(group);
     return {
       stop: async () => {
+        // Hand over what is still queued before stopping: nothing else keeps it.
+        group.lingerMs = 0;
+        clearTimeout(group.linger);
+        group.linger = undefined;
+        this.drain(group);
+        if (group.running || group.queue.length > 0) await new Promise<void>((resolve) => group.idle.push(resolve));
         group.stopped = true;
         this.groups.delete(options.durable);
       },
@@ -64,7 +85,25 @@ export class MemoryBus implements Bus {
   }
 
   private drain(group: Group): void {
+    if (group.running || group.stopped) return;
+    if (group.queue.length === 0) {
+      for (const resolve of group.idle.splice(0)) resolve();
+      return;
+    }
+    if (group.queue.length < group.maxBatch && group.lingerMs > 0) {
+      group.linger ??= setTimeout(() => {
+        group.linger = undefined;
+        this.flush(group);
+      }, group.lingerMs);
+      return;
+    }
+    this.flush(group);
+  }
+
+  private flush(group: Group): void {
     if (group.running || group.stopped || group.queue.length === 0) return;
+    clearTimeout(group.linger);
+    group.linger = undefined;
     group.running = true;
     const batch = group.queue.splice(0, group.maxBatch);
     group.handling = batch.length;
@@ -80,7 +119,7 @@ export class MemoryBus implements Bus {
         group.queue.unshift(...batch);
         setTimeout(() => {
           group.running = false;
-          this.drain(group);
+          this.flush(group);
         }, REDELIVERY_DELAY_MS).unref();
       },
     );

@@ -1,13 +1,16 @@
 import { createHash } from "node:crypto";
 import { ConfigError, deploymentPrice, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
 
+/** Where a deployment was defined: config.yaml, or POST /model/new (stored in Postgres). */
+export type DeploymentSource = "config" | "db";
+
 /** One concrete backend for a model group: a provider, a model, and how to reach it. */
 export interface Deployment {
   /** model_info.id, or a stable hash of the entry's non-secret params. */
   id: string;
   modelGroup: string;
   provider: string;
-  /** The model name the provider knows, e.g. "gpt-4o-mini". */
+  /** The model name the provider knows, e.g. "gpt-4o-mini"; contains "*" on a wildcard deployment. */
   providerModel: string;
   apiBase: string | undefined;
   /** Never logged, never in an event or error. */
@@ -19,6 +22,17 @@ export interface Deployment {
   price: Price;
   /** LiteLLM's mock_response: answer with this text without calling anyone. */
   mockResponse: string | undefined;
+  /** Requests and tokens per minute this deployment takes (weights for simple-shuffle, limits for usage-based routing). */
+  rpm: number | undefined;
+  tpm: number | undefined;
+  weight: number | undefined;
+  /** Lower orders are tried first; deployments without one come after every ordered one. */
+  order: number;
+  /** model_info.mode: "chat", "embedding", …; what /health probes with. */
+  mode: string | undefined;
+  source: DeploymentSource;
+  /** The entry as written, for building concrete deployments of a wildcard and for /model/info. */
+  entry: ModelEntry;
 }
 
 const DEFAULT_TIMEOUT_S = 600;
@@ -31,17 +45,26 @@ function stableId(entry: ModelEntry): string {
   return createHash("sha256").update(JSON.stringify([entry.model_name, params])).digest("hex").slice(0, 16);
 }
 
-export function buildDeployment(entry: ModelEntry, config: GatewayConfig, supported: ReadonlySet<string>, where: string): Deployment {
+export function splitModel(model: string): { provider: string; providerModel: string } {
+  const slash = model.indexOf("/");
+  return slash > 0 ? { provider: model.slice(0, slash), providerModel: model.slice(slash + 1) } : { provider: DEFAULT_PROVIDER, providerModel: model };
+}
+
+export function buildDeployment(
+  entry: ModelEntry,
+  config: GatewayConfig,
+  supported: ReadonlySet<string>,
+  where: string,
+  source: DeploymentSource = "config",
+): Deployment {
   const p = entry.litellm_params;
-  const slash = p.model.indexOf("/");
-  const provider = slash > 0 ? p.model.slice(0, slash) : DEFAULT_PROVIDER;
-  const providerModel = slash > 0 ? p.model.slice(slash + 1) : p.model;
+  const { provider, providerModel } = splitModel(p.model);
   if (!supported.has(provider)) {
     throw new ConfigError(
       `${where}.litellm_params.model: provider "${provider}" is not supported (supported: ${[...supported].join(", ")})`,
     );
   }
-  const timeoutS = p.timeout ?? config.litellm_settings.request_timeout ?? DEFAULT_TIMEOUT_S;
+  const timeoutS = p.timeout ?? config.router_settings.timeout ?? config.litellm_settings.request_timeout ?? DEFAULT_TIMEOUT_S;
   return {
     id: entry.model_info?.id ?? stableId(entry),
     modelGroup: entry.model_name,
@@ -52,8 +75,24 @@ export function buildDeployment(entry: ModelEntry, config: GatewayConfig, suppor
     apiVersion: p.api_version,
     dropParams: p.drop_params ?? config.litellm_settings.drop_params ?? false,
     timeoutMs: timeoutS * 1000,
-    streamTimeoutMs: (p.stream_timeout ?? timeoutS) * 1000,
+    streamTimeoutMs: (p.stream_timeout ?? config.router_settings.stream_timeout ?? timeoutS) * 1000,
     price: deploymentPrice(providerModel, entry.model_info, p),
     mockResponse: p.mock_response,
+    rpm: p.rpm,
+    tpm: p.tpm,
+    weight: p.weight,
+    order: p.order ?? Number.POSITIVE_INFINITY,
+    mode: entry.model_info?.mode,
+    source,
+    entry,
   };
+}
+
+/**
+ * A wildcard deployment made concrete for one requested name: "openai/*"
+ * asked as "openai/gpt-4o" calls the provider's "gpt-4o", priced as that model.
+ */
+export function concreteDeployment(d: Deployment, requested: string, matched: string): Deployment {
+  const providerModel = d.providerModel.replaceAll("*", matched);
+  return { ...d, modelGroup: requested, providerModel, price: deploymentPrice(providerModel, d.entry.model_info, d.entry.litellm_params) };
 }

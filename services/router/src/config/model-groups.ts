@@ -1,31 +1,123 @@
-import { ConfigError, type GatewayConfig } from "@gateway/common";
-import { buildDeployment, type Deployment } from "./deployment.js";
+import { ConfigError, type GatewayConfig, type ModelEntry } from "@gateway/common";
+import { buildDeployment, concreteDeployment, type Deployment } from "./deployment.js";
+import { routerSettings, type RouterSettings } from "./router-settings.js";
+import { WildcardName } from "./wildcards.js";
 
-/** config.yaml's model_list, grouped by model_name, built once per config load. */
+/** The deployments that answer one model name, with what picking among them needs, worked out once. */
+export interface ModelGroup {
+  name: string;
+  deployments: readonly Deployment[];
+  /** simple-shuffle's weights: LiteLLM's weight, else rpm, else tpm, else none (uniform). */
+  weighting: "weight" | "rpm" | "tpm" | "uniform";
+}
+
+interface WildcardGroup {
+  name: WildcardName;
+  group: ModelGroup;
+  /** Concrete groups by requested name, made on first use. */
+  concrete: Map<string, ModelGroup>;
+}
+
+// Requested names a wildcard has answered, remembered per wildcard; a client
+// inventing names cannot grow this without bound.
+const MAX_CONCRETE_NAMES = 1000;
+
+function weighting(deployments: readonly Deployment[]): ModelGroup["weighting"] {
+  if (deployments.some((d) => d.weight !== undefined)) return "weight";
+  if (deployments.some((d) => d.rpm !== undefined)) return "rpm";
+  if (deployments.some((d) => d.tpm !== undefined)) return "tpm";
+  return "uniform";
+}
+
+function group(name: string, deployments: readonly Deployment[]): ModelGroup {
+  return { name, deployments, weighting: weighting(deployments) };
+}
+
+/**
+ * config.yaml's model_list (and the models added at runtime), grouped by
+ * model_name, with the router settings of the same load. Built once per
+ * load and replaced whole on reload; requests keep the one they started with.
+ */
 export class ModelGroups {
   readonly loadedAt = Math.floor(Date.now() / 1000);
 
-  private constructor(private readonly groups: ReadonlyMap<string, readonly Deployment[]>) {}
+  private constructor(
+    private readonly groups: ReadonlyMap<string, ModelGroup>,
+    private readonly wildcards: readonly WildcardGroup[],
+    readonly settings: RouterSettings,
+  ) {}
 
-  static fromConfig(config: GatewayConfig, supportedProviders: ReadonlySet<string>): ModelGroups {
-    const groups = new Map<string, Deployment[]>();
+  /** `added` are the runtime models (POST /model/new), after the file's. */
+  static fromConfig(config: GatewayConfig, supportedProviders: ReadonlySet<string>, added: readonly ModelEntry[] = []): ModelGroups {
+    const byName = new Map<string, Deployment[]>();
     const ids = new Set<string>();
-    config.model_list.forEach((entry, i) => {
-      const deployment = buildDeployment(entry, config, supportedProviders, `model_list[${i}]`);
-      if (ids.has(deployment.id)) throw new ConfigError(`model_list[${i}]: deployment id "${deployment.id}" is used twice`);
+    const add = (entry: ModelEntry, where: string, source: Deployment["source"]) => {
+      const deployment = buildDeployment(entry, config, supportedProviders, where, source);
+      if (ids.has(deployment.id)) throw new ConfigError(`${where}: deployment id "${deployment.id}" is used twice`);
       ids.add(deployment.id);
-      const group = groups.get(entry.model_name) ?? [];
-      group.push(deployment);
-      groups.set(entry.model_name, group);
-    });
-    return new ModelGroups(groups);
+      const list = byName.get(entry.model_name) ?? [];
+      list.push(deployment);
+      byName.set(entry.model_name, list);
+    };
+    config.model_list.forEach((entry, i) => add(entry, `model_list[${i}]`, "config"));
+    added.forEach((entry) => add(entry, `model ${entry.model_info?.id ?? entry.model_name}`, "db"));
+    const groups = new Map<string, ModelGroup>();
+    const wildcards: WildcardGroup[] = [];
+    for (const [name, deployments] of byName) {
+      const g = group(name, deployments);
+      groups.set(name, g);
+      if (WildcardName.is(name)) wildcards.push({ name: new WildcardName(name), group: g, concrete: new Map() });
+    }
+    wildcards.sort((a, b) => b.name.specificity - a.name.specificity);
+    const settings = routerSettings(config);
+    // Checked against runtime models too, so deleting the last deployment an alias points to is refused.
+    for (const [alias, to] of settings.aliases) {
+      if (!groups.has(to.group)) throw new ConfigError(`router_settings.model_group_alias.${alias}: no model group is named "${to.group}"`);
+    }
+    return new ModelGroups(groups, wildcards, settings);
   }
 
+  /** The deployments of a model_name exactly as configured (wildcard patterns included). */
   get(name: string): readonly Deployment[] | undefined {
-    return this.groups.get(name);
+    return this.groups.get(name)?.deployments;
   }
 
+  /** Every model_name in the model list. */
   names(): string[] {
     return [...this.groups.keys()];
+  }
+
+  /** The names /v1/models lists: every group and every alias that is not hidden. */
+  listed(): string[] {
+    const names = this.names();
+    for (const [alias, to] of this.settings.aliases) if (!to.hidden && !this.groups.has(alias)) names.push(alias);
+    return names;
+  }
+
+  /** Every deployment, once. */
+  all(): Deployment[] {
+    return [...this.groups.values()].flatMap((g) => g.deployments);
+  }
+
+  /**
+   * The group answering a requested name: an alias's group, the group of
+   * that name, or the most specific wildcard matching it.
+   */
+  resolve(requested: string): ModelGroup | undefined {
+    const name = this.settings.aliases.get(requested)?.group ?? requested;
+    const exact = this.groups.get(name);
+    if (exact) return exact;
+    for (const w of this.wildcards) {
+      const matched = w.name.match(name);
+      if (matched === undefined) continue;
+      let concrete = w.concrete.get(name);
+      if (!concrete) {
+        if (w.concrete.size >= MAX_CONCRETE_NAMES) w.concrete.clear();
+        concrete = group(name, w.group.deployments.map((d) => concreteDeployment(d, name, matched)));
+        w.concrete.set(name, concrete);
+      }
+      return concrete;
+    }
+    return undefined;
   }
 }

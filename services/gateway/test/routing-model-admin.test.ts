@@ -1,0 +1,131 @@
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import { eventually } from "@gateway/testing";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { admin, type GeneratedKey } from "./support/admin.js";
+import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { deployment, routingYaml, startReplicaPair } from "./support/routing.js";
+
+// Models added and removed at runtime through LiteLLM's /model/* routes, on
+// two gateways sharing Postgres and NATS (two router replicas); /health and
+// /v1/models.
+
+let configured: FakeProvider;
+let added: FakeProvider;
+let pair: Awaited<ReturnType<typeof startReplicaPair>>;
+let one: string;
+let two: string;
+
+beforeAll(async () => {
+  [configured, added] = [await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } }), await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } })];
+  pair = await startReplicaPair(
+    routingYaml(
+      deployment("fast-model", "config-1", configured),
+      `router_settings:
+  model_group_alias: { gpt-4: fast-model, internal-name: { model: fast-model, hidden: true } }
+`,
+    ),
+  );
+  [one, two] = pair.urls;
+});
+
+afterAll(async () => {
+  await pair?.close();
+  await configured?.close();
+  await added?.close();
+});
+
+const client = (base: string, apiKey = MASTER_KEY) => new OpenAI({ baseURL: `${base}/v1`, apiKey, maxRetries: 0 });
+const modelIds = async (base: string, apiKey = MASTER_KEY) => (await client(base, apiKey).models.list()).data.map((m) => m.id).sort();
+
+describe("runtime models", () => {
+  let modelId: string;
+
+  it("adds a model on one replica that the other lists and serves, its key read from the environment", async () => {
+    const { status, json } = await admin<{ model_id: string; litellm_params: Record<string, unknown> }>(one, "POST", "/model/new", {
+      model_name: "added-model",
+      litellm_params: { model: "openai/gpt-4o-mini", api_base: `${added.url}/v1`, api_key: "os.environ/FAKE_PROVIDER_KEY" },
+      model_info: { id: "runtime-1" },
+    });
+    expect(status).toBe(200);
+    expect(json.model_id).toBe("runtime-1");
+    expect(json.litellm_params).not.toHaveProperty("api_key");
+    modelId = json.model_id;
+    await eventually("the other replica to list it", async () => ((await modelIds(two)).includes("added-model") ? true : undefined));
+    const answer = await client(two).chat.completions.create({ model: "added-model", messages: [{ role: "user", content: "new" }] }).withResponse();
+    expect(answer.data.choices[0]?.message.content).toBe("Echo: new");
+    expect(answer.response.headers.get("x-litellm-model-id")).toBe("runtime-1");
+    expect(added.requests.at(-1)?.headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
+  });
+
+  it("shows every deployment in /model/info without a secret, telling runtime ones apart", async () => {
+    const res = await fetch(`${two}/model/info`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toContain(PROVIDER_KEY);
+    const { data } = JSON.parse(text) as { data: { model_name: string; litellm_params: Record<string, unknown>; model_info: Record<string, unknown> }[] };
+    expect(data.map((d) => [d.model_name, d.model_info["id"], d.model_info["db_model"]])).toEqual([
+      ["fast-model", "config-1", false],
+      ["added-model", "runtime-1", true],
+    ]);
+    expect(data[0]?.litellm_params).toEqual({ model: "openai/gpt-4o-mini", api_base: `${configured.url}/v1` });
+    const single = await admin<{ data: unknown[] }>(two, "GET", "/model/info?litellm_model_id=runtime-1");
+    expect(single.json.data).toHaveLength(1);
+  });
+
+  it("refuses a duplicate id, an invalid model and a config.yaml model's deletion", async () => {
+    const duplicate = await admin(one, "POST", "/model/new", { model_name: "x", litellm_params: { model: "openai/gpt-4o-mini", api_base: "http://127.0.0.1:9/v1" }, model_info: { id: "config-1" } });
+    expect(duplicate.status).toBe(400);
+    const unsupported = await admin(one, "POST", "/model/new", { model_name: "x", litellm_params: { model: "nowhere/model" } });
+    expect(unsupported.status).toBe(400);
+    expect(JSON.stringify(unsupported.json)).toContain("not supported");
+    const fromFile = await admin(one, "POST", "/model/delete", { id: "config-1" });
+    expect(fromFile.status).toBe(400);
+    expect(JSON.stringify(fromFile.json)).toContain("config.yaml");
+    expect((await admin(one, "POST", "/model/delete", { id: "no-such-model" })).status).toBe(404);
+  });
+
+  it("keeps /model/* and /health to the master key", async () => {
+    const key = await admin<GeneratedKey>(one, "POST", "/key/generate", {});
+    for (const [method, path] of [["GET", "/model/info"], ["POST", "/model/new"], ["POST", "/model/delete"], ["GET", "/health"]] as const) {
+      const res = await fetch(`${one}${path}`, { method, headers: { authorization: `Bearer ${key.json.key}` }, ...(method === "POST" && { body: "{}" }) });
+      expect(res.status).toBe(401);
+    }
+  });
+
+  it("deletes a runtime model on every replica", async () => {
+    const { status } = await admin(two, "POST", "/model/delete", { id: modelId });
+    expect(status).toBe(200);
+    await eventually("the first replica to drop it", async () => (!(await modelIds(one)).includes("added-model") ? true : undefined));
+    await expect(client(one).chat.completions.create({ model: "added-model", messages: [{ role: "user", content: "gone?" }] })).rejects.toMatchObject({ status: 400 });
+  });
+});
+
+describe("/v1/models", () => {
+  it("lists the groups and visible aliases a key may use", async () => {
+    expect(await modelIds(one)).toEqual(["fast-model", "gpt-4"]);
+    const limited = await admin<GeneratedKey>(one, "POST", "/key/generate", { models: ["gpt-4"] });
+    expect(await modelIds(one, limited.json.key)).toEqual(["gpt-4"]);
+    const viaAlias = await client(one).chat.completions.create({ model: "internal-name", messages: [{ role: "user", content: "alias" }] }).withResponse();
+    expect(viaAlias.response.headers.get("x-litellm-model-group")).toBe("fast-model");
+  });
+});
+
+describe("/health", () => {
+  it("probes every deployment and reports which answered, without secrets", async () => {
+    await admin(one, "POST", "/model/new", { model_name: "dead-model", litellm_params: { model: "openai/gpt-4o-mini", api_base: "http://127.0.0.1:9/v1", api_key: PROVIDER_KEY }, model_info: { id: "dead-1" } });
+    await eventually("the other replica to load it", async () => ((await modelIds(two)).includes("dead-model") ? true : undefined));
+    const res = await fetch(`${two}/health`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toContain(PROVIDER_KEY);
+    const health = JSON.parse(text) as { healthy_endpoints: { model_id: string }[]; unhealthy_endpoints: { model_id: string; error: string }[]; healthy_count: number; unhealthy_count: number };
+    expect(health.healthy_endpoints.map((e) => e.model_id)).toEqual(["config-1"]);
+    expect(health.unhealthy_endpoints.map((e) => e.model_id)).toEqual(["dead-1"]);
+    expect(health.unhealthy_endpoints[0]?.error).toMatch(/unreachable/);
+    expect([health.healthy_count, health.unhealthy_count]).toEqual([1, 1]);
+    const onlyOne = await admin<{ healthy_count: number; unhealthy_count: number }>(two, "GET", "/health?model=fast-model");
+    expect([onlyOne.json.healthy_count, onlyOne.json.unhealthy_count]).toEqual([1, 0]);
+    await admin(one, "POST", "/model/delete", { id: "dead-1" });
+  });
+});

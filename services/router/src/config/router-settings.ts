@@ -1,0 +1,69 @@
+import type { GatewayConfig, ROUTING_STRATEGIES } from "@gateway/common";
+
+export type RoutingStrategyName = (typeof ROUTING_STRATEGIES)[number];
+
+/** A name clients may use for a model group (router_settings.model_group_alias). */
+export interface GroupAlias {
+  group: string;
+  /** Hidden aliases work but are not listed by /v1/models. */
+  hidden: boolean;
+}
+
+/** How the router picks, retries and falls back, from router_settings (and litellm_settings), per config load. */
+export interface RouterSettings {
+  strategy: RoutingStrategyName;
+  numRetries: number;
+  /** The least a retry waits, ms. */
+  retryAfterMs: number;
+  /** Failures a deployment may have within a minute; one more cools it down. */
+  allowedFails: number;
+  cooldownMs: number;
+  /** At most this many fallback groups are tried per request. */
+  maxFallbacks: number;
+  fallbacks: ReadonlyMap<string, readonly string[]>;
+  contextWindowFallbacks: ReadonlyMap<string, readonly string[]>;
+  contentPolicyFallbacks: ReadonlyMap<string, readonly string[]>;
+  /** For groups without fallbacks of their own. */
+  defaultFallbacks: readonly string[];
+  aliases: ReadonlyMap<string, GroupAlias>;
+  /** latency-based-routing: deployments within this fraction of the fastest share the traffic. */
+  lowestLatencyBuffer: number;
+}
+
+// LiteLLM's defaults for allowed_fails, cooldown_time and max_fallbacks.
+// Retries differ on purpose: LiteLLM retries twice unless told otherwise;
+// here a request is retried only when num_retries asks for it, so a
+// provider's error reaches the client as it was unless the config opts in.
+const DEFAULT_ALLOWED_FAILS = 3;
+const DEFAULT_COOLDOWN_S = 5;
+const DEFAULT_MAX_FALLBACKS = 5;
+const DEFAULT_NUM_RETRIES = 0;
+
+function fallbackMap(list: readonly Record<string, string[]>[] | undefined): Map<string, readonly string[]> {
+  const map = new Map<string, readonly string[]>();
+  for (const rule of list ?? []) for (const [group, to] of Object.entries(rule)) map.set(group, to);
+  return map;
+}
+
+export function routerSettings(config: GatewayConfig): RouterSettings {
+  const r = config.router_settings;
+  const l = config.litellm_settings;
+  const aliases = new Map<string, GroupAlias>();
+  for (const [name, to] of Object.entries(r.model_group_alias ?? {})) {
+    aliases.set(name, typeof to === "string" ? { group: to, hidden: false } : { group: to.model, hidden: to.hidden === true });
+  }
+  return {
+    strategy: r.routing_strategy ?? "simple-shuffle",
+    numRetries: r.num_retries ?? l.num_retries ?? DEFAULT_NUM_RETRIES,
+    retryAfterMs: (r.retry_after ?? l.retry_after ?? 0) * 1000,
+    allowedFails: r.allowed_fails ?? l.allowed_fails ?? DEFAULT_ALLOWED_FAILS,
+    cooldownMs: (r.cooldown_time ?? l.cooldown_time ?? DEFAULT_COOLDOWN_S) * 1000,
+    maxFallbacks: r.max_fallbacks ?? l.max_fallbacks ?? DEFAULT_MAX_FALLBACKS,
+    fallbacks: fallbackMap(r.fallbacks ?? l.fallbacks),
+    contextWindowFallbacks: fallbackMap(r.context_window_fallbacks ?? l.context_window_fallbacks),
+    contentPolicyFallbacks: fallbackMap(r.content_policy_fallbacks ?? l.content_policy_fallbacks),
+    defaultFallbacks: r.default_fallbacks ?? l.default_fallbacks ?? [],
+    aliases,
+    lowestLatencyBuffer: r.routing_strategy_args?.lowest_latency_buffer ?? 0,
+  };
+}

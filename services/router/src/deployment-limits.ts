@@ -1,0 +1,168 @@
+import type { Logger } from "@gateway/common";
+import type { Deployment } from "./config/deployment.js";
+import type { AllowanceKind, DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
+
+/**
+ * Per-deployment rpm and tpm (litellm_params.rpm / tpm) held across every
+ * router replica, for usage-based routing.
+ */
+export interface DeploymentLimits {
+  /**
+   * Takes one request and `tokens` tokens of the deployment's current
+   * minute; false (nothing taken) when that would pass its rpm or tpm.
+   * In memory unless this replica must take more allowance from Postgres.
+   */
+  admit(d: Deployment, tokens: number): boolean | Promise<boolean>;
+  /** The call admitted at `admittedAt` (unix ms) ended: `reserved` tokens were taken, `used` were really used. */
+  settle(d: Deployment, reserved: number, used: number, admittedAt: number): void;
+  /** Tokens the deployment has used this minute, as far as this replica knows (all replicas' when it has a tpm). */
+  tokensUsed(d: Deployment): number;
+}
+
+const MINUTE_MS = 60_000;
+// A replica takes this share of a limit at a time, so most calls need no database.
+const CHUNK_SHARE = 0.1;
+// What a replica holds unused this long goes back, so other replicas can take it.
+const IDLE_GIVE_BACK_MS = 1_000;
+
+/** One replica's share of one deployment's limit in one minute. */
+interface Lease {
+  windowStart: number;
+  /** Taken from the shared total and not yet used by a call. */
+  held: number;
+  /** The shared total (all replicas) when this replica last took some. */
+  total: number;
+  /** Used by this replica's calls. */
+  used: number;
+  lastUse: number;
+}
+
+const minute = (now: number) => now - (now % MINUTE_MS);
+
+/**
+ * Limits as leases from Postgres, the keys service's pattern: a replica takes
+ * a tenth of a deployment's per-minute limit with one conditional upsert
+ * (granted + chunk <= limit) and admits calls from what it holds, so the
+ * sum over replicas never passes the limit. Unused leases go back after a
+ * second idle; a finished minute's leftovers lapse.
+ */
+export class SharedDeploymentLimits implements DeploymentLimits {
+  private readonly leases = new Map<string, Lease>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: DeploymentAllowanceStore,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.sweeper = setInterval(() => void this.sweep(), IDLE_GIVE_BACK_MS);
+    this.sweeper.unref();
+  }
+
+  private lease(id: string, kind: AllowanceKind): Lease {
+    const key = `${kind}:${id}`;
+    const windowStart = minute(this.now());
+    let l = this.leases.get(key);
+    if (!l || l.windowStart !== windowStart) {
+      l = { windowStart, held: 0, total: 0, used: 0, lastUse: this.now() };
+      this.leases.set(key, l);
+    }
+    return l;
+  }
+
+  admit(d: Deployment, tokens: number): boolean | Promise<boolean> {
+    const needs: [AllowanceKind, number, number][] = [];
+    if (d.rpm !== undefined) needs.push(["requests", 1, d.rpm]);
+    if (d.tpm !== undefined) needs.push(["tokens", tokens, d.tpm]);
+    if (needs.every(([kind, amount]) => this.lease(d.id, kind).held >= amount)) {
+      this.use(d, needs, tokens);
+      return true;
+    }
+    return this.take(d, needs, tokens);
+  }
+
+  private use(d: Deployment, needs: [AllowanceKind, number, number][], tokens: number): void {
+    for (const [kind, amount] of needs) {
+      const l = this.lease(d.id, kind);
+      l.held -= amount;
+      l.used += amount;
+      l.lastUse = this.now();
+    }
+    if (d.tpm === undefined) this.lease(d.id, "tokens").used += tokens;
+  }
+
+  private async take(d: Deployment, needs: [AllowanceKind, number, number][], tokens: number): Promise<boolean> {
+    for (const [kind, amount, limit] of needs) {
+      const l = this.lease(d.id, kind);
+      if (l.held >= amount) continue;
+      const missing = amount - l.held;
+      const ref = { deploymentId: d.id, kind, windowStart: l.windowStart };
+      const chunk = Math.max(missing, Math.ceil(limit * CHUNK_SHARE));
+      let total = await this.store.take(ref, chunk, limit);
+      let got = chunk;
+      if (total === undefined && chunk > missing) {
+        total = await this.store.take(ref, missing, limit);
+        got = missing;
+      }
+      if (total === undefined) return false;
+      // The minute may have turned while the database answered: what was taken then lapses with it.
+      if (l.windowStart === ref.windowStart) {
+        l.held += got;
+        l.total = total;
+      }
+    }
+    if (!needs.every(([kind, amount]) => this.lease(d.id, kind).held >= amount)) return false;
+    this.use(d, needs, tokens);
+    return true;
+  }
+
+  settle(d: Deployment, reserved: number, used: number, admittedAt: number): void {
+    const l = this.lease(d.id, "tokens");
+    const extra = used - reserved;
+    l.used += extra;
+    if (d.tpm === undefined || extra === 0) return;
+    if (extra < 0) {
+      // Unused tokens of the minute they were taken in can serve other calls; an earlier minute's lapse.
+      if (minute(admittedAt) === l.windowStart) l.held -= extra;
+      return;
+    }
+    const fromHeld = Math.min(Math.max(0, l.held), extra);
+    l.held -= fromHeld;
+    if (fromHeld === extra) return;
+    // Tokens already spent are counted, limit or not.
+    this.store.charge({ deploymentId: d.id, kind: "tokens", windowStart: l.windowStart }, extra - fromHeld).catch((err: unknown) => {
+      this.logger.error({ deployment: d.id, err: (err as Error).message }, "charging a deployment's tokens failed");
+    });
+  }
+
+  tokensUsed(d: Deployment): number {
+    const l = this.lease(d.id, "tokens");
+    return d.tpm === undefined ? l.used : Math.max(l.used, l.total - l.held);
+  }
+
+  /** Gives back leases idle for a second, and forgets finished minutes. */
+  private async sweep(): Promise<void> {
+    const now = this.now();
+    for (const [key, l] of this.leases) {
+      const kind = key.slice(0, key.indexOf(":")) as AllowanceKind;
+      const deploymentId = key.slice(key.indexOf(":") + 1);
+      if (l.windowStart !== minute(now)) {
+        this.leases.delete(key);
+        continue;
+      }
+      if (l.held <= 0 || now - l.lastUse < IDLE_GIVE_BACK_MS) continue;
+      const amount = l.held;
+      l.held = 0;
+      await this.store.giveBack({ deploymentId, kind, windowStart: l.windowStart }, amount).catch((err: unknown) => {
+        this.logger.warn({ deployment: deploymentId, err: (err as Error).message }, "giving back a deployment's allowance failed");
+      });
+    }
+  }
+
+  /** Stops the sweeper and gives back everything held. */
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    for (const l of this.leases.values()) l.lastUse = 0;
+    await this.sweep();
+  }
+}

@@ -1,0 +1,50 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { CallType, type CheckHealthRequest, type CheckHealthResponseSchema, type EndpointHealthSchema } from "@gateway/proto/router/v1/router_pb.js";
+import { CALL_HANDLERS } from "../calls.js";
+import { splitModel, type Deployment } from "../config/deployment.js";
+import type { LiveModelList } from "../model-list.js";
+import type { Outcome } from "../outcome.js";
+import { withoutUserInfo } from "./deployment-info.js";
+
+type EndpointHealth = MessageInitShape<typeof EndpointHealthSchema>;
+
+// A probe is one tiny request; a deployment slower than this to say "hi" is not healthy.
+const PROBE_TIMEOUT_MS = 60_000;
+
+/** The deployment a probe calls: a wildcard one needs model_info.health_check_model, as in LiteLLM. */
+function probeTarget(d: Deployment): Deployment | string {
+  if (!d.providerModel.includes("*")) return d;
+  const model = d.entry.model_info?.["health_check_model"];
+  if (typeof model !== "string") return "wildcard deployment: set model_info.health_check_model to probe it";
+  return { ...d, providerModel: splitModel(model).providerModel };
+}
+
+/** Calls the deployment the way clients do (chat, or embeddings for mode: embedding); the error, if it failed. */
+async function probe(d: Deployment): Promise<string | undefined> {
+  const target = probeTarget(d);
+  if (typeof target === "string") return target;
+  const embedding = d.mode === "embedding";
+  const handler = CALL_HANDLERS.get(embedding ? CallType.EMBEDDINGS : CallType.CHAT_COMPLETIONS)!;
+  const body = embedding ? { model: d.modelGroup, input: "ping" } : { model: d.modelGroup, messages: [{ role: "user", content: "ping" }], max_tokens: 1 };
+  const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false };
+  const signal = AbortSignal.timeout(Math.min(d.timeoutMs, PROBE_TIMEOUT_MS));
+  try {
+    for await (const _event of handler.run({ deployment: target, body, signal, headers: {} }, outcome));
+    return undefined;
+  } catch (err) {
+    return (err as Error).message || String(err);
+  }
+}
+
+/** GET /health: probes every deployment (of one group, when asked) at once. */
+export async function checkHealth(models: LiveModelList, req: CheckHealthRequest): Promise<MessageInitShape<typeof CheckHealthResponseSchema>> {
+  const deployments = models.table().groups.all().filter((d) => req.model === "" || d.modelGroup === req.model);
+  const results = await Promise.all(
+    deployments.map(async (d): Promise<[EndpointHealth, boolean]> => {
+      const error = await probe(d);
+      const endpoint = { modelGroup: d.modelGroup, deploymentId: d.id, model: d.entry.litellm_params.model, apiBase: d.apiBase ? withoutUserInfo(d.apiBase) : "", error: error ?? "" };
+      return [endpoint, error === undefined];
+    }),
+  );
+  return { healthy: results.filter(([, ok]) => ok).map(([e]) => e), unhealthy: results.filter(([, ok]) => !ok).map(([e]) => e) };
+}

@@ -1,0 +1,46 @@
+import type { Deployment } from "../config/deployment.js";
+
+// Parameter names that hold credentials, whatever the provider calls them.
+const SECRET = /key$|secret|password|credential|token$|^(extra_)?headers$/i;
+
+/** A URL without any user:password in it. */
+export function withoutUserInfo(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = "";
+    u.password = "";
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** litellm_params as /model/info may show them: no keys, no credentials. */
+export function publicParams(params: Record<string, unknown>): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(params)) {
+    if (SECRET.test(name)) continue;
+    shown[name] = name === "api_base" && typeof value === "string" ? withoutUserInfo(value) : value;
+  }
+  return shown;
+}
+
+/** One deployment in LiteLLM's /model/info shape. */
+export function deploymentInfo(d: Deployment): Record<string, unknown> {
+  const info = d.entry.model_info ?? {};
+  return {
+    model_name: d.entry.model_name,
+    litellm_params: publicParams(d.entry.litellm_params),
+    model_info: {
+      ...info,
+      id: d.id,
+      db_model: d.source === "db",
+      mode: d.mode ?? "chat",
+      litellm_provider: d.provider,
+      input_cost_per_token: d.price.input,
+      output_cost_per_token: d.price.output,
+      max_tokens: info.max_tokens ?? null,
+    },
+  };
+}

@@ -1,0 +1,191 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { Code } from "@connectrpc/connect";
+import { gatewayError, type Logger } from "@gateway/common";
+import type { CallHandler } from "./calls.js";
+import type { Deployment } from "./config/deployment.js";
+import type { ModelGroup, ModelGroups } from "./config/model-groups.js";
+import type { Cooldowns } from "./cooldowns.js";
+import type { DeploymentStats } from "./deployment-stats.js";
+import type { DeploymentLimits } from "./deployment-limits.js";
+import { fallbacksFor } from "./fallbacks.js";
+import { finished, type Outcome, type ResponseInit } from "./outcome.js";
+import { inProviderSpan } from "./provider-span.js";
+import type { OpenAIBody } from "./providers/provider.js";
+import { backoffMs, blamesDeployment, classify, type Failure } from "./retry.js";
+import type { RoutingStrategy } from "./strategies/strategy.js";
+
+/** A config load's model groups with the strategy its router_settings name. */
+export interface RoutingTable {
+  groups: ModelGroups;
+  strategy: RoutingStrategy;
+  /** Per-deployment rpm/tpm shared by the router replicas; usage-based routing only. */
+  limits: DeploymentLimits | undefined;
+}
+
+/** What the router keeps about deployments across requests (and config reloads). */
+export interface RoutingState {
+  cooldowns: Cooldowns;
+  stats: DeploymentStats;
+  logger: Logger;
+}
+
+export interface RoutedCall {
+  table: RoutingTable;
+  handler: CallHandler;
+  body: OpenAIBody;
+  headers: Readonly<Record<string, string>>;
+  /** The client's cancellation. */
+  signal: AbortSignal;
+  /** Tokens the request may take, for usage-based routing's tpm. */
+  estimatedTokens: number;
+}
+
+/** How one model group's attempts ended, when none succeeded. */
+interface GroupFailure {
+  failure: Failure;
+  error: unknown;
+}
+
+export function modelNotFound(requested: string, groups: ModelGroups): Error {
+  return gatewayError(`Invalid model name passed in model=${requested}. Available models: ${groups.listed().join(", ")}`, Code.InvalidArgument, {
+    type: "invalid_request_error",
+    param: "model",
+    code: "model_not_found",
+  });
+}
+
+function noDeployments(group: ModelGroup, retryAfterMs: number): Error {
+  return gatewayError(`No deployments available for model group ${group.name}: every deployment is cooling down or at its rate limit`, Code.ResourceExhausted, {
+    type: "rate_limit_error",
+    status: 429,
+    headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+  });
+}
+
+/**
+ * Runs a call on the model group it names, retrying within the group and
+ * then falling back to other groups, until a deployment has started
+ * answering. After that nothing is retried: a failure mid-stream is the
+ * client's to see, after a Finished event with the usage seen so far.
+ */
+export async function* routeCall(call: RoutedCall, requested: string, outcome: Outcome, state: RoutingState): AsyncGenerator<ResponseInit> {
+  const { groups } = call.table;
+  const first = groups.resolve(requested);
+  if (!first) throw modelNotFound(requested, groups);
+  const failed = yield* tryGroup(call, first, 0, outcome, state);
+  if (!failed) return;
+  let last = failed;
+  let fallbacks = 0;
+  for (const name of fallbacksFor(first.name, failed.failure, groups.settings)) {
+    if (last.failure.kind === "cancelled" || last.failure.kind === "request") break;
+    const group = groups.resolve(name);
+    if (!group) continue;
+    fallbacks += 1;
+    state.logger.info({ from: first.name, to: group.name, status: last.failure.status }, "falling back to another model group");
+    const result = yield* tryGroup(call, group, fallbacks, outcome, state);
+    if (!result) return;
+    last = result;
+  }
+  throw last.error;
+}
+
+/** Deployments of the group worth an attempt now, the lowest order first. */
+function candidates(group: ModelGroup, tried: ReadonlySet<string>, state: RoutingState): Deployment[] {
+  const solo = group.deployments.length === 1;
+  const available = group.deployments.filter((d) => solo || !state.cooldowns.coolingDown(d.id));
+  const untried = available.filter((d) => !tried.has(d.id));
+  const pool = untried.length > 0 ? untried : available;
+  let order = Number.POSITIVE_INFINITY;
+  for (const d of pool) order = Math.min(order, d.order);
+  return pool.filter((d) => d.order === order);
+}
+
+/** One group's attempts; resolves to undefined once a deployment answered, or to why none did. */
+async function* tryGroup(call: RoutedCall, group: ModelGroup, fallbacks: number, outcome: Outcome, state: RoutingState): AsyncGenerator<ResponseInit, GroupFailure | undefined> {
+  const settings = call.table.groups.settings;
+  const tried = new Set<string>();
+  // Deployments passed over because their shared rpm/tpm is used up, for this request.
+  const full = new Set<string>();
+  let last: GroupFailure | undefined;
+  for (let retry = 0; ; retry++) {
+    let d: Deployment | undefined;
+    for (;;) {
+      const pool = candidates(group, tried, state).filter((c) => !full.has(c.id));
+      d = call.table.strategy.pick(group, pool, state.stats);
+      if (!d || !call.table.limits || (await call.table.limits.admit(d, call.estimatedTokens))) break;
+      full.add(d.id);
+    }
+    if (!d) {
+      if (last) return last;
+      // Cooling deployments come back when their time is up; used-up limits at the next minute.
+      const waitMs = state.cooldowns.nextAvailableIn(group.deployments.map((x) => x.id)) || 60_000 - (Date.now() % 60_000);
+      const error = noDeployments(group, waitMs);
+      return { failure: classify(error, call.signal.aborted), error };
+    }
+    tried.add(d.id);
+    const result = yield* attempt(call, d, retry, fallbacks, outcome, state);
+    if (!result) return undefined;
+    last = result;
+    const { failure } = result;
+    if (blamesDeployment(failure) && group.deployments.length > 1 && state.cooldowns.failed(d.id, settings.allowedFails, settings.cooldownMs)) {
+      state.logger.warn({ deployment: d.id, modelGroup: group.name, cooldownMs: settings.cooldownMs }, "deployment cooling down after repeated failures");
+    }
+    if (failure.kind !== "retryable" || retry >= settings.numRetries) return result;
+    // Another deployment is tried at once; the same one only after a pause.
+    const elsewhere = candidates(group, tried, state).some((c) => !tried.has(c.id));
+    const waitMs = elsewhere ? settings.retryAfterMs : backoffMs(retry, failure.retryAfterMs, settings.retryAfterMs);
+    if (waitMs > 0) {
+      try {
+        await sleep(waitMs, undefined, { signal: call.signal });
+      } catch (error) {
+        return { failure: classify(error, true), error };
+      }
+    }
+  }
+}
+
+/** One call to one deployment. */
+async function* attempt(
+  call: RoutedCall,
+  d: Deployment,
+  retries: number,
+  fallbacks: number,
+  outcome: Outcome,
+  state: RoutingState,
+): AsyncGenerator<ResponseInit, GroupFailure | undefined> {
+  const stream = call.body["stream"] === true;
+  const signal = AbortSignal.any([call.signal, AbortSignal.timeout(stream ? d.streamTimeoutMs : d.timeoutMs)]);
+  const startMs = Date.now();
+  let answered = false;
+  let finishedSent = false;
+  // What an earlier, failed attempt left is not this one's.
+  Object.assign(outcome, { usage: undefined, usageEstimated: false });
+  state.stats.began(d.id);
+  try {
+    for await (const event of inProviderSpan(d, call.handler.run({ deployment: d, body: call.body, signal, headers: call.headers }, outcome))) {
+      const e = event.event;
+      if (e?.case === "started") {
+        e.value.attemptedRetries = retries;
+        e.value.attemptedFallbacks = fallbacks;
+        state.stats.recordLatency(d.id, Date.now() - startMs);
+        answered = true;
+      } else if (e?.case === "finished") finishedSent = true;
+      yield event;
+    }
+    return undefined;
+  } catch (error) {
+    if (answered) {
+      // The client has seen part of the answer: report what it used, then fail honestly.
+      if (!finishedSent && outcome.usage) yield finished(outcome, d, outcome.usage);
+      throw error;
+    }
+    const failure = classify(error, call.signal.aborted);
+    if (signal.aborted && !call.signal.aborted) state.stats.recordLatency(d.id, Date.now() - startMs);
+    state.logger.debug({ deployment: d.id, status: failure.status, kind: failure.kind }, "deployment call failed");
+    return { failure, error };
+  } finally {
+    state.stats.done(d.id);
+    const used = answered && outcome.usage ? outcome.usage.promptTokens + outcome.usage.completionTokens : 0;
+    call.table.limits?.settle(d, call.estimatedTokens, used, startMs);
+  }
+}

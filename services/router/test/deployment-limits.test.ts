@@ -1,0 +1,65 @@
+import { fileURLToPath } from "node:url";
+import { createLogger, openDatabase, parseConfig, type Database } from "@gateway/common";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ModelGroups } from "../src/config/model-groups.js";
+import type { Deployment } from "../src/config/deployment.js";
+import { DeploymentAllowanceStore } from "../src/db/deployment-allowance-store.js";
+import { SharedDeploymentLimits } from "../src/deployment-limits.js";
+import { SUPPORTED_PROVIDERS } from "../src/providers/index.js";
+
+// Two replicas' limits over one (embedded) Postgres: what they admit
+// together never passes a deployment's rpm or tpm.
+
+let database: Database;
+const logger = createLogger("test", "silent");
+// A clock stopped mid-minute, so no test straddles two rate windows.
+const now = () => 1_800_000_030_000;
+
+beforeAll(async () => {
+  database = await openDatabase({});
+  await database.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "router");
+});
+
+afterAll(() => database?.close());
+
+function deploymentWith(params: string): Deployment {
+  const config = parseConfig(`model_list:\n  - { model_name: m, litellm_params: { model: openai/x, api_base: "http://x/v1", ${params} }, model_info: { id: "${params}" } }`);
+  return ModelGroups.fromConfig(config, SUPPORTED_PROVIDERS).resolve("m")!.deployments[0]!;
+}
+
+async function admitted(limits: SharedDeploymentLimits[], d: Deployment, tokens: number, tries: number): Promise<number> {
+  let count = 0;
+  for (let i = 0; i < tries; i++) if (await limits[i % limits.length]!.admit(d, tokens)) count += 1;
+  return count;
+}
+
+describe("per-deployment limits shared by router replicas", () => {
+  it("admits no more than the rpm across replicas", async () => {
+    const store = new DeploymentAllowanceStore(database.db);
+    const replicas = [new SharedDeploymentLimits(store, logger, now), new SharedDeploymentLimits(store, logger, now)];
+    const d = deploymentWith("rpm: 7");
+    expect(await admitted(replicas, d, 0, 20)).toBe(7);
+    for (const r of replicas) await r.close();
+  });
+
+  it("admits no more tokens than the tpm, counts what calls really used, and reports the usage", async () => {
+    const store = new DeploymentAllowanceStore(database.db);
+    const replicas = [new SharedDeploymentLimits(store, logger, now), new SharedDeploymentLimits(store, logger, now)];
+    const d = deploymentWith("tpm: 1000");
+    expect(await admitted(replicas, d, 300, 10)).toBe(3);
+    // A call that used far less than it reserved leaves room on its replica.
+    replicas[0]!.settle(d, 300, 50, now());
+    expect(await replicas[0]!.admit(d, 200)).toBe(true);
+    expect(replicas[0]!.tokensUsed(d)).toBeGreaterThan(0);
+    for (const r of replicas) await r.close();
+  });
+
+  it("lets deployments without rpm or tpm through, tracking their tokens for usage-based picks", async () => {
+    const limits = new SharedDeploymentLimits(new DeploymentAllowanceStore(database.db), logger, now);
+    const d = deploymentWith("weight: 1");
+    expect(await admitted([limits], d, 100, 5)).toBe(5);
+    limits.settle(d, 100, 40, now());
+    expect(limits.tokensUsed(d)).toBe(440);
+    await limits.close();
+  });
+});
