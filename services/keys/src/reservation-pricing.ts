@@ -1,4 +1,4 @@
-import { deploymentPrice, type GatewayConfig } from "@gateway/common";
+import { deploymentPrice, listPrice, type GatewayConfig } from "@gateway/common";
 
 /** The dearest a request to a model group can be, per token: worked out once per config. */
 interface GroupBound {
@@ -30,20 +30,64 @@ export class ReservationPricing {
       this.groups.set(entry.model_name, widen(this.groups.get(entry.model_name), bound));
       widenInto(this.dearest, bound);
     }
-    for (const rule of config.litellm_settings.fallbacks ?? []) {
-      for (const [group, fallbacks] of Object.entries(rule)) {
-        let bound = this.groups.get(group);
-        for (const f of fallbacks) bound = widen(bound, this.groups.get(f) ?? this.dearest);
-        if (bound) this.groups.set(group, bound);
+    this.widenByFallbacks(config);
+    for (const [alias, target] of Object.entries(config.router_settings.model_group_alias ?? {})) {
+      const bound = this.groups.get(typeof target === "string" ? target : target.model);
+      if (bound) this.groups.set(alias, bound);
+    }
+  }
+
+  /**
+   * A group's bound covers every group a request to it may fall back to, in
+   * any of LiteLLM's fallback lists (and their fallbacks in turn).
+   */
+  private widenByFallbacks(config: GatewayConfig): void {
+    const edges = new Map<string, Set<string>>();
+    const add = (from: string, to: string[]) => {
+      const set = edges.get(from) ?? new Set<string>();
+      for (const t of to) set.add(t);
+      edges.set(from, set);
+    };
+    for (const settings of [config.litellm_settings, config.router_settings]) {
+      for (const list of [settings.fallbacks, settings.context_window_fallbacks, settings.content_policy_fallbacks]) {
+        for (const rule of list ?? []) for (const [group, fallbacks] of Object.entries(rule)) add(group, fallbacks);
+      }
+      for (const group of this.groups.keys()) add(group, settings.default_fallbacks ?? []);
+    }
+    // Widen until nothing changes; each pass can only raise bounds, so it ends.
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [group, targets] of edges) {
+        const before = this.groups.get(group);
+        let bound = before;
+        for (const t of targets) bound = widen(bound, this.groups.get(t) ?? this.dearest);
+        if (bound && !same(before, bound)) {
+          this.groups.set(group, bound);
+          changed = true;
+        }
       }
     }
   }
 
+  /**
+   * A name no group has (a wildcard deployment's model, a model added at
+   * run time): the dearer of that model's list price and any in the config.
+   */
+  private unlisted(name: string): GroupBound {
+    const slash = name.indexOf("/");
+    const price = listPrice(slash > 0 ? name.slice(slash + 1) : name);
+    return widen(this.dearest, { input: price.input, output: price.output, outputCap: DEFAULT_OUTPUT_CAP });
+  }
+
   /** Dollars: the most a request with this prompt bound and max_tokens can cost. */
   maxCost(group: string, promptTokens: number, maxTokens: number): number {
-    const b = this.groups.get(group) ?? this.dearest;
+    const b = this.groups.get(group) ?? this.unlisted(group);
     return promptTokens * b.input + (maxTokens || b.outputCap) * b.output;
   }
+}
+
+function same(a: GroupBound | undefined, b: GroupBound): boolean {
+  return a !== undefined && a.input === b.input && a.output === b.output && a.outputCap === b.outputCap;
 }
 
 function widen(a: GroupBound | undefined, b: GroupBound): GroupBound {
