@@ -3,7 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 
 /** Reads the whole request body, refusing more than `limit` bytes. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
   if (declared > limit) return Promise.reject(tooLarge(limit));
   return new Promise((resolve, reject) => {
@@ -27,18 +27,33 @@ function tooLarge(limit: number): Error {
   return gatewayError(`request body is larger than ${limit} bytes`, Code.InvalidArgument, { type: "invalid_request_error", status: 413 });
 }
 
-/** Parses a JSON object body, or throws an OpenAI-style 400. */
-export function parseJsonObject(bytes: Buffer): Record<string, unknown> {
+/** Content types a JSON body may come with: JSON itself, or a client default that says nothing (curl's, fetch's). */
+const JSON_OR_UNSAID = /^(application\/([\w.+-]+\+)?json|text\/plain|application\/x-www-form-urlencoded)\b/i;
+
+/**
+ * Reads a JSON object body. A body that does not parse gets 400, or 415 when
+ * its content type says it was never meant to be JSON (a form upload, XML).
+ * A JSON body is taken whatever its content type, as LiteLLM does.
+ */
+export async function readJsonObject(req: IncomingMessage, limit: number): Promise<{ raw: Buffer; body: Record<string, unknown> }> {
+  const raw = await readBody(req, limit);
   let value: unknown;
   try {
-    value = JSON.parse(bytes.toString("utf8"));
+    value = JSON.parse(raw.toString("utf8"));
   } catch {
+    const type = req.headers["content-type"];
+    if (type !== undefined && !JSON_OR_UNSAID.test(type)) {
+      throw gatewayError(`send JSON with Content-Type: application/json, not ${type.split(";")[0]}`, Code.InvalidArgument, {
+        type: "invalid_request_error",
+        status: 415,
+      });
+    }
     throw gatewayError("request body is not valid JSON", Code.InvalidArgument, { type: "invalid_request_error" });
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw gatewayError("request body must be a JSON object", Code.InvalidArgument, { type: "invalid_request_error" });
   }
-  return value as Record<string, unknown>;
+  return { raw, body: value as Record<string, unknown> };
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {

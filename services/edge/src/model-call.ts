@@ -4,7 +4,7 @@ import { describeError, gatewayError, type ErrorDetails } from "@gateway/common"
 import { Access, type AuthorizeResponse, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
-import { apiKeyOf, parseJsonObject, readBody } from "./http.js";
+import { apiKeyOf, readJsonObject } from "./http.js";
 import { SSE_HEADERS, writeEvent, writeNamedEvent } from "./sse.js";
 
 // The one flow of every route that calls a model (chat completions,
@@ -78,8 +78,7 @@ function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): R
 export async function callModel(ctx: RequestContext, api: ModelApi): Promise<void> {
   const { req, res, requestId, options } = ctx;
   const { keys, router } = options.peers;
-  const raw = await readBody(req, options.maxBodyBytes);
-  const body = parseJsonObject(raw);
+  const { raw, body } = await readJsonObject(req, options.maxBodyBytes);
   if (typeof body["model"] !== "string" || body["model"] === "") {
     throw gatewayError("model is required", Code.InvalidArgument, { type: "invalid_request_error", param: "model" });
   }

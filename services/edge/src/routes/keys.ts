@@ -3,7 +3,7 @@ import { Code, type CallOptions } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, parseJsonObject, readBody, sendJson } from "../http.js";
+import { apiKeyOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's key management routes (/key/*), as calls to the keys service's
 // management RPCs. The caller's key rides along: the keys service itself
@@ -21,7 +21,7 @@ function callOptions(ctx: RequestContext): CallOptions {
 }
 
 async function body(ctx: RequestContext): Promise<Json> {
-  return parseJsonObject(await readBody(ctx.req, ADMIN_BODY_LIMIT));
+  return (await readJsonObject(ctx.req, ADMIN_BODY_LIMIT)).body;
 }
 
 /** A key named by value or by hash, as LiteLLM's routes accept either. */

@@ -3,7 +3,7 @@ import { gatewayError } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { EndpointHealth } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, parseJsonObject, readBody, sendJson } from "../http.js";
+import { apiKeyOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's model management routes (/model/new, /model/delete,
 // /model/info) and its deployment health check (/health), for the master
@@ -21,8 +21,7 @@ const json = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes));
 /** POST /model/new: { model_name, litellm_params, model_info? }; answers the stored deployment, secrets left out. */
 export async function newModel(ctx: RequestContext): Promise<void> {
   await asMaster(ctx);
-  const raw = await readBody(ctx.req, ADMIN_BODY_LIMIT);
-  parseJsonObject(raw);
+  const { raw } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
   const { model } = await ctx.options.peers.router.addModel({ model: raw });
   const added = model ? (json(model.json) as { model_info?: { id?: string } }) : {};
   sendJson(ctx.res, 200, { model_id: added.model_info?.id ?? null, ...added });
@@ -31,7 +30,7 @@ export async function newModel(ctx: RequestContext): Promise<void> {
 /** POST /model/delete: { id }. */
 export async function deleteModel(ctx: RequestContext): Promise<void> {
   await asMaster(ctx);
-  const body = parseJsonObject(await readBody(ctx.req, ADMIN_BODY_LIMIT));
+  const { body } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
   const id = body["id"];
   if (typeof id !== "string" || id === "") throw gatewayError("id is required", Code.InvalidArgument, { type: "invalid_request_error", param: "id" });
   await ctx.options.peers.router.deleteModel({ id });

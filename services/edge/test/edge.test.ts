@@ -1,0 +1,148 @@
+import type { AddressInfo } from "node:net";
+import { Code, createClient, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
+import { createLogger, gatewayError } from "@gateway/common";
+import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
+import { KeysService, type ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
+import { RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createEdgeServer, type EdgeServer } from "../src/index.js";
+
+// The edge alone, in front of stand-in keys, router and accounting services
+// reached through in-memory Connect transports: what it makes of their
+// answers and failures on the HTTP side.
+
+const encoder = new TextEncoder();
+const released: ReleaseRequest[] = [];
+let aborted = 0;
+
+const started = { case: "started" as const, value: { modelGroup: "fast-model", deploymentId: "d1", providerModel: "gpt-4o-mini" } };
+const finished = { case: "finished" as const, value: { promptTokens: 3, completionTokens: 2, cost: 0.25 } };
+const chunk = (text: string) => ({ case: "chunk" as const, value: encoder.encode(JSON.stringify({ choices: [{ index: 0, delta: { content: text } }] })) });
+
+async function* complete(req: CompleteRequest, ctx: HandlerContext) {
+  const body = JSON.parse(new TextDecoder().decode(req.body)) as { stream?: boolean; messages: { content: string }[] };
+  const says = body.messages[0]?.content ?? "";
+  yield { event: started };
+  if (!body.stream) {
+    yield { event: { case: "response" as const, value: encoder.encode(JSON.stringify({ object: "chat.completion", says })) } };
+    yield { event: finished };
+    return;
+  }
+  yield { event: chunk("one ") };
+  if (says === "break") {
+    yield { event: finished };
+    throw gatewayError("openai stream broke", Code.Unavailable, { type: "api_error", status: 502 });
+  }
+  if (says === "hang") {
+    await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
+    aborted++;
+    return;
+  }
+  yield { event: chunk("two") };
+  yield { event: finished };
+}
+
+const transport = createRouterTransport((router) => {
+  router.service(KeysService, {
+    authorize(req) {
+      if (req.apiKey !== "sk-good") throw gatewayError("invalid API key", Code.Unauthenticated, { type: "authentication_error" });
+      return { keyHash: "hash", holder: "replica-1" };
+    },
+    release(req) {
+      released.push(req);
+      return {};
+    },
+  });
+  router.service(RouterService, { complete, listModels: () => ({ models: [{ name: "fast-model", created: 1n }] }) });
+  router.service(AccountingService, {});
+});
+
+let edge: EdgeServer;
+let base: string;
+
+beforeAll(async () => {
+  edge = createEdgeServer({
+    peers: { keys: createClient(KeysService, transport), router: createClient(RouterService, transport), accounting: createClient(AccountingService, transport) },
+    logger: createLogger("edge-test", "silent"),
+    maxBodyBytes: 1024,
+    ready: () => true,
+  });
+  await edge.listen(0, "127.0.0.1");
+  base = `http://127.0.0.1:${(edge.server.address() as AddressInfo).port}`;
+});
+afterAll(() => edge.close(0));
+beforeEach(() => {
+  released.length = 0;
+});
+
+const post = (body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${base}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: "Bearer sk-good", "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+
+describe("edge", () => {
+  it("writes the router's response with LiteLLM's headers and settles the key to the reported cost", async () => {
+    const res = await post({ model: "fast-model", messages: [{ role: "user", content: "hi" }] });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ object: "chat.completion", says: "hi" });
+    expect(res.headers.get("x-litellm-model-id")).toBe("d1");
+    expect(res.headers.get("x-litellm-response-cost")).toBe("0.25");
+    expect(res.headers.get("x-litellm-call-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(released).toEqual([expect.objectContaining({ keyHash: "hash", holder: "replica-1", cost: 0.25, totalTokens: 5 })]);
+  });
+
+  it("streams chunks as server-sent events ending in [DONE]", async () => {
+    const res = await post({ model: "fast-model", stream: true, messages: [{ role: "user", content: "go" }] });
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    const text = await res.text();
+    expect(text.split("\n\n").filter(Boolean)).toEqual([
+      'data: {"choices":[{"index":0,"delta":{"content":"one "}}]}',
+      'data: {"choices":[{"index":0,"delta":{"content":"two"}}]}',
+      "data: [DONE]",
+    ]);
+  });
+
+  it("ends a stream that broke with an error event, never [DONE], and still charges what was used", async () => {
+    const res = await post({ model: "fast-model", stream: true, messages: [{ role: "user", content: "break" }] });
+    const text = await res.text();
+    expect(text).toContain('"type":"api_error"');
+    expect(text).not.toContain("[DONE]");
+    expect(released[0]?.cost).toBe(0.25);
+  });
+
+  it("aborts the router's call when the client goes away mid-stream, and releases", async () => {
+    const before = aborted;
+    const res = await post({ model: "fast-model", stream: true, messages: [{ role: "user", content: "hang" }] });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    await expect.poll(() => aborted).toBe(before + 1);
+    await expect.poll(() => released.length).toBe(1);
+  });
+
+  it("maps failures to OpenAI-style errors with the right status, and keeps serving", async () => {
+    const cases: [Promise<Response>, number][] = [
+      [post({ model: "fast-model", messages: [] }, { authorization: "Bearer sk-bad" }), 401],
+      [post("{not json"), 400],
+      [post({ messages: [] }), 400],
+      [post("<xml/>", { "content-type": "application/xml" }), 415],
+      [post({ model: "fast-model", messages: [{ role: "user", content: "x".repeat(2000) }] }), 413],
+      [fetch(`${base}/v1/nowhere`), 404],
+    ];
+    for (const [response, status] of cases) {
+      const res = await response;
+      expect(res.status).toBe(status);
+      const { error } = (await res.json()) as { error: { message: string; type: string; code: unknown } };
+      expect(error.message).toBeTruthy();
+      expect(error.type).toBeTruthy();
+    }
+    expect((await post({ model: "fast-model", messages: [{ role: "user", content: "ok" }] })).status).toBe(200);
+  });
+
+  it("lists models in OpenAI's shape", async () => {
+    const res = await fetch(`${base}/v1/models`, { headers: { authorization: "Bearer sk-good" } });
+    expect(await res.json()).toEqual({ object: "list", data: [{ id: "fast-model", object: "model", created: 1, owned_by: "openai" }] });
+  });
+});
