@@ -56,18 +56,35 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       database = await openGatewayDatabase(options);
       closers.unshift(() => database!.close());
     }
+    // Each starter registers its own shutdown steps. Steps run in reverse:
+    // the router (started last) flushes its usage events before accounting
+    // stops consuming them.
+    const start = {
+      keys: async () => {
+        const keys = await startKeys({ config, database: database!, bus: bus!, logger });
+        closers.unshift(() => keys.stop());
+        return keys;
+      },
+      accounting: async () => {
+        const accounting = await startAccounting({ database: database!, bus: bus!, logger, settings: config.general_settings });
+        closers.unshift(() => accounting.stop());
+        return accounting;
+      },
+      router: async () => {
+        const router = await startRouter({ config, configPath: options.configPath, database: database!, bus: bus!, logger, outboxDir: outboxDir(options) });
+        ({ reload: reloadRouter, ready: routerReady } = router);
+        closers.unshift(() => router.close());
+        closers.unshift((deadline) => within(deadline, router.flush(), "flushing usage events"));
+        return router;
+      },
+    };
     let port: number;
     if (options.service === "edge" || options.service === "all") {
       let peers: Peers;
       if (options.service === "all") {
-        const keys = await startKeys({ config, database: database!, bus: bus!, logger });
-        closers.unshift(() => keys.stop());
-        const router = await startRouter({ config, configPath: options.configPath, database: database!, bus: bus!, logger, outboxDir: outboxDir(options) });
-        ({ reload: reloadRouter, ready: routerReady } = router);
-        const accounting = await startAccounting({ database: database!, bus: bus!, logger, settings: config.general_settings });
-        closers.unshift(() => accounting.stop());
-        closers.unshift(() => router.close());
-        closers.unshift((deadline) => within(deadline, router.flush(), "flushing usage events"));
+        const keys = await start.keys();
+        const accounting = await start.accounting();
+        const router = await start.router();
         peers = {
           keys: directClient(KeysService, keys.impl),
           router: directClient(RouterService, router.impl),
@@ -85,22 +102,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       closers.unshift((deadline) => edge.close(deadline - Date.now()));
     } else {
       if (options.sslKeyfilePath) throw new Error("--ssl_keyfile_path and --ssl_certfile_path apply to the edge only");
-      let routes;
-      if (options.service === "keys") {
-        const keys = await startKeys({ config, database: database!, bus: bus!, logger });
-        closers.unshift(() => keys.stop());
-        routes = keys.routes;
-      } else if (options.service === "router") {
-        const router = await startRouter({ config, configPath: options.configPath, database: database!, bus: bus!, logger, outboxDir: outboxDir(options) });
-        ({ reload: reloadRouter, ready: routerReady } = router);
-        closers.unshift(() => router.close());
-        closers.unshift((deadline) => within(deadline, router.flush(), "flushing usage events"));
-        routes = router.routes;
-      } else {
-        const accounting = await startAccounting({ database: database!, bus: bus!, logger, settings: config.general_settings });
-        closers.unshift(() => accounting.stop());
-        routes = accounting.routes;
-      }
+      const { routes } = await start[options.service]();
       const server = await serveConnect(routes, { port: options.port, host: options.host, ready: () => ready && routerReady() });
       port = server.port;
       closers.unshift((deadline) => server.close(deadline - Date.now()));
