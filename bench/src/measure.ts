@@ -1,4 +1,3 @@
-import autocannon from "autocannon";
 import { Agent, request } from "undici";
 import { cpuMs, rssMb } from "./processes.js";
 
@@ -33,25 +32,41 @@ function percentile(sorted: number[], p: number): number {
 
 /** One connection, one request at a time: latency as the client sees it, in ms. */
 async function sequential(target: Target, body: string, untilFirstByte: boolean, count: number): Promise<number[]> {
-  const agent = new Agent({ connections: 1, keepAliveTimeout: 30_000 });
+  const agent = new Agent({ connections: 1, keepAliveTimeout: 30_000, headersTimeout: 10_000, bodyTimeout: 10_000 });
   const times: number[] = [];
   const headers = { authorization: `Bearer ${target.apiKey}`, "content-type": "application/json" };
   for (let i = 0; i < count + WARMUP; i++) {
     const start = process.hrtime.bigint();
     const res = await request(`${target.url}/v1/chat/completions`, { method: "POST", headers, body, dispatcher: agent });
     if (res.statusCode !== 200) throw new Error(`${target.name}: status ${res.statusCode}: ${await res.body.text()}`);
-    if (untilFirstByte) {
-      for await (const _chunk of res.body) break;
-      const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
-      await res.body.dump();
-      if (i >= WARMUP) times.push(elapsed);
-    } else {
-      await res.body.dump();
-      if (i >= WARMUP) times.push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
+    let firstByte = 0;
+    for await (const _chunk of res.body) firstByte ||= Number(process.hrtime.bigint() - start) / 1e6;
+    const elapsed = untilFirstByte ? firstByte : Number(process.hrtime.bigint() - start) / 1e6;
+    if (i >= WARMUP) times.push(elapsed);
   }
   await agent.close();
   return times.sort((a, b) => a - b);
+}
+
+/** `connections` clients, each sending one request after another for a fixed time; requests per second. */
+async function load(target: Target, connections: number): Promise<{ rps: number; requests: number }> {
+  const agent = new Agent({ connections, keepAliveTimeout: 30_000, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const headers = { authorization: `Bearer ${target.apiKey}`, "content-type": "application/json" };
+  const until = Date.now() + THROUGHPUT_SECONDS * 1000;
+  let requests = 0;
+  const worker = async () => {
+    while (Date.now() < until) {
+      const res = await request(`${target.url}/v1/chat/completions`, { method: "POST", headers, body: BODY, dispatcher: agent });
+      await res.body.dump();
+      if (res.statusCode !== 200) throw new Error(`${target.name}: status ${res.statusCode}`);
+      requests++;
+    }
+  };
+  const start = Date.now();
+  await Promise.all(Array.from({ length: connections }, worker));
+  const seconds = (Date.now() - start) / 1000;
+  await agent.close();
+  return { rps: requests / seconds, requests };
 }
 
 async function throughput(target: Target, connections: number): Promise<{ rps: number; requests: number; cpu: number; rss: number }> {
@@ -61,18 +76,8 @@ async function throughput(target: Target, connections: number): Promise<{ rps: n
     rss = Math.max(rss, target.pids.reduce((total, pid) => total + rssMb(pid), 0));
   }, 250);
   const before = sum();
-  const result = await autocannon({
-    url: `${target.url}/v1/chat/completions`,
-    method: "POST",
-    headers: { authorization: `Bearer ${target.apiKey}`, "content-type": "application/json" },
-    body: BODY,
-    connections,
-    duration: THROUGHPUT_SECONDS,
-  });
-  const cpu = sum() - before;
-  clearInterval(sampler);
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { rps: result.requests.average, requests: result.requests.total, cpu, rss };
+  const { rps, requests } = await load(target, connections).finally(() => clearInterval(sampler));
+  return { rps, requests, cpu: sum() - before, rss };
 }
 
 export async function measure(target: Target): Promise<Measurement> {

@@ -53,23 +53,26 @@ general_settings:
   const direct: Target = { name: "fake provider, direct", url: provider.url, apiKey: "sk-fake", pids: [] };
   results.push(await measure(direct));
 
-  const one = await start(GATEWAY, ["--config", config, "--port", "0"], { GATEWAY_DATA_DIR: join(dir, "data") });
-  results.push(await measure({ name: "gateway, one process (master key)", url: one.url, apiKey: MASTER, pids: [one.child.pid!] }));
-  const key = await generateKey(one.url);
-  results.push(await measure({ name: "gateway, one process (virtual key, all limits)", url: one.url, apiKey: key, pids: [one.child.pid!] }));
-  await one.stop();
+  const pglite = await start(GATEWAY, ["--config", config, "--port", "0"], { GATEWAY_DATA_DIR: join(dir, "data") });
+  results.push(await measure({ name: "one process, embedded PGlite (`npm start`)", url: pglite.url, apiKey: MASTER, pids: [pglite.child.pid!] }));
+  await pglite.stop();
 
   const database = await createTestDatabase();
   const bus = await createTestBus();
   await bus.bus.close();
   try {
     const env = { DATABASE_URL: database.url, NATS_URL: bus.url, NATS_STREAM: bus.stream, NATS_SUBJECT_PREFIX: bus.prefix };
+    const one = await start(GATEWAY, ["--config", config, "--port", "0"], { ...env, GATEWAY_DATA_DIR: join(dir, "data-pg") });
+    results.push(await measure({ name: "one process, Postgres + NATS (master key)", url: one.url, apiKey: MASTER, pids: [one.child.pid!] }));
+    const key = await generateKey(one.url);
+    results.push(await measure({ name: "one process, Postgres + NATS (virtual key, all limits)", url: one.url, apiKey: key, pids: [one.child.pid!] }));
+    await one.stop();
     const service = (name: string, extra: NodeJS.ProcessEnv = {}) =>
-      start(GATEWAY, ["--config", config, "--port", "0", "--service", name], { ...env, ...extra });
+      start(GATEWAY, ["--config", config, "--port", "0", "--service", name], { ...env, GATEWAY_DATA_DIR: join(dir, `data-${name}`), ...extra });
     const [keys, router, accounting] = [await service("keys"), await service("router"), await service("accounting")];
     const edge = await service("edge", { KEYS_URL: keys.url, ROUTER_URL: router.url, ACCOUNTING_URL: accounting.url });
     const pids = [edge, keys, router, accounting].map((s) => s.child.pid!);
-    results.push(await measure({ name: "gateway, split services (master key)", url: edge.url, apiKey: MASTER, pids }));
+    results.push(await measure({ name: "split services over Connect, Postgres + NATS", url: edge.url, apiKey: MASTER, pids }));
     for (const s of [edge, keys, router, accounting]) await s.stop();
   } finally {
     await bus.close();

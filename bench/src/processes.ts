@@ -19,17 +19,21 @@ export interface Running {
 export function run(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Running> {
   const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    // At "info" the gateway logs the port it listens on, and nothing per request.
+    env: { ...process.env, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   return new Promise((resolve, reject) => {
     let out = "";
-    const onData = (data: Buffer) => {
+    let listening = false;
+    // Keeps reading the child's output for its whole life: a child whose
+    // stdout pipe fills up blocks on its next log line.
+    child.stdout?.on("data", (data: Buffer) => {
+      if (listening) return;
       out += data.toString();
       const match = /127\.0\.0\.1:(\d+)/.exec(out) ?? /"port":(\d+)/.exec(out);
       if (!match) return;
-      child.stdout?.off("data", onData);
-      child.stdout?.resume();
+      listening = true;
       const port = Number(match[1]);
       resolve({
         child,
@@ -42,8 +46,7 @@ export function run(entry: string, args: string[], env: NodeJS.ProcessEnv = {}):
             child.kill("SIGTERM");
           }),
       });
-    };
-    child.stdout?.on("data", onData);
+    });
     child.once("exit", (code) => reject(new Error(`${entry} exited with ${code} before listening:\n${out}`)));
   });
 }

@@ -11,8 +11,8 @@ export const USAGE_SUBJECT = "usage.v1";
 // on both of this machine's cores.
 const MAX_BATCH = 2000;
 const CONCURRENT_BATCHES = 2;
-// In one process, gather a short while's events into one write rather than
-// one statement per request (a ledger row shows up this much later).
+// At a trickle, gather a short while's events into one write rather than one
+// statement per request (a ledger row shows up this much later).
 const LINGER_MS = 25;
 
 /**

@@ -115,9 +115,12 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     else await writeResponse(call, events);
   } finally {
     res.off("close", onClose);
-    keys.release({ requestId, keyHash: auth.keyHash, holder: auth.holder, ...call.used }).catch((err: unknown) => {
-      options.logger.error({ requestId, err: (err as Error).message }, "releasing the key's reservation failed");
-    });
+    // Only a request that holds something needs the extra call to give it back.
+    if (auth.reserved) {
+      keys.release({ requestId, keyHash: auth.keyHash, holder: auth.holder, ...call.used }).catch((err: unknown) => {
+        options.logger.error({ requestId, err: (err as Error).message }, "releasing the key's reservation failed");
+      });
+    }
   }
 }
 

@@ -46,7 +46,7 @@ const transport = createRouterTransport((router) => {
   router.service(KeysService, {
     authorize(req) {
       if (req.apiKey !== "sk-good") throw gatewayError("invalid API key", Code.Unauthenticated, { type: "authentication_error" });
-      return { keyHash: "hash", holder: "replica-1" };
+      return { keyHash: "hash", holder: "replica-1", reserved: true };
     },
     release(req) {
       released.push(req);

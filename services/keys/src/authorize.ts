@@ -66,6 +66,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       holder: deps.holder,
     });
     if (req.access !== Access.LOOKUP && Limits.applies(key)) {
+      response.reserved = true;
       response.rateLimit = await deps.limits.admit(key, req.requestId, {
         tokens: req.promptTokens / BYTES_PER_TOKEN + req.maxTokens,
         maxCost: deps.pricing.maxCost(req.model, req.promptTokens, req.maxTokens),

@@ -15,9 +15,9 @@ export interface ConsumeOptions {
   /** Batches handled at once (default 1); each is acked on its own when its handler resolves. */
   concurrency?: number;
   /**
-   * In-process bus only: how long a batch that is not full waits for more
-   * messages. Writing one ledger row per request would cost the one-process
-   * gateway a database statement per request on its own event loop.
+   * How long a batch that is not full waits for more messages (default 0):
+   * at a steady trickle, one write per message would cost a database
+   * statement per request.
    */
   lingerMs?: number;
 }

@@ -73,18 +73,34 @@ export class NatsBus implements Bus {
         for (const m of taken) m.nak(REDELIVERY_DELAY_MS);
       }
     };
+    const lingerMs = options.lingerMs ?? 0;
+    let batch: JsMsg[] = [];
+    let linger: NodeJS.Timeout | undefined;
+    const flush = () => {
+      clearTimeout(linger);
+      linger = undefined;
+      if (batch.length === 0) return;
+      const done: Promise<void> = handle(batch).finally(() => running.delete(done));
+      running.add(done);
+      batch = [];
+    };
     const loop = (async () => {
-      let batch: JsMsg[] = [];
       for await (const msg of messages) {
         batch.push(msg);
-        // Flush when the batch is full or nothing more is waiting right now,
-        // so a quiet bus commits at once and a busy one commits in bulk.
-        if (batch.length < options.maxBatch && msg.info.pending > 0) continue;
-        const done: Promise<void> = handle(batch).finally(() => running.delete(done));
-        running.add(done);
-        batch = [];
+        // A full batch goes at once; otherwise wait while more is already
+        // waiting, then for up to lingerMs, so a quiet bus still commits
+        // soon and a busy one commits in bulk.
+        if (batch.length < options.maxBatch) {
+          if (msg.info.pending > 0) continue;
+          if (lingerMs > 0) {
+            linger ??= setTimeout(flush, lingerMs);
+            continue;
+          }
+        }
+        flush();
         if (running.size >= concurrency) await Promise.race(running);
       }
+      flush();
       await Promise.all(running);
     })();
     return {
