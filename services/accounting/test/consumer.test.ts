@@ -60,8 +60,11 @@ test("redelivers a batch whose write failed, and books it then", async () => {
   }
   const flaky = new FlakyLedger(ledgerDb.database.db);
   const event = usageEvent();
-  await publish(event);
+  // The in-process bus counts a message stored once it is handled, so this
+  // resolves only after the consumer below has booked it.
+  const published = publish(event);
   consumer = await startLedgerConsumer(bus, flaky, logger);
+  await published;
   await expectLedger([event.requestId]);
   expect(flaky.calls).toBe(2);
 });
@@ -72,12 +75,15 @@ test("skips what cannot be booked without holding up the events around it", asyn
   const timeless = usageEvent();
   delete timeless.startTime;
   const after = usageEvent();
-  await publish(before);
-  await bus.publish(USAGE_SUBJECT, "garbage", new Uint8Array([0xff, 0xff, 0xff]));
-  await publish(nameless, "nameless");
-  await publish(timeless);
-  await publish(after);
+  const published = [
+    publish(before),
+    bus.publish(USAGE_SUBJECT, "garbage", new Uint8Array([0xff, 0xff, 0xff])),
+    publish(nameless, "nameless"),
+    publish(timeless),
+    publish(after),
+  ];
   consumer = await startLedgerConsumer(bus, ledgerDb.ledger, logger);
+  await Promise.all(published);
   await expectLedger([before.requestId, after.requestId]);
 });
 
@@ -85,7 +91,8 @@ test("drops only the events Postgres rejects from a batch", async () => {
   const [first, last] = [usageEvent(), usageEvent()];
   const tooManyTokens = usageEvent({ promptTokens: 3_000_000_000 });
   const nulInText = usageEvent({ keyAlias: "nul\u0000byte" });
-  for (const event of [first, tooManyTokens, nulInText, last]) await publish(event);
+  const published = [first, tooManyTokens, nulInText, last].map((event) => publish(event));
   consumer = await startLedgerConsumer(bus, ledgerDb.ledger, logger);
+  await Promise.all(published);
   await expectLedger([first.requestId, last.requestId]);
 });

@@ -3,10 +3,15 @@ import { REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type
 
 const DEDUPE_WINDOW = 100_000;
 
+/** A message in a group's queue, and what to call once that group has handled it. */
+interface Queued extends Delivery {
+  handled: () => void;
+}
+
 interface Group {
   subject: string;
   maxBatch: number;
-  queue: Delivery[];
+  queue: Queued[];
   handler: (batch: Delivery[]) => Promise<void>;
   running: boolean;
   /** Messages in the batch being handled. */
@@ -27,25 +32,36 @@ interface Group {
 export class MemoryBus implements Bus {
   private readonly seen = new Set<string>();
   private readonly groups = new Map<string, Group>();
-  private readonly backlog: Delivery[] = [];
+  private readonly backlog: Queued[] = [];
   private readonly live = new EventEmitter();
 
-  async publish(subject: string, id: string, data: Uint8Array): Promise<void> {
-    if (this.seen.has(id)) return;
+  /**
+   * Nothing here survives the process, so a message counts as stored only
+   * once every consumer group has handled it: the publisher (and its disk
+   * outbox) keeps it until then.
+   */
+  publish(subject: string, id: string, data: Uint8Array): Promise<void> {
+    if (this.seen.has(id)) return Promise.resolve();
     this.seen.add(id);
     if (this.seen.size > DEDUPE_WINDOW) {
       const oldest = this.seen.values().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);
     }
-    const delivery: Delivery = { subject, data, redeliveries: 1 };
-    let delivered = false;
-    for (const group of this.groups.values()) {
-      if (group.subject !== subject) continue;
-      group.queue.push({ ...delivery });
-      delivered = true;
-      this.drain(group);
-    }
-    if (!delivered) this.backlog.push(delivery);
+    const groups = [...this.groups.values()].filter((g) => g.subject === subject);
+    return new Promise((resolve) => {
+      if (groups.length === 0) {
+        this.backlog.push({ subject, data, redeliveries: 1, handled: resolve });
+        return;
+      }
+      let waiting = groups.length;
+      const handled = () => {
+        if (--waiting === 0) resolve();
+      };
+      for (const group of groups) {
+        group.queue.push({ subject, data, redeliveries: 1, handled });
+        this.drain(group);
+      }
+    });
   }
 
   async consume(options: ConsumeOptions, handler: (batch: Delivery[]) => Promise<void>): Promise<Consumer> {
@@ -111,6 +127,7 @@ export class MemoryBus implements Bus {
       () => {
         group.handling = 0;
         group.running = false;
+        for (const d of batch) d.handled();
         this.drain(group);
       },
       () => {
