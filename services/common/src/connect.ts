@@ -5,7 +5,6 @@ import type { AddressInfo } from "node:net";
 import type { ConnectRouter, Interceptor, Transport } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
 import { sendMetrics } from "./metrics.js";
-import { requestIdClientInterceptor, requestIdServerInterceptor } from "./request-id.js";
 import { traceClientInterceptor, traceServerInterceptor, tracingEnabled } from "./tracing.js";
 
 export interface ConnectServer {
@@ -36,7 +35,7 @@ const H2_PREFACE_START = "PRI";
 export async function serveConnect(routes: (router: ConnectRouter) => void, options: ServeOptions): Promise<ConnectServer> {
   const handler = connectNodeAdapter({
     routes,
-    interceptors: tracingEnabled() ? [requestIdServerInterceptor, traceServerInterceptor] : [requestIdServerInterceptor],
+    interceptors: tracingEnabled() ? [traceServerInterceptor] : [],
     fallback(req, res) {
       if (req.url === "/metrics") return void sendMetrics(res);
       const ready = options.ready?.() ?? true;
@@ -117,6 +116,6 @@ export function connectTransport(baseUrl: string, interceptors: Interceptor[] = 
     baseUrl,
     httpVersion: "2",
     useBinaryFormat: true,
-    interceptors: tracingEnabled() ? [requestIdClientInterceptor, traceClientInterceptor, ...interceptors] : [requestIdClientInterceptor, ...interceptors],
+    interceptors: tracingEnabled() ? [traceClientInterceptor, ...interceptors] : interceptors,
   });
 }

@@ -5,7 +5,7 @@ export { openDatabase, pgErrorCode, type Database, type DatabaseOptions, type Db
 export { directClient } from "./direct-client.js";
 export { describeError, gatewayError, type ErrorDetails, type GatewayErrorInit } from "./errors.js";
 export { hashKey } from "./key-hash.js";
-export { createLogger, currentRequestId, redactInLogs, withRequestId, type Logger } from "./logger.js";
+export { createLogger, redactInLogs, type Logger } from "./logger.js";
 export { metrics, metricsRegistry, sendMetrics, type ConsumerLag, type RequestOutcome } from "./metrics.js";
 export { startTracing, traceClientStream, traceHttpRequest, tracingEnabled, otlpConfigured, type TracingOptions } from "./tracing.js";
 export { costOf, deploymentPrice, listPrice, type Price, type PriceOverride } from "./pricing.js";

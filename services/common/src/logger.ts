@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
@@ -26,20 +25,6 @@ const REDACT = [
   "*.key",
 ];
 
-// The request a line is logged for, set by the edge around each request
-// (and by the services around each call in split mode), so that every line
-// logged on its behalf carries its id without being handed a child logger.
-const requestScope = new AsyncLocalStorage<string>();
-
-/** Runs `fn` with `requestId` on every line it logs. */
-export function withRequestId<T>(requestId: string, fn: () => T): T {
-  return requestScope.run(requestId, fn);
-}
-
-export function currentRequestId(): string | undefined {
-  return requestScope.getStore();
-}
-
 // A last line of defence for secrets inside strings (an upstream error
 // message, a URL), which field redaction cannot see: the configured secret
 // values themselves, OpenAI-style keys, and bearer tokens.
@@ -65,10 +50,6 @@ export function createLogger(name: string, level = process.env["LOG_LEVEL"] ?? "
     name,
     level,
     redact: { paths: REDACT, censor: "[redacted]" },
-    mixin: () => {
-      const requestId = requestScope.getStore();
-      return requestId === undefined ? {} : { requestId };
-    },
     hooks: { streamWrite: scrub },
   };
   return destination ? pino(options, destination) : pino(options);

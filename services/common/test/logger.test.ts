@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { expect, test } from "vitest";
-import { createLogger, parseConfig, withRequestId } from "../src/index.js";
+import { createLogger, parseConfig } from "../src/index.js";
 
 /** A logger writing into an array of parsed lines. */
 function capture(name: string) {
@@ -13,23 +13,6 @@ function capture(name: string) {
   });
   return { logger: createLogger(name, "debug", destination), lines, parsed: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
-
-test("puts the request id on every line logged inside the request, however deep", async () => {
-  const { logger, parsed } = capture("request-ids");
-  logger.info("before any request");
-  await withRequestId("req-1", async () => {
-    logger.info("at the start");
-    await new Promise((resolve) => setTimeout(resolve, 1));
-    logger.child({ component: "router" }).warn({ attempt: 1 }, "after an await, in a child logger");
-  });
-  withRequestId("req-2", () => logger.error({ requestId: "req-2" }, "already named"));
-  expect(parsed().map((line) => [line["msg"], line["requestId"]])).toEqual([
-    ["before any request", undefined],
-    ["at the start", "req-1"],
-    ["after an await, in a child logger", "req-1"],
-    ["already named", "req-2"],
-  ]);
-});
 
 test("never writes a secret: key fields, authorization headers, configured secrets, key-shaped strings", () => {
   const config = parseConfig(

@@ -1,12 +1,12 @@
-import { describeError, metrics, traceHttpRequest, tracingEnabled, withRequestId } from "@gateway/common";
+import { describeError, metrics, traceHttpRequest, tracingEnabled } from "@gateway/common";
 import type { RequestContext } from "./context.js";
 import { sendError } from "./openai-errors.js";
 
 /**
  * Answers one request the way every request is answered: counted and timed
- * in the metrics under its route, in a trace span when tracing is on, with
- * its request id on every log line written on its behalf, and with any
- * failure sent as an OpenAI-style error.
+ * in the metrics under its route, in a trace span when tracing is on, and
+ * with any failure logged under its request id and sent as an OpenAI-style
+ * error.
  */
 export function observeRequest(ctx: RequestContext, route: string, answer: () => Promise<void>): void {
   const { req, res } = ctx;
@@ -16,12 +16,10 @@ export function observeRequest(ctx: RequestContext, route: string, answer: () =>
   const run = () =>
     answer().catch((err: unknown) => {
       errorType = describeError(err).type;
-      ctx.options.logger.debug({ err: (err as Error).message }, "request failed");
+      ctx.options.logger.debug({ requestId: ctx.requestId, err: (err as Error).message }, "request failed");
       sendError(res, err, { "x-litellm-call-id": ctx.requestId });
     });
-  void withRequestId(ctx.requestId, () =>
-    tracingEnabled()
-      ? traceHttpRequest(`${req.method} ${route}`, req.headers, { "http.request.method": req.method ?? "", "http.route": route, "gateway.request_id": ctx.requestId }, run, () => res.statusCode)
-      : run(),
-  );
+  void (tracingEnabled()
+    ? traceHttpRequest(`${req.method} ${route}`, req.headers, { "http.request.method": req.method ?? "", "http.route": route, "gateway.request_id": ctx.requestId }, run, () => res.statusCode)
+    : run());
 }

@@ -30,6 +30,8 @@ export interface RoutingState {
 }
 
 export interface RoutedCall {
+  /** Named on every log line written for this request. */
+  requestId: string;
   table: RoutingTable;
   handler: CallHandler;
   body: OpenAIBody;
@@ -81,7 +83,7 @@ export async function* routeCall(call: RoutedCall, requested: string, outcome: O
     const group = groups.resolve(name);
     if (!group) continue;
     fallbacks += 1;
-    state.logger.info({ from: first.name, to: group.name, status: last.failure.status }, "falling back to another model group");
+    state.logger.info({ requestId: call.requestId, from: first.name, to: group.name, status: last.failure.status }, "falling back to another model group");
     const result = yield* tryGroup(call, group, fallbacks, outcome, state);
     if (!result) return;
     last = result;
@@ -128,7 +130,10 @@ async function* tryGroup(call: RoutedCall, group: ModelGroup, fallbacks: number,
     last = result;
     const { failure } = result;
     if (blamesDeployment(failure) && group.deployments.length > 1 && state.cooldowns.failed(d.id, settings.allowedFails, settings.cooldownMs)) {
-      state.logger.warn({ deployment: d.id, modelGroup: group.name, cooldownMs: settings.cooldownMs }, "deployment cooling down after repeated failures");
+      state.logger.warn(
+        { requestId: call.requestId, deployment: d.id, modelGroup: group.name, cooldownMs: settings.cooldownMs },
+        "deployment cooling down after repeated failures",
+      );
     }
     if (failure.kind !== "retryable" || retry >= settings.numRetries) return result;
     // Another deployment is tried at once; the same one only after a pause.
@@ -181,7 +186,7 @@ async function* attempt(
     }
     const failure = classify(error, call.signal.aborted);
     if (signal.aborted && !call.signal.aborted) state.stats.recordLatency(d.id, Date.now() - startMs);
-    state.logger.debug({ deployment: d.id, status: failure.status, kind: failure.kind }, "deployment call failed");
+    state.logger.debug({ requestId: call.requestId, deployment: d.id, status: failure.status, kind: failure.kind }, "deployment call failed");
     return { failure, error };
   } finally {
     state.stats.done(d.id);

@@ -116,6 +116,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         const model = requestedModel(body);
         handler.validate(body);
         const call = {
+          requestId: req.requestId,
           table: deps.models.table(),
           handler,
           body,
