@@ -12,12 +12,17 @@ import { createKeysService, keysRoutes } from "./service.js";
 
 export { createKeysService, keysRoutes, MasterKey };
 
+// The master key of the shipped config.yaml (and of LiteLLM's docs).
+const DEMO_MASTER_KEY = "sk-1234";
 const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 
 export async function startKeys(deps: { config: GatewayConfig; database: Database; bus: Bus; logger: Logger }) {
   const key = deps.config.general_settings.master_key;
   if (key === undefined) {
     throw new ConfigError("general_settings.master_key (or the LITELLM_MASTER_KEY variable) must be set");
+  }
+  if (key === DEMO_MASTER_KEY) {
+    deps.logger.warn("general_settings.master_key is the shipped demo value; change it before anyone else can reach this gateway");
   }
   await deps.database.migrate(MIGRATIONS_FOLDER, "keys");
   const store = new KeyStore(deps.database.db);
