@@ -1,5 +1,4 @@
-import type { ServerResponse } from "node:http";
-import { describeError, type ErrorDetails } from "@gateway/common";
+import type { ErrorDetails } from "@gateway/common";
 
 // Anthropic's error types by HTTP status, from its API reference.
 const TYPE_BY_STATUS: Record<number, string> = {
@@ -23,21 +22,4 @@ function typeOf(details: ErrorDetails): string {
 /** Anthropic's error body: {"type": "error", "error": {type, message}}. */
 export function anthropicErrorBody(details: ErrorDetails): string {
   return JSON.stringify({ type: "error", error: { type: typeOf(details), message: details.message } });
-}
-
-/** Writes any failure as an Anthropic-style JSON error with its status. */
-export function sendAnthropicError(res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const details = describeError(err);
-  const body = anthropicErrorBody(details);
-  res.writeHead(details.status, {
-    ...headers,
-    ...details.headers,
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-  });
-  res.end(body);
 }

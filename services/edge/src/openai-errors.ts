@@ -6,14 +6,22 @@ export function errorBody(details: ErrorDetails): string {
   return JSON.stringify({ error: { message: details.message, type: details.type, param: details.param, code: details.code ?? String(details.status) } });
 }
 
-/** Writes any failure as an OpenAI-style JSON error with its status. */
-export function sendError(res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
-  const details = describeError(err);
+/**
+ * Writes any failure as a JSON error with its status, in OpenAI's shape or
+ * another API's (`format`). Once a response has started, it can only be cut.
+ */
+export function sendError(
+  res: ServerResponse,
+  err: unknown,
+  headers: Record<string, string> = {},
+  format: (details: ErrorDetails) => string = errorBody,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = errorBody(details);
+  const details = describeError(err);
+  const body = format(details);
   res.writeHead(details.status, {
     ...headers,
     ...details.headers,

@@ -1,5 +1,6 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
-import { anthropicErrorBody, sendAnthropicError } from "../anthropic-errors.js";
+import { anthropicErrorBody } from "../anthropic-errors.js";
+import { sendError } from "../openai-errors.js";
 import type { RequestContext } from "../context.js";
 import { callModel, positiveInt, type ModelApi } from "../model-call.js";
 
@@ -27,6 +28,6 @@ export async function messages(ctx: RequestContext): Promise<void> {
     await callModel(ctx, MESSAGES);
   } catch (err) {
     ctx.options.logger.debug({ requestId: ctx.requestId, err: (err as Error).message }, "request failed");
-    sendAnthropicError(ctx.res, err, { "x-litellm-call-id": ctx.requestId });
+    sendError(ctx.res, err, { "x-litellm-call-id": ctx.requestId }, anthropicErrorBody);
   }
 }
