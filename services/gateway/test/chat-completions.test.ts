@@ -1,10 +1,8 @@
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
-import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startGateway, type RunningGateway } from "../src/index.js";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { gatewayOptions, startSplitGateway, type GatewayPlumbing } from "./support/gateway.js";
+import { MODES, startInMode, type ModeGateway } from "./support/modes.js";
 
 interface SpendLogRow {
   request_id: string;
@@ -20,42 +18,23 @@ interface SpendLogRow {
   status: string;
 }
 
-const MODES = [
-  { name: "one process on Postgres and NATS", split: false, real: true },
-  { name: "split services over Connect on Postgres and NATS", split: true, real: true },
-  { name: "one process on PGlite and the in-process bus", split: false, real: false },
-];
-
-describe.each(MODES)("chat completions, $name", ({ split, real }) => {
+describe.each(MODES)("chat completions, $name", (mode) => {
   let provider: FakeProvider;
-  let gateway: RunningGateway;
-  let database: TestDatabase | undefined;
-  let bus: TestBus | undefined;
+  let gateway: ModeGateway;
   let baseUrl: string;
   let client: OpenAI;
 
   beforeAll(async () => {
     process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
     provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
-    const plumbing: GatewayPlumbing = {};
-    if (real) {
-      database = await createTestDatabase();
-      bus = await createTestBus();
-      await bus.bus.close();
-      plumbing.databaseUrl = database.url;
-      plumbing.nats = bus;
-    }
-    const config = fakeOpenAIConfig(provider.url);
-    gateway = split ? await startSplitGateway(config, plumbing) : await startGateway(gatewayOptions("all", config, plumbing));
-    baseUrl = `http://127.0.0.1:${gateway.port}`;
+    gateway = await startInMode(mode, fakeOpenAIConfig(provider.url));
+    baseUrl = gateway.baseUrl;
     client = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
   });
 
   afterAll(async () => {
     await gateway?.close();
     await provider?.close();
-    await bus?.close();
-    await database?.drop();
   });
 
   beforeEach(() => {
@@ -63,14 +42,7 @@ describe.each(MODES)("chat completions, $name", ({ split, real }) => {
     Object.assign(provider.behavior, { failNext: 0, breakStreamAfterChunks: undefined, reply: undefined });
   });
 
-  async function spendLog(requestId: string): Promise<SpendLogRow> {
-    return eventually(`ledger row ${requestId}`, async () => {
-      const res = await fetch(`${baseUrl}/spend/logs?request_id=${requestId}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
-      expect(res.status).toBe(200);
-      const rows = (await res.json()) as SpendLogRow[];
-      return rows[0];
-    });
-  }
+  const spendLog = async (requestId: string) => (await gateway.spendLog(requestId)) as unknown as SpendLogRow;
 
   it("answers a completion with the provider's reply and records it in the ledger", async () => {
     const { data, response } = await client.chat.completions
