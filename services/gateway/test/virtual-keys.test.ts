@@ -125,6 +125,9 @@ describe("virtual keys", () => {
     expect(updated.json.rpm_limit).toBe(100);
     const list = await admin<{ keys: string[]; total_count: number }>(baseUrl, "GET", "/key/list?user_id=list-user");
     expect(list.json).toMatchObject({ keys: [minted.token], total_count: 1 });
+    // null takes a limit away, as in LiteLLM.
+    const cleared = await admin<{ rpm_limit: number | null; user_id: string }>(baseUrl, "POST", "/key/update", { key: minted.key, rpm_limit: null });
+    expect(cleared.json).toMatchObject({ rpm_limit: null, user_id: "list-user" });
   });
 
   it("keeps management routes to the master key", async () => {

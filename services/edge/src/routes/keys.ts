@@ -43,6 +43,8 @@ const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
+const CLEARABLE = ["key_alias", "max_budget", "budget_duration", "duration", "rpm_limit", "tpm_limit", "max_parallel_requests"];
+
 /** LiteLLM's key fields from a request body. */
 function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   const s: MessageInitShape<typeof KeySettingsSchema> = {};
@@ -68,6 +70,8 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   if (userId !== undefined) s.userId = userId;
   const teamId = optional(b, "team_id", isString, "a string");
   if (teamId !== undefined) s.teamId = teamId;
+  // LiteLLM takes null as "remove this limit".
+  s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
 }
 

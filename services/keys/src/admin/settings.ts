@@ -8,6 +8,16 @@ function invalid(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
 }
 
+const CLEARABLE: Record<string, (patch: KeyPatch) => void> = {
+  key_alias: (p) => (p.keyAlias = null),
+  max_budget: (p) => (p.maxBudget = null),
+  budget_duration: (p) => (p.budgetDuration = ""),
+  duration: (p) => (p.expiresAt = null),
+  rpm_limit: (p) => (p.rpmLimit = null),
+  tpm_limit: (p) => (p.tpmLimit = null),
+  max_parallel_requests: (p) => (p.maxParallelRequests = null),
+};
+
 /** The columns a KeySettings message sets, validated; absent fields are left out. */
 export function settingsPatch(s: KeySettings | undefined, now = Date.now()): KeyPatch {
   if (!s) return {};
@@ -38,5 +48,10 @@ export function settingsPatch(s: KeySettings | undefined, now = Date.now()): Key
   }
   if (s.userId !== undefined) patch.userId = s.userId;
   if (s.teamId !== undefined) patch.teamId = s.teamId;
+  for (const field of s.clear) {
+    const clear = CLEARABLE[field];
+    if (!clear) throw invalid(`${field} cannot be cleared`, field);
+    clear(patch);
+  }
   return patch;
 }
