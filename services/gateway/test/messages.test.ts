@@ -131,7 +131,8 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       provider.behavior.failNext = 1;
       const err = await client.messages.create({ model: "gpt", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InternalServerError);
-      expect((err as APIError).status).toBe(500);
+      // A provider's 500 is a bad answer upstream: the gateway says 502.
+      expect((err as APIError).status).toBe(502);
       expect((err as APIError).error).toMatchObject({ type: "error", error: { type: "api_error" } });
     });
 

@@ -7,18 +7,33 @@ function codeFor(status: number): Code {
   if (status === 401) return Code.Unauthenticated;
   if (status === 403) return Code.PermissionDenied;
   if (status === 404) return Code.NotFound;
-  if (status === 408 || status === 504) return Code.DeadlineExceeded;
+  if (status === 504) return Code.DeadlineExceeded;
   if (status === 429) return Code.ResourceExhausted;
   if (status === 499) return Code.Canceled;
   return Code.Unavailable;
 }
 
+/**
+ * The status the client gets for a provider's: its own 4xx as they are (429
+ * with its retry-after), a timeout as 504, an unavailable provider as 503
+ * (Anthropic's 529 "overloaded" as itself: its clients know it), and any
+ * other provider-side failure as 502: the gateway is the server the client
+ * talks to, and it got a bad answer upstream.
+ */
+function clientStatus(status: number): number {
+  if (status === 408 || status === 504) return 504;
+  if (status === 503 || status === 529) return status;
+  if (status >= 500) return 502;
+  return status;
+}
+
 /** Anything a provider call threw, as the ConnectError the edge turns into an OpenAI error. */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ProviderError) {
-    return gatewayError(err.message, codeFor(err.status), {
+    const status = clientStatus(err.status);
+    return gatewayError(err.message, codeFor(status), {
       type: err.type,
-      status: err.status,
+      status,
       ...(err.retryAfterMs !== undefined && { headers: { "retry-after": String(Math.ceil(err.retryAfterMs / 1000)) } }),
     });
   }
