@@ -43,7 +43,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     }
     if (req.model !== "" && key.models !== null && !key.models.has(req.model)) {
       throw gatewayError(
-        `This key may not use model=${req.model}. It may use models=[${[...key.models].join(", ")}]`,
+        `This key may not use model=${req.model}. It may use models=[${key.modelList.join(", ")}]`,
         Code.Unauthenticated,
         { type: "key_model_access_denied", code: "401", param: "model" },
       );
@@ -62,7 +62,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       keyAlias: key.alias,
       userId: key.userId,
       teamId: key.teamId,
-      models: key.models ? [...key.models] : [],
+      models: key.modelList as string[],
       holder: deps.holder,
     });
     if (req.access !== Access.LOOKUP && Limits.applies(key)) {

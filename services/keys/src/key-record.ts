@@ -12,6 +12,8 @@ export interface KeyRecord {
   alias: string;
   /** null: every model. */
   models: ReadonlySet<string> | null;
+  /** The same as a list, as every Authorize answer carries it; empty: every model. */
+  modelList: readonly string[];
   maxBudget: number | null;
   budgetDurationMs: number | null;
   createdAtMs: number;
@@ -30,6 +32,7 @@ export function toRecord(row: KeyRow): KeyRecord {
     hash: row.keyHash,
     alias: row.keyAlias ?? "",
     models: row.models.length > 0 ? new Set(row.models) : null,
+    modelList: row.models,
     maxBudget: row.maxBudget,
     budgetDurationMs: row.budgetDuration ? parseDuration(row.budgetDuration, "budget_duration") : null,
     createdAtMs: row.createdAt.getTime(),

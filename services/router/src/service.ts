@@ -57,7 +57,8 @@ function requestedModel(body: OpenAIBody): string {
   return model;
 }
 
-// Every token is at least one byte of the body; what it may generate comes on top.
+// About four bytes of body a token, and what the request may generate on top:
+// the tokens usage-based routing reserves against a deployment's tpm.
 function estimatedTokens(bodyBytes: number, body: OpenAIBody): number {
   const maxTokens = body["max_tokens"] ?? body["max_completion_tokens"];
   return Math.ceil(bodyBytes / 4) + (typeof maxTokens === "number" && maxTokens > 0 ? maxTokens : 0);
