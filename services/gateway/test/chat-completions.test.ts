@@ -1,8 +1,8 @@
-import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import type { FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { MODES, startInMode, type ModeGateway } from "./support/modes.js";
+import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
 
 interface SpendLogRow {
   request_id: string;
@@ -24,18 +24,16 @@ describe.each(MODES)("chat completions, $name", (mode) => {
   let baseUrl: string;
   let client: OpenAI;
 
+  let setup: FakeBehindGateway | undefined;
+
   beforeAll(async () => {
-    process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
-    provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
-    gateway = await startInMode(mode, fakeOpenAIConfig(provider.url));
+    setup = await startFakeBehindGateway(mode, fakeOpenAIConfig);
+    ({ provider, gateway } = setup);
     baseUrl = gateway.baseUrl;
-    client = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+    client = setup.openai;
   });
 
-  afterAll(async () => {
-    await gateway?.close();
-    await provider?.close();
-  });
+  afterAll(() => setup?.close());
 
   beforeEach(() => {
     provider.requests.length = 0;

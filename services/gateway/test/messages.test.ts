@@ -1,8 +1,8 @@
 import Anthropic, { APIError, AuthenticationError, BadRequestError, InternalServerError, RateLimitError } from "@anthropic-ai/sdk";
-import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import type { FakeProvider } from "@gateway/fake-provider";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { MODES, startInMode, type ModeGateway } from "./support/modes.js";
+import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
 import { PIXEL_PNG, providersConfig } from "./support/providers.js";
 
 const weatherTool = {
@@ -16,17 +16,15 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
   let gateway: ModeGateway;
   let client: Anthropic;
 
+  let setup: FakeBehindGateway | undefined;
+
   beforeAll(async () => {
-    process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
-    provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
-    gateway = await startInMode(mode, providersConfig(provider.url));
+    setup = await startFakeBehindGateway(mode, providersConfig);
+    ({ provider, gateway } = setup);
     client = new Anthropic({ baseURL: gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
   });
 
-  afterAll(async () => {
-    await gateway?.close();
-    await provider?.close();
-  });
+  afterAll(() => setup?.close());
 
   beforeEach(() => {
     provider.requests.length = 0;

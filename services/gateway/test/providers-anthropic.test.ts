@@ -1,8 +1,8 @@
-import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import type { FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { MODES, startInMode, type ModeGateway } from "./support/modes.js";
+import { PROVIDER_KEY } from "./support/config.js";
+import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
 import { PIXEL_PNG, providersConfig } from "./support/providers.js";
 
 // The adapter lives in the router and runs the same in every mode; the modes
@@ -19,17 +19,15 @@ describe("OpenAI clients on an anthropic/ deployment", () => {
   let gateway: ModeGateway;
   let client: OpenAI;
 
+  let setup: FakeBehindGateway | undefined;
+
   beforeAll(async () => {
-    process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
-    provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
-    gateway = await startInMode(mode, providersConfig(provider.url));
-    client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+    setup = await startFakeBehindGateway(mode, providersConfig);
+    ({ provider, gateway } = setup);
+    client = setup.openai;
   });
 
-  afterAll(async () => {
-    await gateway?.close();
-    await provider?.close();
-  });
+  afterAll(() => setup?.close());
 
   beforeEach(() => {
     provider.requests.length = 0;

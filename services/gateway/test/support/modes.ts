@@ -1,7 +1,9 @@
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
+import OpenAI from "openai";
 import { expect } from "vitest";
 import { startGateway, type RunningGateway } from "../../src/index.js";
-import { MASTER_KEY } from "./config.js";
+import { MASTER_KEY, PROVIDER_KEY } from "./config.js";
 import { gatewayOptions, startSplitGateway, type GatewayPlumbing } from "./gateway.js";
 
 /** The three ways the gateway runs, as the end-to-end tests exercise them. */
@@ -54,6 +56,34 @@ export async function startInMode(mode: Mode, configPath: string): Promise<ModeG
       await gateway?.close();
       await bus?.close();
       await database?.drop();
+    },
+  };
+}
+
+export interface FakeBehindGateway {
+  /** Wants the provider key (FAKE_PROVIDER_KEY in the config), so a test sees which key went upstream. */
+  provider: FakeProvider;
+  gateway: ModeGateway;
+  /** The official OpenAI client, with the master key, pointed at the gateway. */
+  openai: OpenAI;
+  close(): Promise<void>;
+}
+
+/** A fake provider and, in front of it, the gateway in `mode` on the config `config` writes for it. */
+export async function startFakeBehindGateway(mode: Mode, config: (providerUrl: string) => string): Promise<FakeBehindGateway> {
+  process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
+  const provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
+  const gateway = await startInMode(mode, config(provider.url)).catch(async (err: unknown) => {
+    await provider.close();
+    throw err;
+  });
+  return {
+    provider,
+    gateway,
+    openai: new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: MASTER_KEY, maxRetries: 0 }),
+    async close() {
+      await gateway.close();
+      await provider.close();
     },
   };
 }
