@@ -1,6 +1,5 @@
-import { fromBinary } from "@bufbuild/protobuf";
-import { metrics, pgErrorCode, type Bus, type Consumer, type Delivery, type Logger } from "@gateway/common";
-import { UsageEventSchema, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
+import { metrics, pgErrorCode, usageEventCodec, type Bus, type Consumer, type Delivery, type Logger } from "@gateway/common";
+import type { UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { Ledger } from "./ledger.js";
 import { unrecordable } from "./spend-log.js";
 
@@ -47,7 +46,7 @@ function decodeBatch(batch: Delivery[], logger: Logger): UsageEvent[] {
   for (const delivery of batch) {
     let event: UsageEvent;
     try {
-      event = fromBinary(UsageEventSchema, delivery.data);
+      event = usageEventCodec.decode(delivery.data);
     } catch (err) {
       logger.warn({ err, subject: delivery.subject }, "skipping a usage message that does not decode");
       continue;

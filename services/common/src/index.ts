@@ -9,3 +9,6 @@ export { createLogger, redactInLogs, type Logger } from "./logger.js";
 export { metrics, metricsRegistry, sendMetrics, type ConsumerLag, type RequestOutcome } from "./metrics.js";
 export { startTracing, traceClientStream, traceHttpRequest, tracingEnabled, otlpConfigured, type TracingOptions } from "./tracing.js";
 export { costOf, deploymentPrice, listPrice, type Price, type PriceOverride } from "./pricing.js";
+export { flatCodec, type FlatCodec } from "./flat-codec.js";
+export { usageEventCodec } from "./usage-event-codec.js";
+export { LightAbortController } from "./light-abort-controller.js";

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code } from "@connectrpc/connect";
-import { describeError, gatewayError, type ErrorDetails } from "@gateway/common";
+import { describeError, gatewayError, LightAbortController, type ErrorDetails } from "@gateway/common";
 import { Access, type AuthorizeResponse, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
@@ -82,7 +82,10 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   if (typeof body["model"] !== "string" || body["model"] === "") {
     throw gatewayError("model is required", Code.InvalidArgument, { type: "invalid_request_error", param: "model" });
   }
+  // Whole messages, not init objects: in one process they reach the
+  // services as they are, with no copy made through protobuf's create().
   const auth: AuthorizeResponse = await keys.authorize({
+    $typeName: "gateway.keys.v1.AuthorizeRequest",
     apiKey: apiKeyOf(req),
     requestId,
     model: body["model"],
@@ -92,7 +95,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     access: Access.INFERENCE,
   });
   const call: Call = { ...ctx, api, auth, used: { cost: 0, totalTokens: 0 } };
-  const abort = new AbortController();
+  const abort = new LightAbortController();
   const onClose = () => {
     if (!res.writableFinished) abort.abort();
   };
@@ -100,6 +103,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   try {
     const events = router.complete(
       {
+        $typeName: "gateway.router.v1.CompleteRequest",
         requestId,
         callType: api.callType,
         body: raw,

@@ -57,14 +57,19 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     if (deps.masterKey.matchesHash(hash)) return master;
     const cached = deps.cache.get(hash);
     const key = check(cached instanceof Promise ? await cached : cached, req);
-    const response = create(AuthorizeResponseSchema, {
+    // A whole message rather than create(): this runs on every request.
+    const response: AuthorizeResponse = {
+      $typeName: "gateway.keys.v1.AuthorizeResponse",
       keyHash: key.hash,
       keyAlias: key.alias,
       userId: key.userId,
       teamId: key.teamId,
       models: key.modelList as string[],
       holder: deps.holder,
-    });
+      isMaster: false,
+      rateLimit: undefined,
+      reserved: false,
+    };
     if (req.access !== Access.LOOKUP && Limits.applies(key)) {
       response.reserved = true;
       response.rateLimit = await deps.limits.admit(key, req.requestId, {

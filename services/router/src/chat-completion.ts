@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
-import { estimatedUsage, finished, json, response, started, type Outcome, type ResponseInit } from "./outcome.js";
+import { chunk as chunkEvent, estimatedUsage, finished, response, started, type Outcome, type ResponseInit } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import { usageFrom } from "./providers/openai.js";
 import type { ChatResult, Json, OpenAIBody, ProviderCall } from "./providers/provider.js";
@@ -92,7 +92,7 @@ export async function* chatStream(call: ProviderCall, outcome: Outcome): AsyncGe
       if (jsonArray(chunk["choices"]).length === 0) continue;
       delete chunk["usage"];
     }
-    yield { event: { case: "chunk", value: json(chunk) } };
+    yield chunkEvent(chunk);
   }
   yield finished(outcome, call.deployment, outcome.usage!);
 }

@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import { openChatStream, runChat } from "./chat-completion.js";
-import { estimatedUsage, finished, json, response, started, type Outcome, type ResponseInit } from "./outcome.js";
+import { estimatedUsage, finished, json, namedChunk, response, started, type Outcome, type ResponseInit } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./providers/provider.js";
 import { DEFAULT_MAX_TOKENS } from "./translate/anthropic-request.js";
@@ -21,11 +21,6 @@ export function validateMessagesBody(body: Json): void {
   }
 }
 
-const encoder = new TextEncoder();
-
-function namedChunk(name: string, data: Uint8Array): ResponseInit {
-  return { event: { case: "namedChunk", value: { name, data } } };
-}
 
 /** Anthropic requires max_tokens; a client that leaves it out gets the same default as chat requests. */
 function withMaxTokens(body: Json): Json {
@@ -103,7 +98,7 @@ async function* nativeStream(adapter: ProviderAdapter, call: ProviderCall, outco
         const delta = (event.json["delta"] ?? {}) as Json;
         text += str(delta["text"]) ?? str(delta["partial_json"]) ?? str(delta["thinking"]) ?? "";
       }
-      yield namedChunk(event.name, encoder.encode(event.data));
+      yield namedChunk(event.name, Buffer.from(event.data));
     }
   } finally {
     const usage = fromAnthropicUsage(reported);

@@ -37,9 +37,9 @@ const writing = new Set<string>();
  * the ledger by request id beyond JetStream's window.
  *
  * Writes are synchronous appends to the page cache (a few microseconds, no
- * fsync): they survive the process being killed, not the machine losing
- * power. The log is bounded by `maxBytes`; past it, append() refuses and the
- * event lives in memory only until it is published.
+ * fsync), one per batch of entries: they survive the process being killed,
+ * not the machine losing power. The log is bounded by `maxBytes`; past it,
+ * append() refuses and the event lives in memory only until it is published.
  */
 export class Outbox {
   private readonly segments = new Set<Segment>();
@@ -87,25 +87,38 @@ export class Outbox {
     return this.replay.splice(0);
   }
 
-  /** Writes an entry ahead of its publish; undefined when the outbox is full. Throws what the disk throws. */
-  append(entry: OutboxEntry): OutboxTicket | undefined {
-    const record = encode(entry);
-    if (this.totalBytes + record.length > this.maxBytes) return undefined;
+  /**
+   * Writes entries ahead of their publish, in one write: a ticket for each
+   * entry kept, undefined for one that did not fit (the outbox is full).
+   * Throws what the disk throws, and then keeps none of them.
+   */
+  append(entries: readonly OutboxEntry[]): (OutboxTicket | undefined)[] {
+    const records: Buffer[] = [];
+    let bytes = 0;
+    for (const entry of entries) {
+      const record = encode(entry);
+      if (this.totalBytes + bytes + record.length > this.maxBytes) break;
+      records.push(record);
+      bytes += record.length;
+    }
+    const tickets: (OutboxTicket | undefined)[] = new Array(entries.length).fill(undefined);
+    if (records.length === 0) return tickets;
     const segment = this.writable();
     let written = 0;
     try {
-      written = writeSync(segment.fd!, record);
+      written = writeSync(segment.fd!, records.length === 1 ? records[0]! : Buffer.concat(records, bytes));
     } finally {
       // After a failed or short write (a full disk) the segment's tail may
       // hold part of a record: append nothing more behind it.
-      if (written !== record.length) this.seal(segment);
+      if (written !== bytes) this.seal(segment);
     }
-    if (written !== record.length) return undefined;
-    segment.bytes += record.length;
-    segment.outstanding++;
-    this.totalBytes += record.length;
+    if (written !== bytes) return tickets;
+    segment.bytes += bytes;
+    segment.outstanding += records.length;
+    this.totalBytes += bytes;
+    for (let i = 0; i < records.length; i++) tickets[i] = { segment };
     if (segment.bytes >= SEGMENT_BYTES) this.seal(segment);
-    return { segment };
+    return tickets;
   }
 
   /** The entry is stored in JetStream: forget it. */

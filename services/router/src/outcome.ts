@@ -1,11 +1,14 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { costOf } from "@gateway/common";
-import type { CompleteResponseSchema } from "@gateway/proto/router/v1/router_pb.js";
+import type { CompleteResponse } from "@gateway/proto/router/v1/router_pb.js";
 import type { Deployment } from "./config/deployment.js";
 import type { Usage } from "./providers/provider.js";
 import { estimateTokens } from "./tokens.js";
 
-export type ResponseInit = MessageInitShape<typeof CompleteResponseSchema>;
+/**
+ * One event of a call's answer, as a whole message: in one process it
+ * reaches the edge as it is, with no copy made through protobuf's create().
+ */
+export type ResponseInit = CompleteResponse;
 
 /** What the request turned out to be, for its usage event; filled as it runs. */
 export interface Outcome {
@@ -23,28 +26,46 @@ export function estimatedUsage(promptText: string, completionText: string): Usag
   return { promptTokens: estimateTokens(promptText), completionTokens: estimateTokens(completionText), cachedTokens: 0, cacheWriteTokens: 0 };
 }
 
-const encoder = new TextEncoder();
-
 export function json(value: unknown): Uint8Array {
-  return encoder.encode(JSON.stringify(value));
+  // Buffer.from is a few times faster than TextEncoder here.
+  return Buffer.from(JSON.stringify(value));
+}
+
+function event(e: CompleteResponse["event"]): ResponseInit {
+  return { $typeName: "gateway.router.v1.CompleteResponse", event: e };
 }
 
 export function started(d: Deployment): ResponseInit {
-  return {
-    event: {
-      case: "started",
-      value: { modelGroup: d.modelGroup, deploymentId: d.id, providerModel: d.providerModel },
+  return event({
+    case: "started",
+    value: {
+      $typeName: "gateway.router.v1.Started",
+      modelGroup: d.modelGroup,
+      deploymentId: d.id,
+      providerModel: d.providerModel,
+      attemptedRetries: 0,
+      attemptedFallbacks: 0,
     },
-  };
+  });
 }
 
 export function response(value: unknown): ResponseInit {
-  return { event: { case: "response", value: json(value) } };
+  return event({ case: "response", value: json(value) });
+}
+
+export function chunk(value: unknown): ResponseInit {
+  return event({ case: "chunk", value: json(value) });
+}
+
+export function namedChunk(name: string, data: Uint8Array): ResponseInit {
+  return event({ case: "namedChunk", value: { $typeName: "gateway.router.v1.NamedChunk", name, data } });
 }
 
 /** The closing event, with the usage that is now final. */
 export function finished(outcome: Outcome, d: Deployment, usage: Usage): ResponseInit {
   outcome.usage = usage;
-  const value = { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cost: costFor(d, usage) };
-  return { event: { case: "finished", value } };
+  return event({
+    case: "finished",
+    value: { $typeName: "gateway.router.v1.Finished", promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cost: costFor(d, usage) },
+  });
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, type Logger } from "@gateway/common";
+import { gatewayError, LightAbortController, type Logger } from "@gateway/common";
 import type { CallHandler } from "./calls.js";
 import type { Deployment } from "./config/deployment.js";
 import type { ModelGroup, ModelGroups } from "./config/model-groups.js";
@@ -202,7 +202,7 @@ async function* attempt(
  * listener instead of two signals and their bookkeeping on every call.
  */
 function deadline(client: AbortSignal, ms: number): { signal: AbortSignal; release: () => void } {
-  const controller = new AbortController();
+  const controller = new LightAbortController();
   const onClientAbort = () => controller.abort(client.reason);
   const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError")), ms);
   if (client.aborted) onClientAbort();

@@ -1,9 +1,8 @@
-import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { gatewayError, type Logger } from "@gateway/common";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
-import { UsageEventSchema, UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
+import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { CALL_HANDLERS } from "./calls.js";
 import { costFor, type Outcome, type ResponseInit } from "./outcome.js";
 import type { OpenAIBody } from "./providers/provider.js";
@@ -64,6 +63,8 @@ function estimatedTokens(bodyBytes: number, body: OpenAIBody): number {
   return Math.ceil(bodyBytes / 4) + (typeof maxTokens === "number" && maxTokens > 0 ? maxTokens : 0);
 }
 
+const NO_PAYLOAD = { messages: "", response: "" };
+
 // Made once: only its metadata is read, and an error per request costs a stack trace.
 const CLIENT_CLOSED = gatewayError("client closed the request", Code.Canceled, { type: "request_cancelled", status: 499 });
 
@@ -72,33 +73,31 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
     const d = outcome.deployment;
     const usage = outcome.usage;
     const endMs = Date.now();
-    deps.publisher.publish(
-      create(UsageEventSchema, {
-        requestId: req.requestId,
-        keyHash: req.keyHash,
-        keyAlias: req.keyAlias,
-        userId: req.userId,
-        teamId: req.teamId,
-        modelGroup: typeof body?.["model"] === "string" ? body["model"] : "",
-        deploymentId: d?.id ?? "",
-        provider: d?.provider ?? "",
-        providerModel: d?.providerModel ?? "",
-        promptTokens: usage?.promptTokens ?? 0,
-        completionTokens: usage?.completionTokens ?? 0,
-        totalTokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0),
-        cost: d && usage ? costFor(d, usage) : 0,
-        startTime: timestampFromMs(startMs),
-        endTime: timestampFromMs(endMs),
-        latencyMs: endMs - startMs,
-        status: error ? UsageStatus.FAILURE : UsageStatus.SUCCESS,
-        errorType: error ? (error.metadata.get("x-error-type") ?? Code[error.code]) : "",
-        httpStatus: error ? Number(error.metadata.get("x-http-status") ?? 500) : 200,
-        stream: body?.["stream"] === true,
-        usageEstimated: outcome.usageEstimated,
-        callType: CALL_HANDLERS.get(req.callType)?.name ?? "",
-        ...payload?.fields(body),
-      }),
-    );
+    deps.publisher.publish({
+      requestId: req.requestId,
+      keyHash: req.keyHash,
+      keyAlias: req.keyAlias,
+      userId: req.userId,
+      teamId: req.teamId,
+      modelGroup: typeof body?.["model"] === "string" ? body["model"] : "",
+      deploymentId: d?.id ?? "",
+      provider: d?.provider ?? "",
+      providerModel: d?.providerModel ?? "",
+      promptTokens: usage?.promptTokens ?? 0,
+      completionTokens: usage?.completionTokens ?? 0,
+      totalTokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0),
+      cost: d && usage ? costFor(d, usage) : 0,
+      startTime: timestampFromMs(startMs),
+      endTime: timestampFromMs(endMs),
+      latencyMs: endMs - startMs,
+      status: error ? UsageStatus.FAILURE : UsageStatus.SUCCESS,
+      errorType: error ? (error.metadata.get("x-error-type") ?? Code[error.code]) : "",
+      httpStatus: error ? Number(error.metadata.get("x-http-status") ?? 500) : 200,
+      stream: body?.["stream"] === true,
+      usageEstimated: outcome.usageEstimated,
+      callType: CALL_HANDLERS.get(req.callType)?.name ?? "",
+      ...(payload ? payload.fields(body) : NO_PAYLOAD),
+    });
   }
 
   return {

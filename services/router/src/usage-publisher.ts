@@ -1,9 +1,12 @@
-import { toBinary } from "@bufbuild/protobuf";
-import { metrics, type Bus, type Logger } from "@gateway/common";
-import { UsageEventSchema, UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
-import { Outbox, type OutboxTicket } from "./outbox.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { metrics, usageEventCodec, type Bus, type Logger } from "@gateway/common";
+import { UsageStatus, type UsageEventSchema } from "@gateway/proto/usage/v1/usage_event_pb.js";
+import { Outbox, type OutboxEntry, type OutboxTicket } from "./outbox.js";
 
 export const USAGE_SUBJECT = "usage.v1";
+
+/** A usage event's fields: encoded as they are, with no message built first. */
+type UsageEventInit = MessageInitShape<typeof UsageEventSchema>;
 
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 10_000;
@@ -28,6 +31,8 @@ export interface UsagePublisherOptions {
  */
 export class UsagePublisher {
   private readonly pending = new Set<Promise<void>>();
+  /** Events of this turn of the event loop, not yet in the outbox. */
+  private readonly queued: OutboxEntry[] = [];
   private readonly outbox: Outbox | undefined;
   private closed = false;
   private outboxFull = false;
@@ -46,27 +51,39 @@ export class UsagePublisher {
     for (const { entry, ticket } of replay) this.track(this.send(entry.id, entry.data, ticket));
   }
 
-  /** Publishes a finished request's usage event, and counts it in the metrics. */
-  publish(event: UsageEvent): void {
+  /**
+   * Publishes a finished request's usage event, and counts it in the
+   * metrics. The events of one turn of the event loop are written to the
+   * outbox together, in one write, and then published.
+   */
+  publish(event: UsageEventInit): void {
     countRequest(event);
-    const data = toBinary(UsageEventSchema, event);
-    const ticket = this.keep(event.requestId, data);
-    if (this.outbox && !ticket && !this.outboxFull) {
-      this.outboxFull = true;
-      this.logger.error({ bytes: this.outbox.size }, "usage outbox is full; new usage events are kept in memory only until it drains");
-    } else if (ticket && this.outboxFull) {
-      this.outboxFull = false;
-    }
-    this.track(this.send(event.requestId, data, ticket));
+    this.queued.push({ id: event.requestId ?? "", data: usageEventCodec.encode(event) });
+    if (this.queued.length === 1) setImmediate(this.sendQueued);
   }
 
-  private keep(requestId: string, data: Uint8Array): OutboxTicket | undefined {
+  private readonly sendQueued = (): void => {
+    const entries = this.queued.splice(0);
+    if (entries.length === 0) return;
+    const tickets = this.keep(entries);
+    entries.forEach((entry, i) => this.track(this.send(entry.id, entry.data, tickets[i])));
+  };
+
+  private keep(entries: OutboxEntry[]): (OutboxTicket | undefined)[] {
+    if (!this.outbox) return [];
+    let tickets: (OutboxTicket | undefined)[];
     try {
-      return this.outbox?.append({ id: requestId, data });
+      tickets = this.outbox.append(entries);
     } catch (err) {
-      this.logger.error({ requestId, err: (err as Error).message }, "cannot write the usage outbox; this event is kept in memory only");
-      return undefined;
+      this.logger.error({ events: entries.length, err: (err as Error).message }, "cannot write the usage outbox; these events are kept in memory only");
+      return [];
     }
+    const full = tickets.includes(undefined);
+    if (full && !this.outboxFull) {
+      this.logger.error({ bytes: this.outbox.size }, "usage outbox is full; new usage events are kept in memory only until it drains");
+    }
+    this.outboxFull = full;
+    return tickets;
   }
 
   private track(sending: Promise<void>): void {
@@ -90,6 +107,7 @@ export class UsagePublisher {
 
   /** Resolves when every event handed over so far is stored. */
   async flush(): Promise<void> {
+    this.sendQueued();
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
@@ -98,28 +116,29 @@ export class UsagePublisher {
    * outbox (when there is one) for the next start.
    */
   async close(): Promise<void> {
+    this.sendQueued();
     this.closed = true;
     this.outbox?.close();
   }
 
   get inFlight(): number {
-    return this.pending.size;
+    return this.pending.size + this.queued.length;
   }
 }
 
-function countRequest(event: UsageEvent): void {
+function countRequest(event: UsageEventInit): void {
   // The model group is the client's word until a deployment of that name is
   // chosen; before that it stays out of the labels, which must stay few.
-  const routed = event.deploymentId !== "";
+  const deployment = event.deploymentId ?? "";
   metrics.request({
-    modelGroup: routed ? event.modelGroup : "",
-    deployment: event.deploymentId,
-    callType: event.callType,
+    modelGroup: deployment !== "" ? (event.modelGroup ?? "") : "",
+    deployment,
+    callType: event.callType ?? "",
     success: event.status === UsageStatus.SUCCESS,
-    errorType: event.errorType,
-    latencyMs: event.latencyMs,
-    promptTokens: event.promptTokens,
-    completionTokens: event.completionTokens,
-    spendUsd: event.cost,
+    errorType: event.errorType ?? "",
+    latencyMs: event.latencyMs ?? 0,
+    promptTokens: event.promptTokens ?? 0,
+    completionTokens: event.completionTokens ?? 0,
+    spendUsd: event.cost ?? 0,
   });
 }

@@ -58,11 +58,15 @@ async function stored(): Promise<number> {
 }
 
 const segments = () => readdirSync(dir).filter((name) => name.endsWith(".log"));
+// The publisher writes one turn of the event loop's events to the outbox together, at the end of that turn.
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 test("keeps unacknowledged events on disk while NATS is down, and publishes them once it is back", async () => {
   const p = publisher();
   await nats.stop();
   for (const event of events(20, "outage")) p.publish(event);
+  expect(segments()).toEqual([]);
+  await nextTurn();
   expect(segments()).toHaveLength(1);
   await nats.start();
   await p.flush();
@@ -94,6 +98,7 @@ test("bounds the outbox on disk and still delivers what did not fit", async () =
   const p = publisher(400);
   await nats.stop();
   for (const event of events(30, "bounded")) p.publish(event);
+  await nextTurn();
   const onDisk = segments().map((name) => join(dir, name));
   expect(onDisk).toHaveLength(1);
   expect(statSync(onDisk[0]!).size).toBeLessThanOrEqual(400);

@@ -1,0 +1,93 @@
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { CompleteRequestSchema } from "@gateway/proto/router/v1/router_pb.js";
+import { UsageEventSchema, UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { flatCodec } from "../src/flat-codec.js";
+
+const codec = flatCodec(UsageEventSchema);
+
+// Strings with multi-byte characters and lone surrogates, numbers at their
+// type's edges, timestamps before 1970 and far ahead.
+const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary", maxLength: 300 }));
+const uint32 = fc.oneof(fc.constantFrom(0, 1, 127, 128, 16_383, 16_384, 2 ** 31, 2 ** 32 - 1), fc.nat({ max: 2 ** 32 - 1 }));
+const double = fc.oneof(fc.double(), fc.constantFrom(0, -0, 1e-300, Number.MAX_VALUE));
+const timestamp = fc.option(
+  fc.record({ seconds: fc.bigInt({ min: -62_135_596_800n, max: 253_402_300_799n }), nanos: fc.integer({ min: 0, max: 999_999_999 }) }),
+  { nil: undefined },
+);
+
+const usageEvent: fc.Arbitrary<MessageInitShape<typeof UsageEventSchema>> = fc.record({
+  requestId: text,
+  keyHash: text,
+  userId: text,
+  teamId: text,
+  modelGroup: text,
+  deploymentId: text,
+  provider: text,
+  providerModel: text,
+  promptTokens: uint32,
+  completionTokens: uint32,
+  totalTokens: uint32,
+  cost: double,
+  startTime: timestamp,
+  endTime: timestamp,
+  latencyMs: double,
+  status: fc.constantFrom(UsageStatus.UNSPECIFIED, UsageStatus.SUCCESS, UsageStatus.FAILURE, 7),
+  errorType: text,
+  httpStatus: uint32,
+  stream: fc.boolean(),
+  usageEstimated: fc.boolean(),
+  callType: text,
+  keyAlias: text,
+  messages: fc.oneof(fc.constant(""), fc.string({ maxLength: 20_000 })),
+  response: text,
+});
+
+describe("flatCodec", () => {
+  it("writes exactly the bytes protobuf-es writes", () => {
+    fc.assert(
+      fc.property(usageEvent, (init) => {
+        const message = create(UsageEventSchema, init);
+        expect(Buffer.from(codec.encode(init)).equals(Buffer.from(toBinary(UsageEventSchema, message)))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("reads back what protobuf-es reads", () => {
+    fc.assert(
+      fc.property(usageEvent, (init) => {
+        const bytes = toBinary(UsageEventSchema, create(UsageEventSchema, init));
+        const decoded = codec.decode(bytes);
+        // toEqual, not protobuf-es's equals: NaN must read back as NaN.
+        expect(decoded).toEqual(fromBinary(UsageEventSchema, bytes));
+        expect(decoded.$typeName).toBe(UsageEventSchema.typeName);
+        if (decoded.startTime) expect(decoded.startTime.$typeName).toBe(TimestampSchema.typeName);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("skips fields it does not know, as an older consumer must", () => {
+    // Field 99, length-delimited, then field 98, a varint, in front of a known field.
+    const unknown = Uint8Array.from([(99 << 3) | 2, 0x03, 1, 2, 3, 0x90, 0x06, 0x96, 0x01]);
+    const known = codec.encode({ requestId: "r-1", promptTokens: 7 });
+    const decoded = codec.decode(Uint8Array.from([...unknown, ...known]));
+    expect(decoded.requestId).toBe("r-1");
+    expect(decoded.promptTokens).toBe(7);
+  });
+
+  it("refuses truncated input instead of inventing values", () => {
+    // One field only: cut anywhere, a value is left incomplete.
+    const bytes = codec.encode({ startTime: { seconds: 1_700_000_000n, nanos: 5 } });
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(() => codec.decode(bytes.subarray(0, cut)), `cut at ${cut}`).toThrow();
+    }
+  });
+
+  it("refuses schemas with lists, maps or oneofs when it is built", () => {
+    expect(() => flatCodec(CompleteRequestSchema)).toThrow(/flat messages do not have/);
+  });
+});
