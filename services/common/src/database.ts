@@ -1,5 +1,3 @@
-import { mkdirSync } from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
 import type { MigrationConfig } from "drizzle-orm/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -7,24 +5,34 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { openPglite } from "./pglite.js";
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 
-/** A database a service owns tables in: real Postgres, or embedded PGlite. */
+/**
+ * A database a service owns tables in: a Postgres server ("postgres"), the
+ * gateway's own PGlite in its child process, reached over its socket
+ * ("embedded"), or PGlite inside this process ("in-process", for tests).
+ */
 export interface Database {
   db: Db;
-  kind: "postgres" | "pglite";
+  kind: "postgres" | "embedded" | "in-process";
   /** Applies a service's committed drizzle migrations, tracked in that service's own schema. */
   migrate(migrationsFolder: string, schema: string): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface DatabaseOptions {
-  /** postgres:// URL; when absent, an embedded PGlite is used. */
+  /** postgres:// URL of a Postgres server. */
   url?: string | undefined;
-  /** Where PGlite keeps its files; absent means in memory. */
+  /**
+   * Unix socket of the gateway's embedded PGlite (a child process). PGlite
+   * serves a single connection and this process is its only client.
+   */
+  embeddedSocket?: string | undefined;
+  /** Neither of those: PGlite in this process, keeping its files here, or in memory when absent. */
   dataDir?: string | undefined;
-  /** Connections in the postgres.js pool. */
+  /** Connections in the postgres.js pool (Postgres servers only). */
   max?: number;
 }
 
@@ -33,7 +41,7 @@ function migrationConfig(migrationsFolder: string, schema: string): MigrationCon
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  const url = options.url;
+  const { url, embeddedSocket } = options;
   if (url) {
     const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {} });
     const db = drizzlePostgres(sql);
@@ -54,16 +62,25 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       close: () => sql.end({ timeout: 5 }),
     };
   }
-  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  // Embedded Postgres for one-process homelab installs: small buffers keep
-  // its memory down (the defaults are sized for a server).
-  const client = new PGlite({ ...(options.dataDir && { dataDir: options.dataDir }), postgresqlconf: ["shared_buffers=16MB", "wal_buffers=1MB"] });
+  if (embeddedSocket) {
+    // One connection, kept for good (PGlite refuses a second, so nothing may
+    // recycle it), and no migration lock: no other process migrates it.
+    const sql = postgres({ path: embeddedSocket, user: "postgres", database: "postgres", ssl: false, max: 1, max_lifetime: null, onnotice: () => {} });
+    const db = drizzlePostgres(sql);
+    return {
+      db,
+      kind: "embedded",
+      migrate: (folder, schema) => migratePostgres(db, migrationConfig(folder, schema)),
+      close: () => sql.end({ timeout: 5 }),
+    };
+  }
+  const client = await openPglite(options.dataDir);
   const db = drizzlePglite(client);
   // Migrations from several services must not interleave on the one PGlite connection.
   let migrations = Promise.resolve();
   return {
     db,
-    kind: "pglite",
+    kind: "in-process",
     migrate: (folder, schema) => (migrations = migrations.then(() => migratePglite(db, migrationConfig(folder, schema)))),
     close: () => client.close(),
   };

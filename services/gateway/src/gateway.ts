@@ -53,7 +53,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       closers.unshift(() => bus!.close());
     }
     if (needsDatabase) {
-      database = await openGatewayDatabase(options);
+      database = await openGatewayDatabase(options, logger);
       closers.unshift(() => database!.close());
     }
     // Each starter registers its own shutdown steps. Steps run in reverse:

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { MemoryBus, NatsBus, openDatabase, type Bus, type Database } from "@gateway/common";
+import { MemoryBus, NatsBus, openDatabase, type Bus, type Database, type Logger } from "@gateway/common";
+import { startEmbeddedDatabase } from "./embedded-database/start.js";
 import type { GatewayOptions } from "./options.js";
 
 export function openBus(options: GatewayOptions): Promise<Bus> {
@@ -16,9 +17,14 @@ export function openBus(options: GatewayOptions): Promise<Bus> {
   return Promise.resolve(new MemoryBus());
 }
 
-export function openGatewayDatabase(options: GatewayOptions): Promise<Database> {
-  if (!options.databaseUrl && options.service !== "all") {
+export async function openGatewayDatabase(options: GatewayOptions, logger: Logger): Promise<Database> {
+  if (options.databaseUrl) return openDatabase({ url: options.databaseUrl });
+  if (options.service !== "all") {
     throw new Error(`DATABASE_URL must be set when running the ${options.service} service on its own`);
   }
-  return openDatabase({ url: options.databaseUrl, dataDir: options.dataDir && join(options.dataDir, "pglite") });
+  // PGlite in a child process of its own, so its CPU, memory and batch
+  // inserts stay off the gateway's event loop; stopped after the pool closes.
+  const embedded = await startEmbeddedDatabase({ dataDir: options.dataDir && join(options.dataDir, "pglite"), logger });
+  const database = await openDatabase({ embeddedSocket: embedded.socketPath });
+  return { ...database, close: () => database.close().finally(() => embedded.stop()) };
 }

@@ -8,7 +8,7 @@ export interface GatewayOptions {
   configPath: string;
   port: number;
   host: string;
-  /** Postgres URL; unset means embedded PGlite in `dataDir`. */
+  /** Postgres URL; unset means embedded PGlite (a child process) in `dataDir`/pglite. */
   databaseUrl: string | undefined;
   /** NATS URL; unset means the in-process bus (one-process mode only). */
   natsUrl: string | undefined;

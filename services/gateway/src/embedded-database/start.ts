@@ -1,0 +1,119 @@
+import { fork } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Logger } from "@gateway/common";
+
+/** What ./main.ts sends once PGlite answers on its socket. */
+export interface ReadyMessage {
+  socketPath: string;
+}
+
+export interface EmbeddedDatabase {
+  /** The unix socket PGlite answers on, one connection at a time. */
+  socketPath: string;
+  /** SIGTERM, then waits for PGlite to close; rejects when it did not close cleanly. */
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedDatabaseOptions {
+  /** PGlite's directory; absent means in memory. */
+  dataDir: string | undefined;
+  logger: Logger;
+  /** How long PGlite may take to open. */
+  readyTimeoutMs?: number;
+}
+
+// Generous: a first start creates the database, which takes tens of seconds on a small machine.
+const READY_TIMEOUT_MS = 180_000;
+const STOP_TIMEOUT_MS = 15_000;
+const STDERR_TAIL_CHARS = 4000;
+// What the child may see of the gateway's environment: provider keys and the master key stay here.
+const CHILD_ENV = ["PATH", "HOME", "TMPDIR", "LANG", "TZ", "NODE_ENV", "NODE_OPTIONS", "LOG_LEVEL"];
+
+/**
+ * Starts PGlite in a child process and resolves once it answers on its
+ * socket, so PGlite's CPU, memory and event loop stay out of the gateway's.
+ * The child exits when the gateway does, however the gateway ends.
+ */
+export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  const entry = childEntry();
+  const child = fork(entry, options.dataDir ? [options.dataDir] : [], {
+    execArgv: childExecArgv(entry),
+    env: Object.fromEntries(CHILD_ENV.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]])),
+    stdio: ["ignore", "inherit", "pipe", "ipc"],
+    // Its own process group: a terminal's Ctrl+C reaches only the gateway,
+    // which stops the database itself once its own shutdown is done.
+    detached: true,
+  });
+  // Until it is ready, what the child prints on stderr is kept for the error
+  // that says why it did not start; after that it goes to the gateway's stderr.
+  let stderrTail = "";
+  let ready = false;
+  child.stderr!.on("data", (chunk: Buffer) => {
+    if (ready) process.stderr.write(chunk);
+    else stderrTail = (stderrTail + chunk.toString()).slice(-STDERR_TAIL_CHARS);
+  });
+  // "close" comes after the child's stderr is read to the end, so the tail is complete.
+  const exited = new Promise<string>((resolve) => child.once("close", (code, signal) => resolve(signal ?? `code ${code}`)));
+
+  let socketPath: string;
+  try {
+    socketPath = await new Promise<string>((resolve, reject) => {
+      const timeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
+      const timer = setTimeout(() => reject(new Error(`did not start within ${timeoutMs / 1000} s`)), timeoutMs);
+      child.once("message", (message: Partial<ReadyMessage>) => {
+        clearTimeout(timer);
+        if (typeof message.socketPath === "string") resolve(message.socketPath);
+        else reject(new Error(`sent ${JSON.stringify(message)} instead of its socket`));
+      });
+      child.once("error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      void exited.then((how) => {
+        clearTimeout(timer);
+        reject(new Error(`exited (${how}) before it was ready`));
+      });
+    });
+  } catch (err) {
+    child.kill("SIGKILL");
+    await exited;
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`the embedded database (PGlite, ${entry}) ${why}${stderrTail && `; its stderr:\n${stderrTail.trimEnd()}`}`);
+  }
+
+  ready = true;
+  if (stderrTail) process.stderr.write(stderrTail);
+  let stopping = false;
+  void exited.then((how) => {
+    if (!stopping) options.logger.error({ exit: how }, "the embedded database exited on its own; the gateway has no database until it restarts");
+  });
+  return {
+    socketPath,
+    async stop() {
+      stopping = true;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+      const how = await exited;
+      clearTimeout(timer);
+      if (how !== "code 0") throw new Error(`the embedded database did not stop cleanly (${how})`);
+    },
+  };
+}
+
+/** ./main beside this module: compiled JavaScript when this runs compiled, else the TypeScript source. */
+function childEntry(): string {
+  const js = fileURLToPath(new URL("./main.js", import.meta.url));
+  return existsSync(js) ? js : fileURLToPath(new URL("./main.ts", import.meta.url));
+}
+
+/**
+ * The gateway's own Node flags, so the child runs as it does. A .ts entry
+ * needs tsx, which those flags carry under `tsx` and `node --import tsx` but
+ * not where something else compiled this module (vitest, a bundle).
+ */
+function childExecArgv(entry: string): string[] {
+  if (!entry.endsWith(".ts") || process.execArgv.some((arg) => arg.includes("tsx"))) return process.execArgv;
+  return [...process.execArgv, "--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href];
+}

@@ -1,0 +1,136 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "@gateway/common";
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import { eventually } from "@gateway/testing";
+import OpenAI from "openai";
+import postgres from "postgres";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startEmbeddedDatabase } from "../src/embedded-database/start.js";
+import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { ProcessGroup, type GatewayProcess } from "./support/processes.js";
+
+// `npm start` without DATABASE_URL: PGlite runs in a child process of the
+// gateway, which reaches it over a unix socket like any Postgres.
+
+const ALL_IN_ONE = { DATABASE_URL: "", NATS_URL: "", FAKE_PROVIDER_KEY: PROVIDER_KEY };
+// Each gateway start creates a PGlite database, several seconds of CPU on a busy machine.
+const TIMEOUT_MS = 120_000;
+
+/** The pid on the first log line with this message in the gateway's output. */
+function loggedPid(gateway: GatewayProcess, msg: string): number {
+  for (const line of gateway.output().split("\n")) {
+    if (line.includes(`"msg":"${msg}"`)) return (JSON.parse(line) as { pid: number }).pid;
+  }
+  throw new Error(`no "${msg}" in the gateway's output:\n${gateway.output()}`);
+}
+
+const databasePid = (gateway: GatewayProcess) => loggedPid(gateway, "embedded database ready");
+
+/** Whether the process still runs (a zombie waiting for its reaper does not). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = `/proc/${pid}/stat`;
+  return !existsSync(stat) || readFileSync(stat, "utf8").split(") ")[1]?.[0] !== "Z";
+}
+
+describe("the embedded database (PGlite in a child process of `npm start`)", () => {
+  let provider: FakeProvider;
+  let configPath: string;
+  const processes = new ProcessGroup();
+
+  beforeAll(async () => {
+    provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
+    configPath = fakeOpenAIConfig(provider.url);
+  });
+  afterEach(() => processes.close());
+  afterAll(async () => {
+    await processes.close();
+    await provider?.close();
+  });
+
+  it("books a completion's ledger row in the child's PGlite, stops with the gateway, and keeps the row across a restart", async () => {
+    const gateway = await processes.start("all", { configPath, env: ALL_IN_ONE });
+    const database = databasePid(gateway);
+    expect(database).not.toBe(loggedPid(gateway, "gateway listening"));
+    expect(running(database)).toBe(true);
+    // The child gets no secrets from the gateway's environment.
+    if (existsSync(`/proc/${database}/environ`)) expect(readFileSync(`/proc/${database}/environ`, "utf8")).not.toContain(PROVIDER_KEY);
+
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+    const { response } = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] }).withResponse();
+    const requestId = response.headers.get("x-litellm-call-id")!;
+    const spendLog = (url: string) =>
+      eventually(`ledger row ${requestId}`, async () => {
+        const res = await fetch(`${url}/spend/logs?request_id=${requestId}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+        return ((await res.json()) as { request_id: string; status: string }[])[0];
+      });
+    expect(await spendLog(gateway.url)).toMatchObject({ request_id: requestId, status: "success" });
+    expect(existsSync(join(gateway.dataDir, "pglite", "PG_VERSION"))).toBe(true);
+
+    expect(await gateway.stop("SIGTERM")).toBe(0);
+    expect(gateway.output()).toContain('"reason":"SIGTERM","msg":"embedded database stopping"');
+    expect(running(database)).toBe(false);
+
+    const restarted = await processes.start("all", { configPath, dataDir: gateway.dataDir, env: ALL_IN_ONE });
+    expect(await spendLog(restarted.url)).toMatchObject({ request_id: requestId, status: "success" });
+  }, TIMEOUT_MS);
+
+  it("exits when the gateway is killed with SIGKILL, leaving no orphan", async () => {
+    const gateway = await processes.start("all", { configPath, env: ALL_IN_ONE });
+    const database = databasePid(gateway);
+    expect(await gateway.stop("SIGKILL")).toBe("SIGKILL");
+    await eventually("the embedded database to exit", async () => (running(database) ? undefined : true));
+  }, TIMEOUT_MS);
+
+  it("that cannot open its data directory fails the gateway's start with PGlite's own error", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "gateway-all-"));
+    // A file where PGlite's directory should be.
+    writeFileSync(join(dataDir, "pglite"), "not a directory");
+    const start = processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
+    await expect(start).rejects.toThrow(/the embedded database \(PGlite, .*main\.ts\) exited \(code 1\) before it was ready; its stderr:\n.*EEXIST/s);
+  }, TIMEOUT_MS);
+});
+
+describe("startEmbeddedDatabase", () => {
+  const logger = createLogger("embedded-database-test", "silent");
+
+  it("gives up after its ready timeout with a clear error, and leaves no child behind", async () => {
+    const before = new Set(children());
+    await expect(startEmbeddedDatabase({ dataDir: undefined, logger, readyTimeoutMs: 1 })).rejects.toThrow(
+      /^the embedded database \(PGlite, .*main\.ts\) did not start within 0.001 s/,
+    );
+    expect(children().filter((pid) => !before.has(pid) && running(pid))).toEqual([]);
+  });
+
+  it("serves PGlite in memory to one connection, turns a second away at once, and removes its socket when stopped", async () => {
+    const embedded = await startEmbeddedDatabase({ dataDir: undefined, logger });
+    const connect = () => postgres({ path: embedded.socketPath, user: "postgres", database: "postgres", max: 1, onnotice: () => {} });
+    const first = connect();
+    const second = connect();
+    try {
+      expect(await first`SELECT 1 AS one`).toEqual([{ one: 1 }]);
+      // Closed on it (ECONNRESET here), not left waiting until its connect timeout.
+      const refused = await second`SELECT 1`.then(() => undefined, (err: { code?: string }) => err);
+      expect(refused?.code).toMatch(/^[A-Z_]+$/);
+      expect(refused?.code).not.toBe("CONNECT_TIMEOUT");
+      expect(await first`SELECT 2 AS two`).toEqual([{ two: 2 }]);
+    } finally {
+      await second.end();
+      await first.end();
+      await embedded.stop();
+    }
+    expect(existsSync(embedded.socketPath)).toBe(false);
+  }, TIMEOUT_MS);
+});
+
+/** This process's children, where /proc tells. */
+function children(): number[] {
+  const path = `/proc/${process.pid}/task/${process.pid}/children`;
+  return existsSync(path) ? readFileSync(path, "utf8").trim().split(/\s+/).filter(Boolean).map(Number) : [];
+}
