@@ -7,6 +7,8 @@ export interface Target {
   apiKey: string;
   /** Gateway processes whose CPU and memory are counted (none for the provider itself). */
   pids: number[];
+  /** The embedded database's process, counted on its own: it is the database, not the gateway. */
+  databasePid?: number | undefined;
 }
 
 export interface Measurement {
@@ -18,6 +20,9 @@ export interface Measurement {
   ttfbMs: number;
   cpuMsPerRequest: number | undefined;
   rssMb: number | undefined;
+  /** The embedded database's CPU per request and memory, when there is one. */
+  databaseCpuMsPerRequest: number | undefined;
+  databaseRssMb: number | undefined;
 }
 
 const BODY = JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "Say hello from my homelab." }] });
@@ -69,15 +74,28 @@ async function load(target: Target, connections: number): Promise<{ rps: number;
   return { rps: requests / seconds, requests };
 }
 
-async function throughput(target: Target, connections: number): Promise<{ rps: number; requests: number; cpu: number; rss: number }> {
+interface Throughput {
+  rps: number;
+  requests: number;
+  cpu: number;
+  rss: number;
+  databaseCpu: number;
+  databaseRss: number;
+}
+
+async function throughput(target: Target, connections: number): Promise<Throughput> {
   const sum = () => target.pids.reduce((total, pid) => total + cpuMs(pid), 0);
+  const database = target.databasePid;
   let rss = 0;
+  let databaseRss = 0;
   const sampler = setInterval(() => {
     rss = Math.max(rss, target.pids.reduce((total, pid) => total + rssMb(pid), 0));
+    if (database) databaseRss = Math.max(databaseRss, rssMb(database));
   }, 250);
   const before = sum();
+  const databaseBefore = database ? cpuMs(database) : 0;
   const { rps, requests } = await load(target, connections).finally(() => clearInterval(sampler));
-  return { rps, requests, cpu: sum() - before, rss };
+  return { rps, requests, cpu: sum() - before, rss, databaseCpu: database ? cpuMs(database) - databaseBefore : 0, databaseRss };
 }
 
 export async function measure(target: Target): Promise<Measurement> {
@@ -95,5 +113,7 @@ export async function measure(target: Target): Promise<Measurement> {
     ttfbMs: percentile(ttfb, 0.5),
     cpuMsPerRequest: counted ? fifty.cpu / fifty.requests : undefined,
     rssMb: counted ? fifty.rss : undefined,
+    databaseCpuMsPerRequest: target.databasePid ? fifty.databaseCpu / fifty.requests : undefined,
+    databaseRssMb: target.databasePid ? fifty.databaseRss : undefined,
   };
 }

@@ -1,9 +1,10 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestBus, createTestDatabase } from "@gateway/testing";
 import { measure, type Measurement, type Target } from "./measure.js";
-import { run, type Running } from "./processes.js";
+import { childrenOf, run, type Running } from "./processes.js";
 
 // The gateway against the fake provider it fronts, measured in one run with
 // one load tool: requests per second at 1 and 50 connections, latency added
@@ -11,7 +12,8 @@ import { run, type Running } from "./processes.js";
 // and memory. Run with `npm run bench`.
 
 const MASTER = "sk-bench-master-key";
-const GATEWAY = "services/gateway/src/main.ts";
+// What `npm start` runs: the bundle `npm run build` writes.
+const GATEWAY = "services/gateway/dist/main.js";
 const dir = mkdtempSync(join(tmpdir(), "gateway-bench-"));
 const started: Running[] = [];
 
@@ -33,8 +35,9 @@ async function generateKey(edge: string): Promise<string> {
 
 function row(m: Measurement, direct: Measurement): string {
   const f = (n: number | undefined, digits: number) => (n === undefined ? "–" : n.toFixed(digits));
+  const database = m.databaseCpuMsPerRequest === undefined ? "–" : `${f(m.databaseCpuMsPerRequest, 3)} ms/req, ${f(m.databaseRssMb, 0)} MB`;
   const added = (a: number, b: number) => (m === direct ? "–" : `+${(a - b).toFixed(3)}`);
-  return `| ${m.name} | ${f(m.rps1, 0)} | ${f(m.rps50, 0)} (${((m.rps50 / direct.rps50) * 100).toFixed(0)}%) | ${f(m.p50Ms, 3)} (${added(m.p50Ms, direct.p50Ms)}) | ${f(m.p99Ms, 3)} (${added(m.p99Ms, direct.p99Ms)}) | ${f(m.ttfbMs, 3)} (${added(m.ttfbMs, direct.ttfbMs)}) | ${f(m.cpuMsPerRequest, 3)} | ${f(m.rssMb, 0)} |`;
+  return `| ${m.name} | ${f(m.rps1, 0)} | ${f(m.rps50, 0)} (${((m.rps50 / direct.rps50) * 100).toFixed(0)}%) | ${f(m.p50Ms, 3)} (${added(m.p50Ms, direct.p50Ms)}) | ${f(m.p99Ms, 3)} (${added(m.p99Ms, direct.p99Ms)}) | ${f(m.ttfbMs, 3)} (${added(m.ttfbMs, direct.ttfbMs)}) | ${f(m.cpuMsPerRequest, 3)} | ${f(m.rssMb, 0)} | ${database} |`;
 }
 
 async function main(): Promise<void> {
@@ -53,8 +56,10 @@ general_settings:
   const direct: Target = { name: "fake provider, direct", url: provider.url, apiKey: "sk-fake", pids: [] };
   results.push(await measure(direct));
 
+  execFileSync("npm", ["run", "build", "--silent"], { stdio: "inherit" });
   const pglite = await start(GATEWAY, ["--config", config, "--port", "0"], { GATEWAY_DATA_DIR: join(dir, "data") });
-  results.push(await measure({ name: "one process, embedded PGlite (`npm start`)", url: pglite.url, apiKey: MASTER, pids: [pglite.child.pid!] }));
+  const [embedded] = childrenOf(pglite.child.pid!);
+  results.push(await measure({ name: "one process, embedded PGlite (`npm start`)", url: pglite.url, apiKey: MASTER, pids: [pglite.child.pid!], databasePid: embedded }));
   await pglite.stop();
 
   const database = await createTestDatabase();
@@ -81,8 +86,8 @@ general_settings:
 
   const [first] = results;
   console.log(`\n${new Date().toISOString().slice(0, 10)}, ${process.version}, loopback, non-streaming unless noted\n`);
-  console.log("| target | req/s, 1 conn | req/s, 50 conn (of direct) | p50 ms, 1 conn (added) | p99 ms, 1 conn (added) | stream TTFB p50 ms (added) | gateway CPU ms/req | gateway RSS MB |");
-  console.log("|---|---|---|---|---|---|---|---|");
+  console.log("| target | req/s, 1 conn | req/s, 50 conn (of direct) | p50 ms, 1 conn (added) | p99 ms, 1 conn (added) | stream TTFB p50 ms (added) | gateway CPU ms/req | gateway RSS MB | embedded database |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
   for (const m of results) console.log(row(m, first!));
 }
 

@@ -12,12 +12,13 @@ export interface Running {
 }
 
 /**
- * Runs a TypeScript entry of this repo as its own process and resolves once
- * it prints the port it listens on (the fake provider's banner or the
- * gateway's "gateway listening" log line).
+ * Runs an entry of this repo as its own process (TypeScript through tsx,
+ * JavaScript as it is) and resolves once it prints the port it listens on
+ * (the fake provider's banner or the gateway's "gateway listening" log line).
  */
 export function run(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Running> {
-  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+  const loader = entry.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...loader, entry, ...args], {
     cwd: ROOT,
     // At "info" the gateway logs the port it listens on, and nothing per request.
     env: { ...process.env, LOG_LEVEL: "info", ...env },
@@ -56,6 +57,12 @@ export function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
   // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second here).
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The processes a process started (the gateway's embedded database). */
+export function childrenOf(pid: number): number[] {
+  const listed = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+  return listed === "" ? [] : listed.split(" ").map(Number);
 }
 
 /** Resident memory of a process, in MB. */

@@ -1,8 +1,9 @@
 import { create, isMessage, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { createContextValues, type CallOptions, type Client, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { LightAbortController } from "./light-abort-controller.js";
 import { traceDirectCall, traceDirectStream, tracingEnabled } from "./tracing.js";
 
-const NEVER = new AbortController().signal;
+const NEVER = new LightAbortController().signal;
 const NO_HEADERS = new Headers();
 
 /**

@@ -39,7 +39,8 @@ export function flatCodec<Desc extends DescMessage>(schema: Desc): FlatCodec<Des
       const w = writer;
       w.pos = 0;
       compiled.writeFields(w, message as Json);
-      return w.buf.slice(0, w.pos);
+      // A copy: the writer's buffer is written over by the next encode.
+      return new Uint8Array(w.buf.subarray(0, w.pos));
     },
     decode(bytes) {
       const r = new Reader(bytes);

@@ -1,9 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
 import type { Interceptor } from "@connectrpc/connect";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { BatchSpanProcessor, NodeTracerProvider, type SpanProcessor } from "@opentelemetry/sdk-trace-node";
-import { resourceFromAttributes } from "@opentelemetry/resources";
+import type { NodeTracerProvider, SpanProcessor } from "@opentelemetry/sdk-trace-node";
 
 // OpenTelemetry traces, off unless an OTLP endpoint is configured (or a test
 // hands in its own span processor). Off, nothing here is called on a
@@ -29,13 +27,17 @@ export function otlpConfigured(env: NodeJS.ProcessEnv): boolean {
 /**
  * Turns tracing on for this process: spans go to the OTLP/HTTP endpoint the
  * standard OTEL_EXPORTER_OTLP_* variables name, or to the given processors.
- * Returns a function that flushes and stops; undefined when tracing stays off.
+ * Resolves to a function that flushes and stops; undefined when tracing
+ * stays off. The SDK is loaded only then: it is about 10 MB of memory that a
+ * gateway without tracing does not need.
  */
-export function startTracing(options: TracingOptions, env: NodeJS.ProcessEnv = process.env): (() => Promise<void>) | undefined {
+export async function startTracing(options: TracingOptions, env: NodeJS.ProcessEnv = process.env): Promise<(() => Promise<void>) | undefined> {
   if (provider) throw new Error("tracing is already on in this process");
-  const spanProcessors = options.spanProcessors ?? (otlpConfigured(env) ? [new BatchSpanProcessor(new OTLPTraceExporter())] : undefined);
-  if (!spanProcessors) return undefined;
-  const started = new NodeTracerProvider({ resource: resourceFromAttributes({ "service.name": options.serviceName }), spanProcessors });
+  if (!options.spanProcessors && !otlpConfigured(env)) return undefined;
+  const [sdk, { resourceFromAttributes }] = await Promise.all([import("@opentelemetry/sdk-trace-node"), import("@opentelemetry/resources")]);
+  const spanProcessors = options.spanProcessors ?? [new sdk.BatchSpanProcessor(new (await import("@opentelemetry/exporter-trace-otlp-http")).OTLPTraceExporter())];
+  if (provider) throw new Error("tracing is already on in this process");
+  const started = new sdk.NodeTracerProvider({ resource: resourceFromAttributes({ "service.name": options.serviceName }), spanProcessors });
   // Registers the AsyncLocalStorage context manager and the W3C traceparent propagator too.
   started.register();
   provider = started;

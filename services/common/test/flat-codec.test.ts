@@ -70,6 +70,13 @@ describe("flatCodec", () => {
     );
   });
 
+  it("gives each encoding bytes of its own", () => {
+    const first = codec.encode({ requestId: "first", promptTokens: 1 });
+    const second = codec.encode({ requestId: "second, and longer", promptTokens: 2 });
+    expect(codec.decode(first)).toMatchObject({ requestId: "first", promptTokens: 1 });
+    expect(codec.decode(second)).toMatchObject({ requestId: "second, and longer", promptTokens: 2 });
+  });
+
   it("skips fields it does not know, as an older consumer must", () => {
     // Field 99, length-delimited, then field 98, a varint, in front of a known field.
     const unknown = Uint8Array.from([(99 << 3) | 2, 0x03, 1, 2, 3, 0x90, 0x06, 0x96, 0x01]);

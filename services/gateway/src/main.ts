@@ -7,7 +7,7 @@ import { parseOptions, UsageError } from "./options.js";
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
   // Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set; before the services start, so they wire tracing in.
-  const stopTracing = startTracing({ serviceName: process.env["OTEL_SERVICE_NAME"] ?? `llm-gateway-${options.service}` });
+  const stopTracing = await startTracing({ serviceName: process.env["OTEL_SERVICE_NAME"] ?? `llm-gateway-${options.service}` });
   const gateway = await startGateway(options);
   let stopping = false;
   const stop = () => {

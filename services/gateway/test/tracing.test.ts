@@ -21,7 +21,7 @@ let bus: TestBus;
 
 // Tracing is switched on before any gateway starts, as main.ts does when an OTLP endpoint is set.
 beforeAll(async () => {
-  stopTracing = startTracing({ serviceName: "gateway-test", spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  stopTracing = await startTracing({ serviceName: "gateway-test", spanProcessors: [new SimpleSpanProcessor(exporter)] });
   process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
   provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
   database = await createTestDatabase();

@@ -75,7 +75,7 @@ export async function openChatStream(call: ProviderCall, outcome: Outcome): Prom
 export async function* chat(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
   const result = await runChat(call, outcome);
   yield started(call.deployment);
-  yield response(result.response);
+  yield response(result.bytes ?? result.response);
   yield finished(outcome, call.deployment, outcome.usage!);
 }
 

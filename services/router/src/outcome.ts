@@ -49,8 +49,9 @@ export function started(d: Deployment): ResponseInit {
   });
 }
 
+/** The whole answer: a JSON value, or the provider's own bytes of it. */
 export function response(value: unknown): ResponseInit {
-  return event({ case: "response", value: json(value) });
+  return event({ case: "response", value: value instanceof Uint8Array ? value : json(value) });
 }
 
 export function chunk(value: unknown): ResponseInit {

@@ -101,13 +101,18 @@ export async function postJson(provider: string, req: UpstreamRequest): Promise<
   return response;
 }
 
-/** Reads a successful response's JSON body, mapping a broken body to a ProviderError. */
-export async function readJson(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<unknown> {
+/** A successful response's JSON body and the bytes it came as, mapping a broken body to a ProviderError. */
+async function readJson(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<{ value: unknown; bytes: Buffer }> {
+  let bytes: Buffer;
   try {
-    return await response.body.json();
+    bytes = Buffer.from(await response.body.arrayBuffer());
   } catch (err) {
-    if (err instanceof SyntaxError) throw new ProviderError(`${provider} sent a body that is not JSON`, 502, "api_error");
     throw transportError(err, provider, signal);
+  }
+  try {
+    return { value: JSON.parse(bytes.toString("utf8")), bytes };
+  } catch {
+    throw new ProviderError(`${provider} sent a body that is not JSON`, 502, "api_error");
   }
 }
 
@@ -140,11 +145,16 @@ export function eventJson(data: string, provider: string): Json {
 
 /** Reads a successful response's body as a JSON object, or throws a ProviderError. */
 export async function readJsonObject(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<Json> {
-  const body = await readJson(response, provider, signal);
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+  return (await readJsonObjectBytes(response, provider, signal)).value;
+}
+
+/** Like readJsonObject, also giving the bytes it was parsed from, for passing the body on untouched. */
+export async function readJsonObjectBytes(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<{ value: Json; bytes: Buffer }> {
+  const { value, bytes } = await readJson(response, provider, signal);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new ProviderError(`${provider} sent a response that is not a JSON object`, 502, "api_error");
   }
-  return body as Json;
+  return { value: value as Json, bytes };
 }
 
 /** The stream ended without the provider's end marker: it broke. */

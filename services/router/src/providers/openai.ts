@@ -1,6 +1,6 @@
 import type { Deployment } from "../config/deployment.js";
 import { perDeployment } from "./endpoint.js";
-import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, scrub } from "./http.js";
+import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, readJsonObjectBytes, scrub } from "./http.js";
 import { ProviderError, type ChatResult, type EmbeddingsResult, type Json, type ProviderAdapter, type ProviderCall, type Usage } from "./provider.js";
 
 const OPENAI_API_BASE = "https://api.openai.com/v1";
@@ -40,8 +40,8 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     async chat(call): Promise<ChatResult> {
       const d = call.deployment;
       const response = await post(call, endpoint(d).chatUrl, { ...call.body, model: d.providerModel, stream: false });
-      const body = await readJsonObject(response, provider, call.signal);
-      return { response: body, usage: usageFrom(body["usage"]) };
+      const { value, bytes } = await readJsonObjectBytes(response, provider, call.signal);
+      return { response: value, bytes, usage: usageFrom(value["usage"]) };
     },
 
     async chatStream(call) {

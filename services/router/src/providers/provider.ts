@@ -28,6 +28,8 @@ export interface Usage {
 export interface ChatResult {
   /** An OpenAI chat.completion object (or an Anthropic message, for native messages calls). */
   response: Json;
+  /** The provider's own bytes of `response`, when it is passed on unchanged (OpenAI-compatible providers). */
+  bytes?: Uint8Array;
   usage: Usage | undefined;
 }
 
