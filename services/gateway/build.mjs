@@ -2,6 +2,7 @@
 // package it uses) into plain JavaScript in dist/, so `npm start` runs Node
 // without a TypeScript loader: less memory, a faster start. Packages from
 // the registry stay external and load from node_modules as usual.
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -42,7 +43,7 @@ const registryPackagesExternal = {
   },
 };
 
-await build({
+const { outputFiles } = await build({
   entryPoints,
   outbase: src,
   outdir,
@@ -53,4 +54,14 @@ await build({
   sourcemap: true,
   plugins: [ownLocation, registryPackagesExternal],
   logLevel: "warning",
+  write: false,
 });
+
+// Each file is replaced in one rename: several `npm start`s at once (the
+// services run one per process) never load a half-written bundle.
+for (const file of outputFiles) {
+  mkdirSync(dirname(file.path), { recursive: true });
+  const temporary = `${file.path}.${process.pid}.tmp`;
+  writeFileSync(temporary, file.contents);
+  renameSync(temporary, file.path);
+}

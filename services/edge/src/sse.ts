@@ -11,17 +11,19 @@ const PREFIX = Buffer.from("data: ");
 const SUFFIX = Buffer.from("\n\n");
 const DONE = Buffer.from("data: [DONE]\n\n");
 
-/** Writes one `data:` event, waiting for the socket when the client reads slowly. */
-export async function writeEvent(res: ServerResponse, data: Uint8Array | string): Promise<void> {
-  res.write(PREFIX);
-  res.write(data);
-  if (!res.write(SUFFIX) && !res.destroyed) await drained(res);
+/** Writes one `data:` event (one chunk on the wire), waiting for the socket when the client reads slowly. */
+export function writeEvent(res: ServerResponse, data: Uint8Array | string): Promise<void> {
+  return write(res, PREFIX, data);
 }
 
 /** Writes one event with an `event:` name (Anthropic's streams name every event). */
-export async function writeNamedEvent(res: ServerResponse, name: string, data: Uint8Array | string): Promise<void> {
-  res.write(`event: ${name}\n`);
-  await writeEvent(res, data);
+export function writeNamedEvent(res: ServerResponse, name: string, data: Uint8Array | string): Promise<void> {
+  return write(res, Buffer.from(`event: ${name}\ndata: `), data);
+}
+
+async function write(res: ServerResponse, head: Buffer, data: Uint8Array | string): Promise<void> {
+  const bytes = typeof data === "string" ? Buffer.from(data) : data;
+  if (!res.write(Buffer.concat([head, bytes, SUFFIX], head.length + bytes.length + SUFFIX.length)) && !res.destroyed) await drained(res);
 }
 
 function drained(res: ServerResponse): Promise<void> {
