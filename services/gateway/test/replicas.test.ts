@@ -57,6 +57,9 @@ async function generate(body: Record<string, unknown>): Promise<GeneratedKey> {
   return json;
 }
 
+/** How long the provider takes while a burst tests a limit: longer than the burst takes to be admitted. */
+const HOLD_MS = 2500;
+
 /** Sends `n` requests at once, alternating between the two edges; counts those served. */
 async function burst(key: string, n: number): Promise<number> {
   const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => ask(edges[i % 2] as string, key)));
@@ -71,7 +74,10 @@ describe("two keys replicas behind two edges", () => {
   });
 
   it("holds a budget across both replicas under 50 concurrent requests", async () => {
-    provider.behavior.latencyMs = 300;
+    // Long enough that every request of the burst is admitted or refused
+    // before the first one finishes and settles (on a busy machine the
+    // burst takes most of a second to get through six services here).
+    provider.behavior.latencyMs = HOLD_MS;
     try {
       const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "budget" }], max_tokens: 10 }));
       const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
@@ -85,7 +91,7 @@ describe("two keys replicas behind two edges", () => {
   it("holds rpm and parallel limits across both replicas", async () => {
     const rpm = await generate({ rpm_limit: 4 });
     expect(await burst(rpm.key, 10)).toBe(4);
-    provider.behavior.latencyMs = 300;
+    provider.behavior.latencyMs = HOLD_MS;
     try {
       const parallel = await generate({ max_parallel_requests: 2 });
       expect(await burst(parallel.key, 10)).toBe(2);

@@ -179,7 +179,9 @@ describe("limits", () => {
   });
 
   it("holds a budget exactly under 50 concurrent requests and settles to the ledger", async () => {
-    provider.behavior.latencyMs = 300;
+    // Long enough that all 50 are admitted or refused before the first one
+    // finishes and settles its reservation, however busy the machine is.
+    provider.behavior.latencyMs = 2500;
     const messages = [{ role: "user" as const, content: "budget" }];
     // The reservation is the most a request can cost: its body's bytes as
     // prompt tokens plus max_tokens, at gpt-4o-mini's prices.
