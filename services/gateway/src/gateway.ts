@@ -47,13 +47,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // Set where a router runs here: its config reload and whether its model list is loaded.
   let reloadRouter = () => Promise.resolve();
   let routerReady = () => true;
+  let databaseAlive = () => true;
   try {
     if (needsBus) {
       bus = await openBus(options);
       closers.unshift(() => bus!.close());
     }
     if (needsDatabase) {
-      database = await openGatewayDatabase(options, logger);
+      ({ database, alive: databaseAlive } = await openGatewayDatabase(options, logger));
       closers.unshift(() => database!.close());
     }
     // Each starter registers its own shutdown steps. Steps run in reverse:
@@ -97,13 +98,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           accounting: createClient(AccountingService, replicaTransport(required(options.accountingUrl, "ACCOUNTING_URL"))),
         };
       }
-      const edge = createEdgeServer({ peers, logger, maxBodyBytes, ready: () => ready && routerReady() }, tlsFiles(options));
+      const edge = createEdgeServer({ peers, logger, maxBodyBytes, ready: () => ready && routerReady() && databaseAlive() }, tlsFiles(options));
       port = await edge.listen(options.port, options.host);
       closers.unshift((deadline) => edge.close(deadline - Date.now()));
     } else {
       if (options.sslKeyfilePath) throw new Error("--ssl_keyfile_path and --ssl_certfile_path apply to the edge only");
       const { routes } = await start[options.service]();
-      const server = await serveConnect(routes, { port: options.port, host: options.host, ready: () => ready && routerReady() });
+      const server = await serveConnect(routes, { port: options.port, host: options.host, ready: () => ready && routerReady() && databaseAlive() });
       port = server.port;
       closers.unshift((deadline) => server.close(deadline - Date.now()));
     }

@@ -17,8 +17,9 @@ export function openBus(options: GatewayOptions): Promise<Bus> {
   return Promise.resolve(new MemoryBus());
 }
 
-export async function openGatewayDatabase(options: GatewayOptions, logger: Logger): Promise<Database> {
-  if (options.databaseUrl) return openDatabase({ url: options.databaseUrl });
+/** The services' database, and whether it is still there (the embedded one can die under the gateway). */
+export async function openGatewayDatabase(options: GatewayOptions, logger: Logger): Promise<{ database: Database; alive: () => boolean }> {
+  if (options.databaseUrl) return { database: await openDatabase({ url: options.databaseUrl }), alive: () => true };
   if (options.service !== "all") {
     throw new Error(`DATABASE_URL must be set when running the ${options.service} service on its own`);
   }
@@ -26,5 +27,5 @@ export async function openGatewayDatabase(options: GatewayOptions, logger: Logge
   // inserts stay off the gateway's event loop; stopped after the pool closes.
   const embedded = await startEmbeddedDatabase({ dataDir: options.dataDir && join(options.dataDir, "pglite"), logger });
   const database = await openDatabase({ embeddedSocket: embedded.socketPath });
-  return { ...database, close: () => database.close().finally(() => embedded.stop()) };
+  return { database: { ...database, close: () => database.close().finally(() => embedded.stop()) }, alive: embedded.running };
 }

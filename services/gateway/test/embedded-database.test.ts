@@ -88,6 +88,15 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     await eventually("the embedded database to exit", async () => (running(database) ? undefined : true));
   }, TIMEOUT_MS);
 
+  it("reports the gateway not ready once the embedded database dies under it", async () => {
+    const gateway = await processes.start("all", { configPath, env: ALL_IN_ONE });
+    const readiness = async () => (await fetch(`${gateway.url}/health/readiness`)).status;
+    expect(await readiness()).toBe(200);
+    process.kill(databasePid(gateway), "SIGKILL");
+    await eventually("readiness to fail", async () => ((await readiness()) === 503 ? true : undefined));
+    expect(gateway.output()).toContain("the embedded database exited on its own");
+  }, TIMEOUT_MS);
+
   it("that cannot open its data directory fails the gateway's start with PGlite's own error", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "gateway-all-"));
     // A file where PGlite's directory should be.

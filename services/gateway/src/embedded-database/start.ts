@@ -12,6 +12,8 @@ export interface ReadyMessage {
 export interface EmbeddedDatabase {
   /** The unix socket PGlite answers on, one connection at a time. */
   socketPath: string;
+  /** False once the child has exited without being asked to: the gateway is then not ready. */
+  running(): boolean;
   /** SIGTERM, then waits for PGlite to close; rejects when it did not close cleanly. */
   stop(): Promise<void>;
 }
@@ -86,11 +88,14 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   ready = true;
   if (stderrTail) process.stderr.write(stderrTail);
   let stopping = false;
+  let running = true;
   void exited.then((how) => {
-    if (!stopping) options.logger.error({ exit: how }, "the embedded database exited on its own; the gateway has no database until it restarts");
+    running = false;
+    if (!stopping) options.logger.error({ exit: how }, "the embedded database exited on its own; the gateway reports itself not ready and has no database until it restarts");
   });
   return {
     socketPath,
+    running: () => running,
     async stop() {
       stopping = true;
       child.kill("SIGTERM");
