@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { SeriesCounter, SeriesGauge, SeriesHistogram } from "./metric-series.js";
 
 // Prometheus metrics: one registry per process, served by the edge at
 // /metrics and, in split mode, by each service's Connect server at /metrics.
@@ -11,63 +12,44 @@ collectDefaultMetrics({ register: metricsRegistry });
 
 const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
-const requests = new Counter({
-  name: "gateway_requests_total",
-  help: "Requests that reached the router, by model group, deployment, call type, status and OpenAI error type.",
-  labelNames: ["model_group", "deployment", "call_type", "status", "error_type"] as const,
-  registers: [metricsRegistry],
-});
+// Updated on every request: plain-number series (metric-series.ts).
+const requests = new SeriesCounter(
+  "gateway_requests_total",
+  "Requests that reached the router, by model group, deployment, call type, status and OpenAI error type.",
+  ["model_group", "deployment", "call_type", "status", "error_type"],
+  metricsRegistry,
+);
 
-const requestDuration = new Histogram({
-  name: "gateway_request_duration_seconds",
-  help: "Time from the router taking a request to its last byte, by model group and deployment.",
-  labelNames: ["model_group", "deployment", "call_type"] as const,
-  buckets: LATENCY_BUCKETS,
-  registers: [metricsRegistry],
-});
+const requestDuration = new SeriesHistogram(
+  "gateway_request_duration_seconds",
+  "Time from the router taking a request to its last byte, by model group and deployment.",
+  ["model_group", "deployment", "call_type"],
+  LATENCY_BUCKETS,
+  metricsRegistry,
+);
 
-const tokens = new Counter({
-  name: "gateway_tokens_total",
-  help: "Tokens by model group, deployment and direction (prompt or completion).",
-  labelNames: ["model_group", "deployment", "direction"] as const,
-  registers: [metricsRegistry],
-});
+const tokens = new SeriesCounter(
+  "gateway_tokens_total",
+  "Tokens by model group, deployment and direction (prompt or completion).",
+  ["model_group", "deployment", "direction"],
+  metricsRegistry,
+);
 
-const spend = new Counter({
-  name: "gateway_spend_usd_total",
-  help: "Spend in US dollars by model group and deployment.",
-  labelNames: ["model_group", "deployment"] as const,
-  registers: [metricsRegistry],
-});
+const spend = new SeriesCounter("gateway_spend_usd_total", "Spend in US dollars by model group and deployment.", ["model_group", "deployment"], metricsRegistry);
 
-const httpRequests = new Counter({
-  name: "gateway_http_requests_total",
-  help: "HTTP requests answered by the edge, by route and status code.",
-  labelNames: ["route", "code"] as const,
-  registers: [metricsRegistry],
-});
+const httpRequests = new SeriesCounter("gateway_http_requests_total", "HTTP requests answered by the edge, by route and status code.", ["route", "code"], metricsRegistry);
 
-const httpDuration = new Histogram({
-  name: "gateway_http_request_duration_seconds",
-  help: "Time the edge took to answer, by route (streams: until the last byte).",
-  labelNames: ["route"] as const,
-  buckets: LATENCY_BUCKETS,
-  registers: [metricsRegistry],
-});
+const httpDuration = new SeriesHistogram(
+  "gateway_http_request_duration_seconds",
+  "Time the edge took to answer, by route (streams: until the last byte).",
+  ["route"],
+  LATENCY_BUCKETS,
+  metricsRegistry,
+);
 
-const httpErrors = new Counter({
-  name: "gateway_http_errors_total",
-  help: "Error responses of the edge, by route and OpenAI error type.",
-  labelNames: ["route", "error_type"] as const,
-  registers: [metricsRegistry],
-});
+const httpErrors = new SeriesCounter("gateway_http_errors_total", "Error responses of the edge, by route and OpenAI error type.", ["route", "error_type"], metricsRegistry);
 
-const inFlight = new Gauge({
-  name: "gateway_http_requests_in_flight",
-  help: "HTTP requests the edge is working on, by route.",
-  labelNames: ["route"] as const,
-  registers: [metricsRegistry],
-});
+const inFlight = new SeriesGauge("gateway_http_requests_in_flight", "HTTP requests the edge is working on, by route.", ["route"], metricsRegistry);
 
 const rateLimitRejections = new Counter({
   name: "gateway_rate_limit_rejections_total",
@@ -138,13 +120,13 @@ export interface RequestOutcome {
 export const metrics = {
   /** One request that reached the router, when it is finished. */
   request(outcome: RequestOutcome): void {
-    const { modelGroup: model_group, deployment, callType: call_type } = outcome;
-    requests.inc({ model_group, deployment, call_type, status: outcome.success ? "success" : "failure", error_type: outcome.errorType });
+    const { modelGroup, deployment, callType } = outcome;
+    requests.inc([modelGroup, deployment, callType, outcome.success ? "success" : "failure", outcome.errorType]);
     // A request refused before a deployment was chosen says nothing about any deployment's latency.
-    if (deployment !== "") requestDuration.observe({ model_group, deployment, call_type }, outcome.latencyMs / 1000);
-    if (outcome.promptTokens > 0) tokens.inc({ model_group, deployment, direction: "prompt" }, outcome.promptTokens);
-    if (outcome.completionTokens > 0) tokens.inc({ model_group, deployment, direction: "completion" }, outcome.completionTokens);
-    if (outcome.spendUsd > 0) spend.inc({ model_group, deployment }, outcome.spendUsd);
+    if (deployment !== "") requestDuration.observe([modelGroup, deployment, callType], outcome.latencyMs / 1000);
+    if (outcome.promptTokens > 0) tokens.inc([modelGroup, deployment, "prompt"], outcome.promptTokens);
+    if (outcome.completionTokens > 0) tokens.inc([modelGroup, deployment, "completion"], outcome.completionTokens);
+    if (outcome.spendUsd > 0) spend.inc([modelGroup, deployment], outcome.spendUsd);
   },
 
   /**
@@ -153,12 +135,13 @@ export const metrics = {
    */
   httpRequest(route: string): (code: number, errorType?: string) => void {
     const started = performance.now();
-    inFlight.inc({ route });
+    const labels = [route];
+    inFlight.add(labels, 1);
     return (code, errorType) => {
-      inFlight.dec({ route });
-      httpRequests.inc({ route, code: String(code) });
-      httpDuration.observe({ route }, (performance.now() - started) / 1000);
-      if (errorType !== undefined) httpErrors.inc({ route, error_type: errorType });
+      inFlight.add(labels, -1);
+      httpRequests.inc([route, String(code)]);
+      httpDuration.observe(labels, (performance.now() - started) / 1000);
+      if (errorType !== undefined) httpErrors.inc([route, errorType]);
     };
   },
 

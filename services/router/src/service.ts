@@ -1,4 +1,3 @@
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { gatewayError, type Logger } from "@gateway/common";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
@@ -65,6 +64,12 @@ function estimatedTokens(bodyBytes: number, body: OpenAIBody): number {
 
 const NO_PAYLOAD = { messages: "", response: "" };
 
+/** A Timestamp's fields, without making the message (the event is encoded from its fields). */
+function timestamp(ms: number): { seconds: bigint; nanos: number } {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
+}
+
 // Made once: only its metadata is read, and an error per request costs a stack trace.
 const CLIENT_CLOSED = gatewayError("client closed the request", Code.Canceled, { type: "request_cancelled", status: 499 });
 
@@ -87,8 +92,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       completionTokens: usage?.completionTokens ?? 0,
       totalTokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0),
       cost: d && usage ? costFor(d, usage) : 0,
-      startTime: timestampFromMs(startMs),
-      endTime: timestampFromMs(endMs),
+      startTime: timestamp(startMs),
+      endTime: timestamp(endMs),
       latencyMs: endMs - startMs,
       status: error ? UsageStatus.FAILURE : UsageStatus.SUCCESS,
       errorType: error ? (error.metadata.get("x-error-type") ?? Code[error.code]) : "",
