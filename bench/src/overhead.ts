@@ -1,10 +1,9 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestBus, createTestDatabase } from "@gateway/testing";
 import { measure, type Measurement, type Target } from "./measure.js";
-import { childrenOf, run, type Running } from "./processes.js";
+import { buildGateway, childrenOf, run, type Running } from "./processes.js";
 
 // The gateway against the fake provider it fronts, measured in one run with
 // one load tool: requests per second at 1 and 50 connections, latency added
@@ -56,7 +55,7 @@ general_settings:
   const direct: Target = { name: "fake provider, direct", url: provider.url, apiKey: "sk-fake", pids: [] };
   results.push(await measure(direct));
 
-  execFileSync("npm", ["run", "build", "--silent"], { stdio: "inherit" });
+  buildGateway();
   const pglite = await start(GATEWAY, ["--config", config, "--port", "0"], { GATEWAY_DATA_DIR: join(dir, "data") });
   const [embedded] = childrenOf(pglite.child.pid!);
   results.push(await measure({ name: "one process, embedded PGlite (`npm start`)", url: pglite.url, apiKey: MASTER, pids: [pglite.child.pid!], databasePid: embedded }));

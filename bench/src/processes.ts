@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -9,6 +9,11 @@ export interface Running {
   port: number;
   url: string;
   stop(): Promise<void>;
+}
+
+/** Bundles the gateway as `npm start` does, so the bench measures what users run. */
+export function buildGateway(): void {
+  execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "inherit" });
 }
 
 /**
