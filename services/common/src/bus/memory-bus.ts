@@ -1,7 +1,10 @@
 import { EventEmitter } from "node:events";
 import { REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type Delivery } from "./bus.js";
 
-const DEDUPE_WINDOW = 100_000;
+// Ids remembered for dedupe. In one process a publish only repeats when the
+// publisher retries, within seconds; the ledger is idempotent on request id
+// beyond that. Each id kept costs about 100 bytes.
+const DEDUPE_WINDOW = 20_000;
 
 /** A message in a group's queue, and what to call once that group has handled it. */
 interface Queued extends Delivery {
