@@ -102,7 +102,7 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     // A file where PGlite's directory should be.
     writeFileSync(join(dataDir, "pglite"), "not a directory");
     const start = processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
-    await expect(start).rejects.toThrow(/the embedded database \(PGlite, .*main\.ts\) exited \(code 1\) before it was ready; its stderr:\n.*EEXIST/s);
+    await expect(start).rejects.toThrow(/the embedded database \(PGlite, .*dist\/embedded-database\/main\.js\) exited \(code 1\) before it was ready; its stderr:\n.*EEXIST/s);
   }, TIMEOUT_MS);
 });
 

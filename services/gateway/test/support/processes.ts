@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 import type { ServiceName } from "../../src/index.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
-const MAIN = "services/gateway/src/main.ts";
+// The bundle `npm start` runs; the tests' global setup builds it.
+const MAIN = "services/gateway/dist/main.js";
 const START_TIMEOUT_MS = 60_000;
 
 export interface GatewayProcess {
@@ -37,16 +38,17 @@ export interface SpawnOptions {
 }
 
 /**
- * Gateway services as real processes, started the way the container starts
- * them (`node --import tsx services/gateway/src/main.ts --service …`). close()
- * kills whatever is still running, so a failing test leaves nothing behind.
+ * Gateway services as real processes, started the way `npm start` and the
+ * container start them (`node services/gateway/dist/main.js --service …`).
+ * close() kills whatever is still running, so a failing test leaves nothing
+ * behind.
  */
 export class ProcessGroup {
   private readonly running = new Set<ChildProcess>();
   private readonly dataDirs = new Set<string>();
 
   async start(service: ServiceName, options: SpawnOptions): Promise<GatewayProcess> {
-    const args = ["--import", "tsx", MAIN, "--service", service, "--port", String(options.port ?? 0), "--config", options.configPath];
+    const args = ["--enable-source-maps", MAIN, "--service", service, "--port", String(options.port ?? 0), "--config", options.configPath];
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `gateway-${service}-`));
     this.dataDirs.add(dataDir);
     const child = spawn(process.execPath, [...args, ...(options.args ?? [])], {
