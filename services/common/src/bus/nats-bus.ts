@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type Delivery } from "./bus.js";
+import { JetStreamPublisher } from "./jetstream-publisher.js";
 
 export interface NatsBusOptions {
   url: string;
@@ -15,12 +16,16 @@ const ACK_WAIT_MS = 30_000;
 
 /** The bus over NATS: JetStream for durable messages, core NATS for live pushes. */
 export class NatsBus implements Bus {
+  private readonly publisher: JetStreamPublisher;
+
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly stream: string,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.publisher = new JetStreamPublisher(nc);
+  }
 
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
     const stream = options.stream ?? "GATEWAY";
@@ -41,8 +46,8 @@ export class NatsBus implements Bus {
     return new NatsBus(nc, jetstream(nc), stream, prefix);
   }
 
-  async publish(subject: string, id: string, data: Uint8Array): Promise<void> {
-    await this.js.publish(`${this.prefix}.durable.${subject}`, data, { msgID: id });
+  publish(subject: string, id: string, data: Uint8Array): Promise<void> {
+    return this.publisher.publish(`${this.prefix}.durable.${subject}`, id, data);
   }
 
   async consume(options: ConsumeOptions, handler: (batch: Delivery[]) => Promise<void>): Promise<Consumer> {
@@ -125,6 +130,7 @@ export class NatsBus implements Bus {
   }
 
   async close(): Promise<void> {
+    this.publisher.close();
     if (!this.nc.isClosed()) await this.nc.drain();
   }
 }
