@@ -55,6 +55,11 @@ general_settings:
   const direct: Target = { name: "fake provider, direct", url: provider.url, apiKey: "sk-fake", pids: [] };
   results.push(await measure(direct));
 
+  // The floor: what any Node proxy in front of the provider costs here.
+  const reference = await start("bench/src/reference-proxy.ts", [provider.url]);
+  results.push(await measure({ name: "reference: minimal Node proxy", url: reference.url, apiKey: "sk-any", pids: [reference.child.pid!] }));
+  await reference.stop();
+
   buildGateway();
   const pglite = await start(GATEWAY, ["--config", config, "--port", "0"], { GATEWAY_DATA_DIR: join(dir, "data") });
   const [embedded] = childrenOf(pglite.child.pid!);
