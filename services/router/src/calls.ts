@@ -2,7 +2,7 @@ import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { chat, chatStream, validateChatBody } from "./chat-completion.js";
 import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
 import { messages, messagesStream, validateMessagesBody } from "./messages.js";
-import type { Outcome, ResponseInit } from "./outcome.js";
+import type { Outcome, CallEvent } from "./outcome.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
 
 /** How the router runs one call type, once its deployment is picked. */
@@ -11,7 +11,7 @@ export interface CallHandler {
   name: string;
   /** Throws an InvalidArgument error for a body this call type cannot run. */
   validate(body: Json): void;
-  run(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit>;
+  run(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent>;
 }
 
 const streams = (body: Json) => body["stream"] === true;

@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
-import { chunk as chunkEvent, estimatedUsage, finished, response, started, type Outcome, type ResponseInit } from "./outcome.js";
+import { chunk as chunkEvent, estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import { usageFrom } from "./providers/openai.js";
 import type { ChatResult, Json, OpenAIBody, ProviderCall } from "./providers/provider.js";
@@ -72,7 +72,7 @@ export async function openChatStream(call: ProviderCall, outcome: Outcome): Prom
 }
 
 /** A non-streaming chat completion: Started, the OpenAI response, Finished. */
-export async function* chat(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+export async function* chat(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
   const result = await runChat(call, outcome);
   yield started(call.deployment);
   yield response(result.bytes ?? result.response);
@@ -83,7 +83,7 @@ export async function* chat(call: ProviderCall, outcome: Outcome): AsyncGenerato
  * A streaming chat completion. The provider is always asked for usage; the
  * client sees usage chunks only if it asked for them.
  */
-export async function* chatStream(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+export async function* chatStream(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
   const wantsUsage = (call.body["stream_options"] as { include_usage?: unknown } | undefined)?.include_usage === true;
   const chunks = await openChatStream(call, outcome);
   yield started(call.deployment);

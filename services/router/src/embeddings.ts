@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
-import { estimatedUsage, finished, response, started, type Outcome, type ResponseInit } from "./outcome.js";
+import { estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { OpenAIBody, ProviderCall, Usage } from "./providers/provider.js";
 import { fitParams } from "./translate/params.js";
@@ -23,7 +23,7 @@ function inputTokens(input: unknown): number {
 }
 
 /** OpenAI embeddings on the call's deployment: Started, the OpenAI list, Finished. */
-export async function* embeddings(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+export async function* embeddings(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
   const d = call.deployment;
   outcome.deployment = d;
   const adapter = adapterFor(d);

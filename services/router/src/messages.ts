@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import { openChatStream, runChat } from "./chat-completion.js";
-import { estimatedUsage, finished, json, namedChunk, response, started, type Outcome, type ResponseInit } from "./outcome.js";
+import { estimatedUsage, finished, json, namedChunk, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./providers/provider.js";
 import { DEFAULT_MAX_TOKENS } from "./translate/anthropic-request.js";
@@ -38,7 +38,7 @@ function asChat(call: ProviderCall): ProviderCall {
 }
 
 /** A non-streaming Messages call: Started, the Anthropic message, Finished. */
-export async function* messages(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+export async function* messages(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
   const d = call.deployment;
   outcome.deployment = d;
   const adapter = adapterFor(d);
@@ -62,7 +62,7 @@ export async function* messages(call: ProviderCall, outcome: Outcome): AsyncGene
 }
 
 /** A streaming Messages call: Started, Anthropic's named events, Finished. */
-export async function* messagesStream(call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+export async function* messagesStream(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
   const d = call.deployment;
   outcome.deployment = d;
   const adapter = adapterFor(d);
@@ -81,7 +81,7 @@ export async function* messagesStream(call: ProviderCall, outcome: Outcome): Asy
  * message_start and message_delta. A stream that breaks before message_delta
  * keeps its reported input and an estimate of the output seen.
  */
-async function* nativeStream(adapter: ProviderAdapter, call: ProviderCall, outcome: Outcome): AsyncGenerator<ResponseInit> {
+async function* nativeStream(adapter: ProviderAdapter, call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
   const d = call.deployment;
   const events: AsyncIterable<NamedEvent> = await adapter.messagesStream!({ ...call, body: withMaxTokens(call.body) });
   yield started(d);

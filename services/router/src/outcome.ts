@@ -8,7 +8,7 @@ import { estimateTokens } from "./tokens.js";
  * One event of a call's answer, as a whole message: in one process it
  * reaches the edge as it is, with no copy made through protobuf's create().
  */
-export type ResponseInit = CompleteResponse;
+export type CallEvent = CompleteResponse;
 
 /** What the request turned out to be, for its usage event; filled as it runs. */
 export interface Outcome {
@@ -31,11 +31,11 @@ export function json(value: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(value));
 }
 
-function event(e: CompleteResponse["event"]): ResponseInit {
+function event(e: CompleteResponse["event"]): CallEvent {
   return { $typeName: "gateway.router.v1.CompleteResponse", event: e };
 }
 
-export function started(d: Deployment): ResponseInit {
+export function started(d: Deployment): CallEvent {
   return event({
     case: "started",
     value: {
@@ -50,20 +50,20 @@ export function started(d: Deployment): ResponseInit {
 }
 
 /** The whole answer: a JSON value, or the provider's own bytes of it. */
-export function response(value: unknown): ResponseInit {
+export function response(value: unknown): CallEvent {
   return event({ case: "response", value: value instanceof Uint8Array ? value : json(value) });
 }
 
-export function chunk(value: unknown): ResponseInit {
+export function chunk(value: unknown): CallEvent {
   return event({ case: "chunk", value: json(value) });
 }
 
-export function namedChunk(name: string, data: Uint8Array): ResponseInit {
+export function namedChunk(name: string, data: Uint8Array): CallEvent {
   return event({ case: "namedChunk", value: { $typeName: "gateway.router.v1.NamedChunk", name, data } });
 }
 
 /** The closing event, with the usage that is now final. */
-export function finished(outcome: Outcome, d: Deployment, usage: Usage): ResponseInit {
+export function finished(outcome: Outcome, d: Deployment, usage: Usage): CallEvent {
   outcome.usage = usage;
   return event({
     case: "finished",

@@ -8,7 +8,7 @@ import type { Cooldowns } from "./cooldowns.js";
 import type { DeploymentStats } from "./deployment-stats.js";
 import type { DeploymentLimits } from "./deployment-limits.js";
 import { fallbacksFor } from "./fallbacks.js";
-import { finished, type Outcome, type ResponseInit } from "./outcome.js";
+import { finished, type Outcome, type CallEvent } from "./outcome.js";
 import { inProviderSpan } from "./provider-span.js";
 import type { OpenAIBody } from "./providers/provider.js";
 import { backoffMs, blamesDeployment, classify, type Failure } from "./retry.js";
@@ -70,7 +70,7 @@ function noDeployments(group: ModelGroup, retryAfterMs: number): Error {
  * answering. After that nothing is retried: a failure mid-stream is the
  * client's to see, after a Finished event with the usage seen so far.
  */
-export async function* routeCall(call: RoutedCall, requested: string, outcome: Outcome, state: RoutingState): AsyncGenerator<ResponseInit> {
+export async function* routeCall(call: RoutedCall, requested: string, outcome: Outcome, state: RoutingState): AsyncGenerator<CallEvent> {
   const { groups } = call.table;
   const first = groups.resolve(requested);
   if (!first) throw modelNotFound(requested, groups);
@@ -103,7 +103,7 @@ function candidates(group: ModelGroup, tried: ReadonlySet<string>, state: Routin
 }
 
 /** One group's attempts; resolves to undefined once a deployment answered, or to why none did. */
-async function* tryGroup(call: RoutedCall, group: ModelGroup, fallbacks: number, outcome: Outcome, state: RoutingState): AsyncGenerator<ResponseInit, GroupFailure | undefined> {
+async function* tryGroup(call: RoutedCall, group: ModelGroup, fallbacks: number, outcome: Outcome, state: RoutingState): AsyncGenerator<CallEvent, GroupFailure | undefined> {
   const settings = call.table.groups.settings;
   const tried = new Set<string>();
   // Deployments passed over because their shared rpm/tpm is used up, for this request.
@@ -157,7 +157,7 @@ async function* attempt(
   fallbacks: number,
   outcome: Outcome,
   state: RoutingState,
-): AsyncGenerator<ResponseInit, GroupFailure | undefined> {
+): AsyncGenerator<CallEvent, GroupFailure | undefined> {
   const stream = call.body["stream"] === true;
   const { signal, release } = deadline(call.signal, stream ? d.streamTimeoutMs : d.timeoutMs);
   const startMs = Date.now();

@@ -3,7 +3,7 @@ import { gatewayError, type Logger } from "@gateway/common";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { CALL_HANDLERS } from "./calls.js";
-import { costFor, type Outcome, type ResponseInit } from "./outcome.js";
+import { costFor, type Outcome, type CallEvent } from "./outcome.js";
 import type { OpenAIBody } from "./providers/provider.js";
 import { toConnectError } from "./provider-errors.js";
 import { addModel } from "./model-admin/add-model.js";
@@ -106,7 +106,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
   }
 
   return {
-    async *complete(req: CompleteRequest, ctx: HandlerContext): AsyncGenerator<ResponseInit> {
+    async *complete(req: CompleteRequest, ctx: HandlerContext): AsyncGenerator<CallEvent> {
       const startMs = Date.now();
       const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false };
       const payload = deps.publisher.storePrompts ? new StoredPayload() : undefined;

@@ -1,5 +1,5 @@
 import type { OpenAIBody } from "./providers/provider.js";
-import type { ResponseInit } from "./outcome.js";
+import type { CallEvent } from "./outcome.js";
 
 // Each of the two is cut to this many characters: a spend log is no place for
 // a whole document or an embedding's vectors.
@@ -21,14 +21,14 @@ export class StoredPayload {
   private streamed = "";
 
   /** Passes a call's events through, keeping what the response said. */
-  async *watch(events: AsyncIterable<ResponseInit>): AsyncGenerator<ResponseInit> {
+  async *watch(events: AsyncIterable<CallEvent>): AsyncGenerator<CallEvent> {
     for await (const event of events) {
       this.keep(event);
       yield event;
     }
   }
 
-  private keep({ event }: ResponseInit): void {
+  private keep({ event }: CallEvent): void {
     if (!event) return;
     if (event.case === "response") this.response = decoder.decode(event.value);
     else if (event.case === "chunk") this.streamed += deltaText(event.value);
