@@ -13,3 +13,4 @@ export { costOf, deploymentPrice, listPrice, type Price, type PriceOverride } fr
 export { flatCodec, type FlatCodec } from "./flat-codec.js";
 export { usageEventCodec } from "./usage-event-codec.js";
 export { LightAbortController } from "./light-abort-controller.js";
+export { parsedBody, rememberParsedBody } from "./parsed-bodies.js";

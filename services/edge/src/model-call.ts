@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code } from "@connectrpc/connect";
-import { describeError, gatewayError, LightAbortController, type ErrorDetails } from "@gateway/common";
+import { describeError, gatewayError, LightAbortController, rememberParsedBody, type ErrorDetails } from "@gateway/common";
 import { Access, type AuthorizeResponse, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
@@ -79,6 +79,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   const { req, res, requestId, options } = ctx;
   const { keys, router } = options.peers;
   const { raw, body } = await readJsonObject(req, options.maxBodyBytes);
+  rememberParsedBody(raw, body);
   if (typeof body["model"] !== "string" || body["model"] === "") {
     throw gatewayError("model is required", Code.InvalidArgument, { type: "invalid_request_error", param: "model" });
   }

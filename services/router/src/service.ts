@@ -1,5 +1,5 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { gatewayError, type Logger } from "@gateway/common";
+import { gatewayError, parsedBody, type Logger } from "@gateway/common";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { CALL_HANDLERS } from "./calls.js";
@@ -35,6 +35,9 @@ function storeOf(deps: RouterDeps): ModelStore {
 const decoder = new TextDecoder();
 
 function parseBody(bytes: Uint8Array): OpenAIBody {
+  // The edge's parse, when it ran in this process.
+  const known = parsedBody(bytes);
+  if (known) return known as OpenAIBody;
   let body: unknown;
   try {
     body = JSON.parse(decoder.decode(bytes));
