@@ -119,6 +119,8 @@ function childEntry(): string {
  * not where something else compiled this module (vitest, a bundle).
  */
 function childExecArgv(entry: string): string[] {
-  if (!entry.endsWith(".ts") || process.execArgv.some((arg) => arg.includes("tsx"))) return process.execArgv;
-  return [...process.execArgv, "--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href];
+  // A debugger's flags stay with the gateway: the child would take its port.
+  const own = process.execArgv.filter((arg) => !/^--inspect(-brk|-wait)?(=|$)/.test(arg));
+  if (!entry.endsWith(".ts") || own.some((arg) => arg.includes("tsx"))) return own;
+  return [...own, "--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href];
 }
