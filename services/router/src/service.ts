@@ -65,8 +65,6 @@ function estimatedTokens(bodyBytes: number, body: OpenAIBody): number {
   return Math.ceil(bodyBytes / 4) + (typeof maxTokens === "number" && maxTokens > 0 ? maxTokens : 0);
 }
 
-const NO_PAYLOAD = { messages: "", response: "" };
-
 /** A Timestamp's fields, without making the message (the event is encoded from its fields). */
 function timestamp(ms: number): { seconds: bigint; nanos: number } {
   const seconds = Math.floor(ms / 1000);
@@ -104,7 +102,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       stream: body?.["stream"] === true,
       usageEstimated: outcome.usageEstimated,
       callType: CALL_HANDLERS.get(req.callType)?.name ?? "",
-      ...(payload ? payload.fields(body) : NO_PAYLOAD),
+      ...payload?.fields(body),
     });
   }
 
