@@ -9,6 +9,7 @@ import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedDatabase } from "../src/embedded-database/start.js";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { running } from "./support/pids.js";
 import { ProcessGroup, type GatewayProcess } from "./support/processes.js";
 
 // `npm start` without DATABASE_URL: PGlite runs in a child process of the
@@ -27,17 +28,6 @@ function loggedPid(gateway: GatewayProcess, msg: string): number {
 }
 
 const databasePid = (gateway: GatewayProcess) => loggedPid(gateway, "embedded database ready");
-
-/** Whether the process still runs (a zombie waiting for its reaper does not). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = `/proc/${pid}/stat`;
-  return !existsSync(stat) || readFileSync(stat, "utf8").split(") ")[1]?.[0] !== "Z";
-}
 
 describe("the embedded database (PGlite in a child process of `npm start`)", () => {
   let provider: FakeProvider;

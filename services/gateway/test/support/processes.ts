@@ -5,11 +5,13 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { ServiceName } from "../../src/index.js";
+import { gone } from "./pids.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 // The bundle `npm start` runs; the tests' global setup builds it.
 const MAIN = "services/gateway/dist/main.js";
 const START_TIMEOUT_MS = 60_000;
+const DATABASE_EXIT_TIMEOUT_MS = 15_000;
 
 export interface GatewayProcess {
   service: ServiceName;
@@ -46,6 +48,8 @@ export interface SpawnOptions {
 export class ProcessGroup {
   private readonly running = new Set<ChildProcess>();
   private readonly dataDirs = new Set<string>();
+  /** Embedded database children: they outlive a killed gateway by a moment, still writing to its data directory. */
+  private readonly databases = new Set<number>();
 
   async start(service: ServiceName, options: SpawnOptions): Promise<GatewayProcess> {
     const args = ["--enable-source-maps", MAIN, "--service", service, "--port", String(options.port ?? 0), "--config", options.configPath];
@@ -70,6 +74,7 @@ export class ProcessGroup {
       createInterface({ input: child.stdout }).on("line", (line) => {
         printed += `${line}\n`;
         const entry = parseJson(line);
+        if (entry?.["msg"] === "embedded database ready" && typeof entry["pid"] === "number") this.databases.add(entry["pid"]);
         if (entry?.["msg"] === "gateway listening" && typeof entry["port"] === "number") {
           clearTimeout(timer);
           resolve(entry["port"]);
@@ -97,11 +102,13 @@ export class ProcessGroup {
     };
   }
 
-  /** Kills every process still running, waits for them to go, and removes their data directories. */
+  /** Kills every process still running, waits for them and their database children to go, and removes their data directories. */
   async close(): Promise<void> {
     const waits = [...this.running].map((child) => new Promise((resolve) => child.once("exit", resolve)));
     for (const child of this.running) child.kill("SIGKILL");
     await Promise.all(waits);
+    await gone(this.databases, DATABASE_EXIT_TIMEOUT_MS);
+    this.databases.clear();
     for (const dir of this.dataDirs) rmSync(dir, { recursive: true, force: true });
     this.dataDirs.clear();
   }
