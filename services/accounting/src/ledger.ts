@@ -1,4 +1,5 @@
 import { and, desc, eq, gte, inArray, lte, sql, type SQL } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import { pgErrorCode, type Db } from "@gateway/common";
 import type { UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { dailySpend, spendLogPayloads, spendLogs } from "./db/schema.js";
@@ -28,6 +29,8 @@ export interface LedgerOptions {
 
 // SQLSTATE 23514 on an insert into a partitioned table: no partition holds the row.
 const NO_PARTITION = "23514";
+const dialect = new PgDialect();
+const BOOK_STATEMENT = "book_usage";
 
 /**
  * Books a batch in one statement, so its rows and the daily totals they add
@@ -121,7 +124,11 @@ export class Ledger {
     await this.partitions.ensure("spend_logs", records.map(recordDay));
     const withPayload = records.filter((r) => r.messages !== null || r.response !== null);
     if (withPayload.length > 0) await this.partitions.ensure("spend_log_payloads", withPayload.map(recordDay));
-    const [row] = rowsOf<{ booked: number }>(await this.db.execute(bookStatement(records)));
+    // A named statement: each connection has Postgres parse and plan it once,
+    // not once per batch, and a batch is one round trip instead of two
+    // (drizzle's execute() sends an unnamed statement and waits for its description).
+    const statement = this.db._.session.prepareQuery(dialect.sqlToQuery(bookStatement(records)), undefined, BOOK_STATEMENT, false);
+    const [row] = rowsOf<{ booked: number }>(await statement.execute());
     return row?.booked ?? 0;
   }
 
