@@ -8,13 +8,16 @@ import { buildGateway, childrenOf, run, type Running } from "./processes.js";
 // The gateway against the fake provider it fronts, measured in one run with
 // one load tool: requests per second at 1 and 50 connections, latency added
 // at one connection, streaming time to first byte, gateway CPU per request
-// and memory. Run with `npm run bench`.
+// and memory. Run with `npm run bench`; `BENCH_ONLY=split npm run bench`
+// measures the provider and the targets whose names contain "split".
 
 const MASTER = "sk-bench-master-key";
 // What `npm start` runs: the bundle `npm run build` writes.
 const GATEWAY = "services/gateway/dist/main.js";
 const dir = mkdtempSync(join(tmpdir(), "gateway-bench-"));
 const started: Running[] = [];
+const only = process.env["BENCH_ONLY"] || undefined;
+const wanted = (name: string) => only === undefined || name.includes(only);
 
 async function start(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Running> {
   const r = await run(entry, args, env);
@@ -56,33 +59,45 @@ general_settings:
   results.push(await measure(direct));
 
   // The floor: what any Node proxy in front of the provider costs here.
-  const reference = await start("bench/src/reference-proxy.ts", [provider.url]);
-  results.push(await measure({ name: "reference: minimal Node proxy", url: reference.url, apiKey: "sk-any", pids: [reference.child.pid!] }));
-  await reference.stop();
+  const REFERENCE = "reference: minimal Node proxy";
+  if (wanted(REFERENCE)) {
+    const reference = await start("bench/src/reference-proxy.ts", [provider.url]);
+    results.push(await measure({ name: REFERENCE, url: reference.url, apiKey: "sk-any", pids: [reference.child.pid!] }));
+    await reference.stop();
+  }
 
   buildGateway();
-  const pglite = await start(GATEWAY, ["--config", config, "--port", "0"], { GATEWAY_DATA_DIR: join(dir, "data") });
-  const [embedded] = childrenOf(pglite.child.pid!);
-  results.push(await measure({ name: "one process, embedded PGlite (`npm start`)", url: pglite.url, apiKey: MASTER, pids: [pglite.child.pid!], databasePid: embedded }));
-  await pglite.stop();
+  const EMBEDDED = "one process, embedded PGlite (`npm start`)";
+  if (wanted(EMBEDDED)) {
+    const pglite = await start(GATEWAY, ["--config", config, "--port", "0"], { GATEWAY_DATA_DIR: join(dir, "data") });
+    const [embedded] = childrenOf(pglite.child.pid!);
+    results.push(await measure({ name: EMBEDDED, url: pglite.url, apiKey: MASTER, pids: [pglite.child.pid!], databasePid: embedded }));
+    await pglite.stop();
+  }
 
   const database = await createTestDatabase();
   const bus = await createTestBus();
   await bus.bus.close();
   try {
     const env = { DATABASE_URL: database.url, NATS_URL: bus.url, NATS_STREAM: bus.stream, NATS_SUBJECT_PREFIX: bus.prefix };
-    const one = await start(GATEWAY, ["--config", config, "--port", "0"], { ...env, GATEWAY_DATA_DIR: join(dir, "data-pg") });
-    results.push(await measure({ name: "one process, Postgres + NATS (master key)", url: one.url, apiKey: MASTER, pids: [one.child.pid!] }));
-    const key = await generateKey(one.url);
-    results.push(await measure({ name: "one process, Postgres + NATS (virtual key, all limits)", url: one.url, apiKey: key, pids: [one.child.pid!] }));
-    await one.stop();
+    const MASTER_KEY_ROW = "one process, Postgres + NATS (master key)";
+    const VIRTUAL_KEY_ROW = "one process, Postgres + NATS (virtual key, all limits)";
+    if (wanted(MASTER_KEY_ROW) || wanted(VIRTUAL_KEY_ROW)) {
+      const one = await start(GATEWAY, ["--config", config, "--port", "0"], { ...env, GATEWAY_DATA_DIR: join(dir, "data-pg") });
+      if (wanted(MASTER_KEY_ROW)) results.push(await measure({ name: MASTER_KEY_ROW, url: one.url, apiKey: MASTER, pids: [one.child.pid!] }));
+      if (wanted(VIRTUAL_KEY_ROW)) results.push(await measure({ name: VIRTUAL_KEY_ROW, url: one.url, apiKey: await generateKey(one.url), pids: [one.child.pid!] }));
+      await one.stop();
+    }
     const service = (name: string, extra: NodeJS.ProcessEnv = {}) =>
       start(GATEWAY, ["--config", config, "--port", "0", "--service", name], { ...env, GATEWAY_DATA_DIR: join(dir, `data-${name}`), ...extra });
-    const [keys, router, accounting] = [await service("keys"), await service("router"), await service("accounting")];
-    const edge = await service("edge", { KEYS_URL: keys.url, ROUTER_URL: router.url, ACCOUNTING_URL: accounting.url });
-    const pids = [edge, keys, router, accounting].map((s) => s.child.pid!);
-    results.push(await measure({ name: "split services over Connect, Postgres + NATS", url: edge.url, apiKey: MASTER, pids }));
-    for (const s of [edge, keys, router, accounting]) await s.stop();
+    const SPLIT = "split services over Connect, Postgres + NATS";
+    if (wanted(SPLIT)) {
+      const [keys, router, accounting] = [await service("keys"), await service("router"), await service("accounting")];
+      const edge = await service("edge", { KEYS_URL: keys.url, ROUTER_URL: router.url, ACCOUNTING_URL: accounting.url });
+      const pids = [edge, keys, router, accounting].map((s) => s.child.pid!);
+      results.push(await measure({ name: SPLIT, url: edge.url, apiKey: MASTER, pids }));
+      for (const s of [edge, keys, router, accounting]) await s.stop();
+    }
   } finally {
     await bus.close();
     await database.drop();
