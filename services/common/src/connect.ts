@@ -4,6 +4,8 @@ import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import type { ConnectRouter, Interceptor, Transport } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
+import { H2Handlers } from "./h2-handlers.js";
+import { h2Transport } from "./h2-transport.js";
 import { sendMetrics } from "./metrics.js";
 import { traceClientInterceptor, traceServerInterceptor, tracingEnabled } from "./tracing.js";
 
@@ -33,8 +35,10 @@ const H2_PREFACE_START = "PRI";
  * probes, metrics scrapers and curl, which do not speak h2c.
  */
 export async function serveConnect(routes: (router: ConnectRouter) => void, options: ServeOptions): Promise<ConnectServer> {
+  // Without tracing, our own binary calls skip connect-node (h2-handlers.ts).
+  const fast = tracingEnabled() ? undefined : new H2Handlers();
   const handler = connectNodeAdapter({
-    routes,
+    routes: (router) => routes(fast ? fast.recording(router) : router),
     interceptors: tracingEnabled() ? [traceServerInterceptor] : [],
     fallback(req, res) {
       if (req.url === "/metrics") return void sendMetrics(res);
@@ -45,6 +49,7 @@ export async function serveConnect(routes: (router: ConnectRouter) => void, opti
     },
   });
   const h2 = http2.createServer(handler);
+  if (fast) serveFastFirst(h2, fast);
   const h1 = http.createServer(handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
@@ -110,8 +115,27 @@ export async function serveConnect(routes: (router: ConnectRouter) => void, opti
   };
 }
 
-/** A binary Connect transport over HTTP/2 to a peer service, e.g. "http://keys:4001". */
+/**
+ * Puts the fast handlers in front of the HTTP/2 server's own stream listener,
+ * the one that builds request and response objects for connect-node.
+ */
+function serveFastFirst(h2: http2.Http2Server, fast: H2Handlers): void {
+  type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void;
+  const compatibility = h2.listeners("stream") as StreamListener[];
+  h2.removeAllListeners("stream");
+  h2.on("stream", (...[stream, headers, flags, rawHeaders]: Parameters<StreamListener>) => {
+    if (fast.serve(stream, headers)) return;
+    for (const listener of compatibility) listener.call(h2, stream, headers, flags, rawHeaders);
+  });
+}
+
+/**
+ * A binary Connect transport over HTTP/2 to a peer service, e.g.
+ * "http://keys:4001": our lean one (h2-transport.ts), or connect-node's when
+ * calls go through interceptors (tracing) or over TLS.
+ */
 export function connectTransport(baseUrl: string, interceptors: Interceptor[] = []): Transport {
+  if (!tracingEnabled() && interceptors.length === 0 && baseUrl.startsWith("http:")) return h2Transport(baseUrl);
   return createConnectTransport({
     baseUrl,
     httpVersion: "2",

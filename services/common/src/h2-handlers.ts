@@ -1,0 +1,190 @@
+import type * as http2 from "node:http2";
+import { constants } from "node:http2";
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService, type Message, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, type CallOptions, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { CallContext } from "./call-context.js";
+import { LightAbortController } from "./light-abort-controller.js";
+
+type Handler = (req: unknown, ctx: HandlerContext) => unknown;
+
+interface Entry {
+  service: DescService;
+  method: DescMethod;
+  handler: Handler;
+  contentType: string;
+}
+
+const ENVELOPE_HEADER = 5;
+const UNARY = "application/proto";
+const STREAM = "application/connect+proto";
+
+/**
+ * Serves the services' unary and server-streaming methods to binary Connect
+ * calls straight off HTTP/2 streams, the calls h2-transport.ts makes, at a
+ * fraction of connect-node's cost per call (its request and response
+ * objects, an AbortController per call aborted at the end, async iterables
+ * layered over the body). Any other call (JSON, gRPC, compressed, another
+ * method kind) goes on to connect-node's handler, which serves the same
+ * implementations.
+ */
+export class H2Handlers {
+  private readonly methods = new Map<string, Entry>();
+
+  /** A router that registers with `router` and also records the unary and server-streaming methods here. */
+  recording(router: ConnectRouter): ConnectRouter {
+    const recorder: ConnectRouter = {
+      get handlers() {
+        return router.handlers;
+      },
+      service: (service, implementation, options) => {
+        this.add(service, implementation as Partial<ServiceImpl<DescService>>);
+        router.service(service, implementation, options);
+        return recorder;
+      },
+      rpc: (method, impl, options) => {
+        router.rpc(method, impl, options);
+        return recorder;
+      },
+    };
+    return recorder;
+  }
+
+  private add(service: DescService, implementation: Partial<ServiceImpl<DescService>>): void {
+    for (const method of service.methods) {
+      const fn = (implementation as Record<string, Handler | undefined>)[method.localName];
+      if (typeof fn !== "function") continue;
+      if (method.methodKind !== "unary" && method.methodKind !== "server_streaming") continue;
+      const contentType = method.methodKind === "unary" ? UNARY : STREAM;
+      this.methods.set(`/${service.typeName}/${method.name}`, { service, method, handler: fn.bind(implementation), contentType });
+    }
+  }
+
+  /** Serves the stream when it is a call this handles; false leaves it to connect-node. */
+  serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean {
+    const entry = this.methods.get(headers[":path"] ?? "");
+    if (!entry || headers[":method"] !== "POST" || headers["content-type"] !== entry.contentType) return false;
+    const encoding = headers[entry.method.methodKind === "unary" ? "content-encoding" : "connect-content-encoding"];
+    if (encoding !== undefined && encoding !== "identity") return false;
+    // A stream's errors (the caller reset it) show as its close, which cancels the call.
+    stream.on("error", () => {});
+    run(entry, stream, headers).catch(() => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
+    return true;
+  }
+}
+
+async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
+  const abort = new LightAbortController();
+  const timeoutMs = Number(headers["connect-timeout-ms"]) || undefined;
+  const deadline = timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(new ConnectError("the call's deadline passed", Code.DeadlineExceeded)), timeoutMs);
+  // The caller went away (it cancelled, or the connection dropped).
+  const onClose = () => abort.abort(new ConnectError("the caller cancelled the call", Code.Canceled));
+  stream.once("close", onClose);
+  const options: CallOptions = { signal: abort.signal, headers: requestHeaders(headers) };
+  if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
+  const ctx = new CallContext(entry.service, entry.method, options, "connect");
+  try {
+    const body = await readBody(stream);
+    if (entry.method.methodKind === "unary") {
+      const response = await entry.handler(fromBinary(entry.method.input, body), ctx);
+      const bytes = toBinary(entry.method.output, messageOf(entry.method.output, response));
+      if (stream.destroyed) return;
+      stream.respond({ ...responseHeaders(ctx), ":status": 200, "content-type": UNARY });
+      stream.end(bytes);
+      return;
+    }
+    await streamResponses(entry, stream, ctx, unenvelope(body));
+  } catch (err) {
+    if (stream.destroyed) return;
+    const error = abort.signal.aborted && abort.signal.reason instanceof ConnectError ? abort.signal.reason : ConnectError.from(err, Code.Internal);
+    if (entry.method.methodKind !== "unary") return endStream(stream, ctx, error);
+    const metadata = responseHeaders(ctx);
+    error.metadata.forEach((value, name) => (metadata[name] = value));
+    if (!stream.headersSent) stream.respond({ ...metadata, ":status": codeToHttpStatus(error.code), "content-type": "application/json" });
+    stream.end(errorToJsonBytes(error, {}));
+  } finally {
+    clearTimeout(deadline);
+    stream.off("close", onClose);
+  }
+}
+
+async function streamResponses(entry: Entry, stream: http2.ServerHttp2Stream, ctx: CallContext, request: Uint8Array): Promise<void> {
+  const responses = entry.handler(fromBinary(entry.method.input, request), ctx) as AsyncIterable<unknown>;
+  for await (const response of responses) {
+    if (stream.destroyed) return;
+    if (!stream.headersSent) stream.respond({ ...responseHeaders(ctx), ":status": 200, "content-type": STREAM });
+    const bytes = toBinary(entry.method.output, messageOf(entry.method.output, response));
+    if (!stream.write(envelope(0, bytes))) await drained(stream);
+  }
+  if (!stream.destroyed) endStream(stream, ctx, undefined);
+}
+
+/** Resolves when the caller has taken what was written, or is gone. */
+function drained(stream: http2.ServerHttp2Stream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.once("drain", done);
+    stream.once("close", done);
+  });
+}
+
+/** Ends a streaming call with Connect's end-of-stream message: the trailers, and the error when there is one. */
+function endStream(stream: http2.ServerHttp2Stream, ctx: CallContext, error: ConnectError | undefined): void {
+  if (!stream.headersSent) stream.respond({ ...responseHeaders(ctx), ":status": 200, "content-type": STREAM });
+  const trailer = new Headers(ctx.responseTrailerIfAny());
+  const json = JSON.stringify(endStreamToJson(trailer, error, {}));
+  stream.end(envelope(endStreamFlag, Buffer.from(json)));
+}
+
+/** Handlers may return a message or the fields of one. */
+function messageOf(schema: DescMessage, value: unknown): Message {
+  return isMessage(value, schema) ? value : create(schema, value as MessageInitShape<DescMessage>);
+}
+
+function envelope(flags: number, bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(ENVELOPE_HEADER + bytes.length);
+  out[0] = flags;
+  out.writeUInt32BE(bytes.length, 1);
+  out.set(bytes, ENVELOPE_HEADER);
+  return out;
+}
+
+/** The one request message of a server-streaming call. */
+function unenvelope(body: Buffer): Uint8Array {
+  if (body.length < ENVELOPE_HEADER || body[0] !== 0 || body.readUInt32BE(1) !== body.length - ENVELOPE_HEADER) {
+    throw new ConnectError("a server-streaming call sends exactly one uncompressed message", Code.InvalidArgument);
+  }
+  return body.subarray(ENVELOPE_HEADER);
+}
+
+function readBody(stream: http2.ServerHttp2Stream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    stream.once("error", reject);
+    stream.once("close", () => reject(new ConnectError("the caller cancelled the call", Code.Canceled)));
+  });
+}
+
+/** The caller's headers, without HTTP/2's pseudo-headers. */
+function requestHeaders(headers: http2.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (name[0] !== ":" && value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
+}
+
+/** What the handler set on its response headers (and, for unary calls, trailers, sent as "trailer-" headers). */
+function responseHeaders(ctx: CallContext): http2.OutgoingHttpHeaders {
+  const out: http2.OutgoingHttpHeaders = {};
+  ctx.responseHeaderIfAny()?.forEach((value, name) => (out[name] = value));
+  if (ctx.method.methodKind === "unary") ctx.responseTrailerIfAny()?.forEach((value, name) => (out[`trailer-${name}`] = value));
+  return out;
+}

@@ -1,0 +1,209 @@
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Code, ConnectError, createClient, type ConnectRouter, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
+import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
+import { CheckHealthResponseSchema, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gatewayError, serveConnect } from "../src/index.js";
+import { h2Transport } from "../src/h2-transport.js";
+
+// The lean Connect client (h2-transport.ts) and server path (h2-handlers.ts)
+// against each other and against connect-node's own client and server, so
+// each speaks the protocol connect-node speaks.
+
+const BIG = 1_000_000;
+const MANY = 500;
+
+/** What the handlers saw, for the assertions. */
+const seen = { authorization: "", cancelled: [] as string[] };
+
+const impl: Partial<ServiceImpl<typeof RouterService>> = {
+  async checkHealth(req, ctx) {
+    seen.authorization = ctx.requestHeader.get("authorization") ?? "";
+    if (req.model === "missing") throw gatewayError("no such model", Code.NotFound, { type: "not_found_error", status: 404, headers: { "retry-after": "7" } });
+    if (req.model === "slow") await waitForAbort(ctx);
+    ctx.responseHeader.set("x-answered-by", "test");
+    ctx.responseTrailer.set("x-spent", "0.5");
+    return create(CheckHealthResponseSchema, { healthy: [{ modelGroup: req.model }] });
+  },
+  async *complete(req: CompleteRequest, ctx: HandlerContext) {
+    ctx.responseTrailer.set("x-spent", "1.5");
+    yield { event: { case: "started", value: { modelGroup: req.requestId } } };
+    if (req.requestId === "fail") throw gatewayError("the provider fell over", Code.Unavailable, { type: "api_error", status: 503 });
+    if (req.requestId === "hang") {
+      await waitForAbort(ctx);
+      seen.cancelled.push(req.requestId);
+      return;
+    }
+    const chunks = req.requestId === "many" ? MANY : 1;
+    for (let i = 0; i < chunks; i++) yield { event: { case: "chunk", value: new Uint8Array(req.requestId === "big" ? BIG : 3).fill(i % 256) } };
+    yield { event: { case: "finished", value: { promptTokens: 1, completionTokens: 2, cost: 0.25 } } };
+  },
+};
+
+function waitForAbort(ctx: HandlerContext): Promise<void> {
+  return new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
+}
+
+const routes = (router: ConnectRouter) => router.service(RouterService, impl);
+
+/** connect-node's server alone, as a peer that predates h2-handlers.ts would run it. */
+async function plainConnectServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http2.createServer(connectNodeAdapter({ routes }));
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (session) => sessions.add(session));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const session of sessions) session.close();
+      }),
+  };
+}
+
+const pairings: { name: string; client: (url: string) => Transport; server: "ours" | "connect-node" }[] = [
+  { name: "our client, our server", client: h2Transport, server: "ours" },
+  { name: "connect-node's client, our server", client: (url) => createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true }), server: "ours" },
+  { name: "our client, connect-node's server", client: h2Transport, server: "connect-node" },
+];
+
+describe.each(pairings)("Connect over HTTP/2: $name", ({ client: transportFor, server: serverKind }) => {
+  let url: string;
+  let close: () => Promise<void>;
+  let client: ReturnType<typeof createClient<typeof RouterService>>;
+
+  beforeAll(async () => {
+    if (serverKind === "ours") {
+      const server = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
+      url = `http://127.0.0.1:${server.port}`;
+      close = () => server.close(0);
+    } else {
+      ({ url, close } = await plainConnectServer());
+    }
+    client = createClient(RouterService, transportFor(url));
+  });
+  afterAll(() => close());
+
+  it("makes a unary call with the caller's headers, and returns the handler's headers and trailers", async () => {
+    let header: Headers | undefined;
+    let trailer: Headers | undefined;
+    const res = await client.checkHealth(
+      { model: "fast-model" },
+      { headers: { authorization: "Bearer sk-test" }, onHeader: (h) => (header = h), onTrailer: (t) => (trailer = t) },
+    );
+    expect(res.healthy.map((h) => h.modelGroup)).toEqual(["fast-model"]);
+    expect(seen.authorization).toBe("Bearer sk-test");
+    expect(header?.get("x-answered-by")).toBe("test");
+    expect(trailer?.get("x-spent")).toBe("0.5");
+  });
+
+  it("brings a handler's error back with its code and metadata", async () => {
+    const err = await client.checkHealth({ model: "missing" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    const ce = err as ConnectError;
+    expect(ce.code).toBe(Code.NotFound);
+    expect(ce.rawMessage).toBe("no such model");
+    expect(ce.metadata.get("x-error-type")).toBe("not_found_error");
+    expect(ce.metadata.get("x-http-status")).toBe("404");
+    expect(ce.metadata.get("x-error-header-retry-after")).toBe("7");
+  });
+
+  it("streams a server-streaming call's messages in order, a large one included, with the trailers at the end", async () => {
+    let trailer: Headers | undefined;
+    const cases: string[] = [];
+    let chunkBytes = 0;
+    for await (const res of client.complete({ requestId: "big" }, { onTrailer: (t) => (trailer = t) })) {
+      cases.push(res.event.case ?? "");
+      if (res.event.case === "chunk") chunkBytes = res.event.value.length;
+    }
+    expect(cases).toEqual(["started", "chunk", "finished"]);
+    expect(chunkBytes).toBe(BIG);
+    expect(trailer?.get("x-spent")).toBe("1.5");
+  });
+
+  it("delivers every message of a long stream to a caller that reads slowly", async () => {
+    const firstBytes: number[] = [];
+    for await (const res of client.complete({ requestId: "many" })) {
+      if (res.event.case !== "chunk") continue;
+      firstBytes.push(res.event.value[0]!);
+      if (firstBytes.length % 100 === 0) await sleep(20);
+    }
+    expect(firstBytes).toEqual(Array.from({ length: MANY }, (_, i) => i % 256));
+  });
+
+  it("ends a stream with the handler's error after the messages sent before it", async () => {
+    const cases: string[] = [];
+    const err = await (async () => {
+      for await (const res of client.complete({ requestId: "fail" })) cases.push(res.event.case ?? "");
+    })().catch((e: unknown) => e);
+    expect(cases).toEqual(["started"]);
+    expect((err as ConnectError).code).toBe(Code.Unavailable);
+    expect((err as ConnectError).metadata.get("x-http-status")).toBe("503");
+  });
+
+  it("cancels the handler when the caller aborts mid-stream", async () => {
+    const abort = new AbortController();
+    const err = await (async () => {
+      for await (const res of client.complete({ requestId: "hang" }, { signal: abort.signal })) {
+        if (res.event.case === "started") abort.abort();
+      }
+    })().catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(Code.Canceled);
+    for (let i = 0; i < 100 && !seen.cancelled.includes("hang"); i++) await sleep(20);
+    expect(seen.cancelled).toContain("hang");
+    seen.cancelled.length = 0;
+  });
+
+  it("gives up on a call past its deadline", async () => {
+    const err = await client.checkHealth({ model: "slow" }, { timeoutMs: 100 }).catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(Code.DeadlineExceeded);
+  });
+
+  it("keeps serving after all of that, with many calls in flight", async () => {
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => client.checkHealth({ model: `m${i}` })));
+    expect(answers.map((a) => a.healthy[0]?.modelGroup)).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`));
+  });
+});
+
+describe("our server's other calls", () => {
+  it("serves JSON Connect calls through connect-node", async () => {
+    const server = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
+    try {
+      const client = createClient(RouterService, createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: "2" }));
+      expect((await client.checkHealth({ model: "json" })).healthy[0]?.modelGroup).toBe("json");
+    } finally {
+      await server.close(0);
+    }
+  });
+});
+
+describe("h2Transport", () => {
+  it("reports a peer that refuses the connection as unavailable, with the refusal as its cause", async () => {
+    const { url, close } = await plainConnectServer();
+    await close();
+    const err = await createClient(RouterService, h2Transport(url))
+      .checkHealth({ model: "x" })
+      .catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(Code.Unavailable);
+    const codes: unknown[] = [];
+    for (let e: unknown = err; e instanceof Error; e = e.cause) codes.push((e as NodeJS.ErrnoException).code);
+    expect(codes).toContain("ECONNREFUSED");
+  });
+
+  it("connects again after the peer restarts on the same port", async () => {
+    const first = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
+    const client = createClient(RouterService, h2Transport(`http://127.0.0.1:${first.port}`));
+    expect((await client.checkHealth({ model: "before" })).healthy).toHaveLength(1);
+    await first.close(0);
+    const second = await serveConnect(routes, { port: first.port, host: "127.0.0.1" });
+    try {
+      expect((await client.checkHealth({ model: "after" })).healthy[0]?.modelGroup).toBe("after");
+    } finally {
+      await second.close(0);
+    }
+  });
+});
