@@ -18,6 +18,8 @@ interface Entry {
 const ENVELOPE_HEADER = 5;
 const UNARY = "application/proto";
 const STREAM = "application/connect+proto";
+/** The end of a stream that has no trailers and no error. */
+const PLAIN_END = envelope(endStreamFlag, Buffer.from("{}"));
 
 /**
  * Serves the services' unary and server-streaming methods to binary Connect
@@ -135,8 +137,9 @@ function drained(stream: http2.ServerHttp2Stream): Promise<void> {
 /** Ends a streaming call with Connect's end-of-stream message: the trailers, and the error when there is one. */
 function endStream(stream: http2.ServerHttp2Stream, ctx: CallContext, error: ConnectError | undefined): void {
   if (!stream.headersSent) stream.respond({ ...responseHeaders(ctx), ":status": 200, "content-type": STREAM });
-  const trailer = new Headers(ctx.responseTrailerIfAny());
-  const json = JSON.stringify(endStreamToJson(trailer, error, {}));
+  const trailer = ctx.responseTrailerIfAny();
+  if (error === undefined && trailer === undefined) return void stream.end(PLAIN_END);
+  const json = JSON.stringify(endStreamToJson(trailer ?? new Headers(), error, {}));
   stream.end(envelope(endStreamFlag, Buffer.from(json)));
 }
 
@@ -164,10 +167,19 @@ function unenvelope(body: Buffer): Uint8Array {
 function readBody(stream: http2.ServerHttp2Stream): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-    stream.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    stream.once("error", reject);
-    stream.once("close", () => reject(new ConnectError("the caller cancelled the call", Code.Canceled)));
+    const onData = (chunk: Buffer) => chunks.push(chunk);
+    const onEnd = () => {
+      stream.off("data", onData);
+      stream.off("close", onClose);
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    const onClose = () => {
+      stream.off("end", onEnd);
+      reject(new ConnectError("the caller cancelled the call", Code.Canceled));
+    };
+    stream.on("data", onData);
+    stream.once("end", onEnd);
+    stream.once("close", onClose);
   });
 }
 

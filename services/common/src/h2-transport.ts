@@ -2,7 +2,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethodStreaming, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
-import { codeFromHttpStatus, endStreamFlag, endStreamFromJson, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { codeFromHttpStatus, endStreamFlag, endStreamFromJson, errorFromJsonBytes, type EndStreamResponse } from "@connectrpc/connect/protocol-connect";
 
 type CallHeaders = Parameters<Transport["unary"]>[3];
 
@@ -185,7 +185,7 @@ export function h2Transport(baseUrl: string): Transport {
             pending = pending.subarray(ENVELOPE_HEADER + length);
             if ((flags & endStreamFlag) === endStreamFlag) {
               ended = true;
-              const end = endStreamFromJson(data);
+              const end = endOfStream(data);
               end.metadata.forEach((value, name) => trailer.append(name, value));
               if (end.error) {
                 for (const [name, value] of responseHeader!) if (!end.error.metadata.has(name)) end.error.metadata.set(name, value);
@@ -320,6 +320,12 @@ class MessageQueue<T> implements AsyncIterable<T> {
       if (!finished && !this.error) this.stream.close(NGHTTP2_CANCEL);
     }
   }
+}
+
+/** A stream's end message; the common one, "{}", without the parse (and the ConnectError endStreamFromJson builds up front). */
+function endOfStream(data: Uint8Array): EndStreamResponse {
+  if (data.length === 2 && data[0] === 0x7b && data[1] === 0x7d) return { metadata: new Headers() };
+  return endStreamFromJson(data);
 }
 
 function messageOf<T extends DescMessage>(schema: T, input: MessageInitShape<T>): MessageShape<T> {
