@@ -62,7 +62,7 @@ export async function serveConnect(routes: (router: ConnectRouter) => void, opti
   });
   // Connections that have not said which dialect they speak yet (TCP probes).
   const undecided = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ noDelay: true }, (socket) => {
     undecided.add(socket);
     const dropped = () => {
       undecided.delete(socket);

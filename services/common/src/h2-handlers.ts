@@ -4,6 +4,7 @@ import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMet
 import { Code, ConnectError, type CallOptions, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { CallContext } from "./call-context.js";
+import { drained } from "./drained.js";
 import { LightAbortController } from "./light-abort-controller.js";
 
 type Handler = (req: unknown, ctx: HandlerContext) => unknown;
@@ -119,19 +120,6 @@ async function streamResponses(entry: Entry, stream: http2.ServerHttp2Stream, ct
     if (!stream.write(envelope(0, bytes))) await drained(stream);
   }
   if (!stream.destroyed) endStream(stream, ctx, undefined);
-}
-
-/** Resolves when the caller has taken what was written, or is gone. */
-function drained(stream: http2.ServerHttp2Stream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off("drain", done);
-      stream.off("close", done);
-      resolve();
-    };
-    stream.once("drain", done);
-    stream.once("close", done);
-  });
 }
 
 /** Ends a streaming call with Connect's end-of-stream message: the trailers, and the error when there is one. */

@@ -112,18 +112,7 @@ export function h2Transport(baseUrl: string): Transport {
       });
     },
 
-    stream<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodStreaming<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: CallHeaders,
-      input: AsyncIterable<MessageInitShape<I>>,
-    ): Promise<StreamResponse<I, O>> {
-      if (method.methodKind !== "server_streaming") {
-        return Promise.reject(new ConnectError(`${method.name}: only unary and server-streaming calls go over this transport`, Code.Unimplemented));
-      }
-      return serverStream(method, signal, timeoutMs, header, input);
-    },
+    stream: serverStream,
   };
 
   async function serverStream<I extends DescMessage, O extends DescMessage>(
@@ -133,6 +122,9 @@ export function h2Transport(baseUrl: string): Transport {
     header: CallHeaders,
     input: AsyncIterable<MessageInitShape<I>>,
   ): Promise<StreamResponse<I, O>> {
+    if (method.methodKind !== "server_streaming") {
+      throw new ConnectError(`${method.name}: only unary and server-streaming calls go over this transport`, Code.Unimplemented);
+    }
     let first: MessageInitShape<I> | undefined;
     for await (const message of input) {
       if (first !== undefined) throw new ConnectError(`${method.name} takes one request message`, Code.InvalidArgument);

@@ -13,4 +13,5 @@ export { costOf, deploymentPrice, listPrice, type Price, type PriceOverride } fr
 export { flatCodec, type FlatCodec } from "./flat-codec.js";
 export { usageEventCodec } from "./usage-event-codec.js";
 export { LightAbortController } from "./light-abort-controller.js";
+export { drained } from "./drained.js";
 export { parsedBody, rememberParsedBody } from "./parsed-bodies.js";

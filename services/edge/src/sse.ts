@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { drained } from "@gateway/common";
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream",
@@ -24,18 +25,6 @@ export function writeNamedEvent(res: ServerResponse, name: string, data: Uint8Ar
 async function write(res: ServerResponse, head: Buffer, data: Uint8Array | string): Promise<void> {
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
   if (!res.write(Buffer.concat([head, bytes, SUFFIX], head.length + bytes.length + SUFFIX.length)) && !res.destroyed) await drained(res);
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
 }
 
 export function writeDone(res: ServerResponse): void {
