@@ -42,6 +42,18 @@ function row(m: Measurement, direct: Measurement): string {
   return `| ${m.name} | ${f(m.rps1, 0)} | ${f(m.rps50, 0)} (${((m.rps50 / direct.rps50) * 100).toFixed(0)}%) | ${f(m.p50Ms, 3)} (${added(m.p50Ms, direct.p50Ms)}) | ${f(m.p99Ms, 3)} (${added(m.p99Ms, direct.p99Ms)}) | ${f(m.ttfbMs, 3)} (${added(m.ttfbMs, direct.ttfbMs)}) | ${f(m.cpuMsPerRequest, 3)} | ${f(m.rssMb, 0)} | ${database} |`;
 }
 
+/** The better of two measurements of the same target, field by field. */
+function fastest(a: Measurement, b: Measurement): Measurement {
+  return {
+    ...a,
+    rps1: Math.max(a.rps1, b.rps1),
+    rps50: Math.max(a.rps50, b.rps50),
+    p50Ms: Math.min(a.p50Ms, b.p50Ms),
+    p99Ms: Math.min(a.p99Ms, b.p99Ms),
+    ttfbMs: Math.min(a.ttfbMs, b.ttfbMs),
+  };
+}
+
 async function main(): Promise<void> {
   const provider = await start("services/fake-provider/src/main.ts", ["--port", "0"]);
   const config = join(dir, "config.yaml");
@@ -103,6 +115,9 @@ general_settings:
     await database.drop();
   }
 
+  // The provider again at the end: a slow spell of this shared machine
+  // during the first run would make every row look better than it is.
+  results[0] = fastest(results[0]!, await measure(direct));
   const [first] = results;
   console.log(`\n${new Date().toISOString().slice(0, 10)}, ${process.version}, loopback, non-streaming unless noted\n`);
   console.log("| target | req/s, 1 conn | req/s, 50 conn (of direct) | p50 ms, 1 conn (added) | p99 ms, 1 conn (added) | stream TTFB p50 ms (added) | gateway CPU ms/req | gateway RSS MB | embedded database |");
