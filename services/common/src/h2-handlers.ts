@@ -89,7 +89,7 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
   try {
     const body = await readBody(stream);
     if (entry.method.methodKind === "unary") {
-      const response = await entry.handler(fromBinary(entry.method.input, body), ctx);
+      const response = await entry.handler(decode(entry.method, body), ctx);
       const bytes = toBinary(entry.method.output, messageOf(entry.method.output, response));
       if (stream.destroyed) return;
       stream.respond({ ...responseHeaders(ctx), ":status": 200, "content-type": UNARY });
@@ -112,7 +112,7 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
 }
 
 async function streamResponses(entry: Entry, stream: http2.ServerHttp2Stream, ctx: CallContext, request: Uint8Array): Promise<void> {
-  const responses = entry.handler(fromBinary(entry.method.input, request), ctx) as AsyncIterable<unknown>;
+  const responses = entry.handler(decode(entry.method, request), ctx) as AsyncIterable<unknown>;
   for await (const response of responses) {
     if (stream.destroyed) return;
     if (!stream.headersSent) stream.respond({ ...responseHeaders(ctx), ":status": 200, "content-type": STREAM });
@@ -129,6 +129,14 @@ function endStream(stream: http2.ServerHttp2Stream, ctx: CallContext, error: Con
   if (error === undefined && trailer === undefined) return void stream.end(PLAIN_END);
   const json = JSON.stringify(endStreamToJson(trailer ?? new Headers(), error, {}));
   stream.end(envelope(endStreamFlag, Buffer.from(json)));
+}
+
+function decode(method: DescMethod, bytes: Uint8Array): Message {
+  try {
+    return fromBinary(method.input, bytes);
+  } catch (err) {
+    throw new ConnectError(`the request is not a ${method.input.typeName}`, Code.InvalidArgument, undefined, undefined, err);
+  }
 }
 
 /** Handlers may return a message or the fields of one. */

@@ -170,6 +170,39 @@ describe.each(pairings)("Connect over HTTP/2: $name", ({ client: transportFor, s
 });
 
 describe("our server's other calls", () => {
+  it("answers a call whose bytes are not its request message with invalid_argument, and keeps serving", async () => {
+    const server = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
+    const session = http2.connect(`http://127.0.0.1:${server.port}`);
+    const send = (path: string, contentType: string, body: Buffer) =>
+      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        const req = session.request({ ":method": "POST", ":path": path, "content-type": contentType });
+        const chunks: Buffer[] = [];
+        let status = 0;
+        req.on("response", (h) => (status = Number(h[":status"])));
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => resolve({ status, body: Buffer.concat(chunks) }));
+        req.on("error", reject);
+        req.end(body);
+      });
+    try {
+      // A field tag with wire type 7, which protobuf does not have.
+      const unary = await send("/gateway.router.v1.RouterService/CheckHealth", "application/proto", Buffer.from([0x0f, 0x01]));
+      expect(unary.status).toBe(400);
+      expect(JSON.parse(unary.body.toString())).toMatchObject({ code: "invalid_argument" });
+      // A stream's request cut short: the envelope promises more bytes than follow.
+      const cut = Buffer.from([0, 0, 0, 0, 9, 1, 2]);
+      const stream = await send("/gateway.router.v1.RouterService/Complete", "application/connect+proto", cut);
+      expect(stream.status).toBe(200);
+      expect(stream.body[0]).toBe(2);
+      expect(JSON.parse(stream.body.subarray(5).toString())).toMatchObject({ error: { code: "invalid_argument" } });
+      const client = createClient(RouterService, h2Transport(`http://127.0.0.1:${server.port}`));
+      expect((await client.checkHealth({ model: "still-here" })).healthy[0]?.modelGroup).toBe("still-here");
+    } finally {
+      session.close();
+      await server.close(0);
+    }
+  });
+
   it("serves JSON Connect calls through connect-node", async () => {
     const server = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
     try {
