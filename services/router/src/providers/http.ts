@@ -79,14 +79,31 @@ export function transportError(err: unknown, provider: string, signal: AbortSign
   return new ProviderError(`${provider} is unreachable (${code})`, 503, "api_connection_error");
 }
 
+// Provider URLs are the deployments' endpoints, made once per deployment:
+// each is parsed once, not per request. The bound is against a config that
+// keeps changing while the process runs.
+const targets = new Map<string, { origin: string; path: string }>();
+const MAX_TARGETS = 1024;
+
+function target(href: string): { origin: string; path: string } {
+  let known = targets.get(href);
+  if (!known) {
+    const url = new URL(href);
+    known = { origin: url.origin, path: url.pathname + url.search };
+    if (targets.size >= MAX_TARGETS) targets.clear();
+    targets.set(href, known);
+  }
+  return known;
+}
+
 /** POSTs JSON upstream; resolves to the successful response, or throws a ProviderError. */
 export async function postJson(provider: string, req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
-  const url = new URL(req.url);
+  const { origin, path } = target(req.url);
   let response: Dispatcher.ResponseData;
   try {
     response = await agent.request({
-      origin: url.origin,
-      path: url.pathname + url.search,
+      origin,
+      path,
       method: "POST",
       headers: { "content-type": "application/json", ...req.headers },
       body: JSON.stringify(req.body),
