@@ -1,4 +1,5 @@
 import type { FakeProvider } from "@gateway/fake-provider";
+import { eventually } from "@gateway/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
@@ -119,6 +120,26 @@ describe.each(MODES)("chat completions, $name", (mode) => {
     expect(body).not.toContain("[DONE]");
     const row = await spendLog(res.headers.get("x-litellm-call-id")!);
     expect(row.status).toBe("failure");
+  });
+
+  it("stops the provider's stream when the client goes away mid-stream", async () => {
+    provider.behavior.chunkDelayMs = 200;
+    try {
+      const abort = new AbortController();
+      const stream = await client.chat.completions.create(
+        { model: "fast-model", stream: true, messages: [{ role: "user", content: "one two three four five six seven eight nine ten" }] },
+        { signal: abort.signal },
+      );
+      const reader = stream[Symbol.asyncIterator]();
+      await reader.next();
+      expect(provider.inFlight).toBe(1);
+      abort.abort();
+      await reader.next().catch(() => undefined);
+      // The rest of the answer would take two seconds more.
+      await eventually("the provider's stream to be closed", async () => (provider.inFlight === 0 ? true : undefined), 1000);
+    } finally {
+      provider.behavior.chunkDelayMs = 0;
+    }
   });
 
   it("lists the configured model groups", async () => {

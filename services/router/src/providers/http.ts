@@ -135,15 +135,38 @@ async function readJson(response: Dispatcher.ResponseData, provider: string, sig
 
 /** A successful streaming response's server-sent events; a connection that breaks becomes a ProviderError. */
 export async function* readEvents(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): AsyncGenerator<SseEvent> {
+  let read = false;
   try {
-    yield* readSse(response.body);
+    yield* readSse(response.body.iterator({ destroyOnReturn: false }));
+    read = true;
   } catch (err) {
+    read = true;
     if (err instanceof ProviderError) throw err;
     if (signal.aborted) throw transportError(err, provider, signal);
     // The provider answered, so it was reachable: its stream broke.
     const code = (err as { code?: string }).code ?? "connection error";
     throw new ProviderError(`${provider} stream broke before it was complete (${code})`, 502, "api_error");
+  } finally {
+    if (!read) readOut(response.body);
   }
+}
+
+// How long a stream left before its end may take to end before it is cut:
+// after [DONE] the end follows at once, and a provider still generating
+// (its stream left for another reason) is stopped soon.
+const READ_OUT_MS = 1_000;
+
+/**
+ * Reads out a body its reader left before the end (an OpenAI stream's
+ * [DONE] comes just before it) instead of destroying it: destroying builds
+ * an AbortError and its stack trace, and can cost the keep-alive connection.
+ * A body that does not end soon is destroyed after all.
+ */
+function readOut(body: Dispatcher.ResponseData["body"]): void {
+  const timer = setTimeout(() => body.destroy(), READ_OUT_MS);
+  timer.unref();
+  body.once("close", () => clearTimeout(timer));
+  body.resume();
 }
 
 /** One stream event's data as a JSON object, or a ProviderError. */
