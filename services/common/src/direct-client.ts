@@ -1,11 +1,8 @@
-import { create, isMessage, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import type { DescService } from "@bufbuild/protobuf";
 import type { CallOptions, Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { CallContext } from "./call-context.js";
+import { messageOf } from "./message-of.js";
 import { traceDirectCall, traceDirectStream, tracingEnabled } from "./tracing.js";
-
-function toMessage<O extends DescMessage>(schema: O, value: unknown) {
-  return isMessage(value, schema) ? value : create(schema, value as never);
-}
 
 /**
  * A Client-shaped object that calls a service implementation in this process,
@@ -23,7 +20,7 @@ export function directClient<S extends DescService>(service: S, impl: ServiceImp
     switch (method.methodKind) {
       case "unary": {
         const unary = async (request: unknown, options?: CallOptions) =>
-          toMessage(method.output, await call(toMessage(method.input, request), new CallContext(service, method, options, "direct")));
+          messageOf(method.output, await call(messageOf(method.input, request), new CallContext(service, method, options, "direct")));
         client[method.localName] = tracingEnabled()
           ? (request: unknown, options?: CallOptions) => traceDirectCall(spanName, () => unary(request, options))
           : unary;
@@ -31,8 +28,8 @@ export function directClient<S extends DescService>(service: S, impl: ServiceImp
       }
       case "server_streaming": {
         const stream = async function* (request: unknown, options?: CallOptions) {
-          const responses = call(toMessage(method.input, request), new CallContext(service, method, options, "direct"));
-          for await (const response of responses as AsyncIterable<unknown>) yield toMessage(method.output, response);
+          const responses = call(messageOf(method.input, request), new CallContext(service, method, options, "direct"));
+          for await (const response of responses as AsyncIterable<unknown>) yield messageOf(method.output, response);
         };
         client[method.localName] = tracingEnabled()
           ? (request: unknown, options?: CallOptions) => traceDirectStream(spanName, stream(request, options))

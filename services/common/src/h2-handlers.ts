@@ -1,11 +1,12 @@
 import type * as http2 from "node:http2";
 import { constants } from "node:http2";
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService, type Message, type MessageInitShape } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { CallContext } from "./call-context.js";
 import { drained } from "./drained.js";
 import { LightAbortController } from "./light-abort-controller.js";
+import { messageOf } from "./message-of.js";
 
 type Handler = (req: unknown, ctx: HandlerContext) => unknown;
 
@@ -137,11 +138,6 @@ function decode(method: DescMethod, bytes: Uint8Array): Message {
   } catch (err) {
     throw new ConnectError(`the request is not a ${method.input.typeName}`, Code.InvalidArgument, undefined, undefined, err);
   }
-}
-
-/** Handlers may return a message or the fields of one. */
-function messageOf(schema: DescMessage, value: unknown): Message {
-  return isMessage(value, schema) ? value : create(schema, value as MessageInitShape<DescMessage>);
 }
 
 function envelope(flags: number, bytes: Uint8Array): Buffer {

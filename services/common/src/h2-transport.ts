@@ -1,8 +1,9 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethodStreaming, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescMessage, type DescMethodStreaming, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { codeFromHttpStatus, endStreamFlag, endStreamFromJson, errorFromJsonBytes, type EndStreamResponse } from "@connectrpc/connect/protocol-connect";
+import { messageOf } from "./message-of.js";
 
 type CallHeaders = Parameters<Transport["unary"]>[3];
 
@@ -101,7 +102,7 @@ export function h2Transport(baseUrl: string): Transport {
           call.finish();
           const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
           const [header, trailer] = splitHeaders(responseHeaders);
-          if (status !== 200) return reject(errorFromJsonBytes(bytes, mergeHeaders(header, trailer), new ConnectError(`HTTP ${status}`, codeFromHttpStatus(status))));
+          if (status !== 200) return reject(errorFromBody(status, bytes, mergeHeaders(header, trailer)));
           try {
             resolve({ stream: false, service: method.parent, method, header, trailer, message: fromBinary(method.output, bytes) });
           } catch (err) {
@@ -160,10 +161,7 @@ export function h2Transport(baseUrl: string): Transport {
           // A Connect server answers a streaming call with 200 unless the call itself is malformed.
           const chunks: Buffer[] = [];
           stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-          stream.once("end", () => {
-            call.finish();
-            call.fail(errorFromJsonBytes(Buffer.concat(chunks), responseHeader, new ConnectError(`HTTP ${status}`, codeFromHttpStatus(status))));
-          });
+          stream.once("end", () => call.fail(errorFromBody(status, Buffer.concat(chunks), responseHeader!)));
           return;
         }
         resolve({ stream: true, service: method.parent, method, header: responseHeader, trailer, message: messages });
@@ -320,10 +318,6 @@ function endOfStream(data: Uint8Array): EndStreamResponse {
   return endStreamFromJson(data);
 }
 
-function messageOf<T extends DescMessage>(schema: T, input: MessageInitShape<T>): MessageShape<T> {
-  return isMessage(input, schema) ? (input as MessageShape<T>) : create(schema, input);
-}
-
 /** Response headers as Connect reports them: headers, and trailers sent as "trailer-" headers. */
 function splitHeaders(raw: http2.IncomingHttpHeaders): [Headers, Headers] {
   const header = new Headers();
@@ -337,6 +331,17 @@ function splitHeaders(raw: http2.IncomingHttpHeaders): [Headers, Headers] {
     }
   }
   return [header, trailer];
+}
+
+/** The error a response that is not a 200 carries: Connect's JSON error, or one made from the HTTP status. */
+function errorFromBody(status: number, body: Uint8Array, metadata: Headers): ConnectError {
+  const fallback = new ConnectError(`HTTP ${status}`, codeFromHttpStatus(status), metadata);
+  try {
+    return errorFromJsonBytes(body, metadata, fallback);
+  } catch {
+    // errorFromJsonBytes throws the fallback when the body is not Connect's error JSON.
+    return fallback;
+  }
 }
 
 function mergeHeaders(a: Headers, b: Headers): Headers {

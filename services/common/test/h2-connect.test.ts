@@ -227,6 +227,22 @@ describe("h2Transport", () => {
     expect(codes).toContain("ECONNREFUSED");
   });
 
+  it("reports a method the peer does not serve as unimplemented, unary and streaming", async () => {
+    const server = await serveConnect(() => {}, { port: 0, host: "127.0.0.1" });
+    try {
+      const client = createClient(RouterService, h2Transport(`http://127.0.0.1:${server.port}`));
+      const unary = await client.checkHealth({ model: "x" }).catch((e: unknown) => e);
+      expect((unary as ConnectError).code).toBe(Code.Unimplemented);
+      const stream = await (async () => {
+        for await (const _ of client.complete({ requestId: "x" })) return "a message";
+        return "no error";
+      })().catch((e: unknown) => e);
+      expect((stream as ConnectError).code).toBe(Code.Unimplemented);
+    } finally {
+      await server.close(0);
+    }
+  });
+
   it("connects again after the peer restarts on the same port", async () => {
     const first = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
     const client = createClient(RouterService, h2Transport(`http://127.0.0.1:${first.port}`));
