@@ -26,6 +26,8 @@ export interface FakeProvider {
   requests: RecordedRequest[];
   /** Requests currently being answered. */
   inFlight: number;
+  /** TCP connections accepted so far (a keep-alive client reuses them). */
+  connections: number;
   /** Stops listening and destroys open sockets, so keep-alive clients cannot hold it open. */
   close(): Promise<void>;
 }
@@ -83,6 +85,10 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       .catch(() => res.destroy());
   });
 
+  server.on("connection", () => {
+    provider.connections += 1;
+  });
+
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => {
@@ -99,6 +105,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     behavior: defaultBehavior(options.behavior),
     requests: [],
     inFlight: 0,
+    connections: 0,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));

@@ -122,6 +122,21 @@ describe.each(MODES)("chat completions, $name", (mode) => {
     expect(row.status).toBe("failure");
   });
 
+  it("keeps the provider connection for the next request after streams and answers", async () => {
+    const messages = [{ role: "user" as const, content: "one two" }];
+    const stream = async () => {
+      for await (const _ of await client.chat.completions.create({ model: "fast-model", stream: true, messages }));
+    };
+    // Warm: the pool holds a connection.
+    await stream();
+    const before = provider.connections;
+    for (let i = 0; i < 10; i++) {
+      await stream();
+      await client.chat.completions.create({ model: "fast-model", messages });
+    }
+    expect(provider.connections).toBe(before);
+  });
+
   it("stops the provider's stream when the client goes away mid-stream", async () => {
     provider.behavior.chunkDelayMs = 200;
     try {

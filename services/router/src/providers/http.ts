@@ -159,8 +159,8 @@ const READ_OUT_MS = 1_000;
 /**
  * Reads out a body its reader left before the end (an OpenAI stream's
  * [DONE] comes just before it) instead of destroying it: destroying builds
- * an AbortError and its stack trace, and can cost the keep-alive connection.
- * A body that does not end soon is destroyed after all.
+ * an AbortError and formats its stack trace. A body that does not end soon
+ * is destroyed after all.
  */
 function readOut(body: Dispatcher.ResponseData["body"]): void {
   const timer = setTimeout(() => body.destroy(), READ_OUT_MS);
