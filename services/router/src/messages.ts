@@ -21,7 +21,6 @@ export function validateMessagesBody(body: Json): void {
   }
 }
 
-
 /** Anthropic requires max_tokens; a client that leaves it out gets the same default as chat requests. */
 function withMaxTokens(body: Json): Json {
   return typeof body["max_tokens"] === "number" ? body : { ...body, max_tokens: DEFAULT_MAX_TOKENS };
