@@ -178,6 +178,13 @@ describe("limits", () => {
     expect(limited).toBe(true);
   });
 
+  it("serves every one of 50 concurrent requests on a fresh key whose limits have room", async () => {
+    // All 50 arrive before this replica holds any of the key's allowances.
+    const minted = await generate({ max_budget: 1000, rpm_limit: 1_000_000, tpm_limit: 100_000_000, max_parallel_requests: 1000 });
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => ask(minted.key)));
+    expect(results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+  });
+
   it("holds a budget exactly under 50 concurrent requests and settles to the ledger", async () => {
     // Long enough that all 50 are admitted or refused before the first one
     // finishes and settles its reservation, however busy the machine is.

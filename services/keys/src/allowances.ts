@@ -16,6 +16,8 @@ export class Pool {
   /** What the other replicas held at our last take, for "remaining" headers. */
   others = 0;
   lastUse = Date.now();
+  /** This replica's take from the store in flight for this pool, if any. */
+  taking: Taking | undefined;
 
   constructor(
     readonly ref: AllowanceRef,
@@ -32,6 +34,12 @@ export class Pool {
   get remaining(): number {
     return Math.max(0, this.limit - this.others - this.used);
   }
+}
+
+/** A take from the store in flight: the least it asked for, and whether the store had room. */
+interface Taking {
+  need: number;
+  done: Promise<boolean>;
 }
 
 /**
@@ -77,17 +85,36 @@ export class Allowances {
     for (;;) {
       if (this.tryReserve(pool, amount)) return true;
       const need = amount - pool.free;
-      const chunk = Math.min(pool.limit, Math.max(need, Math.floor(pool.limit * CHUNK_FRACTION)));
-      let taken = chunk;
-      let total = await this.store.take(pool.ref, chunk, pool.limit);
-      if (total === undefined && chunk > need) {
-        taken = need;
-        total = await this.store.take(pool.ref, need, pool.limit);
+      const inFlight = pool.taking;
+      if (inFlight) {
+        // Requests arriving together wait for one take instead of each
+        // taking a chunk: that would hoard the limit and, once the store
+        // is full, refuse requests this replica has room for.
+        if ((await inFlight.done) || need < inFlight.need) continue;
+        return this.tryReserve(pool, amount);
       }
-      if (total === undefined) return false;
-      pool.held += taken;
-      pool.others = total - pool.held;
+      // Cleared before anyone awaiting `done` resumes.
+      const done = this.takeMore(pool, need).finally(() => {
+        pool.taking = undefined;
+      });
+      pool.taking = { need, done };
+      if (!(await done)) return this.tryReserve(pool, amount);
     }
+  }
+
+  /** Takes a chunk from the store, or just `need` when a chunk no longer fits; false when even that does not. */
+  private async takeMore(pool: Pool, need: number): Promise<boolean> {
+    const chunk = Math.min(pool.limit, Math.max(need, Math.floor(pool.limit * CHUNK_FRACTION)));
+    let taken = chunk;
+    let total = await this.store.take(pool.ref, chunk, pool.limit);
+    if (total === undefined && chunk > need) {
+      taken = need;
+      total = await this.store.take(pool.ref, need, pool.limit);
+    }
+    if (total === undefined) return false;
+    pool.held += taken;
+    pool.others = total - pool.held;
+    return true;
   }
 
   /** Returns a reservation unused (a parallel slot, a failed request's budget). */

@@ -38,6 +38,17 @@ describe("allowances shared by replicas", () => {
     await later.close();
   });
 
+  it("admits every one of many reservations arriving together while the limit has room, taking one chunk for all", async () => {
+    const allowances = new Allowances(store, logger);
+    const r = ref();
+    const pool = allowances.pool(r, 10_000, Infinity);
+    const granted = await Promise.all(Array.from({ length: 200 }, () => allowances.reserve(pool, 1)));
+    expect(granted.every(Boolean)).toBe(true);
+    expect(pool.held).toBe(1000);
+    expect(await store.total(r)).toBe(1000);
+    await allowances.close();
+  });
+
   it("reserves from memory once holding, and gives back what it did not use", async () => {
     const allowances = new Allowances(store, logger);
     const r = ref();
