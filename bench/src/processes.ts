@@ -47,7 +47,8 @@ export function run(entry: string, args: string[], env: NodeJS.ProcessEnv = {}):
         url: `http://127.0.0.1:${port}`,
         stop: () =>
           new Promise((done) => {
-            if (child.exitCode !== null) return done();
+            // Killed by a signal, a child has no exit code but a signal code.
+            if (child.exitCode !== null || child.signalCode !== null) return done();
             child.once("exit", () => done());
             child.kill("SIGTERM");
           }),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEDUPE_WINDOW } from "../src/bus/memory-bus.js";
 import { MemoryBus, type Delivery } from "../src/index.js";
 
 describe("the in-process bus", () => {
@@ -33,5 +34,23 @@ describe("the in-process bus", () => {
     await consumer.stop();
     await Promise.all(published);
     expect(batches).toEqual([3]);
+  });
+
+  it("remembers the last DEDUPE_WINDOW ids, forgetting the oldest first", async () => {
+    const bus = new MemoryBus();
+    let delivered = 0;
+    await bus.consume({ durable: "d", subject: "s", maxBatch: 1000 }, async (batch) => {
+      delivered += batch.length;
+    });
+    const data = new Uint8Array([1]);
+    for (let i = 0; i <= DEDUPE_WINDOW; i++) await bus.publish("s", `id-${i}`, data);
+    expect(delivered).toBe(DEDUPE_WINDOW + 1);
+    // id-0 has left the window; id-1 and the newest are still in it.
+    await bus.publish("s", "id-1", data);
+    await bus.publish("s", `id-${DEDUPE_WINDOW}`, data);
+    expect(delivered).toBe(DEDUPE_WINDOW + 1);
+    await bus.publish("s", "id-0", data);
+    expect(delivered).toBe(DEDUPE_WINDOW + 2);
+    await bus.close();
   });
 });

@@ -4,7 +4,7 @@ import { REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type
 // Ids remembered for dedupe. In one process a publish only repeats when the
 // publisher retries, within seconds; the ledger is idempotent on request id
 // beyond that. Each id kept costs about 100 bytes.
-const DEDUPE_WINDOW = 20_000;
+export const DEDUPE_WINDOW = 20_000;
 
 /** A message in a group's queue, and what to call once that group has handled it. */
 interface Queued extends Delivery {
@@ -34,6 +34,9 @@ interface Group {
  */
 export class MemoryBus implements Bus {
   private readonly seen = new Set<string>();
+  /** The ids in `seen` by age: a ring whose next slot holds the oldest. */
+  private readonly recent: (string | undefined)[] = new Array<string | undefined>(DEDUPE_WINDOW);
+  private oldest = 0;
   private readonly groups = new Map<string, Group>();
   private readonly backlog: Queued[] = [];
   private readonly live = new EventEmitter();
@@ -46,10 +49,12 @@ export class MemoryBus implements Bus {
   publish(subject: string, id: string, data: Uint8Array): Promise<void> {
     if (this.seen.has(id)) return Promise.resolve();
     this.seen.add(id);
-    if (this.seen.size > DEDUPE_WINDOW) {
-      const oldest = this.seen.values().next().value;
-      if (oldest !== undefined) this.seen.delete(oldest);
-    }
+    // Not seen.values().next(): a Set keeps deleted entries at its front
+    // until it is rebuilt, and finding the first live one walks past them.
+    const evicted = this.recent[this.oldest];
+    if (evicted !== undefined) this.seen.delete(evicted);
+    this.recent[this.oldest] = id;
+    this.oldest = (this.oldest + 1) % DEDUPE_WINDOW;
     const groups = [...this.groups.values()].filter((g) => g.subject === subject);
     return new Promise((resolve) => {
       if (groups.length === 0) {
