@@ -35,6 +35,8 @@ interface Lease {
   /** Used by this replica's calls. */
   used: number;
   lastUse: number;
+  /** This replica's take from the store in flight for this lease: the least it asked for, and whether it got it. */
+  taking: { missing: number; done: Promise<boolean> } | undefined;
 }
 
 const minute = (now: number) => now - (now % MINUTE_MS);
@@ -64,7 +66,7 @@ export class SharedDeploymentLimits implements DeploymentLimits {
     const windowStart = minute(this.now());
     let l = this.leases.get(key);
     if (!l || l.windowStart !== windowStart) {
-      l = { windowStart, held: 0, total: 0, used: 0, lastUse: this.now() };
+      l = { windowStart, held: 0, total: 0, used: 0, lastUse: this.now(), taking: undefined };
       this.leases.set(key, l);
     }
     return l;
@@ -92,27 +94,56 @@ export class SharedDeploymentLimits implements DeploymentLimits {
   }
 
   private async take(d: Deployment, needs: [AllowanceKind, number, number][], tokens: number): Promise<boolean> {
-    for (const [kind, amount, limit] of needs) {
-      const l = this.lease(d.id, kind);
-      if (l.held >= amount) continue;
-      const missing = amount - l.held;
-      const ref = { deploymentId: d.id, kind, windowStart: l.windowStart };
-      const chunk = Math.max(missing, Math.ceil(limit * CHUNK_SHARE));
-      let total = await this.store.take(ref, chunk, limit);
-      let got = chunk;
-      if (total === undefined && chunk > missing) {
-        total = await this.store.take(ref, missing, limit);
-        got = missing;
-      }
-      if (total === undefined) return false;
-      // The minute may have turned while the database answered: what was taken then lapses with it.
-      if (l.windowStart === ref.windowStart) {
-        l.held += got;
-        l.total = total;
-      }
+    // Calls waiting on each other may use up what one of them took: check all again after the takes.
+    for (;;) {
+      for (const [kind, amount, limit] of needs) if (!(await this.fill(d, kind, amount, limit))) return false;
+      if (needs.every(([kind, amount]) => this.lease(d.id, kind).held >= amount)) break;
     }
-    if (!needs.every(([kind, amount]) => this.lease(d.id, kind).held >= amount)) return false;
     this.use(d, needs, tokens);
+    return true;
+  }
+
+  /**
+   * Makes the lease hold `amount`, taking more from the store; false when
+   * the limit has no room. Calls arriving together wait for one take
+   * instead of each taking a chunk: that would hoard the limit on this
+   * replica and then refuse calls it has room for.
+   */
+  private async fill(d: Deployment, kind: AllowanceKind, amount: number, limit: number): Promise<boolean> {
+    for (;;) {
+      const l = this.lease(d.id, kind);
+      if (l.held >= amount) return true;
+      const missing = amount - l.held;
+      const inFlight = l.taking;
+      if (inFlight) {
+        if ((await inFlight.done) || missing < inFlight.missing) continue;
+        return this.lease(d.id, kind).held >= amount;
+      }
+      // Cleared before anyone awaiting `done` resumes.
+      const done = this.takeMore(d, kind, l, missing, limit).finally(() => {
+        l.taking = undefined;
+      });
+      l.taking = { missing, done };
+      if (!(await done)) return this.lease(d.id, kind).held >= amount;
+    }
+  }
+
+  /** Takes a chunk from the store, or just what is missing when a chunk no longer fits; false when even that does not. */
+  private async takeMore(d: Deployment, kind: AllowanceKind, l: Lease, missing: number, limit: number): Promise<boolean> {
+    const ref = { deploymentId: d.id, kind, windowStart: l.windowStart };
+    const chunk = Math.max(missing, Math.ceil(limit * CHUNK_SHARE));
+    let total = await this.store.take(ref, chunk, limit);
+    let got = chunk;
+    if (total === undefined && chunk > missing) {
+      total = await this.store.take(ref, missing, limit);
+      got = missing;
+    }
+    if (total === undefined) return false;
+    // The minute may have turned while the database answered: what was taken then lapses with it.
+    if (l.windowStart === ref.windowStart) {
+      l.held += got;
+      l.total = total;
+    }
     return true;
   }
 

@@ -42,6 +42,19 @@ describe("per-deployment limits shared by router replicas", () => {
     for (const r of replicas) await r.close();
   });
 
+  it("admits every one of many calls arriving together while the rpm has room, and counts only what they used", async () => {
+    const store = new DeploymentAllowanceStore(database.db);
+    const limits = new SharedDeploymentLimits(store, logger, now);
+    const d = deploymentWith("rpm: 1000");
+    const admits = await Promise.all(Array.from({ length: 200 }, () => limits.admit(d, 0)));
+    expect(admits.every(Boolean)).toBe(true);
+    await limits.close();
+    // Exactly what was used is counted: the rest of the minute's rpm is there for another replica.
+    const other = new SharedDeploymentLimits(store, logger, now);
+    expect(await admitted([other], d, 0, 1000)).toBe(800);
+    await other.close();
+  });
+
   it("admits no more tokens than the tpm, counts what calls really used, and reports the usage", async () => {
     const store = new DeploymentAllowanceStore(database.db);
     const replicas = [new SharedDeploymentLimits(store, logger, now), new SharedDeploymentLimits(store, logger, now)];
