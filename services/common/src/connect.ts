@@ -23,6 +23,8 @@ export interface ServeOptions {
   host: string;
   /** Answers /health/liveliness and /health/readiness next to the RPCs. */
   ready?: () => boolean;
+  /** Called when closing starts: streams that never end by themselves end now. */
+  closing?: () => void;
 }
 
 const DEFAULT_GRACE_MS = 25_000;
@@ -94,6 +96,7 @@ export async function serveConnect(routes: (router: ConnectRouter) => void, opti
     port: (server.address() as AddressInfo).port,
     close: (graceMs = DEFAULT_GRACE_MS) =>
       (closing ??= new Promise<void>((resolve) => {
+        options.closing?.();
         // Resolves once every connection, of either dialect, has ended.
         server.close(() => {
           clearTimeout(deadline);

@@ -1,9 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "@gateway/common";
+import type { AuthCache } from "./auth-cache.js";
 import type { Peers } from "./peers.js";
 
 export interface EdgeOptions {
   peers: Peers;
+  /** Kept Authorize answers, when the keys service is another process (split). */
+  authCache?: AuthCache | undefined;
   logger: Logger;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code } from "@connectrpc/connect";
-import { describeError, gatewayError, LightAbortController, rememberParsedBody, type ErrorDetails } from "@gateway/common";
-import { Access, type AuthorizeResponse, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
+import { describeError, gatewayError, hashKey, LightAbortController, rememberParsedBody, type ErrorDetails } from "@gateway/common";
+import { Access, type AuthorizeRequest, type AuthorizeResponse, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
 import { apiKeyOf, readJsonObject } from "./http.js";
@@ -74,6 +74,19 @@ function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): R
   return headers;
 }
 
+/** The keys service's answer, or the split edge's kept copy of it (auth-cache.ts). */
+async function authorize({ options }: RequestContext, request: AuthorizeRequest): Promise<AuthorizeResponse> {
+  const cache = options.authCache;
+  if (!cache) return options.peers.keys.authorize(request);
+  const keyHash = hashKey(request.apiKey);
+  const kept = cache.get(keyHash, request.model);
+  if (kept) return kept;
+  const token = cache.token();
+  const auth = await options.peers.keys.authorize(request);
+  cache.put(keyHash, request.model, auth, token);
+  return auth;
+}
+
 /** Authorizes the request, lets the router run it, and writes its answer in the route's API. */
 export async function callModel(ctx: RequestContext, api: ModelApi): Promise<void> {
   const { req, res, requestId, options } = ctx;
@@ -85,7 +98,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   }
   // Whole messages, not init objects: in one process they reach the
   // services as they are, with no copy made through protobuf's create().
-  const auth: AuthorizeResponse = await keys.authorize({
+  const auth = await authorize(ctx, {
     $typeName: "gateway.keys.v1.AuthorizeRequest",
     apiKey: apiKeyOf(req),
     requestId,

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@connectrpc/connect";
 import { startAccounting } from "@gateway/accounting";
 import { createLogger, directClient, loadConfig, serveConnect, type Bus, type Database } from "@gateway/common";
-import { createEdgeServer, type Peers } from "@gateway/edge";
+import { AuthCache, createEdgeServer, type Peers } from "@gateway/edge";
 import { startKeys } from "@gateway/keys";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
@@ -82,6 +82,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     let port: number;
     if (options.service === "edge" || options.service === "all") {
       let peers: Peers;
+      let authCache: AuthCache | undefined;
       if (options.service === "all") {
         const keys = await start.keys();
         const accounting = await start.accounting();
@@ -97,14 +98,24 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           router: createClient(RouterService, replicaTransport(required(options.routerUrl, "ROUTER_URL"))),
           accounting: createClient(AccountingService, replicaTransport(required(options.accountingUrl, "ACCOUNTING_URL"))),
         };
+        // In one process an Authorize is a function call; across processes it is a hop worth skipping.
+        const cache = new AuthCache(peers.keys, logger);
+        cache.start();
+        closers.unshift(() => cache.close());
+        authCache = cache;
       }
-      const edge = createEdgeServer({ peers, logger, maxBodyBytes, ready: () => ready && routerReady() && databaseAlive() }, tlsFiles(options));
+      const edge = createEdgeServer({ peers, authCache, logger, maxBodyBytes, ready: () => ready && routerReady() && databaseAlive() }, tlsFiles(options));
       port = await edge.listen(options.port, options.host);
       closers.unshift((deadline) => edge.close(deadline - Date.now()));
     } else {
       if (options.sslKeyfilePath) throw new Error("--ssl_keyfile_path and --ssl_certfile_path apply to the edge only");
-      const { routes } = await start[options.service]();
-      const server = await serveConnect(routes, { port: options.port, host: options.host, ready: () => ready && routerReady() && databaseAlive() });
+      const service = await start[options.service]();
+      const server = await serveConnect(service.routes, {
+        port: options.port,
+        host: options.host,
+        ready: () => ready && routerReady() && databaseAlive(),
+        ...("closing" in service && { closing: service.closing }),
+      });
       port = server.port;
       closers.unshift((deadline) => server.close(deadline - Date.now()));
     }

@@ -100,6 +100,16 @@ describe("two keys replicas behind two edges", () => {
     }
   });
 
+  it("refuses a key blocked through an edge on that edge's very next request, though it kept the key's answer", async () => {
+    const minted = await generate({});
+    // Enough requests for the edge to be watching the keys service and keeping the answer.
+    for (let i = 0; i < 5; i++) await ask(edges[0], minted.key);
+    expect((await admin(edges[0], "POST", "/key/block", { key: minted.key })).status).toBe(200);
+    await expect(ask(edges[0], minted.key)).rejects.toMatchObject({ status: 401 });
+    expect((await admin(edges[0], "POST", "/key/unblock", { key: minted.key })).status).toBe(200);
+    expect((await ask(edges[0], minted.key)).choices[0]?.message.content).toBe("Echo: budget");
+  });
+
   it("stops a deleted key on the other replica within a second", async () => {
     const minted = await generate({});
     await ask(edges[1], minted.key);

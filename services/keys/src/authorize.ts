@@ -30,7 +30,13 @@ export function invalidKey(): Error {
 
 /** The hot path: every check in memory; limits reserve from this replica's holdings. */
 export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) => Promise<AuthorizeResponse> {
-  const master = create(AuthorizeResponseSchema, { keyHash: deps.masterKey.hash, isMaster: true, keyAlias: "master", holder: deps.holder });
+  const master = create(AuthorizeResponseSchema, {
+    keyHash: deps.masterKey.hash,
+    isMaster: true,
+    keyAlias: "master",
+    holder: deps.holder,
+    reusableUntilMs: Number.MAX_SAFE_INTEGER,
+  });
 
   function check(key: KeyRecord | undefined, req: AuthorizeRequest): KeyRecord {
     if (!key) throw invalidKey();
@@ -69,9 +75,12 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       isMaster: false,
       rateLimit: undefined,
       reserved: false,
+      // Reusable while nothing changes the key (WatchKeys says when), up to its expiry.
+      reusableUntilMs: key.expiresAtMs ?? Number.MAX_SAFE_INTEGER,
     };
     if (req.access !== Access.LOOKUP && Limits.applies(key)) {
       response.reserved = true;
+      response.reusableUntilMs = 0;
       response.rateLimit = await deps.limits.admit(key, req.requestId, {
         tokens: req.promptTokens / BYTES_PER_TOKEN + req.maxTokens,
         maxCost: deps.pricing.maxCost(req.model, req.promptTokens, req.maxTokens),

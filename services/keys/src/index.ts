@@ -44,6 +44,8 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   return {
     impl,
     routes: keysRoutes(impl),
+    /** Ends the WatchKeys streams, which would otherwise hold a shutting-down server open. */
+    closing: () => impl.endWatches(),
     /** Stops listening and gives back every unused allowance. */
     async stop() {
       impl.stop();

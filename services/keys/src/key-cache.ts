@@ -25,6 +25,7 @@ export class KeyCache {
   private readonly loading = new Map<string, Promise<KeyRecord | undefined>>();
   private stopListening: (() => void) | undefined;
   private resync: NodeJS.Timeout | undefined;
+  private readonly watchers = new Set<(hash: string | undefined) => void>();
 
   constructor(
     private readonly store: KeyStore,
@@ -51,6 +52,22 @@ export class KeyCache {
   private async reloadAll(): Promise<void> {
     const rows = await this.store.all();
     this.keys = new Map(rows.map((row) => [row.keyHash, toRecord(row)]));
+    // A change may have been missed (a push lost while NATS reconnected).
+    this.notify(undefined);
+  }
+
+  /**
+   * Calls `watcher` with the hash of every key reloaded here from now on
+   * (a change made on this replica or pushed from another), or with
+   * undefined when any key may have changed. Returns the function that stops it.
+   */
+  watch(watcher: (hash: string | undefined) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private notify(hash: string | undefined): void {
+    for (const watcher of this.watchers) watcher(hash);
   }
 
   /** The key for a hash: from memory, or (for a hash not seen lately) from the database. */
@@ -70,15 +87,18 @@ export class KeyCache {
   /** Reloads one key from the database (gone, changed or new). */
   async refresh(hash: string): Promise<KeyRecord | undefined> {
     const row = await this.store.byHash(hash);
-    if (!row) {
+    const record = row && toRecord(row);
+    // A hash that was not a key before and is not one now changed nothing.
+    const changed = record !== undefined || this.keys.has(hash);
+    if (record) {
+      this.keys.set(hash, record);
+      this.unknown.delete(hash);
+    } else {
       this.keys.delete(hash);
       this.unknown.set(hash, Date.now());
       if (this.unknown.size > 100_000) this.unknown.clear();
-      return undefined;
     }
-    const record = toRecord(row);
-    this.keys.set(hash, record);
-    this.unknown.delete(hash);
+    if (changed) this.notify(hash);
     return record;
   }
 

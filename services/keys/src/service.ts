@@ -8,6 +8,7 @@ import { generateKey, regenerateKey } from "./admin/generate.js";
 import { getKey, listKeys } from "./admin/read.js";
 import { setBlocked, updateKey } from "./admin/update.js";
 import { createAuthorize, type AuthorizeDeps } from "./authorize.js";
+import { createWatchKeys } from "./watch-keys.js";
 
 export interface KeysDeps extends AuthorizeDeps, AdminDeps {
   bus: Bus;
@@ -16,8 +17,9 @@ export interface KeysDeps extends AuthorizeDeps, AdminDeps {
 /** Live subject for Releases that reached another replica than the one holding the reservation. */
 const releaseSubject = (holder: string) => `keys.release.${holder}`;
 
-export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysService> & { stop(): void } {
+export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysService> & { stop(): void; endWatches(): void } {
   const authorize = createAuthorize(deps);
+  const watches = new AbortController();
   const released = create(ReleaseResponseSchema);
   const settle = (req: ReleaseRequest) => deps.limits.settle(req.requestId, req.cost, req.totalTokens);
   const stopListening = deps.bus.listen(releaseSubject(deps.holder), (data) => settle(fromBinary(ReleaseRequestSchema, data)));
@@ -33,6 +35,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
       else deps.bus.broadcast(releaseSubject(req.holder), toBinary(ReleaseRequestSchema, req));
       return released;
     },
+    watchKeys: createWatchKeys(deps.cache, watches.signal),
     generateKey: admin(generateKey),
     regenerateKey: admin(regenerateKey),
     updateKey: admin(async (d, req) => ({ key: await updateKey(d, req) })),
@@ -42,6 +45,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     blockKey: admin(async (d, req) => ({ key: await setBlocked(d, req.ref, true) })),
     unblockKey: admin(async (d, req) => ({ key: await setBlocked(d, req.ref, false) })),
     stop: stopListening,
+    endWatches: () => watches.abort(),
   };
 }
 

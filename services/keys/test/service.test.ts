@@ -69,3 +69,36 @@ describe("keys service over a Connect transport", () => {
     });
   });
 });
+
+describe("answers a caller may keep", () => {
+  it("says how long an answer may be reused: until the key expires, never when it reserves", async () => {
+    const plain = await client().generateKey({}, asMaster);
+    expect((await client().authorize({ apiKey: plain.key, requestId: "k1", model: "fast-model" })).reusableUntilMs).toBe(Number.MAX_SAFE_INTEGER);
+    const expiring = await client().generateKey({ settings: { duration: "1h" } }, asMaster);
+    const until = (await client().authorize({ apiKey: expiring.key, requestId: "k2", model: "fast-model" })).reusableUntilMs;
+    expect(until).toBe(Number(expiring.info?.expiresAtMs));
+    const limited = await client().generateKey({ settings: { rpmLimit: 100 } }, asMaster);
+    const reserving = await client().authorize({ apiKey: limited.key, requestId: "k3", model: "fast-model" });
+    expect(reserving).toMatchObject({ reserved: true, reusableUntilMs: 0 });
+    expect((await client().authorize({ apiKey: MASTER, requestId: "k4", model: "fast-model" })).reusableUntilMs).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it("streams each key change to its watchers, after telling them to forget everything, and ends the streams on closing", async () => {
+    const watcher = client().watchKeys({})[Symbol.asyncIterator]();
+    expect((await watcher.next()).value).toMatchObject({ all: true, keyHash: "" });
+    const minted = await client().generateKey({}, asMaster);
+    const changed = minted.info!.keyHash;
+    // Made, then blocked: each change is pushed with the key's hash.
+    const seen = async () => {
+      for (;;) {
+        const { value } = await watcher.next();
+        if (value?.keyHash !== "") return value?.keyHash;
+      }
+    };
+    expect(await seen()).toBe(changed);
+    await client().blockKey({ ref: { ref: { case: "keyHash", value: changed } } }, asMaster);
+    expect(await seen()).toBe(changed);
+    keys.closing();
+    expect(await watcher.next()).toMatchObject({ done: true });
+  });
+});

@@ -20,6 +20,15 @@ function callOptions(ctx: RequestContext): CallOptions {
   return { headers: { authorization: `Bearer ${apiKeyOf(ctx.req)}` } };
 }
 
+/**
+ * A key changed through this edge: its kept Authorize answers go before the
+ * change is confirmed, so the caller's next request here sees it (other
+ * edges hear of it from the keys service's watch stream).
+ */
+function keysChanged(ctx: RequestContext): void {
+  ctx.options.authCache?.clear();
+}
+
 async function body(ctx: RequestContext): Promise<Json> {
   return (await readJsonObject(ctx.req, ADMIN_BODY_LIMIT)).body;
 }
@@ -116,6 +125,7 @@ export async function generateKey(ctx: RequestContext): Promise<void> {
 export async function updateKey(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const { key } = await ctx.options.peers.keys.updateKey({ ref: keyRef(b["key"]), settings: settings(b) }, callOptions(ctx));
+  keysChanged(ctx);
   const spend = await spendOf(ctx, [key!.keyHash]);
   sendJson(ctx.res, 200, { key: b["key"], ...keyInfo(key!, spend[key!.keyHash] ?? 0) });
 }
@@ -155,6 +165,7 @@ export async function deleteKeys(ctx: RequestContext): Promise<void> {
     ...aliases.map((a): MessageInitShape<typeof KeyRefSchema> => ({ ref: { case: "keyAlias", value: a } })),
   ];
   await ctx.options.peers.keys.deleteKeys({ refs }, callOptions(ctx));
+  keysChanged(ctx);
   sendJson(ctx.res, 200, { deleted_keys: [...keys, ...aliases] });
 }
 
@@ -165,6 +176,7 @@ export async function regenerateKey(ctx: RequestContext): Promise<void> {
   const ref = keyRef(fromPath ? decodeURIComponent(fromPath) : b["key"]);
   const newKey = optional(b, "new_key", isString, "a string") ?? "";
   const minted = await ctx.options.peers.keys.regenerateKey({ ref, newKey, settings: settings(b) }, callOptions(ctx));
+  keysChanged(ctx);
   const spend = await spendOf(ctx, [minted.info!.keyHash]);
   sendJson(ctx.res, 200, { key: minted.key, ...keyInfo(minted.info!, spend[minted.info!.keyHash] ?? 0) });
 }
@@ -173,6 +185,7 @@ async function setBlocked(ctx: RequestContext, blocked: boolean): Promise<void> 
   const ref = keyRef((await body(ctx))["key"]);
   const { keys } = ctx.options.peers;
   const { key } = blocked ? await keys.blockKey({ ref }, callOptions(ctx)) : await keys.unblockKey({ ref }, callOptions(ctx));
+  keysChanged(ctx);
   const spend = await spendOf(ctx, [key!.keyHash]);
   sendJson(ctx.res, 200, keyInfo(key!, spend[key!.keyHash] ?? 0));
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/keys/v1/keys.proto.
  */
 export const file_gateway_keys_v1_keys: GenFile = /*@__PURE__*/
-  fileDesc("ChpnYXRld2F5L2tleXMvdjEva2V5cy5wcm90bxIPZ2F0ZXdheS5rZXlzLnYxIpoBChBBdXRob3JpemVSZXF1ZXN0Eg8KB2FwaV9rZXkYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhIKCm1heF90b2tlbnMYBSABKA0SJwoGYWNjZXNzGAYgASgOMhcuZ2F0ZXdheS5rZXlzLnYxLkFjY2VzcyLUAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSDgoGaG9sZGVyGAggASgJEhEKCWlzX21hc3RlchgCIAEoCBIRCglrZXlfYWxpYXMYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIPCgd0ZWFtX2lkGAUgASgJEg4KBm1vZGVscxgGIAMoCRIzCgpyYXRlX2xpbWl0GAcgASgLMh8uZ2F0ZXdheS5rZXlzLnYxLlJhdGVMaW1pdFN0YXRlEhAKCHJlc2VydmVkGAkgASgIIoYBCg5SYXRlTGltaXRTdGF0ZRIWCg5saW1pdF9yZXF1ZXN0cxgBIAEoDRIaChJyZW1haW5pbmdfcmVxdWVzdHMYAiABKA0SFAoMbGltaXRfdG9rZW5zGAMgASgNEhgKEHJlbWFpbmluZ190b2tlbnMYBCABKA0SEAoIcmVzZXRfbXMYBSABKA0iagoOUmVsZWFzZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghrZXlfaGFzaBgCIAEoCRIOCgZob2xkZXIYAyABKAkSDAoEY29zdBgEIAEoARIUCgx0b3RhbF90b2tlbnMYBSABKA0i/AMKClZpcnR1YWxLZXkSEAoIa2V5X2hhc2gYASABKAkSEAoIa2V5X25hbWUYAiABKAkSEQoJa2V5X2FsaWFzGAMgASgJEg4KBm1vZGVscxgEIAMoCRIXCgptYXhfYnVkZ2V0GAUgASgBSACIAQESFwoPYnVkZ2V0X2R1cmF0aW9uGAYgASgJEh8KEmJ1ZGdldF9yZXNldF9hdF9tcxgHIAEoA0gBiAEBEhoKDWV4cGlyZXNfYXRfbXMYCCABKANIAogBARIWCglycG1fbGltaXQYCSABKA1IA4gBARIWCgl0cG1fbGltaXQYCiABKA1IBIgBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCyABKA1IBYgBARIVCg1tZXRhZGF0YV9qc29uGAwgASgJEg8KB3VzZXJfaWQYDSABKAkSDwoHdGVhbV9pZBgOIAEoCRIPCgdibG9ja2VkGA8gASgIEhUKDWNyZWF0ZWRfYXRfbXMYECABKAMSFQoNdXBkYXRlZF9hdF9tcxgRIAEoA0INCgtfbWF4X2J1ZGdldEIVChNfYnVkZ2V0X3Jlc2V0X2F0X21zQhAKDl9leHBpcmVzX2F0X21zQgwKCl9ycG1fbGltaXRCDAoKX3RwbV9saW1pdEIYChZfbWF4X3BhcmFsbGVsX3JlcXVlc3RzIvgDCgtLZXlTZXR0aW5ncxIWCglrZXlfYWxpYXMYASABKAlIAIgBARIvCgZtb2RlbHMYAiABKAsyGi5nYXRld2F5LmtleXMudjEuTW9kZWxMaXN0SAGIAQESFwoKbWF4X2J1ZGdldBgDIAEoAUgCiAEBEhwKD2J1ZGdldF9kdXJhdGlvbhgEIAEoCUgDiAEBEhUKCGR1cmF0aW9uGAUgASgJSASIAQESFgoJcnBtX2xpbWl0GAYgASgNSAWIAQESFgoJdHBtX2xpbWl0GAcgASgNSAaIAQESIgoVbWF4X3BhcmFsbGVsX3JlcXVlc3RzGAggASgNSAeIAQESGgoNbWV0YWRhdGFfanNvbhgJIAEoCUgIiAEBEhQKB3VzZXJfaWQYCiABKAlICYgBARIUCgd0ZWFtX2lkGAsgASgJSAqIAQESDQoFY2xlYXIYDCADKAlCDAoKX2tleV9hbGlhc0IJCgdfbW9kZWxzQg0KC19tYXhfYnVkZ2V0QhIKEF9idWRnZXRfZHVyYXRpb25CCwoJX2R1cmF0aW9uQgwKCl9ycG1fbGltaXRCDAoKX3RwbV9saW1pdEIYChZfbWF4X3BhcmFsbGVsX3JlcXVlc3RzQhAKDl9tZXRhZGF0YV9qc29uQgoKCF91c2VyX2lkQgoKCF90ZWFtX2lkIhsKCU1vZGVsTGlzdBIOCgZtb2RlbHMYASADKAkiUQoSR2VuZXJhdGVLZXlSZXF1ZXN0Ei4KCHNldHRpbmdzGAEgASgLMhwuZ2F0ZXdheS5rZXlzLnYxLktleVNldHRpbmdzEgsKA2tleRgCIAEoCSJNChNHZW5lcmF0ZUtleVJlc3BvbnNlEgsKA2tleRgBIAEoCRIpCgRpbmZvGAIgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiRwoGS2V5UmVmEg0KA2tleRgBIAEoCUgAEhIKCGtleV9oYXNoGAIgASgJSAASEwoJa2V5X2FsaWFzGAMgASgJSABCBQoDcmVmImgKEFVwZGF0ZUtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZhIuCghzZXR0aW5ncxgCIAEoCzIcLmdhdGV3YXkua2V5cy52MS5LZXlTZXR0aW5ncyI9ChFVcGRhdGVLZXlSZXNwb25zZRIoCgNrZXkYASABKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSI1Cg1HZXRLZXlSZXF1ZXN0EiQKA3JlZhgBIAEoCzIXLmdhdGV3YXkua2V5cy52MS5LZXlSZWYiOgoOR2V0S2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiYgoPTGlzdEtleXNSZXF1ZXN0EgwKBHBhZ2UYASABKA0SDAoEc2l6ZRgCIAEoDRIPCgd1c2VyX2lkGAMgASgJEg8KB3RlYW1faWQYBCABKAkSEQoJa2V5X2FsaWFzGAUgASgJIlIKEExpc3RLZXlzUmVzcG9uc2USKQoEa2V5cxgBIAMoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5EhMKC3RvdGFsX2NvdW50GAIgASgNIjoKEURlbGV0ZUtleXNSZXF1ZXN0EiUKBHJlZnMYASADKAsyFy5nYXRld2F5LmtleXMudjEuS2V5UmVmIjAKEkRlbGV0ZUtleXNSZXNwb25zZRIaChJkZWxldGVkX2tleV9oYXNoZXMYASADKAkifQoUUmVnZW5lcmF0ZUtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZhIPCgduZXdfa2V5GAIgASgJEi4KCHNldHRpbmdzGAMgASgLMhwuZ2F0ZXdheS5rZXlzLnYxLktleVNldHRpbmdzIk8KFVJlZ2VuZXJhdGVLZXlSZXNwb25zZRILCgNrZXkYASABKAkSKQoEaW5mbxgCIAEoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5IjcKD0Jsb2NrS2V5UmVxdWVzdBIkCgNyZWYYASABKAsyFy5nYXRld2F5LmtleXMudjEuS2V5UmVmIjwKEEJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiOQoRVW5ibG9ja0tleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZiI+ChJVbmJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiEQoPUmVsZWFzZVJlc3BvbnNlKmAKBkFjY2VzcxIWChJBQ0NFU1NfVU5TUEVDSUZJRUQQABIUChBBQ0NFU1NfSU5GRVJFTkNFEAESEQoNQUNDRVNTX0xPT0tVUBACEhUKEUFDQ0VTU19NQU5BR0VNRU5UEAMy2AYKC0tleXNTZXJ2aWNlElIKCUF1dGhvcml6ZRIhLmdhdGV3YXkua2V5cy52MS5BdXRob3JpemVSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLkF1dGhvcml6ZVJlc3BvbnNlEkwKB1JlbGVhc2USHy5nYXRld2F5LmtleXMudjEuUmVsZWFzZVJlcXVlc3QaIC5nYXRld2F5LmtleXMudjEuUmVsZWFzZVJlc3BvbnNlElgKC0dlbmVyYXRlS2V5EiMuZ2F0ZXdheS5rZXlzLnYxLkdlbmVyYXRlS2V5UmVxdWVzdBokLmdhdGV3YXkua2V5cy52MS5HZW5lcmF0ZUtleVJlc3BvbnNlElIKCVVwZGF0ZUtleRIhLmdhdGV3YXkua2V5cy52MS5VcGRhdGVLZXlSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLlVwZGF0ZUtleVJlc3BvbnNlEkkKBkdldEtleRIeLmdhdGV3YXkua2V5cy52MS5HZXRLZXlSZXF1ZXN0Gh8uZ2F0ZXdheS5rZXlzLnYxLkdldEtleVJlc3BvbnNlEk8KCExpc3RLZXlzEiAuZ2F0ZXdheS5rZXlzLnYxLkxpc3RLZXlzUmVxdWVzdBohLmdhdGV3YXkua2V5cy52MS5MaXN0S2V5c1Jlc3BvbnNlElUKCkRlbGV0ZUtleXMSIi5nYXRld2F5LmtleXMudjEuRGVsZXRlS2V5c1JlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuRGVsZXRlS2V5c1Jlc3BvbnNlEl4KDVJlZ2VuZXJhdGVLZXkSJS5nYXRld2F5LmtleXMudjEuUmVnZW5lcmF0ZUtleVJlcXVlc3QaJi5nYXRld2F5LmtleXMudjEuUmVnZW5lcmF0ZUtleVJlc3BvbnNlEk8KCEJsb2NrS2V5EiAuZ2F0ZXdheS5rZXlzLnYxLkJsb2NrS2V5UmVxdWVzdBohLmdhdGV3YXkua2V5cy52MS5CbG9ja0tleVJlc3BvbnNlElUKClVuYmxvY2tLZXkSIi5nYXRld2F5LmtleXMudjEuVW5ibG9ja0tleVJlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuVW5ibG9ja0tleVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChpnYXRld2F5L2tleXMvdjEva2V5cy5wcm90bxIPZ2F0ZXdheS5rZXlzLnYxIpoBChBBdXRob3JpemVSZXF1ZXN0Eg8KB2FwaV9rZXkYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhIKCm1heF90b2tlbnMYBSABKA0SJwoGYWNjZXNzGAYgASgOMhcuZ2F0ZXdheS5rZXlzLnYxLkFjY2VzcyLvAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSDgoGaG9sZGVyGAggASgJEhEKCWlzX21hc3RlchgCIAEoCBIRCglrZXlfYWxpYXMYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIPCgd0ZWFtX2lkGAUgASgJEg4KBm1vZGVscxgGIAMoCRIzCgpyYXRlX2xpbWl0GAcgASgLMh8uZ2F0ZXdheS5rZXlzLnYxLlJhdGVMaW1pdFN0YXRlEhAKCHJlc2VydmVkGAkgASgIEhkKEXJldXNhYmxlX3VudGlsX21zGAogASgBIhIKEFdhdGNoS2V5c1JlcXVlc3QiMgoRV2F0Y2hLZXlzUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSCwoDYWxsGAIgASgIIoYBCg5SYXRlTGltaXRTdGF0ZRIWCg5saW1pdF9yZXF1ZXN0cxgBIAEoDRIaChJyZW1haW5pbmdfcmVxdWVzdHMYAiABKA0SFAoMbGltaXRfdG9rZW5zGAMgASgNEhgKEHJlbWFpbmluZ190b2tlbnMYBCABKA0SEAoIcmVzZXRfbXMYBSABKA0iagoOUmVsZWFzZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghrZXlfaGFzaBgCIAEoCRIOCgZob2xkZXIYAyABKAkSDAoEY29zdBgEIAEoARIUCgx0b3RhbF90b2tlbnMYBSABKA0i/AMKClZpcnR1YWxLZXkSEAoIa2V5X2hhc2gYASABKAkSEAoIa2V5X25hbWUYAiABKAkSEQoJa2V5X2FsaWFzGAMgASgJEg4KBm1vZGVscxgEIAMoCRIXCgptYXhfYnVkZ2V0GAUgASgBSACIAQESFwoPYnVkZ2V0X2R1cmF0aW9uGAYgASgJEh8KEmJ1ZGdldF9yZXNldF9hdF9tcxgHIAEoA0gBiAEBEhoKDWV4cGlyZXNfYXRfbXMYCCABKANIAogBARIWCglycG1fbGltaXQYCSABKA1IA4gBARIWCgl0cG1fbGltaXQYCiABKA1IBIgBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCyABKA1IBYgBARIVCg1tZXRhZGF0YV9qc29uGAwgASgJEg8KB3VzZXJfaWQYDSABKAkSDwoHdGVhbV9pZBgOIAEoCRIPCgdibG9ja2VkGA8gASgIEhUKDWNyZWF0ZWRfYXRfbXMYECABKAMSFQoNdXBkYXRlZF9hdF9tcxgRIAEoA0INCgtfbWF4X2J1ZGdldEIVChNfYnVkZ2V0X3Jlc2V0X2F0X21zQhAKDl9leHBpcmVzX2F0X21zQgwKCl9ycG1fbGltaXRCDAoKX3RwbV9saW1pdEIYChZfbWF4X3BhcmFsbGVsX3JlcXVlc3RzIvgDCgtLZXlTZXR0aW5ncxIWCglrZXlfYWxpYXMYASABKAlIAIgBARIvCgZtb2RlbHMYAiABKAsyGi5nYXRld2F5LmtleXMudjEuTW9kZWxMaXN0SAGIAQESFwoKbWF4X2J1ZGdldBgDIAEoAUgCiAEBEhwKD2J1ZGdldF9kdXJhdGlvbhgEIAEoCUgDiAEBEhUKCGR1cmF0aW9uGAUgASgJSASIAQESFgoJcnBtX2xpbWl0GAYgASgNSAWIAQESFgoJdHBtX2xpbWl0GAcgASgNSAaIAQESIgoVbWF4X3BhcmFsbGVsX3JlcXVlc3RzGAggASgNSAeIAQESGgoNbWV0YWRhdGFfanNvbhgJIAEoCUgIiAEBEhQKB3VzZXJfaWQYCiABKAlICYgBARIUCgd0ZWFtX2lkGAsgASgJSAqIAQESDQoFY2xlYXIYDCADKAlCDAoKX2tleV9hbGlhc0IJCgdfbW9kZWxzQg0KC19tYXhfYnVkZ2V0QhIKEF9idWRnZXRfZHVyYXRpb25CCwoJX2R1cmF0aW9uQgwKCl9ycG1fbGltaXRCDAoKX3RwbV9saW1pdEIYChZfbWF4X3BhcmFsbGVsX3JlcXVlc3RzQhAKDl9tZXRhZGF0YV9qc29uQgoKCF91c2VyX2lkQgoKCF90ZWFtX2lkIhsKCU1vZGVsTGlzdBIOCgZtb2RlbHMYASADKAkiUQoSR2VuZXJhdGVLZXlSZXF1ZXN0Ei4KCHNldHRpbmdzGAEgASgLMhwuZ2F0ZXdheS5rZXlzLnYxLktleVNldHRpbmdzEgsKA2tleRgCIAEoCSJNChNHZW5lcmF0ZUtleVJlc3BvbnNlEgsKA2tleRgBIAEoCRIpCgRpbmZvGAIgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiRwoGS2V5UmVmEg0KA2tleRgBIAEoCUgAEhIKCGtleV9oYXNoGAIgASgJSAASEwoJa2V5X2FsaWFzGAMgASgJSABCBQoDcmVmImgKEFVwZGF0ZUtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZhIuCghzZXR0aW5ncxgCIAEoCzIcLmdhdGV3YXkua2V5cy52MS5LZXlTZXR0aW5ncyI9ChFVcGRhdGVLZXlSZXNwb25zZRIoCgNrZXkYASABKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSI1Cg1HZXRLZXlSZXF1ZXN0EiQKA3JlZhgBIAEoCzIXLmdhdGV3YXkua2V5cy52MS5LZXlSZWYiOgoOR2V0S2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiYgoPTGlzdEtleXNSZXF1ZXN0EgwKBHBhZ2UYASABKA0SDAoEc2l6ZRgCIAEoDRIPCgd1c2VyX2lkGAMgASgJEg8KB3RlYW1faWQYBCABKAkSEQoJa2V5X2FsaWFzGAUgASgJIlIKEExpc3RLZXlzUmVzcG9uc2USKQoEa2V5cxgBIAMoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5EhMKC3RvdGFsX2NvdW50GAIgASgNIjoKEURlbGV0ZUtleXNSZXF1ZXN0EiUKBHJlZnMYASADKAsyFy5nYXRld2F5LmtleXMudjEuS2V5UmVmIjAKEkRlbGV0ZUtleXNSZXNwb25zZRIaChJkZWxldGVkX2tleV9oYXNoZXMYASADKAkifQoUUmVnZW5lcmF0ZUtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZhIPCgduZXdfa2V5GAIgASgJEi4KCHNldHRpbmdzGAMgASgLMhwuZ2F0ZXdheS5rZXlzLnYxLktleVNldHRpbmdzIk8KFVJlZ2VuZXJhdGVLZXlSZXNwb25zZRILCgNrZXkYASABKAkSKQoEaW5mbxgCIAEoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5IjcKD0Jsb2NrS2V5UmVxdWVzdBIkCgNyZWYYASABKAsyFy5nYXRld2F5LmtleXMudjEuS2V5UmVmIjwKEEJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiOQoRVW5ibG9ja0tleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZiI+ChJVbmJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiEQoPUmVsZWFzZVJlc3BvbnNlKmAKBkFjY2VzcxIWChJBQ0NFU1NfVU5TUEVDSUZJRUQQABIUChBBQ0NFU1NfSU5GRVJFTkNFEAESEQoNQUNDRVNTX0xPT0tVUBACEhUKEUFDQ0VTU19NQU5BR0VNRU5UEAMyrgcKC0tleXNTZXJ2aWNlElIKCUF1dGhvcml6ZRIhLmdhdGV3YXkua2V5cy52MS5BdXRob3JpemVSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLkF1dGhvcml6ZVJlc3BvbnNlEkwKB1JlbGVhc2USHy5nYXRld2F5LmtleXMudjEuUmVsZWFzZVJlcXVlc3QaIC5nYXRld2F5LmtleXMudjEuUmVsZWFzZVJlc3BvbnNlElQKCVdhdGNoS2V5cxIhLmdhdGV3YXkua2V5cy52MS5XYXRjaEtleXNSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLldhdGNoS2V5c1Jlc3BvbnNlMAESWAoLR2VuZXJhdGVLZXkSIy5nYXRld2F5LmtleXMudjEuR2VuZXJhdGVLZXlSZXF1ZXN0GiQuZ2F0ZXdheS5rZXlzLnYxLkdlbmVyYXRlS2V5UmVzcG9uc2USUgoJVXBkYXRlS2V5EiEuZ2F0ZXdheS5rZXlzLnYxLlVwZGF0ZUtleVJlcXVlc3QaIi5nYXRld2F5LmtleXMudjEuVXBkYXRlS2V5UmVzcG9uc2USSQoGR2V0S2V5Eh4uZ2F0ZXdheS5rZXlzLnYxLkdldEtleVJlcXVlc3QaHy5nYXRld2F5LmtleXMudjEuR2V0S2V5UmVzcG9uc2USTwoITGlzdEtleXMSIC5nYXRld2F5LmtleXMudjEuTGlzdEtleXNSZXF1ZXN0GiEuZ2F0ZXdheS5rZXlzLnYxLkxpc3RLZXlzUmVzcG9uc2USVQoKRGVsZXRlS2V5cxIiLmdhdGV3YXkua2V5cy52MS5EZWxldGVLZXlzUmVxdWVzdBojLmdhdGV3YXkua2V5cy52MS5EZWxldGVLZXlzUmVzcG9uc2USXgoNUmVnZW5lcmF0ZUtleRIlLmdhdGV3YXkua2V5cy52MS5SZWdlbmVyYXRlS2V5UmVxdWVzdBomLmdhdGV3YXkua2V5cy52MS5SZWdlbmVyYXRlS2V5UmVzcG9uc2USTwoIQmxvY2tLZXkSIC5nYXRld2F5LmtleXMudjEuQmxvY2tLZXlSZXF1ZXN0GiEuZ2F0ZXdheS5rZXlzLnYxLkJsb2NrS2V5UmVzcG9uc2USVQoKVW5ibG9ja0tleRIiLmdhdGV3YXkua2V5cy52MS5VbmJsb2NrS2V5UmVxdWVzdBojLmdhdGV3YXkua2V5cy52MS5VbmJsb2NrS2V5UmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message gateway.keys.v1.AuthorizeRequest
@@ -115,6 +115,15 @@ export type AuthorizeResponse = Message<"gateway.keys.v1.AuthorizeResponse"> & {
    * @generated from field: bool reserved = 9;
    */
   reserved: boolean;
+
+  /**
+   * Until when (unix ms) this answer may be reused for the same key, model
+   * and access without asking again, provided the caller watches WatchKeys;
+   * 0: ask every time. Never set on an answer that reserves anything.
+   *
+   * @generated from field: double reusable_until_ms = 10;
+   */
+  reusableUntilMs: number;
 };
 
 /**
@@ -123,6 +132,45 @@ export type AuthorizeResponse = Message<"gateway.keys.v1.AuthorizeResponse"> & {
  */
 export const AuthorizeResponseSchema: GenMessage<AuthorizeResponse> = /*@__PURE__*/
   messageDesc(file_gateway_keys_v1_keys, 1);
+
+/**
+ * @generated from message gateway.keys.v1.WatchKeysRequest
+ */
+export type WatchKeysRequest = Message<"gateway.keys.v1.WatchKeysRequest"> & {
+};
+
+/**
+ * Describes the message gateway.keys.v1.WatchKeysRequest.
+ * Use `create(WatchKeysRequestSchema)` to create a new message.
+ */
+export const WatchKeysRequestSchema: GenMessage<WatchKeysRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 2);
+
+/**
+ * @generated from message gateway.keys.v1.WatchKeysResponse
+ */
+export type WatchKeysResponse = Message<"gateway.keys.v1.WatchKeysResponse"> & {
+  /**
+   * The hash of a key that changed (made, updated, blocked, deleted).
+   *
+   * @generated from field: string key_hash = 1;
+   */
+  keyHash: string;
+
+  /**
+   * Forget every answer kept: changes may have been missed.
+   *
+   * @generated from field: bool all = 2;
+   */
+  all: boolean;
+};
+
+/**
+ * Describes the message gateway.keys.v1.WatchKeysResponse.
+ * Use `create(WatchKeysResponseSchema)` to create a new message.
+ */
+export const WatchKeysResponseSchema: GenMessage<WatchKeysResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 3);
 
 /**
  * Remaining capacity after this request, for x-ratelimit-* headers; a limit
@@ -164,7 +212,7 @@ export type RateLimitState = Message<"gateway.keys.v1.RateLimitState"> & {
  * Use `create(RateLimitStateSchema)` to create a new message.
  */
 export const RateLimitStateSchema: GenMessage<RateLimitState> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 2);
+  messageDesc(file_gateway_keys_v1_keys, 4);
 
 /**
  * @generated from message gateway.keys.v1.ReleaseRequest
@@ -204,7 +252,7 @@ export type ReleaseRequest = Message<"gateway.keys.v1.ReleaseRequest"> & {
  * Use `create(ReleaseRequestSchema)` to create a new message.
  */
 export const ReleaseRequestSchema: GenMessage<ReleaseRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 3);
+  messageDesc(file_gateway_keys_v1_keys, 5);
 
 /**
  * A virtual key as management calls show it: never the key itself, only its
@@ -312,7 +360,7 @@ export type VirtualKey = Message<"gateway.keys.v1.VirtualKey"> & {
  * Use `create(VirtualKeySchema)` to create a new message.
  */
 export const VirtualKeySchema: GenMessage<VirtualKey> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 4);
+  messageDesc(file_gateway_keys_v1_keys, 6);
 
 /**
  * The settable fields of a key; absent fields are left as they are (update)
@@ -395,7 +443,7 @@ export type KeySettings = Message<"gateway.keys.v1.KeySettings"> & {
  * Use `create(KeySettingsSchema)` to create a new message.
  */
 export const KeySettingsSchema: GenMessage<KeySettings> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 5);
+  messageDesc(file_gateway_keys_v1_keys, 7);
 
 /**
  * @generated from message gateway.keys.v1.ModelList
@@ -412,7 +460,7 @@ export type ModelList = Message<"gateway.keys.v1.ModelList"> & {
  * Use `create(ModelListSchema)` to create a new message.
  */
 export const ModelListSchema: GenMessage<ModelList> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 6);
+  messageDesc(file_gateway_keys_v1_keys, 8);
 
 /**
  * @generated from message gateway.keys.v1.GenerateKeyRequest
@@ -436,7 +484,7 @@ export type GenerateKeyRequest = Message<"gateway.keys.v1.GenerateKeyRequest"> &
  * Use `create(GenerateKeyRequestSchema)` to create a new message.
  */
 export const GenerateKeyRequestSchema: GenMessage<GenerateKeyRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 7);
+  messageDesc(file_gateway_keys_v1_keys, 9);
 
 /**
  * @generated from message gateway.keys.v1.GenerateKeyResponse
@@ -460,7 +508,7 @@ export type GenerateKeyResponse = Message<"gateway.keys.v1.GenerateKeyResponse">
  * Use `create(GenerateKeyResponseSchema)` to create a new message.
  */
 export const GenerateKeyResponseSchema: GenMessage<GenerateKeyResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 8);
+  messageDesc(file_gateway_keys_v1_keys, 10);
 
 /**
  * A key is named by the key itself, its hash, or its alias.
@@ -497,7 +545,7 @@ export type KeyRef = Message<"gateway.keys.v1.KeyRef"> & {
  * Use `create(KeyRefSchema)` to create a new message.
  */
 export const KeyRefSchema: GenMessage<KeyRef> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 9);
+  messageDesc(file_gateway_keys_v1_keys, 11);
 
 /**
  * @generated from message gateway.keys.v1.UpdateKeyRequest
@@ -519,7 +567,7 @@ export type UpdateKeyRequest = Message<"gateway.keys.v1.UpdateKeyRequest"> & {
  * Use `create(UpdateKeyRequestSchema)` to create a new message.
  */
 export const UpdateKeyRequestSchema: GenMessage<UpdateKeyRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 10);
+  messageDesc(file_gateway_keys_v1_keys, 12);
 
 /**
  * @generated from message gateway.keys.v1.UpdateKeyResponse
@@ -536,7 +584,7 @@ export type UpdateKeyResponse = Message<"gateway.keys.v1.UpdateKeyResponse"> & {
  * Use `create(UpdateKeyResponseSchema)` to create a new message.
  */
 export const UpdateKeyResponseSchema: GenMessage<UpdateKeyResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 11);
+  messageDesc(file_gateway_keys_v1_keys, 13);
 
 /**
  * @generated from message gateway.keys.v1.GetKeyRequest
@@ -553,7 +601,7 @@ export type GetKeyRequest = Message<"gateway.keys.v1.GetKeyRequest"> & {
  * Use `create(GetKeyRequestSchema)` to create a new message.
  */
 export const GetKeyRequestSchema: GenMessage<GetKeyRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 12);
+  messageDesc(file_gateway_keys_v1_keys, 14);
 
 /**
  * @generated from message gateway.keys.v1.GetKeyResponse
@@ -570,7 +618,7 @@ export type GetKeyResponse = Message<"gateway.keys.v1.GetKeyResponse"> & {
  * Use `create(GetKeyResponseSchema)` to create a new message.
  */
 export const GetKeyResponseSchema: GenMessage<GetKeyResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 13);
+  messageDesc(file_gateway_keys_v1_keys, 15);
 
 /**
  * @generated from message gateway.keys.v1.ListKeysRequest
@@ -607,7 +655,7 @@ export type ListKeysRequest = Message<"gateway.keys.v1.ListKeysRequest"> & {
  * Use `create(ListKeysRequestSchema)` to create a new message.
  */
 export const ListKeysRequestSchema: GenMessage<ListKeysRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 14);
+  messageDesc(file_gateway_keys_v1_keys, 16);
 
 /**
  * @generated from message gateway.keys.v1.ListKeysResponse
@@ -629,7 +677,7 @@ export type ListKeysResponse = Message<"gateway.keys.v1.ListKeysResponse"> & {
  * Use `create(ListKeysResponseSchema)` to create a new message.
  */
 export const ListKeysResponseSchema: GenMessage<ListKeysResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 15);
+  messageDesc(file_gateway_keys_v1_keys, 17);
 
 /**
  * @generated from message gateway.keys.v1.DeleteKeysRequest
@@ -646,7 +694,7 @@ export type DeleteKeysRequest = Message<"gateway.keys.v1.DeleteKeysRequest"> & {
  * Use `create(DeleteKeysRequestSchema)` to create a new message.
  */
 export const DeleteKeysRequestSchema: GenMessage<DeleteKeysRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 16);
+  messageDesc(file_gateway_keys_v1_keys, 18);
 
 /**
  * @generated from message gateway.keys.v1.DeleteKeysResponse
@@ -663,7 +711,7 @@ export type DeleteKeysResponse = Message<"gateway.keys.v1.DeleteKeysResponse"> &
  * Use `create(DeleteKeysResponseSchema)` to create a new message.
  */
 export const DeleteKeysResponseSchema: GenMessage<DeleteKeysResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 17);
+  messageDesc(file_gateway_keys_v1_keys, 19);
 
 /**
  * @generated from message gateway.keys.v1.RegenerateKeyRequest
@@ -692,7 +740,7 @@ export type RegenerateKeyRequest = Message<"gateway.keys.v1.RegenerateKeyRequest
  * Use `create(RegenerateKeyRequestSchema)` to create a new message.
  */
 export const RegenerateKeyRequestSchema: GenMessage<RegenerateKeyRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 18);
+  messageDesc(file_gateway_keys_v1_keys, 20);
 
 /**
  * @generated from message gateway.keys.v1.RegenerateKeyResponse
@@ -714,7 +762,7 @@ export type RegenerateKeyResponse = Message<"gateway.keys.v1.RegenerateKeyRespon
  * Use `create(RegenerateKeyResponseSchema)` to create a new message.
  */
 export const RegenerateKeyResponseSchema: GenMessage<RegenerateKeyResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 19);
+  messageDesc(file_gateway_keys_v1_keys, 21);
 
 /**
  * @generated from message gateway.keys.v1.BlockKeyRequest
@@ -731,7 +779,7 @@ export type BlockKeyRequest = Message<"gateway.keys.v1.BlockKeyRequest"> & {
  * Use `create(BlockKeyRequestSchema)` to create a new message.
  */
 export const BlockKeyRequestSchema: GenMessage<BlockKeyRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 20);
+  messageDesc(file_gateway_keys_v1_keys, 22);
 
 /**
  * @generated from message gateway.keys.v1.BlockKeyResponse
@@ -748,7 +796,7 @@ export type BlockKeyResponse = Message<"gateway.keys.v1.BlockKeyResponse"> & {
  * Use `create(BlockKeyResponseSchema)` to create a new message.
  */
 export const BlockKeyResponseSchema: GenMessage<BlockKeyResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 21);
+  messageDesc(file_gateway_keys_v1_keys, 23);
 
 /**
  * @generated from message gateway.keys.v1.UnblockKeyRequest
@@ -765,7 +813,7 @@ export type UnblockKeyRequest = Message<"gateway.keys.v1.UnblockKeyRequest"> & {
  * Use `create(UnblockKeyRequestSchema)` to create a new message.
  */
 export const UnblockKeyRequestSchema: GenMessage<UnblockKeyRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 22);
+  messageDesc(file_gateway_keys_v1_keys, 24);
 
 /**
  * @generated from message gateway.keys.v1.UnblockKeyResponse
@@ -782,7 +830,7 @@ export type UnblockKeyResponse = Message<"gateway.keys.v1.UnblockKeyResponse"> &
  * Use `create(UnblockKeyResponseSchema)` to create a new message.
  */
 export const UnblockKeyResponseSchema: GenMessage<UnblockKeyResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 23);
+  messageDesc(file_gateway_keys_v1_keys, 25);
 
 /**
  * @generated from message gateway.keys.v1.ReleaseResponse
@@ -795,7 +843,7 @@ export type ReleaseResponse = Message<"gateway.keys.v1.ReleaseResponse"> & {
  * Use `create(ReleaseResponseSchema)` to create a new message.
  */
 export const ReleaseResponseSchema: GenMessage<ReleaseResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_keys_v1_keys, 24);
+  messageDesc(file_gateway_keys_v1_keys, 26);
 
 /**
  * What the caller is about to do with the key.
@@ -866,6 +914,20 @@ export const KeysService: GenService<{
     methodKind: "unary";
     input: typeof ReleaseRequestSchema;
     output: typeof ReleaseResponseSchema;
+  },
+  /**
+   * Every change to a key this replica sees, for callers that keep
+   * Authorize answers: first an event with `all` set (forget everything
+   * kept so far), then one per changed key, another `all` whenever a change
+   * may have been missed, and an empty event every few seconds so a caller
+   * can tell a quiet stream from a dead one.
+   *
+   * @generated from rpc gateway.keys.v1.KeysService.WatchKeys
+   */
+  watchKeys: {
+    methodKind: "server_streaming";
+    input: typeof WatchKeysRequestSchema;
+    output: typeof WatchKeysResponseSchema;
   },
   /**
    * Management of virtual keys. Each requires the master key as the bearer

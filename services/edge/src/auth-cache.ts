@@ -1,0 +1,117 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Client } from "@connectrpc/connect";
+import type { Logger } from "@gateway/common";
+import type { AuthorizeResponse, KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
+
+// Even while the keys service says nothing changed, an answer is asked for
+// again after this long: the replica that answered may not have heard of a
+// change yet when the one this edge watches already pushed it.
+const MAX_REUSE_MS = 1_000;
+// A watch stream silent for this long (the keys service beats every 2 s) is
+// taken for dead; so is one that fails, and it is opened again after a pause.
+const QUIET_MS = 6_000;
+const RETRY_MS = 1_000;
+const MAX_KEYS = 100_000;
+
+interface Kept {
+  response: AuthorizeResponse;
+  until: number;
+}
+
+/**
+ * Authorize answers kept by a split edge, so a model call on a key without
+ * limits (or the master key) skips the hop to the keys service. An answer is
+ * kept only while the keys service's WatchKeys stream is open, is dropped
+ * when that stream says its key changed, and is all dropped when the stream
+ * breaks, goes quiet or says changes may have been missed. Answers that
+ * reserve anything are never kept: their limits are counted by the keys
+ * service on every request.
+ */
+export class AuthCache {
+  private readonly byKey = new Map<string, Map<string, Kept>>();
+  /** Whether the watch stream is open and has said where it starts. */
+  private live = false;
+  /** Moves on every drop, so an answer asked for before a change is not kept after it. */
+  private generation = 0;
+  private closed = false;
+  private readonly stopping = new AbortController();
+  private watching: AbortController | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly keys: Client<typeof KeysService>,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.running ??= this.watch();
+  }
+
+  /** The kept answer for a key hash and model, if there is one still good. */
+  get(keyHash: string, model: string): AuthorizeResponse | undefined {
+    const kept = this.byKey.get(keyHash)?.get(model);
+    return kept && kept.until > Date.now() ? kept.response : undefined;
+  }
+
+  /** What put() needs to know that nothing changed since the answer was asked for. */
+  token(): number {
+    return this.generation;
+  }
+
+  /** Keeps an answer asked for when token() gave `token`, if it may be kept. */
+  put(keyHash: string, model: string, response: AuthorizeResponse, token: number): void {
+    if (!this.live || token !== this.generation || response.reserved || response.reusableUntilMs <= Date.now()) return;
+    if (this.byKey.size >= MAX_KEYS) this.byKey.clear();
+    let models = this.byKey.get(keyHash);
+    if (!models) this.byKey.set(keyHash, (models = new Map()));
+    models.set(model, { response, until: Math.min(response.reusableUntilMs, Date.now() + MAX_REUSE_MS) });
+  }
+
+  /** Drops every kept answer; a change made through this edge calls it before answering. */
+  clear(): void {
+    this.generation++;
+    this.byKey.clear();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopping.abort();
+    this.watching?.abort();
+    await this.running;
+  }
+
+  private forget(keyHash: string): void {
+    this.generation++;
+    this.byKey.delete(keyHash);
+  }
+
+  private async watch(): Promise<void> {
+    while (!this.closed) {
+      const watching = new AbortController();
+      this.watching = watching;
+      let quiet: NodeJS.Timeout | undefined;
+      const heard = () => {
+        clearTimeout(quiet);
+        quiet = setTimeout(() => watching.abort(), QUIET_MS);
+        quiet.unref();
+      };
+      try {
+        heard();
+        for await (const event of this.keys.watchKeys({}, { signal: watching.signal })) {
+          heard();
+          if (event.all) {
+            this.clear();
+            this.live = true;
+          } else if (event.keyHash !== "") this.forget(event.keyHash);
+        }
+      } catch (err) {
+        if (!this.closed) this.logger.warn({ err: (err as Error).message }, "watching the keys service's key changes failed; asking it on every request until the watch is back");
+      } finally {
+        clearTimeout(quiet);
+        this.live = false;
+        this.clear();
+      }
+      if (!this.closed) await sleep(RETRY_MS, undefined, { ref: false, signal: this.stopping.signal }).catch(() => undefined);
+    }
+  }
+}
