@@ -33,7 +33,6 @@ export class AuthCache {
   private live = false;
   /** Moves on every drop, so an answer asked for before a change is not kept after it. */
   private generation = 0;
-  private closed = false;
   private readonly stopping = new AbortController();
   private watching: AbortController | undefined;
   private running: Promise<void> | undefined;
@@ -74,7 +73,6 @@ export class AuthCache {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     this.stopping.abort();
     this.watching?.abort();
     await this.running;
@@ -86,7 +84,7 @@ export class AuthCache {
   }
 
   private async watch(): Promise<void> {
-    while (!this.closed) {
+    while (!this.stopping.signal.aborted) {
       const watching = new AbortController();
       this.watching = watching;
       let quiet: NodeJS.Timeout | undefined;
@@ -105,13 +103,13 @@ export class AuthCache {
           } else if (event.keyHash !== "") this.forget(event.keyHash);
         }
       } catch (err) {
-        if (!this.closed) this.logger.warn({ err: (err as Error).message }, "watching the keys service's key changes failed; asking it on every request until the watch is back");
+        if (!this.stopping.signal.aborted) this.logger.warn({ err: (err as Error).message }, "watching the keys service's key changes failed; asking it on every request until the watch is back");
       } finally {
         clearTimeout(quiet);
         this.live = false;
         this.clear();
       }
-      if (!this.closed) await sleep(RETRY_MS, undefined, { ref: false, signal: this.stopping.signal }).catch(() => undefined);
+      await sleep(RETRY_MS, undefined, { ref: false, signal: this.stopping.signal }).catch(() => undefined);
     }
   }
 }
