@@ -897,8 +897,8 @@ export const KeysService: GenService<{
   /**
    * Checks the caller's key for one request and takes what the request needs
    * from the key's limits (a parallel slot, a request and tokens of its rate
-   * limits, a budget reservation). Every successful Authorize is followed by
-   * exactly one Release with the same request id.
+   * limits, a budget reservation). Every Authorize whose answer is `reserved`
+   * is followed by exactly one Release with the same request id.
    *
    * @generated from rpc gateway.keys.v1.KeysService.Authorize
    */
