@@ -32,11 +32,47 @@ const NO_PARTITION = "23514";
 const dialect = new PgDialect();
 const BOOK_STATEMENT = "book_usage";
 
+/** The columns of a batch row, in the order bookStatement's rows list their values, with their SQL types. */
+const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
+  ["request_id", "text"],
+  ["key_hash", "text"],
+  ["key_alias", "text"],
+  ["user_id", "text"],
+  ["team_id", "text"],
+  ["model_group", "text"],
+  ["deployment_id", "text"],
+  ["provider", "text"],
+  ["model", "text"],
+  ["prompt_tokens", "integer"],
+  ["completion_tokens", "integer"],
+  ["total_tokens", "integer"],
+  ["spend", "double precision"],
+  ["start_time", "timestamptz"],
+  ["end_time", "timestamptz"],
+  ["latency_ms", "double precision"],
+  ["status", "text"],
+  ["error_type", "text"],
+  ["http_status", "integer"],
+  ["stream", "boolean"],
+  ["usage_estimated", "boolean"],
+  ["call_type", "text"],
+  ["messages", "text"],
+  ["response", "text"],
+];
+// Each row's values by position: (r->>0)::text AS request_id, ...
+const INPUT_COLUMNS = sql.raw(COLUMNS.map(([name, type], i) => `(r->>${i})::${type} AS ${name}`).join(", "));
+
+/** A batch as the statement's one parameter: a JSON array of rows, each an array of values in COLUMNS order. */
+function batchJson(records: LedgerRecord[]): string {
+  return JSON.stringify(records.map((record) => COLUMNS.map(([name]) => record[name])));
+}
+
 /**
  * Books a batch in one statement, so its rows and the daily totals they add
  * to commit together or not at all. The batch travels as one JSON parameter
  * (the same on Postgres and PGlite, and one round trip however large the
- * batch). Only rows that were not in the ledger yet come back from the
+ * batch), its rows as arrays rather than objects: half the bytes to write,
+ * send and parse. Only rows that were not in the ledger yet come back from the
  * insert, so only they reach the totals and the payloads: a redelivered
  * event changes nothing. Totals are upserted in key order so that two
  * replicas booking the same cells wait for each other instead of deadlocking.
@@ -44,12 +80,7 @@ const BOOK_STATEMENT = "book_usage";
 function bookStatement(records: LedgerRecord[]): SQL {
   return sql`
     WITH input AS (
-      SELECT * FROM json_to_recordset(${JSON.stringify(records)}::json) AS t(
-        request_id text, key_hash text, key_alias text, user_id text, team_id text, model_group text,
-        deployment_id text, provider text, model text, prompt_tokens integer, completion_tokens integer,
-        total_tokens integer, spend double precision, start_time timestamptz, end_time timestamptz,
-        latency_ms double precision, status text, error_type text, http_status integer, stream boolean,
-        usage_estimated boolean, call_type text, messages text, response text)
+      SELECT ${INPUT_COLUMNS} FROM jsonb_array_elements(${batchJson(records)}::jsonb) AS r
     ),
     booked AS (
       INSERT INTO accounting.spend_logs (request_id, key_hash, key_alias, user_id, team_id, model_group,

@@ -12,7 +12,7 @@ export function unrecordable(event: UsageEvent): string | undefined {
   return undefined;
 }
 
-/** One event as the ledger's insert statement reads it (json_to_recordset's columns). */
+/** One event as the ledger's insert statement reads it (ledger.ts lists its columns in order). */
 export interface LedgerRecord {
   request_id: string;
   key_hash: string;
