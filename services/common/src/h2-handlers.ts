@@ -93,7 +93,7 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
       const response = await entry.handler(decode(entry.method, body), ctx);
       const bytes = toBinary(entry.method.output, messageOf(entry.method.output, response));
       if (stream.destroyed) return;
-      stream.respond({ ...responseHeaders(ctx), ":status": 200, "content-type": UNARY });
+      stream.respond(responseHeaders(ctx, 200, UNARY));
       stream.end(bytes);
       return;
     }
@@ -102,9 +102,7 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
     if (stream.destroyed) return;
     const error = abort.signal.aborted && abort.signal.reason instanceof ConnectError ? abort.signal.reason : ConnectError.from(err, Code.Internal);
     if (entry.method.methodKind !== "unary") return endStream(stream, ctx, error);
-    const metadata = responseHeaders(ctx);
-    error.metadata.forEach((value, name) => (metadata[name] = value));
-    if (!stream.headersSent) stream.respond({ ...metadata, ":status": codeToHttpStatus(error.code), "content-type": "application/json" });
+    if (!stream.headersSent) stream.respond(responseHeaders(ctx, codeToHttpStatus(error.code), "application/json", error.metadata));
     stream.end(errorToJsonBytes(error, {}));
   } finally {
     clearTimeout(deadline);
@@ -116,7 +114,7 @@ async function streamResponses(entry: Entry, stream: http2.ServerHttp2Stream, ct
   const responses = entry.handler(decode(entry.method, request), ctx) as AsyncIterable<unknown>;
   for await (const response of responses) {
     if (stream.destroyed) return;
-    if (!stream.headersSent) stream.respond({ ...responseHeaders(ctx), ":status": 200, "content-type": STREAM });
+    if (!stream.headersSent) stream.respond(responseHeaders(ctx, 200, STREAM));
     const bytes = toBinary(entry.method.output, messageOf(entry.method.output, response));
     if (!stream.write(envelope(0, bytes))) await drained(stream);
   }
@@ -125,7 +123,7 @@ async function streamResponses(entry: Entry, stream: http2.ServerHttp2Stream, ct
 
 /** Ends a streaming call with Connect's end-of-stream message: the trailers, and the error when there is one. */
 function endStream(stream: http2.ServerHttp2Stream, ctx: CallContext, error: ConnectError | undefined): void {
-  if (!stream.headersSent) stream.respond({ ...responseHeaders(ctx), ":status": 200, "content-type": STREAM });
+  if (!stream.headersSent) stream.respond(responseHeaders(ctx, 200, STREAM));
   const trailer = ctx.responseTrailerIfAny();
   if (error === undefined && trailer === undefined) return void stream.end(PLAIN_END);
   const json = JSON.stringify(endStreamToJson(trailer ?? new Headers(), error, {}));
@@ -185,10 +183,18 @@ function requestHeaders(headers: http2.IncomingHttpHeaders): Record<string, stri
   return out;
 }
 
-/** What the handler set on its response headers (and, for unary calls, trailers, sent as "trailer-" headers). */
-function responseHeaders(ctx: CallContext): http2.OutgoingHttpHeaders {
-  const out: http2.OutgoingHttpHeaders = {};
+/**
+ * A response's headers: its status and content type, what the handler set on
+ * its response headers (and, for unary calls, trailers, sent as "trailer-"
+ * headers), and `more` (an error's metadata). Filled one field at a time:
+ * V8 builds a spread followed by fields the spread object lacks
+ * (`{ ...headers, ":status": 200 }`) 20–100 times slower, about 1–3 µs.
+ */
+function responseHeaders(ctx: CallContext, status: number, contentType: string, more?: Headers): http2.OutgoingHttpHeaders {
+  const out: http2.OutgoingHttpHeaders = { ":status": status };
   ctx.responseHeaderIfAny()?.forEach((value, name) => (out[name] = value));
   if (ctx.method.methodKind === "unary") ctx.responseTrailerIfAny()?.forEach((value, name) => (out[`trailer-${name}`] = value));
+  more?.forEach((value, name) => (out[name] = value));
+  out["content-type"] = contentType;
   return out;
 }

@@ -58,7 +58,8 @@ export async function readJsonObject(req: IncomingMessage, limit: number): Promi
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const body = typeof value === "string" ? value : JSON.stringify(value);
-  res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  // Not { ...headers, … }: see model-call.ts on spreads followed by more fields.
+  res.writeHead(status, Object.assign({}, headers, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }));
   res.end(body);
 }
 

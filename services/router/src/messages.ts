@@ -5,7 +5,7 @@ import { estimatedUsage, finished, json, namedChunk, response, started, type Out
 import { adapterFor } from "./providers/index.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./providers/provider.js";
 import { DEFAULT_MAX_TOKENS } from "./translate/anthropic-request.js";
-import { jsonArray, str, textOf } from "./translate/content.js";
+import { jsonArray, str, textOf, withFields } from "./translate/content.js";
 import { toChatRequest } from "./translate/messages-request.js";
 import { eventsFromChunks, toAnthropicMessage } from "./translate/messages-response.js";
 import { fromAnthropicUsage, mergeAnthropicUsage } from "./translate/usage.js";
@@ -23,7 +23,7 @@ export function validateMessagesBody(body: Json): void {
 
 /** Anthropic requires max_tokens; a client that leaves it out gets the same default as chat requests. */
 function withMaxTokens(body: Json): Json {
-  return typeof body["max_tokens"] === "number" ? body : { ...body, max_tokens: DEFAULT_MAX_TOKENS };
+  return typeof body["max_tokens"] === "number" ? body : withFields(body, { max_tokens: DEFAULT_MAX_TOKENS });
 }
 
 function promptText(body: Json): string {

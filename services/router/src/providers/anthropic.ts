@@ -1,5 +1,6 @@
 import { ANTHROPIC_CHAT_PARAMS, toAnthropicRequest } from "../translate/anthropic-request.js";
 import { chunksFromAnthropic, fromAnthropicMessage, streamError } from "../translate/anthropic-response.js";
+import { withFields } from "../translate/content.js";
 import { fromAnthropicUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, scrub } from "./http.js";
@@ -31,7 +32,7 @@ async function post(call: ProviderCall, body: Json) {
 }
 
 async function events(call: ProviderCall, body: Json): Promise<AsyncIterable<NamedEvent>> {
-  const response = await post(call, { ...body, stream: true });
+  const response = await post(call, withFields(body, { stream: true }));
   return namedEvents(response, call);
 }
 

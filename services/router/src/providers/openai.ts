@@ -1,4 +1,5 @@
 import type { Deployment } from "../config/deployment.js";
+import { withFields } from "../translate/content.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, readJsonObjectBytes, scrub } from "./http.js";
 import { ProviderError, type ChatResult, type EmbeddingsResult, type Json, type ProviderAdapter, type ProviderCall, type Usage } from "./provider.js";
@@ -39,7 +40,7 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
   return {
     async chat(call): Promise<ChatResult> {
       const d = call.deployment;
-      const response = await post(call, endpoint(d).chatUrl, { ...call.body, model: d.providerModel, stream: false });
+      const response = await post(call, endpoint(d).chatUrl, withFields(call.body, { model: d.providerModel, stream: false }));
       const { value, bytes } = await readJsonObjectBytes(response, provider, call.signal);
       return { response: value, bytes, usage: usageFrom(value["usage"]) };
     },
@@ -47,7 +48,7 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     async chatStream(call) {
       const d = call.deployment;
       const options = typeof call.body["stream_options"] === "object" ? call.body["stream_options"] : {};
-      const body = { ...call.body, model: d.providerModel, stream: true, stream_options: { ...options, include_usage: true } };
+      const body = withFields(call.body, { model: d.providerModel, stream: true, stream_options: withFields(options as Json, { include_usage: true }) });
       const response = await post(call, endpoint(d).chatUrl, body);
       return chunks(provider, readEvents(response, provider, call.signal), d.apiKey);
     },

@@ -1,5 +1,5 @@
 import { ProviderError, type Json, type Usage } from "../providers/provider.js";
-import { jsonArray, str } from "./content.js";
+import { jsonArray, str, withFields } from "./content.js";
 import { fromAnthropicUsage, mergeAnthropicUsage, toOpenAIUsage } from "./usage.js";
 
 // Anthropic Messages responses and stream events as OpenAI chat completions
@@ -88,7 +88,7 @@ export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>
   let head: Json = { id: "", object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: "" };
   let usage: Json | undefined;
   const toolIndexByBlock = new Map<number, number>();
-  const chunk = (delta: Json, finish: string | null = null): Json => ({ ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+  const chunk = (delta: Json, finish: string | null = null): Json => withFields(head, { choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
 
   for await (const { json: event } of events) {
     const type = event["type"];
@@ -117,7 +117,7 @@ export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>
       yield chunk({}, finishReason(((event["delta"] ?? {}) as Json)["stop_reason"]));
     } else if (type === "message_stop") {
       const total = fromAnthropicUsage(usage);
-      if (total) yield { ...head, choices: [], usage: toOpenAIUsage(total) };
+      if (total) yield withFields(head, { choices: [], usage: toOpenAIUsage(total) });
     }
   }
 }

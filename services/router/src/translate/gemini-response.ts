@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { ProviderError, type Json, type Usage } from "../providers/provider.js";
-import { jsonArray, str } from "./content.js";
+import { jsonArray, str, withFields } from "./content.js";
 import { fromGeminiUsage, toOpenAIUsage } from "./usage.js";
 
 // Gemini generateContent responses (whole, or one per stream event) as OpenAI
@@ -92,10 +92,8 @@ export function fromGeminiResponse(response: Json, providerModel: string): { res
  */
 export async function* chunksFromGemini(events: AsyncIterable<Json>, providerModel: string): AsyncGenerator<Json> {
   const head: Json = { id: `chatcmpl-${randomUUID()}`, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: providerModel };
-  const chunk = (index: number, delta: Json, finish: string | null = null): Json => ({
-    ...head,
-    choices: [{ index, delta, logprobs: null, finish_reason: finish }],
-  });
+  const chunk = (index: number, delta: Json, finish: string | null = null): Json =>
+    withFields(head, { choices: [{ index, delta, logprobs: null, finish_reason: finish }] });
   const toolCalls = new Map<number, number>();
   const opened = new Set<number>();
   let usage: Usage | undefined;
@@ -130,5 +128,5 @@ export async function* chunksFromGemini(events: AsyncIterable<Json>, providerMod
     }
   }
   if (!finished) throw new ProviderError("gemini stream ended before it was complete", 502, "api_error");
-  if (usage) yield { ...head, choices: [], usage: toOpenAIUsage(usage) };
+  if (usage) yield withFields(head, { choices: [], usage: toOpenAIUsage(usage) });
 }
