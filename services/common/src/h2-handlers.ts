@@ -186,9 +186,8 @@ function requestHeaders(headers: http2.IncomingHttpHeaders): Record<string, stri
 /**
  * A response's headers: its status and content type, what the handler set on
  * its response headers (and, for unary calls, trailers, sent as "trailer-"
- * headers), and `more` (an error's metadata). Filled one field at a time:
- * V8 builds a spread followed by fields the spread object lacks
- * (`{ ...headers, ":status": 200 }`) 20–100 times slower, about 1–3 µs.
+ * headers), and `more` (an error's metadata). Filled one field at a time,
+ * not spread: see with-fields.ts.
  */
 function responseHeaders(ctx: CallContext, status: number, contentType: string, more?: Headers): http2.OutgoingHttpHeaders {
   const out: http2.OutgoingHttpHeaders = { ":status": status };

@@ -15,3 +15,4 @@ export { usageEventCodec } from "./usage-event-codec.js";
 export { LightAbortController } from "./light-abort-controller.js";
 export { drained } from "./drained.js";
 export { parsedBody, rememberParsedBody } from "./parsed-bodies.js";
+export { withFields } from "./with-fields.js";

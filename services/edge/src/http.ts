@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { gatewayError, withFields } from "@gateway/common";
 
 /** Reads the whole request body, refusing more than `limit` bytes. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -58,8 +58,7 @@ export async function readJsonObject(req: IncomingMessage, limit: number): Promi
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const body = typeof value === "string" ? value : JSON.stringify(value);
-  // Not { ...headers, … }: see model-call.ts on spreads followed by more fields.
-  res.writeHead(status, Object.assign({}, headers, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }));
+  res.writeHead(status, withFields(headers, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }));
   res.end(body);
 }
 

@@ -108,9 +108,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     maxTokens: api.maxTokens(body),
     access: Access.INFERENCE,
   });
-  // Field by field, not { ...ctx, api, … }: V8 builds a spread followed by
-  // fields the spread object lacks 20–100 times slower (about 3 µs here), and
-  // such objects were most of what the edge kept past a young-generation GC.
+  // Field by field, not { ...ctx, api, … }: see withFields (@gateway/common).
   const call: Call = { req, res, url: ctx.url, requestId, options, api, auth, used: { cost: 0, totalTokens: 0 } };
   const abort = new LightAbortController();
   const onClose = () => {

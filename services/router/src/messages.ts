@@ -1,11 +1,11 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { gatewayError, withFields } from "@gateway/common";
 import { openChatStream, runChat } from "./chat-completion.js";
 import { estimatedUsage, finished, json, namedChunk, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./providers/provider.js";
 import { DEFAULT_MAX_TOKENS } from "./translate/anthropic-request.js";
-import { jsonArray, str, textOf, withFields } from "./translate/content.js";
+import { jsonArray, str, textOf } from "./translate/content.js";
 import { toChatRequest } from "./translate/messages-request.js";
 import { eventsFromChunks, toAnthropicMessage } from "./translate/messages-response.js";
 import { fromAnthropicUsage, mergeAnthropicUsage } from "./translate/usage.js";

@@ -1,6 +1,6 @@
+import { withFields } from "@gateway/common";
 import { ANTHROPIC_CHAT_PARAMS, toAnthropicRequest } from "../translate/anthropic-request.js";
 import { chunksFromAnthropic, fromAnthropicMessage, streamError } from "../translate/anthropic-response.js";
-import { withFields } from "../translate/content.js";
 import { fromAnthropicUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, scrub } from "./http.js";

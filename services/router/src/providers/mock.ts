@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { withFields } from "@gateway/common";
 import { estimateTokens, messagesText } from "../tokens.js";
 import type { ChatResult, ProviderAdapter, ProviderCall, Usage } from "./provider.js";
 
@@ -38,14 +39,13 @@ export const mockAdapter: ProviderAdapter = {
     const head = base(call, "chat.completion.chunk");
     const words = text.split(/(?<= )/);
     return (async function* () {
-      yield { ...head, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] };
-      for (const word of words) yield { ...head, choices: [{ index: 0, delta: { content: word }, finish_reason: null }] };
-      yield { ...head, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] };
-      yield {
-        ...head,
+      yield withFields(head, { choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
+      for (const word of words) yield withFields(head, { choices: [{ index: 0, delta: { content: word }, finish_reason: null }] });
+      yield withFields(head, { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+      yield withFields(head, {
         choices: [],
         usage: { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens },
-      };
+      });
     })();
   },
 };

@@ -1,5 +1,5 @@
+import { withFields } from "@gateway/common";
 import type { Deployment } from "../config/deployment.js";
-import { withFields } from "../translate/content.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, readJsonObjectBytes, scrub } from "./http.js";
 import { ProviderError, type ChatResult, type EmbeddingsResult, type Json, type ProviderAdapter, type ProviderCall, type Usage } from "./provider.js";

@@ -1,5 +1,6 @@
+import { withFields } from "@gateway/common";
 import { ProviderError, type Json, type Usage } from "../providers/provider.js";
-import { jsonArray, str, withFields } from "./content.js";
+import { jsonArray, str } from "./content.js";
 import { fromAnthropicUsage, mergeAnthropicUsage, toOpenAIUsage } from "./usage.js";
 
 // Anthropic Messages responses and stream events as OpenAI chat completions

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { withFields } from "@gateway/common";
 import { ProviderError, type Json, type Usage } from "../providers/provider.js";
-import { jsonArray, str, withFields } from "./content.js";
+import { jsonArray, str } from "./content.js";
 import { fromGeminiUsage, toOpenAIUsage } from "./usage.js";
 
 // Gemini generateContent responses (whole, or one per stream event) as OpenAI

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { withFields } from "../src/translate/content.js";
+import { withFields } from "../src/with-fields.js";
 
 describe("withFields", () => {
   it("sets fields over a copy, new ones and existing ones, and leaves the original as it was", () => {
