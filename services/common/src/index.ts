@@ -15,4 +15,5 @@ export { usageEventCodec } from "./usage-event-codec.js";
 export { LightAbortController } from "./light-abort-controller.js";
 export { drained } from "./drained.js";
 export { parsedBody, rememberParsedBody } from "./parsed-bodies.js";
+export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "./take-together.js";
 export { withFields } from "./with-fields.js";

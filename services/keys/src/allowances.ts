@@ -1,4 +1,4 @@
-import type { Logger } from "@gateway/common";
+import { takeTogether, type Logger, type Taking } from "@gateway/common";
 import type { AllowanceRef, AllowanceStore } from "./allowance-store.js";
 
 // Give back what has sat unused this long, so other replicas can take it.
@@ -37,11 +37,6 @@ export class Pool {
 }
 
 /** A take from the store in flight: the least it asked for, and whether the store had room. */
-interface Taking {
-  need: number;
-  done: Promise<boolean>;
-}
-
 /**
  * Limits held as leases: a request reserves from what this replica already
  * took (no I/O), and only when that runs short does the replica take more
@@ -82,24 +77,12 @@ export class Allowances {
 
   /** Reserves `amount`, taking more from the store if needed; false when the limit has no room. */
   async reserve(pool: Pool, amount: number): Promise<boolean> {
-    for (;;) {
-      if (this.tryReserve(pool, amount)) return true;
-      const need = amount - pool.free;
-      const inFlight = pool.taking;
-      if (inFlight) {
-        // Requests arriving together wait for one take instead of each
-        // taking a chunk: that would hoard the limit and, once the store
-        // is full, refuse requests this replica has room for.
-        if ((await inFlight.done) || need < inFlight.need) continue;
-        return this.tryReserve(pool, amount);
-      }
-      // Cleared before anyone awaiting `done` resumes.
-      const done = this.takeMore(pool, need).finally(() => {
-        pool.taking = undefined;
-      });
-      pool.taking = { need, done };
-      if (!(await done)) return this.tryReserve(pool, amount);
-    }
+    return takeTogether({
+      lease: () => pool,
+      enough: () => this.tryReserve(pool, amount),
+      missing: () => amount - pool.free,
+      takeMore: (_, need) => this.takeMore(pool, need),
+    });
   }
 
   /** Takes a chunk from the store, or just `need` when a chunk no longer fits; false when even that does not. */

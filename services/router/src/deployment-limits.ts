@@ -1,4 +1,4 @@
-import type { Logger } from "@gateway/common";
+import { takeTogether, type Logger, type Taking } from "@gateway/common";
 import type { Deployment } from "./config/deployment.js";
 import type { AllowanceKind, DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
 
@@ -35,8 +35,8 @@ interface Lease {
   /** Used by this replica's calls. */
   used: number;
   lastUse: number;
-  /** This replica's take from the store in flight for this lease: the least it asked for, and whether it got it. */
-  taking: { missing: number; done: Promise<boolean> } | undefined;
+  /** This replica's take from the store in flight for this lease, if any. */
+  taking: Taking | undefined;
 }
 
 const minute = (now: number) => now - (now % MINUTE_MS);
@@ -103,29 +103,15 @@ export class SharedDeploymentLimits implements DeploymentLimits {
     return true;
   }
 
-  /**
-   * Makes the lease hold `amount`, taking more from the store; false when
-   * the limit has no room. Calls arriving together wait for one take
-   * instead of each taking a chunk: that would hoard the limit on this
-   * replica and then refuse calls it has room for.
-   */
+  /** Makes the lease hold `amount`, taking more from the store (together with calls arriving at once); false when the limit has no room. */
   private async fill(d: Deployment, kind: AllowanceKind, amount: number, limit: number): Promise<boolean> {
-    for (;;) {
-      const l = this.lease(d.id, kind);
-      if (l.held >= amount) return true;
-      const missing = amount - l.held;
-      const inFlight = l.taking;
-      if (inFlight) {
-        if ((await inFlight.done) || missing < inFlight.missing) continue;
-        return this.lease(d.id, kind).held >= amount;
-      }
-      // Cleared before anyone awaiting `done` resumes.
-      const done = this.takeMore(d, kind, l, missing, limit).finally(() => {
-        l.taking = undefined;
-      });
-      l.taking = { missing, done };
-      if (!(await done)) return this.lease(d.id, kind).held >= amount;
-    }
+    if (this.lease(d.id, kind).held >= amount) return true;
+    return takeTogether({
+      lease: () => this.lease(d.id, kind),
+      enough: (l) => l.held >= amount,
+      missing: (l) => amount - l.held,
+      takeMore: (l, need) => this.takeMore(d, kind, l, need, limit),
+    });
   }
 
   /** Takes a chunk from the store, or just what is missing when a chunk no longer fits; false when even that does not. */
