@@ -4,6 +4,7 @@ export { serveConnect, connectTransport, type ConnectServer, type ServeOptions }
 export { openDatabase, pgErrorCode, type Database, type DatabaseOptions, type Db } from "./database.js";
 export { openPglite } from "./pglite.js";
 export { directClient } from "./direct-client.js";
+export { transportClient } from "./transport-client.js";
 export { describeError, gatewayError, type ErrorDetails, type GatewayErrorInit } from "./errors.js";
 export { hashKey } from "./key-hash.js";
 export { createLogger, redactInLogs, type Logger } from "./logger.js";

@@ -1,17 +1,18 @@
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError, createClient, type ConnectRouter, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
 import { CheckHealthResponseSchema, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayError, serveConnect } from "../src/index.js";
 import { h2Transport } from "../src/h2-transport.js";
+import { transportClient } from "../src/transport-client.js";
 
-// The lean Connect client (h2-transport.ts) and server path (h2-handlers.ts)
-// against each other and against connect-node's own client and server, so
-// each speaks the protocol connect-node speaks.
+// The lean Connect client (transport-client.ts over h2-transport.ts) and
+// server path (h2-handlers.ts) against each other and against connect-node's
+// own client and server, so each speaks the protocol connect-node speaks.
 
 const BIG = 1_000_000;
 const MANY = 500;
@@ -65,16 +66,21 @@ async function plainConnectServer(): Promise<{ url: string; close(): Promise<voi
   };
 }
 
-const pairings: { name: string; client: (url: string) => Transport; server: "ours" | "connect-node" }[] = [
-  { name: "our client, our server", client: h2Transport, server: "ours" },
-  { name: "connect-node's client, our server", client: (url) => createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true }), server: "ours" },
-  { name: "our client, connect-node's server", client: h2Transport, server: "connect-node" },
+type RouterClient = Client<typeof RouterService>;
+const connectNodeTransport = (url: string) => createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true });
+
+const pairings: { name: string; client: (url: string) => RouterClient; server: "ours" | "connect-node"; cancelsWhenLeft: boolean }[] = [
+  { name: "our client, our server", client: (url) => transportClient(RouterService, h2Transport(url)), server: "ours", cancelsWhenLeft: true },
+  { name: "connect-node's client, our server", client: (url) => createClient(RouterService, connectNodeTransport(url)), server: "ours", cancelsWhenLeft: false },
+  { name: "our client, connect-node's server", client: (url) => transportClient(RouterService, h2Transport(url)), server: "connect-node", cancelsWhenLeft: true },
+  // What a split edge runs with tracing on or a TLS peer.
+  { name: "our client over connect-node's transport, our server", client: (url) => transportClient(RouterService, connectNodeTransport(url)), server: "ours", cancelsWhenLeft: false },
 ];
 
-describe.each(pairings)("Connect over HTTP/2: $name", ({ client: transportFor, server: serverKind }) => {
+describe.each(pairings)("Connect over HTTP/2: $name", ({ client: clientFor, server: serverKind, cancelsWhenLeft }) => {
   let url: string;
   let close: () => Promise<void>;
-  let client: ReturnType<typeof createClient<typeof RouterService>>;
+  let client: RouterClient;
 
   beforeAll(async () => {
     if (serverKind === "ours") {
@@ -84,7 +90,7 @@ describe.each(pairings)("Connect over HTTP/2: $name", ({ client: transportFor, s
     } else {
       ({ url, close } = await plainConnectServer());
     }
-    client = createClient(RouterService, transportFor(url));
+    client = clientFor(url);
   });
   afterAll(() => close());
 
@@ -158,6 +164,20 @@ describe.each(pairings)("Connect over HTTP/2: $name", ({ client: transportFor, s
     seen.cancelled.length = 0;
   });
 
+  // With connect-node's client or transport, a caller that stops reading
+  // leaves the call running until it aborts its signal (the edge does both).
+  it.runIf(cancelsWhenLeft)("cancels the handler when the caller stops reading mid-stream", async () => {
+    const cases: string[] = [];
+    for await (const res of client.complete({ requestId: "hang" })) {
+      cases.push(res.event.case ?? "");
+      break;
+    }
+    expect(cases).toEqual(["started"]);
+    for (let i = 0; i < 100 && !seen.cancelled.includes("hang"); i++) await sleep(20);
+    expect(seen.cancelled).toContain("hang");
+    seen.cancelled.length = 0;
+  });
+
   it("gives up on a call past its deadline", async () => {
     const err = await client.checkHealth({ model: "slow" }, { timeoutMs: 100 }).catch((e: unknown) => e);
     expect((err as ConnectError).code).toBe(Code.DeadlineExceeded);
@@ -195,7 +215,7 @@ describe("our server's other calls", () => {
       expect(stream.status).toBe(200);
       expect(stream.body[0]).toBe(2);
       expect(JSON.parse(stream.body.subarray(5).toString())).toMatchObject({ error: { code: "invalid_argument" } });
-      const client = createClient(RouterService, h2Transport(`http://127.0.0.1:${server.port}`));
+      const client = transportClient(RouterService, h2Transport(`http://127.0.0.1:${server.port}`));
       expect((await client.checkHealth({ model: "still-here" })).healthy[0]?.modelGroup).toBe("still-here");
     } finally {
       session.close();
@@ -218,7 +238,7 @@ describe("h2Transport", () => {
   it("reports a peer that refuses the connection as unavailable, with the refusal as its cause", async () => {
     const { url, close } = await plainConnectServer();
     await close();
-    const err = await createClient(RouterService, h2Transport(url))
+    const err = await transportClient(RouterService, h2Transport(url))
       .checkHealth({ model: "x" })
       .catch((e: unknown) => e);
     expect((err as ConnectError).code).toBe(Code.Unavailable);
@@ -230,7 +250,7 @@ describe("h2Transport", () => {
   it("reports a method the peer does not serve as unimplemented, unary and streaming", async () => {
     const server = await serveConnect(() => {}, { port: 0, host: "127.0.0.1" });
     try {
-      const client = createClient(RouterService, h2Transport(`http://127.0.0.1:${server.port}`));
+      const client = transportClient(RouterService, h2Transport(`http://127.0.0.1:${server.port}`));
       const unary = await client.checkHealth({ model: "x" }).catch((e: unknown) => e);
       expect((unary as ConnectError).code).toBe(Code.Unimplemented);
       const stream = await (async () => {
@@ -245,7 +265,7 @@ describe("h2Transport", () => {
 
   it("connects again after the peer restarts on the same port", async () => {
     const first = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
-    const client = createClient(RouterService, h2Transport(`http://127.0.0.1:${first.port}`));
+    const client = transportClient(RouterService, h2Transport(`http://127.0.0.1:${first.port}`));
     expect((await client.checkHealth({ model: "before" })).healthy).toHaveLength(1);
     await first.close(0);
     const second = await serveConnect(routes, { port: first.port, host: "127.0.0.1" });

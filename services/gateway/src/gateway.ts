@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createClient } from "@connectrpc/connect";
 import { startAccounting } from "@gateway/accounting";
-import { createLogger, directClient, loadConfig, serveConnect, type Bus, type Database } from "@gateway/common";
+import { createLogger, directClient, loadConfig, serveConnect, transportClient, type Bus, type Database } from "@gateway/common";
 import { AuthCache, createEdgeServer, type Peers } from "@gateway/edge";
 import { startKeys } from "@gateway/keys";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
@@ -94,9 +93,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         };
       } else {
         peers = {
-          keys: createClient(KeysService, replicaTransport(required(options.keysUrl, "KEYS_URL"))),
-          router: createClient(RouterService, replicaTransport(required(options.routerUrl, "ROUTER_URL"))),
-          accounting: createClient(AccountingService, replicaTransport(required(options.accountingUrl, "ACCOUNTING_URL"))),
+          keys: transportClient(KeysService, replicaTransport(required(options.keysUrl, "KEYS_URL"))),
+          router: transportClient(RouterService, replicaTransport(required(options.routerUrl, "ROUTER_URL"))),
+          accounting: transportClient(AccountingService, replicaTransport(required(options.accountingUrl, "ACCOUNTING_URL"))),
         };
         // In one process an Authorize is a function call; across processes it is a hop worth skipping.
         const cache = new AuthCache(peers.keys, logger);
