@@ -1,14 +1,17 @@
-import { create, ScalarType, type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { create, fromBinary, ScalarType, toBinary, type DescField, type DescMessage, type DescOneof, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { messageOf } from "./message-of.js";
 
 /**
  * Binary protobuf for "flat" messages: singular scalar, enum and message
- * fields (no lists, maps or oneofs), which is what the per-request usage
- * event is. The bytes are exactly what protobuf-es's toBinary writes, and
- * decode reads anything fromBinary reads for such a message (unknown fields
- * are skipped). It exists for speed: protobuf-es walks a message through its
- * reflection API on every call (about 10 µs to encode and 7 µs to decode a
- * usage event here), where this generates one encoder and one decoder per
- * schema, once (about 1 µs each way).
+ * fields, oneofs of such fields, and maps from strings to scalars; no lists.
+ * That is the per-request usage event and the messages of a Complete call.
+ * The bytes are what protobuf-es's toBinary writes (a oneof's field is
+ * written where the oneof's lowest field number would be), and decode reads
+ * anything fromBinary reads for such a message (unknown fields are skipped).
+ * It exists for speed: protobuf-es walks a message through its reflection
+ * API on every call (about 10 µs to encode and 7 µs to decode a usage event
+ * here), where this generates one encoder and one decoder per schema, once
+ * (about 1 µs each way).
  */
 export interface FlatCodec<Desc extends DescMessage> {
   encode(message: MessageInitShape<Desc>): Uint8Array;
@@ -20,10 +23,22 @@ type Json = Record<string, unknown>;
 interface FieldCodec {
   localName: string;
   number: number;
-  /** Writes the field's tag and value when the value is not the field's default. */
+  /** Writes the field's tag and value (a field with implicit presence only when the value is not its default). */
   write(w: Writer, value: unknown): void;
   /** Reads the value at the reader's position, given the wire type it came with. */
   read(r: Reader, wireType: number): unknown;
+}
+
+/** A property of the message: one field, or a oneof or map, which take several tags or entries. */
+interface MemberCodec {
+  localName: string;
+  /** The field numbers whose tags this member reads. */
+  numbers: number[];
+  /** Source of the member's value in a message that has none of its fields. */
+  initial: string;
+  write(w: Writer, value: unknown): void;
+  /** Reads one of the member's fields; `current` is the member's value so far. */
+  read(r: Reader, wireType: number, number: number, current: unknown): unknown;
 }
 
 const VARINT = 0;
@@ -59,54 +74,162 @@ interface CompiledMessage {
   read(r: Reader, end: number): Json;
 }
 
+const binaryCodecs = new Map<string, FlatCodec<DescMessage>>();
+
+/**
+ * The binary codec for any message: the flat codec when the schema is flat,
+ * protobuf-es's reflection otherwise. Made once per schema. Encode takes a
+ * message or its fields.
+ */
+export function binaryCodec<Desc extends DescMessage>(schema: Desc): FlatCodec<Desc> {
+  let codec = binaryCodecs.get(schema.typeName);
+  if (!codec) {
+    try {
+      codec = flatCodec(schema);
+    } catch {
+      codec = { encode: (message) => toBinary(schema, messageOf(schema, message)), decode: (bytes) => fromBinary(schema, bytes) };
+    }
+    binaryCodecs.set(schema.typeName, codec);
+  }
+  return codec as FlatCodec<Desc>;
+}
+
 const compiledByType = new Map<string, CompiledMessage>();
+
+/** Schemas being compiled: a message that contains itself is compiled at its first use. */
+const compiling = new Set<string>();
 
 function compile(schema: DescMessage): CompiledMessage {
   const known = compiledByType.get(schema.typeName);
   if (known) return known;
-  const fields = [...schema.fields].sort((a, b) => a.number - b.number).map(fieldCodec);
   const zero = create(schema) as Json;
-  const defaults = fields.map((f) => zero[f.localName]);
-  const name = (f: FieldCodec) => JSON.stringify(f.localName);
+  let members: MemberCodec[];
+  compiling.add(schema.typeName);
+  try {
+    members = schema.members
+      .map((member): MemberCodec => (member.kind === "oneof" ? oneofCodec(member) : member.fieldKind === "map" ? mapCodec(member) : fieldMember(member)))
+      .sort((a, b) => Math.min(...a.numbers) - Math.min(...b.numbers));
+  } finally {
+    compiling.delete(schema.typeName);
+  }
+  const defaults = members.map((m) => zero[m.localName]);
+  const name = (m: MemberCodec) => JSON.stringify(m.localName);
   // Each schema's two functions are generated once, as source: a fixed
   // property name makes every load and store a plain one (a loop over
   // names makes them megamorphic), and a decoded message is one object
   // literal, so every message of a type shares one shape.
   const writeFields = new Function(
-    "fields",
+    "members",
     `return function writeFields(w, m) {
   let v;
-${fields.map((f, i) => `  v = m[${name(f)}]; if (v !== undefined) fields[${i}].write(w, v);`).join("\n")}
+${members.map((m, i) => `  v = m[${name(m)}]; if (v !== undefined) members[${i}].write(w, v);`).join("\n")}
 };`,
-  )(fields) as CompiledMessage["writeFields"];
+  )(members) as CompiledMessage["writeFields"];
   const read = new Function(
-    "fields",
+    "members",
     "defaults",
     "typeName",
     `return function read(r, end) {
-${fields.map((_, i) => `  let v${i} = defaults[${i}];`).join("\n")}
+${members.map((m, i) => `  let v${i} = ${m.initial.replace("$default", `defaults[${i}]`)};`).join("\n")}
   while (r.pos < end) {
     const tag = r.varint32();
     switch (tag >>> 3) {
-${fields.map((f, i) => `      case ${f.number}: v${i} = fields[${i}].read(r, tag & 7); break;`).join("\n")}
+${members.flatMap((m, i) => m.numbers.map((n) => `      case ${n}: v${i} = members[${i}].read(r, tag & 7, ${n}, v${i}); break;`)).join("\n")}
       default: r.skip(tag & 7);
     }
   }
   if (r.pos !== end) throw new Error(typeName + ": a field runs past the end of the message");
-  return { $typeName: typeName, ${fields.map((f, i) => `${name(f)}: v${i}`).join(", ")} };
+  return { $typeName: typeName, ${members.map((m, i) => `${name(m)}: v${i}`).join(", ")} };
 };`,
-  )(fields, defaults, schema.typeName) as CompiledMessage["read"];
+  )(members, defaults, schema.typeName) as CompiledMessage["read"];
   const compiledMessage: CompiledMessage = { writeFields, read };
   compiledByType.set(schema.typeName, compiledMessage);
   return compiledMessage;
 }
 
-function fieldCodec(field: DescField): FieldCodec {
-  const unsupported = (what: string) => new Error(`flatCodec: ${field.parent.typeName}.${field.name} is ${what}, which flat messages do not have`);
-  if (field.fieldKind === "list" || field.fieldKind === "map") throw unsupported(`a ${field.fieldKind}`);
-  if (field.oneof) throw unsupported("part of a oneof");
+function unsupported(field: DescField, what: string): Error {
+  return new Error(`flatCodec: ${field.parent.typeName}.${field.name} is ${what}, which flat messages do not have`);
+}
+
+/** A field of its own: its value, or the default when the message lacks it. */
+function fieldMember(field: DescField): MemberCodec {
+  const codec = fieldCodec(field, false);
+  return { localName: field.localName, numbers: [field.number], initial: "$default", write: codec.write, read: (r, wireType) => codec.read(r, wireType) };
+}
+
+/** A oneof: { case, value } with the field that is set, written even when its value is a default. */
+function oneofCodec(oneof: DescOneof): MemberCodec {
+  const byCase = new Map(oneof.fields.map((f) => [f.localName, fieldCodec(f, true)]));
+  const byNumber = new Map(oneof.fields.map((f) => [f.number, { case: f.localName, codec: byCase.get(f.localName)! }]));
+  return {
+    localName: oneof.localName,
+    numbers: oneof.fields.map((f) => f.number),
+    initial: "{ case: undefined }",
+    write(w, value) {
+      const { case: set, value: inner } = value as { case?: string; value?: unknown };
+      if (set === undefined) return;
+      const codec = byCase.get(set);
+      if (!codec) throw new Error(`${oneof.parent.typeName}.${oneof.name} has no case ${set}`);
+      codec.write(w, inner);
+    },
+    read(r, wireType, number) {
+      const { case: set, codec } = byNumber.get(number)!;
+      return { case: set, value: codec.read(r, wireType) };
+    },
+  };
+}
+
+/** A map from strings to scalars: one length-delimited entry (key 1, value 2) per key. */
+function mapCodec(field: DescField & { fieldKind: "map" }): MemberCodec {
+  if (field.mapKey !== ScalarType.STRING) throw unsupported(field, "a map with non-string keys");
+  if (field.mapKind === "message") throw unsupported(field, "a map of messages");
+  const kind = SCALARS[field.mapKind === "enum" ? ScalarType.INT32 : field.scalar];
+  if (!kind) throw unsupported(field, "a map of this scalar type");
+  const key = SCALARS[ScalarType.STRING]!;
+  const tag = (field.number << 3) | LENGTH_DELIMITED;
+  const valueTag = (2 << 3) | kind.wireType;
+  return {
+    localName: field.localName,
+    numbers: [field.number],
+    initial: "{}",
+    write(w, value) {
+      const entries = value as Json;
+      for (const k in entries) {
+        w.varint(tag);
+        w.nested(() => {
+          w.varint((1 << 3) | LENGTH_DELIMITED);
+          key.write(w, k);
+          w.varint(valueTag);
+          kind.write(w, entries[k]);
+        });
+      }
+    },
+    read(r, wireType, _number, current) {
+      expectWireType(field, wireType, LENGTH_DELIMITED);
+      const length = r.varint32();
+      const end = r.pos + length;
+      let k = "";
+      let v = kind.zero();
+      while (r.pos < end) {
+        const entryTag = r.varint32();
+        if (entryTag >>> 3 === 1) k = key.read(r) as string;
+        else if (entryTag >>> 3 === 2) v = kind.read(r);
+        else r.skip(entryTag & 7);
+      }
+      if (r.pos !== end) throw new Error(`${field.parent.typeName}.${field.name}: a map entry runs past its end`);
+      (current as Json)[k] = v;
+      return current;
+    },
+  };
+}
+
+function fieldCodec(field: DescField, inOneof: boolean): FieldCodec {
+  if (field.fieldKind === "list" || field.fieldKind === "map") throw unsupported(field, `a ${field.fieldKind}`);
+  if (field.oneof && !inOneof) throw unsupported(field, "part of a oneof");
   const { localName, number } = field;
   if (field.fieldKind === "message") {
+    // Compiled now, so a nested schema that is not flat is refused here and not at the first encode.
+    if (!compiling.has(field.message.typeName)) compile(field.message);
     const nested = () => compile(field.message);
     const tag = (number << 3) | LENGTH_DELIMITED;
     return {
@@ -123,17 +246,18 @@ function fieldCodec(field: DescField): FieldCodec {
       },
     };
   }
-  if (field.presence !== IMPLICIT) throw unsupported("a field with explicit presence");
+  // A oneof's fields have explicit presence: the one that is set is written whatever its value.
+  if (field.presence !== IMPLICIT && !inOneof) throw unsupported(field, "a field with explicit presence");
   const scalar = field.fieldKind === "enum" ? ScalarType.INT32 : field.scalar;
   const kind = SCALARS[scalar];
-  if (!kind) throw unsupported(`of scalar type ${ScalarType[scalar]}`);
+  if (!kind) throw unsupported(field, `of scalar type ${ScalarType[scalar]}`);
   const tag = (number << 3) | kind.wireType;
   const asString = field.fieldKind === "scalar" && field.longAsString;
   return {
     localName,
     number,
     write(w, value) {
-      if (kind.isDefault(value)) return;
+      if (!inOneof && kind.isDefault(value)) return;
       w.varint(tag);
       kind.write(w, value);
     },
@@ -154,6 +278,8 @@ function expectWireType(field: DescField, got: number, want: number): void {
 
 interface ScalarKind {
   wireType: number;
+  /** The value a map entry without one has. */
+  zero(): unknown;
   isDefault(value: unknown): boolean;
   write(w: Writer, value: unknown): void;
   read(r: Reader): unknown;
@@ -165,28 +291,32 @@ const isZeroLong = (value: unknown) => value === undefined || value === 0 || val
 const SCALARS: Partial<Record<ScalarType, ScalarKind>> = {
   [ScalarType.STRING]: {
     wireType: LENGTH_DELIMITED,
+    zero: () => "",
     isDefault: (v) => v === "" || v === undefined,
     write: (w, v) => w.string(v as string),
     read: (r) => r.string(),
   },
   [ScalarType.BYTES]: {
     wireType: LENGTH_DELIMITED,
+    zero: () => new Uint8Array(0),
     isDefault: (v) => (v as Uint8Array | undefined)?.length === 0 || v === undefined,
     write: (w, v) => w.bytes(v as Uint8Array),
     read: (r) => r.bytes(),
   },
   [ScalarType.BOOL]: {
     wireType: VARINT,
+    zero: () => false,
     isDefault: (v) => v === false || v === undefined,
-    write: (w) => w.varint(1),
+    write: (w, v) => w.varint(v === true ? 1 : 0),
     read: (r) => r.varint32() !== 0,
   },
-  [ScalarType.UINT32]: { wireType: VARINT, isDefault: isZero, write: (w, v) => w.varint((v as number) >>> 0), read: (r) => r.varint32() >>> 0 },
-  [ScalarType.INT32]: { wireType: VARINT, isDefault: isZero, write: (w, v) => w.int32(v as number), read: (r) => r.varint32() | 0 },
-  [ScalarType.INT64]: { wireType: VARINT, isDefault: isZeroLong, write: (w, v) => w.varint64(BigInt(v as bigint)), read: (r) => BigInt.asIntN(64, r.varint64()) },
-  [ScalarType.UINT64]: { wireType: VARINT, isDefault: isZeroLong, write: (w, v) => w.varint64(BigInt(v as bigint)), read: (r) => r.varint64() },
+  [ScalarType.UINT32]: { wireType: VARINT, zero: () => 0, isDefault: isZero, write: (w, v) => w.varint((v as number) >>> 0), read: (r) => r.varint32() >>> 0 },
+  [ScalarType.INT32]: { wireType: VARINT, zero: () => 0, isDefault: isZero, write: (w, v) => w.int32(v as number), read: (r) => r.varint32() | 0 },
+  [ScalarType.INT64]: { wireType: VARINT, zero: () => 0n, isDefault: isZeroLong, write: (w, v) => w.varint64(BigInt(v as bigint)), read: (r) => BigInt.asIntN(64, r.varint64()) },
+  [ScalarType.UINT64]: { wireType: VARINT, zero: () => 0n, isDefault: isZeroLong, write: (w, v) => w.varint64(BigInt(v as bigint)), read: (r) => r.varint64() },
   [ScalarType.DOUBLE]: {
     wireType: FIXED64,
+    zero: () => 0,
     // -0 is written: it is not the default's bit pattern.
     isDefault: (v) => v === undefined || Object.is(v, 0),
     write: (w, v) => w.double(v as number),
@@ -194,6 +324,7 @@ const SCALARS: Partial<Record<ScalarType, ScalarKind>> = {
   },
   [ScalarType.FLOAT]: {
     wireType: FIXED32,
+    zero: () => 0,
     isDefault: (v) => v === undefined || Object.is(v, 0),
     write: (w, v) => w.float(v as number),
     read: (r) => r.float(),

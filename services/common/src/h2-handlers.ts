@@ -1,12 +1,12 @@
 import type * as http2 from "node:http2";
 import { constants } from "node:http2";
-import { fromBinary, toBinary, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { CallContext } from "./call-context.js";
 import { drained } from "./drained.js";
 import { LightAbortController } from "./light-abort-controller.js";
-import { messageOf } from "./message-of.js";
+import { binaryCodec } from "./flat-codec.js";
 
 type Handler = (req: unknown, ctx: HandlerContext) => unknown;
 
@@ -91,7 +91,7 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
     const body = await readBody(stream);
     if (entry.method.methodKind === "unary") {
       const response = await entry.handler(decode(entry.method, body), ctx);
-      const bytes = toBinary(entry.method.output, messageOf(entry.method.output, response));
+      const bytes = binaryCodec(entry.method.output).encode(response as Message);
       if (stream.destroyed) return;
       stream.respond(responseHeaders(ctx, 200, UNARY));
       stream.end(bytes);
@@ -111,11 +111,12 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
 }
 
 async function streamResponses(entry: Entry, stream: http2.ServerHttp2Stream, ctx: CallContext, request: Uint8Array): Promise<void> {
-  const responses = entry.handler(decode(entry.method, request), ctx) as AsyncIterable<unknown>;
+  const responses = entry.handler(decode(entry.method, request), ctx) as AsyncIterable<Message>;
+  const output = binaryCodec(entry.method.output);
   for await (const response of responses) {
     if (stream.destroyed) return;
     if (!stream.headersSent) stream.respond(responseHeaders(ctx, 200, STREAM));
-    const bytes = toBinary(entry.method.output, messageOf(entry.method.output, response));
+    const bytes = output.encode(response);
     if (!stream.write(envelope(0, bytes))) await drained(stream);
   }
   if (!stream.destroyed) endStream(stream, ctx, undefined);
@@ -132,7 +133,7 @@ function endStream(stream: http2.ServerHttp2Stream, ctx: CallContext, error: Con
 
 function decode(method: DescMethod, bytes: Uint8Array): Message {
   try {
-    return fromBinary(method.input, bytes);
+    return binaryCodec(method.input).decode(bytes);
   } catch (err) {
     throw new ConnectError(`the request is not a ${method.input.typeName}`, Code.InvalidArgument, undefined, undefined, err);
   }

@@ -1,9 +1,9 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { fromBinary, toBinary, type DescMessage, type DescMethodStreaming, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { codeFromHttpStatus, endStreamFlag, endStreamFromJson, errorFromJsonBytes, type EndStreamResponse } from "@connectrpc/connect/protocol-connect";
-import { messageOf } from "./message-of.js";
+import { binaryCodec } from "./flat-codec.js";
 
 type CallHeaders = Parameters<Transport["unary"]>[3];
 
@@ -81,7 +81,7 @@ export function h2Transport(baseUrl: string): Transport {
     ): Promise<UnaryResponse<I, O>> {
       return new Promise((resolve, reject) => {
         if (signal?.aborted) return reject(abortError(signal));
-        const body = toBinary(method.input, messageOf(method.input, input));
+        const body = binaryCodec(method.input).encode(input);
         let stream: http2.ClientHttp2Stream;
         try {
           stream = request(`/${method.parent.typeName}/${method.name}`, "application/proto", timeoutMs, header);
@@ -104,7 +104,7 @@ export function h2Transport(baseUrl: string): Transport {
           const [header, trailer] = splitHeaders(responseHeaders);
           if (status !== 200) return reject(errorFromBody(status, bytes, mergeHeaders(header, trailer)));
           try {
-            resolve({ stream: false, service: method.parent, method, header, trailer, message: fromBinary(method.output, bytes) });
+            resolve({ stream: false, service: method.parent, method, header, trailer, message: binaryCodec(method.output).decode(bytes) });
           } catch (err) {
             reject(new ConnectError(`cannot decode ${method.output.typeName}`, Code.Internal, undefined, undefined, err));
           }
@@ -132,7 +132,8 @@ export function h2Transport(baseUrl: string): Transport {
       first = message;
     }
     if (first === undefined) throw new ConnectError(`${method.name} takes one request message`, Code.InvalidArgument);
-    const body = toBinary(method.input, messageOf(method.input, first));
+    const body = binaryCodec(method.input).encode(first);
+    const output = binaryCodec(method.output);
     const envelope = Buffer.allocUnsafe(ENVELOPE_HEADER + body.length);
     envelope[0] = 0;
     envelope.writeUInt32BE(body.length, 1);
@@ -184,7 +185,7 @@ export function h2Transport(baseUrl: string): Transport {
               continue;
             }
             try {
-              messages.push(fromBinary(method.output, data));
+              messages.push(output.decode(data));
             } catch (err) {
               call.fail(new ConnectError(`cannot decode ${method.output.typeName}`, Code.Internal, undefined, undefined, err));
               stream.close(NGHTTP2_CANCEL);

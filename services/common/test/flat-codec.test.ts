@@ -1,10 +1,10 @@
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
-import { CompleteRequestSchema } from "@gateway/proto/router/v1/router_pb.js";
+import { CallType, CompleteRequestSchema, CompleteResponseSchema, ListModelsResponseSchema } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageEventSchema, UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { flatCodec } from "../src/flat-codec.js";
+import { binaryCodec, flatCodec } from "../src/flat-codec.js";
 
 const codec = flatCodec(UsageEventSchema);
 
@@ -43,6 +43,31 @@ const usageEvent: fc.Arbitrary<MessageInitShape<typeof UsageEventSchema>> = fc.r
   keyAlias: text,
   messages: fc.oneof(fc.constant(""), fc.string({ maxLength: 20_000 })),
   response: text,
+});
+
+const bytes = fc.uint8Array({ maxLength: 300 });
+
+const completeRequest: fc.Arbitrary<MessageInitShape<typeof CompleteRequestSchema>> = fc.record({
+  requestId: text,
+  callType: fc.constantFrom(CallType.UNSPECIFIED, CallType.CHAT_COMPLETIONS, CallType.EMBEDDINGS, CallType.MESSAGES),
+  body: bytes,
+  keyHash: text,
+  keyAlias: text,
+  userId: text,
+  teamId: text,
+  // A plain object's map: "__proto__" is not a key it can hold, here or in protobuf-es.
+  providerHeaders: fc.dictionary(text.filter((k) => k !== "__proto__"), text, { maxKeys: 5 }),
+});
+
+const completeResponse: fc.Arbitrary<MessageInitShape<typeof CompleteResponseSchema>> = fc.record({
+  event: fc.oneof(
+    fc.constant({ case: undefined }),
+    fc.record({ case: fc.constant("started" as const), value: fc.record({ modelGroup: text, deploymentId: text, providerModel: text, attemptedRetries: uint32, attemptedFallbacks: uint32 }) }),
+    fc.record({ case: fc.constant("chunk" as const), value: bytes }),
+    fc.record({ case: fc.constant("response" as const), value: bytes }),
+    fc.record({ case: fc.constant("finished" as const), value: fc.record({ promptTokens: uint32, completionTokens: uint32, cost: double }) }),
+    fc.record({ case: fc.constant("namedChunk" as const), value: fc.record({ name: text, data: bytes }) }),
+  ),
 });
 
 describe("flatCodec", () => {
@@ -94,7 +119,51 @@ describe("flatCodec", () => {
     }
   });
 
-  it("refuses schemas with lists, maps or oneofs when it is built", () => {
-    expect(() => flatCodec(CompleteRequestSchema)).toThrow(/flat messages do not have/);
+  it("refuses schemas with lists when it is built", () => {
+    expect(() => flatCodec(ListModelsResponseSchema)).toThrow(/flat messages do not have/);
+  });
+});
+
+// The messages of a Complete call: a map of headers, and a oneof whose set
+// field is written even when its value is a default (an empty chunk).
+describe.each([
+  { name: "CompleteRequest", schema: CompleteRequestSchema, arbitrary: completeRequest },
+  { name: "CompleteResponse", schema: CompleteResponseSchema, arbitrary: completeResponse },
+] as const)("flatCodec of $name", ({ schema, arbitrary }) => {
+  const messageCodec = flatCodec(schema);
+
+  it("writes exactly the bytes protobuf-es writes", () => {
+    fc.assert(
+      fc.property(arbitrary, (init) => {
+        const expected = toBinary(schema, create(schema, init as never));
+        expect(Buffer.from(messageCodec.encode(init as never)).equals(Buffer.from(expected))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("reads back what protobuf-es reads", () => {
+    fc.assert(
+      fc.property(arbitrary, (init) => {
+        const encoded = toBinary(schema, create(schema, init as never));
+        expect(messageCodec.decode(encoded)).toEqual(fromBinary(schema, encoded));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("binaryCodec", () => {
+  it("uses protobuf-es for a schema that is not flat, taking a message or its fields", () => {
+    const codec = binaryCodec(ListModelsResponseSchema);
+    const decoded = codec.decode(codec.encode({ models: [{ name: "fast-model", created: 7n }] }));
+    expect(decoded.models.map((m) => [m.name, m.created])).toEqual([["fast-model", 7n]]);
+  });
+
+  it("reads a map entry that leaves out its key or value as the defaults", () => {
+    // provider_headers (8): one entry with only its value, one with only its key.
+    const entries = Uint8Array.from([(8 << 3) | 2, 3, (2 << 3) | 2, 1, 0x61, (8 << 3) | 2, 3, (1 << 3) | 2, 1, 0x62]);
+    expect(binaryCodec(CompleteRequestSchema).decode(entries).providerHeaders).toEqual({ "": "a", b: "" });
+    expect(fromBinary(CompleteRequestSchema, entries).providerHeaders).toEqual({ "": "a", b: "" });
   });
 });
