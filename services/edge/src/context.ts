@@ -18,7 +18,8 @@ export interface EdgeOptions {
 export interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
-  url: URL;
+  /** The request target's path, without its query. */
+  path: string;
   /** Gateway-made (never the client's), so ledger rows cannot collide. */
   requestId: string;
   options: EdgeOptions;

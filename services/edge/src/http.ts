@@ -62,6 +62,11 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
   res.end(body);
 }
 
+/** The request's query parameters; parsed when a route asks for them, not for every request. */
+export function queryOf(req: IncomingMessage): URLSearchParams {
+  return new URL(req.url ?? "/", "http://edge").searchParams;
+}
+
 /** The caller's key: OpenAI's bearer token, or Azure's api-key / Anthropic's x-api-key header. */
 export function apiKeyOf(req: IncomingMessage): string {
   const auth = req.headers.authorization;

@@ -109,7 +109,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     access: Access.INFERENCE,
   });
   // Field by field, not { ...ctx, api, … }: see withFields (@gateway/common).
-  const call: Call = { req, res, url: ctx.url, requestId, options, api, auth, used: { cost: 0, totalTokens: 0 } };
+  const call: Call = { req, res, path: ctx.path, requestId, options, api, auth, used: { cost: 0, totalTokens: 0 } };
   const abort = new LightAbortController();
   const onClose = () => {
     if (!res.writableFinished) abort.abort();

@@ -79,11 +79,11 @@ export function createEdgeServer(options: EdgeOptions, tls?: Pick<TlsServerOptio
   const serverOptions = { keepAliveTimeout: 65_000 };
   const server: Server = (tls ? createTlsServer({ ...serverOptions, ...tls }, handle) : createServer(serverOptions, handle)) as Server;
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? "/", "http://edge");
-    const ctx: RequestContext = { req, res, url, requestId: randomUUID(), options };
-    const handler = routeFor(req.method, url.pathname);
-    observeRequest(ctx, handler ? routeLabel(req.method, url.pathname) : "unmatched", async () => {
-      if (!handler) throw notFound(req.method, url.pathname);
+    const path = pathOf(req.url);
+    const ctx: RequestContext = { req, res, path, requestId: randomUUID(), options };
+    const handler = routeFor(req.method, path);
+    observeRequest(ctx, handler ? routeLabel(req.method, path) : "unmatched", async () => {
+      if (!handler) throw notFound(req.method, path);
       await handler(ctx);
     });
   }
@@ -112,6 +112,17 @@ export function createEdgeServer(options: EdgeOptions, tls?: Pick<TlsServerOptio
         deadline.unref();
       })),
   };
+}
+
+// A path of plain segments, as every route's is; anything else (dot segments,
+// escapes, backslashes, an absolute-form target) goes through the URL parser.
+const PLAIN_PATH = /^(\/[\w.-]*)+$/;
+
+/** The request target's path, as the URL parser gives it, without parsing the common case. */
+function pathOf(target = "/"): string {
+  const query = target.indexOf("?");
+  const path = query === -1 ? target : target.slice(0, query);
+  return PLAIN_PATH.test(path) && !path.includes("/.") ? path : new URL(target, "http://edge").pathname;
 }
 
 function notFound(method: string | undefined, path: string): Error {

@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, createClient, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
 import { createLogger, gatewayError } from "@gateway/common";
@@ -139,6 +140,23 @@ describe("edge", () => {
       expect(error.type).toBeTruthy();
     }
     expect((await post({ model: "fast-model", messages: [{ role: "user", content: "ok" }] })).status).toBe(200);
+  });
+
+  it("routes a request target as the URL parser reads it: with a query, with dot segments, in absolute form", async () => {
+    const statusOf = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(base);
+        const req = request({ host: url.hostname, port: url.port, path, headers: { authorization: "Bearer sk-good" } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    expect(await statusOf("/v1/models?limit=5")).toBe(200);
+    expect(await statusOf("/v1/../v1/./models")).toBe(200);
+    expect(await statusOf(`${base}/v1/models`)).toBe(200);
+    expect(await statusOf("/v1/models/..")).toBe(404);
   });
 
   it("lists models in OpenAI's shape", async () => {

@@ -3,7 +3,7 @@ import { gatewayError } from "@gateway/common";
 import { SpendGroupBy, type SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, sendJson } from "../http.js";
+import { apiKeyOf, queryOf, sendJson } from "../http.js";
 import { intParam } from "./spend.js";
 
 // LiteLLM's spend report and top lists, in LiteLLM's response shapes, all
@@ -22,7 +22,7 @@ async function authorizeAdmin(ctx: RequestContext): Promise<void> {
 }
 
 function param(ctx: RequestContext, name: string): string {
-  return ctx.url.searchParams.get(name) ?? "";
+  return queryOf(ctx.req).get(name) ?? "";
 }
 
 /** Groups rows by a key, keeping first-seen order. */

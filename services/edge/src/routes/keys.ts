@@ -3,7 +3,7 @@ import { Code, type CallOptions } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, readJsonObject, sendJson } from "../http.js";
+import { apiKeyOf, queryOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's key management routes (/key/*), as calls to the keys service's
 // management RPCs. The caller's key rides along: the keys service itself
@@ -131,14 +131,14 @@ export async function updateKey(ctx: RequestContext): Promise<void> {
 }
 
 export async function keyInfoRoute(ctx: RequestContext): Promise<void> {
-  const param = ctx.url.searchParams.get("key") ?? "";
+  const param = queryOf(ctx.req).get("key") ?? "";
   const { key } = await ctx.options.peers.keys.getKey({ ref: keyRef(param) }, callOptions(ctx));
   const spend = await spendOf(ctx, [key!.keyHash]);
   sendJson(ctx.res, 200, { key: param, info: keyInfo(key!, spend[key!.keyHash] ?? 0) });
 }
 
 export async function listKeys(ctx: RequestContext): Promise<void> {
-  const q = ctx.url.searchParams;
+  const q = queryOf(ctx.req);
   const page = Number(q.get("page") ?? 1) || 1;
   const size = Number(q.get("size") ?? 10) || 10;
   const { keys, totalCount } = await ctx.options.peers.keys.listKeys(
@@ -172,7 +172,7 @@ export async function deleteKeys(ctx: RequestContext): Promise<void> {
 export async function regenerateKey(ctx: RequestContext): Promise<void> {
   const b = ctx.req.headers["content-length"] === "0" ? {} : await body(ctx).catch(() => ({}) as Json);
   // POST /key/{key}/regenerate names the key in the path, POST /key/regenerate in the body.
-  const fromPath = /^\/key\/(.+)\/regenerate$/.exec(ctx.url.pathname)?.[1];
+  const fromPath = /^\/key\/(.+)\/regenerate$/.exec(ctx.path)?.[1];
   const ref = keyRef(fromPath ? decodeURIComponent(fromPath) : b["key"]);
   const newKey = optional(b, "new_key", isString, "a string") ?? "";
   const minted = await ctx.options.peers.keys.regenerateKey({ ref, newKey, settings: settings(b) }, callOptions(ctx));

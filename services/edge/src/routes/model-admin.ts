@@ -3,7 +3,7 @@ import { gatewayError } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { EndpointHealth } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, readJsonObject, sendJson } from "../http.js";
+import { apiKeyOf, queryOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's model management routes (/model/new, /model/delete,
 // /model/info) and its deployment health check (/health), for the master
@@ -40,7 +40,7 @@ export async function deleteModel(ctx: RequestContext): Promise<void> {
 /** GET /model/info (?litellm_model_id= for one): every deployment, without secrets. */
 export async function modelInfo(ctx: RequestContext): Promise<void> {
   await asMaster(ctx);
-  const { models } = await ctx.options.peers.router.getModelInfo({ id: ctx.url.searchParams.get("litellm_model_id") ?? "" });
+  const { models } = await ctx.options.peers.router.getModelInfo({ id: queryOf(ctx.req).get("litellm_model_id") ?? "" });
   sendJson(ctx.res, 200, { data: models.map((m) => json(m.json)) });
 }
 
@@ -51,7 +51,7 @@ function endpoint(e: EndpointHealth) {
 /** GET /health (?model= for one group): calls every deployment once. */
 export async function health(ctx: RequestContext): Promise<void> {
   await asMaster(ctx);
-  const { healthy, unhealthy } = await ctx.options.peers.router.checkHealth({ model: ctx.url.searchParams.get("model") ?? "" });
+  const { healthy, unhealthy } = await ctx.options.peers.router.checkHealth({ model: queryOf(ctx.req).get("model") ?? "" });
   sendJson(ctx.res, 200, {
     healthy_endpoints: healthy.map(endpoint),
     unhealthy_endpoints: unhealthy.map(endpoint),

@@ -4,7 +4,7 @@ import { gatewayError, hashKey } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, sendJson } from "../http.js";
+import { apiKeyOf, queryOf, sendJson } from "../http.js";
 
 const MAX_PAGE_SIZE = 1000;
 // The RPC's offset is a uint32.
@@ -12,7 +12,7 @@ const MAX_OFFSET = 2 ** 32 - 1000;
 
 /** A non-negative integer query parameter, or `fallback` when absent. */
 export function intParam(ctx: RequestContext, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  const value = ctx.url.searchParams.get(name);
+  const value = queryOf(ctx.req).get(name);
   if (value === null || value === "") return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > max) {
@@ -23,7 +23,7 @@ export function intParam(ctx: RequestContext, name: string, fallback: number, ma
 
 /** A date filter: "2026-11-25" or any ISO timestamp, as unix ms; 0 when absent. */
 function dateParam(ctx: RequestContext, name: string, endOfDay: boolean): number {
-  const value = ctx.url.searchParams.get(name);
+  const value = queryOf(ctx.req).get(name);
   if (!value) return 0;
   const dayOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
   const ms = Date.parse(dayOnly ? `${value}T00:00:00Z` : value);
@@ -76,7 +76,7 @@ function storedJson(text: string): unknown {
  * limit and offset; 0 leaves the limit to the accounting service.
  */
 function pageOf(ctx: RequestContext): { limit: number; offset: number } {
-  const q = ctx.url.searchParams;
+  const q = queryOf(ctx.req);
   if (q.has("page") || q.has("page_size")) {
     const pageSize = intParam(ctx, "page_size", 50, MAX_PAGE_SIZE) || 50;
     const page = Math.max(1, intParam(ctx, "page", 1, MAX_OFFSET / MAX_PAGE_SIZE));
@@ -89,7 +89,7 @@ function pageOf(ctx: RequestContext): { limit: number; offset: number } {
 export async function spendLogs(ctx: RequestContext): Promise<void> {
   const { keys, accounting } = ctx.options.peers;
   await keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.MANAGEMENT });
-  const q = ctx.url.searchParams;
+  const q = queryOf(ctx.req);
   // LiteLLM's api_key filter takes the key itself or its hash.
   const apiKey = q.get("api_key") ?? "";
   const keyHash = /^[0-9a-f]{64}$/.test(apiKey) ? apiKey : apiKey ? hashKey(apiKey) : "";
