@@ -18,6 +18,12 @@ interface Kept {
   until: number;
 }
 
+/** An Authorize call in flight whose answer others may share, and the generation it was asked in. */
+interface Asking {
+  answer: Promise<AuthorizeResponse>;
+  token: number;
+}
+
 /**
  * Authorize answers kept by a split edge, so a model call on a key without
  * limits (or the master key) skips the hop to the keys service. An answer is
@@ -25,10 +31,15 @@ interface Kept {
  * when that stream says its key changed, and is all dropped when the stream
  * breaks, goes quiet or says changes may have been missed. Answers that
  * reserve anything are never kept: their limits are counted by the keys
- * service on every request.
+ * service on every request. Requests that arrive together while no answer is
+ * kept ask once (when a kept answer runs out, with many requests in flight).
  */
 export class AuthCache {
   private readonly byKey = new Map<string, Map<string, Kept>>();
+  /** Calls in flight by key hash and model. */
+  private readonly asking = new Map<string, Asking>();
+  /** Keys whose last answer reserved: their requests each ask for their own at once. */
+  private readonly reserving = new Set<string>();
   /** Whether the watch stream is open and has said where it starts. */
   private live = false;
   /** Moves on every drop, so an answer asked for before a change is not kept after it. */
@@ -64,6 +75,35 @@ export class AuthCache {
     let models = this.byKey.get(keyHash);
     if (!models) this.byKey.set(keyHash, (models = new Map()));
     models.set(model, { response, until: Math.min(response.reusableUntilMs, Date.now() + MAX_REUSE_MS) });
+  }
+
+  /**
+   * The answer for a request no kept answer covers: that of a call already in
+   * flight for the same key and model, when it could have been kept (it
+   * reserves nothing, and nothing changed since it was asked), or else the
+   * answer `ask` gets, which is kept when it may be.
+   */
+  async ask(keyHash: string, model: string, ask: () => Promise<AuthorizeResponse>): Promise<AuthorizeResponse> {
+    const id = `${keyHash}\u0000${model}`;
+    const inFlight = this.asking.get(id);
+    if (inFlight && !this.reserving.has(keyHash)) {
+      const shared = await inFlight.answer.catch(() => undefined);
+      if (shared && !shared.reserved && inFlight.token === this.generation) return shared;
+    }
+    const token = this.generation;
+    const answer = ask();
+    if (!inFlight) {
+      this.asking.set(id, { answer, token });
+      const done = () => this.asking.delete(id);
+      answer.then(done, done);
+    }
+    const response = await answer;
+    if (response.reserved) {
+      if (this.reserving.size >= MAX_KEYS) this.reserving.clear();
+      this.reserving.add(keyHash);
+    } else this.reserving.delete(keyHash);
+    this.put(keyHash, model, response, token);
+    return response;
   }
 
   /** Drops every kept answer; a change made through this edge calls it before answering. */

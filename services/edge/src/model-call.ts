@@ -75,16 +75,11 @@ function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): R
 }
 
 /** The keys service's answer, or the split edge's kept copy of it (auth-cache.ts). */
-async function authorize({ options }: RequestContext, request: AuthorizeRequest): Promise<AuthorizeResponse> {
+function authorize({ options }: RequestContext, request: AuthorizeRequest): Promise<AuthorizeResponse> | AuthorizeResponse {
   const cache = options.authCache;
   if (!cache) return options.peers.keys.authorize(request);
   const keyHash = hashKey(request.apiKey);
-  const kept = cache.get(keyHash, request.model);
-  if (kept) return kept;
-  const token = cache.token();
-  const auth = await options.peers.keys.authorize(request);
-  cache.put(keyHash, request.model, auth, token);
-  return auth;
+  return cache.get(keyHash, request.model) ?? cache.ask(keyHash, request.model, () => options.peers.keys.authorize(request));
 }
 
 /** Authorizes the request, lets the router run it, and writes its answer in the route's API. */

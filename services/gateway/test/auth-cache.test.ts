@@ -82,6 +82,35 @@ describe("kept Authorize answers on a split edge", () => {
     expect(cache.get(hashKey(plain.key), MODEL)).toBeUndefined();
   });
 
+  it("asks once for the requests that arrive together while nothing is kept", async () => {
+    await eventually("the watch to open", async () => ((await keep(MASTER_KEY)) ? true : undefined));
+    cache.clear();
+    let calls = 0;
+    const ask = () => {
+      calls++;
+      return answerFor(MASTER_KEY);
+    };
+    const answers = await Promise.all(Array.from({ length: 50 }, () => cache.ask(hashKey(MASTER_KEY), MODEL, ask)));
+    expect(calls).toBe(1);
+    expect(new Set(answers).size).toBe(1);
+    expect(cache.get(hashKey(MASTER_KEY), MODEL)).toBe(answers[0]);
+  });
+
+  it("lets each request of a key whose answers reserve ask for its own, together or not", async () => {
+    const limited = await keys.generateKey({ settings: { rpmLimit: 1000 } }, asMaster);
+    let calls = 0;
+    const ask = () => {
+      calls++;
+      return answerFor(limited.key);
+    };
+    for (let round = 0; round < 2; round++) {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => cache.ask(hashKey(limited.key), MODEL, ask)));
+      expect(answers.every((a) => a.reserved)).toBe(true);
+      expect(new Set(answers).size).toBe(20);
+    }
+    expect(calls).toBe(40);
+  });
+
   it("drops everything when the keys service goes away, and keeps answers again once it is back", async () => {
     await eventually("the watch to open", async () => ((await keep(MASTER_KEY)) ? true : undefined));
     const answer = await answerFor(MASTER_KEY);
