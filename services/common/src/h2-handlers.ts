@@ -113,9 +113,23 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
 async function streamResponses(entry: Entry, stream: http2.ServerHttp2Stream, ctx: CallContext, request: Uint8Array): Promise<void> {
   const responses = entry.handler(decode(entry.method, request), ctx) as AsyncIterable<Message>;
   const output = binaryCodec(entry.method.output);
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    stream.uncork();
+  };
   for await (const response of responses) {
     if (stream.destroyed) return;
     if (!stream.headersSent) stream.respond(responseHeaders(ctx, 200, STREAM));
+    // Messages written in one go (a whole answer: Started, the response,
+    // Finished, and the end) leave in one write and one DATA frame instead
+    // of one write each and an empty frame for the end; a message on its
+    // own still leaves at once.
+    if (!corked) {
+      corked = true;
+      stream.cork();
+      process.nextTick(uncork);
+    }
     const bytes = output.encode(response);
     if (!stream.write(envelope(0, bytes))) await drained(stream);
   }
