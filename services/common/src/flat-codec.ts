@@ -154,7 +154,7 @@ function unsupported(field: DescField, what: string): Error {
 /** A field of its own: its value, or the default when the message lacks it. */
 function fieldMember(field: DescField): MemberCodec {
   const codec = fieldCodec(field, false);
-  return { localName: field.localName, numbers: [field.number], initial: "$default", write: codec.write, read: (r, wireType) => codec.read(r, wireType) };
+  return { localName: field.localName, numbers: [field.number], initial: "$default", write: codec.write, read: codec.read };
 }
 
 /** A oneof: { case, value } with the field that is set, written even when its value is a default. */

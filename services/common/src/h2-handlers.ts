@@ -1,12 +1,12 @@
 import type * as http2 from "node:http2";
 import { constants } from "node:http2";
-import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { CallContext } from "./call-context.js";
 import { drained } from "./drained.js";
 import { LightAbortController } from "./light-abort-controller.js";
-import { binaryCodec } from "./flat-codec.js";
+import { binaryCodec, type FlatCodec } from "./flat-codec.js";
 
 type Handler = (req: unknown, ctx: HandlerContext) => unknown;
 
@@ -15,6 +15,8 @@ interface Entry {
   method: DescMethod;
   handler: Handler;
   contentType: string;
+  input: FlatCodec<DescMessage>;
+  output: FlatCodec<DescMessage>;
 }
 
 const ENVELOPE_HEADER = 5;
@@ -60,7 +62,14 @@ export class H2Handlers {
       if (typeof fn !== "function") continue;
       if (method.methodKind !== "unary" && method.methodKind !== "server_streaming") continue;
       const contentType = method.methodKind === "unary" ? UNARY : STREAM;
-      this.methods.set(`/${service.typeName}/${method.name}`, { service, method, handler: fn.bind(implementation), contentType });
+      this.methods.set(`/${service.typeName}/${method.name}`, {
+        service,
+        method,
+        handler: fn.bind(implementation),
+        contentType,
+        input: binaryCodec(method.input),
+        output: binaryCodec(method.output),
+      });
     }
   }
 
@@ -90,8 +99,8 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
   try {
     const body = await readBody(stream);
     if (entry.method.methodKind === "unary") {
-      const response = await entry.handler(decode(entry.method, body), ctx);
-      const bytes = binaryCodec(entry.method.output).encode(response as Message);
+      const response = await entry.handler(decode(entry, body), ctx);
+      const bytes = entry.output.encode(response as Message);
       if (stream.destroyed) return;
       stream.respond(responseHeaders(ctx, 200, UNARY));
       stream.end(bytes);
@@ -111,8 +120,7 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
 }
 
 async function streamResponses(entry: Entry, stream: http2.ServerHttp2Stream, ctx: CallContext, request: Uint8Array): Promise<void> {
-  const responses = entry.handler(decode(entry.method, request), ctx) as AsyncIterable<Message>;
-  const output = binaryCodec(entry.method.output);
+  const responses = entry.handler(decode(entry, request), ctx) as AsyncIterable<Message>;
   let corked = false;
   const uncork = () => {
     corked = false;
@@ -130,7 +138,7 @@ async function streamResponses(entry: Entry, stream: http2.ServerHttp2Stream, ct
       stream.cork();
       process.nextTick(uncork);
     }
-    const bytes = output.encode(response);
+    const bytes = entry.output.encode(response);
     if (!stream.write(envelope(0, bytes))) await drained(stream);
   }
   if (!stream.destroyed) endStream(stream, ctx, undefined);
@@ -145,11 +153,11 @@ function endStream(stream: http2.ServerHttp2Stream, ctx: CallContext, error: Con
   stream.end(envelope(endStreamFlag, Buffer.from(json)));
 }
 
-function decode(method: DescMethod, bytes: Uint8Array): Message {
+function decode(entry: Entry, bytes: Uint8Array): Message {
   try {
-    return binaryCodec(method.input).decode(bytes);
+    return entry.input.decode(bytes);
   } catch (err) {
-    throw new ConnectError(`the request is not a ${method.input.typeName}`, Code.InvalidArgument, undefined, undefined, err);
+    throw new ConnectError(`the request is not a ${entry.method.input.typeName}`, Code.InvalidArgument, undefined, undefined, err);
   }
 }
 
