@@ -103,7 +103,7 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
       const bytes = entry.output.encode(response as Message);
       if (stream.destroyed) return;
       stream.respond(responseHeaders(ctx, 200, UNARY));
-      stream.end(bytes);
+      finish(stream, bytes);
       return;
     }
     await streamResponses(entry, stream, ctx, unenvelope(body));
@@ -112,7 +112,7 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
     const error = abort.signal.aborted && abort.signal.reason instanceof ConnectError ? abort.signal.reason : ConnectError.from(err, Code.Internal);
     if (entry.method.methodKind !== "unary") return endStream(stream, ctx, error);
     if (!stream.headersSent) stream.respond(responseHeaders(ctx, codeToHttpStatus(error.code), "application/json", error.metadata));
-    stream.end(errorToJsonBytes(error, {}));
+    finish(stream, errorToJsonBytes(error, {}));
   } finally {
     clearTimeout(deadline);
     stream.off("close", onClose);
@@ -148,9 +148,22 @@ async function streamResponses(entry: Entry, stream: http2.ServerHttp2Stream, ct
 function endStream(stream: http2.ServerHttp2Stream, ctx: CallContext, error: ConnectError | undefined): void {
   if (!stream.headersSent) stream.respond(responseHeaders(ctx, 200, STREAM));
   const trailer = ctx.responseTrailerIfAny();
-  if (error === undefined && trailer === undefined) return void stream.end(PLAIN_END);
+  if (error === undefined && trailer === undefined) return finish(stream, PLAIN_END);
   const json = JSON.stringify(endStreamToJson(trailer ?? new Headers(), error, {}));
-  stream.end(envelope(endStreamFlag, Buffer.from(json)));
+  finish(stream, envelope(endStreamFlag, Buffer.from(json)));
+}
+
+/**
+ * Writes a response's last bytes and ends the stream once they are written,
+ * in an empty frame of its own. Ended together, the frame that ends the
+ * stream closes it (the caller has ended its side) before Node reports the
+ * write done, and Node then builds an error nobody sees: a stack trace per
+ * call, some 7% of the router's CPU per request in split mode.
+ */
+function finish(stream: http2.ServerHttp2Stream, bytes: Uint8Array): void {
+  stream.write(bytes, (err) => {
+    if (!err && !stream.destroyed) stream.end();
+  });
 }
 
 function decode(entry: Entry, bytes: Uint8Array): Message {
