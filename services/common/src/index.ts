@@ -14,6 +14,7 @@ export { costOf, deploymentPrice, listPrice, type Price, type PriceOverride } fr
 export { flatCodec, type FlatCodec } from "./flat-codec.js";
 export { usageEventCodec } from "./usage-event-codec.js";
 export { LightAbortController } from "./light-abort-controller.js";
+export { useLeanAsyncResourceBind } from "./lean-async-bind.js";
 export { drained } from "./drained.js";
 export { parsedBody, rememberParsedBody } from "./parsed-bodies.js";
 export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "./take-together.js";

@@ -1,10 +1,11 @@
-import { ConfigError, startTracing } from "@gateway/common";
+import { ConfigError, startTracing, useLeanAsyncResourceBind } from "@gateway/common";
 import { startGateway } from "./gateway.js";
 import { parseOptions, UsageError } from "./options.js";
 
 // SIGTERM/SIGINT: stop taking work, finish what is in flight, then exit 0.
 // A second signal exits at once. SIGHUP reloads the config.
 async function main(): Promise<void> {
+  useLeanAsyncResourceBind();
   const options = parseOptions(process.argv.slice(2), process.env);
   // Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set; before the services start, so they wire tracing in.
   const stopTracing = await startTracing({ serviceName: process.env["OTEL_SERVICE_NAME"] ?? `llm-gateway-${options.service}` });
