@@ -58,6 +58,8 @@ interface Call extends RequestContext {
   api: ModelApi;
   auth: AuthorizeResponse;
   used: Used;
+  /** Gives the key's reservation back (once), with what `used` says by then. */
+  release: () => void;
 }
 
 /** Response headers LiteLLM clients know: which deployment answered, what it cost, the key's limits. */
@@ -103,8 +105,18 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     maxTokens: api.maxTokens(body),
     access: Access.INFERENCE,
   });
+  const used: Used = { cost: 0, totalTokens: 0 };
+  let released = false;
+  // Only a request that holds something needs the extra call to give it back.
+  const release = () => {
+    if (released || !auth.reserved) return;
+    released = true;
+    keys.release({ requestId, keyHash: auth.keyHash, holder: auth.holder, ...used }).catch((err: unknown) => {
+      options.logger.error({ requestId, err: (err as Error).message }, "releasing the key's reservation failed");
+    });
+  };
   // Field by field, not { ...ctx, api, … }: see withFields (@gateway/common).
-  const call: Call = { req, res, path: ctx.path, requestId, options, api, auth, used: { cost: 0, totalTokens: 0 } };
+  const call: Call = { req, res, path: ctx.path, requestId, options, api, auth, used, release };
   const abort = new LightAbortController();
   const onClose = () => {
     if (!res.writableFinished) abort.abort();
@@ -129,40 +141,49 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     else await writeResponse(call, events);
   } finally {
     res.off("close", onClose);
-    // Only a request that holds something needs the extra call to give it back.
-    if (auth.reserved) {
-      keys.release({ requestId, keyHash: auth.keyHash, holder: auth.holder, ...call.used }).catch((err: unknown) => {
-        options.logger.error({ requestId, err: (err as Error).message }, "releasing the key's reservation failed");
-      });
-    }
+    release();
   }
 }
 
 type Events = AsyncIterable<CompleteResponse>;
 
-function record(call: Call, finished: Finished): void {
+/**
+ * Takes the router's Finished event: records what the request used and
+ * gives the key's reservation back, before the answer goes out, so that a
+ * client's next request never finds this one's reservation still held.
+ */
+function finish(call: Call, finished: Finished): void {
   call.used.cost = finished.cost;
   call.used.totalTokens = finished.promptTokens + finished.completionTokens;
+  call.release();
 }
 
+/**
+ * Writes the answer as soon as the router reports the call finished (after
+ * the answer, Finished is the last event of a call that did not stream),
+ * without waiting for the router's call to end: in split mode that end is a
+ * frame of its own. A failure after that is the router's to record.
+ */
 async function writeResponse(ctx: Call, events: Events): Promise<void> {
   let started: Started | undefined;
   let body: Uint8Array | undefined;
-  let cost: number | undefined;
-  for await (const { event } of events) {
-    if (event.case === "started") started = event.value;
-    else if (event.case === "response") body = event.value;
-    else if (event.case === "finished") {
-      cost = event.value.cost;
-      record(ctx, event.value);
+  try {
+    for await (const { event } of events) {
+      if (event.case === "started") started = event.value;
+      else if (event.case === "response") body = event.value;
+      else if (event.case === "finished" && body) {
+        finish(ctx, event.value);
+        const headers = routeHeaders(ctx, started, event.value.cost);
+        headers["content-type"] = "application/json";
+        headers["content-length"] = String(body.length);
+        ctx.res.writeHead(200, headers);
+        ctx.res.end(body);
+      }
     }
+  } catch (err) {
+    if (!ctx.res.headersSent) throw err;
   }
-  if (!body) throw new Error("router finished without a response");
-  const headers = routeHeaders(ctx, started, cost);
-  headers["content-type"] = "application/json";
-  headers["content-length"] = String(body.length);
-  ctx.res.writeHead(200, headers);
-  ctx.res.end(body);
+  if (!ctx.res.headersSent) throw new Error("router finished without a response");
 }
 
 /**
@@ -178,7 +199,8 @@ async function writeStream(ctx: Call, events: Events): Promise<void> {
       if (event.case === "started") res.writeHead(200, Object.assign(routeHeaders(ctx, event.value), SSE_HEADERS));
       else if (event.case === "chunk") await writeEvent(res, event.value);
       else if (event.case === "namedChunk") await writeNamedEvent(res, event.value.name, event.value.data);
-      else if (event.case === "finished") record(ctx, event.value);
+      // A stream can still break after it reported what it used.
+      else if (event.case === "finished") finish(ctx, event.value);
       if (res.destroyed) return;
     }
   } catch (err) {

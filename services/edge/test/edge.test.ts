@@ -20,6 +20,9 @@ const started = { case: "started" as const, value: { modelGroup: "fast-model", d
 const finished = { case: "finished" as const, value: { promptTokens: 3, completionTokens: 2, cost: 0.25 } };
 const chunk = (text: string) => ({ case: "chunk" as const, value: encoder.encode(JSON.stringify({ choices: [{ index: 0, delta: { content: text } }] })) });
 
+// A call that says "linger" stays open after Finished until the test ends it, and then fails.
+let endLinger = () => {};
+
 async function* complete(req: CompleteRequest, ctx: HandlerContext) {
   const body = JSON.parse(new TextDecoder().decode(req.body)) as { stream?: boolean; messages: { content: string }[] };
   const says = body.messages[0]?.content ?? "";
@@ -27,6 +30,10 @@ async function* complete(req: CompleteRequest, ctx: HandlerContext) {
   if (!body.stream) {
     yield { event: { case: "response" as const, value: encoder.encode(JSON.stringify({ object: "chat.completion", says })) } };
     yield { event: finished };
+    if (says === "linger") {
+      await new Promise<void>((resolve) => (endLinger = resolve));
+      throw gatewayError("the call broke after it finished", Code.Unavailable, { type: "api_error", status: 502 });
+    }
     return;
   }
   yield { event: chunk("one ") };
@@ -92,6 +99,17 @@ describe("edge", () => {
     expect(res.headers.get("x-litellm-response-cost")).toBe("0.25");
     expect(res.headers.get("x-litellm-call-id")).toMatch(/^[0-9a-f-]{36}$/);
     expect(released).toEqual([expect.objectContaining({ keyHash: "hash", holder: "replica-1", cost: 0.25, totalTokens: 5 })]);
+  });
+
+  it("answers once the router reports the call finished, with the key released first, and a later failure of the call changes nothing", async () => {
+    const res = await post({ model: "fast-model", messages: [{ role: "user", content: "linger" }] });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ object: "chat.completion", says: "linger" });
+    expect(released).toEqual([expect.objectContaining({ cost: 0.25, totalTokens: 5 })]);
+    endLinger();
+    const next = await post({ model: "fast-model", messages: [{ role: "user", content: "hi" }] });
+    expect(await next.json()).toEqual({ object: "chat.completion", says: "hi" });
+    expect(released).toHaveLength(2);
   });
 
   it("streams chunks as server-sent events ending in [DONE]", async () => {
