@@ -38,7 +38,8 @@ async function generateKey(edge: string): Promise<string> {
 function row(m: Measurement, direct: Measurement): string {
   const f = (n: number | undefined, digits: number) => (n === undefined ? "–" : n.toFixed(digits));
   const database = m.databaseCpuMsPerRequest === undefined ? "–" : `${f(m.databaseCpuMsPerRequest, 3)} ms/req, ${f(m.databaseRssMb, 0)} MB`;
-  const added = (a: number, b: number) => (m === direct ? "–" : `+${(a - b).toFixed(3)}`);
+  // A slow spell of the machine during the provider's own round can make the difference negative.
+  const added = (a: number, b: number) => (m === direct ? "–" : `${a >= b ? "+" : "−"}${Math.abs(a - b).toFixed(3)}`);
   return `| ${m.name} | ${f(m.rps1, 0)} | ${f(m.rps50, 0)} (${((m.rps50 / direct.rps50) * 100).toFixed(0)}%) | ${f(m.p50Ms, 3)} (${added(m.p50Ms, direct.p50Ms)}) | ${f(m.p99Ms, 3)} (${added(m.p99Ms, direct.p99Ms)}) | ${f(m.ttfbMs, 3)} (${added(m.ttfbMs, direct.ttfbMs)}) | ${f(m.cpuMsPerRequest, 3)} | ${f(m.rssMb, 0)} | ${database} |`;
 }
 
