@@ -171,8 +171,9 @@ async function writeResponse(ctx: Call, events: Events): Promise<void> {
     for await (const { event } of events) {
       if (event.case === "started") started = event.value;
       else if (event.case === "response") body = event.value;
-      else if (event.case === "finished" && body) {
+      else if (event.case === "finished") {
         finish(ctx, event.value);
+        if (!body) continue;
         const headers = routeHeaders(ctx, started, event.value.cost);
         headers["content-type"] = "application/json";
         headers["content-length"] = String(body.length);
