@@ -3,7 +3,7 @@ import { gatewayError } from "@gateway/common";
 import { chunk as chunkEvent, estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import { usageFrom } from "./providers/openai.js";
-import type { ChatResult, Json, OpenAIBody, ProviderCall } from "./providers/provider.js";
+import type { ChatChunk, ChatResult, Json, OpenAIBody, ProviderCall } from "./providers/provider.js";
 import { jsonArray, str } from "./translate/content.js";
 import { fitParams } from "./translate/params.js";
 import { messagesText } from "./tokens.js";
@@ -49,7 +49,7 @@ export async function runChat(call: ProviderCall, outcome: Outcome): Promise<Cha
  * has accepted it. The chunks record the stream's usage in the outcome, or,
  * when it carries none (or breaks first), a local count of what was seen.
  */
-export async function openChatStream(call: ProviderCall, outcome: Outcome): Promise<AsyncIterable<Json>> {
+export async function openChatStream(call: ProviderCall, outcome: Outcome): Promise<AsyncIterable<ChatChunk>> {
   outcome.deployment = call.deployment;
   const run = fitted(call);
   const chunks = await run.adapter.chatStream(run.call);
@@ -57,9 +57,9 @@ export async function openChatStream(call: ProviderCall, outcome: Outcome): Prom
     let text = "";
     try {
       for await (const chunk of chunks) {
-        const usage = usageFrom(chunk["usage"]);
+        const usage = usageFrom(chunk.json["usage"]);
         if (usage) outcome.usage = usage;
-        for (const choice of jsonArray(chunk["choices"])) text += completionText(choice["delta"] as Json | undefined);
+        for (const choice of jsonArray(chunk.json["choices"])) text += completionText(choice["delta"] as Json | undefined);
         yield chunk;
       }
     } finally {
@@ -69,6 +69,25 @@ export async function openChatStream(call: ProviderCall, outcome: Outcome): Prom
       }
     }
   })();
+}
+
+// Cuts a top-level `"usage": null` out of a chunk's text, with the comma
+// before or after it.
+const NULL_USAGE = /,\s*"usage"\s*:\s*null|"usage"\s*:\s*null\s*,?/;
+
+/**
+ * A chunk without its usage, for a client that did not ask for usage (OpenAI
+ * then sends none; the provider was asked all the same). OpenAI puts
+ * `"usage": null` in every chunk but the last: when the text holds `"usage"`
+ * just once, that is the key the object shows, and it is cut out of the
+ * provider's text instead of writing the object anew.
+ */
+export function withoutUsage({ json, data }: ChatChunk): ChatChunk {
+  const at = data?.indexOf('"usage"') ?? -1;
+  if (json["usage"] === null && at >= 0 && data!.indexOf('"usage"', at + 1) < 0) return { json, data: data!.replace(NULL_USAGE, "") };
+  // Left out of the JSON all the same; delete would make the object a slow dictionary.
+  json["usage"] = undefined;
+  return { json };
 }
 
 /** A non-streaming chat completion: Started, the OpenAI response, Finished. */
@@ -88,11 +107,8 @@ export async function* chatStream(call: ProviderCall, outcome: Outcome): AsyncGe
   const chunks = await openChatStream(call, outcome);
   yield started(call.deployment);
   for await (const chunk of chunks) {
-    if (!wantsUsage && "usage" in chunk) {
-      if (jsonArray(chunk["choices"]).length === 0) continue;
-      delete chunk["usage"];
-    }
-    yield chunkEvent(chunk);
+    if (wantsUsage || !("usage" in chunk.json)) yield chunkEvent(chunk);
+    else if (jsonArray(chunk.json["choices"]).length > 0) yield chunkEvent(withoutUsage(chunk));
   }
   yield finished(outcome, call.deployment, outcome.usage!);
 }

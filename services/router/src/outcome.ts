@@ -1,7 +1,7 @@
 import { costOf } from "@gateway/common";
 import type { CompleteResponse } from "@gateway/proto/router/v1/router_pb.js";
 import type { Deployment } from "./config/deployment.js";
-import type { Usage } from "./providers/provider.js";
+import type { ChatChunk, Usage } from "./providers/provider.js";
 import { estimateTokens } from "./tokens.js";
 
 /**
@@ -54,8 +54,9 @@ export function response(value: unknown): CallEvent {
   return event({ case: "response", value: value instanceof Uint8Array ? value : json(value) });
 }
 
-export function chunk(value: unknown): CallEvent {
-  return event({ case: "chunk", value: json(value) });
+/** A stream chunk: the provider's own text of it when there is one. */
+export function chunk({ json: value, data }: ChatChunk): CallEvent {
+  return event({ case: "chunk", value: data === undefined ? json(value) : Buffer.from(data) });
 }
 
 export function namedChunk(name: string, data: Uint8Array): CallEvent {

@@ -1,31 +1,57 @@
+import { StringDecoder } from "node:string_decoder";
+
 /** One server-sent event: its `event:` name (if any) and its joined `data:` lines. */
 export interface SseEvent {
   event: string | undefined;
   data: string;
 }
 
-/** Reads server-sent events from a byte stream, following the event-stream format. */
-export async function* readSse(body: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  let event: string | undefined;
-  let data: string[] = [];
-  for await (const bytes of body) {
-    buffer += decoder.decode(bytes, { stream: true });
-    let newline: number;
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.charCodeAt(newline - 1) === 13 ? buffer.slice(0, newline - 1) : buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      if (line === "") {
-        if (data.length > 0) yield { event, data: data.join("\n") };
-        event = undefined;
-        data = [];
-      } else if (line.startsWith("data:")) {
-        data.push(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5));
-      } else if (line.startsWith("event:")) {
-        event = line.slice(6).trim();
-      }
-    }
+/**
+ * Reads server-sent events (the event-stream format) from bytes as they
+ * arrive: each push gives the events its bytes complete, so a stream is read
+ * in one loop over its chunks rather than through a generator of its own.
+ */
+export class SseReader {
+  // Keeps a character split across chunks until its last byte comes.
+  private readonly decoder = new StringDecoder("utf8");
+  /** The start of a line whose end has not come yet. */
+  private partial = "";
+  private event: string | undefined;
+  private data: string | undefined;
+
+  /** The events these bytes complete. */
+  push(bytes: Uint8Array): SseEvent[] {
+    return this.lines(this.partial + this.decoder.write(bytes));
   }
-  if (data.length > 0) yield { event, data: data.join("\n") };
+
+  /** At the stream's end: a last event whose blank line never came (a line cut short is dropped). */
+  end(): SseEvent[] {
+    const last = this.data === undefined ? [] : [{ event: this.event, data: this.data }];
+    this.partial = "";
+    this.event = undefined;
+    this.data = undefined;
+    return last;
+  }
+
+  private lines(text: string): SseEvent[] {
+    const events: SseEvent[] = [];
+    let start = 0;
+    let newline: number;
+    while ((newline = text.indexOf("\n", start)) >= 0) {
+      const end = newline > start && text.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;
+      if (end === start) {
+        if (this.data !== undefined) events.push({ event: this.event, data: this.data });
+        this.event = undefined;
+        this.data = undefined;
+      } else if (text.startsWith("data:", start)) {
+        const value = text.slice(text.charCodeAt(start + 5) === 32 ? start + 6 : start + 5, end);
+        this.data = this.data === undefined ? value : `${this.data}\n${value}`;
+      } else if (text.startsWith("event:", start)) {
+        this.event = text.slice(start + 6, end).trim();
+      }
+      start = newline + 1;
+    }
+    this.partial = text.slice(start);
+    return events;
+  }
 }

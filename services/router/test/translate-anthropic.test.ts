@@ -147,23 +147,25 @@ describe("Anthropic message to OpenAI completion", () => {
 
 describe("Anthropic stream to OpenAI chunks", () => {
   it("numbers tool calls by their order, not their block index, and closes with merged usage", async () => {
-    const chunks = await collect(
-      chunksFromAnthropic(
-        events(
-          { type: "message_start", message: { id: "msg_1", model: "claude-x", usage: { input_tokens: 7, output_tokens: 1, cache_read_input_tokens: 2 } } },
-          { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
-          { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hi" } },
-          { type: "content_block_stop", index: 0 },
-          { type: "content_block_start", index: 1, content_block: { type: "tool_use", id: "t1", name: "a", input: {} } },
-          { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '{"x":' } },
-          { type: "content_block_start", index: 2, content_block: { type: "tool_use", id: "t2", name: "b", input: {} } },
-          { type: "content_block_delta", index: 2, delta: { type: "input_json_delta", partial_json: "{}" } },
-          { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: "1}" } },
-          { type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 12, input_tokens: 9 } },
-          { type: "message_stop" },
+    const chunks = (
+      await collect(
+        chunksFromAnthropic(
+          events(
+            { type: "message_start", message: { id: "msg_1", model: "claude-x", usage: { input_tokens: 7, output_tokens: 1, cache_read_input_tokens: 2 } } },
+            { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+            { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hi" } },
+            { type: "content_block_stop", index: 0 },
+            { type: "content_block_start", index: 1, content_block: { type: "tool_use", id: "t1", name: "a", input: {} } },
+            { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '{"x":' } },
+            { type: "content_block_start", index: 2, content_block: { type: "tool_use", id: "t2", name: "b", input: {} } },
+            { type: "content_block_delta", index: 2, delta: { type: "input_json_delta", partial_json: "{}" } },
+            { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: "1}" } },
+            { type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 12, input_tokens: 9 } },
+            { type: "message_stop" },
+          ),
         ),
-      ),
-    );
+      )
+    ).map((c) => c.json);
     const deltas = chunks.map((c) => (c["choices"] as { delta: Json }[])[0]?.delta);
     expect(deltas.slice(0, 2)).toEqual([{ role: "assistant", content: "" }, { content: "Hi" }]);
     expect(deltas.slice(2, 6).map((d) => (d?.["tool_calls"] as Json[])[0])).toEqual([

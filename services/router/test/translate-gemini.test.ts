@@ -49,18 +49,20 @@ describe("Gemini responses to OpenAI", () => {
   });
 
   it("numbers streamed function calls and takes the last usageMetadata", async () => {
-    const chunks = await collect(
-      chunksFromGemini(
-        events(
-          { candidates: [{ content: { parts: [{ text: "Hi" }] } }], usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 1 } },
-          {
-            candidates: [{ content: { parts: [{ functionCall: { name: "a", args: {} } }, { functionCall: { name: "b", args: { x: 1 } } }] }, finishReason: "STOP" }],
-            usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 9, thoughtsTokenCount: 2, cachedContentTokenCount: 4 },
-          },
+    const chunks = (
+      await collect(
+        chunksFromGemini(
+          events(
+            { candidates: [{ content: { parts: [{ text: "Hi" }] } }], usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 1 } },
+            {
+              candidates: [{ content: { parts: [{ functionCall: { name: "a", args: {} } }, { functionCall: { name: "b", args: { x: 1 } } }] }, finishReason: "STOP" }],
+              usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 9, thoughtsTokenCount: 2, cachedContentTokenCount: 4 },
+            },
+          ),
+          "gemini-x",
         ),
-        "gemini-x",
-      ),
-    );
+      )
+    ).map((c) => c.json);
     const calls = chunks.flatMap((c) => ((c["choices"] as { delta: Json }[])[0]?.delta["tool_calls"] as Json[] | undefined) ?? []);
     expect(calls.map((c) => [c["index"], (c["function"] as Json)["name"], (c["function"] as Json)["arguments"]])).toEqual([
       [0, "a", "{}"],

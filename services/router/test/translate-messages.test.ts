@@ -10,8 +10,8 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-async function* chunks(...list: Json[]): AsyncGenerator<Json> {
-  for (const chunk of list) yield chunk;
+async function* chunks(...list: Json[]): AsyncGenerator<{ json: Json }> {
+  for (const json of list) yield { json };
 }
 
 const chunk = (delta: Json, finish_reason: string | null = null): Json => ({ id: "c1", model: "gpt-x", choices: [{ index: 0, delta, finish_reason }] });

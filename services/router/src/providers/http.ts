@@ -1,5 +1,5 @@
 import { Agent, errors, type Dispatcher } from "undici";
-import { readSse, type SseEvent } from "../sse-reader.js";
+import { SseReader, type SseEvent } from "../sse-reader.js";
 import { ProviderError, type Json } from "./provider.js";
 
 // One keep-alive pool per provider origin, shared by every deployment.
@@ -135,9 +135,13 @@ async function readJson(response: Dispatcher.ResponseData, provider: string, sig
 
 /** A successful streaming response's server-sent events; a connection that breaks becomes a ProviderError. */
 export async function* readEvents(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): AsyncGenerator<SseEvent> {
+  const reader = new SseReader();
   let read = false;
   try {
-    yield* readSse(response.body.iterator({ destroyOnReturn: false }));
+    for await (const bytes of response.body.iterator({ destroyOnReturn: false })) {
+      for (const event of reader.push(bytes)) yield event;
+    }
+    for (const event of reader.end()) yield event;
     read = true;
   } catch (err) {
     read = true;

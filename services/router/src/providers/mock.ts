@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { withFields } from "@gateway/common";
 import { estimateTokens, messagesText } from "../tokens.js";
-import type { ChatResult, ProviderAdapter, ProviderCall, Usage } from "./provider.js";
+import type { ChatChunk, ChatResult, Json, ProviderAdapter, ProviderCall, Usage } from "./provider.js";
 
 // LiteLLM's mock_response: the deployment answers with fixed text and calls
 // no one. The shipped demo config uses it, so a fresh install answers a curl.
@@ -38,11 +38,12 @@ export const mockAdapter: ProviderAdapter = {
     const u = usage(call, text);
     const head = base(call, "chat.completion.chunk");
     const words = text.split(/(?<= )/);
+    const chunk = (fields: Json): ChatChunk => ({ json: withFields(head, fields) });
     return (async function* () {
-      yield withFields(head, { choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
-      for (const word of words) yield withFields(head, { choices: [{ index: 0, delta: { content: word }, finish_reason: null }] });
-      yield withFields(head, { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
-      yield withFields(head, {
+      yield chunk({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
+      for (const word of words) yield chunk({ choices: [{ index: 0, delta: { content: word }, finish_reason: null }] });
+      yield chunk({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+      yield chunk({
         choices: [],
         usage: { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens },
       });

@@ -2,7 +2,7 @@ import { withFields } from "@gateway/common";
 import type { Deployment } from "../config/deployment.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, readJsonObjectBytes, scrub } from "./http.js";
-import { ProviderError, type ChatResult, type EmbeddingsResult, type Json, type ProviderAdapter, type ProviderCall, type Usage } from "./provider.js";
+import { ProviderError, type ChatChunk, type ChatResult, type EmbeddingsResult, type Json, type ProviderAdapter, type ProviderCall, type Usage } from "./provider.js";
 
 const OPENAI_API_BASE = "https://api.openai.com/v1";
 
@@ -62,13 +62,13 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
   };
 }
 
-async function* chunks(provider: string, events: AsyncIterable<{ data: string }>, secret: string | undefined): AsyncGenerator<Json> {
+async function* chunks(provider: string, events: AsyncIterable<{ data: string }>, secret: string | undefined): AsyncGenerator<ChatChunk> {
   for await (const event of events) {
     if (event.data === "[DONE]") return;
     const chunk = eventJson(event.data, provider);
     const error = chunk["error"] as { message?: unknown } | undefined;
     if (error) throw new ProviderError(`${provider} error: ${scrub(String(error.message ?? "stream failed"), secret)}`, 502, "api_error");
-    yield chunk;
+    yield { json: chunk, data: event.data };
   }
   throw incompleteStream(provider);
 }

@@ -39,6 +39,12 @@ export interface EmbeddingsResult {
   usage: Usage | undefined;
 }
 
+/** One chunk of an OpenAI chat stream; `data` is the provider's own text of it, when it spoke OpenAI. */
+export interface ChatChunk {
+  json: Json;
+  data?: string;
+}
+
 /** A server-sent event of a format that names its events; `data` is its JSON text. */
 export interface NamedEvent {
   name: string;
@@ -62,10 +68,10 @@ export interface ProviderAdapter {
   chat(call: ProviderCall): Promise<ChatResult>;
   /**
    * Resolves once the provider has accepted the request (so failures before
-   * the first byte can still be retried elsewhere), to OpenAI chunk objects.
+   * the first byte can still be retried elsewhere), to OpenAI chunks.
    * The stream always asks the provider for usage.
    */
-  chatStream(call: ProviderCall): Promise<AsyncIterable<Json>>;
+  chatStream(call: ProviderCall): Promise<AsyncIterable<ChatChunk>>;
   /** OpenAI embeddings; unset when the provider has none. */
   embeddings?(call: ProviderCall): Promise<EmbeddingsResult>;
   /** The OpenAI embeddings parameters it takes, as chatParams is for chat. */

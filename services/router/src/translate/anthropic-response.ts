@@ -1,5 +1,5 @@
 import { withFields } from "@gateway/common";
-import { ProviderError, type Json, type Usage } from "../providers/provider.js";
+import { ProviderError, type ChatChunk, type Json, type Usage } from "../providers/provider.js";
 import { jsonArray, str } from "./content.js";
 import { fromAnthropicUsage, mergeAnthropicUsage, toOpenAIUsage } from "./usage.js";
 
@@ -85,11 +85,11 @@ export function fromAnthropicMessage(message: Json): { response: Json; usage: Us
  * reason, and a closing usage chunk built from message_start's and
  * message_delta's usage.
  */
-export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>): AsyncGenerator<Json> {
+export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>): AsyncGenerator<ChatChunk> {
   let head: Json = { id: "", object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: "" };
   let usage: Json | undefined;
   const toolIndexByBlock = new Map<number, number>();
-  const chunk = (delta: Json, finish: string | null = null): Json => withFields(head, { choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+  const chunk = (delta: Json, finish: string | null = null): ChatChunk => ({ json: withFields(head, { choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }) });
 
   for await (const { json: event } of events) {
     const type = event["type"];
@@ -118,7 +118,7 @@ export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>
       yield chunk({}, finishReason(((event["delta"] ?? {}) as Json)["stop_reason"]));
     } else if (type === "message_stop") {
       const total = fromAnthropicUsage(usage);
-      if (total) yield withFields(head, { choices: [], usage: toOpenAIUsage(total) });
+      if (total) yield { json: withFields(head, { choices: [], usage: toOpenAIUsage(total) }) };
     }
   }
 }

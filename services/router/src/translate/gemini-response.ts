@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { withFields } from "@gateway/common";
-import { ProviderError, type Json, type Usage } from "../providers/provider.js";
+import { ProviderError, type ChatChunk, type Json, type Usage } from "../providers/provider.js";
 import { jsonArray, str } from "./content.js";
 import { fromGeminiUsage, toOpenAIUsage } from "./usage.js";
 
@@ -91,10 +91,11 @@ export function fromGeminiResponse(response: Json, providerModel: string): { res
  * cumulative). Throws when the stream ends before any candidate finished;
  * error events are the adapter's to throw.
  */
-export async function* chunksFromGemini(events: AsyncIterable<Json>, providerModel: string): AsyncGenerator<Json> {
+export async function* chunksFromGemini(events: AsyncIterable<Json>, providerModel: string): AsyncGenerator<ChatChunk> {
   const head: Json = { id: `chatcmpl-${randomUUID()}`, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: providerModel };
-  const chunk = (index: number, delta: Json, finish: string | null = null): Json =>
-    withFields(head, { choices: [{ index, delta, logprobs: null, finish_reason: finish }] });
+  const chunk = (index: number, delta: Json, finish: string | null = null): ChatChunk => ({
+    json: withFields(head, { choices: [{ index, delta, logprobs: null, finish_reason: finish }] }),
+  });
   const toolCalls = new Map<number, number>();
   const opened = new Set<number>();
   let usage: Usage | undefined;
@@ -129,5 +130,5 @@ export async function* chunksFromGemini(events: AsyncIterable<Json>, providerMod
     }
   }
   if (!finished) throw new ProviderError("gemini stream ended before it was complete", 502, "api_error");
-  if (usage) yield withFields(head, { choices: [], usage: toOpenAIUsage(usage) });
+  if (usage) yield { json: withFields(head, { choices: [], usage: toOpenAIUsage(usage) }) };
 }

@@ -64,7 +64,7 @@ function messageStart(chunk: Json): AnthropicEvent {
  * known once the chunks are done (so message_start carries zero tokens), and
  * message_stop.
  */
-export async function* eventsFromChunks(chunks: AsyncIterable<Json>, finalUsage: () => Usage | undefined): AsyncGenerator<AnthropicEvent> {
+export async function* eventsFromChunks(chunks: AsyncIterable<{ json: Json }>, finalUsage: () => Usage | undefined): AsyncGenerator<AnthropicEvent> {
   let startedMessage = false;
   let index = -1;
   let open: "thinking" | "text" | "tool_use" | undefined;
@@ -79,7 +79,7 @@ export async function* eventsFromChunks(chunks: AsyncIterable<Json>, finalUsage:
   }
   const delta = (d: Json) => event({ type: "content_block_delta", index, delta: d });
 
-  for await (const chunk of chunks) {
+  for await (const { json: chunk } of chunks) {
     if (!startedMessage) {
       startedMessage = true;
       yield messageStart(chunk);
