@@ -45,30 +45,57 @@ export async function runChat(call: ProviderCall, outcome: Outcome): Promise<Cha
 }
 
 /**
+ * What a chat stream used: the usage its chunks report, or, when they report
+ * none (or the stream breaks first), a local count of the text they carried.
+ */
+class StreamTally {
+  private text = "";
+
+  constructor(
+    private readonly call: ProviderCall,
+    private readonly outcome: Outcome,
+  ) {}
+
+  see(chunk: Json): void {
+    const usage = usageFrom(chunk["usage"]);
+    if (usage) this.outcome.usage = usage;
+    for (const choice of jsonArray(chunk["choices"])) this.text += completionText(choice["delta"] as Json | undefined);
+  }
+
+  /** Records the count in the outcome when no usage came; once the stream has ended, however it ended. */
+  settle(): void {
+    if (this.outcome.usage) return;
+    this.outcome.usage = estimatedUsage(messagesText(this.call.body["messages"]), this.text);
+    this.outcome.usageEstimated = true;
+  }
+}
+
+/** Opens a streaming chat on the call's deployment; resolves once the provider has accepted it. */
+async function startChatStream(call: ProviderCall, outcome: Outcome): Promise<{ chunks: AsyncIterable<ChatChunk>; tally: StreamTally }> {
+  outcome.deployment = call.deployment;
+  const run = fitted(call);
+  return { chunks: await run.adapter.chatStream(run.call), tally: new StreamTally(call, outcome) };
+}
+
+/**
  * Opens a streaming chat on the call's deployment; resolves once the provider
  * has accepted it. The chunks record the stream's usage in the outcome, or,
  * when it carries none (or breaks first), a local count of what was seen.
  */
 export async function openChatStream(call: ProviderCall, outcome: Outcome): Promise<AsyncIterable<ChatChunk>> {
-  outcome.deployment = call.deployment;
-  const run = fitted(call);
-  const chunks = await run.adapter.chatStream(run.call);
-  return (async function* () {
-    let text = "";
-    try {
-      for await (const chunk of chunks) {
-        const usage = usageFrom(chunk.json["usage"]);
-        if (usage) outcome.usage = usage;
-        for (const choice of jsonArray(chunk.json["choices"])) text += completionText(choice["delta"] as Json | undefined);
-        yield chunk;
-      }
-    } finally {
-      if (!outcome.usage) {
-        outcome.usage = estimatedUsage(messagesText(call.body["messages"]), text);
-        outcome.usageEstimated = true;
-      }
+  const { chunks, tally } = await startChatStream(call, outcome);
+  return tallied(chunks, tally);
+}
+
+async function* tallied(chunks: AsyncIterable<ChatChunk>, tally: StreamTally): AsyncGenerator<ChatChunk> {
+  try {
+    for await (const chunk of chunks) {
+      tally.see(chunk.json);
+      yield chunk;
     }
-  })();
+  } finally {
+    tally.settle();
+  }
 }
 
 // Cuts a top-level `"usage": null` out of a chunk's text, with the comma
@@ -104,11 +131,17 @@ export async function* chat(call: ProviderCall, outcome: Outcome): AsyncGenerato
  */
 export async function* chatStream(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
   const wantsUsage = (call.body["stream_options"] as { include_usage?: unknown } | undefined)?.include_usage === true;
-  const chunks = await openChatStream(call, outcome);
+  // Tallied here rather than through openChatStream: one generator fewer for every chunk to pass.
+  const { chunks, tally } = await startChatStream(call, outcome);
   yield started(call.deployment);
-  for await (const chunk of chunks) {
-    if (wantsUsage || !("usage" in chunk.json)) yield chunkEvent(chunk);
-    else if (jsonArray(chunk.json["choices"]).length > 0) yield chunkEvent(withoutUsage(chunk));
+  try {
+    for await (const chunk of chunks) {
+      tally.see(chunk.json);
+      if (wantsUsage || !("usage" in chunk.json)) yield chunkEvent(chunk);
+      else if (jsonArray(chunk.json["choices"]).length > 0) yield chunkEvent(withoutUsage(chunk));
+    }
+  } finally {
+    tally.settle();
   }
   yield finished(outcome, call.deployment, outcome.usage!);
 }
