@@ -50,6 +50,19 @@ describe("provider adapters against the fake provider", () => {
     delete provider.behavior.breakStreamAfterChunks;
   });
 
+  it("answers a mock_response deployment without calling anyone, whole and streamed", async () => {
+    const mock = groups('  - { model_name: demo, litellm_params: { model: openai/gpt-x, mock_response: "Hi there, homelab." } }\n').get("demo")![0] as Deployment;
+    const mockCall = { deployment: mock, body: hello, signal: AbortSignal.timeout(10_000), headers: {} };
+    const whole = await adapterFor(mock).chat(mockCall);
+    expect(whole.response["choices"]).toEqual([{ index: 0, message: { role: "assistant", content: "Hi there, homelab." }, finish_reason: "stop" }]);
+    const chunks: Record<string, unknown>[] = [];
+    for await (const chunk of await adapterFor(mock).chatStream(mockCall)) chunks.push(chunk.json);
+    const deltas = chunks.map((c) => (c["choices"] as { delta: { content?: string } }[])[0]?.delta.content ?? "");
+    expect(deltas).toEqual(["", "Hi ", "there, ", "homelab.", "", ""]);
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { completion_tokens: whole.usage!.completionTokens } });
+    expect(provider.requests).toHaveLength(0);
+  });
+
   it("reaches Anthropic's endpoint whether api_base names the host, its /v1 or the endpoint", async () => {
     for (const name of ["claude-host", "claude-v1", "claude-full"]) {
       const result = await adapterFor(deployment(name)).chat(call(name, hello));

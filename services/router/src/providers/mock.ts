@@ -35,18 +35,18 @@ export const mockAdapter: ProviderAdapter = {
 
   async chatStream(call) {
     const text = call.deployment.mockResponse ?? "";
-    const u = usage(call, text);
-    const head = base(call, "chat.completion.chunk");
-    const words = text.split(/(?<= )/);
-    const chunk = (fields: Json): ChatChunk => ({ json: withFields(head, fields) });
-    return (async function* () {
-      yield chunk({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
-      for (const word of words) yield chunk({ choices: [{ index: 0, delta: { content: word }, finish_reason: null }] });
-      yield chunk({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
-      yield chunk({
-        choices: [],
-        usage: { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens },
-      });
-    })();
+    return mockChunks(base(call, "chat.completion.chunk"), text.split(/(?<= )/), usage(call, text));
   },
 };
+
+// A module function, not a generator made per request: those cost a streamed request dearly (docs/design-notes.md).
+async function* mockChunks(head: Json, words: string[], u: Usage): AsyncGenerator<ChatChunk> {
+  const chunk = (fields: Json): ChatChunk => ({ json: withFields(head, fields) });
+  yield chunk({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
+  for (const word of words) yield chunk({ choices: [{ index: 0, delta: { content: word }, finish_reason: null }] });
+  yield chunk({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+  yield chunk({
+    choices: [],
+    usage: { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens },
+  });
+}
