@@ -87,6 +87,7 @@ export async function openChatStream(call: ProviderCall, outcome: Outcome): Prom
   return tallied(chunks, tally);
 }
 
+/** The chunks as they come, each seen by the tally, which settles once they end. */
 async function* tallied(chunks: AsyncIterable<ChatChunk>, tally: StreamTally): AsyncGenerator<ChatChunk> {
   try {
     for await (const chunk of chunks) {
