@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestBus, createTestDatabase } from "@gateway/testing";
 import { measure, type Measurement, type Target } from "./measure.js";
-import { buildGateway, childrenOf, run, type Running } from "./processes.js";
+import { buildGateway, buildReference, childrenOf, run, type Running } from "./processes.js";
 
 // The gateway against the fake provider it fronts, measured in one run with
 // one load tool: requests per second at 1 and 50 connections, latency added
@@ -84,7 +84,7 @@ general_settings:
   // The floor: what any Node proxy in front of the provider costs here.
   const REFERENCE = "reference: minimal Node proxy";
   if (wanted(REFERENCE)) {
-    const reference = await start("bench/src/reference-proxy.ts", [provider.url]);
+    const reference = await start(buildReference(), [provider.url]);
     targets.push({ name: REFERENCE, url: reference.url, apiKey: "sk-any", pids: [reference.child.pid!] });
   }
 

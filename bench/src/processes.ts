@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -14,6 +15,17 @@ export interface Running {
 /** Bundles the gateway as `npm start` does, so the bench measures what users run. */
 export function buildGateway(): void {
   execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "inherit" });
+}
+
+/**
+ * Compiles the reference proxy to plain JavaScript beside the bench, so it
+ * runs as the gateway's bundle does: without a TypeScript loader, whose
+ * worker thread would count in its memory. Returns the entry to run.
+ */
+export function buildReference(): string {
+  const entry = "bench/dist/reference-proxy.js";
+  buildSync({ entryPoints: [`${ROOT}/bench/src/reference-proxy.ts`], outfile: `${ROOT}/${entry}`, platform: "node", format: "esm", target: "node20", logLevel: "warning" });
+  return entry;
 }
 
 /**

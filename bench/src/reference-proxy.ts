@@ -6,8 +6,9 @@ import { Agent } from "undici";
 // The floor the gateway is measured against: the least a Node proxy does per
 // request (read and parse the JSON body, hash the key, pick the upstream,
 // call it over a keep-alive pool, parse the usage out of its answer, send
-// the answer on). No auth, limits, routing, ledger or metrics. Run by
-// overhead.ts as its own process: `reference-proxy.ts <upstream origin>`.
+// the answer on). No auth, limits, routing, ledger or metrics. Compiled to
+// JavaScript and run by overhead.ts as its own process, with the upstream
+// origin as its argument.
 
 const upstream = process.argv[2] ?? "http://127.0.0.1:8000";
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
