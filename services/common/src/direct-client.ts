@@ -1,4 +1,4 @@
-import type { DescService } from "@bufbuild/protobuf";
+import { create, isMessage, type DescMessage, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CallOptions, Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { CallContext } from "./call-context.js";
 import { messageOf } from "./message-of.js";
@@ -27,10 +27,13 @@ export function directClient<S extends DescService>(service: S, impl: ServiceImp
         break;
       }
       case "server_streaming": {
-        const stream = async function* (request: unknown, options?: CallOptions) {
-          const responses = call(messageOf(method.input, request), new CallContext(service, method, options, "direct"));
-          for await (const response of responses as AsyncIterable<unknown>) yield messageOf(method.output, response);
-        };
+        // The handler runs once the caller starts reading, as a Connect call's stream does.
+        const stream = (request: unknown, options?: CallOptions): AsyncIterable<unknown> => ({
+          [Symbol.asyncIterator]: () => {
+            const responses = call(messageOf(method.input, request), new CallContext(service, method, options, "direct")) as AsyncIterable<unknown>;
+            return wholeMessages(method.output, responses[Symbol.asyncIterator]());
+          },
+        });
         client[method.localName] = tracingEnabled()
           ? (request: unknown, options?: CallOptions) => traceDirectStream(spanName, stream(request, options))
           : stream;
@@ -41,4 +44,19 @@ export function directClient<S extends DescService>(service: S, impl: ServiceImp
     }
   }
   return client as Client<S>;
+}
+
+/**
+ * A handler's answers read through its own iterator, each as a whole
+ * message: a generator in between would add a resumption and a promise per
+ * answer on every call made in this process.
+ */
+function wholeMessages(schema: DescMessage, inner: AsyncIterator<unknown>): AsyncIterator<unknown> {
+  const whole = (result: IteratorResult<unknown>): IteratorResult<unknown> =>
+    result.done === true || isMessage(result.value, schema) ? result : { done: false, value: create(schema, result.value as MessageInitShape<DescMessage>) };
+  return {
+    next: () => inner.next().then(whole),
+    // The caller stopped reading: the handler's generator runs its finally blocks.
+    return: async (value?: unknown) => (await inner.return?.(value)) ?? { done: true, value },
+  };
 }

@@ -69,26 +69,40 @@ function noDeployments(group: ModelGroup, retryAfterMs: number): Error {
  * then falling back to other groups, until a deployment has started
  * answering. After that nothing is retried: a failure mid-stream is the
  * client's to see, after a Finished event with the usage seen so far.
+ * Every event passes through this one generator and attempt's (the choices
+ * around them are plain calls), so an event is resumed twice here, not more.
  */
 export async function* routeCall(call: RoutedCall, requested: string, outcome: Outcome, state: RoutingState): AsyncGenerator<CallEvent> {
   const { groups } = call.table;
   const first = groups.resolve(requested);
   if (!first) throw modelNotFound(requested, groups);
-  const failed = yield* tryGroup(call, first, 0, outcome, state);
-  if (!failed) return;
-  let last = failed;
+  // Chosen by how the first group failed, once it has.
+  let fallbackNames: Iterator<string> | undefined;
   let fallbacks = 0;
-  for (const name of fallbacksFor(first.name, failed.failure, groups.settings)) {
-    if (last.failure.kind === "cancelled" || last.failure.kind === "request") break;
-    const group = groups.resolve(name);
-    if (!group) continue;
+  for (let group = first; ; ) {
+    const attempts = new GroupAttempts(call, group, state);
+    for (let d = await attempts.pick(); d; ) {
+      const failed = yield* attempt(call, d, attempts.retries, fallbacks, outcome, state);
+      if (!failed) return;
+      d = await attempts.next(d, failed);
+    }
+    const last = attempts.failure!;
+    fallbackNames ??= fallbacksFor(first.name, last.failure, groups.settings)[Symbol.iterator]();
+    const fallback = last.failure.kind === "cancelled" || last.failure.kind === "request" ? undefined : nextGroup(fallbackNames, groups);
+    if (!fallback) throw last.error;
     fallbacks += 1;
-    state.logger.info({ requestId: call.requestId, from: first.name, to: group.name, status: last.failure.status }, "falling back to another model group");
-    const result = yield* tryGroup(call, group, fallbacks, outcome, state);
-    if (!result) return;
-    last = result;
+    state.logger.info({ requestId: call.requestId, from: first.name, to: fallback.name, status: last.failure.status }, "falling back to another model group");
+    group = fallback;
   }
-  throw last.error;
+}
+
+/** The next of the names that is a model group (a reload may have removed one). */
+function nextGroup(names: Iterator<string>, groups: ModelGroups): ModelGroup | undefined {
+  for (let name = names.next(); name.done !== true; name = names.next()) {
+    const group = groups.resolve(name.value);
+    if (group) return group;
+  }
+  return undefined;
 }
 
 /** Deployments of the group worth an attempt now, the lowest order first. */
@@ -102,50 +116,68 @@ function candidates(group: ModelGroup, tried: ReadonlySet<string>, state: Routin
   return pool.filter((d) => d.order === order);
 }
 
-/** One group's attempts; resolves to undefined once a deployment answered, or to why none did. */
-async function* tryGroup(call: RoutedCall, group: ModelGroup, fallbacks: number, outcome: Outcome, state: RoutingState): AsyncGenerator<CallEvent, GroupFailure | undefined> {
-  const settings = call.table.groups.settings;
-  const tried = new Set<string>();
-  // Deployments passed over because their shared rpm/tpm is used up, for this request.
-  const full = new Set<string>();
-  let last: GroupFailure | undefined;
-  for (let retry = 0; ; retry++) {
+/** One model group's attempts at a call: which deployment goes next, and whether a failure earns another. */
+class GroupAttempts {
+  /** Attempts after the first. */
+  retries = 0;
+  /** Why the attempts ended without an answer, once they have. */
+  failure: GroupFailure | undefined;
+  private readonly tried = new Set<string>();
+  /** Deployments passed over because their shared rpm/tpm is used up, for this request. */
+  private readonly full = new Set<string>();
+
+  constructor(
+    private readonly call: RoutedCall,
+    private readonly group: ModelGroup,
+    private readonly state: RoutingState,
+  ) {}
+
+  /** The deployment to try next; undefined when none is left. */
+  async pick(): Promise<Deployment | undefined> {
+    const { call, group, state } = this;
     let d: Deployment | undefined;
     for (;;) {
-      const pool = candidates(group, tried, state).filter((c) => !full.has(c.id));
+      const pool = candidates(group, this.tried, state).filter((c) => !this.full.has(c.id));
       d = call.table.strategy.pick(group, pool, state.stats);
       if (!d || !call.table.limits || (await call.table.limits.admit(d, call.estimatedTokens))) break;
-      full.add(d.id);
+      this.full.add(d.id);
     }
     if (!d) {
-      if (last) return last;
-      // Cooling deployments come back when their time is up; used-up limits at the next minute.
-      const waitMs = state.cooldowns.nextAvailableIn(group.deployments.map((x) => x.id)) || 60_000 - (Date.now() % 60_000);
-      const error = noDeployments(group, waitMs);
-      return { failure: classify(error, call.signal.aborted), error };
+      if (!this.failure) {
+        // Cooling deployments come back when their time is up; used-up limits at the next minute.
+        const waitMs = state.cooldowns.nextAvailableIn(group.deployments.map((x) => x.id)) || 60_000 - (Date.now() % 60_000);
+        const error = noDeployments(group, waitMs);
+        this.failure = { failure: classify(error, call.signal.aborted), error };
+      }
+      return undefined;
     }
-    tried.add(d.id);
-    const result = yield* attempt(call, d, retry, fallbacks, outcome, state);
-    if (!result) return undefined;
-    last = result;
+    this.tried.add(d.id);
+    return d;
+  }
+
+  /** Takes how the attempt on `d` failed; resolves to the deployment to try next, undefined when the group is done. */
+  async next(d: Deployment, result: GroupFailure): Promise<Deployment | undefined> {
+    const { call, group, state } = this;
+    const settings = call.table.groups.settings;
+    this.failure = result;
     const { failure } = result;
     if (blamesDeployment(failure) && group.deployments.length > 1 && state.cooldowns.failed(d.id, settings.allowedFails, settings.cooldownMs)) {
-      state.logger.warn(
-        { requestId: call.requestId, deployment: d.id, modelGroup: group.name, cooldownMs: settings.cooldownMs },
-        "deployment cooling down after repeated failures",
-      );
+      state.logger.warn({ requestId: call.requestId, deployment: d.id, modelGroup: group.name, cooldownMs: settings.cooldownMs }, "deployment cooling down after repeated failures");
     }
-    if (failure.kind !== "retryable" || retry >= settings.numRetries) return result;
+    if (failure.kind !== "retryable" || this.retries >= settings.numRetries) return undefined;
     // Another deployment is tried at once; the same one only after a pause.
-    const elsewhere = candidates(group, tried, state).some((c) => !tried.has(c.id));
-    const waitMs = elsewhere ? settings.retryAfterMs : backoffMs(retry, failure.retryAfterMs, settings.retryAfterMs);
+    const elsewhere = candidates(group, this.tried, state).some((c) => !this.tried.has(c.id));
+    const waitMs = elsewhere ? settings.retryAfterMs : backoffMs(this.retries, failure.retryAfterMs, settings.retryAfterMs);
+    this.retries += 1;
     if (waitMs > 0) {
       try {
         await sleep(waitMs, undefined, { signal: call.signal });
       } catch (error) {
-        return { failure: classify(error, true), error };
+        this.failure = { failure: classify(error, true), error };
+        return undefined;
       }
     }
+    return this.pick();
   }
 }
 
