@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@gateway/common";
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
@@ -49,6 +49,8 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     const database = databasePid(gateway);
     expect(database).not.toBe(loggedPid(gateway, "gateway listening"));
     expect(running(database)).toBe(true);
+    // Ledger batches yield the CPU to requests.
+    expect(getPriority(database)).toBe(Math.min(19, getPriority(loggedPid(gateway, "gateway listening")) + 10));
     // The child gets no secrets from the gateway's environment.
     if (existsSync(`/proc/${database}/environ`)) expect(readFileSync(`/proc/${database}/environ`, "utf8")).not.toContain(PROVIDER_KEY);
 

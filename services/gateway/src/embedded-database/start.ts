@@ -1,6 +1,7 @@
 import { fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { getPriority, setPriority } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Logger } from "@gateway/common";
 
@@ -30,6 +31,11 @@ export interface EmbeddedDatabaseOptions {
 const READY_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 15_000;
 const STDERR_TAIL_CHARS = 4000;
+// How much nicer than the gateway the child runs: on a machine whose cores
+// are all busy, a request's next step runs before a ledger batch (which
+// waits 25 ms for more rows anyway) instead of being pushed aside by it.
+const NICER_BY = 10;
+const NICEST = 19;
 // What the child may see of the gateway's environment: provider keys and the master key stay here.
 const CHILD_ENV = ["PATH", "HOME", "TMPDIR", "LANG", "TZ", "NODE_ENV", "NODE_OPTIONS", "LOG_LEVEL"];
 
@@ -48,6 +54,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     // which stops the database itself once its own shutdown is done.
     detached: true,
   });
+  lowerPriority(child.pid, options.logger);
   // Until it is ready, what the child prints on stderr is kept for the error
   // that says why it did not start; after that it goes to the gateway's stderr.
   let stderrTail = "";
@@ -105,6 +112,16 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
       if (how !== "code 0") throw new Error(`the embedded database did not stop cleanly (${how})`);
     },
   };
+}
+
+/** Lowers the database's CPU priority below the gateway's; where the system refuses, it runs as it is. */
+function lowerPriority(pid: number | undefined, logger: Logger): void {
+  if (pid === undefined) return;
+  try {
+    setPriority(pid, Math.min(NICEST, getPriority() + NICER_BY));
+  } catch (err) {
+    logger.debug({ err: (err as Error).message }, "cannot lower the embedded database's CPU priority");
+  }
 }
 
 /** ./main beside this module: compiled JavaScript when this runs compiled, else the TypeScript source. */
