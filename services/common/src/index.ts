@@ -9,7 +9,7 @@ export { describeError, gatewayError, type ErrorDetails, type GatewayErrorInit }
 export { hashKey } from "./key-hash.js";
 export { createLogger, redactInLogs, type Logger } from "./logger.js";
 export { metrics, metricsRegistry, sendMetrics, type ConsumerLag, type RequestOutcome } from "./metrics.js";
-export { startTracing, traceClientStream, traceHttpRequest, tracingEnabled, otlpConfigured, type TracingOptions } from "./tracing.js";
+export { startTracing, traceClientCall, traceHttpRequest, tracingEnabled, otlpConfigured, type TracingOptions } from "./tracing.js";
 export { costOf, deploymentPrice, listPrice, type Price, type PriceOverride } from "./pricing.js";
 export { flatCodec, type FlatCodec } from "./flat-codec.js";
 export { usageEventCodec } from "./usage-event-codec.js";

@@ -155,7 +155,25 @@ export async function traceHttpRequest(name: string, headers: IncomingHttpHeader
   }
 }
 
-/** A call out of the gateway (a provider's API) that streams its answer, in a client span. */
-export function traceClientStream<T>(name: string, attributes: Attributes, source: AsyncIterable<T>): AsyncIterable<T> {
-  return streamInSpan(name, SpanKind.CLIENT, context.active(), attributes, source);
+/**
+ * A call out of the gateway (a provider's API), started within a client
+ * span that lasts until its answer settles or, for a stream, until the
+ * stream ends.
+ */
+export function traceClientCall<P, S>(name: string, attributes: Attributes, start: () => Promise<P> | AsyncIterable<S>): Promise<P> | AsyncIterable<S> {
+  const parent = context.active();
+  const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+  const active = trace.setSpan(parent, span);
+  const call = context.with(active, start);
+  if (!(call instanceof Promise)) return tracedIterable(call, span, active);
+  return call.then(
+    (answer) => {
+      span.end();
+      return answer;
+    },
+    (err: unknown) => {
+      endWith(span, err);
+      throw err;
+    },
+  );
 }

@@ -97,10 +97,12 @@ describe.each([
       .withResponse();
     const spans = await eventually("the request's spans", async () => {
       const finished = spansOfRequest(response.headers.get("x-litellm-call-id")!);
-      return finished.some((s) => s.name === PROVIDER) && finished.some((s) => s.name === EDGE) ? finished : undefined;
+      return [EDGE, COMPLETE, PROVIDER].every((name) => finished.some((s) => s.name === name)) ? finished : undefined;
     });
     expect(spanOf(spans, EDGE).spanContext().traceId).toBe(traceId);
     expect(parentOf(spanOf(spans, EDGE))).toBe("00f067aa0ba902b7");
     expect(spanOf(spans, PROVIDER).spanContext().traceId).toBe(traceId);
+    // A call that does not stream is in its span too.
+    expect(parentOf(spanOf(spans, PROVIDER))).toBe(spanOf(spans, COMPLETE).spanContext().spanId);
   });
 });

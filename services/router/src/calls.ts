@@ -5,13 +5,20 @@ import { messages, messagesStream, validateMessagesBody } from "./messages.js";
 import type { Outcome, CallEvent } from "./outcome.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
 
+/**
+ * A call's events: all of them at once for a call that does not stream
+ * (they are known together, and need no generator to pass through), as
+ * they come for one that does.
+ */
+export type CallEvents = Promise<CallEvent[]> | AsyncIterable<CallEvent>;
+
 /** How the router runs one call type, once its deployment is picked. */
 export interface CallHandler {
   /** The usage event's call_type. */
   name: string;
   /** Throws an InvalidArgument error for a body this call type cannot run. */
   validate(body: Json): void;
-  run(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent>;
+  run(call: ProviderCall, outcome: Outcome): CallEvents;
 }
 
 const streams = (body: Json) => body["stream"] === true;

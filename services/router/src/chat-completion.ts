@@ -119,11 +119,9 @@ export function withoutUsage({ json, data }: ChatChunk): ChatChunk {
 }
 
 /** A non-streaming chat completion: Started, the OpenAI response, Finished. */
-export async function* chat(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
+export async function chat(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
   const result = await runChat(call, outcome);
-  yield started(call.deployment);
-  yield response(result.bytes ?? result.response);
-  yield finished(outcome, call.deployment, outcome.usage!);
+  return [started(call.deployment), response(result.bytes ?? result.response), finished(outcome, call.deployment, outcome.usage!)];
 }
 
 /**

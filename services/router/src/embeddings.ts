@@ -23,7 +23,7 @@ function inputTokens(input: unknown): number {
 }
 
 /** OpenAI embeddings on the call's deployment: Started, the OpenAI list, Finished. */
-export async function* embeddings(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
+export async function embeddings(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
   const d = call.deployment;
   outcome.deployment = d;
   const adapter = adapterFor(d);
@@ -41,7 +41,5 @@ export async function* embeddings(call: ProviderCall, outcome: Outcome): AsyncGe
     outcome.usageEstimated = true;
     result.response["usage"] = { prompt_tokens: usage.promptTokens, total_tokens: usage.promptTokens };
   }
-  yield started(d);
-  yield response(result.response);
-  yield finished(outcome, d, usage);
+  return [started(d), response(result.response), finished(outcome, d, usage)];
 }

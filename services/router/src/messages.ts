@@ -37,7 +37,7 @@ function asChat(call: ProviderCall): ProviderCall {
 }
 
 /** A non-streaming Messages call: Started, the Anthropic message, Finished. */
-export async function* messages(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
+export async function messages(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
   const d = call.deployment;
   outcome.deployment = d;
   const adapter = adapterFor(d);
@@ -55,9 +55,7 @@ export async function* messages(call: ProviderCall, outcome: Outcome): AsyncGene
     const result = await runChat(asChat(call), outcome);
     message = toAnthropicMessage(result.response, outcome.usage!);
   }
-  yield started(d);
-  yield response(message);
-  yield finished(outcome, d, outcome.usage!);
+  return [started(d), response(message), finished(outcome, d, outcome.usage!)];
 }
 
 /** A streaming Messages call: Started, Anthropic's named events, Finished. */

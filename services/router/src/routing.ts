@@ -199,7 +199,8 @@ async function* attempt(
   Object.assign(outcome, { usage: undefined, usageEstimated: false });
   state.stats.began(d.id);
   try {
-    for await (const event of inProviderSpan(d, call.handler.run({ deployment: d, body: call.body, signal, headers: call.headers }, outcome))) {
+    const events = inProviderSpan(d, () => call.handler.run({ deployment: d, body: call.body, signal, headers: call.headers }, outcome));
+    const seen = (event: CallEvent): CallEvent => {
       const e = event.event;
       if (e?.case === "started") {
         e.value.attemptedRetries = retries;
@@ -207,8 +208,10 @@ async function* attempt(
         state.stats.recordLatency(d.id, Date.now() - startMs);
         answered = true;
       } else if (e?.case === "finished") finishedSent = true;
-      yield event;
-    }
+      return event;
+    };
+    if (events instanceof Promise) for (const event of await events) yield seen(event);
+    else for await (const event of events) yield seen(event);
     return undefined;
   } catch (error) {
     if (answered) {

@@ -29,7 +29,9 @@ async function probe(d: Deployment): Promise<string | undefined> {
   const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false };
   const signal = AbortSignal.timeout(Math.min(d.timeoutMs, PROBE_TIMEOUT_MS));
   try {
-    for await (const _event of handler.run({ deployment: target, body, signal, headers: {} }, outcome));
+    const events = handler.run({ deployment: target, body, signal, headers: {} }, outcome);
+    if (events instanceof Promise) await events;
+    else for await (const _event of events);
     return undefined;
   } catch (err) {
     return (err as Error).message || String(err);
