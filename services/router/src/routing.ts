@@ -106,8 +106,10 @@ function nextGroup(names: Iterator<string>, groups: ModelGroups): ModelGroup | u
 }
 
 /** Deployments of the group worth an attempt now, the lowest order first. */
-function candidates(group: ModelGroup, tried: ReadonlySet<string>, state: RoutingState): Deployment[] {
+function candidates(group: ModelGroup, tried: ReadonlySet<string>, state: RoutingState): readonly Deployment[] {
   const solo = group.deployments.length === 1;
+  // The usual case, with nothing to filter: worked out at config load.
+  if (tried.size === 0 && (solo || !group.deployments.some((d) => state.cooldowns.coolingDown(d.id)))) return group.firstChoice;
   const available = group.deployments.filter((d) => solo || !state.cooldowns.coolingDown(d.id));
   const untried = available.filter((d) => !tried.has(d.id));
   const pool = untried.length > 0 ? untried : available;
@@ -137,7 +139,7 @@ class GroupAttempts {
     const { call, group, state } = this;
     let d: Deployment | undefined;
     for (;;) {
-      const pool = candidates(group, this.tried, state).filter((c) => !this.full.has(c.id));
+      const pool = this.full.size === 0 ? candidates(group, this.tried, state) : candidates(group, this.tried, state).filter((c) => !this.full.has(c.id));
       d = call.table.strategy.pick(group, pool, state.stats);
       if (!d || !call.table.limits || (await call.table.limits.admit(d, call.estimatedTokens))) break;
       this.full.add(d.id);

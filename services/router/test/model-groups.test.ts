@@ -25,6 +25,8 @@ router_settings: { timeout: 12 }
     // No provider prefix: OpenAI, as in LiteLLM; router_settings.timeout is the default; no order comes after every order.
     expect(b).toMatchObject({ id: "b", provider: "openai", providerModel: "gpt-4o", timeoutMs: 12_000, order: Number.POSITIVE_INFINITY });
     expect(g.resolve("fast")!.weighting).toBe("weight");
+    // A first attempt picks among the lowest order.
+    expect(g.resolve("fast")!.firstChoice.map((d) => d.id)).toEqual(["a"]);
   });
 
   it("answers wildcard names with the matched model, preferring exact names and then the most specific pattern", () => {

@@ -7,6 +7,8 @@ import { WildcardName } from "./wildcards.js";
 export interface ModelGroup {
   name: string;
   deployments: readonly Deployment[];
+  /** The deployments of the lowest order: what a first attempt picks from while none cools down. */
+  firstChoice: readonly Deployment[];
   /** simple-shuffle's weights: LiteLLM's weight, else rpm, else tpm, else none (uniform). */
   weighting: "weight" | "rpm" | "tpm" | "uniform";
 }
@@ -30,7 +32,8 @@ function weighting(deployments: readonly Deployment[]): ModelGroup["weighting"] 
 }
 
 function group(name: string, deployments: readonly Deployment[]): ModelGroup {
-  return { name, deployments, weighting: weighting(deployments) };
+  const lowest = Math.min(...deployments.map((d) => d.order));
+  return { name, deployments, firstChoice: deployments.filter((d) => d.order === lowest), weighting: weighting(deployments) };
 }
 
 /**
