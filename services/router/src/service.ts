@@ -3,6 +3,7 @@ import { gatewayError, parsedBody, type Logger } from "@gateway/common";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { CALL_HANDLERS } from "./calls.js";
+import { CompleteEvents } from "./complete-events.js";
 import { costFor, type Outcome, type CallEvent } from "./outcome.js";
 import type { OpenAIBody } from "./providers/provider.js";
 import { toConnectError } from "./provider-errors.js";
@@ -107,15 +108,12 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
   }
 
   return {
-    async *complete(req: CompleteRequest, ctx: HandlerContext): AsyncGenerator<CallEvent> {
+    complete(req: CompleteRequest, ctx: HandlerContext): AsyncIterable<CallEvent> {
       const startMs = Date.now();
       const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false };
       const payload = deps.publisher.storePrompts ? new StoredPayload() : undefined;
       let body: OpenAIBody | undefined;
-      // Stays set until the request finishes cleanly, so a client that walks
-      // away mid-stream is recorded as a failure too.
-      let error: ConnectError | undefined = CLIENT_CLOSED;
-      try {
+      const start = () => {
         const handler = CALL_HANDLERS.get(req.callType);
         if (!handler) throw new ConnectError(`call type ${CallType[req.callType]} is not supported`, Code.Unimplemented);
         body = parseBody(req.body);
@@ -131,14 +129,10 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           estimatedTokens: estimatedTokens(req.body.length, body),
         };
         const events = routeCall(call, model, outcome, deps.state);
-        yield* payload ? payload.watch(events) : events;
-        error = undefined;
-      } catch (err) {
-        error = toConnectError(err);
-        throw error;
-      } finally {
-        publishUsage(req, body, outcome, startMs, error, payload);
-      }
+        return payload ? payload.watch(events) : events;
+      };
+      // A client that walks away mid-stream is recorded as a failure too.
+      return new CompleteEvents(start, toConnectError, (error) => publishUsage(req, body, outcome, startMs, error, payload), CLIENT_CLOSED);
     },
 
     listModels(req) {
