@@ -32,7 +32,11 @@ const NO_PARTITION = "23514";
 const dialect = new PgDialect();
 const BOOK_STATEMENT = "book_usage";
 
-/** The columns of a batch row, in the order bookStatement's rows list their values, with their SQL types. */
+/**
+ * The columns of a batch row, in the order bookStatement's rows list their
+ * values, with their SQL types; "epoch_ms" is a timestamptz sent as unix
+ * milliseconds (times an interval, exact: no floating-point seconds).
+ */
 const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
   ["request_id", "text"],
   ["key_hash", "text"],
@@ -47,8 +51,8 @@ const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
   ["completion_tokens", "integer"],
   ["total_tokens", "integer"],
   ["spend", "double precision"],
-  ["start_time", "timestamptz"],
-  ["end_time", "timestamptz"],
+  ["start_time", "epoch_ms"],
+  ["end_time", "epoch_ms"],
   ["latency_ms", "double precision"],
   ["status", "text"],
   ["error_type", "text"],
@@ -60,7 +64,11 @@ const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
   ["response", "text"],
 ];
 // Each row's values by position: (r->>0)::text AS request_id, ...
-const INPUT_COLUMNS = sql.raw(COLUMNS.map(([name, type], i) => `(r->>${i})::${type} AS ${name}`).join(", "));
+const INPUT_COLUMNS = sql.raw(
+  COLUMNS.map(([name, type], i) =>
+    type === "epoch_ms" ? `timestamptz 'epoch' + (r->>${i})::bigint * interval '1 millisecond' AS ${name}` : `(r->>${i})::${type} AS ${name}`,
+  ).join(", "),
+);
 
 /** A batch as the statement's one parameter: a JSON array of rows, each an array of values in COLUMNS order. */
 function batchJson(records: LedgerRecord[]): string {
@@ -200,7 +208,7 @@ export class Ledger {
 }
 
 function recordDay(record: LedgerRecord): number {
-  return dayOf(Date.parse(record.start_time));
+  return dayOf(record.start_time);
 }
 
 /**
@@ -210,7 +218,5 @@ function recordDay(record: LedgerRecord): number {
 function firstOfEachRequest(records: LedgerRecord[]): LedgerRecord[] {
   const byId = new Map<string, LedgerRecord>();
   for (const record of records) if (!byId.has(record.request_id)) byId.set(record.request_id, record);
-  return [...byId.values()].sort((a, b) =>
-    a.start_time === b.start_time ? (a.request_id < b.request_id ? -1 : 1) : a.start_time < b.start_time ? -1 : 1,
-  );
+  return [...byId.values()].sort((a, b) => a.start_time - b.start_time || (a.request_id < b.request_id ? -1 : 1));
 }

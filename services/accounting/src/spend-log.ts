@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, timestampMs } from "@bufbuild/protobuf/wkt";
 import { UsageEventSchema, UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { SpendLogRow } from "./db/schema.js";
 
@@ -27,8 +27,9 @@ export interface LedgerRecord {
   completion_tokens: number;
   total_tokens: number;
   spend: number;
-  start_time: string;
-  end_time: string | null;
+  /** Unix milliseconds: a number to sort by and send, where an ISO string would be written out and parsed again. */
+  start_time: number;
+  end_time: number | null;
   latency_ms: number;
   status: "success" | "failure";
   error_type: string;
@@ -59,8 +60,8 @@ export function toLedgerRecord(event: UsageEvent, storePrompts: boolean): Ledger
     completion_tokens: event.completionTokens,
     total_tokens: event.totalTokens,
     spend: event.cost,
-    start_time: timestampDate(startTime).toISOString(),
-    end_time: event.endTime ? timestampDate(event.endTime).toISOString() : null,
+    start_time: timestampMs(startTime),
+    end_time: event.endTime ? timestampMs(event.endTime) : null,
     latency_ms: event.latencyMs,
     // The router always says; an event that does not claim success is not booked as one.
     status: event.status === UsageStatus.SUCCESS ? "success" : "failure",
