@@ -12,6 +12,9 @@ import type { Json, ProviderCall } from "./providers/provider.js";
  */
 export type CallEvents = Promise<CallEvent[]> | AsyncIterable<CallEvent>;
 
+/** A call's events once a deployment has answered: all of them, or a stream that has begun. */
+export type Answer = readonly CallEvent[] | AsyncIterable<CallEvent>;
+
 /** How the router runs one call type, once its deployment is picked. */
 export interface CallHandler {
   /** The usage event's call_type. */

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, LightAbortController, type Logger } from "@gateway/common";
-import type { CallHandler } from "./calls.js";
+import { AnsweredStream } from "./answered-stream.js";
+import type { Answer, CallHandler } from "./calls.js";
 import type { Deployment } from "./config/deployment.js";
 import type { ModelGroup, ModelGroups } from "./config/model-groups.js";
 import type { Cooldowns } from "./cooldowns.js";
@@ -67,12 +68,11 @@ function noDeployments(group: ModelGroup, retryAfterMs: number): Error {
 /**
  * Runs a call on the model group it names, retrying within the group and
  * then falling back to other groups, until a deployment has started
- * answering. After that nothing is retried: a failure mid-stream is the
- * client's to see, after a Finished event with the usage seen so far.
- * Every event passes through this one generator and attempt's (the choices
- * around them are plain calls), so an event is resumed twice here, not more.
+ * answering; resolves to its answer. After that nothing is retried: a
+ * failure mid-stream is the client's to see, after a Finished event with the
+ * usage seen so far. The events themselves pass through no generator here.
  */
-export async function* routeCall(call: RoutedCall, requested: string, outcome: Outcome, state: RoutingState): AsyncGenerator<CallEvent> {
+export async function routeCall(call: RoutedCall, requested: string, outcome: Outcome, state: RoutingState): Promise<Answer> {
   const { groups } = call.table;
   const first = groups.resolve(requested);
   if (!first) throw modelNotFound(requested, groups);
@@ -82,9 +82,9 @@ export async function* routeCall(call: RoutedCall, requested: string, outcome: O
   for (let group = first; ; ) {
     const attempts = new GroupAttempts(call, group, state);
     for (let d = await attempts.pick(); d; ) {
-      const failed = yield* attempt(call, d, attempts.retries, fallbacks, outcome, state);
-      if (!failed) return;
-      d = await attempts.next(d, failed);
+      const result = await attempt(call, d, attempts.retries, fallbacks, outcome, state);
+      if ("answer" in result) return result.answer;
+      d = await attempts.next(d, result);
     }
     const last = attempts.failure!;
     fallbackNames ??= fallbacksFor(first.name, last.failure, groups.settings)[Symbol.iterator]();
@@ -183,53 +183,59 @@ class GroupAttempts {
   }
 }
 
-/** One call to one deployment. */
-async function* attempt(
+/** One call to one deployment: its answer once it has started answering, or how it failed before that. */
+async function attempt(
   call: RoutedCall,
   d: Deployment,
   retries: number,
   fallbacks: number,
   outcome: Outcome,
   state: RoutingState,
-): AsyncGenerator<CallEvent, GroupFailure | undefined> {
+): Promise<{ answer: Answer } | GroupFailure> {
   const stream = call.body["stream"] === true;
   const { signal, release } = deadline(call.signal, stream ? d.streamTimeoutMs : d.timeoutMs);
   const startMs = Date.now();
-  let answered = false;
-  let finishedSent = false;
   // What an earlier, failed attempt left is not this one's.
   Object.assign(outcome, { usage: undefined, usageEstimated: false });
   state.stats.began(d.id);
-  try {
-    const events = inProviderSpan(d, () => call.handler.run({ deployment: d, body: call.body, signal, headers: call.headers }, outcome));
-    const seen = (event: CallEvent): CallEvent => {
-      const e = event.event;
-      if (e?.case === "started") {
-        e.value.attemptedRetries = retries;
-        e.value.attemptedFallbacks = fallbacks;
-        state.stats.recordLatency(d.id, Date.now() - startMs);
-        answered = true;
-      } else if (e?.case === "finished") finishedSent = true;
-      return event;
-    };
-    if (events instanceof Promise) for (const event of await events) yield seen(event);
-    else for await (const event of events) yield seen(event);
-    return undefined;
-  } catch (error) {
-    if (answered) {
-      // The client has seen part of the answer: report what it used, then fail honestly.
-      if (!finishedSent && outcome.usage) yield finished(outcome, d, outcome.usage);
-      throw error;
-    }
-    const failure = classify(error, call.signal.aborted);
-    if (signal.aborted && !call.signal.aborted) state.stats.recordLatency(d.id, Date.now() - startMs);
-    state.logger.debug({ requestId: call.requestId, deployment: d.id, status: failure.status, kind: failure.kind }, "deployment call failed");
-    return { failure, error };
-  } finally {
+  /** Once the call is over, answered or not. */
+  const end = (answered: boolean) => {
     release();
     state.stats.done(d.id);
     const used = answered && outcome.usage ? outcome.usage.promptTokens + outcome.usage.completionTokens : 0;
     call.table.limits?.settle(d, call.estimatedTokens, used, startMs);
+  };
+  const answering = (event: CallEvent | undefined) => {
+    const e = event?.event;
+    if (e?.case !== "started") return;
+    e.value.attemptedRetries = retries;
+    e.value.attemptedFallbacks = fallbacks;
+    state.stats.recordLatency(d.id, Date.now() - startMs);
+  };
+  try {
+    const events = inProviderSpan(d, () => call.handler.run({ deployment: d, body: call.body, signal, headers: call.headers }, outcome));
+    if (events instanceof Promise) {
+      const all = await events;
+      answering(all[0]);
+      end(true);
+      return { answer: all };
+    }
+    const rest = events[Symbol.asyncIterator]();
+    const first = await rest.next();
+    if (first.done === true) {
+      end(true);
+      return { answer: [] };
+    }
+    answering(first.value);
+    // The client has seen part of the answer when it breaks: it is told what it used, then the error.
+    const lastWords = () => (outcome.usage ? finished(outcome, d, outcome.usage) : undefined);
+    return { answer: new AnsweredStream(first.value, rest, lastWords, () => end(true)) };
+  } catch (error) {
+    end(false);
+    const failure = classify(error, call.signal.aborted);
+    if (signal.aborted && !call.signal.aborted) state.stats.recordLatency(d.id, Date.now() - startMs);
+    state.logger.debug({ requestId: call.requestId, deployment: d.id, status: failure.status, kind: failure.kind }, "deployment call failed");
+    return { failure, error };
   }
 }
 

@@ -113,7 +113,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false };
       const payload = deps.publisher.storePrompts ? new StoredPayload() : undefined;
       let body: OpenAIBody | undefined;
-      const start = () => {
+      const start = async () => {
         const handler = CALL_HANDLERS.get(req.callType);
         if (!handler) throw new ConnectError(`call type ${CallType[req.callType]} is not supported`, Code.Unimplemented);
         body = parseBody(req.body);
@@ -128,8 +128,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           signal: ctx.signal,
           estimatedTokens: estimatedTokens(req.body.length, body),
         };
-        const events = routeCall(call, model, outcome, deps.state);
-        return payload ? payload.watch(events) : events;
+        const answer = await routeCall(call, model, outcome, deps.state);
+        return payload ? payload.watch(answer) : answer;
       };
       // A client that walks away mid-stream is recorded as a failure too.
       return new CompleteEvents(start, toConnectError, (error) => publishUsage(req, body, outcome, startMs, error, payload), CLIENT_CLOSED);

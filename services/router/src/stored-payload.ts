@@ -1,4 +1,5 @@
 import type { OpenAIBody } from "./providers/provider.js";
+import type { Answer } from "./calls.js";
 import type { CallEvent } from "./outcome.js";
 
 // Each of the two is cut to this many characters: a spend log is no place for
@@ -20,8 +21,14 @@ export class StoredPayload {
   private response: string | undefined;
   private streamed = "";
 
-  /** Passes a call's events through, keeping what the response said. */
-  async *watch(events: AsyncIterable<CallEvent>): AsyncGenerator<CallEvent> {
+  /** A call's answer as it is, keeping what the response says as it passes. */
+  watch(answer: Answer): Answer {
+    if (Symbol.asyncIterator in answer) return this.watchStream(answer);
+    for (const event of answer) this.keep(event);
+    return answer;
+  }
+
+  private async *watchStream(events: AsyncIterable<CallEvent>): AsyncGenerator<CallEvent> {
     for await (const event of events) {
       this.keep(event);
       yield event;

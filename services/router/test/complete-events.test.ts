@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
+import type { Answer } from "../src/calls.js";
 import { CompleteEvents } from "../src/complete-events.js";
 import type { CallEvent } from "../src/outcome.js";
 
@@ -7,13 +8,13 @@ const event = (n: number) => ({ $typeName: "gateway.router.v1.CompleteResponse",
 const ABANDONED = new ConnectError("client closed the request", Code.Canceled);
 const toError = (err: unknown) => new ConnectError((err as Error).message, Code.Unavailable);
 
-/** The events of a CompleteEvents over `source`, and the ends it recorded, in order with what the source did. */
-function watch(source: () => AsyncGenerator<CallEvent>) {
+/** A CompleteEvents over what `answer` resolves to, and a log of its start and end. */
+function watch(answer: () => Promise<Answer>) {
   const log: string[] = [];
   const events = new CompleteEvents(
     () => {
       log.push("start");
-      return source();
+      return answer();
     },
     toError,
     (error) => log.push(`end ${error ? error.message : "ok"}`),
@@ -22,64 +23,71 @@ function watch(source: () => AsyncGenerator<CallEvent>) {
   return { events, log };
 }
 
+async function read(events: AsyncIterable<CallEvent>): Promise<CallEvent[]> {
+  const seen = [];
+  for await (const e of events) seen.push(e);
+  return seen;
+}
+
 describe("a Complete call's events", () => {
-  it("records one clean end after the last event", async () => {
-    const { events, log } = watch(async function* () {
-      yield event(1);
-      yield event(2);
-    });
-    const seen = [];
-    for await (const e of events) seen.push(e);
-    expect(seen).toEqual([event(1), event(2)]);
+  it("hands over a call's whole answer and records one clean end after it", async () => {
+    const { events, log } = watch(async () => [event(1), event(2), event(3)]);
+    expect(await read(events)).toEqual([event(1), event(2), event(3)]);
     expect(log).toEqual(["start", "end ok"]);
     expect(await events.next()).toEqual({ done: true, value: undefined });
     expect(log).toEqual(["start", "end ok"]);
   });
 
-  it("fails with the caller's error, recorded once", async () => {
-    const { events, log } = watch(async function* () {
-      yield event(1);
-      throw new Error("upstream broke");
-    });
-    await expect(async () => {
-      for await (const _ of events);
-    }).rejects.toThrow(new ConnectError("upstream broke", Code.Unavailable));
-    expect(log).toEqual(["start", "end [unavailable] upstream broke"]);
-  });
-
-  it("records a call that cannot start (a bad body) as failed", async () => {
-    const events = new CompleteEvents(
-      () => {
-        throw new Error("bad body");
-      },
-      toError,
-      (error) => log.push(error?.message ?? "ok"),
-      ABANDONED,
-    );
-    const log: string[] = [];
-    await expect(events.next()).rejects.toMatchObject({ code: Code.Unavailable });
-    expect(log).toEqual(["[unavailable] bad body"]);
-  });
-
-  it("closes the router's call before recording a caller that stopped reading", async () => {
-    const { events, log } = watch(async function* () {
-      try {
+  it("hands over a stream as it comes, and records its end once", async () => {
+    const { events, log } = watch(async () =>
+      (async function* () {
         yield event(1);
+        log.push("between");
         yield event(2);
-      } finally {
-        log.push("router closed");
-      }
-    });
+      })(),
+    );
+    expect(await read(events)).toEqual([event(1), event(2)]);
+    expect(log).toEqual(["start", "between", "end ok"]);
+  });
+
+  it("fails a broken stream with the caller's error, recorded once", async () => {
+    const { events, log } = watch(async () =>
+      (async function* () {
+        yield event(1);
+        throw new Error("upstream broke");
+      })(),
+    );
+    await expect(read(events)).rejects.toThrow(new ConnectError("upstream broke", Code.Unavailable));
+    expect(log).toEqual(["start", "end [unavailable] upstream broke"]);
+    expect(await events.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it("records a call that never got an answer (a bad body, every deployment failing) as failed", async () => {
+    const { events, log } = watch(() => Promise.reject(new Error("bad body")));
+    await expect(events.next()).rejects.toMatchObject({ code: Code.Unavailable });
+    expect(log).toEqual(["start", "end [unavailable] bad body"]);
+    expect(await events.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it("closes the stream before recording a caller that stopped reading", async () => {
+    const { events, log } = watch(async () =>
+      (async function* () {
+        try {
+          yield event(1);
+          yield event(2);
+        } finally {
+          log.push("stream closed");
+        }
+      })(),
+    );
     for await (const _ of events) break;
-    expect(log).toEqual(["start", "router closed", `end ${ABANDONED.message}`]);
+    expect(log).toEqual(["start", "stream closed", `end ${ABANDONED.message}`]);
   });
 
   it("records nothing for a call given up before it started", async () => {
-    const { events, log } = watch(async function* () {
-      yield event(1);
-    });
+    const { events, log } = watch(async () => [event(1)]);
     expect(await events.return()).toEqual({ done: true, value: undefined });
-    expect(log).toEqual([]);
     expect(await events.next()).toEqual({ done: true, value: undefined });
+    expect(log).toEqual([]);
   });
 });
