@@ -84,6 +84,27 @@ interface Throughput {
   databaseRss: number;
 }
 
+// A process that used at most this much CPU in a step has finished what a load left it.
+const SETTLE_STEP_MS = 250;
+const IDLE_CPU_MS = 10;
+const SETTLE_MAX_MS = 15_000;
+
+/**
+ * Waits until the processes have done what the load left them (the ledger
+ * booking its last batches), so that work counts for the load that caused
+ * it and not in the next target's figures.
+ */
+async function settled(pids: number[]): Promise<void> {
+  const used = () => pids.reduce((total, pid) => total + cpuMs(pid), 0);
+  let last = used();
+  for (let waited = 0; waited < SETTLE_MAX_MS; waited += SETTLE_STEP_MS) {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_STEP_MS));
+    const now = used();
+    if (now - last <= IDLE_CPU_MS) return;
+    last = now;
+  }
+}
+
 async function throughput(target: Target, connections: number): Promise<Throughput> {
   const sum = () => target.pids.reduce((total, pid) => total + cpuMs(pid), 0);
   const database = target.databasePid;
@@ -96,6 +117,7 @@ async function throughput(target: Target, connections: number): Promise<Throughp
   const before = sum();
   const databaseBefore = database ? cpuMs(database) : 0;
   const { rps, requests } = await load(target, connections).finally(() => clearInterval(sampler));
+  await settled(database ? [...target.pids, database] : target.pids);
   return { rps, requests, cpu: sum() - before, rss, databaseCpu: database ? cpuMs(database) - databaseBefore : 0, databaseRss };
 }
 
