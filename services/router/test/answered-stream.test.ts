@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AnsweredStream } from "../src/answered-stream.js";
 import type { CallEvent } from "../src/outcome.js";
+import { readAll } from "./support/read-all.js";
 
 const event = (c: string | undefined, n = 0) => ({ $typeName: "gateway.router.v1.CompleteResponse", event: { case: c }, n }) as unknown as CallEvent;
 const STARTED = event("started");
@@ -12,12 +13,6 @@ function answered(rest: AsyncGenerator<CallEvent>, lastWords: CallEvent | null =
   return { stream: new AnsweredStream(STARTED, rest, () => lastWords ?? undefined, () => log.push("end")), log };
 }
 
-async function read(events: AsyncIterable<CallEvent>): Promise<CallEvent[]> {
-  const seen = [];
-  for await (const e of events) seen.push(e);
-  return seen;
-}
-
 describe("a stream a deployment has started answering", () => {
   it("passes the first event and the rest, then ends once", async () => {
     const { stream, log } = answered(
@@ -26,7 +21,7 @@ describe("a stream a deployment has started answering", () => {
         yield event("finished", 2);
       })(),
     );
-    expect(await read(stream)).toEqual([STARTED, event("chunk", 1), event("finished", 2)]);
+    expect(await readAll(stream)).toEqual([STARTED, event("chunk", 1), event("finished", 2)]);
     expect(log).toEqual(["end"]);
     expect(await stream.next()).toEqual({ done: true, value: undefined });
     expect(log).toEqual(["end"]);
@@ -54,7 +49,7 @@ describe("a stream a deployment has started answering", () => {
         throw new Error("late break");
       })(),
     );
-    await expect(read(afterFinished.stream)).rejects.toThrow("late break");
+    await expect(readAll(afterFinished.stream)).rejects.toThrow("late break");
     const noUsage = answered(
       (async function* () {
         yield event("chunk", 1);

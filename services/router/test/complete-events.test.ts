@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Answer } from "../src/calls.js";
 import { CompleteEvents } from "../src/complete-events.js";
 import type { CallEvent } from "../src/outcome.js";
+import { readAll } from "./support/read-all.js";
 
 const event = (n: number) => ({ $typeName: "gateway.router.v1.CompleteResponse", event: { case: undefined }, n }) as unknown as CallEvent;
 const ABANDONED = new ConnectError("client closed the request", Code.Canceled);
@@ -23,16 +24,10 @@ function watch(answer: () => Promise<Answer>) {
   return { events, log };
 }
 
-async function read(events: AsyncIterable<CallEvent>): Promise<CallEvent[]> {
-  const seen = [];
-  for await (const e of events) seen.push(e);
-  return seen;
-}
-
 describe("a Complete call's events", () => {
   it("hands over a call's whole answer and records one clean end after it", async () => {
     const { events, log } = watch(async () => [event(1), event(2), event(3)]);
-    expect(await read(events)).toEqual([event(1), event(2), event(3)]);
+    expect(await readAll(events)).toEqual([event(1), event(2), event(3)]);
     expect(log).toEqual(["start", "end ok"]);
     expect(await events.next()).toEqual({ done: true, value: undefined });
     expect(log).toEqual(["start", "end ok"]);
@@ -46,7 +41,7 @@ describe("a Complete call's events", () => {
         yield event(2);
       })(),
     );
-    expect(await read(events)).toEqual([event(1), event(2)]);
+    expect(await readAll(events)).toEqual([event(1), event(2)]);
     expect(log).toEqual(["start", "between", "end ok"]);
   });
 
@@ -57,7 +52,7 @@ describe("a Complete call's events", () => {
         throw new Error("upstream broke");
       })(),
     );
-    await expect(read(events)).rejects.toThrow(new ConnectError("upstream broke", Code.Unavailable));
+    await expect(readAll(events)).rejects.toThrow(new ConnectError("upstream broke", Code.Unavailable));
     expect(log).toEqual(["start", "end [unavailable] upstream broke"]);
     expect(await events.next()).toEqual({ done: true, value: undefined });
   });
