@@ -1,4 +1,4 @@
-import { create, isMessage, type DescMessage, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
+import type { DescMessage, DescService } from "@bufbuild/protobuf";
 import type { CallOptions, Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { CallContext } from "./call-context.js";
 import { messageOf } from "./message-of.js";
@@ -52,8 +52,11 @@ export function directClient<S extends DescService>(service: S, impl: ServiceImp
  * answer on every call made in this process.
  */
 function wholeMessages(schema: DescMessage, inner: AsyncIterator<unknown>): AsyncIterator<unknown> {
-  const whole = (result: IteratorResult<unknown>): IteratorResult<unknown> =>
-    result.done === true || isMessage(result.value, schema) ? result : { done: false, value: create(schema, result.value as MessageInitShape<DescMessage>) };
+  const whole = (result: IteratorResult<unknown>): IteratorResult<unknown> => {
+    if (result.done === true) return result;
+    const value = messageOf(schema, result.value);
+    return value === result.value ? result : { done: false, value };
+  };
   return {
     next: () => inner.next().then(whole),
     // The caller stopped reading: the handler's generator runs its finally blocks.

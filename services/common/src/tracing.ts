@@ -164,7 +164,13 @@ export function traceClientCall<P, S>(name: string, attributes: Attributes, star
   const parent = context.active();
   const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
   const active = trace.setSpan(parent, span);
-  const call = context.with(active, start);
+  let call: Promise<P> | AsyncIterable<S>;
+  try {
+    call = context.with(active, start);
+  } catch (err) {
+    endWith(span, err);
+    throw err;
+  }
   if (!(call instanceof Promise)) return tracedIterable(call, span, active);
   return call.then(
     (answer) => {
