@@ -49,6 +49,12 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     const database = databasePid(gateway);
     expect(database).not.toBe(loggedPid(gateway, "gateway listening"));
     expect(running(database)).toBe(true);
+    // A new directory's database is created by a child of its own, which has
+    // exited: creating takes PGlite's memory to over 700 MB here, serving to about 200.
+    const creator = loggedPid(gateway, "embedded database created");
+    expect(creator).not.toBe(database);
+    expect(running(creator)).toBe(false);
+    if (existsSync(`/proc/${database}/status`)) expect(residentMb(database)).toBeLessThan(450);
     // Ledger batches yield the CPU to requests.
     expect(getPriority(database)).toBe(Math.min(19, getPriority(loggedPid(gateway, "gateway listening")) + 10));
     // The child gets no secrets from the gateway's environment.
@@ -71,6 +77,7 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
 
     const restarted = await processes.start("all", { configPath, dataDir: gateway.dataDir, env: ALL_IN_ONE });
     expect(await spendLog(restarted.url)).toMatchObject({ request_id: requestId, status: "success" });
+    expect(restarted.output()).not.toContain('"msg":"embedded database created"');
   }, TIMEOUT_MS);
 
   it("exits when the gateway is killed with SIGKILL, leaving no orphan", async () => {
@@ -94,7 +101,7 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     // A file where PGlite's directory should be.
     writeFileSync(join(dataDir, "pglite"), "not a directory");
     const start = processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
-    await expect(start).rejects.toThrow(/the embedded database \(PGlite, .*dist\/embedded-database\/main\.js\) exited \(code 1\) before it was ready; its stderr:\n.*EEXIST/s);
+    await expect(start).rejects.toThrow(/the embedded database \(PGlite, .*dist\/embedded-database\/main\.js\) exited \(code 1\) before it had created its database; its stderr:\n.*EEXIST/s);
   }, TIMEOUT_MS);
 });
 
@@ -129,6 +136,12 @@ describe("startEmbeddedDatabase", () => {
     expect(existsSync(embedded.socketPath)).toBe(false);
   }, TIMEOUT_MS);
 });
+
+/** A process's resident memory in MB, from /proc. */
+function residentMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  return Number(line?.split(/\s+/)[1]) / 1024;
+}
 
 /** This process's children, where /proc tells. */
 function children(): number[] {

@@ -2,13 +2,17 @@
 // `argv[2]`, or in memory without it, served over the Postgres wire protocol
 // on a unix socket in a private temporary directory. It tells the gateway the
 // socket's path once it answers, and closes PGlite cleanly on SIGTERM or when
-// the gateway goes away.
+// the gateway goes away. With CREATE_ONLY after the directory, it creates the
+// database there and exits instead.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
-import { createLogger, openPglite } from "@gateway/common";
-import type { ReadyMessage } from "./start.js";
+// Not the package's index: that loads the metrics, the bus and the rest,
+// which this process does not use and would carry in memory and timers.
+import { createLogger } from "@gateway/common/logger";
+import { openPglite } from "@gateway/common/pglite";
+import { CREATE_ONLY, type ReadyMessage } from "./start.js";
 
 const logger = createLogger("embedded-database");
 
@@ -37,28 +41,41 @@ function fail(err: unknown): never {
 }
 
 const dataDir = process.argv[2];
-const opened = open(dataDir);
-let stopping = false;
+if (dataDir !== undefined && process.argv[3] === CREATE_ONLY) create(dataDir);
+else serve(dataDir);
 
-function stop(reason: string): void {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ reason }, "embedded database stopping");
-  opened
-    .then(async ({ pglite, server, socketDir }) => {
-      await server.stop();
-      await pglite.close();
-      rmSync(socketDir, { recursive: true, force: true });
-    })
-    .then(() => process.exit(0), fail);
+function create(dataDir: string): void {
+  openPglite(dataDir)
+    .then((pglite) => pglite.close())
+    .then(() => {
+      logger.info({ dataDir }, "embedded database created");
+      process.exit(0);
+    }, fail);
 }
 
-process.on("SIGTERM", () => stop("SIGTERM"));
-// The gateway exited, however it ended (even SIGKILL): no orphan is left behind.
-process.on("disconnect", () => stop("the gateway went away"));
+function serve(dataDir: string | undefined): void {
+  const opened = open(dataDir);
+  let stopping = false;
+  const stop = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, "embedded database stopping");
+    opened
+      .then(async ({ pglite, server, socketDir }) => {
+        await server.stop();
+        await pglite.close();
+        rmSync(socketDir, { recursive: true, force: true });
+      })
+      .then(() => process.exit(0), fail);
+  };
 
-opened.then(({ socketPath }) => {
-  logger.info({ dataDir: dataDir ?? "in memory", socketPath }, "embedded database ready");
-  const ready: ReadyMessage = { socketPath };
-  if (process.send && process.connected) process.send(ready);
-}, fail);
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  // The gateway exited, however it ended (even SIGKILL): no orphan is left behind.
+  process.on("disconnect", () => stop("the gateway went away"));
+
+  opened.then(({ socketPath }) => {
+    logger.info({ dataDir: dataDir ?? "in memory", socketPath }, "embedded database ready");
+    const ready: ReadyMessage = { socketPath };
+    if (process.send && process.connected) process.send(ready);
+  }, fail);
+}

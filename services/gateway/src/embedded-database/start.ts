@@ -1,9 +1,13 @@
-import { fork } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { getPriority, setPriority } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Logger } from "@gateway/common";
+
+/** The argument after the data directory that has ./main.ts create the database and exit. */
+export const CREATE_ONLY = "--create-only";
 
 /** What ./main.ts sends once PGlite answers on its socket. */
 export interface ReadyMessage {
@@ -46,57 +50,38 @@ const CHILD_ENV = ["PATH", "HOME", "TMPDIR", "LANG", "TZ", "NODE_ENV", "NODE_OPT
  */
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const entry = childEntry();
-  const child = fork(entry, options.dataDir ? [options.dataDir] : [], {
-    execArgv: childExecArgv(entry),
-    env: Object.fromEntries(CHILD_ENV.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]])),
-    stdio: ["ignore", "inherit", "pipe", "ipc"],
-    // Its own process group: a terminal's Ctrl+C reaches only the gateway,
-    // which stops the database itself once its own shutdown is done.
-    detached: true,
-  });
-  lowerPriority(child.pid, options.logger);
-  // Until it is ready, what the child prints on stderr is kept for the error
-  // that says why it did not start; after that it goes to the gateway's stderr.
-  let stderrTail = "";
-  let ready = false;
-  child.stderr!.on("data", (chunk: Buffer) => {
-    if (ready) process.stderr.write(chunk);
-    else stderrTail = (stderrTail + chunk.toString()).slice(-STDERR_TAIL_CHARS);
-  });
-  // "close" comes after the child's stderr is read to the end, so the tail is complete.
-  const exited = new Promise<string>((resolve) => child.once("close", (code, signal) => resolve(signal ?? `code ${code}`)));
-
-  let socketPath: string;
-  try {
-    socketPath = await new Promise<string>((resolve, reject) => {
-      const timeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
-      const timer = setTimeout(() => reject(new Error(`did not start within ${timeoutMs / 1000} s`)), timeoutMs);
-      child.once("message", (message: Partial<ReadyMessage>) => {
-        clearTimeout(timer);
-        if (typeof message.socketPath === "string") resolve(message.socketPath);
-        else reject(new Error(`sent ${JSON.stringify(message)} instead of its socket`));
-      });
-      child.once("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      void exited.then((how) => {
-        clearTimeout(timer);
-        reject(new Error(`exited (${how}) before it was ready`));
-      });
+  const timeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
+  // Creating a database takes PGlite's memory to several times what serving
+  // one needs (about 700 MB against 200 here), and WebAssembly memory is
+  // never given back: a child of its own creates it and exits, and the
+  // child that serves opens what it left.
+  if (options.dataDir !== undefined && !existsSync(join(options.dataDir, "PG_VERSION"))) {
+    const creator = forkChild(entry, [options.dataDir, CREATE_ONLY], options.logger);
+    await outcome(creator, entry, timeoutMs, "create its database", async () => {
+      const how = await creator.exited;
+      if (how !== "code 0") throw new Error(`exited (${how}) before it had created its database`);
     });
-  } catch (err) {
-    child.kill("SIGKILL");
-    await exited;
-    const why = err instanceof Error ? err.message : String(err);
-    throw new Error(`the embedded database (PGlite, ${entry}) ${why}${stderrTail && `; its stderr:\n${stderrTail.trimEnd()}`}`);
   }
+  const child = forkChild(entry, options.dataDir ? [options.dataDir] : [], options.logger);
+  const socketPath = await outcome(
+    child,
+    entry,
+    timeoutMs,
+    "start",
+    () =>
+      new Promise<string>((resolve, reject) => {
+        child.process.once("message", (message: Partial<ReadyMessage>) => {
+          if (typeof message.socketPath === "string") resolve(message.socketPath);
+          else reject(new Error(`sent ${JSON.stringify(message)} instead of its socket`));
+        });
+        void child.exited.then((how) => reject(new Error(`exited (${how}) before it was ready`)));
+      }),
+  );
 
-  ready = true;
-  if (stderrTail) process.stderr.write(stderrTail);
+  child.passStderrOn();
   let stopping = false;
   let running = true;
-  void exited.then((how) => {
+  void child.exited.then((how) => {
     running = false;
     if (!stopping) options.logger.error({ exit: how }, "the embedded database exited on its own; the gateway reports itself not ready and has no database until it restarts");
   });
@@ -105,13 +90,78 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     running: () => running,
     async stop() {
       stopping = true;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-      const how = await exited;
+      child.process.kill("SIGTERM");
+      const timer = setTimeout(() => child.process.kill("SIGKILL"), STOP_TIMEOUT_MS);
+      const how = await child.exited;
       clearTimeout(timer);
       if (how !== "code 0") throw new Error(`the embedded database did not stop cleanly (${how})`);
     },
   };
+}
+
+interface Child {
+  process: ChildProcess;
+  /** Resolves once the child has exited and its stderr is read to the end: how it ended. */
+  exited: Promise<string>;
+  /** The end of what it printed on stderr so far, kept for the error that says why it did not start. */
+  stderrTail(): string;
+  /** From now on its stderr goes straight to the gateway's, after what was kept. */
+  passStderrOn(): void;
+}
+
+function forkChild(entry: string, args: string[], logger: Logger): Child {
+  const child = fork(entry, args, {
+    execArgv: childExecArgv(entry),
+    env: Object.fromEntries(CHILD_ENV.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]])),
+    stdio: ["ignore", "inherit", "pipe", "ipc"],
+    // Its own process group: a terminal's Ctrl+C reaches only the gateway,
+    // which stops the database itself once its own shutdown is done.
+    detached: true,
+  });
+  lowerPriority(child.pid, logger);
+  let tail = "";
+  let passing = false;
+  child.stderr!.on("data", (chunk: Buffer) => {
+    if (passing) process.stderr.write(chunk);
+    else tail = (tail + chunk.toString()).slice(-STDERR_TAIL_CHARS);
+  });
+  return {
+    process: child,
+    // "close" comes after the child's stderr is read to the end, so the tail is complete.
+    exited: new Promise<string>((resolve) => child.once("close", (code, signal) => resolve(signal ?? `code ${code}`))),
+    stderrTail: () => tail,
+    passStderrOn() {
+      passing = true;
+      if (tail) process.stderr.write(tail);
+    },
+  };
+}
+
+/**
+ * What `wait` resolves to. When it rejects, the child fails to start or the
+ * timeout passes first, the child is killed and the error says why, with the
+ * end of its stderr.
+ */
+async function outcome<T>(child: Child, entry: string, timeoutMs: number, task: string, wait: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`did not ${task} within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  let onError: (err: Error) => void = () => {};
+  const failed = new Promise<never>((_, reject) => (onError = reject));
+  child.process.once("error", onError);
+  try {
+    return await Promise.race([wait(), timeout, failed]);
+  } catch (err) {
+    child.process.kill("SIGKILL");
+    await child.exited;
+    const why = err instanceof Error ? err.message : String(err);
+    const tail = child.stderrTail();
+    throw new Error(`the embedded database (PGlite, ${entry}) ${why}${tail && `; its stderr:\n${tail.trimEnd()}`}`);
+  } finally {
+    clearTimeout(timer);
+    child.process.off("error", onError);
+  }
 }
 
 /** Lowers the database's CPU priority below the gateway's; where the system refuses, it runs as it is. */
