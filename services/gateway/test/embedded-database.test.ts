@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { getPriority, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createLogger } from "@gateway/common";
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { eventually } from "@gateway/testing";
@@ -28,6 +28,12 @@ function loggedPid(gateway: GatewayProcess, msg: string): number {
 }
 
 const databasePid = (gateway: GatewayProcess) => loggedPid(gateway, "embedded database ready");
+
+/** The private directory of the embedded database's socket, from its "ready" log line. */
+function socketDirOf(gateway: GatewayProcess): string {
+  const line = gateway.output().split("\n").find((l) => l.includes('"msg":"embedded database ready"'));
+  return dirname((JSON.parse(line!) as { socketPath: string }).socketPath);
+}
 
 describe("the embedded database (PGlite in a child process of `npm start`)", () => {
   let provider: FakeProvider;
@@ -91,9 +97,13 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     const gateway = await processes.start("all", { configPath, env: ALL_IN_ONE });
     const readiness = async () => (await fetch(`${gateway.url}/health/readiness`)).status;
     expect(await readiness()).toBe(200);
+    const socketDir = socketDirOf(gateway);
+    expect(existsSync(socketDir)).toBe(true);
     process.kill(databasePid(gateway), "SIGKILL");
     await eventually("readiness to fail", async () => ((await readiness()) === 503 ? true : undefined));
     expect(gateway.output()).toContain("the embedded database exited on its own");
+    // The killed child could not remove its socket's directory; the gateway did.
+    expect(existsSync(socketDir)).toBe(false);
   }, TIMEOUT_MS);
 
   it("that cannot open its data directory fails the gateway's start with PGlite's own error", async () => {

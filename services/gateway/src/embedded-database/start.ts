@@ -1,8 +1,8 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { getPriority, setPriority } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Logger } from "@gateway/common";
 
@@ -83,6 +83,8 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   let running = true;
   void child.exited.then((how) => {
     running = false;
+    // A child that stops removes its socket's directory itself; one that was killed cannot.
+    rmSync(dirname(socketPath), { recursive: true, force: true });
     if (!stopping) options.logger.error({ exit: how }, "the embedded database exited on its own; the gateway reports itself not ready and has no database until it restarts");
   });
   return {

@@ -1,13 +1,21 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll } from "vitest";
 
 export const MASTER_KEY = "sk-master-test-0123456789";
 export const PROVIDER_KEY = "sk-provider-secret-abcdef";
 
+const written: string[] = [];
+// Registered when a test file imports this module: its configs go once its tests are done.
+afterAll(() => {
+  for (const dir of written.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 /** Writes a config.yaml whose models point at fake providers; returns its path. */
 export function writeConfig(yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), "gateway-test-"));
+  written.push(dir);
   const path = join(dir, "config.yaml");
   writeFileSync(path, yaml);
   return path;
