@@ -61,6 +61,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
       const how = await creator.exited;
       if (how !== "code 0") throw new Error(`exited (${how}) before it had created its database`);
     });
+    creator.passStderrOn();
   }
   const child = forkChild(entry, options.dataDir ? [options.dataDir] : [], options.logger);
   const socketPath = await outcome(
