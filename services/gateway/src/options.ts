@@ -15,7 +15,10 @@ export interface GatewayOptions {
   /** JetStream stream and subject prefix, so several gateways can share one NATS. */
   natsStream: string | undefined;
   natsPrefix: string | undefined;
-  /** Where embedded PGlite keeps its files; unset means in memory. */
+  /**
+   * Where embedded PGlite and the usage outbox keep their files
+   * (GATEWAY_DATA_DIR, default .data); set empty, nothing is kept on disk.
+   */
   dataDir: string | undefined;
   /**
    * Where the edge finds its peers when they run as their own processes:
@@ -89,7 +92,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): GatewayOpt
     natsUrl: env["NATS_URL"] || undefined,
     natsStream: env["NATS_STREAM"] || undefined,
     natsPrefix: env["NATS_SUBJECT_PREFIX"] || undefined,
-    dataDir: env["GATEWAY_DATA_DIR"] ?? ".data",
+    dataDir: env["GATEWAY_DATA_DIR"] === "" ? undefined : (env["GATEWAY_DATA_DIR"] ?? ".data"),
     keysUrl: env["KEYS_URL"] || undefined,
     routerUrl: env["ROUTER_URL"] || undefined,
     accountingUrl: env["ACCOUNTING_URL"] || undefined,

@@ -41,7 +41,7 @@ function fail(err: unknown): never {
 }
 
 const dataDir = process.argv[2];
-if (dataDir !== undefined && process.argv[3] === CREATE_ONLY) create(dataDir);
+if (dataDir && process.argv[3] === CREATE_ONLY) create(dataDir);
 else serve(dataDir);
 
 function create(dataDir: string): void {

@@ -55,7 +55,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   // one needs (about 700 MB against 200 here), and WebAssembly memory is
   // never given back: a child of its own creates it and exits, and the
   // child that serves opens what it left.
-  if (options.dataDir !== undefined && !existsSync(join(options.dataDir, "PG_VERSION"))) {
+  if (options.dataDir && !existsSync(join(options.dataDir, "PG_VERSION"))) {
     const creator = forkChild(entry, [options.dataDir, CREATE_ONLY], options.logger);
     await outcome(creator, entry, timeoutMs, "create its database", async () => {
       const how = await creator.exited;
