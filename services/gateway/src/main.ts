@@ -36,6 +36,23 @@ main().catch((err: unknown) => {
     console.error(err.message);
     process.exit(2);
   }
+  const listening = listenFailure(err);
+  if (listening) {
+    console.error(listening);
+    process.exit(2);
+  }
   console.error(err);
   process.exit(1);
 });
+
+/** What to tell someone whose port or host cannot be listened on; undefined for any other error. */
+function listenFailure(err: unknown): string | undefined {
+  const { syscall, code, address, port } = err as { syscall?: string; code?: string; address?: string; port?: number };
+  if (syscall !== "listen") return undefined;
+  // Node leaves the port out when it was 0 (any free port).
+  const where = port === undefined ? `${address}` : `${address}:${port}`;
+  if (code === "EADDRINUSE") return `cannot listen on ${where}: something else already does (another gateway?); choose another with --port or PORT`;
+  if (code === "EACCES") return `cannot listen on ${where}: not allowed (ports below 1024 need privileges); choose another with --port or PORT`;
+  if (code === "EADDRNOTAVAIL") return `cannot listen on ${where}: no interface of this machine has that address; check --host or HOST`;
+  return `cannot listen on ${where}: ${(err as Error).message}`;
+}
