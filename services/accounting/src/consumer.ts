@@ -1,4 +1,4 @@
-import { metrics, pgErrorCode, usageEventCodec, type Bus, type Consumer, type Delivery, type Logger } from "@gateway/common";
+import { driverMessage, metrics, pgErrorCode, usageEventCodec, type Bus, type Consumer, type Delivery, type Logger } from "@gateway/common";
 import type { UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { Ledger } from "./ledger.js";
 import { unrecordable } from "./spend-log.js";
@@ -86,10 +86,7 @@ async function book(ledger: Ledger, events: UsageEvent[], logger: Logger): Promi
  * no place in a log line.
  */
 function briefly(err: unknown): { message: string; code: string | undefined } {
-  // drizzle's own message repeats the statement and its parameters; the driver's error under it does not.
-  let cause = err;
-  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
-  return { message: cause instanceof Error ? cause.message : String(cause), code: pgErrorCode(err) };
+  return { message: driverMessage(err), code: pgErrorCode(err) };
 }
 
 // SQLSTATE class 22, "data exception": the values are at fault, not the database.

@@ -89,6 +89,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   };
 }
 
+/**
+ * What the driver said, under drizzle's wrapping: drizzle's own message
+ * repeats the statement and its parameters, which have no place in a log line.
+ */
+export function driverMessage(err: unknown): string {
+  let cause = err;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
 /** The Postgres error code (e.g. "23505") behind a driver or drizzle error, if any. */
 export function pgErrorCode(err: unknown): string | undefined {
   for (let e: unknown = err; e instanceof Error || (e !== null && typeof e === "object"); e = (e as { cause?: unknown }).cause) {

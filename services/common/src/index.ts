@@ -1,7 +1,7 @@
 export * from "./bus/index.js";
 export { ConfigError, loadConfig, parseConfig, parseModelEntry, ROUTING_STRATEGIES, type GatewayConfig, type ModelEntry } from "./config.js";
 export { serveConnect, connectTransport, type ConnectServer, type ServeOptions } from "./connect.js";
-export { openDatabase, pgErrorCode, type Database, type DatabaseOptions, type Db } from "./database.js";
+export { driverMessage, openDatabase, pgErrorCode, type Database, type DatabaseOptions, type Db } from "./database.js";
 export { openPglite } from "./pglite.js";
 export { directClient } from "./direct-client.js";
 export { transportClient } from "./transport-client.js";

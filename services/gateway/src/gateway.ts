@@ -10,7 +10,7 @@ import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
 import { RouterService } from "@gateway/proto/router/v1/router_pb.js";
 import { startRouter } from "@gateway/router";
 import { openBus, openGatewayDatabase } from "./infrastructure.js";
-import type { GatewayOptions } from "./options.js";
+import { UsageError, type GatewayOptions } from "./options.js";
 import { replicaTransport } from "./replica-transport.js";
 
 const DEFAULT_MAX_REQUEST_SIZE_MB = 32;
@@ -107,7 +107,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       port = await edge.listen(options.port, options.host);
       closers.unshift((deadline) => edge.close(deadline - Date.now()));
     } else {
-      if (options.sslKeyfilePath) throw new Error("--ssl_keyfile_path and --ssl_certfile_path apply to the edge only");
+      if (options.sslKeyfilePath) throw new UsageError("--ssl_keyfile_path and --ssl_certfile_path apply to the edge only");
       const service = await start[options.service]();
       const server = await serveConnect(service.routes, {
         port: options.port,
@@ -177,6 +177,6 @@ function outboxDir(options: GatewayOptions): string | undefined {
 }
 
 function required(value: string | undefined, name: string): string {
-  if (!value) throw new Error(`${name} must be set when the edge runs on its own`);
+  if (!value) throw new UsageError(`${name} must be set when the edge runs on its own`);
   return value;
 }

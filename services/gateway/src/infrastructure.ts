@@ -1,31 +1,65 @@
 import { join } from "node:path";
-import { MemoryBus, NatsBus, openDatabase, type Bus, type Database, type Logger } from "@gateway/common";
+import { driverMessage, MemoryBus, NatsBus, openDatabase, type Bus, type Database, type Logger } from "@gateway/common";
 import { startEmbeddedDatabase } from "./embedded-database/start.js";
-import type { GatewayOptions } from "./options.js";
+import { UsageError, type GatewayOptions } from "./options.js";
 
-export function openBus(options: GatewayOptions): Promise<Bus> {
+/** Postgres or NATS cannot be used as configured: one line that names the setting, for the log of a start that failed. */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
+export async function openBus(options: GatewayOptions): Promise<Bus> {
   if (options.natsUrl) {
-    return NatsBus.connect({
-      url: options.natsUrl,
-      ...(options.natsStream && { stream: options.natsStream }),
-      ...(options.natsPrefix && { prefix: options.natsPrefix }),
-    });
+    try {
+      return await NatsBus.connect({
+        url: options.natsUrl,
+        ...(options.natsStream && { stream: options.natsStream }),
+        ...(options.natsPrefix && { prefix: options.natsPrefix }),
+      });
+    } catch (err) {
+      throw new StartupError(`cannot use NATS JetStream at ${hostsOf(options.natsUrl)} (NATS_URL): ${(err as Error).message}`);
+    }
   }
   if (options.service !== "all") {
-    throw new Error(`NATS_URL must be set when running the ${options.service} service on its own`);
+    throw new UsageError(`NATS_URL must be set when running the ${options.service} service on its own`);
   }
-  return Promise.resolve(new MemoryBus());
+  return new MemoryBus();
 }
 
 /** The services' database, and whether it is still there (the embedded one can die under the gateway). */
 export async function openGatewayDatabase(options: GatewayOptions, logger: Logger): Promise<{ database: Database; alive: () => boolean }> {
-  if (options.databaseUrl) return { database: await openDatabase({ url: options.databaseUrl }), alive: () => true };
+  if (options.databaseUrl) {
+    const database = await openDatabase({ url: options.databaseUrl });
+    // Asked once here, so that a wrong URL fails the start with its own message rather than the first migration's.
+    try {
+      await database.db.execute("SELECT 1");
+    } catch (err) {
+      await database.close();
+      throw new StartupError(`cannot reach Postgres at ${hostsOf(options.databaseUrl)} (DATABASE_URL): ${driverMessage(err)}`);
+    }
+    return { database, alive: () => true };
+  }
   if (options.service !== "all") {
-    throw new Error(`DATABASE_URL must be set when running the ${options.service} service on its own`);
+    throw new UsageError(`DATABASE_URL must be set when running the ${options.service} service on its own`);
   }
   // PGlite in a child process of its own, so its CPU, memory and batch
   // inserts stay off the gateway's event loop; stopped after the pool closes.
   const embedded = await startEmbeddedDatabase({ dataDir: options.dataDir && join(options.dataDir, "pglite"), logger });
   const database = await openDatabase({ embeddedSocket: embedded.socketPath });
   return { database: { ...database, close: () => database.close().finally(() => embedded.stop()) }, alive: embedded.running };
+}
+
+/** Where a URL (or a comma-separated list of them) points, without the user name and password it may carry. */
+function hostsOf(urls: string): string {
+  return urls
+    .split(",")
+    .map((url) => {
+      try {
+        const { host, pathname } = new URL(url.trim());
+        return pathname === "/" ? host : host + pathname;
+      } catch {
+        return "an address that does not parse as a URL";
+      }
+    })
+    .join(", ");
 }

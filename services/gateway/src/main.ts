@@ -1,5 +1,6 @@
 import { ConfigError, startTracing, useLeanAsyncResourceBind } from "@gateway/common";
 import { startGateway } from "./gateway.js";
+import { StartupError } from "./infrastructure.js";
 import { parseOptions, UsageError } from "./options.js";
 
 // SIGTERM/SIGINT: stop taking work, finish what is in flight, then exit 0.
@@ -40,6 +41,10 @@ main().catch((err: unknown) => {
   if (listening) {
     console.error(listening);
     process.exit(2);
+  }
+  if (err instanceof StartupError) {
+    console.error(err.message);
+    process.exit(1);
   }
   console.error(err);
   process.exit(1);

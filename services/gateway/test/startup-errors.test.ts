@@ -6,7 +6,7 @@ import { ProcessGroup } from "./support/processes.js";
 // Nothing to keep: PGlite in memory, so each start is quick.
 const IN_MEMORY = { DATABASE_URL: "", NATS_URL: "", GATEWAY_DATA_DIR: "", FAKE_PROVIDER_KEY: PROVIDER_KEY };
 
-describe("a gateway that cannot listen", () => {
+describe("a gateway that cannot start says why in one line", () => {
   const processes = new ProcessGroup();
   // Never called: the gateway stops before it serves.
   const configPath = fakeOpenAIConfig("http://127.0.0.1:9");
@@ -23,6 +23,23 @@ describe("a gateway that cannot listen", () => {
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }
+  });
+
+  it("when Postgres does not answer at DATABASE_URL: exits 1, names the setting and the host, not the password", async () => {
+    const start = processes.start("all", { configPath, env: { ...IN_MEMORY, DATABASE_URL: "postgres://gateway:db-password-123@127.0.0.1:1/ledger" } });
+    await expect(start).rejects.toThrow(/exited \(1\) before listening:\n[^]*cannot reach Postgres at 127\.0\.0\.1:1\/ledger \(DATABASE_URL\): connect ECONNREFUSED/);
+    await expect(start).rejects.not.toThrow(/db-password-123|SELECT 1/);
+  });
+
+  it("when NATS does not answer at NATS_URL: exits 1, names the setting and the host, not the password", async () => {
+    const start = processes.start("all", { configPath, env: { ...IN_MEMORY, NATS_URL: "nats://gateway:nats-password-123@127.0.0.1:1" } });
+    await expect(start).rejects.toThrow(/exited \(1\) before listening:\n[^]*cannot use NATS JetStream at 127\.0\.0\.1:1 \(NATS_URL\): /);
+    await expect(start).rejects.not.toThrow(/nats-password-123/);
+  });
+
+  it("run as one service without what it needs: exits 2 naming the missing setting", async () => {
+    const start = processes.start("keys", { configPath, env: { ...IN_MEMORY, NATS_URL: "" } });
+    await expect(start).rejects.toThrow(/exited \(2\) before listening:\nNATS_URL must be set when running the keys service on its own\n$/);
   });
 
   it("on an address no interface has, exits 2 and names the host setting", async () => {
