@@ -29,12 +29,15 @@ export async function openBus(options: GatewayOptions): Promise<Bus> {
 /** The services' database, and whether it is still there (the embedded one can die under the gateway). */
 export async function openGatewayDatabase(options: GatewayOptions, logger: Logger): Promise<{ database: Database; alive: () => boolean }> {
   if (options.databaseUrl) {
-    const database = await openDatabase({ url: options.databaseUrl });
-    // Asked once here, so that a wrong URL fails the start with its own message rather than the first migration's.
+    let database: Database | undefined;
+    // Asked once here, so that a wrong URL fails the start with its own
+    // message rather than the first migration's (or, for a URL that does not
+    // parse, an error that quotes it, password and all).
     try {
+      database = await openDatabase({ url: options.databaseUrl });
       await database.db.execute("SELECT 1");
     } catch (err) {
-      await database.close();
+      await database?.close();
       throw new StartupError(`cannot reach Postgres at ${hostsOf(options.databaseUrl)} (DATABASE_URL): ${driverMessage(err)}`);
     }
     return { database, alive: () => true };

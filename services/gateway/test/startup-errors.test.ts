@@ -31,6 +31,12 @@ describe("a gateway that cannot start says why in one line", () => {
     await expect(start).rejects.not.toThrow(/db-password-123|SELECT 1/);
   });
 
+  it("with a DATABASE_URL that does not parse: exits 1 without quoting it", async () => {
+    const start = processes.start("all", { configPath, env: { ...IN_MEMORY, DATABASE_URL: "postgres://gateway:db-password-123@no such host/ledger" } });
+    await expect(start).rejects.toThrow(/exited \(1\) before listening:\n[^]*cannot reach Postgres at an address that does not parse as a URL \(DATABASE_URL\)/);
+    await expect(start).rejects.not.toThrow(/db-password-123/);
+  });
+
   it("when NATS does not answer at NATS_URL: exits 1, names the setting and the host, not the password", async () => {
     const start = processes.start("all", { configPath, env: { ...IN_MEMORY, NATS_URL: "nats://gateway:nats-password-123@127.0.0.1:1" } });
     await expect(start).rejects.toThrow(/exited \(1\) before listening:\n[^]*cannot use NATS JetStream at 127\.0\.0\.1:1 \(NATS_URL\): /);
