@@ -21,6 +21,8 @@ function nonNegativeInteger(flag: string, raw: string): number {
 
 const provider = await startFakeProvider({
   port: nonNegativeInteger("port", values.port),
+  // Left running for benches and demos: keeping each request would only grow.
+  record: false,
   behavior: {
     latencyMs: nonNegativeInteger("latency-ms", values["latency-ms"]),
     chunkDelayMs: nonNegativeInteger("chunk-delay-ms", values["chunk-delay-ms"]),

@@ -10,6 +10,11 @@ export interface FakeProviderOptions {
   port?: number;
   host?: string;
   behavior?: Partial<Behavior>;
+  /**
+   * Keep every request in `requests` (the default, for tests). The command
+   * line server, which benches and demos leave running, keeps none.
+   */
+  record?: boolean;
 }
 
 export interface FakeProvider {
@@ -22,7 +27,7 @@ export interface FakeProvider {
   port: number;
   /** Read per request: assign fields (or the whole object) to change what comes next. */
   behavior: Behavior;
-  /** Every request received, in arrival order. */
+  /** Every request received, in arrival order; empty when started with `record: false`. */
   requests: RecordedRequest[];
   /** Requests currently being answered. */
   inFlight: number;
@@ -69,6 +74,7 @@ function router(getBehavior: () => Behavior): (call: IncomingCall) => Handler {
 export async function startFakeProvider(options: FakeProviderOptions = {}): Promise<FakeProvider> {
   const host = options.host ?? "127.0.0.1";
   const handlerFor = router(() => provider.behavior);
+  const record = options.record ?? true;
 
   const server = createServer((req, res) => {
     provider.inFlight += 1;
@@ -77,8 +83,10 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     });
     readCall(req)
       .then((call) => {
-        const { invalidJson: _, ...recorded } = call;
-        provider.requests.push(recorded);
+        if (record) {
+          const { invalidJson: _, ...recorded } = call;
+          provider.requests.push(recorded);
+        }
         return handlerFor(call)(call, res);
       })
       // A client that vanishes mid-body leaves nobody to answer.

@@ -398,6 +398,21 @@ describe("recording and timing", () => {
     expect(provider.requests[2]).toMatchObject({ method: "POST", path: "/v1/embeddings", body: undefined });
   });
 
+  it("keeps no requests when started with record: false, and still answers", async () => {
+    const quiet = await startFakeProvider({ record: false });
+    try {
+      const res = await fetch(`${quiet.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "m", messages: hello }),
+      });
+      expect(res.status).toBe(200);
+      expect(quiet.requests).toEqual([]);
+    } finally {
+      await quiet.close();
+    }
+  });
+
   it("holds a delayed request while a later undelayed one completes", async () => {
     provider.behavior.latencyMs = 300;
     let slowDone = false;
