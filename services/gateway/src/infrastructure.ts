@@ -47,7 +47,10 @@ export async function openGatewayDatabase(options: GatewayOptions, logger: Logge
   }
   // PGlite in a child process of its own, so its CPU, memory and batch
   // inserts stay off the gateway's event loop; stopped after the pool closes.
-  const embedded = await startEmbeddedDatabase({ dataDir: options.dataDir && join(options.dataDir, "pglite"), logger });
+  const embedded = await startEmbeddedDatabase({ dataDir: options.dataDir && join(options.dataDir, "pglite"), logger }).catch((err: unknown) => {
+    // Its errors say what went wrong, with the child's stderr; a stack trace of the gateway's adds nothing.
+    throw new StartupError((err as Error).message);
+  });
   const database = await openDatabase({ embeddedSocket: embedded.socketPath });
   return { database: { ...database, close: () => database.close().finally(() => embedded.stop()) }, alive: embedded.running };
 }

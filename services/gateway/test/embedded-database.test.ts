@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { getPriority, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createLogger } from "@gateway/common";
@@ -7,9 +7,9 @@ import { eventually } from "@gateway/testing";
 import OpenAI from "openai";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startEmbeddedDatabase } from "../src/embedded-database/start.js";
+import { CREATING_SUFFIX, startEmbeddedDatabase } from "../src/embedded-database/start.js";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { running } from "./support/pids.js";
+import { gone, running } from "./support/pids.js";
 import { ProcessGroup, type GatewayProcess } from "./support/processes.js";
 
 // `npm start` without DATABASE_URL: PGlite runs in a child process of the
@@ -106,12 +106,44 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     expect(existsSync(socketDir)).toBe(false);
   }, TIMEOUT_MS);
 
-  it("that cannot open its data directory fails the gateway's start with PGlite's own error", async () => {
+  it("that cannot open its database fails the gateway's start with PGlite's own error, and no stack trace of the gateway's", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "gateway-all-"));
-    // A file where PGlite's directory should be.
-    writeFileSync(join(dataDir, "pglite"), "not a directory");
+    // A database directory with nothing in it but its version.
+    mkdirSync(join(dataDir, "pglite"));
+    writeFileSync(join(dataDir, "pglite", "PG_VERSION"), "17\n");
     const start = processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
-    await expect(start).rejects.toThrow(/the embedded database \(PGlite, .*dist\/embedded-database\/main\.js\) exited \(code 1\) before it had created its database; its stderr:\n.*EEXIST/s);
+    const failed = await start.then(() => "", (err: Error) => err.message);
+    expect(failed).toMatch(/exited \(1\) before listening:\n(.*\n)*the embedded database \(PGlite, .*dist\/embedded-database\/main\.js\) exited \(code 1\) before it was ready; its stderr:\n./);
+    expect(failed).not.toMatch(/(Startup)?Error: the embedded database/);
+  }, TIMEOUT_MS);
+
+  it("refuses a directory that holds something other than a database, and leaves it as it is", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "gateway-all-"));
+    mkdirSync(join(dataDir, "pglite"));
+    writeFileSync(join(dataDir, "pglite", "notes.txt"), "mine");
+    const start = processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
+    await expect(start).rejects.toThrow(/exited \(1\) before listening:\nthe embedded database's directory .*pglite holds no database \(no PG_VERSION\) but is not an empty directory: move it away/);
+    expect(readFileSync(join(dataDir, "pglite", "notes.txt"), "utf8")).toBe("mine");
+  }, TIMEOUT_MS);
+
+  it("cut short while creating its database (the gateway killed), starts cleanly the next time", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "gateway-all-"));
+    const start = processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
+    const creating = join(dataDir, `pglite${CREATING_SUFFIX}`);
+    const creator = await eventually("the creating child", async () => processWithArgs(creating));
+    process.kill(parentOf(creator), "SIGKILL");
+    await expect(start).rejects.toThrow(/SIGKILL/);
+    // It stops with the gateway rather than creating for nobody.
+    await gone([creator], 15_000);
+    expect(existsSync(join(dataDir, "pglite"))).toBe(false);
+
+    const gateway = await processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
+    expect(gateway.output()).toContain('"msg":"embedded database created"');
+    expect(existsSync(join(dataDir, "pglite", "PG_VERSION"))).toBe(true);
+    expect(existsSync(creating)).toBe(false);
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+    const answer = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] });
+    expect(answer.choices[0]?.message.content).toBeTruthy();
   }, TIMEOUT_MS);
 });
 
@@ -151,6 +183,24 @@ describe("startEmbeddedDatabase", () => {
 function residentMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
   return Number(line?.split(/\s+/)[1]) / 1024;
+}
+
+/** A running process one of whose arguments is `arg`; undefined when there is none. */
+function processWithArgs(arg: string): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(arg)) return Number(entry);
+    } catch {
+      // It exited while we looked.
+    }
+  }
+  return undefined;
+}
+
+/** A process's parent, from /proc. */
+function parentOf(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[1]);
 }
 
 /** This process's children, where /proc tells. */
