@@ -1,11 +1,14 @@
 // How many latencies per deployment the latency-based strategy averages.
 const LATENCY_SAMPLES = 10;
+/** The average latency of a deployment not measured yet: below any measured one. */
+const UNMEASURED = -1;
 
 interface Stats {
   inFlight: number;
   /** Recent latencies, ms, as a ring. */
   latencies: number[];
   next: number;
+  /** UNMEASURED until a latency is recorded. */
   averageMs: number;
 }
 
@@ -20,7 +23,7 @@ export class DeploymentStats {
   private of(id: string): Stats {
     let s = this.stats.get(id);
     if (!s) {
-      s = { inFlight: 0, latencies: [], next: 0, averageMs: 0 };
+      s = { inFlight: 0, latencies: [], next: 0, averageMs: UNMEASURED };
       this.stats.set(id, s);
     }
     return s;
@@ -49,9 +52,13 @@ export class DeploymentStats {
     s.averageMs = s.latencies.reduce((a, b) => a + b, 0) / s.latencies.length;
   }
 
-  /** Average recent latency; 0 for a deployment never measured, so it gets tried. */
+  /**
+   * Average recent latency; below any measured one (even 0 ms: a local
+   * deployment can answer within the clock's resolution) for a deployment
+   * never measured, so each gets tried.
+   */
   averageLatency(id: string): number {
-    return this.stats.get(id)?.averageMs ?? 0;
+    return this.stats.get(id)?.averageMs ?? UNMEASURED;
   }
 
   /** Forgets deployments that left the model list (their calls in flight still end safely). */

@@ -70,6 +70,17 @@ describe("routing strategies", () => {
     const picked = shares(() => latencyBased(0).pick(g, g.deployments, timed)?.id, 2000);
     expect(Object.keys(picked).sort()).toEqual(["b", "c"]);
   });
+
+  it("latency-based tries an unmeasured deployment before one that answered in no measurable time", () => {
+    const g = group(entry("local") + entry("remote"));
+    const timed = new DeploymentStats();
+    // A call under way is not a measurement.
+    timed.began("remote");
+    timed.recordLatency("local", 0);
+    for (let i = 0; i < 20; i++) expect(latencyBased(0.5).pick(g, g.deployments, timed)?.id).toBe("remote");
+    timed.recordLatency("remote", 0);
+    expect(Object.keys(shares(() => latencyBased(0).pick(g, g.deployments, timed)?.id, 200)).sort()).toEqual(["local", "remote"]);
+  });
 });
 
 describe("cooldowns", () => {
