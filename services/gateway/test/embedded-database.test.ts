@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { getPriority, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createLogger } from "@gateway/common";
@@ -6,8 +6,8 @@ import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { eventually } from "@gateway/testing";
 import OpenAI from "openai";
 import postgres from "postgres";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CREATING_SUFFIX, startEmbeddedDatabase } from "../src/embedded-database/start.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { CREATE_ONLY, creatingMarker, startEmbeddedDatabase } from "../src/embedded-database/start.js";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
 import { gone, running } from "./support/pids.js";
 import { ProcessGroup, type GatewayProcess } from "./support/processes.js";
@@ -127,20 +127,25 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
   }, TIMEOUT_MS);
 
   it("cut short while creating its database (the gateway killed), starts cleanly the next time", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "gateway-all-"));
+    // A data directory that does not exist yet, as on a first `npm start`.
+    const root = mkdtempSync(join(tmpdir(), "gateway-all-"));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
+    const dataDir = join(root, "data");
+    const pglite = join(dataDir, "pglite");
     const start = processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
-    const creating = join(dataDir, `pglite${CREATING_SUFFIX}`);
-    const creator = await eventually("the creating child", async () => processWithArgs(creating));
+    const creator = await eventually("the creating child", async () => processWithArgs(pglite, CREATE_ONLY));
+    // Once PGlite has begun writing: the half it leaves has a PG_VERSION.
+    await eventually("PG_VERSION", async () => (existsSync(join(pglite, "PG_VERSION")) ? true : undefined));
     process.kill(parentOf(creator), "SIGKILL");
     await expect(start).rejects.toThrow(/SIGKILL/);
     // It stops with the gateway rather than creating for nobody.
     await gone([creator], 15_000);
-    expect(existsSync(join(dataDir, "pglite"))).toBe(false);
+    expect(existsSync(creatingMarker(pglite))).toBe(true);
 
     const gateway = await processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
+    expect(gateway.output()).toContain("an earlier start stopped while creating the embedded database; creating it anew");
     expect(gateway.output()).toContain('"msg":"embedded database created"');
-    expect(existsSync(join(dataDir, "pglite", "PG_VERSION"))).toBe(true);
-    expect(existsSync(creating)).toBe(false);
+    expect(existsSync(creatingMarker(pglite))).toBe(false);
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
     const answer = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] });
     expect(answer.choices[0]?.message.content).toBeTruthy();
@@ -185,12 +190,13 @@ function residentMb(pid: number): number {
   return Number(line?.split(/\s+/)[1]) / 1024;
 }
 
-/** A running process one of whose arguments is `arg`; undefined when there is none. */
-function processWithArgs(arg: string): number | undefined {
+/** A running process whose arguments include all of `args`; undefined when there is none. */
+function processWithArgs(...args: string[]): number | undefined {
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(arg)) return Number(entry);
+      const own = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (args.every((arg) => own.includes(arg))) return Number(entry);
     } catch {
       // It exited while we looked.
     }

@@ -3,7 +3,7 @@
 // on a unix socket in a private temporary directory. It tells the gateway the
 // socket's path once it answers, and closes PGlite cleanly on SIGTERM or when
 // the gateway goes away. With CREATE_ONLY after the directory, it creates the
-// database there and exits instead (./start.ts then renames it into place).
+// database there and exits instead.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,7 +46,7 @@ else serve(dataDir);
 
 function create(dataDir: string): void {
   // The gateway went away: nobody waits for this database any more, and the
-  // next start removes what was created so far.
+  // next start empties what was created so far (./start.ts).
   process.on("disconnect", () => process.exit(1));
   openPglite(dataDir)
     .then((pglite) => pglite.close())

@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { getPriority, setPriority } from "node:os";
 import { dirname, join } from "node:path";
@@ -8,8 +8,6 @@ import type { Logger } from "@gateway/common";
 
 /** The argument after the data directory that has ./main.ts create the database and exit. */
 export const CREATE_ONLY = "--create-only";
-/** Where a database is created, beside its directory, until it is complete. */
-export const CREATING_SUFFIX = ".creating";
 
 /** What ./main.ts sends once PGlite answers on its socket. */
 export interface ReadyMessage {
@@ -53,7 +51,7 @@ const CHILD_ENV = ["PATH", "HOME", "TMPDIR", "LANG", "TZ", "NODE_ENV", "NODE_OPT
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const entry = childEntry();
   const timeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
-  if (options.dataDir && !existsSync(join(options.dataDir, "PG_VERSION"))) await createDatabase(entry, options.dataDir, timeoutMs, options.logger);
+  if (options.dataDir && needsCreating(options.dataDir)) await createDatabase(entry, options.dataDir, timeoutMs, options.logger);
   const child = forkChild(entry, options.dataDir ? [options.dataDir] : [], options.logger);
   const socketPath = await outcome(
     child,
@@ -97,25 +95,39 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
  * Creating a database takes PGlite's memory to several times what serving
  * one needs (about 700 MB against 200 here), and WebAssembly memory is never
  * given back: a child of its own creates it and exits, and the child that
- * serves opens what it left. It creates beside `dataDir` and the directory
- * is renamed into place once complete, so a creation cut short (the gateway
- * killed, the machine down) leaves nothing a later start takes for a
- * database; that start removes the remains and creates anew.
+ * serves opens what it left. A marker beside `dataDir` stands while it
+ * creates, so a creation cut short (the gateway killed, the machine down),
+ * which can leave a PG_VERSION and half a database, is not taken for a
+ * database: the next start empties the directory and creates anew. The
+ * directory itself stays, so it may be a mount point or a symlink.
  */
 async function createDatabase(entry: string, dataDir: string, timeoutMs: number, logger: Logger): Promise<void> {
-  if (existsSync(dataDir) && !emptyDirectory(dataDir)) {
+  const marker = creatingMarker(dataDir);
+  if (existsSync(marker)) {
+    logger.warn({ dataDir }, "an earlier start stopped while creating the embedded database; creating it anew");
+    if (existsSync(dataDir)) for (const name of readdirSync(dataDir)) rmSync(join(dataDir, name), { recursive: true, force: true });
+  } else if (existsSync(dataDir) && !emptyDirectory(dataDir)) {
     throw new Error(`the embedded database's directory ${dataDir} holds no database (no PG_VERSION) but is not an empty directory: move it away, or set GATEWAY_DATA_DIR to another directory`);
   }
-  const partial = `${dataDir}${CREATING_SUFFIX}`;
-  rmSync(partial, { recursive: true, force: true });
-  const creator = forkChild(entry, [partial, CREATE_ONLY], logger);
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(marker, "");
+  const creator = forkChild(entry, [dataDir, CREATE_ONLY], logger);
   await outcome(creator, entry, timeoutMs, "create its database", async () => {
     const how = await creator.exited;
     if (how !== "code 0") throw new Error(`exited (${how}) before it had created its database`);
   });
   creator.passStderrOn();
-  if (existsSync(dataDir)) rmdirSync(dataDir);
-  renameSync(partial, dataDir);
+  rmSync(marker);
+}
+
+/** Whether `dataDir` needs a database created: none there yet, or one whose creation was cut short. */
+function needsCreating(dataDir: string): boolean {
+  return existsSync(creatingMarker(dataDir)) || !existsSync(join(dataDir, "PG_VERSION"));
+}
+
+/** The file that stands beside `dataDir` while its database is being created. */
+export function creatingMarker(dataDir: string): string {
+  return `${dataDir}.creating`;
 }
 
 function emptyDirectory(path: string): boolean {
