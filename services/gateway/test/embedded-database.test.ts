@@ -86,11 +86,32 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     expect(restarted.output()).not.toContain('"msg":"embedded database created"');
   }, TIMEOUT_MS);
 
-  it("exits when the gateway is killed with SIGKILL, leaving no orphan", async () => {
+  it("exits when the gateway is killed with SIGKILL, leaving no orphan, and a gateway started at once takes the directory over", async () => {
     const gateway = await processes.start("all", { configPath, env: ALL_IN_ONE });
     const database = databasePid(gateway);
     expect(await gateway.stop("SIGKILL")).toBe("SIGKILL");
-    await eventually("the embedded database to exit", async () => (running(database) ? undefined : true));
+    // Started before the killed gateway's database has closed: it waits for it.
+    const restarted = await processes.start("all", { configPath, dataDir: gateway.dataDir, env: ALL_IN_ONE });
+    expect(running(database)).toBe(false);
+    expect(await chat(restarted)).toBeTruthy();
+  }, TIMEOUT_MS);
+
+  it("keeps a second gateway off its data directory while it runs, and gives the directory up when it stops", async () => {
+    const first = await processes.start("all", { configPath, env: ALL_IN_ONE });
+    const lock = join(first.dataDir, "pglite.lock");
+    expect(readFileSync(lock, "utf8")).toMatch(new RegExp(`^${databasePid(first)} \\d+$`));
+    const second = processes.start("all", { configPath, dataDir: first.dataDir, env: ALL_IN_ONE });
+    await expect(second).rejects.toThrow(
+      new RegExp(`exited \\(1\\) before listening:\\n(.*\\n)*.*its stderr:\\nthe embedded database's directory .*pglite is in use by another process \\(pid ${databasePid(first)}: `),
+    );
+    expect(await chat(first)).toBeTruthy();
+    expect(await first.stop("SIGTERM")).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+
+    // A lock whose holder is gone (killed, or from before a reboot) is taken over.
+    writeFileSync(lock, `${process.pid} 1`);
+    const third = await processes.start("all", { configPath, dataDir: first.dataDir, env: ALL_IN_ONE });
+    expect(readFileSync(lock, "utf8")).toMatch(new RegExp(`^${databasePid(third)} `));
   }, TIMEOUT_MS);
 
   it("reports the gateway not ready once the embedded database dies under it", async () => {
@@ -134,8 +155,7 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     const pglite = join(dataDir, "pglite");
     const start = processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
     const creator = await eventually("the creating child", async () => processWithArgs(pglite, CREATE_ONLY));
-    // Once PGlite has begun writing: the half it leaves has a PG_VERSION.
-    await eventually("PG_VERSION", async () => (existsSync(join(pglite, "PG_VERSION")) ? true : undefined));
+    await eventually("the marker", async () => (existsSync(creatingMarker(pglite)) ? true : undefined));
     process.kill(parentOf(creator), "SIGKILL");
     await expect(start).rejects.toThrow(/SIGKILL/);
     // It stops with the gateway rather than creating for nobody.
@@ -146,9 +166,20 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     expect(gateway.output()).toContain("an earlier start stopped while creating the embedded database; creating it anew");
     expect(gateway.output()).toContain('"msg":"embedded database created"');
     expect(existsSync(creatingMarker(pglite))).toBe(false);
-    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
-    const answer = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] });
-    expect(answer.choices[0]?.message.content).toBeTruthy();
+    expect(await chat(gateway)).toBeTruthy();
+  }, TIMEOUT_MS);
+
+  it("empties and creates anew a directory whose creation was cut short after PGlite wrote its PG_VERSION", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "gateway-all-"));
+    const pglite = join(dataDir, "pglite");
+    // What a creation killed half way leaves: the skeleton, PG_VERSION first, and the marker.
+    mkdirSync(join(pglite, "base"), { recursive: true });
+    writeFileSync(join(pglite, "PG_VERSION"), "17\n");
+    writeFileSync(creatingMarker(pglite), "");
+    const gateway = await processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
+    expect(gateway.output()).toContain("an earlier start stopped while creating the embedded database; creating it anew");
+    expect(existsSync(creatingMarker(pglite))).toBe(false);
+    expect(await chat(gateway)).toBeTruthy();
   }, TIMEOUT_MS);
 });
 
@@ -202,6 +233,13 @@ function processWithArgs(...args: string[]): number | undefined {
     }
   }
   return undefined;
+}
+
+/** One chat completion through the gateway; its answer's text. */
+async function chat(gateway: GatewayProcess): Promise<string | null | undefined> {
+  const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+  const answer = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] });
+  return answer.choices[0]?.message.content;
 }
 
 /** A process's parent, from /proc. */

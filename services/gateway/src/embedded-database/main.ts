@@ -3,16 +3,18 @@
 // on a unix socket in a private temporary directory. It tells the gateway the
 // socket's path once it answers, and closes PGlite cleanly on SIGTERM or when
 // the gateway goes away. With CREATE_ONLY after the directory, it creates the
-// database there and exits instead.
-import { mkdtempSync, rmSync } from "node:fs";
+// database there and exits instead. Either way it holds the directory's lock
+// (./lock.ts) for as long as it runs.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 // Not the package's index: that loads the metrics, the bus and the rest,
 // which this process does not use and would carry in memory and timers.
 import { createLogger } from "@gateway/common/logger";
 import { openPglite } from "@gateway/common/pglite";
-import { CREATE_ONLY, type ReadyMessage } from "./start.js";
+import { acquireLock, DirectoryInUse } from "./lock.js";
+import { CREATE_ONLY, creatingMarker, type ReadyMessage } from "./start.js";
 
 const logger = createLogger("embedded-database");
 
@@ -36,21 +38,38 @@ async function open(dataDir: string | undefined) {
 
 function fail(err: unknown): never {
   // stderr, where the gateway reads why its database did not start.
-  console.error(err);
+  if (err instanceof DirectoryInUse) console.error(err.message);
+  else console.error(err);
   process.exit(1);
 }
 
 const dataDir = process.argv[2];
-if (dataDir && process.argv[3] === CREATE_ONLY) create(dataDir);
-else serve(dataDir);
+const creating = dataDir !== undefined && process.argv[3] === CREATE_ONLY;
+if (!dataDir) serve(undefined);
+else lockDirectory(dataDir).then(() => (creating ? create(dataDir) : serve(dataDir)), fail);
+
+/** Keeps every other process off the directory until this one exits, however it exits but SIGKILL. */
+async function lockDirectory(dataDir: string): Promise<void> {
+  mkdirSync(dirname(dataDir), { recursive: true });
+  const release = await acquireLock(`${dataDir}.lock`, dataDir);
+  process.on("exit", release);
+}
 
 function create(dataDir: string): void {
   // The gateway went away: nobody waits for this database any more, and the
-  // next start empties what was created so far (./start.ts).
+  // next start empties what was created so far.
   process.on("disconnect", () => process.exit(1));
+  const marker = creatingMarker(dataDir);
+  if (existsSync(marker)) {
+    logger.warn({ dataDir }, "an earlier start stopped while creating the embedded database; creating it anew");
+    if (existsSync(dataDir)) for (const name of readdirSync(dataDir)) rmSync(join(dataDir, name), { recursive: true, force: true });
+  }
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(marker, "");
   openPglite(dataDir)
     .then((pglite) => pglite.close())
     .then(() => {
+      rmSync(marker);
       logger.info({ dataDir }, "embedded database created");
       process.exit(0);
     }, fail);

@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { getPriority, setPriority } from "node:os";
 import { dirname, join } from "node:path";
@@ -95,29 +95,22 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
  * Creating a database takes PGlite's memory to several times what serving
  * one needs (about 700 MB against 200 here), and WebAssembly memory is never
  * given back: a child of its own creates it and exits, and the child that
- * serves opens what it left. A marker beside `dataDir` stands while it
- * creates, so a creation cut short (the gateway killed, the machine down),
- * which can leave a PG_VERSION and half a database, is not taken for a
- * database: the next start empties the directory and creates anew. The
- * directory itself stays, so it may be a mount point or a symlink.
+ * serves opens what it left. A marker beside `dataDir` stands while the
+ * child creates, so a creation cut short (the gateway killed, the machine
+ * down), which can leave a PG_VERSION and half a database, is not taken for
+ * a database: the next creating child empties the directory and creates
+ * anew. The directory itself stays, so it may be a mount point or a symlink.
  */
 async function createDatabase(entry: string, dataDir: string, timeoutMs: number, logger: Logger): Promise<void> {
-  const marker = creatingMarker(dataDir);
-  if (existsSync(marker)) {
-    logger.warn({ dataDir }, "an earlier start stopped while creating the embedded database; creating it anew");
-    if (existsSync(dataDir)) for (const name of readdirSync(dataDir)) rmSync(join(dataDir, name), { recursive: true, force: true });
-  } else if (existsSync(dataDir) && !emptyDirectory(dataDir)) {
+  if (!existsSync(creatingMarker(dataDir)) && existsSync(dataDir) && !emptyDirectory(dataDir)) {
     throw new Error(`the embedded database's directory ${dataDir} holds no database (no PG_VERSION) but is not an empty directory: move it away, or set GATEWAY_DATA_DIR to another directory`);
   }
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(marker, "");
   const creator = forkChild(entry, [dataDir, CREATE_ONLY], logger);
   await outcome(creator, entry, timeoutMs, "create its database", async () => {
     const how = await creator.exited;
     if (how !== "code 0") throw new Error(`exited (${how}) before it had created its database`);
   });
   creator.passStderrOn();
-  rmSync(marker);
 }
 
 /** Whether `dataDir` needs a database created: none there yet, or one whose creation was cut short. */
