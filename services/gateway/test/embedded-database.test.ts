@@ -105,6 +105,17 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
       new RegExp(`exited \\(1\\) before listening:\\n(.*\\n)*.*its stderr:\\nthe embedded database's directory .*pglite is in use by another process \\(pid ${databasePid(first)}: `),
     );
     expect(await chat(first)).toBeTruthy();
+
+    // A gateway killed while its database waits for the lock takes that database with it.
+    const killed = processes.start("all", { configPath, dataDir: first.dataDir, env: ALL_IN_ONE });
+    const pglite = join(first.dataDir, "pglite");
+    const waiting = await eventually("the waiting database", async () => findProcess((args, pid) => args.includes(pglite) && pid !== databasePid(first)));
+    process.kill(parentOf(waiting), "SIGKILL");
+    await expect(killed).rejects.toThrow(/SIGKILL/);
+    // Well before its wait for the lock would have ended (5 s).
+    await gone([waiting], 2_500);
+    expect(await chat(first)).toBeTruthy();
+
     expect(await first.stop("SIGTERM")).toBe(0);
     expect(existsSync(lock)).toBe(false);
 
@@ -154,7 +165,7 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     const dataDir = join(root, "data");
     const pglite = join(dataDir, "pglite");
     const start = processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
-    const creator = await eventually("the creating child", async () => processWithArgs(pglite, CREATE_ONLY));
+    const creator = await eventually("the creating child", async () => findProcess((args) => args.includes(pglite) && args.includes(CREATE_ONLY)));
     await eventually("the marker", async () => (existsSync(creatingMarker(pglite)) ? true : undefined));
     process.kill(parentOf(creator), "SIGKILL");
     await expect(start).rejects.toThrow(/SIGKILL/);
@@ -221,13 +232,12 @@ function residentMb(pid: number): number {
   return Number(line?.split(/\s+/)[1]) / 1024;
 }
 
-/** A running process whose arguments include all of `args`; undefined when there is none. */
-function processWithArgs(...args: string[]): number | undefined {
+/** A running process whose arguments `matches` accepts; undefined when there is none. */
+function findProcess(matches: (args: string[], pid: number) => boolean): number | undefined {
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const own = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      if (args.every((arg) => own.includes(arg))) return Number(entry);
+      if (matches(readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0"), Number(entry))) return Number(entry);
     } catch {
       // It exited while we looked.
     }

@@ -44,9 +44,16 @@ function fail(err: unknown): never {
 }
 
 const dataDir = process.argv[2];
-const creating = dataDir !== undefined && process.argv[3] === CREATE_ONLY;
+// The gateway went away (however it ended, even SIGKILL): while this child
+// waits for the directory's lock or creates the database, nobody waits for
+// it any more (the next start empties what a creation left). Serving, it
+// stops cleanly instead (serve()).
+const leave = () => process.exit(1);
+process.on("disconnect", leave);
+// Gone already, while this module loaded: that event has passed.
+if (process.send !== undefined && !process.connected) leave();
 if (!dataDir) serve(undefined);
-else lockDirectory(dataDir).then(() => (creating ? create(dataDir) : serve(dataDir)), fail);
+else lockDirectory(dataDir).then(() => (process.argv[3] === CREATE_ONLY ? create(dataDir) : serve(dataDir)), fail);
 
 /** Keeps every other process off the directory until this one exits, however it exits but SIGKILL. */
 async function lockDirectory(dataDir: string): Promise<void> {
@@ -56,9 +63,6 @@ async function lockDirectory(dataDir: string): Promise<void> {
 }
 
 function create(dataDir: string): void {
-  // The gateway went away: nobody waits for this database any more, and the
-  // next start empties what was created so far.
-  process.on("disconnect", () => process.exit(1));
   const marker = creatingMarker(dataDir);
   if (existsSync(marker)) {
     logger.warn({ dataDir }, "an earlier start stopped while creating the embedded database; creating it anew");
@@ -92,7 +96,8 @@ function serve(dataDir: string | undefined): void {
   };
 
   process.on("SIGTERM", () => stop("SIGTERM"));
-  // The gateway exited, however it ended (even SIGKILL): no orphan is left behind.
+  // No orphan is left behind.
+  process.off("disconnect", leave);
   process.on("disconnect", () => stop("the gateway went away"));
 
   opened.then(({ socketPath }) => {
