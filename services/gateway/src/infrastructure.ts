@@ -3,7 +3,7 @@ import { driverMessage, MemoryBus, NatsBus, openDatabase, type Bus, type Databas
 import { startEmbeddedDatabase } from "./embedded-database/start.js";
 import { UsageError, type GatewayOptions } from "./options.js";
 
-/** Postgres or NATS cannot be used as configured: one line that names the setting, for the log of a start that failed. */
+/** Postgres, NATS or the embedded database cannot be used as configured: one line saying why, for the log of a start that failed. */
 export class StartupError extends Error {
   override name = "StartupError";
 }

@@ -7,7 +7,7 @@ import { eventually } from "@gateway/testing";
 import OpenAI from "openai";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { CREATE_ONLY, creatingMarker, startEmbeddedDatabase } from "../src/embedded-database/start.js";
+import { CREATE_ONLY, creatingMarker, directoryLock, startEmbeddedDatabase } from "../src/embedded-database/start.js";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
 import { gone, running } from "./support/pids.js";
 import { ProcessGroup, type GatewayProcess } from "./support/processes.js";
@@ -98,7 +98,7 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
 
   it("keeps a second gateway off its data directory while it runs, and gives the directory up when it stops", async () => {
     const first = await processes.start("all", { configPath, env: ALL_IN_ONE });
-    const lock = join(first.dataDir, "pglite.lock");
+    const lock = directoryLock(join(first.dataDir, "pglite"));
     expect(readFileSync(lock, "utf8")).toMatch(new RegExp(`^${databasePid(first)} \\d+$`));
     const second = processes.start("all", { configPath, dataDir: first.dataDir, env: ALL_IN_ONE });
     await expect(second).rejects.toThrow(

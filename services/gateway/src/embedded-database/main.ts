@@ -14,7 +14,7 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { createLogger } from "@gateway/common/logger";
 import { openPglite } from "@gateway/common/pglite";
 import { acquireLock, DirectoryInUse } from "./lock.js";
-import { CREATE_ONLY, creatingMarker, type ReadyMessage } from "./start.js";
+import { CREATE_ONLY, creatingMarker, directoryLock, type ReadyMessage } from "./start.js";
 
 const logger = createLogger("embedded-database");
 
@@ -58,7 +58,7 @@ else lockDirectory(dataDir).then(() => (process.argv[3] === CREATE_ONLY ? create
 /** Keeps every other process off the directory until this one exits, however it exits but SIGKILL. */
 async function lockDirectory(dataDir: string): Promise<void> {
   mkdirSync(dirname(dataDir), { recursive: true });
-  const release = await acquireLock(`${dataDir}.lock`, dataDir);
+  const release = await acquireLock(directoryLock(dataDir), dataDir);
   process.on("exit", release);
 }
 

@@ -123,6 +123,11 @@ export function creatingMarker(dataDir: string): string {
   return `${dataDir}.creating`;
 }
 
+/** The lock file beside `dataDir` that the child using the directory holds (./lock.ts). */
+export function directoryLock(dataDir: string): string {
+  return `${dataDir}.lock`;
+}
+
 function emptyDirectory(path: string): boolean {
   return statSync(path).isDirectory() && readdirSync(path).length === 0;
 }
