@@ -118,6 +118,25 @@ describe.each(["one process", "split"] as const)("%s", (mode) => {
         async () => ((await ask(gw.client, "flaky")).headers.get("x-litellm-model-id") === "flaky-a" ? true : undefined),
       );
     });
+
+    it("refuses a body nested too deeply to pass on as the client's error: no provider called, nothing cooled down", async () => {
+      // JSON.parse takes this; writing it back for the provider overflows JSON.stringify's recursion.
+      const deep = `{"model":"flaky","messages":[{"role":"user","content":"hi"}],"x":${"[".repeat(20_000)}${"]".repeat(20_000)}}`;
+      const refusals = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          fetch(`${gw.baseUrl}/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" }, body: deep }),
+        ),
+      );
+      for (const res of refusals) {
+        expect(res.status).toBe(400);
+        expect(await res.json()).toMatchObject({ error: { type: "invalid_request_error", message: "request body is nested too deeply" } });
+      }
+      expect([...flakyA.requests, ...flakyB.requests, ...spare.requests]).toHaveLength(0);
+      // With allowed_fails 1, six failures blamed on the group's deployments would have cooled both down.
+      const seen = new Set<string | null>();
+      for (let i = 0; i < 20 && seen.size < 2; i++) seen.add((await ask(gw.client, "flaky")).headers.get("x-litellm-model-id"));
+      expect(seen).toEqual(new Set(["flaky-a", "flaky-b"]));
+    });
   });
 
   describe("fallbacks", () => {

@@ -46,7 +46,16 @@ export class StoredPayload {
   fields(body: OpenAIBody | undefined): { messages: string; response: string } {
     const asked = body?.["messages"] ?? body?.["input"] ?? body?.["prompt"];
     const response = this.response ?? (this.streamed === "" ? "" : JSON.stringify({ role: "assistant", content: this.streamed }));
-    return { messages: capped(asked === undefined ? "" : JSON.stringify(asked)), response: capped(response) };
+    return { messages: capped(asked === undefined ? "" : jsonOrNote(asked)), response: capped(response) };
+  }
+}
+
+/** The messages as JSON; ones nested too deeply to write back (refused as a bad request) are noted, not kept. */
+function jsonOrNote(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return "[not stored: nested too deeply]";
   }
 }
 

@@ -1,5 +1,6 @@
 import { Agent, errors, type Dispatcher } from "undici";
 import { SseReader, type SseEvent } from "../sse-reader.js";
+import { clientJson } from "../translate/content.js";
 import { ProviderError, type Json } from "./provider.js";
 
 // One keep-alive pool per provider origin, shared by every deployment.
@@ -99,6 +100,7 @@ function target(href: string): { origin: string; path: string } {
 /** POSTs JSON upstream; resolves to the successful response, or throws a ProviderError. */
 export async function postJson(provider: string, req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
   const { origin, path } = target(req.url);
+  const body = clientJson(req.body);
   let response: Dispatcher.ResponseData;
   try {
     response = await agent.request({
@@ -106,7 +108,7 @@ export async function postJson(provider: string, req: UpstreamRequest): Promise<
       path,
       method: "POST",
       headers: { "content-type": "application/json", ...req.headers },
-      body: JSON.stringify(req.body),
+      body,
       signal: req.signal,
       headersTimeout: 0,
       bodyTimeout: 0,

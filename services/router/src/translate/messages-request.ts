@@ -1,5 +1,5 @@
 import type { Json, OpenAIBody } from "../providers/provider.js";
-import { badRequest, isJson, jsonArray, str, textOf } from "./content.js";
+import { badRequest, clientJson, isJson, jsonArray, str, textOf } from "./content.js";
 import { unsupportedParam } from "./params.js";
 
 // An Anthropic Messages request as an OpenAI chat request, so /v1/messages
@@ -50,7 +50,7 @@ function assistantMessage(content: unknown): Json {
   for (const block of jsonArray(content)) {
     if (block["type"] === "text") text += str(block["text"]) ?? "";
     else if (block["type"] === "tool_use") {
-      toolCalls.push({ id: block["id"], type: "function", function: { name: block["name"], arguments: JSON.stringify(block["input"] ?? {}) } });
+      toolCalls.push({ id: block["id"], type: "function", function: { name: block["name"], arguments: clientJson(block["input"] ?? {}, "messages") } });
     }
     // Thinking blocks are the model's own notes, signed for Anthropic alone: other models cannot take them back.
   }
