@@ -31,7 +31,7 @@ general_settings:
     await provider?.close();
   });
   beforeEach(() => {
-    Object.assign(provider.behavior, { latencyMs: 0, failNext: 0, retryAfterSeconds: undefined });
+    Object.assign(provider.behavior, { latencyMs: 0, chunkDelayMs: 0, failNext: 0, retryAfterSeconds: undefined });
   });
 
   const ask = () => client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] });
@@ -60,5 +60,25 @@ general_settings:
     const err = (await ask().catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(err.status).toBe(504);
     expect(err.type).toBe("timeout");
+  });
+
+  const streamed = async (content: string) => {
+    const stream = await client.chat.completions.create({ model: "fast-model", stream: true, messages: [{ role: "user", content }] });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    return text;
+  };
+
+  it("lets a stream that keeps coming run past the timeout: it bounds each wait for the next chunk", async () => {
+    // Eight chunks 0.15 s apart: over a second in all, against a 0.3 s timeout.
+    provider.behavior.chunkDelayMs = 150;
+    expect(await streamed("one two three four five six")).toBe("Echo: one two three four five six");
+  });
+
+  it("ends a stream with a timeout error when its next chunk is later than the timeout", async () => {
+    provider.behavior.chunkDelayMs = 1000;
+    const err = (await streamed("one two three").catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.message).toContain("did not answer in time");
   });
 });

@@ -193,7 +193,7 @@ async function attempt(
   state: RoutingState,
 ): Promise<{ answer: Answer } | GroupFailure> {
   const stream = call.body["stream"] === true;
-  const { signal, release } = deadline(call.signal, stream ? d.streamTimeoutMs : d.timeoutMs);
+  const { signal, release, extend } = deadline(call.signal, stream ? d.streamTimeoutMs : d.timeoutMs);
   const startMs = Date.now();
   // Finer than Date.now(): a deployment on this machine can answer within a millisecond.
   const began = performance.now();
@@ -215,7 +215,7 @@ async function attempt(
     state.stats.recordLatency(d.id, performance.now() - began);
   };
   try {
-    const events = inProviderSpan(d, () => call.handler.run({ deployment: d, body: call.body, signal, headers: call.headers }, outcome));
+    const events = inProviderSpan(d, () => call.handler.run({ deployment: d, body: call.body, signal, headers: call.headers, progressed: stream ? extend : undefined }, outcome));
     if (events instanceof Promise) {
       const all = await events;
       answering(all[0]);
@@ -245,8 +245,9 @@ async function attempt(
  * A signal that aborts with the client's, or with a TimeoutError after `ms`:
  * what AbortSignal.any over AbortSignal.timeout gives, for one timer and one
  * listener instead of two signals and their bookkeeping on every call.
+ * `extend` starts the `ms` again from now.
  */
-function deadline(client: AbortSignal, ms: number): { signal: AbortSignal; release: () => void } {
+function deadline(client: AbortSignal, ms: number): { signal: AbortSignal; release: () => void; extend: () => void } {
   const controller = new LightAbortController();
   const onClientAbort = () => controller.abort(client.reason);
   const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError")), ms);
@@ -258,5 +259,6 @@ function deadline(client: AbortSignal, ms: number): { signal: AbortSignal; relea
       clearTimeout(timer);
       client.removeEventListener("abort", onClientAbort);
     },
+    extend: () => timer.refresh(),
   };
 }

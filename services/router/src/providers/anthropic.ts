@@ -40,7 +40,7 @@ async function events(call: ProviderCall, body: Json): Promise<AsyncIterable<Nam
 async function* namedEvents(response: Awaited<ReturnType<typeof postJson>>, call: ProviderCall): AsyncGenerator<NamedEvent> {
   const secret = call.deployment.apiKey;
   let stopped = false;
-  for await (const event of readEvents(response, "anthropic", call.signal)) {
+  for await (const event of readEvents(response, "anthropic", call)) {
     // Read to the end after message_stop, so the connection can be reused.
     if (stopped) continue;
     const json = eventJson(event.data, "anthropic");

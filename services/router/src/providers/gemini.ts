@@ -30,7 +30,7 @@ function post(call: ProviderCall, url: string, body: Json) {
 
 /** The stream's events as JSON; an error event throws. */
 async function* events(call: ProviderCall, response: Awaited<ReturnType<typeof postJson>>): AsyncGenerator<Json> {
-  for await (const event of readEvents(response, "gemini", call.signal)) {
+  for await (const event of readEvents(response, "gemini", call)) {
     const json = eventJson(event.data, "gemini");
     const error = json["error"] as Json | undefined;
     if (error) throw new ProviderError(`gemini error: ${scrub(str(error["message"]) ?? "stream failed", call.deployment.apiKey)}`, 502, "api_error");

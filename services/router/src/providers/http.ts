@@ -1,7 +1,7 @@
 import { Agent, errors, type Dispatcher } from "undici";
 import { SseReader, type SseEvent } from "../sse-reader.js";
 import { clientJson } from "../translate/content.js";
-import { ProviderError, type Json } from "./provider.js";
+import { ProviderError, type Json, type ProviderCall } from "./provider.js";
 
 // One keep-alive pool per provider origin, shared by every deployment.
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 });
@@ -136,11 +136,13 @@ async function readJson(response: Dispatcher.ResponseData, provider: string, sig
 }
 
 /** A successful streaming response's server-sent events; a connection that breaks becomes a ProviderError. */
-export async function* readEvents(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): AsyncGenerator<SseEvent> {
+export async function* readEvents(response: Dispatcher.ResponseData, provider: string, call: ProviderCall): AsyncGenerator<SseEvent> {
+  const { signal, progressed } = call;
   const reader = new SseReader();
   let read = false;
   try {
     for await (const bytes of response.body.iterator({ destroyOnReturn: false })) {
+      progressed?.();
       for (const event of reader.push(bytes)) yield event;
     }
     for (const event of reader.end()) yield event;

@@ -50,7 +50,7 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
       const options = typeof call.body["stream_options"] === "object" ? call.body["stream_options"] : {};
       const body = withFields(call.body, { model: d.providerModel, stream: true, stream_options: withFields(options as Json, { include_usage: true }) });
       const response = await post(call, endpoint(d).chatUrl, body);
-      return chunks(provider, readEvents(response, provider, call.signal), d.apiKey);
+      return chunks(provider, readEvents(response, provider, call), d.apiKey);
     },
 
     async embeddings(call): Promise<EmbeddingsResult> {

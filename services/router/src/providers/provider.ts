@@ -13,6 +13,12 @@ export interface ProviderCall {
   signal: AbortSignal;
   /** Client headers meant for the provider (e.g. anthropic-beta); never credentials. */
   headers: Readonly<Record<string, string>>;
+  /**
+   * Runs as a stream's bytes arrive: a stream's timeout bounds each wait for
+   * more, as LiteLLM's read timeout does, so a long answer that keeps coming
+   * is not cut off.
+   */
+  progressed?: (() => void) | undefined;
 }
 
 export interface Usage {
