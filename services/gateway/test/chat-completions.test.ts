@@ -38,7 +38,7 @@ describe.each(MODES)("chat completions, $name", (mode) => {
 
   beforeEach(() => {
     provider.requests.length = 0;
-    Object.assign(provider.behavior, { failNext: 0, breakStreamAfterChunks: undefined, reply: undefined });
+    Object.assign(provider.behavior, { failNext: 0, breakStreamAfterChunks: undefined, reply: undefined, omitStreamUsage: false });
   });
 
   const spendLog = async (requestId: string) => (await gateway.spendLog(requestId)) as unknown as SpendLogRow;
@@ -106,6 +106,30 @@ describe.each(MODES)("chat completions, $name", (mode) => {
     const usages = [];
     for await (const chunk of stream) if (chunk.usage) usages.push(chunk.usage);
     expect(usages).toEqual([expect.objectContaining({ completion_tokens: 3 })]);
+  });
+
+  it("sends its own count as the usage chunk when the client asks and the provider reports none", async () => {
+    provider.behavior.omitStreamUsage = true;
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: "fast-model", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "a b" }] })
+      .withResponse();
+    const ids = new Set<string>();
+    const usages = [];
+    for await (const chunk of stream) {
+      ids.add(chunk.id);
+      if (chunk.usage) usages.push({ usage: chunk.usage, choices: chunk.choices });
+    }
+    expect(usages).toHaveLength(1);
+    expect(usages[0]!.choices).toEqual([]);
+    // The chunk belongs to the stream, and says what the ledger says.
+    expect(ids.size).toBe(1);
+    const row = await spendLog(response.headers.get("x-litellm-call-id")!);
+    expect(row).toMatchObject({ usage_estimated: true });
+    expect(usages[0]!.usage).toEqual({
+      prompt_tokens: row.prompt_tokens,
+      completion_tokens: row.completion_tokens,
+      total_tokens: Number(row.prompt_tokens) + Number(row.completion_tokens),
+    });
   });
 
   it("reports a stream broken mid-way as an error, not a clean end, and records a failure", async () => {

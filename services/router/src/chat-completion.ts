@@ -3,7 +3,7 @@ import { gatewayError } from "@gateway/common";
 import { chunk as chunkEvent, estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import { usageFrom } from "./providers/openai.js";
-import type { ChatChunk, ChatResult, Json, OpenAIBody, ProviderCall } from "./providers/provider.js";
+import type { ChatChunk, ChatResult, Json, OpenAIBody, ProviderCall, Usage } from "./providers/provider.js";
 import { jsonArray, str } from "./translate/content.js";
 import { fitParams } from "./translate/params.js";
 import { messagesText } from "./tokens.js";
@@ -126,21 +126,37 @@ export async function chat(call: ProviderCall, outcome: Outcome): Promise<CallEv
 
 /**
  * A streaming chat completion. The provider is always asked for usage; the
- * client sees usage chunks only if it asked for them.
+ * client sees usage chunks only if it asked for them, and then always one:
+ * the local count when the provider reported none.
  */
 export async function* chatStream(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
   const wantsUsage = (call.body["stream_options"] as { include_usage?: unknown } | undefined)?.include_usage === true;
   // Tallied here rather than through openChatStream: one generator fewer for every chunk to pass.
   const { chunks, tally } = await startChatStream(call, outcome);
   yield started(call.deployment);
+  let last: Json | undefined;
   try {
     for await (const chunk of chunks) {
       tally.see(chunk.json);
+      last = chunk.json;
       if (wantsUsage || !("usage" in chunk.json)) yield chunkEvent(chunk);
       else if (jsonArray(chunk.json["choices"]).length > 0) yield chunkEvent(withoutUsage(chunk));
     }
   } finally {
     tally.settle();
   }
+  if (wantsUsage && outcome.usageEstimated) yield chunkEvent({ json: usageChunk(last, outcome.usage!) });
   yield finished(outcome, call.deployment, outcome.usage!);
+}
+
+/** OpenAI's last chunk for a client that asked for usage: no choices, the usage, the stream's id and model. */
+function usageChunk(last: Json | undefined, usage: Usage): Json {
+  return {
+    id: last?.["id"],
+    object: "chat.completion.chunk",
+    created: last?.["created"],
+    model: last?.["model"],
+    choices: [],
+    usage: { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.promptTokens + usage.completionTokens },
+  };
 }
