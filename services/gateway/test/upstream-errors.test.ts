@@ -48,11 +48,13 @@ general_settings:
     expect(err.message).toContain("Injected failure");
   });
 
-  it("keeps a 429 a 429, with its retry-after", async () => {
+  it("keeps a 429 a 429, with its retry-after and the provider's error code", async () => {
     Object.assign(provider.behavior, { failNext: 1, failStatus: 429, retryAfterSeconds: 7 });
     const err = (await ask().catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(err.status).toBe(429);
     expect(err.headers?.get("retry-after")).toBe("7");
+    // What OpenAI clients branch on (the fake sends OpenAI's code for a rate limit).
+    expect(err.code).toBe("rate_limit_exceeded");
   });
 
   it("answers 504 when the provider does not answer within the deployment's timeout", async () => {

@@ -34,6 +34,7 @@ export function toConnectError(err: unknown): ConnectError {
     return gatewayError(err.message, codeFor(status), {
       type: err.type,
       status,
+      ...err.detail,
       ...(err.retryAfterMs !== undefined && { headers: { "retry-after": String(Math.ceil(err.retryAfterMs / 1000)) } }),
     });
   }

@@ -46,13 +46,17 @@ async function errorFrom(response: Dispatcher.ResponseData, provider: string, se
   const text = await response.body.text().catch(() => "");
   let message = text.slice(0, 2000);
   let type: string | undefined;
+  const detail: { code?: string; param?: string } = {};
   try {
-    const parsed = JSON.parse(text) as { error?: { message?: unknown; type?: unknown } | string; message?: unknown };
+    const parsed = JSON.parse(text) as { error?: { message?: unknown; type?: unknown; code?: unknown; param?: unknown } | string; message?: unknown };
     const err = parsed.error;
     if (typeof err === "string") message = err;
     else if (err && typeof err.message === "string") {
       message = err.message;
       if (typeof err.type === "string") type = err.type;
+      // Gemini's code is the HTTP status again: only names are worth passing on.
+      if (typeof err.code === "string") detail.code = scrub(err.code, secret);
+      if (typeof err.param === "string") detail.param = scrub(err.param, secret);
     } else if (typeof parsed.message === "string") message = parsed.message;
   } catch {
     // Not JSON: keep the raw text.
@@ -63,6 +67,7 @@ async function errorFrom(response: Dispatcher.ResponseData, provider: string, se
     status,
     type ?? TYPE_BY_STATUS[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"),
     retryAfterMs(response.headers["retry-after"]),
+    detail,
   );
 }
 

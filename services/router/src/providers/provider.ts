@@ -99,6 +99,8 @@ export class ProviderError extends Error {
     readonly status: number,
     readonly type: string,
     readonly retryAfterMs?: number,
+    /** The provider's own error code and param (OpenAI's `context_length_exceeded`, …), passed on to the client. */
+    readonly detail?: { code?: string; param?: string },
   ) {
     super(message);
   }
