@@ -1,21 +1,22 @@
 import type { ErrorDetails } from "@gateway/common";
 
-// Anthropic's error types by HTTP status, from its API reference.
+// Anthropic's error types by HTTP status, from its API reference. The status
+// decides, whatever type the error came with: an OpenAI-style type
+// (invalid_request_error for a 413 or a 403) would say the wrong thing.
 const TYPE_BY_STATUS: Record<number, string> = {
   400: "invalid_request_error",
   401: "authentication_error",
+  402: "billing_error",
   403: "permission_error",
   404: "not_found_error",
   413: "request_too_large",
   429: "rate_limit_error",
   500: "api_error",
+  504: "timeout_error",
   529: "overloaded_error",
 };
 
-const ANTHROPIC_TYPES = new Set(Object.values(TYPE_BY_STATUS));
-
 function typeOf(details: ErrorDetails): string {
-  if (ANTHROPIC_TYPES.has(details.type)) return details.type;
   return TYPE_BY_STATUS[details.status] ?? (details.status >= 500 ? "api_error" : "invalid_request_error");
 }
 

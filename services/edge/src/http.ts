@@ -10,13 +10,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const parts: Buffer[] = [];
     let size = 0;
     req.on("data", (part: Buffer) => {
+      // Past the limit nothing more is kept; how long the rest is read: endAfterRequest.
+      if (size > limit) return;
       size += part.length;
-      if (size > limit) {
-        reject(tooLarge(limit));
-        req.destroy();
+      if (size <= limit) {
+        parts.push(part);
         return;
       }
-      parts.push(part);
+      parts.length = 0;
+      reject(tooLarge(limit));
     });
     req.on("end", () => resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)));
     req.on("error", reject);
@@ -56,6 +58,40 @@ export async function readJsonObject(req: IncomingMessage, limit: number): Promi
   return { raw, body: value as Record<string, unknown> };
 }
 
+// How much, and how long, a request is still read after an answer that came
+// before it ended (endAfterRequest). Enough that a client that sends its
+// whole body before it reads (Python's http.client, many scripts) gets the
+// answer for a body some megabytes over the limit, beyond what the socket
+// buffers hold; and a client that keeps sending holds the connection no
+// longer than this. What is read is dropped, so this costs no memory.
+const DRAIN_BYTES = 8 * 2 ** 20;
+const DRAIN_MS = 5_000;
+
+/**
+ * Ends a response sent before its request arrived in full (a body over the
+ * limit, say), which says `connection: close`. A socket closed with input still
+ * unread resets the connection, and a client still sending could get that
+ * reset instead of the answer; so the rest of the request is read and
+ * dropped until it ends, the client hangs up, or the bound above is reached,
+ * and only then does the response end and Node close the connection.
+ */
+export function endAfterRequest(res: ServerResponse, body: string): void {
+  const req = res.req;
+  res.write(body);
+  let drained = 0;
+  const end = () => {
+    clearTimeout(deadline);
+    req.off("data", drop).off("end", end).off("close", end);
+    res.end();
+  };
+  const drop = (part: Buffer) => {
+    drained += part.length;
+    if (drained > DRAIN_BYTES) end();
+  };
+  const deadline = setTimeout(end, DRAIN_MS);
+  req.on("data", drop).on("end", end).on("close", end);
+}
+
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const body = typeof value === "string" ? value : JSON.stringify(value);
   res.writeHead(status, withFields(headers, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }));
@@ -67,10 +103,13 @@ export function queryOf(req: IncomingMessage): URLSearchParams {
   return new URL(req.url ?? "/", "http://edge").searchParams;
 }
 
-/** The caller's key: OpenAI's bearer token, or Azure's api-key / Anthropic's x-api-key header. */
+// The scheme is case-insensitive (RFC 7235): "bearer sk-…" is as good as "Bearer sk-…".
+const BEARER = /^bearer /i;
+
+/** The caller's key: OpenAI's bearer token (or a bare key), or Azure's api-key / Anthropic's x-api-key header. */
 export function apiKeyOf(req: IncomingMessage): string {
   const auth = req.headers.authorization;
-  if (auth !== undefined) return auth.startsWith("Bearer ") ? auth.slice(7).trim() : auth.trim();
+  if (auth !== undefined) return BEARER.test(auth) ? auth.slice(7).trim() : auth.trim();
   const alt = req.headers["api-key"] ?? req.headers["x-api-key"];
   return typeof alt === "string" ? alt.trim() : "";
 }

@@ -16,7 +16,7 @@ type Body = Record<string, unknown>;
 /** What differs between the model-calling routes: the API their bodies and answers speak. */
 export interface ModelApi {
   callType: CallType;
-  /** Whether the client asked for a stream. */
+  /** Whether the client asked for a stream; throws when the body asks in a way the API does not take. */
   streams(body: Body): boolean;
   /** The most tokens the body lets the model generate, for the key's reservation; 0 when unbounded. */
   maxTokens(body: Body): number;
@@ -26,6 +26,17 @@ export interface ModelApi {
   endStream(res: ServerResponse): void;
   /** Client headers meant for the provider. */
   providerHeaders(req: IncomingMessage): Record<string, string>;
+}
+
+function invalid(message: string, param: string): Error {
+  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
+}
+
+/** The body's "stream" flag, for the APIs that have one. */
+export function streamFlag(body: Body): boolean {
+  const stream = body["stream"];
+  if (stream !== undefined && stream !== null && typeof stream !== "boolean") throw invalid("stream must be a boolean", "stream");
+  return stream === true;
 }
 
 export function positiveInt(value: unknown): number {
@@ -90,16 +101,18 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   const { keys, router } = options.peers;
   const { raw, body } = await readJsonObject(req, options.maxBodyBytes);
   rememberParsedBody(raw, body);
-  if (typeof body["model"] !== "string" || body["model"] === "") {
-    throw gatewayError("model is required", Code.InvalidArgument, { type: "invalid_request_error", param: "model" });
-  }
+  const model = body["model"];
+  if (model === undefined || model === null || model === "") throw invalid("model is required", "model");
+  if (typeof model !== "string") throw invalid("model must be a string", "model");
+  // Read before the key is authorized, so a bad "stream" holds nothing.
+  const streams = api.streams(body);
   // Whole messages, not init objects: in one process they reach the
   // services as they are, with no copy made through protobuf's create().
   const auth = await authorize(ctx, {
     $typeName: "gateway.keys.v1.AuthorizeRequest",
     apiKey: apiKeyOf(req),
     requestId,
-    model: body["model"],
+    model,
     // Every token is at least one byte, so the body's size bounds the prompt.
     promptTokens: raw.length,
     maxTokens: api.maxTokens(body),
@@ -137,7 +150,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
       },
       { signal: abort.signal },
     );
-    if (api.streams(body)) await writeStream(call, events);
+    if (streams) await writeStream(call, events);
     else await writeResponse(call, events);
   } finally {
     res.off("close", onClose);

@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { describeError, type ErrorDetails } from "@gateway/common";
+import { endAfterRequest } from "./http.js";
 
 /** OpenAI's error body: {"error": {message, type, param, code}}. */
 export function errorBody(details: ErrorDetails): string {
@@ -9,6 +10,8 @@ export function errorBody(details: ErrorDetails): string {
 /**
  * Writes any failure as a JSON error with its status, in OpenAI's shape or
  * another API's (`format`). Once a response has started, it can only be cut.
+ * A failure found before the request arrived in full (a body over the limit)
+ * closes the connection: the rest of the request is not worth reading.
  */
 export function sendError(
   res: ServerResponse,
@@ -22,11 +25,14 @@ export function sendError(
   }
   const details = describeError(err);
   const body = format(details);
+  const early = !res.req.complete;
   res.writeHead(details.status, {
     ...headers,
     ...details.headers,
+    ...(early && { connection: "close" }),
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
   });
-  res.end(body);
+  if (early) endAfterRequest(res, body);
+  else res.end(body);
 }

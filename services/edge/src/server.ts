@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { EdgeOptions, RequestContext, RouteHandler } from "./context.js";
 import { observeRequest } from "./observe.js";
+import { errorBody } from "./openai-errors.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { embeddings } from "./routes/embeddings.js";
 import { globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
@@ -14,7 +16,7 @@ import { blockKey, deleteKeys, generateKey, keyInfoRoute, listKeys, regenerateKe
 import { messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel } from "./routes/model-admin.js";
-import { listModels } from "./routes/models.js";
+import { listModels, retrieveModel } from "./routes/models.js";
 import { spendLogs } from "./routes/spend.js";
 
 // Every route by "METHOD path"; OpenAI routes answer with and without /v1, as LiteLLM's do.
@@ -49,16 +51,25 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /health", health],
 ]);
 
-// Routes with a parameter in the path.
-const KEY_REGENERATE = /^\/key\/[^/]+\/regenerate$/;
+// Routes with a parameter in the path, and how metrics and traces name them.
+// A model's name may hold "/" ("openai/gpt-4o").
+const PATH_ROUTES = [
+  { method: "POST", path: /^\/key\/[^/]+\/regenerate$/, handler: regenerateKey, label: "/key/{key}/regenerate" },
+  { method: "GET", path: /^\/v1\/models\/./, handler: retrieveModel, label: "/v1/models/{model}" },
+  { method: "GET", path: /^\/models\/./, handler: retrieveModel, label: "/models/{model}" },
+];
 
-function routeFor(method: string | undefined, path: string): RouteHandler | undefined {
-  return ROUTES.get(`${method} ${path}`) ?? (method === "POST" && KEY_REGENERATE.test(path) ? regenerateKey : undefined);
+function pathRoute(method: string | undefined, path: string) {
+  return PATH_ROUTES.find((r) => r.method === method && r.path.test(path));
 }
 
-/** A routed request's path as metrics and traces name it: a few fixed names, whatever the client sends. */
+function routeFor(method: string | undefined, path: string): RouteHandler | undefined {
+  return ROUTES.get(`${method} ${path}`) ?? pathRoute(method, path)?.handler;
+}
+
+/** A request's path as metrics and traces name it: a few fixed names, whatever the client sends. */
 function routeLabel(method: string | undefined, path: string): string {
-  return ROUTES.has(`${method} ${path}`) ? path : "/key/{key}/regenerate";
+  return ROUTES.has(`${method} ${path}`) ? path : (pathRoute(method, path)?.label ?? "unmatched");
 }
 
 export interface EdgeServer {
@@ -82,11 +93,12 @@ export function createEdgeServer(options: EdgeOptions, tls?: Pick<TlsServerOptio
     const path = pathOf(req.url);
     const ctx: RequestContext = { req, res, path, requestId: randomUUID(), options };
     const handler = routeFor(req.method, path);
-    observeRequest(ctx, handler ? routeLabel(req.method, path) : "unmatched", async () => {
+    observeRequest(ctx, routeLabel(req.method, path), async () => {
       if (!handler) throw notFound(req.method, path);
       await handler(ctx);
     });
   }
+  server.on("clientError", answerClientError);
   let closing: Promise<void> | undefined;
   return {
     server,
@@ -123,6 +135,33 @@ function pathOf(target = "/"): string {
   const query = target.indexOf("?");
   const path = query === -1 ? target : target.slice(0, query);
   return PLAIN_PATH.test(path) && !path.includes("/.") ? path : new URL(target, "http://edge").pathname;
+}
+
+// Refusals of Node's HTTP parser, by its error code; any other is a malformed request.
+const CLIENT_ERRORS: Record<string, { status: number; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, message: "request headers are too large" },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: "the request did not arrive in time" },
+};
+
+/**
+ * Answers a request Node's parser refused (no request or response object
+ * exists for it) with an OpenAI-style error, where Node would send the status
+ * alone, and closes the connection. A response already under way on the
+ * connection (Node keeps it as _httpMessage, and its own handler checks the
+ * same) cannot take another in its middle: then the connection is only cut.
+ */
+function answerClientError(err: Error & { code?: string; reason?: unknown }, socket: Duplex): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const known = CLIENT_ERRORS[err.code ?? ""];
+    const status = known?.status ?? 400;
+    const message = known?.message ?? `malformed HTTP request${typeof err.reason === "string" ? `: ${err.reason}` : ""}`;
+    const body = errorBody({ status, type: "invalid_request_error", message, code: null, param: null, headers: {} });
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 function notFound(method: string | undefined, path: string): Error {

@@ -240,6 +240,27 @@ describe.each(MODES)("chat completions, $name", (mode) => {
     expect(ok.choices[0]?.message.content).toBe("Echo: still there?");
   });
 
+  it("refuses a model or stream of the wrong type, naming the parameter, before calling anyone", async () => {
+    // Raw HTTP: the SDK's types would not let these through.
+    const ask = async (fields: Record<string, unknown>) => {
+      const res = await fetch(`${baseUrl}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "hi" }], ...fields }),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    expect(await ask({ stream: "true" })).toEqual({
+      status: 400,
+      body: { error: { message: "stream must be a boolean", type: "invalid_request_error", param: "stream", code: "400" } },
+    });
+    expect(await ask({ model: 123 })).toEqual({
+      status: 400,
+      body: { error: { message: "model must be a string", type: "invalid_request_error", param: "model", code: "400" } },
+    });
+    expect(provider.requests).toHaveLength(0);
+  });
+
   it("serves health checks and guards /spend/logs with the master key", async () => {
     expect((await fetch(`${baseUrl}/health/liveliness`)).status).toBe(200);
     expect((await fetch(`${baseUrl}/health/readiness`)).status).toBe(200);

@@ -1,7 +1,7 @@
 import { embed, type FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { PROVIDER_KEY } from "./support/config.js";
+import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
 import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
 import { providersConfig } from "./support/providers.js";
 
@@ -70,6 +70,14 @@ describe.each(MODES)("POST /v1/embeddings, $name", (mode) => {
     await expect(client.embeddings.create({ model: "claude", input: "hi" })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(client.embeddings.create({ model: "embed-openai", input: "" })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(client.embeddings.create({ model: "nope", input: "hi" })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    // Raw HTTP: the SDK's types would not let a number through.
+    const numbered = await fetch(`${gateway.baseUrl}/v1/embeddings`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: 123, input: "hi" }),
+    });
+    expect(numbered.status).toBe(400);
+    expect(await numbered.json()).toMatchObject({ error: { message: "model must be a string", param: "model" } });
     expect(provider.requests).toHaveLength(0);
   });
 

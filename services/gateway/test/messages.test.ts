@@ -219,7 +219,7 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     });
   });
 
-  it("answers a bad key, an unknown model and bad JSON with Anthropic-shaped errors", async () => {
+  it("answers a bad or missing key, an unknown model and bad JSON with Anthropic-shaped errors", async () => {
     const stranger = new Anthropic({ baseURL: gateway.baseUrl, apiKey: "sk-wrong", maxRetries: 0 });
     const unauthorized = await stranger.messages.create({ model: "gpt", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     expect(unauthorized).toBeInstanceOf(AuthenticationError);
@@ -229,9 +229,32 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     expect(unknown).toBeInstanceOf(BadRequestError);
     expect((unknown as APIError).message).toContain("gpt");
 
+    const keyless = await fetch(`${gateway.baseUrl}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model: "gpt", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(keyless.status).toBe(401);
+    expect(await keyless.json()).toMatchObject({ type: "error", error: { type: "authentication_error", message: expect.stringContaining("x-api-key") } });
+
     const badJson = await fetch(`${gateway.baseUrl}/v1/messages`, { method: "POST", headers: { "x-api-key": MASTER_KEY }, body: "{nope" });
     expect(badJson.status).toBe(400);
     expect(await badJson.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+    expect(provider.requests).toHaveLength(0);
+  });
+
+  it("refuses a model or stream of the wrong type with Anthropic-shaped errors", async () => {
+    // Raw HTTP: the SDK's types would not let these through.
+    const ask = async (fields: Record<string, unknown>) => {
+      const res = await fetch(`${gateway.baseUrl}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": MASTER_KEY, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+        body: JSON.stringify({ model: "gpt", max_tokens: 10, messages: [{ role: "user", content: "hi" }], ...fields }),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    expect(await ask({ stream: "true" })).toEqual({ status: 400, body: { type: "error", error: { type: "invalid_request_error", message: "stream must be a boolean" } } });
+    expect(await ask({ model: 123 })).toEqual({ status: 400, body: { type: "error", error: { type: "invalid_request_error", message: "model must be a string" } } });
     expect(provider.requests).toHaveLength(0);
   });
 });

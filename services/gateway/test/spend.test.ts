@@ -93,6 +93,11 @@ describe.each([
     const [row] = (await admin<Record<string, unknown>[]>(baseUrl, "GET", "/spend/logs?request_id=req-1")).json;
     expect(row).toMatchObject({ request_id: "req-1", api_key: alice, key_alias: "alice-key", spend: 1, prompt_tokens: 10, completion_tokens: 1, total_tokens: 11, model_group: "fast-model", team_id: "team-a", user: "alice", startTime: "2024-05-10T08:00:00.000Z" });
     expect((await admin(baseUrl, "GET", "/spend/logs?page_size=-1")).status).toBe(400);
+    for (const page of ["-1", "0", "4294967"]) {
+      const { status, json } = await admin<{ error: { message: string; param: string } }>(baseUrl, "GET", `/spend/logs?page=${page}`);
+      expect(status).toBe(400);
+      expect(json.error).toMatchObject({ message: `page must be an integer from 1 to 4294966: ${page}`, param: "page" });
+    }
   });
 
   it("/global/spend/report groups by team per day", async () => {

@@ -1,3 +1,4 @@
+import Anthropic, { type APIError } from "@anthropic-ai/sdk";
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -62,6 +63,20 @@ general_settings:
     const err = (await ask().catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(err.status).toBe(504);
     expect(err.type).toBe("timeout");
+  });
+
+  it("tells an Anthropic client a provider's 403 and a timeout with Anthropic's types for them", async () => {
+    const anthropic = new Anthropic({ baseURL: gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
+    const askAnthropic = async () =>
+      (await anthropic.messages.create({ model: "fast-model", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e)) as APIError;
+    Object.assign(provider.behavior, { failNext: 1, failStatus: 403 });
+    const forbidden = await askAnthropic();
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.error).toMatchObject({ type: "error", error: { type: "permission_error" } });
+    provider.behavior.latencyMs = 2000;
+    const late = await askAnthropic();
+    expect(late.status).toBe(504);
+    expect(late.error).toMatchObject({ type: "error", error: { type: "timeout_error" } });
   });
 
   const streamed = async (content: string) => {

@@ -58,7 +58,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
   }
 
   return async (req) => {
-    if (req.apiKey === "") throw unauthenticated("No API key provided; send it as 'Authorization: Bearer <key>'", "missing_api_key");
+    if (req.apiKey === "") throw unauthenticated("No API key provided; send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'", "missing_api_key");
     const hash = hashKey(req.apiKey);
     if (deps.masterKey.matchesHash(hash)) return master;
     const cached = deps.cache.get(hash);

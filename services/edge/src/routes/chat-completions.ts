@@ -1,12 +1,12 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { callModel, positiveInt, type ModelApi } from "../model-call.js";
+import { callModel, positiveInt, streamFlag, type ModelApi } from "../model-call.js";
 import { errorBody } from "../openai-errors.js";
 import { writeDone } from "../sse.js";
 
 const CHAT_COMPLETIONS: ModelApi = {
   callType: CallType.CHAT_COMPLETIONS,
-  streams: (body) => body["stream"] === true,
+  streams: streamFlag,
   maxTokens: (body) => positiveInt(body["max_completion_tokens"]) || positiveInt(body["max_tokens"]),
   streamError: (details) => `data: ${errorBody(details)}\n\n`,
   endStream: writeDone,

@@ -2,11 +2,11 @@ import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { anthropicErrorBody } from "../anthropic-errors.js";
 import { sendError } from "../openai-errors.js";
 import type { RequestContext } from "../context.js";
-import { callModel, positiveInt, type ModelApi } from "../model-call.js";
+import { callModel, positiveInt, streamFlag, type ModelApi } from "../model-call.js";
 
 const MESSAGES: ModelApi = {
   callType: CallType.MESSAGES,
-  streams: (body) => body["stream"] === true,
+  streams: streamFlag,
   maxTokens: (body) => positiveInt(body["max_tokens"]),
   streamError: (details) => `event: error\ndata: ${anthropicErrorBody(details)}\n\n`,
   // Anthropic's streams end with their message_stop event, and no marker after it.

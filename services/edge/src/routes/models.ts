@@ -1,14 +1,42 @@
-import type { RequestContext } from "../context.js";
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { ModelGroup } from "@gateway/proto/router/v1/router_pb.js";
+import type { RequestContext } from "../context.js";
 import { apiKeyOf, sendJson } from "../http.js";
+
+/** The model groups the calling key may use. */
+async function modelsFor(ctx: RequestContext): Promise<ModelGroup[]> {
+  const { keys, router } = ctx.options.peers;
+  const auth = await keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.LOOKUP });
+  return (await router.listModels({ only: auth.models })).models;
+}
+
+function modelObject(m: ModelGroup) {
+  return { id: m.name, object: "model", created: Number(m.created), owned_by: "openai" };
+}
 
 /** GET /v1/models: the model groups the calling key may use, in OpenAI's list shape. */
 export async function listModels(ctx: RequestContext): Promise<void> {
-  const { keys, router } = ctx.options.peers;
-  const auth = await keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.LOOKUP });
-  const { models } = await router.listModels({ only: auth.models });
-  sendJson(ctx.res, 200, {
-    object: "list",
-    data: models.map((m) => ({ id: m.name, object: "model", created: Number(m.created), owned_by: "openai" })),
-  });
+  sendJson(ctx.res, 200, { object: "list", data: (await modelsFor(ctx)).map(modelObject) });
+}
+
+/** GET /v1/models/{model}: one of them, by its name (everything after /models/, so it may hold "/"). */
+export async function retrieveModel(ctx: RequestContext): Promise<void> {
+  const sent = ctx.path.slice(ctx.path.indexOf("/models/") + "/models/".length);
+  const name = decoded(sent);
+  const model = (await modelsFor(ctx)).find((m) => m.name === name);
+  if (!model) {
+    throw gatewayError(`The model '${name}' does not exist`, Code.NotFound, { type: "invalid_request_error", code: "model_not_found", param: "model" });
+  }
+  sendJson(ctx.res, 200, modelObject(model));
+}
+
+/** Clients escape the "/" in a name ("openai%2Fgpt-4o"); text that is not a valid escape is taken as sent. */
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

@@ -9,14 +9,16 @@ import { apiKeyOf, queryOf, sendJson } from "../http.js";
 const MAX_PAGE_SIZE = 1000;
 // The RPC's offset is a uint32.
 const MAX_OFFSET = 2 ** 32 - 1000;
+// The last page whose offset fits, whatever the page size.
+const MAX_PAGE = Math.floor(MAX_OFFSET / MAX_PAGE_SIZE);
 
-/** A non-negative integer query parameter, or `fallback` when absent. */
-export function intParam(ctx: RequestContext, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+/** An integer query parameter from `min` to `max`, or `fallback` when absent. */
+export function intParam(ctx: RequestContext, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER, min = 0): number {
   const value = queryOf(ctx.req).get(name);
   if (value === null || value === "") return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > max) {
-    throw gatewayError(`${name} must be an integer from 0 to ${max}: ${value}`, Code.InvalidArgument, { type: "invalid_request_error", param: name });
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw gatewayError(`${name} must be an integer from ${min} to ${max}: ${value}`, Code.InvalidArgument, { type: "invalid_request_error", param: name });
   }
   return n;
 }
@@ -79,7 +81,7 @@ function pageOf(ctx: RequestContext): { limit: number; offset: number } {
   const q = queryOf(ctx.req);
   if (q.has("page") || q.has("page_size")) {
     const pageSize = intParam(ctx, "page_size", 50, MAX_PAGE_SIZE) || 50;
-    const page = Math.max(1, intParam(ctx, "page", 1, MAX_OFFSET / MAX_PAGE_SIZE));
+    const page = intParam(ctx, "page", 1, MAX_PAGE, 1);
     return { limit: pageSize, offset: (page - 1) * pageSize };
   }
   return { limit: intParam(ctx, "limit", 0, MAX_PAGE_SIZE), offset: intParam(ctx, "offset", 0, MAX_OFFSET) };
