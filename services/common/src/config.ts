@@ -145,13 +145,44 @@ function resolveEnv(value: unknown, path: string, env: NodeJS.ProcessEnv): unkno
   return value;
 }
 
+/**
+ * The file's top level: an empty section (`general_settings:` with every
+ * line under it taken out) is YAML's null and means the same as no section.
+ */
+function sections(raw: unknown): unknown {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return raw;
+  return Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== null));
+}
+
+/**
+ * LiteLLM's `environment_variables:` block sets variables as the config
+ * loads, for `os.environ/NAME` references and everything else that reads the
+ * environment; like LiteLLM, they win over what the process was started with.
+ */
+function applyEnvironmentVariables(raw: unknown, env: NodeJS.ProcessEnv): void {
+  const block = (raw as { environment_variables?: unknown } | null)?.environment_variables;
+  if (block === undefined) return;
+  if (block === null || typeof block !== "object" || Array.isArray(block)) {
+    throw new ConfigError("config is invalid: environment_variables: expected a map of names to values");
+  }
+  for (const [name, value] of Object.entries(block)) {
+    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+      throw new ConfigError(`config is invalid: environment_variables.${name}: expected a string`);
+    }
+    env[name] = String(value);
+  }
+  // Mostly provider keys: keep them out of the logs.
+  redactInLogs(Object.values(block).map(String));
+}
+
 export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let raw: unknown;
   try {
-    raw = parse(text) ?? {};
+    raw = sections(parse(text) ?? {});
   } catch (err) {
     throw new ConfigError(`config is not valid YAML: ${(err as Error).message}`);
   }
+  applyEnvironmentVariables(raw, env);
   const result = configSchema.safeParse(resolveEnv(raw, "", env));
   if (!result.success) {
     const issues = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);

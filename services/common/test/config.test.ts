@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../src/config.js";
+
+const MODEL = `model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_key: os.environ/MY_PROVIDER_KEY }
+`;
+
+describe("config.yaml", () => {
+  it("takes an empty section as no section: the master key then comes from LITELLM_MASTER_KEY", () => {
+    const config = parseConfig(`model_list:\ngeneral_settings:\nlitellm_settings:\nrouter_settings:\n`, { LITELLM_MASTER_KEY: "sk-from-the-environment" });
+    expect(config.general_settings.master_key).toBe("sk-from-the-environment");
+    expect(config.model_list).toEqual([]);
+  });
+
+  it("keeps the file's master key over LITELLM_MASTER_KEY, as LiteLLM does", () => {
+    const config = parseConfig(`general_settings:\n  master_key: sk-in-the-file\n`, { LITELLM_MASTER_KEY: "sk-from-the-environment" });
+    expect(config.general_settings.master_key).toBe("sk-in-the-file");
+  });
+
+  it("sets LiteLLM's environment_variables before os.environ/ references are read, over the process's own", () => {
+    const env: NodeJS.ProcessEnv = { MY_PROVIDER_KEY: "sk-started-with" };
+    const config = parseConfig(`${MODEL}environment_variables:\n  MY_PROVIDER_KEY: sk-from-the-config\n  RETRIES: 3\n`, env);
+    expect(config.model_list[0]?.litellm_params.api_key).toBe("sk-from-the-config");
+    // Set for whatever else reads the environment, as LiteLLM sets them.
+    expect(env).toMatchObject({ MY_PROVIDER_KEY: "sk-from-the-config", RETRIES: "3" });
+  });
+
+  it("refuses an environment_variables block that is not a map of names to values", () => {
+    expect(() => parseConfig(`environment_variables: [A, B]\n`, {})).toThrow(ConfigError);
+    expect(() => parseConfig(`environment_variables:\n  A: { nested: true }\n`, {})).toThrow("environment_variables.A");
+  });
+
+  it("still names a variable that nothing sets", () => {
+    expect(() => parseConfig(MODEL, {})).toThrow("names environment variable MY_PROVIDER_KEY, which is not set");
+  });
+});
