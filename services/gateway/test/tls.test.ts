@@ -71,6 +71,17 @@ describe("TLS", () => {
       }
     });
 
+    it("keeps the edge's unauthenticated /metrics off the public side", async () => {
+      const trusting = fetchTrusting(caddy.rootCertificate);
+      try {
+        expect((await trusting.fetch(`${caddy.url}/metrics`)).status).toBe(404);
+        expect((await trusting.fetch(`${caddy.url}/health/readiness`)).status).toBe(200);
+      } finally {
+        await trusting.close();
+      }
+      expect((await fetch(`http://127.0.0.1:${gateway.port}/metrics`)).status).toBe(200);
+    });
+
     it("is refused by a client that does not trust Caddy's CA", async () => {
       const untrusting = fetchTrusting(undefined);
       try {
