@@ -217,3 +217,23 @@ describe.each(["one process", "split"] as const)("%s", (mode) => {
     });
   });
 });
+
+describe("with LiteLLM's defaults (no router_settings)", () => {
+  let gw: RoutingGateway;
+
+  beforeAll(async () => {
+    // One deployment of the group is down for good (nothing listens on port 9).
+    const down = `  - { model_name: pair, litellm_params: { model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:9/v1", api_key: os.environ/FAKE_PROVIDER_KEY }, model_info: { id: pair-down } }\n`;
+    gw = await startRoutingGateway(routingYaml(down + deployment("pair", "pair-up", spare)));
+  });
+
+  afterAll(() => gw?.close());
+
+  it("fails over to the deployment that is up: every request answers, none sees the one that is down", async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(gw.client, "pair", `n${i}`)));
+    for (const [i, { data, headers }] of answers.entries()) {
+      expect(data.choices[0]?.message.content).toBe(`Echo: n${i}`);
+      expect(headers.get("x-litellm-model-id")).toBe("pair-up");
+    }
+  });
+});

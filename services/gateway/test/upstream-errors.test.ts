@@ -21,6 +21,9 @@ describe("upstream failures", () => {
 model_list:
   - model_name: fast-model
     litellm_params: { model: openai/gpt-4o-mini, api_base: "${provider.url}/v1", api_key: os.environ/FAKE_PROVIDER_KEY, timeout: 0.3 }
+litellm_settings:
+  # Each failure reaches the client as it is; retries have tests of their own.
+  num_retries: 0
 general_settings:
   master_key: ${MASTER_KEY}
 `);

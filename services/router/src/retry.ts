@@ -65,14 +65,16 @@ const MAX_BACKOFF_MS = 8_000;
 const MAX_RETRY_AFTER_MS = 60_000;
 
 /**
- * How long to wait before retry number `retry` (0 for the first): exponential
- * backoff with jitter, at least the provider's retry-after (when it is
- * reasonable) and router_settings.retry_after.
+ * How long to wait before retrying the same deployment (retry number `retry`,
+ * 0 for the first): exponential backoff with jitter, at least the provider's
+ * retry-after and router_settings.retry_after. Undefined when the provider
+ * asks for a longer pause than a request should wait (a quota used up for
+ * the day): the same deployment is then not retried.
  */
-export function backoffMs(retry: number, providerRetryAfterMs: number | undefined, minimumMs: number): number {
+export function backoffMs(retry: number, providerRetryAfterMs: number | undefined, minimumMs: number): number | undefined {
+  if (providerRetryAfterMs !== undefined && providerRetryAfterMs > MAX_RETRY_AFTER_MS) return undefined;
   const exponential = Math.min(MAX_BACKOFF_MS, INITIAL_BACKOFF_MS * 2 ** retry);
   // Jitter spreads retries of requests that failed together over the latter half of the window.
   const jittered = exponential * (0.5 + Math.random() * 0.5);
-  const asked = providerRetryAfterMs !== undefined && providerRetryAfterMs <= MAX_RETRY_AFTER_MS ? providerRetryAfterMs : 0;
-  return Math.max(jittered, asked, minimumMs);
+  return Math.max(jittered, providerRetryAfterMs ?? 0, minimumMs);
 }

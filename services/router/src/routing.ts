@@ -170,6 +170,7 @@ class GroupAttempts {
     // Another deployment is tried at once; the same one only after a pause.
     const elsewhere = candidates(group, this.tried, state).some((c) => !this.tried.has(c.id));
     const waitMs = elsewhere ? settings.retryAfterMs : backoffMs(this.retries, failure.retryAfterMs, settings.retryAfterMs);
+    if (waitMs === undefined) return undefined;
     this.retries += 1;
     if (waitMs > 0) {
       try {

@@ -35,6 +35,8 @@ model_list:
 litellm_settings:
   drop_params: true
   request_timeout: 30
+  # A failure a test injects reaches the client as it is; retries have tests of their own.
+  num_retries: 0
 general_settings:
   master_key: ${MASTER_KEY}
 ${extra}`);

@@ -30,14 +30,13 @@ export interface RouterSettings {
   lowestLatencyBuffer: number;
 }
 
-// LiteLLM's defaults for allowed_fails, cooldown_time and max_fallbacks.
-// Retries differ on purpose: LiteLLM retries twice unless told otherwise;
-// here a request is retried only when num_retries asks for it, so a
-// provider's error reaches the client as it was unless the config opts in.
+// LiteLLM's defaults for allowed_fails, cooldown_time, max_fallbacks and
+// num_retries (the OpenAI SDK's two retries, which LiteLLM's router takes
+// over): a group of several deployments fails over without being told to.
 const DEFAULT_ALLOWED_FAILS = 3;
 const DEFAULT_COOLDOWN_S = 5;
 const DEFAULT_MAX_FALLBACKS = 5;
-const DEFAULT_NUM_RETRIES = 0;
+const DEFAULT_NUM_RETRIES = 2;
 
 function fallbackMap(list: readonly Record<string, string[]>[] | undefined): Map<string, readonly string[]> {
   const map = new Map<string, readonly string[]>();
