@@ -1,12 +1,23 @@
 import { join } from "node:path";
-import { driverMessage, MemoryBus, NatsBus, openDatabase, type Bus, type Database, type Logger } from "@gateway/common";
-import { startEmbeddedDatabase } from "./embedded-database/start.js";
+import { driverMessage, MemoryBus, NatsBus, openDatabase, pgErrorCode, type Bus, type Database, type Logger } from "@gateway/common";
+import { startEmbeddedDatabase, UnusableDataDirectory } from "./embedded-database/start.js";
 import { UsageError, type GatewayOptions } from "./options.js";
 
 /** Postgres, NATS or the embedded database cannot be used as configured: one line saying why, for the log of a start that failed. */
 export class StartupError extends Error {
   override name = "StartupError";
+
+  /** `toChange`: a restart will not help (exit 2, not 1): the operator has something to change first. */
+  constructor(
+    message: string,
+    readonly toChange = false,
+  ) {
+    super(message);
+  }
 }
+
+// Postgres answered and refused: no such database, user or password. Waiting will not change that.
+const REFUSED_BY_POSTGRES = new Set(["3D000", "28000", "28P01"]);
 
 export async function openBus(options: GatewayOptions): Promise<Bus> {
   if (options.natsUrl) {
@@ -38,7 +49,8 @@ export async function openGatewayDatabase(options: GatewayOptions, logger: Logge
       await database.db.execute("SELECT 1");
     } catch (err) {
       await database?.close();
-      throw new StartupError(`cannot reach Postgres at ${hostsOf(options.databaseUrl)} (DATABASE_URL): ${driverMessage(err)}`);
+      const refused = REFUSED_BY_POSTGRES.has(pgErrorCode(err) ?? "");
+      throw new StartupError(`cannot ${refused ? "use" : "reach"} Postgres at ${hostsOf(options.databaseUrl)} (DATABASE_URL): ${driverMessage(err)}`, refused);
     }
     return { database, alive: () => true };
   }
@@ -49,7 +61,7 @@ export async function openGatewayDatabase(options: GatewayOptions, logger: Logge
   // inserts stay off the gateway's event loop; stopped after the pool closes.
   const embedded = await startEmbeddedDatabase({ dataDir: options.dataDir && join(options.dataDir, "pglite"), logger }).catch((err: unknown) => {
     // Its errors say what went wrong, with the child's stderr; a stack trace of the gateway's adds nothing.
-    throw new StartupError((err as Error).message);
+    throw new StartupError((err as Error).message, err instanceof UnusableDataDirectory);
   });
   const database = await openDatabase({ embeddedSocket: embedded.socketPath });
   return { database: { ...database, close: () => database.close().finally(() => embedded.stop()) }, alive: embedded.running };

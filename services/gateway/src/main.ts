@@ -44,7 +44,7 @@ main().catch((err: unknown) => {
   }
   if (err instanceof StartupError) {
     console.error(err.message);
-    process.exit(1);
+    process.exit(err.toChange ? 2 : 1);
   }
   console.error(err);
   process.exit(1);

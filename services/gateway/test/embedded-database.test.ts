@@ -154,7 +154,8 @@ describe("the embedded database (PGlite in a child process of `npm start`)", () 
     mkdirSync(join(dataDir, "pglite"));
     writeFileSync(join(dataDir, "pglite", "notes.txt"), "mine");
     const start = processes.start("all", { configPath, dataDir, env: ALL_IN_ONE });
-    await expect(start).rejects.toThrow(/exited \(1\) before listening:\nthe embedded database's directory .*pglite holds no database \(no PG_VERSION\) but is not an empty directory: move it away/);
+    // Exit 2: the operator has to move it; restarting would not help.
+    await expect(start).rejects.toThrow(/exited \(2\) before listening:\nthe embedded database's directory .*pglite holds no database \(no PG_VERSION\) but is not an empty directory: move it away/);
     expect(readFileSync(join(dataDir, "pglite", "notes.txt"), "utf8")).toBe("mine");
   }, TIMEOUT_MS);
 

@@ -31,6 +31,13 @@ describe("a gateway that cannot start says why in one line", () => {
     await expect(start).rejects.not.toThrow(/db-password-123|SELECT 1/);
   });
 
+  it("when Postgres answers that the database does not exist: exits 2 (a restart will not create it), not the password", async () => {
+    const missing = `gateway_missing_${process.pid}_${Date.now()}`;
+    const start = processes.start("all", { configPath, env: { ...IN_MEMORY, DATABASE_URL: `postgres://postgres:db-password-123@127.0.0.1:5432/${missing}` } });
+    await expect(start).rejects.toThrow(new RegExp(`exited \\(2\\) before listening:\\n[^]*cannot use Postgres at 127\\.0\\.0\\.1:5432/${missing} \\(DATABASE_URL\\): database "${missing}" does not exist`));
+    await expect(start).rejects.not.toThrow(/db-password-123/);
+  });
+
   it("with a DATABASE_URL that does not parse: exits 1 without quoting it", async () => {
     const start = processes.start("all", { configPath, env: { ...IN_MEMORY, DATABASE_URL: "postgres://gateway:db-password-123@no such host/ledger" } });
     await expect(start).rejects.toThrow(/exited \(1\) before listening:\n[^]*cannot reach Postgres at an address that does not parse as a URL \(DATABASE_URL\)/);

@@ -91,6 +91,11 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   };
 }
 
+/** The data directory holds something the gateway will not touch: the operator has to move it. */
+export class UnusableDataDirectory extends Error {
+  override name = "UnusableDataDirectory";
+}
+
 /**
  * Creating a database takes PGlite's memory to several times what serving
  * one needs (about 700 MB against 200 here), and WebAssembly memory is never
@@ -103,7 +108,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
  */
 async function createDatabase(entry: string, dataDir: string, timeoutMs: number, logger: Logger): Promise<void> {
   if (!existsSync(creatingMarker(dataDir)) && existsSync(dataDir) && !emptyDirectory(dataDir)) {
-    throw new Error(`the embedded database's directory ${dataDir} holds no database (no PG_VERSION) but is not an empty directory: move it away, or set GATEWAY_DATA_DIR to another directory`);
+    throw new UnusableDataDirectory(`the embedded database's directory ${dataDir} holds no database (no PG_VERSION) but is not an empty directory: move it away, or set GATEWAY_DATA_DIR to another directory`);
   }
   const creator = forkChild(entry, [dataDir, CREATE_ONLY], logger);
   await outcome(creator, entry, timeoutMs, "create its database", async () => {
