@@ -83,6 +83,7 @@ const configSchema = z.looseObject({
     .looseObject({
       drop_params: z.boolean().optional(),
       request_timeout: z.number().positive().optional(),
+      require_auth_for_metrics_endpoint: z.boolean().optional(),
       ...reliabilitySettings,
     })
     .default({}),

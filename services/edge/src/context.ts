@@ -10,6 +10,8 @@ export interface EdgeOptions {
   logger: Logger;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /** litellm_settings.require_auth_for_metrics_endpoint: GET /metrics asks for the master key. */
+  metricsNeedMasterKey: boolean;
   /** Whether the services behind the edge are ready to serve. */
   ready: () => boolean;
 }

@@ -73,6 +73,7 @@ beforeAll(async () => {
     peers: { keys: createClient(KeysService, transport), router: createClient(RouterService, transport), accounting: createClient(AccountingService, transport) },
     logger: createLogger("edge-test", "silent"),
     maxBodyBytes: 1024,
+    metricsNeedMasterKey: false,
     ready: () => true,
   });
   await edge.listen(0, "127.0.0.1");

@@ -103,7 +103,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         closers.unshift(() => cache.close());
         authCache = cache;
       }
-      const edge = createEdgeServer({ peers, authCache, logger, maxBodyBytes, ready: () => ready && routerReady() && databaseAlive() }, tlsFiles(options));
+      const metricsNeedMasterKey = config.litellm_settings.require_auth_for_metrics_endpoint === true;
+      const edge = createEdgeServer(
+        { peers, authCache, logger, maxBodyBytes, metricsNeedMasterKey, ready: () => ready && routerReady() && databaseAlive() },
+        tlsFiles(options),
+      );
       port = await edge.listen(options.port, options.host);
       closers.unshift((deadline) => edge.close(deadline - Date.now()));
     } else {

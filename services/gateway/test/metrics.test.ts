@@ -4,7 +4,7 @@ import OpenAI from "openai";
 import parsePrometheusTextFormat, { type MetricFamily } from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type RunningGateway } from "../src/index.js";
-import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
 import { gatewayOptions } from "./support/gateway.js";
 
 async function scrape(url: string): Promise<MetricFamily[]> {
@@ -100,5 +100,35 @@ describe("Prometheus metrics", () => {
   it("is served by a service running on its own, next to its RPCs", async () => {
     const metrics = await scrape(`http://127.0.0.1:${router.port}/metrics`);
     expect(family(metrics, "process_cpu_seconds_total").type).toBe("COUNTER");
+  });
+});
+
+describe("Prometheus metrics behind the master key (litellm_settings.require_auth_for_metrics_endpoint)", () => {
+  let gateway: RunningGateway;
+
+  beforeAll(async () => {
+    const config = writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, mock_response: "hi" }
+litellm_settings:
+  require_auth_for_metrics_endpoint: true
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+    gateway = await startGateway(gatewayOptions("all", config, {}));
+  });
+
+  afterAll(() => gateway?.close());
+
+  it("refuses a scrape without the master key, or with a virtual key, and serves one with it", async () => {
+    const url = `http://127.0.0.1:${gateway.port}/metrics`;
+    expect((await fetch(url)).status).toBe(401);
+    const generated = await fetch(`http://127.0.0.1:${gateway.port}/key/generate`, { method: "POST", headers: { authorization: `Bearer ${MASTER_KEY}` }, body: "{}" });
+    const { key } = (await generated.json()) as { key: string };
+    expect((await fetch(url, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
+    const scraped = await fetch(url, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain("gateway_requests_total");
   });
 });

@@ -1,10 +1,16 @@
 import { sendMetrics } from "@gateway/common";
+import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
+import { apiKeyOf } from "../http.js";
 
 /**
- * GET /metrics: Prometheus' text format, without authentication, as
- * LiteLLM serves it; keep it off the public side of the reverse proxy.
+ * GET /metrics: Prometheus' text format. Without authentication, as LiteLLM
+ * serves it unless `require_auth_for_metrics_endpoint` asks for the master
+ * key; either way, keep it off the public side of the reverse proxy.
  */
-export function metricsRoute(ctx: RequestContext): Promise<void> {
+export async function metricsRoute(ctx: RequestContext): Promise<void> {
+  if (ctx.options.metricsNeedMasterKey) {
+    await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.MANAGEMENT });
+  }
   return sendMetrics(ctx.res);
 }
