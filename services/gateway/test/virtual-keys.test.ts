@@ -1,3 +1,4 @@
+import { hashKey } from "@gateway/common";
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import OpenAI from "openai";
@@ -48,6 +49,21 @@ async function ledgerSpend(keyHash: string): Promise<{ rows: number; spend: numb
   const res = await fetch(`${baseUrl}/spend/logs?api_key=${keyHash}&limit=1000`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
   const rows = (await res.json()) as { spend: number }[];
   return { rows: rows.length, spend: rows.reduce((sum, r) => sum + r.spend, 0) };
+}
+
+interface KeyInfo {
+  token: string;
+  key_name: string;
+  spend: number;
+  max_budget: number | null;
+  budget_reset_at: string | null;
+  created_at: string | null;
+}
+
+/** /key/info as the given key (the master key unless told) asks for it. */
+async function keyInfo(key: string | undefined, bearer = MASTER_KEY): Promise<{ status: number; json: { key: string; info: KeyInfo } }> {
+  const res = await fetch(`${baseUrl}/key/info${key === undefined ? "" : `?key=${key}`}`, { headers: { authorization: `Bearer ${bearer}` } });
+  return { status: res.status, json: (await res.json()) as { key: string; info: KeyInfo } };
 }
 
 describe("virtual keys", () => {
@@ -109,6 +125,71 @@ describe("virtual keys", () => {
     expect((await admin(baseUrl, "POST", "/key/delete", { key_aliases: ["to-revoke"] })).status).toBe(200);
     await expect(ask(regenerated.json.key)).rejects.toMatchObject({ status: 401 });
     expect((await admin(baseUrl, "GET", `/key/info?key=${regenerated.json.key}`)).status).toBe(404);
+  });
+
+  it("answers a virtual key's /key/info about itself, with or without ?key=, as the master key's, and refuses it other keys'", async () => {
+    const mine = await generate({ key_alias: "reads-itself", max_budget: 2 });
+    const other = await generate({ key_alias: "read-by-no-one-else" });
+    const asMaster = await keyInfo(mine.key);
+    expect(asMaster.status).toBe(200);
+    // Without ?key=, LiteLLM reports on the bearer key and names it by its hash.
+    expect(await keyInfo(undefined, mine.key)).toEqual({ status: 200, json: { key: mine.token, info: asMaster.json.info } });
+    expect(await keyInfo(mine.key, mine.key)).toEqual({ status: 200, json: asMaster.json });
+    for (const someoneElse of [other.key, other.token, "sk-no-such-key-0123456789"]) {
+      const refused = await keyInfo(someoneElse, mine.key);
+      expect(refused.status).toBe(403);
+      expect(refused.json).toMatchObject({ error: { type: "permission_error" } });
+    }
+  });
+
+  it("answers the master key's /key/info without ?key= about the master key itself", async () => {
+    const { status, json } = await keyInfo(undefined);
+    expect(status).toBe(200);
+    expect(json.key).toBe(hashKey(MASTER_KEY));
+    expect(json.info).toMatchObject({ token: hashKey(MASTER_KEY), key_name: `sk-...${MASTER_KEY.slice(-4)}`, max_budget: null, created_at: null });
+  });
+
+  it("keeps a regenerated key's spend everywhere it is shown, the spend its budget is held to", async () => {
+    const messages = [{ role: "user" as const, content: "regenerate" }];
+    const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages, max_tokens: 10 }));
+    const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
+    // One request fits; a second reservation on top of what it spent does not.
+    const budgeted = await generate({ key_alias: "regenerated-with-budget", max_budget: reservation + 0.9e-6 });
+    await ask(budgeted.key, { messages, max_tokens: 10 });
+    const spent = await eventually("the request's cost settled", async () => {
+      const { json } = await keyInfo(budgeted.key);
+      return json.info.spend > 0 ? json.info.spend : undefined;
+    });
+    const regenerated = await admin<GeneratedKey>(baseUrl, "POST", `/key/${budgeted.key}/regenerate`, {});
+    expect(regenerated.json.spend).toBe(spent);
+    expect((await keyInfo(regenerated.json.key)).json.info.spend).toBe(spent);
+    const listed = await admin<{ keys: KeyInfo[] }>(baseUrl, "GET", "/key/list?key_alias=regenerated-with-budget&return_full_object=true");
+    expect(listed.json.keys.map((k) => k.spend)).toEqual([spent]);
+    const refused = (await ask(regenerated.json.key, { messages, max_tokens: 10 }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(refused.status).toBe(400);
+    expect(refused.message).toContain(`Current cost: ${spent},`);
+
+    // Without a budget, the spend is the ledger's, under the key's old hash too.
+    const plain = await generate({ key_alias: "regenerated-without-budget" });
+    await ask(plain.key);
+    const ledger = await eventually("the ledger row", async () => {
+      const l = await ledgerSpend(plain.token);
+      return l.rows === 1 ? l : undefined;
+    });
+    const again = await admin<GeneratedKey>(baseUrl, "POST", "/key/regenerate", { key: plain.key });
+    expect(again.json.spend).toBeCloseTo(ledger.spend, 12);
+    expect((await keyInfo(again.json.key)).json.info.spend).toBeCloseTo(ledger.spend, 12);
+  });
+
+  it("reads LiteLLM's week and month durations", async () => {
+    const minted = await generate({ duration: "2w", budget_duration: "1mo", max_budget: 1 });
+    const { json } = await keyInfo(minted.key);
+    const created = Date.parse(json.info.created_at!);
+    expect(Date.parse(minted.expires!) - created).toBeGreaterThan(14 * 86_400_000 - 60_000);
+    expect(Date.parse(minted.expires!) - created).toBeLessThan(14 * 86_400_000 + 60_000);
+    const resetIn = Date.parse(json.info.budget_reset_at!) - created;
+    expect(resetIn).toBeGreaterThanOrEqual(28 * 86_400_000);
+    expect(resetIn).toBeLessThanOrEqual(31 * 86_400_000);
   });
 
   it("refuses an expired key", async () => {
@@ -204,6 +285,8 @@ describe("limits", () => {
     for (const err of refused) {
       expect(err.status).toBe(400);
       expect(err.type).toBe("budget_exceeded");
+      // Nothing has settled yet: the spend is 0, and the five admitted hold the rest.
+      expect(err.message).toMatch(/Budget has been exceeded! Current cost: 0 \(\+\S+ reserved for requests in flight\), Max budget: /);
       expect(err.message).toContain(`Max budget: ${maxBudget}`);
     }
     const ledger = await eventually("five ledger rows", async () => {
@@ -216,6 +299,33 @@ describe("limits", () => {
     // Settled to real costs, the budget has room again.
     provider.behavior.latencyMs = 0;
     await ask(minted.key, { messages, max_tokens: 10 });
+  });
+
+  it("tells a budget's spend, not its reservations, as the current cost of a refusal", async () => {
+    // The first request alone may cost more than this budget.
+    const minted = await generate({ max_budget: 0.00003 });
+    const err = (await ask(minted.key, { max_tokens: 100 }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err.status).toBe(400);
+    expect(err.message).toMatch(/Budget has been exceeded! Current cost: 0, Max budget: 0\.00003\. This request may cost up to \S+\./);
+    expect((await keyInfo(minted.key)).json.info.spend).toBe(0);
+  });
+
+  it("shows the current budget period's spend in /key/info and /key/list, zero again once the period turns", async () => {
+    const minted = await generate({ key_alias: "period-spend", max_budget: 1, budget_duration: "2s" });
+    // Asked again until one request and the look at it fall in the same period.
+    const spent = await eventually("a period's spend", async () => {
+      await ask(minted.key);
+      const { json } = await keyInfo(minted.key);
+      return json.info.spend > 0 ? json.info : undefined;
+    });
+    await eventually("the next period", async () => {
+      const { json } = await keyInfo(minted.key);
+      return json.info.spend === 0 && json.info.budget_reset_at !== spent.budget_reset_at ? json : undefined;
+    });
+    const listed = await admin<{ keys: KeyInfo[] }>(baseUrl, "GET", "/key/list?key_alias=period-spend&return_full_object=true");
+    expect(listed.json.keys.map((k) => k.spend)).toEqual([0]);
+    // The ledger keeps every period's.
+    await eventually("the ledger's rows", async () => ((await ledgerSpend(minted.token)).spend >= spent.spend ? true : undefined));
   });
 
   it("resets a budget at the end of its budget_duration", async () => {
@@ -246,8 +356,10 @@ describe("limits", () => {
     );
     const reader = stream[Symbol.asyncIterator]();
     await reader.next();
-    // While the stream runs, the key's one slot is taken.
-    await expect(ask(minted.key)).rejects.toMatchObject({ status: 429 });
+    // While the stream runs, the key's one slot is taken; a slot frees whenever a request ends.
+    const busy = (await ask(minted.key).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(busy.status).toBe(429);
+    expect(busy.headers?.get("retry-after")).toBe("1");
     abort.abort();
     await reader.next().catch(() => undefined);
     provider.behavior.chunkDelayMs = 0;

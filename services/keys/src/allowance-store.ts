@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, or, sql } from "drizzle-orm";
 import type { Db } from "@gateway/common";
 import { allowances } from "./db/schema.js";
 
@@ -9,6 +9,9 @@ export interface AllowanceRef {
   kind: AllowanceKind;
   windowStart: number;
 }
+
+/** One string per allowance row, for maps. */
+export const refId = (ref: AllowanceRef) => `${ref.keyId}\u0000${ref.kind}\u0000${ref.windowStart}`;
 
 /**
  * The shared side of every limit: how much all replicas together have taken
@@ -60,6 +63,25 @@ export class AllowanceStore {
       .from(allowances)
       .where(and(eq(allowances.keyId, ref.keyId), eq(allowances.kind, ref.kind), eq(allowances.windowStart, ref.windowStart)));
     return row?.granted ?? 0;
+  }
+
+  /** Adds to a budget window's spend; its row exists since the first reservation took from it. */
+  async addSpend(ref: AllowanceRef, dollars: number): Promise<void> {
+    await this.db
+      .update(allowances)
+      .set({ spend: sql`${allowances.spend} + ${dollars}` })
+      .where(and(eq(allowances.keyId, ref.keyId), eq(allowances.kind, ref.kind), eq(allowances.windowStart, ref.windowStart)));
+  }
+
+  /** The spend of each window, in the order asked; 0 for a window nothing was taken from. */
+  async spend(refs: AllowanceRef[]): Promise<number[]> {
+    if (refs.length === 0) return [];
+    const rows = await this.db
+      .select({ keyId: allowances.keyId, kind: allowances.kind, windowStart: allowances.windowStart, spend: allowances.spend })
+      .from(allowances)
+      .where(or(...refs.map((r) => and(eq(allowances.keyId, r.keyId), eq(allowances.kind, r.kind), eq(allowances.windowStart, r.windowStart)))));
+    const byRef = new Map(rows.map((row) => [refId(row), row.spend]));
+    return refs.map((r) => byRef.get(refId(r)) ?? 0);
   }
 
   async forget(keyIds: string[]): Promise<void> {

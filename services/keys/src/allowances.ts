@@ -1,5 +1,5 @@
 import { takeTogether, type Logger, type Taking } from "@gateway/common";
-import type { AllowanceRef, AllowanceStore } from "./allowance-store.js";
+import { refId, type AllowanceRef, type AllowanceStore } from "./allowance-store.js";
 
 // Give back what has sat unused this long, so other replicas can take it.
 const IDLE_GIVE_BACK_MS = 1_000;
@@ -13,6 +13,8 @@ export class Pool {
   held = 0;
   /** In use here: reservations in flight, plus what finished requests consumed. */
   used = 0;
+  /** The part of `used` reserved by requests still in flight. */
+  reserved = 0;
   /** What the other replicas held at our last take, for "remaining" headers. */
   others = 0;
   lastUse = Date.now();
@@ -56,7 +58,7 @@ export class Allowances {
   }
 
   pool(ref: AllowanceRef, limit: number, endsAt: number): Pool {
-    const id = `${ref.keyId}\u0000${ref.kind}\u0000${ref.windowStart}`;
+    const id = refId(ref);
     let pool = this.pools.get(id);
     if (!pool || pool.limit !== limit) {
       // The key's limit changed: hand back the old holding, start afresh.
@@ -71,12 +73,15 @@ export class Allowances {
   tryReserve(pool: Pool, amount: number): boolean {
     if (pool.free < amount) return false;
     pool.used += amount;
+    pool.reserved += amount;
     pool.lastUse = Date.now();
     return true;
   }
 
   /** Reserves `amount`, taking more from the store if needed; false when the limit has no room. */
   async reserve(pool: Pool, amount: number): Promise<boolean> {
+    // More than the whole limit never fits; taking for it would only keep the limit from others.
+    if (amount > pool.limit) return false;
     return takeTogether({
       lease: () => pool,
       enough: () => this.tryReserve(pool, amount),
@@ -103,23 +108,20 @@ export class Allowances {
   /** Returns a reservation unused (a parallel slot, a failed request's budget). */
   release(pool: Pool, amount: number): void {
     pool.used -= amount;
+    pool.reserved -= amount;
     pool.lastUse = Date.now();
   }
 
   /** Settles a reservation to what was really used; usage past the holding is charged anyway. */
   settle(pool: Pool, reserved: number, actual: number): void {
     pool.used += actual - reserved;
+    pool.reserved -= reserved;
     pool.lastUse = Date.now();
     const over = pool.used - pool.held;
     if (over > 0) {
       pool.held += over;
       this.store.charge(pool.ref, over).catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "charging usage over the allowance failed"));
     }
-  }
-
-  /** Current total across replicas, for error messages (not on the hot path). */
-  total(pool: Pool): Promise<number> {
-    return this.store.total(pool.ref);
   }
 
   private sweep(): void {

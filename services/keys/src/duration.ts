@@ -1,17 +1,51 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** LiteLLM's durations: "30s", "30m", "30h", "30d". */
-export function parseDuration(value: string, field: string): number {
-  const match = /^(\d+)([smhd])$/.exec(value.trim());
-  const ms = match ? Number(match[1]) * (UNIT_MS[match[2] as string] as number) : 0;
-  if (ms <= 0) {
-    throw gatewayError(`${field} must look like "30s", "30m", "30h" or "30d", got "${value}"`, Code.InvalidArgument, {
+/** A LiteLLM duration: a fixed length, or whole calendar months (whose lengths vary). */
+export type Duration = { readonly ms: number; readonly months?: undefined } | { readonly months: number; readonly ms?: undefined };
+
+/** LiteLLM's durations: "30s", "30m", "30h", "30d", "2w", "1mo". */
+export function parseDuration(value: string, field: string): Duration {
+  const match = /^(\d+)(mo|[smhdw])$/.exec(value.trim());
+  const count = match ? Number(match[1]) : 0;
+  if (!match || count <= 0) {
+    throw gatewayError(`${field} must look like "30s", "30m", "30h", "30d", "2w" or "1mo", got "${value}"`, Code.InvalidArgument, {
       type: "invalid_request_error",
       param: field,
     });
   }
-  return ms;
+  return match[2] === "mo" ? { months: count } : { ms: count * (UNIT_MS[match[2] as string] as number) };
+}
+
+/**
+ * `start` plus `times` durations. N months on is the same day of the month
+ * and time of day (UTC), or that month's last day when it is shorter, as in
+ * LiteLLM.
+ */
+export function addDuration(start: number, duration: Duration, times = 1): number {
+  if (duration.months === undefined) return start + duration.ms * times;
+  const from = new Date(start);
+  const month = from.getUTCMonth() + duration.months * times;
+  const lastDay = new Date(Date.UTC(from.getUTCFullYear(), month + 1, 0)).getUTCDate();
+  return Date.UTC(from.getUTCFullYear(), month, Math.min(from.getUTCDate(), lastDay), from.getUTCHours(), from.getUTCMinutes(), from.getUTCSeconds(), from.getUTCMilliseconds());
+}
+
+/**
+ * The period `now` falls in, of periods of `duration` one after another from
+ * `origin`. Every boundary is counted from `origin`, so monthly periods that
+ * begin on the 31st come back to the 31st after a shorter month.
+ */
+export function periodAt(origin: number, duration: Duration, now: number): { start: number; end: number } {
+  let periods: number;
+  if (duration.months === undefined) periods = Math.floor((now - origin) / duration.ms);
+  else {
+    const from = new Date(origin);
+    const at = new Date(now);
+    periods = Math.floor(((at.getUTCFullYear() - from.getUTCFullYear()) * 12 + at.getUTCMonth() - from.getUTCMonth()) / duration.months);
+    // One ahead when `now` is earlier in its month than `origin`: a period starting on the 31st has not begun on the 5th.
+    if (addDuration(origin, duration, periods) > now) periods -= 1;
+  }
+  return { start: addDuration(origin, duration, periods), end: addDuration(origin, duration, periods + 1) };
 }

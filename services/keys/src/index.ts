@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { AllowanceStore } from "./allowance-store.js";
 import { Allowances } from "./allowances.js";
+import { BudgetSpend } from "./budget-spend.js";
 import { KeyCache } from "./key-cache.js";
 import { KeyStore } from "./key-store.js";
 import { Limits } from "./limits.js";
@@ -28,13 +29,15 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   const store = new KeyStore(deps.database.db);
   const allowanceStore = new AllowanceStore(deps.database.db);
   const allowances = new Allowances(allowanceStore, deps.logger);
-  const limits = new Limits(allowances);
+  const spend = new BudgetSpend(allowanceStore, deps.logger);
+  const limits = new Limits(allowances, spend);
   const cache = new KeyCache(store, deps.bus, deps.logger);
   await cache.start();
   const impl = createKeysService({
     masterKey: new MasterKey(key),
     store,
     allowances: allowanceStore,
+    spend,
     cache,
     limits,
     pricing: new ReservationPricing(deps.config),
@@ -46,12 +49,13 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     routes: keysRoutes(impl),
     /** Ends the WatchKeys streams, which would otherwise hold a shutting-down server open. */
     closing: () => impl.endWatches(),
-    /** Stops listening and gives back every unused allowance. */
+    /** Stops listening, gives back every unused allowance and writes the spend not yet written. */
     async stop() {
       impl.stop();
       cache.stop();
       limits.close();
       await allowances.close();
+      await spend.close();
     },
   };
 }

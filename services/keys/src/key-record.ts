@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { VirtualKeySchema, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { virtualKeys } from "./db/schema.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration, periodAt, type Duration } from "./duration.js";
 
 export type KeyRow = typeof virtualKeys.$inferSelect;
 
@@ -15,7 +15,7 @@ export interface KeyRecord {
   /** The same as a list, as every Authorize answer carries it; empty: every model. */
   modelList: readonly string[];
   maxBudget: number | null;
-  budgetDurationMs: number | null;
+  budgetDuration: Duration | null;
   createdAtMs: number;
   expiresAtMs: number | null;
   rpmLimit: number | null;
@@ -34,7 +34,7 @@ export function toRecord(row: KeyRow): KeyRecord {
     models: row.models.length > 0 ? new Set(row.models) : null,
     modelList: row.models,
     maxBudget: row.maxBudget,
-    budgetDurationMs: row.budgetDuration ? parseDuration(row.budgetDuration, "budget_duration") : null,
+    budgetDuration: row.budgetDuration ? parseDuration(row.budgetDuration, "budget_duration") : null,
     createdAtMs: row.createdAt.getTime(),
     expiresAtMs: row.expiresAt?.getTime() ?? null,
     rpmLimit: row.rpmLimit,
@@ -46,15 +46,14 @@ export function toRecord(row: KeyRow): KeyRecord {
   };
 }
 
-/** Start of the budget period `now` falls in; periods run from the key's creation. */
-export function budgetPeriodStart(key: KeyRecord, now: number): number {
-  if (key.budgetDurationMs === null) return 0;
-  return key.createdAtMs + Math.floor((now - key.createdAtMs) / key.budgetDurationMs) * key.budgetDurationMs;
+/** The budget period `now` falls in: periods of budget_duration run from the key's creation; without one, a single period for good. */
+export function budgetPeriod(key: KeyRecord, now: number): { start: number; end: number } {
+  return key.budgetDuration === null ? { start: 0, end: Infinity } : periodAt(key.createdAtMs, key.budgetDuration, now);
 }
 
-export function toProto(row: KeyRow, now = Date.now()): VirtualKey {
+/** A key as management calls show it; `spend` is its budget period's, for a key with a budget. */
+export function toProto(row: KeyRow, now = Date.now(), spend?: number): VirtualKey {
   const record = toRecord(row);
-  const resetAt = record.budgetDurationMs === null ? undefined : budgetPeriodStart(record, now) + record.budgetDurationMs;
   return create(VirtualKeySchema, {
     keyHash: row.keyHash,
     keyName: row.keyName,
@@ -62,7 +61,7 @@ export function toProto(row: KeyRow, now = Date.now()): VirtualKey {
     models: row.models,
     ...(row.maxBudget !== null && { maxBudget: row.maxBudget }),
     budgetDuration: row.budgetDuration,
-    ...(resetAt !== undefined && { budgetResetAtMs: BigInt(resetAt) }),
+    ...(record.budgetDuration !== null && { budgetResetAtMs: BigInt(budgetPeriod(record, now).end) }),
     ...(row.expiresAt && { expiresAtMs: BigInt(row.expiresAt.getTime()) }),
     ...(row.rpmLimit !== null && { rpmLimit: row.rpmLimit }),
     ...(row.tpmLimit !== null && { tpmLimit: row.tpmLimit }),
@@ -73,5 +72,7 @@ export function toProto(row: KeyRow, now = Date.now()): VirtualKey {
     blocked: row.blocked,
     createdAtMs: BigInt(row.createdAt.getTime()),
     updatedAtMs: BigInt(row.updatedAt.getTime()),
+    ...(spend !== undefined && { spend }),
+    previousKeyHashes: row.previousKeyHashes,
   });
 }

@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, type SQL } from "drizzle-orm";
+import { and, count, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "@gateway/common";
 import { virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
@@ -25,6 +25,16 @@ export class KeyStore {
     const [row] = await this.db
       .update(virtualKeys)
       .set({ ...patch, updatedAt: new Date() })
+      .where(eq(virtualKeys.id, id))
+      .returning();
+    return row;
+  }
+
+  /** Gives the key a new hash; the old one joins previous_key_hashes in the same statement. */
+  async rekey(id: string, keyHash: string, keyName: string, patch: KeyPatch): Promise<KeyRow | undefined> {
+    const [row] = await this.db
+      .update(virtualKeys)
+      .set({ ...patch, keyHash, keyName, previousKeyHashes: sql`array_append(${virtualKeys.previousKeyHashes}, ${virtualKeys.keyHash})`, updatedAt: new Date() })
       .where(eq(virtualKeys.id, id))
       .returning();
     return row;

@@ -3,7 +3,8 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, metrics } from "@gateway/common";
 import { RateLimitStateSchema, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { Allowances, Pool } from "./allowances.js";
-import { budgetPeriodStart, type KeyRecord } from "./key-record.js";
+import type { BudgetSpend } from "./budget-spend.js";
+import { budgetPeriod, type KeyRecord } from "./key-record.js";
 
 const MINUTE_MS = 60_000;
 /** Budgets are counted in nano-dollars, so sums of small costs stay exact. */
@@ -61,7 +62,10 @@ export class Limits {
   private readonly reservations = new Map<string, Reservation>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly allowances: Allowances) {
+  constructor(
+    private readonly allowances: Allowances,
+    private readonly spend: BudgetSpend,
+  ) {
     this.sweeper = setInterval(() => this.abandonStale(), MINUTE_MS);
     this.sweeper.unref();
   }
@@ -109,19 +113,10 @@ export class Limits {
         state.remainingTokens = pool.remaining;
       }
       if (key.maxBudget !== null) {
-        const start = budgetPeriodStart(key, now);
-        const ends = key.budgetDurationMs === null ? Infinity : start + key.budgetDurationMs;
-        const pool = this.allowances.pool({ keyId: key.id, kind: "budget", windowStart: start }, Math.floor(key.maxBudget * NANO), ends);
-        if (!(await take(pool, Math.ceil(demand.maxCost * NANO)))) {
-          const current = (await this.allowances.total(pool)) / NANO;
-          throw refused(
-            "budget",
-            gatewayError(`Budget has been exceeded! Current cost: ${current}, Max budget: ${key.maxBudget}`, Code.FailedPrecondition, {
-              type: "budget_exceeded",
-              code: "400",
-            }),
-          );
-        }
+        const period = budgetPeriod(key, now);
+        const pool = this.allowances.pool({ keyId: key.id, kind: "budget", windowStart: period.start }, Math.floor(key.maxBudget * NANO), period.end);
+        const maxCost = Math.ceil(demand.maxCost * NANO);
+        if (!(await take(pool, maxCost))) throw refused("budget", await this.budgetExceeded(key.maxBudget, pool, maxCost));
         reservation.budget = held.at(-1);
       }
     } catch (err) {
@@ -139,7 +134,25 @@ export class Limits {
     this.reservations.delete(requestId);
     if (r.parallel) this.allowances.release(r.parallel.pool, r.parallel.amount);
     if (r.tokens) this.allowances.settle(r.tokens.pool, r.tokens.amount, totalTokens);
-    if (r.budget) this.allowances.settle(r.budget.pool, r.budget.amount, Math.ceil(cost * NANO));
+    if (r.budget) {
+      this.allowances.settle(r.budget.pool, r.budget.amount, Math.ceil(cost * NANO));
+      this.spend.add(r.budget.pool.ref, cost);
+    }
+  }
+
+  /**
+   * LiteLLM's budget refusal, whose start clients may match on; "current
+   * cost" is the spend (as /key/info shows it), and what this replica's
+   * requests in flight have reserved and this request may cost are told apart.
+   */
+  private async budgetExceeded(maxBudget: number, pool: Pool, maxCost: number): Promise<Error> {
+    const [spend = 0] = await this.spend.of([pool.ref]);
+    const reserved = pool.reserved > 0 ? ` (+${pool.reserved / NANO} reserved for requests in flight)` : "";
+    return gatewayError(
+      `Budget has been exceeded! Current cost: ${spend}${reserved}, Max budget: ${maxBudget}. This request may cost up to ${maxCost / NANO}.`,
+      Code.FailedPrecondition,
+      { type: "budget_exceeded", code: "400" },
+    );
   }
 
   get inFlight(): number {

@@ -1,13 +1,17 @@
 import { timingSafeEqual } from "node:crypto";
 import { hashKey } from "@gateway/common";
+import { keyName } from "./key-token.js";
 
 /** The master key, held only as its hash and compared in constant time. */
 export class MasterKey {
   readonly hash: string;
+  /** Its preview, as /key/info shows it. */
+  readonly name: string;
   private readonly digest: Buffer;
 
   constructor(key: string) {
     this.hash = hashKey(key);
+    this.name = keyName(key);
     this.digest = Buffer.from(this.hash, "hex");
   }
 

@@ -1,8 +1,15 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Bus } from "@gateway/common";
-import { KeysService, ReleaseRequestSchema, ReleaseResponseSchema, type ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
-import { requireMaster, type AdminDeps } from "./admin/context.js";
+import {
+  Access,
+  AuthorizeRequestSchema,
+  KeysService,
+  ReleaseRequestSchema,
+  ReleaseResponseSchema,
+  type ReleaseRequest,
+} from "@gateway/proto/keys/v1/keys_pb.js";
+import { bearerOf, requireMaster, type AdminDeps } from "./admin/context.js";
 import { deleteKeys } from "./admin/delete.js";
 import { generateKey, regenerateKey } from "./admin/generate.js";
 import { getKey, listKeys } from "./admin/read.js";
@@ -39,7 +46,11 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     generateKey: admin(generateKey),
     regenerateKey: admin(regenerateKey),
     updateKey: admin(async (d, req) => ({ key: await updateKey(d, req) })),
-    getKey: admin(async (d, req) => ({ key: await getKey(d, req) })),
+    async getKey(req, ctx) {
+      // Any valid key may ask, about itself; getKey decides what it may see.
+      const caller = await authorize(create(AuthorizeRequestSchema, { apiKey: bearerOf(ctx), access: Access.LOOKUP }));
+      return { key: await getKey(deps, req, caller.isMaster ? undefined : caller.keyHash) };
+    },
     listKeys: admin(listKeys),
     deleteKeys: admin(deleteKeys),
     blockKey: admin(async (d, req) => ({ key: await setBlocked(d, req.ref, true) })),

@@ -64,6 +64,14 @@ describe("allowances shared by replicas", () => {
     expect(await store.total(r)).toBe(4);
   });
 
+  it("refuses a reservation larger than the whole limit without taking any of it from the other replicas", async () => {
+    const allowances = new Allowances(store, logger);
+    const r = ref();
+    expect(await allowances.reserve(allowances.pool(r, 100, Infinity), 101)).toBe(false);
+    expect(await store.total(r)).toBe(0);
+    await allowances.close();
+  });
+
   it("charges usage beyond what was reserved, past the limit if it already happened", async () => {
     const allowances = new Allowances(store, logger);
     const r = ref();

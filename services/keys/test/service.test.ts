@@ -3,6 +3,7 @@ import type { Database } from "@gateway/common";
 import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKeys } from "../src/index.js";
+import { ReservationPricing } from "../src/reservation-pricing.js";
 import { MASTER, MemoryBus, config, keysDatabase, logger } from "./support.js";
 
 let database: Database;
@@ -100,5 +101,56 @@ describe("answers a caller may keep", () => {
     expect(await seen()).toBe(changed);
     keys.closing();
     expect(await watcher.next()).toMatchObject({ done: true });
+  });
+});
+
+describe("key info", () => {
+  const byKey = (key: string) => ({ ref: { case: "key" as const, value: key } });
+  const as = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
+
+  it("lets a virtual key read its own info, and only its own", async () => {
+    const mine = await client().generateKey({ settings: { keyAlias: "mine" } }, asMaster);
+    const other = await client().generateKey({ settings: { keyAlias: "theirs" } }, asMaster);
+    expect((await client().getKey({ ref: byKey(mine.key) }, as(mine.key))).key?.keyHash).toBe(mine.info?.keyHash);
+    for (const ref of [byKey(other.key), { ref: { case: "keyAlias" as const, value: "theirs" } }, { ref: { case: "keyAlias" as const, value: "nobody" } }, byKey(MASTER)]) {
+      await expect(client().getKey({ ref }, as(mine.key))).rejects.toMatchObject({ code: Code.PermissionDenied });
+    }
+    await expect(client().getKey({ ref: byKey(mine.key) }, as("sk-not-a-key-at-all-000"))).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await client().blockKey({ ref: byKey(mine.key) }, asMaster);
+    await expect(client().getKey({ ref: byKey(mine.key) }, as(mine.key))).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("shows the master key to itself, without limits", async () => {
+    const { key } = await client().getKey({ ref: byKey(MASTER) }, asMaster);
+    expect(key).toMatchObject({ keyName: `sk-...${MASTER.slice(-4)}`, models: [], blocked: false });
+    expect(key?.maxBudget).toBeUndefined();
+    expect(key?.spend).toBeUndefined();
+  });
+
+  it("shows a budgeted key's spend, kept when the key is regenerated", async () => {
+    const minted = await client().generateKey({ settings: { maxBudget: 1 } }, asMaster);
+    const auth = await client().authorize({ apiKey: minted.key, requestId: "s1", model: "fast-model", promptTokens: 10, maxTokens: 10 });
+    await client().release({ requestId: "s1", keyHash: auth.keyHash, holder: auth.holder, cost: 0.25 });
+    expect((await client().getKey({ ref: byKey(minted.key) }, asMaster)).key?.spend).toBe(0.25);
+    const regenerated = await client().regenerateKey({ ref: byKey(minted.key) }, asMaster);
+    expect(regenerated.info).toMatchObject({ spend: 0.25, previousKeyHashes: [minted.info?.keyHash] });
+    expect((await client().listKeys({ size: 100 }, asMaster)).keys.find((k) => k.keyHash === regenerated.info?.keyHash)?.spend).toBe(0.25);
+  });
+
+  it("refuses a budget with its spend as the current cost, and what requests in flight and this one reserve apart", async () => {
+    const reservation = new ReservationPricing(config).maxCost("fast-model", 10, 10);
+    const minted = await client().generateKey({ settings: { maxBudget: reservation * 1.5 } }, asMaster);
+    const ask = (requestId: string) => client().authorize({ apiKey: minted.key, requestId, model: "fast-model", promptTokens: 10, maxTokens: 10 });
+    await ask("b1");
+    await expect(ask("b2")).rejects.toMatchObject({
+      rawMessage: `Budget has been exceeded! Current cost: 0 (+${reservation} reserved for requests in flight), Max budget: ${reservation * 1.5}. This request may cost up to ${reservation}.`,
+    });
+    // Settled, the spend is the current cost, and nothing is in flight.
+    await client().release({ requestId: "b1", keyHash: minted.info!.keyHash, cost: reservation / 4 });
+    await ask("b3");
+    await client().release({ requestId: "b3", keyHash: minted.info!.keyHash, cost: (3 * reservation) / 4 });
+    await expect(ask("b4")).rejects.toMatchObject({
+      rawMessage: `Budget has been exceeded! Current cost: ${reservation / 4 + (3 * reservation) / 4}, Max budget: ${reservation * 1.5}. This request may cost up to ${reservation}.`,
+    });
   });
 });

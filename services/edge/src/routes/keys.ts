@@ -7,7 +7,7 @@ import { apiKeyOf, queryOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's key management routes (/key/*), as calls to the keys service's
 // management RPCs. The caller's key rides along: the keys service itself
-// checks that it is the master key.
+// checks that it is the master key (or, for /key/info, the key asked about).
 
 type Json = Record<string, unknown>;
 const ADMIN_BODY_LIMIT = 1024 * 1024;
@@ -84,7 +84,8 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   return s;
 }
 
-const iso = (ms: bigint | undefined) => (ms === undefined ? null : new Date(Number(ms)).toISOString());
+// 0 or absent: not set (the master key has no creation time).
+const iso = (ms: bigint | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
 
 /** A key in LiteLLM's response shape ("token" is the hash; the key itself is never stored). */
 export function keyInfo(k: VirtualKey, spend: number) {
@@ -110,15 +111,28 @@ export function keyInfo(k: VirtualKey, spend: number) {
   };
 }
 
-async function spendOf(ctx: RequestContext, hashes: string[]): Promise<Record<string, number>> {
-  if (hashes.length === 0) return {};
-  return (await ctx.options.peers.accounting.keySpend({ keyHashes: hashes })).spend;
+/**
+ * What each key has spent: for a key with a budget, its budget period's, as
+ * the keys service holds the budget to it; otherwise the ledger's, over
+ * every hash the key has had (regenerating a key changes its hash).
+ */
+async function spendOf(ctx: RequestContext, keys: VirtualKey[]): Promise<number[]> {
+  const hashesOf = (k: VirtualKey) => [k.keyHash, ...k.previousKeyHashes];
+  const hashes = keys.filter((k) => k.spend === undefined).flatMap(hashesOf);
+  const ledger = hashes.length === 0 ? {} : (await ctx.options.peers.accounting.keySpend({ keyHashes: hashes })).spend;
+  return keys.map((k) => k.spend ?? hashesOf(k).reduce((sum, hash) => sum + (ledger[hash] ?? 0), 0));
+}
+
+async function withSpend(ctx: RequestContext, key: VirtualKey) {
+  const [spend] = await spendOf(ctx, [key]);
+  return keyInfo(key, spend ?? 0);
 }
 
 export async function generateKey(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const key = optional(b, "key", isString, "a string") ?? "";
   const minted = await ctx.options.peers.keys.generateKey({ settings: settings(b), key }, callOptions(ctx));
+  // A new key has spent nothing.
   sendJson(ctx.res, 200, { key: minted.key, ...keyInfo(minted.info!, 0) });
 }
 
@@ -126,15 +140,17 @@ export async function updateKey(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const { key } = await ctx.options.peers.keys.updateKey({ ref: keyRef(b["key"]), settings: settings(b) }, callOptions(ctx));
   keysChanged(ctx);
-  const spend = await spendOf(ctx, [key!.keyHash]);
-  sendJson(ctx.res, 200, { key: b["key"], ...keyInfo(key!, spend[key!.keyHash] ?? 0) });
+  sendJson(ctx.res, 200, { key: b["key"], ...(await withSpend(ctx, key!)) });
 }
 
+/** Without ?key=, the caller's own key, as in LiteLLM (which then names it by its hash). */
 export async function keyInfoRoute(ctx: RequestContext): Promise<void> {
   const param = queryOf(ctx.req).get("key") ?? "";
-  const { key } = await ctx.options.peers.keys.getKey({ ref: keyRef(param) }, callOptions(ctx));
-  const spend = await spendOf(ctx, [key!.keyHash]);
-  sendJson(ctx.res, 200, { key: param, info: keyInfo(key!, spend[key!.keyHash] ?? 0) });
+  const own = apiKeyOf(ctx.req);
+  // No key at all is the keys service's 401 to give.
+  const ref = param !== "" ? keyRef(param) : own !== "" ? keyRef(own) : undefined;
+  const { key } = await ctx.options.peers.keys.getKey({ ref }, callOptions(ctx));
+  sendJson(ctx.res, 200, { key: param || key!.keyHash, info: await withSpend(ctx, key!) });
 }
 
 export async function listKeys(ctx: RequestContext): Promise<void> {
@@ -146,9 +162,9 @@ export async function listKeys(ctx: RequestContext): Promise<void> {
     callOptions(ctx),
   );
   const full = q.get("return_full_object") === "true";
-  const spend = full ? await spendOf(ctx, keys.map((k) => k.keyHash)) : {};
+  const spend = full ? await spendOf(ctx, keys) : [];
   sendJson(ctx.res, 200, {
-    keys: full ? keys.map((k) => keyInfo(k, spend[k.keyHash] ?? 0)) : keys.map((k) => k.keyHash),
+    keys: full ? keys.map((k, i) => keyInfo(k, spend[i] ?? 0)) : keys.map((k) => k.keyHash),
     total_count: totalCount,
     current_page: page,
     total_pages: Math.ceil(totalCount / size),
@@ -177,8 +193,7 @@ export async function regenerateKey(ctx: RequestContext): Promise<void> {
   const newKey = optional(b, "new_key", isString, "a string") ?? "";
   const minted = await ctx.options.peers.keys.regenerateKey({ ref, newKey, settings: settings(b) }, callOptions(ctx));
   keysChanged(ctx);
-  const spend = await spendOf(ctx, [minted.info!.keyHash]);
-  sendJson(ctx.res, 200, { key: minted.key, ...keyInfo(minted.info!, spend[minted.info!.keyHash] ?? 0) });
+  sendJson(ctx.res, 200, { key: minted.key, ...(await withSpend(ctx, minted.info!)) });
 }
 
 async function setBlocked(ctx: RequestContext, blocked: boolean): Promise<void> {
@@ -186,8 +201,7 @@ async function setBlocked(ctx: RequestContext, blocked: boolean): Promise<void> 
   const { keys } = ctx.options.peers;
   const { key } = blocked ? await keys.blockKey({ ref }, callOptions(ctx)) : await keys.unblockKey({ ref }, callOptions(ctx));
   keysChanged(ctx);
-  const spend = await spendOf(ctx, [key!.keyHash]);
-  sendJson(ctx.res, 200, keyInfo(key!, spend[key!.keyHash] ?? 0));
+  sendJson(ctx.res, 200, await withSpend(ctx, key!));
 }
 
 export const blockKey = (ctx: RequestContext) => setBlocked(ctx, true);

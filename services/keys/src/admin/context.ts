@@ -2,6 +2,7 @@ import { Code, type HandlerContext } from "@connectrpc/connect";
 import { gatewayError, hashKey, pgErrorCode } from "@gateway/common";
 import type { KeyRef } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { AllowanceStore } from "../allowance-store.js";
+import type { BudgetSpend } from "../budget-spend.js";
 import type { KeyCache } from "../key-cache.js";
 import type { KeyRow } from "../key-record.js";
 import type { KeyStore } from "../key-store.js";
@@ -12,13 +13,19 @@ export interface AdminDeps {
   masterKey: MasterKey;
   store: KeyStore;
   allowances: AllowanceStore;
+  spend: BudgetSpend;
   cache: KeyCache;
 }
 
-/** Management calls carry the master key as their bearer token, whichever way they arrive. */
-export function requireMaster(deps: AdminDeps, ctx: HandlerContext): void {
+/** The bearer token of a management call, whichever way it arrives. */
+export function bearerOf(ctx: HandlerContext): string {
   const auth = ctx.requestHeader.get("authorization") ?? "";
-  const token = auth.startsWith("Bearer ") ? auth.slice(7).trim() : auth.trim();
+  return auth.startsWith("Bearer ") ? auth.slice(7).trim() : auth.trim();
+}
+
+/** Management calls carry the master key as their bearer token. */
+export function requireMaster(deps: AdminDeps, ctx: HandlerContext): void {
+  const token = bearerOf(ctx);
   if (token === "") {
     throw gatewayError("No API key provided", Code.Unauthenticated, { type: "authentication_error", code: "missing_api_key" });
   }

@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey } from "@gateway/common";
 import type { GenerateKeyRequest, RegenerateKeyRequest, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
-import { toProto } from "../key-record.js";
 import { keyName, newKey } from "../key-token.js";
 import { resolveKey, uniquely, type AdminDeps } from "./context.js";
 import { settingsPatch } from "./settings.js";
+import { keyView } from "./views.js";
 
 /** A key shown once: the caller gets the key itself, the store only its hash. */
 export interface Minted {
@@ -31,17 +31,15 @@ export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest): Pro
     deps.store.insert({ id: randomUUID(), keyHash: hashKey(key), keyName: keyName(key), ...settingsPatch(req.settings) }),
   );
   await deps.cache.changed(row.keyHash);
-  return { key, info: toProto(row) };
+  return { key, info: await keyView(deps, row) };
 }
 
 /** A new key with the same id, limits and spend; the old one stops working everywhere at once. */
 export async function regenerateKey(deps: AdminDeps, req: RegenerateKeyRequest): Promise<Minted> {
   const old = await resolveKey(deps, req.ref);
   const key = chosenOrNew(req.newKey);
-  const row = await uniquely("that key or key_alias", () =>
-    deps.store.update(old.id, { keyHash: hashKey(key), keyName: keyName(key), ...settingsPatch(req.settings) }),
-  );
+  const row = await uniquely("that key or key_alias", () => deps.store.rekey(old.id, hashKey(key), keyName(key), settingsPatch(req.settings)));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
   await deps.cache.changed(old.keyHash, row.keyHash);
-  return { key, info: toProto(row) };
+  return { key, info: await keyView(deps, row) };
 }

@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { KeySettings } from "@gateway/proto/keys/v1/keys_pb.js";
-import { parseDuration } from "../duration.js";
+import { addDuration, parseDuration } from "../duration.js";
 import type { KeyPatch } from "../key-store.js";
 
 function invalid(message: string, param: string): Error {
@@ -32,7 +32,7 @@ export function settingsPatch(s: KeySettings | undefined, now = Date.now()): Key
     if (s.budgetDuration !== "") parseDuration(s.budgetDuration, "budget_duration");
     patch.budgetDuration = s.budgetDuration;
   }
-  if (s.duration !== undefined) patch.expiresAt = s.duration === "" ? null : new Date(now + parseDuration(s.duration, "duration"));
+  if (s.duration !== undefined) patch.expiresAt = s.duration === "" ? null : new Date(addDuration(now, parseDuration(s.duration, "duration")));
   if (s.rpmLimit !== undefined) patch.rpmLimit = s.rpmLimit;
   if (s.tpmLimit !== undefined) patch.tpmLimit = s.tpmLimit;
   if (s.maxParallelRequests !== undefined) patch.maxParallelRequests = s.maxParallelRequests;

@@ -11,6 +11,8 @@ export const keys = pgSchema("keys");
 export const virtualKeys = keys.table("virtual_keys", {
   id: text("id").primaryKey(),
   keyHash: text("key_hash").notNull().unique(),
+  /** The hashes the key had before it was regenerated: the ledger keeps its earlier spend under them. */
+  previousKeyHashes: text("previous_key_hashes").array().notNull().default(sql`'{}'::text[]`),
   keyName: text("key_name").notNull(),
   keyAlias: text("key_alias").unique(),
   models: text("models").array().notNull().default(sql`'{}'::text[]`),
@@ -43,6 +45,11 @@ export const allowances = keys.table(
     /** Start of the window, unix ms; 0 for limits without one. */
     windowStart: bigint("window_start", { mode: "number" }).notNull(),
     granted: doublePrecision("granted").notNull().default(0),
+    /**
+     * Budget rows: dollars the window's settled requests cost, part of
+     * `granted` (which also holds reservations and replicas' unused takes).
+     */
+    spend: doublePrecision("spend").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.keyId, t.kind, t.windowStart] })],
 );

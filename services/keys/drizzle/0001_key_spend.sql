@@ -1,0 +1,2 @@
+ALTER TABLE "keys"."allowances" ADD COLUMN "spend" double precision DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "keys"."virtual_keys" ADD COLUMN "previous_key_hashes" text[] DEFAULT '{}'::text[] NOT NULL;
