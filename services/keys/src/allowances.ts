@@ -38,7 +38,6 @@ export class Pool {
   }
 }
 
-/** A take from the store in flight: the least it asked for, and whether the store had room. */
 /**
  * Limits held as leases: a request reserves from what this replica already
  * took (no I/O), and only when that runs short does the replica take more
