@@ -252,14 +252,19 @@ function deadline(client: AbortSignal, ms: number): { signal: AbortSignal; relea
   const controller = new LightAbortController();
   const onClientAbort = () => controller.abort(client.reason);
   const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError")), ms);
+  let released = false;
   if (client.aborted) onClientAbort();
   else client.addEventListener("abort", onClientAbort, { once: true });
   return {
     signal: controller.signal,
     release: () => {
+      released = true;
       clearTimeout(timer);
       client.removeEventListener("abort", onClientAbort);
     },
-    extend: () => timer.refresh(),
+    // refresh() would start a cleared or fired timer again, holding the process open for `ms`.
+    extend: () => {
+      if (!released && !controller.signal.aborted) timer.refresh();
+    },
   };
 }
