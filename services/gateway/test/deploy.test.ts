@@ -101,6 +101,12 @@ describe.each([
     }
   });
 
+  it("keep /metrics behind the master key, as the Ingress forwards every path", () => {
+    const configMap = of<Manifest & { data: Record<string, string> }>(manifests, "ConfigMap").find((c) => c.metadata.name.startsWith("gateway-config"))!;
+    const config = parseConfig(configMap.data["config.yaml"]!, { LITELLM_MASTER_KEY: "sk-test" });
+    expect(config.litellm_settings.require_auth_for_metrics_endpoint).toBe(true);
+  });
+
   it("give each pod time to drain and finish in flight before it is killed", () => {
     const env = of<Manifest & { data: Record<string, string> }>(manifests, "ConfigMap").find((c) => c.metadata.name.startsWith("gateway-env"))!;
     const needed = Number(env.data["GATEWAY_DRAIN_DELAY_SECONDS"]) + Number(env.data["GATEWAY_SHUTDOWN_TIMEOUT_SECONDS"]);
