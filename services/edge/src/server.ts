@@ -13,7 +13,7 @@ import { embeddings } from "./routes/embeddings.js";
 import { globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
 import { blockKey, deleteKeys, generateKey, keyInfoRoute, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
-import { messages } from "./routes/messages.js";
+import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel } from "./routes/model-admin.js";
 import { listModels, retrieveModel } from "./routes/models.js";
@@ -26,6 +26,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /v1/embeddings", embeddings],
   ["POST /embeddings", embeddings],
   ["POST /v1/messages", messages],
+  ["POST /v1/messages/count_tokens", countTokens],
   ["GET /v1/models", listModels],
   ["GET /models", listModels],
   ["GET /health/liveliness", liveliness],

@@ -257,4 +257,37 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     expect(await ask({ model: 123 })).toEqual({ status: 400, body: { type: "error", error: { type: "invalid_request_error", message: "model must be a string" } } });
     expect(provider.requests).toHaveLength(0);
   });
+
+  describe("POST /v1/messages/count_tokens", () => {
+    it("estimates the input's tokens (text, tools, tool calls and results, images) without calling a provider", async () => {
+      expect(await client.messages.countTokens({ model: "gpt", messages: [{ role: "user", content: "hello" }] })).toEqual({ input_tokens: 2 });
+      const long = "x".repeat(4000);
+      const counted = await client.messages.countTokens({
+        model: "gpt",
+        system: long,
+        tools: [weatherTool],
+        messages: [
+          { role: "user", content: [{ type: "text", text: long }, { type: "image", source: { type: "base64", media_type: "image/png", data: PIXEL_PNG } }] },
+          { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "get_weather", input: { location: "Paris" } }] },
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "sunny" }] },
+        ],
+      });
+      // About four characters a token over all the text, and 1,600 for the image (its base64 is not text).
+      const characters = 2 * long.length + JSON.stringify({ location: "Paris" }).length + "sunny".length + JSON.stringify([weatherTool]).length;
+      expect(counted.input_tokens).toBe(Math.ceil(characters / 4) + 1600);
+      expect(provider.requests).toHaveLength(0);
+    });
+
+    it("refuses a bad key and a request without messages, in Anthropic's shape", async () => {
+      const stranger = new Anthropic({ baseURL: gateway.baseUrl, apiKey: "sk-nobody-0123456789", maxRetries: 0 });
+      await expect(stranger.messages.countTokens({ model: "gpt", messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(AuthenticationError);
+      const res = await fetch(`${gateway.baseUrl}/v1/messages/count_tokens`, {
+        method: "POST",
+        headers: { "x-api-key": MASTER_KEY, "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt" }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: "messages must be an array" } });
+    });
+  });
 });

@@ -1,12 +1,11 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { gatewayError, messagesText } from "@gateway/common";
 import { chunk as chunkEvent, estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import { usageFrom } from "./providers/openai.js";
 import type { ChatChunk, ChatResult, Json, OpenAIBody, ProviderCall, Usage } from "./providers/provider.js";
 import { jsonArray, str } from "./translate/content.js";
 import { fitParams } from "./translate/params.js";
-import { messagesText } from "./tokens.js";
 
 export function validateChatBody(body: OpenAIBody): void {
   const messages = body["messages"];

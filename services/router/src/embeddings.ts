@@ -1,10 +1,9 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { estimateTokens, gatewayError } from "@gateway/common";
 import { estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { OpenAIBody, ProviderCall, Usage } from "./providers/provider.js";
 import { fitParams } from "./translate/params.js";
-import { estimateTokens } from "./tokens.js";
 
 function invalidInput(): Error {
   return gatewayError("input must be a non-empty string or array", Code.InvalidArgument, { type: "invalid_request_error", param: "input" });

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError, withFields } from "@gateway/common";
+import { estimateTokens, gatewayError, messagesText, withFields } from "@gateway/common";
 import { openChatStream, runChat } from "./chat-completion.js";
 import { estimatedUsage, finished, json, namedChunk, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
@@ -9,7 +9,6 @@ import { jsonArray, str, textOf } from "./translate/content.js";
 import { toChatRequest } from "./translate/messages-request.js";
 import { eventsFromChunks, toAnthropicMessage } from "./translate/messages-response.js";
 import { fromAnthropicUsage, mergeAnthropicUsage } from "./translate/usage.js";
-import { estimateTokens, messagesText } from "./tokens.js";
 
 // Anthropic Messages requests (/v1/messages): passed through to deployments
 // that speak Messages natively, translated to and from chat for the rest.

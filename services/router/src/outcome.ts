@@ -1,8 +1,7 @@
-import { costOf } from "@gateway/common";
+import { costOf, estimateTokens } from "@gateway/common";
 import type { CompleteResponse } from "@gateway/proto/router/v1/router_pb.js";
 import type { Deployment } from "./config/deployment.js";
 import type { ChatChunk, Usage } from "./providers/provider.js";
-import { estimateTokens } from "./tokens.js";
 
 /**
  * One event of a call's answer, as a whole message: in one process it

@@ -1,6 +1,6 @@
+import { clientJson } from "@gateway/common";
 import { Agent, errors, type Dispatcher } from "undici";
 import { SseReader, type SseEvent } from "../sse-reader.js";
-import { clientJson } from "../translate/content.js";
 import { ProviderError, type Json, type ProviderCall } from "./provider.js";
 
 // One keep-alive pool per provider origin, shared by every deployment.

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { withFields } from "@gateway/common";
-import { estimateTokens, messagesText } from "../tokens.js";
+import { estimateTokens, messagesText, withFields } from "@gateway/common";
 import type { ChatChunk, ChatResult, Json, ProviderAdapter, ProviderCall, Usage } from "./provider.js";
 
 // LiteLLM's mock_response: the deployment answers with fixed text and calls

@@ -46,16 +46,3 @@ export function parseArguments(text: unknown): Json | undefined {
 export function badRequest(message: string, param?: string): ConnectError {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", ...(param !== undefined && { param }) });
 }
-
-/**
- * JSON text of something the client sent. JSON.parse takes nesting deeper
- * than JSON.stringify's recursion can write back (it overflows the stack a
- * few thousand levels down): that is a bad request, not a provider failure.
- */
-export function clientJson(value: unknown, param?: string): string {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    throw badRequest("request body is nested too deeply", param);
-  }
-}

@@ -1,5 +1,6 @@
+import { clientJson } from "@gateway/common";
 import type { Json, OpenAIBody } from "../providers/provider.js";
-import { badRequest, clientJson, isJson, jsonArray, str, textOf } from "./content.js";
+import { badRequest, isJson, jsonArray, str, textOf } from "./content.js";
 import { unsupportedParam } from "./params.js";
 
 // An Anthropic Messages request as an OpenAI chat request, so /v1/messages
