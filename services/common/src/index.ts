@@ -6,7 +6,7 @@ export { openPglite } from "./pglite.js";
 export { directClient } from "./direct-client.js";
 export { transportClient } from "./transport-client.js";
 export { describeError, gatewayError, type ErrorDetails, type GatewayErrorInit } from "./errors.js";
-export { hashKey } from "./key-hash.js";
+export { hashKey, keyOfAuthorization } from "./key-hash.js";
 export { createLogger, redactInLogs, type Logger } from "./logger.js";
 export { metrics, metricsRegistry, sendMetrics, type ConsumerLag, type RequestOutcome } from "./metrics.js";
 export { startTracing, traceClientCall, traceHttpRequest, tracingEnabled, otlpConfigured, type TracingOptions } from "./tracing.js";

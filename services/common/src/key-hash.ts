@@ -8,3 +8,11 @@ import { hash } from "node:crypto";
 export function hashKey(key: string): string {
   return hash("sha256", key, "hex");
 }
+
+// The scheme is case-insensitive (RFC 7235): "bearer sk-…" is as good as "Bearer sk-…".
+const BEARER = /^bearer /i;
+
+/** The key an Authorization header carries: its bearer token, or a bare key as sent. */
+export function keyOfAuthorization(header: string): string {
+  return BEARER.test(header) ? header.slice(7).trim() : header.trim();
+}

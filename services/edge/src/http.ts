@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, withFields } from "@gateway/common";
+import { gatewayError, keyOfAuthorization, withFields } from "@gateway/common";
 
 /** Reads the whole request body, refusing more than `limit` bytes. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -103,13 +103,10 @@ export function queryOf(req: IncomingMessage): URLSearchParams {
   return new URL(req.url ?? "/", "http://edge").searchParams;
 }
 
-// The scheme is case-insensitive (RFC 7235): "bearer sk-…" is as good as "Bearer sk-…".
-const BEARER = /^bearer /i;
-
 /** The caller's key: OpenAI's bearer token (or a bare key), or Azure's api-key / Anthropic's x-api-key header. */
 export function apiKeyOf(req: IncomingMessage): string {
   const auth = req.headers.authorization;
-  if (auth !== undefined) return BEARER.test(auth) ? auth.slice(7).trim() : auth.trim();
+  if (auth !== undefined) return keyOfAuthorization(auth);
   const alt = req.headers["api-key"] ?? req.headers["x-api-key"];
   return typeof alt === "string" ? alt.trim() : "";
 }

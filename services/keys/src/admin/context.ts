@@ -1,5 +1,5 @@
 import { Code, type HandlerContext } from "@connectrpc/connect";
-import { gatewayError, hashKey, pgErrorCode } from "@gateway/common";
+import { gatewayError, hashKey, keyOfAuthorization, pgErrorCode } from "@gateway/common";
 import type { KeyRef } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { AllowanceStore } from "../allowance-store.js";
 import type { BudgetSpend } from "../budget-spend.js";
@@ -19,8 +19,7 @@ export interface AdminDeps {
 
 /** The bearer token of a management call, whichever way it arrives. */
 export function bearerOf(ctx: HandlerContext): string {
-  const auth = ctx.requestHeader.get("authorization") ?? "";
-  return auth.startsWith("Bearer ") ? auth.slice(7).trim() : auth.trim();
+  return keyOfAuthorization(ctx.requestHeader.get("authorization") ?? "");
 }
 
 /** Management calls carry the master key as their bearer token. */
