@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { gatewayError, hashKey } from "@gateway/common";
 import { VirtualKeySchema, type GetKeyRequest, type KeyRef, type ListKeysRequest, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import { resolveKey, type AdminDeps } from "./context.js";
@@ -14,8 +14,12 @@ const MAX_PAGE_SIZE = 100;
  */
 export async function getKey(deps: AdminDeps, req: GetKeyRequest, caller: string | undefined): Promise<VirtualKey> {
   if (caller === undefined) return namesMasterKey(deps, req.ref) ? masterKeyView(deps) : keyView(deps, await resolveKey(deps, req.ref));
-  // Whether another key exists at all is the master key's to know, too.
-  const row = await resolveKey(deps, req.ref).catch(() => undefined);
+  // Whether another key exists at all is the master key's to know, too; a
+  // database that does not answer is still its own error.
+  const row = await resolveKey(deps, req.ref).catch((err: unknown) => {
+    if (ConnectError.from(err).code === Code.NotFound) return undefined;
+    throw err;
+  });
   if (!row || row.keyHash !== caller) {
     throw gatewayError("You are not allowed to access this key's info", Code.PermissionDenied, { type: "permission_error", param: "key" });
   }
