@@ -28,7 +28,8 @@ export interface ModelApi {
   providerHeaders(req: IncomingMessage): Record<string, string>;
 }
 
-function invalid(message: string, param: string): Error {
+/** A 400 for a body field the API does not take. */
+export function invalid(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
 }
 

@@ -1,12 +1,11 @@
-import { Code } from "@connectrpc/connect";
-import { clientJson, estimateTokens, gatewayError } from "@gateway/common";
+import { clientJson, estimateTokens } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { anthropicErrorBody } from "../anthropic-errors.js";
 import { sendError } from "../openai-errors.js";
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, readJsonObject, sendJson } from "../http.js";
-import { callModel, positiveInt, streamFlag, type ModelApi } from "../model-call.js";
+import { callModel, invalid, positiveInt, streamFlag, type ModelApi } from "../model-call.js";
 
 const MESSAGES: ModelApi = {
   callType: CallType.MESSAGES,
@@ -70,7 +69,6 @@ function inputOf(body: Record<string, unknown>): { text: string; images: number 
 export async function countTokens(ctx: RequestContext): Promise<void> {
   try {
     const { body } = await readJsonObject(ctx.req, ctx.options.maxBodyBytes);
-    const invalid = (message: string, param: string) => gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
     if (typeof body["model"] !== "string" || body["model"] === "") throw invalid("model is required", "model");
     if (!Array.isArray(body["messages"])) throw invalid("messages must be an array", "messages");
     await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.LOOKUP });
