@@ -39,7 +39,19 @@ describe("on Postgres", () => {
     await migrateAccounting(database);
     await expectWorkingLedger(database);
     const applied = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`accounting.migrations`);
-    expect(applied).toEqual([{ n: 1 }]);
+    expect(applied).toEqual([{ n: 2 }]);
+  });
+
+  test("a ledger booked before LiteLLM's call_type names has its rows renamed", async () => {
+    await migrateAccounting(database);
+    const ledger = new Ledger(database.db);
+    const old = ["chat_completions", "embeddings", "messages"].map((callType) => usageEvent({ callType }));
+    await ledger.record([...old, usageEvent({ callType: "acompletion" })]);
+    // As if the ledger predated the rename: forget that it ran, and migrate again.
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at = (SELECT max(created_at) FROM accounting.migrations)`);
+    await migrateAccounting(database);
+    const renamed = await Promise.all(old.map(async (e) => (await ledger.list({ requestId: e.requestId }))[0]?.callType));
+    expect(renamed).toEqual(["acompletion", "aembedding", "anthropic_messages"]);
   });
 });
 

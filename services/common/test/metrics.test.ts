@@ -38,17 +38,17 @@ test("tracks requests in flight per route until they are answered", async () => 
 });
 
 test("counts requests, tokens and spend, and files latencies in cumulative buckets", async () => {
-  const outcome = { modelGroup: "bucket-model", deployment: "d-1", callType: "chat_completions", success: true, errorType: "", promptTokens: 10, completionTokens: 4, spendUsd: 0.5 };
+  const outcome = { modelGroup: "bucket-model", deployment: "d-1", callType: "acompletion", success: true, errorType: "", promptTokens: 10, completionTokens: 4, spendUsd: 0.5 };
   for (const latencyMs of [20, 40, 40, 2000]) metrics.request({ ...outcome, latencyMs });
   metrics.request({ ...outcome, success: false, errorType: "timeout", latencyMs: 5, promptTokens: 0, completionTokens: 0, spendUsd: 0 });
-  const series = { model_group: "bucket-model", deployment: "d-1", call_type: "chat_completions" };
+  const series = { model_group: "bucket-model", deployment: "d-1", call_type: "acompletion" };
   expect(await sample("gateway_requests_total", { ...series, status: "success" })).toBe(4);
   expect(await sample("gateway_requests_total", { ...series, status: "failure", error_type: "timeout" })).toBe(1);
   expect(await sample("gateway_tokens_total", { model_group: "bucket-model", direction: "prompt" })).toBe(40);
   expect(await sample("gateway_spend_usd_total", { model_group: "bucket-model" })).toBe(2);
   const text = await metricsRegistry.metrics();
-  const bucket = (le: string) => new RegExp(`gateway_request_duration_seconds_bucket\\{model_group="bucket-model",deployment="d-1",call_type="chat_completions",le="${le.replace("+", "\\+")}"\\} (\\d+)`).exec(text)?.[1];
+  const bucket = (le: string) => new RegExp(`gateway_request_duration_seconds_bucket\\{model_group="bucket-model",deployment="d-1",call_type="acompletion",le="${le.replace("+", "\\+")}"\\} (\\d+)`).exec(text)?.[1];
   expect([bucket("0.01"), bucket("0.025"), bucket("0.05"), bucket("1"), bucket("2.5"), bucket("+Inf")]).toEqual(["1", "2", "4", "4", "5", "5"]);
-  expect(text).toMatch(/gateway_request_duration_seconds_count\{model_group="bucket-model",deployment="d-1",call_type="chat_completions"\} 5/);
+  expect(text).toMatch(/gateway_request_duration_seconds_count\{model_group="bucket-model",deployment="d-1",call_type="acompletion"\} 5/);
   expect(text).toMatch(/# TYPE gateway_request_duration_seconds histogram/);
 });

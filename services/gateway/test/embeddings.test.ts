@@ -34,7 +34,7 @@ describe.each(MODES)("POST /v1/embeddings, $name", (mode) => {
     expect(provider.requests.at(-1)!.body).toMatchObject({ model: "text-embedding-3-small", encoding_format: "base64" });
     const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
     // text-embedding-3-small: $0.02 per million tokens.
-    expect(row).toMatchObject({ call_type: "embeddings", custom_llm_provider: "openai", prompt_tokens: 5, completion_tokens: 0, status: "success" });
+    expect(row).toMatchObject({ call_type: "aembedding", custom_llm_provider: "openai", prompt_tokens: 5, completion_tokens: 0, status: "success" });
     expect(row["spend"]).toBeCloseTo((5 * 0.02) / 1e6, 15);
     expect(Number(response.headers.get("x-litellm-response-cost"))).toBeCloseTo(row["spend"] as number, 15);
   });
@@ -63,7 +63,7 @@ describe.each(MODES)("POST /v1/embeddings, $name", (mode) => {
       ],
     });
     const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
-    expect(row).toMatchObject({ call_type: "embeddings", custom_llm_provider: "gemini", usage_estimated: true, prompt_tokens: data.usage.prompt_tokens });
+    expect(row).toMatchObject({ call_type: "aembedding", custom_llm_provider: "gemini", usage_estimated: true, prompt_tokens: data.usage.prompt_tokens });
   });
 
   it("refuses models that serve no embeddings, and bad input, with 400s", async () => {

@@ -49,7 +49,7 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
         ],
       });
       const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
-      expect(row).toMatchObject({ call_type: "messages", custom_llm_provider: "openai", completion_tokens: 5, prompt_tokens: data.usage.input_tokens, status: "success" });
+      expect(row).toMatchObject({ call_type: "anthropic_messages", custom_llm_provider: "openai", completion_tokens: 5, prompt_tokens: data.usage.input_tokens, status: "success" });
       expect(Number(response.headers.get("x-litellm-response-cost"))).toBeCloseTo(row["spend"] as number, 15);
       expect(row["spend"]).toBeGreaterThan(0);
     });
@@ -175,7 +175,7 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       expect(upstream.headers).toMatchObject({ "x-api-key": PROVIDER_KEY, "anthropic-version": "2023-06-01", "anthropic-beta": "prompt-caching-2024-07-31" });
       expect(JSON.stringify(upstream)).not.toContain(MASTER_KEY);
       const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
-      expect(row).toMatchObject({ call_type: "messages", custom_llm_provider: "anthropic", model: "claude-3-5-sonnet-20241022", usage_estimated: false });
+      expect(row).toMatchObject({ call_type: "anthropic_messages", custom_llm_provider: "anthropic", model: "claude-3-5-sonnet-20241022", usage_estimated: false });
     });
 
     it("streams the provider's events through and books cache tokens at cache prices", async () => {

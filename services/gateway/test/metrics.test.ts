@@ -68,7 +68,7 @@ describe("Prometheus metrics", () => {
 
     const metrics = await scrape(`${baseUrl}/metrics`);
     const routed = { model_group: "fast-model", deployment: "fake-deployment-1" };
-    expect(value(metrics, "gateway_requests_total", { ...routed, status: "success", call_type: "chat_completions" })).toBe(2);
+    expect(value(metrics, "gateway_requests_total", { ...routed, status: "success", call_type: "acompletion" })).toBe(2);
     // The unknown model reached the router, but its name stays out of the labels.
     expect(value(metrics, "gateway_requests_total", { model_group: "", status: "failure", error_type: "invalid_request_error" })).toBe(1);
     expect(JSON.stringify(metrics)).not.toContain("no-such-model");

@@ -66,7 +66,7 @@ describe("OpenAI clients on an anthropic/ deployment", () => {
       temperature: 0.5,
     });
     const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
-    expect(row).toMatchObject({ custom_llm_provider: "anthropic", call_type: "chat_completions", prompt_tokens: data.usage!.prompt_tokens, completion_tokens: 3 });
+    expect(row).toMatchObject({ custom_llm_provider: "anthropic", call_type: "acompletion", prompt_tokens: data.usage!.prompt_tokens, completion_tokens: 3 });
   });
 
   it("streams Anthropic's events as OpenAI chunks, with usage when asked", async () => {

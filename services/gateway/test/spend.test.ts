@@ -34,7 +34,7 @@ function usage(requestId: string, keyHash: string, teamId: string, modelGroup: s
     latencyMs: 10,
     status: UsageStatus.SUCCESS,
     httpStatus: 200,
-    callType: "chat_completions",
+    callType: "acompletion",
   });
 }
 

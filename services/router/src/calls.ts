@@ -17,7 +17,7 @@ export type Answer = readonly CallEvent[] | AsyncIterable<CallEvent>;
 
 /** How the router runs one call type, once its deployment is picked. */
 export interface CallHandler {
-  /** The usage event's call_type. */
+  /** The usage event's call_type, as LiteLLM names it. */
   name: string;
   /** Throws an InvalidArgument error for a body this call type cannot run. */
   validate(body: Json): void;
@@ -29,11 +29,11 @@ const streams = (body: Json) => body["stream"] === true;
 export const CALL_HANDLERS: ReadonlyMap<CallType, CallHandler> = new Map([
   [
     CallType.CHAT_COMPLETIONS,
-    { name: "chat_completions", validate: validateChatBody, run: (call, outcome) => (streams(call.body) ? chatStream : chat)(call, outcome) },
+    { name: "acompletion", validate: validateChatBody, run: (call, outcome) => (streams(call.body) ? chatStream : chat)(call, outcome) },
   ],
-  [CallType.EMBEDDINGS, { name: "embeddings", validate: validateEmbeddingsBody, run: embeddings }],
+  [CallType.EMBEDDINGS, { name: "aembedding", validate: validateEmbeddingsBody, run: embeddings }],
   [
     CallType.MESSAGES,
-    { name: "messages", validate: validateMessagesBody, run: (call, outcome) => (streams(call.body) ? messagesStream : messages)(call, outcome) },
+    { name: "anthropic_messages", validate: validateMessagesBody, run: (call, outcome) => (streams(call.body) ? messagesStream : messages)(call, outcome) },
   ],
 ]);

@@ -27,7 +27,7 @@ export function usageEvent(init: MessageInitShape<typeof UsageEventSchema> = {})
     httpStatus: 429,
     stream: true,
     usageEstimated: true,
-    callType: "chat_completions",
+    callType: "acompletion",
     ...init,
   });
 }

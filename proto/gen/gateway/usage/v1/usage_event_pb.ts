@@ -136,7 +136,7 @@ export type UsageEvent = Message<"gateway.usage.v1.UsageEvent"> & {
   usageEstimated: boolean;
 
   /**
-   * "chat_completions", "embeddings", "messages".
+   * As LiteLLM names them: "acompletion", "aembedding", "anthropic_messages".
    *
    * @generated from field: string call_type = 21;
    */
