@@ -45,7 +45,7 @@ function usageEvent(i: number, nowMs: number): Uint8Array {
       errorType: i % 20 === 0 ? "rate_limit_error" : "",
       httpStatus: i % 20 === 0 ? 429 : 200,
       stream: i % 2 === 0,
-      callType: "chat_completions",
+      callType: "acompletion",
     }),
   );
 }

@@ -52,7 +52,7 @@ function usageEvent(): Uint8Array {
       latencyMs: 300,
       status: UsageStatus.SUCCESS,
       httpStatus: 200,
-      callType: "chat_completions",
+      callType: "acompletion",
     }),
   );
 }
