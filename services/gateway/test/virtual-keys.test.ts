@@ -181,6 +181,39 @@ describe("virtual keys", () => {
     expect((await keyInfo(again.json.key)).json.info.spend).toBeCloseTo(ledger.spend, 12);
   });
 
+  it("counts what a key spent before a budget was set on it, or its budget period changed", async () => {
+    const minted = await generate({ key_alias: "budget-set-later" });
+    await Promise.all([ask(minted.key), ask(minted.key)]);
+    const ledger = await eventually("the ledger's rows", async () => {
+      const l = await ledgerSpend(minted.token);
+      return l.rows === 2 ? l : undefined;
+    });
+    // A lifetime budget of exactly what was spent: the key shows it spent, and has nothing left.
+    const capped = await admin<KeyInfo>(baseUrl, "POST", "/key/update", { key: minted.key, max_budget: ledger.spend });
+    expect(capped.json.spend).toBeCloseTo(ledger.spend, 12);
+    expect((await keyInfo(minted.key)).json.info.spend).toBeCloseTo(ledger.spend, 12);
+    const refused = (await ask(minted.key).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(refused.status).toBe(400);
+
+    // Room for more, then a budget period: the period starts from the same spend; changing the amount alone keeps it.
+    await admin(baseUrl, "POST", "/key/update", { key: minted.key, max_budget: 1 });
+    await ask(minted.key);
+    const before = await eventually("the third request's cost settled", async () => {
+      const { json } = await keyInfo(minted.key);
+      return json.info.spend > ledger.spend ? json.info.spend : undefined;
+    });
+    const periodic = await admin<KeyInfo>(baseUrl, "POST", "/key/update", { key: minted.key, budget_duration: "30d" });
+    expect(periodic.json.budget_reset_at).not.toBeNull();
+    expect(periodic.json.spend).toBeCloseTo(before, 12);
+    const raised = await admin<KeyInfo>(baseUrl, "POST", "/key/update", { key: minted.key, max_budget: 2 });
+    expect(raised.json.spend).toBeCloseTo(before, 12);
+    const shorter = await admin<GeneratedKey>(baseUrl, "POST", `/key/${minted.key}/regenerate`, { budget_duration: "7d" });
+    expect(shorter.json.spend).toBeCloseTo(before, 12);
+    // Back to a period it had: that window's spend is not counted twice.
+    const back = await admin<KeyInfo>(baseUrl, "POST", "/key/update", { key: shorter.json.key, budget_duration: "30d" });
+    expect(back.json.spend).toBeCloseTo(before, 12);
+  });
+
   it("reads LiteLLM's week and month durations", async () => {
     const minted = await generate({ duration: "2w", budget_duration: "1mo", max_budget: 1 });
     const { json } = await keyInfo(minted.key);

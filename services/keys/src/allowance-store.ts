@@ -10,6 +10,9 @@ export interface AllowanceRef {
   windowStart: number;
 }
 
+/** Budgets are counted in nano-dollars, so sums of small costs stay exact. */
+export const NANO = 1e9;
+
 /** One string per allowance row, for maps. */
 export const refId = (ref: AllowanceRef) => `${ref.keyId}\u0000${ref.kind}\u0000${ref.windowStart}`;
 
@@ -71,6 +74,24 @@ export class AllowanceStore {
       .update(allowances)
       .set({ spend: sql`${allowances.spend} + ${dollars}` })
       .where(and(eq(allowances.keyId, ref.keyId), eq(allowances.kind, ref.kind), eq(allowances.windowStart, ref.windowStart)));
+  }
+
+  /**
+   * Starts a budget window from spend made before it existed (a budget set
+   * on a key that had none, or another budget period): it shows at least
+   * `dollars` spent, and holds as much more of the limit as that adds.
+   */
+  async carrySpend(ref: AllowanceRef, dollars: number): Promise<void> {
+    await this.db
+      .insert(allowances)
+      .values({ ...ref, granted: Math.ceil(dollars * NANO), spend: dollars })
+      .onConflictDoUpdate({
+        target: [allowances.keyId, allowances.kind, allowances.windowStart],
+        set: {
+          granted: sql`${allowances.granted} + GREATEST(0, ${Math.ceil(dollars * NANO)} - CEIL(${allowances.spend} * ${NANO}))`,
+          spend: sql`GREATEST(${allowances.spend}, ${dollars})`,
+        },
+      });
   }
 
   /** The spend of each window, in the order asked; 0 for a window nothing was taken from. */

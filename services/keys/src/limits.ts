@@ -2,13 +2,12 @@ import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, metrics } from "@gateway/common";
 import { RateLimitStateSchema, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
+import { NANO } from "./allowance-store.js";
 import type { Allowances, Pool } from "./allowances.js";
 import type { BudgetSpend } from "./budget-spend.js";
 import { budgetPeriod, type KeyRecord } from "./key-record.js";
 
 const MINUTE_MS = 60_000;
-/** Budgets are counted in nano-dollars, so sums of small costs stay exact. */
-const NANO = 1e9;
 // A reservation whose Release never came (its edge died) is settled as if
 // it used all it reserved, after the longest a request may take.
 const ABANDONED_AFTER_MS = 15 * MINUTE_MS;

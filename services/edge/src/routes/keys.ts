@@ -1,5 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, type CallOptions } from "@connectrpc/connect";
+import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
@@ -128,6 +128,21 @@ async function withSpend(ctx: RequestContext, key: VirtualKey) {
   return keyInfo(key, spend ?? 0);
 }
 
+/**
+ * What a key shows as spent before a change that may move it to another
+ * budget window (a budget set, cleared or given another period): the keys
+ * service starts the new window from it.
+ */
+async function spendBefore(ctx: RequestContext, b: Json, ref: MessageInitShape<typeof KeyRefSchema>): Promise<number | undefined> {
+  if (!("max_budget" in b) && !("budget_duration" in b)) return undefined;
+  const found = await ctx.options.peers.keys.getKey({ ref }, callOptions(ctx)).catch((err: unknown) => {
+    // A caller who may not change the key, or no such key: the change itself says so.
+    if ([Code.PermissionDenied, Code.NotFound].includes(ConnectError.from(err).code)) return undefined;
+    throw err;
+  });
+  return found && (await spendOf(ctx, [found.key!]))[0];
+}
+
 export async function generateKey(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const key = optional(b, "key", isString, "a string") ?? "";
@@ -138,7 +153,9 @@ export async function generateKey(ctx: RequestContext): Promise<void> {
 
 export async function updateKey(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
-  const { key } = await ctx.options.peers.keys.updateKey({ ref: keyRef(b["key"]), settings: settings(b) }, callOptions(ctx));
+  const ref = keyRef(b["key"]);
+  const update = { ref, settings: settings(b), spendBefore: await spendBefore(ctx, b, ref) };
+  const { key } = await ctx.options.peers.keys.updateKey(update, callOptions(ctx));
   keysChanged(ctx);
   sendJson(ctx.res, 200, { key: b["key"], ...(await withSpend(ctx, key!)) });
 }
@@ -191,7 +208,7 @@ export async function regenerateKey(ctx: RequestContext): Promise<void> {
   const fromPath = /^\/key\/(.+)\/regenerate$/.exec(ctx.path)?.[1];
   const ref = keyRef(fromPath ? decodeURIComponent(fromPath) : b["key"]);
   const newKey = optional(b, "new_key", isString, "a string") ?? "";
-  const minted = await ctx.options.peers.keys.regenerateKey({ ref, newKey, settings: settings(b) }, callOptions(ctx));
+  const minted = await ctx.options.peers.keys.regenerateKey({ ref, newKey, settings: settings(b), spendBefore: await spendBefore(ctx, b, ref) }, callOptions(ctx));
   keysChanged(ctx);
   sendJson(ctx.res, 200, { key: minted.key, ...(await withSpend(ctx, minted.info!)) });
 }

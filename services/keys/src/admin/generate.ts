@@ -3,6 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey } from "@gateway/common";
 import type { GenerateKeyRequest, RegenerateKeyRequest, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import { keyName, newKey } from "../key-token.js";
+import { carrySpend } from "./carry-spend.js";
 import { resolveKey, uniquely, type AdminDeps } from "./context.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
@@ -40,6 +41,7 @@ export async function regenerateKey(deps: AdminDeps, req: RegenerateKeyRequest):
   const key = chosenOrNew(req.newKey);
   const row = await uniquely("that key or key_alias", () => deps.store.rekey(old.id, hashKey(key), keyName(key), settingsPatch(req.settings)));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
+  await carrySpend(deps, old, row, req.spendBefore);
   await deps.cache.changed(old.keyHash, row.keyHash);
   return { key, info: await keyView(deps, row) };
 }
