@@ -39,8 +39,9 @@ function sendError(
   message: string,
   code: string | null = null,
   headers: Record<string, string> = {},
+  param: string | null = null,
 ): void {
-  sendJson(res, status, { error: { message, type: errorType(status), param: null, code } }, headers);
+  sendJson(res, status, { error: { message, type: errorType(status), param, code } }, headers);
 }
 
 function firstToolName(tools: unknown): string | undefined {
@@ -48,6 +49,12 @@ function firstToolName(tools: unknown): string | undefined {
   if (!isRecord(first) || !isRecord(first.function)) return undefined;
   return typeof first.function.name === "string" ? first.function.name : undefined;
 }
+
+/**
+ * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5, …) refuse the deprecated
+ * max_tokens and take max_completion_tokens only.
+ */
+const MAX_COMPLETION_TOKENS_ONLY = /^(o\d|gpt-5)/;
 
 function maxTokens(body: Json): number | undefined {
   const limit = body.max_completion_tokens ?? body.max_tokens;
@@ -165,6 +172,10 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
     if (typeof model !== "string") return sendError(res, 400, "You must provide a model parameter.");
     if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isRecord)) {
       return sendError(res, 400, "'messages' must be a non-empty array of message objects.");
+    }
+    if (body.max_tokens !== undefined && MAX_COMPLETION_TOKENS_ONLY.test(model)) {
+      const message = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.";
+      return sendError(res, 400, message, "unsupported_parameter", {}, "max_tokens");
     }
     const outcome = planReply(
       {

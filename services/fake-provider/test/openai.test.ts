@@ -151,6 +151,16 @@ describe("chat completions", () => {
     expect(roomy.choices[0].finish_reason).toBe("stop");
   });
 
+  it("refuses max_tokens for reasoning models, as OpenAI does, and takes max_completion_tokens", async () => {
+    for (const model of ["o3-mini", "gpt-5"]) {
+      const refused = await post("/v1/chat/completions", { model, messages: hello, max_tokens: 2 });
+      expect(refused.status).toBe(400);
+      expect((await json(refused)).error).toMatchObject({ type: "invalid_request_error", param: "max_tokens", code: "unsupported_parameter" });
+      const ok = await json(await post("/v1/chat/completions", { model, messages: hello, max_completion_tokens: 2 }));
+      expect(ok.choices[0].finish_reason).toBe("length");
+    }
+  });
+
   it("gives distinct ids", async () => {
     const first = await json(await chat({ messages: hello }));
     const second = await json(await chat({ messages: hello }));

@@ -102,6 +102,17 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       ]);
     });
 
+    it("asks OpenAI's reasoning models for max_completion_tokens, the only limit they take", async () => {
+      const ask = { model: "gpt-reasoning", max_tokens: 3, messages: [{ role: "user" as const, content: "one two three four" }] };
+      const message = await client.messages.create(ask);
+      expect(message).toMatchObject({ stop_reason: "max_tokens", content: [{ type: "text", text: "Echo: one two" }] });
+      expect(provider.requests.at(-1)!.body).toMatchObject({ model: "o4-mini", max_completion_tokens: 3 });
+      expect(provider.requests.at(-1)!.body).not.toHaveProperty("max_tokens");
+
+      const streamed = await client.messages.stream(ask).finalMessage();
+      expect(streamed).toMatchObject({ stop_reason: "max_tokens", content: [{ type: "text", text: "Echo: one two" }] });
+    });
+
     it("sends images on as image_url parts", async () => {
       await client.messages.create({
         model: "gpt",

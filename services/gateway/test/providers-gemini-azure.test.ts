@@ -157,6 +157,16 @@ describe("OpenAI clients on gemini/ and azure/ deployments", () => {
       expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
       expect((refused as Error).message).toContain("logit_bias");
     });
+
+    it("takes parallel_tool_calls at OpenAI's default (true, which Gemini does anyway), and refuses false", async () => {
+      const ask = { model: "gemini-flash", tools: [weatherTool], messages: [{ role: "user" as const, content: "What's the weather in Paris?" }] };
+      const completion = await client.chat.completions.create({ ...ask, parallel_tool_calls: true });
+      expect(completion.choices[0]!.finish_reason).toBe("tool_calls");
+      expect(provider.requests.at(-1)!.body).not.toHaveProperty("parallel_tool_calls");
+      const refused = await client.chat.completions.create({ ...ask, parallel_tool_calls: false }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((refused as Error).message).toContain("parallel_tool_calls");
+    });
   });
 
   describe("azure", () => {

@@ -32,7 +32,7 @@ function promptText(body: Json): string {
 /** The chat call a Messages call becomes for a deployment without native Messages. */
 function asChat(call: ProviderCall): ProviderCall {
   const d = call.deployment;
-  return { ...call, body: toChatRequest(call.body, d.dropParams, d.provider) };
+  return { ...call, body: toChatRequest(call.body, d.dropParams, d.provider, d.providerModel) };
 }
 
 /** A non-streaming Messages call: Started, the Anthropic message, Finished. */

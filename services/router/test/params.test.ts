@@ -21,9 +21,10 @@ describe("drop_params", () => {
     expect(body).toHaveProperty("seed");
   });
 
-  it("drops explicit defaults silently: null values and n = 1", () => {
-    expect(fitParams({ model: "m", n: 1, seed: null }, supported, false, "anthropic")).toEqual({ model: "m" });
+  it("drops explicit defaults silently: null values, n = 1 and parallel_tool_calls = true", () => {
+    expect(fitParams({ model: "m", n: 1, seed: null, parallel_tool_calls: true }, supported, false, "gemini")).toEqual({ model: "m" });
     expect(() => fitParams({ model: "m", n: 2 }, supported, false, "anthropic")).toThrow(/"n"/);
+    expect(() => fitParams({ model: "m", parallel_tool_calls: false }, supported, false, "gemini")).toThrow(/"parallel_tool_calls"/);
   });
 });
 

@@ -52,6 +52,17 @@ describe("Anthropic Messages request to OpenAI chat", () => {
     });
   });
 
+  it("limits OpenAI's reasoning models by max_completion_tokens, and other OpenAI-speaking models by max_tokens", () => {
+    const limit = (provider: string, model: string) => {
+      const chat = toChatRequest(conversation, false, provider, model);
+      return { max_tokens: chat["max_tokens"], max_completion_tokens: chat["max_completion_tokens"] };
+    };
+    expect(limit("openai", "o3-mini")).toEqual({ max_tokens: undefined, max_completion_tokens: 300 });
+    expect(limit("azure", "gpt-5.1")).toEqual({ max_tokens: undefined, max_completion_tokens: 300 });
+    expect(limit("openai", "llama3.1")).toEqual({ max_tokens: 300, max_completion_tokens: undefined });
+    expect(limit("openai", "gpt-4o-mini")).toEqual({ max_tokens: 300, max_completion_tokens: undefined });
+  });
+
   it("survives the trip on to an Anthropic deployment: the same turns come out", () => {
     const back = toAnthropicRequest(toChatRequest(conversation, false, "anthropic"), "claude-x", false);
     expect(back["messages"]).toEqual([

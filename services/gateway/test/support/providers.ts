@@ -13,6 +13,9 @@ model_list:
   - model_name: gpt
     litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, ${key} }
     model_info: { id: openai-1 }
+  - model_name: gpt-reasoning
+    litellm_params: { model: openai/o4-mini, api_base: ${fakeUrl}/v1, ${key} }
+    model_info: { id: openai-reasoning-1 }
   - model_name: claude
     litellm_params: { model: anthropic/claude-3-5-sonnet-20241022, api_base: ${fakeUrl}, ${key} }
     model_info: { id: anthropic-1 }

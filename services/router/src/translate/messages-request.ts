@@ -14,6 +14,18 @@ function isDefault(name: string, value: unknown): boolean {
   return value === null || (name === "thinking" && isJson(value) && value["type"] === "disabled");
 }
 
+/**
+ * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5, …) refuse max_tokens,
+ * which OpenAI deprecated, and take max_completion_tokens only. Other
+ * OpenAI-compatible servers (Ollama, LM Studio) know max_tokens alone.
+ */
+const MAX_COMPLETION_TOKENS_ONLY = /^(o\d|gpt-5)/;
+
+function maxTokensField(provider: string, providerModel: string): string {
+  const openAI = provider === "openai" || provider === "azure";
+  return openAI && MAX_COMPLETION_TOKENS_ONLY.test(providerModel) ? "max_completion_tokens" : "max_tokens";
+}
+
 function sourceUrl(block: Json): string {
   const source = (block["source"] ?? {}) as Json;
   if (source["type"] === "base64") return `data:${String(source["media_type"])};base64,${String(source["data"])}`;
@@ -86,7 +98,7 @@ function toolChoice(choice: Json): { tool_choice?: unknown; parallel_tool_calls?
  * counterpart are dropped under drop_params, and refused with a 400 naming
  * them when not.
  */
-export function toChatRequest(body: Json, dropParams: boolean, provider: string): OpenAIBody {
+export function toChatRequest(body: Json, dropParams: boolean, provider: string, providerModel = ""): OpenAIBody {
   for (const [name, value] of Object.entries(body)) {
     if (!TRANSLATED.has(name) && !dropParams && !isDefault(name, value)) throw unsupportedParam(name, provider);
   }
@@ -100,7 +112,8 @@ export function toChatRequest(body: Json, dropParams: boolean, provider: string)
     else throw badRequest(`messages.role must be user or assistant, not "${String(message["role"])}"`, "messages");
   }
   const chat: OpenAIBody = { model: body["model"], messages };
-  for (const name of ["max_tokens", "temperature", "top_p", "stream"]) if (body[name] !== undefined) chat[name] = body[name];
+  if (body["max_tokens"] !== undefined) chat[maxTokensField(provider, providerModel)] = body["max_tokens"];
+  for (const name of ["temperature", "top_p", "stream"]) if (body[name] !== undefined) chat[name] = body[name];
   if (Array.isArray(body["stop_sequences"])) chat["stop"] = body["stop_sequences"];
   if (Array.isArray(body["tools"]) && body["tools"].length > 0) {
     chat["tools"] = tools(body["tools"]);

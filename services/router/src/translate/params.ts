@@ -10,9 +10,13 @@ export function unsupportedParam(name: string, provider: string): ConnectError {
   );
 }
 
-/** Whether a parameter's value asks for nothing: clients often send defaults explicitly. */
+/**
+ * Whether a parameter's value asks for nothing: clients often send defaults
+ * explicitly. parallel_tool_calls is on by default in OpenAI's API, and the
+ * providers that lack the switch call tools in parallel anyway.
+ */
 function isDefault(name: string, value: unknown): boolean {
-  return value === null || (name === "n" && value === 1);
+  return value === null || (name === "n" && value === 1) || (name === "parallel_tool_calls" && value === true);
 }
 
 /**
