@@ -52,6 +52,30 @@ describe("Anthropic Messages request to OpenAI chat", () => {
     });
   });
 
+  it("keeps several text blocks apart, as text parts, in every role", () => {
+    const blocks = (...texts: string[]) => texts.map((text) => ({ type: "text", text }));
+    const parts = (...texts: string[]) => texts.map((text) => ({ type: "text", text }));
+    const chat = toChatRequest(
+      {
+        model: "any",
+        system: blocks("You are terse.", "Answer in French."),
+        messages: [
+          { role: "user", content: blocks("a b c d", "e f") },
+          { role: "assistant", content: [...blocks("First.", "Second."), { type: "tool_use", id: "t1", name: "w", input: {} }] },
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", is_error: true, content: blocks("a", "b") }] },
+        ],
+      },
+      false,
+      "openai",
+    );
+    expect(chat["messages"]).toEqual([
+      { role: "system", content: parts("You are terse.", "Answer in French.") },
+      { role: "user", content: parts("a b c d", "e f") },
+      { role: "assistant", content: parts("First.", "Second."), tool_calls: [{ id: "t1", type: "function", function: { name: "w", arguments: "{}" } }] },
+      { role: "tool", tool_call_id: "t1", content: parts("Error: a", "b") },
+    ]);
+  });
+
   it("limits OpenAI's reasoning models by max_completion_tokens, and other OpenAI-speaking models by max_tokens", () => {
     const limit = (provider: string, model: string) => {
       const chat = toChatRequest(conversation, false, provider, model);

@@ -1,6 +1,6 @@
 import { clientJson } from "@gateway/common";
 import type { Json, OpenAIBody } from "../providers/provider.js";
-import { badRequest, isJson, jsonArray, str, textOf } from "./content.js";
+import { badRequest, isJson, jsonArray, str } from "./content.js";
 import { unsupportedParam } from "./params.js";
 
 // An Anthropic Messages request as an OpenAI chat request, so /v1/messages
@@ -41,33 +41,55 @@ function userPart(block: Json): Json {
   throw badRequest(`content blocks of type "${String(type)}" are not supported for this model`, "messages");
 }
 
+/**
+ * Content made of text parts: none or one as a plain string (which every
+ * OpenAI-compatible server takes), several as OpenAI text parts, so the
+ * blocks stay apart as the client sent them.
+ */
+function textContent(parts: Json[]): string | Json[] {
+  return parts.length <= 1 ? (str(parts[0]?.["text"]) ?? "") : parts;
+}
+
+/** The text blocks of Anthropic content (a string is one), as OpenAI text parts. */
+function textParts(content: unknown): Json[] {
+  if (typeof content === "string") return [{ type: "text", text: content }];
+  return jsonArray(content)
+    .filter((block) => block["type"] === "text")
+    .map((block) => ({ type: "text", text: str(block["text"]) ?? "" }));
+}
+
+/** A tool result as a tool message's content; an error says so before its text. */
+function toolResultContent(block: Json): string | Json[] {
+  const parts = textParts(block["content"]);
+  if (block["is_error"] === true) parts[0] = { type: "text", text: `Error: ${str(parts[0]?.["text"]) ?? ""}` };
+  return textContent(parts);
+}
+
 /** A user turn: its tool results become tool messages, which OpenAI wants right after the assistant's calls. */
 function userMessages(content: unknown): Json[] {
   if (typeof content === "string") return [{ role: "user", content }];
   const messages: Json[] = [];
   const parts: Json[] = [];
   for (const block of jsonArray(content)) {
-    if (block["type"] === "tool_result") {
-      const text = textOf(block["content"]);
-      messages.push({ role: "tool", tool_call_id: block["tool_use_id"], content: block["is_error"] === true ? `Error: ${text}` : text });
-    } else parts.push(userPart(block));
+    if (block["type"] === "tool_result") messages.push({ role: "tool", tool_call_id: block["tool_use_id"], content: toolResultContent(block) });
+    else parts.push(userPart(block));
   }
-  if (parts.length > 0) messages.push({ role: "user", content: parts.every((p) => p["type"] === "text") ? textOf(parts) : parts });
+  if (parts.length > 0) messages.push({ role: "user", content: parts.length === 1 && parts[0]?.["type"] === "text" ? textContent(parts) : parts });
   return messages;
 }
 
 function assistantMessage(content: unknown): Json {
   if (typeof content === "string") return { role: "assistant", content };
-  let text = "";
+  const text: Json[] = [];
   const toolCalls: Json[] = [];
   for (const block of jsonArray(content)) {
-    if (block["type"] === "text") text += str(block["text"]) ?? "";
+    if (block["type"] === "text") text.push({ type: "text", text: str(block["text"]) ?? "" });
     else if (block["type"] === "tool_use") {
       toolCalls.push({ id: block["id"], type: "function", function: { name: block["name"], arguments: clientJson(block["input"] ?? {}, "messages") } });
     }
     // Thinking blocks are the model's own notes, signed for Anthropic alone: other models cannot take them back.
   }
-  return { role: "assistant", content: text === "" && toolCalls.length > 0 ? null : text, ...(toolCalls.length > 0 && { tool_calls: toolCalls }) };
+  return { role: "assistant", content: text.length === 0 ? (toolCalls.length > 0 ? null : "") : textContent(text), ...(toolCalls.length > 0 && { tool_calls: toolCalls }) };
 }
 
 function tools(value: unknown): Json[] {
@@ -103,9 +125,8 @@ export function toChatRequest(body: Json, dropParams: boolean, provider: string,
     if (!TRANSLATED.has(name) && !dropParams && !isDefault(name, value)) throw unsupportedParam(name, provider);
   }
   const messages: Json[] = [];
-  const system = body["system"];
-  const systemText = textOf(system);
-  if (systemText !== "") messages.push({ role: "system", content: systemText });
+  const system = textParts(body["system"] ?? []).filter((part) => part["text"] !== "");
+  if (system.length > 0) messages.push({ role: "system", content: textContent(system) });
   for (const message of jsonArray(body["messages"])) {
     if (message["role"] === "user") messages.push(...userMessages(message["content"]));
     else if (message["role"] === "assistant") messages.push(assistantMessage(message["content"]));
