@@ -204,6 +204,13 @@ describe("OpenAI chunks to Anthropic events", () => {
     });
   });
 
+  it("starts the message after Azure's opening chunk of filter results, with the id and model of the answer", async () => {
+    const filterResults = { id: "", model: "", object: "", created: 0, choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] };
+    const events = await collect(eventsFromChunks(chunks(filterResults, chunk({ content: "Hi" }, "stop")), () => usage));
+    expect(events.map((e) => e.name)).toEqual(["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
+    expect(events[0]!.json).toMatchObject({ message: { id: "c1", model: "gpt-x" } });
+  });
+
   it("still frames a complete message when the chunks carry nothing", async () => {
     const events = await collect(eventsFromChunks(chunks(), () => undefined));
     expect(events.map((e) => e.name)).toEqual(["message_start", "message_delta", "message_stop"]);

@@ -80,11 +80,14 @@ export async function* eventsFromChunks(chunks: AsyncIterable<{ json: Json }>, f
   const delta = (d: Json) => event({ type: "content_block_delta", index, delta: d });
 
   for await (const { json: chunk } of chunks) {
+    const choices = jsonArray(chunk["choices"]);
     if (!startedMessage) {
+      // Azure opens with a chunk of content-filter results alone (no id, no model, no choices): the message starts after it.
+      if (choices.length === 0 && !chunk["id"]) continue;
       startedMessage = true;
       yield messageStart(chunk);
     }
-    const choice = jsonArray(chunk["choices"]).find((c) => (c["index"] ?? 0) === 0);
+    const choice = choices.find((c) => (c["index"] ?? 0) === 0);
     if (!choice) continue;
     const d = (choice["delta"] ?? {}) as Json;
     const reasoning = str(d["reasoning_content"]);
