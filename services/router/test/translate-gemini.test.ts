@@ -35,6 +35,11 @@ describe("OpenAI chat request to Gemini generateContent", () => {
     });
   });
 
+  it("leaves out empty text parts, which Gemini refuses", () => {
+    const request = toGeminiRequest({ messages: [{ role: "user", content: [{ type: "text", text: "" }, { type: "text", text: "hi" }] }] });
+    expect(request["contents"]).toEqual([{ role: "user", parts: [{ text: "hi" }] }]);
+  });
+
   it("refuses what Gemini cannot take: a tool result with no call, an image by URL", () => {
     expect(() => toGeminiRequest({ messages: [{ role: "tool", tool_call_id: "x", content: "1" }] })).toThrow(/tool_call_id/);
     const byUrl = { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://x/cat.png" } }] }] };

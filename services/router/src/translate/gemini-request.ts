@@ -36,11 +36,12 @@ function imagePart(part: Json): Json {
   return { inlineData: { mimeType: inline.mediaType, data: inline.data } };
 }
 
+/** Message content as Gemini parts; empty text is left out, as Gemini refuses it. */
 function parts(content: unknown): Json[] {
   if (typeof content === "string") return content === "" ? [] : [{ text: content }];
-  return jsonArray(content).map((part) => {
-    if (part["type"] === "text") return { text: str(part["text"]) ?? "" };
-    if (part["type"] === "image_url") return imagePart(part);
+  return jsonArray(content).flatMap((part) => {
+    if (part["type"] === "text") return part["text"] === "" ? [] : [{ text: str(part["text"]) ?? "" }];
+    if (part["type"] === "image_url") return [imagePart(part)];
     throw badRequest(`content parts of type "${String(part["type"])}" are not supported by gemini models`, "messages");
   });
 }
