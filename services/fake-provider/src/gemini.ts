@@ -54,6 +54,30 @@ function firstFunctionName(tools: unknown): string | undefined {
   return isRecord(declaration) && typeof declaration.name === "string" ? declaration.name : undefined;
 }
 
+/**
+ * Gemini 3 and later sign each turn's first function call (a thought
+ * signature) and refuse a conversation that sends such a call back without
+ * it; Google's "skip_thought_signature_validator" stands in for a lost one.
+ */
+const SIGNS_CALLS = /gemini-([3-9]|[1-9]\d)/;
+
+/** This fake's signature for a call: base64 holding "+", "/" and "=", as real ones may. */
+export function thoughtSignature(name: string): string {
+  return Buffer.concat([Buffer.from([0xfb, 0xef, 0xbe]), Buffer.from(name)]).toString("base64");
+}
+
+/** The name of the first model turn's call sent back without its signature, if any. */
+function unsignedCall(contents: Json[]): string | undefined {
+  for (const content of contents) {
+    if (content.role !== "model" || !Array.isArray(content.parts)) continue;
+    const first: unknown = content.parts.find((part) => isRecord(part) && isRecord(part.functionCall));
+    if (!isRecord(first) || !isRecord(first.functionCall)) continue;
+    const name = String(first.functionCall.name);
+    if (first.thoughtSignature !== thoughtSignature(name) && first.thoughtSignature !== "skip_thought_signature_validator") return name;
+  }
+  return undefined;
+}
+
 /** usageMetadata once `output` tokens are out. */
 function usageOf(body: Json, contents: Json[], behavior: Behavior, output: number): Json {
   const prompt = contents.reduce((sum, c) => sum + countTokens(partsText(c)), countTokens(partsText(body.systemInstruction)));
@@ -76,6 +100,9 @@ function generate(res: ServerResponse, signal: AbortSignal, call: IncomingCall, 
   if (!Array.isArray(contents) || contents.length === 0 || !contents.every(isRecord)) {
     return sendError(res, 400, "* GenerateContentRequest.contents: contents is not specified");
   }
+  const signs = SIGNS_CALLS.test(model);
+  const unsigned = signs ? unsignedCall(contents) : undefined;
+  if (unsigned !== undefined) return sendError(res, 400, `Function call \`${unsigned}\` is missing a thought_signature in functionCall parts.`);
   const config = isRecord(body.generationConfig) ? body.generationConfig : {};
   const last = contents.at(-1) as Json;
   const outcome = planReply(
@@ -92,7 +119,9 @@ function generate(res: ServerResponse, signal: AbortSignal, call: IncomingCall, 
   const output = completionTokens(outcome);
   const head = { modelVersion: model, responseId: id };
   const pieces: Json[][] =
-    outcome.kind === "tool_call" ? [[{ functionCall: { name: outcome.name, args: TOOL_INPUT } }]] : splitWords(outcome.text).map((text) => [{ text }]);
+    outcome.kind === "tool_call"
+      ? [[{ functionCall: { name: outcome.name, args: TOOL_INPUT }, ...(signs && { thoughtSignature: thoughtSignature(outcome.name) }) }]]
+      : splitWords(outcome.text).map((text) => [{ text }]);
   if (pieces.length === 0) pieces.push([{ text: "" }]);
   if (!stream) {
     const parts = outcome.kind === "tool_call" ? (pieces[0] as Json[]) : [{ text: outcome.text }];

@@ -1,4 +1,5 @@
 export { defaultBehavior, type Behavior } from "./behavior.js";
+export { thoughtSignature } from "./gemini.js";
 export { countTokens, type RecordedRequest } from "./reply.js";
 export { embed } from "./vectors.js";
 export { startFakeProvider, type FakeProvider, type FakeProviderOptions } from "./server.js";

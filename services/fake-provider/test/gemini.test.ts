@@ -42,6 +42,27 @@ describe("gemini", () => {
     expect(await res.json()).toMatchObject({ candidates: [{ content: { parts: [{ functionCall: { name: "get_weather", args: { location: "Paris" } } }] } }] });
   });
 
+  it("signs a Gemini 3 model's function calls, and wants the signature back with the call", async () => {
+    const weather = { tools: [{ functionDeclarations: [{ name: "get_weather" }] }] };
+    const asked = await post("/v1beta/models/gemini-3-flash:generateContent", { contents: [{ role: "user", parts: [{ text: "weather?" }] }], ...weather });
+    const call = ((await asked.json()) as { candidates: { content: { parts: Record<string, unknown>[] } }[] }).candidates[0]!.content.parts[0]!;
+    expect(call["thoughtSignature"]).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    const replay = (part: Record<string, unknown>) =>
+      post("/v1beta/models/gemini-3-flash:generateContent", {
+        contents: [
+          { role: "user", parts: [{ text: "weather?" }] },
+          { role: "model", parts: [part] },
+          { role: "user", parts: [{ functionResponse: { name: "get_weather", response: { forecast: "sunny" } } }] },
+        ],
+        ...weather,
+      });
+    expect((await replay(call)).status).toBe(200);
+    expect((await replay({ ...call, thoughtSignature: "skip_thought_signature_validator" })).status).toBe(200);
+    const unsigned = await replay({ functionCall: call["functionCall"] });
+    expect(unsigned.status).toBe(400);
+    expect(await unsigned.json()).toMatchObject({ error: { status: "INVALID_ARGUMENT", message: expect.stringContaining("thought_signature") } });
+  });
+
   it("streams with alt=sse in CRLF-separated events, the last with finishReason and the totals", async () => {
     const res = await post("/v1beta/models/g:streamGenerateContent?alt=sse", hello);
     const frames = (await res.text()).split("\r\n\r\n").filter((f) => f !== "");

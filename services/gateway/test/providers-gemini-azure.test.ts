@@ -1,4 +1,4 @@
-import type { FakeProvider } from "@gateway/fake-provider";
+import { thoughtSignature, type FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PROVIDER_KEY } from "./support/config.js";
@@ -117,6 +117,25 @@ describe("OpenAI clients on gemini/ and azure/ deployments", () => {
         { role: "model", parts: [{ functionCall: { name: "get_weather", args: { location: "Paris" } } }] },
         { role: "user", parts: [{ functionResponse: { name: "get_weather", response: { forecast: "sunny" } } }] },
       ]);
+    });
+
+    it("keeps a Gemini 3 call's thought signature through the client, streamed or not, so the conversation goes on", async () => {
+      const ask = { role: "user" as const, content: "weather in Paris?" };
+      const whole = (await client.chat.completions.create({ model: "gemini-3", tools: [weatherTool], messages: [ask] })).choices[0]!.message;
+      const stream = await client.chat.completions.create({ model: "gemini-3", stream: true, tools: [weatherTool], messages: [ask] });
+      let streamedId = "";
+      for await (const chunk of stream) streamedId += chunk.choices[0]?.delta.tool_calls?.[0]?.id ?? "";
+      const streamed = { role: "assistant" as const, content: null, tool_calls: [{ ...whole.tool_calls![0]!, id: streamedId }] };
+      for (const message of [whole, streamed]) {
+        const answer = await client.chat.completions.create({
+          model: "gemini-3",
+          tools: [weatherTool],
+          messages: [ask, message, { role: "tool", tool_call_id: message.tool_calls![0]!.id, content: '{"forecast":"sunny"}' }],
+        });
+        expect(answer.choices[0]!.message.content).toBe("Echo: weather in Paris?");
+        const sent = (upstream().body as { contents: { parts: Record<string, unknown>[] }[] }).contents[1]!.parts[0];
+        expect(sent).toEqual({ functionCall: { name: "get_weather", args: { location: "Paris" } }, thoughtSignature: thoughtSignature("get_weather") });
+      }
     });
 
     it("sends images inline", async () => {

@@ -23,7 +23,7 @@ describe("OpenAI chat request to Gemini generateContent", () => {
       stop: "END",
       presence_penalty: 0.1,
       response_format: { type: "json_schema", json_schema: { name: "r", schema: { type: "object" } } },
-    });
+    }, "gemini-2.5-flash");
     expect(request["generationConfig"]).toEqual({
       candidateCount: 2,
       seed: 4,
@@ -36,14 +36,14 @@ describe("OpenAI chat request to Gemini generateContent", () => {
   });
 
   it("leaves out empty text parts, which Gemini refuses", () => {
-    const request = toGeminiRequest({ messages: [{ role: "user", content: [{ type: "text", text: "" }, { type: "text", text: "hi" }] }] });
+    const request = toGeminiRequest({ messages: [{ role: "user", content: [{ type: "text", text: "" }, { type: "text", text: "hi" }] }] }, "gemini-2.5-flash");
     expect(request["contents"]).toEqual([{ role: "user", parts: [{ text: "hi" }] }]);
   });
 
   it("refuses what Gemini cannot take: a tool result with no call, an image by URL", () => {
-    expect(() => toGeminiRequest({ messages: [{ role: "tool", tool_call_id: "x", content: "1" }] })).toThrow(/tool_call_id/);
+    expect(() => toGeminiRequest({ messages: [{ role: "tool", tool_call_id: "x", content: "1" }] }, "gemini-2.5-flash")).toThrow(/tool_call_id/);
     const byUrl = { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://x/cat.png" } }] }] };
-    expect(() => toGeminiRequest(byUrl)).toThrow(/data: URLs/);
+    expect(() => toGeminiRequest(byUrl, "gemini-2.5-flash")).toThrow(/data: URLs/);
   });
 });
 
@@ -75,6 +75,32 @@ describe("Gemini responses to OpenAI", () => {
     ]);
     expect((chunks.at(-2)!["choices"] as Json[])[0]).toMatchObject({ finish_reason: "tool_calls" });
     expect(chunks.at(-1)!["usage"]).toMatchObject({ prompt_tokens: 5, completion_tokens: 11, prompt_tokens_details: { cached_tokens: 4 } });
+  });
+
+  it("carries a call's thought signature in its id, and sends it back with the call", () => {
+    // Base64 with "+", "/" and "=", none of which an id may hold.
+    const signature = Buffer.from([0xfb, 0xef, 0xbe, 0xff, 0x01]).toString("base64");
+    const { response } = fromGeminiResponse(
+      { candidates: [{ content: { parts: [{ functionCall: { name: "a", args: {} }, thoughtSignature: signature }, { functionCall: { name: "b", args: {} } }] } }] },
+      "gemini-3-flash",
+    );
+    const message = (response["choices"] as { message: Json }[])[0]!.message;
+    const [signed, unsigned] = message["tool_calls"] as { id: string }[];
+    expect(signed!.id).toMatch(/^[A-Za-z0-9_-]+$/);
+    const replay = (model: string, calls: Json[]) =>
+      (toGeminiRequest({ messages: [{ role: "user", content: "go" }, { role: "assistant", content: null, tool_calls: calls }] }, model)["contents"] as Json[])[1];
+    // As Gemini made them: the first call signed, the parallel one not.
+    expect(replay("gemini-3-flash", [signed!, unsigned!])).toEqual({
+      role: "model",
+      parts: [
+        { functionCall: { name: "a", args: {} }, thoughtSignature: signature },
+        { functionCall: { name: "b", args: {} } },
+      ],
+    });
+    // A call whose signature is lost, or that another model made: Google's stand-in where one is required, nothing elsewhere.
+    const foreign = { id: "toolu_1", type: "function", function: { name: "a", arguments: "{}" } };
+    expect(replay("gemini-3-flash", [foreign])).toMatchObject({ parts: [{ thoughtSignature: "skip_thought_signature_validator" }] });
+    expect(replay("gemini-2.5-flash", [foreign])).toEqual({ role: "model", parts: [{ functionCall: { name: "a", args: {} } }] });
   });
 
   it("reports a stream that ends before any candidate finished as broken", async () => {

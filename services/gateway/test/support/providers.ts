@@ -25,6 +25,9 @@ model_list:
   - model_name: gemini-flash
     litellm_params: { model: gemini/gemini-2.5-flash, api_base: ${fakeUrl}, ${key} }
     model_info: { id: gemini-1 }
+  - model_name: gemini-3
+    litellm_params: { model: gemini/gemini-3-flash-preview, api_base: ${fakeUrl}, ${key} }
+    model_info: { id: gemini-3-1 }
   - model_name: azure-gpt
     litellm_params: { model: azure/my-gpt-4o, api_base: ${fakeUrl}, api_version: "2024-10-21", ${key} }
     model_info: { id: azure-1, input_cost_per_token: 0.000001, output_cost_per_token: 0.000002 }

@@ -44,12 +44,12 @@ export const geminiAdapter: ProviderAdapter = {
   embeddingParams: GEMINI_EMBEDDING_PARAMS,
 
   async chat(call) {
-    const response = await post(call, endpoint(call.deployment).generateUrl, toGeminiRequest(call.body));
+    const response = await post(call, endpoint(call.deployment).generateUrl, toGeminiRequest(call.body, call.deployment.providerModel));
     return fromGeminiResponse(await readJsonObject(response, "gemini", call.signal), call.deployment.providerModel);
   },
 
   async chatStream(call) {
-    const response = await post(call, endpoint(call.deployment).streamUrl, toGeminiRequest(call.body));
+    const response = await post(call, endpoint(call.deployment).streamUrl, toGeminiRequest(call.body, call.deployment.providerModel));
     return chunksFromGemini(events(call, response), call.deployment.providerModel);
   },
 

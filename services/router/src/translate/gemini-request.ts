@@ -1,5 +1,6 @@
 import type { Json, OpenAIBody } from "../providers/provider.js";
 import { badRequest, isJson, jsonArray, parseArguments, parseDataUrl, str, textOf } from "./content.js";
+import { signatureFor } from "./thought-signatures.js";
 
 // An OpenAI chat request as a Gemini generateContent request, for gemini/
 // deployments. Field names are from both public API references.
@@ -46,14 +47,15 @@ function parts(content: unknown): Json[] {
   });
 }
 
-function functionCallParts(toolCalls: unknown, names: Map<string, string>): Json[] {
-  return jsonArray(toolCalls).map((call) => {
+function functionCallParts(toolCalls: unknown, names: Map<string, string>, providerModel: string): Json[] {
+  return jsonArray(toolCalls).map((call, i) => {
     const fn = isJson(call["function"]) ? call["function"] : {};
     const args = parseArguments(fn["arguments"]);
     if (!args) throw badRequest("tool call arguments must be a JSON object", "messages");
     const name = str(fn["name"]) ?? "";
     if (typeof call["id"] === "string") names.set(call["id"], name);
-    return { functionCall: { name, args } };
+    const signature = signatureFor(call["id"], i === 0, providerModel);
+    return { functionCall: { name, args }, ...(signature !== undefined && { thoughtSignature: signature }) };
   });
 }
 
@@ -72,7 +74,7 @@ function functionResponsePart(message: Json, names: Map<string, string>): Json {
   return { functionResponse: { name, response } };
 }
 
-function contents(messages: unknown): { system: Json[]; contents: Json[] } {
+function contents(messages: unknown, providerModel: string): { system: Json[]; contents: Json[] } {
   const system: Json[] = [];
   const turns: { role: string; parts: Json[] }[] = [];
   const names = new Map<string, string>();
@@ -86,7 +88,7 @@ function contents(messages: unknown): { system: Json[]; contents: Json[] } {
     const role = message["role"];
     if (role === "system" || role === "developer") system.push(...parts(message["content"]));
     else if (role === "user") add("user", parts(message["content"]));
-    else if (role === "assistant") add("model", [...parts(message["content"]), ...functionCallParts(message["tool_calls"], names)]);
+    else if (role === "assistant") add("model", [...parts(message["content"]), ...functionCallParts(message["tool_calls"], names, providerModel)]);
     else if (role === "tool") add("user", [functionResponsePart(message, names)]);
     else throw badRequest(`messages with role "${String(role)}" are not supported by gemini models`, "messages");
   }
@@ -146,9 +148,9 @@ function generationConfig(body: OpenAIBody): Json {
   return { ...config, ...responseFormat(body["response_format"]) };
 }
 
-/** The generateContent request for an OpenAI chat body (already fitted to GEMINI_CHAT_PARAMS). */
-export function toGeminiRequest(body: OpenAIBody): Json {
-  const { system, contents: turns } = contents(body["messages"]);
+/** The generateContent request for an OpenAI chat body (already fitted to GEMINI_CHAT_PARAMS) to a Gemini model. */
+export function toGeminiRequest(body: OpenAIBody, providerModel: string): Json {
+  const { system, contents: turns } = contents(body["messages"], providerModel);
   const request: Json = { contents: turns };
   if (system.length > 0) request["systemInstruction"] = { parts: system };
   if (Array.isArray(body["tools"]) && body["tools"].length > 0) {

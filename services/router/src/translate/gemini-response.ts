@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { withFields } from "@gateway/common";
 import { ProviderError, type ChatChunk, type Json, type Usage } from "../providers/provider.js";
 import { jsonArray, str } from "./content.js";
+import { toolCallId } from "./thought-signatures.js";
 import { fromGeminiUsage, toOpenAIUsage } from "./usage.js";
 
 // Gemini generateContent responses (whole, or one per stream event) as OpenAI
@@ -23,15 +24,10 @@ function finishReason(reason: unknown, calledTools: boolean): string {
   return FINISH_REASONS[String(reason)] ?? "stop";
 }
 
-function toolCallId(): string {
-  // Gemini names no call ids; OpenAI clients need one to answer the call.
-  return `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`;
-}
-
 interface CandidateDelta {
   text: string;
   reasoning: string;
-  calls: { name: unknown; args: unknown }[];
+  calls: { name: unknown; args: unknown; signature: string | undefined }[];
 }
 
 function deltaOf(candidate: Json): CandidateDelta {
@@ -39,7 +35,7 @@ function deltaOf(candidate: Json): CandidateDelta {
   const content = (candidate["content"] ?? {}) as Json;
   for (const part of jsonArray(content["parts"])) {
     const call = part["functionCall"] as Json | undefined;
-    if (call) delta.calls.push({ name: call["name"], args: call["args"] ?? {} });
+    if (call) delta.calls.push({ name: call["name"], args: call["args"] ?? {}, signature: str(part["thoughtSignature"]) });
     else if (part["thought"] === true) delta.reasoning += str(part["text"]) ?? "";
     else delta.text += str(part["text"]) ?? "";
   }
@@ -57,7 +53,7 @@ export function fromGeminiResponse(response: Json, providerModel: string): { res
   const candidates = jsonArray(response["candidates"]);
   const choices = candidates.map((candidate, i) => {
     const { text, reasoning, calls } = deltaOf(candidate);
-    const toolCalls = calls.map((c) => ({ id: toolCallId(), type: "function", function: { name: c.name, arguments: JSON.stringify(c.args) } }));
+    const toolCalls = calls.map((c) => ({ id: toolCallId(c.signature), type: "function", function: { name: c.name, arguments: JSON.stringify(c.args) } }));
     return {
       index: typeof candidate["index"] === "number" ? candidate["index"] : i,
       message: {
@@ -121,7 +117,7 @@ export async function* chunksFromGemini(events: AsyncIterable<Json>, providerMod
         const n = toolCalls.get(index) ?? 0;
         toolCalls.set(index, n + 1);
         const fn = { name: call.name, arguments: JSON.stringify(call.args) };
-        yield chunk(index, { tool_calls: [{ index: n, id: toolCallId(), type: "function", function: fn }] });
+        yield chunk(index, { tool_calls: [{ index: n, id: toolCallId(call.signature), type: "function", function: fn }] });
       }
       if (candidate["finishReason"] !== undefined) {
         yield chunk(index, {}, finishReason(candidate["finishReason"], toolCalls.has(index)));
