@@ -37,6 +37,8 @@ const modelInfo = z.looseObject({
   max_tokens: z.number().int().positive().optional(),
   max_output_tokens: z.number().int().positive().optional(),
   mode: z.string().optional(),
+  /** The model this deployment is priced as, e.g. "azure/gpt-4o" for an Azure deployment named otherwise. */
+  base_model: z.string().min(1).optional(),
 });
 
 const modelEntry = z.looseObject({
@@ -78,43 +80,47 @@ const modelGroupAlias = z.record(
   z.union([z.string().min(1), z.looseObject({ model: z.string().min(1), hidden: z.boolean().optional() })]),
 );
 
+const litellmSettings = z.looseObject({
+  drop_params: z.boolean().optional(),
+  request_timeout: z.number().positive().optional(),
+  require_auth_for_metrics_endpoint: z.boolean().optional(),
+  ...reliabilitySettings,
+});
+
+const generalSettings = z.looseObject({
+  master_key: secret.optional(),
+  /** Postgres, as LiteLLM reads it: wins over DATABASE_URL. */
+  database_url: secret.optional(),
+  /** Always on here: models added with POST /model/new are stored in Postgres. */
+  store_model_in_db: z.boolean().optional(),
+  max_request_size_mb: z.number().positive().optional(),
+  store_prompts_in_spend_logs: z.boolean().optional(),
+  maximum_spend_logs_retention_period: duration.optional(),
+  maximum_spend_logs_retention_interval: duration.optional(),
+  // Ours, not LiteLLM's: stored prompts and responses usually deserve a shorter life than spend logs.
+  maximum_spend_logs_prompts_retention_period: duration.optional(),
+});
+
+const routerSettings = z.looseObject({
+  routing_strategy: z.enum(ROUTING_STRATEGIES).optional(),
+  routing_strategy_args: z
+    .looseObject({
+      /** latency-based-routing: deployments within this fraction of the fastest share the traffic. */
+      lowest_latency_buffer: z.number().nonnegative().optional(),
+    })
+    .optional(),
+  /** Seconds per call, unless a deployment sets its own. */
+  timeout: z.number().positive().optional(),
+  stream_timeout: z.number().positive().optional(),
+  model_group_alias: modelGroupAlias.optional(),
+  ...reliabilitySettings,
+});
+
 const configSchema = z.looseObject({
   model_list: z.array(modelEntry).default([]),
-  litellm_settings: z
-    .looseObject({
-      drop_params: z.boolean().optional(),
-      request_timeout: z.number().positive().optional(),
-      require_auth_for_metrics_endpoint: z.boolean().optional(),
-      ...reliabilitySettings,
-    })
-    .default({}),
-  general_settings: z
-    .looseObject({
-      master_key: secret.optional(),
-      max_request_size_mb: z.number().positive().optional(),
-      store_prompts_in_spend_logs: z.boolean().optional(),
-      maximum_spend_logs_retention_period: duration.optional(),
-      maximum_spend_logs_retention_interval: duration.optional(),
-      // Ours, not LiteLLM's: stored prompts and responses usually deserve a shorter life than spend logs.
-      maximum_spend_logs_prompts_retention_period: duration.optional(),
-    })
-    .default({}),
-  router_settings: z
-    .looseObject({
-      routing_strategy: z.enum(ROUTING_STRATEGIES).optional(),
-      routing_strategy_args: z
-        .looseObject({
-          /** latency-based-routing: deployments within this fraction of the fastest share the traffic. */
-          lowest_latency_buffer: z.number().nonnegative().optional(),
-        })
-        .optional(),
-      /** Seconds per call, unless a deployment sets its own. */
-      timeout: z.number().positive().optional(),
-      stream_timeout: z.number().positive().optional(),
-      model_group_alias: modelGroupAlias.optional(),
-      ...reliabilitySettings,
-    })
-    .default({}),
+  litellm_settings: litellmSettings.default({}),
+  general_settings: generalSettings.default({}),
+  router_settings: routerSettings.default({}),
 });
 
 export type GatewayConfig = z.infer<typeof configSchema>;
@@ -122,6 +128,36 @@ export type ModelEntry = z.infer<typeof modelEntry>;
 
 export class ConfigError extends Error {
   override name = "ConfigError";
+}
+
+// What the gateway reads, by section; anything else a LiteLLM config holds there is named at startup.
+const READ_SETTINGS: Record<string, ReadonlySet<string>> = {
+  "": new Set([...Object.keys(configSchema.shape), "environment_variables"]),
+  litellm_settings: new Set(Object.keys(litellmSettings.shape)),
+  general_settings: new Set(Object.keys(generalSettings.shape)),
+  router_settings: new Set(Object.keys(routerSettings.shape)),
+  litellm_params: new Set(Object.keys(litellmParams.shape)),
+};
+
+/**
+ * LiteLLM settings in the config that this gateway accepts but does not act
+ * on (callbacks, caching, a deployment's default call parameters…), by path,
+ * so a start can say so rather than leave them silently without effect.
+ * model_info is left out: beyond what the gateway reads it is descriptive.
+ */
+export function ignoredSettings(config: GatewayConfig): string[] {
+  const unread = (section: string, value: object, path: string) =>
+    Object.keys(value)
+      .filter((key) => !READ_SETTINGS[section]!.has(key))
+      .map((key) => (path ? `${path}.${key}` : key));
+  const params = config.model_list.flatMap((entry) => unread("litellm_params", entry.litellm_params, "model_list[].litellm_params"));
+  return [
+    ...unread("", config, ""),
+    ...new Set(params),
+    ...unread("litellm_settings", config.litellm_settings, "litellm_settings"),
+    ...unread("general_settings", config.general_settings, "general_settings"),
+    ...unread("router_settings", config.router_settings, "router_settings"),
+  ];
 }
 
 const ENV_PREFIX = "os.environ/";
@@ -194,7 +230,11 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
   if (config.general_settings.master_key === undefined && env["LITELLM_MASTER_KEY"]) {
     config.general_settings.master_key = env["LITELLM_MASTER_KEY"];
   }
-  redactInLogs([config.general_settings.master_key ?? "", ...config.model_list.map((m) => m.litellm_params.api_key ?? "")]);
+  redactInLogs([
+    config.general_settings.master_key ?? "",
+    config.general_settings.database_url ?? "",
+    ...config.model_list.map((m) => m.litellm_params.api_key ?? ""),
+  ]);
   return config;
 }
 

@@ -1,5 +1,5 @@
 export * from "./bus/index.js";
-export { ConfigError, loadConfig, parseConfig, parseModelEntry, ROUTING_STRATEGIES, type GatewayConfig, type ModelEntry } from "./config.js";
+export { ConfigError, ignoredSettings, loadConfig, parseConfig, parseModelEntry, ROUTING_STRATEGIES, type GatewayConfig, type ModelEntry } from "./config.js";
 export { serveConnect, connectTransport, type ConnectServer, type ServeOptions } from "./connect.js";
 export { driverMessage, openDatabase, pgErrorCode, type Database, type DatabaseOptions, type Db } from "./database.js";
 export { openPglite } from "./pglite.js";

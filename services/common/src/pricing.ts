@@ -64,12 +64,22 @@ export function listPrice(providerModel: string): Price {
 export interface PriceOverride {
   input_cost_per_token?: number | undefined;
   output_cost_per_token?: number | undefined;
+  /** LiteLLM's model_info.base_model: the model a freely named deployment (Azure's) is priced as, e.g. "azure/gpt-4o". */
+  base_model?: string | undefined;
 }
 
-/** A deployment's price: its overrides, else the list price of its model. */
+/** The model whose list price applies: the first base_model given (without its provider prefix), else the deployment's own. */
+function pricedModel(providerModel: string, overrides: (PriceOverride | undefined)[]): string {
+  const base = overrides.find((o) => o?.base_model !== undefined)?.base_model;
+  if (base === undefined) return providerModel;
+  const slash = base.indexOf("/");
+  return slash > 0 ? base.slice(slash + 1) : base;
+}
+
+/** A deployment's price: its overrides, else the list price of its model (or of its base_model). */
 export function deploymentPrice(providerModel: string, ...overrides: (PriceOverride | undefined)[]): Price {
-  const list = listPrice(providerModel);
-  const pick = (field: keyof PriceOverride, fallback: number) => {
+  const list = listPrice(pricedModel(providerModel, overrides));
+  const pick = (field: "input_cost_per_token" | "output_cost_per_token", fallback: number) => {
     for (const o of overrides) if (o?.[field] !== undefined) return o[field];
     return fallback;
   };

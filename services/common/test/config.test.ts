@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../src/config.js";
+import { ConfigError, ignoredSettings, parseConfig } from "../src/config.js";
 
 const MODEL = `model_list:
   - model_name: fast-model
@@ -33,5 +33,37 @@ describe("config.yaml", () => {
 
   it("still names a variable that nothing sets", () => {
     expect(() => parseConfig(MODEL, {})).toThrow("names environment variable MY_PROVIDER_KEY, which is not set");
+  });
+  it("reads general_settings.database_url and store_model_in_db, as LiteLLM's configs set them", () => {
+    const config = parseConfig(`general_settings:\n  database_url: os.environ/MY_DATABASE_URL\n  store_model_in_db: true\n`, { MY_DATABASE_URL: "postgres://u:p@db:5432/gw" });
+    expect(config.general_settings.database_url).toBe("postgres://u:p@db:5432/gw");
+    expect(ignoredSettings(config)).toEqual([]);
+  });
+
+  it("names the LiteLLM settings it accepts but does not act on, once per deployment setting", () => {
+    const config = parseConfig(
+      `model_list:
+  - model_name: a
+    litellm_params: { model: openai/gpt-4o, temperature: 0.2, rpm: 10, max_retries: 0 }
+    model_info: { id: a, base_model: gpt-4o, supports_vision: true }
+  - model_name: b
+    litellm_params: { model: openai/gpt-4o-mini, temperature: 0.5 }
+litellm_settings: { drop_params: true, cache: true, success_callback: [langfuse], num_retries: 1 }
+general_settings: { master_key: sk-x, alerting: [slack] }
+router_settings: { routing_strategy: simple-shuffle, redis_host: localhost }
+environment_variables: { A: b }
+include: [other.yaml]
+`,
+      {},
+    );
+    expect(ignoredSettings(config)).toEqual([
+      "include",
+      "model_list[].litellm_params.temperature",
+      "model_list[].litellm_params.max_retries",
+      "litellm_settings.cache",
+      "litellm_settings.success_callback",
+      "general_settings.alerting",
+      "router_settings.redis_host",
+    ]);
   });
 });

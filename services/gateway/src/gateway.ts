@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startAccounting } from "@gateway/accounting";
-import { createLogger, directClient, loadConfig, serveConnect, transportClient, type Bus, type Database } from "@gateway/common";
+import { createLogger, directClient, ignoredSettings, loadConfig, serveConnect, transportClient, type Bus, type Database, type GatewayConfig } from "@gateway/common";
 import { AuthCache, createEdgeServer, type Peers } from "@gateway/edge";
 import { startKeys } from "@gateway/keys";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
@@ -35,6 +35,8 @@ type Closer = (deadline: number) => Promise<void>;
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const logger = createLogger(options.service === "all" ? "gateway" : options.service);
   const config = loadConfig(options.configPath);
+  const ignored = ignoredSettings(config);
+  if (ignored.length > 0) logger.warn({ path: options.configPath, ignored }, "config.yaml has LiteLLM settings this gateway does not implement; they have no effect");
   const maxBodyBytes = (config.general_settings.max_request_size_mb ?? DEFAULT_MAX_REQUEST_SIZE_MB) * 2 ** 20;
   const closers: Closer[] = [];
   let ready = false;
@@ -53,7 +55,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       closers.unshift(() => bus!.close());
     }
     if (needsDatabase) {
-      ({ database, alive: databaseAlive } = await openGatewayDatabase(options, logger));
+      ({ database, alive: databaseAlive } = await openGatewayDatabase(withConfiguredDatabase(options, config), logger));
       closers.unshift(() => database!.close());
     }
     // Each starter registers its own shutdown steps. Steps run in reverse:
@@ -173,6 +175,12 @@ async function within(deadline: number, work: Promise<void>, what: string): Prom
 function tlsFiles(options: GatewayOptions): { key: Buffer; cert: Buffer } | undefined {
   if (!options.sslKeyfilePath || !options.sslCertfilePath) return undefined;
   return { key: readFileSync(options.sslKeyfilePath), cert: readFileSync(options.sslCertfilePath) };
+}
+
+/** LiteLLM's general_settings.database_url, when the config sets one, wins over DATABASE_URL as it does in LiteLLM. */
+function withConfiguredDatabase(options: GatewayOptions, config: GatewayConfig): GatewayOptions {
+  const url = config.general_settings.database_url;
+  return url === undefined ? options : { ...options, databaseUrl: url, databaseUrlSetting: "general_settings.database_url" };
 }
 
 /** The router's usage outbox lives in the data directory; without one, unsent usage is kept in memory only. */

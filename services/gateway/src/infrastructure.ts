@@ -50,7 +50,7 @@ export async function openGatewayDatabase(options: GatewayOptions, logger: Logge
     } catch (err) {
       await database?.close();
       const refused = REFUSED_BY_POSTGRES.has(pgErrorCode(err) ?? "");
-      throw new StartupError(`cannot ${refused ? "use" : "reach"} Postgres at ${hostsOf(options.databaseUrl)} (DATABASE_URL): ${driverMessage(err)}`, refused);
+      throw new StartupError(`cannot ${refused ? "use" : "reach"} Postgres at ${hostsOf(options.databaseUrl)} (${options.databaseUrlSetting ?? "DATABASE_URL"}): ${driverMessage(err)}`, refused);
     }
     return { database, alive: () => true };
   }

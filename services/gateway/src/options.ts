@@ -10,6 +10,8 @@ export interface GatewayOptions {
   host: string;
   /** Postgres URL; unset means embedded PGlite (a child process) in `dataDir`/pglite. */
   databaseUrl: string | undefined;
+  /** Where databaseUrl came from, for messages: DATABASE_URL unless the config set it. */
+  databaseUrlSetting?: string;
   /** NATS URL; unset means the in-process bus (one-process mode only). */
   natsUrl: string | undefined;
   /** JetStream stream and subject prefix, so several gateways can share one NATS. */

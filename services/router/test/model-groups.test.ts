@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig } from "@gateway/common";
+import { ConfigError, listPrice, parseConfig } from "@gateway/common";
 import { describe, expect, it } from "vitest";
 import { ModelGroups } from "../src/config/model-groups.js";
 import { SUPPORTED_PROVIDERS } from "../src/providers/index.js";
@@ -27,6 +27,24 @@ router_settings: { timeout: 12 }
     expect(g.resolve("fast")!.weighting).toBe("weight");
     // A first attempt picks among the lowest order.
     expect(g.resolve("fast")!.firstChoice.map((d) => d.id)).toEqual(["a"]);
+  });
+
+  it("prices a freely named deployment as its model_info.base_model, as LiteLLM does for Azure", () => {
+    const g = groups(`
+model_list:
+  - model_name: smart
+    litellm_params: { model: azure/prod-eu-deployment, api_base: "http://a", api_version: "2024-10-21" }
+    model_info: { id: named, base_model: azure/gpt-4o }
+  - model_name: smart
+    litellm_params: { model: azure/prod-us-deployment, api_base: "http://b", api_version: "2024-10-21" }
+    model_info: { id: overridden, base_model: gpt-4o, input_cost_per_token: 0.001 }
+`);
+    const [named, overridden] = g.resolve("smart")!.deployments;
+    // gpt-4o's list price, not the nothing an unknown model name costs; a deployment's own price still wins.
+    const gpt4o = listPrice("gpt-4o");
+    expect(gpt4o.input).toBeGreaterThan(0);
+    expect(named?.price).toMatchObject({ input: gpt4o.input, output: gpt4o.output });
+    expect(overridden?.price).toMatchObject({ input: 0.001, output: gpt4o.output });
   });
 
   it("answers wildcard names with the matched model, preferring exact names and then the most specific pattern", () => {
@@ -65,6 +83,12 @@ router_settings: { model_group_alias: { gpt-4: nope } }
 `),
     ).toThrow(ConfigError);
     expect(() => parseConfig(`router_settings: { routing_strategy: fastest-please }`)).toThrow(/routing_strategy/);
+  });
+
+  it("refuses a provider it does not speak, naming the field and how to reach an OpenAI-compatible server instead", () => {
+    const ollama = () => groups(`model_list:\n  - { model_name: llama, litellm_params: { model: ollama/llama3, api_base: "http://localhost:11434" } }\n`);
+    expect(ollama).toThrow(ConfigError);
+    expect(ollama).toThrow(/model_list\[0\]\.litellm_params\.model: provider "ollama" is not supported .*write openai\/<its model name> with its api_base/);
   });
 
   it("reads fallbacks and retry settings from router_settings, else from litellm_settings (the seed's form)", () => {

@@ -1,0 +1,62 @@
+import { createTestDatabase, type TestDatabase } from "@gateway/testing";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { admin } from "./support/admin.js";
+import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
+import { ProcessGroup } from "./support/processes.js";
+
+// A LiteLLM config as people have them: the database named in general_settings,
+// and settings of LiteLLM's that this gateway does not implement.
+describe("a LiteLLM config.yaml with general_settings.database_url and settings this gateway does not implement", () => {
+  const processes = new ProcessGroup();
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    await processes.close();
+    await database?.drop();
+  });
+
+  it("keeps its keys and ledger in that Postgres rather than the embedded database, and names what it ignores", async () => {
+    const configPath = writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:9/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
+litellm_settings:
+  cache: true
+  success_callback: ["langfuse"]
+general_settings:
+  master_key: ${MASTER_KEY}
+  database_url: os.environ/LITELLM_DB
+`);
+    // Without DATABASE_URL, one process would otherwise keep everything in embedded PGlite.
+    const gateway = await processes.start("all", { configPath, env: { DATABASE_URL: "", NATS_URL: "", FAKE_PROVIDER_KEY: PROVIDER_KEY, LITELLM_DB: database.url } });
+    expect(gateway.output()).not.toContain("embedded database ready");
+    expect(gateway.output()).toMatch(/"ignored":\["litellm_settings\.cache","litellm_settings\.success_callback"\]/);
+
+    const { status } = await admin(gateway.url, "POST", "/key/generate", { key_alias: "in-the-configured-database" });
+    expect(status).toBe(200);
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      const rows = await sql<{ key_alias: string }[]>`SELECT key_alias FROM keys.virtual_keys`;
+      expect(rows.map((r) => r.key_alias)).toEqual(["in-the-configured-database"]);
+    } finally {
+      await sql.end();
+    }
+    expect(await gateway.stop()).toBe(0);
+  });
+
+  it("names general_settings.database_url, not DATABASE_URL, when the Postgres it names does not answer", async () => {
+    const configPath = writeConfig(`
+general_settings:
+  master_key: ${MASTER_KEY}
+  database_url: postgres://gateway:db-password-123@127.0.0.1:1/ledger
+`);
+    const start = processes.start("all", { configPath, env: { DATABASE_URL: "", NATS_URL: "" } });
+    await expect(start).rejects.toThrow(/exited \(1\) before listening:\n[^]*cannot reach Postgres at 127\.0\.0\.1:1\/ledger \(general_settings\.database_url\)/);
+    await expect(start).rejects.not.toThrow(/db-password-123/);
+  });
+});
