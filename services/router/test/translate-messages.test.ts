@@ -211,6 +211,24 @@ describe("OpenAI chunks to Anthropic events", () => {
     expect(events[0]!.json).toMatchObject({ message: { id: "c1", model: "gpt-x" } });
   });
 
+  it("opens a block per tool call when a server numbers every call 0 (Ollama), telling them apart by id", async () => {
+    const call = (id: string | undefined, name: string | undefined, args: string) => ({ index: 0, ...(id && { id }), function: { ...(name && { name }), arguments: args } });
+    const events = await collect(
+      eventsFromChunks(chunks(chunk({ tool_calls: [call("a", "f", '{"x"')] }), chunk({ tool_calls: [call(undefined, undefined, ":1}")] }), chunk({ tool_calls: [call("b", "g", "{}")] }, "tool_calls")), () => usage),
+    );
+    const starts = events.filter((e) => e.name === "content_block_start").map((e) => e.json["content_block"]);
+    expect(starts).toEqual([
+      { type: "tool_use", id: "a", name: "f", input: {} },
+      { type: "tool_use", id: "b", name: "g", input: {} },
+    ]);
+    const deltas = events.filter((e) => e.name === "content_block_delta").map((e) => [e.json["index"], (e.json["delta"] as Json)["partial_json"]]);
+    expect(deltas).toEqual([
+      [0, '{"x"'],
+      [0, ":1}"],
+      [1, "{}"],
+    ]);
+  });
+
   it("still frames a complete message when the chunks carry nothing", async () => {
     const events = await collect(eventsFromChunks(chunks(), () => undefined));
     expect(events.map((e) => e.name)).toEqual(["message_start", "message_delta", "message_stop"]);

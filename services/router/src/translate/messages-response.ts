@@ -68,7 +68,7 @@ export async function* eventsFromChunks(chunks: AsyncIterable<{ json: Json }>, f
   let startedMessage = false;
   let index = -1;
   let open: "thinking" | "text" | "tool_use" | undefined;
-  let openTool: unknown;
+  let openTool: { index: unknown; id: unknown } | undefined;
   let stop = "end_turn";
 
   function* openBlock(kind: "thinking" | "text" | "tool_use", block: Json): Generator<AnthropicEvent> {
@@ -102,8 +102,10 @@ export async function* eventsFromChunks(chunks: AsyncIterable<{ json: Json }>, f
     }
     for (const call of jsonArray(d["tool_calls"])) {
       const fn = (call["function"] ?? {}) as Json;
-      if (open !== "tool_use" || (call["index"] ?? 0) !== openTool) {
-        openTool = call["index"] ?? 0;
+      // A new call has another index, or (servers such as Ollama number every call 0) another id.
+      const id = typeof call["id"] === "string" && call["id"] !== "" ? call["id"] : undefined;
+      if (open !== "tool_use" || (call["index"] ?? 0) !== openTool?.index || (id !== undefined && id !== openTool.id)) {
+        openTool = { index: call["index"] ?? 0, id };
         yield* openBlock("tool_use", { type: "tool_use", id: call["id"], name: fn["name"], input: {} });
       }
       const args = str(fn["arguments"]);
