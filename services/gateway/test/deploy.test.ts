@@ -116,6 +116,18 @@ describe.each([
     }
   });
 
+  it("let only the edge's pods reach keys, router and accounting", () => {
+    type Requirement = { key: string; operator: string; values: string[] };
+    type Policy = Manifest & { spec: { podSelector: { matchExpressions: Requirement[] }; ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[] }[] } };
+    const [policy, ...others] = of<Policy>(manifests, "NetworkPolicy");
+    expect(others).toHaveLength(0);
+    const covers = (labels: Record<string, string>) => policy!.spec.podSelector.matchExpressions.every((r) => r.operator === "In" && r.values.includes(labels[r.key] ?? ""));
+    const podLabels = (service: string) => deployments.get(`gateway-${service}`)!.spec.template.metadata.labels;
+    expect(SERVICES.filter((service) => covers(podLabels(service)))).toEqual(["keys", "router", "accounting"]);
+    const sources = policy!.spec.ingress.flatMap((rule) => rule.from.map((peer) => peer.podSelector.matchLabels));
+    expect(sources.map((labels) => SERVICES.filter((service) => selects(labels, podLabels(service))))).toEqual([["edge"]]);
+  });
+
   it("autoscale the edge and the router", () => {
     const targets = of<Manifest & { spec: { scaleTargetRef: { kind: string; name: string }; minReplicas: number } }>(manifests, "HorizontalPodAutoscaler");
     expect(targets.map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(["gateway-edge", "gateway-router"]);
