@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import type { Bus, Database, GatewayConfig, Logger } from "@gateway/common";
+import { hashKey, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import type { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { startLedgerConsumer } from "./consumer.js";
 import { Ledger } from "./ledger.js";
@@ -12,7 +12,7 @@ export { LEDGER_DURABLE, USAGE_SUBJECT, startLedgerConsumer } from "./consumer.j
 export { DEFAULT_LIST_LIMIT, Ledger, MAX_LIST_LIMIT, type LedgerOptions, type SpendLogFilters } from "./ledger.js";
 export { dayOf, isoDay, partitionName, Partitions } from "./partitions.js";
 export { applyRetention, retentionSettings, type RetentionSettings } from "./retention.js";
-export { accountingRoutes, createAccountingService } from "./service.js";
+export { accountingRoutes, createAccountingService, type AccountingServiceDeps } from "./service.js";
 export { SpendReports } from "./spend-reports.js";
 
 const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
@@ -43,7 +43,8 @@ export async function startAccounting(deps: AccountingDeps): Promise<Accounting>
   const ledger = new Ledger(deps.database.db, { storePrompts: settings.store_prompts_in_spend_logs ?? false });
   const stopRetention = scheduleRetention(ledger.partitions, retentionSettings(settings), deps.logger);
   const consumer = await startLedgerConsumer(deps.bus, ledger, deps.logger);
-  const impl = createAccountingService({ ledger, reports: new SpendReports(deps.database.db) });
+  const masterKey = settings.master_key;
+  const impl = createAccountingService({ ledger, reports: new SpendReports(deps.database.db), masterKeyHash: masterKey === undefined ? undefined : hashKey(masterKey) });
   return {
     impl,
     routes: accountingRoutes(impl),

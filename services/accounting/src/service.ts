@@ -1,4 +1,5 @@
-import { Code, ConnectError, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { requireMasterKey } from "@gateway/common";
 import { AccountingService, SpendGroupBy, type ListSpendLogsRequest } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { MAX_LIST_LIMIT, type Ledger, type SpendLogFilters } from "./ledger.js";
 import { dayOf, isoDay } from "./partitions.js";
@@ -18,19 +19,33 @@ const GROUPINGS: Partial<Record<SpendGroupBy, SpendGrouping>> = {
   [SpendGroupBy.MODEL]: "model",
 };
 
-export function createAccountingService(deps: { ledger: Ledger; reports: SpendReports }): ServiceImpl<typeof AccountingService> {
+export interface AccountingServiceDeps {
+  ledger: Ledger;
+  reports: SpendReports;
+  /** The master key's hash (hashKey): every call must carry the key, as the edge's spend routes ask; undefined refuses them. */
+  masterKeyHash: string | undefined;
+}
+
+export function createAccountingService(deps: AccountingServiceDeps): ServiceImpl<typeof AccountingService> {
+  // Spend is the master key's to read, whoever reaches this port.
+  const admin =
+    <I, O>(fn: (request: I) => Promise<O>) =>
+    (request: I, ctx: HandlerContext): Promise<O> => {
+      requireMasterKey(deps.masterKeyHash, ctx);
+      return fn(request);
+    };
   return {
-    async listSpendLogs(request) {
+    listSpendLogs: admin(async (request) => {
       return { logs: await deps.ledger.list(spendLogFilters(request)) };
-    },
-    async keySpend(request) {
+    }),
+    keySpend: admin(async (request) => {
       // Each key hash is one query parameter; the cap keeps a request well inside Postgres' limit.
       if (request.keyHashes.length > MAX_LIST_LIMIT) {
         throw new ConnectError(`at most ${MAX_LIST_LIMIT} key hashes per request`, Code.InvalidArgument);
       }
       return { spend: Object.fromEntries(await deps.ledger.spendByKey(request.keyHashes)) };
-    },
-    async spendReport(request) {
+    }),
+    spendReport: admin(async (request) => {
       if (request.startDate === "" || request.endDate === "") {
         throw new ConnectError("start_date and end_date are required", Code.InvalidArgument);
       }
@@ -38,15 +53,15 @@ export function createAccountingService(deps: { ledger: Ledger; reports: SpendRe
       if (grouping === undefined) throw new ConnectError(`group_by ${request.groupBy} is not known`, Code.InvalidArgument);
       const rows = await deps.reports.report(dayRange(request.startDate, request.endDate), grouping);
       return { rows: rows.map(spendTotal) };
-    },
-    async topKeys(request) {
+    }),
+    topKeys: admin(async (request) => {
       const rows = await deps.reports.topKeys(recentDays(request.startDate, request.endDate), topLimit(request.limit));
       return { keys: rows.map(spendTotal) };
-    },
-    async topModels(request) {
+    }),
+    topModels: admin(async (request) => {
       const rows = await deps.reports.topModels(recentDays(request.startDate, request.endDate), topLimit(request.limit));
       return { models: rows.map(spendTotal) };
-    },
+    }),
   };
 }
 

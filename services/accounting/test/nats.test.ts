@@ -1,11 +1,12 @@
 import { toBinary } from "@bufbuild/protobuf";
-import { createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
 import { createLogger, openDatabase, type Database } from "@gateway/common";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { UsageEventSchema, UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startAccounting, USAGE_SUBJECT, type Accounting } from "../src/index.js";
+import { clientOf, MASTER_KEY } from "./support/client.js";
 import { usageEvent } from "./support/usage-events.js";
 
 let testDatabase: TestDatabase;
@@ -17,8 +18,8 @@ beforeAll(async () => {
   testDatabase = await createTestDatabase();
   database = await openDatabase({ url: testDatabase.url, max: 2 });
   testBus = await createTestBus();
-  accounting = await startAccounting({ database, bus: testBus.bus, logger: createLogger("accounting-test", "silent") });
-  client = createClient(AccountingService, createRouterTransport(accounting.routes));
+  accounting = await startAccounting({ database, bus: testBus.bus, logger: createLogger("accounting-test", "silent"), settings: { master_key: MASTER_KEY } });
+  client = clientOf(accounting.routes);
 });
 afterAll(async () => {
   await accounting?.stop();

@@ -1,8 +1,9 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { accountingRoutes, createAccountingService, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../src/index.js";
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../src/index.js";
+import { accountingClient } from "./support/client.js";
 import { openLedgerDatabase, type LedgerDatabase } from "./support/ledger-database.js";
 import { usageEvent } from "./support/usage-events.js";
 
@@ -26,8 +27,7 @@ let ledgerDb: LedgerDatabase;
 let client: Client<typeof AccountingService>;
 beforeAll(async () => {
   ledgerDb = await openLedgerDatabase();
-  const transport = createRouterTransport(accountingRoutes(createAccountingService({ ledger: ledgerDb.ledger, reports: ledgerDb.reports })));
-  client = createClient(AccountingService, transport);
+  client = accountingClient(ledgerDb);
 });
 beforeEach(async () => {
   await ledgerDb.clear();
@@ -41,6 +41,26 @@ async function listIds(request: Parameters<typeof client.listSpendLogs>[0]): Pro
   const { logs } = await client.listSpendLogs(request);
   return logs.map((log) => log.requestId);
 }
+
+describe("who may call", () => {
+  // Split, this service listens on a port of its own: reaching it must not be enough to read spend.
+  test("every call needs the master key", async () => {
+    const calls = (c: Client<typeof AccountingService>) => [
+      () => c.listSpendLogs({}),
+      () => c.keySpend({ keyHashes: [alice] }),
+      () => c.spendReport({ startDate: "2025-10-09", endDate: "2025-10-09" }),
+      () => c.topKeys({}),
+      () => c.topModels({}),
+    ];
+    for (const call of calls(accountingClient(ledgerDb, ""))) {
+      await expect(call()).rejects.toMatchObject({ code: Code.Unauthenticated });
+    }
+    for (const call of calls(accountingClient(ledgerDb, "sk-a-virtual-key-not-the-master"))) {
+      await expect(call()).rejects.toMatchObject({ code: Code.PermissionDenied });
+    }
+    for (const call of calls(client)) await expect(call()).resolves.toBeDefined();
+  });
+});
 
 describe("ListSpendLogs", () => {
   test("returns full usage events, newest first", async () => {

@@ -1,10 +1,11 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import { Code, type Client } from "@connectrpc/connect";
 import { AccountingService, SpendGroupBy, SpendTotalSchema } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { accountingRoutes, createAccountingService, MAX_LIST_LIMIT } from "../src/index.js";
+import { MAX_LIST_LIMIT } from "../src/index.js";
+import { accountingClient } from "./support/client.js";
 import { openLedgerDatabase, type LedgerDatabase } from "./support/ledger-database.js";
 import { usageEvent } from "./support/usage-events.js";
 
@@ -49,7 +50,7 @@ beforeAll(async () => {
   await ledgerDb.ledger.record(ledger);
   // A redelivery of the first event must not count twice in any report.
   await ledgerDb.ledger.record([first]);
-  client = createClient(AccountingService, createRouterTransport(accountingRoutes(createAccountingService(ledgerDb))));
+  client = accountingClient(ledgerDb);
 });
 afterAll(async () => {
   await ledgerDb?.close();

@@ -12,6 +12,12 @@ export interface EdgeOptions {
   maxBodyBytes: number;
   /** litellm_settings.require_auth_for_metrics_endpoint: GET /metrics asks for the master key. */
   metricsNeedMasterKey: boolean;
+  /**
+   * The master key, as config.yaml gives it: the edge's own credential for the
+   * router's model admin and the accounting service's spend queries, which
+   * refuse calls without it. Absent, those calls carry the caller's key.
+   */
+  masterKey?: string | undefined;
   /** Whether the services behind the edge are ready to serve. */
   ready: () => boolean;
 }

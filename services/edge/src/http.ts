@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Code } from "@connectrpc/connect";
+import { Code, type CallOptions } from "@connectrpc/connect";
 import { gatewayError, keyOfAuthorization, withFields } from "@gateway/common";
+import type { RequestContext } from "./context.js";
 
 /** Reads the whole request body, refusing more than `limit` bytes. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -109,4 +110,14 @@ export function apiKeyOf(req: IncomingMessage): string {
   if (auth !== undefined) return keyOfAuthorization(auth);
   const alt = req.headers["api-key"] ?? req.headers["x-api-key"];
   return typeof alt === "string" ? alt.trim() : "";
+}
+
+/**
+ * Options for a call to the router's model admin or the accounting service:
+ * they take the master key only, so the edge calls them with its own (once
+ * the route has checked what the caller may see), or the caller's when it
+ * has none.
+ */
+export function asMasterKey(ctx: RequestContext): CallOptions {
+  return { headers: { authorization: `Bearer ${ctx.options.masterKey ?? apiKeyOf(ctx.req)}` } };
 }

@@ -74,13 +74,26 @@ interface Call extends RequestContext {
   release: () => void;
 }
 
+// What a header value may hold as it is; Node refuses control characters and
+// anything past Latin-1 (throwing after the provider has answered).
+const HEADER_SAFE = /^[\x20-\x7e]*$/;
+
+/**
+ * A name as a header value: as it is when it can be, percent-encoded when not.
+ * A wildcard group answers any name a client sends ("openai/日本", or one with
+ * a line break), and the response must not be lost over a header.
+ */
+function headerValue(name: string): string {
+  return HEADER_SAFE.test(name) ? name : encodeURIComponent(name);
+}
+
 /** Response headers LiteLLM clients know: which deployment answered, what it cost, the key's limits. */
 function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): Record<string, string> {
   const headers: Record<string, string> = { "x-litellm-call-id": ctx.requestId };
   rateLimitHeaders(ctx.auth.rateLimit, headers);
   if (started) {
-    headers["x-litellm-model-id"] = started.deploymentId;
-    headers["x-litellm-model-group"] = started.modelGroup;
+    headers["x-litellm-model-id"] = headerValue(started.deploymentId);
+    headers["x-litellm-model-group"] = headerValue(started.modelGroup);
     headers["x-litellm-attempted-retries"] = String(started.attemptedRetries);
     headers["x-litellm-attempted-fallbacks"] = String(started.attemptedFallbacks);
   }

@@ -24,9 +24,10 @@ const chunk = (text: string) => ({ case: "chunk" as const, value: encoder.encode
 let endLinger = () => {};
 
 async function* complete(req: CompleteRequest, ctx: HandlerContext) {
-  const body = JSON.parse(new TextDecoder().decode(req.body)) as { stream?: boolean; messages: { content: string }[] };
+  const body = JSON.parse(new TextDecoder().decode(req.body)) as { model: string; stream?: boolean; messages: { content: string }[] };
   const says = body.messages[0]?.content ?? "";
-  yield { event: started };
+  // A wildcard group is named by what the client asked for, as the router names it.
+  yield { event: says === "wildcard" ? { case: "started" as const, value: { ...started.value, modelGroup: body.model } } : started };
   if (!body.stream) {
     yield { event: { case: "response" as const, value: encoder.encode(JSON.stringify({ object: "chat.completion", says })) } };
     yield { event: finished };
@@ -176,6 +177,19 @@ describe("edge", () => {
     expect(await statusOf("/v1/../v1/./models")).toBe(200);
     expect(await statusOf(`${base}/v1/models`)).toBe(200);
     expect(await statusOf("/v1/models/..")).toBe(404);
+  });
+
+  it("answers a model name that cannot be a header value as it is, with it percent-encoded in x-litellm-model-group", async () => {
+    for (const stream of [false, true]) {
+      for (const model of ["openai/日本語", "openai/a\r\nset-cookie: x=1"]) {
+        const res = await post({ model, stream, messages: [{ role: "user", content: "wildcard" }] });
+        expect(res.status).toBe(200);
+        expect(res.headers.get("x-litellm-model-group")).toBe(encodeURIComponent(model));
+        expect(res.headers.get("set-cookie")).toBeNull();
+        expect(await res.text()).toContain(stream ? "[DONE]" : "wildcard");
+      }
+    }
+    expect((await post({ model: "openai/gpt-4o", messages: [{ role: "user", content: "wildcard" }] })).headers.get("x-litellm-model-group")).toBe("openai/gpt-4o");
   });
 
   it("lists models in OpenAI's shape", async () => {

@@ -107,7 +107,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       }
       const metricsNeedMasterKey = config.litellm_settings.require_auth_for_metrics_endpoint === true;
       const edge = createEdgeServer(
-        { peers, authCache, logger, maxBodyBytes, metricsNeedMasterKey, ready: () => ready && routerReady() && databaseAlive() },
+        {
+          peers,
+          authCache,
+          logger,
+          maxBodyBytes,
+          metricsNeedMasterKey,
+          // The router's model admin and the accounting service ask for it, split or not.
+          masterKey: config.general_settings.master_key,
+          ready: () => ready && routerReady() && databaseAlive(),
+        },
         tlsFiles(options),
       );
       port = await edge.listen(options.port, options.host);

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import type { Bus, Database, GatewayConfig, Logger } from "@gateway/common";
+import { hashKey, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { ModelGroups } from "./config/model-groups.js";
 import { ConfigReloader } from "./config/reload.js";
 import { Cooldowns } from "./cooldowns.js";
@@ -42,7 +42,8 @@ export async function startRouter(deps: {
     outboxDir: deps.outboxDir,
     storePrompts: deps.config.general_settings.store_prompts_in_spend_logs ?? false,
   });
-  const impl = createRouterService({ models, store, state, publisher, logger: deps.logger });
+  const masterKey = deps.config.general_settings.master_key;
+  const impl = createRouterService({ models, store, state, publisher, logger: deps.logger, masterKeyHash: masterKey === undefined ? undefined : hashKey(masterKey) });
   return {
     impl,
     routes: routerRoutes(impl),

@@ -1,5 +1,5 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { gatewayError, parsedBody, type Logger } from "@gateway/common";
+import { gatewayError, parsedBody, requireMasterKey, type Logger } from "@gateway/common";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { CALL_HANDLERS } from "./calls.js";
@@ -26,6 +26,8 @@ export interface RouterDeps {
   state: RoutingState;
   publisher: UsagePublisher;
   logger: Logger;
+  /** The master key's hash (hashKey): the model admin calls must carry the key; undefined refuses them. */
+  masterKeyHash: string | undefined;
 }
 
 function storeOf(deps: RouterDeps): ModelStore {
@@ -107,6 +109,15 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
     });
   }
 
+  // Model admin (the master key's, as at the edge): whoever reaches this port must not add a
+  // deployment that sends a provider key where it likes, nor read the model list.
+  const admin =
+    <I, O>(fn: (req: I) => O) =>
+    (req: I, ctx: HandlerContext): O => {
+      requireMasterKey(deps.masterKeyHash, ctx);
+      return fn(req);
+    };
+
   return {
     complete(req: CompleteRequest, ctx: HandlerContext): AsyncIterable<CallEvent> {
       const startMs = Date.now();
@@ -142,16 +153,16 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       return { models: names.map((name) => ({ name, created: BigInt(groups.loadedAt) })) };
     },
 
-    addModel: (req) => addModel(deps.models, storeOf(deps), req),
+    addModel: admin((req) => addModel(deps.models, storeOf(deps), req)),
 
-    async deleteModel(req) {
+    deleteModel: admin(async (req) => {
       await deleteModel(deps.models, storeOf(deps), req);
       return {};
-    },
+    }),
 
-    getModelInfo: (req) => getModelInfo(deps.models, req),
+    getModelInfo: admin((req) => getModelInfo(deps.models, req)),
 
-    checkHealth: (req) => checkHealth(deps.models, req),
+    checkHealth: admin((req) => checkHealth(deps.models, req)),
   };
 }
 

@@ -3,7 +3,7 @@ import { gatewayError } from "@gateway/common";
 import { SpendGroupBy, type SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, queryOf, sendJson } from "../http.js";
+import { apiKeyOf, asMasterKey, queryOf, sendJson } from "../http.js";
 import { intParam } from "./spend.js";
 
 // LiteLLM's spend report and top lists, in LiteLLM's response shapes, all
@@ -94,7 +94,10 @@ export async function globalSpendReport(ctx: RequestContext): Promise<void> {
       param: "group_by",
     });
   }
-  const { rows } = await ctx.options.peers.accounting.spendReport({ startDate: param(ctx, "start_date"), endDate: param(ctx, "end_date"), groupBy });
+  const { rows } = await ctx.options.peers.accounting.spendReport(
+    { startDate: param(ctx, "start_date"), endDate: param(ctx, "end_date"), groupBy },
+    asMasterKey(ctx),
+  );
   const shaped = groupBy === SpendGroupBy.TEAM ? byTeam(rows) : groupBy === SpendGroupBy.API_KEY ? byApiKey(rows) : byModel(rows);
   sendJson(ctx.res, 200, shaped);
 }
@@ -102,11 +105,10 @@ export async function globalSpendReport(ctx: RequestContext): Promise<void> {
 /** GET /global/spend/keys?limit= (master key): keys by spend over the last 30 days, or start_date..end_date. */
 export async function globalSpendKeys(ctx: RequestContext): Promise<void> {
   await authorizeAdmin(ctx);
-  const { keys } = await ctx.options.peers.accounting.topKeys({
-    startDate: param(ctx, "start_date"),
-    endDate: param(ctx, "end_date"),
-    limit: intParam(ctx, "limit", 0, MAX_TOP),
-  });
+  const { keys } = await ctx.options.peers.accounting.topKeys(
+    { startDate: param(ctx, "start_date"), endDate: param(ctx, "end_date"), limit: intParam(ctx, "limit", 0, MAX_TOP) },
+    asMasterKey(ctx),
+  );
   // key_name is LiteLLM's abbreviated key ("sk-...abcd"); only hashes are kept here.
   sendJson(ctx.res, 200, keys.map((k) => ({ api_key: k.keyHash, key_alias: k.keyAlias || null, key_name: null, total_spend: k.spend })));
 }
@@ -114,10 +116,9 @@ export async function globalSpendKeys(ctx: RequestContext): Promise<void> {
 /** GET /global/spend/models?limit= (master key): model groups by spend over the last 30 days, or start_date..end_date. */
 export async function globalSpendModels(ctx: RequestContext): Promise<void> {
   await authorizeAdmin(ctx);
-  const { models } = await ctx.options.peers.accounting.topModels({
-    startDate: param(ctx, "start_date"),
-    endDate: param(ctx, "end_date"),
-    limit: intParam(ctx, "limit", 0, MAX_TOP),
-  });
+  const { models } = await ctx.options.peers.accounting.topModels(
+    { startDate: param(ctx, "start_date"), endDate: param(ctx, "end_date"), limit: intParam(ctx, "limit", 0, MAX_TOP) },
+    asMasterKey(ctx),
+  );
   sendJson(ctx.res, 200, models.map((m) => ({ model: m.modelGroup, total_spend: m.spend, total_tokens: Number(m.totalTokens) })));
 }

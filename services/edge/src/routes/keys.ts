@@ -3,7 +3,7 @@ import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, queryOf, readJsonObject, sendJson } from "../http.js";
+import { apiKeyOf, asMasterKey, queryOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's key management routes (/key/*), as calls to the keys service's
 // management RPCs. The caller's key rides along: the keys service itself
@@ -114,12 +114,14 @@ export function keyInfo(k: VirtualKey, spend: number) {
 /**
  * What each key has spent: for a key with a budget, its budget period's, as
  * the keys service holds the budget to it; otherwise the ledger's, over
- * every hash the key has had (regenerating a key changes its hash).
+ * every hash the key has had (regenerating a key changes its hash). Asked
+ * once the keys service has let the caller see the keys (a virtual key its
+ * own), with the edge's master key.
  */
 async function spendOf(ctx: RequestContext, keys: VirtualKey[]): Promise<number[]> {
   const hashesOf = (k: VirtualKey) => [k.keyHash, ...k.previousKeyHashes];
   const hashes = keys.filter((k) => k.spend === undefined).flatMap(hashesOf);
-  const ledger = hashes.length === 0 ? {} : (await ctx.options.peers.accounting.keySpend({ keyHashes: hashes })).spend;
+  const ledger = hashes.length === 0 ? {} : (await ctx.options.peers.accounting.keySpend({ keyHashes: hashes }, asMasterKey(ctx))).spend;
   return keys.map((k) => k.spend ?? hashesOf(k).reduce((sum, hash) => sum + (ledger[hash] ?? 0), 0));
 }
 

@@ -3,7 +3,7 @@ import { gatewayError } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { EndpointHealth } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, queryOf, readJsonObject, sendJson } from "../http.js";
+import { apiKeyOf, asMasterKey, queryOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's model management routes (/model/new, /model/delete,
 // /model/info) and its deployment health check (/health), for the master
@@ -22,7 +22,7 @@ const json = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes));
 export async function newModel(ctx: RequestContext): Promise<void> {
   await asMaster(ctx);
   const { raw } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
-  const { model } = await ctx.options.peers.router.addModel({ model: raw });
+  const { model } = await ctx.options.peers.router.addModel({ model: raw }, asMasterKey(ctx));
   const added = model ? (json(model.json) as { model_info?: { id?: string } }) : {};
   sendJson(ctx.res, 200, { model_id: added.model_info?.id ?? null, ...added });
 }
@@ -33,14 +33,14 @@ export async function deleteModel(ctx: RequestContext): Promise<void> {
   const { body } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
   const id = body["id"];
   if (typeof id !== "string" || id === "") throw gatewayError("id is required", Code.InvalidArgument, { type: "invalid_request_error", param: "id" });
-  await ctx.options.peers.router.deleteModel({ id });
+  await ctx.options.peers.router.deleteModel({ id }, asMasterKey(ctx));
   sendJson(ctx.res, 200, { message: `Model: ${id} deleted successfully` });
 }
 
 /** GET /model/info (?litellm_model_id= for one): every deployment, without secrets. */
 export async function modelInfo(ctx: RequestContext): Promise<void> {
   await asMaster(ctx);
-  const { models } = await ctx.options.peers.router.getModelInfo({ id: queryOf(ctx.req).get("litellm_model_id") ?? "" });
+  const { models } = await ctx.options.peers.router.getModelInfo({ id: queryOf(ctx.req).get("litellm_model_id") ?? "" }, asMasterKey(ctx));
   sendJson(ctx.res, 200, { data: models.map((m) => json(m.json)) });
 }
 
@@ -51,7 +51,7 @@ function endpoint(e: EndpointHealth) {
 /** GET /health (?model= for one group): calls every deployment once. */
 export async function health(ctx: RequestContext): Promise<void> {
   await asMaster(ctx);
-  const { healthy, unhealthy } = await ctx.options.peers.router.checkHealth({ model: queryOf(ctx.req).get("model") ?? "" });
+  const { healthy, unhealthy } = await ctx.options.peers.router.checkHealth({ model: queryOf(ctx.req).get("model") ?? "" }, asMasterKey(ctx));
   sendJson(ctx.res, 200, {
     healthy_endpoints: healthy.map(endpoint),
     unhealthy_endpoints: unhealthy.map(endpoint),

@@ -4,7 +4,7 @@ import { gatewayError, hashKey } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, queryOf, sendJson } from "../http.js";
+import { apiKeyOf, asMasterKey, queryOf, sendJson } from "../http.js";
 
 const MAX_PAGE_SIZE = 1000;
 // The RPC's offset is a uint32.
@@ -95,13 +95,16 @@ export async function spendLogs(ctx: RequestContext): Promise<void> {
   // LiteLLM's api_key filter takes the key itself or its hash.
   const apiKey = q.get("api_key") ?? "";
   const keyHash = /^[0-9a-f]{64}$/.test(apiKey) ? apiKey : apiKey ? hashKey(apiKey) : "";
-  const { logs } = await accounting.listSpendLogs({
-    keyHash,
-    requestId: q.get("request_id") ?? "",
-    userId: q.get("user_id") ?? "",
-    startMs: BigInt(dateParam(ctx, "start_date", false)),
-    endMs: BigInt(dateParam(ctx, "end_date", true)),
-    ...pageOf(ctx),
-  });
+  const { logs } = await accounting.listSpendLogs(
+    {
+      keyHash,
+      requestId: q.get("request_id") ?? "",
+      userId: q.get("user_id") ?? "",
+      startMs: BigInt(dateParam(ctx, "start_date", false)),
+      endMs: BigInt(dateParam(ctx, "end_date", true)),
+      ...pageOf(ctx),
+    },
+    asMasterKey(ctx),
+  );
   sendJson(ctx.res, 200, logs.map(spendLogRow));
 }

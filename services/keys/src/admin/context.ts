@@ -1,5 +1,5 @@
 import { Code, type HandlerContext } from "@connectrpc/connect";
-import { gatewayError, hashKey, keyOfAuthorization, pgErrorCode } from "@gateway/common";
+import { gatewayError, hashKey, keyOfAuthorization, pgErrorCode, requireMasterKey } from "@gateway/common";
 import type { KeyRef } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { AllowanceStore } from "../allowance-store.js";
 import type { BudgetSpend } from "../budget-spend.js";
@@ -24,13 +24,7 @@ export function bearerOf(ctx: HandlerContext): string {
 
 /** Management calls carry the master key as their bearer token. */
 export function requireMaster(deps: AdminDeps, ctx: HandlerContext): void {
-  const token = bearerOf(ctx);
-  if (token === "") {
-    throw gatewayError("No API key provided", Code.Unauthenticated, { type: "authentication_error", code: "missing_api_key" });
-  }
-  if (!deps.masterKey.matchesHash(hashKey(token))) {
-    throw gatewayError("Only the master key may manage keys", Code.PermissionDenied, { type: "permission_error", status: 401 });
-  }
+  requireMasterKey(deps.masterKey.hash, ctx);
 }
 
 function notFound(what: string): Error {

@@ -15,10 +15,15 @@ export interface UpstreamRequest {
   secret: string | undefined;
 }
 
-/** Removes the deployment's key, and anything shaped like a key, from provider text. */
+// A key as providers echo it masked ("Incorrect API key provided:
+// gsk_ab**********wxyz", xAI's "xai-ab****"): its first and last characters
+// around a run of asterisks, whatever the key's prefix.
+const MASKED_KEY = /[A-Za-z0-9_-]*\*{3,}[A-Za-z0-9_*-]*/g;
+
+/** Removes the deployment's key, anything shaped like a key, and masked echoes of a key from provider text. */
 export function scrub(text: string, secret: string | undefined): string {
   const cleaned = secret ? text.split(secret).join("[redacted]") : text;
-  return cleaned.replace(/\b(sk|key|AIza)[-_][A-Za-z0-9_*-]{6,}/g, "[redacted]");
+  return cleaned.replace(/\b(sk|key|AIza)[-_][A-Za-z0-9_*-]{6,}/g, "[redacted]").replace(MASKED_KEY, "[redacted]");
 }
 
 function retryAfterMs(header: string | string[] | undefined): number | undefined {
