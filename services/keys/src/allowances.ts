@@ -20,6 +20,8 @@ export class Pool {
   lastUse = Date.now();
   /** This replica's take from the store in flight for this pool, if any. */
   taking: Taking | undefined;
+  /** Replaced by a pool under a changed limit: what its requests in flight free goes back to the store at once. */
+  retired = false;
 
   constructor(
     readonly ref: AllowanceRef,
@@ -61,7 +63,11 @@ export class Allowances {
     let pool = this.pools.get(id);
     if (!pool || pool.limit !== limit) {
       // The key's limit changed: hand back the old holding, start afresh.
-      if (pool && pool.free > 0) void this.giveBack(pool, pool.free);
+      // The old pool is no longer swept, so what its requests in flight
+      // free is handed back as they release (it stayed taken for good: a
+      // key whose max_parallel_requests changed with requests in flight
+      // was refused from then on).
+      if (pool) this.retire(pool);
       pool = new Pool(ref, limit, endsAt);
       this.pools.set(id, pool);
     }
@@ -109,6 +115,7 @@ export class Allowances {
     pool.used -= amount;
     pool.reserved -= amount;
     pool.lastUse = Date.now();
+    if (pool.retired) this.retire(pool);
   }
 
   /** Settles a reservation to what was really used; usage past the holding is charged anyway. */
@@ -121,6 +128,13 @@ export class Allowances {
       pool.held += over;
       this.store.charge(pool.ref, over).catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "charging usage over the allowance failed"));
     }
+    if (pool.retired) this.retire(pool);
+  }
+
+  /** Takes a pool out of use: what it holds unused goes back now, and what it frees later as it is freed. */
+  private retire(pool: Pool): void {
+    pool.retired = true;
+    if (pool.free > 0 && pool.endsAt > Date.now()) void this.giveBack(pool, pool.free);
   }
 
   private sweep(): void {
