@@ -224,17 +224,23 @@ async function writeStream(ctx: Call, events: Events): Promise<void> {
   const { res } = ctx;
   try {
     for await (const { event } of events) {
-      if (event.case === "started") res.writeHead(200, Object.assign(routeHeaders(ctx, event.value), SSE_HEADERS));
+      // A stream can still break after it reported what it used.
+      if (event.case === "finished") finish(ctx, event.value);
+      else if (event.case === "started") res.writeHead(200, Object.assign(routeHeaders(ctx, event.value), SSE_HEADERS));
+      // The client has gone and callModel's onClose is cancelling the call:
+      // read on without writing, up to the Finished event with what the
+      // stream used until then (the router sends it before the stream ends,
+      // and books as much in the ledger). Stopping here released the key's
+      // reservation with nothing used, so clients walking away mid-stream
+      // spent past its budget.
+      else if (res.destroyed) continue;
       else if (event.case === "chunk") await writeEvent(res, event.value);
       else if (event.case === "namedChunk") await writeNamedEvent(res, event.value.name, event.value.data);
-      // A stream can still break after it reported what it used.
-      else if (event.case === "finished") finish(ctx, event.value);
-      if (res.destroyed) return;
     }
   } catch (err) {
     if (!res.headersSent) throw err;
     if (!res.destroyed) res.end(ctx.api.streamError(describeError(err)));
     return;
   }
-  ctx.api.endStream(res);
+  if (!res.destroyed) ctx.api.endStream(res);
 }
