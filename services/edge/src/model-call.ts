@@ -74,6 +74,10 @@ interface Call extends RequestContext {
   release: () => void;
 }
 
+// How long a call given up before it reported what it used waits for the
+// router to settle it, before it is settled as if it used all it reserved.
+const SETTLE_GIVEN_UP_AFTER_MS = 3_000;
+
 // What a header value may hold as it is; Node refuses control characters and
 // anything past Latin-1 (throwing after the provider has answered).
 const HEADER_SAFE = /^[\x20-\x7e]*$/;
@@ -135,10 +139,10 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   const used: Used = { cost: 0, totalTokens: 0 };
   let released = false;
   // Only a request that holds something needs the extra call to give it back.
-  const release = () => {
+  const release = (usageUnknown = false) => {
     if (released || !auth.reserved) return;
     released = true;
-    keys.release({ requestId, keyHash: auth.keyHash, holder: auth.holder, ...used }).catch((err: unknown) => {
+    keys.release({ requestId, keyHash: auth.keyHash, holder: auth.holder, usageUnknown, ...used }).catch((err: unknown) => {
       options.logger.error({ requestId, err: (err as Error).message }, "releasing the key's reservation failed");
     });
   };
@@ -161,6 +165,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         userId: auth.userId,
         teamId: auth.teamId,
         providerHeaders: api.providerHeaders(req),
+        reservationHolder: auth.reserved ? auth.holder : "",
       },
       { signal: abort.signal },
     );
@@ -168,7 +173,11 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     else await writeResponse(call, events);
   } finally {
     res.off("close", onClose);
-    release();
+    // Given up before the router said what it used (split, cutting the call
+    // cuts its events): the router settles it with the keys service itself.
+    // Should that never come, it is settled as if it used all it reserved.
+    if (abort.signal.aborted && !released && auth.reserved) setTimeout(() => release(true), SETTLE_GIVEN_UP_AFTER_MS).unref();
+    else release();
   }
 }
 

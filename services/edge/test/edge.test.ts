@@ -15,6 +15,8 @@ import { createEdgeServer, type EdgeServer } from "../src/index.js";
 const encoder = new TextEncoder();
 const released: ReleaseRequest[] = [];
 let aborted = 0;
+/** The reservation holders the "hang" calls named. */
+const holders: string[] = [];
 
 const started = { case: "started" as const, value: { modelGroup: "fast-model", deploymentId: "d1", providerModel: "gpt-4o-mini" } };
 const finished = { case: "finished" as const, value: { promptTokens: 3, completionTokens: 2, cost: 0.25 } };
@@ -43,6 +45,7 @@ async function* complete(req: CompleteRequest, ctx: HandlerContext) {
     throw gatewayError("openai stream broke", Code.Unavailable, { type: "api_error", status: 502 });
   }
   if (says === "hang") {
+    holders.push(req.reservationHolder);
     await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
     aborted++;
     return;
@@ -133,14 +136,19 @@ describe("edge", () => {
     expect(released[0]?.cost).toBe(0.25);
   });
 
-  it("aborts the router's call when the client goes away mid-stream, and releases", async () => {
+  it("aborts the router's call when the client goes away mid-stream, naming who holds its reservation, and releases it as fully used when the router does not", async () => {
     const before = aborted;
+    const releasedBefore = released.length;
     const res = await post({ model: "fast-model", stream: true, messages: [{ role: "user", content: "hang" }] });
     const reader = res.body!.getReader();
     await reader.read();
     await reader.cancel();
     await expect.poll(() => aborted).toBe(before + 1);
-    await expect.poll(() => released.length).toBe(1);
+    expect(holders).toEqual(["replica-1"]);
+    // This router settles nothing itself: the edge does, a few seconds on, on the budget's safe side.
+    expect(released).toHaveLength(releasedBefore);
+    await expect.poll(() => released.length, { timeout: 6_000 }).toBe(releasedBefore + 1);
+    expect(released.at(-1)).toMatchObject({ holder: "replica-1", usageUnknown: true });
   });
 
   it("maps failures to OpenAI-style errors with the right status, and keeps serving", async () => {

@@ -1,44 +1,42 @@
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
-import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
+import { eventually } from "@gateway/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGateway, type RunningGateway } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { gatewayOptions } from "./support/gateway.js";
+import { MODES, startInMode, type ModeGateway } from "./support/modes.js";
 
 // A client that walks away mid-stream is still charged, in the ledger, for
-// what the stream carried until then; its key's budget must count the same.
+// what the stream carried until then; its key's budget must count the same,
+// in one process (the edge reads on to the router's Finished) and split (the
+// edge's call is cut, and the router settles the reservation itself).
 
 let provider: FakeProvider;
-let gateway: RunningGateway;
-let database: TestDatabase;
-let bus: TestBus;
-let baseUrl: string;
 
 beforeAll(async () => {
   process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
   provider = await startFakeProvider();
-  database = await createTestDatabase();
-  bus = await createTestBus();
-  gateway = await startGateway(gatewayOptions("all", fakeOpenAIConfig(provider.url), { databaseUrl: database.url, nats: bus }));
-  baseUrl = `http://127.0.0.1:${gateway.port}`;
 });
 
 afterAll(async () => {
-  await gateway?.close();
   await provider?.close();
-  await bus?.close();
-  await database?.drop();
 });
 
-async function ledgerSpend(keyHash: string): Promise<{ rows: number; spend: number }> {
-  const res = await fetch(`${baseUrl}/spend/logs?api_key=${keyHash}&limit=1000`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
-  const rows = (await res.json()) as { spend: number }[];
-  return { rows: rows.length, spend: rows.reduce((sum, r) => sum + r.spend, 0) };
-}
+describe.each(MODES.filter((m) => m.real))("streams abandoned by their clients, $name", (mode) => {
+  let gateway: ModeGateway;
+  beforeAll(async () => {
+    gateway = await startInMode(mode, fakeOpenAIConfig(provider.url));
+  });
+  afterAll(async () => {
+    await gateway?.close();
+  });
 
-describe("streams abandoned by their clients", () => {
+  async function ledgerSpend(keyHash: string): Promise<{ rows: number; spend: number }> {
+    const res = await fetch(`${gateway.baseUrl}/spend/logs?api_key=${keyHash}&limit=1000`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+    const rows = (await res.json()) as { spend: number }[];
+    return { rows: rows.length, spend: rows.reduce((sum, r) => sum + r.spend, 0) };
+  }
+
   it("count against the key's budget as the ledger charges them", async () => {
     // A long answer sent as fast as it goes: the gateway has chunks on hand
     // when it sees the client gone.
@@ -47,8 +45,9 @@ describe("streams abandoned by their clients", () => {
     try {
       // Room for one such request's reservation (words × $0.6e-6, about $0.018), not two.
       const maxBudget = 0.03;
-      const { json: minted } = await admin<GeneratedKey>(baseUrl, "POST", "/key/generate", { max_budget: maxBudget });
-      const client = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: minted.key, maxRetries: 0 });
+      const { json: minted } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { max_budget: maxBudget });
+      const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: minted.key, maxRetries: 0 });
+      const keySpend = async () => (await admin<{ info: { spend: number } }>(gateway.baseUrl, "GET", `/key/info?key=${minted.key}`)).json.info.spend;
       let admitted = 0;
       for (let i = 0; i < 10; i++) {
         const walkAway = new AbortController();
@@ -66,13 +65,16 @@ describe("streams abandoned by their clients", () => {
         } catch {
           // The client's own abort.
         }
-        // Booked before the next one starts.
-        await eventually("the request in the ledger", async () => ((await ledgerSpend(minted.token)).rows === admitted ? true : undefined));
+        // Booked, and settled with the key, before the next one starts.
+        const ledger = await eventually("the request in the ledger", async () => {
+          const l = await ledgerSpend(minted.token);
+          return l.rows === admitted ? l : undefined;
+        });
+        await eventually("the key charged as the ledger", async () => (Math.abs((await keySpend()) - ledger.spend) < 1e-12 ? true : undefined));
       }
       const ledger = await ledgerSpend(minted.token);
       expect(ledger.spend).toBeGreaterThan(0);
-      const { json } = await admin<{ info: { spend: number } }>(baseUrl, "GET", `/key/info?key=${minted.key}`);
-      expect(json.info.spend).toBeCloseTo(ledger.spend, 12);
+      expect(await keySpend()).toBeCloseTo(ledger.spend, 12);
       expect(ledger.spend).toBeLessThanOrEqual(maxBudget);
     } finally {
       delete provider.behavior.reply;

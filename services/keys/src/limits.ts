@@ -158,10 +158,16 @@ export class Limits {
     return this.reservations.size;
   }
 
+  /** Settles a reservation whose use nobody can tell, as if it used all it reserved: the budget's safe side. */
+  settleAsReserved(requestId: string): void {
+    const r = this.reservations.get(requestId);
+    if (r) this.settle(requestId, (r.budget?.amount ?? 0) / NANO, r.tokens?.amount ?? 0);
+  }
+
   private abandonStale(): void {
     const cutoff = Date.now() - ABANDONED_AFTER_MS;
     for (const [id, r] of this.reservations) {
-      if (r.at < cutoff) this.settle(id, (r.budget?.amount ?? 0) / NANO, r.tokens?.amount ?? 0);
+      if (r.at < cutoff) this.settleAsReserved(id);
     }
   }
 

@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import type { Bus } from "@gateway/common";
+import { releaseSubject, type Bus } from "@gateway/common";
 import {
   Access,
   AuthorizeRequestSchema,
@@ -21,14 +21,11 @@ export interface KeysDeps extends AuthorizeDeps, AdminDeps {
   bus: Bus;
 }
 
-/** Live subject for Releases that reached another replica than the one holding the reservation. */
-const releaseSubject = (holder: string) => `keys.release.${holder}`;
-
 export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysService> & { stop(): void; endWatches(): void } {
   const authorize = createAuthorize(deps);
   const watches = new AbortController();
   const released = create(ReleaseResponseSchema);
-  const settle = (req: ReleaseRequest) => deps.limits.settle(req.requestId, req.cost, req.totalTokens);
+  const settle = (req: ReleaseRequest) => (req.usageUnknown ? deps.limits.settleAsReserved(req.requestId) : deps.limits.settle(req.requestId, req.cost, req.totalTokens));
   const stopListening = deps.bus.listen(releaseSubject(deps.holder), (data) => settle(fromBinary(ReleaseRequestSchema, data)));
   const admin = <I, O>(fn: (deps: AdminDeps, req: I) => Promise<O>) => (req: I, ctx: HandlerContext) => {
     requireMaster(deps, ctx);

@@ -137,6 +137,16 @@ describe("key info", () => {
     expect((await client().listKeys({ size: 100 }, asMaster)).keys.find((k) => k.keyHash === regenerated.info?.keyHash)?.spend).toBe(0.25);
   });
 
+  it("settles a release whose usage is unknown as if the request used all it reserved, and only the first release of a request", async () => {
+    const reservation = new ReservationPricing(config).maxCost("fast-model", 10, 10);
+    const minted = await client().generateKey({ settings: { maxBudget: 1 } }, asMaster);
+    const auth = await client().authorize({ apiKey: minted.key, requestId: "u1", model: "fast-model", promptTokens: 10, maxTokens: 10 });
+    await client().release({ requestId: "u1", keyHash: auth.keyHash, holder: auth.holder, usageUnknown: true });
+    // A later release of the same request (the router's, arriving late) changes nothing.
+    await client().release({ requestId: "u1", keyHash: auth.keyHash, holder: auth.holder, cost: 0.5 });
+    expect((await client().getKey({ ref: byKey(minted.key) }, asMaster)).key?.spend).toBe(reservation);
+  });
+
   it("refuses a budget with its spend as the current cost, and what requests in flight and this one reserve apart", async () => {
     const reservation = new ReservationPricing(config).maxCost("fast-model", 10, 10);
     const minted = await client().generateKey({ settings: { maxBudget: reservation * 1.5 } }, asMaster);

@@ -1,5 +1,7 @@
 import { fileURLToPath } from "node:url";
-import { hashKey, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { toBinary } from "@bufbuild/protobuf";
+import { hashKey, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { ReleaseRequestSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import { ModelGroups } from "./config/model-groups.js";
 import { ConfigReloader } from "./config/reload.js";
 import { Cooldowns } from "./cooldowns.js";
@@ -43,7 +45,15 @@ export async function startRouter(deps: {
     storePrompts: deps.config.general_settings.store_prompts_in_spend_logs ?? false,
   });
   const masterKey = deps.config.general_settings.master_key;
-  const impl = createRouterService({ models, store, state, publisher, logger: deps.logger, masterKeyHash: masterKey === undefined ? undefined : hashKey(masterKey) });
+  const impl = createRouterService({
+    models,
+    store,
+    state,
+    publisher,
+    logger: deps.logger,
+    masterKeyHash: masterKey === undefined ? undefined : hashKey(masterKey),
+    settleAbandoned: (release) => deps.bus.broadcast(releaseSubject(release.holder), toBinary(ReleaseRequestSchema, release)),
+  });
   return {
     impl,
     routes: routerRoutes(impl),

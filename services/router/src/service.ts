@@ -1,5 +1,6 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { gatewayError, parsedBody, requireMasterKey, type Logger } from "@gateway/common";
+import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { CALL_HANDLERS } from "./calls.js";
@@ -28,6 +29,8 @@ export interface RouterDeps {
   logger: Logger;
   /** The master key's hash (hashKey): the model admin calls must carry the key; undefined refuses them. */
   masterKeyHash: string | undefined;
+  /** Settles a given-up call's reservations at the keys replica holding them (CompleteRequest.reservation_holder). */
+  settleAbandoned: (release: ReleaseRequest) => void;
 }
 
 function storeOf(deps: RouterDeps): ModelStore {
@@ -74,6 +77,12 @@ function timestamp(ms: number): { seconds: bigint; nanos: number } {
   return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
 }
 
+/** What a call used, in dollars and tokens, as far as it got. */
+function usedBy(outcome: Outcome): { cost: number; totalTokens: number } {
+  const { deployment: d, usage } = outcome;
+  return { cost: d && usage ? costFor(d, usage) : 0, totalTokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0) };
+}
+
 // Made once: only its metadata is read, and an error per request costs a stack trace.
 const CLIENT_CLOSED = gatewayError("client closed the request", Code.Canceled, { type: "request_cancelled", status: 499 });
 
@@ -82,6 +91,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
     const d = outcome.deployment;
     const usage = outcome.usage;
     const endMs = Date.now();
+    const { cost, totalTokens } = usedBy(outcome);
     deps.publisher.publish({
       requestId: req.requestId,
       keyHash: req.keyHash,
@@ -94,8 +104,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       providerModel: d?.providerModel ?? "",
       promptTokens: usage?.promptTokens ?? 0,
       completionTokens: usage?.completionTokens ?? 0,
-      totalTokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0),
-      cost: d && usage ? costFor(d, usage) : 0,
+      totalTokens,
+      cost,
       startTime: timestamp(startMs),
       endTime: timestamp(endMs),
       latencyMs: endMs - startMs,
@@ -142,8 +152,17 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         const answer = await routeCall(call, model, outcome, deps.state);
         return payload ? payload.watch(answer) : answer;
       };
-      // A client that walks away mid-stream is recorded as a failure too.
-      return new CompleteEvents(start, toConnectError, (error) => publishUsage(req, body, outcome, startMs, error, payload), CLIENT_CLOSED);
+      const end = (error: ConnectError | undefined) => {
+        // Given up by its caller, who will not read what it used (split, the
+        // edge's call is cut): the key's reservations are settled from here.
+        if (req.reservationHolder !== "" && (error === CLIENT_CLOSED || ctx.signal.aborted)) {
+          const release = { requestId: req.requestId, keyHash: req.keyHash, holder: req.reservationHolder, usageUnknown: false, ...usedBy(outcome) };
+          deps.settleAbandoned({ $typeName: "gateway.keys.v1.ReleaseRequest", ...release });
+        }
+        // A client that walks away mid-stream is recorded as a failure too.
+        publishUsage(req, body, outcome, startMs, error, payload);
+      };
+      return new CompleteEvents(start, toConnectError, end, CLIENT_CLOSED);
     },
 
     listModels(req) {
