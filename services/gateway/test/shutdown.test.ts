@@ -5,7 +5,7 @@ import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { fakeOpenAIConfig, PROVIDER_KEY } from "./support/config.js";
+import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
 import { ProcessGroup } from "./support/processes.js";
 import { openChatStream, streamedContent } from "./support/sse.js";
 
@@ -81,7 +81,8 @@ describe("graceful shutdown of real processes on SIGTERM", () => {
 
     // The router published the stream's usage before it exited.
     const ledger = createClient(AccountingService, connectTransport(accounting.url));
-    const row = await eventually("the stream's ledger row", async () => (await ledger.listSpendLogs({ requestId: stream.requestId })).logs[0]);
+    const asMaster = { headers: { authorization: `Bearer ${MASTER_KEY}` } };
+    const row = await eventually("the stream's ledger row", async () => (await ledger.listSpendLogs({ requestId: stream.requestId }, asMaster)).logs[0]);
     expect(row.status).toBe(UsageStatus.SUCCESS);
     expect(row.completionTokens).toBe(13);
   });
