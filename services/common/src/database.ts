@@ -34,6 +34,18 @@ export interface DatabaseOptions {
   max?: number;
 }
 
+/**
+ * How long a pool connection waits before it connects again after failing
+ * to, in seconds (postgres.js's `backoff`). postgres.js grows this with every
+ * failure in a row up to 20 s, and a query handed to a connection waits out
+ * its delay: after a 10 s outage, calls waited up to 20 s for a Postgres
+ * that was back, and while it was down they waited rather than failed. At
+ * most a second (jittered, as postgres.js's own) keeps both short.
+ */
+function reconnectDelaySeconds(failures: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, 1);
+}
+
 function migrationConfig(migrationsFolder: string, schema: string): MigrationConfig {
   return { migrationsFolder, migrationsSchema: schema, migrationsTable: "migrations" };
 }
@@ -41,7 +53,7 @@ function migrationConfig(migrationsFolder: string, schema: string): MigrationCon
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const { url, embeddedSocket } = options;
   if (url) {
-    const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {} });
+    const sql = postgres(url, { max: options.max ?? 10, backoff: reconnectDelaySeconds, onnotice: () => {} });
     const db = drizzlePostgres(sql);
     return {
       db,
@@ -107,4 +119,33 @@ export function pgErrorCode(err: unknown): string | undefined {
     if ((e as { cause?: unknown }).cause === undefined) break;
   }
   return undefined;
+}
+
+// What postgres.js and Node report when no connection to Postgres could be
+// had or kept, and Postgres's own connection-exception and shutdown states.
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+const SHUTTING_DOWN = new Set(["57P01", "57P02", "57P03"]);
+
+/** Whether a driver or drizzle error says the database could not be reached (down, restarting), not that it refused the statement. */
+export function databaseUnreachable(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let e: unknown = err; e !== null && typeof e === "object" && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    seen.add(e);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (UNREACHABLE.has(code) || SHUTTING_DOWN.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+  }
+  return false;
 }

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { databaseUnreachable } from "./database.js";
 
 /** What a client sees of a failure: an OpenAI-style error and its HTTP status. */
 export interface ErrorDetails {
@@ -53,9 +54,20 @@ const BY_CODE: Partial<Record<Code, { status: number; type: string }>> = {
   [Code.DeadlineExceeded]: { status: 504, type: "timeout" },
 };
 
+/**
+ * A service's failure as a ConnectError: a ConnectError as it is; a database
+ * that cannot be reached (Postgres down or restarting) as Unavailable (503),
+ * not as an internal error, and without the driver's words; anything else as
+ * `fallback`.
+ */
+export function serviceError(err: unknown, fallback = Code.Unknown): ConnectError {
+  if (!(err instanceof ConnectError) && databaseUnreachable(err)) return new ConnectError("the database is unavailable", Code.Unavailable, undefined, undefined, err);
+  return ConnectError.from(err, fallback);
+}
+
 /** Turns anything thrown by a service call into what the client sees. */
 export function describeError(err: unknown): ErrorDetails {
-  const ce = ConnectError.from(err);
+  const ce = serviceError(err);
   const fallback = BY_CODE[ce.code] ?? { status: 500, type: "internal_server_error" };
   const meta = ce.metadata;
   const headers: Record<string, string> = {};

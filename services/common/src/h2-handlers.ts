@@ -5,6 +5,7 @@ import { Code, ConnectError, type CallOptions, type ConnectRouter, type HandlerC
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { CallContext } from "./call-context.js";
 import { drained } from "./drained.js";
+import { serviceError } from "./errors.js";
 import { LightAbortController } from "./light-abort-controller.js";
 import { binaryCodec, type FlatCodec } from "./flat-codec.js";
 
@@ -109,7 +110,7 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
     await streamResponses(entry, stream, ctx, unenvelope(body));
   } catch (err) {
     if (stream.destroyed) return;
-    const error = abort.signal.aborted && abort.signal.reason instanceof ConnectError ? abort.signal.reason : ConnectError.from(err, Code.Internal);
+    const error = abort.signal.aborted && abort.signal.reason instanceof ConnectError ? abort.signal.reason : serviceError(err, Code.Internal);
     if (entry.method.methodKind !== "unary") return endStream(stream, ctx, error);
     if (!stream.headersSent) stream.respond(responseHeaders(ctx, codeToHttpStatus(error.code), "application/json", error.metadata));
     finish(stream, errorToJsonBytes(error, {}));

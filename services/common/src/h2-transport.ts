@@ -224,9 +224,12 @@ class Call {
     }
     signal?.addEventListener("abort", this.onAbort);
     stream.on("error", (err) => this.fail(connectErrorOf(err)));
-    // A stream closed without an end (the peer reset it, the connection dropped).
+    // A stream closed without an end (the peer reset it, the connection
+    // dropped). Never the caller's cancel, which settles the call first: Node
+    // closes every stream of a connection that drops (a peer killed, a peer's
+    // shutdown timing out) with CANCEL, and that is the peer's failure.
     stream.once("close", () => {
-      if (!this.settled) this.fail(new ConnectError(`the stream closed (HTTP/2 code ${stream.rstCode})`, stream.rstCode === NGHTTP2_CANCEL ? Code.Canceled : Code.Unavailable));
+      if (!this.settled) this.fail(new ConnectError(`the stream closed (HTTP/2 code ${stream.rstCode})`, Code.Unavailable));
     });
   }
 

@@ -92,6 +92,11 @@ export class JetStreamPublisher {
     });
   }
 
+  /** Whether the connection is up: false from a disconnect until the reconnect. */
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
   /** Fails every publish still waiting; later ones fail at once. */
   close(): void {
     this.closed = true;

@@ -130,7 +130,13 @@ export class NatsBus implements Bus {
   }
 
   async close(): Promise<void> {
+    const connected = this.publisher.isConnected;
     this.publisher.close();
-    if (!this.nc.isClosed()) await this.nc.drain();
+    if (this.nc.isClosed()) return;
+    // Draining waits for the server to confirm; with the connection down
+    // that wait ends only in an error, at the next failed reconnect, and
+    // nothing is left to hand over to a server we cannot reach.
+    if (connected) await this.nc.drain();
+    else await this.nc.close();
   }
 }
