@@ -25,9 +25,12 @@ export interface ServeOptions {
   ready?: () => boolean;
   /** Called when closing starts: streams that never end by themselves end now. */
   closing?: () => void;
+  /** The largest request message taken, in bytes, so whoever reaches the port cannot fill its memory (default 64 MiB). */
+  maxMessageBytes?: number;
 }
 
 const DEFAULT_GRACE_MS = 25_000;
+const DEFAULT_MAX_MESSAGE_BYTES = 64 * 2 ** 20;
 // Every HTTP/2 connection opens with this preface; no HTTP/1 request line starts so.
 const H2_PREFACE_START = "PRI";
 
@@ -38,8 +41,10 @@ const H2_PREFACE_START = "PRI";
  */
 export async function serveConnect(routes: (router: ConnectRouter) => void, options: ServeOptions): Promise<ConnectServer> {
   // Without tracing, our own binary calls skip connect-node (h2-handlers.ts).
-  const fast = tracingEnabled() ? undefined : new H2Handlers();
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const fast = tracingEnabled() ? undefined : new H2Handlers(maxMessageBytes);
   const handler = connectNodeAdapter({
+    readMaxBytes: maxMessageBytes,
     routes: (router) => routes(fast ? fast.recording(router) : router),
     interceptors: tracingEnabled() ? [traceServerInterceptor] : [],
     fallback(req, res) {

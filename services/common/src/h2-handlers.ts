@@ -38,6 +38,9 @@ const PLAIN_END = envelope(endStreamFlag, Buffer.from("{}"));
 export class H2Handlers {
   private readonly methods = new Map<string, Entry>();
 
+  /** `maxBytes`: the largest request message taken; a larger one is refused without reading it all. */
+  constructor(private readonly maxBytes: number) {}
+
   /** A router that registers with `router` and also records the unary and server-streaming methods here. */
   recording(router: ConnectRouter): ConnectRouter {
     const recorder: ConnectRouter = {
@@ -82,12 +85,12 @@ export class H2Handlers {
     if (encoding !== undefined && encoding !== "identity") return false;
     // A stream's errors (the caller reset it) show as its close, which cancels the call.
     stream.on("error", () => {});
-    run(entry, stream, headers).catch(() => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
+    run(entry, stream, headers, this.maxBytes).catch(() => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
     return true;
   }
 }
 
-async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
+async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, maxBytes: number): Promise<void> {
   const abort = new LightAbortController();
   const timeoutMs = Number(headers["connect-timeout-ms"]) || undefined;
   const deadline = timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(new ConnectError("the call's deadline passed", Code.DeadlineExceeded)), timeoutMs);
@@ -98,7 +101,7 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
   if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
   const ctx = new CallContext(entry.service, entry.method, options, "connect");
   try {
-    const body = await readBody(stream);
+    const body = await readBody(stream, maxBytes);
     if (entry.method.methodKind === "unary") {
       const response = await entry.handler(decode(entry, body), ctx);
       const bytes = entry.output.encode(response as Message);
@@ -191,16 +194,26 @@ function unenvelope(body: Buffer): Uint8Array {
   return body.subarray(ENVELOPE_HEADER);
 }
 
-function readBody(stream: http2.ServerHttp2Stream): Promise<Buffer> {
+function readBody(stream: http2.ServerHttp2Stream, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const onData = (chunk: Buffer) => chunks.push(chunk);
+    let bytes = 0;
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes <= maxBytes) return void chunks.push(chunk);
+      stream.off("data", onData);
+      stream.off("end", onEnd);
+      stream.off("close", onClose);
+      chunks.length = 0;
+      reject(new ConnectError(`the request message is larger than ${maxBytes} bytes`, Code.ResourceExhausted));
+    };
     const onEnd = () => {
       stream.off("data", onData);
       stream.off("close", onClose);
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     };
     const onClose = () => {
+      stream.off("data", onData);
       stream.off("end", onEnd);
       reject(new ConnectError("the caller cancelled the call", Code.Canceled));
     };

@@ -263,6 +263,25 @@ describe("h2Transport", () => {
     }
   });
 
+  it("refuses a request message over the port's limit, on either server path, and keeps serving", async () => {
+    const server = await serveConnect(routes, { port: 0, host: "127.0.0.1", maxMessageBytes: 4096 });
+    try {
+      const url = `http://127.0.0.1:${server.port}`;
+      for (const client of [transportClient(RouterService, h2Transport(url)), createClient(RouterService, createConnectTransport({ baseUrl: url, httpVersion: "2" }))]) {
+        const stream = (async () => {
+          for await (const _ of client.complete({ requestId: "big", body: new Uint8Array(64 * 1024) })) return "a message";
+          return "no error";
+        })();
+        expect(await stream.catch((e: unknown) => (e as ConnectError).code)).toBe(Code.ResourceExhausted);
+        const unary = await client.checkHealth({ model: "x".repeat(8192) }).catch((e: unknown) => (e as ConnectError).code);
+        expect(unary).toBe(Code.ResourceExhausted);
+        expect((await client.checkHealth({ model: "small" })).healthy[0]?.modelGroup).toBe("small");
+      }
+    } finally {
+      await server.close(0);
+    }
+  });
+
   it("connects again after the peer restarts on the same port", async () => {
     const first = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
     const client = transportClient(RouterService, h2Transport(`http://127.0.0.1:${first.port}`));

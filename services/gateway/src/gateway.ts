@@ -14,6 +14,8 @@ import { UsageError, type GatewayOptions } from "./options.js";
 import { replicaTransport } from "./replica-transport.js";
 
 const DEFAULT_MAX_REQUEST_SIZE_MB = 32;
+// What a service call carries besides the client's body (ids, key hash, provider headers), at most.
+const MESSAGE_OVERHEAD_BYTES = 2 ** 20;
 
 export interface RunningGateway {
   port: number;
@@ -129,6 +131,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         host: options.host,
         ready: () => ready && routerReady() && databaseAlive(),
         ...("closing" in service && { closing: service.closing }),
+        // A model call's body, as the edge took it, and the rest of its message.
+        maxMessageBytes: maxBodyBytes + MESSAGE_OVERHEAD_BYTES,
       });
       port = server.port;
       closers.unshift((deadline) => server.close(deadline - Date.now()));
