@@ -97,6 +97,32 @@ describe("Prometheus metrics", () => {
     expect(value(metrics, "gateway_jetstream_consumer_ack_pending", { durable: "accounting-ledger" })).toBe(0);
   });
 
+  it("labels a wildcard group's requests with the group's configured name, not the names clients send", async () => {
+    const wildcard = await startGateway(
+      gatewayOptions(
+        "all",
+        writeConfig(`
+model_list:
+  - model_name: "fake/*"
+    litellm_params: { model: "openai/*", api_base: ${provider.url}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+    model_info: { id: fake-wildcard }
+general_settings:
+  master_key: ${MASTER_KEY}
+`),
+        { databaseUrl: database.url, nats: bus },
+      ),
+    );
+    try {
+      const client = new OpenAI({ baseURL: `http://127.0.0.1:${wildcard.port}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+      for (const name of ["fake/made-up-1", "fake/made-up-2"]) await client.chat.completions.create({ model: name, messages: [{ role: "user", content: "x" }] });
+      const metrics = await scrape(`http://127.0.0.1:${wildcard.port}/metrics`);
+      expect(value(metrics, "gateway_requests_total", { model_group: "fake/*", deployment: "fake-wildcard", status: "success" })).toBe(2);
+      expect(JSON.stringify(metrics)).not.toContain("made-up");
+    } finally {
+      await wildcard.close();
+    }
+  });
+
   it("is served by a service running on its own, next to its RPCs", async () => {
     const metrics = await scrape(`http://127.0.0.1:${router.port}/metrics`);
     expect(family(metrics, "process_cpu_seconds_total").type).toBe("COUNTER");

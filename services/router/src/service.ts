@@ -116,7 +116,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       usageEstimated: outcome.usageEstimated,
       callType: CALL_HANDLERS.get(req.callType)?.name ?? "",
       ...payload?.fields(body),
-    });
+    }, d?.entry.model_name);
   }
 
   // Model admin (the master key's, as at the edge): whoever reaches this port must not add a

@@ -53,11 +53,13 @@ export class UsagePublisher {
 
   /**
    * Publishes a finished request's usage event, and counts it in the
-   * metrics. The events of one turn of the event loop are written to the
-   * outbox together, in one write, and then published.
+   * metrics under `modelGroup`, the model_name configured for the
+   * deployment that answered ("" when none did). The events of one turn of
+   * the event loop are written to the outbox together, in one write, and
+   * then published.
    */
-  publish(event: UsageEventInit): void {
-    countRequest(event);
+  publish(event: UsageEventInit, modelGroup = ""): void {
+    countRequest(event, modelGroup);
     this.queued.push({ id: event.requestId ?? "", data: usageEventCodec.encode(event) });
     if (this.queued.length === 1) setImmediate(this.sendQueued);
   }
@@ -126,13 +128,12 @@ export class UsagePublisher {
   }
 }
 
-function countRequest(event: UsageEventInit): void {
-  // The model group is the client's word until a deployment of that name is
-  // chosen; before that it stays out of the labels, which must stay few.
-  const deployment = event.deploymentId ?? "";
+function countRequest(event: UsageEventInit, modelGroup: string): void {
+  // Labelled with config's names only, which must stay few: the event's model
+  // group is the client's word (a wildcard group answers any name).
   metrics.request({
-    modelGroup: deployment !== "" ? (event.modelGroup ?? "") : "",
-    deployment,
+    modelGroup,
+    deployment: event.deploymentId ?? "",
     callType: event.callType ?? "",
     success: event.status === UsageStatus.SUCCESS,
     errorType: event.errorType ?? "",
