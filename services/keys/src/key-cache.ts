@@ -22,9 +22,18 @@ const decoder = new TextDecoder();
 export class KeyCache {
   private keys = new Map<string, KeyRecord>();
   private readonly unknown = new Map<string, number>();
+  // Reads of the database are numbered as they start. A read applies only
+  // where no later-started read has applied already: a reload whose rows
+  // were read before a key's deletion must not bring the key back, nor an
+  // older read of one key replace a newer one.
+  private reads = 0;
+  /** The number of the full reload last applied. */
+  private reloadRead = 0;
+  /** Per key, the number of the last single-key read applied, until a later full reload covers it. */
+  private readonly appliedRead = new Map<string, number>();
   private readonly loading = new Map<string, Promise<KeyRecord | undefined>>();
   private stopListening: (() => void) | undefined;
-  private resync: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
   private readonly watchers = new Set<(hash: string | undefined) => void>();
 
   constructor(
@@ -34,24 +43,39 @@ export class KeyCache {
   ) {}
 
   async start(): Promise<void> {
-    await this.reloadAll();
+    await this.resync();
     this.stopListening = this.bus.listen(KEY_CHANGED_SUBJECT, (data) => {
       this.refresh(decoder.decode(data)).catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "key refresh failed"));
     });
-    this.resync = setInterval(() => {
-      this.reloadAll().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "key resync failed"));
+    this.resyncTimer = setInterval(() => {
+      this.resync().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "key resync failed"));
     }, RESYNC_MS);
-    this.resync.unref();
+    this.resyncTimer.unref();
   }
 
   stop(): void {
     this.stopListening?.();
-    clearInterval(this.resync);
+    clearInterval(this.resyncTimer);
   }
 
-  private async reloadAll(): Promise<void> {
+  /** Reloads every key from the database, as it does every 30 s. */
+  async resync(): Promise<void> {
+    const read = ++this.reads;
     const rows = await this.store.all();
-    this.keys = new Map(rows.map((row) => [row.keyHash, toRecord(row)]));
+    if (read < this.reloadRead) return;
+    this.reloadRead = read;
+    const keys = new Map(rows.map((row) => [row.keyHash, toRecord(row)]));
+    for (const [hash, applied] of this.appliedRead) {
+      if (applied < read) {
+        this.appliedRead.delete(hash);
+        continue;
+      }
+      // Read again since these rows were: that read stands.
+      const newer = this.keys.get(hash);
+      if (newer) keys.set(hash, newer);
+      else keys.delete(hash);
+    }
+    this.keys = keys;
     // A change may have been missed (a push lost while NATS reconnected).
     this.notify(undefined);
   }
@@ -86,7 +110,11 @@ export class KeyCache {
 
   /** Reloads one key from the database (gone, changed or new). */
   async refresh(hash: string): Promise<KeyRecord | undefined> {
+    const read = ++this.reads;
     const row = await this.store.byHash(hash);
+    // A read of this key that started later has been applied: it stands.
+    if ((this.appliedRead.get(hash) ?? this.reloadRead) > read) return this.keys.get(hash);
+    this.appliedRead.set(hash, read);
     const record = row && toRecord(row);
     // A hash that was not a key before and is not one now changed nothing.
     const changed = record !== undefined || this.keys.has(hash);
