@@ -363,5 +363,6 @@ function connectErrorOf(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
   const e = err as NodeJS.ErrnoException;
   const code = e.code === "ERR_HTTP2_STREAM_ERROR" && /NGHTTP2_CANCEL/.test(e.message) ? Code.Canceled : Code.Unavailable;
-  return new ConnectError(e.message ?? String(err), code, undefined, undefined, err);
+  // Node's words name the peer's address, which is no client's business: they stay in the cause, for logs.
+  return new ConnectError(code === Code.Canceled ? "the call was cancelled" : "a gateway service could not be reached", code, undefined, undefined, err);
 }

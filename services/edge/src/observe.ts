@@ -16,7 +16,8 @@ export function observeRequest(ctx: RequestContext, route: string, answer: () =>
   const run = () =>
     answer().catch((err: unknown) => {
       errorType = describeError(err).type;
-      ctx.options.logger.debug({ requestId: ctx.requestId, err: (err as Error).message }, "request failed");
+      const cause = (err as Error).cause;
+      ctx.options.logger.debug({ requestId: ctx.requestId, err: (err as Error).message, ...(cause instanceof Error && { cause: cause.message }) }, "request failed");
       sendError(res, err, { "x-litellm-call-id": ctx.requestId });
     });
   void (tracingEnabled()

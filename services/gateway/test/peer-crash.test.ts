@@ -66,6 +66,11 @@ describe("a router killed with calls in flight", () => {
       const { status, error } = err as APIError;
       expect({ status, type: (error as { type?: string } | undefined)?.type }).toEqual({ status: 503, type: "service_unavailable" });
     }
+    // With the router gone, a new call is refused at connect: a 503 that names no internal address.
+    const refused = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "after" }] }).catch((err: unknown) => err as APIError);
+    expect(refused).toBeInstanceOf(APIError);
+    expect((refused as APIError).status).toBe(503);
+    expect((refused as APIError).message).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
   });
 });
 
