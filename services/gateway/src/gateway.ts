@@ -78,7 +78,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         const router = await startRouter({ config, configPath: options.configPath, database: database!, bus: bus!, logger, outboxDir: outboxDir(options) });
         ({ reload: reloadRouter, ready: routerReady } = router);
         closers.unshift(() => router.close());
-        closers.unshift((deadline) => within(deadline, router.flush(), "flushing usage events"));
+        closers.unshift((deadline) =>
+          within(deadline, router.flush(), "flushing usage events").catch((err: unknown) => {
+            // Kept on disk, they are published at the next start: nothing is lost by stopping.
+            if (router.unsaved() > 0) throw err;
+            logger.warn({ err: (err as Error).message }, "usage events not yet stored stay in the outbox, for the next start to publish");
+          }),
+        );
         return router;
       },
     };

@@ -63,6 +63,8 @@ export async function startRouter(deps: {
     ready: () => models.ready(),
     /** Waits until every usage event of finished requests is stored. */
     flush: () => publisher.flush(),
+    /** Usage events not yet stored that no outbox holds either: what stopping now would lose. */
+    unsaved: () => publisher.unsaved,
     /** Stops watching and following changes, gives back held limits, stops retrying publishes (what is unsent stays in the outbox). */
     async close() {
       reloader?.stop();

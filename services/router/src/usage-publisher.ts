@@ -36,6 +36,10 @@ export class UsagePublisher {
   private readonly outbox: Outbox | undefined;
   private closed = false;
   private outboxFull = false;
+  /** Events being published that the outbox does not hold (it is full, or there is none). */
+  private memoryOnly = 0;
+  /** Failed publish attempts since the last one that went through. */
+  private failures = 0;
   readonly storePrompts: boolean;
 
   constructor(
@@ -94,16 +98,24 @@ export class UsagePublisher {
   }
 
   private async send(requestId: string, data: Uint8Array, ticket: OutboxTicket | undefined): Promise<void> {
-    for (let attempt = 0; !this.closed; attempt++) {
-      try {
-        await this.bus.publish(USAGE_SUBJECT, requestId, data);
-        if (ticket) this.outbox?.settle(ticket);
-        return;
-      } catch (err) {
-        const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
-        this.logger.warn({ requestId, attempt, err: (err as Error).message }, "usage publish failed; retrying");
-        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+    if (!ticket) this.memoryOnly++;
+    try {
+      for (let attempt = 0; !this.closed; attempt++) {
+        try {
+          await this.bus.publish(USAGE_SUBJECT, requestId, data);
+          if (ticket) this.outbox?.settle(ticket);
+          if (this.failures > 0) this.logger.info({ failedAttempts: this.failures }, "usage publishes go through again");
+          this.failures = 0;
+          return;
+        } catch (err) {
+          const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
+          // Once per outage, not once per event and attempt: an outage fails every event in flight.
+          if (this.failures++ === 0) this.logger.warn({ requestId, err: (err as Error).message }, "usage publishes are failing; each is retried with backoff");
+          await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        }
       }
+    } finally {
+      if (!ticket) this.memoryOnly--;
     }
   }
 
@@ -125,6 +137,11 @@ export class UsagePublisher {
 
   get inFlight(): number {
     return this.pending.size + this.queued.length;
+  }
+
+  /** Events handed over and not yet stored that would be lost with this process: neither published nor in the outbox. */
+  get unsaved(): number {
+    return this.memoryOnly + (this.outbox ? 0 : this.queued.length);
   }
 }
 

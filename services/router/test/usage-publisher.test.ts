@@ -68,6 +68,8 @@ test("keeps unacknowledged events on disk while NATS is down, and publishes them
   expect(segments()).toEqual([]);
   await nextTurn();
   expect(segments()).toHaveLength(1);
+  // On disk, none of them would be lost with the process.
+  expect(p.unsaved).toBe(0);
   await nats.start();
   await p.flush();
   expect(await stored()).toBe(20);
@@ -105,4 +107,18 @@ test("bounds the outbox on disk and still delivers what did not fit", async () =
   await nats.start();
   await p.flush();
   expect(await stored()).toBe(30);
+});
+
+test("counts the events no outbox holds as unsaved until they are published", async () => {
+  const memoryOnly = new UsagePublisher(bus, logger, {});
+  publishers.push(memoryOnly);
+  await nats.stop();
+  for (const event of events(5, "memory")) memoryOnly.publish(event);
+  expect(memoryOnly.unsaved).toBe(5);
+  await nextTurn();
+  expect(memoryOnly.unsaved).toBe(5);
+  await nats.start();
+  await memoryOnly.flush();
+  expect(memoryOnly.unsaved).toBe(0);
+  expect(await stored()).toBe(5);
 });
