@@ -1,16 +1,16 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Code, type Client } from "@connectrpc/connect";
 import { connectTransport, transportClient } from "@gateway/common";
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { RouterService } from "@gateway/proto/router/v1/router_pb.js";
 import { createTestBus, createTestDatabase, type TestBus, type TestDatabase } from "@gateway/testing";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGateway, type RunningGateway, type ServiceName } from "../src/index.js";
+import type { RunningGateway } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { gatewayOptions, type GatewayPlumbing } from "./support/gateway.js";
+import { startSplitGateway } from "./support/gateway.js";
 
 // Split, each service listens on a port of its own. Reaching the router's or
 // the accounting service's port must not be enough to manage models or read
@@ -24,7 +24,7 @@ describe("split services' own ports", () => {
   let provider: FakeProvider;
   let database: TestDatabase;
   let bus: TestBus;
-  const started: RunningGateway[] = [];
+  let gateway: RunningGateway | undefined;
   let edgeUrl: string;
   let router: Client<typeof RouterService>;
   let accounting: Client<typeof AccountingService>;
@@ -45,23 +45,15 @@ describe("split services' own ports", () => {
     });
     await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
     collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
-    const configPath = fakeOpenAIConfig(provider.url);
-    const plumbing: GatewayPlumbing = { databaseUrl: database.url, nats: bus };
-    const url = async (service: ServiceName) => {
-      const s = await startGateway(gatewayOptions(service, configPath, plumbing));
-      started.push(s);
-      return `http://127.0.0.1:${s.port}`;
-    };
-    const peers = { keysUrl: await url("keys"), routerUrl: await url("router"), accountingUrl: await url("accounting") };
-    const edge = await startGateway(gatewayOptions("edge", configPath, plumbing, peers));
-    started.unshift(edge);
-    edgeUrl = `http://127.0.0.1:${edge.port}`;
-    router = transportClient(RouterService, connectTransport(peers.routerUrl));
-    accounting = transportClient(AccountingService, connectTransport(peers.accountingUrl));
+    const split = await startSplitGateway(fakeOpenAIConfig(provider.url), { databaseUrl: database.url, nats: bus });
+    gateway = split;
+    edgeUrl = `http://127.0.0.1:${split.port}`;
+    router = transportClient(RouterService, connectTransport(split.peers.routerUrl));
+    accounting = transportClient(AccountingService, connectTransport(split.peers.accountingUrl));
   });
 
   afterAll(async () => {
-    for (const s of started) await s.close();
+    await gateway?.close();
     await new Promise((resolve) => collector?.close(resolve));
     await provider?.close();
     await bus?.close();

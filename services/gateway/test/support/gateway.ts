@@ -27,16 +27,24 @@ export function gatewayOptions(service: ServiceName, configPath: string, plumbin
   };
 }
 
-/** Every service as its own Connect server on loopback, and an edge that calls them over HTTP/2. */
-export async function startSplitGateway(configPath: string, plumbing: GatewayPlumbing): Promise<RunningGateway> {
+/** Where a split edge finds its peers. */
+export interface SplitPeers {
+  keysUrl: string;
+  routerUrl: string;
+  accountingUrl: string;
+}
+
+/** Every service as its own Connect server on loopback, and an edge that calls them over HTTP/2 (the edge's port is the gateway's). */
+export async function startSplitGateway(configPath: string, plumbing: GatewayPlumbing): Promise<RunningGateway & { peers: SplitPeers }> {
   const started: RunningGateway[] = [];
+  let peers: SplitPeers;
   try {
     const url = async (service: ServiceName) => {
       const s = await startGateway(gatewayOptions(service, configPath, plumbing));
       started.push(s);
       return `http://127.0.0.1:${s.port}`;
     };
-    const peers = { keysUrl: await url("keys"), routerUrl: await url("router"), accountingUrl: await url("accounting") };
+    peers = { keysUrl: await url("keys"), routerUrl: await url("router"), accountingUrl: await url("accounting") };
     const edge = await startGateway(gatewayOptions("edge", configPath, plumbing, peers));
     started.unshift(edge);
   } catch (err) {
@@ -44,6 +52,7 @@ export async function startSplitGateway(configPath: string, plumbing: GatewayPlu
     throw err;
   }
   return {
+    peers,
     port: started[0]!.port,
     async close() {
       for (const s of started) await s.close();
