@@ -264,6 +264,30 @@ describe("virtual keys", () => {
 });
 
 describe("limits", () => {
+  it("holds a max_parallel_requests lowered while requests are in flight, and serves up to it once they finish", async () => {
+    // Sends `n` requests at once; resolves to each one's status.
+    const burst = (key: string, n: number) =>
+      Promise.all(Array.from({ length: n }, () => ask(key, { max_tokens: 5 }).then(() => 200, (err: { status?: number }) => err.status ?? 0)));
+    const { json: minted } = await admin<GeneratedKey>(baseUrl, "POST", "/key/generate", { max_parallel_requests: 4 });
+    // Long enough for requests to be in flight together.
+    const holdMs = 1500;
+    provider.behavior.latencyMs = holdMs;
+    const first = burst(minted.key, 4);
+    await eventually("four requests at the provider", async () => (provider.inFlight === 4 ? true : undefined));
+    expect((await admin(baseUrl, "POST", "/key/update", { key: minted.key, max_parallel_requests: 2 })).status).toBe(200);
+    // Four in flight: no room under the new limit.
+    expect(await burst(minted.key, 1)).toEqual([429]);
+    expect(await first).toEqual([200, 200, 200, 200]);
+    // What the four held goes back as they finish; a replica may refuse for
+    // up to a second while the sum has room (docs/design-notes.md), never longer.
+    provider.behavior.latencyMs = 0;
+    await eventually("the key served again", async () => ((await burst(minted.key, 1))[0] === 200 ? true : undefined), 3000);
+    provider.behavior.latencyMs = holdMs;
+    const after = await burst(minted.key, 3);
+    expect(after.filter((s) => s === 200)).toHaveLength(2);
+    expect(after.filter((s) => s === 429)).toHaveLength(1);
+  });
+
   it("rate-limits by rpm with 429, retry-after and x-ratelimit headers", async () => {
     const minted = await generate({ rpm_limit: 2 });
     const first = await client(minted.key).chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "a" }] }).withResponse();
