@@ -164,6 +164,25 @@ describe.each([
     ]);
   });
 
+  it("/global/spend/report with api_key (the key or its hash) reports that key alone, per model", async () => {
+    const range = "start_date=2024-05-10&end_date=2024-05-12";
+    const aliceOnly = [
+      {
+        api_key: alice,
+        total_cost: 11,
+        total_input_tokens: 110,
+        total_output_tokens: 11,
+        model_details: [
+          { model: "fast-model", total_cost: 9, total_input_tokens: 90, total_output_tokens: 9 },
+          { model: "smart-model", total_cost: 2, total_input_tokens: 20, total_output_tokens: 2 },
+        ],
+      },
+    ];
+    expect((await admin(baseUrl, "GET", `/global/spend/report?${range}&api_key=${alice}`)).json).toEqual(aliceOnly);
+    expect((await admin(baseUrl, "GET", `/global/spend/report?${range}&group_by=team&api_key=${alice}`)).json).toEqual(aliceOnly);
+    expect((await admin(baseUrl, "GET", `/global/spend/report?${range}&api_key=sk-no-such-key-0123456789`)).json).toEqual([]);
+  });
+
   it("/global/spend/report refuses a missing date or an unknown grouping", async () => {
     expect((await admin(baseUrl, "GET", "/global/spend/report?start_date=2024-05-10&group_by=team")).status).toBe(400);
     expect((await admin(baseUrl, "GET", "/global/spend/report?start_date=2024-05-10&end_date=2024-05-11&group_by=customer")).status).toBe(400);

@@ -71,6 +71,8 @@ describe("virtual keys", () => {
     const minted = await generate({ models: ["fast-model"], max_budget: 5, duration: "30d", key_alias: "homelab-cli" });
     expect(minted.key).toMatch(/^sk-[A-Za-z0-9_-]{32,}$/);
     expect(minted.token).toMatch(/^[0-9a-f]{64}$/);
+    // LiteLLM's GenerateKeyResponse names the hash token_id as well as token.
+    expect(minted.token_id).toBe(minted.token);
     expect(Date.parse(minted.expires!)).toBeGreaterThan(Date.now() + 29 * 86_400_000);
     const sql = postgres(database.url, { max: 1 });
     try {
@@ -120,6 +122,7 @@ describe("virtual keys", () => {
     const regenerated = await admin<GeneratedKey>(baseUrl, "POST", `/key/${minted.key}/regenerate`, {});
     expect(regenerated.status).toBe(200);
     expect(regenerated.json.key).not.toBe(minted.key);
+    expect(regenerated.json.token_id).toBe(hashKey(regenerated.json.key));
     await expect(ask(minted.key)).rejects.toMatchObject({ status: 401 });
     await ask(regenerated.json.key);
     expect((await admin(baseUrl, "POST", "/key/delete", { key_aliases: ["to-revoke"] })).status).toBe(200);
@@ -239,6 +242,15 @@ describe("virtual keys", () => {
     expect(updated.json.rpm_limit).toBe(100);
     const list = await admin<{ keys: string[]; total_count: number }>(baseUrl, "GET", "/key/list?user_id=list-user");
     expect(list.json).toMatchObject({ keys: [minted.token], total_count: 1 });
+    // LiteLLM's key_hash filter: that key alone, or none.
+    const byHash = await admin<{ keys: string[]; total_count: number }>(baseUrl, "GET", `/key/list?key_hash=${minted.token}`);
+    expect(byHash.json).toEqual({ keys: [minted.token], total_count: 1, current_page: 1, total_pages: 1 });
+    const full = await admin<{ keys: { token: string; user_id: string }[] }>(baseUrl, "GET", `/key/list?key_hash=${minted.token}&return_full_object=true`);
+    expect(full.json.keys).toMatchObject([{ token: minted.token, user_id: "list-user" }]);
+    const none = await admin<{ keys: string[]; total_count: number }>(baseUrl, "GET", `/key/list?key_hash=${"0".repeat(64)}`);
+    expect(none.json).toEqual({ keys: [], total_count: 0, current_page: 1, total_pages: 0 });
+    const otherUser = await admin<{ keys: string[] }>(baseUrl, "GET", `/key/list?key_hash=${minted.token}&user_id=someone-else`);
+    expect(otherUser.json.keys).toEqual([]);
     // null takes a limit away, as in LiteLLM.
     const cleared = await admin<{ rpm_limit: number | null; user_id: string }>(baseUrl, "POST", "/key/update", { key: minted.key, rpm_limit: null });
     expect(cleared.json).toMatchObject({ rpm_limit: null, user_id: "list-user" });

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { gatewayError, hashKey } from "@gateway/common";
 import { SpendGroupBy, type SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
@@ -83,10 +83,15 @@ function byModel(rows: SpendTotal[]) {
     .sort((a, b) => b.total_cost - a.total_cost);
 }
 
-/** GET /global/spend/report?start_date=&end_date=&group_by=team|api_key|model (master key). */
+/**
+ * GET /global/spend/report?start_date=&end_date=&group_by=team|api_key|model (master key).
+ * With api_key (the key or its hash), as in LiteLLM: that key alone, per model, whatever group_by says.
+ */
 export async function globalSpendReport(ctx: RequestContext): Promise<void> {
   await authorizeAdmin(ctx);
-  const groupName = param(ctx, "group_by") || "team";
+  const apiKey = param(ctx, "api_key");
+  const keyHash = /^[0-9a-f]{64}$/.test(apiKey) ? apiKey : apiKey ? hashKey(apiKey) : "";
+  const groupName = keyHash ? "api_key" : param(ctx, "group_by") || "team";
   const groupBy = GROUP_BY[groupName];
   if (groupBy === undefined) {
     throw gatewayError(`group_by must be one of ${Object.keys(GROUP_BY).join(", ")}: ${groupName}`, Code.InvalidArgument, {
@@ -94,10 +99,11 @@ export async function globalSpendReport(ctx: RequestContext): Promise<void> {
       param: "group_by",
     });
   }
-  const { rows } = await ctx.options.peers.accounting.spendReport(
+  const report = await ctx.options.peers.accounting.spendReport(
     { startDate: param(ctx, "start_date"), endDate: param(ctx, "end_date"), groupBy },
     asMasterKey(ctx),
   );
+  const rows = keyHash ? report.rows.filter((r) => r.keyHash === keyHash) : report.rows;
   const shaped = groupBy === SpendGroupBy.TEAM ? byTeam(rows) : groupBy === SpendGroupBy.API_KEY ? byApiKey(rows) : byModel(rows);
   sendJson(ctx.res, 200, shaped);
 }

@@ -7,5 +7,6 @@ export async function liveliness(ctx: RequestContext): Promise<void> {
 
 export async function readiness(ctx: RequestContext): Promise<void> {
   const ready = ctx.options.ready();
-  sendJson(ctx.res, ready ? 200 : 503, { status: ready ? "healthy" : "unhealthy" });
+  // LiteLLM's "db" field, which monitors read; ready includes the database answering (a split edge has none of its own).
+  sendJson(ctx.res, ready ? 200 : 503, ready ? { status: "healthy", db: "connected" } : { status: "unhealthy" });
 }

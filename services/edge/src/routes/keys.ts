@@ -149,8 +149,8 @@ export async function generateKey(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const key = optional(b, "key", isString, "a string") ?? "";
   const minted = await ctx.options.peers.keys.generateKey({ settings: settings(b), key }, callOptions(ctx));
-  // A new key has spent nothing.
-  sendJson(ctx.res, 200, { key: minted.key, ...keyInfo(minted.info!, 0) });
+  // A new key has spent nothing. LiteLLM names the hash token_id as well as token.
+  sendJson(ctx.res, 200, { key: minted.key, token_id: minted.info!.keyHash, ...keyInfo(minted.info!, 0) });
 }
 
 export async function updateKey(ctx: RequestContext): Promise<void> {
@@ -172,14 +172,31 @@ export async function keyInfoRoute(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, { key: param || key!.keyHash, info: await withSpend(ctx, key!) });
 }
 
+/**
+ * LiteLLM's key_hash filter: the key with that hash, if the other filters
+ * let it through, or none.
+ */
+async function keyByHash(ctx: RequestContext, keyHash: string, q: URLSearchParams): Promise<VirtualKey[]> {
+  const found = await ctx.options.peers.keys.getKey({ ref: { ref: { case: "keyHash", value: keyHash } } }, callOptions(ctx)).catch((err: unknown) => {
+    if (ConnectError.from(err).code === Code.NotFound) return undefined;
+    throw err;
+  });
+  const k = found?.key;
+  const matches = (param: string, value: string) => !q.get(param) || q.get(param) === value;
+  return k && matches("user_id", k.userId) && matches("team_id", k.teamId) && matches("key_alias", k.keyAlias) ? [k] : [];
+}
+
 export async function listKeys(ctx: RequestContext): Promise<void> {
   const q = queryOf(ctx.req);
   const page = Number(q.get("page") ?? 1) || 1;
   const size = Number(q.get("size") ?? 10) || 10;
-  const { keys, totalCount } = await ctx.options.peers.keys.listKeys(
-    { page, size, userId: q.get("user_id") ?? "", teamId: q.get("team_id") ?? "", keyAlias: q.get("key_alias") ?? "" },
-    callOptions(ctx),
-  );
+  const keyHash = q.get("key_hash") ?? "";
+  const { keys, totalCount } = keyHash
+    ? await keyByHash(ctx, keyHash, q).then((found) => ({ keys: page === 1 ? found : [], totalCount: found.length }))
+    : await ctx.options.peers.keys.listKeys(
+        { page, size, userId: q.get("user_id") ?? "", teamId: q.get("team_id") ?? "", keyAlias: q.get("key_alias") ?? "" },
+        callOptions(ctx),
+      );
   const full = q.get("return_full_object") === "true";
   const spend = full ? await spendOf(ctx, keys) : [];
   sendJson(ctx.res, 200, {
@@ -212,7 +229,7 @@ export async function regenerateKey(ctx: RequestContext): Promise<void> {
   const newKey = optional(b, "new_key", isString, "a string") ?? "";
   const minted = await ctx.options.peers.keys.regenerateKey({ ref, newKey, settings: settings(b), spendBefore: await spendBefore(ctx, b, ref) }, callOptions(ctx));
   keysChanged(ctx);
-  sendJson(ctx.res, 200, { key: minted.key, ...(await withSpend(ctx, minted.info!)) });
+  sendJson(ctx.res, 200, { key: minted.key, token_id: minted.info!.keyHash, ...(await withSpend(ctx, minted.info!)) });
 }
 
 async function setBlocked(ctx: RequestContext, blocked: boolean): Promise<void> {

@@ -13,6 +13,7 @@ export async function admin<T = Record<string, unknown>>(baseUrl: string, method
 export interface GeneratedKey {
   key: string;
   token: string;
+  token_id: string;
   expires: string | null;
   models: string[];
   max_budget: number | null;
