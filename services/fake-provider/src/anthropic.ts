@@ -91,6 +91,11 @@ async function stream(res: ServerResponse, signal: AbortSignal, behavior: Behavi
     { type: "message_stop" },
   ];
   const breakAt = behavior.breakStreamAfterChunks === undefined ? undefined : 3 + Math.min(behavior.breakStreamAfterChunks, deltas.length);
+  if (behavior.streamErrorAfterChunks !== undefined) {
+    const type = behavior.streamErrorType ?? "overloaded_error";
+    const error = { type: "error", error: { type, message: type === "overloaded_error" ? "Overloaded" : `Injected ${type} from the fake provider.` } };
+    events.splice(3 + Math.min(behavior.streamErrorAfterChunks, deltas.length), events.length, error);
+  }
   await writeEvents(res, signal, behavior, events.map(line), breakAt);
 }
 
@@ -112,6 +117,10 @@ export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
     if (!isRecord(body)) return sendError(res, 400, "The request body is not valid JSON.");
     if (typeof body.model !== "string") return sendError(res, 400, "model: Field required");
     if (typeof body.max_tokens !== "number" || body.max_tokens < 1) return sendError(res, 400, "max_tokens: Field required");
+    // Sampling parameters are optional numbers: null is refused, not read as "unset".
+    for (const name of ["temperature", "top_p", "top_k"]) {
+      if (name in body && typeof body[name] !== "number") return sendError(res, 400, `${name}: Input should be a valid number`);
+    }
     const messages = body.messages;
     if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isRecord)) {
       return sendError(res, 400, "messages: at least one message is required");

@@ -17,6 +17,13 @@ export interface Behavior {
   retryAfterSeconds?: number;
   /** When set, a stream's socket is destroyed after this many content chunks. */
   breakStreamAfterChunks?: number;
+  /**
+   * Anthropic only: when set, a stream sends an `error` event after this many
+   * content chunks and ends there, as Anthropic does when it fails after its 200.
+   */
+  streamErrorAfterChunks?: number;
+  /** The type of that error event (default overloaded_error). */
+  streamErrorType?: string;
   /** Never send the stream usage chunk, even when the client asks for it. */
   omitStreamUsage: boolean;
   /**

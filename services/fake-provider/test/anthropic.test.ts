@@ -110,5 +110,21 @@ describe("anthropic messages", () => {
     const overloaded = await messages(hello);
     expect(overloaded.status).toBe(529);
     expect(await overloaded.json()).toMatchObject({ type: "error", error: { type: "overloaded_error" } });
+    const nullTemperature = await messages({ ...hello, temperature: null });
+    expect(nullTemperature.status).toBe(400);
+    expect(await nullTemperature.json()).toMatchObject({ error: { type: "invalid_request_error", message: "temperature: Input should be a valid number" } });
+  });
+
+  it("ends a stream with an error event after the 200 when told to", async () => {
+    Object.assign(provider.behavior, { streamErrorAfterChunks: 1 });
+    const res = await messages({ ...hello, stream: true });
+    expect(res.status).toBe(200);
+    expect(events(await res.text())).toEqual([
+      ["message_start", expect.anything()],
+      ["content_block_start", expect.anything()],
+      ["ping", { type: "ping" }],
+      ["content_block_delta", expect.anything()],
+      ["error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }],
+    ]);
   });
 });

@@ -28,7 +28,7 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
 
   beforeEach(() => {
     provider.requests.length = 0;
-    Object.assign(provider.behavior, { failNext: 0, failStatus: 500, breakStreamAfterChunks: undefined, cachedPromptTokens: undefined, cacheWriteTokens: undefined });
+    Object.assign(provider.behavior, { failNext: 0, failStatus: 500, breakStreamAfterChunks: undefined, streamErrorAfterChunks: undefined, streamErrorType: undefined, cachedPromptTokens: undefined, cacheWriteTokens: undefined });
   });
 
   describe("translated for an OpenAI deployment", () => {
@@ -223,11 +223,46 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       expect((limited as APIError).error).toMatchObject({ error: { type: "rate_limit_error" } });
     });
 
+    it("passes an error event from the middle of Anthropic's stream on with its type, after the events before it", async () => {
+      for (const type of ["overloaded_error", "timeout_error"]) {
+        Object.assign(provider.behavior, { streamErrorAfterChunks: 1, streamErrorType: type });
+        const stream = client.messages.stream({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "one two three" }] });
+        const names: string[] = [];
+        stream.on("streamEvent", (event) => names.push(event.type));
+        const err = await stream.finalMessage().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(APIError);
+        expect((err as APIError).error).toMatchObject({ type: "error", error: { type } });
+        expect(names).toEqual(["message_start", "content_block_start", "content_block_delta"]);
+        const { response } = await stream.withResponse();
+        const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+        expect(row).toMatchObject({ status: "failure", error_type: type });
+      }
+    });
+
     it("ends a broken stream with an error the SDK raises", async () => {
       provider.behavior.breakStreamAfterChunks = 1;
       const stream = client.messages.stream({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "one two three" }] });
       await expect(stream.finalMessage()).rejects.toMatchObject({ type: "api_error" });
     });
+  });
+
+  it("names each request in Anthropic's request-id header, which the SDK reads, as the ledger names it", async () => {
+    const { response, request_id } = await client.messages.create({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).withResponse();
+    const id = response.headers.get("x-litellm-call-id");
+    expect(request_id).toBe(id);
+    await gateway.spendLog(id!);
+
+    const stream = client.messages.stream({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
+    await stream.finalMessage();
+    expect(stream.request_id).toBe((await stream.withResponse()).response.headers.get("x-litellm-call-id"));
+
+    Object.assign(provider.behavior, { failNext: 1, failStatus: 429 });
+    const err = await client.messages.create({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect((err as APIError).requestID).toBe((err as APIError).headers?.get("x-litellm-call-id"));
+    expect((err as APIError).requestID).toBeTruthy();
+
+    const counted = await client.messages.countTokens({ model: "claude", messages: [{ role: "user", content: "hi" }] }).withResponse();
+    expect(counted.response.headers.get("request-id")).toBeTruthy();
   });
 
   it("answers a bad or missing key, an unknown model and bad JSON with Anthropic-shaped errors", async () => {

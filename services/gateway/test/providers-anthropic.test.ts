@@ -135,6 +135,18 @@ describe("OpenAI clients on an anthropic/ deployment", () => {
     ]);
   });
 
+  it("leaves out sampling parameters sent as null, OpenAI's unset, which Anthropic refuses", async () => {
+    const completion = await client.chat.completions.create({
+      model: "claude",
+      temperature: null,
+      top_p: null,
+      messages: [{ role: "user", content: "hello there" }],
+    });
+    expect(completion.choices[0]!.message.content).toBe("Echo: hello there");
+    expect(upstream().body).not.toHaveProperty("temperature");
+    expect(upstream().body).not.toHaveProperty("top_p");
+  });
+
   it("sends images as image blocks, inline data and URLs alike", async () => {
     await client.chat.completions.create({
       model: "claude",

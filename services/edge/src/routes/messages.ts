@@ -22,11 +22,21 @@ const MESSAGES: ModelApi = {
 };
 
 /**
+ * Anthropic's API names every response, answer or error, in a request-id
+ * header, which its SDKs show as the response's request id: here, the id the
+ * ledger and x-litellm-call-id use.
+ */
+function nameRequest(ctx: RequestContext): void {
+  ctx.res.setHeader("request-id", ctx.requestId);
+}
+
+/**
  * POST /v1/messages: Anthropic's Messages API over any model in the config,
  * with the same keys, limits and ledger as chat completions, and errors in
  * Anthropic's shape.
  */
 export async function messages(ctx: RequestContext): Promise<void> {
+  nameRequest(ctx);
   try {
     await callModel(ctx, MESSAGES);
   } catch (err) {
@@ -67,6 +77,7 @@ function inputOf(body: Record<string, unknown>): { text: string; images: number 
  * so it is an estimate, not the provider's tokenizer.
  */
 export async function countTokens(ctx: RequestContext): Promise<void> {
+  nameRequest(ctx);
   try {
     const { body } = await readJsonObject(ctx.req, ctx.options.maxBodyBytes);
     if (typeof body["model"] !== "string" || body["model"] === "") throw invalid("model is required", "model");

@@ -156,7 +156,8 @@ export function toAnthropicRequest(body: OpenAIBody, providerModel: string, stre
     messages,
   };
   if (system.length > 0) request["system"] = system;
-  for (const name of ["temperature", "top_p", "top_k"]) if (body[name] !== undefined) request[name] = body[name];
+  // OpenAI takes null for "unset"; Anthropic takes a number or nothing.
+  for (const name of ["temperature", "top_p", "top_k"]) if (body[name] !== undefined && body[name] !== null) request[name] = body[name];
   const stop = stopSequences(body["stop"]);
   if (stop) request["stop_sequences"] = stop;
   const hasTools = Array.isArray(body["tools"]) && body["tools"].length > 0;
