@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { ConfigError, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { ConfigError, decodeModelPrices, MODEL_PRICES_SUBJECT, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { AllowanceStore } from "./allowance-store.js";
 import { Allowances } from "./allowances.js";
 import { BudgetSpend } from "./budget-spend.js";
@@ -33,6 +33,15 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   const limits = new Limits(allowances, spend);
   const cache = new KeyCache(store, deps.bus, deps.logger);
   await cache.start();
+  const pricing = new ReservationPricing(deps.config);
+  // The router's model list, as it changes (runtime models, config reloads).
+  const stopFollowingPrices = deps.bus.listen(MODEL_PRICES_SUBJECT, (data) => {
+    try {
+      pricing.load(decodeModelPrices(data));
+    } catch (err) {
+      deps.logger.error({ err: (err as Error).message }, "a model list for budget reservations could not be read; the last one stays");
+    }
+  });
   const impl = createKeysService({
     masterKey: new MasterKey(key),
     store,
@@ -40,7 +49,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     spend,
     cache,
     limits,
-    pricing: new ReservationPricing(deps.config),
+    pricing,
     holder: randomUUID(),
     bus: deps.bus,
   });
@@ -51,6 +60,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     closing: () => impl.endWatches(),
     /** Stops listening, gives back every unused allowance and writes the spend not yet written. */
     async stop() {
+      stopFollowingPrices();
       impl.stop();
       cache.stop();
       limits.close();

@@ -14,13 +14,21 @@ const DEFAULT_OUTPUT_CAP = 4096;
 /**
  * Upper bounds of what requests may cost, for budget reservations. A group's
  * bound covers every deployment in it and in its fallback groups, since any
- * of them may answer.
+ * of them may answer. Worked out again whenever the model list changes
+ * (load).
  */
 export class ReservationPricing {
-  private readonly groups = new Map<string, GroupBound>();
-  private readonly dearest: GroupBound = { input: 0, output: 0, outputCap: DEFAULT_OUTPUT_CAP };
+  private groups = new Map<string, GroupBound>();
+  private dearest: GroupBound = { input: 0, output: 0, outputCap: DEFAULT_OUTPUT_CAP };
 
   constructor(config: GatewayConfig) {
+    this.load(config);
+  }
+
+  /** Prices by this model list from now on: config.yaml's, or the router's with its runtime models. */
+  load(config: GatewayConfig): void {
+    this.groups = new Map();
+    this.dearest = { input: 0, output: 0, outputCap: DEFAULT_OUTPUT_CAP };
     for (const entry of config.model_list) {
       const p = entry.litellm_params;
       const slash = p.model.indexOf("/");

@@ -1,11 +1,10 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { releaseSubject, type Bus } from "@gateway/common";
+import { releaseCodec, releaseSubject, type Bus } from "@gateway/common";
 import {
   Access,
   AuthorizeRequestSchema,
   KeysService,
-  ReleaseRequestSchema,
   ReleaseResponseSchema,
   type ReleaseRequest,
 } from "@gateway/proto/keys/v1/keys_pb.js";
@@ -26,7 +25,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
   const watches = new AbortController();
   const released = create(ReleaseResponseSchema);
   const settle = (req: ReleaseRequest) => (req.usageUnknown ? deps.limits.settleAsReserved(req.requestId) : deps.limits.settle(req.requestId, req.cost, req.totalTokens));
-  const stopListening = deps.bus.listen(releaseSubject(deps.holder), (data) => settle(fromBinary(ReleaseRequestSchema, data)));
+  const stopListening = deps.bus.listen(releaseSubject(deps.holder), (data) => settle(releaseCodec.decode(data)));
   const admin = <I, O>(fn: (deps: AdminDeps, req: I) => Promise<O>) => (req: I, ctx: HandlerContext) => {
     requireMaster(deps, ctx);
     return fn(deps, req);
@@ -36,7 +35,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     authorize,
     release(req) {
       if (req.holder === "" || req.holder === deps.holder) settle(req);
-      else deps.bus.broadcast(releaseSubject(req.holder), toBinary(ReleaseRequestSchema, req));
+      else deps.bus.broadcast(releaseSubject(req.holder), releaseCodec.encode(req));
       return released;
     },
     watchKeys: createWatchKeys(deps.cache, watches.signal),

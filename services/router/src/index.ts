@@ -1,7 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { toBinary } from "@bufbuild/protobuf";
-import { hashKey, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
-import { ReleaseRequestSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { hashKey, releaseCodec, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { ModelGroups } from "./config/model-groups.js";
 import { ConfigReloader } from "./config/reload.js";
 import { Cooldowns } from "./cooldowns.js";
@@ -52,7 +50,7 @@ export async function startRouter(deps: {
     publisher,
     logger: deps.logger,
     masterKeyHash: masterKey === undefined ? undefined : hashKey(masterKey),
-    settleAbandoned: (release) => deps.bus.broadcast(releaseSubject(release.holder), toBinary(ReleaseRequestSchema, release)),
+    settleReservation: (release) => deps.bus.broadcast(releaseSubject(release.holder), releaseCodec.encode(release)),
   });
   return {
     impl,

@@ -1,4 +1,4 @@
-import { ConfigError, parseModelEntry, type Bus, type GatewayConfig, type Logger, type ModelEntry } from "@gateway/common";
+import { ConfigError, encodeModelPrices, MODEL_PRICES_SUBJECT, parseModelEntry, type Bus, type GatewayConfig, type Logger, type ModelEntry } from "@gateway/common";
 import { ModelGroups } from "./config/model-groups.js";
 import type { DeploymentLimits } from "./deployment-limits.js";
 import type { ModelStore, RuntimeModelRow } from "./model-admin/model-store.js";
@@ -83,7 +83,8 @@ export class LiveModelList {
   applyConfig(config: GatewayConfig): void {
     // The file alone must hold up before runtime models are fitted beside it.
     this.build(config, []);
-    this.swap(this.build(config, this.usable(config, this.runtime)));
+    const runtime = this.usable(config, this.runtime);
+    this.swap(this.build(config, runtime), config, runtime);
     this.config = config;
     const groups = this.current.groups;
     this.deps.logger.info({ groups: groups.names().length, deployments: groups.all().length, strategy: groups.settings.strategy }, "config reloaded");
@@ -110,7 +111,7 @@ export class LiveModelList {
       }
     }
     this.runtime = this.usable(this.config, entries);
-    this.swap(this.build(this.config, this.runtime));
+    this.swap(this.build(this.config, this.runtime), this.config, this.runtime);
   }
 
   /** The runtime models that fit beside this config; one that does not (say, its id now in config.yaml) is skipped, not fatal. */
@@ -139,10 +140,12 @@ export class LiveModelList {
     return { groups, ...strategyFor(groups.settings, this.deps.limits) };
   }
 
-  private swap(table: RoutingTable): void {
+  private swap(table: RoutingTable, config: GatewayConfig, runtime: readonly ModelEntry[]): void {
     this.current = table;
     const ids = new Set(table.groups.all().map((d) => d.id));
     this.deps.state.cooldowns.retain(ids);
     this.deps.state.stats.retain(ids);
+    // Budgets reserve against the models that may answer: tell the keys service (on every swap, the 30 s resync's too, for replicas that start later).
+    this.deps.bus.broadcast(MODEL_PRICES_SUBJECT, encodeModelPrices(config, runtime));
   }
 }

@@ -29,8 +29,8 @@ export interface RouterDeps {
   logger: Logger;
   /** The master key's hash (hashKey): the model admin calls must carry the key; undefined refuses them. */
   masterKeyHash: string | undefined;
-  /** Settles a given-up call's reservations at the keys replica holding them (CompleteRequest.reservation_holder). */
-  settleAbandoned: (release: ReleaseRequest) => void;
+  /** Settles a call's reservations at the keys replica holding them (CompleteRequest.reservation_holder). */
+  settleReservation: (release: ReleaseRequest) => void;
 }
 
 function storeOf(deps: RouterDeps): ModelStore {
@@ -153,11 +153,17 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         return payload ? payload.watch(answer) : answer;
       };
       const end = (error: ConnectError | undefined) => {
-        // Given up by its caller, who will not read what it used (split, the
-        // edge's call is cut): the key's reservations are settled from here.
-        if (req.reservationHolder !== "" && (error === CLIENT_CLOSED || ctx.signal.aborted)) {
+        // The key's reservations are settled from here too, whatever the end:
+        // the caller may never read what the call used. Split, a caller that
+        // gives up cuts the call's events; and one whose client leaves just
+        // after this end, before the Finished event has reached it, cuts them
+        // too, while this side saw no cancel (the keys replica then settled
+        // the reservation as if all of it was used, above what the ledger
+        // books). Whichever of this and the edge's release comes first
+        // settles, with the same usage; the other changes nothing.
+        if (req.reservationHolder !== "") {
           const release = { requestId: req.requestId, keyHash: req.keyHash, holder: req.reservationHolder, usageUnknown: false, ...usedBy(outcome) };
-          deps.settleAbandoned({ $typeName: "gateway.keys.v1.ReleaseRequest", ...release });
+          deps.settleReservation({ $typeName: "gateway.keys.v1.ReleaseRequest", ...release });
         }
         // A client that walks away mid-stream is recorded as a failure too.
         publishUsage(req, body, outcome, startMs, error, payload);

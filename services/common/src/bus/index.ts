@@ -1,4 +1,5 @@
 export type { Bus, ConsumeOptions, Consumer, Delivery } from "./bus.js";
 export { MemoryBus } from "./memory-bus.js";
 export { NatsBus, type NatsBusOptions } from "./nats-bus.js";
-export { releaseSubject } from "./release-subject.js";
+export { releaseCodec, releaseSubject } from "./release.js";
+export { decodeModelPrices, encodeModelPrices, MODEL_PRICES_SUBJECT } from "./model-prices.js";

@@ -65,9 +65,9 @@ export type CompleteRequest = Message<"gateway.router.v1.CompleteRequest"> & {
 
   /**
    * The keys replica holding the request's reservations (AuthorizeResponse's
-   * holder), when it holds any. A call its caller gives up on (a client gone
-   * mid-stream) ends without the caller reading what it used, so the router
-   * settles it there itself, over the bus, with what it used until then.
+   * holder), when it holds any. The caller may never read what the call used
+   * (it gave up on the call, or its client left just as the call ended), so
+   * the router settles every such call there itself, over the bus, as it ends.
    *
    * @generated from field: string reservation_holder = 9;
    */
