@@ -4,6 +4,9 @@ import { CallContext } from "./call-context.js";
 import { messageOf } from "./message-of.js";
 import { traceDirectCall, traceDirectStream, tracingEnabled } from "./tracing.js";
 
+/** The protocolName a handler sees when its caller is in this process. */
+export const DIRECT_PROTOCOL = "direct";
+
 /**
  * A Client-shaped object that calls a service implementation in this process,
  * so callers are written once against Client<Service> whether their peer is
@@ -20,7 +23,7 @@ export function directClient<S extends DescService>(service: S, impl: ServiceImp
     switch (method.methodKind) {
       case "unary": {
         const unary = async (request: unknown, options?: CallOptions) =>
-          messageOf(method.output, await call(messageOf(method.input, request), new CallContext(service, method, options, "direct")));
+          messageOf(method.output, await call(messageOf(method.input, request), new CallContext(service, method, options, DIRECT_PROTOCOL)));
         client[method.localName] = tracingEnabled()
           ? (request: unknown, options?: CallOptions) => traceDirectCall(spanName, () => unary(request, options))
           : unary;
@@ -30,7 +33,7 @@ export function directClient<S extends DescService>(service: S, impl: ServiceImp
         // The handler runs once the caller starts reading, as a Connect call's stream does.
         const stream = (request: unknown, options?: CallOptions): AsyncIterable<unknown> => ({
           [Symbol.asyncIterator]: () => {
-            const responses = call(messageOf(method.input, request), new CallContext(service, method, options, "direct")) as AsyncIterable<unknown>;
+            const responses = call(messageOf(method.input, request), new CallContext(service, method, options, DIRECT_PROTOCOL)) as AsyncIterable<unknown>;
             return wholeMessages(method.output, responses[Symbol.asyncIterator]());
           },
         });

@@ -3,7 +3,7 @@ export { ConfigError, ignoredSettings, loadConfig, parseConfig, parseModelEntry,
 export { serveConnect, connectTransport, type ConnectServer, type ServeOptions } from "./connect.js";
 export { driverMessage, openDatabase, pgErrorCode, type Database, type DatabaseOptions, type Db } from "./database.js";
 export { openPglite } from "./pglite.js";
-export { directClient } from "./direct-client.js";
+export { DIRECT_PROTOCOL, directClient } from "./direct-client.js";
 export { transportClient } from "./transport-client.js";
 export { describeError, gatewayError, type ErrorDetails, type GatewayErrorInit } from "./errors.js";
 export { hashKey, keyOfAuthorization, sameKeyHash } from "./key-hash.js";

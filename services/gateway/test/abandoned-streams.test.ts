@@ -80,4 +80,26 @@ describe.each(MODES.filter((m) => m.real))("streams abandoned by their clients, 
       delete provider.behavior.reply;
     }
   });
+
+  it("charge an answer the client stopped waiting for as the ledger does, not as the whole reservation", async () => {
+    const { json: minted } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { max_budget: 1 });
+    const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: minted.key, maxRetries: 0 });
+    provider.behavior.latencyMs = 500;
+    try {
+      const walkAway = new AbortController();
+      const asked = client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }], max_tokens: 1000 }, { signal: walkAway.signal });
+      setTimeout(() => walkAway.abort(), 100);
+      await expect(asked).rejects.toThrow();
+    } finally {
+      provider.behavior.latencyMs = 0;
+    }
+    const ledger = await eventually("the request in the ledger", async () => {
+      const l = await ledgerSpend(minted.token);
+      return l.rows === 1 ? l : undefined;
+    });
+    // Past the edge's fallback, which would have charged the reservation whole.
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    const { json } = await admin<{ info: { spend: number } }>(gateway.baseUrl, "GET", `/key/info?key=${minted.key}`);
+    expect(json.info.spend).toBeCloseTo(ledger.spend, 12);
+  });
 });

@@ -1,5 +1,5 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { gatewayError, parsedBody, requireMasterKey, type Logger } from "@gateway/common";
+import { DIRECT_PROTOCOL, gatewayError, parsedBody, requireMasterKey, type Logger } from "@gateway/common";
 import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
@@ -153,15 +153,15 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         return payload ? payload.watch(answer) : answer;
       };
       const end = (error: ConnectError | undefined) => {
-        // The key's reservations are settled from here too, whatever the end:
-        // the caller may never read what the call used. Split, a caller that
-        // gives up cuts the call's events; and one whose client leaves just
-        // after this end, before the Finished event has reached it, cuts them
-        // too, while this side saw no cancel (the keys replica then settled
-        // the reservation as if all of it was used, above what the ledger
-        // books). Whichever of this and the edge's release comes first
-        // settles, with the same usage; the other changes nothing.
-        if (req.reservationHolder !== "") {
+        // The key's reservations are settled from here too: the caller may
+        // never read what the call used. Over the network (split), a caller
+        // that gives up cuts the call's events, and one whose client leaves
+        // just after this end, before Finished has reached it, drops them,
+        // while this side saw no cancel. In one process the caller reads
+        // every event, unless it gave up before the answer. Whichever of this
+        // and the edge's release comes first settles, with the same usage.
+        const unread = ctx.protocolName !== DIRECT_PROTOCOL || error === CLIENT_CLOSED || ctx.signal.aborted;
+        if (req.reservationHolder !== "" && unread) {
           const release = { requestId: req.requestId, keyHash: req.keyHash, holder: req.reservationHolder, usageUnknown: false, ...usedBy(outcome) };
           deps.settleReservation({ $typeName: "gateway.keys.v1.ReleaseRequest", ...release });
         }
