@@ -1,3 +1,4 @@
+import { createServer, type Server, type ServerResponse } from "node:http";
 import Anthropic, { type APIError } from "@anthropic-ai/sdk";
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
@@ -9,18 +10,55 @@ import { MODES, startInMode, type ModeGateway } from "./support/modes.js";
 // timeout as 504, an unavailable provider as 503, other failures as 502.
 const mode = MODES[2]!;
 
+/** Writes `piece` for as long as the socket takes it, minding its buffer: one line that never ends. */
+async function writeForever(res: ServerResponse, piece: string): Promise<void> {
+  while (!res.destroyed) {
+    if (res.write(piece)) continue;
+    await new Promise<void>((resolve) => {
+      const go = () => {
+        res.off("drain", go).off("close", go);
+        resolve();
+      };
+      res.once("drain", go).once("close", go);
+    });
+  }
+}
+
+/** An OpenAI-speaking upstream whose streams send one chunk, then a line that never ends. */
+async function endlessLineProvider(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    const chunk = { id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content: "hi" }, finish_reason: null }] };
+    res.write(`data: ${JSON.stringify(chunk)}\n\ndata: {"id":"`);
+    void writeForever(res, "a".repeat(64 * 1024));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe("upstream failures", () => {
   let provider: FakeProvider;
+  let endless: { url: string; close(): Promise<void> };
   let gateway: ModeGateway;
   let client: OpenAI;
 
   beforeAll(async () => {
     process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
     provider = await startFakeProvider();
+    endless = await endlessLineProvider();
     const config = writeConfig(`
 model_list:
   - model_name: fast-model
     litellm_params: { model: openai/gpt-4o-mini, api_base: "${provider.url}/v1", api_key: os.environ/FAKE_PROVIDER_KEY, timeout: 0.3 }
+  - model_name: endless-line
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "${endless.url}/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
 litellm_settings:
   # Each failure reaches the client as it is; retries have tests of their own.
   num_retries: 0
@@ -33,6 +71,7 @@ general_settings:
   afterAll(async () => {
     await gateway?.close();
     await provider?.close();
+    await endless?.close();
   });
   beforeEach(() => {
     Object.assign(provider.behavior, { latencyMs: 0, chunkDelayMs: 0, failNext: 0, retryAfterSeconds: undefined });
@@ -100,5 +139,20 @@ general_settings:
     const err = (await streamed("one two three").catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err.message).toContain("did not answer in time");
+  });
+
+  it("ends a stream whose provider sends a line that never ends, rather than holding the line until memory runs out", async () => {
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: "endless-line", stream: true, messages: [{ role: "user", content: "hi" }] })
+      .withResponse();
+    let text = "";
+    const err = await (async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    })().catch((e: unknown) => e);
+    expect(text).toBe("hi");
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as Error).message).toContain("stream event longer than");
+    const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    expect(row).toMatchObject({ status: "failure", error_type: "api_error", stream: true });
   });
 });

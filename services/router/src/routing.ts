@@ -194,7 +194,7 @@ async function attempt(
   state: RoutingState,
 ): Promise<{ answer: Answer } | GroupFailure> {
   const stream = call.body["stream"] === true;
-  const { signal, release, extend } = deadline(call.signal, stream ? d.streamTimeoutMs : d.timeoutMs);
+  const { signal, release, extend, hold } = deadline(call.signal, stream ? d.streamTimeoutMs : d.timeoutMs);
   const startMs = Date.now();
   // Finer than Date.now(): a deployment on this machine can answer within a millisecond.
   const began = performance.now();
@@ -216,7 +216,7 @@ async function attempt(
     state.stats.recordLatency(d.id, performance.now() - began);
   };
   try {
-    const events = inProviderSpan(d, () => call.handler.run({ deployment: d, body: call.body, signal, headers: call.headers, progressed: stream ? extend : undefined }, outcome));
+    const events = inProviderSpan(d, () => call.handler.run({ deployment: d, body: call.body, signal, headers: call.headers, progressed: stream ? extend : undefined, held: stream ? hold : undefined }, outcome));
     if (events instanceof Promise) {
       const all = await events;
       answering(all[0]);
@@ -246,12 +246,19 @@ async function attempt(
  * A signal that aborts with the client's, or with a TimeoutError after `ms`:
  * what AbortSignal.any over AbortSignal.timeout gives, for one timer and one
  * listener instead of two signals and their bookkeeping on every call.
- * `extend` starts the `ms` again from now.
+ * `extend` starts the `ms` again from now. While `hold(true)` holds (the
+ * stream waits for its reader, not for the provider), the time is not up:
+ * should it run out then, it starts again once `hold(false)` lets go.
  */
-function deadline(client: AbortSignal, ms: number): { signal: AbortSignal; release: () => void; extend: () => void } {
+function deadline(client: AbortSignal, ms: number): { signal: AbortSignal; release: () => void; extend: () => void; hold: (held: boolean) => void } {
   const controller = new LightAbortController();
   const onClientAbort = () => controller.abort(client.reason);
-  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError")), ms);
+  let held = false;
+  let lapsedWhileHeld = false;
+  const timer = setTimeout(() => {
+    if (held) lapsedWhileHeld = true;
+    else controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError"));
+  }, ms);
   let released = false;
   if (client.aborted) onClientAbort();
   else client.addEventListener("abort", onClientAbort, { once: true });
@@ -264,6 +271,12 @@ function deadline(client: AbortSignal, ms: number): { signal: AbortSignal; relea
     },
     // refresh() would start a cleared or fired timer again, holding the process open for `ms`.
     extend: () => {
+      if (!released && !controller.signal.aborted) timer.refresh();
+    },
+    hold: (on) => {
+      held = on;
+      if (on || !lapsedWhileHeld) return;
+      lapsedWhileHeld = false;
       if (!released && !controller.signal.aborted) timer.refresh();
     },
   };

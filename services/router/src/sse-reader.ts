@@ -14,20 +14,41 @@ export interface SseEvent {
 export class SseReader {
   // Keeps a character split across chunks until its last byte comes.
   private readonly decoder = new StringDecoder("utf8");
-  /** The start of a line whose end has not come yet. */
-  private partial = "";
+  /**
+   * The start of a line whose end has not come yet, in the pieces it came
+   * in: joined once its end comes, not again with every piece, which made a
+   * long line cost its length squared.
+   */
+  private partial: string[] = [];
+  /** The characters in `partial`. */
+  private partialLength = 0;
   private event: string | undefined;
   private data: string | undefined;
 
+  /** The characters held for an event not complete yet (its data lines and the line under way). */
+  get pending(): number {
+    return this.partialLength + (this.data?.length ?? 0);
+  }
+
   /** The events these bytes complete. */
   push(bytes: Uint8Array): SseEvent[] {
-    return this.lines(this.partial + this.decoder.write(bytes));
+    const text = this.decoder.write(bytes);
+    if (!text.includes("\n")) {
+      this.partial.push(text);
+      this.partialLength += text.length;
+      return [];
+    }
+    const started = this.partial.length === 0 ? "" : this.partial.join("");
+    this.partial.length = 0;
+    this.partialLength = 0;
+    return this.lines(started + text);
   }
 
   /** At the stream's end: a last event whose blank line never came (a line cut short is dropped). */
   end(): SseEvent[] {
     const last = this.data === undefined ? [] : [{ event: this.event, data: this.data }];
-    this.partial = "";
+    this.partial.length = 0;
+    this.partialLength = 0;
     this.event = undefined;
     this.data = undefined;
     return last;
@@ -51,7 +72,10 @@ export class SseReader {
       }
       start = newline + 1;
     }
-    this.partial = text.slice(start);
+    if (start < text.length) {
+      this.partial.push(text.slice(start));
+      this.partialLength = text.length - start;
+    }
     return events;
   }
 }

@@ -36,4 +36,14 @@ describe("server-sent events", () => {
   it("dispatches nothing for a blank line without data", () => {
     expect(read(Buffer.from("event: ping\n\n\n\ndata: x\n\n"), 3)).toEqual([{ event: undefined, data: "x" }]);
   });
+
+  it("holds what an event not complete yet has come with, and lets it go once the event is out", () => {
+    const reader = new SseReader();
+    expect(reader.push(Buffer.from("data: one\ndata: tw"))).toEqual([]);
+    expect(reader.pending).toBe("one".length + "data: tw".length);
+    for (let i = 0; i < 1000; i++) reader.push(Buffer.from("o"));
+    expect(reader.pending).toBe(3 + 8 + 1000);
+    expect(reader.push(Buffer.from("\n\n"))).toEqual([{ event: undefined, data: `one\ntw${"o".repeat(1000)}` }]);
+    expect(reader.pending).toBe(0);
+  });
 });

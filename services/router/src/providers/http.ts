@@ -145,21 +145,40 @@ async function readJson(response: Dispatcher.ResponseData, provider: string, sig
   }
 }
 
-/** A successful streaming response's server-sent events; a connection that breaks becomes a ProviderError. */
+// The most characters a stream event may take before it is complete: a line
+// that never ends (or an event whose blank line never comes) would otherwise
+// be held until the process runs out of memory. As much as a request may
+// carry by default (max_request_size_mb); an image in an event fits.
+export const MAX_EVENT_CHARS = 32 * 2 ** 20;
+
+/**
+ * A successful streaming response's server-sent events; a connection that
+ * breaks, or an event longer than MAX_EVENT_CHARS, becomes a ProviderError.
+ */
 export async function* readEvents(response: Dispatcher.ResponseData, provider: string, call: ProviderCall): AsyncGenerator<SseEvent> {
-  const { signal, progressed } = call;
+  const { signal, progressed, held } = call;
   const reader = new SseReader();
   let read = false;
   try {
     for await (const bytes of response.body.iterator({ destroyOnReturn: false })) {
       progressed?.();
-      for (const event of reader.push(bytes)) yield event;
+      const events = reader.push(bytes);
+      if (reader.pending > MAX_EVENT_CHARS) throw new ProviderError(`${provider} sent a stream event longer than ${MAX_EVENT_CHARS} characters`, 502, "api_error");
+      for (const event of events) {
+        held?.(true);
+        yield event;
+        held?.(false);
+      }
     }
     for (const event of reader.end()) yield event;
     read = true;
   } catch (err) {
     read = true;
-    if (err instanceof ProviderError) throw err;
+    if (err instanceof ProviderError) {
+      // An event too long: the body is still open, and not worth reading on.
+      response.body.destroy();
+      throw err;
+    }
     if (signal.aborted) throw transportError(err, provider, signal);
     // The provider answered, so it was reachable: its stream broke.
     const code = (err as { code?: string }).code ?? "connection error";

@@ -19,6 +19,12 @@ export interface ProviderCall {
    * is not cut off.
    */
   progressed?: (() => void) | undefined;
+  /**
+   * Runs with true while a stream waits for its reader to take an event (a
+   * client reading slowly holds the stream back), with false once it reads
+   * on: that time is the client's, and the stream's timeout does not count it.
+   */
+  held?: ((held: boolean) => void) | undefined;
 }
 
 export interface Usage {
