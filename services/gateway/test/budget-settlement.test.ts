@@ -6,10 +6,15 @@ import { admin, type GeneratedKey } from "./support/admin.js";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
 import { MODES, startInMode, type ModeGateway } from "./support/modes.js";
 
-// A client that walks away mid-stream is still charged, in the ledger, for
-// what the stream carried until then; its key's budget must count the same,
-// in one process (the edge reads on to the router's Finished) and split (the
-// edge's call is cut, and the router settles the reservation itself).
+// Budgets in every way of running, Postgres and NATS. A client that walks
+// away mid-stream is still charged, in the ledger, for what the stream
+// carried until then; its key's budget must count the same, in one process
+// (the edge reads on to the router's Finished) and split (the edge's call is
+// cut, and the router settles the reservation itself). And the most a
+// request may cost follows the model list the router answers from: a
+// deployment added to a group at run time, dearer than config.yaml's, is
+// not admitted at the old, cheaper bound (the router tells the keys service
+// its model list whenever it changes, MODEL_PRICES_SUBJECT).
 
 let provider: FakeProvider;
 
@@ -22,7 +27,7 @@ afterAll(async () => {
   await provider?.close();
 });
 
-describe.each(MODES.filter((m) => m.real))("streams abandoned by their clients, $name", (mode) => {
+describe.each(MODES.filter((m) => m.real))("budgets, $name", (mode) => {
   let gateway: ModeGateway;
   beforeAll(async () => {
     gateway = await startInMode(mode, fakeOpenAIConfig(provider.url));
@@ -37,7 +42,7 @@ describe.each(MODES.filter((m) => m.real))("streams abandoned by their clients, 
     return { rows: rows.length, spend: rows.reduce((sum, r) => sum + r.spend, 0) };
   }
 
-  it("count against the key's budget as the ledger charges them", async () => {
+  it("count a stream its client left as the ledger charges it", async () => {
     // A long answer sent as fast as it goes: the gateway has chunks on hand
     // when it sees the client gone.
     const words = 30_000;
@@ -101,5 +106,36 @@ describe.each(MODES.filter((m) => m.real))("streams abandoned by their clients, 
     await new Promise((resolve) => setTimeout(resolve, 3_500));
     const { json } = await admin<{ info: { spend: number } }>(gateway.baseUrl, "GET", `/key/info?key=${minted.key}`);
     expect(json.info.spend).toBeCloseTo(ledger.spend, 12);
+  });
+
+  it("reserve against a dearer deployment added to the group at run time (last: it answers from then on)", async () => {
+    const dear = 0.0001;
+    const added = await admin(gateway.baseUrl, "POST", "/model/new", {
+      model_name: "fast-model",
+      // Ordered, so it answers every request (the config's deployment has no order).
+      litellm_params: { model: "openai/gpt-4o-mini", api_base: `${provider.url}/v1`, api_key: "os.environ/FAKE_PROVIDER_KEY", order: 1 },
+      model_info: { id: "fast-dear", input_cost_per_token: dear, output_cost_per_token: dear },
+    });
+    expect(added.status).toBe(200);
+    Object.assign(provider.behavior, { reply: "word ".repeat(100).trim() });
+    try {
+      // Room for two requests answered in full by the dear deployment (100 tokens out each, a few in).
+      const maxBudget = 0.025;
+      const { json: minted } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { max_budget: maxBudget });
+      const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: minted.key, maxRetries: 0 });
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const answer = await client.chat.completions
+          .create({ model: "fast-model", messages: [{ role: "user", content: "hi" }], max_tokens: 100 })
+          .withResponse()
+          .catch(() => undefined);
+        if (answer) ids.push(answer.response.headers.get("x-litellm-call-id")!);
+      }
+      let spent = 0;
+      for (const id of ids) spent += (await gateway.spendLog(id))["spend"] as number;
+      expect(spent).toBeLessThanOrEqual(maxBudget);
+    } finally {
+      delete provider.behavior.reply;
+    }
   });
 });
