@@ -65,9 +65,10 @@ export type CompleteRequest = Message<"gateway.router.v1.CompleteRequest"> & {
 
   /**
    * The keys replica holding the request's reservations (AuthorizeResponse's
-   * holder), when it holds any. The caller may never read what the call used
-   * (it gave up on the call, or its client left just as the call ended), so
-   * the router settles every such call there itself, over the bus, as it ends.
+   * holder), when it holds any. A caller across the network may never read
+   * what the call used (it gave up on the call, or its client left just as
+   * the call ended), so the router settles its calls there itself, over the
+   * bus, as they end; a caller in this process, only the calls it gave up.
    *
    * @generated from field: string reservation_holder = 9;
    */
