@@ -3,8 +3,9 @@ import { flatCodec } from "../flat-codec.js";
 
 /**
  * The live subject a keys replica hears Releases on for the reservations it
- * holds: Releases that reached another replica, and the router's settlement
- * of each call that names the replica (CompleteRequest.reservation_holder).
+ * holds: Releases that reached another replica, and the router's own
+ * settlement of calls whose caller may not have read what they used
+ * (CompleteRequest.reservation_holder).
  */
 export const releaseSubject = (holder: string) => `keys.release.${holder}`;
 
