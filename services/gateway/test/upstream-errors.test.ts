@@ -24,14 +24,27 @@ async function writeForever(res: ServerResponse, piece: string): Promise<void> {
   }
 }
 
-/** An OpenAI-speaking upstream whose streams send one chunk, then a line that never ends. */
+/**
+ * An OpenAI-speaking upstream whose answers never end: a stream sends one
+ * chunk, then a line that never ends; a whole answer (or, under /error, an
+ * error) is a JSON body that never ends.
+ */
 async function endlessLineProvider(): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
-    req.resume();
-    res.writeHead(200, { "content-type": "text/event-stream" });
-    const chunk = { id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content: "hi" }, finish_reason: null }] };
-    res.write(`data: ${JSON.stringify(chunk)}\n\ndata: {"id":"`);
-    void writeForever(res, "a".repeat(64 * 1024));
+    let body = "";
+    req.on("data", (part: Buffer) => (body += part.toString()));
+    req.on("end", () => {
+      const stream = (JSON.parse(body) as { stream?: boolean }).stream === true;
+      if (stream) {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        const chunk = { id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content: "hi" }, finish_reason: null }] };
+        res.write(`data: ${JSON.stringify(chunk)}\n\ndata: {"id":"`);
+      } else {
+        res.writeHead(req.url?.startsWith("/error") ? 500 : 200, { "content-type": "application/json" });
+        res.write('{"id":"');
+      }
+      void writeForever(res, "a".repeat(64 * 1024));
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
@@ -59,6 +72,8 @@ model_list:
     litellm_params: { model: openai/gpt-4o-mini, api_base: "${provider.url}/v1", api_key: os.environ/FAKE_PROVIDER_KEY, timeout: 0.3 }
   - model_name: endless-line
     litellm_params: { model: openai/gpt-4o-mini, api_base: "${endless.url}/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: endless-error
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "${endless.url}/error/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
 litellm_settings:
   # Each failure reaches the client as it is; retries have tests of their own.
   num_retries: 0
@@ -154,5 +169,23 @@ general_settings:
     expect((err as Error).message).toContain("stream event longer than");
     const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
     expect(row).toMatchObject({ status: "failure", error_type: "api_error", stream: true });
+  });
+
+  it("answers 502 to an answer that never ends, rather than reading it until memory runs out", async () => {
+    const err = (await client.chat.completions.create({ model: "endless-line", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.status).toBe(502);
+    expect(err.message).toContain("answer longer than");
+    const row = await gateway.spendLog(err.headers!.get("x-litellm-call-id")!);
+    expect(row).toMatchObject({ status: "failure", error_type: "api_error", stream: false });
+  });
+
+  it("passes on the status of an error whose body never ends, reading only the start of it", async () => {
+    const err = (await client.chat.completions.create({ model: "endless-error", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.status).toBe(502);
+    expect(err.message).toContain('openai error: {"id":"aaa');
+    // The gateway keeps serving.
+    expect((await ask()).choices[0]?.message.content).toBe("Echo: hi");
   });
 });

@@ -48,7 +48,7 @@ const TYPE_BY_STATUS: Record<number, string> = {
 
 /** Turns a provider's error response into a ProviderError, whatever its body looks like. */
 async function errorFrom(response: Dispatcher.ResponseData, provider: string, secret: string | undefined): Promise<ProviderError> {
-  const text = await response.body.text().catch(() => "");
+  const text = (await readAtMost(response.body, MAX_ERROR_BYTES).catch(() => undefined))?.bytes.toString("utf8") ?? "";
   let message = text.slice(0, 2000);
   let type: string | undefined;
   const detail: { code?: string; param?: string } = {};
@@ -130,12 +130,42 @@ export async function postJson(provider: string, req: UpstreamRequest): Promise<
   return response;
 }
 
+// The most a whole (not streamed) answer may take: a body that never ends
+// would otherwise be held until the process runs out of memory. Twice what
+// a stream event may take, for answers carrying several images.
+export const MAX_RESPONSE_BYTES = 64 * 2 ** 20;
+// An error's body is read for its message, which is all that is kept of it.
+const MAX_ERROR_BYTES = 2 ** 20;
+
+/** A body's bytes up to `limit`; `complete` is false, and the rest left unread, when it is longer. */
+async function readAtMost(body: Dispatcher.ResponseData["body"], limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const part of body.iterator({ destroyOnReturn: true })) {
+    size += (part as Buffer).length;
+    if (size > limit) return { bytes: Buffer.concat(parts), complete: false };
+    parts.push(part as Buffer);
+  }
+  return { bytes: Buffer.concat(parts, size), complete: true };
+}
+
+/** A body's bytes, or a ProviderError when it is longer than MAX_RESPONSE_BYTES. */
+async function readBody(response: Dispatcher.ResponseData, provider: string): Promise<Buffer> {
+  const length = Number(response.headers["content-length"]);
+  // With a length the connection cannot carry more than it says: read at once.
+  if (length <= MAX_RESPONSE_BYTES) return Buffer.from(await response.body.arrayBuffer());
+  const { bytes, complete } = await readAtMost(response.body, MAX_RESPONSE_BYTES);
+  if (!complete) throw new ProviderError(`${provider} sent an answer longer than ${MAX_RESPONSE_BYTES} bytes`, 502, "api_error");
+  return bytes;
+}
+
 /** A successful response's JSON body and the bytes it came as, mapping a broken body to a ProviderError. */
 async function readJson(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<{ value: unknown; bytes: Buffer }> {
   let bytes: Buffer;
   try {
-    bytes = Buffer.from(await response.body.arrayBuffer());
+    bytes = await readBody(response, provider);
   } catch (err) {
+    if (err instanceof ProviderError) throw err;
     throw transportError(err, provider, signal);
   }
   try {
