@@ -20,5 +20,5 @@ export { drained } from "./drained.js";
 export { parsedBody, rememberParsedBody } from "./parsed-bodies.js";
 export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "./take-together.js";
 export { withFields } from "./with-fields.js";
-export { estimateTokens, messagesText } from "./tokens.js";
+export { estimateTokens, messagesText, tokensForChars } from "./tokens.js";
 export { clientJson } from "./client-json.js";

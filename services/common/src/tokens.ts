@@ -3,7 +3,12 @@
 const CHARS_PER_TOKEN = 4;
 
 export function estimateTokens(text: string): number {
-  return text.length === 0 ? 0 : Math.ceil(text.length / CHARS_PER_TOKEN);
+  return tokensForChars(text.length);
+}
+
+/** The estimate for a text of `chars` characters, for text counted as it streams rather than kept. */
+export function tokensForChars(chars: number): number {
+  return Math.ceil(chars / CHARS_PER_TOKEN);
 }
 
 /** The text of OpenAI chat messages, for estimating their tokens. */

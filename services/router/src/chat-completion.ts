@@ -21,12 +21,12 @@ function fitted(call: ProviderCall) {
   return { adapter, call: { ...call, body: fitParams(call.body, adapter.chatParams, d.dropParams, d.provider) } };
 }
 
-/** The text a completion produced (content and tool-call arguments), for estimating its tokens. */
-function completionText(message: Json | undefined): string {
-  if (!message) return "";
-  let text = (str(message["content"]) ?? "") + (str(message["reasoning_content"]) ?? "");
-  for (const call of jsonArray(message["tool_calls"])) text += str((call["function"] as Json | undefined)?.["arguments"]) ?? "";
-  return text;
+/** How many characters a completion produced (content and tool-call arguments), for estimating its tokens. */
+function completionChars(message: Json | undefined): number {
+  if (!message) return 0;
+  let chars = (str(message["content"])?.length ?? 0) + (str(message["reasoning_content"])?.length ?? 0);
+  for (const call of jsonArray(message["tool_calls"])) chars += str((call["function"] as Json | undefined)?.["arguments"])?.length ?? 0;
+  return chars;
 }
 
 /** Runs a non-streaming chat on the call's deployment; usage is counted locally when the provider reports none. */
@@ -37,7 +37,7 @@ export async function runChat(call: ProviderCall, outcome: Outcome): Promise<Cha
   if (result.usage) outcome.usage = result.usage;
   else {
     const message = jsonArray(result.response["choices"])[0]?.["message"] as Json | undefined;
-    outcome.usage = estimatedUsage(messagesText(call.body["messages"]), completionText(message));
+    outcome.usage = estimatedUsage(messagesText(call.body["messages"]), completionChars(message));
     outcome.usageEstimated = true;
   }
   return result;
@@ -46,9 +46,10 @@ export async function runChat(call: ProviderCall, outcome: Outcome): Promise<Cha
 /**
  * What a chat stream used: the usage its chunks report, or, when they report
  * none (or the stream breaks first), a local count of the text they carried.
+ * The text is counted as it passes, not kept: a long answer costs no memory.
  */
 class StreamTally {
-  private text = "";
+  private chars = 0;
 
   constructor(
     private readonly call: ProviderCall,
@@ -58,13 +59,13 @@ class StreamTally {
   see(chunk: Json): void {
     const usage = usageFrom(chunk["usage"]);
     if (usage) this.outcome.usage = usage;
-    for (const choice of jsonArray(chunk["choices"])) this.text += completionText(choice["delta"] as Json | undefined);
+    for (const choice of jsonArray(chunk["choices"])) this.chars += completionChars(choice["delta"] as Json | undefined);
   }
 
   /** Records the count in the outcome when no usage came; once the stream has ended, however it ended. */
   settle(): void {
     if (this.outcome.usage) return;
-    this.outcome.usage = estimatedUsage(messagesText(this.call.body["messages"]), this.text);
+    this.outcome.usage = estimatedUsage(messagesText(this.call.body["messages"]), this.chars);
     this.outcome.usageEstimated = true;
   }
 }

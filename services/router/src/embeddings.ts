@@ -36,7 +36,7 @@ export async function embeddings(call: ProviderCall, outcome: Outcome): Promise<
   const result = await adapter.embeddings({ ...call, body });
   let usage: Usage | undefined = result.usage;
   if (!usage) {
-    usage = { ...estimatedUsage("", ""), promptTokens: inputTokens(body["input"]) };
+    usage = { ...estimatedUsage("", 0), promptTokens: inputTokens(body["input"]) };
     outcome.usageEstimated = true;
     result.response["usage"] = { prompt_tokens: usage.promptTokens, total_tokens: usage.promptTokens };
   }

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { estimateTokens, gatewayError, messagesText, withFields } from "@gateway/common";
+import { gatewayError, messagesText, tokensForChars, withFields } from "@gateway/common";
 import { openChatStream, runChat } from "./chat-completion.js";
 import { estimatedUsage, finished, json, namedChunk, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
@@ -46,8 +46,8 @@ export async function messages(call: ProviderCall, outcome: Outcome): Promise<Ca
     message = result.response;
     if (result.usage) outcome.usage = result.usage;
     else {
-      const text = jsonArray(message["content"]).map((block) => str(block["text"]) ?? "").join("");
-      outcome.usage = estimatedUsage(promptText(call.body), text);
+      const chars = jsonArray(message["content"]).reduce((sum, block) => sum + (str(block["text"])?.length ?? 0), 0);
+      outcome.usage = estimatedUsage(promptText(call.body), chars);
       outcome.usageEstimated = true;
     }
   } else {
@@ -83,7 +83,8 @@ async function* nativeStream(adapter: ProviderAdapter, call: ProviderCall, outco
   yield started(d);
   let reported: Json | undefined;
   let final = false;
-  let text = "";
+  // What the stream carried, counted rather than kept.
+  let chars = 0;
   try {
     for await (const event of events) {
       if (event.name === "message_start") reported = mergeAnthropicUsage(undefined, (event.json["message"] as Json | undefined)?.["usage"]);
@@ -92,7 +93,7 @@ async function* nativeStream(adapter: ProviderAdapter, call: ProviderCall, outco
         final = true;
       } else if (event.name === "content_block_delta") {
         const delta = (event.json["delta"] ?? {}) as Json;
-        text += str(delta["text"]) ?? str(delta["partial_json"]) ?? str(delta["thinking"]) ?? "";
+        chars += (str(delta["text"]) ?? str(delta["partial_json"]) ?? str(delta["thinking"]))?.length ?? 0;
       }
       yield namedChunk(event.name, Buffer.from(event.data));
     }
@@ -101,8 +102,8 @@ async function* nativeStream(adapter: ProviderAdapter, call: ProviderCall, outco
     if (usage && final) outcome.usage = usage;
     else {
       outcome.usage = usage
-        ? { ...usage, completionTokens: Math.max(usage.completionTokens, estimateTokens(text)) }
-        : estimatedUsage(promptText(call.body), text);
+        ? { ...usage, completionTokens: Math.max(usage.completionTokens, tokensForChars(chars)) }
+        : estimatedUsage(promptText(call.body), chars);
       outcome.usageEstimated = true;
     }
   }

@@ -1,4 +1,4 @@
-import { costOf, estimateTokens } from "@gateway/common";
+import { costOf, estimateTokens, tokensForChars } from "@gateway/common";
 import type { CompleteResponse } from "@gateway/proto/router/v1/router_pb.js";
 import type { Deployment } from "./config/deployment.js";
 import type { ChatChunk, Usage } from "./providers/provider.js";
@@ -21,8 +21,9 @@ export function costFor(d: Deployment, usage: Usage): number {
 }
 
 /** Usage counted locally, for a provider that reported none. */
-export function estimatedUsage(promptText: string, completionText: string): Usage {
-  return { promptTokens: estimateTokens(promptText), completionTokens: estimateTokens(completionText), cachedTokens: 0, cacheWriteTokens: 0 };
+/** A local estimate of a call's usage from its prompt and the number of characters it produced. */
+export function estimatedUsage(promptText: string, completionChars: number): Usage {
+  return { promptTokens: estimateTokens(promptText), completionTokens: tokensForChars(completionChars), cachedTokens: 0, cacheWriteTokens: 0 };
 }
 
 export function json(value: unknown): Uint8Array {
