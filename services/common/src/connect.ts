@@ -4,6 +4,7 @@ import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import type { ConnectRouter, Interceptor, Transport } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
+import { serviceErrorInterceptor } from "./errors.js";
 import { H2Handlers } from "./h2-handlers.js";
 import { h2Transport } from "./h2-transport.js";
 import { sendMetrics } from "./metrics.js";
@@ -46,7 +47,8 @@ export async function serveConnect(routes: (router: ConnectRouter) => void, opti
   const handler = connectNodeAdapter({
     readMaxBytes: maxMessageBytes,
     routes: (router) => routes(fast ? fast.recording(router) : router),
-    interceptors: tracingEnabled() ? [traceServerInterceptor] : [],
+    // Outermost first: the trace records the error the caller gets.
+    interceptors: tracingEnabled() ? [traceServerInterceptor, serviceErrorInterceptor] : [serviceErrorInterceptor],
     fallback(req, res) {
       if (req.url === "/metrics") return void sendMetrics(res);
       const ready = options.ready?.() ?? true;

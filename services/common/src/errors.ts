@@ -1,4 +1,4 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { databaseUnreachable } from "./database.js";
 
 /** What a client sees of a failure: an OpenAI-style error and its HTTP status. */
@@ -63,6 +63,27 @@ const BY_CODE: Partial<Record<Code, { status: number; type: string }>> = {
 export function serviceError(err: unknown, fallback = Code.Unknown): ConnectError {
   if (!(err instanceof ConnectError) && databaseUnreachable(err)) return new ConnectError("the database is unavailable", Code.Unavailable, undefined, undefined, err);
   return ConnectError.from(err, fallback);
+}
+
+/**
+ * connect-node's server path to the errors h2-handlers.ts gives: what a
+ * handler throws, before its answer or mid-stream, through serviceError.
+ */
+export const serviceErrorInterceptor: Interceptor = (next) => async (req) => {
+  try {
+    const res = await next(req);
+    return res.stream ? { ...res, message: asServiceErrors(res.message) } : res;
+  } catch (err) {
+    throw serviceError(err, Code.Internal);
+  }
+};
+
+async function* asServiceErrors<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (err) {
+    throw serviceError(err, Code.Internal);
+  }
 }
 
 /** Turns anything thrown by a service call into what the client sees. */

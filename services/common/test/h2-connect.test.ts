@@ -5,6 +5,7 @@ import { Code, ConnectError, createClient, type Client, type ConnectRouter, type
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
 import { CheckHealthResponseSchema, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { create } from "@bufbuild/protobuf";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayError, serveConnect } from "../src/index.js";
 import { h2Transport } from "../src/h2-transport.js";
@@ -25,6 +26,7 @@ const impl: Partial<ServiceImpl<typeof RouterService>> = {
     seen.authorization = ctx.requestHeader.get("authorization") ?? "";
     if (req.model === "missing") throw gatewayError("no such model", Code.NotFound, { type: "not_found_error", status: 404, headers: { "retry-after": "7" } });
     if (req.model === "slow") await waitForAbort(ctx);
+    if (req.model === "db-down") throw await unreachableDatabaseError();
     ctx.responseHeader.set("x-answered-by", "test");
     ctx.responseTrailer.set("x-spent", "0.5");
     return create(CheckHealthResponseSchema, { healthy: [{ modelGroup: req.model }] });
@@ -33,6 +35,7 @@ const impl: Partial<ServiceImpl<typeof RouterService>> = {
     ctx.responseTrailer.set("x-spent", "1.5");
     yield { event: { case: "started", value: { modelGroup: req.requestId } } };
     if (req.requestId === "fail") throw gatewayError("the provider fell over", Code.Unavailable, { type: "api_error", status: 503 });
+    if (req.requestId === "db-down") throw await unreachableDatabaseError();
     if (req.requestId === "hang") {
       await waitForAbort(ctx);
       seen.cancelled.push(req.requestId);
@@ -43,6 +46,19 @@ const impl: Partial<ServiceImpl<typeof RouterService>> = {
     yield { event: { case: "finished", value: { promptTokens: 1, completionTokens: 2, cost: 0.25 } } };
   },
 };
+
+/** What postgres.js throws for a query to a database nobody listens for. */
+async function unreachableDatabaseError(): Promise<unknown> {
+  const sql = postgres("postgres://postgres@127.0.0.1:1/none", { max: 1, connect_timeout: 2 });
+  try {
+    await sql`select 1`;
+    return new Error("the query ran");
+  } catch (err) {
+    return err;
+  } finally {
+    await sql.end();
+  }
+}
 
 function waitForAbort(ctx: HandlerContext): Promise<void> {
   return new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
@@ -223,10 +239,31 @@ describe("our server's other calls", () => {
     }
   });
 
+  it("reports a database it cannot reach as unavailable on either server path, unary and mid-stream, without the driver's words", async () => {
+    const server = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
+    const url = `http://127.0.0.1:${server.port}`;
+    // Binary calls over h2 take h2-handlers.ts; JSON ones take connect-node.
+    const clients = [transportClient(RouterService, h2Transport(url)), createClient(RouterService, createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: false }))];
+    try {
+      for (const client of clients) {
+        const unary = ConnectError.from(await client.checkHealth({ model: "db-down" }).catch((e: unknown) => e));
+        expect([unary.code, unary.rawMessage]).toEqual([Code.Unavailable, "the database is unavailable"]);
+        const events: string[] = [];
+        const streamed = await (async () => {
+          for await (const res of client.complete({ requestId: "db-down" })) events.push(res.event.case ?? "");
+        })().catch((e: unknown) => ConnectError.from(e));
+        expect(events).toEqual(["started"]);
+        expect([streamed?.code, streamed?.rawMessage]).toEqual([Code.Unavailable, "the database is unavailable"]);
+      }
+    } finally {
+      await server.close(0);
+    }
+  });
+
   it("serves JSON Connect calls through connect-node", async () => {
     const server = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
     try {
-      const client = createClient(RouterService, createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: "2" }));
+      const client = createClient(RouterService, createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: "2", useBinaryFormat: false }));
       expect((await client.checkHealth({ model: "json" })).healthy[0]?.modelGroup).toBe("json");
     } finally {
       await server.close(0);
@@ -267,7 +304,7 @@ describe("h2Transport", () => {
     const server = await serveConnect(routes, { port: 0, host: "127.0.0.1", maxMessageBytes: 4096 });
     try {
       const url = `http://127.0.0.1:${server.port}`;
-      for (const client of [transportClient(RouterService, h2Transport(url)), createClient(RouterService, createConnectTransport({ baseUrl: url, httpVersion: "2" }))]) {
+      for (const client of [transportClient(RouterService, h2Transport(url)), createClient(RouterService, createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: false }))]) {
         const stream = (async () => {
           for await (const _ of client.complete({ requestId: "big", body: new Uint8Array(64 * 1024) })) return "a message";
           return "no error";
