@@ -50,21 +50,46 @@ function hasText(message: Json): boolean {
   return textOf(message.content) !== "";
 }
 
-function usageOf(body: Json, messages: Json[], outcome: Outcome, behavior: Behavior): Json {
+function usageOf(body: Json, messages: Json[], outcome: Outcome, behavior: Behavior, thought: Json | undefined): Json {
   const prompt = messages.reduce((sum, m) => sum + countTokens(textOf(m.content)) + 3, countTokens(textOf(body.system)));
   const read = Math.min(behavior.cachedPromptTokens ?? 0, prompt);
   const written = Math.min(behavior.cacheWriteTokens ?? 0, prompt - read);
   return {
     input_tokens: prompt - read - written,
-    output_tokens: completionTokens(outcome),
+    output_tokens: completionTokens(outcome) + (thought ? countTokens(thought.thinking as string) : 0),
     cache_creation_input_tokens: written,
     cache_read_input_tokens: read,
   };
 }
 
-function contentOf(outcome: Outcome): Json[] {
-  if (outcome.kind === "tool_call") return [{ type: "tool_use", id: TOOL_USE_ID, name: outcome.name, input: TOOL_INPUT }];
-  return [{ type: "text", text: outcome.text }];
+function contentOf(outcome: Outcome, thought: Json | undefined): Json[] {
+  const lead = thought ? [thought] : [];
+  if (outcome.kind === "tool_call") return [...lead, { type: "tool_use", id: TOOL_USE_ID, name: outcome.name, input: TOOL_INPUT }];
+  return [...lead, { type: "text", text: outcome.text }];
+}
+
+/** The fake's signature over a thinking block's text, so a block sent back can be checked as Anthropic checks its own. */
+function signatureOf(thinking: string): string {
+  return `fake-signature:${Buffer.from(thinking).toString("base64")}`;
+}
+
+/**
+ * Extended thinking, checked as Anthropic checks it: a budget of 1024 tokens
+ * at least and below max_tokens; and the last assistant turn that called a
+ * tool must start with the thinking block that led to the call, signed.
+ * Returns the refusal's message, or undefined when the request may go on.
+ */
+function thinkingRefusal(body: Json, messages: Json[]): string | undefined {
+  const budget = (body.thinking as Json).budget_tokens;
+  if (typeof budget !== "number" || budget < 1024) return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024";
+  if (budget >= (body.max_tokens as number)) return "`max_tokens` must be greater than `thinking.budget_tokens`";
+  const lastCall = messages.findLastIndex((m) => m.role === "assistant" && Array.isArray(m.content) && m.content.some((b) => isRecord(b) && b.type === "tool_use"));
+  if (lastCall < 0) return undefined;
+  const first = ((messages[lastCall] as Json).content as unknown[])[0];
+  const signed = isRecord(first) && first.type === "thinking" && typeof first.thinking === "string" && first.signature === signatureOf(first.thinking);
+  return signed || (isRecord(first) && first.type === "redacted_thinking")
+    ? undefined
+    : `messages.${lastCall}.content.0: when thinking is enabled, an assistant message with tool_use must start with its signed thinking block`;
 }
 
 const line = (event: Json) => `event: ${String(event.type)}\ndata: ${JSON.stringify(event)}\n\n`;
@@ -74,6 +99,16 @@ async function stream(res: ServerResponse, signal: AbortSignal, behavior: Behavi
   const withUsage = (event: Json, u: Json) => (behavior.omitStreamUsage ? event : { ...event, usage: u });
   const u = usage as Json;
   const startUsage = { ...u, output_tokens: 1 };
+  const thought = (message.content as Json[]).find((b) => b.type === "thinking");
+  const at = thought ? 1 : 0;
+  const thinking = thought
+    ? [
+        { type: "content_block_start", index: 0, content_block: { type: "thinking", thinking: "" } },
+        { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: thought.thinking } },
+        { type: "content_block_delta", index: 0, delta: { type: "signature_delta", signature: thought.signature } },
+        { type: "content_block_stop", index: 0 },
+      ]
+    : [];
   const block =
     outcome.kind === "tool_call" ? { type: "tool_use", id: TOOL_USE_ID, name: outcome.name, input: {} } : { type: "text", text: "" };
   const half = Math.ceil(TOOL_ARGUMENTS.length / 2);
@@ -83,18 +118,21 @@ async function stream(res: ServerResponse, signal: AbortSignal, behavior: Behavi
       : splitWords(outcome.text).map((text) => ({ type: "text_delta", text }));
   const events: Json[] = [
     { type: "message_start", message: withUsage({ ...head, content: [], stop_reason: null, stop_sequence: null }, startUsage) },
-    { type: "content_block_start", index: 0, content_block: block },
+    ...thinking,
+    { type: "content_block_start", index: at, content_block: block },
     { type: "ping" },
-    ...deltas.map((delta) => ({ type: "content_block_delta", index: 0, delta })),
-    { type: "content_block_stop", index: 0 },
+    ...deltas.map((delta) => ({ type: "content_block_delta", index: at, delta })),
+    { type: "content_block_stop", index: at },
     withUsage({ type: "message_delta", delta: { stop_reason, stop_sequence } }, { output_tokens: u.output_tokens }),
     { type: "message_stop" },
   ];
-  const breakAt = behavior.breakStreamAfterChunks === undefined ? undefined : 3 + Math.min(behavior.breakStreamAfterChunks, deltas.length);
+  // Events before the first content delta.
+  const lead = 3 + thinking.length;
+  const breakAt = behavior.breakStreamAfterChunks === undefined ? undefined : lead + Math.min(behavior.breakStreamAfterChunks, deltas.length);
   if (behavior.streamErrorAfterChunks !== undefined) {
     const type = behavior.streamErrorType ?? "overloaded_error";
     const error = { type: "error", error: { type, message: type === "overloaded_error" ? "Overloaded" : `Injected ${type} from the fake provider.` } };
-    events.splice(3 + Math.min(behavior.streamErrorAfterChunks, deltas.length), events.length, error);
+    events.splice(lead + Math.min(behavior.streamErrorAfterChunks, deltas.length), events.length, error);
   }
   await writeEvents(res, signal, behavior, events.map(line), breakAt);
 }
@@ -125,6 +163,9 @@ export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
     if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isRecord)) {
       return sendError(res, 400, "messages: at least one message is required");
     }
+    const thinks = isRecord(body.thinking) && body.thinking.type === "enabled";
+    const refusal = thinks ? thinkingRefusal(body, messages) : undefined;
+    if (refusal) return sendError(res, 400, refusal);
     const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
     const last = messages.at(-1) as Json;
     const outcome = planReply(
@@ -138,15 +179,17 @@ export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
       behavior,
     );
     count += 1;
+    const reasoning = `Thinking about: ${textOf(last.content) || "the tool result"}`;
+    const thought = thinks ? { type: "thinking", thinking: reasoning, signature: signatureOf(reasoning) } : undefined;
     const message = {
       id: `msg_fake_${count}`,
       type: "message",
       role: "assistant",
       model: body.model,
-      content: contentOf(outcome),
+      content: contentOf(outcome, thought),
       stop_reason: stopReason(outcome),
       stop_sequence: outcome.kind === "text" ? (outcome.stopSequence ?? null) : null,
-      usage: usageOf(body, messages, outcome, behavior),
+      usage: usageOf(body, messages, outcome, behavior, thought),
     };
     if (body.stream === true) return stream(res, signal, behavior, message, outcome);
     sendJson(res, 200, message);

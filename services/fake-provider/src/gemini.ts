@@ -79,15 +79,27 @@ function unsignedCall(contents: Json[]): string | undefined {
 }
 
 /** usageMetadata once `output` tokens are out. */
-function usageOf(body: Json, contents: Json[], behavior: Behavior, output: number): Json {
+function usageOf(body: Json, contents: Json[], behavior: Behavior, output: number, thoughts: number): Json {
   const prompt = contents.reduce((sum, c) => sum + countTokens(partsText(c)), countTokens(partsText(body.systemInstruction)));
   const cached = Math.min(behavior.cachedPromptTokens ?? 0, prompt);
   return {
     promptTokenCount: prompt,
     candidatesTokenCount: output,
-    totalTokenCount: prompt + output,
+    totalTokenCount: prompt + output + thoughts,
     ...(cached > 0 && { cachedContentTokenCount: cached }),
+    ...(thoughts > 0 && { thoughtsTokenCount: thoughts }),
   };
+}
+
+/**
+ * The thought summary a request asks for with thinkingConfig.includeThoughts,
+ * as a part marked `thought`; a thinkingLevel sent to a model before Gemini 3
+ * (which takes a budget only) is refused.
+ */
+function thoughtOf(config: Json, model: string, prompt: string): { part?: Json; refusal?: string } {
+  const thinking = isRecord(config.thinkingConfig) ? config.thinkingConfig : {};
+  if (thinking.thinkingLevel !== undefined && !SIGNS_CALLS.test(model)) return { refusal: "Thinking level is not supported for this model." };
+  return thinking.includeThoughts === true ? { part: { text: `Thinking about: ${prompt}`, thought: true } } : {};
 }
 
 function candidate(parts: Json[], finishReason?: string): Json {
@@ -105,6 +117,9 @@ function generate(res: ServerResponse, signal: AbortSignal, call: IncomingCall, 
   if (unsigned !== undefined) return sendError(res, 400, `Function call \`${unsigned}\` is missing a thought_signature in functionCall parts.`);
   const config = isRecord(body.generationConfig) ? body.generationConfig : {};
   const last = contents.at(-1) as Json;
+  const thought = thoughtOf(config, model, partsText(last));
+  if (thought.refusal) return sendError(res, 400, thought.refusal);
+  const thoughts = thought.part ? countTokens(thought.part.text as string) : 0;
   const outcome = planReply(
     {
       toolName: firstFunctionName(body.tools),
@@ -125,13 +140,15 @@ function generate(res: ServerResponse, signal: AbortSignal, call: IncomingCall, 
   if (pieces.length === 0) pieces.push([{ text: "" }]);
   if (!stream) {
     const parts = outcome.kind === "tool_call" ? (pieces[0] as Json[]) : [{ text: outcome.text }];
-    return sendJson(res, 200, { candidates: [candidate(parts, finishReason)], usageMetadata: usageOf(body, contents, behavior, output), ...head });
+    if (thought.part) parts.unshift(thought.part);
+    return sendJson(res, 200, { candidates: [candidate(parts, finishReason)], usageMetadata: usageOf(body, contents, behavior, output, thoughts), ...head });
   }
+  if (thought.part) pieces.unshift([thought.part]);
   if (call.query.alt !== "sse") return sendError(res, 400, "this fake streams only with alt=sse");
   // Every event carries the usage so far, as Gemini's do; the last one the totals.
   const events = pieces.map((parts, i) => {
     const done = i === pieces.length - 1;
-    const usage = usageOf(body, contents, behavior, done ? output : i + 1);
+    const usage = usageOf(body, contents, behavior, done ? output : i + 1, thoughts);
     return { candidates: [candidate(parts, done ? finishReason : undefined)], ...(!behavior.omitStreamUsage && { usageMetadata: usage }), ...head };
   });
   // Gemini separates its events with CRLF pairs.

@@ -113,6 +113,19 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       expect(streamed).toMatchObject({ stop_reason: "max_tokens", content: [{ type: "text", text: "Echo: one two" }] });
     });
 
+    it("asks OpenAI's reasoning models for the reasoning_effort nearest the thinking budget", async () => {
+      const hi = [{ role: "user" as const, content: "hi" }];
+      for (const [thinking, effort] of [
+        [{ type: "enabled" as const, budget_tokens: 1024 }, "low"],
+        [{ type: "enabled" as const, budget_tokens: 3000 }, "medium"],
+        [{ type: "enabled" as const, budget_tokens: 10_000 }, "high"],
+      ] as const) {
+        await client.messages.create({ model: "gpt-reasoning", max_tokens: 20_000, thinking, messages: hi });
+        expect(provider.requests.at(-1)!.body).toMatchObject({ model: "o4-mini", reasoning_effort: effort, max_completion_tokens: 20_000 });
+        expect(provider.requests.at(-1)!.body).not.toHaveProperty("thinking");
+      }
+    });
+
     it("sends images on as image_url parts", async () => {
       await client.messages.create({
         model: "gpt",

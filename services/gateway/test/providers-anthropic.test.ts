@@ -135,6 +135,66 @@ describe("OpenAI clients on an anthropic/ deployment", () => {
     ]);
   });
 
+  it("turns reasoning_effort into a thinking budget, shows the thinking, and takes its signed blocks back with tool results", async () => {
+    const ask = { role: "user" as const, content: "What's the weather in Paris?" };
+    type Thinking = { type: string; thinking?: string; signature?: string };
+    type WithThinking = { reasoning_content?: string; thinking_blocks?: Thinking[] };
+    const completion = await client.chat.completions.create({ model: "claude", reasoning_effort: "high", tools: [weatherTool], messages: [ask] });
+    // Without a limit from the client, the answer keeps the usual allowance past the budget.
+    expect(upstream().body).toMatchObject({ thinking: { type: "enabled", budget_tokens: 4096 }, max_tokens: 8192 });
+    const message = completion.choices[0]!.message as typeof completion.choices[0]["message"] & WithThinking;
+    expect(message.reasoning_content).toBe("Thinking about: What's the weather in Paris?");
+    expect(message.thinking_blocks).toEqual([{ type: "thinking", thinking: message.reasoning_content, signature: expect.stringMatching(/^fake-signature:/) }]);
+
+    // The same blocks from a stream, put together as a client does.
+    const stream = await client.chat.completions.create({ model: "claude", reasoning_effort: "high", stream: true, tools: [weatherTool], messages: [ask] });
+    const streamed: Thinking = { type: "thinking", thinking: "", signature: "" };
+    let reasoning = "";
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0]?.delta as WithThinking | undefined;
+      reasoning += delta?.reasoning_content ?? "";
+      for (const block of delta?.thinking_blocks ?? []) {
+        streamed.thinking += block.thinking ?? "";
+        streamed.signature += block.signature ?? "";
+      }
+    }
+    expect(reasoning).toBe(message.reasoning_content);
+    expect(streamed).toEqual(message.thinking_blocks![0]);
+
+    // The tool result goes back with the thinking that led to the call, which Anthropic requires when thinking is on.
+    const call = message.tool_calls!;
+    const withResult = (blocks: Thinking[] | undefined) => [
+      ask,
+      { role: "assistant" as const, content: null, tool_calls: call, ...(blocks && { thinking_blocks: blocks }) },
+      { role: "tool" as const, tool_call_id: call[0]!.id, content: "sunny" },
+    ];
+    for (const blocks of [message.thinking_blocks, [streamed]]) {
+      const answer = await client.chat.completions.create({ model: "claude", reasoning_effort: "high", tools: [weatherTool], messages: withResult(blocks) as never });
+      expect(answer.choices[0]!.message.content).toBe("Echo: What's the weather in Paris?");
+      expect((upstream().body as { messages: { content: unknown[] }[] }).messages[1]!.content[0]).toEqual(blocks![0]);
+    }
+    const unsigned = await client.chat.completions.create({ model: "claude", reasoning_effort: "high", tools: [weatherTool], messages: withResult(undefined) as never }).catch((e: unknown) => e);
+    expect(unsigned).toBeInstanceOf(OpenAI.BadRequestError);
+  });
+
+  it("fits the thinking budget inside the client's token limit, and refuses a limit too small to think in", async () => {
+    const hi = [{ role: "user" as const, content: "hi" }];
+    await client.chat.completions.create({ model: "claude", reasoning_effort: "high", max_completion_tokens: 2000, messages: hi });
+    expect(upstream().body).toMatchObject({ thinking: { type: "enabled", budget_tokens: 1999 }, max_tokens: 2000 });
+    await client.chat.completions.create({ model: "claude", reasoning_effort: "none", messages: hi });
+    expect(upstream().body).not.toHaveProperty("thinking");
+    provider.requests.length = 0;
+    for (const ask of [
+      { reasoning_effort: "low" as const, max_tokens: 1000 },
+      { reasoning_effort: "extreme" as never, max_tokens: 4000 },
+    ]) {
+      const err = (await client.chat.completions.create({ model: "claude", ...ask, messages: hi }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err.param).toBe("reasoning_effort");
+    }
+    expect(provider.requests).toHaveLength(0);
+  });
+
   it("leaves out sampling parameters sent as null, OpenAI's unset, which Anthropic refuses", async () => {
     const completion = await client.chat.completions.create({
       model: "claude",

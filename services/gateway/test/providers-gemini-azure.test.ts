@@ -138,6 +138,25 @@ describe("OpenAI clients on gemini/ and azure/ deployments", () => {
       }
     });
 
+    it("turns reasoning_effort into a thinking budget (a level from Gemini 3 on), with the thoughts as reasoning_content", async () => {
+      const hi = [{ role: "user" as const, content: "one two" }];
+      const answer = await client.chat.completions.create({ model: "gemini-flash", reasoning_effort: "low", messages: hi });
+      expect((upstream().body as { generationConfig: unknown }).generationConfig).toEqual({ thinkingConfig: { thinkingBudget: 1024, includeThoughts: true } });
+      const message = answer.choices[0]!.message as typeof answer.choices[0]["message"] & { reasoning_content?: string };
+      expect([message.content, message.reasoning_content]).toEqual(["Echo: one two", "Thinking about: one two"]);
+      // Thoughts are billed as output: the answer's three words and the four of the thoughts.
+      expect(answer.usage!.completion_tokens).toBe(7);
+
+      const stream = await client.chat.completions.create({ model: "gemini-3", reasoning_effort: "high", stream: true, messages: hi });
+      let reasoning = "";
+      for await (const chunk of stream) reasoning += (chunk.choices[0]?.delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? "";
+      expect((upstream().body as { generationConfig: unknown }).generationConfig).toEqual({ thinkingConfig: { thinkingLevel: "high", includeThoughts: true } });
+      expect(reasoning).toBe("Thinking about: one two");
+
+      await client.chat.completions.create({ model: "gemini-flash", reasoning_effort: "none", messages: hi });
+      expect((upstream().body as { generationConfig: unknown }).generationConfig).toEqual({ thinkingConfig: { thinkingBudget: 0 } });
+    });
+
     it("sends images inline", async () => {
       await client.chat.completions.create({
         model: "gemini-flash",

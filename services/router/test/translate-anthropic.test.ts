@@ -97,6 +97,36 @@ describe("OpenAI chat request to Anthropic Messages", () => {
     });
   });
 
+  it("passes the client's own thinking on with room past its budget, and thinking blocks back first in their turn", () => {
+    const request = toAnthropicRequest(
+      {
+        thinking: { type: "enabled", budget_tokens: 2000 },
+        messages: [
+          { role: "user", content: "hi" },
+          {
+            role: "assistant",
+            content: "Let me check.",
+            thinking_blocks: [
+              { type: "redacted_thinking", data: "opaque" },
+              { type: "thinking", thinking: "hmm", signature: "sig" },
+            ],
+            tool_calls: [{ id: "t1", type: "function", function: { name: "w", arguments: "{}" } }],
+          },
+        ],
+      },
+      "claude-x",
+      false,
+    );
+    expect(request["thinking"]).toEqual({ type: "enabled", budget_tokens: 2000 });
+    expect(request["max_tokens"]).toBe(2000 + DEFAULT_MAX_TOKENS);
+    expect((request["messages"] as Json[])[1]!["content"]).toEqual([
+      { type: "redacted_thinking", data: "opaque" },
+      { type: "thinking", thinking: "hmm", signature: "sig" },
+      { type: "text", text: "Let me check." },
+      { type: "tool_use", id: "t1", name: "w", input: {} },
+    ]);
+  });
+
   it("refuses what Anthropic cannot take, as a 400", () => {
     const audio = { messages: [{ role: "user", content: [{ type: "input_audio", input_audio: {} }] }] };
     expect(() => toAnthropicRequest(audio, "m", false)).toThrow(/input_audio/);
@@ -135,6 +165,26 @@ describe("Anthropic message to OpenAI completion", () => {
         },
       ],
       usage: { prompt_tokens: 33, completion_tokens: 5, total_tokens: 38, prompt_tokens_details: { cached_tokens: 20 }, cache_creation_input_tokens: 3 },
+    });
+  });
+
+  it("keeps thinking blocks, redacted ones too, for the client to send back", () => {
+    const { response } = fromAnthropicMessage({
+      content: [
+        { type: "redacted_thinking", data: "opaque" },
+        { type: "thinking", thinking: "hmm", signature: "sig" },
+        { type: "text", text: "Hi." },
+      ],
+      stop_reason: "end_turn",
+    });
+    expect((response["choices"] as Json[])[0]!["message"]).toEqual({
+      role: "assistant",
+      content: "Hi.",
+      reasoning_content: "hmm",
+      thinking_blocks: [
+        { type: "redacted_thinking", data: "opaque" },
+        { type: "thinking", thinking: "hmm", signature: "sig" },
+      ],
     });
   });
 

@@ -1,5 +1,6 @@
 import type { Json, OpenAIBody } from "../providers/provider.js";
 import { badRequest, isJson, jsonArray, parseArguments, parseDataUrl, str } from "./content.js";
+import { anthropicThinking } from "./reasoning.js";
 
 // An OpenAI chat request as an Anthropic Messages request, for anthropic/
 // deployments. Field names are from both public API references.
@@ -23,6 +24,9 @@ export const ANTHROPIC_CHAT_PARAMS: ReadonlySet<string> = new Set([
   "tool_choice",
   "parallel_tool_calls",
   "user",
+  "reasoning_effort",
+  // Anthropic's own, as LiteLLM passes it on.
+  "thinking",
 ]);
 
 /** Keeps an OpenAI part's cache_control (LiteLLM's way to ask for Anthropic prompt caching). */
@@ -60,6 +64,19 @@ function contentBlocks(content: unknown): Json[] {
     else throw badRequest(`content parts of type "${String(type)}" are not supported by anthropic models`, "messages");
   }
   return blocks;
+}
+
+/**
+ * An assistant message's thinking_blocks (LiteLLM's field: the thinking an
+ * earlier answer showed, with its signature), which Anthropic wants back
+ * ahead of the tool calls they led to when thinking is on.
+ */
+function thinkingBlocks(value: unknown): Json[] {
+  return jsonArray(value).map((block) =>
+    block["type"] === "redacted_thinking"
+      ? { type: "redacted_thinking", data: block["data"] }
+      : { type: "thinking", thinking: str(block["thinking"]) ?? "", signature: str(block["signature"]) ?? "" },
+  );
 }
 
 function toolUseBlocks(toolCalls: unknown): Json[] {
@@ -105,7 +122,8 @@ function conversationOf(messages: unknown): Conversation {
     if (role === "system" || role === "developer") conversation.system.push(...cacheLast(contentBlocks(message["content"]), message));
     else if (role === "user") addTurn(conversation, "user", contentBlocks(message["content"]), message);
     else if (role === "assistant") {
-      addTurn(conversation, "assistant", [...contentBlocks(message["content"]), ...toolUseBlocks(message["tool_calls"])], message);
+      const blocks = [...thinkingBlocks(message["thinking_blocks"]), ...contentBlocks(message["content"]), ...toolUseBlocks(message["tool_calls"])];
+      addTurn(conversation, "assistant", blocks, message);
     } else if (role === "tool") addTurn(conversation, "user", [toolResultBlock(message)], message);
     else throw badRequest(`messages with role "${String(role)}" are not supported by anthropic models`, "messages");
   }
@@ -150,11 +168,9 @@ function positive(value: unknown): number | undefined {
 /** The Anthropic Messages request for an OpenAI chat body (already fitted to ANTHROPIC_CHAT_PARAMS). */
 export function toAnthropicRequest(body: OpenAIBody, providerModel: string, stream: boolean): Json {
   const { system, messages } = conversationOf(body["messages"]);
-  const request: Json = {
-    model: providerModel,
-    max_tokens: positive(body["max_completion_tokens"]) ?? positive(body["max_tokens"]) ?? DEFAULT_MAX_TOKENS,
-    messages,
-  };
+  const { thinking, maxTokens } = anthropicThinking(body, positive(body["max_completion_tokens"]) ?? positive(body["max_tokens"]), DEFAULT_MAX_TOKENS);
+  const request: Json = { model: providerModel, max_tokens: maxTokens, messages };
+  if (thinking) request["thinking"] = thinking;
   if (system.length > 0) request["system"] = system;
   // OpenAI takes null for "unset"; Anthropic takes a number or nothing.
   for (const name of ["temperature", "top_p", "top_k"]) if (body[name] !== undefined && body[name] !== null) request[name] = body[name];

@@ -50,9 +50,13 @@ export function fromAnthropicMessage(message: Json): { response: Json; usage: Us
   let text = "";
   let reasoning = "";
   const toolCalls: Json[] = [];
+  const thinkingBlocks: Json[] = [];
   for (const block of jsonArray(message["content"])) {
     if (block["type"] === "text") text += str(block["text"]) ?? "";
-    else if (block["type"] === "thinking") reasoning += str(block["thinking"]) ?? "";
+    else if (block["type"] === "thinking") {
+      reasoning += str(block["thinking"]) ?? "";
+      thinkingBlocks.push({ type: "thinking", thinking: block["thinking"], signature: block["signature"] });
+    } else if (block["type"] === "redacted_thinking") thinkingBlocks.push({ type: "redacted_thinking", data: block["data"] });
     else if (block["type"] === "tool_use") toolCalls.push(toolCall(block));
   }
   const usage = fromAnthropicUsage(message["usage"]);
@@ -68,8 +72,9 @@ export function fromAnthropicMessage(message: Json): { response: Json; usage: Us
           role: "assistant",
           content: text === "" && toolCalls.length > 0 ? null : text,
           ...(toolCalls.length > 0 && { tool_calls: toolCalls }),
-          // LiteLLM's name for a reasoning model's thinking.
+          // LiteLLM's names for a reasoning model's thinking, and for the signed blocks to send back with tool results.
           ...(reasoning !== "" && { reasoning_content: reasoning }),
+          ...(thinkingBlocks.length > 0 && { thinking_blocks: thinkingBlocks }),
         },
         logprobs: null,
         finish_reason: finishReason(message["stop_reason"]),
@@ -106,11 +111,13 @@ export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>
         const index = toolIndexByBlock.size;
         toolIndexByBlock.set(Number(event["index"]), index);
         yield chunk({ tool_calls: [{ index, id: block["id"], type: "function", function: { name: block["name"], arguments: "" } }] });
-      }
+      } else if (block["type"] === "redacted_thinking") yield chunk({ thinking_blocks: [{ type: "redacted_thinking", data: block["data"] }] });
     } else if (type === "content_block_delta") {
       const delta = (event["delta"] ?? {}) as Json;
       if (delta["type"] === "text_delta") yield chunk({ content: delta["text"] });
-      else if (delta["type"] === "thinking_delta") yield chunk({ reasoning_content: delta["thinking"] });
+      else if (delta["type"] === "thinking_delta") {
+        yield chunk({ reasoning_content: delta["thinking"], thinking_blocks: [{ type: "thinking", thinking: delta["thinking"] }] });
+      } else if (delta["type"] === "signature_delta") yield chunk({ thinking_blocks: [{ type: "thinking", thinking: "", signature: delta["signature"] }] });
       else if (delta["type"] === "input_json_delta") {
         const index = toolIndexByBlock.get(Number(event["index"])) ?? 0;
         yield chunk({ tool_calls: [{ index, function: { arguments: delta["partial_json"] } }] });

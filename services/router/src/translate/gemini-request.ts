@@ -1,5 +1,6 @@
 import type { Json, OpenAIBody } from "../providers/provider.js";
 import { badRequest, isJson, jsonArray, parseArguments, parseDataUrl, str, textOf } from "./content.js";
+import { geminiThinkingConfig } from "./reasoning.js";
 import { signatureFor } from "./thought-signatures.js";
 
 // An OpenAI chat request as a Gemini generateContent request, for gemini/
@@ -24,6 +25,7 @@ export const GEMINI_CHAT_PARAMS: ReadonlySet<string> = new Set([
   "stream_options",
   "tools",
   "tool_choice",
+  "reasoning_effort",
   // Gemini has no end-user field; the id only attributes requests, so it changes nothing to leave it out.
   "user",
 ]);
@@ -137,8 +139,10 @@ const GENERATION_CONFIG: [openai: string, gemini: string][] = [
   ["seed", "seed"],
 ];
 
-function generationConfig(body: OpenAIBody): Json {
+function generationConfig(body: OpenAIBody, providerModel: string): Json {
   const config: Json = {};
+  const thinking = geminiThinkingConfig(body, providerModel);
+  if (thinking) config["thinkingConfig"] = thinking;
   for (const [from, to] of GENERATION_CONFIG) if (body[from] !== undefined && body[from] !== null) config[to] = body[from];
   const maxTokens = body["max_completion_tokens"] ?? body["max_tokens"];
   if (typeof maxTokens === "number") config["maxOutputTokens"] = maxTokens;
@@ -158,7 +162,7 @@ export function toGeminiRequest(body: OpenAIBody, providerModel: string): Json {
     const config = toolConfig(body["tool_choice"]);
     if (config) request["toolConfig"] = config;
   }
-  const config = generationConfig(body);
+  const config = generationConfig(body, providerModel);
   if (Object.keys(config).length > 0) request["generationConfig"] = config;
   return request;
 }

@@ -2,6 +2,7 @@ import { clientJson } from "@gateway/common";
 import type { Json, OpenAIBody } from "../providers/provider.js";
 import { badRequest, isJson, jsonArray, str } from "./content.js";
 import { unsupportedParam } from "./params.js";
+import { effortForBudget } from "./reasoning.js";
 
 // An Anthropic Messages request as an OpenAI chat request, so /v1/messages
 // reaches deployments that speak OpenAI (or are translated from it).
@@ -21,9 +22,20 @@ function isDefault(name: string, value: unknown): boolean {
  */
 const MAX_COMPLETION_TOKENS_ONLY = /^(o\d|gpt-5)/;
 
-function maxTokensField(provider: string, providerModel: string): string {
-  const openAI = provider === "openai" || provider === "azure";
-  return openAI && MAX_COMPLETION_TOKENS_ONLY.test(providerModel) ? "max_completion_tokens" : "max_tokens";
+function isOpenAIReasoningModel(provider: string, providerModel: string): boolean {
+  return (provider === "openai" || provider === "azure") && MAX_COMPLETION_TOKENS_ONLY.test(providerModel);
+}
+
+/**
+ * Thinking as the chat request's reasoning_effort, for the models that take
+ * one (OpenAI's reasoning models; Gemini's, translated on): a budget as the
+ * nearest effort, adaptive thinking as the model's own default. Undefined
+ * when the model takes no effort: then thinking has no counterpart.
+ */
+function reasoningEffort(thinking: Json, provider: string, providerModel: string): { reasoning_effort?: string } | undefined {
+  if (!isOpenAIReasoningModel(provider, providerModel) && provider !== "gemini") return undefined;
+  if (thinking["type"] === "enabled") return { reasoning_effort: effortForBudget(thinking["budget_tokens"]) };
+  return thinking["type"] === "adaptive" ? {} : undefined;
 }
 
 function sourceUrl(block: Json): string {
@@ -121,8 +133,9 @@ function toolChoice(choice: Json): { tool_choice?: unknown; parallel_tool_calls?
  * them when not.
  */
 export function toChatRequest(body: Json, dropParams: boolean, provider: string, providerModel = ""): OpenAIBody {
+  const thinking = isJson(body["thinking"]) && !isDefault("thinking", body["thinking"]) ? reasoningEffort(body["thinking"], provider, providerModel) : undefined;
   for (const [name, value] of Object.entries(body)) {
-    if (!TRANSLATED.has(name) && !dropParams && !isDefault(name, value)) throw unsupportedParam(name, provider);
+    if (!TRANSLATED.has(name) && !dropParams && !isDefault(name, value) && !(name === "thinking" && thinking)) throw unsupportedParam(name, provider);
   }
   const messages: Json[] = [];
   const system = textParts(body["system"] ?? []).filter((part) => part["text"] !== "");
@@ -133,7 +146,8 @@ export function toChatRequest(body: Json, dropParams: boolean, provider: string,
     else throw badRequest(`messages.role must be user or assistant, not "${String(message["role"])}"`, "messages");
   }
   const chat: OpenAIBody = { model: body["model"], messages };
-  if (body["max_tokens"] !== undefined) chat[maxTokensField(provider, providerModel)] = body["max_tokens"];
+  if (body["max_tokens"] !== undefined) chat[isOpenAIReasoningModel(provider, providerModel) ? "max_completion_tokens" : "max_tokens"] = body["max_tokens"];
+  if (thinking) Object.assign(chat, thinking);
   for (const name of ["temperature", "top_p", "stream"]) if (body[name] !== undefined) chat[name] = body[name];
   if (Array.isArray(body["stop_sequences"])) chat["stop"] = body["stop_sequences"];
   if (Array.isArray(body["tools"]) && body["tools"].length > 0) {

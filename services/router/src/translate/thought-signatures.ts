@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { isGemini3OrLater } from "./gemini-generation.js";
 
 // Gemini's thought signatures: thinking Gemini models sign the function
 // calls they make, and Gemini 3 and later refuse a conversation that sends
@@ -9,11 +10,6 @@ import { randomUUID } from "node:crypto";
 const SIGNED = "__thought__";
 /** Google's documented stand-in for a call whose signature is lost (or that another model made). */
 const SKIP_VALIDATOR = "skip_thought_signature_validator";
-
-/** Models that refuse function calls sent back unsigned. */
-export function requiresSignedCalls(providerModel: string): boolean {
-  return /gemini-([3-9]|[1-9]\d)/.test(providerModel);
-}
 
 /** An OpenAI tool call id for a Gemini call (Gemini names none), carrying its signature (base64) when it has one. */
 export function toolCallId(signature: string | undefined): string {
@@ -30,5 +26,5 @@ export function toolCallId(signature: string | undefined): string {
 export function signatureFor(id: unknown, firstOfTurn: boolean, providerModel: string): string | undefined {
   const at = typeof id === "string" ? id.indexOf(SIGNED) : -1;
   if (at >= 0) return Buffer.from((id as string).slice(at + SIGNED.length), "base64url").toString("base64");
-  return firstOfTurn && requiresSignedCalls(providerModel) ? SKIP_VALIDATOR : undefined;
+  return firstOfTurn && isGemini3OrLater(providerModel) ? SKIP_VALIDATOR : undefined;
 }

@@ -1,0 +1,63 @@
+import type { Json, OpenAIBody } from "../providers/provider.js";
+import { badRequest, isJson } from "./content.js";
+import { isGemini3OrLater } from "./gemini-generation.js";
+
+// OpenAI's reasoning_effort and the thinking budgets other providers take
+// instead, both ways. The budgets are LiteLLM's, so a client moving over
+// gets the same thinking for the same effort.
+
+const BUDGET_BY_EFFORT: Record<string, number> = { minimal: 1024, low: 1024, medium: 2048, high: 4096, xhigh: 8192 };
+/** The least thinking budget Anthropic takes. */
+export const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * The thinking budget a reasoning_effort asks for: 0 for "none" (no
+ * thinking), undefined when the body has no effort, a 400 for a value that
+ * is none of OpenAI's.
+ */
+export function effortBudget(body: OpenAIBody): number | undefined {
+  const effort = body["reasoning_effort"];
+  if (effort === undefined || effort === null) return undefined;
+  if (effort === "none") return 0;
+  const budget = typeof effort === "string" ? BUDGET_BY_EFFORT[effort] : undefined;
+  if (budget === undefined) throw badRequest(`reasoning_effort must be one of none, ${Object.keys(BUDGET_BY_EFFORT).join(", ")}`, "reasoning_effort");
+  return budget;
+}
+
+/**
+ * Anthropic's thinking and max_tokens for an OpenAI body: a `thinking`
+ * object as the client sent it, else its reasoning_effort as a budget.
+ * OpenAI's token limit covers reasoning, as Anthropic's max_tokens covers
+ * thinking: a budget the client's limit leaves no room past shrinks to fit
+ * (a limit too small for any thinking is a 400). Without a limit, the
+ * answer keeps `answerTokens` on top of the budget.
+ */
+export function anthropicThinking(body: OpenAIBody, maxTokens: number | undefined, answerTokens: number): { thinking?: Json; maxTokens: number } {
+  const given = body["thinking"];
+  if (isJson(given)) return { thinking: given, maxTokens: maxTokens ?? answerTokens + (typeof given["budget_tokens"] === "number" ? given["budget_tokens"] : 0) };
+  const budget = effortBudget(body);
+  if (!budget) return { maxTokens: maxTokens ?? answerTokens };
+  if (maxTokens === undefined) return { thinking: { type: "enabled", budget_tokens: budget }, maxTokens: budget + answerTokens };
+  if (maxTokens <= MIN_THINKING_BUDGET) {
+    throw badRequest(`reasoning_effort needs max_tokens above ${MIN_THINKING_BUDGET} for anthropic models, which think in ${MIN_THINKING_BUDGET} tokens at least`, "reasoning_effort");
+  }
+  return { thinking: { type: "enabled", budget_tokens: Math.min(budget, maxTokens - 1) }, maxTokens };
+}
+
+/**
+ * Gemini's thinkingConfig for a reasoning_effort, asking for the thoughts
+ * (which become reasoning_content). Gemini 3 takes a level, low or high,
+ * and cannot turn thinking off; earlier models take a budget, 0 for none.
+ */
+export function geminiThinkingConfig(body: OpenAIBody, providerModel: string): Json | undefined {
+  const budget = effortBudget(body);
+  if (budget === undefined) return undefined;
+  if (isGemini3OrLater(providerModel)) return { thinkingLevel: budget > BUDGET_BY_EFFORT["low"]! ? "high" : "low", includeThoughts: true };
+  return budget === 0 ? { thinkingBudget: 0 } : { thinkingBudget: budget, includeThoughts: true };
+}
+
+/** The reasoning_effort nearest an Anthropic thinking budget, for models that take an effort instead. */
+export function effortForBudget(budget: unknown): string {
+  const tokens = typeof budget === "number" ? budget : 0;
+  return tokens >= BUDGET_BY_EFFORT["high"]! ? "high" : tokens >= BUDGET_BY_EFFORT["medium"]! ? "medium" : "low";
+}
