@@ -1,17 +1,18 @@
 import type { GatewayConfig, Logger } from "@gateway/common";
 import { dayOf, type Partitions } from "./partitions.js";
 
-const UNIT_MS = { w: 604_800_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 } as const;
-const DEFAULT_INTERVAL_MS = UNIT_MS.d;
+// A month is counted as its longest, 31 days: retention keeps at least the period asked for.
+const UNIT_MS: Record<string, number> = { mo: 2_678_400_000, w: 604_800_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+const DEFAULT_INTERVAL_MS = UNIT_MS["d"]!;
 /** How long stored prompts live when the config names no period of their own. */
-const DEFAULT_PROMPTS_MS = 7 * UNIT_MS.d;
+const DEFAULT_PROMPTS_MS = 7 * UNIT_MS["d"]!;
 // setInterval treats anything longer than this as 1 ms.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Milliseconds in a LiteLLM duration ("2w", "7d", "24h", "60m", "3600s"; the config has checked the form). */
+/** Milliseconds in a LiteLLM duration ("1mo", "2w", "7d", "24h", "60m", "3600s"; the config has checked the form). */
 export function durationMs(text: string): number {
-  const unit = text.at(-1) as keyof typeof UNIT_MS;
-  return Number(text.slice(0, -1)) * UNIT_MS[unit];
+  const [, count, unit] = /^(\d+)(\D+)$/.exec(text)!;
+  return Number(count) * UNIT_MS[unit!]!;
 }
 
 /** How long spend logs and stored prompts are kept; undefined keeps them for good. */

@@ -24,12 +24,13 @@ describe("retentionSettings", () => {
     expect(settings("  maximum_spend_logs_retention_period: 60m").payloadsMs).toBe(3_600_000);
     expect(settings("  store_prompts_in_spend_logs: true").spendLogsMs).toBeUndefined();
     expect(settings("  maximum_spend_logs_retention_period: 2w").spendLogsMs).toBe(14 * DAY_MS);
+    // A month as its longest: at least the month asked for is kept.
+    expect(settings("  maximum_spend_logs_retention_period: 1mo").spendLogsMs).toBe(31 * DAY_MS);
   });
 
   test("refuses a duration it cannot read", () => {
     expect(() => settings("  maximum_spend_logs_retention_period: 1 week")).toThrow(/maximum_spend_logs_retention_period/);
-    // Calendar months are for key budgets; a retention period is a fixed length.
-    expect(() => settings("  maximum_spend_logs_retention_period: 1mo")).toThrow(/"2w", "7d"/);
+    expect(() => settings("  maximum_spend_logs_retention_period: 1 month")).toThrow(/"1mo", "2w", "7d"/);
   });
 });
 

@@ -9,9 +9,8 @@ import { redactInLogs } from "./logger.js";
 
 const secret = z.string().min(1);
 
-// LiteLLM's duration strings: "2w", "7d", "24h", "60m", "3600s" (not its
-// calendar months, "1mo": a retention period is counted in fixed lengths).
-const duration = z.string().regex(/^[1-9][0-9]*[wdhms]$/, 'expected a duration such as "2w", "7d", "24h", "60m" or "3600s"');
+// LiteLLM's duration strings: "1mo", "2w", "7d", "24h", "60m", "3600s".
+const duration = z.string().regex(/^[1-9][0-9]*(mo|[wdhms])$/, 'expected a duration such as "1mo", "2w", "7d", "24h", "60m" or "3600s"');
 
 const litellmParams = z.looseObject({
   model: z.string().min(1),
