@@ -27,7 +27,8 @@ async function writeForever(res: ServerResponse, piece: string): Promise<void> {
 /**
  * An OpenAI-speaking upstream whose answers never end: a stream sends one
  * chunk, then a line that never ends; a whole answer (or, under /error, an
- * error) is a JSON body that never ends.
+ * error) is a JSON body that never ends. Under /chunked, a whole answer
+ * comes in pieces without a length, and ends.
  */
 async function endlessLineProvider(): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
@@ -39,6 +40,13 @@ async function endlessLineProvider(): Promise<{ url: string; close(): Promise<vo
         res.writeHead(200, { "content-type": "text/event-stream" });
         const chunk = { id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content: "hi" }, finish_reason: null }] };
         res.write(`data: ${JSON.stringify(chunk)}\n\ndata: {"id":"`);
+      } else if (req.url?.startsWith("/chunked")) {
+        const answer = { id: "c2", object: "chat.completion", created: 1, model: "m", choices: [{ index: 0, message: { role: "assistant", content: "in pieces" }, finish_reason: "stop" }] };
+        const text = JSON.stringify(answer);
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(text.slice(0, 20));
+        res.end(text.slice(20));
+        return;
       } else {
         res.writeHead(req.url?.startsWith("/error") ? 500 : 200, { "content-type": "application/json" });
         res.write('{"id":"');
@@ -72,6 +80,8 @@ model_list:
     litellm_params: { model: openai/gpt-4o-mini, api_base: "${provider.url}/v1", api_key: os.environ/FAKE_PROVIDER_KEY, timeout: 0.3 }
   - model_name: endless-line
     litellm_params: { model: openai/gpt-4o-mini, api_base: "${endless.url}/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: chunked
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "${endless.url}/chunked/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
   - model_name: endless-error
     litellm_params: { model: openai/gpt-4o-mini, api_base: "${endless.url}/error/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
 litellm_settings:
@@ -169,6 +179,11 @@ general_settings:
     expect((err as Error).message).toContain("stream event longer than");
     const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
     expect(row).toMatchObject({ status: "failure", error_type: "api_error", stream: true });
+  });
+
+  it("reads a whole answer that comes in pieces without a length", async () => {
+    const answer = await client.chat.completions.create({ model: "chunked", messages: [{ role: "user", content: "hi" }] });
+    expect(answer.choices[0]!.message.content).toBe("in pieces");
   });
 
   it("answers 502 to an answer that never ends, rather than reading it until memory runs out", async () => {
