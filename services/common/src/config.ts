@@ -12,6 +12,20 @@ const secret = z.string().min(1);
 // LiteLLM's duration strings: "1mo", "2w", "7d", "24h", "60m", "3600s".
 const duration = z.string().regex(/^[1-9][0-9]*(mo|[wdhms])$/, 'expected a duration such as "1mo", "2w", "7d", "24h", "60m" or "3600s"');
 
+// A deployment's own prices, US dollars per token (PriceOverride): LiteLLM
+// reads them from litellm_params and model_info alike.
+const price = z.number().nonnegative().optional();
+const prices = {
+  input_cost_per_token: price,
+  output_cost_per_token: price,
+  cache_read_input_token_cost: price,
+  cache_creation_input_token_cost: price,
+  cache_creation_input_token_cost_above_1hr: price,
+};
+
+/** The names of those prices, for what passes a model list on. */
+export const PRICE_SETTINGS = Object.keys(prices) as (keyof typeof prices)[];
+
 const litellmParams = z.looseObject({
   model: z.string().min(1),
   api_key: secret.optional(),
@@ -25,14 +39,12 @@ const litellmParams = z.looseObject({
   order: z.number().int().optional(),
   drop_params: z.boolean().optional(),
   mock_response: z.string().optional(),
-  input_cost_per_token: z.number().nonnegative().optional(),
-  output_cost_per_token: z.number().nonnegative().optional(),
+  ...prices,
 });
 
 const modelInfo = z.looseObject({
   id: z.string().min(1).optional(),
-  input_cost_per_token: z.number().nonnegative().optional(),
-  output_cost_per_token: z.number().nonnegative().optional(),
+  ...prices,
   max_tokens: z.number().int().positive().optional(),
   max_output_tokens: z.number().int().positive().optional(),
   mode: z.string().optional(),

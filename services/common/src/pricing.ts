@@ -4,17 +4,19 @@ export interface Price {
   output: number;
   /** Price of prompt tokens served from the provider's cache. */
   cachedInput: number;
-  /** Price of prompt tokens written to the provider's cache (Anthropic charges extra). */
+  /** Price of prompt tokens written to the provider's cache; for Anthropic, its five-minute cache, which charges extra. */
   cacheWrite: number;
+  /** Price of prompt tokens written to Anthropic's one-hour cache. */
+  cacheWrite1h: number;
 }
 
 const M = 1e-6;
 
 // List prices per million tokens of popular models, from the providers'
-// public pricing pages. A deployment's model_info / litellm_params
-// input_cost_per_token and output_cost_per_token override these. Cache
-// writes cost the input price unless a fourth column says otherwise
-// (Anthropic's five-minute cache: 1.25 times the input price).
+// public pricing pages. A deployment's model_info / litellm_params prices
+// (PriceOverride) override these. Cache writes cost the input price unless a
+// fourth column says otherwise (Anthropic's five-minute cache: 1.25 times the
+// input price); a model with that column also has Anthropic's one-hour cache.
 const PER_MILLION: Record<string, [input: number, output: number, cachedInput: number, cacheWrite?: number]> = {
   "gpt-4o": [2.5, 10, 1.25],
   "gpt-4o-mini": [0.15, 0.6, 0.075],
@@ -46,7 +48,20 @@ const PER_MILLION: Record<string, [input: number, output: number, cachedInput: n
   "gemini-embedding-001": [0.15, 0, 0],
 };
 
-const FREE: Price = { input: 0, output: 0, cachedInput: 0, cacheWrite: 0 };
+// Anthropic prices a write to its one-hour cache at twice the input price, for every model.
+const ONE_HOUR_WRITE_RATIO = 2;
+
+const FREE: Price = { input: 0, output: 0, cachedInput: 0, cacheWrite: 0, cacheWrite1h: 0 };
+
+function priceOfRow([input, output, cachedInput, cacheWrite]: (typeof PER_MILLION)[string]): Price {
+  return {
+    input: input * M,
+    output: output * M,
+    cachedInput: cachedInput * M,
+    cacheWrite: (cacheWrite ?? input) * M,
+    cacheWrite1h: (cacheWrite === undefined ? input : input * ONE_HOUR_WRITE_RATIO) * M,
+  };
+}
 
 /**
  * The list price of a provider model, matching dated snapshots
@@ -58,15 +73,23 @@ export function listPrice(providerModel: string): Price {
     if (providerModel.startsWith(name) && (best === undefined || name.length > best.length)) best = name;
   }
   const row = best === undefined ? undefined : PER_MILLION[best];
-  return row ? { input: row[0] * M, output: row[1] * M, cachedInput: row[2] * M, cacheWrite: (row[3] ?? row[0]) * M } : FREE;
+  return row ? priceOfRow(row) : FREE;
 }
 
+/** A deployment's own prices, US dollars per token, with LiteLLM's names; model_info and litellm_params may both set them. */
 export interface PriceOverride {
   input_cost_per_token?: number | undefined;
   output_cost_per_token?: number | undefined;
+  cache_read_input_token_cost?: number | undefined;
+  /** A write to Anthropic's five-minute cache. */
+  cache_creation_input_token_cost?: number | undefined;
+  /** A write to Anthropic's one-hour cache. */
+  cache_creation_input_token_cost_above_1hr?: number | undefined;
   /** LiteLLM's model_info.base_model: the model a freely named deployment (Azure's) is priced as, e.g. "azure/gpt-4o". */
   base_model?: string | undefined;
 }
+
+type PriceField = Exclude<keyof PriceOverride, "base_model">;
 
 /** The model whose list price applies: the first base_model given (without its provider prefix), else the deployment's own. */
 function pricedModel(providerModel: string, overrides: (PriceOverride | undefined)[]): string {
@@ -79,20 +102,48 @@ function pricedModel(providerModel: string, overrides: (PriceOverride | undefine
 /** A deployment's price: its overrides, else the list price of its model (or of its base_model). */
 export function deploymentPrice(providerModel: string, ...overrides: (PriceOverride | undefined)[]): Price {
   const list = listPrice(pricedModel(providerModel, overrides));
-  const pick = (field: "input_cost_per_token" | "output_cost_per_token", fallback: number) => {
+  const pick = (field: PriceField, fallback: number) => {
     for (const o of overrides) if (o?.[field] !== undefined) return o[field];
     return fallback;
   };
   const input = pick("input_cost_per_token", list.input);
-  const output = pick("output_cost_per_token", list.output);
-  // A cache discount never makes cached tokens dearer than an overridden input
-  // price; a cache-write surcharge keeps its ratio to the input price.
-  const writeRatio = list.input > 0 ? list.cacheWrite / list.input : 1;
-  return { input, output, cachedInput: Math.min(list.cachedInput || input, input), cacheWrite: input * writeRatio };
+  // Cache prices not set themselves follow an overridden input price: a cache
+  // discount never makes cached tokens dearer than it, and a cache-write
+  // surcharge keeps its ratio to it.
+  const ratio = (listed: number) => (list.input > 0 ? listed / list.input : 1);
+  const cacheWrite = pick("cache_creation_input_token_cost", input * ratio(list.cacheWrite));
+  return {
+    input,
+    output: pick("output_cost_per_token", list.output),
+    cachedInput: pick("cache_read_input_token_cost", Math.min(list.cachedInput || input, input)),
+    cacheWrite,
+    // A longer-lived cache entry is never cheaper to write than a shorter one.
+    cacheWrite1h: pick("cache_creation_input_token_cost_above_1hr", Math.max(input * ratio(list.cacheWrite1h), cacheWrite)),
+  };
 }
 
-/** The cost of a request; promptTokens include the cached and cache-written ones. */
-export function costOf(price: Price, promptTokens: number, completionTokens: number, cachedTokens = 0, cacheWriteTokens = 0): number {
-  const uncached = promptTokens - cachedTokens - cacheWriteTokens;
-  return uncached * price.input + cachedTokens * price.cachedInput + cacheWriteTokens * price.cacheWrite + completionTokens * price.output;
+/** A request's tokens, as its provider reported them (or as counted locally). */
+export interface Usage {
+  /** Every prompt token, the cached and cache-written ones included. */
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens read from the provider's cache. */
+  cachedTokens: number;
+  /** Prompt tokens written to the provider's cache (Anthropic bills them apart), at either lifetime. */
+  cacheWriteTokens: number;
+  /** The part of cacheWriteTokens written to Anthropic's one-hour cache. */
+  cacheWrite1hTokens: number;
+}
+
+/** The cost of a request: each kind of prompt token at its own price. */
+export function costOf(price: Price, usage: Usage): number {
+  const uncached = usage.promptTokens - usage.cachedTokens - usage.cacheWriteTokens;
+  const written5m = usage.cacheWriteTokens - usage.cacheWrite1hTokens;
+  return (
+    uncached * price.input +
+    usage.cachedTokens * price.cachedInput +
+    written5m * price.cacheWrite +
+    usage.cacheWrite1hTokens * price.cacheWrite1h +
+    usage.completionTokens * price.output
+  );
 }

@@ -15,16 +15,22 @@ general_settings:
   master_key: sk-master-secret-0123456789
 `);
   const added = parseModelEntry({ model_name: "smart", litellm_params: { model: "openai/gpt-4o", input_cost_per_token: 0.001 }, model_info: { id: "smart-1" } }, "added");
+  const claude = parseModelEntry(
+    { model_name: "claude", litellm_params: { model: "anthropic/claude-sonnet-4-5", api_key: "sk-ant-secret", cache_creation_input_token_cost_above_1hr: 0.00001 } },
+    "added",
+  );
 
   it("carries models, prices, fallbacks and aliases, and no keys or addresses", () => {
-    const bytes = encodeModelPrices(config, [added]);
+    const bytes = encodeModelPrices(config, [added, claude]);
     const text = new TextDecoder().decode(bytes);
     expect(text).not.toMatch(/secret|10\.0\.0\.7/);
     const decoded = decodeModelPrices(bytes);
     expect(decoded.model_list.map((e) => [e.model_name, e.litellm_params.model, e.litellm_params.input_cost_per_token])).toEqual([
       ["fast", "openai/gpt-4o-mini", undefined],
       ["smart", "openai/gpt-4o", 0.001],
+      ["claude", "anthropic/claude-sonnet-4-5", undefined],
     ]);
+    expect(decoded.model_list[2]?.litellm_params.cache_creation_input_token_cost_above_1hr).toBe(0.00001);
     expect(decoded.model_list[0]?.model_info?.max_output_tokens).toBe(2000);
     expect(decoded.litellm_settings.fallbacks).toEqual([{ fast: ["smart"] }]);
     expect(decoded.router_settings.model_group_alias).toEqual({ "gpt-4": "fast" });

@@ -59,7 +59,14 @@ function usageOf(body: Json, messages: Json[], outcome: Outcome, behavior: Behav
     output_tokens: completionTokens(outcome) + (thought ? countTokens(thought.thinking as string) : 0),
     cache_creation_input_tokens: written,
     cache_read_input_tokens: read,
+    ...(behavior.cacheWrite1hTokens !== undefined && { cache_creation: cacheCreation(written, behavior.cacheWrite1hTokens) }),
   };
+}
+
+/** Anthropic's split of the cache writes by lifetime; no more of them go to the one-hour cache than were written. */
+function cacheCreation(written: number, oneHour: number): Json {
+  const ephemeral1h = Math.min(oneHour, written);
+  return { ephemeral_5m_input_tokens: written - ephemeral1h, ephemeral_1h_input_tokens: ephemeral1h };
 }
 
 function contentOf(outcome: Outcome, thought: Json | undefined): Json[] {

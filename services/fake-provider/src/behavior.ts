@@ -36,6 +36,12 @@ export interface Behavior {
   cachedPromptTokens?: number;
   /** Prompt tokens reported as written to the provider's cache (Anthropic only). */
   cacheWriteTokens?: number;
+  /**
+   * How many of those writes went to the one-hour cache; when set, usage
+   * splits the writes by cache lifetime (`cache_creation`), as Anthropic's
+   * newer responses do.
+   */
+  cacheWrite1hTokens?: number;
 }
 
 export function defaultBehavior(overrides: Partial<Behavior> = {}): Behavior {

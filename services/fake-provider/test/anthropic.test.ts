@@ -54,6 +54,20 @@ describe("anthropic messages", () => {
     expect(body.usage).toEqual({ input_tokens: 3, output_tokens: 4, cache_creation_input_tokens: 1, cache_read_input_tokens: 2 });
   });
 
+  it("splits cache writes by lifetime when told how many went to the one-hour cache, in the stream's message_start too", async () => {
+    Object.assign(provider.behavior, { cacheWriteTokens: 5, cacheWrite1hTokens: 3 });
+    const body = (await (await messages(hello)).json()) as { usage: unknown };
+    expect(body.usage).toEqual({
+      input_tokens: 1,
+      output_tokens: 4,
+      cache_creation_input_tokens: 5,
+      cache_read_input_tokens: 0,
+      cache_creation: { ephemeral_5m_input_tokens: 2, ephemeral_1h_input_tokens: 3 },
+    });
+    const start = events(await (await messages({ ...hello, stream: true })).text())[0]![1];
+    expect(start.message.usage.cache_creation).toEqual({ ephemeral_5m_input_tokens: 2, ephemeral_1h_input_tokens: 3 });
+  });
+
   it("stops at a stop sequence or max_tokens", async () => {
     const stopped = (await (await messages({ ...hello, stop_sequences: ["there"] })).json()) as Record<string, unknown>;
     expect(stopped).toMatchObject({ content: [{ text: "Echo: hello " }], stop_reason: "stop_sequence", stop_sequence: "there" });

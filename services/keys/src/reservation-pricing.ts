@@ -1,7 +1,8 @@
-import { deploymentPrice, listPrice, type GatewayConfig } from "@gateway/common";
+import { deploymentPrice, listPrice, type GatewayConfig, type Price } from "@gateway/common";
 
 /** The dearest a request to a model group can be, per token: worked out once per config. */
 interface GroupBound {
+  /** Per prompt token: any of them may be written to a cache, at a surcharge. */
   input: number;
   output: number;
   /** Output tokens assumed when the request sets no max_tokens. */
@@ -34,7 +35,7 @@ export class ReservationPricing {
       const slash = p.model.indexOf("/");
       const price = deploymentPrice(slash > 0 ? p.model.slice(slash + 1) : p.model, entry.model_info, p);
       const cap = entry.model_info?.max_output_tokens ?? entry.model_info?.max_tokens ?? DEFAULT_OUTPUT_CAP;
-      const bound = { input: price.input, output: price.output, outputCap: cap };
+      const bound = { input: dearestPromptToken(price), output: price.output, outputCap: cap };
       this.groups.set(entry.model_name, widen(this.groups.get(entry.model_name), bound));
       widenInto(this.dearest, bound);
     }
@@ -84,7 +85,7 @@ export class ReservationPricing {
   private unlisted(name: string): GroupBound {
     const slash = name.indexOf("/");
     const price = listPrice(slash > 0 ? name.slice(slash + 1) : name);
-    return widen(this.dearest, { input: price.input, output: price.output, outputCap: DEFAULT_OUTPUT_CAP });
+    return widen(this.dearest, { input: dearestPromptToken(price), output: price.output, outputCap: DEFAULT_OUTPUT_CAP });
   }
 
   /** Dollars: the most a request with this prompt bound and max_tokens can cost. */
@@ -92,6 +93,11 @@ export class ReservationPricing {
     const b = this.groups.get(group) ?? this.unlisted(group);
     return promptTokens * b.input + (maxTokens || b.outputCap) * b.output;
   }
+}
+
+/** What one prompt token may cost at most: whichever of plain input, a cache read or a write to either cache is dearest. */
+function dearestPromptToken(price: Price): number {
+  return Math.max(price.input, price.cachedInput, price.cacheWrite, price.cacheWrite1h);
 }
 
 function same(a: GroupBound | undefined, b: GroupBound): boolean {

@@ -42,3 +42,31 @@ describe("the most a request can cost", () => {
     expect(pricing.maxCost("dear", 0, 7)).toBeCloseTo(gpt4o(0, 7), 12);
   });
 });
+
+describe("the most a prompt token can cost", () => {
+  const claude = new ReservationPricing(
+    parseConfig(`
+model_list:
+  - model_name: claude
+    litellm_params: { model: anthropic/claude-sonnet-4-5 }
+  - model_name: claude-priced
+    litellm_params: { model: anthropic/claude-sonnet-4-5 }
+    model_info: { cache_creation_input_token_cost_above_1hr: 0.00001 }
+general_settings: { master_key: sk-x }
+`),
+  );
+
+  it("is a write to Anthropic's one-hour cache, at twice the input price", () => {
+    // claude-sonnet-4-5: $3 input, so $6 a one-hour cache write, and $15 out per million.
+    expect(claude.maxCost("claude", 1000, 10)).toBeCloseTo(1000 * 6e-6 + 10 * 15e-6, 12);
+  });
+
+  it("is the one-hour write price a deployment sets", () => {
+    expect(claude.maxCost("claude-priced", 1000, 10)).toBeCloseTo(1000 * 10e-6 + 10 * 15e-6, 12);
+  });
+
+  it("covers a Claude model that no group lists, at its list price", () => {
+    // claude-opus-4-1: $15 input, so $30 a one-hour cache write, and $75 out per million; dearer than any group here.
+    expect(claude.maxCost("anthropic/claude-opus-4-1", 1000, 10)).toBeCloseTo(1000 * 30e-6 + 10 * 75e-6, 12);
+  });
+});

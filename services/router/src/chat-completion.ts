@@ -2,10 +2,10 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, messagesText } from "@gateway/common";
 import { chunk as chunkEvent, estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
-import { usageFrom } from "./providers/openai.js";
 import type { ChatChunk, ChatResult, Json, OpenAIBody, ProviderCall, Usage } from "./providers/provider.js";
 import { jsonArray, str } from "./translate/content.js";
 import { fitParams } from "./translate/params.js";
+import { fromOpenAIUsage } from "./translate/usage.js";
 
 export function validateChatBody(body: OpenAIBody): void {
   const messages = body["messages"];
@@ -57,7 +57,7 @@ class StreamTally {
   ) {}
 
   see(chunk: Json): void {
-    const usage = usageFrom(chunk["usage"]);
+    const usage = fromOpenAIUsage(chunk["usage"]);
     if (usage) this.outcome.usage = usage;
     for (const choice of jsonArray(chunk["choices"])) this.chars += completionChars(choice["delta"] as Json | undefined);
   }

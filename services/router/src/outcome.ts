@@ -17,13 +17,13 @@ export interface Outcome {
 }
 
 export function costFor(d: Deployment, usage: Usage): number {
-  return costOf(d.price, usage.promptTokens, usage.completionTokens, usage.cachedTokens, usage.cacheWriteTokens);
+  return costOf(d.price, usage);
 }
 
 /** Usage counted locally, for a provider that reported none. */
 /** A local estimate of a call's usage from its prompt and the number of characters it produced. */
 export function estimatedUsage(promptText: string, completionChars: number): Usage {
-  return { promptTokens: estimateTokens(promptText), completionTokens: tokensForChars(completionChars), cachedTokens: 0, cacheWriteTokens: 0 };
+  return { promptTokens: estimateTokens(promptText), completionTokens: tokensForChars(completionChars), cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
 }
 
 export function json(value: unknown): Uint8Array {

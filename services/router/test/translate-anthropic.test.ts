@@ -148,7 +148,7 @@ describe("Anthropic message to OpenAI completion", () => {
       stop_reason: "tool_use",
       usage: { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 20, cache_creation_input_tokens: 3 },
     });
-    expect(usage).toEqual({ promptTokens: 33, completionTokens: 5, cachedTokens: 20, cacheWriteTokens: 3 });
+    expect(usage).toEqual({ promptTokens: 33, completionTokens: 5, cachedTokens: 20, cacheWriteTokens: 3, cacheWrite1hTokens: 0 });
     expect(response).toMatchObject({
       id: "msg_1",
       object: "chat.completion",

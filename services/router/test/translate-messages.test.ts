@@ -15,7 +15,7 @@ async function* chunks(...list: Json[]): AsyncGenerator<{ json: Json }> {
 }
 
 const chunk = (delta: Json, finish_reason: string | null = null): Json => ({ id: "c1", model: "gpt-x", choices: [{ index: 0, delta, finish_reason }] });
-const usage: Usage = { promptTokens: 30, completionTokens: 7, cachedTokens: 10, cacheWriteTokens: 0 };
+const usage: Usage = { promptTokens: 30, completionTokens: 7, cachedTokens: 10, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
 
 describe("Anthropic Messages request to OpenAI chat", () => {
   const conversation: Json = {

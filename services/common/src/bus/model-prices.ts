@@ -1,4 +1,4 @@
-import { parseConfig, type GatewayConfig, type ModelEntry } from "../config.js";
+import { parseConfig, PRICE_SETTINGS, type GatewayConfig, type ModelEntry } from "../config.js";
 
 /**
  * The live subject on which router replicas tell keys replicas the model
@@ -19,8 +19,8 @@ function fallbacksOf(settings: GatewayConfig["litellm_settings"] | GatewayConfig
 /** What prices requests, in config.yaml's shape: models, their prices and limits, fallbacks and aliases; no keys or addresses. */
 export function encodeModelPrices(config: GatewayConfig, runtime: readonly ModelEntry[]): Uint8Array {
   const entry = (e: ModelEntry) => {
-    const { model, input_cost_per_token, output_cost_per_token } = e.litellm_params;
-    return { model_name: e.model_name, litellm_params: { model, input_cost_per_token, output_cost_per_token }, model_info: e.model_info };
+    const prices = Object.fromEntries(PRICE_SETTINGS.map((name) => [name, e.litellm_params[name]]));
+    return { model_name: e.model_name, litellm_params: { model: e.litellm_params.model, ...prices }, model_info: e.model_info };
   };
   const view = {
     model_list: [...config.model_list, ...runtime].map(entry),

@@ -11,6 +11,7 @@ function usage(call: ProviderCall, text: string): Usage {
     completionTokens: estimateTokens(text),
     cachedTokens: 0,
     cacheWriteTokens: 0,
+    cacheWrite1hTokens: 0,
   };
 }
 

@@ -1,8 +1,9 @@
 import { withFields } from "@gateway/common";
 import type { Deployment } from "../config/deployment.js";
+import { fromOpenAIUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, readJsonObjectBytes, scrub } from "./http.js";
-import { ProviderError, type ChatChunk, type ChatResult, type EmbeddingsResult, type Json, type ProviderAdapter, type ProviderCall, type Usage } from "./provider.js";
+import { ProviderError, type ChatChunk, type ChatResult, type EmbeddingsResult, type Json, type ProviderAdapter, type ProviderCall } from "./provider.js";
 
 const OPENAI_API_BASE = "https://api.openai.com/v1";
 
@@ -11,20 +12,6 @@ export interface OpenAIEndpoint {
   chatUrl: string;
   embeddingsUrl: string;
   headers: Record<string, string>;
-}
-
-/** OpenAI's usage block, as OpenAI and compatible servers send it. */
-export function usageFrom(value: unknown): Usage | undefined {
-  if (value === null || typeof value !== "object") return undefined;
-  const u = value as { prompt_tokens?: unknown; completion_tokens?: unknown; prompt_tokens_details?: { cached_tokens?: unknown } };
-  if (typeof u.prompt_tokens !== "number") return undefined;
-  const cached = u.prompt_tokens_details?.cached_tokens;
-  return {
-    promptTokens: u.prompt_tokens,
-    completionTokens: typeof u.completion_tokens === "number" ? u.completion_tokens : 0,
-    cachedTokens: typeof cached === "number" ? cached : 0,
-    cacheWriteTokens: 0,
-  };
 }
 
 /**
@@ -42,7 +29,7 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
       const d = call.deployment;
       const response = await post(call, endpoint(d).chatUrl, withFields(call.body, { model: d.providerModel, stream: false }));
       const { value, bytes } = await readJsonObjectBytes(response, provider, call.signal);
-      return { response: value, bytes, usage: usageFrom(value["usage"]) };
+      return { response: value, bytes, usage: fromOpenAIUsage(value["usage"]) };
     },
 
     async chatStream(call) {
@@ -57,7 +44,7 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
       const d = call.deployment;
       const response = await post(call, endpoint(d).embeddingsUrl, { ...call.body, model: d.providerModel });
       const body = await readJsonObject(response, provider, call.signal);
-      return { response: body, usage: usageFrom(body["usage"]) };
+      return { response: body, usage: fromOpenAIUsage(body["usage"]) };
     },
   };
 }

@@ -1,4 +1,8 @@
+import type { Usage } from "@gateway/common";
 import type { Deployment } from "../config/deployment.js";
+
+// Usage is defined beside costOf, which prices it.
+export type { Usage };
 
 /** A parsed JSON object: a request body, a response, a stream event. */
 export type Json = Record<string, unknown>;
@@ -25,16 +29,6 @@ export interface ProviderCall {
    * on: that time is the client's, and the stream's timeout does not count it.
    */
   held?: ((held: boolean) => void) | undefined;
-}
-
-export interface Usage {
-  /** Every prompt token, the cached and cache-written ones included. */
-  promptTokens: number;
-  completionTokens: number;
-  /** Prompt tokens read from the provider's cache. */
-  cachedTokens: number;
-  /** Prompt tokens written to the provider's cache (Anthropic bills them apart). */
-  cacheWriteTokens: number;
 }
 
 export interface ChatResult {

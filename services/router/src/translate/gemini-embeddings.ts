@@ -36,7 +36,7 @@ export function fromGeminiEmbeddings(response: Json, body: OpenAIBody, providerM
   });
   const metadata = response["usageMetadata"] as Json | undefined;
   const tokens = metadata?.["promptTokenCount"];
-  const usage = typeof tokens === "number" ? { promptTokens: tokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 } : undefined;
+  const usage = typeof tokens === "number" ? { promptTokens: tokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 } : undefined;
   return {
     response: { object: "list", data, model: providerModel, ...(usage && { usage: { prompt_tokens: tokens, total_tokens: tokens } }) },
     usage,

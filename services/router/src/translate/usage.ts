@@ -9,6 +9,22 @@ function count(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
+/**
+ * The one-hour cache's part of a call's cache writes, from the split by
+ * lifetime that Anthropic gives beside their total. A block without the
+ * split predates the one-hour cache: all its writes went to the five-minute
+ * one.
+ */
+function oneHourWrites(split: unknown, writes: number): number {
+  if (split === null || typeof split !== "object") return 0;
+  return Math.min(count((split as Json)["ephemeral_1h_input_tokens"]), writes);
+}
+
+/** The writes by cache lifetime, as Anthropic splits them (and LiteLLM passes the split on). */
+function cacheWriteSplit(usage: Usage): Json {
+  return { ephemeral_5m_input_tokens: usage.cacheWriteTokens - usage.cacheWrite1hTokens, ephemeral_1h_input_tokens: usage.cacheWrite1hTokens };
+}
+
 /** An Anthropic usage block, as a Usage; undefined when it carries no input count. */
 export function fromAnthropicUsage(value: unknown): Usage | undefined {
   if (value === null || typeof value !== "object") return undefined;
@@ -21,6 +37,7 @@ export function fromAnthropicUsage(value: unknown): Usage | undefined {
     completionTokens: count(u["output_tokens"]),
     cachedTokens,
     cacheWriteTokens,
+    cacheWrite1hTokens: oneHourWrites(u["cache_creation"], cacheWriteTokens),
   };
 }
 
@@ -38,17 +55,42 @@ export function toAnthropicUsage(usage: Usage): Json {
     output_tokens: usage.completionTokens,
     cache_creation_input_tokens: usage.cacheWriteTokens,
     cache_read_input_tokens: usage.cachedTokens,
+    ...(usage.cacheWriteTokens > 0 && { cache_creation: cacheWriteSplit(usage) }),
+  };
+}
+
+/**
+ * OpenAI's usage block, as OpenAI and compatible servers send it. Cache
+ * writes are read where LiteLLM reports Anthropic's (and toOpenAIUsage puts
+ * them): a chat stream from Anthropic is priced from this block.
+ */
+export function fromOpenAIUsage(value: unknown): Usage | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const u = value as Json;
+  if (typeof u["prompt_tokens"] !== "number") return undefined;
+  const details = (u["prompt_tokens_details"] ?? {}) as Json;
+  const cacheWriteTokens = count(details["cache_creation_tokens"] ?? u["cache_creation_input_tokens"]);
+  return {
+    promptTokens: u["prompt_tokens"],
+    completionTokens: count(u["completion_tokens"]),
+    cachedTokens: count(details["cached_tokens"]),
+    cacheWriteTokens,
+    cacheWrite1hTokens: oneHourWrites(details["cache_creation_token_details"], cacheWriteTokens),
   };
 }
 
 /** OpenAI's usage block; cache writes are named as LiteLLM names them for Anthropic models. */
 export function toOpenAIUsage(usage: Usage): Json {
+  const writes = usage.cacheWriteTokens > 0;
   return {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.completionTokens,
     total_tokens: usage.promptTokens + usage.completionTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedTokens },
-    ...(usage.cacheWriteTokens > 0 && { cache_creation_input_tokens: usage.cacheWriteTokens }),
+    prompt_tokens_details: {
+      cached_tokens: usage.cachedTokens,
+      ...(writes && { cache_creation_tokens: usage.cacheWriteTokens, cache_creation_token_details: cacheWriteSplit(usage) }),
+    },
+    ...(writes && { cache_creation_input_tokens: usage.cacheWriteTokens }),
   };
 }
 
@@ -62,5 +104,6 @@ export function fromGeminiUsage(value: unknown): Usage | undefined {
     completionTokens: count(u["candidatesTokenCount"]) + count(u["thoughtsTokenCount"]),
     cachedTokens: count(u["cachedContentTokenCount"]),
     cacheWriteTokens: 0,
+    cacheWrite1hTokens: 0,
   };
 }

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { costOf, deploymentPrice, ignoredSettings, listPrice, parseConfig } from "../src/index.js";
+
+const PER_MILLION = 1e-6;
+
+describe("the price of a write to Anthropic's one-hour cache", () => {
+  it("lists at twice the input price for a Claude model, beside the five-minute write at 1.25 times", () => {
+    const price = listPrice("claude-sonnet-4-5-20250929");
+    expect(price.cacheWrite).toBeCloseTo(3.75 * PER_MILLION, 15);
+    expect(price.cacheWrite1h).toBeCloseTo(6 * PER_MILLION, 15);
+  });
+
+  it("is the input price for a model without cache-write pricing, like any other cache write", () => {
+    expect(listPrice("gpt-4o").cacheWrite1h).toBeCloseTo(2.5 * PER_MILLION, 15);
+    expect(listPrice("my-local-model").cacheWrite1h).toBe(0);
+  });
+
+  it("keeps its ratio to an overridden input price", () => {
+    const price = deploymentPrice("claude-3-5-haiku-20241022", { input_cost_per_token: 2 * PER_MILLION });
+    expect(price.cacheWrite).toBeCloseTo(2.5 * PER_MILLION, 15);
+    expect(price.cacheWrite1h).toBeCloseTo(4 * PER_MILLION, 15);
+  });
+
+  it("takes LiteLLM's cache prices from model_info or litellm_params, model_info first", () => {
+    const modelInfo = { cache_creation_input_token_cost_above_1hr: 9 * PER_MILLION, cache_read_input_token_cost: 0.2 * PER_MILLION };
+    const params = { cache_creation_input_token_cost_above_1hr: 7 * PER_MILLION, cache_creation_input_token_cost: 4 * PER_MILLION };
+    const price = deploymentPrice("claude-sonnet-4-5-20250929", modelInfo, params);
+    expect(price).toMatchObject({ input: 3 * PER_MILLION, output: 15 * PER_MILLION });
+    expect(price.cacheWrite1h).toBeCloseTo(9 * PER_MILLION, 15);
+    expect(price.cacheWrite).toBeCloseTo(4 * PER_MILLION, 15);
+    expect(price.cachedInput).toBeCloseTo(0.2 * PER_MILLION, 15);
+  });
+
+  it("is never below the five-minute write price a deployment sets", () => {
+    const price = deploymentPrice("my-claude-proxy", { input_cost_per_token: 1 * PER_MILLION, cache_creation_input_token_cost: 1.5 * PER_MILLION });
+    expect(price.cacheWrite1h).toBeCloseTo(1.5 * PER_MILLION, 15);
+  });
+});
+
+describe("the cost of a call with cache writes", () => {
+  const price = listPrice("claude-sonnet-4-5-20250929");
+  const usage = { promptTokens: 1000, completionTokens: 100, cachedTokens: 600, cacheWriteTokens: 300, cacheWrite1hTokens: 0 };
+
+  it("charges each kind of prompt token at its own price", () => {
+    // 100 uncached at $3, 600 read at $0.30, 300 five-minute writes at $3.75, 100 out at $15 per million.
+    expect(costOf(price, usage)).toBeCloseTo(0.0003 + 0.00018 + 0.001125 + 0.0015, 15);
+  });
+
+  it("charges the one-hour part of the writes at the one-hour price", () => {
+    // 200 of the 300 writes now cost $6 per million instead of $3.75.
+    expect(costOf(price, { ...usage, cacheWrite1hTokens: 200 })).toBeCloseTo(0.0003 + 0.00018 + 0.000375 + 0.0012 + 0.0015, 15);
+  });
+});
+
+describe("cache prices in config.yaml", () => {
+  it("are read from model_info and litellm_params, and not named as ignored settings", () => {
+    const config = parseConfig(`
+model_list:
+  - model_name: claude
+    litellm_params: { model: anthropic/claude-sonnet-4-5, cache_creation_input_token_cost: 0.000004, cache_read_input_token_cost: 0.0000002 }
+    model_info: { cache_creation_input_token_cost_above_1hr: 0.000009 }
+general_settings: { master_key: sk-x }
+`);
+    const entry = config.model_list[0]!;
+    expect(entry.litellm_params.cache_creation_input_token_cost).toBe(0.000004);
+    expect(entry.model_info?.cache_creation_input_token_cost_above_1hr).toBe(0.000009);
+    expect(ignoredSettings(config)).toEqual([]);
+  });
+
+  it("refuses a negative price", () => {
+    expect(() => parseConfig(`model_list:\n  - model_name: c\n    litellm_params: { model: anthropic/claude-sonnet-4-5 }\n    model_info: { cache_creation_input_token_cost_above_1hr: -1 }\n`)).toThrow(
+      "cache_creation_input_token_cost_above_1hr",
+    );
+  });
+});
