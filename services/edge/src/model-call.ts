@@ -5,6 +5,7 @@ import { Access, type AuthorizeRequest, type AuthorizeResponse, type RateLimitSt
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
 import { apiKeyOf, readJsonObject } from "./http.js";
+import { addProviderRateLimits } from "./provider-rate-limits.js";
 import { SSE_HEADERS, writeEvent, writeNamedEvent } from "./sse.js";
 
 // The one flow of every route that calls a model (chat completions,
@@ -91,7 +92,7 @@ function headerValue(name: string): string {
   return HEADER_SAFE.test(name) ? name : encodeURIComponent(name);
 }
 
-/** Response headers LiteLLM clients know: which deployment answered, what it cost, the key's limits. */
+/** Response headers LiteLLM clients know: which deployment answered, what it cost, the key's limits and the provider's. */
 function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): Record<string, string> {
   const headers: Record<string, string> = { "x-litellm-call-id": ctx.requestId };
   rateLimitHeaders(ctx.auth.rateLimit, headers);
@@ -100,6 +101,7 @@ function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): R
     headers["x-litellm-model-group"] = headerValue(started.modelGroup);
     headers["x-litellm-attempted-retries"] = String(started.attemptedRetries);
     headers["x-litellm-attempted-fallbacks"] = String(started.attemptedFallbacks);
+    addProviderRateLimits(started.providerHeaders, headers);
   }
   if (cost !== undefined) headers["x-litellm-response-cost"] = String(cost);
   return headers;

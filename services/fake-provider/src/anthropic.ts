@@ -199,6 +199,6 @@ export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
       usage: usageOf(body, messages, outcome, behavior, thought),
     };
     if (body.stream === true) return stream(res, signal, behavior, message, outcome);
-    sendJson(res, 200, message);
+    sendJson(res, 200, message, behavior.rateLimitHeaders);
   };
 }

@@ -32,6 +32,8 @@ export interface Behavior {
    * Gemini's `x-goog-api-key`.
    */
   requireApiKey?: string;
+  /** Headers a successful chat answer carries, streamed or not: the provider's rate limits, say. */
+  rateLimitHeaders?: Record<string, string>;
   /** Prompt tokens reported as read from the provider's cache. */
   cachedPromptTokens?: number;
   /** Prompt tokens reported as written to the provider's cache (Anthropic only). */

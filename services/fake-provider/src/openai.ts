@@ -207,15 +207,20 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
       outcome.kind === "text"
         ? { role: "assistant", content: outcome.text, refusal: null }
         : { role: "assistant", content: null, tool_calls: [toolCall(outcome.name, TOOL_ARGUMENTS)], refusal: null };
-    sendJson(res, 200, {
-      id,
-      object: "chat.completion",
-      created,
-      model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(outcome) }],
-      usage,
-      system_fingerprint: FINGERPRINT,
-    });
+    sendJson(
+      res,
+      200,
+      {
+        id,
+        object: "chat.completion",
+        created,
+        model,
+        choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(outcome) }],
+        usage,
+        system_fingerprint: FINGERPRINT,
+      },
+      behavior.rateLimitHeaders,
+    );
   }
 
   return async (call, res) => {

@@ -121,7 +121,7 @@ export function write(res: ServerResponse, data: string): Promise<void> {
  * destroys the socket before event `breakAt` instead, as a dropped connection would.
  */
 export async function writeEvents(res: ServerResponse, signal: AbortSignal, behavior: Behavior, lines: string[], breakAt: number | undefined): Promise<void> {
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  res.writeHead(200, { ...behavior.rateLimitHeaders, "content-type": "text/event-stream", "cache-control": "no-cache" });
   for (const [index, line] of lines.entries()) {
     if (index === breakAt) {
       res.destroy();

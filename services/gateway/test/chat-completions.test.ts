@@ -38,7 +38,7 @@ describe.each(MODES)("chat completions, $name", (mode) => {
 
   beforeEach(() => {
     provider.requests.length = 0;
-    Object.assign(provider.behavior, { failNext: 0, breakStreamAfterChunks: undefined, reply: undefined, omitStreamUsage: false });
+    Object.assign(provider.behavior, { failNext: 0, breakStreamAfterChunks: undefined, reply: undefined, omitStreamUsage: false, rateLimitHeaders: undefined });
   });
 
   const spendLog = async (requestId: string) => (await gateway.spendLog(requestId)) as unknown as SpendLogRow;
@@ -180,6 +180,29 @@ describe.each(MODES)("chat completions, $name", (mode) => {
     } finally {
       provider.behavior.chunkDelayMs = 0;
     }
+  });
+
+  it("passes the provider's rate limits on as llm_provider- headers, and in OpenAI's names where the key sets none", async () => {
+    provider.behavior.rateLimitHeaders = {
+      "x-ratelimit-limit-requests": "500",
+      "x-ratelimit-remaining-requests": "499",
+      "x-ratelimit-reset-requests": "120ms",
+      "x-ratelimit-limit-tokens": "30000",
+    };
+    const hi = [{ role: "user" as const, content: "hi" }];
+    const whole = (await client.chat.completions.create({ model: "fast-model", messages: hi }).withResponse()).response.headers;
+    const streamed = (await client.chat.completions.create({ model: "fast-model", stream: true, messages: hi }).withResponse()).response.headers;
+    for (const headers of [whole, streamed]) {
+      expect(headers.get("x-ratelimit-remaining-requests")).toBe("499");
+      expect(headers.get("x-ratelimit-reset-requests")).toBe("120ms");
+      expect(headers.get("llm_provider-x-ratelimit-limit-requests")).toBe("500");
+    }
+
+    const minted = await fetch(`${baseUrl}/key/generate`, { method: "POST", headers: { authorization: `Bearer ${MASTER_KEY}` }, body: JSON.stringify({ rpm_limit: 100 }) });
+    const limited = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: ((await minted.json()) as { key: string }).key, maxRetries: 0 });
+    const headers = (await limited.chat.completions.create({ model: "fast-model", messages: hi }).withResponse()).response.headers;
+    // The key's own request limit; the provider's token limit, which the key does not set.
+    expect([headers.get("x-ratelimit-limit-requests"), headers.get("llm_provider-x-ratelimit-limit-requests"), headers.get("x-ratelimit-limit-tokens")]).toEqual(["100", "500", "30000"]);
   });
 
   it("lists the configured model groups", async () => {

@@ -37,6 +37,7 @@ describe("OpenAI clients on an anthropic/ deployment", () => {
       omitStreamUsage: false,
       cachedPromptTokens: undefined,
       cacheWriteTokens: undefined,
+      rateLimitHeaders: undefined,
     });
   });
 
@@ -193,6 +194,19 @@ describe("OpenAI clients on an anthropic/ deployment", () => {
       expect(err.param).toBe("reasoning_effort");
     }
     expect(provider.requests).toHaveLength(0);
+  });
+
+  it("passes Anthropic's rate limits on, in OpenAI's names too", async () => {
+    provider.behavior.rateLimitHeaders = {
+      "anthropic-ratelimit-requests-limit": "50",
+      "anthropic-ratelimit-requests-remaining": "49",
+      "anthropic-ratelimit-requests-reset": new Date(Date.now() + 30_000).toISOString(),
+      "anthropic-ratelimit-input-tokens-remaining": "39000",
+    };
+    const { response } = await client.chat.completions.create({ model: "claude", messages: [{ role: "user", content: "hi" }] }).withResponse();
+    expect(response.headers.get("x-ratelimit-remaining-requests")).toBe("49");
+    expect(response.headers.get("x-ratelimit-reset-requests")).toMatch(/^(29|30)s$/);
+    expect(response.headers.get("llm_provider-anthropic-ratelimit-input-tokens-remaining")).toBe("39000");
   });
 
   it("leaves out sampling parameters sent as null, OpenAI's unset, which Anthropic refuses", async () => {

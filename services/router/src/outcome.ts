@@ -20,7 +20,6 @@ export function costFor(d: Deployment, usage: Usage): number {
   return costOf(d.price, usage);
 }
 
-/** Usage counted locally, for a provider that reported none. */
 /** A local estimate of a call's usage from its prompt and the number of characters it produced. */
 export function estimatedUsage(promptText: string, completionChars: number): Usage {
   return { promptTokens: estimateTokens(promptText), completionTokens: tokensForChars(completionChars), cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
@@ -35,6 +34,9 @@ function event(e: CompleteResponse["event"]): CallEvent {
   return { $typeName: "gateway.router.v1.CompleteResponse", event: e };
 }
 
+// Started's provider headers until routing sets the answer's own: one object for every call, never written to.
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 export function started(d: Deployment): CallEvent {
   return event({
     case: "started",
@@ -45,6 +47,7 @@ export function started(d: Deployment): CallEvent {
       providerModel: d.providerModel,
       attemptedRetries: 0,
       attemptedFallbacks: 0,
+      providerHeaders: NO_HEADERS,
     },
   });
 }

@@ -208,15 +208,19 @@ async function attempt(
     const used = answered && outcome.usage ? outcome.usage.promptTokens + outcome.usage.completionTokens : 0;
     call.table.limits?.settle(d, call.estimatedTokens, used, startMs);
   };
+  let rateLimits: Record<string, string> | undefined;
   const answering = (event: CallEvent | undefined) => {
     const e = event?.event;
     if (e?.case !== "started") return;
     e.value.attemptedRetries = retries;
     e.value.attemptedFallbacks = fallbacks;
+    if (rateLimits) e.value.providerHeaders = rateLimits;
     state.stats.recordLatency(d.id, performance.now() - began);
   };
   try {
-    const events = inProviderSpan(d, () => call.handler.run({ deployment: d, body: call.body, signal, headers: call.headers, progressed: stream ? extend : undefined, held: stream ? hold : undefined }, outcome));
+    const rateLimited = (headers: Record<string, string>) => (rateLimits = headers);
+    const providerCall = { deployment: d, body: call.body, signal, headers: call.headers, progressed: stream ? extend : undefined, held: stream ? hold : undefined, rateLimited };
+    const events = inProviderSpan(d, () => call.handler.run(providerCall, outcome));
     if (events instanceof Promise) {
       const all = await events;
       answering(all[0]);

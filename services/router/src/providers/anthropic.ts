@@ -28,7 +28,7 @@ async function post(call: ProviderCall, body: Json) {
     const value = call.headers[name];
     if (value !== undefined) sent = { ...sent, [name]: value };
   }
-  return postJson("anthropic", { url, headers: sent, body, signal: call.signal, secret: d.apiKey });
+  return postJson("anthropic", { url, headers: sent, body, call, secret: d.apiKey });
 }
 
 async function events(call: ProviderCall, body: Json): Promise<AsyncIterable<NamedEvent>> {

@@ -25,7 +25,7 @@ const endpoint = perDeployment((d) => {
 
 function post(call: ProviderCall, url: string, body: Json) {
   const d = call.deployment;
-  return postJson("gemini", { url, headers: endpoint(d).headers, body, signal: call.signal, secret: d.apiKey });
+  return postJson("gemini", { url, headers: endpoint(d).headers, body, call, secret: d.apiKey });
 }
 
 /** The stream's events as JSON; an error event throws. */

@@ -10,7 +10,8 @@ export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
   body: unknown;
-  signal: AbortSignal;
+  /** The call it is made for: its signal aborts it, and it hears of the provider's rate limits. */
+  call: Pick<ProviderCall, "signal" | "rateLimited">;
   /** The secret to scrub from anything the provider says back. */
   secret: string | undefined;
 }
@@ -107,10 +108,21 @@ function target(href: string): { origin: string; path: string } {
   return known;
 }
 
+/** The rate-limit headers of a provider's answer (OpenAI's and Anthropic's names); undefined when it sent none. */
+function rateLimitHeaders(headers: Dispatcher.ResponseData["headers"]): Record<string, string> | undefined {
+  let found: Record<string, string> | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value === "string" && (name.startsWith("x-ratelimit-") || name.startsWith("anthropic-ratelimit-"))) (found ??= {})[name] = value;
+  }
+  return found;
+}
+
 /** POSTs JSON upstream; resolves to the successful response, or throws a ProviderError. */
 export async function postJson(provider: string, req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
   const { origin, path } = target(req.url);
   const body = clientJson(req.body);
+  const { signal, rateLimited } = req.call;
   let response: Dispatcher.ResponseData;
   try {
     response = await agent.request({
@@ -119,14 +131,16 @@ export async function postJson(provider: string, req: UpstreamRequest): Promise<
       method: "POST",
       headers: { "content-type": "application/json", ...req.headers },
       body,
-      signal: req.signal,
+      signal,
       headersTimeout: 0,
       bodyTimeout: 0,
     });
   } catch (err) {
-    throw transportError(err, provider, req.signal);
+    throw transportError(err, provider, signal);
   }
   if (response.statusCode >= 400) throw await errorFrom(response, provider, req.secret);
+  const limits = rateLimited && rateLimitHeaders(response.headers);
+  if (limits) rateLimited!(limits);
   return response;
 }
 

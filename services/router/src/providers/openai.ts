@@ -21,7 +21,7 @@ export interface OpenAIEndpoint {
 export function openAICompatible(provider: string, endpoint: (d: Deployment) => OpenAIEndpoint): ProviderAdapter {
   async function post(call: ProviderCall, url: string, body: Json) {
     const d = call.deployment;
-    return postJson(provider, { url, headers: endpoint(d).headers, body, signal: call.signal, secret: d.apiKey });
+    return postJson(provider, { url, headers: endpoint(d).headers, body, call, secret: d.apiKey });
   }
 
   return {

@@ -29,6 +29,8 @@ export interface ProviderCall {
    * on: that time is the client's, and the stream's timeout does not count it.
    */
   held?: ((held: boolean) => void) | undefined;
+  /** Runs when the provider answers with rate-limit headers, with them (names in lower case). */
+  rateLimited?: ((headers: Record<string, string>) => void) | undefined;
 }
 
 export interface ChatResult {
