@@ -18,11 +18,14 @@ import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel } from "./routes/model-admin.js";
 import { listModels, retrieveModel } from "./routes/models.js";
 import { spendLogs } from "./routes/spend.js";
+import { textCompletions } from "./routes/text-completions.js";
 
 // Every route by "METHOD path"; OpenAI routes answer with and without /v1, as LiteLLM's do.
 const ROUTES = new Map<string, RouteHandler>([
   ["POST /v1/chat/completions", chatCompletions],
   ["POST /chat/completions", chatCompletions],
+  ["POST /v1/completions", textCompletions],
+  ["POST /completions", textCompletions],
   ["POST /v1/embeddings", embeddings],
   ["POST /embeddings", embeddings],
   ["POST /v1/messages", messages],

@@ -17,16 +17,19 @@ import {
   type Json,
   type Outcome,
 } from "./reply.js";
+import { promptOf, textCompletion } from "./text-completions.js";
 import { embed, toBase64 } from "./vectors.js";
 
-// OpenAI's chat completions and embeddings, at OpenAI's paths and at Azure
-// OpenAI's (/openai/deployments/{name}/…?api-version=…, api-key header).
+// OpenAI's chat completions, text completions and embeddings, at OpenAI's
+// paths and at Azure OpenAI's (/openai/deployments/{name}/…?api-version=…,
+// api-key header).
 
 type FinishReason = "stop" | "length" | "tool_calls";
 
 const FINGERPRINT = "fp_fake";
 const TOOL_CALL_ID = "call_fake_1";
-const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
+const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/;
+const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings"]);
 
 function errorType(status: number): string {
   if (status === 429) return "rate_limit_error";
@@ -233,7 +236,7 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
       return sendError(res, 401, "Incorrect API key provided.", "invalid_api_key");
     }
     if (route === "GET /models") return listModels(res);
-    if ((route !== "POST /chat/completions" && route !== "POST /embeddings") || (azure && !call.query["api-version"])) {
+    if (!ROUTES.has(route) || (azure && !call.query["api-version"])) {
       return sendError(res, 404, `Invalid URL (${call.method} ${call.path})`);
     }
 
@@ -247,6 +250,13 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
     // Azure names the model by the deployment in the path.
     const body = azure ? { ...call.body, model: azureDeployment } : call.body;
     if (route === "POST /embeddings") return embeddings(res, body);
+    if (route === "POST /completions") {
+      const prompt = promptOf(body.prompt);
+      if (typeof body.model !== "string") return sendError(res, 400, "You must provide a model parameter.");
+      if (prompt === undefined) return sendError(res, 400, "'prompt' must be a string or a non-empty array.", null, {}, "prompt");
+      completions += 1;
+      return textCompletion(res, signal, body, prompt, behavior, `cmpl-fake-${completions}`);
+    }
     return chat(res, signal, body, behavior);
   };
 }

@@ -187,9 +187,23 @@ describe("chat completions", () => {
   });
 
   it("answers unknown paths with a 404 OpenAI error", async () => {
-    const res = await post("/v1/completions", { model: "m", prompt: "x" });
+    const res = await post("/v1/edits", { model: "m", input: "x" });
     expect(res.status).toBe(404);
     expect((await json(res)).error.type).toBe("invalid_request_error");
+  });
+});
+
+describe("text completions", () => {
+  it("answers a prompt with text, cut to OpenAI's default of 16 tokens", async () => {
+    const res = await post("/v1/completions", { model: "m", prompt: "a b c d e f g h i j k l m n o p q r" });
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body).toMatchObject({ object: "text_completion", choices: [{ index: 0, finish_reason: "length" }], usage: { prompt_tokens: 18, completion_tokens: 16 } });
+    expect(body.choices[0].text).toBe("Echo: a b c d e f g h i j k l m n o");
+  });
+
+  it("refuses a body without a prompt", async () => {
+    expect((await post("/v1/completions", { model: "m", prompt: [] })).status).toBe(400);
   });
 });
 

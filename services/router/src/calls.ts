@@ -4,6 +4,7 @@ import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
 import { messages, messagesStream, validateMessagesBody } from "./messages.js";
 import type { Outcome, CallEvent } from "./outcome.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
+import { TEXT_COMPLETIONS, validateTextCompletionBody } from "./text-completion.js";
 
 /**
  * A call's events: all of them at once for a call that does not stream
@@ -35,5 +36,13 @@ export const CALL_HANDLERS: ReadonlyMap<CallType, CallHandler> = new Map([
   [
     CallType.MESSAGES,
     { name: "anthropic_messages", validate: validateMessagesBody, run: (call, outcome) => (streams(call.body) ? messagesStream : messages)(call, outcome) },
+  ],
+  [
+    CallType.TEXT_COMPLETIONS,
+    {
+      name: "atext_completion",
+      validate: validateTextCompletionBody,
+      run: (call, outcome) => (streams(call.body) ? chatStream : chat)(call, outcome, TEXT_COMPLETIONS),
+    },
   ],
 ]);

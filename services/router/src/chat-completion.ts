@@ -2,7 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, messagesText } from "@gateway/common";
 import { chunk as chunkEvent, estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
-import type { ChatChunk, ChatResult, Json, OpenAIBody, ProviderCall, Usage } from "./providers/provider.js";
+import type { ChatChunk, ChatResult, Json, OpenAIBody, ProviderAdapter, ProviderCall, Usage } from "./providers/provider.js";
 import { jsonArray, str } from "./translate/content.js";
 import { fitParams } from "./translate/params.js";
 import { fromOpenAIUsage } from "./translate/usage.js";
@@ -14,11 +14,32 @@ export function validateChatBody(body: OpenAIBody): void {
   }
 }
 
+/**
+ * The OpenAI API a call speaks: chat completions, or the older text
+ * completions (text-completion.ts). Both answer and stream alike (choices,
+ * usage, [DONE]); they differ in where the prompt is and in which of the
+ * adapter's methods serves them.
+ */
+export interface OpenAIApi {
+  /** The parameters the adapter takes (see ProviderAdapter.chatParams). */
+  params(adapter: ProviderAdapter): ReadonlySet<string> | undefined;
+  promptText(body: OpenAIBody): string;
+  answer(adapter: ProviderAdapter, call: ProviderCall): Promise<ChatResult>;
+  stream(adapter: ProviderAdapter, call: ProviderCall): Promise<AsyncIterable<ChatChunk>>;
+}
+
+export const CHAT: OpenAIApi = {
+  params: (adapter) => adapter.chatParams,
+  promptText: (body) => messagesText(body["messages"]),
+  answer: (adapter, call) => adapter.chat(call),
+  stream: (adapter, call) => adapter.chatStream(call),
+};
+
 /** The call with its body fitted to what the deployment's provider takes (drop_params). */
-function fitted(call: ProviderCall) {
+function fitted(call: ProviderCall, api: OpenAIApi) {
   const d = call.deployment;
   const adapter = adapterFor(d);
-  return { adapter, call: { ...call, body: fitParams(call.body, adapter.chatParams, d.dropParams, d.provider) } };
+  return { adapter, call: { ...call, body: fitParams(call.body, api.params(adapter), d.dropParams, d.provider) } };
 }
 
 /** How many characters a completion produced (content and tool-call arguments), for estimating its tokens. */
@@ -29,15 +50,20 @@ function completionChars(message: Json | undefined): number {
   return chars;
 }
 
-/** Runs a non-streaming chat on the call's deployment; usage is counted locally when the provider reports none. */
-export async function runChat(call: ProviderCall, outcome: Outcome): Promise<ChatResult> {
+/** How many characters a choice produced: its chat message (or delta), or a text completion's text. */
+function choiceChars(choice: Json | undefined, part: "message" | "delta"): number {
+  if (!choice) return 0;
+  return completionChars(choice[part] as Json | undefined) + (str(choice["text"])?.length ?? 0);
+}
+
+/** Runs a non-streaming call on its deployment; usage is counted locally when the provider reports none. */
+export async function runChat(call: ProviderCall, outcome: Outcome, api = CHAT): Promise<ChatResult> {
   outcome.deployment = call.deployment;
-  const run = fitted(call);
-  const result = await run.adapter.chat(run.call);
+  const run = fitted(call, api);
+  const result = await api.answer(run.adapter, run.call);
   if (result.usage) outcome.usage = result.usage;
   else {
-    const message = jsonArray(result.response["choices"])[0]?.["message"] as Json | undefined;
-    outcome.usage = estimatedUsage(messagesText(call.body["messages"]), completionChars(message));
+    outcome.usage = estimatedUsage(api.promptText(call.body), choiceChars(jsonArray(result.response["choices"])[0], "message"));
     outcome.usageEstimated = true;
   }
   return result;
@@ -54,27 +80,28 @@ class StreamTally {
   constructor(
     private readonly call: ProviderCall,
     private readonly outcome: Outcome,
+    private readonly api: OpenAIApi,
   ) {}
 
   see(chunk: Json): void {
     const usage = fromOpenAIUsage(chunk["usage"]);
     if (usage) this.outcome.usage = usage;
-    for (const choice of jsonArray(chunk["choices"])) this.chars += completionChars(choice["delta"] as Json | undefined);
+    for (const choice of jsonArray(chunk["choices"])) this.chars += choiceChars(choice, "delta");
   }
 
   /** Records the count in the outcome when no usage came; once the stream has ended, however it ended. */
   settle(): void {
     if (this.outcome.usage) return;
-    this.outcome.usage = estimatedUsage(messagesText(this.call.body["messages"]), this.chars);
+    this.outcome.usage = estimatedUsage(this.api.promptText(this.call.body), this.chars);
     this.outcome.usageEstimated = true;
   }
 }
 
-/** Opens a streaming chat on the call's deployment; resolves once the provider has accepted it. */
-async function startChatStream(call: ProviderCall, outcome: Outcome): Promise<{ chunks: AsyncIterable<ChatChunk>; tally: StreamTally }> {
+/** Opens a stream on the call's deployment; resolves once the provider has accepted it. */
+async function startChatStream(call: ProviderCall, outcome: Outcome, api: OpenAIApi): Promise<{ chunks: AsyncIterable<ChatChunk>; tally: StreamTally }> {
   outcome.deployment = call.deployment;
-  const run = fitted(call);
-  return { chunks: await run.adapter.chatStream(run.call), tally: new StreamTally(call, outcome) };
+  const run = fitted(call, api);
+  return { chunks: await api.stream(run.adapter, run.call), tally: new StreamTally(call, outcome, api) };
 }
 
 /**
@@ -83,7 +110,7 @@ async function startChatStream(call: ProviderCall, outcome: Outcome): Promise<{ 
  * when it carries none (or breaks first), a local count of what was seen.
  */
 export async function openChatStream(call: ProviderCall, outcome: Outcome): Promise<AsyncIterable<ChatChunk>> {
-  const { chunks, tally } = await startChatStream(call, outcome);
+  const { chunks, tally } = await startChatStream(call, outcome, CHAT);
   return tallied(chunks, tally);
 }
 
@@ -118,21 +145,21 @@ export function withoutUsage({ json, data }: ChatChunk): ChatChunk {
   return { json };
 }
 
-/** A non-streaming chat completion: Started, the OpenAI response, Finished. */
-export async function chat(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
-  const result = await runChat(call, outcome);
+/** A non-streaming chat (or text) completion: Started, the OpenAI response, Finished. */
+export async function chat(call: ProviderCall, outcome: Outcome, api = CHAT): Promise<CallEvent[]> {
+  const result = await runChat(call, outcome, api);
   return [started(call.deployment), response(result.bytes ?? result.response), finished(outcome, call.deployment, outcome.usage!)];
 }
 
 /**
- * A streaming chat completion. The provider is always asked for usage; the
- * client sees usage chunks only if it asked for them, and then always one:
- * the local count when the provider reported none.
+ * A streaming chat (or text) completion. The provider is always asked for
+ * usage; the client sees usage chunks only if it asked for them, and then
+ * always one: the local count when the provider reported none.
  */
-export async function* chatStream(call: ProviderCall, outcome: Outcome): AsyncGenerator<CallEvent> {
+export async function* chatStream(call: ProviderCall, outcome: Outcome, api = CHAT): AsyncGenerator<CallEvent> {
   const wantsUsage = (call.body["stream_options"] as { include_usage?: unknown } | undefined)?.include_usage === true;
   // Tallied here rather than through openChatStream: one generator fewer for every chunk to pass.
-  const { chunks, tally } = await startChatStream(call, outcome);
+  const { chunks, tally } = await startChatStream(call, outcome, api);
   yield started(call.deployment);
   let last: Json | undefined;
   try {
@@ -149,11 +176,11 @@ export async function* chatStream(call: ProviderCall, outcome: Outcome): AsyncGe
   yield finished(outcome, call.deployment, outcome.usage!);
 }
 
-/** OpenAI's last chunk for a client that asked for usage: no choices, the usage, the stream's id and model. */
+/** OpenAI's last chunk for a client that asked for usage: no choices, the usage, the stream's id, object and model. */
 function usageChunk(last: Json | undefined, usage: Usage): Json {
   return {
     id: last?.["id"],
-    object: "chat.completion.chunk",
+    object: last?.["object"] ?? "chat.completion.chunk",
     created: last?.["created"],
     model: last?.["model"],
     choices: [],

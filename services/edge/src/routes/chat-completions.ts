@@ -4,7 +4,7 @@ import { callModel, positiveInt, streamFlag, type ModelApi } from "../model-call
 import { errorBody } from "../openai-errors.js";
 import { writeDone } from "../sse.js";
 
-const CHAT_COMPLETIONS: ModelApi = {
+export const CHAT_COMPLETIONS: ModelApi = {
   callType: CallType.CHAT_COMPLETIONS,
   streams: streamFlag,
   maxTokens: (body) => positiveInt(body["max_completion_tokens"]) || positiveInt(body["max_tokens"]),

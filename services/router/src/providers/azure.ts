@@ -14,6 +14,7 @@ function endpoint(d: Deployment): OpenAIEndpoint {
   return {
     chatUrl: `${base}/chat/completions${query}`,
     embeddingsUrl: `${base}/embeddings${query}`,
+    textCompletionsUrl: `${base}/completions${query}`,
     headers: d.apiKey ? { "api-key": d.apiKey } : {},
   };
 }

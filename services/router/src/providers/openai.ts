@@ -11,6 +11,7 @@ const OPENAI_API_BASE = "https://api.openai.com/v1";
 export interface OpenAIEndpoint {
   chatUrl: string;
   embeddingsUrl: string;
+  textCompletionsUrl: string;
   headers: Record<string, string>;
 }
 
@@ -24,21 +25,28 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     return postJson(provider, { url, headers: endpoint(d).headers, body, call, secret: d.apiKey });
   }
 
-  return {
-    async chat(call): Promise<ChatResult> {
-      const d = call.deployment;
-      const response = await post(call, endpoint(d).chatUrl, withFields(call.body, { model: d.providerModel, stream: false }));
-      const { value, bytes } = await readJsonObjectBytes(response, provider, call.signal);
-      return { response: value, bytes, usage: fromOpenAIUsage(value["usage"]) };
-    },
+  /** A whole answer from `url`: chat completions' or text completions', which answer alike. */
+  async function answer(call: ProviderCall, url: string): Promise<ChatResult> {
+    const d = call.deployment;
+    const response = await post(call, url, withFields(call.body, { model: d.providerModel, stream: false }));
+    const { value, bytes } = await readJsonObjectBytes(response, provider, call.signal);
+    return { response: value, bytes, usage: fromOpenAIUsage(value["usage"]) };
+  }
 
-    async chatStream(call) {
-      const d = call.deployment;
-      const options = typeof call.body["stream_options"] === "object" ? call.body["stream_options"] : {};
-      const body = withFields(call.body, { model: d.providerModel, stream: true, stream_options: withFields(options as Json, { include_usage: true }) });
-      const response = await post(call, endpoint(d).chatUrl, body);
-      return chunks(provider, readEvents(response, provider, call), d.apiKey);
-    },
+  /** A stream from `url`, asking for usage whether or not the client did. */
+  async function stream(call: ProviderCall, url: string): Promise<AsyncIterable<ChatChunk>> {
+    const d = call.deployment;
+    const options = typeof call.body["stream_options"] === "object" ? call.body["stream_options"] : {};
+    const body = withFields(call.body, { model: d.providerModel, stream: true, stream_options: withFields(options as Json, { include_usage: true }) });
+    const response = await post(call, url, body);
+    return chunks(provider, readEvents(response, provider, call), d.apiKey);
+  }
+
+  return {
+    chat: (call) => answer(call, endpoint(call.deployment).chatUrl),
+    chatStream: (call) => stream(call, endpoint(call.deployment).chatUrl),
+    textCompletion: (call) => answer(call, endpoint(call.deployment).textCompletionsUrl),
+    textCompletionStream: (call) => stream(call, endpoint(call.deployment).textCompletionsUrl),
 
     async embeddings(call): Promise<EmbeddingsResult> {
       const d = call.deployment;
@@ -68,6 +76,7 @@ export const openaiAdapter = openAICompatible(
     return {
       chatUrl: `${base}/chat/completions`,
       embeddingsUrl: `${base}/embeddings`,
+      textCompletionsUrl: `${base}/completions`,
       headers: d.apiKey ? { authorization: `Bearer ${d.apiKey}` } : {},
     };
   }),

@@ -34,7 +34,7 @@ export interface ProviderCall {
 }
 
 export interface ChatResult {
-  /** An OpenAI chat.completion object (or an Anthropic message, for native messages calls). */
+  /** An OpenAI chat.completion object (a text_completion, for text completions; an Anthropic message, for native messages calls). */
   response: Json;
   /** The provider's own bytes of `response`, when it is passed on unchanged (OpenAI-compatible providers). */
   bytes?: Uint8Array;
@@ -80,6 +80,9 @@ export interface ProviderAdapter {
    * The stream always asks the provider for usage.
    */
   chatStream(call: ProviderCall): Promise<AsyncIterable<ChatChunk>>;
+  /** OpenAI's legacy text completions (/v1/completions), as chat and chatStream; unset when the provider has none. */
+  textCompletion?(call: ProviderCall): Promise<ChatResult>;
+  textCompletionStream?(call: ProviderCall): Promise<AsyncIterable<ChatChunk>>;
   /** OpenAI embeddings; unset when the provider has none. */
   embeddings?(call: ProviderCall): Promise<EmbeddingsResult>;
   /** The OpenAI embeddings parameters it takes, as chatParams is for chat. */
