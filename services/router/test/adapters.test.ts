@@ -50,7 +50,7 @@ describe("provider adapters against the fake provider", () => {
     delete provider.behavior.breakStreamAfterChunks;
   });
 
-  it("answers a mock_response deployment without calling anyone, whole and streamed", async () => {
+  it("answers a mock_response deployment without calling anyone, chat and text completions, whole and streamed", async () => {
     const mock = groups('  - { model_name: demo, litellm_params: { model: openai/gpt-x, mock_response: "Hi there, homelab." } }\n').get("demo")![0] as Deployment;
     const mockCall = { deployment: mock, body: hello, signal: AbortSignal.timeout(10_000), headers: {} };
     const whole = await adapterFor(mock).chat(mockCall);
@@ -60,6 +60,14 @@ describe("provider adapters against the fake provider", () => {
     const deltas = chunks.map((c) => (c["choices"] as { delta: { content?: string } }[])[0]?.delta.content ?? "");
     expect(deltas).toEqual(["", "Hi ", "there, ", "homelab.", "", ""]);
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { completion_tokens: whole.usage!.completionTokens } });
+
+    const textCall = { ...mockCall, body: { prompt: "one two three" } };
+    const text = await adapterFor(mock).textCompletion!(textCall);
+    expect(text.response).toMatchObject({ object: "text_completion", choices: [{ text: "Hi there, homelab.", finish_reason: "stop" }] });
+    expect(text.usage).toMatchObject({ promptTokens: 4, completionTokens: whole.usage!.completionTokens });
+    let streamed = "";
+    for await (const chunk of await adapterFor(mock).textCompletionStream!(textCall)) streamed += (chunk.json["choices"] as { text: string }[])[0]?.text ?? "";
+    expect(streamed).toBe("Hi there, homelab.");
     expect(provider.requests).toHaveLength(0);
   });
 
