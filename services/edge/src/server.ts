@@ -17,6 +17,7 @@ import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel } from "./routes/model-admin.js";
 import { listModels, retrieveModel } from "./routes/models.js";
+import { responses } from "./routes/responses.js";
 import { spendLogs } from "./routes/spend.js";
 import { textCompletions } from "./routes/text-completions.js";
 
@@ -24,6 +25,8 @@ import { textCompletions } from "./routes/text-completions.js";
 const ROUTES = new Map<string, RouteHandler>([
   ["POST /v1/chat/completions", chatCompletions],
   ["POST /chat/completions", chatCompletions],
+  ["POST /v1/responses", responses],
+  ["POST /responses", responses],
   ["POST /v1/completions", textCompletions],
   ["POST /completions", textCompletions],
   ["POST /v1/embeddings", embeddings],

@@ -4,6 +4,7 @@ import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
 import { messages, messagesStream, validateMessagesBody } from "./messages.js";
 import type { Outcome, CallEvent } from "./outcome.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
+import { responses, responsesStream, validateResponsesBody } from "./responses.js";
 import { TEXT_COMPLETIONS, validateTextCompletionBody } from "./text-completion.js";
 
 /**
@@ -36,6 +37,10 @@ export const CALL_HANDLERS: ReadonlyMap<CallType, CallHandler> = new Map([
   [
     CallType.MESSAGES,
     { name: "anthropic_messages", validate: validateMessagesBody, run: (call, outcome) => (streams(call.body) ? messagesStream : messages)(call, outcome) },
+  ],
+  [
+    CallType.RESPONSES,
+    { name: "aresponses", validate: validateResponsesBody, run: (call, outcome) => (streams(call.body) ? responsesStream : responses)(call, outcome) },
   ],
   [
     CallType.TEXT_COMPLETIONS,

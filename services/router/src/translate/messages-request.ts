@@ -22,7 +22,7 @@ function isDefault(name: string, value: unknown): boolean {
  */
 const MAX_COMPLETION_TOKENS_ONLY = /^(o\d|gpt-5)/;
 
-function isOpenAIReasoningModel(provider: string, providerModel: string): boolean {
+export function isOpenAIReasoningModel(provider: string, providerModel: string): boolean {
   return (provider === "openai" || provider === "azure") && MAX_COMPLETION_TOKENS_ONLY.test(providerModel);
 }
 
