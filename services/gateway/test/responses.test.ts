@@ -30,6 +30,7 @@ describe.each(MODES)("POST /v1/responses, $name", (mode) => {
 
   beforeEach(() => {
     provider.requests.length = 0;
+    provider.behavior.breakStreamAfterChunks = undefined;
   });
 
   it("answers with a response whose output_text is the model's answer, and books it as aresponses", async () => {
@@ -85,6 +86,20 @@ describe.each(MODES)("POST /v1/responses, $name", (mode) => {
       { role: "assistant", content: null, tool_calls: [{ id: call.call_id, type: "function", function: { name: "get_weather", arguments: '{"location":"Paris"}' } }] },
       { role: "tool", tool_call_id: call.call_id, content: "sunny" },
     ]);
+  });
+
+  it("ends a stream that breaks with an error event the SDK raises, and books the failure", async () => {
+    provider.behavior.breakStreamAfterChunks = 1;
+    const { data: stream, response } = await client.responses.create({ model: "gpt", input: "one two three", stream: true }).withResponse();
+    const types: string[] = [];
+    const err = await (async () => {
+      for await (const event of stream) types.push(event.type);
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as Error).message).toContain("stream broke");
+    expect(types).toContain("response.output_text.delta");
+    expect(types).not.toContain("response.completed");
+    expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ status: "failure", call_type: "aresponses", stream: true });
   });
 
   it("refuses what needs stored state, and a request without input, before calling anyone", async () => {
