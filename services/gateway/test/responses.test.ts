@@ -30,7 +30,7 @@ describe.each(MODES)("POST /v1/responses, $name", (mode) => {
 
   beforeEach(() => {
     provider.requests.length = 0;
-    provider.behavior.breakStreamAfterChunks = undefined;
+    delete provider.behavior.breakStreamAfterChunks;
   });
 
   it("answers with a response whose output_text is the model's answer, and books it as aresponses", async () => {
