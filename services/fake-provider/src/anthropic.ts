@@ -80,16 +80,37 @@ function signatureOf(thinking: string): string {
   return `fake-signature:${Buffer.from(thinking).toString("base64")}`;
 }
 
+// Claude's generations as Anthropic's thinking API tells them apart: from 4.6
+// on a model thinks adaptively, at an effort; from Opus 4.7 on it takes
+// nothing else; earlier ones take a budget only.
+function claudeVersion(model: string): number {
+  const match = /claude-(?:opus|sonnet|haiku|fable|mythos)-(\d+)(?:-(\d{1,2})(?!\d))?/.exec(model);
+  return match ? Number(match[1]) + Number(match[2] ?? 0) / 100 : 0;
+}
+
+const EFFORTS = new Set(["low", "medium", "high", "xhigh", "max"]);
+
 /**
- * Extended thinking, checked as Anthropic checks it: a budget of 1024 tokens
- * at least and below max_tokens; and the last assistant turn that called a
- * tool must start with the thinking block that led to the call, signed.
- * Returns the refusal's message, or undefined when the request may go on.
+ * Extended thinking, checked as Anthropic checks it: budgets on the models
+ * that take them (1024 tokens at least, below max_tokens), adaptive thinking
+ * with a known effort on the newer ones; and the last assistant turn that
+ * called a tool must start with the thinking block that led to the call,
+ * signed. Returns the refusal's message, or undefined when the request may
+ * go on.
  */
 function thinkingRefusal(body: Json, messages: Json[]): string | undefined {
-  const budget = (body.thinking as Json).budget_tokens;
-  if (typeof budget !== "number" || budget < 1024) return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024";
-  if (budget >= (body.max_tokens as number)) return "`max_tokens` must be greater than `thinking.budget_tokens`";
+  const thinking = body.thinking as Json;
+  const version = claudeVersion(String(body.model));
+  if (thinking.type === "adaptive") {
+    if (version < 4.06) return "thinking.type.adaptive is not supported on this model; use thinking.type.enabled with budget_tokens";
+    const effort = isRecord(body.output_config) ? body.output_config.effort : undefined;
+    if (effort !== undefined && !EFFORTS.has(String(effort))) return `output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'`;
+  } else {
+    if (version >= 4.07) return "thinking.type.enabled is not supported for this model. Use thinking.type.adaptive and output_config.effort to control thinking behavior.";
+    const budget = thinking.budget_tokens;
+    if (typeof budget !== "number" || budget < 1024) return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024";
+    if (budget >= (body.max_tokens as number)) return "`max_tokens` must be greater than `thinking.budget_tokens`";
+  }
   const lastCall = messages.findLastIndex((m) => m.role === "assistant" && Array.isArray(m.content) && m.content.some((b) => isRecord(b) && b.type === "tool_use"));
   if (lastCall < 0) return undefined;
   const first = ((messages[lastCall] as Json).content as unknown[])[0];
@@ -170,7 +191,7 @@ export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
     if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isRecord)) {
       return sendError(res, 400, "messages: at least one message is required");
     }
-    const thinks = isRecord(body.thinking) && body.thinking.type === "enabled";
+    const thinks = isRecord(body.thinking) && (body.thinking.type === "enabled" || body.thinking.type === "adaptive");
     const refusal = thinks ? thinkingRefusal(body, messages) : undefined;
     if (refusal) return sendError(res, 400, refusal);
     const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];

@@ -178,6 +178,21 @@ describe("OpenAI clients on an anthropic/ deployment", () => {
     expect(unsigned).toBeInstanceOf(OpenAI.BadRequestError);
   });
 
+  it("asks Claude models from 4.6 on for adaptive thinking at an effort, which they take instead of a budget", async () => {
+    const ask = { role: "user" as const, content: "What's the weather in Paris?" };
+    const completion = await client.chat.completions.create({ model: "claude-adaptive", reasoning_effort: "xhigh", tools: [weatherTool], messages: [ask] });
+    expect(upstream().body).toMatchObject({ thinking: { type: "adaptive" }, output_config: { effort: "xhigh" }, max_tokens: 8192 + 4096 });
+    const message = completion.choices[0]!.message as typeof completion.choices[0]["message"] & { thinking_blocks?: unknown[] };
+    const answer = await client.chat.completions.create({
+      model: "claude-adaptive",
+      reasoning_effort: "minimal",
+      tools: [weatherTool],
+      messages: [ask, { role: "assistant", content: null, tool_calls: message.tool_calls!, thinking_blocks: message.thinking_blocks } as never, { role: "tool", tool_call_id: message.tool_calls![0]!.id, content: "sunny" }],
+    });
+    expect(upstream().body).toMatchObject({ output_config: { effort: "low" } });
+    expect(answer.choices[0]!.message.content).toBe("Echo: What's the weather in Paris?");
+  });
+
   it("fits the thinking budget inside the client's token limit, and refuses a limit too small to think in", async () => {
     const hi = [{ role: "user" as const, content: "hi" }];
     await client.chat.completions.create({ model: "claude", reasoning_effort: "high", max_completion_tokens: 2000, messages: hi });

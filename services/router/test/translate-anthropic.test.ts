@@ -127,6 +127,20 @@ describe("OpenAI chat request to Anthropic Messages", () => {
     ]);
   });
 
+  it("asks each Claude generation for thinking its own way: a budget up to 4.5, an effort from 4.6 on (xhigh from 4.7)", () => {
+    const thinking = (providerModel: string, reasoning_effort: string) => {
+      const request = toAnthropicRequest({ reasoning_effort, messages: [{ role: "user", content: "hi" }] }, providerModel, false);
+      return { thinking: request["thinking"], output_config: request["output_config"] };
+    };
+    expect(thinking("claude-sonnet-4-5-20250929", "high")).toEqual({ thinking: { type: "enabled", budget_tokens: 4096 }, output_config: undefined });
+    expect(thinking("claude-opus-4-20250514", "low")).toEqual({ thinking: { type: "enabled", budget_tokens: 1024 }, output_config: undefined });
+    expect(thinking("claude-haiku-4-5", "medium")).toEqual({ thinking: { type: "enabled", budget_tokens: 2048 }, output_config: undefined });
+    expect(thinking("claude-opus-4-6", "xhigh")).toEqual({ thinking: { type: "adaptive" }, output_config: { effort: "high" } });
+    expect(thinking("claude-opus-4-7", "xhigh")).toEqual({ thinking: { type: "adaptive" }, output_config: { effort: "xhigh" } });
+    expect(thinking("claude-sonnet-5", "minimal")).toEqual({ thinking: { type: "adaptive" }, output_config: { effort: "low" } });
+    expect(thinking("claude-opus-4-7", "none")).toEqual({ thinking: undefined, output_config: undefined });
+  });
+
   it("refuses what Anthropic cannot take, as a 400", () => {
     const audio = { messages: [{ role: "user", content: [{ type: "input_audio", input_audio: {} }] }] };
     expect(() => toAnthropicRequest(audio, "m", false)).toThrow(/input_audio/);

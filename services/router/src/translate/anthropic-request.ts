@@ -168,9 +168,8 @@ function positive(value: unknown): number | undefined {
 /** The Anthropic Messages request for an OpenAI chat body (already fitted to ANTHROPIC_CHAT_PARAMS). */
 export function toAnthropicRequest(body: OpenAIBody, providerModel: string, stream: boolean): Json {
   const { system, messages } = conversationOf(body["messages"]);
-  const { thinking, maxTokens } = anthropicThinking(body, positive(body["max_completion_tokens"]) ?? positive(body["max_tokens"]), DEFAULT_MAX_TOKENS);
-  const request: Json = { model: providerModel, max_tokens: maxTokens, messages };
-  if (thinking) request["thinking"] = thinking;
+  const { fields, maxTokens } = anthropicThinking(body, providerModel, positive(body["max_completion_tokens"]) ?? positive(body["max_tokens"]), DEFAULT_MAX_TOKENS);
+  const request: Json = { model: providerModel, max_tokens: maxTokens, messages, ...fields };
   if (system.length > 0) request["system"] = system;
   // OpenAI takes null for "unset"; Anthropic takes a number or nothing.
   for (const name of ["temperature", "top_p", "top_k"]) if (body[name] !== undefined && body[name] !== null) request[name] = body[name];

@@ -24,24 +24,51 @@ export function effortBudget(body: OpenAIBody): number | undefined {
   return budget;
 }
 
+// Claude models from 4.6 on think adaptively, at an effort (output_config.effort);
+// from Opus 4.7 on they take nothing else, and a thinking budget is a 400.
+// Earlier ones (Haiku 4.5 included) take a budget only.
+const CLAUDE_VERSION = /claude-(?:opus|sonnet|haiku|fable|mythos)-(\d+)(?:-(\d{1,2})(?!\d))?/;
+
+/** Whether a Claude model thinks adaptively (by effort) rather than within a budget; xhigh is taken from Opus 4.7 on. */
+function adaptiveThinking(providerModel: string): { adaptive: boolean; xhigh: boolean } {
+  if (providerModel.includes("claude-mythos")) return { adaptive: true, xhigh: true };
+  const match = CLAUDE_VERSION.exec(providerModel);
+  const version = match ? Number(match[1]) + Number(match[2] ?? 0) / 100 : 0;
+  return { adaptive: version >= 4.06, xhigh: version >= 4.07 };
+}
+
+/** Anthropic's effort for a reasoning_effort: its levels are low, medium, high and (on newer models) xhigh. */
+function anthropicEffort(effort: string, xhigh: boolean): string {
+  if (effort === "minimal") return "low";
+  return effort === "xhigh" && !xhigh ? "high" : effort;
+}
+
 /**
- * Anthropic's thinking and max_tokens for an OpenAI body: a `thinking`
- * object as the client sent it, else its reasoning_effort as a budget.
- * OpenAI's token limit covers reasoning, as Anthropic's max_tokens covers
- * thinking: a budget the client's limit leaves no room past shrinks to fit
- * (a limit too small for any thinking is a 400). Without a limit, the
- * answer keeps `answerTokens` on top of the budget.
+ * Anthropic's thinking (and, for adaptive models, output_config) and
+ * max_tokens for an OpenAI body: a `thinking` object as the client sent it,
+ * else its reasoning_effort, as an effort for the models that think
+ * adaptively and as a budget for the earlier ones. OpenAI's token limit
+ * covers reasoning, as Anthropic's max_tokens covers thinking: a budget the
+ * client's limit leaves no room past shrinks to fit (a limit too small for
+ * any thinking is a 400). Without a limit, the answer keeps `answerTokens`
+ * on top of the budget (for an adaptive model, the budget its effort would
+ * have had).
  */
-export function anthropicThinking(body: OpenAIBody, maxTokens: number | undefined, answerTokens: number): { thinking?: Json; maxTokens: number } {
+export function anthropicThinking(body: OpenAIBody, providerModel: string, maxTokens: number | undefined, answerTokens: number): { fields: Json; maxTokens: number } {
   const given = body["thinking"];
-  if (isJson(given)) return { thinking: given, maxTokens: maxTokens ?? answerTokens + (typeof given["budget_tokens"] === "number" ? given["budget_tokens"] : 0) };
+  if (isJson(given)) return { fields: { thinking: given }, maxTokens: maxTokens ?? answerTokens + (typeof given["budget_tokens"] === "number" ? given["budget_tokens"] : 0) };
   const budget = effortBudget(body);
-  if (!budget) return { maxTokens: maxTokens ?? answerTokens };
-  if (maxTokens === undefined) return { thinking: { type: "enabled", budget_tokens: budget }, maxTokens: budget + answerTokens };
-  if (maxTokens <= MIN_THINKING_BUDGET) {
-    throw badRequest(`reasoning_effort needs max_tokens above ${MIN_THINKING_BUDGET} for anthropic models, which think in ${MIN_THINKING_BUDGET} tokens at least`, "reasoning_effort");
+  if (!budget) return { fields: {}, maxTokens: maxTokens ?? answerTokens };
+  const { adaptive, xhigh } = adaptiveThinking(providerModel);
+  if (adaptive) {
+    const fields = { thinking: { type: "adaptive" }, output_config: { effort: anthropicEffort(body["reasoning_effort"] as string, xhigh) } };
+    return { fields, maxTokens: maxTokens ?? budget + answerTokens };
   }
-  return { thinking: { type: "enabled", budget_tokens: Math.min(budget, maxTokens - 1) }, maxTokens };
+  if (maxTokens === undefined) return { fields: { thinking: { type: "enabled", budget_tokens: budget } }, maxTokens: budget + answerTokens };
+  if (maxTokens <= MIN_THINKING_BUDGET) {
+    throw badRequest(`reasoning_effort needs max_tokens above ${MIN_THINKING_BUDGET} for this model, which thinks in ${MIN_THINKING_BUDGET} tokens at least`, "reasoning_effort");
+  }
+  return { fields: { thinking: { type: "enabled", budget_tokens: Math.min(budget, maxTokens - 1) } }, maxTokens };
 }
 
 /**
