@@ -11,7 +11,7 @@ export { requireMasterKey } from "./master-key-call.js";
 export { createLogger, redactInLogs, type Logger } from "./logger.js";
 export { metrics, metricsRegistry, sendMetrics, type ConsumerLag, type RequestOutcome } from "./metrics.js";
 export { startTracing, traceClientCall, traceHttpRequest, tracingEnabled, otlpConfigured, type TracingOptions } from "./tracing.js";
-export { costOf, deploymentPrice, listPrice, type Price, type PriceOverride, type Usage } from "./pricing.js";
+export { costOf, deploymentPrice, listPrice, unpricedModels, type Price, type PriceOverride, type Usage } from "./pricing.js";
 export { flatCodec, type FlatCodec } from "./flat-codec.js";
 export { usageEventCodec } from "./usage-event-codec.js";
 export { LightAbortController } from "./light-abort-controller.js";

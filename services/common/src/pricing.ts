@@ -1,3 +1,5 @@
+import type { ModelEntry } from "./config.js";
+
 /** US dollars per token. */
 export interface Price {
   input: number;
@@ -39,11 +41,17 @@ const PER_MILLION: Record<string, [input: number, output: number, cachedInput: n
   "claude-opus-4": [15, 75, 1.5, 18.75],
   "claude-opus-4-1": [15, 75, 1.5, 18.75],
   "claude-opus-4-5": [5, 25, 0.5, 6.25],
+  "claude-opus-4-6": [5, 25, 0.5, 6.25],
+  "claude-opus-4-7": [5, 25, 0.5, 6.25],
+  "claude-opus-4-8": [5, 25, 0.5, 6.25],
+  "claude-sonnet-4-6": [3, 15, 0.3, 3.75],
   "claude-haiku-4-5": [1, 5, 0.1, 1.25],
   "gemini-2.0-flash": [0.1, 0.4, 0.025],
   "gemini-2.5-flash": [0.3, 2.5, 0.075],
   "gemini-2.5-flash-lite": [0.1, 0.4, 0.025],
   "gemini-2.5-pro": [1.25, 10, 0.31],
+  "gemini-3-pro": [2, 12, 0.2],
+  "gemini-3-flash": [0.5, 3, 0.05],
   "text-embedding-004": [0, 0, 0],
   "gemini-embedding-001": [0.15, 0, 0],
 };
@@ -120,6 +128,24 @@ export function deploymentPrice(providerModel: string, ...overrides: (PriceOverr
     // A longer-lived cache entry is never cheaper to write than a shorter one.
     cacheWrite1h: pick("cache_creation_input_token_cost_above_1hr", Math.max(input * ratio(list.cacheWrite1h), cacheWrite)),
   };
+}
+
+/**
+ * The deployments whose calls are booked at no cost: no list price for their
+ * model and no price of their own, so a start can say so (a local model is
+ * free; a hosted one the table does not know needs model_info prices).
+ * Fixed answers (mock_response) and wildcard entries, priced per requested
+ * model, are left out.
+ */
+export function unpricedModels(modelList: readonly ModelEntry[]): string[] {
+  return modelList
+    .filter(({ litellm_params: p, model_info }) => {
+      if (p.mock_response !== undefined || p.model.includes("*")) return false;
+      const slash = p.model.indexOf("/");
+      const price = deploymentPrice(slash > 0 ? p.model.slice(slash + 1) : p.model, model_info, p);
+      return price.input === 0 && price.output === 0 && [model_info, p].every((o) => o?.input_cost_per_token === undefined && o?.output_cost_per_token === undefined);
+    })
+    .map((entry) => `${entry.model_name} (${entry.litellm_params.model})`);
 }
 
 /** A request's tokens, as its provider reported them (or as counted locally). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { costOf, deploymentPrice, ignoredSettings, listPrice, parseConfig } from "../src/index.js";
+import { costOf, deploymentPrice, ignoredSettings, listPrice, parseConfig, unpricedModels } from "../src/index.js";
 
 const PER_MILLION = 1e-6;
 
@@ -71,5 +71,25 @@ general_settings: { master_key: sk-x }
     expect(() => parseConfig(`model_list:\n  - model_name: c\n    litellm_params: { model: anthropic/claude-sonnet-4-5 }\n    model_info: { cache_creation_input_token_cost_above_1hr: -1 }\n`)).toThrow(
       "cache_creation_input_token_cost_above_1hr",
     );
+  });
+});
+
+describe("the list and what it does not know", () => {
+  it("prices Claude Opus from 4.5 on at its own rate, not at the older Opus 4's", () => {
+    for (const model of ["claude-opus-4-6", "claude-opus-4-7", "claude-opus-4-8"]) expect(listPrice(model)).toMatchObject({ input: 5 * PER_MILLION, output: 25 * PER_MILLION });
+    expect(listPrice("claude-opus-4-20250514")).toMatchObject({ input: 15 * PER_MILLION, output: 75 * PER_MILLION });
+  });
+
+  it("names the deployments booked at no cost, leaving out fixed answers, wildcards and deployments with prices of their own", () => {
+    const config = parseConfig(`
+model_list:
+  - { model_name: known, litellm_params: { model: openai/gpt-4o-mini } }
+  - { model_name: local, litellm_params: { model: openai/llama3.1, api_base: "http://127.0.0.1:11434/v1" } }
+  - { model_name: own-price, litellm_params: { model: openai/llama3.1, input_cost_per_token: 0.000001 } }
+  - { model_name: free-on-purpose, litellm_params: { model: openai/llama3.1 }, model_info: { input_cost_per_token: 0, output_cost_per_token: 0 } }
+  - { model_name: demo, litellm_params: { model: openai/gpt-x, mock_response: hi } }
+  - { model_name: "openai/*", litellm_params: { model: "openai/*" } }
+`);
+    expect(unpricedModels(config.model_list)).toEqual(["local (openai/llama3.1)"]);
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startAccounting } from "@gateway/accounting";
-import { createLogger, directClient, ignoredSettings, loadConfig, serveConnect, transportClient, type Bus, type Database, type GatewayConfig } from "@gateway/common";
+import { createLogger, directClient, ignoredSettings, loadConfig, serveConnect, transportClient, unpricedModels, type Bus, type Database, type GatewayConfig } from "@gateway/common";
 import { AuthCache, createEdgeServer, type Peers } from "@gateway/edge";
 import { startKeys } from "@gateway/keys";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
@@ -39,6 +39,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const config = loadConfig(options.configPath);
   const ignored = ignoredSettings(config);
   if (ignored.length > 0) logger.warn({ path: options.configPath, ignored }, "config.yaml has LiteLLM settings this gateway does not implement; they have no effect");
+  const unpriced = unpricedModels(config.model_list);
+  if (unpriced.length > 0 && ["all", "router"].includes(options.service)) {
+    logger.info({ unpriced }, "these deployments have no known price, so their calls are booked at no cost; set model_info.input_cost_per_token and output_cost_per_token for any that cost money");
+  }
   const maxBodyBytes = (config.general_settings.max_request_size_mb ?? DEFAULT_MAX_REQUEST_SIZE_MB) * 2 ** 20;
   const closers: Closer[] = [];
   let ready = false;

@@ -25,6 +25,8 @@ describe("a LiteLLM config.yaml with general_settings.database_url and settings 
 model_list:
   - model_name: fast-model
     litellm_params: { model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:9/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: local-model
+    litellm_params: { model: openai/llama-local, api_base: "http://127.0.0.1:9/v1" }
 litellm_settings:
   cache: true
   success_callback: ["langfuse"]
@@ -36,6 +38,8 @@ general_settings:
     const gateway = await processes.start("all", { configPath, env: { DATABASE_URL: "", NATS_URL: "", FAKE_PROVIDER_KEY: PROVIDER_KEY, LITELLM_DB: database.url } });
     expect(gateway.output()).not.toContain("embedded database ready");
     expect(gateway.output()).toMatch(/"ignored":\["litellm_settings\.cache","litellm_settings\.success_callback"\]/);
+    // A model the price list does not know, without prices of its own, is booked at no cost: the start says which.
+    expect(gateway.output()).toMatch(/"unpriced":\["local-model \(openai\/llama-local\)"\]/);
 
     const { status } = await admin(gateway.url, "POST", "/key/generate", { key_alias: "in-the-configured-database" });
     expect(status).toBe(200);
