@@ -21,6 +21,10 @@ const prices = {
   cache_read_input_token_cost: price,
   cache_creation_input_token_cost: price,
   cache_creation_input_token_cost_above_1hr: price,
+  input_cost_per_token_above_200k_tokens: price,
+  output_cost_per_token_above_200k_tokens: price,
+  cache_read_input_token_cost_above_200k_tokens: price,
+  cache_creation_input_token_cost_above_200k_tokens: price,
 };
 
 /** The names of those prices, for what passes a model list on. */

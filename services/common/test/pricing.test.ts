@@ -93,3 +93,23 @@ model_list:
     expect(unpricedModels(config.model_list)).toEqual(["local (openai/llama3.1)"]);
   });
 });
+
+describe("long-context rates", () => {
+  const usage = (promptTokens: number) => ({ promptTokens, completionTokens: 1000, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 });
+
+  it("price every token of a prompt past 200,000 tokens at the long-context rates, as Anthropic and Google bill them", () => {
+    const sonnet = listPrice("claude-sonnet-4-5-20250929");
+    expect(costOf(sonnet, usage(200_000))).toBeCloseTo((200_000 * 3 + 1000 * 15) * PER_MILLION, 12);
+    expect(costOf(sonnet, usage(200_001))).toBeCloseTo((200_001 * 6 + 1000 * 22.5) * PER_MILLION, 12);
+    expect(costOf(listPrice("gemini-2.5-pro"), usage(300_000))).toBeCloseTo((300_000 * 2.5 + 1000 * 15) * PER_MILLION, 12);
+    // A model with one rate keeps it.
+    expect(costOf(listPrice("gpt-4.1"), usage(300_000))).toBeCloseTo((300_000 * 2 + 1000 * 8) * PER_MILLION, 12);
+  });
+
+  it("take LiteLLM's above_200k_tokens prices, and keep the list's proportion to an overridden base price", () => {
+    const own = deploymentPrice("my-model", { input_cost_per_token: 1 * PER_MILLION, input_cost_per_token_above_200k_tokens: 3 * PER_MILLION });
+    expect(costOf(own, usage(250_000))).toBeCloseTo(250_000 * 3 * PER_MILLION, 12);
+    const discounted = deploymentPrice("gemini-3-pro-preview", { input_cost_per_token: 1 * PER_MILLION, output_cost_per_token: 6 * PER_MILLION });
+    expect(discounted.longContext).toMatchObject({ input: expect.closeTo(2 * PER_MILLION, 15), output: expect.closeTo(9 * PER_MILLION, 15) });
+  });
+});

@@ -280,6 +280,16 @@ describe("OpenAI clients on an anthropic/ deployment", () => {
     expect(Number(response.headers.get("x-litellm-response-cost"))).toBeCloseTo(row["spend"] as number, 15);
   });
 
+  it("books a prompt past 200,000 tokens at the model's long-context rates", async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: "claude-long-context", max_tokens: 10, messages: [{ role: "user", content: "word ".repeat(200_001) }] })
+      .withResponse();
+    expect(data.usage!.prompt_tokens).toBeGreaterThan(200_000);
+    const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    // claude-sonnet-4-5 past 200,000 tokens: $6 in and $22.50 out per million, against $3 and $15 below.
+    expect(row["spend"]).toBeCloseTo((data.usage!.prompt_tokens * 6 + data.usage!.completion_tokens * 22.5) / 1e6, 12);
+  });
+
   it("estimates usage when the stream reports none, and marks the row", async () => {
     provider.behavior.omitStreamUsage = true;
     const { data: stream, response } = await client.chat.completions

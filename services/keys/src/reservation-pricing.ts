@@ -1,13 +1,18 @@
-import { deploymentPrice, listPrice, type GatewayConfig, type Price } from "@gateway/common";
+import { deploymentPrice, listPrice, LONG_CONTEXT_TOKENS, type GatewayConfig, type Price, type PriceRates } from "@gateway/common";
 
 /** The dearest a request to a model group can be, per token: worked out once per config. */
 interface GroupBound {
   /** Per prompt token: any of them may be written to a cache, at a surcharge. */
   input: number;
   output: number;
+  /** The same for a prompt past LONG_CONTEXT_TOKENS, which some models price higher. */
+  longInput: number;
+  longOutput: number;
   /** Output tokens assumed when the request sets no max_tokens. */
   outputCap: number;
 }
+
+const NOTHING: GroupBound = { input: 0, output: 0, longInput: 0, longOutput: 0, outputCap: 0 };
 
 // When neither the request nor model_info bounds the output.
 const DEFAULT_OUTPUT_CAP = 4096;
@@ -20,7 +25,7 @@ const DEFAULT_OUTPUT_CAP = 4096;
  */
 export class ReservationPricing {
   private groups = new Map<string, GroupBound>();
-  private dearest: GroupBound = { input: 0, output: 0, outputCap: DEFAULT_OUTPUT_CAP };
+  private dearest: GroupBound = { ...NOTHING, outputCap: DEFAULT_OUTPUT_CAP };
 
   constructor(config: GatewayConfig) {
     this.load(config);
@@ -29,13 +34,13 @@ export class ReservationPricing {
   /** Prices by this model list from now on: config.yaml's, or the router's with its runtime models. */
   load(config: GatewayConfig): void {
     this.groups = new Map();
-    this.dearest = { input: 0, output: 0, outputCap: DEFAULT_OUTPUT_CAP };
+    this.dearest = { ...NOTHING, outputCap: DEFAULT_OUTPUT_CAP };
     for (const entry of config.model_list) {
       const p = entry.litellm_params;
       const slash = p.model.indexOf("/");
       const price = deploymentPrice(slash > 0 ? p.model.slice(slash + 1) : p.model, entry.model_info, p);
       const cap = entry.model_info?.max_output_tokens ?? entry.model_info?.max_tokens ?? DEFAULT_OUTPUT_CAP;
-      const bound = { input: dearestPromptToken(price), output: price.output, outputCap: cap };
+      const bound = boundOf(price, cap);
       this.groups.set(entry.model_name, widen(this.groups.get(entry.model_name), bound));
       widenInto(this.dearest, bound);
     }
@@ -85,27 +90,38 @@ export class ReservationPricing {
   private unlisted(name: string): GroupBound {
     const slash = name.indexOf("/");
     const price = listPrice(slash > 0 ? name.slice(slash + 1) : name);
-    return widen(this.dearest, { input: dearestPromptToken(price), output: price.output, outputCap: DEFAULT_OUTPUT_CAP });
+    return widen(this.dearest, boundOf(price, DEFAULT_OUTPUT_CAP));
   }
 
-  /** Dollars: the most a request with this prompt bound and max_tokens can cost. */
+  /** Dollars: the most a request with this prompt bound and max_tokens can cost; long-context rates only for a prompt that may be long. */
   maxCost(group: string, promptTokens: number, maxTokens: number): number {
     const b = this.groups.get(group) ?? this.unlisted(group);
-    return promptTokens * b.input + (maxTokens || b.outputCap) * b.output;
+    const long = promptTokens > LONG_CONTEXT_TOKENS;
+    return promptTokens * (long ? b.longInput : b.input) + (maxTokens || b.outputCap) * (long ? b.longOutput : b.output);
   }
 }
 
 /** What one prompt token may cost at most: whichever of plain input, a cache read or a write to either cache is dearest. */
-function dearestPromptToken(price: Price): number {
-  return Math.max(price.input, price.cachedInput, price.cacheWrite, price.cacheWrite1h);
+function dearestPromptToken(rates: PriceRates): number {
+  return Math.max(rates.input, rates.cachedInput, rates.cacheWrite, rates.cacheWrite1h);
 }
 
+function boundOf(price: Price, outputCap: number): GroupBound {
+  const long = price.longContext ?? price;
+  return { input: dearestPromptToken(price), output: price.output, longInput: dearestPromptToken(long), longOutput: long.output, outputCap };
+}
+
+const FIELDS = Object.keys(NOTHING) as (keyof GroupBound)[];
+
 function same(a: GroupBound | undefined, b: GroupBound): boolean {
-  return a !== undefined && a.input === b.input && a.output === b.output && a.outputCap === b.outputCap;
+  return a !== undefined && FIELDS.every((field) => a[field] === b[field]);
 }
 
 function widen(a: GroupBound | undefined, b: GroupBound): GroupBound {
-  return a ? { input: Math.max(a.input, b.input), output: Math.max(a.output, b.output), outputCap: Math.max(a.outputCap, b.outputCap) } : { ...b };
+  if (!a) return { ...b };
+  const wider = { ...a };
+  for (const field of FIELDS) wider[field] = Math.max(a[field], b[field]);
+  return wider;
 }
 
 function widenInto(target: GroupBound, b: GroupBound): void {

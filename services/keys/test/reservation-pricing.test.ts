@@ -65,6 +65,12 @@ general_settings: { master_key: sk-x }
     expect(claude.maxCost("claude-priced", 1000, 10)).toBeCloseTo(1000 * 10e-6 + 10 * 15e-6, 12);
   });
 
+  it("is at the long-context rates only for a prompt that may pass 200,000 tokens", () => {
+    // claude-sonnet-4-5 past 200,000 tokens: $6 input, so $12 a one-hour cache write, and $22.50 out per million.
+    expect(claude.maxCost("claude", 200_000, 10)).toBeCloseTo(200_000 * 6e-6 + 10 * 15e-6, 12);
+    expect(claude.maxCost("claude", 200_001, 10)).toBeCloseTo(200_001 * 12e-6 + 10 * 22.5e-6, 12);
+  });
+
   it("covers a Claude model that no group lists, at its list price", () => {
     // claude-opus-4-1: $15 input, so $30 a one-hour cache write, and $75 out per million; dearer than any group here.
     expect(claude.maxCost("anthropic/claude-opus-4-1", 1000, 10)).toBeCloseTo(1000 * 30e-6 + 10 * 75e-6, 12);

@@ -19,6 +19,9 @@ model_list:
   - model_name: claude
     litellm_params: { model: anthropic/claude-3-5-sonnet-20241022, api_base: ${fakeUrl}, ${key} }
     model_info: { id: anthropic-1 }
+  - model_name: claude-long-context
+    litellm_params: { model: anthropic/claude-sonnet-4-5, api_base: ${fakeUrl}, ${key} }
+    model_info: { id: anthropic-long-context-1 }
   - model_name: claude-adaptive
     litellm_params: { model: anthropic/claude-opus-4-7, api_base: ${fakeUrl}, ${key} }
     model_info: { id: anthropic-adaptive-1 }

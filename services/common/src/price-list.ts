@@ -1,0 +1,88 @@
+import type { Price, PriceRates } from "./pricing.js";
+
+const M = 1e-6;
+
+// List prices per million tokens of popular models, from the providers'
+// public pricing pages. A deployment's model_info / litellm_params prices
+// (PriceOverride) override these. Cache writes cost the input price unless a
+// fourth column says otherwise (Anthropic's five-minute cache: 1.25 times the
+// input price); a model with that column also has Anthropic's one-hour cache.
+const PER_MILLION: Record<string, [input: number, output: number, cachedInput: number, cacheWrite?: number]> = {
+  "gpt-4o": [2.5, 10, 1.25],
+  "gpt-4o-mini": [0.15, 0.6, 0.075],
+  "gpt-4.1": [2, 8, 0.5],
+  "gpt-4.1-mini": [0.4, 1.6, 0.1],
+  "gpt-4.1-nano": [0.1, 0.4, 0.025],
+  "gpt-5": [1.25, 10, 0.125],
+  "gpt-5-mini": [0.25, 2, 0.025],
+  "gpt-5-nano": [0.05, 0.4, 0.005],
+  o3: [2, 8, 0.5],
+  "o4-mini": [1.1, 4.4, 0.275],
+  "text-embedding-3-small": [0.02, 0, 0],
+  "text-embedding-3-large": [0.13, 0, 0],
+  "text-embedding-ada-002": [0.1, 0, 0],
+  "claude-3-5-sonnet": [3, 15, 0.3, 3.75],
+  "claude-3-5-haiku": [0.8, 4, 0.08, 1],
+  "claude-3-7-sonnet": [3, 15, 0.3, 3.75],
+  "claude-sonnet-4": [3, 15, 0.3, 3.75],
+  "claude-sonnet-4-5": [3, 15, 0.3, 3.75],
+  "claude-opus-4": [15, 75, 1.5, 18.75],
+  "claude-opus-4-1": [15, 75, 1.5, 18.75],
+  "claude-opus-4-5": [5, 25, 0.5, 6.25],
+  "claude-opus-4-6": [5, 25, 0.5, 6.25],
+  "claude-opus-4-7": [5, 25, 0.5, 6.25],
+  "claude-opus-4-8": [5, 25, 0.5, 6.25],
+  "claude-sonnet-4-6": [3, 15, 0.3, 3.75],
+  "claude-haiku-4-5": [1, 5, 0.1, 1.25],
+  "gemini-2.0-flash": [0.1, 0.4, 0.025],
+  "gemini-2.5-flash": [0.3, 2.5, 0.075],
+  "gemini-2.5-flash-lite": [0.1, 0.4, 0.025],
+  "gemini-2.5-pro": [1.25, 10, 0.31],
+  "gemini-3-pro": [2, 12, 0.2],
+  "gemini-3-flash": [0.5, 3, 0.05],
+  "text-embedding-004": [0, 0, 0],
+  "gemini-embedding-001": [0.15, 0, 0],
+};
+
+// Anthropic prices a write to its one-hour cache at twice the input price, for every model.
+const ONE_HOUR_WRITE_RATIO = 2;
+
+// The long-context rates of the models that charge more for a prompt past
+// LONG_CONTEXT_TOKENS: Anthropic's Sonnet 4 and 4.5 (with the 1M-token
+// context), Google's Gemini 2.5 Pro and 3 Pro. Columns as above.
+const LONG_CONTEXT_PER_MILLION: Record<string, [input: number, output: number, cachedInput: number, cacheWrite?: number]> = {
+  "claude-sonnet-4-0": [6, 22.5, 0.6, 7.5],
+  "claude-sonnet-4-2": [6, 22.5, 0.6, 7.5],
+  "claude-sonnet-4-5": [6, 22.5, 0.6, 7.5],
+  "gemini-2.5-pro": [2.5, 15, 0.625],
+  "gemini-3-pro": [4, 18, 0.4],
+};
+
+const FREE: Price = { input: 0, output: 0, cachedInput: 0, cacheWrite: 0, cacheWrite1h: 0 };
+
+function priceOfRow([input, output, cachedInput, cacheWrite]: (typeof PER_MILLION)[string]): PriceRates {
+  return {
+    input: input * M,
+    output: output * M,
+    cachedInput: cachedInput * M,
+    cacheWrite: (cacheWrite ?? input) * M,
+    cacheWrite1h: (cacheWrite === undefined ? input : input * ONE_HOUR_WRITE_RATIO) * M,
+  };
+}
+
+/** The row of the longest name that begins the model's name: dated snapshots ("claude-3-5-sonnet-20241022") are priced as their family. */
+function rowOf<Row>(table: Record<string, Row>, providerModel: string): Row | undefined {
+  let best: string | undefined;
+  for (const name of Object.keys(table)) {
+    if (providerModel.startsWith(name) && (best === undefined || name.length > best.length)) best = name;
+  }
+  return best === undefined ? undefined : table[best];
+}
+
+/** The list price of a provider model; nothing (free) for a model the list does not know. */
+export function listPrice(providerModel: string): Price {
+  const row = rowOf(PER_MILLION, providerModel);
+  if (!row) return FREE;
+  const longContext = rowOf(LONG_CONTEXT_PER_MILLION, providerModel);
+  return longContext ? { ...priceOfRow(row), longContext: priceOfRow(longContext) } : priceOfRow(row);
+}
