@@ -35,6 +35,12 @@ describe("OpenAI chat request to Gemini generateContent", () => {
     });
   });
 
+  it("turns reasoning_effort none into no thinking, or into 2.5 Pro's least, as it cannot stop thinking", () => {
+    const config = (model: string) => toGeminiRequest({ reasoning_effort: "none", messages: [{ role: "user", content: "hi" }] }, model)["generationConfig"];
+    expect(config("gemini-2.5-flash")).toEqual({ thinkingConfig: { thinkingBudget: 0 } });
+    expect(config("gemini-2.5-pro")).toEqual({ thinkingConfig: { thinkingBudget: 128 } });
+  });
+
   it("leaves out empty text parts, which Gemini refuses", () => {
     const request = toGeminiRequest({ messages: [{ role: "user", content: [{ type: "text", text: "" }, { type: "text", text: "hi" }] }] }, "gemini-2.5-flash");
     expect(request["contents"]).toEqual([{ role: "user", parts: [{ text: "hi" }] }]);

@@ -71,16 +71,21 @@ export function anthropicThinking(body: OpenAIBody, providerModel: string, maxTo
   return { fields: { thinking: { type: "enabled", budget_tokens: Math.min(budget, maxTokens - 1) } }, maxTokens };
 }
 
+// Gemini 2.5 Pro always thinks, 128 tokens at least.
+const GEMINI_PRO_LEAST_BUDGET = 128;
+
 /**
  * Gemini's thinkingConfig for a reasoning_effort, asking for the thoughts
  * (which become reasoning_content). Gemini 3 takes a level, low or high,
- * and cannot turn thinking off; earlier models take a budget, 0 for none.
+ * and cannot turn thinking off; earlier models take a budget, 0 for none
+ * (or, for 2.5 Pro, which cannot stop thinking, its least).
  */
 export function geminiThinkingConfig(body: OpenAIBody, providerModel: string): Json | undefined {
   const budget = effortBudget(body);
   if (budget === undefined) return undefined;
   if (isGemini3OrLater(providerModel)) return { thinkingLevel: budget > BUDGET_BY_EFFORT["low"]! ? "high" : "low", includeThoughts: true };
-  return budget === 0 ? { thinkingBudget: 0 } : { thinkingBudget: budget, includeThoughts: true };
+  if (budget > 0) return { thinkingBudget: budget, includeThoughts: true };
+  return { thinkingBudget: providerModel.startsWith("gemini-2.5-pro") ? GEMINI_PRO_LEAST_BUDGET : 0 };
 }
 
 /** The reasoning_effort nearest an Anthropic thinking budget, for models that take an effort instead. */
