@@ -79,10 +79,17 @@ function rowOf<Row>(table: Record<string, Row>, providerModel: string): Row | un
   return best === undefined ? undefined : table[best];
 }
 
+// Anthropic's web search tool: $10 per 1,000 searches, on every Claude model.
+const CLAUDE_WEB_SEARCH = 0.01;
+
 /** The list price of a provider model; nothing (free) for a model the list does not know. */
 export function listPrice(providerModel: string): Price {
   const row = rowOf(PER_MILLION, providerModel);
   if (!row) return FREE;
   const longContext = rowOf(LONG_CONTEXT_PER_MILLION, providerModel);
-  return longContext ? { ...priceOfRow(row), longContext: priceOfRow(longContext) } : priceOfRow(row);
+  return {
+    ...priceOfRow(row),
+    ...(longContext && { longContext: priceOfRow(longContext) }),
+    ...(providerModel.startsWith("claude-") && { webSearch: CLAUDE_WEB_SEARCH }),
+  };
 }

@@ -19,6 +19,8 @@ export const LONG_CONTEXT_TOKENS = 200_000;
 /** A deployment's prices: its rates, and the dearer ones of a prompt past LONG_CONTEXT_TOKENS where the model has them. */
 export interface Price extends PriceRates {
   longContext?: PriceRates;
+  /** Dollars per search the provider runs itself (Anthropic's web search tool). */
+  webSearch?: number;
 }
 
 /** A deployment's own prices, US dollars per token, with LiteLLM's names; model_info and litellm_params may both set them. */
@@ -72,7 +74,7 @@ export function deploymentPrice(providerModel: string, ...overrides: (PriceOverr
     cacheWrite1h: pick("cache_creation_input_token_cost_above_1hr", Math.max(input * ratio(list.cacheWrite1h), cacheWrite)),
   };
   const longContext = longContextRates(rates, list, given);
-  return longContext ? { ...rates, longContext } : rates;
+  return { ...rates, ...(longContext && { longContext }), ...(list.webSearch !== undefined && { webSearch: list.webSearch }) };
 }
 
 const LONG_CONTEXT_FIELDS: [PriceField, keyof PriceRates][] = [
@@ -127,12 +129,14 @@ export interface Usage {
   cacheWriteTokens: number;
   /** The part of cacheWriteTokens written to Anthropic's one-hour cache. */
   cacheWrite1hTokens: number;
+  /** Searches the provider ran itself (Anthropic's web search tool), billed apart from tokens. */
+  webSearches?: number;
 }
 
 /** The cost of a request: each kind of prompt token at its own price, all at the long-context rates when its prompt is long. */
 export function costOf(price: Price, usage: Usage): number {
-  if (price.longContext && usage.promptTokens > LONG_CONTEXT_TOKENS) return costAt(price.longContext, usage);
-  return costAt(price, usage);
+  const searches = (usage.webSearches ?? 0) * (price.webSearch ?? 0);
+  return searches + costAt(price.longContext && usage.promptTokens > LONG_CONTEXT_TOKENS ? price.longContext : price, usage);
 }
 
 function costAt(price: PriceRates, usage: Usage): number {

@@ -113,3 +113,12 @@ describe("long-context rates", () => {
     expect(discounted.longContext).toMatchObject({ input: expect.closeTo(2 * PER_MILLION, 15), output: expect.closeTo(9 * PER_MILLION, 15) });
   });
 });
+
+describe("searches a provider runs itself", () => {
+  it("cost $10 per thousand on Claude models, beside the tokens, and nothing where the list has no search price", () => {
+    const usage = { promptTokens: 1000, completionTokens: 100, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, webSearches: 2 };
+    expect(costOf(listPrice("claude-haiku-4-5"), usage)).toBeCloseTo((1000 * 1 + 100 * 5) * PER_MILLION + 0.02, 12);
+    expect(costOf(deploymentPrice("claude-haiku-4-5", { input_cost_per_token: 0 }), usage)).toBeCloseTo(100 * 5 * PER_MILLION + 0.02, 12);
+    expect(costOf(listPrice("gpt-4o-mini"), usage)).toBeCloseTo((1000 * 0.15 + 100 * 0.6) * PER_MILLION, 12);
+  });
+});

@@ -60,6 +60,7 @@ function usageOf(body: Json, messages: Json[], outcome: Outcome, behavior: Behav
     cache_creation_input_tokens: written,
     cache_read_input_tokens: read,
     ...(behavior.cacheWrite1hTokens !== undefined && { cache_creation: cacheCreation(written, behavior.cacheWrite1hTokens) }),
+    ...(behavior.webSearchRequests !== undefined && { server_tool_use: { web_search_requests: behavior.webSearchRequests } }),
   };
 }
 

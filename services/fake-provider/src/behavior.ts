@@ -44,6 +44,8 @@ export interface Behavior {
    * newer responses do.
    */
   cacheWrite1hTokens?: number;
+  /** Anthropic only: searches its web search tool ran, reported in usage.server_tool_use. */
+  webSearchRequests?: number;
 }
 
 export function defaultBehavior(overrides: Partial<Behavior> = {}): Behavior {

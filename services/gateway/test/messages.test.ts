@@ -28,7 +28,7 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
 
   beforeEach(() => {
     provider.requests.length = 0;
-    Object.assign(provider.behavior, { failNext: 0, failStatus: 500, breakStreamAfterChunks: undefined, streamErrorAfterChunks: undefined, streamErrorType: undefined, cachedPromptTokens: undefined, cacheWriteTokens: undefined });
+    Object.assign(provider.behavior, { failNext: 0, failStatus: 500, breakStreamAfterChunks: undefined, streamErrorAfterChunks: undefined, streamErrorType: undefined, cachedPromptTokens: undefined, cacheWriteTokens: undefined, webSearchRequests: undefined });
   });
 
   describe("translated for an OpenAI deployment", () => {
@@ -200,6 +200,15 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       expect(JSON.stringify(upstream)).not.toContain(MASTER_KEY);
       const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
       expect(row).toMatchObject({ call_type: "anthropic_messages", custom_llm_provider: "anthropic", model: "claude-3-5-sonnet-20241022", usage_estimated: false });
+    });
+
+    it("books the searches Anthropic's web search tool ran, at $10 per thousand, beside the tokens", async () => {
+      provider.behavior.webSearchRequests = 3;
+      const { data, response } = await client.messages.create({ model: "claude", max_tokens: 50, messages: [{ role: "user", content: "news today" }] }).withResponse();
+      expect(data.usage.server_tool_use).toEqual({ web_search_requests: 3 });
+      const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+      // claude-3-5-sonnet: $3 in and $15 out per million tokens.
+      expect(row["spend"]).toBeCloseTo((data.usage.input_tokens * 3 + data.usage.output_tokens * 15) / 1e6 + 3 * 0.01, 12);
     });
 
     it("streams the provider's events through and books cache tokens at cache prices", async () => {

@@ -38,6 +38,7 @@ export function fromAnthropicUsage(value: unknown): Usage | undefined {
     cachedTokens,
     cacheWriteTokens,
     cacheWrite1hTokens: oneHourWrites(u["cache_creation"], cacheWriteTokens),
+    webSearches: count((u["server_tool_use"] as Json | undefined)?.["web_search_requests"]),
   };
 }
 
