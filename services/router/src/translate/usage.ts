@@ -32,13 +32,14 @@ export function fromAnthropicUsage(value: unknown): Usage | undefined {
   if (typeof u["input_tokens"] !== "number") return undefined;
   const cachedTokens = count(u["cache_read_input_tokens"]);
   const cacheWriteTokens = count(u["cache_creation_input_tokens"]);
+  const webSearches = count((u["server_tool_use"] as Json | undefined)?.["web_search_requests"]);
   return {
     promptTokens: count(u["input_tokens"]) + cachedTokens + cacheWriteTokens,
     completionTokens: count(u["output_tokens"]),
     cachedTokens,
     cacheWriteTokens,
     cacheWrite1hTokens: oneHourWrites(u["cache_creation"], cacheWriteTokens),
-    webSearches: count((u["server_tool_use"] as Json | undefined)?.["web_search_requests"]),
+    ...(webSearches > 0 && { webSearches }),
   };
 }
 
