@@ -56,10 +56,26 @@ describe.each(MODES)("text completions, $name", (mode) => {
     expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ usage_estimated: true, stream: true });
   });
 
-  it("refuses a prompt for a deployment that has no text completions, and a body without a prompt", async () => {
-    const claude = (await client.completions.create({ model: "claude", prompt: "hi" }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
-    expect(claude).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(claude.message).toContain("does not serve text completions");
+  it("answers a prompt on a deployment that has only chat, as a chat, streamed or not", async () => {
+    const whole = await client.completions.create({ model: "claude", prompt: "hi there", max_tokens: 20 });
+    expect(whole).toMatchObject({ object: "text_completion", choices: [{ text: "Echo: hi there", finish_reason: "stop" }] });
+    expect(provider.requests.at(-1)).toMatchObject({ path: "/v1/messages", body: { max_tokens: 20, messages: [{ role: "user", content: [{ type: "text", text: "hi there" }] }] } });
+    const stream = await client.completions.create({ model: "gemini-flash", prompt: "one two", stream: true, stream_options: { include_usage: true } });
+    let text = "";
+    let usage: unknown;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.text ?? "";
+      usage ??= chunk.usage ?? undefined;
+    }
+    expect(text).toBe("Echo: one two");
+    expect(usage).toMatchObject({ completion_tokens: 3 });
+  });
+
+  it("refuses what a chat cannot answer, and a body without a prompt, before calling anyone", async () => {
+    const refused = async (body: Record<string, unknown>) =>
+      (await client.completions.create({ model: "claude", prompt: "hi", ...body }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+    expect((await refused({ echo: true })).message).toContain('"echo"');
+    expect((await refused({ prompt: ["one", "two"] })).param).toBe("prompt");
     const empty = (await client.completions.create({ model: "gpt", prompt: [] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
     expect(empty).toBeInstanceOf(OpenAI.BadRequestError);
     expect(empty.param).toBe("prompt");

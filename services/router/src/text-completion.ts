@@ -1,11 +1,13 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { OpenAIApi } from "./chat-completion.js";
-import type { OpenAIBody, ProviderCall } from "./providers/provider.js";
+import type { ChatChunk, ChatResult, OpenAIBody, ProviderAdapter, ProviderCall } from "./providers/provider.js";
+import { fitParams } from "./translate/params.js";
+import { textChunkFromChat, textCompletionFromChat, toChatFromPrompt } from "./translate/text-completions.js";
 
-// OpenAI's legacy text completions (/v1/completions): a prompt in, text out,
-// served by the providers that speak OpenAI's API (OpenAI, Azure, vLLM,
-// Ollama, …); a deployment of another provider refuses them.
+// OpenAI's legacy text completions (/v1/completions): a prompt in, text out.
+// Providers that speak OpenAI's API (OpenAI, Azure, vLLM, Ollama, …) answer
+// them as they are; the others answer them as a chat.
 
 export function validateTextCompletionBody(body: OpenAIBody): void {
   const prompt = body["prompt"];
@@ -21,19 +23,31 @@ function promptText(body: OpenAIBody): string {
   return Array.isArray(prompt) ? prompt.filter((p): p is string => typeof p === "string").join("") : "";
 }
 
-/** A deployment's refusal: its provider has no text completions. */
-function unserved(call: ProviderCall): never {
+/** A text completion on a provider that has only chat: the prompt as a chat, the answer back as a text completion. */
+async function answerViaChat(adapter: ProviderAdapter, call: ProviderCall): Promise<ChatResult> {
+  const result = await adapter.chat(viaChat(adapter, call));
+  return { response: textCompletionFromChat(result.response), usage: result.usage };
+}
+
+async function streamViaChat(adapter: ProviderAdapter, call: ProviderCall): Promise<AsyncIterable<ChatChunk>> {
+  return textChunks(await adapter.chatStream(viaChat(adapter, call)));
+}
+
+async function* textChunks(chunks: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk> {
+  for await (const chunk of chunks) yield textChunkFromChat(chunk);
+}
+
+/** The chat call a text completion becomes, fitted to what the provider's chat takes. */
+function viaChat(adapter: ProviderAdapter, call: ProviderCall): ProviderCall {
   const d = call.deployment;
-  throw gatewayError(`model ${d.modelGroup} does not serve text completions (${d.provider} deployment ${d.id}); use /v1/chat/completions`, Code.InvalidArgument, {
-    type: "invalid_request_error",
-    param: "model",
-  });
+  const body = toChatFromPrompt(call.body, d.dropParams, d.provider);
+  return { ...call, body: fitParams(body, adapter.chatParams, d.dropParams, d.provider) };
 }
 
 export const TEXT_COMPLETIONS: OpenAIApi = {
-  // Only providers that speak OpenAI serve them, and those take any parameter.
+  // Providers that speak OpenAI take any parameter; the others are fitted once the prompt is a chat (viaChat).
   params: () => undefined,
   promptText,
-  answer: (adapter, call) => adapter.textCompletion?.(call) ?? unserved(call),
-  stream: (adapter, call) => adapter.textCompletionStream?.(call) ?? unserved(call),
+  answer: (adapter, call) => adapter.textCompletion?.(call) ?? answerViaChat(adapter, call),
+  stream: (adapter, call) => adapter.textCompletionStream?.(call) ?? streamViaChat(adapter, call),
 };
