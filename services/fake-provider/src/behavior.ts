@@ -32,6 +32,8 @@ export interface Behavior {
    * Gemini's `x-goog-api-key`.
    */
   requireApiKey?: string;
+  /** OpenAI only: answer /v1/responses with a 404, as OpenAI-compatible servers without the Responses API do. */
+  noResponsesApi?: boolean;
   /** Headers a successful chat answer carries, streamed or not: the provider's rate limits, say. */
   rateLimitHeaders?: Record<string, string>;
   /** Prompt tokens reported as read from the provider's cache. */

@@ -17,6 +17,7 @@ import {
   type Json,
   type Outcome,
 } from "./reply.js";
+import { respond } from "./responses.js";
 import { promptOf, textCompletion } from "./text-completions.js";
 import { embed, toBase64 } from "./vectors.js";
 
@@ -29,7 +30,7 @@ type FinishReason = "stop" | "length" | "tool_calls";
 const FINGERPRINT = "fp_fake";
 const TOOL_CALL_ID = "call_fake_1";
 const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/;
-const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings"]);
+const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses"]);
 
 function errorType(status: number): string {
   if (status === 429) return "rate_limit_error";
@@ -236,7 +237,7 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
       return sendError(res, 401, "Incorrect API key provided.", "invalid_api_key");
     }
     if (route === "GET /models") return listModels(res);
-    if (!ROUTES.has(route) || (azure && !call.query["api-version"])) {
+    if (!ROUTES.has(route) || (azure && !call.query["api-version"]) || (route === "POST /responses" && (azure || behavior.noResponsesApi === true))) {
       return sendError(res, 404, `Invalid URL (${call.method} ${call.path})`);
     }
 
@@ -250,6 +251,10 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
     // Azure names the model by the deployment in the path.
     const body = azure ? { ...call.body, model: azureDeployment } : call.body;
     if (route === "POST /embeddings") return embeddings(res, body);
+    if (route === "POST /responses") {
+      completions += 1;
+      return respond(res, signal, body, behavior, `resp_fake_${completions}`, (message) => sendError(res, 400, message));
+    }
     if (route === "POST /completions") {
       const prompt = promptOf(body.prompt);
       if (typeof body.model !== "string") return sendError(res, 400, "You must provide a model parameter.");

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
 import { providersConfig } from "./support/providers.js";
 
-// OpenAI's Responses API (/v1/responses) through the official SDK, answered
-// by chat completions on each kind of deployment.
+// OpenAI's Responses API (/v1/responses) through the official SDK: passed to
+// OpenAI as it is, and answered by chat completions on the other kinds of
+// deployment and on OpenAI-compatible servers without it.
 
 const weatherTool = {
   type: "function" as const,
@@ -31,18 +32,33 @@ describe.each(MODES)("POST /v1/responses, $name", (mode) => {
   beforeEach(() => {
     provider.requests.length = 0;
     delete provider.behavior.breakStreamAfterChunks;
+    delete provider.behavior.noResponsesApi;
   });
 
-  it("answers with a response whose output_text is the model's answer, and books it as aresponses", async () => {
-    const { data, response } = await client.responses.create({ model: "gpt", instructions: "Be terse.", input: "hello there" }).withResponse();
-    expect(data).toMatchObject({ object: "response", status: "completed", model: "gpt", output_text: "Echo: hello there" });
-    expect(data.usage).toMatchObject({ input_tokens: expect.any(Number), output_tokens: 3 });
+  it("passes a request for OpenAI through as it is, stored state included, and books it as aresponses", async () => {
+    const { data, response } = await client.responses.create({ model: "gpt", instructions: "Be terse.", input: "hello there", previous_response_id: "resp_earlier" }).withResponse();
+    expect(data).toMatchObject({ object: "response", status: "completed", output_text: "Echo: hello there" });
     expect(provider.requests.at(-1)).toMatchObject({
-      path: "/v1/chat/completions",
-      body: { messages: [{ role: "system", content: "Be terse." }, { role: "user", content: "hello there" }] },
+      path: "/v1/responses",
+      body: { model: "gpt-4o-mini", instructions: "Be terse.", input: "hello there", previous_response_id: "resp_earlier", stream: false },
     });
     const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
     expect(row).toMatchObject({ call_type: "aresponses", model_group: "gpt", prompt_tokens: data.usage!.input_tokens, completion_tokens: 3, stream: false });
+
+    const stream = client.responses.stream({ model: "gpt", input: "one two three" });
+    let text = "";
+    for await (const event of stream) if (event.type === "response.output_text.delta") text += event.delta;
+    expect(text).toBe("Echo: one two three");
+    expect((await stream.finalResponse()).usage).toMatchObject({ output_tokens: 4 });
+  });
+
+  it("answers through chat completions on an OpenAI-compatible server without the Responses API, asking it once", async () => {
+    provider.behavior.noResponsesApi = true;
+    const first = await client.responses.create({ model: "gpt", instructions: "Be terse.", input: "hello there" });
+    const second = await client.responses.create({ model: "gpt", input: "hello again" });
+    expect([first.output_text, second.output_text]).toEqual(["Echo: hello there", "Echo: hello again"]);
+    expect(provider.requests.map((r) => r.path)).toEqual(["/v1/responses", "/v1/chat/completions", "/v1/chat/completions"]);
+    expect(provider.requests[1]!.body).toMatchObject({ messages: [{ role: "system", content: "Be terse." }, { role: "user", content: "hello there" }] });
   });
 
   it("streams the Responses events from an Anthropic deployment, ending with the usage", async () => {
@@ -76,15 +92,15 @@ describe.each(MODES)("POST /v1/responses, $name", (mode) => {
     expect(streamedCall).toMatchObject({ name: "get_weather", arguments: args });
 
     if (call?.type !== "function_call") throw new Error("no function call");
-    const answer = await client.responses.create({
-      model: "gpt",
-      tools: [weatherTool],
-      input: [ask, call, { type: "function_call_output", call_id: call.call_id, output: "sunny" }],
-    });
+    const result = { type: "function_call_output" as const, call_id: call.call_id, output: "sunny" };
+    const answer = await client.responses.create({ model: "gpt", tools: [weatherTool], input: [ask, call, result] });
     expect(answer.output_text).toBe("Echo: What's the weather in Paris?");
+    // Through chat, the call and its output become the assistant's tool call and its result.
+    const bridged = await client.responses.create({ model: "claude", tools: [weatherTool], input: [ask, call, result] });
+    expect(bridged.output_text).toBe("Echo: What's the weather in Paris?");
     expect((provider.requests.at(-1)?.body as { messages: unknown[] }).messages.slice(1)).toEqual([
-      { role: "assistant", content: null, tool_calls: [{ id: call.call_id, type: "function", function: { name: "get_weather", arguments: '{"location":"Paris"}' } }] },
-      { role: "tool", tool_call_id: call.call_id, content: "sunny" },
+      { role: "assistant", content: [{ type: "tool_use", id: call.call_id, name: "get_weather", input: { location: "Paris" } }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: call.call_id, content: "sunny" }] },
     ]);
   });
 
@@ -103,7 +119,7 @@ describe.each(MODES)("POST /v1/responses, $name", (mode) => {
   });
 
   it("refuses what needs stored state, and a request without input, before calling anyone", async () => {
-    const stored = (await client.responses.create({ model: "gpt", input: "hi", previous_response_id: "resp_1" }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+    const stored = (await client.responses.create({ model: "claude", input: "hi", previous_response_id: "resp_1" }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
     expect(stored).toBeInstanceOf(OpenAI.BadRequestError);
     expect(stored.message).toContain("input");
     const empty = (await client.responses.create({ model: "gpt", input: [] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;

@@ -1,9 +1,9 @@
 import { withFields } from "@gateway/common";
 import type { Deployment } from "../config/deployment.js";
-import { fromOpenAIUsage } from "../translate/usage.js";
+import { fromOpenAIUsage, fromResponsesUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, readJsonObjectBytes, scrub } from "./http.js";
-import { ProviderError, type ChatChunk, type ChatResult, type EmbeddingsResult, type Json, type ProviderAdapter, type ProviderCall } from "./provider.js";
+import { ProviderError, type ChatChunk, type ChatResult, type EmbeddingsResult, type Json, type NamedEvent, type ProviderAdapter, type ProviderCall } from "./provider.js";
 
 const OPENAI_API_BASE = "https://api.openai.com/v1";
 
@@ -12,6 +12,8 @@ export interface OpenAIEndpoint {
   chatUrl: string;
   embeddingsUrl: string;
   textCompletionsUrl: string;
+  /** OpenAI's Responses API, for the providers that serve it beside chat completions. */
+  responsesUrl?: string;
   headers: Record<string, string>;
 }
 
@@ -54,7 +56,37 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
       const body = await readJsonObject(response, provider, call.signal);
       return { response: body, usage: fromOpenAIUsage(body["usage"]) };
     },
+
+    async responses(call): Promise<ChatResult> {
+      const d = call.deployment;
+      const response = await post(call, responsesUrl(d), withFields(call.body, { model: d.providerModel, stream: false }));
+      const { value, bytes } = await readJsonObjectBytes(response, provider, call.signal);
+      return { response: value, bytes, usage: fromResponsesUsage(value["usage"]) };
+    },
+
+    async responsesStream(call) {
+      const d = call.deployment;
+      const response = await post(call, responsesUrl(d), withFields(call.body, { model: d.providerModel, stream: true }));
+      return responseEvents(provider, readEvents(response, provider, call), d.apiKey);
+    },
   };
+
+  /** Where a deployment serves the Responses API; one without (Azure's elsewhere) is refused as a server without it refuses. */
+  function responsesUrl(d: Deployment): string {
+    const url = endpoint(d).responsesUrl;
+    if (url === undefined) throw new ProviderError(`${provider} deployments do not serve the Responses API here`, 404, "not_found_error");
+    return url;
+  }
+}
+
+/** A Responses stream's named events as they came; an error event throws. */
+async function* responseEvents(provider: string, events: AsyncIterable<{ event: string | undefined; data: string }>, secret: string | undefined): AsyncGenerator<NamedEvent> {
+  for await (const event of events) {
+    const json = eventJson(event.data, provider);
+    const type = String(json["type"] ?? event.event);
+    if (type === "error") throw new ProviderError(`${provider} error: ${scrub(String(json["message"] ?? "stream failed"), secret)}`, 502, "api_error");
+    yield { name: event.event ?? type, data: event.data, json };
+  }
 }
 
 async function* chunks(provider: string, events: AsyncIterable<{ data: string }>, secret: string | undefined): AsyncGenerator<ChatChunk> {
@@ -77,6 +109,7 @@ export const openaiAdapter = openAICompatible(
       chatUrl: `${base}/chat/completions`,
       embeddingsUrl: `${base}/embeddings`,
       textCompletionsUrl: `${base}/completions`,
+      responsesUrl: `${base}/responses`,
       headers: d.apiKey ? { authorization: `Bearer ${d.apiKey}` } : {},
     };
   }),

@@ -93,6 +93,12 @@ export interface ProviderAdapter {
    */
   messages?(call: ProviderCall): Promise<ChatResult>;
   messagesStream?(call: ProviderCall): Promise<AsyncIterable<NamedEvent>>;
+  /**
+   * OpenAI's Responses API answered natively: the body, the response and the
+   * events stay in its shapes. Unset: they are translated to chat.
+   */
+  responses?(call: ProviderCall): Promise<ChatResult>;
+  responsesStream?(call: ProviderCall): Promise<AsyncIterable<NamedEvent>>;
 }
 
 /** A provider's failure, in OpenAI's terms, with nothing secret in its message. */

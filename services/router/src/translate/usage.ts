@@ -96,6 +96,15 @@ export function toOpenAIUsage(usage: Usage): Json {
   };
 }
 
+/** A Responses API usage block (OpenAI's /v1/responses), as a Usage; undefined when it carries no input count. */
+export function fromResponsesUsage(value: unknown): Usage | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const u = value as Json;
+  if (typeof u["input_tokens"] !== "number") return undefined;
+  const details = (u["input_tokens_details"] ?? {}) as Json;
+  return { promptTokens: count(u["input_tokens"]), completionTokens: count(u["output_tokens"]), cachedTokens: count(details["cached_tokens"]), cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
+}
+
 /** Gemini's usageMetadata, as a Usage; undefined when it carries no prompt count. */
 export function fromGeminiUsage(value: unknown): Usage | undefined {
   if (value === null || typeof value !== "object") return undefined;

@@ -535,7 +535,8 @@ export enum CallType {
 
   /**
    * OpenAI's Responses API (/v1/responses): the body, the response and the
-   * stream's named events in its shapes, answered through a chat completion.
+   * stream's named events in its shapes; OpenAI answers it natively, other
+   * providers through a chat completion.
    *
    * @generated from enum value: CALL_TYPE_RESPONSES = 5;
    */
