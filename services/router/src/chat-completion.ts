@@ -28,7 +28,7 @@ export interface OpenAIApi {
   stream(adapter: ProviderAdapter, call: ProviderCall): Promise<AsyncIterable<ChatChunk>>;
 }
 
-export const CHAT: OpenAIApi = {
+const CHAT: OpenAIApi = {
   params: (adapter) => adapter.chatParams,
   promptText: (body) => messagesText(body["messages"]),
   answer: (adapter, call) => adapter.chat(call),

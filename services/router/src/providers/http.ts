@@ -147,7 +147,7 @@ export async function postJson(provider: string, req: UpstreamRequest): Promise<
 // The most a whole (not streamed) answer may take: a body that never ends
 // would otherwise be held until the process runs out of memory. Twice what
 // a stream event may take, for answers carrying several images.
-export const MAX_RESPONSE_BYTES = 64 * 2 ** 20;
+const MAX_RESPONSE_BYTES = 64 * 2 ** 20;
 // An error's body is read for its message, which is all that is kept of it.
 const MAX_ERROR_BYTES = 2 ** 20;
 

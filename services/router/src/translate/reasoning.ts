@@ -8,7 +8,7 @@ import { isGemini3OrLater } from "./gemini-generation.js";
 
 const BUDGET_BY_EFFORT: Record<string, number> = { minimal: 1024, low: 1024, medium: 2048, high: 4096, xhigh: 8192 };
 /** The least thinking budget Anthropic takes. */
-export const MIN_THINKING_BUDGET = 1024;
+const MIN_THINKING_BUDGET = 1024;
 
 /**
  * The thinking budget a reasoning_effort asks for: 0 for "none" (no
