@@ -30,6 +30,34 @@ const prices = {
 /** The names of those prices, for what passes a model list on. */
 export const PRICE_SETTINGS = Object.keys(prices) as (keyof typeof prices)[];
 
+// A deployment's call parameters: LiteLLM passes litellm_params into every
+// call to the deployment, under what the request sets itself. OpenAI's names;
+// each call type takes those it has (services/router/src/call-defaults.ts).
+const callDefaults = {
+  temperature: z.number().min(0).optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  top_k: z.number().int().positive().optional(),
+  n: z.number().int().positive().optional(),
+  stop: z.union([z.string(), z.array(z.string())]).optional(),
+  max_tokens: z.number().int().positive().optional(),
+  max_completion_tokens: z.number().int().positive().optional(),
+  presence_penalty: z.number().optional(),
+  frequency_penalty: z.number().optional(),
+  logit_bias: z.record(z.string(), z.number()).optional(),
+  seed: z.number().int().optional(),
+  response_format: z.looseObject({ type: z.string() }).optional(),
+  reasoning_effort: z.string().min(1).optional(),
+  user: z.string().optional(),
+  logprobs: z.boolean().optional(),
+  top_logprobs: z.number().int().nonnegative().optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  dimensions: z.number().int().positive().optional(),
+  encoding_format: z.enum(["float", "base64"]).optional(),
+};
+
+/** The names of those parameters. */
+export const CALL_DEFAULT_SETTINGS = Object.keys(callDefaults) as (keyof typeof callDefaults)[];
+
 const litellmParams = z.looseObject({
   model: z.string().min(1),
   api_key: secret.optional(),
@@ -43,6 +71,13 @@ const litellmParams = z.looseObject({
   order: z.number().int().optional(),
   drop_params: z.boolean().optional(),
   mock_response: z.string().optional(),
+  /** Headers sent with every call to the deployment (a gateway's own credential, say); their values are kept out of logs. */
+  extra_headers: z.record(z.string().min(1), z.string()).optional(),
+  /** OpenAI's organization, sent as OpenAI-Organization. */
+  organization: z.string().min(1).optional(),
+  /** Fields set into every request body sent to the deployment, as the provider names them. */
+  extra_body: z.record(z.string(), z.unknown()).optional(),
+  ...callDefaults,
   ...prices,
 });
 
@@ -156,7 +191,7 @@ const READ_SETTINGS: Record<string, ReadonlySet<string>> = {
 
 /**
  * LiteLLM settings in the config that this gateway accepts but does not act
- * on (callbacks, caching, a deployment's default call parameters…), by path,
+ * on (callbacks, caching, a deployment's max_retries…), by path,
  * so a start can say so rather than leave them silently without effect.
  * model_info is left out: beyond what the gateway reads it is descriptive.
  */
@@ -245,12 +280,13 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
   if (config.general_settings.master_key === undefined && env["LITELLM_MASTER_KEY"]) {
     config.general_settings.master_key = env["LITELLM_MASTER_KEY"];
   }
-  redactInLogs([
-    config.general_settings.master_key ?? "",
-    config.general_settings.database_url ?? "",
-    ...config.model_list.map((m) => m.litellm_params.api_key ?? ""),
-  ]);
+  redactInLogs([config.general_settings.master_key ?? "", config.general_settings.database_url ?? "", ...config.model_list.flatMap(entrySecrets)]);
   return config;
+}
+
+/** What a model_list entry holds that must not reach a log: its key, and the values of the headers it sends. */
+function entrySecrets(entry: ModelEntry): string[] {
+  return [entry.litellm_params.api_key ?? "", ...Object.values(entry.litellm_params.extra_headers ?? {})];
 }
 
 /**
@@ -263,7 +299,7 @@ export function parseModelEntry(value: unknown, where: string, env: NodeJS.Proce
     const issues = result.error.issues.map((i) => `${[where, ...i.path].join(".")}: ${i.message}`);
     throw new ConfigError(`model is invalid: ${issues.join("; ")}`);
   }
-  redactInLogs([result.data.litellm_params.api_key ?? ""]);
+  redactInLogs(entrySecrets(result.data));
   return result.data;
 }
 

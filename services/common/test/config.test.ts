@@ -44,10 +44,10 @@ describe("config.yaml", () => {
     const config = parseConfig(
       `model_list:
   - model_name: a
-    litellm_params: { model: openai/gpt-4o, temperature: 0.2, rpm: 10, max_retries: 0 }
+    litellm_params: { model: openai/gpt-4o, temperature: 0.2, rpm: 10, max_retries: 0, vertex_project: p }
     model_info: { id: a, base_model: gpt-4o, supports_vision: true }
   - model_name: b
-    litellm_params: { model: openai/gpt-4o-mini, temperature: 0.5 }
+    litellm_params: { model: openai/gpt-4o-mini, temperature: 0.5, max_retries: 1, extra_headers: { X-Team: a }, extra_body: { top_k: 1 } }
 litellm_settings: { drop_params: true, cache: true, success_callback: [langfuse], num_retries: 1 }
 general_settings: { master_key: sk-x, alerting: [slack] }
 router_settings: { routing_strategy: simple-shuffle, redis_host: localhost }
@@ -58,12 +58,22 @@ include: [other.yaml]
     );
     expect(ignoredSettings(config)).toEqual([
       "include",
-      "model_list[].litellm_params.temperature",
       "model_list[].litellm_params.max_retries",
+      "model_list[].litellm_params.vertex_project",
       "litellm_settings.cache",
       "litellm_settings.success_callback",
       "general_settings.alerting",
       "router_settings.redis_host",
     ]);
+  });
+
+  it("checks a deployment's call parameters and headers, naming the entry", () => {
+    const entry = (params: string) => () => parseConfig(`model_list:\n  - { model_name: a, litellm_params: { model: openai/gpt-4o, ${params} } }\n`, {});
+    expect(entry("temperature: 0.2, stop: [END], response_format: { type: json_object }, encoding_format: float")).not.toThrow();
+    expect(entry("temperature: hot")).toThrow(/model_list\.0\.litellm_params\.temperature/);
+    expect(entry("top_p: 2")).toThrow(/model_list\.0\.litellm_params\.top_p/);
+    expect(entry("max_tokens: 0")).toThrow(/litellm_params\.max_tokens/);
+    expect(entry("extra_headers: { X-Team: 1 }")).toThrow(/litellm_params\.extra_headers\.X-Team/);
+    expect(entry("extra_body: [1]")).toThrow(/litellm_params\.extra_body/);
   });
 });

@@ -14,7 +14,10 @@ router_settings:
 general_settings:
   master_key: sk-master-secret-0123456789
 `);
-  const added = parseModelEntry({ model_name: "smart", litellm_params: { model: "openai/gpt-4o", input_cost_per_token: 0.001 }, model_info: { id: "smart-1" } }, "added");
+  const added = parseModelEntry(
+    { model_name: "smart", litellm_params: { model: "openai/gpt-4o", input_cost_per_token: 0.001, max_tokens: 700, extra_headers: { "x-proxy-token": "proxy-secret" } }, model_info: { id: "smart-1" } },
+    "added",
+  );
   const claude = parseModelEntry(
     { model_name: "claude", litellm_params: { model: "anthropic/claude-sonnet-4-5", api_key: "sk-ant-secret", cache_creation_input_token_cost_above_1hr: 0.00001 } },
     "added",
@@ -32,6 +35,8 @@ general_settings:
     ]);
     expect(decoded.model_list[2]?.litellm_params.cache_creation_input_token_cost_above_1hr).toBe(0.00001);
     expect(decoded.model_list[0]?.model_info?.max_output_tokens).toBe(2000);
+    // A request without max_tokens gets the deployment's: its reservation needs it.
+    expect(decoded.model_list[1]?.litellm_params.max_tokens).toBe(700);
     expect(decoded.litellm_settings.fallbacks).toEqual([{ fast: ["smart"] }]);
     expect(decoded.router_settings.model_group_alias).toEqual({ "gpt-4": "fast" });
   });

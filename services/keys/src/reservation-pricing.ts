@@ -39,7 +39,8 @@ export class ReservationPricing {
       const p = entry.litellm_params;
       const slash = p.model.indexOf("/");
       const price = deploymentPrice(slash > 0 ? p.model.slice(slash + 1) : p.model, entry.model_info, p);
-      const cap = entry.model_info?.max_output_tokens ?? entry.model_info?.max_tokens ?? DEFAULT_OUTPUT_CAP;
+      // A request without max_tokens gets the deployment's own, when it sets one.
+      const cap = p.max_completion_tokens ?? p.max_tokens ?? entry.model_info?.max_output_tokens ?? entry.model_info?.max_tokens ?? DEFAULT_OUTPUT_CAP;
       const bound = boundOf(price, cap);
       this.groups.set(entry.model_name, widen(this.groups.get(entry.model_name), bound));
       widenInto(this.dearest, bound);

@@ -15,6 +15,9 @@ model_list:
     model_info: { max_output_tokens: 100 }
   - model_name: "openai/*"
     litellm_params: { model: "openai/*" }
+  - model_name: capped
+    litellm_params: { model: openai/gpt-4o, max_tokens: 50 }
+    model_info: { max_output_tokens: 16384 }
 router_settings:
   fallbacks: [{ cheap: [middle] }]
   context_window_fallbacks: [{ middle: [dear] }]
@@ -40,6 +43,11 @@ describe("the most a request can cost", () => {
 
   it("uses the request's max_tokens when it gives one", () => {
     expect(pricing.maxCost("dear", 0, 7)).toBeCloseTo(gpt4o(0, 7), 12);
+  });
+
+  it("bounds a request without max_tokens by the one its deployment sends for it", () => {
+    expect(pricing.maxCost("capped", 10, 0)).toBeCloseTo(gpt4o(10, 50), 12);
+    expect(pricing.maxCost("capped", 10, 400)).toBeCloseTo(gpt4o(10, 400), 12);
   });
 });
 

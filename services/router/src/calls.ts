@@ -1,4 +1,5 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
+import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, MESSAGES_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS } from "./call-defaults.js";
 import { chat, chatStream, validateChatBody } from "./chat-completion.js";
 import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
 import { messages, messagesStream, validateMessagesBody } from "./messages.js";
@@ -23,6 +24,8 @@ export interface CallHandler {
   name: string;
   /** Throws an InvalidArgument error for a body this call type cannot run. */
   validate(body: Json): void;
+  /** The deployment call parameters (litellm_params) its bodies take. */
+  defaults: ReadonlySet<string>;
   run(call: ProviderCall, outcome: Outcome): CallEvents;
 }
 
@@ -31,22 +34,23 @@ const streams = (body: Json) => body["stream"] === true;
 export const CALL_HANDLERS: ReadonlyMap<CallType, CallHandler> = new Map([
   [
     CallType.CHAT_COMPLETIONS,
-    { name: "acompletion", validate: validateChatBody, run: (call, outcome) => (streams(call.body) ? chatStream : chat)(call, outcome) },
+    { name: "acompletion", validate: validateChatBody, defaults: CHAT_DEFAULTS, run: (call, outcome) => (streams(call.body) ? chatStream : chat)(call, outcome) },
   ],
-  [CallType.EMBEDDINGS, { name: "aembedding", validate: validateEmbeddingsBody, run: embeddings }],
+  [CallType.EMBEDDINGS, { name: "aembedding", validate: validateEmbeddingsBody, defaults: EMBEDDING_DEFAULTS, run: embeddings }],
   [
     CallType.MESSAGES,
-    { name: "anthropic_messages", validate: validateMessagesBody, run: (call, outcome) => (streams(call.body) ? messagesStream : messages)(call, outcome) },
+    { name: "anthropic_messages", validate: validateMessagesBody, defaults: MESSAGES_DEFAULTS, run: (call, outcome) => (streams(call.body) ? messagesStream : messages)(call, outcome) },
   ],
   [
     CallType.RESPONSES,
-    { name: "aresponses", validate: validateResponsesBody, run: (call, outcome) => (streams(call.body) ? responsesStream : responses)(call, outcome) },
+    { name: "aresponses", validate: validateResponsesBody, defaults: RESPONSES_DEFAULTS, run: (call, outcome) => (streams(call.body) ? responsesStream : responses)(call, outcome) },
   ],
   [
     CallType.TEXT_COMPLETIONS,
     {
       name: "atext_completion",
       validate: validateTextCompletionBody,
+      defaults: TEXT_COMPLETION_DEFAULTS,
       run: (call, outcome) => (streams(call.body) ? chatStream : chat)(call, outcome, TEXT_COMPLETIONS),
     },
   ],

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, LightAbortController, type Logger } from "@gateway/common";
 import { AnsweredStream } from "./answered-stream.js";
+import { withCallDefaults } from "./call-defaults.js";
 import type { Answer, CallHandler } from "./calls.js";
 import type { Deployment } from "./config/deployment.js";
 import type { ModelGroup, ModelGroups } from "./config/model-groups.js";
@@ -219,7 +220,8 @@ async function attempt(
   };
   try {
     const rateLimited = (headers: Record<string, string>) => (rateLimits = headers);
-    const providerCall = { deployment: d, body: call.body, signal, headers: call.headers, progressed: stream ? extend : undefined, held: stream ? hold : undefined, rateLimited };
+    const body = withCallDefaults(call.body, d.callDefaults, call.handler.defaults);
+    const providerCall = { deployment: d, body, signal, headers: call.headers, progressed: stream ? extend : undefined, held: stream ? hold : undefined, rateLimited };
     const events = inProviderSpan(d, () => call.handler.run(providerCall, outcome));
     if (events instanceof Promise) {
       const all = await events;

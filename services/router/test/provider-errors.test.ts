@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterAll(() => new Promise((resolve) => server.close(resolve)));
 
 async function failure(path: string, key: string): Promise<ProviderError> {
-  const call = postJson("openai", { url: `${base}${path}`, headers: { authorization: `Bearer ${key}` }, body: {}, call: { signal: AbortSignal.timeout(5_000) }, secret: key });
+  const call = postJson("openai", { url: `${base}${path}`, headers: { authorization: `Bearer ${key}` }, body: {}, call: { signal: AbortSignal.timeout(5_000), deployment: { extraHeaders: undefined, extraBody: undefined } }, secret: key });
   const err = await call.then(
     () => undefined,
     (e: unknown) => e,

@@ -10,17 +10,19 @@ export const MODEL_PRICES_SUBJECT = "keys.model-prices";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+// Prices, and the output limits a request without one of its own gets.
+const PRICED_SETTINGS = [...PRICE_SETTINGS, "max_tokens", "max_completion_tokens"] as const;
 const FALLBACK_SETTINGS = ["fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks"] as const;
 
 function fallbacksOf(settings: GatewayConfig["litellm_settings"] | GatewayConfig["router_settings"]): Record<string, unknown> {
   return Object.fromEntries(FALLBACK_SETTINGS.filter((name) => settings[name] !== undefined).map((name) => [name, settings[name]]));
 }
 
-/** What prices requests, in config.yaml's shape: models, their prices and limits, fallbacks and aliases; no keys or addresses. */
+/** What prices requests, in config.yaml's shape: models, their prices and output limits, fallbacks and aliases; no keys or addresses. */
 export function encodeModelPrices(config: GatewayConfig, runtime: readonly ModelEntry[]): Uint8Array {
   const entry = (e: ModelEntry) => {
-    const prices = Object.fromEntries(PRICE_SETTINGS.map((name) => [name, e.litellm_params[name]]));
-    return { model_name: e.model_name, litellm_params: { model: e.litellm_params.model, ...prices }, model_info: e.model_info };
+    const priced = Object.fromEntries(PRICED_SETTINGS.map((name) => [name, e.litellm_params[name]]));
+    return { model_name: e.model_name, litellm_params: { model: e.litellm_params.model, ...priced }, model_info: e.model_info };
   };
   const view = {
     model_list: [...config.model_list, ...runtime].map(entry),

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { ConfigError, deploymentPrice, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
+import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentPrice, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
+import type { Json } from "../providers/provider.js";
 
 /** Where a deployment was defined: config.yaml, or POST /model/new (stored in Postgres). */
 export type DeploymentSource = "config" | "db";
@@ -20,6 +21,12 @@ export interface Deployment {
   timeoutMs: number;
   streamTimeoutMs: number;
   price: Price;
+  /** Call parameters set in litellm_params (temperature, max_tokens, …): a request gets those it does not set itself. */
+  callDefaults: Json | undefined;
+  /** Headers every call to the deployment carries (extra_headers, organization), names in lower case. */
+  extraHeaders: Readonly<Record<string, string>> | undefined;
+  /** Fields set into every body sent to the provider (extra_body). */
+  extraBody: Json | undefined;
   /** LiteLLM's mock_response: answer with this text without calling anyone. */
   mockResponse: string | undefined;
   /** Requests and tokens per minute this deployment takes (weights for simple-shuffle, limits for usage-based routing). */
@@ -41,7 +48,7 @@ const DEFAULT_TIMEOUT_S = 600;
 const DEFAULT_PROVIDER = "openai";
 
 function stableId(entry: ModelEntry): string {
-  const { api_key: _secret, ...params } = entry.litellm_params;
+  const { api_key: _secret, extra_headers: _headers, ...params } = entry.litellm_params;
   return createHash("sha256").update(JSON.stringify([entry.model_name, params])).digest("hex").slice(0, 16);
 }
 
@@ -78,6 +85,9 @@ export function buildDeployment(
     timeoutMs: timeoutS * 1000,
     streamTimeoutMs: (p.stream_timeout ?? config.router_settings.stream_timeout ?? timeoutS) * 1000,
     price: deploymentPrice(providerModel, entry.model_info, p),
+    callDefaults: callDefaultsOf(p),
+    extraHeaders: extraHeadersOf(p),
+    extraBody: p.extra_body as Json | undefined,
     mockResponse: p.mock_response,
     rpm: p.rpm,
     tpm: p.tpm,
@@ -87,6 +97,18 @@ export function buildDeployment(
     source,
     entry,
   };
+}
+
+function callDefaultsOf(p: ModelEntry["litellm_params"]): Json | undefined {
+  const set = CALL_DEFAULT_SETTINGS.filter((name) => p[name] !== undefined);
+  return set.length > 0 ? Object.fromEntries(set.map((name) => [name, p[name]])) : undefined;
+}
+
+function extraHeadersOf(p: ModelEntry["litellm_params"]): Record<string, string> | undefined {
+  const headers: Record<string, string> = {};
+  if (p.organization !== undefined) headers["openai-organization"] = p.organization;
+  for (const [name, value] of Object.entries(p.extra_headers ?? {})) headers[name.toLowerCase()] = value;
+  return Object.keys(headers).length > 0 ? headers : undefined;
 }
 
 /**

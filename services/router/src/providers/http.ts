@@ -1,5 +1,6 @@
-import { clientJson } from "@gateway/common";
+import { clientJson, withFields } from "@gateway/common";
 import { Agent, errors, type Dispatcher } from "undici";
+import type { Deployment } from "../config/deployment.js";
 import { SseReader, type SseEvent } from "../sse-reader.js";
 import { ProviderError, type Json, type ProviderCall } from "./provider.js";
 
@@ -9,9 +10,9 @@ const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining
 export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
-  body: unknown;
-  /** The call it is made for: its signal aborts it, and it hears of the provider's rate limits. */
-  call: Pick<ProviderCall, "signal" | "rateLimited">;
+  body: Json;
+  /** The call it is made for: its signal aborts it, it hears of the provider's rate limits, and its deployment may add headers and fields. */
+  call: Pick<ProviderCall, "signal" | "rateLimited"> & { deployment: Pick<Deployment, "extraHeaders" | "extraBody"> };
   /** The secret to scrub from anything the provider says back. */
   secret: string | undefined;
 }
@@ -121,15 +122,16 @@ function rateLimitHeaders(headers: Dispatcher.ResponseData["headers"]): Record<s
 /** POSTs JSON upstream; resolves to the successful response, or throws a ProviderError. */
 export async function postJson(provider: string, req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
   const { origin, path } = target(req.url);
-  const body = clientJson(req.body);
-  const { signal, rateLimited } = req.call;
+  const { signal, rateLimited, deployment } = req.call;
+  const body = clientJson(deployment.extraBody ? withFields(req.body, deployment.extraBody) : req.body);
   let response: Dispatcher.ResponseData;
   try {
     response = await agent.request({
       origin,
       path,
       method: "POST",
-      headers: { "content-type": "application/json", ...req.headers },
+      // The deployment's extra_headers go last: they may replace any other, its credential included.
+      headers: { "content-type": "application/json", ...req.headers, ...deployment.extraHeaders },
       body,
       signal,
       headersTimeout: 0,

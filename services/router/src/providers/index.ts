@@ -1,4 +1,5 @@
 import { ConfigError } from "@gateway/common";
+import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS } from "../call-defaults.js";
 import type { Deployment } from "../config/deployment.js";
 import type { ModelGroups } from "../config/model-groups.js";
 import { anthropicAdapter } from "./anthropic.js";
@@ -25,11 +26,25 @@ export function adapterFor(deployment: Deployment): ProviderAdapter {
   return adapter;
 }
 
-/** Refuses, at config load, deployments their provider cannot be called with (an azure/ one without api_base). */
+/** A call parameter the deployment sets that its provider does not take (and drop_params would drop from every call). */
+function unsupportedDefault(d: Deployment, adapter: ProviderAdapter): string | undefined {
+  if (d.callDefaults === undefined || d.dropParams) return undefined;
+  for (const name in d.callDefaults) {
+    const takes = CHAT_DEFAULTS.has(name) ? adapter.chatParams : EMBEDDING_DEFAULTS.has(name) ? adapter.embeddingParams : undefined;
+    if (takes && !takes.has(name)) return `litellm_params.${name}: ${d.provider} does not take this parameter; remove it`;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses, at config load, deployments their provider cannot be called with
+ * (an azure/ one without api_base, a call parameter the provider lacks).
+ */
 export function checkDeployments(groups: ModelGroups): void {
   for (const name of groups.names()) {
     for (const d of groups.get(name) ?? []) {
-      const problem = d.mockResponse === undefined ? ADAPTERS[d.provider]?.check?.(d) : undefined;
+      const adapter = d.mockResponse === undefined ? ADAPTERS[d.provider] : undefined;
+      const problem = adapter && (adapter.check?.(d) ?? unsupportedDefault(d, adapter));
       if (problem) throw new ConfigError(`model_list: ${name} (deployment ${d.id}): ${problem}`);
     }
   }
