@@ -20,6 +20,8 @@ export interface LedgerRecord {
   user_id: string;
   team_id: string;
   model_group: string;
+  original_model_group: string;
+  attempted_fallbacks: number;
   deployment_id: string;
   provider: string;
   model: string;
@@ -53,6 +55,8 @@ export function toLedgerRecord(event: UsageEvent, storePrompts: boolean): Ledger
     user_id: event.userId,
     team_id: event.teamId,
     model_group: event.modelGroup,
+    original_model_group: event.originalModelGroup,
+    attempted_fallbacks: event.attemptedFallbacks,
     deployment_id: event.deploymentId,
     provider: event.provider,
     model: event.providerModel,
@@ -84,6 +88,8 @@ export function toUsageEvent(row: SpendLogRow, payload?: { messages: string; res
     userId: row.userId,
     teamId: row.teamId,
     modelGroup: row.modelGroup,
+    originalModelGroup: row.originalModelGroup,
+    attemptedFallbacks: row.attemptedFallbacks,
     deploymentId: row.deploymentId,
     provider: row.provider,
     providerModel: row.model,

@@ -39,7 +39,7 @@ describe("on Postgres", () => {
     await migrateAccounting(database);
     await expectWorkingLedger(database);
     const applied = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`accounting.migrations`);
-    expect(applied).toEqual([{ n: 2 }]);
+    expect(applied).toEqual([{ n: 3 }]);
   });
 
   test("a ledger booked before LiteLLM's call_type names has its rows renamed", async () => {
@@ -47,8 +47,8 @@ describe("on Postgres", () => {
     const ledger = new Ledger(database.db);
     const old = ["chat_completions", "embeddings", "messages"].map((callType) => usageEvent({ callType }));
     await ledger.record([...old, usageEvent({ callType: "acompletion" })]);
-    // As if the ledger predated the rename: forget that it ran, and migrate again.
-    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at = (SELECT max(created_at) FROM accounting.migrations)`);
+    // As if the ledger predated the rename: forget that it and the migrations after it ran, and migrate again.
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at >= (SELECT created_at FROM accounting.migrations ORDER BY created_at OFFSET 1 LIMIT 1)`);
     await migrateAccounting(database);
     const renamed = await Promise.all(old.map(async (e) => (await ledger.list({ requestId: e.requestId }))[0]?.callType));
     expect(renamed).toEqual(["acompletion", "aembedding", "anthropic_messages"]);

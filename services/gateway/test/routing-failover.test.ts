@@ -1,6 +1,6 @@
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { eventually } from "@gateway/testing";
-import OpenAI from "openai";
+import OpenAI, { type APIError } from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { MASTER_KEY } from "./support/config.js";
@@ -151,6 +151,9 @@ describe.each(["one process", "split"] as const)("%s", (mode) => {
       expect(headers.get("x-litellm-model-id")).toBe("third-1");
       expect(headers.get("x-litellm-attempted-fallbacks")).toBe("2");
       expect(headers.get("x-litellm-attempted-retries")).toBe("0");
+      // The ledger books the spend under the group that answered, as LiteLLM's spend logs do, and keeps what was asked.
+      const row = await gw.spendLog(headers.get("x-litellm-call-id")!);
+      expect(row).toMatchObject({ model_group: "chain-third", model_id: "third-1", metadata: { original_model_group: "chain-first", attempted_fallbacks: 2 } });
     });
 
     it("falls back to default_fallbacks for a group without fallbacks of its own", async () => {
@@ -162,9 +165,12 @@ describe.each(["one process", "split"] as const)("%s", (mode) => {
 
     it("gives the last group's error when every fallback fails", async () => {
       Object.assign(chain.behavior, { failNext: 100, failStatus: 503 });
-      await expect(ask(gw.client, "chain-first")).rejects.toMatchObject({ status: 503 });
+      const failed = await ask(gw.client, "chain-first").catch((err: unknown) => err as APIError);
+      expect(failed).toMatchObject({ status: 503 });
       expect(chain.requests).toHaveLength(6);
       chain.behavior.failNext = 0;
+      const row = await gw.spendLog(failed.headers!.get("x-litellm-call-id")!);
+      expect(row).toMatchObject({ status: "failure", model_group: "chain-third", metadata: { original_model_group: "chain-first", attempted_fallbacks: 2 } });
     });
   });
 

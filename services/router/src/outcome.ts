@@ -14,6 +14,8 @@ export interface Outcome {
   deployment: Deployment | undefined;
   usage: Usage | undefined;
   usageEstimated: boolean;
+  /** Fallback groups tried after the requested one, up to the deployment called last. */
+  attemptedFallbacks: number;
 }
 
 export function costFor(d: Deployment, usage: Usage): number {

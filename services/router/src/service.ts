@@ -92,13 +92,16 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
     const usage = outcome.usage;
     const endMs = Date.now();
     const { cost, totalTokens } = usedBy(outcome);
+    const requested = typeof body?.["model"] === "string" ? body["model"] : "";
     deps.publisher.publish({
       requestId: req.requestId,
       keyHash: req.keyHash,
       keyAlias: req.keyAlias,
       userId: req.userId,
       teamId: req.teamId,
-      modelGroup: typeof body?.["model"] === "string" ? body["model"] : "",
+      modelGroup: d?.modelGroup ?? requested,
+      originalModelGroup: requested,
+      attemptedFallbacks: outcome.attemptedFallbacks,
       deploymentId: d?.id ?? "",
       provider: d?.provider ?? "",
       providerModel: d?.providerModel ?? "",
@@ -131,7 +134,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
   return {
     complete(req: CompleteRequest, ctx: HandlerContext): AsyncIterable<CallEvent> {
       const startMs = Date.now();
-      const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false };
+      const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0 };
       const payload = deps.publisher.storePrompts ? new StoredPayload() : undefined;
       let body: OpenAIBody | undefined;
       const start = async () => {

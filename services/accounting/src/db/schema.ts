@@ -23,7 +23,10 @@ export const spendLogs = accounting.table(
     keyAlias: text("key_alias").notNull(),
     userId: text("user_id").notNull(),
     teamId: text("team_id").notNull(),
+    /** The group that answered (or was tried last); the requested name is originalModelGroup. */
     modelGroup: text("model_group").notNull(),
+    originalModelGroup: text("original_model_group").notNull().default(""),
+    attemptedFallbacks: integer("attempted_fallbacks").notNull().default(0),
     deploymentId: text("deployment_id").notNull(),
     provider: text("provider").notNull(),
     /** The provider's model name (UsageEvent.provider_model). */

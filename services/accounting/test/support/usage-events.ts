@@ -12,6 +12,9 @@ export function usageEvent(init: MessageInitShape<typeof UsageEventSchema> = {})
     userId: "user-1",
     teamId: "team-1",
     modelGroup: "smart-model",
+    // A fallback answered: the client asked for another group.
+    originalModelGroup: "fast-model",
+    attemptedFallbacks: 1,
     deploymentId: "deployment-a",
     provider: "openai",
     providerModel: "gpt-4o-mini",

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/usage/v1/usage_event.proto.
  */
 export const file_gateway_usage_v1_usage_event: GenFile = /*@__PURE__*/
-  fileDesc("CiJnYXRld2F5L3VzYWdlL3YxL3VzYWdlX2V2ZW50LnByb3RvEhBnYXRld2F5LnVzYWdlLnYxIr0ECgpVc2FnZUV2ZW50EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIPCgd0ZWFtX2lkGAQgASgJEhMKC21vZGVsX2dyb3VwGAUgASgJEhUKDWRlcGxveW1lbnRfaWQYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSFgoOcHJvdmlkZXJfbW9kZWwYCCABKAkSFQoNcHJvbXB0X3Rva2VucxgJIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgKIAEoDRIUCgx0b3RhbF90b2tlbnMYCyABKA0SDAoEY29zdBgMIAEoARIuCgpzdGFydF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGF0ZW5jeV9tcxgPIAEoARItCgZzdGF0dXMYECABKA4yHS5nYXRld2F5LnVzYWdlLnYxLlVzYWdlU3RhdHVzEhIKCmVycm9yX3R5cGUYESABKAkSEwoLaHR0cF9zdGF0dXMYEiABKA0SDgoGc3RyZWFtGBMgASgIEhcKD3VzYWdlX2VzdGltYXRlZBgUIAEoCBIRCgljYWxsX3R5cGUYFSABKAkSEQoJa2V5X2FsaWFzGBYgASgJEhAKCG1lc3NhZ2VzGBcgASgJEhAKCHJlc3BvbnNlGBggASgJKl8KC1VzYWdlU3RhdHVzEhwKGFVTQUdFX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFFVTQUdFX1NUQVRVU19TVUNDRVNTEAESGAoUVVNBR0VfU1RBVFVTX0ZBSUxVUkUQAmIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiJnYXRld2F5L3VzYWdlL3YxL3VzYWdlX2V2ZW50LnByb3RvEhBnYXRld2F5LnVzYWdlLnYxIvgECgpVc2FnZUV2ZW50EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIPCgd0ZWFtX2lkGAQgASgJEhMKC21vZGVsX2dyb3VwGAUgASgJEhUKDWRlcGxveW1lbnRfaWQYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSFgoOcHJvdmlkZXJfbW9kZWwYCCABKAkSFQoNcHJvbXB0X3Rva2VucxgJIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgKIAEoDRIUCgx0b3RhbF90b2tlbnMYCyABKA0SDAoEY29zdBgMIAEoARIuCgpzdGFydF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGF0ZW5jeV9tcxgPIAEoARItCgZzdGF0dXMYECABKA4yHS5nYXRld2F5LnVzYWdlLnYxLlVzYWdlU3RhdHVzEhIKCmVycm9yX3R5cGUYESABKAkSEwoLaHR0cF9zdGF0dXMYEiABKA0SDgoGc3RyZWFtGBMgASgIEhcKD3VzYWdlX2VzdGltYXRlZBgUIAEoCBIRCgljYWxsX3R5cGUYFSABKAkSEQoJa2V5X2FsaWFzGBYgASgJEhAKCG1lc3NhZ2VzGBcgASgJEhAKCHJlc3BvbnNlGBggASgJEhwKFG9yaWdpbmFsX21vZGVsX2dyb3VwGBkgASgJEhsKE2F0dGVtcHRlZF9mYWxsYmFja3MYGiABKA0qXwoLVXNhZ2VTdGF0dXMSHAoYVVNBR0VfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUVVNBR0VfU1RBVFVTX1NVQ0NFU1MQARIYChRVU0FHRV9TVEFUVVNfRkFJTFVSRRACYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * One request's tokens and cost, published by the router on the JetStream
@@ -44,7 +44,9 @@ export type UsageEvent = Message<"gateway.usage.v1.UsageEvent"> & {
   teamId: string;
 
   /**
-   * The model name the client asked for (LiteLLM's "model_group").
+   * The model group that answered, or was last tried (LiteLLM's
+   * "model_group"): the one the client asked for unless a fallback group
+   * answered, or an alias named another.
    *
    * @generated from field: string model_group = 5;
    */
@@ -159,6 +161,19 @@ export type UsageEvent = Message<"gateway.usage.v1.UsageEvent"> & {
    * @generated from field: string response = 24;
    */
   response: string;
+
+  /**
+   * The model name the client asked for, and how many fallback groups were
+   * tried after it (LiteLLM's original_model_group and attempted_fallbacks).
+   *
+   * @generated from field: string original_model_group = 25;
+   */
+  originalModelGroup: string;
+
+  /**
+   * @generated from field: uint32 attempted_fallbacks = 26;
+   */
+  attemptedFallbacks: number;
 };
 
 /**
