@@ -22,6 +22,15 @@ export interface SpendLogFilters {
   offset?: number;
 }
 
+/** The spend of one key, user and provider model on one UTC day ("YYYY-MM-DD"). */
+export interface SpendLogDayRow {
+  day: string;
+  keyHash: string;
+  userId: string;
+  model: string;
+  spend: number;
+}
+
 export interface LedgerOptions {
   /** general_settings.store_prompts_in_spend_logs: keep the events' messages and responses. */
   storePrompts?: boolean;
@@ -177,21 +186,26 @@ export class Ledger {
 
   /** Newest first; request id breaks ties so pages never overlap. */
   async list(filters: SpendLogFilters): Promise<UsageEvent[]> {
-    const where: SQL[] = [];
-    if (filters.keyHash !== undefined) where.push(eq(spendLogs.keyHash, filters.keyHash));
-    if (filters.requestId !== undefined) where.push(eq(spendLogs.requestId, filters.requestId));
-    if (filters.userId !== undefined) where.push(eq(spendLogs.userId, filters.userId));
-    if (filters.startMs !== undefined) where.push(gte(spendLogs.startTime, new Date(filters.startMs)));
-    if (filters.endMs !== undefined) where.push(lte(spendLogs.startTime, new Date(filters.endMs)));
     const rows = await this.db
       .select({ log: spendLogs, payload: { messages: spendLogPayloads.messages, response: spendLogPayloads.response } })
       .from(spendLogs)
       .leftJoin(spendLogPayloads, and(eq(spendLogPayloads.requestId, spendLogs.requestId), eq(spendLogPayloads.startTime, spendLogs.startTime)))
-      .where(and(...where))
+      .where(matching(filters))
       .orderBy(desc(spendLogs.startTime), desc(spendLogs.requestId))
       .limit(filters.limit ?? DEFAULT_LIST_LIMIT)
       .offset(filters.offset ?? 0);
     return rows.map((row) => toUsageEvent(row.log, row.payload ?? undefined));
+  }
+
+  /** Spend per UTC day, key, user and model of the rows the filters match (not paged), by day. */
+  async spendByDay(filters: SpendLogFilters): Promise<SpendLogDayRow[]> {
+    const day = sql<string>`to_char((${spendLogs.startTime} AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD')`;
+    return this.db
+      .select({ day, keyHash: spendLogs.keyHash, userId: spendLogs.userId, model: spendLogs.model, spend: sql<number>`sum(${spendLogs.spend})`.mapWith(Number) })
+      .from(spendLogs)
+      .where(matching(filters))
+      .groupBy(day, spendLogs.keyHash, spendLogs.userId, spendLogs.model)
+      .orderBy(day, spendLogs.keyHash, spendLogs.userId, spendLogs.model);
   }
 
   /**
@@ -209,6 +223,17 @@ export class Ledger {
     for (const row of rows) spend.set(row.keyHash, row.total);
     return spend;
   }
+}
+
+/** The ledger rows a filter matches: all of its conditions. */
+function matching(filters: SpendLogFilters): SQL | undefined {
+  const where: SQL[] = [];
+  if (filters.keyHash !== undefined) where.push(eq(spendLogs.keyHash, filters.keyHash));
+  if (filters.requestId !== undefined) where.push(eq(spendLogs.requestId, filters.requestId));
+  if (filters.userId !== undefined) where.push(eq(spendLogs.userId, filters.userId));
+  if (filters.startMs !== undefined) where.push(gte(spendLogs.startTime, new Date(filters.startMs)));
+  if (filters.endMs !== undefined) where.push(lte(spendLogs.startTime, new Date(filters.endMs)));
+  return and(...where);
 }
 
 function recordDay(record: LedgerRecord): number {

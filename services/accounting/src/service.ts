@@ -38,6 +38,10 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
     listSpendLogs: admin(async (request) => {
       return { logs: await deps.ledger.list(spendLogFilters(request)) };
     }),
+    summarizeSpendLogs: admin(async (request) => {
+      if (request.startMs === 0n || request.endMs === 0n) throw new ConnectError("start_ms and end_ms are required", Code.InvalidArgument);
+      return { rows: await deps.ledger.spendByDay(spendLogFilters({ ...request, limit: 0, offset: 0 })) };
+    }),
     keySpend: admin(async (request) => {
       // Each key hash is one query parameter; the cap keeps a request well inside Postgres' limit.
       if (request.keyHashes.length > MAX_LIST_LIMIT) {
@@ -109,7 +113,7 @@ export function accountingRoutes(impl: ServiceImpl<typeof AccountingService>) {
 }
 
 /** The request's filters, where proto3's zero values mean "not given". */
-function spendLogFilters(request: ListSpendLogsRequest): SpendLogFilters {
+function spendLogFilters(request: Omit<ListSpendLogsRequest, "$typeName">): SpendLogFilters {
   const startMs = timeBound("start_ms", request.startMs);
   const endMs = timeBound("end_ms", request.endMs);
   if (startMs !== undefined && endMs !== undefined && startMs > endMs) {

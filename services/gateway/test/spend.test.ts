@@ -24,7 +24,7 @@ function usage(requestId: string, keyHash: string, teamId: string, modelGroup: s
     modelGroup,
     deploymentId: `${modelGroup}-1`,
     provider: "openai",
-    providerModel: "gpt-4o-mini",
+    providerModel: modelGroup === "smart-model" ? "gpt-4o" : "gpt-4o-mini",
     promptTokens: tokens[0],
     completionTokens: tokens[1],
     totalTokens: tokens[0] + tokens[1],
@@ -69,7 +69,7 @@ describe.each([
     // As the router publishes them; the repeat of req-1 must not count twice.
     for (const event of [...LEDGER, LEDGER[0]!]) await bus.bus.publish(USAGE_SUBJECT, event.requestId, toBinary(UsageEventSchema, event));
     await eventually("the known ledger booked", async () => {
-      const { json } = await admin<unknown[]>(baseUrl, "GET", "/spend/logs?start_date=2024-05-10&end_date=2024-05-12");
+      const { json } = await admin<unknown[]>(baseUrl, "GET", "/spend/logs?start_date=2024-05-10&end_date=2024-05-12&summarize=false");
       return json.length === LEDGER.length ? true : undefined;
     });
   });
@@ -86,10 +86,11 @@ describe.each([
     expect(await ids(`api_key=${alice}`)).toEqual(["req-4", "req-2", "req-1"]);
     expect(await ids("user_id=bob")).toEqual(["req-5", "req-3"]);
     expect(await ids("request_id=req-2")).toEqual(["req-2"]);
-    expect(await ids("start_date=2024-05-11&end_date=2024-05-12")).toEqual(["req-5", "req-4"]);
-    expect(await ids("start_date=2024-05-10&end_date=2024-05-12&page=1&page_size=2")).toEqual(["req-5", "req-4"]);
-    expect(await ids("start_date=2024-05-10&end_date=2024-05-12&page=3&page_size=2")).toEqual(["req-1"]);
-    expect(await ids("start_date=2024-05-10&end_date=2024-05-12&limit=1&offset=1")).toEqual(["req-4"]);
+    expect(await ids("start_date=2024-05-11")).toEqual(["req-5", "req-4"]);
+    expect(await ids("start_date=2024-05-11&end_date=2024-05-12&summarize=false")).toEqual(["req-5", "req-4"]);
+    expect(await ids("start_date=2024-05-10&end_date=2024-05-12&summarize=false&page=1&page_size=2")).toEqual(["req-5", "req-4"]);
+    expect(await ids("start_date=2024-05-10&end_date=2024-05-12&summarize=false&page=3&page_size=2")).toEqual(["req-1"]);
+    expect(await ids("end_date=2024-05-12&limit=1&offset=1")).toEqual(["req-4"]);
     const [row] = (await admin<Record<string, unknown>[]>(baseUrl, "GET", "/spend/logs?request_id=req-1")).json;
     expect(row).toMatchObject({ request_id: "req-1", api_key: alice, key_alias: "alice-key", spend: 1, prompt_tokens: 10, completion_tokens: 1, total_tokens: 11, model_group: "fast-model", team_id: "team-a", user: "alice", startTime: "2024-05-10T08:00:00.000Z" });
     expect((await admin(baseUrl, "GET", "/spend/logs?page_size=-1")).status).toBe(400);
@@ -98,6 +99,24 @@ describe.each([
       expect(status).toBe(400);
       expect(json.error).toMatchObject({ message: `page must be an integer from 1 to 4294966: ${page}`, param: "page" });
     }
+  });
+
+  it("/spend/logs given start_date and end_date answers LiteLLM's per-day totals, empty days after the last to end_date", async () => {
+    const { status, json } = await admin(baseUrl, "GET", "/spend/logs?start_date=2024-05-10&end_date=2024-05-14");
+    expect(status).toBe(200);
+    expect(json).toEqual([
+      { startTime: "2024-05-10", spend: 7, [alice]: 3, [bob]: 4, users: { alice: 3, bob: 4 }, models: { "gpt-4o-mini": 5, "gpt-4o": 2 } },
+      { startTime: "2024-05-11", spend: 8, [alice]: 8, users: { alice: 8 }, models: { "gpt-4o-mini": 8 } },
+      { startTime: "2024-05-12", spend: 16, [bob]: 16, users: { bob: 16 }, models: { "gpt-4o-mini": 16 } },
+      { startTime: "2024-05-13", spend: 0, users: {}, models: {} },
+      { startTime: "2024-05-14", spend: 0, users: {}, models: {} },
+    ]);
+    // The filters narrow it as they narrow rows.
+    expect((await admin(baseUrl, "GET", `/spend/logs?start_date=2024-05-10&end_date=2024-05-11&api_key=${bob}`)).json).toEqual([
+      { startTime: "2024-05-10", spend: 4, [bob]: 4, users: { bob: 4 }, models: { "gpt-4o-mini": 4 } },
+      { startTime: "2024-05-11", spend: 0, users: {}, models: {} },
+    ]);
+    expect((await admin(baseUrl, "GET", "/spend/logs?start_date=2024-06-01&end_date=2024-06-02")).json).toEqual([]);
   });
 
   it("/global/spend/report groups by team per day", async () => {

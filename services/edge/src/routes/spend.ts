@@ -5,6 +5,7 @@ import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, asMasterKey, queryOf, sendJson } from "../http.js";
+import { spendLogSummary } from "./spend-log-summary.js";
 
 const MAX_PAGE_SIZE = 1000;
 // The RPC's offset is a uint32.
@@ -89,24 +90,33 @@ function pageOf(ctx: RequestContext): { limit: number; offset: number } {
   return { limit: intParam(ctx, "limit", 0, MAX_PAGE_SIZE), offset: intParam(ctx, "offset", 0, MAX_OFFSET) };
 }
 
-/** GET /spend/logs (master key): ledger rows, newest first, a page at a time. */
+// FastAPI's false for a boolean query parameter.
+const FALSE = /^(false|0|no|off|f|n)$/i;
+
+/**
+ * GET /spend/logs (master key): ledger rows, newest first, a page at a time;
+ * given both start_date and end_date, per-day totals as LiteLLM answers
+ * them, unless summarize=false.
+ */
 export async function spendLogs(ctx: RequestContext): Promise<void> {
   const { keys, accounting } = ctx.options.peers;
   await keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.MANAGEMENT });
   const q = queryOf(ctx.req);
   // LiteLLM's api_key filter takes the key itself or its hash.
   const apiKey = q.get("api_key") ?? "";
-  const keyHash = /^[0-9a-f]{64}$/.test(apiKey) ? apiKey : apiKey ? hashKey(apiKey) : "";
-  const { logs } = await accounting.listSpendLogs(
-    {
-      keyHash,
-      requestId: q.get("request_id") ?? "",
-      userId: q.get("user_id") ?? "",
-      startMs: BigInt(dateParam(ctx, "start_date", false)),
-      endMs: BigInt(dateParam(ctx, "end_date", true)),
-      ...pageOf(ctx),
-    },
-    asMasterKey(ctx),
-  );
+  const filters = {
+    keyHash: /^[0-9a-f]{64}$/.test(apiKey) ? apiKey : apiKey ? hashKey(apiKey) : "",
+    requestId: q.get("request_id") ?? "",
+    userId: q.get("user_id") ?? "",
+    startMs: BigInt(dateParam(ctx, "start_date", false)),
+    endMs: BigInt(dateParam(ctx, "end_date", true)),
+  };
+  if (filters.startMs !== 0n && filters.endMs !== 0n && !FALSE.test(q.get("summarize") ?? "")) {
+    const { rows } = await accounting.summarizeSpendLogs(filters, asMasterKey(ctx));
+    // Empty days after the last one with spend run to end_date, as LiteLLM's do, but not past today.
+    sendJson(ctx.res, 200, spendLogSummary(rows, Math.min(Number(filters.endMs), Date.now())));
+    return;
+  }
+  const { logs } = await accounting.listSpendLogs({ ...filters, ...pageOf(ctx) }, asMasterKey(ctx));
   sendJson(ctx.res, 200, logs.map(spendLogRow));
 }

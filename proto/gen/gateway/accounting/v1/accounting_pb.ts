@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/accounting/v1/accounting.proto.
  */
 export const file_gateway_accounting_v1_accounting: GenFile = /*@__PURE__*/
-  fileDesc("CiZnYXRld2F5L2FjY291bnRpbmcvdjEvYWNjb3VudGluZy5wcm90bxIVZ2F0ZXdheS5hY2NvdW50aW5nLnYxIo4BChRMaXN0U3BlbmRMb2dzUmVxdWVzdBIQCghrZXlfaGFzaBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSEAoIc3RhcnRfbXMYBCABKAMSDgoGZW5kX21zGAUgASgDEg0KBWxpbWl0GAYgASgNEg4KBm9mZnNldBgHIAEoDSJDChVMaXN0U3BlbmRMb2dzUmVzcG9uc2USKgoEbG9ncxgBIAMoCzIcLmdhdGV3YXkudXNhZ2UudjEuVXNhZ2VFdmVudCIlCg9LZXlTcGVuZFJlcXVlc3QSEgoKa2V5X2hhc2hlcxgBIAMoCSKDAQoQS2V5U3BlbmRSZXNwb25zZRJBCgVzcGVuZBgBIAMoCzIyLmdhdGV3YXkuYWNjb3VudGluZy52MS5LZXlTcGVuZFJlc3BvbnNlLlNwZW5kRW50cnkaLAoKU3BlbmRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBInEKElNwZW5kUmVwb3J0UmVxdWVzdBISCgpzdGFydF9kYXRlGAEgASgJEhAKCGVuZF9kYXRlGAIgASgJEjUKCGdyb3VwX2J5GAMgASgOMiMuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlNwZW5kR3JvdXBCeSJGChNTcGVuZFJlcG9ydFJlc3BvbnNlEi8KBHJvd3MYASADKAsyIS5nYXRld2F5LmFjY291bnRpbmcudjEuU3BlbmRUb3RhbCLNAQoKU3BlbmRUb3RhbBILCgNkYXkYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSEQoJa2V5X2FsaWFzGAMgASgJEg8KB3RlYW1faWQYBCABKAkSEwoLbW9kZWxfZ3JvdXAYBSABKAkSDQoFc3BlbmQYBiABKAESFQoNcHJvbXB0X3Rva2VucxgHIAEoBBIZChFjb21wbGV0aW9uX3Rva2VucxgIIAEoBBIUCgx0b3RhbF90b2tlbnMYCSABKAQSEAoIcmVxdWVzdHMYCiABKAQiRQoOVG9wS2V5c1JlcXVlc3QSEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRINCgVsaW1pdBgDIAEoDSJCCg9Ub3BLZXlzUmVzcG9uc2USLwoEa2V5cxgBIAMoCzIhLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZFRvdGFsIkcKEFRvcE1vZGVsc1JlcXVlc3QSEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRINCgVsaW1pdBgDIAEoDSJGChFUb3BNb2RlbHNSZXNwb25zZRIxCgZtb2RlbHMYASADKAsyIS5nYXRld2F5LmFjY291bnRpbmcudjEuU3BlbmRUb3RhbCp9CgxTcGVuZEdyb3VwQnkSHgoaU1BFTkRfR1JPVVBfQllfVU5TUEVDSUZJRUQQABIaChZTUEVORF9HUk9VUF9CWV9BUElfS0VZEAESFwoTU1BFTkRfR1JPVVBfQllfVEVBTRACEhgKFFNQRU5EX0dST1VQX0JZX01PREVMEAMy/AMKEUFjY291bnRpbmdTZXJ2aWNlEmoKDUxpc3RTcGVuZExvZ3MSKy5nYXRld2F5LmFjY291bnRpbmcudjEuTGlzdFNwZW5kTG9nc1JlcXVlc3QaLC5nYXRld2F5LmFjY291bnRpbmcudjEuTGlzdFNwZW5kTG9nc1Jlc3BvbnNlElsKCEtleVNwZW5kEiYuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLktleVNwZW5kUmVxdWVzdBonLmdhdGV3YXkuYWNjb3VudGluZy52MS5LZXlTcGVuZFJlc3BvbnNlEmQKC1NwZW5kUmVwb3J0EikuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlNwZW5kUmVwb3J0UmVxdWVzdBoqLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZFJlcG9ydFJlc3BvbnNlElgKB1RvcEtleXMSJS5nYXRld2F5LmFjY291bnRpbmcudjEuVG9wS2V5c1JlcXVlc3QaJi5nYXRld2F5LmFjY291bnRpbmcudjEuVG9wS2V5c1Jlc3BvbnNlEl4KCVRvcE1vZGVscxInLmdhdGV3YXkuYWNjb3VudGluZy52MS5Ub3BNb2RlbHNSZXF1ZXN0GiguZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlRvcE1vZGVsc1Jlc3BvbnNlYgZwcm90bzM", [file_gateway_usage_v1_usage_event]);
+  fileDesc("CiZnYXRld2F5L2FjY291bnRpbmcvdjEvYWNjb3VudGluZy5wcm90bxIVZ2F0ZXdheS5hY2NvdW50aW5nLnYxIo4BChRMaXN0U3BlbmRMb2dzUmVxdWVzdBIQCghrZXlfaGFzaBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSEAoIc3RhcnRfbXMYBCABKAMSDgoGZW5kX21zGAUgASgDEg0KBWxpbWl0GAYgASgNEg4KBm9mZnNldBgHIAEoDSJDChVMaXN0U3BlbmRMb2dzUmVzcG9uc2USKgoEbG9ncxgBIAMoCzIcLmdhdGV3YXkudXNhZ2UudjEuVXNhZ2VFdmVudCJ0ChlTdW1tYXJpemVTcGVuZExvZ3NSZXF1ZXN0EhAKCGtleV9oYXNoGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIQCghzdGFydF9tcxgEIAEoAxIOCgZlbmRfbXMYBSABKAMiTgoaU3VtbWFyaXplU3BlbmRMb2dzUmVzcG9uc2USMAoEcm93cxgBIAMoCzIiLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZExvZ0RheSJbCgtTcGVuZExvZ0RheRILCgNkYXkYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRINCgVtb2RlbBgEIAEoCRINCgVzcGVuZBgFIAEoASIlCg9LZXlTcGVuZFJlcXVlc3QSEgoKa2V5X2hhc2hlcxgBIAMoCSKDAQoQS2V5U3BlbmRSZXNwb25zZRJBCgVzcGVuZBgBIAMoCzIyLmdhdGV3YXkuYWNjb3VudGluZy52MS5LZXlTcGVuZFJlc3BvbnNlLlNwZW5kRW50cnkaLAoKU3BlbmRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBInEKElNwZW5kUmVwb3J0UmVxdWVzdBISCgpzdGFydF9kYXRlGAEgASgJEhAKCGVuZF9kYXRlGAIgASgJEjUKCGdyb3VwX2J5GAMgASgOMiMuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlNwZW5kR3JvdXBCeSJGChNTcGVuZFJlcG9ydFJlc3BvbnNlEi8KBHJvd3MYASADKAsyIS5nYXRld2F5LmFjY291bnRpbmcudjEuU3BlbmRUb3RhbCLNAQoKU3BlbmRUb3RhbBILCgNkYXkYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSEQoJa2V5X2FsaWFzGAMgASgJEg8KB3RlYW1faWQYBCABKAkSEwoLbW9kZWxfZ3JvdXAYBSABKAkSDQoFc3BlbmQYBiABKAESFQoNcHJvbXB0X3Rva2VucxgHIAEoBBIZChFjb21wbGV0aW9uX3Rva2VucxgIIAEoBBIUCgx0b3RhbF90b2tlbnMYCSABKAQSEAoIcmVxdWVzdHMYCiABKAQiRQoOVG9wS2V5c1JlcXVlc3QSEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRINCgVsaW1pdBgDIAEoDSJCCg9Ub3BLZXlzUmVzcG9uc2USLwoEa2V5cxgBIAMoCzIhLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZFRvdGFsIkcKEFRvcE1vZGVsc1JlcXVlc3QSEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRINCgVsaW1pdBgDIAEoDSJGChFUb3BNb2RlbHNSZXNwb25zZRIxCgZtb2RlbHMYASADKAsyIS5nYXRld2F5LmFjY291bnRpbmcudjEuU3BlbmRUb3RhbCp9CgxTcGVuZEdyb3VwQnkSHgoaU1BFTkRfR1JPVVBfQllfVU5TUEVDSUZJRUQQABIaChZTUEVORF9HUk9VUF9CWV9BUElfS0VZEAESFwoTU1BFTkRfR1JPVVBfQllfVEVBTRACEhgKFFNQRU5EX0dST1VQX0JZX01PREVMEAMy9wQKEUFjY291bnRpbmdTZXJ2aWNlEmoKDUxpc3RTcGVuZExvZ3MSKy5nYXRld2F5LmFjY291bnRpbmcudjEuTGlzdFNwZW5kTG9nc1JlcXVlc3QaLC5nYXRld2F5LmFjY291bnRpbmcudjEuTGlzdFNwZW5kTG9nc1Jlc3BvbnNlEnkKElN1bW1hcml6ZVNwZW5kTG9ncxIwLmdhdGV3YXkuYWNjb3VudGluZy52MS5TdW1tYXJpemVTcGVuZExvZ3NSZXF1ZXN0GjEuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlN1bW1hcml6ZVNwZW5kTG9nc1Jlc3BvbnNlElsKCEtleVNwZW5kEiYuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLktleVNwZW5kUmVxdWVzdBonLmdhdGV3YXkuYWNjb3VudGluZy52MS5LZXlTcGVuZFJlc3BvbnNlEmQKC1NwZW5kUmVwb3J0EikuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlNwZW5kUmVwb3J0UmVxdWVzdBoqLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZFJlcG9ydFJlc3BvbnNlElgKB1RvcEtleXMSJS5nYXRld2F5LmFjY291bnRpbmcudjEuVG9wS2V5c1JlcXVlc3QaJi5nYXRld2F5LmFjY291bnRpbmcudjEuVG9wS2V5c1Jlc3BvbnNlEl4KCVRvcE1vZGVscxInLmdhdGV3YXkuYWNjb3VudGluZy52MS5Ub3BNb2RlbHNSZXF1ZXN0GiguZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlRvcE1vZGVsc1Jlc3BvbnNlYgZwcm90bzM", [file_gateway_usage_v1_usage_event]);
 
 /**
  * @generated from message gateway.accounting.v1.ListSpendLogsRequest
@@ -81,6 +81,107 @@ export const ListSpendLogsResponseSchema: GenMessage<ListSpendLogsResponse> = /*
   messageDesc(file_gateway_accounting_v1_accounting, 1);
 
 /**
+ * @generated from message gateway.accounting.v1.SummarizeSpendLogsRequest
+ */
+export type SummarizeSpendLogsRequest = Message<"gateway.accounting.v1.SummarizeSpendLogsRequest"> & {
+  /**
+   * @generated from field: string key_hash = 1;
+   */
+  keyHash: string;
+
+  /**
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+
+  /**
+   * Inclusive bounds on start time, as unix milliseconds; both required.
+   *
+   * @generated from field: int64 start_ms = 4;
+   */
+  startMs: bigint;
+
+  /**
+   * @generated from field: int64 end_ms = 5;
+   */
+  endMs: bigint;
+};
+
+/**
+ * Describes the message gateway.accounting.v1.SummarizeSpendLogsRequest.
+ * Use `create(SummarizeSpendLogsRequestSchema)` to create a new message.
+ */
+export const SummarizeSpendLogsRequestSchema: GenMessage<SummarizeSpendLogsRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 2);
+
+/**
+ * @generated from message gateway.accounting.v1.SummarizeSpendLogsResponse
+ */
+export type SummarizeSpendLogsResponse = Message<"gateway.accounting.v1.SummarizeSpendLogsResponse"> & {
+  /**
+   * By day, then key, user and model.
+   *
+   * @generated from field: repeated gateway.accounting.v1.SpendLogDay rows = 1;
+   */
+  rows: SpendLogDay[];
+};
+
+/**
+ * Describes the message gateway.accounting.v1.SummarizeSpendLogsResponse.
+ * Use `create(SummarizeSpendLogsResponseSchema)` to create a new message.
+ */
+export const SummarizeSpendLogsResponseSchema: GenMessage<SummarizeSpendLogsResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 3);
+
+/**
+ * The spend of one key, user and model on one UTC day.
+ *
+ * @generated from message gateway.accounting.v1.SpendLogDay
+ */
+export type SpendLogDay = Message<"gateway.accounting.v1.SpendLogDay"> & {
+  /**
+   * "YYYY-MM-DD".
+   *
+   * @generated from field: string day = 1;
+   */
+  day: string;
+
+  /**
+   * @generated from field: string key_hash = 2;
+   */
+  keyHash: string;
+
+  /**
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+
+  /**
+   * The provider's model name, as a spend log's model.
+   *
+   * @generated from field: string model = 4;
+   */
+  model: string;
+
+  /**
+   * @generated from field: double spend = 5;
+   */
+  spend: number;
+};
+
+/**
+ * Describes the message gateway.accounting.v1.SpendLogDay.
+ * Use `create(SpendLogDaySchema)` to create a new message.
+ */
+export const SpendLogDaySchema: GenMessage<SpendLogDay> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 4);
+
+/**
  * @generated from message gateway.accounting.v1.KeySpendRequest
  */
 export type KeySpendRequest = Message<"gateway.accounting.v1.KeySpendRequest"> & {
@@ -95,7 +196,7 @@ export type KeySpendRequest = Message<"gateway.accounting.v1.KeySpendRequest"> &
  * Use `create(KeySpendRequestSchema)` to create a new message.
  */
 export const KeySpendRequestSchema: GenMessage<KeySpendRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 2);
+  messageDesc(file_gateway_accounting_v1_accounting, 5);
 
 /**
  * @generated from message gateway.accounting.v1.KeySpendResponse
@@ -112,7 +213,7 @@ export type KeySpendResponse = Message<"gateway.accounting.v1.KeySpendResponse">
  * Use `create(KeySpendResponseSchema)` to create a new message.
  */
 export const KeySpendResponseSchema: GenMessage<KeySpendResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 3);
+  messageDesc(file_gateway_accounting_v1_accounting, 6);
 
 /**
  * @generated from message gateway.accounting.v1.SpendReportRequest
@@ -141,7 +242,7 @@ export type SpendReportRequest = Message<"gateway.accounting.v1.SpendReportReque
  * Use `create(SpendReportRequestSchema)` to create a new message.
  */
 export const SpendReportRequestSchema: GenMessage<SpendReportRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 4);
+  messageDesc(file_gateway_accounting_v1_accounting, 7);
 
 /**
  * @generated from message gateway.accounting.v1.SpendReportResponse
@@ -162,7 +263,7 @@ export type SpendReportResponse = Message<"gateway.accounting.v1.SpendReportResp
  * Use `create(SpendReportResponseSchema)` to create a new message.
  */
 export const SpendReportResponseSchema: GenMessage<SpendReportResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 5);
+  messageDesc(file_gateway_accounting_v1_accounting, 8);
 
 /**
  * Spend and tokens of one cell of the daily aggregates, or of a sum of cells.
@@ -228,7 +329,7 @@ export type SpendTotal = Message<"gateway.accounting.v1.SpendTotal"> & {
  * Use `create(SpendTotalSchema)` to create a new message.
  */
 export const SpendTotalSchema: GenMessage<SpendTotal> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 6);
+  messageDesc(file_gateway_accounting_v1_accounting, 9);
 
 /**
  * @generated from message gateway.accounting.v1.TopKeysRequest
@@ -259,7 +360,7 @@ export type TopKeysRequest = Message<"gateway.accounting.v1.TopKeysRequest"> & {
  * Use `create(TopKeysRequestSchema)` to create a new message.
  */
 export const TopKeysRequestSchema: GenMessage<TopKeysRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 7);
+  messageDesc(file_gateway_accounting_v1_accounting, 10);
 
 /**
  * @generated from message gateway.accounting.v1.TopKeysResponse
@@ -278,7 +379,7 @@ export type TopKeysResponse = Message<"gateway.accounting.v1.TopKeysResponse"> &
  * Use `create(TopKeysResponseSchema)` to create a new message.
  */
 export const TopKeysResponseSchema: GenMessage<TopKeysResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 8);
+  messageDesc(file_gateway_accounting_v1_accounting, 11);
 
 /**
  * @generated from message gateway.accounting.v1.TopModelsRequest
@@ -309,7 +410,7 @@ export type TopModelsRequest = Message<"gateway.accounting.v1.TopModelsRequest">
  * Use `create(TopModelsRequestSchema)` to create a new message.
  */
 export const TopModelsRequestSchema: GenMessage<TopModelsRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 9);
+  messageDesc(file_gateway_accounting_v1_accounting, 12);
 
 /**
  * @generated from message gateway.accounting.v1.TopModelsResponse
@@ -328,7 +429,7 @@ export type TopModelsResponse = Message<"gateway.accounting.v1.TopModelsResponse
  * Use `create(TopModelsResponseSchema)` to create a new message.
  */
 export const TopModelsResponseSchema: GenMessage<TopModelsResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 10);
+  messageDesc(file_gateway_accounting_v1_accounting, 13);
 
 /**
  * @generated from enum gateway.accounting.v1.SpendGroupBy
@@ -376,6 +477,17 @@ export const AccountingService: GenService<{
     methodKind: "unary";
     input: typeof ListSpendLogsRequestSchema;
     output: typeof ListSpendLogsResponseSchema;
+  },
+  /**
+   * Spend per UTC day, key, user and model from the spend logs between two
+   * times (LiteLLM's /spend/logs given start_date and end_date).
+   *
+   * @generated from rpc gateway.accounting.v1.AccountingService.SummarizeSpendLogs
+   */
+  summarizeSpendLogs: {
+    methodKind: "unary";
+    input: typeof SummarizeSpendLogsRequestSchema;
+    output: typeof SummarizeSpendLogsResponseSchema;
   },
   /**
    * Sum of the ledger's cost per key hash (all time).
