@@ -32,6 +32,12 @@ export interface Behavior {
    * Gemini's `x-goog-api-key`.
    */
   requireApiKey?: string;
+  /**
+   * OpenAI only: /v1/responses answers with a response that failed after it
+   * began (status "failed", this error code), and a stream ends in
+   * `response.failed` instead of `response.completed`.
+   */
+  responseFailure?: string;
   /** OpenAI only: answer /v1/responses with a 404, as OpenAI-compatible servers without the Responses API do. */
   noResponsesApi?: boolean;
   /** Headers a successful chat answer carries, streamed or not: the provider's rate limits, say. */

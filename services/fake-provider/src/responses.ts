@@ -45,14 +45,16 @@ export async function respond(res: ServerResponse, signal: AbortSignal, body: Js
     outcome.kind === "text"
       ? { type: "message", id: itemId, status: "completed", role: "assistant", content: [{ type: "output_text", text: outcome.text, annotations: [] }] }
       : { type: "function_call", id: itemId, status: "completed", call_id: CALL_ID, name: outcome.name, arguments: TOOL_ARGUMENTS };
-  const status = outcome.kind === "text" && outcome.truncated ? "incomplete" : "completed";
-  const response = (fields: Json): Json => ({ id, object: "response", created_at: Math.floor(Date.now() / 1000), model: body.model, status, output: [], usage: null, ...fields });
+  const failure = behavior.responseFailure;
+  const status = failure !== undefined ? "failed" : outcome.kind === "text" && outcome.truncated ? "incomplete" : "completed";
+  const error = failure !== undefined ? { code: failure, message: "The model failed to finish the response." } : null;
+  const response = (fields: Json): Json => ({ id, object: "response", created_at: Math.floor(Date.now() / 1000), model: body.model, status, error, output: [], usage: null, ...fields });
   if (body.stream !== true) return sendJson(res, 200, response({ output: [done], usage }), behavior.rateLimitHeaders);
 
   let sequence = 0;
   const event = (type: string, fields: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`;
   const at = { item_id: itemId, output_index: 0 };
-  const events = [event("response.created", { response: response({ status: "in_progress" }) })];
+  const events = [event("response.created", { response: response({ status: "in_progress", error: null }) })];
   if (outcome.kind === "text") {
     events.push(event("response.output_item.added", { output_index: 0, item: { ...done, status: "in_progress", content: [] } }));
     events.push(event("response.content_part.added", { ...at, content_index: 0, part: { type: "output_text", text: "", annotations: [] } }));

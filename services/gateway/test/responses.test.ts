@@ -118,6 +118,26 @@ describe.each(MODES)("POST /v1/responses, $name", (mode) => {
     expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ status: "failure", call_type: "aresponses", stream: true });
   });
 
+  it("passes a response that failed after it began on as it is, and books it as a failure with its usage", async () => {
+    provider.behavior.responseFailure = "server_error";
+    // Not "gpt": an earlier test had its server refuse the Responses API, and the router remembers.
+    try {
+      const { data: stream, response } = await client.responses.create({ model: "gpt-reasoning", input: "one two three", stream: true }).withResponse();
+      const types: string[] = [];
+      for await (const event of stream) types.push(event.type);
+      expect(types.at(-1)).toBe("response.failed");
+      const streamed = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+      expect(streamed).toMatchObject({ status: "failure", error_type: "server_error", call_type: "aresponses", stream: true });
+      expect(streamed["completion_tokens"]).toBeGreaterThan(0);
+
+      const { data: whole, response: wholeResponse } = await client.responses.create({ model: "gpt-reasoning", input: "one two three" }).withResponse();
+      expect(whole.status).toBe("failed");
+      expect(await gateway.spendLog(wholeResponse.headers.get("x-litellm-call-id")!)).toMatchObject({ status: "failure", error_type: "server_error", stream: false });
+    } finally {
+      delete provider.behavior.responseFailure;
+    }
+  });
+
   it("refuses what needs stored state, and a request without input, before calling anyone", async () => {
     const stored = (await client.responses.create({ model: "claude", input: "hi", previous_response_id: "resp_1" }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
     expect(stored).toBeInstanceOf(OpenAI.BadRequestError);

@@ -16,6 +16,12 @@ export interface Outcome {
   usageEstimated: boolean;
   /** Fallback groups tried after the requested one, up to the deployment called last. */
   attemptedFallbacks: number;
+  /**
+   * The error code of an answer that reports its own failure inside a
+   * successful HTTP answer (a Responses API `response.failed`): the call is
+   * booked as failed, its usage still counted.
+   */
+  failure: string | undefined;
 }
 
 export function costFor(d: Deployment, usage: Usage): number {

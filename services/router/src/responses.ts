@@ -66,6 +66,7 @@ export async function responses(call: ProviderCall, outcome: Outcome): Promise<C
   if (answered) {
     outcome.usage = answered.usage ?? estimated(call, JSON.stringify(answered.response["output"] ?? "").length);
     outcome.usageEstimated = !answered.usage;
+    outcome.failure = failureOf(answered.response);
     return [started(d), response(answered.bytes ?? answered.response), finished(outcome, d, outcome.usage)];
   }
   const result = await runChat(asChat(call), outcome);
@@ -90,17 +91,26 @@ export async function* responsesStream(call: ProviderCall, outcome: Outcome): As
   yield finished(outcome, d, outcome.usage!);
 }
 
+/** A response that says it failed (status "failed"): its error code, "api_error" when it gives none. */
+function failureOf(response: Json): string | undefined {
+  if (response["status"] !== "failed") return undefined;
+  return str((response["error"] as Json | null | undefined)?.["code"]) ?? "api_error";
+}
+
 /**
- * Passes a native stream's events through untouched, taking the usage from
- * the final response event; a stream that ends without one (or breaks) is
- * counted locally from the text and arguments it carried.
+ * Passes a native stream's events through untouched, taking the usage (and
+ * whether the response failed) from the final response event; a stream that
+ * ends without one (or breaks) is counted locally from the text and
+ * arguments it carried.
  */
 async function* nativeEvents(call: ProviderCall, events: AsyncIterable<NamedEvent>, outcome: Outcome): AsyncGenerator<CallEvent> {
   let chars = 0;
   try {
     for await (const event of events) {
-      const usage = fromResponsesUsage((event.json["response"] as Json | undefined)?.["usage"]);
+      const response = event.json["response"] as Json | undefined;
+      const usage = fromResponsesUsage(response?.["usage"]);
       if (usage) outcome.usage = usage;
+      if (response) outcome.failure = failureOf(response);
       chars += str(event.json["delta"])?.length ?? 0;
       yield namedChunk(event.name, Buffer.from(event.data));
     }

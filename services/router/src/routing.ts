@@ -200,7 +200,7 @@ async function attempt(
   // Finer than Date.now(): a deployment on this machine can answer within a millisecond.
   const began = performance.now();
   // What an earlier, failed attempt left is not this one's.
-  Object.assign(outcome, { usage: undefined, usageEstimated: false, attemptedFallbacks: fallbacks });
+  Object.assign(outcome, { usage: undefined, usageEstimated: false, attemptedFallbacks: fallbacks, failure: undefined });
   state.stats.began(d.id);
   /** Once the call is over, answered or not. */
   const end = (answered: boolean) => {

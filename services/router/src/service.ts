@@ -112,8 +112,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       startTime: timestamp(startMs),
       endTime: timestamp(endMs),
       latencyMs: endMs - startMs,
-      status: error ? UsageStatus.FAILURE : UsageStatus.SUCCESS,
-      errorType: error ? (error.metadata.get("x-error-type") ?? Code[error.code]) : "",
+      status: error || outcome.failure !== undefined ? UsageStatus.FAILURE : UsageStatus.SUCCESS,
+      errorType: error ? (error.metadata.get("x-error-type") ?? Code[error.code]) : (outcome.failure ?? ""),
       httpStatus: error ? Number(error.metadata.get("x-http-status") ?? 500) : 200,
       stream: body?.["stream"] === true,
       usageEstimated: outcome.usageEstimated,
@@ -134,7 +134,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
   return {
     complete(req: CompleteRequest, ctx: HandlerContext): AsyncIterable<CallEvent> {
       const startMs = Date.now();
-      const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0 };
+      const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0, failure: undefined };
       const payload = deps.publisher.storePrompts ? new StoredPayload() : undefined;
       let body: OpenAIBody | undefined;
       const start = async () => {

@@ -33,7 +33,7 @@ describe("a stream's timeout", () => {
       SUPPORTED_PROVIDERS,
     );
     const state: RoutingState = { cooldowns: new Cooldowns(), stats: new DeploymentStats(), logger: createLogger("test", "silent") };
-    const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0 };
+    const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0, failure: undefined };
     const body = { model: "m", stream: true, messages: [{ role: "user", content: "one two three four five six seven eight nine" }] };
     const call = {
       requestId: "slow-reader",

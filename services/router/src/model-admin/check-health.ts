@@ -26,7 +26,7 @@ async function probe(d: Deployment): Promise<string | undefined> {
   const embedding = d.mode === "embedding";
   const handler = CALL_HANDLERS.get(embedding ? CallType.EMBEDDINGS : CallType.CHAT_COMPLETIONS)!;
   const body = embedding ? { model: d.modelGroup, input: "ping" } : { model: d.modelGroup, messages: [{ role: "user", content: "ping" }], max_tokens: 1 };
-  const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0 };
+  const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0, failure: undefined };
   const signal = AbortSignal.timeout(Math.min(d.timeoutMs, PROBE_TIMEOUT_MS));
   try {
     const events = handler.run({ deployment: target, body, signal, headers: {} }, outcome);
