@@ -130,6 +130,15 @@ describe("virtual keys", () => {
     expect((await admin(baseUrl, "GET", `/key/info?key=${regenerated.json.key}`)).status).toBe(404);
   });
 
+  it("deletes the keys a list names and skips those it does not, as LiteLLM does; a list naming none is a 404", async () => {
+    const [one, two] = [await generate({ key_alias: "delete-one" }), await generate({ key_alias: "delete-two" })];
+    const deleted = await admin<{ deleted_keys: string[] }>(baseUrl, "POST", "/key/delete", { keys: [one.key, "sk-never-issued-0123456789"], key_aliases: ["delete-two", "no-such-alias"] });
+    expect(deleted).toMatchObject({ status: 200, json: { deleted_keys: [one.key, "delete-two"] } });
+    for (const gone of [one, two]) await expect(ask(gone.key)).rejects.toMatchObject({ status: 401 });
+    const none = await admin<{ error: { type: string } }>(baseUrl, "POST", "/key/delete", { keys: [one.key], key_aliases: ["no-such-alias"] });
+    expect(none).toMatchObject({ status: 404, json: { error: { type: "not_found_error" } } });
+  });
+
   it("answers a virtual key's /key/info about itself, with or without ?key=, as the master key's, and refuses it other keys'", async () => {
     const mine = await generate({ key_alias: "reads-itself", max_budget: 2 });
     const other = await generate({ key_alias: "read-by-no-one-else" });

@@ -216,9 +216,10 @@ export async function deleteKeys(ctx: RequestContext): Promise<void> {
     ...keys.map((k) => keyRef(k, "keys")),
     ...aliases.map((a): MessageInitShape<typeof KeyRefSchema> => ({ ref: { case: "keyAlias", value: a } })),
   ];
-  await ctx.options.peers.keys.deleteKeys({ refs }, callOptions(ctx));
+  const { refFound } = await ctx.options.peers.keys.deleteKeys({ refs }, callOptions(ctx));
   keysChanged(ctx);
-  sendJson(ctx.res, 200, { deleted_keys: [...keys, ...aliases] });
+  // What was given and named a key; the rest named none (skipped, as LiteLLM skips them).
+  sendJson(ctx.res, 200, { deleted_keys: [...keys, ...aliases].filter((_, i) => refFound[i]) });
 }
 
 export async function regenerateKey(ctx: RequestContext): Promise<void> {

@@ -27,7 +27,7 @@ export function requireMaster(deps: AdminDeps, ctx: HandlerContext): void {
   requireMasterKey(deps.masterKey.hash, ctx);
 }
 
-function notFound(what: string): Error {
+export function notFound(what: string): Error {
   return gatewayError(`key not found: ${what}`, Code.NotFound, { type: "not_found_error" });
 }
 
