@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
 import { redactInLogs } from "./logger.js";
@@ -238,8 +239,59 @@ function resolveEnv(value: unknown, path: string, env: NodeJS.ProcessEnv): unkno
  * line under it taken out) is YAML's null and means the same as no section.
  */
 function sections(raw: unknown): unknown {
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return raw;
+  if (!isMap(raw)) return raw;
   return Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== null));
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function includeList(raw: unknown): string[] {
+  const include = isMap(raw) ? raw["include"] : undefined;
+  if (include === undefined || include === null) return [];
+  if (!Array.isArray(include) || !include.every((file): file is string => typeof file === "string" && file !== "")) {
+    throw new ConfigError("config is invalid: include: expected a list of file paths");
+  }
+  return include;
+}
+
+/** The file names config.yaml's `include:` lists (relative to its directory); none when it has none. */
+export function includedFiles(text: string): string[] {
+  try {
+    return includeList(parse(text));
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`config is not valid YAML: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * LiteLLM's `include:`: each file's sections join config.yaml's, in order,
+ * a list (model_list) extending the one before and anything else replacing
+ * it. Only config.yaml's own include list is read, as in LiteLLM.
+ */
+function withIncludes(raw: Record<string, unknown>, dir: string | undefined): Record<string, unknown> {
+  const files = includeList(raw);
+  const { include: _, ...config } = raw;
+  if (files.length === 0) return config;
+  if (dir === undefined) throw new ConfigError("config is invalid: include: only a config file read from disk can include others");
+  for (const file of files) {
+    const path = resolve(dir, file);
+    let included: unknown;
+    try {
+      included = sections(parse(readFileSync(path, "utf8")) ?? {});
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new ConfigError(`config is invalid: include: cannot read ${file} (${path}): ${reason}`);
+    }
+    if (!isMap(included)) throw new ConfigError(`config is invalid: include: ${file} is not a map of settings`);
+    for (const [key, value] of Object.entries(included)) {
+      const current = config[key];
+      config[key] = Array.isArray(value) && Array.isArray(current) ? [...current, ...value] : value;
+    }
+  }
+  return config;
 }
 
 /**
@@ -263,13 +315,18 @@ function applyEnvironmentVariables(raw: unknown, env: NodeJS.ProcessEnv): void {
   redactInLogs(Object.values(block).map(String));
 }
 
-export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+/**
+ * A config from its text; `dir`, the directory of the file it was read
+ * from, is where the files its `include:` names are.
+ */
+export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, dir?: string): GatewayConfig {
   let raw: unknown;
   try {
     raw = sections(parse(text) ?? {});
   } catch (err) {
     throw new ConfigError(`config is not valid YAML: ${(err as Error).message}`);
   }
+  if (isMap(raw)) raw = withIncludes(raw, dir);
   applyEnvironmentVariables(raw, env);
   const result = configSchema.safeParse(resolveEnv(raw, "", env));
   if (!result.success) {
@@ -310,5 +367,5 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   } catch (err) {
     throw new ConfigError(`cannot read config ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
-  return parseConfig(text, env);
+  return parseConfig(text, env, dirname(path));
 }

@@ -1,5 +1,8 @@
-import { describe, expect, it } from "vitest";
-import { ConfigError, ignoredSettings, parseConfig } from "../src/config.js";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, ignoredSettings, includedFiles, loadConfig, parseConfig } from "../src/config.js";
 
 const MODEL = `model_list:
   - model_name: fast-model
@@ -52,12 +55,10 @@ litellm_settings: { drop_params: true, cache: true, success_callback: [langfuse]
 general_settings: { master_key: sk-x, alerting: [slack] }
 router_settings: { routing_strategy: simple-shuffle, redis_host: localhost }
 environment_variables: { A: b }
-include: [other.yaml]
 `,
       {},
     );
     expect(ignoredSettings(config)).toEqual([
-      "include",
       "model_list[].litellm_params.max_retries",
       "model_list[].litellm_params.vertex_project",
       "litellm_settings.cache",
@@ -75,5 +76,42 @@ include: [other.yaml]
     expect(entry("max_tokens: 0")).toThrow(/litellm_params\.max_tokens/);
     expect(entry("extra_headers: { X-Team: 1 }")).toThrow(/litellm_params\.extra_headers\.X-Team/);
     expect(entry("extra_body: [1]")).toThrow(/litellm_params\.extra_body/);
+  });
+
+  describe("include:", () => {
+    const dir = mkdtempSync(join(tmpdir(), "config-include-"));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const file = (name: string, text: string) => {
+      mkdirSync(dirname(join(dir, name)), { recursive: true });
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+
+    it("adds each file's sections, in order, as LiteLLM does: lists extend, the rest replaces", () => {
+      file("models.yaml", "model_list:\n  - { model_name: b, litellm_params: { model: openai/gpt-4o } }\nlitellm_settings: { drop_params: true }\n");
+      file("more/models.yaml", "model_list:\n  - { model_name: c, litellm_params: { model: os.environ/C_MODEL } }\n");
+      const path = file(
+        "config.yaml",
+        "include: [models.yaml, more/models.yaml]\nmodel_list:\n  - { model_name: a, litellm_params: { model: openai/gpt-4o-mini } }\nlitellm_settings: { request_timeout: 5 }\n",
+      );
+      const config = loadConfig(path, { C_MODEL: "openai/o4-mini" });
+      expect(config.model_list.map((m) => [m.model_name, m.litellm_params.model])).toEqual([
+        ["a", "openai/gpt-4o-mini"],
+        ["b", "openai/gpt-4o"],
+        ["c", "openai/o4-mini"],
+      ]);
+      expect(config.litellm_settings).toEqual({ drop_params: true });
+      expect(ignoredSettings(config)).toEqual([]);
+      expect(includedFiles(readFileSync(path, "utf8"))).toEqual(["models.yaml", "more/models.yaml"]);
+    });
+
+    it("names a file it cannot read, and refuses an include that is not a list of files", () => {
+      expect(() => loadConfig(file("missing.yaml", "include: [nowhere.yaml]\n"), {})).toThrow(/include: cannot read nowhere\.yaml \(.*nowhere\.yaml\): ENOENT/);
+      expect(() => loadConfig(file("scalar.yaml", "include: models.yaml\n"), {})).toThrow(/include: expected a list of file paths/);
+      expect(() => loadConfig(file("list.yaml", "include: [items.yaml]\n"), {})).toThrow(ConfigError);
+      file("items.yaml", "- a\n- b\n");
+      expect(() => loadConfig(join(dir, "list.yaml"), {})).toThrow(/items\.yaml is not a map of settings/);
+      expect(() => parseConfig("include: [models.yaml]\n", {})).toThrow(/only a config file read from disk/);
+    });
   });
 });

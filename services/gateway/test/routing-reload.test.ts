@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { eventually } from "@gateway/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -92,5 +93,22 @@ describe("config reload in a gateway process", () => {
     await eventually("the rejection to be logged", async () => (gateway.output().includes("config reload rejected") ? true : undefined));
     expect(gateway.output()).toMatch(/config reload rejected.*router_settings\.num_retries|router_settings\.num_retries.*config reload rejected/);
     expect(await askIt()).toEqual({ status: 200, id: "proc-1" });
+  });
+
+  it("reads the files config.yaml includes, as LiteLLM does, and reloads when one of them changes", async () => {
+    // The master key and settings in config.yaml, the models beside it (LiteLLM's include: lists extend, the rest replaces).
+    const configPath = writeConfig(`include: [models.yaml]\n${routingYaml(deployment("fast-model", "main-1", after))}`);
+    const models = join(dirname(configPath), "models.yaml");
+    writeFileSync(models, `model_list:\n${deployment("included-model", "included-1", after)}`);
+    const gateway = await processes.start("all", { configPath, env: { FAKE_PROVIDER_KEY: PROVIDER_KEY } });
+    const modelIds = async () => {
+      const res = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+      return ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id).sort();
+    };
+    expect(await modelIds()).toEqual(["fast-model", "included-model"]);
+    expect(gateway.output()).not.toContain('"ignored"');
+    writeFileSync(models, `model_list:\n${deployment("renamed-model", "included-2", after)}`);
+    await eventually("the included file's change to apply", async () => ((await modelIds()).includes("renamed-model") ? true : undefined));
+    expect(await modelIds()).toEqual(["fast-model", "renamed-model"]);
   });
 });
