@@ -104,8 +104,14 @@ export function queryOf(req: IncomingMessage): URLSearchParams {
   return new URL(req.url ?? "/", "http://edge").searchParams;
 }
 
-/** The caller's key: OpenAI's bearer token (or a bare key), or Azure's api-key / Anthropic's x-api-key header. */
+/**
+ * The caller's key: LiteLLM's own x-litellm-api-key header first (for
+ * clients whose Authorization carries something else), then OpenAI's bearer
+ * token (or a bare key), then Azure's api-key or Anthropic's x-api-key.
+ */
 export function apiKeyOf(req: IncomingMessage): string {
+  const litellm = req.headers["x-litellm-api-key"];
+  if (typeof litellm === "string") return keyOfAuthorization(litellm);
   const auth = req.headers.authorization;
   if (auth !== undefined) return keyOfAuthorization(auth);
   const alt = req.headers["api-key"] ?? req.headers["x-api-key"];

@@ -87,6 +87,17 @@ describe("virtual keys", () => {
     expect(provider.requests.some((r) => JSON.stringify(r).includes(minted.key))).toBe(false);
   });
 
+  it("takes the key from LiteLLM's x-litellm-api-key header over Authorization, which a client may use for something else", async () => {
+    const minted = await generate({ key_alias: "behind-another-auth" });
+    const viaHeader = (value: string) =>
+      new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: "token-for-someone-else", defaultHeaders: { "x-litellm-api-key": value }, maxRetries: 0 }).chat.completions.create({
+        model: "fast-model",
+        messages: [{ role: "user", content: "hello there" }],
+      });
+    for (const value of [minted.key, `Bearer ${minted.key}`]) expect((await viaHeader(value)).choices[0]?.message.content).toBe("Echo: hello there");
+    await expect(viaHeader("sk-not-a-key-0123456789")).rejects.toMatchObject({ status: 401 });
+  });
+
   it("refuses models outside the key's list with 401 naming the model", async () => {
     const minted = await generate({ models: ["other-model"] });
     await expect(ask(minted.key)).rejects.toMatchObject({ status: 401, message: expect.stringContaining("fast-model") });
