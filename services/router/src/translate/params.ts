@@ -2,12 +2,17 @@ import { Code, type ConnectError } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { Json } from "../providers/provider.js";
 
+/** A 400 for what a deployment cannot take, saying how to get past it: LiteLLM's unsupported_params. */
+export function unsupported(what: string, param: string): ConnectError {
+  return gatewayError(`${what}; remove it, or set drop_params: true (in litellm_settings or on the deployment) to drop it`, Code.InvalidArgument, {
+    type: "invalid_request_error",
+    param,
+    code: "unsupported_params",
+  });
+}
+
 export function unsupportedParam(name: string, provider: string): ConnectError {
-  return gatewayError(
-    `${provider} does not support the parameter "${name}"; remove it, or set drop_params: true (in litellm_settings or on the deployment) to drop it`,
-    Code.InvalidArgument,
-    { type: "invalid_request_error", param: name, code: "unsupported_params" },
-  );
+  return unsupported(`${provider} does not support the parameter "${name}"`, name);
 }
 
 /**

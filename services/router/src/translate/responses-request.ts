@@ -1,9 +1,9 @@
-import { Code, type ConnectError } from "@connectrpc/connect";
-import { clientJson, gatewayError } from "@gateway/common";
+import type { ConnectError } from "@connectrpc/connect";
+import { clientJson } from "@gateway/common";
 import type { Json, OpenAIBody } from "../providers/provider.js";
 import { badRequest, isJson, jsonArray, str } from "./content.js";
 import { isOpenAIReasoningModel } from "./messages-request.js";
-import { unsupportedParam } from "./params.js";
+import { unsupported, unsupportedParam } from "./params.js";
 
 // An OpenAI Responses request as an OpenAI chat request, so /v1/responses
 // reaches every deployment as a chat completion. Field names are from
@@ -45,16 +45,12 @@ function needsState(name: string): ConnectError {
 }
 
 /**
- * As unsupportedParam, for a hosted tool (web search, file search, code
- * interpreter, …): OpenAI runs those inside its Responses API, and a chat
- * completion has no counterpart on any provider.
+ * A hosted tool (web search, file search, code interpreter, …): OpenAI runs
+ * those inside its Responses API, and a chat completion has no counterpart
+ * on any provider.
  */
 function unsupportedTool(type: string, provider: string): ConnectError {
-  return gatewayError(
-    `${provider} deployments answer /v1/responses through chat completions, which do not support tools of type "${type}"; remove them, or set drop_params: true (in litellm_settings or on the deployment) to drop them`,
-    Code.InvalidArgument,
-    { type: "invalid_request_error", param: "tools", code: "unsupported_params" },
-  );
+  return unsupported(`${provider} deployments answer /v1/responses through chat completions, which do not support tools of type "${type}"`, "tools");
 }
 
 function unsupportedPart(part: Json): ConnectError {
