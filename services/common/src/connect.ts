@@ -2,11 +2,12 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
-import type { ConnectRouter, Interceptor, Transport } from "@connectrpc/connect";
+import type { ConnectRouter, Transport } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
 import { serviceErrorInterceptor } from "./errors.js";
 import { H2Handlers } from "./h2-handlers.js";
 import { h2Transport } from "./h2-transport.js";
+import type { InternalCredential } from "./internal-credential.js";
 import { sendMetrics } from "./metrics.js";
 import { traceClientInterceptor, traceServerInterceptor, tracingEnabled } from "./tracing.js";
 
@@ -22,6 +23,8 @@ export interface ConnectServer {
 export interface ServeOptions {
   port: number;
   host: string;
+  /** What every call must carry (or the master key as its bearer token); health probes and /metrics stay open. */
+  credential: InternalCredential;
   /** Answers /health/liveliness and /health/readiness next to the RPCs. */
   ready?: () => boolean;
   /** Called when closing starts: streams that never end by themselves end now. */
@@ -43,12 +46,13 @@ const H2_PREFACE_START = "PRI";
 export async function serveConnect(routes: (router: ConnectRouter) => void, options: ServeOptions): Promise<ConnectServer> {
   // Without tracing, our own binary calls skip connect-node (h2-handlers.ts).
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const fast = tracingEnabled() ? undefined : new H2Handlers(maxMessageBytes);
+  const fast = tracingEnabled() ? undefined : new H2Handlers(maxMessageBytes, options.credential);
   const handler = connectNodeAdapter({
     readMaxBytes: maxMessageBytes,
     routes: (router) => routes(fast ? fast.recording(router) : router),
-    // Outermost first: the trace records the error the caller gets.
-    interceptors: tracingEnabled() ? [traceServerInterceptor, serviceErrorInterceptor] : [serviceErrorInterceptor],
+    // Outermost first: the trace records the error the caller gets. The
+    // fallback below (health, metrics) takes no interceptor, so it stays open.
+    interceptors: tracingEnabled() ? [traceServerInterceptor, serviceErrorInterceptor, options.credential.gate] : [serviceErrorInterceptor, options.credential.gate],
     fallback(req, res) {
       if (req.url === "/metrics") return void sendMetrics(res);
       const ready = options.ready?.() ?? true;
@@ -141,15 +145,16 @@ function serveFastFirst(h2: http2.Http2Server, fast: H2Handlers): void {
 
 /**
  * A binary Connect transport over HTTP/2 to a peer service, e.g.
- * "http://keys:4001": our lean one (h2-transport.ts), or connect-node's when
- * calls go through interceptors (tracing) or over TLS.
+ * "http://keys:4001", its calls carrying `credential`: our lean one
+ * (h2-transport.ts), or connect-node's when calls go through interceptors
+ * (tracing) or over TLS.
  */
-export function connectTransport(baseUrl: string, interceptors: Interceptor[] = []): Transport {
-  if (!tracingEnabled() && interceptors.length === 0 && baseUrl.startsWith("http:")) return h2Transport(baseUrl);
+export function connectTransport(baseUrl: string, credential: InternalCredential): Transport {
+  if (!tracingEnabled() && baseUrl.startsWith("http:")) return h2Transport(baseUrl, credential);
   return createConnectTransport({
     baseUrl,
     httpVersion: "2",
     useBinaryFormat: true,
-    interceptors: tracingEnabled() ? [traceClientInterceptor, ...interceptors] : interceptors,
+    interceptors: tracingEnabled() ? [traceClientInterceptor, credential.sender] : [credential.sender],
   });
 }

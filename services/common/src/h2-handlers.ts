@@ -8,6 +8,7 @@ import { drained } from "./drained.js";
 import { serviceError } from "./errors.js";
 import { LightAbortController } from "./light-abort-controller.js";
 import { binaryCodec, type FlatCodec } from "./flat-codec.js";
+import { INTERNAL_CREDENTIAL_HEADER, type InternalCredential } from "./internal-credential.js";
 
 type Handler = (req: unknown, ctx: HandlerContext) => unknown;
 
@@ -33,13 +34,20 @@ const PLAIN_END = envelope(endStreamFlag, Buffer.from("{}"));
  * objects, an AbortController per call aborted at the end, async iterables
  * layered over the body). Any other call (JSON, gRPC, compressed, another
  * method kind) goes on to connect-node's handler, which serves the same
- * implementations.
+ * implementations. A call without the port's credential is refused before
+ * its body is read.
  */
 export class H2Handlers {
   private readonly methods = new Map<string, Entry>();
 
-  /** `maxBytes`: the largest request message taken; a larger one is refused without reading it all. */
-  constructor(private readonly maxBytes: number) {}
+  /**
+   * `maxBytes`: the largest request message taken; a larger one is refused
+   * without reading it all. `credential`: what every call must carry.
+   */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly credential: InternalCredential,
+  ) {}
 
   /** A router that registers with `router` and also records the unary and server-streaming methods here. */
   recording(router: ConnectRouter): ConnectRouter {
@@ -85,12 +93,12 @@ export class H2Handlers {
     if (encoding !== undefined && encoding !== "identity") return false;
     // A stream's errors (the caller reset it) show as its close, which cancels the call.
     stream.on("error", () => {});
-    run(entry, stream, headers, this.maxBytes).catch(() => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
+    run(entry, stream, headers, this.maxBytes, this.credential).catch(() => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
     return true;
   }
 }
 
-async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, maxBytes: number): Promise<void> {
+async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, maxBytes: number, credential: InternalCredential): Promise<void> {
   const abort = new LightAbortController();
   const timeoutMs = Number(headers["connect-timeout-ms"]) || undefined;
   const deadline = timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(new ConnectError("the call's deadline passed", Code.DeadlineExceeded)), timeoutMs);
@@ -101,6 +109,7 @@ async function run(entry: Entry, stream: http2.ServerHttp2Stream, headers: http2
   if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
   const ctx = new CallContext(entry.service, entry.method, options, "connect");
   try {
+    credential.admit(headers[INTERNAL_CREDENTIAL_HEADER], headers.authorization);
     const body = await readBody(stream, maxBytes);
     if (entry.method.methodKind === "unary") {
       const response = await entry.handler(decode(entry, body), ctx);

@@ -4,6 +4,7 @@ import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShap
 import { Code, ConnectError, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { codeFromHttpStatus, endStreamFlag, endStreamFromJson, errorFromJsonBytes, type EndStreamResponse } from "@connectrpc/connect/protocol-connect";
 import { binaryCodec } from "./flat-codec.js";
+import { INTERNAL_CREDENTIAL_HEADER, type InternalCredential } from "./internal-credential.js";
 
 type CallHeaders = Parameters<Transport["unary"]>[3];
 
@@ -21,10 +22,12 @@ const ENVELOPE_HEADER = 5;
  * bodies read through several async-iterable layers, a ConnectError built on
  * every call's end). Errors come back as ConnectErrors with the peer's
  * metadata, and a call that never reached the peer keeps the Node error
- * (ECONNREFUSED, a GOAWAY, a refused stream) as its cause.
+ * (ECONNREFUSED, a GOAWAY, a refused stream) as its cause. Every call
+ * carries `credential`, which the peer's port asks for.
  */
-export function h2Transport(baseUrl: string): Transport {
+export function h2Transport(baseUrl: string, credential: InternalCredential): Transport {
   const url = new URL(baseUrl);
+  const credentialValue = credential.headerValue();
   const origin = url.origin;
   const prefix = url.pathname.replace(/\/$/, "");
   let session: http2.ClientHttp2Session | undefined;
@@ -55,6 +58,7 @@ export function h2Transport(baseUrl: string): Transport {
       ":path": `${prefix}${path}`,
       "content-type": contentType,
       "connect-protocol-version": "1",
+      [INTERNAL_CREDENTIAL_HEADER]: credentialValue,
     };
     if (timeoutMs !== undefined && timeoutMs > 0) headers["connect-timeout-ms"] = String(Math.ceil(timeoutMs));
     if (header !== undefined) new Headers(header).forEach((value, name) => (headers[name] = value));

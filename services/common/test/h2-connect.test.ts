@@ -7,7 +7,7 @@ import { CheckHealthResponseSchema, RouterService, type CompleteRequest } from "
 import { create } from "@bufbuild/protobuf";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gatewayError, serveConnect } from "../src/index.js";
+import { gatewayError, INTERNAL_CREDENTIAL_HEADER, InternalCredential, serveConnect } from "../src/index.js";
 import { h2Transport } from "../src/h2-transport.js";
 import { transportClient } from "../src/transport-client.js";
 
@@ -66,6 +66,11 @@ function waitForAbort(ctx: HandlerContext): Promise<void> {
 
 const routes = (router: ConnectRouter) => router.service(RouterService, impl);
 
+// What the calls carry and the servers ask for (internal-credential.test.ts has the refusals).
+const credential = new InternalCredential("sk-h2-connect-test-master");
+const serve = (options: { port?: number; maxMessageBytes?: number } = {}, served: (router: ConnectRouter) => void = routes) => serveConnect(served, { port: 0, host: "127.0.0.1", credential, ...options });
+const ourTransport = (url: string) => h2Transport(url, credential);
+
 /** connect-node's server alone, as a peer that predates h2-handlers.ts would run it. */
 async function plainConnectServer(): Promise<{ url: string; close(): Promise<void> }> {
   const server = http2.createServer(connectNodeAdapter({ routes }));
@@ -83,12 +88,12 @@ async function plainConnectServer(): Promise<{ url: string; close(): Promise<voi
 }
 
 type RouterClient = Client<typeof RouterService>;
-const connectNodeTransport = (url: string) => createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true });
+const connectNodeTransport = (url: string, useBinaryFormat = true) => createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat, interceptors: [credential.sender] });
 
 const pairings: { name: string; client: (url: string) => RouterClient; server: "ours" | "connect-node"; cancelsWhenLeft: boolean }[] = [
-  { name: "our client, our server", client: (url) => transportClient(RouterService, h2Transport(url)), server: "ours", cancelsWhenLeft: true },
+  { name: "our client, our server", client: (url) => transportClient(RouterService, ourTransport(url)), server: "ours", cancelsWhenLeft: true },
   { name: "connect-node's client, our server", client: (url) => createClient(RouterService, connectNodeTransport(url)), server: "ours", cancelsWhenLeft: false },
-  { name: "our client, connect-node's server", client: (url) => transportClient(RouterService, h2Transport(url)), server: "connect-node", cancelsWhenLeft: true },
+  { name: "our client, connect-node's server", client: (url) => transportClient(RouterService, ourTransport(url)), server: "connect-node", cancelsWhenLeft: true },
   // What a split edge runs with tracing on or a TLS peer.
   { name: "our client over connect-node's transport, our server", client: (url) => transportClient(RouterService, connectNodeTransport(url)), server: "ours", cancelsWhenLeft: false },
 ];
@@ -100,7 +105,7 @@ describe.each(pairings)("Connect over HTTP/2: $name", ({ client: clientFor, serv
 
   beforeAll(async () => {
     if (serverKind === "ours") {
-      const server = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
+      const server = await serve();
       url = `http://127.0.0.1:${server.port}`;
       close = () => server.close(0);
     } else {
@@ -207,11 +212,11 @@ describe.each(pairings)("Connect over HTTP/2: $name", ({ client: clientFor, serv
 
 describe("our server's other calls", () => {
   it("answers a call whose bytes are not its request message with invalid_argument, and keeps serving", async () => {
-    const server = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
+    const server = await serve();
     const session = http2.connect(`http://127.0.0.1:${server.port}`);
     const send = (path: string, contentType: string, body: Buffer) =>
       new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
-        const req = session.request({ ":method": "POST", ":path": path, "content-type": contentType });
+        const req = session.request({ ":method": "POST", ":path": path, "content-type": contentType, [INTERNAL_CREDENTIAL_HEADER]: credential.headerValue() });
         const chunks: Buffer[] = [];
         let status = 0;
         req.on("response", (h) => (status = Number(h[":status"])));
@@ -231,7 +236,7 @@ describe("our server's other calls", () => {
       expect(stream.status).toBe(200);
       expect(stream.body[0]).toBe(2);
       expect(JSON.parse(stream.body.subarray(5).toString())).toMatchObject({ error: { code: "invalid_argument" } });
-      const client = transportClient(RouterService, h2Transport(`http://127.0.0.1:${server.port}`));
+      const client = transportClient(RouterService, ourTransport(`http://127.0.0.1:${server.port}`));
       expect((await client.checkHealth({ model: "still-here" })).healthy[0]?.modelGroup).toBe("still-here");
     } finally {
       session.close();
@@ -240,10 +245,10 @@ describe("our server's other calls", () => {
   });
 
   it("reports a database it cannot reach as unavailable on either server path, unary and mid-stream, without the driver's words", async () => {
-    const server = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
+    const server = await serve();
     const url = `http://127.0.0.1:${server.port}`;
     // Binary calls over h2 take h2-handlers.ts; JSON ones take connect-node.
-    const clients = [transportClient(RouterService, h2Transport(url)), createClient(RouterService, createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: false }))];
+    const clients = [transportClient(RouterService, ourTransport(url)), createClient(RouterService, connectNodeTransport(url, false))];
     try {
       for (const client of clients) {
         const unary = ConnectError.from(await client.checkHealth({ model: "db-down" }).catch((e: unknown) => e));
@@ -261,9 +266,9 @@ describe("our server's other calls", () => {
   });
 
   it("serves JSON Connect calls through connect-node", async () => {
-    const server = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
+    const server = await serve();
     try {
-      const client = createClient(RouterService, createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: "2", useBinaryFormat: false }));
+      const client = createClient(RouterService, connectNodeTransport(`http://127.0.0.1:${server.port}`, false));
       expect((await client.checkHealth({ model: "json" })).healthy[0]?.modelGroup).toBe("json");
     } finally {
       await server.close(0);
@@ -275,7 +280,7 @@ describe("h2Transport", () => {
   it("reports a peer that refuses the connection as unavailable, with the refusal as its cause", async () => {
     const { url, close } = await plainConnectServer();
     await close();
-    const err = await transportClient(RouterService, h2Transport(url))
+    const err = await transportClient(RouterService, ourTransport(url))
       .checkHealth({ model: "x" })
       .catch((e: unknown) => e);
     expect((err as ConnectError).code).toBe(Code.Unavailable);
@@ -285,9 +290,9 @@ describe("h2Transport", () => {
   });
 
   it("reports a method the peer does not serve as unimplemented, unary and streaming", async () => {
-    const server = await serveConnect(() => {}, { port: 0, host: "127.0.0.1" });
+    const server = await serve({}, () => {});
     try {
-      const client = transportClient(RouterService, h2Transport(`http://127.0.0.1:${server.port}`));
+      const client = transportClient(RouterService, ourTransport(`http://127.0.0.1:${server.port}`));
       const unary = await client.checkHealth({ model: "x" }).catch((e: unknown) => e);
       expect((unary as ConnectError).code).toBe(Code.Unimplemented);
       const stream = await (async () => {
@@ -301,10 +306,10 @@ describe("h2Transport", () => {
   });
 
   it("refuses a request message over the port's limit, on either server path, and keeps serving", async () => {
-    const server = await serveConnect(routes, { port: 0, host: "127.0.0.1", maxMessageBytes: 4096 });
+    const server = await serve({ maxMessageBytes: 4096 });
     try {
       const url = `http://127.0.0.1:${server.port}`;
-      for (const client of [transportClient(RouterService, h2Transport(url)), createClient(RouterService, createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: false }))]) {
+      for (const client of [transportClient(RouterService, ourTransport(url)), createClient(RouterService, connectNodeTransport(url, false))]) {
         const stream = (async () => {
           for await (const _ of client.complete({ requestId: "big", body: new Uint8Array(64 * 1024) })) return "a message";
           return "no error";
@@ -320,11 +325,11 @@ describe("h2Transport", () => {
   });
 
   it("connects again after the peer restarts on the same port", async () => {
-    const first = await serveConnect(routes, { port: 0, host: "127.0.0.1" });
-    const client = transportClient(RouterService, h2Transport(`http://127.0.0.1:${first.port}`));
+    const first = await serve();
+    const client = transportClient(RouterService, ourTransport(`http://127.0.0.1:${first.port}`));
     expect((await client.checkHealth({ model: "before" })).healthy).toHaveLength(1);
     await first.close(0);
-    const second = await serveConnect(routes, { port: first.port, host: "127.0.0.1" });
+    const second = await serve({ port: first.port });
     try {
       expect((await client.checkHealth({ model: "after" })).healthy[0]?.modelGroup).toBe("after");
     } finally {

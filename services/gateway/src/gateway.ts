@@ -2,7 +2,20 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startAccounting } from "@gateway/accounting";
-import { createLogger, directClient, ignoredSettings, loadConfig, serveConnect, transportClient, unpricedModels, type Bus, type Database, type GatewayConfig } from "@gateway/common";
+import {
+  ConfigError,
+  createLogger,
+  directClient,
+  ignoredSettings,
+  InternalCredential,
+  loadConfig,
+  serveConnect,
+  transportClient,
+  unpricedModels,
+  type Bus,
+  type Database,
+  type GatewayConfig,
+} from "@gateway/common";
 import { AuthCache, createEdgeServer, type Peers } from "@gateway/edge";
 import { startKeys } from "@gateway/keys";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
@@ -106,10 +119,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           accounting: directClient(AccountingService, accounting.impl),
         };
       } else {
+        const credential = splitCredential(config);
         peers = {
-          keys: transportClient(KeysService, replicaTransport(required(options.keysUrl, "KEYS_URL"))),
-          router: transportClient(RouterService, replicaTransport(required(options.routerUrl, "ROUTER_URL"))),
-          accounting: transportClient(AccountingService, replicaTransport(required(options.accountingUrl, "ACCOUNTING_URL"))),
+          keys: transportClient(KeysService, replicaTransport(required(options.keysUrl, "KEYS_URL"), credential)),
+          router: transportClient(RouterService, replicaTransport(required(options.routerUrl, "ROUTER_URL"), credential)),
+          accounting: transportClient(AccountingService, replicaTransport(required(options.accountingUrl, "ACCOUNTING_URL"), credential)),
         };
         // In one process an Authorize is a function call; across processes it is a hop worth skipping.
         const cache = new AuthCache(peers.keys, logger);
@@ -135,10 +149,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       closers.unshift((deadline) => edge.close(deadline - Date.now()));
     } else {
       if (options.sslKeyfilePath) throw new UsageError("--ssl_keyfile_path and --ssl_certfile_path apply to the edge only");
+      const credential = splitCredential(config);
       const service = await start[options.service]();
       const server = await serveConnect(service.routes, {
         port: options.port,
         host: options.host,
+        credential,
         ready: () => ready && routerReady() && databaseAlive(),
         ...("closing" in service && { closing: service.closing }),
         // A model call's body, as the edge took it, and the rest of its message.
@@ -209,6 +225,19 @@ function withConfiguredDatabase(options: GatewayOptions, config: GatewayConfig):
 /** The router's usage outbox lives in the data directory; without one, unsent usage is kept in memory only. */
 function outboxDir(options: GatewayOptions): string | undefined {
   return options.dataDir && join(options.dataDir, "outbox");
+}
+
+/**
+ * Split, the services' calls to each other carry a credential derived from
+ * the master key, and their ports refuse calls without it. In one process
+ * there are no such calls, and no credential.
+ */
+function splitCredential(config: GatewayConfig): InternalCredential {
+  const masterKey = config.general_settings.master_key;
+  if (masterKey === undefined) {
+    throw new ConfigError("general_settings.master_key (or the LITELLM_MASTER_KEY variable) must be set: split, the services' calls to each other carry a credential derived from it");
+  }
+  return new InternalCredential(masterKey);
 }
 
 function required(value: string | undefined, name: string): string {

@@ -1,6 +1,6 @@
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, Transport } from "@connectrpc/connect";
-import { connectTransport } from "@gateway/common";
+import { connectTransport, type InternalCredential } from "@gateway/common";
 
 // How long a replica that refused a connection is passed over before it is
 // tried again (a restarting replica is usually back within seconds).
@@ -35,16 +35,17 @@ interface Replica {
  * A transport over several replicas of one service ("http://a:4001,http://b:4001"):
  * calls go round-robin, and a call a replica provably did not take (it is
  * down or shutting down) moves to the next one. A single URL, such as a
- * Kubernetes Service, is just that URL's transport.
+ * Kubernetes Service, is just that URL's transport. Every call carries
+ * `credential`.
  */
-export function replicaTransport(urls: string): Transport {
+export function replicaTransport(urls: string, credential: InternalCredential): Transport {
   const list = urls
     .split(",")
     .map((url) => url.trim())
     .filter((url) => url !== "");
   if (list.length === 0) throw new Error("no replica URL given");
-  if (list.length === 1) return connectTransport(list[0]!);
-  const replicas: Replica[] = list.map((url) => ({ url, transport: connectTransport(url), passOverUntil: 0 }));
+  if (list.length === 1) return connectTransport(list[0]!, credential);
+  const replicas: Replica[] = list.map((url) => ({ url, transport: connectTransport(url, credential), passOverUntil: 0 }));
   let next = 0;
 
   /** Every replica once, starting at the next in turn, those passed over last. */

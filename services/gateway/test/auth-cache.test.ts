@@ -6,7 +6,7 @@ import { createTestBus, createTestDatabase, eventually, type TestBus, type TestD
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type RunningGateway } from "../src/index.js";
 import { replicaTransport } from "../src/replica-transport.js";
-import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { fakeOpenAIConfig, INTERNAL_CREDENTIAL, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
 import { gatewayOptions, type GatewayPlumbing } from "./support/gateway.js";
 
 // A split edge's kept Authorize answers, against a keys service over the
@@ -31,7 +31,7 @@ beforeAll(async () => {
   bus = await createTestBus();
   plumbing = { databaseUrl: database.url, nats: bus };
   keysService = await startGateway(gatewayOptions("keys", config, plumbing));
-  keys = createClient(KeysService, replicaTransport(`http://127.0.0.1:${keysService.port}`));
+  keys = createClient(KeysService, replicaTransport(`http://127.0.0.1:${keysService.port}`, INTERNAL_CREDENTIAL));
   cache = new AuthCache(keys, createLogger("test", "silent"));
   cache.start();
 });

@@ -1,24 +1,48 @@
-import { createServer, type Server } from "node:http";
+import { createServer, get, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Code, type Client } from "@connectrpc/connect";
-import { connectTransport, transportClient } from "@gateway/common";
+import { Code, type Client, type Transport } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { connectTransport, InternalCredential, transportClient } from "@gateway/common";
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
-import { RouterService } from "@gateway/proto/router/v1/router_pb.js";
+import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
+import { CallType, RouterService } from "@gateway/proto/router/v1/router_pb.js";
 import { createTestBus, createTestDatabase, type TestBus, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningGateway } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
-import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { startSplitGateway } from "./support/gateway.js";
+import { fakeOpenAIConfig, INTERNAL_CREDENTIAL, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { startSplitGateway, type SplitPeers } from "./support/gateway.js";
 
-// Split, each service listens on a port of its own. Reaching the router's or
-// the accounting service's port must not be enough to manage models or read
-// spend: those calls take the master key, as the keys service's do, and the
-// edge's routes keep working with it.
+// Split, each service listens on a port of its own. Reaching one must not be
+// enough to run a model call on the provider keys, settle a reservation or
+// manage models: every call needs the credential the services derive from
+// the master key (the edge's carry it), or the master key itself as its
+// bearer token (an operator's curl or buf). Management calls also take the
+// master key only, as the keys service's do, and the edge's routes keep
+// working with it.
 
 const encoder = new TextEncoder();
 const bearer = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
+/** Whoever reaches a port: a Connect client with no credential of the gateway's. */
+const stranger = (url: string): Transport => createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true });
+/** A credential of another gateway, one with another master key. */
+const WRONG_CREDENTIAL = new InternalCredential("sk-another-gateway-master-key");
+const chat = (content: string) => JSON.stringify({ model: "fast-model", messages: [{ role: "user", content }] });
+
+async function readAll(responses: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of responses);
+}
+
+/** A GET's status, as a probe sees it, on a connection of its own (closed after, so it does not hold the port's close up). */
+function probe(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on("error", reject);
+  });
+}
 
 describe("split services' own ports", () => {
   let provider: FakeProvider;
@@ -26,8 +50,12 @@ describe("split services' own ports", () => {
   let bus: TestBus;
   let gateway: RunningGateway | undefined;
   let edgeUrl: string;
+  let peers: SplitPeers;
+  // As an operator or anyone else would call them, and as the edge does.
   let router: Client<typeof RouterService>;
   let accounting: Client<typeof AccountingService>;
+  let routerAsEdge: Client<typeof RouterService>;
+  let accountingAsEdge: Client<typeof AccountingService>;
   // What a deployment pointed at the attacker's server would send it.
   let collector: Server;
   const collected: string[] = [];
@@ -48,8 +76,11 @@ describe("split services' own ports", () => {
     const split = await startSplitGateway(fakeOpenAIConfig(provider.url), { databaseUrl: database.url, nats: bus });
     gateway = split;
     edgeUrl = `http://127.0.0.1:${split.port}`;
-    router = transportClient(RouterService, connectTransport(split.peers.routerUrl));
-    accounting = transportClient(AccountingService, connectTransport(split.peers.accountingUrl));
+    peers = split.peers;
+    router = transportClient(RouterService, stranger(peers.routerUrl));
+    accounting = transportClient(AccountingService, stranger(peers.accountingUrl));
+    routerAsEdge = transportClient(RouterService, connectTransport(peers.routerUrl, INTERNAL_CREDENTIAL));
+    accountingAsEdge = transportClient(AccountingService, connectTransport(peers.accountingUrl, INTERNAL_CREDENTIAL));
   });
 
   afterAll(async () => {
@@ -58,6 +89,56 @@ describe("split services' own ports", () => {
     await provider?.close();
     await bus?.close();
     await database?.drop();
+  });
+
+  it("refuses a model call straight to the router's port without the gateway's credential, and runs it through the edge", async () => {
+    const { json: virtual } = await admin<GeneratedKey>(edgeUrl, "POST", "/key/generate", {});
+    const call = { requestId: "straight-to-the-router", callType: CallType.CHAT_COMPLETIONS, body: encoder.encode(chat("spend someone else's budget")), keyHash: virtual.token };
+    const calledBefore = provider.requests.length;
+    for (const transport of [stranger(peers.routerUrl), connectTransport(peers.routerUrl, WRONG_CREDENTIAL)]) {
+      const client = transportClient(RouterService, transport);
+      await expect(readAll(client.complete(call))).rejects.toMatchObject({ code: Code.Unauthenticated });
+      await expect(readAll(client.complete(call, bearer(virtual.key)))).rejects.toMatchObject({ code: Code.Unauthenticated });
+    }
+    expect(provider.requests.length).toBe(calledBefore);
+    const res = await fetch(`${edgeUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${virtual.key}`, "content-type": "application/json" },
+      body: chat("through the front door"),
+    });
+    expect(res.status).toBe(200);
+    expect(provider.requests.length).toBe(calledBefore + 1);
+  });
+
+  it("refuses Authorize and Release straight to the keys service's port without the gateway's credential", async () => {
+    const { json: virtual } = await admin<GeneratedKey>(edgeUrl, "POST", "/key/generate", {});
+    for (const transport of [stranger(peers.keysUrl), connectTransport(peers.keysUrl, WRONG_CREDENTIAL)]) {
+      const keys = transportClient(KeysService, transport);
+      await expect(keys.authorize({ apiKey: virtual.key, requestId: "straight-to-keys", model: "fast-model" })).rejects.toMatchObject({ code: Code.Unauthenticated });
+      await expect(keys.release({ requestId: "straight-to-keys", keyHash: virtual.token })).rejects.toMatchObject({ code: Code.Unauthenticated });
+    }
+    // The edge's calls carry the credential.
+    const keys = transportClient(KeysService, connectTransport(peers.keysUrl, INTERNAL_CREDENTIAL));
+    const authorized = await keys.authorize({ apiKey: virtual.key, requestId: "as-the-edge", model: "fast-model" });
+    expect(authorized.keyHash).toBe(virtual.token);
+    await keys.release({ requestId: "as-the-edge", keyHash: virtual.token, holder: authorized.holder });
+  });
+
+  it("takes the master key as a bearer token without the credential, as an operator's curl or buf sends it", async () => {
+    expect((await router.getModelInfo({ id: "" }, bearer(MASTER_KEY))).models).toHaveLength(1);
+    await expect(accounting.topKeys({}, bearer(MASTER_KEY))).resolves.toBeDefined();
+    // JSON, as curl sends it, goes through connect-node's server path.
+    const viaJson = transportClient(RouterService, createConnectTransport({ baseUrl: peers.routerUrl, httpVersion: "2", useBinaryFormat: false }));
+    expect((await viaJson.getModelInfo({ id: "" }, bearer(MASTER_KEY))).models).toHaveLength(1);
+    await expect(viaJson.getModelInfo({ id: "" })).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("keeps the services' health probes and metrics open", async () => {
+    for (const url of [peers.keysUrl, peers.routerUrl, peers.accountingUrl]) {
+      for (const path of ["/health/liveliness", "/health/readiness", "/metrics"]) {
+        expect([path, await probe(`${url}${path}`)]).toEqual([path, 200]);
+      }
+    }
   });
 
   it("refuses the router's model admin without the master key", async () => {
@@ -70,32 +151,38 @@ describe("split services' own ports", () => {
         model_info: { id: "exfiltrate-1" },
       }),
     );
-    for (const [options, code] of [
-      [{}, Code.Unauthenticated],
-      [bearer(virtual.key), Code.PermissionDenied],
+    // Without the credential the port refuses; with it (a caller holding the
+    // edge's credential) the method still takes the master key only.
+    for (const [client, options, code] of [
+      [router, {}, Code.Unauthenticated],
+      [router, bearer(virtual.key), Code.Unauthenticated],
+      [routerAsEdge, {}, Code.Unauthenticated],
+      [routerAsEdge, bearer(virtual.key), Code.PermissionDenied],
     ] as const) {
-      await expect(router.addModel({ model }, options)).rejects.toMatchObject({ code });
-      await expect(router.getModelInfo({ id: "" }, options)).rejects.toMatchObject({ code });
-      await expect(router.checkHealth({ model: "" }, options)).rejects.toMatchObject({ code });
-      await expect(router.deleteModel({ id: "exfiltrate-1" }, options)).rejects.toMatchObject({ code });
+      await expect(client.addModel({ model }, options)).rejects.toMatchObject({ code });
+      await expect(client.getModelInfo({ id: "" }, options)).rejects.toMatchObject({ code });
+      await expect(client.checkHealth({ model: "" }, options)).rejects.toMatchObject({ code });
+      await expect(client.deleteModel({ id: "exfiltrate-1" }, options)).rejects.toMatchObject({ code });
     }
-    expect((await router.getModelInfo({ id: "" }, bearer(MASTER_KEY))).models).toHaveLength(1);
+    expect((await routerAsEdge.getModelInfo({ id: "" }, bearer(MASTER_KEY))).models).toHaveLength(1);
     expect(collected).toEqual([]);
   });
 
   it("refuses the accounting service's spend queries without the master key", async () => {
     const { json: virtual } = await admin<GeneratedKey>(edgeUrl, "POST", "/key/generate", {});
-    for (const [options, code] of [
-      [{}, Code.Unauthenticated],
-      [bearer(virtual.key), Code.PermissionDenied],
+    for (const [client, options, code] of [
+      [accounting, {}, Code.Unauthenticated],
+      [accounting, bearer(virtual.key), Code.Unauthenticated],
+      [accountingAsEdge, {}, Code.Unauthenticated],
+      [accountingAsEdge, bearer(virtual.key), Code.PermissionDenied],
     ] as const) {
-      await expect(accounting.listSpendLogs({}, options)).rejects.toMatchObject({ code });
-      await expect(accounting.keySpend({ keyHashes: [virtual.token] }, options)).rejects.toMatchObject({ code });
-      await expect(accounting.spendReport({ startDate: "2026-01-01", endDate: "2026-01-02" }, options)).rejects.toMatchObject({ code });
-      await expect(accounting.topKeys({}, options)).rejects.toMatchObject({ code });
-      await expect(accounting.topModels({}, options)).rejects.toMatchObject({ code });
+      await expect(client.listSpendLogs({}, options)).rejects.toMatchObject({ code });
+      await expect(client.keySpend({ keyHashes: [virtual.token] }, options)).rejects.toMatchObject({ code });
+      await expect(client.spendReport({ startDate: "2026-01-01", endDate: "2026-01-02" }, options)).rejects.toMatchObject({ code });
+      await expect(client.topKeys({}, options)).rejects.toMatchObject({ code });
+      await expect(client.topModels({}, options)).rejects.toMatchObject({ code });
     }
-    await expect(accounting.topKeys({}, bearer(MASTER_KEY))).resolves.toBeDefined();
+    await expect(accountingAsEdge.topKeys({}, bearer(MASTER_KEY))).resolves.toBeDefined();
   });
 
   it("keeps the edge's routes working: model admin and spend for the master key, /key/info for a key itself", async () => {

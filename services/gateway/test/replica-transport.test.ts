@@ -1,5 +1,5 @@
 import { createClient, type ConnectRouter } from "@connectrpc/connect";
-import { serveConnect, type ConnectServer } from "@gateway/common";
+import { InternalCredential, serveConnect, type ConnectServer } from "@gateway/common";
 import { RouterService } from "@gateway/proto/router/v1/router_pb.js";
 import { eventually } from "@gateway/testing";
 import { afterEach, describe, expect, it } from "vitest";
@@ -16,6 +16,8 @@ function replica(name: string) {
     });
 }
 
+const credential = new InternalCredential("sk-replica-transport-test-master");
+
 describe("replicaTransport", () => {
   const servers: ConnectServer[] = [];
 
@@ -24,7 +26,7 @@ describe("replicaTransport", () => {
   });
 
   async function start(name: string, port = 0): Promise<ConnectServer> {
-    const server = await serveConnect(replica(name), { port, host: "127.0.0.1" });
+    const server = await serveConnect(replica(name), { port, host: "127.0.0.1", credential });
     servers.push(server);
     return server;
   }
@@ -33,7 +35,7 @@ describe("replicaTransport", () => {
 
   it("spreads calls over the replicas in turn", async () => {
     const [a, b] = [await start("a"), await start("b")];
-    const client = createClient(RouterService, replicaTransport(`http://127.0.0.1:${a.port}, http://127.0.0.1:${b.port}`));
+    const client = createClient(RouterService, replicaTransport(`http://127.0.0.1:${a.port}, http://127.0.0.1:${b.port}`, credential));
     const names = [];
     for (let i = 0; i < 6; i++) names.push(await answeredBy(client));
     expect(names.sort()).toEqual(["a", "a", "a", "b", "b", "b"]);
@@ -41,7 +43,7 @@ describe("replicaTransport", () => {
 
   it("moves calls and streams off a replica that stopped, and back once it returns", async () => {
     const [a, b] = [await start("a"), await start("b")];
-    const client = createClient(RouterService, replicaTransport(`http://127.0.0.1:${a.port},http://127.0.0.1:${b.port}`));
+    const client = createClient(RouterService, replicaTransport(`http://127.0.0.1:${a.port},http://127.0.0.1:${b.port}`, credential));
     await answeredBy(client);
     await a.close();
     for (let i = 0; i < 4; i++) expect(await answeredBy(client)).toBe("b");
@@ -56,7 +58,7 @@ describe("replicaTransport", () => {
 
   it("fails when no replica is up, with the connection error", async () => {
     const [a, b] = [await start("a"), await start("b")];
-    const client = createClient(RouterService, replicaTransport(`http://127.0.0.1:${a.port},http://127.0.0.1:${b.port}`));
+    const client = createClient(RouterService, replicaTransport(`http://127.0.0.1:${a.port},http://127.0.0.1:${b.port}`, credential));
     await Promise.all([a.close(), b.close()]);
     const err = await client.listModels({}).catch((e: unknown) => e);
     expect(neverDelivered(err)).toBe(true);

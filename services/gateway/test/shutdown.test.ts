@@ -5,7 +5,7 @@ import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { fakeOpenAIConfig, INTERNAL_CREDENTIAL, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
 import { ProcessGroup } from "./support/processes.js";
 import { openChatStream, streamedContent } from "./support/sse.js";
 
@@ -80,7 +80,7 @@ describe("graceful shutdown of real processes on SIGTERM", () => {
     await expect(fetch(`${edge.url}/health/liveliness`)).rejects.toThrow();
 
     // The router published the stream's usage before it exited.
-    const ledger = createClient(AccountingService, connectTransport(accounting.url));
+    const ledger = createClient(AccountingService, connectTransport(accounting.url, INTERNAL_CREDENTIAL));
     const asMaster = { headers: { authorization: `Bearer ${MASTER_KEY}` } };
     const row = await eventually("the stream's ledger row", async () => (await ledger.listSpendLogs({ requestId: stream.requestId }, asMaster)).logs[0]);
     expect(row.status).toBe(UsageStatus.SUCCESS);

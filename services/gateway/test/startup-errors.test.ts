@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { fakeOpenAIConfig, PROVIDER_KEY } from "./support/config.js";
+import { fakeOpenAIConfig, PROVIDER_KEY, writeConfig } from "./support/config.js";
 import { ProcessGroup } from "./support/processes.js";
 
 // Nothing to keep: PGlite in memory, so each start is quick.
@@ -53,6 +53,13 @@ describe("a gateway that cannot start says why in one line", () => {
   it("run as one service without what it needs: exits 2 naming the missing setting", async () => {
     const start = processes.start("keys", { configPath, env: { ...IN_MEMORY, NATS_URL: "" } });
     await expect(start).rejects.toThrow(/exited \(2\) before listening:\nNATS_URL must be set when running the keys service on its own\n$/);
+  });
+
+  it("split without a master key (the services' calls to each other need it): exits 2 naming the setting", async () => {
+    const noMasterKey = writeConfig("model_list: []\n");
+    const peers = { KEYS_URL: "http://127.0.0.1:9", ROUTER_URL: "http://127.0.0.1:9", ACCOUNTING_URL: "http://127.0.0.1:9" };
+    const start = processes.start("edge", { configPath: noMasterKey, env: { ...IN_MEMORY, ...peers, LITELLM_MASTER_KEY: "" } });
+    await expect(start).rejects.toThrow(/exited \(2\) before listening:\ngeneral_settings\.master_key \(or the LITELLM_MASTER_KEY variable\) must be set: split, the services' calls to each other carry a credential derived from it\n$/);
   });
 
   it("on an address no interface has, exits 2 and names the host setting", async () => {

@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { InternalCredential } from "@gateway/common";
 import { afterAll } from "vitest";
 
 export const MASTER_KEY = "sk-master-test-0123456789";
+/** What split services whose config has MASTER_KEY ask their callers for. */
+export const INTERNAL_CREDENTIAL = new InternalCredential(MASTER_KEY);
 export const PROVIDER_KEY = "sk-provider-secret-abcdef";
 
 const written: string[] = [];
