@@ -1,6 +1,7 @@
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { eventually } from "@gateway/testing";
 import OpenAI from "openai";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
@@ -56,6 +57,28 @@ describe("runtime models", () => {
     expect(answer.data.choices[0]?.message.content).toBe("Echo: new");
     expect(answer.response.headers.get("x-litellm-model-id")).toBe("runtime-1");
     expect(added.requests.at(-1)?.headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
+  });
+
+  it("keeps a literal provider key and extra headers sealed in Postgres, and serves with them on every replica", async () => {
+    const { status } = await admin(one, "POST", "/model/new", {
+      model_name: "sealed-model",
+      litellm_params: { model: "openai/gpt-4o-mini", api_base: `${added.url}/v1`, api_key: PROVIDER_KEY, extra_headers: { "x-proxy-token": "proxy-secret-0123456789" } },
+      model_info: { id: "sealed-1" },
+    });
+    expect(status).toBe(200);
+    const sql = postgres(pair.databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await sql<{ params: Record<string, string> }[]>`SELECT litellm_params AS params FROM router.runtime_models WHERE id = 'sealed-1'`;
+      expect(JSON.stringify(row?.params)).not.toMatch(new RegExp(`${PROVIDER_KEY}|proxy-secret`));
+      expect(row?.params).toMatchObject({ model: "openai/gpt-4o-mini", api_key: expect.stringMatching(/^sealed:v1:/), extra_headers: expect.stringMatching(/^sealed:v1:/) });
+    } finally {
+      await sql.end();
+    }
+    await eventually("the other replica to list it", async () => ((await modelIds(two)).includes("sealed-model") ? true : undefined));
+    await client(two).chat.completions.create({ model: "sealed-model", messages: [{ role: "user", content: "sealed" }] });
+    expect(added.requests.at(-1)?.headers).toMatchObject({ authorization: `Bearer ${PROVIDER_KEY}`, "x-proxy-token": "proxy-secret-0123456789" });
+    expect((await admin(one, "POST", "/model/delete", { id: "sealed-1" })).status).toBe(200);
+    await eventually("the other replica to drop it", async () => (!(await modelIds(two)).includes("sealed-model") ? true : undefined));
   });
 
   it("shows every deployment in /model/info without a secret, telling runtime ones apart", async () => {

@@ -7,6 +7,7 @@ import { DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
 import { SharedDeploymentLimits } from "./deployment-limits.js";
 import { DeploymentStats } from "./deployment-stats.js";
 import { ModelStore } from "./model-admin/model-store.js";
+import { ParamSeal } from "./model-admin/sealed-params.js";
 import { LiveModelList } from "./model-list.js";
 import { SUPPORTED_PROVIDERS } from "./providers/index.js";
 import { createRouterService, routerRoutes } from "./service.js";
@@ -33,7 +34,9 @@ export async function startRouter(deps: {
   await deps.database.migrate(MIGRATIONS_FOLDER, "router");
   const state = { cooldowns: new Cooldowns(), stats: new DeploymentStats(), logger: deps.logger };
   const limits = new SharedDeploymentLimits(new DeploymentAllowanceStore(deps.database.db), deps.logger);
-  const store = new ModelStore(deps.database.db);
+  const masterKey = deps.config.general_settings.master_key;
+  // Without either, nothing can be added (model admin takes the master key) and nothing stored under one can be read.
+  const store = new ModelStore(deps.database.db, new ParamSeal(process.env["LITELLM_SALT_KEY"] ?? masterKey ?? ""));
   const models = new LiveModelList({ config: deps.config, store, bus: deps.bus, state, limits, logger: deps.logger });
   await models.start();
   const reloader = deps.configPath ? new ConfigReloader(deps.configPath, (config) => models.applyConfig(config), deps.logger) : undefined;
@@ -42,7 +45,6 @@ export async function startRouter(deps: {
     outboxDir: deps.outboxDir,
     storePrompts: deps.config.general_settings.store_prompts_in_spend_logs ?? false,
   });
-  const masterKey = deps.config.general_settings.master_key;
   const impl = createRouterService({
     models,
     store,

@@ -105,7 +105,7 @@ export class LiveModelList {
     const entries: ModelEntry[] = [];
     for (const row of rows) {
       try {
-        entries.push(parseModelEntry(entryOf(row), `model ${row.id}`));
+        entries.push(parseModelEntry(entryOf(this.deps.store!.open(row)), `model ${row.id}`));
       } catch (err) {
         this.deps.logger.error({ deployment: row.id, err: (err as Error).message }, "runtime model skipped");
       }

@@ -78,7 +78,7 @@ export async function startRoutingGateway(yaml: string, mode: "one process" | "s
 }
 
 /** Two gateways in one process each ("all"), sharing one Postgres and one NATS: two router replicas. */
-export async function startReplicaPair(yaml: string): Promise<{ urls: [string, string]; close(): Promise<void> }> {
+export async function startReplicaPair(yaml: string): Promise<{ urls: [string, string]; databaseUrl: string; close(): Promise<void> }> {
   process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
   const configPath = writeConfig(yaml);
   const database = await createTestDatabase();
@@ -97,7 +97,7 @@ export async function startReplicaPair(yaml: string): Promise<{ urls: [string, s
     await close();
     throw err;
   }
-  return { urls: [`http://127.0.0.1:${running[0]!.port}`, `http://127.0.0.1:${running[1]!.port}`], close };
+  return { urls: [`http://127.0.0.1:${running[0]!.port}`, `http://127.0.0.1:${running[1]!.port}`], databaseUrl: database.url, close };
 }
 
 /** A chat completion with its response headers. */

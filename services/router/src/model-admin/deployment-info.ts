@@ -1,7 +1,5 @@
 import type { Deployment } from "../config/deployment.js";
-
-// Parameter names that hold credentials, whatever the provider calls them.
-const SECRET = /key$|secret|password|credential|token$|^(extra_)?headers$/i;
+import { isSecretParam } from "./sealed-params.js";
 
 /** A URL without any user:password in it. */
 export function withoutUserInfo(url: string): string {
@@ -20,7 +18,7 @@ export function withoutUserInfo(url: string): string {
 export function publicParams(params: Record<string, unknown>): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(params)) {
-    if (SECRET.test(name)) continue;
+    if (isSecretParam(name)) continue;
     shown[name] = name === "api_base" && typeof value === "string" ? withoutUserInfo(value) : value;
   }
   return shown;

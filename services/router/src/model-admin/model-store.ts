@@ -1,20 +1,29 @@
 import { asc, eq } from "drizzle-orm";
 import type { Db } from "@gateway/common";
 import { runtimeModels } from "../db/schema.js";
+import type { ParamSeal } from "./sealed-params.js";
 
 export type RuntimeModelRow = typeof runtimeModels.$inferSelect;
 
-/** The runtime models in Postgres, shared by every router replica. */
+/** The runtime models in Postgres, shared by every router replica; their secret parameters are kept sealed. */
 export class ModelStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly seal: ParamSeal,
+  ) {}
 
-  /** Oldest first, so the model list keeps a stable order across replicas. */
+  /** Oldest first, so the model list keeps a stable order across replicas; secrets still sealed (see `open`). */
   all(): Promise<RuntimeModelRow[]> {
     return this.db.select().from(runtimeModels).orderBy(asc(runtimeModels.createdAt), asc(runtimeModels.id));
   }
 
+  /** A stored row with its secrets opened; throws a ConfigError when they were sealed under another key. */
+  open(row: RuntimeModelRow): RuntimeModelRow {
+    return { ...row, litellmParams: this.seal.open(row.litellmParams) };
+  }
+
   async add(row: Omit<RuntimeModelRow, "createdAt">): Promise<void> {
-    await this.db.insert(runtimeModels).values(row);
+    await this.db.insert(runtimeModels).values({ ...row, litellmParams: this.seal.seal(row.litellmParams) });
   }
 
   /** True when there was such a model. */
