@@ -50,7 +50,8 @@ export function spendLogRow(e: UsageEvent) {
     model: e.providerModel,
     model_group: e.modelGroup,
     model_id: e.deploymentId,
-    // As LiteLLM's spend logs attribute fallbacks; rows booked before these were kept asked for their model_group.
+    // As LiteLLM's spend logs attribute fallbacks. Rows booked before the name asked for was kept have
+    // none, and their model_group was that name.
     metadata: { original_model_group: e.originalModelGroup || e.modelGroup, attempted_fallbacks: e.attemptedFallbacks },
     custom_llm_provider: e.provider,
     user: e.userId,

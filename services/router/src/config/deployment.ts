@@ -48,7 +48,7 @@ const DEFAULT_TIMEOUT_S = 600;
 const DEFAULT_PROVIDER = "openai";
 
 function stableId(entry: ModelEntry): string {
-  const { api_key: _secret, extra_headers: _headers, ...params } = entry.litellm_params;
+  const { api_key: _secret, ...params } = entry.litellm_params;
   return createHash("sha256").update(JSON.stringify([entry.model_name, params])).digest("hex").slice(0, 16);
 }
 
