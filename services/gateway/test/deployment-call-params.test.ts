@@ -31,6 +31,7 @@ model_list:
       temperature: 0.5
       top_k: 40
       max_tokens: 512
+      stop: "END"
   - model_name: tuned-embed
     litellm_params: { model: openai/text-embedding-3-small, api_base: ${url}/v1, api_key: os.environ/FAKE_PROVIDER_KEY, dimensions: 8 }
 general_settings:
@@ -77,12 +78,19 @@ describe(`a deployment's call parameters and headers from litellm_params, ${MODE
   it("reach Anthropic as its own parameters, from a chat or from a Messages request", async () => {
     await client.chat.completions.create({ model: "tuned-claude", messages: [{ role: "user", content: "hi" }] });
     expect(upstream().path).toBe("/v1/messages");
-    expect(upstream().body).toMatchObject({ temperature: 0.5, top_k: 40, max_tokens: 512 });
+    expect(upstream().body).toMatchObject({ temperature: 0.5, top_k: 40, max_tokens: 512, stop_sequences: ["END"] });
 
     const anthropic = new Anthropic({ baseURL: setup.gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
     const message = await anthropic.messages.create({ model: "tuned-claude", max_tokens: 64, messages: [{ role: "user", content: "hello" }] });
     expect(message.content).toEqual([{ type: "text", text: "Echo: hello" }]);
-    expect(upstream().body).toMatchObject({ temperature: 0.5, top_k: 40, max_tokens: 64 });
+    expect(upstream().body).toMatchObject({ temperature: 0.5, top_k: 40, max_tokens: 64, stop_sequences: ["END"] });
+  });
+
+  it("reach a Responses request by its own names", async () => {
+    await client.responses.create({ model: "tuned-gpt", input: "hi" });
+    expect(upstream().path).toBe("/v1/responses");
+    expect(upstream().body).toMatchObject({ temperature: 0.2, max_output_tokens: 300, repetition_penalty: 1.1 });
+    expect(upstream().body).not.toHaveProperty("max_tokens");
   });
 
   it("fill an embeddings request's dimensions", async () => {

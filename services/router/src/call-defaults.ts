@@ -1,43 +1,47 @@
 import { withFields } from "@gateway/common";
 import type { Json } from "./providers/provider.js";
 
-// Which of a deployment's call parameters (litellm_params) each call type
-// takes, by the names its request body uses. A Messages body shares
-// Anthropic's names for these four; a Responses body has its own for the
-// output limit and the effort, so it takes only the common ones.
+// Which of a deployment's call parameters (litellm_params, OpenAI's names)
+// each call type takes, and the name its request body has for each: a
+// Messages body has Anthropic's (stop_sequences), a Responses body its own
+// (max_output_tokens). reasoning_effort reaches neither: their effort is
+// part of another object.
+type Takes = ReadonlyMap<string, string>;
+const asIs = (names: string[]): [string, string][] => names.map((name) => [name, name]);
 const SAMPLING = ["temperature", "top_p", "user"];
 
-export const CHAT_DEFAULTS: ReadonlySet<string> = new Set([
-  ...SAMPLING,
-  "top_k",
-  "n",
-  "stop",
-  "max_tokens",
-  "max_completion_tokens",
-  "presence_penalty",
-  "frequency_penalty",
-  "logit_bias",
-  "seed",
-  "response_format",
-  "reasoning_effort",
-  "logprobs",
-  "top_logprobs",
-  "parallel_tool_calls",
-]);
+export const CHAT_DEFAULTS: Takes = new Map(
+  asIs([
+    ...SAMPLING,
+    "top_k",
+    "n",
+    "stop",
+    "max_tokens",
+    "max_completion_tokens",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "seed",
+    "response_format",
+    "reasoning_effort",
+    "logprobs",
+    "top_logprobs",
+    "parallel_tool_calls",
+  ]),
+);
 // Legacy completions' logprobs is a count, not chat's switch: it is left out.
-export const TEXT_COMPLETION_DEFAULTS: ReadonlySet<string> = new Set([
-  ...SAMPLING,
-  "n",
-  "stop",
-  "max_tokens",
-  "presence_penalty",
-  "frequency_penalty",
-  "logit_bias",
-  "seed",
+export const TEXT_COMPLETION_DEFAULTS: Takes = new Map(asIs([...SAMPLING, "n", "stop", "max_tokens", "presence_penalty", "frequency_penalty", "logit_bias", "seed"]));
+export const EMBEDDING_DEFAULTS: Takes = new Map(asIs(["dimensions", "encoding_format", "user"]));
+export const MESSAGES_DEFAULTS: Takes = new Map([
+  ...asIs(["temperature", "top_p", "top_k", "max_tokens"]),
+  ["max_completion_tokens", "max_tokens"],
+  ["stop", "stop_sequences"],
 ]);
-export const EMBEDDING_DEFAULTS: ReadonlySet<string> = new Set(["dimensions", "encoding_format", "user"]);
-export const MESSAGES_DEFAULTS: ReadonlySet<string> = new Set(["temperature", "top_p", "top_k", "max_tokens"]);
-export const RESPONSES_DEFAULTS: ReadonlySet<string> = new Set(SAMPLING);
+export const RESPONSES_DEFAULTS: Takes = new Map([
+  ...asIs(SAMPLING),
+  ["max_tokens", "max_output_tokens"],
+  ["max_completion_tokens", "max_output_tokens"],
+]);
 
 // Two names for one limit: a request that sets either has set it.
 const SAME_AS: Readonly<Record<string, string>> = { max_tokens: "max_completion_tokens", max_completion_tokens: "max_tokens" };
@@ -47,15 +51,17 @@ const SAME_AS: Readonly<Record<string, string>> = { max_tokens: "max_completion_
  * itself (LiteLLM's order: what the request says wins). Unchanged, and not
  * copied, when nothing is added.
  */
-export function withCallDefaults(body: Json, defaults: Json | undefined, takes: ReadonlySet<string>): Json {
+export function withCallDefaults(body: Json, defaults: Json | undefined, takes: Takes): Json {
   if (defaults === undefined) return body;
   let added: Json | undefined;
   for (const name in defaults) {
-    if (!takes.has(name) || body[name] !== undefined) continue;
-    const same = SAME_AS[name];
+    const field = takes.get(name);
+    if (field === undefined || body[field] !== undefined || added?.[field] !== undefined) continue;
+    const same = SAME_AS[field];
     if (same !== undefined && body[same] !== undefined) continue;
     added ??= {};
-    added[name] = defaults[name];
+    // OpenAI's stop may be one string; Anthropic's stop_sequences is a list.
+    added[field] = field === "stop_sequences" ? [defaults[name]].flat() : defaults[name];
   }
   return added ? withFields(body, added) : body;
 }

@@ -24,8 +24,8 @@ export interface CallHandler {
   name: string;
   /** Throws an InvalidArgument error for a body this call type cannot run. */
   validate(body: Json): void;
-  /** The deployment call parameters (litellm_params) its bodies take. */
-  defaults: ReadonlySet<string>;
+  /** The deployment call parameters (litellm_params) its bodies take, by the name each has there. */
+  defaults: ReadonlyMap<string, string>;
   run(call: ProviderCall, outcome: Outcome): CallEvents;
 }
 

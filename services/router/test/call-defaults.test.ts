@@ -23,10 +23,17 @@ describe("a deployment's call parameters (litellm_params)", () => {
     expect(withCallDefaults({ max_tokens: 50 }, { max_completion_tokens: 300 }, CHAT_DEFAULTS)).toEqual({ max_tokens: 50 });
   });
 
-  it("fill only the names each call type's body has", () => {
+  it("fill only what each call type's body has, by its own names", () => {
     expect(withCallDefaults({ input: "x" }, defaults, EMBEDDING_DEFAULTS)).toEqual({ input: "x", dimensions: 8, user: "cron" });
-    expect(withCallDefaults({ messages: [] }, defaults, MESSAGES_DEFAULTS)).toEqual({ messages: [], temperature: 0.2, max_tokens: 300, top_k: 40 });
-    expect(withCallDefaults({ input: "x" }, defaults, RESPONSES_DEFAULTS)).toEqual({ input: "x", temperature: 0.2, user: "cron" });
+    expect(withCallDefaults({ messages: [] }, { ...defaults, stop: "END" }, MESSAGES_DEFAULTS)).toEqual({ messages: [], temperature: 0.2, max_tokens: 300, top_k: 40, stop_sequences: ["END"] });
+    expect(withCallDefaults({ messages: [], stop_sequences: ["mine"] }, { stop: ["END"] }, MESSAGES_DEFAULTS)).toEqual({ messages: [], stop_sequences: ["mine"] });
+    expect(withCallDefaults({ input: "x" }, { ...defaults, max_completion_tokens: 200, reasoning_effort: "low" }, RESPONSES_DEFAULTS)).toEqual({
+      input: "x",
+      temperature: 0.2,
+      user: "cron",
+      max_output_tokens: 300,
+    });
+    expect(withCallDefaults({ input: "x", max_output_tokens: 9 }, defaults, RESPONSES_DEFAULTS)).toEqual({ input: "x", max_output_tokens: 9, temperature: 0.2, user: "cron" });
   });
 
   it("leave the body as it is, not copied, when there is nothing to add", () => {
