@@ -1,10 +1,12 @@
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
-import { eventually } from "@gateway/testing";
+import { createTestBus, createTestDatabase, eventually } from "@gateway/testing";
 import OpenAI from "openai";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGateway, type RunningGateway } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
-import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
+import { gatewayOptions } from "./support/gateway.js";
 import { deployment, routingYaml, startReplicaPair } from "./support/routing.js";
 
 // Models added and removed at runtime through LiteLLM's /model/* routes, on
@@ -150,5 +152,34 @@ describe("/health", () => {
     const onlyOne = await admin<{ healthy_count: number; unhealthy_count: number }>(two, "GET", "/health?model=fast-model");
     expect([onlyOne.json.healthy_count, onlyOne.json.unhealthy_count]).toEqual([1, 0]);
     await admin(one, "POST", "/model/delete", { id: "dead-1" });
+  });
+});
+
+describe("runtime models stored before their secrets were sealed", () => {
+  it("are sealed when a router starts, and served as before", async () => {
+    const database = await createTestDatabase();
+    const bus = await createTestBus();
+    await bus.bus.close();
+    const plumbing = { databaseUrl: database.url, nats: bus };
+    const configPath = writeConfig(routingYaml(deployment("fast-model", "config-1", configured)));
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    let gateway: RunningGateway | undefined;
+    try {
+      // The first start makes the schema; then a row as an earlier version stored it.
+      await (await startGateway(gatewayOptions("all", configPath, plumbing))).close();
+      const params = { model: "openai/gpt-4o-mini", api_base: `${added.url}/v1`, api_key: PROVIDER_KEY };
+      await sql`INSERT INTO router.runtime_models (id, model_name, litellm_params) VALUES ('plain-1', 'plain-model', ${sql.json(params)})`;
+      gateway = await startGateway(gatewayOptions("all", configPath, plumbing));
+      const [row] = await sql<{ params: Record<string, string> }[]>`SELECT litellm_params AS params FROM router.runtime_models WHERE id = 'plain-1'`;
+      expect(row?.params["api_key"]).toMatch(/^sealed:v1:/);
+      const answer = await client(`http://127.0.0.1:${gateway.port}`).chat.completions.create({ model: "plain-model", messages: [{ role: "user", content: "old row" }] });
+      expect(answer.choices[0]?.message.content).toBe("Echo: old row");
+      expect(added.requests.at(-1)?.headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
+    } finally {
+      await gateway?.close();
+      await sql.end();
+      await bus.close();
+      await database.drop();
+    }
   });
 });

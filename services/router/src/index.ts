@@ -37,6 +37,8 @@ export async function startRouter(deps: {
   const masterKey = deps.config.general_settings.master_key;
   // Without either, nothing can be added (model admin takes the master key) and nothing stored under one can be read.
   const store = new ModelStore(deps.database.db, new ParamSeal(process.env["LITELLM_SALT_KEY"] ?? masterKey ?? ""));
+  const sealed = await store.sealStored();
+  if (sealed > 0) deps.logger.info({ models: sealed }, "sealed the provider keys of runtime models stored in plain text");
   const models = new LiveModelList({ config: deps.config, store, bus: deps.bus, state, limits, logger: deps.logger });
   await models.start();
   const reloader = deps.configPath ? new ConfigReloader(deps.configPath, (config) => models.applyConfig(config), deps.logger) : undefined;

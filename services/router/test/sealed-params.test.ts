@@ -30,8 +30,13 @@ describe("a runtime model's secret parameters at rest", () => {
     expect(["input_cost_per_token", "output_cost_per_token", "max_tokens", "api_base", "model"].some(isSecretParam)).toBe(false);
   });
 
-  it("open as they are when stored before sealing", () => {
+  it("open as they are when stored before sealing, which they are found to be, and are sealed once", () => {
     expect(seal.open(params)).toEqual(params);
+    expect(seal.unsealed(params)).toBe(true);
+    const sealed = seal.seal(params);
+    expect(seal.unsealed(sealed)).toBe(false);
+    expect(seal.seal(sealed)).toEqual(sealed);
+    expect(seal.unsealed({ model: "m", api_key: "os.environ/KEY" })).toBe(false);
   });
 
   it("cannot be opened under another key, or once tampered with", () => {

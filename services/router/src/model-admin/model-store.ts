@@ -22,6 +22,17 @@ export class ModelStore {
     return { ...row, litellmParams: this.seal.open(row.litellmParams) };
   }
 
+  /**
+   * Seals the secrets that rows stored before sealing still hold in plain
+   * text. Every replica does this at start; two doing it at once each write
+   * a sealed value, and either one opens.
+   */
+  async sealStored(): Promise<number> {
+    const plain = (await this.all()).filter((row) => this.seal.unsealed(row.litellmParams));
+    for (const row of plain) await this.db.update(runtimeModels).set({ litellmParams: this.seal.seal(row.litellmParams) }).where(eq(runtimeModels.id, row.id));
+    return plain.length;
+  }
+
   async add(row: Omit<RuntimeModelRow, "createdAt">): Promise<void> {
     await this.db.insert(runtimeModels).values({ ...row, litellmParams: this.seal.seal(row.litellmParams) });
   }

@@ -16,12 +16,15 @@ export function isSecretParam(name: string): boolean {
 
 // "os.environ/NAME" names where a secret is, and stays readable.
 const isReference = (value: unknown) => typeof value === "string" && value.startsWith("os.environ/");
+const isSealed = (value: unknown) => typeof value === "string" && value.startsWith(SEALED);
+const isPlainSecret = (name: string, value: unknown) => isSecretParam(name) && !isReference(value) && !isSealed(value);
 
 /**
  * Seals a runtime model's secret parameters (provider keys, extra headers)
  * for Postgres, and opens them again: AES-256-GCM under a key derived from
  * LITELLM_SALT_KEY, or else the master key, as LiteLLM encrypts what it
- * stores. Values stored before sealing was there are read as they are.
+ * stores. Values stored before sealing was there are read as they are, and
+ * sealed at the next start (ModelStore.sealStored).
  */
 export class ParamSeal {
   private readonly key: Buffer;
@@ -33,15 +36,20 @@ export class ParamSeal {
 
   seal(params: Record<string, unknown>): Record<string, unknown> {
     const sealed: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(params)) sealed[name] = isSecretParam(name) && !isReference(value) ? this.sealValue(value) : value;
+    for (const [name, value] of Object.entries(params)) sealed[name] = isPlainSecret(name, value) ? this.sealValue(value) : value;
     return sealed;
+  }
+
+  /** Whether params hold a secret in plain text (stored before sealing was there). */
+  unsealed(params: Record<string, unknown>): boolean {
+    return Object.entries(params).some(([name, value]) => isPlainSecret(name, value));
   }
 
   /** Throws a ConfigError when a value was sealed under another key (LITELLM_SALT_KEY or the master key changed). */
   open(params: Record<string, unknown>): Record<string, unknown> {
     const opened: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(params)) {
-      opened[name] = typeof value === "string" && value.startsWith(SEALED) ? this.openValue(name, value.slice(SEALED.length)) : value;
+      opened[name] = isSealed(value) ? this.openValue(name, (value as string).slice(SEALED.length)) : value;
     }
     return opened;
   }
