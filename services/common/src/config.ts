@@ -145,6 +145,8 @@ const generalSettings = z.looseObject({
   /** Always on here: models added with POST /model/new are stored in Postgres. */
   store_model_in_db: z.boolean().optional(),
   max_request_size_mb: z.number().positive().optional(),
+  /** A header callers may send their key in, ahead of every other (a proxy in front may take Authorization). */
+  litellm_key_header_name: z.string().regex(/^[A-Za-z0-9-]+$/, "expected a header name").optional(),
   store_prompts_in_spend_logs: z.boolean().optional(),
   maximum_spend_logs_retention_period: duration.optional(),
   maximum_spend_logs_retention_interval: duration.optional(),

@@ -18,6 +18,8 @@ export interface EdgeOptions {
    * refuse calls without it. Absent, those calls carry the caller's key.
    */
   masterKey?: string | undefined;
+  /** general_settings.litellm_key_header_name, in lower case: a header the caller's key may come in, ahead of every other. */
+  keyHeader?: string | undefined;
   /** Whether the services behind the edge are ready to serve. */
   ready: () => boolean;
 }

@@ -105,11 +105,15 @@ export function queryOf(req: IncomingMessage): URLSearchParams {
 }
 
 /**
- * The caller's key: LiteLLM's own x-litellm-api-key header first (for
- * clients whose Authorization carries something else), then OpenAI's bearer
- * token (or a bare key), then Azure's api-key or Anthropic's x-api-key.
+ * The caller's key: the header general_settings.litellm_key_header_name
+ * names, then LiteLLM's own x-litellm-api-key (both for clients whose
+ * Authorization carries something else), then OpenAI's bearer token (or a
+ * bare key), then Azure's api-key or Anthropic's x-api-key.
  */
-export function apiKeyOf(req: IncomingMessage): string {
+export function apiKeyOf(ctx: RequestContext): string {
+  const { req, options } = ctx;
+  const custom = options.keyHeader === undefined ? undefined : req.headers[options.keyHeader];
+  if (typeof custom === "string") return keyOfAuthorization(custom);
   const litellm = req.headers["x-litellm-api-key"];
   if (typeof litellm === "string") return keyOfAuthorization(litellm);
   const auth = req.headers.authorization;
@@ -125,5 +129,5 @@ export function apiKeyOf(req: IncomingMessage): string {
  * has none.
  */
 export function asMasterKey(ctx: RequestContext): CallOptions {
-  return { headers: { authorization: `Bearer ${ctx.options.masterKey ?? apiKeyOf(ctx.req)}` } };
+  return { headers: { authorization: `Bearer ${ctx.options.masterKey ?? apiKeyOf(ctx)}` } };
 }

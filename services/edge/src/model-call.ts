@@ -130,7 +130,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   // services as they are, with no copy made through protobuf's create().
   const auth = await authorize(ctx, {
     $typeName: "gateway.keys.v1.AuthorizeRequest",
-    apiKey: apiKeyOf(req),
+    apiKey: apiKeyOf(ctx),
     requestId,
     model,
     // Every token is at least one byte, so the body's size bounds the prompt.

@@ -141,6 +141,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           metricsNeedMasterKey,
           // The router's model admin and the accounting service ask for it, split or not.
           masterKey: config.general_settings.master_key,
+          keyHeader: config.general_settings.litellm_key_header_name?.toLowerCase(),
           ready: () => ready && routerReady() && databaseAlive(),
         },
         tlsFiles(options),

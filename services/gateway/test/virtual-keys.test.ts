@@ -20,7 +20,7 @@ beforeAll(async () => {
   provider = await startFakeProvider();
   database = await createTestDatabase();
   bus = await createTestBus();
-  gateway = await startGateway(gatewayOptions("all", fakeOpenAIConfig(provider.url), { databaseUrl: database.url, nats: bus }));
+  gateway = await startGateway(gatewayOptions("all", fakeOpenAIConfig(provider.url, "  litellm_key_header_name: X-Gateway-Key\n"), { databaseUrl: database.url, nats: bus }));
   baseUrl = `http://127.0.0.1:${gateway.port}`;
 });
 
@@ -96,6 +96,16 @@ describe("virtual keys", () => {
       });
     for (const value of [minted.key, `Bearer ${minted.key}`]) expect((await viaHeader(value)).choices[0]?.message.content).toBe("Echo: hello there");
     await expect(viaHeader("sk-not-a-key-0123456789")).rejects.toMatchObject({ status: 401 });
+  });
+
+  it("takes the key from the header general_settings.litellm_key_header_name names, ahead of every other", async () => {
+    const minted = await generate({ key_alias: "in-a-custom-header" });
+    const headers = { "x-gateway-key": minted.key, "x-litellm-api-key": "sk-not-a-key-0123456789" };
+    const answer = await new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: "token-for-someone-else", defaultHeaders: headers, maxRetries: 0 }).chat.completions.create({
+      model: "fast-model",
+      messages: [{ role: "user", content: "hello there" }],
+    });
+    expect(answer.choices[0]?.message.content).toBe("Echo: hello there");
   });
 
   it("refuses models outside the key's list with 401 naming the model", async () => {

@@ -18,7 +18,7 @@ const GROUP_BY: Record<string, SpendGroupBy> = {
 const MAX_TOP = 1000;
 
 async function authorizeAdmin(ctx: RequestContext): Promise<void> {
-  await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.MANAGEMENT });
+  await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.MANAGEMENT });
 }
 
 function param(ctx: RequestContext, name: string): string {

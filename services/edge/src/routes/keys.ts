@@ -17,7 +17,7 @@ function bad(message: string, param: string): Error {
 }
 
 function callOptions(ctx: RequestContext): CallOptions {
-  return { headers: { authorization: `Bearer ${apiKeyOf(ctx.req)}` } };
+  return { headers: { authorization: `Bearer ${apiKeyOf(ctx)}` } };
 }
 
 /**
@@ -165,7 +165,7 @@ export async function updateKey(ctx: RequestContext): Promise<void> {
 /** Without ?key=, the caller's own key, as in LiteLLM (which then names it by its hash). */
 export async function keyInfoRoute(ctx: RequestContext): Promise<void> {
   const param = queryOf(ctx.req).get("key") ?? "";
-  const own = apiKeyOf(ctx.req);
+  const own = apiKeyOf(ctx);
   // No key at all is the keys service's 401 to give.
   const ref = param !== "" ? keyRef(param) : own !== "" ? keyRef(own) : undefined;
   const { key } = await ctx.options.peers.keys.getKey({ ref }, callOptions(ctx));

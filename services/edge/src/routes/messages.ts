@@ -82,7 +82,7 @@ export async function countTokens(ctx: RequestContext): Promise<void> {
     const { body } = await readJsonObject(ctx.req, ctx.options.maxBodyBytes);
     if (typeof body["model"] !== "string" || body["model"] === "") throw invalid("model is required", "model");
     if (!Array.isArray(body["messages"])) throw invalid("messages must be an array", "messages");
-    await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.LOOKUP });
+    await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });
     const { text, images } = inputOf(body);
     sendJson(ctx.res, 200, { input_tokens: estimateTokens(text) + images * IMAGE_TOKENS });
   } catch (err) {

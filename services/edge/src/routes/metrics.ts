@@ -10,7 +10,7 @@ import { apiKeyOf } from "../http.js";
  */
 export async function metricsRoute(ctx: RequestContext): Promise<void> {
   if (ctx.options.metricsNeedMasterKey) {
-    await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.MANAGEMENT });
+    await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.MANAGEMENT });
   }
   return sendMetrics(ctx.res);
 }

@@ -13,7 +13,7 @@ const ADMIN_BODY_LIMIT = 1024 * 1024;
 const decoder = new TextDecoder();
 
 async function asMaster(ctx: RequestContext): Promise<void> {
-  await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.MANAGEMENT });
+  await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.MANAGEMENT });
 }
 
 const json = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes));

@@ -8,7 +8,7 @@ import { apiKeyOf, sendJson } from "../http.js";
 /** The model groups the calling key may use. */
 async function modelsFor(ctx: RequestContext): Promise<ModelGroup[]> {
   const { keys, router } = ctx.options.peers;
-  const auth = await keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.LOOKUP });
+  const auth = await keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });
   return (await router.listModels({ only: auth.models })).models;
 }
 

@@ -101,7 +101,7 @@ const FALSE = /^(false|0|no|off|f|n)$/i;
  */
 export async function spendLogs(ctx: RequestContext): Promise<void> {
   const { keys, accounting } = ctx.options.peers;
-  await keys.authorize({ apiKey: apiKeyOf(ctx.req), requestId: ctx.requestId, access: Access.MANAGEMENT });
+  await keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.MANAGEMENT });
   const q = queryOf(ctx.req);
   // LiteLLM's api_key filter takes the key itself or its hash.
   const apiKey = q.get("api_key") ?? "";
