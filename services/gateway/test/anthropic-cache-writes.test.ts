@@ -1,9 +1,9 @@
 import Anthropic from "@anthropic-ai/sdk";
 import type { FakeProvider } from "@gateway/fake-provider";
 import type OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { MASTER_KEY, writeConfig } from "./support/config.js";
-import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 
 // Pricing is the router's and runs the same in every mode; this one books
 // through NATS into Postgres, as a deployment does.
@@ -44,15 +44,10 @@ describe("writes to Anthropic's one-hour cache, booked in the ledger", () => {
   let gateway: ModeGateway;
   let openai: OpenAI;
   let anthropic: Anthropic;
-  let setup: FakeBehindGateway | undefined;
-
-  beforeAll(async () => {
-    setup = await startFakeBehindGateway(mode, config);
+  fakeBehindGatewayPerTest(mode, config, (setup) => {
     ({ provider, gateway, openai } = setup);
     anthropic = new Anthropic({ baseURL: gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
   });
-
-  afterAll(() => setup?.close());
 
   beforeEach(() => {
     Object.assign(provider.behavior, { cachedPromptTokens: 2, cacheWriteTokens: 5, cacheWrite1hTokens: 3 });

@@ -1,9 +1,9 @@
 import type { FakeProvider } from "@gateway/fake-provider";
 import { eventually } from "@gateway/testing";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 
 interface SpendLogRow {
   request_id: string;
@@ -25,20 +25,9 @@ describe.each(MODES)("chat completions, $name", (mode) => {
   let baseUrl: string;
   let client: OpenAI;
 
-  let setup: FakeBehindGateway | undefined;
-
-  beforeAll(async () => {
-    setup = await startFakeBehindGateway(mode, fakeOpenAIConfig);
-    ({ provider, gateway } = setup);
+  fakeBehindGatewayPerTest(mode, fakeOpenAIConfig, (setup) => {
+    ({ provider, gateway, openai: client } = setup);
     baseUrl = gateway.baseUrl;
-    client = setup.openai;
-  });
-
-  afterAll(() => setup?.close());
-
-  beforeEach(() => {
-    provider.requests.length = 0;
-    Object.assign(provider.behavior, { failNext: 0, breakStreamAfterChunks: undefined, reply: undefined, omitStreamUsage: false, rateLimitHeaders: undefined });
   });
 
   const spendLog = async (requestId: string) => (await gateway.spendLog(requestId)) as unknown as SpendLogRow;

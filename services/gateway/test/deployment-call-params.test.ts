@@ -1,9 +1,9 @@
 import Anthropic from "@anthropic-ai/sdk";
 import type { FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MASTER_KEY, writeConfig } from "./support/config.js";
-import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support/modes.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 
 // LiteLLM passes a deployment's litellm_params into every call to it, under
 // what the request sets itself; people keep sampling settings, a proxy's own
@@ -40,20 +40,10 @@ general_settings:
 
 // The router applies them alike in every mode; one mode is enough.
 describe(`a deployment's call parameters and headers from litellm_params, ${MODES[0]!.name}`, () => {
-  let setup: FakeBehindGateway;
   let provider: FakeProvider;
+  let gateway: ModeGateway;
   let client: OpenAI;
-
-  beforeAll(async () => {
-    setup = await startFakeBehindGateway(MODES[0]!, config);
-    ({ provider, openai: client } = setup);
-  });
-
-  afterAll(() => setup?.close());
-
-  beforeEach(() => {
-    provider.requests.length = 0;
-  });
+  fakeBehindGatewayPerTest(MODES[0]!, config, (setup) => ({ provider, gateway, openai: client } = setup));
 
   const upstream = () => provider.requests.at(-1)!;
 
@@ -80,7 +70,7 @@ describe(`a deployment's call parameters and headers from litellm_params, ${MODE
     expect(upstream().path).toBe("/v1/messages");
     expect(upstream().body).toMatchObject({ temperature: 0.5, top_k: 40, max_tokens: 512, stop_sequences: ["END"] });
 
-    const anthropic = new Anthropic({ baseURL: setup.gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
+    const anthropic = new Anthropic({ baseURL: gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
     const message = await anthropic.messages.create({ model: "tuned-claude", max_tokens: 64, messages: [{ role: "user", content: "hello" }] });
     expect(message.content).toEqual([{ type: "text", text: "Echo: hello" }]);
     expect(upstream().body).toMatchObject({ temperature: 0.5, top_k: 40, max_tokens: 64, stop_sequences: ["END"] });

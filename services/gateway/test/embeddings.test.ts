@@ -1,29 +1,15 @@
 import { embed, type FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 import { providersConfig } from "./support/providers.js";
 
 describe.each(MODES)("POST /v1/embeddings, $name", (mode) => {
   let provider: FakeProvider;
   let gateway: ModeGateway;
   let client: OpenAI;
-
-  let setup: FakeBehindGateway | undefined;
-
-  beforeAll(async () => {
-    setup = await startFakeBehindGateway(mode, providersConfig);
-    ({ provider, gateway } = setup);
-    client = setup.openai;
-  });
-
-  afterAll(() => setup?.close());
-
-  beforeEach(() => {
-    provider.requests.length = 0;
-    provider.behavior.failNext = 0;
-  });
+  fakeBehindGatewayPerTest(mode, providersConfig, (setup) => ({ provider, gateway, openai: client } = setup));
 
   const vectors = (texts: string[]) => texts.map((t) => embed(t));
 

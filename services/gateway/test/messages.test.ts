@@ -1,8 +1,8 @@
 import Anthropic, { APIError, AuthenticationError, BadRequestError, InternalServerError, RateLimitError } from "@anthropic-ai/sdk";
 import type { FakeProvider } from "@gateway/fake-provider";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 import { PIXEL_PNG, providersConfig } from "./support/providers.js";
 
 const weatherTool = {
@@ -15,20 +15,9 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
   let provider: FakeProvider;
   let gateway: ModeGateway;
   let client: Anthropic;
-
-  let setup: FakeBehindGateway | undefined;
-
-  beforeAll(async () => {
-    setup = await startFakeBehindGateway(mode, providersConfig);
+  fakeBehindGatewayPerTest(mode, providersConfig, (setup) => {
     ({ provider, gateway } = setup);
     client = new Anthropic({ baseURL: gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
-  });
-
-  afterAll(() => setup?.close());
-
-  beforeEach(() => {
-    provider.requests.length = 0;
-    Object.assign(provider.behavior, { failNext: 0, failStatus: 500, breakStreamAfterChunks: undefined, streamErrorAfterChunks: undefined, streamErrorType: undefined, cachedPromptTokens: undefined, cacheWriteTokens: undefined, webSearchRequests: undefined });
   });
 
   describe("translated for an OpenAI deployment", () => {

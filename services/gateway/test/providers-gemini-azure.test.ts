@@ -1,8 +1,8 @@
 import { thoughtSignature, type FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PROVIDER_KEY } from "./support/config.js";
-import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 import { PIXEL_PNG, providersConfig } from "./support/providers.js";
 
 // The adapters live in the router and run the same in every mode; the modes
@@ -18,21 +18,7 @@ describe("OpenAI clients on gemini/ and azure/ deployments", () => {
   let provider: FakeProvider;
   let gateway: ModeGateway;
   let client: OpenAI;
-
-  let setup: FakeBehindGateway | undefined;
-
-  beforeAll(async () => {
-    setup = await startFakeBehindGateway(mode, providersConfig);
-    ({ provider, gateway } = setup);
-    client = setup.openai;
-  });
-
-  afterAll(() => setup?.close());
-
-  beforeEach(() => {
-    provider.requests.length = 0;
-    Object.assign(provider.behavior, { requireApiKey: PROVIDER_KEY, failNext: 0, omitStreamUsage: false });
-  });
+  fakeBehindGatewayPerTest(mode, providersConfig, (setup) => ({ provider, gateway, openai: client } = setup));
 
   const upstream = () => provider.requests.at(-1)!;
 

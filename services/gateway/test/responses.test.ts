@@ -1,7 +1,7 @@
 import type { FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
+import { describe, expect, it } from "vitest";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 import { providersConfig } from "./support/providers.js";
 
 // OpenAI's Responses API (/v1/responses) through the official SDK: passed to
@@ -20,20 +20,7 @@ describe.each(MODES)("POST /v1/responses, $name", (mode) => {
   let provider: FakeProvider;
   let gateway: ModeGateway;
   let client: OpenAI;
-  let setup: FakeBehindGateway | undefined;
-
-  beforeAll(async () => {
-    setup = await startFakeBehindGateway(mode, providersConfig);
-    ({ provider, gateway, openai: client } = setup);
-  });
-
-  afterAll(() => setup?.close());
-
-  beforeEach(() => {
-    provider.requests.length = 0;
-    delete provider.behavior.breakStreamAfterChunks;
-    delete provider.behavior.noResponsesApi;
-  });
+  fakeBehindGatewayPerTest(mode, providersConfig, (setup) => ({ provider, gateway, openai: client } = setup));
 
   it("passes a request for OpenAI through as it is, stored state included, and books it as aresponses", async () => {
     const { data, response } = await client.responses.create({ model: "gpt", instructions: "Be terse.", input: "hello there", previous_response_id: "resp_earlier" }).withResponse();

@@ -1,7 +1,7 @@
 import type { FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { MODES, startFakeBehindGateway, type FakeBehindGateway, type ModeGateway } from "./support/modes.js";
+import { describe, expect, it } from "vitest";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 import { providersConfig } from "./support/providers.js";
 
 // OpenAI's legacy text completions (/v1/completions), which completion
@@ -11,19 +11,7 @@ describe.each(MODES)("text completions, $name", (mode) => {
   let provider: FakeProvider;
   let gateway: ModeGateway;
   let client: OpenAI;
-  let setup: FakeBehindGateway | undefined;
-
-  beforeAll(async () => {
-    setup = await startFakeBehindGateway(mode, providersConfig);
-    ({ provider, gateway, openai: client } = setup);
-  });
-
-  afterAll(() => setup?.close());
-
-  beforeEach(() => {
-    provider.requests.length = 0;
-    provider.behavior.omitStreamUsage = false;
-  });
+  fakeBehindGatewayPerTest(mode, providersConfig, (setup) => ({ provider, gateway, openai: client } = setup));
 
   it("answers a prompt with the provider's text, and books it as atext_completion", async () => {
     const { data, response } = await client.completions.create({ model: "gpt", prompt: "Say this is a test" }).withResponse();

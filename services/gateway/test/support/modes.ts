@@ -1,7 +1,7 @@
-import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import { defaultBehavior, startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import OpenAI from "openai";
-import { expect } from "vitest";
+import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { startGateway, type RunningGateway } from "../../src/index.js";
 import { MASTER_KEY, PROVIDER_KEY } from "./config.js";
 import { gatewayOptions, startSplitGateway, type GatewayPlumbing } from "./gateway.js";
@@ -86,4 +86,25 @@ export async function startFakeBehindGateway(mode: Mode, config: (providerUrl: s
       await provider.close();
     },
   };
+}
+
+/**
+ * For the describe block it is called in: a fake provider behind the gateway
+ * in `mode`, started before the block's tests (`started` gets it) and closed
+ * after them. Before each test the provider forgets the requests it recorded
+ * and goes back to its default behavior, so no test sees another's setting.
+ */
+export function fakeBehindGatewayPerTest(mode: Mode, config: (providerUrl: string) => string, started: (setup: FakeBehindGateway) => void): void {
+  let setup: FakeBehindGateway | undefined;
+  beforeAll(async () => {
+    setup = await startFakeBehindGateway(mode, config);
+    started(setup);
+  });
+  afterAll(() => setup?.close());
+  beforeEach(() => {
+    const provider = setup?.provider;
+    if (!provider) return;
+    provider.requests.length = 0;
+    provider.behavior = defaultBehavior({ requireApiKey: PROVIDER_KEY });
+  });
 }
