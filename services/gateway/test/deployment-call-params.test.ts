@@ -19,6 +19,7 @@ model_list:
       temperature: 0.2
       max_tokens: 300
       seed: 7
+      reasoning_effort: low
       stop: ["END"]
       organization: org-homelab
       extra_headers: { X-Team: platform }
@@ -49,7 +50,7 @@ describe(`a deployment's call parameters and headers from litellm_params, ${MODE
 
   it("fill what a chat request leaves unset, with the deployment's headers and extra body fields", async () => {
     await client.chat.completions.create({ model: "tuned-gpt", messages: [{ role: "user", content: "hi" }] });
-    expect(upstream().body).toMatchObject({ model: "gpt-4o-mini", temperature: 0.2, max_tokens: 300, seed: 7, stop: ["END"], repetition_penalty: 1.1 });
+    expect(upstream().body).toMatchObject({ model: "gpt-4o-mini", temperature: 0.2, max_tokens: 300, seed: 7, reasoning_effort: "low", stop: ["END"], repetition_penalty: 1.1 });
     expect(upstream().headers).toMatchObject({ "openai-organization": "org-homelab", "x-team": "platform" });
     // The gateway's own credential is still the one that goes upstream.
     expect(upstream().headers["authorization"]).toBe(`Bearer ${process.env["FAKE_PROVIDER_KEY"]}`);
@@ -79,8 +80,9 @@ describe(`a deployment's call parameters and headers from litellm_params, ${MODE
   it("reach a Responses request by its own names", async () => {
     await client.responses.create({ model: "tuned-gpt", input: "hi" });
     expect(upstream().path).toBe("/v1/responses");
-    expect(upstream().body).toMatchObject({ temperature: 0.2, max_output_tokens: 300, repetition_penalty: 1.1 });
+    expect(upstream().body).toMatchObject({ temperature: 0.2, max_output_tokens: 300, reasoning: { effort: "low" }, repetition_penalty: 1.1 });
     expect(upstream().body).not.toHaveProperty("max_tokens");
+    expect(upstream().body).not.toHaveProperty("reasoning_effort");
   });
 
   it("fill an embeddings request's dimensions", async () => {

@@ -4,10 +4,11 @@ import type { Json } from "./providers/provider.js";
 // Which of a deployment's call parameters (litellm_params, OpenAI's names)
 // each call type takes, and the name its request body has for each: a
 // Messages body has Anthropic's (stop_sequences), a Responses body its own
-// (max_output_tokens). reasoning_effort reaches neither: their effort is
-// part of another object.
-type Takes = ReadonlyMap<string, string>;
-const asIs = (names: string[]): [string, string][] => names.map((name) => [name, name]);
+// (max_output_tokens, and reasoning_effort as reasoning.effort). A Messages
+// body has no effort of its own: reasoning_effort does not reach it.
+type Field = string | readonly [outer: string, inner: string];
+export type Takes = ReadonlyMap<string, Field>;
+const asIs = (names: string[]): [string, Field][] => names.map((name) => [name, name]);
 const SAMPLING = ["temperature", "top_p", "user"];
 
 export const CHAT_DEFAULTS: Takes = new Map(
@@ -41,6 +42,7 @@ export const RESPONSES_DEFAULTS: Takes = new Map([
   ...asIs(SAMPLING),
   ["max_tokens", "max_output_tokens"],
   ["max_completion_tokens", "max_output_tokens"],
+  ["reasoning_effort", ["reasoning", "effort"]],
 ]);
 
 // Two names for one limit: a request that sets either has set it.
@@ -56,9 +58,18 @@ export function withCallDefaults(body: Json, defaults: Json | undefined, takes: 
   let added: Json | undefined;
   for (const name in defaults) {
     const field = takes.get(name);
-    if (field === undefined || body[field] !== undefined || added?.[field] !== undefined) continue;
+    if (field === undefined) continue;
+    if (typeof field !== "string") {
+      const [outer, inner] = field;
+      const within = body[outer] as Json | null | undefined;
+      if (within?.[inner] !== undefined) continue;
+      added ??= {};
+      added[outer] = within ? withFields(within, { [inner]: defaults[name] }) : { [inner]: defaults[name] };
+      continue;
+    }
+    if (body[field] !== undefined || added?.[field] !== undefined) continue;
     const same = SAME_AS[field];
-    if (same !== undefined && body[same] !== undefined) continue;
+    if (same !== undefined && (body[same] !== undefined || added?.[same] !== undefined)) continue;
     added ??= {};
     // OpenAI's stop may be one string; Anthropic's stop_sequences is a list.
     added[field] = field === "stop_sequences" ? [defaults[name]].flat() : defaults[name];

@@ -1,5 +1,5 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
-import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, MESSAGES_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS } from "./call-defaults.js";
+import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, MESSAGES_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
 import { chat, chatStream, validateChatBody } from "./chat-completion.js";
 import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
 import { messages, messagesStream, validateMessagesBody } from "./messages.js";
@@ -25,7 +25,7 @@ export interface CallHandler {
   /** Throws an InvalidArgument error for a body this call type cannot run. */
   validate(body: Json): void;
   /** The deployment call parameters (litellm_params) its bodies take, by the name each has there. */
-  defaults: ReadonlyMap<string, string>;
+  defaults: Takes;
   run(call: ProviderCall, outcome: Outcome): CallEvents;
 }
 

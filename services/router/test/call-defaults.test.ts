@@ -21,6 +21,9 @@ describe("a deployment's call parameters (litellm_params)", () => {
   it("count max_tokens and max_completion_tokens as one limit", () => {
     expect(withCallDefaults({ max_completion_tokens: 50 }, { max_tokens: 300 }, CHAT_DEFAULTS)).toEqual({ max_completion_tokens: 50 });
     expect(withCallDefaults({ max_tokens: 50 }, { max_completion_tokens: 300 }, CHAT_DEFAULTS)).toEqual({ max_tokens: 50 });
+    // A deployment that sets both sends the first it names, not both (OpenAI refuses a body with both).
+    expect(withCallDefaults({}, { max_tokens: 300, max_completion_tokens: 200 }, CHAT_DEFAULTS)).toEqual({ max_tokens: 300 });
+    expect(withCallDefaults({}, { max_completion_tokens: 200, max_tokens: 300 }, CHAT_DEFAULTS)).toEqual({ max_completion_tokens: 200 });
   });
 
   it("fill only what each call type's body has, by its own names", () => {
@@ -32,7 +35,13 @@ describe("a deployment's call parameters (litellm_params)", () => {
       temperature: 0.2,
       user: "cron",
       max_output_tokens: 300,
+      reasoning: { effort: "low" },
     });
+    // The Responses API's effort sits in reasoning, beside what the request put there.
+    expect(withCallDefaults({ reasoning: { summary: "auto" } }, { reasoning_effort: "high" }, RESPONSES_DEFAULTS)).toEqual({ reasoning: { summary: "auto", effort: "high" } });
+    const own = { reasoning: { effort: "minimal" } };
+    expect(withCallDefaults(own, { reasoning_effort: "high" }, RESPONSES_DEFAULTS)).toBe(own);
+    expect(withCallDefaults({ messages: [] }, { reasoning_effort: "high" }, MESSAGES_DEFAULTS)).toEqual({ messages: [] });
     expect(withCallDefaults({ input: "x", max_output_tokens: 9 }, defaults, RESPONSES_DEFAULTS)).toEqual({ input: "x", max_output_tokens: 9, temperature: 0.2, user: "cron" });
   });
 
