@@ -16,11 +16,11 @@ export function messagesText(messages: unknown): string {
   if (!Array.isArray(messages)) return "";
   let text = "";
   for (const m of messages) {
-    const content = (m as { content?: unknown }).content;
+    const content = (m as { content?: unknown } | null)?.content;
     if (typeof content === "string") text += content;
     else if (Array.isArray(content)) {
       for (const part of content) {
-        const t = (part as { text?: unknown }).text;
+        const t = (part as { text?: unknown } | null)?.text;
         if (typeof t === "string") text += t;
       }
     }

@@ -252,7 +252,7 @@ describe.each(MODES)("chat completions, $name", (mode) => {
     expect(ok.choices[0]?.message.content).toBe("Echo: still there?");
   });
 
-  it("refuses a model or stream of the wrong type, naming the parameter, before calling anyone", async () => {
+  it("refuses a model, stream or message of the wrong type, naming the parameter, before calling anyone", async () => {
     // Raw HTTP: the SDK's types would not let these through.
     const ask = async (fields: Record<string, unknown>) => {
       const res = await fetch(`${baseUrl}/v1/chat/completions`, {
@@ -269,6 +269,14 @@ describe.each(MODES)("chat completions, $name", (mode) => {
     expect(await ask({ model: 123 })).toEqual({
       status: 400,
       body: { error: { message: "model must be a string", type: "invalid_request_error", param: "model", code: "400" } },
+    });
+    expect(await ask({ messages: [{ role: "user", content: "hi" }, null] })).toEqual({
+      status: 400,
+      body: { error: { message: "messages[1] must be an object", type: "invalid_request_error", param: "messages", code: "400" } },
+    });
+    expect(await ask({ messages: [{ content: "hi" }] })).toEqual({
+      status: 400,
+      body: { error: { message: "messages[0].role must be a string", type: "invalid_request_error", param: "messages", code: "400" } },
     });
     expect(provider.requests).toHaveLength(0);
   });

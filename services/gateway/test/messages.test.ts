@@ -300,7 +300,7 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     expect(provider.requests).toHaveLength(0);
   });
 
-  it("refuses a model or stream of the wrong type with Anthropic-shaped errors", async () => {
+  it("refuses a model, stream or message of the wrong type with Anthropic-shaped errors", async () => {
     // Raw HTTP: the SDK's types would not let these through.
     const ask = async (fields: Record<string, unknown>) => {
       const res = await fetch(`${gateway.baseUrl}/v1/messages`, {
@@ -312,6 +312,8 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     };
     expect(await ask({ stream: "true" })).toEqual({ status: 400, body: { type: "error", error: { type: "invalid_request_error", message: "stream must be a boolean" } } });
     expect(await ask({ model: 123 })).toEqual({ status: 400, body: { type: "error", error: { type: "invalid_request_error", message: "model must be a string" } } });
+    expect(await ask({ messages: ["hi"] })).toEqual({ status: 400, body: { type: "error", error: { type: "invalid_request_error", message: "messages.0: must be an object" } } });
+    expect(await ask({ messages: [{ role: null, content: "hi" }] })).toEqual({ status: 400, body: { type: "error", error: { type: "invalid_request_error", message: "messages.0.role: must be a string" } } });
     expect(provider.requests).toHaveLength(0);
   });
 

@@ -1,5 +1,5 @@
-import { Code } from "@connectrpc/connect";
-import { gatewayError, messagesText } from "@gateway/common";
+import { messagesText } from "@gateway/common";
+import { checkMessageList } from "./message-list.js";
 import { chunk as chunkEvent, estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { ChatChunk, ChatResult, Json, OpenAIBody, ProviderAdapter, ProviderCall, Usage } from "./providers/provider.js";
@@ -8,10 +8,7 @@ import { fitParams } from "./translate/params.js";
 import { fromOpenAIUsage } from "./translate/usage.js";
 
 export function validateChatBody(body: OpenAIBody): void {
-  const messages = body["messages"];
-  if (!Array.isArray(messages) || messages.length === 0) {
-    throw gatewayError("messages must be a non-empty array", Code.InvalidArgument, { type: "invalid_request_error", param: "messages" });
-  }
+  checkMessageList(body["messages"], "openai");
 }
 
 /**

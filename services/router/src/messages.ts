@@ -1,6 +1,6 @@
-import { Code } from "@connectrpc/connect";
-import { gatewayError, messagesText, tokensForChars, withFields } from "@gateway/common";
+import { messagesText, tokensForChars, withFields } from "@gateway/common";
 import { openChatStream, runChat } from "./chat-completion.js";
+import { checkMessageList } from "./message-list.js";
 import { estimatedUsage, finished, json, namedChunk, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./providers/provider.js";
@@ -14,10 +14,7 @@ import { fromAnthropicUsage, mergeAnthropicUsage } from "./translate/usage.js";
 // that speak Messages natively, translated to and from chat for the rest.
 
 export function validateMessagesBody(body: Json): void {
-  const messages = body["messages"];
-  if (!Array.isArray(messages) || messages.length === 0) {
-    throw gatewayError("messages: must be a non-empty array", Code.InvalidArgument, { type: "invalid_request_error", param: "messages" });
-  }
+  checkMessageList(body["messages"], "anthropic");
 }
 
 /** Anthropic requires max_tokens; a client that leaves it out gets the same default as chat requests. */
