@@ -10,6 +10,8 @@ export interface ErrorDetails {
   param: string | null;
   /** Extra response headers, e.g. retry-after. */
   headers: Record<string, string>;
+  /** Nothing the gateway knows how to describe (a bug, not the client's or a provider's doing): worth an operator's attention. */
+  unexpected: boolean;
 }
 
 export interface GatewayErrorInit {
@@ -86,6 +88,11 @@ async function* asServiceErrors<T>(messages: AsyncIterable<T>): AsyncIterable<T>
   }
 }
 
+/** A failure the gateway has no description for: a bug, not the client's or a provider's doing. */
+export function isUnexpected(err: ConnectError): boolean {
+  return err.code === Code.Internal || err.code === Code.Unknown;
+}
+
 /** Turns anything thrown by a service call into what the client sees. */
 export function describeError(err: unknown): ErrorDetails {
   const ce = serviceError(err);
@@ -96,13 +103,15 @@ export function describeError(err: unknown): ErrorDetails {
     if (name.startsWith(HEADER_PREFIX)) headers[name.slice(HEADER_PREFIX.length)] = value;
   });
   const status = Number(meta.get(STATUS));
+  const unexpected = isUnexpected(ce);
   return {
     status: Number.isInteger(status) && status >= 400 ? status : fallback.status,
     type: meta.get(TYPE) ?? fallback.type,
     // An unexpected error's own text may say more than a client should see.
-    message: ce.code === Code.Internal || ce.code === Code.Unknown ? "internal error" : ce.rawMessage,
+    message: unexpected ? "internal error" : ce.rawMessage,
     code: meta.get(ERROR_CODE),
     param: meta.get(PARAM),
     headers,
+    unexpected,
   };
 }

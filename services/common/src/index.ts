@@ -6,7 +6,7 @@ export { driverMessage, openDatabase, pgErrorCode, type Database, type DatabaseO
 export { openPglite } from "./pglite.js";
 export { DIRECT_PROTOCOL, directClient } from "./direct-client.js";
 export { transportClient } from "./transport-client.js";
-export { describeError, gatewayError, type ErrorDetails, type GatewayErrorInit } from "./errors.js";
+export { describeError, gatewayError, isUnexpected, type ErrorDetails, type GatewayErrorInit } from "./errors.js";
 export { hashKey, keyOfAuthorization, sameKeyHash } from "./key-hash.js";
 export { requireMasterKey } from "./master-key-call.js";
 export { createLogger, redactInLogs, type Logger } from "./logger.js";

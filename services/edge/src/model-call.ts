@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code } from "@connectrpc/connect";
-import { describeError, gatewayError, hashKey, LightAbortController, rememberParsedBody, type ErrorDetails } from "@gateway/common";
+import { gatewayError, hashKey, LightAbortController, rememberParsedBody, type ErrorDetails } from "@gateway/common";
 import { Access, type AuthorizeRequest, type AuthorizeResponse, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
 import { apiKeyOf, readJsonObject } from "./http.js";
+import { logFailure } from "./observe.js";
 import { addProviderRateLimits } from "./provider-rate-limits.js";
 import { SSE_HEADERS, writeEvent, writeNamedEvent } from "./sse.js";
 
@@ -250,7 +251,8 @@ async function writeStream(ctx: Call, events: Events): Promise<void> {
     }
   } catch (err) {
     if (!res.headersSent) throw err;
-    if (!res.destroyed) res.end(ctx.api.streamError(describeError(err)));
+    const details = logFailure(ctx, err);
+    if (!res.destroyed) res.end(ctx.api.streamError(details));
     return;
   }
   if (!res.destroyed) ctx.api.endStream(res);

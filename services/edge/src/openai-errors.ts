@@ -3,7 +3,7 @@ import { describeError, type ErrorDetails } from "@gateway/common";
 import { endAfterRequest } from "./http.js";
 
 /** OpenAI's error body: {"error": {message, type, param, code}}. */
-export function errorBody(details: ErrorDetails): string {
+export function errorBody(details: Omit<ErrorDetails, "headers" | "unexpected">): string {
   return JSON.stringify({ error: { message: details.message, type: details.type, param: details.param, code: details.code ?? String(details.status) } });
 }
 

@@ -163,7 +163,7 @@ function answerClientError(err: Error & { code?: string; reason?: unknown }, soc
     const known = CLIENT_ERRORS[err.code ?? ""];
     const status = known?.status ?? 400;
     const message = known?.message ?? `malformed HTTP request${typeof err.reason === "string" ? `: ${err.reason}` : ""}`;
-    const body = errorBody({ status, type: "invalid_request_error", message, code: null, param: null, headers: {} });
+    const body = errorBody({ status, type: "invalid_request_error", message, code: null, param: null });
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );

@@ -28,6 +28,7 @@ let endLinger = () => {};
 async function* complete(req: CompleteRequest, ctx: HandlerContext) {
   const body = JSON.parse(new TextDecoder().decode(req.body)) as { model: string; stream?: boolean; messages: { content: string }[] };
   const says = body.messages[0]?.content ?? "";
+  if (says === "crash" && !body.stream) throw new TypeError("Cannot read properties of null (reading 'secret-detail')");
   // A wildcard group is named by what the client asked for, as the router names it.
   yield { event: says === "wildcard" ? { case: "started" as const, value: { ...started.value, modelGroup: body.model } } : started };
   if (!body.stream) {
@@ -40,6 +41,7 @@ async function* complete(req: CompleteRequest, ctx: HandlerContext) {
     return;
   }
   yield { event: chunk("one ") };
+  if (says === "crash") throw new TypeError("Cannot read properties of null (reading 'secret-detail')");
   if (says === "break") {
     yield { event: finished };
     throw gatewayError("openai stream broke", Code.Unavailable, { type: "api_error", status: 502 });
@@ -71,11 +73,13 @@ const transport = createRouterTransport((router) => {
 
 let edge: EdgeServer;
 let base: string;
+/** What the edge logged, one JSON object a line. */
+const logged: { level: number; msg: string; requestId?: string; err?: string; stack?: string }[] = [];
 
 beforeAll(async () => {
   edge = createEdgeServer({
     peers: { keys: createClient(KeysService, transport), router: createClient(RouterService, transport), accounting: createClient(AccountingService, transport) },
-    logger: createLogger("edge-test", "silent"),
+    logger: createLogger("edge-test", "debug", { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) }),
     maxBodyBytes: 1024,
     metricsNeedMasterKey: false,
     ready: () => true,
@@ -168,6 +172,29 @@ describe("edge", () => {
       expect(error.type).toBeTruthy();
     }
     expect((await post({ model: "fast-model", messages: [{ role: "user", content: "ok" }] })).status).toBe(200);
+  });
+
+  it("tells the client only 'internal error' for a failure nobody expected, and logs it at error with its stack, also mid-stream", async () => {
+    const res = await post({ model: "fast-model", messages: [{ role: "user", content: "crash" }] });
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ error: { message: "internal error", type: "internal_server_error" } });
+    expect(text).not.toContain("secret-detail");
+    const requestId = res.headers.get("x-litellm-call-id");
+    const line = logged.find((l) => l.requestId === requestId && l.level === 50);
+    expect(line?.msg).toBe("request failed unexpectedly");
+    // Through this Connect transport the edge has the error as its peer told it; a router across the network logs the stack too.
+    expect(line?.stack).toMatch(/^ConnectError: [^]*\n\s+at /);
+
+    const streamed = await post({ model: "fast-model", stream: true, messages: [{ role: "user", content: "crash" }] });
+    const events = await streamed.text();
+    expect(events).toContain("internal error");
+    expect(events).not.toContain("secret-detail");
+    expect(logged.filter((l) => l.requestId === streamed.headers.get("x-litellm-call-id") && l.level === 50)).toHaveLength(1);
+
+    // A client's own mistake stays at debug.
+    const refused = await post({ messages: [] });
+    expect(logged.find((l) => l.requestId === refused.headers.get("x-litellm-call-id"))?.level).toBe(20);
   });
 
   it("routes a request target as the URL parser reads it: with a query, with dot segments, in absolute form", async () => {

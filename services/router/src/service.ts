@@ -1,5 +1,5 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { DIRECT_PROTOCOL, gatewayError, parsedBody, requireMasterKey, type Logger } from "@gateway/common";
+import { DIRECT_PROTOCOL, gatewayError, isUnexpected, parsedBody, requireMasterKey, type Logger } from "@gateway/common";
 import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
@@ -170,6 +170,10 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         }
         // A client that walks away mid-stream is recorded as a failure too.
         publishUsage(req, body, outcome, startMs, error, payload);
+        // Over the network the edge hears only a bug's message; its stack is here.
+        if (error && isUnexpected(error) && ctx.protocolName !== DIRECT_PROTOCOL) {
+          deps.logger.error({ requestId: req.requestId, err: error.rawMessage, stack: (error.cause instanceof Error ? error.cause : error).stack }, "call failed unexpectedly");
+        }
       };
       return new CompleteEvents(start, toConnectError, end, CLIENT_CLOSED);
     },
