@@ -104,6 +104,17 @@ export function queryOf(req: IncomingMessage): URLSearchParams {
   return new URL(req.url ?? "/", "http://edge").searchParams;
 }
 
+/** An integer query parameter from `min` to `max`, or `fallback` when absent. */
+export function intParam(ctx: RequestContext, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER, min = 0): number {
+  const value = queryOf(ctx.req).get(name);
+  if (value === null || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw gatewayError(`${name} must be an integer from ${min} to ${max}: ${value}`, Code.InvalidArgument, { type: "invalid_request_error", param: name });
+  }
+  return n;
+}
+
 /**
  * The caller's key: the header general_settings.litellm_key_header_name
  * names, then LiteLLM's own x-litellm-api-key (both for clients whose

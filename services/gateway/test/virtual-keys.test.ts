@@ -286,6 +286,32 @@ describe("virtual keys", () => {
     expect(cleared.json).toMatchObject({ rpm_limit: null, user_id: "list-user" });
   });
 
+  it("pages /key/list within LiteLLM's bounds, and shows the spend of keys regenerated more times than one ledger call takes", async () => {
+    for (let i = 0; i < 3; i++) await generate({ user_id: "paged-user" });
+    const page = (query: string) => admin<{ keys: string[]; total_count: number; current_page: number; total_pages: number; error?: { param: string } }>(baseUrl, "GET", `/key/list?user_id=paged-user&${query}`);
+    const second = await page("size=2&page=2");
+    expect(second.json).toMatchObject({ total_count: 3, current_page: 2, total_pages: 2 });
+    expect(second.json.keys).toHaveLength(1);
+    // A page larger than the keys service serves would report too few pages.
+    for (const [query, param] of [["size=101", "size"], ["size=0", "size"], ["page=0", "page"], ["page=two", "page"]] as const) {
+      const refused = await page(query);
+      expect(refused.status).toBe(400);
+      expect(refused.json.error?.param).toBe(param);
+    }
+
+    const rotated = await generate({ key_alias: "rotated-often" });
+    await ask(rotated.key);
+    const ledger = await eventually("the ledger row", async () => {
+      const l = await ledgerSpend(rotated.token);
+      return l.rows === 1 ? l : undefined;
+    });
+    let key = rotated.key;
+    for (let i = 0; i < 1000; i++) key = (await admin<GeneratedKey>(baseUrl, "POST", "/key/regenerate", { key })).json.key;
+    const listed = await admin<{ keys: KeyInfo[] }>(baseUrl, "GET", "/key/list?key_alias=rotated-often&return_full_object=true");
+    expect(listed.status).toBe(200);
+    expect(listed.json.keys[0]!.spend).toBeCloseTo(ledger.spend, 12);
+  }, 60_000);
+
   it("keeps management routes to the master key", async () => {
     const minted = await generate({});
     const res = await fetch(`${baseUrl}/key/generate`, { method: "POST", headers: { authorization: `Bearer ${minted.key}` }, body: "{}" });

@@ -3,8 +3,7 @@ import { gatewayError, hashKey } from "@gateway/common";
 import { SpendGroupBy, type SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, asMasterKey, queryOf, sendJson } from "../http.js";
-import { intParam } from "./spend.js";
+import { apiKeyOf, asMasterKey, intParam, queryOf, sendJson } from "../http.js";
 
 // LiteLLM's spend report and top lists, in LiteLLM's response shapes, all
 // served from the accounting service's daily totals.

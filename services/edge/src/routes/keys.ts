@@ -3,7 +3,7 @@ import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, asMasterKey, queryOf, readJsonObject, sendJson } from "../http.js";
+import { apiKeyOf, asMasterKey, intParam, queryOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's key management routes (/key/*), as calls to the keys service's
 // management RPCs. The caller's key rides along: the keys service itself
@@ -11,6 +11,11 @@ import { apiKeyOf, asMasterKey, queryOf, readJsonObject, sendJson } from "../htt
 
 type Json = Record<string, unknown>;
 const ADMIN_BODY_LIMIT = 1024 * 1024;
+// /key/list's pages, as LiteLLM bounds them (the keys service cuts larger ones to this size too); page is a uint32 in the RPC.
+const MAX_KEY_PAGE_SIZE = 100;
+const MAX_KEY_PAGE = 2 ** 32 - 1;
+// The accounting service's KeySpend takes at most this many hashes a call.
+const MAX_KEY_SPEND_HASHES = 1000;
 
 function bad(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
@@ -121,7 +126,12 @@ export function keyInfo(k: VirtualKey, spend: number) {
 async function spendOf(ctx: RequestContext, keys: VirtualKey[]): Promise<number[]> {
   const hashesOf = (k: VirtualKey) => [k.keyHash, ...k.previousKeyHashes];
   const hashes = keys.filter((k) => k.spend === undefined).flatMap(hashesOf);
-  const ledger = hashes.length === 0 ? {} : (await ctx.options.peers.accounting.keySpend({ keyHashes: hashes }, asMasterKey(ctx))).spend;
+  // A page of keys regenerated many times can have more hashes than one call takes.
+  const asks = [];
+  for (let i = 0; i < hashes.length; i += MAX_KEY_SPEND_HASHES) {
+    asks.push(ctx.options.peers.accounting.keySpend({ keyHashes: hashes.slice(i, i + MAX_KEY_SPEND_HASHES) }, asMasterKey(ctx)));
+  }
+  const ledger: Record<string, number> = Object.assign({}, ...(await Promise.all(asks)).map((answer) => answer.spend));
   return keys.map((k) => k.spend ?? hashesOf(k).reduce((sum, hash) => sum + (ledger[hash] ?? 0), 0));
 }
 
@@ -188,8 +198,9 @@ async function keyByHash(ctx: RequestContext, keyHash: string, q: URLSearchParam
 
 export async function listKeys(ctx: RequestContext): Promise<void> {
   const q = queryOf(ctx.req);
-  const page = Number(q.get("page") ?? 1) || 1;
-  const size = Number(q.get("size") ?? 10) || 10;
+  // LiteLLM's bounds: a larger page would be cut short by the keys service, and total_pages would skip keys.
+  const page = intParam(ctx, "page", 1, MAX_KEY_PAGE, 1);
+  const size = intParam(ctx, "size", 10, MAX_KEY_PAGE_SIZE, 1);
   const keyHash = q.get("key_hash") ?? "";
   const { keys, totalCount } = keyHash
     ? await keyByHash(ctx, keyHash, q).then((found) => ({ keys: page === 1 ? found : [], totalCount: found.length }))

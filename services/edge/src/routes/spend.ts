@@ -4,7 +4,7 @@ import { gatewayError, hashKey } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, asMasterKey, queryOf, sendJson } from "../http.js";
+import { apiKeyOf, asMasterKey, intParam, queryOf, sendJson } from "../http.js";
 import { spendLogSummary } from "./spend-log-summary.js";
 
 const MAX_PAGE_SIZE = 1000;
@@ -12,17 +12,6 @@ const MAX_PAGE_SIZE = 1000;
 const MAX_OFFSET = 2 ** 32 - 1000;
 // The last page whose offset fits, whatever the page size.
 const MAX_PAGE = Math.floor(MAX_OFFSET / MAX_PAGE_SIZE);
-
-/** An integer query parameter from `min` to `max`, or `fallback` when absent. */
-export function intParam(ctx: RequestContext, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER, min = 0): number {
-  const value = queryOf(ctx.req).get(name);
-  if (value === null || value === "") return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw gatewayError(`${name} must be an integer from ${min} to ${max}: ${value}`, Code.InvalidArgument, { type: "invalid_request_error", param: name });
-  }
-  return n;
-}
 
 /** A date filter: "2026-11-25" or any ISO timestamp, as unix ms; 0 when absent. */
 function dateParam(ctx: RequestContext, name: string, endOfDay: boolean): number {
