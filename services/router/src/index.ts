@@ -1,6 +1,8 @@
 import { fileURLToPath } from "node:url";
 import { hashKey, releaseCodec, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { splitModel } from "./config/deployment.js";
 import { ModelGroups } from "./config/model-groups.js";
+import { unkeyedEntries } from "./config/provider-env.js";
 import { ConfigReloader } from "./config/reload.js";
 import { Cooldowns } from "./cooldowns.js";
 import { DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
@@ -41,6 +43,8 @@ export async function startRouter(deps: {
   if (sealed > 0) deps.logger.info({ models: sealed }, "sealed the provider keys of runtime models stored in plain text");
   const models = new LiveModelList({ config: deps.config, store, bus: deps.bus, state, limits, logger: deps.logger });
   await models.start();
+  const unkeyed = unkeyedEntries(deps.config.model_list, (model) => splitModel(model).provider);
+  if (unkeyed.length > 0) deps.logger.warn({ unkeyed }, "these deployments call an api_base of their own with no api_key: the provider's key variable is not sent there");
   const reloader = deps.configPath ? new ConfigReloader(deps.configPath, (config) => models.applyConfig(config), deps.logger) : undefined;
   reloader?.start();
   const publisher = new UsagePublisher(deps.bus, deps.logger, {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentPrice, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
 import type { Json } from "../providers/provider.js";
+import { providerSettings } from "./provider-env.js";
 
 /** Where a deployment was defined: config.yaml, or POST /model/new (stored in Postgres). */
 export type DeploymentSource = "config" | "db";
@@ -73,20 +74,21 @@ export function buildDeployment(
     );
   }
   const timeoutS = p.timeout ?? config.router_settings.timeout ?? config.litellm_settings.request_timeout ?? DEFAULT_TIMEOUT_S;
+  const settings = providerSettings(provider, p);
   return {
     id: entry.model_info?.id ?? stableId(entry),
     modelGroup: entry.model_name,
     provider,
     providerModel,
-    apiBase: p.api_base?.replace(/\/+$/, ""),
-    apiKey: p.api_key,
-    apiVersion: p.api_version,
+    apiBase: settings.apiBase?.replace(/\/+$/, ""),
+    apiKey: settings.apiKey,
+    apiVersion: settings.apiVersion,
     dropParams: p.drop_params ?? config.litellm_settings.drop_params ?? false,
     timeoutMs: timeoutS * 1000,
     streamTimeoutMs: (p.stream_timeout ?? config.router_settings.stream_timeout ?? timeoutS) * 1000,
     price: deploymentPrice(providerModel, entry.model_info, p),
     callDefaults: callDefaultsOf(p),
-    extraHeaders: extraHeadersOf(p),
+    extraHeaders: extraHeadersOf(p, settings.organization),
     extraBody: p.extra_body as Json | undefined,
     mockResponse: p.mock_response,
     rpm: p.rpm,
@@ -104,9 +106,9 @@ function callDefaultsOf(p: ModelEntry["litellm_params"]): Json | undefined {
   return set.length > 0 ? Object.fromEntries(set.map((name) => [name, p[name]])) : undefined;
 }
 
-function extraHeadersOf(p: ModelEntry["litellm_params"]): Record<string, string> | undefined {
+function extraHeadersOf(p: ModelEntry["litellm_params"], organization: string | undefined): Record<string, string> | undefined {
   const headers: Record<string, string> = {};
-  if (p.organization !== undefined) headers["openai-organization"] = p.organization;
+  if (organization !== undefined) headers["openai-organization"] = organization;
   for (const [name, value] of Object.entries(p.extra_headers ?? {})) headers[name.toLowerCase()] = value;
   return Object.keys(headers).length > 0 ? headers : undefined;
 }

@@ -25,5 +25,5 @@ function endpoint(d: Deployment): OpenAIEndpoint {
  */
 export const azureAdapter: ProviderAdapter = {
   ...openAICompatible("azure", perDeployment(endpoint)),
-  check: (d) => (d.apiBase === undefined ? "azure deployments need api_base (https://<resource>.openai.azure.com)" : undefined),
+  check: (d) => (d.apiBase === undefined ? "azure deployments need api_base (https://<resource>.openai.azure.com) or AZURE_API_BASE" : undefined),
 };

@@ -1,0 +1,65 @@
+import Anthropic from "@anthropic-ai/sdk";
+import type { FakeProvider } from "@gateway/fake-provider";
+import OpenAI from "openai";
+import { afterAll, describe, expect, it } from "vitest";
+import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+
+// LiteLLM reads a provider's standard variables for what a deployment leaves
+// out (OPENAI_API_KEY, ANTHROPIC_API_BASE, …): configs that name no key work
+// as they do there, except that a key from the environment is never sent to
+// an api_base the deployment names itself.
+const VARIABLES = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORGANIZATION", "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE"];
+
+// The variables point at the fake provider, whose address is known only once it runs: set here, as the config is written.
+const config = (url: string) => {
+  Object.assign(process.env, {
+    OPENAI_API_KEY: PROVIDER_KEY,
+    OPENAI_BASE_URL: `${url}/v1`,
+    OPENAI_ORGANIZATION: "org-from-env",
+    ANTHROPIC_API_KEY: PROVIDER_KEY,
+    ANTHROPIC_API_BASE: url,
+  });
+  return writeConfig(`
+model_list:
+  - model_name: env-gpt
+    litellm_params: { model: openai/gpt-4o-mini }
+  - model_name: env-claude
+    litellm_params: { model: anthropic/claude-3-5-haiku-20241022 }
+  - model_name: own-server
+    litellm_params: { model: openai/llama3, api_base: "${url}/v1" }
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+};
+
+describe(`provider settings from the environment, ${MODES[0]!.name}`, () => {
+  let provider: FakeProvider;
+  let gateway: ModeGateway;
+  let openai: OpenAI;
+  fakeBehindGatewayPerTest(MODES[0]!, config, (setup) => ({ provider, gateway, openai } = setup));
+  afterAll(() => {
+    for (const name of VARIABLES) delete process.env[name];
+  });
+
+  it("call an openai/ deployment without api_key or api_base with OPENAI_API_KEY at OPENAI_BASE_URL, as its organization", async () => {
+    const answer = await openai.chat.completions.create({ model: "env-gpt", messages: [{ role: "user", content: "hi" }] });
+    expect(answer.choices[0]!.message.content).toBeTruthy();
+    expect(provider.requests.at(-1)!.headers).toMatchObject({ authorization: `Bearer ${PROVIDER_KEY}`, "openai-organization": "org-from-env" });
+  });
+
+  it("call an anthropic/ deployment with ANTHROPIC_API_KEY at ANTHROPIC_API_BASE", async () => {
+    const anthropic = new Anthropic({ baseURL: gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
+    const message = await anthropic.messages.create({ model: "env-claude", max_tokens: 20, messages: [{ role: "user", content: "hi" }] });
+    expect(message.content[0]).toMatchObject({ type: "text" });
+    expect(provider.requests.at(-1)!.headers["x-api-key"]).toBe(PROVIDER_KEY);
+  });
+
+  it("send no key from the environment to an api_base a deployment names itself", async () => {
+    const refused = await openai.chat.completions.create({ model: "own-server", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.AuthenticationError);
+    const sent = provider.requests.at(-1)!.headers;
+    expect(sent["authorization"]).toBeUndefined();
+    expect(sent["openai-organization"]).toBeUndefined();
+  });
+});

@@ -1,0 +1,70 @@
+import { redactInLogs, type ModelEntry } from "@gateway/common";
+
+/**
+ * The environment variables LiteLLM reads for a provider's settings that a
+ * deployment leaves out, first set wins (OPENAI_API_KEY for an openai/
+ * deployment without api_key, …).
+ */
+interface ProviderVariables {
+  apiKey: readonly string[];
+  apiBase: readonly string[];
+  apiVersion?: readonly string[];
+  organization?: readonly string[];
+}
+
+const PROVIDER_VARIABLES: Readonly<Record<string, ProviderVariables>> = {
+  openai: { apiKey: ["OPENAI_API_KEY"], apiBase: ["OPENAI_BASE_URL", "OPENAI_API_BASE"], organization: ["OPENAI_ORGANIZATION"] },
+  azure: { apiKey: ["AZURE_OPENAI_API_KEY", "AZURE_API_KEY"], apiBase: ["AZURE_API_BASE"], apiVersion: ["AZURE_API_VERSION"] },
+  anthropic: { apiKey: ["ANTHROPIC_API_KEY"], apiBase: ["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"] },
+  gemini: { apiKey: ["GEMINI_API_KEY", "GOOGLE_API_KEY"], apiBase: ["GEMINI_API_BASE"] },
+};
+
+function firstSet(names: readonly string[] | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  for (const name of names ?? []) {
+    const value = env[name];
+    if (value) return value;
+  }
+  return undefined;
+}
+
+export interface ProviderSettings {
+  apiKey: string | undefined;
+  apiBase: string | undefined;
+  apiVersion: string | undefined;
+  organization: string | undefined;
+}
+
+/**
+ * A deployment's key, base URL, API version and organization: its own, or
+ * else its provider's variables. The variables' key and organization go only
+ * where the variables (or the provider's default) point: a deployment with an
+ * api_base of its own gets no key it does not name, so OPENAI_API_KEY never
+ * reaches an OpenAI-compatible server elsewhere (LiteLLM would send it).
+ */
+export function providerSettings(provider: string, p: ModelEntry["litellm_params"], env: NodeJS.ProcessEnv = process.env): ProviderSettings {
+  const vars = PROVIDER_VARIABLES[provider];
+  // The account's own settings, for the account's own server.
+  const account = p.api_base === undefined ? vars : undefined;
+  const apiKey = p.api_key ?? firstSet(account?.apiKey, env);
+  if (apiKey !== undefined && p.api_key === undefined) redactInLogs([apiKey]);
+  return {
+    apiKey,
+    apiBase: p.api_base ?? firstSet(vars?.apiBase, env),
+    apiVersion: p.api_version ?? firstSet(vars?.apiVersion, env),
+    organization: p.organization ?? firstSet(account?.organization, env),
+  };
+}
+
+/**
+ * Entries that call a provider at an api_base of their own with no api_key
+ * while the provider's key variable is set: LiteLLM would send that key
+ * there; this gateway sends none, and a start says so.
+ */
+export function unkeyedEntries(modelList: readonly ModelEntry[], provider: (model: string) => string, env: NodeJS.ProcessEnv = process.env): string[] {
+  return modelList
+    .filter(({ litellm_params: p }) => p.api_base !== undefined && p.api_key === undefined && p.mock_response === undefined)
+    .flatMap(({ model_name, litellm_params: p }) => {
+      const name = PROVIDER_VARIABLES[provider(p.model)]?.apiKey.find((n) => env[n]);
+      return name === undefined ? [] : [`${model_name} (${p.model}): set api_key: os.environ/${name} to send ${name} to ${p.api_base}`];
+    });
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { splitModel } from "../src/config/deployment.js";
+import { providerSettings, unkeyedEntries } from "../src/config/provider-env.js";
+
+const params = (p: Record<string, string>) => ({ model: "x", ...p });
+
+describe("a provider's settings from LiteLLM's environment variables", () => {
+  it("fill what a deployment leaves out, first variable set winning; its own values win", () => {
+    const env = { AZURE_API_KEY: "az-2", AZURE_OPENAI_API_KEY: "az-1", AZURE_API_BASE: "https://r.openai.azure.com", AZURE_API_VERSION: "2024-10-21" };
+    expect(providerSettings("azure", params({}), env)).toEqual({ apiKey: "az-1", apiBase: "https://r.openai.azure.com", apiVersion: "2024-10-21", organization: undefined });
+    expect(providerSettings("gemini", params({}), { GOOGLE_API_KEY: "g" })).toMatchObject({ apiKey: "g", apiBase: undefined });
+    expect(providerSettings("anthropic", params({ api_key: "mine" }), { ANTHROPIC_API_KEY: "env", ANTHROPIC_BASE_URL: "http://a" })).toMatchObject({ apiKey: "mine", apiBase: "http://a" });
+    // An empty variable counts as unset.
+    expect(providerSettings("openai", params({}), { OPENAI_API_KEY: "", OPENAI_BASE_URL: "", OPENAI_API_BASE: "http://b/v1" })).toMatchObject({ apiKey: undefined, apiBase: "http://b/v1" });
+  });
+
+  it("keep the account's key and organization from an api_base the deployment names itself, and say so at start", () => {
+    const env = { OPENAI_API_KEY: "sk-env", OPENAI_ORGANIZATION: "org-env" };
+    expect(providerSettings("openai", params({ api_base: "http://vllm:8000/v1" }), env)).toEqual({ apiKey: undefined, apiBase: "http://vllm:8000/v1", apiVersion: undefined, organization: undefined });
+    const entries = [
+      { model_name: "local", litellm_params: { model: "openai/llama3", api_base: "http://vllm:8000/v1" } },
+      { model_name: "keyed", litellm_params: { model: "openai/llama3", api_base: "http://vllm:8000/v1", api_key: "k" } },
+      { model_name: "hosted", litellm_params: { model: "gpt-4o" } },
+      { model_name: "claude", litellm_params: { model: "anthropic/claude-3-5-haiku", api_base: "http://proxy" } },
+    ];
+    expect(unkeyedEntries(entries, (m) => splitModel(m).provider, env)).toEqual(["local (openai/llama3): set api_key: os.environ/OPENAI_API_KEY to send OPENAI_API_KEY to http://vllm:8000/v1"]);
+  });
+});
