@@ -9,7 +9,7 @@ import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/mod
 // out (OPENAI_API_KEY, ANTHROPIC_API_BASE, …): configs that name no key work
 // as they do there, except that a key from the environment is never sent to
 // an api_base the deployment names itself.
-const VARIABLES = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORGANIZATION", "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE"];
+const VARIABLES = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORGANIZATION", "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE", "GROQ_API_KEY", "GROQ_API_BASE", "OLLAMA_API_KEY"];
 
 // The variables point at the fake provider, whose address is known only once it runs: set here, as the config is written.
 const config = (url: string) => {
@@ -19,6 +19,9 @@ const config = (url: string) => {
     OPENAI_ORGANIZATION: "org-from-env",
     ANTHROPIC_API_KEY: PROVIDER_KEY,
     ANTHROPIC_API_BASE: url,
+    GROQ_API_KEY: PROVIDER_KEY,
+    GROQ_API_BASE: `${url}/v1`,
+    OLLAMA_API_KEY: PROVIDER_KEY,
   });
   return writeConfig(`
 model_list:
@@ -26,6 +29,10 @@ model_list:
     litellm_params: { model: openai/gpt-4o-mini }
   - model_name: env-claude
     litellm_params: { model: anthropic/claude-3-5-haiku-20241022 }
+  - model_name: env-groq
+    litellm_params: { model: groq/llama-3.1-8b-instant }
+  - model_name: local-ollama
+    litellm_params: { model: ollama/llama3, api_base: "${url}" }
   - model_name: own-server
     litellm_params: { model: openai/llama3, api_base: "${url}/v1" }
 general_settings:
@@ -55,7 +62,27 @@ describe(`provider settings from the environment, ${MODES[0]!.name}`, () => {
     expect(provider.requests.at(-1)!.headers["x-api-key"]).toBe(PROVIDER_KEY);
   });
 
-  it("send no key from the environment to an api_base a deployment names itself", async () => {
+  it("call a provider LiteLLM knows as OpenAI-compatible by its prefix, booked under its name", async () => {
+    const { data, response } = await openai.chat.completions.create({ model: "env-groq", messages: [{ role: "user", content: "hi" }] }).withResponse();
+    expect(data.choices[0]!.message.content).toBeTruthy();
+    const sent = provider.requests.at(-1)!;
+    expect(sent.path).toBe("/v1/chat/completions");
+    expect(sent.body).toMatchObject({ model: "llama-3.1-8b-instant" });
+    expect(sent.headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
+    const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    expect(row).toMatchObject({ model: "llama-3.1-8b-instant", custom_llm_provider: "groq" });
+  });
+
+  it("call Ollama at its OpenAI-compatible /v1, with its key variable even at an api_base of the deployment's own (a server of one's own)", async () => {
+    const answer = await openai.chat.completions.create({ model: "local-ollama", messages: [{ role: "user", content: "hi" }] });
+    expect(answer.choices[0]!.message.content).toBeTruthy();
+    const sent = provider.requests.at(-1)!;
+    expect(sent.path).toBe("/v1/chat/completions");
+    expect(sent.body).toMatchObject({ model: "llama3" });
+    expect(sent.headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
+  });
+
+  it("send no hosted provider's key from the environment to an api_base a deployment names itself", async () => {
     const refused = await openai.chat.completions.create({ model: "own-server", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(OpenAI.AuthenticationError);
     const sent = provider.requests.at(-1)!.headers;

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "@gateway/common";
 import { splitModel } from "../src/config/deployment.js";
+import { ModelGroups } from "../src/config/model-groups.js";
 import { providerSettings, unkeyedEntries } from "../src/config/provider-env.js";
+import { checkDeployments, SUPPORTED_PROVIDERS } from "../src/providers/index.js";
 
 const params = (p: Record<string, string>) => ({ model: "x", ...p });
 
@@ -23,6 +26,17 @@ describe("a provider's settings from LiteLLM's environment variables", () => {
       { model_name: "hosted", litellm_params: { model: "gpt-4o" } },
       { model_name: "claude", litellm_params: { model: "anthropic/claude-3-5-haiku", api_base: "http://proxy" } },
     ];
+    // Azure has no one address: its key goes to the resource the deployment names.
+    expect(providerSettings("azure", params({ api_base: "https://r.openai.azure.com" }), { AZURE_API_KEY: "az" })).toMatchObject({ apiKey: "az" });
     expect(unkeyedEntries(entries, (m) => splitModel(m).provider, env)).toEqual(["local (openai/llama3): set api_key: os.environ/OPENAI_API_KEY to send OPENAI_API_KEY to http://vllm:8000/v1"]);
+  });
+
+  it("are read for the OpenAI-compatible providers LiteLLM names too; a server of one's own needs its address", () => {
+    expect(providerSettings("groq", params({}), { GROQ_API_KEY: "gsk" })).toMatchObject({ apiKey: "gsk", apiBase: undefined });
+    expect(providerSettings("hosted_vllm", params({ api_base: "http://gpu:8000/v1" }), { HOSTED_VLLM_API_KEY: "v" })).toMatchObject({ apiKey: "v" });
+    const groups = (model: string) => ModelGroups.fromConfig(parseConfig(`model_list:\n  - { model_name: m, litellm_params: { model: ${model} } }\n`), SUPPORTED_PROVIDERS);
+    expect(() => checkDeployments(groups("hosted_vllm/llama3"))).toThrow(ConfigError);
+    expect(() => checkDeployments(groups("hosted_vllm/llama3"))).toThrow(/hosted_vllm deployments need api_base \(the server's address\) or HOSTED_VLLM_API_BASE/);
+    expect(() => checkDeployments(groups("ollama/llama3"))).not.toThrow();
   });
 });

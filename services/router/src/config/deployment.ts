@@ -70,7 +70,7 @@ export function buildDeployment(
   if (!supported.has(provider)) {
     throw new ConfigError(
       `${where}.litellm_params.model: provider "${provider}" is not supported (supported: ${[...supported].join(", ")}); ` +
-        `for a server that speaks OpenAI's API (Ollama, vLLM, LM Studio, …) write openai/<its model name> with its api_base`,
+        `for any other server that speaks OpenAI's API write openai/<its model name> with its api_base`,
     );
   }
   const timeoutS = p.timeout ?? config.router_settings.timeout ?? config.litellm_settings.request_timeout ?? DEFAULT_TIMEOUT_S;

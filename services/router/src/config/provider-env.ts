@@ -1,22 +1,15 @@
 import { redactInLogs, type ModelEntry } from "@gateway/common";
+import { OPENAI_LIKE_PROVIDERS, type ProviderVariables } from "../providers/openai-like.js";
 
-/**
- * The environment variables LiteLLM reads for a provider's settings that a
- * deployment leaves out, first set wins (OPENAI_API_KEY for an openai/
- * deployment without api_key, …).
- */
-interface ProviderVariables {
-  apiKey: readonly string[];
-  apiBase: readonly string[];
-  apiVersion?: readonly string[];
-  organization?: readonly string[];
-}
-
+// The variables LiteLLM reads for each provider's settings that a deployment
+// leaves out (OPENAI_API_KEY for an openai/ deployment without api_key, …);
+// the OpenAI-compatible providers' are beside their base URLs.
 const PROVIDER_VARIABLES: Readonly<Record<string, ProviderVariables>> = {
-  openai: { apiKey: ["OPENAI_API_KEY"], apiBase: ["OPENAI_BASE_URL", "OPENAI_API_BASE"], organization: ["OPENAI_ORGANIZATION"] },
-  azure: { apiKey: ["AZURE_OPENAI_API_KEY", "AZURE_API_KEY"], apiBase: ["AZURE_API_BASE"], apiVersion: ["AZURE_API_VERSION"] },
-  anthropic: { apiKey: ["ANTHROPIC_API_KEY"], apiBase: ["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"] },
-  gemini: { apiKey: ["GEMINI_API_KEY", "GOOGLE_API_KEY"], apiBase: ["GEMINI_API_BASE"] },
+  openai: { hosted: true, apiKey: ["OPENAI_API_KEY"], apiBase: ["OPENAI_BASE_URL", "OPENAI_API_BASE"], organization: ["OPENAI_ORGANIZATION"] },
+  azure: { hosted: false, apiKey: ["AZURE_OPENAI_API_KEY", "AZURE_API_KEY"], apiBase: ["AZURE_API_BASE"], apiVersion: ["AZURE_API_VERSION"] },
+  anthropic: { hosted: true, apiKey: ["ANTHROPIC_API_KEY"], apiBase: ["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"] },
+  gemini: { hosted: true, apiKey: ["GEMINI_API_KEY", "GOOGLE_API_KEY"], apiBase: ["GEMINI_API_BASE"] },
+  ...Object.fromEntries(Object.entries(OPENAI_LIKE_PROVIDERS).map(([name, provider]) => [name, provider.variables])),
 };
 
 function firstSet(names: readonly string[] | undefined, env: NodeJS.ProcessEnv): string | undefined {
@@ -36,15 +29,17 @@ export interface ProviderSettings {
 
 /**
  * A deployment's key, base URL, API version and organization: its own, or
- * else its provider's variables. The variables' key and organization go only
- * where the variables (or the provider's default) point: a deployment with an
- * api_base of its own gets no key it does not name, so OPENAI_API_KEY never
- * reaches an OpenAI-compatible server elsewhere (LiteLLM would send it).
+ * else its provider's variables. A hosted service's key and organization go
+ * only where the variables (or the service's default) point: a deployment
+ * with an api_base of its own gets no key it does not name, so
+ * OPENAI_API_KEY never reaches an OpenAI-compatible server elsewhere
+ * (LiteLLM would send it). Azure's and local servers' keys are for whatever
+ * address the deployment names.
  */
 export function providerSettings(provider: string, p: ModelEntry["litellm_params"], env: NodeJS.ProcessEnv = process.env): ProviderSettings {
   const vars = PROVIDER_VARIABLES[provider];
-  // The account's own settings, for the account's own server.
-  const account = p.api_base === undefined ? vars : undefined;
+  // A hosted service's account settings, for that service's own address.
+  const account = p.api_base === undefined || !vars?.hosted ? vars : undefined;
   const apiKey = p.api_key ?? firstSet(account?.apiKey, env);
   if (apiKey !== undefined && p.api_key === undefined) redactInLogs([apiKey]);
   return {
@@ -56,15 +51,16 @@ export function providerSettings(provider: string, p: ModelEntry["litellm_params
 }
 
 /**
- * Entries that call a provider at an api_base of their own with no api_key
- * while the provider's key variable is set: LiteLLM would send that key
+ * Entries that call a hosted provider at an api_base of their own with no
+ * api_key while the provider's key variable is set: LiteLLM would send that key
  * there; this gateway sends none, and a start says so.
  */
 export function unkeyedEntries(modelList: readonly ModelEntry[], provider: (model: string) => string, env: NodeJS.ProcessEnv = process.env): string[] {
   return modelList
     .filter(({ litellm_params: p }) => p.api_base !== undefined && p.api_key === undefined && p.mock_response === undefined)
     .flatMap(({ model_name, litellm_params: p }) => {
-      const name = PROVIDER_VARIABLES[provider(p.model)]?.apiKey.find((n) => env[n]);
+      const vars = PROVIDER_VARIABLES[provider(p.model)];
+      const name = vars?.hosted ? vars.apiKey.find((n) => env[n]) : undefined;
       return name === undefined ? [] : [`${model_name} (${p.model}): set api_key: os.environ/${name} to send ${name} to ${p.api_base}`];
     });
 }

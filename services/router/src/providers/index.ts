@@ -6,6 +6,7 @@ import { anthropicAdapter } from "./anthropic.js";
 import { azureAdapter } from "./azure.js";
 import { geminiAdapter } from "./gemini.js";
 import { mockAdapter } from "./mock.js";
+import { OPENAI_LIKE_ADAPTERS } from "./openai-like.js";
 import { openaiAdapter } from "./openai.js";
 import type { ProviderAdapter } from "./provider.js";
 
@@ -15,6 +16,7 @@ const ADAPTERS: Record<string, ProviderAdapter> = {
   azure: azureAdapter,
   anthropic: anthropicAdapter,
   gemini: geminiAdapter,
+  ...OPENAI_LIKE_ADAPTERS,
 };
 
 export const SUPPORTED_PROVIDERS: ReadonlySet<string> = new Set(Object.keys(ADAPTERS));

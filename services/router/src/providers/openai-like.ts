@@ -1,0 +1,75 @@
+import { perDeployment } from "./endpoint.js";
+import { openAICompatible } from "./openai.js";
+import type { ProviderAdapter } from "./provider.js";
+
+/** The environment variables a provider reads for what a deployment leaves out, first set wins (LiteLLM's names). */
+export interface ProviderVariables {
+  /**
+   * One hosted service, whose key and organization are for its own address
+   * only: a deployment naming another api_base does not get them.
+   */
+  hosted: boolean;
+  apiKey: readonly string[];
+  apiBase: readonly string[];
+  apiVersion?: readonly string[];
+  organization?: readonly string[];
+}
+
+interface OpenAILikeProvider {
+  /** Where LiteLLM sends a deployment without api_base; undefined: there is no default (a local server). */
+  base: string | undefined;
+  /** The path of the server's OpenAI-compatible API below its base, when the base is the server itself (Ollama's /v1). */
+  openAIPath?: string;
+  variables: ProviderVariables;
+}
+
+/**
+ * Providers LiteLLM knows by prefix that speak OpenAI's API: each is the
+ * openai/ adapter at its own base URL, with its own key variable.
+ */
+export const OPENAI_LIKE_PROVIDERS: Readonly<Record<string, OpenAILikeProvider>> = {
+  groq: { base: "https://api.groq.com/openai/v1", variables: { hosted: true, apiBase: ["GROQ_API_BASE"], apiKey: ["GROQ_API_KEY"] } },
+  deepseek: { base: "https://api.deepseek.com/beta", variables: { hosted: true, apiBase: ["DEEPSEEK_API_BASE"], apiKey: ["DEEPSEEK_API_KEY"] } },
+  cerebras: { base: "https://api.cerebras.ai/v1", variables: { hosted: true, apiBase: ["CEREBRAS_API_BASE"], apiKey: ["CEREBRAS_API_KEY"] } },
+  together_ai: {
+    base: "https://api.together.xyz/v1",
+    variables: { hosted: true, apiBase: ["TOGETHER_AI_API_BASE"], apiKey: ["TOGETHER_API_KEY", "TOGETHER_AI_API_KEY", "TOGETHERAI_API_KEY", "TOGETHER_AI_TOKEN"] },
+  },
+  nvidia_nim: { base: "https://integrate.api.nvidia.com/v1", variables: { hosted: true, apiBase: ["NVIDIA_NIM_API_BASE"], apiKey: ["NVIDIA_NIM_API_KEY"] } },
+  sambanova: { base: "https://api.sambanova.ai/v1", variables: { hosted: true, apiBase: ["SAMBANOVA_API_BASE"], apiKey: ["SAMBANOVA_API_KEY"] } },
+  xai: { base: "https://api.x.ai/v1", variables: { hosted: true, apiBase: ["XAI_API_BASE"], apiKey: ["XAI_API_KEY"] } },
+  deepinfra: { base: "https://api.deepinfra.com/v1/openai", variables: { hosted: true, apiBase: ["DEEPINFRA_API_BASE"], apiKey: ["DEEPINFRA_API_KEY"] } },
+  openrouter: { base: "https://openrouter.ai/api/v1", variables: { hosted: true, apiBase: ["OPENROUTER_API_BASE"], apiKey: ["OPENROUTER_API_KEY", "OR_API_KEY"] } },
+  github: { base: "https://models.inference.ai.azure.com", variables: { hosted: true, apiBase: ["GITHUB_API_BASE"], apiKey: ["GITHUB_API_KEY"] } },
+  nscale: { base: "https://inference.api.nscale.com/v1", variables: { hosted: true, apiBase: ["NSCALE_API_BASE"], apiKey: ["NSCALE_API_KEY"] } },
+  // Servers of one's own: the base (with its /v1) is the deployment's to give.
+  hosted_vllm: { base: undefined, variables: { hosted: false, apiBase: ["HOSTED_VLLM_API_BASE"], apiKey: ["HOSTED_VLLM_API_KEY"] } },
+  lm_studio: { base: undefined, variables: { hosted: false, apiBase: ["LM_STUDIO_API_BASE"], apiKey: ["LM_STUDIO_API_KEY"] } },
+  llamafile: { base: "http://127.0.0.1:8080/v1", variables: { hosted: false, apiBase: ["LLAMAFILE_API_BASE"], apiKey: ["LLAMAFILE_API_KEY"] } },
+  // LiteLLM calls Ollama's own API (/api/generate, /api/chat); the same server answers OpenAI's under /v1, which is what is called here.
+  ollama: { base: "http://localhost:11434", openAIPath: "/v1", variables: { hosted: false, apiBase: ["OLLAMA_API_BASE"], apiKey: ["OLLAMA_API_KEY"] } },
+  ollama_chat: { base: "http://localhost:11434", openAIPath: "/v1", variables: { hosted: false, apiBase: ["OLLAMA_API_BASE"], apiKey: ["OLLAMA_API_KEY"] } },
+};
+
+function adapterOf(name: string, provider: OpenAILikeProvider): ProviderAdapter {
+  const endpoint = perDeployment((d) => {
+    const server = d.apiBase ?? provider.base ?? "";
+    const base = provider.openAIPath === undefined ? server : server.replace(/\/v1$/, "") + provider.openAIPath;
+    return {
+      chatUrl: `${base}/chat/completions`,
+      embeddingsUrl: `${base}/embeddings`,
+      textCompletionsUrl: `${base}/completions`,
+      // Asked natively first; a server without it answers 404 and is asked through chat from then on.
+      responsesUrl: `${base}/responses`,
+      headers: d.apiKey ? { authorization: `Bearer ${d.apiKey}` } : {},
+    };
+  });
+  const adapter: ProviderAdapter = openAICompatible(name, endpoint);
+  if (provider.base !== undefined) return adapter;
+  const variable = provider.variables.apiBase[0];
+  return { ...adapter, check: (d) => (d.apiBase === undefined ? `${name} deployments need api_base (the server's address) or ${variable}` : undefined) };
+}
+
+export const OPENAI_LIKE_ADAPTERS: Readonly<Record<string, ProviderAdapter>> = Object.fromEntries(
+  Object.entries(OPENAI_LIKE_PROVIDERS).map(([name, provider]) => [name, adapterOf(name, provider)]),
+);
