@@ -1,5 +1,5 @@
 import { perDeployment } from "./endpoint.js";
-import { openAICompatible } from "./openai.js";
+import { openAICompatible, openAIEndpointAt } from "./openai.js";
 import type { ProviderAdapter } from "./provider.js";
 
 /** The environment variables a provider reads for what a deployment leaves out, first set wins (LiteLLM's names). */
@@ -54,15 +54,7 @@ export const OPENAI_LIKE_PROVIDERS: Readonly<Record<string, OpenAILikeProvider>>
 function adapterOf(name: string, provider: OpenAILikeProvider): ProviderAdapter {
   const endpoint = perDeployment((d) => {
     const server = d.apiBase ?? provider.base ?? "";
-    const base = provider.openAIPath === undefined ? server : server.replace(/\/v1$/, "") + provider.openAIPath;
-    return {
-      chatUrl: `${base}/chat/completions`,
-      embeddingsUrl: `${base}/embeddings`,
-      textCompletionsUrl: `${base}/completions`,
-      // Asked natively first; a server without it answers 404 and is asked through chat from then on.
-      responsesUrl: `${base}/responses`,
-      headers: d.apiKey ? { authorization: `Bearer ${d.apiKey}` } : {},
-    };
+    return openAIEndpointAt(provider.openAIPath === undefined ? server : server.replace(/\/v1$/, "") + provider.openAIPath, d.apiKey);
   });
   const adapter: ProviderAdapter = openAICompatible(name, endpoint);
   if (provider.base !== undefined) return adapter;

@@ -100,17 +100,23 @@ async function* chunks(provider: string, events: AsyncIterable<{ data: string }>
   throw incompleteStream(provider);
 }
 
+/**
+ * OpenAI's routes below `base`, with the key as a bearer token. The Responses
+ * API is asked natively first; a server without it answers 404 and is asked
+ * through chat from then on.
+ */
+export function openAIEndpointAt(base: string, apiKey: string | undefined): OpenAIEndpoint {
+  return {
+    chatUrl: `${base}/chat/completions`,
+    embeddingsUrl: `${base}/embeddings`,
+    textCompletionsUrl: `${base}/completions`,
+    responsesUrl: `${base}/responses`,
+    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+  };
+}
+
 /** OpenAI and every server speaking its API (vLLM, Ollama, LM Studio, Groq, …) through api_base. */
 export const openaiAdapter = openAICompatible(
   "openai",
-  perDeployment((d) => {
-    const base = d.apiBase ?? OPENAI_API_BASE;
-    return {
-      chatUrl: `${base}/chat/completions`,
-      embeddingsUrl: `${base}/embeddings`,
-      textCompletionsUrl: `${base}/completions`,
-      responsesUrl: `${base}/responses`,
-      headers: d.apiKey ? { authorization: `Bearer ${d.apiKey}` } : {},
-    };
-  }),
+  perDeployment((d) => openAIEndpointAt(d.apiBase ?? OPENAI_API_BASE, d.apiKey)),
 );
