@@ -28,7 +28,7 @@ describe("a provider's settings from LiteLLM's environment variables", () => {
     ];
     // Azure has no one address: its key goes to the resource the deployment names.
     expect(providerSettings("azure", params({ api_base: "https://r.openai.azure.com" }), { AZURE_API_KEY: "az" })).toMatchObject({ apiKey: "az" });
-    expect(unkeyedEntries(entries, (m) => splitModel(m).provider, env)).toEqual(["local (openai/llama3): set api_key: os.environ/OPENAI_API_KEY to send OPENAI_API_KEY to http://vllm:8000/v1"]);
+    expect(unkeyedEntries(entries, (m) => splitModel(m).provider, env)).toEqual(["local (openai/llama3): set api_key: os.environ/OPENAI_API_KEY to send OPENAI_API_KEY to its api_base"]);
   });
 
   it("are read for the OpenAI-compatible providers LiteLLM names too; a server of one's own needs its address", () => {

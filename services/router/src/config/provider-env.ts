@@ -61,6 +61,6 @@ export function unkeyedEntries(modelList: readonly ModelEntry[], provider: (mode
     .flatMap(({ model_name, litellm_params: p }) => {
       const vars = PROVIDER_VARIABLES[provider(p.model)];
       const name = vars?.hosted ? vars.apiKey.find((n) => env[n]) : undefined;
-      return name === undefined ? [] : [`${model_name} (${p.model}): set api_key: os.environ/${name} to send ${name} to ${p.api_base}`];
+      return name === undefined ? [] : [`${model_name} (${p.model}): set api_key: os.environ/${name} to send ${name} to its api_base`];
     });
 }
