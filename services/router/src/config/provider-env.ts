@@ -1,5 +1,18 @@
 import { redactInLogs, type ModelEntry } from "@gateway/common";
-import { OPENAI_LIKE_PROVIDERS, type ProviderVariables } from "../providers/openai-like.js";
+import { OPENAI_LIKE_PROVIDERS } from "../providers/openai-like.js";
+
+/** The environment variables a provider reads for what a deployment leaves out, first set wins (LiteLLM's names). */
+export interface ProviderVariables {
+  /**
+   * One hosted service, whose key and organization are for its own address
+   * only: a deployment naming another api_base does not get them.
+   */
+  hosted: boolean;
+  apiKey: readonly string[];
+  apiBase: readonly string[];
+  apiVersion?: readonly string[];
+  organization?: readonly string[];
+}
 
 // The variables LiteLLM reads for each provider's settings that a deployment
 // leaves out (OPENAI_API_KEY for an openai/ deployment without api_key, …);

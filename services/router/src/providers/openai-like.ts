@@ -1,19 +1,7 @@
+import type { ProviderVariables } from "../config/provider-env.js";
 import { perDeployment } from "./endpoint.js";
 import { openAICompatible, openAIEndpointAt } from "./openai.js";
 import type { ProviderAdapter } from "./provider.js";
-
-/** The environment variables a provider reads for what a deployment leaves out, first set wins (LiteLLM's names). */
-export interface ProviderVariables {
-  /**
-   * One hosted service, whose key and organization are for its own address
-   * only: a deployment naming another api_base does not get them.
-   */
-  hosted: boolean;
-  apiKey: readonly string[];
-  apiBase: readonly string[];
-  apiVersion?: readonly string[];
-  organization?: readonly string[];
-}
 
 interface OpenAILikeProvider {
   /** Where LiteLLM sends a deployment without api_base; undefined: there is no default (a local server). */
@@ -22,6 +10,15 @@ interface OpenAILikeProvider {
   openAIPath?: string;
   variables: ProviderVariables;
 }
+
+// LiteLLM calls Ollama's own API (/api/generate for ollama/, /api/chat for
+// ollama_chat/); the same server answers OpenAI's under /v1, which is what is
+// called here for both.
+const OLLAMA: OpenAILikeProvider = {
+  base: "http://localhost:11434",
+  openAIPath: "/v1",
+  variables: { hosted: false, apiBase: ["OLLAMA_API_BASE"], apiKey: ["OLLAMA_API_KEY"] },
+};
 
 /**
  * Providers LiteLLM knows by prefix that speak OpenAI's API: each is the
@@ -46,9 +43,8 @@ export const OPENAI_LIKE_PROVIDERS: Readonly<Record<string, OpenAILikeProvider>>
   hosted_vllm: { base: undefined, variables: { hosted: false, apiBase: ["HOSTED_VLLM_API_BASE"], apiKey: ["HOSTED_VLLM_API_KEY"] } },
   lm_studio: { base: undefined, variables: { hosted: false, apiBase: ["LM_STUDIO_API_BASE"], apiKey: ["LM_STUDIO_API_KEY"] } },
   llamafile: { base: "http://127.0.0.1:8080/v1", variables: { hosted: false, apiBase: ["LLAMAFILE_API_BASE"], apiKey: ["LLAMAFILE_API_KEY"] } },
-  // LiteLLM calls Ollama's own API (/api/generate, /api/chat); the same server answers OpenAI's under /v1, which is what is called here.
-  ollama: { base: "http://localhost:11434", openAIPath: "/v1", variables: { hosted: false, apiBase: ["OLLAMA_API_BASE"], apiKey: ["OLLAMA_API_KEY"] } },
-  ollama_chat: { base: "http://localhost:11434", openAIPath: "/v1", variables: { hosted: false, apiBase: ["OLLAMA_API_BASE"], apiKey: ["OLLAMA_API_KEY"] } },
+  ollama: OLLAMA,
+  ollama_chat: OLLAMA,
 };
 
 function adapterOf(name: string, provider: OpenAILikeProvider): ProviderAdapter {
