@@ -4,6 +4,7 @@ import {
   arrive,
   completionTokens,
   countTokens,
+  firstToolName,
   isRecord,
   planReply,
   sendJson,
@@ -46,12 +47,6 @@ function sendError(
   param: string | null = null,
 ): void {
   sendJson(res, status, { error: { message, type: errorType(status), param, code } }, headers);
-}
-
-function firstToolName(tools: unknown): string | undefined {
-  const first: unknown = Array.isArray(tools) ? tools[0] : undefined;
-  if (!isRecord(first) || !isRecord(first.function)) return undefined;
-  return typeof first.function.name === "string" ? first.function.name : undefined;
 }
 
 /**

@@ -62,6 +62,13 @@ export function textOf(content: unknown): string {
     .join(" ");
 }
 
+/** The name of the first function among OpenAI-shaped tools (`{type: "function", function: {name}}`). */
+export function firstToolName(tools: unknown): string | undefined {
+  const first: unknown = Array.isArray(tools) ? tools[0] : undefined;
+  if (!isRecord(first) || !isRecord(first.function)) return undefined;
+  return typeof first.function.name === "string" ? first.function.name : undefined;
+}
+
 /** What a request asks, in any format. */
 export interface Prompt {
   /** The first tool offered, if any. */

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { createAnthropicHandler } from "./anthropic.js";
 import { defaultBehavior, type Behavior } from "./behavior.js";
 import { createGeminiHandler } from "./gemini.js";
+import { createMistralHandler } from "./mistral.js";
 import { createOpenAIHandler } from "./openai.js";
 import type { Handler, IncomingCall, RecordedRequest } from "./reply.js";
 
@@ -21,7 +22,8 @@ export interface FakeProvider {
   /**
    * Base URL without a trailing slash. The OpenAI base is `${url}/v1`; the
    * same server answers Azure OpenAI (`${url}` as api_base), Anthropic
-   * (`${url}`) and Gemini (`${url}`) at their own paths.
+   * (`${url}`), Gemini (`${url}`) and Mistral (`${url}/mistral` as api_base)
+   * at their own paths.
    */
   url: string;
   port: number;
@@ -64,9 +66,11 @@ function router(getBehavior: () => Behavior): (call: IncomingCall) => Handler {
   const openai = createOpenAIHandler(getBehavior);
   const anthropic = createAnthropicHandler(getBehavior);
   const gemini = createGeminiHandler(getBehavior);
+  const mistral = createMistralHandler(getBehavior);
   return (call) => {
     if (call.path === "/v1/messages") return anthropic;
     if (call.path.startsWith("/v1beta/")) return gemini;
+    if (call.path.startsWith("/mistral/")) return mistral;
     return openai;
   };
 }
