@@ -22,6 +22,8 @@ const PROVIDER_VARIABLES: Readonly<Record<string, ProviderVariables>> = {
   azure: { hosted: false, apiKey: ["AZURE_OPENAI_API_KEY", "AZURE_API_KEY"], apiBase: ["AZURE_API_BASE"], apiVersion: ["AZURE_API_VERSION"] },
   anthropic: { hosted: true, apiKey: ["ANTHROPIC_API_KEY"], apiBase: ["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"] },
   gemini: { hosted: true, apiKey: ["GEMINI_API_KEY", "GOOGLE_API_KEY"], apiBase: ["GEMINI_API_BASE"] },
+  // LiteLLM looks for Mistral's models on Azure AI first.
+  mistral: { hosted: true, apiKey: ["MISTRAL_AZURE_API_KEY", "MISTRAL_API_KEY"], apiBase: ["MISTRAL_AZURE_API_BASE"] },
   ...Object.fromEntries(Object.entries(OPENAI_LIKE_PROVIDERS).map(([name, provider]) => [name, provider.variables])),
 };
 

@@ -41,7 +41,7 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     const options = typeof call.body["stream_options"] === "object" ? call.body["stream_options"] : {};
     const body = withFields(call.body, { model: d.providerModel, stream: true, stream_options: withFields(options as Json, { include_usage: true }) });
     const response = await post(call, url, body);
-    return chunks(provider, readEvents(response, provider, call), d.apiKey);
+    return chatChunks(provider, readEvents(response, provider, call), d.apiKey);
   }
 
   return {
@@ -89,7 +89,8 @@ async function* responseEvents(provider: string, events: AsyncIterable<{ event: 
   }
 }
 
-async function* chunks(provider: string, events: AsyncIterable<{ data: string }>, secret: string | undefined): AsyncGenerator<ChatChunk> {
+/** An OpenAI chat stream's chunks, ending at [DONE]; an error chunk or an early end throws. */
+export async function* chatChunks(provider: string, events: AsyncIterable<{ data: string }>, secret: string | undefined): AsyncGenerator<ChatChunk> {
   for await (const event of events) {
     if (event.data === "[DONE]") return;
     const chunk = eventJson(event.data, provider);
