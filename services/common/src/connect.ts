@@ -103,6 +103,10 @@ export async function serveConnect(routes: (router: ConnectRouter) => void, opti
     server.once("error", reject);
     server.listen(options.port, options.host, resolve);
   });
+  // Node tracks an HTTP server's connections, which closeIdleConnections and
+  // closeAllConnections act on, from its "listening" event; h1 gets its
+  // connections from `server` and never listens itself.
+  h1.emit("listening");
   return {
     port: (server.address() as AddressInfo).port,
     close: (graceMs = DEFAULT_GRACE_MS) =>

@@ -1,3 +1,4 @@
+import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -262,6 +263,22 @@ describe("our server's other calls", () => {
       }
     } finally {
       await server.close(0);
+    }
+  });
+
+  it("closes without waiting out an HTTP/1 client's idle keep-alive connection (a metrics scraper's)", async () => {
+    const server = await serve();
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const status = await new Promise((resolve, reject) => {
+        http.get({ host: "127.0.0.1", port: server.port, path: "/health/liveliness", agent }, (res) => res.resume().on("end", () => resolve(res.statusCode))).on("error", reject);
+      });
+      expect(status).toBe(200);
+      // The connection stays open on the client's side; the server's keep-alive timeout is 5 s.
+      const closed = await Promise.race([server.close(60_000).then(() => "closed"), sleep(2_000).then(() => "still open")]);
+      expect(closed).toBe("closed");
+    } finally {
+      agent.destroy();
     }
   });
 
