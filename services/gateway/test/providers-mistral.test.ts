@@ -21,6 +21,8 @@ model_list:
     litellm_params: { model: mistral/mistral-small-latest, ${at}, drop_params: true }
   - model_name: magistral
     litellm_params: { model: mistral/magistral-medium-latest, ${at} }
+  - model_name: codestral
+    litellm_params: { model: codestral/codestral-latest, ${at} }
   - model_name: embed-mistral
     litellm_params: { model: mistral/mistral-embed, ${at} }
 litellm_settings:
@@ -158,6 +160,13 @@ describe("OpenAI and Anthropic clients on mistral/ deployments", () => {
       reasoning += delta?.reasoning_content ?? "";
     }
     expect({ text, reasoning }).toEqual({ text: "Echo: one two", reasoning: "Thinking about it." });
+  });
+
+  it("speaks the same API to codestral/ deployments", async () => {
+    const { data, response } = await client.chat.completions.create({ model: "codestral", seed: 1, messages: [{ role: "user", content: "def f():" }] }).withResponse();
+    expect(data.choices[0]!.message.content).toBe("Echo: def f():");
+    expect(upstream()).toMatchObject({ path: "/mistral/v1/chat/completions", body: { model: "codestral-latest", random_seed: 1 } });
+    expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ custom_llm_provider: "codestral" });
   });
 
   it("embeds, and answers an Anthropic client through chat", async () => {

@@ -14,7 +14,8 @@ describe("a provider's settings from LiteLLM's environment variables", () => {
     expect(providerSettings("gemini", params({}), { GOOGLE_API_KEY: "g" })).toMatchObject({ apiKey: "g", apiBase: undefined });
     // Mistral's models on Azure AI come first, as in LiteLLM.
     expect(providerSettings("mistral", params({}), { MISTRAL_API_KEY: "m", MISTRAL_AZURE_API_KEY: "ma", MISTRAL_AZURE_API_BASE: "https://m.models.ai.azure.com" })).toMatchObject({ apiKey: "ma", apiBase: "https://m.models.ai.azure.com" });
-    expect(providerSettings("mistral", params({}), { MISTRAL_API_KEY: "m" })).toMatchObject({ apiKey: "m", apiBase: undefined });
+    expect(providerSettings("mistral", params({}), { MISTRAL_API_KEY: "m", MISTRAL_API_BASE: "http://m/v1" })).toMatchObject({ apiKey: "m", apiBase: "http://m/v1" });
+    expect(providerSettings("codestral", params({}), { MISTRAL_API_KEY: "m", CODESTRAL_API_KEY: "c" })).toMatchObject({ apiKey: "c", apiBase: undefined });
     expect(providerSettings("anthropic", params({ api_key: "mine" }), { ANTHROPIC_API_KEY: "env", ANTHROPIC_BASE_URL: "http://a" })).toMatchObject({ apiKey: "mine", apiBase: "http://a" });
     // An empty variable counts as unset.
     expect(providerSettings("openai", params({}), { OPENAI_API_KEY: "", OPENAI_BASE_URL: "", OPENAI_API_BASE: "http://b/v1" })).toMatchObject({ apiKey: undefined, apiBase: "http://b/v1" });

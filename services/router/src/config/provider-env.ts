@@ -23,7 +23,8 @@ const PROVIDER_VARIABLES: Readonly<Record<string, ProviderVariables>> = {
   anthropic: { hosted: true, apiKey: ["ANTHROPIC_API_KEY"], apiBase: ["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"] },
   gemini: { hosted: true, apiKey: ["GEMINI_API_KEY", "GOOGLE_API_KEY"], apiBase: ["GEMINI_API_BASE"] },
   // LiteLLM looks for Mistral's models on Azure AI first.
-  mistral: { hosted: true, apiKey: ["MISTRAL_AZURE_API_KEY", "MISTRAL_API_KEY"], apiBase: ["MISTRAL_AZURE_API_BASE"] },
+  mistral: { hosted: true, apiKey: ["MISTRAL_AZURE_API_KEY", "MISTRAL_API_KEY"], apiBase: ["MISTRAL_AZURE_API_BASE", "MISTRAL_API_BASE"] },
+  codestral: { hosted: true, apiKey: ["CODESTRAL_API_KEY"], apiBase: ["CODESTRAL_API_BASE"] },
   ...Object.fromEntries(Object.entries(OPENAI_LIKE_PROVIDERS).map(([name, provider]) => [name, provider.variables])),
 };
 

@@ -5,7 +5,7 @@ import type { ModelGroups } from "../config/model-groups.js";
 import { anthropicAdapter } from "./anthropic.js";
 import { azureAdapter } from "./azure.js";
 import { geminiAdapter } from "./gemini.js";
-import { mistralAdapter } from "./mistral.js";
+import { codestralAdapter, mistralAdapter } from "./mistral.js";
 import { mockAdapter } from "./mock.js";
 import { OPENAI_LIKE_ADAPTERS } from "./openai-like.js";
 import { openaiAdapter } from "./openai.js";
@@ -18,6 +18,7 @@ const ADAPTERS: Record<string, ProviderAdapter> = {
   anthropic: anthropicAdapter,
   gemini: geminiAdapter,
   mistral: mistralAdapter,
+  codestral: codestralAdapter,
   ...OPENAI_LIKE_ADAPTERS,
 };
 
