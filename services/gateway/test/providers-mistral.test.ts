@@ -169,6 +169,29 @@ describe("OpenAI and Anthropic clients on mistral/ deployments", () => {
     expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ custom_llm_provider: "codestral" });
   });
 
+  it("answers the Responses API through chat, streamed too", async () => {
+    const response = await client.responses.create({ model: "mistral-small", instructions: "Be brief.", input: "hello responses", max_output_tokens: 50 });
+    expect(response.output_text).toBe("Echo: hello responses");
+    expect(upstream().body).toEqual({
+      model: "mistral-small-latest",
+      stream: false,
+      max_tokens: 50,
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "hello responses" },
+      ],
+    });
+    const stream = await client.responses.create({ model: "mistral-small", input: "one two", stream: true });
+    let text = "";
+    let completed: OpenAI.Responses.Response | undefined;
+    for await (const event of stream) {
+      if (event.type === "response.output_text.delta") text += event.delta;
+      if (event.type === "response.completed") completed = event.response;
+    }
+    expect(text).toBe("Echo: one two");
+    expect(completed?.usage).toMatchObject({ input_tokens: 5, output_tokens: 3 });
+  });
+
   it("embeds, and answers an Anthropic client through chat", async () => {
     const embedded = await client.embeddings.create({ model: "embed-mistral", input: ["a b", "c"] });
     expect(embedded.data.map((d) => d.embedding.length)).toEqual([embedded.data[0]!.embedding.length, embedded.data[0]!.embedding.length]);
