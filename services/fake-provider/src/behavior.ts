@@ -18,18 +18,21 @@ export interface Behavior {
   /** When set, a stream's socket is destroyed after this many content chunks. */
   breakStreamAfterChunks?: number;
   /**
-   * Anthropic only: when set, a stream sends an `error` event after this many
-   * content chunks and ends there, as Anthropic does when it fails after its 200.
+   * Anthropic and Bedrock only: when set, a stream sends an error after this
+   * many content chunks and ends there, as they do when failing after their
+   * 200 (Anthropic an `error` event, Bedrock an exception frame).
    */
   streamErrorAfterChunks?: number;
-  /** The type of that error event (default overloaded_error). */
+  /** The type of that error (default overloaded_error for Anthropic, throttlingException for Bedrock). */
   streamErrorType?: string;
   /** Never send the stream usage chunk, even when the client asks for it. */
   omitStreamUsage: boolean;
   /**
    * When set, requests must carry this key, each format its own way: OpenAI's
    * `authorization: Bearer`, Azure's `api-key`, Anthropic's `x-api-key`,
-   * Gemini's `x-goog-api-key`.
+   * Gemini's `x-goog-api-key`; Bedrock takes it as an API key
+   * (`authorization: Bearer`) or as the secret access key of an AWS SigV4
+   * signature, which it verifies.
    */
   requireApiKey?: string;
   /**
@@ -44,7 +47,7 @@ export interface Behavior {
   rateLimitHeaders?: Record<string, string>;
   /** Prompt tokens reported as read from the provider's cache. */
   cachedPromptTokens?: number;
-  /** Prompt tokens reported as written to the provider's cache (Anthropic only). */
+  /** Prompt tokens reported as written to the provider's cache (Anthropic and Bedrock only). */
   cacheWriteTokens?: number;
   /**
    * How many of those writes went to the one-hour cache; when set, usage

@@ -1,4 +1,5 @@
 export { defaultBehavior, type Behavior } from "./behavior.js";
+export { encodeEventStreamMessage } from "./event-stream.js";
 export { thoughtSignature } from "./gemini.js";
 export { countTokens, type RecordedRequest } from "./reply.js";
 export { embed } from "./vectors.js";

@@ -23,6 +23,8 @@ export interface RecordedRequest {
 export interface IncomingCall extends RecordedRequest {
   /** A body was sent but did not parse, which `body: undefined` cannot tell. */
   invalidJson: boolean;
+  /** The body's bytes as received, for checks over them (AWS's request signatures). */
+  rawBody: Buffer;
 }
 
 export type Handler = (call: IncomingCall, res: ServerResponse) => Promise<void>;
@@ -119,16 +121,24 @@ export async function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Resolves once the data is handed to the socket, so a following destroy cannot drop it. */
-export function write(res: ServerResponse, data: string): Promise<void> {
+export function write(res: ServerResponse, data: string | Uint8Array): Promise<void> {
   return new Promise((resolve) => res.write(data, () => resolve()));
 }
 
 /**
- * Writes a stream's events, pausing between them. When the behavior says so,
+ * Writes a stream's events (server-sent event lines, or binary frames under
+ * another content type), pausing between them. When the behavior says so,
  * destroys the socket before event `breakAt` instead, as a dropped connection would.
  */
-export async function writeEvents(res: ServerResponse, signal: AbortSignal, behavior: Behavior, lines: string[], breakAt: number | undefined): Promise<void> {
-  res.writeHead(200, { ...behavior.rateLimitHeaders, "content-type": "text/event-stream", "cache-control": "no-cache" });
+export async function writeEvents(
+  res: ServerResponse,
+  signal: AbortSignal,
+  behavior: Behavior,
+  lines: (string | Uint8Array)[],
+  breakAt: number | undefined,
+  contentType = "text/event-stream",
+): Promise<void> {
+  res.writeHead(200, { ...behavior.rateLimitHeaders, "content-type": contentType, "cache-control": "no-cache" });
   for (const [index, line] of lines.entries()) {
     if (index === breakAt) {
       res.destroy();

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAnthropicHandler } from "./anthropic.js";
+import { createBedrockHandler } from "./bedrock.js";
 import { defaultBehavior, type Behavior } from "./behavior.js";
 import { createGeminiHandler } from "./gemini.js";
 import { createMistralHandler } from "./mistral.js";
@@ -22,8 +23,9 @@ export interface FakeProvider {
   /**
    * Base URL without a trailing slash. The OpenAI base is `${url}/v1`; the
    * same server answers Azure OpenAI (`${url}` as api_base), Anthropic
-   * (`${url}`), Gemini (`${url}`) and Mistral (`${url}/mistral` as api_base)
-   * at their own paths.
+   * (`${url}`), Gemini (`${url}`), Mistral (`${url}/mistral` as api_base) and
+   * AWS Bedrock's Converse API (`${url}` as the runtime endpoint) at their
+   * own paths.
    */
   url: string;
   port: number;
@@ -42,7 +44,8 @@ export interface FakeProvider {
 async function readCall(req: IncomingMessage): Promise<IncomingCall> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  const raw = Buffer.concat(chunks).toString("utf8");
+  const rawBody = Buffer.concat(chunks);
+  const raw = rawBody.toString("utf8");
   let body: unknown;
   let invalidJson = false;
   if (raw.length > 0) {
@@ -58,7 +61,7 @@ async function readCall(req: IncomingMessage): Promise<IncomingCall> {
   }
   const url = new URL(req.url ?? "/", "http://fake");
   const query = Object.fromEntries(url.searchParams);
-  return { method: req.method ?? "GET", path: url.pathname, query, headers, body, invalidJson };
+  return { method: req.method ?? "GET", path: url.pathname, query, headers, body, invalidJson, rawBody };
 }
 
 /** Each wire format by its paths; everything else is OpenAI's (and Azure's). */
@@ -67,8 +70,10 @@ function router(getBehavior: () => Behavior): (call: IncomingCall) => Handler {
   const anthropic = createAnthropicHandler(getBehavior);
   const gemini = createGeminiHandler(getBehavior);
   const mistral = createMistralHandler(getBehavior);
+  const bedrock = createBedrockHandler(getBehavior);
   return (call) => {
     if (call.path === "/v1/messages") return anthropic;
+    if (call.path.startsWith("/model/")) return bedrock;
     if (call.path.startsWith("/v1beta/")) return gemini;
     if (call.path.startsWith("/mistral/")) return mistral;
     return openai;
@@ -88,7 +93,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     readCall(req)
       .then((call) => {
         if (record) {
-          const { invalidJson: _, ...recorded } = call;
+          const { invalidJson: _, rawBody: _rawBody, ...recorded } = call;
           provider.requests.push(recorded);
         }
         return handlerFor(call)(call, res);
