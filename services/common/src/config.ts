@@ -59,6 +59,17 @@ const callDefaults = {
 /** The names of those parameters. */
 export const CALL_DEFAULT_SETTINGS = Object.keys(callDefaults) as (keyof typeof callDefaults)[];
 
+// AWS Bedrock's settings, LiteLLM's names. Named to be refused (the router
+// says so at load): aws_role_name, aws_profile_name, aws_web_identity_token.
+const awsParams = {
+  aws_access_key_id: secret.optional(),
+  aws_secret_access_key: secret.optional(),
+  aws_session_token: secret.optional(),
+  aws_region_name: z.string().min(1).optional(),
+  /** Bedrock Runtime's address, a VPC endpoint say; api_base wins over it. */
+  aws_bedrock_runtime_endpoint: z.string().url().optional(),
+};
+
 const litellmParams = z.looseObject({
   model: z.string().min(1),
   api_key: secret.optional(),
@@ -78,6 +89,7 @@ const litellmParams = z.looseObject({
   organization: z.string().min(1).optional(),
   /** Fields set into every request body sent to the deployment, as the provider names them. */
   extra_body: z.record(z.string(), z.unknown()).optional(),
+  ...awsParams,
   ...callDefaults,
   ...prices,
 });
@@ -343,9 +355,10 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
   return config;
 }
 
-/** What a model_list entry holds that must not reach a log: its key, and the values of the headers it sends. */
+/** What a model_list entry holds that must not reach a log: its keys, and the values of the headers it sends. */
 function entrySecrets(entry: ModelEntry): string[] {
-  return [entry.litellm_params.api_key ?? "", ...Object.values(entry.litellm_params.extra_headers ?? {})];
+  const p = entry.litellm_params;
+  return [p.api_key ?? "", p.aws_secret_access_key ?? "", p.aws_session_token ?? "", ...Object.values(p.extra_headers ?? {})];
 }
 
 /**

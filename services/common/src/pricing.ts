@@ -100,6 +100,20 @@ function longContextRates(rates: PriceRates, list: Price, given: Given): PriceRa
   return tier;
 }
 
+// Bedrock's ids for Anthropic's models ("us.anthropic.claude-sonnet-4-…-v1:0",
+// "converse/anthropic.claude-…") around the names Anthropic prices them by.
+const BEDROCK_ANTHROPIC = /^(?:(?:converse|invoke)\/)?(?:[a-z-]+\.)?anthropic\./;
+
+/**
+ * The name a provider's model has in the price list: its own, but Bedrock's
+ * Claude models go by Anthropic's names (at Anthropic's list price), and
+ * Bedrock's other models are not listed.
+ */
+export function listedModel(provider: string, providerModel: string): string {
+  if (provider !== "bedrock") return providerModel;
+  return BEDROCK_ANTHROPIC.test(providerModel) ? providerModel.replace(BEDROCK_ANTHROPIC, "") : "";
+}
+
 /**
  * The deployments whose calls are booked at no cost: no list price for their
  * model and no price of their own, so a start can say so (a local model is
@@ -112,7 +126,7 @@ export function unpricedModels(modelList: readonly ModelEntry[]): string[] {
     .filter(({ litellm_params: p, model_info }) => {
       if (p.mock_response !== undefined || p.model.includes("*")) return false;
       const slash = p.model.indexOf("/");
-      const price = deploymentPrice(slash > 0 ? p.model.slice(slash + 1) : p.model, model_info, p);
+      const price = deploymentPrice(slash > 0 ? listedModel(p.model.slice(0, slash), p.model.slice(slash + 1)) : p.model, model_info, p);
       return price.input === 0 && price.output === 0 && [model_info, p].every((o) => o?.input_cost_per_token === undefined && o?.output_cost_per_token === undefined);
     })
     .map((entry) => `${entry.model_name} (${entry.litellm_params.model})`);

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentPrice, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
+import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentPrice, listedModel, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
 import type { Json } from "../providers/provider.js";
+import { awsSettings, type AwsSettings } from "./aws-settings.js";
 import { providerSettings } from "./provider-env.js";
 
 /** Where a deployment was defined: config.yaml, or POST /model/new (stored in Postgres). */
@@ -28,6 +29,8 @@ export interface Deployment {
   extraHeaders: Readonly<Record<string, string>> | undefined;
   /** Fields set into every body sent to the provider (extra_body). */
   extraBody: Json | undefined;
+  /** A bedrock/ deployment's region, endpoint and credentials. */
+  aws: AwsSettings | undefined;
   /** LiteLLM's mock_response: answer with this text without calling anyone. */
   mockResponse: string | undefined;
   /** Requests and tokens per minute this deployment takes (weights for simple-shuffle, limits for usage-based routing). */
@@ -49,7 +52,7 @@ const DEFAULT_TIMEOUT_S = 600;
 const DEFAULT_PROVIDER = "openai";
 
 function stableId(entry: ModelEntry): string {
-  const { api_key: _secret, ...params } = entry.litellm_params;
+  const { api_key: _key, aws_secret_access_key: _secret, aws_session_token: _token, ...params } = entry.litellm_params;
   return createHash("sha256").update(JSON.stringify([entry.model_name, params])).digest("hex").slice(0, 16);
 }
 
@@ -86,10 +89,11 @@ export function buildDeployment(
     dropParams: p.drop_params ?? config.litellm_settings.drop_params ?? false,
     timeoutMs: timeoutS * 1000,
     streamTimeoutMs: (p.stream_timeout ?? config.router_settings.stream_timeout ?? timeoutS) * 1000,
-    price: deploymentPrice(providerModel, entry.model_info, p),
+    price: priceOf(provider, providerModel, entry),
     callDefaults: callDefaultsOf(p),
     extraHeaders: extraHeadersOf(p, settings.organization),
     extraBody: p.extra_body as Json | undefined,
+    aws: provider === "bedrock" ? awsSettings(p, providerModel, settings.apiKey) : undefined,
     mockResponse: p.mock_response,
     rpm: p.rpm,
     tpm: p.tpm,
@@ -99,6 +103,11 @@ export function buildDeployment(
     source,
     entry,
   };
+}
+
+/** A deployment's price: its own prices, else its model's list price. */
+function priceOf(provider: string, providerModel: string, entry: ModelEntry): Price {
+  return deploymentPrice(listedModel(provider, providerModel), entry.model_info, entry.litellm_params);
 }
 
 function callDefaultsOf(p: ModelEntry["litellm_params"]): Json | undefined {
@@ -119,5 +128,5 @@ function extraHeadersOf(p: ModelEntry["litellm_params"], organization: string | 
  */
 export function concreteDeployment(d: Deployment, requested: string, matched: string): Deployment {
   const providerModel = d.providerModel.replaceAll("*", matched);
-  return { ...d, modelGroup: requested, providerModel, price: deploymentPrice(providerModel, d.entry.model_info, d.entry.litellm_params) };
+  return { ...d, modelGroup: requested, providerModel, price: priceOf(d.provider, providerModel, d.entry) };
 }

@@ -15,6 +15,8 @@ export interface UpstreamRequest {
   call: Pick<ProviderCall, "signal" | "rateLimited"> & { deployment: Pick<Deployment, "extraHeaders" | "extraBody"> };
   /** The secret to scrub from anything the provider says back. */
   secret: string | undefined;
+  /** Headers that depend on the body as sent (a request signature), made from its JSON text. */
+  sign?: (body: string) => Record<string, string>;
 }
 
 // A key as providers echo it masked ("Incorrect API key provided:
@@ -131,7 +133,9 @@ export async function postJson(provider: string, req: UpstreamRequest): Promise<
       path,
       method: "POST",
       // The deployment's extra_headers go last: they may replace any other, its credential included.
-      headers: { "content-type": "application/json", ...req.headers, ...deployment.extraHeaders },
+      headers: req.sign
+        ? { "content-type": "application/json", ...req.headers, ...req.sign(body), ...deployment.extraHeaders }
+        : { "content-type": "application/json", ...req.headers, ...deployment.extraHeaders },
       body,
       signal,
       headersTimeout: 0,
@@ -197,13 +201,26 @@ async function readJson(response: Dispatcher.ResponseData, provider: string, sig
 // carry by default (max_request_size_mb); an image in an event fits.
 export const MAX_EVENT_CHARS = 32 * 2 ** 20;
 
+/** Cuts a stream's bytes into its events, whatever they arrive in; throws a ProviderError on bytes that are not events. */
+export interface StreamDecoder<Event> {
+  push(bytes: Uint8Array): Event[];
+  /** What it holds of an event not yet complete (characters or bytes). */
+  readonly pending: number;
+  /** The events the stream's end completes. */
+  end(): Event[];
+}
+
 /**
  * A successful streaming response's server-sent events; a connection that
  * breaks, or an event longer than MAX_EVENT_CHARS, becomes a ProviderError.
  */
-export async function* readEvents(response: Dispatcher.ResponseData, provider: string, call: ProviderCall): AsyncGenerator<SseEvent> {
+export function readEvents(response: Dispatcher.ResponseData, provider: string, call: ProviderCall): AsyncGenerator<SseEvent> {
+  return readStream(response, provider, call, new SseReader());
+}
+
+/** A successful streaming response's events, as `reader` cuts them; failures as readEvents'. */
+export async function* readStream<Event>(response: Dispatcher.ResponseData, provider: string, call: ProviderCall, reader: StreamDecoder<Event>): AsyncGenerator<Event> {
   const { signal, progressed, held } = call;
-  const reader = new SseReader();
   let read = false;
   try {
     for await (const bytes of response.body.iterator({ destroyOnReturn: false })) {
@@ -221,7 +238,9 @@ export async function* readEvents(response: Dispatcher.ResponseData, provider: s
   } catch (err) {
     read = true;
     if (err instanceof ProviderError) {
-      // An event too long: the body is still open, and not worth reading on.
+      // An event too long, or not an event: the body is still open, and not
+      // worth reading on. Destroying it reports an abort nobody waits for.
+      response.body.once("error", () => {});
       response.body.destroy();
       throw err;
     }

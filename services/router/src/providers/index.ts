@@ -4,6 +4,7 @@ import type { Deployment } from "../config/deployment.js";
 import type { ModelGroups } from "../config/model-groups.js";
 import { anthropicAdapter } from "./anthropic.js";
 import { azureAdapter } from "./azure.js";
+import { bedrockAdapter } from "./bedrock.js";
 import { geminiAdapter } from "./gemini.js";
 import { codestralAdapter, mistralAdapter } from "./mistral.js";
 import { mockAdapter } from "./mock.js";
@@ -17,6 +18,7 @@ const ADAPTERS: Record<string, ProviderAdapter> = {
   azure: azureAdapter,
   anthropic: anthropicAdapter,
   gemini: geminiAdapter,
+  bedrock: bedrockAdapter,
   mistral: mistralAdapter,
   codestral: codestralAdapter,
   ...OPENAI_LIKE_ADAPTERS,

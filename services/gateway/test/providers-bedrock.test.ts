@@ -1,0 +1,209 @@
+import Anthropic, { APIError } from "@anthropic-ai/sdk";
+import type { FakeProvider } from "@gateway/fake-provider";
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+
+// The adapter lives in the router and runs the same in every mode.
+const mode = MODES[0]!;
+
+// The fake answers Bedrock Runtime's Converse API under /model/, checking a
+// SigV4 signature made with its key as the secret access key, or taking the
+// key as a Bedrock API key (bearer token).
+function bedrockConfig(fakeUrl: string): string {
+  const signed = `api_base: ${fakeUrl}, aws_access_key_id: AKIDTEST, aws_secret_access_key: os.environ/FAKE_PROVIDER_KEY`;
+  return writeConfig(`
+model_list:
+  - model_name: claude-bedrock
+    litellm_params: { model: bedrock/anthropic.claude-3-5-haiku-20241022-v1:0, ${signed}, aws_region_name: us-east-1 }
+  - model_name: llama-bedrock
+    litellm_params: { model: bedrock/converse/meta.llama3-70b-instruct-v1:0, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: profile-bedrock
+    litellm_params: { model: "bedrock/arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc", ${signed} }
+litellm_settings:
+  num_retries: 0
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+}
+
+const weatherTool = {
+  type: "function" as const,
+  function: { name: "get_weather", parameters: { type: "object", properties: { location: { type: "string" } } } },
+};
+
+// Anthropic's list price of Claude 3.5 Haiku, per token.
+const HAIKU = { input: 0.8e-6, output: 4e-6 };
+
+describe("OpenAI and Anthropic clients on bedrock/ deployments", () => {
+  let provider: FakeProvider;
+  let gateway: ModeGateway;
+  let client: OpenAI;
+  fakeBehindGatewayPerTest(mode, bedrockConfig, (setup) => ({ provider, gateway, openai: client } = setup));
+
+  const upstream = () => provider.requests.at(-1)!;
+  const anthropic = () => new Anthropic({ baseURL: gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
+
+  it("signs a Converse call with SigV4, sends the conversation in Converse's shapes, and books it at Claude's price", async () => {
+    const { data, response } = await client.chat.completions
+      .create({
+        model: "claude-bedrock",
+        max_tokens: 40,
+        temperature: 0.3,
+        stop: ["STOP"],
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: "hello bedrock" },
+        ],
+      })
+      .withResponse();
+    expect(data.choices[0]).toMatchObject({ message: { role: "assistant", content: "Echo: hello bedrock" }, finish_reason: "stop" });
+    expect(upstream().path).toBe("/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse");
+    expect(upstream().headers["authorization"]).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/us-east-1\/bedrock\/aws4_request, SignedHeaders=.*host.*, Signature=[0-9a-f]{64}$/);
+    expect(JSON.stringify(upstream())).not.toContain(PROVIDER_KEY);
+    expect(upstream().body).toEqual({
+      messages: [{ role: "user", content: [{ text: "hello bedrock" }] }],
+      system: [{ text: "Be brief." }],
+      inferenceConfig: { maxTokens: 40, temperature: 0.3, stopSequences: ["STOP"] },
+    });
+    const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    const { prompt_tokens, completion_tokens } = data.usage!;
+    expect(row).toMatchObject({ custom_llm_provider: "bedrock", model: "anthropic.claude-3-5-haiku-20241022-v1:0", prompt_tokens, completion_tokens, usage_estimated: false });
+    expect(row["spend"]).toBeCloseTo(prompt_tokens * HAIKU.input + completion_tokens * HAIKU.output, 12);
+  });
+
+  it("takes a Bedrock API key, strips converse/ from the model id, and leaves max_tokens to the model when the client sets none", async () => {
+    const answer = await client.chat.completions.create({ model: "llama-bedrock", messages: [{ role: "user", content: "hi llama" }] });
+    expect(answer.choices[0]!.message.content).toBe("Echo: hi llama");
+    expect(upstream().path).toBe("/model/meta.llama3-70b-instruct-v1%3A0/converse");
+    expect(upstream().headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
+    expect(upstream().body).toEqual({ messages: [{ role: "user", content: [{ text: "hi llama" }] }] });
+  });
+
+  it("signs for the region of a model ARN", async () => {
+    const answer = await client.chat.completions.create({ model: "profile-bedrock", messages: [{ role: "user", content: "hi" }] });
+    expect(answer.choices[0]!.message.content).toBe("Echo: hi");
+    expect(upstream().path).toBe(`/model/${encodeURIComponent("arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc")}/converse`);
+    expect(upstream().headers["authorization"]).toContain("/eu-west-1/bedrock/aws4_request");
+  });
+
+  it("streams ConverseStream's frames as chunks, counting the usage; the client sees it only when it asked", async () => {
+    const hi = [{ role: "user" as const, content: "one two three" }];
+    const { data: plain, response } = await client.chat.completions.create({ model: "claude-bedrock", stream: true, messages: hi }).withResponse();
+    let text = "";
+    let finish: string | null | undefined;
+    const withUsage: unknown[] = [];
+    for await (const chunk of plain) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) withUsage.push(chunk);
+    }
+    expect({ text, finish, withUsage }).toEqual({ text: "Echo: one two three", finish: "stop", withUsage: [] });
+    expect(upstream().path).toBe("/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse-stream");
+    const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    expect(row).toMatchObject({ prompt_tokens: 6, completion_tokens: 4, usage_estimated: false });
+
+    const asked = await client.chat.completions.create({ model: "claude-bedrock", stream: true, stream_options: { include_usage: true }, messages: hi });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const chunk of asked) chunks.push(chunk);
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 6, completion_tokens: 4, total_tokens: 10 } });
+  });
+
+  it("calls tools, whole and streamed, and sends the results back as toolResult blocks", async () => {
+    const ask = { role: "user" as const, content: "weather in Paris?" };
+    const completion = await client.chat.completions.create({ model: "claude-bedrock", tools: [weatherTool], tool_choice: "required", messages: [ask] });
+    const message = completion.choices[0]!.message;
+    expect(completion.choices[0]!.finish_reason).toBe("tool_calls");
+    expect(message.tool_calls?.[0]).toMatchObject({ type: "function", function: { name: "get_weather", arguments: '{"location":"Paris"}' } });
+    expect(upstream().body).toMatchObject({
+      toolConfig: { tools: [{ toolSpec: { name: "get_weather", inputSchema: { json: weatherTool.function.parameters } } }], toolChoice: { any: {} } },
+    });
+
+    const stream = await client.chat.completions.create({ model: "claude-bedrock", stream: true, tools: [weatherTool], messages: [ask] });
+    let args = "";
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      args += chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect({ args: JSON.parse(args) as unknown, finish }).toEqual({ args: { location: "Paris" }, finish: "tool_calls" });
+
+    const id = message.tool_calls![0]!.id;
+    const answer = await client.chat.completions.create({
+      model: "claude-bedrock",
+      tools: [weatherTool],
+      messages: [ask, message, { role: "tool", tool_call_id: id, content: '{"forecast":"sunny"}' }],
+    });
+    expect(answer.choices[0]!.message.content).toBe("Echo: weather in Paris?");
+    expect((upstream().body as { messages: unknown[] }).messages.slice(1)).toEqual([
+      { role: "assistant", content: [{ toolUse: { toolUseId: id, name: "get_weather", input: { location: "Paris" } } }] },
+      { role: "user", content: [{ toolResult: { toolUseId: id, content: [{ text: '{"forecast":"sunny"}' }] } }] },
+    ]);
+  });
+
+  it("answers an Anthropic client natively, whole and streamed, with the cache counts Bedrock reports", async () => {
+    Object.assign(provider.behavior, { cachedPromptTokens: 2 });
+    const reply = await anthropic().messages.create({
+      model: "claude-bedrock",
+      max_tokens: 30,
+      top_k: 5,
+      system: [{ type: "text", text: "Be brief.", cache_control: { type: "ephemeral" } }],
+      messages: [{ role: "user", content: "hello there" }],
+    });
+    expect(reply).toMatchObject({ type: "message", role: "assistant", content: [{ type: "text", text: "Echo: hello there" }], stop_reason: "end_turn" });
+    expect(reply.usage).toMatchObject({ cache_read_input_tokens: 2 });
+    expect(upstream().body).toEqual({
+      messages: [{ role: "user", content: [{ text: "hello there" }] }],
+      system: [{ text: "Be brief." }, { cachePoint: { type: "default" } }],
+      inferenceConfig: { maxTokens: 30 },
+      additionalModelRequestFields: { top_k: 5 },
+    });
+
+    const stream = anthropic().messages.stream({ model: "claude-bedrock", max_tokens: 30, messages: [{ role: "user", content: "one two" }] });
+    const names: string[] = [];
+    stream.on("streamEvent", (event) => names.push(event.type));
+    const final = await stream.finalMessage();
+    expect(final.content).toEqual([{ type: "text", text: "Echo: one two" }]);
+    expect(final.usage).toMatchObject({ output_tokens: 3, cache_read_input_tokens: 2 });
+    expect(names[0]).toBe("message_start");
+    expect(names.slice(-2)).toEqual(["message_delta", "message_stop"]);
+    const { response } = await stream.withResponse();
+    const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    expect(row).toMatchObject({ custom_llm_provider: "bedrock", completion_tokens: 3, usage_estimated: false });
+    expect(row["prompt_tokens"]).toBe((final.usage.input_tokens ?? 0) + 2);
+  });
+
+  it("maps Bedrock's errors to their statuses, in a stream too, with the secret kept out", async () => {
+    Object.assign(provider.behavior, { failNext: 1, failStatus: 429, retryAfterSeconds: 7 });
+    const limited = await client.chat.completions.create({ model: "claude-bedrock", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((limited as InstanceType<typeof OpenAI.APIError>).headers?.get("retry-after")).toBe("7");
+    delete provider.behavior.retryAfterSeconds;
+
+    Object.assign(provider.behavior, { streamErrorAfterChunks: 1 });
+    const stream = anthropic().messages.stream({ model: "claude-bedrock", max_tokens: 10, messages: [{ role: "user", content: "one two three" }] });
+    const failed = await stream.finalMessage().catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(APIError);
+    expect((failed as APIError).error).toMatchObject({ type: "error", error: { type: "rate_limit_error" } });
+    delete provider.behavior.streamErrorAfterChunks;
+
+    provider.behavior.requireApiKey = "another-secret-access-key";
+    const denied = await client.chat.completions.create({ model: "claude-bedrock", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((denied as InstanceType<typeof OpenAI.APIError>).message).toContain("signature");
+    expect(JSON.stringify((denied as InstanceType<typeof OpenAI.APIError>).error)).not.toContain(PROVIDER_KEY);
+
+    const image = await client.chat.completions
+      .create({ model: "llama-bedrock", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://example.com/cat.png" } }] }] })
+      .catch((e: unknown) => e);
+    expect(image).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((image as InstanceType<typeof OpenAI.APIError>).message).toContain("base64");
+  });
+
+  it("answers the Responses API through chat", async () => {
+    const response = await client.responses.create({ model: "claude-bedrock", instructions: "Be brief.", input: "hello responses", max_output_tokens: 50 });
+    expect(response.output_text).toBe("Echo: hello responses");
+    expect(upstream().body).toMatchObject({ system: [{ text: "Be brief." }], inferenceConfig: { maxTokens: 50 } });
+  });
+});

@@ -1,0 +1,144 @@
+import { incompleteStream } from "../providers/http.js";
+import type { Json, NamedEvent } from "../providers/provider.js";
+import { isJson, jsonArray, str } from "./content.js";
+
+// Bedrock Converse answers and ConverseStream events as an Anthropic message
+// and its stream events: from there the Anthropic translation makes OpenAI
+// chat of them, and /v1/messages passes them on.
+
+const STOP_REASONS: Record<string, string> = {
+  end_turn: "end_turn",
+  tool_use: "tool_use",
+  max_tokens: "max_tokens",
+  stop_sequence: "stop_sequence",
+  model_context_window_exceeded: "model_context_window_exceeded",
+  guardrail_intervened: "refusal",
+  content_filtered: "refusal",
+};
+
+function stopReason(value: unknown): string {
+  return STOP_REASONS[String(value)] ?? "end_turn";
+}
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/** Converse's usage (inputTokens leaves out cache reads and writes, as Anthropic's input_tokens does) in Anthropic's names. */
+function anthropicUsage(value: unknown): Json {
+  const u = isJson(value) ? value : {};
+  return {
+    input_tokens: count(u["inputTokens"]),
+    output_tokens: count(u["outputTokens"]),
+    cache_creation_input_tokens: count(u["cacheWriteInputTokens"]),
+    cache_read_input_tokens: count(u["cacheReadInputTokens"]),
+  };
+}
+
+function anthropicBlock(block: Json): Json | undefined {
+  if (typeof block["text"] === "string") return { type: "text", text: block["text"] };
+  const toolUse = block["toolUse"];
+  if (isJson(toolUse)) return { type: "tool_use", id: toolUse["toolUseId"], name: toolUse["name"], input: isJson(toolUse["input"]) ? toolUse["input"] : {} };
+  const reasoning = block["reasoningContent"];
+  if (isJson(reasoning)) {
+    const text = reasoning["reasoningText"];
+    if (isJson(text)) return { type: "thinking", thinking: str(text["text"]) ?? "", signature: str(text["signature"]) ?? "" };
+    if (typeof reasoning["redactedContent"] === "string") return { type: "redacted_thinking", data: reasoning["redactedContent"] };
+  }
+  return undefined;
+}
+
+/** A Converse answer as an Anthropic message; `id` names it (Converse gives none), `model` is the deployment's. */
+export function fromConverseResponse(answer: Json, model: string, id: string): Json {
+  const output = isJson(answer["output"]) ? answer["output"] : {};
+  const message = isJson(output["message"]) ? output["message"] : {};
+  const content = jsonArray(message["content"])
+    .map(anthropicBlock)
+    .filter((block): block is Json => block !== undefined);
+  return {
+    id,
+    type: "message",
+    role: "assistant",
+    model,
+    content,
+    stop_reason: stopReason(answer["stopReason"]),
+    stop_sequence: null,
+    usage: anthropicUsage(answer["usage"]),
+  };
+}
+
+/** One ConverseStream event: its `:event-type` and JSON payload. */
+export interface ConverseEvent {
+  type: string;
+  json: Json;
+}
+
+function named(name: string, json: Json): NamedEvent {
+  return { name, data: JSON.stringify(json), json };
+}
+
+/** The Anthropic content block a Converse block's first delta opens. */
+function openedBlock(delta: Json): Json {
+  const reasoning = delta["reasoningContent"];
+  if (isJson(reasoning)) {
+    return typeof reasoning["redactedContent"] === "string" ? { type: "redacted_thinking", data: reasoning["redactedContent"] } : { type: "thinking", thinking: "", signature: "" };
+  }
+  return { type: "text", text: "" };
+}
+
+/** A Converse delta as an Anthropic one; undefined for what Anthropic carries elsewhere (redacted thinking, in its block's start). */
+function anthropicDelta(delta: Json): Json | undefined {
+  if (typeof delta["text"] === "string") return { type: "text_delta", text: delta["text"] };
+  const toolUse = delta["toolUse"];
+  if (isJson(toolUse)) return { type: "input_json_delta", partial_json: str(toolUse["input"]) ?? "" };
+  const reasoning = delta["reasoningContent"];
+  if (isJson(reasoning)) {
+    if (typeof reasoning["text"] === "string") return { type: "thinking_delta", thinking: reasoning["text"] };
+    if (typeof reasoning["signature"] === "string") return { type: "signature_delta", signature: reasoning["signature"] };
+  }
+  return undefined;
+}
+
+/**
+ * ConverseStream's events as Anthropic's: message_start, each content
+ * block's start, deltas and stop (Converse starts only tool-use blocks
+ * itself; the others open at their first delta), then message_delta with the
+ * stop reason and the usage (Converse sends them apart, in messageStop and
+ * metadata) and message_stop. A stream that ends before its metadata is
+ * incomplete.
+ */
+export async function* anthropicEventsFromConverse(events: AsyncIterable<ConverseEvent>, model: string, id: string): AsyncGenerator<NamedEvent> {
+  const open = new Set<number>();
+  let stop: string | undefined;
+  let ended = false;
+  for await (const { type, json } of events) {
+    if (type === "messageStart") {
+      const usage = { input_tokens: 0, output_tokens: 0 };
+      yield named("message_start", { type: "message_start", message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage } });
+    } else if (type === "contentBlockStart") {
+      const index = count(json["contentBlockIndex"]);
+      const start = isJson(json["start"]) ? json["start"] : {};
+      const toolUse = isJson(start["toolUse"]) ? start["toolUse"] : {};
+      open.add(index);
+      yield named("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: toolUse["toolUseId"], name: toolUse["name"], input: {} } });
+    } else if (type === "contentBlockDelta") {
+      const index = count(json["contentBlockIndex"]);
+      const delta = isJson(json["delta"]) ? json["delta"] : {};
+      if (!open.has(index)) {
+        open.add(index);
+        yield named("content_block_start", { type: "content_block_start", index, content_block: openedBlock(delta) });
+      }
+      const converted = anthropicDelta(delta);
+      if (converted) yield named("content_block_delta", { type: "content_block_delta", index, delta: converted });
+    } else if (type === "contentBlockStop") {
+      yield named("content_block_stop", { type: "content_block_stop", index: count(json["contentBlockIndex"]) });
+    } else if (type === "messageStop") {
+      stop = stopReason(json["stopReason"]);
+    } else if (type === "metadata") {
+      yield named("message_delta", { type: "message_delta", delta: { stop_reason: stop ?? "end_turn", stop_sequence: null }, usage: anthropicUsage(json["usage"]) });
+      yield named("message_stop", { type: "message_stop" });
+      ended = true;
+    }
+  }
+  if (!ended) throw incompleteStream("bedrock");
+}

@@ -1,0 +1,78 @@
+import { ConfigError, listedModel, parseConfig, unpricedModels } from "@gateway/common";
+import { describe, expect, it } from "vitest";
+import { awsSettings } from "../src/config/aws-settings.js";
+import { ModelGroups } from "../src/config/model-groups.js";
+import { checkDeployments, SUPPORTED_PROVIDERS } from "../src/providers/index.js";
+
+const CLAUDE = "anthropic.claude-3-5-haiku-20241022-v1:0";
+const params = (p: Record<string, string> = {}) => ({ model: `bedrock/${CLAUDE}`, ...p });
+
+function refusal(entry: string): string | undefined {
+  try {
+    checkDeployments(ModelGroups.fromConfig(parseConfig(`model_list:\n  - { model_name: b, litellm_params: { model: "bedrock/${CLAUDE}", ${entry} } }\n`), SUPPORTED_PROVIDERS));
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  return undefined;
+}
+
+describe("a bedrock/ deployment's AWS settings", () => {
+  it("take the region from the deployment, its model ARN, or LiteLLM's variables, in that order, and call its endpoint there", () => {
+    expect(awsSettings(params({ aws_region_name: "eu-central-1" }), CLAUDE, undefined, { AWS_REGION_NAME: "us-east-2" })).toMatchObject({
+      region: "eu-central-1",
+      endpoint: "https://bedrock-runtime.eu-central-1.amazonaws.com",
+    });
+    const arn = "arn:aws:bedrock:ap-south-1:123456789012:application-inference-profile/abc";
+    expect(awsSettings(params(), arn, undefined, { AWS_REGION_NAME: "us-east-2" }).region).toBe("ap-south-1");
+    expect(awsSettings(params(), CLAUDE, undefined, { AWS_REGION_NAME: "us-east-2", AWS_REGION: "us-east-1" }).region).toBe("us-east-2");
+    expect(awsSettings(params(), CLAUDE, undefined, { AWS_REGION: "us-east-1" }).region).toBe("us-east-1");
+    expect(awsSettings(params(), CLAUDE, undefined, {}).region).toBe("us-west-2");
+    // api_base, then aws_bedrock_runtime_endpoint, then the variable.
+    const endpoint = { AWS_BEDROCK_RUNTIME_ENDPOINT: "https://env.example" };
+    expect(awsSettings(params({ aws_bedrock_runtime_endpoint: "https://vpce.example/" }), CLAUDE, undefined, endpoint).endpoint).toBe("https://vpce.example");
+    expect(awsSettings(params({ api_base: "https://base.example" }), CLAUDE, undefined, endpoint).endpoint).toBe("https://base.example");
+    expect(awsSettings(params(), CLAUDE, undefined, endpoint).endpoint).toBe("https://env.example");
+  });
+
+  it("sign with the deployment's keys, else the environment's unless a Bedrock API key is there", () => {
+    const env = { AWS_ACCESS_KEY_ID: "AKIDENV", AWS_SECRET_ACCESS_KEY: "env-secret", AWS_SESSION_TOKEN: "env-token" };
+    expect(awsSettings(params({ aws_access_key_id: "AKIDOWN", aws_secret_access_key: "own-secret" }), CLAUDE, undefined, env).credentials).toEqual({
+      accessKeyId: "AKIDOWN",
+      secretAccessKey: "own-secret",
+      sessionToken: undefined,
+    });
+    expect(awsSettings(params(), CLAUDE, undefined, env).credentials).toEqual({ accessKeyId: "AKIDENV", secretAccessKey: "env-secret", sessionToken: "env-token" });
+    expect(awsSettings(params(), CLAUDE, "bedrock-api-key", env).credentials).toBeUndefined();
+  });
+
+  it("are refused at config load when they cannot be used", () => {
+    expect(refusal("aws_access_key_id: AKID, aws_secret_access_key: s")).toBeUndefined();
+    expect(refusal("api_key: bedrock-api-key")).toBeUndefined();
+    expect(refusal("aws_access_key_id: AKID, aws_secret_access_key: s, aws_role_name: arn:aws:iam::1:role/r")).toMatch(/aws_role_name is not supported/);
+    expect(refusal("aws_profile_name: dev")).toMatch(/aws_profile_name is not supported/);
+    expect(refusal("aws_access_key_id: AKID")).toMatch(/go together/);
+    expect(refusal("api_key: k, aws_access_key_id: AKID, aws_secret_access_key: s")).toMatch(/not both/);
+    const saved = { id: process.env["AWS_ACCESS_KEY_ID"], token: process.env["AWS_BEARER_TOKEN_BEDROCK"] };
+    delete process.env["AWS_ACCESS_KEY_ID"];
+    delete process.env["AWS_BEARER_TOKEN_BEDROCK"];
+    try {
+      expect(refusal("aws_region_name: us-east-1")).toMatch(/no AWS credentials/);
+    } finally {
+      if (saved.id !== undefined) process.env["AWS_ACCESS_KEY_ID"] = saved.id;
+      if (saved.token !== undefined) process.env["AWS_BEARER_TOKEN_BEDROCK"] = saved.token;
+    }
+  });
+
+  it("price Claude on Bedrock by Anthropic's names and leave Bedrock's other models to model_info", () => {
+    expect(listedModel("bedrock", "us.anthropic.claude-sonnet-4-20250514-v1:0")).toBe("claude-sonnet-4-20250514-v1:0");
+    expect(listedModel("bedrock", `converse/${CLAUDE}`)).toBe("claude-3-5-haiku-20241022-v1:0");
+    expect(listedModel("bedrock", "meta.llama3-70b-instruct-v1:0")).toBe("");
+    expect(listedModel("anthropic", "claude-3-5-haiku-latest")).toBe("claude-3-5-haiku-latest");
+    const config = parseConfig(`model_list:
+  - { model_name: c, litellm_params: { model: "bedrock/${CLAUDE}" } }
+  - { model_name: l, litellm_params: { model: "bedrock/meta.llama3-70b-instruct-v1:0" } }
+`);
+    expect(unpricedModels(config.model_list)).toEqual(["l (bedrock/meta.llama3-70b-instruct-v1:0)"]);
+  });
+});
