@@ -14,13 +14,15 @@ import {
   TOOL_INPUT,
   writeEvents,
   type Handler,
+  type IncomingCall,
   type Json,
   type Outcome,
 } from "./reply.js";
 
 // Anthropic's Messages API (POST /v1/messages), shapes from its public API
 // reference: x-api-key and anthropic-version headers, content blocks,
-// stop_reason, usage with cache tokens, and named stream events.
+// stop_reason, usage with cache tokens, and named stream events. Vertex AI
+// serves Claude with the same bodies at its own paths (vertex.ts).
 
 const TOOL_USE_ID = "toolu_fake_1";
 
@@ -99,9 +101,9 @@ const EFFORTS = new Set(["low", "medium", "high", "xhigh", "max"]);
  * signed. Returns the refusal's message, or undefined when the request may
  * go on.
  */
-function thinkingRefusal(body: Json, messages: Json[]): string | undefined {
+function thinkingRefusal(body: Json, messages: Json[], model: string): string | undefined {
   const thinking = body.thinking as Json;
-  const version = claudeVersion(String(body.model));
+  const version = claudeVersion(model);
   if (thinking.type === "adaptive") {
     if (version < 4.06) return "thinking.type.adaptive is not supported on this model; use thinking.type.enabled with budget_tokens";
     const effort = isRecord(body.output_config) ? body.output_config.effort : undefined;
@@ -166,23 +168,30 @@ async function stream(res: ServerResponse, signal: AbortSignal, behavior: Behavi
   await writeEvents(res, signal, behavior, events.map(line), breakAt);
 }
 
-/** Builds the handler for POST /v1/messages; `getBehavior` is read per request. */
-export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
+/**
+ * Where a Messages call's model comes from, checked on its body: Anthropic's
+ * API names it in the body, Vertex AI in the path. A refusal is the 400's message.
+ */
+export type ModelOf = (body: Json) => { model: string } | { refusal: string };
+
+/**
+ * Answers one Messages call whose caller is already let in: an injected
+ * failure, a refusal of the body, or the message (streamed when the body says
+ * `stream: true`), naming the model `modelOf` finds.
+ */
+export type MessagesAnswer = (call: IncomingCall, res: ServerResponse, signal: AbortSignal, behavior: Behavior, modelOf: ModelOf) => Promise<void>;
+
+/** A MessagesAnswer numbering its messages from 1. */
+export function createMessagesAnswer(): MessagesAnswer {
   let count = 0;
-  return async (call, res) => {
-    const signal = await arrive(res, getBehavior);
-    if (!signal) return;
-    const behavior = getBehavior();
-    if (behavior.requireApiKey !== undefined && call.headers["x-api-key"] !== behavior.requireApiKey) {
-      return sendError(res, 401, "invalid x-api-key");
-    }
-    if (call.method !== "POST") return sendError(res, 404, `Not found: ${call.method} ${call.path}`);
-    if (!call.headers["anthropic-version"]) return sendError(res, 400, "anthropic-version: header is required");
+  return async (call, res, signal, behavior, modelOf) => {
     const failure = takeFailure(behavior);
     if (failure) return sendError(res, failure.status, `Injected failure (HTTP ${failure.status}) from the fake provider.`, failure.headers);
     const body = call.body;
     if (!isRecord(body)) return sendError(res, 400, "The request body is not valid JSON.");
-    if (typeof body.model !== "string") return sendError(res, 400, "model: Field required");
+    const named = modelOf(body);
+    if ("refusal" in named) return sendError(res, 400, named.refusal);
+    const { model } = named;
     if (typeof body.max_tokens !== "number" || body.max_tokens < 1) return sendError(res, 400, "max_tokens: Field required");
     // Sampling parameters are optional numbers: null is refused, not read as "unset".
     for (const name of ["temperature", "top_p", "top_k"]) {
@@ -193,7 +202,7 @@ export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
       return sendError(res, 400, "messages: at least one message is required");
     }
     const thinks = isRecord(body.thinking) && (body.thinking.type === "enabled" || body.thinking.type === "adaptive");
-    const refusal = thinks ? thinkingRefusal(body, messages) : undefined;
+    const refusal = thinks ? thinkingRefusal(body, messages, model) : undefined;
     if (refusal) return sendError(res, 400, refusal);
     const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
     const last = messages.at(-1) as Json;
@@ -214,7 +223,7 @@ export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
       id: `msg_fake_${count}`,
       type: "message",
       role: "assistant",
-      model: body.model,
+      model,
       content: contentOf(outcome, thought),
       stop_reason: stopReason(outcome),
       stop_sequence: outcome.kind === "text" ? (outcome.stopSequence ?? null) : null,
@@ -222,5 +231,24 @@ export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
     };
     if (body.stream === true) return stream(res, signal, behavior, message, outcome);
     sendJson(res, 200, message, behavior.rateLimitHeaders);
+  };
+}
+
+/** The model as Anthropic's API takes it: named in the body. */
+const bodyModel: ModelOf = (body) => (typeof body.model === "string" ? { model: body.model } : { refusal: "model: Field required" });
+
+/** Builds the handler for POST /v1/messages; `getBehavior` is read per request. */
+export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
+  const answer = createMessagesAnswer();
+  return async (call, res) => {
+    const signal = await arrive(res, getBehavior);
+    if (!signal) return;
+    const behavior = getBehavior();
+    if (behavior.requireApiKey !== undefined && call.headers["x-api-key"] !== behavior.requireApiKey) {
+      return sendError(res, 401, "invalid x-api-key");
+    }
+    if (call.method !== "POST") return sendError(res, 404, `Not found: ${call.method} ${call.path}`);
+    if (!call.headers["anthropic-version"]) return sendError(res, 400, "anthropic-version: header is required");
+    return answer(call, res, signal, behavior, bodyModel);
   };
 }

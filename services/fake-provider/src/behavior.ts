@@ -9,7 +9,7 @@ export interface Behavior {
   chunkDelayMs: number;
   /** Fixed assistant text; unset means `Echo: <last user message text>`. */
   reply?: string;
-  /** The next N chat/embeddings requests fail; decremented per failure. */
+  /** The next N chat/embeddings requests fail (not Google's token endpoint); decremented per failure. */
   failNext: number;
   /** HTTP status of those failures. */
   failStatus: number;
@@ -32,9 +32,18 @@ export interface Behavior {
    * `authorization: Bearer`, Azure's `api-key`, Anthropic's `x-api-key`,
    * Gemini's `x-goog-api-key`; Bedrock takes it as an API key
    * (`authorization: Bearer`) or as the secret access key of an AWS SigV4
-   * signature, which it verifies.
+   * signature, which it verifies. Vertex AI routes then want a live access
+   * token from the /token endpoint (`authorization: Bearer`), and that
+   * endpoint wants this as the refresh token of a refresh_token grant.
    */
   requireApiKey?: string;
+  /**
+   * A service account's public key (PEM): when set, the /token endpoint
+   * verifies the RS256 signature of JWT assertions with it.
+   */
+  serviceAccountPublicKey?: string;
+  /** Lifetime of the access tokens /token issues, in seconds (default 3599, as Google's). */
+  accessTokenLifetimeSeconds?: number;
   /**
    * OpenAI only: /v1/responses answers with a response that failed after it
    * began (status "failed", this error code), and a stream ends in

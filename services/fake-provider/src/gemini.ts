@@ -20,7 +20,8 @@ import { embed } from "./vectors.js";
 // Google's Gemini API (v1beta models/{model}:generateContent,
 // :streamGenerateContent?alt=sse, :batchEmbedContents), shapes from its
 // public API reference: contents and parts, functionCall, finishReason,
-// usageMetadata, and errors as {"error": {code, message, status}}.
+// usageMetadata, and errors as {"error": {code, message, status}}. Vertex AI
+// serves the same bodies at its own paths (vertex.ts).
 
 const PATH = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|batchEmbedContents)$/;
 
@@ -35,7 +36,8 @@ const STATUS_NAMES: Record<number, string> = {
   504: "DEADLINE_EXCEEDED",
 };
 
-function sendError(res: ServerResponse, code: number, message: string, headers: Record<string, string> = {}): void {
+/** Answers with Google's error shape, the status named after the code. */
+export function sendError(res: ServerResponse, code: number, message: string, headers: Record<string, string> = {}): void {
   sendJson(res, code, { error: { code, message, status: STATUS_NAMES[code] ?? "UNKNOWN" } }, headers);
 }
 
@@ -173,9 +175,32 @@ function batchEmbed(res: ServerResponse, body: Json, model: string): void {
   sendJson(res, 200, { embeddings });
 }
 
+/** The model methods a Gemini route may name. */
+export type GeminiMethod = "generateContent" | "streamGenerateContent" | "batchEmbedContents";
+
+/**
+ * Answers one call to a Gemini model whose caller is already let in (an
+ * injected failure, or the method's answer), wherever the route named the
+ * model: the Gemini API's paths or Vertex AI's.
+ */
+export type GeminiAnswer = (call: IncomingCall, res: ServerResponse, signal: AbortSignal, behavior: Behavior, model: string, method: GeminiMethod) => Promise<void> | void;
+
+/** A GeminiAnswer numbering its responses from 1. */
+export function createGeminiAnswer(): GeminiAnswer {
+  let count = 0;
+  return (call, res, signal, behavior, model, method) => {
+    const failure = takeFailure(behavior);
+    if (failure) return sendError(res, failure.status, `Injected failure (HTTP ${failure.status}) from the fake provider.`, failure.headers);
+    if (!isRecord(call.body)) return sendError(res, 400, "Invalid JSON payload received.");
+    if (method === "batchEmbedContents") return batchEmbed(res, call.body, model);
+    count += 1;
+    return generate(res, signal, call, model, method === "streamGenerateContent", behavior, `fake-response-${count}`);
+  };
+}
+
 /** Builds the handler for Gemini routes; `getBehavior` is read per request. */
 export function createGeminiHandler(getBehavior: () => Behavior): Handler {
-  let count = 0;
+  const answer = createGeminiAnswer();
   return async (call, res) => {
     const signal = await arrive(res, getBehavior);
     if (!signal) return;
@@ -185,12 +210,6 @@ export function createGeminiHandler(getBehavior: () => Behavior): Handler {
     if (behavior.requireApiKey !== undefined && key !== behavior.requireApiKey) return sendError(res, 400, "API key not valid. Please pass a valid API key.");
     const match = PATH.exec(call.path);
     if (call.method !== "POST" || !match) return sendError(res, 404, `${call.path} is not found.`);
-    const model = decodeURIComponent(match[1] as string);
-    const failure = takeFailure(behavior);
-    if (failure) return sendError(res, failure.status, `Injected failure (HTTP ${failure.status}) from the fake provider.`, failure.headers);
-    if (!isRecord(call.body)) return sendError(res, 400, "Invalid JSON payload received.");
-    if (match[2] === "batchEmbedContents") return batchEmbed(res, call.body, model);
-    count += 1;
-    return generate(res, signal, call, model, match[2] === "streamGenerateContent", behavior, `fake-response-${count}`);
+    return answer(call, res, signal, behavior, decodeURIComponent(match[1] as string), match[2] as GeminiMethod);
   };
 }

@@ -4,9 +4,11 @@ import { createAnthropicHandler } from "./anthropic.js";
 import { createBedrockHandler } from "./bedrock.js";
 import { defaultBehavior, type Behavior } from "./behavior.js";
 import { createGeminiHandler } from "./gemini.js";
+import { createAccessTokens, createGoogleTokenHandler, type AccessTokens } from "./google-token.js";
 import { createMistralHandler } from "./mistral.js";
 import { createOpenAIHandler } from "./openai.js";
 import type { Handler, IncomingCall, RecordedRequest } from "./reply.js";
+import { createVertexHandler } from "./vertex.js";
 
 export interface FakeProviderOptions {
   port?: number;
@@ -23,9 +25,10 @@ export interface FakeProvider {
   /**
    * Base URL without a trailing slash. The OpenAI base is `${url}/v1`; the
    * same server answers Azure OpenAI (`${url}` as api_base), Anthropic
-   * (`${url}`), Gemini (`${url}`), Mistral (`${url}/mistral` as api_base) and
-   * AWS Bedrock's Converse API (`${url}` as the runtime endpoint) at their
-   * own paths.
+   * (`${url}`), Gemini (`${url}`), Mistral (`${url}/mistral` as api_base),
+   * AWS Bedrock's Converse API (`${url}` as the runtime endpoint) and Google
+   * Vertex AI's Gemini and Claude (`${url}` as api_base, with Google's OAuth
+   * token endpoint at `${url}/token`) at their own paths.
    */
   url: string;
   port: number;
@@ -37,6 +40,11 @@ export interface FakeProvider {
   inFlight: number;
   /** TCP connections accepted so far (a keep-alive client reuses them). */
   connections: number;
+  /**
+   * Access tokens the Google token endpoint has issued so far: a gateway
+   * should reuse one across requests until it nears expiry.
+   */
+  readonly tokensIssued: number;
   /** Stops listening and destroys open sockets, so keep-alive clients cannot hold it open. */
   close(): Promise<void>;
 }
@@ -65,13 +73,17 @@ async function readCall(req: IncomingMessage): Promise<IncomingCall> {
 }
 
 /** Each wire format by its paths; everything else is OpenAI's (and Azure's). */
-function router(getBehavior: () => Behavior): (call: IncomingCall) => Handler {
+function router(getBehavior: () => Behavior, tokens: AccessTokens): (call: IncomingCall) => Handler {
   const openai = createOpenAIHandler(getBehavior);
   const anthropic = createAnthropicHandler(getBehavior);
   const gemini = createGeminiHandler(getBehavior);
   const mistral = createMistralHandler(getBehavior);
   const bedrock = createBedrockHandler(getBehavior);
+  const vertex = createVertexHandler(getBehavior, tokens);
+  const token = createGoogleTokenHandler(getBehavior, tokens);
   return (call) => {
+    if (call.path === "/token") return token;
+    if (call.path.startsWith("/v1/projects/") || call.path.startsWith("/v1beta1/projects/")) return vertex;
     if (call.path === "/v1/messages") return anthropic;
     if (call.path.startsWith("/model/")) return bedrock;
     if (call.path.startsWith("/v1beta/")) return gemini;
@@ -82,7 +94,8 @@ function router(getBehavior: () => Behavior): (call: IncomingCall) => Handler {
 
 export async function startFakeProvider(options: FakeProviderOptions = {}): Promise<FakeProvider> {
   const host = options.host ?? "127.0.0.1";
-  const handlerFor = router(() => provider.behavior);
+  const tokens = createAccessTokens();
+  const handlerFor = router(() => provider.behavior, tokens);
   const record = options.record ?? true;
 
   const server = createServer((req, res) => {
@@ -123,6 +136,9 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     requests: [],
     inFlight: 0,
     connections: 0,
+    get tokensIssued() {
+      return tokens.issued;
+    },
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
