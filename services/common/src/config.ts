@@ -70,6 +70,14 @@ const awsParams = {
   aws_bedrock_runtime_endpoint: z.string().url().optional(),
 };
 
+// Google Vertex AI's settings, LiteLLM's names.
+const vertexParams = {
+  vertex_project: z.string().min(1).optional(),
+  vertex_location: z.string().min(1).optional(),
+  /** A service account key file's path, or its JSON text. */
+  vertex_credentials: secret.optional(),
+};
+
 const litellmParams = z.looseObject({
   model: z.string().min(1),
   api_key: secret.optional(),
@@ -90,6 +98,7 @@ const litellmParams = z.looseObject({
   /** Fields set into every request body sent to the deployment, as the provider names them. */
   extra_body: z.record(z.string(), z.unknown()).optional(),
   ...awsParams,
+  ...vertexParams,
   ...callDefaults,
   ...prices,
 });
@@ -358,7 +367,9 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
 /** What a model_list entry holds that must not reach a log: its keys, and the values of the headers it sends. */
 function entrySecrets(entry: ModelEntry): string[] {
   const p = entry.litellm_params;
-  return [p.api_key ?? "", p.aws_secret_access_key ?? "", p.aws_session_token ?? "", ...Object.values(p.extra_headers ?? {})];
+  // A path of vertex_credentials is no secret; the key file's JSON is, and what it holds is kept out as it is read.
+  const inlineCredentials = p.vertex_credentials?.trimStart().startsWith("{") ? p.vertex_credentials : "";
+  return [p.api_key ?? "", p.aws_secret_access_key ?? "", p.aws_session_token ?? "", inlineCredentials ?? "", ...Object.values(p.extra_headers ?? {})];
 }
 
 /**

@@ -86,9 +86,9 @@ router_settings: { model_group_alias: { gpt-4: nope } }
   });
 
   it("refuses a provider it does not speak, naming the field and how to reach an OpenAI-compatible server instead", () => {
-    const vertex = () => groups(`model_list:\n  - { model_name: gemini, litellm_params: { model: vertex_ai/gemini-2.5-flash, api_base: "http://localhost:8080" } }\n`);
-    expect(vertex).toThrow(ConfigError);
-    expect(vertex).toThrow(/model_list\[0\]\.litellm_params\.model: provider "vertex_ai" is not supported .*write openai\/<its model name> with its api_base/);
+    const perplexity = () => groups(`model_list:\n  - { model_name: sonar, litellm_params: { model: perplexity/sonar, api_base: "http://localhost:8080" } }\n`);
+    expect(perplexity).toThrow(ConfigError);
+    expect(perplexity).toThrow(/model_list\[0\]\.litellm_params\.model: provider "perplexity" is not supported .*write openai\/<its model name> with its api_base/);
   });
 
   it("reads fallbacks and retry settings from router_settings, else from litellm_settings (the seed's form)", () => {

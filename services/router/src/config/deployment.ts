@@ -3,6 +3,7 @@ import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentPrice, listedModel, type 
 import type { Json } from "../providers/provider.js";
 import { awsSettings, type AwsSettings } from "./aws-settings.js";
 import { providerSettings } from "./provider-env.js";
+import { vertexSettings, type VertexSettings } from "./vertex-settings.js";
 
 /** Where a deployment was defined: config.yaml, or POST /model/new (stored in Postgres). */
 export type DeploymentSource = "config" | "db";
@@ -31,6 +32,8 @@ export interface Deployment {
   extraBody: Json | undefined;
   /** A bedrock/ deployment's region, endpoint and credentials. */
   aws: AwsSettings | undefined;
+  /** A vertex_ai/ deployment's address and credentials. */
+  vertex: VertexSettings | undefined;
   /** LiteLLM's mock_response: answer with this text without calling anyone. */
   mockResponse: string | undefined;
   /** Requests and tokens per minute this deployment takes (weights for simple-shuffle, limits for usage-based routing). */
@@ -94,6 +97,7 @@ export function buildDeployment(
     extraHeaders: extraHeadersOf(p, settings.organization),
     extraBody: p.extra_body as Json | undefined,
     aws: provider === "bedrock" ? awsSettings(p, providerModel, settings.apiKey) : undefined,
+    vertex: provider === "vertex_ai" ? vertexSettings(p) : undefined,
     mockResponse: p.mock_response,
     rpm: p.rpm,
     tpm: p.tpm,

@@ -1,4 +1,5 @@
 import { withFields } from "@gateway/common";
+import type { Dispatcher } from "undici";
 import { ANTHROPIC_CHAT_PARAMS, toAnthropicRequest } from "../translate/anthropic-request.js";
 import { chunksFromAnthropic, fromAnthropicMessage, streamError } from "../translate/anthropic-response.js";
 import { fromAnthropicUsage } from "../translate/usage.js";
@@ -20,59 +21,81 @@ const endpoint = perDeployment((d) => {
   return { url, headers };
 });
 
-async function post(call: ProviderCall, body: Json) {
+/** Where one Messages request goes, as whom, with what body; `secret` is scrubbed from what comes back. */
+export interface MessagesTarget {
+  url: string;
+  headers: Record<string, string>;
+  body: Json;
+  secret: string | undefined;
+}
+
+/** Where a host of Anthropic's models takes a Messages request (`body`, with the model in it). */
+export type MessagesHost = (call: ProviderCall, body: Json, stream: boolean) => MessagesTarget | Promise<MessagesTarget>;
+
+/**
+ * Anthropic's Messages API at a host of Anthropic's models: OpenAI chat
+ * translated both ways, and Messages requests passed through.
+ */
+export function anthropicAt(provider: string, host: MessagesHost): ProviderAdapter {
+  async function post(call: ProviderCall, body: Json, stream: boolean) {
+    const target = await host(call, body, stream);
+    let headers = target.headers;
+    for (const name of FORWARDED_HEADERS) {
+      const value = call.headers[name];
+      if (value !== undefined) headers = { ...headers, [name]: value };
+    }
+    const response = await postJson(provider, { url: target.url, headers, body: target.body, call, secret: target.secret });
+    return { response, secret: target.secret };
+  }
+
+  async function events(call: ProviderCall, body: Json): Promise<AsyncIterable<NamedEvent>> {
+    const { response, secret } = await post(call, withFields(body, { stream: true }), true);
+    return namedEvents(response, call, secret);
+  }
+
+  /** The stream's events as they came, ending at message_stop; an error event or an early end throws. */
+  async function* namedEvents(response: Dispatcher.ResponseData, call: ProviderCall, secret: string | undefined): AsyncGenerator<NamedEvent> {
+    let stopped = false;
+    for await (const event of readEvents(response, provider, call)) {
+      // Read to the end after message_stop, so the connection can be reused.
+      if (stopped) continue;
+      const json = eventJson(event.data, provider);
+      const name = event.event ?? String(json["type"]);
+      if (name === "error") throw streamError(json, (text) => scrub(text, secret));
+      yield { name, data: event.data, json };
+      stopped = name === "message_stop";
+    }
+    if (!stopped) throw incompleteStream(provider);
+  }
+
+  async function message(call: ProviderCall, body: Json): Promise<Json> {
+    const { response } = await post(call, body, false);
+    return readJsonObject(response, provider, call.signal);
+  }
+
+  return {
+    chatParams: ANTHROPIC_CHAT_PARAMS,
+
+    async chat(call) {
+      return fromAnthropicMessage(await message(call, toAnthropicRequest(call.body, call.deployment.providerModel, false)));
+    },
+
+    async chatStream(call) {
+      return chunksFromAnthropic(await events(call, toAnthropicRequest(call.body, call.deployment.providerModel, true)));
+    },
+
+    async messages(call) {
+      const response = await message(call, withFields(call.body, { model: call.deployment.providerModel }));
+      return { response, usage: fromAnthropicUsage(response["usage"]) };
+    },
+
+    messagesStream: (call) => events(call, withFields(call.body, { model: call.deployment.providerModel })),
+  };
+}
+
+/** Anthropic's own API, with an API key. */
+export const anthropicAdapter = anthropicAt("anthropic", (call, body) => {
   const d = call.deployment;
   const { url, headers } = endpoint(d);
-  let sent = headers;
-  for (const name of FORWARDED_HEADERS) {
-    const value = call.headers[name];
-    if (value !== undefined) sent = { ...sent, [name]: value };
-  }
-  return postJson("anthropic", { url, headers: sent, body, call, secret: d.apiKey });
-}
-
-async function events(call: ProviderCall, body: Json): Promise<AsyncIterable<NamedEvent>> {
-  const response = await post(call, withFields(body, { stream: true }));
-  return namedEvents(response, call);
-}
-
-/** The stream's events as they came, ending at message_stop; an error event or an early end throws. */
-async function* namedEvents(response: Awaited<ReturnType<typeof postJson>>, call: ProviderCall): AsyncGenerator<NamedEvent> {
-  const secret = call.deployment.apiKey;
-  let stopped = false;
-  for await (const event of readEvents(response, "anthropic", call)) {
-    // Read to the end after message_stop, so the connection can be reused.
-    if (stopped) continue;
-    const json = eventJson(event.data, "anthropic");
-    const name = event.event ?? String(json["type"]);
-    if (name === "error") throw streamError(json, (text) => scrub(text, secret));
-    yield { name, data: event.data, json };
-    stopped = name === "message_stop";
-  }
-  if (!stopped) throw incompleteStream("anthropic");
-}
-
-/** Anthropic's Messages API: OpenAI chat translated both ways, and Messages requests passed through. */
-export const anthropicAdapter: ProviderAdapter = {
-  chatParams: ANTHROPIC_CHAT_PARAMS,
-
-  async chat(call) {
-    const d = call.deployment;
-    const response = await post(call, toAnthropicRequest(call.body, d.providerModel, false));
-    return fromAnthropicMessage(await readJsonObject(response, "anthropic", call.signal));
-  },
-
-  async chatStream(call) {
-    const d = call.deployment;
-    const stream = await events(call, toAnthropicRequest(call.body, d.providerModel, true));
-    return chunksFromAnthropic(stream);
-  },
-
-  async messages(call) {
-    const response = await post(call, { ...call.body, model: call.deployment.providerModel });
-    const message = await readJsonObject(response, "anthropic", call.signal);
-    return { response: message, usage: fromAnthropicUsage(message["usage"]) };
-  },
-
-  messagesStream: (call) => events(call, { ...call.body, model: call.deployment.providerModel }),
-};
+  return { url, headers, body, secret: d.apiKey };
+});

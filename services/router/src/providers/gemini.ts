@@ -1,3 +1,4 @@
+import type { Dispatcher } from "undici";
 import { str } from "../translate/content.js";
 import { fromGeminiEmbeddings, GEMINI_EMBEDDING_PARAMS, toGeminiEmbeddingsRequest } from "../translate/gemini-embeddings.js";
 import { GEMINI_CHAT_PARAMS, toGeminiRequest } from "../translate/gemini-request.js";
@@ -23,39 +24,62 @@ const endpoint = perDeployment((d) => {
   };
 });
 
-function post(call: ProviderCall, url: string, body: Json) {
-  const d = call.deployment;
-  return postJson("gemini", { url, headers: endpoint(d).headers, body, call, secret: d.apiKey });
+/** Where one generateContent request goes, as whom; `secret` is scrubbed from what comes back. */
+export interface GenerateTarget {
+  url: string;
+  headers: Record<string, string>;
+  secret: string | undefined;
 }
 
+/** Where a host of Gemini models takes a generateContent request, whole or streamed (server-sent events). */
+export type GeminiHost = (call: ProviderCall, stream: boolean) => GenerateTarget | Promise<GenerateTarget>;
+
 /** The stream's events as JSON; an error event throws. */
-async function* events(call: ProviderCall, response: Awaited<ReturnType<typeof postJson>>): AsyncGenerator<Json> {
-  for await (const event of readEvents(response, "gemini", call)) {
-    const json = eventJson(event.data, "gemini");
+async function* events(provider: string, call: ProviderCall, response: Dispatcher.ResponseData, secret: string | undefined): AsyncGenerator<Json> {
+  for await (const event of readEvents(response, provider, call)) {
+    const json = eventJson(event.data, provider);
     const error = json["error"] as Json | undefined;
-    if (error) throw new ProviderError(`gemini error: ${scrub(str(error["message"]) ?? "stream failed", call.deployment.apiKey)}`, 502, "api_error");
+    if (error) throw new ProviderError(`${provider} error: ${scrub(str(error["message"]) ?? "stream failed", secret)}`, 502, "api_error");
     yield json;
   }
 }
 
+/** Gemini's generateContent and streamGenerateContent at a host of Gemini models, OpenAI chat translated both ways. */
+export function geminiAt(provider: string, host: GeminiHost): ProviderAdapter {
+  async function post(call: ProviderCall, stream: boolean) {
+    const { url, headers, secret } = await host(call, stream);
+    const response = await postJson(provider, { url, headers, body: toGeminiRequest(call.body, call.deployment.providerModel), call, secret });
+    return { response, secret };
+  }
+
+  return {
+    chatParams: GEMINI_CHAT_PARAMS,
+
+    async chat(call) {
+      const { response } = await post(call, false);
+      return fromGeminiResponse(await readJsonObject(response, provider, call.signal), call.deployment.providerModel);
+    },
+
+    async chatStream(call) {
+      const { response, secret } = await post(call, true);
+      return chunksFromGemini(events(provider, call, response, secret), call.deployment.providerModel);
+    },
+  };
+}
+
 /** Google's Gemini API (generateContent, streamGenerateContent, batchEmbedContents) with an API key. */
 export const geminiAdapter: ProviderAdapter = {
-  chatParams: GEMINI_CHAT_PARAMS,
+  ...geminiAt("gemini", (call, stream) => {
+    const d = call.deployment;
+    const { generateUrl, streamUrl, headers } = endpoint(d);
+    return { url: stream ? streamUrl : generateUrl, headers, secret: d.apiKey };
+  }),
   embeddingParams: GEMINI_EMBEDDING_PARAMS,
-
-  async chat(call) {
-    const response = await post(call, endpoint(call.deployment).generateUrl, toGeminiRequest(call.body, call.deployment.providerModel));
-    return fromGeminiResponse(await readJsonObject(response, "gemini", call.signal), call.deployment.providerModel);
-  },
-
-  async chatStream(call) {
-    const response = await post(call, endpoint(call.deployment).streamUrl, toGeminiRequest(call.body, call.deployment.providerModel));
-    return chunksFromGemini(events(call, response), call.deployment.providerModel);
-  },
 
   async embeddings(call) {
     const d = call.deployment;
-    const response = await post(call, endpoint(d).embedUrl, toGeminiEmbeddingsRequest(call.body, endpoint(d).modelName));
+    const { embedUrl, headers, modelName } = endpoint(d);
+    const response = await postJson("gemini", { url: embedUrl, headers, body: toGeminiEmbeddingsRequest(call.body, modelName), call, secret: d.apiKey });
     return fromGeminiEmbeddings(await readJsonObject(response, "gemini", call.signal), call.body, d.providerModel);
   },
 };

@@ -10,6 +10,7 @@ import { codestralAdapter, mistralAdapter } from "./mistral.js";
 import { mockAdapter } from "./mock.js";
 import { OPENAI_LIKE_ADAPTERS } from "./openai-like.js";
 import { openaiAdapter } from "./openai.js";
+import { vertexAdapter } from "./vertex.js";
 import type { ProviderAdapter } from "./provider.js";
 
 // By the provider prefix of a deployment's model, LiteLLM's names.
@@ -19,6 +20,7 @@ const ADAPTERS: Record<string, ProviderAdapter> = {
   anthropic: anthropicAdapter,
   gemini: geminiAdapter,
   bedrock: bedrockAdapter,
+  vertex_ai: vertexAdapter,
   mistral: mistralAdapter,
   codestral: codestralAdapter,
   ...OPENAI_LIKE_ADAPTERS,
@@ -30,7 +32,7 @@ export function adapterFor(deployment: Deployment): ProviderAdapter {
   if (deployment.mockResponse !== undefined) return mockAdapter;
   const adapter = ADAPTERS[deployment.provider];
   if (!adapter) throw new Error(`no adapter for provider ${deployment.provider}`);
-  return adapter;
+  return adapter.forModel?.(deployment.providerModel) ?? adapter;
 }
 
 /** A call parameter the deployment sets that its provider does not take (and drop_params would drop from every call). */
@@ -51,7 +53,7 @@ export function checkDeployments(groups: ModelGroups): void {
   for (const name of groups.names()) {
     for (const d of groups.get(name) ?? []) {
       const adapter = d.mockResponse === undefined ? ADAPTERS[d.provider] : undefined;
-      const problem = adapter && (adapter.check?.(d) ?? unsupportedDefault(d, adapter));
+      const problem = adapter && (adapter.check?.(d) ?? unsupportedDefault(d, adapter.forModel?.(d.providerModel) ?? adapter));
       if (problem) throw new ConfigError(`model_list: ${name} (deployment ${d.id}): ${problem}`);
     }
   }

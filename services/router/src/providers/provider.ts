@@ -73,6 +73,8 @@ export interface ProviderAdapter {
   readonly chatParams?: ReadonlySet<string>;
   /** What keeps a deployment from being called (say, a missing api_base), found at config load. */
   check?(d: Deployment): string | undefined;
+  /** For a provider serving models in several formats: the adapter for one model, when not this one. */
+  forModel?(providerModel: string): ProviderAdapter | undefined;
   chat(call: ProviderCall): Promise<ChatResult>;
   /**
    * Resolves once the provider has accepted the request (so failures before
