@@ -9,7 +9,7 @@ import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/mod
 // out (OPENAI_API_KEY, ANTHROPIC_API_BASE, …): configs that name no key work
 // as they do there, except that a key from the environment is never sent to
 // an api_base the deployment names itself.
-const VARIABLES = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORGANIZATION", "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE", "GROQ_API_KEY", "GROQ_API_BASE", "OLLAMA_API_KEY"];
+const VARIABLES = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORGANIZATION", "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE", "GROQ_API_KEY", "GROQ_API_BASE", "FIREWORKS_API_KEY", "FIREWORKS_API_BASE", "OLLAMA_API_KEY"];
 
 // The variables point at the fake provider, whose address is known only once it runs: set here, as the config is written.
 const config = (url: string) => {
@@ -21,6 +21,8 @@ const config = (url: string) => {
     ANTHROPIC_API_BASE: url,
     GROQ_API_KEY: PROVIDER_KEY,
     GROQ_API_BASE: `${url}/v1`,
+    FIREWORKS_API_KEY: PROVIDER_KEY,
+    FIREWORKS_API_BASE: `${url}/v1`,
     OLLAMA_API_KEY: PROVIDER_KEY,
   });
   return writeConfig(`
@@ -31,6 +33,10 @@ model_list:
     litellm_params: { model: anthropic/claude-3-5-haiku-20241022 }
   - model_name: env-groq
     litellm_params: { model: groq/llama-3.1-8b-instant }
+  - model_name: env-fireworks
+    litellm_params: { model: fireworks_ai/llama-v3p1-8b-instruct }
+  - model_name: fireworks-tuned
+    litellm_params: { model: fireworks_ai/accounts/acme/models/tuned-1 }
   - model_name: local-ollama
     litellm_params: { model: ollama/llama3, api_base: "${url}" }
   - model_name: own-server
@@ -71,6 +77,19 @@ describe(`provider settings from the environment, ${MODES[0]!.name}`, () => {
     expect(sent.headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
     const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
     expect(row).toMatchObject({ model: "llama-3.1-8b-instant", custom_llm_provider: "groq" });
+  });
+
+  it("call Fireworks with its full model names, adding its own account to a bare one", async () => {
+    for (const [group, model] of [
+      ["env-fireworks", "accounts/fireworks/models/llama-v3p1-8b-instruct"],
+      ["fireworks-tuned", "accounts/acme/models/tuned-1"],
+    ] as const) {
+      const { response } = await openai.chat.completions.create({ model: group, messages: [{ role: "user", content: "hi" }] }).withResponse();
+      const sent = provider.requests.at(-1)!;
+      expect(sent.body).toMatchObject({ model });
+      expect(sent.headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
+      expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ model, custom_llm_provider: "fireworks_ai" });
+    }
   });
 
   it("call Ollama at its OpenAI-compatible /v1, with its key variable even at an api_base of the deployment's own (a server of one's own)", async () => {

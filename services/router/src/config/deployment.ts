@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentPrice, listedModel, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
 import type { Json } from "../providers/provider.js";
 import { awsSettings, type AwsSettings } from "./aws-settings.js";
+import { OPENAI_LIKE_PROVIDERS } from "../providers/openai-like.js";
 import { providerSettings } from "./provider-env.js";
 import { vertexSettings, type VertexSettings } from "./vertex-settings.js";
 
@@ -72,7 +73,8 @@ export function buildDeployment(
   source: DeploymentSource = "config",
 ): Deployment {
   const p = entry.litellm_params;
-  const { provider, providerModel } = splitModel(p.model);
+  const { provider, providerModel: named } = splitModel(p.model);
+  const providerModel = OPENAI_LIKE_PROVIDERS[provider]?.modelName?.(named) ?? named;
   if (!supported.has(provider)) {
     throw new ConfigError(
       `${where}.litellm_params.model: provider "${provider}" is not supported (supported: ${[...supported].join(", ")}); ` +

@@ -8,6 +8,8 @@ interface OpenAILikeProvider {
   base: string | undefined;
   /** The path of the server's OpenAI-compatible API below its base, when the base is the server itself (Ollama's /v1). */
   openAIPath?: string;
+  /** The name the service knows a model by, from the one config.yaml gives (Fireworks' accounts/fireworks/models/<name>). */
+  modelName?: (model: string) => string;
   variables: ProviderVariables;
 }
 
@@ -38,6 +40,12 @@ export const OPENAI_LIKE_PROVIDERS: Readonly<Record<string, OpenAILikeProvider>>
   deepinfra: { base: "https://api.deepinfra.com/v1/openai", variables: { hosted: true, apiBase: ["DEEPINFRA_API_BASE"], apiKey: ["DEEPINFRA_API_KEY"] } },
   openrouter: { base: "https://openrouter.ai/api/v1", variables: { hosted: true, apiBase: ["OPENROUTER_API_BASE"], apiKey: ["OPENROUTER_API_KEY", "OR_API_KEY"] } },
   github: { base: "https://models.inference.ai.azure.com", variables: { hosted: true, apiBase: ["GITHUB_API_BASE"], apiKey: ["GITHUB_API_KEY"] } },
+  fireworks_ai: {
+    base: "https://api.fireworks.ai/inference/v1",
+    // A model of Fireworks' own may be named without its account, as LiteLLM allows.
+    modelName: (model) => (model.startsWith("accounts/") ? model : `accounts/fireworks/models/${model}`),
+    variables: { hosted: true, apiBase: ["FIREWORKS_API_BASE"], apiKey: ["FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "FIREWORKSAI_API_KEY", "FIREWORKS_AI_TOKEN"] },
+  },
   nscale: { base: "https://inference.api.nscale.com/v1", variables: { hosted: true, apiBase: ["NSCALE_API_BASE"], apiKey: ["NSCALE_API_KEY"] } },
   // Servers of one's own: the base (with its /v1) is the deployment's to give.
   hosted_vllm: { base: undefined, variables: { hosted: false, apiBase: ["HOSTED_VLLM_API_BASE"], apiKey: ["HOSTED_VLLM_API_KEY"] } },
