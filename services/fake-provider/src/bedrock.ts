@@ -1,6 +1,7 @@
 import { createHash, createHmac } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { Behavior } from "./behavior.js";
+import { invokeEmbedding } from "./bedrock-embeddings.js";
 import { encodeEventStreamMessage } from "./event-stream.js";
 import {
   arrive,
@@ -25,9 +26,10 @@ import {
 // keyed by kind, stopReason, usage with cache tokens outside inputTokens,
 // errors as {"message"} named by x-amzn-errortype, a stream in AWS's binary
 // event-stream framing, and requests authenticated by a Bedrock API key
-// (bearer) or a SigV4 signature.
+// (bearer) or a SigV4 signature. InvokeModel (/model/{modelId}/invoke) serves
+// text embedding models (bedrock-embeddings.ts) with the same checks.
 
-const PATH = /^\/model\/([^/]+)\/(converse|converse-stream)$/;
+const PATH = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/;
 const TOOL_USE_ID = "tooluse_fake_1";
 const ERROR_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.bedrock/";
 
@@ -260,7 +262,7 @@ function authRefusal(call: IncomingCall, secret: string): { type: string; messag
   return { type: "MissingAuthenticationTokenException", message: "Missing Authentication Token" };
 }
 
-/** Builds the handler for Bedrock's /model/{modelId}/converse and /converse-stream; `getBehavior` is read per request. */
+/** Builds the handler for Bedrock's /model/{modelId}/converse, /converse-stream and /invoke; `getBehavior` is read per request. */
 export function createBedrockHandler(getBehavior: () => Behavior): Handler {
   return async (call, res) => {
     const signal = await arrive(res, getBehavior);
@@ -283,6 +285,11 @@ export function createBedrockHandler(getBehavior: () => Behavior): Handler {
     if (!MODEL_ID.test(modelId)) return sendError(res, 400, "The provided model identifier is invalid.");
     const body = call.body;
     if (call.invalidJson || !isRecord(body)) return sendError(res, 400, "Malformed input request, please reformat your input and try again.");
+    if (route[2] === "invoke") {
+      const invoked = invokeEmbedding(modelId, body);
+      if ("refusal" in invoked) return sendError(res, 400, invoked.refusal);
+      return sendJson(res, 200, invoked.body, { "x-amzn-bedrock-input-token-count": String(invoked.inputTokens) });
+    }
     const refused = refusal(body);
     if (refused) return sendError(res, 400, refused);
 

@@ -26,8 +26,9 @@ export interface FakeProvider {
    * Base URL without a trailing slash. The OpenAI base is `${url}/v1`; the
    * same server answers Azure OpenAI (`${url}` as api_base), Anthropic
    * (`${url}`), Gemini (`${url}`), Mistral (`${url}/mistral` as api_base),
-   * AWS Bedrock's Converse API (`${url}` as the runtime endpoint) and Google
-   * Vertex AI's Gemini and Claude (`${url}` as api_base, with Google's OAuth
+   * AWS Bedrock's Converse API and InvokeModel for embedding models
+   * (`${url}` as the runtime endpoint) and Google Vertex AI's Gemini, text
+   * embedding models and Claude (`${url}` as api_base, with Google's OAuth
    * token endpoint at `${url}/token`) at their own paths.
    */
   url: string;

@@ -3,11 +3,14 @@ import type { Behavior } from "./behavior.js";
 import { createGeminiAnswer, sendError as sendGoogleError, type GeminiMethod } from "./gemini.js";
 import type { AccessTokens } from "./google-token.js";
 import { arrive, type Handler } from "./reply.js";
+import { predictEmbeddings } from "./vertex-embeddings.js";
 
 // Google Vertex AI's publisher models, shapes from Google's public Vertex AI
 // reference: Gemini at /{v1,v1beta1}/projects/{project}/locations/{location}
 // /publishers/google/models/{model}:generateContent and
-// :streamGenerateContent (the Gemini API's bodies and answers), and Claude at
+// :streamGenerateContent (the Gemini API's bodies and answers), Google's text
+// embedding models at .../publishers/google/models/{model}:predict
+// (vertex-embeddings.ts), and Claude at
 // .../publishers/anthropic/models/{model}:rawPredict and :streamRawPredict
 // (Anthropic's Messages bodies and answers, the model named by the path and
 // the API version by the body's anthropic_version). Callers send an OAuth
@@ -15,6 +18,7 @@ import { arrive, type Handler } from "./reply.js";
 
 const PUBLISHERS = String.raw`^/(?:v1|v1beta1)/projects/[^/]+/locations/[^/]+/publishers`;
 const GEMINI = new RegExp(`${PUBLISHERS}/google/models/([^/:]+):(generateContent|streamGenerateContent)$`);
+const EMBEDDINGS = new RegExp(`${PUBLISHERS}/google/models/([^/:]+):predict$`);
 const CLAUDE = new RegExp(`${PUBLISHERS}/anthropic/models/([^/:]+):(?:rawPredict|streamRawPredict)$`);
 const ANTHROPIC_VERSION = "vertex-2023-10-16";
 const UNAUTHENTICATED =
@@ -47,6 +51,8 @@ export function createVertexHandler(getBehavior: () => Behavior, tokens: AccessT
     if (behavior.requireApiKey !== undefined && (token === undefined || !tokens.isLive(token))) return sendGoogleError(res, 401, UNAUTHENTICATED);
     const google = call.method === "POST" ? GEMINI.exec(call.path) : null;
     if (google) return gemini(call, res, signal, behavior, decodeURIComponent(google[1] as string), google[2] as GeminiMethod);
+    const embedding = call.method === "POST" ? EMBEDDINGS.exec(call.path) : null;
+    if (embedding) return predictEmbeddings(call, res, behavior, decodeURIComponent(embedding[1] as string));
     const anthropic = call.method === "POST" ? CLAUDE.exec(call.path) : null;
     if (anthropic) return claude(call, res, signal, behavior, pathModel(decodeURIComponent(anthropic[1] as string)));
     return sendGoogleError(res, 404, `${call.path} is not found.`);

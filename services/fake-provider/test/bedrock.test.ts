@@ -1,7 +1,7 @@
 import { createHash, createHmac } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startFakeProvider, type FakeProvider } from "../src/index.js";
+import { embed, startFakeProvider, type FakeProvider } from "../src/index.js";
 
 let provider: FakeProvider;
 
@@ -22,6 +22,11 @@ function post(path: string, body: string, headers: Record<string, string> = {}):
 
 const converse = (body: unknown, headers: Record<string, string> = {}) => post(modelPath(MODEL), JSON.stringify(body), headers);
 const converseStream = (body: unknown) => post(modelPath(MODEL, "converse-stream"), JSON.stringify(body));
+
+const TITAN_V1 = "amazon.titan-embed-text-v1";
+const TITAN_V2 = "amazon.titan-embed-text-v2:0";
+const COHERE = "cohere.embed-english-v3";
+const invoke = (model: string, body: unknown, headers: Record<string, string> = {}) => post(modelPath(model, "invoke"), JSON.stringify(body), headers);
 
 const hello = { system: [{ text: "two words" }], messages: [{ role: "user", content: [{ text: "hello there world" }] }] };
 const weatherTool = { tools: [{ toolSpec: { name: "get_weather", description: "The weather", inputSchema: { json: { type: "object" } } } }] };
@@ -247,6 +252,87 @@ describe("bedrock converse-stream", () => {
   });
 });
 
+describe("bedrock invoke (embeddings)", () => {
+  it("embeds with Titan v2 at the asked size, the input's tokens in the body and a header, the same text the same vector", async () => {
+    const res = await invoke(TITAN_V2, { inputText: "hello there world", dimensions: 256, normalize: true, embeddingTypes: ["float"] });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-amzn-bedrock-input-token-count")).toBe("3");
+    const body = (await res.json()) as { embedding: number[] };
+    expect(body.embedding).toHaveLength(256);
+    expect(body).toEqual({ embedding: embed("hello there world", 256), inputTextTokenCount: 3, embeddingsByType: { float: body.embedding } });
+    const again = (await (await invoke(TITAN_V2, { inputText: "hello there world", dimensions: 256 })).json()) as { embedding: number[] };
+    expect(again.embedding).toEqual(body.embedding);
+    const other = (await (await invoke(TITAN_V2, { inputText: "goodbye", dimensions: 256 })).json()) as { embedding: number[] };
+    expect(other.embedding).not.toEqual(body.embedding);
+    const whole = (await (await invoke(TITAN_V2, { inputText: "hello" })).json()) as { embedding: number[] };
+    expect(whole.embedding).toHaveLength(1024);
+  });
+
+  it("embeds with Titan v1 at its 1536 values, taking inputText alone", async () => {
+    const res = await invoke(TITAN_V1, { inputText: "hi there" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-amzn-bedrock-input-token-count")).toBe("2");
+    const body = (await res.json()) as { embedding: number[] };
+    expect(body.embedding).toHaveLength(1536);
+    expect(body).toEqual({ embedding: embed("hi there", 1536), inputTextTokenCount: 2 });
+    const refused = await invoke(TITAN_V1, { inputText: "hi", dimensions: 256 });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/extraneous key \[dimensions\]/);
+  });
+
+  it("embeds each Cohere text, their tokens only in the header, by type when embedding_types asks", async () => {
+    const texts = ["hello there", "world"];
+    const res = await invoke(COHERE, { texts, input_type: "search_document", truncate: "END" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-amzn-bedrock-input-token-count")).toBe("3");
+    const vectors = texts.map((text) => embed(text, 1024));
+    expect(await res.json()).toEqual({ embeddings: vectors, id: expect.any(String), response_type: "embeddings_floats", texts });
+    const byType = await invoke(COHERE, { texts, input_type: "search_query", embedding_types: ["float"] });
+    expect(await byType.json()).toEqual({ embeddings: { float: vectors }, id: expect.any(String), response_type: "embeddings_by_type", texts });
+  });
+
+  it("refuses what Bedrock refuses with a ValidationException, and models that embed nothing", async () => {
+    const cases: [string, unknown, RegExp][] = [
+      [COHERE, { texts: ["a"] }, /required key \[input_type\] not found/],
+      [
+        COHERE,
+        { texts: ["a"], input_type: "search_document", model: COHERE },
+        /^Malformed input request: extraneous key \[model\] is not permitted, please reformat your input and try again\.$/,
+      ],
+      [COHERE, { input_type: "search_query" }, /required key \[texts\] not found/],
+      [COHERE, { texts: [], input_type: "search_query" }, /minimum item count: 1/],
+      [COHERE, { texts: Array.from({ length: 97 }, () => "a"), input_type: "search_query" }, /maximum item count: 96/],
+      [COHERE, { texts: ["a", 1], input_type: "search_query" }, /#\/texts\/1: expected type: String/],
+      [COHERE, { texts: ["a"], input_type: "query" }, /#\/input_type: "query" is not a valid enum value/],
+      [COHERE, { texts: ["a"], input_type: "clustering", truncate: "MIDDLE" }, /#\/truncate/],
+      [COHERE, { texts: ["a"], input_type: "classification", embedding_types: ["int8"] }, /#\/embedding_types/],
+      [TITAN_V2, { inputText: "a", extra: 1 }, /extraneous key \[extra\]/],
+      [TITAN_V2, {}, /required key \[inputText\] not found/],
+      [TITAN_V2, { inputText: 5 }, /#\/inputText: expected type: String/],
+      [TITAN_V2, { inputText: "" }, /#\/inputText: expected minLength: 1/],
+      [TITAN_V2, { inputText: "a", dimensions: 300 }, /#\/dimensions: 300 is not a valid enum value/],
+      [TITAN_V2, { inputText: "a", normalize: "yes" }, /#\/normalize/],
+      [TITAN_V2, { inputText: "a", embeddingTypes: ["binary"] }, /#\/embeddingTypes/],
+      [MODEL, hello, /embedding models only/],
+    ];
+    for (const [model, body, message] of cases) {
+      const res = await invoke(model, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.headers.get("x-amzn-errortype")).toBe("ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/");
+      expect(((await res.json()) as { message: string }).message).toMatch(message);
+    }
+  });
+
+  it("fails as told, as converse does", async () => {
+    Object.assign(provider.behavior, { failNext: 1, failStatus: 429, retryAfterSeconds: 3 });
+    const res = await invoke(TITAN_V2, { inputText: "hello" });
+    expect(res.status).toBe(429);
+    expect(res.headers.get("x-amzn-errortype")).toMatch(/^ThrottlingException:/);
+    expect(res.headers.get("retry-after")).toBe("3");
+    expect((await invoke(TITAN_V2, { inputText: "hello" })).status).toBe(200);
+  });
+});
+
 describe("bedrock auth", () => {
   const secret = "fake/Secret+Access/Key";
 
@@ -273,6 +359,18 @@ describe("bedrock auth", () => {
     const streamed = await post(streamPath, body, sign(streamPath, body, secret));
     expect(streamed.status).toBe(200);
     expect(eventTypes(await frames(streamed)).at(-1)).toBe("metadata");
+  });
+
+  it("wants the API key or a SigV4 signature on /invoke too", async () => {
+    const path = modelPath(TITAN_V2, "invoke");
+    const body = JSON.stringify({ inputText: "hello" });
+    const missing = await post(path, body);
+    expect(missing.status).toBe(403);
+    expect(missing.headers.get("x-amzn-errortype")).toMatch(/^MissingAuthenticationTokenException:/);
+    expect((await post(path, body, { authorization: "Bearer nope" })).status).toBe(403);
+    expect((await post(path, body, { authorization: `Bearer ${secret}` })).status).toBe(200);
+    expect((await post(path, body, sign(path, body, secret))).status).toBe(200);
+    expect((await post(path, body, sign(path, body, "not-the-secret"))).status).toBe(403);
   });
 
   it("refuses a tampered body, a wrong secret, a single-encoded path or a mismatched content hash with a 403", async () => {

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startFakeProvider, type FakeProvider } from "../src/index.js";
+import { embed, startFakeProvider, type FakeProvider } from "../src/index.js";
 
 const CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform";
 const REFRESH_TOKEN = "1//refresh-test";
@@ -9,6 +9,8 @@ const stranger = generateKeyPairSync("rsa", { modulusLength: 2048 });
 
 const GEMINI = "/v1/projects/test-project/locations/us-central1/publishers/google/models/gemini-2.5-flash";
 const CLAUDE = "/v1/projects/test-project/locations/us-east5/publishers/anthropic/models/claude-sonnet-4@20250514";
+const TEXT_EMBEDDING = "/v1/projects/test-project/locations/us-central1/publishers/google/models/text-embedding-005";
+const GEMINI_EMBEDDING = "/v1/projects/test-project/locations/us-central1/publishers/google/models/gemini-embedding-001";
 
 let provider: FakeProvider;
 
@@ -203,5 +205,66 @@ describe("vertex ai", () => {
     expect(overloaded.status).toBe(529);
     expect(await overloaded.json()).toMatchObject({ type: "error", error: { type: "overloaded_error" } });
     expect((await post(`${CLAUDE}:rawPredict`, claudeHello, token)).status).toBe(200);
+  });
+});
+
+describe("vertex ai embeddings", () => {
+  type Predictions = { predictions: { embeddings: { values: number[] } }[] };
+
+  it("answers :predict with a vector per instance of the asked size, its token count and the billable characters", async () => {
+    const body = {
+      instances: [{ content: "hello there", task_type: "RETRIEVAL_DOCUMENT", title: "Greeting" }, { content: "world" }],
+      parameters: { outputDimensionality: 64, autoTruncate: false },
+    };
+    const res = await post(`${TEXT_EMBEDDING}:predict`, body, await accessToken());
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as Predictions;
+    expect(answer.predictions.map((p) => p.embeddings.values.length)).toEqual([64, 64]);
+    expect(answer).toEqual({
+      predictions: [
+        { embeddings: { values: embed("hello there", 64), statistics: { token_count: 2, truncated: false } } },
+        { embeddings: { values: embed("world", 64), statistics: { token_count: 1, truncated: false } } },
+      ],
+      metadata: { billableCharacterCount: 16 },
+    });
+  });
+
+  it("sizes vectors by the model when not asked: 3072 for gemini-embedding-001, 768 for text-embedding-005, under v1beta1 too", async () => {
+    const token = await accessToken();
+    const instances = [{ content: "hello" }];
+    const gemini = (await (await post(`${GEMINI_EMBEDDING.replace("/v1/", "/v1beta1/")}:predict`, { instances }, token)).json()) as Predictions;
+    expect(gemini.predictions[0]!.embeddings.values).toHaveLength(3072);
+    const text = (await (await post(`${TEXT_EMBEDDING}:predict`, { instances }, token)).json()) as Predictions;
+    expect(text.predictions[0]!.embeddings.values).toHaveLength(768);
+  });
+
+  it("refuses no instances, an instance without string content, an unknown parameter, a size past the model's and two instances for gemini-embedding-001", async () => {
+    const token = await accessToken();
+    const cases: [string, unknown, RegExp][] = [
+      [TEXT_EMBEDDING, {}, /instances/],
+      [TEXT_EMBEDDING, { instances: [] }, /instances/],
+      [TEXT_EMBEDDING, { instances: [{ content: "a" }, { text: "b" }] }, /instances\[1\]\.content/],
+      [TEXT_EMBEDDING, { instances: [{ content: "a" }], parameters: { dimensions: 64 } }, /Unknown name "dimensions"/],
+      [TEXT_EMBEDDING, { instances: [{ content: "a" }], parameters: { outputDimensionality: 769 } }, /outputDimensionality/],
+      [GEMINI_EMBEDDING, { instances: [{ content: "a" }, { content: "b" }] }, /at most 1 instances/],
+    ];
+    for (const [model, body, message] of cases) {
+      const res = await post(`${model}:predict`, body, token);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(await res.json()).toEqual({ error: { code: 400, message: expect.stringMatching(message), status: "INVALID_ARGUMENT" } });
+    }
+  });
+
+  it("wants a live access token while a key is required, and injects failures in Google's error shape", async () => {
+    const body = { instances: [{ content: "hello" }] };
+    const anonymous = await post(`${TEXT_EMBEDDING}:predict`, body, undefined);
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ error: { code: 401, status: "UNAUTHENTICATED" } });
+    const token = await accessToken();
+    Object.assign(provider.behavior, { failNext: 1, failStatus: 503 });
+    const failed = await post(`${TEXT_EMBEDDING}:predict`, body, token);
+    expect(failed.status).toBe(503);
+    expect(await failed.json()).toMatchObject({ error: { code: 503, status: "UNAVAILABLE" } });
+    expect((await post(`${TEXT_EMBEDDING}:predict`, body, token)).status).toBe(200);
   });
 });
