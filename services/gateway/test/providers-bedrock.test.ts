@@ -19,6 +19,12 @@ model_list:
     litellm_params: { model: bedrock/anthropic.claude-3-5-haiku-20241022-v1:0, ${signed}, aws_region_name: us-east-1 }
   - model_name: llama-bedrock
     litellm_params: { model: bedrock/converse/meta.llama3-70b-instruct-v1:0, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: titan-embed
+    litellm_params: { model: bedrock/amazon.titan-embed-text-v2:0, ${signed} }
+  - model_name: titan-v1-embed
+    litellm_params: { model: bedrock/amazon.titan-embed-text-v1, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: cohere-embed
+    litellm_params: { model: bedrock/cohere.embed-english-v3, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY }
   - model_name: profile-bedrock
     litellm_params: { model: "bedrock/arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc", ${signed} }
 litellm_settings:
@@ -199,6 +205,42 @@ describe("OpenAI and Anthropic clients on bedrock/ deployments", () => {
       .catch((e: unknown) => e);
     expect(image).toBeInstanceOf(OpenAI.BadRequestError);
     expect((image as InstanceType<typeof OpenAI.APIError>).message).toContain("base64");
+  });
+
+  it("embeds with Titan, a call per text, and with Cohere, a call per list, booking the tokens Bedrock counted", async () => {
+    const { data: titan, response } = await client.embeddings.create({ model: "titan-embed", input: ["one two", "three"], dimensions: 256 }).withResponse();
+    expect(titan.data.map((d) => [d.index, d.embedding.length])).toEqual([
+      [0, 256],
+      [1, 256],
+    ]);
+    expect(titan.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
+    const calls = provider.requests.filter((r) => r.path.endsWith("/invoke"));
+    expect(calls.map((r) => [r.path, r.body])).toEqual(
+      expect.arrayContaining([
+        ["/model/amazon.titan-embed-text-v2%3A0/invoke", { inputText: "one two", dimensions: 256 }],
+        ["/model/amazon.titan-embed-text-v2%3A0/invoke", { inputText: "three", dimensions: 256 }],
+      ]),
+    );
+    expect(calls[0]!.headers["authorization"]).toMatch(/^AWS4-HMAC-SHA256 /);
+    expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ custom_llm_provider: "bedrock", prompt_tokens: 3 });
+
+    const again = await client.embeddings.create({ model: "titan-embed", input: "three", dimensions: 256 });
+    expect(again.data[0]!.embedding).toEqual(titan.data[1]!.embedding);
+
+    const cohere = await client.embeddings.create({ model: "cohere-embed", input: ["one two", "three"] });
+    expect(cohere.data.map((d) => d.embedding.length)).toEqual([1024, 1024]);
+    expect(cohere.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
+    expect(upstream()).toMatchObject({ path: "/model/cohere.embed-english-v3/invoke", body: { texts: ["one two", "three"], input_type: "search_document" } });
+
+    const v1 = await client.embeddings.create({ model: "titan-v1-embed", input: "hi" });
+    expect(v1.data[0]!.embedding).toHaveLength(1536);
+    const sized = await client.embeddings.create({ model: "titan-v1-embed", input: "hi", dimensions: 256 }).catch((e: unknown) => e);
+    expect(sized).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((sized as InstanceType<typeof OpenAI.APIError>).message).toContain("dimensions");
+
+    const refused = await client.embeddings.create({ model: "claude-bedrock", input: "hi" }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((refused as InstanceType<typeof OpenAI.APIError>).message).toContain("amazon.titan-embed-text");
   });
 
   it("answers the Responses API through chat", async () => {

@@ -32,6 +32,10 @@ model_list:
     litellm_params: { model: vertex_ai/gemini-2.5-flash, ${at} }
   - model_name: claude-vertex
     litellm_params: { model: "vertex_ai/claude-sonnet-4@20250514", ${at}, vertex_location: us-east5 }
+  - model_name: embed-vertex
+    litellm_params: { model: vertex_ai/text-embedding-005, ${at} }
+  - model_name: gemini-embed-vertex
+    litellm_params: { model: vertex_ai/gemini-embedding-001, ${at} }
   - model_name: refused-vertex
     litellm_params: { model: vertex_ai/gemini-2.5-flash, api_base: ${fakeUrl}, vertex_project: p, vertex_credentials: '${wrongUser}' }
 litellm_settings:
@@ -89,6 +93,33 @@ describe("OpenAI and Anthropic clients on vertex_ai/ deployments", () => {
     expect(upstream().path).toMatch(/claude-sonnet-4@20250514:streamRawPredict$/);
     const { response } = await stream.withResponse();
     expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ custom_llm_provider: "vertex_ai", completion_tokens: final.usage.output_tokens });
+  });
+
+  it("embeds with Vertex's predict, in one call for the list", async () => {
+    const { data, response } = await client.embeddings.create({ model: "embed-vertex", input: ["one two", "three"], dimensions: 64 }).withResponse();
+    expect(data.data.map((d) => [d.index, d.embedding.length])).toEqual([
+      [0, 64],
+      [1, 64],
+    ]);
+    expect(data.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
+    expect(upstream()).toMatchObject({
+      path: "/v1/projects/test-project/locations/us-central1/publishers/google/models/text-embedding-005:predict",
+      body: { instances: [{ content: "one two" }, { content: "three" }], parameters: { outputDimensionality: 64 } },
+    });
+    expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ custom_llm_provider: "vertex_ai", prompt_tokens: 3 });
+
+    // gemini-embedding-001 takes one text a call: the list goes out as several, and comes back as one.
+    provider.requests.length = 0;
+    const gemini = await client.embeddings.create({ model: "gemini-embed-vertex", input: ["one two", "three", "four"] });
+    expect(gemini.data.map((d) => [d.index, d.embedding.length])).toEqual([
+      [0, 3072],
+      [1, 3072],
+      [2, 3072],
+    ]);
+    expect(gemini.usage).toEqual({ prompt_tokens: 4, total_tokens: 4 });
+    expect(provider.requests.filter((r) => r.path.endsWith(":predict")).map((r) => r.body)).toEqual(
+      expect.arrayContaining([{ instances: [{ content: "one two" }] }, { instances: [{ content: "three" }] }, { instances: [{ content: "four" }] }]),
+    );
   });
 
   it("answers 401 when Google refuses the credentials, naming why and not the secret", async () => {

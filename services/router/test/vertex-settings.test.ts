@@ -72,7 +72,7 @@ describe("a vertex_ai/ deployment's settings", () => {
     expect(refusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: '{"type": "external_account"}'`)).toMatch(/external_account are not supported/);
     const noProject = { ...serviceAccount, project_id: undefined };
     expect(refusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: '${JSON.stringify(noProject)}'`)).toMatch(/no project/);
-    expect(refusal("vertex_ai/meta/llama-3.1-405b-instruct-maas", `vertex_credentials: ${keyFile}`)).toMatch(/gemini-\* and claude-\*/);
+    expect(refusal("vertex_ai/meta/llama-3.1-405b-instruct-maas", `vertex_credentials: ${keyFile}`)).toMatch(/gemini-\*, claude-\* and text embedding models/);
     expect(refusal("vertex_ai/claude-sonnet-4@20250514", `vertex_credentials: ${keyFile}`)).toBeUndefined();
   });
 
@@ -90,6 +90,6 @@ describe("a vertex_ai/ deployment's settings", () => {
     expect(claude.chatParams).toBe(ANTHROPIC_CHAT_PARAMS);
     expect(gemini.chatParams).toBe(GEMINI_CHAT_PARAMS);
     expect(gemini.messages).toBeUndefined();
-    expect(gemini.embeddings).toBeUndefined();
+    expect(claude.embeddings).toBeUndefined();
   });
 });

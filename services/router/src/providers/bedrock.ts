@@ -3,13 +3,17 @@ import { withFields } from "@gateway/common";
 import { awsProblem } from "../config/aws-settings.js";
 import { ANTHROPIC_CHAT_PARAMS, toAnthropicRequest } from "../translate/anthropic-request.js";
 import { chunksFromAnthropic, fromAnthropicMessage } from "../translate/anthropic-response.js";
+import { BEDROCK_EMBEDDING_PARAMS, bedrockEmbedder, cohereRequest, cohereVectors, titanRequest, titanVector } from "../translate/bedrock-embeddings.js";
+import { badRequest } from "../translate/content.js";
 import { toConverseRequest } from "../translate/converse-request.js";
 import { anthropicEventsFromConverse, fromConverseResponse } from "../translate/converse-response.js";
+import { embeddingInputs, embeddingList } from "../translate/embedding-list.js";
 import { fromAnthropicUsage } from "../translate/usage.js";
 import { ConverseEventReader } from "./aws/converse-events.js";
 import { signedHeaders } from "./aws/sigv4.js";
 import { perDeployment } from "./endpoint.js";
 import { postJson, readJsonObject, readStream, scrub } from "./http.js";
+import { inGroups } from "./in-groups.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./provider.js";
 
 const PROVIDER = "bedrock";
@@ -19,8 +23,9 @@ const PROVIDER = "bedrock";
 const API_PREFIX = /^(?:converse|invoke)\//;
 
 const endpoint = perDeployment((d) => {
-  const base = `${d.aws!.endpoint}/model/${encodeURIComponent(d.providerModel.replace(API_PREFIX, ""))}`;
-  return { converse: `${base}/converse`, stream: `${base}/converse-stream` };
+  const modelId = d.providerModel.replace(API_PREFIX, "");
+  const base = `${d.aws!.endpoint}/model/${encodeURIComponent(modelId)}`;
+  return { modelId, converse: `${base}/converse`, stream: `${base}/converse-stream`, invoke: `${base}/invoke` };
 });
 
 function post(call: ProviderCall, url: string, body: Json) {
@@ -55,6 +60,25 @@ async function events(call: ProviderCall, anthropic: Json, withMaxTokens: boolea
   return anthropicEventsFromConverse(converse, d.providerModel, messageId());
 }
 
+// Titan embeds one text a call: a list goes out this many calls at a time.
+const TITAN_CALLS_AT_ONCE = 8;
+
+/** The vector of each text from Titan, in order, and the tokens Bedrock counted. */
+async function titanEmbeddings(call: ProviderCall, url: string, modelId: string, texts: string[]): Promise<{ vectors: number[][]; tokens: number | undefined }> {
+  const answers = await inGroups(texts, TITAN_CALLS_AT_ONCE, async (text) =>
+    titanVector(await readJsonObject(await post(call, url, titanRequest(text, call.body, modelId)), PROVIDER, call.signal)),
+  );
+  const counted = answers.filter((answer) => answer.tokens !== undefined);
+  return { vectors: answers.map((answer) => answer.vector), tokens: counted.length > 0 ? counted.reduce((sum, answer) => sum + answer.tokens!, 0) : undefined };
+}
+
+/** Cohere's vectors for the texts, with the tokens Bedrock counted (in a header: Cohere's body has none). */
+async function cohereEmbeddings(call: ProviderCall, url: string, texts: string[]): Promise<{ vectors: number[][]; tokens: number | undefined }> {
+  const response = await post(call, url, cohereRequest(texts, call.body));
+  const tokens = Number(response.headers["x-amzn-bedrock-input-token-count"]);
+  return { vectors: cohereVectors(await readJsonObject(response, PROVIDER, call.signal)), tokens: Number.isFinite(tokens) ? tokens : undefined };
+}
+
 /**
  * Whether an OpenAI request's max_tokens goes to Bedrock: only when the
  * client set one (or thinking needs one above its budget). Otherwise the
@@ -69,7 +93,8 @@ function setsMaxTokens(body: Json, anthropic: Json): boolean {
  * AWS Bedrock Runtime's Converse API, signed with SigV4 or called with a
  * Bedrock API key: OpenAI chat goes through the Anthropic Messages
  * translation to Converse and back, and Messages requests are answered
- * natively. Text completions and the Responses API go through chat.
+ * natively; embeddings from Amazon's Titan and Cohere's models (InvokeModel).
+ * Text completions and the Responses API go through chat.
  */
 export const bedrockAdapter: ProviderAdapter = {
   chatParams: ANTHROPIC_CHAT_PARAMS,
@@ -92,4 +117,16 @@ export const bedrockAdapter: ProviderAdapter = {
   },
 
   messagesStream: (call) => events(call, call.body, true),
+
+  embeddingParams: BEDROCK_EMBEDDING_PARAMS,
+
+  async embeddings(call) {
+    const d = call.deployment;
+    const { modelId, invoke } = endpoint(d);
+    const embedder = bedrockEmbedder(modelId);
+    if (embedder === undefined) throw badRequest(`${modelId}: embeddings are served for Bedrock's amazon.titan-embed-text-* and cohere.embed-* models`, "model");
+    const texts = embeddingInputs(call.body["input"], PROVIDER);
+    const { vectors, tokens } = embedder === "titan" ? await titanEmbeddings(call, invoke, modelId, texts) : await cohereEmbeddings(call, invoke, texts);
+    return embeddingList(vectors, call.body, d.providerModel, tokens);
+  },
 };

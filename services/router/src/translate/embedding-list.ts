@@ -1,0 +1,32 @@
+import type { EmbeddingsResult, OpenAIBody } from "../providers/provider.js";
+import { badRequest } from "./content.js";
+
+// OpenAI embeddings requests and answers, for providers that take texts and
+// give vectors in shapes of their own.
+
+/** The texts to embed: OpenAI's token arrays are OpenAI's own, which `provider` does not take. */
+export function embeddingInputs(input: unknown, provider: string): string[] {
+  const inputs = typeof input === "string" ? [input] : input;
+  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((item): item is string => typeof item === "string")) {
+    throw badRequest(`input must be a string or a non-empty array of strings for ${provider} models`, "input");
+  }
+  return inputs;
+}
+
+/** Float32 little-endian bytes in base64: what OpenAI sends for encoding_format "base64". */
+function toBase64(values: number[]): string {
+  const bytes = Buffer.alloc(values.length * 4);
+  values.forEach((value, i) => bytes.writeFloatLE(value, i * 4));
+  return bytes.toString("base64");
+}
+
+/** The provider's vectors, in input order, as OpenAI's embeddings list, with the prompt tokens it reported. */
+export function embeddingList(vectors: number[][], body: OpenAIBody, providerModel: string, promptTokens: number | undefined): EmbeddingsResult {
+  const base64 = body["encoding_format"] === "base64";
+  const data = vectors.map((values, index) => ({ object: "embedding", index, embedding: base64 ? toBase64(values) : values }));
+  const usage = promptTokens === undefined ? undefined : { promptTokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
+  return {
+    response: { object: "list", data, model: providerModel, ...(usage && { usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } }) },
+    usage,
+  };
+}
