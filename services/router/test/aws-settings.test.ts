@@ -1,21 +1,10 @@
-import { ConfigError, listedModel, parseConfig, unpricedModels } from "@gateway/common";
+import { listedModel, parseConfig, unpricedModels } from "@gateway/common";
 import { describe, expect, it } from "vitest";
 import { awsSettings } from "../src/config/aws-settings.js";
-import { ModelGroups } from "../src/config/model-groups.js";
-import { checkDeployments, SUPPORTED_PROVIDERS } from "../src/providers/index.js";
+import { loadRefusal } from "./support/load-refusal.js";
 
 const CLAUDE = "anthropic.claude-3-5-haiku-20241022-v1:0";
 const params = (p: Record<string, string> = {}) => ({ model: `bedrock/${CLAUDE}`, ...p });
-
-function refusal(entry: string): string | undefined {
-  try {
-    checkDeployments(ModelGroups.fromConfig(parseConfig(`model_list:\n  - { model_name: b, litellm_params: { model: "bedrock/${CLAUDE}", ${entry} } }\n`), SUPPORTED_PROVIDERS));
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  return undefined;
-}
 
 describe("a bedrock/ deployment's AWS settings", () => {
   it("take the region from the deployment, its model ARN, or LiteLLM's variables, in that order, and call its endpoint there", () => {
@@ -47,17 +36,17 @@ describe("a bedrock/ deployment's AWS settings", () => {
   });
 
   it("are refused at config load when they cannot be used", () => {
-    expect(refusal("aws_access_key_id: AKID, aws_secret_access_key: s")).toBeUndefined();
-    expect(refusal("api_key: bedrock-api-key")).toBeUndefined();
-    expect(refusal("aws_access_key_id: AKID, aws_secret_access_key: s, aws_role_name: arn:aws:iam::1:role/r")).toMatch(/aws_role_name is not supported/);
-    expect(refusal("aws_profile_name: dev")).toMatch(/aws_profile_name is not supported/);
-    expect(refusal("aws_access_key_id: AKID")).toMatch(/go together/);
-    expect(refusal("api_key: k, aws_access_key_id: AKID, aws_secret_access_key: s")).toMatch(/not both/);
+    expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_access_key_id: AKID, aws_secret_access_key: s")).toBeUndefined();
+    expect(loadRefusal(`bedrock/${CLAUDE}`, "api_key: bedrock-api-key")).toBeUndefined();
+    expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_access_key_id: AKID, aws_secret_access_key: s, aws_role_name: arn:aws:iam::1:role/r")).toMatch(/aws_role_name is not supported/);
+    expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_profile_name: dev")).toMatch(/aws_profile_name is not supported/);
+    expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_access_key_id: AKID")).toMatch(/go together/);
+    expect(loadRefusal(`bedrock/${CLAUDE}`, "api_key: k, aws_access_key_id: AKID, aws_secret_access_key: s")).toMatch(/not both/);
     const saved = { id: process.env["AWS_ACCESS_KEY_ID"], token: process.env["AWS_BEARER_TOKEN_BEDROCK"] };
     delete process.env["AWS_ACCESS_KEY_ID"];
     delete process.env["AWS_BEARER_TOKEN_BEDROCK"];
     try {
-      expect(refusal("aws_region_name: us-east-1")).toMatch(/no AWS credentials/);
+      expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_region_name: us-east-1")).toMatch(/no AWS credentials/);
     } finally {
       if (saved.id !== undefined) process.env["AWS_ACCESS_KEY_ID"] = saved.id;
       if (saved.token !== undefined) process.env["AWS_BEARER_TOKEN_BEDROCK"] = saved.token;

@@ -2,13 +2,14 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, parseConfig } from "@gateway/common";
+import { parseConfig } from "@gateway/common";
 import { afterAll, describe, expect, it } from "vitest";
 import { vertexSettings } from "../src/config/vertex-settings.js";
 import { ModelGroups } from "../src/config/model-groups.js";
-import { adapterFor, checkDeployments, SUPPORTED_PROVIDERS } from "../src/providers/index.js";
+import { adapterFor, SUPPORTED_PROVIDERS } from "../src/providers/index.js";
 import { ANTHROPIC_CHAT_PARAMS } from "../src/translate/anthropic-request.js";
 import { GEMINI_CHAT_PARAMS } from "../src/translate/gemini-request.js";
+import { loadRefusal } from "./support/load-refusal.js";
 
 const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const serviceAccount = {
@@ -25,16 +26,6 @@ const keyFile = join(dir, "key.json");
 writeFileSync(keyFile, JSON.stringify(serviceAccount));
 
 const params = (p: Record<string, string> = {}) => ({ model: "vertex_ai/gemini-2.5-flash", ...p });
-
-function refusal(model: string, entry: string): string | undefined {
-  try {
-    checkDeployments(ModelGroups.fromConfig(parseConfig(`model_list:\n  - { model_name: v, litellm_params: { model: "${model}", ${entry} } }\n`), SUPPORTED_PROVIDERS));
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  return undefined;
-}
 
 describe("a vertex_ai/ deployment's settings", () => {
   it("read a service account's key file, or its JSON, and take the project from it unless one is named", () => {
@@ -64,16 +55,16 @@ describe("a vertex_ai/ deployment's settings", () => {
     const saved = process.env["GOOGLE_APPLICATION_CREDENTIALS"];
     delete process.env["GOOGLE_APPLICATION_CREDENTIALS"];
     try {
-      expect(refusal("vertex_ai/gemini-2.5-flash", "vertex_project: p")).toMatch(/no Google credentials/);
+      expect(loadRefusal("vertex_ai/gemini-2.5-flash", "vertex_project: p")).toMatch(/no Google credentials/);
     } finally {
       if (saved !== undefined) process.env["GOOGLE_APPLICATION_CREDENTIALS"] = saved;
     }
-    expect(refusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: ${join(dir, "missing.json")}`)).toMatch(/cannot read the credentials file .*ENOENT/);
-    expect(refusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: '{"type": "external_account"}'`)).toMatch(/external_account are not supported/);
+    expect(loadRefusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: ${join(dir, "missing.json")}`)).toMatch(/cannot read the credentials file .*ENOENT/);
+    expect(loadRefusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: '{"type": "external_account"}'`)).toMatch(/external_account are not supported/);
     const noProject = { ...serviceAccount, project_id: undefined };
-    expect(refusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: '${JSON.stringify(noProject)}'`)).toMatch(/no project/);
-    expect(refusal("vertex_ai/meta/llama-3.1-405b-instruct-maas", `vertex_credentials: ${keyFile}`)).toMatch(/gemini-\*, claude-\* and text embedding models/);
-    expect(refusal("vertex_ai/claude-sonnet-4@20250514", `vertex_credentials: ${keyFile}`)).toBeUndefined();
+    expect(loadRefusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: '${JSON.stringify(noProject)}'`)).toMatch(/no project/);
+    expect(loadRefusal("vertex_ai/meta/llama-3.1-405b-instruct-maas", `vertex_credentials: ${keyFile}`)).toMatch(/gemini-\*, claude-\* and text embedding models/);
+    expect(loadRefusal("vertex_ai/claude-sonnet-4@20250514", `vertex_credentials: ${keyFile}`)).toBeUndefined();
   });
 
   it("pick the Messages API for Claude models and the Gemini API for the rest", () => {
