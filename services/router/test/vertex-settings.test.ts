@@ -61,6 +61,8 @@ describe("a vertex_ai/ deployment's settings", () => {
     }
     expect(loadRefusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: ${join(dir, "missing.json")}`)).toMatch(/cannot read the credentials file .*ENOENT/);
     expect(loadRefusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: '{"type": "external_account"}'`)).toMatch(/external_account are not supported/);
+    const badKey = { ...serviceAccount, private_key: "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n" };
+    expect(loadRefusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: '${JSON.stringify(badKey)}'`)).toMatch(/private_key is not a private key/);
     const noProject = { ...serviceAccount, project_id: undefined };
     expect(loadRefusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: '${JSON.stringify(noProject)}'`)).toMatch(/no project/);
     expect(loadRefusal("vertex_ai/meta/llama-3.1-405b-instruct-maas", `vertex_credentials: ${keyFile}`)).toMatch(/gemini-\*, claude-\* and text embedding models/);

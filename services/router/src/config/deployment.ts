@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentPrice, listedModel, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
+import { OPENAI_LIKE_PROVIDERS } from "../providers/openai-like.js";
 import type { Json } from "../providers/provider.js";
 import { awsSettings, type AwsSettings } from "./aws-settings.js";
-import { OPENAI_LIKE_PROVIDERS } from "../providers/openai-like.js";
 import { providerSettings } from "./provider-env.js";
 import { vertexSettings, type VertexSettings } from "./vertex-settings.js";
 
@@ -56,7 +56,8 @@ const DEFAULT_TIMEOUT_S = 600;
 const DEFAULT_PROVIDER = "openai";
 
 function stableId(entry: ModelEntry): string {
-  const { api_key: _key, aws_secret_access_key: _secret, aws_session_token: _token, ...params } = entry.litellm_params;
+  // Without its secrets, so an id outlives a key's rotation.
+  const { api_key: _key, aws_secret_access_key: _secret, aws_session_token: _token, vertex_credentials: _credentials, ...params } = entry.litellm_params;
   return createHash("sha256").update(JSON.stringify([entry.model_name, params])).digest("hex").slice(0, 16);
 }
 

@@ -1,3 +1,4 @@
+import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { redactInLogs } from "@gateway/common";
 
@@ -62,6 +63,11 @@ export function readGoogleCredentials(source: string): GoogleCredentials {
     const privateKey = field(c, "private_key");
     if (clientEmail === undefined || privateKey === undefined) throw new Error("a service account's credentials need client_email and private_key");
     redactInLogs([privateKey]);
+    try {
+      createPrivateKey(privateKey);
+    } catch {
+      throw new Error("the service account's private_key is not a private key in PEM form");
+    }
     return { type: "service_account", clientEmail, privateKey, privateKeyId: field(c, "private_key_id"), tokenUri, projectId: field(c, "project_id") };
   }
   if (c["type"] === "authorized_user") {
