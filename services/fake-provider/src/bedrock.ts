@@ -20,14 +20,17 @@ import {
   type Json,
   type Outcome,
 } from "./reply.js";
+import type { IssuedTokens } from "./tokens.js";
 
 // AWS Bedrock Runtime's Converse API (POST /model/{modelId}/converse and
 // /converse-stream), shapes from AWS's public API reference: content blocks
 // keyed by kind, stopReason, usage with cache tokens outside inputTokens,
 // errors as {"message"} named by x-amzn-errortype, a stream in AWS's binary
 // event-stream framing, and requests authenticated by a Bedrock API key
-// (bearer) or a SigV4 signature. InvokeModel (/model/{modelId}/invoke) serves
-// text embedding models (bedrock-embeddings.ts) with the same checks.
+// (bearer) or a SigV4 signature, with a session token when signed by AWS STS's
+// temporary credentials (aws-sts.ts, which uses the same SigV4 verifier).
+// InvokeModel (/model/{modelId}/invoke) serves text embedding models
+// (bedrock-embeddings.ts) with the same checks.
 
 const PATH = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/;
 const TOOL_USE_ID = "tooluse_fake_1";
@@ -56,7 +59,8 @@ const BLOCK_KINDS = new Set([
 // Model ids, inference profile ids and ARNs (whose "/" arrives encoded in the path).
 const MODEL_ID = /^[A-Za-z0-9._:/-]{1,2048}$/;
 
-const SIGNATURE_MISMATCH =
+/** What AWS says when a SigV4 signature does not check out. */
+export const SIGNATURE_MISMATCH =
   "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 
 function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}, type?: string): void {
@@ -212,19 +216,21 @@ const hmac = (key: string | Buffer, data: string): Buffer => createHmac("sha256"
 const uriEncode = (text: string): string =>
   encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-const SIGV4 = /^AWS4-HMAC-SHA256 Credential=[^/,\s]+\/(\d{8})\/([^/,\s]+)\/bedrock\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/;
+const SIGV4 = /^AWS4-HMAC-SHA256 Credential=[^/,\s]+\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/;
 
 /**
- * Whether the request carries a SigV4 signature made with `secret` as the
+ * Whether the request carries a SigV4 signature for `service` (its
+ * credential scope's, such as "bedrock" or "sts") made with `secret` as the
  * secret access key (any access key id), rebuilt from what was received: the
  * path encoded once more (non-S3 services sign it double-encoded), the sorted
  * query, the signed headers, and the hash of the body's bytes.
  */
-function signedWith(call: IncomingCall, authorization: string, secret: string): boolean {
+export function signedWith(call: IncomingCall, authorization: string, secret: string, service: string): boolean {
   const match = SIGV4.exec(authorization);
   const date = call.headers["x-amz-date"];
   if (!match || date === undefined) return false;
-  const [, day, region, signedHeaders, signature] = match as unknown as [string, string, string, string, string];
+  const [, day, region, scopeService, signedHeaders, signature] = match as unknown as [string, string, string, string, string, string];
+  if (scopeService !== service) return false;
   const names = signedHeaders.split(";");
   if (!names.includes("host") || !names.includes("x-amz-date") || !date.startsWith(day)) return false;
   if (names.some((name) => call.headers[name] === undefined)) return false;
@@ -243,33 +249,47 @@ function signedWith(call: IncomingCall, authorization: string, secret: string): 
     signedHeaders,
     bodyHash,
   ].join("\n");
-  const scope = `${day}/${region}/bedrock/aws4_request`;
+  const scope = `${day}/${region}/${service}/aws4_request`;
   const stringToSign = ["AWS4-HMAC-SHA256", date, scope, sha256(canonicalRequest)].join("\n");
-  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), "bedrock"), "aws4_request");
+  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), service), "aws4_request");
   return createHmac("sha256", key).update(stringToSign).digest("hex") === signature;
 }
 
-/** Why the request is not let in when a key is required: a Bedrock API key as bearer token, or a SigV4 signature. */
-function authRefusal(call: IncomingCall, secret: string): { type: string; message: string } | undefined {
+/**
+ * Why the request is not let in when a key is required: a Bedrock API key as
+ * bearer token, or a SigV4 signature; and, when it carries a session token,
+ * one of `sessions` still live.
+ */
+function authRefusal(call: IncomingCall, secret: string, sessions: IssuedTokens): { type: string; message: string } | undefined {
+  const sessionToken = call.headers["x-amz-security-token"];
+  if (sessionToken !== undefined && !sessions.isLive(sessionToken)) {
+    return sessions.wasIssued(sessionToken)
+      ? { type: "ExpiredTokenException", message: "The security token included in the request is expired" }
+      : { type: "UnrecognizedClientException", message: "The security token included in the request is invalid." };
+  }
   const authorization = call.headers.authorization ?? "";
   if (authorization.startsWith("Bearer ")) {
     if (authorization.slice("Bearer ".length) === secret) return undefined;
     return { type: "UnrecognizedClientException", message: "Authentication failed: Please make sure your API Key is valid." };
   }
   if (authorization.startsWith("AWS4-HMAC-SHA256 ")) {
-    return signedWith(call, authorization, secret) ? undefined : { type: "InvalidSignatureException", message: SIGNATURE_MISMATCH };
+    return signedWith(call, authorization, secret, "bedrock") ? undefined : { type: "InvalidSignatureException", message: SIGNATURE_MISMATCH };
   }
   return { type: "MissingAuthenticationTokenException", message: "Missing Authentication Token" };
 }
 
-/** Builds the handler for Bedrock's /model/{modelId}/converse, /converse-stream and /invoke; `getBehavior` is read per request. */
-export function createBedrockHandler(getBehavior: () => Behavior): Handler {
+/**
+ * Builds the handler for Bedrock's /model/{modelId}/converse, /converse-stream
+ * and /invoke, taking the session tokens in `sessions` (from AWS STS);
+ * `getBehavior` is read per request.
+ */
+export function createBedrockHandler(getBehavior: () => Behavior, sessions: IssuedTokens): Handler {
   return async (call, res) => {
     const signal = await arrive(res, getBehavior);
     if (!signal) return;
     const behavior = getBehavior();
     if (behavior.requireApiKey !== undefined) {
-      const denied = authRefusal(call, behavior.requireApiKey);
+      const denied = authRefusal(call, behavior.requireApiKey, sessions);
       if (denied) return sendError(res, 403, denied.message, {}, denied.type);
     }
     const route = PATH.exec(call.path);

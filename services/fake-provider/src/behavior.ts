@@ -9,7 +9,7 @@ export interface Behavior {
   chunkDelayMs: number;
   /** Fixed assistant text; unset means `Echo: <last user message text>`. */
   reply?: string;
-  /** The next N chat/embeddings requests fail (not Google's token endpoint); decremented per failure. */
+  /** The next N chat/embeddings requests fail (not Google's token endpoint nor AWS STS); decremented per failure. */
   failNext: number;
   /** HTTP status of those failures. */
   failStatus: number;
@@ -32,9 +32,13 @@ export interface Behavior {
    * `authorization: Bearer`, Azure's `api-key`, Anthropic's `x-api-key`,
    * Gemini's `x-goog-api-key`; Bedrock takes it as an API key
    * (`authorization: Bearer`) or as the secret access key of an AWS SigV4
-   * signature, which it verifies. Vertex AI routes then want a live access
-   * token from the /token endpoint (`authorization: Bearer`), and that
-   * endpoint wants this as the refresh token of a refresh_token grant.
+   * signature, which it verifies, along with the session token
+   * (`x-amz-security-token`) when one is sent: it must be a live one from
+   * /sts. Vertex AI routes then want a live access token from the /token
+   * endpoint (`authorization: Bearer`), and that endpoint wants this as the
+   * refresh token of a refresh_token grant. AWS STS (/sts) wants this as the
+   * web identity token of AssumeRoleWithWebIdentity and as the secret access
+   * key signing AssumeRole, and issues it as the temporary credentials' secret.
    */
   requireApiKey?: string;
   /**
@@ -43,6 +47,11 @@ export interface Behavior {
    */
   serviceAccountPublicKey?: string;
   /** Lifetime of the access tokens /token issues, in seconds (default 3599, as Google's). */
+  /**
+   * Lifetime of the temporary credentials /sts issues, in seconds, whatever
+   * the request's DurationSeconds (which is otherwise used, else 3600).
+   */
+  assumedRoleSeconds?: number;
   accessTokenLifetimeSeconds?: number;
   /**
    * OpenAI only: /v1/responses answers with a response that failed after it

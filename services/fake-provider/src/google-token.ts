@@ -1,6 +1,7 @@
 import { verify } from "node:crypto";
 import type { Behavior } from "./behavior.js";
 import { arrive, isRecord, sendJson, type Handler, type Json } from "./reply.js";
+import type { IssuedTokens } from "./tokens.js";
 
 // Google's OAuth 2.0 token endpoint (POST /token, standing in for
 // https://oauth2.googleapis.com/token), shapes from Google's public OAuth
@@ -24,40 +25,6 @@ const MAX_CLOCK_SKEW = 300;
 const DEFAULT_TOKEN_LIFETIME = 3599;
 const TIMEFRAME =
   "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.";
-
-/** The access tokens one server has issued, each until it expires. */
-export interface AccessTokens {
-  /** How many have been issued. */
-  readonly issued: number;
-  /** Issues the next token, live for `lifetimeSeconds` from now. */
-  issue(lifetimeSeconds: number): string;
-  /** Whether `token` was issued here and has not expired. */
-  isLive(token: string): boolean;
-}
-
-/** An empty AccessTokens, numbering its tokens from 1. */
-export function createAccessTokens(): AccessTokens {
-  const expiries = new Map<string, number>();
-  let issued = 0;
-  return {
-    get issued() {
-      return issued;
-    },
-    issue(lifetimeSeconds) {
-      const now = Date.now();
-      // Expired tokens are forgotten, so a server left running does not grow.
-      for (const [token, expiry] of expiries) if (expiry <= now) expiries.delete(token);
-      issued += 1;
-      const token = `ya29.fake-${issued}`;
-      expiries.set(token, now + lifetimeSeconds * 1000);
-      return token;
-    },
-    isLive(token) {
-      const expiry = expiries.get(token);
-      return expiry !== undefined && Date.now() < expiry;
-    },
-  };
-}
 
 function decodePart(part: string): Json | undefined {
   try {
@@ -105,7 +72,7 @@ function refreshRefusal(refreshToken: string, requiredKey: string | undefined): 
  * Builds the handler for POST /token, issuing into `tokens`; `getBehavior` is
  * read per request. Injected failures are for model routes and leave it be.
  */
-export function createGoogleTokenHandler(getBehavior: () => Behavior, tokens: AccessTokens): Handler {
+export function createGoogleTokenHandler(getBehavior: () => Behavior, tokens: IssuedTokens): Handler {
   return async (call, res) => {
     const signal = await arrive(res, getBehavior);
     if (!signal) return;

@@ -1,13 +1,15 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAnthropicHandler } from "./anthropic.js";
+import { createAwsStsHandler } from "./aws-sts.js";
 import { createBedrockHandler } from "./bedrock.js";
 import { defaultBehavior, type Behavior } from "./behavior.js";
 import { createGeminiHandler } from "./gemini.js";
-import { createAccessTokens, createGoogleTokenHandler, type AccessTokens } from "./google-token.js";
+import { createGoogleTokenHandler } from "./google-token.js";
 import { createMistralHandler } from "./mistral.js";
 import { createOpenAIHandler } from "./openai.js";
 import type { Handler, IncomingCall, RecordedRequest } from "./reply.js";
+import { createIssuedTokens, type IssuedTokens } from "./tokens.js";
 import { createVertexHandler } from "./vertex.js";
 
 export interface FakeProviderOptions {
@@ -29,7 +31,8 @@ export interface FakeProvider {
    * AWS Bedrock's Converse API and InvokeModel for embedding models
    * (`${url}` as the runtime endpoint) and Google Vertex AI's Gemini, text
    * embedding models and Claude (`${url}` as api_base, with Google's OAuth
-   * token endpoint at `${url}/token`) at their own paths.
+   * token endpoint at `${url}/token`) at their own paths, and AWS STS at
+   * `${url}/sts`, whose temporary credentials Bedrock takes.
    */
   url: string;
   port: number;
@@ -46,6 +49,11 @@ export interface FakeProvider {
    * should reuse one across requests until it nears expiry.
    */
   readonly tokensIssued: number;
+  /**
+   * Temporary credentials AWS STS (/sts) has issued so far: a gateway should
+   * reuse them across requests until they near expiry.
+   */
+  readonly credentialsIssued: number;
   /** Stops listening and destroys open sockets, so keep-alive clients cannot hold it open. */
   close(): Promise<void>;
 }
@@ -74,16 +82,18 @@ async function readCall(req: IncomingMessage): Promise<IncomingCall> {
 }
 
 /** Each wire format by its paths; everything else is OpenAI's (and Azure's). */
-function router(getBehavior: () => Behavior, tokens: AccessTokens): (call: IncomingCall) => Handler {
+function router(getBehavior: () => Behavior, tokens: IssuedTokens, sessions: IssuedTokens): (call: IncomingCall) => Handler {
   const openai = createOpenAIHandler(getBehavior);
   const anthropic = createAnthropicHandler(getBehavior);
   const gemini = createGeminiHandler(getBehavior);
   const mistral = createMistralHandler(getBehavior);
-  const bedrock = createBedrockHandler(getBehavior);
+  const bedrock = createBedrockHandler(getBehavior, sessions);
   const vertex = createVertexHandler(getBehavior, tokens);
   const token = createGoogleTokenHandler(getBehavior, tokens);
+  const sts = createAwsStsHandler(getBehavior, sessions);
   return (call) => {
     if (call.path === "/token") return token;
+    if (call.path === "/sts") return sts;
     if (call.path.startsWith("/v1/projects/") || call.path.startsWith("/v1beta1/projects/")) return vertex;
     if (call.path === "/v1/messages") return anthropic;
     if (call.path.startsWith("/model/")) return bedrock;
@@ -95,8 +105,9 @@ function router(getBehavior: () => Behavior, tokens: AccessTokens): (call: Incom
 
 export async function startFakeProvider(options: FakeProviderOptions = {}): Promise<FakeProvider> {
   const host = options.host ?? "127.0.0.1";
-  const tokens = createAccessTokens();
-  const handlerFor = router(() => provider.behavior, tokens);
+  const tokens = createIssuedTokens("ya29.fake-");
+  const sessions = createIssuedTokens("fake-session-token-");
+  const handlerFor = router(() => provider.behavior, tokens, sessions);
   const record = options.record ?? true;
 
   const server = createServer((req, res) => {
@@ -139,6 +150,9 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     connections: 0,
     get tokensIssued() {
       return tokens.issued;
+    },
+    get credentialsIssued() {
+      return sessions.issued;
     },
     close() {
       closing ??= new Promise<void>((resolve, reject) => {

@@ -1,8 +1,8 @@
 import { createMessagesAnswer, type ModelOf } from "./anthropic.js";
 import type { Behavior } from "./behavior.js";
 import { createGeminiAnswer, sendError as sendGoogleError, type GeminiMethod } from "./gemini.js";
-import type { AccessTokens } from "./google-token.js";
 import { arrive, type Handler } from "./reply.js";
+import type { IssuedTokens } from "./tokens.js";
 import { predictEmbeddings } from "./vertex-embeddings.js";
 
 // Google Vertex AI's publisher models, shapes from Google's public Vertex AI
@@ -40,7 +40,7 @@ function pathModel(model: string): ModelOf {
  * `getBehavior` is read per request. Claude streams when the body says
  * `stream: true`, as with Anthropic.
  */
-export function createVertexHandler(getBehavior: () => Behavior, tokens: AccessTokens): Handler {
+export function createVertexHandler(getBehavior: () => Behavior, tokens: IssuedTokens): Handler {
   const gemini = createGeminiAnswer();
   const claude = createMessagesAnswer();
   return async (call, res) => {
