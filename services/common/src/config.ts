@@ -59,8 +59,8 @@ const callDefaults = {
 /** The names of those parameters. */
 export const CALL_DEFAULT_SETTINGS = Object.keys(callDefaults) as (keyof typeof callDefaults)[];
 
-// AWS Bedrock's settings, LiteLLM's names. Named to be refused (the router
-// says so at load): aws_role_name, aws_profile_name, aws_web_identity_token.
+// AWS Bedrock's settings, LiteLLM's names. aws_profile_name (a profile of
+// ~/.aws) is refused at load by the router.
 const awsParams = {
   aws_access_key_id: secret.optional(),
   aws_secret_access_key: secret.optional(),
@@ -68,6 +68,12 @@ const awsParams = {
   aws_region_name: z.string().min(1).optional(),
   /** Bedrock Runtime's address, a VPC endpoint say; api_base wins over it. */
   aws_bedrock_runtime_endpoint: z.string().url().optional(),
+  /** A role to assume through STS (its ARN), with the keys above or a web identity token. */
+  aws_role_name: z.string().min(1).optional(),
+  aws_session_name: z.string().min(1).optional(),
+  aws_web_identity_token: secret.optional(),
+  aws_external_id: z.string().min(1).optional(),
+  aws_sts_endpoint: z.string().url().optional(),
 };
 
 // Google Vertex AI's settings, LiteLLM's names.
@@ -369,7 +375,8 @@ function entrySecrets(entry: ModelEntry): string[] {
   const p = entry.litellm_params;
   // A path of vertex_credentials is no secret; the key file's JSON is, and what it holds is kept out as it is read.
   const inlineCredentials = p.vertex_credentials?.trimStart().startsWith("{") ? p.vertex_credentials : "";
-  return [p.api_key ?? "", p.aws_secret_access_key ?? "", p.aws_session_token ?? "", inlineCredentials ?? "", ...Object.values(p.extra_headers ?? {})];
+  const aws = [p.aws_secret_access_key ?? "", p.aws_session_token ?? "", p.aws_web_identity_token ?? ""];
+  return [p.api_key ?? "", ...aws, inlineCredentials ?? "", ...Object.values(p.extra_headers ?? {})];
 }
 
 /**

@@ -11,6 +11,8 @@ const mode = MODES[0]!;
 // The fake answers Bedrock Runtime's Converse API under /model/, checking a
 // SigV4 signature made with its key as the secret access key, or taking the
 // key as a Bedrock API key (bearer token).
+const ROLE = "arn:aws:iam::123456789012:role/bedrock-caller";
+
 function bedrockConfig(fakeUrl: string): string {
   const signed = `api_base: ${fakeUrl}, aws_access_key_id: AKIDTEST, aws_secret_access_key: os.environ/FAKE_PROVIDER_KEY`;
   return writeConfig(`
@@ -25,6 +27,12 @@ model_list:
     litellm_params: { model: bedrock/amazon.titan-embed-text-v1, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY }
   - model_name: cohere-embed
     litellm_params: { model: bedrock/cohere.embed-english-v3, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: role-bedrock
+    litellm_params: { model: bedrock/anthropic.claude-3-5-haiku-20241022-v1:0, ${signed}, aws_role_name: "${ROLE}", aws_sts_endpoint: ${fakeUrl}/sts }
+  - model_name: web-identity-bedrock
+    litellm_params: { model: bedrock/anthropic.claude-3-5-haiku-20241022-v1:0, api_base: ${fakeUrl}, aws_role_name: "${ROLE}", aws_web_identity_token: os.environ/FAKE_PROVIDER_KEY, aws_sts_endpoint: ${fakeUrl}/sts }
+  - model_name: wrong-identity-bedrock
+    litellm_params: { model: bedrock/anthropic.claude-3-5-haiku-20241022-v1:0, api_base: ${fakeUrl}, aws_role_name: "${ROLE}", aws_web_identity_token: not-the-token, aws_sts_endpoint: ${fakeUrl}/sts }
   - model_name: profile-bedrock
     litellm_params: { model: "bedrock/arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc", ${signed} }
 litellm_settings:
@@ -85,6 +93,30 @@ describe("OpenAI and Anthropic clients on bedrock/ deployments", () => {
     expect(upstream().path).toBe("/model/meta.llama3-70b-instruct-v1%3A0/converse");
     expect(upstream().headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
     expect(upstream().body).toEqual({ messages: [{ role: "user", content: [{ text: "hi llama" }] }] });
+  });
+
+  it("assumes a role through STS, with keys or a web identity token, once for many requests, and signs with its temporary credentials", async () => {
+    for (const model of ["role-bedrock", "web-identity-bedrock"]) {
+      const before = provider.credentialsIssued;
+      const answers = await Promise.all([1, 2, 3].map((n) => client.chat.completions.create({ model, messages: [{ role: "user", content: `hi ${n}` }] })));
+      expect(answers.map((a) => a.choices[0]!.message.content)).toEqual(["Echo: hi 1", "Echo: hi 2", "Echo: hi 3"]);
+      expect(provider.credentialsIssued - before).toBe(1);
+      const calls = provider.requests.filter((r) => r.path.endsWith("/converse")).slice(-3);
+      for (const call of calls) {
+        expect(call.headers["authorization"]).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIAFAKE\d+\//);
+        expect(call.headers["x-amz-security-token"]).toMatch(/^fake-session-token-\d+$/);
+      }
+    }
+    // AssumeRole is signed with the keys, for STS in the deployment's region (us-west-2 when unnamed); the web identity call carries its token instead.
+    const sts = provider.requests.filter((r) => r.path === "/sts");
+    expect(sts.map((r) => r.headers["authorization"]?.replace(/Credential=AKIDTEST\/\d{8}\//, "Credential=AKIDTEST/<day>/").split(",")[0])).toEqual([
+      "AWS4-HMAC-SHA256 Credential=AKIDTEST/<day>/us-west-2/sts/aws4_request",
+      undefined,
+    ]);
+
+    const refused = await client.chat.completions.create({ model: "wrong-identity-bedrock", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect((refused as InstanceType<typeof OpenAI.APIError>).message).toContain("AWS STS refused AssumeRoleWithWebIdentity for arn:aws:iam::123456789012:role/bedrock-caller (InvalidIdentityToken");
   });
 
   it("signs for the region of a model ARN", async () => {

@@ -35,21 +35,48 @@ describe("a bedrock/ deployment's AWS settings", () => {
     expect(awsSettings(params(), CLAUDE, "bedrock-api-key", env).credentials).toBeUndefined();
   });
 
+  it("assume a role with the keys, a web identity token, or EKS's service account variables, through STS in the region", () => {
+    const roleArn = "arn:aws:iam::123456789012:role/bedrock";
+    const keys = { aws_access_key_id: "AKID", aws_secret_access_key: "s", aws_role_name: roleArn, aws_region_name: "eu-west-1" };
+    expect(awsSettings(params(keys), CLAUDE, undefined, {})).toMatchObject({
+      credentials: undefined,
+      role: {
+        roleArn,
+        sessionName: "llm-gateway",
+        stsEndpoint: "https://sts.eu-west-1.amazonaws.com",
+        grant: { credentials: { accessKeyId: "AKID", secretAccessKey: "s" } },
+      },
+      problem: undefined,
+    });
+    const web = { aws_role_name: roleArn, aws_web_identity_token: "oidc-token", aws_session_name: "mine", aws_sts_endpoint: "https://sts.example" };
+    expect(awsSettings(params(web), CLAUDE, undefined, {}).role).toMatchObject({ sessionName: "mine", stsEndpoint: "https://sts.example", grant: { webIdentityToken: "oidc-token" } });
+    // What EKS sets in a pod whose service account has a role.
+    const irsa = { AWS_ROLE_ARN: roleArn, AWS_WEB_IDENTITY_TOKEN_FILE: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token", AWS_REGION: "us-east-2" };
+    expect(awsSettings(params(), CLAUDE, undefined, irsa).role).toMatchObject({
+      roleArn,
+      stsEndpoint: "https://sts.us-east-2.amazonaws.com",
+      grant: { webIdentityTokenFile: irsa.AWS_WEB_IDENTITY_TOKEN_FILE },
+    });
+    // Keys in the environment come first, as in AWS's SDKs; a Bedrock API key before either.
+    expect(awsSettings(params(), CLAUDE, undefined, { ...irsa, AWS_ACCESS_KEY_ID: "AKIDENV", AWS_SECRET_ACCESS_KEY: "e" })).toMatchObject({ role: undefined, credentials: { accessKeyId: "AKIDENV" } });
+    expect(awsSettings(params(), CLAUDE, "bedrock-api-key", irsa)).toMatchObject({ role: undefined, credentials: undefined, problem: undefined });
+  });
+
   it("are refused at config load when they cannot be used", () => {
-    expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_access_key_id: AKID, aws_secret_access_key: s")).toBeUndefined();
-    expect(loadRefusal(`bedrock/${CLAUDE}`, "api_key: bedrock-api-key")).toBeUndefined();
-    expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_access_key_id: AKID, aws_secret_access_key: s, aws_role_name: arn:aws:iam::1:role/r")).toMatch(/aws_role_name is not supported/);
-    expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_profile_name: dev")).toMatch(/aws_profile_name is not supported/);
-    expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_access_key_id: AKID")).toMatch(/go together/);
-    expect(loadRefusal(`bedrock/${CLAUDE}`, "api_key: k, aws_access_key_id: AKID, aws_secret_access_key: s")).toMatch(/not both/);
-    const saved = { id: process.env["AWS_ACCESS_KEY_ID"], token: process.env["AWS_BEARER_TOKEN_BEDROCK"] };
-    delete process.env["AWS_ACCESS_KEY_ID"];
-    delete process.env["AWS_BEARER_TOKEN_BEDROCK"];
+    const variables = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_BEARER_TOKEN_BEDROCK", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"];
+    const saved = variables.map((name) => [name, process.env[name]] as const);
+    for (const name of variables) delete process.env[name];
     try {
+      expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_access_key_id: AKID, aws_secret_access_key: s")).toBeUndefined();
+      expect(loadRefusal(`bedrock/${CLAUDE}`, "api_key: bedrock-api-key")).toBeUndefined();
+      expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_access_key_id: AKID, aws_secret_access_key: s, aws_role_name: arn:aws:iam::1:role/r")).toBeUndefined();
+      expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_role_name: arn:aws:iam::1:role/r")).toMatch(/aws_role_name needs keys to assume it with/);
+      expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_profile_name: dev")).toMatch(/aws_profile_name is not supported/);
+      expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_access_key_id: AKID")).toMatch(/go together/);
+      expect(loadRefusal(`bedrock/${CLAUDE}`, "api_key: k, aws_access_key_id: AKID, aws_secret_access_key: s")).toMatch(/not both/);
       expect(loadRefusal(`bedrock/${CLAUDE}`, "aws_region_name: us-east-1")).toMatch(/no AWS credentials/);
     } finally {
-      if (saved.id !== undefined) process.env["AWS_ACCESS_KEY_ID"] = saved.id;
-      if (saved.token !== undefined) process.env["AWS_BEARER_TOKEN_BEDROCK"] = saved.token;
+      for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
     }
   });
 

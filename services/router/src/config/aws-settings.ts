@@ -1,4 +1,5 @@
 import { redactInLogs, type ModelEntry } from "@gateway/common";
+import type { RoleToAssume } from "../providers/aws/assumed-role.js";
 import type { AwsCredentials } from "../providers/aws/sigv4.js";
 
 /** Where and as whom a bedrock/ deployment calls Bedrock Runtime. */
@@ -6,16 +7,18 @@ export interface AwsSettings {
   region: string;
   /** Bedrock Runtime's base URL, without a trailing slash. */
   endpoint: string;
-  /** Signing credentials (SigV4); unset when the deployment has a Bedrock API key (its apiKey) instead, or nothing at all. */
+  /** Long-lived signing keys (SigV4), when no role is assumed. */
   credentials: AwsCredentials | undefined;
+  /** A role whose temporary credentials sign instead. */
+  role: RoleToAssume | undefined;
+  /** Why the deployment cannot be called as configured, found at load. */
+  problem: string | undefined;
 }
 
 // LiteLLM's default when neither the deployment nor the environment names a region.
 const DEFAULT_REGION = "us-west-2";
-
-// Settings that need AWS's credential chain (STS, profiles, web identity),
-// which this gateway does not run.
-const UNSUPPORTED = ["aws_role_name", "aws_profile_name", "aws_web_identity_token", "aws_session_name", "aws_sts_endpoint"];
+// The session name a role is assumed under, unless named.
+const SESSION_NAME = "llm-gateway";
 
 /** The region in a model ARN (arn:aws:bedrock:us-east-1:…:inference-profile/…), if the model is one. */
 function arnRegion(model: string): string | undefined {
@@ -27,33 +30,56 @@ function credentialsOf(id: string | undefined, secret: string | undefined, token
   return id && secret ? { accessKeyId: id, secretAccessKey: secret, sessionToken: token || undefined } : undefined;
 }
 
+function problemOf(p: ModelEntry["litellm_params"], settings: Omit<AwsSettings, "problem">, apiKey: string | undefined): string | undefined {
+  if (p["aws_profile_name"] !== undefined) return "litellm_params.aws_profile_name is not supported; give aws_access_key_id and aws_secret_access_key, a role (aws_role_name), or a Bedrock API key";
+  if ((p.aws_access_key_id === undefined) !== (p.aws_secret_access_key === undefined)) return "aws_access_key_id and aws_secret_access_key go together";
+  if (p.aws_access_key_id !== undefined && p.api_key !== undefined) return "give either api_key (a Bedrock API key) or aws_access_key_id and aws_secret_access_key, not both";
+  if (p.aws_role_name !== undefined && settings.role === undefined) {
+    return "aws_role_name needs keys to assume it with (aws_access_key_id and aws_secret_access_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or a web identity token (aws_web_identity_token, or AWS_WEB_IDENTITY_TOKEN_FILE)";
+  }
+  if (settings.credentials === undefined && settings.role === undefined && apiKey === undefined) {
+    return "no AWS credentials: set aws_access_key_id and aws_secret_access_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), a role (aws_role_name, or AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE), or a Bedrock API key as api_key (or AWS_BEARER_TOKEN_BEDROCK)";
+  }
+  return undefined;
+}
+
 /**
  * A bedrock/ deployment's region, endpoint and credentials, each from its
- * litellm_params or else the environment (LiteLLM's names): aws_region_name,
- * the model ARN's region, AWS_REGION_NAME, AWS_REGION, us-west-2;
- * api_base, aws_bedrock_runtime_endpoint, AWS_BEDROCK_RUNTIME_ENDPOINT,
- * bedrock-runtime.<region>.amazonaws.com; aws_access_key_id with
- * aws_secret_access_key (and aws_session_token), else AWS_ACCESS_KEY_ID with
- * AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) when there is no Bedrock
- * API key (`apiKey`: api_key, else AWS_BEARER_TOKEN_BEDROCK) either.
+ * litellm_params or else the environment (LiteLLM's names, and the AWS
+ * SDKs' order). Region: aws_region_name, the model ARN's region,
+ * AWS_REGION_NAME, AWS_REGION, us-west-2. Endpoint: api_base,
+ * aws_bedrock_runtime_endpoint, AWS_BEDROCK_RUNTIME_ENDPOINT,
+ * bedrock-runtime.<region>.amazonaws.com. Who: a Bedrock API key (`apiKey`:
+ * api_key, else AWS_BEARER_TOKEN_BEDROCK) signs with nothing else; else
+ * aws_access_key_id with aws_secret_access_key (and aws_session_token), or
+ * AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN); with
+ * aws_role_name those keys, or aws_web_identity_token, assume the role; with
+ * neither, AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE (EKS's service
+ * account roles) is assumed.
  */
 export function awsSettings(p: ModelEntry["litellm_params"], providerModel: string, apiKey: string | undefined, env: NodeJS.ProcessEnv = process.env): AwsSettings {
   const region = p.aws_region_name ?? arnRegion(providerModel) ?? (env["AWS_REGION_NAME"] || env["AWS_REGION"] || DEFAULT_REGION);
-  const endpoint = p.api_base ?? p.aws_bedrock_runtime_endpoint ?? (env["AWS_BEDROCK_RUNTIME_ENDPOINT"] || `https://bedrock-runtime.${region}.amazonaws.com`);
+  const endpoint = (p.api_base ?? p.aws_bedrock_runtime_endpoint ?? (env["AWS_BEDROCK_RUNTIME_ENDPOINT"] || `https://bedrock-runtime.${region}.amazonaws.com`)).replace(/\/+$/, "");
   const own = credentialsOf(p.aws_access_key_id, p.aws_secret_access_key, p.aws_session_token);
-  const fromEnv = apiKey === undefined && own === undefined ? credentialsOf(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]) : undefined;
+  const explicit = apiKey !== undefined || own !== undefined;
+  const fromEnv = p.api_key === undefined && own === undefined ? credentialsOf(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]) : undefined;
   if (fromEnv) redactInLogs([fromEnv.secretAccessKey, fromEnv.sessionToken ?? ""]);
-  return { region, endpoint: endpoint.replace(/\/+$/, ""), credentials: own ?? fromEnv };
-}
+  const keys = own ?? (apiKey === undefined ? fromEnv : undefined);
 
-/** Why a bedrock/ deployment cannot be called as configured, or undefined. */
-export function awsProblem(p: ModelEntry["litellm_params"], settings: AwsSettings, apiKey: string | undefined): string | undefined {
-  const unsupported = UNSUPPORTED.find((name) => p[name] !== undefined);
-  if (unsupported) return `litellm_params.${unsupported} is not supported; give aws_access_key_id and aws_secret_access_key (or a Bedrock API key as api_key)`;
-  if ((p.aws_access_key_id === undefined) !== (p.aws_secret_access_key === undefined)) return "aws_access_key_id and aws_secret_access_key go together";
-  if (p.aws_access_key_id !== undefined && p.api_key !== undefined) return "give either api_key (a Bedrock API key) or aws_access_key_id and aws_secret_access_key, not both";
-  if (settings.credentials === undefined && apiKey === undefined) {
-    return "no AWS credentials: set aws_access_key_id and aws_secret_access_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or a Bedrock API key as api_key (or AWS_BEARER_TOKEN_BEDROCK)";
+  let role: RoleToAssume | undefined;
+  const tokenFile = env["AWS_WEB_IDENTITY_TOKEN_FILE"];
+  const roleArn = p.aws_role_name ?? (!explicit && !fromEnv && tokenFile ? env["AWS_ROLE_ARN"] : undefined);
+  const grant = p.aws_web_identity_token !== undefined ? { webIdentityToken: p.aws_web_identity_token } : keys ? { credentials: keys } : tokenFile ? { webIdentityTokenFile: tokenFile } : undefined;
+  if (roleArn !== undefined && grant !== undefined) {
+    role = {
+      roleArn,
+      sessionName: p.aws_session_name ?? (env["AWS_ROLE_SESSION_NAME"] || SESSION_NAME),
+      externalId: p.aws_external_id,
+      stsEndpoint: p.aws_sts_endpoint ?? `https://sts.${region}.amazonaws.com`,
+      region,
+      grant,
+    };
   }
-  return undefined;
+  const settings = { region, endpoint, credentials: role === undefined ? keys : undefined, role };
+  return { ...settings, problem: problemOf(p, settings, apiKey) };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { withFields } from "@gateway/common";
-import { awsProblem } from "../config/aws-settings.js";
+import type { Dispatcher } from "undici";
+import type { Deployment } from "../config/deployment.js";
 import { ANTHROPIC_CHAT_PARAMS, toAnthropicRequest } from "../translate/anthropic-request.js";
 import { chunksFromAnthropic, fromAnthropicMessage } from "../translate/anthropic-response.js";
 import { BEDROCK_EMBEDDING_PARAMS, bedrockEmbedder, cohereRequest, cohereVectors, titanRequest, titanVector } from "../translate/bedrock-embeddings.js";
@@ -9,8 +10,9 @@ import { toConverseRequest } from "../translate/converse-request.js";
 import { anthropicEventsFromConverse, fromConverseResponse } from "../translate/converse-response.js";
 import { embeddingInputs, embeddingList } from "../translate/embedding-list.js";
 import { fromAnthropicUsage } from "../translate/usage.js";
+import { assumedRole } from "./aws/assumed-role.js";
 import { ConverseEventReader } from "./aws/converse-events.js";
-import { signedHeaders } from "./aws/sigv4.js";
+import { signedHeaders, type AwsCredentials } from "./aws/sigv4.js";
 import { perDeployment } from "./endpoint.js";
 import { postJson, readJsonObject, readStream, scrub } from "./http.js";
 import { inGroups } from "./in-groups.js";
@@ -28,13 +30,23 @@ const endpoint = perDeployment((d) => {
   return { modelId, converse: `${base}/converse`, stream: `${base}/converse-stream`, invoke: `${base}/invoke` };
 });
 
-function post(call: ProviderCall, url: string, body: Json) {
+/** What signs the deployment's calls: its keys, the role's temporary credentials, or nothing (a Bedrock API key). */
+function signingCredentials(d: Deployment): AwsCredentials | Promise<AwsCredentials> | undefined {
+  const { credentials, role } = d.aws!;
+  return role === undefined ? credentials : assumedRole(role);
+}
+
+/** The provider's answer, and the secret it was called with (to scrub from what it says). */
+async function post(call: ProviderCall, url: string, body: Json): Promise<{ response: Dispatcher.ResponseData; secret: string | undefined }> {
   const d = call.deployment;
-  const { region, credentials } = d.aws!;
-  const secret = credentials?.secretAccessKey ?? d.apiKey;
-  if (credentials === undefined) return postJson(PROVIDER, { url, headers: { authorization: `Bearer ${d.apiKey}` }, body, call, secret });
+  const credentials = await signingCredentials(d);
+  if (credentials === undefined) {
+    return { response: await postJson(PROVIDER, { url, headers: { authorization: `Bearer ${d.apiKey}` }, body, call, secret: d.apiKey }), secret: d.apiKey };
+  }
+  const { region } = d.aws!;
+  const secret = credentials.secretAccessKey;
   const sign = (text: string) => signedHeaders({ method: "POST", url, headers: { "content-type": "application/json" }, body: text, region, service: "bedrock", credentials });
-  return postJson(PROVIDER, { url, headers: {}, body, call, secret, sign });
+  return { response: await postJson(PROVIDER, { url, headers: {}, body, call, secret, sign }), secret };
 }
 
 /** Anthropic's beta features, which Bedrock takes among the model's own fields. */
@@ -48,14 +60,13 @@ const messageId = () => `msg_bdrk_${randomUUID().replaceAll("-", "")}`;
 
 async function message(call: ProviderCall, anthropic: Json, withMaxTokens: boolean): Promise<Json> {
   const d = call.deployment;
-  const response = await post(call, endpoint(d).converse, toConverseRequest(withBeta(anthropic, call), withMaxTokens));
+  const { response } = await post(call, endpoint(d).converse, toConverseRequest(withBeta(anthropic, call), withMaxTokens));
   return fromConverseResponse(await readJsonObject(response, PROVIDER, call.signal), d.providerModel, messageId());
 }
 
 async function events(call: ProviderCall, anthropic: Json, withMaxTokens: boolean): Promise<AsyncIterable<NamedEvent>> {
   const d = call.deployment;
-  const response = await post(call, endpoint(d).stream, toConverseRequest(withBeta(anthropic, call), withMaxTokens));
-  const secret = d.aws!.credentials?.secretAccessKey ?? d.apiKey;
+  const { response, secret } = await post(call, endpoint(d).stream, toConverseRequest(withBeta(anthropic, call), withMaxTokens));
   const converse = readStream(response, PROVIDER, call, new ConverseEventReader((text) => scrub(text, secret)));
   return anthropicEventsFromConverse(converse, d.providerModel, messageId());
 }
@@ -66,7 +77,7 @@ const TITAN_CALLS_AT_ONCE = 8;
 /** The vector of each text from Titan, in order, and the tokens Bedrock counted. */
 async function titanEmbeddings(call: ProviderCall, url: string, modelId: string, texts: string[]): Promise<{ vectors: number[][]; tokens: number | undefined }> {
   const answers = await inGroups(texts, TITAN_CALLS_AT_ONCE, async (text) =>
-    titanVector(await readJsonObject(await post(call, url, titanRequest(text, call.body, modelId)), PROVIDER, call.signal)),
+    titanVector(await readJsonObject((await post(call, url, titanRequest(text, call.body, modelId))).response, PROVIDER, call.signal)),
   );
   const counted = answers.filter((answer) => answer.tokens !== undefined);
   return { vectors: answers.map((answer) => answer.vector), tokens: counted.length > 0 ? counted.reduce((sum, answer) => sum + answer.tokens!, 0) : undefined };
@@ -74,7 +85,7 @@ async function titanEmbeddings(call: ProviderCall, url: string, modelId: string,
 
 /** Cohere's vectors for the texts, with the tokens Bedrock counted (in a header: Cohere's body has none). */
 async function cohereEmbeddings(call: ProviderCall, url: string, texts: string[]): Promise<{ vectors: number[][]; tokens: number | undefined }> {
-  const response = await post(call, url, cohereRequest(texts, call.body));
+  const { response } = await post(call, url, cohereRequest(texts, call.body));
   const tokens = Number(response.headers["x-amzn-bedrock-input-token-count"]);
   return { vectors: cohereVectors(await readJsonObject(response, PROVIDER, call.signal)), tokens: Number.isFinite(tokens) ? tokens : undefined };
 }
@@ -99,7 +110,7 @@ function setsMaxTokens(body: Json, anthropic: Json): boolean {
 export const bedrockAdapter: ProviderAdapter = {
   chatParams: ANTHROPIC_CHAT_PARAMS,
 
-  check: (d) => awsProblem(d.entry.litellm_params, d.aws!, d.apiKey),
+  check: (d) => d.aws!.problem,
 
   async chat(call) {
     const anthropic = toAnthropicRequest(call.body, call.deployment.providerModel, false);
