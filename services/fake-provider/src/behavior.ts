@@ -47,12 +47,12 @@ export interface Behavior {
    */
   serviceAccountPublicKey?: string;
   /** Lifetime of the access tokens /token issues, in seconds (default 3599, as Google's). */
+  accessTokenLifetimeSeconds?: number;
   /**
    * Lifetime of the temporary credentials /sts issues, in seconds, whatever
    * the request's DurationSeconds (which is otherwise used, else 3600).
    */
   assumedRoleSeconds?: number;
-  accessTokenLifetimeSeconds?: number;
   /**
    * OpenAI only: /v1/responses answers with a response that failed after it
    * began (status "failed", this error code), and a stream ends in
