@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "@gateway/common";
@@ -43,21 +43,32 @@ describe("a vertex_ai/ deployment's settings", () => {
     expect(vertexSettings(params({ api_base: "http://127.0.0.1:9/" }), env).publishers).toBe("http://127.0.0.1:9/v1/projects/env-project/locations/global/publishers");
   });
 
-  it("read a user's refresh token too, with its quota project", () => {
+  it("read a user's refresh token too, with its quota project, from where gcloud writes it when nothing else is named", () => {
     const user = { type: "authorized_user", client_id: "cid", client_secret: "csecret", refresh_token: "rtoken", quota_project_id: "quota" };
     expect(vertexSettings(params({ vertex_credentials: JSON.stringify(user) }), {})).toMatchObject({
       credentials: { type: "authorized_user", clientId: "cid", refreshToken: "rtoken", tokenUri: "https://oauth2.googleapis.com/token" },
       publishers: expect.stringContaining("/projects/quota/"),
     });
+    // `gcloud auth application-default login` writes ~/.config/gcloud/application_default_credentials.json.
+    const gcloud = join(dir, "home", ".config", "gcloud");
+    mkdirSync(gcloud, { recursive: true });
+    writeFileSync(join(gcloud, "application_default_credentials.json"), JSON.stringify(user));
+    expect(vertexSettings(params(), { HOME: join(dir, "home") })).toMatchObject({ credentials: { type: "authorized_user", refreshToken: "rtoken" }, problem: undefined });
+    expect(vertexSettings(params(), { CLOUDSDK_CONFIG: gcloud, HOME: "/nowhere" }).credentials).toMatchObject({ clientId: "cid" });
+    expect(vertexSettings(params(), { HOME: "/nowhere" }).problem).toMatch(/no Google credentials/);
   });
 
   it("are refused at config load when they cannot be used, naming what is missing", () => {
-    const saved = process.env["GOOGLE_APPLICATION_CREDENTIALS"];
+    // Nothing named, and no gcloud file where gcloud's config directory is said to be.
+    const saved = { credentials: process.env["GOOGLE_APPLICATION_CREDENTIALS"], gcloud: process.env["CLOUDSDK_CONFIG"] };
     delete process.env["GOOGLE_APPLICATION_CREDENTIALS"];
+    process.env["CLOUDSDK_CONFIG"] = join(dir, "no-gcloud");
     try {
       expect(loadRefusal("vertex_ai/gemini-2.5-flash", "vertex_project: p")).toMatch(/no Google credentials/);
     } finally {
-      if (saved !== undefined) process.env["GOOGLE_APPLICATION_CREDENTIALS"] = saved;
+      if (saved.credentials !== undefined) process.env["GOOGLE_APPLICATION_CREDENTIALS"] = saved.credentials;
+      if (saved.gcloud === undefined) delete process.env["CLOUDSDK_CONFIG"];
+      else process.env["CLOUDSDK_CONFIG"] = saved.gcloud;
     }
     expect(loadRefusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: ${join(dir, "missing.json")}`)).toMatch(/cannot read the credentials file .*ENOENT/);
     expect(loadRefusal("vertex_ai/gemini-2.5-flash", `vertex_credentials: '{"type": "external_account"}'`)).toMatch(/external_account are not supported/);

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { ModelEntry } from "@gateway/common";
 import { readGoogleCredentials, type GoogleCredentials } from "../providers/google/credentials.js";
 
@@ -17,10 +19,18 @@ function firstSet(env: NodeJS.ProcessEnv, ...names: string[]): string | undefine
   return undefined;
 }
 
+/** The file `gcloud auth application-default login` writes, if it is there (gcloud's config directory: CLOUDSDK_CONFIG, else ~/.config/gcloud). */
+function gcloudCredentials(env: NodeJS.ProcessEnv): string | undefined {
+  const dir = env["CLOUDSDK_CONFIG"] || (env["HOME"] ? join(env["HOME"], ".config", "gcloud") : undefined);
+  const path = dir === undefined ? undefined : join(dir, "application_default_credentials.json");
+  return path !== undefined && existsSync(path) ? path : undefined;
+}
+
 /**
  * A vertex_ai/ deployment's settings, each from its litellm_params or else
  * the environment (LiteLLM's names): vertex_credentials (a key file's path
- * or its JSON), GOOGLE_APPLICATION_CREDENTIALS; vertex_project,
+ * or its JSON), GOOGLE_APPLICATION_CREDENTIALS, gcloud's application default
+ * credentials file; vertex_project,
  * VERTEXAI_PROJECT, VERTEX_PROJECT, the credentials' project; vertex_location,
  * VERTEXAI_LOCATION, VERTEX_LOCATION, us-central1; api_base, else
  * <location>-aiplatform.googleapis.com (aiplatform.googleapis.com for "global").
@@ -28,11 +38,11 @@ function firstSet(env: NodeJS.ProcessEnv, ...names: string[]): string | undefine
 export function vertexSettings(p: ModelEntry["litellm_params"], env: NodeJS.ProcessEnv = process.env): VertexSettings {
   const location = p.vertex_location ?? firstSet(env, "VERTEXAI_LOCATION", "VERTEX_LOCATION") ?? DEFAULT_LOCATION;
   const base = (p.api_base ?? (location === "global" ? "https://aiplatform.googleapis.com" : `https://${location}-aiplatform.googleapis.com`)).replace(/\/+$/, "");
-  const source = p.vertex_credentials ?? firstSet(env, "GOOGLE_APPLICATION_CREDENTIALS");
+  const source = p.vertex_credentials ?? firstSet(env, "GOOGLE_APPLICATION_CREDENTIALS") ?? gcloudCredentials(env);
   let credentials: GoogleCredentials | undefined;
   let problem: string | undefined;
   if (source === undefined) {
-    problem = "no Google credentials: set vertex_credentials (a service account key file, or its JSON) or GOOGLE_APPLICATION_CREDENTIALS";
+    problem = "no Google credentials: set vertex_credentials (a service account key file, or its JSON) or GOOGLE_APPLICATION_CREDENTIALS, or run gcloud auth application-default login";
   } else {
     try {
       credentials = readGoogleCredentials(source);
