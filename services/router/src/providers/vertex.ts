@@ -50,8 +50,8 @@ const claude = anthropicAt(PROVIDER, async (call, body, stream) => {
 });
 
 /**
- * Vertex AI's Gemini models; its Claude models (forModel) speak Anthropic's
- * Messages API, so Anthropic clients reach them natively.
+ * Vertex AI's Gemini and text embedding models; its Claude models (forModel)
+ * speak Anthropic's Messages API, so Anthropic clients reach them natively.
  */
 export const vertexAdapter: ProviderAdapter = {
   ...gemini,
