@@ -160,6 +160,8 @@ const modelGroupAlias = z.record(
 
 const litellmSettings = z.looseObject({
   drop_params: z.boolean().optional(),
+  /** Change requests Anthropic's format refuses (tool calls in a history without tools, the assistant first) so they are taken. */
+  modify_params: z.boolean().optional(),
   request_timeout: z.number().positive().optional(),
   require_auth_for_metrics_endpoint: z.boolean().optional(),
   ...reliabilitySettings,

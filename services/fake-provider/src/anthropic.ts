@@ -205,6 +205,8 @@ export function createMessagesAnswer(): MessagesAnswer {
     const refusal = thinks ? thinkingRefusal(body, messages, model) : undefined;
     if (refusal) return sendError(res, 400, refusal);
     const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
+    const callsTools = messages.some((m) => Array.isArray(m.content) && m.content.some((b) => isRecord(b) && (b.type === "tool_use" || b.type === "tool_result")));
+    if (callsTools && tools.length === 0) return sendError(res, 400, "Requests which include `tool_use` or `tool_result` blocks must define tools.");
     const last = messages.at(-1) as Json;
     const outcome = planReply(
       {

@@ -22,6 +22,8 @@ export interface Deployment {
   apiKey: string | undefined;
   apiVersion: string | undefined;
   dropParams: boolean;
+  /** litellm_settings.modify_params: fit an OpenAI history to what Anthropic's format takes (fit-conversation.ts). */
+  modifyParams: boolean;
   timeoutMs: number;
   streamTimeoutMs: number;
   price: Price;
@@ -93,6 +95,7 @@ export function buildDeployment(
     apiKey: settings.apiKey,
     apiVersion: settings.apiVersion,
     dropParams: p.drop_params ?? config.litellm_settings.drop_params ?? false,
+    modifyParams: config.litellm_settings.modify_params ?? false,
     timeoutMs: timeoutS * 1000,
     streamTimeoutMs: (p.stream_timeout ?? config.router_settings.stream_timeout ?? timeoutS) * 1000,
     price: priceOf(provider, providerModel, entry),

@@ -2,6 +2,7 @@ import { withFields } from "@gateway/common";
 import type { Dispatcher } from "undici";
 import { ANTHROPIC_CHAT_PARAMS, toAnthropicRequest } from "../translate/anthropic-request.js";
 import { chunksFromAnthropic, fromAnthropicMessage, streamError } from "../translate/anthropic-response.js";
+import { fitConversation } from "../translate/fit-conversation.js";
 import { fromAnthropicUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, scrub } from "./http.js";
@@ -20,6 +21,12 @@ const endpoint = perDeployment((d) => {
   if (d.apiKey) headers["x-api-key"] = d.apiKey;
   return { url, headers };
 });
+
+/** A chat call's Anthropic Messages request, fitted to what Anthropic takes under modify_params. */
+export function anthropicRequest(call: ProviderCall, stream: boolean): Json {
+  const request = toAnthropicRequest(call.body, call.deployment.providerModel, stream);
+  return call.deployment.modifyParams ? fitConversation(request) : request;
+}
 
 /** Where one Messages request goes, as whom, with what body; `secret` is scrubbed from what comes back. */
 export interface MessagesTarget {
@@ -77,11 +84,11 @@ export function anthropicAt(provider: string, host: MessagesHost): ProviderAdapt
     chatParams: ANTHROPIC_CHAT_PARAMS,
 
     async chat(call) {
-      return fromAnthropicMessage(await message(call, toAnthropicRequest(call.body, call.deployment.providerModel, false)));
+      return fromAnthropicMessage(await message(call, anthropicRequest(call, false)));
     },
 
     async chatStream(call) {
-      return chunksFromAnthropic(await events(call, toAnthropicRequest(call.body, call.deployment.providerModel, true)));
+      return chunksFromAnthropic(await events(call, anthropicRequest(call, true)));
     },
 
     async messages(call) {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { withFields } from "@gateway/common";
 import type { Dispatcher } from "undici";
 import type { Deployment } from "../config/deployment.js";
-import { ANTHROPIC_CHAT_PARAMS, toAnthropicRequest } from "../translate/anthropic-request.js";
+import { ANTHROPIC_CHAT_PARAMS } from "../translate/anthropic-request.js";
 import { chunksFromAnthropic, fromAnthropicMessage } from "../translate/anthropic-response.js";
 import { BEDROCK_EMBEDDING_PARAMS, bedrockEmbedder, cohereRequest, cohereVectors, titanRequest, titanVector } from "../translate/bedrock-embeddings.js";
 import { badRequest } from "../translate/content.js";
@@ -10,6 +10,7 @@ import { toConverseRequest } from "../translate/converse-request.js";
 import { anthropicEventsFromConverse, fromConverseResponse } from "../translate/converse-response.js";
 import { embeddingInputs, embeddingList } from "../translate/embedding-list.js";
 import { fromAnthropicUsage } from "../translate/usage.js";
+import { anthropicRequest } from "./anthropic.js";
 import { assumedRole } from "./aws/assumed-role.js";
 import { ConverseEventReader } from "./aws/converse-events.js";
 import { signedHeaders, type AwsCredentials } from "./aws/sigv4.js";
@@ -113,12 +114,12 @@ export const bedrockAdapter: ProviderAdapter = {
   check: (d) => d.aws!.problem,
 
   async chat(call) {
-    const anthropic = toAnthropicRequest(call.body, call.deployment.providerModel, false);
+    const anthropic = anthropicRequest(call, false);
     return fromAnthropicMessage(await message(call, anthropic, setsMaxTokens(call.body, anthropic)));
   },
 
   async chatStream(call) {
-    const anthropic = toAnthropicRequest(call.body, call.deployment.providerModel, false);
+    const anthropic = anthropicRequest(call, false);
     return chunksFromAnthropic(await events(call, anthropic, setsMaxTokens(call.body, anthropic)));
   },
 
