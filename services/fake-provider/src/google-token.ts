@@ -8,7 +8,10 @@ import type { IssuedTokens } from "./tokens.js";
 // docs: a form-encoded body exchanging a service account's signed JWT (the
 // jwt-bearer grant) or an authorized user's refresh token for an access
 // token, answered {access_token, expires_in, token_type} or, refused,
-// {error, error_description}.
+// {error, error_description}. And the metadata server's token for the
+// workload's own service account (GET /computeMetadata/v1/instance/
+// service-accounts/default/token, with Metadata-Flavor: Google), as GCE and
+// GKE's workload identity serve it.
 
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform";
@@ -91,5 +94,20 @@ export function createGoogleTokenHandler(getBehavior: () => Behavior, tokens: Is
     if (refusal !== undefined) return sendJson(res, 400, { error: "invalid_grant", error_description: refusal });
     const lifetime = behavior.accessTokenLifetimeSeconds ?? DEFAULT_TOKEN_LIFETIME;
     sendJson(res, 200, { access_token: tokens.issue(lifetime), expires_in: lifetime, token_type: "Bearer" });
+  };
+}
+
+/** The metadata server's path for the default service account's access token. */
+export const METADATA_TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token";
+
+/** Builds the handler for the metadata server's token, issuing into `tokens`; it wants the Metadata-Flavor header, as Google's does. */
+export function createMetadataTokenHandler(getBehavior: () => Behavior, tokens: IssuedTokens): Handler {
+  return async (call, res) => {
+    const signal = await arrive(res, getBehavior);
+    if (!signal) return;
+    if (call.method !== "GET" || call.path !== METADATA_TOKEN_PATH) return sendJson(res, 404, { error: "not_found", error_description: `${call.path} is not found` });
+    if (call.headers["metadata-flavor"] !== "Google") return sendJson(res, 403, { error: "forbidden", error_description: "Missing required header: Metadata-Flavor: Google" });
+    const lifetime = getBehavior().accessTokenLifetimeSeconds ?? DEFAULT_TOKEN_LIFETIME;
+    sendJson(res, 200, { access_token: tokens.issue(lifetime), expires_in: lifetime, token_type: "Bearer" }, { "metadata-flavor": "Google" });
   };
 }

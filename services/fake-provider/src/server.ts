@@ -5,7 +5,7 @@ import { createAwsStsHandler } from "./aws-sts.js";
 import { createBedrockHandler } from "./bedrock.js";
 import { defaultBehavior, type Behavior } from "./behavior.js";
 import { createGeminiHandler } from "./gemini.js";
-import { createGoogleTokenHandler } from "./google-token.js";
+import { createGoogleTokenHandler, createMetadataTokenHandler } from "./google-token.js";
 import { createMistralHandler } from "./mistral.js";
 import { createOpenAIHandler } from "./openai.js";
 import type { Handler, IncomingCall, RecordedRequest } from "./reply.js";
@@ -31,8 +31,10 @@ export interface FakeProvider {
    * AWS Bedrock's Converse API and InvokeModel for embedding models
    * (`${url}` as the runtime endpoint) and Google Vertex AI's Gemini, text
    * embedding models and Claude (`${url}` as api_base, with Google's OAuth
-   * token endpoint at `${url}/token`) at their own paths, and AWS STS at
-   * `${url}/sts`, whose temporary credentials Bedrock takes.
+   * token endpoint at `${url}/token`, and the metadata server's token at
+   * its path, for GCE_METADATA_HOST set to the url's host) at their own
+   * paths, and AWS STS at `${url}/sts`, whose temporary credentials Bedrock
+   * takes.
    */
   url: string;
   port: number;
@@ -45,8 +47,8 @@ export interface FakeProvider {
   /** TCP connections accepted so far (a keep-alive client reuses them). */
   connections: number;
   /**
-   * Access tokens the Google token endpoint has issued so far: a gateway
-   * should reuse one across requests until it nears expiry.
+   * Access tokens the Google token endpoint and metadata server have issued
+   * so far: a gateway should reuse one across requests until it nears expiry.
    */
   readonly tokensIssued: number;
   /**
@@ -90,9 +92,11 @@ function router(getBehavior: () => Behavior, tokens: IssuedTokens, sessions: Iss
   const bedrock = createBedrockHandler(getBehavior, sessions);
   const vertex = createVertexHandler(getBehavior, tokens);
   const token = createGoogleTokenHandler(getBehavior, tokens);
+  const metadata = createMetadataTokenHandler(getBehavior, tokens);
   const sts = createAwsStsHandler(getBehavior, sessions);
   return (call) => {
     if (call.path === "/token") return token;
+    if (call.path.startsWith("/computeMetadata/")) return metadata;
     if (call.path === "/sts") return sts;
     if (call.path.startsWith("/v1/projects/") || call.path.startsWith("/v1beta1/projects/")) return vertex;
     if (call.path === "/v1/messages") return anthropic;

@@ -85,6 +85,18 @@ describe("google token endpoint", () => {
     expect(await refused.json()).toEqual({ error: "invalid_grant", error_description: "Bad Request" });
   });
 
+  it("gives the workload's token from the metadata server's path, to callers that send Metadata-Flavor: Google", async () => {
+    const path = `${provider.url}/computeMetadata/v1/instance/service-accounts/default/token`;
+    const refused = await fetch(path);
+    expect(refused.status).toBe(403);
+    const res = await fetch(path, { headers: { "metadata-flavor": "Google" } });
+    expect(res.status).toBe(200);
+    const { access_token, expires_in, token_type } = (await res.json()) as { access_token: string; expires_in: number; token_type: string };
+    expect({ expires_in, token_type }).toEqual({ expires_in: 3599, token_type: "Bearer" });
+    expect(provider.tokensIssued).toBe(1);
+    expect((await post(`${GEMINI}:generateContent`, hello, access_token)).status).toBe(200);
+  });
+
   it("refuses an unknown grant type", async () => {
     const res = await tokenRequest({ grant_type: "password" });
     expect(res.status).toBe(400);
