@@ -2,7 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import Anthropic from "@anthropic-ai/sdk";
 import type { FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 
@@ -26,6 +26,8 @@ function vertexConfig(fakeUrl: string): string {
   });
   const wrongUser = JSON.stringify({ type: "authorized_user", client_id: "cid", client_secret: "csecret", refresh_token: "not-the-token", token_uri: `${fakeUrl}/token` });
   const at = `api_base: ${fakeUrl}, vertex_credentials: '${serviceAccount}'`;
+  // A deployment naming no credentials takes the workload's own from the metadata server GCE_METADATA_HOST names (GKE's workload identity).
+  Object.assign(process.env, { GCE_METADATA_HOST: new URL(fakeUrl).host, CLOUDSDK_CONFIG: "/nonexistent" });
   return writeConfig(`
 model_list:
   - model_name: gemini-vertex
@@ -36,6 +38,8 @@ model_list:
     litellm_params: { model: vertex_ai/text-embedding-005, ${at} }
   - model_name: gemini-embed-vertex
     litellm_params: { model: vertex_ai/gemini-embedding-001, ${at} }
+  - model_name: workload-vertex
+    litellm_params: { model: vertex_ai/gemini-2.5-flash, api_base: ${fakeUrl}, vertex_project: gke-project }
   - model_name: refused-vertex
     litellm_params: { model: vertex_ai/gemini-2.5-flash, api_base: ${fakeUrl}, vertex_project: p, vertex_credentials: '${wrongUser}' }
 litellm_settings:
@@ -50,6 +54,11 @@ describe("OpenAI and Anthropic clients on vertex_ai/ deployments", () => {
   let gateway: ModeGateway;
   let client: OpenAI;
   fakeBehindGatewayPerTest(mode, vertexConfig, (setup) => ({ provider, gateway, openai: client } = setup));
+
+  afterAll(() => {
+    delete process.env["GCE_METADATA_HOST"];
+    delete process.env["CLOUDSDK_CONFIG"];
+  });
 
   const upstream = () => provider.requests.at(-1)!;
   const anthropic = () => new Anthropic({ baseURL: gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
@@ -75,6 +84,15 @@ describe("OpenAI and Anthropic clients on vertex_ai/ deployments", () => {
     expect(upstream().path).toMatch(/:streamGenerateContent$/);
     expect(upstream().query).toEqual({ alt: "sse" });
     expect(provider.tokensIssued).toBe(1);
+  });
+
+  it("takes the workload's token from the metadata server when no credentials are named", async () => {
+    const answer = await client.chat.completions.create({ model: "workload-vertex", messages: [{ role: "user", content: "hi gke" }] });
+    expect(answer.choices[0]!.message.content).toBe("Echo: hi gke");
+    const [token, call] = provider.requests.slice(-2);
+    expect(token).toMatchObject({ method: "GET", path: "/computeMetadata/v1/instance/service-accounts/default/token" });
+    expect(call).toMatchObject({ path: "/v1/projects/gke-project/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent" });
+    expect(call!.headers["authorization"]).toMatch(/^Bearer ya29\.fake-\d+$/);
   });
 
   it("calls Claude on Vertex through rawPredict, with Vertex's anthropic_version and the model in the address", async () => {

@@ -74,6 +74,17 @@ describe("Google access tokens", () => {
     delete provider.behavior.requireApiKey;
   });
 
+  it("come from the metadata server for the workload's own service account, kept as the others are", async () => {
+    const credentials: GoogleCredentials = { type: "metadata_server", host: new URL(provider.url).host, projectId: undefined };
+    const before = provider.tokensIssued;
+    const [first, second] = await Promise.all([accessToken(credentials), accessToken(credentials)]);
+    expect(first).toMatch(/^ya29\./);
+    expect(second).toBe(first);
+    expect(accessToken(credentials)).toBe(first);
+    expect(provider.tokensIssued - before).toBe(1);
+    expect(provider.requests.at(-1)).toMatchObject({ method: "GET", path: "/computeMetadata/v1/instance/service-accounts/default/token", headers: { "metadata-flavor": "Google" } });
+  });
+
   it("fail with a 503 when the token endpoint cannot be reached", async () => {
     const credentials = { ...serviceAccount(), tokenUri: "http://127.0.0.1:9/token" };
     await expect(Promise.resolve(accessToken(credentials))).rejects.toMatchObject({ status: 503, type: "api_connection_error" });

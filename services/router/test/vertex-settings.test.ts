@@ -58,6 +58,18 @@ describe("a vertex_ai/ deployment's settings", () => {
     expect(vertexSettings(params(), { HOME: "/nowhere" }).problem).toMatch(/no Google credentials/);
   });
 
+  it("take the workload's own service account from the metadata server when GCE_METADATA_HOST names it and nothing else is there", () => {
+    const env = { GCE_METADATA_HOST: "metadata.google.internal", VERTEXAI_PROJECT: "gke-project", HOME: "/nowhere" };
+    expect(vertexSettings(params(), env)).toMatchObject({
+      credentials: { type: "metadata_server", host: "metadata.google.internal" },
+      publishers: expect.stringContaining("/projects/gke-project/"),
+      problem: undefined,
+    });
+    // A key file named wins; without a project the metadata server's token has nowhere to go.
+    expect(vertexSettings(params({ vertex_credentials: keyFile }), env).credentials).toMatchObject({ type: "service_account" });
+    expect(vertexSettings(params(), { GCE_METADATA_HOST: "metadata.google.internal", HOME: "/nowhere" }).problem).toMatch(/no project/);
+  });
+
   it("are refused at config load when they cannot be used, naming what is missing", () => {
     // Nothing named, and no gcloud file where gcloud's config directory is said to be.
     const saved = { credentials: process.env["GOOGLE_APPLICATION_CREDENTIALS"], gcloud: process.env["CLOUDSDK_CONFIG"] };

@@ -30,7 +30,8 @@ function gcloudCredentials(env: NodeJS.ProcessEnv): string | undefined {
  * A vertex_ai/ deployment's settings, each from its litellm_params or else
  * the environment (LiteLLM's names): vertex_credentials (a key file's path
  * or its JSON), GOOGLE_APPLICATION_CREDENTIALS, gcloud's application default
- * credentials file; vertex_project,
+ * credentials file, the metadata server at GCE_METADATA_HOST (named, not
+ * probed: a config without credentials is refused at load); vertex_project,
  * VERTEXAI_PROJECT, VERTEX_PROJECT, the credentials' project; vertex_location,
  * VERTEXAI_LOCATION, VERTEX_LOCATION, us-central1; api_base, else
  * <location>-aiplatform.googleapis.com (aiplatform.googleapis.com for "global").
@@ -39,10 +40,14 @@ export function vertexSettings(p: ModelEntry["litellm_params"], env: NodeJS.Proc
   const location = p.vertex_location ?? firstSet(env, "VERTEXAI_LOCATION", "VERTEX_LOCATION") ?? DEFAULT_LOCATION;
   const base = (p.api_base ?? (location === "global" ? "https://aiplatform.googleapis.com" : `https://${location}-aiplatform.googleapis.com`)).replace(/\/+$/, "");
   const source = p.vertex_credentials ?? firstSet(env, "GOOGLE_APPLICATION_CREDENTIALS") ?? gcloudCredentials(env);
+  const metadataHost = firstSet(env, "GCE_METADATA_HOST");
   let credentials: GoogleCredentials | undefined;
   let problem: string | undefined;
-  if (source === undefined) {
-    problem = "no Google credentials: set vertex_credentials (a service account key file, or its JSON) or GOOGLE_APPLICATION_CREDENTIALS, or run gcloud auth application-default login";
+  if (source === undefined && metadataHost !== undefined) {
+    credentials = { type: "metadata_server", host: metadataHost, projectId: undefined };
+  } else if (source === undefined) {
+    problem =
+      "no Google credentials: set vertex_credentials (a service account key file, or its JSON) or GOOGLE_APPLICATION_CREDENTIALS, run gcloud auth application-default login, or, on GCE or GKE, set GCE_METADATA_HOST=metadata.google.internal";
   } else {
     try {
       credentials = readGoogleCredentials(source);

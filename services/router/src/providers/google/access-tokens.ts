@@ -4,7 +4,8 @@ import { renewingBy, type Expiring } from "../renewing.js";
 import type { GoogleCredentials, ServiceAccount } from "./credentials.js";
 
 // OAuth access tokens for Google's APIs, from a service account's signed JWT
-// (RFC 7523's JWT bearer grant) or a user's refresh token, each kept until
+// (RFC 7523's JWT bearer grant), a user's refresh token or the metadata
+// server (the workload's own service account), each kept until
 // shortly before it expires (renewing.ts): requests reuse one token, and only
 // its renewal waits on Google's token endpoint.
 
@@ -24,17 +25,28 @@ function jwtGrant(c: ServiceAccount, key: KeyObject): URLSearchParams {
   return new URLSearchParams({ grant_type: JWT_GRANT, assertion: `${signed}.${base64url(sign("sha256", Buffer.from(signed), key))}` });
 }
 
-/** Fetches a new token for the credentials from their token endpoint. */
-function tokenFetch(c: GoogleCredentials): () => Promise<Expiring<string>> {
+/** The metadata server's path for the workload's service account's token. */
+const METADATA_TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token";
+
+/** How a token is asked for: a form posted to the credentials' token endpoint, or the metadata server's GET. */
+function tokenRequest(c: GoogleCredentials): () => { url: string; init: RequestInit } {
+  if (c.type === "metadata_server") return () => ({ url: `http://${c.host}${METADATA_TOKEN_PATH}`, init: { headers: { "metadata-flavor": "Google" } } });
+  if (c.type === "authorized_user") {
+    const form = { grant_type: "refresh_token", client_id: c.clientId, client_secret: c.clientSecret, refresh_token: c.refreshToken };
+    return () => ({ url: c.tokenUri, init: { method: "POST", body: new URLSearchParams(form) } });
+  }
   let key: KeyObject | undefined;
-  const grant =
-    c.type === "authorized_user"
-      ? () => new URLSearchParams({ grant_type: "refresh_token", client_id: c.clientId, client_secret: c.clientSecret, refresh_token: c.refreshToken })
-      : () => jwtGrant(c, (key ??= createPrivateKey(c.privateKey)));
+  return () => ({ url: c.tokenUri, init: { method: "POST", body: jwtGrant(c, (key ??= createPrivateKey(c.privateKey))) } });
+}
+
+/** Fetches a new token for the credentials. */
+function tokenFetch(c: GoogleCredentials): () => Promise<Expiring<string>> {
+  const request = tokenRequest(c);
   return async () => {
     let response: Response;
     try {
-      response = await fetch(c.tokenUri, { method: "POST", body: grant(), signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS) });
+      const { url, init } = request();
+      response = await fetch(url, { ...init, signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS) });
     } catch (err) {
       const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
       throw new ProviderError(`vertex_ai: Google's token endpoint is unreachable (${code})`, 503, "api_connection_error");

@@ -28,7 +28,15 @@ export interface AuthorizedUser {
   projectId: string | undefined;
 }
 
-export type GoogleCredentials = ServiceAccount | AuthorizedUser;
+/** The workload's own service account, whose tokens the metadata server hands out (GCE, GKE's workload identity). */
+export interface MetadataServer {
+  type: "metadata_server";
+  /** The metadata server's host (and port): GCE_METADATA_HOST, as Google's libraries name it. */
+  host: string;
+  projectId: undefined;
+}
+
+export type GoogleCredentials = ServiceAccount | AuthorizedUser | MetadataServer;
 
 function field(json: Record<string, unknown>, name: string): string | undefined {
   const value = json[name];
