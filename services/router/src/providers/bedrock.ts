@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { withFields } from "@gateway/common";
 import type { Dispatcher } from "undici";
-import type { Deployment } from "../config/deployment.js";
 import { ANTHROPIC_CHAT_PARAMS } from "../translate/anthropic-request.js";
 import { chunksFromAnthropic, fromAnthropicMessage } from "../translate/anthropic-response.js";
 import { BEDROCK_EMBEDDING_PARAMS, bedrockEmbedder, cohereRequest, cohereVectors, titanRequest, titanVector } from "../translate/bedrock-embeddings.js";
@@ -15,7 +14,7 @@ import { assumedRole } from "./aws/assumed-role.js";
 import { ConverseEventReader } from "./aws/converse-events.js";
 import { signedHeaders, type AwsCredentials } from "./aws/sigv4.js";
 import { perDeployment } from "./endpoint.js";
-import { postJson, readJsonObject, readStream, scrub } from "./http.js";
+import { beforeAbort, postJson, readJsonObject, readStream, scrub } from "./http.js";
 import { inGroups } from "./in-groups.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./provider.js";
 
@@ -31,16 +30,16 @@ const endpoint = perDeployment((d) => {
   return { modelId, converse: `${base}/converse`, stream: `${base}/converse-stream`, invoke: `${base}/invoke` };
 });
 
-/** What signs the deployment's calls: its keys, the role's temporary credentials, or nothing (a Bedrock API key). */
-function signingCredentials(d: Deployment): AwsCredentials | Promise<AwsCredentials> | undefined {
-  const { credentials, role } = d.aws!;
-  return role === undefined ? credentials : assumedRole(role);
+/** What signs the call: the deployment's keys, the role's temporary credentials, or nothing (a Bedrock API key). */
+function signingCredentials(call: ProviderCall): AwsCredentials | Promise<AwsCredentials> | undefined {
+  const { credentials, role } = call.deployment.aws!;
+  return role === undefined ? credentials : beforeAbort(assumedRole(role), PROVIDER, call.signal);
 }
 
 /** The provider's answer, and the secret it was called with (to scrub from what it says). */
 async function post(call: ProviderCall, url: string, body: Json): Promise<{ response: Dispatcher.ResponseData; secret: string | undefined }> {
   const d = call.deployment;
-  const credentials = await signingCredentials(d);
+  const credentials = await signingCredentials(call);
   if (credentials === undefined) {
     return { response: await postJson(PROVIDER, { url, headers: { authorization: `Bearer ${d.apiKey}` }, body, call, secret: d.apiKey }), secret: d.apiKey };
   }

@@ -94,6 +94,32 @@ export function transportError(err: unknown, provider: string, signal: AbortSign
   return new ProviderError(`${provider} is unreachable (${code})`, 503, "api_connection_error");
 }
 
+/**
+ * `value`, or the call's ProviderError once its signal aborts first: a
+ * call's deadline and its client's disconnect bound its wait for
+ * credentials (a token or a role's keys being fetched) too. A value in hand
+ * is given as it is.
+ */
+export function beforeAbort<T>(value: T | Promise<T>, provider: string, signal: AbortSignal): T | Promise<T> {
+  if (!(value instanceof Promise)) return value;
+  if (signal.aborted) return Promise.reject(transportError(signal.reason, provider, signal));
+  return new Promise<T>((resolve, reject) => {
+    const aborted = () => reject(transportError(signal.reason, provider, signal));
+    signal.addEventListener("abort", aborted, { once: true });
+    const settled = () => signal.removeEventListener("abort", aborted);
+    value.then(
+      (v) => {
+        settled();
+        resolve(v);
+      },
+      (err: unknown) => {
+        settled();
+        reject(err);
+      },
+    );
+  });
+}
+
 // Provider URLs are the deployments' endpoints, made once per deployment:
 // each is parsed once, not per request. The bound is against a config that
 // keeps changing while the process runs.

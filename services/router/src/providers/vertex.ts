@@ -4,7 +4,7 @@ import { anthropicAt } from "./anthropic.js";
 import { perDeployment } from "./endpoint.js";
 import { geminiAt } from "./gemini.js";
 import { accessToken } from "./google/access-tokens.js";
-import { postJson, readJsonObject } from "./http.js";
+import { beforeAbort, postJson, readJsonObject } from "./http.js";
 import { inGroups } from "./in-groups.js";
 import type { ProviderAdapter, ProviderCall } from "./provider.js";
 
@@ -33,7 +33,7 @@ const models = perDeployment((d) => {
 
 /** The Authorization header for the deployment's credentials, and the token to scrub. */
 async function authorization(call: ProviderCall): Promise<{ headers: Record<string, string>; secret: string }> {
-  const token = await accessToken(call.deployment.vertex!.credentials!);
+  const token = await beforeAbort(accessToken(call.deployment.vertex!.credentials!), PROVIDER, call.signal);
   return { headers: { authorization: `Bearer ${token}` }, secret: token };
 }
 
