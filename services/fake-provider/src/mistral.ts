@@ -19,7 +19,8 @@ import {
 } from "./reply.js";
 import { embed, toBase64 } from "./vectors.js";
 
-// Mistral AI's chat completions and embeddings under /mistral/v1/. The body
+// Mistral AI's chat completions, embeddings and Codestral's fill-in-the-middle
+// completions under /mistral/v1/. The body
 // is OpenAI's chat shape, but Mistral validates it with pydantic models that
 // forbid extra keys, so an adapter that forwards OpenAI-only fields gets a
 // 422 here as it would from Mistral; and a stream always ends with usage.
@@ -47,6 +48,8 @@ const MESSAGE_KEYS = new Set(["role", "content", "tool_calls", "tool_call_id", "
 const TOOL_MESSAGE_KEYS = new Set([...MESSAGE_KEYS, "name"]);
 const TOOL_CALL_KEYS = new Set(["id", "type", "function", "index"]);
 const EMBEDDING_KEYS = new Set(["model", "input", "encoding_format", "output_dimension", "output_dtype"]);
+// Codestral's fill-in-the-middle completions (/v1/fim/completions).
+const FIM_KEYS = new Set(["model", "prompt", "suffix", "temperature", "top_p", "max_tokens", "min_tokens", "stream", "stop", "random_seed"]);
 const ROLES = new Set(["system", "user", "assistant", "tool"]);
 const TOOL_CHOICES = new Set(["auto", "none", "any", "required"]);
 
@@ -179,6 +182,27 @@ export function createMistralHandler(getBehavior: () => Behavior): Handler {
     );
     const thinks = model.startsWith("magistral");
     const promptTokens = messages.reduce((sum, message) => sum + countTokens(textOf(message.content)) + 3, 0);
+    return answer(res, signal, body, behavior, outcome, thinks, promptTokens);
+  }
+
+  /** Codestral's fill-in-the-middle: the text between prompt and suffix, answered in chat's shapes as Mistral does. */
+  function fim(res: ServerResponse, signal: AbortSignal, body: Json, behavior: Behavior): Promise<void> | void {
+    const errors = [
+      ...extraKeys(body, FIM_KEYS, ["body"]),
+      ...check(typeof body.model === "string", body.model, ["body", "model"], "string_type", "Input should be a valid string"),
+      ...check(typeof body.prompt === "string", body.prompt, ["body", "prompt"], "string_type", "Input should be a valid string"),
+    ];
+    if (errors.length > 0) return sendInvalid(res, errors);
+    const prompt = body.prompt as string;
+    const suffix = typeof body.suffix === "string" ? body.suffix : "";
+    const maxTokens = typeof body.max_tokens === "number" ? body.max_tokens : undefined;
+    const outcome = planReply({ toolName: undefined, endsWithUser: true, lastUserText: prompt, maxTokens }, behavior);
+    return answer(res, signal, body, behavior, outcome, false, countTokens(prompt) + countTokens(suffix));
+  }
+
+  /** A chat completion (or a FIM's, which has the same shapes), whole or streamed with the usage on its finishing chunk. */
+  function answer(res: ServerResponse, signal: AbortSignal, body: Json, behavior: Behavior, outcome: Outcome, thinks: boolean, promptTokens: number): Promise<void> | void {
+    const model = body.model as string;
     const output = completionTokens(outcome) + (thinks ? THINKING_TOKENS : 0);
     const usage = { prompt_tokens: promptTokens, completion_tokens: output, total_tokens: promptTokens + output };
     completions += 1;
@@ -210,13 +234,15 @@ export function createMistralHandler(getBehavior: () => Behavior): Handler {
     // Mistral's gateway answers a bad key with its own shape, not the API's error object.
     if (key !== undefined && call.headers.authorization !== `Bearer ${key}`) return sendJson(res, 401, { detail: "Unauthorized" });
     const route = `${call.method} ${call.path}`;
-    if (route !== `POST ${PREFIX}/chat/completions` && route !== `POST ${PREFIX}/embeddings`) return sendError(res, 404, "Not Found");
+    const routes = [`POST ${PREFIX}/chat/completions`, `POST ${PREFIX}/embeddings`, `POST ${PREFIX}/fim/completions`];
+    if (!routes.includes(route)) return sendError(res, 404, "Not Found");
 
     const failure = takeFailure(behavior);
     if (failure) return sendError(res, failure.status, `Injected failure (HTTP ${failure.status}) from the fake provider.`, failure.headers);
     if (call.invalidJson) return sendInvalid(res, [{ type: "json_invalid", loc: ["body"], msg: "JSON decode error", input: null }]);
     if (!isRecord(call.body)) return sendInvalid(res, check(false, call.body, ["body"], "model_attributes_type", "Input should be a valid dictionary or object to extract fields from"));
     if (call.path.endsWith("/embeddings")) return embeddings(res, call.body);
+    if (call.path.endsWith("/fim/completions")) return fim(res, signal, call.body, behavior);
     return chat(res, signal, call.body, behavior);
   };
 }

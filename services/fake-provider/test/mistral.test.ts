@@ -146,6 +146,22 @@ describe("mistral", () => {
     expect(await detail(sized)).toEqual([{ type: "extra_forbidden", loc: ["body", "dimensions"], msg: "Extra inputs are not permitted", input: 4 }]);
   });
 
+  it("fills in the middle for Codestral, in chat's shapes, whole and streamed, refusing OpenAI's extra fields", async () => {
+    const fim = (body: Record<string, unknown>) => post("/fim/completions", { model: "codestral-latest", prompt: "def add(a, b):", suffix: "print(add(1, 2))", ...body });
+    const res = await fim({ max_tokens: 20 });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      object: "chat.completion",
+      model: "codestral-latest",
+      choices: [{ index: 0, message: { role: "assistant", content: "Echo: def add(a, b):" }, finish_reason: "stop" }],
+      usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 },
+    });
+    const events = await chunks(await fim({ stream: true }));
+    expect(events.map((e) => e.choices[0].delta.content).join("")).toBe("Echo: def add(a, b):");
+    expect(events.at(-1)).toMatchObject({ usage: { prompt_tokens: 5 } });
+    expect(await detail(await fim({ echo: true }))).toEqual([{ type: "extra_forbidden", loc: ["body", "echo"], msg: "Extra inputs are not permitted", input: true }]);
+  });
+
   it("wants the bearer key, and answers unknown paths with 404", async () => {
     const res = await post("/chat/completions", { model: "m", messages: hello }, {});
     expect(res.status).toBe(401);
