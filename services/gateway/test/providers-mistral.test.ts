@@ -23,6 +23,8 @@ model_list:
     litellm_params: { model: mistral/magistral-medium-latest, ${at} }
   - model_name: codestral
     litellm_params: { model: codestral/codestral-latest, ${at} }
+  - model_name: codestral-fim
+    litellm_params: { model: text-completion-codestral/codestral-latest, ${at} }
   - model_name: embed-mistral
     litellm_params: { model: mistral/mistral-embed, ${at} }
 litellm_settings:
@@ -167,6 +169,35 @@ describe("OpenAI and Anthropic clients on mistral/ deployments", () => {
     expect(data.choices[0]!.message.content).toBe("Echo: def f():");
     expect(upstream()).toMatchObject({ path: "/mistral/v1/chat/completions", body: { model: "codestral-latest", random_seed: 1 } });
     expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ custom_llm_provider: "codestral" });
+  });
+
+  it("fills in the middle through text-completion-codestral/, whole and streamed, and answers nothing else", async () => {
+    const { data, response } = await client.completions
+      .create({ model: "codestral-fim", prompt: "def add(a, b):", suffix: "print(add(1, 2))", max_tokens: 20, seed: 4 })
+      .withResponse();
+    expect(data).toMatchObject({ object: "text_completion", choices: [{ index: 0, text: "Echo: def add(a, b):", finish_reason: "stop" }] });
+    expect(upstream()).toMatchObject({
+      path: "/mistral/v1/fim/completions",
+      body: { model: "codestral-latest", prompt: "def add(a, b):", suffix: "print(add(1, 2))", max_tokens: 20, random_seed: 4, stream: false },
+    });
+    expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ custom_llm_provider: "text-completion-codestral", prompt_tokens: 5, completion_tokens: 4 });
+
+    const stream = await client.completions.create({ model: "codestral-fim", prompt: "one two", stream: true, stream_options: { include_usage: true } });
+    let text = "";
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.text ?? "";
+      usage = chunk.usage ?? usage;
+    }
+    expect({ text, usage }).toMatchObject({ text: "Echo: one two", usage: { prompt_tokens: 2, completion_tokens: 3 } });
+    expect(upstream().body).not.toHaveProperty("stream_options");
+
+    const echo = await client.completions.create({ model: "codestral-fim", prompt: "x", echo: true }).catch((e: unknown) => e);
+    expect(echo).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((echo as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ param: "echo" });
+    const chat = await client.chat.completions.create({ model: "codestral-fim", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(chat).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((chat as Error).message).toContain("for chat use codestral/");
   });
 
   it("answers the Responses API through chat, streamed too", async () => {

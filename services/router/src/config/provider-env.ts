@@ -25,6 +25,7 @@ const PROVIDER_VARIABLES: Readonly<Record<string, ProviderVariables>> = {
   // LiteLLM looks for Mistral's models on Azure AI first.
   mistral: { hosted: true, apiKey: ["MISTRAL_AZURE_API_KEY", "MISTRAL_API_KEY"], apiBase: ["MISTRAL_AZURE_API_BASE", "MISTRAL_API_BASE"] },
   codestral: { hosted: true, apiKey: ["CODESTRAL_API_KEY"], apiBase: ["CODESTRAL_API_BASE"] },
+  "text-completion-codestral": { hosted: true, apiKey: ["CODESTRAL_API_KEY"], apiBase: ["CODESTRAL_API_BASE"] },
   // A Bedrock API key; the endpoint and the signing credentials are read in aws-settings.ts.
   bedrock: { hosted: false, apiKey: ["AWS_BEARER_TOKEN_BEDROCK"], apiBase: [] },
   ...Object.fromEntries(Object.entries(OPENAI_LIKE_PROVIDERS).map(([name, provider]) => [name, provider.variables])),

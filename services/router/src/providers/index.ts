@@ -6,7 +6,7 @@ import { anthropicAdapter } from "./anthropic.js";
 import { azureAdapter } from "./azure.js";
 import { bedrockAdapter } from "./bedrock.js";
 import { geminiAdapter } from "./gemini.js";
-import { codestralAdapter, mistralAdapter } from "./mistral.js";
+import { codestralAdapter, codestralFimAdapter, mistralAdapter } from "./mistral.js";
 import { mockAdapter } from "./mock.js";
 import { OPENAI_LIKE_ADAPTERS } from "./openai-like.js";
 import { openaiAdapter } from "./openai.js";
@@ -23,6 +23,7 @@ const ADAPTERS: Record<string, ProviderAdapter> = {
   vertex_ai: vertexAdapter,
   mistral: mistralAdapter,
   codestral: codestralAdapter,
+  "text-completion-codestral": codestralFimAdapter,
   ...OPENAI_LIKE_ADAPTERS,
 };
 

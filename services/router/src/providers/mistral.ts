@@ -1,10 +1,13 @@
-import { MISTRAL_CHAT_PARAMS, toMistralRequest } from "../translate/mistral-request.js";
+import { badRequest } from "../translate/content.js";
+import { FIM_PARAMS, MISTRAL_CHAT_PARAMS, toFimRequest, toMistralRequest } from "../translate/mistral-request.js";
 import { fromMistralChunks, normalizeMistralAnswer } from "../translate/mistral-response.js";
+import { fitParams } from "../translate/params.js";
+import { textChunkFromChat, textCompletionFromChat } from "../translate/text-completions.js";
 import { fromOpenAIUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
-import { postJson, readEvents, readJsonObjectBytes } from "./http.js";
+import { postJson, readEvents, readJsonObject, readJsonObjectBytes } from "./http.js";
 import { chatChunks, openAICompatible, openAIEndpointAt } from "./openai.js";
-import type { ProviderAdapter, ProviderCall } from "./provider.js";
+import type { ChatChunk, ProviderAdapter, ProviderCall } from "./provider.js";
 
 /**
  * Mistral AI's API at `defaultBase` (api.mistral.ai, or Codestral's own
@@ -47,3 +50,50 @@ function mistralAt(provider: string, defaultBase: string): ProviderAdapter {
 export const mistralAdapter = mistralAt("mistral", "https://api.mistral.ai/v1");
 /** Mistral's code models at their own address, with a key of their own. */
 export const codestralAdapter = mistralAt("codestral", "https://codestral.mistral.ai/v1");
+
+const FIM_PROVIDER = "text-completion-codestral";
+// LiteLLM's default address for text-completion-codestral/: the endpoint itself.
+const FIM_URL = "https://codestral.mistral.ai/v1/fim/completions";
+
+// api_base may be the endpoint itself (LiteLLM's form), or Codestral's base with or without its /v1.
+const fimEndpoint = perDeployment((d) => {
+  const base = d.apiBase ?? FIM_URL;
+  const url = base.endsWith("/fim/completions") ? base : `${base.endsWith("/v1") ? base : `${base}/v1`}/fim/completions`;
+  return { url, headers: d.apiKey ? { authorization: `Bearer ${d.apiKey}` } : {} };
+});
+
+function postFim(call: ProviderCall, stream: boolean) {
+  const d = call.deployment;
+  const { url, headers } = fimEndpoint(d);
+  const body = toFimRequest(fitParams(call.body, FIM_PARAMS, d.dropParams, d.provider), d.providerModel, stream);
+  return postJson(FIM_PROVIDER, { url, headers, body, call, secret: d.apiKey });
+}
+
+async function* textChunks(chunks: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk> {
+  for await (const chunk of chunks) yield textChunkFromChat(chunk);
+}
+
+const chatRefused = () => Promise.reject(badRequest(`${FIM_PROVIDER} deployments answer text completions (/v1/completions) only; for chat use codestral/`, "model"));
+
+/**
+ * Codestral's fill-in-the-middle completions (LiteLLM's
+ * text-completion-codestral/): OpenAI text completions, `suffix` included,
+ * answered by /v1/fim/completions in chat's shapes and given back as text
+ * completions. Nothing else: chat goes to codestral/.
+ */
+export const codestralFimAdapter: ProviderAdapter = {
+  // No chatParams: a chat call reaches chatRefused as it is, to be told where chat goes.
+  chat: chatRefused,
+  chatStream: chatRefused,
+
+  async textCompletion(call) {
+    const answer = await readJsonObject(await postFim(call, false), FIM_PROVIDER, call.signal);
+    normalizeMistralAnswer(answer);
+    return { response: textCompletionFromChat(answer), usage: fromOpenAIUsage(answer["usage"]) };
+  },
+
+  async textCompletionStream(call) {
+    const response = await postFim(call, true);
+    return textChunks(fromMistralChunks(chatChunks(FIM_PROVIDER, readEvents(response, FIM_PROVIDER, call), call.deployment.apiKey)));
+  },
+};

@@ -1,5 +1,6 @@
 import type { Json, OpenAIBody } from "../providers/provider.js";
 import { jsonArray, str } from "./content.js";
+import { onePrompt } from "./text-completions.js";
 
 // An OpenAI chat request as Mistral AI's chat completions take it, for
 // mistral/ deployments. Mistral's API speaks OpenAI's shapes but refuses any
@@ -63,5 +64,16 @@ export function toMistralRequest(body: OpenAIBody, model: string, stream: boolea
   if (seed !== undefined && seed !== null && request["random_seed"] === undefined) request["random_seed"] = seed;
   // Mistral's name for "call some tool" is "any".
   if (tool_choice !== undefined) request["tool_choice"] = tool_choice === "required" ? "any" : tool_choice;
+  return request;
+}
+
+/** The text completion parameters Codestral's fill-in-the-middle takes (as they are, or seed as random_seed). */
+export const FIM_PARAMS: ReadonlySet<string> = new Set(["model", "prompt", "suffix", "max_tokens", "temperature", "top_p", "stop", "stream", "stream_options", "seed"]);
+
+/** Codestral's fill-in-the-middle request for an OpenAI text completion body (already fitted to FIM_PARAMS). */
+export function toFimRequest(body: OpenAIBody, model: string, stream: boolean): Json {
+  const request: Json = { model, prompt: onePrompt(body["prompt"]), stream };
+  for (const name of ["suffix", "max_tokens", "temperature", "top_p", "stop"]) if (body[name] !== undefined && body[name] !== null) request[name] = body[name];
+  if (body["seed"] !== undefined && body["seed"] !== null) request["random_seed"] = body["seed"];
   return request;
 }

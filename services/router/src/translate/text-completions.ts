@@ -9,8 +9,8 @@ import { unsupportedParam } from "./params.js";
 /** The text completion parameters a chat completion carries as they are (the provider's own fitting follows). */
 const CARRIED = new Set(["model", "max_tokens", "temperature", "top_p", "stop", "stream", "stream_options", "user", "seed", "presence_penalty", "frequency_penalty", "n"]);
 
-/** The one prompt a chat can take: a string, or an array holding one string. */
-function onePrompt(prompt: unknown): string {
+/** The one prompt a chat (or a fill-in-the-middle) can take: a string, or an array holding one string. */
+export function onePrompt(prompt: unknown): string {
   if (typeof prompt === "string") return prompt;
   if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === "string") return prompt[0];
   throw badRequest("several prompts, or prompts as token arrays, are answered only by deployments that speak OpenAI's API", "prompt");
