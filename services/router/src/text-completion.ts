@@ -3,7 +3,7 @@ import { gatewayError } from "@gateway/common";
 import type { OpenAIApi } from "./chat-completion.js";
 import type { ChatChunk, ChatResult, OpenAIBody, ProviderAdapter, ProviderCall } from "./providers/provider.js";
 import { fitParams } from "./translate/params.js";
-import { textChunkFromChat, textCompletionFromChat, toChatFromPrompt } from "./translate/text-completions.js";
+import { textChunksFromChat, textCompletionFromChat, toChatFromPrompt } from "./translate/text-completions.js";
 
 // OpenAI's legacy text completions (/v1/completions): a prompt in, text out.
 // Providers that speak OpenAI's API (OpenAI, Azure, vLLM, Ollama, …) answer
@@ -30,11 +30,7 @@ async function answerViaChat(adapter: ProviderAdapter, call: ProviderCall): Prom
 }
 
 async function streamViaChat(adapter: ProviderAdapter, call: ProviderCall): Promise<AsyncIterable<ChatChunk>> {
-  return textChunks(await adapter.chatStream(viaChat(adapter, call)));
-}
-
-async function* textChunks(chunks: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk> {
-  for await (const chunk of chunks) yield textChunkFromChat(chunk);
+  return textChunksFromChat(await adapter.chatStream(viaChat(adapter, call)));
 }
 
 /** The chat call a text completion becomes, fitted to what the provider's chat takes. */

@@ -2,12 +2,12 @@ import { badRequest } from "../translate/content.js";
 import { FIM_PARAMS, MISTRAL_CHAT_PARAMS, toFimRequest, toMistralRequest } from "../translate/mistral-request.js";
 import { fromMistralChunks, normalizeMistralAnswer } from "../translate/mistral-response.js";
 import { fitParams } from "../translate/params.js";
-import { textChunkFromChat, textCompletionFromChat } from "../translate/text-completions.js";
+import { textChunksFromChat, textCompletionFromChat } from "../translate/text-completions.js";
 import { fromOpenAIUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
 import { postJson, readEvents, readJsonObject, readJsonObjectBytes } from "./http.js";
 import { chatChunks, openAICompatible, openAIEndpointAt } from "./openai.js";
-import type { ChatChunk, ProviderAdapter, ProviderCall } from "./provider.js";
+import type { ProviderAdapter, ProviderCall } from "./provider.js";
 
 /**
  * Mistral AI's API at `defaultBase` (api.mistral.ai, or Codestral's own
@@ -69,10 +69,6 @@ function postFim(call: ProviderCall, stream: boolean) {
   return postJson(FIM_PROVIDER, { url, headers, body, call, secret: d.apiKey });
 }
 
-async function* textChunks(chunks: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk> {
-  for await (const chunk of chunks) yield textChunkFromChat(chunk);
-}
-
 const chatRefused = () => Promise.reject(badRequest(`${FIM_PROVIDER} deployments answer text completions (/v1/completions) only; for chat use codestral/`, "model"));
 
 /**
@@ -94,6 +90,6 @@ export const codestralFimAdapter: ProviderAdapter = {
 
   async textCompletionStream(call) {
     const response = await postFim(call, true);
-    return textChunks(fromMistralChunks(chatChunks(FIM_PROVIDER, readEvents(response, FIM_PROVIDER, call), call.deployment.apiKey)));
+    return textChunksFromChat(fromMistralChunks(chatChunks(FIM_PROVIDER, readEvents(response, FIM_PROVIDER, call), call.deployment.apiKey)));
   },
 };

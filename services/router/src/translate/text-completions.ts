@@ -47,7 +47,7 @@ export function textCompletionFromChat(completion: Json): Json {
 }
 
 /** A chat.completion.chunk as a text_completion chunk; a usage chunk (no choices) keeps its usage. */
-export function textChunkFromChat({ json }: ChatChunk): ChatChunk {
+function textChunkFromChat({ json }: ChatChunk): ChatChunk {
   const choices = jsonArray(json["choices"]).map((choice) => ({
     text: choiceText(choice, "delta"),
     index: choice["index"] ?? 0,
@@ -57,4 +57,9 @@ export function textChunkFromChat({ json }: ChatChunk): ChatChunk {
   const chunk: Json = { id: json["id"], object: "text_completion", created: json["created"], model: json["model"], choices };
   if (json["usage"] !== undefined) chunk["usage"] = json["usage"];
   return { json: chunk };
+}
+
+/** A chat stream's chunks as text_completion chunks. */
+export async function* textChunksFromChat(chunks: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk> {
+  for await (const chunk of chunks) yield textChunkFromChat(chunk);
 }
