@@ -376,9 +376,9 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
 function entrySecrets(entry: ModelEntry): string[] {
   const p = entry.litellm_params;
   // A path of vertex_credentials is no secret; the key file's JSON is, and what it holds is kept out as it is read.
-  const inlineCredentials = p.vertex_credentials?.trimStart().startsWith("{") ? p.vertex_credentials : "";
+  const credentials = p.vertex_credentials ?? "";
   const aws = [p.aws_secret_access_key ?? "", p.aws_session_token ?? "", p.aws_web_identity_token ?? ""];
-  return [p.api_key ?? "", ...aws, inlineCredentials ?? "", ...Object.values(p.extra_headers ?? {})];
+  return [p.api_key ?? "", ...aws, credentials.trimStart().startsWith("{") ? credentials : "", ...Object.values(p.extra_headers ?? {})];
 }
 
 /**

@@ -42,6 +42,9 @@ export class Renewing<T> {
   }
 }
 
+// Sources kept by content, bounded against a config that keeps changing while the process runs.
+const MAX_SOURCES = 64;
+
 /**
  * One Renewing per source of values (a credential, a role), whichever
  * deployments and config reloads use it: found by the object a deployment
@@ -56,7 +59,6 @@ export function renewingBy<Source extends object, T>(key: (source: Source) => st
     const id = key(source);
     renewing = byContent.get(id);
     if (renewing === undefined) {
-      // Bounded against a config that keeps changing while the process runs.
       if (byContent.size >= MAX_SOURCES) byContent.clear();
       renewing = new Renewing(fetch(source));
       byContent.set(id, renewing);
@@ -65,5 +67,3 @@ export function renewingBy<Source extends object, T>(key: (source: Source) => st
     return renewing;
   };
 }
-
-const MAX_SOURCES = 64;

@@ -1,6 +1,7 @@
 import { incompleteStream } from "../providers/http.js";
 import type { Json, NamedEvent } from "../providers/provider.js";
 import { isJson, jsonArray, str } from "./content.js";
+import { anthropicUsageFromConverse } from "./usage.js";
 
 // Bedrock Converse answers and ConverseStream events as an Anthropic message
 // and its stream events: from there the Anthropic translation makes OpenAI
@@ -20,19 +21,10 @@ function stopReason(value: unknown): string {
   return STOP_REASONS[String(value)] ?? "end_turn";
 }
 
-function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
-}
-
-/** Converse's usage (inputTokens leaves out cache reads and writes, as Anthropic's input_tokens does) in Anthropic's names. */
-function anthropicUsage(value: unknown): Json {
-  const u = isJson(value) ? value : {};
-  return {
-    input_tokens: count(u["inputTokens"]),
-    output_tokens: count(u["outputTokens"]),
-    cache_creation_input_tokens: count(u["cacheWriteInputTokens"]),
-    cache_read_input_tokens: count(u["cacheReadInputTokens"]),
-  };
+/** A stream event's content block index. */
+function blockIndex(event: Json): number {
+  const index = event["contentBlockIndex"];
+  return typeof index === "number" ? index : 0;
 }
 
 function anthropicBlock(block: Json): Json | undefined {
@@ -63,7 +55,7 @@ export function fromConverseResponse(answer: Json, model: string, id: string): J
     content,
     stop_reason: stopReason(answer["stopReason"]),
     stop_sequence: null,
-    usage: anthropicUsage(answer["usage"]),
+    usage: anthropicUsageFromConverse(answer["usage"]),
   };
 }
 
@@ -116,13 +108,13 @@ export async function* anthropicEventsFromConverse(events: AsyncIterable<Convers
       const usage = { input_tokens: 0, output_tokens: 0 };
       yield named("message_start", { type: "message_start", message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage } });
     } else if (type === "contentBlockStart") {
-      const index = count(json["contentBlockIndex"]);
+      const index = blockIndex(json);
       const start = isJson(json["start"]) ? json["start"] : {};
       const toolUse = isJson(start["toolUse"]) ? start["toolUse"] : {};
       open.add(index);
       yield named("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: toolUse["toolUseId"], name: toolUse["name"], input: {} } });
     } else if (type === "contentBlockDelta") {
-      const index = count(json["contentBlockIndex"]);
+      const index = blockIndex(json);
       const delta = isJson(json["delta"]) ? json["delta"] : {};
       if (!open.has(index)) {
         open.add(index);
@@ -131,11 +123,11 @@ export async function* anthropicEventsFromConverse(events: AsyncIterable<Convers
       const converted = anthropicDelta(delta);
       if (converted) yield named("content_block_delta", { type: "content_block_delta", index, delta: converted });
     } else if (type === "contentBlockStop") {
-      yield named("content_block_stop", { type: "content_block_stop", index: count(json["contentBlockIndex"]) });
+      yield named("content_block_stop", { type: "content_block_stop", index: blockIndex(json) });
     } else if (type === "messageStop") {
       stop = stopReason(json["stopReason"]);
     } else if (type === "metadata") {
-      yield named("message_delta", { type: "message_delta", delta: { stop_reason: stop ?? "end_turn", stop_sequence: null }, usage: anthropicUsage(json["usage"]) });
+      yield named("message_delta", { type: "message_delta", delta: { stop_reason: stop ?? "end_turn", stop_sequence: null }, usage: anthropicUsageFromConverse(json["usage"]) });
       yield named("message_stop", { type: "message_stop" });
       ended = true;
     }

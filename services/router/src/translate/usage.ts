@@ -1,9 +1,10 @@
 import type { Json, Usage } from "../providers/provider.js";
 
 // Token usage in each wire format. OpenAI counts cached prompt tokens inside
-// prompt_tokens; Anthropic's input_tokens leave out both cache reads and cache
-// writes; Gemini's promptTokenCount includes cached content, and thinking
-// tokens are billed as output.
+// prompt_tokens; Anthropic's input_tokens (and Bedrock Converse's
+// inputTokens) leave out both cache reads and cache writes; Gemini's
+// promptTokenCount includes cached content, and thinking tokens are billed
+// as output.
 
 function count(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
@@ -49,6 +50,17 @@ export function mergeAnthropicUsage(previous: Json | undefined, next: unknown): 
   const merged: Json = { ...previous };
   for (const [name, value] of Object.entries(next as Json)) if (value !== null && value !== undefined) merged[name] = value;
   return merged;
+}
+
+/** Bedrock Converse's usage in Anthropic's names: its inputTokens leave out cache reads and writes, as input_tokens do. */
+export function anthropicUsageFromConverse(value: unknown): Json {
+  const u = value !== null && typeof value === "object" ? (value as Json) : {};
+  return {
+    input_tokens: count(u["inputTokens"]),
+    output_tokens: count(u["outputTokens"]),
+    cache_creation_input_tokens: count(u["cacheWriteInputTokens"]),
+    cache_read_input_tokens: count(u["cacheReadInputTokens"]),
+  };
 }
 
 export function toAnthropicUsage(usage: Usage): Json {
