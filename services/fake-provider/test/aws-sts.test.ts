@@ -107,9 +107,11 @@ describe("aws sts", () => {
     const credentials = credentialsOf(xml);
     expect(credentials).toMatchObject({ accessKeyId: "ASIAFAKE1", secret: SECRET, sessionToken: "fake-session-token-1" });
     expect(credentials.expiration).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    const expiresIn = Date.parse(credentials.expiration) - before;
-    expect(expiresIn).toBeGreaterThan(898_000);
-    expect(expiresIn).toBeLessThanOrEqual(900_000);
+    // 900 s after the moment STS answered (between before and after), written to the second.
+    const after = Date.now();
+    const expires = Date.parse(credentials.expiration);
+    expect(expires).toBeGreaterThan(before + 900_000 - 1000);
+    expect(expires).toBeLessThanOrEqual(after + 900_000);
     expect(element(xml, "Arn")).toBe("arn:aws:sts::123456789012:assumed-role/gateway-bedrock/gateway");
     expect(element(xml, "AssumedRoleId")).toMatch(/^AROA[0-9A-F]{17}:gateway$/);
     expect(provider.credentialsIssued).toBe(1);
