@@ -142,3 +142,12 @@ export function apiKeyOf(ctx: RequestContext): string {
 export function asMasterKey(ctx: RequestContext): CallOptions {
   return { headers: { authorization: `Bearer ${ctx.options.masterKey ?? apiKeyOf(ctx)}` } };
 }
+
+/** A name in a request's path, as sent: clients escape a "/" in it ("openai%2Fgpt-4o"); text that is not a valid escape is taken as it is. */
+export function pathSegment(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -15,7 +15,7 @@ import { liveliness, readiness } from "./routes/health.js";
 import { blockKey, deleteKeys, generateKey, keyInfoRoute, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
 import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
-import { deleteModel, health, modelInfo, newModel } from "./routes/model-admin.js";
+import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
 import { listModels, retrieveModel } from "./routes/models.js";
 import { responses } from "./routes/responses.js";
 import { spendLogs } from "./routes/spend.js";
@@ -52,6 +52,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /key/block", blockKey],
   ["POST /key/unblock", unblockKey],
   ["POST /model/new", newModel],
+  ["POST /model/update", updateModel],
   ["POST /model/delete", deleteModel],
   ["GET /model/info", modelInfo],
   ["GET /v1/model/info", modelInfo],
@@ -62,6 +63,7 @@ const ROUTES = new Map<string, RouteHandler>([
 // A model's name may hold "/" ("openai/gpt-4o").
 const PATH_ROUTES = [
   { method: "POST", path: /^\/key\/[^/]+\/regenerate$/, handler: regenerateKey, label: "/key/{key}/regenerate" },
+  { method: "PATCH", path: /^\/model\/[^/]+\/update$/, handler: patchModel, label: "/model/{model_id}/update" },
   { method: "GET", path: /^\/v1\/models\/./, handler: retrieveModel, label: "/v1/models/{model}" },
   { method: "GET", path: /^\/models\/./, handler: retrieveModel, label: "/models/{model}" },
 ];

@@ -163,6 +163,7 @@ describe("split services' own ports", () => {
       await expect(client.getModelInfo({ id: "" }, options)).rejects.toMatchObject({ code });
       await expect(client.checkHealth({ model: "" }, options)).rejects.toMatchObject({ code });
       await expect(client.deleteModel({ id: "exfiltrate-1" }, options)).rejects.toMatchObject({ code });
+      await expect(client.updateModel({ id: "exfiltrate-1", changes: model }, options)).rejects.toMatchObject({ code });
     }
     expect((await routerAsEdge.getModelInfo({ id: "" }, bearer(MASTER_KEY))).models).toHaveLength(1);
     expect(collected).toEqual([]);

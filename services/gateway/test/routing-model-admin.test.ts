@@ -126,6 +126,100 @@ describe("runtime models", () => {
   });
 });
 
+describe("updating runtime models", () => {
+  const ROTATED_KEY = "sk-rotated-provider-key-0123456789";
+  let rotated: FakeProvider;
+  type Info = { data: { model_name: string; litellm_params: Record<string, unknown>; model_info: Record<string, unknown> }[] };
+  const infoOf = async (base: string, id: string) => (await admin<Info>(base, "GET", `/model/info?litellm_model_id=${id}`)).json.data[0];
+
+  beforeAll(async () => {
+    rotated = await startFakeProvider({ behavior: { requireApiKey: ROTATED_KEY } });
+    const { status } = await admin(one, "POST", "/model/new", {
+      model_name: "updated-model",
+      litellm_params: { model: "openai/gpt-4o-mini", api_base: `${added.url}/v1`, api_key: PROVIDER_KEY, timeout: 30 },
+      model_info: { id: "update-1", team: "a" },
+    });
+    expect(status).toBe(200);
+    await eventually("the other replica to list it", async () => ((await modelIds(two)).includes("updated-model") ? true : undefined));
+  });
+
+  afterAll(async () => {
+    await admin(one, "POST", "/model/delete", { id: "update-1" });
+    await rotated?.close();
+  });
+
+  it("moves a model to another server and key with /model/update; every replica serves it there, the rest of it kept", async () => {
+    const { status, json } = await admin<{ model_id: string; litellm_params: Record<string, unknown> }>(one, "POST", "/model/update", {
+      model_info: { id: "update-1" },
+      litellm_params: { api_base: `${rotated.url}/v1`, api_key: ROTATED_KEY, timeout: null },
+    });
+    expect(status).toBe(200);
+    expect(json.model_id).toBe("update-1");
+    expect(json.litellm_params).toEqual({ model: "openai/gpt-4o-mini", api_base: `${rotated.url}/v1`, timeout: 30 });
+    const sql = postgres(pair.databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await sql<{ params: Record<string, string> }[]>`SELECT litellm_params AS params FROM router.runtime_models WHERE id = 'update-1'`;
+      expect(row?.params["api_key"]).toMatch(/^sealed:v1:/);
+      expect(JSON.stringify(row?.params)).not.toContain(ROTATED_KEY);
+    } finally {
+      await sql.end();
+    }
+    await eventually("the other replica to use the new server", async () => ((await infoOf(two, "update-1"))?.litellm_params["api_base"] === `${rotated.url}/v1` ? true : undefined));
+    const before = rotated.requests.length;
+    const answer = await client(two).chat.completions.create({ model: "updated-model", messages: [{ role: "user", content: "moved" }] });
+    expect(answer.choices[0]?.message.content).toBe("Echo: moved");
+    expect(rotated.requests.length).toBe(before + 1);
+    expect(rotated.requests.at(-1)?.headers["authorization"]).toBe(`Bearer ${ROTATED_KEY}`);
+  });
+
+  it("renames a model with PATCH /model/{id}/update", async () => {
+    const { status, json } = await admin<{ model_name: string; model_info: Record<string, unknown> }>(two, "PATCH", "/model/update-1/update", { model_name: "renamed-model" });
+    expect(status).toBe(200);
+    expect(json.model_name).toBe("renamed-model");
+    expect(json.model_info).toMatchObject({ id: "update-1", team: "a" });
+    await eventually("the first replica to follow", async () => {
+      const ids = await modelIds(one);
+      return ids.includes("renamed-model") && !ids.includes("updated-model") ? true : undefined;
+    });
+    const answer = await client(one).chat.completions.create({ model: "renamed-model", messages: [{ role: "user", content: "renamed" }] }).withResponse();
+    expect(answer.response.headers.get("x-litellm-model-id")).toBe("update-1");
+  });
+
+  it("applies every one of many updates made at once on both replicas", async () => {
+    const updates = Array.from({ length: 12 }, (_, i) =>
+      admin(i % 2 === 0 ? one : two, "POST", "/model/update", { model_info: { id: "update-1", [`label_${i}`]: i } }),
+    );
+    expect((await Promise.all(updates)).map((u) => u.status)).toEqual(Array(12).fill(200));
+    const info = await infoOf(one, "update-1");
+    for (let i = 0; i < 12; i++) expect(info?.model_info[`label_${i}`]).toBe(i);
+    expect(info?.model_info["team"]).toBe("a");
+  });
+
+  it("refuses what it cannot apply, and leaves the model as it was", async () => {
+    const cases = [
+      [{ model_info: { id: "update-1" }, litellm_params: { model: "nowhere/model" } }, 400, "not supported"],
+      [{ model_info: { id: "config-1" }, litellm_params: { api_base: "http://127.0.0.1:9/v1" } }, 400, "config.yaml"],
+      [{ model_info: { id: "no-such-model" }, litellm_params: { api_base: "http://127.0.0.1:9/v1" } }, 404, "no model with id"],
+      [{ litellm_params: { api_base: "http://127.0.0.1:9/v1" } }, 400, "model_info.id is required"],
+      [{ model_info: { id: "update-1" }, litellm_params: "api_base" }, 400, "litellm_params must be an object"],
+      [{ model_info: { id: "update-1" }, model_name: "" }, 400, "model_name"],
+    ] as const;
+    for (const [body, status, message] of cases) {
+      const res = await admin<{ error: { message: string } }>(one, "POST", "/model/update", body);
+      expect(res.status, message).toBe(status);
+      expect(res.json.error.message).toContain(message);
+    }
+    const changeId = await admin<{ error: { message: string } }>(one, "PATCH", "/model/update-1/update", { model_info: { id: "update-2" } });
+    expect(changeId.status).toBe(400);
+    const key = await admin<GeneratedKey>(one, "POST", "/key/generate", {});
+    const notMaster = await fetch(`${one}/model/update`, { method: "POST", headers: { authorization: `Bearer ${key.json.key}` }, body: JSON.stringify({ model_info: { id: "update-1" }, model_name: "taken" }) });
+    expect(notMaster.status).toBe(401);
+    const answer = await client(two).chat.completions.create({ model: "renamed-model", messages: [{ role: "user", content: "still here" }] });
+    expect(answer.choices[0]?.message.content).toBe("Echo: still here");
+    expect((await infoOf(one, "update-1"))?.litellm_params).toEqual({ model: "openai/gpt-4o-mini", api_base: `${rotated.url}/v1`, timeout: 30 });
+  });
+});
+
 describe("/v1/models", () => {
   it("lists the groups and visible aliases a key may use", async () => {
     expect(await modelIds(one)).toEqual(["fast-model", "gpt-4"]);

@@ -13,6 +13,7 @@ import { checkHealth } from "./model-admin/check-health.js";
 import { deleteModel } from "./model-admin/delete-model.js";
 import { getModelInfo } from "./model-admin/get-model-info.js";
 import type { ModelStore } from "./model-admin/model-store.js";
+import { updateModel } from "./model-admin/update-model.js";
 import type { LiveModelList } from "./model-list.js";
 import { routeCall, type RoutingState } from "./routing.js";
 import { StoredPayload } from "./stored-payload.js";
@@ -191,6 +192,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       await deleteModel(deps.models, storeOf(deps), req);
       return {};
     }),
+
+    updateModel: admin((req) => updateModel(deps.models, storeOf(deps), req)),
 
     getModelInfo: admin((req) => getModelInfo(deps.models, req)),
 

@@ -3,7 +3,7 @@ import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, asMasterKey, intParam, queryOf, readJsonObject, sendJson } from "../http.js";
+import { apiKeyOf, asMasterKey, intParam, pathSegment, queryOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's key management routes (/key/*), as calls to the keys service's
 // management RPCs. The caller's key rides along: the keys service itself
@@ -237,7 +237,7 @@ export async function regenerateKey(ctx: RequestContext): Promise<void> {
   const b = ctx.req.headers["content-length"] === "0" ? {} : await body(ctx).catch(() => ({}) as Json);
   // POST /key/{key}/regenerate names the key in the path, POST /key/regenerate in the body.
   const fromPath = /^\/key\/(.+)\/regenerate$/.exec(ctx.path)?.[1];
-  const ref = keyRef(fromPath ? decodeURIComponent(fromPath) : b["key"]);
+  const ref = keyRef(fromPath ? pathSegment(fromPath) : b["key"]);
   const newKey = optional(b, "new_key", isString, "a string") ?? "";
   const minted = await ctx.options.peers.keys.regenerateKey({ ref, newKey, settings: settings(b), spendBefore: await spendBefore(ctx, b, ref) }, callOptions(ctx));
   keysChanged(ctx);

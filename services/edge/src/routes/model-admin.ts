@@ -3,10 +3,10 @@ import { gatewayError } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { EndpointHealth } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, asMasterKey, queryOf, readJsonObject, sendJson } from "../http.js";
+import { apiKeyOf, asMasterKey, pathSegment, queryOf, readJsonObject, sendJson } from "../http.js";
 
-// LiteLLM's model management routes (/model/new, /model/delete,
-// /model/info) and its deployment health check (/health), for the master
+// LiteLLM's model management routes (/model/new, /model/update,
+// /model/delete, /model/info) and its deployment health check (/health), for the master
 // key, as calls to the router's admin RPCs.
 
 const ADMIN_BODY_LIMIT = 1024 * 1024;
@@ -25,6 +25,27 @@ export async function newModel(ctx: RequestContext): Promise<void> {
   const { model } = await ctx.options.peers.router.addModel({ model: raw }, asMasterKey(ctx));
   const added = model ? (json(model.json) as { model_info?: { id?: string } }) : {};
   sendJson(ctx.res, 200, { model_id: added.model_info?.id ?? null, ...added });
+}
+
+async function update(ctx: RequestContext, id: unknown, raw: Uint8Array): Promise<void> {
+  if (typeof id !== "string" || id === "") throw gatewayError("model_info.id is required", Code.InvalidArgument, { type: "invalid_request_error", param: "model_info.id" });
+  const { model } = await ctx.options.peers.router.updateModel({ id, changes: raw }, asMasterKey(ctx));
+  sendJson(ctx.res, 200, { model_id: id, ...(model ? (json(model.json) as object) : {}) });
+}
+
+/** POST /model/update: { model_info: { id }, model_name?, litellm_params? }; only the parameters given change. */
+export async function updateModel(ctx: RequestContext): Promise<void> {
+  await asMaster(ctx);
+  const { raw, body } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
+  const info = body["model_info"];
+  await update(ctx, info !== null && typeof info === "object" ? (info as Record<string, unknown>)["id"] : undefined, raw);
+}
+
+/** PATCH /model/{id}/update: the same, the id in the path. */
+export async function patchModel(ctx: RequestContext): Promise<void> {
+  await asMaster(ctx);
+  const { raw } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
+  await update(ctx, pathSegment(ctx.path.slice("/model/".length, -"/update".length)), raw);
 }
 
 /** POST /model/delete: { id }. */

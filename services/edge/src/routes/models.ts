@@ -3,7 +3,7 @@ import { gatewayError } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { ModelGroup } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, sendJson } from "../http.js";
+import { apiKeyOf, pathSegment, sendJson } from "../http.js";
 
 /** The model groups the calling key may use. */
 async function modelsFor(ctx: RequestContext): Promise<ModelGroup[]> {
@@ -24,19 +24,10 @@ export async function listModels(ctx: RequestContext): Promise<void> {
 /** GET /v1/models/{model}: one of them, by its name (everything after /models/, so it may hold "/"). */
 export async function retrieveModel(ctx: RequestContext): Promise<void> {
   const sent = ctx.path.slice(ctx.path.indexOf("/models/") + "/models/".length);
-  const name = decoded(sent);
+  const name = pathSegment(sent);
   const model = (await modelsFor(ctx)).find((m) => m.name === name);
   if (!model) {
     throw gatewayError(`The model '${name}' does not exist`, Code.NotFound, { type: "invalid_request_error", code: "model_not_found", param: "model" });
   }
   sendJson(ctx.res, 200, modelObject(model));
-}
-
-/** Clients escape the "/" in a name ("openai%2Fgpt-4o"); text that is not a valid escape is taken as sent. */
-function decoded(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }

@@ -1,7 +1,7 @@
 import { MASTER_KEY } from "./config.js";
 
 /** Calls a LiteLLM-style management route with the master key; returns status and JSON. */
-export async function admin<T = Record<string, unknown>>(baseUrl: string, method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; json: T }> {
+export async function admin<T = Record<string, unknown>>(baseUrl: string, method: "GET" | "POST" | "PATCH", path: string, body?: unknown): Promise<{ status: number; json: T }> {
   const res = await fetch(`${baseUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },

@@ -4,26 +4,9 @@ import { Code } from "@connectrpc/connect";
 import { ConfigError, gatewayError, parseModelEntry, pgErrorCode } from "@gateway/common";
 import type { AddModelRequest, AddModelResponseSchema } from "@gateway/proto/router/v1/router_pb.js";
 import type { LiveModelList } from "../model-list.js";
-import { deploymentInfo } from "./deployment-info.js";
+import { storedModelAnswer } from "./deployment-info.js";
 import type { ModelStore } from "./model-store.js";
-
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
-
-function invalid(message: string): Error {
-  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error" });
-}
-
-function parse(bytes: Uint8Array): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(bytes));
-  } catch {
-    throw invalid("model is not valid JSON");
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalid("model must be a JSON object");
-  return value as Record<string, unknown>;
-}
+import { invalid, parseObject } from "./request-json.js";
 
 /**
  * POST /model/new: checks the entry as config.yaml's are checked (against
@@ -31,7 +14,7 @@ function parse(bytes: Uint8Array): Record<string, unknown> {
  * replica load it.
  */
 export async function addModel(models: LiveModelList, store: ModelStore, req: AddModelRequest): Promise<MessageInitShape<typeof AddModelResponseSchema>> {
-  const raw = parse(req.model);
+  const raw = parseObject(req.model, "model");
   const info = (raw["model_info"] ?? {}) as Record<string, unknown>;
   if (typeof info !== "object" || info === null || Array.isArray(info)) throw invalid("model_info must be an object");
   const id = typeof info["id"] === "string" && info["id"] !== "" ? info["id"] : randomUUID();
@@ -56,6 +39,5 @@ export async function addModel(models: LiveModelList, store: ModelStore, req: Ad
     throw err;
   }
   await models.changed();
-  const added = models.table().groups.all().find((d) => d.id === id);
-  return { model: { json: encoder.encode(JSON.stringify(added ? deploymentInfo(added) : { model_name: given.model_name, model_info: { id } })) } };
+  return { model: storedModelAnswer(models, id, given.model_name) };
 }

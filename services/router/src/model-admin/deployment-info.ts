@@ -1,4 +1,5 @@
 import type { Deployment } from "../config/deployment.js";
+import type { LiveModelList } from "../model-list.js";
 import { isSecretParam } from "./sealed-params.js";
 
 /** A URL without any user:password in it. */
@@ -41,4 +42,12 @@ export function deploymentInfo(d: Deployment): Record<string, unknown> {
       max_tokens: info.max_tokens ?? null,
     },
   };
+}
+
+const encoder = new TextEncoder();
+
+/** A runtime model as /model/new and /model/update answer it: as /model/info shows it, or its name and id alone when this replica skipped it. */
+export function storedModelAnswer(models: LiveModelList, id: string, modelName: unknown): { json: Uint8Array } {
+  const deployment = models.table().groups.all().find((d) => d.id === id);
+  return { json: encoder.encode(JSON.stringify(deployment ? deploymentInfo(deployment) : { model_name: modelName, model_info: { id } })) };
 }

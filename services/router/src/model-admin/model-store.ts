@@ -37,6 +37,25 @@ export class ModelStore {
     await this.db.insert(runtimeModels).values({ ...row, litellmParams: this.seal.seal(row.litellmParams) });
   }
 
+  /**
+   * Replaces a stored model by what `change` makes of it (secrets opened),
+   * the row locked meanwhile, so that changes made at once on several
+   * replicas all apply. False when there is no such model; whatever
+   * `change` throws leaves the row as it was.
+   */
+  async update(id: string, change: (row: RuntimeModelRow) => Omit<RuntimeModelRow, "id" | "createdAt">): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.select().from(runtimeModels).where(eq(runtimeModels.id, id)).for("update");
+      if (!row) return false;
+      const changed = change(this.open(row));
+      await tx
+        .update(runtimeModels)
+        .set({ ...changed, litellmParams: this.seal.seal(changed.litellmParams) })
+        .where(eq(runtimeModels.id, id));
+      return true;
+    });
+  }
+
   /** True when there was such a model. */
   async delete(id: string): Promise<boolean> {
     const rows = await this.db.delete(runtimeModels).where(eq(runtimeModels.id, id)).returning({ id: runtimeModels.id });

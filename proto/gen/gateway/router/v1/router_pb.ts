@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/router/v1/router.proto.
  */
 export const file_gateway_router_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch5nYXRld2F5L3JvdXRlci92MS9yb3V0ZXIucHJvdG8SEWdhdGV3YXkucm91dGVyLnYxItECCg9Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgljYWxsX3R5cGUYAiABKA4yGy5nYXRld2F5LnJvdXRlci52MS5DYWxsVHlwZRIMCgRib2R5GAMgASgMEhAKCGtleV9oYXNoGAQgASgJEhEKCWtleV9hbGlhcxgFIAEoCRIPCgd1c2VyX2lkGAYgASgJEg8KB3RlYW1faWQYByABKAkSUQoQcHJvdmlkZXJfaGVhZGVycxgIIAMoCzI3LmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdC5Qcm92aWRlckhlYWRlcnNFbnRyeRIaChJyZXNlcnZhdGlvbl9ob2xkZXIYCSABKAkaNgoUUHJvdmlkZXJIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLWAQoQQ29tcGxldGVSZXNwb25zZRItCgdzdGFydGVkGAEgASgLMhouZ2F0ZXdheS5yb3V0ZXIudjEuU3RhcnRlZEgAEg8KBWNodW5rGAIgASgMSAASEgoIcmVzcG9uc2UYAyABKAxIABIvCghmaW5pc2hlZBgEIAEoCzIbLmdhdGV3YXkucm91dGVyLnYxLkZpbmlzaGVkSAASNAoLbmFtZWRfY2h1bmsYBSABKAsyHS5nYXRld2F5LnJvdXRlci52MS5OYW1lZENodW5rSABCBwoFZXZlbnQiKAoKTmFtZWRDaHVuaxIMCgRuYW1lGAEgASgJEgwKBGRhdGEYAiABKAwiiAIKB1N0YXJ0ZWQSEwoLbW9kZWxfZ3JvdXAYASABKAkSFQoNZGVwbG95bWVudF9pZBgCIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgDIAEoCRIZChFhdHRlbXB0ZWRfcmV0cmllcxgEIAEoDRIbChNhdHRlbXB0ZWRfZmFsbGJhY2tzGAUgASgNEkkKEHByb3ZpZGVyX2hlYWRlcnMYBiADKAsyLy5nYXRld2F5LnJvdXRlci52MS5TdGFydGVkLlByb3ZpZGVySGVhZGVyc0VudHJ5GjYKFFByb3ZpZGVySGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSgoIRmluaXNoZWQSFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoDRIMCgRjb3N0GAMgASgBIiEKEUxpc3RNb2RlbHNSZXF1ZXN0EgwKBG9ubHkYASADKAkiQwoSTGlzdE1vZGVsc1Jlc3BvbnNlEi0KBm1vZGVscxgBIAMoCzIdLmdhdGV3YXkucm91dGVyLnYxLk1vZGVsR3JvdXAiKwoKTW9kZWxHcm91cBIMCgRuYW1lGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMiIAoPQWRkTW9kZWxSZXF1ZXN0Eg0KBW1vZGVsGAEgASgMIkQKEEFkZE1vZGVsUmVzcG9uc2USMAoFbW9kZWwYASABKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyIgChJEZWxldGVNb2RlbFJlcXVlc3QSCgoCaWQYASABKAkiFQoTRGVsZXRlTW9kZWxSZXNwb25zZSIhChNHZXRNb2RlbEluZm9SZXF1ZXN0EgoKAmlkGAEgASgJIkkKFEdldE1vZGVsSW5mb1Jlc3BvbnNlEjEKBm1vZGVscxgBIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkRlcGxveW1lbnRJbmZvIh4KDkRlcGxveW1lbnRJbmZvEgwKBGpzb24YASABKAwiIwoSQ2hlY2tIZWFsdGhSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJIn8KE0NoZWNrSGVhbHRoUmVzcG9uc2USMgoHaGVhbHRoeRgBIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkVuZHBvaW50SGVhbHRoEjQKCXVuaGVhbHRoeRgCIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkVuZHBvaW50SGVhbHRoImwKDkVuZHBvaW50SGVhbHRoEhMKC21vZGVsX2dyb3VwGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSDQoFbW9kZWwYAyABKAkSEAoIYXBpX2Jhc2UYBCABKAkSDQoFZXJyb3IYBSABKAkqsAEKCENhbGxUeXBlEhkKFUNBTExfVFlQRV9VTlNQRUNJRklFRBAAEh4KGkNBTExfVFlQRV9DSEFUX0NPTVBMRVRJT05TEAESGAoUQ0FMTF9UWVBFX0VNQkVERElOR1MQAhIWChJDQUxMX1RZUEVfTUVTU0FHRVMQAxIeChpDQUxMX1RZUEVfVEVYVF9DT01QTEVUSU9OUxAEEhcKE0NBTExfVFlQRV9SRVNQT05TRVMQBTKzBAoNUm91dGVyU2VydmljZRJVCghDb21wbGV0ZRIiLmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdBojLmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVzcG9uc2UwARJZCgpMaXN0TW9kZWxzEiQuZ2F0ZXdheS5yb3V0ZXIudjEuTGlzdE1vZGVsc1JlcXVlc3QaJS5nYXRld2F5LnJvdXRlci52MS5MaXN0TW9kZWxzUmVzcG9uc2USUwoIQWRkTW9kZWwSIi5nYXRld2F5LnJvdXRlci52MS5BZGRNb2RlbFJlcXVlc3QaIy5nYXRld2F5LnJvdXRlci52MS5BZGRNb2RlbFJlc3BvbnNlElwKC0RlbGV0ZU1vZGVsEiUuZ2F0ZXdheS5yb3V0ZXIudjEuRGVsZXRlTW9kZWxSZXF1ZXN0GiYuZ2F0ZXdheS5yb3V0ZXIudjEuRGVsZXRlTW9kZWxSZXNwb25zZRJfCgxHZXRNb2RlbEluZm8SJi5nYXRld2F5LnJvdXRlci52MS5HZXRNb2RlbEluZm9SZXF1ZXN0GicuZ2F0ZXdheS5yb3V0ZXIudjEuR2V0TW9kZWxJbmZvUmVzcG9uc2USXAoLQ2hlY2tIZWFsdGgSJS5nYXRld2F5LnJvdXRlci52MS5DaGVja0hlYWx0aFJlcXVlc3QaJi5nYXRld2F5LnJvdXRlci52MS5DaGVja0hlYWx0aFJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Ch5nYXRld2F5L3JvdXRlci92MS9yb3V0ZXIucHJvdG8SEWdhdGV3YXkucm91dGVyLnYxItECCg9Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgljYWxsX3R5cGUYAiABKA4yGy5nYXRld2F5LnJvdXRlci52MS5DYWxsVHlwZRIMCgRib2R5GAMgASgMEhAKCGtleV9oYXNoGAQgASgJEhEKCWtleV9hbGlhcxgFIAEoCRIPCgd1c2VyX2lkGAYgASgJEg8KB3RlYW1faWQYByABKAkSUQoQcHJvdmlkZXJfaGVhZGVycxgIIAMoCzI3LmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdC5Qcm92aWRlckhlYWRlcnNFbnRyeRIaChJyZXNlcnZhdGlvbl9ob2xkZXIYCSABKAkaNgoUUHJvdmlkZXJIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLWAQoQQ29tcGxldGVSZXNwb25zZRItCgdzdGFydGVkGAEgASgLMhouZ2F0ZXdheS5yb3V0ZXIudjEuU3RhcnRlZEgAEg8KBWNodW5rGAIgASgMSAASEgoIcmVzcG9uc2UYAyABKAxIABIvCghmaW5pc2hlZBgEIAEoCzIbLmdhdGV3YXkucm91dGVyLnYxLkZpbmlzaGVkSAASNAoLbmFtZWRfY2h1bmsYBSABKAsyHS5nYXRld2F5LnJvdXRlci52MS5OYW1lZENodW5rSABCBwoFZXZlbnQiKAoKTmFtZWRDaHVuaxIMCgRuYW1lGAEgASgJEgwKBGRhdGEYAiABKAwiiAIKB1N0YXJ0ZWQSEwoLbW9kZWxfZ3JvdXAYASABKAkSFQoNZGVwbG95bWVudF9pZBgCIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgDIAEoCRIZChFhdHRlbXB0ZWRfcmV0cmllcxgEIAEoDRIbChNhdHRlbXB0ZWRfZmFsbGJhY2tzGAUgASgNEkkKEHByb3ZpZGVyX2hlYWRlcnMYBiADKAsyLy5nYXRld2F5LnJvdXRlci52MS5TdGFydGVkLlByb3ZpZGVySGVhZGVyc0VudHJ5GjYKFFByb3ZpZGVySGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSgoIRmluaXNoZWQSFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoDRIMCgRjb3N0GAMgASgBIiEKEUxpc3RNb2RlbHNSZXF1ZXN0EgwKBG9ubHkYASADKAkiQwoSTGlzdE1vZGVsc1Jlc3BvbnNlEi0KBm1vZGVscxgBIAMoCzIdLmdhdGV3YXkucm91dGVyLnYxLk1vZGVsR3JvdXAiKwoKTW9kZWxHcm91cBIMCgRuYW1lGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMiIAoPQWRkTW9kZWxSZXF1ZXN0Eg0KBW1vZGVsGAEgASgMIkQKEEFkZE1vZGVsUmVzcG9uc2USMAoFbW9kZWwYASABKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyIgChJEZWxldGVNb2RlbFJlcXVlc3QSCgoCaWQYASABKAkiFQoTRGVsZXRlTW9kZWxSZXNwb25zZSIxChJVcGRhdGVNb2RlbFJlcXVlc3QSCgoCaWQYASABKAkSDwoHY2hhbmdlcxgCIAEoDCJHChNVcGRhdGVNb2RlbFJlc3BvbnNlEjAKBW1vZGVsGAEgASgLMiEuZ2F0ZXdheS5yb3V0ZXIudjEuRGVwbG95bWVudEluZm8iIQoTR2V0TW9kZWxJbmZvUmVxdWVzdBIKCgJpZBgBIAEoCSJJChRHZXRNb2RlbEluZm9SZXNwb25zZRIxCgZtb2RlbHMYASADKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyIeCg5EZXBsb3ltZW50SW5mbxIMCgRqc29uGAEgASgMIiMKEkNoZWNrSGVhbHRoUmVxdWVzdBINCgVtb2RlbBgBIAEoCSJ/ChNDaGVja0hlYWx0aFJlc3BvbnNlEjIKB2hlYWx0aHkYASADKAsyIS5nYXRld2F5LnJvdXRlci52MS5FbmRwb2ludEhlYWx0aBI0Cgl1bmhlYWx0aHkYAiADKAsyIS5nYXRld2F5LnJvdXRlci52MS5FbmRwb2ludEhlYWx0aCJsCg5FbmRwb2ludEhlYWx0aBITCgttb2RlbF9ncm91cBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEg0KBW1vZGVsGAMgASgJEhAKCGFwaV9iYXNlGAQgASgJEg0KBWVycm9yGAUgASgJKrABCghDYWxsVHlwZRIZChVDQUxMX1RZUEVfVU5TUEVDSUZJRUQQABIeChpDQUxMX1RZUEVfQ0hBVF9DT01QTEVUSU9OUxABEhgKFENBTExfVFlQRV9FTUJFRERJTkdTEAISFgoSQ0FMTF9UWVBFX01FU1NBR0VTEAMSHgoaQ0FMTF9UWVBFX1RFWFRfQ09NUExFVElPTlMQBBIXChNDQUxMX1RZUEVfUkVTUE9OU0VTEAUykQUKDVJvdXRlclNlcnZpY2USVQoIQ29tcGxldGUSIi5nYXRld2F5LnJvdXRlci52MS5Db21wbGV0ZVJlcXVlc3QaIy5nYXRld2F5LnJvdXRlci52MS5Db21wbGV0ZVJlc3BvbnNlMAESWQoKTGlzdE1vZGVscxIkLmdhdGV3YXkucm91dGVyLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiUuZ2F0ZXdheS5yb3V0ZXIudjEuTGlzdE1vZGVsc1Jlc3BvbnNlElMKCEFkZE1vZGVsEiIuZ2F0ZXdheS5yb3V0ZXIudjEuQWRkTW9kZWxSZXF1ZXN0GiMuZ2F0ZXdheS5yb3V0ZXIudjEuQWRkTW9kZWxSZXNwb25zZRJcCgtEZWxldGVNb2RlbBIlLmdhdGV3YXkucm91dGVyLnYxLkRlbGV0ZU1vZGVsUmVxdWVzdBomLmdhdGV3YXkucm91dGVyLnYxLkRlbGV0ZU1vZGVsUmVzcG9uc2USXAoLVXBkYXRlTW9kZWwSJS5nYXRld2F5LnJvdXRlci52MS5VcGRhdGVNb2RlbFJlcXVlc3QaJi5nYXRld2F5LnJvdXRlci52MS5VcGRhdGVNb2RlbFJlc3BvbnNlEl8KDEdldE1vZGVsSW5mbxImLmdhdGV3YXkucm91dGVyLnYxLkdldE1vZGVsSW5mb1JlcXVlc3QaJy5nYXRld2F5LnJvdXRlci52MS5HZXRNb2RlbEluZm9SZXNwb25zZRJcCgtDaGVja0hlYWx0aBIlLmdhdGV3YXkucm91dGVyLnYxLkNoZWNrSGVhbHRoUmVxdWVzdBomLmdhdGV3YXkucm91dGVyLnYxLkNoZWNrSGVhbHRoUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message gateway.router.v1.CompleteRequest
@@ -362,6 +362,51 @@ export const DeleteModelResponseSchema: GenMessage<DeleteModelResponse> = /*@__P
   messageDesc(file_gateway_router_v1_router, 11);
 
 /**
+ * @generated from message gateway.router.v1.UpdateModelRequest
+ */
+export type UpdateModelRequest = Message<"gateway.router.v1.UpdateModelRequest"> & {
+  /**
+   * The deployment's id (model_info.id).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * JSON: { model_name?, litellm_params?, model_info? }. Each parameter
+   * given in litellm_params or model_info replaces the stored one; null
+   * leaves it as it is.
+   *
+   * @generated from field: bytes changes = 2;
+   */
+  changes: Uint8Array;
+};
+
+/**
+ * Describes the message gateway.router.v1.UpdateModelRequest.
+ * Use `create(UpdateModelRequestSchema)` to create a new message.
+ */
+export const UpdateModelRequestSchema: GenMessage<UpdateModelRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 12);
+
+/**
+ * @generated from message gateway.router.v1.UpdateModelResponse
+ */
+export type UpdateModelResponse = Message<"gateway.router.v1.UpdateModelResponse"> & {
+  /**
+   * @generated from field: gateway.router.v1.DeploymentInfo model = 1;
+   */
+  model?: DeploymentInfo | undefined;
+};
+
+/**
+ * Describes the message gateway.router.v1.UpdateModelResponse.
+ * Use `create(UpdateModelResponseSchema)` to create a new message.
+ */
+export const UpdateModelResponseSchema: GenMessage<UpdateModelResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 13);
+
+/**
  * @generated from message gateway.router.v1.GetModelInfoRequest
  */
 export type GetModelInfoRequest = Message<"gateway.router.v1.GetModelInfoRequest"> & {
@@ -378,7 +423,7 @@ export type GetModelInfoRequest = Message<"gateway.router.v1.GetModelInfoRequest
  * Use `create(GetModelInfoRequestSchema)` to create a new message.
  */
 export const GetModelInfoRequestSchema: GenMessage<GetModelInfoRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 12);
+  messageDesc(file_gateway_router_v1_router, 14);
 
 /**
  * @generated from message gateway.router.v1.GetModelInfoResponse
@@ -395,7 +440,7 @@ export type GetModelInfoResponse = Message<"gateway.router.v1.GetModelInfoRespon
  * Use `create(GetModelInfoResponseSchema)` to create a new message.
  */
 export const GetModelInfoResponseSchema: GenMessage<GetModelInfoResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 13);
+  messageDesc(file_gateway_router_v1_router, 15);
 
 /**
  * One deployment as /model/info shows it, JSON: model_name, litellm_params
@@ -415,7 +460,7 @@ export type DeploymentInfo = Message<"gateway.router.v1.DeploymentInfo"> & {
  * Use `create(DeploymentInfoSchema)` to create a new message.
  */
 export const DeploymentInfoSchema: GenMessage<DeploymentInfo> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 14);
+  messageDesc(file_gateway_router_v1_router, 16);
 
 /**
  * @generated from message gateway.router.v1.CheckHealthRequest
@@ -434,7 +479,7 @@ export type CheckHealthRequest = Message<"gateway.router.v1.CheckHealthRequest">
  * Use `create(CheckHealthRequestSchema)` to create a new message.
  */
 export const CheckHealthRequestSchema: GenMessage<CheckHealthRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 15);
+  messageDesc(file_gateway_router_v1_router, 17);
 
 /**
  * @generated from message gateway.router.v1.CheckHealthResponse
@@ -456,7 +501,7 @@ export type CheckHealthResponse = Message<"gateway.router.v1.CheckHealthResponse
  * Use `create(CheckHealthResponseSchema)` to create a new message.
  */
 export const CheckHealthResponseSchema: GenMessage<CheckHealthResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 16);
+  messageDesc(file_gateway_router_v1_router, 18);
 
 /**
  * @generated from message gateway.router.v1.EndpointHealth
@@ -497,7 +542,7 @@ export type EndpointHealth = Message<"gateway.router.v1.EndpointHealth"> & {
  * Use `create(EndpointHealthSchema)` to create a new message.
  */
 export const EndpointHealthSchema: GenMessage<EndpointHealth> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 17);
+  messageDesc(file_gateway_router_v1_router, 19);
 
 /**
  * @generated from enum gateway.router.v1.CallType
@@ -600,6 +645,18 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof DeleteModelRequestSchema;
     output: typeof DeleteModelResponseSchema;
+  },
+  /**
+   * Changes a deployment added at runtime (POST /model/update, PATCH
+   * /model/{id}/update): the fields given replace the stored ones, the rest
+   * stay. Those of config.yaml are changed by editing the file.
+   *
+   * @generated from rpc gateway.router.v1.RouterService.UpdateModel
+   */
+  updateModel: {
+    methodKind: "unary";
+    input: typeof UpdateModelRequestSchema;
+    output: typeof UpdateModelResponseSchema;
   },
   /**
    * Every deployment without its secrets (GET /model/info).

@@ -1,0 +1,21 @@
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
+
+const decoder = new TextDecoder();
+
+/** A model admin call's 400. */
+export function invalid(message: string): Error {
+  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error" });
+}
+
+/** The JSON object a model admin call carries (`what` names it in the error). */
+export function parseObject(bytes: Uint8Array, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(bytes));
+  } catch {
+    throw invalid(`${what} is not valid JSON`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalid(`${what} must be a JSON object`);
+  return value as Record<string, unknown>;
+}
