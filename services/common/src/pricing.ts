@@ -21,6 +21,8 @@ export interface Price extends PriceRates {
   longContext?: PriceRates;
   /** Dollars per search the provider runs itself (Anthropic's web search tool). */
   webSearch?: number;
+  /** A call is booked at what its provider reports it cost (Usage.reportedCost), where the report came; see providerPrice. */
+  reported?: boolean;
 }
 
 /** A deployment's own prices, US dollars per token, with LiteLLM's names; model_info and litellm_params may both set them. */
@@ -102,6 +104,28 @@ function longContextRates(rates: PriceRates, list: Price, given: Given): PriceRa
 
 // Bedrock's ids for Anthropic's models ("us.anthropic.claude-sonnet-4-…-v1:0",
 // "converse/anthropic.claude-…") around the names Anthropic prices them by.
+// Providers whose answers say what each call cost, in US dollars: OpenRouter
+// (usage.cost, searches and its fee included) and Perplexity
+// (usage.cost.total_cost, its per-request search fee included).
+const REPORTS_COST: ReadonlySet<string> = new Set(["openrouter", "perplexity"]);
+
+/** Whether the deployment sets its own token prices. */
+function setsOwnPrice(overrides: (PriceOverride | undefined)[]): boolean {
+  return overrides.some((o) => o?.input_cost_per_token !== undefined || o?.output_cost_per_token !== undefined);
+}
+
+/**
+ * A deployment's price by its provider and model: as deploymentPrice, its
+ * model looked up under its name in the price list (listedModel); a
+ * provider that reports what each call cost is booked at that, unless the
+ * deployment sets its own prices (the price list's rates then serve only
+ * where a report is missing, and for budget reservations).
+ */
+export function providerPrice(provider: string, providerModel: string, ...overrides: (PriceOverride | undefined)[]): Price {
+  const price = deploymentPrice(listedModel(provider, providerModel), ...overrides);
+  return REPORTS_COST.has(provider) && !setsOwnPrice(overrides) ? { ...price, reported: true } : price;
+}
+
 const BEDROCK_ANTHROPIC = /^(?:(?:converse|invoke)\/)?(?:[a-z-]+\.)?anthropic\./;
 
 /**
@@ -116,18 +140,18 @@ export function listedModel(provider: string, providerModel: string): string {
 
 /**
  * The deployments whose calls are booked at no cost: no list price for their
- * model and no price of their own, so a start can say so (a local model is
- * free; a hosted one the table does not know needs model_info prices).
- * Fixed answers (mock_response) and wildcard entries, priced per requested
- * model, are left out.
+ * model, no price of their own and no cost reported by their provider, so a
+ * start can say so (a local model is free; a hosted one the table does not
+ * know needs model_info prices). Fixed answers (mock_response) and wildcard
+ * entries, priced per requested model, are left out.
  */
 export function unpricedModels(modelList: readonly ModelEntry[]): string[] {
   return modelList
     .filter(({ litellm_params: p, model_info }) => {
       if (p.mock_response !== undefined || p.model.includes("*")) return false;
       const slash = p.model.indexOf("/");
-      const price = deploymentPrice(slash > 0 ? listedModel(p.model.slice(0, slash), p.model.slice(slash + 1)) : p.model, model_info, p);
-      return price.input === 0 && price.output === 0 && [model_info, p].every((o) => o?.input_cost_per_token === undefined && o?.output_cost_per_token === undefined);
+      const price = slash > 0 ? providerPrice(p.model.slice(0, slash), p.model.slice(slash + 1), model_info, p) : deploymentPrice(p.model, model_info, p);
+      return price.input === 0 && price.output === 0 && !price.reported && !setsOwnPrice([model_info, p]);
     })
     .map((entry) => `${entry.model_name} (${entry.litellm_params.model})`);
 }
@@ -145,10 +169,13 @@ export interface Usage {
   cacheWrite1hTokens: number;
   /** Searches the provider ran itself (Anthropic's web search tool), billed apart from tokens. */
   webSearches?: number;
+  /** What the provider says the call cost, US dollars (OpenRouter's and Perplexity's usage.cost). */
+  reportedCost?: number;
 }
 
-/** The cost of a request: each kind of prompt token at its own price, all at the long-context rates when its prompt is long. */
+/** The cost of a request: what its provider reported, where the price says to book that; else each kind of prompt token at its own price, all at the long-context rates when its prompt is long. */
 export function costOf(price: Price, usage: Usage): number {
+  if (price.reported && usage.reportedCost !== undefined) return usage.reportedCost;
   const searches = (usage.webSearches ?? 0) * (price.webSearch ?? 0);
   return searches + costAt(price.longContext && usage.promptTokens > LONG_CONTEXT_TOKENS ? price.longContext : price, usage);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { costOf, deploymentPrice, ignoredSettings, listPrice, parseConfig, unpricedModels } from "../src/index.js";
+import { costOf, deploymentPrice, ignoredSettings, listPrice, parseConfig, providerPrice, unpricedModels } from "../src/index.js";
 
 const PER_MILLION = 1e-6;
 
@@ -89,6 +89,8 @@ model_list:
   - { model_name: free-on-purpose, litellm_params: { model: openai/llama3.1 }, model_info: { input_cost_per_token: 0, output_cost_per_token: 0 } }
   - { model_name: demo, litellm_params: { model: openai/gpt-x, mock_response: hi } }
   - { model_name: "openai/*", litellm_params: { model: "openai/*" } }
+  - { model_name: routed, litellm_params: { model: openrouter/some-lab/new-model } }
+  - { model_name: search, litellm_params: { model: perplexity/sonar-pro } }
 `);
     expect(unpricedModels(config.model_list)).toEqual(["local (openai/llama3.1)"]);
   });
@@ -120,5 +122,22 @@ describe("searches a provider runs itself", () => {
     expect(costOf(listPrice("claude-haiku-4-5"), usage)).toBeCloseTo((1000 * 1 + 100 * 5) * PER_MILLION + 0.02, 12);
     expect(costOf(deploymentPrice("claude-haiku-4-5", { input_cost_per_token: 0 }), usage)).toBeCloseTo(100 * 5 * PER_MILLION + 0.02, 12);
     expect(costOf(listPrice("gpt-4o-mini"), usage)).toBeCloseTo((1000 * 0.15 + 100 * 0.6) * PER_MILLION, 12);
+  });
+});
+
+describe("a cost the provider reports", () => {
+  const usage = { promptTokens: 1000, completionTokens: 100, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reportedCost: 0.0123 };
+  const { reportedCost: _, ...unreported } = usage;
+
+  it("is what OpenRouter's and Perplexity's calls are booked at, over the list price of their model", () => {
+    expect(costOf(providerPrice("openrouter", "gpt-4o-mini"), usage)).toBe(0.0123);
+    expect(costOf(providerPrice("perplexity", "sonar-pro"), usage)).toBe(0.0123);
+    expect(costOf(providerPrice("openrouter", "gpt-4o-mini"), unreported)).toBeCloseTo((1000 * 0.15 + 100 * 0.6) * PER_MILLION, 12);
+  });
+
+  it("gives way to the prices a deployment sets, and counts for nothing from a provider not known to report dollars", () => {
+    expect(costOf(providerPrice("openrouter", "some-lab/model", { input_cost_per_token: 1e-6 }), usage)).toBeCloseTo(1000 * 1e-6, 12);
+    expect(costOf(providerPrice("openai", "gpt-4o-mini"), usage)).toBeCloseTo((1000 * 0.15 + 100 * 0.6) * PER_MILLION, 12);
+    expect(costOf(providerPrice("hosted_vllm", "llama3.1"), usage)).toBe(0);
   });
 });

@@ -75,6 +75,12 @@ export interface Behavior {
   cacheWrite1hTokens?: number;
   /** Anthropic only: searches its web search tool ran, reported in usage.server_tool_use. */
   webSearchRequests?: number;
+  /**
+   * OpenAI format only: what the call cost, in US dollars, reported in usage
+   * as OpenRouter does (`usage.cost`, a number) or as Perplexity does
+   * (`usage.cost.total_cost`).
+   */
+  reportedCost?: { usd: number; as: "openrouter" | "perplexity" };
 }
 
 export function defaultBehavior(overrides: Partial<Behavior> = {}): Behavior {

@@ -192,6 +192,7 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
       completion_tokens: completionTokens(outcome),
       total_tokens: promptTokens + completionTokens(outcome),
       ...(cached > 0 && { prompt_tokens_details: { cached_tokens: cached } }),
+      ...(behavior.reportedCost && { cost: reportedCost(behavior.reportedCost) }),
     };
     completions += 1;
     const id = `chatcmpl-fake-${completions}`;
@@ -259,4 +260,9 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
     }
     return chat(res, signal, body, behavior);
   };
+}
+
+/** usage.cost as OpenRouter (dollars) or Perplexity (dollars by part) reports it. */
+function reportedCost({ usd, as }: NonNullable<Behavior["reportedCost"]>): Json | number {
+  return as === "openrouter" ? usd : { input_tokens_cost: usd / 2, output_tokens_cost: usd / 4, request_cost: usd / 4, total_cost: usd };
 }

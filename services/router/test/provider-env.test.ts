@@ -37,6 +37,8 @@ describe("a provider's settings from LiteLLM's environment variables", () => {
 
   it("are read for the OpenAI-compatible providers LiteLLM names too; a server of one's own needs its address", () => {
     expect(providerSettings("groq", params({}), { GROQ_API_KEY: "gsk" })).toMatchObject({ apiKey: "gsk", apiBase: undefined });
+    expect(providerSettings("perplexity", params({}), { PERPLEXITY_API_KEY: "pplx-2", PERPLEXITYAI_API_KEY: "pplx-1", PERPLEXITY_API_BASE: "http://pplx" })).toMatchObject({ apiKey: "pplx-1", apiBase: "http://pplx" });
+    expect(providerSettings("perplexity", params({}), { PERPLEXITY_API_KEY: "pplx-2" })).toMatchObject({ apiKey: "pplx-2" });
     expect(providerSettings("hosted_vllm", params({ api_base: "http://gpu:8000/v1" }), { HOSTED_VLLM_API_KEY: "v" })).toMatchObject({ apiKey: "v" });
     const groups = (model: string) => ModelGroups.fromConfig(parseConfig(`model_list:\n  - { model_name: m, litellm_params: { model: ${model} } }\n`), SUPPORTED_PROVIDERS);
     expect(() => checkDeployments(groups("hosted_vllm/llama3"))).toThrow(ConfigError);

@@ -88,6 +88,13 @@ describe("cache writes by lifetime in OpenAI's usage", () => {
     expect(fromOpenAIUsage({ prompt_tokens: 40, completion_tokens: 3, cache_creation_input_tokens: 30 })).toMatchObject({ cacheWriteTokens: 30, cacheWrite1hTokens: 0 });
   });
 
+  it("reads the dollars OpenRouter (usage.cost) and Perplexity (usage.cost.total_cost) report, and nothing that is not a price", () => {
+    const tokens = { prompt_tokens: 40, completion_tokens: 3 };
+    expect(fromOpenAIUsage({ ...tokens, cost: 0.00042 })?.reportedCost).toBe(0.00042);
+    expect(fromOpenAIUsage({ ...tokens, cost: { input_tokens_cost: 0.001, output_tokens_cost: 0.002, request_cost: 0.005, total_cost: 0.008 } })?.reportedCost).toBe(0.008);
+    for (const cost of [-1, "0.1", null, { total: 1 }, Number.NaN]) expect(fromOpenAIUsage({ ...tokens, cost })).not.toHaveProperty("reportedCost");
+  });
+
   it("reads OpenAI's own usage as before: no writes", () => {
     const usage = { prompt_tokens: 40, completion_tokens: 3, total_tokens: 43, prompt_tokens_details: { cached_tokens: 8 } };
     expect(fromOpenAIUsage(usage)).toEqual({ promptTokens: 40, completionTokens: 3, cachedTokens: 8, cacheWriteTokens: 0, cacheWrite1hTokens: 0 });

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentPrice, listedModel, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
+import { CALL_DEFAULT_SETTINGS, ConfigError, providerPrice, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
 import { OPENAI_LIKE_PROVIDERS } from "../providers/openai-like.js";
 import type { Json } from "../providers/provider.js";
 import { awsSettings, type AwsSettings } from "./aws-settings.js";
@@ -98,7 +98,7 @@ export function buildDeployment(
     modifyParams: config.litellm_settings.modify_params ?? false,
     timeoutMs: timeoutS * 1000,
     streamTimeoutMs: (p.stream_timeout ?? config.router_settings.stream_timeout ?? timeoutS) * 1000,
-    price: priceOf(provider, providerModel, entry),
+    price: providerPrice(provider, providerModel, entry.model_info, entry.litellm_params),
     callDefaults: callDefaultsOf(p),
     extraHeaders: extraHeadersOf(p, settings.organization),
     extraBody: p.extra_body as Json | undefined,
@@ -115,10 +115,6 @@ export function buildDeployment(
   };
 }
 
-/** A deployment's price: its own prices, else its model's list price. */
-function priceOf(provider: string, providerModel: string, entry: ModelEntry): Price {
-  return deploymentPrice(listedModel(provider, providerModel), entry.model_info, entry.litellm_params);
-}
 
 function callDefaultsOf(p: ModelEntry["litellm_params"]): Json | undefined {
   const set = CALL_DEFAULT_SETTINGS.filter((name) => p[name] !== undefined);
@@ -138,5 +134,5 @@ function extraHeadersOf(p: ModelEntry["litellm_params"], organization: string | 
  */
 export function concreteDeployment(d: Deployment, requested: string, matched: string): Deployment {
   const providerModel = d.providerModel.replaceAll("*", matched);
-  return { ...d, modelGroup: requested, providerModel, price: priceOf(d.provider, providerModel, d.entry) };
+  return { ...d, modelGroup: requested, providerModel, price: providerPrice(d.provider, providerModel, d.entry.model_info, d.entry.litellm_params) };
 }

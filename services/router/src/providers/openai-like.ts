@@ -39,6 +39,8 @@ export const OPENAI_LIKE_PROVIDERS: Readonly<Record<string, OpenAILikeProvider>>
   xai: { base: "https://api.x.ai/v1", variables: { hosted: true, apiBase: ["XAI_API_BASE"], apiKey: ["XAI_API_KEY"] } },
   deepinfra: { base: "https://api.deepinfra.com/v1/openai", variables: { hosted: true, apiBase: ["DEEPINFRA_API_BASE"], apiKey: ["DEEPINFRA_API_KEY"] } },
   openrouter: { base: "https://openrouter.ai/api/v1", variables: { hosted: true, apiBase: ["OPENROUTER_API_BASE"], apiKey: ["OPENROUTER_API_KEY", "OR_API_KEY"] } },
+  // Sonar: chat completions at the root, web search results in each answer.
+  perplexity: { base: "https://api.perplexity.ai", variables: { hosted: true, apiBase: ["PERPLEXITY_API_BASE"], apiKey: ["PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"] } },
   github: { base: "https://models.inference.ai.azure.com", variables: { hosted: true, apiBase: ["GITHUB_API_BASE"], apiKey: ["GITHUB_API_KEY"] } },
   fireworks_ai: {
     base: "https://api.fireworks.ai/inference/v1",

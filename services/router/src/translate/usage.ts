@@ -84,13 +84,21 @@ export function fromOpenAIUsage(value: unknown): Usage | undefined {
   if (typeof u["prompt_tokens"] !== "number") return undefined;
   const details = (u["prompt_tokens_details"] ?? {}) as Json;
   const cacheWriteTokens = count(details["cache_creation_tokens"] ?? u["cache_creation_input_tokens"]);
+  const reportedCost = dollars(u["cost"]);
   return {
     promptTokens: u["prompt_tokens"],
     completionTokens: count(u["completion_tokens"]),
     cachedTokens: count(details["cached_tokens"]),
     cacheWriteTokens,
     cacheWrite1hTokens: oneHourWrites(details["cache_creation_token_details"], cacheWriteTokens),
+    ...(reportedCost !== undefined && { reportedCost }),
   };
+}
+
+/** What an OpenAI-format usage block says the call cost: OpenRouter's `cost` (dollars), Perplexity's `cost.total_cost`. */
+function dollars(cost: unknown): number | undefined {
+  const total = cost !== null && typeof cost === "object" ? (cost as Json)["total_cost"] : cost;
+  return typeof total === "number" && Number.isFinite(total) && total >= 0 ? total : undefined;
 }
 
 /** OpenAI's usage block; cache writes are named as LiteLLM names them for Anthropic models. */
