@@ -82,7 +82,7 @@ describe("Anthropic Messages request to Bedrock Converse", () => {
     });
   });
 
-  it("leaves max_tokens to the model when asked to, marks failed tool results, and offers tools freely for tool_choice none", () => {
+  it("leaves max_tokens to the model when asked to, marks failed tool results, and offers tools for tool_choice none only beside tool blocks", () => {
     const request = toConverseRequest(
       {
         max_tokens: 4096,
@@ -95,6 +95,10 @@ describe("Anthropic Messages request to Bedrock Converse", () => {
     expect(request["inferenceConfig"]).toBeUndefined();
     expect(request["messages"]).toEqual([{ role: "user", content: [{ toolResult: { toolUseId: "t1", content: [{ text: "boom" }], status: "error" } }] }]);
     expect(request["toolConfig"]).toEqual({ tools: [{ toolSpec: { name: "f", inputSchema: { json: { type: "object" } } } }] });
+    const tools = { tools: [{ name: "f", input_schema: { type: "object" } }] };
+    const question = [{ role: "user", content: "no tools, please" }];
+    expect(toConverseRequest({ max_tokens: 10, messages: question, ...tools, tool_choice: { type: "none" } }, true)).not.toHaveProperty("toolConfig");
+    expect(toConverseRequest({ max_tokens: 10, messages: question, ...tools, tool_choice: { type: "auto" } }, true)["toolConfig"]).toMatchObject({ toolChoice: { auto: {} } });
   });
 
   it("refuses what Converse cannot carry with a 400 naming it", () => {

@@ -92,10 +92,21 @@ function toolConfig(tools: unknown, choice: unknown): Json {
   }
   const config: Json = { tools: specs };
   const type = isJson(choice) ? choice["type"] : undefined;
-  // Converse has no "none": the model is offered the tools and left to choose.
   if (type === "auto" || type === "any") config["toolChoice"] = { [type]: {} };
   else if (type === "tool" && isJson(choice)) config["toolChoice"] = { tool: { name: choice["name"] } };
   return config;
+}
+
+/**
+ * Whether the request offers its tools. Converse has no tool_choice "none":
+ * such a request offers none, unless the conversation already holds tool
+ * calls or results, which Converse takes only beside the tools (the model
+ * then sees them and may call one).
+ */
+function offersTools(body: Json, messages: Json[]): boolean {
+  if (!Array.isArray(body["tools"]) || body["tools"].length === 0) return false;
+  if (!isJson(body["tool_choice"]) || body["tool_choice"]["type"] !== "none") return true;
+  return messages.some((m) => jsonArray(m["content"]).some((block) => "toolUse" in block || "toolResult" in block));
 }
 
 /**
@@ -119,7 +130,7 @@ export function toConverseRequest(body: Json, withMaxTokens: boolean): Json {
   if (Array.isArray(body["stop_sequences"]) && body["stop_sequences"].length > 0) inference["stopSequences"] = body["stop_sequences"];
   if (Object.keys(inference).length > 0) request["inferenceConfig"] = inference;
 
-  if (Array.isArray(body["tools"]) && body["tools"].length > 0) request["toolConfig"] = toolConfig(body["tools"], body["tool_choice"]);
+  if (offersTools(body, request["messages"] as Json[])) request["toolConfig"] = toolConfig(body["tools"], body["tool_choice"]);
 
   const additional: Json = {};
   for (const name in body) {
