@@ -13,7 +13,7 @@ export { createLogger, redactInLogs, type Logger } from "./logger.js";
 export { metrics, metricsRegistry, sendMetrics, type ConsumerLag, type RequestOutcome } from "./metrics.js";
 export { startTracing, traceClientCall, traceHttpRequest, tracingEnabled, otlpConfigured, type TracingOptions } from "./tracing.js";
 export { listPrice } from "./price-list.js";
-export { costOf, deploymentPrice, listedModel, LONG_CONTEXT_TOKENS, providerPrice, unpricedModels, type Price, type PriceOverride, type PriceRates, type Usage } from "./pricing.js";
+export { costOf, deploymentImagePrice, deploymentPrice, listedModel, LONG_CONTEXT_TOKENS, providerPrice, unpricedModels, type Price, type PriceOverride, type PriceRates, type Usage } from "./pricing.js";
 export { flatCodec, type FlatCodec } from "./flat-codec.js";
 export { usageEventCodec } from "./usage-event-codec.js";
 export { LightAbortController } from "./light-abort-controller.js";

@@ -21,6 +21,9 @@ const PER_MILLION: Record<string, [input: number, output: number, cachedInput: n
   "text-embedding-3-small": [0.02, 0, 0],
   "text-embedding-3-large": [0.13, 0, 0],
   "text-embedding-ada-002": [0.1, 0, 0],
+  // GPT Image: text prompt tokens in, image tokens out.
+  "gpt-image-1": [5, 40, 1.25],
+  "gpt-image-1-mini": [2, 8, 0.2],
   "claude-3-5-sonnet": [3, 15, 0.3, 3.75],
   "claude-3-5-haiku": [0.8, 4, 0.08, 1],
   "claude-3-7-sonnet": [3, 15, 0.3, 3.75],
@@ -92,4 +95,27 @@ export function listPrice(providerModel: string): Price {
     ...(longContext && { longContext: priceOfRow(longContext) }),
     ...(providerModel.startsWith("claude-") && { webSearch: CLAUDE_WEB_SEARCH }),
   };
+}
+
+// Models priced by the image rather than by the token (OpenAI's DALL·E):
+// dollars an image, by quality and size; the first size is the default.
+const PER_IMAGE: Record<string, Record<string, Record<string, number>>> = {
+  "dall-e-3": {
+    standard: { "1024x1024": 0.04, "1024x1792": 0.08, "1792x1024": 0.08 },
+    hd: { "1024x1024": 0.08, "1024x1792": 0.12, "1792x1024": 0.12 },
+  },
+  "dall-e-2": { standard: { "1024x1024": 0.02, "512x512": 0.018, "256x256": 0.016 } },
+};
+
+/**
+ * The list price of one image of a model priced by the image, at the quality
+ * and size asked (each defaulting as the provider does); undefined for a
+ * model priced by its tokens, or a quality or size it does not list.
+ */
+export function imagePrice(providerModel: string, quality: unknown, size: unknown): number | undefined {
+  const byQuality = PER_IMAGE[providerModel];
+  if (!byQuality) return undefined;
+  const bySize = byQuality[typeof quality === "string" ? quality : "standard"];
+  if (!bySize) return undefined;
+  return typeof size === "string" ? bySize[size] : Object.values(bySize)[0];
 }

@@ -12,6 +12,7 @@ import { chatCompletions } from "./routes/chat-completions.js";
 import { embeddings } from "./routes/embeddings.js";
 import { globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
+import { imageGenerations } from "./routes/image-generations.js";
 import { blockKey, deleteKeys, generateKey, keyInfoRoute, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
 import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
@@ -31,6 +32,8 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /completions", textCompletions],
   ["POST /v1/embeddings", embeddings],
   ["POST /embeddings", embeddings],
+  ["POST /v1/images/generations", imageGenerations],
+  ["POST /images/generations", imageGenerations],
   ["POST /v1/messages", messages],
   ["POST /v1/messages/count_tokens", countTokens],
   ["GET /v1/models", listModels],

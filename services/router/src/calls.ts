@@ -1,7 +1,8 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
-import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, MESSAGES_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
+import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, IMAGE_GENERATION_DEFAULTS, MESSAGES_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
 import { chat, chatStream, validateChatBody } from "./chat-completion.js";
 import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
+import { imageGenerations, validateImageGenerationsBody } from "./image-generations.js";
 import { messages, messagesStream, validateMessagesBody } from "./messages.js";
 import type { Outcome, CallEvent } from "./outcome.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
@@ -37,6 +38,7 @@ export const CALL_HANDLERS: ReadonlyMap<CallType, CallHandler> = new Map([
     { name: "acompletion", validate: validateChatBody, defaults: CHAT_DEFAULTS, run: (call, outcome) => (streams(call.body) ? chatStream : chat)(call, outcome) },
   ],
   [CallType.EMBEDDINGS, { name: "aembedding", validate: validateEmbeddingsBody, defaults: EMBEDDING_DEFAULTS, run: embeddings }],
+  [CallType.IMAGE_GENERATIONS, { name: "aimage_generation", validate: validateImageGenerationsBody, defaults: IMAGE_GENERATION_DEFAULTS, run: imageGenerations }],
   [
     CallType.MESSAGES,
     { name: "anthropic_messages", validate: validateMessagesBody, defaults: MESSAGES_DEFAULTS, run: (call, outcome) => (streams(call.body) ? messagesStream : messages)(call, outcome) },

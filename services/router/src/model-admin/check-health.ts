@@ -19,13 +19,19 @@ function probeTarget(d: Deployment): Deployment | string {
   return { ...d, providerModel: splitModel(model).providerModel };
 }
 
-/** Calls the deployment the way clients do (chat, or embeddings for mode: embedding); the error, if it failed. */
+/** The smallest call of the kind a deployment's mode says it serves (LiteLLM's model_info.mode): chat unless it says otherwise. */
+function probeCall(d: Deployment): [CallType, Record<string, unknown>] {
+  if (d.mode === "embedding") return [CallType.EMBEDDINGS, { model: d.modelGroup, input: "ping" }];
+  if (d.mode === "image_generation") return [CallType.IMAGE_GENERATIONS, { model: d.modelGroup, prompt: "ping", n: 1 }];
+  return [CallType.CHAT_COMPLETIONS, { model: d.modelGroup, messages: [{ role: "user", content: "ping" }], max_tokens: 1 }];
+}
+
+/** Calls the deployment the way clients do; the error, if it failed. */
 async function probe(d: Deployment): Promise<string | undefined> {
   const target = probeTarget(d);
   if (typeof target === "string") return target;
-  const embedding = d.mode === "embedding";
-  const handler = CALL_HANDLERS.get(embedding ? CallType.EMBEDDINGS : CallType.CHAT_COMPLETIONS)!;
-  const body = embedding ? { model: d.modelGroup, input: "ping" } : { model: d.modelGroup, messages: [{ role: "user", content: "ping" }], max_tokens: 1 };
+  const [callType, body] = probeCall(d);
+  const handler = CALL_HANDLERS.get(callType)!;
   const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0, failure: undefined };
   const signal = AbortSignal.timeout(Math.min(d.timeoutMs, PROBE_TIMEOUT_MS));
   try {

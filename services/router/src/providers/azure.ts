@@ -15,6 +15,7 @@ function endpoint(d: Deployment): OpenAIEndpoint {
     chatUrl: `${base}/chat/completions${query}`,
     embeddingsUrl: `${base}/embeddings${query}`,
     textCompletionsUrl: `${base}/completions${query}`,
+    imageGenerationsUrl: `${base}/images/generations${query}`,
     headers: d.apiKey ? { "api-key": d.apiKey } : {},
   };
 }

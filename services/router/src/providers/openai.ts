@@ -3,7 +3,7 @@ import type { Deployment } from "../config/deployment.js";
 import { fromOpenAIUsage, fromResponsesUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, readJsonObjectBytes, scrub } from "./http.js";
-import { ProviderError, type ChatChunk, type ChatResult, type EmbeddingsResult, type Json, type NamedEvent, type ProviderAdapter, type ProviderCall } from "./provider.js";
+import { ProviderError, type ChatChunk, type ChatResult, type JsonResult, type Json, type NamedEvent, type ProviderAdapter, type ProviderCall } from "./provider.js";
 
 const OPENAI_API_BASE = "https://api.openai.com/v1";
 
@@ -12,6 +12,7 @@ export interface OpenAIEndpoint {
   chatUrl: string;
   embeddingsUrl: string;
   textCompletionsUrl: string;
+  imageGenerationsUrl: string;
   /** OpenAI's Responses API, for the providers that serve it beside chat completions. */
   responsesUrl?: string;
   headers: Record<string, string>;
@@ -50,11 +51,19 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     textCompletion: (call) => answer(call, endpoint(call.deployment).textCompletionsUrl),
     textCompletionStream: (call) => stream(call, endpoint(call.deployment).textCompletionsUrl),
 
-    async embeddings(call): Promise<EmbeddingsResult> {
+    async embeddings(call): Promise<JsonResult> {
       const d = call.deployment;
       const response = await post(call, endpoint(d).embeddingsUrl, { ...call.body, model: d.providerModel });
       const body = await readJsonObject(response, provider, call.signal);
       return { response: body, usage: fromOpenAIUsage(body["usage"]) };
+    },
+
+    async imageGenerations(call): Promise<JsonResult> {
+      const d = call.deployment;
+      const response = await post(call, endpoint(d).imageGenerationsUrl, { ...call.body, model: d.providerModel });
+      const body = await readJsonObject(response, provider, call.signal);
+      // GPT Image models count tokens as the Responses API does; DALL·E reports none.
+      return { response: body, usage: fromResponsesUsage(body["usage"]) };
     },
 
     async responses(call): Promise<ChatResult> {
@@ -111,6 +120,7 @@ export function openAIEndpointAt(base: string, apiKey: string | undefined): Open
     chatUrl: `${base}/chat/completions`,
     embeddingsUrl: `${base}/embeddings`,
     textCompletionsUrl: `${base}/completions`,
+    imageGenerationsUrl: `${base}/images/generations`,
     responsesUrl: `${base}/responses`,
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
   };

@@ -41,8 +41,9 @@ export interface ChatResult {
   usage: Usage | undefined;
 }
 
-export interface EmbeddingsResult {
-  /** An OpenAI embeddings list. */
+/** A call answered in one piece, outside chat: embeddings, generated images. */
+export interface JsonResult {
+  /** An OpenAI embeddings list, or image generation's answer. */
   response: Json;
   usage: Usage | undefined;
 }
@@ -86,9 +87,11 @@ export interface ProviderAdapter {
   textCompletion?(call: ProviderCall): Promise<ChatResult>;
   textCompletionStream?(call: ProviderCall): Promise<AsyncIterable<ChatChunk>>;
   /** OpenAI embeddings; unset when the provider has none. */
-  embeddings?(call: ProviderCall): Promise<EmbeddingsResult>;
+  embeddings?(call: ProviderCall): Promise<JsonResult>;
   /** The OpenAI embeddings parameters it takes, as chatParams is for chat. */
   readonly embeddingParams?: ReadonlySet<string>;
+  /** OpenAI's image generation (/v1/images/generations); unset when the provider has none here. */
+  imageGenerations?(call: ProviderCall): Promise<JsonResult>;
   /**
    * Anthropic Messages requests answered natively: the body, the response and
    * the events stay in Anthropic's shapes. Unset: they are translated to chat.

@@ -1,4 +1,4 @@
-import type { EmbeddingsResult, OpenAIBody } from "../providers/provider.js";
+import type { JsonResult, OpenAIBody } from "../providers/provider.js";
 import { badRequest } from "./content.js";
 
 // OpenAI embeddings requests and answers, for providers that take texts and
@@ -21,7 +21,7 @@ function toBase64(values: number[]): string {
 }
 
 /** The provider's vectors, in input order, as OpenAI's embeddings list, with the prompt tokens it reported. */
-export function embeddingList(vectors: number[][], body: OpenAIBody, providerModel: string, promptTokens: number | undefined): EmbeddingsResult {
+export function embeddingList(vectors: number[][], body: OpenAIBody, providerModel: string, promptTokens: number | undefined): JsonResult {
   const base64 = body["encoding_format"] === "base64";
   const data = vectors.map((values, index) => ({ object: "embedding", index, embedding: base64 ? toBase64(values) : values }));
   const usage = promptTokens === undefined ? undefined : { promptTokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };

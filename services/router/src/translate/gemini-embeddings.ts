@@ -1,4 +1,4 @@
-import type { EmbeddingsResult, Json, OpenAIBody } from "../providers/provider.js";
+import type { JsonResult, Json, OpenAIBody } from "../providers/provider.js";
 import { jsonArray } from "./content.js";
 import { embeddingInputs, embeddingList } from "./embedding-list.js";
 
@@ -13,7 +13,7 @@ export function toGeminiEmbeddingsRequest(body: OpenAIBody, modelName: string): 
   };
 }
 
-export function fromGeminiEmbeddings(response: Json, body: OpenAIBody, providerModel: string): EmbeddingsResult {
+export function fromGeminiEmbeddings(response: Json, body: OpenAIBody, providerModel: string): JsonResult {
   const vectors = jsonArray(response["embeddings"]).map((embedding) => (Array.isArray(embedding["values"]) ? (embedding["values"] as number[]) : []));
   const tokens = (response["usageMetadata"] as Json | undefined)?.["promptTokenCount"];
   return embeddingList(vectors, body, providerModel, typeof tokens === "number" ? tokens : undefined);

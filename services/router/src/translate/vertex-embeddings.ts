@@ -1,4 +1,4 @@
-import type { EmbeddingsResult, Json, OpenAIBody } from "../providers/provider.js";
+import type { JsonResult, Json, OpenAIBody } from "../providers/provider.js";
 import { isJson, jsonArray } from "./content.js";
 import { embeddingInputs, embeddingList } from "./embedding-list.js";
 
@@ -18,7 +18,7 @@ export function toVertexEmbeddingsRequests(body: OpenAIBody, perRequest: number)
 }
 
 /** The answers to those requests, in their order, as one OpenAI list. */
-export function fromVertexEmbeddings(answers: Json[], body: OpenAIBody, providerModel: string): EmbeddingsResult {
+export function fromVertexEmbeddings(answers: Json[], body: OpenAIBody, providerModel: string): JsonResult {
   let tokens: number | undefined;
   const vectors = answers.flatMap((answer) => jsonArray(answer["predictions"])).map((prediction) => {
     const embeddings = isJson(prediction["embeddings"]) ? prediction["embeddings"] : {};
