@@ -97,6 +97,14 @@ export function listPrice(providerModel: string): Price {
   };
 }
 
+// Speech models priced by the character of text they read (OpenAI's TTS and TTS HD), dollars a character.
+const PER_CHARACTER: Record<string, number> = { "tts-1": 15 * M, "tts-1-hd": 30 * M };
+
+/** The list price of a character a speech model reads; undefined for a model priced otherwise. */
+export function characterPrice(providerModel: string): number | undefined {
+  return rowOf(PER_CHARACTER, providerModel);
+}
+
 // Models priced by the image rather than by the token (OpenAI's DALL·E):
 // dollars an image, by quality and size; the first size is the default.
 const PER_IMAGE: Record<string, Record<string, Record<string, number>>> = {

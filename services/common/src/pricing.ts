@@ -1,5 +1,5 @@
 import type { ModelEntry } from "./config.js";
-import { imagePrice, listPrice } from "./price-list.js";
+import { listPrice } from "./price-list.js";
 
 /** US dollars per token, of each kind of token. */
 export interface PriceRates {
@@ -46,7 +46,7 @@ export interface PriceOverride {
 type PriceField = Exclude<keyof PriceOverride, "base_model">;
 
 /** The model whose list price applies: the first base_model given (without its provider prefix), else the deployment's own. */
-function pricedModel(providerModel: string, overrides: (PriceOverride | undefined)[]): string {
+export function pricedModel(providerModel: string, overrides: (PriceOverride | undefined)[]): string {
   const base = overrides.find((o) => o?.base_model !== undefined)?.base_model;
   if (base === undefined) return providerModel;
   const slash = base.indexOf("/");
@@ -77,11 +77,6 @@ export function deploymentPrice(providerModel: string, ...overrides: (PriceOverr
   };
   const longContext = longContextRates(rates, list, given);
   return { ...rates, ...(longContext && { longContext }), ...(list.webSearch !== undefined && { webSearch: list.webSearch }) };
-}
-
-/** What one image a deployment generates costs, where its model (or base_model) is priced by the image; see imagePrice. */
-export function deploymentImagePrice(providerModel: string, quality: unknown, size: unknown, ...overrides: (PriceOverride | undefined)[]): number | undefined {
-  return imagePrice(pricedModel(providerModel, overrides), quality, size);
 }
 
 const LONG_CONTEXT_FIELDS: [PriceField, keyof PriceRates][] = [
@@ -176,15 +171,15 @@ export interface Usage {
   webSearches?: number;
   /** What the provider says the call cost, US dollars (OpenRouter's and Perplexity's usage.cost). */
   reportedCost?: number;
-  /** What the images it generated cost, US dollars, where the model is priced by the image (imagePrice). */
-  imagesCost?: number;
+  /** What the call cost by the unit rather than the token, US dollars: images (imagePrice), characters read aloud (characterPrice). */
+  unitCost?: number;
 }
 
 /** The cost of a request: what its provider reported, where the price says to book that; else each kind of prompt token at its own price, all at the long-context rates when its prompt is long. */
 export function costOf(price: Price, usage: Usage): number {
   if (price.reported && usage.reportedCost !== undefined) return usage.reportedCost;
   const searches = (usage.webSearches ?? 0) * (price.webSearch ?? 0);
-  return searches + (usage.imagesCost ?? 0) + costAt(price.longContext && usage.promptTokens > LONG_CONTEXT_TOKENS ? price.longContext : price, usage);
+  return searches + (usage.unitCost ?? 0) + costAt(price.longContext && usage.promptTokens > LONG_CONTEXT_TOKENS ? price.longContext : price, usage);
 }
 
 function costAt(price: PriceRates, usage: Usage): number {

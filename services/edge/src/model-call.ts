@@ -206,15 +206,17 @@ function finish(call: Call, finished: Finished): void {
 async function writeResponse(ctx: Call, events: Events): Promise<void> {
   let started: Started | undefined;
   let body: Uint8Array | undefined;
+  let contentType = "application/json";
   try {
     for await (const { event } of events) {
       if (event.case === "started") started = event.value;
       else if (event.case === "response") body = event.value;
+      else if (event.case === "media") ({ contentType, data: body } = event.value);
       else if (event.case === "finished") {
         finish(ctx, event.value);
         if (!body) continue;
         const headers = routeHeaders(ctx, started, event.value.cost);
-        headers["content-type"] = "application/json";
+        headers["content-type"] = contentType;
         headers["content-length"] = String(body.length);
         ctx.res.writeHead(200, headers);
         ctx.res.end(body);

@@ -8,6 +8,7 @@ import { gatewayError } from "@gateway/common";
 import type { EdgeOptions, RequestContext, RouteHandler } from "./context.js";
 import { observeRequest } from "./observe.js";
 import { errorBody } from "./openai-errors.js";
+import { audioSpeech } from "./routes/audio-speech.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { embeddings } from "./routes/embeddings.js";
 import { globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
@@ -34,6 +35,8 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /embeddings", embeddings],
   ["POST /v1/images/generations", imageGenerations],
   ["POST /images/generations", imageGenerations],
+  ["POST /v1/audio/speech", audioSpeech],
+  ["POST /audio/speech", audioSpeech],
   ["POST /v1/messages", messages],
   ["POST /v1/messages/count_tokens", countTokens],
   ["GET /v1/models", listModels],

@@ -20,10 +20,11 @@ import {
 } from "./reply.js";
 import { generateImages } from "./images.js";
 import { respond } from "./responses.js";
+import { speak } from "./speech.js";
 import { promptOf, textCompletion } from "./text-completions.js";
 import { embed, toBase64 } from "./vectors.js";
 
-// OpenAI's chat completions, text completions, embeddings and image generation, at OpenAI's
+// OpenAI's chat completions, text completions, embeddings, image generation and speech, at OpenAI's
 // paths and at Azure OpenAI's (/openai/deployments/{name}/…?api-version=…,
 // api-key header).
 
@@ -31,8 +32,8 @@ type FinishReason = "stop" | "length" | "tool_calls";
 
 const FINGERPRINT = "fp_fake";
 const TOOL_CALL_ID = "call_fake_1";
-const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings|images\/generations)$/;
-const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations"]);
+const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings|images\/generations|audio\/speech)$/;
+const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations", "POST /audio/speech"]);
 
 function errorType(status: number): string {
   if (status === 429) return "rate_limit_error";
@@ -248,6 +249,7 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
     // Azure names the model by the deployment in the path.
     const body = azure ? { ...call.body, model: azureDeployment } : call.body;
     if (route === "POST /embeddings") return embeddings(res, body);
+    if (route === "POST /audio/speech") return speak(res, body, (message, param) => sendError(res, 400, message, null, {}, param));
     if (route === "POST /images/generations") return generateImages(res, body, (message, param) => sendError(res, 400, message, null, {}, param), Math.floor(Date.now() / 1000));
     if (route === "POST /responses") {
       completions += 1;

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { deploymentImagePrice, gatewayError } from "@gateway/common";
+import { gatewayError, imagePrice, pricedModel } from "@gateway/common";
 import { estimatedUsage, finished, response, started, type CallEvent, type Outcome } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { Json, ProviderCall, Usage } from "./providers/provider.js";
@@ -28,7 +28,7 @@ export async function imageGenerations(call: ProviderCall, outcome: Outcome): Pr
   }
   const result = await adapter.imageGenerations(call);
   const usage: Usage = result.usage ?? estimatedUsage("", 0);
-  const perImage = deploymentImagePrice(d.providerModel, call.body["quality"], call.body["size"], d.entry.model_info, d.entry.litellm_params);
-  if (perImage !== undefined) usage.imagesCost = perImage * (Array.isArray(result.response["data"]) ? result.response["data"].length : 0);
+  const perImage = imagePrice(pricedModel(d.providerModel, [d.entry.model_info, d.entry.litellm_params]), call.body["quality"], call.body["size"]);
+  if (perImage !== undefined) usage.unitCost = perImage * (Array.isArray(result.response["data"]) ? result.response["data"].length : 0);
   return [started(d), response(result.response), finished(outcome, d, usage)];
 }

@@ -70,6 +70,11 @@ export function chunk({ json: value, data }: ChatChunk): CallEvent {
   return event({ case: "chunk", value: data === undefined ? json(value) : Buffer.from(data) });
 }
 
+/** The whole answer when it is not JSON (speech's audio), with its media type. */
+export function media(contentType: string, data: Uint8Array): CallEvent {
+  return event({ case: "media", value: { $typeName: "gateway.router.v1.Media", contentType, data } });
+}
+
 export function namedChunk(name: string, data: Uint8Array): CallEvent {
   return event({ case: "namedChunk", value: { $typeName: "gateway.router.v1.NamedChunk", name, data } });
 }

@@ -23,6 +23,7 @@ function probeTarget(d: Deployment): Deployment | string {
 function probeCall(d: Deployment): [CallType, Record<string, unknown>] {
   if (d.mode === "embedding") return [CallType.EMBEDDINGS, { model: d.modelGroup, input: "ping" }];
   if (d.mode === "image_generation") return [CallType.IMAGE_GENERATIONS, { model: d.modelGroup, prompt: "ping", n: 1 }];
+  if (d.mode === "audio_speech") return [CallType.AUDIO_SPEECH, { model: d.modelGroup, input: "ping", voice: "alloy" }];
   return [CallType.CHAT_COMPLETIONS, { model: d.modelGroup, messages: [{ role: "user", content: "ping" }], max_tokens: 1 }];
 }
 

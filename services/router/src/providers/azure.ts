@@ -16,6 +16,7 @@ function endpoint(d: Deployment): OpenAIEndpoint {
     embeddingsUrl: `${base}/embeddings${query}`,
     textCompletionsUrl: `${base}/completions${query}`,
     imageGenerationsUrl: `${base}/images/generations${query}`,
+    speechUrl: `${base}/audio/speech${query}`,
     headers: d.apiKey ? { "api-key": d.apiKey } : {},
   };
 }

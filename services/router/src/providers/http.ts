@@ -205,6 +205,17 @@ async function readBody(response: Dispatcher.ResponseData, provider: string): Pr
   return bytes;
 }
 
+/** A successful response's body as it came (audio, say), and its media type; a broken body becomes a ProviderError. */
+export async function readMedia(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<{ contentType: string; bytes: Buffer }> {
+  const type = response.headers["content-type"];
+  try {
+    return { contentType: typeof type === "string" ? type : "application/octet-stream", bytes: await readBody(response, provider) };
+  } catch (err) {
+    if (err instanceof ProviderError) throw err;
+    throw transportError(err, provider, signal);
+  }
+}
+
 /** A successful response's JSON body and the bytes it came as, mapping a broken body to a ProviderError. */
 async function readJson(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<{ value: unknown; bytes: Buffer }> {
   let bytes: Buffer;

@@ -2,7 +2,7 @@ import { withFields } from "@gateway/common";
 import type { Deployment } from "../config/deployment.js";
 import { fromOpenAIUsage, fromResponsesUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
-import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, readJsonObjectBytes, scrub } from "./http.js";
+import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, readJsonObjectBytes, readMedia, scrub } from "./http.js";
 import { ProviderError, type ChatChunk, type ChatResult, type JsonResult, type Json, type NamedEvent, type ProviderAdapter, type ProviderCall } from "./provider.js";
 
 const OPENAI_API_BASE = "https://api.openai.com/v1";
@@ -13,6 +13,7 @@ export interface OpenAIEndpoint {
   embeddingsUrl: string;
   textCompletionsUrl: string;
   imageGenerationsUrl: string;
+  speechUrl: string;
   /** OpenAI's Responses API, for the providers that serve it beside chat completions. */
   responsesUrl?: string;
   headers: Record<string, string>;
@@ -64,6 +65,13 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
       const body = await readJsonObject(response, provider, call.signal);
       // GPT Image models count tokens as the Responses API does; DALL·E reports none.
       return { response: body, usage: fromResponsesUsage(body["usage"]) };
+    },
+
+    async speech(call) {
+      const d = call.deployment;
+      const response = await post(call, endpoint(d).speechUrl, { ...call.body, model: d.providerModel });
+      const { contentType, bytes } = await readMedia(response, provider, call.signal);
+      return { contentType, audio: bytes };
     },
 
     async responses(call): Promise<ChatResult> {
@@ -121,6 +129,7 @@ export function openAIEndpointAt(base: string, apiKey: string | undefined): Open
     embeddingsUrl: `${base}/embeddings`,
     textCompletionsUrl: `${base}/completions`,
     imageGenerationsUrl: `${base}/images/generations`,
+    speechUrl: `${base}/audio/speech`,
     responsesUrl: `${base}/responses`,
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
   };

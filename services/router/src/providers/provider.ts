@@ -92,6 +92,8 @@ export interface ProviderAdapter {
   readonly embeddingParams?: ReadonlySet<string>;
   /** OpenAI's image generation (/v1/images/generations); unset when the provider has none here. */
   imageGenerations?(call: ProviderCall): Promise<JsonResult>;
+  /** OpenAI's text to speech (/v1/audio/speech): the audio and its media type; unset when the provider has none here. */
+  speech?(call: ProviderCall): Promise<{ contentType: string; audio: Uint8Array }>;
   /**
    * Anthropic Messages requests answered natively: the body, the response and
    * the events stay in Anthropic's shapes. Unset: they are translated to chat.

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/router/v1/router.proto.
  */
 export const file_gateway_router_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch5nYXRld2F5L3JvdXRlci92MS9yb3V0ZXIucHJvdG8SEWdhdGV3YXkucm91dGVyLnYxItECCg9Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgljYWxsX3R5cGUYAiABKA4yGy5nYXRld2F5LnJvdXRlci52MS5DYWxsVHlwZRIMCgRib2R5GAMgASgMEhAKCGtleV9oYXNoGAQgASgJEhEKCWtleV9hbGlhcxgFIAEoCRIPCgd1c2VyX2lkGAYgASgJEg8KB3RlYW1faWQYByABKAkSUQoQcHJvdmlkZXJfaGVhZGVycxgIIAMoCzI3LmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdC5Qcm92aWRlckhlYWRlcnNFbnRyeRIaChJyZXNlcnZhdGlvbl9ob2xkZXIYCSABKAkaNgoUUHJvdmlkZXJIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLWAQoQQ29tcGxldGVSZXNwb25zZRItCgdzdGFydGVkGAEgASgLMhouZ2F0ZXdheS5yb3V0ZXIudjEuU3RhcnRlZEgAEg8KBWNodW5rGAIgASgMSAASEgoIcmVzcG9uc2UYAyABKAxIABIvCghmaW5pc2hlZBgEIAEoCzIbLmdhdGV3YXkucm91dGVyLnYxLkZpbmlzaGVkSAASNAoLbmFtZWRfY2h1bmsYBSABKAsyHS5nYXRld2F5LnJvdXRlci52MS5OYW1lZENodW5rSABCBwoFZXZlbnQiKAoKTmFtZWRDaHVuaxIMCgRuYW1lGAEgASgJEgwKBGRhdGEYAiABKAwiiAIKB1N0YXJ0ZWQSEwoLbW9kZWxfZ3JvdXAYASABKAkSFQoNZGVwbG95bWVudF9pZBgCIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgDIAEoCRIZChFhdHRlbXB0ZWRfcmV0cmllcxgEIAEoDRIbChNhdHRlbXB0ZWRfZmFsbGJhY2tzGAUgASgNEkkKEHByb3ZpZGVyX2hlYWRlcnMYBiADKAsyLy5nYXRld2F5LnJvdXRlci52MS5TdGFydGVkLlByb3ZpZGVySGVhZGVyc0VudHJ5GjYKFFByb3ZpZGVySGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSgoIRmluaXNoZWQSFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoDRIMCgRjb3N0GAMgASgBIiEKEUxpc3RNb2RlbHNSZXF1ZXN0EgwKBG9ubHkYASADKAkiQwoSTGlzdE1vZGVsc1Jlc3BvbnNlEi0KBm1vZGVscxgBIAMoCzIdLmdhdGV3YXkucm91dGVyLnYxLk1vZGVsR3JvdXAiKwoKTW9kZWxHcm91cBIMCgRuYW1lGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMiIAoPQWRkTW9kZWxSZXF1ZXN0Eg0KBW1vZGVsGAEgASgMIkQKEEFkZE1vZGVsUmVzcG9uc2USMAoFbW9kZWwYASABKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyIgChJEZWxldGVNb2RlbFJlcXVlc3QSCgoCaWQYASABKAkiFQoTRGVsZXRlTW9kZWxSZXNwb25zZSIxChJVcGRhdGVNb2RlbFJlcXVlc3QSCgoCaWQYASABKAkSDwoHY2hhbmdlcxgCIAEoDCJHChNVcGRhdGVNb2RlbFJlc3BvbnNlEjAKBW1vZGVsGAEgASgLMiEuZ2F0ZXdheS5yb3V0ZXIudjEuRGVwbG95bWVudEluZm8iIQoTR2V0TW9kZWxJbmZvUmVxdWVzdBIKCgJpZBgBIAEoCSJJChRHZXRNb2RlbEluZm9SZXNwb25zZRIxCgZtb2RlbHMYASADKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyIeCg5EZXBsb3ltZW50SW5mbxIMCgRqc29uGAEgASgMIiMKEkNoZWNrSGVhbHRoUmVxdWVzdBINCgVtb2RlbBgBIAEoCSJ/ChNDaGVja0hlYWx0aFJlc3BvbnNlEjIKB2hlYWx0aHkYASADKAsyIS5nYXRld2F5LnJvdXRlci52MS5FbmRwb2ludEhlYWx0aBI0Cgl1bmhlYWx0aHkYAiADKAsyIS5nYXRld2F5LnJvdXRlci52MS5FbmRwb2ludEhlYWx0aCJsCg5FbmRwb2ludEhlYWx0aBITCgttb2RlbF9ncm91cBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEg0KBW1vZGVsGAMgASgJEhAKCGFwaV9iYXNlGAQgASgJEg0KBWVycm9yGAUgASgJKtEBCghDYWxsVHlwZRIZChVDQUxMX1RZUEVfVU5TUEVDSUZJRUQQABIeChpDQUxMX1RZUEVfQ0hBVF9DT01QTEVUSU9OUxABEhgKFENBTExfVFlQRV9FTUJFRERJTkdTEAISFgoSQ0FMTF9UWVBFX01FU1NBR0VTEAMSHgoaQ0FMTF9UWVBFX1RFWFRfQ09NUExFVElPTlMQBBIXChNDQUxMX1RZUEVfUkVTUE9OU0VTEAUSHwobQ0FMTF9UWVBFX0lNQUdFX0dFTkVSQVRJT05TEAYykQUKDVJvdXRlclNlcnZpY2USVQoIQ29tcGxldGUSIi5nYXRld2F5LnJvdXRlci52MS5Db21wbGV0ZVJlcXVlc3QaIy5nYXRld2F5LnJvdXRlci52MS5Db21wbGV0ZVJlc3BvbnNlMAESWQoKTGlzdE1vZGVscxIkLmdhdGV3YXkucm91dGVyLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiUuZ2F0ZXdheS5yb3V0ZXIudjEuTGlzdE1vZGVsc1Jlc3BvbnNlElMKCEFkZE1vZGVsEiIuZ2F0ZXdheS5yb3V0ZXIudjEuQWRkTW9kZWxSZXF1ZXN0GiMuZ2F0ZXdheS5yb3V0ZXIudjEuQWRkTW9kZWxSZXNwb25zZRJcCgtEZWxldGVNb2RlbBIlLmdhdGV3YXkucm91dGVyLnYxLkRlbGV0ZU1vZGVsUmVxdWVzdBomLmdhdGV3YXkucm91dGVyLnYxLkRlbGV0ZU1vZGVsUmVzcG9uc2USXAoLVXBkYXRlTW9kZWwSJS5nYXRld2F5LnJvdXRlci52MS5VcGRhdGVNb2RlbFJlcXVlc3QaJi5nYXRld2F5LnJvdXRlci52MS5VcGRhdGVNb2RlbFJlc3BvbnNlEl8KDEdldE1vZGVsSW5mbxImLmdhdGV3YXkucm91dGVyLnYxLkdldE1vZGVsSW5mb1JlcXVlc3QaJy5nYXRld2F5LnJvdXRlci52MS5HZXRNb2RlbEluZm9SZXNwb25zZRJcCgtDaGVja0hlYWx0aBIlLmdhdGV3YXkucm91dGVyLnYxLkNoZWNrSGVhbHRoUmVxdWVzdBomLmdhdGV3YXkucm91dGVyLnYxLkNoZWNrSGVhbHRoUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Ch5nYXRld2F5L3JvdXRlci92MS9yb3V0ZXIucHJvdG8SEWdhdGV3YXkucm91dGVyLnYxItECCg9Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgljYWxsX3R5cGUYAiABKA4yGy5nYXRld2F5LnJvdXRlci52MS5DYWxsVHlwZRIMCgRib2R5GAMgASgMEhAKCGtleV9oYXNoGAQgASgJEhEKCWtleV9hbGlhcxgFIAEoCRIPCgd1c2VyX2lkGAYgASgJEg8KB3RlYW1faWQYByABKAkSUQoQcHJvdmlkZXJfaGVhZGVycxgIIAMoCzI3LmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdC5Qcm92aWRlckhlYWRlcnNFbnRyeRIaChJyZXNlcnZhdGlvbl9ob2xkZXIYCSABKAkaNgoUUHJvdmlkZXJIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKBAgoQQ29tcGxldGVSZXNwb25zZRItCgdzdGFydGVkGAEgASgLMhouZ2F0ZXdheS5yb3V0ZXIudjEuU3RhcnRlZEgAEg8KBWNodW5rGAIgASgMSAASEgoIcmVzcG9uc2UYAyABKAxIABIvCghmaW5pc2hlZBgEIAEoCzIbLmdhdGV3YXkucm91dGVyLnYxLkZpbmlzaGVkSAASNAoLbmFtZWRfY2h1bmsYBSABKAsyHS5nYXRld2F5LnJvdXRlci52MS5OYW1lZENodW5rSAASKQoFbWVkaWEYBiABKAsyGC5nYXRld2F5LnJvdXRlci52MS5NZWRpYUgAQgcKBWV2ZW50IisKBU1lZGlhEhQKDGNvbnRlbnRfdHlwZRgBIAEoCRIMCgRkYXRhGAIgASgMIigKCk5hbWVkQ2h1bmsSDAoEbmFtZRgBIAEoCRIMCgRkYXRhGAIgASgMIogCCgdTdGFydGVkEhMKC21vZGVsX2dyb3VwGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSFgoOcHJvdmlkZXJfbW9kZWwYAyABKAkSGQoRYXR0ZW1wdGVkX3JldHJpZXMYBCABKA0SGwoTYXR0ZW1wdGVkX2ZhbGxiYWNrcxgFIAEoDRJJChBwcm92aWRlcl9oZWFkZXJzGAYgAygLMi8uZ2F0ZXdheS5yb3V0ZXIudjEuU3RhcnRlZC5Qcm92aWRlckhlYWRlcnNFbnRyeRo2ChRQcm92aWRlckhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkoKCEZpbmlzaGVkEhUKDXByb21wdF90b2tlbnMYASABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYAiABKA0SDAoEY29zdBgDIAEoASIhChFMaXN0TW9kZWxzUmVxdWVzdBIMCgRvbmx5GAEgAygJIkMKEkxpc3RNb2RlbHNSZXNwb25zZRItCgZtb2RlbHMYASADKAsyHS5nYXRld2F5LnJvdXRlci52MS5Nb2RlbEdyb3VwIisKCk1vZGVsR3JvdXASDAoEbmFtZRgBIAEoCRIPCgdjcmVhdGVkGAIgASgDIiAKD0FkZE1vZGVsUmVxdWVzdBINCgVtb2RlbBgBIAEoDCJEChBBZGRNb2RlbFJlc3BvbnNlEjAKBW1vZGVsGAEgASgLMiEuZ2F0ZXdheS5yb3V0ZXIudjEuRGVwbG95bWVudEluZm8iIAoSRGVsZXRlTW9kZWxSZXF1ZXN0EgoKAmlkGAEgASgJIhUKE0RlbGV0ZU1vZGVsUmVzcG9uc2UiMQoSVXBkYXRlTW9kZWxSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB2NoYW5nZXMYAiABKAwiRwoTVXBkYXRlTW9kZWxSZXNwb25zZRIwCgVtb2RlbBgBIAEoCzIhLmdhdGV3YXkucm91dGVyLnYxLkRlcGxveW1lbnRJbmZvIiEKE0dldE1vZGVsSW5mb1JlcXVlc3QSCgoCaWQYASABKAkiSQoUR2V0TW9kZWxJbmZvUmVzcG9uc2USMQoGbW9kZWxzGAEgAygLMiEuZ2F0ZXdheS5yb3V0ZXIudjEuRGVwbG95bWVudEluZm8iHgoORGVwbG95bWVudEluZm8SDAoEanNvbhgBIAEoDCIjChJDaGVja0hlYWx0aFJlcXVlc3QSDQoFbW9kZWwYASABKAkifwoTQ2hlY2tIZWFsdGhSZXNwb25zZRIyCgdoZWFsdGh5GAEgAygLMiEuZ2F0ZXdheS5yb3V0ZXIudjEuRW5kcG9pbnRIZWFsdGgSNAoJdW5oZWFsdGh5GAIgAygLMiEuZ2F0ZXdheS5yb3V0ZXIudjEuRW5kcG9pbnRIZWFsdGgibAoORW5kcG9pbnRIZWFsdGgSEwoLbW9kZWxfZ3JvdXAYASABKAkSFQoNZGVwbG95bWVudF9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIQCghhcGlfYmFzZRgEIAEoCRINCgVlcnJvchgFIAEoCSrtAQoIQ2FsbFR5cGUSGQoVQ0FMTF9UWVBFX1VOU1BFQ0lGSUVEEAASHgoaQ0FMTF9UWVBFX0NIQVRfQ09NUExFVElPTlMQARIYChRDQUxMX1RZUEVfRU1CRURESU5HUxACEhYKEkNBTExfVFlQRV9NRVNTQUdFUxADEh4KGkNBTExfVFlQRV9URVhUX0NPTVBMRVRJT05TEAQSFwoTQ0FMTF9UWVBFX1JFU1BPTlNFUxAFEh8KG0NBTExfVFlQRV9JTUFHRV9HRU5FUkFUSU9OUxAGEhoKFkNBTExfVFlQRV9BVURJT19TUEVFQ0gQBzKRBQoNUm91dGVyU2VydmljZRJVCghDb21wbGV0ZRIiLmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdBojLmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVzcG9uc2UwARJZCgpMaXN0TW9kZWxzEiQuZ2F0ZXdheS5yb3V0ZXIudjEuTGlzdE1vZGVsc1JlcXVlc3QaJS5nYXRld2F5LnJvdXRlci52MS5MaXN0TW9kZWxzUmVzcG9uc2USUwoIQWRkTW9kZWwSIi5nYXRld2F5LnJvdXRlci52MS5BZGRNb2RlbFJlcXVlc3QaIy5nYXRld2F5LnJvdXRlci52MS5BZGRNb2RlbFJlc3BvbnNlElwKC0RlbGV0ZU1vZGVsEiUuZ2F0ZXdheS5yb3V0ZXIudjEuRGVsZXRlTW9kZWxSZXF1ZXN0GiYuZ2F0ZXdheS5yb3V0ZXIudjEuRGVsZXRlTW9kZWxSZXNwb25zZRJcCgtVcGRhdGVNb2RlbBIlLmdhdGV3YXkucm91dGVyLnYxLlVwZGF0ZU1vZGVsUmVxdWVzdBomLmdhdGV3YXkucm91dGVyLnYxLlVwZGF0ZU1vZGVsUmVzcG9uc2USXwoMR2V0TW9kZWxJbmZvEiYuZ2F0ZXdheS5yb3V0ZXIudjEuR2V0TW9kZWxJbmZvUmVxdWVzdBonLmdhdGV3YXkucm91dGVyLnYxLkdldE1vZGVsSW5mb1Jlc3BvbnNlElwKC0NoZWNrSGVhbHRoEiUuZ2F0ZXdheS5yb3V0ZXIudjEuQ2hlY2tIZWFsdGhSZXF1ZXN0GiYuZ2F0ZXdheS5yb3V0ZXIudjEuQ2hlY2tIZWFsdGhSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message gateway.router.v1.CompleteRequest
@@ -126,6 +126,14 @@ export type CompleteResponse = Message<"gateway.router.v1.CompleteResponse"> & {
      */
     value: NamedChunk;
     case: "namedChunk";
+  } | {
+    /**
+     * The whole answer when it is not JSON (speech's audio).
+     *
+     * @generated from field: gateway.router.v1.Media media = 6;
+     */
+    value: Media;
+    case: "media";
   } | { case: undefined; value?: undefined };
 };
 
@@ -135,6 +143,30 @@ export type CompleteResponse = Message<"gateway.router.v1.CompleteResponse"> & {
  */
 export const CompleteResponseSchema: GenMessage<CompleteResponse> = /*@__PURE__*/
   messageDesc(file_gateway_router_v1_router, 1);
+
+/**
+ * Bytes of a media type other than JSON.
+ *
+ * @generated from message gateway.router.v1.Media
+ */
+export type Media = Message<"gateway.router.v1.Media"> & {
+  /**
+   * @generated from field: string content_type = 1;
+   */
+  contentType: string;
+
+  /**
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message gateway.router.v1.Media.
+ * Use `create(MediaSchema)` to create a new message.
+ */
+export const MediaSchema: GenMessage<Media> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 2);
 
 /**
  * A server-sent event with an `event:` name; data is JSON.
@@ -158,7 +190,7 @@ export type NamedChunk = Message<"gateway.router.v1.NamedChunk"> & {
  * Use `create(NamedChunkSchema)` to create a new message.
  */
 export const NamedChunkSchema: GenMessage<NamedChunk> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 2);
+  messageDesc(file_gateway_router_v1_router, 3);
 
 /**
  * Sent before any content: which deployment answers.
@@ -205,7 +237,7 @@ export type Started = Message<"gateway.router.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 3);
+  messageDesc(file_gateway_router_v1_router, 4);
 
 /**
  * @generated from message gateway.router.v1.Finished
@@ -232,7 +264,7 @@ export type Finished = Message<"gateway.router.v1.Finished"> & {
  * Use `create(FinishedSchema)` to create a new message.
  */
 export const FinishedSchema: GenMessage<Finished> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 4);
+  messageDesc(file_gateway_router_v1_router, 5);
 
 /**
  * @generated from message gateway.router.v1.ListModelsRequest
@@ -251,7 +283,7 @@ export type ListModelsRequest = Message<"gateway.router.v1.ListModelsRequest"> &
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 5);
+  messageDesc(file_gateway_router_v1_router, 6);
 
 /**
  * @generated from message gateway.router.v1.ListModelsResponse
@@ -268,7 +300,7 @@ export type ListModelsResponse = Message<"gateway.router.v1.ListModelsResponse">
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 6);
+  messageDesc(file_gateway_router_v1_router, 7);
 
 /**
  * @generated from message gateway.router.v1.ModelGroup
@@ -290,7 +322,7 @@ export type ModelGroup = Message<"gateway.router.v1.ModelGroup"> & {
  * Use `create(ModelGroupSchema)` to create a new message.
  */
 export const ModelGroupSchema: GenMessage<ModelGroup> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 7);
+  messageDesc(file_gateway_router_v1_router, 8);
 
 /**
  * @generated from message gateway.router.v1.AddModelRequest
@@ -310,7 +342,7 @@ export type AddModelRequest = Message<"gateway.router.v1.AddModelRequest"> & {
  * Use `create(AddModelRequestSchema)` to create a new message.
  */
 export const AddModelRequestSchema: GenMessage<AddModelRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 8);
+  messageDesc(file_gateway_router_v1_router, 9);
 
 /**
  * @generated from message gateway.router.v1.AddModelResponse
@@ -327,7 +359,7 @@ export type AddModelResponse = Message<"gateway.router.v1.AddModelResponse"> & {
  * Use `create(AddModelResponseSchema)` to create a new message.
  */
 export const AddModelResponseSchema: GenMessage<AddModelResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 9);
+  messageDesc(file_gateway_router_v1_router, 10);
 
 /**
  * @generated from message gateway.router.v1.DeleteModelRequest
@@ -346,7 +378,7 @@ export type DeleteModelRequest = Message<"gateway.router.v1.DeleteModelRequest">
  * Use `create(DeleteModelRequestSchema)` to create a new message.
  */
 export const DeleteModelRequestSchema: GenMessage<DeleteModelRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 10);
+  messageDesc(file_gateway_router_v1_router, 11);
 
 /**
  * @generated from message gateway.router.v1.DeleteModelResponse
@@ -359,7 +391,7 @@ export type DeleteModelResponse = Message<"gateway.router.v1.DeleteModelResponse
  * Use `create(DeleteModelResponseSchema)` to create a new message.
  */
 export const DeleteModelResponseSchema: GenMessage<DeleteModelResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 11);
+  messageDesc(file_gateway_router_v1_router, 12);
 
 /**
  * @generated from message gateway.router.v1.UpdateModelRequest
@@ -387,7 +419,7 @@ export type UpdateModelRequest = Message<"gateway.router.v1.UpdateModelRequest">
  * Use `create(UpdateModelRequestSchema)` to create a new message.
  */
 export const UpdateModelRequestSchema: GenMessage<UpdateModelRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 12);
+  messageDesc(file_gateway_router_v1_router, 13);
 
 /**
  * @generated from message gateway.router.v1.UpdateModelResponse
@@ -404,7 +436,7 @@ export type UpdateModelResponse = Message<"gateway.router.v1.UpdateModelResponse
  * Use `create(UpdateModelResponseSchema)` to create a new message.
  */
 export const UpdateModelResponseSchema: GenMessage<UpdateModelResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 13);
+  messageDesc(file_gateway_router_v1_router, 14);
 
 /**
  * @generated from message gateway.router.v1.GetModelInfoRequest
@@ -423,7 +455,7 @@ export type GetModelInfoRequest = Message<"gateway.router.v1.GetModelInfoRequest
  * Use `create(GetModelInfoRequestSchema)` to create a new message.
  */
 export const GetModelInfoRequestSchema: GenMessage<GetModelInfoRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 14);
+  messageDesc(file_gateway_router_v1_router, 15);
 
 /**
  * @generated from message gateway.router.v1.GetModelInfoResponse
@@ -440,7 +472,7 @@ export type GetModelInfoResponse = Message<"gateway.router.v1.GetModelInfoRespon
  * Use `create(GetModelInfoResponseSchema)` to create a new message.
  */
 export const GetModelInfoResponseSchema: GenMessage<GetModelInfoResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 15);
+  messageDesc(file_gateway_router_v1_router, 16);
 
 /**
  * One deployment as /model/info shows it, JSON: model_name, litellm_params
@@ -460,7 +492,7 @@ export type DeploymentInfo = Message<"gateway.router.v1.DeploymentInfo"> & {
  * Use `create(DeploymentInfoSchema)` to create a new message.
  */
 export const DeploymentInfoSchema: GenMessage<DeploymentInfo> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 16);
+  messageDesc(file_gateway_router_v1_router, 17);
 
 /**
  * @generated from message gateway.router.v1.CheckHealthRequest
@@ -479,7 +511,7 @@ export type CheckHealthRequest = Message<"gateway.router.v1.CheckHealthRequest">
  * Use `create(CheckHealthRequestSchema)` to create a new message.
  */
 export const CheckHealthRequestSchema: GenMessage<CheckHealthRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 17);
+  messageDesc(file_gateway_router_v1_router, 18);
 
 /**
  * @generated from message gateway.router.v1.CheckHealthResponse
@@ -501,7 +533,7 @@ export type CheckHealthResponse = Message<"gateway.router.v1.CheckHealthResponse
  * Use `create(CheckHealthResponseSchema)` to create a new message.
  */
 export const CheckHealthResponseSchema: GenMessage<CheckHealthResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 18);
+  messageDesc(file_gateway_router_v1_router, 19);
 
 /**
  * @generated from message gateway.router.v1.EndpointHealth
@@ -542,7 +574,7 @@ export type EndpointHealth = Message<"gateway.router.v1.EndpointHealth"> & {
  * Use `create(EndpointHealthSchema)` to create a new message.
  */
 export const EndpointHealthSchema: GenMessage<EndpointHealth> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 19);
+  messageDesc(file_gateway_router_v1_router, 20);
 
 /**
  * @generated from enum gateway.router.v1.CallType
@@ -594,6 +626,14 @@ export enum CallType {
    * @generated from enum value: CALL_TYPE_IMAGE_GENERATIONS = 6;
    */
   IMAGE_GENERATIONS = 6,
+
+  /**
+   * OpenAI's text to speech (/v1/audio/speech): text in, audio out, in one
+   * piece (a Media event).
+   *
+   * @generated from enum value: CALL_TYPE_AUDIO_SPEECH = 7;
+   */
+  AUDIO_SPEECH = 7,
 }
 
 /**

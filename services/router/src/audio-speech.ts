@@ -1,0 +1,34 @@
+import { Code } from "@connectrpc/connect";
+import { characterPrice, gatewayError, pricedModel } from "@gateway/common";
+import { estimatedUsage, finished, media, started, type CallEvent, type Outcome } from "./outcome.js";
+import { adapterFor } from "./providers/index.js";
+import type { Json, ProviderCall } from "./providers/provider.js";
+
+export function validateSpeechBody(body: Json): void {
+  const input = body["input"];
+  if (typeof input !== "string" || input === "") {
+    throw gatewayError("input must be a non-empty string", Code.InvalidArgument, { type: "invalid_request_error", param: "input" });
+  }
+}
+
+/**
+ * OpenAI text to speech on the call's deployment: Started, the audio as the
+ * provider sent it, Finished. TTS and TTS HD are priced by the character
+ * read; the answer, being audio, reports no tokens.
+ */
+export async function speech(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
+  const d = call.deployment;
+  outcome.deployment = d;
+  const adapter = adapterFor(d);
+  if (!adapter.speech) {
+    throw gatewayError(`model ${d.modelGroup} does not turn text into speech (${d.provider} deployment ${d.id})`, Code.InvalidArgument, {
+      type: "invalid_request_error",
+      param: "model",
+    });
+  }
+  const { contentType, audio } = await adapter.speech(call);
+  const usage = estimatedUsage("", 0);
+  const perCharacter = characterPrice(pricedModel(d.providerModel, [d.entry.model_info, d.entry.litellm_params]));
+  if (perCharacter !== undefined) usage.unitCost = perCharacter * [...(call.body["input"] as string)].length;
+  return [started(d), media(contentType, audio), finished(outcome, d, usage)];
+}
