@@ -127,3 +127,27 @@ export function imagePrice(providerModel: string, quality: unknown, size: unknow
   if (!bySize) return undefined;
   return typeof size === "string" ? bySize[size] : Object.values(bySize)[0];
 }
+
+// Speech to text, dollars: Whisper by the second of audio heard, GPT-4o
+// transcription by the token (audio heard, text prompt, text written).
+const TRANSCRIPTION: Record<string, { perSecond: number } | { audio: number; text: number; output: number }> = {
+  "whisper-1": { perSecond: 0.0001 },
+  "gpt-4o-transcribe": { audio: 6 * M, text: 2.5 * M, output: 10 * M },
+  "gpt-4o-mini-transcribe": { audio: 3 * M, text: 1.25 * M, output: 5 * M },
+};
+
+/** What a transcription reports it used: seconds of audio (Whisper), or tokens. */
+export interface TranscriptionUsage {
+  seconds: number;
+  audioTokens: number;
+  textTokens: number;
+  outputTokens: number;
+}
+
+/** The list price of a transcription by what it used; undefined for a model the list does not know. */
+export function transcriptionCost(providerModel: string, used: TranscriptionUsage): number | undefined {
+  const rates = rowOf(TRANSCRIPTION, providerModel);
+  if (!rates) return undefined;
+  if ("perSecond" in rates) return used.seconds * rates.perSecond;
+  return used.audioTokens * rates.audio + used.textTokens * rates.text + used.outputTokens * rates.output;
+}

@@ -171,15 +171,20 @@ export interface Usage {
   webSearches?: number;
   /** What the provider says the call cost, US dollars (OpenRouter's and Perplexity's usage.cost). */
   reportedCost?: number;
-  /** What the call cost by the unit rather than the token, US dollars: images (imagePrice), characters read aloud (characterPrice). */
+  /**
+   * What the call cost, US dollars, as its handler priced it by its own
+   * units (images, characters read aloud, seconds or kinds of tokens
+   * heard); its token counts are then not priced again.
+   */
   unitCost?: number;
 }
 
-/** The cost of a request: what its provider reported, where the price says to book that; else each kind of prompt token at its own price, all at the long-context rates when its prompt is long. */
+/** The cost of a request: what its provider reported, where the price says to book that; what its handler priced by the unit; else each kind of prompt token at its own price, all at the long-context rates when its prompt is long. */
 export function costOf(price: Price, usage: Usage): number {
   if (price.reported && usage.reportedCost !== undefined) return usage.reportedCost;
+  if (usage.unitCost !== undefined) return usage.unitCost;
   const searches = (usage.webSearches ?? 0) * (price.webSearch ?? 0);
-  return searches + (usage.unitCost ?? 0) + costAt(price.longContext && usage.promptTokens > LONG_CONTEXT_TOKENS ? price.longContext : price, usage);
+  return searches + costAt(price.longContext && usage.promptTokens > LONG_CONTEXT_TOKENS ? price.longContext : price, usage);
 }
 
 function costAt(price: PriceRates, usage: Usage): number {

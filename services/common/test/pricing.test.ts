@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { costOf, deploymentPrice, ignoredSettings, listPrice, parseConfig, providerPrice, unpricedModels } from "../src/index.js";
+import { characterPrice, costOf, deploymentPrice, ignoredSettings, imagePrice, listPrice, parseConfig, providerPrice, transcriptionCost, unpricedModels } from "../src/index.js";
 
 const PER_MILLION = 1e-6;
 
@@ -139,5 +139,30 @@ describe("a cost the provider reports", () => {
     expect(costOf(providerPrice("openrouter", "some-lab/model", { input_cost_per_token: 1e-6 }), usage)).toBeCloseTo(1000 * 1e-6, 12);
     expect(costOf(providerPrice("openai", "gpt-4o-mini"), usage)).toBeCloseTo((1000 * 0.15 + 100 * 0.6) * PER_MILLION, 12);
     expect(costOf(providerPrice("hosted_vllm", "llama3.1"), usage)).toBe(0);
+  });
+});
+
+describe("models priced by other units than tokens", () => {
+  it("price DALL·E by the image at its quality and size, defaulting as OpenAI does, and know nothing of other sizes", () => {
+    expect(imagePrice("dall-e-3", undefined, undefined)).toBe(0.04);
+    expect(imagePrice("dall-e-3", "hd", "1024x1792")).toBe(0.12);
+    expect(imagePrice("dall-e-2", undefined, "256x256")).toBe(0.016);
+    expect(imagePrice("dall-e-3", "standard", "640x480")).toBeUndefined();
+    expect(imagePrice("gpt-image-1", "high", "1024x1024")).toBeUndefined();
+  });
+
+  it("price TTS by the character, and transcription by the second (Whisper) or by each kind of token (GPT-4o)", () => {
+    expect(characterPrice("tts-1")).toBeCloseTo(15 * PER_MILLION, 15);
+    expect(characterPrice("tts-1-hd-1106")).toBeCloseTo(30 * PER_MILLION, 15);
+    expect(characterPrice("gpt-4o-mini-tts")).toBeUndefined();
+    const used = { seconds: 90, audioTokens: 1000, textTokens: 100, outputTokens: 50 };
+    expect(transcriptionCost("whisper-1", used)).toBeCloseTo(0.009, 12);
+    expect(transcriptionCost("gpt-4o-mini-transcribe", used)).toBeCloseTo((1000 * 3 + 100 * 1.25 + 50 * 5) * PER_MILLION, 12);
+    expect(transcriptionCost("gpt-4o-2024-08-06", used)).toBeUndefined();
+  });
+
+  it("book what the handler priced instead of the tokens' price", () => {
+    const usage = { promptTokens: 1000, completionTokens: 100, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, unitCost: 0.5 };
+    expect(costOf(listPrice("gpt-4o"), usage)).toBe(0.5);
   });
 });

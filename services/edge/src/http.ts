@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code, type CallOptions } from "@connectrpc/connect";
-import { gatewayError, keyOfAuthorization, withFields } from "@gateway/common";
+import { formFields, gatewayError, keyOfAuthorization, withFields } from "@gateway/common";
 import type { RequestContext } from "./context.js";
 
 /** Reads the whole request body, refusing more than `limit` bytes. */
@@ -32,6 +32,16 @@ function tooLarge(limit: number): Error {
 
 /** Content types a JSON body may come with: JSON itself, or a client default that says nothing (curl's, fetch's). */
 const JSON_OR_UNSAID = /^(application\/([\w.+-]+\+)?json|text\/plain|application\/x-www-form-urlencoded)\b/i;
+
+/** Reads a multipart/form-data upload (a file and its fields); 415 for a body of another type. */
+export async function readUpload(req: IncomingMessage, limit: number): Promise<{ raw: Buffer; body: Record<string, unknown>; contentType: string }> {
+  const contentType = req.headers["content-type"];
+  if (contentType === undefined || !/^multipart\/form-data\b/i.test(contentType)) {
+    throw gatewayError("send the file as multipart/form-data", Code.InvalidArgument, { type: "invalid_request_error", status: 415 });
+  }
+  const raw = await readBody(req, limit);
+  return { raw, body: await formFields(raw, contentType), contentType };
+}
 
 /**
  * Reads a JSON object body. A body that does not parse gets 400, or 415 when

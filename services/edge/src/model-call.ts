@@ -28,6 +28,10 @@ export interface ModelApi {
   endStream(res: ServerResponse): void;
   /** Client headers meant for the provider. */
   providerHeaders(req: IncomingMessage): Record<string, string>;
+  /** Reads the body of an API that takes uploads (readUpload); unset: a JSON object. */
+  readBody?(req: IncomingMessage, limit: number): Promise<{ raw: Buffer; body: Body; contentType: string }>;
+  /** The most prompt tokens the body can hold, for the key's reservation; unset: its size in bytes (every token is at least one). */
+  promptBound?(raw: Buffer): number;
 }
 
 /** A 400 for a body field the API does not take. */
@@ -120,7 +124,9 @@ function authorize({ options }: RequestContext, request: AuthorizeRequest): Prom
 export async function callModel(ctx: RequestContext, api: ModelApi): Promise<void> {
   const { req, res, requestId, options } = ctx;
   const { keys, router } = options.peers;
-  const { raw, body } = await readJsonObject(req, options.maxBodyBytes);
+  const { raw, body, contentType = "" }: { raw: Buffer; body: Body; contentType?: string } = api.readBody
+    ? await api.readBody(req, options.maxBodyBytes)
+    : await readJsonObject(req, options.maxBodyBytes);
   rememberParsedBody(raw, body);
   const model = body["model"];
   if (model === undefined || model === null || model === "") throw invalid("model is required", "model");
@@ -134,8 +140,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     apiKey: apiKeyOf(ctx),
     requestId,
     model,
-    // Every token is at least one byte, so the body's size bounds the prompt.
-    promptTokens: raw.length,
+    promptTokens: api.promptBound ? api.promptBound(raw) : raw.length,
     maxTokens: api.maxTokens(body),
     access: Access.INFERENCE,
   });
@@ -169,6 +174,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         teamId: auth.teamId,
         providerHeaders: api.providerHeaders(req),
         reservationHolder: auth.reserved ? auth.holder : "",
+        contentType,
       },
       { signal: abort.signal },
     );

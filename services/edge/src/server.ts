@@ -9,6 +9,7 @@ import type { EdgeOptions, RequestContext, RouteHandler } from "./context.js";
 import { observeRequest } from "./observe.js";
 import { errorBody } from "./openai-errors.js";
 import { audioSpeech } from "./routes/audio-speech.js";
+import { audioTranscriptions } from "./routes/audio-transcriptions.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { embeddings } from "./routes/embeddings.js";
 import { globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
@@ -37,6 +38,8 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /images/generations", imageGenerations],
   ["POST /v1/audio/speech", audioSpeech],
   ["POST /audio/speech", audioSpeech],
+  ["POST /v1/audio/transcriptions", audioTranscriptions],
+  ["POST /audio/transcriptions", audioTranscriptions],
   ["POST /v1/messages", messages],
   ["POST /v1/messages/count_tokens", countTokens],
   ["GET /v1/models", listModels],

@@ -21,10 +21,11 @@ import {
 import { generateImages } from "./images.js";
 import { respond } from "./responses.js";
 import { speak } from "./speech.js";
+import { transcribe } from "./transcriptions.js";
 import { promptOf, textCompletion } from "./text-completions.js";
 import { embed, toBase64 } from "./vectors.js";
 
-// OpenAI's chat completions, text completions, embeddings, image generation and speech, at OpenAI's
+// OpenAI's chat completions, text completions, embeddings, image generation, speech and transcription, at OpenAI's
 // paths and at Azure OpenAI's (/openai/deployments/{name}/…?api-version=…,
 // api-key header).
 
@@ -32,8 +33,8 @@ type FinishReason = "stop" | "length" | "tool_calls";
 
 const FINGERPRINT = "fp_fake";
 const TOOL_CALL_ID = "call_fake_1";
-const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings|images\/generations|audio\/speech)$/;
-const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations", "POST /audio/speech"]);
+const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings|images\/generations|audio\/speech|audio\/transcriptions)$/;
+const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations", "POST /audio/speech", "POST /audio/transcriptions"]);
 
 function errorType(status: number): string {
   if (status === 429) return "rate_limit_error";
@@ -244,6 +245,7 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
       const { status, headers } = failure;
       return sendError(res, status, `Injected failure (HTTP ${status}) from the fake provider.`, status === 429 ? "rate_limit_exceeded" : null, headers);
     }
+    if (route === "POST /audio/transcriptions") return transcribe(call, res, (message, param) => sendError(res, 400, message, null, {}, param));
     if (call.invalidJson) return sendError(res, 400, "We could not parse the JSON body of your request.");
     if (!isRecord(call.body)) return sendError(res, 400, "The request body must be a JSON object.");
     // Azure names the model by the deployment in the path.

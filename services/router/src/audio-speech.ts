@@ -26,9 +26,9 @@ export async function speech(call: ProviderCall, outcome: Outcome): Promise<Call
       param: "model",
     });
   }
-  const { contentType, audio } = await adapter.speech(call);
+  const { contentType, bytes } = await adapter.speech(call);
   const usage = estimatedUsage("", 0);
   const perCharacter = characterPrice(pricedModel(d.providerModel, [d.entry.model_info, d.entry.litellm_params]));
   if (perCharacter !== undefined) usage.unitCost = perCharacter * [...(call.body["input"] as string)].length;
-  return [started(d), media(contentType, audio), finished(outcome, d, usage)];
+  return [started(d), media(contentType, bytes), finished(outcome, d, usage)];
 }

@@ -1,6 +1,7 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { speech, validateSpeechBody } from "./audio-speech.js";
-import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, IMAGE_GENERATION_DEFAULTS, MESSAGES_DEFAULTS, SPEECH_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
+import { transcription, validateTranscriptionBody } from "./audio-transcriptions.js";
+import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, IMAGE_GENERATION_DEFAULTS, MESSAGES_DEFAULTS, SPEECH_DEFAULTS, TRANSCRIPTION_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
 import { chat, chatStream, validateChatBody } from "./chat-completion.js";
 import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
 import { imageGenerations, validateImageGenerationsBody } from "./image-generations.js";
@@ -41,6 +42,7 @@ export const CALL_HANDLERS: ReadonlyMap<CallType, CallHandler> = new Map([
   [CallType.EMBEDDINGS, { name: "aembedding", validate: validateEmbeddingsBody, defaults: EMBEDDING_DEFAULTS, run: embeddings }],
   [CallType.IMAGE_GENERATIONS, { name: "aimage_generation", validate: validateImageGenerationsBody, defaults: IMAGE_GENERATION_DEFAULTS, run: imageGenerations }],
   [CallType.AUDIO_SPEECH, { name: "aspeech", validate: validateSpeechBody, defaults: SPEECH_DEFAULTS, run: speech }],
+  [CallType.AUDIO_TRANSCRIPTIONS, { name: "atranscription", validate: validateTranscriptionBody, defaults: TRANSCRIPTION_DEFAULTS, run: transcription }],
   [
     CallType.MESSAGES,
     { name: "anthropic_messages", validate: validateMessagesBody, defaults: MESSAGES_DEFAULTS, run: (call, outcome) => (streams(call.body) ? messagesStream : messages)(call, outcome) },

@@ -1,5 +1,5 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { DIRECT_PROTOCOL, gatewayError, isUnexpected, parsedBody, requireMasterKey, type Logger } from "@gateway/common";
+import { DIRECT_PROTOCOL, formFields, gatewayError, isUnexpected, parsedBody, requireMasterKey, type Logger } from "@gateway/common";
 import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
@@ -141,7 +141,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       const start = async () => {
         const handler = CALL_HANDLERS.get(req.callType);
         if (!handler) throw new ConnectError(`call type ${CallType[req.callType]} is not supported`, Code.Unimplemented);
-        body = parseBody(req.body);
+        // An upload (multipart/form-data) parses to its fields and files; the edge's parse, in one process.
+        body = req.contentType === "" ? parseBody(req.body) : ((parsedBody(req.body) ?? (await formFields(req.body, req.contentType))) as OpenAIBody);
         const model = requestedModel(body);
         handler.validate(body);
         const call = {

@@ -19,11 +19,31 @@ function probeTarget(d: Deployment): Deployment | string {
   return { ...d, providerModel: splitModel(model).providerModel };
 }
 
+/** A tenth of a second of silence, as a WAV file (16-bit mono PCM at 8 kHz): what a transcription probe sends. */
+function silentWav(): Buffer {
+  const samples = 800;
+  const wav = Buffer.alloc(44 + samples * 2);
+  wav.write("RIFF", 0, "latin1");
+  wav.writeUInt32LE(36 + samples * 2, 4);
+  wav.write("WAVEfmt ", 8, "latin1");
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20); // PCM
+  wav.writeUInt16LE(1, 22); // mono
+  wav.writeUInt32LE(8000, 24);
+  wav.writeUInt32LE(16000, 28); // bytes a second
+  wav.writeUInt16LE(2, 32); // bytes a sample
+  wav.writeUInt16LE(16, 34);
+  wav.write("data", 36, "latin1");
+  wav.writeUInt32LE(samples * 2, 40);
+  return wav;
+}
+
 /** The smallest call of the kind a deployment's mode says it serves (LiteLLM's model_info.mode): chat unless it says otherwise. */
 function probeCall(d: Deployment): [CallType, Record<string, unknown>] {
   if (d.mode === "embedding") return [CallType.EMBEDDINGS, { model: d.modelGroup, input: "ping" }];
   if (d.mode === "image_generation") return [CallType.IMAGE_GENERATIONS, { model: d.modelGroup, prompt: "ping", n: 1 }];
   if (d.mode === "audio_speech") return [CallType.AUDIO_SPEECH, { model: d.modelGroup, input: "ping", voice: "alloy" }];
+  if (d.mode === "audio_transcription") return [CallType.AUDIO_TRANSCRIPTIONS, { model: d.modelGroup, file: new File([silentWav()], "ping.wav", { type: "audio/wav" }) }];
   return [CallType.CHAT_COMPLETIONS, { model: d.modelGroup, messages: [{ role: "user", content: "ping" }], max_tokens: 1 }];
 }
 

@@ -17,6 +17,7 @@ function endpoint(d: Deployment): OpenAIEndpoint {
     textCompletionsUrl: `${base}/completions${query}`,
     imageGenerationsUrl: `${base}/images/generations${query}`,
     speechUrl: `${base}/audio/speech${query}`,
+    transcriptionsUrl: `${base}/audio/transcriptions${query}`,
     headers: d.apiKey ? { "api-key": d.apiKey } : {},
   };
 }

@@ -2,7 +2,7 @@ import { clientJson, withFields } from "@gateway/common";
 import { Agent, errors, type Dispatcher } from "undici";
 import type { Deployment } from "../config/deployment.js";
 import { SseReader, type SseEvent } from "../sse-reader.js";
-import { ProviderError, type Json, type ProviderCall } from "./provider.js";
+import { ProviderError, type Json, type MediaResult, type ProviderCall } from "./provider.js";
 
 // One keep-alive pool per provider origin, shared by every deployment.
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 });
@@ -148,10 +148,24 @@ function rateLimitHeaders(headers: Dispatcher.ResponseData["headers"]): Record<s
 }
 
 /** POSTs JSON upstream; resolves to the successful response, or throws a ProviderError. */
-export async function postJson(provider: string, req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
+export function postJson(provider: string, req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
+  const { deployment } = req.call;
+  const body = clientJson(deployment.extraBody ? withFields(req.body, deployment.extraBody) : req.body);
+  const headers = req.sign ? { "content-type": "application/json", ...req.headers, ...req.sign(body) } : { "content-type": "application/json", ...req.headers };
+  return post(provider, req, headers, body);
+}
+
+/** POSTs a multipart form upstream (an upload: audio to transcribe); the deployment's extra_body does not apply. */
+export async function postForm(provider: string, req: Omit<UpstreamRequest, "body" | "sign">, form: FormData): Promise<Dispatcher.ResponseData> {
+  // Node's own encoder writes the parts and picks the boundary.
+  const encoded = new Response(form);
+  const body = Buffer.from(await encoded.arrayBuffer());
+  return post(provider, req, { "content-type": encoded.headers.get("content-type")!, ...req.headers }, body);
+}
+
+async function post(provider: string, req: Omit<UpstreamRequest, "body" | "sign">, headers: Record<string, string>, body: string | Buffer): Promise<Dispatcher.ResponseData> {
   const { origin, path } = target(req.url);
   const { signal, rateLimited, deployment } = req.call;
-  const body = clientJson(deployment.extraBody ? withFields(req.body, deployment.extraBody) : req.body);
   let response: Dispatcher.ResponseData;
   try {
     response = await agent.request({
@@ -159,9 +173,7 @@ export async function postJson(provider: string, req: UpstreamRequest): Promise<
       path,
       method: "POST",
       // The deployment's extra_headers go last: they may replace any other, its credential included.
-      headers: req.sign
-        ? { "content-type": "application/json", ...req.headers, ...req.sign(body), ...deployment.extraHeaders }
-        : { "content-type": "application/json", ...req.headers, ...deployment.extraHeaders },
+      headers: deployment.extraHeaders ? { ...headers, ...deployment.extraHeaders } : headers,
       body,
       signal,
       headersTimeout: 0,
@@ -206,7 +218,7 @@ async function readBody(response: Dispatcher.ResponseData, provider: string): Pr
 }
 
 /** A successful response's body as it came (audio, say), and its media type; a broken body becomes a ProviderError. */
-export async function readMedia(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<{ contentType: string; bytes: Buffer }> {
+export async function readMedia(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<MediaResult> {
   const type = response.headers["content-type"];
   try {
     return { contentType: typeof type === "string" ? type : "application/octet-stream", bytes: await readBody(response, provider) };

@@ -2,7 +2,7 @@ import { withFields } from "@gateway/common";
 import type { Deployment } from "../config/deployment.js";
 import { fromOpenAIUsage, fromResponsesUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
-import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, readJsonObjectBytes, readMedia, scrub } from "./http.js";
+import { eventJson, incompleteStream, postForm, postJson, readEvents, readJsonObject, readJsonObjectBytes, readMedia, scrub } from "./http.js";
 import { ProviderError, type ChatChunk, type ChatResult, type JsonResult, type Json, type NamedEvent, type ProviderAdapter, type ProviderCall } from "./provider.js";
 
 const OPENAI_API_BASE = "https://api.openai.com/v1";
@@ -14,6 +14,7 @@ export interface OpenAIEndpoint {
   textCompletionsUrl: string;
   imageGenerationsUrl: string;
   speechUrl: string;
+  transcriptionsUrl: string;
   /** OpenAI's Responses API, for the providers that serve it beside chat completions. */
   responsesUrl?: string;
   headers: Record<string, string>;
@@ -70,8 +71,18 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     async speech(call) {
       const d = call.deployment;
       const response = await post(call, endpoint(d).speechUrl, { ...call.body, model: d.providerModel });
-      const { contentType, bytes } = await readMedia(response, provider, call.signal);
-      return { contentType, audio: bytes };
+      return readMedia(response, provider, call.signal);
+    },
+
+    async transcription(call) {
+      const d = call.deployment;
+      const form = new FormData();
+      for (const [name, value] of Object.entries({ ...call.body, model: d.providerModel })) {
+        for (const item of Array.isArray(value) ? value : [value]) form.append(name, item instanceof Blob ? item : String(item));
+      }
+      const { headers } = endpoint(d);
+      const response = await postForm(provider, { url: endpoint(d).transcriptionsUrl, headers, call, secret: d.apiKey }, form);
+      return readMedia(response, provider, call.signal);
     },
 
     async responses(call): Promise<ChatResult> {
@@ -130,6 +141,7 @@ export function openAIEndpointAt(base: string, apiKey: string | undefined): Open
     textCompletionsUrl: `${base}/completions`,
     imageGenerationsUrl: `${base}/images/generations`,
     speechUrl: `${base}/audio/speech`,
+    transcriptionsUrl: `${base}/audio/transcriptions`,
     responsesUrl: `${base}/responses`,
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
   };

@@ -48,6 +48,12 @@ export interface JsonResult {
   usage: Usage | undefined;
 }
 
+/** An answer that may not be JSON, as the provider sent it. */
+export interface MediaResult {
+  contentType: string;
+  bytes: Uint8Array;
+}
+
 /** One chunk of an OpenAI chat stream; `data` is the provider's own text of it, when it spoke OpenAI. */
 export interface ChatChunk {
   json: Json;
@@ -93,7 +99,9 @@ export interface ProviderAdapter {
   /** OpenAI's image generation (/v1/images/generations); unset when the provider has none here. */
   imageGenerations?(call: ProviderCall): Promise<JsonResult>;
   /** OpenAI's text to speech (/v1/audio/speech): the audio and its media type; unset when the provider has none here. */
-  speech?(call: ProviderCall): Promise<{ contentType: string; audio: Uint8Array }>;
+  speech?(call: ProviderCall): Promise<MediaResult>;
+  /** OpenAI's speech to text (/v1/audio/transcriptions), the body an upload's fields and file: the answer as it came (JSON or text); unset when the provider has none here. */
+  transcription?(call: ProviderCall): Promise<MediaResult>;
   /**
    * Anthropic Messages requests answered natively: the body, the response and
    * the events stay in Anthropic's shapes. Unset: they are translated to chat.
