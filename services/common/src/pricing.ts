@@ -102,8 +102,6 @@ function longContextRates(rates: PriceRates, list: Price, given: Given): PriceRa
   return tier;
 }
 
-// Bedrock's ids for Anthropic's models ("us.anthropic.claude-sonnet-4-…-v1:0",
-// "converse/anthropic.claude-…") around the names Anthropic prices them by.
 // Providers whose answers say what each call cost, in US dollars: OpenRouter
 // (usage.cost, searches and its fee included) and Perplexity
 // (usage.cost.total_cost, its per-request search fee included).
@@ -116,16 +114,18 @@ function setsOwnPrice(overrides: (PriceOverride | undefined)[]): boolean {
 
 /**
  * A deployment's price by its provider and model: as deploymentPrice, its
- * model looked up under its name in the price list (listedModel); a
- * provider that reports what each call cost is booked at that, unless the
- * deployment sets its own prices (the price list's rates then serve only
- * where a report is missing, and for budget reservations).
+ * model looked up under its name in the price list (listedModel). A call to
+ * a provider that reports what each call cost is booked at that, unless the
+ * deployment sets prices of its own; the rates still price an answer that
+ * came without a report.
  */
 export function providerPrice(provider: string, providerModel: string, ...overrides: (PriceOverride | undefined)[]): Price {
   const price = deploymentPrice(listedModel(provider, providerModel), ...overrides);
   return REPORTS_COST.has(provider) && !setsOwnPrice(overrides) ? { ...price, reported: true } : price;
 }
 
+// Bedrock's ids for Anthropic's models ("us.anthropic.claude-sonnet-4-…-v1:0",
+// "converse/anthropic.claude-…") around the names Anthropic prices them by.
 const BEDROCK_ANTHROPIC = /^(?:(?:converse|invoke)\/)?(?:[a-z-]+\.)?anthropic\./;
 
 /**

@@ -20,6 +20,7 @@ import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
 import { listModels, retrieveModel } from "./routes/models.js";
+import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
 import { spendLogs } from "./routes/spend.js";
 import { textCompletions } from "./routes/text-completions.js";
@@ -40,6 +41,9 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /audio/speech", audioSpeech],
   ["POST /v1/audio/transcriptions", audioTranscriptions],
   ["POST /audio/transcriptions", audioTranscriptions],
+  ["POST /rerank", rerank],
+  ["POST /v1/rerank", rerank],
+  ["POST /v2/rerank", rerank],
   ["POST /v1/messages", messages],
   ["POST /v1/messages/count_tokens", countTokens],
   ["GET /v1/models", listModels],

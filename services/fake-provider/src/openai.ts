@@ -19,22 +19,24 @@ import {
   type Outcome,
 } from "./reply.js";
 import { generateImages } from "./images.js";
+import { rerank } from "./rerank.js";
 import { respond } from "./responses.js";
 import { speak } from "./speech.js";
 import { transcribe } from "./transcriptions.js";
 import { promptOf, textCompletion } from "./text-completions.js";
 import { embed, toBase64 } from "./vectors.js";
 
-// OpenAI's chat completions, text completions, embeddings, image generation, speech and transcription, at OpenAI's
-// paths and at Azure OpenAI's (/openai/deployments/{name}/…?api-version=…,
-// api-key header).
+// OpenAI's chat completions, text completions, embeddings, image generation,
+// speech and transcription, at OpenAI's paths and at Azure OpenAI's
+// (/openai/deployments/{name}/…?api-version=…, api-key header); and the
+// rerank route that servers speaking OpenAI's API add beside them.
 
 type FinishReason = "stop" | "length" | "tool_calls";
 
 const FINGERPRINT = "fp_fake";
 const TOOL_CALL_ID = "call_fake_1";
 const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings|images\/generations|audio\/speech|audio\/transcriptions)$/;
-const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations", "POST /audio/speech", "POST /audio/transcriptions"]);
+const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations", "POST /audio/speech", "POST /audio/transcriptions", "POST /rerank"]);
 
 function errorType(status: number): string {
   if (status === 429) return "rate_limit_error";
@@ -245,14 +247,16 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
       const { status, headers } = failure;
       return sendError(res, status, `Injected failure (HTTP ${status}) from the fake provider.`, status === 429 ? "rate_limit_exceeded" : null, headers);
     }
-    if (route === "POST /audio/transcriptions") return transcribe(call, res, (message, param) => sendError(res, 400, message, null, {}, param));
+    const reject = (message: string, param: string) => sendError(res, 400, message, null, {}, param);
+    if (route === "POST /audio/transcriptions") return transcribe(call, res, reject);
     if (call.invalidJson) return sendError(res, 400, "We could not parse the JSON body of your request.");
     if (!isRecord(call.body)) return sendError(res, 400, "The request body must be a JSON object.");
     // Azure names the model by the deployment in the path.
     const body = azure ? { ...call.body, model: azureDeployment } : call.body;
     if (route === "POST /embeddings") return embeddings(res, body);
-    if (route === "POST /audio/speech") return speak(res, body, (message, param) => sendError(res, 400, message, null, {}, param));
-    if (route === "POST /images/generations") return generateImages(res, body, (message, param) => sendError(res, 400, message, null, {}, param), Math.floor(Date.now() / 1000));
+    if (route === "POST /audio/speech") return speak(res, body, reject);
+    if (route === "POST /rerank") return rerank(res, body, reject, `rerank-fake-${++completions}`);
+    if (route === "POST /images/generations") return generateImages(res, body, reject, Math.floor(Date.now() / 1000));
     if (route === "POST /responses") {
       completions += 1;
       return respond(res, signal, body, behavior, `resp_fake_${completions}`, (message) => sendError(res, 400, message));

@@ -1,6 +1,5 @@
 import type { ServerResponse } from "node:http";
-import type { IncomingCall } from "./reply.js";
-import { sendJson } from "./reply.js";
+import { sendJson, type IncomingCall } from "./reply.js";
 
 // OpenAI's speech to text, from a multipart upload: the "transcript" names
 // the model, the file and its size, so a test can tell what went upstream.

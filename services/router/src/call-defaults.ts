@@ -36,6 +36,7 @@ export const EMBEDDING_DEFAULTS: Takes = new Map(asIs(["dimensions", "encoding_f
 export const IMAGE_GENERATION_DEFAULTS: Takes = new Map(asIs(["user"]));
 export const SPEECH_DEFAULTS: Takes = new Map();
 export const TRANSCRIPTION_DEFAULTS: Takes = new Map(asIs(["temperature"]));
+export const RERANK_DEFAULTS: Takes = new Map();
 export const MESSAGES_DEFAULTS: Takes = new Map([
   ...asIs(["temperature", "top_p", "top_k", "max_tokens"]),
   ["max_completion_tokens", "max_tokens"],

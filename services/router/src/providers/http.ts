@@ -148,7 +148,7 @@ function rateLimitHeaders(headers: Dispatcher.ResponseData["headers"]): Record<s
 }
 
 /** POSTs JSON upstream; resolves to the successful response, or throws a ProviderError. */
-export function postJson(provider: string, req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
+export async function postJson(provider: string, req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
   const { deployment } = req.call;
   const body = clientJson(deployment.extraBody ? withFields(req.body, deployment.extraBody) : req.body);
   const headers = req.sign ? { "content-type": "application/json", ...req.headers, ...req.sign(body) } : { "content-type": "application/json", ...req.headers };

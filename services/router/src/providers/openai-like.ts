@@ -48,6 +48,8 @@ export const OPENAI_LIKE_PROVIDERS: Readonly<Record<string, OpenAILikeProvider>>
     modelName: (model) => (model.startsWith("accounts/") ? model : `accounts/fireworks/models/${model}`),
     variables: { hosted: true, apiBase: ["FIREWORKS_API_BASE"], apiKey: ["FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "FIREWORKSAI_API_KEY", "FIREWORKS_AI_TOKEN"] },
   },
+  // Embeddings and reranking (Jina has no chat).
+  jina_ai: { base: "https://api.jina.ai/v1", variables: { hosted: true, apiBase: ["JINA_AI_API_BASE"], apiKey: ["JINA_AI_API_KEY"] } },
   nscale: { base: "https://inference.api.nscale.com/v1", variables: { hosted: true, apiBase: ["NSCALE_API_BASE"], apiKey: ["NSCALE_API_KEY"] } },
   // Servers of one's own: the base (with its /v1) is the deployment's to give.
   hosted_vllm: { base: undefined, variables: { hosted: false, apiBase: ["HOSTED_VLLM_API_BASE"], apiKey: ["HOSTED_VLLM_API_KEY"] } },

@@ -1,9 +1,9 @@
 import { withFields } from "@gateway/common";
 import type { Deployment } from "../config/deployment.js";
-import { fromOpenAIUsage, fromResponsesUsage } from "../translate/usage.js";
+import { fromOpenAIUsage, fromRerankUsage, fromResponsesUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, incompleteStream, postForm, postJson, readEvents, readJsonObject, readJsonObjectBytes, readMedia, scrub } from "./http.js";
-import { ProviderError, type ChatChunk, type ChatResult, type JsonResult, type Json, type NamedEvent, type ProviderAdapter, type ProviderCall } from "./provider.js";
+import { ProviderError, type ChatChunk, type ChatResult, type Json, type JsonResult, type NamedEvent, type ProviderAdapter, type ProviderCall } from "./provider.js";
 
 const OPENAI_API_BASE = "https://api.openai.com/v1";
 
@@ -17,6 +17,8 @@ export interface OpenAIEndpoint {
   transcriptionsUrl: string;
   /** OpenAI's Responses API, for the providers that serve it beside chat completions. */
   responsesUrl?: string;
+  /** Reranking, which servers speaking OpenAI's API add beside it (vLLM, Together, Jina); Azure OpenAI has none. */
+  rerankUrl?: string;
   headers: Record<string, string>;
 }
 
@@ -80,9 +82,18 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
       for (const [name, value] of Object.entries({ ...call.body, model: d.providerModel })) {
         for (const item of Array.isArray(value) ? value : [value]) form.append(name, item instanceof Blob ? item : String(item));
       }
-      const { headers } = endpoint(d);
-      const response = await postForm(provider, { url: endpoint(d).transcriptionsUrl, headers, call, secret: d.apiKey }, form);
+      const { transcriptionsUrl, headers } = endpoint(d);
+      const response = await postForm(provider, { url: transcriptionsUrl, headers, call, secret: d.apiKey }, form);
       return readMedia(response, provider, call.signal);
+    },
+
+    async rerank(call): Promise<JsonResult> {
+      const d = call.deployment;
+      const url = endpoint(d).rerankUrl;
+      if (url === undefined) throw new ProviderError(`${provider} deployments do not rerank`, 400, "invalid_request_error");
+      const response = await post(call, url, { ...call.body, model: d.providerModel });
+      const body = await readJsonObject(response, provider, call.signal);
+      return { response: body, usage: fromRerankUsage(body["usage"]) };
     },
 
     async responses(call): Promise<ChatResult> {
@@ -143,6 +154,7 @@ export function openAIEndpointAt(base: string, apiKey: string | undefined): Open
     speechUrl: `${base}/audio/speech`,
     transcriptionsUrl: `${base}/audio/transcriptions`,
     responsesUrl: `${base}/responses`,
+    rerankUrl: `${base}/rerank`,
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
   };
 }

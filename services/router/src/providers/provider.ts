@@ -41,9 +41,9 @@ export interface ChatResult {
   usage: Usage | undefined;
 }
 
-/** A call answered in one piece, outside chat: embeddings, generated images. */
+/** A call answered in one piece, outside chat: embeddings, generated images, rerank scores. */
 export interface JsonResult {
-  /** An OpenAI embeddings list, or image generation's answer. */
+  /** An OpenAI embeddings list, image generation's answer, or rerank scores. */
   response: Json;
   usage: Usage | undefined;
 }
@@ -102,6 +102,8 @@ export interface ProviderAdapter {
   speech?(call: ProviderCall): Promise<MediaResult>;
   /** OpenAI's speech to text (/v1/audio/transcriptions), the body an upload's fields and file: the answer as it came (JSON or text); unset when the provider has none here. */
   transcription?(call: ProviderCall): Promise<MediaResult>;
+  /** Reranking in the Cohere and Jina shape (/rerank); unset when the provider has none here. */
+  rerank?(call: ProviderCall): Promise<JsonResult>;
   /**
    * Anthropic Messages requests answered natively: the body, the response and
    * the events stay in Anthropic's shapes. Unset: they are translated to chat.

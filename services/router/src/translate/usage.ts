@@ -138,3 +138,12 @@ export function fromGeminiUsage(value: unknown): Usage | undefined {
     cacheWrite1hTokens: 0,
   };
 }
+
+/** A rerank answer's usage (vLLM's, Together's, Jina's): the tokens read, as prompt tokens; undefined when it says none. */
+export function fromRerankUsage(value: unknown): Usage | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const u = value as Json;
+  const tokens = u["total_tokens"] ?? u["prompt_tokens"];
+  if (typeof tokens !== "number") return undefined;
+  return { promptTokens: count(tokens), completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
+}

@@ -1,0 +1,33 @@
+import type { ServerResponse } from "node:http";
+import { countTokens, sendJson, type Json } from "./reply.js";
+
+// Reranking as vLLM, Together and Jina answer it (Cohere's shape): each
+// document scored by the share of the query's words it holds, best first.
+
+type Reject = (message: string, param: string) => void;
+
+function words(text: string): string[] {
+  return text.toLowerCase().split(/\W+/).filter(Boolean);
+}
+
+export function rerank(res: ServerResponse, body: Json, reject: Reject, id: string): void {
+  const { model, query, documents } = body;
+  if (typeof model !== "string") return reject("You must provide a model parameter.", "model");
+  if (typeof query !== "string" || query === "") return reject("'query' must be a non-empty string.", "query");
+  if (!Array.isArray(documents) || documents.length === 0) return reject("'documents' must be a non-empty array.", "documents");
+  const texts = documents.map((d: unknown) => (typeof d === "string" ? d : String((d as { text?: unknown }).text ?? "")));
+  const asked = words(query);
+  const scored = texts.map((text, index) => {
+    const held = new Set(words(text));
+    return { index, relevance_score: asked.filter((w) => held.has(w)).length / asked.length, text };
+  });
+  scored.sort((a, b) => b.relevance_score - a.relevance_score || a.index - b.index);
+  const topN = typeof body.top_n === "number" ? body.top_n : scored.length;
+  const withDocuments = body.return_documents !== false;
+  sendJson(res, 200, {
+    id,
+    model,
+    results: scored.slice(0, topN).map(({ index, relevance_score, text }) => ({ index, relevance_score, ...(withDocuments && { document: { text } }) })),
+    usage: { total_tokens: countTokens(query) + texts.reduce((sum, text) => sum + countTokens(text), 0) },
+  });
+}

@@ -1,0 +1,24 @@
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
+import { estimatedUsage, finished, response, started, type CallEvent, type Outcome } from "./outcome.js";
+import { adapterFor } from "./providers/index.js";
+import type { Json, ProviderCall } from "./providers/provider.js";
+
+function invalid(message: string, param: string): Error {
+  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
+}
+
+export function validateRerankBody(body: Json): void {
+  if (typeof body["query"] !== "string" || body["query"] === "") throw invalid("query must be a non-empty string", "query");
+  if (!Array.isArray(body["documents"]) || body["documents"].length === 0) throw invalid("documents must be a non-empty array", "documents");
+}
+
+/** Reranking on the call's deployment: Started, the scores as the provider gave them, Finished; priced by the tokens read. */
+export async function rerank(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
+  const d = call.deployment;
+  outcome.deployment = d;
+  const adapter = adapterFor(d);
+  if (!adapter.rerank) throw invalid(`model ${d.modelGroup} does not rerank (${d.provider} deployment ${d.id})`, "model");
+  const result = await adapter.rerank(call);
+  return [started(d), response(result.response), finished(outcome, d, result.usage ?? estimatedUsage("", 0))];
+}
