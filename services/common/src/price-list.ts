@@ -21,7 +21,8 @@ const PER_MILLION: Record<string, [input: number, output: number, cachedInput: n
   "text-embedding-3-small": [0.02, 0, 0],
   "text-embedding-3-large": [0.13, 0, 0],
   "text-embedding-ada-002": [0.1, 0, 0],
-  // GPT Image: text prompt tokens in, image tokens out.
+  // GPT Image: text prompt tokens in, image tokens out (what budget
+  // reservations bound; an answer is priced by imageTokenCost).
   "gpt-image-1": [5, 40, 1.25],
   "gpt-image-1-mini": [2, 8, 0.2],
   "claude-3-5-sonnet": [3, 15, 0.3, 3.75],
@@ -126,6 +127,19 @@ export function imagePrice(providerModel: string, quality: unknown, size: unknow
   const bySize = byQuality[typeof quality === "string" ? quality : "standard"];
   if (!bySize) return undefined;
   return typeof size === "string" ? bySize[size] : Object.values(bySize)[0];
+}
+
+// GPT Image's tokens, dollars a million: the prompt's text, the images
+// given to edit, and the images written.
+const IMAGE_TOKENS_PER_MILLION: Record<string, { text: number; image: number; output: number }> = {
+  "gpt-image-1": { text: 5, image: 10, output: 40 },
+  "gpt-image-1-mini": { text: 2, image: 2.5, output: 8 },
+};
+
+/** The list price of a GPT Image answer by its kinds of tokens; undefined for a model priced otherwise. */
+export function imageTokenCost(providerModel: string, tokens: { text: number; image: number; output: number }): number | undefined {
+  const rates = rowOf(IMAGE_TOKENS_PER_MILLION, providerModel);
+  return rates && (tokens.text * rates.text + tokens.image * rates.image + tokens.output * rates.output) * M;
 }
 
 // Speech to text, dollars: Whisper by the second of audio heard, GPT-4o

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { characterPrice, costOf, deploymentPrice, ignoredSettings, imagePrice, listPrice, parseConfig, providerPrice, transcriptionCost, unpricedModels } from "../src/index.js";
+import { characterPrice, costOf, deploymentPrice, ignoredSettings, imagePrice, imageTokenCost, listPrice, parseConfig, providerPrice, transcriptionCost, unpricedModels } from "../src/index.js";
 
 const PER_MILLION = 1e-6;
 
@@ -149,6 +149,13 @@ describe("models priced by other units than tokens", () => {
     expect(imagePrice("dall-e-2", undefined, "256x256")).toBe(0.016);
     expect(imagePrice("dall-e-3", "standard", "640x480")).toBeUndefined();
     expect(imagePrice("gpt-image-1", "high", "1024x1024")).toBeUndefined();
+  });
+
+  it("price GPT Image by the prompt's text, the images given and the images written, each at its own rate", () => {
+    const tokens = { text: 100, image: 323, output: 1056 };
+    expect(imageTokenCost("gpt-image-1", tokens)).toBeCloseTo((100 * 5 + 323 * 10 + 1056 * 40) * PER_MILLION, 12);
+    expect(imageTokenCost("gpt-image-1-mini", tokens)).toBeCloseTo((100 * 2 + 323 * 2.5 + 1056 * 8) * PER_MILLION, 12);
+    expect(imageTokenCost("dall-e-3", tokens)).toBeUndefined();
   });
 
   it("price TTS by the character, and transcription by the second (Whisper) or by each kind of token (GPT-4o)", () => {

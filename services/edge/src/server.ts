@@ -14,7 +14,7 @@ import { chatCompletions } from "./routes/chat-completions.js";
 import { embeddings } from "./routes/embeddings.js";
 import { globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
-import { imageGenerations } from "./routes/image-generations.js";
+import { imageEdits, imageGenerations } from "./routes/images.js";
 import { blockKey, deleteKeys, generateKey, keyInfoRoute, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
 import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
@@ -37,6 +37,8 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /embeddings", embeddings],
   ["POST /v1/images/generations", imageGenerations],
   ["POST /images/generations", imageGenerations],
+  ["POST /v1/images/edits", imageEdits],
+  ["POST /images/edits", imageEdits],
   ["POST /v1/audio/speech", audioSpeech],
   ["POST /audio/speech", audioSpeech],
   ["POST /v1/audio/transcriptions", audioTranscriptions],

@@ -1,9 +1,9 @@
 import type { ServerResponse } from "node:http";
-import { countTokens, sendJson, type Json } from "./reply.js";
+import { countTokens, sendJson, type IncomingCall, type Json } from "./reply.js";
 
-// OpenAI's image generation: DALL·E answers with URLs or base64 data and no
-// usage; GPT Image models always with base64 data, and count tokens as the
-// Responses API does.
+// OpenAI's image generation and edits: DALL·E answers with URLs or base64
+// data and no usage; GPT Image models always with base64 data, and count
+// tokens as the Responses API does (an image given to edit: 323 tokens).
 
 // A 1×1 transparent PNG: every generated image.
 const PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
@@ -13,7 +13,33 @@ const OUTPUT_TOKENS: Record<string, number> = { low: 272, medium: 1056, high: 41
 
 type Reject = (message: string, param: string) => void;
 
+// Image tokens GPT Image reads from each image it is given to edit.
+const EDITED_IMAGE_TOKENS = 323;
+
 export function generateImages(res: ServerResponse, body: Json, reject: Reject, created: number): void {
+  answerImages(res, body, reject, created, 0);
+}
+
+/** An edit, from a multipart upload of the prompt and the image (GPT Image: several, as image[]). */
+export async function editImages(call: IncomingCall, res: ServerResponse, reject: Reject, created: number): Promise<void> {
+  const type = call.headers["content-type"];
+  if (typeof type !== "string" || !type.startsWith("multipart/form-data")) return reject("Send the images as multipart/form-data.", "image");
+  let form: FormData;
+  try {
+    form = await new Response(call.rawBody, { headers: { "content-type": type } }).formData();
+  } catch {
+    return reject("The multipart body could not be parsed.", "image");
+  }
+  const images = [...form.getAll("image"), ...form.getAll("image[]")].filter((i) => i instanceof Blob);
+  if (images.length === 0) return reject("'image' must be an uploaded image.", "image");
+  const model = form.get("model");
+  if (typeof model === "string" && model.startsWith("dall-e-3")) return reject("dall-e-3 does not support image edits.", "model");
+  const n = form.get("n");
+  const body: Json = { ...Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string")), ...(typeof n === "string" && { n: Number(n) }) };
+  answerImages(res, body, reject, created, images.length * EDITED_IMAGE_TOKENS);
+}
+
+function answerImages(res: ServerResponse, body: Json, reject: Reject, created: number, imageTokens: number): void {
   const { model, prompt } = body;
   if (typeof model !== "string") return reject("You must provide a model parameter.", "model");
   if (typeof prompt !== "string" || prompt === "") return reject("'prompt' must be a non-empty string.", "prompt");
@@ -27,11 +53,12 @@ export function generateImages(res: ServerResponse, body: Json, reject: Reject, 
     ...(model.startsWith("dall-e-3") && { revised_prompt: `A picture of ${prompt}` }),
   }));
   if (!gptImage) return sendJson(res, 200, { created, data });
-  const input = countTokens(prompt);
+  const text = countTokens(prompt);
   const output = n * (OUTPUT_TOKENS[typeof body.quality === "string" ? body.quality : "auto"] ?? OUTPUT_TOKENS["auto"]!);
+  const input = text + imageTokens;
   sendJson(res, 200, {
     created,
     data,
-    usage: { total_tokens: input + output, input_tokens: input, output_tokens: output, input_tokens_details: { text_tokens: input, image_tokens: 0 } },
+    usage: { total_tokens: input + output, input_tokens: input, output_tokens: output, input_tokens_details: { text_tokens: text, image_tokens: imageTokens } },
   });
 }

@@ -18,7 +18,7 @@ import {
   type Json,
   type Outcome,
 } from "./reply.js";
-import { generateImages } from "./images.js";
+import { editImages, generateImages } from "./images.js";
 import { rerank } from "./rerank.js";
 import { respond } from "./responses.js";
 import { speak } from "./speech.js";
@@ -26,7 +26,7 @@ import { transcribe } from "./transcriptions.js";
 import { promptOf, textCompletion } from "./text-completions.js";
 import { embed, toBase64 } from "./vectors.js";
 
-// OpenAI's chat completions, text completions, embeddings, image generation,
+// OpenAI's chat completions, text completions, embeddings, images,
 // speech and transcription, at OpenAI's paths and at Azure OpenAI's
 // (/openai/deployments/{name}/…?api-version=…, api-key header); and the
 // rerank route that servers speaking OpenAI's API add beside them.
@@ -35,8 +35,8 @@ type FinishReason = "stop" | "length" | "tool_calls";
 
 const FINGERPRINT = "fp_fake";
 const TOOL_CALL_ID = "call_fake_1";
-const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings|images\/generations|audio\/speech|audio\/transcriptions)$/;
-const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations", "POST /audio/speech", "POST /audio/transcriptions", "POST /rerank"]);
+const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings|images\/generations|images\/edits|audio\/speech|audio\/transcriptions)$/;
+const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations", "POST /images/edits", "POST /audio/speech", "POST /audio/transcriptions", "POST /rerank"]);
 
 function errorType(status: number): string {
   if (status === 429) return "rate_limit_error";
@@ -249,6 +249,7 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
     }
     const reject = (message: string, param: string) => sendError(res, 400, message, null, {}, param);
     if (route === "POST /audio/transcriptions") return transcribe(call, res, reject);
+    if (route === "POST /images/edits") return editImages(call, res, reject, Math.floor(Date.now() / 1000));
     if (call.invalidJson) return sendError(res, 400, "We could not parse the JSON body of your request.");
     if (!isRecord(call.body)) return sendError(res, 400, "The request body must be a JSON object.");
     // Azure names the model by the deployment in the path.

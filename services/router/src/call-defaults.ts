@@ -33,7 +33,7 @@ export const CHAT_DEFAULTS: Takes = new Map(
 // Legacy completions' logprobs is a count, not chat's switch: it is left out.
 export const TEXT_COMPLETION_DEFAULTS: Takes = new Map(asIs([...SAMPLING, "n", "stop", "max_tokens", "presence_penalty", "frequency_penalty", "logit_bias", "seed"]));
 export const EMBEDDING_DEFAULTS: Takes = new Map(asIs(["dimensions", "encoding_format", "user"]));
-export const IMAGE_GENERATION_DEFAULTS: Takes = new Map(asIs(["user"]));
+export const IMAGE_DEFAULTS: Takes = new Map(asIs(["user"]));
 export const SPEECH_DEFAULTS: Takes = new Map();
 export const TRANSCRIPTION_DEFAULTS: Takes = new Map(asIs(["temperature"]));
 export const RERANK_DEFAULTS: Takes = new Map();

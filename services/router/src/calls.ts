@@ -1,10 +1,10 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { speech, validateSpeechBody } from "./audio-speech.js";
 import { transcription, validateTranscriptionBody } from "./audio-transcriptions.js";
-import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, IMAGE_GENERATION_DEFAULTS, MESSAGES_DEFAULTS, RERANK_DEFAULTS, SPEECH_DEFAULTS, TRANSCRIPTION_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
+import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, IMAGE_DEFAULTS, MESSAGES_DEFAULTS, RERANK_DEFAULTS, SPEECH_DEFAULTS, TRANSCRIPTION_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
 import { chat, chatStream, validateChatBody } from "./chat-completion.js";
 import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
-import { imageGenerations, validateImageGenerationsBody } from "./image-generations.js";
+import { imageEdits, imageGenerations, validateImageEditsBody, validateImageGenerationsBody } from "./images.js";
 import { messages, messagesStream, validateMessagesBody } from "./messages.js";
 import type { Outcome, CallEvent } from "./outcome.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
@@ -41,7 +41,8 @@ export const CALL_HANDLERS: ReadonlyMap<CallType, CallHandler> = new Map([
     { name: "acompletion", validate: validateChatBody, defaults: CHAT_DEFAULTS, run: (call, outcome) => (streams(call.body) ? chatStream : chat)(call, outcome) },
   ],
   [CallType.EMBEDDINGS, { name: "aembedding", validate: validateEmbeddingsBody, defaults: EMBEDDING_DEFAULTS, run: embeddings }],
-  [CallType.IMAGE_GENERATIONS, { name: "aimage_generation", validate: validateImageGenerationsBody, defaults: IMAGE_GENERATION_DEFAULTS, run: imageGenerations }],
+  [CallType.IMAGE_GENERATIONS, { name: "aimage_generation", validate: validateImageGenerationsBody, defaults: IMAGE_DEFAULTS, run: imageGenerations }],
+  [CallType.IMAGE_EDITS, { name: "aimage_edit", validate: validateImageEditsBody, defaults: IMAGE_DEFAULTS, run: imageEdits }],
   [CallType.AUDIO_SPEECH, { name: "aspeech", validate: validateSpeechBody, defaults: SPEECH_DEFAULTS, run: speech }],
   [CallType.AUDIO_TRANSCRIPTIONS, { name: "atranscription", validate: validateTranscriptionBody, defaults: TRANSCRIPTION_DEFAULTS, run: transcription }],
   [CallType.RERANK, { name: "arerank", validate: validateRerankBody, defaults: RERANK_DEFAULTS, run: rerank }],

@@ -16,6 +16,7 @@ function endpoint(d: Deployment): OpenAIEndpoint {
     embeddingsUrl: `${base}/embeddings${query}`,
     textCompletionsUrl: `${base}/completions${query}`,
     imageGenerationsUrl: `${base}/images/generations${query}`,
+    imageEditsUrl: `${base}/images/edits${query}`,
     speechUrl: `${base}/audio/speech${query}`,
     transcriptionsUrl: `${base}/audio/transcriptions${query}`,
     headers: d.apiKey ? { "api-key": d.apiKey } : {},

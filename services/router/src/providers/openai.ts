@@ -13,6 +13,7 @@ export interface OpenAIEndpoint {
   embeddingsUrl: string;
   textCompletionsUrl: string;
   imageGenerationsUrl: string;
+  imageEditsUrl: string;
   speechUrl: string;
   transcriptionsUrl: string;
   /** OpenAI's Responses API, for the providers that serve it beside chat completions. */
@@ -30,6 +31,16 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
   async function post(call: ProviderCall, url: string, body: Json) {
     const d = call.deployment;
     return postJson(provider, { url, headers: endpoint(d).headers, body, call, secret: d.apiKey });
+  }
+
+  /** Sends an upload's fields and files on as a multipart form, the model named as the deployment names it. */
+  async function upload(call: ProviderCall, url: string) {
+    const d = call.deployment;
+    const form = new FormData();
+    for (const [name, value] of Object.entries({ ...call.body, model: d.providerModel })) {
+      for (const item of Array.isArray(value) ? value : [value]) form.append(name, item instanceof Blob ? item : String(item));
+    }
+    return postForm(provider, { url, headers: endpoint(d).headers, call, secret: d.apiKey }, form);
   }
 
   /** A whole answer from `url`: chat completions' or text completions', which answer alike. */
@@ -76,15 +87,14 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
       return readMedia(response, provider, call.signal);
     },
 
+    async imageEdits(call): Promise<JsonResult> {
+      const response = await upload(call, endpoint(call.deployment).imageEditsUrl);
+      const body = await readJsonObject(response, provider, call.signal);
+      return { response: body, usage: fromResponsesUsage(body["usage"]) };
+    },
+
     async transcription(call) {
-      const d = call.deployment;
-      const form = new FormData();
-      for (const [name, value] of Object.entries({ ...call.body, model: d.providerModel })) {
-        for (const item of Array.isArray(value) ? value : [value]) form.append(name, item instanceof Blob ? item : String(item));
-      }
-      const { transcriptionsUrl, headers } = endpoint(d);
-      const response = await postForm(provider, { url: transcriptionsUrl, headers, call, secret: d.apiKey }, form);
-      return readMedia(response, provider, call.signal);
+      return readMedia(await upload(call, endpoint(call.deployment).transcriptionsUrl), provider, call.signal);
     },
 
     async rerank(call): Promise<JsonResult> {
@@ -151,6 +161,7 @@ export function openAIEndpointAt(base: string, apiKey: string | undefined): Open
     embeddingsUrl: `${base}/embeddings`,
     textCompletionsUrl: `${base}/completions`,
     imageGenerationsUrl: `${base}/images/generations`,
+    imageEditsUrl: `${base}/images/edits`,
     speechUrl: `${base}/audio/speech`,
     transcriptionsUrl: `${base}/audio/transcriptions`,
     responsesUrl: `${base}/responses`,

@@ -98,6 +98,8 @@ export interface ProviderAdapter {
   readonly embeddingParams?: ReadonlySet<string>;
   /** OpenAI's image generation (/v1/images/generations); unset when the provider has none here. */
   imageGenerations?(call: ProviderCall): Promise<JsonResult>;
+  /** OpenAI's image edits (/v1/images/edits), the body an upload's fields and images; unset when the provider has none here. */
+  imageEdits?(call: ProviderCall): Promise<JsonResult>;
   /** OpenAI's text to speech (/v1/audio/speech): the audio and its media type; unset when the provider has none here. */
   speech?(call: ProviderCall): Promise<MediaResult>;
   /** OpenAI's speech to text (/v1/audio/transcriptions), the body an upload's fields and file: the answer as it came (JSON or text); unset when the provider has none here. */

@@ -1,5 +1,6 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
+import { readUpload } from "../http.js";
 import { callModel, invalid, positiveInt, type ModelApi } from "../model-call.js";
 
 // The most image tokens a GPT Image model writes for one image (its largest
@@ -20,7 +21,26 @@ const IMAGE_GENERATIONS: ModelApi = {
   providerHeaders: () => ({}),
 };
 
+// An upload, whose fields are text ("2", "true").
+const IMAGE_EDITS: ModelApi = {
+  ...IMAGE_GENERATIONS,
+  callType: CallType.IMAGE_EDITS,
+  streams: (body) => {
+    if (body["stream"] === "true") throw invalid("image edits are not streamed through this gateway; leave stream out", "stream");
+    return false;
+  },
+  maxTokens: (body) => (positiveInt(Number(body["n"])) || 1) * IMAGE_OUTPUT_TOKENS,
+  readBody: readUpload,
+  // The images given are not prompt text: their tokens are counted once the model has read them.
+  promptBound: () => 0,
+};
+
 /** POST /v1/images/generations: authorize, let the router run it, write OpenAI's answer (image URLs or base64 data). */
 export function imageGenerations(ctx: RequestContext): Promise<void> {
   return callModel(ctx, IMAGE_GENERATIONS);
+}
+
+/** POST /v1/images/edits (a multipart upload): the same, with the images to edit. */
+export function imageEdits(ctx: RequestContext): Promise<void> {
+  return callModel(ctx, IMAGE_EDITS);
 }

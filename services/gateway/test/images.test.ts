@@ -1,12 +1,13 @@
 import type { FakeProvider } from "@gateway/fake-provider";
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
 import { describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 
-// POST /v1/images/generations through openai/ and azure/ deployments, with
-// the official client: DALL·E booked by the image, GPT Image by its tokens.
+// POST /v1/images/generations and /v1/images/edits (an upload) through
+// openai/ and azure/ deployments, with the official client: DALL·E booked by
+// the image, GPT Image by its kinds of tokens.
 const mode = MODES[0]!;
 
 function imagesConfig(fakeUrl: string): string {
@@ -69,6 +70,48 @@ describe("image generation", () => {
     const row = await rowOf(response);
     expect(row).toMatchObject({ prompt_tokens: usage.input_tokens, completion_tokens: usage.output_tokens });
     expect(row["spend"]).toBeCloseTo((usage.input_tokens * 5 + usage.output_tokens * 40) / 1e6, 12);
+  });
+
+  const png = (name = "photo.png") => toFile(Buffer.from("fake png bytes"), name, { type: "image/png" });
+
+  it("edits with GPT Image, booking the images it read at their own price beside the prompt's text", async () => {
+    const { data, response } = await client.images.edit({ model: "gpt-image", image: await png(), prompt: "add a hat" }).withResponse();
+    expect(data.data).toHaveLength(1);
+    expect(provider.requests.at(-1)).toMatchObject({ path: "/v1/images/edits", headers: { authorization: `Bearer ${PROVIDER_KEY}`, "content-type": expect.stringMatching(/^multipart\/form-data/) } });
+    const usage = data.usage!;
+    expect(usage.input_tokens_details).toMatchObject({ image_tokens: 323 });
+    const row = await rowOf(response);
+    expect(row).toMatchObject({ call_type: "aimage_edit", model: "gpt-image-1", prompt_tokens: usage.input_tokens, completion_tokens: usage.output_tokens });
+    expect(row["spend"]).toBeCloseTo((usage.input_tokens_details.text_tokens * 5 + 323 * 10 + usage.output_tokens * 40) / 1e6, 12);
+  });
+
+  it("edits several images given as image[], and DALL·E 2 by the image returned", async () => {
+    const form = new FormData();
+    form.append("model", "gpt-image");
+    form.append("prompt", "merge them");
+    for (const name of ["a.png", "b.png"]) form.append("image[]", new Blob([Buffer.from("png")], { type: "image/png" }), name);
+    const res = await fetch(`${gateway.baseUrl}/v1/images/edits`, { method: "POST", headers: { authorization: `Bearer ${MASTER_KEY}` }, body: form });
+    expect(res.status).toBe(200);
+    const merged = (await res.json()) as { usage: { input_tokens_details: { image_tokens: number } } };
+    expect(merged.usage.input_tokens_details.image_tokens).toBe(2 * 323);
+    const { data, response } = await client.images.edit({ model: "dalle-2", image: await png(), prompt: "sepia", n: 2 }).withResponse();
+    expect(data.data).toHaveLength(2);
+    expect((await rowOf(response))["spend"]).toBeCloseTo(2 * 0.02, 12);
+  });
+
+  it("refuses an edit that is not an upload, or has no image, with an OpenAI-style error", async () => {
+    const json = await fetch(`${gateway.baseUrl}/v1/images/edits`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-image", prompt: "x" }),
+    });
+    expect(json.status).toBe(415);
+    const form = new FormData();
+    form.append("model", "gpt-image");
+    form.append("prompt", "x");
+    const noImage = await fetch(`${gateway.baseUrl}/v1/images/edits`, { method: "POST", headers: { authorization: `Bearer ${MASTER_KEY}` }, body: form });
+    expect(noImage.status).toBe(400);
+    expect(((await noImage.json()) as { error: { message: string } }).error.message).toMatch(/image must be an uploaded image file/);
   });
 
   it("calls an Azure deployment at its own path, priced as the base_model it names", async () => {

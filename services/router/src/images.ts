@@ -1,0 +1,67 @@
+import { Code } from "@connectrpc/connect";
+import { gatewayError, imagePrice, imageTokenCost, pricedModel } from "@gateway/common";
+import { estimatedUsage, finished, response, started, type CallEvent, type Outcome } from "./outcome.js";
+import { adapterFor } from "./providers/index.js";
+import type { Json, JsonResult, ProviderAdapter, ProviderCall, Usage } from "./providers/provider.js";
+
+function invalid(message: string, param: string): Error {
+  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
+}
+
+export function validateImageGenerationsBody(body: Json): void {
+  if (typeof body["prompt"] !== "string" || body["prompt"] === "") throw invalid("prompt must be a non-empty string", "prompt");
+}
+
+/** An edit's upload: a prompt, and the image (or images, GPT Image's "image[]") to edit. */
+export function validateImageEditsBody(body: Json): void {
+  validateImageGenerationsBody(body);
+  const image = body["image"] ?? body["image[]"];
+  if (!(image instanceof Blob) && !(Array.isArray(image) && image.length > 0 && image.every((i) => i instanceof Blob))) {
+    throw invalid("image must be an uploaded image file (multipart/form-data)", "image");
+  }
+}
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/**
+ * What an image answer cost, as the list prices it: GPT Image by its text,
+ * image and output tokens; DALL·E by each image returned, at the quality and
+ * size asked; undefined for a model the list does not know (its token
+ * prices then apply).
+ */
+function imagesCost(model: string, body: Json, answer: Json): number | undefined {
+  const usage = (answer["usage"] ?? {}) as Json;
+  const details = (usage["input_tokens_details"] ?? {}) as Json;
+  const text = count(details["text_tokens"]);
+  const image = count(details["image_tokens"]);
+  // Without the split, every input token is taken as text: generations have no other.
+  const tokens = { text: text + image === 0 ? count(usage["input_tokens"]) : text, image, output: count(usage["output_tokens"]) };
+  const byTokens = imageTokenCost(model, tokens);
+  if (byTokens !== undefined) return byTokens;
+  const perImage = imagePrice(model, body["quality"], body["size"]);
+  return perImage === undefined ? undefined : perImage * (Array.isArray(answer["data"]) ? answer["data"].length : 0);
+}
+
+type ImageCall = (adapter: ProviderAdapter) => ((call: ProviderCall) => Promise<JsonResult>) | undefined;
+
+function imageCall(serve: ImageCall, what: string) {
+  return async (call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> => {
+    const d = call.deployment;
+    outcome.deployment = d;
+    const run = serve(adapterFor(d));
+    if (!run) throw invalid(`model ${d.modelGroup} does not ${what} (${d.provider} deployment ${d.id})`, "model");
+    const result = await run(call);
+    const usage: Usage = result.usage ?? estimatedUsage("", 0);
+    const cost = imagesCost(pricedModel(d.providerModel, [d.entry.model_info, d.entry.litellm_params]), call.body, result.response);
+    if (cost !== undefined) usage.unitCost = cost;
+    return [started(d), response(result.response), finished(outcome, d, usage)];
+  };
+}
+
+/** OpenAI image generation on the call's deployment: Started, the answer, Finished. */
+export const imageGenerations = imageCall((adapter) => adapter.imageGenerations, "generate images");
+
+/** OpenAI image edits (an upload) on the call's deployment: Started, the answer, Finished. */
+export const imageEdits = imageCall((adapter) => adapter.imageEdits, "edit images");
