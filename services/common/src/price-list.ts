@@ -165,3 +165,13 @@ export function transcriptionCost(providerModel: string, used: TranscriptionUsag
   if ("perSecond" in rates) return used.seconds * rates.perSecond;
   return used.audioTokens * rates.audio + used.textTokens * rates.text + used.outputTokens * rates.output;
 }
+
+/** Whether the list prices a model by other units than its tokens: images, characters, seconds or kinds of tokens heard. */
+export function pricedByUnit(providerModel: string): boolean {
+  return (
+    providerModel in PER_IMAGE ||
+    rowOf(PER_CHARACTER, providerModel) !== undefined ||
+    rowOf(IMAGE_TOKENS_PER_MILLION, providerModel) !== undefined ||
+    rowOf(TRANSCRIPTION, providerModel) !== undefined
+  );
+}

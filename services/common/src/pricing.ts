@@ -1,5 +1,5 @@
 import type { ModelEntry } from "./config.js";
-import { listPrice } from "./price-list.js";
+import { listPrice, pricedByUnit } from "./price-list.js";
 
 /** US dollars per token, of each kind of token. */
 export interface PriceRates {
@@ -140,7 +140,8 @@ export function listedModel(provider: string, providerModel: string): string {
 
 /**
  * The deployments whose calls are booked at no cost: no list price for their
- * model, no price of their own and no cost reported by their provider, so a
+ * model (by the token or by its own units, such as DALL·E's images), no
+ * price of their own and no cost reported by their provider, so a
  * start can say so (a local model is free; a hosted one the table does not
  * know needs model_info prices). Fixed answers (mock_response) and wildcard
  * entries, priced per requested model, are left out.
@@ -150,8 +151,10 @@ export function unpricedModels(modelList: readonly ModelEntry[]): string[] {
     .filter(({ litellm_params: p, model_info }) => {
       if (p.mock_response !== undefined || p.model.includes("*")) return false;
       const slash = p.model.indexOf("/");
-      const price = slash > 0 ? providerPrice(p.model.slice(0, slash), p.model.slice(slash + 1), model_info, p) : deploymentPrice(p.model, model_info, p);
-      return price.input === 0 && price.output === 0 && !price.reported && !setsOwnPrice([model_info, p]);
+      const providerModel = slash > 0 ? p.model.slice(slash + 1) : p.model;
+      const price = slash > 0 ? providerPrice(p.model.slice(0, slash), providerModel, model_info, p) : deploymentPrice(p.model, model_info, p);
+      if (price.input > 0 || price.output > 0 || price.reported || setsOwnPrice([model_info, p])) return false;
+      return !pricedByUnit(pricedModel(providerModel, [model_info, p]));
     })
     .map((entry) => `${entry.model_name} (${entry.litellm_params.model})`);
 }

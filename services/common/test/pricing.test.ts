@@ -91,6 +91,9 @@ model_list:
   - { model_name: "openai/*", litellm_params: { model: "openai/*" } }
   - { model_name: routed, litellm_params: { model: openrouter/some-lab/new-model } }
   - { model_name: search, litellm_params: { model: perplexity/sonar-pro } }
+  - { model_name: images, litellm_params: { model: openai/dall-e-3 } }
+  - { model_name: voice, litellm_params: { model: openai/tts-1-hd } }
+  - { model_name: ears, litellm_params: { model: azure/team-whisper }, model_info: { base_model: azure/whisper-1 } }
 `);
     expect(unpricedModels(config.model_list)).toEqual(["local (openai/llama3.1)"]);
   });
