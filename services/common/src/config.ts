@@ -13,8 +13,8 @@ const secret = z.string().min(1);
 // LiteLLM's duration strings: "1mo", "2w", "7d", "24h", "60m", "3600s".
 const duration = z.string().regex(/^[1-9][0-9]*(mo|[wdhms])$/, 'expected a duration such as "1mo", "2w", "7d", "24h", "60m" or "3600s"');
 
-// A deployment's own prices, US dollars per token (PriceOverride): LiteLLM
-// reads them from litellm_params and model_info alike.
+// A deployment's own prices, US dollars per token or per unit
+// (PriceOverride): LiteLLM reads them from litellm_params and model_info alike.
 const price = z.number().nonnegative().optional();
 const prices = {
   input_cost_per_token: price,
@@ -26,6 +26,10 @@ const prices = {
   output_cost_per_token_above_200k_tokens: price,
   cache_read_input_token_cost_above_200k_tokens: price,
   cache_creation_input_token_cost_above_200k_tokens: price,
+  // Models priced by other units: images, characters read aloud, seconds heard.
+  output_cost_per_image: price,
+  input_cost_per_character: price,
+  input_cost_per_second: price,
 };
 
 /** The names of those prices, for what passes a model list on. */

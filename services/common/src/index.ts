@@ -13,7 +13,7 @@ export { createLogger, redactInLogs, type Logger } from "./logger.js";
 export { metrics, metricsRegistry, sendMetrics, type ConsumerLag, type RequestOutcome } from "./metrics.js";
 export { startTracing, traceClientCall, traceHttpRequest, tracingEnabled, otlpConfigured, type TracingOptions } from "./tracing.js";
 export { characterPrice, imagePrice, imageTokenCost, listPrice, transcriptionCost, type TranscriptionUsage } from "./price-list.js";
-export { costOf, deploymentPrice, listedModel, pricedModel, LONG_CONTEXT_TOKENS, providerPrice, unpricedModels, type Price, type PriceOverride, type PriceRates, type Usage } from "./pricing.js";
+export { costOf, deploymentPrice, listedModel, ownUnitPrice, pricedModel, setsOwnPrice, LONG_CONTEXT_TOKENS, providerPrice, unpricedModels, type Price, type PriceOverride, type PriceRates, type UnitPriceField, type Usage } from "./pricing.js";
 export { flatCodec, type FlatCodec } from "./flat-codec.js";
 export { usageEventCodec } from "./usage-event-codec.js";
 export { LightAbortController } from "./light-abort-controller.js";

@@ -39,11 +39,26 @@ export interface PriceOverride {
   output_cost_per_token_above_200k_tokens?: number | undefined;
   cache_read_input_token_cost_above_200k_tokens?: number | undefined;
   cache_creation_input_token_cost_above_200k_tokens?: number | undefined;
+  /** Per image generated or edited (DALL·E and the like). */
+  output_cost_per_image?: number | undefined;
+  /** Per character read aloud (text to speech). */
+  input_cost_per_character?: number | undefined;
+  /** Per second of audio heard (speech to text). */
+  input_cost_per_second?: number | undefined;
   /** LiteLLM's model_info.base_model: the model a freely named deployment (Azure's) is priced as, e.g. "azure/gpt-4o". */
   base_model?: string | undefined;
 }
 
 type PriceField = Exclude<keyof PriceOverride, "base_model">;
+
+/** The prices of models priced by their own units, which a deployment may set. */
+const UNIT_PRICE_FIELDS = ["output_cost_per_image", "input_cost_per_character", "input_cost_per_second"] as const;
+export type UnitPriceField = (typeof UNIT_PRICE_FIELDS)[number];
+
+/** The deployment's own price of a unit, where it sets one. */
+export function ownUnitPrice(field: UnitPriceField, overrides: (PriceOverride | undefined)[]): number | undefined {
+  return overrides.find((o) => o?.[field] !== undefined)?.[field];
+}
 
 /** The model whose list price applies: the first base_model given (without its provider prefix), else the deployment's own. */
 export function pricedModel(providerModel: string, overrides: (PriceOverride | undefined)[]): string {
@@ -108,7 +123,7 @@ function longContextRates(rates: PriceRates, list: Price, given: Given): PriceRa
 const REPORTS_COST: ReadonlySet<string> = new Set(["openrouter", "perplexity"]);
 
 /** Whether the deployment sets its own token prices. */
-function setsOwnPrice(overrides: (PriceOverride | undefined)[]): boolean {
+export function setsOwnPrice(overrides: (PriceOverride | undefined)[]): boolean {
   return overrides.some((o) => o?.input_cost_per_token !== undefined || o?.output_cost_per_token !== undefined);
 }
 
@@ -153,8 +168,10 @@ export function unpricedModels(modelList: readonly ModelEntry[]): string[] {
       const slash = p.model.indexOf("/");
       const providerModel = slash > 0 ? p.model.slice(slash + 1) : p.model;
       const price = slash > 0 ? providerPrice(p.model.slice(0, slash), providerModel, model_info, p) : deploymentPrice(p.model, model_info, p);
-      if (price.input > 0 || price.output > 0 || price.reported || setsOwnPrice([model_info, p])) return false;
-      return !pricedByUnit(pricedModel(providerModel, [model_info, p]));
+      const own = [model_info, p];
+      if (price.input > 0 || price.output > 0 || price.reported || setsOwnPrice(own)) return false;
+      if (UNIT_PRICE_FIELDS.some((field) => ownUnitPrice(field, own) !== undefined)) return false;
+      return !pricedByUnit(pricedModel(providerModel, own));
     })
     .map((entry) => `${entry.model_name} (${entry.litellm_params.model})`);
 }

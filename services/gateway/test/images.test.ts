@@ -24,6 +24,9 @@ model_list:
   - model_name: azure-images
     litellm_params: { model: azure/team-dalle, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY, api_version: "2024-10-21" }
     model_info: { base_model: azure/dall-e-3 }
+  - model_name: local-images
+    litellm_params: { model: openai/sdxl-turbo, ${at} }
+    model_info: { output_cost_per_image: 0.002 }
   - model_name: claude
     litellm_params: { model: anthropic/claude-3-5-haiku-20241022, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY }
 litellm_settings:
@@ -60,6 +63,12 @@ describe("image generation", () => {
     const { data, response } = await client.images.generate({ model: "dalle-2", prompt: "three owls", n: 3, size: "256x256", response_format: "url" }).withResponse();
     expect(data.data!.map((image) => image.url)).toEqual([expect.stringMatching(/^https:\/\//), expect.stringMatching(/^https:\/\//), expect.stringMatching(/^https:\/\//)]);
     expect((await rowOf(response))["spend"]).toBeCloseTo(3 * 0.016, 12);
+  });
+
+  it("books a model the list does not know at the output_cost_per_image its deployment sets", async () => {
+    const { data, response } = await client.images.generate({ model: "local-images", prompt: "a cabin", n: 3 }).withResponse();
+    expect(data.data).toHaveLength(3);
+    expect((await rowOf(response))["spend"]).toBeCloseTo(3 * 0.002, 12);
   });
 
   it("books GPT Image by the tokens it reports, and passes its usage on", async () => {

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { characterPrice, gatewayError, pricedModel } from "@gateway/common";
+import { characterPrice, gatewayError, ownUnitPrice, pricedModel } from "@gateway/common";
 import { estimatedUsage, finished, media, started, type CallEvent, type Outcome } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
@@ -13,8 +13,9 @@ export function validateSpeechBody(body: Json): void {
 
 /**
  * OpenAI text to speech on the call's deployment: Started, the audio as the
- * provider sent it, Finished. TTS and TTS HD are priced by the character
- * read; the answer, being audio, reports no tokens.
+ * provider sent it, Finished. Priced by the character read, at the
+ * deployment's input_cost_per_character or the list's (TTS, TTS HD); the
+ * answer, being audio, reports no tokens.
  */
 export async function speech(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
   const d = call.deployment;
@@ -28,7 +29,8 @@ export async function speech(call: ProviderCall, outcome: Outcome): Promise<Call
   }
   const { contentType, bytes } = await adapter.speech(call);
   const usage = estimatedUsage("", 0);
-  const perCharacter = characterPrice(pricedModel(d.providerModel, [d.entry.model_info, d.entry.litellm_params]));
+  const own = [d.entry.model_info, d.entry.litellm_params];
+  const perCharacter = ownUnitPrice("input_cost_per_character", own) ?? characterPrice(pricedModel(d.providerModel, own));
   if (perCharacter !== undefined) usage.unitCost = perCharacter * [...(call.body["input"] as string)].length;
   return [started(d), media(contentType, bytes), finished(outcome, d, usage)];
 }

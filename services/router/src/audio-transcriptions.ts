@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError, pricedModel, transcriptionCost, type TranscriptionUsage } from "@gateway/common";
+import { gatewayError, ownUnitPrice, pricedModel, transcriptionCost, type TranscriptionUsage } from "@gateway/common";
 import { estimatedUsage, finished, media, started, type CallEvent, type Outcome } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import { ProviderError, type Json, type MediaResult, type ProviderCall, type Usage } from "./providers/provider.js";
@@ -59,7 +59,9 @@ export async function transcription(call: ProviderCall, outcome: Outcome): Promi
     const used = usageOf(json);
     usage.promptTokens = used.audioTokens + used.textTokens;
     usage.completionTokens = used.outputTokens;
-    const cost = transcriptionCost(pricedModel(d.providerModel, [d.entry.model_info, d.entry.litellm_params]), used);
+    const own = [d.entry.model_info, d.entry.litellm_params];
+    const perSecond = ownUnitPrice("input_cost_per_second", own);
+    const cost = perSecond !== undefined ? perSecond * used.seconds : transcriptionCost(pricedModel(d.providerModel, own), used);
     if (cost !== undefined) usage.unitCost = cost;
     if (asText) answer = { contentType: "text/plain; charset=utf-8", bytes: Buffer.from(String(json["text"] ?? ""), "utf8") };
   }

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError, imagePrice, imageTokenCost, pricedModel } from "@gateway/common";
+import { gatewayError, imagePrice, imageTokenCost, ownUnitPrice, pricedModel, setsOwnPrice, type PriceOverride } from "@gateway/common";
 import { estimatedUsage, finished, response, started, type CallEvent, type Outcome } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { Json, JsonResult, ProviderAdapter, ProviderCall, Usage } from "./providers/provider.js";
@@ -26,12 +26,18 @@ function count(value: unknown): number {
 }
 
 /**
- * What an image answer cost, as the list prices it: GPT Image by its text,
- * image and output tokens; DALL·E by each image returned, at the quality and
- * size asked; undefined for a model the list does not know (its token
- * prices then apply).
+ * What an image answer cost: by each image returned at the deployment's own
+ * output_cost_per_image; by its tokens at its own token prices (undefined:
+ * those apply); else as the list prices the model: GPT Image by its text,
+ * image and output tokens, DALL·E by each image at the quality and size
+ * asked; undefined for a model the list does not know.
  */
-function imagesCost(model: string, body: Json, answer: Json): number | undefined {
+function imagesCost(providerModel: string, own: (PriceOverride | undefined)[], body: Json, answer: Json): number | undefined {
+  const images = Array.isArray(answer["data"]) ? answer["data"].length : 0;
+  const perImage = ownUnitPrice("output_cost_per_image", own);
+  if (perImage !== undefined) return perImage * images;
+  if (setsOwnPrice(own)) return undefined;
+  const model = pricedModel(providerModel, own);
   const usage = (answer["usage"] ?? {}) as Json;
   const details = (usage["input_tokens_details"] ?? {}) as Json;
   const text = count(details["text_tokens"]);
@@ -40,8 +46,8 @@ function imagesCost(model: string, body: Json, answer: Json): number | undefined
   const tokens = { text: text + image === 0 ? count(usage["input_tokens"]) : text, image, output: count(usage["output_tokens"]) };
   const byTokens = imageTokenCost(model, tokens);
   if (byTokens !== undefined) return byTokens;
-  const perImage = imagePrice(model, body["quality"], body["size"]);
-  return perImage === undefined ? undefined : perImage * (Array.isArray(answer["data"]) ? answer["data"].length : 0);
+  const listed = imagePrice(model, body["quality"], body["size"]);
+  return listed === undefined ? undefined : listed * images;
 }
 
 type ImageCall = (adapter: ProviderAdapter) => ((call: ProviderCall) => Promise<JsonResult>) | undefined;
@@ -54,7 +60,7 @@ function imageCall(serve: ImageCall, what: string) {
     if (!run) throw invalid(`model ${d.modelGroup} does not ${what} (${d.provider} deployment ${d.id})`, "model");
     const result = await run(call);
     const usage: Usage = result.usage ?? estimatedUsage("", 0);
-    const cost = imagesCost(pricedModel(d.providerModel, [d.entry.model_info, d.entry.litellm_params]), call.body, result.response);
+    const cost = imagesCost(d.providerModel, [d.entry.model_info, d.entry.litellm_params], call.body, result.response);
     if (cost !== undefined) usage.unitCost = cost;
     return [started(d), response(result.response), finished(outcome, d, usage)];
   };
