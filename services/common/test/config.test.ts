@@ -47,7 +47,7 @@ describe("config.yaml", () => {
     const config = parseConfig(
       `model_list:
   - model_name: a
-    litellm_params: { model: openai/gpt-4o, temperature: 0.2, rpm: 10, max_retries: 0, input_cost_per_second: 0.1 }
+    litellm_params: { model: openai/gpt-4o, temperature: 0.2, rpm: 10, max_retries: 0, input_cost_per_pixel: 0.1 }
     model_info: { id: a, base_model: gpt-4o, supports_vision: true }
   - model_name: b
     litellm_params: { model: openai/gpt-4o-mini, temperature: 0.5, max_retries: 1, extra_headers: { X-Team: a }, extra_body: { top_k: 1 } }
@@ -60,7 +60,7 @@ environment_variables: { A: b }
     );
     expect(ignoredSettings(config)).toEqual([
       "model_list[].litellm_params.max_retries",
-      "model_list[].litellm_params.input_cost_per_second",
+      "model_list[].litellm_params.input_cost_per_pixel",
       "litellm_settings.cache",
       "litellm_settings.success_callback",
       "general_settings.alerting",
