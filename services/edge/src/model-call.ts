@@ -34,6 +34,15 @@ export interface ModelApi {
   promptBound?(raw: Buffer): number;
 }
 
+/** What the APIs answered in one piece share: no stream, no tokens generated to bound, no client headers for the provider. */
+export const ANSWERED_WHOLE = {
+  streams: () => false,
+  maxTokens: () => 0,
+  streamError: () => "",
+  endStream: (res: ServerResponse) => res.end(),
+  providerHeaders: () => ({}),
+} satisfies Partial<ModelApi>;
+
 /** A 400 for a body field the API does not take. */
 export function invalid(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { countTokens, sendJson, type IncomingCall, type Json } from "./reply.js";
+import { countTokens, sendJson, uploadedForm, type IncomingCall, type Json, type Reject } from "./reply.js";
 
 // OpenAI's image generation and edits: DALL·E answers with URLs or base64
 // data and no usage; GPT Image models always with base64 data, and count
@@ -11,8 +11,6 @@ const PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkY
 // Image tokens a GPT Image model writes for one square image, by quality (OpenAI's published counts).
 const OUTPUT_TOKENS: Record<string, number> = { low: 272, medium: 1056, high: 4160, auto: 1056 };
 
-type Reject = (message: string, param: string) => void;
-
 // Image tokens GPT Image reads from each image it is given to edit.
 const EDITED_IMAGE_TOKENS = 323;
 
@@ -22,14 +20,8 @@ export function generateImages(res: ServerResponse, body: Json, reject: Reject, 
 
 /** An edit, from a multipart upload of the prompt and the image (GPT Image: several, as image[]). */
 export async function editImages(call: IncomingCall, res: ServerResponse, reject: Reject, created: number): Promise<void> {
-  const type = call.headers["content-type"];
-  if (typeof type !== "string" || !type.startsWith("multipart/form-data")) return reject("Send the images as multipart/form-data.", "image");
-  let form: FormData;
-  try {
-    form = await new Response(call.rawBody, { headers: { "content-type": type } }).formData();
-  } catch {
-    return reject("The multipart body could not be parsed.", "image");
-  }
+  const form = await uploadedForm(call, reject, "image");
+  if (!form) return;
   const images = [...form.getAll("image"), ...form.getAll("image[]")].filter((i) => i instanceof Blob);
   if (images.length === 0) return reject("'image' must be an uploaded image.", "image");
   const model = form.get("model");

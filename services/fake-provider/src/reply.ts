@@ -166,3 +166,21 @@ export function takeFailure(behavior: Behavior): { status: number; headers: Reco
   const retryAfter = behavior.retryAfterSeconds;
   return { status: behavior.failStatus, headers: retryAfter === undefined ? {} : { "retry-after": String(retryAfter) } };
 }
+
+/** Answers a request the fake refuses with OpenAI's 400, naming the field. */
+export type Reject = (message: string, param: string) => void;
+
+/** A multipart upload's form; undefined, after `reject` has answered 400, when the call is not one. */
+export async function uploadedForm(call: IncomingCall, reject: Reject, param: string): Promise<FormData | undefined> {
+  const type = call.headers["content-type"];
+  if (typeof type !== "string" || !type.startsWith("multipart/form-data")) {
+    reject("Send the files as multipart/form-data.", param);
+    return undefined;
+  }
+  try {
+    return await new Response(call.rawBody, { headers: { "content-type": type } }).formData();
+  } catch {
+    reject("The multipart body could not be parsed.", param);
+    return undefined;
+  }
+}

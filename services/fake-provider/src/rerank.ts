@@ -1,10 +1,8 @@
 import type { ServerResponse } from "node:http";
-import { countTokens, sendJson, type Json } from "./reply.js";
+import { countTokens, sendJson, type Json, type Reject } from "./reply.js";
 
 // Reranking as vLLM, Together and Jina answer it (Cohere's shape): each
 // document scored by the share of the query's words it holds, best first.
-
-type Reject = (message: string, param: string) => void;
 
 function words(text: string): string[] {
   return text.toLowerCase().split(/\W+/).filter(Boolean);

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import type { Json } from "./reply.js";
+import type { Json, Reject } from "./reply.js";
 
 // OpenAI's text to speech: the "audio" is a marker, the format and the text
 // read, so a test can tell what was asked for from the bytes that came back.
@@ -18,7 +18,7 @@ export function fakeAudio(format: string, input: string): Buffer {
   return Buffer.from(`FAKE-AUDIO/${format}/${input}`, "utf8");
 }
 
-export function speak(res: ServerResponse, body: Json, reject: (message: string, param: string) => void): void {
+export function speak(res: ServerResponse, body: Json, reject: Reject): void {
   const { model, input, voice } = body;
   if (typeof model !== "string") return reject("You must provide a model parameter.", "model");
   if (typeof input !== "string" || input === "") return reject("'input' must be a non-empty string.", "input");

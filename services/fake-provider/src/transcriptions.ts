@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { sendJson, type IncomingCall } from "./reply.js";
+import { sendJson, uploadedForm, type IncomingCall, type Reject } from "./reply.js";
 
 // OpenAI's speech to text, from a multipart upload: the "transcript" names
 // the model, the file and its size, so a test can tell what went upstream.
@@ -7,17 +7,9 @@ import { sendJson, type IncomingCall } from "./reply.js";
 // the audio's length in seconds (here: a second per 1,000 bytes), GPT-4o
 // transcription models the tokens heard and written.
 
-type Reject = (message: string, param: string) => void;
-
 export async function transcribe(call: IncomingCall, res: ServerResponse, reject: Reject): Promise<void> {
-  const type = call.headers["content-type"];
-  if (typeof type !== "string" || !type.startsWith("multipart/form-data")) return reject("Send the audio as multipart/form-data.", "file");
-  let form: FormData;
-  try {
-    form = await new Response(call.rawBody, { headers: { "content-type": type } }).formData();
-  } catch {
-    return reject("The multipart body could not be parsed.", "file");
-  }
+  const form = await uploadedForm(call, reject, "file");
+  if (!form) return;
   const model = form.get("model");
   const file = form.get("file");
   if (typeof model !== "string") return reject("You must provide a model parameter.", "model");

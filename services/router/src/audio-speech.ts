@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { characterPrice, gatewayError, ownUnitPrice, pricedModel } from "@gateway/common";
 import { estimatedUsage, finished, media, started, type CallEvent, type Outcome } from "./outcome.js";
-import { adapterFor } from "./providers/index.js";
+import { servedBy } from "./providers/index.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
 
 export function validateSpeechBody(body: Json): void {
@@ -20,14 +20,7 @@ export function validateSpeechBody(body: Json): void {
 export async function speech(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
   const d = call.deployment;
   outcome.deployment = d;
-  const adapter = adapterFor(d);
-  if (!adapter.speech) {
-    throw gatewayError(`model ${d.modelGroup} does not turn text into speech (${d.provider} deployment ${d.id})`, Code.InvalidArgument, {
-      type: "invalid_request_error",
-      param: "model",
-    });
-  }
-  const { contentType, bytes } = await adapter.speech(call);
+  const { contentType, bytes } = await servedBy(d, "speech", "turn text into speech")(call);
   const usage = estimatedUsage("", 0);
   const own = [d.entry.model_info, d.entry.litellm_params];
   const perCharacter = ownUnitPrice("input_cost_per_character", own) ?? characterPrice(pricedModel(d.providerModel, own));

@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError, ownUnitPrice, pricedModel, transcriptionCost, type TranscriptionUsage } from "@gateway/common";
 import { estimatedUsage, finished, media, started, type CallEvent, type Outcome } from "./outcome.js";
-import { adapterFor } from "./providers/index.js";
+import { servedBy } from "./providers/index.js";
 import { ProviderError, type Json, type MediaResult, type ProviderCall, type Usage } from "./providers/provider.js";
 
 export function validateTranscriptionBody(body: Json): void {
@@ -44,15 +44,9 @@ function jsonOf(bytes: Uint8Array, provider: string): Json {
 export async function transcription(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
   const d = call.deployment;
   outcome.deployment = d;
-  const adapter = adapterFor(d);
-  if (!adapter.transcription) {
-    throw gatewayError(`model ${d.modelGroup} does not transcribe audio (${d.provider} deployment ${d.id})`, Code.InvalidArgument, {
-      type: "invalid_request_error",
-      param: "model",
-    });
-  }
+  const transcribe = servedBy(d, "transcription", "transcribe audio");
   const asText = call.body["response_format"] === "text";
-  let answer: MediaResult = await adapter.transcription(asText ? { ...call, body: { ...call.body, response_format: "json" } } : call);
+  let answer: MediaResult = await transcribe(asText ? { ...call, body: { ...call.body, response_format: "json" } } : call);
   const usage: Usage = estimatedUsage("", 0);
   if (answer.contentType.startsWith("application/json")) {
     const json = jsonOf(answer.bytes, d.provider);

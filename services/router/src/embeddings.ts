@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { estimateTokens, gatewayError } from "@gateway/common";
 import { estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
-import { adapterFor } from "./providers/index.js";
+import { adapterFor, servedBy } from "./providers/index.js";
 import type { OpenAIBody, ProviderCall, Usage } from "./providers/provider.js";
 import { fitParams } from "./translate/params.js";
 
@@ -25,15 +25,9 @@ function inputTokens(input: unknown): number {
 export async function embeddings(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
   const d = call.deployment;
   outcome.deployment = d;
-  const adapter = adapterFor(d);
-  if (!adapter.embeddings) {
-    throw gatewayError(`model ${d.modelGroup} does not serve embeddings (${d.provider} deployment ${d.id})`, Code.InvalidArgument, {
-      type: "invalid_request_error",
-      param: "model",
-    });
-  }
-  const body = fitParams(call.body, adapter.embeddingParams, d.dropParams, d.provider);
-  const result = await adapter.embeddings({ ...call, body });
+  const embed = servedBy(d, "embeddings", "serve embeddings");
+  const body = fitParams(call.body, adapterFor(d).embeddingParams, d.dropParams, d.provider);
+  const result = await embed({ ...call, body });
   let usage: Usage | undefined = result.usage;
   if (!usage) {
     usage = { ...estimatedUsage("", 0), promptTokens: inputTokens(body["input"]) };

@@ -1,8 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError, imagePrice, imageTokenCost, ownUnitPrice, pricedModel, setsOwnPrice, type PriceOverride } from "@gateway/common";
 import { estimatedUsage, finished, response, started, type CallEvent, type Outcome } from "./outcome.js";
-import { adapterFor } from "./providers/index.js";
-import type { Json, JsonResult, ProviderAdapter, ProviderCall, Usage } from "./providers/provider.js";
+import { servedBy } from "./providers/index.js";
+import type { Json, ProviderCall, Usage } from "./providers/provider.js";
 
 function invalid(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
@@ -50,15 +50,11 @@ function imagesCost(providerModel: string, own: (PriceOverride | undefined)[], b
   return listed === undefined ? undefined : listed * images;
 }
 
-type ImageCall = (adapter: ProviderAdapter) => ((call: ProviderCall) => Promise<JsonResult>) | undefined;
-
-function imageCall(serve: ImageCall, what: string) {
+function imageCall(method: "imageGenerations" | "imageEdits", doesNot: string) {
   return async (call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> => {
     const d = call.deployment;
     outcome.deployment = d;
-    const run = serve(adapterFor(d));
-    if (!run) throw invalid(`model ${d.modelGroup} does not ${what} (${d.provider} deployment ${d.id})`, "model");
-    const result = await run(call);
+    const result = await servedBy(d, method, doesNot)(call);
     const usage: Usage = result.usage ?? estimatedUsage("", 0);
     const cost = imagesCost(d.providerModel, [d.entry.model_info, d.entry.litellm_params], call.body, result.response);
     if (cost !== undefined) usage.unitCost = cost;
@@ -67,7 +63,7 @@ function imageCall(serve: ImageCall, what: string) {
 }
 
 /** OpenAI image generation on the call's deployment: Started, the answer, Finished. */
-export const imageGenerations = imageCall((adapter) => adapter.imageGenerations, "generate images");
+export const imageGenerations = imageCall("imageGenerations", "generate images");
 
 /** OpenAI image edits (an upload) on the call's deployment: Started, the answer, Finished. */
-export const imageEdits = imageCall((adapter) => adapter.imageEdits, "edit images");
+export const imageEdits = imageCall("imageEdits", "edit images");

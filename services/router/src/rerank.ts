@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import { estimatedUsage, finished, response, started, type CallEvent, type Outcome } from "./outcome.js";
-import { adapterFor } from "./providers/index.js";
+import { servedBy } from "./providers/index.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
 
 function invalid(message: string, param: string): Error {
@@ -17,8 +17,6 @@ export function validateRerankBody(body: Json): void {
 export async function rerank(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
   const d = call.deployment;
   outcome.deployment = d;
-  const adapter = adapterFor(d);
-  if (!adapter.rerank) throw invalid(`model ${d.modelGroup} does not rerank (${d.provider} deployment ${d.id})`, "model");
-  const result = await adapter.rerank(call);
+  const result = await servedBy(d, "rerank", "rerank")(call);
   return [started(d), response(result.response), finished(outcome, d, result.usage ?? estimatedUsage("", 0))];
 }

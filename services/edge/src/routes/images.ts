@@ -1,7 +1,7 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
 import { readUpload } from "../http.js";
-import { callModel, invalid, positiveInt, type ModelApi } from "../model-call.js";
+import { ANSWERED_WHOLE, callModel, invalid, positiveInt, type ModelApi } from "../model-call.js";
 
 // The most image tokens a GPT Image model writes for one image (its largest
 // size at high quality, about 6,200): with n, what a key's reservation bounds
@@ -9,6 +9,7 @@ import { callModel, invalid, positiveInt, type ModelApi } from "../model-call.js
 const IMAGE_OUTPUT_TOKENS = 6_240;
 
 const IMAGE_GENERATIONS: ModelApi = {
+  ...ANSWERED_WHOLE,
   callType: CallType.IMAGE_GENERATIONS,
   // Answered in one piece: GPT Image's partial-image streams are not passed on.
   streams: (body) => {
@@ -16,9 +17,6 @@ const IMAGE_GENERATIONS: ModelApi = {
     return false;
   },
   maxTokens: (body) => (positiveInt(body["n"]) || 1) * IMAGE_OUTPUT_TOKENS,
-  streamError: () => "",
-  endStream: (res) => res.end(),
-  providerHeaders: () => ({}),
 };
 
 // An upload, whose fields are text ("2", "true").

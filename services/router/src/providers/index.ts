@@ -1,4 +1,5 @@
-import { ConfigError } from "@gateway/common";
+import { Code } from "@connectrpc/connect";
+import { ConfigError, gatewayError } from "@gateway/common";
 import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS } from "../call-defaults.js";
 import type { Deployment } from "../config/deployment.js";
 import type { ModelGroups } from "../config/model-groups.js";
@@ -11,7 +12,7 @@ import { mockAdapter } from "./mock.js";
 import { OPENAI_LIKE_ADAPTERS } from "./openai-like.js";
 import { openaiAdapter } from "./openai.js";
 import { vertexAdapter } from "./vertex.js";
-import type { ProviderAdapter } from "./provider.js";
+import type { ProviderAdapter, ProviderCall } from "./provider.js";
 
 // By the provider prefix of a deployment's model, LiteLLM's names.
 const ADAPTERS: Record<string, ProviderAdapter> = {
@@ -34,6 +35,22 @@ export function adapterFor(deployment: Deployment): ProviderAdapter {
   const adapter = ADAPTERS[deployment.provider];
   if (!adapter) throw new Error(`no adapter for provider ${deployment.provider}`);
   return adapter.forModel?.(deployment.providerModel) ?? adapter;
+}
+
+/** The adapter methods of the call types some providers do not serve. */
+type OptionalCall = "embeddings" | "imageGenerations" | "imageEdits" | "speech" | "transcription" | "rerank";
+
+/**
+ * The deployment's way to make a call of one of those types; a 400 that
+ * names the deployment when its provider has none ("does not <doesNot>").
+ */
+export function servedBy<K extends OptionalCall>(d: Deployment, method: K, doesNot: string): (call: ProviderCall) => ReturnType<NonNullable<ProviderAdapter[K]>> {
+  const adapter = adapterFor(d);
+  const serve = adapter[method] as ((call: ProviderCall) => ReturnType<NonNullable<ProviderAdapter[K]>>) | undefined;
+  if (!serve) {
+    throw gatewayError(`model ${d.modelGroup} does not ${doesNot} (${d.provider} deployment ${d.id})`, Code.InvalidArgument, { type: "invalid_request_error", param: "model" });
+  }
+  return (call) => serve.call(adapter, call);
 }
 
 /** A call parameter the deployment sets that its provider does not take (and drop_params would drop from every call). */
