@@ -19,7 +19,7 @@ import { blockKey, deleteKeys, generateKey, keyInfoRoute, listKeys, regenerateKe
 import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
-import { listModels, retrieveModel } from "./routes/models.js";
+import { listModels, modelGroupInfo, retrieveModel } from "./routes/models.js";
 import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
 import { spendLogs } from "./routes/spend.js";
@@ -71,6 +71,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /model/delete", deleteModel],
   ["GET /model/info", modelInfo],
   ["GET /v1/model/info", modelInfo],
+  ["GET /model_group/info", modelGroupInfo],
   ["GET /health", health],
 ]);
 

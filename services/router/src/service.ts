@@ -12,6 +12,7 @@ import { addModel } from "./model-admin/add-model.js";
 import { checkHealth } from "./model-admin/check-health.js";
 import { deleteModel } from "./model-admin/delete-model.js";
 import { getModelInfo } from "./model-admin/get-model-info.js";
+import { modelGroupInfo } from "./model-admin/model-group-info.js";
 import type { ModelStore } from "./model-admin/model-store.js";
 import { updateModel } from "./model-admin/update-model.js";
 import type { LiveModelList } from "./model-list.js";
@@ -184,7 +185,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       const { groups } = deps.models.table();
       const only = new Set(req.only);
       const names = only.size === 0 ? groups.listed() : groups.listed().filter((n) => only.has(n));
-      return { models: names.map((name) => ({ name, created: BigInt(groups.loadedAt) })) };
+      return { models: names.map((name) => ({ name, created: BigInt(groups.loadedAt), ...(req.withInfo && { info: modelGroupInfo(groups, name) }) })) };
     },
 
     addModel: admin((req) => addModel(deps.models, storeOf(deps), req)),

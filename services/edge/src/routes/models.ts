@@ -3,13 +3,13 @@ import { gatewayError } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { ModelGroup } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, pathSegment, sendJson } from "../http.js";
+import { apiKeyOf, pathSegment, queryOf, sendJson } from "../http.js";
 
-/** The model groups the calling key may use. */
-async function modelsFor(ctx: RequestContext): Promise<ModelGroup[]> {
+/** The model groups the calling key may use, with what they are made of when asked. */
+async function modelsFor(ctx: RequestContext, withInfo = false): Promise<ModelGroup[]> {
   const { keys, router } = ctx.options.peers;
   const auth = await keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });
-  return (await router.listModels({ only: auth.models })).models;
+  return (await router.listModels({ only: auth.models, withInfo })).models;
 }
 
 function modelObject(m: ModelGroup) {
@@ -30,4 +30,13 @@ export async function retrieveModel(ctx: RequestContext): Promise<void> {
     throw gatewayError(`The model '${name}' does not exist`, Code.NotFound, { type: "invalid_request_error", code: "model_not_found", param: "model" });
   }
   sendJson(ctx.res, 200, modelObject(model));
+}
+
+const decoder = new TextDecoder();
+
+/** GET /model_group/info (?model_group= for one): LiteLLM's view of the groups the calling key may use. */
+export async function modelGroupInfo(ctx: RequestContext): Promise<void> {
+  const only = queryOf(ctx.req).get("model_group");
+  const groups = (await modelsFor(ctx, true)).filter((m) => only === null || m.name === only);
+  sendJson(ctx.res, 200, { data: groups.map((m) => JSON.parse(decoder.decode(m.info)) as unknown) });
 }
