@@ -1,13 +1,13 @@
-import { Code } from "@connectrpc/connect";
-import { characterPrice, gatewayError, ownUnitPrice, pricedModel } from "@gateway/common";
+import { characterPrice, ownUnitPrice, pricedModel } from "@gateway/common";
 import { estimatedUsage, finished, media, started, type CallEvent, type Outcome } from "./outcome.js";
 import { servedBy } from "./providers/index.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
+import { badRequest } from "./translate/content.js";
 
 export function validateSpeechBody(body: Json): void {
   const input = body["input"];
   if (typeof input !== "string" || input === "") {
-    throw gatewayError("input must be a non-empty string", Code.InvalidArgument, { type: "invalid_request_error", param: "input" });
+    throw badRequest("input must be a non-empty string", "input");
   }
 }
 

@@ -1,17 +1,14 @@
-import { Code } from "@connectrpc/connect";
-import { gatewayError, ownUnitPrice, pricedModel, transcriptionCost, type TranscriptionUsage } from "@gateway/common";
+import { ownUnitPrice, pricedModel, transcriptionCost, type TranscriptionUsage } from "@gateway/common";
 import { estimatedUsage, finished, media, started, type CallEvent, type Outcome } from "./outcome.js";
 import { servedBy } from "./providers/index.js";
 import { ProviderError, type Json, type MediaResult, type ProviderCall, type Usage } from "./providers/provider.js";
+import { badRequest } from "./translate/content.js";
+import { count } from "./translate/usage.js";
 
 export function validateTranscriptionBody(body: Json): void {
   if (!(body["file"] instanceof Blob)) {
-    throw gatewayError("file must be an uploaded audio file (multipart/form-data)", Code.InvalidArgument, { type: "invalid_request_error", param: "file" });
+    throw badRequest("file must be an uploaded audio file (multipart/form-data)", "file");
   }
-}
-
-function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
 /** What a JSON answer's usage says was heard and written: Whisper's seconds, or GPT-4o transcription's tokens. */

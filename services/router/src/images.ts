@@ -1,15 +1,12 @@
-import { Code } from "@connectrpc/connect";
-import { gatewayError, imagePrice, imageTokenCost, ownUnitPrice, pricedModel, setsOwnPrice, type PriceOverride } from "@gateway/common";
+import { imagePrice, imageTokenCost, ownUnitPrice, pricedModel, setsOwnPrice, type PriceOverride } from "@gateway/common";
 import { estimatedUsage, finished, response, started, type CallEvent, type Outcome } from "./outcome.js";
 import { servedBy } from "./providers/index.js";
 import type { Json, ProviderCall, Usage } from "./providers/provider.js";
-
-function invalid(message: string, param: string): Error {
-  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
-}
+import { badRequest } from "./translate/content.js";
+import { count } from "./translate/usage.js";
 
 export function validateImageGenerationsBody(body: Json): void {
-  if (typeof body["prompt"] !== "string" || body["prompt"] === "") throw invalid("prompt must be a non-empty string", "prompt");
+  if (typeof body["prompt"] !== "string" || body["prompt"] === "") throw badRequest("prompt must be a non-empty string", "prompt");
 }
 
 /** An edit's upload: a prompt, and the image (or images, GPT Image's "image[]") to edit. */
@@ -17,12 +14,8 @@ export function validateImageEditsBody(body: Json): void {
   validateImageGenerationsBody(body);
   const image = body["image"] ?? body["image[]"];
   if (!(image instanceof Blob) && !(Array.isArray(image) && image.length > 0 && image.every((i) => i instanceof Blob))) {
-    throw invalid("image must be an uploaded image file (multipart/form-data)", "image");
+    throw badRequest("image must be an uploaded image file (multipart/form-data)", "image");
   }
-}
-
-function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
 /**

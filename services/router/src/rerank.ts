@@ -1,16 +1,11 @@
-import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
 import { estimatedUsage, finished, response, started, type CallEvent, type Outcome } from "./outcome.js";
 import { servedBy } from "./providers/index.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
-
-function invalid(message: string, param: string): Error {
-  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
-}
+import { badRequest } from "./translate/content.js";
 
 export function validateRerankBody(body: Json): void {
-  if (typeof body["query"] !== "string" || body["query"] === "") throw invalid("query must be a non-empty string", "query");
-  if (!Array.isArray(body["documents"]) || body["documents"].length === 0) throw invalid("documents must be a non-empty array", "documents");
+  if (typeof body["query"] !== "string" || body["query"] === "") throw badRequest("query must be a non-empty string", "query");
+  if (!Array.isArray(body["documents"]) || body["documents"].length === 0) throw badRequest("documents must be a non-empty array", "documents");
 }
 
 /** Reranking on the call's deployment: Started, the scores as the provider gave them, Finished; priced by the tokens read. */

@@ -6,7 +6,8 @@ import type { Json, Usage } from "../providers/provider.js";
 // promptTokenCount includes cached content, and thinking tokens are billed
 // as output.
 
-function count(value: unknown): number {
+/** A count a provider reported: the number, or 0 for anything that is not a finite positive one. */
+export function count(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
