@@ -116,6 +116,12 @@ const PER_IMAGE: Record<string, Record<string, Record<string, number>>> = {
   "dall-e-2": { standard: { "1024x1024": 0.02, "512x512": 0.018, "256x256": 0.016 } },
 };
 
+/** The dearest image a model priced by the image makes, at any quality and size: what a reservation bounds an image by. */
+export function dearestImagePrice(providerModel: string): number | undefined {
+  const byQuality = PER_IMAGE[providerModel];
+  return byQuality && Math.max(...Object.values(byQuality).flatMap((bySize) => Object.values(bySize)));
+}
+
 /**
  * The list price of one image of a model priced by the image, at the quality
  * and size asked (each defaulting as the provider does); undefined for a

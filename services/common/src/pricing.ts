@@ -51,6 +51,14 @@ export interface PriceOverride {
 
 type PriceField = Exclude<keyof PriceOverride, "base_model">;
 
+/**
+ * The most image tokens a GPT Image model writes for one image (its largest
+ * size at high quality, about 6,200). A request for n images reserves n
+ * times this many output tokens against a key's budget; a model priced by
+ * the image reserves its dearest image in their place.
+ */
+export const IMAGE_OUTPUT_TOKENS = 6_240;
+
 /** The prices of models priced by their own units, which a deployment may set. */
 const UNIT_PRICE_FIELDS = ["output_cost_per_image", "input_cost_per_character", "input_cost_per_second"] as const;
 export type UnitPriceField = (typeof UNIT_PRICE_FIELDS)[number];

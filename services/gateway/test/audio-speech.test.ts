@@ -92,6 +92,13 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       });
     });
 
+    it("reserves every character a request may ask to be read, before the call", async () => {
+      const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { max_budget: 0.001, models: ["voice"] });
+      const asKey = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: key.key, maxRetries: 0 });
+      // 100 characters at $15 a million: $0.0015, past the budget.
+      await expect(asKey.audio.speech.create({ model: "voice", voice: "alloy", input: "x".repeat(100) })).rejects.toMatchObject({ status: 400 });
+    });
+
     it("probes a deployment whose mode is audio_speech by speaking in /health", async () => {
       const { json } = await admin<{ healthy_endpoints: { model_group: string }[] }>(gateway.baseUrl, "GET", "/health?model=voice");
       expect(json.healthy_endpoints.map((e) => e.model_group)).toEqual(["voice"]);

@@ -157,6 +157,14 @@ describe("image generation", () => {
     await expect(asKey.images.generate({ model: "dalle", prompt: "a dog" })).rejects.toMatchObject({ status: 401 });
   });
 
+  it("reserves DALL·E's dearest image against a key's budget, so a budget smaller than one image is never passed", async () => {
+    const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { max_budget: 0.1, models: ["dalle"] });
+    const asKey = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: key.key, maxRetries: 0 });
+    const before = provider.requests.length;
+    await expect(asKey.images.generate({ model: "dalle", prompt: "a dog" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/Budget has been exceeded/) });
+    expect(provider.requests.length).toBe(before);
+  });
+
   it("probes a deployment whose mode is image_generation with an image in /health", async () => {
     const { json } = await admin<{ healthy_endpoints: { model_group: string }[] }>(gateway.baseUrl, "GET", "/health?model=dalle");
     expect(json.healthy_endpoints.map((e) => e.model_group)).toEqual(["dalle"]);

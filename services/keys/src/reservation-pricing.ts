@@ -1,4 +1,17 @@
-import { deploymentPrice, listPrice, LONG_CONTEXT_TOKENS, type GatewayConfig, type Price, type PriceRates } from "@gateway/common";
+import {
+  characterPrice,
+  dearestImagePrice,
+  deploymentPrice,
+  IMAGE_OUTPUT_TOKENS,
+  listPrice,
+  LONG_CONTEXT_TOKENS,
+  ownUnitPrice,
+  pricedModel,
+  type GatewayConfig,
+  type ModelEntry,
+  type Price,
+  type PriceRates,
+} from "@gateway/common";
 
 /** The dearest a request to a model group can be, per token: worked out once per config. */
 interface GroupBound {
@@ -38,10 +51,11 @@ export class ReservationPricing {
     for (const entry of config.model_list) {
       const p = entry.litellm_params;
       const slash = p.model.indexOf("/");
-      const price = deploymentPrice(slash > 0 ? p.model.slice(slash + 1) : p.model, entry.model_info, p);
+      const providerModel = slash > 0 ? p.model.slice(slash + 1) : p.model;
+      const price = deploymentPrice(providerModel, entry.model_info, p);
       // A request without max_tokens gets the deployment's own, when it sets one.
       const cap = p.max_completion_tokens ?? p.max_tokens ?? entry.model_info?.max_output_tokens ?? entry.model_info?.max_tokens ?? DEFAULT_OUTPUT_CAP;
-      const bound = boundOf(price, cap);
+      const bound = widenByUnits(boundOf(price, cap), providerModel, entry);
       this.groups.set(entry.model_name, widen(this.groups.get(entry.model_name), bound));
       widenInto(this.dearest, bound);
     }
@@ -105,6 +119,20 @@ export class ReservationPricing {
 /** What one prompt token may cost at most: whichever of plain input, a cache read or a write to either cache is dearest. */
 function dearestPromptToken(rates: PriceRates): number {
   return Math.max(rates.input, rates.cachedInput, rates.cacheWrite, rates.cacheWrite1h);
+}
+
+/**
+ * A bound that also covers a model priced by its own units: a character
+ * read aloud costs at most what a prompt token may (the body's bytes bound
+ * its characters as they bound tokens), and the dearest image what the
+ * image tokens a request for it reserves (IMAGE_OUTPUT_TOKENS) may.
+ */
+function widenByUnits(bound: GroupBound, providerModel: string, entry: ModelEntry): GroupBound {
+  const own = [entry.model_info, entry.litellm_params];
+  const model = pricedModel(providerModel, own);
+  const perCharacter = ownUnitPrice("input_cost_per_character", own) ?? characterPrice(model) ?? 0;
+  const perImageToken = (ownUnitPrice("output_cost_per_image", own) ?? dearestImagePrice(model) ?? 0) / IMAGE_OUTPUT_TOKENS;
+  return widen(bound, { input: perCharacter, longInput: perCharacter, output: perImageToken, longOutput: perImageToken, outputCap: 0 });
 }
 
 function boundOf(price: Price, outputCap: number): GroupBound {

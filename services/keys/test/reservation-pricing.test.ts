@@ -1,4 +1,4 @@
-import { parseConfig } from "@gateway/common";
+import { IMAGE_OUTPUT_TOKENS, parseConfig } from "@gateway/common";
 import { describe, expect, it } from "vitest";
 import { ReservationPricing } from "../src/reservation-pricing.js";
 
@@ -82,5 +82,35 @@ general_settings: { master_key: sk-x }
   it("covers a Claude model that no group lists, at its list price", () => {
     // claude-opus-4-1: $15 input, so $30 a one-hour cache write, and $75 out per million; dearer than any group here.
     expect(claude.maxCost("anthropic/claude-opus-4-1", 1000, 10)).toBeCloseTo(1000 * 30e-6 + 10 * 75e-6, 12);
+  });
+});
+
+describe("the most a request can cost, for models priced by their own units", () => {
+  const units = new ReservationPricing(
+    parseConfig(`
+model_list:
+  - model_name: dalle
+    litellm_params: { model: openai/dall-e-3 }
+  - model_name: local-images
+    litellm_params: { model: openai/sdxl }
+    model_info: { output_cost_per_image: 0.01 }
+  - model_name: voice
+    litellm_params: { model: openai/tts-1 }
+  - model_name: azure-voice
+    litellm_params: { model: azure/team-tts, api_base: "https://x.openai.azure.com" }
+    model_info: { base_model: azure/tts-1-hd }
+general_settings: { master_key: sk-x }
+`),
+  );
+
+  it("is the dearest image for each one asked (n times the image tokens the edge reserves), at the list's price or the deployment's own", () => {
+    // DALL·E 3's dearest image: HD at 1024x1792, $0.12.
+    expect(units.maxCost("dalle", 300, 2 * IMAGE_OUTPUT_TOKENS)).toBeCloseTo(2 * 0.12, 12);
+    expect(units.maxCost("local-images", 300, 3 * IMAGE_OUTPUT_TOKENS)).toBeCloseTo(3 * 0.01, 12);
+  });
+
+  it("is every byte of the body read aloud as a character, at TTS's price or its base_model's", () => {
+    expect(units.maxCost("voice", 1000, 0)).toBeCloseTo(1000 * 15e-6, 12);
+    expect(units.maxCost("azure-voice", 1000, 0)).toBeCloseTo(1000 * 30e-6, 12);
   });
 });

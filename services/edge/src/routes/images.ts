@@ -1,12 +1,8 @@
+import { IMAGE_OUTPUT_TOKENS } from "@gateway/common";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
 import { readUpload } from "../http.js";
 import { ANSWERED_WHOLE, callModel, invalid, positiveInt, type ModelApi } from "../model-call.js";
-
-// The most image tokens a GPT Image model writes for one image (its largest
-// size at high quality, about 6,200): with n, what a key's reservation bounds
-// a request by. DALL·E, priced by the image, has no output tokens to bound.
-const IMAGE_OUTPUT_TOKENS = 6_240;
 
 const IMAGE_GENERATIONS: ModelApi = {
   ...ANSWERED_WHOLE,
