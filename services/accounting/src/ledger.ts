@@ -223,6 +223,19 @@ export class Ledger {
     for (const row of rows) spend.set(row.keyHash, row.total);
     return spend;
   }
+
+  /** What every request booked with each team id cost, from the daily totals. */
+  async spendByTeam(teamIds: string[]): Promise<Map<string, number>> {
+    const spend = new Map(teamIds.map((teamId) => [teamId, 0]));
+    if (teamIds.length === 0) return spend;
+    const rows = await this.db
+      .select({ teamId: dailySpend.teamId, total: sql<number>`sum(${dailySpend.spend})`.mapWith(Number) })
+      .from(dailySpend)
+      .where(inArray(dailySpend.teamId, teamIds))
+      .groupBy(dailySpend.teamId);
+    for (const row of rows) spend.set(row.teamId, row.total);
+    return spend;
+  }
 }
 
 /** The ledger rows a filter matches: all of its conditions. */

@@ -72,6 +72,22 @@ describe("spendByKey", () => {
   });
 });
 
+describe("spendByTeam", () => {
+  test("sums each team's spend over all its keys and reports 0 for a team with no rows", async () => {
+    await ledgerDb.ledger.record([
+      usageEvent({ keyHash: "1".repeat(64), teamId: "team-x", cost: 0.25 }),
+      usageEvent({ keyHash: "2".repeat(64), teamId: "team-x", cost: 1 }),
+      usageEvent({ keyHash: "2".repeat(64), teamId: "team-y", cost: 4 }),
+    ]);
+    expect(await ledgerDb.ledger.spendByTeam(["team-x", "team-none"])).toEqual(
+      new Map([
+        ["team-x", 1.25],
+        ["team-none", 0],
+      ]),
+    );
+  });
+});
+
 describe("daily totals", () => {
   test("add each new row to its UTC day, key, team and model, and a repeat adds nothing", async () => {
     const key = "9".repeat(64);

@@ -18,6 +18,7 @@ const events = Array.from({ length: 6 }, (_, minute) =>
     requestId: `req-${minute}`,
     keyHash: minute % 2 === 0 ? alice : bob,
     userId: minute % 2 === 0 ? "alice" : "bob",
+    teamId: minute < 2 ? "early" : "",
     cost: minute + 0.5,
     startTime: timestampFromMs(T0 + minute * MINUTE),
   }),
@@ -119,8 +120,15 @@ describe("KeySpend", () => {
     expect(spend).toEqual({ [alice]: 0.5 + 2.5 + 4.5, [bob]: 1.5 + 3.5 + 5.5, [nobody]: 0 });
   });
 
-  test("rejects more key hashes than one request may carry", async () => {
-    const keyHashes = Array.from({ length: MAX_LIST_LIMIT + 1 }, (_, i) => String(i));
-    await expect(client.keySpend({ keyHashes })).rejects.toMatchObject({ code: Code.InvalidArgument });
+  test("sums the ledger's spend per team id alongside", async () => {
+    const { spend, teamSpend } = await client.keySpend({ keyHashes: [alice], teamIds: ["early", "no-team-here"] });
+    expect(spend).toEqual({ [alice]: 0.5 + 2.5 + 4.5 });
+    expect(teamSpend).toEqual({ early: 0.5 + 1.5, "no-team-here": 0 });
+  });
+
+  test("rejects more key hashes or team ids than one request may carry", async () => {
+    const many = Array.from({ length: MAX_LIST_LIMIT + 1 }, (_, i) => String(i));
+    await expect(client.keySpend({ keyHashes: many })).rejects.toMatchObject({ code: Code.InvalidArgument });
+    await expect(client.keySpend({ teamIds: many })).rejects.toMatchObject({ code: Code.InvalidArgument });
   });
 });

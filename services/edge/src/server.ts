@@ -23,6 +23,7 @@ import { listModels, modelGroupInfo, retrieveModel } from "./routes/models.js";
 import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
 import { spendLogs } from "./routes/spend.js";
+import { addTeamMember, blockTeam, deleteTeamMember, deleteTeams, listTeams, newTeam, teamInfoRoute, unblockTeam, updateTeam } from "./routes/teams.js";
 import { textCompletions } from "./routes/text-completions.js";
 
 // Every route by "METHOD path"; OpenAI routes answer with and without /v1, as LiteLLM's do.
@@ -66,6 +67,15 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /key/regenerate", regenerateKey],
   ["POST /key/block", blockKey],
   ["POST /key/unblock", unblockKey],
+  ["POST /team/new", newTeam],
+  ["POST /team/update", updateTeam],
+  ["GET /team/info", teamInfoRoute],
+  ["GET /team/list", listTeams],
+  ["POST /team/delete", deleteTeams],
+  ["POST /team/block", blockTeam],
+  ["POST /team/unblock", unblockTeam],
+  ["POST /team/member_add", addTeamMember],
+  ["POST /team/member_delete", deleteTeamMember],
   ["POST /model/new", newModel],
   ["POST /model/update", updateModel],
   ["POST /model/delete", deleteModel],

@@ -60,10 +60,19 @@ async function generate(body: Record<string, unknown>): Promise<GeneratedKey> {
 /** How long the provider takes while a burst tests a limit: longer than the burst takes to be admitted. */
 const HOLD_MS = 2500;
 
-/** Sends `n` requests at once, alternating between the two edges; counts those served. */
-async function burst(key: string, n: number): Promise<number> {
-  const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => ask(edges[i % 2] as string, key)));
+/** Sends `n` requests at once, alternating between the two edges (and the keys given); counts those served. */
+async function burst(keys: string | string[], n: number): Promise<number> {
+  const each = ([] as string[]).concat(keys);
+  const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => ask(edges[i % 2] as string, each[Math.floor(i / 2) % each.length] as string)));
   return results.filter((r) => r.status === "fulfilled").length;
+}
+
+/** A new team and two keys of it. */
+async function team(body: Record<string, unknown>): Promise<{ teamId: string; keys: [string, string] }> {
+  const { status, json } = await admin<{ team_id: string }>(edges[0], "POST", "/team/new", body);
+  expect(status).toBe(200);
+  const [a, b] = [await generate({ team_id: json.team_id }), await generate({ team_id: json.team_id })];
+  return { teamId: json.team_id, keys: [a.key, b.key] };
 }
 
 describe("two keys replicas behind two edges", () => {
@@ -98,6 +107,33 @@ describe("two keys replicas behind two edges", () => {
     } finally {
       provider.behavior.latencyMs = 0;
     }
+  });
+
+  it("holds a team's budget and rpm across its keys and both replicas under concurrent requests", async () => {
+    provider.behavior.latencyMs = HOLD_MS;
+    try {
+      const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "budget" }], max_tokens: 10 }));
+      const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
+      expect(await burst((await team({ max_budget: reservation * 5.5 })).keys, 50)).toBe(5);
+    } finally {
+      provider.behavior.latencyMs = 0;
+    }
+    expect(await burst((await team({ rpm_limit: 4 })).keys, 12)).toBe(4);
+  });
+
+  it("stops a blocked team's keys on both edges, though they kept the keys' answers", async () => {
+    const { teamId, keys } = await team({});
+    // Enough requests for both edges to be watching their keys replicas and keeping the answers.
+    for (let i = 0; i < 5; i++) for (const edge of edges) for (const key of keys) await ask(edge, key);
+    expect((await admin(edges[0], "POST", "/team/block", { team_id: teamId })).status).toBe(200);
+    await expect(ask(edges[0], keys[1])).rejects.toMatchObject({ status: 401 });
+    await eventually(
+      "the other edge to refuse the blocked team's key",
+      () => ask(edges[1], keys[0]).then(() => undefined, (e: { status?: number }) => (e.status === 401 ? true : undefined)),
+      1000,
+    );
+    expect((await admin(edges[1], "POST", "/team/unblock", { team_id: teamId })).status).toBe(200);
+    await eventually("the first edge to serve the team again", () => ask(edges[0], keys[0]).then(() => true, () => undefined), 1000);
   });
 
   it("refuses a key blocked through an edge on that edge's very next request, though it kept the key's answer", async () => {

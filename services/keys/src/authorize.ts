@@ -7,10 +7,13 @@ import type { KeyRecord } from "./key-record.js";
 import { Limits } from "./limits.js";
 import type { MasterKey } from "./master-key.js";
 import type { ReservationPricing } from "./reservation-pricing.js";
+import type { TeamCache } from "./team-cache.js";
+import { allowedModels, type TeamRecord } from "./team-record.js";
 
 export interface AuthorizeDeps {
   masterKey: MasterKey;
   cache: KeyCache;
+  teams: TeamCache;
   limits: Limits;
   pricing: ReservationPricing;
   /** This replica's id; Release finds its reservations here. */
@@ -57,12 +60,26 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     return key;
   }
 
+  function checkTeam(team: TeamRecord, req: AuthorizeRequest): void {
+    if (team.blocked) throw unauthenticated(`Authentication Error, this key's team (${team.id}) is blocked`, "team_blocked");
+    if (req.model !== "" && team.models !== null && !team.models.has(req.model)) {
+      throw gatewayError(
+        `Team=${team.id} may not use model=${req.model}. It may use models=[${team.modelList.join(", ")}]`,
+        Code.Unauthenticated,
+        { type: "team_model_access_denied", code: "401", param: "model" },
+      );
+    }
+  }
+
   return async (req) => {
     if (req.apiKey === "") throw unauthenticated("No API key provided; send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'", "missing_api_key");
     const hash = hashKey(req.apiKey);
     if (deps.masterKey.matchesHash(hash)) return master;
     const cached = deps.cache.get(hash);
     const key = check(cached instanceof Promise ? await cached : cached, req);
+    // A team_id that names no team (any more) is only a label.
+    const team = key.teamId === "" ? undefined : deps.teams.get(key.teamId);
+    if (team) checkTeam(team, req);
     // A whole message rather than create(): this runs on every request.
     const response: AuthorizeResponse = {
       $typeName: "gateway.keys.v1.AuthorizeResponse",
@@ -70,7 +87,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       keyAlias: key.alias,
       userId: key.userId,
       teamId: key.teamId,
-      models: key.modelList as string[],
+      models: (team ? allowedModels(key, team) : key.modelList) as string[],
       holder: deps.holder,
       isMaster: false,
       rateLimit: undefined,
@@ -78,10 +95,11 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       // Reusable while nothing changes the key (WatchKeys says when), up to its expiry.
       reusableUntilMs: key.expiresAtMs ?? Number.MAX_SAFE_INTEGER,
     };
-    if (req.access !== Access.LOOKUP && Limits.applies(key)) {
+    const teamLimits = team !== undefined && Limits.applies(team);
+    if (req.access !== Access.LOOKUP && (teamLimits || Limits.applies(key))) {
       response.reserved = true;
       response.reusableUntilMs = 0;
-      response.rateLimit = await deps.limits.admit(key, req.requestId, {
+      response.rateLimit = await deps.limits.admit(teamLimits ? [key, team] : [key], req.requestId, {
         tokens: req.promptTokens / BYTES_PER_TOKEN + req.maxTokens,
         maxCost: deps.pricing.maxCost(req.model, req.promptTokens, req.maxTokens),
       });

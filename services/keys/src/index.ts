@@ -9,6 +9,8 @@ import { KeyStore } from "./key-store.js";
 import { Limits } from "./limits.js";
 import { MasterKey } from "./master-key.js";
 import { ReservationPricing } from "./reservation-pricing.js";
+import { TeamCache } from "./team-cache.js";
+import { TeamStore } from "./team-store.js";
 import { createKeysService, keysRoutes } from "./service.js";
 
 export { createKeysService, keysRoutes, MasterKey };
@@ -33,6 +35,9 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   const limits = new Limits(allowances, spend);
   const cache = new KeyCache(store, deps.bus, deps.logger);
   await cache.start();
+  const teamStore = new TeamStore(deps.database.db);
+  const teams = new TeamCache(teamStore, deps.bus, deps.logger, () => cache.anyChanged());
+  await teams.start();
   const pricing = new ReservationPricing(deps.config);
   // The router's model list, as it changes (runtime models, config reloads).
   const stopFollowingPrices = deps.bus.listen(MODEL_PRICES_SUBJECT, (data) => {
@@ -48,6 +53,8 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     allowances: allowanceStore,
     spend,
     cache,
+    teamStore,
+    teams,
     limits,
     pricing,
     holder: randomUUID(),
@@ -63,6 +70,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
       stopFollowingPrices();
       impl.stop();
       cache.stop();
+      teams.stop();
       limits.close();
       await allowances.close();
       await spend.close();

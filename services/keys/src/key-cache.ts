@@ -90,6 +90,11 @@ export class KeyCache {
     return () => this.watchers.delete(watcher);
   }
 
+  /** Tells watchers that any key may have changed (its team did). */
+  anyChanged(): void {
+    this.notify(undefined);
+  }
+
   private notify(hash: string | undefined): void {
     for (const watcher of this.watchers) watcher(hash);
   }

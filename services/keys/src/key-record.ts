@@ -5,22 +5,31 @@ import { parseDuration, periodAt, type Duration } from "./duration.js";
 
 export type KeyRow = typeof virtualKeys.$inferSelect;
 
-/** A virtual key as the hot path needs it: parsed once when loaded, read per request. */
-export interface KeyRecord {
+/** What holds limits of its own (a key, a team), as Limits reads them. */
+export interface LimitHolder {
   id: string;
+  /** Whose allowances these are: a key's id, or a team's (teamAllowanceId). */
+  allowanceId: string;
+  /** How refusals name it. */
+  what: "key" | "team";
+  maxBudget: number | null;
+  budgetDuration: Duration | null;
+  createdAtMs: number;
+  rpmLimit: number | null;
+  tpmLimit: number | null;
+  maxParallelRequests: number | null;
+}
+
+/** A virtual key as the hot path needs it: parsed once when loaded, read per request. */
+export interface KeyRecord extends LimitHolder {
+  what: "key";
   hash: string;
   alias: string;
   /** null: every model. */
   models: ReadonlySet<string> | null;
   /** The same as a list, as every Authorize answer carries it; empty: every model. */
   modelList: readonly string[];
-  maxBudget: number | null;
-  budgetDuration: Duration | null;
-  createdAtMs: number;
   expiresAtMs: number | null;
-  rpmLimit: number | null;
-  tpmLimit: number | null;
-  maxParallelRequests: number | null;
   blocked: boolean;
   userId: string;
   teamId: string;
@@ -29,6 +38,8 @@ export interface KeyRecord {
 export function toRecord(row: KeyRow): KeyRecord {
   return {
     id: row.id,
+    allowanceId: row.id,
+    what: "key",
     hash: row.keyHash,
     alias: row.keyAlias ?? "",
     models: row.models.length > 0 ? new Set(row.models) : null,
@@ -46,9 +57,9 @@ export function toRecord(row: KeyRow): KeyRecord {
   };
 }
 
-/** The budget period `now` falls in: periods of budget_duration run from the key's creation; without one, a single period for good. */
-export function budgetPeriod(key: KeyRecord, now: number): { start: number; end: number } {
-  return key.budgetDuration === null ? { start: 0, end: Infinity } : periodAt(key.createdAtMs, key.budgetDuration, now);
+/** The budget period `now` falls in: periods of budget_duration run from the key's (or team's) creation; without one, a single period for good. */
+export function budgetPeriod(holder: Pick<LimitHolder, "budgetDuration" | "createdAtMs">, now: number): { start: number; end: number } {
+  return holder.budgetDuration === null ? { start: 0, end: Infinity } : periodAt(holder.createdAtMs, holder.budgetDuration, now);
 }
 
 /** A key as management calls show it; `spend` is its budget period's, for a key with a budget. */

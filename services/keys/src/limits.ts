@@ -5,7 +5,7 @@ import { RateLimitStateSchema, type RateLimitState } from "@gateway/proto/keys/v
 import { NANO } from "./allowance-store.js";
 import type { Allowances, Pool } from "./allowances.js";
 import type { BudgetSpend } from "./budget-spend.js";
-import { budgetPeriod, type KeyRecord } from "./key-record.js";
+import { budgetPeriod, type LimitHolder } from "./key-record.js";
 
 const MINUTE_MS = 60_000;
 // A reservation whose Release never came (its edge died) is settled as if
@@ -17,11 +17,11 @@ interface Held {
   amount: number;
 }
 
-/** What one request holds until its Release. */
+/** What one request holds until its Release, from its key's limits and its team's. */
 interface Reservation {
-  parallel: Held | undefined;
-  tokens: Held | undefined;
-  budget: Held | undefined;
+  parallel: Held[];
+  tokens: Held[];
+  budget: Held[];
   at: number;
 }
 
@@ -53,9 +53,10 @@ function rateLimited(message: string, pool: Pool, unit: "requests" | "tokens", n
 }
 
 /**
- * Per-key limits for model calls: parallel requests, requests and tokens per
- * minute, and the budget. Each is reserved before the call and settled or
- * released after it; see Allowances for how replicas share them.
+ * The limits of a key, and of its team, for model calls: parallel requests,
+ * requests and tokens per minute, and the budget. Each is reserved before the
+ * call and settled or released after it; see Allowances for how replicas
+ * share them.
  */
 export class Limits {
   private readonly reservations = new Map<string, Reservation>();
@@ -69,57 +70,63 @@ export class Limits {
     this.sweeper.unref();
   }
 
-  static applies(key: KeyRecord): boolean {
-    return key.maxParallelRequests !== null || key.rpmLimit !== null || key.tpmLimit !== null || key.maxBudget !== null;
+  static applies(holder: LimitHolder): boolean {
+    return holder.maxParallelRequests !== null || holder.rpmLimit !== null || holder.tpmLimit !== null || holder.maxBudget !== null;
   }
 
-  /** Reserves what the request needs from each of the key's limits, or throws having reserved nothing. */
-  async admit(key: KeyRecord, requestId: string, demand: Demand): Promise<RateLimitState> {
+  /** Reserves what the request needs from each limit of each holder (its key, its team), or throws having reserved nothing. */
+  async admit(holders: readonly LimitHolder[], requestId: string, demand: Demand): Promise<RateLimitState> {
     const now = Date.now();
     const minute = Math.floor(now / MINUTE_MS) * MINUTE_MS;
-    const held: Held[] = [];
-    const take = async (pool: Pool, amount: number): Promise<boolean> => {
+    const reservation: Reservation = { parallel: [], tokens: [], budget: [], at: now };
+    // Taken for rpm: kept when the request runs, given back when a later limit refuses it.
+    const taken: Held[] = [];
+    const take = async (into: Held[] | undefined, pool: Pool, amount: number): Promise<boolean> => {
       const ok = this.allowances.tryReserve(pool, amount) || (await this.allowances.reserve(pool, amount));
-      if (ok) held.push({ pool, amount });
+      if (ok) (into ?? taken).push({ pool, amount });
       return ok;
     };
     const state = create(RateLimitStateSchema, { resetMs: minute + MINUTE_MS - now });
-    const reservation: Reservation = { parallel: undefined, tokens: undefined, budget: undefined, at: now };
     try {
-      if (key.maxParallelRequests !== null) {
-        const pool = this.allowances.pool({ keyId: key.id, kind: "parallel", windowStart: 0 }, key.maxParallelRequests, Infinity);
-        if (!(await take(pool, 1))) {
-          throw refused("parallel", gatewayError(`max_parallel_requests (${key.maxParallelRequests}) reached for this key`, Code.ResourceExhausted, {
-            type: "rate_limit_error",
-            code: "rate_limit_exceeded",
-            headers: { "retry-after": "1" },
-          }));
+      for (const h of holders) {
+        const id = h.allowanceId;
+        if (h.maxParallelRequests !== null) {
+          const pool = this.allowances.pool({ keyId: id, kind: "parallel", windowStart: 0 }, h.maxParallelRequests, Infinity);
+          if (!(await take(reservation.parallel, pool, 1))) {
+            throw refused("parallel", gatewayError(`max_parallel_requests (${h.maxParallelRequests}) reached for this ${h.what}`, Code.ResourceExhausted, {
+              type: "rate_limit_error",
+              code: "rate_limit_exceeded",
+              headers: { "retry-after": "1" },
+            }));
+          }
         }
-        reservation.parallel = held.at(-1);
-      }
-      if (key.rpmLimit !== null) {
-        const pool = this.allowances.pool({ keyId: key.id, kind: "requests", windowStart: minute }, key.rpmLimit, minute + MINUTE_MS);
-        if (!(await take(pool, 1))) throw refused("rpm", rateLimited(`rpm limit (${key.rpmLimit}) reached for this key`, pool, "requests", now));
-        state.limitRequests = key.rpmLimit;
-        state.remainingRequests = pool.remaining;
-      }
-      if (key.tpmLimit !== null) {
-        const pool = this.allowances.pool({ keyId: key.id, kind: "tokens", windowStart: minute }, key.tpmLimit, minute + MINUTE_MS);
-        const tokens = Math.min(Math.max(1, Math.ceil(demand.tokens)), key.tpmLimit);
-        if (!(await take(pool, tokens))) throw refused("tpm", rateLimited(`tpm limit (${key.tpmLimit}) reached for this key`, pool, "tokens", now));
-        reservation.tokens = held.at(-1);
-        state.limitTokens = key.tpmLimit;
-        state.remainingTokens = pool.remaining;
-      }
-      if (key.maxBudget !== null) {
-        const period = budgetPeriod(key, now);
-        const pool = this.allowances.pool({ keyId: key.id, kind: "budget", windowStart: period.start }, Math.floor(key.maxBudget * NANO), period.end);
-        const maxCost = Math.ceil(demand.maxCost * NANO);
-        if (!(await take(pool, maxCost))) throw refused("budget", await this.budgetExceeded(key.maxBudget, pool, maxCost));
-        reservation.budget = held.at(-1);
+        // The headers tell the tighter of the key's and the team's limits.
+        if (h.rpmLimit !== null) {
+          const pool = this.allowances.pool({ keyId: id, kind: "requests", windowStart: minute }, h.rpmLimit, minute + MINUTE_MS);
+          if (!(await take(undefined, pool, 1))) throw refused("rpm", rateLimited(`rpm limit (${h.rpmLimit}) reached for this ${h.what}`, pool, "requests", now));
+          if (state.limitRequests === 0 || pool.remaining < state.remainingRequests) {
+            state.limitRequests = h.rpmLimit;
+            state.remainingRequests = pool.remaining;
+          }
+        }
+        if (h.tpmLimit !== null) {
+          const pool = this.allowances.pool({ keyId: id, kind: "tokens", windowStart: minute }, h.tpmLimit, minute + MINUTE_MS);
+          const tokens = Math.min(Math.max(1, Math.ceil(demand.tokens)), h.tpmLimit);
+          if (!(await take(reservation.tokens, pool, tokens))) throw refused("tpm", rateLimited(`tpm limit (${h.tpmLimit}) reached for this ${h.what}`, pool, "tokens", now));
+          if (state.limitTokens === 0 || pool.remaining < state.remainingTokens) {
+            state.limitTokens = h.tpmLimit;
+            state.remainingTokens = pool.remaining;
+          }
+        }
+        if (h.maxBudget !== null) {
+          const period = budgetPeriod(h, now);
+          const pool = this.allowances.pool({ keyId: id, kind: "budget", windowStart: period.start }, Math.floor(h.maxBudget * NANO), period.end);
+          const maxCost = Math.ceil(demand.maxCost * NANO);
+          if (!(await take(reservation.budget, pool, maxCost))) throw refused("budget", await this.budgetExceeded(h, pool, maxCost));
+        }
       }
     } catch (err) {
-      for (const h of held) this.allowances.release(h.pool, h.amount);
+      for (const held of [...taken, ...reservation.parallel, ...reservation.tokens, ...reservation.budget]) this.allowances.release(held.pool, held.amount);
       throw err;
     }
     this.reservations.set(requestId, reservation);
@@ -131,24 +138,26 @@ export class Limits {
     const r = this.reservations.get(requestId);
     if (!r) return;
     this.reservations.delete(requestId);
-    if (r.parallel) this.allowances.release(r.parallel.pool, r.parallel.amount);
-    if (r.tokens) this.allowances.settle(r.tokens.pool, r.tokens.amount, totalTokens);
-    if (r.budget) {
-      this.allowances.settle(r.budget.pool, r.budget.amount, Math.ceil(cost * NANO));
-      this.spend.add(r.budget.pool.ref, cost);
+    for (const held of r.parallel) this.allowances.release(held.pool, held.amount);
+    for (const held of r.tokens) this.allowances.settle(held.pool, held.amount, totalTokens);
+    for (const held of r.budget) {
+      this.allowances.settle(held.pool, held.amount, Math.ceil(cost * NANO));
+      this.spend.add(held.pool.ref, cost);
     }
   }
 
   /**
    * LiteLLM's budget refusal, whose start clients may match on; "current
-   * cost" is the spend (as /key/info shows it), and what this replica's
-   * requests in flight have reserved and this request may cost are told apart.
+   * cost" is the spend (as /key/info or /team/info shows it), and what this
+   * replica's requests in flight have reserved and this request may cost are
+   * told apart.
    */
-  private async budgetExceeded(maxBudget: number, pool: Pool, maxCost: number): Promise<Error> {
+  private async budgetExceeded(h: LimitHolder, pool: Pool, maxCost: number): Promise<Error> {
     const [spend = 0] = await this.spend.of([pool.ref]);
     const reserved = pool.reserved > 0 ? ` (+${pool.reserved / NANO} reserved for requests in flight)` : "";
+    const whose = h.what === "team" ? `Team=${h.id} ` : "";
     return gatewayError(
-      `Budget has been exceeded! Current cost: ${spend}${reserved}, Max budget: ${maxBudget}. This request may cost up to ${maxCost / NANO}.`,
+      `Budget has been exceeded! ${whose}Current cost: ${spend}${reserved}, Max budget: ${h.maxBudget}. This request may cost up to ${maxCost / NANO}.`,
       Code.FailedPrecondition,
       { type: "budget_exceeded", code: "400" },
     );
@@ -161,7 +170,9 @@ export class Limits {
   /** Settles a reservation whose use nobody can tell, as if it used all it reserved: the budget's safe side. */
   settleAsReserved(requestId: string): void {
     const r = this.reservations.get(requestId);
-    if (r) this.settle(requestId, (r.budget?.amount ?? 0) / NANO, r.tokens?.amount ?? 0);
+    if (!r) return;
+    const most = (held: Held[]) => held.reduce((max, h) => Math.max(max, h.amount), 0);
+    this.settle(requestId, most(r.budget) / NANO, most(r.tokens));
   }
 
   private abandonStale(): void {

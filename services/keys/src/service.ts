@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { releaseCodec, releaseSubject, type Bus } from "@gateway/common";
+import { Code, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { gatewayError, releaseCodec, releaseSubject, type Bus } from "@gateway/common";
 import {
   Access,
   AuthorizeRequestSchema,
@@ -12,6 +12,7 @@ import { bearerOf, requireMaster, type AdminDeps } from "./admin/context.js";
 import { deleteKeys } from "./admin/delete.js";
 import { generateKey, regenerateKey } from "./admin/generate.js";
 import { getKey, listKeys } from "./admin/read.js";
+import { addTeamMembers, createTeam, deleteTeams, getTeam, listTeams, removeTeamMember, setTeamBlocked, updateTeam } from "./admin/teams.js";
 import { setBlocked, updateKey } from "./admin/update.js";
 import { createAuthorize, type AuthorizeDeps } from "./authorize.js";
 import { createWatchKeys } from "./watch-keys.js";
@@ -51,6 +52,22 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     deleteKeys: admin(deleteKeys),
     blockKey: admin(async (d, req) => ({ key: await setBlocked(d, req.ref, true) })),
     unblockKey: admin(async (d, req) => ({ key: await setBlocked(d, req.ref, false) })),
+    createTeam: admin(createTeam),
+    updateTeam: admin(updateTeam),
+    async getTeam(req, ctx) {
+      // The master key may read any team; a virtual key its own team, as in LiteLLM.
+      const caller = await authorize(create(AuthorizeRequestSchema, { apiKey: bearerOf(ctx), access: Access.LOOKUP }));
+      if (!caller.isMaster && (req.teamId === "" || caller.teamId !== req.teamId)) {
+        throw gatewayError("You are not allowed to access this team's info", Code.PermissionDenied, { type: "permission_error", param: "team_id" });
+      }
+      return getTeam(deps, req);
+    },
+    listTeams: admin(listTeams),
+    deleteTeams: admin(deleteTeams),
+    blockTeam: admin((d, req) => setTeamBlocked(d, req.teamId, true)),
+    unblockTeam: admin((d, req) => setTeamBlocked(d, req.teamId, false)),
+    addTeamMembers: admin(addTeamMembers),
+    removeTeamMember: admin(removeTeamMember),
     stop: stopListening,
     endWatches: () => watches.abort(),
   };

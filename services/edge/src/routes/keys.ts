@@ -1,42 +1,17 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, asMasterKey, intParam, pathSegment, queryOf, readJsonObject, sendJson } from "../http.js";
+import { apiKeyOf, asMasterKey, intParam, pathSegment, queryOf, sendJson } from "../http.js";
+import { bad, body, callOptions, changesBudgetWindow, iso, isString, isStrings, keysChanged, optional, sharedSettings, type Json } from "./admin-request.js";
 
-// LiteLLM's key management routes (/key/*), as calls to the keys service's
-// management RPCs. The caller's key rides along: the keys service itself
-// checks that it is the master key (or, for /key/info, the key asked about).
+// LiteLLM's key management routes (/key/*).
 
-type Json = Record<string, unknown>;
-const ADMIN_BODY_LIMIT = 1024 * 1024;
 // /key/list's pages, as LiteLLM bounds them (the keys service cuts larger ones to this size too); page is a uint32 in the RPC.
 const MAX_KEY_PAGE_SIZE = 100;
 const MAX_KEY_PAGE = 2 ** 32 - 1;
 // The accounting service's KeySpend takes at most this many hashes a call.
 const MAX_KEY_SPEND_HASHES = 1000;
-
-function bad(message: string, param: string): Error {
-  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
-}
-
-function callOptions(ctx: RequestContext): CallOptions {
-  return { headers: { authorization: `Bearer ${apiKeyOf(ctx)}` } };
-}
-
-/**
- * A key changed through this edge: its kept Authorize answers go before the
- * change is confirmed, so the caller's next request here sees it (other
- * edges hear of it from the keys service's watch stream).
- */
-function keysChanged(ctx: RequestContext): void {
-  ctx.options.authCache?.clear();
-}
-
-async function body(ctx: RequestContext): Promise<Json> {
-  return (await readJsonObject(ctx.req, ADMIN_BODY_LIMIT)).body;
-}
 
 /** A key named by value or by hash, as LiteLLM's routes accept either. */
 export function keyRef(value: unknown, param = "key"): MessageInitShape<typeof KeyRefSchema> {
@@ -44,42 +19,15 @@ export function keyRef(value: unknown, param = "key"): MessageInitShape<typeof K
   return /^[0-9a-f]{64}$/.test(value) ? { ref: { case: "keyHash", value } } : { ref: { case: "key", value } };
 }
 
-function optional<T>(b: Json, field: string, check: (v: unknown) => v is T, what: string): T | undefined {
-  const v = b[field];
-  if (v === undefined || v === null) return undefined;
-  if (!check(v)) throw bad(`${field} must be ${what}`, field);
-  return v;
-}
-
-const isString = (v: unknown): v is string => typeof v === "string";
-const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
-const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
-const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
-
 const CLEARABLE = ["key_alias", "max_budget", "budget_duration", "duration", "rpm_limit", "tpm_limit", "max_parallel_requests"];
 
 /** LiteLLM's key fields from a request body. */
 function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
-  const s: MessageInitShape<typeof KeySettingsSchema> = {};
+  const s: MessageInitShape<typeof KeySettingsSchema> = sharedSettings(b);
   const alias = optional(b, "key_alias", isString, "a string");
   if (alias !== undefined) s.keyAlias = alias;
-  const models = optional(b, "models", isStrings, "a list of model names");
-  if (models !== undefined) s.models = { models };
-  const maxBudget = optional(b, "max_budget", isNumber, "a number of dollars");
-  if (maxBudget !== undefined) s.maxBudget = maxBudget;
-  const budgetDuration = optional(b, "budget_duration", isString, 'a duration such as "30d"');
-  if (budgetDuration !== undefined) s.budgetDuration = budgetDuration;
   const duration = optional(b, "duration", isString, 'a duration such as "30d"');
   if (duration !== undefined) s.duration = duration;
-  const rpm = optional(b, "rpm_limit", isCount, "a whole number");
-  if (rpm !== undefined) s.rpmLimit = rpm;
-  const tpm = optional(b, "tpm_limit", isCount, "a whole number");
-  if (tpm !== undefined) s.tpmLimit = tpm;
-  const parallel = optional(b, "max_parallel_requests", isCount, "a whole number");
-  if (parallel !== undefined) s.maxParallelRequests = parallel;
-  const metadata = optional(b, "metadata", isObject, "an object");
-  if (metadata !== undefined) s.metadataJson = JSON.stringify(metadata);
   const userId = optional(b, "user_id", isString, "a string");
   if (userId !== undefined) s.userId = userId;
   const teamId = optional(b, "team_id", isString, "a string");
@@ -88,9 +36,6 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
 }
-
-// 0 or absent: not set (the master key has no creation time).
-const iso = (ms: bigint | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
 
 /** A key in LiteLLM's response shape ("token" is the hash; the key itself is never stored). */
 export function keyInfo(k: VirtualKey, spend: number) {
@@ -123,7 +68,7 @@ export function keyInfo(k: VirtualKey, spend: number) {
  * once the keys service has let the caller see the keys (a virtual key its
  * own), with the edge's master key.
  */
-async function spendOf(ctx: RequestContext, keys: VirtualKey[]): Promise<number[]> {
+export async function spendOf(ctx: RequestContext, keys: VirtualKey[]): Promise<number[]> {
   const hashesOf = (k: VirtualKey) => [k.keyHash, ...k.previousKeyHashes];
   const hashes = keys.filter((k) => k.spend === undefined).flatMap(hashesOf);
   // A page of keys regenerated many times can have more hashes than one call takes.
@@ -146,7 +91,7 @@ async function withSpend(ctx: RequestContext, key: VirtualKey) {
  * service starts the new window from it.
  */
 async function spendBefore(ctx: RequestContext, b: Json, ref: MessageInitShape<typeof KeyRefSchema>): Promise<number | undefined> {
-  if (!("max_budget" in b) && !("budget_duration" in b)) return undefined;
+  if (!changesBudgetWindow(b)) return undefined;
   const found = await ctx.options.peers.keys.getKey({ ref }, callOptions(ctx)).catch((err: unknown) => {
     // A caller who may not change the key, or no such key: the change itself says so.
     if ([Code.PermissionDenied, Code.NotFound].includes(ConnectError.from(err).code)) return undefined;

@@ -5,8 +5,10 @@ import type { AllowanceStore } from "../allowance-store.js";
 import type { BudgetSpend } from "../budget-spend.js";
 import type { KeyCache } from "../key-cache.js";
 import type { KeyRow } from "../key-record.js";
-import type { KeyStore } from "../key-store.js";
+import type { KeyPatch, KeyStore } from "../key-store.js";
 import type { MasterKey } from "../master-key.js";
+import type { TeamCache } from "../team-cache.js";
+import type { TeamStore } from "../team-store.js";
 
 /** What every management RPC works with. */
 export interface AdminDeps {
@@ -15,6 +17,8 @@ export interface AdminDeps {
   allowances: AllowanceStore;
   spend: BudgetSpend;
   cache: KeyCache;
+  teamStore: TeamStore;
+  teams: TeamCache;
 }
 
 /** The bearer token of a management call, whichever way it arrives. */
@@ -51,5 +55,27 @@ export async function uniquely<T>(what: string, write: () => Promise<T>): Promis
   } catch (err) {
     if (pgErrorCode(err) === "23505") throw gatewayError(`${what} is already in use`, Code.AlreadyExists, { type: "invalid_request_error", status: 400 });
     throw err;
+  }
+}
+
+/**
+ * A key put in a team (or given models while in one) must name a team that
+ * exists, and models inside the team's, as LiteLLM checks.
+ */
+export async function checkKeyTeam(deps: AdminDeps, patch: KeyPatch, current?: KeyRow): Promise<void> {
+  const teamId = patch.teamId ?? current?.teamId ?? "";
+  if (teamId === "" || (patch.teamId === undefined && patch.models === undefined)) return;
+  const team = await deps.teamStore.byId(teamId);
+  if (!team) {
+    if (patch.teamId === undefined) return;
+    throw gatewayError(`team_id ${teamId} names no team; create it with /team/new first`, Code.InvalidArgument, { type: "invalid_request_error", param: "team_id" });
+  }
+  const models = patch.models ?? current?.models ?? [];
+  const outside = team.models.length === 0 ? [] : models.filter((m) => !team.models.includes(m));
+  if (outside.length > 0) {
+    throw gatewayError(`models [${outside.join(", ")}] are not among team ${teamId}'s models [${team.models.join(", ")}]`, Code.InvalidArgument, {
+      type: "invalid_request_error",
+      param: "models",
+    });
   }
 }

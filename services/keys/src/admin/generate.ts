@@ -2,9 +2,10 @@ import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey } from "@gateway/common";
 import type { GenerateKeyRequest, RegenerateKeyRequest, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
+import { toRecord } from "../key-record.js";
 import { keyName, newKey } from "../key-token.js";
 import { carrySpend } from "./carry-spend.js";
-import { resolveKey, uniquely, type AdminDeps } from "./context.js";
+import { checkKeyTeam, resolveKey, uniquely, type AdminDeps } from "./context.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
 
@@ -28,9 +29,9 @@ function chosenOrNew(key: string): string {
 
 export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest): Promise<Minted> {
   const key = chosenOrNew(req.key);
-  const row = await uniquely("that key or key_alias", () =>
-    deps.store.insert({ id: randomUUID(), keyHash: hashKey(key), keyName: keyName(key), ...settingsPatch(req.settings) }),
-  );
+  const patch = settingsPatch(req.settings);
+  await checkKeyTeam(deps, patch);
+  const row = await uniquely("that key or key_alias", () => deps.store.insert({ id: randomUUID(), keyHash: hashKey(key), keyName: keyName(key), ...patch }));
   await deps.cache.changed(row.keyHash);
   return { key, info: await keyView(deps, row) };
 }
@@ -39,9 +40,11 @@ export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest): Pro
 export async function regenerateKey(deps: AdminDeps, req: RegenerateKeyRequest): Promise<Minted> {
   const old = await resolveKey(deps, req.ref);
   const key = chosenOrNew(req.newKey);
-  const row = await uniquely("that key or key_alias", () => deps.store.rekey(old.id, hashKey(key), keyName(key), settingsPatch(req.settings)));
+  const patch = settingsPatch(req.settings);
+  await checkKeyTeam(deps, patch, old);
+  const row = await uniquely("that key or key_alias", () => deps.store.rekey(old.id, hashKey(key), keyName(key), patch));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
-  await carrySpend(deps, old, row, req.spendBefore);
+  await carrySpend(deps, toRecord(old), toRecord(row), req.spendBefore);
   await deps.cache.changed(old.keyHash, row.keyHash);
   return { key, info: await keyView(deps, row) };
 }

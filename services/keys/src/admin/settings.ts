@@ -1,28 +1,41 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
-import type { KeySettings } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { KeySettings, TeamSettings } from "@gateway/proto/keys/v1/keys_pb.js";
 import { addDuration, parseDuration } from "../duration.js";
 import type { KeyPatch } from "../key-store.js";
+import type { TeamPatch } from "../team-store.js";
 
 function invalid(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
 }
 
-const CLEARABLE: Record<string, (patch: KeyPatch) => void> = {
-  key_alias: (p) => (p.keyAlias = null),
+/** The settings keys and teams share: models, budget, rate limits, metadata. */
+type SharedSettings = Pick<KeySettings, "models" | "maxBudget" | "budgetDuration" | "rpmLimit" | "tpmLimit" | "maxParallelRequests" | "metadataJson">;
+type SharedPatch = Pick<KeyPatch & TeamPatch, "models" | "maxBudget" | "budgetDuration" | "rpmLimit" | "tpmLimit" | "maxParallelRequests" | "metadata">;
+
+const SHARED_CLEARABLE: Record<string, (patch: SharedPatch) => void> = {
   max_budget: (p) => (p.maxBudget = null),
   budget_duration: (p) => (p.budgetDuration = ""),
-  duration: (p) => (p.expiresAt = null),
   rpm_limit: (p) => (p.rpmLimit = null),
   tpm_limit: (p) => (p.tpmLimit = null),
   max_parallel_requests: (p) => (p.maxParallelRequests = null),
 };
 
-/** The columns a KeySettings message sets, validated; absent fields are left out. */
-export function settingsPatch(s: KeySettings | undefined, now = Date.now()): KeyPatch {
-  if (!s) return {};
-  const patch: KeyPatch = {};
-  if (s.keyAlias !== undefined) patch.keyAlias = s.keyAlias === "" ? null : s.keyAlias;
+/** `text` parsed as a JSON value that `is` accepts, or a 400 naming `param`. */
+export function jsonSetting<T>(text: string, is: (v: unknown) => v is T, param: string, what: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw invalid(`${param} must be ${what}`, param);
+  }
+  if (!is(value)) throw invalid(`${param} must be ${what}`, param);
+  return value;
+}
+
+const isObject = (v: unknown): v is object => v !== null && typeof v === "object" && !Array.isArray(v);
+
+function sharedPatch(s: SharedSettings, patch: SharedPatch): void {
   if (s.models !== undefined) patch.models = s.models.models;
   if (s.maxBudget !== undefined) {
     if (!(s.maxBudget >= 0)) throw invalid("max_budget must be a number of dollars, 0 or more", "max_budget");
@@ -32,26 +45,78 @@ export function settingsPatch(s: KeySettings | undefined, now = Date.now()): Key
     if (s.budgetDuration !== "") parseDuration(s.budgetDuration, "budget_duration");
     patch.budgetDuration = s.budgetDuration;
   }
-  if (s.duration !== undefined) patch.expiresAt = s.duration === "" ? null : new Date(addDuration(now, parseDuration(s.duration, "duration")));
   if (s.rpmLimit !== undefined) patch.rpmLimit = s.rpmLimit;
   if (s.tpmLimit !== undefined) patch.tpmLimit = s.tpmLimit;
   if (s.maxParallelRequests !== undefined) patch.maxParallelRequests = s.maxParallelRequests;
-  if (s.metadataJson !== undefined) {
-    let metadata: unknown;
-    try {
-      metadata = JSON.parse(s.metadataJson);
-    } catch {
-      throw invalid("metadata must be a JSON object", "metadata");
-    }
-    if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) throw invalid("metadata must be a JSON object", "metadata");
-    patch.metadata = metadata;
-  }
-  if (s.userId !== undefined) patch.userId = s.userId;
-  if (s.teamId !== undefined) patch.teamId = s.teamId;
-  for (const field of s.clear) {
-    const clear = CLEARABLE[field];
+  if (s.metadataJson !== undefined) patch.metadata = jsonSetting(s.metadataJson, isObject, "metadata", "a JSON object");
+}
+
+function clearAll<P>(fields: string[], clearable: Record<string, (patch: P) => void>, patch: P): void {
+  for (const field of fields) {
+    const clear = clearable[field];
     if (!clear) throw invalid(`${field} cannot be cleared`, field);
     clear(patch);
   }
+}
+
+const KEY_CLEARABLE: Record<string, (patch: KeyPatch) => void> = {
+  ...SHARED_CLEARABLE,
+  key_alias: (p) => (p.keyAlias = null),
+  duration: (p) => (p.expiresAt = null),
+};
+
+/** The columns a KeySettings message sets, validated; absent fields are left out. */
+export function settingsPatch(s: KeySettings | undefined, now = Date.now()): KeyPatch {
+  if (!s) return {};
+  const patch: KeyPatch = {};
+  if (s.keyAlias !== undefined) patch.keyAlias = s.keyAlias === "" ? null : s.keyAlias;
+  sharedPatch(s, patch);
+  if (s.duration !== undefined) patch.expiresAt = s.duration === "" ? null : new Date(addDuration(now, parseDuration(s.duration, "duration")));
+  if (s.userId !== undefined) patch.userId = s.userId;
+  if (s.teamId !== undefined) patch.teamId = s.teamId;
+  clearAll(s.clear, KEY_CLEARABLE, patch);
   return patch;
+}
+
+const TEAM_CLEARABLE: Record<string, (patch: TeamPatch) => void> = {
+  ...SHARED_CLEARABLE,
+  team_alias: (p) => (p.teamAlias = null),
+};
+
+/** The columns a TeamSettings message sets, validated; absent fields are left out. */
+export function teamSettingsPatch(s: TeamSettings | undefined): TeamPatch {
+  if (!s) return {};
+  const patch: TeamPatch = {};
+  if (s.teamAlias !== undefined) patch.teamAlias = s.teamAlias === "" ? null : s.teamAlias;
+  sharedPatch(s, patch);
+  if (s.membersWithRolesJson !== undefined) patch.membersWithRoles = teamMembers(s.membersWithRolesJson, "members_with_roles");
+  if (s.blocked !== undefined) patch.blocked = s.blocked;
+  clearAll(s.clear, TEAM_CLEARABLE, patch);
+  return patch;
+}
+
+/** LiteLLM's team member: a role and who (a user_id, a user_email, or both). */
+export interface TeamMember {
+  role: "admin" | "user";
+  user_id?: string;
+  user_email?: string;
+}
+
+function isMember(v: unknown): v is TeamMember {
+  if (!isObject(v)) return false;
+  const m = v as Record<string, unknown>;
+  const named = (field: string) => typeof m[field] === "string" && m[field] !== "";
+  const absentOrText = (field: string) => m[field] === undefined || m[field] === null || typeof m[field] === "string";
+  return (m.role === "admin" || m.role === "user") && (named("user_id") || named("user_email")) && absentOrText("user_id") && absentOrText("user_email");
+}
+
+/** A JSON array of members, each kept with only the fields LiteLLM's member has. */
+export function teamMembers(json: string, param: string): TeamMember[] {
+  const isMembers = (v: unknown): v is Record<string, unknown>[] => Array.isArray(v) && v.every(isMember);
+  const members = jsonSetting(json, isMembers, param, 'a list of members, each {"role": "admin" or "user", "user_id" and/or "user_email"}');
+  return members.map((m) => ({
+    role: m.role as TeamMember["role"],
+    ...(typeof m.user_id === "string" && { user_id: m.user_id }),
+    ...(typeof m.user_email === "string" && { user_email: m.user_email }),
+  }));
 }

@@ -1,17 +1,19 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { KeyRef, UpdateKeyRequest, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
+import { toRecord } from "../key-record.js";
 import type { KeyPatch } from "../key-store.js";
 import { carrySpend } from "./carry-spend.js";
-import { resolveKey, uniquely, type AdminDeps } from "./context.js";
+import { checkKeyTeam, resolveKey, uniquely, type AdminDeps } from "./context.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
 
 async function patchKey(deps: AdminDeps, ref: KeyRef | undefined, patch: KeyPatch, spendBefore?: number): Promise<VirtualKey> {
   const current = await resolveKey(deps, ref);
+  await checkKeyTeam(deps, patch, current);
   const row = await uniquely("that key_alias", () => deps.store.update(current.id, patch));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
-  await carrySpend(deps, current, row, spendBefore);
+  await carrySpend(deps, toRecord(current), toRecord(row), spendBefore);
   await deps.cache.changed(row.keyHash);
   return keyView(deps, row);
 }

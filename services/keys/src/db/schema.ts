@@ -53,3 +53,25 @@ export const allowances = keys.table(
   },
   (t) => [primaryKey({ columns: [t.keyId, t.kind, t.windowStart] })],
 );
+
+/**
+ * Teams (LiteLLM's). A key whose team_id names a team shares the team's
+ * budget and rate limits (allowances under "team/" + the team's id and
+ * creation time) and may use only the team's models, on top of its own limits.
+ */
+export const teams = keys.table("teams", {
+  teamId: text("team_id").primaryKey(),
+  teamAlias: text("team_alias"),
+  models: text("models").array().notNull().default(sql`'{}'::text[]`),
+  maxBudget: doublePrecision("max_budget"),
+  budgetDuration: text("budget_duration").notNull().default(""),
+  rpmLimit: integer("rpm_limit"),
+  tpmLimit: integer("tpm_limit"),
+  maxParallelRequests: integer("max_parallel_requests"),
+  metadata: jsonb("metadata").notNull().default({}),
+  /** LiteLLM's members_with_roles: [{ role, user_id, user_email }]. */
+  membersWithRoles: jsonb("members_with_roles").notNull().default([]),
+  blocked: boolean("blocked").notNull().default(false),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});

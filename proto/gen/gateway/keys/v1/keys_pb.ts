@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/keys/v1/keys.proto.
  */
 export const file_gateway_keys_v1_keys: GenFile = /*@__PURE__*/
-  fileDesc("ChpnYXRld2F5L2tleXMvdjEva2V5cy5wcm90bxIPZ2F0ZXdheS5rZXlzLnYxIpoBChBBdXRob3JpemVSZXF1ZXN0Eg8KB2FwaV9rZXkYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhIKCm1heF90b2tlbnMYBSABKA0SJwoGYWNjZXNzGAYgASgOMhcuZ2F0ZXdheS5rZXlzLnYxLkFjY2VzcyLvAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSDgoGaG9sZGVyGAggASgJEhEKCWlzX21hc3RlchgCIAEoCBIRCglrZXlfYWxpYXMYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIPCgd0ZWFtX2lkGAUgASgJEg4KBm1vZGVscxgGIAMoCRIzCgpyYXRlX2xpbWl0GAcgASgLMh8uZ2F0ZXdheS5rZXlzLnYxLlJhdGVMaW1pdFN0YXRlEhAKCHJlc2VydmVkGAkgASgIEhkKEXJldXNhYmxlX3VudGlsX21zGAogASgBIhIKEFdhdGNoS2V5c1JlcXVlc3QiMgoRV2F0Y2hLZXlzUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSCwoDYWxsGAIgASgIIoYBCg5SYXRlTGltaXRTdGF0ZRIWCg5saW1pdF9yZXF1ZXN0cxgBIAEoDRIaChJyZW1haW5pbmdfcmVxdWVzdHMYAiABKA0SFAoMbGltaXRfdG9rZW5zGAMgASgNEhgKEHJlbWFpbmluZ190b2tlbnMYBCABKA0SEAoIcmVzZXRfbXMYBSABKA0igQEKDlJlbGVhc2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDgoGaG9sZGVyGAMgASgJEgwKBGNvc3QYBCABKAESFAoMdG90YWxfdG9rZW5zGAUgASgNEhUKDXVzYWdlX3Vua25vd24YBiABKAgitwQKClZpcnR1YWxLZXkSEAoIa2V5X2hhc2gYASABKAkSEAoIa2V5X25hbWUYAiABKAkSEQoJa2V5X2FsaWFzGAMgASgJEg4KBm1vZGVscxgEIAMoCRIXCgptYXhfYnVkZ2V0GAUgASgBSACIAQESFwoPYnVkZ2V0X2R1cmF0aW9uGAYgASgJEh8KEmJ1ZGdldF9yZXNldF9hdF9tcxgHIAEoA0gBiAEBEhoKDWV4cGlyZXNfYXRfbXMYCCABKANIAogBARIWCglycG1fbGltaXQYCSABKA1IA4gBARIWCgl0cG1fbGltaXQYCiABKA1IBIgBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCyABKA1IBYgBARIVCg1tZXRhZGF0YV9qc29uGAwgASgJEg8KB3VzZXJfaWQYDSABKAkSDwoHdGVhbV9pZBgOIAEoCRIPCgdibG9ja2VkGA8gASgIEhUKDWNyZWF0ZWRfYXRfbXMYECABKAMSFQoNdXBkYXRlZF9hdF9tcxgRIAEoAxISCgVzcGVuZBgSIAEoAUgGiAEBEhsKE3ByZXZpb3VzX2tleV9oYXNoZXMYEyADKAlCDQoLX21heF9idWRnZXRCFQoTX2J1ZGdldF9yZXNldF9hdF9tc0IQCg5fZXhwaXJlc19hdF9tc0IMCgpfcnBtX2xpbWl0QgwKCl90cG1fbGltaXRCGAoWX21heF9wYXJhbGxlbF9yZXF1ZXN0c0IICgZfc3BlbmQi+AMKC0tleVNldHRpbmdzEhYKCWtleV9hbGlhcxgBIAEoCUgAiAEBEi8KBm1vZGVscxgCIAEoCzIaLmdhdGV3YXkua2V5cy52MS5Nb2RlbExpc3RIAYgBARIXCgptYXhfYnVkZ2V0GAMgASgBSAKIAQESHAoPYnVkZ2V0X2R1cmF0aW9uGAQgASgJSAOIAQESFQoIZHVyYXRpb24YBSABKAlIBIgBARIWCglycG1fbGltaXQYBiABKA1IBYgBARIWCgl0cG1fbGltaXQYByABKA1IBogBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCCABKA1IB4gBARIaCg1tZXRhZGF0YV9qc29uGAkgASgJSAiIAQESFAoHdXNlcl9pZBgKIAEoCUgJiAEBEhQKB3RlYW1faWQYCyABKAlICogBARINCgVjbGVhchgMIAMoCUIMCgpfa2V5X2FsaWFzQgkKB19tb2RlbHNCDQoLX21heF9idWRnZXRCEgoQX2J1ZGdldF9kdXJhdGlvbkILCglfZHVyYXRpb25CDAoKX3JwbV9saW1pdEIMCgpfdHBtX2xpbWl0QhgKFl9tYXhfcGFyYWxsZWxfcmVxdWVzdHNCEAoOX21ldGFkYXRhX2pzb25CCgoIX3VzZXJfaWRCCgoIX3RlYW1faWQiGwoJTW9kZWxMaXN0Eg4KBm1vZGVscxgBIAMoCSJRChJHZW5lcmF0ZUtleVJlcXVlc3QSLgoIc2V0dGluZ3MYASABKAsyHC5nYXRld2F5LmtleXMudjEuS2V5U2V0dGluZ3MSCwoDa2V5GAIgASgJIk0KE0dlbmVyYXRlS2V5UmVzcG9uc2USCwoDa2V5GAEgASgJEikKBGluZm8YAiABKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSJHCgZLZXlSZWYSDQoDa2V5GAEgASgJSAASEgoIa2V5X2hhc2gYAiABKAlIABITCglrZXlfYWxpYXMYAyABKAlIAEIFCgNyZWYilAEKEFVwZGF0ZUtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZhIuCghzZXR0aW5ncxgCIAEoCzIcLmdhdGV3YXkua2V5cy52MS5LZXlTZXR0aW5ncxIZCgxzcGVuZF9iZWZvcmUYAyABKAFIAIgBAUIPCg1fc3BlbmRfYmVmb3JlIj0KEVVwZGF0ZUtleVJlc3BvbnNlEigKA2tleRgBIAEoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5IjUKDUdldEtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZiI6Cg5HZXRLZXlSZXNwb25zZRIoCgNrZXkYASABKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSJiCg9MaXN0S2V5c1JlcXVlc3QSDAoEcGFnZRgBIAEoDRIMCgRzaXplGAIgASgNEg8KB3VzZXJfaWQYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRIRCglrZXlfYWxpYXMYBSABKAkiUgoQTGlzdEtleXNSZXNwb25zZRIpCgRrZXlzGAEgAygLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkSEwoLdG90YWxfY291bnQYAiABKA0iOgoRRGVsZXRlS2V5c1JlcXVlc3QSJQoEcmVmcxgBIAMoCzIXLmdhdGV3YXkua2V5cy52MS5LZXlSZWYiQwoSRGVsZXRlS2V5c1Jlc3BvbnNlEhoKEmRlbGV0ZWRfa2V5X2hhc2hlcxgBIAMoCRIRCglyZWZfZm91bmQYAiADKAgiqQEKFFJlZ2VuZXJhdGVLZXlSZXF1ZXN0EiQKA3JlZhgBIAEoCzIXLmdhdGV3YXkua2V5cy52MS5LZXlSZWYSDwoHbmV3X2tleRgCIAEoCRIuCghzZXR0aW5ncxgDIAEoCzIcLmdhdGV3YXkua2V5cy52MS5LZXlTZXR0aW5ncxIZCgxzcGVuZF9iZWZvcmUYBCABKAFIAIgBAUIPCg1fc3BlbmRfYmVmb3JlIk8KFVJlZ2VuZXJhdGVLZXlSZXNwb25zZRILCgNrZXkYASABKAkSKQoEaW5mbxgCIAEoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5IjcKD0Jsb2NrS2V5UmVxdWVzdBIkCgNyZWYYASABKAsyFy5nYXRld2F5LmtleXMudjEuS2V5UmVmIjwKEEJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiOQoRVW5ibG9ja0tleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZiI+ChJVbmJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiEQoPUmVsZWFzZVJlc3BvbnNlKmAKBkFjY2VzcxIWChJBQ0NFU1NfVU5TUEVDSUZJRUQQABIUChBBQ0NFU1NfSU5GRVJFTkNFEAESEQoNQUNDRVNTX0xPT0tVUBACEhUKEUFDQ0VTU19NQU5BR0VNRU5UEAMyrgcKC0tleXNTZXJ2aWNlElIKCUF1dGhvcml6ZRIhLmdhdGV3YXkua2V5cy52MS5BdXRob3JpemVSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLkF1dGhvcml6ZVJlc3BvbnNlEkwKB1JlbGVhc2USHy5nYXRld2F5LmtleXMudjEuUmVsZWFzZVJlcXVlc3QaIC5nYXRld2F5LmtleXMudjEuUmVsZWFzZVJlc3BvbnNlElQKCVdhdGNoS2V5cxIhLmdhdGV3YXkua2V5cy52MS5XYXRjaEtleXNSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLldhdGNoS2V5c1Jlc3BvbnNlMAESWAoLR2VuZXJhdGVLZXkSIy5nYXRld2F5LmtleXMudjEuR2VuZXJhdGVLZXlSZXF1ZXN0GiQuZ2F0ZXdheS5rZXlzLnYxLkdlbmVyYXRlS2V5UmVzcG9uc2USUgoJVXBkYXRlS2V5EiEuZ2F0ZXdheS5rZXlzLnYxLlVwZGF0ZUtleVJlcXVlc3QaIi5nYXRld2F5LmtleXMudjEuVXBkYXRlS2V5UmVzcG9uc2USSQoGR2V0S2V5Eh4uZ2F0ZXdheS5rZXlzLnYxLkdldEtleVJlcXVlc3QaHy5nYXRld2F5LmtleXMudjEuR2V0S2V5UmVzcG9uc2USTwoITGlzdEtleXMSIC5nYXRld2F5LmtleXMudjEuTGlzdEtleXNSZXF1ZXN0GiEuZ2F0ZXdheS5rZXlzLnYxLkxpc3RLZXlzUmVzcG9uc2USVQoKRGVsZXRlS2V5cxIiLmdhdGV3YXkua2V5cy52MS5EZWxldGVLZXlzUmVxdWVzdBojLmdhdGV3YXkua2V5cy52MS5EZWxldGVLZXlzUmVzcG9uc2USXgoNUmVnZW5lcmF0ZUtleRIlLmdhdGV3YXkua2V5cy52MS5SZWdlbmVyYXRlS2V5UmVxdWVzdBomLmdhdGV3YXkua2V5cy52MS5SZWdlbmVyYXRlS2V5UmVzcG9uc2USTwoIQmxvY2tLZXkSIC5nYXRld2F5LmtleXMudjEuQmxvY2tLZXlSZXF1ZXN0GiEuZ2F0ZXdheS5rZXlzLnYxLkJsb2NrS2V5UmVzcG9uc2USVQoKVW5ibG9ja0tleRIiLmdhdGV3YXkua2V5cy52MS5VbmJsb2NrS2V5UmVxdWVzdBojLmdhdGV3YXkua2V5cy52MS5VbmJsb2NrS2V5UmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChpnYXRld2F5L2tleXMvdjEva2V5cy5wcm90bxIPZ2F0ZXdheS5rZXlzLnYxIpoBChBBdXRob3JpemVSZXF1ZXN0Eg8KB2FwaV9rZXkYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhIKCm1heF90b2tlbnMYBSABKA0SJwoGYWNjZXNzGAYgASgOMhcuZ2F0ZXdheS5rZXlzLnYxLkFjY2VzcyLvAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSDgoGaG9sZGVyGAggASgJEhEKCWlzX21hc3RlchgCIAEoCBIRCglrZXlfYWxpYXMYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIPCgd0ZWFtX2lkGAUgASgJEg4KBm1vZGVscxgGIAMoCRIzCgpyYXRlX2xpbWl0GAcgASgLMh8uZ2F0ZXdheS5rZXlzLnYxLlJhdGVMaW1pdFN0YXRlEhAKCHJlc2VydmVkGAkgASgIEhkKEXJldXNhYmxlX3VudGlsX21zGAogASgBIhIKEFdhdGNoS2V5c1JlcXVlc3QiMgoRV2F0Y2hLZXlzUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSCwoDYWxsGAIgASgIIoYBCg5SYXRlTGltaXRTdGF0ZRIWCg5saW1pdF9yZXF1ZXN0cxgBIAEoDRIaChJyZW1haW5pbmdfcmVxdWVzdHMYAiABKA0SFAoMbGltaXRfdG9rZW5zGAMgASgNEhgKEHJlbWFpbmluZ190b2tlbnMYBCABKA0SEAoIcmVzZXRfbXMYBSABKA0igQEKDlJlbGVhc2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDgoGaG9sZGVyGAMgASgJEgwKBGNvc3QYBCABKAESFAoMdG90YWxfdG9rZW5zGAUgASgNEhUKDXVzYWdlX3Vua25vd24YBiABKAgitwQKClZpcnR1YWxLZXkSEAoIa2V5X2hhc2gYASABKAkSEAoIa2V5X25hbWUYAiABKAkSEQoJa2V5X2FsaWFzGAMgASgJEg4KBm1vZGVscxgEIAMoCRIXCgptYXhfYnVkZ2V0GAUgASgBSACIAQESFwoPYnVkZ2V0X2R1cmF0aW9uGAYgASgJEh8KEmJ1ZGdldF9yZXNldF9hdF9tcxgHIAEoA0gBiAEBEhoKDWV4cGlyZXNfYXRfbXMYCCABKANIAogBARIWCglycG1fbGltaXQYCSABKA1IA4gBARIWCgl0cG1fbGltaXQYCiABKA1IBIgBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCyABKA1IBYgBARIVCg1tZXRhZGF0YV9qc29uGAwgASgJEg8KB3VzZXJfaWQYDSABKAkSDwoHdGVhbV9pZBgOIAEoCRIPCgdibG9ja2VkGA8gASgIEhUKDWNyZWF0ZWRfYXRfbXMYECABKAMSFQoNdXBkYXRlZF9hdF9tcxgRIAEoAxISCgVzcGVuZBgSIAEoAUgGiAEBEhsKE3ByZXZpb3VzX2tleV9oYXNoZXMYEyADKAlCDQoLX21heF9idWRnZXRCFQoTX2J1ZGdldF9yZXNldF9hdF9tc0IQCg5fZXhwaXJlc19hdF9tc0IMCgpfcnBtX2xpbWl0QgwKCl90cG1fbGltaXRCGAoWX21heF9wYXJhbGxlbF9yZXF1ZXN0c0IICgZfc3BlbmQi+AMKC0tleVNldHRpbmdzEhYKCWtleV9hbGlhcxgBIAEoCUgAiAEBEi8KBm1vZGVscxgCIAEoCzIaLmdhdGV3YXkua2V5cy52MS5Nb2RlbExpc3RIAYgBARIXCgptYXhfYnVkZ2V0GAMgASgBSAKIAQESHAoPYnVkZ2V0X2R1cmF0aW9uGAQgASgJSAOIAQESFQoIZHVyYXRpb24YBSABKAlIBIgBARIWCglycG1fbGltaXQYBiABKA1IBYgBARIWCgl0cG1fbGltaXQYByABKA1IBogBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCCABKA1IB4gBARIaCg1tZXRhZGF0YV9qc29uGAkgASgJSAiIAQESFAoHdXNlcl9pZBgKIAEoCUgJiAEBEhQKB3RlYW1faWQYCyABKAlICogBARINCgVjbGVhchgMIAMoCUIMCgpfa2V5X2FsaWFzQgkKB19tb2RlbHNCDQoLX21heF9idWRnZXRCEgoQX2J1ZGdldF9kdXJhdGlvbkILCglfZHVyYXRpb25CDAoKX3JwbV9saW1pdEIMCgpfdHBtX2xpbWl0QhgKFl9tYXhfcGFyYWxsZWxfcmVxdWVzdHNCEAoOX21ldGFkYXRhX2pzb25CCgoIX3VzZXJfaWRCCgoIX3RlYW1faWQiGwoJTW9kZWxMaXN0Eg4KBm1vZGVscxgBIAMoCSJRChJHZW5lcmF0ZUtleVJlcXVlc3QSLgoIc2V0dGluZ3MYASABKAsyHC5nYXRld2F5LmtleXMudjEuS2V5U2V0dGluZ3MSCwoDa2V5GAIgASgJIk0KE0dlbmVyYXRlS2V5UmVzcG9uc2USCwoDa2V5GAEgASgJEikKBGluZm8YAiABKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSJHCgZLZXlSZWYSDQoDa2V5GAEgASgJSAASEgoIa2V5X2hhc2gYAiABKAlIABITCglrZXlfYWxpYXMYAyABKAlIAEIFCgNyZWYilAEKEFVwZGF0ZUtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZhIuCghzZXR0aW5ncxgCIAEoCzIcLmdhdGV3YXkua2V5cy52MS5LZXlTZXR0aW5ncxIZCgxzcGVuZF9iZWZvcmUYAyABKAFIAIgBAUIPCg1fc3BlbmRfYmVmb3JlIj0KEVVwZGF0ZUtleVJlc3BvbnNlEigKA2tleRgBIAEoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5IjUKDUdldEtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZiI6Cg5HZXRLZXlSZXNwb25zZRIoCgNrZXkYASABKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSJiCg9MaXN0S2V5c1JlcXVlc3QSDAoEcGFnZRgBIAEoDRIMCgRzaXplGAIgASgNEg8KB3VzZXJfaWQYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRIRCglrZXlfYWxpYXMYBSABKAkiUgoQTGlzdEtleXNSZXNwb25zZRIpCgRrZXlzGAEgAygLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkSEwoLdG90YWxfY291bnQYAiABKA0iOgoRRGVsZXRlS2V5c1JlcXVlc3QSJQoEcmVmcxgBIAMoCzIXLmdhdGV3YXkua2V5cy52MS5LZXlSZWYiQwoSRGVsZXRlS2V5c1Jlc3BvbnNlEhoKEmRlbGV0ZWRfa2V5X2hhc2hlcxgBIAMoCRIRCglyZWZfZm91bmQYAiADKAgiqQEKFFJlZ2VuZXJhdGVLZXlSZXF1ZXN0EiQKA3JlZhgBIAEoCzIXLmdhdGV3YXkua2V5cy52MS5LZXlSZWYSDwoHbmV3X2tleRgCIAEoCRIuCghzZXR0aW5ncxgDIAEoCzIcLmdhdGV3YXkua2V5cy52MS5LZXlTZXR0aW5ncxIZCgxzcGVuZF9iZWZvcmUYBCABKAFIAIgBAUIPCg1fc3BlbmRfYmVmb3JlIk8KFVJlZ2VuZXJhdGVLZXlSZXNwb25zZRILCgNrZXkYASABKAkSKQoEaW5mbxgCIAEoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5IjcKD0Jsb2NrS2V5UmVxdWVzdBIkCgNyZWYYASABKAsyFy5nYXRld2F5LmtleXMudjEuS2V5UmVmIjwKEEJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiOQoRVW5ibG9ja0tleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZiI+ChJVbmJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiEQoPUmVsZWFzZVJlc3BvbnNlItMDCgRUZWFtEg8KB3RlYW1faWQYASABKAkSEgoKdGVhbV9hbGlhcxgCIAEoCRIOCgZtb2RlbHMYAyADKAkSFwoKbWF4X2J1ZGdldBgEIAEoAUgAiAEBEhcKD2J1ZGdldF9kdXJhdGlvbhgFIAEoCRIfChJidWRnZXRfcmVzZXRfYXRfbXMYBiABKANIAYgBARIWCglycG1fbGltaXQYByABKA1IAogBARIWCgl0cG1fbGltaXQYCCABKA1IA4gBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCSABKA1IBIgBARIVCg1tZXRhZGF0YV9qc29uGAogASgJEh8KF21lbWJlcnNfd2l0aF9yb2xlc19qc29uGAsgASgJEg8KB2Jsb2NrZWQYDCABKAgSFQoNY3JlYXRlZF9hdF9tcxgNIAEoAxIVCg11cGRhdGVkX2F0X21zGA4gASgDEhIKBXNwZW5kGA8gASgBSAWIAQFCDQoLX21heF9idWRnZXRCFQoTX2J1ZGdldF9yZXNldF9hdF9tc0IMCgpfcnBtX2xpbWl0QgwKCl90cG1fbGltaXRCGAoWX21heF9wYXJhbGxlbF9yZXF1ZXN0c0IICgZfc3BlbmQi9wMKDFRlYW1TZXR0aW5ncxIXCgp0ZWFtX2FsaWFzGAEgASgJSACIAQESLwoGbW9kZWxzGAIgASgLMhouZ2F0ZXdheS5rZXlzLnYxLk1vZGVsTGlzdEgBiAEBEhcKCm1heF9idWRnZXQYAyABKAFIAogBARIcCg9idWRnZXRfZHVyYXRpb24YBCABKAlIA4gBARIWCglycG1fbGltaXQYBSABKA1IBIgBARIWCgl0cG1fbGltaXQYBiABKA1IBYgBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYByABKA1IBogBARIaCg1tZXRhZGF0YV9qc29uGAggASgJSAeIAQESJAoXbWVtYmVyc193aXRoX3JvbGVzX2pzb24YCSABKAlICIgBARIUCgdibG9ja2VkGAogASgISAmIAQESDQoFY2xlYXIYCyADKAlCDQoLX3RlYW1fYWxpYXNCCQoHX21vZGVsc0INCgtfbWF4X2J1ZGdldEISChBfYnVkZ2V0X2R1cmF0aW9uQgwKCl9ycG1fbGltaXRCDAoKX3RwbV9saW1pdEIYChZfbWF4X3BhcmFsbGVsX3JlcXVlc3RzQhAKDl9tZXRhZGF0YV9qc29uQhoKGF9tZW1iZXJzX3dpdGhfcm9sZXNfanNvbkIKCghfYmxvY2tlZCJVChFDcmVhdGVUZWFtUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEi8KCHNldHRpbmdzGAIgASgLMh0uZ2F0ZXdheS5rZXlzLnYxLlRlYW1TZXR0aW5ncyI5ChJDcmVhdGVUZWFtUmVzcG9uc2USIwoEdGVhbRgBIAEoCzIVLmdhdGV3YXkua2V5cy52MS5UZWFtIoEBChFVcGRhdGVUZWFtUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEi8KCHNldHRpbmdzGAIgASgLMh0uZ2F0ZXdheS5rZXlzLnYxLlRlYW1TZXR0aW5ncxIZCgxzcGVuZF9iZWZvcmUYAyABKAFIAIgBAUIPCg1fc3BlbmRfYmVmb3JlIjkKElVwZGF0ZVRlYW1SZXNwb25zZRIjCgR0ZWFtGAEgASgLMhUuZ2F0ZXdheS5rZXlzLnYxLlRlYW0iIQoOR2V0VGVhbVJlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCSJhCg9HZXRUZWFtUmVzcG9uc2USIwoEdGVhbRgBIAEoCzIVLmdhdGV3YXkua2V5cy52MS5UZWFtEikKBGtleXMYAiADKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSISChBMaXN0VGVhbXNSZXF1ZXN0IjkKEUxpc3RUZWFtc1Jlc3BvbnNlEiQKBXRlYW1zGAEgAygLMhUuZ2F0ZXdheS5rZXlzLnYxLlRlYW0iJgoSRGVsZXRlVGVhbXNSZXF1ZXN0EhAKCHRlYW1faWRzGAEgAygJIlcKE0RlbGV0ZVRlYW1zUmVzcG9uc2USJAoFdGVhbXMYASADKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbRIaChJkZWxldGVkX2tleV9oYXNoZXMYAiADKAkiIwoQQmxvY2tUZWFtUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJIjgKEUJsb2NrVGVhbVJlc3BvbnNlEiMKBHRlYW0YASABKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbSIlChJVbmJsb2NrVGVhbVJlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCSI6ChNVbmJsb2NrVGVhbVJlc3BvbnNlEiMKBHRlYW0YASABKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbSI+ChVBZGRUZWFtTWVtYmVyc1JlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCRIUCgxtZW1iZXJzX2pzb24YAiABKAkiPQoWQWRkVGVhbU1lbWJlcnNSZXNwb25zZRIjCgR0ZWFtGAEgASgLMhUuZ2F0ZXdheS5rZXlzLnYxLlRlYW0iTwoXUmVtb3ZlVGVhbU1lbWJlclJlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhIKCnVzZXJfZW1haWwYAyABKAkiPwoYUmVtb3ZlVGVhbU1lbWJlclJlc3BvbnNlEiMKBHRlYW0YASABKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbSpgCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASFAoQQUNDRVNTX0lORkVSRU5DRRABEhEKDUFDQ0VTU19MT09LVVAQAhIVChFBQ0NFU1NfTUFOQUdFTUVOVBADMtINCgtLZXlzU2VydmljZRJSCglBdXRob3JpemUSIS5nYXRld2F5LmtleXMudjEuQXV0aG9yaXplUmVxdWVzdBoiLmdhdGV3YXkua2V5cy52MS5BdXRob3JpemVSZXNwb25zZRJMCgdSZWxlYXNlEh8uZ2F0ZXdheS5rZXlzLnYxLlJlbGVhc2VSZXF1ZXN0GiAuZ2F0ZXdheS5rZXlzLnYxLlJlbGVhc2VSZXNwb25zZRJUCglXYXRjaEtleXMSIS5nYXRld2F5LmtleXMudjEuV2F0Y2hLZXlzUmVxdWVzdBoiLmdhdGV3YXkua2V5cy52MS5XYXRjaEtleXNSZXNwb25zZTABElgKC0dlbmVyYXRlS2V5EiMuZ2F0ZXdheS5rZXlzLnYxLkdlbmVyYXRlS2V5UmVxdWVzdBokLmdhdGV3YXkua2V5cy52MS5HZW5lcmF0ZUtleVJlc3BvbnNlElIKCVVwZGF0ZUtleRIhLmdhdGV3YXkua2V5cy52MS5VcGRhdGVLZXlSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLlVwZGF0ZUtleVJlc3BvbnNlEkkKBkdldEtleRIeLmdhdGV3YXkua2V5cy52MS5HZXRLZXlSZXF1ZXN0Gh8uZ2F0ZXdheS5rZXlzLnYxLkdldEtleVJlc3BvbnNlEk8KCExpc3RLZXlzEiAuZ2F0ZXdheS5rZXlzLnYxLkxpc3RLZXlzUmVxdWVzdBohLmdhdGV3YXkua2V5cy52MS5MaXN0S2V5c1Jlc3BvbnNlElUKCkRlbGV0ZUtleXMSIi5nYXRld2F5LmtleXMudjEuRGVsZXRlS2V5c1JlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuRGVsZXRlS2V5c1Jlc3BvbnNlEl4KDVJlZ2VuZXJhdGVLZXkSJS5nYXRld2F5LmtleXMudjEuUmVnZW5lcmF0ZUtleVJlcXVlc3QaJi5nYXRld2F5LmtleXMudjEuUmVnZW5lcmF0ZUtleVJlc3BvbnNlEk8KCEJsb2NrS2V5EiAuZ2F0ZXdheS5rZXlzLnYxLkJsb2NrS2V5UmVxdWVzdBohLmdhdGV3YXkua2V5cy52MS5CbG9ja0tleVJlc3BvbnNlElUKClVuYmxvY2tLZXkSIi5nYXRld2F5LmtleXMudjEuVW5ibG9ja0tleVJlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuVW5ibG9ja0tleVJlc3BvbnNlElUKCkNyZWF0ZVRlYW0SIi5nYXRld2F5LmtleXMudjEuQ3JlYXRlVGVhbVJlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuQ3JlYXRlVGVhbVJlc3BvbnNlElUKClVwZGF0ZVRlYW0SIi5nYXRld2F5LmtleXMudjEuVXBkYXRlVGVhbVJlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuVXBkYXRlVGVhbVJlc3BvbnNlEkwKB0dldFRlYW0SHy5nYXRld2F5LmtleXMudjEuR2V0VGVhbVJlcXVlc3QaIC5nYXRld2F5LmtleXMudjEuR2V0VGVhbVJlc3BvbnNlElIKCUxpc3RUZWFtcxIhLmdhdGV3YXkua2V5cy52MS5MaXN0VGVhbXNSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLkxpc3RUZWFtc1Jlc3BvbnNlElgKC0RlbGV0ZVRlYW1zEiMuZ2F0ZXdheS5rZXlzLnYxLkRlbGV0ZVRlYW1zUmVxdWVzdBokLmdhdGV3YXkua2V5cy52MS5EZWxldGVUZWFtc1Jlc3BvbnNlElIKCUJsb2NrVGVhbRIhLmdhdGV3YXkua2V5cy52MS5CbG9ja1RlYW1SZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLkJsb2NrVGVhbVJlc3BvbnNlElgKC1VuYmxvY2tUZWFtEiMuZ2F0ZXdheS5rZXlzLnYxLlVuYmxvY2tUZWFtUmVxdWVzdBokLmdhdGV3YXkua2V5cy52MS5VbmJsb2NrVGVhbVJlc3BvbnNlEmEKDkFkZFRlYW1NZW1iZXJzEiYuZ2F0ZXdheS5rZXlzLnYxLkFkZFRlYW1NZW1iZXJzUmVxdWVzdBonLmdhdGV3YXkua2V5cy52MS5BZGRUZWFtTWVtYmVyc1Jlc3BvbnNlEmcKEFJlbW92ZVRlYW1NZW1iZXISKC5nYXRld2F5LmtleXMudjEuUmVtb3ZlVGVhbU1lbWJlclJlcXVlc3QaKS5nYXRld2F5LmtleXMudjEuUmVtb3ZlVGVhbU1lbWJlclJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message gateway.keys.v1.AuthorizeRequest
@@ -897,6 +897,545 @@ export const ReleaseResponseSchema: GenMessage<ReleaseResponse> = /*@__PURE__*/
   messageDesc(file_gateway_keys_v1_keys, 26);
 
 /**
+ * A team (LiteLLM's): keys that name it in their team_id share its budget
+ * and rate limits, and may use only its models, on top of their own.
+ *
+ * @generated from message gateway.keys.v1.Team
+ */
+export type Team = Message<"gateway.keys.v1.Team"> & {
+  /**
+   * @generated from field: string team_id = 1;
+   */
+  teamId: string;
+
+  /**
+   * @generated from field: string team_alias = 2;
+   */
+  teamAlias: string;
+
+  /**
+   * Model groups the team's keys may use; empty means all.
+   *
+   * @generated from field: repeated string models = 3;
+   */
+  models: string[];
+
+  /**
+   * Dollars; absent = no budget.
+   *
+   * @generated from field: optional double max_budget = 4;
+   */
+  maxBudget?: number | undefined;
+
+  /**
+   * As a key's budget_duration; empty = the budget never resets.
+   *
+   * @generated from field: string budget_duration = 5;
+   */
+  budgetDuration: string;
+
+  /**
+   * @generated from field: optional int64 budget_reset_at_ms = 6;
+   */
+  budgetResetAtMs?: bigint | undefined;
+
+  /**
+   * @generated from field: optional uint32 rpm_limit = 7;
+   */
+  rpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 tpm_limit = 8;
+   */
+  tpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 max_parallel_requests = 9;
+   */
+  maxParallelRequests?: number | undefined;
+
+  /**
+   * JSON object.
+   *
+   * @generated from field: string metadata_json = 10;
+   */
+  metadataJson: string;
+
+  /**
+   * JSON array of LiteLLM's members: {"role", "user_id", "user_email"}.
+   *
+   * @generated from field: string members_with_roles_json = 11;
+   */
+  membersWithRolesJson: string;
+
+  /**
+   * @generated from field: bool blocked = 12;
+   */
+  blocked: boolean;
+
+  /**
+   * @generated from field: int64 created_at_ms = 13;
+   */
+  createdAtMs: bigint;
+
+  /**
+   * @generated from field: int64 updated_at_ms = 14;
+   */
+  updatedAtMs: bigint;
+
+  /**
+   * Dollars the current budget period has spent, the spend the budget is
+   * held to; absent for a team without a budget, whose spend is the ledger's.
+   *
+   * @generated from field: optional double spend = 15;
+   */
+  spend?: number | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.Team.
+ * Use `create(TeamSchema)` to create a new message.
+ */
+export const TeamSchema: GenMessage<Team> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 27);
+
+/**
+ * The settable fields of a team; absent fields are left as they are (update)
+ * or take their defaults (create).
+ *
+ * @generated from message gateway.keys.v1.TeamSettings
+ */
+export type TeamSettings = Message<"gateway.keys.v1.TeamSettings"> & {
+  /**
+   * @generated from field: optional string team_alias = 1;
+   */
+  teamAlias?: string | undefined;
+
+  /**
+   * Replaces the list when present; an empty list means every model.
+   *
+   * @generated from field: optional gateway.keys.v1.ModelList models = 2;
+   */
+  models?: ModelList | undefined;
+
+  /**
+   * @generated from field: optional double max_budget = 3;
+   */
+  maxBudget?: number | undefined;
+
+  /**
+   * @generated from field: optional string budget_duration = 4;
+   */
+  budgetDuration?: string | undefined;
+
+  /**
+   * @generated from field: optional uint32 rpm_limit = 5;
+   */
+  rpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 tpm_limit = 6;
+   */
+  tpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 max_parallel_requests = 7;
+   */
+  maxParallelRequests?: number | undefined;
+
+  /**
+   * @generated from field: optional string metadata_json = 8;
+   */
+  metadataJson?: string | undefined;
+
+  /**
+   * @generated from field: optional string members_with_roles_json = 9;
+   */
+  membersWithRolesJson?: string | undefined;
+
+  /**
+   * @generated from field: optional bool blocked = 10;
+   */
+  blocked?: boolean | undefined;
+
+  /**
+   * Settings to take away (LiteLLM's null on /team/update): "team_alias",
+   * "max_budget", "budget_duration", "rpm_limit", "tpm_limit",
+   * "max_parallel_requests".
+   *
+   * @generated from field: repeated string clear = 11;
+   */
+  clear: string[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.TeamSettings.
+ * Use `create(TeamSettingsSchema)` to create a new message.
+ */
+export const TeamSettingsSchema: GenMessage<TeamSettings> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 28);
+
+/**
+ * @generated from message gateway.keys.v1.CreateTeamRequest
+ */
+export type CreateTeamRequest = Message<"gateway.keys.v1.CreateTeamRequest"> & {
+  /**
+   * A caller-chosen id; empty = the gateway makes one.
+   *
+   * @generated from field: string team_id = 1;
+   */
+  teamId: string;
+
+  /**
+   * @generated from field: gateway.keys.v1.TeamSettings settings = 2;
+   */
+  settings?: TeamSettings | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.CreateTeamRequest.
+ * Use `create(CreateTeamRequestSchema)` to create a new message.
+ */
+export const CreateTeamRequestSchema: GenMessage<CreateTeamRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 29);
+
+/**
+ * @generated from message gateway.keys.v1.CreateTeamResponse
+ */
+export type CreateTeamResponse = Message<"gateway.keys.v1.CreateTeamResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.Team team = 1;
+   */
+  team?: Team | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.CreateTeamResponse.
+ * Use `create(CreateTeamResponseSchema)` to create a new message.
+ */
+export const CreateTeamResponseSchema: GenMessage<CreateTeamResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 30);
+
+/**
+ * @generated from message gateway.keys.v1.UpdateTeamRequest
+ */
+export type UpdateTeamRequest = Message<"gateway.keys.v1.UpdateTeamRequest"> & {
+  /**
+   * @generated from field: string team_id = 1;
+   */
+  teamId: string;
+
+  /**
+   * @generated from field: gateway.keys.v1.TeamSettings settings = 2;
+   */
+  settings?: TeamSettings | undefined;
+
+  /**
+   * What the team had spent before this change, as /team/info showed it; a
+   * change that moves the team to another budget window starts that window
+   * from it (as UpdateKeyRequest.spend_before does for a key).
+   *
+   * @generated from field: optional double spend_before = 3;
+   */
+  spendBefore?: number | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.UpdateTeamRequest.
+ * Use `create(UpdateTeamRequestSchema)` to create a new message.
+ */
+export const UpdateTeamRequestSchema: GenMessage<UpdateTeamRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 31);
+
+/**
+ * @generated from message gateway.keys.v1.UpdateTeamResponse
+ */
+export type UpdateTeamResponse = Message<"gateway.keys.v1.UpdateTeamResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.Team team = 1;
+   */
+  team?: Team | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.UpdateTeamResponse.
+ * Use `create(UpdateTeamResponseSchema)` to create a new message.
+ */
+export const UpdateTeamResponseSchema: GenMessage<UpdateTeamResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 32);
+
+/**
+ * @generated from message gateway.keys.v1.GetTeamRequest
+ */
+export type GetTeamRequest = Message<"gateway.keys.v1.GetTeamRequest"> & {
+  /**
+   * @generated from field: string team_id = 1;
+   */
+  teamId: string;
+};
+
+/**
+ * Describes the message gateway.keys.v1.GetTeamRequest.
+ * Use `create(GetTeamRequestSchema)` to create a new message.
+ */
+export const GetTeamRequestSchema: GenMessage<GetTeamRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 33);
+
+/**
+ * @generated from message gateway.keys.v1.GetTeamResponse
+ */
+export type GetTeamResponse = Message<"gateway.keys.v1.GetTeamResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.Team team = 1;
+   */
+  team?: Team | undefined;
+
+  /**
+   * The keys whose team_id names the team.
+   *
+   * @generated from field: repeated gateway.keys.v1.VirtualKey keys = 2;
+   */
+  keys: VirtualKey[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.GetTeamResponse.
+ * Use `create(GetTeamResponseSchema)` to create a new message.
+ */
+export const GetTeamResponseSchema: GenMessage<GetTeamResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 34);
+
+/**
+ * @generated from message gateway.keys.v1.ListTeamsRequest
+ */
+export type ListTeamsRequest = Message<"gateway.keys.v1.ListTeamsRequest"> & {
+};
+
+/**
+ * Describes the message gateway.keys.v1.ListTeamsRequest.
+ * Use `create(ListTeamsRequestSchema)` to create a new message.
+ */
+export const ListTeamsRequestSchema: GenMessage<ListTeamsRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 35);
+
+/**
+ * @generated from message gateway.keys.v1.ListTeamsResponse
+ */
+export type ListTeamsResponse = Message<"gateway.keys.v1.ListTeamsResponse"> & {
+  /**
+   * @generated from field: repeated gateway.keys.v1.Team teams = 1;
+   */
+  teams: Team[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.ListTeamsResponse.
+ * Use `create(ListTeamsResponseSchema)` to create a new message.
+ */
+export const ListTeamsResponseSchema: GenMessage<ListTeamsResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 36);
+
+/**
+ * @generated from message gateway.keys.v1.DeleteTeamsRequest
+ */
+export type DeleteTeamsRequest = Message<"gateway.keys.v1.DeleteTeamsRequest"> & {
+  /**
+   * @generated from field: repeated string team_ids = 1;
+   */
+  teamIds: string[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.DeleteTeamsRequest.
+ * Use `create(DeleteTeamsRequestSchema)` to create a new message.
+ */
+export const DeleteTeamsRequestSchema: GenMessage<DeleteTeamsRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 37);
+
+/**
+ * @generated from message gateway.keys.v1.DeleteTeamsResponse
+ */
+export type DeleteTeamsResponse = Message<"gateway.keys.v1.DeleteTeamsResponse"> & {
+  /**
+   * @generated from field: repeated gateway.keys.v1.Team teams = 1;
+   */
+  teams: Team[];
+
+  /**
+   * The hashes of the teams' keys, deleted with them (as LiteLLM does).
+   *
+   * @generated from field: repeated string deleted_key_hashes = 2;
+   */
+  deletedKeyHashes: string[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.DeleteTeamsResponse.
+ * Use `create(DeleteTeamsResponseSchema)` to create a new message.
+ */
+export const DeleteTeamsResponseSchema: GenMessage<DeleteTeamsResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 38);
+
+/**
+ * @generated from message gateway.keys.v1.BlockTeamRequest
+ */
+export type BlockTeamRequest = Message<"gateway.keys.v1.BlockTeamRequest"> & {
+  /**
+   * @generated from field: string team_id = 1;
+   */
+  teamId: string;
+};
+
+/**
+ * Describes the message gateway.keys.v1.BlockTeamRequest.
+ * Use `create(BlockTeamRequestSchema)` to create a new message.
+ */
+export const BlockTeamRequestSchema: GenMessage<BlockTeamRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 39);
+
+/**
+ * @generated from message gateway.keys.v1.BlockTeamResponse
+ */
+export type BlockTeamResponse = Message<"gateway.keys.v1.BlockTeamResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.Team team = 1;
+   */
+  team?: Team | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.BlockTeamResponse.
+ * Use `create(BlockTeamResponseSchema)` to create a new message.
+ */
+export const BlockTeamResponseSchema: GenMessage<BlockTeamResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 40);
+
+/**
+ * @generated from message gateway.keys.v1.UnblockTeamRequest
+ */
+export type UnblockTeamRequest = Message<"gateway.keys.v1.UnblockTeamRequest"> & {
+  /**
+   * @generated from field: string team_id = 1;
+   */
+  teamId: string;
+};
+
+/**
+ * Describes the message gateway.keys.v1.UnblockTeamRequest.
+ * Use `create(UnblockTeamRequestSchema)` to create a new message.
+ */
+export const UnblockTeamRequestSchema: GenMessage<UnblockTeamRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 41);
+
+/**
+ * @generated from message gateway.keys.v1.UnblockTeamResponse
+ */
+export type UnblockTeamResponse = Message<"gateway.keys.v1.UnblockTeamResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.Team team = 1;
+   */
+  team?: Team | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.UnblockTeamResponse.
+ * Use `create(UnblockTeamResponseSchema)` to create a new message.
+ */
+export const UnblockTeamResponseSchema: GenMessage<UnblockTeamResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 42);
+
+/**
+ * LiteLLM's /team/member_add and /team/member_delete.
+ *
+ * @generated from message gateway.keys.v1.AddTeamMembersRequest
+ */
+export type AddTeamMembersRequest = Message<"gateway.keys.v1.AddTeamMembersRequest"> & {
+  /**
+   * @generated from field: string team_id = 1;
+   */
+  teamId: string;
+
+  /**
+   * JSON array of members ({"role", "user_id", "user_email"}). Members
+   * already in the team (same user_id, or same user_email) stay as they are;
+   * a call that adds only such is refused.
+   *
+   * @generated from field: string members_json = 2;
+   */
+  membersJson: string;
+};
+
+/**
+ * Describes the message gateway.keys.v1.AddTeamMembersRequest.
+ * Use `create(AddTeamMembersRequestSchema)` to create a new message.
+ */
+export const AddTeamMembersRequestSchema: GenMessage<AddTeamMembersRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 43);
+
+/**
+ * @generated from message gateway.keys.v1.AddTeamMembersResponse
+ */
+export type AddTeamMembersResponse = Message<"gateway.keys.v1.AddTeamMembersResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.Team team = 1;
+   */
+  team?: Team | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.AddTeamMembersResponse.
+ * Use `create(AddTeamMembersResponseSchema)` to create a new message.
+ */
+export const AddTeamMembersResponseSchema: GenMessage<AddTeamMembersResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 44);
+
+/**
+ * Refused when the team has no such member.
+ *
+ * @generated from message gateway.keys.v1.RemoveTeamMemberRequest
+ */
+export type RemoveTeamMemberRequest = Message<"gateway.keys.v1.RemoveTeamMemberRequest"> & {
+  /**
+   * @generated from field: string team_id = 1;
+   */
+  teamId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string user_email = 3;
+   */
+  userEmail: string;
+};
+
+/**
+ * Describes the message gateway.keys.v1.RemoveTeamMemberRequest.
+ * Use `create(RemoveTeamMemberRequestSchema)` to create a new message.
+ */
+export const RemoveTeamMemberRequestSchema: GenMessage<RemoveTeamMemberRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 45);
+
+/**
+ * @generated from message gateway.keys.v1.RemoveTeamMemberResponse
+ */
+export type RemoveTeamMemberResponse = Message<"gateway.keys.v1.RemoveTeamMemberResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.Team team = 1;
+   */
+  team?: Team | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.RemoveTeamMemberResponse.
+ * Use `create(RemoveTeamMemberResponseSchema)` to create a new message.
+ */
+export const RemoveTeamMemberResponseSchema: GenMessage<RemoveTeamMemberResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 46);
+
+/**
  * What the caller is about to do with the key.
  *
  * @generated from enum gateway.keys.v1.Access
@@ -1047,6 +1586,81 @@ export const KeysService: GenService<{
     methodKind: "unary";
     input: typeof UnblockKeyRequestSchema;
     output: typeof UnblockKeyResponseSchema;
+  },
+  /**
+   * Management of teams. Each requires the master key, except that GetTeam
+   * also answers a virtual key about its own team.
+   *
+   * @generated from rpc gateway.keys.v1.KeysService.CreateTeam
+   */
+  createTeam: {
+    methodKind: "unary";
+    input: typeof CreateTeamRequestSchema;
+    output: typeof CreateTeamResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.UpdateTeam
+   */
+  updateTeam: {
+    methodKind: "unary";
+    input: typeof UpdateTeamRequestSchema;
+    output: typeof UpdateTeamResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.GetTeam
+   */
+  getTeam: {
+    methodKind: "unary";
+    input: typeof GetTeamRequestSchema;
+    output: typeof GetTeamResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.ListTeams
+   */
+  listTeams: {
+    methodKind: "unary";
+    input: typeof ListTeamsRequestSchema;
+    output: typeof ListTeamsResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.DeleteTeams
+   */
+  deleteTeams: {
+    methodKind: "unary";
+    input: typeof DeleteTeamsRequestSchema;
+    output: typeof DeleteTeamsResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.BlockTeam
+   */
+  blockTeam: {
+    methodKind: "unary";
+    input: typeof BlockTeamRequestSchema;
+    output: typeof BlockTeamResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.UnblockTeam
+   */
+  unblockTeam: {
+    methodKind: "unary";
+    input: typeof UnblockTeamRequestSchema;
+    output: typeof UnblockTeamResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.AddTeamMembers
+   */
+  addTeamMembers: {
+    methodKind: "unary";
+    input: typeof AddTeamMembersRequestSchema;
+    output: typeof AddTeamMembersResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.RemoveTeamMember
+   */
+  removeTeamMember: {
+    methodKind: "unary";
+    input: typeof RemoveTeamMemberRequestSchema;
+    output: typeof RemoveTeamMemberResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_gateway_keys_v1_keys, 0);

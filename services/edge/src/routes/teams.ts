@@ -1,0 +1,158 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Team, TeamSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { RequestContext } from "../context.js";
+import { asMasterKey, queryOf, sendJson } from "../http.js";
+import { bad, body, callOptions, changesBudgetWindow, iso, isObject, isString, keysChanged, optional, sharedSettings, type Json } from "./admin-request.js";
+import { keyInfo, spendOf } from "./keys.js";
+
+// LiteLLM's team management routes (/team/*).
+
+// The accounting service's KeySpend takes at most this many team ids a call.
+const MAX_TEAM_SPEND_IDS = 1000;
+const CLEARABLE = ["team_alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests"];
+
+const isMembers = (v: unknown): v is unknown[] => Array.isArray(v);
+const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
+
+/** LiteLLM's team fields from a request body. */
+function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
+  const s: MessageInitShape<typeof TeamSettingsSchema> = sharedSettings(b);
+  const alias = optional(b, "team_alias", isString, "a string");
+  if (alias !== undefined) s.teamAlias = alias;
+  const members = optional(b, "members_with_roles", isMembers, "a list of members");
+  if (members !== undefined) s.membersWithRolesJson = JSON.stringify(members);
+  const blocked = optional(b, "blocked", isBoolean, "true or false");
+  if (blocked !== undefined) s.blocked = blocked;
+  // LiteLLM takes null as "remove this limit".
+  s.clear = CLEARABLE.filter((field) => b[field] === null);
+  return s;
+}
+
+function teamId(value: unknown, param = "team_id"): string {
+  if (typeof value !== "string" || value === "") throw bad(`${param} is required`, param);
+  return value;
+}
+
+/** A team in LiteLLM's response shape. */
+function teamInfo(t: Team, spend: number) {
+  return {
+    team_id: t.teamId,
+    team_alias: t.teamAlias || null,
+    models: t.models,
+    max_budget: t.maxBudget ?? null,
+    budget_duration: t.budgetDuration || null,
+    budget_reset_at: iso(t.budgetResetAtMs),
+    rpm_limit: t.rpmLimit ?? null,
+    tpm_limit: t.tpmLimit ?? null,
+    max_parallel_requests: t.maxParallelRequests ?? null,
+    metadata: JSON.parse(t.metadataJson || "{}") as unknown,
+    members_with_roles: JSON.parse(t.membersWithRolesJson || "[]") as unknown,
+    blocked: t.blocked,
+    spend,
+    created_at: iso(t.createdAtMs),
+    updated_at: iso(t.updatedAtMs),
+  };
+}
+
+/**
+ * What each team has spent: for a team with a budget, its budget period's,
+ * as the keys service holds the budget to it; otherwise the ledger's, over
+ * every request booked with the team's id. Asked with the edge's master key
+ * once the keys service has let the caller see the teams.
+ */
+async function spendOfTeams(ctx: RequestContext, teams: Team[]): Promise<number[]> {
+  const ids = teams.filter((t) => t.spend === undefined).map((t) => t.teamId);
+  const asks = [];
+  for (let i = 0; i < ids.length; i += MAX_TEAM_SPEND_IDS) {
+    asks.push(ctx.options.peers.accounting.keySpend({ teamIds: ids.slice(i, i + MAX_TEAM_SPEND_IDS) }, asMasterKey(ctx)));
+  }
+  const ledger: Record<string, number> = Object.assign({}, ...(await Promise.all(asks)).map((answer) => answer.teamSpend));
+  return teams.map((t) => t.spend ?? ledger[t.teamId] ?? 0);
+}
+
+async function withSpend(ctx: RequestContext, team: Team) {
+  const [spend] = await spendOfTeams(ctx, [team]);
+  return teamInfo(team, spend ?? 0);
+}
+
+export async function newTeam(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const id = optional(b, "team_id", isString, "a string") ?? "";
+  const { team } = await ctx.options.peers.keys.createTeam({ teamId: id, settings: settings(b) }, callOptions(ctx));
+  keysChanged(ctx);
+  // A new team has spent nothing, unless its id was in use in the ledger before.
+  sendJson(ctx.res, 200, await withSpend(ctx, team!));
+}
+
+/** What a team shows as spent before a change that may move it to another budget window. */
+async function spendBefore(ctx: RequestContext, b: Json, id: string): Promise<number | undefined> {
+  if (!changesBudgetWindow(b)) return undefined;
+  const found = await ctx.options.peers.keys.getTeam({ teamId: id }, callOptions(ctx)).catch((err: unknown) => {
+    // No such team, or a caller who may not change it: the change itself says so.
+    if ([Code.PermissionDenied, Code.NotFound].includes(ConnectError.from(err).code)) return undefined;
+    throw err;
+  });
+  return found && (await spendOfTeams(ctx, [found.team!]))[0];
+}
+
+export async function updateTeam(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const id = teamId(b["team_id"]);
+  const { team } = await ctx.options.peers.keys.updateTeam({ teamId: id, settings: settings(b), spendBefore: await spendBefore(ctx, b, id) }, callOptions(ctx));
+  keysChanged(ctx);
+  sendJson(ctx.res, 200, { team_id: id, data: await withSpend(ctx, team!) });
+}
+
+/** The master key reads any team; a virtual key its own. */
+export async function teamInfoRoute(ctx: RequestContext): Promise<void> {
+  const id = teamId(queryOf(ctx.req).get("team_id"));
+  const { team, keys } = await ctx.options.peers.keys.getTeam({ teamId: id }, callOptions(ctx));
+  const [info, keySpend] = await Promise.all([withSpend(ctx, team!), spendOf(ctx, keys)]);
+  sendJson(ctx.res, 200, { team_id: id, team_info: info, keys: keys.map((k, i) => keyInfo(k, keySpend[i] ?? 0)) });
+}
+
+export async function listTeams(ctx: RequestContext): Promise<void> {
+  const { teams } = await ctx.options.peers.keys.listTeams({}, callOptions(ctx));
+  const spend = await spendOfTeams(ctx, teams);
+  sendJson(ctx.res, 200, teams.map((t, i) => teamInfo(t, spend[i] ?? 0)));
+}
+
+export async function deleteTeams(ctx: RequestContext): Promise<void> {
+  const ids = optional(await body(ctx), "team_ids", (v): v is unknown[] => Array.isArray(v), "a list of team ids") ?? [];
+  if (ids.length === 0) throw bad("team_ids is required", "team_ids");
+  const deleted = await ctx.options.peers.keys.deleteTeams({ teamIds: ids.map((id) => teamId(id, "team_ids")) }, callOptions(ctx));
+  keysChanged(ctx);
+  sendJson(ctx.res, 200, { deleted_teams: deleted.teams.map((t) => t.teamId), deleted_keys: deleted.deletedKeyHashes });
+}
+
+async function setBlocked(ctx: RequestContext, blocked: boolean): Promise<void> {
+  const id = teamId((await body(ctx))["team_id"]);
+  const { keys } = ctx.options.peers;
+  const { team } = blocked ? await keys.blockTeam({ teamId: id }, callOptions(ctx)) : await keys.unblockTeam({ teamId: id }, callOptions(ctx));
+  keysChanged(ctx);
+  sendJson(ctx.res, 200, await withSpend(ctx, team!));
+}
+
+export const blockTeam = (ctx: RequestContext) => setBlocked(ctx, true);
+export const unblockTeam = (ctx: RequestContext) => setBlocked(ctx, false);
+
+/** LiteLLM's member is one object or a list of them. */
+export async function addTeamMember(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const id = teamId(b["team_id"]);
+  const member = b["member"];
+  if (!isObject(member) && !Array.isArray(member)) throw bad('member must be {"role", "user_id" or "user_email"}, or a list of them', "member");
+  const members = Array.isArray(member) ? member : [member];
+  const { team } = await ctx.options.peers.keys.addTeamMembers({ teamId: id, membersJson: JSON.stringify(members) }, callOptions(ctx));
+  sendJson(ctx.res, 200, await withSpend(ctx, team!));
+}
+
+export async function deleteTeamMember(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const id = teamId(b["team_id"]);
+  const userId = optional(b, "user_id", isString, "a string") ?? "";
+  const userEmail = optional(b, "user_email", isString, "a string") ?? "";
+  const { team } = await ctx.options.peers.keys.removeTeamMember({ teamId: id, userId, userEmail }, callOptions(ctx));
+  sendJson(ctx.res, 200, await withSpend(ctx, team!));
+}

@@ -1,0 +1,213 @@
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGateway, type RunningGateway } from "../src/index.js";
+import { admin, type GeneratedKey } from "./support/admin.js";
+import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
+import { gatewayOptions } from "./support/gateway.js";
+
+// LiteLLM's teams through the gateway in one process, on Postgres and NATS:
+// the /team/* routes, and what a team does to its keys' model calls.
+
+let provider: FakeProvider;
+let gateway: RunningGateway;
+let database: TestDatabase;
+let bus: TestBus;
+let baseUrl: string;
+
+beforeAll(async () => {
+  process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
+  provider = await startFakeProvider();
+  database = await createTestDatabase();
+  bus = await createTestBus();
+  const deployment = (name: string, model: string) => `
+  - model_name: ${name}
+    litellm_params:
+      model: openai/${model}
+      api_base: ${provider.url}/v1
+      api_key: os.environ/FAKE_PROVIDER_KEY`;
+  const config = writeConfig(`
+model_list:${deployment("fast-model", "gpt-4o-mini")}${deployment("smart-model", "gpt-4o")}
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+  gateway = await startGateway(gatewayOptions("all", config, { databaseUrl: database.url, nats: bus }));
+  baseUrl = `http://127.0.0.1:${gateway.port}`;
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await provider?.close();
+  await bus?.close();
+  await database?.drop();
+});
+
+interface TeamJson {
+  team_id: string;
+  team_alias: string | null;
+  models: string[];
+  max_budget: number | null;
+  budget_duration: string | null;
+  budget_reset_at: string | null;
+  rpm_limit: number | null;
+  members_with_roles: { role: string; user_id?: string; user_email?: string }[];
+  blocked: boolean;
+  spend: number;
+}
+
+const client = (key: string) => new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: key, maxRetries: 0 });
+const ask = (key: string, model = "fast-model") =>
+  client(key).chat.completions.create({ model, messages: [{ role: "user", content: "team" }], max_tokens: 10 });
+
+async function newTeam(body: Record<string, unknown>): Promise<TeamJson> {
+  const { status, json } = await admin<TeamJson>(baseUrl, "POST", "/team/new", body);
+  expect(status).toBe(200);
+  return json;
+}
+
+async function generate(body: Record<string, unknown>): Promise<GeneratedKey> {
+  const { status, json } = await admin<GeneratedKey>(baseUrl, "POST", "/key/generate", body);
+  expect(status).toBe(200);
+  return json;
+}
+
+const teamInfo = (teamId: string) => admin<{ team_id: string; team_info: TeamJson; keys: { token: string; spend: number }[] }>(baseUrl, "GET", `/team/info?team_id=${teamId}`);
+
+describe("teams", () => {
+  it("creates, shows, lists and updates a team as LiteLLM's routes do", async () => {
+    const made = await newTeam({ team_alias: "research", models: ["fast-model"], max_budget: 10, budget_duration: "30d", rpm_limit: 100, metadata: { cost_center: "r&d" } });
+    expect(made).toMatchObject({ team_alias: "research", models: ["fast-model"], max_budget: 10, budget_duration: "30d", rpm_limit: 100, blocked: false, spend: 0 });
+    expect(made.team_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(made.budget_reset_at!)).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+
+    const chosen = await newTeam({ team_id: "homelab", members_with_roles: [{ role: "admin", user_id: "ana" }] });
+    expect(chosen).toMatchObject({ team_id: "homelab", members_with_roles: [{ role: "admin", user_id: "ana" }] });
+    const again = await admin(baseUrl, "POST", "/team/new", { team_id: "homelab" });
+    expect(again.status).toBe(400);
+
+    const listed = await admin<TeamJson[]>(baseUrl, "GET", "/team/list");
+    expect(listed.json.map((t) => t.team_id)).toEqual(expect.arrayContaining([made.team_id, "homelab"]));
+
+    const updated = await admin<{ team_id: string; data: TeamJson }>(baseUrl, "POST", "/team/update", { team_id: "homelab", max_budget: 3, team_alias: "home" });
+    expect(updated.json).toMatchObject({ team_id: "homelab", data: { max_budget: 3, team_alias: "home" } });
+    const cleared = await admin<{ data: TeamJson }>(baseUrl, "POST", "/team/update", { team_id: "homelab", max_budget: null });
+    expect(cleared.json.data.max_budget).toBeNull();
+
+    expect((await teamInfo("no-such-team")).status).toBe(404);
+    expect((await admin(baseUrl, "POST", "/team/update", { team_id: "no-such-team", max_budget: 1 })).status).toBe(404);
+  });
+
+  it("keeps members: adds new ones, refuses ones already in, removes them", async () => {
+    await newTeam({ team_id: "members" });
+    const added = await admin<TeamJson>(baseUrl, "POST", "/team/member_add", { team_id: "members", member: [{ role: "user", user_id: "bo" }, { role: "admin", user_email: "cy@example.com" }] });
+    expect(added.status).toBe(200);
+    expect(added.json.members_with_roles).toEqual([{ role: "user", user_id: "bo" }, { role: "admin", user_email: "cy@example.com" }]);
+    expect((await admin(baseUrl, "POST", "/team/member_add", { team_id: "members", member: { role: "admin", user_id: "bo" } })).status).toBe(400);
+    expect((await admin(baseUrl, "POST", "/team/member_add", { team_id: "members", member: { role: "owner", user_id: "di" } })).status).toBe(400);
+    // Added at once (say, by a script on two replicas): none is lost.
+    const atOnce = await Promise.all(Array.from({ length: 8 }, (_, i) => admin(baseUrl, "POST", "/team/member_add", { team_id: "members", member: { role: "user", user_id: `u${i}` } })));
+    expect(atOnce.map((r) => r.status)).toEqual(Array(8).fill(200));
+    const removed = await admin<TeamJson>(baseUrl, "POST", "/team/member_delete", { team_id: "members", user_id: "bo" });
+    expect(removed.json.members_with_roles.map((m) => m.user_id ?? m.user_email).sort()).toEqual(["cy@example.com", ...Array.from({ length: 8 }, (_, i) => `u${i}`)].sort());
+    expect((await admin(baseUrl, "POST", "/team/member_delete", { team_id: "members", user_id: "bo" })).status).toBe(400);
+  });
+
+  it("holds a team's keys to the team's models, and lists only those they may use", async () => {
+    await newTeam({ team_id: "fast-only", models: ["fast-model"] });
+    const refused = await admin(baseUrl, "POST", "/key/generate", { team_id: "fast-only", models: ["smart-model"] });
+    expect(refused.status).toBe(400);
+    expect((await admin(baseUrl, "POST", "/key/generate", { team_id: "no-such-team" })).status).toBe(400);
+
+    const key = await generate({ team_id: "fast-only" });
+    expect((await ask(key.key)).choices[0]?.message.content).toBe("Echo: team");
+    await expect(ask(key.key, "smart-model")).rejects.toMatchObject({ status: 401, error: { type: "team_model_access_denied" } });
+    const models = await client(key.key).models.list();
+    expect(models.data.map((m) => m.id)).toEqual(["fast-model"]);
+
+    // Widening the team lets its keys use more at once.
+    await admin(baseUrl, "POST", "/team/update", { team_id: "fast-only", models: [] });
+    expect((await ask(key.key, "smart-model")).model).toBeDefined();
+  });
+
+  it("stops every key of a blocked team until it is unblocked", async () => {
+    await newTeam({ team_id: "blockable" });
+    const [a, b] = [await generate({ team_id: "blockable" }), await generate({ team_id: "blockable" })];
+    await ask(a.key);
+    expect((await admin<TeamJson>(baseUrl, "POST", "/team/block", { team_id: "blockable" })).json.blocked).toBe(true);
+    for (const k of [a, b]) await expect(ask(k.key)).rejects.toMatchObject({ status: 401, code: "team_blocked" });
+    expect((await admin<TeamJson>(baseUrl, "POST", "/team/unblock", { team_id: "blockable" })).json.blocked).toBe(false);
+    expect((await ask(b.key)).choices[0]?.message.content).toBe("Echo: team");
+  });
+
+  it("shares the team's budget among its keys, and refuses them all once it is spent", async () => {
+    const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "team" }], max_tokens: 10 }));
+    const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
+    // Room for one request's most; once it settles at its real cost, not for another.
+    await newTeam({ team_id: "budgeted", max_budget: reservation + 0.9e-6 });
+    const [a, b] = [await generate({ team_id: "budgeted" }), await generate({ team_id: "budgeted" })];
+    await ask(a.key);
+    const spent = (await teamInfo("budgeted")).json.team_info.spend;
+    expect(spent).toBeGreaterThan(0);
+    // What is left no longer covers another request's most, by either key.
+    await expect(ask(b.key)).rejects.toMatchObject({ status: 400, message: expect.stringContaining("Budget has been exceeded! Team=budgeted") });
+    await expect(ask(a.key)).rejects.toMatchObject({ status: 400 });
+    // A key's own budget still applies on top of the team's.
+    await newTeam({ team_id: "roomy", max_budget: 100 });
+    const capped = await generate({ team_id: "roomy", max_budget: reservation / 2 });
+    await expect(ask(capped.key)).rejects.toMatchObject({ status: 400, message: expect.not.stringContaining("Team=") });
+  });
+
+  it("shows a team without a budget the ledger's spend over its keys, and each key's own", async () => {
+    await newTeam({ team_id: "ledgered" });
+    const [a, b] = [await generate({ team_id: "ledgered" }), await generate({ team_id: "ledgered" })];
+    await ask(a.key);
+    await ask(b.key);
+    await ask(b.key);
+    const info = await eventually("the ledger to book the team's three requests", async () => {
+      const { json } = await teamInfo("ledgered");
+      const perKey = json.keys.map((k) => k.spend);
+      return perKey.every((s) => s > 0) && Math.abs(json.team_info.spend - perKey[0]! - perKey[1]!) < 1e-12 ? json : undefined;
+    });
+    expect(info.keys.map((k) => k.token).sort()).toEqual([a.token, b.token].sort());
+    expect(info.keys.find((k) => k.token === b.token)!.spend).toBeCloseTo(2 * info.keys.find((k) => k.token === a.token)!.spend, 12);
+  });
+
+  it("lets a team's key read its own team, and no other", async () => {
+    await newTeam({ team_id: "readable" });
+    const key = await generate({ team_id: "readable" });
+    const own = await fetch(`${baseUrl}/team/info?team_id=readable`, { headers: { authorization: `Bearer ${key.key}` } });
+    expect(own.status).toBe(200);
+    const other = await fetch(`${baseUrl}/team/info?team_id=homelab`, { headers: { authorization: `Bearer ${key.key}` } });
+    expect(other.status).toBe(403);
+    const list = await fetch(`${baseUrl}/team/list`, { headers: { authorization: `Bearer ${key.key}` } });
+    expect(list.status).toBe(401);
+  });
+
+  it("deletes a team with its keys", async () => {
+    await newTeam({ team_id: "doomed" });
+    const key = await generate({ team_id: "doomed" });
+    await ask(key.key);
+    expect((await admin(baseUrl, "POST", "/team/delete", { team_ids: ["doomed", "no-such-team"] })).status).toBe(404);
+    await ask(key.key);
+    const deleted = await admin<{ deleted_teams: string[]; deleted_keys: string[] }>(baseUrl, "POST", "/team/delete", { team_ids: ["doomed"] });
+    expect(deleted.json).toEqual({ deleted_teams: ["doomed"], deleted_keys: [key.token] });
+    await expect(ask(key.key)).rejects.toMatchObject({ status: 401 });
+    expect((await teamInfo("doomed")).status).toBe(404);
+  });
+
+  it("answers bad team requests with OpenAI-style errors", async () => {
+    for (const [path, body] of [
+      ["/team/new", { max_budget: "lots" }],
+      ["/team/new", { members_with_roles: [{ role: "admin" }] }],
+      ["/team/update", {}],
+      ["/team/delete", { team_ids: [] }],
+      ["/team/member_add", { team_id: "homelab" }],
+      ["/team/member_delete", { team_id: "homelab" }],
+    ] as const) {
+      const { status, json } = await admin<{ error: { message: string; type: string } }>(baseUrl, "POST", path, body);
+      expect(status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(json.error.message).toBeTruthy();
+    }
+  });
+});

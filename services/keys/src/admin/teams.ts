@@ -1,0 +1,135 @@
+import { randomUUID } from "node:crypto";
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
+import type {
+  AddTeamMembersRequest,
+  CreateTeamRequest,
+  DeleteTeamsRequest,
+  GetTeamRequest,
+  RemoveTeamMemberRequest,
+  Team,
+  UpdateTeamRequest,
+  VirtualKey,
+} from "@gateway/proto/keys/v1/keys_pb.js";
+import { budgetPeriod } from "../key-record.js";
+import { teamAllowanceId, toTeamProto, toTeamRecord, type TeamRow } from "../team-record.js";
+import type { TeamPatch } from "../team-store.js";
+import { carrySpend } from "./carry-spend.js";
+import { uniquely, type AdminDeps } from "./context.js";
+import { teamMembers, teamSettingsPatch, type TeamMember } from "./settings.js";
+import { keyViews } from "./views.js";
+
+function teamNotFound(teamId: string): Error {
+  return gatewayError(`team not found: ${teamId}`, Code.NotFound, { type: "not_found_error", param: "team_id" });
+}
+
+function requireTeamId(teamId: string): string {
+  if (teamId === "") throw gatewayError("team_id is required", Code.InvalidArgument, { type: "invalid_request_error", param: "team_id" });
+  return teamId;
+}
+
+async function existing(deps: AdminDeps, teamId: string): Promise<TeamRow> {
+  const row = await deps.teamStore.byId(requireTeamId(teamId));
+  if (!row) throw teamNotFound(teamId);
+  return row;
+}
+
+/** Teams as management calls show them; a team with a budget carries its budget period's spend. */
+async function teamViews(deps: AdminDeps, rows: TeamRow[], now = Date.now()): Promise<Team[]> {
+  const budgeted = rows.filter((row) => row.maxBudget !== null);
+  const spend = await deps.spend.of(
+    budgeted.map((row) => ({ keyId: teamAllowanceId(row), kind: "budget", windowStart: budgetPeriod(toTeamRecord(row), now).start })),
+  );
+  const spendById = new Map(budgeted.map((row, i) => [row.teamId, spend[i]]));
+  return rows.map((row) => toTeamProto(row, now, spendById.get(row.teamId)));
+}
+
+async function teamView(deps: AdminDeps, row: TeamRow): Promise<Team> {
+  const [view] = await teamViews(deps, [row]);
+  return view as Team;
+}
+
+export async function createTeam(deps: AdminDeps, req: CreateTeamRequest): Promise<{ team: Team }> {
+  const teamId = req.teamId === "" ? randomUUID() : req.teamId;
+  const row = await uniquely(`team_id ${teamId}`, () => deps.teamStore.insert({ teamId, ...teamSettingsPatch(req.settings) }));
+  await deps.teams.changed();
+  return { team: await teamView(deps, row) };
+}
+
+async function patchTeam(deps: AdminDeps, teamId: string, patch: TeamPatch, spendBefore?: number): Promise<{ team: Team }> {
+  const current = await existing(deps, teamId);
+  const row = await deps.teamStore.update(current.teamId, patch);
+  if (!row) throw teamNotFound(teamId);
+  await carrySpend(deps, toTeamRecord(current), toTeamRecord(row), spendBefore);
+  await deps.teams.changed();
+  return { team: await teamView(deps, row) };
+}
+
+export const updateTeam = (deps: AdminDeps, req: UpdateTeamRequest) => patchTeam(deps, req.teamId, teamSettingsPatch(req.settings), req.spendBefore);
+
+export const setTeamBlocked = (deps: AdminDeps, teamId: string, blocked: boolean) => patchTeam(deps, teamId, { blocked });
+
+export async function getTeam(deps: AdminDeps, req: GetTeamRequest): Promise<{ team: Team; keys: VirtualKey[] }> {
+  const row = await existing(deps, req.teamId);
+  const [team, keys] = await Promise.all([teamView(deps, row), deps.teamStore.keysOf(row.teamId).then((rows) => keyViews(deps, rows))]);
+  return { team, keys };
+}
+
+export async function listTeams(deps: AdminDeps): Promise<{ teams: Team[] }> {
+  return { teams: await teamViews(deps, await deps.teamStore.all()) };
+}
+
+/**
+ * Deletes the teams and their keys (as LiteLLM does), with the limits' state
+ * of both. Every team named must exist, or nothing is deleted.
+ */
+export async function deleteTeams(deps: AdminDeps, req: DeleteTeamsRequest): Promise<{ teams: Team[]; deletedKeyHashes: string[] }> {
+  if (req.teamIds.length === 0) throw gatewayError("team_ids is required", Code.InvalidArgument, { type: "invalid_request_error", param: "team_ids" });
+  const rows = await Promise.all(req.teamIds.map((teamId) => existing(deps, teamId)));
+  const views = await teamViews(deps, rows);
+  const deleted = await deps.teamStore.delete(rows.map((row) => row.teamId));
+  await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
+  await deps.teams.changed();
+  await deps.allowances.forget([...deleted.keys.map((row) => row.id), ...deleted.teams.map(teamAllowanceId)]);
+  const gone = new Set(deleted.teams.map((row) => row.teamId));
+  return { teams: views.filter((team) => gone.has(team.teamId)), deletedKeyHashes: deleted.keys.map((row) => row.keyHash) };
+}
+
+const sameMember = (a: TeamMember, b: TeamMember) =>
+  (a.user_id !== undefined && a.user_id === b.user_id) || (a.user_email !== undefined && a.user_email === b.user_email);
+
+async function changeMembers(deps: AdminDeps, teamId: string, change: (members: TeamMember[]) => TeamMember[]): Promise<{ team: Team }> {
+  const row = await deps.teamStore.changeMembers(requireTeamId(teamId), (members) => change(members as TeamMember[]));
+  if (!row) throw teamNotFound(teamId);
+  await deps.teams.changed();
+  return { team: await teamView(deps, row) };
+}
+
+function memberError(message: string): Error {
+  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param: "member" });
+}
+
+/** Adds members; those already in the team (same user_id or user_email) stay as they are, and adding only such is a 400, as in LiteLLM. */
+export function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest): Promise<{ team: Team }> {
+  const added = teamMembers(req.membersJson, "member");
+  if (added.length === 0) throw memberError("member is required");
+  return changeMembers(deps, req.teamId, (members) => {
+    const fresh = added.filter((a, i) => !members.some((m) => sameMember(m, a)) && !added.slice(0, i).some((b) => sameMember(b, a)));
+    if (fresh.length === 0) throw memberError(`already in team ${req.teamId}: ${added.map(memberName).join(", ")}`);
+    return [...members, ...fresh];
+  });
+}
+
+const memberName = (m: TeamMember) => m.user_id ?? m.user_email ?? "";
+
+export function removeTeamMember(deps: AdminDeps, req: RemoveTeamMemberRequest): Promise<{ team: Team }> {
+  if (req.userId === "" && req.userEmail === "") {
+    throw gatewayError("user_id or user_email is required", Code.InvalidArgument, { type: "invalid_request_error", param: "user_id" });
+  }
+  const gone: TeamMember = { role: "user", ...(req.userId !== "" && { user_id: req.userId }), ...(req.userEmail !== "" && { user_email: req.userEmail }) };
+  return changeMembers(deps, req.teamId, (members) => {
+    const kept = members.filter((m) => !sameMember(m, gone));
+    if (kept.length === members.length) throw memberError(`${memberName(gone)} is not a member of team ${req.teamId}`);
+    return kept;
+  });
+}

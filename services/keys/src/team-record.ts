@@ -1,0 +1,82 @@
+import { create } from "@bufbuild/protobuf";
+import { TeamSchema, type Team } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { teams } from "./db/schema.js";
+import { parseDuration } from "./duration.js";
+import { budgetPeriod, type KeyRecord, type LimitHolder } from "./key-record.js";
+
+export type TeamRow = typeof teams.$inferSelect;
+
+/** A team as the hot path needs it: parsed once when loaded, read per request. */
+export interface TeamRecord extends LimitHolder {
+  what: "team";
+  /** null: every model. */
+  models: ReadonlySet<string> | null;
+  modelList: readonly string[];
+  blocked: boolean;
+}
+
+/**
+ * Whose allowances a team's are: beside keys' (whose ids are UUIDs) under a
+ * prefix, and apart for each team made under the same id (a replica may
+ * still hold a deleted team's share in memory when its id is used again).
+ */
+export const teamAllowanceId = (row: Pick<TeamRow, "teamId" | "createdAt">) => `team/${row.teamId}@${row.createdAt.getTime()}`;
+
+export function toTeamRecord(row: TeamRow): TeamRecord {
+  return {
+    id: row.teamId,
+    allowanceId: teamAllowanceId(row),
+    what: "team",
+    models: row.models.length > 0 ? new Set(row.models) : null,
+    modelList: row.models,
+    maxBudget: row.maxBudget,
+    budgetDuration: row.budgetDuration ? parseDuration(row.budgetDuration, "budget_duration") : null,
+    createdAtMs: row.createdAt.getTime(),
+    rpmLimit: row.rpmLimit,
+    tpmLimit: row.tpmLimit,
+    maxParallelRequests: row.maxParallelRequests,
+    blocked: row.blocked,
+  };
+}
+
+// The models a key of a team may use, worked out once per key and team record.
+const allowed = new WeakMap<KeyRecord, { team: TeamRecord; models: readonly string[] }>();
+
+/**
+ * What a key of this team may use: the models both allow (empty: every
+ * model). Keys are made with models inside their team's; should a team's
+ * later change leave none in common, the key's own list stands here (every
+ * call is still refused by the team's check).
+ */
+export function allowedModels(key: KeyRecord, team: TeamRecord): readonly string[] {
+  if (team.models === null) return key.modelList;
+  if (key.models === null) return team.modelList;
+  const known = allowed.get(key);
+  if (known?.team === team) return known.models;
+  const common = key.modelList.filter((m) => team.models?.has(m));
+  const models = common.length > 0 ? common : key.modelList;
+  allowed.set(key, { team, models });
+  return models;
+}
+
+/** A team as management calls show it; `spend` is its budget period's, for a team with a budget. */
+export function toTeamProto(row: TeamRow, now = Date.now(), spend?: number): Team {
+  const record = toTeamRecord(row);
+  return create(TeamSchema, {
+    teamId: row.teamId,
+    teamAlias: row.teamAlias ?? "",
+    models: row.models,
+    ...(row.maxBudget !== null && { maxBudget: row.maxBudget }),
+    budgetDuration: row.budgetDuration,
+    ...(record.budgetDuration !== null && { budgetResetAtMs: BigInt(budgetPeriod(record, now).end) }),
+    ...(row.rpmLimit !== null && { rpmLimit: row.rpmLimit }),
+    ...(row.tpmLimit !== null && { tpmLimit: row.tpmLimit }),
+    ...(row.maxParallelRequests !== null && { maxParallelRequests: row.maxParallelRequests }),
+    metadataJson: JSON.stringify(row.metadata ?? {}),
+    membersWithRolesJson: JSON.stringify(row.membersWithRoles ?? []),
+    blocked: row.blocked,
+    createdAtMs: BigInt(row.createdAt.getTime()),
+    updatedAtMs: BigInt(row.updatedAt.getTime()),
+    ...(spend !== undefined && { spend }),
+  });
+}

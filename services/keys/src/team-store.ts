@@ -1,0 +1,68 @@
+import { eq, inArray } from "drizzle-orm";
+import type { Db } from "@gateway/common";
+import { teams, virtualKeys } from "./db/schema.js";
+import type { KeyRow } from "./key-record.js";
+import type { TeamRow } from "./team-record.js";
+
+export type NewTeamRow = typeof teams.$inferInsert;
+export type TeamPatch = Partial<Omit<NewTeamRow, "teamId" | "createdAt">>;
+
+/** Teams in Postgres. Only management calls and cache loads come here, never a model call. */
+export class TeamStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(row: NewTeamRow): Promise<TeamRow> {
+    const [inserted] = await this.db.insert(teams).values(row).returning();
+    return inserted as TeamRow;
+  }
+
+  async update(teamId: string, patch: TeamPatch): Promise<TeamRow | undefined> {
+    const [row] = await this.db
+      .update(teams)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(eq(teams.teamId, teamId))
+      .returning();
+    return row;
+  }
+
+  /**
+   * Changes a team's members from what they are at the time of the change:
+   * the row is locked meanwhile, so changes made at once on several replicas
+   * all apply.
+   */
+  async changeMembers(teamId: string, change: (members: unknown[]) => unknown[]): Promise<TeamRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.select().from(teams).where(eq(teams.teamId, teamId)).for("update");
+      if (!row) return undefined;
+      const members = Array.isArray(row.membersWithRoles) ? (row.membersWithRoles as unknown[]) : [];
+      const [updated] = await tx
+        .update(teams)
+        .set({ membersWithRoles: change(members), updatedAt: new Date() })
+        .where(eq(teams.teamId, teamId))
+        .returning();
+      return updated;
+    });
+  }
+
+  async byId(teamId: string): Promise<TeamRow | undefined> {
+    const [row] = await this.db.select().from(teams).where(eq(teams.teamId, teamId));
+    return row;
+  }
+
+  async all(): Promise<TeamRow[]> {
+    return this.db.select().from(teams).orderBy(teams.createdAt, teams.teamId);
+  }
+
+  async keysOf(teamId: string): Promise<KeyRow[]> {
+    return this.db.select().from(virtualKeys).where(eq(virtualKeys.teamId, teamId)).orderBy(virtualKeys.createdAt, virtualKeys.id);
+  }
+
+  /** Deletes the teams and, as LiteLLM does, every key that names one of them, in one transaction. */
+  async delete(teamIds: string[]): Promise<{ teams: TeamRow[]; keys: KeyRow[] }> {
+    return this.db.transaction(async (tx) => {
+      const keys = await tx.delete(virtualKeys).where(inArray(virtualKeys.teamId, teamIds)).returning();
+      const deleted = await tx.delete(teams).where(inArray(teams.teamId, teamIds)).returning();
+      return { teams: deleted, keys };
+    });
+  }
+}
