@@ -25,6 +25,7 @@ import { responses } from "./routes/responses.js";
 import { spendLogs } from "./routes/spend.js";
 import { addTeamMember, blockTeam, deleteTeamMember, deleteTeams, listTeams, newTeam, teamInfoRoute, unblockTeam, updateTeam } from "./routes/teams.js";
 import { textCompletions } from "./routes/text-completions.js";
+import { deleteUsers, listUsers, newUser, updateUser, userInfoRoute } from "./routes/users.js";
 
 // Every route by "METHOD path"; OpenAI routes answer with and without /v1, as LiteLLM's do.
 const ROUTES = new Map<string, RouteHandler>([
@@ -76,6 +77,11 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /team/unblock", unblockTeam],
   ["POST /team/member_add", addTeamMember],
   ["POST /team/member_delete", deleteTeamMember],
+  ["POST /user/new", newUser],
+  ["POST /user/update", updateUser],
+  ["GET /user/info", userInfoRoute],
+  ["GET /user/list", listUsers],
+  ["POST /user/delete", deleteUsers],
   ["POST /model/new", newModel],
   ["POST /model/update", updateModel],
   ["POST /model/delete", deleteModel],

@@ -3,17 +3,18 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey } from "@gateway/common";
 import { Access, AuthorizeResponseSchema, type AuthorizeRequest, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { KeyCache } from "./key-cache.js";
-import type { KeyRecord } from "./key-record.js";
+import type { KeyRecord, LimitHolder } from "./key-record.js";
 import { Limits } from "./limits.js";
 import type { MasterKey } from "./master-key.js";
 import type { ReservationPricing } from "./reservation-pricing.js";
-import type { TeamCache } from "./team-cache.js";
-import { allowedModels, type TeamRecord } from "./team-record.js";
+import { allowedModels, type TeamCache, type TeamRecord } from "./team-record.js";
+import type { UserCache } from "./user-record.js";
 
 export interface AuthorizeDeps {
   masterKey: MasterKey;
   cache: KeyCache;
   teams: TeamCache;
+  users: UserCache;
   limits: Limits;
   pricing: ReservationPricing;
   /** This replica's id; Release finds its reservations here. */
@@ -95,11 +96,19 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       // Reusable while nothing changes the key (WatchKeys says when), up to its expiry.
       reusableUntilMs: key.expiresAtMs ?? Number.MAX_SAFE_INTEGER,
     };
-    const teamLimits = team !== undefined && Limits.applies(team);
-    if (req.access !== Access.LOOKUP && (teamLimits || Limits.applies(key))) {
+    if (req.access === Access.LOOKUP) return response;
+    // The key's limits, its team's, and its user's: outside a team all of
+    // them, in a team its rate limits only (the team's budget stands in).
+    const holders: LimitHolder[] = [];
+    if (Limits.applies(key)) holders.push(key);
+    if (team && Limits.applies(team)) holders.push(team);
+    const user = key.userId === "" ? undefined : deps.users.get(key.userId);
+    const userLimits = team ? user?.inTeam : user?.personal;
+    if (userLimits) holders.push(userLimits);
+    if (holders.length > 0) {
       response.reserved = true;
       response.reusableUntilMs = 0;
-      response.rateLimit = await deps.limits.admit(teamLimits ? [key, team] : [key], req.requestId, {
+      response.rateLimit = await deps.limits.admit(holders, req.requestId, {
         tokens: req.promptTokens / BYTES_PER_TOKEN + req.maxTokens,
         maxCost: deps.pricing.maxCost(req.model, req.promptTokens, req.maxTokens),
       });

@@ -9,7 +9,10 @@ import { KeyStore } from "./key-store.js";
 import { Limits } from "./limits.js";
 import { MasterKey } from "./master-key.js";
 import { ReservationPricing } from "./reservation-pricing.js";
-import { TeamCache } from "./team-cache.js";
+import { TableCache } from "./table-cache.js";
+import { TEAMS_CHANGED_SUBJECT, toTeamRecord } from "./team-record.js";
+import { toUserRecord, USERS_CHANGED_SUBJECT } from "./user-record.js";
+import { UserStore } from "./user-store.js";
 import { TeamStore } from "./team-store.js";
 import { createKeysService, keysRoutes } from "./service.js";
 
@@ -36,8 +39,19 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   const cache = new KeyCache(store, deps.bus, deps.logger);
   await cache.start();
   const teamStore = new TeamStore(deps.database.db);
-  const teams = new TeamCache(teamStore, deps.bus, deps.logger, () => cache.anyChanged());
+  const teams = new TableCache(
+    { what: "team", subject: TEAMS_CHANGED_SUBJECT, load: () => teamStore.all(), idOf: (row) => row.teamId, toRecord: toTeamRecord, onChange: () => cache.anyChanged() },
+    deps.bus,
+    deps.logger,
+  );
   await teams.start();
+  const userStore = new UserStore(deps.database.db);
+  const users = new TableCache(
+    { what: "user", subject: USERS_CHANGED_SUBJECT, load: () => userStore.all(), idOf: (row) => row.userId, toRecord: toUserRecord, onChange: () => cache.anyChanged() },
+    deps.bus,
+    deps.logger,
+  );
+  await users.start();
   const pricing = new ReservationPricing(deps.config);
   // The router's model list, as it changes (runtime models, config reloads).
   const stopFollowingPrices = deps.bus.listen(MODEL_PRICES_SUBJECT, (data) => {
@@ -55,6 +69,8 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     cache,
     teamStore,
     teams,
+    userStore,
+    users,
     limits,
     pricing,
     holder: randomUUID(),
@@ -71,6 +87,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
       impl.stop();
       cache.stop();
       teams.stop();
+      users.stop();
       limits.close();
       await allowances.close();
       await spend.close();

@@ -147,20 +147,20 @@ export class Limits {
   }
 
   /**
-   * LiteLLM's budget refusal, whose start clients may match on; "current
-   * cost" is the spend (as /key/info or /team/info shows it), and what this
-   * replica's requests in flight have reserved and this request may cost are
-   * told apart.
+   * LiteLLM's budget refusals (a user's has its own words), whose start
+   * clients may match on; the spend is what /key/info, /team/info or
+   * /user/info shows, and what this replica's requests in flight have
+   * reserved and this request may cost are told apart.
    */
   private async budgetExceeded(h: LimitHolder, pool: Pool, maxCost: number): Promise<Error> {
     const [spend = 0] = await this.spend.of([pool.ref]);
     const reserved = pool.reserved > 0 ? ` (+${pool.reserved / NANO} reserved for requests in flight)` : "";
-    const whose = h.what === "team" ? `Team=${h.id} ` : "";
-    return gatewayError(
-      `Budget has been exceeded! ${whose}Current cost: ${spend}${reserved}, Max budget: ${h.maxBudget}. This request may cost up to ${maxCost / NANO}.`,
-      Code.FailedPrecondition,
-      { type: "budget_exceeded", code: "400" },
-    );
+    const mayCost = `This request may cost up to ${maxCost / NANO}.`;
+    const message =
+      h.what === "user"
+        ? `ExceededBudget: User=${h.id} over budget. Spend=${spend}${reserved}, Budget=${h.maxBudget}. ${mayCost}`
+        : `Budget has been exceeded! ${h.what === "team" ? `Team=${h.id} ` : ""}Current cost: ${spend}${reserved}, Max budget: ${h.maxBudget}. ${mayCost}`;
+    return gatewayError(message, Code.FailedPrecondition, { type: "budget_exceeded", code: "400" });
   }
 
   get inFlight(): number {

@@ -12,6 +12,7 @@ import { bearerOf, requireMaster, type AdminDeps } from "./admin/context.js";
 import { deleteKeys } from "./admin/delete.js";
 import { generateKey, regenerateKey } from "./admin/generate.js";
 import { getKey, listKeys } from "./admin/read.js";
+import { createUser, deleteUsers, getUser, listUsers, updateUser } from "./admin/users.js";
 import { addTeamMembers, createTeam, deleteTeams, getTeam, listTeams, removeTeamMember, setTeamBlocked, updateTeam } from "./admin/teams.js";
 import { setBlocked, updateKey } from "./admin/update.js";
 import { createAuthorize, type AuthorizeDeps } from "./authorize.js";
@@ -68,6 +69,15 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     unblockTeam: admin((d, req) => setTeamBlocked(d, req.teamId, false)),
     addTeamMembers: admin(addTeamMembers),
     removeTeamMember: admin(removeTeamMember),
+    createUser: admin(createUser),
+    updateUser: admin(updateUser),
+    async getUser(req, ctx) {
+      // The master key may read any user; a virtual key its own user, as in LiteLLM.
+      const caller = await authorize(create(AuthorizeRequestSchema, { apiKey: bearerOf(ctx), access: Access.LOOKUP }));
+      return getUser(deps, req, caller.isMaster ? undefined : caller.userId);
+    },
+    listUsers: admin(listUsers),
+    deleteUsers: admin(deleteUsers),
     stop: stopListening,
     endWatches: () => watches.abort(),
   };

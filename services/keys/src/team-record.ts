@@ -3,8 +3,15 @@ import { TeamSchema, type Team } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { teams } from "./db/schema.js";
 import { parseDuration } from "./duration.js";
 import { budgetPeriod, type KeyRecord, type LimitHolder } from "./key-record.js";
+import type { TableCache } from "./table-cache.js";
 
 export type TeamRow = typeof teams.$inferSelect;
+
+/** Every team, on every keys replica. */
+export type TeamCache = TableCache<TeamRow, TeamRecord>;
+
+/** Live subject on which a team change is pushed to every keys replica. */
+export const TEAMS_CHANGED_SUBJECT = "keys.teams_changed";
 
 /** A team as the hot path needs it: parsed once when loaded, read per request. */
 export interface TeamRecord extends LimitHolder {

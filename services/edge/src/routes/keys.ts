@@ -61,22 +61,26 @@ export function keyInfo(k: VirtualKey, spend: number) {
   };
 }
 
-/**
- * What each key has spent: for a key with a budget, its budget period's, as
- * the keys service holds the budget to it; otherwise the ledger's, over
- * every hash the key has had (regenerating a key changes its hash). Asked
- * once the keys service has let the caller see the keys (a virtual key its
- * own), with the edge's master key.
- */
-export async function spendOf(ctx: RequestContext, keys: VirtualKey[]): Promise<number[]> {
-  const hashesOf = (k: VirtualKey) => [k.keyHash, ...k.previousKeyHashes];
-  const hashes = keys.filter((k) => k.spend === undefined).flatMap(hashesOf);
+/** What the ledger holds for each key hash, asked with the edge's master key. */
+export async function ledgerSpend(ctx: RequestContext, hashes: string[]): Promise<Record<string, number>> {
   // A page of keys regenerated many times can have more hashes than one call takes.
   const asks = [];
   for (let i = 0; i < hashes.length; i += MAX_KEY_SPEND_HASHES) {
     asks.push(ctx.options.peers.accounting.keySpend({ keyHashes: hashes.slice(i, i + MAX_KEY_SPEND_HASHES) }, asMasterKey(ctx)));
   }
-  const ledger: Record<string, number> = Object.assign({}, ...(await Promise.all(asks)).map((answer) => answer.spend));
+  return Object.assign({}, ...(await Promise.all(asks)).map((answer) => answer.spend)) as Record<string, number>;
+}
+
+/**
+ * What each key has spent: for a key with a budget, its budget period's, as
+ * the keys service holds the budget to it; otherwise the ledger's, over
+ * every hash the key has had (regenerating a key changes its hash). Asked
+ * once the keys service has let the caller see the keys (a virtual key its
+ * own).
+ */
+export async function spendOf(ctx: RequestContext, keys: VirtualKey[]): Promise<number[]> {
+  const hashesOf = (k: VirtualKey) => [k.keyHash, ...k.previousKeyHashes];
+  const ledger = await ledgerSpend(ctx, keys.filter((k) => k.spend === undefined).flatMap(hashesOf));
   return keys.map((k) => k.spend ?? hashesOf(k).reduce((sum, hash) => sum + (ledger[hash] ?? 0), 0));
 }
 

@@ -35,7 +35,7 @@ function teamId(value: unknown, param = "team_id"): string {
 }
 
 /** A team in LiteLLM's response shape. */
-function teamInfo(t: Team, spend: number) {
+export function teamInfo(t: Team, spend: number) {
   return {
     team_id: t.teamId,
     team_alias: t.teamAlias || null,
@@ -61,7 +61,7 @@ function teamInfo(t: Team, spend: number) {
  * every request booked with the team's id. Asked with the edge's master key
  * once the keys service has let the caller see the teams.
  */
-async function spendOfTeams(ctx: RequestContext, teams: Team[]): Promise<number[]> {
+export async function spendOfTeams(ctx: RequestContext, teams: Team[]): Promise<number[]> {
   const ids = teams.filter((t) => t.spend === undefined).map((t) => t.teamId);
   const asks = [];
   for (let i = 0; i < ids.length; i += MAX_TEAM_SPEND_IDS) {

@@ -7,8 +7,10 @@ import type { KeyCache } from "../key-cache.js";
 import type { KeyRow } from "../key-record.js";
 import type { KeyPatch, KeyStore } from "../key-store.js";
 import type { MasterKey } from "../master-key.js";
-import type { TeamCache } from "../team-cache.js";
+import type { TeamCache } from "../team-record.js";
 import type { TeamStore } from "../team-store.js";
+import type { UserCache } from "../user-record.js";
+import type { UserStore } from "../user-store.js";
 
 /** What every management RPC works with. */
 export interface AdminDeps {
@@ -19,6 +21,8 @@ export interface AdminDeps {
   cache: KeyCache;
   teamStore: TeamStore;
   teams: TeamCache;
+  userStore: UserStore;
+  users: UserCache;
 }
 
 /** The bearer token of a management call, whichever way it arrives. */
@@ -48,12 +52,12 @@ export async function resolveKey(deps: AdminDeps, ref: KeyRef | undefined): Prom
   return row;
 }
 
-/** Unique-violation (a taken alias or key) as a 400 the caller can act on. */
-export async function uniquely<T>(what: string, write: () => Promise<T>): Promise<T> {
+/** Unique-violation (a taken alias or key) as an error the caller can act on: 400, or 409 where LiteLLM says so. */
+export async function uniquely<T>(what: string, write: () => Promise<T>, status: 400 | 409 = 400): Promise<T> {
   try {
     return await write();
   } catch (err) {
-    if (pgErrorCode(err) === "23505") throw gatewayError(`${what} is already in use`, Code.AlreadyExists, { type: "invalid_request_error", status: 400 });
+    if (pgErrorCode(err) === "23505") throw gatewayError(`${what} is already in use`, Code.AlreadyExists, { type: "invalid_request_error", status });
     throw err;
   }
 }

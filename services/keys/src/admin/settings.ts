@@ -1,9 +1,10 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
-import type { KeySettings, TeamSettings } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { KeySettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
 import { addDuration, parseDuration } from "../duration.js";
 import type { KeyPatch } from "../key-store.js";
 import type { TeamPatch } from "../team-store.js";
+import type { UserPatch } from "../user-store.js";
 
 function invalid(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
@@ -11,7 +12,7 @@ function invalid(message: string, param: string): Error {
 
 /** The settings keys and teams share: models, budget, rate limits, metadata. */
 type SharedSettings = Pick<KeySettings, "models" | "maxBudget" | "budgetDuration" | "rpmLimit" | "tpmLimit" | "maxParallelRequests" | "metadataJson">;
-type SharedPatch = Pick<KeyPatch & TeamPatch, "models" | "maxBudget" | "budgetDuration" | "rpmLimit" | "tpmLimit" | "maxParallelRequests" | "metadata">;
+type SharedPatch = Pick<KeyPatch & TeamPatch & UserPatch, "models" | "maxBudget" | "budgetDuration" | "rpmLimit" | "tpmLimit" | "maxParallelRequests" | "metadata">;
 
 const SHARED_CLEARABLE: Record<string, (patch: SharedPatch) => void> = {
   max_budget: (p) => (p.maxBudget = null),
@@ -92,6 +93,30 @@ export function teamSettingsPatch(s: TeamSettings | undefined): TeamPatch {
   if (s.membersWithRolesJson !== undefined) patch.membersWithRoles = teamMembers(s.membersWithRolesJson, "members_with_roles");
   if (s.blocked !== undefined) patch.blocked = s.blocked;
   clearAll(s.clear, TEAM_CLEARABLE, patch);
+  return patch;
+}
+
+const USER_CLEARABLE: Record<string, (patch: UserPatch) => void> = {
+  ...SHARED_CLEARABLE,
+  user_alias: (p) => (p.userAlias = null),
+  user_email: (p) => (p.userEmail = null),
+};
+
+/** LiteLLM's user roles. */
+const USER_ROLES = new Set(["proxy_admin", "proxy_admin_viewer", "internal_user", "internal_user_viewer"]);
+
+/** The columns a UserSettings message sets, validated; absent fields are left out. */
+export function userSettingsPatch(s: UserSettings | undefined): UserPatch {
+  if (!s) return {};
+  const patch: UserPatch = {};
+  if (s.userAlias !== undefined) patch.userAlias = s.userAlias === "" ? null : s.userAlias;
+  if (s.userEmail !== undefined) patch.userEmail = s.userEmail === "" ? null : s.userEmail;
+  if (s.userRole !== undefined) {
+    if (!USER_ROLES.has(s.userRole)) throw invalid(`user_role must be one of ${[...USER_ROLES].join(", ")}`, "user_role");
+    patch.userRole = s.userRole;
+  }
+  sharedPatch(s, patch);
+  clearAll(s.clear, USER_CLEARABLE, patch);
   return patch;
 }
 

@@ -11,13 +11,12 @@ import type {
   UpdateTeamRequest,
   VirtualKey,
 } from "@gateway/proto/keys/v1/keys_pb.js";
-import { budgetPeriod } from "../key-record.js";
 import { teamAllowanceId, toTeamProto, toTeamRecord, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
 import { carrySpend } from "./carry-spend.js";
 import { uniquely, type AdminDeps } from "./context.js";
 import { teamMembers, teamSettingsPatch, type TeamMember } from "./settings.js";
-import { keyViews } from "./views.js";
+import { budgetSpend, keyViews } from "./views.js";
 
 function teamNotFound(teamId: string): Error {
   return gatewayError(`team not found: ${teamId}`, Code.NotFound, { type: "not_found_error", param: "team_id" });
@@ -35,13 +34,9 @@ async function existing(deps: AdminDeps, teamId: string): Promise<TeamRow> {
 }
 
 /** Teams as management calls show them; a team with a budget carries its budget period's spend. */
-async function teamViews(deps: AdminDeps, rows: TeamRow[], now = Date.now()): Promise<Team[]> {
-  const budgeted = rows.filter((row) => row.maxBudget !== null);
-  const spend = await deps.spend.of(
-    budgeted.map((row) => ({ keyId: teamAllowanceId(row), kind: "budget", windowStart: budgetPeriod(toTeamRecord(row), now).start })),
-  );
-  const spendById = new Map(budgeted.map((row, i) => [row.teamId, spend[i]]));
-  return rows.map((row) => toTeamProto(row, now, spendById.get(row.teamId)));
+export async function teamViews(deps: AdminDeps, rows: TeamRow[], now = Date.now()): Promise<Team[]> {
+  const spend = await budgetSpend(deps, rows.map(toTeamRecord), now);
+  return rows.map((row, i) => toTeamProto(row, now, spend[i]));
 }
 
 async function teamView(deps: AdminDeps, row: TeamRow): Promise<Team> {

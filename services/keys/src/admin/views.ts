@@ -1,17 +1,23 @@
 import type { VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
-import { budgetPeriod, toProto, toRecord, type KeyRow } from "../key-record.js";
+import { budgetPeriod, toProto, toRecord, type KeyRow, type LimitHolder } from "../key-record.js";
 import type { AdminDeps } from "./context.js";
 
 /**
- * Keys as management calls show them. A key with a budget carries what its
- * current budget period has spent, the spend its budget is held to (and
- * zero again when the period turns, as in LiteLLM).
+ * What each holder's current budget period has spent, the spend its budget
+ * is held to (zero again when the period turns, as in LiteLLM); undefined
+ * for a holder without a budget.
  */
+export async function budgetSpend(deps: AdminDeps, holders: LimitHolder[], now: number): Promise<(number | undefined)[]> {
+  const budgeted = holders.filter((h) => h.maxBudget !== null);
+  const spend = await deps.spend.of(budgeted.map((h) => ({ keyId: h.allowanceId, kind: "budget", windowStart: budgetPeriod(h, now).start })));
+  const byHolder = new Map(budgeted.map((h, i) => [h, spend[i]]));
+  return holders.map((h) => byHolder.get(h));
+}
+
+/** Keys as management calls show them, a key with a budget with its budget period's spend. */
 export async function keyViews(deps: AdminDeps, rows: KeyRow[], now = Date.now()): Promise<VirtualKey[]> {
-  const budgeted = rows.filter((row) => row.maxBudget !== null);
-  const spend = await deps.spend.of(budgeted.map((row) => ({ keyId: row.id, kind: "budget", windowStart: budgetPeriod(toRecord(row), now).start })));
-  const spendById = new Map(budgeted.map((row, i) => [row.id, spend[i]]));
-  return rows.map((row) => toProto(row, now, spendById.get(row.id)));
+  const spend = await budgetSpend(deps, rows.map(toRecord), now);
+  return rows.map((row, i) => toProto(row, now, spend[i]));
 }
 
 export async function keyView(deps: AdminDeps, row: KeyRow): Promise<VirtualKey> {

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, doublePrecision, integer, jsonb, pgSchema, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 export const keys = pgSchema("keys");
 
@@ -75,3 +75,29 @@ export const teams = keys.table("teams", {
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * Users (LiteLLM's internal users). A key whose user_id names a user shares
+ * the user's rate limits, and outside a team its budget (allowances under
+ * "user/" + the user's id and creation time).
+ */
+export const users = keys.table(
+  "users",
+  {
+    userId: text("user_id").primaryKey(),
+    userAlias: text("user_alias"),
+    userEmail: text("user_email"),
+    userRole: text("user_role").notNull().default("internal_user"),
+    models: text("models").array().notNull().default(sql`'{}'::text[]`),
+    maxBudget: doublePrecision("max_budget"),
+    budgetDuration: text("budget_duration").notNull().default(""),
+    rpmLimit: integer("rpm_limit"),
+    tpmLimit: integer("tpm_limit"),
+    maxParallelRequests: integer("max_parallel_requests"),
+    metadata: jsonb("metadata").notNull().default({}),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  // One user per email, whatever its case, as LiteLLM checks.
+  (t) => [uniqueIndex("users_email_lower_idx").on(sql`lower(${t.userEmail})`)],
+);

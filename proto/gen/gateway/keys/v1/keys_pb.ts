@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/keys/v1/keys.proto.
  */
 export const file_gateway_keys_v1_keys: GenFile = /*@__PURE__*/
-  fileDesc("ChpnYXRld2F5L2tleXMvdjEva2V5cy5wcm90bxIPZ2F0ZXdheS5rZXlzLnYxIpoBChBBdXRob3JpemVSZXF1ZXN0Eg8KB2FwaV9rZXkYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhIKCm1heF90b2tlbnMYBSABKA0SJwoGYWNjZXNzGAYgASgOMhcuZ2F0ZXdheS5rZXlzLnYxLkFjY2VzcyLvAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSDgoGaG9sZGVyGAggASgJEhEKCWlzX21hc3RlchgCIAEoCBIRCglrZXlfYWxpYXMYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIPCgd0ZWFtX2lkGAUgASgJEg4KBm1vZGVscxgGIAMoCRIzCgpyYXRlX2xpbWl0GAcgASgLMh8uZ2F0ZXdheS5rZXlzLnYxLlJhdGVMaW1pdFN0YXRlEhAKCHJlc2VydmVkGAkgASgIEhkKEXJldXNhYmxlX3VudGlsX21zGAogASgBIhIKEFdhdGNoS2V5c1JlcXVlc3QiMgoRV2F0Y2hLZXlzUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSCwoDYWxsGAIgASgIIoYBCg5SYXRlTGltaXRTdGF0ZRIWCg5saW1pdF9yZXF1ZXN0cxgBIAEoDRIaChJyZW1haW5pbmdfcmVxdWVzdHMYAiABKA0SFAoMbGltaXRfdG9rZW5zGAMgASgNEhgKEHJlbWFpbmluZ190b2tlbnMYBCABKA0SEAoIcmVzZXRfbXMYBSABKA0igQEKDlJlbGVhc2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDgoGaG9sZGVyGAMgASgJEgwKBGNvc3QYBCABKAESFAoMdG90YWxfdG9rZW5zGAUgASgNEhUKDXVzYWdlX3Vua25vd24YBiABKAgitwQKClZpcnR1YWxLZXkSEAoIa2V5X2hhc2gYASABKAkSEAoIa2V5X25hbWUYAiABKAkSEQoJa2V5X2FsaWFzGAMgASgJEg4KBm1vZGVscxgEIAMoCRIXCgptYXhfYnVkZ2V0GAUgASgBSACIAQESFwoPYnVkZ2V0X2R1cmF0aW9uGAYgASgJEh8KEmJ1ZGdldF9yZXNldF9hdF9tcxgHIAEoA0gBiAEBEhoKDWV4cGlyZXNfYXRfbXMYCCABKANIAogBARIWCglycG1fbGltaXQYCSABKA1IA4gBARIWCgl0cG1fbGltaXQYCiABKA1IBIgBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCyABKA1IBYgBARIVCg1tZXRhZGF0YV9qc29uGAwgASgJEg8KB3VzZXJfaWQYDSABKAkSDwoHdGVhbV9pZBgOIAEoCRIPCgdibG9ja2VkGA8gASgIEhUKDWNyZWF0ZWRfYXRfbXMYECABKAMSFQoNdXBkYXRlZF9hdF9tcxgRIAEoAxISCgVzcGVuZBgSIAEoAUgGiAEBEhsKE3ByZXZpb3VzX2tleV9oYXNoZXMYEyADKAlCDQoLX21heF9idWRnZXRCFQoTX2J1ZGdldF9yZXNldF9hdF9tc0IQCg5fZXhwaXJlc19hdF9tc0IMCgpfcnBtX2xpbWl0QgwKCl90cG1fbGltaXRCGAoWX21heF9wYXJhbGxlbF9yZXF1ZXN0c0IICgZfc3BlbmQi+AMKC0tleVNldHRpbmdzEhYKCWtleV9hbGlhcxgBIAEoCUgAiAEBEi8KBm1vZGVscxgCIAEoCzIaLmdhdGV3YXkua2V5cy52MS5Nb2RlbExpc3RIAYgBARIXCgptYXhfYnVkZ2V0GAMgASgBSAKIAQESHAoPYnVkZ2V0X2R1cmF0aW9uGAQgASgJSAOIAQESFQoIZHVyYXRpb24YBSABKAlIBIgBARIWCglycG1fbGltaXQYBiABKA1IBYgBARIWCgl0cG1fbGltaXQYByABKA1IBogBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCCABKA1IB4gBARIaCg1tZXRhZGF0YV9qc29uGAkgASgJSAiIAQESFAoHdXNlcl9pZBgKIAEoCUgJiAEBEhQKB3RlYW1faWQYCyABKAlICogBARINCgVjbGVhchgMIAMoCUIMCgpfa2V5X2FsaWFzQgkKB19tb2RlbHNCDQoLX21heF9idWRnZXRCEgoQX2J1ZGdldF9kdXJhdGlvbkILCglfZHVyYXRpb25CDAoKX3JwbV9saW1pdEIMCgpfdHBtX2xpbWl0QhgKFl9tYXhfcGFyYWxsZWxfcmVxdWVzdHNCEAoOX21ldGFkYXRhX2pzb25CCgoIX3VzZXJfaWRCCgoIX3RlYW1faWQiGwoJTW9kZWxMaXN0Eg4KBm1vZGVscxgBIAMoCSJRChJHZW5lcmF0ZUtleVJlcXVlc3QSLgoIc2V0dGluZ3MYASABKAsyHC5nYXRld2F5LmtleXMudjEuS2V5U2V0dGluZ3MSCwoDa2V5GAIgASgJIk0KE0dlbmVyYXRlS2V5UmVzcG9uc2USCwoDa2V5GAEgASgJEikKBGluZm8YAiABKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSJHCgZLZXlSZWYSDQoDa2V5GAEgASgJSAASEgoIa2V5X2hhc2gYAiABKAlIABITCglrZXlfYWxpYXMYAyABKAlIAEIFCgNyZWYilAEKEFVwZGF0ZUtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZhIuCghzZXR0aW5ncxgCIAEoCzIcLmdhdGV3YXkua2V5cy52MS5LZXlTZXR0aW5ncxIZCgxzcGVuZF9iZWZvcmUYAyABKAFIAIgBAUIPCg1fc3BlbmRfYmVmb3JlIj0KEVVwZGF0ZUtleVJlc3BvbnNlEigKA2tleRgBIAEoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5IjUKDUdldEtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZiI6Cg5HZXRLZXlSZXNwb25zZRIoCgNrZXkYASABKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSJiCg9MaXN0S2V5c1JlcXVlc3QSDAoEcGFnZRgBIAEoDRIMCgRzaXplGAIgASgNEg8KB3VzZXJfaWQYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRIRCglrZXlfYWxpYXMYBSABKAkiUgoQTGlzdEtleXNSZXNwb25zZRIpCgRrZXlzGAEgAygLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkSEwoLdG90YWxfY291bnQYAiABKA0iOgoRRGVsZXRlS2V5c1JlcXVlc3QSJQoEcmVmcxgBIAMoCzIXLmdhdGV3YXkua2V5cy52MS5LZXlSZWYiQwoSRGVsZXRlS2V5c1Jlc3BvbnNlEhoKEmRlbGV0ZWRfa2V5X2hhc2hlcxgBIAMoCRIRCglyZWZfZm91bmQYAiADKAgiqQEKFFJlZ2VuZXJhdGVLZXlSZXF1ZXN0EiQKA3JlZhgBIAEoCzIXLmdhdGV3YXkua2V5cy52MS5LZXlSZWYSDwoHbmV3X2tleRgCIAEoCRIuCghzZXR0aW5ncxgDIAEoCzIcLmdhdGV3YXkua2V5cy52MS5LZXlTZXR0aW5ncxIZCgxzcGVuZF9iZWZvcmUYBCABKAFIAIgBAUIPCg1fc3BlbmRfYmVmb3JlIk8KFVJlZ2VuZXJhdGVLZXlSZXNwb25zZRILCgNrZXkYASABKAkSKQoEaW5mbxgCIAEoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5IjcKD0Jsb2NrS2V5UmVxdWVzdBIkCgNyZWYYASABKAsyFy5nYXRld2F5LmtleXMudjEuS2V5UmVmIjwKEEJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiOQoRVW5ibG9ja0tleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZiI+ChJVbmJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiEQoPUmVsZWFzZVJlc3BvbnNlItMDCgRUZWFtEg8KB3RlYW1faWQYASABKAkSEgoKdGVhbV9hbGlhcxgCIAEoCRIOCgZtb2RlbHMYAyADKAkSFwoKbWF4X2J1ZGdldBgEIAEoAUgAiAEBEhcKD2J1ZGdldF9kdXJhdGlvbhgFIAEoCRIfChJidWRnZXRfcmVzZXRfYXRfbXMYBiABKANIAYgBARIWCglycG1fbGltaXQYByABKA1IAogBARIWCgl0cG1fbGltaXQYCCABKA1IA4gBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCSABKA1IBIgBARIVCg1tZXRhZGF0YV9qc29uGAogASgJEh8KF21lbWJlcnNfd2l0aF9yb2xlc19qc29uGAsgASgJEg8KB2Jsb2NrZWQYDCABKAgSFQoNY3JlYXRlZF9hdF9tcxgNIAEoAxIVCg11cGRhdGVkX2F0X21zGA4gASgDEhIKBXNwZW5kGA8gASgBSAWIAQFCDQoLX21heF9idWRnZXRCFQoTX2J1ZGdldF9yZXNldF9hdF9tc0IMCgpfcnBtX2xpbWl0QgwKCl90cG1fbGltaXRCGAoWX21heF9wYXJhbGxlbF9yZXF1ZXN0c0IICgZfc3BlbmQi9wMKDFRlYW1TZXR0aW5ncxIXCgp0ZWFtX2FsaWFzGAEgASgJSACIAQESLwoGbW9kZWxzGAIgASgLMhouZ2F0ZXdheS5rZXlzLnYxLk1vZGVsTGlzdEgBiAEBEhcKCm1heF9idWRnZXQYAyABKAFIAogBARIcCg9idWRnZXRfZHVyYXRpb24YBCABKAlIA4gBARIWCglycG1fbGltaXQYBSABKA1IBIgBARIWCgl0cG1fbGltaXQYBiABKA1IBYgBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYByABKA1IBogBARIaCg1tZXRhZGF0YV9qc29uGAggASgJSAeIAQESJAoXbWVtYmVyc193aXRoX3JvbGVzX2pzb24YCSABKAlICIgBARIUCgdibG9ja2VkGAogASgISAmIAQESDQoFY2xlYXIYCyADKAlCDQoLX3RlYW1fYWxpYXNCCQoHX21vZGVsc0INCgtfbWF4X2J1ZGdldEISChBfYnVkZ2V0X2R1cmF0aW9uQgwKCl9ycG1fbGltaXRCDAoKX3RwbV9saW1pdEIYChZfbWF4X3BhcmFsbGVsX3JlcXVlc3RzQhAKDl9tZXRhZGF0YV9qc29uQhoKGF9tZW1iZXJzX3dpdGhfcm9sZXNfanNvbkIKCghfYmxvY2tlZCJVChFDcmVhdGVUZWFtUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEi8KCHNldHRpbmdzGAIgASgLMh0uZ2F0ZXdheS5rZXlzLnYxLlRlYW1TZXR0aW5ncyI5ChJDcmVhdGVUZWFtUmVzcG9uc2USIwoEdGVhbRgBIAEoCzIVLmdhdGV3YXkua2V5cy52MS5UZWFtIoEBChFVcGRhdGVUZWFtUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEi8KCHNldHRpbmdzGAIgASgLMh0uZ2F0ZXdheS5rZXlzLnYxLlRlYW1TZXR0aW5ncxIZCgxzcGVuZF9iZWZvcmUYAyABKAFIAIgBAUIPCg1fc3BlbmRfYmVmb3JlIjkKElVwZGF0ZVRlYW1SZXNwb25zZRIjCgR0ZWFtGAEgASgLMhUuZ2F0ZXdheS5rZXlzLnYxLlRlYW0iIQoOR2V0VGVhbVJlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCSJhCg9HZXRUZWFtUmVzcG9uc2USIwoEdGVhbRgBIAEoCzIVLmdhdGV3YXkua2V5cy52MS5UZWFtEikKBGtleXMYAiADKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSISChBMaXN0VGVhbXNSZXF1ZXN0IjkKEUxpc3RUZWFtc1Jlc3BvbnNlEiQKBXRlYW1zGAEgAygLMhUuZ2F0ZXdheS5rZXlzLnYxLlRlYW0iJgoSRGVsZXRlVGVhbXNSZXF1ZXN0EhAKCHRlYW1faWRzGAEgAygJIlcKE0RlbGV0ZVRlYW1zUmVzcG9uc2USJAoFdGVhbXMYASADKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbRIaChJkZWxldGVkX2tleV9oYXNoZXMYAiADKAkiIwoQQmxvY2tUZWFtUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJIjgKEUJsb2NrVGVhbVJlc3BvbnNlEiMKBHRlYW0YASABKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbSIlChJVbmJsb2NrVGVhbVJlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCSI6ChNVbmJsb2NrVGVhbVJlc3BvbnNlEiMKBHRlYW0YASABKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbSI+ChVBZGRUZWFtTWVtYmVyc1JlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCRIUCgxtZW1iZXJzX2pzb24YAiABKAkiPQoWQWRkVGVhbU1lbWJlcnNSZXNwb25zZRIjCgR0ZWFtGAEgASgLMhUuZ2F0ZXdheS5rZXlzLnYxLlRlYW0iTwoXUmVtb3ZlVGVhbU1lbWJlclJlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhIKCnVzZXJfZW1haWwYAyABKAkiPwoYUmVtb3ZlVGVhbU1lbWJlclJlc3BvbnNlEiMKBHRlYW0YASABKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbSpgCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASFAoQQUNDRVNTX0lORkVSRU5DRRABEhEKDUFDQ0VTU19MT09LVVAQAhIVChFBQ0NFU1NfTUFOQUdFTUVOVBADMtINCgtLZXlzU2VydmljZRJSCglBdXRob3JpemUSIS5nYXRld2F5LmtleXMudjEuQXV0aG9yaXplUmVxdWVzdBoiLmdhdGV3YXkua2V5cy52MS5BdXRob3JpemVSZXNwb25zZRJMCgdSZWxlYXNlEh8uZ2F0ZXdheS5rZXlzLnYxLlJlbGVhc2VSZXF1ZXN0GiAuZ2F0ZXdheS5rZXlzLnYxLlJlbGVhc2VSZXNwb25zZRJUCglXYXRjaEtleXMSIS5nYXRld2F5LmtleXMudjEuV2F0Y2hLZXlzUmVxdWVzdBoiLmdhdGV3YXkua2V5cy52MS5XYXRjaEtleXNSZXNwb25zZTABElgKC0dlbmVyYXRlS2V5EiMuZ2F0ZXdheS5rZXlzLnYxLkdlbmVyYXRlS2V5UmVxdWVzdBokLmdhdGV3YXkua2V5cy52MS5HZW5lcmF0ZUtleVJlc3BvbnNlElIKCVVwZGF0ZUtleRIhLmdhdGV3YXkua2V5cy52MS5VcGRhdGVLZXlSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLlVwZGF0ZUtleVJlc3BvbnNlEkkKBkdldEtleRIeLmdhdGV3YXkua2V5cy52MS5HZXRLZXlSZXF1ZXN0Gh8uZ2F0ZXdheS5rZXlzLnYxLkdldEtleVJlc3BvbnNlEk8KCExpc3RLZXlzEiAuZ2F0ZXdheS5rZXlzLnYxLkxpc3RLZXlzUmVxdWVzdBohLmdhdGV3YXkua2V5cy52MS5MaXN0S2V5c1Jlc3BvbnNlElUKCkRlbGV0ZUtleXMSIi5nYXRld2F5LmtleXMudjEuRGVsZXRlS2V5c1JlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuRGVsZXRlS2V5c1Jlc3BvbnNlEl4KDVJlZ2VuZXJhdGVLZXkSJS5nYXRld2F5LmtleXMudjEuUmVnZW5lcmF0ZUtleVJlcXVlc3QaJi5nYXRld2F5LmtleXMudjEuUmVnZW5lcmF0ZUtleVJlc3BvbnNlEk8KCEJsb2NrS2V5EiAuZ2F0ZXdheS5rZXlzLnYxLkJsb2NrS2V5UmVxdWVzdBohLmdhdGV3YXkua2V5cy52MS5CbG9ja0tleVJlc3BvbnNlElUKClVuYmxvY2tLZXkSIi5nYXRld2F5LmtleXMudjEuVW5ibG9ja0tleVJlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuVW5ibG9ja0tleVJlc3BvbnNlElUKCkNyZWF0ZVRlYW0SIi5nYXRld2F5LmtleXMudjEuQ3JlYXRlVGVhbVJlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuQ3JlYXRlVGVhbVJlc3BvbnNlElUKClVwZGF0ZVRlYW0SIi5nYXRld2F5LmtleXMudjEuVXBkYXRlVGVhbVJlcXVlc3QaIy5nYXRld2F5LmtleXMudjEuVXBkYXRlVGVhbVJlc3BvbnNlEkwKB0dldFRlYW0SHy5nYXRld2F5LmtleXMudjEuR2V0VGVhbVJlcXVlc3QaIC5nYXRld2F5LmtleXMudjEuR2V0VGVhbVJlc3BvbnNlElIKCUxpc3RUZWFtcxIhLmdhdGV3YXkua2V5cy52MS5MaXN0VGVhbXNSZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLkxpc3RUZWFtc1Jlc3BvbnNlElgKC0RlbGV0ZVRlYW1zEiMuZ2F0ZXdheS5rZXlzLnYxLkRlbGV0ZVRlYW1zUmVxdWVzdBokLmdhdGV3YXkua2V5cy52MS5EZWxldGVUZWFtc1Jlc3BvbnNlElIKCUJsb2NrVGVhbRIhLmdhdGV3YXkua2V5cy52MS5CbG9ja1RlYW1SZXF1ZXN0GiIuZ2F0ZXdheS5rZXlzLnYxLkJsb2NrVGVhbVJlc3BvbnNlElgKC1VuYmxvY2tUZWFtEiMuZ2F0ZXdheS5rZXlzLnYxLlVuYmxvY2tUZWFtUmVxdWVzdBokLmdhdGV3YXkua2V5cy52MS5VbmJsb2NrVGVhbVJlc3BvbnNlEmEKDkFkZFRlYW1NZW1iZXJzEiYuZ2F0ZXdheS5rZXlzLnYxLkFkZFRlYW1NZW1iZXJzUmVxdWVzdBonLmdhdGV3YXkua2V5cy52MS5BZGRUZWFtTWVtYmVyc1Jlc3BvbnNlEmcKEFJlbW92ZVRlYW1NZW1iZXISKC5nYXRld2F5LmtleXMudjEuUmVtb3ZlVGVhbU1lbWJlclJlcXVlc3QaKS5nYXRld2F5LmtleXMudjEuUmVtb3ZlVGVhbU1lbWJlclJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChpnYXRld2F5L2tleXMvdjEva2V5cy5wcm90bxIPZ2F0ZXdheS5rZXlzLnYxIpoBChBBdXRob3JpemVSZXF1ZXN0Eg8KB2FwaV9rZXkYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhIKCm1heF90b2tlbnMYBSABKA0SJwoGYWNjZXNzGAYgASgOMhcuZ2F0ZXdheS5rZXlzLnYxLkFjY2VzcyLvAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSDgoGaG9sZGVyGAggASgJEhEKCWlzX21hc3RlchgCIAEoCBIRCglrZXlfYWxpYXMYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIPCgd0ZWFtX2lkGAUgASgJEg4KBm1vZGVscxgGIAMoCRIzCgpyYXRlX2xpbWl0GAcgASgLMh8uZ2F0ZXdheS5rZXlzLnYxLlJhdGVMaW1pdFN0YXRlEhAKCHJlc2VydmVkGAkgASgIEhkKEXJldXNhYmxlX3VudGlsX21zGAogASgBIhIKEFdhdGNoS2V5c1JlcXVlc3QiMgoRV2F0Y2hLZXlzUmVzcG9uc2USEAoIa2V5X2hhc2gYASABKAkSCwoDYWxsGAIgASgIIoYBCg5SYXRlTGltaXRTdGF0ZRIWCg5saW1pdF9yZXF1ZXN0cxgBIAEoDRIaChJyZW1haW5pbmdfcmVxdWVzdHMYAiABKA0SFAoMbGltaXRfdG9rZW5zGAMgASgNEhgKEHJlbWFpbmluZ190b2tlbnMYBCABKA0SEAoIcmVzZXRfbXMYBSABKA0igQEKDlJlbGVhc2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDgoGaG9sZGVyGAMgASgJEgwKBGNvc3QYBCABKAESFAoMdG90YWxfdG9rZW5zGAUgASgNEhUKDXVzYWdlX3Vua25vd24YBiABKAgitwQKClZpcnR1YWxLZXkSEAoIa2V5X2hhc2gYASABKAkSEAoIa2V5X25hbWUYAiABKAkSEQoJa2V5X2FsaWFzGAMgASgJEg4KBm1vZGVscxgEIAMoCRIXCgptYXhfYnVkZ2V0GAUgASgBSACIAQESFwoPYnVkZ2V0X2R1cmF0aW9uGAYgASgJEh8KEmJ1ZGdldF9yZXNldF9hdF9tcxgHIAEoA0gBiAEBEhoKDWV4cGlyZXNfYXRfbXMYCCABKANIAogBARIWCglycG1fbGltaXQYCSABKA1IA4gBARIWCgl0cG1fbGltaXQYCiABKA1IBIgBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCyABKA1IBYgBARIVCg1tZXRhZGF0YV9qc29uGAwgASgJEg8KB3VzZXJfaWQYDSABKAkSDwoHdGVhbV9pZBgOIAEoCRIPCgdibG9ja2VkGA8gASgIEhUKDWNyZWF0ZWRfYXRfbXMYECABKAMSFQoNdXBkYXRlZF9hdF9tcxgRIAEoAxISCgVzcGVuZBgSIAEoAUgGiAEBEhsKE3ByZXZpb3VzX2tleV9oYXNoZXMYEyADKAlCDQoLX21heF9idWRnZXRCFQoTX2J1ZGdldF9yZXNldF9hdF9tc0IQCg5fZXhwaXJlc19hdF9tc0IMCgpfcnBtX2xpbWl0QgwKCl90cG1fbGltaXRCGAoWX21heF9wYXJhbGxlbF9yZXF1ZXN0c0IICgZfc3BlbmQi+AMKC0tleVNldHRpbmdzEhYKCWtleV9hbGlhcxgBIAEoCUgAiAEBEi8KBm1vZGVscxgCIAEoCzIaLmdhdGV3YXkua2V5cy52MS5Nb2RlbExpc3RIAYgBARIXCgptYXhfYnVkZ2V0GAMgASgBSAKIAQESHAoPYnVkZ2V0X2R1cmF0aW9uGAQgASgJSAOIAQESFQoIZHVyYXRpb24YBSABKAlIBIgBARIWCglycG1fbGltaXQYBiABKA1IBYgBARIWCgl0cG1fbGltaXQYByABKA1IBogBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCCABKA1IB4gBARIaCg1tZXRhZGF0YV9qc29uGAkgASgJSAiIAQESFAoHdXNlcl9pZBgKIAEoCUgJiAEBEhQKB3RlYW1faWQYCyABKAlICogBARINCgVjbGVhchgMIAMoCUIMCgpfa2V5X2FsaWFzQgkKB19tb2RlbHNCDQoLX21heF9idWRnZXRCEgoQX2J1ZGdldF9kdXJhdGlvbkILCglfZHVyYXRpb25CDAoKX3JwbV9saW1pdEIMCgpfdHBtX2xpbWl0QhgKFl9tYXhfcGFyYWxsZWxfcmVxdWVzdHNCEAoOX21ldGFkYXRhX2pzb25CCgoIX3VzZXJfaWRCCgoIX3RlYW1faWQiGwoJTW9kZWxMaXN0Eg4KBm1vZGVscxgBIAMoCSJRChJHZW5lcmF0ZUtleVJlcXVlc3QSLgoIc2V0dGluZ3MYASABKAsyHC5nYXRld2F5LmtleXMudjEuS2V5U2V0dGluZ3MSCwoDa2V5GAIgASgJIk0KE0dlbmVyYXRlS2V5UmVzcG9uc2USCwoDa2V5GAEgASgJEikKBGluZm8YAiABKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSJHCgZLZXlSZWYSDQoDa2V5GAEgASgJSAASEgoIa2V5X2hhc2gYAiABKAlIABITCglrZXlfYWxpYXMYAyABKAlIAEIFCgNyZWYilAEKEFVwZGF0ZUtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZhIuCghzZXR0aW5ncxgCIAEoCzIcLmdhdGV3YXkua2V5cy52MS5LZXlTZXR0aW5ncxIZCgxzcGVuZF9iZWZvcmUYAyABKAFIAIgBAUIPCg1fc3BlbmRfYmVmb3JlIj0KEVVwZGF0ZUtleVJlc3BvbnNlEigKA2tleRgBIAEoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5IjUKDUdldEtleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZiI6Cg5HZXRLZXlSZXNwb25zZRIoCgNrZXkYASABKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSJiCg9MaXN0S2V5c1JlcXVlc3QSDAoEcGFnZRgBIAEoDRIMCgRzaXplGAIgASgNEg8KB3VzZXJfaWQYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRIRCglrZXlfYWxpYXMYBSABKAkiUgoQTGlzdEtleXNSZXNwb25zZRIpCgRrZXlzGAEgAygLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkSEwoLdG90YWxfY291bnQYAiABKA0iOgoRRGVsZXRlS2V5c1JlcXVlc3QSJQoEcmVmcxgBIAMoCzIXLmdhdGV3YXkua2V5cy52MS5LZXlSZWYiQwoSRGVsZXRlS2V5c1Jlc3BvbnNlEhoKEmRlbGV0ZWRfa2V5X2hhc2hlcxgBIAMoCRIRCglyZWZfZm91bmQYAiADKAgiqQEKFFJlZ2VuZXJhdGVLZXlSZXF1ZXN0EiQKA3JlZhgBIAEoCzIXLmdhdGV3YXkua2V5cy52MS5LZXlSZWYSDwoHbmV3X2tleRgCIAEoCRIuCghzZXR0aW5ncxgDIAEoCzIcLmdhdGV3YXkua2V5cy52MS5LZXlTZXR0aW5ncxIZCgxzcGVuZF9iZWZvcmUYBCABKAFIAIgBAUIPCg1fc3BlbmRfYmVmb3JlIk8KFVJlZ2VuZXJhdGVLZXlSZXNwb25zZRILCgNrZXkYASABKAkSKQoEaW5mbxgCIAEoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5IjcKD0Jsb2NrS2V5UmVxdWVzdBIkCgNyZWYYASABKAsyFy5nYXRld2F5LmtleXMudjEuS2V5UmVmIjwKEEJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiOQoRVW5ibG9ja0tleVJlcXVlc3QSJAoDcmVmGAEgASgLMhcuZ2F0ZXdheS5rZXlzLnYxLktleVJlZiI+ChJVbmJsb2NrS2V5UmVzcG9uc2USKAoDa2V5GAEgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkiEQoPUmVsZWFzZVJlc3BvbnNlItMDCgRUZWFtEg8KB3RlYW1faWQYASABKAkSEgoKdGVhbV9hbGlhcxgCIAEoCRIOCgZtb2RlbHMYAyADKAkSFwoKbWF4X2J1ZGdldBgEIAEoAUgAiAEBEhcKD2J1ZGdldF9kdXJhdGlvbhgFIAEoCRIfChJidWRnZXRfcmVzZXRfYXRfbXMYBiABKANIAYgBARIWCglycG1fbGltaXQYByABKA1IAogBARIWCgl0cG1fbGltaXQYCCABKA1IA4gBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCSABKA1IBIgBARIVCg1tZXRhZGF0YV9qc29uGAogASgJEh8KF21lbWJlcnNfd2l0aF9yb2xlc19qc29uGAsgASgJEg8KB2Jsb2NrZWQYDCABKAgSFQoNY3JlYXRlZF9hdF9tcxgNIAEoAxIVCg11cGRhdGVkX2F0X21zGA4gASgDEhIKBXNwZW5kGA8gASgBSAWIAQFCDQoLX21heF9idWRnZXRCFQoTX2J1ZGdldF9yZXNldF9hdF9tc0IMCgpfcnBtX2xpbWl0QgwKCl90cG1fbGltaXRCGAoWX21heF9wYXJhbGxlbF9yZXF1ZXN0c0IICgZfc3BlbmQi9wMKDFRlYW1TZXR0aW5ncxIXCgp0ZWFtX2FsaWFzGAEgASgJSACIAQESLwoGbW9kZWxzGAIgASgLMhouZ2F0ZXdheS5rZXlzLnYxLk1vZGVsTGlzdEgBiAEBEhcKCm1heF9idWRnZXQYAyABKAFIAogBARIcCg9idWRnZXRfZHVyYXRpb24YBCABKAlIA4gBARIWCglycG1fbGltaXQYBSABKA1IBIgBARIWCgl0cG1fbGltaXQYBiABKA1IBYgBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYByABKA1IBogBARIaCg1tZXRhZGF0YV9qc29uGAggASgJSAeIAQESJAoXbWVtYmVyc193aXRoX3JvbGVzX2pzb24YCSABKAlICIgBARIUCgdibG9ja2VkGAogASgISAmIAQESDQoFY2xlYXIYCyADKAlCDQoLX3RlYW1fYWxpYXNCCQoHX21vZGVsc0INCgtfbWF4X2J1ZGdldEISChBfYnVkZ2V0X2R1cmF0aW9uQgwKCl9ycG1fbGltaXRCDAoKX3RwbV9saW1pdEIYChZfbWF4X3BhcmFsbGVsX3JlcXVlc3RzQhAKDl9tZXRhZGF0YV9qc29uQhoKGF9tZW1iZXJzX3dpdGhfcm9sZXNfanNvbkIKCghfYmxvY2tlZCJVChFDcmVhdGVUZWFtUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEi8KCHNldHRpbmdzGAIgASgLMh0uZ2F0ZXdheS5rZXlzLnYxLlRlYW1TZXR0aW5ncyI5ChJDcmVhdGVUZWFtUmVzcG9uc2USIwoEdGVhbRgBIAEoCzIVLmdhdGV3YXkua2V5cy52MS5UZWFtIoEBChFVcGRhdGVUZWFtUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEi8KCHNldHRpbmdzGAIgASgLMh0uZ2F0ZXdheS5rZXlzLnYxLlRlYW1TZXR0aW5ncxIZCgxzcGVuZF9iZWZvcmUYAyABKAFIAIgBAUIPCg1fc3BlbmRfYmVmb3JlIjkKElVwZGF0ZVRlYW1SZXNwb25zZRIjCgR0ZWFtGAEgASgLMhUuZ2F0ZXdheS5rZXlzLnYxLlRlYW0iIQoOR2V0VGVhbVJlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCSJhCg9HZXRUZWFtUmVzcG9uc2USIwoEdGVhbRgBIAEoCzIVLmdhdGV3YXkua2V5cy52MS5UZWFtEikKBGtleXMYAiADKAsyGy5nYXRld2F5LmtleXMudjEuVmlydHVhbEtleSISChBMaXN0VGVhbXNSZXF1ZXN0IjkKEUxpc3RUZWFtc1Jlc3BvbnNlEiQKBXRlYW1zGAEgAygLMhUuZ2F0ZXdheS5rZXlzLnYxLlRlYW0iJgoSRGVsZXRlVGVhbXNSZXF1ZXN0EhAKCHRlYW1faWRzGAEgAygJIlcKE0RlbGV0ZVRlYW1zUmVzcG9uc2USJAoFdGVhbXMYASADKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbRIaChJkZWxldGVkX2tleV9oYXNoZXMYAiADKAkiIwoQQmxvY2tUZWFtUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJIjgKEUJsb2NrVGVhbVJlc3BvbnNlEiMKBHRlYW0YASABKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbSIlChJVbmJsb2NrVGVhbVJlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCSI6ChNVbmJsb2NrVGVhbVJlc3BvbnNlEiMKBHRlYW0YASABKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbSI+ChVBZGRUZWFtTWVtYmVyc1JlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCRIUCgxtZW1iZXJzX2pzb24YAiABKAkiPQoWQWRkVGVhbU1lbWJlcnNSZXNwb25zZRIjCgR0ZWFtGAEgASgLMhUuZ2F0ZXdheS5rZXlzLnYxLlRlYW0iTwoXUmVtb3ZlVGVhbU1lbWJlclJlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhIKCnVzZXJfZW1haWwYAyABKAkiPwoYUmVtb3ZlVGVhbU1lbWJlclJlc3BvbnNlEiMKBHRlYW0YASABKAsyFS5nYXRld2F5LmtleXMudjEuVGVhbSLIAwoEVXNlchIPCgd1c2VyX2lkGAEgASgJEhIKCnVzZXJfYWxpYXMYAiABKAkSEgoKdXNlcl9lbWFpbBgDIAEoCRIRCgl1c2VyX3JvbGUYBCABKAkSDgoGbW9kZWxzGAUgAygJEhcKCm1heF9idWRnZXQYBiABKAFIAIgBARIXCg9idWRnZXRfZHVyYXRpb24YByABKAkSHwoSYnVkZ2V0X3Jlc2V0X2F0X21zGAggASgDSAGIAQESFgoJcnBtX2xpbWl0GAkgASgNSAKIAQESFgoJdHBtX2xpbWl0GAogASgNSAOIAQESIgoVbWF4X3BhcmFsbGVsX3JlcXVlc3RzGAsgASgNSASIAQESFQoNbWV0YWRhdGFfanNvbhgMIAEoCRIVCg1jcmVhdGVkX2F0X21zGA0gASgDEhUKDXVwZGF0ZWRfYXRfbXMYDiABKAMSEgoFc3BlbmQYDyABKAFIBYgBAUINCgtfbWF4X2J1ZGdldEIVChNfYnVkZ2V0X3Jlc2V0X2F0X21zQgwKCl9ycG1fbGltaXRCDAoKX3RwbV9saW1pdEIYChZfbWF4X3BhcmFsbGVsX3JlcXVlc3RzQggKBl9zcGVuZCLhAwoMVXNlclNldHRpbmdzEhcKCnVzZXJfYWxpYXMYASABKAlIAIgBARIXCgp1c2VyX2VtYWlsGAIgASgJSAGIAQESFgoJdXNlcl9yb2xlGAMgASgJSAKIAQESLwoGbW9kZWxzGAQgASgLMhouZ2F0ZXdheS5rZXlzLnYxLk1vZGVsTGlzdEgDiAEBEhcKCm1heF9idWRnZXQYBSABKAFIBIgBARIcCg9idWRnZXRfZHVyYXRpb24YBiABKAlIBYgBARIWCglycG1fbGltaXQYByABKA1IBogBARIWCgl0cG1fbGltaXQYCCABKA1IB4gBARIiChVtYXhfcGFyYWxsZWxfcmVxdWVzdHMYCSABKA1ICIgBARIaCg1tZXRhZGF0YV9qc29uGAogASgJSAmIAQESDQoFY2xlYXIYCyADKAlCDQoLX3VzZXJfYWxpYXNCDQoLX3VzZXJfZW1haWxCDAoKX3VzZXJfcm9sZUIJCgdfbW9kZWxzQg0KC19tYXhfYnVkZ2V0QhIKEF9idWRnZXRfZHVyYXRpb25CDAoKX3JwbV9saW1pdEIMCgpfdHBtX2xpbWl0QhgKFl9tYXhfcGFyYWxsZWxfcmVxdWVzdHNCEAoOX21ldGFkYXRhX2pzb24irAEKEUNyZWF0ZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSLwoIc2V0dGluZ3MYAiABKAsyHS5nYXRld2F5LmtleXMudjEuVXNlclNldHRpbmdzEg0KBXRlYW1zGAMgAygJEhIKCmNyZWF0ZV9rZXkYBCABKAgSMgoMa2V5X3NldHRpbmdzGAUgASgLMhwuZ2F0ZXdheS5rZXlzLnYxLktleVNldHRpbmdzInUKEkNyZWF0ZVVzZXJSZXNwb25zZRIjCgR1c2VyGAEgASgLMhUuZ2F0ZXdheS5rZXlzLnYxLlVzZXISCwoDa2V5GAIgASgJEi0KCGtleV9pbmZvGAMgASgLMhsuZ2F0ZXdheS5rZXlzLnYxLlZpcnR1YWxLZXkilQEKEVVwZGF0ZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEgoKdXNlcl9lbWFpbBgCIAEoCRIvCghzZXR0aW5ncxgDIAEoCzIdLmdhdGV3YXkua2V5cy52MS5Vc2VyU2V0dGluZ3MSGQoMc3BlbmRfYmVmb3JlGAQgASgBSACIAQFCDwoNX3NwZW5kX2JlZm9yZSI5ChJVcGRhdGVVc2VyUmVzcG9uc2USIwoEdXNlchgBIAEoCzIVLmdhdGV3YXkua2V5cy52MS5Vc2VyIiEKDkdldFVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkihwEKD0dldFVzZXJSZXNwb25zZRIjCgR1c2VyGAEgASgLMhUuZ2F0ZXdheS5rZXlzLnYxLlVzZXISKQoEa2V5cxgCIAMoCzIbLmdhdGV3YXkua2V5cy52MS5WaXJ0dWFsS2V5EiQKBXRlYW1zGAMgAygLMhUuZ2F0ZXdheS5rZXlzLnYxLlRlYW0ifQoQTGlzdFVzZXJzUmVxdWVzdBIMCgRwYWdlGAEgASgNEhEKCXBhZ2Vfc2l6ZRgCIAEoDRIQCgh1c2VyX2lkcxgDIAMoCRIRCgl1c2VyX3JvbGUYBCABKAkSEgoKdXNlcl9lbWFpbBgFIAEoCRIPCgd0ZWFtX2lkGAYgASgJIk4KEUxpc3RVc2Vyc1Jlc3BvbnNlEioKBXVzZXJzGAEgAygLMhsuZ2F0ZXdheS5rZXlzLnYxLkxpc3RlZFVzZXISDQoFdG90YWwYAiABKA0iWAoKTGlzdGVkVXNlchIjCgR1c2VyGAEgASgLMhUuZ2F0ZXdheS5rZXlzLnYxLlVzZXISEgoKa2V5X2hhc2hlcxgCIAMoCRIRCglrZXlfY291bnQYAyABKA0iJgoSRGVsZXRlVXNlcnNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIksKE0RlbGV0ZVVzZXJzUmVzcG9uc2USGAoQZGVsZXRlZF91c2VyX2lkcxgBIAMoCRIaChJkZWxldGVkX2tleV9oYXNoZXMYAiADKAkqYAoGQWNjZXNzEhYKEkFDQ0VTU19VTlNQRUNJRklFRBAAEhQKEEFDQ0VTU19JTkZFUkVOQ0UQARIRCg1BQ0NFU1NfTE9PS1VQEAISFQoRQUNDRVNTX01BTkFHRU1FTlQQAzL8EAoLS2V5c1NlcnZpY2USUgoJQXV0aG9yaXplEiEuZ2F0ZXdheS5rZXlzLnYxLkF1dGhvcml6ZVJlcXVlc3QaIi5nYXRld2F5LmtleXMudjEuQXV0aG9yaXplUmVzcG9uc2USTAoHUmVsZWFzZRIfLmdhdGV3YXkua2V5cy52MS5SZWxlYXNlUmVxdWVzdBogLmdhdGV3YXkua2V5cy52MS5SZWxlYXNlUmVzcG9uc2USVAoJV2F0Y2hLZXlzEiEuZ2F0ZXdheS5rZXlzLnYxLldhdGNoS2V5c1JlcXVlc3QaIi5nYXRld2F5LmtleXMudjEuV2F0Y2hLZXlzUmVzcG9uc2UwARJYCgtHZW5lcmF0ZUtleRIjLmdhdGV3YXkua2V5cy52MS5HZW5lcmF0ZUtleVJlcXVlc3QaJC5nYXRld2F5LmtleXMudjEuR2VuZXJhdGVLZXlSZXNwb25zZRJSCglVcGRhdGVLZXkSIS5nYXRld2F5LmtleXMudjEuVXBkYXRlS2V5UmVxdWVzdBoiLmdhdGV3YXkua2V5cy52MS5VcGRhdGVLZXlSZXNwb25zZRJJCgZHZXRLZXkSHi5nYXRld2F5LmtleXMudjEuR2V0S2V5UmVxdWVzdBofLmdhdGV3YXkua2V5cy52MS5HZXRLZXlSZXNwb25zZRJPCghMaXN0S2V5cxIgLmdhdGV3YXkua2V5cy52MS5MaXN0S2V5c1JlcXVlc3QaIS5nYXRld2F5LmtleXMudjEuTGlzdEtleXNSZXNwb25zZRJVCgpEZWxldGVLZXlzEiIuZ2F0ZXdheS5rZXlzLnYxLkRlbGV0ZUtleXNSZXF1ZXN0GiMuZ2F0ZXdheS5rZXlzLnYxLkRlbGV0ZUtleXNSZXNwb25zZRJeCg1SZWdlbmVyYXRlS2V5EiUuZ2F0ZXdheS5rZXlzLnYxLlJlZ2VuZXJhdGVLZXlSZXF1ZXN0GiYuZ2F0ZXdheS5rZXlzLnYxLlJlZ2VuZXJhdGVLZXlSZXNwb25zZRJPCghCbG9ja0tleRIgLmdhdGV3YXkua2V5cy52MS5CbG9ja0tleVJlcXVlc3QaIS5nYXRld2F5LmtleXMudjEuQmxvY2tLZXlSZXNwb25zZRJVCgpVbmJsb2NrS2V5EiIuZ2F0ZXdheS5rZXlzLnYxLlVuYmxvY2tLZXlSZXF1ZXN0GiMuZ2F0ZXdheS5rZXlzLnYxLlVuYmxvY2tLZXlSZXNwb25zZRJVCgpDcmVhdGVUZWFtEiIuZ2F0ZXdheS5rZXlzLnYxLkNyZWF0ZVRlYW1SZXF1ZXN0GiMuZ2F0ZXdheS5rZXlzLnYxLkNyZWF0ZVRlYW1SZXNwb25zZRJVCgpVcGRhdGVUZWFtEiIuZ2F0ZXdheS5rZXlzLnYxLlVwZGF0ZVRlYW1SZXF1ZXN0GiMuZ2F0ZXdheS5rZXlzLnYxLlVwZGF0ZVRlYW1SZXNwb25zZRJMCgdHZXRUZWFtEh8uZ2F0ZXdheS5rZXlzLnYxLkdldFRlYW1SZXF1ZXN0GiAuZ2F0ZXdheS5rZXlzLnYxLkdldFRlYW1SZXNwb25zZRJSCglMaXN0VGVhbXMSIS5nYXRld2F5LmtleXMudjEuTGlzdFRlYW1zUmVxdWVzdBoiLmdhdGV3YXkua2V5cy52MS5MaXN0VGVhbXNSZXNwb25zZRJYCgtEZWxldGVUZWFtcxIjLmdhdGV3YXkua2V5cy52MS5EZWxldGVUZWFtc1JlcXVlc3QaJC5nYXRld2F5LmtleXMudjEuRGVsZXRlVGVhbXNSZXNwb25zZRJSCglCbG9ja1RlYW0SIS5nYXRld2F5LmtleXMudjEuQmxvY2tUZWFtUmVxdWVzdBoiLmdhdGV3YXkua2V5cy52MS5CbG9ja1RlYW1SZXNwb25zZRJYCgtVbmJsb2NrVGVhbRIjLmdhdGV3YXkua2V5cy52MS5VbmJsb2NrVGVhbVJlcXVlc3QaJC5nYXRld2F5LmtleXMudjEuVW5ibG9ja1RlYW1SZXNwb25zZRJhCg5BZGRUZWFtTWVtYmVycxImLmdhdGV3YXkua2V5cy52MS5BZGRUZWFtTWVtYmVyc1JlcXVlc3QaJy5nYXRld2F5LmtleXMudjEuQWRkVGVhbU1lbWJlcnNSZXNwb25zZRJnChBSZW1vdmVUZWFtTWVtYmVyEiguZ2F0ZXdheS5rZXlzLnYxLlJlbW92ZVRlYW1NZW1iZXJSZXF1ZXN0GikuZ2F0ZXdheS5rZXlzLnYxLlJlbW92ZVRlYW1NZW1iZXJSZXNwb25zZRJVCgpDcmVhdGVVc2VyEiIuZ2F0ZXdheS5rZXlzLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GiMuZ2F0ZXdheS5rZXlzLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJVCgpVcGRhdGVVc2VyEiIuZ2F0ZXdheS5rZXlzLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GiMuZ2F0ZXdheS5rZXlzLnYxLlVwZGF0ZVVzZXJSZXNwb25zZRJMCgdHZXRVc2VyEh8uZ2F0ZXdheS5rZXlzLnYxLkdldFVzZXJSZXF1ZXN0GiAuZ2F0ZXdheS5rZXlzLnYxLkdldFVzZXJSZXNwb25zZRJSCglMaXN0VXNlcnMSIS5nYXRld2F5LmtleXMudjEuTGlzdFVzZXJzUmVxdWVzdBoiLmdhdGV3YXkua2V5cy52MS5MaXN0VXNlcnNSZXNwb25zZRJYCgtEZWxldGVVc2VycxIjLmdhdGV3YXkua2V5cy52MS5EZWxldGVVc2Vyc1JlcXVlc3QaJC5nYXRld2F5LmtleXMudjEuRGVsZXRlVXNlcnNSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message gateway.keys.v1.AuthorizeRequest
@@ -1436,6 +1436,499 @@ export const RemoveTeamMemberResponseSchema: GenMessage<RemoveTeamMemberResponse
   messageDesc(file_gateway_keys_v1_keys, 46);
 
 /**
+ * A user (LiteLLM's internal user): keys whose user_id names the user share
+ * the user's budget (keys outside a team only, as in LiteLLM) and rate limits.
+ *
+ * @generated from message gateway.keys.v1.User
+ */
+export type User = Message<"gateway.keys.v1.User"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string user_alias = 2;
+   */
+  userAlias: string;
+
+  /**
+   * @generated from field: string user_email = 3;
+   */
+  userEmail: string;
+
+  /**
+   * LiteLLM's roles: "proxy_admin", "proxy_admin_viewer", "internal_user",
+   * "internal_user_viewer". Kept and shown; they grant nothing here.
+   *
+   * @generated from field: string user_role = 4;
+   */
+  userRole: string;
+
+  /**
+   * The models keys made with the user (/user/new) get.
+   *
+   * @generated from field: repeated string models = 5;
+   */
+  models: string[];
+
+  /**
+   * Dollars; absent = no budget.
+   *
+   * @generated from field: optional double max_budget = 6;
+   */
+  maxBudget?: number | undefined;
+
+  /**
+   * @generated from field: string budget_duration = 7;
+   */
+  budgetDuration: string;
+
+  /**
+   * @generated from field: optional int64 budget_reset_at_ms = 8;
+   */
+  budgetResetAtMs?: bigint | undefined;
+
+  /**
+   * @generated from field: optional uint32 rpm_limit = 9;
+   */
+  rpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 tpm_limit = 10;
+   */
+  tpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 max_parallel_requests = 11;
+   */
+  maxParallelRequests?: number | undefined;
+
+  /**
+   * JSON object.
+   *
+   * @generated from field: string metadata_json = 12;
+   */
+  metadataJson: string;
+
+  /**
+   * @generated from field: int64 created_at_ms = 13;
+   */
+  createdAtMs: bigint;
+
+  /**
+   * @generated from field: int64 updated_at_ms = 14;
+   */
+  updatedAtMs: bigint;
+
+  /**
+   * Dollars the current budget period has spent; absent for a user without
+   * a budget, whose spend is the ledger's over the user's keys.
+   *
+   * @generated from field: optional double spend = 15;
+   */
+  spend?: number | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.User.
+ * Use `create(UserSchema)` to create a new message.
+ */
+export const UserSchema: GenMessage<User> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 47);
+
+/**
+ * The settable fields of a user; absent fields are left as they are (update)
+ * or take their defaults (create).
+ *
+ * @generated from message gateway.keys.v1.UserSettings
+ */
+export type UserSettings = Message<"gateway.keys.v1.UserSettings"> & {
+  /**
+   * @generated from field: optional string user_alias = 1;
+   */
+  userAlias?: string | undefined;
+
+  /**
+   * @generated from field: optional string user_email = 2;
+   */
+  userEmail?: string | undefined;
+
+  /**
+   * @generated from field: optional string user_role = 3;
+   */
+  userRole?: string | undefined;
+
+  /**
+   * @generated from field: optional gateway.keys.v1.ModelList models = 4;
+   */
+  models?: ModelList | undefined;
+
+  /**
+   * @generated from field: optional double max_budget = 5;
+   */
+  maxBudget?: number | undefined;
+
+  /**
+   * @generated from field: optional string budget_duration = 6;
+   */
+  budgetDuration?: string | undefined;
+
+  /**
+   * @generated from field: optional uint32 rpm_limit = 7;
+   */
+  rpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 tpm_limit = 8;
+   */
+  tpmLimit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 max_parallel_requests = 9;
+   */
+  maxParallelRequests?: number | undefined;
+
+  /**
+   * @generated from field: optional string metadata_json = 10;
+   */
+  metadataJson?: string | undefined;
+
+  /**
+   * Settings to take away (LiteLLM's null on /user/update): "user_alias",
+   * "user_email", "max_budget", "budget_duration", "rpm_limit", "tpm_limit",
+   * "max_parallel_requests".
+   *
+   * @generated from field: repeated string clear = 11;
+   */
+  clear: string[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.UserSettings.
+ * Use `create(UserSettingsSchema)` to create a new message.
+ */
+export const UserSettingsSchema: GenMessage<UserSettings> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 48);
+
+/**
+ * @generated from message gateway.keys.v1.CreateUserRequest
+ */
+export type CreateUserRequest = Message<"gateway.keys.v1.CreateUserRequest"> & {
+  /**
+   * A caller-chosen id; empty = the gateway makes one.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: gateway.keys.v1.UserSettings settings = 2;
+   */
+  settings?: UserSettings | undefined;
+
+  /**
+   * Teams the user joins as a member ("user" role); each must exist.
+   *
+   * @generated from field: repeated string teams = 3;
+   */
+  teams: string[];
+
+  /**
+   * Also make a key for the user (LiteLLM's auto_create_key, true by
+   * default there); it gets the user's models and these settings (key_alias,
+   * duration, team_id, metadata, ...), user_id set to the user's.
+   *
+   * @generated from field: bool create_key = 4;
+   */
+  createKey: boolean;
+
+  /**
+   * @generated from field: gateway.keys.v1.KeySettings key_settings = 5;
+   */
+  keySettings?: KeySettings | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.CreateUserRequest.
+ * Use `create(CreateUserRequestSchema)` to create a new message.
+ */
+export const CreateUserRequestSchema: GenMessage<CreateUserRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 49);
+
+/**
+ * @generated from message gateway.keys.v1.CreateUserResponse
+ */
+export type CreateUserResponse = Message<"gateway.keys.v1.CreateUserResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * The key itself, shown this once; empty when none was made.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * @generated from field: gateway.keys.v1.VirtualKey key_info = 3;
+   */
+  keyInfo?: VirtualKey | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.CreateUserResponse.
+ * Use `create(CreateUserResponseSchema)` to create a new message.
+ */
+export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 50);
+
+/**
+ * @generated from message gateway.keys.v1.UpdateUserRequest
+ */
+export type UpdateUserRequest = Message<"gateway.keys.v1.UpdateUserRequest"> & {
+  /**
+   * The user, by id or else by email.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string user_email = 2;
+   */
+  userEmail: string;
+
+  /**
+   * @generated from field: gateway.keys.v1.UserSettings settings = 3;
+   */
+  settings?: UserSettings | undefined;
+
+  /**
+   * As UpdateTeamRequest.spend_before, for the user's budget.
+   *
+   * @generated from field: optional double spend_before = 4;
+   */
+  spendBefore?: number | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.UpdateUserRequest.
+ * Use `create(UpdateUserRequestSchema)` to create a new message.
+ */
+export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 51);
+
+/**
+ * @generated from message gateway.keys.v1.UpdateUserResponse
+ */
+export type UpdateUserResponse = Message<"gateway.keys.v1.UpdateUserResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message gateway.keys.v1.UpdateUserResponse.
+ * Use `create(UpdateUserResponseSchema)` to create a new message.
+ */
+export const UpdateUserResponseSchema: GenMessage<UpdateUserResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 52);
+
+/**
+ * @generated from message gateway.keys.v1.GetUserRequest
+ */
+export type GetUserRequest = Message<"gateway.keys.v1.GetUserRequest"> & {
+  /**
+   * Empty: the calling key's own user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message gateway.keys.v1.GetUserRequest.
+ * Use `create(GetUserRequestSchema)` to create a new message.
+ */
+export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 53);
+
+/**
+ * @generated from message gateway.keys.v1.GetUserResponse
+ */
+export type GetUserResponse = Message<"gateway.keys.v1.GetUserResponse"> & {
+  /**
+   * @generated from field: gateway.keys.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * The keys whose user_id names the user.
+   *
+   * @generated from field: repeated gateway.keys.v1.VirtualKey keys = 2;
+   */
+  keys: VirtualKey[];
+
+  /**
+   * The teams whose members name the user.
+   *
+   * @generated from field: repeated gateway.keys.v1.Team teams = 3;
+   */
+  teams: Team[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.GetUserResponse.
+ * Use `create(GetUserResponseSchema)` to create a new message.
+ */
+export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 54);
+
+/**
+ * @generated from message gateway.keys.v1.ListUsersRequest
+ */
+export type ListUsersRequest = Message<"gateway.keys.v1.ListUsersRequest"> & {
+  /**
+   * Pages of page_size, numbered from 1.
+   *
+   * @generated from field: uint32 page = 1;
+   */
+  page: number;
+
+  /**
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Filters, all of which a user listed matches: one of these ids; this
+   * role; an email containing this text (any case); a member of this team.
+   *
+   * @generated from field: repeated string user_ids = 3;
+   */
+  userIds: string[];
+
+  /**
+   * @generated from field: string user_role = 4;
+   */
+  userRole: string;
+
+  /**
+   * @generated from field: string user_email = 5;
+   */
+  userEmail: string;
+
+  /**
+   * @generated from field: string team_id = 6;
+   */
+  teamId: string;
+};
+
+/**
+ * Describes the message gateway.keys.v1.ListUsersRequest.
+ * Use `create(ListUsersRequestSchema)` to create a new message.
+ */
+export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 55);
+
+/**
+ * @generated from message gateway.keys.v1.ListUsersResponse
+ */
+export type ListUsersResponse = Message<"gateway.keys.v1.ListUsersResponse"> & {
+  /**
+   * @generated from field: repeated gateway.keys.v1.ListedUser users = 1;
+   */
+  users: ListedUser[];
+
+  /**
+   * @generated from field: uint32 total = 2;
+   */
+  total: number;
+};
+
+/**
+ * Describes the message gateway.keys.v1.ListUsersResponse.
+ * Use `create(ListUsersResponseSchema)` to create a new message.
+ */
+export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 56);
+
+/**
+ * @generated from message gateway.keys.v1.ListedUser
+ */
+export type ListedUser = Message<"gateway.keys.v1.ListedUser"> & {
+  /**
+   * @generated from field: gateway.keys.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * Every hash the user's keys have had (regenerating a key changes its
+   * hash), for the ledger's spend of a user without a budget.
+   *
+   * @generated from field: repeated string key_hashes = 2;
+   */
+  keyHashes: string[];
+
+  /**
+   * @generated from field: uint32 key_count = 3;
+   */
+  keyCount: number;
+};
+
+/**
+ * Describes the message gateway.keys.v1.ListedUser.
+ * Use `create(ListedUserSchema)` to create a new message.
+ */
+export const ListedUserSchema: GenMessage<ListedUser> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 57);
+
+/**
+ * @generated from message gateway.keys.v1.DeleteUsersRequest
+ */
+export type DeleteUsersRequest = Message<"gateway.keys.v1.DeleteUsersRequest"> & {
+  /**
+   * @generated from field: repeated string user_ids = 1;
+   */
+  userIds: string[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.DeleteUsersRequest.
+ * Use `create(DeleteUsersRequestSchema)` to create a new message.
+ */
+export const DeleteUsersRequestSchema: GenMessage<DeleteUsersRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 58);
+
+/**
+ * @generated from message gateway.keys.v1.DeleteUsersResponse
+ */
+export type DeleteUsersResponse = Message<"gateway.keys.v1.DeleteUsersResponse"> & {
+  /**
+   * @generated from field: repeated string deleted_user_ids = 1;
+   */
+  deletedUserIds: string[];
+
+  /**
+   * The hashes of the users' keys, deleted with them (as LiteLLM does).
+   *
+   * @generated from field: repeated string deleted_key_hashes = 2;
+   */
+  deletedKeyHashes: string[];
+};
+
+/**
+ * Describes the message gateway.keys.v1.DeleteUsersResponse.
+ * Use `create(DeleteUsersResponseSchema)` to create a new message.
+ */
+export const DeleteUsersResponseSchema: GenMessage<DeleteUsersResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_keys_v1_keys, 59);
+
+/**
  * What the caller is about to do with the key.
  *
  * @generated from enum gateway.keys.v1.Access
@@ -1661,6 +2154,49 @@ export const KeysService: GenService<{
     methodKind: "unary";
     input: typeof RemoveTeamMemberRequestSchema;
     output: typeof RemoveTeamMemberResponseSchema;
+  },
+  /**
+   * Management of users. Each requires the master key, except that GetUser
+   * also answers a virtual key about its own user.
+   *
+   * @generated from rpc gateway.keys.v1.KeysService.CreateUser
+   */
+  createUser: {
+    methodKind: "unary";
+    input: typeof CreateUserRequestSchema;
+    output: typeof CreateUserResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.UpdateUser
+   */
+  updateUser: {
+    methodKind: "unary";
+    input: typeof UpdateUserRequestSchema;
+    output: typeof UpdateUserResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.GetUser
+   */
+  getUser: {
+    methodKind: "unary";
+    input: typeof GetUserRequestSchema;
+    output: typeof GetUserResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.ListUsers
+   */
+  listUsers: {
+    methodKind: "unary";
+    input: typeof ListUsersRequestSchema;
+    output: typeof ListUsersResponseSchema;
+  },
+  /**
+   * @generated from rpc gateway.keys.v1.KeysService.DeleteUsers
+   */
+  deleteUsers: {
+    methodKind: "unary";
+    input: typeof DeleteUsersRequestSchema;
+    output: typeof DeleteUsersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_gateway_keys_v1_keys, 0);

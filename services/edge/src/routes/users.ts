@@ -1,0 +1,169 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { User, UserSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { RequestContext } from "../context.js";
+import { intParam, queryOf, sendJson } from "../http.js";
+import { bad, body, callOptions, changesBudgetWindow, iso, isString, isStrings, keysChanged, optional, sharedSettings, type Json } from "./admin-request.js";
+import { keyInfo, ledgerSpend, spendOf } from "./keys.js";
+import { spendOfTeams, teamInfo } from "./teams.js";
+
+// LiteLLM's user management routes (/user/*).
+
+// /user/list's pages, as LiteLLM's: 25 by default, at most 100.
+const MAX_PAGE_SIZE = 100;
+const MAX_PAGE = 2 ** 32 - 1;
+const CLEARABLE = ["user_alias", "user_email", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests"];
+
+/** LiteLLM's user fields from a request body. */
+function settings(b: Json): MessageInitShape<typeof UserSettingsSchema> {
+  const s: MessageInitShape<typeof UserSettingsSchema> = sharedSettings(b);
+  const alias = optional(b, "user_alias", isString, "a string");
+  if (alias !== undefined) s.userAlias = alias;
+  const email = optional(b, "user_email", isString, "a string");
+  if (email !== undefined) s.userEmail = email;
+  const role = optional(b, "user_role", isString, "a string");
+  if (role !== undefined) s.userRole = role;
+  // LiteLLM takes null as "remove this limit".
+  s.clear = CLEARABLE.filter((field) => b[field] === null);
+  return s;
+}
+
+/** LiteLLM's `teams`: team ids, or objects naming one each ({"team_id", ...}). */
+function teamsOf(b: Json): string[] {
+  const teams = b["teams"];
+  if (teams === undefined || teams === null) return [];
+  const id = (t: unknown) => (typeof t === "string" ? t : typeof t === "object" && t !== null && "team_id" in t ? (t as { team_id: unknown }).team_id : undefined);
+  if (!Array.isArray(teams) || !teams.every((t) => typeof id(t) === "string")) throw bad('teams must be a list of team ids (or of {"team_id": ...})', "teams");
+  return teams.map(id) as string[];
+}
+
+/** A user in LiteLLM's response shape. */
+function userInfo(u: User, spend: number) {
+  return {
+    user_id: u.userId,
+    user_alias: u.userAlias || null,
+    user_email: u.userEmail || null,
+    user_role: u.userRole,
+    models: u.models,
+    max_budget: u.maxBudget ?? null,
+    budget_duration: u.budgetDuration || null,
+    budget_reset_at: iso(u.budgetResetAtMs),
+    rpm_limit: u.rpmLimit ?? null,
+    tpm_limit: u.tpmLimit ?? null,
+    max_parallel_requests: u.maxParallelRequests ?? null,
+    metadata: JSON.parse(u.metadataJson || "{}") as unknown,
+    spend,
+    created_at: iso(u.createdAtMs),
+    updated_at: iso(u.updatedAtMs),
+  };
+}
+
+/**
+ * What a user has spent: with a budget, its budget period's, as the keys
+ * service holds the budget to it; otherwise the ledger's over every hash
+ * the user's keys have had.
+ */
+async function userSpend(ctx: RequestContext, users: { user: User; keyHashes: string[] }[]): Promise<number[]> {
+  const ledger = await ledgerSpend(ctx, users.filter((u) => u.user.spend === undefined).flatMap((u) => u.keyHashes));
+  return users.map((u) => u.user.spend ?? u.keyHashes.reduce((sum, hash) => sum + (ledger[hash] ?? 0), 0));
+}
+
+export async function newUser(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const userId = optional(b, "user_id", isString, "a string") ?? "";
+  const teamId = optional(b, "team_id", isString, "a string");
+  const teams = [...teamsOf(b), ...(teamId ? [teamId] : [])];
+  // LiteLLM makes the user's first key unless told not to. It gets the
+  // user's models and metadata and these; the user's limits hold it as the user.
+  const createKey = b["auto_create_key"] !== false;
+  const { metadataJson } = sharedSettings(b);
+  const keySettings = {
+    ...(typeof b["key_alias"] === "string" && { keyAlias: b["key_alias"] }),
+    ...(typeof b["duration"] === "string" && { duration: b["duration"] }),
+    ...(teamId !== undefined && { teamId }),
+    ...(metadataJson !== undefined && { metadataJson }),
+  };
+  const made = await ctx.options.peers.keys.createUser({ userId, settings: settings(b), teams, createKey, keySettings }, callOptions(ctx));
+  keysChanged(ctx);
+  const k = made.keyInfo;
+  sendJson(ctx.res, 200, {
+    ...userInfo(made.user!, 0),
+    teams,
+    key: made.key,
+    key_name: k?.keyName ?? null,
+    token_id: k?.keyHash ?? null,
+    key_alias: k?.keyAlias || null,
+    expires: iso(k?.expiresAtMs),
+    team_id: teamId ?? null,
+  });
+}
+
+/** A user with its keys and teams, and what it shows as spent. */
+async function shownUser(ctx: RequestContext, userId: string) {
+  const found = await ctx.options.peers.keys.getUser({ userId }, callOptions(ctx));
+  const [spend] = await userSpend(ctx, [{ user: found.user!, keyHashes: found.keys.flatMap((k) => [k.keyHash, ...k.previousKeyHashes]) }]);
+  return { ...found, spend: spend ?? 0 };
+}
+
+/** What a user shows as spent before a change that may move it to another budget window. */
+async function spendBefore(ctx: RequestContext, b: Json, userId: string): Promise<number | undefined> {
+  if (!changesBudgetWindow(b) || userId === "") return undefined;
+  const shown = await shownUser(ctx, userId).catch((err: unknown) => {
+    // No such user: the change itself says so.
+    if (ConnectError.from(err).code === Code.NotFound) return undefined;
+    throw err;
+  });
+  return shown?.spend;
+}
+
+export async function updateUser(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const userId = optional(b, "user_id", isString, "a string") ?? "";
+  const userEmail = optional(b, "user_email", isString, "a string") ?? "";
+  if (userId === "" && userEmail === "") throw bad("user_id or user_email is required", "user_id");
+  // Named by email, the email is how the user is found, not a change.
+  const s = settings(userId === "" ? { ...b, user_email: undefined } : b);
+  const { user } = await ctx.options.peers.keys.updateUser({ userId, userEmail, settings: s, spendBefore: await spendBefore(ctx, b, userId) }, callOptions(ctx));
+  keysChanged(ctx);
+  const shown = await shownUser(ctx, user!.userId);
+  sendJson(ctx.res, 200, { user_id: user!.userId, data: userInfo(shown.user!, shown.spend) });
+}
+
+/** Without ?user_id=, the caller's own user (a virtual key's); the master key reads any. */
+export async function userInfoRoute(ctx: RequestContext): Promise<void> {
+  const { user, keys, teams, spend } = await shownUser(ctx, queryOf(ctx.req).get("user_id") ?? "");
+  const [keySpend, teamSpend] = await Promise.all([spendOf(ctx, keys), spendOfTeams(ctx, teams)]);
+  sendJson(ctx.res, 200, {
+    user_id: user!.userId,
+    user_info: { ...userInfo(user!, spend), teams: teams.map((t) => t.teamId) },
+    keys: keys.map((k, i) => keyInfo(k, keySpend[i] ?? 0)),
+    teams: teams.map((t, i) => teamInfo(t, teamSpend[i] ?? 0)),
+  });
+}
+
+export async function listUsers(ctx: RequestContext): Promise<void> {
+  const q = queryOf(ctx.req);
+  const page = intParam(ctx, "page", 1, MAX_PAGE, 1);
+  const pageSize = intParam(ctx, "page_size", 25, MAX_PAGE_SIZE, 1);
+  const userIds = (q.get("user_ids") ?? "").split(",").filter((id) => id !== "");
+  const { users, total } = await ctx.options.peers.keys.listUsers(
+    { page, pageSize, userIds, userRole: q.get("role") ?? "", userEmail: q.get("user_email") ?? "", teamId: q.get("team") ?? "" },
+    callOptions(ctx),
+  );
+  const spend = await userSpend(ctx, users.map((u) => ({ user: u.user!, keyHashes: u.keyHashes })));
+  sendJson(ctx.res, 200, {
+    users: users.map((u, i) => ({ ...userInfo(u.user!, spend[i] ?? 0), key_count: u.keyCount })),
+    total,
+    page,
+    page_size: pageSize,
+    total_pages: Math.ceil(total / pageSize),
+  });
+}
+
+export async function deleteUsers(ctx: RequestContext): Promise<void> {
+  const userIds = optional(await body(ctx), "user_ids", isStrings, "a list of user ids") ?? [];
+  if (userIds.length === 0) throw bad("user_ids is required", "user_ids");
+  const deleted = await ctx.options.peers.keys.deleteUsers({ userIds }, callOptions(ctx));
+  keysChanged(ctx);
+  sendJson(ctx.res, 200, { deleted_users: deleted.deletedUserIds, deleted_keys: deleted.deletedKeyHashes });
+}

@@ -1,0 +1,135 @@
+import { randomUUID } from "node:crypto";
+import { Code } from "@connectrpc/connect";
+import { gatewayError, hashKey } from "@gateway/common";
+import type {
+  CreateUserRequest,
+  CreateUserResponse,
+  DeleteUsersRequest,
+  GetUserRequest,
+  GetUserResponse,
+  ListUsersRequest,
+  ListUsersResponse,
+  UpdateUserRequest,
+  User,
+} from "@gateway/proto/keys/v1/keys_pb.js";
+import type { NewKeyRow } from "../key-store.js";
+import { keyName, newKey } from "../key-token.js";
+import { toUserProto, userAllowanceId, userLimits, type UserRow } from "../user-record.js";
+import { carrySpend } from "./carry-spend.js";
+import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
+import { settingsPatch, userSettingsPatch, type TeamMember } from "./settings.js";
+import { teamViews } from "./teams.js";
+import { budgetSpend, keyView, keyViews } from "./views.js";
+
+// /user/list's pages, as LiteLLM's: 25 by default, at most 100.
+const DEFAULT_PAGE_SIZE = 25;
+const MAX_PAGE_SIZE = 100;
+
+function userNotFound(what: string): Error {
+  return gatewayError(`user not found: ${what}`, Code.NotFound, { type: "not_found_error", param: "user_id" });
+}
+
+/** A taken user_id or user_email, as LiteLLM answers it: 409. */
+function taken(message: string): Error {
+  return gatewayError(message, Code.AlreadyExists, { type: "invalid_request_error", status: 409 });
+}
+
+async function userViews(deps: AdminDeps, rows: UserRow[], now = Date.now()): Promise<User[]> {
+  const spend = await budgetSpend(deps, rows.map(userLimits), now);
+  return rows.map((row, i) => toUserProto(row, now, spend[i]));
+}
+
+async function userView(deps: AdminDeps, row: UserRow): Promise<User> {
+  const [view] = await userViews(deps, [row]);
+  return view as User;
+}
+
+/** Makes a user, puts it in the teams named and, when asked, makes its first key (LiteLLM's /user/new). */
+export async function createUser(deps: AdminDeps, req: CreateUserRequest): Promise<CreateUserResponse> {
+  const userId = req.userId === "" ? randomUUID() : req.userId;
+  const patch = userSettingsPatch(req.settings);
+  if (await deps.userStore.byId(userId)) throw taken(`User with id ${userId} already exists`);
+  if (patch.userEmail && (await deps.userStore.byEmail(patch.userEmail))) throw taken(`User with email ${patch.userEmail} already exists`);
+  for (const teamId of req.teams) {
+    if (!(await deps.teamStore.byId(teamId))) throw gatewayError(`team not found: ${teamId}`, Code.InvalidArgument, { type: "invalid_request_error", param: "teams" });
+  }
+  let key: { value: string; row: NewKeyRow } | undefined;
+  if (req.createKey) {
+    const keyPatch = { models: patch.models, ...settingsPatch(req.keySettings), userId };
+    await checkKeyTeam(deps, keyPatch);
+    const value = newKey();
+    key = { value, row: { id: randomUUID(), keyHash: hashKey(value), keyName: keyName(value), ...keyPatch } };
+  }
+  const made = await uniquely("that user_id, user_email or key_alias", () => deps.userStore.insert({ userId, ...patch }, key?.row), 409);
+  const member: TeamMember = { role: "user", user_id: userId };
+  for (const teamId of req.teams) {
+    await deps.teamStore.changeMembers(teamId, (members) => ((members as TeamMember[]).some((m) => m.user_id === userId) ? members : [...members, member]));
+  }
+  if (req.teams.length > 0) await deps.teams.changed();
+  await deps.users.changed();
+  if (made.key) await deps.cache.changed(made.key.keyHash);
+  return {
+    $typeName: "gateway.keys.v1.CreateUserResponse",
+    user: await userView(deps, made.user),
+    key: key?.value ?? "",
+    keyInfo: made.key && (await keyView(deps, made.key)),
+  };
+}
+
+async function findUser(deps: AdminDeps, userId: string, userEmail: string): Promise<UserRow> {
+  if (userId === "" && userEmail === "") throw gatewayError("user_id or user_email is required", Code.InvalidArgument, { type: "invalid_request_error", param: "user_id" });
+  const row = userId !== "" ? await deps.userStore.byId(userId) : await deps.userStore.byEmail(userEmail);
+  if (!row) throw userNotFound(userId || userEmail);
+  return row;
+}
+
+export async function updateUser(deps: AdminDeps, req: UpdateUserRequest): Promise<{ user: User }> {
+  const current = await findUser(deps, req.userId, req.userEmail);
+  const row = await uniquely("that user_email", () => deps.userStore.update(current.userId, userSettingsPatch(req.settings)), 409);
+  if (!row) throw userNotFound(current.userId);
+  await carrySpend(deps, userLimits(current), userLimits(row), req.spendBefore);
+  await deps.users.changed();
+  return { user: await userView(deps, row) };
+}
+
+/** A user with its keys and teams; `caller` (a virtual key's user_id) may read only itself. */
+export async function getUser(deps: AdminDeps, req: GetUserRequest, caller: string | undefined): Promise<Omit<GetUserResponse, "$typeName">> {
+  const userId = req.userId || caller || "";
+  if (caller !== undefined && userId !== caller) {
+    throw gatewayError("You are not allowed to access this user's info", Code.PermissionDenied, { type: "permission_error", param: "user_id" });
+  }
+  const row = await findUser(deps, userId, "");
+  const [user, keys, teams] = await Promise.all([
+    userView(deps, row),
+    deps.userStore.keysOf(row.userId).then((rows) => keyViews(deps, rows)),
+    deps.userStore.teamsOf(row.userId).then((rows) => teamViews(deps, rows)),
+  ]);
+  return { user, keys, teams };
+}
+
+export async function listUsers(deps: AdminDeps, req: ListUsersRequest): Promise<Omit<ListUsersResponse, "$typeName">> {
+  const size = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+  const page = Math.max(1, req.page);
+  const { rows, keys, total } = await deps.userStore.list(
+    { userIds: req.userIds, userRole: req.userRole, userEmail: req.userEmail, teamId: req.teamId },
+    (page - 1) * size,
+    size,
+  );
+  const views = await userViews(deps, rows);
+  return {
+    users: views.map((user, i) => ({ $typeName: "gateway.keys.v1.ListedUser", user, keyHashes: keys[i]?.hashes ?? [], keyCount: keys[i]?.count ?? 0 })),
+    total,
+  };
+}
+
+/** Deletes the users with their keys and team memberships; every user named must exist, or nothing is deleted. */
+export async function deleteUsers(deps: AdminDeps, req: DeleteUsersRequest): Promise<{ deletedUserIds: string[]; deletedKeyHashes: string[] }> {
+  if (req.userIds.length === 0) throw gatewayError("user_ids is required", Code.InvalidArgument, { type: "invalid_request_error", param: "user_ids" });
+  for (const userId of req.userIds) await findUser(deps, userId, "");
+  const deleted = await deps.userStore.delete(req.userIds);
+  await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
+  await deps.users.changed();
+  if (deleted.teamsChanged > 0) await deps.teams.changed();
+  await deps.allowances.forget([...deleted.keys.map((row) => row.id), ...deleted.users.map(userAllowanceId)]);
+  return { deletedUserIds: deleted.users.map((row) => row.userId), deletedKeyHashes: deleted.keys.map((row) => row.keyHash) };
+}

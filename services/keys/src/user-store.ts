@@ -1,0 +1,115 @@
+import { and, count, desc, eq, ilike, inArray, sql, type SQL } from "drizzle-orm";
+import type { Db } from "@gateway/common";
+import { teams, users, virtualKeys } from "./db/schema.js";
+import type { KeyRow } from "./key-record.js";
+import type { NewKeyRow } from "./key-store.js";
+import type { TeamRow } from "./team-record.js";
+import type { UserRow } from "./user-record.js";
+
+export type NewUserRow = typeof users.$inferInsert;
+export type UserPatch = Partial<Omit<NewUserRow, "userId" | "createdAt">>;
+
+export interface UserListFilter {
+  userIds: string[];
+  userRole: string;
+  /** Text the email contains, in any case. */
+  userEmail: string;
+  teamId: string;
+}
+
+/** A team's members_with_roles holds a member with this user_id. */
+const namesMember = (userId: SQL | string) => sql`${teams.membersWithRoles} @> jsonb_build_array(jsonb_build_object('user_id', ${userId}::text))`;
+
+/** Users in Postgres. Only management calls and cache loads come here, never a model call. */
+export class UserStore {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts a user and, when given, the user's first key, both or neither. */
+  async insert(row: NewUserRow, key?: NewKeyRow): Promise<{ user: UserRow; key: KeyRow | undefined }> {
+    return this.db.transaction(async (tx) => {
+      const [user] = await tx.insert(users).values(row).returning();
+      const [inserted] = key ? await tx.insert(virtualKeys).values(key).returning() : [];
+      return { user: user as UserRow, key: inserted };
+    });
+  }
+
+  async update(userId: string, patch: UserPatch): Promise<UserRow | undefined> {
+    const [row] = await this.db
+      .update(users)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(eq(users.userId, userId))
+      .returning();
+    return row;
+  }
+
+  async byId(userId: string): Promise<UserRow | undefined> {
+    const [row] = await this.db.select().from(users).where(eq(users.userId, userId));
+    return row;
+  }
+
+  async byEmail(email: string): Promise<UserRow | undefined> {
+    const [row] = await this.db.select().from(users).where(sql`lower(${users.userEmail}) = lower(${email})`);
+    return row;
+  }
+
+  async all(): Promise<UserRow[]> {
+    return this.db.select().from(users);
+  }
+
+  async keysOf(userId: string): Promise<KeyRow[]> {
+    return this.db.select().from(virtualKeys).where(eq(virtualKeys.userId, userId)).orderBy(virtualKeys.createdAt, virtualKeys.id);
+  }
+
+  async teamsOf(userId: string): Promise<TeamRow[]> {
+    return this.db.select().from(teams).where(namesMember(userId)).orderBy(teams.createdAt, teams.teamId);
+  }
+
+  /** A page of users, newest first (as LiteLLM lists them), with their keys' hashes (every hash each key has had) and count. */
+  async list(filter: UserListFilter, offset: number, limit: number): Promise<{ rows: UserRow[]; keys: { hashes: string[]; count: number }[]; total: number }> {
+    const conditions: SQL[] = [];
+    if (filter.userIds.length > 0) conditions.push(inArray(users.userId, filter.userIds));
+    if (filter.userRole) conditions.push(eq(users.userRole, filter.userRole));
+    if (filter.userEmail) conditions.push(ilike(users.userEmail, `%${filter.userEmail.replace(/[\\%_]/g, "\\$&")}%`));
+    if (filter.teamId) conditions.push(sql`EXISTS (SELECT 1 FROM ${teams} WHERE ${teams.teamId} = ${filter.teamId} AND ${namesMember(sql`${users.userId}`)})`);
+    const where = conditions.length > 0 ? and(...conditions) : undefined;
+    const rows = await this.db.select().from(users).where(where).orderBy(desc(users.createdAt), users.userId).offset(offset).limit(limit);
+    const [total] = await this.db.select({ n: count() }).from(users).where(where);
+    const ids = rows.map((row) => row.userId);
+    const owned =
+      ids.length === 0
+        ? []
+        : await this.db
+            .select({ userId: virtualKeys.userId, keyHash: virtualKeys.keyHash, previous: virtualKeys.previousKeyHashes })
+            .from(virtualKeys)
+            .where(inArray(virtualKeys.userId, ids));
+    const keys = ids.map(() => ({ hashes: [] as string[], count: 0 }));
+    const byUser = new Map(ids.map((id, i) => [id, keys[i]]));
+    for (const k of owned) {
+      const of = byUser.get(k.userId);
+      of?.hashes.push(k.keyHash, ...k.previous);
+      if (of) of.count++;
+    }
+    return { rows, keys, total: total?.n ?? 0 };
+  }
+
+  /**
+   * Deletes the users, as LiteLLM does with their keys and their places in
+   * teams' members, in one transaction.
+   */
+  async delete(userIds: string[]): Promise<{ users: UserRow[]; keys: KeyRow[]; teamsChanged: number }> {
+    return this.db.transaction(async (tx) => {
+      const keys = await tx.delete(virtualKeys).where(inArray(virtualKeys.userId, userIds)).returning();
+      const member = sql`m->>'user_id'`;
+      const changed = await tx
+        .update(teams)
+        .set({
+          membersWithRoles: sql`COALESCE((SELECT jsonb_agg(m) FROM jsonb_array_elements(${teams.membersWithRoles}) m WHERE NOT (${inArray(member, userIds)})), '[]'::jsonb)`,
+          updatedAt: new Date(),
+        })
+        .where(sql`EXISTS (SELECT 1 FROM jsonb_array_elements(${teams.membersWithRoles}) m WHERE ${inArray(member, userIds)})`)
+        .returning({ teamId: teams.teamId });
+      const deleted = await tx.delete(users).where(inArray(users.userId, userIds)).returning();
+      return { users: deleted, keys, teamsChanged: changed.length };
+    });
+  }
+}
