@@ -52,6 +52,7 @@ const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
   ["key_alias", "text"],
   ["user_id", "text"],
   ["team_id", "text"],
+  ["end_user", "text"],
   ["model_group", "text"],
   ["original_model_group", "text"],
   ["attempted_fallbacks", "integer"],
@@ -102,11 +103,11 @@ function bookStatement(records: LedgerRecord[]): SQL {
       SELECT ${INPUT_COLUMNS} FROM jsonb_array_elements(${batchJson(records)}::jsonb) AS r
     ),
     booked AS (
-      INSERT INTO accounting.spend_logs (request_id, key_hash, key_alias, user_id, team_id, model_group,
-        original_model_group, attempted_fallbacks, deployment_id, provider, model, prompt_tokens,
-        completion_tokens, total_tokens, spend, start_time, end_time, latency_ms, status, error_type,
-        http_status, stream, usage_estimated, call_type)
-      SELECT request_id, key_hash, key_alias, user_id, team_id, model_group, original_model_group,
+      INSERT INTO accounting.spend_logs (request_id, key_hash, key_alias, user_id, team_id, end_user,
+        model_group, original_model_group, attempted_fallbacks, deployment_id, provider, model,
+        prompt_tokens, completion_tokens, total_tokens, spend, start_time, end_time, latency_ms, status,
+        error_type, http_status, stream, usage_estimated, call_type)
+      SELECT request_id, key_hash, key_alias, user_id, team_id, end_user, model_group, original_model_group,
         attempted_fallbacks, deployment_id, provider, model, prompt_tokens, completion_tokens, total_tokens,
         spend, start_time, end_time, latency_ms, status, error_type, http_status, stream, usage_estimated,
         call_type
@@ -234,6 +235,26 @@ export class Ledger {
       .where(inArray(dailySpend.teamId, teamIds))
       .groupBy(dailySpend.teamId);
     for (const row of rows) spend.set(row.teamId, row.total);
+    return spend;
+  }
+
+  /**
+   * What every request booked with each end user cost, from the ledger rows
+   * (the daily totals do not split by end user): spend of days that
+   * retention has dropped is no longer counted. '' names no end user and
+   * is always 0.
+   */
+  async spendByEndUser(endUsers: string[]): Promise<Map<string, number>> {
+    const spend = new Map(endUsers.map((endUser) => [endUser, 0]));
+    // The partial index holds only rows that name an end user.
+    const named = endUsers.filter((endUser) => endUser !== "");
+    if (named.length === 0) return spend;
+    const rows = await this.db
+      .select({ endUser: spendLogs.endUser, total: sql<number>`sum(${spendLogs.spend})`.mapWith(Number) })
+      .from(spendLogs)
+      .where(and(inArray(spendLogs.endUser, named), sql`${spendLogs.endUser} <> ''`))
+      .groupBy(spendLogs.endUser);
+    for (const row of rows) spend.set(row.endUser, row.total);
     return spend;
   }
 }

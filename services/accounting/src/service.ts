@@ -43,12 +43,16 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
       return { rows: await deps.ledger.spendByDay(spendLogFilters({ ...request, limit: 0, offset: 0 })) };
     }),
     keySpend: admin(async (request) => {
-      // Each key hash and team id is one query parameter; the cap keeps a request well inside Postgres' limit.
-      if (request.keyHashes.length > MAX_LIST_LIMIT || request.teamIds.length > MAX_LIST_LIMIT) {
-        throw new ConnectError(`at most ${MAX_LIST_LIMIT} key hashes and ${MAX_LIST_LIMIT} team ids per request`, Code.InvalidArgument);
+      // Each key hash, team id and end user is one query parameter; the cap keeps a request well inside Postgres' limit.
+      if (request.keyHashes.length > MAX_LIST_LIMIT || request.teamIds.length > MAX_LIST_LIMIT || request.endUsers.length > MAX_LIST_LIMIT) {
+        throw new ConnectError(`at most ${MAX_LIST_LIMIT} key hashes, ${MAX_LIST_LIMIT} team ids and ${MAX_LIST_LIMIT} end users per request`, Code.InvalidArgument);
       }
-      const [spend, teamSpend] = await Promise.all([deps.ledger.spendByKey(request.keyHashes), deps.ledger.spendByTeam(request.teamIds)]);
-      return { spend: Object.fromEntries(spend), teamSpend: Object.fromEntries(teamSpend) };
+      const [spend, teamSpend, endUserSpend] = await Promise.all([
+        deps.ledger.spendByKey(request.keyHashes),
+        deps.ledger.spendByTeam(request.teamIds),
+        deps.ledger.spendByEndUser(request.endUsers),
+      ]);
+      return { spend: Object.fromEntries(spend), teamSpend: Object.fromEntries(teamSpend), endUserSpend: Object.fromEntries(endUserSpend) };
     }),
     spendReport: admin(async (request) => {
       if (request.startDate === "" || request.endDate === "") {

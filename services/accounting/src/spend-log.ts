@@ -19,6 +19,7 @@ export interface LedgerRecord {
   key_alias: string;
   user_id: string;
   team_id: string;
+  end_user: string;
   model_group: string;
   original_model_group: string;
   attempted_fallbacks: number;
@@ -54,6 +55,7 @@ export function toLedgerRecord(event: UsageEvent, storePrompts: boolean): Ledger
     key_alias: event.keyAlias,
     user_id: event.userId,
     team_id: event.teamId,
+    end_user: event.endUser,
     model_group: event.modelGroup,
     original_model_group: event.originalModelGroup,
     attempted_fallbacks: event.attemptedFallbacks,
@@ -87,6 +89,7 @@ export function toUsageEvent(row: SpendLogRow, payload?: { messages: string; res
     keyAlias: row.keyAlias,
     userId: row.userId,
     teamId: row.teamId,
+    endUser: row.endUser,
     modelGroup: row.modelGroup,
     originalModelGroup: row.originalModelGroup,
     attemptedFallbacks: row.attemptedFallbacks,

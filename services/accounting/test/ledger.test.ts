@@ -28,6 +28,14 @@ describe("record", () => {
     expect(await ledgerDb.ledger.list({ requestId: success.requestId })).toEqual([success]);
   });
 
+  test("keeps the end user an event names, and '' for one that names none", async () => {
+    const named = usageEvent({ endUser: "customer-42" });
+    const unnamed = usageEvent({ endUser: "" });
+    await ledgerDb.ledger.record([named, unnamed]);
+    expect((await ledgerDb.ledger.list({ requestId: named.requestId }))[0]?.endUser).toBe("customer-42");
+    expect((await ledgerDb.ledger.list({ requestId: unnamed.requestId }))[0]?.endUser).toBe("");
+  });
+
   test("keeps an event without an end time", async () => {
     const event = usageEvent();
     delete event.endTime;
@@ -85,6 +93,25 @@ describe("spendByTeam", () => {
         ["team-none", 0],
       ]),
     );
+  });
+});
+
+describe("spendByEndUser", () => {
+  test("sums each end user's spend over all keys and days, 0 for one with no rows and for ''", async () => {
+    await ledgerDb.ledger.record([
+      usageEvent({ keyHash: "1".repeat(64), endUser: "customer-x", cost: 0.25 }),
+      usageEvent({ keyHash: "2".repeat(64), endUser: "customer-x", cost: 1, startTime: timestampFromMs(1) }),
+      usageEvent({ keyHash: "2".repeat(64), endUser: "customer-y", cost: 4 }),
+      usageEvent({ keyHash: "2".repeat(64), endUser: "", cost: 8 }),
+    ]);
+    expect(await ledgerDb.ledger.spendByEndUser(["customer-x", "customer-none", ""])).toEqual(
+      new Map([
+        ["customer-x", 1.25],
+        ["customer-none", 0],
+        ["", 0],
+      ]),
+    );
+    expect(await ledgerDb.ledger.spendByEndUser([])).toEqual(new Map());
   });
 });
 

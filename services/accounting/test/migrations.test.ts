@@ -1,8 +1,9 @@
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { sql } from "drizzle-orm";
 import { openDatabase, type Database } from "@gateway/common";
 import { createTestDatabase, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { Ledger, migrateAccounting } from "../src/index.js";
+import { dayOf, Ledger, migrateAccounting, partitionName } from "../src/index.js";
 import { usageEvent } from "./support/usage-events.js";
 
 async function indexNames(database: Database): Promise<string[]> {
@@ -15,7 +16,7 @@ async function indexNames(database: Database): Promise<string[]> {
 }
 
 async function expectWorkingLedger(database: Database): Promise<void> {
-  expect(await indexNames(database)).toEqual(["spend_logs_key_hash_start_time_idx", "spend_logs_pkey", "spend_logs_start_time_idx"]);
+  expect(await indexNames(database)).toEqual(["spend_logs_end_user_start_time_idx", "spend_logs_key_hash_start_time_idx", "spend_logs_pkey", "spend_logs_start_time_idx"]);
   const ledger = new Ledger(database.db);
   const event = usageEvent();
   await ledger.record([event]);
@@ -39,7 +40,7 @@ describe("on Postgres", () => {
     await migrateAccounting(database);
     await expectWorkingLedger(database);
     const applied = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`accounting.migrations`);
-    expect(applied).toEqual([{ n: 3 }]);
+    expect(applied).toEqual([{ n: 4 }]);
   });
 
   test("a ledger booked before LiteLLM's call_type names has its rows renamed", async () => {
@@ -52,6 +53,25 @@ describe("on Postgres", () => {
     await migrateAccounting(database);
     const renamed = await Promise.all(old.map(async (e) => (await ledger.list({ requestId: e.requestId }))[0]?.callType));
     expect(renamed).toEqual(["acompletion", "aembedding", "anthropic_messages"]);
+  });
+
+  test("a ledger booked before end_user keeps its rows, naming none, and its partitions get the index", async () => {
+    await migrateAccounting(database);
+    const ledger = new Ledger(database.db);
+    const startMs = Date.parse("2026-04-01T12:00:00Z");
+    const old = usageEvent({ endUser: "", startTime: timestampFromMs(startMs) });
+    await ledger.record([old]);
+    // As if the rows predated the column: drop it (and so its index) and forget the migration that made it.
+    await database.db.execute(sql`ALTER TABLE accounting.spend_logs DROP COLUMN end_user`);
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at = (SELECT max(created_at) FROM accounting.migrations)`);
+    await migrateAccounting(database);
+    expect(await ledger.list({ requestId: old.requestId })).toEqual([old]);
+    const partition = partitionName("spend_logs", dayOf(startMs));
+    const indexes = await database.db
+      .select({ def: sql<string>`indexdef` })
+      .from(sql`pg_indexes`)
+      .where(sql`schemaname = 'accounting' AND tablename = ${partition} AND indexdef LIKE '%end_user%'`);
+    expect(indexes.map((i) => i.def)).toEqual([expect.stringMatching(/\(end_user, start_time\) WHERE \(end_user <> ''::text\)$/)]);
   });
 });
 

@@ -38,13 +38,14 @@ function booked(requestId: string): Promise<UsageEvent> {
 }
 
 test("usage events published on JetStream reach the ledger with every field intact", async () => {
-  const failure = usageEvent({ keyHash: "e".repeat(64) });
-  const success = usageEvent({ keyHash: "e".repeat(64), status: UsageStatus.SUCCESS, errorType: "", httpStatus: 200 });
+  const failure = usageEvent({ keyHash: "e".repeat(64), endUser: "customer-e" });
+  const success = usageEvent({ keyHash: "e".repeat(64), endUser: "customer-e", status: UsageStatus.SUCCESS, errorType: "", httpStatus: 200 });
   await publish(failure);
   await publish(success);
   expect(await booked(failure.requestId)).toEqual(failure);
   expect(await booked(success.requestId)).toEqual(success);
   expect((await client.keySpend({ keyHashes: ["e".repeat(64)] })).spend).toEqual({ ["e".repeat(64)]: failure.cost + success.cost });
+  expect((await client.keySpend({ endUsers: ["customer-e"] })).endUserSpend).toEqual({ "customer-e": failure.cost + success.cost });
 });
 
 test("an event published twice, or replayed under another message id, is booked once", async () => {

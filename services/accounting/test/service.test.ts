@@ -19,6 +19,8 @@ const events = Array.from({ length: 6 }, (_, minute) =>
     keyHash: minute % 2 === 0 ? alice : bob,
     userId: minute % 2 === 0 ? "alice" : "bob",
     teamId: minute < 2 ? "early" : "",
+    // Minutes 0, 3: acme's; the rest name no end user.
+    endUser: minute % 3 === 0 ? "acme" : "",
     cost: minute + 0.5,
     startTime: timestampFromMs(T0 + minute * MINUTE),
   }),
@@ -126,9 +128,18 @@ describe("KeySpend", () => {
     expect(teamSpend).toEqual({ early: 0.5 + 1.5, "no-team-here": 0 });
   });
 
-  test("rejects more key hashes or team ids than one request may carry", async () => {
+  test("sums the ledger's spend per end user alongside, 0 for one without rows", async () => {
+    const { spend, teamSpend, endUserSpend } = await client.keySpend({ endUsers: ["acme", "nobody-here"] });
+    expect(spend).toEqual({});
+    expect(teamSpend).toEqual({});
+    expect(endUserSpend).toEqual({ acme: 0.5 + 3.5, "nobody-here": 0 });
+  });
+
+  test("rejects more key hashes, team ids or end users than one request may carry", async () => {
     const many = Array.from({ length: MAX_LIST_LIMIT + 1 }, (_, i) => String(i));
     await expect(client.keySpend({ keyHashes: many })).rejects.toMatchObject({ code: Code.InvalidArgument });
     await expect(client.keySpend({ teamIds: many })).rejects.toMatchObject({ code: Code.InvalidArgument });
+    await expect(client.keySpend({ endUsers: many })).rejects.toMatchObject({ code: Code.InvalidArgument });
+    expect((await client.keySpend({ endUsers: many.slice(1) })).endUserSpend["1"]).toBe(0);
   });
 });

@@ -166,13 +166,14 @@ export function listedModel(provider: string, providerModel: string): string {
  * model (by the token or by its own units, such as DALL·E's images), no
  * price of their own and no cost reported by their provider, so a
  * start can say so (a local model is free; a hosted one the table does not
- * know needs model_info prices). Fixed answers (mock_response) and wildcard
- * entries, priced per requested model, are left out.
+ * know needs model_info prices). Left out: fixed answers (mock_response),
+ * wildcard entries (priced per requested model) and moderation models
+ * (model_info.mode "moderation"; OpenAI's are free).
  */
 export function unpricedModels(modelList: readonly ModelEntry[]): string[] {
   return modelList
     .filter(({ litellm_params: p, model_info }) => {
-      if (p.mock_response !== undefined || p.model.includes("*")) return false;
+      if (p.mock_response !== undefined || p.model.includes("*") || model_info?.mode === "moderation") return false;
       const slash = p.model.indexOf("/");
       const providerModel = slash > 0 ? p.model.slice(slash + 1) : p.model;
       const price = slash > 0 ? providerPrice(p.model.slice(0, slash), providerModel, model_info, p) : deploymentPrice(p.model, model_info, p);

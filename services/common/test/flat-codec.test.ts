@@ -43,6 +43,9 @@ const usageEvent: fc.Arbitrary<MessageInitShape<typeof UsageEventSchema>> = fc.r
   keyAlias: text,
   messages: fc.oneof(fc.constant(""), fc.string({ maxLength: 20_000 })),
   response: text,
+  originalModelGroup: text,
+  attemptedFallbacks: uint32,
+  endUser: text,
 });
 
 const bytes = fc.uint8Array({ maxLength: 300 });
@@ -55,6 +58,7 @@ const completeRequest: fc.Arbitrary<MessageInitShape<typeof CompleteRequestSchem
   keyAlias: text,
   userId: text,
   teamId: text,
+  endUser: text,
   // A plain object's map: "__proto__" is not a key it can hold, here or in protobuf-es.
   providerHeaders: fc.dictionary(text.filter((k) => k !== "__proto__"), text, { maxKeys: 5 }),
 });

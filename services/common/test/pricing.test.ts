@@ -80,7 +80,7 @@ describe("the list and what it does not know", () => {
     expect(listPrice("claude-opus-4-20250514")).toMatchObject({ input: 15 * PER_MILLION, output: 75 * PER_MILLION });
   });
 
-  it("names the deployments booked at no cost, leaving out fixed answers, wildcards and deployments with prices of their own", () => {
+  it("names the deployments booked at no cost, leaving out fixed answers, wildcards, moderation models and deployments with prices of their own", () => {
     const config = parseConfig(`
 model_list:
   - { model_name: known, litellm_params: { model: openai/gpt-4o-mini } }
@@ -94,8 +94,11 @@ model_list:
   - { model_name: images, litellm_params: { model: openai/dall-e-3 } }
   - { model_name: voice, litellm_params: { model: openai/tts-1-hd } }
   - { model_name: ears, litellm_params: { model: azure/team-whisper }, model_info: { base_model: azure/whisper-1 } }
+  - { model_name: omni-moderation-latest, litellm_params: { model: openai/omni-moderation-latest }, model_info: { mode: moderation } }
 `);
     expect(unpricedModels(config.model_list)).toEqual(["local (openai/llama3.1)"]);
+    // The list prices no moderation model, so a key reserves nothing for one.
+    expect(listPrice("omni-moderation-latest")).toMatchObject({ input: 0, output: 0, cacheWrite: 0 });
   });
 });
 

@@ -12,6 +12,8 @@ const MAX_REUSE_MS = 1_000;
 const QUIET_MS = 6_000;
 const RETRY_MS = 1_000;
 const MAX_KEYS = 100_000;
+// Answers kept per key: one per model, or per model and end user.
+const MAX_SCOPES_PER_KEY = 1_000;
 
 interface Kept {
   response: AuthorizeResponse;
@@ -57,7 +59,7 @@ export class AuthCache {
     this.running ??= this.watch();
   }
 
-  /** The kept answer for a key hash and model, if there is one still good. */
+  /** The kept answer for a key hash and model (and end user), if there is one still good. */
   get(keyHash: string, model: string): AuthorizeResponse | undefined {
     const kept = this.byKey.get(keyHash)?.get(model);
     return kept && kept.until > Date.now() ? kept.response : undefined;
@@ -74,6 +76,7 @@ export class AuthCache {
     if (this.byKey.size >= MAX_KEYS) this.byKey.clear();
     let models = this.byKey.get(keyHash);
     if (!models) this.byKey.set(keyHash, (models = new Map()));
+    else if (models.size >= MAX_SCOPES_PER_KEY) models.clear();
     models.set(model, { response, until: Math.min(response.reusableUntilMs, Date.now() + MAX_REUSE_MS) });
   }
 

@@ -4,6 +4,7 @@ import { gatewayError, hashKey, LightAbortController, rememberParsedBody, type E
 import { Access, type AuthorizeRequest, type AuthorizeResponse, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
+import { endUserOf } from "./end-user.js";
 import { apiKeyOf, readJsonObject } from "./http.js";
 import { logFailure } from "./observe.js";
 import { addProviderRateLimits } from "./provider-rate-limits.js";
@@ -28,7 +29,7 @@ export interface ModelApi {
   endStream(res: ServerResponse): void;
   /** Client headers meant for the provider. */
   providerHeaders(req: IncomingMessage): Record<string, string>;
-  /** Reads the body of an API that takes uploads (readUpload); unset: a JSON object. */
+  /** Reads the body of an API that takes uploads (readUpload) or fills a field in (moderations' default model); unset: a JSON object as sent. */
   readBody?(req: IncomingMessage, limit: number): Promise<{ raw: Buffer; body: Body; contentType: string }>;
   /** The most prompt tokens the body can hold, for the key's reservation; unset: its size in bytes (every token is at least one). */
   promptBound?(raw: Buffer): number;
@@ -121,12 +122,17 @@ function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): R
   return headers;
 }
 
-/** The keys service's answer, or the split edge's kept copy of it (auth-cache.ts). */
+/**
+ * The keys service's answer, or the split edge's kept copy of it
+ * (auth-cache.ts), kept apart per end user: a customer's block and limits
+ * change the answer.
+ */
 function authorize({ options }: RequestContext, request: AuthorizeRequest): Promise<AuthorizeResponse> | AuthorizeResponse {
   const cache = options.authCache;
   if (!cache) return options.peers.keys.authorize(request);
   const keyHash = hashKey(request.apiKey);
-  return cache.get(keyHash, request.model) ?? cache.ask(keyHash, request.model, () => options.peers.keys.authorize(request));
+  const scope = request.endUser === "" ? request.model : `${request.model}\u0000${request.endUser}`;
+  return cache.get(keyHash, scope) ?? cache.ask(keyHash, scope, () => options.peers.keys.authorize(request));
 }
 
 /** Authorizes the request, lets the router run it, and writes its answer in the route's API. */
@@ -142,6 +148,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   if (typeof model !== "string") throw invalid("model must be a string", "model");
   // Read before the key is authorized, so a bad "stream" holds nothing.
   const streams = api.streams(body);
+  const endUser = endUserOf(req, body);
   // Whole messages, not init objects: in one process they reach the
   // services as they are, with no copy made through protobuf's create().
   const auth = await authorize(ctx, {
@@ -152,6 +159,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     promptTokens: api.promptBound ? api.promptBound(raw) : raw.length,
     maxTokens: api.maxTokens(body),
     access: Access.INFERENCE,
+    endUser,
   });
   const used: Used = { cost: 0, totalTokens: 0 };
   let released = false;
@@ -184,6 +192,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         providerHeaders: api.providerHeaders(req),
         reservationHolder: auth.reserved ? auth.holder : "",
         contentType,
+        endUser,
       },
       { signal: abort.signal },
     );

@@ -11,6 +11,7 @@ import { errorBody } from "./openai-errors.js";
 import { audioSpeech } from "./routes/audio-speech.js";
 import { audioTranscriptions } from "./routes/audio-transcriptions.js";
 import { chatCompletions } from "./routes/chat-completions.js";
+import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
 import { embeddings } from "./routes/embeddings.js";
 import { globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
@@ -20,6 +21,7 @@ import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
 import { listModels, modelGroupInfo, retrieveModel } from "./routes/models.js";
+import { moderations } from "./routes/moderations.js";
 import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
 import { spendLogs } from "./routes/spend.js";
@@ -48,6 +50,8 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /rerank", rerank],
   ["POST /v1/rerank", rerank],
   ["POST /v2/rerank", rerank],
+  ["POST /v1/moderations", moderations],
+  ["POST /moderations", moderations],
   ["POST /v1/messages", messages],
   ["POST /v1/messages/count_tokens", countTokens],
   ["GET /v1/models", listModels],
@@ -82,6 +86,13 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /user/info", userInfoRoute],
   ["GET /user/list", listUsers],
   ["POST /user/delete", deleteUsers],
+  ["POST /customer/new", newCustomer],
+  ["POST /customer/update", updateCustomer],
+  ["GET /customer/info", customerInfoRoute],
+  ["GET /customer/list", listCustomers],
+  ["POST /customer/delete", deleteCustomers],
+  ["POST /customer/block", blockCustomers],
+  ["POST /customer/unblock", unblockCustomers],
   ["POST /model/new", newModel],
   ["POST /model/update", updateModel],
   ["POST /model/delete", deleteModel],

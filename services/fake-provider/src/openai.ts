@@ -19,6 +19,7 @@ import {
   type Outcome,
 } from "./reply.js";
 import { editImages, generateImages } from "./images.js";
+import { moderate } from "./moderations.js";
 import { rerank } from "./rerank.js";
 import { respond } from "./responses.js";
 import { speak } from "./speech.js";
@@ -28,15 +29,16 @@ import { embed, toBase64 } from "./vectors.js";
 
 // OpenAI's chat completions, text completions, embeddings, images,
 // speech and transcription, at OpenAI's paths and at Azure OpenAI's
-// (/openai/deployments/{name}/…?api-version=…, api-key header); and the
-// rerank route that servers speaking OpenAI's API add beside them.
+// (/openai/deployments/{name}/…?api-version=…, api-key header); OpenAI's
+// moderations (not Azure's); and the rerank route that servers speaking
+// OpenAI's API add beside them.
 
 type FinishReason = "stop" | "length" | "tool_calls";
 
 const FINGERPRINT = "fp_fake";
 const TOOL_CALL_ID = "call_fake_1";
 const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings|images\/generations|images\/edits|audio\/speech|audio\/transcriptions)$/;
-const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations", "POST /images/edits", "POST /audio/speech", "POST /audio/transcriptions", "POST /rerank"]);
+const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations", "POST /images/edits", "POST /audio/speech", "POST /audio/transcriptions", "POST /rerank", "POST /moderations"]);
 
 function errorType(status: number): string {
   if (status === 429) return "rate_limit_error";
@@ -257,6 +259,7 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
     if (route === "POST /embeddings") return embeddings(res, body);
     if (route === "POST /audio/speech") return speak(res, body, reject);
     if (route === "POST /rerank") return rerank(res, body, reject, `rerank-fake-${++completions}`);
+    if (route === "POST /moderations") return moderate(res, body, reject, `modr-fake-${++completions}`);
     if (route === "POST /images/generations") return generateImages(res, body, reject, Math.floor(Date.now() / 1000));
     if (route === "POST /responses") {
       completions += 1;

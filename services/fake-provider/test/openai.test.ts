@@ -363,6 +363,43 @@ describe("embeddings", () => {
   });
 });
 
+describe("moderations", () => {
+  it("flags each text that says kill for violence, one result per string, under OpenAI's default model when none is named", async () => {
+    const res = await post("/v1/moderations", { input: ["I will kill the process", "a sunny day"] });
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body).toMatchObject({ id: expect.stringMatching(/^modr-/), model: "omni-moderation-latest" });
+    expect(body.results.map((r: { flagged: boolean }) => r.flagged)).toEqual([true, false]);
+    expect(body.results[0].categories).toMatchObject({ violence: true, hate: false });
+    expect(body.results[0].category_scores.violence).toBeGreaterThan(0.5);
+    expect(Object.values(body.results[1].categories)).not.toContain(true);
+  });
+
+  it("judges a list of text and image parts as one input, and names the model asked for", async () => {
+    const input = [
+      { type: "text", text: "Kill it" },
+      { type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } },
+    ];
+    const body = await json(await post("/moderations", { model: "omni-moderation-2024-09-26", input }));
+    expect(body.model).toBe("omni-moderation-2024-09-26");
+    expect(body.results).toHaveLength(1);
+    expect(body.results[0]).toMatchObject({ flagged: true, category_applied_input_types: { violence: ["text", "image"] } });
+  });
+
+  it("rejects a missing or empty input, and takes the key and failures as every route does", async () => {
+    for (const body of [{}, { input: "" }, { input: [] }, { input: [1] }]) {
+      const res = await post("/v1/moderations", body);
+      expect(res.status).toBe(400);
+      expect((await json(res)).error.param).toBe("input");
+    }
+    provider.behavior.requireApiKey = "sk-fake";
+    expect((await post("/v1/moderations", { input: "x" })).status).toBe(401);
+    provider.behavior.failNext = 1;
+    expect((await post("/v1/moderations", { input: "x" }, { authorization: "Bearer sk-fake" })).status).toBe(500);
+    expect((await post("/v1/moderations", { input: "x" }, { authorization: "Bearer sk-fake" })).status).toBe(200);
+  });
+});
+
 describe("failures", () => {
   it("fails the next N requests with the configured status", async () => {
     provider.behavior.failNext = 2;

@@ -136,6 +136,23 @@ describe("two keys replicas behind two edges", () => {
     await eventually("the first edge to serve the team again", () => ask(edges[0], keys[0]).then(() => true, () => undefined), 1000);
   });
 
+  it("keeps kept answers apart per end user, and drops them when a customer is blocked on the other edge", async () => {
+    const { key } = await generate({});
+    const askFor = (edge: string, endUser: string) => ask(edge, key, { user: endUser });
+    expect((await admin(edges[0], "POST", "/customer/block", { user_ids: ["blocked-early"] })).status).toBe(200);
+    // Enough requests for the edge to keep the key's answer for these end users.
+    for (let i = 0; i < 5; i++) await askFor(edges[0], "carol");
+    await expect(askFor(edges[0], "blocked-early")).rejects.toMatchObject({ status: 400 });
+    for (let i = 0; i < 5; i++) await askFor(edges[0], "dave");
+    expect((await admin(edges[1], "POST", "/customer/block", { user_ids: ["dave"] })).status).toBe(200);
+    await eventually(
+      "the first edge to refuse the newly blocked end user",
+      () => askFor(edges[0], "dave").then(() => undefined, (e: { status?: number }) => (e.status === 400 ? true : undefined)),
+      1000,
+    );
+    expect((await askFor(edges[0], "carol")).choices[0]?.message.content).toBe("Echo: budget");
+  });
+
   it("refuses a key blocked through an edge on that edge's very next request, though it kept the key's answer", async () => {
     const minted = await generate({});
     // Enough requests for the edge to be watching the keys service and keeping the answer.

@@ -8,6 +8,7 @@ import { Limits } from "./limits.js";
 import type { MasterKey } from "./master-key.js";
 import type { ReservationPricing } from "./reservation-pricing.js";
 import { allowedModels, type TeamCache, type TeamRecord } from "./team-record.js";
+import type { CustomerCache, CustomerRecord } from "./customer-record.js";
 import type { UserCache } from "./user-record.js";
 
 export interface AuthorizeDeps {
@@ -15,6 +16,7 @@ export interface AuthorizeDeps {
   cache: KeyCache;
   teams: TeamCache;
   users: UserCache;
+  customers: CustomerCache;
   limits: Limits;
   pricing: ReservationPricing;
   /** This replica's id; Release finds its reservations here. */
@@ -34,13 +36,15 @@ export function invalidKey(): Error {
 
 /** The hot path: every check in memory; limits reserve from this replica's holdings. */
 export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) => Promise<AuthorizeResponse> {
-  const master = create(AuthorizeResponseSchema, {
-    keyHash: deps.masterKey.hash,
-    isMaster: true,
-    keyAlias: "master",
-    holder: deps.holder,
-    reusableUntilMs: Number.MAX_SAFE_INTEGER,
-  });
+  const masterAnswer = () =>
+    create(AuthorizeResponseSchema, {
+      keyHash: deps.masterKey.hash,
+      isMaster: true,
+      keyAlias: "master",
+      holder: deps.holder,
+      reusableUntilMs: Number.MAX_SAFE_INTEGER,
+    });
+  const master = masterAnswer();
 
   function check(key: KeyRecord | undefined, req: AuthorizeRequest): KeyRecord {
     if (!key) throw invalidKey();
@@ -72,10 +76,34 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     }
   }
 
+  /** The request's end user, when it names a known customer; a blocked one is refused, as LiteLLM's blocked-user check does. */
+  function customerOf(req: AuthorizeRequest): CustomerRecord | undefined {
+    const customer = req.endUser === "" ? undefined : deps.customers.get(req.endUser);
+    if (customer?.blocked) {
+      throw gatewayError(`User blocked from making LLM API Calls. User=${req.endUser}`, Code.InvalidArgument, { type: "invalid_request_error", code: "customer_blocked", param: "user" });
+    }
+    return customer;
+  }
+
+  const reserve = async (response: AuthorizeResponse, holders: LimitHolder[], req: AuthorizeRequest): Promise<AuthorizeResponse> => {
+    response.reserved = true;
+    response.reusableUntilMs = 0;
+    response.rateLimit = await deps.limits.admit(holders, req.requestId, {
+      tokens: req.promptTokens / BYTES_PER_TOKEN + req.maxTokens,
+      maxCost: deps.pricing.maxCost(req.model, req.promptTokens, req.maxTokens),
+    });
+    return response;
+  };
+
   return async (req) => {
     if (req.apiKey === "") throw unauthenticated("No API key provided; send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'", "missing_api_key");
     const hash = hashKey(req.apiKey);
-    if (deps.masterKey.matchesHash(hash)) return master;
+    if (deps.masterKey.matchesHash(hash)) {
+      // A customer's limits hold whatever the key, the master key's requests too (as in LiteLLM).
+      const limits = customerOf(req)?.limits;
+      const inference = req.access === Access.INFERENCE || req.access === Access.UNSPECIFIED;
+      return limits && inference ? reserve(masterAnswer(), [limits], req) : master;
+    }
     const cached = deps.cache.get(hash);
     const key = check(cached instanceof Promise ? await cached : cached, req);
     // A team_id that names no team (any more) is only a label.
@@ -96,23 +124,18 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       // Reusable while nothing changes the key (WatchKeys says when), up to its expiry.
       reusableUntilMs: key.expiresAtMs ?? Number.MAX_SAFE_INTEGER,
     };
+    const customer = customerOf(req);
     if (req.access === Access.LOOKUP) return response;
-    // The key's limits, its team's, and its user's: outside a team all of
-    // them, in a team its rate limits only (the team's budget stands in).
+    // The key's limits, its team's, its user's (outside a team all of them,
+    // in a team its rate limits only: the team's budget stands in), and its
+    // end user's.
     const holders: LimitHolder[] = [];
     if (Limits.applies(key)) holders.push(key);
     if (team && Limits.applies(team)) holders.push(team);
     const user = key.userId === "" ? undefined : deps.users.get(key.userId);
     const userLimits = team ? user?.inTeam : user?.personal;
     if (userLimits) holders.push(userLimits);
-    if (holders.length > 0) {
-      response.reserved = true;
-      response.reusableUntilMs = 0;
-      response.rateLimit = await deps.limits.admit(holders, req.requestId, {
-        tokens: req.promptTokens / BYTES_PER_TOKEN + req.maxTokens,
-        maxCost: deps.pricing.maxCost(req.model, req.promptTokens, req.maxTokens),
-      });
-    }
-    return response;
+    if (customer?.limits) holders.push(customer.limits);
+    return holders.length > 0 ? reserve(response, holders, req) : response;
   };
 }

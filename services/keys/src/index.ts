@@ -11,6 +11,8 @@ import { MasterKey } from "./master-key.js";
 import { ReservationPricing } from "./reservation-pricing.js";
 import { TableCache } from "./table-cache.js";
 import { TEAMS_CHANGED_SUBJECT, toTeamRecord } from "./team-record.js";
+import { CUSTOMERS_CHANGED_SUBJECT, toCustomerRecord } from "./customer-record.js";
+import { CustomerStore } from "./customer-store.js";
 import { toUserRecord, USERS_CHANGED_SUBJECT } from "./user-record.js";
 import { UserStore } from "./user-store.js";
 import { TeamStore } from "./team-store.js";
@@ -52,6 +54,20 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     deps.logger,
   );
   await users.start();
+  const customerStore = new CustomerStore(deps.database.db);
+  const customers = new TableCache(
+    {
+      what: "customer",
+      subject: CUSTOMERS_CHANGED_SUBJECT,
+      load: () => customerStore.all(),
+      idOf: (row) => row.userId,
+      toRecord: toCustomerRecord,
+      onChange: () => cache.anyChanged(),
+    },
+    deps.bus,
+    deps.logger,
+  );
+  await customers.start();
   const pricing = new ReservationPricing(deps.config);
   // The router's model list, as it changes (runtime models, config reloads).
   const stopFollowingPrices = deps.bus.listen(MODEL_PRICES_SUBJECT, (data) => {
@@ -71,6 +87,8 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     teams,
     userStore,
     users,
+    customerStore,
+    customers,
     limits,
     pricing,
     holder: randomUUID(),
@@ -88,6 +106,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
       cache.stop();
       teams.stop();
       users.stop();
+      customers.stop();
       limits.close();
       await allowances.close();
       await spend.close();

@@ -11,7 +11,7 @@ export interface LimitHolder {
   /** Whose allowances these are: a key's id, or a team's (teamAllowanceId). */
   allowanceId: string;
   /** How refusals name it. */
-  what: "key" | "team" | "user";
+  what: "key" | "team" | "user" | "customer";
   maxBudget: number | null;
   budgetDuration: Duration | null;
   createdAtMs: number;

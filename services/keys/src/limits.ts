@@ -147,7 +147,7 @@ export class Limits {
   }
 
   /**
-   * LiteLLM's budget refusals (a user's has its own words), whose start
+   * LiteLLM's budget refusals (a user's and an end user's have their own words), whose start
    * clients may match on; the spend is what /key/info, /team/info or
    * /user/info shows, and what this replica's requests in flight have
    * reserved and this request may cost are told apart.
@@ -156,10 +156,11 @@ export class Limits {
     const [spend = 0] = await this.spend.of([pool.ref]);
     const reserved = pool.reserved > 0 ? ` (+${pool.reserved / NANO} reserved for requests in flight)` : "";
     const mayCost = `This request may cost up to ${maxCost / NANO}.`;
+    const whose = { key: "", team: `Team=${h.id} `, user: `User=${h.id}`, customer: `End User=${h.id}` }[h.what];
     const message =
-      h.what === "user"
-        ? `ExceededBudget: User=${h.id} over budget. Spend=${spend}${reserved}, Budget=${h.maxBudget}. ${mayCost}`
-        : `Budget has been exceeded! ${h.what === "team" ? `Team=${h.id} ` : ""}Current cost: ${spend}${reserved}, Max budget: ${h.maxBudget}. ${mayCost}`;
+      h.what === "user" || h.what === "customer"
+        ? `ExceededBudget: ${whose} over budget. Spend=${spend}${reserved}, Budget=${h.maxBudget}. ${mayCost}`
+        : `Budget has been exceeded! ${whose}Current cost: ${spend}${reserved}, Max budget: ${h.maxBudget}. ${mayCost}`;
     return gatewayError(message, Code.FailedPrecondition, { type: "budget_exceeded", code: "400" });
   }
 

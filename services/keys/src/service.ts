@@ -12,6 +12,7 @@ import { bearerOf, requireMaster, type AdminDeps } from "./admin/context.js";
 import { deleteKeys } from "./admin/delete.js";
 import { generateKey, regenerateKey } from "./admin/generate.js";
 import { getKey, listKeys } from "./admin/read.js";
+import { createCustomer, deleteCustomers, getCustomer, listCustomers, setCustomersBlocked, updateCustomer } from "./admin/customers.js";
 import { createUser, deleteUsers, getUser, listUsers, updateUser } from "./admin/users.js";
 import { addTeamMembers, createTeam, deleteTeams, getTeam, listTeams, removeTeamMember, setTeamBlocked, updateTeam } from "./admin/teams.js";
 import { setBlocked, updateKey } from "./admin/update.js";
@@ -78,6 +79,13 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     },
     listUsers: admin(listUsers),
     deleteUsers: admin(deleteUsers),
+    createCustomer: admin(createCustomer),
+    updateCustomer: admin(updateCustomer),
+    getCustomer: admin(getCustomer),
+    listCustomers: admin(listCustomers),
+    deleteCustomers: admin(deleteCustomers),
+    blockCustomers: admin((d, req) => setCustomersBlocked(d, req.userIds, true)),
+    unblockCustomers: admin((d, req) => setCustomersBlocked(d, req.userIds, false)),
     stop: stopListening,
     endWatches: () => watches.abort(),
   };

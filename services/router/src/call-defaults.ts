@@ -37,6 +37,7 @@ export const IMAGE_DEFAULTS: Takes = new Map(asIs(["user"]));
 export const SPEECH_DEFAULTS: Takes = new Map();
 export const TRANSCRIPTION_DEFAULTS: Takes = new Map(asIs(["temperature"]));
 export const RERANK_DEFAULTS: Takes = new Map();
+export const MODERATION_DEFAULTS: Takes = new Map();
 export const MESSAGES_DEFAULTS: Takes = new Map([
   ...asIs(["temperature", "top_p", "top_k", "max_tokens"]),
   ["max_completion_tokens", "max_tokens"],

@@ -1,11 +1,12 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { speech, validateSpeechBody } from "./audio-speech.js";
 import { transcription, validateTranscriptionBody } from "./audio-transcriptions.js";
-import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, IMAGE_DEFAULTS, MESSAGES_DEFAULTS, RERANK_DEFAULTS, SPEECH_DEFAULTS, TRANSCRIPTION_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
+import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, IMAGE_DEFAULTS, MESSAGES_DEFAULTS, MODERATION_DEFAULTS, RERANK_DEFAULTS, SPEECH_DEFAULTS, TRANSCRIPTION_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
 import { chat, chatStream, validateChatBody } from "./chat-completion.js";
 import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
 import { imageEdits, imageGenerations, validateImageEditsBody, validateImageGenerationsBody } from "./images.js";
 import { messages, messagesStream, validateMessagesBody } from "./messages.js";
+import { moderations, validateModerationsBody } from "./moderations.js";
 import type { Outcome, CallEvent } from "./outcome.js";
 import type { Json, ProviderCall } from "./providers/provider.js";
 import { rerank, validateRerankBody } from "./rerank.js";
@@ -46,6 +47,7 @@ export const CALL_HANDLERS: ReadonlyMap<CallType, CallHandler> = new Map([
   [CallType.AUDIO_SPEECH, { name: "aspeech", validate: validateSpeechBody, defaults: SPEECH_DEFAULTS, run: speech }],
   [CallType.AUDIO_TRANSCRIPTIONS, { name: "atranscription", validate: validateTranscriptionBody, defaults: TRANSCRIPTION_DEFAULTS, run: transcription }],
   [CallType.RERANK, { name: "arerank", validate: validateRerankBody, defaults: RERANK_DEFAULTS, run: rerank }],
+  [CallType.MODERATIONS, { name: "amoderation", validate: validateModerationsBody, defaults: MODERATION_DEFAULTS, run: moderations }],
   [
     CallType.MESSAGES,
     { name: "anthropic_messages", validate: validateMessagesBody, defaults: MESSAGES_DEFAULTS, run: (call, outcome) => (streams(call.body) ? messagesStream : messages)(call, outcome) },

@@ -1,5 +1,5 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { DIRECT_PROTOCOL, formFields, gatewayError, isUnexpected, parsedBody, requireMasterKey, type Logger } from "@gateway/common";
+import { DIRECT_PROTOCOL, END_USER_MAX_CHARS, formFields, gatewayError, isUnexpected, parsedBody, requireMasterKey, type Logger } from "@gateway/common";
 import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
@@ -101,6 +101,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       keyAlias: req.keyAlias,
       userId: req.userId,
       teamId: req.teamId,
+      // Cut by the edge already; again here for callers that are not the edge.
+      endUser: req.endUser.slice(0, END_USER_MAX_CHARS),
       modelGroup: d?.modelGroup ?? requested,
       originalModelGroup: requested,
       attemptedFallbacks: outcome.attemptedFallbacks,

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { bigint, boolean, date, doublePrecision, index, integer, pgSchema, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 export const accounting = pgSchema("accounting");
@@ -23,6 +24,8 @@ export const spendLogs = accounting.table(
     keyAlias: text("key_alias").notNull(),
     userId: text("user_id").notNull(),
     teamId: text("team_id").notNull(),
+    /** The end user (LiteLLM's customer) the request was made for; '' when none was named. */
+    endUser: text("end_user").notNull().default(""),
     /** The group that answered (or was tried last); the requested name is originalModelGroup. */
     modelGroup: text("model_group").notNull(),
     originalModelGroup: text("original_model_group").notNull().default(""),
@@ -52,6 +55,8 @@ export const spendLogs = accounting.table(
     primaryKey({ name: "spend_logs_pkey", columns: [t.requestId, t.startTime] }),
     index("spend_logs_key_hash_start_time_idx").on(t.keyHash, t.startTime),
     index("spend_logs_start_time_idx").on(t.startTime),
+    // Only the rows that name an end user: most name none.
+    index("spend_logs_end_user_start_time_idx").on(t.endUser, t.startTime).where(sql`${t.endUser} <> ''`),
   ],
 );
 

@@ -11,6 +11,7 @@ export function usageEvent(init: MessageInitShape<typeof UsageEventSchema> = {})
     keyAlias: "ci-bot",
     userId: "user-1",
     teamId: "team-1",
+    endUser: "customer-1",
     modelGroup: "smart-model",
     // A fallback answered: the client asked for another group.
     originalModelGroup: "fast-model",

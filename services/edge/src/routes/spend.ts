@@ -45,6 +45,8 @@ export function spendLogRow(e: UsageEvent) {
     custom_llm_provider: e.provider,
     user: e.userId,
     team_id: e.teamId || null,
+    // The customer the request was made for; LiteLLM's end_user.
+    end_user: e.endUser,
     status: e.status === UsageStatus.SUCCESS ? "success" : "failure",
     error_type: e.errorType || null,
     latency_ms: e.latencyMs,

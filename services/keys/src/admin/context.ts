@@ -9,6 +9,8 @@ import type { KeyPatch, KeyStore } from "../key-store.js";
 import type { MasterKey } from "../master-key.js";
 import type { TeamCache } from "../team-record.js";
 import type { TeamStore } from "../team-store.js";
+import type { CustomerCache } from "../customer-record.js";
+import type { CustomerStore } from "../customer-store.js";
 import type { UserCache } from "../user-record.js";
 import type { UserStore } from "../user-store.js";
 
@@ -23,6 +25,8 @@ export interface AdminDeps {
   teams: TeamCache;
   userStore: UserStore;
   users: UserCache;
+  customerStore: CustomerStore;
+  customers: CustomerCache;
 }
 
 /** The bearer token of a management call, whichever way it arrives. */

@@ -1,6 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
-import type { KeySettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { CustomerSettings, KeySettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { CustomerPatch } from "../customer-store.js";
 import { addDuration, parseDuration } from "../duration.js";
 import type { KeyPatch } from "../key-store.js";
 import type { TeamPatch } from "../team-store.js";
@@ -117,6 +118,32 @@ export function userSettingsPatch(s: UserSettings | undefined): UserPatch {
   }
   sharedPatch(s, patch);
   clearAll(s.clear, USER_CLEARABLE, patch);
+  return patch;
+}
+
+const CUSTOMER_CLEARABLE: Record<string, (patch: CustomerPatch) => void> = {
+  ...SHARED_CLEARABLE,
+  alias: (p) => (p.alias = null),
+  allowed_model_region: (p) => (p.allowedModelRegion = null),
+  default_model: (p) => (p.defaultModel = null),
+};
+
+/** LiteLLM's regions for a customer's models. */
+const REGIONS = new Set(["eu", "us"]);
+
+/** The columns a CustomerSettings message sets, validated; absent fields are left out. */
+export function customerSettingsPatch(s: CustomerSettings | undefined): CustomerPatch {
+  if (!s) return {};
+  const patch: CustomerPatch = {};
+  if (s.alias !== undefined) patch.alias = s.alias === "" ? null : s.alias;
+  if (s.blocked !== undefined) patch.blocked = s.blocked;
+  sharedPatch(s, patch);
+  if (s.allowedModelRegion !== undefined) {
+    if (!REGIONS.has(s.allowedModelRegion)) throw invalid('allowed_model_region must be "eu" or "us"', "allowed_model_region");
+    patch.allowedModelRegion = s.allowedModelRegion;
+  }
+  if (s.defaultModel !== undefined) patch.defaultModel = s.defaultModel === "" ? null : s.defaultModel;
+  clearAll(s.clear, CUSTOMER_CLEARABLE, patch);
   return patch;
 }
 

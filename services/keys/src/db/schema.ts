@@ -101,3 +101,23 @@ export const users = keys.table(
   // One user per email, whatever its case, as LiteLLM checks.
   (t) => [uniqueIndex("users_email_lower_idx").on(sql`lower(${t.userEmail})`)],
 );
+
+/**
+ * Customers (LiteLLM's end users): a request that names one as its end user
+ * is held to its block, budget and rate limits (allowances under
+ * "customer/" + its id and creation time), whichever key makes it.
+ */
+export const customers = keys.table("customers", {
+  userId: text("user_id").primaryKey(),
+  alias: text("alias"),
+  blocked: boolean("blocked").notNull().default(false),
+  maxBudget: doublePrecision("max_budget"),
+  budgetDuration: text("budget_duration").notNull().default(""),
+  rpmLimit: integer("rpm_limit"),
+  tpmLimit: integer("tpm_limit"),
+  maxParallelRequests: integer("max_parallel_requests"),
+  allowedModelRegion: text("allowed_model_region"),
+  defaultModel: text("default_model"),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});

@@ -44,6 +44,7 @@ function probeCall(d: Deployment): [CallType, Record<string, unknown>] {
   if (d.mode === "image_generation") return [CallType.IMAGE_GENERATIONS, { model: d.modelGroup, prompt: "ping", n: 1 }];
   if (d.mode === "audio_speech") return [CallType.AUDIO_SPEECH, { model: d.modelGroup, input: "ping", voice: "alloy" }];
   if (d.mode === "audio_transcription") return [CallType.AUDIO_TRANSCRIPTIONS, { model: d.modelGroup, file: new File([silentWav()], "ping.wav", { type: "audio/wav" }) }];
+  if (d.mode === "moderation") return [CallType.MODERATIONS, { model: d.modelGroup, input: "ping" }];
   return [CallType.CHAT_COMPLETIONS, { model: d.modelGroup, messages: [{ role: "user", content: "ping" }], max_tokens: 1 }];
 }
 

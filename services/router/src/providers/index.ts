@@ -38,7 +38,7 @@ export function adapterFor(deployment: Deployment): ProviderAdapter {
 }
 
 /** The adapter methods of the call types some providers do not serve. */
-type OptionalCall = "embeddings" | "imageGenerations" | "imageEdits" | "speech" | "transcription" | "rerank";
+type OptionalCall = "embeddings" | "imageGenerations" | "imageEdits" | "speech" | "transcription" | "rerank" | "moderations";
 
 /**
  * The deployment's way to make a call of one of those types; a 400 that

@@ -20,6 +20,8 @@ export interface OpenAIEndpoint {
   responsesUrl?: string;
   /** Reranking, which servers speaking OpenAI's API add beside it (vLLM, Together, Jina); Azure OpenAI has none. */
   rerankUrl?: string;
+  /** OpenAI's moderations, which Azure OpenAI does not serve. */
+  moderationsUrl?: string;
   headers: Record<string, string>;
 }
 
@@ -41,6 +43,12 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
       for (const item of Array.isArray(value) ? value : [value]) form.append(name, item instanceof Blob ? item : String(item));
     }
     return postForm(provider, { url, headers: endpoint(d).headers, call, secret: d.apiKey }, form);
+  }
+
+  /** A route some of the provider's servers lack (Azure OpenAI's rerank and moderations): a 400 naming the provider where it is unset. */
+  function optionalUrl(url: string | undefined, doesNot: string): string {
+    if (url === undefined) throw new ProviderError(`${provider} deployments do not ${doesNot}`, 400, "invalid_request_error");
+    return url;
   }
 
   /** A whole answer from `url`: chat completions' or text completions', which answer alike. */
@@ -99,11 +107,16 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
 
     async rerank(call): Promise<JsonResult> {
       const d = call.deployment;
-      const url = endpoint(d).rerankUrl;
-      if (url === undefined) throw new ProviderError(`${provider} deployments do not rerank`, 400, "invalid_request_error");
-      const response = await post(call, url, { ...call.body, model: d.providerModel });
+      const response = await post(call, optionalUrl(endpoint(d).rerankUrl, "rerank"), { ...call.body, model: d.providerModel });
       const body = await readJsonObject(response, provider, call.signal);
       return { response: body, usage: fromRerankUsage(body["usage"]) };
+    },
+
+    async moderations(call): Promise<JsonResult> {
+      const d = call.deployment;
+      const response = await post(call, optionalUrl(endpoint(d).moderationsUrl, "moderate"), { ...call.body, model: d.providerModel });
+      // OpenAI's answer reports no usage: moderations are free.
+      return { response: await readJsonObject(response, provider, call.signal), usage: undefined };
     },
 
     async responses(call): Promise<ChatResult> {
@@ -166,6 +179,7 @@ export function openAIEndpointAt(base: string, apiKey: string | undefined): Open
     transcriptionsUrl: `${base}/audio/transcriptions`,
     responsesUrl: `${base}/responses`,
     rerankUrl: `${base}/rerank`,
+    moderationsUrl: `${base}/moderations`,
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
   };
 }

@@ -41,9 +41,9 @@ export interface ChatResult {
   usage: Usage | undefined;
 }
 
-/** A call answered in one piece, outside chat: embeddings, generated images, rerank scores. */
+/** A call answered in one piece, outside chat: embeddings, generated images, rerank scores, moderation verdicts. */
 export interface JsonResult {
-  /** An OpenAI embeddings list, image generation's answer, or rerank scores. */
+  /** An OpenAI embeddings list, image generation's answer, rerank scores, or a moderation's verdicts. */
   response: Json;
   usage: Usage | undefined;
 }
@@ -106,6 +106,8 @@ export interface ProviderAdapter {
   transcription?(call: ProviderCall): Promise<MediaResult>;
   /** Reranking in the Cohere and Jina shape (/rerank); unset when the provider has none here. */
   rerank?(call: ProviderCall): Promise<JsonResult>;
+  /** OpenAI's moderations (/v1/moderations): the verdicts as OpenAI shapes them; unset when the provider has none here. */
+  moderations?(call: ProviderCall): Promise<JsonResult>;
   /**
    * Anthropic Messages requests answered natively: the body, the response and
    * the events stay in Anthropic's shapes. Unset: they are translated to chat.

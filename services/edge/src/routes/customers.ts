@@ -1,0 +1,138 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Customer, CustomerSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { RequestContext } from "../context.js";
+import { asMasterKey, queryOf, sendJson } from "../http.js";
+import { bad, body, callOptions, changesBudgetWindow, iso, isString, isStrings, keysChanged, optional, sharedSettings, type Json } from "./admin-request.js";
+
+// LiteLLM's customer (end user) management routes (/customer/*).
+
+// The accounting service's KeySpend takes at most this many end users a call.
+const MAX_END_USER_SPEND_IDS = 1000;
+const CLEARABLE = ["alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests", "allowed_model_region", "default_model"];
+
+const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
+
+/** LiteLLM's customer fields from a request body. */
+function settings(b: Json): MessageInitShape<typeof CustomerSettingsSchema> {
+  const { maxBudget, budgetDuration, rpmLimit, tpmLimit, maxParallelRequests } = sharedSettings(b);
+  const s: MessageInitShape<typeof CustomerSettingsSchema> = { maxBudget, budgetDuration, rpmLimit, tpmLimit, maxParallelRequests };
+  const alias = optional(b, "alias", isString, "a string");
+  if (alias !== undefined) s.alias = alias;
+  const blocked = optional(b, "blocked", isBoolean, "true or false");
+  if (blocked !== undefined) s.blocked = blocked;
+  const region = optional(b, "allowed_model_region", isString, '"eu" or "us"');
+  if (region !== undefined) s.allowedModelRegion = region;
+  const defaultModel = optional(b, "default_model", isString, "a model name");
+  if (defaultModel !== undefined) s.defaultModel = defaultModel;
+  // null takes a setting away.
+  s.clear = CLEARABLE.filter((field) => b[field] === null);
+  return s;
+}
+
+function userId(value: unknown, param = "user_id"): string {
+  if (typeof value !== "string" || value === "") throw bad(`${param} is required`, param);
+  return value;
+}
+
+/** A customer in LiteLLM's response shape: its limits in a budget table of its own. */
+function customerInfo(c: Customer, spend: number) {
+  const limited = c.maxBudget !== undefined || c.rpmLimit !== undefined || c.tpmLimit !== undefined || c.maxParallelRequests !== undefined || c.budgetDuration !== "";
+  return {
+    user_id: c.userId,
+    alias: c.alias || null,
+    blocked: c.blocked,
+    spend,
+    allowed_model_region: c.allowedModelRegion || null,
+    default_model: c.defaultModel || null,
+    litellm_budget_table: limited
+      ? {
+          max_budget: c.maxBudget ?? null,
+          budget_duration: c.budgetDuration || null,
+          budget_reset_at: iso(c.budgetResetAtMs),
+          rpm_limit: c.rpmLimit ?? null,
+          tpm_limit: c.tpmLimit ?? null,
+          max_parallel_requests: c.maxParallelRequests ?? null,
+        }
+      : null,
+    created_at: iso(c.createdAtMs),
+    updated_at: iso(c.updatedAtMs),
+  };
+}
+
+/** What each customer has spent: its budget period's with a budget, otherwise the ledger's over requests made for it. */
+async function spendOfCustomers(ctx: RequestContext, customers: Customer[]): Promise<number[]> {
+  const ids = customers.filter((c) => c.spend === undefined).map((c) => c.userId);
+  const asks = [];
+  for (let i = 0; i < ids.length; i += MAX_END_USER_SPEND_IDS) {
+    asks.push(ctx.options.peers.accounting.keySpend({ endUsers: ids.slice(i, i + MAX_END_USER_SPEND_IDS) }, asMasterKey(ctx)));
+  }
+  const ledger: Record<string, number> = Object.assign({}, ...(await Promise.all(asks)).map((answer) => answer.endUserSpend));
+  return customers.map((c) => c.spend ?? ledger[c.userId] ?? 0);
+}
+
+async function shown(ctx: RequestContext, customers: Customer[]) {
+  const spend = await spendOfCustomers(ctx, customers);
+  return customers.map((c, i) => customerInfo(c, spend[i] ?? 0));
+}
+
+export async function newCustomer(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const { customer } = await ctx.options.peers.keys.createCustomer({ userId: userId(b["user_id"]), settings: settings(b) }, callOptions(ctx));
+  keysChanged(ctx);
+  sendJson(ctx.res, 200, (await shown(ctx, [customer!]))[0]);
+}
+
+/** What a customer shows as spent before a change that may move it to another budget window. */
+async function spendBefore(ctx: RequestContext, b: Json, id: string): Promise<number | undefined> {
+  if (!changesBudgetWindow(b)) return undefined;
+  const found = await ctx.options.peers.keys.getCustomer({ userId: id }, callOptions(ctx)).catch((err: unknown) => {
+    // No such customer: the change itself says so.
+    if (ConnectError.from(err).code === Code.NotFound) return undefined;
+    throw err;
+  });
+  return found && (await spendOfCustomers(ctx, [found.customer!]))[0];
+}
+
+export async function updateCustomer(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const id = userId(b["user_id"]);
+  const { customer } = await ctx.options.peers.keys.updateCustomer({ userId: id, settings: settings(b), spendBefore: await spendBefore(ctx, b, id) }, callOptions(ctx));
+  keysChanged(ctx);
+  sendJson(ctx.res, 200, (await shown(ctx, [customer!]))[0]);
+}
+
+export async function customerInfoRoute(ctx: RequestContext): Promise<void> {
+  const id = userId(queryOf(ctx.req).get("end_user_id"), "end_user_id");
+  const { customer } = await ctx.options.peers.keys.getCustomer({ userId: id }, callOptions(ctx));
+  sendJson(ctx.res, 200, (await shown(ctx, [customer!]))[0]);
+}
+
+export async function listCustomers(ctx: RequestContext): Promise<void> {
+  const { customers } = await ctx.options.peers.keys.listCustomers({}, callOptions(ctx));
+  sendJson(ctx.res, 200, await shown(ctx, customers));
+}
+
+async function userIds(ctx: RequestContext): Promise<string[]> {
+  const ids = optional(await body(ctx), "user_ids", isStrings, "a list of end user ids") ?? [];
+  if (ids.length === 0) throw bad("user_ids is required", "user_ids");
+  return ids;
+}
+
+export async function deleteCustomers(ctx: RequestContext): Promise<void> {
+  const { deletedUserIds } = await ctx.options.peers.keys.deleteCustomers({ userIds: await userIds(ctx) }, callOptions(ctx));
+  keysChanged(ctx);
+  sendJson(ctx.res, 200, { deleted_customers: deletedUserIds.length, deleted_user_ids: deletedUserIds });
+}
+
+export async function blockCustomers(ctx: RequestContext): Promise<void> {
+  const { customers } = await ctx.options.peers.keys.blockCustomers({ userIds: await userIds(ctx) }, callOptions(ctx));
+  keysChanged(ctx);
+  sendJson(ctx.res, 200, { blocked_users: await shown(ctx, customers) });
+}
+
+export async function unblockCustomers(ctx: RequestContext): Promise<void> {
+  const { customers } = await ctx.options.peers.keys.unblockCustomers({ userIds: await userIds(ctx) }, callOptions(ctx));
+  keysChanged(ctx);
+  sendJson(ctx.res, 200, { unblocked_users: await shown(ctx, customers) });
+}

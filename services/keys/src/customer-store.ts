@@ -1,0 +1,51 @@
+import { eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "@gateway/common";
+import type { CustomerRow } from "./customer-record.js";
+import { customers } from "./db/schema.js";
+
+export type NewCustomerRow = typeof customers.$inferInsert;
+export type CustomerPatch = Partial<Omit<NewCustomerRow, "userId" | "createdAt">>;
+
+/** Customers in Postgres. Only management calls and cache loads come here, never a model call. */
+export class CustomerStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(row: NewCustomerRow): Promise<CustomerRow> {
+    const [inserted] = await this.db.insert(customers).values(row).returning();
+    return inserted as CustomerRow;
+  }
+
+  async update(userId: string, patch: CustomerPatch): Promise<CustomerRow | undefined> {
+    const [row] = await this.db
+      .update(customers)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(eq(customers.userId, userId))
+      .returning();
+    return row;
+  }
+
+  /** Blocks or unblocks the customers, making those not yet known (blocked, as LiteLLM's /customer/block does). */
+  async setBlocked(userIds: string[], blocked: boolean): Promise<CustomerRow[]> {
+    if (!blocked) {
+      return this.db.update(customers).set({ blocked, updatedAt: new Date() }).where(inArray(customers.userId, userIds)).returning();
+    }
+    return this.db
+      .insert(customers)
+      .values(userIds.map((userId) => ({ userId, blocked })))
+      .onConflictDoUpdate({ target: customers.userId, set: { blocked: sql`excluded.blocked`, updatedAt: new Date() } })
+      .returning();
+  }
+
+  async byId(userId: string): Promise<CustomerRow | undefined> {
+    const [row] = await this.db.select().from(customers).where(eq(customers.userId, userId));
+    return row;
+  }
+
+  async all(): Promise<CustomerRow[]> {
+    return this.db.select().from(customers).orderBy(customers.createdAt, customers.userId);
+  }
+
+  async delete(userIds: string[]): Promise<CustomerRow[]> {
+    return this.db.delete(customers).where(inArray(customers.userId, userIds)).returning();
+  }
+}
