@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, inArray, lte, sql, type SQL } from "drizzle-orm";
-import { PgDialect } from "drizzle-orm/pg-core";
+import { PgDialect, type PgColumn } from "drizzle-orm/pg-core";
 import { pgErrorCode, type Db } from "@gateway/common";
 import type { UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { dailySpend, spendLogPayloads, spendLogs } from "./db/schema.js";
@@ -213,29 +213,13 @@ export class Ledger {
    * All-time spend per key hash, from the daily totals: a few rows per key
    * and day instead of one per request, and unaffected by retention.
    */
-  async spendByKey(keyHashes: string[]): Promise<Map<string, number>> {
-    const spend = new Map(keyHashes.map((keyHash) => [keyHash, 0]));
-    if (keyHashes.length === 0) return spend;
-    const rows = await this.db
-      .select({ keyHash: dailySpend.keyHash, total: sql<number>`sum(${dailySpend.spend})`.mapWith(Number) })
-      .from(dailySpend)
-      .where(inArray(dailySpend.keyHash, keyHashes))
-      .groupBy(dailySpend.keyHash);
-    for (const row of rows) spend.set(row.keyHash, row.total);
-    return spend;
+  spendByKey(keyHashes: string[]): Promise<Map<string, number>> {
+    return this.spendPer(dailySpend, dailySpend.keyHash, keyHashes);
   }
 
   /** What every request booked with each team id cost, from the daily totals. */
-  async spendByTeam(teamIds: string[]): Promise<Map<string, number>> {
-    const spend = new Map(teamIds.map((teamId) => [teamId, 0]));
-    if (teamIds.length === 0) return spend;
-    const rows = await this.db
-      .select({ teamId: dailySpend.teamId, total: sql<number>`sum(${dailySpend.spend})`.mapWith(Number) })
-      .from(dailySpend)
-      .where(inArray(dailySpend.teamId, teamIds))
-      .groupBy(dailySpend.teamId);
-    for (const row of rows) spend.set(row.teamId, row.total);
-    return spend;
+  spendByTeam(teamIds: string[]): Promise<Map<string, number>> {
+    return this.spendPer(dailySpend, dailySpend.teamId, teamIds);
   }
 
   /**
@@ -245,16 +229,22 @@ export class Ledger {
    * is always 0.
    */
   async spendByEndUser(endUsers: string[]): Promise<Map<string, number>> {
-    const spend = new Map(endUsers.map((endUser) => [endUser, 0]));
     // The partial index holds only rows that name an end user.
     const named = endUsers.filter((endUser) => endUser !== "");
-    if (named.length === 0) return spend;
+    const spend = await this.spendPer(spendLogs, spendLogs.endUser, named, sql`${spendLogs.endUser} <> ''`);
+    return new Map(endUsers.map((endUser) => [endUser, spend.get(endUser) ?? 0]));
+  }
+
+  /** Spend summed per value of `column` in `table`, 0 for a value with none. */
+  private async spendPer(table: typeof dailySpend | typeof spendLogs, column: PgColumn, values: string[], where?: SQL): Promise<Map<string, number>> {
+    const spend = new Map(values.map((value) => [value, 0]));
+    if (values.length === 0) return spend;
     const rows = await this.db
-      .select({ endUser: spendLogs.endUser, total: sql<number>`sum(${spendLogs.spend})`.mapWith(Number) })
-      .from(spendLogs)
-      .where(and(inArray(spendLogs.endUser, named), sql`${spendLogs.endUser} <> ''`))
-      .groupBy(spendLogs.endUser);
-    for (const row of rows) spend.set(row.endUser, row.total);
+      .select({ value: sql<string>`${column}`, total: sql<number>`sum(${table.spend})`.mapWith(Number) })
+      .from(table)
+      .where(and(inArray(column, values), where))
+      .groupBy(column);
+    for (const row of rows) spend.set(row.value, row.total);
     return spend;
   }
 }

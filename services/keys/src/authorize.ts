@@ -2,13 +2,14 @@ import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey } from "@gateway/common";
 import { Access, AuthorizeResponseSchema, type AuthorizeRequest, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { CustomerCache, CustomerRecord } from "./customer-record.js";
 import type { KeyCache } from "./key-cache.js";
-import type { KeyRecord, LimitHolder } from "./key-record.js";
-import { Limits } from "./limits.js";
+import type { KeyRecord } from "./key-record.js";
+import { holdsLimits, type LimitHolder } from "./limit-holder.js";
+import type { Limits } from "./limits.js";
 import type { MasterKey } from "./master-key.js";
 import type { ReservationPricing } from "./reservation-pricing.js";
 import { allowedModels, type TeamCache, type TeamRecord } from "./team-record.js";
-import type { CustomerCache, CustomerRecord } from "./customer-record.js";
 import type { UserCache } from "./user-record.js";
 
 export interface AuthorizeDeps {
@@ -130,8 +131,8 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     // in a team its rate limits only: the team's budget stands in), and its
     // end user's.
     const holders: LimitHolder[] = [];
-    if (Limits.applies(key)) holders.push(key);
-    if (team && Limits.applies(team)) holders.push(team);
+    if (holdsLimits(key)) holders.push(key);
+    if (team && holdsLimits(team)) holders.push(team);
     const user = key.userId === "" ? undefined : deps.users.get(key.userId);
     const userLimits = team ? user?.inTeam : user?.personal;
     if (userLimits) holders.push(userLimits);

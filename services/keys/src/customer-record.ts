@@ -1,8 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { CustomerSchema, type Customer } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { customers } from "./db/schema.js";
-import { parseDuration } from "./duration.js";
-import { budgetPeriod, type LimitHolder } from "./key-record.js";
+import { holdsLimits, limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
 import type { TableCache } from "./table-cache.js";
 
 export type CustomerRow = typeof customers.$inferSelect;
@@ -24,38 +23,21 @@ export const customerAllowanceId = (row: Pick<CustomerRow, "userId" | "createdAt
 
 /** A customer's limits, as Limits reads them. */
 export function customerLimits(row: CustomerRow): LimitHolder {
-  return {
-    id: row.userId,
-    allowanceId: customerAllowanceId(row),
-    what: "customer",
-    maxBudget: row.maxBudget,
-    budgetDuration: row.budgetDuration ? parseDuration(row.budgetDuration, "budget_duration") : null,
-    createdAtMs: row.createdAt.getTime(),
-    rpmLimit: row.rpmLimit,
-    tpmLimit: row.tpmLimit,
-    maxParallelRequests: row.maxParallelRequests,
-  };
+  return limitHolder(row.userId, customerAllowanceId(row), "customer", row);
 }
 
 export function toCustomerRecord(row: CustomerRow): CustomerRecord {
   const limits = customerLimits(row);
-  const limited = limits.maxBudget !== null || limits.rpmLimit !== null || limits.tpmLimit !== null || limits.maxParallelRequests !== null;
-  return { blocked: row.blocked, limits: limited ? limits : null };
+  return { blocked: row.blocked, limits: holdsLimits(limits) ? limits : null };
 }
 
 /** A customer as management calls show it; `spend` is its budget period's, for a customer with a budget. */
 export function toCustomerProto(row: CustomerRow, now = Date.now(), spend?: number): Customer {
-  const limits = customerLimits(row);
   return create(CustomerSchema, {
     userId: row.userId,
     alias: row.alias ?? "",
     blocked: row.blocked,
-    ...(row.maxBudget !== null && { maxBudget: row.maxBudget }),
-    budgetDuration: row.budgetDuration,
-    ...(limits.budgetDuration !== null && { budgetResetAtMs: BigInt(budgetPeriod(limits, now).end) }),
-    ...(row.rpmLimit !== null && { rpmLimit: row.rpmLimit }),
-    ...(row.tpmLimit !== null && { tpmLimit: row.tpmLimit }),
-    ...(row.maxParallelRequests !== null && { maxParallelRequests: row.maxParallelRequests }),
+    ...limitFields(row, customerLimits(row), now),
     allowedModelRegion: row.allowedModelRegion ?? "",
     defaultModel: row.defaultModel ?? "",
     createdAtMs: BigInt(row.createdAt.getTime()),

@@ -5,7 +5,7 @@ import { RateLimitStateSchema, type RateLimitState } from "@gateway/proto/keys/v
 import { NANO } from "./allowance-store.js";
 import type { Allowances, Pool } from "./allowances.js";
 import type { BudgetSpend } from "./budget-spend.js";
-import { budgetPeriod, type LimitHolder } from "./key-record.js";
+import { budgetPeriod, type LimitHolder } from "./limit-holder.js";
 
 const MINUTE_MS = 60_000;
 // A reservation whose Release never came (its edge died) is settled as if
@@ -17,7 +17,7 @@ interface Held {
   amount: number;
 }
 
-/** What one request holds until its Release, from its key's limits and its team's. */
+/** What one request holds until its Release, from each of its holders' limits. */
 interface Reservation {
   parallel: Held[];
   tokens: Held[];
@@ -53,10 +53,10 @@ function rateLimited(message: string, pool: Pool, unit: "requests" | "tokens", n
 }
 
 /**
- * The limits of a key, and of its team, for model calls: parallel requests,
- * requests and tokens per minute, and the budget. Each is reserved before the
- * call and settled or released after it; see Allowances for how replicas
- * share them.
+ * The limits a model call is held to, those of its key and of the key's
+ * team, user and end user (LimitHolder): parallel requests, requests and
+ * tokens per minute, and the budget. Each is reserved before the call and
+ * settled or released after it; see Allowances for how replicas share them.
  */
 export class Limits {
   private readonly reservations = new Map<string, Reservation>();
@@ -70,11 +70,7 @@ export class Limits {
     this.sweeper.unref();
   }
 
-  static applies(holder: LimitHolder): boolean {
-    return holder.maxParallelRequests !== null || holder.rpmLimit !== null || holder.tpmLimit !== null || holder.maxBudget !== null;
-  }
-
-  /** Reserves what the request needs from each limit of each holder (its key, its team), or throws having reserved nothing. */
+  /** Reserves what the request needs from each limit of each holder, or throws having reserved nothing. */
   async admit(holders: readonly LimitHolder[], requestId: string, demand: Demand): Promise<RateLimitState> {
     const now = Date.now();
     const minute = Math.floor(now / MINUTE_MS) * MINUTE_MS;
@@ -100,7 +96,7 @@ export class Limits {
             }));
           }
         }
-        // The headers tell the tighter of the key's and the team's limits.
+        // The headers tell the tightest of the holders' limits.
         if (h.rpmLimit !== null) {
           const pool = this.allowances.pool({ keyId: id, kind: "requests", windowStart: minute }, h.rpmLimit, minute + MINUTE_MS);
           if (!(await take(undefined, pool, 1))) throw refused("rpm", rateLimited(`rpm limit (${h.rpmLimit}) reached for this ${h.what}`, pool, "requests", now));
@@ -147,9 +143,9 @@ export class Limits {
   }
 
   /**
-   * LiteLLM's budget refusals (a user's and an end user's have their own words), whose start
-   * clients may match on; the spend is what /key/info, /team/info or
-   * /user/info shows, and what this replica's requests in flight have
+   * LiteLLM's budget refusals (a user's and an end user's have words of
+   * their own), whose start clients may match on; the spend is what the
+   * holder's /…/info shows, and what this replica's requests in flight have
    * reserved and this request may cost are told apart.
    */
   private async budgetExceeded(h: LimitHolder, pool: Pool, maxCost: number): Promise<Error> {

@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { TeamSchema, type Team } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { teams } from "./db/schema.js";
-import { parseDuration } from "./duration.js";
-import { budgetPeriod, type KeyRecord, type LimitHolder } from "./key-record.js";
+import type { KeyRecord } from "./key-record.js";
+import { limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
 import type { TableCache } from "./table-cache.js";
 
 export type TeamRow = typeof teams.$inferSelect;
@@ -31,17 +31,9 @@ export const teamAllowanceId = (row: Pick<TeamRow, "teamId" | "createdAt">) => `
 
 export function toTeamRecord(row: TeamRow): TeamRecord {
   return {
-    id: row.teamId,
-    allowanceId: teamAllowanceId(row),
-    what: "team",
+    ...limitHolder(row.teamId, teamAllowanceId(row), "team", row),
     models: row.models.length > 0 ? new Set(row.models) : null,
     modelList: row.models,
-    maxBudget: row.maxBudget,
-    budgetDuration: row.budgetDuration ? parseDuration(row.budgetDuration, "budget_duration") : null,
-    createdAtMs: row.createdAt.getTime(),
-    rpmLimit: row.rpmLimit,
-    tpmLimit: row.tpmLimit,
-    maxParallelRequests: row.maxParallelRequests,
     blocked: row.blocked,
   };
 }
@@ -68,17 +60,11 @@ export function allowedModels(key: KeyRecord, team: TeamRecord): readonly string
 
 /** A team as management calls show it; `spend` is its budget period's, for a team with a budget. */
 export function toTeamProto(row: TeamRow, now = Date.now(), spend?: number): Team {
-  const record = toTeamRecord(row);
   return create(TeamSchema, {
     teamId: row.teamId,
     teamAlias: row.teamAlias ?? "",
     models: row.models,
-    ...(row.maxBudget !== null && { maxBudget: row.maxBudget }),
-    budgetDuration: row.budgetDuration,
-    ...(record.budgetDuration !== null && { budgetResetAtMs: BigInt(budgetPeriod(record, now).end) }),
-    ...(row.rpmLimit !== null && { rpmLimit: row.rpmLimit }),
-    ...(row.tpmLimit !== null && { tpmLimit: row.tpmLimit }),
-    ...(row.maxParallelRequests !== null && { maxParallelRequests: row.maxParallelRequests }),
+    ...limitFields(row, toTeamRecord(row), now),
     metadataJson: JSON.stringify(row.metadata ?? {}),
     membersWithRolesJson: JSON.stringify(row.membersWithRoles ?? []),
     blocked: row.blocked,

@@ -1,8 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { UserSchema, type User } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { users } from "./db/schema.js";
-import { parseDuration } from "./duration.js";
-import { budgetPeriod, type LimitHolder } from "./key-record.js";
+import { holdsLimits, limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
 import type { TableCache } from "./table-cache.js";
 
 export type UserRow = typeof users.$inferSelect;
@@ -34,43 +33,27 @@ export const userAllowanceId = (row: Pick<UserRow, "userId" | "createdAt">) => `
 
 /** All of a user's limits, as its keys outside a team are held to them. */
 export function userLimits(row: UserRow): UserLimits {
-  return {
-    id: row.userId,
-    allowanceId: userAllowanceId(row),
-    what: "user",
-    maxBudget: row.maxBudget,
-    budgetDuration: row.budgetDuration ? parseDuration(row.budgetDuration, "budget_duration") : null,
-    createdAtMs: row.createdAt.getTime(),
-    rpmLimit: row.rpmLimit,
-    tpmLimit: row.tpmLimit,
-    maxParallelRequests: row.maxParallelRequests,
-  };
+  return limitHolder(row.userId, userAllowanceId(row), "user", row);
 }
 
 export function toUserRecord(row: UserRow): UserRecord {
   const personal = userLimits(row);
   const inTeam: UserLimits = { ...personal, maxBudget: null, maxParallelRequests: null };
   return {
-    personal: personal.maxBudget !== null || personal.rpmLimit !== null || personal.tpmLimit !== null || personal.maxParallelRequests !== null ? personal : null,
-    inTeam: inTeam.rpmLimit !== null || inTeam.tpmLimit !== null ? inTeam : null,
+    personal: holdsLimits(personal) ? personal : null,
+    inTeam: holdsLimits(inTeam) ? inTeam : null,
   };
 }
 
 /** A user as management calls show it; `spend` is its budget period's, for a user with a budget. */
 export function toUserProto(row: UserRow, now = Date.now(), spend?: number): User {
-  const limits = userLimits(row);
   return create(UserSchema, {
     userId: row.userId,
     userAlias: row.userAlias ?? "",
     userEmail: row.userEmail ?? "",
     userRole: row.userRole,
     models: row.models,
-    ...(row.maxBudget !== null && { maxBudget: row.maxBudget }),
-    budgetDuration: row.budgetDuration,
-    ...(limits.budgetDuration !== null && { budgetResetAtMs: BigInt(budgetPeriod(limits, now).end) }),
-    ...(row.rpmLimit !== null && { rpmLimit: row.rpmLimit }),
-    ...(row.tpmLimit !== null && { tpmLimit: row.tpmLimit }),
-    ...(row.maxParallelRequests !== null && { maxParallelRequests: row.maxParallelRequests }),
+    ...limitFields(row, userLimits(row), now),
     metadataJson: JSON.stringify(row.metadata ?? {}),
     createdAtMs: BigInt(row.createdAt.getTime()),
     updatedAtMs: BigInt(row.updatedAt.getTime()),

@@ -1,4 +1,4 @@
-import { budgetPeriod, type LimitHolder } from "../key-record.js";
+import { budgetPeriod, type LimitHolder } from "../limit-holder.js";
 import type { AdminDeps } from "./context.js";
 
 /**

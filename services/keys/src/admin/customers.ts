@@ -5,7 +5,7 @@ import { customerAllowanceId, customerLimits, toCustomerProto, type CustomerRow 
 import { carrySpend } from "./carry-spend.js";
 import type { AdminDeps } from "./context.js";
 import { customerSettingsPatch } from "./settings.js";
-import { budgetSpend } from "./views.js";
+import { viewsWithSpend } from "./views.js";
 
 function invalid(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
@@ -23,10 +23,7 @@ function requireIds(userIds: string[]): string[] {
   return [...new Set(userIds)];
 }
 
-async function customerViews(deps: AdminDeps, rows: CustomerRow[], now = Date.now()): Promise<Customer[]> {
-  const spend = await budgetSpend(deps, rows.map(customerLimits), now);
-  return rows.map((row, i) => toCustomerProto(row, now, spend[i]));
-}
+const customerViews = (deps: AdminDeps, rows: CustomerRow[]): Promise<Customer[]> => viewsWithSpend(deps, rows, customerLimits, toCustomerProto);
 
 async function customerView(deps: AdminDeps, row: CustomerRow): Promise<Customer> {
   const [view] = await customerViews(deps, [row]);

@@ -16,7 +16,7 @@ import type { TeamPatch } from "../team-store.js";
 import { carrySpend } from "./carry-spend.js";
 import { uniquely, type AdminDeps } from "./context.js";
 import { teamMembers, teamSettingsPatch, type TeamMember } from "./settings.js";
-import { budgetSpend, keyViews } from "./views.js";
+import { keyViews, viewsWithSpend } from "./views.js";
 
 function teamNotFound(teamId: string): Error {
   return gatewayError(`team not found: ${teamId}`, Code.NotFound, { type: "not_found_error", param: "team_id" });
@@ -34,10 +34,7 @@ async function existing(deps: AdminDeps, teamId: string): Promise<TeamRow> {
 }
 
 /** Teams as management calls show them; a team with a budget carries its budget period's spend. */
-export async function teamViews(deps: AdminDeps, rows: TeamRow[], now = Date.now()): Promise<Team[]> {
-  const spend = await budgetSpend(deps, rows.map(toTeamRecord), now);
-  return rows.map((row, i) => toTeamProto(row, now, spend[i]));
-}
+export const teamViews = (deps: AdminDeps, rows: TeamRow[]): Promise<Team[]> => viewsWithSpend(deps, rows, toTeamRecord, toTeamProto);
 
 async function teamView(deps: AdminDeps, row: TeamRow): Promise<Team> {
   const [view] = await teamViews(deps, [row]);

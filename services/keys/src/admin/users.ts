@@ -19,7 +19,7 @@ import { carrySpend } from "./carry-spend.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { settingsPatch, userSettingsPatch, type TeamMember } from "./settings.js";
 import { teamViews } from "./teams.js";
-import { budgetSpend, keyView, keyViews } from "./views.js";
+import { keyView, keyViews, viewsWithSpend } from "./views.js";
 
 // /user/list's pages, as LiteLLM's: 25 by default, at most 100.
 const DEFAULT_PAGE_SIZE = 25;
@@ -34,10 +34,7 @@ function taken(message: string): Error {
   return gatewayError(message, Code.AlreadyExists, { type: "invalid_request_error", status: 409 });
 }
 
-async function userViews(deps: AdminDeps, rows: UserRow[], now = Date.now()): Promise<User[]> {
-  const spend = await budgetSpend(deps, rows.map(userLimits), now);
-  return rows.map((row, i) => toUserProto(row, now, spend[i]));
-}
+const userViews = (deps: AdminDeps, rows: UserRow[]): Promise<User[]> => viewsWithSpend(deps, rows, userLimits, toUserProto);
 
 async function userView(deps: AdminDeps, row: UserRow): Promise<User> {
   const [view] = await userViews(deps, [row]);

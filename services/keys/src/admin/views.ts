@@ -1,5 +1,6 @@
 import type { VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
-import { budgetPeriod, toProto, toRecord, type KeyRow, type LimitHolder } from "../key-record.js";
+import { toProto, toRecord, type KeyRow } from "../key-record.js";
+import { budgetPeriod, type LimitHolder } from "../limit-holder.js";
 import type { AdminDeps } from "./context.js";
 
 /**
@@ -7,18 +8,26 @@ import type { AdminDeps } from "./context.js";
  * is held to (zero again when the period turns, as in LiteLLM); undefined
  * for a holder without a budget.
  */
-export async function budgetSpend(deps: AdminDeps, holders: LimitHolder[], now: number): Promise<(number | undefined)[]> {
+async function budgetSpend(deps: AdminDeps, holders: LimitHolder[], now: number): Promise<(number | undefined)[]> {
   const budgeted = holders.filter((h) => h.maxBudget !== null);
   const spend = await deps.spend.of(budgeted.map((h) => ({ keyId: h.allowanceId, kind: "budget", windowStart: budgetPeriod(h, now).start })));
   const byHolder = new Map(budgeted.map((h, i) => [h, spend[i]]));
   return holders.map((h) => byHolder.get(h));
 }
 
-/** Keys as management calls show them, a key with a budget with its budget period's spend. */
-export async function keyViews(deps: AdminDeps, rows: KeyRow[], now = Date.now()): Promise<VirtualKey[]> {
-  const spend = await budgetSpend(deps, rows.map(toRecord), now);
-  return rows.map((row, i) => toProto(row, now, spend[i]));
+/** Rows (keys, teams, users, customers) as management calls show them, each with a budget with its budget period's spend. */
+export async function viewsWithSpend<Row, View>(
+  deps: AdminDeps,
+  rows: Row[],
+  holderOf: (row: Row) => LimitHolder,
+  view: (row: Row, now: number, spend?: number) => View,
+  now = Date.now(),
+): Promise<View[]> {
+  const spend = await budgetSpend(deps, rows.map(holderOf), now);
+  return rows.map((row, i) => view(row, now, spend[i]));
 }
+
+export const keyViews = (deps: AdminDeps, rows: KeyRow[]): Promise<VirtualKey[]> => viewsWithSpend(deps, rows, toRecord, toProto);
 
 export async function keyView(deps: AdminDeps, row: KeyRow): Promise<VirtualKey> {
   const [view] = await keyViews(deps, [row]);

@@ -3,6 +3,21 @@ import { bigint, boolean, doublePrecision, integer, jsonb, pgSchema, primaryKey,
 
 export const keys = pgSchema("keys");
 
+/** The limit columns keys, teams, users and customers share (LimitColumns in limit-holder.ts). */
+const limitColumns = () => ({
+  maxBudget: doublePrecision("max_budget"),
+  budgetDuration: text("budget_duration").notNull().default(""),
+  rpmLimit: integer("rpm_limit"),
+  tpmLimit: integer("tpm_limit"),
+  maxParallelRequests: integer("max_parallel_requests"),
+});
+
+/** When a row was made and last changed. */
+const timestamps = () => ({
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
 /**
  * Virtual keys. A key is found by the sha256 of the key (the key itself is
  * never stored); limits hang off the stable id, so regenerating a key keeps
@@ -16,18 +31,13 @@ export const virtualKeys = keys.table("virtual_keys", {
   keyName: text("key_name").notNull(),
   keyAlias: text("key_alias").unique(),
   models: text("models").array().notNull().default(sql`'{}'::text[]`),
-  maxBudget: doublePrecision("max_budget"),
-  budgetDuration: text("budget_duration").notNull().default(""),
+  ...limitColumns(),
   expiresAt: timestamp("expires_at", { withTimezone: true }),
-  rpmLimit: integer("rpm_limit"),
-  tpmLimit: integer("tpm_limit"),
-  maxParallelRequests: integer("max_parallel_requests"),
   metadata: jsonb("metadata").notNull().default({}),
   userId: text("user_id").notNull().default(""),
   teamId: text("team_id").notNull().default(""),
   blocked: boolean("blocked").notNull().default(false),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  ...timestamps(),
 });
 
 /**
@@ -63,17 +73,12 @@ export const teams = keys.table("teams", {
   teamId: text("team_id").primaryKey(),
   teamAlias: text("team_alias"),
   models: text("models").array().notNull().default(sql`'{}'::text[]`),
-  maxBudget: doublePrecision("max_budget"),
-  budgetDuration: text("budget_duration").notNull().default(""),
-  rpmLimit: integer("rpm_limit"),
-  tpmLimit: integer("tpm_limit"),
-  maxParallelRequests: integer("max_parallel_requests"),
+  ...limitColumns(),
   metadata: jsonb("metadata").notNull().default({}),
   /** LiteLLM's members_with_roles: [{ role, user_id, user_email }]. */
   membersWithRoles: jsonb("members_with_roles").notNull().default([]),
   blocked: boolean("blocked").notNull().default(false),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  ...timestamps(),
 });
 
 /**
@@ -89,14 +94,9 @@ export const users = keys.table(
     userEmail: text("user_email"),
     userRole: text("user_role").notNull().default("internal_user"),
     models: text("models").array().notNull().default(sql`'{}'::text[]`),
-    maxBudget: doublePrecision("max_budget"),
-    budgetDuration: text("budget_duration").notNull().default(""),
-    rpmLimit: integer("rpm_limit"),
-    tpmLimit: integer("tpm_limit"),
-    maxParallelRequests: integer("max_parallel_requests"),
+    ...limitColumns(),
     metadata: jsonb("metadata").notNull().default({}),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    ...timestamps(),
   },
   // One user per email, whatever its case, as LiteLLM checks.
   (t) => [uniqueIndex("users_email_lower_idx").on(sql`lower(${t.userEmail})`)],
@@ -111,13 +111,8 @@ export const customers = keys.table("customers", {
   userId: text("user_id").primaryKey(),
   alias: text("alias"),
   blocked: boolean("blocked").notNull().default(false),
-  maxBudget: doublePrecision("max_budget"),
-  budgetDuration: text("budget_duration").notNull().default(""),
-  rpmLimit: integer("rpm_limit"),
-  tpmLimit: integer("tpm_limit"),
-  maxParallelRequests: integer("max_parallel_requests"),
+  ...limitColumns(),
   allowedModelRegion: text("allowed_model_region"),
   defaultModel: text("default_model"),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  ...timestamps(),
 });
