@@ -1,33 +1,11 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
-import type { Database } from "@gateway/common";
-import { Access, KeysService, type AuthorizeResponse, type Customer, type CustomerSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startKeys } from "../src/index.js";
-import { ReservationPricing } from "../src/reservation-pricing.js";
-import { MASTER, MemoryBus, config, keysDatabase, logger } from "./support.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Access, type AuthorizeResponse, type Customer, type CustomerSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { describe, expect, it, vi } from "vitest";
+import { MASTER, RESERVATION, asMaster, clientOf, keysService, type KeysClient } from "./support.js";
 
-type Keys = Awaited<ReturnType<typeof startKeys>>;
-type KeysClient = Client<typeof KeysService>;
-
-let database: Database;
-let keys: Keys;
-const bus = new MemoryBus();
-
-beforeAll(async () => {
-  database = await keysDatabase();
-  keys = await startKeys({ config, database, bus, logger });
-});
-afterAll(async () => {
-  await keys.stop();
-  await database.close();
-});
-
-const clientOf = (replica: Keys): KeysClient => createClient(KeysService, createRouterTransport(replica.routes));
-const client = () => clientOf(keys);
-const asMaster = { headers: { authorization: `Bearer ${MASTER}` } };
-// What Authorize reserves for one request of `ask` on fast-model (openai/gpt-4o-mini, priced).
-const RESERVATION = new ReservationPricing(config).maxCost("fast-model", 10, 10);
+const service = keysService();
+const client = service.client;
 
 async function createCustomer(userId: string, settings: MessageInitShape<typeof CustomerSettingsSchema> = {}): Promise<Customer> {
   const { customer } = await client().createCustomer({ userId, settings }, asMaster);
@@ -211,7 +189,7 @@ describe("a blocked customer", () => {
 
   it("is refused on every replica", async () => {
     const key = await newKey();
-    const other = await startKeys({ config, database, bus, logger });
+    const other = await service.replica();
     try {
       await client().blockCustomers({ userIds: ["blocked-everywhere"] }, asMaster);
       // The other replica reloads its customers when told, a moment later.
@@ -304,7 +282,7 @@ describe("a customer's limits, whatever the key", () => {
     const fits = 5;
     await createCustomer("contended", { maxBudget: RESERVATION * (fits + 0.5) });
     const apiKeys = [await newKey(), await newKey(), MASTER];
-    const other = await startKeys({ config, database, bus, logger });
+    const other = await service.replica();
     const cost = RESERVATION / 2;
     try {
       const replicas = [client(), clientOf(other)];

@@ -1,5 +1,10 @@
 import { fileURLToPath } from "node:url";
+import { createClient, createRouterTransport, type Client } from "@connectrpc/connect";
 import { MemoryBus, createLogger, openDatabase, parseConfig, type Database } from "@gateway/common";
+import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
+import { afterAll, beforeAll } from "vitest";
+import { startKeys } from "../src/index.js";
+import { ReservationPricing } from "../src/reservation-pricing.js";
 
 export const MASTER = "sk-master-unit-test-0123";
 export const logger = createLogger("keys-test", "silent");
@@ -19,3 +24,31 @@ export async function keysDatabase(): Promise<Database> {
 }
 
 export { MemoryBus };
+
+export type Keys = Awaited<ReturnType<typeof startKeys>>;
+export type KeysClient = Client<typeof KeysService>;
+
+export const clientOf = (replica: Keys): KeysClient => createClient(KeysService, createRouterTransport(replica.routes));
+export const asMaster = { headers: { authorization: `Bearer ${MASTER}` } };
+// What Authorize reserves for one request of 10 prompt bytes and 10 tokens on fast-model (openai/gpt-4o-mini, priced).
+export const RESERVATION = new ReservationPricing(config).maxCost("fast-model", 10, 10);
+
+/**
+ * A keys service on a PGlite of the test file's own, started before its
+ * tests and stopped after them: `client()` calls it; `replica()` starts
+ * another on the same database and bus, for the caller to stop.
+ */
+export function keysService(): { client: () => KeysClient; replica: () => Promise<Keys> } {
+  let database: Database;
+  let keys: Keys;
+  const bus = new MemoryBus();
+  beforeAll(async () => {
+    database = await keysDatabase();
+    keys = await startKeys({ config, database, bus, logger });
+  });
+  afterAll(async () => {
+    await keys.stop();
+    await database.close();
+  });
+  return { client: () => clientOf(keys), replica: () => startKeys({ config, database, bus, logger }) };
+}

@@ -1,33 +1,11 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
-import type { Database } from "@gateway/common";
-import { KeysService, type AuthorizeResponse, type Team, type TeamSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startKeys } from "../src/index.js";
-import { ReservationPricing } from "../src/reservation-pricing.js";
-import { MASTER, MemoryBus, config, keysDatabase, logger } from "./support.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type AuthorizeResponse, type Team, type TeamSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { describe, expect, it } from "vitest";
+import { RESERVATION, asMaster, clientOf, keysService } from "./support.js";
 
-type Keys = Awaited<ReturnType<typeof startKeys>>;
-type KeysClient = Client<typeof KeysService>;
-
-let database: Database;
-let keys: Keys;
-const bus = new MemoryBus();
-
-beforeAll(async () => {
-  database = await keysDatabase();
-  keys = await startKeys({ config, database, bus, logger });
-});
-afterAll(async () => {
-  await keys.stop();
-  await database.close();
-});
-
-const clientOf = (replica: Keys): KeysClient => createClient(KeysService, createRouterTransport(replica.routes));
-const client = () => clientOf(keys);
-const asMaster = { headers: { authorization: `Bearer ${MASTER}` } };
-// What Authorize reserves for one request of `ask` on fast-model (openai/gpt-4o-mini, priced).
-const RESERVATION = new ReservationPricing(config).maxCost("fast-model", 10, 10);
+const service = keysService();
+const client = service.client;
 
 async function createTeam(teamId: string, settings: MessageInitShape<typeof TeamSettingsSchema> = {}): Promise<Team> {
   const { team } = await client().createTeam({ teamId, settings }, asMaster);
@@ -214,7 +192,7 @@ describe("a team's limits, shared by its keys", () => {
     const team = await createTeam("contended", { maxBudget: RESERVATION * (fits + 0.5) });
     const a = await teamKey(team.teamId);
     const b = await teamKey(team.teamId);
-    const other = await startKeys({ config, database, bus, logger });
+    const other = await service.replica();
     const cost = RESERVATION / 2;
     try {
       const replicas = [client(), clientOf(other)];
@@ -289,7 +267,7 @@ describe("team members", () => {
 
   it("keeps every member added at once, on either replica", async () => {
     await createTeam("crowd");
-    const other = await startKeys({ config, database, bus, logger });
+    const other = await service.replica();
     try {
       const replicas = [client(), clientOf(other)];
       await Promise.all(

@@ -1,8 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
-import type { Database } from "@gateway/common";
+import { Code, ConnectError } from "@connectrpc/connect";
 import {
-  KeysService,
   type AuthorizeResponse,
   type KeySettingsSchema,
   type ListUsersRequestSchema,
@@ -10,33 +8,12 @@ import {
   type User,
   type UserSettingsSchema,
 } from "@gateway/proto/keys/v1/keys_pb.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startKeys } from "../src/index.js";
-import { ReservationPricing } from "../src/reservation-pricing.js";
-import { MASTER, MemoryBus, config, keysDatabase, logger } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { RESERVATION, asMaster, clientOf, keysService } from "./support.js";
 
-type Keys = Awaited<ReturnType<typeof startKeys>>;
-type KeysClient = Client<typeof KeysService>;
-
-let database: Database;
-let keys: Keys;
-const bus = new MemoryBus();
-
-beforeAll(async () => {
-  database = await keysDatabase();
-  keys = await startKeys({ config, database, bus, logger });
-});
-afterAll(async () => {
-  await keys.stop();
-  await database.close();
-});
-
-const clientOf = (replica: Keys): KeysClient => createClient(KeysService, createRouterTransport(replica.routes));
-const client = () => clientOf(keys);
-const asMaster = { headers: { authorization: `Bearer ${MASTER}` } };
+const service = keysService();
+const client = service.client;
 const as = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
-// What Authorize reserves for one request of `ask` on fast-model (openai/gpt-4o-mini, priced).
-const RESERVATION = new ReservationPricing(config).maxCost("fast-model", 10, 10);
 
 async function createUser(userId: string, settings: MessageInitShape<typeof UserSettingsSchema> = {}, teams: string[] = []): Promise<User> {
   const { user } = await client().createUser({ userId, settings, teams }, asMaster);
@@ -292,7 +269,7 @@ describe("a user's limits, shared by its keys", () => {
     await createUser("contended-user", { maxBudget: RESERVATION * (fits + 0.5) });
     const a = await userKey("contended-user");
     const b = await userKey("contended-user");
-    const other = await startKeys({ config, database, bus, logger });
+    const other = await service.replica();
     const cost = RESERVATION / 2;
     try {
       const replicas = [client(), clientOf(other)];
