@@ -29,6 +29,17 @@ import { addTeamMember, blockTeam, deleteTeamMember, deleteTeams, listTeams, new
 import { textCompletions } from "./routes/text-completions.js";
 import { deleteUsers, listUsers, newUser, updateUser, userInfoRoute } from "./routes/users.js";
 
+// LiteLLM's customer routes, which it also answers under /end_user/.
+const CUSTOMER_ROUTES: [method: string, name: string, route: RouteHandler][] = [
+  ["POST", "new", newCustomer],
+  ["POST", "update", updateCustomer],
+  ["GET", "info", customerInfoRoute],
+  ["GET", "list", listCustomers],
+  ["POST", "delete", deleteCustomers],
+  ["POST", "block", blockCustomers],
+  ["POST", "unblock", unblockCustomers],
+];
+
 // Every route by "METHOD path"; OpenAI routes answer with and without /v1, as LiteLLM's do.
 const ROUTES = new Map<string, RouteHandler>([
   ["POST /v1/chat/completions", chatCompletions],
@@ -86,13 +97,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /user/info", userInfoRoute],
   ["GET /user/list", listUsers],
   ["POST /user/delete", deleteUsers],
-  ["POST /customer/new", newCustomer],
-  ["POST /customer/update", updateCustomer],
-  ["GET /customer/info", customerInfoRoute],
-  ["GET /customer/list", listCustomers],
-  ["POST /customer/delete", deleteCustomers],
-  ["POST /customer/block", blockCustomers],
-  ["POST /customer/unblock", unblockCustomers],
+  ...CUSTOMER_ROUTES.flatMap(([method, name, route]) => ["customer", "end_user"].map((prefix) => [`${method} /${prefix}/${name}`, route] as const)),
   ["POST /model/new", newModel],
   ["POST /model/update", updateModel],
   ["POST /model/delete", deleteModel],

@@ -73,6 +73,8 @@ describe("customers", () => {
     const updated = await admin<CustomerJson>(baseUrl, "POST", "/customer/update", { user_id: "acme", rpm_limit: 10, max_budget: null });
     expect(updated.json.litellm_budget_table).toMatchObject({ max_budget: null, rpm_limit: 10 });
     expect((await admin<CustomerJson[]>(baseUrl, "GET", "/customer/list")).json.map((c) => c.user_id)).toContain("acme");
+    // LiteLLM's /end_user/ names for the same routes.
+    expect((await admin<CustomerJson>(baseUrl, "GET", "/end_user/info?end_user_id=acme")).json).toMatchObject({ user_id: "acme", alias: "Acme" });
 
     const unknown = await info("nobody");
     expect(unknown.status).toBe(404);
