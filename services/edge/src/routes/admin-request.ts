@@ -1,7 +1,7 @@
-import { Code, type CallOptions } from "@connectrpc/connect";
+import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, readJsonObject } from "../http.js";
+import { apiKeyOf, asMasterKey, readJsonObject } from "../http.js";
 
 // What LiteLLM's management routes (/key/*, /team/*) read from their bodies,
 // as calls to the keys service's management RPCs. The caller's key rides
@@ -9,6 +9,8 @@ import { apiKeyOf, readJsonObject } from "../http.js";
 
 export type Json = Record<string, unknown>;
 const ADMIN_BODY_LIMIT = 1024 * 1024;
+// The accounting service's KeySpend takes at most this many ids of each kind a call.
+const MAX_SPEND_IDS = 1000;
 
 export function bad(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
@@ -29,6 +31,39 @@ export function keysChanged(ctx: RequestContext): void {
 
 export async function body(ctx: RequestContext): Promise<Json> {
   return (await readJsonObject(ctx.req, ADMIN_BODY_LIMIT)).body;
+}
+
+/** A value that must be a non-empty string (an id the route names). */
+export function required(value: unknown, param: string): string {
+  if (typeof value !== "string" || value === "") throw bad(`${param} is required`, param);
+  return value;
+}
+
+/**
+ * A read made before a change, to learn what the change starts from: no such
+ * thing, or a caller who may not see it, reads as undefined (the change
+ * itself then says so).
+ */
+export function unlessMissing<T>(read: Promise<T>): Promise<T | undefined> {
+  return read.catch((err: unknown) => {
+    if ([Code.PermissionDenied, Code.NotFound].includes(ConnectError.from(err).code)) return undefined;
+    throw err;
+  });
+}
+
+const SPEND_OF = { keyHashes: "spend", teamIds: "teamSpend", endUsers: "endUserSpend" } as const;
+
+/**
+ * What the ledger holds for each key hash, team id or end user, asked with
+ * the edge's master key once the keys service has let the caller see them,
+ * in as many calls as KeySpend needs.
+ */
+export async function ledgerSpend(ctx: RequestContext, of: keyof typeof SPEND_OF, ids: string[]): Promise<Record<string, number>> {
+  const asks = [];
+  for (let i = 0; i < ids.length; i += MAX_SPEND_IDS) {
+    asks.push(ctx.options.peers.accounting.keySpend({ [of]: ids.slice(i, i + MAX_SPEND_IDS) }, asMasterKey(ctx)));
+  }
+  return Object.assign({}, ...(await Promise.all(asks)).map((answer) => answer[SPEND_OF[of]])) as Record<string, number>;
 }
 
 /** A field of the body that `check` accepts; absent or null: undefined. */

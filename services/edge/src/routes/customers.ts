@@ -1,14 +1,26 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { Customer, CustomerSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { asMasterKey, queryOf, sendJson } from "../http.js";
-import { bad, body, callOptions, changesBudgetWindow, iso, isString, isStrings, keysChanged, optional, sharedSettings, type Json } from "./admin-request.js";
+import { queryOf, sendJson } from "../http.js";
+import {
+  bad,
+  body,
+  callOptions,
+  changesBudgetWindow,
+  iso,
+  isString,
+  isStrings,
+  keysChanged,
+  ledgerSpend,
+  optional,
+  required,
+  sharedSettings,
+  unlessMissing,
+  type Json,
+} from "./admin-request.js";
 
 // LiteLLM's customer (end user) management routes (/customer/*).
 
-// The accounting service's KeySpend takes at most this many end users a call.
-const MAX_END_USER_SPEND_IDS = 1000;
 const CLEARABLE = ["alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests", "allowed_model_region", "default_model"];
 
 const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
@@ -30,10 +42,7 @@ function settings(b: Json): MessageInitShape<typeof CustomerSettingsSchema> {
   return s;
 }
 
-function userId(value: unknown, param = "user_id"): string {
-  if (typeof value !== "string" || value === "") throw bad(`${param} is required`, param);
-  return value;
-}
+const userId = (value: unknown, param = "user_id") => required(value, param);
 
 /** A customer in LiteLLM's response shape: its limits in a budget table of its own. */
 function customerInfo(c: Customer, spend: number) {
@@ -62,12 +71,7 @@ function customerInfo(c: Customer, spend: number) {
 
 /** What each customer has spent: its budget period's with a budget, otherwise the ledger's over requests made for it. */
 async function spendOfCustomers(ctx: RequestContext, customers: Customer[]): Promise<number[]> {
-  const ids = customers.filter((c) => c.spend === undefined).map((c) => c.userId);
-  const asks = [];
-  for (let i = 0; i < ids.length; i += MAX_END_USER_SPEND_IDS) {
-    asks.push(ctx.options.peers.accounting.keySpend({ endUsers: ids.slice(i, i + MAX_END_USER_SPEND_IDS) }, asMasterKey(ctx)));
-  }
-  const ledger: Record<string, number> = Object.assign({}, ...(await Promise.all(asks)).map((answer) => answer.endUserSpend));
+  const ledger = await ledgerSpend(ctx, "endUsers", customers.filter((c) => c.spend === undefined).map((c) => c.userId));
   return customers.map((c) => c.spend ?? ledger[c.userId] ?? 0);
 }
 
@@ -86,11 +90,7 @@ export async function newCustomer(ctx: RequestContext): Promise<void> {
 /** What a customer shows as spent before a change that may move it to another budget window. */
 async function spendBefore(ctx: RequestContext, b: Json, id: string): Promise<number | undefined> {
   if (!changesBudgetWindow(b)) return undefined;
-  const found = await ctx.options.peers.keys.getCustomer({ userId: id }, callOptions(ctx)).catch((err: unknown) => {
-    // No such customer: the change itself says so.
-    if (ConnectError.from(err).code === Code.NotFound) return undefined;
-    throw err;
-  });
+  const found = await unlessMissing(ctx.options.peers.keys.getCustomer({ userId: id }, callOptions(ctx)));
   return found && (await spendOfCustomers(ctx, [found.customer!]))[0];
 }
 

@@ -2,16 +2,28 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, asMasterKey, intParam, pathSegment, queryOf, sendJson } from "../http.js";
-import { bad, body, callOptions, changesBudgetWindow, iso, isString, isStrings, keysChanged, optional, sharedSettings, type Json } from "./admin-request.js";
+import { apiKeyOf, intParam, pathSegment, queryOf, sendJson } from "../http.js";
+import {
+  bad,
+  body,
+  callOptions,
+  changesBudgetWindow,
+  iso,
+  isString,
+  isStrings,
+  keysChanged,
+  ledgerSpend,
+  optional,
+  sharedSettings,
+  unlessMissing,
+  type Json,
+} from "./admin-request.js";
 
 // LiteLLM's key management routes (/key/*).
 
 // /key/list's pages, as LiteLLM bounds them (the keys service cuts larger ones to this size too); page is a uint32 in the RPC.
 const MAX_KEY_PAGE_SIZE = 100;
 const MAX_KEY_PAGE = 2 ** 32 - 1;
-// The accounting service's KeySpend takes at most this many hashes a call.
-const MAX_KEY_SPEND_HASHES = 1000;
 
 /** A key named by value or by hash, as LiteLLM's routes accept either. */
 export function keyRef(value: unknown, param = "key"): MessageInitShape<typeof KeyRefSchema> {
@@ -61,16 +73,6 @@ export function keyInfo(k: VirtualKey, spend: number) {
   };
 }
 
-/** What the ledger holds for each key hash, asked with the edge's master key. */
-export async function ledgerSpend(ctx: RequestContext, hashes: string[]): Promise<Record<string, number>> {
-  // A page of keys regenerated many times can have more hashes than one call takes.
-  const asks = [];
-  for (let i = 0; i < hashes.length; i += MAX_KEY_SPEND_HASHES) {
-    asks.push(ctx.options.peers.accounting.keySpend({ keyHashes: hashes.slice(i, i + MAX_KEY_SPEND_HASHES) }, asMasterKey(ctx)));
-  }
-  return Object.assign({}, ...(await Promise.all(asks)).map((answer) => answer.spend)) as Record<string, number>;
-}
-
 /**
  * What each key has spent: for a key with a budget, its budget period's, as
  * the keys service holds the budget to it; otherwise the ledger's, over
@@ -80,7 +82,7 @@ export async function ledgerSpend(ctx: RequestContext, hashes: string[]): Promis
  */
 export async function spendOf(ctx: RequestContext, keys: VirtualKey[]): Promise<number[]> {
   const hashesOf = (k: VirtualKey) => [k.keyHash, ...k.previousKeyHashes];
-  const ledger = await ledgerSpend(ctx, keys.filter((k) => k.spend === undefined).flatMap(hashesOf));
+  const ledger = await ledgerSpend(ctx, "keyHashes", keys.filter((k) => k.spend === undefined).flatMap(hashesOf));
   return keys.map((k) => k.spend ?? hashesOf(k).reduce((sum, hash) => sum + (ledger[hash] ?? 0), 0));
 }
 
@@ -96,11 +98,7 @@ async function withSpend(ctx: RequestContext, key: VirtualKey) {
  */
 async function spendBefore(ctx: RequestContext, b: Json, ref: MessageInitShape<typeof KeyRefSchema>): Promise<number | undefined> {
   if (!changesBudgetWindow(b)) return undefined;
-  const found = await ctx.options.peers.keys.getKey({ ref }, callOptions(ctx)).catch((err: unknown) => {
-    // A caller who may not change the key, or no such key: the change itself says so.
-    if ([Code.PermissionDenied, Code.NotFound].includes(ConnectError.from(err).code)) return undefined;
-    throw err;
-  });
+  const found = await unlessMissing(ctx.options.peers.keys.getKey({ ref }, callOptions(ctx)));
   return found && (await spendOf(ctx, [found.key!]))[0];
 }
 

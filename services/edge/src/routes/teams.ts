@@ -1,15 +1,27 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { Team, TeamSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { asMasterKey, queryOf, sendJson } from "../http.js";
-import { bad, body, callOptions, changesBudgetWindow, iso, isObject, isString, keysChanged, optional, sharedSettings, type Json } from "./admin-request.js";
+import { queryOf, sendJson } from "../http.js";
+import {
+  bad,
+  body,
+  callOptions,
+  changesBudgetWindow,
+  iso,
+  isObject,
+  isString,
+  keysChanged,
+  ledgerSpend,
+  optional,
+  required,
+  sharedSettings,
+  unlessMissing,
+  type Json,
+} from "./admin-request.js";
 import { keyInfo, spendOf } from "./keys.js";
 
 // LiteLLM's team management routes (/team/*).
 
-// The accounting service's KeySpend takes at most this many team ids a call.
-const MAX_TEAM_SPEND_IDS = 1000;
 const CLEARABLE = ["team_alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests"];
 
 const isMembers = (v: unknown): v is unknown[] => Array.isArray(v);
@@ -29,10 +41,7 @@ function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
   return s;
 }
 
-function teamId(value: unknown, param = "team_id"): string {
-  if (typeof value !== "string" || value === "") throw bad(`${param} is required`, param);
-  return value;
-}
+const teamId = (value: unknown, param = "team_id") => required(value, param);
 
 /** A team in LiteLLM's response shape. */
 export function teamInfo(t: Team, spend: number) {
@@ -58,16 +67,10 @@ export function teamInfo(t: Team, spend: number) {
 /**
  * What each team has spent: for a team with a budget, its budget period's,
  * as the keys service holds the budget to it; otherwise the ledger's, over
- * every request booked with the team's id. Asked with the edge's master key
- * once the keys service has let the caller see the teams.
+ * every request booked with the team's id.
  */
 export async function spendOfTeams(ctx: RequestContext, teams: Team[]): Promise<number[]> {
-  const ids = teams.filter((t) => t.spend === undefined).map((t) => t.teamId);
-  const asks = [];
-  for (let i = 0; i < ids.length; i += MAX_TEAM_SPEND_IDS) {
-    asks.push(ctx.options.peers.accounting.keySpend({ teamIds: ids.slice(i, i + MAX_TEAM_SPEND_IDS) }, asMasterKey(ctx)));
-  }
-  const ledger: Record<string, number> = Object.assign({}, ...(await Promise.all(asks)).map((answer) => answer.teamSpend));
+  const ledger = await ledgerSpend(ctx, "teamIds", teams.filter((t) => t.spend === undefined).map((t) => t.teamId));
   return teams.map((t) => t.spend ?? ledger[t.teamId] ?? 0);
 }
 
@@ -88,11 +91,7 @@ export async function newTeam(ctx: RequestContext): Promise<void> {
 /** What a team shows as spent before a change that may move it to another budget window. */
 async function spendBefore(ctx: RequestContext, b: Json, id: string): Promise<number | undefined> {
   if (!changesBudgetWindow(b)) return undefined;
-  const found = await ctx.options.peers.keys.getTeam({ teamId: id }, callOptions(ctx)).catch((err: unknown) => {
-    // No such team, or a caller who may not change it: the change itself says so.
-    if ([Code.PermissionDenied, Code.NotFound].includes(ConnectError.from(err).code)) return undefined;
-    throw err;
-  });
+  const found = await unlessMissing(ctx.options.peers.keys.getTeam({ teamId: id }, callOptions(ctx)));
   return found && (await spendOfTeams(ctx, [found.team!]))[0];
 }
 

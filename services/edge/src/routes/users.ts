@@ -1,10 +1,23 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { User, UserSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { intParam, queryOf, sendJson } from "../http.js";
-import { bad, body, callOptions, changesBudgetWindow, iso, isString, isStrings, keysChanged, optional, sharedSettings, type Json } from "./admin-request.js";
-import { keyInfo, ledgerSpend, spendOf } from "./keys.js";
+import {
+  bad,
+  body,
+  callOptions,
+  changesBudgetWindow,
+  iso,
+  isString,
+  isStrings,
+  keysChanged,
+  ledgerSpend,
+  optional,
+  sharedSettings,
+  unlessMissing,
+  type Json,
+} from "./admin-request.js";
+import { keyInfo, spendOf } from "./keys.js";
 import { spendOfTeams, teamInfo } from "./teams.js";
 
 // LiteLLM's user management routes (/user/*).
@@ -64,7 +77,7 @@ function userInfo(u: User, spend: number) {
  * the user's keys have had.
  */
 async function userSpend(ctx: RequestContext, users: { user: User; keyHashes: string[] }[]): Promise<number[]> {
-  const ledger = await ledgerSpend(ctx, users.filter((u) => u.user.spend === undefined).flatMap((u) => u.keyHashes));
+  const ledger = await ledgerSpend(ctx, "keyHashes", users.filter((u) => u.user.spend === undefined).flatMap((u) => u.keyHashes));
   return users.map((u) => u.user.spend ?? u.keyHashes.reduce((sum, hash) => sum + (ledger[hash] ?? 0), 0));
 }
 
@@ -108,12 +121,7 @@ async function shownUser(ctx: RequestContext, userId: string) {
 /** What a user shows as spent before a change that may move it to another budget window. */
 async function spendBefore(ctx: RequestContext, b: Json, userId: string): Promise<number | undefined> {
   if (!changesBudgetWindow(b) || userId === "") return undefined;
-  const shown = await shownUser(ctx, userId).catch((err: unknown) => {
-    // No such user: the change itself says so.
-    if (ConnectError.from(err).code === Code.NotFound) return undefined;
-    throw err;
-  });
-  return shown?.spend;
+  return (await unlessMissing(shownUser(ctx, userId)))?.spend;
 }
 
 export async function updateUser(ctx: RequestContext): Promise<void> {
