@@ -53,6 +53,8 @@ const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
   ["user_id", "text"],
   ["team_id", "text"],
   ["end_user", "text"],
+  ["cache_hit", "boolean"],
+  ["cache_key", "text"],
   ["model_group", "text"],
   ["original_model_group", "text"],
   ["attempted_fallbacks", "integer"],
@@ -104,13 +106,13 @@ function bookStatement(records: LedgerRecord[]): SQL {
     ),
     booked AS (
       INSERT INTO accounting.spend_logs (request_id, key_hash, key_alias, user_id, team_id, end_user,
-        model_group, original_model_group, attempted_fallbacks, deployment_id, provider, model,
-        prompt_tokens, completion_tokens, total_tokens, spend, start_time, end_time, latency_ms, status,
-        error_type, http_status, stream, usage_estimated, call_type)
-      SELECT request_id, key_hash, key_alias, user_id, team_id, end_user, model_group, original_model_group,
-        attempted_fallbacks, deployment_id, provider, model, prompt_tokens, completion_tokens, total_tokens,
-        spend, start_time, end_time, latency_ms, status, error_type, http_status, stream, usage_estimated,
-        call_type
+        cache_hit, cache_key, model_group, original_model_group, attempted_fallbacks, deployment_id,
+        provider, model, prompt_tokens, completion_tokens, total_tokens, spend, start_time, end_time,
+        latency_ms, status, error_type, http_status, stream, usage_estimated, call_type)
+      SELECT request_id, key_hash, key_alias, user_id, team_id, end_user, cache_hit, cache_key, model_group,
+        original_model_group, attempted_fallbacks, deployment_id, provider, model, prompt_tokens,
+        completion_tokens, total_tokens, spend, start_time, end_time, latency_ms, status, error_type,
+        http_status, stream, usage_estimated, call_type
       FROM input
       ON CONFLICT (request_id, start_time) DO NOTHING
       RETURNING request_id, start_time, key_hash, key_alias, team_id, model_group, spend,

@@ -20,6 +20,8 @@ export interface LedgerRecord {
   user_id: string;
   team_id: string;
   end_user: string;
+  cache_hit: boolean;
+  cache_key: string;
   model_group: string;
   original_model_group: string;
   attempted_fallbacks: number;
@@ -56,6 +58,8 @@ export function toLedgerRecord(event: UsageEvent, storePrompts: boolean): Ledger
     user_id: event.userId,
     team_id: event.teamId,
     end_user: event.endUser,
+    cache_hit: event.cacheHit,
+    cache_key: event.cacheKey,
     model_group: event.modelGroup,
     original_model_group: event.originalModelGroup,
     attempted_fallbacks: event.attemptedFallbacks,
@@ -90,6 +94,8 @@ export function toUsageEvent(row: SpendLogRow, payload?: { messages: string; res
     userId: row.userId,
     teamId: row.teamId,
     endUser: row.endUser,
+    cacheHit: row.cacheHit,
+    cacheKey: row.cacheKey,
     modelGroup: row.modelGroup,
     originalModelGroup: row.originalModelGroup,
     attemptedFallbacks: row.attemptedFallbacks,

@@ -36,6 +36,14 @@ describe("record", () => {
     expect((await ledgerDb.ledger.list({ requestId: unnamed.requestId }))[0]?.endUser).toBe("");
   });
 
+  test("keeps whether the response cache answered and its key, and false and '' for an event without them", async () => {
+    const hit = usageEvent({ cacheHit: true, cacheKey: "abc123def456", cost: 0 });
+    const miss = usageEvent({ cacheHit: false, cacheKey: "" });
+    await ledgerDb.ledger.record([hit, miss]);
+    expect(await ledgerDb.ledger.list({ requestId: hit.requestId })).toMatchObject([{ cacheHit: true, cacheKey: "abc123def456" }]);
+    expect(await ledgerDb.ledger.list({ requestId: miss.requestId })).toMatchObject([{ cacheHit: false, cacheKey: "" }]);
+  });
+
   test("keeps an event without an end time", async () => {
     const event = usageEvent();
     delete event.endTime;

@@ -40,7 +40,7 @@ describe("on Postgres", () => {
     await migrateAccounting(database);
     await expectWorkingLedger(database);
     const applied = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`accounting.migrations`);
-    expect(applied).toEqual([{ n: 4 }]);
+    expect(applied).toEqual([{ n: 5 }]);
   });
 
   test("a ledger booked before LiteLLM's call_type names has its rows renamed", async () => {
@@ -61,9 +61,9 @@ describe("on Postgres", () => {
     const startMs = Date.parse("2026-04-01T12:00:00Z");
     const old = usageEvent({ endUser: "", startTime: timestampFromMs(startMs) });
     await ledger.record([old]);
-    // As if the rows predated the column: drop it (and so its index) and forget the migration that made it.
+    // As if the rows predated the column: drop it (and so its index) and forget the migration that made it and those after.
     await database.db.execute(sql`ALTER TABLE accounting.spend_logs DROP COLUMN end_user`);
-    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at = (SELECT max(created_at) FROM accounting.migrations)`);
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at >= (SELECT created_at FROM accounting.migrations ORDER BY created_at OFFSET 3 LIMIT 1)`);
     await migrateAccounting(database);
     expect(await ledger.list({ requestId: old.requestId })).toEqual([old]);
     const partition = partitionName("spend_logs", dayOf(startMs));
@@ -72,6 +72,18 @@ describe("on Postgres", () => {
       .from(sql`pg_indexes`)
       .where(sql`schemaname = 'accounting' AND tablename = ${partition} AND indexdef LIKE '%end_user%'`);
     expect(indexes.map((i) => i.def)).toEqual([expect.stringMatching(/\(end_user, start_time\) WHERE \(end_user <> ''::text\)$/)]);
+  });
+
+  test("a ledger booked before cache_hit and cache_key keeps its rows, as misses with no key", async () => {
+    await migrateAccounting(database);
+    const ledger = new Ledger(database.db);
+    const old = usageEvent({ cacheHit: false, cacheKey: "" });
+    await ledger.record([old]);
+    // As if the rows predated the columns: drop them and forget the migration that made them.
+    await database.db.execute(sql`ALTER TABLE accounting.spend_logs DROP COLUMN cache_hit, DROP COLUMN cache_key`);
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at = (SELECT max(created_at) FROM accounting.migrations)`);
+    await migrateAccounting(database);
+    expect(await ledger.list({ requestId: old.requestId })).toEqual([old]);
   });
 });
 

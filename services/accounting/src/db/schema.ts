@@ -26,6 +26,10 @@ export const spendLogs = accounting.table(
     teamId: text("team_id").notNull(),
     /** The end user (LiteLLM's customer) the request was made for; '' when none was named. */
     endUser: text("end_user").notNull().default(""),
+    /** Answered from the gateway's response cache: no provider call, spend 0. */
+    cacheHit: boolean("cache_hit").notNull().default(false),
+    /** The response cache's key for the request; '' when the cache was not looked at. */
+    cacheKey: text("cache_key").notNull().default(""),
     /** The group that answered (or was tried last); the requested name is originalModelGroup. */
     modelGroup: text("model_group").notNull(),
     originalModelGroup: text("original_model_group").notNull().default(""),

@@ -12,6 +12,9 @@ export function usageEvent(init: MessageInitShape<typeof UsageEventSchema> = {})
     userId: "user-1",
     teamId: "team-1",
     endUser: "customer-1",
+    // Set so the round trips cover them; a real cache hit would also cost 0.
+    cacheHit: true,
+    cacheKey: "cache-key-1",
     modelGroup: "smart-model",
     // A fallback answered: the client asked for another group.
     originalModelGroup: "fast-model",

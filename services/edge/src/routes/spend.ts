@@ -1,10 +1,9 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey } from "@gateway/common";
-import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, asMasterKey, intParam, queryOf, sendJson } from "../http.js";
+import { asMaster, asMasterKey, intParam, queryOf, sendJson } from "../http.js";
 import { spendLogSummary } from "./spend-log-summary.js";
 
 const MAX_PAGE_SIZE = 1000;
@@ -47,6 +46,9 @@ export function spendLogRow(e: UsageEvent) {
     team_id: e.teamId || null,
     // The customer the request was made for; LiteLLM's end_user.
     end_user: e.endUser,
+    // Answered from the response cache, as LiteLLM's string; the cache's key, '' when not looked at.
+    cache_hit: e.cacheHit ? "True" : "False",
+    cache_key: e.cacheKey,
     status: e.status === UsageStatus.SUCCESS ? "success" : "failure",
     error_type: e.errorType || null,
     latency_ms: e.latencyMs,
@@ -91,8 +93,8 @@ const FALSE = /^(false|0|no|off|f|n)$/i;
  * them, unless summarize=false.
  */
 export async function spendLogs(ctx: RequestContext): Promise<void> {
-  const { keys, accounting } = ctx.options.peers;
-  await keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.MANAGEMENT });
+  const { accounting } = ctx.options.peers;
+  await asMaster(ctx);
   const q = queryOf(ctx.req);
   // LiteLLM's api_key filter takes the key itself or its hash.
   const apiKey = q.get("api_key") ?? "";

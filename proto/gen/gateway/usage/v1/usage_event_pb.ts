@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/usage/v1/usage_event.proto.
  */
 export const file_gateway_usage_v1_usage_event: GenFile = /*@__PURE__*/
-  fileDesc("CiJnYXRld2F5L3VzYWdlL3YxL3VzYWdlX2V2ZW50LnByb3RvEhBnYXRld2F5LnVzYWdlLnYxIooFCgpVc2FnZUV2ZW50EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIPCgd0ZWFtX2lkGAQgASgJEhMKC21vZGVsX2dyb3VwGAUgASgJEhUKDWRlcGxveW1lbnRfaWQYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSFgoOcHJvdmlkZXJfbW9kZWwYCCABKAkSFQoNcHJvbXB0X3Rva2VucxgJIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgKIAEoDRIUCgx0b3RhbF90b2tlbnMYCyABKA0SDAoEY29zdBgMIAEoARIuCgpzdGFydF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGF0ZW5jeV9tcxgPIAEoARItCgZzdGF0dXMYECABKA4yHS5nYXRld2F5LnVzYWdlLnYxLlVzYWdlU3RhdHVzEhIKCmVycm9yX3R5cGUYESABKAkSEwoLaHR0cF9zdGF0dXMYEiABKA0SDgoGc3RyZWFtGBMgASgIEhcKD3VzYWdlX2VzdGltYXRlZBgUIAEoCBIRCgljYWxsX3R5cGUYFSABKAkSEQoJa2V5X2FsaWFzGBYgASgJEhAKCG1lc3NhZ2VzGBcgASgJEhAKCHJlc3BvbnNlGBggASgJEhwKFG9yaWdpbmFsX21vZGVsX2dyb3VwGBkgASgJEhsKE2F0dGVtcHRlZF9mYWxsYmFja3MYGiABKA0SEAoIZW5kX3VzZXIYGyABKAkqXwoLVXNhZ2VTdGF0dXMSHAoYVVNBR0VfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUVVNBR0VfU1RBVFVTX1NVQ0NFU1MQARIYChRVU0FHRV9TVEFUVVNfRkFJTFVSRRACYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiJnYXRld2F5L3VzYWdlL3YxL3VzYWdlX2V2ZW50LnByb3RvEhBnYXRld2F5LnVzYWdlLnYxIrAFCgpVc2FnZUV2ZW50EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIPCgd0ZWFtX2lkGAQgASgJEhMKC21vZGVsX2dyb3VwGAUgASgJEhUKDWRlcGxveW1lbnRfaWQYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSFgoOcHJvdmlkZXJfbW9kZWwYCCABKAkSFQoNcHJvbXB0X3Rva2VucxgJIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgKIAEoDRIUCgx0b3RhbF90b2tlbnMYCyABKA0SDAoEY29zdBgMIAEoARIuCgpzdGFydF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGF0ZW5jeV9tcxgPIAEoARItCgZzdGF0dXMYECABKA4yHS5nYXRld2F5LnVzYWdlLnYxLlVzYWdlU3RhdHVzEhIKCmVycm9yX3R5cGUYESABKAkSEwoLaHR0cF9zdGF0dXMYEiABKA0SDgoGc3RyZWFtGBMgASgIEhcKD3VzYWdlX2VzdGltYXRlZBgUIAEoCBIRCgljYWxsX3R5cGUYFSABKAkSEQoJa2V5X2FsaWFzGBYgASgJEhAKCG1lc3NhZ2VzGBcgASgJEhAKCHJlc3BvbnNlGBggASgJEhwKFG9yaWdpbmFsX21vZGVsX2dyb3VwGBkgASgJEhsKE2F0dGVtcHRlZF9mYWxsYmFja3MYGiABKA0SEAoIZW5kX3VzZXIYGyABKAkSEQoJY2FjaGVfaGl0GBwgASgIEhEKCWNhY2hlX2tleRgdIAEoCSpfCgtVc2FnZVN0YXR1cxIcChhVU0FHRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRVU0FHRV9TVEFUVVNfU1VDQ0VTUxABEhgKFFVTQUdFX1NUQVRVU19GQUlMVVJFEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * One request's tokens and cost, published by the router on the JetStream
@@ -183,6 +183,22 @@ export type UsageEvent = Message<"gateway.usage.v1.UsageEvent"> & {
    * @generated from field: string end_user = 27;
    */
   endUser: string;
+
+  /**
+   * Answered from the response cache (litellm_settings.cache): no provider
+   * was called and the cost is 0.
+   *
+   * @generated from field: bool cache_hit = 28;
+   */
+  cacheHit: boolean;
+
+  /**
+   * The response cache's key for the request (x-litellm-cache-key); empty
+   * when the cache was not looked at.
+   *
+   * @generated from field: string cache_key = 29;
+   */
+  cacheKey: string;
 };
 
 /**
