@@ -162,8 +162,26 @@ const modelGroupAlias = z.record(
   z.union([z.string().min(1), z.looseObject({ model: z.string().min(1), hidden: z.boolean().optional() })]),
 );
 
+// litellm_settings.cache_params: the response cache, which the gateway keeps in each router
+// replica's memory whatever `type` says (router/src/config/cache-settings.ts).
+const cacheParams = z.looseObject({
+  type: z.string().min(1).optional(),
+  /** Seconds an answer stays cached. */
+  ttl: z.number().positive().optional(),
+  default_in_memory_ttl: z.number().positive().optional(),
+  namespace: z.string().min(1).optional(),
+  /** LiteLLM's call type names ("acompletion", "aembedding", …); [] caches nothing. */
+  supported_call_types: z.array(z.string().min(1)).optional(),
+  mode: z.enum(["default_on", "default_off"]).optional(),
+  /** Answers kept per replica, at most. */
+  max_size_in_memory: z.number().int().positive().optional(),
+});
+
 const litellmSettings = z.looseObject({
   drop_params: z.boolean().optional(),
+  /** Answer a request the same as an earlier identical one from the response cache. */
+  cache: z.boolean().optional(),
+  cache_params: cacheParams.optional(),
   /** Change requests Anthropic's format refuses (tool calls in a history without tools, the assistant first) so they are taken. */
   modify_params: z.boolean().optional(),
   request_timeout: z.number().positive().optional(),
@@ -220,6 +238,7 @@ export class ConfigError extends Error {
 const READ_SETTINGS: Record<string, ReadonlySet<string>> = {
   "": new Set([...Object.keys(configSchema.shape), "environment_variables"]),
   litellm_settings: new Set(Object.keys(litellmSettings.shape)),
+  cache_params: new Set(Object.keys(cacheParams.shape)),
   general_settings: new Set(Object.keys(generalSettings.shape)),
   router_settings: new Set(Object.keys(routerSettings.shape)),
   litellm_params: new Set(Object.keys(litellmParams.shape)),
@@ -241,6 +260,7 @@ export function ignoredSettings(config: GatewayConfig): string[] {
     ...unread("", config, ""),
     ...new Set(params),
     ...unread("litellm_settings", config.litellm_settings, "litellm_settings"),
+    ...unread("cache_params", config.litellm_settings.cache_params ?? {}, "litellm_settings.cache_params"),
     ...unread("general_settings", config.general_settings, "general_settings"),
     ...unread("router_settings", config.router_settings, "router_settings"),
   ];

@@ -51,7 +51,7 @@ describe("config.yaml", () => {
     model_info: { id: a, base_model: gpt-4o, supports_vision: true }
   - model_name: b
     litellm_params: { model: openai/gpt-4o-mini, temperature: 0.5, max_retries: 1, extra_headers: { X-Team: a }, extra_body: { top_k: 1 } }
-litellm_settings: { drop_params: true, cache: true, success_callback: [langfuse], num_retries: 1 }
+litellm_settings: { drop_params: true, cache: true, cache_params: { type: redis, host: localhost, ttl: 60 }, success_callback: [langfuse], num_retries: 1 }
 general_settings: { master_key: sk-x, alerting: [slack] }
 router_settings: { routing_strategy: simple-shuffle, redis_host: localhost }
 environment_variables: { A: b }
@@ -61,8 +61,8 @@ environment_variables: { A: b }
     expect(ignoredSettings(config)).toEqual([
       "model_list[].litellm_params.max_retries",
       "model_list[].litellm_params.input_cost_per_pixel",
-      "litellm_settings.cache",
       "litellm_settings.success_callback",
+      "litellm_settings.cache_params.host",
       "general_settings.alerting",
       "router_settings.redis_host",
     ]);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code, type CallOptions } from "@connectrpc/connect";
 import { formFields, gatewayError, keyOfAuthorization, withFields } from "@gateway/common";
+import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "./context.js";
 
 /** Reads the whole request body, refusing more than `limit` bytes. */
@@ -131,6 +132,11 @@ export function intParam(ctx: RequestContext, name: string, fallback: number, ma
  * Authorization carries something else), then OpenAI's bearer token (or a
  * bare key), then Azure's api-key or Anthropic's x-api-key.
  */
+/** Lets the request on only with the master key (the keys service's check for management access). */
+export async function asMaster(ctx: RequestContext): Promise<void> {
+  await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.MANAGEMENT });
+}
+
 export function apiKeyOf(ctx: RequestContext): string {
   const { req, options } = ctx;
   const custom = options.keyHeader === undefined ? undefined : req.headers[options.keyHeader];

@@ -117,6 +117,7 @@ function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): R
     headers["x-litellm-attempted-retries"] = String(started.attemptedRetries);
     headers["x-litellm-attempted-fallbacks"] = String(started.attemptedFallbacks);
     addProviderRateLimits(started.providerHeaders, headers);
+    if (started.cacheKey !== "") headers["x-litellm-cache-key"] = started.cacheKey;
   }
   if (cost !== undefined) headers["x-litellm-response-cost"] = String(cost);
   return headers;

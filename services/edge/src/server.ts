@@ -10,6 +10,7 @@ import { observeRequest } from "./observe.js";
 import { errorBody } from "./openai-errors.js";
 import { audioSpeech } from "./routes/audio-speech.js";
 import { audioTranscriptions } from "./routes/audio-transcriptions.js";
+import { cacheDelete, cachePing } from "./routes/cache.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
 import { embeddings } from "./routes/embeddings.js";
@@ -105,6 +106,8 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /v1/model/info", modelInfo],
   ["GET /model_group/info", modelGroupInfo],
   ["GET /health", health],
+  ["GET /cache/ping", cachePing],
+  ["POST /cache/delete", cacheDelete],
 ]);
 
 // Routes with a parameter in the path, and how metrics and traces name them.

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { hashKey, releaseCodec, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { cacheNotices } from "./config/cache-settings.js";
 import { splitModel } from "./config/deployment.js";
 import { ModelGroups } from "./config/model-groups.js";
 import { unkeyedEntries } from "./config/provider-env.js";
@@ -12,6 +13,7 @@ import { ModelStore } from "./model-admin/model-store.js";
 import { ParamSeal } from "./model-admin/sealed-params.js";
 import { LiveModelList } from "./model-list.js";
 import { SUPPORTED_PROVIDERS } from "./providers/index.js";
+import { ResponseCache } from "./response-cache.js";
 import { createRouterService, routerRoutes } from "./service.js";
 import { UsagePublisher, USAGE_SUBJECT } from "./usage-publisher.js";
 
@@ -21,6 +23,18 @@ export { UsagePublisher, type UsagePublisherOptions } from "./usage-publisher.js
 export { createRouterService, routerRoutes, ModelGroups, SUPPORTED_PROVIDERS, USAGE_SUBJECT };
 
 const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
+/** Live subject telling every router replica to drop cached answers (JSON list of keys). */
+const CACHE_DELETE_SUBJECT = "router.cache.delete";
+
+/** The keys a cache delete push names; none when it is not a list of them. */
+function keyList(data: Uint8Array): string[] {
+  try {
+    const keys: unknown = JSON.parse(Buffer.from(data).toString());
+    return Array.isArray(keys) ? keys.filter((key): key is string => typeof key === "string") : [];
+  } catch {
+    return [];
+  }
+}
 
 export async function startRouter(deps: {
   config: GatewayConfig;
@@ -45,7 +59,15 @@ export async function startRouter(deps: {
   await models.start();
   const unkeyed = unkeyedEntries(deps.config.model_list, (model) => splitModel(model).provider);
   if (unkeyed.length > 0) deps.logger.warn({ unkeyed }, "these deployments call an api_base of their own with no api_key: the provider's key variable is not sent there");
-  const reloader = deps.configPath ? new ConfigReloader(deps.configPath, (config) => models.applyConfig(config), deps.logger) : undefined;
+  for (const notice of cacheNotices(deps.config)) deps.logger.warn({ notice }, "response cache");
+  const cache = new ResponseCache();
+  const stopForgetting = deps.bus.listen(CACHE_DELETE_SUBJECT, (data) => cache.delete(keyList(data)));
+  const applyConfig = (config: GatewayConfig) => {
+    models.applyConfig(config);
+    // Turned off: what it kept is of no more use.
+    if (!models.table().cache) cache.clear();
+  };
+  const reloader = deps.configPath ? new ConfigReloader(deps.configPath, applyConfig, deps.logger) : undefined;
   reloader?.start();
   const publisher = new UsagePublisher(deps.bus, deps.logger, {
     outboxDir: deps.outboxDir,
@@ -59,6 +81,11 @@ export async function startRouter(deps: {
     logger: deps.logger,
     masterKeyHash: masterKey === undefined ? undefined : hashKey(masterKey),
     settleReservation: (release) => deps.bus.broadcast(releaseSubject(release.holder), releaseCodec.encode(release)),
+    cache,
+    forgetCached: (keys) => {
+      cache.delete(keys);
+      deps.bus.broadcast(CACHE_DELETE_SUBJECT, Buffer.from(JSON.stringify(keys)));
+    },
   });
   return {
     impl,
@@ -74,6 +101,7 @@ export async function startRouter(deps: {
     /** Stops watching and following changes, gives back held limits, stops retrying publishes (what is unsent stays in the outbox). */
     async close() {
       reloader?.stop();
+      stopForgetting();
       models.stop();
       await limits.close();
       await publisher.close();

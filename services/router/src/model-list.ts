@@ -1,4 +1,5 @@
 import { ConfigError, encodeModelPrices, MODEL_PRICES_SUBJECT, parseModelEntry, type Bus, type GatewayConfig, type Logger, type ModelEntry } from "@gateway/common";
+import { cacheSettings } from "./config/cache-settings.js";
 import { ModelGroups } from "./config/model-groups.js";
 import type { DeploymentLimits } from "./deployment-limits.js";
 import type { ModelStore, RuntimeModelRow } from "./model-admin/model-store.js";
@@ -137,7 +138,7 @@ export class LiveModelList {
   private build(config: GatewayConfig, runtime: readonly ModelEntry[]): RoutingTable {
     const groups = ModelGroups.fromConfig(config, SUPPORTED_PROVIDERS, runtime);
     checkDeployments(groups);
-    return { groups, ...strategyFor(groups.settings, this.deps.limits) };
+    return { groups, ...strategyFor(groups.settings, this.deps.limits), cache: cacheSettings(config) };
   }
 
   private swap(table: RoutingTable, config: GatewayConfig, runtime: readonly ModelEntry[]): void {

@@ -56,6 +56,7 @@ export function started(d: Deployment): CallEvent {
       attemptedRetries: 0,
       attemptedFallbacks: 0,
       providerHeaders: NO_HEADERS,
+      cacheKey: "",
     },
   });
 }

@@ -4,6 +4,7 @@ import { gatewayError, LightAbortController, type Logger } from "@gateway/common
 import { AnsweredStream } from "./answered-stream.js";
 import { withCallDefaults } from "./call-defaults.js";
 import type { Answer, CallHandler } from "./calls.js";
+import type { CacheSettings } from "./config/cache-settings.js";
 import type { Deployment } from "./config/deployment.js";
 import type { ModelGroup, ModelGroups } from "./config/model-groups.js";
 import type { Cooldowns } from "./cooldowns.js";
@@ -22,6 +23,8 @@ export interface RoutingTable {
   strategy: RoutingStrategy;
   /** Per-deployment rpm/tpm shared by the router replicas; usage-based routing only. */
   limits: DeploymentLimits | undefined;
+  /** The response cache's settings; absent when it is off. */
+  cache?: CacheSettings | undefined;
 }
 
 /** What the router keeps about deployments across requests (and config reloads). */

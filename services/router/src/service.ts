@@ -3,6 +3,8 @@ import { DIRECT_PROTOCOL, END_USER_MAX_CHARS, formFields, gatewayError, isUnexpe
 import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
+import { cacheStatus } from "./cache-status.js";
+import { cacheUse, keptAnswer, replay } from "./cached-answers.js";
 import { CALL_HANDLERS } from "./calls.js";
 import { CompleteEvents } from "./complete-events.js";
 import { costFor, type Outcome, type CallEvent } from "./outcome.js";
@@ -16,6 +18,8 @@ import { modelGroupInfo } from "./model-admin/model-group-info.js";
 import type { ModelStore } from "./model-admin/model-store.js";
 import { updateModel } from "./model-admin/update-model.js";
 import type { LiveModelList } from "./model-list.js";
+import { withoutGatewayFields } from "./gateway-fields.js";
+import type { ResponseCache } from "./response-cache.js";
 import { routeCall, type RoutingState } from "./routing.js";
 import { StoredPayload } from "./stored-payload.js";
 import type { UsagePublisher } from "./usage-publisher.js";
@@ -33,6 +37,10 @@ export interface RouterDeps {
   masterKeyHash: string | undefined;
   /** Settles a call's reservations at the keys replica holding them (CompleteRequest.reservation_holder). */
   settleReservation: (release: ReleaseRequest) => void;
+  /** This replica's response cache (used when litellm_settings.cache is on). */
+  cache: ResponseCache;
+  /** Tells every router replica to drop these cached answers (this one's too). */
+  forgetCached: (keys: string[]) => void;
 }
 
 function storeOf(deps: RouterDeps): ModelStore {
@@ -79,21 +87,36 @@ function timestamp(ms: number): { seconds: bigint; nanos: number } {
   return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
 }
 
-/** What a call used, in dollars and tokens, as far as it got. */
-function usedBy(outcome: Outcome): { cost: number; totalTokens: number } {
+/** What a call used, in dollars and tokens, as far as it got; an answer from the cache costs nothing. */
+function usedBy(outcome: Outcome, cacheHit: boolean): { cost: number; totalTokens: number } {
   const { deployment: d, usage } = outcome;
-  return { cost: d && usage ? costFor(d, usage) : 0, totalTokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0) };
+  return { cost: d && usage && !cacheHit ? costFor(d, usage) : 0, totalTokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0) };
+}
+
+/** How a call went with the response cache, for its usage event. */
+interface CacheResult {
+  /** The cache key looked at; "" when the cache was not used. */
+  key: string;
+  hit: boolean;
 }
 
 // Made once: only its metadata is read, and an error per request costs a stack trace.
 const CLIENT_CLOSED = gatewayError("client closed the request", Code.Canceled, { type: "request_cancelled", status: 499 });
 
 export function createRouterService(deps: RouterDeps): ServiceImpl<typeof RouterService> {
-  function publishUsage(req: CompleteRequest, body: OpenAIBody | undefined, outcome: Outcome, startMs: number, error: ConnectError | undefined, payload: StoredPayload | undefined) {
+  function publishUsage(
+    req: CompleteRequest,
+    body: OpenAIBody | undefined,
+    outcome: Outcome,
+    startMs: number,
+    error: ConnectError | undefined,
+    payload: StoredPayload | undefined,
+    cached: CacheResult,
+  ) {
     const d = outcome.deployment;
     const usage = outcome.usage;
     const endMs = Date.now();
-    const { cost, totalTokens } = usedBy(outcome);
+    const { cost, totalTokens } = usedBy(outcome, cached.hit);
     const requested = typeof body?.["model"] === "string" ? body["model"] : "";
     deps.publisher.publish({
       requestId: req.requestId,
@@ -122,6 +145,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       stream: body?.["stream"] === true,
       usageEstimated: outcome.usageEstimated,
       callType: CALL_HANDLERS.get(req.callType)?.name ?? "",
+      cacheHit: cached.hit,
+      cacheKey: cached.key,
       ...payload?.fields(body),
     }, d?.entry.model_name);
   }
@@ -141,6 +166,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0, failure: undefined };
       const payload = deps.publisher.storePrompts ? new StoredPayload() : undefined;
       let body: OpenAIBody | undefined;
+      const cached: CacheResult = { key: "", hit: false };
       const start = async () => {
         const handler = CALL_HANDLERS.get(req.callType);
         if (!handler) throw new ConnectError(`call type ${CallType[req.callType]} is not supported`, Code.Unimplemented);
@@ -148,16 +174,28 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         body = req.contentType === "" ? parseBody(req.body) : ((parsedBody(req.body) ?? (await formFields(req.body, req.contentType))) as OpenAIBody);
         const model = requestedModel(body);
         handler.validate(body);
+        const table = deps.models.table();
+        const use = table.cache && cacheUse(table.cache, req.callType, body);
+        if (use) {
+          cached.key = use.key;
+          const hit = use.read ? deps.cache.get(use.key, use.maxAgeMs) : undefined;
+          if (hit) {
+            cached.hit = true;
+            const answer = replay(hit, use.key, outcome);
+            return payload ? payload.watch(answer) : answer;
+          }
+        }
         const call = {
           requestId: req.requestId,
-          table: deps.models.table(),
+          table,
           handler,
-          body,
+          body: withoutGatewayFields(body),
           headers: req.providerHeaders,
           signal: ctx.signal,
           estimatedTokens: estimatedTokens(req.body.length, body),
         };
-        const answer = await routeCall(call, model, outcome, deps.state);
+        let answer = await routeCall(call, model, outcome, deps.state);
+        if (use?.write) answer = keptAnswer(answer, use, deps.cache, outcome, Date.now);
         return payload ? payload.watch(answer) : answer;
       };
       const end = (error: ConnectError | undefined) => {
@@ -170,11 +208,11 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         // and the edge's release comes first settles, with the same usage.
         const unread = ctx.protocolName !== DIRECT_PROTOCOL || error === CLIENT_CLOSED || ctx.signal.aborted;
         if (req.reservationHolder !== "" && unread) {
-          const release = { requestId: req.requestId, keyHash: req.keyHash, holder: req.reservationHolder, usageUnknown: false, ...usedBy(outcome) };
+          const release = { requestId: req.requestId, keyHash: req.keyHash, holder: req.reservationHolder, usageUnknown: false, ...usedBy(outcome, cached.hit) };
           deps.settleReservation({ $typeName: "gateway.keys.v1.ReleaseRequest", ...release });
         }
         // A client that walks away mid-stream is recorded as a failure too.
-        publishUsage(req, body, outcome, startMs, error, payload);
+        publishUsage(req, body, outcome, startMs, error, payload, cached);
         // Over the network the edge hears only a bug's message; its stack is here.
         if (error && isUnexpected(error) && ctx.protocolName !== DIRECT_PROTOCOL) {
           deps.logger.error({ requestId: req.requestId, err: error.rawMessage, stack: (error.cause instanceof Error ? error.cause : error).stack }, "call failed unexpectedly");
@@ -202,6 +240,13 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
     getModelInfo: admin((req) => getModelInfo(deps.models, req)),
 
     checkHealth: admin((req) => checkHealth(deps.models, req)),
+
+    getCacheStatus: admin(() => cacheStatus(deps.models.table().cache, deps.cache)),
+
+    deleteCachedResponses: admin((req) => {
+      deps.forgetCached(req.keys);
+      return {};
+    }),
   };
 }
 

@@ -3,6 +3,7 @@ import { createLogger, directClient } from "@gateway/common";
 import { CallType, RouterService } from "@gateway/proto/router/v1/router_pb.js";
 import { describe, expect, it } from "vitest";
 import type { LiveModelList } from "../src/model-list.js";
+import { ResponseCache } from "../src/response-cache.js";
 import { createRouterService, routerRoutes } from "../src/service.js";
 import type { UsagePublisher } from "../src/usage-publisher.js";
 import { readAll } from "./support/read-all.js";
@@ -26,6 +27,8 @@ const impl = createRouterService({
   logger: createLogger("router-test", "info", { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) }),
   masterKeyHash: undefined,
   settleReservation: () => {},
+  cache: new ResponseCache(),
+  forgetCached: () => {},
 });
 
 const request = (requestId: string) => ({

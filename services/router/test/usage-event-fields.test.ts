@@ -4,6 +4,7 @@ import { CallType, RouterService } from "@gateway/proto/router/v1/router_pb.js";
 import type { UsageEventSchema } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { expect, test } from "vitest";
 import type { LiveModelList } from "../src/model-list.js";
+import { ResponseCache } from "../src/response-cache.js";
 import { createRouterService } from "../src/service.js";
 import type { UsagePublisher } from "../src/usage-publisher.js";
 import { readAll } from "./support/read-all.js";
@@ -22,6 +23,8 @@ const client = directClient(
     logger: createLogger("router-test", "silent"),
     masterKeyHash: undefined,
     settleReservation: () => {},
+    cache: new ResponseCache(),
+    forgetCached: () => {},
   }),
 );
 

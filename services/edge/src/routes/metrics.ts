@@ -1,7 +1,6 @@
 import { sendMetrics } from "@gateway/common";
-import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf } from "../http.js";
+import { asMaster } from "../http.js";
 
 /**
  * GET /metrics: Prometheus' text format. Without authentication, as LiteLLM
@@ -10,7 +9,7 @@ import { apiKeyOf } from "../http.js";
  */
 export async function metricsRoute(ctx: RequestContext): Promise<void> {
   if (ctx.options.metricsNeedMasterKey) {
-    await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.MANAGEMENT });
+    await asMaster(ctx);
   }
   return sendMetrics(ctx.res);
 }

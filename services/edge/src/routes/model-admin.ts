@@ -1,9 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
-import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { EndpointHealth } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, asMasterKey, pathSegment, queryOf, readJsonObject, sendJson } from "../http.js";
+import { asMaster, asMasterKey, pathSegment, queryOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's model management routes (/model/new, /model/update,
 // /model/delete, /model/info) and its deployment health check (/health), for the master
@@ -11,10 +10,6 @@ import { apiKeyOf, asMasterKey, pathSegment, queryOf, readJsonObject, sendJson }
 
 const ADMIN_BODY_LIMIT = 1024 * 1024;
 const decoder = new TextDecoder();
-
-async function asMaster(ctx: RequestContext): Promise<void> {
-  await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.MANAGEMENT });
-}
 
 const json = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes));
 

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/router/v1/router.proto.
  */
 export const file_gateway_router_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch5nYXRld2F5L3JvdXRlci92MS9yb3V0ZXIucHJvdG8SEWdhdGV3YXkucm91dGVyLnYxIvkCCg9Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgljYWxsX3R5cGUYAiABKA4yGy5nYXRld2F5LnJvdXRlci52MS5DYWxsVHlwZRIMCgRib2R5GAMgASgMEhAKCGtleV9oYXNoGAQgASgJEhEKCWtleV9hbGlhcxgFIAEoCRIPCgd1c2VyX2lkGAYgASgJEg8KB3RlYW1faWQYByABKAkSUQoQcHJvdmlkZXJfaGVhZGVycxgIIAMoCzI3LmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdC5Qcm92aWRlckhlYWRlcnNFbnRyeRIaChJyZXNlcnZhdGlvbl9ob2xkZXIYCSABKAkSFAoMY29udGVudF90eXBlGAogASgJEhAKCGVuZF91c2VyGAsgASgJGjYKFFByb3ZpZGVySGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEigQIKEENvbXBsZXRlUmVzcG9uc2USLQoHc3RhcnRlZBgBIAEoCzIaLmdhdGV3YXkucm91dGVyLnYxLlN0YXJ0ZWRIABIPCgVjaHVuaxgCIAEoDEgAEhIKCHJlc3BvbnNlGAMgASgMSAASLwoIZmluaXNoZWQYBCABKAsyGy5nYXRld2F5LnJvdXRlci52MS5GaW5pc2hlZEgAEjQKC25hbWVkX2NodW5rGAUgASgLMh0uZ2F0ZXdheS5yb3V0ZXIudjEuTmFtZWRDaHVua0gAEikKBW1lZGlhGAYgASgLMhguZ2F0ZXdheS5yb3V0ZXIudjEuTWVkaWFIAEIHCgVldmVudCIrCgVNZWRpYRIUCgxjb250ZW50X3R5cGUYASABKAkSDAoEZGF0YRgCIAEoDCIoCgpOYW1lZENodW5rEgwKBG5hbWUYASABKAkSDAoEZGF0YRgCIAEoDCKIAgoHU3RhcnRlZBITCgttb2RlbF9ncm91cBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEhYKDnByb3ZpZGVyX21vZGVsGAMgASgJEhkKEWF0dGVtcHRlZF9yZXRyaWVzGAQgASgNEhsKE2F0dGVtcHRlZF9mYWxsYmFja3MYBSABKA0SSQoQcHJvdmlkZXJfaGVhZGVycxgGIAMoCzIvLmdhdGV3YXkucm91dGVyLnYxLlN0YXJ0ZWQuUHJvdmlkZXJIZWFkZXJzRW50cnkaNgoUUHJvdmlkZXJIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKCghGaW5pc2hlZBIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEgwKBGNvc3QYAyABKAEiNAoRTGlzdE1vZGVsc1JlcXVlc3QSDAoEb25seRgBIAMoCRIRCgl3aXRoX2luZm8YAiABKAgiQwoSTGlzdE1vZGVsc1Jlc3BvbnNlEi0KBm1vZGVscxgBIAMoCzIdLmdhdGV3YXkucm91dGVyLnYxLk1vZGVsR3JvdXAiOQoKTW9kZWxHcm91cBIMCgRuYW1lGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMSDAoEaW5mbxgDIAEoDCIgCg9BZGRNb2RlbFJlcXVlc3QSDQoFbW9kZWwYASABKAwiRAoQQWRkTW9kZWxSZXNwb25zZRIwCgVtb2RlbBgBIAEoCzIhLmdhdGV3YXkucm91dGVyLnYxLkRlcGxveW1lbnRJbmZvIiAKEkRlbGV0ZU1vZGVsUmVxdWVzdBIKCgJpZBgBIAEoCSIVChNEZWxldGVNb2RlbFJlc3BvbnNlIjEKElVwZGF0ZU1vZGVsUmVxdWVzdBIKCgJpZBgBIAEoCRIPCgdjaGFuZ2VzGAIgASgMIkcKE1VwZGF0ZU1vZGVsUmVzcG9uc2USMAoFbW9kZWwYASABKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyIhChNHZXRNb2RlbEluZm9SZXF1ZXN0EgoKAmlkGAEgASgJIkkKFEdldE1vZGVsSW5mb1Jlc3BvbnNlEjEKBm1vZGVscxgBIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkRlcGxveW1lbnRJbmZvIh4KDkRlcGxveW1lbnRJbmZvEgwKBGpzb24YASABKAwiIwoSQ2hlY2tIZWFsdGhSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJIn8KE0NoZWNrSGVhbHRoUmVzcG9uc2USMgoHaGVhbHRoeRgBIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkVuZHBvaW50SGVhbHRoEjQKCXVuaGVhbHRoeRgCIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkVuZHBvaW50SGVhbHRoImwKDkVuZHBvaW50SGVhbHRoEhMKC21vZGVsX2dyb3VwGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSDQoFbW9kZWwYAyABKAkSEAoIYXBpX2Jhc2UYBCABKAkSDQoFZXJyb3IYBSABKAkq3QIKCENhbGxUeXBlEhkKFUNBTExfVFlQRV9VTlNQRUNJRklFRBAAEh4KGkNBTExfVFlQRV9DSEFUX0NPTVBMRVRJT05TEAESGAoUQ0FMTF9UWVBFX0VNQkVERElOR1MQAhIWChJDQUxMX1RZUEVfTUVTU0FHRVMQAxIeChpDQUxMX1RZUEVfVEVYVF9DT01QTEVUSU9OUxAEEhcKE0NBTExfVFlQRV9SRVNQT05TRVMQBRIfChtDQUxMX1RZUEVfSU1BR0VfR0VORVJBVElPTlMQBhIaChZDQUxMX1RZUEVfQVVESU9fU1BFRUNIEAcSIgoeQ0FMTF9UWVBFX0FVRElPX1RSQU5TQ1JJUFRJT05TEAgSFAoQQ0FMTF9UWVBFX1JFUkFOSxAJEhkKFUNBTExfVFlQRV9JTUFHRV9FRElUUxAKEhkKFUNBTExfVFlQRV9NT0RFUkFUSU9OUxALMpEFCg1Sb3V0ZXJTZXJ2aWNlElUKCENvbXBsZXRlEiIuZ2F0ZXdheS5yb3V0ZXIudjEuQ29tcGxldGVSZXF1ZXN0GiMuZ2F0ZXdheS5yb3V0ZXIudjEuQ29tcGxldGVSZXNwb25zZTABElkKCkxpc3RNb2RlbHMSJC5nYXRld2F5LnJvdXRlci52MS5MaXN0TW9kZWxzUmVxdWVzdBolLmdhdGV3YXkucm91dGVyLnYxLkxpc3RNb2RlbHNSZXNwb25zZRJTCghBZGRNb2RlbBIiLmdhdGV3YXkucm91dGVyLnYxLkFkZE1vZGVsUmVxdWVzdBojLmdhdGV3YXkucm91dGVyLnYxLkFkZE1vZGVsUmVzcG9uc2USXAoLRGVsZXRlTW9kZWwSJS5nYXRld2F5LnJvdXRlci52MS5EZWxldGVNb2RlbFJlcXVlc3QaJi5nYXRld2F5LnJvdXRlci52MS5EZWxldGVNb2RlbFJlc3BvbnNlElwKC1VwZGF0ZU1vZGVsEiUuZ2F0ZXdheS5yb3V0ZXIudjEuVXBkYXRlTW9kZWxSZXF1ZXN0GiYuZ2F0ZXdheS5yb3V0ZXIudjEuVXBkYXRlTW9kZWxSZXNwb25zZRJfCgxHZXRNb2RlbEluZm8SJi5nYXRld2F5LnJvdXRlci52MS5HZXRNb2RlbEluZm9SZXF1ZXN0GicuZ2F0ZXdheS5yb3V0ZXIudjEuR2V0TW9kZWxJbmZvUmVzcG9uc2USXAoLQ2hlY2tIZWFsdGgSJS5nYXRld2F5LnJvdXRlci52MS5DaGVja0hlYWx0aFJlcXVlc3QaJi5nYXRld2F5LnJvdXRlci52MS5DaGVja0hlYWx0aFJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Ch5nYXRld2F5L3JvdXRlci92MS9yb3V0ZXIucHJvdG8SEWdhdGV3YXkucm91dGVyLnYxIvkCCg9Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgljYWxsX3R5cGUYAiABKA4yGy5nYXRld2F5LnJvdXRlci52MS5DYWxsVHlwZRIMCgRib2R5GAMgASgMEhAKCGtleV9oYXNoGAQgASgJEhEKCWtleV9hbGlhcxgFIAEoCRIPCgd1c2VyX2lkGAYgASgJEg8KB3RlYW1faWQYByABKAkSUQoQcHJvdmlkZXJfaGVhZGVycxgIIAMoCzI3LmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdC5Qcm92aWRlckhlYWRlcnNFbnRyeRIaChJyZXNlcnZhdGlvbl9ob2xkZXIYCSABKAkSFAoMY29udGVudF90eXBlGAogASgJEhAKCGVuZF91c2VyGAsgASgJGjYKFFByb3ZpZGVySGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEigQIKEENvbXBsZXRlUmVzcG9uc2USLQoHc3RhcnRlZBgBIAEoCzIaLmdhdGV3YXkucm91dGVyLnYxLlN0YXJ0ZWRIABIPCgVjaHVuaxgCIAEoDEgAEhIKCHJlc3BvbnNlGAMgASgMSAASLwoIZmluaXNoZWQYBCABKAsyGy5nYXRld2F5LnJvdXRlci52MS5GaW5pc2hlZEgAEjQKC25hbWVkX2NodW5rGAUgASgLMh0uZ2F0ZXdheS5yb3V0ZXIudjEuTmFtZWRDaHVua0gAEikKBW1lZGlhGAYgASgLMhguZ2F0ZXdheS5yb3V0ZXIudjEuTWVkaWFIAEIHCgVldmVudCIrCgVNZWRpYRIUCgxjb250ZW50X3R5cGUYASABKAkSDAoEZGF0YRgCIAEoDCIoCgpOYW1lZENodW5rEgwKBG5hbWUYASABKAkSDAoEZGF0YRgCIAEoDCKbAgoHU3RhcnRlZBITCgttb2RlbF9ncm91cBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEhYKDnByb3ZpZGVyX21vZGVsGAMgASgJEhkKEWF0dGVtcHRlZF9yZXRyaWVzGAQgASgNEhsKE2F0dGVtcHRlZF9mYWxsYmFja3MYBSABKA0SSQoQcHJvdmlkZXJfaGVhZGVycxgGIAMoCzIvLmdhdGV3YXkucm91dGVyLnYxLlN0YXJ0ZWQuUHJvdmlkZXJIZWFkZXJzRW50cnkSEQoJY2FjaGVfa2V5GAcgASgJGjYKFFByb3ZpZGVySGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSgoIRmluaXNoZWQSFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoDRIMCgRjb3N0GAMgASgBIjQKEUxpc3RNb2RlbHNSZXF1ZXN0EgwKBG9ubHkYASADKAkSEQoJd2l0aF9pbmZvGAIgASgIIkMKEkxpc3RNb2RlbHNSZXNwb25zZRItCgZtb2RlbHMYASADKAsyHS5nYXRld2F5LnJvdXRlci52MS5Nb2RlbEdyb3VwIjkKCk1vZGVsR3JvdXASDAoEbmFtZRgBIAEoCRIPCgdjcmVhdGVkGAIgASgDEgwKBGluZm8YAyABKAwiIAoPQWRkTW9kZWxSZXF1ZXN0Eg0KBW1vZGVsGAEgASgMIkQKEEFkZE1vZGVsUmVzcG9uc2USMAoFbW9kZWwYASABKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyIgChJEZWxldGVNb2RlbFJlcXVlc3QSCgoCaWQYASABKAkiFQoTRGVsZXRlTW9kZWxSZXNwb25zZSIxChJVcGRhdGVNb2RlbFJlcXVlc3QSCgoCaWQYASABKAkSDwoHY2hhbmdlcxgCIAEoDCJHChNVcGRhdGVNb2RlbFJlc3BvbnNlEjAKBW1vZGVsGAEgASgLMiEuZ2F0ZXdheS5yb3V0ZXIudjEuRGVwbG95bWVudEluZm8iIQoTR2V0TW9kZWxJbmZvUmVxdWVzdBIKCgJpZBgBIAEoCSJJChRHZXRNb2RlbEluZm9SZXNwb25zZRIxCgZtb2RlbHMYASADKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyIeCg5EZXBsb3ltZW50SW5mbxIMCgRqc29uGAEgASgMIiMKEkNoZWNrSGVhbHRoUmVxdWVzdBINCgVtb2RlbBgBIAEoCSJ/ChNDaGVja0hlYWx0aFJlc3BvbnNlEjIKB2hlYWx0aHkYASADKAsyIS5nYXRld2F5LnJvdXRlci52MS5FbmRwb2ludEhlYWx0aBI0Cgl1bmhlYWx0aHkYAiADKAsyIS5nYXRld2F5LnJvdXRlci52MS5FbmRwb2ludEhlYWx0aCJsCg5FbmRwb2ludEhlYWx0aBITCgttb2RlbF9ncm91cBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEg0KBW1vZGVsGAMgASgJEhAKCGFwaV9iYXNlGAQgASgJEg0KBWVycm9yGAUgASgJIhcKFUdldENhY2hlU3RhdHVzUmVxdWVzdCKSAQoWR2V0Q2FjaGVTdGF0dXNSZXNwb25zZRIPCgdlbmFibGVkGAEgASgIEgwKBHR5cGUYAiABKAkSEgoKY2FsbF90eXBlcxgDIAMoCRIMCgRtb2RlGAQgASgJEhMKC3R0bF9zZWNvbmRzGAUgASgBEhEKCW5hbWVzcGFjZRgGIAEoCRIPCgdlbnRyaWVzGAcgASgNIiwKHERlbGV0ZUNhY2hlZFJlc3BvbnNlc1JlcXVlc3QSDAoEa2V5cxgBIAMoCSIfCh1EZWxldGVDYWNoZWRSZXNwb25zZXNSZXNwb25zZSrdAgoIQ2FsbFR5cGUSGQoVQ0FMTF9UWVBFX1VOU1BFQ0lGSUVEEAASHgoaQ0FMTF9UWVBFX0NIQVRfQ09NUExFVElPTlMQARIYChRDQUxMX1RZUEVfRU1CRURESU5HUxACEhYKEkNBTExfVFlQRV9NRVNTQUdFUxADEh4KGkNBTExfVFlQRV9URVhUX0NPTVBMRVRJT05TEAQSFwoTQ0FMTF9UWVBFX1JFU1BPTlNFUxAFEh8KG0NBTExfVFlQRV9JTUFHRV9HRU5FUkFUSU9OUxAGEhoKFkNBTExfVFlQRV9BVURJT19TUEVFQ0gQBxIiCh5DQUxMX1RZUEVfQVVESU9fVFJBTlNDUklQVElPTlMQCBIUChBDQUxMX1RZUEVfUkVSQU5LEAkSGQoVQ0FMTF9UWVBFX0lNQUdFX0VESVRTEAoSGQoVQ0FMTF9UWVBFX01PREVSQVRJT05TEAsy9AYKDVJvdXRlclNlcnZpY2USVQoIQ29tcGxldGUSIi5nYXRld2F5LnJvdXRlci52MS5Db21wbGV0ZVJlcXVlc3QaIy5nYXRld2F5LnJvdXRlci52MS5Db21wbGV0ZVJlc3BvbnNlMAESWQoKTGlzdE1vZGVscxIkLmdhdGV3YXkucm91dGVyLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiUuZ2F0ZXdheS5yb3V0ZXIudjEuTGlzdE1vZGVsc1Jlc3BvbnNlElMKCEFkZE1vZGVsEiIuZ2F0ZXdheS5yb3V0ZXIudjEuQWRkTW9kZWxSZXF1ZXN0GiMuZ2F0ZXdheS5yb3V0ZXIudjEuQWRkTW9kZWxSZXNwb25zZRJcCgtEZWxldGVNb2RlbBIlLmdhdGV3YXkucm91dGVyLnYxLkRlbGV0ZU1vZGVsUmVxdWVzdBomLmdhdGV3YXkucm91dGVyLnYxLkRlbGV0ZU1vZGVsUmVzcG9uc2USXAoLVXBkYXRlTW9kZWwSJS5nYXRld2F5LnJvdXRlci52MS5VcGRhdGVNb2RlbFJlcXVlc3QaJi5nYXRld2F5LnJvdXRlci52MS5VcGRhdGVNb2RlbFJlc3BvbnNlEl8KDEdldE1vZGVsSW5mbxImLmdhdGV3YXkucm91dGVyLnYxLkdldE1vZGVsSW5mb1JlcXVlc3QaJy5nYXRld2F5LnJvdXRlci52MS5HZXRNb2RlbEluZm9SZXNwb25zZRJcCgtDaGVja0hlYWx0aBIlLmdhdGV3YXkucm91dGVyLnYxLkNoZWNrSGVhbHRoUmVxdWVzdBomLmdhdGV3YXkucm91dGVyLnYxLkNoZWNrSGVhbHRoUmVzcG9uc2USZQoOR2V0Q2FjaGVTdGF0dXMSKC5nYXRld2F5LnJvdXRlci52MS5HZXRDYWNoZVN0YXR1c1JlcXVlc3QaKS5nYXRld2F5LnJvdXRlci52MS5HZXRDYWNoZVN0YXR1c1Jlc3BvbnNlEnoKFURlbGV0ZUNhY2hlZFJlc3BvbnNlcxIvLmdhdGV3YXkucm91dGVyLnYxLkRlbGV0ZUNhY2hlZFJlc3BvbnNlc1JlcXVlc3QaMC5nYXRld2F5LnJvdXRlci52MS5EZWxldGVDYWNoZWRSZXNwb25zZXNSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message gateway.router.v1.CompleteRequest
@@ -246,6 +246,14 @@ export type Started = Message<"gateway.router.v1.Started"> & {
    * @generated from field: map<string, string> provider_headers = 6;
    */
   providerHeaders: { [key: string]: string };
+
+  /**
+   * Set when the answer comes from the response cache: the entry's key (the
+   * edge sends it as x-litellm-cache-key).
+   *
+   * @generated from field: string cache_key = 7;
+   */
+  cacheKey: string;
 };
 
 /**
@@ -608,6 +616,106 @@ export const EndpointHealthSchema: GenMessage<EndpointHealth> = /*@__PURE__*/
   messageDesc(file_gateway_router_v1_router, 20);
 
 /**
+ * @generated from message gateway.router.v1.GetCacheStatusRequest
+ */
+export type GetCacheStatusRequest = Message<"gateway.router.v1.GetCacheStatusRequest"> & {
+};
+
+/**
+ * Describes the message gateway.router.v1.GetCacheStatusRequest.
+ * Use `create(GetCacheStatusRequestSchema)` to create a new message.
+ */
+export const GetCacheStatusRequestSchema: GenMessage<GetCacheStatusRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 21);
+
+/**
+ * @generated from message gateway.router.v1.GetCacheStatusResponse
+ */
+export type GetCacheStatusResponse = Message<"gateway.router.v1.GetCacheStatusResponse"> & {
+  /**
+   * litellm_settings.cache is on.
+   *
+   * @generated from field: bool enabled = 1;
+   */
+  enabled: boolean;
+
+  /**
+   * Where responses are kept: "local" (each router replica's memory).
+   *
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * The call types cached (LiteLLM's names: "acompletion", "aembedding", …).
+   *
+   * @generated from field: repeated string call_types = 3;
+   */
+  callTypes: string[];
+
+  /**
+   * "default_on", or "default_off" (a request opts in with cache.use-cache).
+   *
+   * @generated from field: string mode = 4;
+   */
+  mode: string;
+
+  /**
+   * @generated from field: double ttl_seconds = 5;
+   */
+  ttlSeconds: number;
+
+  /**
+   * @generated from field: string namespace = 6;
+   */
+  namespace: string;
+
+  /**
+   * Responses this replica holds now.
+   *
+   * @generated from field: uint32 entries = 7;
+   */
+  entries: number;
+};
+
+/**
+ * Describes the message gateway.router.v1.GetCacheStatusResponse.
+ * Use `create(GetCacheStatusResponseSchema)` to create a new message.
+ */
+export const GetCacheStatusResponseSchema: GenMessage<GetCacheStatusResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 22);
+
+/**
+ * @generated from message gateway.router.v1.DeleteCachedResponsesRequest
+ */
+export type DeleteCachedResponsesRequest = Message<"gateway.router.v1.DeleteCachedResponsesRequest"> & {
+  /**
+   * @generated from field: repeated string keys = 1;
+   */
+  keys: string[];
+};
+
+/**
+ * Describes the message gateway.router.v1.DeleteCachedResponsesRequest.
+ * Use `create(DeleteCachedResponsesRequestSchema)` to create a new message.
+ */
+export const DeleteCachedResponsesRequestSchema: GenMessage<DeleteCachedResponsesRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 23);
+
+/**
+ * @generated from message gateway.router.v1.DeleteCachedResponsesResponse
+ */
+export type DeleteCachedResponsesResponse = Message<"gateway.router.v1.DeleteCachedResponsesResponse"> & {
+};
+
+/**
+ * Describes the message gateway.router.v1.DeleteCachedResponsesResponse.
+ * Use `create(DeleteCachedResponsesResponseSchema)` to create a new message.
+ */
+export const DeleteCachedResponsesResponseSchema: GenMessage<DeleteCachedResponsesResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 24);
+
+/**
  * @generated from enum gateway.router.v1.CallType
  */
 export enum CallType {
@@ -789,6 +897,27 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof CheckHealthRequestSchema;
     output: typeof CheckHealthResponseSchema;
+  },
+  /**
+   * Whether the response cache is on, and its settings (GET /cache/ping).
+   *
+   * @generated from rpc gateway.router.v1.RouterService.GetCacheStatus
+   */
+  getCacheStatus: {
+    methodKind: "unary";
+    input: typeof GetCacheStatusRequestSchema;
+    output: typeof GetCacheStatusResponseSchema;
+  },
+  /**
+   * Drops cached responses by key, on every router replica (POST
+   * /cache/delete); keys that are not cached are no error.
+   *
+   * @generated from rpc gateway.router.v1.RouterService.DeleteCachedResponses
+   */
+  deleteCachedResponses: {
+    methodKind: "unary";
+    input: typeof DeleteCachedResponsesRequestSchema;
+    output: typeof DeleteCachedResponsesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_gateway_router_v1_router, 0);
