@@ -29,6 +29,7 @@ model_list:
     litellm_params: { model: openai/llama-local, api_base: "http://127.0.0.1:9/v1" }
 litellm_settings:
   cache: true
+  cache_params: { type: redis, host: redis.internal }
   success_callback: ["langfuse"]
 general_settings:
   master_key: ${MASTER_KEY}
@@ -37,7 +38,9 @@ general_settings:
     // Without DATABASE_URL, one process would otherwise keep everything in embedded PGlite.
     const gateway = await processes.start("all", { configPath, env: { DATABASE_URL: "", NATS_URL: "", FAKE_PROVIDER_KEY: PROVIDER_KEY, LITELLM_DB: database.url } });
     expect(gateway.output()).not.toContain("embedded database ready");
-    expect(gateway.output()).toMatch(/"ignored":\["litellm_settings\.cache","litellm_settings\.success_callback"\]/);
+    expect(gateway.output()).toMatch(/"ignored":\["litellm_settings\.success_callback","litellm_settings\.cache_params\.host"\]/);
+    // The cache is kept in memory whatever type says; the start says so.
+    expect(gateway.output()).toMatch(/"notice":"cache_params\.type redis: answers are cached in each router replica's memory/);
     // A model the price list does not know, without prices of its own, is booked at no cost: the start says which.
     expect(gateway.output()).toMatch(/"unpriced":\["local-model \(openai\/llama-local\)"\]/);
 
