@@ -9,7 +9,7 @@ import { accountingRoutes, createAccountingService } from "./service.js";
 import { SpendReports } from "./spend-reports.js";
 
 export { LEDGER_DURABLE, USAGE_SUBJECT, startLedgerConsumer } from "./consumer.js";
-export { DEFAULT_LIST_LIMIT, Ledger, MAX_LIST_LIMIT, type LedgerOptions, type SpendLogFilters } from "./ledger.js";
+export { DEFAULT_LIST_LIMIT, Ledger, MAX_LIST_LIMIT, type LedgerOptions, type SpendLogFilters, type TagSpendRow } from "./ledger.js";
 export { dayOf, isoDay, partitionName, Partitions } from "./partitions.js";
 export { applyRetention, retentionSettings, type RetentionSettings } from "./retention.js";
 export { accountingRoutes, createAccountingService, type AccountingServiceDeps } from "./service.js";

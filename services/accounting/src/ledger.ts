@@ -31,6 +31,13 @@ export interface SpendLogDayRow {
   spend: number;
 }
 
+/** The requests (ledger rows) that carry one request tag, and their spend. */
+export interface TagSpendRow {
+  tag: string;
+  requests: number;
+  spend: number;
+}
+
 export interface LedgerOptions {
   /** general_settings.store_prompts_in_spend_logs: keep the events' messages and responses. */
   storePrompts?: boolean;
@@ -44,7 +51,8 @@ const BOOK_STATEMENT = "book_usage";
 /**
  * The columns of a batch row, in the order bookStatement's rows list their
  * values, with their SQL types; "epoch_ms" is a timestamptz sent as unix
- * milliseconds (times an interval, exact: no floating-point seconds).
+ * milliseconds (times an interval, exact: no floating-point seconds), and a
+ * "jsonb" value is taken as the JSON it is in the batch.
  */
 const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
   ["request_id", "text"],
@@ -55,6 +63,7 @@ const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
   ["end_user", "text"],
   ["cache_hit", "boolean"],
   ["cache_key", "text"],
+  ["request_tags", "jsonb"],
   ["model_group", "text"],
   ["original_model_group", "text"],
   ["attempted_fallbacks", "integer"],
@@ -79,9 +88,12 @@ const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
 ];
 // Each row's values by position: (r->>0)::text AS request_id, ...
 const INPUT_COLUMNS = sql.raw(
-  COLUMNS.map(([name, type], i) =>
-    type === "epoch_ms" ? `timestamptz 'epoch' + (r->>${i})::bigint * interval '1 millisecond' AS ${name}` : `(r->>${i})::${type} AS ${name}`,
-  ).join(", "),
+  COLUMNS.map(([name, type], i) => {
+    if (type === "epoch_ms") return `timestamptz 'epoch' + (r->>${i})::bigint * interval '1 millisecond' AS ${name}`;
+    // ->> would give the array's text, to be parsed again; -> keeps it jsonb.
+    if (type === "jsonb") return `r->${i} AS ${name}`;
+    return `(r->>${i})::${type} AS ${name}`;
+  }).join(", "),
 );
 
 /** A batch as the statement's one parameter: a JSON array of rows, each an array of values in COLUMNS order. */
@@ -106,11 +118,11 @@ function bookStatement(records: LedgerRecord[]): SQL {
     ),
     booked AS (
       INSERT INTO accounting.spend_logs (request_id, key_hash, key_alias, user_id, team_id, end_user,
-        cache_hit, cache_key, model_group, original_model_group, attempted_fallbacks, deployment_id,
-        provider, model, prompt_tokens, completion_tokens, total_tokens, spend, start_time, end_time,
-        latency_ms, status, error_type, http_status, stream, usage_estimated, call_type)
-      SELECT request_id, key_hash, key_alias, user_id, team_id, end_user, cache_hit, cache_key, model_group,
-        original_model_group, attempted_fallbacks, deployment_id, provider, model, prompt_tokens,
+        cache_hit, cache_key, request_tags, model_group, original_model_group, attempted_fallbacks,
+        deployment_id, provider, model, prompt_tokens, completion_tokens, total_tokens, spend, start_time,
+        end_time, latency_ms, status, error_type, http_status, stream, usage_estimated, call_type)
+      SELECT request_id, key_hash, key_alias, user_id, team_id, end_user, cache_hit, cache_key, request_tags,
+        model_group, original_model_group, attempted_fallbacks, deployment_id, provider, model, prompt_tokens,
         completion_tokens, total_tokens, spend, start_time, end_time, latency_ms, status, error_type,
         http_status, stream, usage_estimated, call_type
       FROM input
@@ -209,6 +221,26 @@ export class Ledger {
       .where(matching(filters))
       .groupBy(day, spendLogs.keyHash, spendLogs.userId, spendLogs.model)
       .orderBy(day, spendLogs.keyHash, spendLogs.userId, spendLogs.model);
+  }
+
+  /**
+   * Spend and requests per request tag of the rows started within the
+   * bounds, highest spend first (then by tag). A row counts once under each
+   * of its tags; a row without tags counts under none. Read from the ledger
+   * rows (the daily totals do not split by tag), so days that retention has
+   * dropped are not counted; bounding start_time lets Postgres skip the
+   * partitions outside the range.
+   */
+  async spendByTag(bounds: Pick<SpendLogFilters, "startMs" | "endMs">): Promise<TagSpendRow[]> {
+    const tag = sql<string>`tag`;
+    const spend = sql<number>`sum(${spendLogs.spend})`.mapWith(Number);
+    return this.db
+      .select({ tag, requests: sql<number>`count(*)`.mapWith(Number), spend })
+      .from(spendLogs)
+      .crossJoinLateral(sql`jsonb_array_elements_text(${spendLogs.requestTags}) AS t(tag)`)
+      .where(matching(bounds))
+      .groupBy(tag)
+      .orderBy(desc(spend), tag);
   }
 
   /**

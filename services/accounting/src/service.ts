@@ -71,6 +71,10 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
       const rows = await deps.reports.topModels(recentDays(request.startDate, request.endDate), topLimit(request.limit));
       return { models: rows.map(spendTotal) };
     }),
+    tagSpend: admin(async (request) => {
+      const rows = await deps.ledger.spendByTag(timeBounds(request));
+      return { tags: rows.map((row) => ({ ...row, requests: BigInt(row.requests) })) };
+    }),
   };
 }
 
@@ -119,11 +123,7 @@ export function accountingRoutes(impl: ServiceImpl<typeof AccountingService>) {
 
 /** The request's filters, where proto3's zero values mean "not given". */
 function spendLogFilters(request: Omit<ListSpendLogsRequest, "$typeName">): SpendLogFilters {
-  const startMs = timeBound("start_ms", request.startMs);
-  const endMs = timeBound("end_ms", request.endMs);
-  if (startMs !== undefined && endMs !== undefined && startMs > endMs) {
-    throw new ConnectError("start_ms is after end_ms", Code.InvalidArgument);
-  }
+  const { startMs, endMs } = timeBounds(request);
   // A silently shortened page would read as the end of the logs.
   if (request.limit > MAX_LIST_LIMIT) {
     throw new ConnectError(`limit is at most ${MAX_LIST_LIMIT}`, Code.InvalidArgument);
@@ -137,6 +137,16 @@ function spendLogFilters(request: Omit<ListSpendLogsRequest, "$typeName">): Spen
     ...(request.limit !== 0 && { limit: request.limit }),
     offset: request.offset,
   };
+}
+
+/** The request's inclusive start time bounds; 0 leaves that end open. */
+function timeBounds(request: { startMs: bigint; endMs: bigint }): Pick<SpendLogFilters, "startMs" | "endMs"> {
+  const startMs = timeBound("start_ms", request.startMs);
+  const endMs = timeBound("end_ms", request.endMs);
+  if (startMs !== undefined && endMs !== undefined && startMs > endMs) {
+    throw new ConnectError("start_ms is after end_ms", Code.InvalidArgument);
+  }
+  return { ...(startMs !== undefined && { startMs }), ...(endMs !== undefined && { endMs }) };
 }
 
 function timeBound(name: string, ms: bigint): number | undefined {

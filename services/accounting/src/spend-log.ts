@@ -22,6 +22,7 @@ export interface LedgerRecord {
   end_user: string;
   cache_hit: boolean;
   cache_key: string;
+  request_tags: string[];
   model_group: string;
   original_model_group: string;
   attempted_fallbacks: number;
@@ -60,6 +61,7 @@ export function toLedgerRecord(event: UsageEvent, storePrompts: boolean): Ledger
     end_user: event.endUser,
     cache_hit: event.cacheHit,
     cache_key: event.cacheKey,
+    request_tags: event.requestTags,
     model_group: event.modelGroup,
     original_model_group: event.originalModelGroup,
     attempted_fallbacks: event.attemptedFallbacks,
@@ -96,6 +98,7 @@ export function toUsageEvent(row: SpendLogRow, payload?: { messages: string; res
     endUser: row.endUser,
     cacheHit: row.cacheHit,
     cacheKey: row.cacheKey,
+    requestTags: row.requestTags,
     modelGroup: row.modelGroup,
     originalModelGroup: row.originalModelGroup,
     attemptedFallbacks: row.attemptedFallbacks,

@@ -1,10 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code } from "@connectrpc/connect";
 import { sql } from "drizzle-orm";
+import { TagSpendSchema } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { UsageEventSchema, UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { Ledger } from "../src/index.js";
 import { rowsOf } from "../src/partitions.js";
+import { accountingClient } from "./support/client.js";
 import { openLedgerDatabase, type LedgerDatabase } from "./support/ledger-database.js";
 import { usageEvent } from "./support/usage-events.js";
 
@@ -42,6 +45,18 @@ describe("record", () => {
     await ledgerDb.ledger.record([hit, miss]);
     expect(await ledgerDb.ledger.list({ requestId: hit.requestId })).toMatchObject([{ cacheHit: true, cacheKey: "abc123def456" }]);
     expect(await ledgerDb.ledger.list({ requestId: miss.requestId })).toMatchObject([{ cacheHit: false, cacheKey: "" }]);
+  });
+
+  test("keeps the request's tags as a list of strings, and [] for an event without them", async () => {
+    const tagged = usageEvent({ requestTags: ["team:search", 'say "hi"', "größe", "a,b"] });
+    const untagged = usageEvent({ requestTags: [] });
+    await ledgerDb.ledger.record([tagged, untagged]);
+    expect((await ledgerDb.ledger.list({ requestId: tagged.requestId }))[0]?.requestTags).toEqual(["team:search", 'say "hi"', "größe", "a,b"]);
+    expect((await ledgerDb.ledger.list({ requestId: untagged.requestId }))[0]?.requestTags).toEqual([]);
+    const [row] = rowsOf<{ type: string }>(
+      await ledgerDb.database.db.execute(sql`SELECT jsonb_typeof(request_tags) AS type FROM accounting.spend_logs WHERE request_id = ${tagged.requestId}`),
+    );
+    expect(row?.type).toBe("array");
   });
 
   test("keeps an event without an end time", async () => {
@@ -162,5 +177,72 @@ describe("stored prompts", () => {
     const rows = rowsOf(await ledgerDb.database.db.execute(sql`SELECT request_id, messages, response FROM accounting.spend_log_payloads`));
     expect(rows).toEqual([{ request_id: stored.requestId, messages: stored.messages, response: stored.response }]);
     expect(await ledgerDb.requestIds()).toEqual([stored.requestId, notStored.requestId].sort());
+  });
+});
+
+describe("TagSpend", () => {
+  const T0 = Date.parse("2026-05-10T12:00:00Z");
+  const MINUTE = 60_000;
+  const DAY = 86_400_000;
+  // Costs are powers of two, so every sum is exact.
+  const tagged = (requestTags: string[], cost: number, startMs: number) => usageEvent({ requestTags, cost, startTime: timestampFromMs(startMs) });
+  const events = [
+    tagged(["team:search", "env:prod"], 1, T0),
+    tagged(["team:search"], 2, T0 + MINUTE),
+    tagged(["env:prod", "team:ads"], 4, T0 + 2 * MINUTE),
+    // The same spend under two tags: the tag breaks the tie.
+    tagged(["z-tie", "a-tie"], 0.25, T0 + 2 * MINUTE),
+    // No tags: counted under none.
+    tagged([], 64, T0 + 3 * MINUTE),
+    // The day before and the day after, in partitions of their own.
+    tagged(["team:ads"], 8, T0 - DAY),
+    tagged(["env:dev"], 16, T0 + DAY),
+  ];
+  const row = (tag: string, requests: number, spend: number) => create(TagSpendSchema, { tag, requests: BigInt(requests), spend });
+
+  beforeEach(async () => {
+    await ledgerDb.ledger.record(events);
+  });
+
+  test("sums spend and counts rows per tag over the whole ledger, highest spend first, then by tag", async () => {
+    const { tags } = await accountingClient(ledgerDb).tagSpend({});
+    expect(tags).toEqual([
+      row("env:dev", 1, 16),
+      row("team:ads", 2, 4 + 8),
+      row("env:prod", 2, 1 + 4),
+      row("team:search", 2, 1 + 2),
+      row("a-tie", 1, 0.25),
+      row("z-tie", 1, 0.25),
+    ]);
+  });
+
+  test("bounds start time inclusively at both ends, and either end alone", async () => {
+    const client = accountingClient(ledgerDb);
+    expect((await client.tagSpend({ startMs: BigInt(T0), endMs: BigInt(T0 + 2 * MINUTE) })).tags).toEqual([
+      row("env:prod", 2, 1 + 4),
+      row("team:ads", 1, 4),
+      row("team:search", 2, 1 + 2),
+      row("a-tie", 1, 0.25),
+      row("z-tie", 1, 0.25),
+    ]);
+    expect((await client.tagSpend({ startMs: BigInt(T0 + MINUTE) })).tags).toEqual([
+      row("env:dev", 1, 16),
+      row("env:prod", 1, 4),
+      row("team:ads", 1, 4),
+      row("team:search", 1, 2),
+      row("a-tie", 1, 0.25),
+      row("z-tie", 1, 0.25),
+    ]);
+    expect((await client.tagSpend({ endMs: BigInt(T0) })).tags).toEqual([row("team:ads", 1, 8), row("env:prod", 1, 1), row("team:search", 1, 1)]);
+    // Only the untagged row is in range.
+    expect((await client.tagSpend({ startMs: BigInt(T0 + 3 * MINUTE), endMs: BigInt(T0 + 3 * MINUTE) })).tags).toEqual([]);
+  });
+
+  test.each([
+    ["a start after the end", { startMs: 2n, endMs: 1n }],
+    ["a negative start", { startMs: -1n }],
+    ["an end beyond any date", { endMs: 10n ** 16n }],
+  ])("rejects %s as an invalid argument", async (_, request) => {
+    await expect(accountingClient(ledgerDb).tagSpend(request)).rejects.toMatchObject({ code: Code.InvalidArgument });
   });
 });

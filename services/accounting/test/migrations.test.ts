@@ -40,7 +40,7 @@ describe("on Postgres", () => {
     await migrateAccounting(database);
     await expectWorkingLedger(database);
     const applied = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`accounting.migrations`);
-    expect(applied).toEqual([{ n: 5 }]);
+    expect(applied).toEqual([{ n: 6 }]);
   });
 
   test("a ledger booked before LiteLLM's call_type names has its rows renamed", async () => {
@@ -79,11 +79,25 @@ describe("on Postgres", () => {
     const ledger = new Ledger(database.db);
     const old = usageEvent({ cacheHit: false, cacheKey: "" });
     await ledger.record([old]);
-    // As if the rows predated the columns: drop them and forget the migration that made them.
+    // As if the rows predated the columns: drop them and forget the migration that made them and those after.
     await database.db.execute(sql`ALTER TABLE accounting.spend_logs DROP COLUMN cache_hit, DROP COLUMN cache_key`);
-    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at = (SELECT max(created_at) FROM accounting.migrations)`);
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at >= (SELECT created_at FROM accounting.migrations ORDER BY created_at OFFSET 4 LIMIT 1)`);
     await migrateAccounting(database);
     expect(await ledger.list({ requestId: old.requestId })).toEqual([old]);
+  });
+
+  test("a ledger booked before request_tags keeps its rows, with no tags", async () => {
+    await migrateAccounting(database);
+    const ledger = new Ledger(database.db);
+    const old = usageEvent({ requestTags: [] });
+    await ledger.record([old]);
+    // As if the rows predated the column: drop it and forget the migration that made it.
+    await database.db.execute(sql`ALTER TABLE accounting.spend_logs DROP COLUMN request_tags`);
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at = (SELECT max(created_at) FROM accounting.migrations)`);
+    await migrateAccounting(database);
+    const [booked] = await ledger.list({ requestId: old.requestId });
+    expect(booked?.requestTags).toEqual([]);
+    expect(booked).toEqual(old);
   });
 });
 

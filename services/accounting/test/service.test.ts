@@ -54,6 +54,7 @@ describe("who may call", () => {
       () => c.spendReport({ startDate: "2025-10-09", endDate: "2025-10-09" }),
       () => c.topKeys({}),
       () => c.topModels({}),
+      () => c.tagSpend({}),
     ];
     for (const call of calls(accountingClient(ledgerDb, ""))) {
       await expect(call()).rejects.toMatchObject({ code: Code.Unauthenticated });

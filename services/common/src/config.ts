@@ -90,6 +90,8 @@ const vertexParams = {
 
 const litellmParams = z.looseObject({
   model: z.string().min(1),
+  /** Tags every request this deployment answers is booked with (the ledger's request_tags). */
+  tags: z.array(z.string()).optional(),
   api_key: secret.optional(),
   api_base: z.string().url().optional(),
   api_version: z.string().optional(),

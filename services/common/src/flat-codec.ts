@@ -3,7 +3,8 @@ import { messageOf } from "./message-of.js";
 
 /**
  * Binary protobuf for "flat" messages: singular scalar, enum and message
- * fields, oneofs of such fields, and maps from strings to scalars; no lists.
+ * fields, oneofs of such fields, maps from strings to scalars and lists of
+ * strings; no other lists.
  * That is the per-request usage event and the messages of a Complete call.
  * The bytes are what protobuf-es's toBinary writes (a oneof's field is
  * written where the oneof's lowest field number would be), and decode reads
@@ -107,7 +108,11 @@ function compile(schema: DescMessage): CompiledMessage {
   compiling.add(schema.typeName);
   try {
     members = schema.members
-      .map((member): MemberCodec => (member.kind === "oneof" ? oneofCodec(member) : member.fieldKind === "map" ? mapCodec(member) : fieldMember(member)))
+      .map((member): MemberCodec => {
+        if (member.kind === "oneof") return oneofCodec(member);
+        if (member.fieldKind === "map") return mapCodec(member);
+        return member.fieldKind === "list" ? listCodec(member) : fieldMember(member);
+      })
       .sort((a, b) => Math.min(...a.numbers) - Math.min(...b.numbers));
   } finally {
     compiling.delete(schema.typeName);
@@ -218,6 +223,29 @@ function mapCodec(field: DescField & { fieldKind: "map" }): MemberCodec {
       }
       if (r.pos !== end) throw new Error(`${field.parent.typeName}.${field.name}: a map entry runs past its end`);
       (current as Json)[k] = v;
+      return current;
+    },
+  };
+}
+
+/** A list of strings: one length-delimited field per string (lists of strings are never packed). */
+function listCodec(field: DescField & { fieldKind: "list" }): MemberCodec {
+  if (field.listKind !== "scalar" || field.scalar !== ScalarType.STRING) throw unsupported(field, "a list of other than strings");
+  const kind = SCALARS[ScalarType.STRING]!;
+  const tag = (field.number << 3) | LENGTH_DELIMITED;
+  return {
+    localName: field.localName,
+    numbers: [field.number],
+    initial: "[]",
+    write(w, value) {
+      for (const item of value as unknown[]) {
+        w.varint(tag);
+        kind.write(w, item);
+      }
+    },
+    read(r, wireType, _number, current) {
+      expectWireType(field, wireType, LENGTH_DELIMITED);
+      (current as unknown[]).push(kind.read(r));
       return current;
     },
   };

@@ -46,6 +46,9 @@ const usageEvent: fc.Arbitrary<MessageInitShape<typeof UsageEventSchema>> = fc.r
   originalModelGroup: text,
   attemptedFallbacks: uint32,
   endUser: text,
+  cacheHit: fc.boolean(),
+  cacheKey: text,
+  requestTags: fc.array(text, { maxLength: 5 }),
 });
 
 const bytes = fc.uint8Array({ maxLength: 300 });
@@ -59,6 +62,7 @@ const completeRequest: fc.Arbitrary<MessageInitShape<typeof CompleteRequestSchem
   userId: text,
   teamId: text,
   endUser: text,
+  requestTags: fc.array(text, { maxLength: 5 }),
   // A plain object's map: "__proto__" is not a key it can hold, here or in protobuf-es.
   providerHeaders: fc.dictionary(text.filter((k) => k !== "__proto__"), text, { maxKeys: 5 }),
 });
@@ -66,7 +70,7 @@ const completeRequest: fc.Arbitrary<MessageInitShape<typeof CompleteRequestSchem
 const completeResponse: fc.Arbitrary<MessageInitShape<typeof CompleteResponseSchema>> = fc.record({
   event: fc.oneof(
     fc.constant({ case: undefined }),
-    fc.record({ case: fc.constant("started" as const), value: fc.record({ modelGroup: text, deploymentId: text, providerModel: text, attemptedRetries: uint32, attemptedFallbacks: uint32 }) }),
+    fc.record({ case: fc.constant("started" as const), value: fc.record({ modelGroup: text, deploymentId: text, providerModel: text, attemptedRetries: uint32, attemptedFallbacks: uint32, cacheKey: text }) }),
     fc.record({ case: fc.constant("chunk" as const), value: bytes }),
     fc.record({ case: fc.constant("response" as const), value: bytes }),
     fc.record({ case: fc.constant("finished" as const), value: fc.record({ promptTokens: uint32, completionTokens: uint32, cost: double }) }),
@@ -123,7 +127,7 @@ describe("flatCodec", () => {
     }
   });
 
-  it("refuses schemas with lists when it is built", () => {
+  it("refuses schemas with lists of messages when it is built", () => {
     expect(() => flatCodec(ListModelsResponseSchema)).toThrow(/flat messages do not have/);
   });
 });

@@ -4,7 +4,7 @@ import { END_USER_MAX_CHARS } from "@gateway/common";
 const text = (v: unknown): string => (typeof v === "string" ? v.trim() : "");
 
 /** A JSON object, or one sent as a JSON string (LiteLLM accepts metadata either way). */
-function objectOf(v: unknown): Record<string, unknown> | undefined {
+export function objectOf(v: unknown): Record<string, unknown> | undefined {
   if (typeof v === "string" && v.startsWith("{")) {
     try {
       v = JSON.parse(v);

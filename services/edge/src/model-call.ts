@@ -5,6 +5,7 @@ import { Access, type AuthorizeRequest, type AuthorizeResponse, type RateLimitSt
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
 import { endUserOf } from "./end-user.js";
+import { requestTagsOf } from "./request-tags.js";
 import { apiKeyOf, readJsonObject } from "./http.js";
 import { logFailure } from "./observe.js";
 import { addProviderRateLimits } from "./provider-rate-limits.js";
@@ -194,6 +195,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         reservationHolder: auth.reserved ? auth.holder : "",
         contentType,
         endUser,
+        requestTags: requestTagsOf(req, body),
       },
       { signal: abort.signal },
     );

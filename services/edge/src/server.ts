@@ -25,7 +25,7 @@ import { listModels, modelGroupInfo, retrieveModel } from "./routes/models.js";
 import { moderations } from "./routes/moderations.js";
 import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
-import { spendLogs } from "./routes/spend.js";
+import { spendLogs, spendTags } from "./routes/spend.js";
 import { addTeamMember, blockTeam, deleteTeamMember, deleteTeams, listTeams, newTeam, teamInfoRoute, unblockTeam, updateTeam } from "./routes/teams.js";
 import { textCompletions } from "./routes/text-completions.js";
 import { deleteUsers, listUsers, newUser, updateUser, userInfoRoute } from "./routes/users.js";
@@ -73,6 +73,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /health/readiness", readiness],
   ["GET /metrics", metricsRoute],
   ["GET /spend/logs", spendLogs],
+  ["GET /spend/tags", spendTags],
   ["GET /global/spend/report", globalSpendReport],
   ["GET /global/spend/keys", globalSpendKeys],
   ["GET /global/spend/models", globalSpendModels],

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, date, doublePrecision, index, integer, pgSchema, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, date, doublePrecision, index, integer, jsonb, pgSchema, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 export const accounting = pgSchema("accounting");
 
@@ -30,6 +30,8 @@ export const spendLogs = accounting.table(
     cacheHit: boolean("cache_hit").notNull().default(false),
     /** The response cache's key for the request; '' when the cache was not looked at. */
     cacheKey: text("cache_key").notNull().default(""),
+    /** The request's tags (LiteLLM's request_tags), each once: a JSON array of strings, [] when none. */
+    requestTags: jsonb("request_tags").$type<string[]>().notNull().default(sql`'[]'::jsonb`),
     /** The group that answered (or was tried last); the requested name is originalModelGroup. */
     modelGroup: text("model_group").notNull(),
     originalModelGroup: text("original_model_group").notNull().default(""),

@@ -15,6 +15,7 @@ export function usageEvent(init: MessageInitShape<typeof UsageEventSchema> = {})
     // Set so the round trips cover them; a real cache hit would also cost 0.
     cacheHit: true,
     cacheKey: "cache-key-1",
+    requestTags: ["team:search", "env:prod"],
     modelGroup: "smart-model",
     // A fallback answered: the client asked for another group.
     originalModelGroup: "fast-model",

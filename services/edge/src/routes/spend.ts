@@ -49,6 +49,8 @@ export function spendLogRow(e: UsageEvent) {
     // Answered from the response cache, as LiteLLM's string; the cache's key, '' when not looked at.
     cache_hit: e.cacheHit ? "True" : "False",
     cache_key: e.cacheKey,
+    // The request's tags, as LiteLLM's spend logs list them; [] when none.
+    request_tags: e.requestTags,
     status: e.status === UsageStatus.SUCCESS ? "success" : "failure",
     error_type: e.errorType || null,
     latency_ms: e.latencyMs,
@@ -113,4 +115,20 @@ export async function spendLogs(ctx: RequestContext): Promise<void> {
   }
   const { logs } = await accounting.listSpendLogs({ ...filters, ...pageOf(ctx) }, asMasterKey(ctx));
   sendJson(ctx.res, 200, logs.map(spendLogRow));
+}
+
+/**
+ * GET /spend/tags (master key): spend and requests per request tag, highest
+ * spend first, from the spend logs (optionally between start_date and
+ * end_date), in LiteLLM's shape.
+ */
+export async function spendTags(ctx: RequestContext): Promise<void> {
+  await asMaster(ctx);
+  const range = { startMs: BigInt(dateParam(ctx, "start_date", false)), endMs: BigInt(dateParam(ctx, "end_date", true)) };
+  const { tags } = await ctx.options.peers.accounting.tagSpend(range, asMasterKey(ctx));
+  sendJson(
+    ctx.res,
+    200,
+    tags.map((t) => ({ individual_request_tag: t.tag, log_count: Number(t.requests), total_spend: t.spend })),
+  );
 }

@@ -47,6 +47,8 @@ export interface Deployment {
   order: number;
   /** model_info.mode: "chat", "embedding", …; what /health probes with. */
   mode: string | undefined;
+  /** litellm_params.tags: booked with every request this deployment answers. */
+  tags: readonly string[] | undefined;
   source: DeploymentSource;
   /** The entry as written, for building concrete deployments of a wildcard and for /model/info. */
   entry: ModelEntry;
@@ -110,6 +112,7 @@ export function buildDeployment(
     weight: p.weight,
     order: p.order ?? Number.POSITIVE_INFINITY,
     mode: entry.model_info?.mode,
+    tags: p.tags,
     source,
     entry,
   };
