@@ -219,6 +219,8 @@ const routerSettings = z.looseObject({
   timeout: z.number().positive().optional(),
   stream_timeout: z.number().positive().optional(),
   model_group_alias: modelGroupAlias.optional(),
+  /** Send a request only to deployments whose litellm_params.tags it names. */
+  enable_tag_filtering: z.boolean().optional(),
   ...reliabilitySettings,
 });
 

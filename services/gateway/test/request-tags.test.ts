@@ -117,3 +117,59 @@ describe("request tags, split services", () => {
     expect(tags.map((t) => t.individual_request_tag).sort()).toEqual(["app:split", "env:prod", "region:eu"]);
   });
 });
+
+describe("tag-based routing (router_settings.enable_tag_filtering)", () => {
+  let provider: FakeProvider;
+  let client: OpenAI;
+  fakeBehindGatewayPerTest(
+    MODES[2]!,
+    (fakeUrl) => {
+      const at = `api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY`;
+      return writeConfig(`
+model_list:
+  - model_name: gpt-4
+    litellm_params: { model: openai/free-tier, ${at}, tags: [free] }
+  - model_name: gpt-4
+    litellm_params: { model: openai/paid-tier, ${at}, tags: [paid] }
+  - model_name: gpt-4
+    litellm_params: { model: openai/house-tier, ${at}, tags: [default] }
+  - model_name: backup
+    litellm_params: { model: openai/backup-free, ${at}, tags: [free] }
+router_settings:
+  enable_tag_filtering: true
+  num_retries: 0
+  fallbacks: [{ gpt-4: [backup] }]
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+    },
+    (setup) => ({ provider, openai: client } = setup),
+  );
+
+  const ask = (tags?: string[], headers: Record<string, string> = {}) =>
+    client.chat.completions.create({ model: "gpt-4", messages: [{ role: "user", content: "route me" }], ...(tags && { tags }) } as OpenAI.ChatCompletionCreateParamsNonStreaming, { headers });
+  const modelOf = (body: unknown) => (body as { model: string }).model;
+  const lastModel = () => modelOf(provider.requests.at(-1)?.body);
+
+  it("sends a request to the deployments its tags name, and an untagged one to the default", async () => {
+    for (let i = 0; i < 5; i++) {
+      await ask(["free"]);
+      expect(lastModel()).toBe("free-tier");
+      await ask(undefined, { "x-litellm-tags": "paid" });
+      expect(lastModel()).toBe("paid-tier");
+      await ask();
+      expect(lastModel()).toBe("house-tier");
+    }
+  });
+
+  it("refuses tags no deployment carries, and falls back only to deployments the tags name", async () => {
+    await expect(ask(["gpu"])).rejects.toMatchObject({ status: 400, code: "no_deployments_with_tag_routing", param: "tags" });
+    expect(provider.requests).toHaveLength(0);
+    provider.behavior.failNext = 10;
+    provider.behavior.failStatus = 503;
+    // The fallback group has no deployment tagged paid; it has one tagged free, tried after the first group failed.
+    await expect(ask(["paid"])).rejects.toMatchObject({ status: 503 });
+    await expect(ask(["free"])).rejects.toMatchObject({ status: 503 });
+    expect(provider.requests.map((r) => modelOf(r.body))).toEqual(["paid-tier", "free-tier", "backup-free"]);
+  });
+});

@@ -16,6 +16,7 @@ import { inProviderSpan } from "./provider-span.js";
 import type { OpenAIBody } from "./providers/provider.js";
 import { backoffMs, blamesDeployment, classify, type Failure } from "./retry.js";
 import type { RoutingStrategy } from "./strategies/strategy.js";
+import { noTaggedDeployment, taggedGroup } from "./tag-routing.js";
 
 /** A config load's model groups with the strategy its router_settings name. */
 export interface RoutingTable {
@@ -45,6 +46,8 @@ export interface RoutedCall {
   signal: AbortSignal;
   /** Tokens the request may take, for usage-based routing's tpm. */
   estimatedTokens: number;
+  /** The client's tags, for tag-based routing. */
+  tags: readonly string[];
 }
 
 /** How one model group's attempts ended, when none succeeded. */
@@ -78,8 +81,10 @@ function noDeployments(group: ModelGroup, retryAfterMs: number): Error {
  */
 export async function routeCall(call: RoutedCall, requested: string, outcome: Outcome, state: RoutingState): Promise<Answer> {
   const { groups } = call.table;
-  const first = groups.resolve(requested);
-  if (!first) throw modelNotFound(requested, groups);
+  const named = groups.resolve(requested);
+  if (!named) throw modelNotFound(requested, groups);
+  const first = groups.settings.tagFiltering ? taggedGroup(named, call.tags) : named;
+  if (!first) throw noTaggedDeployment(requested, call.tags);
   // Chosen by how the first group failed, once it has.
   let fallbackNames: Iterator<string> | undefined;
   let fallbacks = 0;
@@ -92,7 +97,7 @@ export async function routeCall(call: RoutedCall, requested: string, outcome: Ou
     }
     const last = attempts.failure!;
     fallbackNames ??= fallbacksFor(first.name, last.failure, groups.settings)[Symbol.iterator]();
-    const fallback = last.failure.kind === "cancelled" || last.failure.kind === "request" ? undefined : nextGroup(fallbackNames, groups);
+    const fallback = last.failure.kind === "cancelled" || last.failure.kind === "request" ? undefined : nextGroup(fallbackNames, groups, call.tags);
     if (!fallback) throw last.error;
     fallbacks += 1;
     state.logger.info({ requestId: call.requestId, from: first.name, to: fallback.name, status: last.failure.status }, "falling back to another model group");
@@ -100,11 +105,12 @@ export async function routeCall(call: RoutedCall, requested: string, outcome: Ou
   }
 }
 
-/** The next of the names that is a model group (a reload may have removed one). */
-function nextGroup(names: Iterator<string>, groups: ModelGroups): ModelGroup | undefined {
+/** The next of the names that is a model group (a reload may have removed one) with deployments the request's tags may use. */
+function nextGroup(names: Iterator<string>, groups: ModelGroups, tags: readonly string[]): ModelGroup | undefined {
   for (let name = names.next(); name.done !== true; name = names.next()) {
     const group = groups.resolve(name.value);
-    if (group) return group;
+    const usable = group && groups.settings.tagFiltering ? taggedGroup(group, tags) : group;
+    if (usable) return usable;
   }
   return undefined;
 }

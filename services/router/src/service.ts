@@ -100,6 +100,8 @@ interface CacheResult {
   hit: boolean;
 }
 
+const NO_TAGS: readonly string[] = [];
+
 // Made once: only its metadata is read, and an error per request costs a stack trace.
 const CLIENT_CLOSED = gatewayError("client closed the request", Code.Canceled, { type: "request_cancelled", status: 499 });
 
@@ -177,7 +179,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         const model = requestedModel(body);
         handler.validate(body);
         const table = deps.models.table();
-        const use = table.cache && cacheUse(table.cache, req.callType, body);
+        const use = table.cache && cacheUse(table.cache, req.callType, body, table.groups.settings.tagFiltering ? req.requestTags : NO_TAGS);
         if (use) {
           cached.key = use.key;
           const hit = use.read ? deps.cache.get(use.key, use.maxAgeMs) : undefined;
@@ -195,6 +197,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           headers: req.providerHeaders,
           signal: ctx.signal,
           estimatedTokens: estimatedTokens(req.body.length, body),
+          tags: req.requestTags,
         };
         let answer = await routeCall(call, model, outcome, deps.state);
         if (use?.write) answer = keptAnswer(answer, use, deps.cache, outcome, Date.now);

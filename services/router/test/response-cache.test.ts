@@ -15,6 +15,8 @@ import { readAll } from "./support/read-all.js";
 
 const settingsOf = (yaml: string) => cacheSettings(parseConfig(`litellm_settings:\n${yaml}`))!;
 const ON = settingsOf("  cache: true\n");
+/** How a request uses the cache without tag-based routing. */
+const useOf = (settings: CacheSettings, callType: CallType, body: Record<string, unknown>) => cacheUse(settings, callType, body, []);
 const chat = (extra: Record<string, unknown> = {}) => ({ model: "m", messages: [{ role: "user", content: "hi" }], temperature: 0.2, ...extra });
 
 const deployment = ModelGroups.fromConfig(parseConfig(`model_list:\n  - { model_name: m, litellm_params: { model: openai/gpt-4o-mini, api_base: "http://x/v1" } }`), SUPPORTED_PROVIDERS).resolve("m")!
@@ -52,36 +54,42 @@ describe("cache settings", () => {
 
 describe("a request's use of the cache", () => {
   it("keys the request by what changes the answer: not key order, metadata or the cache controls", () => {
-    const key = cacheUse(ON, CallType.CHAT_COMPLETIONS, chat())!.key;
+    const key = useOf(ON, CallType.CHAT_COMPLETIONS, chat())!.key;
     expect(key).toMatch(/^[0-9a-f]{64}$/);
     const reordered = { temperature: 0.2, messages: [{ content: "hi", role: "user" }], model: "m" };
-    expect(cacheUse(ON, CallType.CHAT_COMPLETIONS, reordered)!.key).toBe(key);
-    expect(cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ metadata: { run: 1 }, litellm_metadata: { tags: ["x"] }, cache: { ttl: 5 } }))!.key).toBe(key);
+    expect(useOf(ON, CallType.CHAT_COMPLETIONS, reordered)!.key).toBe(key);
+    expect(useOf(ON, CallType.CHAT_COMPLETIONS, chat({ metadata: { run: 1 }, litellm_metadata: { tags: ["x"] }, cache: { ttl: 5 } }))!.key).toBe(key);
     for (const other of [chat({ temperature: 0.3 }), chat({ stream: true }), chat({ user: "u1" }), chat({ model: "n" }), chat({ cache: { namespace: "b" } })]) {
-      expect(cacheUse(ON, CallType.CHAT_COMPLETIONS, other)!.key).not.toBe(key);
+      expect(useOf(ON, CallType.CHAT_COMPLETIONS, other)!.key).not.toBe(key);
     }
-    expect(cacheUse(ON, CallType.TEXT_COMPLETIONS, chat())!.key).not.toBe(key);
-    expect(cacheUse(settingsOf("  cache: true\n  cache_params: { namespace: b }\n"), CallType.CHAT_COMPLETIONS, chat())!.key).toBe(
-      cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { namespace: "b" } }))!.key,
+    expect(useOf(ON, CallType.TEXT_COMPLETIONS, chat())!.key).not.toBe(key);
+    expect(useOf(settingsOf("  cache: true\n  cache_params: { namespace: b }\n"), CallType.CHAT_COMPLETIONS, chat())!.key).toBe(
+      useOf(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { namespace: "b" } }))!.key,
     );
   });
 
+  it("keys by the request's tags when they choose its deployment", () => {
+    const tagged = (tags: string[]) => cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ tags }), tags)!.key;
+    expect(tagged(["free"])).not.toBe(tagged(["paid"]));
+    expect(useOf(ON, CallType.CHAT_COMPLETIONS, chat({ tags: ["free"] }))!.key).toBe(useOf(ON, CallType.CHAT_COMPLETIONS, chat({ tags: ["paid"] }))!.key);
+  });
+
   it("follows the request's controls and the cache's mode", () => {
-    expect(cacheUse(ON, CallType.CHAT_COMPLETIONS, chat())).toMatchObject({ read: true, write: true, ttlMs: 600_000, maxAgeMs: undefined });
-    expect(cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { "no-cache": true } }))).toMatchObject({ read: false, write: true });
-    expect(cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { "no-store": true } }))).toMatchObject({ read: true, write: false });
-    expect(cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { "no-cache": true, "no-store": true } }))).toBeUndefined();
-    expect(cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { ttl: 5, "s-maxage": 2 } }))).toMatchObject({ ttlMs: 5000, maxAgeMs: 2000 });
-    expect(cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { "use-cache": false } }))).toBeUndefined();
-    expect(cacheUse(ON, CallType.IMAGE_GENERATIONS, { model: "m", prompt: "a cat" })).toBeUndefined();
+    expect(useOf(ON, CallType.CHAT_COMPLETIONS, chat())).toMatchObject({ read: true, write: true, ttlMs: 600_000, maxAgeMs: undefined });
+    expect(useOf(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { "no-cache": true } }))).toMatchObject({ read: false, write: true });
+    expect(useOf(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { "no-store": true } }))).toMatchObject({ read: true, write: false });
+    expect(useOf(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { "no-cache": true, "no-store": true } }))).toBeUndefined();
+    expect(useOf(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { ttl: 5, "s-maxage": 2 } }))).toMatchObject({ ttlMs: 5000, maxAgeMs: 2000 });
+    expect(useOf(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { "use-cache": false } }))).toBeUndefined();
+    expect(useOf(ON, CallType.IMAGE_GENERATIONS, { model: "m", prompt: "a cat" })).toBeUndefined();
     const optIn = settingsOf("  cache: true\n  cache_params: { mode: default_off }\n");
-    expect(cacheUse(optIn, CallType.CHAT_COMPLETIONS, chat())).toBeUndefined();
-    expect(cacheUse(optIn, CallType.CHAT_COMPLETIONS, chat({ cache: { "use-cache": true } }))).toMatchObject({ read: true, write: true });
+    expect(useOf(optIn, CallType.CHAT_COMPLETIONS, chat())).toBeUndefined();
+    expect(useOf(optIn, CallType.CHAT_COMPLETIONS, chat({ cache: { "use-cache": true } }))).toMatchObject({ read: true, write: true });
   });
 
   it("refuses controls it cannot read", () => {
     for (const cache of ["yes", [1], { ttl: "long" }, { "s-maxage": -1 }, { namespace: 7 }]) {
-      expect(() => cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ cache }))).toThrow(/cache/);
+      expect(() => useOf(ON, CallType.CHAT_COMPLETIONS, chat({ cache }))).toThrow(/cache/);
     }
   });
 });
@@ -90,7 +98,7 @@ describe("the cache's answers", () => {
   it("keeps an answer until its time is up, and only as old as the request accepts", () => {
     let now = 1_000;
     const cache = new ResponseCache(() => now);
-    const use = cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { ttl: 60 } }))!;
+    const use = useOf(ON, CallType.CHAT_COMPLETIONS, chat({ cache: { ttl: 60 } }))!;
     const { outcome, events } = answered("hello");
     expect(keptAnswer(events, use, cache, outcome, () => now)).toBe(events);
     now += 10_000;
@@ -104,7 +112,7 @@ describe("the cache's answers", () => {
 
   it("hands a kept answer out as the deployment's, the same tokens at no cost, and books it so", () => {
     const cache = new ResponseCache(() => 0);
-    const use = cacheUse(ON, CallType.CHAT_COMPLETIONS, chat())!;
+    const use = useOf(ON, CallType.CHAT_COMPLETIONS, chat())!;
     const { outcome, events } = answered("hello");
     keptAnswer(events, use, cache, outcome, () => 0);
     const again = freshOutcome();
@@ -129,7 +137,7 @@ describe("the cache's answers", () => {
         if (end === "break") throw new Error("provider went away");
         yield finished(outcome, deployment, usage);
       }
-      const use = cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ stream: true, messages: [{ role: "user", content: key }] }))!;
+      const use = useOf(ON, CallType.CHAT_COMPLETIONS, chat({ stream: true, messages: [{ role: "user", content: key }] }))!;
       return { use, answer: keptAnswer(events(), use, cache, outcome, () => 0) as AsyncIterable<CallEvent> };
     };
     const whole = stream("whole", "done");
@@ -148,7 +156,7 @@ describe("the cache's answers", () => {
   it("keeps no failed or oversized answer, and drops the least recently used past its size", () => {
     const cache = new ResponseCache(() => 0);
     const small: CacheSettings = { ...ON, maxEntries: 2 };
-    const uses = ["a", "b", "c"].map((content) => cacheUse(small, CallType.CHAT_COMPLETIONS, chat({ messages: [{ role: "user", content }] }))!);
+    const uses = ["a", "b", "c"].map((content) => useOf(small, CallType.CHAT_COMPLETIONS, chat({ messages: [{ role: "user", content }] }))!);
     const failed = answered("no");
     failed.outcome.failure = "server_error";
     keptAnswer(failed.events, uses[0]!, cache, failed.outcome, () => 0);

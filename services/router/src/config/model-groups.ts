@@ -31,7 +31,8 @@ function weighting(deployments: readonly Deployment[]): ModelGroup["weighting"] 
   return "uniform";
 }
 
-function group(name: string, deployments: readonly Deployment[]): ModelGroup {
+/** A group of these deployments (at least one), with what picking among them needs. */
+export function modelGroup(name: string, deployments: readonly Deployment[]): ModelGroup {
   const lowest = Math.min(...deployments.map((d) => d.order));
   return { name, deployments, firstChoice: deployments.filter((d) => d.order === lowest), weighting: weighting(deployments) };
 }
@@ -67,7 +68,7 @@ export class ModelGroups {
     const groups = new Map<string, ModelGroup>();
     const wildcards: WildcardGroup[] = [];
     for (const [name, deployments] of byName) {
-      const g = group(name, deployments);
+      const g = modelGroup(name, deployments);
       groups.set(name, g);
       if (WildcardName.is(name)) wildcards.push({ name: new WildcardName(name), group: g, concrete: new Map() });
     }
@@ -116,7 +117,7 @@ export class ModelGroups {
       let concrete = w.concrete.get(name);
       if (!concrete) {
         if (w.concrete.size >= MAX_CONCRETE_NAMES) w.concrete.clear();
-        concrete = group(name, w.group.deployments.map((d) => concreteDeployment(d, name, matched)));
+        concrete = modelGroup(name, w.group.deployments.map((d) => concreteDeployment(d, name, matched)));
         w.concrete.set(name, concrete);
       }
       return concrete;

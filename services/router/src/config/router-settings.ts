@@ -28,6 +28,8 @@ export interface RouterSettings {
   aliases: ReadonlyMap<string, GroupAlias>;
   /** latency-based-routing: deployments within this fraction of the fastest share the traffic. */
   lowestLatencyBuffer: number;
+  /** enable_tag_filtering: a request goes to the deployments its tags name (tag-routing.ts). */
+  tagFiltering: boolean;
 }
 
 // LiteLLM's defaults for allowed_fails, cooldown_time, max_fallbacks and
@@ -64,5 +66,6 @@ export function routerSettings(config: GatewayConfig): RouterSettings {
     defaultFallbacks: r.default_fallbacks ?? l.default_fallbacks ?? [],
     aliases,
     lowestLatencyBuffer: r.routing_strategy_args?.lowest_latency_buffer ?? 0,
+    tagFiltering: r.enable_tag_filtering ?? false,
   };
 }
