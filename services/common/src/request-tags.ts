@@ -6,6 +6,11 @@ export const REQUEST_TAG_MAX_CHARS = 256;
 // Shared by every request without tags; frozen, as nothing may add to it.
 const NONE = Object.freeze([]) as unknown as string[];
 
+/** The tags a list holds: its strings, trimmed (anything else in it, or a value that is no list, holds none). */
+export function tagList(value: unknown): readonly string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string").map((item) => item.trim()) : NONE;
+}
+
 /**
  * Tags from any number of lists as one list: each tag once, in the order
  * first seen, empty ones left out, each cut to REQUEST_TAG_MAX_CHARS and at

@@ -195,7 +195,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         reservationHolder: auth.reserved ? auth.holder : "",
         contentType,
         endUser,
-        requestTags: requestTagsOf(req, body),
+        requestTags: requestTagsOf(req, body, auth.tags),
       },
       { signal: abort.signal },
     );

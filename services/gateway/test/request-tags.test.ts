@@ -66,6 +66,14 @@ describe("request tags, one process", () => {
     expect(await rowOf({ response })).toMatchObject({ request_tags: ["streamed"] });
   });
 
+  it("adds the key's metadata tags to every request made with it", async () => {
+    const { json: minted } = await admin<{ key: string }>(gateway.baseUrl, "POST", "/key/generate", { metadata: { tags: ["key:cron", "nightly"] } });
+    const answer = await client.chat.completions
+      .create({ model: "smart-model", messages: [{ role: "user", content: "key tags" }] }, { headers: { authorization: `Bearer ${minted.key}`, "x-litellm-tags": "nightly,app:cron" } })
+      .withResponse();
+    expect(await rowOf(answer)).toMatchObject({ request_tags: ["nightly", "app:cron", "key:cron"] });
+  });
+
   it("sums spend and requests per tag on /spend/tags, highest spend first, within the dates asked", async () => {
     const costs: Record<string, number> = {};
     const count: Record<string, number> = {};

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, hashKey } from "@gateway/common";
+import { gatewayError, hashKey, requestTags } from "@gateway/common";
 import { Access, AuthorizeResponseSchema, type AuthorizeRequest, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CustomerCache, CustomerRecord } from "./customer-record.js";
 import type { KeyCache } from "./key-cache.js";
@@ -124,6 +124,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       reserved: false,
       // Reusable while nothing changes the key (WatchKeys says when), up to its expiry.
       reusableUntilMs: key.expiresAtMs ?? Number.MAX_SAFE_INTEGER,
+      tags: (team && team.tags.length > 0 ? requestTags(key.tags, team.tags) : key.tags) as string[],
     };
     const customer = customerOf(req);
     if (req.access === Access.LOOKUP) return response;

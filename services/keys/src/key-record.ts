@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { VirtualKeySchema, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { virtualKeys } from "./db/schema.js";
 import { limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
+import { metadataTags } from "./metadata-tags.js";
 
 export type KeyRow = typeof virtualKeys.$inferSelect;
 
@@ -18,6 +19,8 @@ export interface KeyRecord extends LimitHolder {
   blocked: boolean;
   userId: string;
   teamId: string;
+  /** metadata.tags: request tags every request of the key carries. */
+  tags: readonly string[];
 }
 
 export function toRecord(row: KeyRow): KeyRecord {
@@ -31,6 +34,7 @@ export function toRecord(row: KeyRow): KeyRecord {
     blocked: row.blocked,
     userId: row.userId,
     teamId: row.teamId,
+    tags: metadataTags(row.metadata),
   };
 }
 

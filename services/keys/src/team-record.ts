@@ -3,6 +3,7 @@ import { TeamSchema, type Team } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { teams } from "./db/schema.js";
 import type { KeyRecord } from "./key-record.js";
 import { limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
+import { metadataTags } from "./metadata-tags.js";
 import type { TableCache } from "./table-cache.js";
 
 export type TeamRow = typeof teams.$inferSelect;
@@ -20,6 +21,8 @@ export interface TeamRecord extends LimitHolder {
   models: ReadonlySet<string> | null;
   modelList: readonly string[];
   blocked: boolean;
+  /** metadata.tags: request tags every request of the team's keys carries. */
+  tags: readonly string[];
 }
 
 /**
@@ -35,6 +38,7 @@ export function toTeamRecord(row: TeamRow): TeamRecord {
     models: row.models.length > 0 ? new Set(row.models) : null,
     modelList: row.models,
     blocked: row.blocked,
+    tags: metadataTags(row.metadata),
   };
 }
 

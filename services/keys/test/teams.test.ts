@@ -171,6 +171,18 @@ describe("keys of a team", () => {
   });
 });
 
+describe("key and team tags", () => {
+  it("give every request of the key its own metadata tags and its team's, each once, and follow changes", async () => {
+    await createTeam("tagged", { metadataJson: '{"tags":["team:search","shared"]}' });
+    const minted = await client().generateKey({ settings: { teamId: "tagged", metadataJson: '{"tags":["key:cli","shared",7]}' } }, asMaster);
+    expect((await ask(minted.key)).tags).toEqual(["key:cli", "shared", "team:search"]);
+    await client().updateTeam({ teamId: "tagged", settings: { metadataJson: "{}" } }, asMaster);
+    expect((await ask(minted.key)).tags).toEqual(["key:cli", "shared"]);
+    const plain = await client().generateKey({ settings: { metadataJson: '{"tags":"not-a-list"}' } }, asMaster);
+    expect((await ask(plain.key)).tags).toEqual([]);
+  });
+});
+
 describe("a team's limits, shared by its keys", () => {
   it("refuses every key of the team once one key has spent its budget", async () => {
     const team = await createTeam("budgeted", { maxBudget: RESERVATION * 1.5 });
