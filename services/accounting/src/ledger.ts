@@ -96,9 +96,20 @@ const INPUT_COLUMNS = sql.raw(
   }).join(", "),
 );
 
-/** A batch as the statement's one parameter: a JSON array of rows, each an array of values in COLUMNS order. */
+// A NUL character as JSON.stringify writes it (\u0000), where the backslash
+// before it is not itself escaped (an even run of backslashes, or none).
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * A batch as the statement's one parameter: a JSON array of rows, each an
+ * array of values in COLUMNS order. Postgres holds no NUL in text or jsonb,
+ * and several columns are the client's own text (its end user, its tags, the
+ * model name it asked for): NULs are left out, so such a request is booked
+ * rather than refused.
+ */
 function batchJson(records: LedgerRecord[]): string {
-  return JSON.stringify(records.map((record) => COLUMNS.map(([name]) => record[name])));
+  const json = JSON.stringify(records.map((record) => COLUMNS.map(([name]) => record[name])));
+  return json.includes("\\u0000") ? json.replace(NUL_ESCAPE, "$1") : json;
 }
 
 /**

@@ -87,12 +87,15 @@ test("skips what cannot be booked without holding up the events around it", asyn
   await expectLedger([before.requestId, after.requestId]);
 });
 
-test("drops only the events Postgres rejects from a batch", async () => {
+test("drops only the events Postgres rejects from a batch, and books text with a NUL without it", async () => {
   const [first, last] = [usageEvent(), usageEvent()];
   const tooManyTokens = usageEvent({ promptTokens: 3_000_000_000 });
-  const nulInText = usageEvent({ keyAlias: "nul\u0000byte" });
+  // The end user and the tags are the client's own text.
+  const nulInText = usageEvent({ keyAlias: "nul\u0000byte", endUser: "a\u0000b", requestTags: ["t\u0000ag", "a \\u0000 as text"] });
   const published = [first, tooManyTokens, nulInText, last].map((event) => publish(event));
   consumer = await startLedgerConsumer(bus, ledgerDb.ledger, logger);
   await Promise.all(published);
-  await expectLedger([first.requestId, last.requestId]);
+  await expectLedger([first.requestId, nulInText.requestId, last.requestId]);
+  const [booked] = await ledgerDb.ledger.list({ requestId: nulInText.requestId });
+  expect(booked).toMatchObject({ keyAlias: "nulbyte", endUser: "ab", requestTags: ["tag", "a \\u0000 as text"] });
 });
