@@ -39,6 +39,13 @@ const tokens = new SeriesCounter(
   metricsRegistry,
 );
 
+const cacheHits = new SeriesCounter(
+  "gateway_cache_hits_total",
+  "Requests answered from the response cache (no provider call), by model group and call type.",
+  ["model_group", "call_type"],
+  metricsRegistry,
+);
+
 const spend = new SeriesCounter("gateway_spend_usd_total", "Spend in US dollars by model group and deployment.", ["model_group", "deployment"], metricsRegistry);
 
 const httpRequests = new SeriesCounter("gateway_http_requests_total", "HTTP requests answered by the edge, by route and status code.", ["route", "code"], metricsRegistry);
@@ -119,6 +126,8 @@ export interface RequestOutcome {
   promptTokens: number;
   completionTokens: number;
   spendUsd: number;
+  /** Answered from the response cache: no provider was called. */
+  cacheHit: boolean;
 }
 
 export const metrics = {
@@ -126,6 +135,11 @@ export const metrics = {
   request(outcome: RequestOutcome): void {
     const { modelGroup, deployment, callType } = outcome;
     requests.inc([modelGroup, deployment, callType, outcome.success ? "success" : "failure", outcome.errorType]);
+    // A cached answer took no time nor tokens of the deployment that once gave it.
+    if (outcome.cacheHit) {
+      cacheHits.inc([modelGroup, callType]);
+      return;
+    }
     // A request refused before a deployment was chosen says nothing about any deployment's latency.
     if (deployment !== "") requestDuration.observe([modelGroup, deployment, callType], outcome.latencyMs / 1000);
     if (outcome.promptTokens > 0) tokens.inc([modelGroup, deployment, "prompt"], outcome.promptTokens);

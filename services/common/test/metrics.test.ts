@@ -38,7 +38,7 @@ test("tracks requests in flight per route until they are answered", async () => 
 });
 
 test("counts requests, tokens and spend, and files latencies in cumulative buckets", async () => {
-  const outcome = { modelGroup: "bucket-model", deployment: "d-1", callType: "acompletion", success: true, errorType: "", promptTokens: 10, completionTokens: 4, spendUsd: 0.5 };
+  const outcome = { modelGroup: "bucket-model", deployment: "d-1", callType: "acompletion", success: true, errorType: "", promptTokens: 10, completionTokens: 4, spendUsd: 0.5, cacheHit: false };
   for (const latencyMs of [20, 40, 40, 2000]) metrics.request({ ...outcome, latencyMs });
   metrics.request({ ...outcome, success: false, errorType: "timeout", latencyMs: 5, promptTokens: 0, completionTokens: 0, spendUsd: 0 });
   const series = { model_group: "bucket-model", deployment: "d-1", call_type: "acompletion" };
@@ -51,4 +51,14 @@ test("counts requests, tokens and spend, and files latencies in cumulative bucke
   expect([bucket("0.01"), bucket("0.025"), bucket("0.05"), bucket("1"), bucket("2.5"), bucket("+Inf")]).toEqual(["1", "2", "4", "4", "5", "5"]);
   expect(text).toMatch(/gateway_request_duration_seconds_count\{model_group="bucket-model",deployment="d-1",call_type="acompletion"\} 5/);
   expect(text).toMatch(/# TYPE gateway_request_duration_seconds histogram/);
+});
+
+test("counts an answer from the response cache as a request and a hit, with none of a deployment's time, tokens or spend", async () => {
+  const hit = { modelGroup: "cached-model", deployment: "d-2", callType: "aembedding", success: true, errorType: "", latencyMs: 1, promptTokens: 7, completionTokens: 0, spendUsd: 0, cacheHit: true };
+  metrics.request(hit);
+  metrics.request(hit);
+  expect(await sample("gateway_requests_total", { model_group: "cached-model", status: "success" })).toBe(2);
+  expect(await sample("gateway_cache_hits_total", { model_group: "cached-model", call_type: "aembedding" })).toBe(2);
+  expect(await sample("gateway_tokens_total", { model_group: "cached-model" })).toBeUndefined();
+  expect(await metricsRegistry.metrics()).not.toMatch(/gateway_request_duration_seconds_count\{model_group="cached-model"/);
 });

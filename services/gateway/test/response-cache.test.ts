@@ -138,6 +138,8 @@ describe("response cache, one process", () => {
     expect(second.response.headers.get("x-litellm-cache-key")).toMatch(/^[0-9a-f]{64}$/);
     expect(provider.requests).toHaveLength(1);
     expect(await gateway.spendLog(second.response.headers.get("x-litellm-call-id")!)).toMatchObject({ call_type: "aembedding", cache_hit: "True", spend: 0 });
+    const scraped = await (await fetch(`${gateway.baseUrl}/metrics`)).text();
+    expect(scraped).toMatch(/gateway_cache_hits_total\{model_group="embedder",call_type="aembedding"\} 1\n/);
   });
 
   it("charges a key only for the answers a provider gave, also for hits in flight together", async () => {

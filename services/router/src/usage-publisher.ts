@@ -158,5 +158,6 @@ function countRequest(event: UsageEventInit, modelGroup: string): void {
     promptTokens: event.promptTokens ?? 0,
     completionTokens: event.completionTokens ?? 0,
     spendUsd: event.cost ?? 0,
+    cacheHit: event.cacheHit ?? false,
   });
 }
