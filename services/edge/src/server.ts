@@ -10,7 +10,7 @@ import { observeRequest } from "./observe.js";
 import { errorBody } from "./openai-errors.js";
 import { audioSpeech } from "./routes/audio-speech.js";
 import { audioTranscriptions } from "./routes/audio-transcriptions.js";
-import { cacheDelete, cachePing } from "./routes/cache.js";
+import { cacheDelete, cacheFlushAll, cachePing } from "./routes/cache.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
 import { embeddings } from "./routes/embeddings.js";
@@ -109,6 +109,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /health", health],
   ["GET /cache/ping", cachePing],
   ["POST /cache/delete", cacheDelete],
+  ["POST /cache/flushall", cacheFlushAll],
 ]);
 
 // Routes with a parameter in the path, and how metrics and traces name them.

@@ -157,7 +157,7 @@ describe("response cache, one process", () => {
     });
   });
 
-  it("answers /cache/ping and drops answers named to /cache/delete, for the master key only", async () => {
+  it("answers /cache/ping, drops answers named to /cache/delete or all of them on /cache/flushall, for the master key only", async () => {
     const ping = await admin(gateway.baseUrl, "GET", "/cache/ping");
     expect(ping).toMatchObject({
       status: 200,
@@ -174,6 +174,14 @@ describe("response cache, one process", () => {
     expect(after.response.headers.get("x-litellm-cache-key")).toBeNull();
     expect(provider.requests).toHaveLength(2);
     expect((await admin(gateway.baseUrl, "POST", "/cache/delete", { keys: "all" })).status).toBe(400);
+
+    // /cache/flushall drops every answer kept.
+    await chat(ask("flush one"));
+    await chat(ask("flush two"));
+    const kept = provider.requests.length;
+    expect(await admin(gateway.baseUrl, "POST", "/cache/flushall")).toEqual({ status: 200, json: { status: "success" } });
+    for (const content of ["flush one", "flush two"]) expect((await chat(ask(content))).response.headers.get("x-litellm-cache-key")).toBeNull();
+    expect(provider.requests).toHaveLength(kept + 2);
   });
 });
 

@@ -14,7 +14,7 @@ import { ParamSeal } from "./model-admin/sealed-params.js";
 import { LiveModelList } from "./model-list.js";
 import { SUPPORTED_PROVIDERS } from "./providers/index.js";
 import { ResponseCache } from "./response-cache.js";
-import { createRouterService, routerRoutes } from "./service.js";
+import { createRouterService, routerRoutes, type CacheForget } from "./service.js";
 import { UsagePublisher, USAGE_SUBJECT } from "./usage-publisher.js";
 
 export { Outbox } from "./outbox.js";
@@ -23,16 +23,16 @@ export { UsagePublisher, type UsagePublisherOptions } from "./usage-publisher.js
 export { createRouterService, routerRoutes, ModelGroups, SUPPORTED_PROVIDERS, USAGE_SUBJECT };
 
 const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
-/** Live subject telling every router replica to drop cached answers (JSON list of keys). */
+/** Live subject telling every router replica to drop cached answers (JSON: { keys, all }). */
 const CACHE_DELETE_SUBJECT = "router.cache.delete";
 
-/** The keys a cache delete push names; none when it is not a list of them. */
-function keyList(data: Uint8Array): string[] {
+/** What a cache delete push drops; nothing when it cannot be read. */
+function forgetting(data: Uint8Array): CacheForget {
   try {
-    const keys: unknown = JSON.parse(Buffer.from(data).toString());
-    return Array.isArray(keys) ? keys.filter((key): key is string => typeof key === "string") : [];
+    const { keys, all } = JSON.parse(Buffer.from(data).toString()) as Partial<Record<keyof CacheForget, unknown>>;
+    return { keys: Array.isArray(keys) ? keys.filter((key): key is string => typeof key === "string") : [], all: all === true };
   } catch {
-    return [];
+    return { keys: [], all: false };
   }
 }
 
@@ -61,7 +61,8 @@ export async function startRouter(deps: {
   if (unkeyed.length > 0) deps.logger.warn({ unkeyed }, "these deployments call an api_base of their own with no api_key: the provider's key variable is not sent there");
   for (const notice of cacheNotices(deps.config)) deps.logger.warn({ notice }, "response cache");
   const cache = new ResponseCache();
-  const stopForgetting = deps.bus.listen(CACHE_DELETE_SUBJECT, (data) => cache.delete(keyList(data)));
+  const forget = ({ keys, all }: CacheForget) => (all ? cache.clear() : cache.delete(keys));
+  const stopForgetting = deps.bus.listen(CACHE_DELETE_SUBJECT, (data) => forget(forgetting(data)));
   const applyConfig = (config: GatewayConfig) => {
     models.applyConfig(config);
     // Turned off: what it kept is of no more use.
@@ -82,9 +83,9 @@ export async function startRouter(deps: {
     masterKeyHash: masterKey === undefined ? undefined : hashKey(masterKey),
     settleReservation: (release) => deps.bus.broadcast(releaseSubject(release.holder), releaseCodec.encode(release)),
     cache,
-    forgetCached: (keys) => {
-      cache.delete(keys);
-      deps.bus.broadcast(CACHE_DELETE_SUBJECT, Buffer.from(JSON.stringify(keys)));
+    forgetCached: (request) => {
+      forget(request);
+      deps.bus.broadcast(CACHE_DELETE_SUBJECT, Buffer.from(JSON.stringify(request)));
     },
   });
   return {

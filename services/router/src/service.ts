@@ -39,8 +39,14 @@ export interface RouterDeps {
   settleReservation: (release: ReleaseRequest) => void;
   /** This replica's response cache (used when litellm_settings.cache is on). */
   cache: ResponseCache;
-  /** Tells every router replica to drop these cached answers (this one's too). */
-  forgetCached: (keys: string[]) => void;
+  /** Tells every router replica to drop these cached answers, or all (this one's too). */
+  forgetCached: (request: CacheForget) => void;
+}
+
+/** Cached answers to drop: by key, or all of them. */
+export interface CacheForget {
+  keys: string[];
+  all: boolean;
 }
 
 function storeOf(deps: RouterDeps): ModelStore {
@@ -249,7 +255,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
     getCacheStatus: admin(() => cacheStatus(deps.models.table().cache, deps.cache)),
 
     deleteCachedResponses: admin((req) => {
-      deps.forgetCached(req.keys);
+      deps.forgetCached({ keys: req.keys, all: req.all });
       return {};
     }),
   };

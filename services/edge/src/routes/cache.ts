@@ -5,7 +5,8 @@ import { asMaster, asMasterKey, sendJson } from "../http.js";
 import { bad, body } from "./admin-request.js";
 
 // LiteLLM's response cache routes, for the master key: whether the cache is
-// on (/cache/ping) and dropping answers by key (/cache/delete).
+// on (/cache/ping), dropping answers by key (/cache/delete) or all of them
+// (/cache/flushall).
 
 // Keys a delete may name at once.
 const MAX_DELETE_KEYS = 1000;
@@ -40,5 +41,12 @@ export async function cacheDelete(ctx: RequestContext): Promise<void> {
   if (!Array.isArray(keys) || !keys.every((key): key is string => typeof key === "string")) throw bad("keys must be a list of cache keys", "keys");
   if (keys.length > MAX_DELETE_KEYS) throw bad(`keys may name at most ${MAX_DELETE_KEYS} cache keys at once`, "keys");
   await ctx.options.peers.router.deleteCachedResponses({ keys }, asMasterKey(ctx));
+  sendJson(ctx.res, 200, { status: "success" });
+}
+
+/** POST /cache/flushall: drops every cached answer, on every router replica. */
+export async function cacheFlushAll(ctx: RequestContext): Promise<void> {
+  await asMaster(ctx);
+  await ctx.options.peers.router.deleteCachedResponses({ all: true }, asMasterKey(ctx));
   sendJson(ctx.res, 200, { status: "success" });
 }
