@@ -1,5 +1,6 @@
 import type { GetCacheStatusResponse } from "@gateway/proto/router/v1/router_pb.js";
-import { CACHED_CALL_NAMES, type CacheSettings } from "./config/cache-settings.js";
+import { CALL_HANDLERS } from "./calls.js";
+import type { CacheSettings } from "./config/cache-settings.js";
 import type { ResponseCache } from "./response-cache.js";
 
 /** The response cache as /cache/ping shows it. */
@@ -8,7 +9,8 @@ export function cacheStatus(settings: CacheSettings | undefined, cache: Response
   return {
     enabled: true,
     type: "local",
-    callTypes: [...settings.callTypes].map((type) => CACHED_CALL_NAMES.get(type)!),
+    // LiteLLM's names, as the usage events carry them.
+    callTypes: [...settings.callTypes].map((type) => CALL_HANDLERS.get(type)!.name),
     mode: settings.defaultOn ? "default_on" : "default_off",
     ttlSeconds: settings.ttlMs / 1000,
     namespace: settings.namespace,

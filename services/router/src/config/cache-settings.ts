@@ -33,14 +33,6 @@ const CACHEABLE: ReadonlyMap<string, CallType> = new Map([
   ["rerank", CallType.RERANK],
 ]);
 
-/** LiteLLM's name of each call type the cache serves, for /cache/ping. */
-export const CACHED_CALL_NAMES: ReadonlyMap<CallType, string> = new Map([
-  [CallType.CHAT_COMPLETIONS, "acompletion"],
-  [CallType.TEXT_COMPLETIONS, "atext_completion"],
-  [CallType.EMBEDDINGS, "aembedding"],
-  [CallType.RERANK, "arerank"],
-]);
-
 /** The cache's settings, or undefined when litellm_settings.cache is not on. */
 export function cacheSettings(config: GatewayConfig): CacheSettings | undefined {
   const l = config.litellm_settings;
