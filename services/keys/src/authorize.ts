@@ -9,6 +9,7 @@ import { holdsLimits, type LimitHolder } from "./limit-holder.js";
 import type { Limits } from "./limits.js";
 import type { MasterKey } from "./master-key.js";
 import type { ReservationPricing } from "./reservation-pricing.js";
+import type { TagCache } from "./tag-record.js";
 import { allowedModels, type TeamCache, type TeamRecord } from "./team-record.js";
 import type { UserCache } from "./user-record.js";
 
@@ -18,6 +19,7 @@ export interface AuthorizeDeps {
   teams: TeamCache;
   users: UserCache;
   customers: CustomerCache;
+  tags: TagCache;
   limits: Limits;
   pricing: ReservationPricing;
   /** This replica's id; Release finds its reservations here. */
@@ -86,6 +88,14 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     return customer;
   }
 
+  /** Adds the limits of each known tag that sets any: the request's own tags, then its key's and team's, each once (requestTags). */
+  function addTagLimits(holders: LimitHolder[], ...lists: readonly (readonly string[] | undefined)[]): void {
+    for (const tag of requestTags(...lists)) {
+      const limits = deps.tags.get(tag);
+      if (limits) holders.push(limits);
+    }
+  }
+
   const reserve = async (response: AuthorizeResponse, holders: LimitHolder[], req: AuthorizeRequest): Promise<AuthorizeResponse> => {
     response.reserved = true;
     response.reusableUntilMs = 0;
@@ -100,10 +110,13 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     if (req.apiKey === "") throw unauthenticated("No API key provided; send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'", "missing_api_key");
     const hash = hashKey(req.apiKey);
     if (deps.masterKey.matchesHash(hash)) {
-      // A customer's limits hold whatever the key, the master key's requests too (as in LiteLLM).
-      const limits = customerOf(req)?.limits;
+      // A customer's and a tag's limits hold whatever the key, the master key's requests too (as in LiteLLM).
+      const customerLimits = customerOf(req)?.limits;
       const inference = req.access === Access.INFERENCE || req.access === Access.UNSPECIFIED;
-      return limits && inference ? reserve(masterAnswer(), [limits], req) : master;
+      if (!inference) return master;
+      const holders: LimitHolder[] = customerLimits ? [customerLimits] : [];
+      addTagLimits(holders, req.requestTags);
+      return holders.length > 0 ? reserve(masterAnswer(), holders, req) : master;
     }
     const cached = deps.cache.get(hash);
     const key = check(cached instanceof Promise ? await cached : cached, req);
@@ -129,8 +142,8 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     const customer = customerOf(req);
     if (req.access === Access.LOOKUP) return response;
     // The key's limits, its team's, its user's (outside a team all of them,
-    // in a team its rate limits only: the team's budget stands in), and its
-    // end user's.
+    // in a team its rate limits only: the team's budget stands in), its end
+    // user's and its tags'.
     const holders: LimitHolder[] = [];
     if (holdsLimits(key)) holders.push(key);
     if (team && holdsLimits(team)) holders.push(team);
@@ -138,6 +151,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     const userLimits = team ? user?.inTeam : user?.personal;
     if (userLimits) holders.push(userLimits);
     if (customer?.limits) holders.push(customer.limits);
+    addTagLimits(holders, req.requestTags, key.tags, team?.tags);
     return holders.length > 0 ? reserve(response, holders, req) : response;
   };
 }

@@ -13,6 +13,8 @@ import { TableCache } from "./table-cache.js";
 import { TEAMS_CHANGED_SUBJECT, toTeamRecord } from "./team-record.js";
 import { CUSTOMERS_CHANGED_SUBJECT, toCustomerRecord } from "./customer-record.js";
 import { CustomerStore } from "./customer-store.js";
+import { TAGS_CHANGED_SUBJECT, toTagRecord } from "./tag-record.js";
+import { TagStore } from "./tag-store.js";
 import { toUserRecord, USERS_CHANGED_SUBJECT } from "./user-record.js";
 import { UserStore } from "./user-store.js";
 import { TeamStore } from "./team-store.js";
@@ -68,6 +70,13 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     deps.logger,
   );
   await customers.start();
+  const tagStore = new TagStore(deps.database.db);
+  const tags = new TableCache(
+    { what: "tag", subject: TAGS_CHANGED_SUBJECT, load: () => tagStore.all(), idOf: (row) => row.name, toRecord: toTagRecord, onChange: () => cache.anyChanged() },
+    deps.bus,
+    deps.logger,
+  );
+  await tags.start();
   const pricing = new ReservationPricing(deps.config);
   // The router's model list, as it changes (runtime models, config reloads).
   const stopFollowingPrices = deps.bus.listen(MODEL_PRICES_SUBJECT, (data) => {
@@ -89,6 +98,8 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     users,
     customerStore,
     customers,
+    tagStore,
+    tags,
     limits,
     pricing,
     holder: randomUUID(),
@@ -107,6 +118,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
       teams.stop();
       users.stop();
       customers.stop();
+      tags.stop();
       limits.close();
       await allowances.close();
       await spend.close();

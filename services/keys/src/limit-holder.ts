@@ -1,12 +1,12 @@
 import { parseDuration, periodAt, type Duration } from "./duration.js";
 
-/** What holds limits of its own (a key, a team, a user, a customer), as Limits reads them. */
+/** What holds limits of its own (a key, a team, a user, a customer, a tag), as Limits reads them. */
 export interface LimitHolder {
   id: string;
-  /** Whose allowances these are: a key's id, or a team's, user's or customer's (their own ids and creation times). */
+  /** Whose allowances these are: a key's id, or a team's, user's, customer's or tag's (their own ids or names and creation times). */
   allowanceId: string;
   /** How refusals name it. */
-  what: "key" | "team" | "user" | "customer";
+  what: "key" | "team" | "user" | "customer" | "tag";
   maxBudget: number | null;
   budgetDuration: Duration | null;
   createdAtMs: number;

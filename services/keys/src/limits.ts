@@ -54,7 +54,7 @@ function rateLimited(message: string, pool: Pool, unit: "requests" | "tokens", n
 
 /**
  * The limits a model call is held to, those of its key and of the key's
- * team, user and end user (LimitHolder): parallel requests, requests and
+ * team, user and end user, and of its tags (LimitHolder): parallel requests, requests and
  * tokens per minute, and the budget. Each is reserved before the call and
  * settled or released after it; see Allowances for how replicas share them.
  */
@@ -152,7 +152,7 @@ export class Limits {
     const [spend = 0] = await this.spend.of([pool.ref]);
     const reserved = pool.reserved > 0 ? ` (+${pool.reserved / NANO} reserved for requests in flight)` : "";
     const mayCost = `This request may cost up to ${maxCost / NANO}.`;
-    const whose = { key: "", team: `Team=${h.id} `, user: `User=${h.id}`, customer: `End User=${h.id}` }[h.what];
+    const whose = { key: "", team: `Team=${h.id} `, user: `User=${h.id}`, customer: `End User=${h.id}`, tag: `Tag=${h.id} ` }[h.what];
     const message =
       h.what === "user" || h.what === "customer"
         ? `ExceededBudget: ${whose} over budget. Spend=${spend}${reserved}, Budget=${h.maxBudget}. ${mayCost}`

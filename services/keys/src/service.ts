@@ -13,6 +13,7 @@ import { deleteKeys } from "./admin/delete.js";
 import { generateKey, regenerateKey } from "./admin/generate.js";
 import { getKey, listKeys } from "./admin/read.js";
 import { createCustomer, deleteCustomers, getCustomer, listCustomers, setCustomersBlocked, updateCustomer } from "./admin/customers.js";
+import { createTag, deleteTag, getTags, listTags, updateTag } from "./admin/tags.js";
 import { createUser, deleteUsers, getUser, listUsers, updateUser } from "./admin/users.js";
 import { addTeamMembers, createTeam, deleteTeams, getTeam, listTeams, removeTeamMember, setTeamBlocked, updateTeam } from "./admin/teams.js";
 import { setBlocked, updateKey } from "./admin/update.js";
@@ -86,6 +87,11 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     deleteCustomers: admin(deleteCustomers),
     blockCustomers: admin((d, req) => setCustomersBlocked(d, req.userIds, true)),
     unblockCustomers: admin((d, req) => setCustomersBlocked(d, req.userIds, false)),
+    createTag: admin(createTag),
+    updateTag: admin(updateTag),
+    getTags: admin(getTags),
+    listTags: admin(listTags),
+    deleteTag: admin(deleteTag),
     stop: stopListening,
     endWatches: () => watches.abort(),
   };

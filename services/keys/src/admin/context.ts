@@ -11,6 +11,8 @@ import type { TeamCache } from "../team-record.js";
 import type { TeamStore } from "../team-store.js";
 import type { CustomerCache } from "../customer-record.js";
 import type { CustomerStore } from "../customer-store.js";
+import type { TagCache } from "../tag-record.js";
+import type { TagStore } from "../tag-store.js";
 import type { UserCache } from "../user-record.js";
 import type { UserStore } from "../user-store.js";
 
@@ -27,6 +29,8 @@ export interface AdminDeps {
   users: UserCache;
   customerStore: CustomerStore;
   customers: CustomerCache;
+  tagStore: TagStore;
+  tags: TagCache;
 }
 
 /** The bearer token of a management call, whichever way it arrives. */

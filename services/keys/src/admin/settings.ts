@@ -1,9 +1,10 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
-import type { CustomerSettings, KeySettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { CustomerSettings, KeySettings, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CustomerPatch } from "../customer-store.js";
 import { addDuration, parseDuration } from "../duration.js";
 import type { KeyPatch } from "../key-store.js";
+import type { TagPatch } from "../tag-store.js";
 import type { TeamPatch } from "../team-store.js";
 import type { UserPatch } from "../user-store.js";
 
@@ -144,6 +145,26 @@ export function customerSettingsPatch(s: CustomerSettings | undefined): Customer
   }
   if (s.defaultModel !== undefined) patch.defaultModel = s.defaultModel === "" ? null : s.defaultModel;
   clearAll(s.clear, CUSTOMER_CLEARABLE, patch);
+  return patch;
+}
+
+const TAG_CLEARABLE: Record<string, (patch: TagPatch) => void> = {
+  ...SHARED_CLEARABLE,
+  description: (p) => (p.description = null),
+  soft_budget: (p) => (p.softBudget = null),
+};
+
+/** The columns a TagSettings message sets, validated; absent fields are left out. */
+export function tagSettingsPatch(s: TagSettings | undefined): TagPatch {
+  if (!s) return {};
+  const patch: TagPatch = {};
+  if (s.description !== undefined) patch.description = s.description === "" ? null : s.description;
+  sharedPatch(s, patch);
+  if (s.softBudget !== undefined) {
+    if (!(s.softBudget >= 0)) throw invalid("soft_budget must be a number of dollars, 0 or more", "soft_budget");
+    patch.softBudget = s.softBudget;
+  }
+  clearAll(s.clear, TAG_CLEARABLE, patch);
   return patch;
 }
 

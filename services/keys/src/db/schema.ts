@@ -116,3 +116,17 @@ export const customers = keys.table("customers", {
   defaultModel: text("default_model"),
   ...timestamps(),
 });
+
+/**
+ * Tags (LiteLLM's tag budgets): a request carrying one (its own tags, or its
+ * key's or team's) is held to its budget and rate limits (allowances under
+ * "tag/" + its name and creation time), whichever key makes it.
+ */
+export const tags = keys.table("tags", {
+  name: text("name").primaryKey(),
+  description: text("description"),
+  models: text("models").array().notNull().default(sql`'{}'::text[]`),
+  ...limitColumns(),
+  softBudget: doublePrecision("soft_budget"),
+  ...timestamps(),
+});
