@@ -12,7 +12,7 @@ const MAX_REUSE_MS = 1_000;
 const QUIET_MS = 6_000;
 const RETRY_MS = 1_000;
 const MAX_KEYS = 100_000;
-// Answers kept per key: one per model, or per model and end user.
+// Answers kept per key: one per model, or per model with the end user and tags a request names.
 const MAX_SCOPES_PER_KEY = 1_000;
 
 interface Kept {

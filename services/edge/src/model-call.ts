@@ -5,7 +5,7 @@ import { Access, type AuthorizeRequest, type AuthorizeResponse, type RateLimitSt
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
 import { endUserOf } from "./end-user.js";
-import { requestTagsOf } from "./request-tags.js";
+import { requestTagsOf, withKeyTags } from "./request-tags.js";
 import { apiKeyOf, readJsonObject } from "./http.js";
 import { logFailure } from "./observe.js";
 import { addProviderRateLimits } from "./provider-rate-limits.js";
@@ -125,15 +125,24 @@ function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): R
 }
 
 /**
- * The keys service's answer, or the split edge's kept copy of it
- * (auth-cache.ts), kept apart per end user: a customer's block and limits
- * change the answer.
+ * What a kept answer covers besides its key: the model, and the end user and
+ * tags when the request names any (a customer's and a tag's block and limits
+ * change the answer). Written so that no two requests that differ share one:
+ * a scope with an end user or tags starts with a NUL, which a bare model
+ * name never does.
  */
+function scopeOf(request: AuthorizeRequest): string {
+  const { model, endUser, requestTags } = request;
+  const bare = endUser === "" && requestTags.length === 0 && model.charCodeAt(0) !== 0;
+  return bare ? model : `\u0000${JSON.stringify([model, endUser, requestTags])}`;
+}
+
+/** The keys service's answer, or the split edge's kept copy of it (auth-cache.ts), kept apart per scope (scopeOf). */
 function authorize({ options }: RequestContext, request: AuthorizeRequest): Promise<AuthorizeResponse> | AuthorizeResponse {
   const cache = options.authCache;
   if (!cache) return options.peers.keys.authorize(request);
   const keyHash = hashKey(request.apiKey);
-  const scope = request.endUser === "" ? request.model : `${request.model}\u0000${request.endUser}`;
+  const scope = scopeOf(request);
   return cache.get(keyHash, scope) ?? cache.ask(keyHash, scope, () => options.peers.keys.authorize(request));
 }
 
@@ -151,6 +160,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   // Read before the key is authorized, so a bad "stream" holds nothing.
   const streams = api.streams(body);
   const endUser = endUserOf(req, body);
+  const ownTags = requestTagsOf(req, body);
   // Whole messages, not init objects: in one process they reach the
   // services as they are, with no copy made through protobuf's create().
   const auth = await authorize(ctx, {
@@ -162,6 +172,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     maxTokens: api.maxTokens(body),
     access: Access.INFERENCE,
     endUser,
+    requestTags: ownTags,
   });
   const used: Used = { cost: 0, totalTokens: 0 };
   let released = false;
@@ -195,7 +206,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         reservationHolder: auth.reserved ? auth.holder : "",
         contentType,
         endUser,
-        requestTags: requestTagsOf(req, body, auth.tags),
+        requestTags: withKeyTags(ownTags, auth.tags),
       },
       { signal: abort.signal },
     );

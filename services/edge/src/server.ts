@@ -26,6 +26,7 @@ import { moderations } from "./routes/moderations.js";
 import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
 import { spendLogs, spendTags } from "./routes/spend.js";
+import { deleteTag, listTags, newTag, tagInfoRoute, updateTag } from "./routes/tags.js";
 import { addTeamMember, blockTeam, deleteTeamMember, deleteTeams, listTeams, newTeam, teamInfoRoute, unblockTeam, updateTeam } from "./routes/teams.js";
 import { textCompletions } from "./routes/text-completions.js";
 import { deleteUsers, listUsers, newUser, updateUser, userInfoRoute } from "./routes/users.js";
@@ -107,6 +108,11 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /v1/model/info", modelInfo],
   ["GET /model_group/info", modelGroupInfo],
   ["GET /health", health],
+  ["POST /tag/new", newTag],
+  ["POST /tag/update", updateTag],
+  ["POST /tag/info", tagInfoRoute],
+  ["GET /tag/list", listTags],
+  ["POST /tag/delete", deleteTag],
   ["GET /cache/ping", cachePing],
   ["POST /cache/delete", cacheDelete],
   ["POST /cache/flushall", cacheFlushAll],
