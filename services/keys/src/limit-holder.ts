@@ -1,4 +1,4 @@
-import { parseDuration, periodAt, type Duration } from "./duration.js";
+import { parseDuration, periodAt, type Duration } from "@gateway/common";
 
 /** What holds limits of its own (a key, a team, a user, a customer, a tag), as Limits reads them. */
 export interface LimitHolder {

@@ -1,8 +1,7 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { addDuration, gatewayError, parseDuration } from "@gateway/common";
 import type { CustomerSettings, KeySettings, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CustomerPatch } from "../customer-store.js";
-import { addDuration, parseDuration } from "../duration.js";
 import type { KeyPatch } from "../key-store.js";
 import type { TagPatch } from "../tag-store.js";
 import type { TeamPatch } from "../team-store.js";

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { gatewayError } from "./errors.js";
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
