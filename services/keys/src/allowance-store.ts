@@ -1,5 +1,5 @@
 import { and, eq, or, sql } from "drizzle-orm";
-import type { Db } from "@gateway/common";
+import type { AllowanceLedger, Db, SpendLedger } from "@gateway/common";
 import { allowances } from "./db/schema.js";
 
 export type AllowanceKind = (typeof allowances.kind.enumValues)[number];
@@ -20,8 +20,12 @@ export const refId = (ref: AllowanceRef) => `${ref.keyId}\u0000${ref.kind}\u0000
  * The shared side of every limit: how much all replicas together have taken
  * per key, kind and window. Each method is one atomic statement.
  */
-export class AllowanceStore {
+export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedger<AllowanceRef> {
   constructor(private readonly db: Db) {}
+
+  idOf(ref: AllowanceRef): string {
+    return refId(ref);
+  }
 
   /**
    * Takes `amount` if the total stays within `limit`; returns the new total,

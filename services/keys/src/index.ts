@@ -1,9 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { ConfigError, decodeModelPrices, MODEL_PRICES_SUBJECT, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { Allowances, BudgetSpend, ConfigError, decodeModelPrices, MODEL_PRICES_SUBJECT, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { AllowanceStore } from "./allowance-store.js";
-import { Allowances } from "./allowances.js";
-import { BudgetSpend } from "./budget-spend.js";
 import { KeyCache } from "./key-cache.js";
 import { KeyStore } from "./key-store.js";
 import { Limits } from "./limits.js";

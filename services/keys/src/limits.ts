@@ -1,10 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, metrics } from "@gateway/common";
+import { gatewayError, metrics, type Allowances, type BudgetSpend, type Pool } from "@gateway/common";
 import { RateLimitStateSchema, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
-import { NANO } from "./allowance-store.js";
-import type { Allowances, Pool } from "./allowances.js";
-import type { BudgetSpend } from "./budget-spend.js";
+import { NANO, type AllowanceRef } from "./allowance-store.js";
 import { budgetPeriod, type LimitHolder } from "./limit-holder.js";
 
 const MINUTE_MS = 60_000;
@@ -13,7 +11,7 @@ const MINUTE_MS = 60_000;
 const ABANDONED_AFTER_MS = 15 * MINUTE_MS;
 
 interface Held {
-  pool: Pool;
+  pool: Pool<AllowanceRef>;
   amount: number;
 }
 
@@ -38,7 +36,7 @@ function refused(limit: "parallel" | "rpm" | "tpm" | "budget", error: Error): Er
   return error;
 }
 
-function rateLimited(message: string, pool: Pool, unit: "requests" | "tokens", now: number): Error {
+function rateLimited(message: string, pool: Pool<AllowanceRef>, unit: "requests" | "tokens", now: number): Error {
   const retryAfter = Math.max(1, Math.ceil((pool.endsAt - now) / 1000));
   return gatewayError(message, Code.ResourceExhausted, {
     type: "rate_limit_error",
@@ -63,8 +61,8 @@ export class Limits {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    private readonly allowances: Allowances,
-    private readonly spend: BudgetSpend,
+    private readonly allowances: Allowances<AllowanceRef>,
+    private readonly spend: BudgetSpend<AllowanceRef>,
   ) {
     this.sweeper = setInterval(() => this.abandonStale(), MINUTE_MS);
     this.sweeper.unref();
@@ -77,7 +75,7 @@ export class Limits {
     const reservation: Reservation = { parallel: [], tokens: [], budget: [], at: now };
     // Taken for rpm: kept when the request runs, given back when a later limit refuses it.
     const taken: Held[] = [];
-    const take = async (into: Held[] | undefined, pool: Pool, amount: number): Promise<boolean> => {
+    const take = async (into: Held[] | undefined, pool: Pool<AllowanceRef>, amount: number): Promise<boolean> => {
       const ok = this.allowances.tryReserve(pool, amount) || (await this.allowances.reserve(pool, amount));
       if (ok) (into ?? taken).push({ pool, amount });
       return ok;
@@ -148,7 +146,7 @@ export class Limits {
    * holder's /…/info shows, and what this replica's requests in flight have
    * reserved and this request may cost are told apart.
    */
-  private async budgetExceeded(h: LimitHolder, pool: Pool, maxCost: number): Promise<Error> {
+  private async budgetExceeded(h: LimitHolder, pool: Pool<AllowanceRef>, maxCost: number): Promise<Error> {
     const [spend = 0] = await this.spend.of([pool.ref]);
     const reserved = pool.reserved > 0 ? ` (+${pool.reserved / NANO} reserved for requests in flight)` : "";
     const mayCost = `This request may cost up to ${maxCost / NANO}.`;

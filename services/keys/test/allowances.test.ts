@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Database } from "@gateway/common";
+import { Allowances, type Database } from "@gateway/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AllowanceStore } from "../src/allowance-store.js";
-import { Allowances } from "../src/allowances.js";
 import { keysDatabase, logger } from "./support.js";
 
 let database: Database;

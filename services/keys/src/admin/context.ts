@@ -1,8 +1,7 @@
 import { Code, type HandlerContext } from "@connectrpc/connect";
-import { gatewayError, hashKey, keyOfAuthorization, pgErrorCode, requireMasterKey } from "@gateway/common";
+import { gatewayError, hashKey, keyOfAuthorization, pgErrorCode, requireMasterKey, type BudgetSpend } from "@gateway/common";
 import type { KeyRef } from "@gateway/proto/keys/v1/keys_pb.js";
-import type { AllowanceStore } from "../allowance-store.js";
-import type { BudgetSpend } from "../budget-spend.js";
+import type { AllowanceRef, AllowanceStore } from "../allowance-store.js";
 import type { KeyCache } from "../key-cache.js";
 import type { KeyRow } from "../key-record.js";
 import type { KeyPatch, KeyStore } from "../key-store.js";
@@ -21,7 +20,7 @@ export interface AdminDeps {
   masterKey: MasterKey;
   store: KeyStore;
   allowances: AllowanceStore;
-  spend: BudgetSpend;
+  spend: BudgetSpend<AllowanceRef>;
   cache: KeyCache;
   teamStore: TeamStore;
   teams: TeamCache;

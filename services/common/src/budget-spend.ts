@@ -1,5 +1,13 @@
-import type { Logger } from "@gateway/common";
-import { refId, type AllowanceRef, type AllowanceStore } from "./allowance-store.js";
+import type { Logger } from "./logger.js";
+
+/** Where settled spend is kept, per budget window (Postgres, beside the allowances). */
+export interface SpendLedger<Ref> {
+  idOf(ref: Ref): string;
+  /** Adds to a budget window's spend. */
+  addSpend(ref: Ref, dollars: number): Promise<void>;
+  /** The spend of each window, in the order asked; 0 for one with none. */
+  spend(refs: Ref[]): Promise<number[]>;
+}
 
 // How long settled spend may wait in memory before it is written.
 const WRITE_EVERY_MS = 1_000;
@@ -11,29 +19,29 @@ const WRITE_EVERY_MS = 1_000;
  * this replica's share, so it sees all of it (and other replicas' up to a
  * second late).
  */
-export class BudgetSpend {
-  private pending = new Map<string, { ref: AllowanceRef; dollars: number }>();
+export class BudgetSpend<Ref> {
+  private pending = new Map<string, { ref: Ref; dollars: number }>();
   private writing: Promise<void> = Promise.resolve();
   private readonly writer: NodeJS.Timeout;
 
   constructor(
-    private readonly store: AllowanceStore,
+    private readonly store: SpendLedger<Ref>,
     private readonly logger: Logger,
   ) {
     this.writer = setInterval(() => void this.write(), WRITE_EVERY_MS);
     this.writer.unref();
   }
 
-  add(ref: AllowanceRef, dollars: number): void {
+  add(ref: Ref, dollars: number): void {
     if (dollars <= 0) return;
-    const id = refId(ref);
+    const id = this.store.idOf(ref);
     const entry = this.pending.get(id);
     if (entry) entry.dollars += dollars;
     else this.pending.set(id, { ref, dollars });
   }
 
   /** The spend of each budget window, in the order asked. */
-  async of(refs: AllowanceRef[]): Promise<number[]> {
+  async of(refs: Ref[]): Promise<number[]> {
     await this.write();
     return this.store.spend(refs);
   }

@@ -1,5 +1,21 @@
-import { takeTogether, type Logger, type Taking } from "@gateway/common";
-import { refId, type AllowanceRef, type AllowanceStore } from "./allowance-store.js";
+import type { Logger } from "./logger.js";
+import { takeTogether, type Taking } from "./take-together.js";
+
+/**
+ * The shared side of leased limits (Postgres, one table per service): how
+ * much all replicas together have taken of each allowance. Each method is
+ * one atomic statement.
+ */
+export interface AllowanceLedger<Ref> {
+  /** One string per allowance, for maps. */
+  idOf(ref: Ref): string;
+  /** Takes `amount` if the total stays within `limit`; the new total, or undefined when it would not fit (nothing taken). */
+  take(ref: Ref, amount: number, limit: number): Promise<number | undefined>;
+  /** Adds `amount` whatever the limit: usage that already happened must be counted. */
+  charge(ref: Ref, amount: number): Promise<void>;
+  /** Gives back what a replica took and did not use. */
+  giveBack(ref: Ref, amount: number): Promise<void>;
+}
 
 // Give back what has sat unused this long, so other replicas can take it.
 const IDLE_GIVE_BACK_MS = 1_000;
@@ -7,8 +23,8 @@ const IDLE_GIVE_BACK_MS = 1_000;
 // exact answers when there is little.
 const CHUNK_FRACTION = 0.1;
 
-/** This replica's share of one allowance (a key's limit of one kind, in one window). */
-export class Pool {
+/** This replica's share of one allowance (a key's limit of one kind, in one window, say). */
+export class Pool<Ref = unknown> {
   /** Taken from the store by this replica. */
   held = 0;
   /** In use here: reservations in flight, plus what finished requests consumed. */
@@ -24,7 +40,7 @@ export class Pool {
   retired = false;
 
   constructor(
-    readonly ref: AllowanceRef,
+    readonly ref: Ref,
     readonly limit: number,
     /** When the window ends (ms), or Infinity. */
     readonly endsAt: number,
@@ -46,20 +62,20 @@ export class Pool {
  * from Postgres with one conditional update. The store never lets the sum
  * over replicas pass the limit, so neither can the requests.
  */
-export class Allowances {
-  private readonly pools = new Map<string, Pool>();
+export class Allowances<Ref> {
+  private readonly pools = new Map<string, Pool<Ref>>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    private readonly store: AllowanceStore,
+    private readonly store: AllowanceLedger<Ref>,
     private readonly logger: Logger,
   ) {
     this.sweeper = setInterval(() => this.sweep(), IDLE_GIVE_BACK_MS);
     this.sweeper.unref();
   }
 
-  pool(ref: AllowanceRef, limit: number, endsAt: number): Pool {
-    const id = refId(ref);
+  pool(ref: Ref, limit: number, endsAt: number): Pool<Ref> {
+    const id = this.store.idOf(ref);
     let pool = this.pools.get(id);
     if (!pool || pool.limit !== limit) {
       // The key's limit changed: hand back the old holding, start afresh.
@@ -68,14 +84,14 @@ export class Allowances {
       // key whose max_parallel_requests changed with requests in flight
       // was refused from then on).
       if (pool) this.retire(pool);
-      pool = new Pool(ref, limit, endsAt);
+      pool = new Pool<Ref>(ref, limit, endsAt);
       this.pools.set(id, pool);
     }
     return pool;
   }
 
   /** Reserves from memory if this replica holds enough; false means "ask the store". */
-  tryReserve(pool: Pool, amount: number): boolean {
+  tryReserve(pool: Pool<Ref>, amount: number): boolean {
     if (pool.free < amount) return false;
     pool.used += amount;
     pool.reserved += amount;
@@ -84,7 +100,7 @@ export class Allowances {
   }
 
   /** Reserves `amount`, taking more from the store if needed; false when the limit has no room. */
-  async reserve(pool: Pool, amount: number): Promise<boolean> {
+  async reserve(pool: Pool<Ref>, amount: number): Promise<boolean> {
     // More than the whole limit never fits; taking for it would only keep the limit from others.
     if (amount > pool.limit) return false;
     return takeTogether({
@@ -96,7 +112,7 @@ export class Allowances {
   }
 
   /** Takes a chunk from the store, or just `need` when a chunk no longer fits; false when even that does not. */
-  private async takeMore(pool: Pool, need: number): Promise<boolean> {
+  private async takeMore(pool: Pool<Ref>, need: number): Promise<boolean> {
     const chunk = Math.min(pool.limit, Math.max(need, Math.floor(pool.limit * CHUNK_FRACTION)));
     let taken = chunk;
     let total = await this.store.take(pool.ref, chunk, pool.limit);
@@ -111,7 +127,7 @@ export class Allowances {
   }
 
   /** Returns a reservation unused (a parallel slot, a failed request's budget). */
-  release(pool: Pool, amount: number): void {
+  release(pool: Pool<Ref>, amount: number): void {
     pool.used -= amount;
     pool.reserved -= amount;
     pool.lastUse = Date.now();
@@ -119,7 +135,7 @@ export class Allowances {
   }
 
   /** Settles a reservation to what was really used; usage past the holding is charged anyway. */
-  settle(pool: Pool, reserved: number, actual: number): void {
+  settle(pool: Pool<Ref>, reserved: number, actual: number): void {
     pool.used += actual - reserved;
     pool.reserved -= reserved;
     pool.lastUse = Date.now();
@@ -132,7 +148,7 @@ export class Allowances {
   }
 
   /** Takes a pool out of use: what it holds unused goes back now, and what it frees later as it is freed. */
-  private retire(pool: Pool): void {
+  private retire(pool: Pool<Ref>): void {
     pool.retired = true;
     if (pool.free > 0 && pool.endsAt > Date.now()) void this.giveBack(pool, pool.free);
   }
@@ -147,7 +163,7 @@ export class Allowances {
     }
   }
 
-  private giveBack(pool: Pool, amount: number): Promise<void> {
+  private giveBack(pool: Pool<Ref>, amount: number): Promise<void> {
     pool.held -= amount;
     return this.store.giveBack(pool.ref, amount).catch((err: unknown) => {
       this.logger.error({ err: (err as Error).message }, "giving back an allowance failed");
