@@ -17,6 +17,9 @@ export interface AllowanceLedger<Ref> {
   giveBack(ref: Ref, amount: number): Promise<void>;
 }
 
+/** Budgets are counted in nano-dollars, so sums of small costs stay exact. */
+export const NANO = 1e9;
+
 // Give back what has sat unused this long, so other replicas can take it.
 const IDLE_GIVE_BACK_MS = 1_000;
 // Take a tenth of a limit at a time: few database trips when there is room,

@@ -103,6 +103,9 @@ const litellmParams = z.looseObject({
   order: z.number().int().optional(),
   drop_params: z.boolean().optional(),
   mock_response: z.string().optional(),
+  /** Dollars this deployment may cost per budget_duration (all router replicas together); past it, requests go to other deployments. */
+  max_budget: z.number().nonnegative().optional(),
+  budget_duration: duration.optional(),
   /** Headers sent with every call to the deployment (a gateway's own credential, say); their values are kept out of logs. */
   extra_headers: z.record(z.string().min(1), z.string()).optional(),
   /** OpenAI's organization, sent as OpenAI-Organization. */
@@ -221,6 +224,8 @@ const routerSettings = z.looseObject({
   model_group_alias: modelGroupAlias.optional(),
   /** Send a request only to deployments whose litellm_params.tags it names. */
   enable_tag_filtering: z.boolean().optional(),
+  /** Dollars each provider ("openai", "anthropic", …) may cost per time_period; past it, requests go to other providers' deployments. */
+  provider_budget_config: z.record(z.string().min(1), z.looseObject({ budget_limit: z.number().nonnegative(), time_period: duration })).optional(),
   ...reliabilitySettings,
 });
 

@@ -25,7 +25,7 @@ export { useLeanAsyncResourceBind } from "./lean-async-bind.js";
 export { drained } from "./drained.js";
 export { formFields } from "./form-body.js";
 export { parsedBody, rememberParsedBody } from "./parsed-bodies.js";
-export { Allowances, Pool, type AllowanceLedger } from "./allowances.js";
+export { Allowances, NANO, Pool, type AllowanceLedger } from "./allowances.js";
 export { BudgetSpend, type SpendLedger } from "./budget-spend.js";
 export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "./take-together.js";
 export { withFields } from "./with-fields.js";

@@ -23,6 +23,7 @@ import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
 import { listModels, modelGroupInfo, retrieveModel } from "./routes/models.js";
 import { moderations } from "./routes/moderations.js";
+import { providerBudgets } from "./routes/provider-budgets.js";
 import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
 import { spendLogs, spendTags } from "./routes/spend.js";
@@ -113,6 +114,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /tag/info", tagInfoRoute],
   ["GET /tag/list", listTags],
   ["POST /tag/delete", deleteTag],
+  ["GET /provider/budgets", providerBudgets],
   ["GET /cache/ping", cachePing],
   ["POST /cache/delete", cacheDelete],
   ["POST /cache/flushall", cacheFlushAll],

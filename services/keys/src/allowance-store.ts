@@ -1,5 +1,5 @@
 import { and, eq, or, sql } from "drizzle-orm";
-import type { AllowanceLedger, Db, SpendLedger } from "@gateway/common";
+import { NANO, type AllowanceLedger, type Db, type SpendLedger } from "@gateway/common";
 import { allowances } from "./db/schema.js";
 
 export type AllowanceKind = (typeof allowances.kind.enumValues)[number];
@@ -10,8 +10,6 @@ export interface AllowanceRef {
   windowStart: number;
 }
 
-/** Budgets are counted in nano-dollars, so sums of small costs stay exact. */
-export const NANO = 1e9;
 
 /** One string per allowance row, for maps. */
 export const refId = (ref: AllowanceRef) => `${ref.keyId}\u0000${ref.kind}\u0000${ref.windowStart}`;

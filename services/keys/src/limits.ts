@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, metrics, type Allowances, type BudgetSpend, type Pool } from "@gateway/common";
+import { gatewayError, metrics, NANO, type Allowances, type BudgetSpend, type Pool } from "@gateway/common";
 import { RateLimitStateSchema, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
-import { NANO, type AllowanceRef } from "./allowance-store.js";
+import type { AllowanceRef } from "./allowance-store.js";
 import { budgetPeriod, type LimitHolder } from "./limit-holder.js";
 
 const MINUTE_MS = 60_000;

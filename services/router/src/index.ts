@@ -1,11 +1,13 @@
 import { fileURLToPath } from "node:url";
-import { hashKey, releaseCodec, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { Allowances, BudgetSpend, hashKey, releaseCodec, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { RouterBudgets } from "./budgets.js";
 import { cacheNotices } from "./config/cache-settings.js";
 import { splitModel } from "./config/deployment.js";
 import { ModelGroups } from "./config/model-groups.js";
 import { unkeyedEntries } from "./config/provider-env.js";
 import { ConfigReloader } from "./config/reload.js";
 import { Cooldowns } from "./cooldowns.js";
+import { BudgetAllowanceStore } from "./db/budget-allowance-store.js";
 import { DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
 import { SharedDeploymentLimits } from "./deployment-limits.js";
 import { DeploymentStats } from "./deployment-stats.js";
@@ -40,7 +42,7 @@ export async function startRouter(deps: {
   config: GatewayConfig;
   /** config.yaml, watched: a valid change replaces the model list and router settings. */
   configPath?: string | undefined;
-  /** Runtime models (POST /model/new) and per-deployment limits shared with the other replicas. */
+  /** Runtime models (POST /model/new), and per-deployment limits and budgets shared with the other replicas. */
   database: Database;
   bus: Bus;
   logger: Logger;
@@ -50,12 +52,14 @@ export async function startRouter(deps: {
   await deps.database.migrate(MIGRATIONS_FOLDER, "router");
   const state = { cooldowns: new Cooldowns(), stats: new DeploymentStats(), logger: deps.logger };
   const limits = new SharedDeploymentLimits(new DeploymentAllowanceStore(deps.database.db), deps.logger);
+  const budgetStore = new BudgetAllowanceStore(deps.database.db);
+  const budgets = new RouterBudgets(new Allowances(budgetStore, deps.logger), new BudgetSpend(budgetStore, deps.logger));
   const masterKey = deps.config.general_settings.master_key;
   // Without either, nothing can be added (model admin takes the master key) and nothing stored under one can be read.
   const store = new ModelStore(deps.database.db, new ParamSeal(process.env["LITELLM_SALT_KEY"] ?? masterKey ?? ""));
   const sealed = await store.sealStored();
   if (sealed > 0) deps.logger.info({ models: sealed }, "sealed the provider keys of runtime models stored in plain text");
-  const models = new LiveModelList({ config: deps.config, store, bus: deps.bus, state, limits, logger: deps.logger });
+  const models = new LiveModelList({ config: deps.config, store, bus: deps.bus, state, limits, budgets, logger: deps.logger });
   await models.start();
   const unkeyed = unkeyedEntries(deps.config.model_list, (model) => splitModel(model).provider);
   if (unkeyed.length > 0) deps.logger.warn({ unkeyed }, "these deployments call an api_base of their own with no api_key: the provider's key variable is not sent there");
@@ -83,6 +87,7 @@ export async function startRouter(deps: {
     masterKeyHash: masterKey === undefined ? undefined : hashKey(masterKey),
     settleReservation: (release) => deps.bus.broadcast(releaseSubject(release.holder), releaseCodec.encode(release)),
     cache,
+    budgets,
     forgetCached: (request) => {
       forget(request);
       deps.bus.broadcast(CACHE_DELETE_SUBJECT, Buffer.from(JSON.stringify(request)));
@@ -105,6 +110,7 @@ export async function startRouter(deps: {
       stopForgetting();
       models.stop();
       await limits.close();
+      await budgets.close();
       await publisher.close();
     },
   };

@@ -1,4 +1,6 @@
 import { ConfigError, encodeModelPrices, MODEL_PRICES_SUBJECT, parseModelEntry, type Bus, type GatewayConfig, type Logger, type ModelEntry } from "@gateway/common";
+import type { RouterBudgets } from "./budgets.js";
+import { anyBudgets } from "./config/budget-settings.js";
 import { cacheSettings } from "./config/cache-settings.js";
 import { ModelGroups } from "./config/model-groups.js";
 import type { DeploymentLimits } from "./deployment-limits.js";
@@ -19,6 +21,8 @@ export interface ModelListDeps {
   bus: Bus;
   state: RoutingState;
   limits: DeploymentLimits;
+  /** Provider and deployment budgets; absent: a router without a database holds none. */
+  budgets?: RouterBudgets | undefined;
   logger: Logger;
 }
 
@@ -138,7 +142,8 @@ export class LiveModelList {
   private build(config: GatewayConfig, runtime: readonly ModelEntry[]): RoutingTable {
     const groups = ModelGroups.fromConfig(config, SUPPORTED_PROVIDERS, runtime);
     checkDeployments(groups);
-    return { groups, ...strategyFor(groups.settings, this.deps.limits), cache: cacheSettings(config) };
+    const budgets = anyBudgets(config, runtime) ? this.deps.budgets : undefined;
+    return { groups, ...strategyFor(groups.settings, this.deps.limits), cache: cacheSettings(config), budgets };
   }
 
   private swap(table: RoutingTable, config: GatewayConfig, runtime: readonly ModelEntry[]): void {

@@ -4,6 +4,7 @@ import { gatewayError, LightAbortController, type Logger } from "@gateway/common
 import { AnsweredStream } from "./answered-stream.js";
 import { withCallDefaults } from "./call-defaults.js";
 import type { Answer, CallHandler } from "./calls.js";
+import type { BudgetHold, OverBudget, RouterBudgets } from "./budgets.js";
 import type { CacheSettings } from "./config/cache-settings.js";
 import type { Deployment } from "./config/deployment.js";
 import type { ModelGroup, ModelGroups } from "./config/model-groups.js";
@@ -11,7 +12,7 @@ import type { Cooldowns } from "./cooldowns.js";
 import type { DeploymentStats } from "./deployment-stats.js";
 import type { DeploymentLimits } from "./deployment-limits.js";
 import { fallbacksFor } from "./fallbacks.js";
-import { finished, type Outcome, type CallEvent } from "./outcome.js";
+import { costFor, finished, type Outcome, type CallEvent } from "./outcome.js";
 import { inProviderSpan } from "./provider-span.js";
 import type { OpenAIBody } from "./providers/provider.js";
 import { backoffMs, blamesDeployment, classify, type Failure } from "./retry.js";
@@ -24,6 +25,8 @@ export interface RoutingTable {
   strategy: RoutingStrategy;
   /** Per-deployment rpm/tpm shared by the router replicas; usage-based routing only. */
   limits: DeploymentLimits | undefined;
+  /** Provider and deployment budgets shared by the router replicas; absent when no deployment has one. */
+  budgets?: RouterBudgets | undefined;
   /** The response cache's settings; absent when it is off. */
   cache?: CacheSettings | undefined;
 }
@@ -46,6 +49,9 @@ export interface RoutedCall {
   signal: AbortSignal;
   /** Tokens the request may take, for usage-based routing's tpm. */
   estimatedTokens: number;
+  /** The request body's bytes and max_tokens (0: not set): what a budget reserves for it. */
+  promptBytes: number;
+  maxTokens: number;
   /** The client's tags, for tag-based routing. */
   tags: readonly string[];
 }
@@ -64,8 +70,13 @@ export function modelNotFound(requested: string, groups: ModelGroups): Error {
   });
 }
 
-function noDeployments(group: ModelGroup, retryAfterMs: number): Error {
-  return gatewayError(`No deployments available for model group ${group.name}: every deployment is cooling down or at its rate limit`, Code.ResourceExhausted, {
+function noDeployments(group: ModelGroup, retryAfterMs: number, over: readonly OverBudget[]): Error {
+  // LiteLLM's words when budgets are what stopped every deployment.
+  const why =
+    over.length === 0
+      ? `No deployments available for model group ${group.name}: every deployment is cooling down or at its rate limit`
+      : `No deployments available - crossed budget for model group ${group.name}: ${[...new Set(over.map((o) => o.budget.name))].join(", ")} over budget`;
+  return gatewayError(why, Code.ResourceExhausted, {
     type: "rate_limit_error",
     status: 429,
     headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
@@ -91,7 +102,7 @@ export async function routeCall(call: RoutedCall, requested: string, outcome: Ou
   for (let group = first; ; ) {
     const attempts = new GroupAttempts(call, group, state);
     for (let d = await attempts.pick(); d; ) {
-      const result = await attempt(call, d, attempts.retries, fallbacks, outcome, state);
+      const result = await attempt(call, d, attempts.holds, attempts.retries, fallbacks, outcome, state);
       if ("answer" in result) return result.answer;
       d = await attempts.next(d, result);
     }
@@ -128,6 +139,8 @@ function candidates(group: ModelGroup, tried: ReadonlySet<string>, state: Routin
   return pool.filter((d) => d.order === order);
 }
 
+const NO_HOLDS: readonly BudgetHold[] = [];
+
 /** One model group's attempts at a call: which deployment goes next, and whether a failure earns another. */
 class GroupAttempts {
   /** Attempts after the first. */
@@ -135,8 +148,12 @@ class GroupAttempts {
   /** Why the attempts ended without an answer, once they have. */
   failure: GroupFailure | undefined;
   private readonly tried = new Set<string>();
-  /** Deployments passed over because their shared rpm/tpm is used up, for this request. */
+  /** What the picked deployment's call holds of its budgets. */
+  holds: readonly BudgetHold[] = [];
+  /** Deployments passed over because their shared rpm/tpm or a budget is used up, for this request. */
   private readonly full = new Set<string>();
+  /** The budgets that passed deployments over. */
+  private readonly over: OverBudget[] = [];
 
   constructor(
     private readonly call: RoutedCall,
@@ -151,20 +168,39 @@ class GroupAttempts {
     for (;;) {
       const pool = this.full.size === 0 ? candidates(group, this.tried, state) : candidates(group, this.tried, state).filter((c) => !this.full.has(c.id));
       d = call.table.strategy.pick(group, pool, state.stats);
-      if (!d || !call.table.limits || (await call.table.limits.admit(d, call.estimatedTokens))) break;
+      if (!d) break;
+      if (await this.admit(d)) break;
       this.full.add(d.id);
     }
     if (!d) {
       if (!this.failure) {
-        // Cooling deployments come back when their time is up; used-up limits at the next minute.
-        const waitMs = state.cooldowns.nextAvailableIn(group.deployments.map((x) => x.id)) || 60_000 - (Date.now() % 60_000);
-        const error = noDeployments(group, waitMs);
+        // Cooling deployments come back when their time is up; used-up limits at the next minute, budgets at their next period.
+        const waitMs =
+          state.cooldowns.nextAvailableIn(group.deployments.map((x) => x.id)) ||
+          (this.over.length > 0 ? Math.min(...this.over.map((o) => o.endsAt)) - Date.now() : 60_000 - (Date.now() % 60_000));
+        const error = noDeployments(group, waitMs, this.over);
         this.failure = { failure: classify(error, call.signal.aborted), error };
       }
       return undefined;
     }
     this.tried.add(d.id);
     return d;
+  }
+
+  /** Reserves the call's budgets and then its rpm/tpm on `d`; false (nothing held) when either has no room. */
+  private async admit(d: Deployment): Promise<boolean> {
+    const { budgets, limits } = this.call.table;
+    const held = budgets && d.budgets ? await budgets.reserve(d, this.call.promptBytes, this.call.maxTokens) : NO_HOLDS;
+    if (!Array.isArray(held)) {
+      this.over.push(held as OverBudget);
+      return false;
+    }
+    if (limits && !(await limits.admit(d, this.call.estimatedTokens))) {
+      budgets?.release(held);
+      return false;
+    }
+    this.holds = held;
+    return true;
   }
 
   /** Takes how the attempt on `d` failed; resolves to the deployment to try next, undefined when the group is done. */
@@ -198,6 +234,7 @@ class GroupAttempts {
 async function attempt(
   call: RoutedCall,
   d: Deployment,
+  holds: readonly BudgetHold[],
   retries: number,
   fallbacks: number,
   outcome: Outcome,
@@ -217,6 +254,7 @@ async function attempt(
     state.stats.done(d.id);
     const used = answered && outcome.usage ? outcome.usage.promptTokens + outcome.usage.completionTokens : 0;
     call.table.limits?.settle(d, call.estimatedTokens, used, startMs);
+    if (holds.length > 0) call.table.budgets?.settle(holds, answered && outcome.usage ? costFor(d, outcome.usage) : 0);
   };
   let rateLimits: Record<string, string> | undefined;
   const answering = (event: CallEvent | undefined) => {

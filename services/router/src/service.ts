@@ -1,3 +1,4 @@
+import type { RouterBudgets } from "./budgets.js";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { DIRECT_PROTOCOL, END_USER_MAX_CHARS, formFields, gatewayError, isUnexpected, parsedBody, requestTags, requireMasterKey, type Logger } from "@gateway/common";
 import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
@@ -41,6 +42,8 @@ export interface RouterDeps {
   cache: ResponseCache;
   /** Tells every router replica to drop these cached answers, or all (this one's too). */
   forgetCached: (request: CacheForget) => void;
+  /** Provider and deployment budgets, for their spend. */
+  budgets: RouterBudgets;
 }
 
 /** Cached answers to drop: by key, or all of them. */
@@ -80,11 +83,10 @@ function requestedModel(body: OpenAIBody): string {
   return model;
 }
 
-// About four bytes of body a token, and what the request may generate on top:
-// the tokens usage-based routing reserves against a deployment's tpm.
-function estimatedTokens(bodyBytes: number, body: OpenAIBody): number {
+/** What the request may generate at most, as it says; 0 when it does not. */
+function maxTokensOf(body: OpenAIBody): number {
   const maxTokens = body["max_tokens"] ?? body["max_completion_tokens"];
-  return Math.ceil(bodyBytes / 4) + (typeof maxTokens === "number" && maxTokens > 0 ? maxTokens : 0);
+  return typeof maxTokens === "number" && maxTokens > 0 ? maxTokens : 0;
 }
 
 /** A Timestamp's fields, without making the message (the event is encoded from its fields). */
@@ -195,6 +197,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
             return payload ? payload.watch(answer) : answer;
           }
         }
+        const maxTokens = maxTokensOf(body);
         const call = {
           requestId: req.requestId,
           table,
@@ -202,7 +205,10 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           body: withoutGatewayFields(body, req.callType),
           headers: req.providerHeaders,
           signal: ctx.signal,
-          estimatedTokens: estimatedTokens(req.body.length, body),
+          // About four bytes of body a token, and what the request may generate on top: what usage-based routing reserves against a tpm.
+          estimatedTokens: Math.ceil(req.body.length / 4) + maxTokens,
+          promptBytes: req.body.length,
+          maxTokens,
           tags: req.requestTags,
         };
         let answer = await routeCall(call, model, outcome, deps.state);
@@ -257,6 +263,20 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
     deleteCachedResponses: admin((req) => {
       deps.forgetCached({ keys: req.keys, all: req.all });
       return {};
+    }),
+
+    getProviderBudgets: admin(async () => {
+      const budgets = [...deps.models.table().groups.providerBudgets.entries()];
+      const states = await deps.budgets.state(budgets.map(([, b]) => b));
+      return {
+        providers: budgets.map(([provider, b], i) => ({
+          provider,
+          budgetLimit: b.limit,
+          timePeriod: b.timePeriod,
+          spend: states[i]?.spend ?? 0,
+          budgetResetAtMs: BigInt(states[i]?.resetAt ?? 0),
+        })),
+      };
     }),
   };
 }

@@ -43,6 +43,8 @@ describe("a stream's timeout", () => {
       headers: {},
       signal: new AbortController().signal,
       estimatedTokens: 0,
+      promptBytes: 0,
+      maxTokens: 0,
       tags: [],
     };
     const answer = (await routeCall(call, "m", outcome, state)) as AsyncIterable<CallEvent>;

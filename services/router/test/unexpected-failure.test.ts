@@ -2,6 +2,7 @@ import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { createLogger, directClient } from "@gateway/common";
 import { CallType, RouterService } from "@gateway/proto/router/v1/router_pb.js";
 import { describe, expect, it } from "vitest";
+import type { RouterBudgets } from "../src/budgets.js";
 import type { LiveModelList } from "../src/model-list.js";
 import { ResponseCache } from "../src/response-cache.js";
 import { createRouterService, routerRoutes } from "../src/service.js";
@@ -28,6 +29,7 @@ const impl = createRouterService({
   masterKeyHash: undefined,
   settleReservation: () => {},
   cache: new ResponseCache(),
+  budgets: {} as RouterBudgets,
   forgetCached: () => {},
 });
 

@@ -3,6 +3,7 @@ import { createLogger, directClient } from "@gateway/common";
 import { CallType, RouterService } from "@gateway/proto/router/v1/router_pb.js";
 import type { UsageEventSchema } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { expect, test } from "vitest";
+import type { RouterBudgets } from "../src/budgets.js";
 import type { LiveModelList } from "../src/model-list.js";
 import { ResponseCache } from "../src/response-cache.js";
 import { createRouterService } from "../src/service.js";
@@ -24,6 +25,7 @@ const client = directClient(
     masterKeyHash: undefined,
     settleReservation: () => {},
     cache: new ResponseCache(),
+    budgets: {} as RouterBudgets,
     forgetCached: () => {},
   }),
 );

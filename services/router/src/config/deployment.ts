@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { CALL_DEFAULT_SETTINGS, ConfigError, providerPrice, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
+import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentCostBound, providerPrice, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
 import { OPENAI_LIKE_PROVIDERS } from "../providers/openai-like.js";
 import type { Json } from "../providers/provider.js";
 import { awsSettings, type AwsSettings } from "./aws-settings.js";
+import { deploymentBudgets, type Budget, type DeploymentBudgets } from "./budget-settings.js";
 import { providerSettings } from "./provider-env.js";
 import { vertexSettings, type VertexSettings } from "./vertex-settings.js";
 
@@ -49,6 +50,8 @@ export interface Deployment {
   mode: string | undefined;
   /** litellm_params.tags: booked with every request this deployment answers. */
   tags: readonly string[] | undefined;
+  /** Its provider's budget and its own, which calls reserve from (budgets.ts); undefined when it has none. */
+  budgets: DeploymentBudgets | undefined;
   source: DeploymentSource;
   /** The entry as written, for building concrete deployments of a wildcard and for /model/info. */
   entry: ModelEntry;
@@ -76,6 +79,7 @@ export function buildDeployment(
   supported: ReadonlySet<string>,
   where: string,
   source: DeploymentSource = "config",
+  providerBudgets: ReadonlyMap<string, Budget> = new Map(),
 ): Deployment {
   const p = entry.litellm_params;
   const { provider, providerModel: named } = splitModel(p.model);
@@ -88,8 +92,9 @@ export function buildDeployment(
   }
   const timeoutS = p.timeout ?? config.router_settings.timeout ?? config.litellm_settings.request_timeout ?? DEFAULT_TIMEOUT_S;
   const settings = providerSettings(provider, p);
+  const id = entry.model_info?.id ?? stableId(entry);
   return {
-    id: entry.model_info?.id ?? stableId(entry),
+    id,
     modelGroup: entry.model_name,
     provider,
     providerModel,
@@ -113,6 +118,7 @@ export function buildDeployment(
     order: p.order ?? Number.POSITIVE_INFINITY,
     mode: entry.model_info?.mode,
     tags: p.tags,
+    budgets: deploymentBudgets(entry, id, providerBudgets.get(provider), where),
     source,
     entry,
   };
@@ -137,5 +143,12 @@ function extraHeadersOf(p: ModelEntry["litellm_params"], organization: string | 
  */
 export function concreteDeployment(d: Deployment, requested: string, matched: string): Deployment {
   const providerModel = d.providerModel.replaceAll("*", matched);
-  return { ...d, modelGroup: requested, providerModel, price: providerPrice(d.provider, providerModel, d.entry.model_info, d.entry.litellm_params) };
+  const price = providerPrice(d.provider, providerModel, d.entry.model_info, d.entry.litellm_params);
+  // Budgets reserve what the concrete model may cost.
+  const budgets = d.budgets && { budgets: d.budgets.budgets, bound: deploymentCostBound(withModel(d.entry, `${d.provider}/${providerModel}`)) };
+  return { ...d, modelGroup: requested, providerModel, price, budgets };
+}
+
+function withModel(entry: ModelEntry, model: string): ModelEntry {
+  return { ...entry, litellm_params: { ...entry.litellm_params, model } };
 }

@@ -1,3 +1,4 @@
+import { providerBudgets, type Budget } from "./budget-settings.js";
 import { ConfigError, type GatewayConfig, type ModelEntry } from "@gateway/common";
 import { buildDeployment, concreteDeployment, type Deployment } from "./deployment.js";
 import { routerSettings, type RouterSettings } from "./router-settings.js";
@@ -49,14 +50,17 @@ export class ModelGroups {
     private readonly groups: ReadonlyMap<string, ModelGroup>,
     private readonly wildcards: readonly WildcardGroup[],
     readonly settings: RouterSettings,
+    /** router_settings.provider_budget_config, by provider. */
+    readonly providerBudgets: ReadonlyMap<string, Budget>,
   ) {}
 
   /** `added` are the runtime models (POST /model/new), after the file's. */
   static fromConfig(config: GatewayConfig, supportedProviders: ReadonlySet<string>, added: readonly ModelEntry[] = []): ModelGroups {
     const byName = new Map<string, Deployment[]>();
     const ids = new Set<string>();
+    const budgets = providerBudgets(config);
     const add = (entry: ModelEntry, where: string, source: Deployment["source"]) => {
-      const deployment = buildDeployment(entry, config, supportedProviders, where, source);
+      const deployment = buildDeployment(entry, config, supportedProviders, where, source, budgets);
       if (ids.has(deployment.id)) throw new ConfigError(`${where}: deployment id "${deployment.id}" is used twice`);
       ids.add(deployment.id);
       const list = byName.get(entry.model_name) ?? [];
@@ -78,7 +82,7 @@ export class ModelGroups {
     for (const [alias, to] of settings.aliases) {
       if (!groups.has(to.group)) throw new ConfigError(`router_settings.model_group_alias.${alias}: no model group is named "${to.group}"`);
     }
-    return new ModelGroups(groups, wildcards, settings);
+    return new ModelGroups(groups, wildcards, settings, budgets);
   }
 
   /** The deployments of a model_name exactly as configured (wildcard patterns included). */

@@ -31,3 +31,24 @@ export const deploymentAllowances = router.table(
   },
   (t) => [primaryKey({ columns: [t.deploymentId, t.kind, t.windowStart] })],
 );
+
+/**
+ * Budgets the router holds deployments to (router_settings.provider_budget_config,
+ * litellm_params.max_budget): how much of one budget period the router
+ * replicas have taken (nano-dollars; a replica takes a chunk with one
+ * conditional update, granted + chunk <= limit, and reserves calls from it in
+ * memory), and what the period's settled calls cost.
+ */
+export const budgetAllowances = router.table(
+  "budget_allowances",
+  {
+    /** "provider/" + a provider's name, or "deployment/" + a deployment's id. */
+    subject: text("subject").notNull(),
+    /** Start of the budget period, unix ms. */
+    windowStart: bigint("window_start", { mode: "number" }).notNull(),
+    granted: doublePrecision("granted").notNull().default(0),
+    /** Dollars. */
+    spend: doublePrecision("spend").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.subject, t.windowStart] })],
+);
