@@ -126,12 +126,12 @@ function nextGroup(names: Iterator<string>, groups: ModelGroups, tags: readonly 
   return undefined;
 }
 
-/** Deployments of the group worth an attempt now, the lowest order first. */
-function candidates(group: ModelGroup, tried: ReadonlySet<string>, state: RoutingState): readonly Deployment[] {
+/** Deployments of the group worth an attempt now, the lowest order first; none of those `full` (at a limit or over a budget for this call). */
+function candidates(group: ModelGroup, tried: ReadonlySet<string>, full: ReadonlySet<string>, state: RoutingState): readonly Deployment[] {
   const solo = group.deployments.length === 1;
   // The usual case, with nothing to filter: worked out at config load.
-  if (tried.size === 0 && (solo || !group.deployments.some((d) => state.cooldowns.coolingDown(d.id)))) return group.firstChoice;
-  const available = group.deployments.filter((d) => solo || !state.cooldowns.coolingDown(d.id));
+  if (tried.size === 0 && full.size === 0 && (solo || !group.deployments.some((d) => state.cooldowns.coolingDown(d.id)))) return group.firstChoice;
+  const available = group.deployments.filter((d) => !full.has(d.id) && (solo || !state.cooldowns.coolingDown(d.id)));
   const untried = available.filter((d) => !tried.has(d.id));
   const pool = untried.length > 0 ? untried : available;
   let order = Number.POSITIVE_INFINITY;
@@ -166,8 +166,7 @@ class GroupAttempts {
     const { call, group, state } = this;
     let d: Deployment | undefined;
     for (;;) {
-      const pool = this.full.size === 0 ? candidates(group, this.tried, state) : candidates(group, this.tried, state).filter((c) => !this.full.has(c.id));
-      d = call.table.strategy.pick(group, pool, state.stats);
+      d = call.table.strategy.pick(group, candidates(group, this.tried, this.full, state), state.stats);
       if (!d) break;
       if (await this.admit(d)) break;
       this.full.add(d.id);
@@ -214,7 +213,7 @@ class GroupAttempts {
     }
     if (failure.kind !== "retryable" || this.retries >= settings.numRetries) return undefined;
     // Another deployment is tried at once; the same one only after a pause.
-    const elsewhere = candidates(group, this.tried, state).some((c) => !this.tried.has(c.id));
+    const elsewhere = candidates(group, this.tried, this.full, state).some((c) => !this.tried.has(c.id));
     const waitMs = elsewhere ? settings.retryAfterMs : backoffMs(this.retries, failure.retryAfterMs, settings.retryAfterMs);
     if (waitMs === undefined) return undefined;
     this.retries += 1;
