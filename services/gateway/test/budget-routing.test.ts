@@ -1,4 +1,3 @@
-import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin } from "./support/admin.js";
 import { MASTER_KEY, writeConfig } from "./support/config.js";
