@@ -142,14 +142,16 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     const customer = customerOf(req);
     if (req.access === Access.LOOKUP) return response;
     // The key's limits, its team's, its user's (outside a team all of them,
-    // in a team its rate limits only: the team's budget stands in), its end
-    // user's and its tags'.
+    // in a team its rate limits only: the team's budget stands in, with the
+    // user's own within the team, as a member), its end user's and its tags'.
     const holders: LimitHolder[] = [];
     if (holdsLimits(key)) holders.push(key);
     if (team && holdsLimits(team)) holders.push(team);
     const user = key.userId === "" ? undefined : deps.users.get(key.userId);
     const userLimits = team ? user?.inTeam : user?.personal;
     if (userLimits) holders.push(userLimits);
+    const member = team && key.userId !== "" ? team.members.get(key.userId) : undefined;
+    if (member) holders.push(member);
     if (customer?.limits) holders.push(customer.limits);
     addTagLimits(holders, req.requestTags, key.tags, team?.tags);
     return holders.length > 0 ? reserve(response, holders, req) : response;

@@ -15,7 +15,7 @@ import { getKey, listKeys } from "./admin/read.js";
 import { createCustomer, deleteCustomers, getCustomer, listCustomers, setCustomersBlocked, updateCustomer } from "./admin/customers.js";
 import { createTag, deleteTag, getTags, listTags, updateTag } from "./admin/tags.js";
 import { createUser, deleteUsers, getUser, listUsers, updateUser } from "./admin/users.js";
-import { addTeamMembers, createTeam, deleteTeams, getTeam, listTeams, removeTeamMember, setTeamBlocked, updateTeam } from "./admin/teams.js";
+import { addTeamMembers, createTeam, deleteTeams, getTeam, listTeams, removeTeamMember, setTeamBlocked, updateTeam, updateTeamMember } from "./admin/teams.js";
 import { setBlocked, updateKey } from "./admin/update.js";
 import { createAuthorize, type AuthorizeDeps } from "./authorize.js";
 import { createWatchKeys } from "./watch-keys.js";
@@ -71,6 +71,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     unblockTeam: admin((d, req) => setTeamBlocked(d, req.teamId, false)),
     addTeamMembers: admin(addTeamMembers),
     removeTeamMember: admin(removeTeamMember),
+    updateTeamMember: admin(updateTeamMember),
     createUser: admin(createUser),
     updateUser: admin(updateUser),
     async getUser(req, ctx) {

@@ -8,6 +8,20 @@ import type { TableCache } from "./table-cache.js";
 
 export type TeamRow = typeof teams.$inferSelect;
 
+/** LiteLLM's team member: a role and who (a user_id, a user_email, or both), and its limits within the team. */
+export interface TeamMember {
+  role: "admin" | "user";
+  user_id?: string;
+  user_email?: string;
+  /** Dollars the member's keys in the team may spend, for good. */
+  max_budget_in_team?: number;
+  tpm_limit?: number;
+  rpm_limit?: number;
+}
+
+/** A member's limits within the team, as members_with_roles holds them. */
+export const MEMBER_LIMITS = ["max_budget_in_team", "tpm_limit", "rpm_limit"] as const;
+
 /** Every team, on every keys replica. */
 export type TeamCache = TableCache<TeamRow, TeamRecord>;
 
@@ -23,6 +37,8 @@ export interface TeamRecord extends LimitHolder {
   blocked: boolean;
   /** metadata.tags: request tags every request of the team's keys carries. */
   tags: readonly string[];
+  /** The limits of members that have any within the team, by user_id. */
+  members: ReadonlyMap<string, LimitHolder>;
 }
 
 /**
@@ -32,6 +48,20 @@ export interface TeamRecord extends LimitHolder {
  */
 export const teamAllowanceId = (row: Pick<TeamRow, "teamId" | "createdAt">) => `team/${row.teamId}@${row.createdAt.getTime()}`;
 
+/** A member's allowances: apart from the team's own, and from a member removed and added again (removal forgets them). */
+export const memberAllowanceId = (row: Pick<TeamRow, "teamId" | "createdAt">, userId: string) => `${teamAllowanceId(row)}/member/${userId}`;
+
+/** The limits each member named by user_id holds within the team (keys without a user_id have no member's). */
+function memberLimits(row: TeamRow): ReadonlyMap<string, LimitHolder> {
+  const members = new Map<string, LimitHolder>();
+  for (const m of (row.membersWithRoles ?? []) as TeamMember[]) {
+    if (m.user_id === undefined || MEMBER_LIMITS.every((field) => m[field] === undefined)) continue;
+    const limits = { maxBudget: m.max_budget_in_team ?? null, budgetDuration: "", rpmLimit: m.rpm_limit ?? null, tpmLimit: m.tpm_limit ?? null, maxParallelRequests: null, createdAt: row.createdAt };
+    members.set(m.user_id, limitHolder(`${m.user_id} in Team=${row.teamId}`, memberAllowanceId(row, m.user_id), "team member", limits));
+  }
+  return members;
+}
+
 export function toTeamRecord(row: TeamRow): TeamRecord {
   return {
     ...limitHolder(row.teamId, teamAllowanceId(row), "team", row),
@@ -39,6 +69,7 @@ export function toTeamRecord(row: TeamRow): TeamRecord {
     modelList: row.models,
     blocked: row.blocked,
     tags: metadataTags(row.metadata),
+    members: memberLimits(row),
   };
 }
 

@@ -6,6 +6,7 @@ import type { KeyPatch } from "../key-store.js";
 import type { TagPatch } from "../tag-store.js";
 import type { TeamPatch } from "../team-store.js";
 import type { UserPatch } from "../user-store.js";
+import { MEMBER_LIMITS, type TeamMember } from "../team-record.js";
 
 function invalid(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
@@ -167,28 +168,29 @@ export function tagSettingsPatch(s: TagSettings | undefined): TagPatch {
   return patch;
 }
 
-/** LiteLLM's team member: a role and who (a user_id, a user_email, or both). */
-export interface TeamMember {
-  role: "admin" | "user";
-  user_id?: string;
-  user_email?: string;
-}
-
 function isMember(v: unknown): v is TeamMember {
   if (!isObject(v)) return false;
   const m = v as Record<string, unknown>;
   const named = (field: string) => typeof m[field] === "string" && m[field] !== "";
   const absentOrText = (field: string) => m[field] === undefined || m[field] === null || typeof m[field] === "string";
-  return (m.role === "admin" || m.role === "user") && (named("user_id") || named("user_email")) && absentOrText("user_id") && absentOrText("user_email");
+  const absentOrAmount = (field: string) => m[field] === undefined || m[field] === null || (typeof m[field] === "number" && Number.isFinite(m[field]) && m[field] >= 0);
+  const limitsOk = absentOrAmount("max_budget_in_team") && ["tpm_limit", "rpm_limit"].every((f) => absentOrAmount(f) && (m[f] == null || Number.isInteger(m[f])));
+  return (m.role === "admin" || m.role === "user") && (named("user_id") || named("user_email")) && absentOrText("user_id") && absentOrText("user_email") && limitsOk;
 }
 
-/** A JSON array of members, each kept with only the fields LiteLLM's member has. */
+/** A JSON array of members, each kept with only the fields a member has. */
 export function teamMembers(json: string, param: string): TeamMember[] {
   const isMembers = (v: unknown): v is Record<string, unknown>[] => Array.isArray(v) && v.every(isMember);
-  const members = jsonSetting(json, isMembers, param, 'a list of members, each {"role": "admin" or "user", "user_id" and/or "user_email"}');
+  const members = jsonSetting(
+    json,
+    isMembers,
+    param,
+    'a list of members, each {"role": "admin" or "user", "user_id" and/or "user_email"}, with max_budget_in_team, tpm_limit and rpm_limit 0 or more',
+  );
   return members.map((m) => ({
     role: m.role as TeamMember["role"],
     ...(typeof m.user_id === "string" && { user_id: m.user_id }),
     ...(typeof m.user_email === "string" && { user_email: m.user_email }),
+    ...Object.fromEntries(MEMBER_LIMITS.filter((f) => typeof m[f] === "number").map((f) => [f, m[f]])),
   }));
 }

@@ -8,14 +8,15 @@ import type {
   GetTeamRequest,
   RemoveTeamMemberRequest,
   Team,
+  UpdateTeamMemberRequest,
   UpdateTeamRequest,
   VirtualKey,
 } from "@gateway/proto/keys/v1/keys_pb.js";
-import { teamAllowanceId, toTeamProto, toTeamRecord, type TeamRow } from "../team-record.js";
+import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamRecord, type TeamMember, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
 import { carrySpend } from "./carry-spend.js";
 import { uniquely, type AdminDeps } from "./context.js";
-import { teamMembers, teamSettingsPatch, type TeamMember } from "./settings.js";
+import { teamMembers, teamSettingsPatch } from "./settings.js";
 import { keyViews, viewsWithSpend } from "./views.js";
 
 function teamNotFound(teamId: string): Error {
@@ -61,10 +62,17 @@ export const updateTeam = (deps: AdminDeps, req: UpdateTeamRequest) => patchTeam
 
 export const setTeamBlocked = (deps: AdminDeps, teamId: string, blocked: boolean) => patchTeam(deps, teamId, { blocked });
 
-export async function getTeam(deps: AdminDeps, req: GetTeamRequest): Promise<{ team: Team; keys: VirtualKey[] }> {
+export async function getTeam(deps: AdminDeps, req: GetTeamRequest): Promise<{ team: Team; keys: VirtualKey[]; memberSpend: Record<string, number> }> {
   const row = await existing(deps, req.teamId);
-  const [team, keys] = await Promise.all([teamView(deps, row), deps.teamStore.keysOf(row.teamId).then((rows) => keyViews(deps, rows))]);
-  return { team, keys };
+  const [team, keys, memberSpend] = await Promise.all([teamView(deps, row), deps.teamStore.keysOf(row.teamId).then((rows) => keyViews(deps, rows)), memberSpendOf(deps, row)]);
+  return { team, keys, memberSpend };
+}
+
+/** What each member with a max_budget_in_team has spent in the team (its budget is for good: one period). */
+async function memberSpendOf(deps: AdminDeps, row: TeamRow): Promise<Record<string, number>> {
+  const budgeted = [...toTeamRecord(row).members].filter(([, limits]) => limits.maxBudget !== null);
+  const spend = await deps.spend.of(budgeted.map(([, limits]) => ({ keyId: limits.allowanceId, kind: "budget", windowStart: 0 })));
+  return Object.fromEntries(budgeted.map(([userId], i) => [userId, spend[i] ?? 0]));
 }
 
 export async function listTeams(deps: AdminDeps): Promise<{ teams: Team[] }> {
@@ -114,14 +122,44 @@ export function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest): Pro
 
 const memberName = (m: TeamMember) => m.user_id ?? m.user_email ?? "";
 
-export function removeTeamMember(deps: AdminDeps, req: RemoveTeamMemberRequest): Promise<{ team: Team }> {
-  if (req.userId === "" && req.userEmail === "") {
+/** The member a call names by user_id or user_email. */
+function named(userId: string, userEmail: string): TeamMember {
+  if (userId === "" && userEmail === "") {
     throw gatewayError("user_id or user_email is required", Code.InvalidArgument, { type: "invalid_request_error", param: "user_id" });
   }
-  const gone: TeamMember = { role: "user", ...(req.userId !== "" && { user_id: req.userId }), ...(req.userEmail !== "" && { user_email: req.userEmail }) };
-  return changeMembers(deps, req.teamId, (members) => {
+  return { role: "user", ...(userId !== "" && { user_id: userId }), ...(userEmail !== "" && { user_email: userEmail }) };
+}
+
+/** Removes a member, and what it spent of its limits in the team: added again, it starts afresh. */
+export async function removeTeamMember(deps: AdminDeps, req: RemoveTeamMemberRequest): Promise<{ team: Team }> {
+  const gone = named(req.userId, req.userEmail);
+  const removed: TeamMember[] = [];
+  const changed = await changeMembers(deps, req.teamId, (members) => {
     const kept = members.filter((m) => !sameMember(m, gone));
     if (kept.length === members.length) throw memberError(`${memberName(gone)} is not a member of team ${req.teamId}`);
+    removed.push(...members.filter((m) => sameMember(m, gone)));
     return kept;
+  });
+  const row = await existing(deps, req.teamId);
+  await deps.allowances.forget(removed.flatMap((m) => (m.user_id === undefined ? [] : [memberAllowanceId(row, m.user_id)])));
+  return changed;
+}
+
+/** Changes one member's role or limits within the team (LiteLLM's /team/member_update). */
+export function updateTeamMember(deps: AdminDeps, req: UpdateTeamMemberRequest): Promise<{ team: Team }> {
+  const who = named(req.userId, req.userEmail);
+  if (req.role !== undefined && req.role !== "admin" && req.role !== "user") throw memberError('role must be "admin" or "user"');
+  for (const field of req.clear) if (!(MEMBER_LIMITS as readonly string[]).includes(field)) throw memberError(`${field} cannot be cleared`);
+  return changeMembers(deps, req.teamId, (members) => {
+    const i = members.findIndex((m) => sameMember(m, who));
+    if (i < 0) throw memberError(`${memberName(who)} is not a member of team ${req.teamId}`);
+    const m: TeamMember = { ...members[i]! };
+    if (req.role !== undefined) m.role = req.role as TeamMember["role"];
+    if (req.maxBudgetInTeam !== undefined) m.max_budget_in_team = req.maxBudgetInTeam;
+    if (req.tpmLimit !== undefined) m.tpm_limit = req.tpmLimit;
+    if (req.rpmLimit !== undefined) m.rpm_limit = req.rpmLimit;
+    for (const field of req.clear) delete m[field as (typeof MEMBER_LIMITS)[number]];
+    if (m.max_budget_in_team !== undefined && !(m.max_budget_in_team >= 0)) throw memberError("max_budget_in_team must be a number of dollars, 0 or more");
+    return members.map((x, j) => (j === i ? m : x));
   });
 }

@@ -14,10 +14,11 @@ import type {
 } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { NewKeyRow } from "../key-store.js";
 import { keyName, newKey } from "../key-token.js";
+import type { TeamMember } from "../team-record.js";
 import { toUserProto, userAllowanceId, userLimits, type UserRow } from "../user-record.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
-import { settingsPatch, userSettingsPatch, type TeamMember } from "./settings.js";
+import { settingsPatch, userSettingsPatch } from "./settings.js";
 import { teamViews } from "./teams.js";
 import { keyView, keyViews, viewsWithSpend } from "./views.js";
 

@@ -1,0 +1,111 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
+import { describe, expect, it } from "vitest";
+import { RESERVATION, asMaster, clientOf, keysService, type KeysClient } from "./support.js";
+
+// A team member's own limits within its team (LiteLLM's max_budget_in_team,
+// and the member's tpm_limit and rpm_limit): every key of that user in that
+// team is held to them, beside the team's, on every replica.
+
+const service = keysService();
+const client = service.client;
+
+let teams = 0;
+/** A team with these members (members_with_roles entries). */
+async function teamWith(...members: Record<string, unknown>[]): Promise<string> {
+  const teamId = `members-${++teams}`;
+  await client().createTeam({ teamId, settings: { membersWithRolesJson: JSON.stringify(members) } }, asMaster);
+  return teamId;
+}
+
+const keyOf = async (teamId: string, userId: string): Promise<string> => (await client().generateKey({ settings: { teamId, userId } }, asMaster)).key;
+
+let requests = 0;
+const ask = (apiKey: string, requestId = `req-${++requests}`, via: KeysClient = client()): Promise<AuthorizeResponse> =>
+  via.authorize({ apiKey, requestId, model: "fast-model", promptTokens: 10, maxTokens: 10 });
+const release = (auth: AuthorizeResponse, requestId: string, cost: number) => client().release({ requestId, keyHash: auth.keyHash, holder: auth.holder, cost });
+const memberSpend = async (teamId: string) => (await client().getTeam({ teamId }, asMaster)).memberSpend;
+
+describe("a team member's budget", () => {
+  it("holds every key of the member in the team, and no other member's", async () => {
+    const teamId = await teamWith({ role: "user", user_id: "alice", max_budget_in_team: RESERVATION * 1.5 }, { role: "user", user_id: "bob" });
+    const [a1, a2, bob] = [await keyOf(teamId, "alice"), await keyOf(teamId, "alice"), await keyOf(teamId, "bob")];
+    const auth = await ask(a1, "alice-1");
+    expect(auth.reserved).toBe(true);
+    await release(auth, "alice-1", RESERVATION * 2);
+    expect(await memberSpend(teamId)).toEqual({ alice: RESERVATION * 2 });
+    for (const key of [a1, a2]) {
+      await expect(ask(key)).rejects.toMatchObject({
+        code: Code.FailedPrecondition,
+        rawMessage: expect.stringMatching(new RegExp(`^Budget has been exceeded! User=alice in Team=${teamId} Current cost: ${RESERVATION * 2}, `)),
+      });
+    }
+    await expect(ask(bob)).resolves.toMatchObject({ reserved: false });
+    // Alice's key outside the team is not held to her budget in it.
+    const own = (await client().generateKey({ settings: { userId: "alice" } }, asMaster)).key;
+    await expect(ask(own)).resolves.toMatchObject({ reserved: false });
+  });
+
+  it("is raised, cleared and set by /team/member_update, and a removed member starts afresh when added again", async () => {
+    const teamId = await teamWith({ role: "user", user_id: "carol", max_budget_in_team: RESERVATION * 1.5 });
+    const key = await keyOf(teamId, "carol");
+    await release(await ask(key, "carol-1"), "carol-1", RESERVATION * 2);
+    await expect(ask(key)).rejects.toMatchObject({ code: Code.FailedPrecondition });
+    await client().updateTeamMember({ teamId, userId: "carol", maxBudgetInTeam: RESERVATION * 10 }, asMaster);
+    expect((await ask(key, "carol-2")).reserved).toBe(true);
+    await client().updateTeamMember({ teamId, userId: "carol", clear: ["max_budget_in_team"], rpmLimit: 1000 }, asMaster);
+    expect(JSON.parse((await client().getTeam({ teamId }, asMaster)).team!.membersWithRolesJson)).toEqual([{ role: "user", user_id: "carol", rpm_limit: 1000 }]);
+    await client().updateTeamMember({ teamId, userId: "carol", clear: ["rpm_limit"], maxBudgetInTeam: RESERVATION * 1.5 }, asMaster);
+    // The spend counted all along.
+    expect(await memberSpend(teamId)).toEqual({ carol: RESERVATION * 2 });
+    await client().removeTeamMember({ teamId, userId: "carol" }, asMaster);
+    await client().addTeamMembers({ teamId, membersJson: JSON.stringify([{ role: "user", user_id: "carol", max_budget_in_team: RESERVATION * 1.5 }]) }, asMaster);
+    expect(await memberSpend(teamId)).toEqual({ carol: 0 });
+    expect((await ask(key)).reserved).toBe(true);
+  });
+
+  it("refuses updates of a member the team does not have, and bad limits", async () => {
+    const teamId = await teamWith({ role: "user", user_id: "dave" });
+    for (const req of [
+      { teamId, userId: "nobody", maxBudgetInTeam: 1 },
+      { teamId, maxBudgetInTeam: 1 },
+      { teamId, userId: "dave", maxBudgetInTeam: -1 },
+      { teamId, userId: "dave", role: "owner" },
+      { teamId, userId: "dave", clear: ["role"] },
+    ]) {
+      await expect(client().updateTeamMember(req, asMaster)).rejects.toMatchObject({ code: Code.InvalidArgument });
+    }
+    await expect(client().updateTeamMember({ teamId: "no-such-team", userId: "dave", maxBudgetInTeam: 1 }, asMaster)).rejects.toMatchObject({ code: Code.NotFound });
+    await expect(client().addTeamMembers({ teamId, membersJson: JSON.stringify([{ role: "user", user_id: "eve", max_budget_in_team: "lots" }]) }, asMaster)).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+    });
+    await expect(client().updateTeamMember({ teamId, userId: "dave", maxBudgetInTeam: 1 }, {})).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("admits no more requests at once, across the member's keys and replicas, than its budget can reserve", async () => {
+    const fits = 3;
+    const teamId = await teamWith({ role: "admin", user_id: "frank", max_budget_in_team: RESERVATION * (fits + 0.5) });
+    const keys = [await keyOf(teamId, "frank"), await keyOf(teamId, "frank")];
+    const other = await service.replica();
+    try {
+      const replicas = [client(), clientOf(other)];
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => ask(keys[i % 2]!, `burst-${teamId}-${i}`, replicas[Math.floor(i / 2) % 2]!)));
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(fits);
+      for (const r of results) {
+        if (r.status === "rejected") expect(ConnectError.from(r.reason).rawMessage).toContain(`User=frank in Team=${teamId}`);
+      }
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("counts the member's requests per minute over its keys in the team", async () => {
+    const teamId = await teamWith({ role: "user", user_id: "gina", rpm_limit: 2 });
+    const [a, b] = [await keyOf(teamId, "gina"), await keyOf(teamId, "gina")];
+    const leftInMinute = 60_000 - (Date.now() % 60_000);
+    if (leftInMinute < 5_000) await new Promise((resolve) => setTimeout(resolve, leftInMinute));
+    await ask(a);
+    await ask(b);
+    await expect(ask(a)).rejects.toMatchObject({ code: Code.ResourceExhausted, rawMessage: "rpm limit (2) reached for this team member" });
+  });
+});
