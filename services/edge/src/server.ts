@@ -28,7 +28,7 @@ import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
 import { spendLogs, spendTags } from "./routes/spend.js";
 import { deleteTag, listTags, newTag, tagInfoRoute, updateTag } from "./routes/tags.js";
-import { addTeamMember, blockTeam, deleteTeamMember, deleteTeams, listTeams, newTeam, teamInfoRoute, unblockTeam, updateTeam } from "./routes/teams.js";
+import { addTeamMember, blockTeam, deleteTeamMember, deleteTeams, listTeams, newTeam, teamInfoRoute, unblockTeam, updateTeam, updateTeamMember } from "./routes/teams.js";
 import { textCompletions } from "./routes/text-completions.js";
 import { deleteUsers, listUsers, newUser, updateUser, userInfoRoute } from "./routes/users.js";
 
@@ -96,6 +96,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /team/unblock", unblockTeam],
   ["POST /team/member_add", addTeamMember],
   ["POST /team/member_delete", deleteTeamMember],
+  ["POST /team/member_update", updateTeamMember],
   ["POST /user/new", newUser],
   ["POST /user/update", updateUser],
   ["GET /user/info", userInfoRoute],

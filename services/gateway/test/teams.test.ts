@@ -158,6 +158,34 @@ describe("teams", () => {
     await expect(ask(capped.key)).rejects.toMatchObject({ status: 400, message: expect.not.stringContaining("Team=") });
   });
 
+  it("holds a member's keys in the team to its max_budget_in_team, which /team/member_update changes", async () => {
+    const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "team" }], max_tokens: 10 }));
+    const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
+    await newTeam({ team_id: "members-budget", max_budget: 100 });
+    const added = await admin<TeamJson>(baseUrl, "POST", "/team/member_add", {
+      team_id: "members-budget",
+      member: [{ role: "user", user_id: "ann" }],
+      max_budget_in_team: reservation + 0.9e-6,
+    });
+    expect(added.json.members_with_roles).toEqual([{ role: "user", user_id: "ann", max_budget_in_team: reservation + 0.9e-6 }]);
+    await admin(baseUrl, "POST", "/team/member_add", { team_id: "members-budget", member: { role: "user", user_id: "ben" } });
+    const [ann1, ann2, ben] = [
+      await generate({ team_id: "members-budget", user_id: "ann" }),
+      await generate({ team_id: "members-budget", user_id: "ann" }),
+      await generate({ team_id: "members-budget", user_id: "ben" }),
+    ];
+    await ask(ann1.key);
+    await expect(ask(ann2.key)).rejects.toMatchObject({ status: 400, message: expect.stringContaining("Budget has been exceeded! User=ann in Team=members-budget") });
+    expect((await ask(ben.key)).choices[0]?.message.content).toBe("Echo: team");
+    const info = await admin<{ team_memberships: { user_id: string; spend: number; litellm_budget_table: { max_budget: number } }[] }>(baseUrl, "GET", "/team/info?team_id=members-budget");
+    expect(info.json.team_memberships).toEqual([{ team_id: "members-budget", user_id: "ann", spend: expect.any(Number), litellm_budget_table: { max_budget: reservation + 0.9e-6, tpm_limit: null, rpm_limit: null } }]);
+    expect(info.json.team_memberships[0]!.spend).toBeGreaterThan(0.9e-6);
+    const updated = await admin(baseUrl, "POST", "/team/member_update", { team_id: "members-budget", user_id: "ann", max_budget_in_team: 1 });
+    expect(updated.json).toEqual({ team_id: "members-budget", user_id: "ann", user_email: null, max_budget_in_team: 1, tpm_limit: null, rpm_limit: null });
+    expect((await ask(ann2.key)).choices[0]?.message.content).toBe("Echo: team");
+    expect((await admin(baseUrl, "POST", "/team/member_update", { team_id: "members-budget", user_id: "nobody", max_budget_in_team: 1 })).status).toBe(400);
+  });
+
   it("shows a team without a budget the ledger's spend over its keys, and each key's own", async () => {
     await newTeam({ team_id: "ledgered" });
     const [a, b] = [await generate({ team_id: "ledgered" }), await generate({ team_id: "ledgered" })];

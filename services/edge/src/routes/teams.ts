@@ -8,6 +8,8 @@ import {
   callOptions,
   changesBudgetWindow,
   iso,
+  isCount,
+  isNumber,
   isObject,
   isString,
   keysChanged,
@@ -103,12 +105,38 @@ export async function updateTeam(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, { team_id: id, data: await withSpend(ctx, team!) });
 }
 
+/** A member's limits within the team, as members_with_roles holds them. */
+interface MemberLimits {
+  user_id?: string;
+  max_budget_in_team?: number;
+  tpm_limit?: number;
+  rpm_limit?: number;
+}
+
+/** LiteLLM's team_memberships: each member with limits of its own in the team, and what it has spent against its budget there. */
+function memberships(t: Team, memberSpend: Record<string, number>) {
+  const members = JSON.parse(t.membersWithRolesJson || "[]") as MemberLimits[];
+  return members
+    .filter((m) => m.user_id !== undefined && (m.max_budget_in_team !== undefined || m.tpm_limit !== undefined || m.rpm_limit !== undefined))
+    .map((m) => ({
+      team_id: t.teamId,
+      user_id: m.user_id,
+      spend: memberSpend[m.user_id!] ?? 0,
+      litellm_budget_table: { max_budget: m.max_budget_in_team ?? null, tpm_limit: m.tpm_limit ?? null, rpm_limit: m.rpm_limit ?? null },
+    }));
+}
+
 /** The master key reads any team; a virtual key its own. */
 export async function teamInfoRoute(ctx: RequestContext): Promise<void> {
   const id = teamId(queryOf(ctx.req).get("team_id"));
-  const { team, keys } = await ctx.options.peers.keys.getTeam({ teamId: id }, callOptions(ctx));
+  const { team, keys, memberSpend } = await ctx.options.peers.keys.getTeam({ teamId: id }, callOptions(ctx));
   const [info, keySpend] = await Promise.all([withSpend(ctx, team!), spendOf(ctx, keys)]);
-  sendJson(ctx.res, 200, { team_id: id, team_info: info, keys: keys.map((k, i) => keyInfo(k, keySpend[i] ?? 0)) });
+  sendJson(ctx.res, 200, {
+    team_id: id,
+    team_info: info,
+    keys: keys.map((k, i) => keyInfo(k, keySpend[i] ?? 0)),
+    team_memberships: memberships(team!, memberSpend),
+  });
 }
 
 export async function listTeams(ctx: RequestContext): Promise<void> {
@@ -142,9 +170,44 @@ export async function addTeamMember(ctx: RequestContext): Promise<void> {
   const id = teamId(b["team_id"]);
   const member = b["member"];
   if (!isObject(member) && !Array.isArray(member)) throw bad('member must be {"role", "user_id" or "user_email"}, or a list of them', "member");
-  const members = Array.isArray(member) ? member : [member];
+  // LiteLLM's max_budget_in_team is each added member's budget in the team.
+  const budget = optional(b, "max_budget_in_team", isNumber, "a number of dollars");
+  const members = (Array.isArray(member) ? member : [member]).map((m: unknown) => (budget !== undefined && isObject(m) ? { ...m, max_budget_in_team: budget } : m));
   const { team } = await ctx.options.peers.keys.addTeamMembers({ teamId: id, membersJson: JSON.stringify(members) }, callOptions(ctx));
+  keysChanged(ctx);
   sendJson(ctx.res, 200, await withSpend(ctx, team!));
+}
+
+const MEMBER_CLEARABLE = ["max_budget_in_team", "tpm_limit", "rpm_limit"];
+
+/** LiteLLM's /team/member_update: a member's role, or its budget and rate limits in the team (null takes one away). */
+export async function updateTeamMember(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const id = teamId(b["team_id"]);
+  const userId = optional(b, "user_id", isString, "a string") ?? "";
+  const userEmail = optional(b, "user_email", isString, "a string") ?? "";
+  const change = {
+    teamId: id,
+    userId,
+    userEmail,
+    role: optional(b, "role", isString, '"admin" or "user"'),
+    maxBudgetInTeam: optional(b, "max_budget_in_team", isNumber, "a number of dollars"),
+    tpmLimit: optional(b, "tpm_limit", isCount, "a whole number"),
+    rpmLimit: optional(b, "rpm_limit", isCount, "a whole number"),
+    clear: MEMBER_CLEARABLE.filter((field) => b[field] === null),
+  };
+  const { team } = await ctx.options.peers.keys.updateTeamMember(change, callOptions(ctx));
+  keysChanged(ctx);
+  const members = JSON.parse(team!.membersWithRolesJson || "[]") as (MemberLimits & { user_email?: string })[];
+  const m = members.find((x) => (userId !== "" && x.user_id === userId) || (userEmail !== "" && x.user_email === userEmail));
+  sendJson(ctx.res, 200, {
+    team_id: id,
+    user_id: m?.user_id ?? null,
+    user_email: m?.user_email ?? null,
+    max_budget_in_team: m?.max_budget_in_team ?? null,
+    tpm_limit: m?.tpm_limit ?? null,
+    rpm_limit: m?.rpm_limit ?? null,
+  });
 }
 
 export async function deleteTeamMember(ctx: RequestContext): Promise<void> {
@@ -153,5 +216,6 @@ export async function deleteTeamMember(ctx: RequestContext): Promise<void> {
   const userId = optional(b, "user_id", isString, "a string") ?? "";
   const userEmail = optional(b, "user_email", isString, "a string") ?? "";
   const { team } = await ctx.options.peers.keys.removeTeamMember({ teamId: id, userId, userEmail }, callOptions(ctx));
+  keysChanged(ctx);
   sendJson(ctx.res, 200, await withSpend(ctx, team!));
 }
