@@ -89,7 +89,11 @@ describe("users", () => {
     expect(byId.json).toMatchObject({ user_id: "cy", data: { max_budget: 4, user_role: "internal_user_viewer" } });
     const byEmail = await admin<{ data: UserJson }>(baseUrl, "POST", "/user/update", { user_email: "cy@example.com", rpm_limit: 9 });
     expect(byEmail.json.data).toMatchObject({ user_email: "cy@example.com", rpm_limit: 9, max_budget: 4 });
-    expect((await admin(baseUrl, "POST", "/user/update", { user_id: "nobody", max_budget: 1 })).status).toBe(404);
+    // As LiteLLM's: an unknown user_id is made (with no key); an unknown email is not found.
+    const made = await admin<{ user_id: string; data: UserJson }>(baseUrl, "POST", "/user/update", { user_id: "newcomer", max_budget: 1 });
+    expect(made.json).toMatchObject({ user_id: "newcomer", data: { user_id: "newcomer", max_budget: 1, user_role: "internal_user" } });
+    expect((await userInfo("newcomer")).json).toMatchObject({ user_id: "newcomer", keys: [] });
+    expect((await admin(baseUrl, "POST", "/user/update", { user_email: "nobody@example.com", max_budget: 1 })).status).toBe(404);
     expect((await admin(baseUrl, "POST", "/user/update", { user_id: "cy", user_role: "emperor" })).status).toBe(400);
   });
 
@@ -138,6 +142,20 @@ describe("users", () => {
     expect(byEmail.json.users.map((u) => u.user_id)).toEqual(["fay"]);
     const byIds = await admin<{ users: UserJson[] }>(baseUrl, "GET", "/user/list?user_ids=ana,fay&page_size=1&page=2");
     expect(byIds.json.users).toHaveLength(1);
+  });
+
+  it("answers the master key's /user/info without a user_id with every key and team, as LiteLLM answers its admin", async () => {
+    const dora = await newUser({ user_id: "dora" });
+    await admin(baseUrl, "POST", "/team/new", { team_id: "everyone-sees" });
+    const plain = (await admin<{ key: string; token: string }>(baseUrl, "POST", "/key/generate", {})).json;
+    const { status, json } = await userInfo("");
+    expect(status).toBe(200);
+    expect(json.user_id).toBeNull();
+    expect(json.user_info).toBeNull();
+    expect(json.keys.map((k) => k.token)).toEqual(expect.arrayContaining([dora.token_id, plain.token]));
+    expect(json.teams.map((t) => t.team_id)).toContain("everyone-sees");
+    const listed = (await admin<{ total_count: number }>(baseUrl, "GET", "/key/list")).json;
+    expect(json.keys).toHaveLength(listed.total_count);
   });
 
   it("lets a user's key read its own user, and no other", async () => {

@@ -22,7 +22,7 @@ import {
 // LiteLLM's key management routes (/key/*).
 
 // /key/list's pages, as LiteLLM bounds them (the keys service cuts larger ones to this size too); page is a uint32 in the RPC.
-const MAX_KEY_PAGE_SIZE = 100;
+export const MAX_KEY_PAGE_SIZE = 100;
 const MAX_KEY_PAGE = 2 ** 32 - 1;
 
 /** A key named by value or by hash, as LiteLLM's routes accept either. */

@@ -1,7 +1,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { User, UserSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Access, type User, type UserSettingsSchema, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { intParam, queryOf, sendJson } from "../http.js";
+import { apiKeyOf, intParam, queryOf, sendJson } from "../http.js";
 import {
   bad,
   body,
@@ -17,7 +18,7 @@ import {
   unlessMissing,
   type Json,
 } from "./admin-request.js";
-import { keyInfo, spendOf } from "./keys.js";
+import { keyInfo, MAX_KEY_PAGE_SIZE, spendOf } from "./keys.js";
 import { spendOfTeams, teamInfo } from "./teams.js";
 
 // LiteLLM's user management routes (/user/*).
@@ -131,7 +132,12 @@ export async function updateUser(ctx: RequestContext): Promise<void> {
   if (userId === "" && userEmail === "") throw bad("user_id or user_email is required", "user_id");
   // Named by email, the email is how the user is found, not a change.
   const s = settings(userId === "" ? { ...b, user_email: undefined } : b);
-  const { user } = await ctx.options.peers.keys.updateUser({ userId, userEmail, settings: s, spendBefore: await spendBefore(ctx, b, userId) }, callOptions(ctx));
+  const { keys } = ctx.options.peers;
+  const { user } = await keys.updateUser({ userId, userEmail, settings: s, spendBefore: await spendBefore(ctx, b, userId) }, callOptions(ctx)).catch((err: unknown) => {
+    // As LiteLLM's: an update naming a user_id no user has makes that user (with no key).
+    if (userId === "" || ConnectError.from(err).code !== Code.NotFound) throw err;
+    return keys.createUser({ userId, settings: s, teams: [], createKey: false }, callOptions(ctx));
+  });
   keysChanged(ctx);
   const shown = await shownUser(ctx, user!.userId);
   sendJson(ctx.res, 200, { user_id: user!.userId, data: userInfo(shown.user!, shown.spend) });
@@ -139,11 +145,36 @@ export async function updateUser(ctx: RequestContext): Promise<void> {
 
 /** Without ?user_id=, the caller's own user (a virtual key's); the master key reads any. */
 export async function userInfoRoute(ctx: RequestContext): Promise<void> {
-  const { user, keys, teams, spend } = await shownUser(ctx, queryOf(ctx.req).get("user_id") ?? "");
+  const userId = queryOf(ctx.req).get("user_id") ?? "";
+  if (userId === "" && (await callerIsMaster(ctx))) return everything(ctx);
+  const { user, keys, teams, spend } = await shownUser(ctx, userId);
   const [keySpend, teamSpend] = await Promise.all([spendOf(ctx, keys), spendOfTeams(ctx, teams)]);
   sendJson(ctx.res, 200, {
     user_id: user!.userId,
     user_info: { ...userInfo(user!, spend), teams: teams.map((t) => t.teamId) },
+    keys: keys.map((k, i) => keyInfo(k, keySpend[i] ?? 0)),
+    teams: teams.map((t, i) => teamInfo(t, teamSpend[i] ?? 0)),
+  });
+}
+
+async function callerIsMaster(ctx: RequestContext): Promise<boolean> {
+  return (await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP })).isMaster;
+}
+
+/** /user/info without a user_id, by the master key (which has no user): every key and every team, as LiteLLM answers its admin. */
+async function everything(ctx: RequestContext): Promise<void> {
+  const { keys: peer } = ctx.options.peers;
+  const keys: VirtualKey[] = [];
+  for (let page = 1; ; page++) {
+    const listed = await peer.listKeys({ page, size: MAX_KEY_PAGE_SIZE }, callOptions(ctx));
+    keys.push(...listed.keys);
+    if (listed.keys.length < MAX_KEY_PAGE_SIZE || keys.length >= listed.totalCount) break;
+  }
+  const { teams } = await peer.listTeams({}, callOptions(ctx));
+  const [keySpend, teamSpend] = await Promise.all([spendOf(ctx, keys), spendOfTeams(ctx, teams)]);
+  sendJson(ctx.res, 200, {
+    user_id: null,
+    user_info: null,
     keys: keys.map((k, i) => keyInfo(k, keySpend[i] ?? 0)),
     teams: teams.map((t, i) => teamInfo(t, teamSpend[i] ?? 0)),
   });
