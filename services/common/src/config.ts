@@ -183,6 +183,9 @@ const cacheParams = z.looseObject({
 });
 
 const litellmSettings = z.looseObject({
+  /** Dollars every model call together may cost per budget_duration (the gateway's own budget, over all keys). */
+  max_budget: z.number().nonnegative().optional(),
+  budget_duration: duration.optional(),
   drop_params: z.boolean().optional(),
   /** Answer a request the same as an earlier identical one from the response cache. */
   cache: z.boolean().optional(),
@@ -201,6 +204,8 @@ const generalSettings = z.looseObject({
   /** Always on here: models added with POST /model/new are stored in Postgres. */
   store_model_in_db: z.boolean().optional(),
   max_request_size_mb: z.number().positive().optional(),
+  /** Model calls in flight at once over every key and replica. */
+  global_max_parallel_requests: z.number().int().nonnegative().optional(),
   /** A header callers may send their key in, ahead of every other (a proxy in front may take Authorization). */
   litellm_key_header_name: z.string().regex(/^[A-Za-z0-9-]+$/, "expected a header name").optional(),
   store_prompts_in_spend_logs: z.boolean().optional(),

@@ -20,6 +20,8 @@ export interface AuthorizeDeps {
   users: UserCache;
   customers: CustomerCache;
   tags: TagCache;
+  /** The gateway's own limits over every call (gateway-limits.ts); null when the config sets none. */
+  gateway: LimitHolder | null;
   limits: Limits;
   pricing: ReservationPricing;
   /** This replica's id; Release finds its reservations here. */
@@ -110,11 +112,12 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     if (req.apiKey === "") throw unauthenticated("No API key provided; send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'", "missing_api_key");
     const hash = hashKey(req.apiKey);
     if (deps.masterKey.matchesHash(hash)) {
-      // A customer's and a tag's limits hold whatever the key, the master key's requests too (as in LiteLLM).
+      // The gateway's, a customer's and a tag's limits hold whatever the key, the master key's requests too (as in LiteLLM).
       const customerLimits = customerOf(req)?.limits;
       const inference = req.access === Access.INFERENCE || req.access === Access.UNSPECIFIED;
       if (!inference) return master;
-      const holders: LimitHolder[] = customerLimits ? [customerLimits] : [];
+      const holders: LimitHolder[] = deps.gateway ? [deps.gateway] : [];
+      if (customerLimits) holders.push(customerLimits);
       addTagLimits(holders, req.requestTags);
       return holders.length > 0 ? reserve(masterAnswer(), holders, req) : master;
     }
@@ -141,10 +144,10 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     };
     const customer = customerOf(req);
     if (req.access === Access.LOOKUP) return response;
-    // The key's limits, its team's, its user's (outside a team all of them,
+    // The gateway's limits, the key's, its team's, its user's (outside a team all of them,
     // in a team its rate limits only: the team's budget stands in, with the
     // user's own within the team, as a member), its end user's and its tags'.
-    const holders: LimitHolder[] = [];
+    const holders: LimitHolder[] = deps.gateway ? [deps.gateway] : [];
     if (holdsLimits(key)) holders.push(key);
     if (team && holdsLimits(team)) holders.push(team);
     const user = key.userId === "" ? undefined : deps.users.get(key.userId);

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Allowances, BudgetSpend, ConfigError, decodeModelPrices, MODEL_PRICES_SUBJECT, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { AllowanceStore } from "./allowance-store.js";
+import { gatewayLimits } from "./gateway-limits.js";
 import { KeyCache } from "./key-cache.js";
 import { KeyStore } from "./key-store.js";
 import { Limits } from "./limits.js";
@@ -100,6 +101,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     tags,
     limits,
     pricing,
+    gateway: gatewayLimits(deps.config),
     holder: randomUUID(),
     bus: deps.bus,
   });

@@ -34,21 +34,21 @@ export const asMaster = { headers: { authorization: `Bearer ${MASTER}` } };
 export const RESERVATION = new ReservationPricing(config).maxCost("fast-model", 10, 10);
 
 /**
- * A keys service on a PGlite of the test file's own, started before its
+ * A keys service (on `settings`, the shared config unless given) on a PGlite of the test file's own, started before its
  * tests and stopped after them: `client()` calls it; `replica()` starts
  * another on the same database and bus, for the caller to stop.
  */
-export function keysService(): { client: () => KeysClient; replica: () => Promise<Keys> } {
+export function keysService(settings = config): { client: () => KeysClient; replica: () => Promise<Keys> } {
   let database: Database;
   let keys: Keys;
   const bus = new MemoryBus();
   beforeAll(async () => {
     database = await keysDatabase();
-    keys = await startKeys({ config, database, bus, logger });
+    keys = await startKeys({ config: settings, database, bus, logger });
   });
   afterAll(async () => {
     await keys.stop();
     await database.close();
   });
-  return { client: () => clientOf(keys), replica: () => startKeys({ config, database, bus, logger }) };
+  return { client: () => clientOf(keys), replica: () => startKeys({ config: settings, database, bus, logger }) };
 }
