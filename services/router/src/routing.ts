@@ -140,6 +140,7 @@ function candidates(group: ModelGroup, tried: ReadonlySet<string>, full: Readonl
 }
 
 const NO_HOLDS: readonly BudgetHold[] = [];
+const DAY_MS = 86_400_000;
 
 /** One model group's attempts at a call: which deployment goes next, and whether a failure earns another. */
 class GroupAttempts {
@@ -173,10 +174,10 @@ class GroupAttempts {
     }
     if (!d) {
       if (!this.failure) {
-        // Cooling deployments come back when their time is up; used-up limits at the next minute, budgets at their next period.
+        // Cooling deployments come back when their time is up; used-up limits at the next minute, budgets at their next period (a day at most: one for good has none).
         const waitMs =
           state.cooldowns.nextAvailableIn(group.deployments.map((x) => x.id)) ||
-          (this.over.length > 0 ? Math.min(...this.over.map((o) => o.endsAt)) - Date.now() : 60_000 - (Date.now() % 60_000));
+          (this.over.length > 0 ? Math.min(DAY_MS, ...this.over.map((o) => o.endsAt - Date.now())) : 60_000 - (Date.now() % 60_000));
         const error = noDeployments(group, waitMs, this.over);
         this.failure = { failure: classify(error, call.signal.aborted), error };
       }
