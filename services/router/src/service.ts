@@ -1,9 +1,9 @@
-import type { RouterBudgets } from "./budgets.js";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { DIRECT_PROTOCOL, END_USER_MAX_CHARS, formFields, gatewayError, isUnexpected, parsedBody, requestTags, requireMasterKey, type Logger } from "@gateway/common";
 import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
+import type { RouterBudgets } from "./budgets.js";
 import { cacheStatus } from "./cache-status.js";
 import { cacheUse, keptAnswer, replay } from "./cached-answers.js";
 import { CALL_HANDLERS } from "./calls.js";
