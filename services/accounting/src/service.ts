@@ -71,6 +71,7 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
       const rows = await deps.reports.topModels(recentDays(request.startDate, request.endDate), topLimit(request.limit));
       return { models: rows.map(spendTotal) };
     }),
+    totalSpend: admin(async () => ({ spend: await deps.reports.total() })),
     tagSpend: admin(async (request) => {
       const rows = await deps.ledger.spendByTag(timeBounds(request));
       return { tags: rows.map((row) => ({ ...row, requests: BigInt(row.requests) })) };

@@ -80,6 +80,12 @@ export class SpendReports {
   }
 
   /** Model groups by spend over the range, highest first. */
+  /** Dollars booked, all time (the daily aggregates outlive the spend logs' retention). */
+  async total(): Promise<number> {
+    const [row] = await this.db.select({ spend: sums.spend }).from(dailySpend);
+    return row?.spend ?? 0;
+  }
+
   async topModels(range: DayRange, limit: number): Promise<SpendTotalRow[]> {
     const rows = await this.db
       .select({ modelGroup: dailySpend.modelGroup, ...sums })

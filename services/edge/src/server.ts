@@ -14,7 +14,7 @@ import { cacheDelete, cacheFlushAll, cachePing } from "./routes/cache.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
 import { embeddings } from "./routes/embeddings.js";
-import { globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
+import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
 import { imageEdits, imageGenerations } from "./routes/images.js";
 import { blockKey, deleteKeys, generateKey, keyInfoRoute, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
@@ -76,6 +76,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /metrics", metricsRoute],
   ["GET /spend/logs", spendLogs],
   ["GET /spend/tags", spendTags],
+  ["GET /global/spend", globalSpend],
   ["GET /global/spend/report", globalSpendReport],
   ["GET /global/spend/keys", globalSpendKeys],
   ["GET /global/spend/models", globalSpendModels],

@@ -86,6 +86,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     }
   });
   const impl = createKeysService({
+    config: deps.config,
     masterKey: new MasterKey(key),
     store,
     allowances: allowanceStore,

@@ -13,6 +13,7 @@ import { deleteKeys } from "./admin/delete.js";
 import { generateKey, regenerateKey } from "./admin/generate.js";
 import { getKey, listKeys } from "./admin/read.js";
 import { createCustomer, deleteCustomers, getCustomer, listCustomers, setCustomersBlocked, updateCustomer } from "./admin/customers.js";
+import { gatewayBudget } from "./admin/gateway-budget.js";
 import { createTag, deleteTag, getTags, listTags, updateTag } from "./admin/tags.js";
 import { createUser, deleteUsers, getUser, listUsers, updateUser } from "./admin/users.js";
 import { addTeamMembers, createTeam, deleteTeams, getTeam, listTeams, removeTeamMember, setTeamBlocked, updateTeam, updateTeamMember } from "./admin/teams.js";
@@ -88,6 +89,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     deleteCustomers: admin(deleteCustomers),
     blockCustomers: admin((d, req) => setCustomersBlocked(d, req.userIds, true)),
     unblockCustomers: admin((d, req) => setCustomersBlocked(d, req.userIds, false)),
+    getGatewayBudget: admin(gatewayBudget),
     createTag: admin(createTag),
     updateTag: admin(updateTag),
     getTags: admin(getTags),

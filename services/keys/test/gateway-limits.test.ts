@@ -60,6 +60,13 @@ describe("the gateway's own limits", () => {
     }
     const again = await ask(await newKey(), "after");
     expect(again.reserved).toBe(true);
+    const budget = await client().getGatewayBudget({}, asMaster);
+    expect(budget).toMatchObject({ maxBudget: RESERVATION * (FITS + 0.5), budgetDuration: "30d" });
+    expect(budget.spend).toBeCloseTo(FITS * (RESERVATION / 10), 12);
+    // Thirty-day periods from the unix epoch.
+    expect(Number(budget.budgetResetAtMs) % (30 * 86_400_000)).toBe(0);
+    expect(Number(budget.budgetResetAtMs)).toBeGreaterThan(Date.now());
+    await expect(client().getGatewayBudget({}, {})).rejects.toMatchObject({ code: Code.Unauthenticated });
   });
 
   it("cap the requests in flight over every key and the master key", async () => {
@@ -71,5 +78,9 @@ describe("the gateway's own limits", () => {
     expect(results.find((r) => r.status === "rejected")).toMatchObject({ reason: { code: Code.ResourceExhausted, rawMessage: "max_parallel_requests (3) reached for this gateway" } });
     await Promise.all(held.map(({ auth, id }) => release(auth, id, 0, via)));
     expect((await ask(MASTER, "after-release", via)).reserved).toBe(true);
+    // No budget: nothing to show.
+    const budget = await via.getGatewayBudget({}, asMaster);
+    expect(budget.maxBudget).toBeUndefined();
+    expect(budget.spend).toBeUndefined();
   });
 });

@@ -122,3 +122,20 @@ export async function globalSpendModels(ctx: RequestContext): Promise<void> {
   );
   sendJson(ctx.res, 200, models.map((m) => ({ model: m.modelGroup, total_spend: m.spend, total_tokens: Number(m.totalTokens) })));
 }
+
+/**
+ * GET /global/spend (master key): with a gateway budget
+ * (litellm_settings.max_budget), its current period's spend, as the budget
+ * is held to it; otherwise everything the ledger has booked.
+ */
+export async function globalSpend(ctx: RequestContext): Promise<void> {
+  await asMaster(ctx);
+  const budget = await ctx.options.peers.keys.getGatewayBudget({}, asMasterKey(ctx));
+  const spend = budget.spend ?? (await ctx.options.peers.accounting.totalSpend({}, asMasterKey(ctx))).spend;
+  sendJson(ctx.res, 200, {
+    spend,
+    max_budget: budget.maxBudget ?? null,
+    budget_duration: budget.budgetDuration || null,
+    budget_reset_at: budget.budgetResetAtMs === undefined ? null : new Date(Number(budget.budgetResetAtMs)).toISOString(),
+  });
+}

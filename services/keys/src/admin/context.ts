@@ -1,5 +1,5 @@
 import { Code, type HandlerContext } from "@connectrpc/connect";
-import { gatewayError, hashKey, keyOfAuthorization, pgErrorCode, requireMasterKey, type BudgetSpend } from "@gateway/common";
+import { gatewayError, hashKey, keyOfAuthorization, pgErrorCode, requireMasterKey, type BudgetSpend, type GatewayConfig } from "@gateway/common";
 import type { KeyRef } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { AllowanceRef, AllowanceStore } from "../allowance-store.js";
 import type { KeyCache } from "../key-cache.js";
@@ -17,6 +17,8 @@ import type { UserStore } from "../user-store.js";
 
 /** What every management RPC works with. */
 export interface AdminDeps {
+  /** config.yaml as the service started with it. */
+  config: GatewayConfig;
   masterKey: MasterKey;
   store: KeyStore;
   allowances: AllowanceStore;
