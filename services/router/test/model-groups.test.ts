@@ -86,9 +86,9 @@ router_settings: { model_group_alias: { gpt-4: nope } }
   });
 
   it("refuses a provider it does not speak, naming the field and how to reach an OpenAI-compatible server instead", () => {
-    const cohere = () => groups(`model_list:\n  - { model_name: command, litellm_params: { model: cohere/command-r, api_base: "http://localhost:8080" } }\n`);
-    expect(cohere).toThrow(ConfigError);
-    expect(cohere).toThrow(/model_list\[0\]\.litellm_params\.model: provider "cohere" is not supported .*write openai\/<its model name> with its api_base/);
+    const watsonx = () => groups(`model_list:\n  - { model_name: granite, litellm_params: { model: watsonx/ibm/granite-13b-chat-v2, api_base: "http://localhost:8080" } }\n`);
+    expect(watsonx).toThrow(ConfigError);
+    expect(watsonx).toThrow(/model_list\[0\]\.litellm_params\.model: provider "watsonx" is not supported .*write openai\/<its model name> with its api_base/);
   });
 
   it("reads fallbacks and retry settings from router_settings, else from litellm_settings (the seed's form)", () => {

@@ -10,8 +10,19 @@ interface OpenAILikeProvider {
   openAIPath?: string;
   /** The name the service knows a model by, from the one config.yaml gives (Fireworks' accounts/fireworks/models/<name>). */
   modelName?: (model: string) => string;
+  /** false: the service refuses stream_options, and streams are counted locally. */
+  streamUsage?: boolean;
   variables: ProviderVariables;
 }
+
+// Cohere's Compatibility API: chat completions and embeddings (reranking is
+// Cohere's own API, not mapped here); it refuses stream_options. LiteLLM
+// knows chat models under cohere_chat/ too.
+const COHERE: OpenAILikeProvider = {
+  base: "https://api.cohere.ai/compatibility/v1",
+  streamUsage: false,
+  variables: { hosted: true, apiBase: ["COHERE_API_BASE"], apiKey: ["COHERE_API_KEY", "CO_API_KEY"] },
+};
 
 // LiteLLM calls Ollama's own API (/api/generate for ollama/, /api/chat for
 // ollama_chat/); the same server answers OpenAI's under /v1, which is what is
@@ -57,6 +68,8 @@ export const OPENAI_LIKE_PROVIDERS: Readonly<Record<string, OpenAILikeProvider>>
   llamafile: { base: "http://127.0.0.1:8080/v1", variables: { hosted: false, apiBase: ["LLAMAFILE_API_BASE"], apiKey: ["LLAMAFILE_API_KEY"] } },
   ollama: OLLAMA,
   ollama_chat: OLLAMA,
+  cohere: COHERE,
+  cohere_chat: COHERE,
 };
 
 function adapterOf(name: string, provider: OpenAILikeProvider): ProviderAdapter {
@@ -64,7 +77,7 @@ function adapterOf(name: string, provider: OpenAILikeProvider): ProviderAdapter 
     const server = d.apiBase ?? provider.base ?? "";
     return openAIEndpointAt(provider.openAIPath === undefined ? server : server.replace(/\/v1$/, "") + provider.openAIPath, d.apiKey);
   });
-  const adapter: ProviderAdapter = openAICompatible(name, endpoint);
+  const adapter: ProviderAdapter = openAICompatible(name, endpoint, { streamUsage: provider.streamUsage ?? true });
   if (provider.base !== undefined) return adapter;
   const variable = provider.variables.apiBase[0];
   return { ...adapter, check: (d) => (d.apiBase === undefined ? `${name} deployments need api_base (the server's address) or ${variable}` : undefined) };

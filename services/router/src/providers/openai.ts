@@ -27,9 +27,11 @@ export interface OpenAIEndpoint {
 
 /**
  * An adapter for a provider that speaks OpenAI's API; `endpoint` says where a
- * deployment is and how it authenticates.
+ * deployment is and how it authenticates. `streamUsage: false`: the
+ * provider refuses stream_options, so a stream is sent without it and its
+ * usage is counted locally (chat-completion.ts).
  */
-export function openAICompatible(provider: string, endpoint: (d: Deployment) => OpenAIEndpoint): ProviderAdapter {
+export function openAICompatible(provider: string, endpoint: (d: Deployment) => OpenAIEndpoint, { streamUsage = true } = {}): ProviderAdapter {
   async function post(call: ProviderCall, url: string, body: Json) {
     const d = call.deployment;
     return postJson(provider, { url, headers: endpoint(d).headers, body, call, secret: d.apiKey });
@@ -59,11 +61,21 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     return { response: value, bytes, usage: fromOpenAIUsage(value["usage"]) };
   }
 
-  /** A stream from `url`, asking for usage whether or not the client did. */
+  /** The body of a stream: asking for usage whether or not the client did, or, where the provider refuses to be asked, without stream_options. */
+  function streamBody(call: ProviderCall): Json {
+    const model = call.deployment.providerModel;
+    if (!streamUsage) {
+      const { stream_options: _refused, ...body } = call.body;
+      return withFields(body, { model, stream: true });
+    }
+    const options = typeof call.body["stream_options"] === "object" ? call.body["stream_options"] : {};
+    return withFields(call.body, { model, stream: true, stream_options: withFields(options as Json, { include_usage: true }) });
+  }
+
+  /** A stream from `url`. */
   async function stream(call: ProviderCall, url: string): Promise<AsyncIterable<ChatChunk>> {
     const d = call.deployment;
-    const options = typeof call.body["stream_options"] === "object" ? call.body["stream_options"] : {};
-    const body = withFields(call.body, { model: d.providerModel, stream: true, stream_options: withFields(options as Json, { include_usage: true }) });
+    const body = streamBody(call);
     const response = await post(call, url, body);
     return chatChunks(provider, readEvents(response, provider, call), d.apiKey);
   }
