@@ -36,7 +36,13 @@ describe("Cohere's Compatibility API", () => {
       .create({ model: "command", messages: [{ role: "user", content: "cohere" }], stream: true, stream_options: { include_usage: true } })
       .withResponse();
     let text = "";
-    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    let usage: unknown;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      usage ??= chunk.usage ?? undefined;
+    }
+    // Asked for, the usage chunk comes all the same, with the local count.
+    expect(usage).toMatchObject({ completion_tokens: expect.any(Number) });
     expect(text).toBe("Echo: cohere");
     expect(sent()).toMatchObject({ model: "command-a-03-2025", stream: true });
     expect(sent()).not.toHaveProperty("stream_options");
