@@ -12,6 +12,7 @@ import type {
   UpdateTeamRequest,
   VirtualKey,
 } from "@gateway/proto/keys/v1/keys_pb.js";
+import { budgetPeriod } from "../limit-holder.js";
 import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamRecord, type TeamMember, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
 import { carrySpend } from "./carry-spend.js";
@@ -68,10 +69,10 @@ export async function getTeam(deps: AdminDeps, req: GetTeamRequest): Promise<{ t
   return { team, keys, memberSpend };
 }
 
-/** What each member with a max_budget_in_team has spent in the team (its budget is for good: one period). */
-async function memberSpendOf(deps: AdminDeps, row: TeamRow): Promise<Record<string, number>> {
+/** What each member with a max_budget_in_team has spent in the team, in its budget's period. */
+async function memberSpendOf(deps: AdminDeps, row: TeamRow, now = Date.now()): Promise<Record<string, number>> {
   const budgeted = [...toTeamRecord(row).members].filter(([, limits]) => limits.maxBudget !== null);
-  const spend = await deps.spend.of(budgeted.map(([, limits]) => ({ keyId: limits.allowanceId, kind: "budget", windowStart: 0 })));
+  const spend = await deps.spend.of(budgeted.map(([, limits]) => ({ keyId: limits.allowanceId, kind: "budget", windowStart: budgetPeriod(limits, now).start })));
   return Object.fromEntries(budgeted.map(([userId], i) => [userId, spend[i] ?? 0]));
 }
 
@@ -140,8 +141,8 @@ export async function removeTeamMember(deps: AdminDeps, req: RemoveTeamMemberReq
     removed.push(...members.filter((m) => sameMember(m, gone)));
     return kept;
   });
-  const row = await existing(deps, req.teamId);
-  await deps.allowances.forget(removed.flatMap((m) => (m.user_id === undefined ? [] : [memberAllowanceId(row, m.user_id)])));
+  const team = { teamId: req.teamId, createdAt: new Date(Number(changed.team.createdAtMs)) };
+  await deps.allowances.forget(removed.flatMap((m) => (m.user_id === undefined ? [] : [memberAllowanceId(team, m.user_id)])));
   return changed;
 }
 
