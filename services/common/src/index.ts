@@ -31,3 +31,4 @@ export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "
 export { withFields } from "./with-fields.js";
 export { estimateTokens, messagesText, tokensForChars } from "./tokens.js";
 export { clientJson } from "./client-json.js";
+export { administers, readsAll, readsOwnSpend, USER_ROLES } from "./user-roles.js";

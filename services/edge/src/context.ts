@@ -10,8 +10,8 @@ export interface EdgeOptions {
   logger: Logger;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
-  /** litellm_settings.require_auth_for_metrics_endpoint: GET /metrics asks for the master key. */
-  metricsNeedMasterKey: boolean;
+  /** litellm_settings.require_auth_for_metrics_endpoint: GET /metrics asks for a key that reads everything. */
+  metricsNeedAuth: boolean;
   /**
    * The master key, as config.yaml gives it: the edge's own credential for the
    * router's model admin and the accounting service's spend queries, which

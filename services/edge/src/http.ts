@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code, type CallOptions } from "@connectrpc/connect";
 import { formFields, gatewayError, keyOfAuthorization, withFields } from "@gateway/common";
-import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
+import { Access, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "./context.js";
 
 /** Reads the whole request body, refusing more than `limit` bytes. */
@@ -132,9 +132,19 @@ export function intParam(ctx: RequestContext, name: string, fallback: number, ma
  * Authorization carries something else), then OpenAI's bearer token (or a
  * bare key), then Azure's api-key or Anthropic's x-api-key.
  */
-/** Lets the request on only with the master key (the keys service's check for management access). */
-export async function asMaster(ctx: RequestContext): Promise<void> {
+/** Lets a management change on only with the master key or a proxy_admin user's key (the keys service decides). */
+export async function asAdmin(ctx: RequestContext): Promise<void> {
   await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.MANAGEMENT });
+}
+
+/** Lets a management read of everything on only with a key that may change things, or a proxy_admin_viewer user's. */
+export async function asViewer(ctx: RequestContext): Promise<void> {
+  await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.VIEW });
+}
+
+/** Who calls: the keys service's answer about the caller's key, its user's role included. */
+export function callerOf(ctx: RequestContext): Promise<AuthorizeResponse> {
+  return ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });
 }
 
 export function apiKeyOf(ctx: RequestContext): string {

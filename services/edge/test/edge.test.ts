@@ -81,7 +81,7 @@ beforeAll(async () => {
     peers: { keys: createClient(KeysService, transport), router: createClient(RouterService, transport), accounting: createClient(AccountingService, transport) },
     logger: createLogger("edge-test", "debug", { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) }),
     maxBodyBytes: 1024,
-    metricsNeedMasterKey: false,
+    metricsNeedAuth: false,
     ready: () => true,
   });
   await edge.listen(0, "127.0.0.1");

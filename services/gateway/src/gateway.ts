@@ -131,14 +131,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         closers.unshift(() => cache.close());
         authCache = cache;
       }
-      const metricsNeedMasterKey = config.litellm_settings.require_auth_for_metrics_endpoint === true;
+      const metricsNeedAuth = config.litellm_settings.require_auth_for_metrics_endpoint === true;
       const edge = createEdgeServer(
         {
           peers,
           authCache,
           logger,
           maxBodyBytes,
-          metricsNeedMasterKey,
+          metricsNeedAuth,
           // The router's model admin and the accounting service ask for it, split or not.
           masterKey: config.general_settings.master_key,
           keyHeader: config.general_settings.litellm_key_header_name?.toLowerCase(),

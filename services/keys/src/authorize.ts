@@ -9,6 +9,7 @@ import { holdsLimits, type LimitHolder } from "./limit-holder.js";
 import type { Limits } from "./limits.js";
 import type { MasterKey } from "./master-key.js";
 import type { ReservationPricing } from "./reservation-pricing.js";
+import { requireRole } from "./roles.js";
 import type { TagCache } from "./tag-record.js";
 import { allowedModels, type TeamCache, type TeamRecord } from "./team-record.js";
 import type { UserCache } from "./user-record.js";
@@ -46,6 +47,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       keyHash: deps.masterKey.hash,
       isMaster: true,
       keyAlias: "master",
+      userRole: "proxy_admin",
       holder: deps.holder,
       reusableUntilMs: Number.MAX_SAFE_INTEGER,
     });
@@ -56,9 +58,6 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     if (key.blocked) throw unauthenticated("Authentication Error, this key is blocked", "key_blocked");
     if (key.expiresAtMs !== null && key.expiresAtMs <= Date.now()) {
       throw unauthenticated(`Authentication Error, this key expired at ${new Date(key.expiresAtMs).toISOString()}`, "key_expired");
-    }
-    if (req.access === Access.MANAGEMENT) {
-      throw gatewayError("Only the master key may call management routes", Code.PermissionDenied, { type: "permission_error", status: 401 });
     }
     if (req.model !== "" && key.models !== null && !key.models.has(req.model)) {
       throw gatewayError(
@@ -79,6 +78,11 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
         { type: "team_model_access_denied", code: "401", param: "model" },
       );
     }
+  }
+
+  /** The role of the key's user; none for a key whose user_id names no user. */
+  function roleOf(key: KeyRecord): string {
+    return key.userId === "" ? "" : (deps.users.get(key.userId)?.role ?? "");
   }
 
   /** The request's end user, when it names a known customer; a blocked one is refused, as LiteLLM's blocked-user check does. */
@@ -141,9 +145,18 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       // Reusable while nothing changes the key (WatchKeys says when), up to its expiry.
       reusableUntilMs: key.expiresAtMs ?? Number.MAX_SAFE_INTEGER,
       tags: (team && team.tags.length > 0 ? requestTags(key.tags, team.tags) : key.tags) as string[],
+      userRole: "",
     };
+    if (req.access === Access.MANAGEMENT || req.access === Access.VIEW) {
+      response.userRole = roleOf(key);
+      requireRole(response.userRole, req.access);
+      return response;
+    }
     const customer = customerOf(req);
-    if (req.access === Access.LOOKUP) return response;
+    if (req.access === Access.LOOKUP) {
+      response.userRole = roleOf(key);
+      return response;
+    }
     // The gateway's limits, the key's, its team's, its user's (outside a team all of them,
     // in a team its rate limits only: the team's budget stands in, with the
     // user's own within the team, as a member), its end user's and its tags'.

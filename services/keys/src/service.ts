@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { gatewayError, releaseCodec, releaseSubject, type Bus } from "@gateway/common";
+import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { readsAll, releaseCodec, releaseSubject, type Bus } from "@gateway/common";
 import {
   Access,
   AuthorizeRequestSchema,
@@ -8,7 +8,8 @@ import {
   ReleaseResponseSchema,
   type ReleaseRequest,
 } from "@gateway/proto/keys/v1/keys_pb.js";
-import { bearerOf, requireMaster, type AdminDeps } from "./admin/context.js";
+import type { Caller } from "./admin/access.js";
+import { bearerOf, type AdminDeps } from "./admin/context.js";
 import { deleteKeys } from "./admin/delete.js";
 import { generateKey, regenerateKey } from "./admin/generate.js";
 import { getKey, listKeys } from "./admin/read.js";
@@ -31,10 +32,17 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
   const released = create(ReleaseResponseSchema);
   const settle = (req: ReleaseRequest) => (req.usageUnknown ? deps.limits.settleAsReserved(req.requestId) : deps.limits.settle(req.requestId, req.cost, req.totalTokens));
   const stopListening = deps.bus.listen(releaseSubject(deps.holder), (data) => settle(releaseCodec.decode(data)));
-  const admin = <I, O>(fn: (deps: AdminDeps, req: I) => Promise<O>) => (req: I, ctx: HandlerContext) => {
-    requireMaster(deps, ctx);
-    return fn(deps, req);
-  };
+  // Management calls: the caller's key, checked for the access the call needs, decides what it may do.
+  const caller = (ctx: HandlerContext, access: Access) => authorize(create(AuthorizeRequestSchema, { apiKey: bearerOf(ctx), access }));
+  const as =
+    (access: Access) =>
+    <I, O>(fn: (deps: AdminDeps, req: I, caller: Caller) => Promise<O>) =>
+    async (req: I, ctx: HandlerContext) =>
+      fn(deps, req, await caller(ctx, access));
+  // Changes only admins make, reads of everything, and calls each decides on itself.
+  const admin = as(Access.MANAGEMENT);
+  const viewer = as(Access.VIEW);
+  const anyKey = as(Access.LOOKUP);
 
   return {
     authorize,
@@ -44,56 +52,42 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
       return released;
     },
     watchKeys: createWatchKeys(deps.cache, watches.signal),
-    generateKey: admin(generateKey),
-    regenerateKey: admin(regenerateKey),
-    updateKey: admin(async (d, req) => ({ key: await updateKey(d, req) })),
-    async getKey(req, ctx) {
-      // Any valid key may ask, about itself; getKey decides what it may see.
-      const caller = await authorize(create(AuthorizeRequestSchema, { apiKey: bearerOf(ctx), access: Access.LOOKUP }));
-      return { key: await getKey(deps, req, caller.isMaster ? undefined : caller.keyHash) };
-    },
-    listKeys: admin(listKeys),
-    deleteKeys: admin(deleteKeys),
-    blockKey: admin(async (d, req) => ({ key: await setBlocked(d, req.ref, true) })),
-    unblockKey: admin(async (d, req) => ({ key: await setBlocked(d, req.ref, false) })),
+    generateKey: anyKey(generateKey),
+    regenerateKey: anyKey(regenerateKey),
+    updateKey: anyKey(async (d, req, c) => ({ key: await updateKey(d, req, c) })),
+    getKey: anyKey(async (d, req, c) => ({ key: await getKey(d, req, c) })),
+    listKeys: anyKey(listKeys),
+    deleteKeys: anyKey(deleteKeys),
+    blockKey: admin(async (d, req, c) => ({ key: await setBlocked(d, c, req.ref, true) })),
+    unblockKey: admin(async (d, req, c) => ({ key: await setBlocked(d, c, req.ref, false) })),
     createTeam: admin(createTeam),
     updateTeam: admin(updateTeam),
-    async getTeam(req, ctx) {
-      // The master key may read any team; a virtual key its own team, as in LiteLLM.
-      const caller = await authorize(create(AuthorizeRequestSchema, { apiKey: bearerOf(ctx), access: Access.LOOKUP }));
-      if (!caller.isMaster && (req.teamId === "" || caller.teamId !== req.teamId)) {
-        throw gatewayError("You are not allowed to access this team's info", Code.PermissionDenied, { type: "permission_error", param: "team_id" });
-      }
-      return getTeam(deps, req);
-    },
-    listTeams: admin(listTeams),
+    getTeam: anyKey(getTeam),
+    listTeams: anyKey(listTeams),
     deleteTeams: admin(deleteTeams),
     blockTeam: admin((d, req) => setTeamBlocked(d, req.teamId, true)),
     unblockTeam: admin((d, req) => setTeamBlocked(d, req.teamId, false)),
-    addTeamMembers: admin(addTeamMembers),
-    removeTeamMember: admin(removeTeamMember),
-    updateTeamMember: admin(updateTeamMember),
+    addTeamMembers: anyKey(addTeamMembers),
+    removeTeamMember: anyKey(removeTeamMember),
+    updateTeamMember: anyKey(updateTeamMember),
     createUser: admin(createUser),
     updateUser: admin(updateUser),
-    async getUser(req, ctx) {
-      // The master key may read any user; a virtual key its own user, as in LiteLLM.
-      const caller = await authorize(create(AuthorizeRequestSchema, { apiKey: bearerOf(ctx), access: Access.LOOKUP }));
-      return getUser(deps, req, caller.isMaster ? undefined : caller.userId);
-    },
-    listUsers: admin(listUsers),
+    // Whoever reads everything may read any user; other keys their own user, as in LiteLLM.
+    getUser: anyKey((d, req, c) => getUser(d, req, readsAll(c.userRole) ? undefined : c.userId)),
+    listUsers: viewer(listUsers),
     deleteUsers: admin(deleteUsers),
     createCustomer: admin(createCustomer),
     updateCustomer: admin(updateCustomer),
-    getCustomer: admin(getCustomer),
-    listCustomers: admin(listCustomers),
+    getCustomer: viewer(getCustomer),
+    listCustomers: viewer(listCustomers),
     deleteCustomers: admin(deleteCustomers),
     blockCustomers: admin((d, req) => setCustomersBlocked(d, req.userIds, true)),
     unblockCustomers: admin((d, req) => setCustomersBlocked(d, req.userIds, false)),
-    getGatewayBudget: admin(gatewayBudget),
+    getGatewayBudget: viewer(gatewayBudget),
     createTag: admin(createTag),
     updateTag: admin(updateTag),
-    getTags: admin(getTags),
-    listTags: admin(listTags),
+    getTags: viewer(getTags),
+    listTags: viewer(listTags),
     deleteTag: admin(deleteTag),
     stop: stopListening,
     endWatches: () => watches.abort(),

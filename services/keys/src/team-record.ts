@@ -39,6 +39,8 @@ export interface TeamRecord extends LimitHolder {
   tags: readonly string[];
   /** The limits of members that have any within the team, by user_id. */
   members: ReadonlyMap<string, LimitHolder>;
+  /** Each member's role in the team, by user_id (members named by user_email alone are not here). */
+  roles: ReadonlyMap<string, TeamMember["role"]>;
 }
 
 /**
@@ -70,6 +72,7 @@ export function toTeamRecord(row: TeamRow): TeamRecord {
     blocked: row.blocked,
     tags: metadataTags(row.metadata),
     members: memberLimits(row),
+    roles: new Map(((row.membersWithRoles ?? []) as TeamMember[]).flatMap((m) => (m.user_id === undefined ? [] : [[m.user_id, m.role] as const]))),
   };
 }
 

@@ -20,6 +20,10 @@ export interface UserLimits extends LimitHolder {
 export interface UserRecord {
   personal: UserLimits | null;
   inTeam: UserLimits | null;
+  /** LiteLLM's user_role: what the user's keys may do on the management API. */
+  role: string;
+  /** The models the user's keys may be given by the user itself; empty: any. */
+  models: readonly string[];
 }
 
 /** Every user, on every keys replica. */
@@ -42,6 +46,8 @@ export function toUserRecord(row: UserRow): UserRecord {
   return {
     personal: holdsLimits(personal) ? personal : null,
     inTeam: holdsLimits(inTeam) ? inTeam : null,
+    role: row.userRole,
+    models: row.models,
   };
 }
 

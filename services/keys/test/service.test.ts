@@ -29,7 +29,7 @@ describe("keys service over a Connect transport", () => {
     const wrong = await client()
       .generateKey({}, { headers: { authorization: "Bearer sk-not-the-master" } })
       .catch((e: unknown) => ConnectError.from(e));
-    expect(wrong).toMatchObject({ code: Code.PermissionDenied });
+    expect(wrong).toMatchObject({ code: Code.Unauthenticated });
   });
 
   it("authorizes a generated key, and releases its parallel slot", async () => {

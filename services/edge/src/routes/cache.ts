@@ -1,10 +1,10 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { RequestContext } from "../context.js";
-import { asMaster, asMasterKey, sendJson } from "../http.js";
+import { asAdmin, asMasterKey, asViewer, sendJson } from "../http.js";
 import { bad, body } from "./admin-request.js";
 
-// LiteLLM's response cache routes, for the master key: whether the cache is
+// LiteLLM's response cache routes, for admins: whether the cache is
 // on (/cache/ping), dropping answers by key (/cache/delete) or all of them
 // (/cache/flushall).
 
@@ -13,7 +13,7 @@ const MAX_DELETE_KEYS = 1000;
 
 /** GET /cache/ping: the cache's settings when it is on; 503 when litellm_settings.cache is off. */
 export async function cachePing(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asViewer(ctx);
   const status = await ctx.options.peers.router.getCacheStatus({}, asMasterKey(ctx));
   if (!status.enabled) {
     throw gatewayError("the response cache is off: set litellm_settings.cache to true", Code.Unavailable, { type: "service_unavailable", status: 503 });
@@ -36,7 +36,7 @@ export async function cachePing(ctx: RequestContext): Promise<void> {
 
 /** POST /cache/delete: { keys: [cache keys] }, as x-litellm-cache-key names them; dropped on every router replica. */
 export async function cacheDelete(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asAdmin(ctx);
   const keys = (await body(ctx))["keys"];
   if (!Array.isArray(keys) || !keys.every((key): key is string => typeof key === "string")) throw bad("keys must be a list of cache keys", "keys");
   if (keys.length > MAX_DELETE_KEYS) throw bad(`keys may name at most ${MAX_DELETE_KEYS} cache keys at once`, "keys");
@@ -46,7 +46,7 @@ export async function cacheDelete(ctx: RequestContext): Promise<void> {
 
 /** POST /cache/flushall: drops every cached answer, on every router replica. */
 export async function cacheFlushAll(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asAdmin(ctx);
   await ctx.options.peers.router.deleteCachedResponses({ all: true }, asMasterKey(ctx));
   sendJson(ctx.res, 200, { status: "success" });
 }

@@ -2,7 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey } from "@gateway/common";
 import { SpendGroupBy, type SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import type { RequestContext } from "../context.js";
-import { asMaster, asMasterKey, intParam, queryOf, sendJson } from "../http.js";
+import { asViewer, asMasterKey, intParam, queryOf, sendJson } from "../http.js";
 
 // LiteLLM's spend report and top lists, in LiteLLM's response shapes, all
 // served from the accounting service's daily totals.
@@ -82,7 +82,7 @@ function byModel(rows: SpendTotal[]) {
  * With api_key (the key or its hash), as in LiteLLM: that key alone, per model, whatever group_by says.
  */
 export async function globalSpendReport(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asViewer(ctx);
   const apiKey = param(ctx, "api_key");
   const keyHash = /^[0-9a-f]{64}$/.test(apiKey) ? apiKey : apiKey ? hashKey(apiKey) : "";
   const groupName = keyHash ? "api_key" : param(ctx, "group_by") || "team";
@@ -104,7 +104,7 @@ export async function globalSpendReport(ctx: RequestContext): Promise<void> {
 
 /** GET /global/spend/keys?limit= (master key): keys by spend over the last 30 days, or start_date..end_date. */
 export async function globalSpendKeys(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asViewer(ctx);
   const { keys } = await ctx.options.peers.accounting.topKeys(
     { startDate: param(ctx, "start_date"), endDate: param(ctx, "end_date"), limit: intParam(ctx, "limit", 0, MAX_TOP) },
     asMasterKey(ctx),
@@ -115,7 +115,7 @@ export async function globalSpendKeys(ctx: RequestContext): Promise<void> {
 
 /** GET /global/spend/models?limit= (master key): model groups by spend over the last 30 days, or start_date..end_date. */
 export async function globalSpendModels(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asViewer(ctx);
   const { models } = await ctx.options.peers.accounting.topModels(
     { startDate: param(ctx, "start_date"), endDate: param(ctx, "end_date"), limit: intParam(ctx, "limit", 0, MAX_TOP) },
     asMasterKey(ctx),
@@ -129,7 +129,7 @@ export async function globalSpendModels(ctx: RequestContext): Promise<void> {
  * is held to it; otherwise everything the ledger has booked.
  */
 export async function globalSpend(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asViewer(ctx);
   const budget = await ctx.options.peers.keys.getGatewayBudget({}, asMasterKey(ctx));
   const spend = budget.spend ?? (await ctx.options.peers.accounting.totalSpend({}, asMasterKey(ctx))).spend;
   sendJson(ctx.res, 200, {

@@ -2,7 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { EndpointHealth } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { asMaster, asMasterKey, pathSegment, queryOf, readJsonObject, sendJson } from "../http.js";
+import { asAdmin, asMasterKey, asViewer, pathSegment, queryOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's model management routes (/model/new, /model/update,
 // /model/delete, /model/info) and its deployment health check (/health), for the master
@@ -15,7 +15,7 @@ const json = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes));
 
 /** POST /model/new: { model_name, litellm_params, model_info? }; answers the stored deployment, secrets left out. */
 export async function newModel(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asAdmin(ctx);
   const { raw } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
   const { model } = await ctx.options.peers.router.addModel({ model: raw }, asMasterKey(ctx));
   const added = model ? (json(model.json) as { model_info?: { id?: string } }) : {};
@@ -30,7 +30,7 @@ async function update(ctx: RequestContext, id: unknown, raw: Uint8Array): Promis
 
 /** POST /model/update: { model_info: { id }, model_name?, litellm_params? }; only the parameters given change. */
 export async function updateModel(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asAdmin(ctx);
   const { raw, body } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
   const info = body["model_info"];
   await update(ctx, info !== null && typeof info === "object" ? (info as Record<string, unknown>)["id"] : undefined, raw);
@@ -38,14 +38,14 @@ export async function updateModel(ctx: RequestContext): Promise<void> {
 
 /** PATCH /model/{id}/update: the same, the id in the path. */
 export async function patchModel(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asAdmin(ctx);
   const { raw } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
   await update(ctx, pathSegment(ctx.path.slice("/model/".length, -"/update".length)), raw);
 }
 
 /** POST /model/delete: { id }. */
 export async function deleteModel(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asAdmin(ctx);
   const { body } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
   const id = body["id"];
   if (typeof id !== "string" || id === "") throw gatewayError("id is required", Code.InvalidArgument, { type: "invalid_request_error", param: "id" });
@@ -55,7 +55,7 @@ export async function deleteModel(ctx: RequestContext): Promise<void> {
 
 /** GET /model/info (?litellm_model_id= for one): every deployment, without secrets. */
 export async function modelInfo(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asViewer(ctx);
   const { models } = await ctx.options.peers.router.getModelInfo({ id: queryOf(ctx.req).get("litellm_model_id") ?? "" }, asMasterKey(ctx));
   sendJson(ctx.res, 200, { data: models.map((m) => json(m.json)) });
 }
@@ -66,7 +66,7 @@ function endpoint(e: EndpointHealth) {
 
 /** GET /health (?model= for one group): calls every deployment once. */
 export async function health(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asViewer(ctx);
   const { healthy, unhealthy } = await ctx.options.peers.router.checkHealth({ model: queryOf(ctx.req).get("model") ?? "" }, asMasterKey(ctx));
   sendJson(ctx.res, 200, {
     healthy_endpoints: healthy.map(endpoint),

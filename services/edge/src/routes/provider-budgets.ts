@@ -1,5 +1,5 @@
 import type { RequestContext } from "../context.js";
-import { asMaster, asMasterKey, sendJson } from "../http.js";
+import { asViewer, asMasterKey, sendJson } from "../http.js";
 import { iso } from "./admin-request.js";
 
 /**
@@ -8,7 +8,7 @@ import { iso } from "./admin-request.js";
  * and when it resets, in LiteLLM's shape.
  */
 export async function providerBudgets(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asViewer(ctx);
   const { providers } = await ctx.options.peers.router.getProviderBudgets({}, asMasterKey(ctx));
   sendJson(ctx.res, 200, {
     providers: Object.fromEntries(

@@ -1,9 +1,9 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, hashKey } from "@gateway/common";
+import { gatewayError, hashKey, readsAll, readsOwnSpend } from "@gateway/common";
 import { UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { RequestContext } from "../context.js";
-import { asMaster, asMasterKey, intParam, queryOf, sendJson } from "../http.js";
+import { asMasterKey, asViewer, callerOf, intParam, queryOf, sendJson } from "../http.js";
 import { spendLogSummary } from "./spend-log-summary.js";
 
 const MAX_PAGE_SIZE = 1000;
@@ -90,20 +90,22 @@ function pageOf(ctx: RequestContext): { limit: number; offset: number } {
 const FALSE = /^(false|0|no|off|f|n)$/i;
 
 /**
- * GET /spend/logs (master key): ledger rows, newest first, a page at a time;
- * given both start_date and end_date, per-day totals as LiteLLM answers
- * them, unless summarize=false.
+ * GET /spend/logs: ledger rows, newest first, a page at a time; given both
+ * start_date and end_date, per-day totals as LiteLLM answers them, unless
+ * summarize=false. Admins and proxy_admin_viewers read every row; an
+ * internal user's key (internal_user, internal_user_viewer) only its user's,
+ * whatever the filters.
  */
 export async function spendLogs(ctx: RequestContext): Promise<void> {
   const { accounting } = ctx.options.peers;
-  await asMaster(ctx);
   const q = queryOf(ctx.req);
+  const ownUser = await spendLogsUser(ctx);
   // LiteLLM's api_key filter takes the key itself or its hash.
   const apiKey = q.get("api_key") ?? "";
   const filters = {
     keyHash: /^[0-9a-f]{64}$/.test(apiKey) ? apiKey : apiKey ? hashKey(apiKey) : "",
     requestId: q.get("request_id") ?? "",
-    userId: q.get("user_id") ?? "",
+    userId: ownUser ?? q.get("user_id") ?? "",
     startMs: BigInt(dateParam(ctx, "start_date", false)),
     endMs: BigInt(dateParam(ctx, "end_date", true)),
   };
@@ -117,13 +119,25 @@ export async function spendLogs(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, logs.map(spendLogRow));
 }
 
+/** The user whose rows alone the caller may read; undefined for whoever reads everything (others are refused). */
+async function spendLogsUser(ctx: RequestContext): Promise<string | undefined> {
+  const caller = await callerOf(ctx);
+  if (readsAll(caller.userRole)) return undefined;
+  if (readsOwnSpend(caller.userRole) && caller.userId !== "") {
+    const asked = queryOf(ctx.req).get("user_id");
+    if (asked && asked !== caller.userId) throw gatewayError("You may read only your own user's spend logs", Code.PermissionDenied, { type: "permission_error", param: "user_id" });
+    return caller.userId;
+  }
+  throw gatewayError("Only the keys of admins and of users may read spend logs; this key has no user", Code.PermissionDenied, { type: "permission_error", status: 401 });
+}
+
 /**
- * GET /spend/tags (master key): spend and requests per request tag, highest
+ * GET /spend/tags (admins and proxy_admin_viewers): spend and requests per request tag, highest
  * spend first, from the spend logs (optionally between start_date and
  * end_date), in LiteLLM's shape.
  */
 export async function spendTags(ctx: RequestContext): Promise<void> {
-  await asMaster(ctx);
+  await asViewer(ctx);
   const range = { startMs: BigInt(dateParam(ctx, "start_date", false)), endMs: BigInt(dateParam(ctx, "end_date", true)) };
   const { tags } = await ctx.options.peers.accounting.tagSpend(range, asMasterKey(ctx));
   sendJson(

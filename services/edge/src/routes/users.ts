@@ -1,8 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Access, type User, type UserSettingsSchema, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
+import { readsAll } from "@gateway/common";
+import type { User, UserSettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, intParam, queryOf, sendJson } from "../http.js";
+import { callerOf, intParam, queryOf, sendJson } from "../http.js";
 import {
   bad,
   body,
@@ -143,10 +144,10 @@ export async function updateUser(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, { user_id: user!.userId, data: userInfo(shown.user!, shown.spend) });
 }
 
-/** Without ?user_id=, the caller's own user (a virtual key's); the master key reads any. */
+/** Without ?user_id=, the caller's own user (a virtual key's); whoever reads everything reads any. */
 export async function userInfoRoute(ctx: RequestContext): Promise<void> {
   const userId = queryOf(ctx.req).get("user_id") ?? "";
-  if (userId === "" && (await callerIsMaster(ctx))) return everything(ctx);
+  if (userId === "" && readsAll((await callerOf(ctx)).userRole)) return everything(ctx);
   const { user, keys, teams, spend } = await shownUser(ctx, userId);
   const [keySpend, teamSpend] = await Promise.all([spendOf(ctx, keys), spendOfTeams(ctx, teams)]);
   sendJson(ctx.res, 200, {
@@ -157,11 +158,7 @@ export async function userInfoRoute(ctx: RequestContext): Promise<void> {
   });
 }
 
-async function callerIsMaster(ctx: RequestContext): Promise<boolean> {
-  return (await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP })).isMaster;
-}
-
-/** /user/info without a user_id, by the master key (which has no user): every key and every team, as LiteLLM answers its admin. */
+/** /user/info without a user_id, by whoever reads everything: every key and every team, as LiteLLM answers its admins. */
 async function everything(ctx: RequestContext): Promise<void> {
   const { keys: peer } = ctx.options.peers;
   const keys: VirtualKey[] = [];

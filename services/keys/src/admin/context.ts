@@ -1,5 +1,5 @@
 import { Code, type HandlerContext } from "@connectrpc/connect";
-import { gatewayError, hashKey, keyOfAuthorization, pgErrorCode, requireMasterKey, type BudgetSpend, type GatewayConfig } from "@gateway/common";
+import { gatewayError, hashKey, keyOfAuthorization, pgErrorCode, type BudgetSpend, type GatewayConfig } from "@gateway/common";
 import type { KeyRef } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { AllowanceRef, AllowanceStore } from "../allowance-store.js";
 import type { KeyCache } from "../key-cache.js";
@@ -37,11 +37,6 @@ export interface AdminDeps {
 /** The bearer token of a management call, whichever way it arrives. */
 export function bearerOf(ctx: HandlerContext): string {
   return keyOfAuthorization(ctx.requestHeader.get("authorization") ?? "");
-}
-
-/** Management calls carry the master key as their bearer token. */
-export function requireMaster(deps: AdminDeps, ctx: HandlerContext): void {
-  requireMasterKey(deps.masterKey.hash, ctx);
 }
 
 export function notFound(what: string): Error {

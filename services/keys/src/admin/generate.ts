@@ -5,7 +5,8 @@ import type { GenerateKeyRequest, RegenerateKeyRequest, VirtualKey } from "@gate
 import { toRecord } from "../key-record.js";
 import { keyName, newKey } from "../key-token.js";
 import { carrySpend } from "./carry-spend.js";
-import { checkKeyTeam, resolveKey, uniquely, type AdminDeps } from "./context.js";
+import { checkOwnKeyWrite, keyToChange, requireWriter, type Caller } from "./access.js";
+import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
 
@@ -27,9 +28,11 @@ function chosenOrNew(key: string): string {
   return key;
 }
 
-export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest): Promise<Minted> {
+export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest, caller: Caller): Promise<Minted> {
+  requireWriter(caller);
   const key = chosenOrNew(req.key);
   const patch = settingsPatch(req.settings);
+  checkOwnKeyWrite(deps, caller, patch);
   await checkKeyTeam(deps, patch);
   const row = await uniquely("that key or key_alias", () => deps.store.insert({ id: randomUUID(), keyHash: hashKey(key), keyName: keyName(key), ...patch }));
   await deps.cache.changed(row.keyHash);
@@ -37,10 +40,11 @@ export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest): Pro
 }
 
 /** A new key with the same id, limits and spend; the old one stops working everywhere at once. */
-export async function regenerateKey(deps: AdminDeps, req: RegenerateKeyRequest): Promise<Minted> {
-  const old = await resolveKey(deps, req.ref);
+export async function regenerateKey(deps: AdminDeps, req: RegenerateKeyRequest, caller: Caller): Promise<Minted> {
+  const old = await keyToChange(deps, caller, req.ref);
   const key = chosenOrNew(req.newKey);
   const patch = settingsPatch(req.settings);
+  checkOwnKeyWrite(deps, caller, patch, old);
   await checkKeyTeam(deps, patch, old);
   const row = await uniquely("that key or key_alias", () => deps.store.rekey(old.id, hashKey(key), keyName(key), patch));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });

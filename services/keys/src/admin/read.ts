@@ -1,7 +1,9 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { gatewayError, hashKey } from "@gateway/common";
+import { Code } from "@connectrpc/connect";
+import { gatewayError, hashKey, readsAll } from "@gateway/common";
 import { VirtualKeySchema, type GetKeyRequest, type KeyRef, type ListKeysRequest, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { KeyListFilter } from "../key-store.js";
+import { forbidden, inTeam, isTeamAdmin, mayReadKey, unlessNotFound, type Caller } from "./access.js";
 import { resolveKey, type AdminDeps } from "./context.js";
 import { keyView, keyViews } from "./views.js";
 
@@ -9,18 +11,16 @@ const DEFAULT_PAGE_SIZE = 10;
 const MAX_PAGE_SIZE = 100;
 
 /**
- * A key's info. The master key may read any key, and itself (LiteLLM keeps
- * a row for it); a virtual key (`caller`, its hash) only itself, as in LiteLLM.
+ * A key's info. Whoever reads everything may read any key, and the master
+ * key (LiteLLM keeps a row for it); other keys read themselves, their user's
+ * keys and their teams' (mayReadKey).
  */
-export async function getKey(deps: AdminDeps, req: GetKeyRequest, caller: string | undefined): Promise<VirtualKey> {
-  if (caller === undefined) return namesMasterKey(deps, req.ref) ? masterKeyView(deps) : keyView(deps, await resolveKey(deps, req.ref));
-  // Whether another key exists at all is the master key's to know, too; a
-  // database that does not answer is still its own error.
-  const row = await resolveKey(deps, req.ref).catch((err: unknown) => {
-    if (ConnectError.from(err).code === Code.NotFound) return undefined;
-    throw err;
-  });
-  if (!row || row.keyHash !== caller) {
+export async function getKey(deps: AdminDeps, req: GetKeyRequest, caller: Caller): Promise<VirtualKey> {
+  if (readsAll(caller.userRole)) return namesMasterKey(deps, req.ref) ? masterKeyView(deps) : keyView(deps, await resolveKey(deps, req.ref));
+  // Whether another key exists at all is not theirs to know; a database
+  // that does not answer is still its own error.
+  const row = await resolveKey(deps, req.ref).catch(unlessNotFound);
+  if (!row || !mayReadKey(deps, caller, row)) {
     throw gatewayError("You are not allowed to access this key's info", Code.PermissionDenied, { type: "permission_error", param: "key" });
   }
   return keyView(deps, row);
@@ -37,9 +37,24 @@ function masterKeyView(deps: AdminDeps): VirtualKey {
 }
 
 /** Pages are numbered from 1, as in LiteLLM's /key/list. */
-export async function listKeys(deps: AdminDeps, req: ListKeysRequest): Promise<{ keys: VirtualKey[]; totalCount: number }> {
+export async function listKeys(deps: AdminDeps, req: ListKeysRequest, caller: Caller): Promise<{ keys: VirtualKey[]; totalCount: number }> {
   const size = Math.min(req.size || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
   const page = Math.max(1, req.page);
-  const { rows, total } = await deps.store.list({ userId: req.userId, teamId: req.teamId, keyAlias: req.keyAlias }, (page - 1) * size, size);
+  const { rows, total } = await deps.store.list(listedFor(deps, req, caller), (page - 1) * size, size);
   return { keys: await keyViews(deps, rows), totalCount: total };
+}
+
+/**
+ * The filter a caller lists with: as asked, by whoever reads everything;
+ * below that, its own user's keys (in a team it is in), or, by a team's
+ * admin, the team's keys.
+ */
+function listedFor(deps: AdminDeps, req: ListKeysRequest, caller: Caller): KeyListFilter {
+  const asked = { userId: req.userId, teamId: req.teamId, keyAlias: req.keyAlias };
+  if (readsAll(caller.userRole)) return asked;
+  if (caller.userId === "") throw forbidden("This key has no user_id: it may read only itself (/key/info)");
+  if (req.teamId !== "" && !inTeam(deps, caller, req.teamId)) throw forbidden(`You are not allowed to list the keys of team=${req.teamId}`);
+  if (req.teamId !== "" && isTeamAdmin(deps, caller, req.teamId)) return asked;
+  if (req.userId !== "" && req.userId !== caller.userId) throw forbidden("You are not allowed to list another user's keys");
+  return { ...asked, userId: caller.userId };
 }

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { addDuration, gatewayError, parseDuration } from "@gateway/common";
+import { addDuration, gatewayError, parseDuration, USER_ROLES } from "@gateway/common";
 import type { CustomerSettings, KeySettings, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CustomerPatch } from "../customer-store.js";
 import type { KeyPatch } from "../key-store.js";
@@ -104,8 +104,7 @@ const USER_CLEARABLE: Record<string, (patch: UserPatch) => void> = {
   user_email: (p) => (p.userEmail = null),
 };
 
-/** LiteLLM's user roles. */
-const USER_ROLES = new Set(["proxy_admin", "proxy_admin_viewer", "internal_user", "internal_user_viewer"]);
+const ROLES: ReadonlySet<string> = new Set(USER_ROLES);
 
 /** The columns a UserSettings message sets, validated; absent fields are left out. */
 export function userSettingsPatch(s: UserSettings | undefined): UserPatch {
@@ -114,7 +113,7 @@ export function userSettingsPatch(s: UserSettings | undefined): UserPatch {
   if (s.userAlias !== undefined) patch.userAlias = s.userAlias === "" ? null : s.userAlias;
   if (s.userEmail !== undefined) patch.userEmail = s.userEmail === "" ? null : s.userEmail;
   if (s.userRole !== undefined) {
-    if (!USER_ROLES.has(s.userRole)) throw invalid(`user_role must be one of ${[...USER_ROLES].join(", ")}`, "user_role");
+    if (!ROLES.has(s.userRole)) throw invalid(`user_role must be one of ${USER_ROLES.join(", ")}`, "user_role");
     patch.userRole = s.userRole;
   }
   sharedPatch(s, patch);

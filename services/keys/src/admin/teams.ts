@@ -1,21 +1,24 @@
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
-import type {
-  AddTeamMembersRequest,
-  CreateTeamRequest,
-  DeleteTeamsRequest,
-  GetTeamRequest,
-  RemoveTeamMemberRequest,
-  Team,
-  UpdateTeamMemberRequest,
-  UpdateTeamRequest,
-  VirtualKey,
+import { gatewayError, readsAll } from "@gateway/common";
+import {
+  Access,
+  type AddTeamMembersRequest,
+  type CreateTeamRequest,
+  type DeleteTeamsRequest,
+  type GetTeamRequest,
+  type RemoveTeamMemberRequest,
+  type Team,
+  type UpdateTeamMemberRequest,
+  type UpdateTeamRequest,
+  type VirtualKey,
 } from "@gateway/proto/keys/v1/keys_pb.js";
 import { budgetPeriod } from "../limit-holder.js";
 import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamRecord, type TeamMember, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
+import { requireRole } from "../roles.js";
 import { carrySpend } from "./carry-spend.js";
+import { inTeam, memberRole, requireTeamAdmin, type Caller } from "./access.js";
 import { uniquely, type AdminDeps } from "./context.js";
 import { teamMembers, teamSettingsPatch } from "./settings.js";
 import { keyViews, viewsWithSpend } from "./views.js";
@@ -63,7 +66,11 @@ export const updateTeam = (deps: AdminDeps, req: UpdateTeamRequest) => patchTeam
 
 export const setTeamBlocked = (deps: AdminDeps, teamId: string, blocked: boolean) => patchTeam(deps, teamId, { blocked });
 
-export async function getTeam(deps: AdminDeps, req: GetTeamRequest): Promise<{ team: Team; keys: VirtualKey[]; memberSpend: Record<string, number> }> {
+/** Whoever reads everything may read any team; other keys their own team, and teams their user is a member of. */
+export async function getTeam(deps: AdminDeps, req: GetTeamRequest, caller: Caller): Promise<{ team: Team; keys: VirtualKey[]; memberSpend: Record<string, number> }> {
+  if (!readsAll(caller.userRole) && !inTeam(deps, caller, req.teamId)) {
+    throw gatewayError("You are not allowed to access this team's info", Code.PermissionDenied, { type: "permission_error", param: "team_id" });
+  }
   const row = await existing(deps, req.teamId);
   const [team, keys, memberSpend] = await Promise.all([teamView(deps, row), deps.teamStore.keysOf(row.teamId).then((rows) => keyViews(deps, rows)), memberSpendOf(deps, row)]);
   return { team, keys, memberSpend };
@@ -76,8 +83,11 @@ async function memberSpendOf(deps: AdminDeps, row: TeamRow, now = Date.now()): P
   return Object.fromEntries(budgeted.map(([userId], i) => [userId, spend[i] ?? 0]));
 }
 
-export async function listTeams(deps: AdminDeps): Promise<{ teams: Team[] }> {
-  return { teams: await teamViews(deps, await deps.teamStore.all()) };
+/** Every team, for whoever reads everything; below that, the teams the caller's user is a member of. */
+export async function listTeams(deps: AdminDeps, _req: unknown, caller: Caller): Promise<{ teams: Team[] }> {
+  if (!readsAll(caller.userRole) && caller.userId === "") requireRole(caller.userRole, Access.VIEW);
+  const rows = await deps.teamStore.all();
+  return { teams: await teamViews(deps, readsAll(caller.userRole) ? rows : rows.filter((row) => memberRole(deps, caller.userId, row.teamId) !== undefined)) };
 }
 
 /**
@@ -111,7 +121,8 @@ function memberError(message: string): Error {
 }
 
 /** Adds members; those already in the team (same user_id or user_email) stay as they are, and adding only such is a 400, as in LiteLLM. */
-export function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest): Promise<{ team: Team }> {
+export function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest, caller: Caller): Promise<{ team: Team }> {
+  requireTeamAdmin(deps, caller, req.teamId);
   const added = teamMembers(req.membersJson, "member");
   if (added.length === 0) throw memberError("member is required");
   return changeMembers(deps, req.teamId, (members) => {
@@ -132,7 +143,8 @@ function named(userId: string, userEmail: string): TeamMember {
 }
 
 /** Removes a member, and what it spent of its limits in the team: added again, it starts afresh. */
-export async function removeTeamMember(deps: AdminDeps, req: RemoveTeamMemberRequest): Promise<{ team: Team }> {
+export async function removeTeamMember(deps: AdminDeps, req: RemoveTeamMemberRequest, caller: Caller): Promise<{ team: Team }> {
+  requireTeamAdmin(deps, caller, req.teamId);
   const gone = named(req.userId, req.userEmail);
   const removed: TeamMember[] = [];
   const changed = await changeMembers(deps, req.teamId, (members) => {
@@ -147,7 +159,8 @@ export async function removeTeamMember(deps: AdminDeps, req: RemoveTeamMemberReq
 }
 
 /** Changes one member's role or limits within the team (LiteLLM's /team/member_update). */
-export function updateTeamMember(deps: AdminDeps, req: UpdateTeamMemberRequest): Promise<{ team: Team }> {
+export function updateTeamMember(deps: AdminDeps, req: UpdateTeamMemberRequest, caller: Caller): Promise<{ team: Team }> {
+  requireTeamAdmin(deps, caller, req.teamId);
   const who = named(req.userId, req.userEmail);
   if (req.role !== undefined && req.role !== "admin" && req.role !== "user") throw memberError('role must be "admin" or "user"');
   for (const field of req.clear) if (!(MEMBER_LIMITS as readonly string[]).includes(field)) throw memberError(`${field} cannot be cleared`);

@@ -4,12 +4,14 @@ import type { KeyRef, UpdateKeyRequest, VirtualKey } from "@gateway/proto/keys/v
 import { toRecord } from "../key-record.js";
 import type { KeyPatch } from "../key-store.js";
 import { carrySpend } from "./carry-spend.js";
-import { checkKeyTeam, resolveKey, uniquely, type AdminDeps } from "./context.js";
+import { checkOwnKeyWrite, keyToChange, type Caller } from "./access.js";
+import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
 
-async function patchKey(deps: AdminDeps, ref: KeyRef | undefined, patch: KeyPatch, spendBefore?: number): Promise<VirtualKey> {
-  const current = await resolveKey(deps, ref);
+async function patchKey(deps: AdminDeps, caller: Caller, ref: KeyRef | undefined, patch: KeyPatch, spendBefore?: number): Promise<VirtualKey> {
+  const current = await keyToChange(deps, caller, ref);
+  checkOwnKeyWrite(deps, caller, patch, current);
   await checkKeyTeam(deps, patch, current);
   const row = await uniquely("that key_alias", () => deps.store.update(current.id, patch));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
@@ -18,6 +20,7 @@ async function patchKey(deps: AdminDeps, ref: KeyRef | undefined, patch: KeyPatc
   return keyView(deps, row);
 }
 
-export const updateKey = (deps: AdminDeps, req: UpdateKeyRequest) => patchKey(deps, req.ref, settingsPatch(req.settings), req.spendBefore);
+export const updateKey = (deps: AdminDeps, req: UpdateKeyRequest, caller: Caller) => patchKey(deps, caller, req.ref, settingsPatch(req.settings), req.spendBefore);
 
-export const setBlocked = (deps: AdminDeps, ref: KeyRef | undefined, blocked: boolean) => patchKey(deps, ref, { blocked });
+/** Only admins are let through to block and unblock (service.ts): a key's user may not undo an admin's block. */
+export const setBlocked = (deps: AdminDeps, caller: Caller, ref: KeyRef | undefined, blocked: boolean) => patchKey(deps, caller, ref, { blocked });

@@ -1,0 +1,135 @@
+import { eventually } from "@gateway/testing";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { admin } from "./support/admin.js";
+import { MASTER_KEY, writeConfig } from "./support/config.js";
+import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support/modes.js";
+
+// LiteLLM's user roles on the management API, through the gateway with the
+// official client: an internal user makes and uses its own keys and reads
+// its own spend; a proxy_admin's key administers; a proxy_admin_viewer's
+// reads; in one process and split (where the edge calls the router and the
+// accounting service with its own master key for the callers it lets in).
+
+function config(fakeUrl: string): string {
+  return writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+litellm_settings:
+  num_retries: 0
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+}
+
+type ErrorJson = { error: { message: string; type: string } };
+
+function roleTests(mode: (typeof MODES)[number]): void {
+  let setup: FakeBehindGateway;
+  let baseUrl: string;
+  /** Each role's user, with the key /user/new made for it. */
+  const keys: Record<string, string> = {};
+  beforeAll(async () => {
+    setup = await startFakeBehindGateway(mode, config);
+    baseUrl = setup.gateway.baseUrl;
+    for (const role of ["internal_user", "proxy_admin", "proxy_admin_viewer"]) {
+      const { status, json } = await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: `${role}-user`, user_role: role });
+      expect(status).toBe(200);
+      keys[role] = json.key;
+    }
+  });
+  afterAll(() => setup?.close());
+
+  async function as<T>(role: string, method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; json: T }> {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${keys[role] ?? role}`, "content-type": "application/json" },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, json: (await res.json()) as T };
+  }
+  /** A chat request's answer and request id. */
+  async function chat(key: string): Promise<{ content: string; id: string }> {
+    const { data, response } = await new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: key, maxRetries: 0 }).chat.completions
+      .create({ model: "fast-model", messages: [{ role: "user", content: "roles" }], max_tokens: 10 })
+      .withResponse();
+    return { content: data.choices[0]?.message.content ?? "", id: response.headers.get("x-litellm-call-id") ?? "" };
+  }
+  const logIds = async (role: string, query = "") =>
+    (await as<{ request_id: string; user: string }[]>(role, "GET", `/spend/logs${query}`)).json.map((r) => `${r.request_id}:${r.user}`);
+
+  it("lets an internal user make its own keys, use them, and read only its own spend", async () => {
+    const made = await as<{ key: string; user_id: string }>("internal_user", "POST", "/key/generate", { key_alias: `${mode.split ? "split" : "one"}-cli` });
+    expect(made.status).toBe(200);
+    expect(made.json.user_id).toBe("internal_user-user");
+    const own = await chat(made.json.key);
+    expect(own.content).toBeTruthy();
+    const master = await chat(MASTER_KEY);
+    await setup.gateway.spendLog(master.id);
+    await eventually("the user's row", async () => ((await logIds("internal_user")).includes(`${own.id}:internal_user-user`) ? true : undefined));
+    // Only its own rows, whatever it filters by.
+    expect((await logIds("internal_user")).every((id) => id.endsWith(":internal_user-user"))).toBe(true);
+    expect(await logIds("internal_user", `?request_id=${master.id}`)).toEqual([]);
+    const other = await as<ErrorJson>("internal_user", "GET", "/spend/logs?user_id=proxy_admin-user");
+    expect(other.status).toBe(403);
+    expect(other.json.error.type).toBe("permission_error");
+    expect(await logIds("proxy_admin_viewer", `?request_id=${master.id}`)).toEqual([`${master.id}:`]);
+
+    const listed = await as<{ keys: string[]; total_count: number }>("internal_user", "GET", "/key/list");
+    expect(listed.json.total_count).toBe(2);
+    const forOther = await as<ErrorJson>("internal_user", "POST", "/key/generate", { user_id: "proxy_admin-user" });
+    expect(forOther.status).toBe(403);
+    expect(forOther.json.error).toMatchObject({ type: "permission_error", message: expect.stringContaining("Got user_id=proxy_admin-user") });
+  });
+
+  it("keeps admin routes to proxy admins, and writes from viewers", async () => {
+    for (const [method, path, body] of [
+      ["POST", "/model/new", { model_name: "sneaky", litellm_params: { model: "openai/gpt-4o" } }],
+      ["POST", "/team/new", {}],
+      ["GET", "/global/spend"],
+      ["GET", "/model/info"],
+    ] as const) {
+      const refused = await as<ErrorJson>("internal_user", method, path, body);
+      expect(refused.status, path).toBe(401);
+      expect(refused.json.error).toMatchObject({ type: "permission_error", message: expect.stringContaining("this key's role: internal_user") });
+    }
+    const viewerWrite = await as<ErrorJson>("proxy_admin_viewer", "POST", "/model/new", { model_name: "sneaky", litellm_params: { model: "openai/gpt-4o" } });
+    expect(viewerWrite.status).toBe(403);
+    expect(viewerWrite.json.error.message).toBe("A proxy_admin_viewer's key may read but not change anything");
+    expect((await as("proxy_admin_viewer", "GET", "/model/info")).status).toBe(200);
+    expect((await as("proxy_admin_viewer", "GET", "/global/spend")).status).toBe(200);
+    const everything = await as<{ user_id: string | null; keys: unknown[] }>("proxy_admin_viewer", "GET", "/user/info");
+    expect(everything.json.user_id).toBeNull();
+    expect(everything.json.keys.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("lets a proxy_admin's key add a model that then answers", async () => {
+    const added = await as<{ model_id: string }>("proxy_admin", "POST", "/model/new", {
+      model_name: `added-${mode.split}`,
+      litellm_params: { model: "openai/gpt-4o-mini", api_base: `${setup.provider.url}/v1`, api_key: "os.environ/FAKE_PROVIDER_KEY" },
+    });
+    expect(added.status).toBe(200);
+    const answer = await eventually("the added model", () =>
+      setup.openai.chat.completions.create({ model: `added-${mode.split}`, messages: [{ role: "user", content: "hi" }] }).catch(() => undefined),
+    );
+    expect(answer.choices[0]?.message.content).toBeTruthy();
+  });
+
+  it("takes a role away at once, also from requests in flight", async () => {
+    const { json } = await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: `demoted-${mode.split}`, user_role: "proxy_admin" });
+    keys["demoted"] = json.key;
+    const tries = Array.from({ length: 16 }, (_, i) => as<unknown>("demoted", "POST", "/team/new", { team_id: `demoted-${mode.split}-${i}` }));
+    const demotion = admin(baseUrl, "POST", "/user/update", { user_id: `demoted-${mode.split}`, user_role: "internal_user" });
+    const answers = await Promise.all(tries);
+    expect((await demotion).status).toBe(200);
+    // Each made its team or was refused; the teams there are exactly the calls let through.
+    expect(answers.every((a) => a.status === 200 || a.status === 401)).toBe(true);
+    const teams = (await admin<{ team_id: string }[]>(baseUrl, "GET", "/team/list")).json.filter((t) => t.team_id.startsWith(`demoted-${mode.split}-`));
+    expect(teams.length).toBe(answers.filter((a) => a.status === 200).length);
+    expect((await as("demoted", "POST", "/team/new", { team_id: `demoted-${mode.split}-after` })).status).toBe(401);
+  });
+}
+
+describe("user roles, one process", () => roleTests(MODES[0]!));
+describe("user roles, split services", () => roleTests(MODES[1]!));

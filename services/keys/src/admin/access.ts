@@ -1,0 +1,101 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { administers, gatewayError, readsAll } from "@gateway/common";
+import { Access, type AuthorizeResponse, type KeyRef } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { KeyRow } from "../key-record.js";
+import type { KeyPatch } from "../key-store.js";
+import { requireRole, viewerRefusal } from "../roles.js";
+import type { TeamMember } from "../team-record.js";
+import { resolveKey, type AdminDeps } from "./context.js";
+
+// What a key below proxy_admin may do with keys and teams, by LiteLLM's user
+// roles: an internal_user's key manages that user's keys; a team admin's
+// (members_with_roles role "admin") the team's keys and members too.
+
+/** Who a management call comes from: Authorize's answer for its key. */
+export type Caller = AuthorizeResponse;
+
+export function forbidden(message: string): Error {
+  return gatewayError(message, Code.PermissionDenied, { type: "permission_error" });
+}
+
+/** A user's role in a team; undefined when not a member (by user_id). */
+export function memberRole(deps: AdminDeps, userId: string, teamId: string): TeamMember["role"] | undefined {
+  return userId === "" || teamId === "" ? undefined : deps.teams.get(teamId)?.roles.get(userId);
+}
+
+export const isTeamAdmin = (deps: AdminDeps, caller: Caller, teamId: string): boolean => memberRole(deps, caller.userId, teamId) === "admin";
+
+/** A member of the team, or a key of it. */
+export const inTeam = (deps: AdminDeps, caller: Caller, teamId: string): boolean =>
+  teamId !== "" && (caller.teamId === teamId || memberRole(deps, caller.userId, teamId) !== undefined);
+
+/** Changes below proxy_admin come only from an internal_user's keys. */
+export function requireWriter(caller: Caller): void {
+  if (administers(caller.userRole) || (caller.userRole === "internal_user" && caller.userId !== "")) return;
+  if (readsAll(caller.userRole) || caller.userRole === "internal_user_viewer") throw viewerRefusal(caller.userRole);
+  requireRole(caller.userRole, Access.MANAGEMENT);
+}
+
+/** A team's members may be changed by an admin, and by the team's own admins. */
+export function requireTeamAdmin(deps: AdminDeps, caller: Caller, teamId: string): void {
+  requireWriter(caller);
+  if (!administers(caller.userRole) && !isTeamAdmin(deps, caller, teamId)) {
+    throw forbidden(`Only a proxy admin or an admin of team=${teamId} may change its members`);
+  }
+}
+
+/** A key may be changed, regenerated or deleted by an admin, its user, or an admin of its team (the caller is a writer). */
+export const mayChangeKey = (deps: AdminDeps, caller: Caller, row: KeyRow): boolean =>
+  administers(caller.userRole) || (caller.userId !== "" && row.userId === caller.userId) || isTeamAdmin(deps, caller, row.teamId);
+
+export function notYourKey(): Error {
+  return forbidden("You are not allowed to change this key: it is neither your user's nor a key of a team you are an admin of");
+}
+
+/**
+ * The key a change names, when the caller may change it. Below proxy_admin,
+ * a key it may not change and no key at all are the same 403: whether other
+ * keys exist is not its to know.
+ */
+export async function keyToChange(deps: AdminDeps, caller: Caller, ref: KeyRef | undefined): Promise<KeyRow> {
+  requireWriter(caller);
+  if (administers(caller.userRole)) return resolveKey(deps, ref);
+  const row = await resolveKey(deps, ref).catch(unlessNotFound);
+  if (!row || !mayChangeKey(deps, caller, row)) throw notYourKey();
+  return row;
+}
+
+export function unlessNotFound(err: unknown): undefined {
+  if (err instanceof ConnectError && err.code === Code.NotFound) return undefined;
+  throw err;
+}
+
+/** A key may be read by whoever reads everything, the key itself, its user, and its team's members. */
+export const mayReadKey = (deps: AdminDeps, caller: Caller, row: KeyRow): boolean =>
+  readsAll(caller.userRole) || row.keyHash === caller.keyHash || (caller.userId !== "" && row.userId === caller.userId) || inTeam(deps, caller, row.teamId);
+
+/**
+ * What a key's user, team and models may be when a non-admin writes it: a
+ * new key without a user_id is the caller's; a key is its own user's, or,
+ * by a team admin, a member's of that team; its team one the caller is in;
+ * its models within its user's (a new key without models gets them).
+ * `patch` is completed in place.
+ */
+export function checkOwnKeyWrite(deps: AdminDeps, caller: Caller, patch: KeyPatch, current?: KeyRow): void {
+  if (administers(caller.userRole)) return;
+  if (!current && patch.userId === undefined) patch.userId = caller.userId;
+  const owner = patch.userId ?? current?.userId ?? "";
+  const teamId = patch.teamId ?? current?.teamId ?? "";
+  if (patch.teamId !== undefined && patch.teamId !== "" && memberRole(deps, caller.userId, patch.teamId) === undefined) {
+    throw forbidden(`User=${caller.userId} is not a member of team=${patch.teamId}`);
+  }
+  if (owner !== caller.userId && !(isTeamAdmin(deps, caller, teamId) && memberRole(deps, owner, teamId) !== undefined)) {
+    throw forbidden(`User can only create keys for themselves, or as a team admin for the team's members. Got user_id=${owner}, Your ID=${caller.userId}`);
+  }
+  const allowed = deps.users.get(owner)?.models ?? [];
+  if (allowed.length === 0) return;
+  if (!current && (patch.models === undefined || patch.models.length === 0)) patch.models = [...allowed];
+  if (patch.models !== undefined && (patch.models.length === 0 || patch.models.some((m) => !allowed.includes(m)))) {
+    throw forbidden(`User=${owner}'s keys may have only models within [${allowed.join(", ")}]`);
+  }
+}
