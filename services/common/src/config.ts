@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
 import { redactInLogs } from "./logger.js";
+import { USER_ROLES } from "./user-roles.js";
 
 // LiteLLM's config.yaml, with LiteLLM's names. Unknown settings are kept
 // (looseObject) so a LiteLLM config with options we do not implement still
@@ -182,7 +183,33 @@ const cacheParams = z.looseObject({
   max_size_in_memory: z.number().int().positive().optional(),
 });
 
+// A key's limits, as litellm_settings' default_key_generate_params and
+// upperbound_key_generate_params give them (a blank value is null: none).
+const keyLimits = {
+  max_budget: z.number().nonnegative().nullish(),
+  budget_duration: duration.nullish(),
+  duration: duration.nullish(),
+  max_parallel_requests: z.number().int().nonnegative().nullish(),
+  tpm_limit: z.number().int().nonnegative().nullish(),
+  rpm_limit: z.number().int().nonnegative().nullish(),
+};
+
+const requiredParams = z.array(z.string().min(1)).optional();
+
+// litellm_settings.key_generation_settings: who may make keys (team keys, personal keys), and what they must give.
+const keyGenerationSettings = z.looseObject({
+  team_key_generation: z.looseObject({ allowed_team_member_roles: z.array(z.enum(["admin", "user"])).optional(), required_params: requiredParams }).optional(),
+  personal_key_generation: z.looseObject({ allowed_user_roles: z.array(z.enum(USER_ROLES)).optional(), required_params: requiredParams }).optional(),
+});
+
 const litellmSettings = z.looseObject({
+  /** What /key/generate gives a key for what its request leaves out. */
+  default_key_generate_params: z
+    .looseObject({ ...keyLimits, models: z.array(z.string().min(1)).nullish(), metadata: z.record(z.string(), z.unknown()).nullish() })
+    .optional(),
+  /** The most any key made or changed may have of each limit; a key made without one gets the bound. */
+  upperbound_key_generate_params: z.looseObject(keyLimits).optional(),
+  key_generation_settings: keyGenerationSettings.optional(),
   /** Dollars every model call together may cost per budget_duration (the gateway's own budget, over all keys). */
   max_budget: z.number().nonnegative().optional(),
   budget_duration: duration.optional(),

@@ -131,5 +131,50 @@ function roleTests(mode: (typeof MODES)[number]): void {
   });
 }
 
+describe("litellm_settings' key rules, one process", () => {
+  let setup: FakeBehindGateway;
+  let baseUrl: string;
+  beforeAll(async () => {
+    setup = await startFakeBehindGateway(MODES[0]!, (fakeUrl) =>
+      writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+litellm_settings:
+  upperbound_key_generate_params: { max_budget: 10 }
+  key_generation_settings:
+    personal_key_generation: { required_params: [key_alias] }
+general_settings:
+  master_key: ${MASTER_KEY}
+`),
+    );
+    baseUrl = setup.gateway.baseUrl;
+  });
+  afterAll(() => setup?.close());
+
+  it("bounds every key's limits and asks users for the fields the config requires", async () => {
+    const over = await admin<ErrorJson>(baseUrl, "POST", "/key/generate", { max_budget: 1000 });
+    expect(over.status).toBe(400);
+    expect(over.json.error).toMatchObject({ type: "invalid_request_error", message: "max_budget is over max limit set in config - user_value=1000; max_value=10" });
+    const { json: user } = await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: "rules-user" });
+    const generate = (body: unknown) =>
+      fetch(`${baseUrl}/key/generate`, { method: "POST", headers: { authorization: `Bearer ${user.key}` }, body: JSON.stringify(body) }).then(async (res) => ({
+        status: res.status,
+        json: (await res.json()) as { key: string; max_budget: number } & ErrorJson,
+      }));
+    const bare = await generate({});
+    expect(bare.status).toBe(400);
+    expect(bare.json.error.message).toBe("Required param key_alias not in data");
+    const named = await generate({ key_alias: "rules-cli" });
+    expect(named.status).toBe(200);
+    expect(named.json.max_budget).toBe(10);
+    const answer = await new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: named.json.key, maxRetries: 0 }).chat.completions.create({
+      model: "fast-model",
+      messages: [{ role: "user", content: "bounded" }],
+    });
+    expect(answer.choices[0]?.message.content).toBeTruthy();
+  });
+});
+
 describe("user roles, one process", () => roleTests(MODES[0]!));
 describe("user roles, split services", () => roleTests(MODES[1]!));

@@ -105,7 +105,8 @@ async function spendBefore(ctx: RequestContext, b: Json, ref: MessageInitShape<t
 export async function generateKey(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const key = optional(b, "key", isString, "a string") ?? "";
-  const minted = await ctx.options.peers.keys.generateKey({ settings: settings(b), key }, callOptions(ctx));
+  const givenParams = Object.keys(b).filter((field) => b[field] !== null);
+  const minted = await ctx.options.peers.keys.generateKey({ settings: settings(b), key, givenParams }, callOptions(ctx));
   // A new key has spent nothing. LiteLLM names the hash token_id as well as token.
   sendJson(ctx.res, 200, { key: minted.key, token_id: minted.info!.keyHash, ...keyInfo(minted.info!, 0) });
 }

@@ -7,6 +7,7 @@ import { keyName, newKey } from "../key-token.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkOwnKeyWrite, keyToChange, requireWriter, type Caller } from "./access.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
+import { boundKeyLimits, checkKeyGeneration, withKeyDefaults } from "./key-rules.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
 
@@ -32,7 +33,10 @@ export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest, call
   requireWriter(caller);
   const key = chosenOrNew(req.key);
   const patch = settingsPatch(req.settings);
+  checkKeyGeneration(deps, caller, patch, req.givenParams);
   checkOwnKeyWrite(deps, caller, patch);
+  withKeyDefaults(deps, patch);
+  boundKeyLimits(deps, patch, true);
   await checkKeyTeam(deps, patch);
   const row = await uniquely("that key or key_alias", () => deps.store.insert({ id: randomUUID(), keyHash: hashKey(key), keyName: keyName(key), ...patch }));
   await deps.cache.changed(row.keyHash);
@@ -45,6 +49,7 @@ export async function regenerateKey(deps: AdminDeps, req: RegenerateKeyRequest, 
   const key = chosenOrNew(req.newKey);
   const patch = settingsPatch(req.settings);
   checkOwnKeyWrite(deps, caller, patch, old);
+  boundKeyLimits(deps, patch, false);
   await checkKeyTeam(deps, patch, old);
   const row = await uniquely("that key or key_alias", () => deps.store.rekey(old.id, hashKey(key), keyName(key), patch));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });

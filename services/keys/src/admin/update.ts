@@ -6,12 +6,14 @@ import type { KeyPatch } from "../key-store.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkOwnKeyWrite, keyToChange, type Caller } from "./access.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
+import { boundKeyLimits } from "./key-rules.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
 
 async function patchKey(deps: AdminDeps, caller: Caller, ref: KeyRef | undefined, patch: KeyPatch, spendBefore?: number): Promise<VirtualKey> {
   const current = await keyToChange(deps, caller, ref);
   checkOwnKeyWrite(deps, caller, patch, current);
+  boundKeyLimits(deps, patch, false);
   await checkKeyTeam(deps, patch, current);
   const row = await uniquely("that key_alias", () => deps.store.update(current.id, patch));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
