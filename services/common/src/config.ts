@@ -210,6 +210,21 @@ const litellmSettings = z.looseObject({
   /** The most any key made or changed may have of each limit; a key made without one gets the bound. */
   upperbound_key_generate_params: z.looseObject(keyLimits).optional(),
   key_generation_settings: keyGenerationSettings.optional(),
+  /** What /user/new gives a user (of any role but proxy_admin) for what its request leaves out. */
+  default_internal_user_params: z
+    .looseObject({
+      user_role: z.enum(USER_ROLES).optional(),
+      max_budget: z.number().nonnegative().nullish(),
+      budget_duration: duration.nullish(),
+      models: z.array(z.string().min(1)).nullish(),
+      max_parallel_requests: z.number().int().nonnegative().nullish(),
+      tpm_limit: z.number().int().nonnegative().nullish(),
+      rpm_limit: z.number().int().nonnegative().nullish(),
+    })
+    .optional(),
+  /** An internal_user made without a max_budget (budget_duration) gets this one. */
+  max_internal_user_budget: z.number().nonnegative().optional(),
+  internal_user_budget_duration: duration.optional(),
   /** Dollars every model call together may cost per budget_duration (the gateway's own budget, over all keys). */
   max_budget: z.number().nonnegative().optional(),
   budget_duration: duration.optional(),

@@ -131,7 +131,7 @@ function roleTests(mode: (typeof MODES)[number]): void {
   });
 }
 
-describe("litellm_settings' key rules, one process", () => {
+describe("litellm_settings' key and user rules, one process", () => {
   let setup: FakeBehindGateway;
   let baseUrl: string;
   beforeAll(async () => {
@@ -144,6 +144,7 @@ litellm_settings:
   upperbound_key_generate_params: { max_budget: 10 }
   key_generation_settings:
     personal_key_generation: { required_params: [key_alias] }
+  max_internal_user_budget: 7
 general_settings:
   master_key: ${MASTER_KEY}
 `),
@@ -156,7 +157,8 @@ general_settings:
     const over = await admin<ErrorJson>(baseUrl, "POST", "/key/generate", { max_budget: 1000 });
     expect(over.status).toBe(400);
     expect(over.json.error).toMatchObject({ type: "invalid_request_error", message: "max_budget is over max limit set in config - user_value=1000; max_value=10" });
-    const { json: user } = await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: "rules-user" });
+    const { json: user } = await admin<{ key: string; max_budget: number }>(baseUrl, "POST", "/user/new", { user_id: "rules-user" });
+    expect(user.max_budget).toBe(7);
     const generate = (body: unknown) =>
       fetch(`${baseUrl}/key/generate`, { method: "POST", headers: { authorization: `Bearer ${user.key}` }, body: JSON.stringify(body) }).then(async (res) => ({
         status: res.status,

@@ -3,8 +3,9 @@ import { parseConfig } from "@gateway/common";
 import { describe, expect, it } from "vitest";
 import { MASTER, asMaster, keysService } from "./support.js";
 
-// litellm_settings' rules for keys: default_key_generate_params,
-// upperbound_key_generate_params and key_generation_settings.
+// litellm_settings' rules for keys (default_key_generate_params,
+// upperbound_key_generate_params, key_generation_settings) and new users
+// (default_internal_user_params, max_internal_user_budget).
 
 const service = keysService(
   parseConfig(`
@@ -30,6 +31,11 @@ litellm_settings:
       required_params: [key_alias]
     personal_key_generation:
       allowed_user_roles: [proxy_admin]
+  default_internal_user_params:
+    models: [fast-model]
+    rpm_limit: 30
+  max_internal_user_budget: 20
+  internal_user_budget_duration: 1mo
 general_settings:
   master_key: ${MASTER}
 `),
@@ -96,5 +102,21 @@ describe("key_generation_settings", () => {
     expect(made.info).toMatchObject({ teamId: "crew", userId: "lead" });
     // The master key makes any key.
     expect((await client().generateKey({ settings: { teamId: "crew" } }, asMaster)).info?.teamId).toBe("crew");
+  });
+});
+
+describe("default_internal_user_params and max_internal_user_budget", () => {
+  it("fill what /user/new leaves out, by the role asked for", async () => {
+    const made = async (userId: string, settings = {}) => (await client().createUser({ userId, settings, createKey: true }, asMaster)).user!;
+    expect(await made("plain")).toMatchObject({ userRole: "internal_user", maxBudget: 20, budgetDuration: "1mo", models: ["fast-model"], rpmLimit: 30 });
+    expect(await made("thrifty", { maxBudget: 3, models: { models: ["smart-model"] } })).toMatchObject({ maxBudget: 3, models: ["smart-model"], rpmLimit: 30 });
+    const viewer = await made("watcher", { userRole: "internal_user_viewer" });
+    expect(viewer).toMatchObject({ models: ["fast-model"], rpmLimit: 30, budgetDuration: "" });
+    expect(viewer.maxBudget).toBeUndefined();
+    const admin = await made("chief", { userRole: "proxy_admin" });
+    expect(admin).toMatchObject({ models: [], budgetDuration: "" });
+    expect(admin.rpmLimit).toBeUndefined();
+    // The first key /user/new makes gets the user's models.
+    expect((await client().getUser({ userId: "plain" }, asMaster)).keys[0]?.models).toEqual(["fast-model"]);
   });
 });

@@ -10,8 +10,8 @@ import type { AdminDeps } from "./context.js";
 // have of each limit) and key_generation_settings (who may make which keys,
 // and which fields they must give).
 
-// The numeric limits, by config field and by column.
-const NUMERIC = [
+// The numeric limits, by config field and by column (keys' and users' alike).
+export const NUMERIC_LIMITS = [
   ["max_budget", "maxBudget"],
   ["max_parallel_requests", "maxParallelRequests"],
   ["tpm_limit", "tpmLimit"],
@@ -28,7 +28,7 @@ const isEmpty = (metadata: unknown) => metadata === undefined || (typeof metadat
 export function withKeyDefaults(deps: AdminDeps, patch: KeyPatch, now = Date.now()): void {
   const d = deps.config.litellm_settings.default_key_generate_params;
   if (!d) return;
-  for (const [field, column] of NUMERIC) {
+  for (const [field, column] of NUMERIC_LIMITS) {
     const value = d[field];
     if (patch[column] === undefined && value !== undefined && value !== null) patch[column] = value;
   }
@@ -50,7 +50,7 @@ function overBound(field: string, value: unknown, bound: unknown): Error {
 export function boundKeyLimits(deps: AdminDeps, patch: KeyPatch, isNew: boolean, now = Date.now()): void {
   const u = deps.config.litellm_settings.upperbound_key_generate_params;
   if (!u) return;
-  for (const [field, column] of NUMERIC) {
+  for (const [field, column] of NUMERIC_LIMITS) {
     const bound = u[field];
     if (bound === undefined || bound === null) continue;
     const value = patch[column];

@@ -20,6 +20,7 @@ import { carrySpend } from "./carry-spend.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { settingsPatch, userSettingsPatch } from "./settings.js";
 import { teamViews } from "./teams.js";
+import { withUserDefaults } from "./user-defaults.js";
 import { keyView, keyViews, viewsWithSpend } from "./views.js";
 
 // /user/list's pages, as LiteLLM's: 25 by default, at most 100.
@@ -46,6 +47,7 @@ async function userView(deps: AdminDeps, row: UserRow): Promise<User> {
 export async function createUser(deps: AdminDeps, req: CreateUserRequest): Promise<CreateUserResponse> {
   const userId = req.userId === "" ? randomUUID() : req.userId;
   const patch = userSettingsPatch(req.settings);
+  withUserDefaults(deps, patch);
   if (await deps.userStore.byId(userId)) throw taken(`User with id ${userId} already exists`);
   if (patch.userEmail && (await deps.userStore.byEmail(patch.userEmail))) throw taken(`User with email ${patch.userEmail} already exists`);
   for (const teamId of req.teams) {
