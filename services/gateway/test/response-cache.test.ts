@@ -9,7 +9,8 @@ import { MODES, fakeBehindGatewayPerTest, startFakeBehindGateway, type FakeBehin
 // The response cache (litellm_settings.cache, LiteLLM's shapes), with the
 // official client: an identical request is answered from the cache without
 // calling the provider, at no cost, booked as a cache hit; the request's
-// `cache` controls and /cache/ping and /cache/delete work as LiteLLM's.
+// `cache` controls and /cache/ping and /cache/delete work as LiteLLM's;
+// identical requests made together wait for one provider call.
 
 function cacheConfig(cacheParams: string) {
   return (fakeUrl: string) =>
@@ -155,6 +156,27 @@ describe("response cache, one process", () => {
       expect(json.info.spend).toBeCloseTo(cost, 12);
       return json;
     });
+  });
+
+  it("calls the provider once for identical requests made together, but not for streams, and again when that call fails", async () => {
+    provider.behavior.latencyMs = 200;
+    const together = await Promise.all(Array.from({ length: 6 }, () => chat(ask("together"))));
+    expect(provider.requests).toHaveLength(1);
+    expect(together.filter((r) => r.response.headers.get("x-litellm-cache-key") !== null)).toHaveLength(5);
+    expect(new Set(together.map((r) => r.data.choices[0]?.message.content)).size).toBe(1);
+    // A stream's first bytes do not wait for another's last.
+    await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        for await (const part of await client.chat.completions.create({ ...ask("streams together"), stream: true })) expect(part.object).toBe("chat.completion.chunk");
+      }),
+    );
+    expect(provider.requests).toHaveLength(4);
+    // The first call fails: one of those waiting calls in its place, and the rest wait for that one.
+    provider.behavior.failNext = 1;
+    provider.behavior.failStatus = 500;
+    const settled = await Promise.allSettled(Array.from({ length: 4 }, () => chat(ask("first fails"))));
+    expect(settled.map((s) => s.status).sort()).toEqual(["fulfilled", "fulfilled", "fulfilled", "rejected"]);
+    expect(provider.requests).toHaveLength(6);
   });
 
   it("answers /cache/ping, drops answers named to /cache/delete or all of them on /cache/flushall, for the master key only", async () => {

@@ -30,10 +30,13 @@ export function answerBytes(events: readonly CallEvent[]): number {
 /**
  * The answers of one router replica, by cache key: each until its time is
  * up, and at most `maxEntries` of them (the least recently used goes first).
- * A Map's order is its insertion order, so a hit is moved to the end.
+ * A Map's order is its insertion order, so a hit is moved to the end. Also
+ * the calls on their way to an answer kept under a key, so that an
+ * identical request made meanwhile waits for it rather than calling too.
  */
 export class ResponseCache {
   private readonly entries = new Map<string, CachedAnswer>();
+  private readonly leaders = new Map<string, Promise<void>>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -63,6 +66,26 @@ export class ResponseCache {
       if (this.entries.size <= maxEntries) break;
       this.entries.delete(oldest);
     }
+  }
+
+  /** The call on its way to an answer under `key`, if any: done (kept or not) when it settles. */
+  leading(key: string): Promise<void> | undefined {
+    return this.leaders.get(key);
+  }
+
+  /**
+   * Notes a call on its way to an answer under `key`, when none is yet; the
+   * function it returns says the call is over, kept or not.
+   */
+  lead(key: string): (() => void) | undefined {
+    if (this.leaders.has(key)) return undefined;
+    let over!: () => void;
+    const done = new Promise<void>((resolve) => (over = resolve));
+    this.leaders.set(key, done);
+    return () => {
+      if (this.leaders.get(key) === done) this.leaders.delete(key);
+      over();
+    };
   }
 
   delete(keys: Iterable<string>): void {

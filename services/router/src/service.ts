@@ -95,6 +95,19 @@ function timestamp(ms: number): { seconds: bigint; nanos: number } {
   return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
 }
 
+/** Waits for `done`, or until the caller gives up. */
+function untilDoneOrGone(done: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const gone = () => resolve();
+    signal.addEventListener("abort", gone, { once: true });
+    void done.then(() => {
+      signal.removeEventListener("abort", gone);
+      resolve();
+    });
+  });
+}
+
 /** What a call used, in dollars and tokens, as far as it got; an answer from the cache costs nothing. */
 function usedBy(outcome: Outcome, cacheHit: boolean): { cost: number; totalTokens: number } {
   const { deployment: d, usage } = outcome;
@@ -179,6 +192,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       const payload = deps.publisher.storePrompts ? new StoredPayload() : undefined;
       let body: OpenAIBody | undefined;
       const cached: CacheResult = { key: "", hit: false };
+      // Set while this call is the one identical requests wait for.
+      let lead: (() => void) | undefined;
       const start = async () => {
         const handler = CALL_HANDLERS.get(req.callType);
         if (!handler) throw new ConnectError(`call type ${CallType[req.callType]} is not supported`, Code.Unimplemented);
@@ -190,12 +205,19 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         const use = table.cache && cacheUse(table.cache, req.callType, body, table.groups.settings.tagFiltering ? req.requestTags : NO_TAGS);
         if (use) {
           cached.key = use.key;
-          const hit = use.read ? deps.cache.get(use.key, use.maxAgeMs) : undefined;
+          let hit = use.read ? deps.cache.get(use.key, use.maxAgeMs) : undefined;
+          // An identical answer on its way is waited for (and, should that call fail, the next one's), unless this is a stream, whose first bytes would wait for the other's last.
+          const coalesce = body.stream !== true;
+          for (let leader; !hit && use.read && coalesce && !ctx.signal.aborted && (leader = deps.cache.leading(use.key)); ) {
+            await untilDoneOrGone(leader, ctx.signal);
+            hit = deps.cache.get(use.key, use.maxAgeMs);
+          }
           if (hit) {
             cached.hit = true;
             const answer = replay(hit, use.key, outcome);
             return payload ? payload.watch(answer) : answer;
           }
+          if (coalesce && use.write) lead = deps.cache.lead(use.key);
         }
         const maxTokens = maxTokensOf(body);
         const call = {
@@ -216,6 +238,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         return payload ? payload.watch(answer) : answer;
       };
       const end = (error: ConnectError | undefined) => {
+        lead?.();
         // The key's reservations are settled from here too: the caller may
         // never read what the call used. Over the network (split), a caller
         // that gives up cuts the call's events, and one whose client leaves

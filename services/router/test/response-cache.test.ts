@@ -153,6 +153,28 @@ describe("the cache's answers", () => {
     expect(cache.get(given.use.key, undefined)).toBeUndefined();
   });
 
+  it("notes one call on its way per key, until it says it is over", async () => {
+    const cache = new ResponseCache();
+    expect(cache.leading("k")).toBeUndefined();
+    const over = cache.lead("k")!;
+    expect(cache.lead("k")).toBeUndefined();
+    const waiting = cache.leading("k")!;
+    let woken = false;
+    void waiting.then(() => (woken = true));
+    await Promise.resolve();
+    expect(woken).toBe(false);
+    over();
+    await waiting;
+    expect(woken).toBe(true);
+    expect(cache.leading("k")).toBeUndefined();
+    // A new call may lead once the last one is over; the old one's end does not end it.
+    const next = cache.lead("k")!;
+    over();
+    expect(cache.leading("k")).toBeDefined();
+    next();
+    expect(cache.leading("k")).toBeUndefined();
+  });
+
   it("keeps no failed or oversized answer, and drops the least recently used past its size", () => {
     const cache = new ResponseCache(() => 0);
     const small: CacheSettings = { ...ON, maxEntries: 2 };
