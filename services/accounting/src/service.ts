@@ -9,6 +9,10 @@ import type { DayRange, SpendGrouping, SpendReports, SpendTotalRow } from "./spe
 const MAX_DATE_MS = 8.64e15;
 
 const DEFAULT_TOP = 10;
+const DAY_MS = 86_400_000;
+// Daily activity: the days one call covers, and the rows it answers, at most.
+const MAX_ACTIVITY_DAYS = 366;
+const MAX_ACTIVITY_ROWS = 100_000;
 // LiteLLM's top keys and models cover the last 30 days.
 const DEFAULT_TOP_DAYS = 30;
 
@@ -72,6 +76,17 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
       return { models: rows.map(spendTotal) };
     }),
     totalSpend: admin(async () => ({ spend: await deps.reports.total() })),
+    dailyActivity: admin(async (request) => {
+      const range = dayRange(request.startDate, request.endDate);
+      if (Date.parse(range.endDay) - Date.parse(range.startDay) > MAX_ACTIVITY_DAYS * DAY_MS) {
+        throw new ConnectError(`start_date and end_date are at most ${MAX_ACTIVITY_DAYS} days apart`, Code.InvalidArgument);
+      }
+      const lists = [request.keyHashes, request.teamIds, request.excludeTeamIds];
+      if (lists.some((list) => list.length > MAX_LIST_LIMIT)) throw new ConnectError(`at most ${MAX_LIST_LIMIT} key hashes and team ids of each kind per request`, Code.InvalidArgument);
+      const rows = await deps.reports.dailyActivity(range, request, MAX_ACTIVITY_ROWS + 1);
+      if (rows.length > MAX_ACTIVITY_ROWS) throw new ConnectError(`more than ${MAX_ACTIVITY_ROWS} rows: ask for fewer days, keys or teams`, Code.InvalidArgument);
+      return { rows: rows.map(spendTotal) };
+    }),
     tagSpend: admin(async (request) => {
       const rows = await deps.ledger.spendByTag(timeBounds(request));
       return { tags: rows.map((row) => ({ ...row, requests: BigInt(row.requests) })) };
@@ -86,6 +101,7 @@ function spendTotal(row: SpendTotalRow) {
     completionTokens: BigInt(row.completionTokens),
     totalTokens: BigInt(row.totalTokens),
     requests: BigInt(row.requests),
+    failedRequests: BigInt(row.failedRequests ?? 0),
   };
 }
 

@@ -1,4 +1,4 @@
-import { and, desc, gte, lte, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, lte, notInArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "@gateway/common";
 import { dailySpend } from "./db/schema.js";
 
@@ -22,6 +22,16 @@ export interface SpendTotalRow {
   completionTokens: number;
   totalTokens: number;
   requests: number;
+  /** Of the requests, those that failed (daily activity only). */
+  failedRequests?: number;
+}
+
+/** Which cells daily activity sums; empty lists and "" leave a dimension open. */
+export interface ActivityFilter {
+  keyHashes: readonly string[];
+  teamIds: readonly string[];
+  excludeTeamIds: readonly string[];
+  modelGroup: string;
 }
 
 const sums = {
@@ -65,6 +75,36 @@ export class SpendReports {
       .groupBy(dailySpend.keyHash, dailySpend.modelGroup)
       .orderBy(desc(sums.spend), dailySpend.keyHash, dailySpend.modelGroup);
     return rows.map((row) => ({ ...row, day: "", teamId: "" }));
+  }
+
+  /** One row per day, key, team and model group in the range that the filter lets through, by day; at most `limit`. */
+  async dailyActivity(range: DayRange, filter: ActivityFilter, limit: number): Promise<SpendTotalRow[]> {
+    return this.db
+      .select({
+        day: dailySpend.day,
+        keyHash: dailySpend.keyHash,
+        keyAlias: dailySpend.keyAlias,
+        teamId: dailySpend.teamId,
+        modelGroup: dailySpend.modelGroup,
+        spend: dailySpend.spend,
+        promptTokens: dailySpend.promptTokens,
+        completionTokens: dailySpend.completionTokens,
+        totalTokens: dailySpend.totalTokens,
+        requests: dailySpend.requests,
+        failedRequests: dailySpend.failedRequests,
+      })
+      .from(dailySpend)
+      .where(
+        and(
+          inRange(range),
+          filter.keyHashes.length > 0 ? inArray(dailySpend.keyHash, [...filter.keyHashes]) : undefined,
+          filter.teamIds.length > 0 ? inArray(dailySpend.teamId, [...filter.teamIds]) : undefined,
+          filter.excludeTeamIds.length > 0 ? notInArray(dailySpend.teamId, [...filter.excludeTeamIds]) : undefined,
+          filter.modelGroup !== "" ? eq(dailySpend.modelGroup, filter.modelGroup) : undefined,
+        ),
+      )
+      .orderBy(dailySpend.day, dailySpend.keyHash, dailySpend.teamId, dailySpend.modelGroup)
+      .limit(limit);
   }
 
   /** Keys by spend over the range, highest first. */

@@ -55,6 +55,8 @@ describe("who may call", () => {
       () => c.topKeys({}),
       () => c.topModels({}),
       () => c.tagSpend({}),
+      () => c.totalSpend({}),
+      () => c.dailyActivity({ startDate: "2025-10-09", endDate: "2025-10-09" }),
     ];
     for (const call of calls(accountingClient(ledgerDb, ""))) {
       await expect(call()).rejects.toMatchObject({ code: Code.Unauthenticated });

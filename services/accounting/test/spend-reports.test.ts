@@ -132,3 +132,28 @@ describe("TopKeys and TopModels", () => {
     await expect(client.topModels({ endDate: "yesterday" })).rejects.toMatchObject({ code: Code.InvalidArgument });
   });
 });
+
+describe("DailyActivity", () => {
+  const range = { startDate: "2024-11-20", endDate: "2024-11-22" };
+  const cells = async (request: Parameters<typeof client.dailyActivity>[0]) =>
+    (await client.dailyActivity(request)).rows.map((r) => [r.day, r.keyHash[0], r.teamId, r.modelGroup, r.spend, r.requests, r.failedRequests]);
+
+  test("answers each day, key, team and model cell with its failed requests, filtered as asked", async () => {
+    expect(await cells(range)).toEqual([
+      ["2024-11-20", "a", "team-a", "fast", 1, 1n, 0n],
+      ["2024-11-20", "a", "team-a", "smart", 2, 1n, 0n],
+      ["2024-11-21", "a", "team-a", "fast", 4, 1n, 0n],
+      ["2024-11-21", "b", "team-b", "fast", 8.5, 2n, 1n],
+      ["2024-11-22", "c", "team-b", "smart", 16, 1n, 0n],
+    ]);
+    expect(await cells({ ...range, keyHashes: [bob, carol], modelGroup: "smart" })).toEqual([["2024-11-22", "c", "team-b", "smart", 16, 1n, 0n]]);
+    expect(await cells({ ...range, teamIds: ["team-b"], excludeTeamIds: ["team-a"] })).toHaveLength(2);
+    expect(await cells({ ...range, excludeTeamIds: ["team-b"] })).toHaveLength(3);
+  });
+
+  test("refuses a range longer than a year, and too many ids", async () => {
+    await expect(client.dailyActivity({ startDate: "2023-01-01", endDate: "2024-01-03" })).rejects.toMatchObject({ code: Code.InvalidArgument });
+    const many = Array.from({ length: MAX_LIST_LIMIT + 1 }, (_, i) => String(i));
+    await expect(client.dailyActivity({ ...range, teamIds: many })).rejects.toMatchObject({ code: Code.InvalidArgument });
+  });
+});

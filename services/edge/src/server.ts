@@ -13,6 +13,7 @@ import { audioTranscriptions } from "./routes/audio-transcriptions.js";
 import { cacheDelete, cacheFlushAll, cachePing } from "./routes/cache.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
+import { teamDailyActivity, userDailyActivity } from "./routes/daily-activity.js";
 import { embeddings } from "./routes/embeddings.js";
 import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
@@ -91,6 +92,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /team/new", newTeam],
   ["POST /team/update", updateTeam],
   ["GET /team/info", teamInfoRoute],
+  ["GET /team/daily/activity", teamDailyActivity],
   ["GET /team/list", listTeams],
   ["POST /team/delete", deleteTeams],
   ["POST /team/block", blockTeam],
@@ -101,6 +103,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /user/new", newUser],
   ["POST /user/update", updateUser],
   ["GET /user/info", userInfoRoute],
+  ["GET /user/daily/activity", userDailyActivity],
   ["GET /user/list", listUsers],
   ["POST /user/delete", deleteUsers],
   ...CUSTOMER_ROUTES.flatMap(([method, name, route]) => ["customer", "end_user"].map((prefix) => [`${method} /${prefix}/${name}`, route] as const)),

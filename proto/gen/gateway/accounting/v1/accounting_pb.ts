@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/accounting/v1/accounting.proto.
  */
 export const file_gateway_accounting_v1_accounting: GenFile = /*@__PURE__*/
-  fileDesc("CiZnYXRld2F5L2FjY291bnRpbmcvdjEvYWNjb3VudGluZy5wcm90bxIVZ2F0ZXdheS5hY2NvdW50aW5nLnYxIo4BChRMaXN0U3BlbmRMb2dzUmVxdWVzdBIQCghrZXlfaGFzaBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSEAoIc3RhcnRfbXMYBCABKAMSDgoGZW5kX21zGAUgASgDEg0KBWxpbWl0GAYgASgNEg4KBm9mZnNldBgHIAEoDSJDChVMaXN0U3BlbmRMb2dzUmVzcG9uc2USKgoEbG9ncxgBIAMoCzIcLmdhdGV3YXkudXNhZ2UudjEuVXNhZ2VFdmVudCJ0ChlTdW1tYXJpemVTcGVuZExvZ3NSZXF1ZXN0EhAKCGtleV9oYXNoGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIQCghzdGFydF9tcxgEIAEoAxIOCgZlbmRfbXMYBSABKAMiTgoaU3VtbWFyaXplU3BlbmRMb2dzUmVzcG9uc2USMAoEcm93cxgBIAMoCzIiLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZExvZ0RheSJbCgtTcGVuZExvZ0RheRILCgNkYXkYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRINCgVtb2RlbBgEIAEoCRINCgVzcGVuZBgFIAEoASJKCg9LZXlTcGVuZFJlcXVlc3QSEgoKa2V5X2hhc2hlcxgBIAMoCRIQCgh0ZWFtX2lkcxgCIAMoCRIRCgllbmRfdXNlcnMYAyADKAkiiQMKEEtleVNwZW5kUmVzcG9uc2USQQoFc3BlbmQYASADKAsyMi5nYXRld2F5LmFjY291bnRpbmcudjEuS2V5U3BlbmRSZXNwb25zZS5TcGVuZEVudHJ5EkoKCnRlYW1fc3BlbmQYAiADKAsyNi5nYXRld2F5LmFjY291bnRpbmcudjEuS2V5U3BlbmRSZXNwb25zZS5UZWFtU3BlbmRFbnRyeRJRCg5lbmRfdXNlcl9zcGVuZBgDIAMoCzI5LmdhdGV3YXkuYWNjb3VudGluZy52MS5LZXlTcGVuZFJlc3BvbnNlLkVuZFVzZXJTcGVuZEVudHJ5GiwKClNwZW5kRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ARowCg5UZWFtU3BlbmRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBGjMKEUVuZFVzZXJTcGVuZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEicQoSU3BlbmRSZXBvcnRSZXF1ZXN0EhIKCnN0YXJ0X2RhdGUYASABKAkSEAoIZW5kX2RhdGUYAiABKAkSNQoIZ3JvdXBfYnkYAyABKA4yIy5nYXRld2F5LmFjY291bnRpbmcudjEuU3BlbmRHcm91cEJ5IkYKE1NwZW5kUmVwb3J0UmVzcG9uc2USLwoEcm93cxgBIAMoCzIhLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZFRvdGFsIs0BCgpTcGVuZFRvdGFsEgsKA2RheRgBIAEoCRIQCghrZXlfaGFzaBgCIAEoCRIRCglrZXlfYWxpYXMYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRITCgttb2RlbF9ncm91cBgFIAEoCRINCgVzcGVuZBgGIAEoARIVCg1wcm9tcHRfdG9rZW5zGAcgASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAggASgEEhQKDHRvdGFsX3Rva2VucxgJIAEoBBIQCghyZXF1ZXN0cxgKIAEoBCJFCg5Ub3BLZXlzUmVxdWVzdBISCgpzdGFydF9kYXRlGAEgASgJEhAKCGVuZF9kYXRlGAIgASgJEg0KBWxpbWl0GAMgASgNIkIKD1RvcEtleXNSZXNwb25zZRIvCgRrZXlzGAEgAygLMiEuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlNwZW5kVG90YWwiRwoQVG9wTW9kZWxzUmVxdWVzdBISCgpzdGFydF9kYXRlGAEgASgJEhAKCGVuZF9kYXRlGAIgASgJEg0KBWxpbWl0GAMgASgNIkYKEVRvcE1vZGVsc1Jlc3BvbnNlEjEKBm1vZGVscxgBIAMoCzIhLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZFRvdGFsIjMKD1RhZ1NwZW5kUmVxdWVzdBIQCghzdGFydF9tcxgBIAEoAxIOCgZlbmRfbXMYAiABKAMiQQoQVGFnU3BlbmRSZXNwb25zZRItCgR0YWdzGAEgAygLMh8uZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlRhZ1NwZW5kIjgKCFRhZ1NwZW5kEgsKA3RhZxgBIAEoCRIQCghyZXF1ZXN0cxgCIAEoBBINCgVzcGVuZBgDIAEoASITChFUb3RhbFNwZW5kUmVxdWVzdCIjChJUb3RhbFNwZW5kUmVzcG9uc2USDQoFc3BlbmQYASABKAEqfQoMU3BlbmRHcm91cEJ5Eh4KGlNQRU5EX0dST1VQX0JZX1VOU1BFQ0lGSUVEEAASGgoWU1BFTkRfR1JPVVBfQllfQVBJX0tFWRABEhcKE1NQRU5EX0dST1VQX0JZX1RFQU0QAhIYChRTUEVORF9HUk9VUF9CWV9NT0RFTBADMrcGChFBY2NvdW50aW5nU2VydmljZRJqCg1MaXN0U3BlbmRMb2dzEisuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLkxpc3RTcGVuZExvZ3NSZXF1ZXN0GiwuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLkxpc3RTcGVuZExvZ3NSZXNwb25zZRJ5ChJTdW1tYXJpemVTcGVuZExvZ3MSMC5nYXRld2F5LmFjY291bnRpbmcudjEuU3VtbWFyaXplU3BlbmRMb2dzUmVxdWVzdBoxLmdhdGV3YXkuYWNjb3VudGluZy52MS5TdW1tYXJpemVTcGVuZExvZ3NSZXNwb25zZRJbCghLZXlTcGVuZBImLmdhdGV3YXkuYWNjb3VudGluZy52MS5LZXlTcGVuZFJlcXVlc3QaJy5nYXRld2F5LmFjY291bnRpbmcudjEuS2V5U3BlbmRSZXNwb25zZRJkCgtTcGVuZFJlcG9ydBIpLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZFJlcG9ydFJlcXVlc3QaKi5nYXRld2F5LmFjY291bnRpbmcudjEuU3BlbmRSZXBvcnRSZXNwb25zZRJYCgdUb3BLZXlzEiUuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlRvcEtleXNSZXF1ZXN0GiYuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlRvcEtleXNSZXNwb25zZRJeCglUb3BNb2RlbHMSJy5nYXRld2F5LmFjY291bnRpbmcudjEuVG9wTW9kZWxzUmVxdWVzdBooLmdhdGV3YXkuYWNjb3VudGluZy52MS5Ub3BNb2RlbHNSZXNwb25zZRJbCghUYWdTcGVuZBImLmdhdGV3YXkuYWNjb3VudGluZy52MS5UYWdTcGVuZFJlcXVlc3QaJy5nYXRld2F5LmFjY291bnRpbmcudjEuVGFnU3BlbmRSZXNwb25zZRJhCgpUb3RhbFNwZW5kEiguZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlRvdGFsU3BlbmRSZXF1ZXN0GikuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlRvdGFsU3BlbmRSZXNwb25zZWIGcHJvdG8z", [file_gateway_usage_v1_usage_event]);
+  fileDesc("CiZnYXRld2F5L2FjY291bnRpbmcvdjEvYWNjb3VudGluZy5wcm90bxIVZ2F0ZXdheS5hY2NvdW50aW5nLnYxIo4BChRMaXN0U3BlbmRMb2dzUmVxdWVzdBIQCghrZXlfaGFzaBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSEAoIc3RhcnRfbXMYBCABKAMSDgoGZW5kX21zGAUgASgDEg0KBWxpbWl0GAYgASgNEg4KBm9mZnNldBgHIAEoDSJDChVMaXN0U3BlbmRMb2dzUmVzcG9uc2USKgoEbG9ncxgBIAMoCzIcLmdhdGV3YXkudXNhZ2UudjEuVXNhZ2VFdmVudCJ0ChlTdW1tYXJpemVTcGVuZExvZ3NSZXF1ZXN0EhAKCGtleV9oYXNoGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIQCghzdGFydF9tcxgEIAEoAxIOCgZlbmRfbXMYBSABKAMiTgoaU3VtbWFyaXplU3BlbmRMb2dzUmVzcG9uc2USMAoEcm93cxgBIAMoCzIiLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZExvZ0RheSJbCgtTcGVuZExvZ0RheRILCgNkYXkYASABKAkSEAoIa2V5X2hhc2gYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRINCgVtb2RlbBgEIAEoCRINCgVzcGVuZBgFIAEoASJKCg9LZXlTcGVuZFJlcXVlc3QSEgoKa2V5X2hhc2hlcxgBIAMoCRIQCgh0ZWFtX2lkcxgCIAMoCRIRCgllbmRfdXNlcnMYAyADKAkiiQMKEEtleVNwZW5kUmVzcG9uc2USQQoFc3BlbmQYASADKAsyMi5nYXRld2F5LmFjY291bnRpbmcudjEuS2V5U3BlbmRSZXNwb25zZS5TcGVuZEVudHJ5EkoKCnRlYW1fc3BlbmQYAiADKAsyNi5nYXRld2F5LmFjY291bnRpbmcudjEuS2V5U3BlbmRSZXNwb25zZS5UZWFtU3BlbmRFbnRyeRJRCg5lbmRfdXNlcl9zcGVuZBgDIAMoCzI5LmdhdGV3YXkuYWNjb3VudGluZy52MS5LZXlTcGVuZFJlc3BvbnNlLkVuZFVzZXJTcGVuZEVudHJ5GiwKClNwZW5kRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ARowCg5UZWFtU3BlbmRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBGjMKEUVuZFVzZXJTcGVuZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEicQoSU3BlbmRSZXBvcnRSZXF1ZXN0EhIKCnN0YXJ0X2RhdGUYASABKAkSEAoIZW5kX2RhdGUYAiABKAkSNQoIZ3JvdXBfYnkYAyABKA4yIy5nYXRld2F5LmFjY291bnRpbmcudjEuU3BlbmRHcm91cEJ5IkYKE1NwZW5kUmVwb3J0UmVzcG9uc2USLwoEcm93cxgBIAMoCzIhLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZFRvdGFsIuYBCgpTcGVuZFRvdGFsEgsKA2RheRgBIAEoCRIQCghrZXlfaGFzaBgCIAEoCRIRCglrZXlfYWxpYXMYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRITCgttb2RlbF9ncm91cBgFIAEoCRINCgVzcGVuZBgGIAEoARIVCg1wcm9tcHRfdG9rZW5zGAcgASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAggASgEEhQKDHRvdGFsX3Rva2VucxgJIAEoBBIQCghyZXF1ZXN0cxgKIAEoBBIXCg9mYWlsZWRfcmVxdWVzdHMYCyABKAQikQEKFERhaWx5QWN0aXZpdHlSZXF1ZXN0EhIKCnN0YXJ0X2RhdGUYASABKAkSEAoIZW5kX2RhdGUYAiABKAkSEgoKa2V5X2hhc2hlcxgDIAMoCRIQCgh0ZWFtX2lkcxgEIAMoCRIYChBleGNsdWRlX3RlYW1faWRzGAUgAygJEhMKC21vZGVsX2dyb3VwGAYgASgJIkgKFURhaWx5QWN0aXZpdHlSZXNwb25zZRIvCgRyb3dzGAEgAygLMiEuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlNwZW5kVG90YWwiRQoOVG9wS2V5c1JlcXVlc3QSEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRINCgVsaW1pdBgDIAEoDSJCCg9Ub3BLZXlzUmVzcG9uc2USLwoEa2V5cxgBIAMoCzIhLmdhdGV3YXkuYWNjb3VudGluZy52MS5TcGVuZFRvdGFsIkcKEFRvcE1vZGVsc1JlcXVlc3QSEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRINCgVsaW1pdBgDIAEoDSJGChFUb3BNb2RlbHNSZXNwb25zZRIxCgZtb2RlbHMYASADKAsyIS5nYXRld2F5LmFjY291bnRpbmcudjEuU3BlbmRUb3RhbCIzCg9UYWdTcGVuZFJlcXVlc3QSEAoIc3RhcnRfbXMYASABKAMSDgoGZW5kX21zGAIgASgDIkEKEFRhZ1NwZW5kUmVzcG9uc2USLQoEdGFncxgBIAMoCzIfLmdhdGV3YXkuYWNjb3VudGluZy52MS5UYWdTcGVuZCI4CghUYWdTcGVuZBILCgN0YWcYASABKAkSEAoIcmVxdWVzdHMYAiABKAQSDQoFc3BlbmQYAyABKAEiEwoRVG90YWxTcGVuZFJlcXVlc3QiIwoSVG90YWxTcGVuZFJlc3BvbnNlEg0KBXNwZW5kGAEgASgBKn0KDFNwZW5kR3JvdXBCeRIeChpTUEVORF9HUk9VUF9CWV9VTlNQRUNJRklFRBAAEhoKFlNQRU5EX0dST1VQX0JZX0FQSV9LRVkQARIXChNTUEVORF9HUk9VUF9CWV9URUFNEAISGAoUU1BFTkRfR1JPVVBfQllfTU9ERUwQAzKjBwoRQWNjb3VudGluZ1NlcnZpY2USagoNTGlzdFNwZW5kTG9ncxIrLmdhdGV3YXkuYWNjb3VudGluZy52MS5MaXN0U3BlbmRMb2dzUmVxdWVzdBosLmdhdGV3YXkuYWNjb3VudGluZy52MS5MaXN0U3BlbmRMb2dzUmVzcG9uc2USeQoSU3VtbWFyaXplU3BlbmRMb2dzEjAuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlN1bW1hcml6ZVNwZW5kTG9nc1JlcXVlc3QaMS5nYXRld2F5LmFjY291bnRpbmcudjEuU3VtbWFyaXplU3BlbmRMb2dzUmVzcG9uc2USWwoIS2V5U3BlbmQSJi5nYXRld2F5LmFjY291bnRpbmcudjEuS2V5U3BlbmRSZXF1ZXN0GicuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLktleVNwZW5kUmVzcG9uc2USZAoLU3BlbmRSZXBvcnQSKS5nYXRld2F5LmFjY291bnRpbmcudjEuU3BlbmRSZXBvcnRSZXF1ZXN0GiouZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlNwZW5kUmVwb3J0UmVzcG9uc2USWAoHVG9wS2V5cxIlLmdhdGV3YXkuYWNjb3VudGluZy52MS5Ub3BLZXlzUmVxdWVzdBomLmdhdGV3YXkuYWNjb3VudGluZy52MS5Ub3BLZXlzUmVzcG9uc2USXgoJVG9wTW9kZWxzEicuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlRvcE1vZGVsc1JlcXVlc3QaKC5nYXRld2F5LmFjY291bnRpbmcudjEuVG9wTW9kZWxzUmVzcG9uc2USWwoIVGFnU3BlbmQSJi5nYXRld2F5LmFjY291bnRpbmcudjEuVGFnU3BlbmRSZXF1ZXN0GicuZ2F0ZXdheS5hY2NvdW50aW5nLnYxLlRhZ1NwZW5kUmVzcG9uc2USYQoKVG90YWxTcGVuZBIoLmdhdGV3YXkuYWNjb3VudGluZy52MS5Ub3RhbFNwZW5kUmVxdWVzdBopLmdhdGV3YXkuYWNjb3VudGluZy52MS5Ub3RhbFNwZW5kUmVzcG9uc2USagoNRGFpbHlBY3Rpdml0eRIrLmdhdGV3YXkuYWNjb3VudGluZy52MS5EYWlseUFjdGl2aXR5UmVxdWVzdBosLmdhdGV3YXkuYWNjb3VudGluZy52MS5EYWlseUFjdGl2aXR5UmVzcG9uc2ViBnByb3RvMw", [file_gateway_usage_v1_usage_event]);
 
 /**
  * @generated from message gateway.accounting.v1.ListSpendLogsRequest
@@ -346,6 +346,13 @@ export type SpendTotal = Message<"gateway.accounting.v1.SpendTotal"> & {
    * @generated from field: uint64 requests = 10;
    */
   requests: bigint;
+
+  /**
+   * Of those requests, the ones that failed (DailyActivity only).
+   *
+   * @generated from field: uint64 failed_requests = 11;
+   */
+  failedRequests: bigint;
 };
 
 /**
@@ -354,6 +361,77 @@ export type SpendTotal = Message<"gateway.accounting.v1.SpendTotal"> & {
  */
 export const SpendTotalSchema: GenMessage<SpendTotal> = /*@__PURE__*/
   messageDesc(file_gateway_accounting_v1_accounting, 9);
+
+/**
+ * @generated from message gateway.accounting.v1.DailyActivityRequest
+ */
+export type DailyActivityRequest = Message<"gateway.accounting.v1.DailyActivityRequest"> & {
+  /**
+   * Inclusive UTC days, "YYYY-MM-DD"; both required, at most 366 days apart.
+   *
+   * @generated from field: string start_date = 1;
+   */
+  startDate: string;
+
+  /**
+   * @generated from field: string end_date = 2;
+   */
+  endDate: string;
+
+  /**
+   * Only these keys (by hash); empty = every key.
+   *
+   * @generated from field: repeated string key_hashes = 3;
+   */
+  keyHashes: string[];
+
+  /**
+   * Only these teams; empty = every team (and no team).
+   *
+   * @generated from field: repeated string team_ids = 4;
+   */
+  teamIds: string[];
+
+  /**
+   * Never these teams.
+   *
+   * @generated from field: repeated string exclude_team_ids = 5;
+   */
+  excludeTeamIds: string[];
+
+  /**
+   * Only this model group; empty = every one.
+   *
+   * @generated from field: string model_group = 6;
+   */
+  modelGroup: string;
+};
+
+/**
+ * Describes the message gateway.accounting.v1.DailyActivityRequest.
+ * Use `create(DailyActivityRequestSchema)` to create a new message.
+ */
+export const DailyActivityRequestSchema: GenMessage<DailyActivityRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 10);
+
+/**
+ * @generated from message gateway.accounting.v1.DailyActivityResponse
+ */
+export type DailyActivityResponse = Message<"gateway.accounting.v1.DailyActivityResponse"> & {
+  /**
+   * One per day, key, team and model group, by day.
+   *
+   * @generated from field: repeated gateway.accounting.v1.SpendTotal rows = 1;
+   */
+  rows: SpendTotal[];
+};
+
+/**
+ * Describes the message gateway.accounting.v1.DailyActivityResponse.
+ * Use `create(DailyActivityResponseSchema)` to create a new message.
+ */
+export const DailyActivityResponseSchema: GenMessage<DailyActivityResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_accounting_v1_accounting, 11);
 
 /**
  * @generated from message gateway.accounting.v1.TopKeysRequest
@@ -384,7 +462,7 @@ export type TopKeysRequest = Message<"gateway.accounting.v1.TopKeysRequest"> & {
  * Use `create(TopKeysRequestSchema)` to create a new message.
  */
 export const TopKeysRequestSchema: GenMessage<TopKeysRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 10);
+  messageDesc(file_gateway_accounting_v1_accounting, 12);
 
 /**
  * @generated from message gateway.accounting.v1.TopKeysResponse
@@ -403,7 +481,7 @@ export type TopKeysResponse = Message<"gateway.accounting.v1.TopKeysResponse"> &
  * Use `create(TopKeysResponseSchema)` to create a new message.
  */
 export const TopKeysResponseSchema: GenMessage<TopKeysResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 11);
+  messageDesc(file_gateway_accounting_v1_accounting, 13);
 
 /**
  * @generated from message gateway.accounting.v1.TopModelsRequest
@@ -434,7 +512,7 @@ export type TopModelsRequest = Message<"gateway.accounting.v1.TopModelsRequest">
  * Use `create(TopModelsRequestSchema)` to create a new message.
  */
 export const TopModelsRequestSchema: GenMessage<TopModelsRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 12);
+  messageDesc(file_gateway_accounting_v1_accounting, 14);
 
 /**
  * @generated from message gateway.accounting.v1.TopModelsResponse
@@ -453,7 +531,7 @@ export type TopModelsResponse = Message<"gateway.accounting.v1.TopModelsResponse
  * Use `create(TopModelsResponseSchema)` to create a new message.
  */
 export const TopModelsResponseSchema: GenMessage<TopModelsResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 13);
+  messageDesc(file_gateway_accounting_v1_accounting, 15);
 
 /**
  * @generated from message gateway.accounting.v1.TagSpendRequest
@@ -477,7 +555,7 @@ export type TagSpendRequest = Message<"gateway.accounting.v1.TagSpendRequest"> &
  * Use `create(TagSpendRequestSchema)` to create a new message.
  */
 export const TagSpendRequestSchema: GenMessage<TagSpendRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 14);
+  messageDesc(file_gateway_accounting_v1_accounting, 16);
 
 /**
  * @generated from message gateway.accounting.v1.TagSpendResponse
@@ -494,7 +572,7 @@ export type TagSpendResponse = Message<"gateway.accounting.v1.TagSpendResponse">
  * Use `create(TagSpendResponseSchema)` to create a new message.
  */
 export const TagSpendResponseSchema: GenMessage<TagSpendResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 15);
+  messageDesc(file_gateway_accounting_v1_accounting, 17);
 
 /**
  * What the spend logs hold for one request tag.
@@ -525,7 +603,7 @@ export type TagSpend = Message<"gateway.accounting.v1.TagSpend"> & {
  * Use `create(TagSpendSchema)` to create a new message.
  */
 export const TagSpendSchema: GenMessage<TagSpend> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 16);
+  messageDesc(file_gateway_accounting_v1_accounting, 18);
 
 /**
  * @generated from message gateway.accounting.v1.TotalSpendRequest
@@ -538,7 +616,7 @@ export type TotalSpendRequest = Message<"gateway.accounting.v1.TotalSpendRequest
  * Use `create(TotalSpendRequestSchema)` to create a new message.
  */
 export const TotalSpendRequestSchema: GenMessage<TotalSpendRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 17);
+  messageDesc(file_gateway_accounting_v1_accounting, 19);
 
 /**
  * @generated from message gateway.accounting.v1.TotalSpendResponse
@@ -557,7 +635,7 @@ export type TotalSpendResponse = Message<"gateway.accounting.v1.TotalSpendRespon
  * Use `create(TotalSpendResponseSchema)` to create a new message.
  */
 export const TotalSpendResponseSchema: GenMessage<TotalSpendResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_accounting_v1_accounting, 18);
+  messageDesc(file_gateway_accounting_v1_accounting, 20);
 
 /**
  * @generated from enum gateway.accounting.v1.SpendGroupBy
@@ -678,6 +756,18 @@ export const AccountingService: GenService<{
     methodKind: "unary";
     input: typeof TotalSpendRequestSchema;
     output: typeof TotalSpendResponseSchema;
+  },
+  /**
+   * Spend, tokens and requests per day, key, team and model group between
+   * two days, optionally only of some keys, teams or a model group (LiteLLM's
+   * /user/daily/activity and /team/daily/activity).
+   *
+   * @generated from rpc gateway.accounting.v1.AccountingService.DailyActivity
+   */
+  dailyActivity: {
+    methodKind: "unary";
+    input: typeof DailyActivityRequestSchema;
+    output: typeof DailyActivityResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_gateway_accounting_v1_accounting, 0);

@@ -1,0 +1,180 @@
+import { Code } from "@connectrpc/connect";
+import { gatewayError, hashKey, readsAll, readsOwnSpend } from "@gateway/common";
+import type { SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
+import type { RequestContext } from "../context.js";
+import { asMasterKey, asViewer, callerOf, intParam, queryOf, sendJson } from "../http.js";
+import { callOptions } from "./admin-request.js";
+
+// LiteLLM's daily activity (/user/daily/activity, /team/daily/activity):
+// spend, tokens and requests per UTC day, broken down by model group, key
+// and (for teams) team, from the ledger's daily totals. Pages are of days.
+
+const MAX_PAGE_SIZE = 1000;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+interface Metrics {
+  spend: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
+  total_tokens: number;
+  successful_requests: number;
+  failed_requests: number;
+  api_requests: number;
+}
+
+interface Entry {
+  metrics: Metrics;
+  metadata: Record<string, unknown>;
+}
+
+interface Day {
+  date: string;
+  metrics: Metrics;
+  breakdown: { models: Record<string, Entry>; model_groups: Record<string, Entry>; providers: Record<string, Entry>; api_keys: Record<string, Entry>; entities: Record<string, Entry> };
+}
+
+const noMetrics = (): Metrics => ({
+  spend: 0,
+  prompt_tokens: 0,
+  completion_tokens: 0,
+  cache_read_input_tokens: 0,
+  cache_creation_input_tokens: 0,
+  total_tokens: 0,
+  successful_requests: 0,
+  failed_requests: 0,
+  api_requests: 0,
+});
+
+function add(m: Metrics, row: SpendTotal): void {
+  const requests = Number(row.requests);
+  const failed = Number(row.failedRequests);
+  m.spend += row.spend;
+  m.prompt_tokens += Number(row.promptTokens);
+  m.completion_tokens += Number(row.completionTokens);
+  m.total_tokens += Number(row.totalTokens);
+  m.api_requests += requests;
+  m.failed_requests += failed;
+  m.successful_requests += requests - failed;
+}
+
+function addTo(entries: Record<string, Entry>, name: string, row: SpendTotal, metadata: Record<string, unknown> = {}): void {
+  const entry = (entries[name] ??= { metrics: noMetrics(), metadata });
+  add(entry.metrics, row);
+}
+
+function dayParam(ctx: RequestContext, name: string): string {
+  const value = queryOf(ctx.req).get(name) ?? "";
+  if (!DAY.test(value)) throw gatewayError(`${name} is required, as YYYY-MM-DD`, Code.InvalidArgument, { type: "invalid_request_error", param: name });
+  return value;
+}
+
+const listParam = (ctx: RequestContext, name: string): string[] => (queryOf(ctx.req).get(name) ?? "").split(",").filter((s) => s !== "");
+
+/** LiteLLM's api_key filter: the key itself or its hash. */
+function apiKeyParam(ctx: RequestContext): string {
+  const value = queryOf(ctx.req).get("api_key") ?? "";
+  return value === "" || /^[0-9a-f]{64}$/.test(value) ? value : hashKey(value);
+}
+
+function forbidden(message: string, param: string): Error {
+  return gatewayError(message, Code.PermissionDenied, { type: "permission_error", param });
+}
+
+/** The rows, as LiteLLM's SpendAnalyticsPaginatedResponse: days in order, a page of them at a time. */
+function answer(ctx: RequestContext, rows: readonly SpendTotal[], byTeam: boolean): void {
+  const pageSize = intParam(ctx, "page_size", 50, MAX_PAGE_SIZE, 1);
+  const page = intParam(ctx, "page", 1, Number.MAX_SAFE_INTEGER, 1);
+  const days = new Map<string, Day>();
+  const totals = noMetrics();
+  for (const row of rows) {
+    let day = days.get(row.day);
+    if (!day) {
+      day = { date: row.day, metrics: noMetrics(), breakdown: { models: {}, model_groups: {}, providers: {}, api_keys: {}, entities: {} } };
+      days.set(row.day, day);
+    }
+    add(day.metrics, row);
+    add(totals, row);
+    // The daily totals are per model group: it stands for the model, as clients name it.
+    addTo(day.breakdown.models, row.modelGroup, row);
+    addTo(day.breakdown.model_groups, row.modelGroup, row);
+    addTo(day.breakdown.api_keys, row.keyHash, row, { key_alias: row.keyAlias || null, team_id: row.teamId || null });
+    if (byTeam) addTo(day.breakdown.entities, row.teamId, row);
+  }
+  const all = [...days.values()];
+  const totalPages = Math.max(1, Math.ceil(all.length / pageSize));
+  sendJson(ctx.res, 200, {
+    results: all.slice((page - 1) * pageSize, page * pageSize),
+    metadata: {
+      total_spend: totals.spend,
+      total_prompt_tokens: totals.prompt_tokens,
+      total_completion_tokens: totals.completion_tokens,
+      total_tokens: totals.total_tokens,
+      total_api_requests: totals.api_requests,
+      total_successful_requests: totals.successful_requests,
+      total_failed_requests: totals.failed_requests,
+      total_cache_read_input_tokens: 0,
+      total_cache_creation_input_tokens: 0,
+      page,
+      total_pages: totalPages,
+      has_more: page < totalPages,
+    },
+  });
+}
+
+async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; teamIds?: string[]; excludeTeamIds?: string[] }): Promise<SpendTotal[]> {
+  const { rows } = await ctx.options.peers.accounting.dailyActivity(
+    { startDate: dayParam(ctx, "start_date"), endDate: dayParam(ctx, "end_date"), modelGroup: queryOf(ctx.req).get("model") ?? "", ...filter },
+    asMasterKey(ctx),
+  );
+  return rows;
+}
+
+/**
+ * GET /user/daily/activity: a user's keys' activity (`user_id`), or, by a
+ * key that reads everything and without `user_id`, every key's; an internal
+ * user's key reads its own user's only.
+ */
+export async function userDailyActivity(ctx: RequestContext): Promise<void> {
+  const caller = await callerOf(ctx);
+  const asked = queryOf(ctx.req).get("user_id") ?? "";
+  let userId = asked;
+  if (!readsAll(caller.userRole)) {
+    if (!readsOwnSpend(caller.userRole) || caller.userId === "") await asViewer(ctx);
+    if (asked !== "" && asked !== caller.userId) throw forbidden("You may read only your own user's activity", "user_id");
+    userId = caller.userId;
+  }
+  const apiKey = apiKeyParam(ctx);
+  let keyHashes = apiKey === "" ? [] : [apiKey];
+  if (userId !== "") {
+    const { keys } = await ctx.options.peers.keys.getUser({ userId }, callOptions(ctx));
+    const own = keys.flatMap((k) => [k.keyHash, ...k.previousKeyHashes]);
+    keyHashes = apiKey === "" ? own : own.filter((hash) => hash === apiKey);
+    if (keyHashes.length === 0) return answer(ctx, [], false);
+  }
+  answer(ctx, await activity(ctx, { keyHashes }), false);
+}
+
+/**
+ * GET /team/daily/activity: the activity of the teams `team_ids` names
+ * (comma-separated; none: every team, for a key that reads everything, or
+ * else the teams the caller's user is a member of), less
+ * `exclude_team_ids`.
+ */
+export async function teamDailyActivity(ctx: RequestContext): Promise<void> {
+  const caller = await callerOf(ctx);
+  let teamIds = listParam(ctx, "team_ids");
+  if (!readsAll(caller.userRole)) {
+    const { teams } = await ctx.options.peers.keys.listTeams({}, callOptions(ctx));
+    const mine = teams.map((t) => t.teamId);
+    const outside = teamIds.filter((id) => !mine.includes(id));
+    if (outside.length > 0) throw forbidden(`You may not read the activity of team ${outside.join(", ")}`, "team_ids");
+    if (teamIds.length === 0) teamIds = mine;
+    if (teamIds.length === 0) return answer(ctx, [], true);
+  }
+  const apiKey = apiKeyParam(ctx);
+  // Every team: the rows of keys outside any team are not a team's.
+  const excludeTeamIds = [...listParam(ctx, "exclude_team_ids"), ...(teamIds.length === 0 ? [""] : [])];
+  answer(ctx, await activity(ctx, { teamIds, excludeTeamIds, keyHashes: apiKey === "" ? [] : [apiKey] }), true);
+}

@@ -1,0 +1,111 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { admin } from "./support/admin.js";
+import { MASTER_KEY, writeConfig } from "./support/config.js";
+import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support/modes.js";
+
+// LiteLLM's /user/daily/activity and /team/daily/activity, from the ledger's
+// daily totals, after requests made with the official client: per user
+// (every key of theirs), per key and per team, and what each key may read.
+
+function config(fakeUrl: string): string {
+  return writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+}
+
+interface Metrics {
+  spend: number;
+  api_requests: number;
+  successful_requests: number;
+  failed_requests: number;
+  total_tokens: number;
+}
+interface Activity {
+  results: { date: string; metrics: Metrics; breakdown: { api_keys: Record<string, { metrics: Metrics; metadata: { key_alias: string | null } }>; entities: Record<string, { metrics: Metrics }> } }[];
+  metadata: { total_spend: number; total_api_requests: number; total_failed_requests: number; page: number; total_pages: number; has_more: boolean };
+  error?: { message: string; type: string };
+}
+
+const DAY_MS = 86_400_000;
+const day = (offset: number) => new Date(Date.now() + offset * DAY_MS).toISOString().slice(0, 10);
+const RANGE = `start_date=${day(-1)}&end_date=${day(1)}`;
+
+function activityTests(mode: (typeof MODES)[number]): void {
+  let setup: FakeBehindGateway;
+  let baseUrl: string;
+  const keys: Record<string, string> = {};
+  const spent: Record<string, number> = {};
+
+  const get = async (path: string, key = MASTER_KEY): Promise<{ status: number; json: Activity }> => {
+    const res = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${key}` } });
+    return { status: res.status, json: (await res.json()) as Activity };
+  };
+
+  beforeAll(async () => {
+    setup = await startFakeBehindGateway(mode, config);
+    baseUrl = setup.gateway.baseUrl;
+    expect((await admin(baseUrl, "POST", "/team/new", { team_id: "act-team" })).status).toBe(200);
+    for (const userId of ["act-ana", "act-bo"]) {
+      const { json } = await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: userId, key_alias: `${userId}-own` });
+      keys[userId] = json.key;
+    }
+    await admin(baseUrl, "POST", "/team/member_add", { team_id: "act-team", member: { role: "user", user_id: "act-ana" } });
+    keys["ana-team"] = (await admin<{ key: string }>(baseUrl, "POST", "/key/generate", { user_id: "act-ana", team_id: "act-team" })).json.key;
+    // Ana: two requests on her own key, one on her team's; Bo one; the master key one.
+    for (const who of ["act-ana", "act-ana", "ana-team", "act-bo", "master"]) {
+      const { response } = await new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: keys[who] ?? MASTER_KEY, maxRetries: 0 }).chat.completions
+        .create({ model: "fast-model", messages: [{ role: "user", content: `activity of ${who}` }] })
+        .withResponse();
+      const row = await setup.gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+      spent[who] = (spent[who] ?? 0) + (row["spend"] as number);
+    }
+  });
+  afterAll(() => setup?.close());
+
+  it("sums a user's keys per day, with a breakdown by key", async () => {
+    const { status, json } = await get(`/user/daily/activity?user_id=act-ana&${RANGE}`);
+    expect(status).toBe(200);
+    expect(json.metadata).toMatchObject({ total_api_requests: 3, total_failed_requests: 0, page: 1, total_pages: 1, has_more: false });
+    expect(json.metadata.total_spend).toBeCloseTo(spent["act-ana"]! + spent["ana-team"]!, 12);
+    const [today] = json.results;
+    expect(Object.values(today!.breakdown.api_keys).map((k) => k.metrics.api_requests).sort()).toEqual([1, 2]);
+    expect(Object.values(today!.breakdown.api_keys).map((k) => k.metadata.key_alias)).toContain("act-ana-own");
+    // Every key's, for the master key without user_id; one key's with api_key.
+    expect((await get(`/user/daily/activity?${RANGE}`)).json.metadata.total_api_requests).toBe(5);
+    expect((await get(`/user/daily/activity?user_id=act-ana&api_key=${keys["ana-team"]}&${RANGE}`)).json.metadata.total_api_requests).toBe(1);
+  });
+
+  it("lets a user's key read its own user only", async () => {
+    expect((await get(`/user/daily/activity?${RANGE}`, keys["act-ana"])).json.metadata.total_api_requests).toBe(3);
+    const other = await get(`/user/daily/activity?user_id=act-bo&${RANGE}`, keys["act-ana"]);
+    expect(other.status).toBe(403);
+    expect(other.json.error?.type).toBe("permission_error");
+    const { json: bare } = await admin<{ key: string }>(baseUrl, "POST", "/key/generate", {});
+    expect((await get(`/user/daily/activity?${RANGE}`, bare.key)).status).toBe(401);
+  });
+
+  it("sums a team's keys, for admins and the team's members", async () => {
+    const { json } = await get(`/team/daily/activity?team_ids=act-team&${RANGE}`);
+    expect(json.metadata.total_api_requests).toBe(1);
+    expect(json.metadata.total_spend).toBeCloseTo(spent["ana-team"]!, 12);
+    expect(json.results[0]!.breakdown.entities["act-team"]!.metrics.api_requests).toBe(1);
+    // Every team's, without team_ids; none outside a team.
+    expect((await get(`/team/daily/activity?${RANGE}`)).json.metadata.total_api_requests).toBe(1);
+    expect((await get(`/team/daily/activity?${RANGE}`, keys["act-ana"])).json.metadata.total_api_requests).toBe(1);
+    expect((await get(`/team/daily/activity?team_ids=act-team&${RANGE}`, keys["act-bo"])).status).toBe(403);
+  });
+
+  it("asks for both days", async () => {
+    const missing = await get("/user/daily/activity?user_id=act-ana");
+    expect(missing.status).toBe(400);
+    expect(missing.json.error?.message).toBe("start_date is required, as YYYY-MM-DD");
+  });
+}
+
+describe("daily activity, one process", () => activityTests(MODES[0]!));
+describe("daily activity, split services", () => activityTests(MODES[1]!));
