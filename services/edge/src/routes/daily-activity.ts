@@ -59,6 +59,9 @@ function add(m: Metrics, row: SpendTotal): void {
   m.successful_requests += requests - failed;
 }
 
+// Names are model groups, key hashes and team ids: none may reach an object's prototype.
+const byName = (): Record<string, Entry> => Object.create(null) as Record<string, Entry>;
+
 function addTo(entries: Record<string, Entry>, name: string, row: SpendTotal, metadata: Record<string, unknown> = {}): void {
   const entry = (entries[name] ??= { metrics: noMetrics(), metadata });
   add(entry.metrics, row);
@@ -91,7 +94,7 @@ function answer(ctx: RequestContext, rows: readonly SpendTotal[], byTeam: boolea
   for (const row of rows) {
     let day = days.get(row.day);
     if (!day) {
-      day = { date: row.day, metrics: noMetrics(), breakdown: { models: {}, model_groups: {}, providers: {}, api_keys: {}, entities: {} } };
+      day = { date: row.day, metrics: noMetrics(), breakdown: { models: byName(), model_groups: byName(), providers: {}, api_keys: byName(), entities: byName() } };
       days.set(row.day, day);
     }
     add(day.metrics, row);
