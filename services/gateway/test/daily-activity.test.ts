@@ -1,22 +1,12 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin } from "./support/admin.js";
-import { MASTER_KEY, writeConfig } from "./support/config.js";
+import { fakeOpenAIConfig, MASTER_KEY } from "./support/config.js";
 import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support/modes.js";
 
 // LiteLLM's /user/daily/activity and /team/daily/activity, from the ledger's
 // daily totals, after requests made with the official client: per user
 // (every key of theirs), per key and per team, and what each key may read.
-
-function config(fakeUrl: string): string {
-  return writeConfig(`
-model_list:
-  - model_name: fast-model
-    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
-general_settings:
-  master_key: ${MASTER_KEY}
-`);
-}
 
 interface Metrics {
   spend: number;
@@ -47,7 +37,7 @@ function activityTests(mode: (typeof MODES)[number]): void {
   };
 
   beforeAll(async () => {
-    setup = await startFakeBehindGateway(mode, config);
+    setup = await startFakeBehindGateway(mode, fakeOpenAIConfig);
     baseUrl = setup.gateway.baseUrl;
     expect((await admin(baseUrl, "POST", "/team/new", { team_id: "act-team" })).status).toBe(200);
     for (const userId of ["act-ana", "act-bo"]) {

@@ -2,7 +2,7 @@ import { eventually } from "@gateway/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin } from "./support/admin.js";
-import { MASTER_KEY, writeConfig } from "./support/config.js";
+import { fakeOpenAIConfig, MASTER_KEY, writeConfig } from "./support/config.js";
 import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support/modes.js";
 
 // LiteLLM's user roles on the management API, through the gateway with the
@@ -10,18 +10,6 @@ import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support
 // its own spend; a proxy_admin's key administers; a proxy_admin_viewer's
 // reads; in one process and split (where the edge calls the router and the
 // accounting service with its own master key for the callers it lets in).
-
-function config(fakeUrl: string): string {
-  return writeConfig(`
-model_list:
-  - model_name: fast-model
-    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
-litellm_settings:
-  num_retries: 0
-general_settings:
-  master_key: ${MASTER_KEY}
-`);
-}
 
 type ErrorJson = { error: { message: string; type: string } };
 
@@ -31,7 +19,7 @@ function roleTests(mode: (typeof MODES)[number]): void {
   /** Each role's user, with the key /user/new made for it. */
   const keys: Record<string, string> = {};
   beforeAll(async () => {
-    setup = await startFakeBehindGateway(mode, config);
+    setup = await startFakeBehindGateway(mode, fakeOpenAIConfig);
     baseUrl = setup.gateway.baseUrl;
     for (const role of ["internal_user", "proxy_admin", "proxy_admin_viewer"]) {
       const { status, json } = await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: `${role}-user`, user_role: role });
