@@ -127,6 +127,8 @@ const modelInfo = z.looseObject({
   mode: z.string().optional(),
   /** The model this deployment is priced as, e.g. "azure/gpt-4o" for an Azure deployment named otherwise. */
   base_model: z.string().min(1).optional(),
+  /** LiteLLM's model access groups: names a key's or team's models may give for every model group listing them. */
+  access_groups: z.array(z.string().min(1)).optional(),
 });
 
 const modelEntry = z.looseObject({

@@ -8,6 +8,7 @@ import type { KeyRecord } from "./key-record.js";
 import { holdsLimits, type LimitHolder } from "./limit-holder.js";
 import type { Limits } from "./limits.js";
 import type { MasterKey } from "./master-key.js";
+import type { ModelAccess } from "./model-access.js";
 import type { ReservationPricing } from "./reservation-pricing.js";
 import { requireRole } from "./roles.js";
 import type { TagCache } from "./tag-record.js";
@@ -25,6 +26,8 @@ export interface AuthorizeDeps {
   gateway: LimitHolder | null;
   limits: Limits;
   pricing: ReservationPricing;
+  /** Model access groups, for keys' and teams' models. */
+  access: ModelAccess;
   /** This replica's id; Release finds its reservations here. */
   holder: string;
 }
@@ -59,7 +62,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     if (key.expiresAtMs !== null && key.expiresAtMs <= Date.now()) {
       throw unauthenticated(`Authentication Error, this key expired at ${new Date(key.expiresAtMs).toISOString()}`, "key_expired");
     }
-    if (req.model !== "" && key.models !== null && !key.models.has(req.model)) {
+    if (req.model !== "" && !deps.access.allows(key.models, req.model)) {
       throw gatewayError(
         `This key may not use model=${req.model}. It may use models=[${key.modelList.join(", ")}]`,
         Code.Unauthenticated,
@@ -71,7 +74,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
 
   function checkTeam(team: TeamRecord, req: AuthorizeRequest): void {
     if (team.blocked) throw unauthenticated(`Authentication Error, this key's team (${team.id}) is blocked`, "team_blocked");
-    if (req.model !== "" && team.models !== null && !team.models.has(req.model)) {
+    if (req.model !== "" && !deps.access.allows(team.models, req.model)) {
       throw gatewayError(
         `Team=${team.id} may not use model=${req.model}. It may use models=[${team.modelList.join(", ")}]`,
         Code.Unauthenticated,
@@ -137,7 +140,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       keyAlias: key.alias,
       userId: key.userId,
       teamId: key.teamId,
-      models: (team ? allowedModels(key, team) : key.modelList) as string[],
+      models: (team ? allowedModels(key, team, deps.access) : deps.access.expand(key.modelList)) as string[],
       holder: deps.holder,
       isMaster: false,
       rateLimit: undefined,

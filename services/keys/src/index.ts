@@ -7,6 +7,7 @@ import { KeyCache } from "./key-cache.js";
 import { KeyStore } from "./key-store.js";
 import { Limits } from "./limits.js";
 import { MasterKey } from "./master-key.js";
+import { ModelAccess } from "./model-access.js";
 import { ReservationPricing } from "./reservation-pricing.js";
 import { TableCache } from "./table-cache.js";
 import { TEAMS_CHANGED_SUBJECT, toTeamRecord } from "./team-record.js";
@@ -77,10 +78,13 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   );
   await tags.start();
   const pricing = new ReservationPricing(deps.config);
+  const access = new ModelAccess(deps.config);
   // The router's model list, as it changes (runtime models, config reloads).
   const stopFollowingPrices = deps.bus.listen(MODEL_PRICES_SUBJECT, (data) => {
     try {
-      pricing.load(decodeModelPrices(data));
+      const models = decodeModelPrices(data);
+      pricing.load(models);
+      access.load(models);
     } catch (err) {
       deps.logger.error({ err: (err as Error).message }, "a model list for budget reservations could not be read; the last one stays");
     }
@@ -102,6 +106,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     tags,
     limits,
     pricing,
+    access,
     gateway: gatewayLimits(deps.config),
     holder: randomUUID(),
     bus: deps.bus,

@@ -3,6 +3,7 @@ import { VirtualKeySchema, type VirtualKey } from "@gateway/proto/keys/v1/keys_p
 import type { virtualKeys } from "./db/schema.js";
 import { limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
 import { metadataTags } from "./metadata-tags.js";
+import { modelsOf } from "./model-access.js";
 
 export type KeyRow = typeof virtualKeys.$inferSelect;
 
@@ -28,8 +29,7 @@ export function toRecord(row: KeyRow): KeyRecord {
     ...limitHolder(row.id, row.id, "key", row),
     hash: row.keyHash,
     alias: row.keyAlias ?? "",
-    models: row.models.length > 0 ? new Set(row.models) : null,
-    modelList: row.models,
+    ...modelsOf(row.models),
     expiresAtMs: row.expiresAt?.getTime() ?? null,
     blocked: row.blocked,
     userId: row.userId,

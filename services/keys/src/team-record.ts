@@ -4,6 +4,7 @@ import type { teams } from "./db/schema.js";
 import type { KeyRecord } from "./key-record.js";
 import { limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
 import { metadataTags } from "./metadata-tags.js";
+import { modelsOf, type ModelAccess } from "./model-access.js";
 import type { TableCache } from "./table-cache.js";
 
 export type TeamRow = typeof teams.$inferSelect;
@@ -67,8 +68,7 @@ function memberLimits(row: TeamRow): ReadonlyMap<string, LimitHolder> {
 export function toTeamRecord(row: TeamRow): TeamRecord {
   return {
     ...limitHolder(row.teamId, teamAllowanceId(row), "team", row),
-    models: row.models.length > 0 ? new Set(row.models) : null,
-    modelList: row.models,
+    ...modelsOf(row.models),
     blocked: row.blocked,
     tags: metadataTags(row.metadata),
     members: memberLimits(row),
@@ -76,23 +76,25 @@ export function toTeamRecord(row: TeamRow): TeamRecord {
   };
 }
 
-// The models a key of a team may use, worked out once per key and team record.
-const allowed = new WeakMap<KeyRecord, { team: TeamRecord; models: readonly string[] }>();
+// The models a key of a team may use, worked out once per key and team record (and access groups).
+const allowed = new WeakMap<KeyRecord, { team: TeamRecord; generation: number; models: readonly string[] }>();
 
 /**
- * What a key of this team may use: the models both allow (empty: every
- * model). Keys are made with models inside their team's; should a team's
- * later change leave none in common, the key's own list stands here (every
- * call is still refused by the team's check).
+ * What a key of this team may use: the model groups both allow, access
+ * groups expanded (empty: every model). Keys are made with models inside
+ * their team's; should a team's later change leave none in common, the
+ * key's own list stands here (every call is still refused by the team's
+ * check).
  */
-export function allowedModels(key: KeyRecord, team: TeamRecord): readonly string[] {
-  if (team.models === null) return key.modelList;
-  if (key.models === null) return team.modelList;
+export function allowedModels(key: KeyRecord, team: TeamRecord, access: ModelAccess): readonly string[] {
+  if (team.models === null) return access.expand(key.modelList);
+  if (key.models === null) return access.expand(team.modelList);
   const known = allowed.get(key);
-  if (known?.team === team) return known.models;
-  const common = key.modelList.filter((m) => team.models?.has(m));
-  const models = common.length > 0 ? common : key.modelList;
-  allowed.set(key, { team, models });
+  if (known?.team === team && known.generation === access.generation) return known.models;
+  const teamModels = access.expand(team.modelList);
+  const common = access.expand(key.modelList).filter((m) => teamModels.includes(m));
+  const models = common.length > 0 ? common : access.expand(key.modelList);
+  allowed.set(key, { team, generation: access.generation, models });
   return models;
 }
 

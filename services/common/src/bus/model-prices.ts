@@ -2,9 +2,10 @@ import { parseConfig, PRICE_SETTINGS, type GatewayConfig, type ModelEntry } from
 
 /**
  * The live subject on which router replicas tell keys replicas the model
- * list that budgets are reserved against: config.yaml's, as last reloaded,
- * with the models added at run time. A keys replica starts from its own
- * config.yaml and follows these from then on.
+ * list that budgets are reserved against and model access groups are read
+ * from: config.yaml's, as last reloaded, with the models added at run time.
+ * A keys replica starts from its own config.yaml and follows these from
+ * then on.
  */
 export const MODEL_PRICES_SUBJECT = "keys.model-prices";
 
@@ -18,7 +19,7 @@ function fallbacksOf(settings: GatewayConfig["litellm_settings"] | GatewayConfig
   return Object.fromEntries(FALLBACK_SETTINGS.filter((name) => settings[name] !== undefined).map((name) => [name, settings[name]]));
 }
 
-/** What prices requests, in config.yaml's shape: models, their prices and output limits, fallbacks and aliases; no keys or addresses. */
+/** What prices requests, in config.yaml's shape: models, their prices, output limits and model_info (access groups), fallbacks and aliases; no keys or addresses. */
 export function encodeModelPrices(config: GatewayConfig, runtime: readonly ModelEntry[]): Uint8Array {
   const entry = (e: ModelEntry) => {
     const priced = Object.fromEntries(PRICED_SETTINGS.map((name) => [name, e.litellm_params[name]]));

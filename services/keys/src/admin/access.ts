@@ -3,6 +3,7 @@ import { administers, gatewayError, readsAll } from "@gateway/common";
 import { Access, type AuthorizeResponse, type KeyRef } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { KeyRow } from "../key-record.js";
 import type { KeyPatch } from "../key-store.js";
+import { modelsOf } from "../model-access.js";
 import { requireRole, viewerRefusal } from "../roles.js";
 import type { TeamMember } from "../team-record.js";
 import { resolveKey, type AdminDeps } from "./context.js";
@@ -92,10 +93,11 @@ export function checkOwnKeyWrite(deps: AdminDeps, caller: Caller, patch: KeyPatc
   if (owner !== caller.userId && !(isTeamAdmin(deps, caller, teamId) && memberRole(deps, owner, teamId) !== undefined)) {
     throw forbidden(`User can only create keys for themselves, or as a team admin for the team's members. Got user_id=${owner}, Your ID=${caller.userId}`);
   }
-  const allowed = deps.users.get(owner)?.models ?? [];
+  const allowed = modelsOf(deps.users.get(owner)?.models ?? []).modelList;
   if (allowed.length === 0) return;
   if (!current && (patch.models === undefined || patch.models.length === 0)) patch.models = [...allowed];
-  if (patch.models !== undefined && (patch.models.length === 0 || patch.models.some((m) => !allowed.includes(m)))) {
+  const asked = patch.models && modelsOf(patch.models).modelList;
+  if (asked !== undefined && (asked.length === 0 || asked.some((m) => !deps.access.covers(allowed, m)))) {
     throw forbidden(`User=${owner}'s keys may have only models within [${allowed.join(", ")}]`);
   }
 }

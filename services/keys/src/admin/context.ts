@@ -6,6 +6,7 @@ import type { KeyCache } from "../key-cache.js";
 import type { KeyRow } from "../key-record.js";
 import type { KeyPatch, KeyStore } from "../key-store.js";
 import type { MasterKey } from "../master-key.js";
+import { modelsOf, type ModelAccess } from "../model-access.js";
 import type { TeamCache } from "../team-record.js";
 import type { TeamStore } from "../team-store.js";
 import type { CustomerCache } from "../customer-record.js";
@@ -32,6 +33,8 @@ export interface AdminDeps {
   customers: CustomerCache;
   tagStore: TagStore;
   tags: TagCache;
+  /** Model access groups, for the models keys and teams are given. */
+  access: ModelAccess;
 }
 
 /** The bearer token of a management call, whichever way it arrives. */
@@ -78,8 +81,8 @@ export async function checkKeyTeam(deps: AdminDeps, patch: KeyPatch, current?: K
     if (patch.teamId === undefined) return;
     throw gatewayError(`team_id ${teamId} names no team; create it with /team/new first`, Code.InvalidArgument, { type: "invalid_request_error", param: "team_id" });
   }
-  const models = patch.models ?? current?.models ?? [];
-  const outside = team.models.length === 0 ? [] : models.filter((m) => !team.models.includes(m));
+  const teamModels = modelsOf(team.models).modelList;
+  const outside = modelsOf(patch.models ?? current?.models ?? []).modelList.filter((m) => !deps.access.covers(teamModels, m));
   if (outside.length > 0) {
     throw gatewayError(`models [${outside.join(", ")}] are not among team ${teamId}'s models [${team.models.join(", ")}]`, Code.InvalidArgument, {
       type: "invalid_request_error",
