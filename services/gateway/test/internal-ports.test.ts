@@ -202,7 +202,7 @@ describe("split services' own ports", () => {
     expect(own.status).toBe(200);
     expect(((await own.json()) as { info: { spend: number } }).info.spend).toBe(0);
     // And a virtual key still gets no further at the edge than before.
-    const refused = await fetch(`${edgeUrl}/model/info`, { headers: { authorization: `Bearer ${virtual.key}` } });
+    const refused = await fetch(`${edgeUrl}/global/spend/models`, { headers: { authorization: `Bearer ${virtual.key}` } });
     expect(refused.status).toBe(401);
   });
 });

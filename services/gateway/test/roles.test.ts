@@ -76,7 +76,7 @@ function roleTests(mode: (typeof MODES)[number]): void {
       ["POST", "/model/new", { model_name: "sneaky", litellm_params: { model: "openai/gpt-4o" } }],
       ["POST", "/team/new", {}],
       ["GET", "/global/spend"],
-      ["GET", "/model/info"],
+      ["GET", "/spend/tags"],
     ] as const) {
       const refused = await as<ErrorJson>("internal_user", method, path, body);
       expect(refused.status, path).toBe(401);

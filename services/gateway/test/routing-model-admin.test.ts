@@ -110,12 +110,21 @@ describe("runtime models", () => {
     expect((await admin(one, "POST", "/model/delete", { id: "no-such-model" })).status).toBe(404);
   });
 
-  it("keeps /model/* and /health to the master key", async () => {
+  it("keeps /model/* changes and /health to the master key, and shows a key only its models' deployments", async () => {
     const key = await admin<GeneratedKey>(one, "POST", "/key/generate", {});
-    for (const [method, path] of [["GET", "/model/info"], ["POST", "/model/new"], ["POST", "/model/delete"], ["GET", "/health"]] as const) {
+    for (const [method, path] of [["POST", "/model/new"], ["POST", "/model/delete"], ["GET", "/health"]] as const) {
       const res = await fetch(`${one}${path}`, { method, headers: { authorization: `Bearer ${key.json.key}` }, ...(method === "POST" && { body: "{}" }) });
       expect(res.status).toBe(401);
     }
+    const info = async (apiKey: string) =>
+      ((await (await fetch(`${one}/model/info`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { data: { model_name: string }[] }).data.map((d) => d.model_name);
+    const all = await info(MASTER_KEY);
+    expect(new Set(all).size).toBeGreaterThan(1);
+    expect(await info(key.json.key)).toEqual(all);
+    const narrow = await admin<GeneratedKey>(one, "POST", "/key/generate", { models: ["fast-model"] });
+    const seen = await info(narrow.json.key);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((name) => name === "fast-model")).toBe(true);
   });
 
   it("deletes a runtime model on every replica", async () => {

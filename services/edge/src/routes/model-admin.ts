@@ -1,8 +1,8 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { gatewayError, readsAll } from "@gateway/common";
 import type { EndpointHealth } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { asAdmin, asMasterKey, asViewer, pathSegment, queryOf, readJsonObject, sendJson } from "../http.js";
+import { asAdmin, asMasterKey, asViewer, callerOf, pathSegment, queryOf, readJsonObject, sendJson } from "../http.js";
 
 // LiteLLM's model management routes (/model/new, /model/update,
 // /model/delete, /model/info) and its deployment health check (/health), for the master
@@ -53,11 +53,17 @@ export async function deleteModel(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, { message: `Model: ${id} deleted successfully` });
 }
 
-/** GET /model/info (?litellm_model_id= for one): every deployment, without secrets. */
+/**
+ * GET /model/info (?litellm_model_id= for one): every deployment, without
+ * secrets, for a key that reads everything; for any other key, as LiteLLM's
+ * info route, those of the model groups it may use.
+ */
 export async function modelInfo(ctx: RequestContext): Promise<void> {
-  await asViewer(ctx);
+  const caller = await callerOf(ctx);
   const { models } = await ctx.options.peers.router.getModelInfo({ id: queryOf(ctx.req).get("litellm_model_id") ?? "" }, asMasterKey(ctx));
-  sendJson(ctx.res, 200, { data: models.map((m) => json(m.json)) });
+  const deployments = models.map((m) => json(m.json) as { model_name?: string });
+  const everything = readsAll(caller.userRole) || caller.models.length === 0;
+  sendJson(ctx.res, 200, { data: everything ? deployments : deployments.filter((d) => d.model_name !== undefined && caller.models.includes(d.model_name)) });
 }
 
 function endpoint(e: EndpointHealth) {
