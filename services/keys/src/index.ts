@@ -84,9 +84,10 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     try {
       const models = decodeModelPrices(data);
       pricing.load(models);
-      access.load(models);
+      // Answers callers keep name the models a key may use: they go when a group changes.
+      if (access.load(models)) cache.anyChanged();
     } catch (err) {
-      deps.logger.error({ err: (err as Error).message }, "a model list for budget reservations could not be read; the last one stays");
+      deps.logger.error({ err: (err as Error).message }, "a model list for budget reservations and access groups could not be read; the last one stays");
     }
   });
   const impl = createKeysService({

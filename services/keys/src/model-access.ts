@@ -26,7 +26,8 @@ export class ModelAccess {
     this.load(config);
   }
 
-  load(config: GatewayConfig): void {
+  /** Reads the access groups of `config`'s model list; whether they changed. */
+  load(config: GatewayConfig): boolean {
     const groups = new Map<string, Set<string>>();
     for (const entry of config.model_list) {
       for (const group of entry.model_info?.access_groups ?? []) {
@@ -35,9 +36,12 @@ export class ModelAccess {
         groups.set(group, members);
       }
     }
-    this.groups = new Map([...groups].map(([group, members]) => [group, [...members]]));
+    const next = new Map([...groups].map(([group, members]) => [group, [...members]] as const));
+    if (JSON.stringify([...next]) === JSON.stringify([...this.groups])) return false;
+    this.groups = next;
     this.expanded = new WeakMap();
     this.generation++;
+    return true;
   }
 
   /** Whether `models` (a key's or team's; null: every model) let a request to `model` through. */

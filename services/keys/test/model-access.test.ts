@@ -72,7 +72,15 @@ describe("model access groups", () => {
     const key = await keyWith({ models: { models: ["beta-models"] } });
     await expect(ask(key, "new-model")).rejects.toMatchObject({ code: Code.Unauthenticated });
     const added = parseConfig(models("  - model_name: new-model\n    litellm_params: { model: openai/gpt-4.1 }\n    model_info: { access_groups: [beta-models] }\n"));
-    bus.broadcast(MODEL_PRICES_SUBJECT, encodeModelPrices(config, added.model_list.slice(2)));
+    const watcher = client().watchKeys({})[Symbol.asyncIterator]();
+    try {
+      expect((await watcher.next()).value).toMatchObject({ all: true });
+      bus.broadcast(MODEL_PRICES_SUBJECT, encodeModelPrices(config, added.model_list.slice(2)));
+      // Callers that keep answers forget them: the models a key may use changed.
+      expect((await watcher.next()).value).toMatchObject({ all: true, keyHash: "" });
+    } finally {
+      await watcher.return?.();
+    }
     expect((await ask(key, "new-model")).keyHash).toBeTruthy();
     expect((await client().authorize({ apiKey: key, access: Access.LOOKUP })).models).toEqual(["fast-model", "new-model"]);
   });
