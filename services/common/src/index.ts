@@ -32,3 +32,4 @@ export { withFields } from "./with-fields.js";
 export { estimateTokens, messagesText, tokensForChars } from "./tokens.js";
 export { clientJson } from "./client-json.js";
 export { administers, readsAll, readsOwnSpend, USER_ROLES } from "./user-roles.js";
+export { isRouteSpec, routeAllowed, ROUTE_GROUP_NAMES } from "./allowed-routes.js";

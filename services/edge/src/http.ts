@@ -142,6 +142,13 @@ export async function asViewer(ctx: RequestContext): Promise<void> {
   await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.VIEW });
 }
 
+/** A key whose allowed_routes leave out the route it called, refused as LiteLLM refuses it. */
+export function routeRefused(path: string, allowed: readonly string[]): Error {
+  return gatewayError(`Virtual key is not allowed to call this route. Only allowed to call routes: ${JSON.stringify(allowed)}. Tried to call route: ${path}`, Code.PermissionDenied, {
+    type: "permission_error",
+  });
+}
+
 /** Who calls: the keys service's answer about the caller's key, its user's role included. */
 export function callerOf(ctx: RequestContext): Promise<AuthorizeResponse> {
   return ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, hashKey, LightAbortController, rememberParsedBody, type ErrorDetails } from "@gateway/common";
+import { gatewayError, hashKey, LightAbortController, rememberParsedBody, routeAllowed, type ErrorDetails } from "@gateway/common";
 import { Access, type AuthorizeRequest, type AuthorizeResponse, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
 import { endUserOf } from "./end-user.js";
 import { requestTagsOf, withKeyTags } from "./request-tags.js";
-import { apiKeyOf, readJsonObject } from "./http.js";
+import { apiKeyOf, readJsonObject, routeRefused } from "./http.js";
 import { logFailure } from "./observe.js";
 import { addProviderRateLimits } from "./provider-rate-limits.js";
 import { SSE_HEADERS, writeEvent, writeNamedEvent } from "./sse.js";
@@ -184,6 +184,10 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
       options.logger.error({ requestId, err: (err as Error).message }, "releasing the key's reservation failed");
     });
   };
+  if (!routeAllowed(auth.allowedRoutes, ctx.path)) {
+    release();
+    throw routeRefused(ctx.path, auth.allowedRoutes);
+  }
   // Field by field, not { ...ctx, api, … }: see withFields (@gateway/common).
   const call: Call = { req, res, path: ctx.path, requestId, options, api, auth, used, release };
   const abort = new LightAbortController();

@@ -4,8 +4,9 @@ import { createServer as createTlsServer, type ServerOptions as TlsServerOptions
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { gatewayError, routeAllowed } from "@gateway/common";
 import type { EdgeOptions, RequestContext, RouteHandler } from "./context.js";
+import { callerOf, routeRefused } from "./http.js";
 import { observeRequest } from "./observe.js";
 import { errorBody } from "./openai-errors.js";
 import { audioSpeech } from "./routes/audio-speech.js";
@@ -138,6 +139,35 @@ function pathRoute(method: string | undefined, path: string) {
   return PATH_ROUTES.find((r) => r.method === method && r.path.test(path));
 }
 
+// Routes that check the key's allowed_routes themselves (a model call's
+// answer carries them) or take no key: every other route asks first.
+const OWN_ROUTE_CHECK = new Set<RouteHandler>([
+  chatCompletions,
+  responses,
+  textCompletions,
+  embeddings,
+  imageGenerations,
+  imageEdits,
+  audioSpeech,
+  audioTranscriptions,
+  rerank,
+  moderations,
+  messages,
+  liveliness,
+  readiness,
+  metricsRoute,
+]);
+
+/**
+ * Refuses a key whose allowed_routes leave this route out, before the route
+ * does anything; a key the keys service refuses outright gets the route's
+ * own answer.
+ */
+async function checkRoute(ctx: RequestContext): Promise<void> {
+  const caller = await callerOf(ctx).catch(() => undefined);
+  if (caller && !routeAllowed(caller.allowedRoutes, ctx.path)) throw routeRefused(ctx.path, caller.allowedRoutes);
+}
+
 function routeFor(method: string | undefined, path: string): RouteHandler | undefined {
   return ROUTES.get(`${method} ${path}`) ?? pathRoute(method, path)?.handler;
 }
@@ -170,6 +200,7 @@ export function createEdgeServer(options: EdgeOptions, tls?: Pick<TlsServerOptio
     const handler = routeFor(req.method, path);
     observeRequest(ctx, routeLabel(req.method, path), async () => {
       if (!handler) throw notFound(req.method, path);
+      if (!OWN_ROUTE_CHECK.has(handler)) await checkRoute(ctx);
       await handler(ctx);
     });
   }

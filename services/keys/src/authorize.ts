@@ -148,6 +148,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       // Reusable while nothing changes the key (WatchKeys says when), up to its expiry.
       reusableUntilMs: key.expiresAtMs ?? Number.MAX_SAFE_INTEGER,
       tags: (team && team.tags.length > 0 ? requestTags(key.tags, team.tags) : key.tags) as string[],
+      allowedRoutes: key.allowedRoutes as string[],
       userRole: "",
     };
     if (req.access === Access.MANAGEMENT || req.access === Access.VIEW) {

@@ -22,6 +22,8 @@ export interface KeyRecord extends LimitHolder {
   teamId: string;
   /** metadata.tags: request tags every request of the key carries. */
   tags: readonly string[];
+  /** The routes the key may call; empty: every route. */
+  allowedRoutes: readonly string[];
 }
 
 export function toRecord(row: KeyRow): KeyRecord {
@@ -35,6 +37,7 @@ export function toRecord(row: KeyRow): KeyRecord {
     userId: row.userId,
     teamId: row.teamId,
     tags: metadataTags(row.metadata),
+    allowedRoutes: row.allowedRoutes,
   };
 }
 
@@ -55,5 +58,6 @@ export function toProto(row: KeyRow, now = Date.now(), spend?: number): VirtualK
     updatedAtMs: BigInt(row.updatedAt.getTime()),
     ...(spend !== undefined && { spend }),
     previousKeyHashes: row.previousKeyHashes,
+    allowedRoutes: row.allowedRoutes,
   });
 }

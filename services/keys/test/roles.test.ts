@@ -196,3 +196,19 @@ describe("role changes", () => {
     }
   });
 });
+
+describe("allowed_routes", () => {
+  it("are kept, answered by Authorize, set by users only on new keys, and checked for shape", async () => {
+    const gus = await userWithKey("gus", "internal_user");
+    const made = await client().generateKey({ settings: { allowedRoutes: { routes: ["llm_api_routes", "/key/info"] } } }, as(gus));
+    expect(made.info?.allowedRoutes).toEqual(["llm_api_routes", "/key/info"]);
+    expect((await client().authorize({ apiKey: made.key, model: "fast-model", requestId: "routes-1" })).allowedRoutes).toEqual(["llm_api_routes", "/key/info"]);
+    const widen = await refused(client().updateKey({ ref: keyRef(made.key), settings: { clear: ["allowed_routes"] } }, as(gus)));
+    expect(widen).toMatchObject({ code: Code.PermissionDenied, rawMessage: "Only an admin may change the allowed_routes of a key" });
+    expect((await client().updateKey({ ref: keyRef(made.key), settings: { clear: ["allowed_routes"] } }, asMaster)).key?.allowedRoutes).toEqual([]);
+    expect(await refused(client().generateKey({ settings: { allowedRoutes: { routes: ["chat"] } } }, asMaster))).toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringContaining("allowed_routes must be paths"),
+    });
+  });
+});

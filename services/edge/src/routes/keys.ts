@@ -31,7 +31,7 @@ export function keyRef(value: unknown, param = "key"): MessageInitShape<typeof K
   return /^[0-9a-f]{64}$/.test(value) ? { ref: { case: "keyHash", value } } : { ref: { case: "key", value } };
 }
 
-const CLEARABLE = ["key_alias", "max_budget", "budget_duration", "duration", "rpm_limit", "tpm_limit", "max_parallel_requests"];
+const CLEARABLE = ["key_alias", "max_budget", "budget_duration", "duration", "rpm_limit", "tpm_limit", "max_parallel_requests", "allowed_routes"];
 
 /** LiteLLM's key fields from a request body. */
 function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
@@ -44,6 +44,8 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   if (userId !== undefined) s.userId = userId;
   const teamId = optional(b, "team_id", isString, "a string");
   if (teamId !== undefined) s.teamId = teamId;
+  const routes = optional(b, "allowed_routes", isStrings, "a list of routes");
+  if (routes !== undefined) s.allowedRoutes = { routes };
   // LiteLLM takes null as "remove this limit".
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
@@ -66,6 +68,7 @@ export function keyInfo(k: VirtualKey, spend: number) {
     metadata: JSON.parse(k.metadataJson || "{}") as unknown,
     user_id: k.userId || null,
     team_id: k.teamId || null,
+    allowed_routes: k.allowedRoutes,
     blocked: k.blocked,
     spend,
     created_at: iso(k.createdAtMs),

@@ -79,12 +79,15 @@ export const mayReadKey = (deps: AdminDeps, caller: Caller, row: KeyRow): boolea
  * What a key's user, team and models may be when a non-admin writes it: a
  * new key without a user_id is the caller's; a key is its own user's, or,
  * by a team admin, a member's of that team; its team one the caller is in;
- * its models within its user's (a new key without models gets them).
+ * its models within its user's (a new key without models gets them); its
+ * allowed_routes set only when it is made.
  * `patch` is completed in place.
  */
 export function checkOwnKeyWrite(deps: AdminDeps, caller: Caller, patch: KeyPatch, current?: KeyRow): void {
   if (administers(caller.userRole)) return;
   if (!current && patch.userId === undefined) patch.userId = caller.userId;
+  // A key's routes are set when it is made; widening them afterwards is an admin's to do.
+  if (current && patch.allowedRoutes !== undefined) throw forbidden("Only an admin may change the allowed_routes of a key");
   const owner = patch.userId ?? current?.userId ?? "";
   const teamId = patch.teamId ?? current?.teamId ?? "";
   if (patch.teamId !== undefined && patch.teamId !== "" && memberRole(deps, caller.userId, patch.teamId) === undefined) {

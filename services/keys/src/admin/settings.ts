@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { addDuration, gatewayError, parseDuration, USER_ROLES } from "@gateway/common";
+import { addDuration, gatewayError, isRouteSpec, parseDuration, ROUTE_GROUP_NAMES, USER_ROLES } from "@gateway/common";
 import type { CustomerSettings, KeySettings, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CustomerPatch } from "../customer-store.js";
 import type { KeyPatch } from "../key-store.js";
@@ -66,6 +66,7 @@ const KEY_CLEARABLE: Record<string, (patch: KeyPatch) => void> = {
   ...SHARED_CLEARABLE,
   key_alias: (p) => (p.keyAlias = null),
   duration: (p) => (p.expiresAt = null),
+  allowed_routes: (p) => (p.allowedRoutes = []),
 };
 
 /** The columns a KeySettings message sets, validated; absent fields are left out. */
@@ -77,6 +78,11 @@ export function settingsPatch(s: KeySettings | undefined, now = Date.now()): Key
   if (s.duration !== undefined) patch.expiresAt = s.duration === "" ? null : new Date(addDuration(now, parseDuration(s.duration, "duration")));
   if (s.userId !== undefined) patch.userId = s.userId;
   if (s.teamId !== undefined) patch.teamId = s.teamId;
+  if (s.allowedRoutes !== undefined) {
+    const bad = s.allowedRoutes.routes.filter((route) => !isRouteSpec(route));
+    if (bad.length > 0) throw invalid(`allowed_routes must be paths ("/v1/chat/completions", "/key/*") or route groups (${ROUTE_GROUP_NAMES.join(", ")}): ${bad.join(", ")}`, "allowed_routes");
+    patch.allowedRoutes = s.allowedRoutes.routes;
+  }
   clearAll(s.clear, KEY_CLEARABLE, patch);
   return patch;
 }

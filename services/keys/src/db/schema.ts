@@ -37,6 +37,8 @@ export const virtualKeys = keys.table("virtual_keys", {
   userId: text("user_id").notNull().default(""),
   teamId: text("team_id").notNull().default(""),
   blocked: boolean("blocked").notNull().default(false),
+  /** LiteLLM's allowed_routes: the edge routes (or route groups) the key may call; empty: every route. */
+  allowedRoutes: text("allowed_routes").array().notNull().default(sql`'{}'::text[]`),
   ...timestamps(),
 });
 

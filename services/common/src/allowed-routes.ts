@@ -1,0 +1,44 @@
+// LiteLLM's allowed_routes on a key: the edge routes it may call, each a
+// path ("/v1/embeddings"), a path prefix ending in "*" ("/key/*"), or one of
+// LiteLLM's route groups. Paths match with or without "/v1", as the edge
+// serves OpenAI's routes both ways.
+
+const ROUTE_GROUPS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries({
+  llm_api_routes: [
+    "/chat/completions",
+    "/completions",
+    "/responses",
+    "/embeddings",
+    "/images/*",
+    "/audio/*",
+    "/rerank",
+    "/v2/rerank",
+    "/moderations",
+    "/messages",
+    "/messages/count_tokens",
+    "/models",
+    "/models/*",
+  ],
+  info_routes: ["/key/info", "/key/list", "/team/info", "/team/list", "/user/info", "/model/info", "/model_group/info", "/models", "/models/*"],
+  management_routes: ["/key/*", "/team/*", "/user/*", "/model/*", "/customer/*", "/end_user/*", "/tag/*", "/cache/*", "/provider/budgets"],
+  spend_tracking_routes: ["/spend/*", "/global/spend*", "/user/daily/activity", "/team/daily/activity"],
+}));
+
+/** Whether `route` is something allowed_routes may hold: a path or a route group's name. */
+export const isRouteSpec = (route: string): boolean => route.startsWith("/") || ROUTE_GROUPS.has(route);
+
+export const ROUTE_GROUP_NAMES: readonly string[] = [...ROUTE_GROUPS.keys()];
+
+const withoutV1 = (path: string) => (path.startsWith("/v1/") ? path.slice(3) : path);
+
+function matches(pattern: string, path: string): boolean {
+  const p = withoutV1(pattern);
+  return p.endsWith("*") ? path.startsWith(p.slice(0, -1)) : path === p;
+}
+
+/** Whether a key limited to `allowed` (empty: every route) may call `path`. */
+export function routeAllowed(allowed: readonly string[], path: string): boolean {
+  if (allowed.length === 0) return true;
+  const plain = withoutV1(path);
+  return allowed.some((spec) => (ROUTE_GROUPS.get(spec) ?? [spec]).some((pattern) => matches(pattern, plain)));
+}

@@ -1,0 +1,1 @@
+ALTER TABLE "keys"."virtual_keys" ADD COLUMN "allowed_routes" text[] DEFAULT '{}'::text[] NOT NULL;
