@@ -1,9 +1,8 @@
 import { Code } from "@connectrpc/connect";
-import { encodeModelPrices, MemoryBus, MODEL_PRICES_SUBJECT, parseConfig } from "@gateway/common";
+import { encodeModelPrices, MODEL_PRICES_SUBJECT, parseConfig } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startKeys } from "../src/index.js";
-import { MASTER, asMaster, clientOf, keysDatabase, logger, type Keys } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { MASTER, asMaster, keysService } from "./support.js";
 
 // LiteLLM's model access groups (model_info.access_groups) and its names for
 // every model ("all-proxy-models", "all-team-models") in keys' and teams'
@@ -21,19 +20,9 @@ general_settings:
   master_key: ${MASTER}
 `;
 const config = parseConfig(models());
-const bus = new MemoryBus();
-let database: Awaited<ReturnType<typeof keysDatabase>>;
-let keys: Keys;
-beforeAll(async () => {
-  database = await keysDatabase();
-  keys = await startKeys({ config, database, bus, logger });
-});
-afterAll(async () => {
-  await keys.stop();
-  await database.close();
-});
-
-const client = () => clientOf(keys);
+const service = keysService(config);
+const client = service.client;
+const bus = service.bus;
 let requests = 0;
 const ask = (apiKey: string, model: string) => client().authorize({ apiKey, model, requestId: `r-${++requests}`, promptTokens: 10, maxTokens: 10 });
 const keyWith = async (settings: Parameters<ReturnType<typeof client>["generateKey"]>[0]["settings"]) => (await client().generateKey({ settings }, asMaster)).key;

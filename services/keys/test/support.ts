@@ -36,9 +36,9 @@ export const RESERVATION = new ReservationPricing(config).maxCost("fast-model", 
 /**
  * A keys service (on `settings`, the shared config unless given) on a PGlite of the test file's own, started before its
  * tests and stopped after them: `client()` calls it; `replica()` starts
- * another on the same database and bus, for the caller to stop.
+ * another on the same database and bus (`bus`), for the caller to stop.
  */
-export function keysService(settings = config): { client: () => KeysClient; replica: () => Promise<Keys> } {
+export function keysService(settings = config): { client: () => KeysClient; replica: () => Promise<Keys>; bus: MemoryBus } {
   let database: Database;
   let keys: Keys;
   const bus = new MemoryBus();
@@ -50,5 +50,5 @@ export function keysService(settings = config): { client: () => KeysClient; repl
     await keys.stop();
     await database.close();
   });
-  return { client: () => clientOf(keys), replica: () => startKeys({ config: settings, database, bus, logger }) };
+  return { client: () => clientOf(keys), replica: () => startKeys({ config: settings, database, bus, logger }), bus };
 }
