@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code, type CallOptions } from "@connectrpc/connect";
-import { formFields, gatewayError, keyOfAuthorization, withFields } from "@gateway/common";
+import { formFields, gatewayError, keyOfAuthorization, readsAll, readsOwnSpend, withFields } from "@gateway/common";
 import { Access, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "./context.js";
 
@@ -152,6 +152,22 @@ export function routeRefused(path: string, allowed: readonly string[]): Error {
 /** Who calls: the keys service's answer about the caller's key, its user's role included. */
 export function callerOf(ctx: RequestContext): Promise<AuthorizeResponse> {
   return ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });
+}
+
+/**
+ * Whose spend the caller may read: everyone's (undefined) for a key that
+ * reads everything, its own user's for an internal user's key (asking for
+ * another `user_id` is a 403); any other key is refused.
+ */
+export async function spendReader(ctx: RequestContext): Promise<string | undefined> {
+  const caller = await callerOf(ctx);
+  if (readsAll(caller.userRole)) return undefined;
+  if (!readsOwnSpend(caller.userRole) || caller.userId === "") {
+    throw gatewayError("Only the keys of admins and of users may read spend; this key has no user", Code.PermissionDenied, { type: "permission_error", status: 401 });
+  }
+  const asked = queryOf(ctx.req).get("user_id");
+  if (asked && asked !== caller.userId) throw gatewayError("You may read only your own user's spend", Code.PermissionDenied, { type: "permission_error", param: "user_id" });
+  return caller.userId;
 }
 
 export function apiKeyOf(ctx: RequestContext): string {

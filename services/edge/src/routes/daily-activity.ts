@@ -1,8 +1,8 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError, hashKey, readsAll, readsOwnSpend } from "@gateway/common";
+import { gatewayError, hashKey, readsAll } from "@gateway/common";
 import type { SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import type { RequestContext } from "../context.js";
-import { asMasterKey, asViewer, callerOf, intParam, queryOf, sendJson } from "../http.js";
+import { asMasterKey, callerOf, intParam, queryOf, sendJson, spendReader } from "../http.js";
 import { callOptions } from "./admin-request.js";
 
 // LiteLLM's daily activity (/user/daily/activity, /team/daily/activity):
@@ -140,14 +140,7 @@ async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; tea
  * user's key reads its own user's only.
  */
 export async function userDailyActivity(ctx: RequestContext): Promise<void> {
-  const caller = await callerOf(ctx);
-  const asked = queryOf(ctx.req).get("user_id") ?? "";
-  let userId = asked;
-  if (!readsAll(caller.userRole)) {
-    if (!readsOwnSpend(caller.userRole) || caller.userId === "") await asViewer(ctx);
-    if (asked !== "" && asked !== caller.userId) throw forbidden("You may read only your own user's activity", "user_id");
-    userId = caller.userId;
-  }
+  const userId = (await spendReader(ctx)) ?? queryOf(ctx.req).get("user_id") ?? "";
   const apiKey = apiKeyParam(ctx);
   let keyHashes = apiKey === "" ? [] : [apiKey];
   if (userId !== "") {

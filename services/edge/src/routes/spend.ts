@@ -1,9 +1,9 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, hashKey, readsAll, readsOwnSpend } from "@gateway/common";
+import { gatewayError, hashKey } from "@gateway/common";
 import { UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { RequestContext } from "../context.js";
-import { asMasterKey, asViewer, callerOf, intParam, queryOf, sendJson } from "../http.js";
+import { asMasterKey, asViewer, intParam, queryOf, sendJson, spendReader } from "../http.js";
 import { spendLogSummary } from "./spend-log-summary.js";
 
 const MAX_PAGE_SIZE = 1000;
@@ -99,7 +99,7 @@ const FALSE = /^(false|0|no|off|f|n)$/i;
 export async function spendLogs(ctx: RequestContext): Promise<void> {
   const { accounting } = ctx.options.peers;
   const q = queryOf(ctx.req);
-  const ownUser = await spendLogsUser(ctx);
+  const ownUser = await spendReader(ctx);
   // LiteLLM's api_key filter takes the key itself or its hash.
   const apiKey = q.get("api_key") ?? "";
   const filters = {
@@ -117,18 +117,6 @@ export async function spendLogs(ctx: RequestContext): Promise<void> {
   }
   const { logs } = await accounting.listSpendLogs({ ...filters, ...pageOf(ctx) }, asMasterKey(ctx));
   sendJson(ctx.res, 200, logs.map(spendLogRow));
-}
-
-/** The user whose rows alone the caller may read; undefined for whoever reads everything (others are refused). */
-async function spendLogsUser(ctx: RequestContext): Promise<string | undefined> {
-  const caller = await callerOf(ctx);
-  if (readsAll(caller.userRole)) return undefined;
-  if (readsOwnSpend(caller.userRole) && caller.userId !== "") {
-    const asked = queryOf(ctx.req).get("user_id");
-    if (asked && asked !== caller.userId) throw gatewayError("You may read only your own user's spend logs", Code.PermissionDenied, { type: "permission_error", param: "user_id" });
-    return caller.userId;
-  }
-  throw gatewayError("Only the keys of admins and of users may read spend logs; this key has no user", Code.PermissionDenied, { type: "permission_error", status: 401 });
 }
 
 /**
