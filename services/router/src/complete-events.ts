@@ -5,8 +5,9 @@ import type { CallEvent } from "./outcome.js";
 /**
  * A Complete call's events as its caller reads them: straight from the
  * answer the router resolved to (a list, or a stream that has begun), with a
- * last step once they end, however they end: done, failed (the error as the
- * caller sees it), or given up by the caller (`abandoned`). The call starts
+ * last step once they end, however they end: done (for a list, as its last
+ * event is handed over), failed (the error as the caller sees it), or given
+ * up by the caller (`abandoned`). The call starts
  * at the first read, as a generator's body would. An iterator of its own
  * rather than a generator, which would resume once more for every event.
  */
@@ -59,6 +60,11 @@ export class CompleteEvents implements AsyncIterableIterator<CallEvent> {
     return { done: true, value: undefined };
   }
 
+  /**
+   * A whole answer's end is recorded before its last event is handed over:
+   * a caller that answers its client on that event (the edge, on Finished)
+   * must not get ahead of the usage event, which a crash would then lose.
+   */
   private fromList(list: readonly CallEvent[]): IteratorResult<CallEvent> {
     const value = list[this.index];
     if (value === undefined) {
@@ -66,6 +72,7 @@ export class CompleteEvents implements AsyncIterableIterator<CallEvent> {
       return { done: true, value: undefined };
     }
     this.index += 1;
+    if (this.index === list.length) this.finish(undefined);
     return { done: false, value };
   }
 

@@ -111,7 +111,7 @@ export async function startRouter(deps: {
       models.stop();
       await limits.close();
       await budgets.close();
-      await publisher.close();
+      publisher.close();
     },
   };
 }

@@ -37,7 +37,7 @@ const writing = new Set<string>();
  * the ledger by request id beyond JetStream's window.
  *
  * Writes are synchronous appends to the page cache (a few microseconds, no
- * fsync), one per batch of entries: they survive the process being killed,
+ * fsync), one per entry: they survive the process being killed,
  * not the machine losing power. The log is bounded by `maxBytes`; past it,
  * append() refuses and the event lives in memory only until it is published.
  */
@@ -88,37 +88,28 @@ export class Outbox {
   }
 
   /**
-   * Writes entries ahead of their publish, in one write: a ticket for each
-   * entry kept, undefined for one that did not fit (the outbox is full).
-   * Throws what the disk throws, and then keeps none of them.
+   * Writes an entry ahead of its publish, in one write: its ticket, or
+   * undefined when it does not fit (the outbox is full). Throws what the
+   * disk throws, and then keeps nothing.
    */
-  append(entries: readonly OutboxEntry[]): (OutboxTicket | undefined)[] {
-    const records: Buffer[] = [];
-    let bytes = 0;
-    for (const entry of entries) {
-      const record = encode(entry);
-      if (this.totalBytes + bytes + record.length > this.maxBytes) break;
-      records.push(record);
-      bytes += record.length;
-    }
-    const tickets: (OutboxTicket | undefined)[] = new Array(entries.length).fill(undefined);
-    if (records.length === 0) return tickets;
+  append(entry: OutboxEntry): OutboxTicket | undefined {
+    const record = encode(entry);
+    if (this.totalBytes + record.length > this.maxBytes) return undefined;
     const segment = this.writable();
     let written = 0;
     try {
-      written = writeSync(segment.fd!, records.length === 1 ? records[0]! : Buffer.concat(records, bytes));
+      written = writeSync(segment.fd!, record);
     } finally {
       // After a failed or short write (a full disk) the segment's tail may
       // hold part of a record: append nothing more behind it.
-      if (written !== bytes) this.seal(segment);
+      if (written !== record.length) this.seal(segment);
     }
-    if (written !== bytes) return tickets;
-    segment.bytes += bytes;
-    segment.outstanding += records.length;
-    this.totalBytes += bytes;
-    for (let i = 0; i < records.length; i++) tickets[i] = { segment };
+    if (written !== record.length) return undefined;
+    segment.bytes += record.length;
+    segment.outstanding += 1;
+    this.totalBytes += record.length;
     if (segment.bytes >= SEGMENT_BYTES) this.seal(segment);
-    return tickets;
+    return { segment };
   }
 
   /** The entry is stored in JetStream: forget it. */

@@ -23,7 +23,9 @@ export interface UsagePublisherOptions {
 
 /**
  * Publishes usage events without holding up the response. Each event is
- * first appended to the on-disk outbox, then published; a publish that fails
+ * first appended to the on-disk outbox, as it is handed over (before the
+ * answer it records leaves, so a crash cannot lose an answered request's
+ * event), then published; a publish that fails
  * or is not acknowledged is retried with backoff until JetStream stores it,
  * and only then is the event settled in the outbox. Events a crash left in
  * the outbox are published again at start. JetStream dedupes by the request
@@ -31,8 +33,6 @@ export interface UsagePublisherOptions {
  */
 export class UsagePublisher {
   private readonly pending = new Set<Promise<void>>();
-  /** Events of this turn of the event loop, not yet in the outbox. */
-  private readonly queued: OutboxEntry[] = [];
   private readonly outbox: Outbox | undefined;
   private closed = false;
   private outboxFull = false;
@@ -58,38 +58,31 @@ export class UsagePublisher {
   /**
    * Publishes a finished request's usage event, and counts it in the
    * metrics under `modelGroup`, the model_name configured for the
-   * deployment that answered ("" when none did). The events of one turn of
-   * the event loop are written to the outbox together, in one write, and
-   * then published.
+   * deployment that answered ("" when none did). The event is in the
+   * outbox when this returns (one write, a few microseconds), and then
+   * published.
    */
   publish(event: UsageEventInit, modelGroup = ""): void {
     countRequest(event, modelGroup);
-    this.queued.push({ id: event.requestId ?? "", data: usageEventCodec.encode(event) });
-    if (this.queued.length === 1) setImmediate(this.sendQueued);
+    const entry = { id: event.requestId ?? "", data: usageEventCodec.encode(event) };
+    this.track(this.send(entry.id, entry.data, this.keep(entry)));
   }
 
-  private readonly sendQueued = (): void => {
-    const entries = this.queued.splice(0);
-    if (entries.length === 0) return;
-    const tickets = this.keep(entries);
-    entries.forEach((entry, i) => this.track(this.send(entry.id, entry.data, tickets[i])));
-  };
-
-  private keep(entries: OutboxEntry[]): (OutboxTicket | undefined)[] {
-    if (!this.outbox) return [];
-    let tickets: (OutboxTicket | undefined)[];
+  private keep(entry: OutboxEntry): OutboxTicket | undefined {
+    if (!this.outbox) return undefined;
+    let ticket: OutboxTicket | undefined;
     try {
-      tickets = this.outbox.append(entries);
+      ticket = this.outbox.append(entry);
     } catch (err) {
-      this.logger.error({ events: entries.length, err: (err as Error).message }, "cannot write the usage outbox; these events are kept in memory only");
-      return [];
+      this.logger.error({ requestId: entry.id, err: (err as Error).message }, "cannot write the usage outbox; this event is kept in memory only");
+      return undefined;
     }
-    const full = tickets.includes(undefined);
+    const full = ticket === undefined;
     if (full && !this.outboxFull) {
       this.logger.error({ bytes: this.outbox.size }, "usage outbox is full; new usage events are kept in memory only until it drains");
     }
     this.outboxFull = full;
-    return tickets;
+    return ticket;
   }
 
   private track(sending: Promise<void>): void {
@@ -121,7 +114,6 @@ export class UsagePublisher {
 
   /** Resolves when every event handed over so far is stored. */
   async flush(): Promise<void> {
-    this.sendQueued();
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
@@ -129,19 +121,18 @@ export class UsagePublisher {
    * Stops retrying and closes the outbox. What is not stored yet stays in the
    * outbox (when there is one) for the next start.
    */
-  async close(): Promise<void> {
-    this.sendQueued();
+  close(): void {
     this.closed = true;
     this.outbox?.close();
   }
 
   get inFlight(): number {
-    return this.pending.size + this.queued.length;
+    return this.pending.size;
   }
 
   /** Events handed over and not yet stored that would be lost with this process: neither published nor in the outbox. */
   get unsaved(): number {
-    return this.memoryOnly + (this.outbox ? 0 : this.queued.length);
+    return this.memoryOnly;
   }
 }
 

@@ -25,11 +25,22 @@ function watch(answer: () => Promise<Answer>) {
 }
 
 describe("a Complete call's events", () => {
-  it("hands over a call's whole answer and records one clean end after it", async () => {
+  it("hands over a call's whole answer and records one clean end as its last event goes out", async () => {
     const { events, log } = watch(async () => [event(1), event(2), event(3)]);
-    expect(await readAll(events)).toEqual([event(1), event(2), event(3)]);
+    expect(await events.next()).toEqual({ done: false, value: event(1) });
+    expect(await events.next()).toEqual({ done: false, value: event(2) });
+    expect(log).toEqual(["start"]);
+    // Before the caller holds the last event (the edge answers its client on it).
+    expect(await events.next()).toEqual({ done: false, value: event(3) });
     expect(log).toEqual(["start", "end ok"]);
     expect(await events.next()).toEqual({ done: true, value: undefined });
+    expect(log).toEqual(["start", "end ok"]);
+  });
+
+  it("records a whole answer as done even when its caller stops once it has the last event", async () => {
+    const { events, log } = watch(async () => [event(1), event(2)]);
+    let read = 0;
+    for await (const _ of events) if (++read === 2) break;
     expect(log).toEqual(["start", "end ok"]);
   });
 
