@@ -211,6 +211,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         contentType,
         endUser,
         requestTags: withKeyTags(ownTags, auth.tags),
+        model: auth.model,
       },
       { signal: abort.signal },
     );

@@ -32,6 +32,9 @@ export interface AuthorizeDeps {
   holder: string;
 }
 
+// Shared by the answers that list no aliases (all but LOOKUP's); never written to.
+const NO_ALIASES: Record<string, string> = Object.freeze({});
+
 // Tokens are about four bytes of text; tpm reserves that much of the prompt.
 const BYTES_PER_TOKEN = 4;
 
@@ -41,6 +44,19 @@ function unauthenticated(message: string, code = "invalid_api_key"): Error {
 
 export function invalidKey(): Error {
   return unauthenticated("Authentication Error, invalid API key");
+}
+
+/** The model group a request for `model` calls: its team's alias, then the key's, as LiteLLM renames it; access and prices follow that group. */
+function renamed(model: string, key: KeyRecord, team: TeamRecord | undefined): string {
+  const teamAliased = team?.modelAliases?.get(model) ?? model;
+  return key.aliases?.get(teamAliased) ?? teamAliased;
+}
+
+/** Every name the key's and its team's aliases rename, with the group it calls. */
+function aliasesOf(key: KeyRecord, team: TeamRecord | undefined): Record<string, string> {
+  const aliases: Record<string, string> = {};
+  for (const name of [...(team?.modelAliases?.keys() ?? []), ...(key.aliases?.keys() ?? [])]) aliases[name] = renamed(name, key, team);
+  return aliases;
 }
 
 /** The hot path: every check in memory; limits reserve from this replica's holdings. */
@@ -56,27 +72,33 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     });
   const master = masterAnswer();
 
-  function check(key: KeyRecord | undefined, req: AuthorizeRequest): KeyRecord {
+  function check(key: KeyRecord | undefined): KeyRecord {
     if (!key) throw invalidKey();
     if (key.blocked) throw unauthenticated("Authentication Error, this key is blocked", "key_blocked");
     if (key.expiresAtMs !== null && key.expiresAtMs <= Date.now()) {
       throw unauthenticated(`Authentication Error, this key expired at ${new Date(key.expiresAtMs).toISOString()}`, "key_expired");
     }
-    if (req.model !== "" && !deps.access.allows(key.models, req.model)) {
+    return key;
+  }
+
+  /** The model as the refusals name it: an alias's model group, with the name asked for. */
+  const named = (model: string, asked: string) => (model === asked ? model : `${model} (asked for as ${asked})`);
+
+  function checkModel(key: KeyRecord, model: string, asked: string): void {
+    if (model !== "" && !deps.access.allows(key.models, model)) {
       throw gatewayError(
-        `This key may not use model=${req.model}. It may use models=[${key.modelList.join(", ")}]`,
+        `This key may not use model=${named(model, asked)}. It may use models=[${key.modelList.join(", ")}]`,
         Code.Unauthenticated,
         { type: "key_model_access_denied", code: "401", param: "model" },
       );
     }
-    return key;
   }
 
-  function checkTeam(team: TeamRecord, req: AuthorizeRequest): void {
+  function checkTeam(team: TeamRecord, model: string, asked: string): void {
     if (team.blocked) throw unauthenticated(`Authentication Error, this key's team (${team.id}) is blocked`, "team_blocked");
-    if (req.model !== "" && !deps.access.allows(team.models, req.model)) {
+    if (model !== "" && !deps.access.allows(team.models, model)) {
       throw gatewayError(
-        `Team=${team.id} may not use model=${req.model}. It may use models=[${team.modelList.join(", ")}]`,
+        `Team=${team.id} may not use model=${named(model, asked)}. It may use models=[${team.modelList.join(", ")}]`,
         Code.Unauthenticated,
         { type: "team_model_access_denied", code: "401", param: "model" },
       );
@@ -105,12 +127,12 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     }
   }
 
-  const reserve = async (response: AuthorizeResponse, holders: LimitHolder[], req: AuthorizeRequest): Promise<AuthorizeResponse> => {
+  const reserve = async (response: AuthorizeResponse, holders: LimitHolder[], req: AuthorizeRequest, model: string): Promise<AuthorizeResponse> => {
     response.reserved = true;
     response.reusableUntilMs = 0;
     response.rateLimit = await deps.limits.admit(holders, req.requestId, {
       tokens: req.promptTokens / BYTES_PER_TOKEN + req.maxTokens,
-      maxCost: deps.pricing.maxCost(req.model, req.promptTokens, req.maxTokens),
+      maxCost: deps.pricing.maxCost(model, req.promptTokens, req.maxTokens),
     });
     return response;
   };
@@ -126,13 +148,15 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       const holders: LimitHolder[] = deps.gateway ? [deps.gateway] : [];
       if (customerLimits) holders.push(customerLimits);
       addTagLimits(holders, req.requestTags);
-      return holders.length > 0 ? reserve(masterAnswer(), holders, req) : master;
+      return holders.length > 0 ? reserve(masterAnswer(), holders, req, req.model) : master;
     }
     const cached = deps.cache.get(hash);
-    const key = check(cached instanceof Promise ? await cached : cached, req);
+    const key = check(cached instanceof Promise ? await cached : cached);
     // A team_id that names no team (any more) is only a label.
     const team = key.teamId === "" ? undefined : deps.teams.get(key.teamId);
-    if (team) checkTeam(team, req);
+    const model = renamed(req.model, key, team);
+    checkModel(key, model, req.model);
+    if (team) checkTeam(team, model, req.model);
     // A whole message rather than create(): this runs on every request.
     const response: AuthorizeResponse = {
       $typeName: "gateway.keys.v1.AuthorizeResponse",
@@ -150,6 +174,8 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       tags: (team && team.tags.length > 0 ? requestTags(key.tags, team.tags) : key.tags) as string[],
       allowedRoutes: key.allowedRoutes as string[],
       userRole: "",
+      model: model === req.model ? "" : model,
+      modelAliases: NO_ALIASES,
     };
     if (req.access === Access.MANAGEMENT || req.access === Access.VIEW) {
       response.userRole = roleOf(key);
@@ -159,6 +185,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     const customer = customerOf(req);
     if (req.access === Access.LOOKUP) {
       response.userRole = roleOf(key);
+      response.modelAliases = aliasesOf(key, team);
       return response;
     }
     // The gateway's limits, the key's, its team's, its user's (outside a team all of them,
@@ -174,6 +201,6 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     if (member) holders.push(member);
     if (customer?.limits) holders.push(customer.limits);
     addTagLimits(holders, req.requestTags, key.tags, team?.tags);
-    return holders.length > 0 ? reserve(response, holders, req) : response;
+    return holders.length > 0 ? reserve(response, holders, req, model) : response;
   };
 }

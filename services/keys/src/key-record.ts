@@ -24,6 +24,8 @@ export interface KeyRecord extends LimitHolder {
   tags: readonly string[];
   /** The routes the key may call; empty: every route. */
   allowedRoutes: readonly string[];
+  /** LiteLLM's aliases: a model name its requests use → the model group they get; null: none. */
+  aliases: ReadonlyMap<string, string> | null;
 }
 
 export function toRecord(row: KeyRow): KeyRecord {
@@ -38,7 +40,14 @@ export function toRecord(row: KeyRow): KeyRecord {
     teamId: row.teamId,
     tags: metadataTags(row.metadata),
     allowedRoutes: row.allowedRoutes,
+    aliases: aliasMap(row.aliases),
   };
+}
+
+/** An alias column as the hot path reads it: null when it holds none. */
+export function aliasMap(aliases: Record<string, string>): ReadonlyMap<string, string> | null {
+  const entries = Object.entries(aliases);
+  return entries.length === 0 ? null : new Map(entries);
 }
 
 /** A key as management calls show it; `spend` is its budget period's, for a key with a budget. */
@@ -59,5 +68,6 @@ export function toProto(row: KeyRow, now = Date.now(), spend?: number): VirtualK
     ...(spend !== undefined && { spend }),
     previousKeyHashes: row.previousKeyHashes,
     allowedRoutes: row.allowedRoutes,
+    aliases: row.aliases,
   });
 }

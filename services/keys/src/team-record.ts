@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { TeamSchema, type Team } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { teams } from "./db/schema.js";
-import type { KeyRecord } from "./key-record.js";
+import { aliasMap, type KeyRecord } from "./key-record.js";
 import { limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
 import { metadataTags } from "./metadata-tags.js";
 import { modelsOf, type ModelAccess } from "./model-access.js";
@@ -42,6 +42,8 @@ export interface TeamRecord extends LimitHolder {
   members: ReadonlyMap<string, LimitHolder>;
   /** Each member's role in the team, by user_id (members named by user_email alone are not here). */
   roles: ReadonlyMap<string, TeamMember["role"]>;
+  /** LiteLLM's model_aliases: a model name its keys' requests use → the model group they get; null: none. */
+  modelAliases: ReadonlyMap<string, string> | null;
 }
 
 /**
@@ -73,6 +75,7 @@ export function toTeamRecord(row: TeamRow): TeamRecord {
     tags: metadataTags(row.metadata),
     members: memberLimits(row),
     roles: new Map(((row.membersWithRoles ?? []) as TeamMember[]).flatMap((m) => (m.user_id === undefined ? [] : [[m.user_id, m.role] as const]))),
+    modelAliases: aliasMap(row.modelAliases),
   };
 }
 
@@ -111,5 +114,6 @@ export function toTeamProto(row: TeamRow, now = Date.now(), spend?: number): Tea
     createdAtMs: BigInt(row.createdAt.getTime()),
     updatedAtMs: BigInt(row.updatedAt.getTime()),
     ...(spend !== undefined && { spend }),
+    modelAliases: row.modelAliases,
   });
 }

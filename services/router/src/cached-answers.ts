@@ -49,11 +49,12 @@ function seconds(controls: Json, name: string): number | undefined {
 /**
  * How a request uses the cache, from the settings and the body's `cache`
  * controls (LiteLLM's: no-cache, no-store, ttl, s-maxage, namespace,
- * use-cache); undefined when it does not use it at all. `routingTags` are
- * the request's tags when they choose its deployments (tag-based routing):
- * then they are part of the key.
+ * use-cache); undefined when it does not use it at all. The key holds the
+ * model group called (`model`, which a key's alias may have put in place of
+ * the body's). `routingTags` are the request's tags when they choose its
+ * deployments (tag-based routing): then they are part of the key.
  */
-export function cacheUse(settings: CacheSettings, callType: CallType, body: Json, routingTags: readonly string[]): CacheUse | undefined {
+export function cacheUse(settings: CacheSettings, callType: CallType, body: Json, model: string, routingTags: readonly string[]): CacheUse | undefined {
   if (!settings.callTypes.has(callType)) return undefined;
   const raw = body["cache"] ?? {};
   if (typeof raw !== "object" || Array.isArray(raw)) throw invalid("cache must be an object");
@@ -67,6 +68,7 @@ export function cacheUse(settings: CacheSettings, callType: CallType, body: Json
   if (typeof namespace !== "string") throw invalid("cache.namespace must be a string");
   const kept: Json = {};
   for (const name in body) if (!NOT_IN_KEY.has(name)) kept[name] = body[name];
+  kept["model"] = model;
   const key = hash("sha256", JSON.stringify([namespace, callType, routingTags, canonical(kept)]), "hex");
   return { key, read, write, ttlMs: seconds(controls, "ttl") ?? settings.ttlMs, maxAgeMs: seconds(controls, "s-maxage"), maxEntries: settings.maxEntries };
 }

@@ -199,10 +199,12 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         if (!handler) throw new ConnectError(`call type ${CallType[req.callType]} is not supported`, Code.Unimplemented);
         // An upload (multipart/form-data) parses to its fields and files; the edge's parse, in one process.
         body = req.contentType === "" ? parseBody(req.body) : ((parsedBody(req.body) ?? (await formFields(req.body, req.contentType))) as OpenAIBody);
-        const model = requestedModel(body);
+        const asked = requestedModel(body);
+        // The model group a key's or team's alias renames the body's model to (the keys service's answer).
+        const model = req.model === "" ? asked : req.model;
         handler.validate(body);
         const table = deps.models.table();
-        const use = table.cache && cacheUse(table.cache, req.callType, body, table.groups.settings.tagFiltering ? req.requestTags : NO_TAGS);
+        const use = table.cache && cacheUse(table.cache, req.callType, body, model, table.groups.settings.tagFiltering ? req.requestTags : NO_TAGS);
         if (use) {
           cached.key = use.key;
           let hit = use.read ? deps.cache.get(use.key, use.maxAgeMs) : undefined;

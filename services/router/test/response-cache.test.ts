@@ -16,7 +16,7 @@ import { readAll } from "./support/read-all.js";
 const settingsOf = (yaml: string) => cacheSettings(parseConfig(`litellm_settings:\n${yaml}`))!;
 const ON = settingsOf("  cache: true\n");
 /** How a request uses the cache without tag-based routing. */
-const useOf = (settings: CacheSettings, callType: CallType, body: Record<string, unknown>) => cacheUse(settings, callType, body, []);
+const useOf = (settings: CacheSettings, callType: CallType, body: Record<string, unknown>) => cacheUse(settings, callType, body, String(body["model"]), []);
 const chat = (extra: Record<string, unknown> = {}) => ({ model: "m", messages: [{ role: "user", content: "hi" }], temperature: 0.2, ...extra });
 
 const deployment = ModelGroups.fromConfig(parseConfig(`model_list:\n  - { model_name: m, litellm_params: { model: openai/gpt-4o-mini, api_base: "http://x/v1" } }`), SUPPORTED_PROVIDERS).resolve("m")!
@@ -68,8 +68,15 @@ describe("a request's use of the cache", () => {
     );
   });
 
+  it("keys by the model group called, which a key's alias may put in place of the body's model", () => {
+    const called = (body: Record<string, unknown>, model: string) => cacheUse(ON, CallType.CHAT_COMPLETIONS, body, model, [])!.key;
+    // A name aliased to another group is not answered from that name's own group's answers, and shares the group's.
+    expect(called(chat({ model: "gpt-4o" }), "m")).not.toBe(called(chat({ model: "gpt-4o" }), "gpt-4o"));
+    expect(called(chat({ model: "gpt-4o" }), "m")).toBe(called(chat(), "m"));
+  });
+
   it("keys by the request's tags when they choose its deployment", () => {
-    const tagged = (tags: string[]) => cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ tags }), tags)!.key;
+    const tagged = (tags: string[]) => cacheUse(ON, CallType.CHAT_COMPLETIONS, chat({ tags }), "m", tags)!.key;
     expect(tagged(["free"])).not.toBe(tagged(["paid"]));
     expect(useOf(ON, CallType.CHAT_COMPLETIONS, chat({ tags: ["free"] }))!.key).toBe(useOf(ON, CallType.CHAT_COMPLETIONS, chat({ tags: ["paid"] }))!.key);
   });

@@ -79,6 +79,9 @@ export const isNumber = (v: unknown): v is number => typeof v === "number" && Nu
 export const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 export const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 export const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+/** A model alias map (LiteLLM's key aliases, team model_aliases): names to model groups. */
+export const isAliasMap = (v: unknown): v is Record<string, string> => isObject(v) && Object.values(v).every(isString);
+export const ALIAS_MAP = 'an object of model names to model groups, such as {"gpt-4o": "smart-model"}';
 
 /** Whether a spend shown before a change is needed: the change may move the budget to another window. */
 export const changesBudgetWindow = (b: Json) => "max_budget" in b || "budget_duration" in b;

@@ -8,7 +8,9 @@ import {
   body,
   callOptions,
   changesBudgetWindow,
+  ALIAS_MAP,
   iso,
+  isAliasMap,
   isString,
   isStrings,
   keysChanged,
@@ -46,6 +48,8 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   if (teamId !== undefined) s.teamId = teamId;
   const routes = optional(b, "allowed_routes", isStrings, "a list of routes");
   if (routes !== undefined) s.allowedRoutes = { routes };
+  const aliases = optional(b, "aliases", isAliasMap, ALIAS_MAP);
+  if (aliases !== undefined) s.aliases = { aliases };
   // LiteLLM takes null as "remove this limit".
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
@@ -69,6 +73,7 @@ export function keyInfo(k: VirtualKey, spend: number) {
     user_id: k.userId || null,
     team_id: k.teamId || null,
     allowed_routes: k.allowedRoutes,
+    aliases: k.aliases,
     blocked: k.blocked,
     spend,
     created_at: iso(k.createdAtMs),

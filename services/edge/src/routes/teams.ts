@@ -3,11 +3,13 @@ import type { Team, TeamSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js
 import type { RequestContext } from "../context.js";
 import { queryOf, sendJson } from "../http.js";
 import {
+  ALIAS_MAP,
   bad,
   body,
   callOptions,
   changesBudgetWindow,
   iso,
+  isAliasMap,
   isCount,
   isNumber,
   isObject,
@@ -38,6 +40,8 @@ function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
   if (members !== undefined) s.membersWithRolesJson = JSON.stringify(members);
   const blocked = optional(b, "blocked", isBoolean, "true or false");
   if (blocked !== undefined) s.blocked = blocked;
+  const aliases = optional(b, "model_aliases", isAliasMap, ALIAS_MAP);
+  if (aliases !== undefined) s.modelAliases = { aliases };
   // LiteLLM takes null as "remove this limit".
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
@@ -59,6 +63,8 @@ export function teamInfo(t: Team, spend: number) {
     max_parallel_requests: t.maxParallelRequests ?? null,
     metadata: JSON.parse(t.metadataJson || "{}") as unknown,
     members_with_roles: JSON.parse(t.membersWithRolesJson || "[]") as unknown,
+    // LiteLLM keeps a team's model_aliases in a model table of its own.
+    litellm_model_table: Object.keys(t.modelAliases).length > 0 ? { model_aliases: t.modelAliases } : null,
     blocked: t.blocked,
     spend,
     created_at: iso(t.createdAtMs),

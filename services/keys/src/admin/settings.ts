@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { addDuration, gatewayError, isRouteSpec, parseDuration, ROUTE_GROUP_NAMES, USER_ROLES } from "@gateway/common";
-import type { CustomerSettings, KeySettings, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { CustomerSettings, KeySettings, ModelAliases, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CustomerPatch } from "../customer-store.js";
 import type { KeyPatch } from "../key-store.js";
 import type { TagPatch } from "../tag-store.js";
@@ -54,6 +54,22 @@ function sharedPatch(s: SharedSettings, patch: SharedPatch): void {
   if (s.metadataJson !== undefined) patch.metadata = jsonSetting(s.metadataJson, isObject, "metadata", "a JSON object");
 }
 
+/** A key's or team's aliases are few short names; past these bounds a map is refused. */
+const MAX_ALIASES = 100;
+const MAX_ALIAS_CHARS = 256;
+
+/** Alias → model group, each a non-empty name, validated. */
+function aliasesPatch(m: ModelAliases, param: string): Record<string, string> {
+  const entries = Object.entries(m.aliases);
+  if (entries.length > MAX_ALIASES) throw invalid(`${param} may hold at most ${MAX_ALIASES} aliases`, param);
+  for (const [name, group] of entries) {
+    if (name === "" || group === "" || name.length > MAX_ALIAS_CHARS || group.length > MAX_ALIAS_CHARS) {
+      throw invalid(`${param} must map model names to model groups, each 1 to ${MAX_ALIAS_CHARS} characters`, param);
+    }
+  }
+  return Object.fromEntries(entries);
+}
+
 function clearAll<P>(fields: string[], clearable: Record<string, (patch: P) => void>, patch: P): void {
   for (const field of fields) {
     const clear = clearable[field];
@@ -83,6 +99,7 @@ export function settingsPatch(s: KeySettings | undefined, now = Date.now()): Key
     if (bad.length > 0) throw invalid(`allowed_routes must be paths ("/v1/chat/completions", "/key/*") or route groups (${ROUTE_GROUP_NAMES.join(", ")}): ${bad.join(", ")}`, "allowed_routes");
     patch.allowedRoutes = s.allowedRoutes.routes;
   }
+  if (s.aliases !== undefined) patch.aliases = aliasesPatch(s.aliases, "aliases");
   clearAll(s.clear, KEY_CLEARABLE, patch);
   return patch;
 }
@@ -100,6 +117,7 @@ export function teamSettingsPatch(s: TeamSettings | undefined): TeamPatch {
   sharedPatch(s, patch);
   if (s.membersWithRolesJson !== undefined) patch.membersWithRoles = teamMembers(s.membersWithRolesJson, "members_with_roles");
   if (s.blocked !== undefined) patch.blocked = s.blocked;
+  if (s.modelAliases !== undefined) patch.modelAliases = aliasesPatch(s.modelAliases, "model_aliases");
   clearAll(s.clear, TEAM_CLEARABLE, patch);
   return patch;
 }

@@ -39,6 +39,8 @@ export const virtualKeys = keys.table("virtual_keys", {
   blocked: boolean("blocked").notNull().default(false),
   /** LiteLLM's allowed_routes: the edge routes (or route groups) the key may call; empty: every route. */
   allowedRoutes: text("allowed_routes").array().notNull().default(sql`'{}'::text[]`),
+  /** LiteLLM's aliases: { name: model group } for the key's requests. */
+  aliases: jsonb("aliases").$type<Record<string, string>>().notNull().default({}),
   ...timestamps(),
 });
 
@@ -80,6 +82,8 @@ export const teams = keys.table("teams", {
   /** LiteLLM's members_with_roles: [{ role, user_id, user_email }]. */
   membersWithRoles: jsonb("members_with_roles").notNull().default([]),
   blocked: boolean("blocked").notNull().default(false),
+  /** LiteLLM's model_aliases: { name: model group } for the team's keys' requests. */
+  modelAliases: jsonb("model_aliases").$type<Record<string, string>>().notNull().default({}),
   ...timestamps(),
 });
 

@@ -1,0 +1,2 @@
+ALTER TABLE "keys"."teams" ADD COLUMN "model_aliases" jsonb DEFAULT '{}'::jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "keys"."virtual_keys" ADD COLUMN "aliases" jsonb DEFAULT '{}'::jsonb NOT NULL;
