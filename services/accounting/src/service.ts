@@ -81,8 +81,8 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
       if (Date.parse(range.endDay) - Date.parse(range.startDay) > MAX_ACTIVITY_DAYS * DAY_MS) {
         throw new ConnectError(`start_date and end_date are at most ${MAX_ACTIVITY_DAYS} days apart`, Code.InvalidArgument);
       }
-      const lists = [request.keyHashes, request.teamIds, request.excludeTeamIds];
-      if (lists.some((list) => list.length > MAX_LIST_LIMIT)) throw new ConnectError(`at most ${MAX_LIST_LIMIT} key hashes and team ids of each kind per request`, Code.InvalidArgument);
+      const lists = [request.keyHashes, request.teamIds, request.excludeTeamIds, request.tags];
+      if (lists.some((list) => list.length > MAX_LIST_LIMIT)) throw new ConnectError(`at most ${MAX_LIST_LIMIT} key hashes, team ids and tags of each kind per request`, Code.InvalidArgument);
       const rows = await deps.reports.dailyActivity(range, request, MAX_ACTIVITY_ROWS + 1);
       if (rows.length > MAX_ACTIVITY_ROWS) throw new ConnectError(`more than ${MAX_ACTIVITY_ROWS} rows: ask for fewer days, keys or teams`, Code.InvalidArgument);
       return { rows: rows.map(spendTotal) };

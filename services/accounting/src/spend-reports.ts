@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, inArray, lte, notInArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "@gateway/common";
-import { dailySpend } from "./db/schema.js";
+import { dailySpend, dailyTagSpend } from "./db/schema.js";
 
 export type SpendGrouping = "api_key" | "team" | "model";
 
@@ -24,6 +24,8 @@ export interface SpendTotalRow {
   requests: number;
   /** Of the requests, those that failed (daily activity only). */
   failedRequests?: number;
+  /** The request tag (daily activity by tag only). */
+  tag?: string;
 }
 
 /** Which cells daily activity sums; empty lists and "" leave a dimension open. */
@@ -32,6 +34,9 @@ export interface ActivityFilter {
   teamIds: readonly string[];
   excludeTeamIds: readonly string[];
   modelGroup: string;
+  /** Rows per request tag too, from the tag totals; `tags` narrows them. */
+  byTag: boolean;
+  tags: readonly string[];
 }
 
 const sums = {
@@ -77,33 +82,41 @@ export class SpendReports {
     return rows.map((row) => ({ ...row, day: "", teamId: "" }));
   }
 
-  /** One row per day, key, team and model group in the range that the filter lets through, by day; at most `limit`. */
+  /**
+   * One row per day, key, team and model group (and tag, by tag) in the
+   * range that the filter lets through, by day; at most `limit`.
+   */
   async dailyActivity(range: DayRange, filter: ActivityFilter, limit: number): Promise<SpendTotalRow[]> {
+    const t = filter.byTag ? dailyTagSpend : dailySpend;
+    const tag = filter.byTag ? dailyTagSpend.tag : sql<string>`''`;
     return this.db
       .select({
-        day: dailySpend.day,
-        keyHash: dailySpend.keyHash,
-        keyAlias: dailySpend.keyAlias,
-        teamId: dailySpend.teamId,
-        modelGroup: dailySpend.modelGroup,
-        spend: dailySpend.spend,
-        promptTokens: dailySpend.promptTokens,
-        completionTokens: dailySpend.completionTokens,
-        totalTokens: dailySpend.totalTokens,
-        requests: dailySpend.requests,
-        failedRequests: dailySpend.failedRequests,
+        day: t.day,
+        keyHash: t.keyHash,
+        keyAlias: t.keyAlias,
+        teamId: t.teamId,
+        modelGroup: t.modelGroup,
+        tag,
+        spend: t.spend,
+        promptTokens: t.promptTokens,
+        completionTokens: t.completionTokens,
+        totalTokens: t.totalTokens,
+        requests: t.requests,
+        failedRequests: t.failedRequests,
       })
-      .from(dailySpend)
+      .from(t)
       .where(
         and(
-          inRange(range),
-          filter.keyHashes.length > 0 ? inArray(dailySpend.keyHash, [...filter.keyHashes]) : undefined,
-          filter.teamIds.length > 0 ? inArray(dailySpend.teamId, [...filter.teamIds]) : undefined,
-          filter.excludeTeamIds.length > 0 ? notInArray(dailySpend.teamId, [...filter.excludeTeamIds]) : undefined,
-          filter.modelGroup !== "" ? eq(dailySpend.modelGroup, filter.modelGroup) : undefined,
+          gte(t.day, range.startDay),
+          lte(t.day, range.endDay),
+          filter.keyHashes.length > 0 ? inArray(t.keyHash, [...filter.keyHashes]) : undefined,
+          filter.teamIds.length > 0 ? inArray(t.teamId, [...filter.teamIds]) : undefined,
+          filter.excludeTeamIds.length > 0 ? notInArray(t.teamId, [...filter.excludeTeamIds]) : undefined,
+          filter.modelGroup !== "" ? eq(t.modelGroup, filter.modelGroup) : undefined,
+          filter.byTag && filter.tags.length > 0 ? inArray(dailyTagSpend.tag, [...filter.tags]) : undefined,
         ),
       )
-      .orderBy(dailySpend.day, dailySpend.keyHash, dailySpend.teamId, dailySpend.modelGroup)
+      .orderBy(t.day, t.keyHash, t.teamId, t.modelGroup, ...(filter.byTag ? [dailyTagSpend.tag] : []))
       .limit(limit);
   }
 
@@ -119,13 +132,13 @@ export class SpendReports {
     return rows.map((row) => ({ ...row, day: "", teamId: "", modelGroup: "" }));
   }
 
-  /** Model groups by spend over the range, highest first. */
   /** Dollars booked, all time (the daily aggregates outlive the spend logs' retention). */
   async total(): Promise<number> {
     const [row] = await this.db.select({ spend: sums.spend }).from(dailySpend);
     return row?.spend ?? 0;
   }
 
+  /** Model groups by spend over the range, highest first. */
   async topModels(range: DayRange, limit: number): Promise<SpendTotalRow[]> {
     const rows = await this.db
       .select({ modelGroup: dailySpend.modelGroup, ...sums })

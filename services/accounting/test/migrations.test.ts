@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { openDatabase, type Database } from "@gateway/common";
 import { createTestDatabase, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { dayOf, Ledger, migrateAccounting, partitionName } from "../src/index.js";
+import { dayOf, Ledger, migrateAccounting, partitionName, SpendReports } from "../src/index.js";
 import { usageEvent } from "./support/usage-events.js";
 
 async function indexNames(database: Database): Promise<string[]> {
@@ -40,7 +40,7 @@ describe("on Postgres", () => {
     await migrateAccounting(database);
     await expectWorkingLedger(database);
     const applied = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`accounting.migrations`);
-    expect(applied).toEqual([{ n: 6 }]);
+    expect(applied).toEqual([{ n: 7 }]);
   });
 
   test("a ledger booked before LiteLLM's call_type names has its rows renamed", async () => {
@@ -91,13 +91,26 @@ describe("on Postgres", () => {
     const ledger = new Ledger(database.db);
     const old = usageEvent({ requestTags: [] });
     await ledger.record([old]);
-    // As if the rows predated the column: drop it and forget the migration that made it.
+    // As if the rows predated the column: drop it and forget the migration that made it and those after.
     await database.db.execute(sql`ALTER TABLE accounting.spend_logs DROP COLUMN request_tags`);
-    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at = (SELECT max(created_at) FROM accounting.migrations)`);
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at >= (SELECT created_at FROM accounting.migrations ORDER BY created_at OFFSET 5 LIMIT 1)`);
     await migrateAccounting(database);
     const [booked] = await ledger.list({ requestId: old.requestId });
     expect(booked?.requestTags).toEqual([]);
     expect(booked).toEqual(old);
+  });
+
+  test("a ledger booked before the tag totals gets them from its spend logs", async () => {
+    await migrateAccounting(database);
+    const startTime = timestampFromMs(Date.parse("2026-05-02T12:00:00Z"));
+    await new Ledger(database.db).record([2, 4].map((cost) => usageEvent({ requestTags: ["backfilled"], cost, startTime })));
+    // As if the rows predated the table: drop it and forget the migration that made it.
+    await database.db.execute(sql`DROP TABLE accounting.daily_tag_spend`);
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at = (SELECT max(created_at) FROM accounting.migrations)`);
+    await migrateAccounting(database);
+    const filter = { keyHashes: [], teamIds: [], excludeTeamIds: [], modelGroup: "", byTag: true, tags: ["backfilled"] };
+    const rows = await new SpendReports(database.db).dailyActivity({ startDay: "2026-05-02", endDay: "2026-05-02" }, filter, 10);
+    expect(rows.map((r) => [r.tag, r.spend, r.requests, r.failedRequests])).toEqual([["backfilled", 6, 2, 2]]);
   });
 });
 

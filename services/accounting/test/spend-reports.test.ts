@@ -29,14 +29,14 @@ function spent(keyHash: string, teamId: string, modelGroup: string, day: string,
   });
 }
 
-const first = spent(alice, "team-a", "fast", "2024-11-20", 1);
+const first = spent(alice, "team-a", "fast", "2024-11-20", 1, { requestTags: ["ticket-1", "prod"] });
 const ledger = [
   first,
-  spent(alice, "team-a", "smart", "2024-11-20", 2),
-  spent(alice, "team-a", "fast", "2024-11-21", 4),
-  spent(bob, "team-b", "fast", "2024-11-21", 8),
-  spent(bob, "team-b", "fast", "2024-11-21", 0.5, { status: UsageStatus.FAILURE }),
-  spent(carol, "team-b", "smart", "2024-11-22", 16),
+  spent(alice, "team-a", "smart", "2024-11-20", 2, { requestTags: [] }),
+  spent(alice, "team-a", "fast", "2024-11-21", 4, { requestTags: ["ticket-1"] }),
+  spent(bob, "team-b", "fast", "2024-11-21", 8, { requestTags: ["ticket-1"] }),
+  spent(bob, "team-b", "fast", "2024-11-21", 0.5, { status: UsageStatus.FAILURE, requestTags: ["ticket-1"] }),
+  spent(carol, "team-b", "smart", "2024-11-22", 16, { requestTags: ["ticket-2"] }),
 ];
 
 function total(init: MessageInitShape<typeof SpendTotalSchema>) {
@@ -149,6 +149,26 @@ describe("DailyActivity", () => {
     expect(await cells({ ...range, keyHashes: [bob, carol], modelGroup: "smart" })).toEqual([["2024-11-22", "c", "team-b", "smart", 16, 1n, 0n]]);
     expect(await cells({ ...range, teamIds: ["team-b"], excludeTeamIds: ["team-a"] })).toHaveLength(2);
     expect(await cells({ ...range, excludeTeamIds: ["team-b"] })).toHaveLength(3);
+  });
+
+  test("answers each tag's cells from the tag totals, each request once under each of its tags", async () => {
+    const tagged = async (request: Parameters<typeof client.dailyActivity>[0]) =>
+      (await client.dailyActivity({ ...request, byTag: true })).rows.map((r) => [r.day, r.tag, r.keyHash[0], r.modelGroup, r.spend, r.requests, r.failedRequests]);
+    // The first event was delivered twice; the untagged one is under no tag.
+    expect(await tagged(range)).toEqual([
+      ["2024-11-20", "prod", "a", "fast", 1, 1n, 0n],
+      ["2024-11-20", "ticket-1", "a", "fast", 1, 1n, 0n],
+      ["2024-11-21", "ticket-1", "a", "fast", 4, 1n, 0n],
+      ["2024-11-21", "ticket-1", "b", "fast", 8.5, 2n, 1n],
+      ["2024-11-22", "ticket-2", "c", "smart", 16, 1n, 0n],
+    ]);
+    expect(await tagged({ ...range, tags: ["ticket-2", "prod"] })).toEqual([
+      ["2024-11-20", "prod", "a", "fast", 1, 1n, 0n],
+      ["2024-11-22", "ticket-2", "c", "smart", 16, 1n, 0n],
+    ]);
+    expect(await tagged({ ...range, tags: ["ticket-1"], keyHashes: [alice] })).toHaveLength(2);
+    // Without by_tag, tags narrow nothing.
+    expect(await cells({ ...range, tags: ["ticket-2"] })).toHaveLength(5);
   });
 
   test("refuses a range longer than a year, and too many ids", async () => {

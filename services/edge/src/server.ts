@@ -14,7 +14,7 @@ import { audioTranscriptions } from "./routes/audio-transcriptions.js";
 import { cacheDelete, cacheFlushAll, cachePing } from "./routes/cache.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
-import { teamDailyActivity, userDailyActivity } from "./routes/daily-activity.js";
+import { tagDailyActivity, teamDailyActivity, userDailyActivity } from "./routes/daily-activity.js";
 import { embeddings } from "./routes/embeddings.js";
 import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
@@ -119,6 +119,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /tag/update", updateTag],
   ["POST /tag/info", tagInfoRoute],
   ["GET /tag/list", listTags],
+  ["GET /tag/daily/activity", tagDailyActivity],
   ["POST /tag/delete", deleteTag],
   ["GET /provider/budgets", providerBudgets],
   ["GET /cache/ping", cachePing],

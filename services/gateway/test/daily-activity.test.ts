@@ -4,9 +4,10 @@ import { admin } from "./support/admin.js";
 import { fakeOpenAIConfig, MASTER_KEY } from "./support/config.js";
 import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support/modes.js";
 
-// LiteLLM's /user/daily/activity and /team/daily/activity, from the ledger's
-// daily totals, after requests made with the official client: per user
-// (every key of theirs), per key and per team, and what each key may read.
+// LiteLLM's /user/daily/activity, /team/daily/activity and
+// /tag/daily/activity, from the ledger's daily totals, after requests made
+// with the official client: per user (every key of theirs), per key, per
+// team and per request tag, and what each key may read.
 
 interface Metrics {
   spend: number;
@@ -88,6 +89,26 @@ function activityTests(mode: (typeof MODES)[number]): void {
     expect((await get(`/team/daily/activity?${RANGE}`)).json.metadata.total_api_requests).toBe(1);
     expect((await get(`/team/daily/activity?${RANGE}`, keys["act-ana"])).json.metadata.total_api_requests).toBe(1);
     expect((await get(`/team/daily/activity?team_ids=act-team&${RANGE}`, keys["act-bo"])).status).toBe(403);
+  });
+
+  it("sums each request tag's requests, for admins, and a user's own keys' for its key", async () => {
+    const tagged = async (who: string, tags: string) => {
+      const { response } = await new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: keys[who]!, maxRetries: 0 }).chat.completions
+        .create({ model: "fast-model", messages: [{ role: "user", content: `tagged ${tags}` }] }, { headers: { "x-litellm-tags": tags } })
+        .withResponse();
+      await setup.gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    };
+    await tagged("act-ana", "act-ticket-7,act-prod");
+    await tagged("act-bo", "act-ticket-7");
+    const one = await get(`/tag/daily/activity?tags=act-ticket-7&${RANGE}`);
+    expect(one.status).toBe(200);
+    expect(one.json.metadata.total_api_requests).toBe(2);
+    expect(Object.keys(one.json.results[0]!.breakdown.entities)).toEqual(["act-ticket-7"]);
+    // A request counts under each of its tags.
+    const both = await get(`/tag/daily/activity?tags=act-ticket-7,act-prod&${RANGE}`);
+    expect(both.json.metadata.total_api_requests).toBe(3);
+    expect(both.json.results[0]!.breakdown.entities["act-prod"]!.metrics.api_requests).toBe(1);
+    expect((await get(`/tag/daily/activity?tags=act-ticket-7&${RANGE}`, keys["act-ana"])).json.metadata.total_api_requests).toBe(1);
   });
 
   it("asks for both days", async () => {

@@ -111,3 +111,31 @@ export const dailySpend = accounting.table(
     index("daily_spend_key_hash_idx").on(t.keyHash),
   ],
 );
+
+/**
+ * The daily totals again per request tag: a request counts once under each
+ * of its tags (none when it has none). Updated in the same statement that
+ * books the rows, and kept for good, as daily_spend.
+ */
+export const dailyTagSpend = accounting.table(
+  "daily_tag_spend",
+  {
+    day: date("day", { mode: "string" }).notNull(),
+    tag: text("tag").notNull(),
+    keyHash: text("key_hash").notNull(),
+    teamId: text("team_id").notNull(),
+    modelGroup: text("model_group").notNull(),
+    /** The key's alias in the latest row booked for this cell. */
+    keyAlias: text("key_alias").notNull(),
+    spend: doublePrecision("spend").notNull(),
+    promptTokens: bigint("prompt_tokens", { mode: "number" }).notNull(),
+    completionTokens: bigint("completion_tokens", { mode: "number" }).notNull(),
+    totalTokens: bigint("total_tokens", { mode: "number" }).notNull(),
+    requests: bigint("requests", { mode: "number" }).notNull(),
+    failedRequests: bigint("failed_requests", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "daily_tag_spend_pkey", columns: [t.day, t.tag, t.keyHash, t.teamId, t.modelGroup] }),
+    index("daily_tag_spend_tag_idx").on(t.tag),
+  ],
+);

@@ -5,9 +5,10 @@ import type { RequestContext } from "../context.js";
 import { asMasterKey, callerOf, intParam, queryOf, sendJson, spendReader } from "../http.js";
 import { callOptions } from "./admin-request.js";
 
-// LiteLLM's daily activity (/user/daily/activity, /team/daily/activity):
-// spend, tokens and requests per UTC day, broken down by model group, key
-// and (for teams) team, from the ledger's daily totals. Pages are of days.
+// LiteLLM's daily activity (/user/daily/activity, /team/daily/activity,
+// /tag/daily/activity): spend, tokens and requests per UTC day, broken down
+// by model group, key and (for teams and tags) team or tag, from the
+// ledger's daily totals. Pages are of days.
 
 const MAX_PAGE_SIZE = 1000;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -85,8 +86,11 @@ function forbidden(message: string, param: string): Error {
   return gatewayError(message, Code.PermissionDenied, { type: "permission_error", param });
 }
 
-/** The rows, as LiteLLM's SpendAnalyticsPaginatedResponse: days in order, a page of them at a time. */
-function answer(ctx: RequestContext, rows: readonly SpendTotal[], byTeam: boolean): void {
+/** A breakdown's entity: the team or tag a row is counted under. */
+type EntityOf = (row: SpendTotal) => string;
+
+/** The rows, as LiteLLM's SpendAnalyticsPaginatedResponse: days in order, a page of them at a time, entities by `entityOf`. */
+function answer(ctx: RequestContext, rows: readonly SpendTotal[], entityOf?: EntityOf): void {
   const pageSize = intParam(ctx, "page_size", 50, MAX_PAGE_SIZE, 1);
   const page = intParam(ctx, "page", 1, Number.MAX_SAFE_INTEGER, 1);
   const days = new Map<string, Day>();
@@ -103,7 +107,7 @@ function answer(ctx: RequestContext, rows: readonly SpendTotal[], byTeam: boolea
     addTo(day.breakdown.models, row.modelGroup, row);
     addTo(day.breakdown.model_groups, row.modelGroup, row);
     addTo(day.breakdown.api_keys, row.keyHash, row, { key_alias: row.keyAlias || null, team_id: row.teamId || null });
-    if (byTeam) addTo(day.breakdown.entities, row.teamId, row);
+    if (entityOf) addTo(day.breakdown.entities, entityOf(row), row);
   }
   const all = [...days.values()];
   const totalPages = Math.max(1, Math.ceil(all.length / pageSize));
@@ -126,7 +130,7 @@ function answer(ctx: RequestContext, rows: readonly SpendTotal[], byTeam: boolea
   });
 }
 
-async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; teamIds?: string[]; excludeTeamIds?: string[] }): Promise<SpendTotal[]> {
+async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; teamIds?: string[]; excludeTeamIds?: string[]; byTag?: boolean; tags?: string[] }): Promise<SpendTotal[]> {
   const { rows } = await ctx.options.peers.accounting.dailyActivity(
     { startDate: dayParam(ctx, "start_date"), endDate: dayParam(ctx, "end_date"), modelGroup: queryOf(ctx.req).get("model") ?? "", ...filter },
     asMasterKey(ctx),
@@ -141,15 +145,33 @@ async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; tea
  */
 export async function userDailyActivity(ctx: RequestContext): Promise<void> {
   const userId = (await spendReader(ctx)) ?? queryOf(ctx.req).get("user_id") ?? "";
+  const keyHashes = await keyHashesOf(ctx, userId);
+  if (keyHashes?.length === 0) return answer(ctx, []);
+  answer(ctx, await activity(ctx, { keyHashes: keyHashes ?? [] }));
+}
+
+/**
+ * The keys whose rows are read: every hash each of the user's keys had (a
+ * user's activity), narrowed to the `api_key` asked for; undefined for every
+ * key (no user, no `api_key`).
+ */
+async function keyHashesOf(ctx: RequestContext, userId: string): Promise<string[] | undefined> {
   const apiKey = apiKeyParam(ctx);
-  let keyHashes = apiKey === "" ? [] : [apiKey];
-  if (userId !== "") {
-    const { keys } = await ctx.options.peers.keys.getUser({ userId }, callOptions(ctx));
-    const own = keys.flatMap((k) => [k.keyHash, ...k.previousKeyHashes]);
-    keyHashes = apiKey === "" ? own : own.filter((hash) => hash === apiKey);
-    if (keyHashes.length === 0) return answer(ctx, [], false);
-  }
-  answer(ctx, await activity(ctx, { keyHashes }), false);
+  if (userId === "") return apiKey === "" ? undefined : [apiKey];
+  const { keys } = await ctx.options.peers.keys.getUser({ userId }, callOptions(ctx));
+  const own = keys.flatMap((k) => [k.keyHash, ...k.previousKeyHashes]);
+  return apiKey === "" ? own : own.filter((hash) => hash === apiKey);
+}
+
+/**
+ * GET /tag/daily/activity: the activity of the request tags `tags` names
+ * (comma-separated; none: every tag), each request under each of its tags;
+ * a key that does not read everything reads its own user's keys' only.
+ */
+export async function tagDailyActivity(ctx: RequestContext): Promise<void> {
+  const keyHashes = await keyHashesOf(ctx, (await spendReader(ctx)) ?? "");
+  if (keyHashes?.length === 0) return answer(ctx, [], (row) => row.tag);
+  answer(ctx, await activity(ctx, { keyHashes: keyHashes ?? [], byTag: true, tags: listParam(ctx, "tags") }), (row) => row.tag);
 }
 
 /**
@@ -167,10 +189,10 @@ export async function teamDailyActivity(ctx: RequestContext): Promise<void> {
     const outside = teamIds.filter((id) => !mine.includes(id));
     if (outside.length > 0) throw forbidden(`You may not read the activity of team ${outside.join(", ")}`, "team_ids");
     if (teamIds.length === 0) teamIds = mine;
-    if (teamIds.length === 0) return answer(ctx, [], true);
+    if (teamIds.length === 0) return answer(ctx, [], (row) => row.teamId);
   }
   const apiKey = apiKeyParam(ctx);
   // Every team: the rows of keys outside any team are not a team's.
   const excludeTeamIds = [...listParam(ctx, "exclude_team_ids"), ...(teamIds.length === 0 ? [""] : [])];
-  answer(ctx, await activity(ctx, { teamIds, excludeTeamIds, keyHashes: apiKey === "" ? [] : [apiKey] }), true);
+  answer(ctx, await activity(ctx, { teamIds, excludeTeamIds, keyHashes: apiKey === "" ? [] : [apiKey] }), (row) => row.teamId);
 }
