@@ -256,9 +256,10 @@ export class Ledger {
    * Spend and requests per request tag of the rows started within the
    * bounds, highest spend first (then by tag). A row counts once under each
    * of its tags; a row without tags counts under none. Read from the ledger
-   * rows (the daily totals do not split by tag), so days that retention has
-   * dropped are not counted; bounding start_time lets Postgres skip the
-   * partitions outside the range.
+   * rows, for bounds finer than a day, so days that retention has dropped
+   * are not counted; bounding start_time lets Postgres skip the partitions
+   * outside the range. Unbounded, SpendReports.tagTotals reads the daily
+   * totals instead.
    */
   async spendByTag(bounds: Pick<SpendLogFilters, "startMs" | "endMs">): Promise<TagSpendRow[]> {
     const tag = sql<string>`tag`;

@@ -1,6 +1,7 @@
 import { and, desc, eq, gte, inArray, lte, notInArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "@gateway/common";
 import { dailySpend, dailyTagSpend } from "./db/schema.js";
+import type { TagSpendRow } from "./ledger.js";
 
 export type SpendGrouping = "api_key" | "team" | "model";
 
@@ -130,6 +131,16 @@ export class SpendReports {
       .orderBy(desc(sums.spend), dailySpend.keyHash)
       .limit(limit);
     return rows.map((row) => ({ ...row, day: "", teamId: "", modelGroup: "" }));
+  }
+
+  /** Spend and requests per request tag, all time, highest spend first (then by tag), from the tag totals. */
+  async tagTotals(): Promise<TagSpendRow[]> {
+    const spend = sql<number>`sum(${dailyTagSpend.spend})`.mapWith(Number);
+    return this.db
+      .select({ tag: dailyTagSpend.tag, requests: sql<number>`sum(${dailyTagSpend.requests})`.mapWith(Number), spend })
+      .from(dailyTagSpend)
+      .groupBy(dailyTagSpend.tag)
+      .orderBy(desc(spend), dailyTagSpend.tag);
   }
 
   /** Dollars booked, all time (the daily aggregates outlive the spend logs' retention). */

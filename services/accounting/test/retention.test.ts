@@ -3,6 +3,7 @@ import { parseConfig } from "@gateway/common";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { applyRetention, Ledger, retentionSettings } from "../src/index.js";
 import { DAY_MS } from "../src/partitions.js";
+import { accountingClient } from "./support/client.js";
 import { openLedgerDatabase, type LedgerDatabase } from "./support/ledger-database.js";
 import { usageEvent } from "./support/usage-events.js";
 
@@ -67,6 +68,12 @@ describe("applyRetention", () => {
     expect(await ledgerDb.requestIds()).toEqual([recent.requestId, today.requestId].sort());
     expect((await ledger.partitions.list("spend_log_payloads")).map((p) => p.name)).toEqual(["spend_log_payloads_p20260615"]);
     expect((await ledger.spendByKey(["7".repeat(64)])).get("7".repeat(64))).toBe(4);
+    // The tags' all-time spend too (each event carries two tags).
+    const { tags } = await accountingClient(ledgerDb).tagSpend({});
+    expect(tags.map((t) => [t.tag, t.spend, Number(t.requests)])).toEqual([
+      ["env:prod", 4, 4],
+      ["team:search", 4, 4],
+    ]);
   });
 
   test("keeps everything when no period is set", async () => {

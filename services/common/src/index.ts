@@ -31,5 +31,5 @@ export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "
 export { withFields } from "./with-fields.js";
 export { estimateTokens, messagesText, tokensForChars } from "./tokens.js";
 export { clientJson } from "./client-json.js";
-export { administers, readsAll, readsOwnSpend, USER_ROLES } from "./user-roles.js";
+export { administers, readsAll, readsOwnSpend, USER_ROLES, type UserRole } from "./user-roles.js";
 export { isRouteSpec, routeAllowed, ROUTE_GROUP_NAMES } from "./allowed-routes.js";

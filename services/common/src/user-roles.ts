@@ -3,6 +3,7 @@
  * on the management API. A key without a user has none of them.
  */
 export const USER_ROLES = ["proxy_admin", "proxy_admin_viewer", "internal_user", "internal_user_viewer"] as const;
+export type UserRole = (typeof USER_ROLES)[number];
 
 /** May change anything: the master key's role, and proxy_admin users'. */
 export const administers = (role: string): boolean => role === "proxy_admin";

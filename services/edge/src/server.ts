@@ -32,7 +32,7 @@ import { spendLogs, spendTags } from "./routes/spend.js";
 import { deleteTag, listTags, newTag, tagInfoRoute, updateTag } from "./routes/tags.js";
 import { addTeamMember, blockTeam, deleteTeamMember, deleteTeams, listTeams, newTeam, teamInfoRoute, unblockTeam, updateTeam, updateTeamMember } from "./routes/teams.js";
 import { textCompletions } from "./routes/text-completions.js";
-import { deleteUsers, listUsers, newUser, updateUser, userInfoRoute } from "./routes/users.js";
+import { availableRoles, deleteUsers, listUsers, newUser, updateUser, userInfoRoute } from "./routes/users.js";
 
 // LiteLLM's customer routes, which it also answers under /end_user/.
 const CUSTOMER_ROUTES: [method: string, name: string, route: RouteHandler][] = [
@@ -105,6 +105,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /user/update", updateUser],
   ["GET /user/info", userInfoRoute],
   ["GET /user/daily/activity", userDailyActivity],
+  ["GET /user/available_roles", availableRoles],
   ["GET /user/list", listUsers],
   ["POST /user/delete", deleteUsers],
   ...CUSTOMER_ROUTES.flatMap(([method, name, route]) => ["customer", "end_user"].map((prefix) => [`${method} /${prefix}/${name}`, route] as const)),

@@ -92,6 +92,14 @@ function roleTests(mode: (typeof MODES)[number]): void {
     expect(everything.json.keys.length).toBeGreaterThanOrEqual(3);
   });
 
+  it("lists the roles a user may be given to any valid key", async () => {
+    const roles = await as<Record<string, { ui_label: string }>>("internal_user", "GET", "/user/available_roles");
+    expect(roles.status).toBe(200);
+    expect(Object.keys(roles.json)).toEqual(["proxy_admin", "proxy_admin_viewer", "internal_user", "internal_user_viewer"]);
+    expect(roles.json["proxy_admin"]?.ui_label).toBe("Admin");
+    expect((await as("sk-not-a-key-at-all-000000", "GET", "/user/available_roles")).status).toBe(401);
+  });
+
   it("lets a proxy_admin's key add a model that then answers", async () => {
     const added = await as<{ model_id: string }>("proxy_admin", "POST", "/model/new", {
       model_name: `added-${mode.split}`,

@@ -4,11 +4,11 @@ import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, intParam, pathSegment, queryOf, sendJson } from "../http.js";
 import {
+  ALIAS_MAP,
   bad,
   body,
   callOptions,
   changesBudgetWindow,
-  ALIAS_MAP,
   iso,
   isAliasMap,
   isString,

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { readsAll } from "@gateway/common";
+import { readsAll, type UserRole } from "@gateway/common";
 import type { User, UserSettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { callerOf, intParam, queryOf, sendJson } from "../http.js";
@@ -175,6 +175,20 @@ async function everything(ctx: RequestContext): Promise<void> {
     keys: keys.map((k, i) => keyInfo(k, keySpend[i] ?? 0)),
     teams: teams.map((t, i) => teamInfo(t, teamSpend[i] ?? 0)),
   });
+}
+
+/** The roles a user may be given, each with what it may do and a short label, as LiteLLM's admin UI asks for them. */
+const AVAILABLE_ROLES: Record<UserRole, { description: string; ui_label: string }> = {
+  proxy_admin: { description: "Changes and reads everything, as the master key does", ui_label: "Admin" },
+  proxy_admin_viewer: { description: "Reads everything and changes nothing", ui_label: "Admin viewer" },
+  internal_user: { description: "Makes and manages its own keys, and reads its own teams and spend", ui_label: "Internal user" },
+  internal_user_viewer: { description: "Reads its own keys, teams and spend, and changes nothing", ui_label: "Internal user viewer" },
+};
+
+/** GET /user/available_roles, for any valid key. */
+export async function availableRoles(ctx: RequestContext): Promise<void> {
+  await callerOf(ctx);
+  sendJson(ctx.res, 200, AVAILABLE_ROLES);
 }
 
 export async function listUsers(ctx: RequestContext): Promise<void> {

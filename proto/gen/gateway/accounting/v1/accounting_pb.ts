@@ -597,7 +597,7 @@ export const TagSpendResponseSchema: GenMessage<TagSpendResponse> = /*@__PURE__*
   messageDesc(file_gateway_accounting_v1_accounting, 17);
 
 /**
- * What the spend logs hold for one request tag.
+ * What the ledger holds for one request tag.
  *
  * @generated from message gateway.accounting.v1.TagSpend
  */
@@ -759,8 +759,9 @@ export const AccountingService: GenService<{
     output: typeof TopModelsResponseSchema;
   },
   /**
-   * Spend and requests per request tag from the spend logs, highest spend
-   * first (LiteLLM's /spend/tags).
+   * Spend and requests per request tag, highest spend first (LiteLLM's
+   * /spend/tags): from the spend logs within bounds, from the daily tag
+   * totals (all time, past retention) without.
    *
    * @generated from rpc gateway.accounting.v1.AccountingService.TagSpend
    */
