@@ -69,6 +69,11 @@ function activityTests(mode: (typeof MODES)[number]): void {
     // Every key's, for the master key without user_id; one key's with api_key.
     expect((await get(`/user/daily/activity?${RANGE}`)).json.metadata.total_api_requests).toBe(5);
     expect((await get(`/user/daily/activity?user_id=act-ana&api_key=${keys["ana-team"]}&${RANGE}`)).json.metadata.total_api_requests).toBe(1);
+    // Pages are of days; the aggregated form answers every day in one page, whatever page is asked for.
+    expect((await get(`/user/daily/activity?user_id=act-ana&page=2&page_size=1&${RANGE}`)).json.results).toEqual([]);
+    const whole = await get(`/user/daily/activity/aggregated?user_id=act-ana&page=2&page_size=1&${RANGE}`);
+    expect(whole.json.results).toHaveLength(1);
+    expect(whole.json.metadata).toMatchObject({ total_api_requests: 3, page: 1, total_pages: 1, has_more: false });
   });
 
   it("lets a user's key read its own user only", async () => {

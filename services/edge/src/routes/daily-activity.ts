@@ -8,7 +8,8 @@ import { callOptions } from "./admin-request.js";
 // LiteLLM's daily activity (/user/daily/activity, /team/daily/activity,
 // /tag/daily/activity): spend, tokens and requests per UTC day, broken down
 // by model group, key and (for teams and tags) team or tag, from the
-// ledger's daily totals. Pages are of days.
+// ledger's daily totals. Pages are of days; each route's /aggregated form
+// answers every day in one page.
 
 const MAX_PAGE_SIZE = 1000;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -91,8 +92,9 @@ type EntityOf = (row: SpendTotal) => string;
 
 /** The rows, as LiteLLM's SpendAnalyticsPaginatedResponse: days in order, a page of them at a time, entities by `entityOf`. */
 function answer(ctx: RequestContext, rows: readonly SpendTotal[], entityOf?: EntityOf): void {
-  const pageSize = intParam(ctx, "page_size", 50, MAX_PAGE_SIZE, 1);
-  const page = intParam(ctx, "page", 1, Number.MAX_SAFE_INTEGER, 1);
+  const whole = ctx.path.endsWith("/aggregated");
+  const pageSize = whole ? Number.MAX_SAFE_INTEGER : intParam(ctx, "page_size", 50, MAX_PAGE_SIZE, 1);
+  const page = whole ? 1 : intParam(ctx, "page", 1, Number.MAX_SAFE_INTEGER, 1);
   const days = new Map<string, Day>();
   const totals = noMetrics();
   for (const row of rows) {
