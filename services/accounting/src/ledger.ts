@@ -114,7 +114,7 @@ function batchJson(records: LedgerRecord[]): string {
 
 /**
  * Books a batch in one statement, so its rows and the daily totals they add
- * to (per key, and per request tag) commit together or not at all. The batch travels as one JSON parameter
+ * to (per key, and per request tag and end user) commit together or not at all. The batch travels as one JSON parameter
  * (the same on Postgres and PGlite, and one round trip however large the
  * batch), its rows as arrays rather than objects: half the bytes to write,
  * send and parse. Only rows that were not in the ledger yet come back from the
@@ -139,7 +139,7 @@ function bookStatement(records: LedgerRecord[]): SQL {
       FROM input
       ON CONFLICT (request_id, start_time) DO NOTHING
       RETURNING request_id, start_time, key_hash, key_alias, team_id, model_group, spend,
-        prompt_tokens, completion_tokens, total_tokens, status, request_tags
+        prompt_tokens, completion_tokens, total_tokens, status, request_tags, end_user
     ),
     payloads AS (
       INSERT INTO accounting.spend_log_payloads (request_id, start_time, messages, response)
@@ -166,16 +166,19 @@ function bookStatement(records: LedgerRecord[]): SQL {
         requests = d.requests + excluded.requests,
         failed_requests = d.failed_requests + excluded.failed_requests
     ),
-    tag_totals AS (
-      INSERT INTO accounting.daily_tag_spend AS d (day, tag, key_hash, team_id, model_group, key_alias, spend,
-        prompt_tokens, completion_tokens, total_tokens, requests, failed_requests)
-      SELECT (start_time AT TIME ZONE 'UTC')::date, t.tag, key_hash, team_id, model_group,
+    entity_totals AS (
+      INSERT INTO accounting.daily_entity_spend AS d (day, entity_type, entity, key_hash, team_id, model_group,
+        key_alias, spend, prompt_tokens, completion_tokens, total_tokens, requests, failed_requests)
+      SELECT (start_time AT TIME ZONE 'UTC')::date, e.entity_type, e.entity, key_hash, team_id, model_group,
         (array_agg(key_alias ORDER BY start_time DESC))[1], sum(spend), sum(prompt_tokens),
         sum(completion_tokens), sum(total_tokens), count(*), count(*) FILTER (WHERE status = 'failure')
-      FROM booked CROSS JOIN LATERAL jsonb_array_elements_text(booked.request_tags) AS t(tag)
-      GROUP BY 1, 2, 3, 4, 5
-      ORDER BY 1, 2, 3, 4, 5
-      ON CONFLICT (day, tag, key_hash, team_id, model_group) DO UPDATE SET
+      FROM booked CROSS JOIN LATERAL (
+        SELECT 'tag', tag FROM jsonb_array_elements_text(booked.request_tags) AS t(tag)
+        UNION ALL SELECT 'end_user', booked.end_user WHERE booked.end_user <> ''
+      ) AS e(entity_type, entity)
+      GROUP BY 1, 2, 3, 4, 5, 6
+      ORDER BY 1, 2, 3, 4, 5, 6
+      ON CONFLICT (day, entity_type, entity, key_hash, team_id, model_group) DO UPDATE SET
         key_alias = excluded.key_alias,
         spend = d.spend + excluded.spend,
         prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,

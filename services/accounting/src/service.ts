@@ -1,6 +1,7 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { requireMasterKey } from "@gateway/common";
 import { AccountingService, SpendGroupBy, type ListSpendLogsRequest } from "@gateway/proto/accounting/v1/accounting_pb.js";
+import { ENTITY_TYPES, type EntityType } from "./db/schema.js";
 import { MAX_LIST_LIMIT, type Ledger, type SpendLogFilters } from "./ledger.js";
 import { dayOf, isoDay } from "./partitions.js";
 import type { DayRange, SpendGrouping, SpendReports, SpendTotalRow } from "./spend-reports.js";
@@ -81,9 +82,11 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
       if (Date.parse(range.endDay) - Date.parse(range.startDay) > MAX_ACTIVITY_DAYS * DAY_MS) {
         throw new ConnectError(`start_date and end_date are at most ${MAX_ACTIVITY_DAYS} days apart`, Code.InvalidArgument);
       }
-      const lists = [request.keyHashes, request.teamIds, request.excludeTeamIds, request.tags];
-      if (lists.some((list) => list.length > MAX_LIST_LIMIT)) throw new ConnectError(`at most ${MAX_LIST_LIMIT} key hashes, team ids and tags of each kind per request`, Code.InvalidArgument);
-      const rows = await deps.reports.dailyActivity(range, request, MAX_ACTIVITY_ROWS + 1);
+      const lists = [request.keyHashes, request.teamIds, request.excludeTeamIds, request.entities];
+      if (lists.some((list) => list.length > MAX_LIST_LIMIT)) throw new ConnectError(`at most ${MAX_LIST_LIMIT} key hashes, team ids and entities of each kind per request`, Code.InvalidArgument);
+      const { entityType } = request;
+      if (entityType !== "" && !isEntityType(entityType)) throw new ConnectError(`entity_type must be one of ${ENTITY_TYPES.join(", ")}`, Code.InvalidArgument);
+      const rows = await deps.reports.dailyActivity(range, { ...request, entityType }, MAX_ACTIVITY_ROWS + 1);
       if (rows.length > MAX_ACTIVITY_ROWS) throw new ConnectError(`more than ${MAX_ACTIVITY_ROWS} rows: ask for fewer days, keys or teams`, Code.InvalidArgument);
       return { rows: rows.map(spendTotal) };
     }),
@@ -95,6 +98,8 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
     }),
   };
 }
+
+const isEntityType = (type: string): type is EntityType => (ENTITY_TYPES as readonly string[]).includes(type);
 
 function spendTotal(row: SpendTotalRow) {
   return {

@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, inArray, lte, notInArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "@gateway/common";
-import { dailySpend, dailyTagSpend } from "./db/schema.js";
+import { dailyEntitySpend, dailySpend, type EntityType } from "./db/schema.js";
 import type { TagSpendRow } from "./ledger.js";
 
 export type SpendGrouping = "api_key" | "team" | "model";
@@ -25,8 +25,8 @@ export interface SpendTotalRow {
   requests: number;
   /** Of the requests, those that failed (daily activity only). */
   failedRequests?: number;
-  /** The request tag (daily activity by tag only). */
-  tag?: string;
+  /** The request tag or end user (daily activity per entity only). */
+  entity?: string;
 }
 
 /** Which cells daily activity sums; empty lists and "" leave a dimension open. */
@@ -35,9 +35,9 @@ export interface ActivityFilter {
   teamIds: readonly string[];
   excludeTeamIds: readonly string[];
   modelGroup: string;
-  /** Rows per request tag too, from the tag totals; `tags` narrows them. */
-  byTag: boolean;
-  tags: readonly string[];
+  /** "tag" or "end_user": rows per entity too, from their totals, narrowed to `entities` when given; "": per key only. */
+  entityType: EntityType | "";
+  entities: readonly string[];
 }
 
 const sums = {
@@ -84,12 +84,13 @@ export class SpendReports {
   }
 
   /**
-   * One row per day, key, team and model group (and tag, by tag) in the
-   * range that the filter lets through, by day; at most `limit`.
+   * One row per day, key, team and model group (and entity, per entity) in
+   * the range that the filter lets through, by day; at most `limit`.
    */
   async dailyActivity(range: DayRange, filter: ActivityFilter, limit: number): Promise<SpendTotalRow[]> {
-    const t = filter.byTag ? dailyTagSpend : dailySpend;
-    const tag = filter.byTag ? dailyTagSpend.tag : sql<string>`''`;
+    const { entityType } = filter;
+    const t = entityType === "" ? dailySpend : dailyEntitySpend;
+    const entity = entityType === "" ? sql<string>`''` : dailyEntitySpend.entity;
     return this.db
       .select({
         day: t.day,
@@ -97,7 +98,7 @@ export class SpendReports {
         keyAlias: t.keyAlias,
         teamId: t.teamId,
         modelGroup: t.modelGroup,
-        tag,
+        entity,
         spend: t.spend,
         promptTokens: t.promptTokens,
         completionTokens: t.completionTokens,
@@ -114,10 +115,11 @@ export class SpendReports {
           filter.teamIds.length > 0 ? inArray(t.teamId, [...filter.teamIds]) : undefined,
           filter.excludeTeamIds.length > 0 ? notInArray(t.teamId, [...filter.excludeTeamIds]) : undefined,
           filter.modelGroup !== "" ? eq(t.modelGroup, filter.modelGroup) : undefined,
-          filter.byTag && filter.tags.length > 0 ? inArray(dailyTagSpend.tag, [...filter.tags]) : undefined,
+          entityType === "" ? undefined : eq(dailyEntitySpend.entityType, entityType),
+          entityType !== "" && filter.entities.length > 0 ? inArray(dailyEntitySpend.entity, [...filter.entities]) : undefined,
         ),
       )
-      .orderBy(t.day, t.keyHash, t.teamId, t.modelGroup, ...(filter.byTag ? [dailyTagSpend.tag] : []))
+      .orderBy(t.day, t.keyHash, t.teamId, t.modelGroup, ...(entityType === "" ? [] : [dailyEntitySpend.entity]))
       .limit(limit);
   }
 
@@ -133,14 +135,15 @@ export class SpendReports {
     return rows.map((row) => ({ ...row, day: "", teamId: "", modelGroup: "" }));
   }
 
-  /** Spend and requests per request tag, all time, highest spend first (then by tag), from the tag totals. */
+  /** Spend and requests per request tag, all time, highest spend first (then by tag), from the entity totals. */
   async tagTotals(): Promise<TagSpendRow[]> {
-    const spend = sql<number>`sum(${dailyTagSpend.spend})`.mapWith(Number);
+    const spend = sql<number>`sum(${dailyEntitySpend.spend})`.mapWith(Number);
     return this.db
-      .select({ tag: dailyTagSpend.tag, requests: sql<number>`sum(${dailyTagSpend.requests})`.mapWith(Number), spend })
-      .from(dailyTagSpend)
-      .groupBy(dailyTagSpend.tag)
-      .orderBy(desc(spend), dailyTagSpend.tag);
+      .select({ tag: dailyEntitySpend.entity, requests: sql<number>`sum(${dailyEntitySpend.requests})`.mapWith(Number), spend })
+      .from(dailyEntitySpend)
+      .where(eq(dailyEntitySpend.entityType, "tag"))
+      .groupBy(dailyEntitySpend.entity)
+      .orderBy(desc(spend), dailyEntitySpend.entity);
   }
 
   /** Dollars booked, all time (the daily aggregates outlive the spend logs' retention). */

@@ -100,17 +100,21 @@ describe("on Postgres", () => {
     expect(booked).toEqual(old);
   });
 
-  test("a ledger booked before the tag totals gets them from its spend logs", async () => {
+  test("a ledger booked before the entity totals gets them from its spend logs", async () => {
     await migrateAccounting(database);
     const startTime = timestampFromMs(Date.parse("2026-05-02T12:00:00Z"));
-    await new Ledger(database.db).record([2, 4].map((cost) => usageEvent({ requestTags: ["backfilled"], cost, startTime })));
+    await new Ledger(database.db).record([2, 4].map((cost) => usageEvent({ requestTags: ["backfilled"], endUser: "", cost, startTime })));
     // As if the rows predated the table: drop it and forget the migration that made it.
-    await database.db.execute(sql`DROP TABLE accounting.daily_tag_spend`);
+    await database.db.execute(sql`DROP TABLE accounting.daily_entity_spend`);
     await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at = (SELECT max(created_at) FROM accounting.migrations)`);
     await migrateAccounting(database);
-    const filter = { keyHashes: [], teamIds: [], excludeTeamIds: [], modelGroup: "", byTag: true, tags: ["backfilled"] };
-    const rows = await new SpendReports(database.db).dailyActivity({ startDay: "2026-05-02", endDay: "2026-05-02" }, filter, 10);
-    expect(rows.map((r) => [r.tag, r.spend, r.requests, r.failedRequests])).toEqual([["backfilled", 6, 2, 2]]);
+    const reports = new SpendReports(database.db);
+    const day = { startDay: "2026-05-02", endDay: "2026-05-02" };
+    const filter = { keyHashes: [], teamIds: [], excludeTeamIds: [], modelGroup: "", entityType: "tag" as const, entities: ["backfilled"] };
+    const rows = await reports.dailyActivity(day, filter, 10);
+    expect(rows.map((r) => [r.entity, r.spend, r.requests, r.failedRequests])).toEqual([["backfilled", 6, 2, 2]]);
+    // No end user: counted under none.
+    expect(await reports.dailyActivity(day, { ...filter, entityType: "end_user", entities: [] }, 10)).toEqual([]);
   });
 });
 

@@ -25,6 +25,7 @@ function spent(keyHash: string, teamId: string, modelGroup: string, day: string,
     totalTokens: cost * 10 + Math.ceil(cost),
     status: UsageStatus.SUCCESS,
     startTime: timestampFromMs(noon(day)),
+    endUser: "",
     ...init,
   });
 }
@@ -34,9 +35,9 @@ const ledger = [
   first,
   spent(alice, "team-a", "smart", "2024-11-20", 2, { requestTags: [] }),
   spent(alice, "team-a", "fast", "2024-11-21", 4, { requestTags: ["ticket-1"] }),
-  spent(bob, "team-b", "fast", "2024-11-21", 8, { requestTags: ["ticket-1"] }),
+  spent(bob, "team-b", "fast", "2024-11-21", 8, { requestTags: ["ticket-1"], endUser: "acme" }),
   spent(bob, "team-b", "fast", "2024-11-21", 0.5, { status: UsageStatus.FAILURE, requestTags: ["ticket-1"] }),
-  spent(carol, "team-b", "smart", "2024-11-22", 16, { requestTags: ["ticket-2"] }),
+  spent(carol, "team-b", "smart", "2024-11-22", 16, { requestTags: ["ticket-2"], endUser: "acme" }),
 ];
 
 function total(init: MessageInitShape<typeof SpendTotalSchema>) {
@@ -151,9 +152,9 @@ describe("DailyActivity", () => {
     expect(await cells({ ...range, excludeTeamIds: ["team-b"] })).toHaveLength(3);
   });
 
-  test("answers each tag's cells from the tag totals, each request once under each of its tags", async () => {
+  test("answers each tag's cells from the entity totals, each request once under each of its tags", async () => {
     const tagged = async (request: Parameters<typeof client.dailyActivity>[0]) =>
-      (await client.dailyActivity({ ...request, byTag: true })).rows.map((r) => [r.day, r.tag, r.keyHash[0], r.modelGroup, r.spend, r.requests, r.failedRequests]);
+      (await client.dailyActivity({ ...request, entityType: "tag" })).rows.map((r) => [r.day, r.entity, r.keyHash[0], r.modelGroup, r.spend, r.requests, r.failedRequests]);
     // The first event was delivered twice; the untagged one is under no tag.
     expect(await tagged(range)).toEqual([
       ["2024-11-20", "prod", "a", "fast", 1, 1n, 0n],
@@ -162,13 +163,22 @@ describe("DailyActivity", () => {
       ["2024-11-21", "ticket-1", "b", "fast", 8.5, 2n, 1n],
       ["2024-11-22", "ticket-2", "c", "smart", 16, 1n, 0n],
     ]);
-    expect(await tagged({ ...range, tags: ["ticket-2", "prod"] })).toEqual([
+    expect(await tagged({ ...range, entities: ["ticket-2", "prod"] })).toEqual([
       ["2024-11-20", "prod", "a", "fast", 1, 1n, 0n],
       ["2024-11-22", "ticket-2", "c", "smart", 16, 1n, 0n],
     ]);
-    expect(await tagged({ ...range, tags: ["ticket-1"], keyHashes: [alice] })).toHaveLength(2);
-    // Without by_tag, tags narrow nothing.
-    expect(await cells({ ...range, tags: ["ticket-2"] })).toHaveLength(5);
+    expect(await tagged({ ...range, entities: ["ticket-1"], keyHashes: [alice] })).toHaveLength(2);
+    // Without an entity type, entities narrow nothing.
+    expect(await cells({ ...range, entities: ["ticket-2"] })).toHaveLength(5);
+  });
+
+  test("answers each end user's cells, a request under its end user", async () => {
+    const rows = await client.dailyActivity({ ...range, entityType: "end_user" });
+    expect(rows.rows.map((r) => [r.day, r.entity, r.keyHash[0], r.spend, r.requests])).toEqual([
+      ["2024-11-21", "acme", "b", 8, 1n],
+      ["2024-11-22", "acme", "c", 16, 1n],
+    ]);
+    await expect(client.dailyActivity({ ...range, entityType: "org" })).rejects.toMatchObject({ code: Code.InvalidArgument });
   });
 
   test("refuses a range longer than a year, and too many ids", async () => {

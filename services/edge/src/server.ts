@@ -14,7 +14,7 @@ import { audioTranscriptions } from "./routes/audio-transcriptions.js";
 import { cacheDelete, cacheFlushAll, cachePing } from "./routes/cache.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
-import { tagDailyActivity, teamDailyActivity, userDailyActivity } from "./routes/daily-activity.js";
+import { customerDailyActivity, tagDailyActivity, teamDailyActivity, userDailyActivity } from "./routes/daily-activity.js";
 import { embeddings } from "./routes/embeddings.js";
 import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
@@ -43,6 +43,8 @@ const CUSTOMER_ROUTES: [method: string, name: string, route: RouteHandler][] = [
   ["POST", "delete", deleteCustomers],
   ["POST", "block", blockCustomers],
   ["POST", "unblock", unblockCustomers],
+  ["GET", "daily/activity", customerDailyActivity],
+  ["GET", "daily/activity/aggregated", customerDailyActivity],
 ];
 
 // Every route by "METHOD path"; OpenAI routes answer with and without /v1, as LiteLLM's do.

@@ -4,10 +4,10 @@ import { admin } from "./support/admin.js";
 import { fakeOpenAIConfig, MASTER_KEY } from "./support/config.js";
 import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support/modes.js";
 
-// LiteLLM's /user/daily/activity, /team/daily/activity and
-// /tag/daily/activity, from the ledger's daily totals, after requests made
-// with the official client: per user (every key of theirs), per key, per
-// team and per request tag, and what each key may read.
+// LiteLLM's daily activity routes (user, team, tag, customer), from the
+// ledger's daily totals, after requests made with the official client: per
+// user (every key of theirs), per key, per team, per request tag and per end
+// user, and what each key may read.
 
 interface Metrics {
   spend: number;
@@ -96,14 +96,14 @@ function activityTests(mode: (typeof MODES)[number]): void {
     expect((await get(`/team/daily/activity?team_ids=act-team&${RANGE}`, keys["act-bo"])).status).toBe(403);
   });
 
-  it("sums each request tag's requests, for admins, and a user's own keys' for its key", async () => {
-    const tagged = async (who: string, tags: string) => {
+  it("sums each request tag's and end user's requests, for admins, and a user's own keys' for its key", async () => {
+    const tagged = async (who: string, tags: string, user?: string) => {
       const { response } = await new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: keys[who]!, maxRetries: 0 }).chat.completions
-        .create({ model: "fast-model", messages: [{ role: "user", content: `tagged ${tags}` }] }, { headers: { "x-litellm-tags": tags } })
+        .create({ model: "fast-model", messages: [{ role: "user", content: `tagged ${tags}` }], ...(user && { user }) }, { headers: { "x-litellm-tags": tags } })
         .withResponse();
       await setup.gateway.spendLog(response.headers.get("x-litellm-call-id")!);
     };
-    await tagged("act-ana", "act-ticket-7,act-prod");
+    await tagged("act-ana", "act-ticket-7,act-prod", "act-acme");
     await tagged("act-bo", "act-ticket-7");
     const one = await get(`/tag/daily/activity?tags=act-ticket-7&${RANGE}`);
     expect(one.status).toBe(200);
@@ -114,6 +114,13 @@ function activityTests(mode: (typeof MODES)[number]): void {
     expect(both.json.metadata.total_api_requests).toBe(3);
     expect(both.json.results[0]!.breakdown.entities["act-prod"]!.metrics.api_requests).toBe(1);
     expect((await get(`/tag/daily/activity?tags=act-ticket-7&${RANGE}`, keys["act-ana"])).json.metadata.total_api_requests).toBe(1);
+
+    // The same per end user (the body's user), under /customer and /end_user.
+    const customer = await get(`/customer/daily/activity?end_user_ids=act-acme&${RANGE}`);
+    expect(customer.json.metadata.total_api_requests).toBe(1);
+    expect(Object.keys(customer.json.results[0]!.breakdown.entities)).toEqual(["act-acme"]);
+    expect((await get(`/end_user/daily/activity/aggregated?${RANGE}`)).json.metadata.total_api_requests).toBe(1);
+    expect((await get(`/customer/daily/activity?${RANGE}`, keys["act-bo"])).json.metadata.total_api_requests).toBe(0);
   });
 
   it("asks for both days", async () => {

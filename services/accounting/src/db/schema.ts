@@ -85,6 +85,21 @@ export const spendLogPayloads = accounting.table(
   (t) => [primaryKey({ name: "spend_log_payloads_pkey", columns: [t.requestId, t.startTime] })],
 );
 
+/** What a daily total sums, for daily_spend and daily_entity_spend alike. */
+const totalColumns = () => ({
+  keyHash: text("key_hash").notNull(),
+  teamId: text("team_id").notNull(),
+  modelGroup: text("model_group").notNull(),
+  /** The key's alias in the latest row booked for this cell. */
+  keyAlias: text("key_alias").notNull(),
+  spend: doublePrecision("spend").notNull(),
+  promptTokens: bigint("prompt_tokens", { mode: "number" }).notNull(),
+  completionTokens: bigint("completion_tokens", { mode: "number" }).notNull(),
+  totalTokens: bigint("total_tokens", { mode: "number" }).notNull(),
+  requests: bigint("requests", { mode: "number" }).notNull(),
+  failedRequests: bigint("failed_requests", { mode: "number" }).notNull(),
+});
+
 /**
  * Spend per UTC day, key, team and model group, updated in the same statement
  * that books the rows. Kept for good (retention drops only spend logs), so a
@@ -94,17 +109,7 @@ export const dailySpend = accounting.table(
   "daily_spend",
   {
     day: date("day", { mode: "string" }).notNull(),
-    keyHash: text("key_hash").notNull(),
-    teamId: text("team_id").notNull(),
-    modelGroup: text("model_group").notNull(),
-    /** The key's alias in the latest row booked for this cell. */
-    keyAlias: text("key_alias").notNull(),
-    spend: doublePrecision("spend").notNull(),
-    promptTokens: bigint("prompt_tokens", { mode: "number" }).notNull(),
-    completionTokens: bigint("completion_tokens", { mode: "number" }).notNull(),
-    totalTokens: bigint("total_tokens", { mode: "number" }).notNull(),
-    requests: bigint("requests", { mode: "number" }).notNull(),
-    failedRequests: bigint("failed_requests", { mode: "number" }).notNull(),
+    ...totalColumns(),
   },
   (t) => [
     primaryKey({ name: "daily_spend_pkey", columns: [t.day, t.keyHash, t.teamId, t.modelGroup] }),
@@ -112,30 +117,26 @@ export const dailySpend = accounting.table(
   ],
 );
 
+/** What a request is counted under in daily_entity_spend besides its key. */
+export const ENTITY_TYPES = ["tag", "end_user"] as const;
+export type EntityType = (typeof ENTITY_TYPES)[number];
+
 /**
- * The daily totals again per request tag: a request counts once under each
- * of its tags (none when it has none). Updated in the same statement that
- * books the rows, and kept for good, as daily_spend.
+ * The daily totals again per request tag and per end user: a request counts
+ * once under each of its tags and once under its end user (under none when
+ * it has none). Updated in the same statement that books the rows, and kept
+ * for good, as daily_spend.
  */
-export const dailyTagSpend = accounting.table(
-  "daily_tag_spend",
+export const dailyEntitySpend = accounting.table(
+  "daily_entity_spend",
   {
     day: date("day", { mode: "string" }).notNull(),
-    tag: text("tag").notNull(),
-    keyHash: text("key_hash").notNull(),
-    teamId: text("team_id").notNull(),
-    modelGroup: text("model_group").notNull(),
-    /** The key's alias in the latest row booked for this cell. */
-    keyAlias: text("key_alias").notNull(),
-    spend: doublePrecision("spend").notNull(),
-    promptTokens: bigint("prompt_tokens", { mode: "number" }).notNull(),
-    completionTokens: bigint("completion_tokens", { mode: "number" }).notNull(),
-    totalTokens: bigint("total_tokens", { mode: "number" }).notNull(),
-    requests: bigint("requests", { mode: "number" }).notNull(),
-    failedRequests: bigint("failed_requests", { mode: "number" }).notNull(),
+    entityType: text("entity_type", { enum: ENTITY_TYPES }).notNull(),
+    entity: text("entity").notNull(),
+    ...totalColumns(),
   },
   (t) => [
-    primaryKey({ name: "daily_tag_spend_pkey", columns: [t.day, t.tag, t.keyHash, t.teamId, t.modelGroup] }),
-    index("daily_tag_spend_tag_idx").on(t.tag),
+    primaryKey({ name: "daily_entity_spend_pkey", columns: [t.day, t.entityType, t.entity, t.keyHash, t.teamId, t.modelGroup] }),
+    index("daily_entity_spend_entity_idx").on(t.entityType, t.entity),
   ],
 );

@@ -28,7 +28,7 @@ export async function openLedgerDatabase(options: LedgerOptions = {}): Promise<L
       return rows.map((row) => row.id);
     },
     clear: async () => {
-      await database.db.execute(sql`TRUNCATE accounting.spend_logs, accounting.spend_log_payloads, accounting.daily_spend, accounting.daily_tag_spend`);
+      await database.db.execute(sql`TRUNCATE accounting.spend_logs, accounting.spend_log_payloads, accounting.daily_spend, accounting.daily_entity_spend`);
     },
     close: async () => {
       await database.close();

@@ -6,9 +6,9 @@ import { asMasterKey, callerOf, intParam, queryOf, sendJson, spendReader } from 
 import { callOptions } from "./admin-request.js";
 
 // LiteLLM's daily activity (/user/daily/activity, /team/daily/activity,
-// /tag/daily/activity): spend, tokens and requests per UTC day, broken down
-// by model group, key and (for teams and tags) team or tag, from the
-// ledger's daily totals. Pages are of days; each route's /aggregated form
+// /tag/daily/activity, /customer/daily/activity): spend, tokens and requests
+// per UTC day, broken down by model group, key and (but for users) team,
+// tag or end user, from the ledger's daily totals. Pages are of days; each route's /aggregated form
 // answers every day in one page.
 
 const MAX_PAGE_SIZE = 1000;
@@ -87,7 +87,7 @@ function forbidden(message: string, param: string): Error {
   return gatewayError(message, Code.PermissionDenied, { type: "permission_error", param });
 }
 
-/** A breakdown's entity: the team or tag a row is counted under. */
+/** A breakdown's entity: the team, tag or end user a row is counted under. */
 type EntityOf = (row: SpendTotal) => string;
 
 /** The rows, as LiteLLM's SpendAnalyticsPaginatedResponse: days in order, a page of them at a time, entities by `entityOf`. */
@@ -132,7 +132,7 @@ function answer(ctx: RequestContext, rows: readonly SpendTotal[], entityOf?: Ent
   });
 }
 
-async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; teamIds?: string[]; excludeTeamIds?: string[]; byTag?: boolean; tags?: string[] }): Promise<SpendTotal[]> {
+async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; teamIds?: string[]; excludeTeamIds?: string[]; entityType?: string; entities?: string[] }): Promise<SpendTotal[]> {
   const { rows } = await ctx.options.peers.accounting.dailyActivity(
     { startDate: dayParam(ctx, "start_date"), endDate: dayParam(ctx, "end_date"), modelGroup: queryOf(ctx.req).get("model") ?? "", ...filter },
     asMasterKey(ctx),
@@ -165,16 +165,25 @@ async function keyHashesOf(ctx: RequestContext, userId: string): Promise<string[
   return apiKey === "" ? own : own.filter((hash) => hash === apiKey);
 }
 
+const byEntity: EntityOf = (row) => row.entity;
+
 /**
- * GET /tag/daily/activity: the activity of the request tags `tags` names
- * (comma-separated; none: every tag), each request under each of its tags;
- * a key that does not read everything reads its own user's keys' only.
+ * The activity of the tags or end users (`entityType`) the comma-separated
+ * `param` names (none: every one), each request under each of its tags or
+ * its end user; a key that does not read everything reads its own user's
+ * keys' only.
  */
-export async function tagDailyActivity(ctx: RequestContext): Promise<void> {
+async function entityActivity(ctx: RequestContext, entityType: "tag" | "end_user", param: string): Promise<void> {
   const keyHashes = await keyHashesOf(ctx, (await spendReader(ctx)) ?? "");
-  if (keyHashes?.length === 0) return answer(ctx, [], (row) => row.tag);
-  answer(ctx, await activity(ctx, { keyHashes: keyHashes ?? [], byTag: true, tags: listParam(ctx, "tags") }), (row) => row.tag);
+  if (keyHashes?.length === 0) return answer(ctx, [], byEntity);
+  answer(ctx, await activity(ctx, { keyHashes: keyHashes ?? [], entityType, entities: listParam(ctx, param) }), byEntity);
 }
+
+/** GET /tag/daily/activity: per request tag (`tags`). */
+export const tagDailyActivity = (ctx: RequestContext) => entityActivity(ctx, "tag", "tags");
+
+/** GET /customer/daily/activity: per end user (`end_user_ids`). */
+export const customerDailyActivity = (ctx: RequestContext) => entityActivity(ctx, "end_user", "end_user_ids");
 
 /**
  * GET /team/daily/activity: the activity of the teams `team_ids` names
