@@ -112,15 +112,30 @@ function batchJson(records: LedgerRecord[]): string {
   return json.includes("\\u0000") ? json.replace(NUL_ESCAPE, "$1") : json;
 }
 
+// A daily total's cell past its key (daily_spend's, daily_entity_spend's): its
+// columns, what a batch's booked rows sum to in it, and how that adds to what
+// the cell holds.
+const CELL_COLUMNS = sql.raw("key_alias, spend, prompt_tokens, completion_tokens, total_tokens, requests, failed_requests");
+const CELL_SUMS = sql.raw(
+  "(array_agg(key_alias ORDER BY start_time DESC))[1], sum(spend), sum(prompt_tokens), sum(completion_tokens), " +
+    "sum(total_tokens), count(*), count(*) FILTER (WHERE status = 'failure')",
+);
+const ADD_TO_CELL = sql.raw(
+  "key_alias = excluded.key_alias, spend = d.spend + excluded.spend, prompt_tokens = d.prompt_tokens + excluded.prompt_tokens, " +
+    "completion_tokens = d.completion_tokens + excluded.completion_tokens, total_tokens = d.total_tokens + excluded.total_tokens, " +
+    "requests = d.requests + excluded.requests, failed_requests = d.failed_requests + excluded.failed_requests",
+);
+
 /**
  * Books a batch in one statement, so its rows and the daily totals they add
- * to (per key, and per request tag and end user) commit together or not at all. The batch travels as one JSON parameter
- * (the same on Postgres and PGlite, and one round trip however large the
- * batch), its rows as arrays rather than objects: half the bytes to write,
- * send and parse. Only rows that were not in the ledger yet come back from the
- * insert, so only they reach the totals and the payloads: a redelivered
- * event changes nothing. Totals are upserted in key order so that two
- * replicas booking the same cells wait for each other instead of deadlocking.
+ * to (per key, and per request tag and end user) commit together or not at
+ * all. The batch travels as one JSON parameter (the same on Postgres and
+ * PGlite, and one round trip however large the batch), its rows as arrays
+ * rather than objects: half the bytes to write, send and parse. Only rows
+ * that were not in the ledger yet come back from the insert, so only they
+ * reach the totals and the payloads: a redelivered event changes nothing.
+ * Totals are upserted in key order so that two replicas booking the same
+ * cells wait for each other instead of deadlocking.
  */
 function bookStatement(records: LedgerRecord[]): SQL {
   return sql`
@@ -149,43 +164,23 @@ function bookStatement(records: LedgerRecord[]): SQL {
       ON CONFLICT DO NOTHING
     ),
     totals AS (
-      INSERT INTO accounting.daily_spend AS d (day, key_hash, team_id, model_group, key_alias, spend,
-        prompt_tokens, completion_tokens, total_tokens, requests, failed_requests)
-      SELECT (start_time AT TIME ZONE 'UTC')::date, key_hash, team_id, model_group,
-        (array_agg(key_alias ORDER BY start_time DESC))[1], sum(spend), sum(prompt_tokens),
-        sum(completion_tokens), sum(total_tokens), count(*), count(*) FILTER (WHERE status = 'failure')
+      INSERT INTO accounting.daily_spend AS d (day, key_hash, team_id, model_group, ${CELL_COLUMNS})
+      SELECT (start_time AT TIME ZONE 'UTC')::date, key_hash, team_id, model_group, ${CELL_SUMS}
       FROM booked
       GROUP BY 1, 2, 3, 4
       ORDER BY 1, 2, 3, 4
-      ON CONFLICT (day, key_hash, team_id, model_group) DO UPDATE SET
-        key_alias = excluded.key_alias,
-        spend = d.spend + excluded.spend,
-        prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
-        completion_tokens = d.completion_tokens + excluded.completion_tokens,
-        total_tokens = d.total_tokens + excluded.total_tokens,
-        requests = d.requests + excluded.requests,
-        failed_requests = d.failed_requests + excluded.failed_requests
+      ON CONFLICT (day, key_hash, team_id, model_group) DO UPDATE SET ${ADD_TO_CELL}
     ),
     entity_totals AS (
-      INSERT INTO accounting.daily_entity_spend AS d (day, entity_type, entity, key_hash, team_id, model_group,
-        key_alias, spend, prompt_tokens, completion_tokens, total_tokens, requests, failed_requests)
-      SELECT (start_time AT TIME ZONE 'UTC')::date, e.entity_type, e.entity, key_hash, team_id, model_group,
-        (array_agg(key_alias ORDER BY start_time DESC))[1], sum(spend), sum(prompt_tokens),
-        sum(completion_tokens), sum(total_tokens), count(*), count(*) FILTER (WHERE status = 'failure')
+      INSERT INTO accounting.daily_entity_spend AS d (day, entity_type, entity, key_hash, team_id, model_group, ${CELL_COLUMNS})
+      SELECT (start_time AT TIME ZONE 'UTC')::date, e.entity_type, e.entity, key_hash, team_id, model_group, ${CELL_SUMS}
       FROM booked CROSS JOIN LATERAL (
         SELECT 'tag', tag FROM jsonb_array_elements_text(booked.request_tags) AS t(tag)
         UNION ALL SELECT 'end_user', booked.end_user WHERE booked.end_user <> ''
       ) AS e(entity_type, entity)
       GROUP BY 1, 2, 3, 4, 5, 6
       ORDER BY 1, 2, 3, 4, 5, 6
-      ON CONFLICT (day, entity_type, entity, key_hash, team_id, model_group) DO UPDATE SET
-        key_alias = excluded.key_alias,
-        spend = d.spend + excluded.spend,
-        prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
-        completion_tokens = d.completion_tokens + excluded.completion_tokens,
-        total_tokens = d.total_tokens + excluded.total_tokens,
-        requests = d.requests + excluded.requests,
-        failed_requests = d.failed_requests + excluded.failed_requests
+      ON CONFLICT (day, entity_type, entity, key_hash, team_id, model_group) DO UPDATE SET ${ADD_TO_CELL}
     )
     SELECT count(*)::int AS booked FROM booked`;
 }
