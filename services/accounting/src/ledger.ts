@@ -2,7 +2,7 @@ import { and, desc, eq, gte, inArray, lte, sql, type SQL } from "drizzle-orm";
 import { PgDialect, type PgColumn } from "drizzle-orm/pg-core";
 import { pgErrorCode, type Db } from "@gateway/common";
 import type { UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
-import { dailySpend, spendLogPayloads, spendLogs } from "./db/schema.js";
+import { dailyEntitySpend, dailySpend, spendLogPayloads, spendLogs } from "./db/schema.js";
 import { dayOf, Partitions, rowsOf } from "./partitions.js";
 import { toLedgerRecord, toUsageEvent, type LedgerRecord } from "./spend-log.js";
 
@@ -285,20 +285,18 @@ export class Ledger {
   }
 
   /**
-   * What every request booked with each end user cost, from the ledger rows
-   * (the daily totals do not split by end user): spend of days that
-   * retention has dropped is no longer counted. '' names no end user and
-   * is always 0.
+   * What every request booked with each end user cost, from the end users'
+   * daily totals (unaffected by retention). '' names no end user and is
+   * always 0.
    */
   async spendByEndUser(endUsers: string[]): Promise<Map<string, number>> {
-    // The partial index holds only rows that name an end user.
     const named = endUsers.filter((endUser) => endUser !== "");
-    const spend = await this.spendPer(spendLogs, spendLogs.endUser, named, sql`${spendLogs.endUser} <> ''`);
+    const spend = await this.spendPer(dailyEntitySpend, dailyEntitySpend.entity, named, eq(dailyEntitySpend.entityType, "end_user"));
     return new Map(endUsers.map((endUser) => [endUser, spend.get(endUser) ?? 0]));
   }
 
   /** Spend summed per value of `column` in `table`, 0 for a value with none. */
-  private async spendPer(table: typeof dailySpend | typeof spendLogs, column: PgColumn, values: string[], where?: SQL): Promise<Map<string, number>> {
+  private async spendPer(table: typeof dailySpend | typeof dailyEntitySpend, column: PgColumn, values: string[], where?: SQL): Promise<Map<string, number>> {
     const spend = new Map(values.map((value) => [value, 0]));
     if (values.length === 0) return spend;
     const rows = await this.db

@@ -68,7 +68,8 @@ describe("applyRetention", () => {
     expect(await ledgerDb.requestIds()).toEqual([recent.requestId, today.requestId].sort());
     expect((await ledger.partitions.list("spend_log_payloads")).map((p) => p.name)).toEqual(["spend_log_payloads_p20260615"]);
     expect((await ledger.spendByKey(["7".repeat(64)])).get("7".repeat(64))).toBe(4);
-    // The tags' all-time spend too (each event carries two tags).
+    // The end user's and the tags' all-time spend too (each event carries one end user and two tags).
+    expect((await ledger.spendByEndUser(["customer-1"])).get("customer-1")).toBe(4);
     const { tags } = await accountingClient(ledgerDb).tagSpend({});
     expect(tags.map((t) => [t.tag, t.spend, Number(t.requests)])).toEqual([
       ["env:prod", 4, 4],
