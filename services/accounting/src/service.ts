@@ -3,14 +3,13 @@ import { requireMasterKey } from "@gateway/common";
 import { AccountingService, SpendGroupBy, type ListSpendLogsRequest } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { ENTITY_TYPES, type EntityType } from "./db/schema.js";
 import { MAX_LIST_LIMIT, type Ledger, type SpendLogFilters } from "./ledger.js";
-import { dayOf, isoDay } from "./partitions.js";
+import { DAY_MS, dayOf, isoDay } from "./partitions.js";
 import type { DayRange, SpendGrouping, SpendReports, SpendTotalRow } from "./spend-reports.js";
 
 // The latest instant a JavaScript Date (and so a ledger query) can hold.
 const MAX_DATE_MS = 8.64e15;
 
 const DEFAULT_TOP = 10;
-const DAY_MS = 86_400_000;
 // Daily activity: the days one call covers, and the rows it answers, at most.
 const MAX_ACTIVITY_DAYS = 366;
 const MAX_ACTIVITY_ROWS = 100_000;
@@ -92,8 +91,15 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
     }),
     tagSpend: admin(async (request) => {
       const bounds = timeBounds(request);
-      // All time: the tag totals, which outlive the spend logs' retention and need no scan of them.
-      const rows = bounds.startMs === undefined && bounds.endMs === undefined ? await deps.reports.tagTotals() : await deps.ledger.spendByTag(bounds);
+      const { startMs, endMs } = bounds;
+      // Whole UTC days (or no bounds): the tag totals, which outlive the spend logs' retention and need no scan of them.
+      const wholeDays = (startMs === undefined || startMs % DAY_MS === 0) && (endMs === undefined || (endMs + 1) % DAY_MS === 0);
+      const rows = wholeDays
+        ? await deps.reports.tagTotals({
+            ...(startMs !== undefined && { startDay: isoDay(dayOf(startMs)) }),
+            ...(endMs !== undefined && { endDay: isoDay(dayOf(endMs)) }),
+          })
+        : await deps.ledger.spendByTag(bounds);
       return { tags: rows.map((row) => ({ ...row, requests: BigInt(row.requests) })) };
     }),
   };

@@ -135,13 +135,19 @@ export class SpendReports {
     return rows.map((row) => ({ ...row, day: "", teamId: "", modelGroup: "" }));
   }
 
-  /** Spend and requests per request tag, all time, highest spend first (then by tag), from the entity totals. */
-  async tagTotals(): Promise<TagSpendRow[]> {
+  /** Spend and requests per request tag over the days given (none: all time), highest spend first (then by tag), from the entity totals. */
+  async tagTotals(days: Partial<DayRange>): Promise<TagSpendRow[]> {
     const spend = sql<number>`sum(${dailyEntitySpend.spend})`.mapWith(Number);
     return this.db
       .select({ tag: dailyEntitySpend.entity, requests: sql<number>`sum(${dailyEntitySpend.requests})`.mapWith(Number), spend })
       .from(dailyEntitySpend)
-      .where(eq(dailyEntitySpend.entityType, "tag"))
+      .where(
+        and(
+          eq(dailyEntitySpend.entityType, "tag"),
+          days.startDay === undefined ? undefined : gte(dailyEntitySpend.day, days.startDay),
+          days.endDay === undefined ? undefined : lte(dailyEntitySpend.day, days.endDay),
+        ),
+      )
       .groupBy(dailyEntitySpend.entity)
       .orderBy(desc(spend), dailyEntitySpend.entity);
   }

@@ -238,6 +238,24 @@ describe("TagSpend", () => {
     expect((await client.tagSpend({ startMs: BigInt(T0 + 3 * MINUTE), endMs: BigInt(T0 + 3 * MINUTE) })).tags).toEqual([]);
   });
 
+  test("reads whole UTC days from the tag totals", async () => {
+    const client = accountingClient(ledgerDb);
+    const day = Math.floor(T0 / DAY) * DAY;
+    // A cell only the totals hold (as if retention had dropped its day's rows) shows which were read.
+    await ledgerDb.database.db.execute(sql`
+      INSERT INTO accounting.daily_entity_spend VALUES ('2026-05-11', 'tag', 'env:dev', 'k', '', 'm', '', 32, 0, 0, 0, 1, 0)`);
+    expect((await client.tagSpend({ startMs: BigInt(day), endMs: BigInt(day + DAY - 1) })).tags).toEqual([
+      row("env:prod", 2, 1 + 4),
+      row("team:ads", 1, 4),
+      row("team:search", 2, 1 + 2),
+      row("a-tie", 1, 0.25),
+      row("z-tie", 1, 0.25),
+    ]);
+    expect((await client.tagSpend({ startMs: BigInt(day + DAY) })).tags).toEqual([row("env:dev", 2, 16 + 32)]);
+    // Within a day, the spend logs.
+    expect((await client.tagSpend({ startMs: BigInt(day + DAY + 1) })).tags).toEqual([row("env:dev", 1, 16)]);
+  });
+
   test.each([
     ["a start after the end", { startMs: 2n, endMs: 1n }],
     ["a negative start", { startMs: -1n }],
