@@ -19,7 +19,7 @@ import { embeddings } from "./routes/embeddings.js";
 import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
 import { imageEdits, imageGenerations } from "./routes/images.js";
-import { blockKey, deleteKeys, generateKey, keyInfoRoute, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
+import { blockKey, deleteKeys, generateKey, keyHealth, keyInfoRoute, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
 import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
@@ -92,6 +92,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /key/regenerate", regenerateKey],
   ["POST /key/block", blockKey],
   ["POST /key/unblock", unblockKey],
+  ["POST /key/health", keyHealth],
   ["POST /team/new", newTeam],
   ["POST /team/update", updateTeam],
   ["GET /team/info", teamInfoRoute],

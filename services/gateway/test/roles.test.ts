@@ -100,6 +100,13 @@ function roleTests(mode: (typeof MODES)[number]): void {
     expect((await as("sk-not-a-key-at-all-000000", "GET", "/user/available_roles")).status).toBe(401);
   });
 
+  it("answers /key/health for a key that works, and refuses a blocked one", async () => {
+    const made = await as<{ key: string }>("internal_user", "POST", "/key/generate", {});
+    expect(await as(made.json.key, "POST", "/key/health")).toEqual({ status: 200, json: { key: "healthy", logging_callbacks: null } });
+    expect((await admin(baseUrl, "POST", "/key/block", { key: made.json.key })).status).toBe(200);
+    expect((await as(made.json.key, "POST", "/key/health")).status).toBe(401);
+  });
+
   it("lets a proxy_admin's key add a model that then answers", async () => {
     const added = await as<{ model_id: string }>("proxy_admin", "POST", "/model/new", {
       model_name: `added-${mode.split}`,

@@ -2,7 +2,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, intParam, pathSegment, queryOf, sendJson } from "../http.js";
+import { apiKeyOf, callerOf, intParam, pathSegment, queryOf, sendJson } from "../http.js";
 import {
   ALIAS_MAP,
   bad,
@@ -206,6 +206,16 @@ async function setBlocked(ctx: RequestContext, blocked: boolean): Promise<void> 
   const { key } = blocked ? await keys.blockKey({ ref }, callOptions(ctx)) : await keys.unblockKey({ ref }, callOptions(ctx));
   keysChanged(ctx);
   sendJson(ctx.res, 200, await withSpend(ctx, key!));
+}
+
+/**
+ * POST /key/health: whether the calling key works (an invalid, blocked or
+ * expired one is refused as on any route). LiteLLM also tests the key's
+ * logging callbacks here; this gateway has none, so they are null.
+ */
+export async function keyHealth(ctx: RequestContext): Promise<void> {
+  await callerOf(ctx);
+  sendJson(ctx.res, 200, { key: "healthy", logging_callbacks: null });
 }
 
 export const blockKey = (ctx: RequestContext) => setBlocked(ctx, true);
