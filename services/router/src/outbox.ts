@@ -37,8 +37,8 @@ const writing = new Set<string>();
  * the ledger by request id beyond JetStream's window.
  *
  * Writes are synchronous appends to the page cache (a few microseconds, no
- * fsync), one per entry: they survive the process being killed,
- * not the machine losing power. The log is bounded by `maxBytes`; past it,
+ * fsync), one per entry: they survive the process being killed, not the
+ * machine losing power. The log is bounded by `maxBytes`; past it,
  * append() refuses and the event lives in memory only until it is published.
  */
 export class Outbox {

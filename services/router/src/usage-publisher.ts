@@ -25,11 +25,11 @@ export interface UsagePublisherOptions {
  * Publishes usage events without holding up the response. Each event is
  * first appended to the on-disk outbox, as it is handed over (before the
  * answer it records leaves, so a crash cannot lose an answered request's
- * event), then published; a publish that fails
- * or is not acknowledged is retried with backoff until JetStream stores it,
- * and only then is the event settled in the outbox. Events a crash left in
- * the outbox are published again at start. JetStream dedupes by the request
- * id, so a retry after a lost ack counts once.
+ * event), then published; a publish that fails or is not acknowledged is
+ * retried with backoff until JetStream stores it, and only then is the
+ * event settled in the outbox. Events a crash left in the outbox are
+ * published again at start. JetStream dedupes by the request id, so a retry
+ * after a lost ack counts once.
  */
 export class UsagePublisher {
   private readonly pending = new Set<Promise<void>>();
