@@ -146,10 +146,14 @@ async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; tea
  * user's key reads its own user's only.
  */
 export async function userDailyActivity(ctx: RequestContext): Promise<void> {
-  const userId = (await spendReader(ctx)) ?? queryOf(ctx.req).get("user_id") ?? "";
+  await keysActivity(ctx, (await spendReader(ctx)) ?? queryOf(ctx.req).get("user_id") ?? "");
+}
+
+/** The activity of `userId`'s keys (none: every key), narrowed by `filter`, with entities by `entityOf`. */
+async function keysActivity(ctx: RequestContext, userId: string, filter: { entityType?: string; entities?: string[] } = {}, entityOf?: EntityOf): Promise<void> {
   const keyHashes = await keyHashesOf(ctx, userId);
-  if (keyHashes?.length === 0) return answer(ctx, []);
-  answer(ctx, await activity(ctx, { keyHashes: keyHashes ?? [] }));
+  if (keyHashes?.length === 0) return answer(ctx, [], entityOf);
+  answer(ctx, await activity(ctx, { ...filter, keyHashes: keyHashes ?? [] }), entityOf);
 }
 
 /**
@@ -166,6 +170,7 @@ async function keyHashesOf(ctx: RequestContext, userId: string): Promise<string[
 }
 
 const byEntity: EntityOf = (row) => row.entity;
+const byTeam: EntityOf = (row) => row.teamId;
 
 /**
  * The activity of the tags or end users (`entityType`) the comma-separated
@@ -174,9 +179,7 @@ const byEntity: EntityOf = (row) => row.entity;
  * keys' only.
  */
 async function entityActivity(ctx: RequestContext, entityType: "tag" | "end_user", param: string): Promise<void> {
-  const keyHashes = await keyHashesOf(ctx, (await spendReader(ctx)) ?? "");
-  if (keyHashes?.length === 0) return answer(ctx, [], byEntity);
-  answer(ctx, await activity(ctx, { keyHashes: keyHashes ?? [], entityType, entities: listParam(ctx, param) }), byEntity);
+  await keysActivity(ctx, (await spendReader(ctx)) ?? "", { entityType, entities: listParam(ctx, param) }, byEntity);
 }
 
 /** GET /tag/daily/activity: per request tag (`tags`). */
@@ -200,10 +203,9 @@ export async function teamDailyActivity(ctx: RequestContext): Promise<void> {
     const outside = teamIds.filter((id) => !mine.includes(id));
     if (outside.length > 0) throw forbidden(`You may not read the activity of team ${outside.join(", ")}`, "team_ids");
     if (teamIds.length === 0) teamIds = mine;
-    if (teamIds.length === 0) return answer(ctx, [], (row) => row.teamId);
+    if (teamIds.length === 0) return answer(ctx, [], byTeam);
   }
-  const apiKey = apiKeyParam(ctx);
   // Every team: the rows of keys outside any team are not a team's.
   const excludeTeamIds = [...listParam(ctx, "exclude_team_ids"), ...(teamIds.length === 0 ? [""] : [])];
-  answer(ctx, await activity(ctx, { teamIds, excludeTeamIds, keyHashes: apiKey === "" ? [] : [apiKey] }), (row) => row.teamId);
+  answer(ctx, await activity(ctx, { teamIds, excludeTeamIds, keyHashes: (await keyHashesOf(ctx, "")) ?? [] }), byTeam);
 }
