@@ -171,7 +171,8 @@ const modelGroupAlias = z.record(
 );
 
 // litellm_settings.cache_params: the response cache, which the gateway keeps in each router
-// replica's memory whatever `type` says (router/src/config/cache-settings.ts).
+// replica's memory, and with type redis shares between replicas through NATS JetStream
+// (router/src/config/cache-settings.ts).
 const cacheParams = z.looseObject({
   type: z.string().min(1).optional(),
   /** Seconds an answer stays cached. */

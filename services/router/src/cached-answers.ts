@@ -7,6 +7,7 @@ import type { CacheSettings } from "./config/cache-settings.js";
 import { started, type CallEvent, type Outcome } from "./outcome.js";
 import type { Json } from "./providers/provider.js";
 import { answerBytes, MAX_CACHED_BYTES, type CachedAnswer, type ResponseCache } from "./response-cache.js";
+import type { SharedAnswers } from "./shared-answers.js";
 
 /** How one request uses the response cache: its key, and what its `cache` controls allow. */
 export interface CacheUse {
@@ -95,18 +96,21 @@ export function replay(hit: CachedAnswer, key: string, outcome: Outcome): CallEv
 }
 
 /**
- * The answer as the client reads it, kept in the cache once it is whole: a
- * list at once, a stream when it has been read to its end. An answer that
- * failed, broke off or was given up is not kept.
+ * The answer as the client reads it, kept in the cache (and shared, when
+ * `shared` is given) once it is whole: a list at once, a stream when it has
+ * been read to its end. An answer that failed, broke off or was given up is
+ * not kept.
  */
-export function keptAnswer(answer: Answer, use: CacheUse, cache: ResponseCache, outcome: Outcome, now: () => number): Answer {
+export function keptAnswer(answer: Answer, use: CacheUse, cache: ResponseCache, outcome: Outcome, now: () => number, shared?: SharedAnswers): Answer {
   const keep = (events: readonly CallEvent[]) => {
     const { deployment, usage } = outcome;
     if (!deployment || !usage || outcome.failure !== undefined) return;
     const body = events.filter((e) => e.event.case !== "started" && e.event.case !== "finished");
     if (answerBytes(body) > MAX_CACHED_BYTES) return;
     const storedAt = now();
-    cache.set(use.key, { events: body, deployment, usage, usageEstimated: outcome.usageEstimated, storedAt, expiresAt: storedAt + use.ttlMs }, use.maxEntries);
+    const kept: CachedAnswer = { events: body, deployment, usage, usageEstimated: outcome.usageEstimated, storedAt, expiresAt: storedAt + use.ttlMs };
+    cache.set(use.key, kept, use.maxEntries);
+    shared?.put(use.key, kept);
   };
   if (!(Symbol.asyncIterator in answer)) {
     keep(answer);

@@ -17,6 +17,7 @@ import { LiveModelList } from "./model-list.js";
 import { SUPPORTED_PROVIDERS } from "./providers/index.js";
 import { ResponseCache } from "./response-cache.js";
 import { createRouterService, routerRoutes, type CacheForget } from "./service.js";
+import { SHARED_ANSWERS_STORE, SharedAnswers, sharedAnswerLimits } from "./shared-answers.js";
 import { UsagePublisher, USAGE_SUBJECT } from "./usage-publisher.js";
 
 export { Outbox } from "./outbox.js";
@@ -65,6 +66,9 @@ export async function startRouter(deps: {
   if (unkeyed.length > 0) deps.logger.warn({ unkeyed }, "these deployments call an api_base of their own with no api_key: the provider's key variable is not sent there");
   for (const notice of cacheNotices(deps.config)) deps.logger.warn({ notice }, "response cache");
   const cache = new ResponseCache();
+  const bus = deps.bus;
+  const sharedAnswers = bus.openStore && new SharedAnswers(() => bus.openStore!(SHARED_ANSWERS_STORE, sharedAnswerLimits(models.table().cache?.ttlMs ?? 0)), deps.logger);
+  if (models.table().cache?.shared && !sharedAnswers) deps.logger.info("response cache: one process with its own bus, so answers are kept in its memory (cache_params.type redis shares them between replicas over NATS)");
   const forget = ({ keys, all }: CacheForget) => (all ? cache.clear() : cache.delete(keys));
   const stopForgetting = deps.bus.listen(CACHE_DELETE_SUBJECT, (data) => forget(forgetting(data)));
   const applyConfig = (config: GatewayConfig) => {
@@ -87,10 +91,12 @@ export async function startRouter(deps: {
     masterKeyHash: masterKey === undefined ? undefined : hashKey(masterKey),
     settleReservation: (release) => deps.bus.broadcast(releaseSubject(release.holder), releaseCodec.encode(release)),
     cache,
+    sharedAnswers,
     budgets,
-    forgetCached: (request) => {
+    forgetCached: async (request) => {
       forget(request);
       deps.bus.broadcast(CACHE_DELETE_SUBJECT, Buffer.from(JSON.stringify(request)));
+      if (sharedAnswers && (models.table().cache?.shared || sharedAnswers.opened)) await sharedAnswers.forget(request);
     },
   });
   return {

@@ -22,6 +22,7 @@ import type { LiveModelList } from "./model-list.js";
 import { withoutGatewayFields } from "./gateway-fields.js";
 import type { ResponseCache } from "./response-cache.js";
 import { routeCall, type RoutingState } from "./routing.js";
+import type { SharedAnswers } from "./shared-answers.js";
 import { StoredPayload } from "./stored-payload.js";
 import type { UsagePublisher } from "./usage-publisher.js";
 
@@ -40,8 +41,10 @@ export interface RouterDeps {
   settleReservation: (release: ReleaseRequest) => void;
   /** This replica's response cache (used when litellm_settings.cache is on). */
   cache: ResponseCache;
-  /** Tells every router replica to drop these cached answers, or all (this one's too). */
-  forgetCached: (request: CacheForget) => void;
+  /** The answers router replicas share (cache_params.type redis); absent when the bus reaches no other replica. */
+  sharedAnswers?: SharedAnswers | undefined;
+  /** Tells every router replica to drop these cached answers, or all (this one's too), and drops them from the shared ones. */
+  forgetCached: (request: CacheForget) => Promise<void>;
   /** Provider and deployment budgets, for their spend. */
   budgets: RouterBudgets;
 }
@@ -205,6 +208,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         handler.validate(body);
         const table = deps.models.table();
         const use = table.cache && cacheUse(table.cache, req.callType, body, model, table.groups.settings.tagFiltering ? req.requestTags : NO_TAGS);
+        const shared = table.cache?.shared === true ? deps.sharedAnswers : undefined;
         if (use) {
           cached.key = use.key;
           let hit = use.read ? deps.cache.get(use.key, use.maxAgeMs) : undefined;
@@ -214,12 +218,17 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
             await untilDoneOrGone(leader, ctx.signal);
             hit = deps.cache.get(use.key, use.maxAgeMs);
           }
+          // Identical requests made meanwhile wait for this one, also while it asks the shared answers.
+          if (!hit && coalesce && use.write) lead = deps.cache.lead(use.key);
+          if (!hit && use.read && shared) {
+            hit = await shared.get(use.key, use.maxAgeMs, table.groups);
+            if (hit) deps.cache.set(use.key, hit, use.maxEntries);
+          }
           if (hit) {
             cached.hit = true;
             const answer = replay(hit, use.key, outcome);
             return payload ? payload.watch(answer) : answer;
           }
-          if (coalesce && use.write) lead = deps.cache.lead(use.key);
         }
         const maxTokens = maxTokensOf(body);
         const call = {
@@ -236,7 +245,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           tags: req.requestTags,
         };
         let answer = await routeCall(call, model, outcome, deps.state);
-        if (use?.write) answer = keptAnswer(answer, use, deps.cache, outcome, Date.now);
+        if (use?.write) answer = keptAnswer(answer, use, deps.cache, outcome, Date.now, shared);
         return payload ? payload.watch(answer) : answer;
       };
       const end = (error: ConnectError | undefined) => {
@@ -283,10 +292,10 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
 
     checkHealth: admin((req) => checkHealth(deps.models, req)),
 
-    getCacheStatus: admin(() => cacheStatus(deps.models.table().cache, deps.cache)),
+    getCacheStatus: admin(() => cacheStatus(deps.models.table().cache, deps.cache, deps.sharedAnswers)),
 
-    deleteCachedResponses: admin((req) => {
-      deps.forgetCached({ keys: req.keys, all: req.all });
+    deleteCachedResponses: admin(async (req) => {
+      await deps.forgetCached({ keys: req.keys, all: req.all });
       return {};
     }),
 

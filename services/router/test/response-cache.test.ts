@@ -34,7 +34,8 @@ function answered(text: string): { outcome: Outcome; events: CallEvent[] } {
 describe("cache settings", () => {
   it("are off unless litellm_settings.cache is true, and take LiteLLM's defaults", () => {
     expect(cacheSettings(parseConfig("litellm_settings: { cache_params: { ttl: 5 } }\n"))).toBeUndefined();
-    expect(ON).toMatchObject({ type: "local", ttlMs: 600_000, namespace: "", defaultOn: true, maxEntries: 200 });
+    expect(ON).toMatchObject({ type: "local", shared: false, ttlMs: 600_000, namespace: "", defaultOn: true, maxEntries: 200 });
+    expect(settingsOf("  cache: true\n  cache_params: { type: redis }\n")).toMatchObject({ type: "redis", shared: true });
     expect([...ON.callTypes].sort()).toEqual([CallType.CHAT_COMPLETIONS, CallType.EMBEDDINGS, CallType.RERANK, CallType.TEXT_COMPLETIONS].sort());
     const set = settingsOf("  cache: true\n  cache_params: { ttl: 30, namespace: team-a, mode: default_off, max_size_in_memory: 5, supported_call_types: [aembedding] }\n");
     expect(set).toMatchObject({ ttlMs: 30_000, namespace: "team-a", defaultOn: false, maxEntries: 5 });
@@ -42,13 +43,14 @@ describe("cache settings", () => {
     expect([...settingsOf("  cache: true\n  cache_params: { supported_call_types: [] }\n").callTypes]).toEqual([]);
   });
 
-  it("say at start where they differ from LiteLLM's: a shared cache type, call types not cached", () => {
-    const config = parseConfig("litellm_settings:\n  cache: true\n  cache_params: { type: redis, supported_call_types: [acompletion, atranscription] }\n");
+  it("say at start where they differ from LiteLLM's: a cache type not served, call types not cached", () => {
+    const config = parseConfig("litellm_settings:\n  cache: true\n  cache_params: { type: s3, supported_call_types: [acompletion, atranscription] }\n");
     expect(cacheNotices(config)).toEqual([
-      "cache_params.type redis: answers are cached in each router replica's memory (type local), not shared between replicas",
+      "cache_params.type s3: answers are cached in each router replica's memory (type local), not shared between replicas",
       "cache_params.supported_call_types: atranscription are not cached by this gateway",
     ]);
     expect(cacheNotices(parseConfig("litellm_settings: { cache: true }\n"))).toEqual([]);
+    expect(cacheNotices(parseConfig("litellm_settings: { cache: true, cache_params: { type: redis } }\n"))).toEqual([]);
   });
 });
 

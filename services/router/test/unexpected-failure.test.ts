@@ -30,7 +30,7 @@ const impl = createRouterService({
   settleReservation: () => {},
   cache: new ResponseCache(),
   budgets: {} as RouterBudgets,
-  forgetCached: () => {},
+  forgetCached: async () => {},
 });
 
 const request = (requestId: string) => ({

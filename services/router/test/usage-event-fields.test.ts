@@ -26,7 +26,7 @@ const client = directClient(
     settleReservation: () => {},
     cache: new ResponseCache(),
     budgets: {} as RouterBudgets,
-    forgetCached: () => {},
+    forgetCached: async () => {},
   }),
 );
 

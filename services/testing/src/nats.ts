@@ -10,7 +10,7 @@ export interface TestBus {
   url: string;
   stream: string;
   prefix: string;
-  /** Closes the bus and deletes its stream. */
+  /** Closes the bus and deletes its stream and its stores' streams. */
   close(): Promise<void>;
 }
 
@@ -29,7 +29,8 @@ export async function createTestBus(): Promise<TestBus> {
       await bus.close();
       const nc = await connect({ servers: NATS_URL });
       try {
-        await (await jetstreamManager(nc)).streams.delete(stream);
+        const jsm = await jetstreamManager(nc);
+        for await (const name of jsm.streams.names()) if (name === stream || name.startsWith(`${stream}_`)) await jsm.streams.delete(name);
       } finally {
         await nc.close();
       }

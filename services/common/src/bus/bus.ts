@@ -44,7 +44,30 @@ export interface Bus {
   consume(options: ConsumeOptions, handler: (batch: Delivery[]) => Promise<void>): Promise<Consumer>;
   broadcast(subject: string, data: Uint8Array): void;
   listen(subject: string, handler: (data: Uint8Array) => void): () => void;
+  /**
+   * A store of values by key that every replica on this bus shares; absent
+   * on a bus that reaches no other process (the in-process one).
+   */
+  openStore?(name: string, limits: StoreLimits): Promise<SharedStore>;
   close(): Promise<void>;
+}
+
+/** Bounds on a shared store: past them, the oldest values go first. */
+export interface StoreLimits {
+  /** A value is dropped this long after it was put. */
+  maxAgeMs: number;
+  maxBytes: number;
+}
+
+/**
+ * Values by key, shared by the replicas of a bus. A key is letters, digits,
+ * `-` and `_`. Reads may miss a put made a moment before on another replica.
+ */
+export interface SharedStore {
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, value: Uint8Array): Promise<void>;
+  delete(keys: readonly string[]): Promise<void>;
+  clear(): Promise<void>;
 }
 
 /** Pause before a failed batch is offered again. */

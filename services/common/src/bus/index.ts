@@ -1,4 +1,4 @@
-export type { Bus, ConsumeOptions, Consumer, Delivery } from "./bus.js";
+export type { Bus, ConsumeOptions, Consumer, Delivery, SharedStore, StoreLimits } from "./bus.js";
 export { MemoryBus } from "./memory-bus.js";
 export { NatsBus, type NatsBusOptions } from "./nats-bus.js";
 export { releaseCodec, releaseSubject } from "./release.js";

@@ -1,13 +1,14 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
-import { REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type Delivery } from "./bus.js";
+import { REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type Delivery, type SharedStore, type StoreLimits } from "./bus.js";
 import { JetStreamPublisher } from "./jetstream-publisher.js";
+import { NatsStore } from "./nats-store.js";
 
 export interface NatsBusOptions {
   url: string;
   /** JetStream stream that stores the durable subjects. */
   stream?: string;
-  /** Subject prefix: durable messages go to `<prefix>.durable.*`, pushes to `<prefix>.live.*`. */
+  /** Subject prefix: durable messages go to `<prefix>.durable.*`, pushes to `<prefix>.live.*`, shared stores' values to `<prefix>.store.*`. */
   prefix?: string;
 }
 
@@ -127,6 +128,11 @@ export class NatsBus implements Bus {
   listen(subject: string, handler: (data: Uint8Array) => void): () => void {
     const sub = this.nc.subscribe(`${this.prefix}.live.${subject}`, { callback: (_err, msg) => handler(msg.data) });
     return () => sub.unsubscribe();
+  }
+
+  /** A store in the stream `<stream>_<NAME>`, its keys under `<prefix>.store.<name>.`. */
+  openStore(name: string, limits: StoreLimits): Promise<SharedStore> {
+    return NatsStore.open(this.js, `${this.stream}_${name.toUpperCase()}`, `${this.prefix}.store.${name}`, limits);
   }
 
   async close(): Promise<void> {

@@ -3,8 +3,14 @@ import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 
 /** The response cache's settings (litellm_settings.cache and cache_params), per config load. */
 export interface CacheSettings {
-  /** cache_params.type as written; answers are kept in each router replica's memory whatever it says. */
+  /** cache_params.type as written. */
   type: string;
+  /**
+   * type redis: answers are also shared between router replicas, in NATS
+   * JetStream (the gateway's bus stands in for LiteLLM's Redis); any other
+   * type keeps them in each replica's memory only.
+   */
+  shared: boolean;
   ttlMs: number;
   namespace: string;
   /** The call types answered from the cache. */
@@ -42,6 +48,7 @@ export function cacheSettings(config: GatewayConfig): CacheSettings | undefined 
   const callTypes = new Set(named.flatMap((name) => CACHEABLE.get(name) ?? []));
   return {
     type: p.type ?? "local",
+    shared: p.type === "redis",
     ttlMs: (p.ttl ?? p.default_in_memory_ttl ?? DEFAULT_TTL_S) * 1000,
     namespace: p.namespace ?? "",
     callTypes,
@@ -55,7 +62,7 @@ export function cacheNotices(config: GatewayConfig): string[] {
   const settings = cacheSettings(config);
   if (!settings) return [];
   const notices: string[] = [];
-  if (settings.type !== "local") {
+  if (settings.type !== "local" && !settings.shared) {
     notices.push(`cache_params.type ${settings.type}: answers are cached in each router replica's memory (type local), not shared between replicas`);
   }
   const uncached = (config.litellm_settings.cache_params?.supported_call_types ?? []).filter((name) => !CACHEABLE.has(name));
