@@ -188,11 +188,13 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       response.modelAliases = aliasesOf(key, team);
       return response;
     }
-    // The gateway's limits, the key's, its team's, its user's (outside a team all of them,
+    // The gateway's limits, the key's (its own and the model group's), its team's, its user's (outside a team all of them,
     // in a team its rate limits only: the team's budget stands in, with the
     // user's own within the team, as a member), its end user's and its tags'.
     const holders: LimitHolder[] = deps.gateway ? [deps.gateway] : [];
     if (holdsLimits(key)) holders.push(key);
+    const modelLimits = key.modelLimits?.get(model);
+    if (modelLimits) holders.push(modelLimits);
     if (team && holdsLimits(team)) holders.push(team);
     const user = key.userId === "" ? undefined : deps.users.get(key.userId);
     const userLimits = team ? user?.inTeam : user?.personal;

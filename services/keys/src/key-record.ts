@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
+import { parseDuration } from "@gateway/common";
 import { VirtualKeySchema, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { virtualKeys } from "./db/schema.js";
-import { limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
+import { holdsLimits, limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
 import { metadataTags } from "./metadata-tags.js";
 import { modelsOf } from "./model-access.js";
 
@@ -26,6 +27,8 @@ export interface KeyRecord extends LimitHolder {
   allowedRoutes: readonly string[];
   /** LiteLLM's aliases: a model name its requests use → the model group they get; null: none. */
   aliases: ReadonlyMap<string, string> | null;
+  /** The key's limits for a model group (model_rpm_limit, model_tpm_limit, model_max_budget); null: none. */
+  modelLimits: ReadonlyMap<string, LimitHolder> | null;
 }
 
 export function toRecord(row: KeyRow): KeyRecord {
@@ -41,7 +44,35 @@ export function toRecord(row: KeyRow): KeyRecord {
     tags: metadataTags(row.metadata),
     allowedRoutes: row.allowedRoutes,
     aliases: aliasMap(row.aliases),
+    modelLimits: modelLimits(row),
   };
+}
+
+/**
+ * A key's limits for each model group it names, as holders of their own:
+ * their allowances and spend are the key's for that model (under its id and
+ * the model's name), apart from the key's own.
+ */
+function modelLimits(row: KeyRow): ReadonlyMap<string, LimitHolder> | null {
+  const models = new Set([...Object.keys(row.modelRpmLimit), ...Object.keys(row.modelTpmLimit), ...Object.keys(row.modelMaxBudget)]);
+  if (models.size === 0) return null;
+  const holders = new Map<string, LimitHolder>();
+  for (const model of models) {
+    const budget = row.modelMaxBudget[model];
+    const holder: LimitHolder = {
+      id: model,
+      allowanceId: `${row.id}/model/${model}`,
+      what: "key's model",
+      maxBudget: budget?.budget_limit ?? null,
+      budgetDuration: budget?.time_period ? parseDuration(budget.time_period, "model_max_budget.time_period") : null,
+      createdAtMs: row.createdAt.getTime(),
+      rpmLimit: row.modelRpmLimit[model] ?? null,
+      tpmLimit: row.modelTpmLimit[model] ?? null,
+      maxParallelRequests: null,
+    };
+    if (holdsLimits(holder)) holders.set(model, holder);
+  }
+  return holders;
 }
 
 /** An alias column as the hot path reads it: null when it holds none. */
@@ -69,5 +100,8 @@ export function toProto(row: KeyRow, now = Date.now(), spend?: number): VirtualK
     previousKeyHashes: row.previousKeyHashes,
     allowedRoutes: row.allowedRoutes,
     aliases: row.aliases,
+    modelRpmLimit: row.modelRpmLimit,
+    modelTpmLimit: row.modelTpmLimit,
+    modelMaxBudget: Object.fromEntries(Object.entries(row.modelMaxBudget).map(([model, b]) => [model, { budgetLimit: b.budget_limit, timePeriod: b.time_period }])),
   });
 }

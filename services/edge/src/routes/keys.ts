@@ -11,6 +11,9 @@ import {
   changesBudgetWindow,
   iso,
   isAliasMap,
+  isCount,
+  isNumber,
+  isObject,
   isString,
   isStrings,
   keysChanged,
@@ -33,7 +36,32 @@ export function keyRef(value: unknown, param = "key"): MessageInitShape<typeof K
   return /^[0-9a-f]{64}$/.test(value) ? { ref: { case: "keyHash", value } } : { ref: { case: "key", value } };
 }
 
-const CLEARABLE = ["key_alias", "max_budget", "budget_duration", "duration", "rpm_limit", "tpm_limit", "max_parallel_requests", "allowed_routes"];
+const CLEARABLE = [
+  "key_alias",
+  "max_budget",
+  "budget_duration",
+  "duration",
+  "rpm_limit",
+  "tpm_limit",
+  "max_parallel_requests",
+  "allowed_routes",
+  "model_rpm_limit",
+  "model_tpm_limit",
+  "model_max_budget",
+];
+
+/** LiteLLM's model_rpm_limit / model_tpm_limit: model groups to counts a minute. */
+const isModelCounts = (v: unknown): v is Record<string, number> => isObject(v) && Object.values(v).every((n) => isCount(n) && n <= 0xffffffff);
+const MODEL_COUNTS = 'an object of model groups to whole numbers a minute, such as {"smart-model": 10}';
+
+interface ModelBudgetField {
+  budget_limit: number;
+  time_period?: string | null;
+}
+/** LiteLLM's model_max_budget: model groups to a budget and how often it resets. */
+const isModelBudgets = (v: unknown): v is Record<string, ModelBudgetField> =>
+  isObject(v) && Object.values(v).every((b) => isObject(b) && isNumber(b["budget_limit"]) && (b["time_period"] == null || isString(b["time_period"])));
+const MODEL_BUDGETS = 'an object of model groups to budgets, such as {"smart-model": {"budget_limit": 5, "time_period": "1d"}}';
 
 /** LiteLLM's key fields from a request body. */
 function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
@@ -50,6 +78,14 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   if (routes !== undefined) s.allowedRoutes = { routes };
   const aliases = optional(b, "aliases", isAliasMap, ALIAS_MAP);
   if (aliases !== undefined) s.aliases = { aliases };
+  const rpm = optional(b, "model_rpm_limit", isModelCounts, MODEL_COUNTS);
+  if (rpm !== undefined) s.modelRpmLimit = { counts: rpm };
+  const tpm = optional(b, "model_tpm_limit", isModelCounts, MODEL_COUNTS);
+  if (tpm !== undefined) s.modelTpmLimit = { counts: tpm };
+  const budgets = optional(b, "model_max_budget", isModelBudgets, MODEL_BUDGETS);
+  if (budgets !== undefined) {
+    s.modelMaxBudget = { budgets: Object.fromEntries(Object.entries(budgets).map(([model, v]) => [model, { budgetLimit: v.budget_limit, timePeriod: v.time_period ?? "" }])) };
+  }
   // LiteLLM takes null as "remove this limit".
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
@@ -74,6 +110,9 @@ export function keyInfo(k: VirtualKey, spend: number) {
     team_id: k.teamId || null,
     allowed_routes: k.allowedRoutes,
     aliases: k.aliases,
+    model_rpm_limit: k.modelRpmLimit,
+    model_tpm_limit: k.modelTpmLimit,
+    model_max_budget: Object.fromEntries(Object.entries(k.modelMaxBudget).map(([model, v]) => [model, { budget_limit: v.budgetLimit, time_period: v.timePeriod || null }])),
     blocked: k.blocked,
     spend,
     created_at: iso(k.createdAtMs),

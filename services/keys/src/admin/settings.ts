@@ -1,7 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { addDuration, gatewayError, isRouteSpec, parseDuration, ROUTE_GROUP_NAMES, USER_ROLES } from "@gateway/common";
-import type { CustomerSettings, KeySettings, ModelAliases, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { CustomerSettings, KeySettings, ModelAliases, ModelBudgets, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CustomerPatch } from "../customer-store.js";
+import type { ModelBudgetColumn } from "../db/schema.js";
 import type { KeyPatch } from "../key-store.js";
 import type { TagPatch } from "../tag-store.js";
 import type { TeamPatch } from "../team-store.js";
@@ -70,6 +71,25 @@ function aliasesPatch(m: ModelAliases, param: string): Record<string, string> {
   return Object.fromEntries(entries);
 }
 
+/** Model group → a count or a budget: as many entries as aliases, each named like one. */
+function perModel<V, C>(entries: [string, V][], param: string, check: (value: V) => C): Record<string, C> {
+  if (entries.length > MAX_ALIASES) throw invalid(`${param} may name at most ${MAX_ALIASES} model groups`, param);
+  const out: Record<string, C> = {};
+  for (const [model, value] of entries) {
+    if (model === "" || model.length > MAX_ALIAS_CHARS) throw invalid(`${param} must name model groups of 1 to ${MAX_ALIAS_CHARS} characters`, param);
+    out[model] = check(value);
+  }
+  return out;
+}
+
+function modelBudgetsPatch(m: ModelBudgets): Record<string, ModelBudgetColumn> {
+  return perModel(Object.entries(m.budgets), "model_max_budget", (b) => {
+    if (!(b.budgetLimit >= 0) || !Number.isFinite(b.budgetLimit)) throw invalid("model_max_budget's budget_limit must be a number of dollars, 0 or more", "model_max_budget");
+    if (b.timePeriod !== "") parseDuration(b.timePeriod, "model_max_budget.time_period");
+    return { budget_limit: b.budgetLimit, time_period: b.timePeriod };
+  });
+}
+
 function clearAll<P>(fields: string[], clearable: Record<string, (patch: P) => void>, patch: P): void {
   for (const field of fields) {
     const clear = clearable[field];
@@ -83,6 +103,9 @@ const KEY_CLEARABLE: Record<string, (patch: KeyPatch) => void> = {
   key_alias: (p) => (p.keyAlias = null),
   duration: (p) => (p.expiresAt = null),
   allowed_routes: (p) => (p.allowedRoutes = []),
+  model_rpm_limit: (p) => (p.modelRpmLimit = {}),
+  model_tpm_limit: (p) => (p.modelTpmLimit = {}),
+  model_max_budget: (p) => (p.modelMaxBudget = {}),
 };
 
 /** The columns a KeySettings message sets, validated; absent fields are left out. */
@@ -100,6 +123,9 @@ export function settingsPatch(s: KeySettings | undefined, now = Date.now()): Key
     patch.allowedRoutes = s.allowedRoutes.routes;
   }
   if (s.aliases !== undefined) patch.aliases = aliasesPatch(s.aliases, "aliases");
+  if (s.modelRpmLimit !== undefined) patch.modelRpmLimit = perModel(Object.entries(s.modelRpmLimit.counts), "model_rpm_limit", (n) => n);
+  if (s.modelTpmLimit !== undefined) patch.modelTpmLimit = perModel(Object.entries(s.modelTpmLimit.counts), "model_tpm_limit", (n) => n);
+  if (s.modelMaxBudget !== undefined) patch.modelMaxBudget = modelBudgetsPatch(s.modelMaxBudget);
   clearAll(s.clear, KEY_CLEARABLE, patch);
   return patch;
 }

@@ -41,8 +41,19 @@ export const virtualKeys = keys.table("virtual_keys", {
   allowedRoutes: text("allowed_routes").array().notNull().default(sql`'{}'::text[]`),
   /** LiteLLM's aliases: { name: model group } for the key's requests. */
   aliases: jsonb("aliases").$type<Record<string, string>>().notNull().default({}),
+  /** LiteLLM's model_rpm_limit and model_tpm_limit: { model group: requests or tokens a minute }. */
+  modelRpmLimit: jsonb("model_rpm_limit").$type<Record<string, number>>().notNull().default({}),
+  modelTpmLimit: jsonb("model_tpm_limit").$type<Record<string, number>>().notNull().default({}),
+  /** LiteLLM's model_max_budget: { model group: { budget_limit (dollars), time_period ("" for good) } }. */
+  modelMaxBudget: jsonb("model_max_budget").$type<Record<string, ModelBudgetColumn>>().notNull().default({}),
   ...timestamps(),
 });
+
+/** One entry of model_max_budget, as LiteLLM names its fields. */
+export interface ModelBudgetColumn {
+  budget_limit: number;
+  time_period: string;
+}
 
 /**
  * How much of a limit the keys replicas have taken for one window: dollars

@@ -1,0 +1,88 @@
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { admin, type GeneratedKey } from "./support/admin.js";
+import { MASTER_KEY, writeConfig } from "./support/config.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+
+// A key's limits per model group (LiteLLM's model_rpm_limit, model_tpm_limit
+// and model_max_budget on /key/generate and /key/update), with the official
+// client, one process and split: requests to that group are held to them,
+// also when sent together; requests to other groups are not.
+
+function config(fakeUrl: string): string {
+  return writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: smart-model
+    litellm_params: { model: openai/gpt-4o, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+}
+
+/** Waits out the end of a rate-limit minute, so a test's requests all fall in one. */
+async function sameMinute(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left));
+}
+
+for (const mode of [MODES[0]!, MODES[1]!]) {
+  describe(`a key's limits per model group, ${mode.name}`, () => {
+    let gateway: ModeGateway;
+    fakeBehindGatewayPerTest(mode, config, (setup) => ({ gateway } = setup));
+
+    const generate = async (body: Record<string, unknown>) => {
+      const { status, json } = await admin<GeneratedKey & Record<string, unknown>>(gateway.baseUrl, "POST", "/key/generate", body);
+      expect(status).toBe(200);
+      return json;
+    };
+    const chat = (key: string, model: string) =>
+      new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: key, maxRetries: 0 }).chat.completions.create({ model, messages: [{ role: "user", content: "per model" }], max_tokens: 20 });
+
+    it("refuses a model group's requests past its rpm with a 429, and serves the other groups", async () => {
+      await sameMinute();
+      const minted = await generate({ model_rpm_limit: { "fast-model": 2 } });
+      expect(minted["model_rpm_limit"]).toEqual({ "fast-model": 2 });
+      for (let i = 0; i < 2; i++) await chat(minted.key, "fast-model");
+      const refused = await chat(minted.key, "fast-model").catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+      expect((refused as InstanceType<typeof OpenAI.RateLimitError>).message).toContain("rpm limit (2) reached for this key's model");
+      await chat(minted.key, "smart-model");
+    });
+
+    it("admits only as many requests sent together as the model group's rpm allows", async () => {
+      await sameMinute();
+      const minted = await generate({ model_rpm_limit: { "fast-model": 3 }, model_tpm_limit: { "smart-model": 100000 } });
+      const results = await Promise.allSettled(Array.from({ length: 10 }, () => chat(minted.key, "fast-model")));
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
+      expect(results.filter((r) => r.status === "rejected").every((r) => (r as PromiseRejectedResult).reason instanceof OpenAI.RateLimitError)).toBe(true);
+    });
+
+    it("refuses a request that a model group's budget cannot cover, and clears it on /key/update with null", async () => {
+      const minted = await generate({ model_max_budget: { "smart-model": { budget_limit: 0.000001, time_period: "1d" } } });
+      const refused = await chat(minted.key, "smart-model").catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((refused as InstanceType<typeof OpenAI.BadRequestError>).message).toMatch(/Budget has been exceeded! Model=smart-model Current cost: 0, Max budget: 0\.000001/);
+      await chat(minted.key, "fast-model");
+
+      const info = await admin<{ info: Record<string, unknown> }>(gateway.baseUrl, "GET", `/key/info?key=${minted.key}`);
+      expect(info.json.info).toMatchObject({ model_max_budget: { "smart-model": { budget_limit: 0.000001, time_period: "1d" } }, model_rpm_limit: {}, model_tpm_limit: {} });
+      expect((await admin(gateway.baseUrl, "POST", "/key/update", { key: minted.key, model_max_budget: null })).status).toBe(200);
+      await chat(minted.key, "smart-model");
+    });
+
+    it("answers malformed per-model limits with a 400 naming the field", async () => {
+      for (const [field, value] of [
+        ["model_rpm_limit", { "fast-model": -1 }],
+        ["model_tpm_limit", ["fast-model"]],
+        ["model_max_budget", { "fast-model": { budget_limit: "5" } }],
+        ["model_max_budget", { "fast-model": { budget_limit: 5, time_period: "sometimes" } }],
+      ] as const) {
+        const { status, json } = await admin<{ error: { param: string } }>(gateway.baseUrl, "POST", "/key/generate", { [field]: value });
+        expect(status).toBe(400);
+        expect(json.error.param).toMatch(new RegExp(`^${field}`));
+      }
+    });
+  });
+}
