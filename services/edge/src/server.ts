@@ -13,6 +13,7 @@ import { audioSpeech } from "./routes/audio-speech.js";
 import { audioTranscriptions } from "./routes/audio-transcriptions.js";
 import { cacheDelete, cacheFlushAll, cachePing } from "./routes/cache.js";
 import { chatCompletions } from "./routes/chat-completions.js";
+import { budgetInfoRoute, deleteBudget, listBudgets, newBudget, updateBudget } from "./routes/budgets.js";
 import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
 import { customerDailyActivity, tagDailyActivity, teamDailyActivity, userDailyActivity } from "./routes/daily-activity.js";
 import { embeddings } from "./routes/embeddings.js";
@@ -129,6 +130,11 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /tag/daily/activity/aggregated", tagDailyActivity],
   ["POST /tag/delete", deleteTag],
   ["GET /provider/budgets", providerBudgets],
+  ["POST /budget/new", newBudget],
+  ["POST /budget/update", updateBudget],
+  ["POST /budget/info", budgetInfoRoute],
+  ["GET /budget/list", listBudgets],
+  ["POST /budget/delete", deleteBudget],
   ["GET /cache/ping", cachePing],
   ["POST /cache/delete", cacheDelete],
   ["POST /cache/flushall", cacheFlushAll],

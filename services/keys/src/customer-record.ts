@@ -38,6 +38,7 @@ export function toCustomerProto(row: CustomerRow, now = Date.now(), spend?: numb
     alias: row.alias ?? "",
     blocked: row.blocked,
     ...limitFields(row, customerLimits(row), now),
+    budgetId: row.budgetId ?? "",
     allowedModelRegion: row.allowedModelRegion ?? "",
     defaultModel: row.defaultModel ?? "",
     createdAtMs: BigInt(row.createdAt.getTime()),

@@ -1,18 +1,52 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "@gateway/common";
+import type { BudgetRow, BudgetStore } from "./budget-store.js";
 import type { CustomerRow } from "./customer-record.js";
 import { customers } from "./db/schema.js";
 
 export type NewCustomerRow = typeof customers.$inferInsert;
 export type CustomerPatch = Partial<Omit<NewCustomerRow, "userId" | "createdAt">>;
 
-/** Customers in Postgres. Only management calls and cache loads come here, never a model call. */
+/**
+ * A customer's limits in force: its own, and for each it leaves unset, its
+ * budget's (when it names one).
+ */
+function inForce(row: CustomerRow, budget: BudgetRow | undefined): CustomerRow {
+  if (!budget) return row;
+  return {
+    ...row,
+    maxBudget: row.maxBudget ?? budget.maxBudget,
+    budgetDuration: row.budgetDuration || budget.budgetDuration,
+    rpmLimit: row.rpmLimit ?? budget.rpmLimit,
+    tpmLimit: row.tpmLimit ?? budget.tpmLimit,
+    maxParallelRequests: row.maxParallelRequests ?? budget.maxParallelRequests,
+  };
+}
+
+/**
+ * Customers in Postgres, each read with the limits in force (its budget's
+ * filling in what it leaves unset). Only management calls and cache loads
+ * come here, never a model call.
+ */
 export class CustomerStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly budgets: BudgetStore,
+  ) {}
+
+  private async inForce(rows: CustomerRow[]): Promise<CustomerRow[]> {
+    const named = [...new Set(rows.flatMap((row) => (row.budgetId === null ? [] : [row.budgetId])))];
+    const byId = new Map((await this.budgets.byIds(named)).map((b) => [b.budgetId, b]));
+    return rows.map((row) => inForce(row, row.budgetId === null ? undefined : byId.get(row.budgetId)));
+  }
+
+  private async oneInForce(row: CustomerRow | undefined): Promise<CustomerRow | undefined> {
+    return row && (await this.inForce([row]))[0];
+  }
 
   async insert(row: NewCustomerRow): Promise<CustomerRow> {
     const [inserted] = await this.db.insert(customers).values(row).returning();
-    return inserted as CustomerRow;
+    return (await this.oneInForce(inserted)) as CustomerRow;
   }
 
   async update(userId: string, patch: CustomerPatch): Promise<CustomerRow | undefined> {
@@ -21,31 +55,32 @@ export class CustomerStore {
       .set({ ...patch, updatedAt: new Date() })
       .where(eq(customers.userId, userId))
       .returning();
-    return row;
+    return this.oneInForce(row);
   }
 
   /** Blocks or unblocks the customers, making those not yet known (blocked, as LiteLLM's /customer/block does). */
   async setBlocked(userIds: string[], blocked: boolean): Promise<CustomerRow[]> {
     if (!blocked) {
-      return this.db.update(customers).set({ blocked, updatedAt: new Date() }).where(inArray(customers.userId, userIds)).returning();
+      return this.inForce(await this.db.update(customers).set({ blocked, updatedAt: new Date() }).where(inArray(customers.userId, userIds)).returning());
     }
-    return this.db
+    const rows = await this.db
       .insert(customers)
       .values(userIds.map((userId) => ({ userId, blocked })))
       .onConflictDoUpdate({ target: customers.userId, set: { blocked: sql`excluded.blocked`, updatedAt: new Date() } })
       .returning();
+    return this.inForce(rows);
   }
 
   async byId(userId: string): Promise<CustomerRow | undefined> {
     const [row] = await this.db.select().from(customers).where(eq(customers.userId, userId));
-    return row;
+    return this.oneInForce(row);
   }
 
   async all(): Promise<CustomerRow[]> {
-    return this.db.select().from(customers).orderBy(customers.createdAt, customers.userId);
+    return this.inForce(await this.db.select().from(customers).orderBy(customers.createdAt, customers.userId));
   }
 
   async delete(userIds: string[]): Promise<CustomerRow[]> {
-    return this.db.delete(customers).where(inArray(customers.userId, userIds)).returning();
+    return this.inForce(await this.db.delete(customers).where(inArray(customers.userId, userIds)).returning());
   }
 }

@@ -12,6 +12,7 @@ import { ReservationPricing } from "./reservation-pricing.js";
 import { TableCache } from "./table-cache.js";
 import { TEAMS_CHANGED_SUBJECT, toTeamRecord } from "./team-record.js";
 import { CUSTOMERS_CHANGED_SUBJECT, toCustomerRecord } from "./customer-record.js";
+import { BudgetStore } from "./budget-store.js";
 import { CustomerStore } from "./customer-store.js";
 import { TAGS_CHANGED_SUBJECT, toTagRecord } from "./tag-record.js";
 import { TagStore } from "./tag-store.js";
@@ -56,7 +57,8 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     deps.logger,
   );
   await users.start();
-  const customerStore = new CustomerStore(deps.database.db);
+  const budgetStore = new BudgetStore(deps.database.db);
+  const customerStore = new CustomerStore(deps.database.db, budgetStore);
   const customers = new TableCache(
     {
       what: "customer",
@@ -102,6 +104,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     userStore,
     users,
     customerStore,
+    budgetStore,
     customers,
     tagStore,
     tags,

@@ -13,6 +13,7 @@ import { bearerOf, type AdminDeps } from "./admin/context.js";
 import { deleteKeys } from "./admin/delete.js";
 import { generateKey, regenerateKey } from "./admin/generate.js";
 import { getKey, listKeys } from "./admin/read.js";
+import { createBudget, deleteBudget, getBudgets, listBudgets, updateBudget } from "./admin/budgets.js";
 import { createCustomer, deleteCustomers, getCustomer, listCustomers, setCustomersBlocked, updateCustomer } from "./admin/customers.js";
 import { gatewayBudget } from "./admin/gateway-budget.js";
 import { createTag, deleteTag, getTags, listTags, updateTag } from "./admin/tags.js";
@@ -83,6 +84,11 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     deleteCustomers: admin(deleteCustomers),
     blockCustomers: admin((d, req) => setCustomersBlocked(d, req.userIds, true)),
     unblockCustomers: admin((d, req) => setCustomersBlocked(d, req.userIds, false)),
+    createBudget: admin(createBudget),
+    updateBudget: admin(updateBudget),
+    getBudgets: viewer(getBudgets),
+    listBudgets: viewer(listBudgets),
+    deleteBudget: admin(deleteBudget),
     getGatewayBudget: viewer(gatewayBudget),
     createTag: admin(createTag),
     updateTag: admin(updateTag),

@@ -21,7 +21,7 @@ import {
 
 // LiteLLM's customer (end user) management routes (/customer/*).
 
-const CLEARABLE = ["alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests", "allowed_model_region", "default_model"];
+const CLEARABLE = ["alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests", "allowed_model_region", "default_model", "budget_id"];
 
 const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
 
@@ -37,6 +37,8 @@ function settings(b: Json): MessageInitShape<typeof CustomerSettingsSchema> {
   if (region !== undefined) s.allowedModelRegion = region;
   const defaultModel = optional(b, "default_model", isString, "a model name");
   if (defaultModel !== undefined) s.defaultModel = defaultModel;
+  const budgetId = optional(b, "budget_id", isString, "a budget's id (/budget/new)");
+  if (budgetId !== undefined) s.budgetId = budgetId;
   // null takes a setting away.
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
@@ -44,11 +46,13 @@ function settings(b: Json): MessageInitShape<typeof CustomerSettingsSchema> {
 
 const userId = (value: unknown, param = "user_id") => required(value, param);
 
-/** A customer in LiteLLM's response shape: its limits in a budget table of its own. */
+/** A customer in LiteLLM's response shape: the limits in force in its budget table (its budget's, where it names one). */
 function customerInfo(c: Customer, spend: number) {
-  const limited = c.maxBudget !== undefined || c.rpmLimit !== undefined || c.tpmLimit !== undefined || c.maxParallelRequests !== undefined || c.budgetDuration !== "";
+  const limited =
+    c.budgetId !== "" || c.maxBudget !== undefined || c.rpmLimit !== undefined || c.tpmLimit !== undefined || c.maxParallelRequests !== undefined || c.budgetDuration !== "";
   return {
     user_id: c.userId,
+    budget_id: c.budgetId || null,
     alias: c.alias || null,
     blocked: c.blocked,
     spend,
@@ -56,6 +60,7 @@ function customerInfo(c: Customer, spend: number) {
     default_model: c.defaultModel || null,
     litellm_budget_table: limited
       ? {
+          budget_id: c.budgetId || null,
           max_budget: c.maxBudget ?? null,
           budget_duration: c.budgetDuration || null,
           budget_reset_at: iso(c.budgetResetAtMs),

@@ -9,6 +9,7 @@ import type { MasterKey } from "../master-key.js";
 import { modelsOf, type ModelAccess } from "../model-access.js";
 import type { TeamCache } from "../team-record.js";
 import type { TeamStore } from "../team-store.js";
+import type { BudgetStore } from "../budget-store.js";
 import type { CustomerCache } from "../customer-record.js";
 import type { CustomerStore } from "../customer-store.js";
 import type { TagCache } from "../tag-record.js";
@@ -31,6 +32,7 @@ export interface AdminDeps {
   users: UserCache;
   customerStore: CustomerStore;
   customers: CustomerCache;
+  budgetStore: BudgetStore;
   tagStore: TagStore;
   tags: TagCache;
   /** Model access groups, for the models keys and teams are given. */

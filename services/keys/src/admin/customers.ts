@@ -2,6 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { END_USER_MAX_CHARS, gatewayError, pgErrorCode } from "@gateway/common";
 import type { CreateCustomerRequest, Customer, DeleteCustomersRequest, GetCustomerRequest, UpdateCustomerRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { customerAllowanceId, customerLimits, toCustomerProto, type CustomerRow } from "../customer-record.js";
+import { withKnownBudget } from "./budgets.js";
 import { carrySpend } from "./carry-spend.js";
 import type { AdminDeps } from "./context.js";
 import { customerSettingsPatch } from "./settings.js";
@@ -42,7 +43,8 @@ export async function createCustomer(deps: AdminDeps, req: CreateCustomerRequest
   // Requests name at most this much of an end user.
   if (req.userId.length > END_USER_MAX_CHARS) throw invalid(`user_id must be at most ${END_USER_MAX_CHARS} characters`, "user_id");
   const patch = customerSettingsPatch(req.settings);
-  const row = await deps.customerStore.insert({ userId: req.userId, ...patch }).catch((err: unknown) => {
+  const insert = () => deps.customerStore.insert({ userId: req.userId, ...patch });
+  const row = await withKnownBudget(patch.budgetId, insert).catch((err: unknown) => {
     if (pgErrorCode(err) === "23505") throw invalid(`Customer already exists, passed user_id=${req.userId}. Please pass a new user_id.`, "user_id");
     throw err;
   });
@@ -52,7 +54,8 @@ export async function createCustomer(deps: AdminDeps, req: CreateCustomerRequest
 
 export async function updateCustomer(deps: AdminDeps, req: UpdateCustomerRequest): Promise<{ customer: Customer }> {
   const current = await existing(deps, req.userId, "user_id");
-  const row = await deps.customerStore.update(current.userId, customerSettingsPatch(req.settings));
+  const patch = customerSettingsPatch(req.settings);
+  const row = await withKnownBudget(patch.budgetId, () => deps.customerStore.update(current.userId, patch));
   if (!row) throw notFound([req.userId], "user_id");
   await carrySpend(deps, customerLimits(current), customerLimits(row), req.spendBefore);
   await deps.customers.changed();

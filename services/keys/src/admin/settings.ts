@@ -1,6 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { addDuration, gatewayError, isRouteSpec, parseDuration, ROUTE_GROUP_NAMES, USER_ROLES } from "@gateway/common";
-import type { CustomerSettings, KeySettings, ModelAliases, ModelBudgets, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { BudgetSettings, CustomerSettings, KeySettings, ModelAliases, ModelBudgets, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { BudgetPatch } from "../budget-store.js";
 import type { CustomerPatch } from "../customer-store.js";
 import type { ModelBudgetColumn } from "../db/schema.js";
 import type { KeyPatch } from "../key-store.js";
@@ -176,6 +177,7 @@ const CUSTOMER_CLEARABLE: Record<string, (patch: CustomerPatch) => void> = {
   alias: (p) => (p.alias = null),
   allowed_model_region: (p) => (p.allowedModelRegion = null),
   default_model: (p) => (p.defaultModel = null),
+  budget_id: (p) => (p.budgetId = null),
 };
 
 /** LiteLLM's regions for a customer's models. */
@@ -193,7 +195,26 @@ export function customerSettingsPatch(s: CustomerSettings | undefined): Customer
     patch.allowedModelRegion = s.allowedModelRegion;
   }
   if (s.defaultModel !== undefined) patch.defaultModel = s.defaultModel === "" ? null : s.defaultModel;
+  if (s.budgetId !== undefined) patch.budgetId = s.budgetId === "" ? null : s.budgetId;
   clearAll(s.clear, CUSTOMER_CLEARABLE, patch);
+  return patch;
+}
+
+const BUDGET_CLEARABLE: Record<string, (patch: BudgetPatch) => void> = {
+  ...SHARED_CLEARABLE,
+  soft_budget: (p) => (p.softBudget = null),
+};
+
+/** The columns a BudgetSettings message sets, validated; absent fields are left out. */
+export function budgetSettingsPatch(s: BudgetSettings | undefined): BudgetPatch {
+  if (!s) return {};
+  const patch: BudgetPatch = {};
+  sharedPatch(s, patch);
+  if (s.softBudget !== undefined) {
+    if (!(s.softBudget >= 0)) throw invalid("soft_budget must be a number of dollars, 0 or more", "soft_budget");
+    patch.softBudget = s.softBudget;
+  }
+  clearAll(s.clear, BUDGET_CLEARABLE, patch);
   return patch;
 }
 

@@ -120,6 +120,17 @@ export const users = keys.table(
 );
 
 /**
+ * Budgets (LiteLLM's budget table): limits customers share by naming one
+ * (a pricing tier); each customer is held to them on its own.
+ */
+export const budgets = keys.table("budgets", {
+  budgetId: text("budget_id").primaryKey(),
+  ...limitColumns(),
+  softBudget: doublePrecision("soft_budget"),
+  ...timestamps(),
+});
+
+/**
  * Customers (LiteLLM's end users): a request that names one as its end user
  * is held to its block, budget and rate limits (allowances under
  * "customer/" + its id and creation time), whichever key makes it.
@@ -129,6 +140,8 @@ export const customers = keys.table("customers", {
   alias: text("alias"),
   blocked: boolean("blocked").notNull().default(false),
   ...limitColumns(),
+  /** The budget whose limits the customer takes for those it leaves unset; a budget named by a customer cannot be deleted. */
+  budgetId: text("budget_id").references(() => budgets.budgetId, { onDelete: "restrict" }),
   allowedModelRegion: text("allowed_model_region"),
   defaultModel: text("default_model"),
   ...timestamps(),

@@ -1,0 +1,72 @@
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { admin, type GeneratedKey } from "./support/admin.js";
+import { fakeOpenAIConfig } from "./support/config.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+
+// LiteLLM's budgets (/budget/*) as customers' pricing tiers, with the official
+// client, one process and split: each customer naming a budget is held to its
+// limits on its own, a change to the budget reaches its customers, and a
+// budget in use cannot be deleted.
+
+/** Waits out the end of a rate-limit minute, so a test's requests all fall in one. */
+async function sameMinute(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left));
+}
+
+for (const mode of [MODES[0]!, MODES[1]!]) {
+  describe(`budgets as customers' pricing tiers, ${mode.name}`, () => {
+    let gateway: ModeGateway;
+    let client: OpenAI;
+    fakeBehindGatewayPerTest(mode, (url) => fakeOpenAIConfig(url), (setup) => ({ gateway, openai: client } = setup));
+
+    const chat = (user: string) => client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "tiered" }], user });
+    const post = (path: string, body: unknown) => admin<Record<string, unknown>>(gateway.baseUrl, "POST", path, body);
+
+    it("holds each customer on a budget to its rpm on its own, and follows the budget's change", async () => {
+      await sameMinute();
+      const made = await post("/budget/new", { budget_id: "free-tier", rpm_limit: 1, max_budget: 10, budget_duration: "30d", soft_budget: 8 });
+      expect(made).toEqual({
+        status: 200,
+        json: expect.objectContaining({ budget_id: "free-tier", rpm_limit: 1, tpm_limit: null, max_budget: 10, soft_budget: 8, budget_duration: "30d" }),
+      });
+      for (const user_id of ["alice", "bob"]) expect((await post("/customer/new", { user_id, budget_id: "free-tier" })).status).toBe(200);
+      const info = await admin<Record<string, unknown>>(gateway.baseUrl, "GET", "/customer/info?end_user_id=alice");
+      expect(info.json).toMatchObject({ user_id: "alice", budget_id: "free-tier", litellm_budget_table: { budget_id: "free-tier", rpm_limit: 1, max_budget: 10 } });
+
+      await chat("alice");
+      const refused = await chat("alice").catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+      await chat("bob");
+
+      expect((await post("/budget/update", { budget_id: "free-tier", rpm_limit: 5, soft_budget: null })).json).toMatchObject({ rpm_limit: 5, soft_budget: null });
+      await chat("alice");
+      const listed = await admin<Record<string, unknown>[]>(gateway.baseUrl, "GET", "/budget/list");
+      expect(listed.json).toEqual(expect.arrayContaining([expect.objectContaining({ budget_id: "free-tier", rpm_limit: 5 })]));
+      expect((await post("/budget/info", { budgets: ["free-tier", "nope"] })).json).toEqual([expect.objectContaining({ budget_id: "free-tier" })]);
+    });
+
+    it("refuses an unknown budget_id, a budget's deletion while in use, and callers other than admins", async () => {
+      const unknown = await post("/customer/new", { user_id: "carol", budget_id: "no-such-tier" });
+      expect(unknown.status).toBe(400);
+      expect(JSON.stringify(unknown.json)).toContain("budget_id=no-such-tier does not exist");
+      await post("/budget/new", { budget_id: "busy-tier", tpm_limit: 1000 });
+      await post("/customer/new", { user_id: "dave", budget_id: "busy-tier" });
+      const busy = await post("/budget/delete", { id: "busy-tier" });
+      expect(busy.status).toBe(400);
+      expect((await post("/customer/update", { user_id: "dave", budget_id: null })).status).toBe(200);
+      expect(await post("/budget/delete", { id: "busy-tier" })).toMatchObject({ status: 200, json: { budget_id: "busy-tier" } });
+      expect((await post("/budget/delete", { id: "busy-tier" })).status).toBe(404);
+      expect((await post("/budget/new", { model_max_budget: { "fast-model": { budget_limit: 1 } } })).status).toBe(400);
+
+      const { json: minted } = await post("/key/generate", {});
+      const asKey = await fetch(`${gateway.baseUrl}/budget/new`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${(minted as unknown as GeneratedKey).key}`, "content-type": "application/json" },
+        body: JSON.stringify({ budget_id: "mine" }),
+      });
+      expect(asKey.status).toBe(401);
+    });
+  });
+}

@@ -1,0 +1,85 @@
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { gatewayError, pgErrorCode } from "@gateway/common";
+import { BudgetSchema, type Budget, type CreateBudgetRequest, type DeleteBudgetRequest, type GetBudgetsRequest, type UpdateBudgetRequest } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { BudgetRow } from "../budget-store.js";
+import type { AdminDeps } from "./context.js";
+import { budgetSettingsPatch } from "./settings.js";
+
+// LiteLLM's budget table: limits customers share by naming a budget_id (its
+// pricing tiers). A change reloads the customers, whose limits in force it
+// changes, on every keys replica.
+
+const MAX_BUDGET_ID_CHARS = 256;
+
+function invalid(message: string, param: string): Error {
+  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
+}
+
+function notFound(budgetId: string): Error {
+  return gatewayError(`Budget id=${budgetId} not found`, Code.NotFound, { type: "not_found_error", param: "budget_id" });
+}
+
+/** A write naming a budget that must exist (a customer's budget_id), its foreign-key failure as a 400. */
+export async function withKnownBudget<T>(budgetId: string | null | undefined, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (pgErrorCode(err) === "23503") throw invalid(`budget_id=${budgetId} does not exist; make it with /budget/new first`, "budget_id");
+    throw err;
+  }
+}
+
+export function toBudgetProto(row: BudgetRow): Budget {
+  return create(BudgetSchema, {
+    budgetId: row.budgetId,
+    ...(row.maxBudget !== null && { maxBudget: row.maxBudget }),
+    ...(row.softBudget !== null && { softBudget: row.softBudget }),
+    budgetDuration: row.budgetDuration,
+    ...(row.rpmLimit !== null && { rpmLimit: row.rpmLimit }),
+    ...(row.tpmLimit !== null && { tpmLimit: row.tpmLimit }),
+    ...(row.maxParallelRequests !== null && { maxParallelRequests: row.maxParallelRequests }),
+    createdAtMs: BigInt(row.createdAt.getTime()),
+    updatedAtMs: BigInt(row.updatedAt.getTime()),
+  });
+}
+
+export async function createBudget(deps: AdminDeps, req: CreateBudgetRequest): Promise<{ budget: Budget }> {
+  const budgetId = req.budgetId === "" ? randomUUID() : req.budgetId;
+  if (budgetId.length > MAX_BUDGET_ID_CHARS) throw invalid(`budget_id must be at most ${MAX_BUDGET_ID_CHARS} characters`, "budget_id");
+  const row = await deps.budgetStore.insert({ budgetId, ...budgetSettingsPatch(req.settings) }).catch((err: unknown) => {
+    if (pgErrorCode(err) === "23505") throw invalid(`Budget id=${budgetId} already exists`, "budget_id");
+    throw err;
+  });
+  return { budget: toBudgetProto(row) };
+}
+
+export async function updateBudget(deps: AdminDeps, req: UpdateBudgetRequest): Promise<{ budget: Budget }> {
+  if (req.budgetId === "") throw invalid("budget_id is required", "budget_id");
+  const row = await deps.budgetStore.update(req.budgetId, budgetSettingsPatch(req.settings));
+  if (!row) throw notFound(req.budgetId);
+  await deps.customers.changed();
+  return { budget: toBudgetProto(row) };
+}
+
+export async function getBudgets(deps: AdminDeps, req: GetBudgetsRequest): Promise<{ budgets: Budget[] }> {
+  if (req.budgetIds.length === 0) throw invalid("budgets must name at least one budget_id", "budgets");
+  return { budgets: (await deps.budgetStore.byIds(req.budgetIds)).map(toBudgetProto) };
+}
+
+export async function listBudgets(deps: AdminDeps): Promise<{ budgets: Budget[] }> {
+  return { budgets: (await deps.budgetStore.all()).map(toBudgetProto) };
+}
+
+/** Deletes a budget no customer names. */
+export async function deleteBudget(deps: AdminDeps, req: DeleteBudgetRequest): Promise<{ budget: Budget }> {
+  if (req.budgetId === "") throw invalid("id is required", "id");
+  const row = await deps.budgetStore.delete(req.budgetId).catch((err: unknown) => {
+    // restrict_violation (the foreign key's ON DELETE RESTRICT), or foreign_key_violation.
+    if (["23001", "23503"].includes(pgErrorCode(err) ?? "")) throw invalid(`Budget id=${req.budgetId} is the budget_id of customers; give them another (or none) first`, "id");
+    throw err;
+  });
+  if (!row) throw notFound(req.budgetId);
+  return { budget: toBudgetProto(row) };
+}
