@@ -228,6 +228,8 @@ const litellmSettings = z.looseObject({
   /** An internal_user made without a max_budget (budget_duration) gets this one. */
   max_internal_user_budget: z.number().nonnegative().optional(),
   internal_user_budget_duration: duration.optional(),
+  /** A budget's id (/budget/new): every end user without limits of its own is held to it. */
+  max_end_user_budget_id: z.string().min(1).optional(),
   /** Dollars every model call together may cost per budget_duration (the gateway's own budget, over all keys). */
   max_budget: z.number().nonnegative().optional(),
   budget_duration: duration.optional(),

@@ -1,13 +1,27 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
-import { fakeOpenAIConfig } from "./support/config.js";
+import { MASTER_KEY, writeConfig } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 
 // LiteLLM's budgets (/budget/*) as customers' pricing tiers, with the official
 // client, one process and split: each customer naming a budget is held to its
-// limits on its own, a change to the budget reaches its customers, and a
-// budget in use cannot be deleted.
+// limits on its own, a change to the budget reaches its customers, end users
+// without limits are held to max_end_user_budget_id's, and a budget in use
+// cannot be deleted.
+
+// Every end user without limits of its own is held to default-tier once it is made.
+const config = (url: string) =>
+  writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${url}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+litellm_settings:
+  num_retries: 0
+  max_end_user_budget_id: default-tier
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
 
 /** Waits out the end of a rate-limit minute, so a test's requests all fall in one. */
 async function sameMinute(): Promise<void> {
@@ -19,7 +33,7 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
   describe(`budgets as customers' pricing tiers, ${mode.name}`, () => {
     let gateway: ModeGateway;
     let client: OpenAI;
-    fakeBehindGatewayPerTest(mode, (url) => fakeOpenAIConfig(url), (setup) => ({ gateway, openai: client } = setup));
+    fakeBehindGatewayPerTest(mode, config, (setup) => ({ gateway, openai: client } = setup));
 
     const chat = (user: string) => client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "tiered" }], user });
     const post = (path: string, body: unknown) => admin<Record<string, unknown>>(gateway.baseUrl, "POST", path, body);
@@ -45,6 +59,18 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       const listed = await admin<Record<string, unknown>[]>(gateway.baseUrl, "GET", "/budget/list");
       expect(listed.json).toEqual(expect.arrayContaining([expect.objectContaining({ budget_id: "free-tier", rpm_limit: 5 })]));
       expect((await post("/budget/info", { budgets: ["free-tier", "nope"] })).json).toEqual([expect.objectContaining({ budget_id: "free-tier" })]);
+    });
+
+    it("holds every end user without limits of its own to max_end_user_budget_id, each on its own", async () => {
+      await sameMinute();
+      expect((await post("/budget/new", { budget_id: "default-tier", rpm_limit: 1 })).status).toBe(200);
+      await chat("walk-in");
+      const refused = await chat("walk-in").catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+      expect((refused as InstanceType<typeof OpenAI.RateLimitError>).message).toContain("rpm limit (1) reached for this customer");
+      await chat("another-walk-in");
+      // Requests naming no end user are not held to it.
+      for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "no end user" }] });
     });
 
     it("refuses an unknown budget_id, a budget's deletion while in use, and callers other than admins", async () => {

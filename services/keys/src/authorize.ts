@@ -3,6 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey, requestTags } from "@gateway/common";
 import { Access, AuthorizeResponseSchema, type AuthorizeRequest, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CustomerCache, CustomerRecord } from "./customer-record.js";
+import type { DefaultCustomerBudget } from "./default-customer-budget.js";
 import type { KeyCache } from "./key-cache.js";
 import type { KeyRecord } from "./key-record.js";
 import { holdsLimits, type LimitHolder } from "./limit-holder.js";
@@ -21,6 +22,8 @@ export interface AuthorizeDeps {
   teams: TeamCache;
   users: UserCache;
   customers: CustomerCache;
+  /** litellm_settings.max_end_user_budget_id's budget; undefined when the config names none. */
+  defaultCustomerBudget: DefaultCustomerBudget | undefined;
   tags: TagCache;
   /** The gateway's own limits over every call (gateway-limits.ts); null when the config sets none. */
   gateway: LimitHolder | null;
@@ -119,6 +122,12 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     return customer;
   }
 
+  /** The end user's limits: its customer's own, else the default budget's (max_end_user_budget_id); null without either. */
+  function endUserLimits(req: AuthorizeRequest, customer: CustomerRecord | undefined): LimitHolder | null {
+    if (customer?.limits) return customer.limits;
+    return req.endUser === "" ? null : (deps.defaultCustomerBudget?.limitsFor(req.endUser, customer) ?? null);
+  }
+
   /** Adds the limits of each known tag that sets any: the request's own tags, then its key's and team's, each once (requestTags). */
   function addTagLimits(holders: LimitHolder[], ...lists: readonly (readonly string[] | undefined)[]): void {
     for (const tag of requestTags(...lists)) {
@@ -142,7 +151,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     const hash = hashKey(req.apiKey);
     if (deps.masterKey.matchesHash(hash)) {
       // The gateway's, a customer's and a tag's limits hold whatever the key, the master key's requests too (as in LiteLLM).
-      const customerLimits = customerOf(req)?.limits;
+      const customerLimits = endUserLimits(req, customerOf(req));
       const inference = req.access === Access.INFERENCE || req.access === Access.UNSPECIFIED;
       if (!inference) return master;
       const holders: LimitHolder[] = deps.gateway ? [deps.gateway] : [];
@@ -201,7 +210,8 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     if (userLimits) holders.push(userLimits);
     const member = team && key.userId !== "" ? team.members.get(key.userId) : undefined;
     if (member) holders.push(member);
-    if (customer?.limits) holders.push(customer.limits);
+    const customerLimits = endUserLimits(req, customer);
+    if (customerLimits) holders.push(customerLimits);
     addTagLimits(holders, req.requestTags, key.tags, team?.tags);
     return holders.length > 0 ? reserve(response, holders, req, model) : response;
   };

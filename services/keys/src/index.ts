@@ -14,6 +14,7 @@ import { TEAMS_CHANGED_SUBJECT, toTeamRecord } from "./team-record.js";
 import { CUSTOMERS_CHANGED_SUBJECT, toCustomerRecord } from "./customer-record.js";
 import { BudgetStore } from "./budget-store.js";
 import { CustomerStore } from "./customer-store.js";
+import { DefaultCustomerBudget } from "./default-customer-budget.js";
 import { TAGS_CHANGED_SUBJECT, toTagRecord } from "./tag-record.js";
 import { TagStore } from "./tag-store.js";
 import { toUserRecord, USERS_CHANGED_SUBJECT } from "./user-record.js";
@@ -59,11 +60,14 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   await users.start();
   const budgetStore = new BudgetStore(deps.database.db);
   const customerStore = new CustomerStore(deps.database.db, budgetStore);
+  const defaultBudgetId = deps.config.litellm_settings.max_end_user_budget_id;
+  const defaultCustomerBudget = defaultBudgetId === undefined ? undefined : new DefaultCustomerBudget(defaultBudgetId, budgetStore, deps.logger);
   const customers = new TableCache(
     {
       what: "customer",
       subject: CUSTOMERS_CHANGED_SUBJECT,
-      load: () => customerStore.all(),
+      // The default budget is read with them: a budget's change reloads both.
+      load: async () => (await Promise.all([customerStore.all(), defaultCustomerBudget?.load()]))[0],
       idOf: (row) => row.userId,
       toRecord: toCustomerRecord,
       onChange: () => cache.anyChanged(),
@@ -106,6 +110,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     customerStore,
     budgetStore,
     customers,
+    defaultCustomerBudget,
     tagStore,
     tags,
     limits,

@@ -52,6 +52,8 @@ export async function createBudget(deps: AdminDeps, req: CreateBudgetRequest): P
     if (pgErrorCode(err) === "23505") throw invalid(`Budget id=${budgetId} already exists`, "budget_id");
     throw err;
   });
+  // It may be max_end_user_budget_id's, read with the customers.
+  await deps.customers.changed();
   return { budget: toBudgetProto(row) };
 }
 
@@ -81,5 +83,6 @@ export async function deleteBudget(deps: AdminDeps, req: DeleteBudgetRequest): P
     throw err;
   });
   if (!row) throw notFound(req.budgetId);
+  await deps.customers.changed();
   return { budget: toBudgetProto(row) };
 }

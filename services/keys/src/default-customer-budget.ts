@@ -1,0 +1,41 @@
+import type { Logger } from "@gateway/common";
+import type { BudgetRow, BudgetStore } from "./budget-store.js";
+import type { CustomerRecord } from "./customer-record.js";
+import { holdsLimits, limitHolder, type LimitHolder } from "./limit-holder.js";
+
+/**
+ * litellm_settings.max_end_user_budget_id: the budget every end user a
+ * request names is held to when it has no limits of its own (no customer
+ * row, or one without limits or a budget_id), each end user on its own.
+ * Read again whenever the customers are (a budget's change reloads them).
+ */
+export class DefaultCustomerBudget {
+  private budget: BudgetRow | undefined;
+  private missingSaid = false;
+
+  constructor(
+    private readonly budgetId: string,
+    private readonly store: BudgetStore,
+    private readonly logger: Logger,
+  ) {}
+
+  async load(): Promise<void> {
+    [this.budget] = await this.store.byIds([this.budgetId]);
+    if (this.budget || this.missingSaid) return;
+    this.missingSaid = true;
+    this.logger.warn({ budgetId: this.budgetId }, "litellm_settings.max_end_user_budget_id names no budget yet: end users are held to none until /budget/new makes it");
+  }
+
+  /**
+   * The budget's limits for `endUser`: under its customer's allowances when it
+   * is one (so /customer/info shows the spend), else under the end user's own;
+   * null without a budget that sets any.
+   */
+  limitsFor(endUser: string, customer: CustomerRecord | undefined): LimitHolder | null {
+    const budget = this.budget;
+    if (!budget) return null;
+    const allowanceId = customer?.allowanceId ?? `customer/${endUser}@default`;
+    const holder = limitHolder(endUser, allowanceId, "customer", { ...budget, createdAt: customer?.createdAt ?? budget.createdAt });
+    return holdsLimits(holder) ? holder : null;
+  }
+}
