@@ -1,3 +1,4 @@
+import { sameMinute } from "@gateway/testing";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
@@ -22,12 +23,6 @@ litellm_settings:
 general_settings:
   master_key: ${MASTER_KEY}
 `);
-
-/** Waits out the end of a rate-limit minute, so a test's requests all fall in one. */
-async function sameMinute(): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left));
-}
 
 for (const mode of [MODES[0]!, MODES[1]!]) {
   describe(`budgets as customers' pricing tiers, ${mode.name}`, () => {

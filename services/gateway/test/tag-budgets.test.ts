@@ -1,3 +1,4 @@
+import { sameMinute } from "@gateway/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
@@ -150,8 +151,7 @@ function tagBudgetTests(mode: (typeof MODES)[number]): void {
     const keys = [await newKey(), MASTER_KEY, await newKey({ metadata: { tags: ["chatty"] } })];
     // The untagged keys have asked once, so a split edge keeps an answer for each: a tagged request must not be let through on it.
     for (const key of keys.slice(0, 2)) await ask(key);
-    const leftInMinute = 60_000 - (Date.now() % 60_000);
-    if (leftInMinute < 10_000) await new Promise((resolve) => setTimeout(resolve, leftInMinute));
+    await sameMinute(10_000);
     const results = await Promise.allSettled(Array.from({ length: 9 }, (_, i) => ask(keys[i % 3]!, i % 3 === 2 ? [] : ["chatty"])));
     expect(settled(results)).toBe(3);
     expect(results.find((r) => r.status === "rejected")).toMatchObject({ reason: { status: 429, message: expect.stringContaining("for this tag") } });

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Access, type AuthorizeResponse, type Budget, type BudgetSettingsSchema, type Customer, type CustomerSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { sameMinute } from "@gateway/testing";
 import { describe, expect, it, vi } from "vitest";
 import { RESERVATION, asMaster, clientOf, keysService, type KeysClient } from "./support.js";
 
@@ -27,12 +28,6 @@ const ask = (apiKey: string, endUser: string, via: KeysClient = client(), reques
   via.authorize({ apiKey, requestId, model: "fast-model", promptTokens: 10, maxTokens: 10, access: Access.INFERENCE, endUser });
 
 const release = (auth: AuthorizeResponse, requestId: string, cost = 0) => client().release({ requestId, keyHash: auth.keyHash, holder: auth.holder, cost });
-
-/** Waits out the end of a rate-limit minute, so a test's requests all fall in one. */
-async function sameMinute(): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left));
-}
 
 const refusedWith = (code: Code, message: string | RegExp) => expect.objectContaining({ code, rawMessage: typeof message === "string" ? message : expect.stringMatching(message) });
 

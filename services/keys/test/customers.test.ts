@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Access, type AuthorizeResponse, type Customer, type CustomerSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { sameMinute } from "@gateway/testing";
 import { describe, expect, it, vi } from "vitest";
 import { MASTER, RESERVATION, asMaster, clientOf, keysService, type KeysClient } from "./support.js";
 
@@ -311,8 +312,7 @@ describe("a customer's limits, whatever the key", () => {
     const a = await newKey();
     const b = await newKey();
     // Four requests in the same minute window, so none of them sees it turn.
-    const leftInMinute = 60_000 - (Date.now() % 60_000);
-    if (leftInMinute < 5_000) await new Promise((resolve) => setTimeout(resolve, leftInMinute));
+    await sameMinute();
     await ask(a, { endUser: "rpm" });
     await ask(b, { endUser: "rpm" });
     const third = await ask(MASTER, { endUser: "rpm" });

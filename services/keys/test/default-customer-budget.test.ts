@@ -1,6 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { parseConfig } from "@gateway/common";
 import { Access, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
+import { sameMinute } from "@gateway/testing";
 import { describe, expect, it } from "vitest";
 import { MASTER, asMaster, keysService } from "./support.js";
 
@@ -23,12 +24,6 @@ const client = service.client;
 let requests = 0;
 const ask = (apiKey: string, endUser: string): Promise<AuthorizeResponse> =>
   client().authorize({ apiKey, requestId: `req-${++requests}`, model: "fast-model", promptTokens: 10, maxTokens: 10, access: Access.INFERENCE, endUser });
-
-/** Waits out the end of a rate-limit minute, so a test's requests all fall in one. */
-async function sameMinute(): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left));
-}
 
 describe("the default budget of end users", () => {
   it("holds each end user without limits of its own to it once it exists, and no one else", async () => {

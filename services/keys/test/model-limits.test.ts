@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Access, type AuthorizeResponse, type KeySettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { sameMinute } from "@gateway/testing";
 import { describe, expect, it } from "vitest";
 import { RESERVATION, asMaster, clientOf, keysService, type KeysClient } from "./support.js";
 
@@ -20,12 +21,6 @@ const ask = (apiKey: string, model = "fast-model", requestId = `req-${++requests
   via.authorize({ apiKey, requestId, model, promptTokens: 10, maxTokens: 10, access: Access.INFERENCE });
 
 const release = (auth: AuthorizeResponse, requestId: string, cost = 0) => client().release({ requestId, keyHash: auth.keyHash, holder: auth.holder, cost });
-
-/** Waits out the end of a rate-limit minute, so a test's requests all fall in one. */
-async function sameMinute(): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left));
-}
 
 describe("a key's limits per model group", () => {
   it("holds requests to that model group to its rpm, and not requests to others", async () => {

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
+import { sameMinute } from "@gateway/testing";
 import { describe, expect, it } from "vitest";
 import { RESERVATION, asMaster, clientOf, keysService, type KeysClient } from "./support.js";
 
@@ -102,8 +103,7 @@ describe("a team member's budget", () => {
   it("counts the member's requests per minute over its keys in the team", async () => {
     const teamId = await teamWith({ role: "user", user_id: "gina", rpm_limit: 2 });
     const [a, b] = [await keyOf(teamId, "gina"), await keyOf(teamId, "gina")];
-    const leftInMinute = 60_000 - (Date.now() % 60_000);
-    if (leftInMinute < 5_000) await new Promise((resolve) => setTimeout(resolve, leftInMinute));
+    await sameMinute();
     await ask(a);
     await ask(b);
     await expect(ask(a)).rejects.toMatchObject({ code: Code.ResourceExhausted, rawMessage: "rpm limit (2) reached for this team member" });

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type AuthorizeResponse, type Team, type TeamSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { sameMinute } from "@gateway/testing";
 import { describe, expect, it } from "vitest";
 import { RESERVATION, asMaster, clientOf, keysService } from "./support.js";
 
@@ -234,8 +235,7 @@ describe("a team's limits, shared by its keys", () => {
     const a = await teamKey("rpm");
     const b = await teamKey("rpm");
     // Four requests in the same minute window, so none of them sees it turn.
-    const leftInMinute = 60_000 - (Date.now() % 60_000);
-    if (leftInMinute < 5_000) await new Promise((resolve) => setTimeout(resolve, leftInMinute));
+    await sameMinute();
     await ask(a.key);
     await ask(b.key);
     const third = await ask(a.key);

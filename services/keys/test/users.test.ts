@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { sameMinute } from "@gateway/testing";
 import {
   type AuthorizeResponse,
   type KeySettingsSchema,
@@ -300,8 +301,7 @@ describe("a user's limits, shared by its keys", () => {
     const personal = await userKey("rpm-user");
     const inTeam = await userKey("rpm-user", { teamId: "rpm-team" });
     // Four requests in the same minute window, so none of them sees it turn.
-    const leftInMinute = 60_000 - (Date.now() % 60_000);
-    if (leftInMinute < 5_000) await new Promise((resolve) => setTimeout(resolve, leftInMinute));
+    await sameMinute();
     await ask(personal.key);
     await ask(inTeam.key);
     const third = await ask(personal.key);

@@ -4,3 +4,4 @@ export { createTestDatabase, type TestDatabase } from "./postgres.js";
 export { freePort, waitForPort } from "./free-port.js";
 export { startThrowawayNats, type ThrowawayNats } from "./nats-server.js";
 export { startThrowawayPostgres, type ThrowawayPostgres } from "./postgres-cluster.js";
+export { sameMinute } from "./minute.js";
