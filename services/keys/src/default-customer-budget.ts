@@ -1,5 +1,5 @@
 import type { Logger } from "@gateway/common";
-import type { BudgetRow, BudgetStore } from "./budget-store.js";
+import type { BudgetStore } from "./budget-store.js";
 import type { CustomerRecord } from "./customer-record.js";
 import { holdsLimits, limitHolder, type LimitHolder } from "./limit-holder.js";
 
@@ -10,7 +10,8 @@ import { holdsLimits, limitHolder, type LimitHolder } from "./limit-holder.js";
  * Read again whenever the customers are (a budget's change reloads them).
  */
 export class DefaultCustomerBudget {
-  private budget: BudgetRow | undefined;
+  /** The budget's limits, parsed once a load; null while there is no such budget or it sets none. */
+  private limits: LimitHolder | null = null;
   private missingSaid = false;
 
   constructor(
@@ -20,8 +21,11 @@ export class DefaultCustomerBudget {
   ) {}
 
   async load(): Promise<void> {
-    [this.budget] = await this.store.byIds([this.budgetId]);
-    if (this.budget || this.missingSaid) return;
+    const [budget] = await this.store.byIds([this.budgetId]);
+    // A template: each end user's id and allowances are put in per request.
+    const limits = budget && limitHolder(this.budgetId, "", "customer", budget);
+    this.limits = limits && holdsLimits(limits) ? limits : null;
+    if (budget || this.missingSaid) return;
     this.missingSaid = true;
     this.logger.warn({ budgetId: this.budgetId }, "litellm_settings.max_end_user_budget_id names no budget yet: end users are held to none until /budget/new makes it");
   }
@@ -32,10 +36,9 @@ export class DefaultCustomerBudget {
    * null without a budget that sets any.
    */
   limitsFor(endUser: string, customer: CustomerRecord | undefined): LimitHolder | null {
-    const budget = this.budget;
-    if (!budget) return null;
+    const limits = this.limits;
+    if (!limits) return null;
     const allowanceId = customer?.allowanceId ?? `customer/${endUser}@default`;
-    const holder = limitHolder(endUser, allowanceId, "customer", { ...budget, createdAt: customer?.createdAt ?? budget.createdAt });
-    return holdsLimits(holder) ? holder : null;
+    return { ...limits, id: endUser, allowanceId, createdAtMs: customer?.createdAt.getTime() ?? limits.createdAtMs };
   }
 }
