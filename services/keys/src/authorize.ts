@@ -125,7 +125,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
   /** The end user's limits: its customer's own, else the default budget's (max_end_user_budget_id); null without either. */
   function endUserLimits(req: AuthorizeRequest, customer: CustomerRecord | undefined): LimitHolder | null {
     if (customer?.limits) return customer.limits;
-    return req.endUser === "" ? null : (deps.defaultCustomerBudget?.limitsFor(req.endUser, customer) ?? null);
+    return req.endUser === "" ? null : (deps.defaultCustomerBudget?.limitsFor(req.endUser) ?? null);
   }
 
   /** Adds the limits of each known tag that sets any: the request's own tags, then its key's and team's, each once (requestTags). */

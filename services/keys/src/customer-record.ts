@@ -10,9 +10,6 @@ export type CustomerRow = typeof customers.$inferSelect;
 export interface CustomerRecord {
   blocked: boolean;
   limits: LimitHolder | null;
-  /** Where its allowances are kept, and when it was made (a default budget's periods run from then). */
-  allowanceId: string;
-  createdAt: Date;
 }
 
 /** Every customer, on every keys replica. */
@@ -31,7 +28,7 @@ export function customerLimits(row: CustomerRow): LimitHolder {
 
 export function toCustomerRecord(row: CustomerRow): CustomerRecord {
   const limits = customerLimits(row);
-  return { blocked: row.blocked, limits: holdsLimits(limits) ? limits : null, allowanceId: limits.allowanceId, createdAt: row.createdAt };
+  return { blocked: row.blocked, limits: holdsLimits(limits) ? limits : null };
 }
 
 /** A customer as management calls show it; `spend` is its budget period's, for a customer with a budget. */

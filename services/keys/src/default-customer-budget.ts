@@ -1,6 +1,5 @@
 import type { Logger } from "@gateway/common";
 import type { BudgetStore } from "./budget-store.js";
-import type { CustomerRecord } from "./customer-record.js";
 import { holdsLimits, limitHolder, type LimitHolder } from "./limit-holder.js";
 
 /**
@@ -31,14 +30,12 @@ export class DefaultCustomerBudget {
   }
 
   /**
-   * The budget's limits for `endUser`: under its customer's allowances when it
-   * is one (so /customer/info shows the spend), else under the end user's own;
-   * null without a budget that sets any.
+   * The budget's limits for `endUser`, under allowances of the end user's own
+   * (whether or not a customer row names it; periods run from the budget's
+   * creation); null without a budget that sets any.
    */
-  limitsFor(endUser: string, customer: CustomerRecord | undefined): LimitHolder | null {
+  limitsFor(endUser: string): LimitHolder | null {
     const limits = this.limits;
-    if (!limits) return null;
-    const allowanceId = customer?.allowanceId ?? `customer/${endUser}@default`;
-    return { ...limits, id: endUser, allowanceId, createdAtMs: customer?.createdAt.getTime() ?? limits.createdAtMs };
+    return limits && { ...limits, id: endUser, allowanceId: `customer/${endUser}@default` };
   }
 }
