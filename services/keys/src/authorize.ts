@@ -10,6 +10,7 @@ import { holdsLimits, type LimitHolder } from "./limit-holder.js";
 import type { Limits } from "./limits.js";
 import type { MasterKey } from "./master-key.js";
 import type { ModelAccess } from "./model-access.js";
+import type { OrganizationCache, OrganizationRecord } from "./organization-record.js";
 import type { ReservationPricing } from "./reservation-pricing.js";
 import { requireRole } from "./roles.js";
 import type { TagCache } from "./tag-record.js";
@@ -20,6 +21,7 @@ export interface AuthorizeDeps {
   masterKey: MasterKey;
   cache: KeyCache;
   teams: TeamCache;
+  organizations: OrganizationCache;
   users: UserCache;
   customers: CustomerCache;
   /** litellm_settings.max_end_user_budget_id's budget; undefined when the config names none. */
@@ -108,6 +110,17 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     }
   }
 
+  function checkOrganization(organization: OrganizationRecord, model: string, asked: string): void {
+    if (organization.blocked) throw unauthenticated(`Authentication Error, this key's organization (${organization.id}) is blocked`, "organization_blocked");
+    if (model !== "" && !deps.access.allows(organization.models, model)) {
+      throw gatewayError(
+        `Organization=${organization.id} may not use model=${named(model, asked)}. It may use models=[${organization.modelList.join(", ")}]`,
+        Code.Unauthenticated,
+        { type: "organization_model_access_denied", code: "401", param: "model" },
+      );
+    }
+  }
+
   /** The role of the key's user; none for a key whose user_id names no user. */
   function roleOf(key: KeyRecord): string {
     return key.userId === "" ? "" : (deps.users.get(key.userId)?.role ?? "");
@@ -166,6 +179,9 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     const model = renamed(req.model, key, team);
     checkModel(key, model, req.model);
     if (team) checkTeam(team, model, req.model);
+    // An organization_id that names no organization (any more) is only a label.
+    const organization = team && team.organizationId !== "" ? deps.organizations.get(team.organizationId) : undefined;
+    if (organization) checkOrganization(organization, model, req.model);
     // A whole message rather than create(): this runs on every request.
     const response: AuthorizeResponse = {
       $typeName: "gateway.keys.v1.AuthorizeResponse",
@@ -197,9 +213,9 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       response.modelAliases = aliasesOf(key, team);
       return response;
     }
-    // The gateway's limits, the key's (its own and the model group's), its team's, its user's (outside a team all of them,
-    // in a team its rate limits only: the team's budget stands in, with the
-    // user's own within the team, as a member), its end user's and its tags'.
+    // The gateway's limits, the key's (its own and the model group's), its team's, its team's organization's, its user's
+    // (outside a team all of them, in a team its rate limits only: the team's budget stands in, with the
+    // user's own within the team and the organization, as a member), its end user's and its tags'.
     const holders: LimitHolder[] = deps.gateway ? [deps.gateway] : [];
     if (holdsLimits(key)) holders.push(key);
     const modelLimits = key.modelLimits?.get(model);
@@ -210,6 +226,9 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     if (userLimits) holders.push(userLimits);
     const member = team && key.userId !== "" ? team.members.get(key.userId) : undefined;
     if (member) holders.push(member);
+    if (organization && holdsLimits(organization)) holders.push(organization);
+    const organizationMember = organization && key.userId !== "" ? organization.members.get(key.userId) : undefined;
+    if (organizationMember) holders.push(organizationMember);
     const customerLimits = endUserLimits(req, customer);
     if (customerLimits) holders.push(customerLimits);
     addTagLimits(holders, req.requestTags, key.tags, team?.tags);

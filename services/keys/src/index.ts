@@ -9,6 +9,8 @@ import { Limits } from "./limits.js";
 import { MasterKey } from "./master-key.js";
 import { ModelAccess } from "./model-access.js";
 import { ReservationPricing } from "./reservation-pricing.js";
+import { ORGANIZATIONS_CHANGED_SUBJECT, toOrganizationRecord } from "./organization-record.js";
+import { OrganizationStore } from "./organization-store.js";
 import { TableCache } from "./table-cache.js";
 import { TEAMS_CHANGED_SUBJECT, toTeamRecord } from "./team-record.js";
 import { CUSTOMERS_CHANGED_SUBJECT, toCustomerRecord } from "./customer-record.js";
@@ -51,6 +53,20 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     deps.logger,
   );
   await teams.start();
+  const organizationStore = new OrganizationStore(deps.database.db);
+  const organizations = new TableCache(
+    {
+      what: "organization",
+      subject: ORGANIZATIONS_CHANGED_SUBJECT,
+      load: () => organizationStore.all(),
+      idOf: (row) => row.organizationId,
+      toRecord: toOrganizationRecord,
+      onChange: () => cache.anyChanged(),
+    },
+    deps.bus,
+    deps.logger,
+  );
+  await organizations.start();
   const userStore = new UserStore(deps.database.db);
   const users = new TableCache(
     { what: "user", subject: USERS_CHANGED_SUBJECT, load: () => userStore.all(), idOf: (row) => row.userId, toRecord: toUserRecord, onChange: () => cache.anyChanged() },
@@ -105,6 +121,8 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     cache,
     teamStore,
     teams,
+    organizationStore,
+    organizations,
     userStore,
     users,
     customerStore,
@@ -131,6 +149,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
       impl.stop();
       cache.stop();
       teams.stop();
+      organizations.stop();
       users.stop();
       customers.stop();
       tags.stop();

@@ -1,12 +1,12 @@
 import { parseDuration, periodAt, type Duration } from "@gateway/common";
 
-/** What holds limits of its own (a key, a team, a user, a customer, a tag), as Limits reads them. */
+/** What holds limits of its own (a key, a team, an organization, a user, a customer, a tag), as Limits reads them. */
 export interface LimitHolder {
   id: string;
-  /** Whose allowances these are: a key's id, or a team's, user's, customer's or tag's (their own ids or names and creation times). */
+  /** Whose allowances these are: a key's id, or a team's, organization's, user's, customer's or tag's (their own ids or names and creation times). */
   allowanceId: string;
   /** How refusals name it. */
-  what: "key" | "key's model" | "team" | "team member" | "user" | "customer" | "tag" | "gateway";
+  what: "key" | "key's model" | "team" | "team member" | "organization" | "organization member" | "user" | "customer" | "tag" | "gateway";
   maxBudget: number | null;
   budgetDuration: Duration | null;
   createdAtMs: number;

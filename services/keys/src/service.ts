@@ -16,6 +16,16 @@ import { getKey, listKeys } from "./admin/read.js";
 import { createBudget, deleteBudget, getBudgets, listBudgets, updateBudget } from "./admin/budgets.js";
 import { createCustomer, deleteCustomers, getCustomer, listCustomers, setCustomersBlocked, updateCustomer } from "./admin/customers.js";
 import { gatewayBudget } from "./admin/gateway-budget.js";
+import {
+  addOrganizationMembers,
+  createOrganization,
+  deleteOrganizations,
+  getOrganization,
+  listOrganizations,
+  removeOrganizationMember,
+  updateOrganization,
+  updateOrganizationMember,
+} from "./admin/organizations.js";
 import { createTag, deleteTag, getTags, listTags, updateTag } from "./admin/tags.js";
 import { createUser, deleteUsers, getUser, listUsers, updateUser } from "./admin/users.js";
 import { addTeamMembers, createTeam, deleteTeams, getTeam, listTeams, removeTeamMember, setTeamBlocked, updateTeam, updateTeamMember } from "./admin/teams.js";
@@ -95,6 +105,14 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     getTags: viewer(getTags),
     listTags: viewer(listTags),
     deleteTag: admin(deleteTag),
+    createOrganization: admin(createOrganization),
+    updateOrganization: admin(updateOrganization),
+    getOrganization: anyKey(getOrganization),
+    listOrganizations: anyKey(listOrganizations),
+    deleteOrganizations: admin(deleteOrganizations),
+    addOrganizationMembers: anyKey(addOrganizationMembers),
+    updateOrganizationMember: anyKey(updateOrganizationMember),
+    removeOrganizationMember: anyKey(removeOrganizationMember),
     stop: stopListening,
     endWatches: () => watches.abort(),
   };

@@ -44,6 +44,8 @@ export interface TeamRecord extends LimitHolder {
   roles: ReadonlyMap<string, TeamMember["role"]>;
   /** LiteLLM's model_aliases: a model name its keys' requests use → the model group they get; null: none. */
   modelAliases: ReadonlyMap<string, string> | null;
+  /** The organization it belongs to; "" for none. */
+  organizationId: string;
 }
 
 /**
@@ -76,6 +78,7 @@ export function toTeamRecord(row: TeamRow): TeamRecord {
     members: memberLimits(row),
     roles: new Map(((row.membersWithRoles ?? []) as TeamMember[]).flatMap((m) => (m.user_id === undefined ? [] : [[m.user_id, m.role] as const]))),
     modelAliases: aliasMap(row.modelAliases),
+    organizationId: row.organizationId ?? "",
   };
 }
 
@@ -115,5 +118,6 @@ export function toTeamProto(row: TeamRow, now = Date.now(), spend?: number): Tea
     updatedAtMs: BigInt(row.updatedAt.getTime()),
     ...(spend !== undefined && { spend }),
     modelAliases: row.modelAliases,
+    organizationId: row.organizationId ?? "",
   });
 }

@@ -1,6 +1,6 @@
-import { and, count, desc, eq, ilike, inArray, sql, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, ilike, inArray, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "@gateway/common";
-import { teams, users, virtualKeys } from "./db/schema.js";
+import { organizations, teams, users, virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
 import type { NewKeyRow } from "./key-store.js";
 import type { TeamRow } from "./team-record.js";
@@ -94,22 +94,26 @@ export class UserStore {
 
   /**
    * Deletes the users, as LiteLLM does with their keys and their places in
-   * teams' members, in one transaction.
+   * teams' and organizations' members, in one transaction.
    */
-  async delete(userIds: string[]): Promise<{ users: UserRow[]; keys: KeyRow[]; teamsChanged: number }> {
+  async delete(userIds: string[]): Promise<{ users: UserRow[]; keys: KeyRow[]; teamsChanged: number; organizationsChanged: number }> {
     return this.db.transaction(async (tx) => {
       const keys = await tx.delete(virtualKeys).where(inArray(virtualKeys.userId, userIds)).returning();
       const member = sql`m->>'user_id'`;
-      const changed = await tx
+      const without = (list: AnyColumn) => sql`COALESCE((SELECT jsonb_agg(m) FROM jsonb_array_elements(${list}) m WHERE NOT (${inArray(member, userIds)})), '[]'::jsonb)`;
+      const holding = (list: AnyColumn) => sql`EXISTS (SELECT 1 FROM jsonb_array_elements(${list}) m WHERE ${inArray(member, userIds)})`;
+      const changedTeams = await tx
         .update(teams)
-        .set({
-          membersWithRoles: sql`COALESCE((SELECT jsonb_agg(m) FROM jsonb_array_elements(${teams.membersWithRoles}) m WHERE NOT (${inArray(member, userIds)})), '[]'::jsonb)`,
-          updatedAt: new Date(),
-        })
-        .where(sql`EXISTS (SELECT 1 FROM jsonb_array_elements(${teams.membersWithRoles}) m WHERE ${inArray(member, userIds)})`)
+        .set({ membersWithRoles: without(teams.membersWithRoles), updatedAt: new Date() })
+        .where(holding(teams.membersWithRoles))
         .returning({ teamId: teams.teamId });
+      const changedOrganizations = await tx
+        .update(organizations)
+        .set({ members: without(organizations.members), updatedAt: new Date() })
+        .where(holding(organizations.members))
+        .returning({ organizationId: organizations.organizationId });
       const deleted = await tx.delete(users).where(inArray(users.userId, userIds)).returning();
-      return { users: deleted, keys, teamsChanged: changed.length };
+      return { users: deleted, keys, teamsChanged: changedTeams.length, organizationsChanged: changedOrganizations.length };
     });
   }
 }

@@ -7,6 +7,8 @@ import type { KeyRow } from "../key-record.js";
 import type { KeyPatch, KeyStore } from "../key-store.js";
 import type { MasterKey } from "../master-key.js";
 import { modelsOf, type ModelAccess } from "../model-access.js";
+import type { OrganizationCache } from "../organization-record.js";
+import type { OrganizationStore } from "../organization-store.js";
 import type { TeamCache } from "../team-record.js";
 import type { TeamStore } from "../team-store.js";
 import type { BudgetStore } from "../budget-store.js";
@@ -28,6 +30,8 @@ export interface AdminDeps {
   cache: KeyCache;
   teamStore: TeamStore;
   teams: TeamCache;
+  organizationStore: OrganizationStore;
+  organizations: OrganizationCache;
   userStore: UserStore;
   users: UserCache;
   customerStore: CustomerStore;

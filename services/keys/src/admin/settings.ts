@@ -1,10 +1,11 @@
 import { Code } from "@connectrpc/connect";
 import { addDuration, gatewayError, isRouteSpec, parseDuration, ROUTE_GROUP_NAMES, USER_ROLES } from "@gateway/common";
-import type { BudgetSettings, CustomerSettings, KeySettings, ModelAliases, ModelBudgets, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { BudgetSettings, CustomerSettings, KeySettings, ModelAliases, ModelBudgets, OrganizationSettings, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { BudgetPatch } from "../budget-store.js";
 import type { CustomerPatch } from "../customer-store.js";
 import type { ModelBudgetColumn } from "../db/schema.js";
 import type { KeyPatch } from "../key-store.js";
+import type { OrganizationPatch } from "../organization-store.js";
 import type { TagPatch } from "../tag-store.js";
 import type { TeamPatch } from "../team-store.js";
 import type { UserPatch } from "../user-store.js";
@@ -16,7 +17,7 @@ function invalid(message: string, param: string): Error {
 
 /** The settings keys and teams share: models, budget, rate limits, metadata. */
 type SharedSettings = Pick<KeySettings, "models" | "maxBudget" | "budgetDuration" | "rpmLimit" | "tpmLimit" | "maxParallelRequests" | "metadataJson">;
-type SharedPatch = Pick<KeyPatch & TeamPatch & UserPatch, "models" | "maxBudget" | "budgetDuration" | "rpmLimit" | "tpmLimit" | "maxParallelRequests" | "metadata">;
+type SharedPatch = Pick<KeyPatch & TeamPatch & UserPatch & OrganizationPatch, "models" | "maxBudget" | "budgetDuration" | "rpmLimit" | "tpmLimit" | "maxParallelRequests" | "metadata">;
 
 const SHARED_CLEARABLE: Record<string, (patch: SharedPatch) => void> = {
   max_budget: (p) => (p.maxBudget = null),
@@ -145,7 +146,22 @@ export function teamSettingsPatch(s: TeamSettings | undefined): TeamPatch {
   if (s.membersWithRolesJson !== undefined) patch.membersWithRoles = teamMembers(s.membersWithRolesJson, "members_with_roles");
   if (s.blocked !== undefined) patch.blocked = s.blocked;
   if (s.modelAliases !== undefined) patch.modelAliases = aliasesPatch(s.modelAliases, "model_aliases");
+  if (s.organizationId !== undefined) patch.organizationId = s.organizationId === "" ? null : s.organizationId;
   clearAll(s.clear, TEAM_CLEARABLE, patch);
+  return patch;
+}
+
+/** The columns an OrganizationSettings message sets, validated; absent fields are left out. */
+export function organizationSettingsPatch(s: OrganizationSettings | undefined): OrganizationPatch {
+  if (!s) return {};
+  const patch: OrganizationPatch = {};
+  if (s.organizationAlias !== undefined) {
+    if (s.organizationAlias.trim() === "") throw invalid("organization_alias must not be empty", "organization_alias");
+    patch.organizationAlias = s.organizationAlias;
+  }
+  sharedPatch(s, patch);
+  if (s.blocked !== undefined) patch.blocked = s.blocked;
+  clearAll(s.clear, SHARED_CLEARABLE, patch);
   return patch;
 }
 

@@ -19,6 +19,7 @@ import type { TeamPatch } from "../team-store.js";
 import { requireRole } from "../roles.js";
 import { inTeam, memberRole, requireTeamAdmin, type Caller } from "./access.js";
 import { carrySpend } from "./carry-spend.js";
+import { checkTeamOrganization, inOrganization } from "./organizations.js";
 import { uniquely, type AdminDeps } from "./context.js";
 import { teamMembers, teamSettingsPatch } from "./settings.js";
 import { keyViews, viewsWithSpend } from "./views.js";
@@ -48,14 +49,17 @@ async function teamView(deps: AdminDeps, row: TeamRow): Promise<Team> {
 
 export async function createTeam(deps: AdminDeps, req: CreateTeamRequest): Promise<{ team: Team }> {
   const teamId = req.teamId === "" ? randomUUID() : req.teamId;
-  const row = await uniquely(`team_id ${teamId}`, () => deps.teamStore.insert({ teamId, ...teamSettingsPatch(req.settings) }));
+  const patch = teamSettingsPatch(req.settings);
+  await checkTeamOrganization(deps, patch);
+  const row = await uniquely(`team_id ${teamId}`, () => inOrganization(patch.organizationId, () => deps.teamStore.insert({ teamId, ...patch })));
   await deps.teams.changed();
   return { team: await teamView(deps, row) };
 }
 
 async function patchTeam(deps: AdminDeps, teamId: string, patch: TeamPatch, spendBefore?: number): Promise<{ team: Team }> {
   const current = await existing(deps, teamId);
-  const row = await deps.teamStore.update(current.teamId, patch);
+  await checkTeamOrganization(deps, patch, current);
+  const row = await inOrganization(patch.organizationId, () => deps.teamStore.update(current.teamId, patch));
   if (!row) throw teamNotFound(teamId);
   await carrySpend(deps, toTeamRecord(current), toTeamRecord(row), spendBefore);
   await deps.teams.changed();

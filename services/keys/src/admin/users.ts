@@ -122,7 +122,7 @@ export async function listUsers(deps: AdminDeps, req: ListUsersRequest): Promise
   };
 }
 
-/** Deletes the users with their keys and team memberships; every user named must exist, or nothing is deleted. */
+/** Deletes the users with their keys and team and organization memberships; every user named must exist, or nothing is deleted. */
 export async function deleteUsers(deps: AdminDeps, req: DeleteUsersRequest): Promise<{ deletedUserIds: string[]; deletedKeyHashes: string[] }> {
   if (req.userIds.length === 0) throw gatewayError("user_ids is required", Code.InvalidArgument, { type: "invalid_request_error", param: "user_ids" });
   for (const userId of req.userIds) await findUser(deps, userId, "");
@@ -130,6 +130,7 @@ export async function deleteUsers(deps: AdminDeps, req: DeleteUsersRequest): Pro
   await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
   await deps.users.changed();
   if (deleted.teamsChanged > 0) await deps.teams.changed();
+  if (deleted.organizationsChanged > 0) await deps.organizations.changed();
   await deps.allowances.forget([...deleted.keys.map((row) => row.id), ...deleted.users.map(userAllowanceId)]);
   return { deletedUserIds: deleted.users.map((row) => row.userId), deletedKeyHashes: deleted.keys.map((row) => row.keyHash) };
 }

@@ -80,6 +80,23 @@ export const allowances = keys.table(
 );
 
 /**
+ * Organizations (LiteLLM's). A team whose organization_id names one is held
+ * to its block and models, and its teams' keys share its budget and rate
+ * limits (allowances under "organization/" + its id and creation time).
+ */
+export const organizations = keys.table("organizations", {
+  organizationId: text("organization_id").primaryKey(),
+  organizationAlias: text("organization_alias").notNull(),
+  models: text("models").array().notNull().default(sql`'{}'::text[]`),
+  ...limitColumns(),
+  metadata: jsonb("metadata").notNull().default({}),
+  /** [{ user_id, user_email, user_role, max_budget_in_organization }]. */
+  members: jsonb("members").notNull().default([]),
+  blocked: boolean("blocked").notNull().default(false),
+  ...timestamps(),
+});
+
+/**
  * Teams (LiteLLM's). A key whose team_id names a team shares the team's
  * budget and rate limits (allowances under "team/" + the team's id and
  * creation time) and may use only the team's models, on top of its own limits.
@@ -95,6 +112,8 @@ export const teams = keys.table("teams", {
   blocked: boolean("blocked").notNull().default(false),
   /** LiteLLM's model_aliases: { name: model group } for the team's keys' requests. */
   modelAliases: jsonb("model_aliases").$type<Record<string, string>>().notNull().default({}),
+  /** The organization the team belongs to; an organization with teams is deleted with them. */
+  organizationId: text("organization_id").references(() => organizations.organizationId, { onDelete: "restrict" }),
   ...timestamps(),
 });
 

@@ -1,0 +1,299 @@
+import { randomUUID } from "node:crypto";
+import { Code } from "@connectrpc/connect";
+import { administers, gatewayError, pgErrorCode, readsAll } from "@gateway/common";
+import {
+  Access,
+  type AddOrganizationMembersRequest,
+  type CreateOrganizationRequest,
+  type DeleteOrganizationsRequest,
+  type GetOrganizationRequest,
+  type Organization,
+  type RemoveOrganizationMemberRequest,
+  type Team,
+  type UpdateOrganizationMemberRequest,
+  type UpdateOrganizationRequest,
+} from "@gateway/proto/keys/v1/keys_pb.js";
+import { budgetPeriod } from "../limit-holder.js";
+import { modelsOf } from "../model-access.js";
+import {
+  membersOf,
+  organizationAllowanceId,
+  organizationMemberAllowanceId,
+  ORGANIZATION_ROLES,
+  toOrganizationProto,
+  toOrganizationRecord,
+  type OrganizationMember,
+  type OrganizationRow,
+} from "../organization-record.js";
+import { requireRole } from "../roles.js";
+import { teamAllowanceId, type TeamRow } from "../team-record.js";
+import type { TeamPatch } from "../team-store.js";
+import type { UserPatch } from "../user-store.js";
+import { forbidden, requireWriter, type Caller } from "./access.js";
+import { carrySpend } from "./carry-spend.js";
+import { uniquely, type AdminDeps } from "./context.js";
+import { jsonSetting, organizationSettingsPatch } from "./settings.js";
+import { teamViews } from "./teams.js";
+import { withUserDefaults } from "./user-defaults.js";
+import { viewsWithSpend } from "./views.js";
+
+function invalid(message: string, param: string): Error {
+  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
+}
+
+/** LiteLLM's words for an organization it does not know. */
+const notFound = (id: string) => gatewayError(`Organization not found for organization_id=${id}`, Code.NotFound, { type: "not_found_error", param: "organization_id" });
+
+async function existing(deps: AdminDeps, organizationId: string): Promise<OrganizationRow> {
+  if (organizationId === "") throw invalid("organization_id is required", "organization_id");
+  const row = await deps.organizationStore.byId(organizationId);
+  if (!row) throw notFound(organizationId);
+  return row;
+}
+
+/** Organizations as management calls show them, with their teams' ids; one with a budget carries its budget period's spend. */
+async function organizationViews(deps: AdminDeps, rows: OrganizationRow[], teams: TeamRow[]): Promise<Organization[]> {
+  const teamIds = (row: OrganizationRow) => teams.filter((t) => t.organizationId === row.organizationId).map((t) => t.teamId);
+  return viewsWithSpend(deps, rows, toOrganizationRecord, (row, now, spend) => toOrganizationProto(row, teamIds(row), now, spend));
+}
+
+async function organizationView(deps: AdminDeps, row: OrganizationRow): Promise<Organization> {
+  const [view] = await organizationViews(deps, [row], await deps.organizationStore.teamsOf([row.organizationId]));
+  return view as Organization;
+}
+
+/** LiteLLM's /organization/new: an organization_alias is required. */
+export async function createOrganization(deps: AdminDeps, req: CreateOrganizationRequest): Promise<{ organization: Organization }> {
+  const organizationId = req.organizationId === "" ? randomUUID() : req.organizationId;
+  const patch = organizationSettingsPatch(req.settings);
+  const alias = patch.organizationAlias;
+  if (alias === undefined) throw invalid("organization_alias is required", "organization_alias");
+  const row = await uniquely(`organization_id ${organizationId}`, () => deps.organizationStore.insert({ ...patch, organizationId, organizationAlias: alias }));
+  await deps.organizations.changed();
+  return { organization: await organizationView(deps, row) };
+}
+
+export async function updateOrganization(deps: AdminDeps, req: UpdateOrganizationRequest): Promise<{ organization: Organization }> {
+  const current = await existing(deps, req.organizationId);
+  const row = await deps.organizationStore.update(current.organizationId, organizationSettingsPatch(req.settings));
+  if (!row) throw notFound(req.organizationId);
+  await carrySpend(deps, toOrganizationRecord(current), toOrganizationRecord(row), req.spendBefore);
+  await deps.organizations.changed();
+  return { organization: await organizationView(deps, row) };
+}
+
+/** A user's role in an organization; undefined when not a member. */
+const roleIn = (deps: AdminDeps, caller: Caller, organizationId: string) =>
+  caller.userId === "" ? undefined : deps.organizations.get(organizationId)?.roles.get(caller.userId);
+
+/** Whoever reads everything may read any organization; other keys those their user is a member of. */
+export async function getOrganization(deps: AdminDeps, req: GetOrganizationRequest, caller: Caller): Promise<{ organization: Organization; teams: Team[]; memberSpend: Record<string, number> }> {
+  if (!readsAll(caller.userRole) && roleIn(deps, caller, req.organizationId) === undefined) {
+    throw forbidden("You are not allowed to access this organization's info: you are not a member of it");
+  }
+  const row = await existing(deps, req.organizationId);
+  const teams = await deps.organizationStore.teamsOf([row.organizationId]);
+  const [[organization], teamList, memberSpend] = await Promise.all([organizationViews(deps, [row], teams), teamViews(deps, teams), memberSpendOf(deps, row)]);
+  return { organization: organization as Organization, teams: teamList, memberSpend };
+}
+
+/** What each member with a max_budget_in_organization has spent in it. */
+async function memberSpendOf(deps: AdminDeps, row: OrganizationRow, now = Date.now()): Promise<Record<string, number>> {
+  const budgeted = [...toOrganizationRecord(row).members];
+  const spend = await deps.spend.of(budgeted.map(([, limits]) => ({ keyId: limits.allowanceId, kind: "budget", windowStart: budgetPeriod(limits, now).start })));
+  return Object.fromEntries(budgeted.map(([userId], i) => [userId, spend[i] ?? 0]));
+}
+
+/** Every organization, for whoever reads everything; below that, those the caller's user is a member of (as LiteLLM lists them). */
+export async function listOrganizations(deps: AdminDeps, _req: unknown, caller: Caller): Promise<{ organizations: Organization[]; teams: Team[] }> {
+  if (!readsAll(caller.userRole) && caller.userId === "") requireRole(caller.userRole, Access.VIEW);
+  const all = await deps.organizationStore.all();
+  const rows = readsAll(caller.userRole) ? all : all.filter((row) => membersOf(row).some((m) => m.user_id === caller.userId));
+  const teams = await deps.organizationStore.teamsOf(rows.map((row) => row.organizationId));
+  const [organizations, teamList] = await Promise.all([organizationViews(deps, rows, teams), teamViews(deps, teams)]);
+  return { organizations, teams: teamList };
+}
+
+/** Deletes the organizations with their teams and the teams' keys, and the limits' state of all of them. */
+export async function deleteOrganizations(deps: AdminDeps, req: DeleteOrganizationsRequest): Promise<{ organizations: Organization[]; deletedTeamIds: string[]; deletedKeyHashes: string[] }> {
+  if (req.organizationIds.length === 0) throw invalid("organization_ids is required", "organization_ids");
+  const rows = await Promise.all([...new Set(req.organizationIds)].map((id) => existing(deps, id)));
+  const views = await organizationViews(deps, rows, await deps.organizationStore.teamsOf(rows.map((row) => row.organizationId)));
+  const deleted = await deps.organizationStore.delete(rows.map((row) => row.organizationId));
+  await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
+  await deps.teams.changed();
+  await deps.organizations.changed();
+  await deps.allowances.forget([
+    ...deleted.keys.map((row) => row.id),
+    ...deleted.teams.map(teamAllowanceId),
+    ...deleted.organizations.flatMap((row) => [organizationAllowanceId(row), ...membersOf(row).map((m) => organizationMemberAllowanceId(row, m.user_id))]),
+  ]);
+  const gone = new Set(deleted.organizations.map((row) => row.organizationId));
+  return {
+    organizations: views.filter((o) => gone.has(o.organizationId)),
+    deletedTeamIds: deleted.teams.map((row) => row.teamId),
+    deletedKeyHashes: deleted.keys.map((row) => row.keyHash),
+  };
+}
+
+/** An organization's members may be changed by an admin, and by its own org_admins. */
+function requireOrganizationAdmin(deps: AdminDeps, caller: Caller, organizationId: string): void {
+  requireWriter(caller);
+  if (!administers(caller.userRole) && roleIn(deps, caller, organizationId) !== "org_admin") {
+    throw forbidden(`Only a proxy admin or an org_admin of organization=${organizationId} may change its members`);
+  }
+}
+
+const ROLE_LIST = ORGANIZATION_ROLES.join(", ");
+const isRole = (v: unknown): v is OrganizationMember["user_role"] => (ORGANIZATION_ROLES as readonly unknown[]).includes(v);
+
+/** A member as a request names it, before it is matched to a user. */
+interface NamedMember {
+  role: OrganizationMember["user_role"];
+  user_id?: string;
+  user_email?: string;
+}
+
+function isNamedMember(v: unknown): v is NamedMember {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const m = v as Record<string, unknown>;
+  const text = (field: string) => m[field] === undefined || m[field] === null || (typeof m[field] === "string" && m[field] !== "");
+  return isRole(m.role) && text("user_id") && text("user_email") && (typeof m.user_id === "string" || typeof m.user_email === "string");
+}
+
+function memberBudget(value: number | undefined): number | undefined {
+  if (value !== undefined && !(value >= 0 && Number.isFinite(value))) throw invalid("max_budget_in_organization must be a number of dollars, 0 or more", "max_budget_in_organization");
+  return value;
+}
+
+/** The user a member names: by user_id, else by user_email; made (as an internal user, with the config's user defaults) when there is none. */
+async function userFor(deps: AdminDeps, m: NamedMember): Promise<{ userId: string; made: boolean }> {
+  const found = (m.user_id !== undefined && (await deps.userStore.byId(m.user_id))) || (m.user_email !== undefined && (await deps.userStore.byEmail(m.user_email)));
+  if (found) return { userId: found.userId, made: false };
+  const userId = m.user_id ?? randomUUID();
+  const patch: UserPatch = m.user_email === undefined ? {} : { userEmail: m.user_email };
+  withUserDefaults(deps, patch);
+  await uniquely(`user_id ${userId} or user_email`, () => deps.userStore.insert({ userId, ...patch }), 409);
+  return { userId, made: true };
+}
+
+/** LiteLLM's /organization/member_add: members already in the organization are refused. */
+export async function addOrganizationMembers(deps: AdminDeps, req: AddOrganizationMembersRequest, caller: Caller): Promise<{ organization: Organization; userIds: string[] }> {
+  requireOrganizationAdmin(deps, caller, req.organizationId);
+  const named = jsonSetting(req.membersJson, (v): v is NamedMember[] => Array.isArray(v) && v.every(isNamedMember), "member", `a member or list of members, each {"role": one of ${ROLE_LIST}, "user_id" and/or "user_email"}`);
+  if (named.length === 0) throw invalid("member is required", "member");
+  const budget = memberBudget(req.maxBudgetInOrganization);
+  await existing(deps, req.organizationId);
+  const users: { userId: string; made: boolean }[] = [];
+  for (const m of named) users.push(await userFor(deps, m));
+  if (users.some((u) => u.made)) await deps.users.changed();
+  const added: OrganizationMember[] = named.map((m, i) => ({
+    user_id: users[i]!.userId,
+    ...(m.user_email !== undefined && { user_email: m.user_email }),
+    user_role: m.role,
+    ...(budget !== undefined && { max_budget_in_organization: budget }),
+  }));
+  const row = await changeMembers(deps, req.organizationId, (members) => {
+    const already = added.filter((a, i) => members.some((m) => m.user_id === a.user_id) || added.slice(0, i).some((b) => b.user_id === a.user_id));
+    if (already.length > 0) throw invalid(`already a member of organization ${req.organizationId}: ${already.map((a) => a.user_id).join(", ")}`, "member");
+    return [...members, ...added];
+  });
+  return { organization: await organizationView(deps, row), userIds: added.map((a) => a.user_id) };
+}
+
+async function changeMembers(deps: AdminDeps, organizationId: string, change: (members: OrganizationMember[]) => OrganizationMember[]): Promise<OrganizationRow> {
+  if (organizationId === "") throw invalid("organization_id is required", "organization_id");
+  const row = await deps.organizationStore.changeMembers(organizationId, change);
+  if (!row) throw notFound(organizationId);
+  await deps.organizations.changed();
+  return row;
+}
+
+/** The index of the member a call names by user_id or user_email, or a 404. */
+function memberIndex(members: OrganizationMember[], req: { organizationId: string; userId: string; userEmail: string }): number {
+  if (req.userId === "" && req.userEmail === "") throw invalid("user_id or user_email is required", "user_id");
+  const i = members.findIndex((m) => (req.userId !== "" ? m.user_id === req.userId : m.user_email === req.userEmail));
+  if (i < 0) throw gatewayError(`Member not found in organization ${req.organizationId}: ${req.userId || req.userEmail}`, Code.NotFound, { type: "not_found_error", param: "user_id" });
+  return i;
+}
+
+/** Changes one member's role or budget in the organization (LiteLLM's /organization/member_update). */
+export async function updateOrganizationMember(deps: AdminDeps, req: UpdateOrganizationMemberRequest, caller: Caller): Promise<{ organization: Organization }> {
+  requireOrganizationAdmin(deps, caller, req.organizationId);
+  if (req.role !== undefined && !isRole(req.role)) throw invalid(`role must be one of ${ROLE_LIST}`, "role");
+  const budget = memberBudget(req.maxBudgetInOrganization);
+  for (const field of req.clear) if (field !== "max_budget_in_organization") throw invalid(`${field} cannot be cleared`, field);
+  const row = await changeMembers(deps, req.organizationId, (members) => {
+    const i = memberIndex(members, req);
+    const m: OrganizationMember = { ...members[i]! };
+    if (req.role !== undefined) m.user_role = req.role as OrganizationMember["user_role"];
+    if (budget !== undefined) m.max_budget_in_organization = budget;
+    if (req.clear.length > 0) delete m.max_budget_in_organization;
+    return members.map((x, j) => (j === i ? m : x));
+  });
+  return { organization: await organizationView(deps, row) };
+}
+
+/** Removes a member, and what it spent of its budget there: added again, it starts afresh. */
+export async function removeOrganizationMember(deps: AdminDeps, req: RemoveOrganizationMemberRequest, caller: Caller): Promise<{ organization: Organization }> {
+  requireOrganizationAdmin(deps, caller, req.organizationId);
+  const removed: OrganizationMember[] = [];
+  const row = await changeMembers(deps, req.organizationId, (members) => {
+    const i = memberIndex(members, req);
+    removed.push(members[i]!);
+    return members.filter((_, j) => j !== i);
+  });
+  await deps.allowances.forget(removed.map((m) => organizationMemberAllowanceId(row, m.user_id)));
+  return { organization: await organizationView(deps, row) };
+}
+
+/** A team's limits an organization's bound. */
+const BOUNDED = [
+  ["max_budget", "maxBudget"],
+  ["tpm_limit", "tpmLimit"],
+  ["rpm_limit", "rpmLimit"],
+  ["max_parallel_requests", "maxParallelRequests"],
+] as const;
+
+/**
+ * A team put in an organization (or given models or limits while in one)
+ * must name one that exists, with models inside its models (a team put in
+ * one without models gets them) and a budget and rate limits no larger than
+ * its own, as LiteLLM checks. Only what the change sets is checked.
+ * `patch` is completed in place.
+ */
+export async function checkTeamOrganization(deps: AdminDeps, patch: TeamPatch, current?: TeamRow): Promise<void> {
+  const joining = patch.organizationId !== undefined;
+  const organizationId = joining ? patch.organizationId : (current?.organizationId ?? null);
+  if (organizationId === null || organizationId === undefined) return;
+  if (!joining && patch.models === undefined && BOUNDED.every(([, column]) => patch[column] === undefined)) return;
+  const organization = await deps.organizationStore.byId(organizationId);
+  if (!organization) {
+    if (!joining) return;
+    throw invalid(`organization_id ${organizationId} names no organization; create it with /organization/new first`, "organization_id");
+  }
+  const allowed = modelsOf(organization.models).modelList;
+  if (allowed.length > 0 && (joining || patch.models !== undefined)) {
+    const models = modelsOf(patch.models ?? current?.models ?? []).modelList;
+    if (models.length === 0) patch.models = [...allowed];
+    const outside = models.filter((m) => !deps.access.covers(allowed, m));
+    if (outside.length > 0) throw invalid(`models [${outside.join(", ")}] are not among organization ${organizationId}'s models [${organization.models.join(", ")}]`, "models");
+  }
+  for (const [field, column] of BOUNDED) {
+    const bound = organization[column];
+    const value = patch[column] !== undefined ? patch[column] : joining ? current?.[column] : undefined;
+    if (bound !== null && value !== undefined && value !== null && value > bound) {
+      throw invalid(`${field} (${value}) is over organization ${organizationId}'s ${field} (${bound})`, field);
+    }
+  }
+}
+
+/** A team's write that names an organization deleted meanwhile, as the 400 checkTeamOrganization gives. */
+export async function inOrganization<T>(organizationId: string | null | undefined, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (pgErrorCode(err) === "23503") throw invalid(`organization_id ${organizationId} names no organization; create it with /organization/new first`, "organization_id");
+    throw err;
+  }
+}

@@ -1,0 +1,74 @@
+import { eq, inArray } from "drizzle-orm";
+import type { Db } from "@gateway/common";
+import { organizations, teams, virtualKeys } from "./db/schema.js";
+import type { KeyRow } from "./key-record.js";
+import type { OrganizationMember, OrganizationRow } from "./organization-record.js";
+import type { TeamRow } from "./team-record.js";
+
+export type NewOrganizationRow = typeof organizations.$inferInsert;
+export type OrganizationPatch = Partial<Omit<NewOrganizationRow, "organizationId" | "createdAt" | "members">>;
+
+/** Organizations in Postgres. Only management calls and cache loads come here, never a model call. */
+export class OrganizationStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(row: NewOrganizationRow): Promise<OrganizationRow> {
+    const [inserted] = await this.db.insert(organizations).values(row).returning();
+    return inserted as OrganizationRow;
+  }
+
+  async update(organizationId: string, patch: OrganizationPatch): Promise<OrganizationRow | undefined> {
+    const [row] = await this.db
+      .update(organizations)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(eq(organizations.organizationId, organizationId))
+      .returning();
+    return row;
+  }
+
+  /** As TeamStore.changeMembers: the row is locked while its members change, so changes made at once on several replicas all apply. */
+  async changeMembers(organizationId: string, change: (members: OrganizationMember[]) => OrganizationMember[]): Promise<OrganizationRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.select().from(organizations).where(eq(organizations.organizationId, organizationId)).for("update");
+      if (!row) return undefined;
+      const members = Array.isArray(row.members) ? (row.members as OrganizationMember[]) : [];
+      const [updated] = await tx
+        .update(organizations)
+        .set({ members: change(members), updatedAt: new Date() })
+        .where(eq(organizations.organizationId, organizationId))
+        .returning();
+      return updated;
+    });
+  }
+
+  async byId(organizationId: string): Promise<OrganizationRow | undefined> {
+    const [row] = await this.db.select().from(organizations).where(eq(organizations.organizationId, organizationId));
+    return row;
+  }
+
+  async all(): Promise<OrganizationRow[]> {
+    return this.db.select().from(organizations).orderBy(organizations.createdAt, organizations.organizationId);
+  }
+
+  /** The teams that belong to any of the organizations. */
+  async teamsOf(organizationIds: string[]): Promise<TeamRow[]> {
+    if (organizationIds.length === 0) return [];
+    return this.db.select().from(teams).where(inArray(teams.organizationId, organizationIds)).orderBy(teams.createdAt, teams.teamId);
+  }
+
+  /**
+   * Deletes the organizations with their teams and, as LiteLLM does, every
+   * key of those teams, in one transaction (the organizations are locked
+   * first, so no team joins one meanwhile).
+   */
+  async delete(organizationIds: string[]): Promise<{ organizations: OrganizationRow[]; teams: TeamRow[]; keys: KeyRow[] }> {
+    return this.db.transaction(async (tx) => {
+      await tx.select({ id: organizations.organizationId }).from(organizations).where(inArray(organizations.organizationId, organizationIds)).for("update");
+      const teamIds = (await tx.select({ id: teams.teamId }).from(teams).where(inArray(teams.organizationId, organizationIds))).map((t) => t.id);
+      const keys = teamIds.length === 0 ? [] : await tx.delete(virtualKeys).where(inArray(virtualKeys.teamId, teamIds)).returning();
+      const deletedTeams = teamIds.length === 0 ? [] : await tx.delete(teams).where(inArray(teams.teamId, teamIds)).returning();
+      const deleted = await tx.delete(organizations).where(inArray(organizations.organizationId, organizationIds)).returning();
+      return { organizations: deleted, teams: deletedTeams, keys };
+    });
+  }
+}

@@ -1,0 +1,237 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Access, type AuthorizeResponse, type Organization, type OrganizationSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { describe, expect, it } from "vitest";
+import { RESERVATION, asMaster, clientOf, keysService } from "./support.js";
+
+// LiteLLM's organizations: teams belong to one, and its block, models,
+// budget and rate limits hold every request of their keys.
+
+const service = keysService();
+const client = service.client;
+const as = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
+const refused = (call: Promise<unknown>) => call.then(() => undefined, (e: unknown) => ConnectError.from(e));
+
+async function createOrganization(organizationId: string, settings: MessageInitShape<typeof OrganizationSettingsSchema> = {}): Promise<Organization> {
+  const { organization } = await client().createOrganization({ organizationId, settings: { organizationAlias: organizationId, ...settings } }, asMaster);
+  return organization!;
+}
+
+/** A team in the organization, with one key (of `userId`, when given). */
+async function teamKey(organizationId: string, teamId: string, userId = ""): Promise<{ key: string; hash: string }> {
+  await client().createTeam({ teamId, settings: { organizationId } }, asMaster);
+  const minted = await client().generateKey({ settings: { teamId, userId } }, asMaster);
+  return { key: minted.key, hash: minted.info!.keyHash };
+}
+
+let requests = 0;
+const ask = (apiKey: string, model = "fast-model", requestId = `req-${++requests}`, via = client()): Promise<AuthorizeResponse> =>
+  via.authorize({ apiKey, requestId, model, promptTokens: 10, maxTokens: 10 });
+
+const members = (o: Organization | undefined) => JSON.parse(o!.membersJson) as unknown[];
+
+describe("organization management", () => {
+  it("creates, shows, changes and lists organizations", async () => {
+    const made = await createOrganization("acme", { models: { models: ["fast-model"] }, maxBudget: 100, rpmLimit: 50, metadataJson: '{"region":"eu"}' });
+    expect(made).toMatchObject({ organizationId: "acme", organizationAlias: "acme", models: ["fast-model"], maxBudget: 100, rpmLimit: 50, spend: 0, blocked: false, teamIds: [] });
+    expect(made.metadataJson).toBe('{"region":"eu"}');
+    const generated = (await client().createOrganization({ settings: { organizationAlias: "Unnamed" } }, asMaster)).organization!;
+    expect(generated.organizationId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(generated.spend).toBeUndefined();
+    await expect(client().createOrganization({ organizationId: "acme", settings: { organizationAlias: "again" } }, asMaster)).rejects.toMatchObject({ code: Code.AlreadyExists });
+    await expect(client().createOrganization({ organizationId: "nameless" }, asMaster)).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: "organization_alias is required",
+    });
+    const changed = (await client().updateOrganization({ organizationId: "acme", settings: { organizationAlias: "ACME Inc", clear: ["rpm_limit"] } }, asMaster)).organization!;
+    expect(changed).toMatchObject({ organizationAlias: "ACME Inc", maxBudget: 100 });
+    expect(changed.rpmLimit).toBeUndefined();
+    const listed = (await client().listOrganizations({}, asMaster)).organizations.map((o) => o.organizationId);
+    expect(listed).toEqual(expect.arrayContaining(["acme", generated.organizationId]));
+    await expect(client().getOrganization({ organizationId: "nowhere" }, asMaster)).rejects.toMatchObject({
+      code: Code.NotFound,
+      rawMessage: "Organization not found for organization_id=nowhere",
+    });
+  });
+
+  it("takes only teams naming an organization that exists, within its models and limits", async () => {
+    await createOrganization("bounded", { models: { models: ["fast-model"] }, maxBudget: 10, tpmLimit: 1000 });
+    await expect(client().createTeam({ teamId: "orphan", settings: { organizationId: "missing" } }, asMaster)).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringContaining("organization_id missing names no organization"),
+    });
+    await expect(client().createTeam({ teamId: "wide", settings: { organizationId: "bounded", models: { models: ["smart-model"] } } }, asMaster)).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: "models [smart-model] are not among organization bounded's models [fast-model]",
+    });
+    await expect(client().createTeam({ teamId: "rich", settings: { organizationId: "bounded", maxBudget: 11 } }, asMaster)).rejects.toMatchObject({
+      rawMessage: "max_budget (11) is over organization bounded's max_budget (10)",
+    });
+    // A team without models gets the organization's; one made outside may join later, within the same bounds.
+    const inside = (await client().createTeam({ teamId: "inside", settings: { organizationId: "bounded", maxBudget: 5 } }, asMaster)).team!;
+    expect(inside).toMatchObject({ organizationId: "bounded", models: ["fast-model"] });
+    await client().createTeam({ teamId: "outside", settings: { tpmLimit: 5000 } }, asMaster);
+    await expect(client().updateTeam({ teamId: "outside", settings: { organizationId: "bounded" } }, asMaster)).rejects.toMatchObject({
+      rawMessage: "tpm_limit (5000) is over organization bounded's tpm_limit (1000)",
+    });
+    await client().updateTeam({ teamId: "outside", settings: { organizationId: "bounded", tpmLimit: 500 } }, asMaster);
+    const got = await client().getOrganization({ organizationId: "bounded" }, asMaster);
+    expect(got.organization?.teamIds).toEqual(["inside", "outside"]);
+    expect(got.teams.map((t) => t.teamId)).toEqual(["inside", "outside"]);
+    // Leaving takes the team out.
+    expect((await client().updateTeam({ teamId: "outside", settings: { organizationId: "" } }, asMaster)).team?.organizationId).toBe("");
+  });
+
+  it("deletes organizations with their teams and the teams' keys, and nothing when one named is unknown", async () => {
+    await createOrganization("doomed");
+    const a = await teamKey("doomed", "doomed-team");
+    expect((await ask(a.key)).teamId).toBe("doomed-team");
+    await expect(client().deleteOrganizations({ organizationIds: ["doomed", "unknown"] }, asMaster)).rejects.toMatchObject({ code: Code.NotFound });
+    expect((await client().getOrganization({ organizationId: "doomed" }, asMaster)).teams).toHaveLength(1);
+    const deleted = await client().deleteOrganizations({ organizationIds: ["doomed"] }, asMaster);
+    expect(deleted.organizations.map((o) => o.organizationId)).toEqual(["doomed"]);
+    expect(deleted.deletedTeamIds).toEqual(["doomed-team"]);
+    expect(deleted.deletedKeyHashes).toEqual([a.hash]);
+    await expect(ask(a.key)).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(client().getTeam({ teamId: "doomed-team" }, asMaster)).rejects.toMatchObject({ code: Code.NotFound });
+  });
+
+  it("lets only admins make, change and delete organizations", async () => {
+    await client().createUser({ userId: "plain", settings: { userRole: "internal_user" } }, asMaster);
+    const plain = (await client().generateKey({ settings: { userId: "plain" } }, asMaster)).key;
+    for (const call of [
+      client().createOrganization({ settings: { organizationAlias: "mine" } }, as(plain)),
+      client().updateOrganization({ organizationId: "acme", settings: { maxBudget: 1 } }, as(plain)),
+      client().deleteOrganizations({ organizationIds: ["acme"] }, as(plain)),
+    ]) {
+      expect(await refused(call)).toMatchObject({ code: Code.PermissionDenied });
+    }
+    // Not a member: it reads no organization, and lists none.
+    expect(await refused(client().getOrganization({ organizationId: "acme" }, as(plain)))).toMatchObject({ code: Code.PermissionDenied });
+    expect((await client().listOrganizations({}, as(plain))).organizations).toEqual([]);
+  });
+});
+
+describe("an organization's hold on its teams' keys", () => {
+  it("refuses its teams' keys while it is blocked, and a model outside its models", async () => {
+    await createOrganization("blockable");
+    const a = await teamKey("blockable", "blockable-team");
+    await client().updateOrganization({ organizationId: "blockable", settings: { blocked: true } }, asMaster);
+    await expect(ask(a.key)).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+      rawMessage: "Authentication Error, this key's organization (blockable) is blocked",
+    });
+    await expect(client().authorize({ apiKey: a.key, access: Access.LOOKUP })).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await client().updateOrganization({ organizationId: "blockable", settings: { blocked: false, models: { models: ["smart-model"] } } }, asMaster);
+    await expect(ask(a.key)).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+      rawMessage: "Organization=blockable may not use model=fast-model. It may use models=[smart-model]",
+    });
+    await client().updateOrganization({ organizationId: "blockable", settings: { models: { models: [] } } }, asMaster);
+    expect((await ask(a.key)).teamId).toBe("blockable-team");
+  });
+
+  it("admits no more requests at once, across teams, keys and replicas, than its budget can reserve", async () => {
+    const fits = 5;
+    await createOrganization("contended", { maxBudget: RESERVATION * (fits + 0.5) });
+    const keys = [await teamKey("contended", "contended-a"), await teamKey("contended", "contended-b")];
+    const other = await service.replica();
+    const cost = RESERVATION / 2;
+    try {
+      const replicas = [client(), clientOf(other)];
+      const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => ask(keys[(i >> 1) % 2]!.key, "fast-model", `org-burst-${i}`, replicas[i % 2])));
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(fits);
+      for (const r of results) {
+        if (r.status === "rejected") {
+          expect(ConnectError.from(r.reason)).toMatchObject({ code: Code.FailedPrecondition, rawMessage: expect.stringContaining("Budget has been exceeded! Organization=contended ") });
+        }
+      }
+      await Promise.all(
+        results.map((r, i) => (r.status === "fulfilled" ? client().release({ requestId: `org-burst-${i}`, keyHash: r.value.keyHash, holder: r.value.holder, cost }) : undefined)),
+      );
+    } finally {
+      await other.stop();
+    }
+    expect((await client().getOrganization({ organizationId: "contended" }, asMaster)).organization?.spend).toBeCloseTo(fits * cost, 12);
+  });
+
+  it("holds parallel requests over all its teams", async () => {
+    await createOrganization("narrow", { maxParallelRequests: 1 });
+    const a = await teamKey("narrow", "narrow-a");
+    const b = await teamKey("narrow", "narrow-b");
+    const first = await ask(a.key, "fast-model", "narrow-1");
+    await expect(ask(b.key)).rejects.toMatchObject({ code: Code.ResourceExhausted, rawMessage: expect.stringContaining("organization") });
+    await client().release({ requestId: "narrow-1", keyHash: a.hash, holder: first.holder, cost: 0 });
+    expect((await ask(b.key)).reserved).toBe(true);
+  });
+});
+
+describe("organization members", () => {
+  it("adds members (making users that do not exist), refuses one already in, and changes and removes them", async () => {
+    await createOrganization("people");
+    await client().createUser({ userId: "known", settings: { userEmail: "known@example.com" } }, asMaster);
+    const added = await client().addOrganizationMembers(
+      { organizationId: "people", membersJson: '[{"role":"org_admin","user_email":"known@example.com"},{"role":"internal_user","user_id":"newcomer"}]' },
+      asMaster,
+    );
+    expect(added.userIds).toEqual(["known", "newcomer"]);
+    expect(members(added.organization)).toEqual([
+      { user_id: "known", user_email: "known@example.com", user_role: "org_admin" },
+      { user_id: "newcomer", user_role: "internal_user" },
+    ]);
+    expect((await client().getUser({ userId: "newcomer" }, asMaster)).user?.userRole).toBe("internal_user");
+    expect(await refused(client().addOrganizationMembers({ organizationId: "people", membersJson: '[{"role":"internal_user","user_id":"newcomer"}]' }, asMaster))).toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: "already a member of organization people: newcomer",
+    });
+    expect(await refused(client().addOrganizationMembers({ organizationId: "people", membersJson: '[{"role":"proxy_admin","user_id":"x"}]' }, asMaster))).toMatchObject({
+      code: Code.InvalidArgument,
+    });
+    const updated = await client().updateOrganizationMember({ organizationId: "people", userId: "newcomer", role: "internal_user_viewer", maxBudgetInOrganization: 3 }, asMaster);
+    expect(members(updated.organization)).toContainEqual({ user_id: "newcomer", user_role: "internal_user_viewer", max_budget_in_organization: 3 });
+    const removed = await client().removeOrganizationMember({ organizationId: "people", userEmail: "known@example.com" }, asMaster);
+    expect(members(removed.organization)).toEqual([{ user_id: "newcomer", user_role: "internal_user_viewer", max_budget_in_organization: 3 }]);
+    expect(await refused(client().removeOrganizationMember({ organizationId: "people", userId: "known" }, asMaster))).toMatchObject({ code: Code.NotFound });
+  });
+
+  it("lets an org_admin manage its organization's members, and members read it", async () => {
+    await createOrganization("managed");
+    await client().createUser({ userId: "lead" }, asMaster);
+    await client().createUser({ userId: "member" }, asMaster);
+    await client().addOrganizationMembers({ organizationId: "managed", membersJson: '[{"role":"org_admin","user_id":"lead"},{"role":"internal_user","user_id":"member"}]' }, asMaster);
+    const lead = (await client().generateKey({ settings: { userId: "lead" } }, asMaster)).key;
+    const member = (await client().generateKey({ settings: { userId: "member" } }, asMaster)).key;
+    await client().addOrganizationMembers({ organizationId: "managed", membersJson: '[{"role":"internal_user","user_id":"hire"}]' }, as(lead));
+    expect(await refused(client().addOrganizationMembers({ organizationId: "managed", membersJson: '[{"role":"org_admin","user_id":"member-friend"}]' }, as(member)))).toMatchObject({
+      code: Code.PermissionDenied,
+      rawMessage: "Only a proxy admin or an org_admin of organization=managed may change its members",
+    });
+    expect(await refused(client().addOrganizationMembers({ organizationId: "acme", membersJson: '[{"role":"internal_user","user_id":"x"}]' }, as(lead)))).toMatchObject({
+      code: Code.PermissionDenied,
+    });
+    expect((await client().getOrganization({ organizationId: "managed" }, as(member))).organization?.organizationId).toBe("managed");
+    expect((await client().listOrganizations({}, as(member))).organizations.map((o) => o.organizationId)).toEqual(["managed"]);
+  });
+
+  it("holds a member's keys in the organization's teams to its max_budget_in_organization", async () => {
+    await createOrganization("allowance");
+    await client().addOrganizationMembers({ organizationId: "allowance", membersJson: '[{"role":"internal_user","user_id":"spender"}]', maxBudgetInOrganization: RESERVATION * 1.5 }, asMaster);
+    const mine = await teamKey("allowance", "allowance-a", "spender");
+    await client().createTeam({ teamId: "allowance-b", settings: { organizationId: "allowance" } }, asMaster);
+    const again = (await client().generateKey({ settings: { teamId: "allowance-b", userId: "spender" } }, asMaster)).key;
+    const other = (await client().generateKey({ settings: { teamId: "allowance-b" } }, asMaster)).key;
+    const first = await ask(mine.key, "fast-model", "allowance-1");
+    await client().release({ requestId: "allowance-1", keyHash: mine.hash, holder: first.holder, cost: RESERVATION * 2 });
+    expect((await client().getOrganization({ organizationId: "allowance" }, asMaster)).memberSpend).toEqual({ spender: RESERVATION * 2 });
+    await expect(ask(again)).rejects.toMatchObject({ code: Code.FailedPrecondition, rawMessage: expect.stringContaining("User=spender in Organization=allowance") });
+    // Keys of others in the same teams are not held to it.
+    expect((await ask(other)).reserved).toBe(false);
+  });
+
+  it("loses a member whose user is deleted", async () => {
+    await createOrganization("leaving");
+    await client().addOrganizationMembers({ organizationId: "leaving", membersJson: '[{"role":"internal_user","user_id":"leaver"},{"role":"internal_user","user_id":"stayer"}]' }, asMaster);
+    await client().deleteUsers({ userIds: ["leaver"] }, asMaster);
+    expect(members((await client().getOrganization({ organizationId: "leaving" }, asMaster)).organization)).toEqual([{ user_id: "stayer", user_role: "internal_user" }]);
+  });
+});
