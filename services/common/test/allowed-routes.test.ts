@@ -24,6 +24,9 @@ describe("allowed_routes", () => {
     expect(routeAllowed(["info_routes"], "/key/info")).toBe(true);
     expect(routeAllowed(["info_routes"], "/key/generate")).toBe(false);
     expect(routeAllowed(["management_routes"], "/key/generate")).toBe(true);
+    expect(routeAllowed(["management_routes"], "/organization/member_add")).toBe(true);
+    expect(routeAllowed(["info_routes"], "/organization/list")).toBe(true);
+    expect(routeAllowed(["info_routes"], "/organization/new")).toBe(false);
     expect(routeAllowed(["spend_tracking_routes"], "/global/spend/report")).toBe(true);
     expect(routeAllowed(["spend_tracking_routes"], "/tag/daily/activity/aggregated")).toBe(true);
     expect(routeAllowed(["spend_tracking_routes", "/v1/embeddings"], "/embeddings")).toBe(true);

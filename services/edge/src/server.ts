@@ -26,6 +26,17 @@ import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
 import { listModels, modelGroupInfo, retrieveModel } from "./routes/models.js";
 import { moderations } from "./routes/moderations.js";
+import {
+  addOrganizationMember,
+  deleteOrganizationMember,
+  deleteOrganizations,
+  listOrganizations,
+  newOrganization,
+  organizationInfoRoute,
+  organizationsInfo,
+  updateOrganization,
+  updateOrganizationMember,
+} from "./routes/organizations.js";
 import { providerBudgets } from "./routes/provider-budgets.js";
 import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
@@ -106,6 +117,19 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /team/member_add", addTeamMember],
   ["POST /team/member_delete", deleteTeamMember],
   ["POST /team/member_update", updateTeamMember],
+  ["POST /organization/new", newOrganization],
+  ["PATCH /organization/update", updateOrganization],
+  ["POST /organization/update", updateOrganization],
+  ["GET /organization/info", organizationInfoRoute],
+  ["POST /organization/info", organizationsInfo],
+  ["GET /organization/list", listOrganizations],
+  ["DELETE /organization/delete", deleteOrganizations],
+  ["POST /organization/delete", deleteOrganizations],
+  ["POST /organization/member_add", addOrganizationMember],
+  ["PATCH /organization/member_update", updateOrganizationMember],
+  ["POST /organization/member_update", updateOrganizationMember],
+  ["DELETE /organization/member_delete", deleteOrganizationMember],
+  ["POST /organization/member_delete", deleteOrganizationMember],
   ["POST /user/new", newUser],
   ["POST /user/update", updateUser],
   ["GET /user/info", userInfoRoute],

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Code, createClient, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
 import { createLogger, gatewayError } from "@gateway/common";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
-import { KeysService, type ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
+import { KeysService, type CreateOrganizationRequest, type ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createEdgeServer, type EdgeServer } from "../src/index.js";
@@ -14,6 +14,7 @@ import { createEdgeServer, type EdgeServer } from "../src/index.js";
 
 const encoder = new TextEncoder();
 const released: ReleaseRequest[] = [];
+const organizationsMade: CreateOrganizationRequest[] = [];
 let aborted = 0;
 /** The reservation holders the "hang" calls named. */
 const holders: string[] = [];
@@ -65,6 +66,13 @@ const transport = createRouterTransport((router) => {
     release(req) {
       released.push(req);
       return {};
+    },
+    createOrganization(req) {
+      organizationsMade.push(req);
+      const { organizationAlias = "", models, maxBudget, rpmLimit, metadataJson = "" } = req.settings!;
+      return {
+        organization: { organizationId: req.organizationId || "org-1", organizationAlias, models: models?.models ?? [], maxBudget, rpmLimit, metadataJson, spend: 0, createdAtMs: 1n, updatedAtMs: 1n },
+      };
     },
   });
   router.service(RouterService, { complete, listModels: () => ({ models: [{ name: "fast-model", created: 1n }] }) });
@@ -225,6 +233,34 @@ describe("edge", () => {
       }
     }
     expect((await post({ model: "openai/gpt-4o", messages: [{ role: "user", content: "wildcard" }] })).headers.get("x-litellm-model-group")).toBe("openai/gpt-4o");
+  });
+
+  it("makes an organization from LiteLLM's /organization/new body and answers it in LiteLLM's shape; a bad field is a 400 naming it", async () => {
+    const make = (body: unknown) =>
+      fetch(`${base}/organization/new`, { method: "POST", headers: { authorization: "Bearer sk-good", "content-type": "application/json" }, body: JSON.stringify(body) });
+    const res = await make({ organization_alias: "acme", models: ["fast-model"], max_budget: 10, rpm_limit: 5, tpm_limit: null, metadata: { tier: "gold" } });
+    expect(res.status).toBe(200);
+    expect(organizationsMade.at(-1)).toMatchObject({ organizationId: "", settings: { organizationAlias: "acme", models: { models: ["fast-model"] }, maxBudget: 10, rpmLimit: 5, clear: ["tpm_limit"] } });
+    expect(await res.json()).toMatchObject({
+      organization_id: "org-1",
+      organization_alias: "acme",
+      metadata: { tier: "gold" },
+      models: ["fast-model"],
+      spend: 0,
+      litellm_budget_table: { max_budget: 10, budget_duration: null, rpm_limit: 5, tpm_limit: null },
+      members: [],
+      teams: [],
+    });
+    for (const [body, param] of [
+      [{ models: [] }, "organization_alias"],
+      [{ organization_alias: "acme", rpm_limit: 1.5 }, "rpm_limit"],
+      [{ organization_alias: "acme", blocked: "yes" }, "blocked"],
+    ] as const) {
+      const refused = await make(body);
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ error: { type: "invalid_request_error", param } });
+    }
+    expect(organizationsMade).toHaveLength(1);
   });
 
   it("lists models in OpenAI's shape", async () => {

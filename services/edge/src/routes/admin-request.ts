@@ -79,9 +79,32 @@ export const isNumber = (v: unknown): v is number => typeof v === "number" && Nu
 export const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 export const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 export const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+export const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
 /** A model alias map (LiteLLM's key aliases, team model_aliases): names to model groups. */
 export const isAliasMap = (v: unknown): v is Record<string, string> => isObject(v) && Object.values(v).every(isString);
 export const ALIAS_MAP = 'an object of model names to model groups, such as {"gpt-4o": "smart-model"}';
+
+/** LiteLLM's member (/team/member_add, /organization/member_add): one object or a list of them, as a list. */
+export function memberList(b: Json): unknown[] {
+  const member = b["member"];
+  if (!isObject(member) && !Array.isArray(member)) throw bad('member must be {"role", "user_id" or "user_email"}, or a list of them', "member");
+  return Array.isArray(member) ? member : [member];
+}
+
+/** The member a route names by user_id or user_email ("" for the one not given). */
+export interface MemberName {
+  userId: string;
+  userEmail: string;
+}
+
+export function memberNamed(b: Json): MemberName {
+  return { userId: optional(b, "user_id", isString, "a string") ?? "", userEmail: optional(b, "user_email", isString, "a string") ?? "" };
+}
+
+/** That member among a team's or an organization's members. */
+export function findMember<T extends { user_id?: string; user_email?: string }>(members: T[], { userId, userEmail }: MemberName): T | undefined {
+  return members.find((m) => (userId !== "" && m.user_id === userId) || (userEmail !== "" && m.user_email === userEmail));
+}
 
 /** Whether a spend shown before a change is needed: the change may move the budget to another window. */
 export const changesBudgetWindow = (b: Json) => "max_budget" in b || "budget_duration" in b;

@@ -8,6 +8,7 @@ import {
   callOptions,
   changesBudgetWindow,
   iso,
+  isBoolean,
   isString,
   isStrings,
   keysChanged,
@@ -22,8 +23,6 @@ import {
 // LiteLLM's customer (end user) management routes (/customer/*).
 
 const CLEARABLE = ["alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests", "allowed_model_region", "default_model", "budget_id"];
-
-const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
 
 /** LiteLLM's customer fields from a request body. */
 function settings(b: Json): MessageInitShape<typeof CustomerSettingsSchema> {

@@ -8,14 +8,18 @@ import {
   body,
   callOptions,
   changesBudgetWindow,
+  findMember,
   iso,
   isAliasMap,
+  isBoolean,
   isCount,
   isNumber,
   isObject,
   isString,
   keysChanged,
   ledgerSpend,
+  memberList,
+  memberNamed,
   optional,
   required,
   sharedSettings,
@@ -29,7 +33,6 @@ import { keyInfo, spendOf } from "./keys.js";
 const CLEARABLE = ["team_alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests"];
 
 const isMembers = (v: unknown): v is unknown[] => Array.isArray(v);
-const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
 
 /** LiteLLM's team fields from a request body. */
 function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
@@ -42,6 +45,9 @@ function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
   if (blocked !== undefined) s.blocked = blocked;
   const aliases = optional(b, "model_aliases", isAliasMap, ALIAS_MAP);
   if (aliases !== undefined) s.modelAliases = { aliases };
+  // null, as "", takes the team out of its organization.
+  const organization = b["organization_id"] === null ? "" : optional(b, "organization_id", isString, "an organization's id (/organization/new)");
+  if (organization !== undefined) s.organizationId = organization;
   // LiteLLM takes null as "remove this limit".
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
@@ -54,6 +60,7 @@ export function teamInfo(t: Team, spend: number) {
   return {
     team_id: t.teamId,
     team_alias: t.teamAlias || null,
+    organization_id: t.organizationId || null,
     models: t.models,
     max_budget: t.maxBudget ?? null,
     budget_duration: t.budgetDuration || null,
@@ -174,11 +181,9 @@ export const unblockTeam = (ctx: RequestContext) => setBlocked(ctx, false);
 export async function addTeamMember(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const id = teamId(b["team_id"]);
-  const member = b["member"];
-  if (!isObject(member) && !Array.isArray(member)) throw bad('member must be {"role", "user_id" or "user_email"}, or a list of them', "member");
   // LiteLLM's max_budget_in_team is each added member's budget in the team.
   const budget = optional(b, "max_budget_in_team", isNumber, "a number of dollars");
-  const members = (Array.isArray(member) ? member : [member]).map((m: unknown) => (budget !== undefined && isObject(m) ? { ...m, max_budget_in_team: budget } : m));
+  const members = memberList(b).map((m) => (budget !== undefined && isObject(m) ? { ...m, max_budget_in_team: budget } : m));
   const { team } = await ctx.options.peers.keys.addTeamMembers({ teamId: id, membersJson: JSON.stringify(members) }, callOptions(ctx));
   keysChanged(ctx);
   sendJson(ctx.res, 200, await withSpend(ctx, team!));
@@ -190,12 +195,10 @@ const MEMBER_CLEARABLE = ["max_budget_in_team", "tpm_limit", "rpm_limit"];
 export async function updateTeamMember(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const id = teamId(b["team_id"]);
-  const userId = optional(b, "user_id", isString, "a string") ?? "";
-  const userEmail = optional(b, "user_email", isString, "a string") ?? "";
+  const who = memberNamed(b);
   const change = {
     teamId: id,
-    userId,
-    userEmail,
+    ...who,
     role: optional(b, "role", isString, '"admin" or "user"'),
     maxBudgetInTeam: optional(b, "max_budget_in_team", isNumber, "a number of dollars"),
     tpmLimit: optional(b, "tpm_limit", isCount, "a whole number"),
@@ -205,7 +208,7 @@ export async function updateTeamMember(ctx: RequestContext): Promise<void> {
   const { team } = await ctx.options.peers.keys.updateTeamMember(change, callOptions(ctx));
   keysChanged(ctx);
   const members = JSON.parse(team!.membersWithRolesJson || "[]") as (MemberLimits & { user_email?: string })[];
-  const m = members.find((x) => (userId !== "" && x.user_id === userId) || (userEmail !== "" && x.user_email === userEmail));
+  const m = findMember(members, who);
   sendJson(ctx.res, 200, {
     team_id: id,
     user_id: m?.user_id ?? null,
@@ -219,9 +222,7 @@ export async function updateTeamMember(ctx: RequestContext): Promise<void> {
 export async function deleteTeamMember(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const id = teamId(b["team_id"]);
-  const userId = optional(b, "user_id", isString, "a string") ?? "";
-  const userEmail = optional(b, "user_email", isString, "a string") ?? "";
-  const { team } = await ctx.options.peers.keys.removeTeamMember({ teamId: id, userId, userEmail }, callOptions(ctx));
+  const { team } = await ctx.options.peers.keys.removeTeamMember({ teamId: id, ...memberNamed(b) }, callOptions(ctx));
   keysChanged(ctx);
   sendJson(ctx.res, 200, await withSpend(ctx, team!));
 }
