@@ -121,6 +121,33 @@ describe("two keys replicas behind two edges", () => {
     expect(await burst((await team({ rpm_limit: 4 })).keys, 12)).toBe(4);
   });
 
+  it("holds an organization's budget across its teams, their keys and both replicas under concurrent requests", async () => {
+    const made = await admin<{ organization_id: string }>(edges[0], "POST", "/organization/new", { organization_alias: "replicated", max_budget: 1 });
+    expect(made.status).toBe(200);
+    const organizationId = made.json.organization_id;
+    const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "budget" }], max_tokens: 10 }));
+    const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
+    expect((await admin(edges[0], "PATCH", "/organization/update", { organization_id: organizationId, max_budget: reservation * 5.5 })).status).toBe(200);
+    const teams = [await team({ organization_id: organizationId }), await team({ organization_id: organizationId })];
+    provider.behavior.latencyMs = HOLD_MS;
+    try {
+      expect(await burst(teams.flatMap((t) => t.keys), 50)).toBe(5);
+    } finally {
+      provider.behavior.latencyMs = 0;
+    }
+    // A blocked organization stops its teams' keys on both edges, though they kept the keys' answers.
+    for (let i = 0; i < 5; i++) for (const edge of edges) await ask(edge, teams[0]!.keys[0]).catch(() => undefined);
+    expect((await admin(edges[0], "PATCH", "/organization/update", { organization_id: organizationId, blocked: true, max_budget: null })).status).toBe(200);
+    await eventually(
+      "both edges to refuse the blocked organization's keys",
+      async () => {
+        const refused = await Promise.all(edges.map((edge) => ask(edge, teams[1]!.keys[0]).then(() => false, (e: { status?: number }) => e.status === 401)));
+        return refused.every(Boolean) || undefined;
+      },
+      1000,
+    );
+  });
+
   it("stops a blocked team's keys on both edges, though they kept the keys' answers", async () => {
     const { teamId, keys } = await team({});
     // Enough requests for both edges to be watching their keys replicas and keeping the answers.
