@@ -154,7 +154,7 @@ function organizationTests(mode: (typeof MODES)[number]): void {
     expect(byLead.status).toBe(200);
     const refused = await call<ErrorJson>(outsider, "POST", "/organization/member_add", { organization_id: id, member: { role: "internal_user", user_id: "x" } });
     expect(refused.status).toBe(403);
-    expect(refused.json.error.message).toBe(`Only a proxy admin or an org_admin of organization=${id} may change its members`);
+    expect(refused.json.error.message).toBe(`Only a proxy admin or an org_admin of organization=${id} may change its members and teams`);
     expect((await call(outsider, "GET", `/organization/info?organization_id=${id}`)).status).toBe(403);
     expect((await call(outsider, "POST", "/organization/new", { organization_alias: "Mine" })).status).toBe(401);
 

@@ -71,7 +71,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     deleteKeys: anyKey(deleteKeys),
     blockKey: admin(async (d, req, c) => ({ key: await setBlocked(d, c, req.ref, true) })),
     unblockKey: admin(async (d, req, c) => ({ key: await setBlocked(d, c, req.ref, false) })),
-    createTeam: admin(createTeam),
+    createTeam: anyKey(createTeam),
     updateTeam: admin(updateTeam),
     getTeam: anyKey(getTeam),
     listTeams: anyKey(listTeams),

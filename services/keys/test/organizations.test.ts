@@ -204,11 +204,16 @@ describe("organization members", () => {
     await client().addOrganizationMembers({ organizationId: "managed", membersJson: '[{"role":"internal_user","user_id":"hire"}]' }, as(lead));
     expect(await refused(client().addOrganizationMembers({ organizationId: "managed", membersJson: '[{"role":"org_admin","user_id":"member-friend"}]' }, as(member)))).toMatchObject({
       code: Code.PermissionDenied,
-      rawMessage: "Only a proxy admin or an org_admin of organization=managed may change its members",
+      rawMessage: "Only a proxy admin or an org_admin of organization=managed may change its members and teams",
     });
     expect(await refused(client().addOrganizationMembers({ organizationId: "acme", membersJson: '[{"role":"internal_user","user_id":"x"}]' }, as(lead)))).toMatchObject({
       code: Code.PermissionDenied,
     });
+    // An org_admin makes teams in its organization, and nowhere else.
+    expect((await client().createTeam({ teamId: "managed-team", settings: { organizationId: "managed" } }, as(lead))).team?.organizationId).toBe("managed");
+    expect(await refused(client().createTeam({ teamId: "elsewhere", settings: { organizationId: "acme" } }, as(lead)))).toMatchObject({ code: Code.PermissionDenied });
+    expect(await refused(client().createTeam({ teamId: "loose" }, as(lead)))).toMatchObject({ code: Code.PermissionDenied, rawMessage: expect.stringContaining("Only the master key or a proxy_admin") });
+    expect(await refused(client().createTeam({ teamId: "member-team", settings: { organizationId: "managed" } }, as(member)))).toMatchObject({ code: Code.PermissionDenied });
     expect((await client().getOrganization({ organizationId: "managed" }, as(member))).organization?.organizationId).toBe("managed");
     expect((await client().listOrganizations({}, as(member))).organizations.map((o) => o.organizationId)).toEqual(["managed"]);
   });

@@ -5,6 +5,7 @@ import type { KeyRow } from "../key-record.js";
 import type { KeyPatch } from "../key-store.js";
 import { modelsOf } from "../model-access.js";
 import { requireRole, viewerRefusal } from "../roles.js";
+import type { OrganizationMember } from "../organization-record.js";
 import type { TeamMember } from "../team-record.js";
 import { resolveKey, type AdminDeps } from "./context.js";
 
@@ -22,6 +23,11 @@ export function forbidden(message: string): Error {
 /** A user's role in a team; undefined when not a member (by user_id). */
 export function memberRole(deps: AdminDeps, userId: string, teamId: string): TeamMember["role"] | undefined {
   return userId === "" || teamId === "" ? undefined : deps.teams.get(teamId)?.roles.get(userId);
+}
+
+/** A user's role in an organization; undefined when not a member. */
+export function organizationRole(deps: AdminDeps, userId: string, organizationId: string): OrganizationMember["user_role"] | undefined {
+  return userId === "" ? undefined : deps.organizations.get(organizationId)?.roles.get(userId);
 }
 
 export const isTeamAdmin = (deps: AdminDeps, caller: Caller, teamId: string): boolean => memberRole(deps, caller.userId, teamId) === "admin";
@@ -42,6 +48,14 @@ export function requireTeamAdmin(deps: AdminDeps, caller: Caller, teamId: string
   requireWriter(caller);
   if (!administers(caller.userRole) && !isTeamAdmin(deps, caller, teamId)) {
     throw forbidden(`Only a proxy admin or an admin of team=${teamId} may change its members`);
+  }
+}
+
+/** An organization's members (and teams) may be changed by an admin, and by its own org_admins. */
+export function requireOrganizationAdmin(deps: AdminDeps, caller: Caller, organizationId: string): void {
+  requireWriter(caller);
+  if (!administers(caller.userRole) && organizationRole(deps, caller.userId, organizationId) !== "org_admin") {
+    throw forbidden(`Only a proxy admin or an org_admin of organization=${organizationId} may change its members and teams`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { administers, gatewayError, pgErrorCode, readsAll } from "@gateway/common";
+import { gatewayError, pgErrorCode, readsAll } from "@gateway/common";
 import {
   Access,
   type AddOrganizationMembersRequest,
@@ -29,7 +29,7 @@ import { requireRole } from "../roles.js";
 import { teamAllowanceId, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
 import type { UserPatch } from "../user-store.js";
-import { forbidden, requireWriter, type Caller } from "./access.js";
+import { forbidden, organizationRole, requireOrganizationAdmin, type Caller } from "./access.js";
 import { carrySpend } from "./carry-spend.js";
 import { uniquely, type AdminDeps } from "./context.js";
 import { jsonSetting, organizationSettingsPatch } from "./settings.js";
@@ -82,13 +82,9 @@ export async function updateOrganization(deps: AdminDeps, req: UpdateOrganizatio
   return { organization: await organizationView(deps, row) };
 }
 
-/** A user's role in an organization; undefined when not a member. */
-const roleIn = (deps: AdminDeps, caller: Caller, organizationId: string) =>
-  caller.userId === "" ? undefined : deps.organizations.get(organizationId)?.roles.get(caller.userId);
-
 /** Whoever reads everything may read any organization; other keys those their user is a member of. */
 export async function getOrganization(deps: AdminDeps, req: GetOrganizationRequest, caller: Caller): Promise<{ organization: Organization; teams: Team[]; memberSpend: Record<string, number> }> {
-  if (!readsAll(caller.userRole) && roleIn(deps, caller, req.organizationId) === undefined) {
+  if (!readsAll(caller.userRole) && organizationRole(deps, caller.userId, req.organizationId) === undefined) {
     throw forbidden("You are not allowed to access this organization's info: you are not a member of it");
   }
   const row = await existing(deps, req.organizationId);
@@ -134,14 +130,6 @@ export async function deleteOrganizations(deps: AdminDeps, req: DeleteOrganizati
     deletedTeamIds: deleted.teams.map((row) => row.teamId),
     deletedKeyHashes: deleted.keys.map((row) => row.keyHash),
   };
-}
-
-/** An organization's members may be changed by an admin, and by its own org_admins. */
-function requireOrganizationAdmin(deps: AdminDeps, caller: Caller, organizationId: string): void {
-  requireWriter(caller);
-  if (!administers(caller.userRole) && roleIn(deps, caller, organizationId) !== "org_admin") {
-    throw forbidden(`Only a proxy admin or an org_admin of organization=${organizationId} may change its members`);
-  }
 }
 
 const ROLE_LIST = ORGANIZATION_ROLES.join(", ");

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, readsAll } from "@gateway/common";
+import { administers, gatewayError, readsAll } from "@gateway/common";
 import {
   Access,
   type AddTeamMembersRequest,
@@ -17,7 +17,7 @@ import { budgetPeriod } from "../limit-holder.js";
 import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamRecord, type TeamMember, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
 import { requireRole } from "../roles.js";
-import { inTeam, memberRole, requireTeamAdmin, type Caller } from "./access.js";
+import { inTeam, memberRole, requireOrganizationAdmin, requireTeamAdmin, type Caller } from "./access.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkTeamOrganization, inOrganization } from "./organizations.js";
 import { uniquely, type AdminDeps } from "./context.js";
@@ -47,9 +47,14 @@ async function teamView(deps: AdminDeps, row: TeamRow): Promise<Team> {
   return view as Team;
 }
 
-export async function createTeam(deps: AdminDeps, req: CreateTeamRequest): Promise<{ team: Team }> {
+/** Teams are made by admins, and within an organization by its org_admins. */
+export async function createTeam(deps: AdminDeps, req: CreateTeamRequest, caller: Caller): Promise<{ team: Team }> {
   const teamId = req.teamId === "" ? randomUUID() : req.teamId;
   const patch = teamSettingsPatch(req.settings);
+  if (!administers(caller.userRole)) {
+    if (!patch.organizationId) requireRole(caller.userRole, Access.MANAGEMENT);
+    else requireOrganizationAdmin(deps, caller, patch.organizationId);
+  }
   await checkTeamOrganization(deps, patch);
   const row = await uniquely(`team_id ${teamId}`, () => inOrganization(patch.organizationId, () => deps.teamStore.insert({ teamId, ...patch })));
   await deps.teams.changed();
