@@ -15,7 +15,7 @@ import { budgetInfoRoute, deleteBudget, listBudgets, newBudget, updateBudget } f
 import { cacheDelete, cacheFlushAll, cachePing } from "./routes/cache.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
-import { customerDailyActivity, tagDailyActivity, teamDailyActivity, userDailyActivity } from "./routes/daily-activity.js";
+import { customerDailyActivity, organizationDailyActivity, tagDailyActivity, teamDailyActivity, userDailyActivity } from "./routes/daily-activity.js";
 import { embeddings } from "./routes/embeddings.js";
 import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
@@ -130,6 +130,8 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /organization/member_update", updateOrganizationMember],
   ["DELETE /organization/member_delete", deleteOrganizationMember],
   ["POST /organization/member_delete", deleteOrganizationMember],
+  ["GET /organization/daily/activity", organizationDailyActivity],
+  ["GET /organization/daily/activity/aggregated", organizationDailyActivity],
   ["POST /user/new", newUser],
   ["POST /user/update", updateUser],
   ["GET /user/info", userInfoRoute],

@@ -4,9 +4,9 @@ import { admin } from "./support/admin.js";
 import { fakeOpenAIConfig, MASTER_KEY } from "./support/config.js";
 import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support/modes.js";
 
-// LiteLLM's daily activity routes (user, team, tag, customer), from the
+// LiteLLM's daily activity routes (user, team, organization, tag, customer), from the
 // ledger's daily totals, after requests made with the official client: per
-// user (every key of theirs), per key, per team, per request tag and per end
+// user (every key of theirs), per key, per team, per organization, per request tag and per end
 // user, and what each key may read.
 
 interface Metrics {
@@ -40,12 +40,14 @@ function activityTests(mode: (typeof MODES)[number]): void {
   beforeAll(async () => {
     setup = await startFakeBehindGateway(mode, fakeOpenAIConfig);
     baseUrl = setup.gateway.baseUrl;
-    expect((await admin(baseUrl, "POST", "/team/new", { team_id: "act-team" })).status).toBe(200);
+    expect((await admin(baseUrl, "POST", "/organization/new", { organization_id: "act-org", organization_alias: "Activity" })).status).toBe(200);
+    expect((await admin(baseUrl, "POST", "/team/new", { team_id: "act-team", organization_id: "act-org" })).status).toBe(200);
     for (const userId of ["act-ana", "act-bo"]) {
       const { json } = await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: userId, key_alias: `${userId}-own` });
       keys[userId] = json.key;
     }
     await admin(baseUrl, "POST", "/team/member_add", { team_id: "act-team", member: { role: "user", user_id: "act-ana" } });
+    await admin(baseUrl, "POST", "/organization/member_add", { organization_id: "act-org", member: { role: "internal_user", user_id: "act-ana" } });
     keys["ana-team"] = (await admin<{ key: string }>(baseUrl, "POST", "/key/generate", { user_id: "act-ana", team_id: "act-team" })).json.key;
     // Ana: two requests on her own key, one on her team's; Bo one; the master key one.
     for (const who of ["act-ana", "act-ana", "ana-team", "act-bo", "master"]) {
@@ -94,6 +96,17 @@ function activityTests(mode: (typeof MODES)[number]): void {
     expect((await get(`/team/daily/activity?${RANGE}`)).json.metadata.total_api_requests).toBe(1);
     expect((await get(`/team/daily/activity?${RANGE}`, keys["act-ana"])).json.metadata.total_api_requests).toBe(1);
     expect((await get(`/team/daily/activity?team_ids=act-team&${RANGE}`, keys["act-bo"])).status).toBe(403);
+  });
+
+  it("sums an organization's teams, for admins and the organization's members", async () => {
+    const { json } = await get(`/organization/daily/activity?organization_ids=act-org&${RANGE}`);
+    expect(json.metadata.total_api_requests).toBe(1);
+    expect(json.metadata.total_spend).toBeCloseTo(spent["ana-team"]!, 12);
+    expect(Object.keys(json.results[0]!.breakdown.entities)).toEqual(["act-org"]);
+    expect((await get(`/organization/daily/activity/aggregated?${RANGE}`, keys["act-ana"])).json.metadata.total_api_requests).toBe(1);
+    // Bo is a member of none: he reads nothing, and asking for one is refused.
+    expect((await get(`/organization/daily/activity?${RANGE}`, keys["act-bo"])).json.metadata.total_api_requests).toBe(0);
+    expect((await get(`/organization/daily/activity?organization_ids=act-org&${RANGE}`, keys["act-bo"])).status).toBe(403);
   });
 
   it("sums each request tag's and end user's requests, for admins, and a user's own keys' for its key", async () => {

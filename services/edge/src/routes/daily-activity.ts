@@ -6,9 +6,9 @@ import { asMasterKey, callerOf, intParam, queryOf, sendJson, spendReader } from 
 import { callOptions } from "./admin-request.js";
 
 // LiteLLM's daily activity (/user/daily/activity, /team/daily/activity,
-// /tag/daily/activity, /customer/daily/activity): spend, tokens and requests
-// per UTC day, broken down by model group, key and (but for users) team,
-// tag or end user, from the ledger's daily totals. Pages are of days; each route's /aggregated form
+// /organization/daily/activity, /tag/daily/activity, /customer/daily/activity):
+// spend, tokens and requests per UTC day, broken down by model group, key and
+// (but for users) team, organization, tag or end user, from the ledger's daily totals. Pages are of days; each route's /aggregated form
 // answers every day in one page.
 
 const MAX_PAGE_SIZE = 1000;
@@ -208,4 +208,23 @@ export async function teamDailyActivity(ctx: RequestContext): Promise<void> {
   // Every team: the rows of keys outside any team are not a team's.
   const excludeTeamIds = [...listParam(ctx, "exclude_team_ids"), ...(teamIds.length === 0 ? [""] : [])];
   answer(ctx, await activity(ctx, { teamIds, excludeTeamIds, keyHashes: (await keyHashesOf(ctx, "")) ?? [] }), byTeam);
+}
+
+/**
+ * GET /organization/daily/activity: the activity of the teams of the
+ * organizations `organization_ids` names (comma-separated; none: every one
+ * the caller may read, which for a key that does not read everything are
+ * those its user is a member of), each row under its team's organization.
+ */
+export async function organizationDailyActivity(ctx: RequestContext): Promise<void> {
+  const { organizations, teams } = await ctx.options.peers.keys.listOrganizations({}, callOptions(ctx));
+  const asked = listParam(ctx, "organization_ids");
+  const readable = new Set(organizations.map((o) => o.organizationId));
+  const outside = asked.filter((id) => !readable.has(id));
+  if (outside.length > 0) throw forbidden(`You may not read the activity of organization ${outside.join(", ")}`, "organization_ids");
+  const chosen = asked.length > 0 ? new Set(asked) : readable;
+  const organizationOf = new Map(teams.filter((t) => chosen.has(t.organizationId)).map((t) => [t.teamId, t.organizationId]));
+  const byOrganization: EntityOf = (row) => organizationOf.get(row.teamId) ?? "";
+  if (organizationOf.size === 0) return answer(ctx, [], byOrganization);
+  answer(ctx, await activity(ctx, { teamIds: [...organizationOf.keys()], keyHashes: (await keyHashesOf(ctx, "")) ?? [] }), byOrganization);
 }
