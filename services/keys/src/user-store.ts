@@ -3,6 +3,7 @@ import type { Db } from "@gateway/common";
 import { organizations, teams, users, virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
 import type { NewKeyRow } from "./key-store.js";
+import type { OrganizationRow } from "./organization-record.js";
 import type { TeamRow } from "./team-record.js";
 import type { UserRow } from "./user-record.js";
 
@@ -94,9 +95,15 @@ export class UserStore {
 
   /**
    * Deletes the users, as LiteLLM does with their keys and their places in
-   * teams' and organizations' members, in one transaction.
+   * teams' and organizations' members, in one transaction; answers the teams
+   * and organizations whose members changed.
    */
-  async delete(userIds: string[]): Promise<{ users: UserRow[]; keys: KeyRow[]; teamsChanged: number; organizationsChanged: number }> {
+  async delete(userIds: string[]): Promise<{
+    users: UserRow[];
+    keys: KeyRow[];
+    teams: Pick<TeamRow, "teamId" | "createdAt">[];
+    organizations: Pick<OrganizationRow, "organizationId" | "createdAt">[];
+  }> {
     return this.db.transaction(async (tx) => {
       const keys = await tx.delete(virtualKeys).where(inArray(virtualKeys.userId, userIds)).returning();
       const member = sql`m->>'user_id'`;
@@ -106,14 +113,14 @@ export class UserStore {
         .update(teams)
         .set({ membersWithRoles: without(teams.membersWithRoles), updatedAt: new Date() })
         .where(holding(teams.membersWithRoles))
-        .returning({ teamId: teams.teamId });
+        .returning({ teamId: teams.teamId, createdAt: teams.createdAt });
       const changedOrganizations = await tx
         .update(organizations)
         .set({ members: without(organizations.members), updatedAt: new Date() })
         .where(holding(organizations.members))
-        .returning({ organizationId: organizations.organizationId });
+        .returning({ organizationId: organizations.organizationId, createdAt: organizations.createdAt });
       const deleted = await tx.delete(users).where(inArray(users.userId, userIds)).returning();
-      return { users: deleted, keys, teamsChanged: changedTeams.length, organizationsChanged: changedOrganizations.length };
+      return { users: deleted, keys, teams: changedTeams, organizations: changedOrganizations };
     });
   }
 }

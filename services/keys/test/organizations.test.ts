@@ -233,10 +233,21 @@ describe("organization members", () => {
     expect((await ask(other)).reserved).toBe(false);
   });
 
-  it("loses a member whose user is deleted", async () => {
+  it("loses a member whose user is deleted, and what it spent there", async () => {
     await createOrganization("leaving");
-    await client().addOrganizationMembers({ organizationId: "leaving", membersJson: '[{"role":"internal_user","user_id":"leaver"},{"role":"internal_user","user_id":"stayer"}]' }, asMaster);
+    const add = (userId: string) =>
+      client().addOrganizationMembers({ organizationId: "leaving", membersJson: `[{"role":"internal_user","user_id":"${userId}"}]`, maxBudgetInOrganization: 1 }, asMaster);
+    await add("leaver");
+    await add("stayer");
+    const key = await teamKey("leaving", "leaving-team", "leaver");
+    const auth = await ask(key.key, "fast-model", "leaver-1");
+    await client().release({ requestId: "leaver-1", keyHash: key.hash, holder: auth.holder, cost: 0.25 });
+    expect((await client().getOrganization({ organizationId: "leaving" }, asMaster)).memberSpend).toEqual({ leaver: 0.25, stayer: 0 });
     await client().deleteUsers({ userIds: ["leaver"] }, asMaster);
-    expect(members((await client().getOrganization({ organizationId: "leaving" }, asMaster)).organization)).toEqual([{ user_id: "stayer", user_role: "internal_user" }]);
+    const after = await client().getOrganization({ organizationId: "leaving" }, asMaster);
+    expect(members(after.organization)).toEqual([{ user_id: "stayer", user_role: "internal_user", max_budget_in_organization: 1 }]);
+    // Made and added again, the user starts from nothing.
+    await add("leaver");
+    expect((await client().getOrganization({ organizationId: "leaving" }, asMaster)).memberSpend).toEqual({ leaver: 0, stayer: 0 });
   });
 });

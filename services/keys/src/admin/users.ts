@@ -14,7 +14,8 @@ import type {
 } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { NewKeyRow } from "../key-store.js";
 import { keyName, newKey } from "../key-token.js";
-import type { TeamMember } from "../team-record.js";
+import { organizationMemberAllowanceId } from "../organization-record.js";
+import { memberAllowanceId, type TeamMember } from "../team-record.js";
 import { toUserProto, userAllowanceId, userLimits, type UserRow } from "../user-record.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
@@ -129,8 +130,15 @@ export async function deleteUsers(deps: AdminDeps, req: DeleteUsersRequest): Pro
   const deleted = await deps.userStore.delete(req.userIds);
   await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
   await deps.users.changed();
-  if (deleted.teamsChanged > 0) await deps.teams.changed();
-  if (deleted.organizationsChanged > 0) await deps.organizations.changed();
-  await deps.allowances.forget([...deleted.keys.map((row) => row.id), ...deleted.users.map(userAllowanceId)]);
+  if (deleted.teams.length > 0) await deps.teams.changed();
+  if (deleted.organizations.length > 0) await deps.organizations.changed();
+  // A user made again under the same id starts afresh as a member too.
+  const gone = deleted.users.map((row) => row.userId);
+  await deps.allowances.forget([
+    ...deleted.keys.map((row) => row.id),
+    ...deleted.users.map(userAllowanceId),
+    ...deleted.teams.flatMap((team) => gone.map((userId) => memberAllowanceId(team, userId))),
+    ...deleted.organizations.flatMap((organization) => gone.map((userId) => organizationMemberAllowanceId(organization, userId))),
+  ]);
   return { deletedUserIds: deleted.users.map((row) => row.userId), deletedKeyHashes: deleted.keys.map((row) => row.keyHash) };
 }
