@@ -127,6 +127,10 @@ function organizationTests(mode: (typeof MODES)[number]): void {
     await expect(ask(b.key)).rejects.toMatchObject({ status: 401, message: expect.stringContaining(`Organization=${id} may not use model=fast-model`) });
     expect((await admin(baseUrl, "PATCH", "/organization/update", { organization_id: id, models: [], blocked: true })).status).toBe(200);
     await expect(ask(a.key)).rejects.toMatchObject({ status: 401, message: expect.stringContaining(`Authentication Error, this key's organization (${id}) is blocked`) });
+    // A key that names the organization itself, without a team, is held to it too.
+    const direct = (await admin<GeneratedKey & { organization_id: string }>(baseUrl, "POST", "/key/generate", { organization_id: id })).json;
+    expect(direct.organization_id).toBe(id);
+    await expect(ask(direct.key)).rejects.toMatchObject({ status: 401, message: expect.stringContaining(`this key's organization (${id}) is blocked`) });
     expect((await admin(baseUrl, "PATCH", "/organization/update", { organization_id: id, blocked: false })).status).toBe(200);
     expect((await ask(a.key)).choices[0]?.message.content).toBe("Echo: organized");
   });

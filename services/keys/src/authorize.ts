@@ -179,8 +179,9 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     const model = renamed(req.model, key, team);
     checkModel(key, model, req.model);
     if (team) checkTeam(team, model, req.model);
-    // An organization_id that names no organization (any more) is only a label.
-    const organization = team && team.organizationId !== "" ? deps.organizations.get(team.organizationId) : undefined;
+    // The team's organization, else the key's own; an organization_id that names no organization (any more) is only a label.
+    const organizationId = team?.organizationId || key.organizationId;
+    const organization = organizationId === "" ? undefined : deps.organizations.get(organizationId);
     if (organization) checkOrganization(organization, model, req.model);
     // A whole message rather than create(): this runs on every request.
     const response: AuthorizeResponse = {

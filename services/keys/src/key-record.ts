@@ -21,6 +21,8 @@ export interface KeyRecord extends LimitHolder {
   blocked: boolean;
   userId: string;
   teamId: string;
+  /** The organization it names itself; "" for none (a team's key is held to its team's). */
+  organizationId: string;
   /** metadata.tags: request tags every request of the key carries. */
   tags: readonly string[];
   /** The routes the key may call; empty: every route. */
@@ -41,6 +43,7 @@ export function toRecord(row: KeyRow): KeyRecord {
     blocked: row.blocked,
     userId: row.userId,
     teamId: row.teamId,
+    organizationId: row.organizationId ?? "",
     tags: metadataTags(row.metadata),
     allowedRoutes: row.allowedRoutes,
     aliases: aliasMap(row.aliases),
@@ -93,6 +96,7 @@ export function toProto(row: KeyRow, now = Date.now(), spend?: number): VirtualK
     metadataJson: JSON.stringify(row.metadata ?? {}),
     userId: row.userId,
     teamId: row.teamId,
+    organizationId: row.organizationId ?? "",
     blocked: row.blocked,
     createdAtMs: BigInt(row.createdAt.getTime()),
     updatedAtMs: BigInt(row.updatedAt.getTime()),

@@ -1,4 +1,4 @@
-import { eq, inArray } from "drizzle-orm";
+import { eq, inArray, or } from "drizzle-orm";
 import type { Db } from "@gateway/common";
 import { organizations, teams, virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
@@ -58,14 +58,15 @@ export class OrganizationStore {
 
   /**
    * Deletes the organizations with their teams and, as LiteLLM does, every
-   * key of those teams, in one transaction (the organizations are locked
+   * key of theirs or of those teams, in one transaction (the organizations are locked
    * first, so no team joins one meanwhile).
    */
   async delete(organizationIds: string[]): Promise<{ organizations: OrganizationRow[]; teams: TeamRow[]; keys: KeyRow[] }> {
     return this.db.transaction(async (tx) => {
       await tx.select({ id: organizations.organizationId }).from(organizations).where(inArray(organizations.organizationId, organizationIds)).for("update");
       const teamIds = (await tx.select({ id: teams.teamId }).from(teams).where(inArray(teams.organizationId, organizationIds))).map((t) => t.id);
-      const keys = teamIds.length === 0 ? [] : await tx.delete(virtualKeys).where(inArray(virtualKeys.teamId, teamIds)).returning();
+      const inTeams = teamIds.length === 0 ? undefined : inArray(virtualKeys.teamId, teamIds);
+      const keys = await tx.delete(virtualKeys).where(or(inArray(virtualKeys.organizationId, organizationIds), inTeams)).returning();
       const deletedTeams = teamIds.length === 0 ? [] : await tx.delete(teams).where(inArray(teams.teamId, teamIds)).returning();
       const deleted = await tx.delete(organizations).where(inArray(organizations.organizationId, organizationIds)).returning();
       return { organizations: deleted, teams: deletedTeams, keys };

@@ -166,6 +166,45 @@ describe("an organization's hold on its teams' keys", () => {
   });
 });
 
+describe("keys that name an organization themselves", () => {
+  it("are held to it without a team, and must name one that exists, their team's, within its models", async () => {
+    await createOrganization("direct", { models: { models: ["fast-model"] }, maxParallelRequests: 1 });
+    await createOrganization("other-direct");
+    const minted = await client().generateKey({ settings: { organizationId: "direct" } }, asMaster);
+    expect(minted.info?.organizationId).toBe("direct");
+    const first = await ask(minted.key, "fast-model", "direct-1");
+    await expect(ask(minted.key)).rejects.toMatchObject({ code: Code.ResourceExhausted, rawMessage: expect.stringContaining("organization") });
+    await client().release({ requestId: "direct-1", keyHash: minted.info!.keyHash, holder: first.holder, cost: 0 });
+    await expect(ask(minted.key, "smart-model")).rejects.toMatchObject({ rawMessage: expect.stringContaining("Organization=direct may not use model=smart-model") });
+    await client().createTeam({ teamId: "direct-team", settings: { organizationId: "direct" } }, asMaster);
+    for (const [settings, message] of [
+      [{ organizationId: "missing" }, "organization_id missing names no organization"],
+      [{ organizationId: "other-direct", teamId: "direct-team" }, "team direct-team belongs to organization direct, not other-direct"],
+      [{ organizationId: "direct", models: { models: ["smart-model"] } }, "models [smart-model] are not among organization direct's models [fast-model]"],
+    ] as const) {
+      expect(await refused(client().generateKey({ settings }, asMaster))).toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining(message) });
+    }
+    // Deleting the organization deletes the keys that name it.
+    const deleted = await client().deleteOrganizations({ organizationIds: ["direct"] }, asMaster);
+    expect(deleted.deletedKeyHashes).toContain(minted.info!.keyHash);
+    await expect(ask(minted.key)).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("are put in an organization by a user of it only", async () => {
+    await createOrganization("club");
+    await client().createUser({ userId: "club-member" }, asMaster);
+    await client().createUser({ userId: "club-outsider" }, asMaster);
+    await client().addOrganizationMembers({ organizationId: "club", membersJson: '[{"role":"internal_user","user_id":"club-member"}]' }, asMaster);
+    const member = (await client().generateKey({ settings: { userId: "club-member" } }, asMaster)).key;
+    const outsider = (await client().generateKey({ settings: { userId: "club-outsider" } }, asMaster)).key;
+    expect((await client().generateKey({ settings: { organizationId: "club" } }, as(member))).info?.organizationId).toBe("club");
+    expect(await refused(client().generateKey({ settings: { organizationId: "club" } }, as(outsider)))).toMatchObject({
+      code: Code.PermissionDenied,
+      rawMessage: "User=club-outsider is not a member of organization=club",
+    });
+  });
+});
+
 describe("organization members", () => {
   it("adds members (making users that do not exist), refuses one already in, and changes and removes them", async () => {
     await createOrganization("people");

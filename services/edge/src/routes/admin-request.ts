@@ -106,6 +106,10 @@ export function findMember<T extends { user_id?: string; user_email?: string }>(
   return members.find((m) => (userId !== "" && m.user_id === userId) || (userEmail !== "" && m.user_email === userEmail));
 }
 
+/** A team's or key's organization_id: null, as "", takes it out of its organization. */
+export const organizationField = (b: Json): string | undefined =>
+  b["organization_id"] === null ? "" : optional(b, "organization_id", isString, "an organization's id (/organization/new)");
+
 /** Whether a spend shown before a change is needed: the change may move the budget to another window. */
 export const changesBudgetWindow = (b: Json) => "max_budget" in b || "budget_duration" in b;
 

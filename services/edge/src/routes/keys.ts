@@ -19,6 +19,7 @@ import {
   keysChanged,
   ledgerSpend,
   optional,
+  organizationField,
   sharedSettings,
   unlessMissing,
   type Json,
@@ -74,6 +75,8 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   if (userId !== undefined) s.userId = userId;
   const teamId = optional(b, "team_id", isString, "a string");
   if (teamId !== undefined) s.teamId = teamId;
+  const organization = organizationField(b);
+  if (organization !== undefined) s.organizationId = organization;
   const routes = optional(b, "allowed_routes", isStrings, "a list of routes");
   if (routes !== undefined) s.allowedRoutes = { routes };
   const aliases = optional(b, "aliases", isAliasMap, ALIAS_MAP);
@@ -108,6 +111,7 @@ export function keyInfo(k: VirtualKey, spend: number) {
     metadata: JSON.parse(k.metadataJson || "{}") as unknown,
     user_id: k.userId || null,
     team_id: k.teamId || null,
+    organization_id: k.organizationId || null,
     allowed_routes: k.allowedRoutes,
     aliases: k.aliases,
     model_rpm_limit: k.modelRpmLimit,

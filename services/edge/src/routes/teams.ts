@@ -21,6 +21,7 @@ import {
   memberList,
   memberNamed,
   optional,
+  organizationField,
   required,
   sharedSettings,
   unlessMissing,
@@ -45,8 +46,7 @@ function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
   if (blocked !== undefined) s.blocked = blocked;
   const aliases = optional(b, "model_aliases", isAliasMap, ALIAS_MAP);
   if (aliases !== undefined) s.modelAliases = { aliases };
-  // null, as "", takes the team out of its organization.
-  const organization = b["organization_id"] === null ? "" : optional(b, "organization_id", isString, "an organization's id (/organization/new)");
+  const organization = organizationField(b);
   if (organization !== undefined) s.organizationId = organization;
   // LiteLLM takes null as "remove this limit".
   s.clear = CLEARABLE.filter((field) => b[field] === null);

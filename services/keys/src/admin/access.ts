@@ -107,6 +107,9 @@ export function checkOwnKeyWrite(deps: AdminDeps, caller: Caller, patch: KeyPatc
   if (patch.teamId !== undefined && patch.teamId !== "" && memberRole(deps, caller.userId, patch.teamId) === undefined) {
     throw forbidden(`User=${caller.userId} is not a member of team=${patch.teamId}`);
   }
+  if (patch.organizationId && organizationRole(deps, caller.userId, patch.organizationId) === undefined) {
+    throw forbidden(`User=${caller.userId} is not a member of organization=${patch.organizationId}`);
+  }
   if (owner !== caller.userId && !(isTeamAdmin(deps, caller, teamId) && memberRole(deps, owner, teamId) !== undefined)) {
     throw forbidden(`User can only create keys for themselves, or as a team admin for the team's members. Got user_id=${owner}, Your ID=${caller.userId}`);
   }

@@ -8,6 +8,7 @@ import { carrySpend } from "./carry-spend.js";
 import { checkOwnKeyWrite, keyToChange, requireWriter, type Caller } from "./access.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { boundKeyLimits, checkKeyGeneration, withKeyDefaults } from "./key-rules.js";
+import { checkKeyOrganization } from "./organizations.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
 
@@ -38,6 +39,7 @@ export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest, call
   withKeyDefaults(deps, patch);
   boundKeyLimits(deps, patch, true);
   await checkKeyTeam(deps, patch);
+  await checkKeyOrganization(deps, patch);
   const row = await uniquely("that key or key_alias", () => deps.store.insert({ id: randomUUID(), keyHash: hashKey(key), keyName: keyName(key), ...patch }));
   await deps.cache.changed(row.keyHash);
   return { key, info: await keyView(deps, row) };
@@ -51,6 +53,7 @@ export async function regenerateKey(deps: AdminDeps, req: RegenerateKeyRequest, 
   checkOwnKeyWrite(deps, caller, patch, old);
   boundKeyLimits(deps, patch, false);
   await checkKeyTeam(deps, patch, old);
+  await checkKeyOrganization(deps, patch, old);
   const row = await uniquely("that key or key_alias", () => deps.store.rekey(old.id, hashKey(key), keyName(key), patch));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
   await carrySpend(deps, toRecord(old), toRecord(row), req.spendBefore);

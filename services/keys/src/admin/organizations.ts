@@ -13,6 +13,8 @@ import {
   type UpdateOrganizationMemberRequest,
   type UpdateOrganizationRequest,
 } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { KeyRow } from "../key-record.js";
+import type { KeyPatch } from "../key-store.js";
 import { budgetPeriod } from "../limit-holder.js";
 import { modelsOf } from "../model-access.js";
 import {
@@ -283,5 +285,32 @@ export async function inOrganization<T>(organizationId: string | null | undefine
   } catch (err) {
     if (pgErrorCode(err) === "23503") throw invalid(`organization_id ${organizationId} names no organization; create it with /organization/new first`, "organization_id");
     throw err;
+  }
+}
+
+/**
+ * A key put in an organization (or given models or a team while in one)
+ * must name one that exists, the key's team's if its team is in one, and
+ * have models inside its models. `patch` is left as it is.
+ */
+export async function checkKeyOrganization(deps: AdminDeps, patch: KeyPatch, current?: KeyRow): Promise<void> {
+  const naming = patch.organizationId !== undefined;
+  const organizationId = naming ? patch.organizationId : (current?.organizationId ?? null);
+  if (organizationId === null || organizationId === undefined) return;
+  if (!naming && patch.teamId === undefined && patch.models === undefined) return;
+  const organization = await deps.organizationStore.byId(organizationId);
+  if (!organization) {
+    if (!naming) return;
+    throw invalid(`organization_id ${organizationId} names no organization; create it with /organization/new first`, "organization_id");
+  }
+  const teamId = patch.teamId ?? current?.teamId ?? "";
+  const team = teamId === "" ? undefined : await deps.teamStore.byId(teamId);
+  if (team?.organizationId && team.organizationId !== organizationId) {
+    throw invalid(`team ${teamId} belongs to organization ${team.organizationId}, not ${organizationId}`, "organization_id");
+  }
+  const allowed = modelsOf(organization.models).modelList;
+  const outside = modelsOf(patch.models ?? current?.models ?? []).modelList.filter((m) => !deps.access.covers(allowed, m));
+  if (allowed.length > 0 && outside.length > 0) {
+    throw invalid(`models [${outside.join(", ")}] are not among organization ${organizationId}'s models [${organization.models.join(", ")}]`, "models");
   }
 }

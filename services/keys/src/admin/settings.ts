@@ -119,6 +119,7 @@ export function settingsPatch(s: KeySettings | undefined, now = Date.now()): Key
   if (s.duration !== undefined) patch.expiresAt = s.duration === "" ? null : new Date(addDuration(now, parseDuration(s.duration, "duration")));
   if (s.userId !== undefined) patch.userId = s.userId;
   if (s.teamId !== undefined) patch.teamId = s.teamId;
+  if (s.organizationId !== undefined) patch.organizationId = s.organizationId === "" ? null : s.organizationId;
   if (s.allowedRoutes !== undefined) {
     const bad = s.allowedRoutes.routes.filter((route) => !isRouteSpec(route));
     if (bad.length > 0) throw invalid(`allowed_routes must be paths ("/v1/chat/completions", "/key/*") or route groups (${ROUTE_GROUP_NAMES.join(", ")}): ${bad.join(", ")}`, "allowed_routes");

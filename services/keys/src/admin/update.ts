@@ -7,6 +7,7 @@ import { carrySpend } from "./carry-spend.js";
 import { checkOwnKeyWrite, keyToChange, type Caller } from "./access.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { boundKeyLimits } from "./key-rules.js";
+import { checkKeyOrganization } from "./organizations.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
 
@@ -15,6 +16,7 @@ async function patchKey(deps: AdminDeps, caller: Caller, ref: KeyRef | undefined
   checkOwnKeyWrite(deps, caller, patch, current);
   boundKeyLimits(deps, patch, false);
   await checkKeyTeam(deps, patch, current);
+  await checkKeyOrganization(deps, patch, current);
   const row = await uniquely("that key_alias", () => deps.store.update(current.id, patch));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
   await carrySpend(deps, toRecord(current), toRecord(row), spendBefore);

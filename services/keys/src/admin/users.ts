@@ -19,6 +19,7 @@ import { memberAllowanceId, type TeamMember } from "../team-record.js";
 import { toUserProto, userAllowanceId, userLimits, type UserRow } from "../user-record.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
+import { checkKeyOrganization } from "./organizations.js";
 import { settingsPatch, userSettingsPatch } from "./settings.js";
 import { teamViews } from "./teams.js";
 import { withUserDefaults } from "./user-defaults.js";
@@ -58,6 +59,7 @@ export async function createUser(deps: AdminDeps, req: CreateUserRequest): Promi
   if (req.createKey) {
     const keyPatch = { models: patch.models, ...settingsPatch(req.keySettings), userId };
     await checkKeyTeam(deps, keyPatch);
+    await checkKeyOrganization(deps, keyPatch);
     const value = newKey();
     key = { value, row: { id: randomUUID(), keyHash: hashKey(value), keyName: keyName(value), ...keyPatch } };
   }

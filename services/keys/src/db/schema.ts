@@ -46,6 +46,8 @@ export const virtualKeys = keys.table("virtual_keys", {
   modelTpmLimit: jsonb("model_tpm_limit").$type<Record<string, number>>().notNull().default({}),
   /** LiteLLM's model_max_budget: { model group: { budget_limit (dollars), time_period ("" for good) } }. */
   modelMaxBudget: jsonb("model_max_budget").$type<Record<string, ModelBudgetColumn>>().notNull().default({}),
+  /** LiteLLM's organization_id: the organization whose limits the key is held to (a team's key, its team's); deleted with it. */
+  organizationId: text("organization_id").references(() => organizations.organizationId, { onDelete: "restrict" }),
   ...timestamps(),
 });
 
