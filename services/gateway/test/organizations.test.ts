@@ -96,6 +96,9 @@ function organizationTests(mode: (typeof MODES)[number]): void {
     expect(updated.json).toMatchObject({ organization_alias: "Acme Inc", litellm_budget_table: { max_budget: null, rpm_limit: 1000 } });
     const info = await admin<OrganizationJson>(baseUrl, "GET", `/organization/info?organization_id=${id}`);
     expect(info.json.teams).toEqual([expect.objectContaining({ team_id: teamId, organization_id: id, models: ["fast-model"] })]);
+    expect((await admin(baseUrl, "POST", "/team/new", { team_alias: "elsewhere" })).status).toBe(200);
+    const teams = await admin<{ team_id: string }[]>(baseUrl, "GET", `/team/list?organization_id=${id}`);
+    expect(teams.json.map((t) => t.team_id)).toEqual([teamId]);
     // Without a budget, its spend is its teams' in the ledger.
     await expect.poll(async () => (await admin<OrganizationJson>(baseUrl, "GET", `/organization/info?organization_id=${id}`)).json.spend, { timeout: 10_000 }).toBeGreaterThan(0);
     const listed = await admin<OrganizationJson[]>(baseUrl, "GET", "/organization/list");

@@ -152,8 +152,11 @@ export async function teamInfoRoute(ctx: RequestContext): Promise<void> {
   });
 }
 
+/** GET /team/list; LiteLLM's `organization_id` lists that organization's teams only. */
 export async function listTeams(ctx: RequestContext): Promise<void> {
-  const { teams } = await ctx.options.peers.keys.listTeams({}, callOptions(ctx));
+  const organizationId = queryOf(ctx.req).get("organization_id");
+  const all = (await ctx.options.peers.keys.listTeams({}, callOptions(ctx))).teams;
+  const teams = organizationId === null ? all : all.filter((t) => t.organizationId === organizationId);
   const spend = await spendOfTeams(ctx, teams);
   sendJson(ctx.res, 200, teams.map((t, i) => teamInfo(t, spend[i] ?? 0)));
 }
