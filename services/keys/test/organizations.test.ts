@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Access, type AuthorizeResponse, type Organization, type OrganizationSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { Access, type AuthorizeResponse, type KeySettingsSchema, type Organization, type OrganizationSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import { describe, expect, it } from "vitest";
 import { RESERVATION, asMaster, clientOf, keysService } from "./support.js";
 
@@ -177,11 +177,12 @@ describe("keys that name an organization themselves", () => {
     await client().release({ requestId: "direct-1", keyHash: minted.info!.keyHash, holder: first.holder, cost: 0 });
     await expect(ask(minted.key, "smart-model")).rejects.toMatchObject({ rawMessage: expect.stringContaining("Organization=direct may not use model=smart-model") });
     await client().createTeam({ teamId: "direct-team", settings: { organizationId: "direct" } }, asMaster);
-    for (const [settings, message] of [
+    const refusals: [MessageInitShape<typeof KeySettingsSchema>, string][] = [
       [{ organizationId: "missing" }, "organization_id missing names no organization"],
       [{ organizationId: "other-direct", teamId: "direct-team" }, "team direct-team belongs to organization direct, not other-direct"],
       [{ organizationId: "direct", models: { models: ["smart-model"] } }, "models [smart-model] are not among organization direct's models [fast-model]"],
-    ] as const) {
+    ];
+    for (const [settings, message] of refusals) {
       expect(await refused(client().generateKey({ settings }, asMaster))).toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining(message) });
     }
     // Deleting the organization deletes the keys that name it.

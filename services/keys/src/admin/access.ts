@@ -4,8 +4,8 @@ import { Access, type AuthorizeResponse, type KeyRef } from "@gateway/proto/keys
 import type { KeyRow } from "../key-record.js";
 import type { KeyPatch } from "../key-store.js";
 import { modelsOf } from "../model-access.js";
-import { requireRole, viewerRefusal } from "../roles.js";
 import type { OrganizationMember } from "../organization-record.js";
+import { requireRole, viewerRefusal } from "../roles.js";
 import type { TeamMember } from "../team-record.js";
 import { resolveKey, type AdminDeps } from "./context.js";
 

@@ -15,7 +15,6 @@ import {
 } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { KeyRow } from "../key-record.js";
 import type { KeyPatch } from "../key-store.js";
-import { budgetPeriod } from "../limit-holder.js";
 import { modelsOf } from "../model-access.js";
 import {
   membersOf,
@@ -37,7 +36,7 @@ import { uniquely, type AdminDeps } from "./context.js";
 import { jsonSetting, organizationSettingsPatch } from "./settings.js";
 import { teamViews } from "./teams.js";
 import { withUserDefaults } from "./user-defaults.js";
-import { viewsWithSpend } from "./views.js";
+import { spendOfMembers, viewsWithSpend } from "./views.js";
 
 function invalid(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
@@ -91,15 +90,8 @@ export async function getOrganization(deps: AdminDeps, req: GetOrganizationReque
   }
   const row = await existing(deps, req.organizationId);
   const teams = await deps.organizationStore.teamsOf([row.organizationId]);
-  const [[organization], teamList, memberSpend] = await Promise.all([organizationViews(deps, [row], teams), teamViews(deps, teams), memberSpendOf(deps, row)]);
+  const [[organization], teamList, memberSpend] = await Promise.all([organizationViews(deps, [row], teams), teamViews(deps, teams), spendOfMembers(deps, toOrganizationRecord(row).members)]);
   return { organization: organization as Organization, teams: teamList, memberSpend };
-}
-
-/** What each member with a max_budget_in_organization has spent in it. */
-async function memberSpendOf(deps: AdminDeps, row: OrganizationRow, now = Date.now()): Promise<Record<string, number>> {
-  const budgeted = [...toOrganizationRecord(row).members];
-  const spend = await deps.spend.of(budgeted.map(([, limits]) => ({ keyId: limits.allowanceId, kind: "budget", windowStart: budgetPeriod(limits, now).start })));
-  return Object.fromEntries(budgeted.map(([userId], i) => [userId, spend[i] ?? 0]));
 }
 
 /** Every organization, for whoever reads everything; below that, those the caller's user is a member of (as LiteLLM lists them). */

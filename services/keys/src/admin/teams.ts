@@ -13,7 +13,6 @@ import {
   type UpdateTeamRequest,
   type VirtualKey,
 } from "@gateway/proto/keys/v1/keys_pb.js";
-import { budgetPeriod } from "../limit-holder.js";
 import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamRecord, type TeamMember, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
 import { requireRole } from "../roles.js";
@@ -22,7 +21,7 @@ import { carrySpend } from "./carry-spend.js";
 import { checkTeamOrganization, inOrganization } from "./organizations.js";
 import { uniquely, type AdminDeps } from "./context.js";
 import { teamMembers, teamSettingsPatch } from "./settings.js";
-import { keyViews, viewsWithSpend } from "./views.js";
+import { keyViews, spendOfMembers, viewsWithSpend } from "./views.js";
 
 function teamNotFound(teamId: string): Error {
   return gatewayError(`team not found: ${teamId}`, Code.NotFound, { type: "not_found_error", param: "team_id" });
@@ -81,15 +80,8 @@ export async function getTeam(deps: AdminDeps, req: GetTeamRequest, caller: Call
     throw gatewayError("You are not allowed to access this team's info", Code.PermissionDenied, { type: "permission_error", param: "team_id" });
   }
   const row = await existing(deps, req.teamId);
-  const [team, keys, memberSpend] = await Promise.all([teamView(deps, row), deps.teamStore.keysOf(row.teamId).then((rows) => keyViews(deps, rows)), memberSpendOf(deps, row)]);
+  const [team, keys, memberSpend] = await Promise.all([teamView(deps, row), deps.teamStore.keysOf(row.teamId).then((rows) => keyViews(deps, rows)), spendOfMembers(deps, toTeamRecord(row).members)]);
   return { team, keys, memberSpend };
-}
-
-/** What each member with a max_budget_in_team has spent in the team, in its budget's period. */
-async function memberSpendOf(deps: AdminDeps, row: TeamRow, now = Date.now()): Promise<Record<string, number>> {
-  const budgeted = [...toTeamRecord(row).members].filter(([, limits]) => limits.maxBudget !== null);
-  const spend = await deps.spend.of(budgeted.map(([, limits]) => ({ keyId: limits.allowanceId, kind: "budget", windowStart: budgetPeriod(limits, now).start })));
-  return Object.fromEntries(budgeted.map(([userId], i) => [userId, spend[i] ?? 0]));
 }
 
 /** Every team, for whoever reads everything; below that, the teams the caller's user is a member of. */

@@ -27,6 +27,13 @@ export async function viewsWithSpend<Row, View>(
   return rows.map((row, i) => view(row, now, spend[i]));
 }
 
+/** What each member (of a team or an organization) with a budget there has spent, in its budget's period, by user_id. */
+export async function spendOfMembers(deps: AdminDeps, members: ReadonlyMap<string, LimitHolder>, now = Date.now()): Promise<Record<string, number>> {
+  const budgeted = [...members].filter(([, limits]) => limits.maxBudget !== null);
+  const spend = await deps.spend.of(budgeted.map(([, limits]) => ({ keyId: limits.allowanceId, kind: "budget", windowStart: budgetPeriod(limits, now).start })));
+  return Object.fromEntries(budgeted.map(([userId], i) => [userId, spend[i] ?? 0]));
+}
+
 export const keyViews = (deps: AdminDeps, rows: KeyRow[]): Promise<VirtualKey[]> => viewsWithSpend(deps, rows, toRecord, toProto);
 
 export async function keyView(deps: AdminDeps, row: KeyRow): Promise<VirtualKey> {
