@@ -34,12 +34,13 @@ interface MembershipJson {
 
 interface OrganizationJson {
   organization_id: string;
+  budget_id: string | null;
   organization_alias: string;
   models: string[];
   spend: number;
   blocked: boolean;
   metadata: Record<string, unknown>;
-  litellm_budget_table: { max_budget: number | null; budget_duration: string | null; rpm_limit: number | null };
+  litellm_budget_table: { budget_id: string | null; max_budget: number | null; budget_duration: string | null; rpm_limit: number | null };
   members: MembershipJson[];
   teams: { team_id: string; organization_id: string | null; models: string[] }[];
 }
@@ -115,6 +116,16 @@ function organizationTests(mode: (typeof MODES)[number]): void {
     const gone = await admin<ErrorJson>(baseUrl, "GET", `/organization/info?organization_id=${id}`);
     expect(gone.status).toBe(404);
     expect(gone.json.error.message).toBe(`Organization not found for organization_id=${id}`);
+  });
+
+  it("takes a budget's limits by budget_id, as LiteLLM's organizations do", async () => {
+    const budgetId = `org-tier-${mode}`;
+    expect((await admin(baseUrl, "POST", "/budget/new", { budget_id: budgetId, max_budget: RESERVATION + 0.9e-6 })).status).toBe(200);
+    const made = await newOrganization({ organization_alias: "Tiered", budget_id: budgetId });
+    expect(made).toMatchObject({ budget_id: budgetId, litellm_budget_table: { budget_id: budgetId, max_budget: RESERVATION + 0.9e-6 } });
+    const { key } = await teamKey(made.organization_id);
+    await ask(key);
+    await expect(ask(key)).rejects.toMatchObject({ status: 400, message: expect.stringContaining(`Organization=${made.organization_id} `) });
   });
 
   it("holds its teams' keys to its models, its block and its budget", async () => {

@@ -1,10 +1,30 @@
 import { eq, inArray } from "drizzle-orm";
 import type { Db } from "@gateway/common";
 import { budgets } from "./db/schema.js";
+import type { LimitColumns } from "./limit-holder.js";
 
 export type BudgetRow = typeof budgets.$inferSelect;
 export type NewBudgetRow = typeof budgets.$inferInsert;
 export type BudgetPatch = Partial<Omit<NewBudgetRow, "budgetId" | "createdAt">>;
+
+/** A row that may name a budget (a customer, an organization). */
+type Budgeted = LimitColumns & { budgetId: string | null };
+
+/**
+ * A row's limits in force: its own, and for each it leaves unset, its
+ * budget's (when it names one).
+ */
+function inForce<R extends Budgeted>(row: R, budget: BudgetRow | undefined): R {
+  if (!budget) return row;
+  return {
+    ...row,
+    maxBudget: row.maxBudget ?? budget.maxBudget,
+    budgetDuration: row.budgetDuration || budget.budgetDuration,
+    rpmLimit: row.rpmLimit ?? budget.rpmLimit,
+    tpmLimit: row.tpmLimit ?? budget.tpmLimit,
+    maxParallelRequests: row.maxParallelRequests ?? budget.maxParallelRequests,
+  };
+}
 
 /** Budgets (pricing tiers) in Postgres. Only management calls and cache loads come here, never a model call. */
 export class BudgetStore {
@@ -26,6 +46,13 @@ export class BudgetStore {
 
   async byIds(budgetIds: string[]): Promise<BudgetRow[]> {
     return budgetIds.length === 0 ? [] : this.db.select().from(budgets).where(inArray(budgets.budgetId, budgetIds));
+  }
+
+  /** The rows with the limits in force, their budgets filling in what they leave unset. */
+  async inForce<R extends Budgeted>(rows: R[]): Promise<R[]> {
+    const named = [...new Set(rows.flatMap((row) => (row.budgetId === null ? [] : [row.budgetId])))];
+    const byId = new Map((await this.byIds(named)).map((b) => [b.budgetId, b]));
+    return rows.map((row) => inForce(row, row.budgetId === null ? undefined : byId.get(row.budgetId)));
   }
 
   async all(): Promise<BudgetRow[]> {

@@ -1,27 +1,11 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "@gateway/common";
-import type { BudgetRow, BudgetStore } from "./budget-store.js";
+import type { BudgetStore } from "./budget-store.js";
 import type { CustomerRow } from "./customer-record.js";
 import { customers } from "./db/schema.js";
 
 export type NewCustomerRow = typeof customers.$inferInsert;
 export type CustomerPatch = Partial<Omit<NewCustomerRow, "userId" | "createdAt">>;
-
-/**
- * A customer's limits in force: its own, and for each it leaves unset, its
- * budget's (when it names one).
- */
-function inForce(row: CustomerRow, budget: BudgetRow | undefined): CustomerRow {
-  if (!budget) return row;
-  return {
-    ...row,
-    maxBudget: row.maxBudget ?? budget.maxBudget,
-    budgetDuration: row.budgetDuration || budget.budgetDuration,
-    rpmLimit: row.rpmLimit ?? budget.rpmLimit,
-    tpmLimit: row.tpmLimit ?? budget.tpmLimit,
-    maxParallelRequests: row.maxParallelRequests ?? budget.maxParallelRequests,
-  };
-}
 
 /**
  * Customers in Postgres, each read with the limits in force (its budget's
@@ -34,10 +18,8 @@ export class CustomerStore {
     private readonly budgets: BudgetStore,
   ) {}
 
-  private async inForce(rows: CustomerRow[]): Promise<CustomerRow[]> {
-    const named = [...new Set(rows.flatMap((row) => (row.budgetId === null ? [] : [row.budgetId])))];
-    const byId = new Map((await this.budgets.byIds(named)).map((b) => [b.budgetId, b]));
-    return rows.map((row) => inForce(row, row.budgetId === null ? undefined : byId.get(row.budgetId)));
+  private inForce(rows: CustomerRow[]): Promise<CustomerRow[]> {
+    return this.budgets.inForce(rows);
   }
 
   private async oneInForce(row: CustomerRow | undefined): Promise<CustomerRow | undefined> {

@@ -53,7 +53,8 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     deps.logger,
   );
   await teams.start();
-  const organizationStore = new OrganizationStore(deps.database.db);
+  const budgetStore = new BudgetStore(deps.database.db);
+  const organizationStore = new OrganizationStore(deps.database.db, budgetStore);
   const organizations = new TableCache(
     {
       what: "organization",
@@ -74,7 +75,6 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     deps.logger,
   );
   await users.start();
-  const budgetStore = new BudgetStore(deps.database.db);
   const customerStore = new CustomerStore(deps.database.db, budgetStore);
   const defaultBudgetId = deps.config.litellm_settings.max_end_user_budget_id;
   const defaultCustomerBudget = defaultBudgetId === undefined ? undefined : new DefaultCustomerBudget(defaultBudgetId, budgetStore, deps.logger);

@@ -81,5 +81,6 @@ export function toOrganizationProto(row: OrganizationRow, teamIds: readonly stri
     updatedAtMs: BigInt(row.updatedAt.getTime()),
     ...(spend !== undefined && { spend }),
     teamIds: [...teamIds],
+    budgetId: row.budgetId ?? "",
   });
 }

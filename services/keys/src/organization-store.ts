@@ -1,5 +1,6 @@
 import { eq, inArray, or } from "drizzle-orm";
 import type { Db } from "@gateway/common";
+import type { BudgetStore } from "./budget-store.js";
 import { organizations, teams, virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
 import type { OrganizationMember, OrganizationRow } from "./organization-record.js";
@@ -8,13 +9,24 @@ import type { TeamRow } from "./team-record.js";
 export type NewOrganizationRow = typeof organizations.$inferInsert;
 export type OrganizationPatch = Partial<Omit<NewOrganizationRow, "organizationId" | "createdAt" | "members">>;
 
-/** Organizations in Postgres. Only management calls and cache loads come here, never a model call. */
+/**
+ * Organizations in Postgres, each read with the limits in force (its
+ * budget's filling in what it leaves unset). Only management calls and
+ * cache loads come here, never a model call.
+ */
 export class OrganizationStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly budgets: BudgetStore,
+  ) {}
+
+  private async oneInForce(row: OrganizationRow | undefined): Promise<OrganizationRow | undefined> {
+    return row && (await this.budgets.inForce([row]))[0];
+  }
 
   async insert(row: NewOrganizationRow): Promise<OrganizationRow> {
     const [inserted] = await this.db.insert(organizations).values(row).returning();
-    return inserted as OrganizationRow;
+    return (await this.oneInForce(inserted)) as OrganizationRow;
   }
 
   async update(organizationId: string, patch: OrganizationPatch): Promise<OrganizationRow | undefined> {
@@ -23,12 +35,12 @@ export class OrganizationStore {
       .set({ ...patch, updatedAt: new Date() })
       .where(eq(organizations.organizationId, organizationId))
       .returning();
-    return row;
+    return this.oneInForce(row);
   }
 
   /** As TeamStore.changeMembers: the row is locked while its members change, so changes made at once on several replicas all apply. */
   async changeMembers(organizationId: string, change: (members: OrganizationMember[]) => OrganizationMember[]): Promise<OrganizationRow | undefined> {
-    return this.db.transaction(async (tx) => {
+    const changed = await this.db.transaction(async (tx) => {
       const [row] = await tx.select().from(organizations).where(eq(organizations.organizationId, organizationId)).for("update");
       if (!row) return undefined;
       const members = Array.isArray(row.members) ? (row.members as OrganizationMember[]) : [];
@@ -39,15 +51,16 @@ export class OrganizationStore {
         .returning();
       return updated;
     });
+    return this.oneInForce(changed);
   }
 
   async byId(organizationId: string): Promise<OrganizationRow | undefined> {
     const [row] = await this.db.select().from(organizations).where(eq(organizations.organizationId, organizationId));
-    return row;
+    return this.oneInForce(row);
   }
 
   async all(): Promise<OrganizationRow[]> {
-    return this.db.select().from(organizations).orderBy(organizations.createdAt, organizations.organizationId);
+    return this.budgets.inForce(await this.db.select().from(organizations).orderBy(organizations.createdAt, organizations.organizationId));
   }
 
   /** The teams that belong to any of the organizations. */
@@ -69,7 +82,7 @@ export class OrganizationStore {
       const keys = await tx.delete(virtualKeys).where(or(inArray(virtualKeys.organizationId, organizationIds), inTeams)).returning();
       const deletedTeams = teamIds.length === 0 ? [] : await tx.delete(teams).where(inArray(teams.teamId, teamIds)).returning();
       const deleted = await tx.delete(organizations).where(inArray(organizations.organizationId, organizationIds)).returning();
-      return { organizations: deleted, teams: deletedTeams, keys };
+      return { organizations: await this.budgets.inForce(deleted), teams: deletedTeams, keys };
     });
   }
 }

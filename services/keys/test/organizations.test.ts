@@ -112,6 +112,31 @@ describe("organization management", () => {
   });
 });
 
+describe("an organization's budget_id", () => {
+  it("gives it the budget's limits for those it leaves unset, as the budget changes, and keeps the budget from deletion", async () => {
+    await client().createBudget({ budgetId: "org-tier", settings: { maxParallelRequests: 1, rpmLimit: 100 } }, asMaster);
+    const made = await createOrganization("tiered", { budgetId: "org-tier", rpmLimit: 7 });
+    expect(made).toMatchObject({ budgetId: "org-tier", maxParallelRequests: 1, rpmLimit: 7 });
+    const a = await teamKey("tiered", "tiered-team");
+    const first = await ask(a.key, "fast-model", "tiered-1");
+    await expect(ask(a.key)).rejects.toMatchObject({ code: Code.ResourceExhausted, rawMessage: expect.stringContaining("max_parallel_requests (1) reached for this organization") });
+    await client().release({ requestId: "tiered-1", keyHash: a.hash, holder: first.holder, cost: 0 });
+    // The budget's change reaches the organization's keys at once.
+    await client().updateBudget({ budgetId: "org-tier", settings: { clear: ["max_parallel_requests"] } }, asMaster);
+    const held = [await ask(a.key), await ask(a.key)];
+    expect(held.every((r) => r.reserved)).toBe(true);
+    expect((await client().getOrganization({ organizationId: "tiered" }, asMaster)).organization?.maxParallelRequests).toBeUndefined();
+    await expect(client().deleteBudget({ budgetId: "org-tier" }, asMaster)).rejects.toMatchObject({ code: Code.InvalidArgument });
+    await expect(createOrganization("untiered", { budgetId: "no-such-budget" })).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: "budget_id=no-such-budget does not exist; make it with /budget/new first",
+    });
+    const cleared = (await client().updateOrganization({ organizationId: "tiered", settings: { clear: ["budget_id"] } }, asMaster)).organization!;
+    expect(cleared).toMatchObject({ budgetId: "", rpmLimit: 7 });
+    await client().deleteBudget({ budgetId: "org-tier" }, asMaster);
+  });
+});
+
 describe("an organization's hold on its teams' keys", () => {
   it("refuses its teams' keys while it is blocked, and a model outside its models", async () => {
     await createOrganization("blockable");

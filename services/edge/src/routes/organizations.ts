@@ -29,7 +29,7 @@ import { spendOfTeams, teamInfo } from "./teams.js";
 // LiteLLM's organization management routes (/organization/*): teams under
 // one organization's block, models, budget and rate limits.
 
-const CLEARABLE = ["max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests"];
+const CLEARABLE = ["max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests", "budget_id"];
 
 /** LiteLLM's organization fields from a request body. */
 function settings(b: Json): MessageInitShape<typeof OrganizationSettingsSchema> {
@@ -38,6 +38,9 @@ function settings(b: Json): MessageInitShape<typeof OrganizationSettingsSchema> 
   if (alias !== undefined) s.organizationAlias = alias;
   const blocked = optional(b, "blocked", isBoolean, "true or false");
   if (blocked !== undefined) s.blocked = blocked;
+  // LiteLLM's budget_id: a budget (/budget/new) whose limits the organization takes for those it leaves unset.
+  const budgetId = optional(b, "budget_id", isString, "a budget's id (/budget/new)");
+  if (budgetId !== undefined) s.budgetId = budgetId;
   // null takes a limit away.
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
@@ -73,7 +76,7 @@ function organizationInfo(o: Organization, spend: number, teams: ReturnType<type
   return {
     organization_id: o.organizationId,
     organization_alias: o.organizationAlias,
-    budget_id: null,
+    budget_id: o.budgetId || null,
     metadata: JSON.parse(o.metadataJson || "{}") as unknown,
     models: o.models,
     spend,
@@ -84,6 +87,7 @@ function organizationInfo(o: Organization, spend: number, teams: ReturnType<type
     created_by: null,
     updated_by: null,
     litellm_budget_table: {
+      budget_id: o.budgetId || null,
       max_budget: o.maxBudget ?? null,
       budget_duration: o.budgetDuration || null,
       budget_reset_at: iso(o.budgetResetAtMs),

@@ -7,9 +7,9 @@ import type { BudgetRow } from "../budget-store.js";
 import type { AdminDeps } from "./context.js";
 import { budgetSettingsPatch } from "./settings.js";
 
-// LiteLLM's budget table: limits customers share by naming a budget_id (its
-// pricing tiers). A change reloads the customers, whose limits in force it
-// changes, on every keys replica.
+// LiteLLM's budget table: limits customers and organizations share by
+// naming a budget_id (its pricing tiers). A change reloads the customers and
+// organizations, whose limits in force it changes, on every keys replica.
 
 const MAX_BUDGET_ID_CHARS = 256;
 
@@ -21,7 +21,7 @@ function notFound(budgetId: string): Error {
   return gatewayError(`Budget id=${budgetId} not found`, Code.NotFound, { type: "not_found_error", param: "budget_id" });
 }
 
-/** A write naming a budget that must exist (a customer's budget_id), its foreign-key failure as a 400. */
+/** A write naming a budget that must exist (a customer's or organization's budget_id), its foreign-key failure as a 400. */
 export async function withKnownBudget<T>(budgetId: string | null | undefined, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
@@ -62,6 +62,7 @@ export async function updateBudget(deps: AdminDeps, req: UpdateBudgetRequest): P
   const row = await deps.budgetStore.update(req.budgetId, budgetSettingsPatch(req.settings));
   if (!row) throw notFound(req.budgetId);
   await deps.customers.changed();
+  await deps.organizations.changed();
   return { budget: toBudgetProto(row) };
 }
 
@@ -74,12 +75,12 @@ export async function listBudgets(deps: AdminDeps): Promise<{ budgets: Budget[] 
   return { budgets: (await deps.budgetStore.all()).map(toBudgetProto) };
 }
 
-/** Deletes a budget no customer names. */
+/** Deletes a budget no customer or organization names. */
 export async function deleteBudget(deps: AdminDeps, req: DeleteBudgetRequest): Promise<{ budget: Budget }> {
   if (req.budgetId === "") throw invalid("id is required", "id");
   const row = await deps.budgetStore.delete(req.budgetId).catch((err: unknown) => {
     // restrict_violation (the foreign key's ON DELETE RESTRICT), or foreign_key_violation.
-    if (["23001", "23503"].includes(pgErrorCode(err) ?? "")) throw invalid(`Budget id=${req.budgetId} is the budget_id of customers; give them another (or none) first`, "id");
+    if (["23001", "23503"].includes(pgErrorCode(err) ?? "")) throw invalid(`Budget id=${req.budgetId} is the budget_id of customers or organizations; give them another (or none) first`, "id");
     throw err;
   });
   if (!row) throw notFound(req.budgetId);

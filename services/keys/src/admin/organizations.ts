@@ -31,6 +31,7 @@ import { teamAllowanceId, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
 import type { UserPatch } from "../user-store.js";
 import { forbidden, organizationRole, requireOrganizationAdmin, type Caller } from "./access.js";
+import { withKnownBudget } from "./budgets.js";
 import { carrySpend } from "./carry-spend.js";
 import { uniquely, type AdminDeps } from "./context.js";
 import { jsonSetting, organizationSettingsPatch } from "./settings.js";
@@ -69,14 +70,17 @@ export async function createOrganization(deps: AdminDeps, req: CreateOrganizatio
   const patch = organizationSettingsPatch(req.settings);
   const alias = patch.organizationAlias;
   if (alias === undefined) throw invalid("organization_alias is required", "organization_alias");
-  const row = await uniquely(`organization_id ${organizationId}`, () => deps.organizationStore.insert({ ...patch, organizationId, organizationAlias: alias }));
+  const row = await uniquely(`organization_id ${organizationId}`, () =>
+    withKnownBudget(patch.budgetId, () => deps.organizationStore.insert({ ...patch, organizationId, organizationAlias: alias })),
+  );
   await deps.organizations.changed();
   return { organization: await organizationView(deps, row) };
 }
 
 export async function updateOrganization(deps: AdminDeps, req: UpdateOrganizationRequest): Promise<{ organization: Organization }> {
   const current = await existing(deps, req.organizationId);
-  const row = await deps.organizationStore.update(current.organizationId, organizationSettingsPatch(req.settings));
+  const patch = organizationSettingsPatch(req.settings);
+  const row = await withKnownBudget(patch.budgetId, () => deps.organizationStore.update(current.organizationId, patch));
   if (!row) throw notFound(req.organizationId);
   await carrySpend(deps, toOrganizationRecord(current), toOrganizationRecord(row), req.spendBefore);
   await deps.organizations.changed();

@@ -152,6 +152,11 @@ export function teamSettingsPatch(s: TeamSettings | undefined): TeamPatch {
   return patch;
 }
 
+const ORGANIZATION_CLEARABLE: Record<string, (patch: OrganizationPatch) => void> = {
+  ...SHARED_CLEARABLE,
+  budget_id: (p) => (p.budgetId = null),
+};
+
 /** The columns an OrganizationSettings message sets, validated; absent fields are left out. */
 export function organizationSettingsPatch(s: OrganizationSettings | undefined): OrganizationPatch {
   if (!s) return {};
@@ -162,7 +167,8 @@ export function organizationSettingsPatch(s: OrganizationSettings | undefined): 
   }
   sharedPatch(s, patch);
   if (s.blocked !== undefined) patch.blocked = s.blocked;
-  clearAll(s.clear, SHARED_CLEARABLE, patch);
+  if (s.budgetId !== undefined) patch.budgetId = s.budgetId === "" ? null : s.budgetId;
+  clearAll(s.clear, ORGANIZATION_CLEARABLE, patch);
   return patch;
 }
 

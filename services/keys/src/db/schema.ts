@@ -95,6 +95,8 @@ export const organizations = keys.table("organizations", {
   /** [{ user_id, user_email, user_role, max_budget_in_organization }]. */
   members: jsonb("members").notNull().default([]),
   blocked: boolean("blocked").notNull().default(false),
+  /** As a customer's: the budget whose limits the organization takes for those it leaves unset. */
+  budgetId: text("budget_id").references(() => budgets.budgetId, { onDelete: "restrict" }),
   ...timestamps(),
 });
 
