@@ -259,6 +259,25 @@ describe("organization members", () => {
     expect(await refused(client().removeOrganizationMember({ organizationId: "people", userId: "known" }, asMaster))).toMatchObject({ code: Code.NotFound });
   });
 
+  it("keeps every member added at once, on either replica, and makes each new user once", async () => {
+    await createOrganization("crowd");
+    const other = await service.replica();
+    try {
+      const replicas = [client(), clientOf(other)];
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          replicas[i % 2]!.addOrganizationMembers({ organizationId: "crowd", membersJson: `[{"role":"internal_user","user_id":"crowd-${i}"}]` }, asMaster),
+        ),
+      );
+    } finally {
+      await other.stop();
+    }
+    const added = members((await client().getOrganization({ organizationId: "crowd" }, asMaster)).organization) as { user_id: string }[];
+    expect(added.map((m) => m.user_id).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `crowd-${i}`).sort());
+    const users = await client().listUsers({ userIds: added.map((m) => m.user_id), pageSize: 100 }, asMaster);
+    expect(users.users).toHaveLength(10);
+  });
+
   it("lets an org_admin manage its organization's members, and members read it", async () => {
     await createOrganization("managed");
     await client().createUser({ userId: "lead" }, asMaster);
