@@ -183,6 +183,10 @@ function organizationTests(mode: (typeof MODES)[number]): void {
     const shown = await call<OrganizationJson>(lead, "GET", `/organization/info?organization_id=${id}`);
     expect(shown.json.members.find((m) => m.user_id === `hire-${mode}`)).toMatchObject({ user_role: "internal_user", litellm_budget_table: { max_budget: RESERVATION + 0.9e-6 } });
     expect(shown.json.members.find((m) => m.user_id === `hire-${mode}`)!.spend).toBeGreaterThan(0);
+    const user = await admin<{ user_info: { organization_memberships: MembershipJson[] } }>(baseUrl, "GET", `/user/info?user_id=hire-${mode}`);
+    expect(user.json.user_info.organization_memberships).toEqual([
+      expect.objectContaining({ organization_id: id, user_role: "internal_user", litellm_budget_table: { max_budget: RESERVATION + 0.9e-6 }, spend: shown.json.members.find((m) => m.user_id === `hire-${mode}`)!.spend }),
+    ]);
 
     const promoted = await call<MembershipJson>(lead, "PATCH", "/organization/member_update", { organization_id: id, user_id: `hire-${mode}`, max_budget_in_organization: null });
     expect(promoted.json).toMatchObject({ user_id: `hire-${mode}`, litellm_budget_table: null });

@@ -312,6 +312,9 @@ describe("organization members", () => {
     const first = await ask(mine.key, "fast-model", "allowance-1");
     await client().release({ requestId: "allowance-1", keyHash: mine.hash, holder: first.holder, cost: RESERVATION * 2 });
     expect((await client().getOrganization({ organizationId: "allowance" }, asMaster)).memberSpend).toEqual({ spender: RESERVATION * 2 });
+    expect((await client().getUser({ userId: "spender" }, asMaster)).organizationMemberships).toEqual([
+      expect.objectContaining({ organizationId: "allowance", userRole: "internal_user", maxBudgetInOrganization: RESERVATION * 1.5, spend: RESERVATION * 2 }),
+    ]);
     await expect(ask(again)).rejects.toMatchObject({ code: Code.FailedPrecondition, rawMessage: expect.stringContaining("User=spender in Organization=allowance") });
     // Keys of others in the same teams are not held to it.
     expect((await ask(other)).reserved).toBe(false);

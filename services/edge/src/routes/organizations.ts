@@ -49,7 +49,7 @@ function settings(b: Json): MessageInitShape<typeof OrganizationSettingsSchema> 
 const organizationId = (value: unknown) => required(value, "organization_id");
 
 /** A member as members_json holds it. */
-interface Member {
+export interface Member {
   user_id: string;
   user_email?: string;
   user_role?: string;
@@ -59,7 +59,7 @@ interface Member {
 const membersOf = (o: Organization) => JSON.parse(o.membersJson || "[]") as Member[];
 
 /** A member in LiteLLM's organization membership shape, with what it has spent in the organization where known. */
-function membership(organizationId: string, m: Member, memberSpend: Record<string, number>) {
+export function membership(organizationId: string, m: Member, memberSpend: Record<string, number>) {
   return {
     user_id: m.user_id || null,
     user_email: m.user_email ?? null,

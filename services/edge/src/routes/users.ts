@@ -20,6 +20,7 @@ import {
   type Json,
 } from "./admin-request.js";
 import { keyInfo, MAX_KEY_PAGE_SIZE, spendOf } from "./keys.js";
+import { membership } from "./organizations.js";
 import { spendOfTeams, teamInfo } from "./teams.js";
 
 // LiteLLM's user management routes (/user/*).
@@ -148,11 +149,18 @@ export async function updateUser(ctx: RequestContext): Promise<void> {
 export async function userInfoRoute(ctx: RequestContext): Promise<void> {
   const userId = queryOf(ctx.req).get("user_id") ?? "";
   if (userId === "" && readsAll((await callerOf(ctx)).userRole)) return everything(ctx);
-  const { user, keys, teams, spend } = await shownUser(ctx, userId);
+  const { user, keys, teams, organizationMemberships, spend } = await shownUser(ctx, userId);
   const [keySpend, teamSpend] = await Promise.all([spendOf(ctx, keys), spendOfTeams(ctx, teams)]);
+  const memberships = organizationMemberships.map((m) =>
+    membership(
+      m.organizationId,
+      { user_id: user!.userId, user_role: m.userRole, ...(m.maxBudgetInOrganization !== undefined && { max_budget_in_organization: m.maxBudgetInOrganization }) },
+      { [user!.userId]: m.spend ?? 0 },
+    ),
+  );
   sendJson(ctx.res, 200, {
     user_id: user!.userId,
-    user_info: { ...userInfo(user!, spend), teams: teams.map((t) => t.teamId) },
+    user_info: { ...userInfo(user!, spend), teams: teams.map((t) => t.teamId), organization_memberships: memberships },
     keys: keys.map((k, i) => keyInfo(k, keySpend[i] ?? 0)),
     teams: teams.map((t, i) => teamInfo(t, teamSpend[i] ?? 0)),
   });

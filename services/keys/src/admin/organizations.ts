@@ -1,13 +1,16 @@
 import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, pgErrorCode, readsAll } from "@gateway/common";
 import {
   Access,
+  OrganizationMembershipSchema,
   type AddOrganizationMembersRequest,
   type CreateOrganizationRequest,
   type DeleteOrganizationsRequest,
   type GetOrganizationRequest,
   type Organization,
+  type OrganizationMembership,
   type RemoveOrganizationMemberRequest,
   type Team,
   type UpdateOrganizationMemberRequest,
@@ -309,4 +312,22 @@ export async function checkKeyOrganization(deps: AdminDeps, patch: KeyPatch, cur
   if (allowed.length > 0 && outside.length > 0) {
     throw invalid(`models [${outside.join(", ")}] are not among organization ${organizationId}'s models [${organization.models.join(", ")}]`, "models");
   }
+}
+
+/** The user's places in organizations, each with what it has spent of its budget there. */
+export async function membershipsOf(deps: AdminDeps, userId: string): Promise<OrganizationMembership[]> {
+  const rows = (await deps.organizationStore.all()).filter((row) => membersOf(row).some((m) => m.user_id === userId));
+  return Promise.all(
+    rows.map(async (row) => {
+      const member = membersOf(row).find((m) => m.user_id === userId)!;
+      const budget = toOrganizationRecord(row).members.get(userId);
+      const spend = budget && (await spendOfMembers(deps, new Map([[userId, budget]])))[userId];
+      return create(OrganizationMembershipSchema, {
+        organizationId: row.organizationId,
+        userRole: member.user_role,
+        ...(member.max_budget_in_organization !== undefined && { maxBudgetInOrganization: member.max_budget_in_organization }),
+        ...(spend !== undefined && { spend }),
+      });
+    }),
+  );
 }

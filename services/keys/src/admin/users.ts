@@ -19,7 +19,7 @@ import { memberAllowanceId, type TeamMember } from "../team-record.js";
 import { toUserProto, userAllowanceId, userLimits, type UserRow } from "../user-record.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
-import { checkKeyOrganization } from "./organizations.js";
+import { checkKeyOrganization, membershipsOf } from "./organizations.js";
 import { settingsPatch, userSettingsPatch } from "./settings.js";
 import { teamViews } from "./teams.js";
 import { withUserDefaults } from "./user-defaults.js";
@@ -102,12 +102,13 @@ export async function getUser(deps: AdminDeps, req: GetUserRequest, caller: stri
     throw gatewayError("You are not allowed to access this user's info", Code.PermissionDenied, { type: "permission_error", param: "user_id" });
   }
   const row = await findUser(deps, userId, "");
-  const [user, keys, teams] = await Promise.all([
+  const [user, keys, teams, organizationMemberships] = await Promise.all([
     userView(deps, row),
     deps.userStore.keysOf(row.userId).then((rows) => keyViews(deps, rows)),
     deps.userStore.teamsOf(row.userId).then((rows) => teamViews(deps, rows)),
+    membershipsOf(deps, row.userId),
   ]);
-  return { user, keys, teams };
+  return { user, keys, teams, organizationMemberships };
 }
 
 export async function listUsers(deps: AdminDeps, req: ListUsersRequest): Promise<Omit<ListUsersResponse, "$typeName">> {
