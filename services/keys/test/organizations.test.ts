@@ -298,6 +298,14 @@ describe("organization members", () => {
     expect(await refused(client().createTeam({ teamId: "elsewhere", settings: { organizationId: "acme" } }, as(lead)))).toMatchObject({ code: Code.PermissionDenied });
     expect(await refused(client().createTeam({ teamId: "loose" }, as(lead)))).toMatchObject({ code: Code.PermissionDenied, rawMessage: expect.stringContaining("Only the master key or a proxy_admin") });
     expect(await refused(client().createTeam({ teamId: "member-team", settings: { organizationId: "managed" } }, as(member)))).toMatchObject({ code: Code.PermissionDenied });
+    // It is an admin of every team of its organization: it adds their members, makes keys in them for those, and reads them.
+    await client().addTeamMembers({ teamId: "managed-team", membersJson: '[{"role":"user","user_id":"member"}]' }, as(lead));
+    const minted = await client().generateKey({ settings: { teamId: "managed-team", userId: "member" } }, as(lead));
+    expect(minted.info).toMatchObject({ teamId: "managed-team", userId: "member" });
+    expect((await client().listTeams({}, as(lead))).teams.map((t) => t.teamId)).toEqual(["managed-team"]);
+    expect((await client().getTeam({ teamId: "managed-team" }, as(lead))).keys.map((k) => k.keyHash)).toEqual([minted.info!.keyHash]);
+    expect((await client().listKeys({ teamId: "managed-team" }, as(lead))).keys.map((k) => k.keyHash)).toEqual([minted.info!.keyHash]);
+    expect(await refused(client().addTeamMembers({ teamId: "managed-team", membersJson: '[{"role":"user","user_id":"x"}]' }, as(member)))).toMatchObject({ code: Code.PermissionDenied });
     expect((await client().getOrganization({ organizationId: "managed" }, as(member))).organization?.organizationId).toBe("managed");
     expect((await client().listOrganizations({}, as(member))).organizations.map((o) => o.organizationId)).toEqual(["managed"]);
   });

@@ -11,7 +11,8 @@ import { resolveKey, type AdminDeps } from "./context.js";
 
 // What a key below proxy_admin may do with keys and teams, by LiteLLM's user
 // roles: an internal_user's key manages that user's keys; a team admin's
-// (members_with_roles role "admin") the team's keys and members too.
+// (members_with_roles role "admin", or an org_admin of the team's
+// organization) the team's keys and members too.
 
 /** Who a management call comes from: Authorize's answer for its key. */
 export type Caller = AuthorizeResponse;
@@ -30,11 +31,18 @@ export function organizationRole(deps: AdminDeps, userId: string, organizationId
   return userId === "" ? undefined : deps.organizations.get(organizationId)?.roles.get(userId);
 }
 
-export const isTeamAdmin = (deps: AdminDeps, caller: Caller, teamId: string): boolean => memberRole(deps, caller.userId, teamId) === "admin";
+/** An org_admin of the team's organization, who is an admin of each of its teams. */
+export function adminsTeamOrganization(deps: AdminDeps, caller: Caller, teamId: string): boolean {
+  const organizationId = teamId === "" ? "" : (deps.teams.get(teamId)?.organizationId ?? "");
+  return organizationId !== "" && organizationRole(deps, caller.userId, organizationId) === "org_admin";
+}
 
-/** A member of the team, or a key of it. */
+export const isTeamAdmin = (deps: AdminDeps, caller: Caller, teamId: string): boolean =>
+  memberRole(deps, caller.userId, teamId) === "admin" || adminsTeamOrganization(deps, caller, teamId);
+
+/** A member of the team, a key of it, or an org_admin of its organization. */
 export const inTeam = (deps: AdminDeps, caller: Caller, teamId: string): boolean =>
-  teamId !== "" && (caller.teamId === teamId || memberRole(deps, caller.userId, teamId) !== undefined);
+  teamId !== "" && (caller.teamId === teamId || memberRole(deps, caller.userId, teamId) !== undefined || adminsTeamOrganization(deps, caller, teamId));
 
 /** Changes below proxy_admin come only from an internal_user's keys. */
 export function requireWriter(caller: Caller): void {
@@ -104,7 +112,7 @@ export function checkOwnKeyWrite(deps: AdminDeps, caller: Caller, patch: KeyPatc
   if (current && patch.allowedRoutes !== undefined) throw forbidden("Only an admin may change the allowed_routes of a key");
   const owner = patch.userId ?? current?.userId ?? "";
   const teamId = patch.teamId ?? current?.teamId ?? "";
-  if (patch.teamId !== undefined && patch.teamId !== "" && memberRole(deps, caller.userId, patch.teamId) === undefined) {
+  if (patch.teamId !== undefined && patch.teamId !== "" && memberRole(deps, caller.userId, patch.teamId) === undefined && !adminsTeamOrganization(deps, caller, patch.teamId)) {
     throw forbidden(`User=${caller.userId} is not a member of team=${patch.teamId}`);
   }
   if (patch.organizationId && organizationRole(deps, caller.userId, patch.organizationId) === undefined) {

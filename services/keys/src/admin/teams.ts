@@ -16,7 +16,7 @@ import {
 import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamRecord, type TeamMember, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
 import { requireRole } from "../roles.js";
-import { inTeam, memberRole, requireOrganizationAdmin, requireTeamAdmin, type Caller } from "./access.js";
+import { adminsTeamOrganization, inTeam, memberRole, requireOrganizationAdmin, requireTeamAdmin, type Caller } from "./access.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkTeamOrganization, inOrganization } from "./organizations.js";
 import { uniquely, type AdminDeps } from "./context.js";
@@ -84,11 +84,12 @@ export async function getTeam(deps: AdminDeps, req: GetTeamRequest, caller: Call
   return { team, keys, memberSpend };
 }
 
-/** Every team, for whoever reads everything; below that, the teams the caller's user is a member of. */
+/** Every team, for whoever reads everything; below that, the teams the caller's user is a member of, and those of organizations it is an org_admin of. */
 export async function listTeams(deps: AdminDeps, _req: unknown, caller: Caller): Promise<{ teams: Team[] }> {
   if (!readsAll(caller.userRole) && caller.userId === "") requireRole(caller.userRole, Access.VIEW);
   const rows = await deps.teamStore.all();
-  return { teams: await teamViews(deps, readsAll(caller.userRole) ? rows : rows.filter((row) => memberRole(deps, caller.userId, row.teamId) !== undefined)) };
+  const sees = (row: TeamRow) => memberRole(deps, caller.userId, row.teamId) !== undefined || adminsTeamOrganization(deps, caller, row.teamId);
+  return { teams: await teamViews(deps, readsAll(caller.userRole) ? rows : rows.filter(sees)) };
 }
 
 /**
