@@ -8,7 +8,7 @@ import { carrySpend } from "./carry-spend.js";
 import { checkOwnKeyWrite, keyToChange, requireWriter, type Caller } from "./access.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { boundKeyLimits, checkKeyGeneration, withKeyDefaults } from "./key-rules.js";
-import { checkKeyOrganization } from "./organizations.js";
+import { checkKeyOrganization, inOrganization } from "./organization-rules.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
 
@@ -40,7 +40,9 @@ export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest, call
   boundKeyLimits(deps, patch, true);
   await checkKeyTeam(deps, patch);
   await checkKeyOrganization(deps, patch);
-  const row = await uniquely("that key or key_alias", () => deps.store.insert({ id: randomUUID(), keyHash: hashKey(key), keyName: keyName(key), ...patch }));
+  const row = await uniquely("that key or key_alias", () =>
+    inOrganization(patch.organizationId, () => deps.store.insert({ id: randomUUID(), keyHash: hashKey(key), keyName: keyName(key), ...patch })),
+  );
   await deps.cache.changed(row.keyHash);
   return { key, info: await keyView(deps, row) };
 }
@@ -54,7 +56,7 @@ export async function regenerateKey(deps: AdminDeps, req: RegenerateKeyRequest, 
   boundKeyLimits(deps, patch, false);
   await checkKeyTeam(deps, patch, old);
   await checkKeyOrganization(deps, patch, old);
-  const row = await uniquely("that key or key_alias", () => deps.store.rekey(old.id, hashKey(key), keyName(key), patch));
+  const row = await uniquely("that key or key_alias", () => inOrganization(patch.organizationId, () => deps.store.rekey(old.id, hashKey(key), keyName(key), patch)));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
   await carrySpend(deps, toRecord(old), toRecord(row), req.spendBefore);
   await deps.cache.changed(old.keyHash, row.keyHash);

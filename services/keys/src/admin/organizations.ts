@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, pgErrorCode, readsAll } from "@gateway/common";
+import { gatewayError, readsAll } from "@gateway/common";
 import {
   Access,
   OrganizationMembershipSchema,
@@ -16,9 +16,6 @@ import {
   type UpdateOrganizationMemberRequest,
   type UpdateOrganizationRequest,
 } from "@gateway/proto/keys/v1/keys_pb.js";
-import type { KeyRow } from "../key-record.js";
-import type { KeyPatch } from "../key-store.js";
-import { modelsOf } from "../model-access.js";
 import {
   membersOf,
   organizationAllowanceId,
@@ -31,7 +28,6 @@ import {
 } from "../organization-record.js";
 import { requireRole } from "../roles.js";
 import { teamAllowanceId, type TeamRow } from "../team-record.js";
-import type { TeamPatch } from "../team-store.js";
 import type { UserPatch } from "../user-store.js";
 import { forbidden, organizationRole, requireOrganizationAdmin, type Caller } from "./access.js";
 import { withKnownBudget } from "./budgets.js";
@@ -234,84 +230,6 @@ export async function removeOrganizationMember(deps: AdminDeps, req: RemoveOrgan
   });
   await deps.allowances.forget(removed.map((m) => organizationMemberAllowanceId(row, m.user_id)));
   return { organization: await organizationView(deps, row) };
-}
-
-/** A team's limits an organization's bound. */
-const BOUNDED = [
-  ["max_budget", "maxBudget"],
-  ["tpm_limit", "tpmLimit"],
-  ["rpm_limit", "rpmLimit"],
-  ["max_parallel_requests", "maxParallelRequests"],
-] as const;
-
-/**
- * A team put in an organization (or given models or limits while in one)
- * must name one that exists, with models inside its models (a team put in
- * one without models gets them) and a budget and rate limits no larger than
- * its own, as LiteLLM checks. Only what the change sets is checked.
- * `patch` is completed in place.
- */
-export async function checkTeamOrganization(deps: AdminDeps, patch: TeamPatch, current?: TeamRow): Promise<void> {
-  const joining = patch.organizationId !== undefined;
-  const organizationId = joining ? patch.organizationId : (current?.organizationId ?? null);
-  if (organizationId === null || organizationId === undefined) return;
-  if (!joining && patch.models === undefined && BOUNDED.every(([, column]) => patch[column] === undefined)) return;
-  const organization = await deps.organizationStore.byId(organizationId);
-  if (!organization) {
-    if (!joining) return;
-    throw invalid(`organization_id ${organizationId} names no organization; create it with /organization/new first`, "organization_id");
-  }
-  const allowed = modelsOf(organization.models).modelList;
-  if (allowed.length > 0 && (joining || patch.models !== undefined)) {
-    const models = modelsOf(patch.models ?? current?.models ?? []).modelList;
-    if (models.length === 0) patch.models = [...allowed];
-    const outside = models.filter((m) => !deps.access.covers(allowed, m));
-    if (outside.length > 0) throw invalid(`models [${outside.join(", ")}] are not among organization ${organizationId}'s models [${organization.models.join(", ")}]`, "models");
-  }
-  for (const [field, column] of BOUNDED) {
-    const bound = organization[column];
-    const value = patch[column] !== undefined ? patch[column] : joining ? current?.[column] : undefined;
-    if (bound !== null && value !== undefined && value !== null && value > bound) {
-      throw invalid(`${field} (${value}) is over organization ${organizationId}'s ${field} (${bound})`, field);
-    }
-  }
-}
-
-/** A team's write that names an organization deleted meanwhile, as the 400 checkTeamOrganization gives. */
-export async function inOrganization<T>(organizationId: string | null | undefined, write: () => Promise<T>): Promise<T> {
-  try {
-    return await write();
-  } catch (err) {
-    if (pgErrorCode(err) === "23503") throw invalid(`organization_id ${organizationId} names no organization; create it with /organization/new first`, "organization_id");
-    throw err;
-  }
-}
-
-/**
- * A key put in an organization (or given models or a team while in one)
- * must name one that exists, the key's team's if its team is in one, and
- * have models inside its models. `patch` is left as it is.
- */
-export async function checkKeyOrganization(deps: AdminDeps, patch: KeyPatch, current?: KeyRow): Promise<void> {
-  const naming = patch.organizationId !== undefined;
-  const organizationId = naming ? patch.organizationId : (current?.organizationId ?? null);
-  if (organizationId === null || organizationId === undefined) return;
-  if (!naming && patch.teamId === undefined && patch.models === undefined) return;
-  const organization = await deps.organizationStore.byId(organizationId);
-  if (!organization) {
-    if (!naming) return;
-    throw invalid(`organization_id ${organizationId} names no organization; create it with /organization/new first`, "organization_id");
-  }
-  const teamId = patch.teamId ?? current?.teamId ?? "";
-  const team = teamId === "" ? undefined : await deps.teamStore.byId(teamId);
-  if (team?.organizationId && team.organizationId !== organizationId) {
-    throw invalid(`team ${teamId} belongs to organization ${team.organizationId}, not ${organizationId}`, "organization_id");
-  }
-  const allowed = modelsOf(organization.models).modelList;
-  const outside = modelsOf(patch.models ?? current?.models ?? []).modelList.filter((m) => !deps.access.covers(allowed, m));
-  if (allowed.length > 0 && outside.length > 0) {
-    throw invalid(`models [${outside.join(", ")}] are not among organization ${organizationId}'s models [${organization.models.join(", ")}]`, "models");
-  }
 }
 
 /** The user's places in organizations, each with what it has spent of its budget there. */

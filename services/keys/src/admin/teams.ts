@@ -18,7 +18,7 @@ import type { TeamPatch } from "../team-store.js";
 import { requireRole } from "../roles.js";
 import { adminsTeamOrganization, inTeam, memberRole, requireOrganizationAdmin, requireTeamAdmin, type Caller } from "./access.js";
 import { carrySpend } from "./carry-spend.js";
-import { checkTeamOrganization, inOrganization } from "./organizations.js";
+import { checkTeamOrganization, inOrganization } from "./organization-rules.js";
 import { uniquely, type AdminDeps } from "./context.js";
 import { teamMembers, teamSettingsPatch } from "./settings.js";
 import { keyViews, spendOfMembers, viewsWithSpend } from "./views.js";

@@ -7,7 +7,7 @@ import { carrySpend } from "./carry-spend.js";
 import { checkOwnKeyWrite, keyToChange, type Caller } from "./access.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { boundKeyLimits } from "./key-rules.js";
-import { checkKeyOrganization } from "./organizations.js";
+import { checkKeyOrganization, inOrganization } from "./organization-rules.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
 
@@ -17,7 +17,7 @@ async function patchKey(deps: AdminDeps, caller: Caller, ref: KeyRef | undefined
   boundKeyLimits(deps, patch, false);
   await checkKeyTeam(deps, patch, current);
   await checkKeyOrganization(deps, patch, current);
-  const row = await uniquely("that key_alias", () => deps.store.update(current.id, patch));
+  const row = await uniquely("that key_alias", () => inOrganization(patch.organizationId, () => deps.store.update(current.id, patch)));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
   await carrySpend(deps, toRecord(current), toRecord(row), spendBefore);
   await deps.cache.changed(row.keyHash);

@@ -19,7 +19,8 @@ import { memberAllowanceId, type TeamMember } from "../team-record.js";
 import { toUserProto, userAllowanceId, userLimits, type UserRow } from "../user-record.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
-import { checkKeyOrganization, membershipsOf } from "./organizations.js";
+import { checkKeyOrganization, inOrganization } from "./organization-rules.js";
+import { membershipsOf } from "./organizations.js";
 import { settingsPatch, userSettingsPatch } from "./settings.js";
 import { teamViews } from "./teams.js";
 import { withUserDefaults } from "./user-defaults.js";
@@ -63,7 +64,7 @@ export async function createUser(deps: AdminDeps, req: CreateUserRequest): Promi
     const value = newKey();
     key = { value, row: { id: randomUUID(), keyHash: hashKey(value), keyName: keyName(value), ...keyPatch } };
   }
-  const made = await uniquely("that user_id, user_email or key_alias", () => deps.userStore.insert({ userId, ...patch }, key?.row), 409);
+  const made = await uniquely("that user_id, user_email or key_alias", () => inOrganization(key?.row.organizationId, () => deps.userStore.insert({ userId, ...patch }, key?.row)), 409);
   const member: TeamMember = { role: "user", user_id: userId };
   for (const teamId of req.teams) {
     await deps.teamStore.changeMembers(teamId, (members) => ((members as TeamMember[]).some((m) => m.user_id === userId) ? members : [...members, member]));
