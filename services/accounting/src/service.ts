@@ -102,6 +102,11 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
         : await deps.ledger.spendByTag(bounds);
       return { tags: rows.map((row) => ({ ...row, requests: BigInt(row.requests) })) };
     }),
+    endUserSpend: admin(async (request) => {
+      if (request.endUsers.length > MAX_LIST_LIMIT) throw new ConnectError(`at most ${MAX_LIST_LIMIT} end users per request`, Code.InvalidArgument);
+      const rows = await deps.reports.endUserTotals(request.endUsers);
+      return { endUsers: rows.map((row) => ({ endUser: row.entity, requests: BigInt(row.requests), spend: row.spend })) };
+    }),
   };
 }
 

@@ -30,6 +30,13 @@ export interface SpendTotalRow {
 }
 
 /** Which cells daily activity sums; empty lists and "" leave a dimension open. */
+/** What the ledger holds for one tag or end user: its requests and their cost. */
+export interface EntitySpendRow {
+  entity: string;
+  requests: number;
+  spend: number;
+}
+
 export interface ActivityFilter {
   keyHashes: readonly string[];
   teamIds: readonly string[];
@@ -137,13 +144,23 @@ export class SpendReports {
 
   /** Spend and requests per request tag over the days given (none: all time), highest spend first (then by tag), from the entity totals. */
   async tagTotals(days: Partial<DayRange>): Promise<TagSpendRow[]> {
+    return (await this.entityTotals("tag", days)).map(({ entity, ...row }) => ({ tag: entity, ...row }));
+  }
+
+  /** Spend and requests per end user named (none named: every one), all time, highest spend first (then by name), from the entity totals. */
+  endUserTotals(endUsers: string[]): Promise<EntitySpendRow[]> {
+    return this.entityTotals("end_user", {}, endUsers);
+  }
+
+  private entityTotals(entityType: EntityType, days: Partial<DayRange>, entities: string[] = []): Promise<EntitySpendRow[]> {
     const spend = sql<number>`sum(${dailyEntitySpend.spend})`.mapWith(Number);
     return this.db
-      .select({ tag: dailyEntitySpend.entity, requests: sql<number>`sum(${dailyEntitySpend.requests})`.mapWith(Number), spend })
+      .select({ entity: dailyEntitySpend.entity, requests: sql<number>`sum(${dailyEntitySpend.requests})`.mapWith(Number), spend })
       .from(dailyEntitySpend)
       .where(
         and(
-          eq(dailyEntitySpend.entityType, "tag"),
+          eq(dailyEntitySpend.entityType, entityType),
+          entities.length === 0 ? undefined : inArray(dailyEntitySpend.entity, entities),
           days.startDay === undefined ? undefined : gte(dailyEntitySpend.day, days.startDay),
           days.endDay === undefined ? undefined : lte(dailyEntitySpend.day, days.endDay),
         ),

@@ -118,6 +118,16 @@ describe("ListSpendLogs", () => {
   });
 });
 
+describe("EndUserSpend", () => {
+  test("answers the end users with requests booked, every one or those named, and no others", async () => {
+    expect((await client.endUserSpend({})).endUsers).toEqual([expect.objectContaining({ endUser: "acme", requests: 2n, spend: 0.5 + 3.5 })]);
+    expect((await client.endUserSpend({ endUsers: ["acme", "nobody-here"] })).endUsers.map((e) => e.endUser)).toEqual(["acme"]);
+    expect((await client.endUserSpend({ endUsers: ["nobody-here"] })).endUsers).toEqual([]);
+    const many = Array.from({ length: MAX_LIST_LIMIT + 1 }, (_, i) => String(i));
+    await expect(client.endUserSpend({ endUsers: many })).rejects.toMatchObject({ code: Code.InvalidArgument });
+  });
+});
+
 describe("KeySpend", () => {
   test("sums the ledger's spend per key hash, 0 for a key without rows", async () => {
     const nobody = "d".repeat(64);

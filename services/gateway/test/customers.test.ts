@@ -130,6 +130,25 @@ describe("customers", () => {
     expect((await info("ledgered")).json.spend).toBeCloseTo(rows[0]!.spend, 12);
   });
 
+  it("shows an end user that made requests without being made a customer, as LiteLLM records it on its first request", async () => {
+    const key = (await admin<GeneratedKey>(baseUrl, "POST", "/key/generate", {})).json;
+    expect((await info("walk-in")).status).toBe(404);
+    await ask(key.key, "walk-in");
+    await ask(key.key, "walk-in", "header");
+    const shown = await eventually("the ledger to book both requests", async () => {
+      const { status, json } = await info("walk-in");
+      const rows = (await admin<{ spend: number }[]>(baseUrl, "GET", `/spend/logs?api_key=${key.token}`)).json;
+      return status === 200 && rows.length === 2 && json.spend >= rows[0]!.spend + rows[1]!.spend - 1e-12 ? { json, rows } : undefined;
+    });
+    expect(shown.json).toMatchObject({ user_id: "walk-in", alias: null, blocked: false, litellm_budget_table: null });
+    expect(shown.json.spend).toBeCloseTo(shown.rows[0]!.spend + shown.rows[1]!.spend, 12);
+    const listed = (await admin<CustomerJson[]>(baseUrl, "GET", "/customer/list")).json;
+    expect(listed.filter((c) => c.user_id === "walk-in")).toEqual([expect.objectContaining({ spend: shown.json.spend, litellm_budget_table: null })]);
+    // Made a customer later, it is listed once, with its row.
+    await newCustomer({ user_id: "walk-in", alias: "Regular" });
+    expect((await admin<CustomerJson[]>(baseUrl, "GET", "/customer/list")).json.filter((c) => c.user_id === "walk-in")).toEqual([expect.objectContaining({ alias: "Regular" })]);
+  });
+
   it("answers bad customer requests with OpenAI-style errors", async () => {
     for (const [path, body] of [
       ["/customer/new", {}],

@@ -1,7 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { EndUserSpend } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import type { Customer, CustomerSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { queryOf, sendJson } from "../http.js";
+import { asMasterKey, queryOf, sendJson } from "../http.js";
 import {
   bad,
   body,
@@ -106,15 +108,51 @@ export async function updateCustomer(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, (await shown(ctx, [customer!]))[0]);
 }
 
+/**
+ * An end user the ledger has requests of but no customer row, as LiteLLM
+ * shows the end users it records on their first request: no limits, and its
+ * spend over every request made for it.
+ */
+function recorded(e: EndUserSpend) {
+  return {
+    user_id: e.endUser,
+    budget_id: null,
+    alias: null,
+    blocked: false,
+    spend: e.spend,
+    allowed_model_region: null,
+    default_model: null,
+    litellm_budget_table: null,
+    created_at: null,
+    updated_at: null,
+  };
+}
+
+const endUsersRecorded = async (ctx: RequestContext, endUsers: string[]) =>
+  (await ctx.options.peers.accounting.endUserSpend({ endUsers }, asMasterKey(ctx))).endUsers;
+
+/** A customer, or an end user only the ledger knows (a 404 for neither). */
 export async function customerInfoRoute(ctx: RequestContext): Promise<void> {
   const id = userId(queryOf(ctx.req).get("end_user_id"), "end_user_id");
-  const { customer } = await ctx.options.peers.keys.getCustomer({ userId: id }, callOptions(ctx));
+  let customer: Customer | undefined;
+  try {
+    ({ customer } = await ctx.options.peers.keys.getCustomer({ userId: id }, callOptions(ctx)));
+  } catch (err) {
+    if (ConnectError.from(err).code !== Code.NotFound) throw err;
+    const [seen] = await endUsersRecorded(ctx, [id]);
+    if (!seen) throw err;
+    return sendJson(ctx.res, 200, recorded(seen));
+  }
   sendJson(ctx.res, 200, (await shown(ctx, [customer!]))[0]);
 }
 
+/** The customers, then every end user the ledger has requests of without a customer row. */
 export async function listCustomers(ctx: RequestContext): Promise<void> {
+  // The keys service decides first whether the caller may list them at all.
   const { customers } = await ctx.options.peers.keys.listCustomers({}, callOptions(ctx));
-  sendJson(ctx.res, 200, await shown(ctx, customers));
+  const seen = await endUsersRecorded(ctx, []);
+  const known = new Set(customers.map((c) => c.userId));
+  sendJson(ctx.res, 200, [...(await shown(ctx, customers)), ...seen.filter((e) => !known.has(e.endUser)).map(recorded)]);
 }
 
 async function userIds(ctx: RequestContext): Promise<string[]> {
