@@ -134,6 +134,9 @@ function activityTests(mode: (typeof MODES)[number]): void {
     expect(Object.keys(customer.json.results[0]!.breakdown.entities)).toEqual(["act-acme"]);
     expect((await get(`/end_user/daily/activity/aggregated?${RANGE}`)).json.metadata.total_api_requests).toBe(1);
     expect((await get(`/customer/daily/activity?${RANGE}`, keys["act-bo"])).json.metadata.total_api_requests).toBe(0);
+    // Never made a customer, the end user is shown as the ledger knows it.
+    const info = (await fetch(`${baseUrl}/customer/info?end_user_id=act-acme`, { headers: { authorization: `Bearer ${MASTER_KEY}` } }).then((r) => r.json())) as { spend: number };
+    expect(info.spend).toBeCloseTo(customer.json.metadata.total_spend, 12);
   });
 
   it("asks for both days", async () => {
