@@ -15,7 +15,7 @@ export interface OrganizationMember {
   user_id: string;
   user_email?: string;
   user_role: (typeof ORGANIZATION_ROLES)[number];
-  /** Dollars the member's keys in the organization's teams may spend, for good. */
+  /** Dollars the member's keys in the organization may spend, for good. */
   max_budget_in_organization?: number;
 }
 

@@ -3,7 +3,7 @@ import type { Db } from "@gateway/common";
 import type { BudgetStore } from "./budget-store.js";
 import { organizations, teams, virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
-import type { OrganizationMember, OrganizationRow } from "./organization-record.js";
+import { membersOf, type OrganizationMember, type OrganizationRow } from "./organization-record.js";
 import type { TeamRow } from "./team-record.js";
 
 export type NewOrganizationRow = typeof organizations.$inferInsert;
@@ -43,10 +43,9 @@ export class OrganizationStore {
     const changed = await this.db.transaction(async (tx) => {
       const [row] = await tx.select().from(organizations).where(eq(organizations.organizationId, organizationId)).for("update");
       if (!row) return undefined;
-      const members = Array.isArray(row.members) ? (row.members as OrganizationMember[]) : [];
       const [updated] = await tx
         .update(organizations)
-        .set({ members: change(members), updatedAt: new Date() })
+        .set({ members: change(membersOf(row)), updatedAt: new Date() })
         .where(eq(organizations.organizationId, organizationId))
         .returning();
       return updated;
@@ -71,8 +70,8 @@ export class OrganizationStore {
 
   /**
    * Deletes the organizations with their teams and, as LiteLLM does, every
-   * key of theirs or of those teams, in one transaction (the organizations are locked
-   * first, so no team joins one meanwhile).
+   * key of theirs or of those teams, in one transaction (the organizations
+   * are locked first, so no team or key joins one meanwhile).
    */
   async delete(organizationIds: string[]): Promise<{ organizations: OrganizationRow[]; teams: TeamRow[]; keys: KeyRow[] }> {
     return this.db.transaction(async (tx) => {
