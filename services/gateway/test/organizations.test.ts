@@ -198,6 +198,30 @@ function organizationTests(mode: (typeof MODES)[number]): void {
     expect(listed.json[0]!.members.map((m) => m.user_id)).toEqual([`lead-${mode}`]);
   });
 
+  it("counts the requests of its teams' keys and of keys that name it without a team, in its spend and daily activity", async () => {
+    const { organization_id: id } = await newOrganization({ organization_alias: "Counted" });
+    const { key: teamKeyValue } = await teamKey(id);
+    const direct = (await admin<GeneratedKey>(baseUrl, "POST", "/key/generate", { organization_id: id })).json.key;
+    const costs = [];
+    for (const key of [teamKeyValue, direct]) {
+      const { response } = await new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: key, maxRetries: 0 }).chat.completions
+        .create({ model: "fast-model", messages: MESSAGES, max_tokens: 10 })
+        .withResponse();
+      costs.push((await setup.gateway.spendLog(response.headers.get("x-litellm-call-id")!))["spend"] as number);
+    }
+    const total = costs[0]! + costs[1]!;
+    expect((await admin<OrganizationJson>(baseUrl, "GET", `/organization/info?organization_id=${id}`)).json.spend).toBeCloseTo(total, 12);
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const activity = await admin<{ metadata: { total_api_requests: number; total_spend: number }; results: { breakdown: { entities: Record<string, unknown> } }[] }>(
+      baseUrl,
+      "GET",
+      `/organization/daily/activity?organization_ids=${id}&start_date=${day(-1)}&end_date=${day(1)}`,
+    );
+    expect(activity.json.metadata.total_api_requests).toBe(2);
+    expect(activity.json.metadata.total_spend).toBeCloseTo(total, 12);
+    expect(Object.keys(activity.json.results[0]!.breakdown.entities)).toEqual([id]);
+  });
+
   it("answers bad bodies with OpenAI-style errors", async () => {
     for (const [method, path, body] of [
       ["POST", "/organization/new", {}],

@@ -67,8 +67,14 @@ export function toOrganizationRecord(row: OrganizationRow): OrganizationRecord {
   };
 }
 
+/** What belongs to an organization besides its row: its teams' ids, and the hashes of the keys that name it outside them. */
+export interface OrganizationParts {
+  teamIds: readonly string[];
+  keyHashes: readonly string[];
+}
+
 /** An organization as management calls show it; `spend` is its budget period's, for one with a budget. */
-export function toOrganizationProto(row: OrganizationRow, teamIds: readonly string[], now = Date.now(), spend?: number): Organization {
+export function toOrganizationProto(row: OrganizationRow, parts: OrganizationParts, now = Date.now(), spend?: number): Organization {
   return create(OrganizationSchema, {
     organizationId: row.organizationId,
     organizationAlias: row.organizationAlias,
@@ -80,7 +86,8 @@ export function toOrganizationProto(row: OrganizationRow, teamIds: readonly stri
     createdAtMs: BigInt(row.createdAt.getTime()),
     updatedAtMs: BigInt(row.updatedAt.getTime()),
     ...(spend !== undefined && { spend }),
-    teamIds: [...teamIds],
+    teamIds: [...parts.teamIds],
     budgetId: row.budgetId ?? "",
+    keyHashes: [...parts.keyHashes],
   });
 }

@@ -68,6 +68,12 @@ export class OrganizationStore {
     return this.db.select().from(teams).where(inArray(teams.organizationId, organizationIds)).orderBy(teams.createdAt, teams.teamId);
   }
 
+  /** The keys that name any of the organizations themselves. */
+  async keysOf(organizationIds: string[]): Promise<KeyRow[]> {
+    if (organizationIds.length === 0) return [];
+    return this.db.select().from(virtualKeys).where(inArray(virtualKeys.organizationId, organizationIds)).orderBy(virtualKeys.createdAt, virtualKeys.id);
+  }
+
   /**
    * Deletes the organizations with their teams and, as LiteLLM does, every
    * key of theirs or of those teams, in one transaction (the organizations

@@ -211,10 +211,11 @@ export async function teamDailyActivity(ctx: RequestContext): Promise<void> {
 }
 
 /**
- * GET /organization/daily/activity: the activity of the teams of the
- * organizations `organization_ids` names (comma-separated; none: every one
- * the caller may read, which for a key that does not read everything are
- * those its user is a member of), each row under its team's organization.
+ * GET /organization/daily/activity: the activity of the organizations
+ * `organization_ids` names (comma-separated; none: every one the caller may
+ * read, which for a key that does not read everything are those its user is
+ * a member of): their teams' rows, and those of the keys that name them
+ * outside their teams, each under its organization.
  */
 export async function organizationDailyActivity(ctx: RequestContext): Promise<void> {
   const { organizations, teams } = await ctx.options.peers.keys.listOrganizations({}, callOptions(ctx));
@@ -222,9 +223,16 @@ export async function organizationDailyActivity(ctx: RequestContext): Promise<vo
   const readable = new Set(organizations.map((o) => o.organizationId));
   const outside = asked.filter((id) => !readable.has(id));
   if (outside.length > 0) throw forbidden(`You may not read the activity of organization ${outside.join(", ")}`, "organization_ids");
-  const chosen = asked.length > 0 ? new Set(asked) : readable;
-  const organizationOf = new Map(teams.filter((t) => chosen.has(t.organizationId)).map((t) => [t.teamId, t.organizationId]));
-  const byOrganization: EntityOf = (row) => organizationOf.get(row.teamId) ?? "";
-  if (organizationOf.size === 0) return answer(ctx, [], byOrganization);
-  answer(ctx, await activity(ctx, { teamIds: [...organizationOf.keys()], keyHashes: (await keyHashesOf(ctx, "")) ?? [] }), byOrganization);
+  const chosen = organizations.filter((o) => (asked.length > 0 ? asked.includes(o.organizationId) : true));
+  const byTeam = new Map(teams.filter((t) => chosen.some((o) => o.organizationId === t.organizationId)).map((t) => [t.teamId, t.organizationId]));
+  const byKey = new Map(chosen.flatMap((o) => o.keyHashes.map((hash) => [hash, o.organizationId] as const)));
+  const byOrganization: EntityOf = (row) => byTeam.get(row.teamId) ?? byKey.get(row.keyHash) ?? "";
+  const only = apiKeyParam(ctx);
+  const keyHashes = [...byKey.keys()].filter((hash) => only === "" || hash === only);
+  const [teamRows, keyRows] = await Promise.all([
+    byTeam.size === 0 ? [] : activity(ctx, { teamIds: [...byTeam.keys()], keyHashes: only === "" ? [] : [only] }),
+    keyHashes.length === 0 ? [] : activity(ctx, { keyHashes }),
+  ]);
+  // A key's rows booked while it was in one of the teams are counted with the team's already.
+  answer(ctx, [...teamRows, ...keyRows.filter((row) => !byTeam.has(row.teamId))].sort((a, b) => a.day.localeCompare(b.day)), byOrganization);
 }

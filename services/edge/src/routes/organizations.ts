@@ -102,12 +102,17 @@ function organizationInfo(o: Organization, spend: number, teams: ReturnType<type
 
 /**
  * What each organization has spent: for one with a budget, its budget
- * period's, as the keys service holds the budget to it; otherwise its
- * teams' in the ledger.
+ * period's, as the keys service holds the budget to it; otherwise, in the
+ * ledger, its teams' and that of the keys that name it outside them.
  */
 async function spendOfOrganizations(ctx: RequestContext, organizations: Organization[]): Promise<number[]> {
-  const ledger = await ledgerSpend(ctx, "teamIds", organizations.filter((o) => o.spend === undefined).flatMap((o) => o.teamIds));
-  return organizations.map((o) => o.spend ?? o.teamIds.reduce((sum, id) => sum + (ledger[id] ?? 0), 0));
+  const unbudgeted = organizations.filter((o) => o.spend === undefined);
+  const [teams, keys] = await Promise.all([
+    ledgerSpend(ctx, "teamIds", unbudgeted.flatMap((o) => o.teamIds)),
+    ledgerSpend(ctx, "keyHashes", unbudgeted.flatMap((o) => o.keyHashes)),
+  ]);
+  const sum = (ids: string[], spend: Record<string, number>) => ids.reduce((total, id) => total + (spend[id] ?? 0), 0);
+  return organizations.map((o) => o.spend ?? sum(o.teamIds, teams) + sum(o.keyHashes, keys));
 }
 
 /** Organizations as shown, each with those of `teams` that belong to it. */

@@ -52,10 +52,19 @@ async function existing(deps: AdminDeps, organizationId: string): Promise<Organi
   return row;
 }
 
-/** Organizations as management calls show them, with their teams' ids; one with a budget carries its budget period's spend. */
+/**
+ * Organizations as management calls show them, with their teams' ids and
+ * the keys that name them outside those teams; one with a budget carries its
+ * budget period's spend.
+ */
 async function organizationViews(deps: AdminDeps, rows: OrganizationRow[], teams: TeamRow[]): Promise<Organization[]> {
-  const teamIds = (row: OrganizationRow) => teams.filter((t) => t.organizationId === row.organizationId).map((t) => t.teamId);
-  return viewsWithSpend(deps, rows, toOrganizationRecord, (row, now, spend) => toOrganizationProto(row, teamIds(row), now, spend));
+  const keys = await deps.organizationStore.keysOf(rows.map((row) => row.organizationId));
+  const parts = (row: OrganizationRow) => {
+    const teamIds = teams.filter((t) => t.organizationId === row.organizationId).map((t) => t.teamId);
+    const own = keys.filter((k) => k.organizationId === row.organizationId && !teamIds.includes(k.teamId));
+    return { teamIds, keyHashes: own.flatMap((k) => [k.keyHash, ...k.previousKeyHashes]) };
+  };
+  return viewsWithSpend(deps, rows, toOrganizationRecord, (row, now, spend) => toOrganizationProto(row, parts(row), now, spend));
 }
 
 async function organizationView(deps: AdminDeps, row: OrganizationRow): Promise<Organization> {
