@@ -197,11 +197,14 @@ describe("keys that name an organization themselves", () => {
     await createOrganization("other-direct");
     const minted = await client().generateKey({ settings: { organizationId: "direct" } }, asMaster);
     expect(minted.info?.organizationId).toBe("direct");
+    // Its hash comes with the organization (its ledger rows are the organization's); a key of one of its teams' does not.
+    await client().createTeam({ teamId: "direct-team", settings: { organizationId: "direct" } }, asMaster);
+    await client().generateKey({ settings: { organizationId: "direct", teamId: "direct-team" } }, asMaster);
+    expect((await client().getOrganization({ organizationId: "direct" }, asMaster)).organization?.keyHashes).toEqual([minted.info!.keyHash]);
     const first = await ask(minted.key, "fast-model", "direct-1");
     await expect(ask(minted.key)).rejects.toMatchObject({ code: Code.ResourceExhausted, rawMessage: expect.stringContaining("organization") });
     await client().release({ requestId: "direct-1", keyHash: minted.info!.keyHash, holder: first.holder, cost: 0 });
     await expect(ask(minted.key, "smart-model")).rejects.toMatchObject({ rawMessage: expect.stringContaining("Organization=direct may not use model=smart-model") });
-    await client().createTeam({ teamId: "direct-team", settings: { organizationId: "direct" } }, asMaster);
     const refusals: [MessageInitShape<typeof KeySettingsSchema>, string][] = [
       [{ organizationId: "missing" }, "organization_id missing names no organization"],
       [{ organizationId: "other-direct", teamId: "direct-team" }, "team direct-team belongs to organization direct, not other-direct"],
