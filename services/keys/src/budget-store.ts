@@ -48,6 +48,11 @@ export class BudgetStore {
     return budgetIds.length === 0 ? [] : this.db.select().from(budgets).where(inArray(budgets.budgetId, budgetIds));
   }
 
+  /** inForce for one row, or none. */
+  async oneInForce<R extends Budgeted>(row: R | undefined): Promise<R | undefined> {
+    return row && (await this.inForce([row]))[0];
+  }
+
   /** The rows with the limits in force, their budgets filling in what they leave unset. */
   async inForce<R extends Budgeted>(rows: R[]): Promise<R[]> {
     const named = [...new Set(rows.flatMap((row) => (row.budgetId === null ? [] : [row.budgetId])))];

@@ -18,17 +18,9 @@ export class CustomerStore {
     private readonly budgets: BudgetStore,
   ) {}
 
-  private inForce(rows: CustomerRow[]): Promise<CustomerRow[]> {
-    return this.budgets.inForce(rows);
-  }
-
-  private async oneInForce(row: CustomerRow | undefined): Promise<CustomerRow | undefined> {
-    return row && (await this.inForce([row]))[0];
-  }
-
   async insert(row: NewCustomerRow): Promise<CustomerRow> {
     const [inserted] = await this.db.insert(customers).values(row).returning();
-    return (await this.oneInForce(inserted)) as CustomerRow;
+    return (await this.budgets.oneInForce(inserted)) as CustomerRow;
   }
 
   async update(userId: string, patch: CustomerPatch): Promise<CustomerRow | undefined> {
@@ -37,32 +29,32 @@ export class CustomerStore {
       .set({ ...patch, updatedAt: new Date() })
       .where(eq(customers.userId, userId))
       .returning();
-    return this.oneInForce(row);
+    return this.budgets.oneInForce(row);
   }
 
   /** Blocks or unblocks the customers, making those not yet known (blocked, as LiteLLM's /customer/block does). */
   async setBlocked(userIds: string[], blocked: boolean): Promise<CustomerRow[]> {
     if (!blocked) {
-      return this.inForce(await this.db.update(customers).set({ blocked, updatedAt: new Date() }).where(inArray(customers.userId, userIds)).returning());
+      return this.budgets.inForce(await this.db.update(customers).set({ blocked, updatedAt: new Date() }).where(inArray(customers.userId, userIds)).returning());
     }
     const rows = await this.db
       .insert(customers)
       .values(userIds.map((userId) => ({ userId, blocked })))
       .onConflictDoUpdate({ target: customers.userId, set: { blocked: sql`excluded.blocked`, updatedAt: new Date() } })
       .returning();
-    return this.inForce(rows);
+    return this.budgets.inForce(rows);
   }
 
   async byId(userId: string): Promise<CustomerRow | undefined> {
     const [row] = await this.db.select().from(customers).where(eq(customers.userId, userId));
-    return this.oneInForce(row);
+    return this.budgets.oneInForce(row);
   }
 
   async all(): Promise<CustomerRow[]> {
-    return this.inForce(await this.db.select().from(customers).orderBy(customers.createdAt, customers.userId));
+    return this.budgets.inForce(await this.db.select().from(customers).orderBy(customers.createdAt, customers.userId));
   }
 
   async delete(userIds: string[]): Promise<CustomerRow[]> {
-    return this.inForce(await this.db.delete(customers).where(inArray(customers.userId, userIds)).returning());
+    return this.budgets.inForce(await this.db.delete(customers).where(inArray(customers.userId, userIds)).returning());
   }
 }

@@ -20,13 +20,9 @@ export class OrganizationStore {
     private readonly budgets: BudgetStore,
   ) {}
 
-  private async oneInForce(row: OrganizationRow | undefined): Promise<OrganizationRow | undefined> {
-    return row && (await this.budgets.inForce([row]))[0];
-  }
-
   async insert(row: NewOrganizationRow): Promise<OrganizationRow> {
     const [inserted] = await this.db.insert(organizations).values(row).returning();
-    return (await this.oneInForce(inserted)) as OrganizationRow;
+    return (await this.budgets.oneInForce(inserted)) as OrganizationRow;
   }
 
   async update(organizationId: string, patch: OrganizationPatch): Promise<OrganizationRow | undefined> {
@@ -35,7 +31,7 @@ export class OrganizationStore {
       .set({ ...patch, updatedAt: new Date() })
       .where(eq(organizations.organizationId, organizationId))
       .returning();
-    return this.oneInForce(row);
+    return this.budgets.oneInForce(row);
   }
 
   /** As TeamStore.changeMembers: the row is locked while its members change, so changes made at once on several replicas all apply. */
@@ -50,12 +46,12 @@ export class OrganizationStore {
         .returning();
       return updated;
     });
-    return this.oneInForce(changed);
+    return this.budgets.oneInForce(changed);
   }
 
   async byId(organizationId: string): Promise<OrganizationRow | undefined> {
     const [row] = await this.db.select().from(organizations).where(eq(organizations.organizationId, organizationId));
-    return this.oneInForce(row);
+    return this.budgets.oneInForce(row);
   }
 
   async all(): Promise<OrganizationRow[]> {
