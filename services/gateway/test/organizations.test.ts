@@ -210,6 +210,9 @@ function organizationTests(mode: (typeof MODES)[number]): void {
       costs.push((await setup.gateway.spendLog(response.headers.get("x-litellm-call-id")!))["spend"] as number);
     }
     const total = costs[0]! + costs[1]!;
+    // /key/list's organization_id lists both (and /key/info shows a team's key as the organization's).
+    const listed = await admin<{ keys: { token: string; organization_id: string | null }[] }>(baseUrl, "GET", `/key/list?organization_id=${id}&return_full_object=true`);
+    expect(listed.json.keys.map((k) => k.organization_id)).toEqual([id, id]);
     expect((await admin<OrganizationJson>(baseUrl, "GET", `/organization/info?organization_id=${id}`)).json.spend).toBeCloseTo(total, 12);
     const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
     const activity = await admin<{ metadata: { total_api_requests: number; total_spend: number }; results: { breakdown: { entities: Record<string, unknown> } }[] }>(

@@ -1,6 +1,6 @@
-import { and, count, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { and, count, eq, inArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "@gateway/common";
-import { virtualKeys } from "./db/schema.js";
+import { teams, virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
 
 export type NewKeyRow = typeof virtualKeys.$inferInsert;
@@ -10,6 +10,8 @@ export interface KeyListFilter {
   userId?: string;
   teamId?: string;
   keyAlias?: string;
+  /** Keys that name the organization, and keys of its teams. */
+  organizationId?: string;
 }
 
 /** Virtual keys in Postgres. Only management calls and cache loads come here, never a model call. */
@@ -59,6 +61,10 @@ export class KeyStore {
     if (filter.userId) conditions.push(eq(virtualKeys.userId, filter.userId));
     if (filter.teamId) conditions.push(eq(virtualKeys.teamId, filter.teamId));
     if (filter.keyAlias) conditions.push(eq(virtualKeys.keyAlias, filter.keyAlias));
+    if (filter.organizationId) {
+      const itsTeams = this.db.select({ teamId: teams.teamId }).from(teams).where(eq(teams.organizationId, filter.organizationId));
+      conditions.push(or(eq(virtualKeys.organizationId, filter.organizationId), inArray(virtualKeys.teamId, itsTeams))!);
+    }
     const where = conditions.length > 0 ? and(...conditions) : undefined;
     const rows = await this.db.select().from(virtualKeys).where(where).orderBy(virtualKeys.createdAt, virtualKeys.id).offset(offset).limit(limit);
     const [total] = await this.db.select({ n: count() }).from(virtualKeys).where(where);

@@ -201,6 +201,13 @@ describe("keys that name an organization themselves", () => {
     await client().createTeam({ teamId: "direct-team", settings: { organizationId: "direct" } }, asMaster);
     await client().generateKey({ settings: { organizationId: "direct", teamId: "direct-team" } }, asMaster);
     expect((await client().getOrganization({ organizationId: "direct" }, asMaster)).organization?.keyHashes).toEqual([minted.info!.keyHash]);
+    // The organization's keys: those that name it, and its teams' (which show it as theirs), and no others.
+    const teamKeyOf = await client().generateKey({ settings: { teamId: "direct-team" } }, asMaster);
+    expect(teamKeyOf.info?.organizationId).toBe("direct");
+    await client().generateKey({}, asMaster);
+    const listed = (await client().listKeys({ organizationId: "direct", size: 100 }, asMaster)).keys.map((k) => k.keyHash);
+    expect(listed).toHaveLength(3);
+    expect(listed).toEqual(expect.arrayContaining([minted.info!.keyHash, teamKeyOf.info!.keyHash]));
     const first = await ask(minted.key, "fast-model", "direct-1");
     await expect(ask(minted.key)).rejects.toMatchObject({ code: Code.ResourceExhausted, rawMessage: expect.stringContaining("organization") });
     await client().release({ requestId: "direct-1", keyHash: minted.info!.keyHash, holder: first.holder, cost: 0 });
@@ -308,6 +315,7 @@ describe("organization members", () => {
     expect((await client().listTeams({}, as(lead))).teams.map((t) => t.teamId)).toEqual(["managed-team"]);
     expect((await client().getTeam({ teamId: "managed-team" }, as(lead))).keys.map((k) => k.keyHash)).toEqual([minted.info!.keyHash]);
     expect((await client().listKeys({ teamId: "managed-team" }, as(lead))).keys.map((k) => k.keyHash)).toEqual([minted.info!.keyHash]);
+    expect((await client().listKeys({ organizationId: "managed" }, as(lead))).keys.map((k) => k.keyHash)).toEqual([minted.info!.keyHash]);
     expect(await refused(client().addTeamMembers({ teamId: "managed-team", membersJson: '[{"role":"user","user_id":"x"}]' }, as(member)))).toMatchObject({ code: Code.PermissionDenied });
     expect((await client().getOrganization({ organizationId: "managed" }, as(member))).organization?.organizationId).toBe("managed");
     expect((await client().listOrganizations({}, as(member))).organizations.map((o) => o.organizationId)).toEqual(["managed"]);

@@ -192,7 +192,7 @@ async function keyByHash(ctx: RequestContext, keyHash: string, q: URLSearchParam
   });
   const k = found?.key;
   const matches = (param: string, value: string) => !q.get(param) || q.get(param) === value;
-  return k && matches("user_id", k.userId) && matches("team_id", k.teamId) && matches("key_alias", k.keyAlias) ? [k] : [];
+  return k && matches("user_id", k.userId) && matches("team_id", k.teamId) && matches("key_alias", k.keyAlias) && matches("organization_id", k.organizationId) ? [k] : [];
 }
 
 export async function listKeys(ctx: RequestContext): Promise<void> {
@@ -204,7 +204,7 @@ export async function listKeys(ctx: RequestContext): Promise<void> {
   const { keys, totalCount } = keyHash
     ? await keyByHash(ctx, keyHash, q).then((found) => ({ keys: page === 1 ? found : [], totalCount: found.length }))
     : await ctx.options.peers.keys.listKeys(
-        { page, size, userId: q.get("user_id") ?? "", teamId: q.get("team_id") ?? "", keyAlias: q.get("key_alias") ?? "" },
+        { page, size, userId: q.get("user_id") ?? "", teamId: q.get("team_id") ?? "", keyAlias: q.get("key_alias") ?? "", organizationId: q.get("organization_id") ?? "" },
         callOptions(ctx),
       );
   const full = q.get("return_full_object") === "true";

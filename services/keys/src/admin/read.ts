@@ -3,7 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey, readsAll } from "@gateway/common";
 import { VirtualKeySchema, type GetKeyRequest, type KeyRef, type ListKeysRequest, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { KeyListFilter } from "../key-store.js";
-import { forbidden, inTeam, isTeamAdmin, mayReadKey, unlessNotFound, type Caller } from "./access.js";
+import { forbidden, inTeam, isTeamAdmin, mayReadKey, organizationRole, unlessNotFound, type Caller } from "./access.js";
 import { resolveKey, type AdminDeps } from "./context.js";
 import { keyView, keyViews } from "./views.js";
 
@@ -47,11 +47,13 @@ export async function listKeys(deps: AdminDeps, req: ListKeysRequest, caller: Ca
 /**
  * The filter a caller lists with: as asked, by whoever reads everything;
  * below that, its own user's keys (in a team it is in), or, by a team's
- * admin, the team's keys.
+ * admin, the team's keys, or, by an organization's org_admin, the
+ * organization's keys.
  */
 function listedFor(deps: AdminDeps, req: ListKeysRequest, caller: Caller): KeyListFilter {
-  const asked = { userId: req.userId, teamId: req.teamId, keyAlias: req.keyAlias };
+  const asked = { userId: req.userId, teamId: req.teamId, keyAlias: req.keyAlias, organizationId: req.organizationId };
   if (readsAll(caller.userRole)) return asked;
+  if (req.organizationId !== "" && organizationRole(deps, caller.userId, req.organizationId) === "org_admin") return asked;
   if (caller.userId === "") throw forbidden("This key has no user_id: it may read only itself (/key/info)");
   if (req.teamId !== "" && !inTeam(deps, caller, req.teamId)) throw forbidden(`You are not allowed to list the keys of team=${req.teamId}`);
   if (req.teamId !== "" && isTeamAdmin(deps, caller, req.teamId)) return asked;

@@ -34,7 +34,13 @@ export async function spendOfMembers(deps: AdminDeps, members: ReadonlyMap<strin
   return Object.fromEntries(budgeted.map(([userId], i) => [userId, spend[i] ?? 0]));
 }
 
-export const keyViews = (deps: AdminDeps, rows: KeyRow[]): Promise<VirtualKey[]> => viewsWithSpend(deps, rows, toRecord, toProto);
+/** Keys as management calls show them; a key of a team in an organization belongs to that organization. */
+export const keyViews = (deps: AdminDeps, rows: KeyRow[]): Promise<VirtualKey[]> =>
+  viewsWithSpend(deps, rows, toRecord, (row, now, spend) => {
+    const view = toProto(row, now, spend);
+    if (view.organizationId === "" && row.teamId !== "") view.organizationId = deps.teams.get(row.teamId)?.organizationId ?? "";
+    return view;
+  });
 
 export async function keyView(deps: AdminDeps, row: KeyRow): Promise<VirtualKey> {
   const [view] = await keyViews(deps, [row]);
