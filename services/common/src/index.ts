@@ -2,7 +2,7 @@ export * from "./bus/index.js";
 export { CALL_DEFAULT_SETTINGS, ConfigError, ignoredSettings, includedFiles, loadConfig, parseConfig, parseModelEntry, ROUTING_STRATEGIES, type GatewayConfig, type ModelEntry } from "./config.js";
 export { serveConnect, connectTransport, type ConnectServer, type ServeOptions } from "./connect.js";
 export { INTERNAL_CREDENTIAL_HEADER, InternalCredential } from "./internal-credential.js";
-export { driverMessage, openDatabase, pgErrorCode, type Database, type DatabaseOptions, type Db } from "./database.js";
+export { databaseUnreachable, driverMessage, openDatabase, pgErrorCode, type Database, type DatabaseOptions, type Db } from "./database.js";
 export { openPglite } from "./pglite.js";
 export { DIRECT_PROTOCOL, directClient } from "./direct-client.js";
 export { transportClient } from "./transport-client.js";

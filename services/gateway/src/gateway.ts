@@ -70,7 +70,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let databaseAlive = () => true;
   try {
     if (needsBus) {
-      bus = await openBus(options);
+      bus = await openBus(options, logger);
       closers.unshift(() => bus!.close());
     }
     if (needsDatabase) {

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { driverMessage, MemoryBus, NatsBus, openDatabase, pgErrorCode, type Bus, type Database, type Logger } from "@gateway/common";
+import { setTimeout as sleep } from "node:timers/promises";
+import { databaseUnreachable, driverMessage, MemoryBus, NatsBus, openDatabase, pgErrorCode, type Bus, type Database, type Logger } from "@gateway/common";
 import { startEmbeddedDatabase, UnusableDataDirectory } from "./embedded-database/start.js";
 import { UsageError, type GatewayOptions } from "./options.js";
 
@@ -19,17 +20,24 @@ export class StartupError extends Error {
 // Postgres answered and refused: no such database, user or password. Waiting will not change that.
 const REFUSED_BY_POSTGRES = new Set(["3D000", "28000", "28P01"]);
 
-export async function openBus(options: GatewayOptions): Promise<Bus> {
-  if (options.natsUrl) {
-    try {
-      return await NatsBus.connect({
-        url: options.natsUrl,
-        ...(options.natsStream && { stream: options.natsStream }),
-        ...(options.natsPrefix && { prefix: options.natsPrefix }),
-      });
-    } catch (err) {
-      throw new StartupError(`cannot use NATS JetStream at ${hostsOf(options.natsUrl)} (NATS_URL): ${(err as Error).message}`);
-    }
+export async function openBus(options: GatewayOptions, logger: Logger): Promise<Bus> {
+  const { natsUrl } = options;
+  if (natsUrl) {
+    const where = `NATS JetStream at ${hostsOf(natsUrl)} (NATS_URL)`;
+    return untilReachable(where, options.startWaitMs, logger, async () => {
+      try {
+        return await NatsBus.connect({
+          url: natsUrl,
+          ...(options.natsStream && { stream: options.natsStream }),
+          ...(options.natsPrefix && { prefix: options.natsPrefix }),
+        });
+      } catch (err) {
+        // NATS refused the credentials: waiting will not change that. Anything
+        // else (not up yet, JetStream still starting) may pass.
+        const refused = /authorization violation|authentication/i.test(String((err as Error).message));
+        throw new StartupError(`cannot use ${where}: ${(err as Error).message}`, refused);
+      }
+    });
   }
   if (options.service !== "all") {
     throw new UsageError(`NATS_URL must be set when running the ${options.service} service on its own`);
@@ -39,19 +47,28 @@ export async function openBus(options: GatewayOptions): Promise<Bus> {
 
 /** The services' database, and whether it is still there (the embedded one can die under the gateway). */
 export async function openGatewayDatabase(options: GatewayOptions, logger: Logger): Promise<{ database: Database; alive: () => boolean }> {
-  if (options.databaseUrl) {
-    let database: Database | undefined;
-    // Asked once here, so that a wrong URL fails the start with its own
-    // message rather than the first migration's (or, for a URL that does not
-    // parse, an error that quotes it, password and all).
-    try {
-      database = await openDatabase({ url: options.databaseUrl });
-      await database.db.execute("SELECT 1");
-    } catch (err) {
-      await database?.close();
-      const refused = REFUSED_BY_POSTGRES.has(pgErrorCode(err) ?? "");
-      throw new StartupError(`cannot ${refused ? "use" : "reach"} Postgres at ${hostsOf(options.databaseUrl)} (${options.databaseUrlSetting ?? "DATABASE_URL"}): ${driverMessage(err)}`, refused);
-    }
+  const { databaseUrl } = options;
+  if (databaseUrl) {
+    const where = `Postgres at ${hostsOf(databaseUrl)} (${options.databaseUrlSetting ?? "DATABASE_URL"})`;
+    const database = await untilReachable(where, options.startWaitMs, logger, async () => {
+      let opened: Database | undefined;
+      // Asked once here, so that a wrong URL fails the start with its own
+      // message rather than the first migration's (or, for a URL that does not
+      // parse, an error that quotes it, password and all).
+      try {
+        opened = await openDatabase({ url: databaseUrl });
+        await opened.db.execute("SELECT 1");
+        return opened;
+      } catch (err) {
+        await opened?.close();
+        const code = pgErrorCode(err);
+        // Postgres refused us, or the URL cannot work (does not parse, TLS
+        // settings): waiting will not help. Anything else (down, starting,
+        // out of connections) may pass.
+        const toChange = REFUSED_BY_POSTGRES.has(code ?? "") || (code === undefined && !databaseUnreachable(err));
+        throw new StartupError(`cannot ${toChange ? "use" : "reach"} ${where}: ${driverMessage(err)}`, toChange);
+      }
+    });
     return { database, alive: () => true };
   }
   if (options.service !== "all") {
@@ -65,6 +82,28 @@ export async function openGatewayDatabase(options: GatewayOptions, logger: Logge
   });
   const database = await openDatabase({ embeddedSocket: embedded.socketPath });
   return { database: { ...database, close: () => database.close().finally(() => embedded.stop()) }, alive: embedded.running };
+}
+
+/**
+ * Runs `attempt` until it succeeds, it fails with something a restart will
+ * not change (`toChange`), or `waitMs` has passed: Postgres and NATS often
+ * start alongside the gateway (compose, a Kubernetes rollout), and a start
+ * that waits a little saves a restart loop. Each failure is logged, with the
+ * time of the next try.
+ */
+async function untilReachable<T>(where: string, waitMs: number, logger: Logger, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (let failures = 0; ; failures++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const left = deadline - Date.now();
+      if (!(err instanceof StartupError) || err.toChange || left <= 0) throw err;
+      const delayMs = Math.min(250 * 2 ** failures, 5_000, left);
+      logger.warn({ err: err.message, retryInMs: delayMs, giveUpInMs: left }, `waiting for ${where}`);
+      await sleep(delayMs);
+    }
+  }
 }
 
 /** Where a URL (or a comma-separated list of them) points, without the user name and password it may carry. */

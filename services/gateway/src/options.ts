@@ -39,6 +39,8 @@ export interface GatewayOptions {
   drainDelayMs: number;
   /** ...then how long requests and streams in flight may take to finish. */
   shutdownTimeoutMs: number;
+  /** At start, how long to keep trying a Postgres or NATS that cannot be reached yet before exiting 1. */
+  startWaitMs: number;
 }
 
 const USAGE = `usage: npm start -- [--config config.yaml] [--port 4000] [--host 127.0.0.1] [--service all|edge|keys|router|accounting]
@@ -46,7 +48,8 @@ const USAGE = `usage: npm start -- [--config config.yaml] [--port 4000] [--host 
 
 environment: DATABASE_URL, NATS_URL, NATS_STREAM, NATS_SUBJECT_PREFIX, GATEWAY_DATA_DIR, KEYS_URL, ROUTER_URL, ACCOUNTING_URL
   (each peer URL may list replicas: http://a:4001,http://b:4001), CONFIG_FILE_PATH, PORT, HOST, GATEWAY_SERVICE,
-  SSL_KEYFILE_PATH, SSL_CERTFILE_PATH, GATEWAY_DRAIN_DELAY_SECONDS (default 0), GATEWAY_SHUTDOWN_TIMEOUT_SECONDS (default 25)`;
+  SSL_KEYFILE_PATH, SSL_CERTFILE_PATH, GATEWAY_DRAIN_DELAY_SECONDS (default 0), GATEWAY_SHUTDOWN_TIMEOUT_SECONDS (default 25),
+  GATEWAY_START_WAIT_SECONDS (default 30)`;
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -102,6 +105,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): GatewayOpt
     sslCertfilePath,
     drainDelayMs: seconds(env, "GATEWAY_DRAIN_DELAY_SECONDS", 0),
     shutdownTimeoutMs: seconds(env, "GATEWAY_SHUTDOWN_TIMEOUT_SECONDS", 25),
+    startWaitMs: seconds(env, "GATEWAY_START_WAIT_SECONDS", 30),
   };
 }
 

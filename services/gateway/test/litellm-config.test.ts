@@ -62,7 +62,7 @@ general_settings:
   master_key: ${MASTER_KEY}
   database_url: postgres://gateway:db-password-123@127.0.0.1:1/ledger
 `);
-    const start = processes.start("all", { configPath, env: { DATABASE_URL: "", NATS_URL: "" } });
+    const start = processes.start("all", { configPath, env: { DATABASE_URL: "", NATS_URL: "", GATEWAY_START_WAIT_SECONDS: "0" } });
     await expect(start).rejects.toThrow(/exited \(1\) before listening:\n[^]*cannot reach Postgres at 127\.0\.0\.1:1\/ledger \(general_settings\.database_url\)/);
     await expect(start).rejects.not.toThrow(/db-password-123/);
   });

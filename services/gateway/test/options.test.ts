@@ -14,4 +14,10 @@ describe("parseOptions", () => {
     }
     expect(parseOptions(["-c", "litellm.yaml", "--port", "8000"], {})).toMatchObject({ configPath: "litellm.yaml", port: 8000 });
   });
+  it("waits 30 s for Postgres and NATS at start unless GATEWAY_START_WAIT_SECONDS says otherwise, and refuses a wait that is not a number of seconds", () => {
+    expect(parseOptions([], {}).startWaitMs).toBe(30_000);
+    expect(parseOptions([], { GATEWAY_START_WAIT_SECONDS: "0" }).startWaitMs).toBe(0);
+    expect(parseOptions([], { GATEWAY_START_WAIT_SECONDS: "2.5" }).startWaitMs).toBe(2_500);
+    expect(() => parseOptions([], { GATEWAY_START_WAIT_SECONDS: "soon" })).toThrow('GATEWAY_START_WAIT_SECONDS must be a number of seconds, got "soon"');
+  });
 });

@@ -3,8 +3,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { fakeOpenAIConfig, PROVIDER_KEY, writeConfig } from "./support/config.js";
 import { ProcessGroup } from "./support/processes.js";
 
-// Nothing to keep: PGlite in memory, so each start is quick.
-const IN_MEMORY = { DATABASE_URL: "", NATS_URL: "", GATEWAY_DATA_DIR: "", FAKE_PROVIDER_KEY: PROVIDER_KEY };
+// Nothing to keep: PGlite in memory, so each start is quick; and no waiting
+// for a Postgres or NATS that is not there (start-wait.test.ts waits).
+const IN_MEMORY = { DATABASE_URL: "", NATS_URL: "", GATEWAY_DATA_DIR: "", FAKE_PROVIDER_KEY: PROVIDER_KEY, GATEWAY_START_WAIT_SECONDS: "0" };
 
 describe("a gateway that cannot start says why in one line", () => {
   const processes = new ProcessGroup();
@@ -31,16 +32,17 @@ describe("a gateway that cannot start says why in one line", () => {
     await expect(start).rejects.not.toThrow(/db-password-123|SELECT 1/);
   });
 
-  it("when Postgres answers that the database does not exist: exits 2 (a restart will not create it), not the password", async () => {
+  it("when Postgres answers that the database does not exist: exits 2 at once (neither waiting nor a restart will create it), not the password", async () => {
     const missing = `gateway_missing_${process.pid}_${Date.now()}`;
-    const start = processes.start("all", { configPath, env: { ...IN_MEMORY, DATABASE_URL: `postgres://postgres:db-password-123@127.0.0.1:5432/${missing}` } });
+    const start = processes.start("all", { configPath, env: { ...IN_MEMORY, DATABASE_URL: `postgres://postgres:db-password-123@127.0.0.1:5432/${missing}`, GATEWAY_START_WAIT_SECONDS: "60" } });
     await expect(start).rejects.toThrow(new RegExp(`exited \\(2\\) before listening:\\n[^]*cannot use Postgres at 127\\.0\\.0\\.1:5432/${missing} \\(DATABASE_URL\\): database "${missing}" does not exist`));
     await expect(start).rejects.not.toThrow(/db-password-123/);
   });
 
-  it("with a DATABASE_URL that does not parse: exits 1 without quoting it", async () => {
-    const start = processes.start("all", { configPath, env: { ...IN_MEMORY, DATABASE_URL: "postgres://gateway:db-password-123@no such host/ledger" } });
-    await expect(start).rejects.toThrow(/exited \(1\) before listening:\n[^]*cannot reach Postgres at an address that does not parse as a URL \(DATABASE_URL\)/);
+  it("with a DATABASE_URL that does not parse: exits 2 at once (waiting will not help) without quoting it", async () => {
+    const start = processes.start("all", { configPath, env: { ...IN_MEMORY, DATABASE_URL: "postgres://gateway:db-password-123@no such host/ledger", GATEWAY_START_WAIT_SECONDS: "60" } });
+    await expect(start).rejects.toThrow(/exited \(2\) before listening:\n[^]*cannot use Postgres at an address that does not parse as a URL \(DATABASE_URL\)/);
+    await expect(start).rejects.not.toThrow(/waiting for/);
     await expect(start).rejects.not.toThrow(/db-password-123/);
   });
 

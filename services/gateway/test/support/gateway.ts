@@ -23,6 +23,7 @@ export function gatewayOptions(service: ServiceName, configPath: string, plumbin
     sslCertfilePath: undefined,
     drainDelayMs: 0,
     shutdownTimeoutMs: 25_000,
+    startWaitMs: 0,
     ...peers,
   };
 }
