@@ -60,4 +60,19 @@ describe("a start while Postgres and NATS are not up yet", () => {
     await expect(start).rejects.toThrow(/exited \(1\) before listening:\n[^]*"waiting for Postgres at 127\.0\.0\.1:1\/ledger \(DATABASE_URL\)"[^]*cannot reach Postgres at 127\.0\.0\.1:1\/ledger \(DATABASE_URL\): connect ECONNREFUSED/);
     await expect(start).rejects.not.toThrow(/db-password-123/);
   });
+
+  it("does not wait when NATS refuses its credentials: exits 2 at once, not the password", async () => {
+    const guarded = await startThrowawayNats(["--user", "gateway", "--pass", "right-password"]);
+    try {
+      const url = new URL(guarded.url);
+      url.username = "gateway";
+      url.password = "nats-password-123";
+      const env = { FAKE_PROVIDER_KEY: PROVIDER_KEY, DATABASE_URL: "", NATS_URL: url.toString(), GATEWAY_DATA_DIR: "", GATEWAY_START_WAIT_SECONDS: "60" };
+      const start = processes.start("all", { configPath: fakeOpenAIConfig(provider.url), env });
+      await expect(start).rejects.toThrow(new RegExp(`exited \\(2\\) before listening:\\n[^]*cannot use NATS JetStream at ${url.host} \\(NATS_URL\\): `));
+      await expect(start).rejects.not.toThrow(/waiting for|nats-password-123/);
+    } finally {
+      await guarded.close();
+    }
+  });
 });

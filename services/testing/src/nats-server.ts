@@ -18,15 +18,16 @@ export interface ThrowawayNats {
 
 /**
  * A nats-server with JetStream of its own, on a free loopback port, for tests
- * that stop and restart NATS: the machine's shared server must stay up for
- * everyone else's tests.
+ * that stop and restart NATS or start it with other flags (`extraArgs`, e.g.
+ * `--user`): the machine's shared server must stay up for everyone else's
+ * tests.
  */
-export async function startThrowawayNats(): Promise<ThrowawayNats> {
+export async function startThrowawayNats(extraArgs: string[] = []): Promise<ThrowawayNats> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), "gateway-nats-"));
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], { stdio: "ignore" });
+    child = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, ...extraArgs], { stdio: "ignore" });
     await waitForPort(port);
   };
   const stop = async (signal: NodeJS.Signals = "SIGKILL") => {
