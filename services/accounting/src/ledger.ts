@@ -73,6 +73,8 @@ const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
   ["prompt_tokens", "integer"],
   ["completion_tokens", "integer"],
   ["total_tokens", "integer"],
+  ["cache_read_input_tokens", "integer"],
+  ["cache_creation_input_tokens", "integer"],
   ["spend", "double precision"],
   ["start_time", "epoch_ms"],
   ["end_time", "epoch_ms"],
@@ -115,14 +117,18 @@ function batchJson(records: LedgerRecord[]): string {
 // A daily total's cell past its key (daily_spend's, daily_entity_spend's): its
 // columns, what a batch's booked rows sum to in it, and how that adds to what
 // the cell holds.
-const CELL_COLUMNS = sql.raw("key_alias, spend, prompt_tokens, completion_tokens, total_tokens, requests, failed_requests");
+const CELL_COLUMNS = sql.raw(
+  "key_alias, spend, prompt_tokens, completion_tokens, total_tokens, cache_read_input_tokens, cache_creation_input_tokens, requests, failed_requests",
+);
 const CELL_SUMS = sql.raw(
   "(array_agg(key_alias ORDER BY start_time DESC))[1], sum(spend), sum(prompt_tokens), sum(completion_tokens), " +
-    "sum(total_tokens), count(*), count(*) FILTER (WHERE status = 'failure')",
+    "sum(total_tokens), sum(cache_read_input_tokens), sum(cache_creation_input_tokens), count(*), count(*) FILTER (WHERE status = 'failure')",
 );
 const ADD_TO_CELL = sql.raw(
   "key_alias = excluded.key_alias, spend = d.spend + excluded.spend, prompt_tokens = d.prompt_tokens + excluded.prompt_tokens, " +
     "completion_tokens = d.completion_tokens + excluded.completion_tokens, total_tokens = d.total_tokens + excluded.total_tokens, " +
+    "cache_read_input_tokens = d.cache_read_input_tokens + excluded.cache_read_input_tokens, " +
+    "cache_creation_input_tokens = d.cache_creation_input_tokens + excluded.cache_creation_input_tokens, " +
     "requests = d.requests + excluded.requests, failed_requests = d.failed_requests + excluded.failed_requests",
 );
 
@@ -145,16 +151,18 @@ function bookStatement(records: LedgerRecord[]): SQL {
     booked AS (
       INSERT INTO accounting.spend_logs (request_id, key_hash, key_alias, user_id, team_id, end_user,
         cache_hit, cache_key, request_tags, model_group, original_model_group, attempted_fallbacks,
-        deployment_id, provider, model, prompt_tokens, completion_tokens, total_tokens, spend, start_time,
-        end_time, latency_ms, status, error_type, http_status, stream, usage_estimated, call_type)
+        deployment_id, provider, model, prompt_tokens, completion_tokens, total_tokens, cache_read_input_tokens,
+        cache_creation_input_tokens, spend, start_time, end_time, latency_ms, status, error_type, http_status,
+        stream, usage_estimated, call_type)
       SELECT request_id, key_hash, key_alias, user_id, team_id, end_user, cache_hit, cache_key, request_tags,
         model_group, original_model_group, attempted_fallbacks, deployment_id, provider, model, prompt_tokens,
-        completion_tokens, total_tokens, spend, start_time, end_time, latency_ms, status, error_type,
-        http_status, stream, usage_estimated, call_type
+        completion_tokens, total_tokens, cache_read_input_tokens, cache_creation_input_tokens, spend, start_time,
+        end_time, latency_ms, status, error_type, http_status, stream, usage_estimated, call_type
       FROM input
       ON CONFLICT (request_id, start_time) DO NOTHING
-      RETURNING request_id, start_time, key_hash, key_alias, team_id, model_group, spend,
-        prompt_tokens, completion_tokens, total_tokens, status, request_tags, end_user
+      RETURNING request_id, start_time, key_hash, key_alias, team_id, model_group, spend, prompt_tokens,
+        completion_tokens, total_tokens, cache_read_input_tokens, cache_creation_input_tokens, status,
+        request_tags, end_user
     ),
     payloads AS (
       INSERT INTO accounting.spend_log_payloads (request_id, start_time, messages, response)

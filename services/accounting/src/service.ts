@@ -120,6 +120,8 @@ function spendTotal(row: SpendTotalRow) {
     totalTokens: BigInt(row.totalTokens),
     requests: BigInt(row.requests),
     failedRequests: BigInt(row.failedRequests ?? 0),
+    cacheReadInputTokens: BigInt(row.cacheReadInputTokens ?? 0),
+    cacheCreationInputTokens: BigInt(row.cacheCreationInputTokens ?? 0),
   };
 }
 

@@ -32,6 +32,8 @@ export interface LedgerRecord {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
   spend: number;
   /** Unix milliseconds: a number to sort by and send, where an ISO string would be written out and parsed again. */
   start_time: number;
@@ -71,6 +73,8 @@ export function toLedgerRecord(event: UsageEvent, storePrompts: boolean): Ledger
     prompt_tokens: event.promptTokens,
     completion_tokens: event.completionTokens,
     total_tokens: event.totalTokens,
+    cache_read_input_tokens: event.cacheReadInputTokens,
+    cache_creation_input_tokens: event.cacheCreationInputTokens,
     spend: event.cost,
     start_time: timestampMs(startTime),
     end_time: event.endTime ? timestampMs(event.endTime) : null,
@@ -108,6 +112,8 @@ export function toUsageEvent(row: SpendLogRow, payload?: { messages: string; res
     promptTokens: row.promptTokens,
     completionTokens: row.completionTokens,
     totalTokens: row.totalTokens,
+    cacheReadInputTokens: row.cacheReadInputTokens,
+    cacheCreationInputTokens: row.cacheCreationInputTokens,
     cost: row.spend,
     startTime: timestampFromDate(row.startTime),
     ...(row.endTime ? { endTime: timestampFromDate(row.endTime) } : {}),

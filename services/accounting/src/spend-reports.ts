@@ -25,6 +25,9 @@ export interface SpendTotalRow {
   requests: number;
   /** Of the requests, those that failed (daily activity only). */
   failedRequests?: number;
+  /** Of the prompt tokens, those read from and written to providers' prompt caches (daily activity only). */
+  cacheReadInputTokens?: number;
+  cacheCreationInputTokens?: number;
   /** The request tag or end user (daily activity per entity only). */
   entity?: string;
 }
@@ -110,6 +113,8 @@ export class SpendReports {
         promptTokens: t.promptTokens,
         completionTokens: t.completionTokens,
         totalTokens: t.totalTokens,
+        cacheReadInputTokens: t.cacheReadInputTokens,
+        cacheCreationInputTokens: t.cacheCreationInputTokens,
         requests: t.requests,
         failedRequests: t.failedRequests,
       })

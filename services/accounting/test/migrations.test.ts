@@ -40,7 +40,7 @@ describe("on Postgres", () => {
     await migrateAccounting(database);
     await expectWorkingLedger(database);
     const applied = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`accounting.migrations`);
-    expect(applied).toEqual([{ n: 7 }]);
+    expect(applied).toEqual([{ n: 8 }]);
   });
 
   test("a ledger booked before LiteLLM's call_type names has its rows renamed", async () => {
@@ -100,13 +100,33 @@ describe("on Postgres", () => {
     expect(booked).toEqual(old);
   });
 
+  test("a ledger booked before prompt-cache tokens keeps its rows and totals, with none, and books them from then on", async () => {
+    await migrateAccounting(database);
+    const ledger = new Ledger(database.db);
+    const startTime = timestampFromMs(Date.parse("2026-06-03T12:00:00Z"));
+    const old = usageEvent({ requestTags: ["cache-before"], cacheReadInputTokens: 0, cacheCreationInputTokens: 0, startTime });
+    await ledger.record([old]);
+    // As if the rows and totals predated the columns: drop them and forget the migration that made them.
+    for (const table of ["spend_logs", "daily_spend", "daily_entity_spend"]) {
+      await database.db.execute(sql`ALTER TABLE ${sql.raw(`accounting.${table}`)} DROP COLUMN cache_read_input_tokens, DROP COLUMN cache_creation_input_tokens`);
+    }
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at >= (SELECT created_at FROM accounting.migrations ORDER BY created_at OFFSET 7 LIMIT 1)`);
+    await migrateAccounting(database);
+    expect(await ledger.list({ requestId: old.requestId })).toEqual([old]);
+    await ledger.record([usageEvent({ requestTags: ["cache-before"], startTime })]);
+    const day = { startDay: "2026-06-03", endDay: "2026-06-03" };
+    const filter = { keyHashes: [], teamIds: [], excludeTeamIds: [], modelGroup: "", entityType: "tag" as const, entities: ["cache-before"] };
+    const rows = await new SpendReports(database.db).dailyActivity(day, filter, 10);
+    expect(rows.map((r) => [r.requests, r.cacheReadInputTokens, r.cacheCreationInputTokens])).toEqual([[2, 5, 3]]);
+  });
+
   test("a ledger booked before the entity totals gets them from its spend logs", async () => {
     await migrateAccounting(database);
     const startTime = timestampFromMs(Date.parse("2026-05-02T12:00:00Z"));
     await new Ledger(database.db).record([2, 4].map((cost) => usageEvent({ requestTags: ["backfilled"], endUser: "", cost, startTime })));
-    // As if the rows predated the table: drop it and forget the migration that made it.
+    // As if the rows predated the table: drop it and forget the migration that made it and those after.
     await database.db.execute(sql`DROP TABLE accounting.daily_entity_spend`);
-    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at = (SELECT max(created_at) FROM accounting.migrations)`);
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at >= (SELECT created_at FROM accounting.migrations ORDER BY created_at OFFSET 6 LIMIT 1)`);
     await migrateAccounting(database);
     const reports = new SpendReports(database.db);
     const day = { startDay: "2026-05-02", endDay: "2026-05-02" };

@@ -163,6 +163,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       promptTokens: usage?.promptTokens ?? 0,
       completionTokens: usage?.completionTokens ?? 0,
       totalTokens,
+      cacheReadInputTokens: usage?.cachedTokens ?? 0,
+      cacheCreationInputTokens: usage?.cacheWriteTokens ?? 0,
       cost,
       startTime: timestamp(startMs),
       endTime: timestamp(endMs),

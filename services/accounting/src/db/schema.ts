@@ -43,6 +43,9 @@ export const spendLogs = accounting.table(
     promptTokens: integer("prompt_tokens").notNull(),
     completionTokens: integer("completion_tokens").notNull(),
     totalTokens: integer("total_tokens").notNull(),
+    /** Of prompt_tokens, those read from and written to the provider's prompt cache; 0 in rows booked before they were kept. */
+    cacheReadInputTokens: integer("cache_read_input_tokens").notNull().default(0),
+    cacheCreationInputTokens: integer("cache_creation_input_tokens").notNull().default(0),
     /** US dollars (UsageEvent.cost). */
     spend: doublePrecision("spend").notNull(),
     // start_time is the ledger's time axis (partitions, filters, ordering,
@@ -96,6 +99,8 @@ const totalColumns = () => ({
   promptTokens: bigint("prompt_tokens", { mode: "number" }).notNull(),
   completionTokens: bigint("completion_tokens", { mode: "number" }).notNull(),
   totalTokens: bigint("total_tokens", { mode: "number" }).notNull(),
+  cacheReadInputTokens: bigint("cache_read_input_tokens", { mode: "number" }).notNull().default(0),
+  cacheCreationInputTokens: bigint("cache_creation_input_tokens", { mode: "number" }).notNull().default(0),
   requests: bigint("requests", { mode: "number" }).notNull(),
   failedRequests: bigint("failed_requests", { mode: "number" }).notNull(),
 });

@@ -26,6 +26,9 @@ export function usageEvent(init: MessageInitShape<typeof UsageEventSchema> = {})
     promptTokens: 12,
     completionTokens: 34,
     totalTokens: 46,
+    // Of the 12 prompt tokens.
+    cacheReadInputTokens: 5,
+    cacheCreationInputTokens: 3,
     cost: 0.000123,
     startTime: timestampFromMs(1_760_000_000_123),
     endTime: timestampFromMs(1_760_000_001_456),

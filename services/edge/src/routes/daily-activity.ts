@@ -56,6 +56,8 @@ function add(m: Metrics, row: SpendTotal): void {
   m.prompt_tokens += Number(row.promptTokens);
   m.completion_tokens += Number(row.completionTokens);
   m.total_tokens += Number(row.totalTokens);
+  m.cache_read_input_tokens += Number(row.cacheReadInputTokens);
+  m.cache_creation_input_tokens += Number(row.cacheCreationInputTokens);
   m.api_requests += requests;
   m.failed_requests += failed;
   m.successful_requests += requests - failed;
@@ -123,8 +125,8 @@ function answer(ctx: RequestContext, rows: readonly SpendTotal[], entityOf?: Ent
       total_api_requests: totals.api_requests,
       total_successful_requests: totals.successful_requests,
       total_failed_requests: totals.failed_requests,
-      total_cache_read_input_tokens: 0,
-      total_cache_creation_input_tokens: 0,
+      total_cache_read_input_tokens: totals.cache_read_input_tokens,
+      total_cache_creation_input_tokens: totals.cache_creation_input_tokens,
       page,
       total_pages: totalPages,
       has_more: page < totalPages,

@@ -40,7 +40,19 @@ export function spendLogRow(e: UsageEvent) {
     model_id: e.deploymentId,
     // As LiteLLM's spend logs attribute fallbacks. Rows booked before the name asked for was kept have
     // none, and their model_group was that name.
-    metadata: { original_model_group: e.originalModelGroup || e.modelGroup, attempted_fallbacks: e.attemptedFallbacks },
+    metadata: {
+      original_model_group: e.originalModelGroup || e.modelGroup,
+      attempted_fallbacks: e.attemptedFallbacks,
+      // The tokens as LiteLLM's spend logs keep them, prompt-cache reads and writes included.
+      usage_object: {
+        prompt_tokens: e.promptTokens,
+        completion_tokens: e.completionTokens,
+        total_tokens: e.totalTokens,
+        prompt_tokens_details: { cached_tokens: e.cacheReadInputTokens },
+        cache_read_input_tokens: e.cacheReadInputTokens,
+        cache_creation_input_tokens: e.cacheCreationInputTokens,
+      },
+    },
     custom_llm_provider: e.provider,
     user: e.userId,
     team_id: e.teamId || null,
