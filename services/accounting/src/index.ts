@@ -13,7 +13,7 @@ export { DEFAULT_LIST_LIMIT, Ledger, MAX_LIST_LIMIT, type LedgerOptions, type Sp
 export { dayOf, isoDay, partitionName, Partitions } from "./partitions.js";
 export { applyRetention, retentionSettings, type RetentionSettings } from "./retention.js";
 export { accountingRoutes, createAccountingService, type AccountingServiceDeps } from "./service.js";
-export { SpendReports } from "./spend-reports.js";
+export { SpendReports, type SpendTotalRow } from "./spend-reports.js";
 
 const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 

@@ -160,7 +160,7 @@ function bookStatement(records: LedgerRecord[]): SQL {
         end_time, latency_ms, status, error_type, http_status, stream, usage_estimated, call_type
       FROM input
       ON CONFLICT (request_id, start_time) DO NOTHING
-      RETURNING request_id, start_time, key_hash, key_alias, team_id, model_group, spend, prompt_tokens,
+      RETURNING request_id, start_time, key_hash, key_alias, team_id, model_group, provider, model, spend, prompt_tokens,
         completion_tokens, total_tokens, cache_read_input_tokens, cache_creation_input_tokens, status,
         request_tags, end_user
     ),
@@ -172,23 +172,23 @@ function bookStatement(records: LedgerRecord[]): SQL {
       ON CONFLICT DO NOTHING
     ),
     totals AS (
-      INSERT INTO accounting.daily_spend AS d (day, key_hash, team_id, model_group, ${CELL_COLUMNS})
-      SELECT (start_time AT TIME ZONE 'UTC')::date, key_hash, team_id, model_group, ${CELL_SUMS}
+      INSERT INTO accounting.daily_spend AS d (day, key_hash, team_id, model_group, provider, model, ${CELL_COLUMNS})
+      SELECT (start_time AT TIME ZONE 'UTC')::date, key_hash, team_id, model_group, provider, model, ${CELL_SUMS}
       FROM booked
-      GROUP BY 1, 2, 3, 4
-      ORDER BY 1, 2, 3, 4
-      ON CONFLICT (day, key_hash, team_id, model_group) DO UPDATE SET ${ADD_TO_CELL}
+      GROUP BY 1, 2, 3, 4, 5, 6
+      ORDER BY 1, 2, 3, 4, 5, 6
+      ON CONFLICT (day, key_hash, team_id, model_group, provider, model) DO UPDATE SET ${ADD_TO_CELL}
     ),
     entity_totals AS (
-      INSERT INTO accounting.daily_entity_spend AS d (day, entity_type, entity, key_hash, team_id, model_group, ${CELL_COLUMNS})
-      SELECT (start_time AT TIME ZONE 'UTC')::date, e.entity_type, e.entity, key_hash, team_id, model_group, ${CELL_SUMS}
+      INSERT INTO accounting.daily_entity_spend AS d (day, entity_type, entity, key_hash, team_id, model_group, provider, model, ${CELL_COLUMNS})
+      SELECT (start_time AT TIME ZONE 'UTC')::date, e.entity_type, e.entity, key_hash, team_id, model_group, provider, model, ${CELL_SUMS}
       FROM booked CROSS JOIN LATERAL (
         SELECT 'tag', tag FROM jsonb_array_elements_text(booked.request_tags) AS t(tag)
         UNION ALL SELECT 'end_user', booked.end_user WHERE booked.end_user <> ''
       ) AS e(entity_type, entity)
-      GROUP BY 1, 2, 3, 4, 5, 6
-      ORDER BY 1, 2, 3, 4, 5, 6
-      ON CONFLICT (day, entity_type, entity, key_hash, team_id, model_group) DO UPDATE SET ${ADD_TO_CELL}
+      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+      ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+      ON CONFLICT (day, entity_type, entity, key_hash, team_id, model_group, provider, model) DO UPDATE SET ${ADD_TO_CELL}
     )
     SELECT count(*)::int AS booked FROM booked`;
 }

@@ -28,6 +28,9 @@ export interface SpendTotalRow {
   /** Of the prompt tokens, those read from and written to providers' prompt caches (daily activity only). */
   cacheReadInputTokens?: number;
   cacheCreationInputTokens?: number;
+  /** The provider and its model name (daily activity only; '' in cells booked before they were kept). */
+  provider?: string;
+  model?: string;
   /** The request tag or end user (daily activity per entity only). */
   entity?: string;
 }
@@ -94,7 +97,7 @@ export class SpendReports {
   }
 
   /**
-   * One row per day, key, team and model group (and entity, per entity) in
+   * One row per day, key, team, model group, provider and model (and entity, per entity) in
    * the range that the filter lets through, by day; at most `limit`.
    */
   async dailyActivity(range: DayRange, filter: ActivityFilter, limit: number): Promise<SpendTotalRow[]> {
@@ -108,6 +111,8 @@ export class SpendReports {
         keyAlias: t.keyAlias,
         teamId: t.teamId,
         modelGroup: t.modelGroup,
+        provider: t.provider,
+        model: t.model,
         entity,
         spend: t.spend,
         promptTokens: t.promptTokens,
@@ -131,7 +136,7 @@ export class SpendReports {
           entityType !== "" && filter.entities.length > 0 ? inArray(dailyEntitySpend.entity, [...filter.entities]) : undefined,
         ),
       )
-      .orderBy(t.day, t.keyHash, t.teamId, t.modelGroup, ...(entityType === "" ? [] : [dailyEntitySpend.entity]))
+      .orderBy(t.day, t.keyHash, t.teamId, t.modelGroup, t.provider, t.model, ...(entityType === "" ? [] : [dailyEntitySpend.entity]))
       .limit(limit);
   }
 

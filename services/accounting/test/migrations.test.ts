@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { openDatabase, type Database } from "@gateway/common";
 import { createTestDatabase, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { dayOf, Ledger, migrateAccounting, partitionName, SpendReports } from "../src/index.js";
+import { dayOf, Ledger, migrateAccounting, partitionName, SpendReports, type SpendTotalRow } from "../src/index.js";
 import { usageEvent } from "./support/usage-events.js";
 
 async function indexNames(database: Database): Promise<string[]> {
@@ -40,7 +40,7 @@ describe("on Postgres", () => {
     await migrateAccounting(database);
     await expectWorkingLedger(database);
     const applied = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`accounting.migrations`);
-    expect(applied).toEqual([{ n: 8 }]);
+    expect(applied).toEqual([{ n: 9 }]);
   });
 
   test("a ledger booked before LiteLLM's call_type names has its rows renamed", async () => {
@@ -118,6 +118,31 @@ describe("on Postgres", () => {
     const filter = { keyHashes: [], teamIds: [], excludeTeamIds: [], modelGroup: "", entityType: "tag" as const, entities: ["cache-before"] };
     const rows = await new SpendReports(database.db).dailyActivity(day, filter, 10);
     expect(rows.map((r) => [r.requests, r.cacheReadInputTokens, r.cacheCreationInputTokens])).toEqual([[2, 5, 3]]);
+  });
+
+  test("daily totals booked before the provider and model were kept keep theirs, with neither, beside the cells booked from then on", async () => {
+    await migrateAccounting(database);
+    // Earlier tests ran older migrations again, whose backfills added cells of their own: start from none.
+    await database.db.execute(sql`TRUNCATE accounting.daily_spend, accounting.daily_entity_spend`);
+    const ledger = new Ledger(database.db);
+    const startTime = timestampFromMs(Date.parse("2026-07-04T12:00:00Z"));
+    await ledger.record([usageEvent({ requestTags: ["provider-before"], startTime })]);
+    // As if the totals predated the columns: drop them (and so the keys they are in), put the earlier keys back, and forget the migration.
+    await database.db.execute(sql`ALTER TABLE accounting.daily_spend DROP COLUMN provider, DROP COLUMN model`);
+    await database.db.execute(sql`ALTER TABLE accounting.daily_spend ADD CONSTRAINT daily_spend_pkey PRIMARY KEY (day, key_hash, team_id, model_group)`);
+    await database.db.execute(sql`ALTER TABLE accounting.daily_entity_spend DROP COLUMN provider, DROP COLUMN model`);
+    await database.db.execute(
+      sql`ALTER TABLE accounting.daily_entity_spend ADD CONSTRAINT daily_entity_spend_pkey PRIMARY KEY (day, entity_type, entity, key_hash, team_id, model_group)`,
+    );
+    await database.db.execute(sql`DELETE FROM accounting.migrations WHERE created_at >= (SELECT created_at FROM accounting.migrations ORDER BY created_at OFFSET 8 LIMIT 1)`);
+    await migrateAccounting(database);
+    await ledger.record([usageEvent({ requestTags: ["provider-before"], startTime })]);
+    const reports = new SpendReports(database.db);
+    const day = { startDay: "2026-07-04", endDay: "2026-07-04" };
+    const filter = { keyHashes: [], teamIds: [], excludeTeamIds: [], modelGroup: "", entityType: "" as const, entities: [] };
+    const cells = (rows: SpendTotalRow[]) => rows.map((r) => [r.provider, r.model, r.requests]);
+    expect(cells(await reports.dailyActivity(day, filter, 10))).toEqual([["", "", 1], ["openai", "gpt-4o-mini", 1]]);
+    expect(cells(await reports.dailyActivity(day, { ...filter, entityType: "tag", entities: ["provider-before"] }, 10))).toEqual([["", "", 1], ["openai", "gpt-4o-mini", 1]]);
   });
 
   test("a ledger booked before the entity totals gets them from its spend logs", async () => {

@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin } from "./support/admin.js";
-import { fakeOpenAIConfig, MASTER_KEY } from "./support/config.js";
+import { MASTER_KEY, writeConfig } from "./support/config.js";
 import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support/modes.js";
 
 // LiteLLM's daily activity routes (user, team, organization, tag, customer), from the
@@ -16,10 +16,30 @@ interface Metrics {
   failed_requests: number;
   total_tokens: number;
 }
+type Breakdown = Record<string, { metrics: Metrics }>;
 interface Activity {
-  results: { date: string; metrics: Metrics; breakdown: { api_keys: Record<string, { metrics: Metrics; metadata: { key_alias: string | null } }>; entities: Record<string, { metrics: Metrics }> } }[];
+  results: {
+    date: string;
+    metrics: Metrics;
+    breakdown: { api_keys: Record<string, { metrics: Metrics; metadata: { key_alias: string | null } }>; entities: Breakdown; models: Breakdown; model_groups: Breakdown; providers: Breakdown };
+  }[];
   metadata: { total_spend: number; total_api_requests: number; total_failed_requests: number; page: number; total_pages: number; has_more: boolean };
   error?: { message: string; type: string };
+}
+
+/** "fast-model" from OpenAI and "act-claude" from Anthropic, both on the fake provider. */
+function config(fakeUrl: string): string {
+  return writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: act-claude
+    litellm_params: { model: anthropic/claude-3-5-sonnet-20241022, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY }
+litellm_settings:
+  num_retries: 0
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
 }
 
 const DAY_MS = 86_400_000;
@@ -38,7 +58,7 @@ function activityTests(mode: (typeof MODES)[number]): void {
   };
 
   beforeAll(async () => {
-    setup = await startFakeBehindGateway(mode, fakeOpenAIConfig);
+    setup = await startFakeBehindGateway(mode, config);
     baseUrl = setup.gateway.baseUrl;
     expect((await admin(baseUrl, "POST", "/organization/new", { organization_id: "act-org", organization_alias: "Activity" })).status).toBe(200);
     expect((await admin(baseUrl, "POST", "/team/new", { team_id: "act-team", organization_id: "act-org" })).status).toBe(200);
@@ -137,6 +157,20 @@ function activityTests(mode: (typeof MODES)[number]): void {
     // Never made a customer, the end user is shown as the ledger knows it.
     const info = (await fetch(`${baseUrl}/customer/info?end_user_id=act-acme`, { headers: { authorization: `Bearer ${MASTER_KEY}` } }).then((r) => r.json())) as { spend: number };
     expect(info.spend).toBeCloseTo(customer.json.metadata.total_spend, 12);
+  });
+
+  it("breaks each day down by provider, provider model and model group", async () => {
+    const { json: cy } = await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: "act-cy" });
+    const client = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: cy.key, maxRetries: 0 });
+    for (const model of ["fast-model", "act-claude", "act-claude"]) {
+      const { response } = await client.chat.completions.create({ model, messages: [{ role: "user", content: `to ${model}` }] }).withResponse();
+      await setup.gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    }
+    const [today] = (await get(`/user/daily/activity?user_id=act-cy&${RANGE}`)).json.results;
+    const requests = (breakdown: Breakdown) => Object.fromEntries(Object.entries(breakdown).map(([name, entry]) => [name, entry.metrics.api_requests]));
+    expect(requests(today!.breakdown.providers)).toEqual({ openai: 1, anthropic: 2 });
+    expect(requests(today!.breakdown.models)).toEqual({ "gpt-4o-mini": 1, "claude-3-5-sonnet-20241022": 2 });
+    expect(requests(today!.breakdown.model_groups)).toEqual({ "fast-model": 1, "act-claude": 2 });
   });
 
   it("asks for both days", async () => {

@@ -93,6 +93,9 @@ const totalColumns = () => ({
   keyHash: text("key_hash").notNull(),
   teamId: text("team_id").notNull(),
   modelGroup: text("model_group").notNull(),
+  /** The deployment's provider and the provider's model name, as in the ledger; '' in cells booked before they were kept. */
+  provider: text("provider").notNull().default(""),
+  model: text("model").notNull().default(""),
   /** The key's alias in the latest row booked for this cell. */
   keyAlias: text("key_alias").notNull(),
   spend: doublePrecision("spend").notNull(),
@@ -106,7 +109,7 @@ const totalColumns = () => ({
 });
 
 /**
- * Spend per UTC day, key, team and model group, updated in the same statement
+ * Spend per UTC day, key, team, model group, provider and model, updated in the same statement
  * that books the rows. Kept for good (retention drops only spend logs), so a
  * key's all-time spend and the reports never scan the ledger.
  */
@@ -117,7 +120,7 @@ export const dailySpend = accounting.table(
     ...totalColumns(),
   },
   (t) => [
-    primaryKey({ name: "daily_spend_pkey", columns: [t.day, t.keyHash, t.teamId, t.modelGroup] }),
+    primaryKey({ name: "daily_spend_pkey", columns: [t.day, t.keyHash, t.teamId, t.modelGroup, t.provider, t.model] }),
     index("daily_spend_key_hash_idx").on(t.keyHash),
   ],
 );
@@ -141,7 +144,7 @@ export const dailyEntitySpend = accounting.table(
     ...totalColumns(),
   },
   (t) => [
-    primaryKey({ name: "daily_entity_spend_pkey", columns: [t.day, t.entityType, t.entity, t.keyHash, t.teamId, t.modelGroup] }),
+    primaryKey({ name: "daily_entity_spend_pkey", columns: [t.day, t.entityType, t.entity, t.keyHash, t.teamId, t.modelGroup, t.provider, t.model] }),
     index("daily_entity_spend_entity_idx").on(t.entityType, t.entity),
   ],
 );

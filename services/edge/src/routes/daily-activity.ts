@@ -7,7 +7,7 @@ import { callOptions } from "./admin-request.js";
 
 // LiteLLM's daily activity (/user/daily/activity, /team/daily/activity,
 // /organization/daily/activity, /tag/daily/activity, /customer/daily/activity):
-// spend, tokens and requests per UTC day, broken down by model group, key and
+// spend, tokens and requests per UTC day, broken down by model, model group, provider, key and
 // (but for users) team, organization, tag or end user, from the ledger's daily totals. Pages are of days; each route's /aggregated form
 // answers every day in one page.
 
@@ -102,14 +102,15 @@ function answer(ctx: RequestContext, rows: readonly SpendTotal[], entityOf?: Ent
   for (const row of rows) {
     let day = days.get(row.day);
     if (!day) {
-      day = { date: row.day, metrics: noMetrics(), breakdown: { models: byName(), model_groups: byName(), providers: {}, api_keys: byName(), entities: byName() } };
+      day = { date: row.day, metrics: noMetrics(), breakdown: { models: byName(), model_groups: byName(), providers: byName(), api_keys: byName(), entities: byName() } };
       days.set(row.day, day);
     }
     add(day.metrics, row);
     add(totals, row);
-    // The daily totals are per model group: it stands for the model, as clients name it.
-    addTo(day.breakdown.models, row.modelGroup, row);
+    // Totals booked before the daily totals kept the provider's model have none: their model group stands for it.
+    addTo(day.breakdown.models, row.model || row.modelGroup, row);
     addTo(day.breakdown.model_groups, row.modelGroup, row);
+    if (row.provider !== "") addTo(day.breakdown.providers, row.provider, row);
     addTo(day.breakdown.api_keys, row.keyHash, row, { key_alias: row.keyAlias || null, team_id: row.teamId || null });
     if (entityOf) addTo(day.breakdown.entities, entityOf(row), row);
   }
