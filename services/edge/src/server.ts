@@ -42,7 +42,20 @@ import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
 import { spendLogs, spendTags } from "./routes/spend.js";
 import { deleteTag, listTags, newTag, tagInfoRoute, updateTag } from "./routes/tags.js";
-import { addTeamMember, blockTeam, deleteTeamMember, deleteTeams, listTeams, newTeam, teamInfoRoute, unblockTeam, updateTeam, updateTeamMember } from "./routes/teams.js";
+import {
+  addTeamMember,
+  addTeamModels,
+  blockTeam,
+  deleteTeamMember,
+  deleteTeamModels,
+  deleteTeams,
+  listTeams,
+  newTeam,
+  teamInfoRoute,
+  unblockTeam,
+  updateTeam,
+  updateTeamMember,
+} from "./routes/teams.js";
 import { textCompletions } from "./routes/text-completions.js";
 import { availableRoles, deleteUsers, listUsers, newUser, updateUser, userInfoRoute } from "./routes/users.js";
 
@@ -117,6 +130,8 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /team/member_add", addTeamMember],
   ["POST /team/member_delete", deleteTeamMember],
   ["POST /team/member_update", updateTeamMember],
+  ["POST /team/model/add", addTeamModels],
+  ["POST /team/model/delete", deleteTeamModels],
   ["POST /organization/new", newOrganization],
   ["PATCH /organization/update", updateOrganization],
   ["POST /organization/update", updateOrganization],

@@ -224,6 +224,50 @@ describe("teams", () => {
     expect((await teamInfo("doomed")).status).toBe(404);
   });
 
+  it("adds models to a team and takes them out (/team/model/add, /team/model/delete), for admins and the team's admins", async () => {
+    await newTeam({ team_id: "modelled", models: ["fast-model"], members_with_roles: [{ role: "admin", user_id: "mo-admin" }, { role: "user", user_id: "mo-user" }] });
+    const teamKey = await generate({ team_id: "modelled" });
+    await expect(ask(teamKey.key, "smart-model")).rejects.toMatchObject({ status: 401, error: { type: "team_model_access_denied" } });
+
+    const added = await admin<TeamJson>(baseUrl, "POST", "/team/model/add", { team_id: "modelled", models: ["smart-model", "fast-model"] });
+    expect(added.status).toBe(200);
+    expect(added.json.models).toEqual(["fast-model", "smart-model"]);
+    expect((await ask(teamKey.key, "smart-model")).choices).toHaveLength(1);
+
+    // The team's admin may; a member may not.
+    const keyOf = async (userId: string) => (await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: userId })).json.key;
+    const asUser = async (userId: string, path: string, body: unknown) => {
+      const res = await fetch(`${baseUrl}${path}`, { method: "POST", headers: { authorization: `Bearer ${await keyOf(userId)}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+      return { status: res.status, json: (await res.json()) as TeamJson & { error: { message: string } } };
+    };
+    const byAdmin = await asUser("mo-admin", "/team/model/delete", { team_id: "modelled", models: ["fast-model"] });
+    expect(byAdmin.status).toBe(200);
+    expect(byAdmin.json.models).toEqual(["smart-model"]);
+    await expect(ask(teamKey.key, "fast-model")).rejects.toMatchObject({ status: 401, error: { type: "team_model_access_denied" } });
+    const byMember = await asUser("mo-user", "/team/model/add", { team_id: "modelled", models: ["fast-model"] });
+    expect(byMember.status).toBe(403);
+    expect(byMember.json.error.message).toBe("Only a proxy admin or an admin of team=modelled may change its models");
+
+    // Taking out the last model would let the team use every model: refused.
+    const last = await admin<{ error: { message: string } }>(baseUrl, "POST", "/team/model/delete", { team_id: "modelled", models: ["smart-model"] });
+    expect(last.status).toBe(400);
+    expect(last.json.error.message).toMatch(/would let it use every model/);
+    // A team without models keeps every model when some are added, as in LiteLLM.
+    await newTeam({ team_id: "unrestricted" });
+    expect((await admin<TeamJson>(baseUrl, "POST", "/team/model/add", { team_id: "unrestricted", models: ["fast-model"] })).json.models).toEqual(["all-proxy-models", "fast-model"]);
+    expect((await admin(baseUrl, "POST", "/team/model/add", { team_id: "no-such-team", models: ["fast-model"] })).status).toBe(404);
+  });
+
+  it("applies every model change made at once", async () => {
+    await newTeam({ team_id: "many-models", models: ["fast-model"] });
+    const names = Array.from({ length: 10 }, (_, i) => `group-${i}`);
+    const atOnce = await Promise.all(names.map((name) => admin(baseUrl, "POST", "/team/model/add", { team_id: "many-models", models: [name] })));
+    expect(atOnce.map((r) => r.status)).toEqual(Array(10).fill(200));
+    const taken = await Promise.all(names.slice(0, 5).map((name) => admin(baseUrl, "POST", "/team/model/delete", { team_id: "many-models", models: [name] })));
+    expect(taken.map((r) => r.status)).toEqual(Array(5).fill(200));
+    expect([...(await teamInfo("many-models")).json.team_info.models].sort()).toEqual(["fast-model", ...names.slice(5)].sort());
+  });
+
   it("answers bad team requests with OpenAI-style errors", async () => {
     for (const [path, body] of [
       ["/team/new", { max_budget: "lots" }],
@@ -232,6 +276,10 @@ describe("teams", () => {
       ["/team/delete", { team_ids: [] }],
       ["/team/member_add", { team_id: "homelab" }],
       ["/team/member_delete", { team_id: "homelab" }],
+      ["/team/model/add", { team_id: "homelab" }],
+      ["/team/model/add", { team_id: "homelab", models: "fast-model" }],
+      ["/team/model/delete", { team_id: "homelab", models: [""] }],
+      ["/team/model/delete", { models: ["fast-model"] }],
     ] as const) {
       const { status, json } = await admin<{ error: { message: string; type: string } }>(baseUrl, "POST", path, body);
       expect(status, `${path} ${JSON.stringify(body)}`).toBe(400);

@@ -28,7 +28,7 @@ import {
 } from "./admin/organizations.js";
 import { createTag, deleteTag, getTags, listTags, updateTag } from "./admin/tags.js";
 import { createUser, deleteUsers, getUser, listUsers, updateUser } from "./admin/users.js";
-import { addTeamMembers, createTeam, deleteTeams, getTeam, listTeams, removeTeamMember, setTeamBlocked, updateTeam, updateTeamMember } from "./admin/teams.js";
+import { addTeamMembers, changeTeamModels, createTeam, deleteTeams, getTeam, listTeams, removeTeamMember, setTeamBlocked, updateTeam, updateTeamMember } from "./admin/teams.js";
 import { setBlocked, updateKey } from "./admin/update.js";
 import { createAuthorize, type AuthorizeDeps } from "./authorize.js";
 import { createWatchKeys } from "./watch-keys.js";
@@ -81,6 +81,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     addTeamMembers: anyKey(addTeamMembers),
     removeTeamMember: anyKey(removeTeamMember),
     updateTeamMember: anyKey(updateTeamMember),
+    changeTeamModels: anyKey(changeTeamModels),
     createUser: admin(createUser),
     updateUser: admin(updateUser),
     // Whoever reads everything may read any user; other keys their own user, as in LiteLLM.

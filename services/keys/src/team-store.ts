@@ -26,22 +26,25 @@ export class TeamStore {
   }
 
   /**
-   * Changes a team's members from what they are at the time of the change:
-   * the row is locked meanwhile, so changes made at once on several replicas
-   * all apply.
+   * Changes a team from what it is at the time of the change: the row is
+   * locked meanwhile, so changes made at once on several replicas all apply.
    */
-  async changeMembers(teamId: string, change: (members: unknown[]) => unknown[]): Promise<TeamRow | undefined> {
+  async change(teamId: string, change: (row: TeamRow) => Promise<TeamPatch>): Promise<TeamRow | undefined> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx.select().from(teams).where(eq(teams.teamId, teamId)).for("update");
       if (!row) return undefined;
-      const members = Array.isArray(row.membersWithRoles) ? (row.membersWithRoles as unknown[]) : [];
       const [updated] = await tx
         .update(teams)
-        .set({ membersWithRoles: change(members), updatedAt: new Date() })
+        .set({ ...(await change(row)), updatedAt: new Date() })
         .where(eq(teams.teamId, teamId))
         .returning();
       return updated;
     });
+  }
+
+  /** change() of the members alone. */
+  changeMembers(teamId: string, change: (members: unknown[]) => unknown[]): Promise<TeamRow | undefined> {
+    return this.change(teamId, async (row) => ({ membersWithRoles: change(Array.isArray(row.membersWithRoles) ? (row.membersWithRoles as unknown[]) : []) }));
   }
 
   async byId(teamId: string): Promise<TeamRow | undefined> {

@@ -16,6 +16,7 @@ import {
   isNumber,
   isObject,
   isString,
+  isStrings,
   keysChanged,
   ledgerSpend,
   memberList,
@@ -229,3 +230,17 @@ export async function deleteTeamMember(ctx: RequestContext): Promise<void> {
   keysChanged(ctx);
   sendJson(ctx.res, 200, await withSpend(ctx, team!));
 }
+
+/** LiteLLM's /team/model/add and /team/model/delete: `models` added to the team's list or taken out; answers the team. */
+async function changeModels(ctx: RequestContext, change: "add" | "remove"): Promise<void> {
+  const b = await body(ctx);
+  const id = teamId(b["team_id"]);
+  const models = optional(b, "models", isStrings, "a list of model names") ?? [];
+  if (models.length === 0) throw bad("models is required", "models");
+  const { team } = await ctx.options.peers.keys.changeTeamModels({ teamId: id, [change]: models }, callOptions(ctx));
+  keysChanged(ctx);
+  sendJson(ctx.res, 200, await withSpend(ctx, team!));
+}
+
+export const addTeamModels = (ctx: RequestContext) => changeModels(ctx, "add");
+export const deleteTeamModels = (ctx: RequestContext) => changeModels(ctx, "remove");

@@ -52,10 +52,10 @@ export function requireWriter(caller: Caller): void {
 }
 
 /** A team's members may be changed by an admin, and by the team's own admins. */
-export function requireTeamAdmin(deps: AdminDeps, caller: Caller, teamId: string): void {
+export function requireTeamAdmin(deps: AdminDeps, caller: Caller, teamId: string, what = "its members"): void {
   requireWriter(caller);
   if (!administers(caller.userRole) && !isTeamAdmin(deps, caller, teamId)) {
-    throw forbidden(`Only a proxy admin or an admin of team=${teamId} may change its members`);
+    throw forbidden(`Only a proxy admin or an admin of team=${teamId} may change ${what}`);
   }
 }
 

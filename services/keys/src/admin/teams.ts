@@ -4,6 +4,7 @@ import { administers, gatewayError, readsAll } from "@gateway/common";
 import {
   Access,
   type AddTeamMembersRequest,
+  type ChangeTeamModelsRequest,
   type CreateTeamRequest,
   type DeleteTeamsRequest,
   type GetTeamRequest,
@@ -15,6 +16,7 @@ import {
 } from "@gateway/proto/keys/v1/keys_pb.js";
 import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamRecord, type TeamMember, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
+import { ALL_PROXY_MODELS } from "../model-access.js";
 import { requireRole } from "../roles.js";
 import { adminsTeamOrganization, inTeam, memberRole, requireOrganizationAdmin, requireTeamAdmin, type Caller } from "./access.js";
 import { carrySpend } from "./carry-spend.js";
@@ -111,12 +113,15 @@ export async function deleteTeams(deps: AdminDeps, req: DeleteTeamsRequest): Pro
 const sameMember = (a: TeamMember, b: TeamMember) =>
   (a.user_id !== undefined && a.user_id === b.user_id) || (a.user_email !== undefined && a.user_email === b.user_email);
 
-async function changeMembers(deps: AdminDeps, teamId: string, change: (members: TeamMember[]) => TeamMember[]): Promise<{ team: Team }> {
-  const row = await deps.teamStore.changeMembers(requireTeamId(teamId), (members) => change(members as TeamMember[]));
+/** A team as a change left it (none: it does not exist), after telling every replica. */
+async function changedTeam(deps: AdminDeps, teamId: string, row: TeamRow | undefined): Promise<{ team: Team }> {
   if (!row) throw teamNotFound(teamId);
   await deps.teams.changed();
   return { team: await teamView(deps, row) };
 }
+
+const changeMembers = async (deps: AdminDeps, teamId: string, change: (members: TeamMember[]) => TeamMember[]) =>
+  changedTeam(deps, teamId, await deps.teamStore.changeMembers(requireTeamId(teamId), (members) => change(members as TeamMember[])));
 
 function memberError(message: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param: "member" });
@@ -178,4 +183,32 @@ export function updateTeamMember(deps: AdminDeps, req: UpdateTeamMemberRequest, 
     if (m.max_budget_in_team !== undefined && !(m.max_budget_in_team >= 0)) throw memberError("max_budget_in_team must be a number of dollars, 0 or more");
     return members.map((x, j) => (j === i ? m : x));
   });
+}
+
+/**
+ * LiteLLM's /team/model/add and /team/model/delete, for admins and the team's
+ * admins. A team without models may use every model, so adding to one keeps
+ * that ("all-proxy-models" first, as LiteLLM does), and taking out its last
+ * model is refused rather than leaving it every model.
+ */
+export async function changeTeamModels(deps: AdminDeps, req: ChangeTeamModelsRequest, caller: Caller): Promise<{ team: Team }> {
+  requireTeamAdmin(deps, caller, req.teamId, "its models");
+  if (req.add.length === 0 && req.remove.length === 0) throw modelsError("models is required");
+  if ([...req.add, ...req.remove].some((model) => model === "")) throw modelsError("a model name may not be empty");
+  const row = await deps.teamStore.change(requireTeamId(req.teamId), async (current) => {
+    if (current.models.length === 0 && req.add.length === 0) throw modelsError(`team ${req.teamId} has no models to take out (without any, it may use every model)`);
+    const start = current.models.length === 0 ? [ALL_PROXY_MODELS] : current.models;
+    const models = [...new Set([...start, ...req.add])].filter((model) => !req.remove.includes(model));
+    if (models.length === 0) {
+      throw modelsError(`taking out every model of team ${req.teamId} would let it use every model (no models means no restriction); block the team (/team/block) to stop its keys`);
+    }
+    const patch: TeamPatch = { models };
+    await checkTeamOrganization(deps, patch, current);
+    return patch;
+  });
+  return changedTeam(deps, req.teamId, row);
+}
+
+function modelsError(message: string): Error {
+  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param: "models" });
 }
