@@ -40,6 +40,7 @@ import {
 import { providerBudgets } from "./routes/provider-budgets.js";
 import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
+import { calculateSpend } from "./routes/spend-calculate.js";
 import { spendLogs, spendTags } from "./routes/spend.js";
 import { deleteTag, listTags, newTag, tagInfoRoute, updateTag } from "./routes/tags.js";
 import {
@@ -105,6 +106,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /metrics", metricsRoute],
   ["GET /spend/logs", spendLogs],
   ["GET /spend/tags", spendTags],
+  ["POST /spend/calculate", calculateSpend],
   ["GET /global/spend", globalSpend],
   ["GET /global/spend/report", globalSpendReport],
   ["GET /global/spend/keys", globalSpendKeys],

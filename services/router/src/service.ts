@@ -5,6 +5,7 @@ import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/ro
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { RouterBudgets } from "./budgets.js";
 import { cacheStatus } from "./cache-status.js";
+import { calculateCost } from "./calculate-cost.js";
 import { cacheUse, keptAnswer, replay } from "./cached-answers.js";
 import { CALL_HANDLERS } from "./calls.js";
 import { CompleteEvents } from "./complete-events.js";
@@ -300,6 +301,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       await deps.forgetCached({ keys: req.keys, all: req.all });
       return {};
     }),
+
+    calculateCost: admin((req) => calculateCost(deps.models.table().groups, req)),
 
     getProviderBudgets: admin(async () => {
       const budgets = [...deps.models.table().groups.providerBudgets.entries()];
