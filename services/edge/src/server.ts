@@ -17,7 +17,7 @@ import { chatCompletions } from "./routes/chat-completions.js";
 import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
 import { customerDailyActivity, organizationDailyActivity, tagDailyActivity, teamDailyActivity, userDailyActivity } from "./routes/daily-activity.js";
 import { embeddings } from "./routes/embeddings.js";
-import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendReport } from "./routes/global-spend.js";
+import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendProvider, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
 import { imageEdits, imageGenerations } from "./routes/images.js";
 import { blockKey, deleteKeys, generateKey, keyHealth, keyInfoRoute, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
@@ -111,6 +111,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /global/spend/report", globalSpendReport],
   ["GET /global/spend/keys", globalSpendKeys],
   ["GET /global/spend/models", globalSpendModels],
+  ["GET /global/spend/provider", globalSpendProvider],
   ["POST /key/generate", generateKey],
   ["POST /key/update", updateKey],
   ["GET /key/info", keyInfoRoute],

@@ -159,18 +159,31 @@ function activityTests(mode: (typeof MODES)[number]): void {
     expect(info.spend).toBeCloseTo(customer.json.metadata.total_spend, 12);
   });
 
-  it("breaks each day down by provider, provider model and model group", async () => {
+  it("breaks each day down by provider, provider model and model group, and sums spend per provider", async () => {
     const { json: cy } = await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: "act-cy" });
     const client = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: cy.key, maxRetries: 0 });
+    const byProvider: Record<string, number> = {};
     for (const model of ["fast-model", "act-claude", "act-claude"]) {
       const { response } = await client.chat.completions.create({ model, messages: [{ role: "user", content: `to ${model}` }] }).withResponse();
-      await setup.gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+      const row = await setup.gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+      const provider = row["custom_llm_provider"] as string;
+      byProvider[provider] = (byProvider[provider] ?? 0) + (row["spend"] as number);
     }
     const [today] = (await get(`/user/daily/activity?user_id=act-cy&${RANGE}`)).json.results;
     const requests = (breakdown: Breakdown) => Object.fromEntries(Object.entries(breakdown).map(([name, entry]) => [name, entry.metrics.api_requests]));
     expect(requests(today!.breakdown.providers)).toEqual({ openai: 1, anthropic: 2 });
     expect(requests(today!.breakdown.models)).toEqual({ "gpt-4o-mini": 1, "claude-3-5-sonnet-20241022": 2 });
     expect(requests(today!.breakdown.model_groups)).toEqual({ "fast-model": 1, "act-claude": 2 });
+
+    // LiteLLM's /global/spend/provider: the same per provider, for Cy's key its own user's only.
+    const res = await fetch(`${baseUrl}/global/spend/provider?${RANGE}`, { headers: { authorization: `Bearer ${cy.key}` } });
+    expect(res.status).toBe(200);
+    const perProvider = (await res.json()) as { provider: string; spend: number }[];
+    expect(perProvider.map((p) => p.provider).sort()).toEqual(["anthropic", "openai"]);
+    for (const { provider, spend } of perProvider) expect(spend).toBeCloseTo(byProvider[provider]!, 12);
+    // Every key's, for the master key: at least Cy's.
+    const all = (await (await fetch(`${baseUrl}/global/spend/provider?${RANGE}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })).json()) as { provider: string; spend: number }[];
+    expect(all.find((p) => p.provider === "openai")!.spend).toBeGreaterThan(byProvider["openai"]!);
   });
 
   it("asks for both days", async () => {

@@ -135,7 +135,8 @@ function answer(ctx: RequestContext, rows: readonly SpendTotal[], entityOf?: Ent
   });
 }
 
-async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; teamIds?: string[]; excludeTeamIds?: string[]; entityType?: string; entities?: string[] }): Promise<SpendTotal[]> {
+/** The daily totals' rows for the days asked for (`start_date`, `end_date`) and the `model` group, narrowed by `filter`. */
+export async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; teamIds?: string[]; excludeTeamIds?: string[]; entityType?: string; entities?: string[] }): Promise<SpendTotal[]> {
   const { rows } = await ctx.options.peers.accounting.dailyActivity(
     { startDate: dayParam(ctx, "start_date"), endDate: dayParam(ctx, "end_date"), modelGroup: queryOf(ctx.req).get("model") ?? "", ...filter },
     asMasterKey(ctx),
@@ -164,7 +165,7 @@ async function keysActivity(ctx: RequestContext, userId: string, filter: { entit
  * user's activity), narrowed to the `api_key` asked for; undefined for every
  * key (no user, no `api_key`).
  */
-async function keyHashesOf(ctx: RequestContext, userId: string): Promise<string[] | undefined> {
+export async function keyHashesOf(ctx: RequestContext, userId: string): Promise<string[] | undefined> {
   const apiKey = apiKeyParam(ctx);
   if (userId === "") return apiKey === "" ? undefined : [apiKey];
   const { keys } = await ctx.options.peers.keys.getUser({ userId }, callOptions(ctx));

@@ -2,7 +2,8 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey } from "@gateway/common";
 import { SpendGroupBy, type SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import type { RequestContext } from "../context.js";
-import { asViewer, asMasterKey, intParam, queryOf, sendJson } from "../http.js";
+import { asViewer, asMasterKey, intParam, queryOf, sendJson, spendReader } from "../http.js";
+import { activity, keyHashesOf } from "./daily-activity.js";
 
 // LiteLLM's spend report and top lists, in LiteLLM's response shapes, all
 // served from the accounting service's daily totals.
@@ -138,4 +139,22 @@ export async function globalSpend(ctx: RequestContext): Promise<void> {
     budget_duration: budget.budgetDuration || null,
     budget_reset_at: budget.budgetResetAtMs === undefined ? null : new Date(Number(budget.budgetResetAtMs)).toISOString(),
   });
+}
+
+/**
+ * GET /global/spend/provider?start_date=&end_date=: spend per provider
+ * ("openai", "anthropic", …) over those days, highest first; an internal
+ * user's key reads its own user's keys' only. Requests booked before the
+ * daily totals kept the provider are left out.
+ */
+export async function globalSpendProvider(ctx: RequestContext): Promise<void> {
+  const keyHashes = await keyHashesOf(ctx, (await spendReader(ctx)) ?? "");
+  const rows = keyHashes?.length === 0 ? [] : await activity(ctx, { keyHashes: keyHashes ?? [] });
+  const spend = new Map<string, number>();
+  for (const row of rows) if (row.provider !== "") spend.set(row.provider, (spend.get(row.provider) ?? 0) + row.spend);
+  sendJson(
+    ctx.res,
+    200,
+    [...spend].map(([provider, total]) => ({ provider, spend: total })).sort((a, b) => b.spend - a.spend),
+  );
 }
