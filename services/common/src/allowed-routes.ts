@@ -21,7 +21,7 @@ const ROUTE_GROUPS: ReadonlyMap<string, readonly string[]> = new Map(Object.entr
   ],
   info_routes: ["/key/info", "/key/list", "/team/info", "/team/list", "/organization/list", "/user/info", "/model/info", "/model_group/info", "/models", "/models/*"],
   management_routes: ["/key/*", "/team/*", "/organization/*", "/user/*", "/model/*", "/customer/*", "/end_user/*", "/tag/*", "/budget/*", "/cache/*", "/provider/budgets"],
-  spend_tracking_routes: ["/spend/*", "/global/spend*", "/user/daily/activity*", "/team/daily/activity*", "/organization/daily/activity*", "/tag/daily/activity*", "/customer/daily/activity*", "/end_user/daily/activity*"],
+  spend_tracking_routes: ["/spend/*", "/global/spend*", "/global/activity*", "/user/daily/activity*", "/team/daily/activity*", "/organization/daily/activity*", "/tag/daily/activity*", "/customer/daily/activity*", "/end_user/daily/activity*"],
 }));
 
 /** Whether `route` is something allowed_routes may hold: a path or a route group's name. */

@@ -17,6 +17,7 @@ import { chatCompletions } from "./routes/chat-completions.js";
 import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
 import { customerDailyActivity, organizationDailyActivity, tagDailyActivity, teamDailyActivity, userDailyActivity } from "./routes/daily-activity.js";
 import { embeddings } from "./routes/embeddings.js";
+import { globalActivity, globalActivityByModel } from "./routes/global-activity.js";
 import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendProvider, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
 import { imageEdits, imageGenerations } from "./routes/images.js";
@@ -112,6 +113,8 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /global/spend/keys", globalSpendKeys],
   ["GET /global/spend/models", globalSpendModels],
   ["GET /global/spend/provider", globalSpendProvider],
+  ["GET /global/activity", globalActivity],
+  ["GET /global/activity/model", globalActivityByModel],
   ["POST /key/generate", generateKey],
   ["POST /key/update", updateKey],
   ["GET /key/info", keyInfoRoute],

@@ -159,15 +159,19 @@ function activityTests(mode: (typeof MODES)[number]): void {
     expect(info.spend).toBeCloseTo(customer.json.metadata.total_spend, 12);
   });
 
-  it("breaks each day down by provider, provider model and model group, and sums spend per provider", async () => {
+  it("breaks each day down by provider, provider model and model group, and sums spend per provider and requests per day", async () => {
     const { json: cy } = await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: "act-cy" });
     const client = new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: cy.key, maxRetries: 0 });
     const byProvider: Record<string, number> = {};
+    let tokens = 0;
+    let booked = "";
     for (const model of ["fast-model", "act-claude", "act-claude"]) {
       const { response } = await client.chat.completions.create({ model, messages: [{ role: "user", content: `to ${model}` }] }).withResponse();
       const row = await setup.gateway.spendLog(response.headers.get("x-litellm-call-id")!);
       const provider = row["custom_llm_provider"] as string;
       byProvider[provider] = (byProvider[provider] ?? 0) + (row["spend"] as number);
+      tokens += row["total_tokens"] as number;
+      booked = row["startTime"] as string;
     }
     const [today] = (await get(`/user/daily/activity?user_id=act-cy&${RANGE}`)).json.results;
     const requests = (breakdown: Breakdown) => Object.fromEntries(Object.entries(breakdown).map(([name, entry]) => [name, entry.metrics.api_requests]));
@@ -184,6 +188,16 @@ function activityTests(mode: (typeof MODES)[number]): void {
     // Every key's, for the master key: at least Cy's.
     const all = (await (await fetch(`${baseUrl}/global/spend/provider?${RANGE}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })).json()) as { provider: string; spend: number }[];
     expect(all.find((p) => p.provider === "openai")!.spend).toBeGreaterThan(byProvider["openai"]!);
+
+    // LiteLLM's request charts, for Cy's key its own user's only: per day, and per model group.
+    const chart = async (path: string) => (await fetch(`${baseUrl}${path}?${RANGE}`, { headers: { authorization: `Bearer ${cy.key}` } })).json();
+    const label = new Date(booked).toLocaleDateString("en-US", { month: "short", day: "2-digit", timeZone: "UTC" });
+    expect(await chart("/global/activity")).toEqual({ daily_data: [{ date: label, api_requests: 3, total_tokens: tokens }], sum_api_requests: 3, sum_total_tokens: tokens });
+    const byModel = (await chart("/global/activity/model")) as { model: string; sum_api_requests: number; daily_data: unknown[] }[];
+    expect(byModel.map((m) => [m.model, m.sum_api_requests, m.daily_data.length])).toEqual([
+      ["act-claude", 2, 1],
+      ["fast-model", 1, 1],
+    ]);
   });
 
   it("asks for both days", async () => {

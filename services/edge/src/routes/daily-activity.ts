@@ -135,8 +135,7 @@ function answer(ctx: RequestContext, rows: readonly SpendTotal[], entityOf?: Ent
   });
 }
 
-/** The daily totals' rows for the days asked for (`start_date`, `end_date`) and the `model` group, narrowed by `filter`. */
-export async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; teamIds?: string[]; excludeTeamIds?: string[]; entityType?: string; entities?: string[] }): Promise<SpendTotal[]> {
+async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; teamIds?: string[]; excludeTeamIds?: string[]; entityType?: string; entities?: string[] }): Promise<SpendTotal[]> {
   const { rows } = await ctx.options.peers.accounting.dailyActivity(
     { startDate: dayParam(ctx, "start_date"), endDate: dayParam(ctx, "end_date"), modelGroup: queryOf(ctx.req).get("model") ?? "", ...filter },
     asMasterKey(ctx),
@@ -165,12 +164,22 @@ async function keysActivity(ctx: RequestContext, userId: string, filter: { entit
  * user's activity), narrowed to the `api_key` asked for; undefined for every
  * key (no user, no `api_key`).
  */
-export async function keyHashesOf(ctx: RequestContext, userId: string): Promise<string[] | undefined> {
+async function keyHashesOf(ctx: RequestContext, userId: string): Promise<string[] | undefined> {
   const apiKey = apiKeyParam(ctx);
   if (userId === "") return apiKey === "" ? undefined : [apiKey];
   const { keys } = await ctx.options.peers.keys.getUser({ userId }, callOptions(ctx));
   const own = keys.flatMap((k) => [k.keyHash, ...k.previousKeyHashes]);
   return apiKey === "" ? own : own.filter((hash) => hash === apiKey);
+}
+
+/**
+ * The daily totals' rows, for the days asked for, of the keys the caller may
+ * read: every key's (or the `api_key` asked for) for a key that reads
+ * everything, its own user's keys' for an internal user's.
+ */
+export async function readableActivity(ctx: RequestContext): Promise<SpendTotal[]> {
+  const keyHashes = await keyHashesOf(ctx, (await spendReader(ctx)) ?? "");
+  return keyHashes?.length === 0 ? [] : activity(ctx, { keyHashes: keyHashes ?? [] });
 }
 
 const byEntity: EntityOf = (row) => row.entity;

@@ -2,8 +2,8 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey } from "@gateway/common";
 import { SpendGroupBy, type SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import type { RequestContext } from "../context.js";
-import { asViewer, asMasterKey, intParam, queryOf, sendJson, spendReader } from "../http.js";
-import { activity, keyHashesOf } from "./daily-activity.js";
+import { asViewer, asMasterKey, intParam, queryOf, sendJson } from "../http.js";
+import { readableActivity } from "./daily-activity.js";
 
 // LiteLLM's spend report and top lists, in LiteLLM's response shapes, all
 // served from the accounting service's daily totals.
@@ -148,10 +148,8 @@ export async function globalSpend(ctx: RequestContext): Promise<void> {
  * daily totals kept the provider are left out.
  */
 export async function globalSpendProvider(ctx: RequestContext): Promise<void> {
-  const keyHashes = await keyHashesOf(ctx, (await spendReader(ctx)) ?? "");
-  const rows = keyHashes?.length === 0 ? [] : await activity(ctx, { keyHashes: keyHashes ?? [] });
   const spend = new Map<string, number>();
-  for (const row of rows) if (row.provider !== "") spend.set(row.provider, (spend.get(row.provider) ?? 0) + row.spend);
+  for (const row of await readableActivity(ctx)) if (row.provider !== "") spend.set(row.provider, (spend.get(row.provider) ?? 0) + row.spend);
   sendJson(
     ctx.res,
     200,
