@@ -14,9 +14,10 @@ import { gatewayOptions, startSplitGateway } from "./support/gateway.js";
 const [alice, bob] = ["a", "b"].map((c) => c.repeat(64)) as [string, string];
 const at = (iso: string) => timestampFromMs(Date.parse(iso));
 
-function usage(requestId: string, keyHash: string, teamId: string, modelGroup: string, startTime: string, cost: number, tokens: [number, number]): UsageEvent {
+function usage(requestId: string, keyHash: string, teamId: string, modelGroup: string, startTime: string, cost: number, tokens: [number, number], endUser = ""): UsageEvent {
   return create(UsageEventSchema, {
     requestId,
+    endUser,
     keyHash,
     keyAlias: keyHash === alice ? "alice-key" : "",
     userId: keyHash === alice ? "alice" : "bob",
@@ -40,10 +41,10 @@ function usage(requestId: string, keyHash: string, teamId: string, modelGroup: s
 
 // A known ledger, far enough back to stay out of every "last 30 days".
 const LEDGER = [
-  usage("req-1", alice, "team-a", "fast-model", "2024-05-10T08:00:00Z", 1, [10, 1]),
-  usage("req-2", alice, "team-a", "smart-model", "2024-05-10T09:00:00Z", 2, [20, 2]),
+  usage("req-1", alice, "team-a", "fast-model", "2024-05-10T08:00:00Z", 1, [10, 1], "acme"),
+  usage("req-2", alice, "team-a", "smart-model", "2024-05-10T09:00:00Z", 2, [20, 2], "acme"),
   usage("req-3", bob, "", "fast-model", "2024-05-10T10:00:00Z", 4, [40, 4]),
-  usage("req-4", alice, "team-a", "fast-model", "2024-05-11T08:00:00Z", 8, [80, 8]),
+  usage("req-4", alice, "team-a", "fast-model", "2024-05-11T08:00:00Z", 8, [80, 8], "globex"),
   usage("req-5", bob, "", "fast-model", "2024-05-12T23:59:59.999Z", 16, [160, 16]),
 ];
 
@@ -141,6 +142,27 @@ describe.each([
     ]);
   });
 
+  it("/global/spend/report groups by customer (end user) per day, leaving out requests that named none", async () => {
+    const { status, json } = await admin(baseUrl, "GET", "/global/spend/report?start_date=2024-05-10&end_date=2024-05-11&group_by=customer");
+    expect(status).toBe(200);
+    expect(json).toEqual([
+      {
+        group_by_day: "2024-05-10",
+        customers: [
+          {
+            customer: "acme",
+            total_spend: 3,
+            metadata: [
+              { model: "fast-model", api_key: alice, spend: 1, total_tokens: 11 },
+              { model: "smart-model", api_key: alice, spend: 2, total_tokens: 22 },
+            ],
+          },
+        ],
+      },
+      { group_by_day: "2024-05-11", customers: [{ customer: "globex", total_spend: 8, metadata: [{ model: "fast-model", api_key: alice, spend: 8, total_tokens: 88 }] }] },
+    ]);
+  });
+
   it("/global/spend/report groups by api key and by model", async () => {
     const range = "start_date=2024-05-10&end_date=2024-05-12";
     expect((await admin(baseUrl, "GET", `/global/spend/report?${range}&group_by=api_key`)).json).toEqual([
@@ -204,7 +226,10 @@ describe.each([
 
   it("/global/spend/report refuses a missing date or an unknown grouping", async () => {
     expect((await admin(baseUrl, "GET", "/global/spend/report?start_date=2024-05-10&group_by=team")).status).toBe(400);
-    expect((await admin(baseUrl, "GET", "/global/spend/report?start_date=2024-05-10&end_date=2024-05-11&group_by=customer")).status).toBe(400);
+    expect((await admin(baseUrl, "GET", "/global/spend/report?end_date=2024-05-10&group_by=customer")).status).toBe(400);
+    const unknown = await admin<{ error: { message: string } }>(baseUrl, "GET", "/global/spend/report?start_date=2024-05-10&end_date=2024-05-11&group_by=region");
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.error.message).toBe("group_by must be one of team, api_key, model, customer: region");
   });
 
   it("/global/spend/keys and /global/spend/models rank by spend", async () => {

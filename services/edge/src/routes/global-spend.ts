@@ -56,6 +56,27 @@ function byTeam(rows: SpendTotal[]) {
   }));
 }
 
+/**
+ * Per day, per end user (LiteLLM's customer; requests that named none are
+ * left out): its spend, and each key's and model's in it.
+ */
+function byCustomer(rows: SpendTotal[]) {
+  return [...groupBy(rows, (r) => r.day)].map(([day, dayRows]) => ({
+    group_by_day: day,
+    customers: [...groupBy(dayRows, (r) => r.entity)].map(([customer, customerRows]) => ({
+      customer,
+      total_spend: sum(customerRows, (r) => r.spend),
+      // The end users' daily totals split a key's spend on a model further (team, provider): joined again.
+      metadata: [...groupBy(customerRows, (r) => `${r.keyHash} ${r.modelGroup}`).values()].map((cell) => ({
+        model: cell[0]!.modelGroup,
+        api_key: cell[0]!.keyHash,
+        spend: sum(cell, (r) => r.spend),
+        total_tokens: sum(cell, (r) => r.totalTokens),
+      })),
+    })),
+  }));
+}
+
 /** Per key (highest spend first), with its spend on each model. */
 function byApiKey(rows: SpendTotal[]) {
   return [...groupBy(rows, (r) => r.keyHash)]
@@ -79,7 +100,7 @@ function byModel(rows: SpendTotal[]) {
 }
 
 /**
- * GET /global/spend/report?start_date=&end_date=&group_by=team|api_key|model (master key).
+ * GET /global/spend/report?start_date=&end_date=&group_by=team|customer|api_key|model (master key).
  * With api_key (the key or its hash), as in LiteLLM: that key alone, per model, whatever group_by says.
  */
 export async function globalSpendReport(ctx: RequestContext): Promise<void> {
@@ -87,9 +108,16 @@ export async function globalSpendReport(ctx: RequestContext): Promise<void> {
   const apiKey = param(ctx, "api_key");
   const keyHash = /^[0-9a-f]{64}$/.test(apiKey) ? apiKey : apiKey ? hashKey(apiKey) : "";
   const groupName = keyHash ? "api_key" : param(ctx, "group_by") || "team";
+  if (groupName === "customer") {
+    const { rows } = await ctx.options.peers.accounting.dailyActivity(
+      { startDate: param(ctx, "start_date"), endDate: param(ctx, "end_date"), entityType: "end_user" },
+      asMasterKey(ctx),
+    );
+    return sendJson(ctx.res, 200, byCustomer(rows));
+  }
   const groupBy = GROUP_BY[groupName];
   if (groupBy === undefined) {
-    throw gatewayError(`group_by must be one of ${Object.keys(GROUP_BY).join(", ")}: ${groupName}`, Code.InvalidArgument, {
+    throw gatewayError(`group_by must be one of ${[...Object.keys(GROUP_BY), "customer"].join(", ")}: ${groupName}`, Code.InvalidArgument, {
       type: "invalid_request_error",
       param: "group_by",
     });
