@@ -253,6 +253,12 @@ const generalSettings = z.looseObject({
   max_request_size_mb: z.number().positive().optional(),
   /** Model calls in flight at once over every key and replica. */
   global_max_parallel_requests: z.number().int().nonnegative().optional(),
+  /** Connections in each process's Postgres pool (0: the default, 10). */
+  database_connection_pool_limit: z.number().int().nonnegative().optional(),
+  /** A model call must name its end user: the body's "user" (or the end-user headers). */
+  enforce_user_param: z.boolean().optional(),
+  /** A model call may not carry tags of its own (metadata.tags, tags, x-litellm-tags): only keys', teams' and deployments' tags count. */
+  reject_clientside_metadata_tags: z.boolean().optional(),
   /** A header callers may send their key in, ahead of every other (a proxy in front may take Authorization). */
   litellm_key_header_name: z.string().regex(/^[A-Za-z0-9-]+$/, "expected a header name").optional(),
   store_prompts_in_spend_logs: z.boolean().optional(),

@@ -20,6 +20,10 @@ export interface EdgeOptions {
   masterKey?: string | undefined;
   /** general_settings.litellm_key_header_name, in lower case: a header the caller's key may come in, ahead of every other. */
   keyHeader?: string | undefined;
+  /** general_settings.enforce_user_param: a model call must name its end user. */
+  enforceUserParam?: boolean | undefined;
+  /** general_settings.reject_clientside_metadata_tags: a model call may not carry tags of its own. */
+  rejectClientTags?: boolean | undefined;
   /** Whether the services behind the edge are ready to serve. */
   ready: () => boolean;
 }

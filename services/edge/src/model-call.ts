@@ -161,6 +161,10 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   const streams = api.streams(body);
   const endUser = endUserOf(req, body);
   const ownTags = requestTagsOf(req, body);
+  if (options.enforceUserParam && endUser === "") throw invalid("BadRequest since 'user' param not passed in. 'enforce_user_param'=True", "user");
+  if (options.rejectClientTags && ownTags.length > 0) {
+    throw invalid("this gateway takes no tags from clients (general_settings.reject_clientside_metadata_tags): leave out metadata.tags, tags and x-litellm-tags", "tags");
+  }
   // Whole messages, not init objects: in one process they reach the
   // services as they are, with no copy made through protobuf's create().
   const auth = await authorize(ctx, {

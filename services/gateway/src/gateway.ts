@@ -74,7 +74,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       closers.unshift(() => bus!.close());
     }
     if (needsDatabase) {
-      ({ database, alive: databaseAlive } = await openGatewayDatabase(withConfiguredDatabase(options, config), logger));
+      ({ database, alive: databaseAlive } = await openGatewayDatabase(withConfiguredDatabase(options, config), logger, config.general_settings.database_connection_pool_limit || undefined));
       closers.unshift(() => database!.close());
     }
     // Each starter registers its own shutdown steps. Steps run in reverse:
@@ -142,6 +142,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           // The router's model admin and the accounting service ask for it, split or not.
           masterKey: config.general_settings.master_key,
           keyHeader: config.general_settings.litellm_key_header_name?.toLowerCase(),
+          enforceUserParam: config.general_settings.enforce_user_param,
+          rejectClientTags: config.general_settings.reject_clientside_metadata_tags,
           ready: () => ready && routerReady() && databaseAlive(),
         },
         tlsFiles(options),

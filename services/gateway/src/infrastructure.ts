@@ -45,8 +45,12 @@ export async function openBus(options: GatewayOptions, logger: Logger): Promise<
   return new MemoryBus();
 }
 
-/** The services' database, and whether it is still there (the embedded one can die under the gateway). */
-export async function openGatewayDatabase(options: GatewayOptions, logger: Logger): Promise<{ database: Database; alive: () => boolean }> {
+/**
+ * The services' database, and whether it is still there (the embedded one
+ * can die under the gateway); `poolSize` connections to a Postgres server at
+ * most (general_settings.database_connection_pool_limit).
+ */
+export async function openGatewayDatabase(options: GatewayOptions, logger: Logger, poolSize?: number): Promise<{ database: Database; alive: () => boolean }> {
   const { databaseUrl } = options;
   if (databaseUrl) {
     const where = `Postgres at ${hostsOf(databaseUrl)} (${options.databaseUrlSetting ?? "DATABASE_URL"})`;
@@ -56,7 +60,7 @@ export async function openGatewayDatabase(options: GatewayOptions, logger: Logge
       // message rather than the first migration's (or, for a URL that does not
       // parse, an error that quotes it, password and all).
       try {
-        opened = await openDatabase({ url: databaseUrl });
+        opened = await openDatabase({ url: databaseUrl, ...(poolSize !== undefined && { max: poolSize }) });
         await opened.db.execute("SELECT 1");
         return opened;
       } catch (err) {
