@@ -46,6 +46,17 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       await chat(minted.key, "smart-model");
     });
 
+    it("reads the limits from metadata too, where LiteLLM's earlier versions took them", async () => {
+      await sameMinute();
+      const minted = await generate({ metadata: { model_rpm_limit: { "fast-model": 1 }, model_tpm_limit: { "smart-model": 100000 } } });
+      expect(minted).toMatchObject({ model_rpm_limit: { "fast-model": 1 }, model_tpm_limit: { "smart-model": 100000 } });
+      await chat(minted.key, "fast-model");
+      await expect(chat(minted.key, "fast-model")).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+      const bad = await admin<{ error: { param: string } }>(gateway.baseUrl, "POST", "/key/generate", { metadata: { model_rpm_limit: { "fast-model": "many" } } });
+      expect(bad.status).toBe(400);
+      expect(bad.json.error.param).toBe("metadata.model_rpm_limit");
+    });
+
     it("admits only as many requests sent together as the model group's rpm allows", async () => {
       await sameMinute();
       const minted = await generate({ model_rpm_limit: { "fast-model": 3 }, model_tpm_limit: { "smart-model": 100000 } });

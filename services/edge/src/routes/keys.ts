@@ -55,6 +55,16 @@ const CLEARABLE = [
 const isModelCounts = (v: unknown): v is Record<string, number> => isObject(v) && Object.values(v).every((n) => isCount(n) && n <= 0xffffffff);
 const MODEL_COUNTS = 'an object of model groups to whole numbers a minute, such as {"smart-model": 10}';
 
+/** A key's per-model rpm or tpm: the body's field, else where LiteLLM's earlier versions took it, in metadata. */
+function modelCounts(b: Json, field: "model_rpm_limit" | "model_tpm_limit"): Record<string, number> | undefined {
+  const own = optional(b, field, isModelCounts, MODEL_COUNTS);
+  if (own !== undefined || b[field] === null || !isObject(b["metadata"])) return own;
+  const legacy = b["metadata"][field];
+  if (legacy === undefined) return undefined;
+  if (!isModelCounts(legacy)) throw bad(`metadata.${field} must be ${MODEL_COUNTS}`, `metadata.${field}`);
+  return legacy;
+}
+
 interface ModelBudgetField {
   budget_limit: number;
   time_period?: string | null;
@@ -81,9 +91,9 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   if (routes !== undefined) s.allowedRoutes = { routes };
   const aliases = optional(b, "aliases", isAliasMap, ALIAS_MAP);
   if (aliases !== undefined) s.aliases = { aliases };
-  const rpm = optional(b, "model_rpm_limit", isModelCounts, MODEL_COUNTS);
+  const rpm = modelCounts(b, "model_rpm_limit");
   if (rpm !== undefined) s.modelRpmLimit = { counts: rpm };
-  const tpm = optional(b, "model_tpm_limit", isModelCounts, MODEL_COUNTS);
+  const tpm = modelCounts(b, "model_tpm_limit");
   if (tpm !== undefined) s.modelTpmLimit = { counts: tpm };
   const budgets = optional(b, "model_max_budget", isModelBudgets, MODEL_BUDGETS);
   if (budgets !== undefined) {
