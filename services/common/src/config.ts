@@ -241,6 +241,8 @@ const litellmSettings = z.looseObject({
   modify_params: z.boolean().optional(),
   request_timeout: z.number().positive().optional(),
   require_auth_for_metrics_endpoint: z.boolean().optional(),
+  /** Book no end user in the ledger (its limits and budgets still hold). */
+  disable_end_user_cost_tracking: z.boolean().optional(),
   ...reliabilitySettings,
 });
 

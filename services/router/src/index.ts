@@ -81,6 +81,7 @@ export async function startRouter(deps: {
   const publisher = new UsagePublisher(deps.bus, deps.logger, {
     outboxDir: deps.outboxDir,
     storePrompts: deps.config.general_settings.store_prompts_in_spend_logs ?? false,
+    bookEndUsers: deps.config.litellm_settings.disable_end_user_cost_tracking !== true,
   });
   const impl = createRouterService({
     models,

@@ -152,7 +152,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       userId: req.userId,
       teamId: req.teamId,
       // Cut by the edge already; again here for callers that are not the edge.
-      endUser: req.endUser.slice(0, END_USER_MAX_CHARS),
+      endUser: deps.publisher.bookEndUsers ? req.endUser.slice(0, END_USER_MAX_CHARS) : "",
       // The client's (capped by the edge, again here) and the deployment's.
       requestTags: requestTags(req.requestTags, d?.tags),
       modelGroup: d?.modelGroup ?? requested,

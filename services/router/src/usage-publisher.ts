@@ -19,6 +19,8 @@ export interface UsagePublisherOptions {
   maxOutboxBytes?: number;
   /** general_settings.store_prompts_in_spend_logs: events carry the request's messages and the response. */
   storePrompts?: boolean;
+  /** litellm_settings.disable_end_user_cost_tracking (negated): events name the end user a request was made for. */
+  bookEndUsers?: boolean;
 }
 
 /**
@@ -41,6 +43,7 @@ export class UsagePublisher {
   /** Failed publish attempts since the last one that went through. */
   private failures = 0;
   readonly storePrompts: boolean;
+  readonly bookEndUsers: boolean;
 
   constructor(
     private readonly bus: Bus,
@@ -48,6 +51,7 @@ export class UsagePublisher {
     options: UsagePublisherOptions = {},
   ) {
     this.storePrompts = options.storePrompts ?? false;
+    this.bookEndUsers = options.bookEndUsers ?? true;
     if (options.outboxDir === undefined) return;
     this.outbox = Outbox.open(options.outboxDir, options.maxOutboxBytes ?? DEFAULT_OUTBOX_BYTES);
     const replay = this.outbox.takeReplay();
