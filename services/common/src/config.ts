@@ -255,6 +255,10 @@ const generalSettings = z.looseObject({
   max_request_size_mb: z.number().positive().optional(),
   /** Model calls in flight at once over every key and replica. */
   global_max_parallel_requests: z.number().int().nonnegative().optional(),
+  /** Probe every deployment in the background; GET /health answers the latest round. */
+  background_health_checks: z.boolean().optional(),
+  /** Seconds between background health check rounds (default 300). */
+  health_check_interval: z.number().positive().optional(),
   /** Connections in each process's Postgres pool (0: the default, 10). */
   database_connection_pool_limit: z.number().int().nonnegative().optional(),
   /** A model call must name its end user: the body's "user" (or the end-user headers). */

@@ -11,6 +11,7 @@ import { BudgetAllowanceStore } from "./db/budget-allowance-store.js";
 import { DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
 import { SharedDeploymentLimits } from "./deployment-limits.js";
 import { DeploymentStats } from "./deployment-stats.js";
+import { BackgroundHealth } from "./model-admin/background-health.js";
 import { ModelStore } from "./model-admin/model-store.js";
 import { ParamSeal } from "./model-admin/sealed-params.js";
 import { LiveModelList } from "./model-list.js";
@@ -28,6 +29,8 @@ export { createRouterService, routerRoutes, ModelGroups, SUPPORTED_PROVIDERS, US
 const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 /** Live subject telling every router replica to drop cached answers (JSON: { keys, all }). */
 const CACHE_DELETE_SUBJECT = "router.cache.delete";
+// LiteLLM's default for general_settings.health_check_interval, in seconds.
+const DEFAULT_HEALTH_CHECK_INTERVAL_S = 300;
 
 /** What a cache delete push drops; nothing when it cannot be read. */
 function forgetting(data: Uint8Array): CacheForget {
@@ -83,7 +86,10 @@ export async function startRouter(deps: {
     storePrompts: deps.config.general_settings.store_prompts_in_spend_logs ?? false,
     bookEndUsers: deps.config.litellm_settings.disable_end_user_cost_tracking !== true,
   });
+  const settings = deps.config.general_settings;
+  const health = settings.background_health_checks ? new BackgroundHealth(models, (settings.health_check_interval ?? DEFAULT_HEALTH_CHECK_INTERVAL_S) * 1000, deps.logger) : undefined;
   const impl = createRouterService({
+    health,
     models,
     store,
     state,
@@ -114,6 +120,7 @@ export async function startRouter(deps: {
     /** Stops watching and following changes, gives back held limits, stops retrying publishes (what is unsent stays in the outbox). */
     async close() {
       reloader?.stop();
+      health?.stop();
       stopForgetting();
       models.stop();
       await limits.close();

@@ -13,6 +13,7 @@ import { costFor, type Outcome, type CallEvent } from "./outcome.js";
 import type { OpenAIBody } from "./providers/provider.js";
 import { toConnectError } from "./provider-errors.js";
 import { addModel } from "./model-admin/add-model.js";
+import type { BackgroundHealth } from "./model-admin/background-health.js";
 import { checkHealth } from "./model-admin/check-health.js";
 import { deleteModel } from "./model-admin/delete-model.js";
 import { getModelInfo } from "./model-admin/get-model-info.js";
@@ -48,6 +49,8 @@ export interface RouterDeps {
   forgetCached: (request: CacheForget) => Promise<void>;
   /** Provider and deployment budgets, for their spend. */
   budgets: RouterBudgets;
+  /** The latest background health check round (general_settings.background_health_checks); absent, /health probes at once. */
+  health?: BackgroundHealth | undefined;
 }
 
 /** Cached answers to drop: by key, or all of them. */
@@ -293,7 +296,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
 
     getModelInfo: admin((req) => getModelInfo(deps.models, req)),
 
-    checkHealth: admin((req) => checkHealth(deps.models, req)),
+    checkHealth: admin((req) => (deps.health ? deps.health.answer(req) : checkHealth(deps.models, req))),
 
     getCacheStatus: admin(() => cacheStatus(deps.models.table().cache, deps.cache, deps.sharedAnswers)),
 
