@@ -24,7 +24,7 @@ const impl = createRouterService({
   } as unknown as LiveModelList,
   store: undefined,
   state: {} as never,
-  publisher: { storePrompts: false, publish: (event: { requestId: string; errorType: string }) => published.push(event) } as unknown as UsagePublisher,
+  publisher: { storePrompts: false, bookEndUsers: true, publish: (event: { requestId: string; errorType: string }) => published.push(event) } as unknown as UsagePublisher,
   logger: createLogger("router-test", "info", { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) }),
   masterKeyHash: undefined,
   settleReservation: () => {},

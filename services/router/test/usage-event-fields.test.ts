@@ -20,7 +20,7 @@ const client = directClient(
     models: {} as LiveModelList,
     store: undefined,
     state: {} as never,
-    publisher: { storePrompts: false, publish: (event: MessageInitShape<typeof UsageEventSchema>) => published.push(event) } as unknown as UsagePublisher,
+    publisher: { storePrompts: false, bookEndUsers: true, publish: (event: MessageInitShape<typeof UsageEventSchema>) => published.push(event) } as unknown as UsagePublisher,
     logger: createLogger("router-test", "silent"),
     masterKeyHash: undefined,
     settleReservation: () => {},
