@@ -100,6 +100,8 @@ const litellmParams = z.looseObject({
   stream_timeout: z.number().positive().optional(),
   rpm: z.number().int().nonnegative().optional(),
   tpm: z.number().int().nonnegative().optional(),
+  /** Calls this deployment takes at once, per router replica; past it, requests go to other deployments. */
+  max_parallel_requests: z.number().int().positive().optional(),
   weight: z.number().nonnegative().optional(),
   order: z.number().int().optional(),
   drop_params: z.boolean().optional(),
@@ -255,6 +257,8 @@ const generalSettings = z.looseObject({
   max_request_size_mb: z.number().positive().optional(),
   /** Model calls in flight at once over every key and replica. */
   global_max_parallel_requests: z.number().int().nonnegative().optional(),
+  /** A deployment's max_parallel_requests when its litellm_params set none. */
+  max_parallel_requests: z.number().int().positive().optional(),
   /** Probe every deployment in the background; GET /health answers the latest round. */
   background_health_checks: z.boolean().optional(),
   /** Seconds between background health check rounds (default 300). */

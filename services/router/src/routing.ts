@@ -70,11 +70,11 @@ export function modelNotFound(requested: string, groups: ModelGroups): Error {
   });
 }
 
-function noDeployments(group: ModelGroup, retryAfterMs: number, over: readonly OverBudget[]): Error {
+function noDeployments(group: ModelGroup, retryAfterMs: number, over: readonly OverBudget[], busy: boolean): Error {
   // LiteLLM's words when budgets are what stopped every deployment.
   const why =
     over.length === 0
-      ? `No deployments available for model group ${group.name}: every deployment is cooling down or at its rate limit`
+      ? `No deployments available for model group ${group.name}: every deployment is cooling down or at its ${busy ? "rate limit or max_parallel_requests" : "rate limit"}`
       : `No deployments available - crossed budget for model group ${group.name}: ${[...new Set(over.map((o) => o.budget.name))].join(", ")} over budget`;
   return gatewayError(why, Code.ResourceExhausted, {
     type: "rate_limit_error",
@@ -141,6 +141,8 @@ function candidates(group: ModelGroup, tried: ReadonlySet<string>, full: Readonl
 
 const NO_HOLDS: readonly BudgetHold[] = [];
 const DAY_MS = 86_400_000;
+// When every deployment was passed over for max_parallel_requests: calls end within seconds, so try again soon.
+const BUSY_RETRY_MS = 1_000;
 
 /** One model group's attempts at a call: which deployment goes next, and whether a failure earns another. */
 class GroupAttempts {
@@ -155,6 +157,8 @@ class GroupAttempts {
   private readonly full = new Set<string>();
   /** The budgets that passed deployments over. */
   private readonly over: OverBudget[] = [];
+  /** Whether a deployment was passed over for having max_parallel_requests calls in flight. */
+  private busy = false;
 
   constructor(
     private readonly call: RoutedCall,
@@ -177,8 +181,9 @@ class GroupAttempts {
         // Cooling deployments come back when their time is up; used-up limits at the next minute, budgets at their next period (a day at most: one for good has none).
         const waitMs =
           state.cooldowns.nextAvailableIn(group.deployments.map((x) => x.id)) ||
+          (this.busy ? BUSY_RETRY_MS : 0) ||
           (this.over.length > 0 ? Math.min(DAY_MS, ...this.over.map((o) => o.endsAt - Date.now())) : 60_000 - (Date.now() % 60_000));
-        const error = noDeployments(group, waitMs, this.over);
+        const error = noDeployments(group, waitMs, this.over, this.busy);
         this.failure = { failure: classify(error, call.signal.aborted), error };
       }
       return undefined;
@@ -187,15 +192,29 @@ class GroupAttempts {
     return d;
   }
 
-  /** Reserves the call's budgets and then its rpm/tpm on `d`; false (nothing held) when either has no room. */
+  /**
+   * Counts the call in flight on `d` (within its max_parallel_requests:
+   * checked and counted at once, before anything is awaited, so calls
+   * admitted together cannot pass it), then reserves its budgets and its
+   * rpm/tpm; false (nothing held or counted) when any has no room. The
+   * attempt that follows counts the call out when it ends.
+   */
   private async admit(d: Deployment): Promise<boolean> {
     const { budgets, limits } = this.call.table;
+    const { stats } = this.state;
+    if (d.maxParallelRequests !== undefined && stats.inFlight(d.id) >= d.maxParallelRequests) {
+      this.busy = true;
+      return false;
+    }
+    stats.began(d.id);
     const held = budgets && d.budgets ? await budgets.reserve(d, this.call.promptBytes, this.call.maxTokens) : NO_HOLDS;
     if (!Array.isArray(held)) {
+      stats.done(d.id);
       this.over.push(held as OverBudget);
       return false;
     }
     if (limits && !(await limits.admit(d, this.call.estimatedTokens))) {
+      stats.done(d.id);
       budgets?.release(held);
       return false;
     }
@@ -247,7 +266,7 @@ async function attempt(
   const began = performance.now();
   // What an earlier, failed attempt left is not this one's.
   Object.assign(outcome, { usage: undefined, usageEstimated: false, attemptedFallbacks: fallbacks, failure: undefined });
-  state.stats.began(d.id);
+  // Counted in flight when it was admitted (GroupAttempts.admit); counted out here, once it ends.
   /** Once the call is over, answered or not. */
   const end = (answered: boolean) => {
     release();

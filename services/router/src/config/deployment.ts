@@ -43,6 +43,8 @@ export interface Deployment {
   /** Requests and tokens per minute this deployment takes (weights for simple-shuffle, limits for usage-based routing). */
   rpm: number | undefined;
   tpm: number | undefined;
+  /** Calls it takes at once on this router replica (litellm_params.max_parallel_requests, else general_settings'); undefined: no bound. */
+  maxParallelRequests: number | undefined;
   weight: number | undefined;
   /** Lower orders are tried first; deployments without one come after every ordered one. */
   order: number;
@@ -114,6 +116,7 @@ export function buildDeployment(
     mockResponse: p.mock_response,
     rpm: p.rpm,
     tpm: p.tpm,
+    maxParallelRequests: p.max_parallel_requests ?? config.general_settings.max_parallel_requests,
     weight: p.weight,
     order: p.order ?? Number.POSITIVE_INFINITY,
     mode: entry.model_info?.mode,
