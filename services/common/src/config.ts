@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
@@ -248,6 +249,14 @@ const litellmSettings = z.looseObject({
   ...reliabilitySettings,
 });
 
+/** An IP address, or a CIDR range such as 10.0.0.0/8 or fd7a:115c:a1e0::/48. */
+function isAddressOrRange(entry: string): boolean {
+  const [address = "", prefix, extra] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
 const generalSettings = z.looseObject({
   master_key: secret.optional(),
   /** Postgres, as LiteLLM reads it: wins over DATABASE_URL. */
@@ -263,6 +272,10 @@ const generalSettings = z.looseObject({
   background_health_checks: z.boolean().optional(),
   /** Seconds between background health check rounds (default 300). */
   health_check_interval: z.number().positive().optional(),
+  /** The client addresses and CIDR ranges the edge serves (all, when unset). */
+  allowed_ips: z.array(z.string().refine(isAddressOrRange, "expected an IP address or a CIDR range such as 10.0.0.0/8")).optional(),
+  /** The client is the first address of X-Forwarded-For (a proxy in front), for allowed_ips. */
+  use_x_forwarded_for: z.boolean().optional(),
   /** Connections in each process's Postgres pool (0: the default, 10). */
   database_connection_pool_limit: z.number().int().nonnegative().optional(),
   /** A model call must name its end user: the body's "user" (or the end-user headers). */

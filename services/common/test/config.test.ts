@@ -34,6 +34,14 @@ describe("config.yaml", () => {
     expect(() => parseConfig(`environment_variables:\n  A: { nested: true }\n`, {})).toThrow("environment_variables.A");
   });
 
+  it("takes allowed_ips of addresses and CIDR ranges, and refuses anything else naming the entry", () => {
+    const config = parseConfig(`general_settings:\n  allowed_ips: ["127.0.0.1", "10.0.0.0/8", "::1", "fd7a:115c:a1e0::/48"]\n`, {});
+    expect(config.general_settings.allowed_ips).toHaveLength(4);
+    for (const bad of ["localhost", "10.0.0.0/33", "10.0.0.0/8/1", "::1/129", "10.0.0.0/x"]) {
+      expect(() => parseConfig(`general_settings:\n  allowed_ips: ["${bad}"]\n`, {}), bad).toThrow("expected an IP address or a CIDR range such as 10.0.0.0/8");
+    }
+  });
+
   it("still names a variable that nothing sets", () => {
     expect(() => parseConfig(MODEL, {})).toThrow("names environment variable MY_PROVIDER_KEY, which is not set");
   });

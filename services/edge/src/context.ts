@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "@gateway/common";
+import type { AllowedIps } from "./allowed-ips.js";
 import type { AuthCache } from "./auth-cache.js";
 import type { Peers } from "./peers.js";
 
@@ -20,6 +21,8 @@ export interface EdgeOptions {
   masterKey?: string | undefined;
   /** general_settings.litellm_key_header_name, in lower case: a header the caller's key may come in, ahead of every other. */
   keyHeader?: string | undefined;
+  /** general_settings.allowed_ips: the clients served; absent, every one. */
+  allowedIps?: AllowedIps | undefined;
   /** general_settings.enforce_user_param: a model call must name its end user. */
   enforceUserParam?: boolean | undefined;
   /** general_settings.reject_clientside_metadata_tags: a model call may not carry tags of its own. */

@@ -260,6 +260,7 @@ export function createEdgeServer(options: EdgeOptions, tls?: Pick<TlsServerOptio
     const ctx: RequestContext = { req, res, path, requestId: randomUUID(), options };
     const handler = routeFor(req.method, path);
     observeRequest(ctx, routeLabel(req.method, path), async () => {
+      options.allowedIps?.check(req, path);
       if (!handler) throw notFound(req.method, path);
       if (!OWN_ROUTE_CHECK.has(handler)) await checkRoute(ctx);
       await handler(ctx);

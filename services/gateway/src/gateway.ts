@@ -16,7 +16,7 @@ import {
   type Database,
   type GatewayConfig,
 } from "@gateway/common";
-import { AuthCache, createEdgeServer, type Peers } from "@gateway/edge";
+import { AllowedIps, AuthCache, createEdgeServer, type Peers } from "@gateway/edge";
 import { startKeys } from "@gateway/keys";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
@@ -142,6 +142,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           // The router's model admin and the accounting service ask for it, split or not.
           masterKey: config.general_settings.master_key,
           keyHeader: config.general_settings.litellm_key_header_name?.toLowerCase(),
+          allowedIps: config.general_settings.allowed_ips && new AllowedIps(config.general_settings.allowed_ips, config.general_settings.use_x_forwarded_for === true),
           enforceUserParam: config.general_settings.enforce_user_param,
           rejectClientTags: config.general_settings.reject_clientside_metadata_tags,
           ready: () => ready && routerReady() && databaseAlive(),
