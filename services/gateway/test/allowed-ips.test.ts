@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MASTER_KEY, writeConfig } from "./support/config.js";
+import { fakeOpenAIConfig, MASTER_KEY } from "./support/config.js";
 import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support/modes.js";
 
 // general_settings.allowed_ips: the edge serves only these clients (the
@@ -8,15 +8,7 @@ import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support
 // X-Forwarded-For address, as a proxy in front (Caddy) sends it.
 
 const config = (allowed: string[], forwardedFor: boolean) => (fakeUrl: string) =>
-  writeConfig(`
-model_list:
-  - model_name: fast-model
-    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
-general_settings:
-  master_key: ${MASTER_KEY}
-  allowed_ips: ${JSON.stringify(allowed)}
-  use_x_forwarded_for: ${forwardedFor}
-`);
+  fakeOpenAIConfig(fakeUrl, `  allowed_ips: ${JSON.stringify(allowed)}\n  use_x_forwarded_for: ${forwardedFor}\n`);
 
 describe("general_settings.allowed_ips", () => {
   let behindProxy: FakeBehindGateway;
