@@ -2,6 +2,7 @@ import type { SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import type { RequestContext } from "../context.js";
 import { sendJson } from "../http.js";
 import { readableActivity } from "./daily-activity.js";
+import { groupBy } from "./global-spend.js";
 
 // LiteLLM's request charts: GET /global/activity (requests and tokens per
 // UTC day) and GET /global/activity/model (the same for each of the ten
@@ -41,8 +42,6 @@ export async function globalActivity(ctx: RequestContext): Promise<void> {
 }
 
 export async function globalActivityByModel(ctx: RequestContext): Promise<void> {
-  const byGroup = new Map<string, SpendTotal[]>();
-  for (const row of await readableActivity(ctx)) byGroup.set(row.modelGroup, [...(byGroup.get(row.modelGroup) ?? []), row]);
-  const charts = [...byGroup].map(([model, rows]) => ({ model, ...chart(rows) }));
+  const charts = [...groupBy(await readableActivity(ctx), (row) => row.modelGroup)].map(([model, rows]) => ({ model, ...chart(rows) }));
   sendJson(ctx.res, 200, charts.sort((a, b) => b.sum_api_requests - a.sum_api_requests).slice(0, TOP_MODELS));
 }

@@ -21,7 +21,7 @@ function param(ctx: RequestContext, name: string): string {
 }
 
 /** Groups rows by a key, keeping first-seen order. */
-function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
+export function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
   for (const row of rows) {
     const k = key(row);
