@@ -195,26 +195,36 @@ class GroupAttempts {
   /**
    * Counts the call in flight on `d` (within its max_parallel_requests:
    * checked and counted at once, before anything is awaited, so calls
-   * admitted together cannot pass it), then reserves its budgets and its
-   * rpm/tpm; false (nothing held or counted) when any has no room. The
-   * attempt that follows counts the call out when it ends.
+   * admitted together cannot pass it), then reserves what it needs; false
+   * (nothing held or counted) when something has no room, and nothing left
+   * counted should the reservation throw. The attempt that follows counts
+   * the call out when it ends.
    */
   private async admit(d: Deployment): Promise<boolean> {
-    const { budgets, limits } = this.call.table;
     const { stats } = this.state;
     if (d.maxParallelRequests !== undefined && stats.inFlight(d.id) >= d.maxParallelRequests) {
       this.busy = true;
       return false;
     }
     stats.began(d.id);
+    let admitted = false;
+    try {
+      admitted = await this.reserve(d);
+      return admitted;
+    } finally {
+      if (!admitted) stats.done(d.id);
+    }
+  }
+
+  /** Reserves the call's budgets and then its rpm/tpm on `d`; false (nothing held) when either has no room. */
+  private async reserve(d: Deployment): Promise<boolean> {
+    const { budgets, limits } = this.call.table;
     const held = budgets && d.budgets ? await budgets.reserve(d, this.call.promptBytes, this.call.maxTokens) : NO_HOLDS;
     if (!Array.isArray(held)) {
-      stats.done(d.id);
       this.over.push(held as OverBudget);
       return false;
     }
     if (limits && !(await limits.admit(d, this.call.estimatedTokens))) {
-      stats.done(d.id);
       budgets?.release(held);
       return false;
     }

@@ -1,0 +1,63 @@
+import { createLogger, parseConfig } from "@gateway/common";
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import { CallType } from "@gateway/proto/router/v1/router_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CALL_HANDLERS } from "../src/calls.js";
+import { ModelGroups } from "../src/config/model-groups.js";
+import { Cooldowns } from "../src/cooldowns.js";
+import type { DeploymentLimits } from "../src/deployment-limits.js";
+import { DeploymentStats } from "../src/deployment-stats.js";
+import type { Outcome } from "../src/outcome.js";
+import { SUPPORTED_PROVIDERS } from "../src/providers/index.js";
+import { routeCall, type RoutingState } from "../src/routing.js";
+import { simpleShuffle } from "../src/strategies/simple-shuffle.js";
+
+// A call is counted in flight on a deployment when it is admitted there, and
+// counted out when its attempt ends; one whose admission fails on the way
+// (the shared limits' database unreachable, say) must not stay counted, or a
+// deployment with max_parallel_requests would fill up with calls that never ran.
+
+describe("admission to a deployment", () => {
+  let provider: FakeProvider;
+
+  beforeAll(async () => {
+    provider = await startFakeProvider();
+  });
+  afterAll(() => provider.close());
+
+  it("counts nothing in flight for a call whose reservation threw", async () => {
+    const groups = ModelGroups.fromConfig(
+      parseConfig(`model_list:\n  - { model_name: m, litellm_params: { model: openai/x, api_base: "${provider.url}/v1", api_key: k, max_parallel_requests: 1 }, model_info: { id: d-1 } }\n`),
+      SUPPORTED_PROVIDERS,
+    );
+    const state: RoutingState = { cooldowns: new Cooldowns(), stats: new DeploymentStats(), logger: createLogger("test", "silent") };
+    let unreachable = true;
+    // What SharedDeploymentLimits does when Postgres cannot be reached: its admit throws.
+    const limits: DeploymentLimits = {
+      admit: async () => {
+        if (unreachable) throw new Error("connect ECONNREFUSED");
+        return true;
+      },
+      settle: () => {},
+      tokensUsed: () => 0,
+    };
+    const outcome = (): Outcome => ({ deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0, failure: undefined });
+    const call = {
+      requestId: "admission",
+      table: { groups, strategy: simpleShuffle, limits },
+      handler: CALL_HANDLERS.get(CallType.CHAT_COMPLETIONS)!,
+      body: { model: "m", messages: [{ role: "user", content: "hi" }] },
+      headers: {},
+      signal: new AbortController().signal,
+      estimatedTokens: 0,
+      promptBytes: 0,
+      maxTokens: 0,
+      tags: [],
+    };
+    await expect(routeCall(call, "m", outcome(), state)).rejects.toThrow("ECONNREFUSED");
+    expect(state.stats.inFlight("d-1")).toBe(0);
+    unreachable = false;
+    await routeCall(call, "m", outcome(), state);
+    expect(state.stats.inFlight("d-1")).toBe(0);
+  });
+});
