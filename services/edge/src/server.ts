@@ -21,7 +21,7 @@ import { globalActivity, globalActivityByModel } from "./routes/global-activity.
 import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendProvider, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
 import { imageEdits, imageGenerations } from "./routes/images.js";
-import { blockKey, deleteKeys, generateKey, keyHealth, keyInfoRoute, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
+import { blockKey, deleteKeys, generateKey, keyHealth, keyInfoRoute, listKeyAliases, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
 import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
@@ -119,6 +119,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /key/update", updateKey],
   ["GET /key/info", keyInfoRoute],
   ["GET /key/list", listKeys],
+  ["GET /key/aliases", listKeyAliases],
   ["POST /key/delete", deleteKeys],
   ["POST /key/regenerate", regenerateKey],
   ["POST /key/block", blockKey],

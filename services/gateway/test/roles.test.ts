@@ -71,6 +71,25 @@ function roleTests(mode: (typeof MODES)[number]): void {
     expect(forOther.json.error).toMatchObject({ type: "permission_error", message: expect.stringContaining("Got user_id=proxy_admin-user") });
   });
 
+  it("lists the aliases of the keys a caller may list, searched and paged, for /key/aliases", async () => {
+    type Aliases = { aliases: string[]; total_count: number; current_page: number; total_pages: number };
+    await admin(baseUrl, "POST", "/team/new", { team_id: "alias-team" });
+    for (const key_alias of ["Alias-Blue", "alias-red", "other"]) expect((await admin(baseUrl, "POST", "/key/generate", { key_alias, team_id: "alias-team" })).status).toBe(200);
+    await admin(baseUrl, "POST", "/key/generate", { key_alias: "alias-red", team_id: "alias-team" });
+    expect((await as("internal_user", "POST", "/key/generate", { key_alias: "mine%" })).status).toBe(200);
+    // One entry per alias, in order; the search matches in any case and takes % as itself.
+    const searched = await as<Aliases>("proxy_admin_viewer", "GET", "/key/aliases?team_id=alias-team&search=ALIAS");
+    expect(searched.json).toEqual({ aliases: ["Alias-Blue", "alias-red"], total_count: 2, current_page: 1, total_pages: 1 });
+    const paged = await as<Aliases>("proxy_admin", "GET", "/key/aliases?team_id=alias-team&size=2&page=2");
+    expect(paged.json).toEqual({ aliases: ["other"], total_count: 3, current_page: 2, total_pages: 2 });
+    expect((await as<Aliases>("proxy_admin", "GET", "/key/aliases?search=%25")).json.aliases).toEqual(["mine%"]);
+    // An internal user sees its own keys' aliases only, and no team's it is not in.
+    expect((await as<Aliases>("internal_user", "GET", "/key/aliases?search=mine")).json.aliases).toEqual(["mine%"]);
+    expect((await as<Aliases>("internal_user", "GET", "/key/aliases?search=alias")).json).toMatchObject({ aliases: [], total_count: 0 });
+    expect((await as("internal_user", "GET", "/key/aliases?team_id=alias-team")).status).toBe(403);
+    expect((await as("internal_user", "GET", "/key/aliases?size=101")).status).toBe(400);
+  });
+
   it("keeps admin routes to proxy admins, and writes from viewers", async () => {
     for (const [method, path, body] of [
       ["POST", "/model/new", { model_name: "sneaky", litellm_params: { model: "openai/gpt-4o" } }],

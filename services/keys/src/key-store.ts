@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, or, sql, type SQL } from "drizzle-orm";
+import { and, count, countDistinct, eq, inArray, isNotNull, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "@gateway/common";
 import { teams, virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
@@ -57,6 +57,14 @@ export class KeyStore {
   }
 
   async list(filter: KeyListFilter, offset: number, limit: number): Promise<{ rows: KeyRow[]; total: number }> {
+    const conditions = this.conditions(filter);
+    const where = conditions.length > 0 ? and(...conditions) : undefined;
+    const rows = await this.db.select().from(virtualKeys).where(where).orderBy(virtualKeys.createdAt, virtualKeys.id).offset(offset).limit(limit);
+    const [total] = await this.db.select({ n: count() }).from(virtualKeys).where(where);
+    return { rows, total: total?.n ?? 0 };
+  }
+
+  private conditions(filter: KeyListFilter): SQL[] {
     const conditions: SQL[] = [];
     if (filter.userId) conditions.push(eq(virtualKeys.userId, filter.userId));
     if (filter.teamId) conditions.push(eq(virtualKeys.teamId, filter.teamId));
@@ -65,10 +73,17 @@ export class KeyStore {
       const itsTeams = this.db.select({ teamId: teams.teamId }).from(teams).where(eq(teams.organizationId, filter.organizationId));
       conditions.push(or(eq(virtualKeys.organizationId, filter.organizationId), inArray(virtualKeys.teamId, itsTeams))!);
     }
-    const where = conditions.length > 0 ? and(...conditions) : undefined;
-    const rows = await this.db.select().from(virtualKeys).where(where).orderBy(virtualKeys.createdAt, virtualKeys.id).offset(offset).limit(limit);
-    const [total] = await this.db.select({ n: count() }).from(virtualKeys).where(where);
-    return { rows, total: total?.n ?? 0 };
+    return conditions;
+  }
+
+  /** The distinct aliases of the keys the filter lists, those containing `search` (any case) if given. */
+  async aliases(filter: KeyListFilter, search: string, offset: number, limit: number): Promise<{ aliases: string[]; total: number }> {
+    const conditions = [isNotNull(virtualKeys.keyAlias), ...this.conditions(filter)];
+    if (search) conditions.push(sql`strpos(lower(${virtualKeys.keyAlias}), lower(${search})) > 0`);
+    const where = and(...conditions);
+    const rows = await this.db.selectDistinct({ alias: virtualKeys.keyAlias }).from(virtualKeys).where(where).orderBy(virtualKeys.keyAlias).offset(offset).limit(limit);
+    const [total] = await this.db.select({ n: countDistinct(virtualKeys.keyAlias) }).from(virtualKeys).where(where);
+    return { aliases: rows.map((r) => r.alias!), total: total?.n ?? 0 };
   }
 
   async delete(ids: string[]): Promise<KeyRow[]> {

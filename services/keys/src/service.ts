@@ -12,7 +12,7 @@ import type { Caller } from "./admin/access.js";
 import { bearerOf, type AdminDeps } from "./admin/context.js";
 import { deleteKeys } from "./admin/delete.js";
 import { generateKey, regenerateKey } from "./admin/generate.js";
-import { getKey, listKeys } from "./admin/read.js";
+import { getKey, listKeyAliases, listKeys } from "./admin/read.js";
 import { createBudget, deleteBudget, getBudgets, listBudgets, updateBudget } from "./admin/budgets.js";
 import { createCustomer, deleteCustomers, getCustomer, listCustomers, setCustomersBlocked, updateCustomer } from "./admin/customers.js";
 import { gatewayBudget } from "./admin/gateway-budget.js";
@@ -68,6 +68,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     updateKey: anyKey(async (d, req, c) => ({ key: await updateKey(d, req, c) })),
     getKey: anyKey(async (d, req, c) => ({ key: await getKey(d, req, c) })),
     listKeys: anyKey(listKeys),
+    listKeyAliases: anyKey(listKeyAliases),
     deleteKeys: anyKey(deleteKeys),
     blockKey: admin(async (d, req, c) => ({ key: await setBlocked(d, c, req.ref, true) })),
     unblockKey: admin(async (d, req, c) => ({ key: await setBlocked(d, c, req.ref, false) })),

@@ -227,6 +227,18 @@ export async function listKeys(ctx: RequestContext): Promise<void> {
   });
 }
 
+/** GET /key/aliases: the aliases of the keys /key/list would show the caller, in pages. */
+export async function listKeyAliases(ctx: RequestContext): Promise<void> {
+  const q = queryOf(ctx.req);
+  const page = intParam(ctx, "page", 1, MAX_KEY_PAGE, 1);
+  const size = intParam(ctx, "size", 50, MAX_KEY_PAGE_SIZE, 1);
+  const { aliases, totalCount } = await ctx.options.peers.keys.listKeyAliases(
+    { page, size, search: q.get("search") ?? "", teamId: q.get("team_id") ?? "" },
+    callOptions(ctx),
+  );
+  sendJson(ctx.res, 200, { aliases, total_count: totalCount, current_page: page, total_pages: Math.ceil(totalCount / size) });
+}
+
 export async function deleteKeys(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const keys = optional(b, "keys", isStrings, "a list of keys") ?? [];

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey, readsAll } from "@gateway/common";
-import { VirtualKeySchema, type GetKeyRequest, type KeyRef, type ListKeysRequest, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
+import { VirtualKeySchema, type GetKeyRequest, type KeyRef, type ListKeyAliasesRequest, type ListKeysRequest, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { KeyListFilter } from "../key-store.js";
 import { forbidden, inTeam, isTeamAdmin, mayReadKey, organizationRole, unlessNotFound, type Caller } from "./access.js";
 import { resolveKey, type AdminDeps } from "./context.js";
@@ -44,13 +44,22 @@ export async function listKeys(deps: AdminDeps, req: ListKeysRequest, caller: Ca
   return { keys: await keyViews(deps, rows), totalCount: total };
 }
 
+/** The aliases of the keys listKeys would show the caller, a page of them. */
+export async function listKeyAliases(deps: AdminDeps, req: ListKeyAliasesRequest, caller: Caller): Promise<{ aliases: string[]; totalCount: number }> {
+  const size = Math.min(req.size || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+  const page = Math.max(1, req.page);
+  const filter = listedFor(deps, { teamId: req.teamId, userId: "", keyAlias: "", organizationId: "" }, caller);
+  const { aliases, total } = await deps.store.aliases(filter, req.search, (page - 1) * size, size);
+  return { aliases, totalCount: total };
+}
+
 /**
  * The filter a caller lists with: as asked, by whoever reads everything;
  * below that, its own user's keys (in a team it is in), or, by a team's
  * admin, the team's keys, or, by an organization's org_admin, the
  * organization's keys.
  */
-function listedFor(deps: AdminDeps, req: ListKeysRequest, caller: Caller): KeyListFilter {
+function listedFor(deps: AdminDeps, req: Required<KeyListFilter>, caller: Caller): KeyListFilter {
   const asked = { userId: req.userId, teamId: req.teamId, keyAlias: req.keyAlias, organizationId: req.organizationId };
   if (readsAll(caller.userRole)) return asked;
   if (req.organizationId !== "" && organizationRole(deps, caller.userId, req.organizationId) === "org_admin") return asked;
