@@ -16,6 +16,7 @@ const ROUTE_GROUPS: ReadonlyMap<string, readonly string[]> = new Map(Object.entr
     "/moderations",
     "/messages",
     "/messages/count_tokens",
+    "/utils/token_counter",
     "/models",
     "/models/*",
   ],

@@ -42,6 +42,7 @@ import { providerBudgets } from "./routes/provider-budgets.js";
 import { rerank } from "./routes/rerank.js";
 import { responses } from "./routes/responses.js";
 import { calculateSpend } from "./routes/spend-calculate.js";
+import { tokenCounter } from "./routes/token-counter.js";
 import { spendLogs, spendTags } from "./routes/spend.js";
 import { deleteTag, listTags, newTag, tagInfoRoute, updateTag } from "./routes/tags.js";
 import {
@@ -99,6 +100,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /moderations", moderations],
   ["POST /v1/messages", messages],
   ["POST /v1/messages/count_tokens", countTokens],
+  ["POST /utils/token_counter", tokenCounter],
   ["GET /v1/models", listModels],
   ["GET /models", listModels],
   ["GET /health/liveliness", liveliness],

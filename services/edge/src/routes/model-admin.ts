@@ -11,21 +11,22 @@ import { asAdmin, asMasterKey, asViewer, callerOf, pathSegment, queryOf, readJso
 const ADMIN_BODY_LIMIT = 1024 * 1024;
 const decoder = new TextDecoder();
 
-const json = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes));
+/** A JSON document a peer sent as bytes. */
+export const jsonOfBytes = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes));
 
 /** POST /model/new: { model_name, litellm_params, model_info? }; answers the stored deployment, secrets left out. */
 export async function newModel(ctx: RequestContext): Promise<void> {
   await asAdmin(ctx);
   const { raw } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
   const { model } = await ctx.options.peers.router.addModel({ model: raw }, asMasterKey(ctx));
-  const added = model ? (json(model.json) as { model_info?: { id?: string } }) : {};
+  const added = model ? (jsonOfBytes(model.json) as { model_info?: { id?: string } }) : {};
   sendJson(ctx.res, 200, { model_id: added.model_info?.id ?? null, ...added });
 }
 
 async function update(ctx: RequestContext, id: unknown, raw: Uint8Array): Promise<void> {
   if (typeof id !== "string" || id === "") throw gatewayError("model_info.id is required", Code.InvalidArgument, { type: "invalid_request_error", param: "model_info.id" });
   const { model } = await ctx.options.peers.router.updateModel({ id, changes: raw }, asMasterKey(ctx));
-  sendJson(ctx.res, 200, { model_id: id, ...(model ? (json(model.json) as object) : {}) });
+  sendJson(ctx.res, 200, { model_id: id, ...(model ? (jsonOfBytes(model.json) as object) : {}) });
 }
 
 /** POST /model/update: { model_info: { id }, model_name?, litellm_params? }; only the parameters given change. */
@@ -61,7 +62,7 @@ export async function deleteModel(ctx: RequestContext): Promise<void> {
 export async function modelInfo(ctx: RequestContext): Promise<void> {
   const caller = await callerOf(ctx);
   const { models } = await ctx.options.peers.router.getModelInfo({ id: queryOf(ctx.req).get("litellm_model_id") ?? "" }, asMasterKey(ctx));
-  const deployments = models.map((m) => json(m.json) as { model_name?: string });
+  const deployments = models.map((m) => jsonOfBytes(m.json) as { model_name?: string });
   const everything = readsAll(caller.userRole) || caller.models.length === 0;
   sendJson(ctx.res, 200, { data: everything ? deployments : deployments.filter((d) => d.model_name !== undefined && caller.models.includes(d.model_name)) });
 }
