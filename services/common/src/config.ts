@@ -246,6 +246,8 @@ const litellmSettings = z.looseObject({
   require_auth_for_metrics_endpoint: z.boolean().optional(),
   /** Book no end user in the ledger (its limits and budgets still hold). */
   disable_end_user_cost_tracking: z.boolean().optional(),
+  /** Names requests may use for a model group, for every key: checked, priced, called and booked as that group. */
+  model_alias_map: z.record(z.string().min(1), z.string().min(1)).optional(),
   ...reliabilitySettings,
 });
 
@@ -318,6 +320,32 @@ const configSchema = z.looseObject({
 });
 
 export type GatewayConfig = z.infer<typeof configSchema>;
+
+/** A name clients may use for a model group. */
+export interface GroupAlias {
+  group: string;
+  /** Hidden aliases work but are not listed by /v1/models. */
+  hidden: boolean;
+  /** The setting that names it. */
+  from: "litellm_settings.model_alias_map" | "router_settings.model_group_alias";
+}
+
+/**
+ * Every model group alias: LiteLLM's litellm_settings.model_alias_map (not
+ * listed by /v1/models), then router_settings.model_group_alias, which wins
+ * for a name both have.
+ */
+export function groupAliases(config: GatewayConfig): Map<string, GroupAlias> {
+  const aliases = new Map<string, GroupAlias>();
+  for (const [name, group] of Object.entries(config.litellm_settings.model_alias_map ?? {})) {
+    aliases.set(name, { group, hidden: true, from: "litellm_settings.model_alias_map" });
+  }
+  for (const [name, to] of Object.entries(config.router_settings.model_group_alias ?? {})) {
+    const from = "router_settings.model_group_alias";
+    aliases.set(name, typeof to === "string" ? { group: to, hidden: false, from } : { group: to.model, hidden: to.hidden === true, from });
+  }
+  return aliases;
+}
 export type ModelEntry = z.infer<typeof modelEntry>;
 
 export class ConfigError extends Error {

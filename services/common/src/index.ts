@@ -1,5 +1,18 @@
 export * from "./bus/index.js";
-export { CALL_DEFAULT_SETTINGS, ConfigError, ignoredSettings, includedFiles, loadConfig, parseConfig, parseModelEntry, ROUTING_STRATEGIES, type GatewayConfig, type ModelEntry } from "./config.js";
+export {
+  CALL_DEFAULT_SETTINGS,
+  ConfigError,
+  groupAliases,
+  ignoredSettings,
+  includedFiles,
+  loadConfig,
+  parseConfig,
+  parseModelEntry,
+  ROUTING_STRATEGIES,
+  type GatewayConfig,
+  type GroupAlias,
+  type ModelEntry,
+} from "./config.js";
 export { serveConnect, connectTransport, type ConnectServer, type ServeOptions } from "./connect.js";
 export { INTERNAL_CREDENTIAL_HEADER, InternalCredential } from "./internal-credential.js";
 export { databaseUnreachable, driverMessage, openDatabase, pgErrorCode, type Database, type DatabaseOptions, type Db } from "./database.js";

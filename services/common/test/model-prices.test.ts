@@ -9,6 +9,7 @@ model_list:
     model_info: { max_output_tokens: 2000 }
 litellm_settings:
   fallbacks: [{ fast: [smart] }]
+  model_alias_map: { gpt-3.5-turbo: fast }
 router_settings:
   model_group_alias: { gpt-4: fast }
 general_settings:
@@ -39,5 +40,6 @@ general_settings:
     expect(decoded.model_list[1]?.litellm_params.max_tokens).toBe(700);
     expect(decoded.litellm_settings.fallbacks).toEqual([{ fast: ["smart"] }]);
     expect(decoded.router_settings.model_group_alias).toEqual({ "gpt-4": "fast" });
+    expect(decoded.litellm_settings.model_alias_map).toEqual({ "gpt-3.5-turbo": "fast" });
   });
 });

@@ -51,16 +51,21 @@ export function invalidKey(): Error {
   return unauthenticated("Authentication Error, invalid API key");
 }
 
-/** The model group a request for `model` calls: its team's alias, then the key's, as LiteLLM renames it; access and prices follow that group. */
-function renamed(model: string, key: KeyRecord, team: TeamRecord | undefined): string {
-  const teamAliased = team?.modelAliases?.get(model) ?? model;
+/**
+ * The model group a request for `model` calls: the gateway's
+ * model_alias_map, then its team's alias, then the key's, as LiteLLM renames
+ * it; access and prices follow that group.
+ */
+function renamed(model: string, key: KeyRecord, team: TeamRecord | undefined, renames: ReadonlyMap<string, string>): string {
+  const globallyAliased = renames.get(model) ?? model;
+  const teamAliased = team?.modelAliases?.get(globallyAliased) ?? globallyAliased;
   return key.aliases?.get(teamAliased) ?? teamAliased;
 }
 
 /** Every name the key's and its team's aliases rename, with the group it calls. */
-function aliasesOf(key: KeyRecord, team: TeamRecord | undefined): Record<string, string> {
+function aliasesOf(key: KeyRecord, team: TeamRecord | undefined, renames: ReadonlyMap<string, string>): Record<string, string> {
   const aliases: Record<string, string> = {};
-  for (const name of [...(team?.modelAliases?.keys() ?? []), ...(key.aliases?.keys() ?? [])]) aliases[name] = renamed(name, key, team);
+  for (const name of [...(team?.modelAliases?.keys() ?? []), ...(key.aliases?.keys() ?? [])]) aliases[name] = renamed(name, key, team, renames);
   return aliases;
 }
 
@@ -176,7 +181,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     const key = check(cached instanceof Promise ? await cached : cached);
     // A team_id that names no team (any more) is only a label.
     const team = key.teamId === "" ? undefined : deps.teams.get(key.teamId);
-    const model = renamed(req.model, key, team);
+    const model = renamed(req.model, key, team, deps.access.renames);
     checkModel(key, model, req.model);
     if (team) checkTeam(team, model, req.model);
     // The team's organization, else the key's own; an organization_id that names no organization (any more) is only a label.
@@ -211,7 +216,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     const customer = customerOf(req);
     if (req.access === Access.LOOKUP) {
       response.userRole = roleOf(key);
-      response.modelAliases = aliasesOf(key, team);
+      response.modelAliases = aliasesOf(key, team, deps.access.renames);
       return response;
     }
     // The gateway's limits, the key's (its own and the model group's), its team's, its team's organization's, its user's

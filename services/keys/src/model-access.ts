@@ -1,4 +1,4 @@
-import type { GatewayConfig } from "@gateway/common";
+import { groupAliases, type GatewayConfig } from "@gateway/common";
 
 // Names in a key's or team's `models` that stand for every model, as in LiteLLM
 // (a key's "all-team-models" is its team's: every model, within the team's).
@@ -14,11 +14,15 @@ export function modelsOf(models: readonly string[]): { models: ReadonlySet<strin
 /**
  * LiteLLM's model access groups: a name in a key's or team's `models` that
  * a model_list entry's model_info.access_groups lists stands for every
- * model group listing it. Loaded from config.yaml, then from each model list
- * the routers send (models added at run time included).
+ * model group listing it; and litellm_settings.model_alias_map, the names
+ * every key's requests may use for a model group. Loaded from config.yaml,
+ * then from each model list the routers send (models added at run time
+ * included).
  */
 export class ModelAccess {
   private groups = new Map<string, readonly string[]>();
+  /** model_alias_map: what a request's model names, before the team's and the key's aliases (as LiteLLM renames it). */
+  renames: ReadonlyMap<string, string> = new Map();
   private expanded = new WeakMap<readonly string[], readonly string[]>();
   /** Changes with every load, for callers that keep what they worked out from it. */
   generation = 0;
@@ -38,8 +42,10 @@ export class ModelAccess {
       }
     }
     const next = new Map([...groups].map(([group, members]) => [group, [...members]] as const));
-    if (JSON.stringify([...next]) === JSON.stringify([...this.groups])) return false;
+    const renames = new Map([...groupAliases(config)].filter(([, a]) => a.from === "litellm_settings.model_alias_map").map(([name, a]) => [name, a.group] as const));
+    if (JSON.stringify([...next, ...renames]) === JSON.stringify([...this.groups, ...this.renames])) return false;
     this.groups = next;
+    this.renames = renames;
     this.expanded = new WeakMap();
     this.generation++;
     return true;

@@ -1,4 +1,4 @@
-import { DEFAULT_OUTPUT_CAP, deploymentCostBound, listCostBound, maxCostWithin, sameBound, widenBound, type CostBound, type GatewayConfig } from "@gateway/common";
+import { DEFAULT_OUTPUT_CAP, deploymentCostBound, groupAliases, listCostBound, maxCostWithin, sameBound, widenBound, type CostBound, type GatewayConfig } from "@gateway/common";
 
 const NOTHING: CostBound = { input: 0, output: 0, longInput: 0, longOutput: 0, outputCap: 0 };
 
@@ -26,8 +26,8 @@ export class ReservationPricing {
       this.dearest = widenBound(this.dearest, bound);
     }
     this.widenByFallbacks(config);
-    for (const [alias, target] of Object.entries(config.router_settings.model_group_alias ?? {})) {
-      const bound = this.groups.get(typeof target === "string" ? target : target.model);
+    for (const [alias, { group }] of groupAliases(config)) {
+      const bound = this.groups.get(group);
       if (bound) this.groups.set(alias, bound);
     }
   }

@@ -18,6 +18,8 @@ model_list:
   - model_name: capped
     litellm_params: { model: openai/gpt-4o, max_tokens: 50 }
     model_info: { max_output_tokens: 16384 }
+litellm_settings:
+  model_alias_map: { gpt-4-turbo: dear }
 router_settings:
   fallbacks: [{ cheap: [middle] }]
   context_window_fallbacks: [{ middle: [dear] }]
@@ -35,6 +37,8 @@ describe("the most a request can cost", () => {
 
   it("prices an alias as the group it names", () => {
     expect(pricing.maxCost("gpt-4", 10, 5)).toBeCloseTo(gpt4o(10, 5), 12);
+    // Without max_tokens, at the group's max_output_tokens rather than the dearest model's.
+    expect(pricing.maxCost("gpt-4-turbo", 10, 0)).toBeCloseTo(gpt4o(10, 100), 12);
   });
 
   it("prices a name only a wildcard answers at least at its list price", () => {

@@ -74,6 +74,22 @@ router_settings:
     expect(g.listed()).toEqual(["fast", "gpt-4"]);
   });
 
+  it("resolves litellm_settings.model_alias_map without listing it, model_group_alias winning for a name both have", () => {
+    const g = groups(`
+model_list:
+  - { model_name: fast, litellm_params: { model: openai/gpt-4o-mini, api_base: "http://a/v1" } }
+  - { model_name: smart, litellm_params: { model: openai/gpt-4o, api_base: "http://a/v1" } }
+litellm_settings:
+  model_alias_map: { gpt-3.5-turbo: fast, gpt-4: fast, smart: fast }
+router_settings:
+  model_group_alias: { gpt-4: smart }
+`);
+    expect(g.resolve("gpt-3.5-turbo")?.name).toBe("fast");
+    expect(g.resolve("gpt-4")?.name).toBe("smart");
+    expect(g.resolve("smart")?.name).toBe("fast");
+    expect(g.listed()).toEqual(["fast", "smart", "gpt-4"]);
+  });
+
   it("refuses an alias to a group that does not exist, and an unknown routing strategy", () => {
     expect(() =>
       groups(`
@@ -82,6 +98,7 @@ model_list:
 router_settings: { model_group_alias: { gpt-4: nope } }
 `),
     ).toThrow(ConfigError);
+    expect(() => groups(`litellm_settings: { model_alias_map: { gpt-4: nope } }`)).toThrow('litellm_settings.model_alias_map.gpt-4: no model group is named "nope"');
     expect(() => parseConfig(`router_settings: { routing_strategy: fastest-please }`)).toThrow(/routing_strategy/);
   });
 

@@ -27,7 +27,7 @@ export function encodeModelPrices(config: GatewayConfig, runtime: readonly Model
   };
   const view = {
     model_list: [...config.model_list, ...runtime].map(entry),
-    litellm_settings: fallbacksOf(config.litellm_settings),
+    litellm_settings: { ...fallbacksOf(config.litellm_settings), model_alias_map: config.litellm_settings.model_alias_map },
     router_settings: { ...fallbacksOf(config.router_settings), model_group_alias: config.router_settings.model_group_alias },
   };
   return encoder.encode(JSON.stringify(view));

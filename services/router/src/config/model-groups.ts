@@ -80,7 +80,7 @@ export class ModelGroups {
     const settings = routerSettings(config);
     // Checked against runtime models too, so deleting the last deployment an alias points to is refused.
     for (const [alias, to] of settings.aliases) {
-      if (!groups.has(to.group)) throw new ConfigError(`router_settings.model_group_alias.${alias}: no model group is named "${to.group}"`);
+      if (!groups.has(to.group)) throw new ConfigError(`${to.from}.${alias}: no model group is named "${to.group}"`);
     }
     return new ModelGroups(groups, wildcards, settings, budgets);
   }

@@ -1,13 +1,6 @@
-import type { GatewayConfig, ROUTING_STRATEGIES } from "@gateway/common";
+import { groupAliases, type GatewayConfig, type GroupAlias, type ROUTING_STRATEGIES } from "@gateway/common";
 
 export type RoutingStrategyName = (typeof ROUTING_STRATEGIES)[number];
-
-/** A name clients may use for a model group (router_settings.model_group_alias). */
-export interface GroupAlias {
-  group: string;
-  /** Hidden aliases work but are not listed by /v1/models. */
-  hidden: boolean;
-}
 
 /** How the router picks, retries and falls back, from router_settings (and litellm_settings), per config load. */
 export interface RouterSettings {
@@ -49,10 +42,6 @@ function fallbackMap(list: readonly Record<string, string[]>[] | undefined): Map
 export function routerSettings(config: GatewayConfig): RouterSettings {
   const r = config.router_settings;
   const l = config.litellm_settings;
-  const aliases = new Map<string, GroupAlias>();
-  for (const [name, to] of Object.entries(r.model_group_alias ?? {})) {
-    aliases.set(name, typeof to === "string" ? { group: to, hidden: false } : { group: to.model, hidden: to.hidden === true });
-  }
   return {
     strategy: r.routing_strategy ?? "simple-shuffle",
     numRetries: r.num_retries ?? l.num_retries ?? DEFAULT_NUM_RETRIES,
@@ -64,7 +53,7 @@ export function routerSettings(config: GatewayConfig): RouterSettings {
     contextWindowFallbacks: fallbackMap(r.context_window_fallbacks ?? l.context_window_fallbacks),
     contentPolicyFallbacks: fallbackMap(r.content_policy_fallbacks ?? l.content_policy_fallbacks),
     defaultFallbacks: r.default_fallbacks ?? l.default_fallbacks ?? [],
-    aliases,
+    aliases: groupAliases(config),
     lowestLatencyBuffer: r.routing_strategy_args?.lowest_latency_buffer ?? 0,
     tagFiltering: r.enable_tag_filtering ?? false,
   };
