@@ -280,6 +280,8 @@ const generalSettings = z.looseObject({
   use_x_forwarded_for: z.boolean().optional(),
   /** Connections in each process's Postgres pool (0: the default, 10). */
   database_connection_pool_limit: z.number().int().nonnegative().optional(),
+  /** Seconds to wait for a new Postgres connection before giving up on it (default 30). */
+  database_connection_timeout: z.number().positive().optional(),
   /** A model call must name its end user: the body's "user" (or the end-user headers). */
   enforce_user_param: z.boolean().optional(),
   /** A model call may not carry tags of its own (metadata.tags, tags, x-litellm-tags): only keys', teams' and deployments' tags count. */

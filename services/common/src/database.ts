@@ -32,6 +32,8 @@ export interface DatabaseOptions {
   dataDir?: string | undefined;
   /** Connections in the postgres.js pool (Postgres servers only). */
   max?: number;
+  /** Seconds a new connection may take to open (Postgres servers only; default 30). */
+  connectTimeoutSeconds?: number;
 }
 
 /**
@@ -53,7 +55,7 @@ function migrationConfig(migrationsFolder: string, schema: string): MigrationCon
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const { url, embeddedSocket } = options;
   if (url) {
-    const sql = postgres(url, { max: options.max ?? 10, backoff: reconnectDelaySeconds, onnotice: () => {} });
+    const sql = postgres(url, { max: options.max ?? 10, connect_timeout: options.connectTimeoutSeconds ?? 30, backoff: reconnectDelaySeconds, onnotice: () => {} });
     const db = drizzlePostgres(sql);
     return {
       db,

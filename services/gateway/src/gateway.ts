@@ -74,7 +74,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       closers.unshift(() => bus!.close());
     }
     if (needsDatabase) {
-      ({ database, alive: databaseAlive } = await openGatewayDatabase(withConfiguredDatabase(options, config), logger, config.general_settings.database_connection_pool_limit || undefined));
+      const { database_connection_pool_limit: max, database_connection_timeout: connectTimeoutSeconds } = config.general_settings;
+      ({ database, alive: databaseAlive } = await openGatewayDatabase(withConfiguredDatabase(options, config), logger, {
+        ...(max && { max }),
+        ...(connectTimeoutSeconds !== undefined && { connectTimeoutSeconds }),
+      }));
       closers.unshift(() => database!.close());
     }
     // Each starter registers its own shutdown steps. Steps run in reverse:

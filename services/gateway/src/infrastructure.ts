@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { databaseUnreachable, driverMessage, MemoryBus, NatsBus, openDatabase, pgErrorCode, type Bus, type Database, type Logger } from "@gateway/common";
+import { databaseUnreachable, driverMessage, MemoryBus, NatsBus, openDatabase, pgErrorCode, type Bus, type Database, type DatabaseOptions, type Logger } from "@gateway/common";
 import { startEmbeddedDatabase, UnusableDataDirectory } from "./embedded-database/start.js";
 import { UsageError, type GatewayOptions } from "./options.js";
 
@@ -47,10 +47,15 @@ export async function openBus(options: GatewayOptions, logger: Logger): Promise<
 
 /**
  * The services' database, and whether it is still there (the embedded one
- * can die under the gateway); `poolSize` connections to a Postgres server at
- * most (general_settings.database_connection_pool_limit).
+ * can die under the gateway); `pool` sizes and times the connections to a
+ * Postgres server (general_settings.database_connection_pool_limit and
+ * database_connection_timeout).
  */
-export async function openGatewayDatabase(options: GatewayOptions, logger: Logger, poolSize?: number): Promise<{ database: Database; alive: () => boolean }> {
+export async function openGatewayDatabase(
+  options: GatewayOptions,
+  logger: Logger,
+  pool: Pick<DatabaseOptions, "max" | "connectTimeoutSeconds">,
+): Promise<{ database: Database; alive: () => boolean }> {
   const { databaseUrl } = options;
   if (databaseUrl) {
     const where = `Postgres at ${hostsOf(databaseUrl)} (${options.databaseUrlSetting ?? "DATABASE_URL"})`;
@@ -60,7 +65,7 @@ export async function openGatewayDatabase(options: GatewayOptions, logger: Logge
       // message rather than the first migration's (or, for a URL that does not
       // parse, an error that quotes it, password and all).
       try {
-        opened = await openDatabase({ url: databaseUrl, ...(poolSize !== undefined && { max: poolSize }) });
+        opened = await openDatabase({ url: databaseUrl, ...pool });
         await opened.db.execute("SELECT 1");
         return opened;
       } catch (err) {

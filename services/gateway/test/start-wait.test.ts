@@ -1,6 +1,7 @@
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { startThrowawayNats, startThrowawayPostgres, type ThrowawayNats, type ThrowawayPostgres } from "@gateway/testing";
 import OpenAI from "openai";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
@@ -60,6 +61,23 @@ describe("a start while Postgres and NATS are not up yet", () => {
     await expect(start).rejects.toThrow(/exited \(1\) before listening:\n[^]*"waiting for Postgres at 127\.0\.0\.1:1\/ledger \(DATABASE_URL\)"[^]*cannot reach Postgres at 127\.0\.0\.1:1\/ledger \(DATABASE_URL\): connect ECONNREFUSED/);
     await expect(start).rejects.not.toThrow(/db-password-123/);
   });
+
+  it("gives up on a Postgres that takes connections but never answers after general_settings.database_connection_timeout", async () => {
+    // Accepts and holds every connection: without the setting, each try would wait 30 s.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((listening) => silent.listen(0, "127.0.0.1", listening));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const env = { FAKE_PROVIDER_KEY: PROVIDER_KEY, DATABASE_URL: `postgres://gateway@127.0.0.1:${port}/ledger`, NATS_URL: "", GATEWAY_DATA_DIR: "", GATEWAY_START_WAIT_SECONDS: "0" };
+      const config = fakeOpenAIConfig(provider.url, "  database_connection_timeout: 0.5");
+      await expect(processes.start("all", { configPath: config, env })).rejects.toThrow(/exited \(1\) before listening:\n[^]*cannot reach Postgres at 127\.0\.0\.1:\d+\/ledger \(DATABASE_URL\): write CONNECT_TIMEOUT/);
+      expect(held.length).toBeGreaterThan(0);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((closed) => silent.close(closed));
+    }
+  }, 15_000);
 
   it("does not wait when NATS refuses its credentials: exits 2 at once, not the password", async () => {
     const guarded = await startThrowawayNats(["--user", "gateway", "--pass", "right-password"]);
