@@ -226,6 +226,8 @@ const litellmSettings = z.looseObject({
       max_parallel_requests: z.number().int().nonnegative().nullish(),
       tpm_limit: z.number().int().nonnegative().nullish(),
       rpm_limit: z.number().int().nonnegative().nullish(),
+      /** Teams any user may join by itself, as a member (/team/available, /team/member_add). */
+      available_teams: z.array(z.string().min(1)).optional(),
     })
     .optional(),
   /** An internal_user made without a max_budget (budget_duration) gets this one. */

@@ -117,6 +117,10 @@ function roleTests(mode: (typeof MODES)[number]): void {
     expect(Object.keys(roles.json)).toEqual(["proxy_admin", "proxy_admin_viewer", "internal_user", "internal_user_viewer"]);
     expect(roles.json["proxy_admin"]?.ui_label).toBe("Admin");
     expect((await as("sk-not-a-key-at-all-000000", "GET", "/user/available_roles")).status).toBe(401);
+    // No litellm_settings.default_internal_user_params.available_teams: no team to join by oneself.
+    const noTeams = await as<ErrorJson>("internal_user", "GET", "/team/available");
+    expect(noTeams.status).toBe(400);
+    expect(noTeams.json.error.message).toContain("available_teams");
   });
 
   it("answers /key/health for a key that works, and refuses a blocked one", async () => {

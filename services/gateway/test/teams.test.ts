@@ -29,6 +29,8 @@ beforeAll(async () => {
       api_key: os.environ/FAKE_PROVIDER_KEY`;
   const config = writeConfig(`
 model_list:${deployment("fast-model", "gpt-4o-mini")}${deployment("smart-model", "gpt-4o")}
+litellm_settings:
+  default_internal_user_params: { available_teams: [open-team, open-team-2, never-made] }
 general_settings:
   master_key: ${MASTER_KEY}
 `);
@@ -267,6 +269,39 @@ describe("teams", () => {
     const taken = await Promise.all(names.slice(0, 5).map((name) => admin(baseUrl, "POST", "/team/model/delete", { team_id: "many-models", models: [name] })));
     expect(taken.map((r) => r.status)).toEqual(Array(5).fill(200));
     expect([...(await teamInfo("many-models")).json.team_info.models].sort()).toEqual(["fast-model", ...names.slice(5)].sort());
+  });
+
+  it("lets a user join an available team by itself, as a member, and no other team or way (/team/available)", async () => {
+    await newTeam({ team_id: "open-team", max_budget: 5 });
+    await newTeam({ team_id: "open-team-2" });
+    await newTeam({ team_id: "closed-team" });
+    const user = await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: "joiner" });
+    const as = <T>(method: "GET" | "POST", path: string, body?: unknown) =>
+      fetch(`${baseUrl}${path}`, { method, headers: { authorization: `Bearer ${user.json.key}`, "content-type": "application/json" }, ...(body !== undefined && { body: JSON.stringify(body) }) }).then(
+        async (res) => ({ status: res.status, json: (await res.json()) as T }),
+      );
+    const available = await as<TeamJson[]>("GET", "/team/available");
+    expect(available.status).toBe(200);
+    expect(available.json.map((t) => t.team_id).sort()).toEqual(["open-team", "open-team-2"]);
+    expect(available.json.find((t) => t.team_id === "open-team")).toMatchObject({ max_budget: 5, spend: 0 });
+
+    // Not as an admin, not with a budget of its own, not for someone else, not into another team.
+    for (const [team_id, member] of [
+      ["open-team", { role: "admin", user_id: "joiner" }],
+      ["open-team", { role: "user", user_id: "joiner", max_budget_in_team: 100 }],
+      ["open-team", { role: "user", user_id: "someone-else" }],
+      ["closed-team", { role: "user", user_id: "joiner" }],
+    ] as const) {
+      expect((await as("POST", "/team/member_add", { team_id, member })).status, JSON.stringify([team_id, member])).toBe(403);
+    }
+    const joined = await as<TeamJson>("POST", "/team/member_add", { team_id: "open-team", member: [{ role: "user", user_id: "joiner" }] });
+    expect(joined.status).toBe(200);
+    expect((await teamInfo("open-team")).json.team_info.members_with_roles).toEqual([{ role: "user", user_id: "joiner" }]);
+    expect((await as<TeamJson[]>("GET", "/team/available")).json.map((t) => t.team_id)).toEqual(["open-team-2"]);
+    // A team's key can now be made by its member.
+    expect((await as("POST", "/key/generate", { team_id: "open-team" })).status).toBe(200);
+    // The master key has no user to join with.
+    expect((await admin(baseUrl, "GET", "/team/available")).status).toBe(404);
   });
 
   it("answers bad team requests with OpenAI-style errors", async () => {

@@ -28,7 +28,19 @@ import {
 } from "./admin/organizations.js";
 import { createTag, deleteTag, getTags, listTags, updateTag } from "./admin/tags.js";
 import { createUser, deleteUsers, getUser, listUsers, updateUser } from "./admin/users.js";
-import { addTeamMembers, changeTeamModels, createTeam, deleteTeams, getTeam, listTeams, removeTeamMember, setTeamBlocked, updateTeam, updateTeamMember } from "./admin/teams.js";
+import {
+  addTeamMembers,
+  changeTeamModels,
+  createTeam,
+  deleteTeams,
+  getTeam,
+  listAvailableTeams,
+  listTeams,
+  removeTeamMember,
+  setTeamBlocked,
+  updateTeam,
+  updateTeamMember,
+} from "./admin/teams.js";
 import { setBlocked, updateKey } from "./admin/update.js";
 import { createAuthorize, type AuthorizeDeps } from "./authorize.js";
 import { createWatchKeys } from "./watch-keys.js";
@@ -76,6 +88,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     updateTeam: admin(updateTeam),
     getTeam: anyKey(getTeam),
     listTeams: anyKey(listTeams),
+    listAvailableTeams: anyKey(listAvailableTeams),
     deleteTeams: admin(deleteTeams),
     blockTeam: admin((d, req) => setTeamBlocked(d, req.teamId, true)),
     unblockTeam: admin((d, req) => setTeamBlocked(d, req.teamId, false)),

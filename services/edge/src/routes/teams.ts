@@ -162,6 +162,13 @@ export async function listTeams(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, teams.map((t, i) => teamInfo(t, spend[i] ?? 0)));
 }
 
+/** GET /team/available: the teams the caller's user may join by itself (litellm_settings.default_internal_user_params.available_teams) and is not in. */
+export async function listAvailableTeams(ctx: RequestContext): Promise<void> {
+  const { teams } = await ctx.options.peers.keys.listAvailableTeams({}, callOptions(ctx));
+  const spend = await spendOfTeams(ctx, teams);
+  sendJson(ctx.res, 200, teams.map((t, i) => teamInfo(t, spend[i] ?? 0)));
+}
+
 export async function deleteTeams(ctx: RequestContext): Promise<void> {
   const ids = optional(await body(ctx), "team_ids", (v): v is unknown[] => Array.isArray(v), "a list of team ids") ?? [];
   if (ids.length === 0) throw bad("team_ids is required", "team_ids");

@@ -18,7 +18,7 @@ import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamR
 import type { TeamPatch } from "../team-store.js";
 import { ALL_PROXY_MODELS } from "../model-access.js";
 import { requireRole } from "../roles.js";
-import { adminsTeamOrganization, inTeam, memberRole, requireOrganizationAdmin, requireTeamAdmin, type Caller } from "./access.js";
+import { adminsTeamOrganization, inTeam, memberRole, requireOrganizationAdmin, requireTeamAdmin, requireWriter, type Caller } from "./access.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkTeamOrganization, inOrganization } from "./organization-rules.js";
 import { uniquely, type AdminDeps } from "./context.js";
@@ -127,10 +127,42 @@ function memberError(message: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param: "member" });
 }
 
-/** Adds members; those already in the team (same user_id or user_email) stay as they are, and adding only such is a 400, as in LiteLLM. */
+/** litellm_settings.default_internal_user_params.available_teams: the teams any user may join by itself. */
+const availableTeams = (deps: AdminDeps): readonly string[] | undefined => deps.config.litellm_settings.default_internal_user_params?.available_teams;
+
+const hasUser = (deps: AdminDeps, caller: Caller) => caller.userId !== "" && deps.users.get(caller.userId) !== undefined;
+
+/** A user adding only itself, as a member without limits of its own, to a team any user may join. */
+function joinsByItself(deps: AdminDeps, caller: Caller, teamId: string, added: readonly TeamMember[]): boolean {
+  const itself = (m: TeamMember) => m.user_id === caller.userId && m.user_email === undefined && m.role === "user" && MEMBER_LIMITS.every((f) => m[f] === undefined);
+  return (availableTeams(deps)?.includes(teamId) ?? false) && hasUser(deps, caller) && added.every(itself);
+}
+
+/**
+ * The available teams (joinsByItself) the caller's user is not in, as
+ * LiteLLM's /team/available lists them.
+ */
+export async function listAvailableTeams(deps: AdminDeps, _req: unknown, caller: Caller): Promise<{ teams: Team[] }> {
+  const available = availableTeams(deps);
+  if (!available) {
+    throw gatewayError("No teams are available to join: litellm_settings.default_internal_user_params.available_teams lists none", Code.InvalidArgument, {
+      type: "invalid_request_error",
+    });
+  }
+  if (!hasUser(deps, caller)) throw gatewayError("User not found: only a user's key may join teams", Code.NotFound, { type: "not_found_error" });
+  const rows = (await deps.teamStore.all()).filter((row) => available.includes(row.teamId) && memberRole(deps, caller.userId, row.teamId) === undefined);
+  return { teams: await teamViews(deps, rows) };
+}
+
+/**
+ * Adds members; those already in the team (same user_id or user_email) stay
+ * as they are, and adding only such is a 400, as in LiteLLM. A team's admins
+ * add anyone; a user may add itself, as a member, to an available team.
+ */
 export function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest, caller: Caller): Promise<{ team: Team }> {
-  requireTeamAdmin(deps, caller, req.teamId);
   const added = teamMembers(req.membersJson, "member");
+  if (joinsByItself(deps, caller, req.teamId, added)) requireWriter(caller);
+  else requireTeamAdmin(deps, caller, req.teamId);
   if (added.length === 0) throw memberError("member is required");
   return changeMembers(deps, req.teamId, (members) => {
     const fresh = added.filter((a, i) => !members.some((m) => sameMember(m, a)) && !added.slice(0, i).some((b) => sameMember(b, a)));
