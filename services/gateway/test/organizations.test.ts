@@ -198,6 +198,48 @@ function organizationTests(mode: (typeof MODES)[number]): void {
     expect(listed.json[0]!.members.map((m) => m.user_id)).toEqual([`lead-${mode}`]);
   });
 
+  it("lets an org_admin update, block and delete its organization's teams, within the organization's bounds, and no other team", async () => {
+    const { organization_id: id } = await newOrganization({ organization_alias: "Run by a lead", max_budget: 10 });
+    const { organization_id: otherId } = await newOrganization({ organization_alias: "Someone else's" });
+    await admin(baseUrl, "POST", "/organization/member_add", { organization_id: id, member: { role: "org_admin", user_id: `runner-${mode}` } });
+    await admin(baseUrl, "POST", "/organization/member_add", { organization_id: otherId, member: { role: "internal_user", user_id: `runner-${mode}` } });
+    const lead = (await admin<GeneratedKey>(baseUrl, "POST", "/key/generate", { user_id: `runner-${mode}` })).json.key;
+    const own = await teamKey(id);
+    const other = await teamKey(otherId);
+    const loose = (await admin<{ team_id: string }>(baseUrl, "POST", "/team/new", {})).json.team_id;
+
+    const updated = await call<{ data: { max_budget: number; team_alias: string } }>(lead, "POST", "/team/update", { team_id: own.teamId, team_alias: "renamed", max_budget: 5 });
+    expect(updated.status).toBe(200);
+    expect(updated.json.data).toMatchObject({ team_alias: "renamed", max_budget: 5 });
+    // The organization's bounds hold; it may not take the team out, or into an organization it does not run.
+    expect((await call<ErrorJson>(lead, "POST", "/team/update", { team_id: own.teamId, max_budget: 11 })).json.error.message).toContain("is over organization");
+    expect((await call(lead, "POST", "/team/update", { team_id: own.teamId, organization_id: null })).status).toBe(403);
+    expect((await call(lead, "POST", "/team/update", { team_id: own.teamId, organization_id: otherId })).status).toBe(403);
+
+    expect((await call(lead, "POST", "/team/block", { team_id: own.teamId })).status).toBe(200);
+    await expect(ask(own.key)).rejects.toMatchObject({ status: 401 });
+    expect((await call(lead, "POST", "/team/unblock", { team_id: own.teamId })).status).toBe(200);
+    expect((await ask(own.key)).choices[0]?.message.content).toBe("Echo: organized");
+
+    // Teams of an organization it is only a member of, and teams in none, stay the admins'.
+    for (const teamId of [other.teamId, loose]) {
+      for (const [path, body] of [
+        ["/team/update", { team_id: teamId, team_alias: "taken" }],
+        ["/team/block", { team_id: teamId }],
+        ["/team/delete", { team_ids: [teamId] }],
+      ] as const) {
+        const refused = await call<ErrorJson>(lead, "POST", path, body);
+        expect(refused.status, `${path} ${teamId}`).toBe(401);
+        expect(refused.json.error.message).toContain("this key's role: internal_user");
+      }
+    }
+    expect((await call(lead, "POST", "/team/delete", { team_ids: [own.teamId, other.teamId] })).status).toBe(401);
+    const deleted = await call<{ deleted_teams: string[] }>(lead, "POST", "/team/delete", { team_ids: [own.teamId] });
+    expect(deleted.json.deleted_teams).toEqual([own.teamId]);
+    await expect(ask(own.key)).rejects.toMatchObject({ status: 401 });
+    expect((await ask(other.key)).choices[0]?.message.content).toBe("Echo: organized");
+  });
+
   it("counts the requests of its teams' keys and of keys that name it without a team, in its spend and daily activity", async () => {
     const { organization_id: id } = await newOrganization({ organization_alias: "Counted" });
     const { key: teamKeyValue } = await teamKey(id);

@@ -18,7 +18,7 @@ import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamR
 import type { TeamPatch } from "../team-store.js";
 import { ALL_PROXY_MODELS } from "../model-access.js";
 import { requireRole } from "../roles.js";
-import { adminsTeamOrganization, inTeam, memberRole, requireOrganizationAdmin, requireTeamAdmin, requireWriter, type Caller } from "./access.js";
+import { adminsTeamOrganization, forbidden, inTeam, memberRole, requireOrganizationAdmin, requireTeamAdmin, requireWriter, type Caller } from "./access.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkTeamOrganization, inOrganization } from "./organization-rules.js";
 import { uniquely, type AdminDeps } from "./context.js";
@@ -72,9 +72,31 @@ async function patchTeam(deps: AdminDeps, teamId: string, patch: TeamPatch, spen
   return { team: await teamView(deps, row) };
 }
 
-export const updateTeam = (deps: AdminDeps, req: UpdateTeamRequest) => patchTeam(deps, req.teamId, teamSettingsPatch(req.settings), req.spendBefore);
+/**
+ * A team itself (its settings, whether it is blocked, the team) is changed
+ * by an admin, or by an org_admin of the organization it is in.
+ */
+function requireTeamChanger(deps: AdminDeps, caller: Caller, teamId: string): void {
+  if (administers(caller.userRole)) return;
+  if (!adminsTeamOrganization(deps, caller, teamId)) requireRole(caller.userRole, Access.MANAGEMENT);
+  requireWriter(caller);
+}
 
-export const setTeamBlocked = (deps: AdminDeps, teamId: string, blocked: boolean) => patchTeam(deps, teamId, { blocked });
+/** An org_admin may move a team only into another organization it is an org_admin of; the organization's bounds hold either way. */
+export function updateTeam(deps: AdminDeps, req: UpdateTeamRequest, caller: Caller): Promise<{ team: Team }> {
+  requireTeamChanger(deps, caller, req.teamId);
+  const patch = teamSettingsPatch(req.settings);
+  if (!administers(caller.userRole) && patch.organizationId !== undefined) {
+    if (!patch.organizationId) throw forbidden("Only a proxy admin may take a team out of its organization");
+    requireOrganizationAdmin(deps, caller, patch.organizationId);
+  }
+  return patchTeam(deps, req.teamId, patch, req.spendBefore);
+}
+
+export function setTeamBlocked(deps: AdminDeps, teamId: string, blocked: boolean, caller: Caller): Promise<{ team: Team }> {
+  requireTeamChanger(deps, caller, teamId);
+  return patchTeam(deps, teamId, { blocked });
+}
 
 /** Whoever reads everything may read any team; other keys their own team, and teams their user is a member of. */
 export async function getTeam(deps: AdminDeps, req: GetTeamRequest, caller: Caller): Promise<{ team: Team; keys: VirtualKey[]; memberSpend: Record<string, number> }> {
@@ -98,7 +120,8 @@ export async function listTeams(deps: AdminDeps, _req: unknown, caller: Caller):
  * Deletes the teams and their keys (as LiteLLM does), with the limits' state
  * of both. Every team named must exist, or nothing is deleted.
  */
-export async function deleteTeams(deps: AdminDeps, req: DeleteTeamsRequest): Promise<{ teams: Team[]; deletedKeyHashes: string[] }> {
+export async function deleteTeams(deps: AdminDeps, req: DeleteTeamsRequest, caller: Caller): Promise<{ teams: Team[]; deletedKeyHashes: string[] }> {
+  for (const teamId of req.teamIds) requireTeamChanger(deps, caller, teamId);
   if (req.teamIds.length === 0) throw gatewayError("team_ids is required", Code.InvalidArgument, { type: "invalid_request_error", param: "team_ids" });
   const rows = await Promise.all(req.teamIds.map((teamId) => existing(deps, teamId)));
   const views = await teamViews(deps, rows);
