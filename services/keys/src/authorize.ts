@@ -227,6 +227,8 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     const modelLimits = key.modelLimits?.get(model);
     if (modelLimits) holders.push(modelLimits);
     if (team && holdsLimits(team)) holders.push(team);
+    const teamModelLimits = team?.modelLimits?.get(model);
+    if (teamModelLimits) holders.push(teamModelLimits);
     const user = key.userId === "" ? undefined : deps.users.get(key.userId);
     const userLimits = team ? user?.inTeam : user?.personal;
     if (userLimits) holders.push(userLimits);

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { parseDuration } from "@gateway/common";
 import { VirtualKeySchema, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
-import type { virtualKeys } from "./db/schema.js";
+import type { ModelBudgetColumn, virtualKeys } from "./db/schema.js";
 import { holdsLimits, limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
 import { metadataTags } from "./metadata-tags.js";
 import { modelsOf } from "./model-access.js";
@@ -47,25 +47,34 @@ export function toRecord(row: KeyRow): KeyRecord {
     tags: metadataTags(row.metadata),
     allowedRoutes: row.allowedRoutes,
     aliases: aliasMap(row.aliases),
-    modelLimits: modelLimits(row),
+    modelLimits: modelLimits(row, row.id, "key's model"),
   };
 }
 
+/** What a key or a team holds for each model group (LiteLLM's model_rpm_limit, model_tpm_limit and, for keys, model_max_budget). */
+export interface ModelLimitColumns {
+  createdAt: Date;
+  modelRpmLimit: Record<string, number>;
+  modelTpmLimit: Record<string, number>;
+  modelMaxBudget?: Record<string, ModelBudgetColumn>;
+}
+
 /**
- * A key's limits for each model group it names, as holders of their own:
- * their allowances and spend are the key's for that model (under its id and
- * the model's name), apart from the key's own.
+ * Limits for each model group named, as holders of their own: their
+ * allowances and spend are the owner's for that model (under `allowanceId`
+ * and the model's name), apart from the owner's own.
  */
-function modelLimits(row: KeyRow): ReadonlyMap<string, LimitHolder> | null {
-  const models = new Set([...Object.keys(row.modelRpmLimit), ...Object.keys(row.modelTpmLimit), ...Object.keys(row.modelMaxBudget)]);
+export function modelLimits(row: ModelLimitColumns, allowanceId: string, what: "key's model" | "team's model"): ReadonlyMap<string, LimitHolder> | null {
+  const budgets = row.modelMaxBudget ?? {};
+  const models = new Set([...Object.keys(row.modelRpmLimit), ...Object.keys(row.modelTpmLimit), ...Object.keys(budgets)]);
   if (models.size === 0) return null;
   const holders = new Map<string, LimitHolder>();
   for (const model of models) {
-    const budget = row.modelMaxBudget[model];
+    const budget = budgets[model];
     const holder: LimitHolder = {
       id: model,
-      allowanceId: `${row.id}/model/${model}`,
-      what: "key's model",
+      allowanceId: `${allowanceId}/model/${model}`,
+      what,
       maxBudget: budget?.budget_limit ?? null,
       budgetDuration: budget?.time_period ? parseDuration(budget.time_period, "model_max_budget.time_period") : null,
       createdAtMs: row.createdAt.getTime(),

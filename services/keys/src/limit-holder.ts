@@ -6,7 +6,7 @@ export interface LimitHolder {
   /** Whose allowances these are: a key's id, or a team's, organization's, user's, customer's or tag's (their own ids or names and creation times). */
   allowanceId: string;
   /** How refusals name it. */
-  what: "key" | "key's model" | "team" | "team member" | "organization" | "organization member" | "user" | "customer" | "tag" | "gateway";
+  what: "key" | "key's model" | "team" | "team's model" | "team member" | "organization" | "organization member" | "user" | "customer" | "tag" | "gateway";
   maxBudget: number | null;
   budgetDuration: Duration | null;
   createdAtMs: number;

@@ -150,7 +150,7 @@ export class Limits {
     const [spend = 0] = await this.spend.of([pool.ref]);
     const reserved = pool.reserved > 0 ? ` (+${pool.reserved / NANO} reserved for requests in flight)` : "";
     const mayCost = `This request may cost up to ${maxCost / NANO}.`;
-    const whose = { key: "", "key's model": `Model=${h.id} `, team: `Team=${h.id} `, "team member": `User=${h.id} `, organization: `Organization=${h.id} `, "organization member": `User=${h.id} `, user: `User=${h.id}`, customer: `End User=${h.id}`, tag: `Tag=${h.id} `, gateway: "" }[h.what];
+    const whose = { key: "", "key's model": `Model=${h.id} `, team: `Team=${h.id} `, "team's model": `Model=${h.id} `, "team member": `User=${h.id} `, organization: `Organization=${h.id} `, "organization member": `User=${h.id} `, user: `User=${h.id}`, customer: `End User=${h.id}`, tag: `Tag=${h.id} `, gateway: "" }[h.what];
     const message =
       h.what === "user" || h.what === "customer"
         ? `ExceededBudget: ${whose} over budget. Spend=${spend}${reserved}, Budget=${h.maxBudget}. ${mayCost}`

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { TeamSchema, type Team } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { teams } from "./db/schema.js";
-import { aliasMap, type KeyRecord } from "./key-record.js";
+import { aliasMap, modelLimits, type KeyRecord } from "./key-record.js";
 import { limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
 import { metadataTags } from "./metadata-tags.js";
 import { modelsOf, type ModelAccess } from "./model-access.js";
@@ -46,6 +46,8 @@ export interface TeamRecord extends LimitHolder {
   modelAliases: ReadonlyMap<string, string> | null;
   /** The organization it belongs to; "" for none. */
   organizationId: string;
+  /** The team's limits for a model group over all its keys (model_rpm_limit, model_tpm_limit); null: none. */
+  modelLimits: ReadonlyMap<string, LimitHolder> | null;
 }
 
 /**
@@ -79,6 +81,7 @@ export function toTeamRecord(row: TeamRow): TeamRecord {
     roles: new Map(((row.membersWithRoles ?? []) as TeamMember[]).flatMap((m) => (m.user_id === undefined ? [] : [[m.user_id, m.role] as const]))),
     modelAliases: aliasMap(row.modelAliases),
     organizationId: row.organizationId ?? "",
+    modelLimits: modelLimits(row, teamAllowanceId(row), "team's model"),
   };
 }
 
@@ -119,5 +122,7 @@ export function toTeamProto(row: TeamRow, now = Date.now(), spend?: number): Tea
     ...(spend !== undefined && { spend }),
     modelAliases: row.modelAliases,
     organizationId: row.organizationId ?? "",
+    modelRpmLimit: row.modelRpmLimit,
+    modelTpmLimit: row.modelTpmLimit,
   });
 }

@@ -11,13 +11,13 @@ import {
   changesBudgetWindow,
   iso,
   isAliasMap,
-  isCount,
   isNumber,
   isObject,
   isString,
   isStrings,
   keysChanged,
   ledgerSpend,
+  modelCounts,
   optional,
   organizationField,
   sharedSettings,
@@ -50,20 +50,6 @@ const CLEARABLE = [
   "model_tpm_limit",
   "model_max_budget",
 ];
-
-/** LiteLLM's model_rpm_limit / model_tpm_limit: model groups to counts a minute. */
-const isModelCounts = (v: unknown): v is Record<string, number> => isObject(v) && Object.values(v).every((n) => isCount(n) && n <= 0xffffffff);
-const MODEL_COUNTS = 'an object of model groups to whole numbers a minute, such as {"smart-model": 10}';
-
-/** A key's per-model rpm or tpm: the body's field, else where LiteLLM's earlier versions took it, in metadata. */
-function modelCounts(b: Json, field: "model_rpm_limit" | "model_tpm_limit"): Record<string, number> | undefined {
-  const own = optional(b, field, isModelCounts, MODEL_COUNTS);
-  if (own !== undefined || b[field] === null || !isObject(b["metadata"])) return own;
-  const legacy = b["metadata"][field];
-  if (legacy === undefined) return undefined;
-  if (!isModelCounts(legacy)) throw bad(`metadata.${field} must be ${MODEL_COUNTS}`, `metadata.${field}`);
-  return legacy;
-}
 
 interface ModelBudgetField {
   budget_limit: number;

@@ -21,6 +21,7 @@ import {
   ledgerSpend,
   memberList,
   memberNamed,
+  modelCounts,
   optional,
   organizationField,
   required,
@@ -32,7 +33,7 @@ import { keyInfo, spendOf } from "./keys.js";
 
 // LiteLLM's team management routes (/team/*).
 
-const CLEARABLE = ["team_alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests"];
+const CLEARABLE = ["team_alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests", "model_rpm_limit", "model_tpm_limit"];
 
 const isMembers = (v: unknown): v is unknown[] => Array.isArray(v);
 
@@ -49,6 +50,10 @@ function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
   if (aliases !== undefined) s.modelAliases = { aliases };
   const organization = organizationField(b);
   if (organization !== undefined) s.organizationId = organization;
+  const rpm = modelCounts(b, "model_rpm_limit");
+  if (rpm !== undefined) s.modelRpmLimit = { counts: rpm };
+  const tpm = modelCounts(b, "model_tpm_limit");
+  if (tpm !== undefined) s.modelTpmLimit = { counts: tpm };
   // LiteLLM takes null as "remove this limit".
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
@@ -69,6 +74,8 @@ export function teamInfo(t: Team, spend: number) {
     rpm_limit: t.rpmLimit ?? null,
     tpm_limit: t.tpmLimit ?? null,
     max_parallel_requests: t.maxParallelRequests ?? null,
+    model_rpm_limit: t.modelRpmLimit,
+    model_tpm_limit: t.modelTpmLimit,
     metadata: JSON.parse(t.metadataJson || "{}") as unknown,
     members_with_roles: JSON.parse(t.membersWithRolesJson || "[]") as unknown,
     // LiteLLM keeps a team's model_aliases in a model table of its own.

@@ -136,6 +136,8 @@ export function settingsPatch(s: KeySettings | undefined, now = Date.now()): Key
 const TEAM_CLEARABLE: Record<string, (patch: TeamPatch) => void> = {
   ...SHARED_CLEARABLE,
   team_alias: (p) => (p.teamAlias = null),
+  model_rpm_limit: (p) => (p.modelRpmLimit = {}),
+  model_tpm_limit: (p) => (p.modelTpmLimit = {}),
 };
 
 /** The columns a TeamSettings message sets, validated; absent fields are left out. */
@@ -148,6 +150,8 @@ export function teamSettingsPatch(s: TeamSettings | undefined): TeamPatch {
   if (s.blocked !== undefined) patch.blocked = s.blocked;
   if (s.modelAliases !== undefined) patch.modelAliases = aliasesPatch(s.modelAliases, "model_aliases");
   if (s.organizationId !== undefined) patch.organizationId = s.organizationId === "" ? null : s.organizationId;
+  if (s.modelRpmLimit !== undefined) patch.modelRpmLimit = perModel(Object.entries(s.modelRpmLimit.counts), "model_rpm_limit", (n) => n);
+  if (s.modelTpmLimit !== undefined) patch.modelTpmLimit = perModel(Object.entries(s.modelTpmLimit.counts), "model_tpm_limit", (n) => n);
   clearAll(s.clear, TEAM_CLEARABLE, patch);
   return patch;
 }

@@ -118,6 +118,9 @@ export const teams = keys.table("teams", {
   modelAliases: jsonb("model_aliases").$type<Record<string, string>>().notNull().default({}),
   /** The organization the team belongs to; an organization with teams is deleted with them. */
   organizationId: text("organization_id").references(() => organizations.organizationId, { onDelete: "restrict" }),
+  /** LiteLLM's model_rpm_limit and model_tpm_limit: { model group: requests or tokens a minute } over all the team's keys. */
+  modelRpmLimit: jsonb("model_rpm_limit").$type<Record<string, number>>().notNull().default({}),
+  modelTpmLimit: jsonb("model_tpm_limit").$type<Record<string, number>>().notNull().default({}),
   ...timestamps(),
 });
 

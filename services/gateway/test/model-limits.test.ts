@@ -6,9 +6,11 @@ import { MASTER_KEY, writeConfig } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 
 // A key's limits per model group (LiteLLM's model_rpm_limit, model_tpm_limit
-// and model_max_budget on /key/generate and /key/update), with the official
-// client, one process and split: requests to that group are held to them,
-// also when sent together; requests to other groups are not.
+// and model_max_budget on /key/generate and /key/update), and a team's
+// (model_rpm_limit and model_tpm_limit on /team/new and /team/update, over
+// all its keys), with the official client, one process and split: requests
+// to that group are held to them, also when sent together; requests to
+// other groups are not.
 
 function config(fakeUrl: string): string {
   return writeConfig(`
@@ -23,7 +25,7 @@ general_settings:
 }
 
 for (const mode of [MODES[0]!, MODES[1]!]) {
-  describe(`a key's limits per model group, ${mode.name}`, () => {
+  describe(`limits per model group, ${mode.name}`, () => {
     let gateway: ModeGateway;
     fakeBehindGatewayPerTest(mode, config, (setup) => ({ gateway } = setup));
 
@@ -78,6 +80,26 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       await chat(minted.key, "smart-model");
     });
 
+    it("holds all of a team's keys together to the team's model_rpm_limit, also when sent together, and takes it away with null", async () => {
+      await sameMinute();
+      const team = await admin<Record<string, unknown> & { team_id: string }>(gateway.baseUrl, "POST", "/team/new", { model_rpm_limit: { "fast-model": 3 } });
+      expect(team.status).toBe(200);
+      expect(team.json).toMatchObject({ model_rpm_limit: { "fast-model": 3 }, model_tpm_limit: {} });
+      const [a, b] = [await generate({ team_id: team.json.team_id }), await generate({ team_id: team.json.team_id })];
+      const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => chat((i % 2 === 0 ? a : b).key, "fast-model")));
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
+      const refused = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+      expect(refused.reason).toBeInstanceOf(OpenAI.RateLimitError);
+      expect((refused.reason as Error).message).toContain("rpm limit (3) reached for this team's model");
+      await chat(a.key, "smart-model");
+
+      // The older form in metadata is read too; null takes the limits away.
+      const updated = await admin<{ data: Record<string, unknown> }>(gateway.baseUrl, "POST", "/team/update", { team_id: team.json.team_id, metadata: { model_tpm_limit: { "smart-model": 5000 } } });
+      expect(updated.json.data).toMatchObject({ model_rpm_limit: { "fast-model": 3 }, model_tpm_limit: { "smart-model": 5000 } });
+      expect((await admin(gateway.baseUrl, "POST", "/team/update", { team_id: team.json.team_id, model_rpm_limit: null })).status).toBe(200);
+      await chat(b.key, "fast-model");
+    });
+
     it("answers malformed per-model limits with a 400 naming the field", async () => {
       for (const [field, value] of [
         ["model_rpm_limit", { "fast-model": -1 }],
@@ -89,6 +111,9 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
         expect(status).toBe(400);
         expect(json.error.param).toMatch(new RegExp(`^${field}`));
       }
+      const team = await admin<{ error: { param: string } }>(gateway.baseUrl, "POST", "/team/new", { model_rpm_limit: { "fast-model": 1.5 } });
+      expect(team.status).toBe(400);
+      expect(team.json.error.param).toBe("model_rpm_limit");
     });
   });
 }

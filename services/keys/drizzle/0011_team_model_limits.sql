@@ -1,0 +1,2 @@
+ALTER TABLE "keys"."teams" ADD COLUMN IF NOT EXISTS "model_rpm_limit" jsonb DEFAULT '{}'::jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "keys"."teams" ADD COLUMN IF NOT EXISTS "model_tpm_limit" jsonb DEFAULT '{}'::jsonb NOT NULL;
