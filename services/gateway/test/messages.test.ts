@@ -317,6 +317,34 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     expect(provider.requests).toHaveLength(0);
   });
 
+  describe("GET /v1/models for Anthropic's clients (its SDK, Claude Code's gateway model discovery)", () => {
+    it("lists the model groups in Anthropic's shape, in pages, when asked with anthropic-version", async () => {
+      const openai = (await (await fetch(`${gateway.baseUrl}/v1/models`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })).json()) as { object: string; data: { id: string }[] };
+      expect(openai.object).toBe("list");
+      const names = openai.data.map((m) => m.id);
+      expect(names.length).toBeGreaterThan(5);
+
+      const first = await client.models.list({ limit: 5 });
+      expect(first.data.map((m) => m.id)).toEqual(names.slice(0, 5));
+      expect(first.data[0]).toEqual({ type: "model", id: names[0], display_name: names[0], created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+      expect(first.has_more).toBe(true);
+      const all: string[] = [];
+      for await (const model of client.models.list({ limit: 5 })) all.push(model.id);
+      expect(all).toEqual(names);
+      const back = await client.models.list({ limit: 2, before_id: names[4]! });
+      expect(back.data.map((m) => m.id)).toEqual(names.slice(2, 4));
+      expect(back.has_more).toBe(true);
+
+      expect(await client.models.retrieve("claude")).toMatchObject({ type: "model", id: "claude", display_name: "claude" });
+      const missing = await client.models.retrieve("no-such-model").catch((err: unknown) => err);
+      expect(missing).toBeInstanceOf(APIError);
+      expect((missing as APIError).status).toBe(404);
+      expect((missing as APIError).error).toMatchObject({ type: "error", error: { type: "not_found_error", message: "The model 'no-such-model' does not exist" } });
+      const badPage = await client.models.list({ after_id: "no-such-model" }).catch((err: unknown) => err);
+      expect((badPage as APIError).error).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+    });
+  });
+
   describe("POST /v1/messages/count_tokens", () => {
     it("estimates the input's tokens (text, tools, tool calls and results, images) without calling a provider", async () => {
       expect(await client.messages.countTokens({ model: "gpt", messages: [{ role: "user", content: "hello" }] })).toEqual({ input_tokens: 2 });

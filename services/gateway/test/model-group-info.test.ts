@@ -65,4 +65,12 @@ describe(`/model_group/info, ${mode.name}`, () => {
     expect((await infoOf("", key.key)).data.map((g) => g.model_group)).toEqual(["embed"]);
     expect((await infoOf("", "sk-not-a-key")).status).toBe(401);
   });
+
+  it("shows a key's aliases after its groups, each as the group it names", async () => {
+    const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { models: ["embed"], aliases: { "my-embedder": "embed" } });
+    const { data } = await infoOf("", key.key);
+    expect(data.map((g) => g.model_group)).toEqual(["embed", "my-embedder"]);
+    expect({ ...data[1], model_group: "embed" }).toEqual(data[0]);
+    expect((await infoOf("?model_group=my-embedder", key.key)).data.map((g) => g.model_group)).toEqual(["my-embedder"]);
+  });
 });

@@ -3,7 +3,10 @@ import { gatewayError } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { ModelGroup } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, pathSegment, queryOf, sendJson } from "../http.js";
+import { anthropicErrorBody } from "../anthropic-errors.js";
+import { apiKeyOf, intParam, pathSegment, queryOf, sendJson } from "../http.js";
+import { sendError } from "../openai-errors.js";
+import { jsonOfBytes } from "./model-admin.js";
 
 /**
  * The model groups the calling key may use, with what they are made of when
@@ -27,27 +30,88 @@ function modelObject(m: ModelGroup) {
   return { id: m.name, object: "model", created: Number(m.created), owned_by: "openai" };
 }
 
-/** GET /v1/models: the model groups the calling key may use, in OpenAI's list shape. */
+/**
+ * Anthropic's clients (its SDK, Claude Code's gateway model discovery) send
+ * anthropic-version, and read models, pages and errors in Anthropic's shapes.
+ */
+const asksAnthropic = (ctx: RequestContext) => ctx.req.headers["anthropic-version"] !== undefined;
+
+function anthropicModel(m: ModelGroup) {
+  return { type: "model", id: m.name, display_name: m.name, created_at: new Date(Number(m.created) * 1000).toISOString() };
+}
+
+const ANTHROPIC_PAGE = 20;
+const ANTHROPIC_MOST = 1000;
+
+/** A page of Anthropic's model list: `limit` models after `after_id`, or the last `limit` before `before_id`. */
+function anthropicPage(ctx: RequestContext, models: ModelGroup[]) {
+  const q = queryOf(ctx.req);
+  const limit = intParam(ctx, "limit", ANTHROPIC_PAGE, ANTHROPIC_MOST, 1);
+  const at = (param: "after_id" | "before_id") => {
+    const id = q.get(param);
+    if (!id) return undefined;
+    const i = models.findIndex((m) => m.name === id);
+    if (i < 0) throw gatewayError(`${param} names no model this key may list: ${id}`, Code.InvalidArgument, { type: "invalid_request_error", param });
+    return i;
+  };
+  const [afterAt, beforeAt] = [at("after_id"), at("before_id")];
+  const start = afterAt === undefined ? 0 : afterAt + 1;
+  const end = beforeAt ?? models.length;
+  // Paging back from before_id takes the models just before it; otherwise, the first after after_id.
+  const [from, to] = beforeAt !== undefined ? [Math.max(start, end - limit), end] : [start, Math.min(start + limit, end)];
+  const page = models.slice(from, to);
+  const hasMore = beforeAt !== undefined ? from > start : to < end;
+  return { data: page.map(anthropicModel), has_more: hasMore, first_id: page[0]?.name ?? null, last_id: page.at(-1)?.name ?? null };
+}
+
+/** Answers in Anthropic's shapes for its clients, OpenAI's for the rest. */
+async function answer(ctx: RequestContext, openai: () => Promise<unknown>, anthropic: () => Promise<unknown>): Promise<void> {
+  if (!asksAnthropic(ctx)) {
+    sendJson(ctx.res, 200, await openai());
+    return;
+  }
+  try {
+    sendJson(ctx.res, 200, await anthropic());
+  } catch (err) {
+    sendError(ctx.res, err, {}, anthropicErrorBody);
+  }
+}
+
+/** GET /v1/models: the model groups the calling key may use, in OpenAI's list shape (or Anthropic's). */
 export async function listModels(ctx: RequestContext): Promise<void> {
-  sendJson(ctx.res, 200, { object: "list", data: (await modelsFor(ctx, { withAliases: true })).map(modelObject) });
+  const models = () => modelsFor(ctx, { withAliases: true });
+  await answer(
+    ctx,
+    async () => ({ object: "list", data: (await models()).map(modelObject) }),
+    async () => anthropicPage(ctx, await models()),
+  );
 }
 
 /** GET /v1/models/{model}: one of them, by its name (everything after /models/, so it may hold "/"). */
 export async function retrieveModel(ctx: RequestContext): Promise<void> {
   const sent = ctx.path.slice(ctx.path.indexOf("/models/") + "/models/".length);
   const name = pathSegment(sent);
-  const model = (await modelsFor(ctx, { withAliases: true })).find((m) => m.name === name);
-  if (!model) {
-    throw gatewayError(`The model '${name}' does not exist`, Code.NotFound, { type: "invalid_request_error", code: "model_not_found", param: "model" });
-  }
-  sendJson(ctx.res, 200, modelObject(model));
+  const model = async () => {
+    const found = (await modelsFor(ctx, { withAliases: true })).find((m) => m.name === name);
+    if (!found) {
+      throw gatewayError(`The model '${name}' does not exist`, Code.NotFound, { type: "invalid_request_error", code: "model_not_found", param: "model" });
+    }
+    return found;
+  };
+  await answer(
+    ctx,
+    async () => modelObject(await model()),
+    async () => anthropicModel(await model()),
+  );
 }
 
-const decoder = new TextDecoder();
-
-/** GET /model_group/info (?model_group= for one): LiteLLM's view of the groups the calling key may use. */
+/**
+ * GET /model_group/info (?model_group= for one): LiteLLM's view of the
+ * groups the calling key may use, and of its and its team's aliases, each
+ * as the group it names.
+ */
 export async function modelGroupInfo(ctx: RequestContext): Promise<void> {
   const only = queryOf(ctx.req).get("model_group");
-  const groups = (await modelsFor(ctx, { withInfo: true })).filter((m) => only === null || m.name === only);
-  sendJson(ctx.res, 200, { data: groups.map((m) => JSON.parse(decoder.decode(m.info)) as unknown) });
+  const groups = (await modelsFor(ctx, { withInfo: true, withAliases: true })).filter((m) => only === null || m.name === only);
+  sendJson(ctx.res, 200, { data: groups.map((m) => ({ ...(jsonOfBytes(m.info) as object), model_group: m.name })) });
 }
