@@ -14,6 +14,7 @@ export interface SpendLogFilters {
   keyHash?: string;
   requestId?: string;
   userId?: string;
+  sessionId?: string;
   /** Inclusive bounds on start time, unix milliseconds. */
   startMs?: number;
   endMs?: number;
@@ -61,6 +62,7 @@ const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
   ["user_id", "text"],
   ["team_id", "text"],
   ["end_user", "text"],
+  ["session_id", "text"],
   ["cache_hit", "boolean"],
   ["cache_key", "text"],
   ["request_tags", "jsonb"],
@@ -149,12 +151,12 @@ function bookStatement(records: LedgerRecord[]): SQL {
       SELECT ${INPUT_COLUMNS} FROM jsonb_array_elements(${batchJson(records)}::jsonb) AS r
     ),
     booked AS (
-      INSERT INTO accounting.spend_logs (request_id, key_hash, key_alias, user_id, team_id, end_user,
+      INSERT INTO accounting.spend_logs (request_id, key_hash, key_alias, user_id, team_id, end_user, session_id,
         cache_hit, cache_key, request_tags, model_group, original_model_group, attempted_fallbacks,
         deployment_id, provider, model, prompt_tokens, completion_tokens, total_tokens, cache_read_input_tokens,
         cache_creation_input_tokens, spend, start_time, end_time, latency_ms, status, error_type, http_status,
         stream, usage_estimated, call_type)
-      SELECT request_id, key_hash, key_alias, user_id, team_id, end_user, cache_hit, cache_key, request_tags,
+      SELECT request_id, key_hash, key_alias, user_id, team_id, end_user, session_id, cache_hit, cache_key, request_tags,
         model_group, original_model_group, attempted_fallbacks, deployment_id, provider, model, prompt_tokens,
         completion_tokens, total_tokens, cache_read_input_tokens, cache_creation_input_tokens, spend, start_time,
         end_time, latency_ms, status, error_type, http_status, stream, usage_estimated, call_type
@@ -323,6 +325,7 @@ function matching(filters: SpendLogFilters): SQL | undefined {
   if (filters.keyHash !== undefined) where.push(eq(spendLogs.keyHash, filters.keyHash));
   if (filters.requestId !== undefined) where.push(eq(spendLogs.requestId, filters.requestId));
   if (filters.userId !== undefined) where.push(eq(spendLogs.userId, filters.userId));
+  if (filters.sessionId !== undefined) where.push(eq(spendLogs.sessionId, filters.sessionId));
   if (filters.startMs !== undefined) where.push(gte(spendLogs.startTime, new Date(filters.startMs)));
   if (filters.endMs !== undefined) where.push(lte(spendLogs.startTime, new Date(filters.endMs)));
   return and(...where);

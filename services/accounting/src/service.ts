@@ -169,6 +169,7 @@ function spendLogFilters(request: Omit<ListSpendLogsRequest, "$typeName">): Spen
     ...(request.keyHash !== "" && { keyHash: request.keyHash }),
     ...(request.requestId !== "" && { requestId: request.requestId }),
     ...(request.userId !== "" && { userId: request.userId }),
+    ...(request.sessionId !== "" && { sessionId: request.sessionId }),
     ...(startMs !== undefined && { startMs }),
     ...(endMs !== undefined && { endMs }),
     ...(request.limit !== 0 && { limit: request.limit }),

@@ -20,6 +20,7 @@ export interface LedgerRecord {
   user_id: string;
   team_id: string;
   end_user: string;
+  session_id: string;
   cache_hit: boolean;
   cache_key: string;
   request_tags: string[];
@@ -61,6 +62,7 @@ export function toLedgerRecord(event: UsageEvent, storePrompts: boolean): Ledger
     user_id: event.userId,
     team_id: event.teamId,
     end_user: event.endUser,
+    session_id: event.sessionId,
     cache_hit: event.cacheHit,
     cache_key: event.cacheKey,
     request_tags: event.requestTags,
@@ -100,6 +102,7 @@ export function toUsageEvent(row: SpendLogRow, payload?: { messages: string; res
     userId: row.userId,
     teamId: row.teamId,
     endUser: row.endUser,
+    sessionId: row.sessionId,
     cacheHit: row.cacheHit,
     cacheKey: row.cacheKey,
     requestTags: row.requestTags,

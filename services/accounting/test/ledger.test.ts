@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
@@ -37,6 +38,16 @@ describe("record", () => {
     await ledgerDb.ledger.record([named, unnamed]);
     expect((await ledgerDb.ledger.list({ requestId: named.requestId }))[0]?.endUser).toBe("customer-42");
     expect((await ledgerDb.ledger.list({ requestId: unnamed.requestId }))[0]?.endUser).toBe("");
+  });
+
+  test("keeps the session an event names, and lists a session's rows alone", async () => {
+    const session = `session-${randomUUID()}`;
+    const first = usageEvent({ sessionId: session });
+    const second = usageEvent({ sessionId: session });
+    const other = usageEvent({ sessionId: "" });
+    await ledgerDb.ledger.record([first, second, other]);
+    expect((await ledgerDb.ledger.list({ sessionId: session })).map((e) => e.requestId).sort()).toEqual([first.requestId, second.requestId].sort());
+    expect((await ledgerDb.ledger.list({ requestId: other.requestId }))[0]?.sessionId).toBe("");
   });
 
   test("keeps whether the response cache answered and its key, and false and '' for an event without them", async () => {

@@ -16,7 +16,7 @@ async function indexNames(database: Database): Promise<string[]> {
 }
 
 async function expectWorkingLedger(database: Database): Promise<void> {
-  expect(await indexNames(database)).toEqual(["spend_logs_end_user_start_time_idx", "spend_logs_key_hash_start_time_idx", "spend_logs_pkey", "spend_logs_start_time_idx"]);
+  expect(await indexNames(database)).toEqual(["spend_logs_end_user_start_time_idx", "spend_logs_key_hash_start_time_idx", "spend_logs_pkey", "spend_logs_session_id_start_time_idx", "spend_logs_start_time_idx"]);
   const ledger = new Ledger(database.db);
   const event = usageEvent();
   await ledger.record([event]);
@@ -40,7 +40,7 @@ describe("on Postgres", () => {
     await migrateAccounting(database);
     await expectWorkingLedger(database);
     const applied = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`accounting.migrations`);
-    expect(applied).toEqual([{ n: 9 }]);
+    expect(applied).toEqual([{ n: 10 }]);
   });
 
   test("a ledger booked before LiteLLM's call_type names has its rows renamed", async () => {

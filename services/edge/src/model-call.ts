@@ -5,6 +5,7 @@ import { Access, type AuthorizeRequest, type AuthorizeResponse, type RateLimitSt
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
 import { endUserOf } from "./end-user.js";
+import { sessionOf } from "./session-id.js";
 import { requestTagsOf, withKeyTags } from "./request-tags.js";
 import { apiKeyOf, readJsonObject, routeRefused } from "./http.js";
 import { logFailure } from "./observe.js";
@@ -216,6 +217,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         endUser,
         requestTags: withKeyTags(ownTags, auth.tags),
         model: auth.model,
+        sessionId: sessionOf(req, body),
       },
       { signal: abort.signal },
     );

@@ -1,5 +1,5 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { DIRECT_PROTOCOL, END_USER_MAX_CHARS, formFields, gatewayError, isUnexpected, parsedBody, requestTags, requireMasterKey, type Logger } from "@gateway/common";
+import { DIRECT_PROTOCOL, END_USER_MAX_CHARS, formFields, SESSION_ID_MAX_CHARS, gatewayError, isUnexpected, parsedBody, requestTags, requireMasterKey, type Logger } from "@gateway/common";
 import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
@@ -156,6 +156,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       teamId: req.teamId,
       // Cut by the edge already; again here for callers that are not the edge.
       endUser: deps.publisher.bookEndUsers ? req.endUser.slice(0, END_USER_MAX_CHARS) : "",
+      sessionId: req.sessionId.slice(0, SESSION_ID_MAX_CHARS),
       // The client's (capped by the edge, again here) and the deployment's.
       requestTags: requestTags(req.requestTags, d?.tags),
       modelGroup: d?.modelGroup ?? requested,

@@ -26,6 +26,8 @@ export const spendLogs = accounting.table(
     teamId: text("team_id").notNull(),
     /** The end user (LiteLLM's customer) the request was made for; '' when none was named. */
     endUser: text("end_user").notNull().default(""),
+    /** The session the client grouped the request in (LiteLLM's session_id); '' when none was named. */
+    sessionId: text("session_id").notNull().default(""),
     /** Answered from the gateway's response cache: no provider call, spend 0. */
     cacheHit: boolean("cache_hit").notNull().default(false),
     /** The response cache's key for the request; '' when the cache was not looked at. */
@@ -66,6 +68,8 @@ export const spendLogs = accounting.table(
     index("spend_logs_start_time_idx").on(t.startTime),
     // Only the rows that name an end user: most name none.
     index("spend_logs_end_user_start_time_idx").on(t.endUser, t.startTime).where(sql`${t.endUser} <> ''`),
+    // Likewise for sessions.
+    index("spend_logs_session_id_start_time_idx").on(t.sessionId, t.startTime).where(sql`${t.sessionId} <> ''`),
   ],
 );
 

@@ -12,6 +12,7 @@ export function usageEvent(init: MessageInitShape<typeof UsageEventSchema> = {})
     userId: "user-1",
     teamId: "team-1",
     endUser: "customer-1",
+    sessionId: "session-1",
     // Set so the round trips cover them; a real cache hit would also cost 0.
     cacheHit: true,
     cacheKey: "cache-key-1",

@@ -58,6 +58,8 @@ export function spendLogRow(e: UsageEvent) {
     team_id: e.teamId || null,
     // The customer the request was made for; LiteLLM's end_user.
     end_user: e.endUser,
+    // The session the client grouped it in (litellm_session_id, x-claude-code-session-id); '' when none.
+    session_id: e.sessionId,
     // Answered from the response cache, as LiteLLM's string; the cache's key, '' when not looked at.
     cache_hit: e.cacheHit ? "True" : "False",
     cache_key: e.cacheKey,
@@ -118,6 +120,7 @@ export async function spendLogs(ctx: RequestContext): Promise<void> {
     keyHash: /^[0-9a-f]{64}$/.test(apiKey) ? apiKey : apiKey ? hashKey(apiKey) : "",
     requestId: q.get("request_id") ?? "",
     userId: ownUser ?? q.get("user_id") ?? "",
+    sessionId: q.get("session_id") ?? "",
     startMs: BigInt(dateParam(ctx, "start_date", false)),
     endMs: BigInt(dateParam(ctx, "end_date", true)),
   };

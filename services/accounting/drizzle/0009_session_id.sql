@@ -1,0 +1,2 @@
+ALTER TABLE "accounting"."spend_logs" ADD COLUMN IF NOT EXISTS "session_id" text DEFAULT '' NOT NULL;--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS "spend_logs_session_id_start_time_idx" ON "accounting"."spend_logs" USING btree ("session_id","start_time") WHERE "accounting"."spend_logs"."session_id" <> '';
