@@ -1,7 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import { END_USER_MAX_CHARS } from "@gateway/common";
 
-const text = (v: unknown): string => (typeof v === "string" ? v.trim() : "");
+/** A client's string, trimmed; anything else: "". */
+export const text = (v: unknown): string => (typeof v === "string" ? v.trim() : "");
 
 /** A JSON object, or one sent as a JSON string (LiteLLM accepts metadata either way). */
 export function objectOf(v: unknown): Record<string, unknown> | undefined {

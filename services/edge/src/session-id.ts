@@ -1,8 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { SESSION_ID_MAX_CHARS } from "@gateway/common";
-import { objectOf } from "./end-user.js";
-
-const text = (v: unknown): string => (typeof v === "string" ? v.trim() : "");
+import { objectOf, text } from "./end-user.js";
 
 /**
  * The session a client groups a request in, first found: LiteLLM's

@@ -43,7 +43,7 @@ export class ModelAccess {
     }
     const next = new Map([...groups].map(([group, members]) => [group, [...members]] as const));
     const renames = new Map([...groupAliases(config)].filter(([, a]) => a.from === "litellm_settings.model_alias_map").map(([name, a]) => [name, a.group] as const));
-    if (JSON.stringify([...next, ...renames]) === JSON.stringify([...this.groups, ...this.renames])) return false;
+    if (JSON.stringify([[...next], [...renames]]) === JSON.stringify([[...this.groups], [...this.renames]])) return false;
     this.groups = next;
     this.renames = renames;
     this.expanded = new WeakMap();
