@@ -88,6 +88,8 @@ interface Call extends RequestContext {
   api: ModelApi;
   auth: AuthorizeResponse;
   used: Used;
+  /** When the edge took the request (performance.now()). */
+  began: number;
   /** Gives the key's reservation back (once), with what `used` says by then. */
   release: () => void;
 }
@@ -109,11 +111,19 @@ function headerValue(name: string): string {
   return HEADER_SAFE.test(name) ? name : encodeURIComponent(name);
 }
 
-/** Response headers LiteLLM clients know: which deployment answered, what it cost, the key's limits and the provider's. */
+/**
+ * Response headers LiteLLM clients know: which deployment answered, what it
+ * cost, the key's limits and the provider's, and how long the request took
+ * until its answer went out, of which the gateway's own part (all but the
+ * providers' time).
+ */
 function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): Record<string, string> {
   const headers: Record<string, string> = { "x-litellm-call-id": ctx.requestId };
   rateLimitHeaders(ctx.auth.rateLimit, headers);
   if (started) {
+    const tookMs = performance.now() - ctx.began;
+    headers["x-litellm-response-duration-ms"] = tookMs.toFixed(3);
+    headers["x-litellm-overhead-duration-ms"] = Math.max(0, tookMs - started.providerMs).toFixed(3);
     headers["x-litellm-model-id"] = headerValue(started.deploymentId);
     headers["x-litellm-model-group"] = headerValue(started.modelGroup);
     headers["x-litellm-attempted-retries"] = String(started.attemptedRetries);
@@ -149,6 +159,7 @@ function authorize({ options }: RequestContext, request: AuthorizeRequest): Prom
 
 /** Authorizes the request, lets the router run it, and writes its answer in the route's API. */
 export async function callModel(ctx: RequestContext, api: ModelApi): Promise<void> {
+  const began = performance.now();
   const { req, res, requestId, options } = ctx;
   const { keys, router } = options.peers;
   const { raw, body, contentType = "" }: { raw: Buffer; body: Body; contentType?: string } = api.readBody
@@ -194,7 +205,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     throw routeRefused(ctx.path, auth.allowedRoutes);
   }
   // Field by field, not { ...ctx, api, … }: see withFields (@gateway/common).
-  const call: Call = { req, res, path: ctx.path, requestId, options, api, auth, used, release };
+  const call: Call = { req, res, path: ctx.path, requestId, options, api, auth, used, release, began };
   const abort = new LightAbortController();
   const onClose = () => {
     if (!res.writableFinished) abort.abort();

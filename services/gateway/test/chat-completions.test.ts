@@ -56,6 +56,20 @@ describe.each(MODES)("chat completions, $name", (mode) => {
     expect(Date.parse(row.endTime)).toBeGreaterThanOrEqual(Date.parse(row.startTime));
   });
 
+  it("tells how long a request took and which part of it was the gateway's own, streamed or not", async () => {
+    // The provider's time is at least its delay, so the gateway's part is what is left of the whole.
+    provider.behavior.latencyMs = 300;
+    const durations = (headers: Headers) => ["x-litellm-response-duration-ms", "x-litellm-overhead-duration-ms"].map((name) => Number(headers.get(name) ?? NaN));
+    const plain = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "timed" }] }).withResponse();
+    const streamed = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "timed" }], stream: true }).withResponse();
+    for await (const _ of streamed.data);
+    for (const [total, overhead] of [durations(plain.response.headers), durations(streamed.response.headers)]) {
+      expect(total).toBeGreaterThanOrEqual(300);
+      expect(overhead).toBeGreaterThanOrEqual(0);
+      expect(total! - overhead!).toBeGreaterThanOrEqual(300);
+    }
+  });
+
   it("sends the provider key upstream and never the client's key", async () => {
     await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] });
     const upstream = provider.requests.find((r) => r.path === "/v1/chat/completions");

@@ -22,6 +22,8 @@ export interface Outcome {
    * booked as failed, its usage still counted.
    */
   failure: string | undefined;
+  /** Milliseconds the failed attempts so far spent calling providers (Started.provider_ms adds the answering one's). */
+  providerMs?: number;
 }
 
 export function costFor(d: Deployment, usage: Usage): number {
@@ -57,6 +59,7 @@ export function started(d: Deployment): CallEvent {
       attemptedFallbacks: 0,
       providerHeaders: NO_HEADERS,
       cacheKey: "",
+      providerMs: 0,
     },
   });
 }

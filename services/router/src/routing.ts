@@ -292,7 +292,9 @@ async function attempt(
     e.value.attemptedRetries = retries;
     e.value.attemptedFallbacks = fallbacks;
     if (rateLimits) e.value.providerHeaders = rateLimits;
-    state.stats.recordLatency(d.id, performance.now() - began);
+    const took = performance.now() - began;
+    e.value.providerMs = (outcome.providerMs ?? 0) + took;
+    state.stats.recordLatency(d.id, took);
   };
   try {
     const rateLimited = (headers: Record<string, string>) => (rateLimits = headers);
@@ -317,6 +319,7 @@ async function attempt(
     return { answer: new AnsweredStream(first.value, rest, lastWords, () => end(true)) };
   } catch (error) {
     end(false);
+    outcome.providerMs = (outcome.providerMs ?? 0) + (performance.now() - began);
     const failure = classify(error, call.signal.aborted);
     if (signal.aborted && !call.signal.aborted) state.stats.recordLatency(d.id, performance.now() - began);
     state.logger.debug({ requestId: call.requestId, deployment: d.id, status: failure.status, kind: failure.kind }, "deployment call failed");
