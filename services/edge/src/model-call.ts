@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, hashKey, LightAbortController, rememberParsedBody, routeAllowed, type ErrorDetails } from "@gateway/common";
+import { gatewayError, hashKey, LightAbortController, rememberParsedBody, requestRetries, requestTimeoutSeconds, routeAllowed, type ErrorDetails } from "@gateway/common";
 import { Access, type AuthorizeRequest, type AuthorizeResponse, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
@@ -169,8 +169,10 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   const model = body["model"];
   if (model === undefined || model === null || model === "") throw invalid("model is required", "model");
   if (typeof model !== "string") throw invalid("model must be a string", "model");
-  // Read before the key is authorized, so a bad "stream" holds nothing.
+  // Read before the key is authorized, so a bad "stream" or header holds nothing.
   const streams = api.streams(body);
+  const numRetries = requestRetries(req.headers["x-litellm-num-retries"], "x-litellm-num-retries");
+  const timeoutSeconds = requestTimeoutSeconds(req.headers["x-litellm-timeout"], "x-litellm-timeout");
   const endUser = endUserOf(req, body);
   const ownTags = requestTagsOf(req, body);
   if (options.enforceUserParam && endUser === "") throw invalid("BadRequest since 'user' param not passed in. 'enforce_user_param'=True", "user");
@@ -229,6 +231,8 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         requestTags: withKeyTags(ownTags, auth.tags),
         model: auth.model,
         sessionId: sessionOf(req, body),
+        numRetries,
+        timeoutSeconds,
       },
       { signal: abort.signal },
     );

@@ -2,10 +2,10 @@ import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { Json } from "./providers/provider.js";
 
 // Body fields that are the gateway's (LiteLLM's) and no provider's: the
-// response cache's controls, LiteLLM's metadata, the request's tags and its
-// session. A provider may refuse a field it does not know, so they are not
-// sent on.
-const GATEWAY_FIELDS = ["cache", "litellm_metadata", "tags", "litellm_session_id"];
+// response cache's controls, LiteLLM's metadata, the request's tags, its
+// session, retries and timeout. A provider may refuse a field it does not
+// know, so they are not sent on.
+const GATEWAY_FIELDS = ["cache", "litellm_metadata", "tags", "litellm_session_id", "num_retries", "timeout"];
 // On OpenAI's other APIs `metadata` is LiteLLM's own too (tags, user_id and
 // the like, which LiteLLM never sends on: OpenAI takes only strings there).
 // The Responses API and Anthropic's Messages have a metadata of their own.

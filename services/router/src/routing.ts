@@ -54,6 +54,9 @@ export interface RoutedCall {
   maxTokens: number;
   /** The client's tags, for tag-based routing. */
   tags: readonly string[];
+  /** The client's own retries within a group and timeout per provider call (LiteLLM's num_retries, timeout); undefined: the config's. */
+  numRetries: number | undefined;
+  timeoutMs: number | undefined;
 }
 
 /** How one model group's attempts ended, when none succeeded. */
@@ -241,7 +244,7 @@ class GroupAttempts {
     if (blamesDeployment(failure) && group.deployments.length > 1 && state.cooldowns.failed(d.id, settings.allowedFails, settings.cooldownMs)) {
       state.logger.warn({ requestId: call.requestId, deployment: d.id, modelGroup: group.name, cooldownMs: settings.cooldownMs }, "deployment cooling down after repeated failures");
     }
-    if (failure.kind !== "retryable" || this.retries >= settings.numRetries) return undefined;
+    if (failure.kind !== "retryable" || this.retries >= (call.numRetries ?? settings.numRetries)) return undefined;
     // Another deployment is tried at once; the same one only after a pause.
     const elsewhere = candidates(group, this.tried, this.full, state).some((c) => !this.tried.has(c.id));
     const waitMs = elsewhere ? settings.retryAfterMs : backoffMs(this.retries, failure.retryAfterMs, settings.retryAfterMs);
@@ -270,7 +273,7 @@ async function attempt(
   state: RoutingState,
 ): Promise<{ answer: Answer } | GroupFailure> {
   const stream = call.body["stream"] === true;
-  const { signal, release, extend, hold } = deadline(call.signal, stream ? d.streamTimeoutMs : d.timeoutMs);
+  const { signal, release, extend, hold } = deadline(call.signal, call.timeoutMs ?? (stream ? d.streamTimeoutMs : d.timeoutMs));
   const startMs = Date.now();
   // Finer than Date.now(): a deployment on this machine can answer within a millisecond.
   const began = performance.now();

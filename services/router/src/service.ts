@@ -1,5 +1,18 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { DIRECT_PROTOCOL, END_USER_MAX_CHARS, formFields, SESSION_ID_MAX_CHARS, gatewayError, isUnexpected, parsedBody, requestTags, requireMasterKey, type Logger } from "@gateway/common";
+import {
+  DIRECT_PROTOCOL,
+  END_USER_MAX_CHARS,
+  formFields,
+  gatewayError,
+  isUnexpected,
+  parsedBody,
+  requestRetries,
+  requestTags,
+  requestTimeoutSeconds,
+  requireMasterKey,
+  SESSION_ID_MAX_CHARS,
+  type Logger,
+} from "@gateway/common";
 import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType, RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
@@ -23,7 +36,7 @@ import { updateModel } from "./model-admin/update-model.js";
 import type { LiveModelList } from "./model-list.js";
 import { withoutGatewayFields } from "./gateway-fields.js";
 import type { ResponseCache } from "./response-cache.js";
-import { routeCall, type RoutingState } from "./routing.js";
+import { routeCall, type RoutedCall, type RoutingState } from "./routing.js";
 import type { SharedAnswers } from "./shared-answers.js";
 import { StoredPayload } from "./stored-payload.js";
 import type { UsagePublisher } from "./usage-publisher.js";
@@ -238,7 +251,10 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           }
         }
         const maxTokens = maxTokensOf(body);
-        const call = {
+        // The client's headers (the edge's fields) over its body's.
+        const numRetries = req.numRetries ?? requestRetries(body["num_retries"], "num_retries");
+        const timeoutSeconds = req.timeoutSeconds ?? requestTimeoutSeconds(body["timeout"], "timeout");
+        const call: RoutedCall = {
           requestId: req.requestId,
           table,
           handler,
@@ -250,6 +266,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           promptBytes: req.body.length,
           maxTokens,
           tags: req.requestTags,
+          numRetries,
+          timeoutMs: timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000,
         };
         let answer = await routeCall(call, model, outcome, deps.state);
         if (use?.write) answer = keptAnswer(answer, use, deps.cache, outcome, Date.now, shared);

@@ -53,6 +53,8 @@ describe("admission to a deployment", () => {
       promptBytes: 0,
       maxTokens: 0,
       tags: [],
+      numRetries: undefined,
+      timeoutMs: undefined,
     };
     await expect(routeCall(call, "m", outcome(), state)).rejects.toThrow("ECONNREFUSED");
     expect(state.stats.inFlight("d-1")).toBe(0);

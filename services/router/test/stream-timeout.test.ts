@@ -46,6 +46,8 @@ describe("a stream's timeout", () => {
       promptBytes: 0,
       maxTokens: 0,
       tags: [],
+      numRetries: undefined,
+      timeoutMs: undefined,
     };
     const answer = (await routeCall(call, "m", outcome, state)) as AsyncIterable<CallEvent>;
     const cases: string[] = [];
