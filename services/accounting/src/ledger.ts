@@ -63,6 +63,7 @@ const COLUMNS: readonly (readonly [keyof LedgerRecord, string])[] = [
   ["team_id", "text"],
   ["end_user", "text"],
   ["session_id", "text"],
+  ["spend_logs_metadata", "jsonb"],
   ["cache_hit", "boolean"],
   ["cache_key", "text"],
   ["request_tags", "jsonb"],
@@ -152,11 +153,11 @@ function bookStatement(records: LedgerRecord[]): SQL {
     ),
     booked AS (
       INSERT INTO accounting.spend_logs (request_id, key_hash, key_alias, user_id, team_id, end_user, session_id,
-        cache_hit, cache_key, request_tags, model_group, original_model_group, attempted_fallbacks,
+        spend_logs_metadata, cache_hit, cache_key, request_tags, model_group, original_model_group, attempted_fallbacks,
         deployment_id, provider, model, prompt_tokens, completion_tokens, total_tokens, cache_read_input_tokens,
         cache_creation_input_tokens, spend, start_time, end_time, latency_ms, status, error_type, http_status,
         stream, usage_estimated, call_type)
-      SELECT request_id, key_hash, key_alias, user_id, team_id, end_user, session_id, cache_hit, cache_key, request_tags,
+      SELECT request_id, key_hash, key_alias, user_id, team_id, end_user, session_id, spend_logs_metadata, cache_hit, cache_key, request_tags,
         model_group, original_model_group, attempted_fallbacks, deployment_id, provider, model, prompt_tokens,
         completion_tokens, total_tokens, cache_read_input_tokens, cache_creation_input_tokens, spend, start_time,
         end_time, latency_ms, status, error_type, http_status, stream, usage_estimated, call_type

@@ -21,6 +21,7 @@ export interface LedgerRecord {
   team_id: string;
   end_user: string;
   session_id: string;
+  spend_logs_metadata: Record<string, unknown>;
   cache_hit: boolean;
   cache_key: string;
   request_tags: string[];
@@ -51,6 +52,19 @@ export interface LedgerRecord {
   response: string | null;
 }
 
+const NO_METADATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+/** An event's spend_logs_metadata as the object the row keeps; {} for none, and for text that is not a JSON object (the edge sends only objects). */
+function metadataObject(text: string): Record<string, unknown> {
+  if (text === "") return NO_METADATA;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : NO_METADATA;
+  } catch {
+    return NO_METADATA;
+  }
+}
+
 export function toLedgerRecord(event: UsageEvent, storePrompts: boolean): LedgerRecord {
   const { startTime } = event;
   if (event.requestId === "" || startTime === undefined) throw new RangeError(unrecordable(event));
@@ -63,6 +77,7 @@ export function toLedgerRecord(event: UsageEvent, storePrompts: boolean): Ledger
     team_id: event.teamId,
     end_user: event.endUser,
     session_id: event.sessionId,
+    spend_logs_metadata: metadataObject(event.spendLogsMetadata),
     cache_hit: event.cacheHit,
     cache_key: event.cacheKey,
     request_tags: event.requestTags,
@@ -103,6 +118,7 @@ export function toUsageEvent(row: SpendLogRow, payload?: { messages: string; res
     teamId: row.teamId,
     endUser: row.endUser,
     sessionId: row.sessionId,
+    spendLogsMetadata: Object.keys(row.spendLogsMetadata).length > 0 ? JSON.stringify(row.spendLogsMetadata) : "",
     cacheHit: row.cacheHit,
     cacheKey: row.cacheKey,
     requestTags: row.requestTags,

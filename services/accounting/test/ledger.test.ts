@@ -50,6 +50,15 @@ describe("record", () => {
     expect((await ledgerDb.ledger.list({ requestId: other.requestId }))[0]?.sessionId).toBe("");
   });
 
+  test("keeps a client's spend_logs_metadata as an object, and {} for none or for text that is not one", async () => {
+    const kept = usageEvent({ spendLogsMetadata: JSON.stringify({ job: "nightly", shard: 3 }) });
+    const none = usageEvent({ spendLogsMetadata: "" });
+    const broken = usageEvent({ spendLogsMetadata: "[1, 2" });
+    await ledgerDb.ledger.record([kept, none, broken]);
+    expect(JSON.parse((await ledgerDb.ledger.list({ requestId: kept.requestId }))[0]!.spendLogsMetadata)).toEqual({ job: "nightly", shard: 3 });
+    for (const event of [none, broken]) expect((await ledgerDb.ledger.list({ requestId: event.requestId }))[0]?.spendLogsMetadata).toBe("");
+  });
+
   test("keeps whether the response cache answered and its key, and false and '' for an event without them", async () => {
     const hit = usageEvent({ cacheHit: true, cacheKey: "abc123def456", cost: 0 });
     const miss = usageEvent({ cacheHit: false, cacheKey: "" });

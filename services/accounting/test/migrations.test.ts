@@ -40,7 +40,7 @@ describe("on Postgres", () => {
     await migrateAccounting(database);
     await expectWorkingLedger(database);
     const applied = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`accounting.migrations`);
-    expect(applied).toEqual([{ n: 10 }]);
+    expect(applied).toEqual([{ n: 11 }]);
   });
 
   test("a ledger booked before LiteLLM's call_type names has its rows renamed", async () => {

@@ -31,7 +31,7 @@ export { characterPrice, dearestImagePrice, imagePrice, imageTokenCost, listPric
 export { costOf, deploymentPrice, IMAGE_OUTPUT_TOKENS, listedModel, ownUnitPrice, pricedModel, setsOwnPrice, LONG_CONTEXT_TOKENS, providerPrice, unpricedModels, type Price, type PriceOverride, type PriceRates, type UnitPriceField, type Usage } from "./pricing.js";
 export { flatCodec, type FlatCodec } from "./flat-codec.js";
 export { END_USER_MAX_CHARS } from "./end-user.js";
-export { SESSION_ID_MAX_CHARS } from "./session-id.js";
+export { SESSION_ID_MAX_CHARS, SPEND_LOGS_METADATA_MAX_BYTES } from "./client-limits.js";
 export { MOST_REQUEST_RETRIES, requestRetries, requestTimeoutSeconds } from "./call-overrides.js";
 export { REQUEST_TAG_MAX_CHARS, REQUEST_TAGS_MAX, requestTags, tagList } from "./request-tags.js";
 export { usageEventCodec } from "./usage-event-codec.js";

@@ -6,6 +6,7 @@ import type { CallType, CompleteResponse, Finished, Started } from "@gateway/pro
 import type { RequestContext } from "./context.js";
 import { endUserOf } from "./end-user.js";
 import { sessionOf } from "./session-id.js";
+import { spendLogsMetadataOf } from "./spend-logs-metadata.js";
 import { requestTagsOf, withKeyTags } from "./request-tags.js";
 import { apiKeyOf, readJsonObject, routeRefused } from "./http.js";
 import { logFailure } from "./observe.js";
@@ -173,6 +174,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   const streams = api.streams(body);
   const numRetries = requestRetries(req.headers["x-litellm-num-retries"], "x-litellm-num-retries");
   const timeoutSeconds = requestTimeoutSeconds(req.headers["x-litellm-timeout"], "x-litellm-timeout");
+  const spendLogsMetadata = spendLogsMetadataOf(req, body);
   const endUser = endUserOf(req, body);
   const ownTags = requestTagsOf(req, body);
   if (options.enforceUserParam && endUser === "") throw invalid("BadRequest since 'user' param not passed in. 'enforce_user_param'=True", "user");
@@ -233,6 +235,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         sessionId: sessionOf(req, body),
         numRetries,
         timeoutSeconds,
+        spendLogsMetadata,
       },
       { signal: abort.signal },
     );

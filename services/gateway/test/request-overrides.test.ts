@@ -2,7 +2,7 @@ import type { FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { MASTER_KEY, writeConfig } from "./support/config.js";
-import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+import { MODES, fakeBehindGatewayPerTest } from "./support/modes.js";
 
 // LiteLLM's per-request retries and timeout: the x-litellm-num-retries and
 // x-litellm-timeout headers, or the body's num_retries and timeout, over the
@@ -23,9 +23,8 @@ general_settings:
 
 describe.each([MODES[0]!, MODES[1]!])("per-request retries and timeout, $name", (mode) => {
   let provider: FakeProvider;
-  let gateway: ModeGateway;
   let openai: OpenAI;
-  fakeBehindGatewayPerTest(mode, config, (setup) => ({ provider, gateway, openai } = setup));
+  fakeBehindGatewayPerTest(mode, config, (setup) => ({ provider, openai } = setup));
 
   const ask = (extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
     openai.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "override" }], ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming, { headers });

@@ -11,6 +11,7 @@ import {
   requestTimeoutSeconds,
   requireMasterKey,
   SESSION_ID_MAX_CHARS,
+  SPEND_LOGS_METADATA_MAX_BYTES,
   type Logger,
 } from "@gateway/common";
 import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
@@ -170,6 +171,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       // Cut by the edge already; again here for callers that are not the edge.
       endUser: deps.publisher.bookEndUsers ? req.endUser.slice(0, END_USER_MAX_CHARS) : "",
       sessionId: req.sessionId.slice(0, SESSION_ID_MAX_CHARS),
+      // Checked by the edge; one past the bound from another caller is not kept.
+      spendLogsMetadata: req.spendLogsMetadata.length > SPEND_LOGS_METADATA_MAX_BYTES ? "" : req.spendLogsMetadata,
       // The client's (capped by the edge, again here) and the deployment's.
       requestTags: requestTags(req.requestTags, d?.tags),
       modelGroup: d?.modelGroup ?? requested,

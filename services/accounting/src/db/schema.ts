@@ -28,6 +28,8 @@ export const spendLogs = accounting.table(
     endUser: text("end_user").notNull().default(""),
     /** The session the client grouped the request in (LiteLLM's session_id); '' when none was named. */
     sessionId: text("session_id").notNull().default(""),
+    /** What the client asked to keep with the row (LiteLLM's spend_logs_metadata); {} when nothing. */
+    spendLogsMetadata: jsonb("spend_logs_metadata").$type<Record<string, unknown>>().notNull().default({}),
     /** Answered from the gateway's response cache: no provider call, spend 0. */
     cacheHit: boolean("cache_hit").notNull().default(false),
     /** The response cache's key for the request; '' when the cache was not looked at. */

@@ -13,6 +13,7 @@ export function usageEvent(init: MessageInitShape<typeof UsageEventSchema> = {})
     teamId: "team-1",
     endUser: "customer-1",
     sessionId: "session-1",
+    spendLogsMetadata: JSON.stringify({ project: "homelab" }),
     // Set so the round trips cover them; a real cache hit would also cost 0.
     cacheHit: true,
     cacheKey: "cache-key-1",

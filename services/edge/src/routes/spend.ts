@@ -52,6 +52,8 @@ export function spendLogRow(e: UsageEvent) {
         cache_read_input_tokens: e.cacheReadInputTokens,
         cache_creation_input_tokens: e.cacheCreationInputTokens,
       },
+      // What the client asked to keep with the row (LiteLLM's spend_logs_metadata); null when nothing.
+      spend_logs_metadata: e.spendLogsMetadata === "" ? null : (JSON.parse(e.spendLogsMetadata) as unknown),
     },
     custom_llm_provider: e.provider,
     user: e.userId,

@@ -7,12 +7,13 @@ import { MASTER_KEY } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 import { providersConfig } from "./support/providers.js";
 
-// Sessions in the ledger (LiteLLM's session_id): the session a client names
-// for a request (LiteLLM's litellm_session_id, or Claude Code's
-// x-claude-code-session-id header) is booked with it, /spend/logs lists a
-// session's requests, and no provider is sent the gateway's field.
+// What a client has the ledger keep with a request: its session (LiteLLM's
+// session_id, from litellm_session_id or Claude Code's
+// x-claude-code-session-id header), by which /spend/logs lists a session's
+// requests, and its spend_logs_metadata; no provider is sent the gateway's
+// fields.
 
-describe("sessions", () => {
+describe("a request's session and spend_logs_metadata in the ledger", () => {
   let provider: FakeProvider;
   let gateway: ModeGateway;
   fakeBehindGatewayPerTest(MODES[0]!, providersConfig, (setup) => ({ provider, gateway } = setup));
@@ -40,5 +41,25 @@ describe("sessions", () => {
       ["gpt", session],
     ]);
     expect((await gateway.spendLog(other.response.headers.get("x-litellm-call-id")!))["session_id"]).toBe("");
+  });
+
+  it("keeps a request's spend_logs_metadata, from the header or the body's metadata, and refuses one that is not an object", async () => {
+    const openai = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+    const metadataOf = async (id: string) => ((await gateway.spendLog(id))["metadata"] as { spend_logs_metadata: unknown }).spend_logs_metadata;
+    const fromBody = await openai.chat.completions
+      .create({ model: "gpt", messages: [{ role: "user", content: "meta" }], metadata: { spend_logs_metadata: { project: "homelab", run: 7 } } } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
+      .withResponse();
+    const fromHeader = await openai.chat.completions
+      .create({ model: "gpt", messages: [{ role: "user", content: "meta" }] }, { headers: { "x-litellm-spend-logs-metadata": JSON.stringify({ job: "nightly" }) } })
+      .withResponse();
+    const plain = await openai.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "meta" }] }).withResponse();
+    expect(await metadataOf(fromBody.response.headers.get("x-litellm-call-id")!)).toEqual({ project: "homelab", run: 7 });
+    expect(await metadataOf(fromHeader.response.headers.get("x-litellm-call-id")!)).toEqual({ job: "nightly" });
+    expect(await metadataOf(plain.response.headers.get("x-litellm-call-id")!)).toBeNull();
+    for (const headers of [{ "x-litellm-spend-logs-metadata": "[1, 2]" }, { "x-litellm-spend-logs-metadata": JSON.stringify({ big: "x".repeat(9000) }) }]) {
+      const refused = await openai.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "meta" }] }, { headers }).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((refused as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("x-litellm-spend-logs-metadata");
+    }
   });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "accounting"."spend_logs" ADD COLUMN IF NOT EXISTS "spend_logs_metadata" jsonb DEFAULT '{}'::jsonb NOT NULL;
