@@ -2,9 +2,13 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError } from "./errors.js";
 
 // LiteLLM's per-request overrides of a call's retries and timeout: the
-// x-litellm-num-retries and x-litellm-timeout headers (read by the edge), or
-// the body's num_retries and timeout (read by the router). A number, or a
-// header's text of one; absent: the config's.
+// x-litellm-num-retries and x-litellm-timeout headers (the edge checks them
+// and passes them on as sent), over the body's num_retries and timeout (the
+// router reads both). A number, or a header's text of one; absent: the
+// config's.
+
+export const NUM_RETRIES_HEADER = "x-litellm-num-retries";
+export const TIMEOUT_HEADER = "x-litellm-timeout";
 
 /** Retries a request may ask for; more would let one client hammer a failing provider. */
 export const MOST_REQUEST_RETRIES = 10;
@@ -17,18 +21,20 @@ function invalid(message: string, param: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
 }
 
-/** A request's retries within its model group, 0 to MOST_REQUEST_RETRIES; undefined when not given. */
-export function requestRetries(value: unknown, param: string): number | undefined {
+/** A request's retries within its model group (0 to MOST_REQUEST_RETRIES): its header's ("" when not sent), else its body's; undefined when neither. */
+export function requestRetries(header: string, body: unknown): number | undefined {
+  const [value, param] = header !== "" ? [header, NUM_RETRIES_HEADER] : [body, "num_retries"];
   if (value === undefined || value === null) return undefined;
   const n = numberOf(value);
   if (!Number.isInteger(n) || n < 0 || n > MOST_REQUEST_RETRIES) throw invalid(`${param} must be a whole number from 0 to ${MOST_REQUEST_RETRIES}`, param);
   return n;
 }
 
-/** A request's timeout per provider call, in seconds (more than 0); undefined when not given. */
-export function requestTimeoutSeconds(value: unknown, param: string): number | undefined {
+/** A request's timeout per provider call, in milliseconds (more than 0 seconds asked): its header's, else its body's; undefined when neither. */
+export function requestTimeoutMs(header: string, body: unknown): number | undefined {
+  const [value, param] = header !== "" ? [header, TIMEOUT_HEADER] : [body, "timeout"];
   if (value === undefined || value === null) return undefined;
   const n = numberOf(value);
   if (!Number.isFinite(n) || n <= 0) throw invalid(`${param} must be a number of seconds, more than 0`, param);
-  return n;
+  return n * 1000;
 }

@@ -1,6 +1,17 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, hashKey, LightAbortController, rememberParsedBody, requestRetries, requestTimeoutSeconds, routeAllowed, type ErrorDetails } from "@gateway/common";
+import {
+  gatewayError,
+  hashKey,
+  LightAbortController,
+  NUM_RETRIES_HEADER,
+  rememberParsedBody,
+  requestRetries,
+  requestTimeoutMs,
+  routeAllowed,
+  TIMEOUT_HEADER,
+  type ErrorDetails,
+} from "@gateway/common";
 import { Access, type AuthorizeRequest, type AuthorizeResponse, type RateLimitState } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CallType, CompleteResponse, Finished, Started } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "./context.js";
@@ -103,6 +114,9 @@ const SETTLE_GIVEN_UP_AFTER_MS = 3_000;
 // anything past Latin-1 (throwing after the provider has answered).
 const HEADER_SAFE = /^[\x20-\x7e]*$/;
 
+/** A header's value as sent, "" when it was not. */
+const headerText = (value: string | string[] | undefined): string => (typeof value === "string" ? value : "");
+
 /**
  * A name as a header value: as it is when it can be, percent-encoded when not.
  * A wildcard group answers any name a client sends ("openai/日本", or one with
@@ -172,8 +186,11 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   if (typeof model !== "string") throw invalid("model must be a string", "model");
   // Read before the key is authorized, so a bad "stream" or header holds nothing.
   const streams = api.streams(body);
-  const numRetries = requestRetries(req.headers["x-litellm-num-retries"], "x-litellm-num-retries");
-  const timeoutSeconds = requestTimeoutSeconds(req.headers["x-litellm-timeout"], "x-litellm-timeout");
+  // The router reads them (over the body's); checked here, so a bad one holds nothing either.
+  const numRetries = headerText(req.headers[NUM_RETRIES_HEADER]);
+  const timeout = headerText(req.headers[TIMEOUT_HEADER]);
+  requestRetries(numRetries, undefined);
+  requestTimeoutMs(timeout, undefined);
   const spendLogsMetadata = spendLogsMetadataOf(req, body);
   const endUser = endUserOf(req, body);
   const ownTags = requestTagsOf(req, body);
@@ -234,7 +251,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         model: auth.model,
         sessionId: sessionOf(req, body),
         numRetries,
-        timeoutSeconds,
+        timeout,
         spendLogsMetadata,
       },
       { signal: abort.signal },

@@ -8,7 +8,7 @@ import {
   parsedBody,
   requestRetries,
   requestTags,
-  requestTimeoutSeconds,
+  requestTimeoutMs,
   requireMasterKey,
   SESSION_ID_MAX_CHARS,
   SPEND_LOGS_METADATA_MAX_BYTES,
@@ -254,9 +254,6 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           }
         }
         const maxTokens = maxTokensOf(body);
-        // The client's headers (the edge's fields) over its body's.
-        const numRetries = req.numRetries ?? requestRetries(body["num_retries"], "num_retries");
-        const timeoutSeconds = req.timeoutSeconds ?? requestTimeoutSeconds(body["timeout"], "timeout");
         const call: RoutedCall = {
           requestId: req.requestId,
           table,
@@ -269,8 +266,9 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           promptBytes: req.body.length,
           maxTokens,
           tags: req.requestTags,
-          numRetries,
-          timeoutMs: timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000,
+          // The client's headers (as the edge passes them on) over its body's.
+          numRetries: requestRetries(req.numRetries, body["num_retries"]),
+          timeoutMs: requestTimeoutMs(req.timeout, body["timeout"]),
         };
         let answer = await routeCall(call, model, outcome, deps.state);
         if (use?.write) answer = keptAnswer(answer, use, deps.cache, outcome, Date.now, shared);
