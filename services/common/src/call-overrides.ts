@@ -5,13 +5,19 @@ import { gatewayError } from "./errors.js";
 // x-litellm-num-retries and x-litellm-timeout headers (the edge checks them
 // and passes them on as sent), over the body's num_retries and timeout (the
 // router reads both). A number, or a header's text of one; absent: the
-// config's.
+// config's. And its client-side fallbacks: the body's model groups to try
+// when its own fails, in place of the config's.
 
 export const NUM_RETRIES_HEADER = "x-litellm-num-retries";
 export const TIMEOUT_HEADER = "x-litellm-timeout";
 
 /** Retries a request may ask for; more would let one client hammer a failing provider. */
 export const MOST_REQUEST_RETRIES = 10;
+
+/** Fallbacks a request may name (the router tries at most router_settings.max_fallbacks of them). */
+export const MOST_REQUEST_FALLBACKS = 20;
+
+const NO_FALLBACKS: readonly string[] = Object.freeze([]);
 
 function numberOf(value: unknown): number {
   return typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
@@ -37,4 +43,14 @@ export function requestTimeoutMs(header: string, body: unknown): number | undefi
   const n = numberOf(value);
   if (!Number.isFinite(n) || n <= 0) throw invalid(`${param} must be a number of seconds, more than 0`, param);
   return n * 1000;
+}
+
+/** The body's "fallbacks": model group names, in order; empty when it names none. */
+export function requestFallbacks(body: unknown): readonly string[] {
+  if (body === undefined || body === null) return NO_FALLBACKS;
+  if (!Array.isArray(body) || !body.every((name) => typeof name === "string" && name !== "")) {
+    throw invalid('fallbacks must be a list of model names, e.g. ["gpt-4o-mini"]', "fallbacks");
+  }
+  if (body.length > MOST_REQUEST_FALLBACKS) throw invalid(`fallbacks may name at most ${MOST_REQUEST_FALLBACKS} models`, "fallbacks");
+  return body as string[];
 }

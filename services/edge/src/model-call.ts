@@ -6,6 +6,7 @@ import {
   LightAbortController,
   NUM_RETRIES_HEADER,
   rememberParsedBody,
+  requestFallbacks,
   requestRetries,
   requestTimeoutMs,
   routeAllowed,
@@ -151,16 +152,16 @@ function routeHeaders(ctx: Call, started: Started | undefined, cost?: number): R
 }
 
 /**
- * What a kept answer covers besides its key: the model, and the end user and
- * tags when the request names any (a customer's and a tag's block and limits
- * change the answer). Written so that no two requests that differ share one:
- * a scope with an end user or tags starts with a NUL, which a bare model
- * name never does.
+ * What a kept answer covers besides its key: the model, and the end user,
+ * tags and fallbacks when the request names any (a customer's and a tag's
+ * block and limits change the answer, and each fallback is checked). Written
+ * so that no two requests that differ share one: a scope with any of those
+ * starts with a NUL, which a bare model name never does.
  */
 function scopeOf(request: AuthorizeRequest): string {
-  const { model, endUser, requestTags } = request;
-  const bare = endUser === "" && requestTags.length === 0 && model.charCodeAt(0) !== 0;
-  return bare ? model : `\u0000${JSON.stringify([model, endUser, requestTags])}`;
+  const { model, endUser, requestTags, fallbacks } = request;
+  const bare = endUser === "" && requestTags.length === 0 && fallbacks.length === 0 && model.charCodeAt(0) !== 0;
+  return bare ? model : `\u0000${JSON.stringify([model, endUser, requestTags, fallbacks])}`;
 }
 
 /** The keys service's answer, or the split edge's kept copy of it (auth-cache.ts), kept apart per scope (scopeOf). */
@@ -192,6 +193,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   requestRetries(numRetries, undefined);
   requestTimeoutMs(timeout, undefined);
   const spendLogsMetadata = spendLogsMetadataOf(req, body);
+  const fallbacks = requestFallbacks(body["fallbacks"]) as string[];
   const endUser = endUserOf(req, body);
   const ownTags = requestTagsOf(req, body);
   if (options.enforceUserParam && endUser === "") throw invalid("BadRequest since 'user' param not passed in. 'enforce_user_param'=True", "user");
@@ -210,6 +212,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     access: Access.INFERENCE,
     endUser,
     requestTags: ownTags,
+    fallbacks,
   });
   const used: Used = { cost: 0, totalTokens: 0 };
   let released = false;
@@ -253,6 +256,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         numRetries,
         timeout,
         spendLogsMetadata,
+        fallbacks: auth.fallbacks,
       },
       { signal: abort.signal },
     );

@@ -37,8 +37,9 @@ export interface AuthorizeDeps {
   holder: string;
 }
 
-// Shared by the answers that list no aliases (all but LOOKUP's); never written to.
+// Shared by the answers that list no aliases (all but LOOKUP's) or no renamed fallbacks; never written to.
 const NO_ALIASES: Record<string, string> = Object.freeze({});
+const NO_FALLBACKS = Object.freeze([]) as unknown as string[];
 
 // Tokens are about four bytes of text; tpm reserves that much of the prompt.
 const BYTES_PER_TOKEN = 4;
@@ -94,34 +95,34 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
   /** The model as the refusals name it: an alias's model group, with the name asked for. */
   const named = (model: string, asked: string) => (model === asked ? model : `${model} (asked for as ${asked})`);
 
-  function checkModel(key: KeyRecord, model: string, asked: string): void {
+  function checkModel(key: KeyRecord, model: string, asked: string, param: string): void {
     if (model !== "" && !deps.access.allows(key.models, model)) {
       throw gatewayError(
         `This key may not use model=${named(model, asked)}. It may use models=[${key.modelList.join(", ")}]`,
         Code.Unauthenticated,
-        { type: "key_model_access_denied", code: "401", param: "model" },
+        { type: "key_model_access_denied", code: "401", param },
       );
     }
   }
 
-  function checkTeam(team: TeamRecord, model: string, asked: string): void {
+  function checkTeam(team: TeamRecord, model: string, asked: string, param: string): void {
     if (team.blocked) throw unauthenticated(`Authentication Error, this key's team (${team.id}) is blocked`, "team_blocked");
     if (model !== "" && !deps.access.allows(team.models, model)) {
       throw gatewayError(
         `Team=${team.id} may not use model=${named(model, asked)}. It may use models=[${team.modelList.join(", ")}]`,
         Code.Unauthenticated,
-        { type: "team_model_access_denied", code: "401", param: "model" },
+        { type: "team_model_access_denied", code: "401", param },
       );
     }
   }
 
-  function checkOrganization(organization: OrganizationRecord, model: string, asked: string): void {
+  function checkOrganization(organization: OrganizationRecord, model: string, asked: string, param: string): void {
     if (organization.blocked) throw unauthenticated(`Authentication Error, this key's organization (${organization.id}) is blocked`, "organization_blocked");
     if (model !== "" && !deps.access.allows(organization.models, model)) {
       throw gatewayError(
         `Organization=${organization.id} may not use model=${named(model, asked)}. It may use models=[${organization.modelList.join(", ")}]`,
         Code.Unauthenticated,
-        { type: "organization_model_access_denied", code: "401", param: "model" },
+        { type: "organization_model_access_denied", code: "401", param },
       );
     }
   }
@@ -154,12 +155,19 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     }
   }
 
-  const reserve = async (response: AuthorizeResponse, holders: LimitHolder[], req: AuthorizeRequest, model: string): Promise<AuthorizeResponse> => {
+  /** The most the request can cost on its model group or any of its fallbacks (the router may end on any of them). */
+  const maxCostOf = (req: AuthorizeRequest, model: string, fallbacks: readonly string[]): number => {
+    let most = deps.pricing.maxCost(model, req.promptTokens, req.maxTokens);
+    for (const fallback of fallbacks) most = Math.max(most, deps.pricing.maxCost(fallback, req.promptTokens, req.maxTokens));
+    return most;
+  };
+
+  const reserve = async (response: AuthorizeResponse, holders: LimitHolder[], req: AuthorizeRequest, model: string, fallbacks: readonly string[]): Promise<AuthorizeResponse> => {
     response.reserved = true;
     response.reusableUntilMs = 0;
     response.rateLimit = await deps.limits.admit(holders, req.requestId, {
       tokens: req.promptTokens / BYTES_PER_TOKEN + req.maxTokens,
-      maxCost: deps.pricing.maxCost(model, req.promptTokens, req.maxTokens),
+      maxCost: maxCostOf(req, model, fallbacks),
     });
     return response;
   };
@@ -175,19 +183,24 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       const holders: LimitHolder[] = deps.gateway ? [deps.gateway] : [];
       if (customerLimits) holders.push(customerLimits);
       addTagLimits(holders, req.requestTags);
-      return holders.length > 0 ? reserve(masterAnswer(), holders, req, req.model) : master;
+      return holders.length > 0 ? reserve(masterAnswer(), holders, req, req.model, req.fallbacks) : master;
     }
     const cached = deps.cache.get(hash);
     const key = check(cached instanceof Promise ? await cached : cached);
     // A team_id that names no team (any more) is only a label.
     const team = key.teamId === "" ? undefined : deps.teams.get(key.teamId);
-    const model = renamed(req.model, key, team, deps.access.renames);
-    checkModel(key, model, req.model);
-    if (team) checkTeam(team, model, req.model);
     // The team's organization, else the key's own; an organization_id that names no organization (any more) is only a label.
     const organizationId = team?.organizationId || key.organizationId;
     const organization = organizationId === "" ? undefined : deps.organizations.get(organizationId);
-    if (organization) checkOrganization(organization, model, req.model);
+    const mayUse = (asked: string, param: string): string => {
+      const model = renamed(asked, key, team, deps.access.renames);
+      checkModel(key, model, asked, param);
+      if (team) checkTeam(team, model, asked, param);
+      if (organization) checkOrganization(organization, model, asked, param);
+      return model;
+    };
+    const model = mayUse(req.model, "model");
+    const fallbacks = req.fallbacks.length === 0 ? NO_FALLBACKS : req.fallbacks.map((asked) => mayUse(asked, "fallbacks"));
     // A whole message rather than create(): this runs on every request.
     const response: AuthorizeResponse = {
       $typeName: "gateway.keys.v1.AuthorizeResponse",
@@ -207,6 +220,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       userRole: "",
       model: model === req.model ? "" : model,
       modelAliases: NO_ALIASES,
+      fallbacks: fallbacks.some((f, i) => f !== req.fallbacks[i]) ? fallbacks : NO_FALLBACKS,
     };
     if (req.access === Access.MANAGEMENT || req.access === Access.VIEW) {
       response.userRole = roleOf(key);
@@ -240,6 +254,6 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     const customerLimits = endUserLimits(req, customer);
     if (customerLimits) holders.push(customerLimits);
     addTagLimits(holders, req.requestTags, key.tags, team?.tags);
-    return holders.length > 0 ? reserve(response, holders, req, model) : response;
+    return holders.length > 0 ? reserve(response, holders, req, model, fallbacks) : response;
   };
 }

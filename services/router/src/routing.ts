@@ -57,6 +57,10 @@ export interface RoutedCall {
   /** The client's own retries within a group and timeout per provider call (LiteLLM's num_retries, timeout); undefined: the config's. */
   numRetries: number | undefined;
   timeoutMs: number | undefined;
+  /** The client's fallbacks (LiteLLM's client-side fallbacks), in place of the config's; empty: the config's. */
+  fallbacks: readonly string[];
+  /** The client asked for its model group to fail without a call (LiteLLM's mock_testing_fallbacks), to try the fallbacks. */
+  mockFailure: boolean;
 }
 
 /** How one model group's attempts ended, when none succeeded. */
@@ -86,6 +90,23 @@ function noDeployments(group: ModelGroup, retryAfterMs: number, over: readonly O
   });
 }
 
+function unknownFallback(name: string, groups: ModelGroups): Error {
+  return gatewayError(`Invalid model name passed in fallbacks: ${name}. Available models: ${groups.listed().join(", ")}`, Code.InvalidArgument, {
+    type: "invalid_request_error",
+    param: "fallbacks",
+    code: "model_not_found",
+  });
+}
+
+/** The first group's failure when the client asked for one (mock_testing_fallbacks): no deployment is called or blamed. */
+function mockedFailure(group: ModelGroup): GroupFailure {
+  const error = gatewayError(`mock_testing_fallbacks: model group ${group.name} failed on purpose, and no fallback answered`, Code.Unavailable, {
+    type: "api_error",
+    status: 500,
+  });
+  return { failure: { kind: "retryable", status: 500, retryAfterMs: undefined }, error };
+}
+
 /**
  * Runs a call on the model group it names, retrying within the group and
  * then falling back to other groups, until a deployment has started
@@ -99,18 +120,23 @@ export async function routeCall(call: RoutedCall, requested: string, outcome: Ou
   if (!named) throw modelNotFound(requested, groups);
   const first = groups.settings.tagFiltering ? taggedGroup(named, call.tags) : named;
   if (!first) throw noTaggedDeployment(requested, call.tags);
+  for (const name of call.fallbacks) if (!groups.resolve(name)) throw unknownFallback(name, groups);
   // Chosen by how the first group failed, once it has.
   let fallbackNames: Iterator<string> | undefined;
   let fallbacks = 0;
   for (let group = first; ; ) {
-    const attempts = new GroupAttempts(call, group, state);
-    for (let d = await attempts.pick(); d; ) {
-      const result = await attempt(call, d, attempts.holds, attempts.retries, fallbacks, outcome, state);
-      if ("answer" in result) return result.answer;
-      d = await attempts.next(d, result);
+    let last: GroupFailure;
+    if (fallbacks === 0 && call.mockFailure) last = mockedFailure(group);
+    else {
+      const attempts = new GroupAttempts(call, group, state);
+      for (let d = await attempts.pick(); d; ) {
+        const result = await attempt(call, d, attempts.holds, attempts.retries, fallbacks, outcome, state);
+        if ("answer" in result) return result.answer;
+        d = await attempts.next(d, result);
+      }
+      last = attempts.failure!;
     }
-    const last = attempts.failure!;
-    fallbackNames ??= fallbacksFor(first.name, last.failure, groups.settings)[Symbol.iterator]();
+    fallbackNames ??= fallbacksFor(first.name, last.failure, groups.settings, call.fallbacks)[Symbol.iterator]();
     const fallback = last.failure.kind === "cancelled" || last.failure.kind === "request" ? undefined : nextGroup(fallbackNames, groups, call.tags);
     if (!fallback) throw last.error;
     fallbacks += 1;

@@ -7,6 +7,7 @@ import {
   isUnexpected,
   parsedBody,
   requestRetries,
+  requestFallbacks,
   requestTags,
   requestTimeoutMs,
   requireMasterKey,
@@ -269,6 +270,9 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           // The client's headers (as the edge passes them on) over its body's.
           numRetries: requestRetries(req.numRetries, body["num_retries"]),
           timeoutMs: requestTimeoutMs(req.timeout, body["timeout"]),
+          // As the key's aliases renamed them, else as the body names them.
+          fallbacks: req.fallbacks.length > 0 ? req.fallbacks : requestFallbacks(body["fallbacks"]),
+          mockFailure: body["mock_testing_fallbacks"] === true,
         };
         let answer = await routeCall(call, model, outcome, deps.state);
         if (use?.write) answer = keptAnswer(answer, use, deps.cache, outcome, Date.now, shared);

@@ -55,6 +55,8 @@ describe("admission to a deployment", () => {
       tags: [],
       numRetries: undefined,
       timeoutMs: undefined,
+      fallbacks: [],
+      mockFailure: false,
     };
     await expect(routeCall(call, "m", outcome(), state)).rejects.toThrow("ECONNREFUSED");
     expect(state.stats.inFlight("d-1")).toBe(0);

@@ -149,10 +149,20 @@ router_settings:
       SUPPORTED_PROVIDERS,
     );
     const failure = (kind: ReturnType<typeof classify>["kind"]) => ({ kind, status: 500, retryAfterMs: undefined });
-    expect(fallbacksFor("a", failure("retryable"), settings)).toEqual(["b"]);
-    expect(fallbacksFor("a", failure("context_window"), settings)).toEqual(["big"]);
-    expect(fallbacksFor("a", failure("content_policy"), settings)).toEqual([]);
-    expect(fallbacksFor("z", failure("deployment"), settings)).toEqual(["safe"]);
-    expect(fallbacksFor("a", failure("request"), settings)).toEqual([]);
+    expect(fallbacksFor("a", failure("retryable"), settings, [])).toEqual(["b"]);
+    expect(fallbacksFor("a", failure("context_window"), settings, [])).toEqual(["big"]);
+    expect(fallbacksFor("a", failure("content_policy"), settings, [])).toEqual([]);
+    expect(fallbacksFor("z", failure("deployment"), settings, [])).toEqual(["safe"]);
+    expect(fallbacksFor("a", failure("request"), settings, [])).toEqual([]);
+  });
+
+  it("takes the request's own fallbacks over the config's, for any failure but the request's", () => {
+    const { settings } = ModelGroups.fromConfig(parseConfig(`router_settings: { fallbacks: [{ a: [b] }], max_fallbacks: 2 }`), SUPPORTED_PROVIDERS);
+    const failure = (kind: ReturnType<typeof classify>["kind"]) => ({ kind, status: 500, retryAfterMs: undefined });
+    expect(fallbacksFor("a", failure("retryable"), settings, ["x", "a", "y", "z"])).toEqual(["x", "y"]);
+    expect(fallbacksFor("a", failure("context_window"), settings, ["x"])).toEqual(["x"]);
+    expect(fallbacksFor("a", failure("content_policy"), settings, ["x"])).toEqual(["x"]);
+    expect(fallbacksFor("a", failure("request"), settings, ["x"])).toEqual([]);
+    expect(fallbacksFor("a", failure("cancelled"), settings, ["x"])).toEqual([]);
   });
 });

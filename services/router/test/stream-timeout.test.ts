@@ -48,6 +48,8 @@ describe("a stream's timeout", () => {
       tags: [],
       numRetries: undefined,
       timeoutMs: undefined,
+      fallbacks: [],
+      mockFailure: false,
     };
     const answer = (await routeCall(call, "m", outcome, state)) as AsyncIterable<CallEvent>;
     const cases: string[] = [];
