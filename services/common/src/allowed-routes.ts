@@ -19,6 +19,7 @@ const ROUTE_GROUPS: ReadonlyMap<string, readonly string[]> = new Map(Object.entr
     "/utils/token_counter",
     "/models",
     "/models/*",
+    "/v1beta/models/*",
   ],
   info_routes: ["/key/info", "/key/list", "/team/info", "/team/list", "/organization/list", "/user/info", "/model/info", "/model_group/info", "/models", "/models/*"],
   management_routes: ["/key/*", "/team/*", "/organization/*", "/user/*", "/model/*", "/customer/*", "/end_user/*", "/tag/*", "/budget/*", "/cache/*", "/provider/budgets"],

@@ -178,7 +178,7 @@ export function apiKeyOf(ctx: RequestContext): string {
   if (typeof litellm === "string") return keyOfAuthorization(litellm);
   const auth = req.headers.authorization;
   if (auth !== undefined) return keyOfAuthorization(auth);
-  const alt = req.headers["api-key"] ?? req.headers["x-api-key"];
+  const alt = req.headers["api-key"] ?? req.headers["x-api-key"] ?? req.headers["x-goog-api-key"];
   return typeof alt === "string" ? alt.trim() : "";
 }
 

@@ -22,6 +22,7 @@ import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendProvider, g
 import { liveliness, readiness } from "./routes/health.js";
 import { imageEdits, imageGenerations } from "./routes/images.js";
 import { blockKey, deleteKeys, generateKey, keyHealth, keyInfoRoute, listKeyAliases, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
+import { countGeminiTokens, GEMINI_COUNT_TOKENS, GEMINI_MODEL_CALL, generateContentRoute } from "./routes/generate-content.js";
 import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
@@ -199,6 +200,8 @@ const PATH_ROUTES = [
   { method: "PATCH", path: /^\/model\/[^/]+\/update$/, handler: patchModel, label: "/model/{model_id}/update" },
   { method: "GET", path: /^\/v1\/models\/./, handler: retrieveModel, label: "/v1/models/{model}" },
   { method: "GET", path: /^\/models\/./, handler: retrieveModel, label: "/models/{model}" },
+  { method: "POST", path: GEMINI_MODEL_CALL, handler: generateContentRoute, label: "/v1beta/models/{model}:generateContent" },
+  { method: "POST", path: GEMINI_COUNT_TOKENS, handler: countGeminiTokens, label: "/v1beta/models/{model}:countTokens" },
 ];
 
 function pathRoute(method: string | undefined, path: string) {
@@ -219,6 +222,7 @@ const OWN_ROUTE_CHECK = new Set<RouteHandler>([
   rerank,
   moderations,
   messages,
+  generateContentRoute,
   liveliness,
   readiness,
   metricsRoute,

@@ -38,6 +38,8 @@ export const SPEECH_DEFAULTS: Takes = new Map();
 export const TRANSCRIPTION_DEFAULTS: Takes = new Map(asIs(["temperature"]));
 export const RERANK_DEFAULTS: Takes = new Map();
 export const MODERATION_DEFAULTS: Takes = new Map();
+// A generateContent body takes them once it is a chat request (generate-content.ts).
+export const GENERATE_CONTENT_DEFAULTS: Takes = new Map();
 export const MESSAGES_DEFAULTS: Takes = new Map([
   ...asIs(["temperature", "top_p", "top_k", "max_tokens"]),
   ["max_completion_tokens", "max_tokens"],

@@ -1,9 +1,10 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { speech, validateSpeechBody } from "./audio-speech.js";
 import { transcription, validateTranscriptionBody } from "./audio-transcriptions.js";
-import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, IMAGE_DEFAULTS, MESSAGES_DEFAULTS, MODERATION_DEFAULTS, RERANK_DEFAULTS, SPEECH_DEFAULTS, TRANSCRIPTION_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
+import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, GENERATE_CONTENT_DEFAULTS, IMAGE_DEFAULTS, MESSAGES_DEFAULTS, MODERATION_DEFAULTS, RERANK_DEFAULTS, SPEECH_DEFAULTS, TRANSCRIPTION_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
 import { chat, chatStream, validateChatBody } from "./chat-completion.js";
 import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
+import { generateContent, generateContentStream, validateGenerateContentBody } from "./generate-content.js";
 import { imageEdits, imageGenerations, validateImageEditsBody, validateImageGenerationsBody } from "./images.js";
 import { messages, messagesStream, validateMessagesBody } from "./messages.js";
 import { moderations, validateModerationsBody } from "./moderations.js";
@@ -55,6 +56,15 @@ export const CALL_HANDLERS: ReadonlyMap<CallType, CallHandler> = new Map([
   [
     CallType.RESPONSES,
     { name: "aresponses", validate: validateResponsesBody, defaults: RESPONSES_DEFAULTS, run: (call, outcome) => (streams(call.body) ? responsesStream : responses)(call, outcome) },
+  ],
+  [
+    CallType.GENERATE_CONTENT,
+    {
+      name: "agenerate_content",
+      validate: validateGenerateContentBody,
+      defaults: GENERATE_CONTENT_DEFAULTS,
+      run: (call, outcome) => (streams(call.body) ? generateContentStream : generateContent)(call, outcome),
+    },
   ],
   [
     CallType.TEXT_COMPLETIONS,
