@@ -1,15 +1,16 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "./errors.js";
 
-// LiteLLM's per-request overrides of a call's retries and timeout: the
-// x-litellm-num-retries and x-litellm-timeout headers (the edge checks them
-// and passes them on as sent), over the body's num_retries and timeout (the
-// router reads both). A number, or a header's text of one; absent: the
+// LiteLLM's per-request overrides of a call's retries and timeouts: the
+// x-litellm-num-retries, x-litellm-timeout and x-litellm-stream-timeout
+// headers (the edge checks them and passes them on as sent), over the body's
+// num_retries, timeout and stream_timeout (the router reads both). A number, or a header's text of one; absent: the
 // config's. And its client-side fallbacks: the body's model groups to try
 // when its own fails, in place of the config's.
 
 export const NUM_RETRIES_HEADER = "x-litellm-num-retries";
 export const TIMEOUT_HEADER = "x-litellm-timeout";
+export const STREAM_TIMEOUT_HEADER = "x-litellm-stream-timeout";
 
 /** Retries a request may ask for; more would let one client hammer a failing provider. */
 export const MOST_REQUEST_RETRIES = 10;
@@ -36,13 +37,23 @@ export function requestRetries(header: string, body: unknown): number | undefine
   return n;
 }
 
-/** A request's timeout per provider call, in milliseconds (more than 0 seconds asked): its header's, else its body's; undefined when neither. */
-export function requestTimeoutMs(header: string, body: unknown): number | undefined {
-  const [value, param] = header !== "" ? [header, TIMEOUT_HEADER] : [body, "timeout"];
+/** Seconds asked for (more than 0), in milliseconds: the header's, else the body's; undefined when neither. */
+function secondsMs(header: string, headerName: string, body: unknown, bodyName: string): number | undefined {
+  const [value, param] = header !== "" ? [header, headerName] : [body, bodyName];
   if (value === undefined || value === null) return undefined;
   const n = numberOf(value);
   if (!Number.isFinite(n) || n <= 0) throw invalid(`${param} must be a number of seconds, more than 0`, param);
   return n * 1000;
+}
+
+/** A request's timeout per provider call, in milliseconds: its header's, else its body's; undefined when neither. */
+export function requestTimeoutMs(header: string, body: unknown): number | undefined {
+  return secondsMs(header, TIMEOUT_HEADER, body, "timeout");
+}
+
+/** A streaming request's wait for each next part of the stream, the first included, in milliseconds: its header's, else its body's; undefined when neither. */
+export function requestStreamTimeoutMs(header: string, body: unknown): number | undefined {
+  return secondsMs(header, STREAM_TIMEOUT_HEADER, body, "stream_timeout");
 }
 
 /** The body's "fallbacks": model group names, in order; empty when it names none. */

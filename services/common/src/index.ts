@@ -32,7 +32,17 @@ export { costOf, deploymentPrice, IMAGE_OUTPUT_TOKENS, listedModel, ownUnitPrice
 export { flatCodec, type FlatCodec } from "./flat-codec.js";
 export { END_USER_MAX_CHARS } from "./end-user.js";
 export { SESSION_ID_MAX_CHARS, SPEND_LOGS_METADATA_MAX_BYTES } from "./client-limits.js";
-export { MOST_REQUEST_FALLBACKS, MOST_REQUEST_RETRIES, NUM_RETRIES_HEADER, requestFallbacks, requestRetries, requestTimeoutMs, TIMEOUT_HEADER } from "./call-overrides.js";
+export {
+  MOST_REQUEST_FALLBACKS,
+  MOST_REQUEST_RETRIES,
+  NUM_RETRIES_HEADER,
+  requestFallbacks,
+  requestRetries,
+  requestStreamTimeoutMs,
+  requestTimeoutMs,
+  STREAM_TIMEOUT_HEADER,
+  TIMEOUT_HEADER,
+} from "./call-overrides.js";
 export { REQUEST_TAG_MAX_CHARS, REQUEST_TAGS_MAX, requestTags, tagList } from "./request-tags.js";
 export { usageEventCodec } from "./usage-event-codec.js";
 export { LightAbortController } from "./light-abort-controller.js";

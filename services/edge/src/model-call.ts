@@ -8,8 +8,10 @@ import {
   rememberParsedBody,
   requestFallbacks,
   requestRetries,
+  requestStreamTimeoutMs,
   requestTimeoutMs,
   routeAllowed,
+  STREAM_TIMEOUT_HEADER,
   TIMEOUT_HEADER,
   type ErrorDetails,
 } from "@gateway/common";
@@ -190,8 +192,10 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
   // The router reads them (over the body's); checked here, so a bad one holds nothing either.
   const numRetries = headerText(req.headers[NUM_RETRIES_HEADER]);
   const timeout = headerText(req.headers[TIMEOUT_HEADER]);
+  const streamTimeout = headerText(req.headers[STREAM_TIMEOUT_HEADER]);
   requestRetries(numRetries, undefined);
   requestTimeoutMs(timeout, undefined);
+  requestStreamTimeoutMs(streamTimeout, undefined);
   const spendLogsMetadata = spendLogsMetadataOf(req, body);
   const fallbacks = requestFallbacks(body["fallbacks"]) as string[];
   const endUser = endUserOf(req, body);
@@ -255,6 +259,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         sessionId: sessionOf(req, body),
         numRetries,
         timeout,
+        streamTimeout,
         spendLogsMetadata,
         fallbacks: auth.fallbacks,
       },

@@ -4,9 +4,10 @@ import { describe, expect, it } from "vitest";
 import { MASTER_KEY, writeConfig } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest } from "./support/modes.js";
 
-// LiteLLM's per-request retries and timeout: the x-litellm-num-retries and
-// x-litellm-timeout headers, or the body's num_retries and timeout, over the
-// config's, for that request alone; neither field reaches the provider.
+// LiteLLM's per-request retries and timeouts: the x-litellm-num-retries,
+// x-litellm-timeout and x-litellm-stream-timeout headers, or the body's
+// num_retries, timeout and stream_timeout, over the config's, for that
+// request alone; none of the fields reaches the provider.
 
 function config(fakeUrl: string): string {
   return writeConfig(`
@@ -53,6 +54,21 @@ describe.each([MODES[0]!, MODES[1]!])("per-request retries and timeout, $name", 
     }
   });
 
+  it("gives a stream the request's stream timeout for its first part, and leaves whole answers to the timeout", async () => {
+    provider.behavior.latencyMs = 600;
+    for (const [extra, headers] of [[{ stream_timeout: 0.2 }, {}], [{ stream_timeout: 30 }, { "x-litellm-stream-timeout": "0.2" }], [{ timeout: 30, stream_timeout: 0.2 }, {}]] as const) {
+      const stream = openai.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "slow" }], stream: true, num_retries: 0, ...extra } as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
+        headers,
+      });
+      const failed = await stream.catch((err: unknown) => err);
+      expect(failed, JSON.stringify(extra)).toBeInstanceOf(OpenAI.APIError);
+      expect((failed as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
+    }
+    expect(provider.requests.at(-1)?.body).not.toHaveProperty("stream_timeout");
+    // The stream timeout is a stream's alone.
+    expect((await ask({ num_retries: 0 }, { "x-litellm-stream-timeout": "0.2" })).choices[0]?.message.content).toBe("Echo: override");
+  });
+
   it("answers a bad value with a 400 naming it, before calling anyone", async () => {
     const before = chatCalls();
     for (const [extra, headers, param] of [
@@ -60,6 +76,8 @@ describe.each([MODES[0]!, MODES[1]!])("per-request retries and timeout, $name", 
       [{ timeout: "soon" }, {}, "timeout"],
       [{}, { "x-litellm-num-retries": "-1" }, "x-litellm-num-retries"],
       [{}, { "x-litellm-timeout": "0" }, "x-litellm-timeout"],
+      [{ stream_timeout: -1 }, {}, "stream_timeout"],
+      [{}, { "x-litellm-stream-timeout": "never" }, "x-litellm-stream-timeout"],
     ] as const) {
       const failed = await ask(extra, headers).catch((err: unknown) => err);
       expect(failed, param).toBeInstanceOf(OpenAI.BadRequestError);

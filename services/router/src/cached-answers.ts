@@ -25,7 +25,7 @@ export interface CacheUse {
 
 // Body fields that do not change the answer: the cache's own controls and the
 // gateway's or caller's bookkeeping.
-const NOT_IN_KEY = new Set(["cache", "metadata", "litellm_metadata", "tags", "litellm_session_id", "num_retries", "timeout", "fallbacks"]);
+const NOT_IN_KEY = new Set(["cache", "metadata", "litellm_metadata", "tags", "litellm_session_id", "num_retries", "timeout", "stream_timeout", "fallbacks"]);
 
 function invalid(message: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param: "cache" });

@@ -3,9 +3,19 @@ import type { Json } from "./providers/provider.js";
 
 // Body fields that are the gateway's (LiteLLM's) and no provider's: the
 // response cache's controls, LiteLLM's metadata, the request's tags, its
-// session, retries, timeout and fallbacks. A provider may refuse a field it
+// session, retries, timeouts and fallbacks. A provider may refuse a field it
 // does not know, so they are not sent on.
-const GATEWAY_FIELDS = ["cache", "litellm_metadata", "tags", "litellm_session_id", "num_retries", "timeout", "fallbacks", "mock_testing_fallbacks"];
+const GATEWAY_FIELDS = [
+  "cache",
+  "litellm_metadata",
+  "tags",
+  "litellm_session_id",
+  "num_retries",
+  "timeout",
+  "stream_timeout",
+  "fallbacks",
+  "mock_testing_fallbacks",
+];
 // On OpenAI's other APIs `metadata` is LiteLLM's own too (tags, user_id and
 // the like, which LiteLLM never sends on: OpenAI takes only strings there).
 // The Responses API and Anthropic's Messages have a metadata of their own.

@@ -54,9 +54,10 @@ export interface RoutedCall {
   maxTokens: number;
   /** The client's tags, for tag-based routing. */
   tags: readonly string[];
-  /** The client's own retries within a group and timeout per provider call (LiteLLM's num_retries, timeout); undefined: the config's. */
+  /** The client's own retries within a group, timeout per provider call and, for a stream, wait for each next part (LiteLLM's num_retries, timeout, stream_timeout); undefined: the config's. */
   numRetries: number | undefined;
   timeoutMs: number | undefined;
+  streamTimeoutMs: number | undefined;
   /** The client's fallbacks (LiteLLM's client-side fallbacks), in place of the config's; empty: the config's. */
   fallbacks: readonly string[];
   /** The client asked for its model group to fail without a call (LiteLLM's mock_testing_fallbacks), to try the fallbacks. */
@@ -299,7 +300,7 @@ async function attempt(
   state: RoutingState,
 ): Promise<{ answer: Answer } | GroupFailure> {
   const stream = call.body["stream"] === true;
-  const { signal, release, extend, hold } = deadline(call.signal, call.timeoutMs ?? (stream ? d.streamTimeoutMs : d.timeoutMs));
+  const { signal, release, extend, hold } = deadline(call.signal, stream ? (call.streamTimeoutMs ?? call.timeoutMs ?? d.streamTimeoutMs) : (call.timeoutMs ?? d.timeoutMs));
   const startMs = Date.now();
   // Finer than Date.now(): a deployment on this machine can answer within a millisecond.
   const began = performance.now();

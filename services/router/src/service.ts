@@ -6,8 +6,9 @@ import {
   gatewayError,
   isUnexpected,
   parsedBody,
-  requestRetries,
   requestFallbacks,
+  requestRetries,
+  requestStreamTimeoutMs,
   requestTags,
   requestTimeoutMs,
   requireMasterKey,
@@ -270,6 +271,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           // The client's headers (as the edge passes them on) over its body's.
           numRetries: requestRetries(req.numRetries, body["num_retries"]),
           timeoutMs: requestTimeoutMs(req.timeout, body["timeout"]),
+          streamTimeoutMs: requestStreamTimeoutMs(req.streamTimeout, body["stream_timeout"]),
           // As the key's aliases renamed them, else as the body names them.
           fallbacks: req.fallbacks.length > 0 ? req.fallbacks : requestFallbacks(body["fallbacks"]),
           mockFailure: body["mock_testing_fallbacks"] === true,

@@ -55,6 +55,7 @@ describe("admission to a deployment", () => {
       tags: [],
       numRetries: undefined,
       timeoutMs: undefined,
+      streamTimeoutMs: undefined,
       fallbacks: [],
       mockFailure: false,
     };

@@ -48,6 +48,7 @@ describe("a stream's timeout", () => {
       tags: [],
       numRetries: undefined,
       timeoutMs: undefined,
+      streamTimeoutMs: undefined,
       fallbacks: [],
       mockFailure: false,
     };
