@@ -17,6 +17,8 @@ model_list:
     litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY, temperature: 0.3 }
   - model_name: smart-model
     litellm_params: { model: openai/gpt-4o, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: gemini-model
+    litellm_params: { model: gemini/gemini-3-flash-preview, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY, temperature: 0.2 }
 general_settings:
   master_key: ${MASTER_KEY}
 `);
@@ -110,6 +112,39 @@ describe.each([MODES[0]!, MODES[1]!])("Gemini API, $name", (mode) => {
       { role: "assistant", content: null, tool_calls: [{ id: callId, type: "function", function: { name: "get_weather", arguments: '{"location":"Paris"}' } }] },
       { role: "tool", tool_call_id: callId, content: '{"forecast":"sunny"}' },
     ]);
+  });
+
+  it("sends a Gemini deployment the request as it is, Google's tools and thought signatures included", async () => {
+    const upstream = () => provider().requests.at(-1)!;
+    const ask = { role: "user", parts: [{ text: "what is the weather in Paris?" }] } satisfies Content;
+    const tools = [WEATHER, { googleSearch: {} }];
+    const called = await gemini().models.generateContent({ model: "gemini-model", contents: [ask], config: { tools, maxOutputTokens: 40 } });
+    expect(upstream().path).toBe("/v1beta/models/gemini-3-flash-preview:generateContent");
+    expect(upstream().headers["x-goog-api-key"]).not.toBe(MASTER_KEY);
+    // The client's body with the deployment's parameters it lacks; not the path's model or a stream flag.
+    expect(upstream().body).toEqual({ contents: [ask], tools, generationConfig: { maxOutputTokens: 40, temperature: 0.2 } });
+    const call = called.candidates?.[0]?.content;
+    expect(call?.parts?.[0]?.thoughtSignature).toEqual(expect.any(String));
+    // Sent back as it came, the signed call passes Gemini's check.
+    const answered = await gemini().models.generateContent({
+      model: "gemini-model",
+      contents: [ask, call!, { role: "user", parts: [{ functionResponse: { name: "get_weather", response: { forecast: "sunny" } } }] }],
+      config: { tools },
+    });
+    expect(answered.text).toBe("Echo: what is the weather in Paris?");
+    const stream = await gemini().models.generateContentStream({ model: "gemini-model", contents: "native stream" });
+    let text = "";
+    let usage;
+    for await (const chunk of stream) {
+      text += chunk.text ?? "";
+      usage = chunk.usageMetadata ?? usage;
+    }
+    expect(text).toBe("Echo: native stream");
+    expect(upstream().path).toBe("/v1beta/models/gemini-3-flash-preview:streamGenerateContent");
+    expect(usage?.candidatesTokenCount).toBeGreaterThan(0);
+    // Booked at the usage Gemini reported.
+    const row = await setup.gateway.spendLog(answered.sdkHttpResponse!.headers!["x-litellm-call-id"]!);
+    expect(row).toMatchObject({ call_type: "agenerate_content", custom_llm_provider: "gemini", usage_estimated: false, prompt_tokens: answered.usageMetadata?.promptTokenCount });
   });
 
   it("counts tokens, checks the key's models, and answers errors in Google's shape", async () => {

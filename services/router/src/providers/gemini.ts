@@ -3,6 +3,7 @@ import { str } from "../translate/content.js";
 import { fromGeminiEmbeddings, GEMINI_EMBEDDING_PARAMS, toGeminiEmbeddingsRequest } from "../translate/gemini-embeddings.js";
 import { GEMINI_CHAT_PARAMS, toGeminiRequest } from "../translate/gemini-request.js";
 import { chunksFromGemini, fromGeminiResponse } from "../translate/gemini-response.js";
+import { fromGeminiUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, postJson, readEvents, readJsonObject, scrub } from "./http.js";
 import { ProviderError, type Json, type ProviderAdapter, type ProviderCall } from "./provider.js";
@@ -46,9 +47,11 @@ async function* events(provider: string, call: ProviderCall, response: Dispatche
 
 /** Gemini's generateContent and streamGenerateContent at a host of Gemini models, OpenAI chat translated both ways. */
 export function geminiAt(provider: string, host: GeminiHost): ProviderAdapter {
-  async function post(call: ProviderCall, stream: boolean) {
+  /** Posts the call's body: a chat request translated to Gemini's, or (native) a Gemini request as it is. */
+  async function post(call: ProviderCall, stream: boolean, native = false) {
     const { url, headers, secret } = await host(call, stream);
-    const response = await postJson(provider, { url, headers, body: toGeminiRequest(call.body, call.deployment.providerModel), call, secret });
+    const body = native ? call.body : toGeminiRequest(call.body, call.deployment.providerModel);
+    const response = await postJson(provider, { url, headers, body, call, secret });
     return { response, secret };
   }
 
@@ -63,6 +66,17 @@ export function geminiAt(provider: string, host: GeminiHost): ProviderAdapter {
     async chatStream(call) {
       const { response, secret } = await post(call, true);
       return chunksFromGemini(events(provider, call, response, secret), call.deployment.providerModel);
+    },
+
+    async generateContent(call) {
+      const { response } = await post(call, false, true);
+      const json = await readJsonObject(response, provider, call.signal);
+      return { response: json, usage: fromGeminiUsage(json["usageMetadata"]) };
+    },
+
+    async generateContentStream(call) {
+      const { response, secret } = await post(call, true, true);
+      return events(provider, call, response, secret);
     },
   };
 }

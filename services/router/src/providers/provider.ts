@@ -120,6 +120,13 @@ export interface ProviderAdapter {
    */
   responses?(call: ProviderCall): Promise<ChatResult>;
   responsesStream?(call: ProviderCall): Promise<AsyncIterable<NamedEvent>>;
+  /**
+   * Gemini's generateContent answered natively: the body, the response and
+   * the stream's chunks stay in Gemini's shapes. Unset: they are translated
+   * to chat.
+   */
+  generateContent?(call: ProviderCall): Promise<JsonResult>;
+  generateContentStream?(call: ProviderCall): Promise<AsyncIterable<Json>>;
 }
 
 /** A provider's failure, in OpenAI's terms, with nothing secret in its message. */
