@@ -304,6 +304,34 @@ describe("teams", () => {
     expect((await admin(baseUrl, "GET", "/team/available")).status).toBe(404);
   });
 
+  it("lists teams in pages, filtered and sorted, as /v2/team/list", async () => {
+    await newTeam({ team_id: "v2-gamma", team_alias: "V2 Gamma", members_with_roles: [{ role: "user", user_id: "v2-user" }] });
+    await newTeam({ team_id: "v2-alpha", team_alias: "v2 alpha" });
+    await newTeam({ team_id: "v2-beta", team_alias: "v2 Beta", members_with_roles: [{ role: "admin", user_id: "v2-user" }] });
+    await ask((await generate({ team_id: "v2-beta" })).key);
+    type Page = { teams: TeamJson[]; total: number; page: number; page_size: number; total_pages: number };
+    const list = async (query: string) => {
+      const { status, json } = await admin<Page>(baseUrl, "GET", `/v2/team/list?team_alias=v2&${query}`);
+      expect(status).toBe(200);
+      return { ...json, ids: json.teams.map((t) => t.team_id) };
+    };
+    expect(await list("page_size=2&sort_by=team_id")).toMatchObject({ ids: ["v2-alpha", "v2-beta"], total: 3, page: 1, page_size: 2, total_pages: 2 });
+    expect((await list("page_size=2&page=2&sort_by=team_id")).ids).toEqual(["v2-gamma"]);
+    // Aliases in the order people read them, whatever their case.
+    expect((await list("sort_by=team_alias&sort_order=desc")).ids).toEqual(["v2-gamma", "v2-beta", "v2-alpha"]);
+    expect((await list("user_id=v2-user&sort_by=team_id")).ids).toEqual(["v2-beta", "v2-gamma"]);
+    expect((await list("team_id=v2-alpha")).ids).toEqual(["v2-alpha"]);
+    // The team whose key spent comes first by spend, once the ledger has it.
+    const bySpend = await eventually("the ledger to book v2-beta's request", async () => {
+      const page = await list("sort_by=spend&sort_order=desc");
+      return page.teams[0]!.spend > 0 ? page : undefined;
+    });
+    expect(bySpend.ids[0]).toBe("v2-beta");
+    const bad = await admin<{ error: { param: string } }>(baseUrl, "GET", "/v2/team/list?sort_by=budget");
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.param).toBe("sort_by");
+  });
+
   it("answers bad team requests with OpenAI-style errors", async () => {
     for (const [path, body] of [
       ["/team/new", { max_budget: "lots" }],

@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Team, TeamSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { queryOf, sendJson } from "../http.js";
+import { intParam, queryOf, sendJson } from "../http.js";
 import {
   ALIAS_MAP,
   bad,
@@ -167,6 +167,68 @@ export async function listTeams(ctx: RequestContext): Promise<void> {
   const teams = organizationId === null ? all : all.filter((t) => t.organizationId === organizationId);
   const spend = await spendOfTeams(ctx, teams);
   sendJson(ctx.res, 200, teams.map((t, i) => teamInfo(t, spend[i] ?? 0)));
+}
+
+// /v2/team/list's pages, as LiteLLM bounds them.
+const MAX_TEAM_PAGE_SIZE = 100;
+const MAX_TEAM_PAGE = 2 ** 32 - 1;
+
+/** What /v2/team/list sorts by, each a team's field as teamInfo shows it. */
+const TEAM_SORTS: Readonly<Record<string, (t: Team, spend: number) => string | number>> = {
+  team_id: (t) => t.teamId,
+  team_alias: (t) => t.teamAlias,
+  created_at: (t) => Number(t.createdAtMs ?? 0),
+  spend: (_t, spend) => spend,
+};
+
+function membersOf(t: Team): { user_id?: unknown }[] {
+  return JSON.parse(t.membersWithRolesJson || "[]") as { user_id?: unknown }[];
+}
+
+/**
+ * GET /v2/team/list: the teams /team/list shows the caller, in pages of
+ * page_size (default 10, at most 100), as LiteLLM's admin UI and scripts read
+ * them: filtered by team_id, organization_id, user_id (a member) and
+ * team_alias (a part of it, any case), sorted by team_id, team_alias,
+ * created_at or spend (sort_order asc or desc; unsorted, as /team/list).
+ */
+export async function listTeamsV2(ctx: RequestContext): Promise<void> {
+  const q = queryOf(ctx.req);
+  const page = intParam(ctx, "page", 1, MAX_TEAM_PAGE, 1);
+  const pageSize = intParam(ctx, "page_size", 10, MAX_TEAM_PAGE_SIZE, 1);
+  const sortBy = q.get("sort_by");
+  const sort = sortBy === null ? undefined : TEAM_SORTS[sortBy];
+  if (sortBy !== null && !sort) throw bad(`sort_by must be one of ${Object.keys(TEAM_SORTS).join(", ")}`, "sort_by");
+  const order = q.get("sort_order") ?? "asc";
+  if (order !== "asc" && order !== "desc") throw bad("sort_order must be asc or desc", "sort_order");
+  const [teamIdIs, organizationIs, userIs] = [q.get("team_id"), q.get("organization_id"), q.get("user_id")];
+  const alias = q.get("team_alias")?.toLowerCase();
+  const teams = (await ctx.options.peers.keys.listTeams({}, callOptions(ctx))).teams.filter(
+    (t) =>
+      (teamIdIs === null || t.teamId === teamIdIs) &&
+      (organizationIs === null || t.organizationId === organizationIs) &&
+      (alias === undefined || t.teamAlias.toLowerCase().includes(alias)) &&
+      (userIs === null || membersOf(t).some((m) => m.user_id === userIs)),
+  );
+  // Spend is asked for the page's teams only, unless the order needs every team's.
+  const allSpend = sortBy === "spend" ? await spendOfTeams(ctx, teams) : undefined;
+  const rows = teams.map((team, i) => ({ team, spend: allSpend?.[i] ?? 0 }));
+  if (sort) {
+    const sign = order === "asc" ? 1 : -1;
+    rows.sort((a, b) => {
+      const [x, y] = [sort(a.team, a.spend), sort(b.team, b.spend)];
+      return sign * (typeof x === "string" ? x.localeCompare(y as string) : x - (y as number));
+    });
+  }
+  const shown = rows.slice((page - 1) * pageSize, page * pageSize);
+  const spend = allSpend ? shown.map((r) => r.spend) : await spendOfTeams(ctx, shown.map((r) => r.team));
+  sendJson(ctx.res, 200, {
+    teams: shown.map((r, i) => teamInfo(r.team, spend[i] ?? 0)),
+    total: teams.length,
+    page,
+    page_size: pageSize,
+    total_pages: Math.ceil(teams.length / pageSize),
+  });
 }
 
 /** GET /team/available: the teams the caller's user may join by itself (litellm_settings.default_internal_user_params.available_teams) and is not in. */
