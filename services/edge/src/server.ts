@@ -23,6 +23,7 @@ import { liveliness, readiness } from "./routes/health.js";
 import { imageEdits, imageGenerations } from "./routes/images.js";
 import { blockKey, deleteKeys, generateKey, keyHealth, keyInfoRoute, listKeyAliases, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
 import { countGeminiTokens, GEMINI_COUNT_TOKENS, GEMINI_MODEL_CALL, generateContentRoute } from "./routes/generate-content.js";
+import { getGeminiModel, listGeminiModels } from "./routes/gemini-models.js";
 import { countTokens, messages } from "./routes/messages.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
@@ -106,6 +107,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /utils/token_counter", tokenCounter],
   ["GET /v1/models", listModels],
   ["GET /models", listModels],
+  ["GET /v1beta/models", listGeminiModels],
   ["GET /health/liveliness", liveliness],
   ["GET /health/liveness", liveliness],
   ["GET /health/readiness", readiness],
@@ -203,6 +205,7 @@ const PATH_ROUTES = [
   { method: "GET", path: /^\/v1\/models\/./, handler: retrieveModel, label: "/v1/models/{model}" },
   { method: "GET", path: /^\/models\/./, handler: retrieveModel, label: "/models/{model}" },
   { method: "POST", path: GEMINI_MODEL_CALL, handler: generateContentRoute, label: "/v1beta/models/{model}:generateContent" },
+  { method: "GET", path: /^\/v1beta\/models\/./, handler: getGeminiModel, label: "/v1beta/models/{model}" },
   { method: "POST", path: GEMINI_COUNT_TOKENS, handler: countGeminiTokens, label: "/v1beta/models/{model}:countTokens" },
 ];
 

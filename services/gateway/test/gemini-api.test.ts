@@ -147,6 +147,19 @@ describe.each([MODES[0]!, MODES[1]!])("Gemini API, $name", (mode) => {
     expect(row).toMatchObject({ call_type: "agenerate_content", custom_llm_provider: "gemini", usage_estimated: false, prompt_tokens: answered.usageMetadata?.promptTokenCount });
   });
 
+  it("lists and gets the key's model groups in Gemini's shapes, page by page", async () => {
+    const names = async (apiKey?: string) => {
+      const listed = [];
+      for await (const model of await gemini(apiKey).models.list({ config: { pageSize: 2 } })) listed.push(model.name);
+      return listed;
+    };
+    expect(await names()).toEqual(["models/fast-model", "models/smart-model", "models/gemini-model"]);
+    const { json } = await admin<GeneratedKey>(setup.gateway.baseUrl, "POST", "/key/generate", { models: ["smart-model"] });
+    expect(await names(json.key)).toEqual(["models/smart-model"]);
+    expect(await gemini().models.get({ model: "fast-model" })).toMatchObject({ name: "models/fast-model", supportedActions: expect.arrayContaining(["generateContent"]) });
+    await expect(gemini(json.key).models.get({ model: "fast-model" })).rejects.toMatchObject({ status: 404 });
+  });
+
   it("counts tokens, checks the key's models, and answers errors in Google's shape", async () => {
     const counted = await gemini().models.countTokens({ model: "fast-model", contents: "count these four words" });
     expect(counted.totalTokens).toBeGreaterThan(0);

@@ -46,7 +46,7 @@ function geminiApi(model: string, stream: boolean): ModelApi {
 }
 
 /** The key of a request that sends it as Google's clients may: ?key= when no header carries one. */
-function takeQueryKey(req: IncomingMessage): void {
+export function takeQueryKey(req: IncomingMessage): void {
   const query = req.url?.indexOf("?") ?? -1;
   if (query < 0) return;
   const key = new URLSearchParams(req.url!.slice(query + 1)).get("key");

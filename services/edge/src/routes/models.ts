@@ -13,7 +13,7 @@ import { jsonOfBytes } from "./model-admin.js";
  * asked, and (`withAliases`) after them each name its or its team's aliases
  * give one of those groups, as LiteLLM lists team aliases.
  */
-async function modelsFor(ctx: RequestContext, { withInfo = false, withAliases = false } = {}): Promise<ModelGroup[]> {
+export async function modelsFor(ctx: RequestContext, { withInfo = false, withAliases = false } = {}): Promise<ModelGroup[]> {
   const { keys, router } = ctx.options.peers;
   const auth = await keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });
   const groups = (await router.listModels({ only: auth.models, withInfo })).models;
