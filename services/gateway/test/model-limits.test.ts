@@ -7,8 +7,7 @@ import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/mod
 
 // A key's limits per model group (LiteLLM's model_rpm_limit, model_tpm_limit
 // and model_max_budget on /key/generate and /key/update), and a team's
-// (model_rpm_limit and model_tpm_limit on /team/new and /team/update, over
-// all its keys), with the official client, one process and split: requests
+// (the same on /team/new and /team/update, over all its keys), with the official client, one process and split: requests
 // to that group are held to them, also when sent together; requests to
 // other groups are not.
 
@@ -100,6 +99,22 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       await chat(b.key, "fast-model");
     });
 
+    it("holds a team's keys to the team's model_max_budget, and takes it away with null", async () => {
+      const budget = { "smart-model": { budget_limit: 0.000001, time_period: "1d" } };
+      const team = await admin<Record<string, unknown> & { team_id: string }>(gateway.baseUrl, "POST", "/team/new", { model_max_budget: budget });
+      expect(team.status).toBe(200);
+      expect(team.json).toMatchObject({ model_max_budget: budget });
+      const member = await generate({ team_id: team.json.team_id });
+      const refused = await chat(member.key, "smart-model").catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((refused as Error).message).toMatch(/Budget has been exceeded! Model=smart-model Current cost: 0, Max budget: 0\.000001/);
+      await chat(member.key, "fast-model");
+      const info = await admin<{ team_info: Record<string, unknown> }>(gateway.baseUrl, "GET", `/team/info?team_id=${team.json.team_id}`);
+      expect(info.json.team_info).toMatchObject({ model_max_budget: budget });
+      expect((await admin(gateway.baseUrl, "POST", "/team/update", { team_id: team.json.team_id, model_max_budget: null })).status).toBe(200);
+      await chat(member.key, "smart-model");
+    });
+
     it("answers malformed per-model limits with a 400 naming the field", async () => {
       for (const [field, value] of [
         ["model_rpm_limit", { "fast-model": -1 }],
@@ -111,9 +126,14 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
         expect(status).toBe(400);
         expect(json.error.param).toMatch(new RegExp(`^${field}`));
       }
-      const team = await admin<{ error: { param: string } }>(gateway.baseUrl, "POST", "/team/new", { model_rpm_limit: { "fast-model": 1.5 } });
-      expect(team.status).toBe(400);
-      expect(team.json.error.param).toBe("model_rpm_limit");
+      for (const [field, value] of [
+        ["model_rpm_limit", { "fast-model": 1.5 }],
+        ["model_max_budget", { "fast-model": { budget_limit: 5, time_period: "sometimes" } }],
+      ] as const) {
+        const team = await admin<{ error: { param: string } }>(gateway.baseUrl, "POST", "/team/new", { [field]: value });
+        expect(team.status).toBe(400);
+        expect(team.json.error.param).toMatch(new RegExp(`^${field}`));
+      }
     });
   });
 }

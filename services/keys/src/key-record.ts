@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { parseDuration } from "@gateway/common";
-import { VirtualKeySchema, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
+import { ModelBudgetSchema, VirtualKeySchema, type ModelBudget, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { ModelBudgetColumn, virtualKeys } from "./db/schema.js";
 import { holdsLimits, limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
 import { metadataTags } from "./metadata-tags.js";
@@ -51,12 +51,12 @@ export function toRecord(row: KeyRow): KeyRecord {
   };
 }
 
-/** What a key or a team holds for each model group (LiteLLM's model_rpm_limit, model_tpm_limit and, for keys, model_max_budget). */
+/** What a key or a team holds for each model group (LiteLLM's model_rpm_limit, model_tpm_limit and model_max_budget). */
 export interface ModelLimitColumns {
   createdAt: Date;
   modelRpmLimit: Record<string, number>;
   modelTpmLimit: Record<string, number>;
-  modelMaxBudget?: Record<string, ModelBudgetColumn>;
+  modelMaxBudget: Record<string, ModelBudgetColumn>;
 }
 
 /**
@@ -65,7 +65,7 @@ export interface ModelLimitColumns {
  * and the model's name), apart from the owner's own.
  */
 export function modelLimits(row: ModelLimitColumns, allowanceId: string, what: "key's model" | "team's model"): ReadonlyMap<string, LimitHolder> | null {
-  const budgets = row.modelMaxBudget ?? {};
+  const budgets = row.modelMaxBudget;
   const models = new Set([...Object.keys(row.modelRpmLimit), ...Object.keys(row.modelTpmLimit), ...Object.keys(budgets)]);
   if (models.size === 0) return null;
   const holders = new Map<string, LimitHolder>();
@@ -85,6 +85,11 @@ export function modelLimits(row: ModelLimitColumns, allowanceId: string, what: "
     if (holdsLimits(holder)) holders.set(model, holder);
   }
   return holders;
+}
+
+/** A model_max_budget column as the proto carries it. */
+export function modelBudgetsProto(budgets: Record<string, ModelBudgetColumn>): Record<string, ModelBudget> {
+  return Object.fromEntries(Object.entries(budgets).map(([model, b]) => [model, create(ModelBudgetSchema, { budgetLimit: b.budget_limit, timePeriod: b.time_period })]));
 }
 
 /** An alias column as the hot path reads it: null when it holds none. */
@@ -115,6 +120,6 @@ export function toProto(row: KeyRow, now = Date.now(), spend?: number): VirtualK
     aliases: row.aliases,
     modelRpmLimit: row.modelRpmLimit,
     modelTpmLimit: row.modelTpmLimit,
-    modelMaxBudget: Object.fromEntries(Object.entries(row.modelMaxBudget).map(([model, b]) => [model, { budgetLimit: b.budget_limit, timePeriod: b.time_period }])),
+    modelMaxBudget: modelBudgetsProto(row.modelMaxBudget),
   });
 }

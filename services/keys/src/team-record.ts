@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { TeamSchema, type Team } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { teams } from "./db/schema.js";
-import { aliasMap, modelLimits, type KeyRecord } from "./key-record.js";
+import { aliasMap, modelBudgetsProto, modelLimits, type KeyRecord } from "./key-record.js";
 import { limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
 import { metadataTags } from "./metadata-tags.js";
 import { modelsOf, type ModelAccess } from "./model-access.js";
@@ -124,5 +124,6 @@ export function toTeamProto(row: TeamRow, now = Date.now(), spend?: number): Tea
     organizationId: row.organizationId ?? "",
     modelRpmLimit: row.modelRpmLimit,
     modelTpmLimit: row.modelTpmLimit,
+    modelMaxBudget: modelBudgetsProto(row.modelMaxBudget),
   });
 }

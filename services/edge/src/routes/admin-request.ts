@@ -1,5 +1,7 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
+import type { ModelBudget, ModelBudgetsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, asMasterKey, readJsonObject } from "../http.js";
 
@@ -143,6 +145,27 @@ export function sharedSettings(b: Json) {
 
 // 0 or absent: not set.
 export const iso = (ms: bigint | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
+
+interface ModelBudgetField {
+  budget_limit: number;
+  time_period?: string | null;
+}
+/** LiteLLM's model_max_budget: model groups to a budget and how often it resets. */
+const isModelBudgets = (v: unknown): v is Record<string, ModelBudgetField> =>
+  isObject(v) && Object.values(v).every((b) => isObject(b) && isNumber(b["budget_limit"]) && (b["time_period"] == null || isString(b["time_period"])));
+const MODEL_BUDGETS = 'an object of model groups to budgets, such as {"smart-model": {"budget_limit": 5, "time_period": "1d"}}';
+
+/** A key's or team's model_max_budget from a request body, as the keys service takes it; undefined when absent. */
+export function modelBudgets(b: Json): MessageInitShape<typeof ModelBudgetsSchema> | undefined {
+  const budgets = optional(b, "model_max_budget", isModelBudgets, MODEL_BUDGETS);
+  if (budgets === undefined) return undefined;
+  return { budgets: Object.fromEntries(Object.entries(budgets).map(([model, v]) => [model, { budgetLimit: v.budget_limit, timePeriod: v.time_period ?? "" }])) };
+}
+
+/** A model_max_budget as LiteLLM shows it. */
+export function modelBudgetsJson(budgets: Record<string, ModelBudget>) {
+  return Object.fromEntries(Object.entries(budgets).map(([model, v]) => [model, { budget_limit: v.budgetLimit, time_period: v.timePeriod || null }]));
+}
 
 /** LiteLLM's model_rpm_limit / model_tpm_limit: model groups to counts a minute. */
 const isModelCounts = (v: unknown): v is Record<string, number> => isObject(v) && Object.values(v).every((n) => isCount(n) && n <= 0xffffffff);

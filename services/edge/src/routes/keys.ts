@@ -11,12 +11,12 @@ import {
   changesBudgetWindow,
   iso,
   isAliasMap,
-  isNumber,
-  isObject,
   isString,
   isStrings,
   keysChanged,
   ledgerSpend,
+  modelBudgets,
+  modelBudgetsJson,
   modelCounts,
   optional,
   organizationField,
@@ -51,15 +51,6 @@ const CLEARABLE = [
   "model_max_budget",
 ];
 
-interface ModelBudgetField {
-  budget_limit: number;
-  time_period?: string | null;
-}
-/** LiteLLM's model_max_budget: model groups to a budget and how often it resets. */
-const isModelBudgets = (v: unknown): v is Record<string, ModelBudgetField> =>
-  isObject(v) && Object.values(v).every((b) => isObject(b) && isNumber(b["budget_limit"]) && (b["time_period"] == null || isString(b["time_period"])));
-const MODEL_BUDGETS = 'an object of model groups to budgets, such as {"smart-model": {"budget_limit": 5, "time_period": "1d"}}';
-
 /** LiteLLM's key fields from a request body. */
 function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   const s: MessageInitShape<typeof KeySettingsSchema> = sharedSettings(b);
@@ -81,10 +72,8 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   if (rpm !== undefined) s.modelRpmLimit = { counts: rpm };
   const tpm = modelCounts(b, "model_tpm_limit");
   if (tpm !== undefined) s.modelTpmLimit = { counts: tpm };
-  const budgets = optional(b, "model_max_budget", isModelBudgets, MODEL_BUDGETS);
-  if (budgets !== undefined) {
-    s.modelMaxBudget = { budgets: Object.fromEntries(Object.entries(budgets).map(([model, v]) => [model, { budgetLimit: v.budget_limit, timePeriod: v.time_period ?? "" }])) };
-  }
+  const budgets = modelBudgets(b);
+  if (budgets !== undefined) s.modelMaxBudget = budgets;
   // LiteLLM takes null as "remove this limit".
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
@@ -112,7 +101,7 @@ export function keyInfo(k: VirtualKey, spend: number) {
     aliases: k.aliases,
     model_rpm_limit: k.modelRpmLimit,
     model_tpm_limit: k.modelTpmLimit,
-    model_max_budget: Object.fromEntries(Object.entries(k.modelMaxBudget).map(([model, v]) => [model, { budget_limit: v.budgetLimit, time_period: v.timePeriod || null }])),
+    model_max_budget: modelBudgetsJson(k.modelMaxBudget),
     blocked: k.blocked,
     spend,
     created_at: iso(k.createdAtMs),

@@ -21,6 +21,8 @@ import {
   ledgerSpend,
   memberList,
   memberNamed,
+  modelBudgets,
+  modelBudgetsJson,
   modelCounts,
   optional,
   organizationField,
@@ -33,7 +35,17 @@ import { keyInfo, spendOf } from "./keys.js";
 
 // LiteLLM's team management routes (/team/*).
 
-const CLEARABLE = ["team_alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests", "model_rpm_limit", "model_tpm_limit"];
+const CLEARABLE = [
+  "team_alias",
+  "max_budget",
+  "budget_duration",
+  "rpm_limit",
+  "tpm_limit",
+  "max_parallel_requests",
+  "model_rpm_limit",
+  "model_tpm_limit",
+  "model_max_budget",
+];
 
 const isMembers = (v: unknown): v is unknown[] => Array.isArray(v);
 
@@ -54,6 +66,8 @@ function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
   if (rpm !== undefined) s.modelRpmLimit = { counts: rpm };
   const tpm = modelCounts(b, "model_tpm_limit");
   if (tpm !== undefined) s.modelTpmLimit = { counts: tpm };
+  const budgets = modelBudgets(b);
+  if (budgets !== undefined) s.modelMaxBudget = budgets;
   // LiteLLM takes null as "remove this limit".
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
@@ -76,6 +90,7 @@ export function teamInfo(t: Team, spend: number) {
     max_parallel_requests: t.maxParallelRequests ?? null,
     model_rpm_limit: t.modelRpmLimit,
     model_tpm_limit: t.modelTpmLimit,
+    model_max_budget: modelBudgetsJson(t.modelMaxBudget),
     metadata: JSON.parse(t.metadataJson || "{}") as unknown,
     members_with_roles: JSON.parse(t.membersWithRolesJson || "[]") as unknown,
     // LiteLLM keeps a team's model_aliases in a model table of its own.

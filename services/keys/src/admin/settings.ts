@@ -138,6 +138,7 @@ const TEAM_CLEARABLE: Record<string, (patch: TeamPatch) => void> = {
   team_alias: (p) => (p.teamAlias = null),
   model_rpm_limit: (p) => (p.modelRpmLimit = {}),
   model_tpm_limit: (p) => (p.modelTpmLimit = {}),
+  model_max_budget: (p) => (p.modelMaxBudget = {}),
 };
 
 /** The columns a TeamSettings message sets, validated; absent fields are left out. */
@@ -152,6 +153,7 @@ export function teamSettingsPatch(s: TeamSettings | undefined): TeamPatch {
   if (s.organizationId !== undefined) patch.organizationId = s.organizationId === "" ? null : s.organizationId;
   if (s.modelRpmLimit !== undefined) patch.modelRpmLimit = perModel(Object.entries(s.modelRpmLimit.counts), "model_rpm_limit", (n) => n);
   if (s.modelTpmLimit !== undefined) patch.modelTpmLimit = perModel(Object.entries(s.modelTpmLimit.counts), "model_tpm_limit", (n) => n);
+  if (s.modelMaxBudget !== undefined) patch.modelMaxBudget = modelBudgetsPatch(s.modelMaxBudget);
   clearAll(s.clear, TEAM_CLEARABLE, patch);
   return patch;
 }

@@ -121,6 +121,8 @@ export const teams = keys.table("teams", {
   /** LiteLLM's model_rpm_limit and model_tpm_limit: { model group: requests or tokens a minute } over all the team's keys. */
   modelRpmLimit: jsonb("model_rpm_limit").$type<Record<string, number>>().notNull().default({}),
   modelTpmLimit: jsonb("model_tpm_limit").$type<Record<string, number>>().notNull().default({}),
+  /** LiteLLM's model_max_budget, as a key's, over all the team's keys. */
+  modelMaxBudget: jsonb("model_max_budget").$type<Record<string, ModelBudgetColumn>>().notNull().default({}),
   ...timestamps(),
 });
 

@@ -1,0 +1,1 @@
+ALTER TABLE "keys"."teams" ADD COLUMN IF NOT EXISTS "model_max_budget" jsonb DEFAULT '{}'::jsonb NOT NULL;
