@@ -261,6 +261,30 @@ function isAddressOrRange(entry: string): boolean {
   return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }
 
+/** A pass-through endpoint (LiteLLM's general_settings.pass_through_endpoints entry). */
+const passThroughEndpoint = z.strictObject({
+  /** The gateway's route, e.g. "/cohere/rerank". */
+  path: z.string().regex(/^\/[^?#\s]*$/, "expected a path such as /cohere/rerank"),
+  /** Where its requests go, e.g. "https://api.cohere.com/v1/rerank". */
+  target: z.url({ protocol: /^https?$/ }),
+  /** Headers every request to the target carries; "os.environ/NAME" (alone or after a word, "Bearer os.environ/NAME") is that variable. */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Requests to paths under `path` go to the same paths under `target`. */
+  include_subpath: z.boolean().default(false),
+  /** The client's own headers go to the target too (never its key, nor hop-by-hop ones). */
+  forward_headers: z.boolean().default(false),
+  /** A gateway key is required (ours by default; LiteLLM's only with auth: true). */
+  auth: z.boolean().default(true),
+  /** Dollars each request costs: booked in the ledger and held against budgets. */
+  cost_per_request: z.number().nonnegative().default(0),
+  /** The methods the endpoint takes; unset: all. */
+  methods: z.array(z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"])).nonempty().optional(),
+  /** Seconds a request to the target may take (default 600). */
+  timeout: z.number().positive().optional(),
+});
+
+export type PassThroughEndpointConfig = z.infer<typeof passThroughEndpoint>;
+
 const generalSettings = z.looseObject({
   master_key: secret.optional(),
   /** Postgres, as LiteLLM reads it: wins over DATABASE_URL. */
@@ -295,6 +319,7 @@ const generalSettings = z.looseObject({
   maximum_spend_logs_retention_interval: duration.optional(),
   // Ours, not LiteLLM's: stored prompts and responses usually deserve a shorter life than spend logs.
   maximum_spend_logs_prompts_retention_period: duration.optional(),
+  pass_through_endpoints: z.array(passThroughEndpoint).optional(),
 });
 
 const routerSettings = z.looseObject({
@@ -515,7 +540,29 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
     config.general_settings.master_key = env["LITELLM_MASTER_KEY"];
   }
   redactInLogs([config.general_settings.master_key ?? "", config.general_settings.database_url ?? "", ...config.model_list.flatMap(entrySecrets)]);
+  for (const [i, endpoint] of (config.general_settings.pass_through_endpoints ?? []).entries()) {
+    endpoint.headers = passThroughHeaders(endpoint.headers, `general_settings.pass_through_endpoints[${i}].headers`, env);
+  }
   return config;
+}
+
+// A header value that names a variable after a word, as LiteLLM's pass-through headers may: "Bearer os.environ/COHERE_API_KEY".
+const EMBEDDED_ENV = /^(.*\s)os\.environ\/([A-Za-z_][A-Za-z0-9_]*)$/;
+
+// Headers whose values are credentials, whether written out or taken from the environment.
+const CREDENTIAL_HEADER = /authorization|key|token|secret|cookie/i;
+
+/** A pass-through endpoint's headers with embedded variables filled in; credentials and what came from the environment are kept out of the logs. */
+function passThroughHeaders(headers: Record<string, string>, path: string, env: NodeJS.ProcessEnv): Record<string, string> {
+  const resolved: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const embedded = EMBEDDED_ENV.exec(value);
+    const secret = embedded ? env[embedded[2]!] : undefined;
+    if (embedded && !secret) throw new ConfigError(`${path}.${name} names environment variable ${embedded[2]}, which is not set`);
+    resolved[name] = embedded ? `${embedded[1]}${secret}` : value;
+    redactInLogs([secret ?? "", CREDENTIAL_HEADER.test(name) ? resolved[name] : ""]);
+  }
+  return resolved;
 }
 
 /** What a model_list entry holds that must not reach a log: its keys, and the values of the headers it sends. */

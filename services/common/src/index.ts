@@ -12,6 +12,7 @@ export {
   type GatewayConfig,
   type GroupAlias,
   type ModelEntry,
+  type PassThroughEndpointConfig,
 } from "./config.js";
 export { serveConnect, connectTransport, type ConnectServer, type ServeOptions } from "./connect.js";
 export { INTERNAL_CREDENTIAL_HEADER, InternalCredential } from "./internal-credential.js";
@@ -58,3 +59,4 @@ export { estimateTokens, messagesText, tokensForChars } from "./tokens.js";
 export { clientJson } from "./client-json.js";
 export { administers, readsAll, readsOwnSpend, USER_ROLES, type UserRole } from "./user-roles.js";
 export { isRouteSpec, routeAllowed, ROUTE_GROUP_NAMES } from "./allowed-routes.js";
+export { PassThroughRoutes, passThroughTimeoutMs, type PassThroughMatch } from "./pass-through-routes.js";

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Logger } from "@gateway/common";
+import type { Logger, PassThroughRoutes } from "@gateway/common";
 import type { AllowedIps } from "./allowed-ips.js";
 import type { AuthCache } from "./auth-cache.js";
 import type { Peers } from "./peers.js";
@@ -27,6 +27,8 @@ export interface EdgeOptions {
   enforceUserParam?: boolean | undefined;
   /** general_settings.reject_clientside_metadata_tags: a model call may not carry tags of its own. */
   rejectClientTags?: boolean | undefined;
+  /** general_settings.pass_through_endpoints; absent when the config has none. */
+  passThrough?: PassThroughRoutes | undefined;
   /** Whether the services behind the edge are ready to serve. */
   ready: () => boolean;
 }

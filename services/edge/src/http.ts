@@ -5,7 +5,7 @@ import { Access, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.j
 import type { RequestContext } from "./context.js";
 
 /** Reads the whole request body, refusing more than `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
   if (declared > limit) return Promise.reject(tooLarge(limit));
   return new Promise((resolve, reject) => {

@@ -217,6 +217,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     endUser,
     requestTags: ownTags,
     fallbacks,
+    fixedCost: 0,
   });
   const used: Used = { cost: 0, totalTokens: 0 };
   let released = false;
@@ -262,6 +263,8 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         streamTimeout,
         spendLogsMetadata,
         fallbacks: auth.fallbacks,
+        method: "",
+        path: "",
       },
       { signal: abort.signal },
     );

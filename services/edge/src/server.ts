@@ -25,6 +25,7 @@ import { blockKey, deleteKeys, generateKey, keyHealth, keyInfoRoute, listKeyAlia
 import { countGeminiTokens, GEMINI_COUNT_TOKENS, GEMINI_MODEL_CALL, generateContentRoute } from "./routes/generate-content.js";
 import { getGeminiModel, listGeminiModels } from "./routes/gemini-models.js";
 import { countTokens, messages } from "./routes/messages.js";
+import { passThrough } from "./routes/pass-through.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
 import { listModels, modelGroupInfo, retrieveModel } from "./routes/models.js";
@@ -272,9 +273,12 @@ export function createEdgeServer(options: EdgeOptions, tls?: Pick<TlsServerOptio
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const path = pathOf(req.url);
     const ctx: RequestContext = { req, res, path, requestId: randomUUID(), options };
-    const handler = routeFor(req.method, path);
-    observeRequest(ctx, routeLabel(req.method, path), async () => {
+    // A pass-through endpoint's path is the config's, whatever route of ours it names.
+    const passThroughTo = options.passThrough?.match(path)?.endpoint;
+    const handler = passThroughTo ? undefined : routeFor(req.method, path);
+    observeRequest(ctx, passThroughTo?.path ?? routeLabel(req.method, path), async () => {
       options.allowedIps?.check(req, path);
+      if (passThroughTo) return passThrough(ctx, passThroughTo);
       if (!handler) throw notFound(req.method, path);
       if (!OWN_ROUTE_CHECK.has(handler)) await checkRoute(ctx);
       await handler(ctx);

@@ -155,8 +155,13 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     }
   }
 
-  /** The most the request can cost on its model group or any of its fallbacks (the router may end on any of them). */
+  /**
+   * The most the request can cost on its model group or any of its fallbacks
+   * (the router may end on any of them); a call that names no model (a
+   * pass-through endpoint) costs what it says up front.
+   */
   const maxCostOf = (req: AuthorizeRequest, model: string, fallbacks: readonly string[]): number => {
+    if (req.model === "") return req.fixedCost;
     let most = deps.pricing.maxCost(model, req.promptTokens, req.maxTokens);
     for (const fallback of fallbacks) most = Math.max(most, deps.pricing.maxCost(fallback, req.promptTokens, req.maxTokens));
     return most;

@@ -15,6 +15,7 @@ import { BackgroundHealth } from "./model-admin/background-health.js";
 import { ModelStore } from "./model-admin/model-store.js";
 import { ParamSeal } from "./model-admin/sealed-params.js";
 import { LiveModelList } from "./model-list.js";
+import { PassThrough } from "./pass-through.js";
 import { SUPPORTED_PROVIDERS } from "./providers/index.js";
 import { ResponseCache } from "./response-cache.js";
 import { createRouterService, routerRoutes, type CacheForget } from "./service.js";
@@ -90,6 +91,7 @@ export async function startRouter(deps: {
   const health = settings.background_health_checks ? new BackgroundHealth(models, (settings.health_check_interval ?? DEFAULT_HEALTH_CHECK_INTERVAL_S) * 1000, deps.logger) : undefined;
   const impl = createRouterService({
     health,
+    passThrough: PassThrough.fromConfig(deps.config),
     models,
     store,
     state,

@@ -75,8 +75,9 @@ export function chunk({ json: value, data }: ChatChunk): CallEvent {
 }
 
 /** The whole answer when it is not JSON (speech's audio), with its media type. */
-export function media(contentType: string, data: Uint8Array): CallEvent {
-  return event({ case: "media", value: { $typeName: "gateway.router.v1.Media", contentType, data } });
+/** An answer that is not JSON, or a part of one (a pass-through target's, whose first part carries its status). */
+export function media(contentType: string, data: Uint8Array, status = 0): CallEvent {
+  return event({ case: "media", value: { $typeName: "gateway.router.v1.Media", contentType, data, status } });
 }
 
 export function namedChunk(name: string, data: Uint8Array): CallEvent {

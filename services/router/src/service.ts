@@ -37,6 +37,7 @@ import { modelGroupInfo } from "./model-admin/model-group-info.js";
 import type { ModelStore } from "./model-admin/model-store.js";
 import { updateModel } from "./model-admin/update-model.js";
 import type { LiveModelList } from "./model-list.js";
+import type { PassThrough } from "./pass-through.js";
 import { withoutGatewayFields } from "./gateway-fields.js";
 import type { ResponseCache } from "./response-cache.js";
 import { routeCall, type RoutedCall, type RoutingState } from "./routing.js";
@@ -67,6 +68,8 @@ export interface RouterDeps {
   budgets: RouterBudgets;
   /** The latest background health check round (general_settings.background_health_checks); absent, /health probes at once. */
   health?: BackgroundHealth | undefined;
+  /** general_settings.pass_through_endpoints; absent when the config has none. */
+  passThrough?: PassThrough | undefined;
 }
 
 /** Cached answers to drop: by key, or all of them. */
@@ -197,7 +200,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       httpStatus: error ? Number(error.metadata.get("x-http-status") ?? 500) : 200,
       stream: body?.["stream"] === true,
       usageEstimated: outcome.usageEstimated,
-      callType: CALL_HANDLERS.get(req.callType)?.name ?? "",
+      callType: CALL_HANDLERS.get(req.callType)?.name ?? (req.callType === CallType.PASS_THROUGH ? "pass_through_endpoint" : ""),
       cacheHit: cached.hit,
       cacheKey: cached.key,
       ...payload?.fields(body),
@@ -223,6 +226,10 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       // Set while this call is the one identical requests wait for.
       let lead: (() => void) | undefined;
       const start = async () => {
+        if (req.callType === CallType.PASS_THROUGH) {
+          if (!deps.passThrough) throw gatewayError("this gateway has no pass-through endpoints", Code.NotFound, { type: "not_found_error" });
+          return deps.passThrough.call(req, ctx.signal, outcome);
+        }
         const handler = CALL_HANDLERS.get(req.callType);
         if (!handler) throw new ConnectError(`call type ${CallType[req.callType]} is not supported`, Code.Unimplemented);
         // An upload (multipart/form-data) parses to its fields and files; the edge's parse, in one process.

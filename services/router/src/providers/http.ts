@@ -5,7 +5,7 @@ import { SseReader, type SseEvent } from "../sse-reader.js";
 import { ProviderError, type Json, type MediaResult, type ProviderCall } from "./provider.js";
 
 // One keep-alive pool per provider origin, shared by every deployment.
-const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 });
+export const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 });
 
 export interface UpstreamRequest {
   url: string;

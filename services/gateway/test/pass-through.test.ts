@@ -1,0 +1,148 @@
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { admin, type GeneratedKey } from "./support/admin.js";
+import { MASTER_KEY, writeConfig } from "./support/config.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+
+// LiteLLM's pass-through endpoints (general_settings.pass_through_endpoints)
+// in front of a third-party API of the test's own: requests go as they are
+// with the endpoint's credentials, answers come back as they are (errors and
+// streams too), keys and their budgets hold with cost_per_request under
+// concurrent requests, and the ledger books each request.
+
+const TARGET_KEY = "pt-target-secret-0123456789";
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+let target: Server;
+let targetUrl: string;
+const seen: Seen[] = [];
+
+beforeAll(async () => {
+  process.env["PT_TARGET_KEY"] = TARGET_KEY;
+  target = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on("data", (part: Buffer) => parts.push(part));
+    req.on("end", () => {
+      const body = Buffer.concat(parts).toString();
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+      if (req.url?.startsWith("/missing")) {
+        res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: "no such thing" }));
+      } else if (req.url?.startsWith("/stream")) {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        let n = 0;
+        const tick = setInterval(() => {
+          res.write(`data: part ${++n}\n\n`);
+          if (n === 3) {
+            clearInterval(tick);
+            res.end();
+          }
+        }, 20);
+      } else {
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ results: [{ index: 0, relevance_score: 0.9 }], echoed: body }));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
+  targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+});
+
+afterAll(() => new Promise<void>((resolve) => (target ? target.close(() => resolve()) : resolve())));
+
+function config(fakeUrl: string): string {
+  return writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+general_settings:
+  master_key: ${MASTER_KEY}
+  pass_through_endpoints:
+    - path: /cohere/rerank
+      target: ${targetUrl}/v1/rerank
+      headers: { Authorization: "bearer os.environ/PT_TARGET_KEY" }
+      cost_per_request: 0.25
+    - path: /rerank
+      target: ${targetUrl}/v2/rerank
+    - path: /tools
+      target: ${targetUrl}
+      include_subpath: true
+      auth: false
+      forward_headers: true
+      methods: [GET]
+`);
+}
+
+for (const mode of [MODES[0]!, MODES[1]!]) {
+  describe(`pass-through endpoints, ${mode.name}`, () => {
+    let gateway: ModeGateway;
+    fakeBehindGatewayPerTest(mode, config, (setup) => ({ gateway } = setup));
+
+    const key = async (body: Record<string, unknown> = {}) => (await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", body)).json.key;
+    const post = (path: string, apiKey: string | undefined, body: unknown) =>
+      fetch(`${gateway.baseUrl}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(apiKey && { authorization: `Bearer ${apiKey}` }) },
+        body: JSON.stringify(body),
+      });
+
+    it("sends a request as it is with the endpoint's credentials, answers as the target did, and books it at cost_per_request", async () => {
+      const apiKey = await key();
+      const asked = { query: "which?", documents: ["a", "b"] };
+      const res = await post("/cohere/rerank", apiKey, asked);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ results: [{ index: 0, relevance_score: 0.9 }], echoed: JSON.stringify(asked) });
+      const got = seen.at(-1)!;
+      expect(got).toMatchObject({ method: "POST", url: "/v1/rerank", body: JSON.stringify(asked) });
+      expect(got.headers.authorization).toBe(`bearer ${TARGET_KEY}`);
+      expect(JSON.stringify(got.headers)).not.toContain(apiKey);
+      const row = await gateway.spendLog(res.headers.get("x-litellm-call-id")!);
+      expect(row).toMatchObject({ call_type: "pass_through_endpoint", model_group: "/cohere/rerank", custom_llm_provider: "pass_through", status: "success" });
+      expect(row["spend"]).toBeCloseTo(0.25, 12);
+      // An endpoint at one of the gateway's own routes takes it over.
+      const taken = await post("/rerank", apiKey, asked);
+      expect(taken.status).toBe(200);
+      expect(seen.at(-1)?.url).toBe("/v2/rerank");
+    });
+
+    it("holds a key's budget at cost_per_request under concurrent requests, and its key and routes", async () => {
+      const apiKey = await key({ max_budget: 0.5 });
+      const before = seen.length;
+      const statuses = await Promise.all(Array.from({ length: 6 }, () => post("/cohere/rerank", apiKey, { query: "budget" }).then((r) => r.status)));
+      expect(statuses.filter((s) => s === 200)).toHaveLength(2);
+      expect(statuses.filter((s) => s !== 200).every((s) => s === 400)).toBe(true);
+      expect(seen.length - before).toBe(2);
+      expect((await post("/cohere/rerank", undefined, {})).status).toBe(401);
+      expect((await post("/cohere/rerank", "sk-not-a-key", {})).status).toBe(401);
+      const elsewhere = await key({ allowed_routes: ["/v1/chat/completions"] });
+      expect((await post("/cohere/rerank", elsewhere, {})).status).toBe(403);
+      expect(seen.length - before).toBe(2);
+    });
+
+    it("passes subpaths and queries on, with the client's headers but never its key, without a key when auth is off", async () => {
+      const res = await fetch(`${gateway.baseUrl}/tools/v2/status?verbose=1`, { headers: { "x-trace": "abc", authorization: "Bearer sk-client-secret" } });
+      expect(res.status).toBe(200);
+      const got = seen.at(-1)!;
+      expect(got).toMatchObject({ method: "GET", url: "/v2/status?verbose=1" });
+      expect(got.headers["x-trace"]).toBe("abc");
+      expect(got.headers.authorization).toBeUndefined();
+      const wrongMethod = await post("/tools/v2/status", undefined, {});
+      expect(wrongMethod.status).toBe(405);
+      expect(((await wrongMethod.json()) as { error: { message: string } }).error.message).toContain("GET");
+    });
+
+    it("passes the target's errors and streams on as they come", async () => {
+      const missing = await fetch(`${gateway.baseUrl}/tools/missing`);
+      expect(missing.status).toBe(404);
+      expect(await missing.json()).toEqual({ message: "no such thing" });
+      const stream = await fetch(`${gateway.baseUrl}/tools/stream`);
+      expect(stream.headers.get("content-type")).toBe("text/event-stream");
+      expect(await stream.text()).toBe("data: part 1\n\ndata: part 2\n\ndata: part 3\n\n");
+    });
+  });
+}
