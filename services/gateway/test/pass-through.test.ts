@@ -32,7 +32,9 @@ beforeAll(async () => {
     req.on("end", () => {
       const body = Buffer.concat(parts).toString();
       seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
-      if (req.url?.startsWith("/missing")) {
+      if (req.url?.startsWith("/busy")) {
+        res.writeHead(429, { "content-type": "application/json", "retry-after": "7" }).end(JSON.stringify({ message: "slow down" }));
+      } else if (req.url?.startsWith("/missing")) {
         res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: "no such thing" }));
       } else if (req.url?.startsWith("/stream")) {
         res.writeHead(200, { "content-type": "text/event-stream" });
@@ -131,6 +133,8 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       expect(got).toMatchObject({ method: "GET", url: "/v2/status?verbose=1" });
       expect(got.headers["x-trace"]).toBe("abc");
       expect(got.headers.authorization).toBeUndefined();
+      // The answer comes back as the target sent it: no encoding is asked for that the client did not get.
+      expect(got.headers["accept-encoding"]).toBeUndefined();
       const wrongMethod = await post("/tools/v2/status", undefined, {});
       expect(wrongMethod.status).toBe(405);
       expect(((await wrongMethod.json()) as { error: { message: string } }).error.message).toContain("GET");
@@ -140,6 +144,10 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       const missing = await fetch(`${gateway.baseUrl}/tools/missing`);
       expect(missing.status).toBe(404);
       expect(await missing.json()).toEqual({ message: "no such thing" });
+      expect(await gateway.spendLog(missing.headers.get("x-litellm-call-id")!)).toMatchObject({ status: "failure", model_group: "/tools" });
+      const busy = await fetch(`${gateway.baseUrl}/tools/busy`);
+      expect(busy.status).toBe(429);
+      expect(busy.headers.get("retry-after")).toBe("7");
       const stream = await fetch(`${gateway.baseUrl}/tools/stream`);
       expect(stream.headers.get("content-type")).toBe("text/event-stream");
       expect(await stream.text()).toBe("data: part 1\n\ndata: part 2\n\ndata: part 3\n\n");

@@ -15,6 +15,9 @@ import { agent, transportError } from "./providers/http.js";
 
 const NO_BODY = new Set(["GET", "HEAD"]);
 
+// The target's response headers the client gets besides its media type (in Started's provider headers).
+const PASSED_BACK = ["content-disposition", "cache-control", "etag", "last-modified", "retry-after", "location"];
+
 /** The endpoint's ledger identity: a deployment that calls nobody, priced per request. */
 function deploymentOf(endpoint: PassThroughEndpointConfig, config: GatewayConfig, i: number): Deployment {
   const entry = {
@@ -77,7 +80,14 @@ export class PassThrough {
   private async *events(d: Deployment, response: Dispatcher.ResponseData, outcome: Outcome): AsyncGenerator<CallEvent> {
     const type = response.headers["content-type"];
     const contentType = typeof type === "string" ? type : "application/octet-stream";
-    yield started(d);
+    const head = started(d);
+    const headers: Record<string, string> = {};
+    for (const name of PASSED_BACK) {
+      const value = response.headers[name];
+      if (typeof value === "string") headers[name] = value;
+    }
+    if (head.event.case === "started") head.event.value.providerHeaders = headers;
+    yield head;
     let first = true;
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       yield media(first ? contentType : "", chunk, first ? response.statusCode : 0);

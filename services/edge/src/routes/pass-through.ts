@@ -26,6 +26,8 @@ const NOT_FORWARDED = new Set([
   "content-length",
   "content-type",
   "expect",
+  // The answer's bytes go back as they come, without its content-encoding: none is asked for.
+  "accept-encoding",
   "authorization",
   "proxy-authorization",
   "x-api-key",
@@ -91,11 +93,13 @@ export async function passThrough(ctx: RequestContext, endpoint: PassThroughEndp
       },
       { signal: abort.signal },
     );
+    let targetHeaders: Record<string, string> = {};
     for await (const { event } of events) {
+      if (event.case === "started") targetHeaders = event.value.providerHeaders;
       if (event.case === "finished") cost = event.value.cost;
       if (event.case !== "media") continue;
       const { status, contentType, data } = event.value;
-      if (!res.headersSent) res.writeHead(status || 200, { "content-type": contentType, "x-litellm-call-id": requestId });
+      if (!res.headersSent) res.writeHead(status || 200, { ...targetHeaders, "content-type": contentType, "x-litellm-call-id": requestId });
       if (!res.write(data)) await once(res, "drain");
     }
     res.end();
