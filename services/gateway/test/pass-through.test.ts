@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { MASTER_KEY, writeConfig } from "./support/config.js";
@@ -71,6 +72,11 @@ general_settings:
       cost_per_request: 0.25
     - path: /rerank
       target: ${targetUrl}/v2/rerank
+    - path: /anthropic
+      target: ${fakeUrl}
+      include_subpath: true
+      forward_headers: true
+      headers: { x-api-key: os.environ/FAKE_PROVIDER_KEY }
     - path: /tools
       target: ${targetUrl}
       include_subpath: true
@@ -138,6 +144,15 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       const wrongMethod = await post("/tools/v2/status", undefined, {});
       expect(wrongMethod.status).toBe(405);
       expect(((await wrongMethod.json()) as { error: { message: string } }).error.message).toContain("GET");
+    });
+
+    it("serves LiteLLM's /anthropic/* routes to Anthropic's own SDK, streams included", async () => {
+      const apiKey = await key();
+      const anthropic = new Anthropic({ baseURL: `${gateway.baseUrl}/anthropic`, apiKey, maxRetries: 0 });
+      const message = await anthropic.messages.create({ model: "claude-sonnet-4-5", max_tokens: 50, messages: [{ role: "user", content: "through" }] });
+      expect(message.content[0]).toMatchObject({ type: "text", text: "Echo: through" });
+      const stream = anthropic.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 50, messages: [{ role: "user", content: "streamed through" }] });
+      expect((await stream.finalMessage()).content[0]).toMatchObject({ text: "Echo: streamed through" });
     });
 
     it("passes the target's errors and streams on as they come", async () => {
