@@ -1,9 +1,9 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { parseConfig } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { describe, expect, it } from "vitest";
 import { ReservationPricing } from "../src/reservation-pricing.js";
-import { MASTER, asMaster, clientOf, keysService } from "./support.js";
+import { MASTER, asMaster, clientOf, keysService, refusal } from "./support.js";
 
 const config = parseConfig(`
 model_list:
@@ -20,15 +20,6 @@ const pricing = new ReservationPricing(config);
 
 let requests = 0;
 const ask = (apiKey: string, model: string, via = client()) => via.authorize({ apiKey, requestId: `alias-${++requests}`, model, promptTokens: 10, maxTokens: 10 });
-
-async function refusal(call: Promise<unknown>): Promise<ConnectError> {
-  const err = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ConnectError)) throw new Error("expected a refusal");
-  return err;
-}
 
 describe("model aliases", () => {
   it("rename a key's model to the group its aliases name, and access is checked on that group", async () => {

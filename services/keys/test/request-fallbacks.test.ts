@@ -1,8 +1,8 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { parseConfig } from "@gateway/common";
 import { describe, expect, it } from "vitest";
 import { ReservationPricing } from "../src/reservation-pricing.js";
-import { MASTER, asMaster, keysService } from "./support.js";
+import { MASTER, asMaster, keysService, refusal } from "./support.js";
 
 // A request's own fallbacks (the body's "fallbacks"): the key must be allowed
 // each, its aliases rename them, and its reservation covers the dearest.
@@ -22,15 +22,6 @@ const pricing = new ReservationPricing(config);
 let requests = 0;
 const ask = (apiKey: string, fallbacks: string[]) =>
   client().authorize({ apiKey, requestId: `fallbacks-${++requests}`, model: "cheap-model", promptTokens: 10, maxTokens: 10, fallbacks });
-
-async function refusal(call: Promise<unknown>): Promise<ConnectError> {
-  const err = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ConnectError)) throw new Error("expected a refusal");
-  return err;
-}
 
 describe("a request's fallbacks", () => {
   it("are each checked against the key's models, after its aliases", async () => {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import { ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
 import { MemoryBus, createLogger, openDatabase, parseConfig, type Database } from "@gateway/common";
 import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
 import { afterAll, beforeAll } from "vitest";
@@ -51,4 +51,14 @@ export function keysService(settings = config): { client: () => KeysClient; repl
     await database.close();
   });
   return { client: () => clientOf(keys), replica: () => startKeys({ config: settings, database, bus, logger }), bus };
+}
+
+/** The error a call that must be refused fails with; throws when it succeeds or fails otherwise. */
+export async function refusal(call: Promise<unknown>): Promise<ConnectError> {
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ConnectError)) throw new Error("expected a refusal");
+  return err;
 }
