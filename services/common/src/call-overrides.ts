@@ -4,9 +4,10 @@ import { gatewayError } from "./errors.js";
 // LiteLLM's per-request overrides of a call's retries and timeouts: the
 // x-litellm-num-retries, x-litellm-timeout and x-litellm-stream-timeout
 // headers (the edge checks them and passes them on as sent), over the body's
-// num_retries, timeout and stream_timeout (the router reads both). A number, or a header's text of one; absent: the
-// config's. And its client-side fallbacks: the body's model groups to try
-// when its own fails, in place of the config's.
+// num_retries, timeout and stream_timeout (the router reads both). A number,
+// or a header's text of one; absent: the config's. And its client-side
+// fallbacks: the body's model groups to try when its own fails, in place of
+// the config's.
 
 export const NUM_RETRIES_HEADER = "x-litellm-num-retries";
 export const TIMEOUT_HEADER = "x-litellm-timeout";

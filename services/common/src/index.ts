@@ -59,4 +59,4 @@ export { estimateTokens, messagesText, tokensForChars } from "./tokens.js";
 export { clientJson } from "./client-json.js";
 export { administers, readsAll, readsOwnSpend, USER_ROLES, type UserRole } from "./user-roles.js";
 export { isRouteSpec, routeAllowed, ROUTE_GROUP_NAMES } from "./allowed-routes.js";
-export { PassThroughRoutes, passThroughTimeoutMs, type PassThroughMatch } from "./pass-through-routes.js";
+export { checkPassThroughMethod, PassThroughRoutes, passThroughTimeoutMs, type PassThroughMatch } from "./pass-through-routes.js";

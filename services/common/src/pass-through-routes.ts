@@ -1,4 +1,6 @@
+import { Code } from "@connectrpc/connect";
 import type { GatewayConfig, PassThroughEndpointConfig } from "./config.js";
+import { gatewayError } from "./errors.js";
 
 // LiteLLM's pass-through endpoints (general_settings.pass_through_endpoints):
 // gateway routes whose requests go as they are to a target of the config's,
@@ -47,4 +49,11 @@ export class PassThroughRoutes {
 /** How long a request to the endpoint's target may take, in milliseconds. */
 export function passThroughTimeoutMs(endpoint: PassThroughEndpointConfig): number {
   return (endpoint.timeout ?? DEFAULT_TIMEOUT_S) * 1000;
+}
+
+/** Refuses (405) a method the endpoint's `methods` leave out. */
+export function checkPassThroughMethod(endpoint: PassThroughEndpointConfig, method: string): void {
+  if (endpoint.methods && !(endpoint.methods as readonly string[]).includes(method)) {
+    throw gatewayError(`${endpoint.path} takes ${endpoint.methods.join(", ")}, not ${method}`, Code.InvalidArgument, { type: "invalid_request_error", status: 405 });
+  }
 }

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError, passThroughTimeoutMs, PassThroughRoutes, type GatewayConfig, type PassThroughEndpointConfig } from "@gateway/common";
+import { checkPassThroughMethod, gatewayError, passThroughTimeoutMs, PassThroughRoutes, type GatewayConfig, type PassThroughEndpointConfig } from "@gateway/common";
 import type { CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import type { Dispatcher } from "undici";
 import { buildDeployment, type Deployment } from "./config/deployment.js";
@@ -50,9 +50,7 @@ export class PassThrough {
     const match = this.routes.match(req.path);
     if (!match) throw gatewayError(`no pass-through endpoint at ${req.path.split("?")[0]}`, Code.NotFound, { type: "not_found_error" });
     const { endpoint, url } = match;
-    if (endpoint.methods && !(endpoint.methods as readonly string[]).includes(req.method)) {
-      throw gatewayError(`${endpoint.path} takes ${endpoint.methods.join(", ")}, not ${req.method}`, Code.InvalidArgument, { type: "invalid_request_error", status: 405 });
-    }
+    checkPassThroughMethod(endpoint, req.method);
     const d = this.deployments.get(endpoint.path)!;
     outcome.deployment = d;
     outcome.usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, unitCost: endpoint.cost_per_request };
@@ -62,9 +60,10 @@ export class PassThrough {
     const called = AbortSignal.any([signal, AbortSignal.timeout(passThroughTimeoutMs(endpoint))]);
     let response: Dispatcher.ResponseData;
     try {
+      const { origin } = new URL(url);
       response = await agent.request({
-        origin: new URL(url).origin,
-        path: url.slice(new URL(url).origin.length) || "/",
+        origin,
+        path: url.slice(origin.length) || "/",
         method: req.method as Dispatcher.HttpMethod,
         headers,
         body: NO_BODY.has(req.method) ? null : Buffer.from(req.body),

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { once } from "node:events";
-import { LightAbortController, routeAllowed, type PassThroughEndpointConfig } from "@gateway/common";
+import { checkPassThroughMethod, LightAbortController, routeAllowed, type PassThroughEndpointConfig } from "@gateway/common";
 import { Access, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
@@ -56,6 +56,7 @@ function queryOf(url: string | undefined): string {
 export async function passThrough(ctx: RequestContext, endpoint: PassThroughEndpointConfig): Promise<void> {
   const { req, res, requestId, options } = ctx;
   const method = req.method ?? "GET";
+  checkPassThroughMethod(endpoint, method);
   const body = await readBody(req, options.maxBodyBytes);
   const auth: AuthorizeResponse | undefined = endpoint.auth
     ? await options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId, access: Access.INFERENCE, fixedCost: endpoint.cost_per_request })
