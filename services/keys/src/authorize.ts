@@ -127,6 +127,15 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     }
   }
 
+  /** The model group a name asked for (`param`: the model or a fallback) calls, once the key, its team and organization may use it. */
+  function mayUse(asked: string, param: string, key: KeyRecord, team: TeamRecord | undefined, organization: OrganizationRecord | undefined): string {
+    const model = renamed(asked, key, team, deps.access.renames);
+    checkModel(key, model, asked, param);
+    if (team) checkTeam(team, model, asked, param);
+    if (organization) checkOrganization(organization, model, asked, param);
+    return model;
+  }
+
   /** The role of the key's user; none for a key whose user_id names no user. */
   function roleOf(key: KeyRecord): string {
     return key.userId === "" ? "" : (deps.users.get(key.userId)?.role ?? "");
@@ -197,15 +206,8 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     // The team's organization, else the key's own; an organization_id that names no organization (any more) is only a label.
     const organizationId = team?.organizationId || key.organizationId;
     const organization = organizationId === "" ? undefined : deps.organizations.get(organizationId);
-    const mayUse = (asked: string, param: string): string => {
-      const model = renamed(asked, key, team, deps.access.renames);
-      checkModel(key, model, asked, param);
-      if (team) checkTeam(team, model, asked, param);
-      if (organization) checkOrganization(organization, model, asked, param);
-      return model;
-    };
-    const model = mayUse(req.model, "model");
-    const fallbacks = req.fallbacks.length === 0 ? NO_FALLBACKS : req.fallbacks.map((asked) => mayUse(asked, "fallbacks"));
+    const model = mayUse(req.model, "model", key, team, organization);
+    const fallbacks = req.fallbacks.length === 0 ? NO_FALLBACKS : req.fallbacks.map((asked) => mayUse(asked, "fallbacks", key, team, organization));
     // A whole message rather than create(): this runs on every request.
     const response: AuthorizeResponse = {
       $typeName: "gateway.keys.v1.AuthorizeResponse",
