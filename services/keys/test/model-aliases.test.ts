@@ -1,19 +1,9 @@
 import { Code } from "@connectrpc/connect";
-import { parseConfig } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { describe, expect, it } from "vitest";
 import { ReservationPricing } from "../src/reservation-pricing.js";
-import { MASTER, asMaster, clientOf, keysService, refusal } from "./support.js";
+import { asMaster, CHEAP_AND_DEAR as config, clientOf, keysService, refusal } from "./support.js";
 
-const config = parseConfig(`
-model_list:
-  - model_name: cheap-model
-    litellm_params: { model: openai/gpt-4o-mini }
-  - model_name: dear-model
-    litellm_params: { model: openai/gpt-4o }
-general_settings:
-  master_key: ${MASTER}
-`);
 const service = keysService(config);
 const client = service.client;
 const pricing = new ReservationPricing(config);

@@ -1,21 +1,11 @@
 import { Code } from "@connectrpc/connect";
-import { parseConfig } from "@gateway/common";
 import { describe, expect, it } from "vitest";
 import { ReservationPricing } from "../src/reservation-pricing.js";
-import { MASTER, asMaster, keysService, refusal } from "./support.js";
+import { asMaster, CHEAP_AND_DEAR as config, keysService, refusal } from "./support.js";
 
 // A request's own fallbacks (the body's "fallbacks"): the key must be allowed
 // each, its aliases rename them, and its reservation covers the dearest.
 
-const config = parseConfig(`
-model_list:
-  - model_name: cheap-model
-    litellm_params: { model: openai/gpt-4o-mini }
-  - model_name: dear-model
-    litellm_params: { model: openai/gpt-4o }
-general_settings:
-  master_key: ${MASTER}
-`);
 const client = keysService(config).client;
 const pricing = new ReservationPricing(config);
 

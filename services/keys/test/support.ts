@@ -17,6 +17,17 @@ general_settings:
 `);
 
 /** One in-memory PGlite with the keys schema, shared by a test file. */
+/** Two model groups, one dear and one cheap, for tests of what a request may use and what it reserves. */
+export const CHEAP_AND_DEAR = parseConfig(`
+model_list:
+  - model_name: cheap-model
+    litellm_params: { model: openai/gpt-4o-mini }
+  - model_name: dear-model
+    litellm_params: { model: openai/gpt-4o }
+general_settings:
+  master_key: ${MASTER}
+`);
+
 export async function keysDatabase(): Promise<Database> {
   const database = await openDatabase({});
   await database.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "keys");
