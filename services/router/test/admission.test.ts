@@ -1,8 +1,6 @@
 import { createLogger, parseConfig } from "@gateway/common";
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
-import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CALL_HANDLERS } from "../src/calls.js";
 import { ModelGroups } from "../src/config/model-groups.js";
 import { Cooldowns } from "../src/cooldowns.js";
 import type { DeploymentLimits } from "../src/deployment-limits.js";
@@ -11,6 +9,7 @@ import type { Outcome } from "../src/outcome.js";
 import { SUPPORTED_PROVIDERS } from "../src/providers/index.js";
 import { routeCall, type RoutingState } from "../src/routing.js";
 import { simpleShuffle } from "../src/strategies/simple-shuffle.js";
+import { routedCall } from "./support/routed-call.js";
 
 // A call is counted in flight on a deployment when it is admitted there, and
 // counted out when its attempt ends; one whose admission fails on the way
@@ -42,23 +41,7 @@ describe("admission to a deployment", () => {
       tokensUsed: () => 0,
     };
     const outcome = (): Outcome => ({ deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0, failure: undefined });
-    const call = {
-      requestId: "admission",
-      table: { groups, strategy: simpleShuffle, limits },
-      handler: CALL_HANDLERS.get(CallType.CHAT_COMPLETIONS)!,
-      body: { model: "m", messages: [{ role: "user", content: "hi" }] },
-      headers: {},
-      signal: new AbortController().signal,
-      estimatedTokens: 0,
-      promptBytes: 0,
-      maxTokens: 0,
-      tags: [],
-      numRetries: undefined,
-      timeoutMs: undefined,
-      streamTimeoutMs: undefined,
-      fallbacks: [],
-      mockFailure: false,
-    };
+    const call = routedCall("admission", { groups, strategy: simpleShuffle, limits }, { model: "m", messages: [{ role: "user", content: "hi" }] });
     await expect(routeCall(call, "m", outcome(), state)).rejects.toThrow("ECONNREFUSED");
     expect(state.stats.inFlight("d-1")).toBe(0);
     unreachable = false;

@@ -1,9 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger, parseConfig } from "@gateway/common";
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
-import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CALL_HANDLERS } from "../src/calls.js";
 import { ModelGroups } from "../src/config/model-groups.js";
 import { Cooldowns } from "../src/cooldowns.js";
 import { DeploymentStats } from "../src/deployment-stats.js";
@@ -11,6 +9,7 @@ import type { CallEvent, Outcome } from "../src/outcome.js";
 import { SUPPORTED_PROVIDERS } from "../src/providers/index.js";
 import { routeCall, type RoutingState } from "../src/routing.js";
 import { simpleShuffle } from "../src/strategies/simple-shuffle.js";
+import { routedCall } from "./support/routed-call.js";
 
 // A stream's timeout bounds each wait for the provider's next part. A client
 // that reads slowly holds the stream back (the router stops reading the
@@ -35,23 +34,7 @@ describe("a stream's timeout", () => {
     const state: RoutingState = { cooldowns: new Cooldowns(), stats: new DeploymentStats(), logger: createLogger("test", "silent") };
     const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0, failure: undefined };
     const body = { model: "m", stream: true, messages: [{ role: "user", content: "one two three four five six seven eight nine" }] };
-    const call = {
-      requestId: "slow-reader",
-      table: { groups, strategy: simpleShuffle, limits: undefined },
-      handler: CALL_HANDLERS.get(CallType.CHAT_COMPLETIONS)!,
-      body,
-      headers: {},
-      signal: new AbortController().signal,
-      estimatedTokens: 0,
-      promptBytes: 0,
-      maxTokens: 0,
-      tags: [],
-      numRetries: undefined,
-      timeoutMs: undefined,
-      streamTimeoutMs: undefined,
-      fallbacks: [],
-      mockFailure: false,
-    };
+    const call = routedCall("slow-reader", { groups, strategy: simpleShuffle, limits: undefined }, body);
     const answer = (await routeCall(call, "m", outcome, state)) as AsyncIterable<CallEvent>;
     const cases: string[] = [];
     let first = true;
