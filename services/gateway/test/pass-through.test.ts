@@ -80,6 +80,7 @@ general_settings:
     - path: /tools
       target: ${targetUrl}
       include_subpath: true
+      cost_per_request: 0.1
       auth: false
       forward_headers: true
       methods: [GET]
@@ -135,6 +136,7 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
     it("passes subpaths and queries on, with the client's headers but never its key, without a key when auth is off", async () => {
       const res = await fetch(`${gateway.baseUrl}/tools/v2/status?verbose=1`, { headers: { "x-trace": "abc", authorization: "Bearer sk-client-secret" } });
       expect(res.status).toBe(200);
+      expect((await gateway.spendLog(res.headers.get("x-litellm-call-id")!))["spend"]).toBeCloseTo(0.1, 12);
       const got = seen.at(-1)!;
       expect(got).toMatchObject({ method: "GET", url: "/v2/status?verbose=1" });
       expect(got.headers["x-trace"]).toBe("abc");
@@ -159,7 +161,8 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       const missing = await fetch(`${gateway.baseUrl}/tools/missing`);
       expect(missing.status).toBe(404);
       expect(await missing.json()).toEqual({ message: "no such thing" });
-      expect(await gateway.spendLog(missing.headers.get("x-litellm-call-id")!)).toMatchObject({ status: "failure", model_group: "/tools" });
+      // Booked as a failure that costs nothing; an answer costs the endpoint's price.
+      expect(await gateway.spendLog(missing.headers.get("x-litellm-call-id")!)).toMatchObject({ status: "failure", model_group: "/tools", spend: 0 });
       const busy = await fetch(`${gateway.baseUrl}/tools/busy`);
       expect(busy.status).toBe(429);
       expect(busy.headers.get("retry-after")).toBe("7");

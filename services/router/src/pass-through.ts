@@ -10,8 +10,9 @@ import { agent, transportError } from "./providers/http.js";
 // the request goes as it is, body and method, to the endpoint's target with
 // its headers (the credentials the gateway holds), and the target's answer
 // comes back as it is, status and body, streamed as it arrives. Each is
-// booked in the ledger at its cost_per_request, under a deployment of its
-// own (model group: the endpoint's path). Read at start.
+// booked in the ledger at its cost_per_request (nothing when the target
+// answers 400 or more), under a deployment of its own (model group: the
+// endpoint's path). Read at start.
 
 const NO_BODY = new Set(["GET", "HEAD"]);
 
@@ -72,7 +73,11 @@ export class PassThrough {
     } catch (err) {
       throw transportError(err, endpoint.path, called);
     }
-    if (response.statusCode >= 400) outcome.failure = `upstream_status_${response.statusCode}`;
+    // A target's refusal or failure is booked as such, and costs nothing.
+    if (response.statusCode >= 400) {
+      outcome.failure = `upstream_status_${response.statusCode}`;
+      outcome.usage.unitCost = 0;
+    }
     return this.events(d, response, outcome);
   }
 
