@@ -34,6 +34,14 @@ const prices = {
   input_cost_per_second: price,
 };
 
+// Prices of a request run in a batch (OpenAI's Batch API), per token;
+// unset, batches cost the deployment's own prices, halved at openai/ and
+// azure/ (their published batch discount).
+const batchPrices = {
+  input_cost_per_token_batches: price,
+  output_cost_per_token_batches: price,
+};
+
 /** The names of those prices, for what passes a model list on. */
 export const PRICE_SETTINGS = Object.keys(prices) as (keyof typeof prices)[];
 
@@ -120,11 +128,13 @@ const litellmParams = z.looseObject({
   ...vertexParams,
   ...callDefaults,
   ...prices,
+  ...batchPrices,
 });
 
 const modelInfo = z.looseObject({
   id: z.string().min(1).optional(),
   ...prices,
+  ...batchPrices,
   max_tokens: z.number().int().positive().optional(),
   max_output_tokens: z.number().int().positive().optional(),
   mode: z.string().optional(),

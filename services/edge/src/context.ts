@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Logger, PassThroughRoutes } from "@gateway/common";
+import type { Logger, ObjectIds, PassThroughRoutes } from "@gateway/common";
 import type { AllowedIps } from "./allowed-ips.js";
 import type { AuthCache } from "./auth-cache.js";
 import type { Peers } from "./peers.js";
@@ -29,6 +29,8 @@ export interface EdgeOptions {
   rejectClientTags?: boolean | undefined;
   /** general_settings.pass_through_endpoints; absent when the config has none. */
   passThrough?: PassThroughRoutes | undefined;
+  /** Reads the file and batch ids the gateway gives (the routers' secret). */
+  objectIds: ObjectIds;
   /** Whether the services behind the edge are ready to serve. */
   ready: () => boolean;
 }

@@ -50,6 +50,8 @@ export interface ModelApi {
   readBody?(req: IncomingMessage, limit: number): Promise<{ raw: Buffer; body: Body; contentType: string }>;
   /** The most prompt tokens the body can hold, for the key's reservation; unset: its size in bytes (every token is at least one). */
   promptBound?(raw: Buffer): number;
+  /** The router needs the request's method and path with its query (the Files and Batch APIs). */
+  sendsPath?: boolean;
 }
 
 /** What the APIs answered in one piece share: no stream, no tokens generated to bound, no client headers for the provider. */
@@ -256,15 +258,15 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         contentType,
         endUser,
         requestTags: withKeyTags(ownTags, auth.tags),
-        model: auth.model,
+        model: auth.model === "" ? model : auth.model,
         sessionId: sessionOf(req, body),
         numRetries,
         timeout,
         streamTimeout,
         spendLogsMetadata,
         fallbacks: auth.fallbacks,
-        method: "",
-        path: "",
+        method: api.sendsPath ? (req.method ?? "") : "",
+        path: api.sendsPath ? (req.url ?? "") : "",
       },
       { signal: abort.signal },
     );

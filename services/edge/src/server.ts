@@ -29,6 +29,7 @@ import { passThrough } from "./routes/pass-through.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
 import { listModels, modelGroupInfo, retrieveModel } from "./routes/models.js";
+import { files } from "./routes/files.js";
 import { moderations } from "./routes/moderations.js";
 import {
   addOrganizationMember,
@@ -103,6 +104,12 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /v2/rerank", rerank],
   ["POST /v1/moderations", moderations],
   ["POST /moderations", moderations],
+  ...["/v1", ""].flatMap((v1) => [
+    [`POST ${v1}/files`, files],
+    [`GET ${v1}/files`, files],
+    [`POST ${v1}/batches`, files],
+    [`GET ${v1}/batches`, files],
+  ] as const),
   ["POST /v1/messages", messages],
   ["POST /v1/messages/count_tokens", countTokens],
   ["POST /utils/token_counter", tokenCounter],
@@ -205,6 +212,11 @@ const PATH_ROUTES = [
   { method: "PATCH", path: /^\/model\/[^/]+\/update$/, handler: patchModel, label: "/model/{model_id}/update" },
   { method: "GET", path: /^\/v1\/models\/./, handler: retrieveModel, label: "/v1/models/{model}" },
   { method: "GET", path: /^\/models\/./, handler: retrieveModel, label: "/models/{model}" },
+  { method: "GET", path: /^(\/v1)?\/files\/[^/]+$/, handler: files, label: "/v1/files/{file_id}" },
+  { method: "DELETE", path: /^(\/v1)?\/files\/[^/]+$/, handler: files, label: "/v1/files/{file_id}" },
+  { method: "GET", path: /^(\/v1)?\/files\/[^/]+\/content$/, handler: files, label: "/v1/files/{file_id}/content" },
+  { method: "GET", path: /^(\/v1)?\/batches\/[^/]+$/, handler: files, label: "/v1/batches/{batch_id}" },
+  { method: "POST", path: /^(\/v1)?\/batches\/[^/]+\/cancel$/, handler: files, label: "/v1/batches/{batch_id}/cancel" },
   { method: "POST", path: GEMINI_MODEL_CALL, handler: generateContentRoute, label: "/v1beta/models/{model}:generateContent" },
   { method: "GET", path: /^\/v1beta\/models\/./, handler: getGeminiModel, label: "/v1beta/models/{model}" },
   { method: "POST", path: GEMINI_COUNT_TOKENS, handler: countGeminiTokens, label: "/v1beta/models/{model}:countTokens" },
@@ -227,6 +239,7 @@ const OWN_ROUTE_CHECK = new Set<RouteHandler>([
   audioTranscriptions,
   rerank,
   moderations,
+  files,
   messages,
   generateContentRoute,
   liveliness,

@@ -1,7 +1,7 @@
 import { request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, createClient, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
-import { createLogger, gatewayError } from "@gateway/common";
+import { createLogger, gatewayError, ObjectIds } from "@gateway/common";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { KeysService, type CreateOrganizationRequest, type ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
@@ -90,6 +90,7 @@ beforeAll(async () => {
     logger: createLogger("edge-test", "debug", { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) }),
     maxBodyBytes: 1024,
     metricsNeedAuth: false,
+    objectIds: new ObjectIds("edge-test"),
     ready: () => true,
   });
   await edge.listen(0, "127.0.0.1");

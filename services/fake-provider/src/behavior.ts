@@ -28,6 +28,13 @@ export interface Behavior {
   /** Never send the stream usage chunk, even when the client asks for it. */
   omitStreamUsage: boolean;
   /**
+   * OpenAI and Azure batches: how long a batch stays in_progress after it is
+   * created (0: it is completed at once, in the create call's answer). Read
+   * when the batch is created; it completes on the first call to the files or
+   * batches routes once the time has passed.
+   */
+  batchDelayMs: number;
+  /**
    * When set, requests must carry this key, each format its own way: OpenAI's
    * `authorization: Bearer`, Azure's `api-key`, Anthropic's `x-api-key`,
    * Gemini's `x-goog-api-key`; Bedrock takes it as an API key
@@ -90,6 +97,7 @@ export function defaultBehavior(overrides: Partial<Behavior> = {}): Behavior {
     failNext: 0,
     failStatus: 500,
     omitStreamUsage: false,
+    batchDelayMs: 0,
     ...overrides,
   };
 }

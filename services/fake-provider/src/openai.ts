@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type { Behavior } from "./behavior.js";
+import { createBatchStore, STORE_ROUTES, type StoreRoute } from "./batches.js";
 import {
   arrive,
   completionTokens,
@@ -20,16 +21,18 @@ import {
 } from "./reply.js";
 import { editImages, generateImages } from "./images.js";
 import { moderate } from "./moderations.js";
+import { jsonBody, Refusal, sendError, sendRefusal } from "./openai-errors.js";
 import { rerank } from "./rerank.js";
-import { respond } from "./responses.js";
+import { planResponse, respond, wholeResponse } from "./responses.js";
 import { speak } from "./speech.js";
 import { transcribe } from "./transcriptions.js";
-import { promptOf, textCompletion } from "./text-completions.js";
+import { planTextCompletion, textCompletion, textCompletionObject } from "./text-completions.js";
 import { embed, toBase64 } from "./vectors.js";
 
 // OpenAI's chat completions, text completions, embeddings, images,
-// speech and transcription, at OpenAI's paths and at Azure OpenAI's
-// (/openai/deployments/{name}/…?api-version=…, api-key header); OpenAI's
+// speech and transcription, files and batches, at OpenAI's paths and at
+// Azure OpenAI's (/openai/deployments/{name}/…?api-version=…, and
+// /openai/files… and /openai/batches…, api-key header); OpenAI's
 // moderations (not Azure's); and the rerank route that servers speaking
 // OpenAI's API add beside them.
 
@@ -38,23 +41,11 @@ type FinishReason = "stop" | "length" | "tool_calls";
 const FINGERPRINT = "fp_fake";
 const TOOL_CALL_ID = "call_fake_1";
 const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings|images\/generations|images\/edits|audio\/speech|audio\/transcriptions)$/;
-const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations", "POST /images/edits", "POST /audio/speech", "POST /audio/transcriptions", "POST /rerank", "POST /moderations"]);
-
-function errorType(status: number): string {
-  if (status === 429) return "rate_limit_error";
-  return status >= 500 ? "server_error" : "invalid_request_error";
-}
-
-function sendError(
-  res: ServerResponse,
-  status: number,
-  message: string,
-  code: string | null = null,
-  headers: Record<string, string> = {},
-  param: string | null = null,
-): void {
-  sendJson(res, status, { error: { message, type: errorType(status), param, code } }, headers);
-}
+/** Azure's files and batches: under /openai, outside any deployment. */
+const AZURE_STORE_PATH = /^\/openai(\/(?:files|batches)(?:\/.*)?)$/;
+/** A path naming a stored object, so that all its ids share one route: /files/{id}/content, /batches/{id}/cancel, … */
+const STORED_OBJECT_PATH = /^\/(files|batches)\/([^/]+)(\/[^/]+)?$/;
+const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /embeddings", "POST /responses", "POST /images/generations", "POST /images/edits", "POST /audio/speech", "POST /audio/transcriptions", "POST /rerank", "POST /moderations", ...STORE_ROUTES]);
 
 /**
  * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5, …) refuse the deprecated
@@ -90,12 +81,16 @@ function openingDelta(outcome: Outcome): Json {
   return { role: "assistant", content: null, tool_calls: [{ index: 0, ...toolCall(outcome.name, "") }] };
 }
 
-interface Completion {
-  id: string;
-  created: number;
+/** What a chat request gets, before it goes out whole or streamed. */
+interface ChatReply {
   model: string;
   outcome: Outcome;
   usage: Json;
+}
+
+interface Completion extends ChatReply {
+  id: string;
+  created: number;
 }
 
 async function streamCompletion(
@@ -121,20 +116,70 @@ async function streamCompletion(
   await writeEvents(res, signal, behavior, lines, breakAt);
 }
 
-function embeddings(res: ServerResponse, body: Json): void {
+/** The whole chat.completion object, as the endpoint answers without streaming. */
+function chatCompletion({ id, created, model, outcome, usage }: Completion): Json {
+  const message =
+    outcome.kind === "text"
+      ? { role: "assistant", content: outcome.text, refusal: null }
+      : { role: "assistant", content: null, tool_calls: [toolCall(outcome.name, TOOL_ARGUMENTS)], refusal: null };
+  return {
+    id,
+    object: "chat.completion",
+    created,
+    model,
+    choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(outcome) }],
+    usage,
+    system_fingerprint: FINGERPRINT,
+  };
+}
+
+/** The reply to a chat request, or why it is refused. */
+function planChat(body: Json, behavior: Behavior): ChatReply | Refusal {
+  const { model, messages } = body;
+  if (typeof model !== "string") return new Refusal("You must provide a model parameter.");
+  if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isRecord)) {
+    return new Refusal("'messages' must be a non-empty array of message objects.");
+  }
+  if (body.max_tokens !== undefined && MAX_COMPLETION_TOKENS_ONLY.test(model)) {
+    const message = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.";
+    return new Refusal(message, "max_tokens", "unsupported_parameter");
+  }
+  const outcome = planReply(
+    {
+      toolName: firstToolName(body.tools),
+      endsWithUser: messages.at(-1)?.role === "user",
+      lastUserText: textOf(messages.findLast((message) => message.role === "user")?.content),
+      maxTokens: maxTokens(body),
+    },
+    behavior,
+  );
+  const promptTokens = messages.reduce((sum, message) => sum + countTokens(textOf(message.content)) + 3, 0);
+  const cached = Math.min(behavior.cachedPromptTokens ?? 0, promptTokens);
+  const usage = {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens(outcome),
+    total_tokens: promptTokens + completionTokens(outcome),
+    ...(cached > 0 && { prompt_tokens_details: { cached_tokens: cached } }),
+    ...(behavior.reportedCost && { cost: reportedCost(behavior.reportedCost) }),
+  };
+  return { model, outcome, usage };
+}
+
+/** The embeddings list, or why the request is refused. */
+function embeddingList(body: Json): Json | Refusal {
   const { model, input } = body;
-  if (typeof model !== "string") return sendError(res, 400, "You must provide a model parameter.");
+  if (typeof model !== "string") return new Refusal("You must provide a model parameter.");
   const inputs: unknown = typeof input === "string" ? [input] : input;
   if (
     !Array.isArray(inputs) ||
     inputs.length === 0 ||
     !inputs.every((item): item is string => typeof item === "string")
   ) {
-    return sendError(res, 400, "'input' must be a string or a non-empty array of strings.");
+    return new Refusal("'input' must be a string or a non-empty array of strings.");
   }
   const base64 = body.encoding_format === "base64";
   const tokens = inputs.reduce((sum, text) => sum + countTokens(text), 0);
-  sendJson(res, 200, {
+  return {
     object: "list",
     data: inputs.map((text, index) => {
       const vector = embed(text);
@@ -142,7 +187,7 @@ function embeddings(res: ServerResponse, body: Json): void {
     }),
     model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
-  });
+  };
 }
 
 function listModels(res: ServerResponse): void {
@@ -152,11 +197,21 @@ function listModels(res: ServerResponse): void {
   });
 }
 
-/** Where a call goes: an OpenAI route, or an Azure deployment's (which names the model in the path). */
-function routeOf(call: IncomingCall): { route: string; azureDeployment?: string } {
-  const azure = AZURE_PATH.exec(call.path);
-  if (azure) return { route: `${call.method} /${azure[2]}`, azureDeployment: azure[1] as string };
-  return { route: `${call.method} ${call.path.replace(/^\/v1(?=\/)/, "")}` };
+/** Where a call goes: a route (`POST /chat/completions`, `GET /files/{id}`, …), the id in its path, and whether it came Azure's way. */
+interface Route extends StoreRoute {
+  /** The Azure deployment in the path, which names the model. */
+  deployment?: string;
+}
+
+function routeOf(call: IncomingCall): Route {
+  const deployment = AZURE_PATH.exec(call.path);
+  if (deployment) return { route: `${call.method} /${deployment[2]}`, azure: true, deployment: deployment[1] as string };
+  const azureStore = AZURE_STORE_PATH.exec(call.path);
+  const azure = azureStore !== null;
+  const path = azure ? (azureStore[1] as string) : call.path.replace(/^\/v1(?=\/)/, "");
+  const stored = STORED_OBJECT_PATH.exec(path);
+  if (!stored) return { route: `${call.method} ${path}`, azure };
+  return { route: `${call.method} /${stored[1]}/{id}${stored[3] ?? ""}`, azure, id: stored[2] as string };
 }
 
 /** Whether the call carries the key: OpenAI's bearer token, or Azure's api-key header. */
@@ -172,70 +227,42 @@ function authorized(call: IncomingCall, key: string | undefined, azure: boolean)
  */
 export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
   let completions = 0;
+  const nextId = (prefix: string) => `${prefix}${++completions}`;
+  const now = () => Math.floor(Date.now() / 1000);
+  const store = createBatchStore(answer);
+
+  /** A route's whole answer to a body (what a batch request gets), or why the route refuses it. */
+  function answer(route: string, body: Json, behavior: Behavior): Json | Refusal {
+    if (route === "POST /embeddings") return embeddingList(body);
+    if (route === "POST /completions") {
+      const reply = planTextCompletion(body, behavior);
+      return reply instanceof Refusal ? reply : textCompletionObject(reply, nextId("cmpl-fake-"));
+    }
+    if (route === "POST /responses") {
+      const reply = planResponse(body, behavior);
+      return reply instanceof Refusal ? reply : wholeResponse(reply, nextId("resp_fake_"));
+    }
+    const reply = planChat(body, behavior);
+    return reply instanceof Refusal ? reply : chatCompletion({ ...reply, id: nextId("chatcmpl-fake-"), created: now() });
+  }
 
   async function chat(res: ServerResponse, signal: AbortSignal, body: Json, behavior: Behavior): Promise<void> {
-    const { model, messages } = body;
-    if (typeof model !== "string") return sendError(res, 400, "You must provide a model parameter.");
-    if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isRecord)) {
-      return sendError(res, 400, "'messages' must be a non-empty array of message objects.");
-    }
-    if (body.max_tokens !== undefined && MAX_COMPLETION_TOKENS_ONLY.test(model)) {
-      const message = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.";
-      return sendError(res, 400, message, "unsupported_parameter", {}, "max_tokens");
-    }
-    const outcome = planReply(
-      {
-        toolName: firstToolName(body.tools),
-        endsWithUser: messages.at(-1)?.role === "user",
-        lastUserText: textOf(messages.findLast((message) => message.role === "user")?.content),
-        maxTokens: maxTokens(body),
-      },
-      behavior,
-    );
-    const promptTokens = messages.reduce((sum, message) => sum + countTokens(textOf(message.content)) + 3, 0);
-    const cached = Math.min(behavior.cachedPromptTokens ?? 0, promptTokens);
-    const usage = {
-      prompt_tokens: promptTokens,
-      completion_tokens: completionTokens(outcome),
-      total_tokens: promptTokens + completionTokens(outcome),
-      ...(cached > 0 && { prompt_tokens_details: { cached_tokens: cached } }),
-      ...(behavior.reportedCost && { cost: reportedCost(behavior.reportedCost) }),
-    };
-    completions += 1;
-    const id = `chatcmpl-fake-${completions}`;
-    const created = Math.floor(Date.now() / 1000);
-
+    const reply = planChat(body, behavior);
+    if (reply instanceof Refusal) return sendRefusal(res, reply);
+    const completion = { ...reply, id: nextId("chatcmpl-fake-"), created: now() };
     if (body.stream === true) {
       const wantsUsage = isRecord(body.stream_options) && body.stream_options.include_usage === true;
-      const completion = { id, created, model, outcome, usage };
       return streamCompletion(res, signal, behavior, completion, wantsUsage && !behavior.omitStreamUsage);
     }
-    const message =
-      outcome.kind === "text"
-        ? { role: "assistant", content: outcome.text, refusal: null }
-        : { role: "assistant", content: null, tool_calls: [toolCall(outcome.name, TOOL_ARGUMENTS)], refusal: null };
-    sendJson(
-      res,
-      200,
-      {
-        id,
-        object: "chat.completion",
-        created,
-        model,
-        choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(outcome) }],
-        usage,
-        system_fingerprint: FINGERPRINT,
-      },
-      behavior.rateLimitHeaders,
-    );
+    sendJson(res, 200, chatCompletion(completion), behavior.rateLimitHeaders);
   }
 
   return async (call, res) => {
     const signal = await arrive(res, getBehavior);
     if (!signal) return;
     const behavior = getBehavior();
-    const { route, azureDeployment } = routeOf(call);
-    const azure = azureDeployment !== undefined;
+    const where = routeOf(call);
+    const { route, azure, deployment } = where;
     if (!authorized(call, behavior.requireApiKey, azure)) {
       return sendError(res, 401, "Incorrect API key provided.", "invalid_api_key");
     }
@@ -250,27 +277,31 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
       return sendError(res, status, `Injected failure (HTTP ${status}) from the fake provider.`, status === 429 ? "rate_limit_exceeded" : null, headers);
     }
     const reject = (message: string, param: string) => sendError(res, 400, message, null, {}, param);
+    if (STORE_ROUTES.has(route)) return store(where, call, res, behavior);
     if (route === "POST /audio/transcriptions") return transcribe(call, res, reject);
-    if (route === "POST /images/edits") return editImages(call, res, reject, Math.floor(Date.now() / 1000));
-    if (call.invalidJson) return sendError(res, 400, "We could not parse the JSON body of your request.");
-    if (!isRecord(call.body)) return sendError(res, 400, "The request body must be a JSON object.");
+    if (route === "POST /images/edits") return editImages(call, res, reject, now());
+    const json = jsonBody(call);
+    if (json instanceof Refusal) return sendRefusal(res, json);
     // Azure names the model by the deployment in the path.
-    const body = azure ? { ...call.body, model: azureDeployment } : call.body;
-    if (route === "POST /embeddings") return embeddings(res, body);
+    const body = deployment === undefined ? json : { ...json, model: deployment };
+    if (route === "POST /embeddings") {
+      const list = embeddingList(body);
+      return list instanceof Refusal ? sendRefusal(res, list) : sendJson(res, 200, list);
+    }
     if (route === "POST /audio/speech") return speak(res, body, reject);
-    if (route === "POST /rerank") return rerank(res, body, reject, `rerank-fake-${++completions}`);
-    if (route === "POST /moderations") return moderate(res, body, reject, `modr-fake-${++completions}`);
-    if (route === "POST /images/generations") return generateImages(res, body, reject, Math.floor(Date.now() / 1000));
+    if (route === "POST /rerank") return rerank(res, body, reject, nextId("rerank-fake-"));
+    if (route === "POST /moderations") return moderate(res, body, reject, nextId("modr-fake-"));
+    if (route === "POST /images/generations") return generateImages(res, body, reject, now());
     if (route === "POST /responses") {
-      completions += 1;
-      return respond(res, signal, body, behavior, `resp_fake_${completions}`, (message) => sendError(res, 400, message));
+      // The id is taken before the body is checked, so a refused request uses up its number.
+      const id = nextId("resp_fake_");
+      const reply = planResponse(body, behavior);
+      return reply instanceof Refusal ? sendRefusal(res, reply) : respond(res, signal, body, reply, behavior, id);
     }
     if (route === "POST /completions") {
-      const prompt = promptOf(body.prompt);
-      if (typeof body.model !== "string") return sendError(res, 400, "You must provide a model parameter.");
-      if (prompt === undefined) return sendError(res, 400, "'prompt' must be a string or a non-empty array.", null, {}, "prompt");
-      completions += 1;
-      return textCompletion(res, signal, body, prompt, behavior, `cmpl-fake-${completions}`);
+      const reply = planTextCompletion(body, behavior);
+      if (reply instanceof Refusal) return sendRefusal(res, reply);
+      return textCompletion(res, signal, body, reply, behavior, nextId("cmpl-fake-"));
     }
     return chat(res, signal, body, behavior);
   };

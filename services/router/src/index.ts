@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { Allowances, BudgetSpend, hashKey, releaseCodec, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { Allowances, BudgetSpend, gatewaySecret, hashKey, ObjectIds, releaseCodec, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { RouterBudgets } from "./budgets.js";
 import { cacheNotices } from "./config/cache-settings.js";
 import { splitModel } from "./config/deployment.js";
@@ -7,6 +7,7 @@ import { ModelGroups } from "./config/model-groups.js";
 import { unkeyedEntries } from "./config/provider-env.js";
 import { ConfigReloader } from "./config/reload.js";
 import { Cooldowns } from "./cooldowns.js";
+import { BatchBookings } from "./db/batch-bookings.js";
 import { BudgetAllowanceStore } from "./db/budget-allowance-store.js";
 import { DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
 import { SharedDeploymentLimits } from "./deployment-limits.js";
@@ -15,6 +16,7 @@ import { BackgroundHealth } from "./model-admin/background-health.js";
 import { ModelStore } from "./model-admin/model-store.js";
 import { ParamSeal } from "./model-admin/sealed-params.js";
 import { LiveModelList } from "./model-list.js";
+import { FilesApi } from "./files.js";
 import { PassThrough } from "./pass-through.js";
 import { SUPPORTED_PROVIDERS } from "./providers/index.js";
 import { ResponseCache } from "./response-cache.js";
@@ -61,7 +63,7 @@ export async function startRouter(deps: {
   const budgets = new RouterBudgets(new Allowances(budgetStore, deps.logger), new BudgetSpend(budgetStore, deps.logger));
   const masterKey = deps.config.general_settings.master_key;
   // Without either, nothing can be added (model admin takes the master key) and nothing stored under one can be read.
-  const store = new ModelStore(deps.database.db, new ParamSeal(process.env["LITELLM_SALT_KEY"] ?? masterKey ?? ""));
+  const store = new ModelStore(deps.database.db, new ParamSeal(gatewaySecret(deps.config)));
   const sealed = await store.sealStored();
   if (sealed > 0) deps.logger.info({ models: sealed }, "sealed the provider keys of runtime models stored in plain text");
   const models = new LiveModelList({ config: deps.config, store, bus: deps.bus, state, limits, budgets, logger: deps.logger });
@@ -92,6 +94,7 @@ export async function startRouter(deps: {
   const impl = createRouterService({
     health,
     passThrough: PassThrough.fromConfig(deps.config),
+    files: new FilesApi(new ObjectIds(gatewaySecret(deps.config)), new BatchBookings(deps.database.db), deps.logger),
     models,
     store,
     state,

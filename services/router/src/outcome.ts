@@ -24,6 +24,8 @@ export interface Outcome {
   failure: string | undefined;
   /** Milliseconds the failed attempts so far spent calling providers (Started.provider_ms adds the answering one's). */
   providerMs?: number;
+  /** The usage event's call_type, for calls that are not a call type's handler's (pass-through endpoints, the Files and Batch APIs). */
+  callName?: string;
 }
 
 export function costFor(d: Deployment, usage: Usage): number {
@@ -74,7 +76,6 @@ export function chunk({ json: value, data }: ChatChunk): CallEvent {
   return event({ case: "chunk", value: data === undefined ? json(value) : Buffer.from(data) });
 }
 
-/** The whole answer when it is not JSON (speech's audio), with its media type. */
 /** An answer that is not JSON, or a part of one (a pass-through target's, whose first part carries its status). */
 export function media(contentType: string, data: Uint8Array, status = 0): CallEvent {
   return event({ case: "media", value: { $typeName: "gateway.router.v1.Media", contentType, data, status } });

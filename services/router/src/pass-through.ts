@@ -54,6 +54,7 @@ export class PassThrough {
     checkPassThroughMethod(endpoint, req.method);
     const d = this.deployments.get(endpoint.path)!;
     outcome.deployment = d;
+    outcome.callName = "pass_through_endpoint";
     outcome.usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, unitCost: endpoint.cost_per_request };
     const headers: Record<string, string> = { ...req.providerHeaders };
     if (req.contentType !== "") headers["content-type"] = req.contentType;

@@ -37,6 +37,7 @@ import { modelGroupInfo } from "./model-admin/model-group-info.js";
 import type { ModelStore } from "./model-admin/model-store.js";
 import { updateModel } from "./model-admin/update-model.js";
 import type { LiveModelList } from "./model-list.js";
+import type { FilesApi } from "./files.js";
 import type { PassThrough } from "./pass-through.js";
 import { withoutGatewayFields } from "./gateway-fields.js";
 import type { ResponseCache } from "./response-cache.js";
@@ -70,6 +71,8 @@ export interface RouterDeps {
   health?: BackgroundHealth | undefined;
   /** general_settings.pass_through_endpoints; absent when the config has none. */
   passThrough?: PassThrough | undefined;
+  /** OpenAI's Files and Batch APIs; absent, they are refused (they need the router's database). */
+  files?: FilesApi | undefined;
 }
 
 /** Cached answers to drop: by key, or all of them. */
@@ -200,7 +203,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       httpStatus: error ? Number(error.metadata.get("x-http-status") ?? 500) : 200,
       stream: body?.["stream"] === true,
       usageEstimated: outcome.usageEstimated,
-      callType: CALL_HANDLERS.get(req.callType)?.name ?? (req.callType === CallType.PASS_THROUGH ? "pass_through_endpoint" : ""),
+      callType: outcome.callName ?? CALL_HANDLERS.get(req.callType)?.name ?? "",
       cacheHit: cached.hit,
       cacheKey: cached.key,
       ...payload?.fields(body),
@@ -229,6 +232,10 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         if (req.callType === CallType.PASS_THROUGH) {
           if (!deps.passThrough) throw gatewayError("this gateway has no pass-through endpoints", Code.NotFound, { type: "not_found_error" });
           return deps.passThrough.call(req, ctx.signal, outcome);
+        }
+        if (req.callType === CallType.FILES) {
+          if (!deps.files) throw gatewayError("the Files and Batch APIs need the router's database", Code.FailedPrecondition, { type: "invalid_request_error" });
+          return deps.files.call(req, deps.models.table().groups, ctx.signal, outcome);
         }
         const handler = CALL_HANDLERS.get(req.callType);
         if (!handler) throw new ConnectError(`call type ${CallType[req.callType]} is not supported`, Code.Unimplemented);

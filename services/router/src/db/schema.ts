@@ -52,3 +52,14 @@ export const budgetAllowances = router.table(
   },
   (t) => [primaryKey({ columns: [t.subject, t.windowStart] })],
 );
+
+/**
+ * Batches (OpenAI's Batch API) whose cost has been booked: a finished batch
+ * is booked by the first call that reads it finished, on whichever router
+ * replica, and by no other.
+ */
+export const bookedBatches = router.table("booked_batches", {
+  /** The deployment's id, "/", and the provider's id of the batch. */
+  batch: text("batch").primaryKey(),
+  bookedAt: timestamp("booked_at", { withTimezone: true }).notNull().defaultNow(),
+});

@@ -10,7 +10,8 @@ function endpoint(d: Deployment): OpenAIEndpoint {
   // api_base is the resource's endpoint (checked at config load); some configs add the /openai segment themselves.
   const resource = (d.apiBase ?? "").replace(/\/openai$/, "");
   const base = `${resource}/openai/deployments/${encodeURIComponent(d.providerModel)}`;
-  const query = `?api-version=${encodeURIComponent(d.apiVersion ?? DEFAULT_API_VERSION)}`;
+  const version = `api-version=${encodeURIComponent(d.apiVersion ?? DEFAULT_API_VERSION)}`;
+  const query = `?${version}`;
   return {
     chatUrl: `${base}/chat/completions${query}`,
     embeddingsUrl: `${base}/embeddings${query}`,
@@ -19,6 +20,8 @@ function endpoint(d: Deployment): OpenAIEndpoint {
     imageEditsUrl: `${base}/images/edits${query}`,
     speechUrl: `${base}/audio/speech${query}`,
     transcriptionsUrl: `${base}/audio/transcriptions${query}`,
+    // Files and batches belong to the resource, not to one of its deployments.
+    accountUrl: (path, more) => `${resource}/openai${path}?${version}${more === "" ? "" : `&${more}`}`,
     headers: d.apiKey ? { "api-key": d.apiKey } : {},
   };
 }

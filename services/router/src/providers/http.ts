@@ -152,7 +152,7 @@ export async function postJson(provider: string, req: UpstreamRequest): Promise<
   const { deployment } = req.call;
   const body = clientJson(deployment.extraBody ? withFields(req.body, deployment.extraBody) : req.body);
   const headers = req.sign ? { "content-type": "application/json", ...req.headers, ...req.sign(body) } : { "content-type": "application/json", ...req.headers };
-  return post(provider, req, headers, body);
+  return send(provider, req, "POST", headers, body);
 }
 
 /** POSTs a multipart form upstream (an upload: audio to transcribe); the deployment's extra_body does not apply. */
@@ -160,10 +160,17 @@ export async function postForm(provider: string, req: Omit<UpstreamRequest, "bod
   // Node's own encoder writes the parts and picks the boundary.
   const encoded = new Response(form);
   const body = Buffer.from(await encoded.arrayBuffer());
-  return post(provider, req, { "content-type": encoded.headers.get("content-type")!, ...req.headers }, body);
+  return send(provider, req, "POST", { "content-type": encoded.headers.get("content-type")!, ...req.headers }, body);
 }
 
-async function post(provider: string, req: Omit<UpstreamRequest, "body" | "sign">, headers: Record<string, string>, body: string | Buffer): Promise<Dispatcher.ResponseData> {
+/** Sends a request of any method upstream with its body as given (or none); resolves to the successful response, or throws a ProviderError. */
+export async function send(
+  provider: string,
+  req: Omit<UpstreamRequest, "body" | "sign">,
+  method: Dispatcher.HttpMethod,
+  headers: Record<string, string>,
+  body: string | Buffer | null,
+): Promise<Dispatcher.ResponseData> {
   const { origin, path } = target(req.url);
   const { signal, rateLimited, deployment } = req.call;
   let response: Dispatcher.ResponseData;
@@ -171,7 +178,7 @@ async function post(provider: string, req: Omit<UpstreamRequest, "body" | "sign"
     response = await agent.request({
       origin,
       path,
-      method: "POST",
+      method,
       // The deployment's extra_headers go last: they may replace any other, its credential included.
       headers: deployment.extraHeaders ? { ...headers, ...deployment.extraHeaders } : headers,
       body,

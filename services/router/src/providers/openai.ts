@@ -22,6 +22,8 @@ export interface OpenAIEndpoint {
   rerankUrl?: string;
   /** OpenAI's moderations, which Azure OpenAI does not serve. */
   moderationsUrl?: string;
+  /** OpenAI's Files and Batch APIs: a path's URL (/files, /batches/…) with a query. */
+  accountUrl(path: string, query: string): string;
   headers: Record<string, string>;
 }
 
@@ -85,6 +87,10 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     chatStream: (call) => stream(call, endpoint(call.deployment).chatUrl),
     textCompletion: (call) => answer(call, endpoint(call.deployment).textCompletionsUrl),
     textCompletionStream: (call) => stream(call, endpoint(call.deployment).textCompletionsUrl),
+    accountApi: (d) => {
+      const { accountUrl, headers } = endpoint(d);
+      return { url: accountUrl, headers };
+    },
 
     async embeddings(call): Promise<JsonResult> {
       const d = call.deployment;
@@ -192,6 +198,7 @@ export function openAIEndpointAt(base: string, apiKey: string | undefined): Open
     responsesUrl: `${base}/responses`,
     rerankUrl: `${base}/rerank`,
     moderationsUrl: `${base}/moderations`,
+    accountUrl: (path, query) => (query === "" ? base + path : `${base}${path}?${query}`),
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
   };
 }

@@ -67,6 +67,12 @@ export interface NamedEvent {
   json: Json;
 }
 
+/** Where a deployment's account-wide APIs are (OpenAI's Files and Batch APIs): the URL of a path with a query ("" or "a=1&b=2"), and the headers that authenticate. */
+export interface AccountApi {
+  url(path: string, query: string): string;
+  headers: Record<string, string>;
+}
+
 /**
  * Speaks one provider's wire format. Requests come in, and results go out, in
  * OpenAI's shapes. Failures are ProviderErrors.
@@ -127,6 +133,8 @@ export interface ProviderAdapter {
    */
   generateContent?(call: ProviderCall): Promise<JsonResult>;
   generateContentStream?(call: ProviderCall): Promise<AsyncIterable<Json>>;
+  /** OpenAI's Files and Batch APIs, for providers that serve them in its shapes; unset when the provider has none here. */
+  accountApi?(d: Deployment): AccountApi;
 }
 
 /** A provider's failure, in OpenAI's terms, with nothing secret in its message. */
