@@ -22,7 +22,7 @@ import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendProvider, g
 import { liveliness, readiness } from "./routes/health.js";
 import { imageEdits, imageGenerations } from "./routes/images.js";
 import { blockKey, deleteKeys, generateKey, keyHealth, keyInfoRoute, listKeyAliases, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
-import { countGeminiTokens, GEMINI_COUNT_TOKENS, GEMINI_MODEL_CALL, generateContentRoute } from "./routes/generate-content.js";
+import { countGeminiTokens, embedContentRoute, GEMINI_COUNT_TOKENS, GEMINI_EMBED, GEMINI_MODEL_CALL, generateContentRoute } from "./routes/generate-content.js";
 import { getGeminiModel, listGeminiModels } from "./routes/gemini-models.js";
 import { countTokens, messages } from "./routes/messages.js";
 import { passThrough } from "./routes/pass-through.js";
@@ -220,6 +220,7 @@ const PATH_ROUTES = [
   { method: "POST", path: GEMINI_MODEL_CALL, handler: generateContentRoute, label: "/v1beta/models/{model}:generateContent" },
   { method: "GET", path: /^\/v1beta\/models\/./, handler: getGeminiModel, label: "/v1beta/models/{model}" },
   { method: "POST", path: GEMINI_COUNT_TOKENS, handler: countGeminiTokens, label: "/v1beta/models/{model}:countTokens" },
+  { method: "POST", path: GEMINI_EMBED, handler: embedContentRoute, label: "/v1beta/models/{model}:embedContent" },
 ];
 
 function pathRoute(method: string | undefined, path: string) {
@@ -242,6 +243,7 @@ const OWN_ROUTE_CHECK = new Set<RouteHandler>([
   files,
   messages,
   generateContentRoute,
+  embedContentRoute,
   liveliness,
   readiness,
   metricsRoute,

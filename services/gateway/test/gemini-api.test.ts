@@ -6,7 +6,7 @@ import { MASTER_KEY, writeConfig } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type FakeBehindGateway } from "./support/modes.js";
 
 // Google's Gemini API (models/{model}:generateContent, :streamGenerateContent,
-// :countTokens) over an OpenAI-compatible deployment, driven by Google's own
+// :countTokens, :embedContent, :batchEmbedContents) over an OpenAI-compatible deployment, driven by Google's own
 // SDK as the Gemini CLI drives it: answers, streams, function calls and
 // their results, the key's checks and the ledger, and errors in Google's shape.
 
@@ -19,6 +19,12 @@ model_list:
     litellm_params: { model: openai/gpt-4o, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
   - model_name: gemini-model
     litellm_params: { model: gemini/gemini-3-flash-preview, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY, temperature: 0.2 }
+  - model_name: openai-embed
+    litellm_params: { model: openai/text-embedding-3-small, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+    model_info: { mode: embedding }
+  - model_name: gemini-embed
+    litellm_params: { model: gemini/gemini-embedding-001, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY }
+    model_info: { mode: embedding }
 general_settings:
   master_key: ${MASTER_KEY}
 `);
@@ -147,13 +153,48 @@ describe.each([MODES[0]!, MODES[1]!])("Gemini API, $name", (mode) => {
     expect(row).toMatchObject({ call_type: "agenerate_content", custom_llm_provider: "gemini", usage_estimated: false, prompt_tokens: answered.usageMetadata?.promptTokenCount });
   });
 
+  it("embeds with embedContent and batchEmbedContents on any deployment that embeds, and books them", async () => {
+    const many = await gemini().models.embedContent({ model: "openai-embed", contents: ["first text", "second text"], config: { outputDimensionality: 8 } });
+    expect(many.embeddings?.map((e) => e.values?.length)).toEqual([8, 8]);
+    expect(provider().requests.at(-1)).toMatchObject({ path: "/v1/embeddings", body: { model: "text-embedding-3-small", input: ["first text", "second text"], dimensions: 8 } });
+    // The task type reaches Gemini, which takes it; OpenAI, which does not, never sees it.
+    const native = await gemini().models.embedContent({ model: "gemini-embed", contents: "a query", config: { taskType: "RETRIEVAL_QUERY" } });
+    expect(native.embeddings).toHaveLength(1);
+    expect(provider().requests.at(-1)).toMatchObject({
+      path: "/v1beta/models/gemini-embedding-001:batchEmbedContents",
+      body: { requests: [{ model: "models/gemini-embedding-001", content: { parts: [{ text: "a query" }] }, taskType: "RETRIEVAL_QUERY" }] },
+    });
+    await gemini().models.embedContent({ model: "openai-embed", contents: "typed", config: { taskType: "RETRIEVAL_QUERY" } });
+    expect(provider().requests.at(-1)?.body).toEqual({ model: "text-embedding-3-small", input: ["typed"] });
+
+    const single = await fetch(`${setup.gateway.baseUrl}/v1beta/models/openai-embed:embedContent`, {
+      method: "POST",
+      headers: { "x-goog-api-key": MASTER_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ content: { parts: [{ text: "just one" }] } }),
+    });
+    expect(single.status).toBe(200);
+    const { embedding } = (await single.json()) as { embedding: { values: number[] } };
+    expect(embedding.values.length).toBeGreaterThan(0);
+    const row = await setup.gateway.spendLog(single.headers.get("x-litellm-call-id")!);
+    expect(row).toMatchObject({ call_type: "aembedding", model_group: "openai-embed", status: "success" });
+    expect(row["prompt_tokens"]).toBeGreaterThan(0);
+
+    const empty = await fetch(`${setup.gateway.baseUrl}/v1beta/models/openai-embed:batchEmbedContents`, {
+      method: "POST",
+      headers: { "x-goog-api-key": MASTER_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ requests: [] }),
+    });
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: { status: string; message: string } }).error).toMatchObject({ status: "INVALID_ARGUMENT", message: expect.stringContaining("requests") });
+  });
+
   it("lists and gets the key's model groups in Gemini's shapes, page by page", async () => {
     const names = async (apiKey?: string) => {
       const listed = [];
       for await (const model of await gemini(apiKey).models.list({ config: { pageSize: 2 } })) listed.push(model.name);
       return listed;
     };
-    expect(await names()).toEqual(["models/fast-model", "models/smart-model", "models/gemini-model"]);
+    expect(await names()).toEqual(["models/fast-model", "models/smart-model", "models/gemini-model", "models/openai-embed", "models/gemini-embed"]);
     const { json } = await admin<GeneratedKey>(setup.gateway.baseUrl, "POST", "/key/generate", { models: ["smart-model"] });
     expect(await names(json.key)).toEqual(["models/smart-model"]);
     expect(await gemini().models.get({ model: "fast-model" })).toMatchObject({ name: "models/fast-model", supportedActions: expect.arrayContaining(["generateContent"]) });

@@ -40,6 +40,8 @@ export const RERANK_DEFAULTS: Takes = new Map();
 export const MODERATION_DEFAULTS: Takes = new Map();
 // A generateContent body takes them once it is a chat request (generate-content.ts).
 export const GENERATE_CONTENT_DEFAULTS: Takes = new Map();
+// An embedContent body takes them once it is an embeddings request (embed-content.ts).
+export const EMBED_CONTENT_DEFAULTS: Takes = new Map();
 export const MESSAGES_DEFAULTS: Takes = new Map([
   ...asIs(["temperature", "top_p", "top_k", "max_tokens"]),
   ["max_completion_tokens", "max_tokens"],

@@ -1,8 +1,9 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { speech, validateSpeechBody } from "./audio-speech.js";
 import { transcription, validateTranscriptionBody } from "./audio-transcriptions.js";
-import { CHAT_DEFAULTS, EMBEDDING_DEFAULTS, GENERATE_CONTENT_DEFAULTS, IMAGE_DEFAULTS, MESSAGES_DEFAULTS, MODERATION_DEFAULTS, RERANK_DEFAULTS, SPEECH_DEFAULTS, TRANSCRIPTION_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
+import { CHAT_DEFAULTS, EMBED_CONTENT_DEFAULTS, EMBEDDING_DEFAULTS, GENERATE_CONTENT_DEFAULTS, IMAGE_DEFAULTS, MESSAGES_DEFAULTS, MODERATION_DEFAULTS, RERANK_DEFAULTS, SPEECH_DEFAULTS, TRANSCRIPTION_DEFAULTS, RESPONSES_DEFAULTS, TEXT_COMPLETION_DEFAULTS, type Takes } from "./call-defaults.js";
 import { chat, chatStream, validateChatBody } from "./chat-completion.js";
+import { embedContent, validateEmbedContentBody } from "./embed-content.js";
 import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
 import { generateContent, generateContentStream, validateGenerateContentBody } from "./generate-content.js";
 import { imageEdits, imageGenerations, validateImageEditsBody, validateImageGenerationsBody } from "./images.js";
@@ -43,6 +44,7 @@ export const CALL_HANDLERS: ReadonlyMap<CallType, CallHandler> = new Map([
     { name: "acompletion", validate: validateChatBody, defaults: CHAT_DEFAULTS, run: (call, outcome) => (streams(call.body) ? chatStream : chat)(call, outcome) },
   ],
   [CallType.EMBEDDINGS, { name: "aembedding", validate: validateEmbeddingsBody, defaults: EMBEDDING_DEFAULTS, run: embeddings }],
+  [CallType.EMBED_CONTENT, { name: "aembedding", validate: validateEmbedContentBody, defaults: EMBED_CONTENT_DEFAULTS, run: embedContent }],
   [CallType.IMAGE_GENERATIONS, { name: "aimage_generation", validate: validateImageGenerationsBody, defaults: IMAGE_DEFAULTS, run: imageGenerations }],
   [CallType.IMAGE_EDITS, { name: "aimage_edit", validate: validateImageEditsBody, defaults: IMAGE_DEFAULTS, run: imageEdits }],
   [CallType.AUDIO_SPEECH, { name: "aspeech", validate: validateSpeechBody, defaults: SPEECH_DEFAULTS, run: speech }],

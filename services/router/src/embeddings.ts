@@ -2,7 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { estimateTokens, gatewayError } from "@gateway/common";
 import { estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor, servedBy } from "./providers/index.js";
-import type { OpenAIBody, ProviderCall, Usage } from "./providers/provider.js";
+import type { Json, OpenAIBody, ProviderCall, Usage } from "./providers/provider.js";
 import { fitParams } from "./translate/params.js";
 
 function invalidInput(): Error {
@@ -21,8 +21,8 @@ function inputTokens(input: unknown): number {
   return Array.isArray(input) ? input.reduce<number>((sum, item) => sum + inputTokens(item), 0) : 0;
 }
 
-/** OpenAI embeddings on the call's deployment: Started, the OpenAI list, Finished. */
-export async function embeddings(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
+/** OpenAI embeddings on the call's deployment: the OpenAI list and its usage (counted here when the provider reports none). */
+export async function embedded(call: ProviderCall, outcome: Outcome): Promise<{ list: Json; usage: Usage }> {
   const d = call.deployment;
   outcome.deployment = d;
   const embed = servedBy(d, "embeddings", "serve embeddings");
@@ -34,5 +34,12 @@ export async function embeddings(call: ProviderCall, outcome: Outcome): Promise<
     outcome.usageEstimated = true;
     result.response["usage"] = { prompt_tokens: usage.promptTokens, total_tokens: usage.promptTokens };
   }
-  return [started(d), response(result.response), finished(outcome, d, usage)];
+  return { list: result.response, usage };
+}
+
+/** OpenAI embeddings on the call's deployment: Started, the OpenAI list, Finished. */
+export async function embeddings(call: ProviderCall, outcome: Outcome): Promise<CallEvent[]> {
+  const d = call.deployment;
+  const { list, usage } = await embedded(call, outcome);
+  return [started(d), response(list), finished(outcome, d, usage)];
 }

@@ -16,8 +16,11 @@ import { modelsFor } from "./models.js";
 const PAGE = 50;
 const MOST = 1000;
 
+// Every group answers each; an embedding call to a chat model is the provider's to refuse.
+const METHODS = ["generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"];
+
 function geminiModel(m: ModelGroup) {
-  return { name: `models/${m.name}`, displayName: m.name, supportedGenerationMethods: ["generateContent", "streamGenerateContent", "countTokens"] };
+  return { name: `models/${m.name}`, displayName: m.name, supportedGenerationMethods: METHODS };
 }
 
 function invalidPageToken(): Error {

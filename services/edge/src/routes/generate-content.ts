@@ -5,13 +5,13 @@ import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
 import { googleErrorBody } from "../google-errors.js";
 import { apiKeyOf, pathSegment, readJsonObject, sendJson } from "../http.js";
-import { callModel, invalid, positiveInt, type ModelApi } from "../model-call.js";
+import { ANSWERED_WHOLE, callModel, invalid, positiveInt, type ModelApi } from "../model-call.js";
 import { sendError } from "../openai-errors.js";
 
 // Google's Gemini API over any model in the config, as LiteLLM serves it
 // for the google-genai SDKs and the Gemini CLI: models/{model}:generateContent,
-// :streamGenerateContent (server-sent events, as with ?alt=sse) and
-// :countTokens, under /v1beta, where Google's SDKs ask (unversioned, these
+// :streamGenerateContent (server-sent events, as with ?alt=sse),
+// :countTokens, :embedContent and :batchEmbedContents, under /v1beta, where Google's SDKs ask (unversioned, these
 // paths would fall under /models/*, which allowed_routes' info_routes open).
 // The key comes as x-goog-api-key, ?key= or any header the other routes
 // read; errors are in Google's shape.
@@ -19,6 +19,7 @@ import { sendError } from "../openai-errors.js";
 /** A Gemini API path: its model (as sent, escapes not yet undone) and method. */
 export const GEMINI_MODEL_CALL = /^\/v1beta\/models\/(.+):(generateContent|streamGenerateContent)$/;
 export const GEMINI_COUNT_TOKENS = /^\/v1beta\/models\/(.+):countTokens$/;
+export const GEMINI_EMBED = /^\/v1beta\/models\/(.+):(embedContent|batchEmbedContents)$/;
 
 type Body = Record<string, unknown>;
 
@@ -37,12 +38,27 @@ function geminiApi(model: string, stream: boolean): ModelApi {
     // Gemini's streams end with their last chunk, and no marker after it.
     endStream: (res) => res.end(),
     providerHeaders: () => ({}),
-    async readBody(req, limit) {
-      const { body } = await readJsonObject(req, limit);
-      const sent: Body = Object.assign({}, body, { model, stream });
-      return { raw: Buffer.from(JSON.stringify(sent)), body: sent, contentType: "" };
-    },
+    readBody: withPathFields({ model, stream }),
   };
+}
+
+/** Reads a JSON body and adds what the path says (the model, and the call's kind), for the router. */
+function withPathFields(fields: Body): NonNullable<ModelApi["readBody"]> {
+  return async (req, limit) => {
+    const { body } = await readJsonObject(req, limit);
+    const sent: Body = Object.assign({}, body, fields);
+    return { raw: Buffer.from(JSON.stringify(sent)), body: sent, contentType: "" };
+  };
+}
+
+/** Runs a Gemini API route, answering its failures in Google's shape. */
+async function asGoogle(ctx: RequestContext, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    ctx.options.logger.debug({ requestId: ctx.requestId, err: (err as Error).message }, "request failed");
+    sendError(ctx.res, err, { "x-litellm-call-id": ctx.requestId }, googleErrorBody);
+  }
 }
 
 /** The key of a request that sends it as Google's clients may: ?key= when no header carries one. */
@@ -57,12 +73,15 @@ export function takeQueryKey(req: IncomingMessage): void {
 export async function generateContentRoute(ctx: RequestContext): Promise<void> {
   const [, model, method] = GEMINI_MODEL_CALL.exec(ctx.path)!;
   takeQueryKey(ctx.req);
-  try {
-    await callModel(ctx, geminiApi(pathSegment(model!), method === "streamGenerateContent"));
-  } catch (err) {
-    ctx.options.logger.debug({ requestId: ctx.requestId, err: (err as Error).message }, "request failed");
-    sendError(ctx.res, err, { "x-litellm-call-id": ctx.requestId }, googleErrorBody);
-  }
+  await asGoogle(ctx, () => callModel(ctx, geminiApi(pathSegment(model!), method === "streamGenerateContent")));
+}
+
+/** POST models/{model}:embedContent and :batchEmbedContents, on any deployment that embeds. */
+export async function embedContentRoute(ctx: RequestContext): Promise<void> {
+  const [, model, method] = GEMINI_EMBED.exec(ctx.path)!;
+  takeQueryKey(ctx.req);
+  const api: ModelApi = { ...ANSWERED_WHOLE, callType: CallType.EMBED_CONTENT, readBody: withPathFields({ model: pathSegment(model!), batch: method === "batchEmbedContents" }) };
+  await asGoogle(ctx, () => callModel(ctx, api));
 }
 
 // What Gemini counts for an image of up to 384 pixels a side (larger ones are tiled); the request does not say an image's size.

@@ -4,12 +4,16 @@ import { embeddingInputs, embeddingList } from "./embedding-list.js";
 
 // OpenAI embeddings requests and responses in Gemini's batchEmbedContents shapes.
 
-export const GEMINI_EMBEDDING_PARAMS: ReadonlySet<string> = new Set(["model", "input", "dimensions", "encoding_format"]);
+export const GEMINI_EMBEDDING_PARAMS: ReadonlySet<string> = new Set(["model", "input", "dimensions", "encoding_format", "task_type"]);
 
 export function toGeminiEmbeddingsRequest(body: OpenAIBody, modelName: string): Json {
-  const dimensions = typeof body["dimensions"] === "number" ? { outputDimensionality: body["dimensions"] } : {};
+  const options = {
+    ...(typeof body["dimensions"] === "number" && { outputDimensionality: body["dimensions"] }),
+    // LiteLLM's name for what the texts are for (RETRIEVAL_QUERY, RETRIEVAL_DOCUMENT, …).
+    ...(typeof body["task_type"] === "string" && { taskType: body["task_type"] }),
+  };
   return {
-    requests: embeddingInputs(body["input"], "gemini").map((text) => ({ model: modelName, content: { parts: [{ text }] }, ...dimensions })),
+    requests: embeddingInputs(body["input"], "gemini").map((text) => ({ model: modelName, content: { parts: [{ text }] }, ...options })),
   };
 }
 
