@@ -218,6 +218,8 @@ const keyGenerationSettings = z.looseObject({
   personal_key_generation: z.looseObject({ allowed_user_roles: z.array(z.enum(USER_ROLES)).optional(), required_params: requiredParams }).optional(),
 });
 
+const callbackList = z.union([z.string(), z.array(z.string())]).optional();
+
 const litellmSettings = z.looseObject({
   /** What /key/generate gives a key for what its request leaves out. */
   default_key_generate_params: z
@@ -258,6 +260,12 @@ const litellmSettings = z.looseObject({
   require_auth_for_metrics_endpoint: z.boolean().optional(),
   /** Book no end user in the ledger (its limits and budgets still hold). */
   disable_end_user_cost_tracking: z.boolean().optional(),
+  /** LiteLLM's logging callbacks: "prometheus" serves LiteLLM's metrics at /metrics; others are not run (a start names them). */
+  callbacks: callbackList,
+  success_callback: callbackList,
+  failure_callback: callbackList,
+  /** LiteLLM's metrics label series by end user too. */
+  enable_end_user_cost_tracking_prometheus_only: z.boolean().optional(),
   /** Names requests may use for a model group, for every key: checked, priced, called and booked as that group. */
   model_alias_map: z.record(z.string().min(1), z.string().min(1)).optional(),
   ...reliabilitySettings,
@@ -407,6 +415,16 @@ const READ_SETTINGS: Record<string, ReadonlySet<string>> = {
  * so a start can say so rather than leave them silently without effect.
  * model_info is left out: beyond what the gateway reads it is descriptive.
  */
+const CALLBACK_SETTINGS = ["callbacks", "success_callback", "failure_callback"] as const;
+
+/** The logging callbacks the config names, each with the setting that names it. */
+function callbacksOf(config: GatewayConfig): [setting: string, callback: string][] {
+  return CALLBACK_SETTINGS.flatMap((setting) => [config.litellm_settings[setting] ?? []].flat().map((callback) => [setting, callback] as [string, string]));
+}
+
+/** Whether the config asks for LiteLLM's Prometheus metrics (its "prometheus" callback). */
+export const asksLiteLLMMetrics = (config: GatewayConfig): boolean => callbacksOf(config).some(([, callback]) => callback === "prometheus");
+
 export function ignoredSettings(config: GatewayConfig): string[] {
   const unread = (section: string, value: object, path: string) =>
     Object.keys(value)
@@ -420,6 +438,9 @@ export function ignoredSettings(config: GatewayConfig): string[] {
     ...unread("cache_params", config.litellm_settings.cache_params ?? {}, "litellm_settings.cache_params"),
     ...unread("general_settings", config.general_settings, "general_settings"),
     ...unread("router_settings", config.router_settings, "router_settings"),
+    ...callbacksOf(config)
+      .filter(([, callback]) => callback !== "prometheus")
+      .map(([setting, callback]) => `litellm_settings.${setting}: ${callback}`),
   ];
 }
 

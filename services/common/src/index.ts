@@ -1,5 +1,6 @@
 export * from "./bus/index.js";
 export {
+  asksLiteLLMMetrics,
   CALL_DEFAULT_SETTINGS,
   ConfigError,
   groupAliases,

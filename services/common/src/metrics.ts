@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { LiteLLMMetrics, type LiteLLMRequest } from "./litellm-metrics.js";
 import { SeriesCounter, SeriesGauge, SeriesHistogram } from "./metric-series.js";
 
 // Prometheus metrics: one registry per process, served by the edge at
@@ -115,26 +116,27 @@ lagGauge("gateway_jetstream_consumer_pending", "Usage messages in JetStream not 
 lagGauge("gateway_jetstream_consumer_ack_pending", "Usage messages delivered to the consumer and not yet acknowledged.", (lag) => lag.ackPending);
 
 /** What the router knows of a finished request. */
-export interface RequestOutcome {
-  /** The configured model group, or "" when no deployment was chosen. */
-  modelGroup: string;
-  deployment: string;
+export interface RequestOutcome extends LiteLLMRequest {
   callType: string;
-  success: boolean;
-  errorType: string;
-  latencyMs: number;
-  promptTokens: number;
-  completionTokens: number;
-  spendUsd: number;
   /** Answered from the response cache: no provider was called. */
   cacheHit: boolean;
 }
 
+// LiteLLM's metrics, once the config asks for them.
+let litellm: LiteLLMMetrics | undefined;
+
 export const metrics = {
+  /** Serves LiteLLM's metrics too (litellm_settings.callbacks: ["prometheus"]), by end user when `endUsers`. */
+  serveLiteLLM(endUsers: boolean): void {
+    litellm ??= new LiteLLMMetrics(metricsRegistry, endUsers);
+  },
+
   /** One request that reached the router, when it is finished. */
   request(outcome: RequestOutcome): void {
     const { modelGroup, deployment, callType } = outcome;
     requests.inc([modelGroup, deployment, callType, outcome.success ? "success" : "failure", outcome.errorType]);
+    // A cached answer called no deployment.
+    litellm?.request(outcome.cacheHit ? { ...outcome, deployment: "" } : outcome);
     // A cached answer took no time nor tokens of the deployment that once gave it.
     if (outcome.cacheHit) {
       cacheHits.inc([modelGroup, callType]);

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, ignoredSettings, includedFiles, loadConfig, parseConfig } from "../src/config.js";
+import { asksLiteLLMMetrics, ConfigError, ignoredSettings, includedFiles, loadConfig, parseConfig } from "../src/config.js";
 
 const MODEL = `model_list:
   - model_name: fast-model
@@ -59,7 +59,7 @@ describe("config.yaml", () => {
     model_info: { id: a, base_model: gpt-4o, supports_vision: true }
   - model_name: b
     litellm_params: { model: openai/gpt-4o-mini, temperature: 0.5, max_retries: 1, extra_headers: { X-Team: a }, extra_body: { top_k: 1 } }
-litellm_settings: { drop_params: true, cache: true, cache_params: { type: redis, host: localhost, ttl: 60 }, success_callback: [langfuse], num_retries: 1 }
+litellm_settings: { drop_params: true, cache: true, cache_params: { type: redis, host: localhost, ttl: 60 }, success_callback: [langfuse, prometheus], callbacks: datadog, num_retries: 1 }
 general_settings: { master_key: sk-x, alerting: [slack] }
 router_settings: { routing_strategy: simple-shuffle, redis_host: localhost }
 environment_variables: { A: b }
@@ -69,11 +69,14 @@ environment_variables: { A: b }
     expect(ignoredSettings(config)).toEqual([
       "model_list[].litellm_params.max_retries",
       "model_list[].litellm_params.input_cost_per_pixel",
-      "litellm_settings.success_callback",
       "litellm_settings.cache_params.host",
       "general_settings.alerting",
       "router_settings.redis_host",
+      "litellm_settings.callbacks: datadog",
+      "litellm_settings.success_callback: langfuse",
     ]);
+    expect(asksLiteLLMMetrics(config)).toBe(true);
+    expect(asksLiteLLMMetrics(parseConfig("litellm_settings: { callbacks: [langfuse] }\n", {}))).toBe(false);
   });
 
   it("checks a deployment's call parameters and headers, naming the entry", () => {

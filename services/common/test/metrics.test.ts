@@ -1,5 +1,32 @@
 import { expect, test } from "vitest";
-import { metrics, metricsRegistry } from "../src/index.js";
+import { metrics, metricsRegistry, type RequestOutcome } from "../src/index.js";
+
+/** A finished request's outcome, with what a test sets. */
+function outcomeOf(fields: Partial<RequestOutcome>): RequestOutcome {
+  return {
+    keyHash: "",
+    keyAlias: "",
+    teamId: "",
+    teamAlias: "",
+    userId: "",
+    endUser: "",
+    modelGroup: "",
+    deployment: "",
+    providerModel: "",
+    provider: "",
+    apiBase: "",
+    callType: "acompletion",
+    success: true,
+    httpStatus: 200,
+    errorType: "",
+    latencyMs: 1,
+    promptTokens: 0,
+    completionTokens: 0,
+    spendUsd: 0,
+    cacheHit: false,
+    ...fields,
+  };
+}
 
 async function sample(name: string, labels: Record<string, string>): Promise<number | undefined> {
   const metric = await metricsRegistry.getSingleMetric(name)?.get();
@@ -38,7 +65,7 @@ test("tracks requests in flight per route until they are answered", async () => 
 });
 
 test("counts requests, tokens and spend, and files latencies in cumulative buckets", async () => {
-  const outcome = { modelGroup: "bucket-model", deployment: "d-1", callType: "acompletion", success: true, errorType: "", promptTokens: 10, completionTokens: 4, spendUsd: 0.5, cacheHit: false };
+  const outcome = outcomeOf({ modelGroup: "bucket-model", deployment: "d-1", promptTokens: 10, completionTokens: 4, spendUsd: 0.5 });
   for (const latencyMs of [20, 40, 40, 2000]) metrics.request({ ...outcome, latencyMs });
   metrics.request({ ...outcome, success: false, errorType: "timeout", latencyMs: 5, promptTokens: 0, completionTokens: 0, spendUsd: 0 });
   const series = { model_group: "bucket-model", deployment: "d-1", call_type: "acompletion" };
@@ -54,11 +81,35 @@ test("counts requests, tokens and spend, and files latencies in cumulative bucke
 });
 
 test("counts an answer from the response cache as a request and a hit, with none of a deployment's time, tokens or spend", async () => {
-  const hit = { modelGroup: "cached-model", deployment: "d-2", callType: "aembedding", success: true, errorType: "", latencyMs: 1, promptTokens: 7, completionTokens: 0, spendUsd: 0, cacheHit: true };
+  const hit = outcomeOf({ modelGroup: "cached-model", deployment: "d-2", callType: "aembedding", promptTokens: 7, cacheHit: true });
   metrics.request(hit);
   metrics.request(hit);
   expect(await sample("gateway_requests_total", { model_group: "cached-model", status: "success" })).toBe(2);
   expect(await sample("gateway_cache_hits_total", { model_group: "cached-model", call_type: "aembedding" })).toBe(2);
   expect(await sample("gateway_tokens_total", { model_group: "cached-model" })).toBeUndefined();
   expect(await metricsRegistry.metrics()).not.toMatch(/gateway_request_duration_seconds_count\{model_group="cached-model"/);
+});
+
+test("serves LiteLLM's metrics by its names and labels once asked, end users left out unless asked", async () => {
+  const asked = outcomeOf({ keyHash: "hash-1", keyAlias: "cli", teamId: "t1", teamAlias: "platform", userId: "u1", endUser: "customer-9", modelGroup: "lite-model" });
+  metrics.request({ ...asked, deployment: "d-9", providerModel: "gpt-4o-mini", provider: "openai", apiBase: "http://up", promptTokens: 12, completionTokens: 3, spendUsd: 0.25 });
+  expect(await sample("litellm_spend_metric_total", {})).toBeUndefined();
+  metrics.serveLiteLLM(false);
+  const used = { ...asked, deployment: "d-9", providerModel: "gpt-4o-mini", provider: "openai", apiBase: "http://up", promptTokens: 12, completionTokens: 3, spendUsd: 0.25 };
+  metrics.request(used);
+  metrics.request(used);
+  metrics.request({ ...used, success: false, httpStatus: 429, errorType: "rate_limit_error", promptTokens: 0, completionTokens: 0, spendUsd: 0 });
+  const who = { hashed_api_key: "hash-1", api_key_alias: "cli", team: "t1", team_alias: "platform", user: "u1", end_user: "" };
+  expect(await sample("litellm_spend_metric_total", { ...who, model: "gpt-4o-mini" })).toBe(0.5);
+  expect(await sample("litellm_requests_metric_total", who)).toBe(2);
+  expect(await sample("litellm_input_tokens_metric_total", { ...who, requested_model: "lite-model", model: "gpt-4o-mini" })).toBe(24);
+  expect(await sample("litellm_total_tokens_metric_total", { ...who, requested_model: "lite-model" })).toBe(30);
+  expect(await sample("litellm_proxy_total_requests_metric_total", { ...who, requested_model: "lite-model", status_code: "200" })).toBe(2);
+  expect(await sample("litellm_proxy_failed_requests_metric_total", { ...who, exception_status: "429", exception_class: "RateLimitError" })).toBe(1);
+  const deployment = { requested_model: "lite-model", litellm_model_name: "gpt-4o-mini", model_id: "d-9", api_base: "http://up", api_provider: "openai", team_alias: "platform" };
+  expect(await sample("litellm_deployment_total_requests_total", deployment)).toBe(3);
+  expect(await sample("litellm_deployment_success_responses_total", deployment)).toBe(2);
+  expect(await sample("litellm_deployment_failure_responses_total", { ...deployment, exception_class: "RateLimitError" })).toBe(1);
+  expect(await metricsRegistry.metrics()).toMatch(/litellm_request_total_latency_metric_count\{[^}]*requested_model="lite-model"[^}]*\} 2/);
+  expect(await metricsRegistry.metrics()).not.toContain("customer-9");
 });

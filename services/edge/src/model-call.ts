@@ -253,6 +253,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
         keyAlias: auth.keyAlias,
         userId: auth.userId,
         teamId: auth.teamId,
+        teamAlias: auth.teamAlias,
         providerHeaders: api.providerHeaders(req),
         reservationHolder: auth.reserved ? auth.holder : "",
         contentType,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startAccounting } from "@gateway/accounting";
 import {
+  asksLiteLLMMetrics,
   ConfigError,
   createLogger,
   directClient,
@@ -10,6 +11,7 @@ import {
   ignoredSettings,
   InternalCredential,
   loadConfig,
+  metrics,
   ObjectIds,
   PassThroughRoutes,
   serveConnect,
@@ -55,6 +57,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const config = loadConfig(options.configPath);
   const ignored = ignoredSettings(config);
   if (ignored.length > 0) logger.warn({ path: options.configPath, ignored }, "config.yaml has LiteLLM settings this gateway does not implement; they have no effect");
+  if (asksLiteLLMMetrics(config)) metrics.serveLiteLLM(config.litellm_settings.enable_end_user_cost_tracking_prometheus_only === true);
   const unpriced = unpricedModels(config.model_list);
   if (unpriced.length > 0 && ["all", "router"].includes(options.service)) {
     logger.info({ unpriced }, "these deployments have no known price, so their calls are booked at no cost; set model_info.input_cost_per_token and output_cost_per_token for any that cost money");

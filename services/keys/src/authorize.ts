@@ -215,6 +215,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
       keyAlias: key.alias,
       userId: key.userId,
       teamId: key.teamId,
+      teamAlias: team?.alias ?? "",
       models: (team ? allowedModels(key, team, deps.access) : deps.access.expand(key.modelList)) as string[],
       holder: deps.holder,
       isMaster: false,

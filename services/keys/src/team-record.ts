@@ -46,6 +46,8 @@ export interface TeamRecord extends LimitHolder {
   modelAliases: ReadonlyMap<string, string> | null;
   /** The organization it belongs to; "" for none. */
   organizationId: string;
+  /** team_alias; "" for none. */
+  alias: string;
   /** The team's limits for a model group over all its keys (model_rpm_limit, model_tpm_limit); null: none. */
   modelLimits: ReadonlyMap<string, LimitHolder> | null;
 }
@@ -81,6 +83,7 @@ export function toTeamRecord(row: TeamRow): TeamRecord {
     roles: new Map(((row.membersWithRoles ?? []) as TeamMember[]).flatMap((m) => (m.user_id === undefined ? [] : [[m.user_id, m.role] as const]))),
     modelAliases: aliasMap(row.modelAliases),
     organizationId: row.organizationId ?? "",
+    alias: row.teamAlias ?? "",
     modelLimits: modelLimits(row, teamAllowanceId(row), "team's model"),
   };
 }

@@ -207,7 +207,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       cacheHit: cached.hit,
       cacheKey: cached.key,
       ...payload?.fields(body),
-    }, d?.entry.model_name);
+    }, { modelGroup: d?.entry.model_name ?? "", apiBase: d?.apiBase ?? "", teamAlias: req.teamAlias });
   }
 
   // Model admin (the master key's, as at the edge): whoever reaches this port must not add a

@@ -61,13 +61,11 @@ export class UsagePublisher {
 
   /**
    * Publishes a finished request's usage event, and counts it in the
-   * metrics under `modelGroup`, the model_name configured for the
-   * deployment that answered ("" when none did). The event is in the
-   * outbox when this returns (one write, a few microseconds), and then
-   * published.
+   * metrics with `labels`. The event is in the outbox when this returns
+   * (one write, a few microseconds), and then published.
    */
-  publish(event: UsageEventInit, modelGroup = ""): void {
-    countRequest(event, modelGroup);
+  publish(event: UsageEventInit, labels: MetricLabels = NO_LABELS): void {
+    countRequest(event, labels);
     const entry = { id: event.requestId ?? "", data: usageEventCodec.encode(event) };
     this.track(this.send(entry.id, entry.data, this.keep(entry)));
   }
@@ -140,14 +138,35 @@ export class UsagePublisher {
   }
 }
 
-function countRequest(event: UsageEventInit, modelGroup: string): void {
-  // Labelled with config's names only, which must stay few: the event's model
-  // group is the client's word (a wildcard group answers any name).
+/** What the metrics label a request with beyond its usage event. */
+export interface MetricLabels {
+  /**
+   * The model_name configured for the deployment that answered ("" when
+   * none did): the event's model group is the client's word (a wildcard
+   * group answers any name), and labels must stay few.
+   */
+  modelGroup: string;
+  /** That deployment's api_base; "" for none. */
+  apiBase: string;
+  teamAlias: string;
+}
+
+const NO_LABELS: MetricLabels = { modelGroup: "", apiBase: "", teamAlias: "" };
+
+function countRequest(event: UsageEventInit, labels: MetricLabels): void {
   metrics.request({
-    modelGroup,
+    ...labels,
+    keyHash: event.keyHash ?? "",
+    keyAlias: event.keyAlias ?? "",
+    teamId: event.teamId ?? "",
+    userId: event.userId ?? "",
+    endUser: event.endUser ?? "",
     deployment: event.deploymentId ?? "",
+    providerModel: event.providerModel ?? "",
+    provider: event.provider ?? "",
     callType: event.callType ?? "",
     success: event.status === UsageStatus.SUCCESS,
+    httpStatus: event.httpStatus ?? 200,
     errorType: event.errorType ?? "",
     latencyMs: event.latencyMs ?? 0,
     promptTokens: event.promptTokens ?? 0,

@@ -90,6 +90,7 @@ export async function passThrough(ctx: RequestContext, endpoint: PassThroughEndp
         keyAlias: auth?.keyAlias ?? "",
         userId: auth?.userId ?? "",
         teamId: auth?.teamId ?? "",
+        teamAlias: auth?.teamAlias ?? "",
         reservationHolder: auth?.reserved ? auth.holder : "",
       },
       { signal: abort.signal },

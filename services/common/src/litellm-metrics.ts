@@ -1,0 +1,110 @@
+import type { Registry } from "prom-client";
+import { SeriesCounter, SeriesHistogram } from "./metric-series.js";
+
+// LiteLLM's Prometheus metrics (its `prometheus` callback), by its names and
+// labels, so that dashboards and alerts made for LiteLLM read this gateway:
+// served beside the gateway's own when the config asks for that callback.
+// Their labels name keys, teams and users, as LiteLLM's do, so there is a
+// series per key (and model group) in use; end users only when
+// enable_end_user_cost_tracking_prometheus_only asks, as in LiteLLM.
+
+/** One finished request, as LiteLLM's labels name its parts. */
+export interface LiteLLMRequest {
+  keyHash: string;
+  keyAlias: string;
+  teamId: string;
+  teamAlias: string;
+  userId: string;
+  endUser: string;
+  /** The model group configured (requested_model). */
+  modelGroup: string;
+  /** The deployment's id (model_id); "" when none was called. */
+  deployment: string;
+  /** The provider's name of the model (model, litellm_model_name). */
+  providerModel: string;
+  provider: string;
+  apiBase: string;
+  success: boolean;
+  httpStatus: number;
+  errorType: string;
+  latencyMs: number;
+  promptTokens: number;
+  completionTokens: number;
+  spendUsd: number;
+}
+
+const BUCKETS = [0.005, 0.0125, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 60, 120, 180, 300];
+
+// LiteLLM names a failure by the exception class its OpenAI-style error raises.
+const EXCEPTION_CLASSES: Readonly<Record<string, string>> = {
+  invalid_request_error: "BadRequestError",
+  authentication_error: "AuthenticationError",
+  permission_error: "PermissionDeniedError",
+  not_found_error: "NotFoundError",
+  rate_limit_error: "RateLimitError",
+  timeout: "Timeout",
+  api_connection_error: "APIConnectionError",
+  context_window_exceeded: "ContextWindowExceededError",
+  content_policy_violation: "ContentPolicyViolationError",
+  budget_exceeded: "BudgetExceededError",
+  api_error: "APIError",
+};
+
+const USER = ["end_user", "hashed_api_key", "api_key_alias", "team", "team_alias", "user"];
+const WITH_MODELS = [...USER, "requested_model", "model"];
+const DEPLOYMENT = ["requested_model", "litellm_model_name", "model_id", "api_base", "api_provider", "hashed_api_key", "api_key_alias", "team", "team_alias"];
+const EXCEPTION = ["exception_status", "exception_class"];
+
+export class LiteLLMMetrics {
+  private readonly requests: SeriesCounter;
+  private readonly spend: SeriesCounter;
+  private readonly totalTokens: SeriesCounter;
+  private readonly inputTokens: SeriesCounter;
+  private readonly outputTokens: SeriesCounter;
+  private readonly proxyRequests: SeriesCounter;
+  private readonly proxyFailures: SeriesCounter;
+  private readonly latency: SeriesHistogram;
+  private readonly deploymentSuccesses: SeriesCounter;
+  private readonly deploymentFailures: SeriesCounter;
+  private readonly deploymentRequests: SeriesCounter;
+
+  /** `endUsers`: label series by end user (LiteLLM's enable_end_user_cost_tracking_prometheus_only). */
+  constructor(
+    registry: Registry,
+    private readonly endUsers: boolean,
+  ) {
+    const counter = (name: string, help: string, labels: string[]) => new SeriesCounter(name, help, labels, registry);
+    this.requests = counter("litellm_requests_metric_total", "LLM calls answered, by key, team, user and model.", [...USER, "model"]);
+    this.spend = counter("litellm_spend_metric_total", "Spend in US dollars, by key, team, user and model.", [...USER, "model"]);
+    this.totalTokens = counter("litellm_total_tokens_metric_total", "Input and output tokens.", WITH_MODELS);
+    this.inputTokens = counter("litellm_input_tokens_metric_total", "Input tokens.", WITH_MODELS);
+    this.outputTokens = counter("litellm_output_tokens_metric_total", "Output tokens.", WITH_MODELS);
+    this.proxyRequests = counter("litellm_proxy_total_requests_metric_total", "Requests to the gateway, by status code.", [...USER, "requested_model", "status_code"]);
+    this.proxyFailures = counter("litellm_proxy_failed_requests_metric_total", "Requests the gateway answered with an error.", [...USER, "requested_model", ...EXCEPTION]);
+    this.latency = new SeriesHistogram("litellm_request_total_latency_metric", "Seconds a request took in the gateway.", WITH_MODELS, BUCKETS, registry);
+    this.deploymentSuccesses = counter("litellm_deployment_success_responses_total", "Successful calls to a deployment.", DEPLOYMENT);
+    this.deploymentFailures = counter("litellm_deployment_failure_responses_total", "Failed calls to a deployment.", [...DEPLOYMENT, ...EXCEPTION]);
+    this.deploymentRequests = counter("litellm_deployment_total_requests_total", "Calls to a deployment, successful or not.", DEPLOYMENT);
+  }
+
+  request(r: LiteLLMRequest): void {
+    const user = [this.endUsers ? r.endUser : "", r.keyHash, r.keyAlias, r.teamId, r.teamAlias, r.userId];
+    const exception = r.success ? [] : [String(r.httpStatus), EXCEPTION_CLASSES[r.errorType] ?? r.errorType];
+    this.proxyRequests.inc([...user, r.modelGroup, String(r.httpStatus)]);
+    if (!r.success) this.proxyFailures.inc([...user, r.modelGroup, ...exception]);
+    if (r.deployment !== "") {
+      const deployment = [r.modelGroup, r.providerModel, r.deployment, r.apiBase, r.provider, r.keyHash, r.keyAlias, r.teamId, r.teamAlias];
+      this.deploymentRequests.inc(deployment);
+      if (r.success) this.deploymentSuccesses.inc(deployment);
+      else this.deploymentFailures.inc([...deployment, ...exception]);
+    }
+    if (!r.success) return;
+    const models = [...user, r.modelGroup, r.providerModel];
+    this.requests.inc([...user, r.providerModel]);
+    this.spend.inc([...user, r.providerModel], r.spendUsd);
+    this.totalTokens.inc(models, r.promptTokens + r.completionTokens);
+    this.inputTokens.inc(models, r.promptTokens);
+    this.outputTokens.inc(models, r.completionTokens);
+    this.latency.observe(models, r.latencyMs / 1000);
+  }
+}

@@ -1,0 +1,80 @@
+import type { FakeProvider } from "@gateway/fake-provider";
+import { eventually } from "@gateway/testing";
+import OpenAI from "openai";
+import parsePrometheusTextFormat, { type MetricFamily } from "parse-prometheus-text-format";
+import { describe, expect, it } from "vitest";
+import { admin, type GeneratedKey } from "./support/admin.js";
+import { MASTER_KEY, writeConfig } from "./support/config.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+
+// LiteLLM's Prometheus metrics (litellm_settings.callbacks: ["prometheus"])
+// by its names and labels, for a key of a team with aliases, driven with the
+// official client in one process and split (the team's alias crosses the
+// services with the call).
+function config(fakeUrl: string): string {
+  return writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+    model_info: { id: fast-1 }
+litellm_settings:
+  num_retries: 0
+  callbacks: ["prometheus"]
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+}
+
+async function scrape(gateway: ModeGateway): Promise<MetricFamily[]> {
+  const res = await fetch(`${gateway.baseUrl}/metrics`);
+  expect(res.status).toBe(200);
+  return parsePrometheusTextFormat(await res.text());
+}
+
+/** The sum of the samples of `name` whose labels include `labels`. */
+function total(families: MetricFamily[], name: string, labels: Record<string, string>): number {
+  const family = families.find((f) => f.name === name);
+  const samples = (family?.metrics ?? []) as { labels?: Record<string, string>; value?: string }[];
+  return samples.filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v)).reduce((sum, m) => sum + Number(m.value ?? 0), 0);
+}
+
+for (const mode of [MODES[0]!, MODES[1]!]) {
+  describe(`LiteLLM's Prometheus metrics, ${mode.name}`, () => {
+    let gateway: ModeGateway;
+    let provider: FakeProvider;
+    fakeBehindGatewayPerTest(mode, config, (setup) => ({ gateway, provider } = setup));
+
+    it("labels spend, tokens and requests with the key, its alias, its team and the team's alias", async () => {
+      const teamId = `metrics-team-${mode.split ? "split" : "one"}`;
+      await admin(gateway.baseUrl, "POST", "/team/new", { team_id: teamId, team_alias: "platform" });
+      const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { team_id: teamId, key_alias: `cli-${teamId}` });
+      const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: key.key, maxRetries: 0 });
+      let spent = 0;
+      let tokens = 0;
+      for (const content of ["one", "two three four"]) {
+        const { data, response } = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content }] }).withResponse();
+        spent += Number(response.headers.get("x-litellm-response-cost"));
+        tokens += data.usage!.total_tokens;
+      }
+      provider.behavior.failNext = 1;
+      provider.behavior.failStatus = 429;
+      await expect(client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "refused" }] })).rejects.toMatchObject({ status: 429 });
+
+      const who = { hashed_api_key: key.token, api_key_alias: `cli-${teamId}`, team: teamId, team_alias: "platform" };
+      await eventually("the calls to be counted", async () => {
+        const families = await scrape(gateway);
+        return total(families, "litellm_deployment_total_requests_total", who) === 3 ? families : undefined;
+      }).then((families) => {
+        expect(spent).toBeGreaterThan(0);
+        expect(total(families, "litellm_spend_metric_total", { ...who, model: "gpt-4o-mini" })).toBeCloseTo(spent, 12);
+        expect(total(families, "litellm_requests_metric_total", who)).toBe(2);
+        expect(total(families, "litellm_total_tokens_metric_total", { ...who, requested_model: "fast-model" })).toBe(tokens);
+        expect(total(families, "litellm_proxy_total_requests_metric_total", { ...who, status_code: "200" })).toBe(2);
+        expect(total(families, "litellm_proxy_failed_requests_metric_total", { ...who, exception_status: "429", exception_class: "RateLimitError" })).toBe(1);
+        expect(total(families, "litellm_deployment_success_responses_total", { ...who, model_id: "fast-1", api_provider: "openai", litellm_model_name: "gpt-4o-mini" })).toBe(2);
+        expect(total(families, "litellm_deployment_failure_responses_total", { ...who, model_id: "fast-1", exception_status: "429" })).toBe(1);
+        expect(families.find((f) => f.name === "litellm_request_total_latency_metric")?.type).toBe("HISTOGRAM");
+      });
+    });
+  });
+}
