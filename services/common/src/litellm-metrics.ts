@@ -1,4 +1,4 @@
-import type { Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
 import { SeriesCounter, SeriesHistogram } from "./metric-series.js";
 
 // LiteLLM's Prometheus metrics (its `prometheus` callback), by its names and
@@ -32,6 +32,22 @@ export interface LiteLLMRequest {
   completionTokens: number;
   spendUsd: number;
 }
+
+/** A key's or a team's budget as LiteLLM's gauges show it, read when scraped. */
+export interface BudgetState {
+  kind: "key" | "team";
+  /** The key's hash, or the team's id. */
+  id: string;
+  alias: string;
+  maxBudget: number;
+  /** What its current budget period has spent, US dollars. */
+  spend: number;
+  /** When the period ends, unix ms; undefined for a budget for good. */
+  resetsAtMs?: number | undefined;
+}
+
+// One read of the budgets serves every gauge of a scrape.
+const BUDGET_READ_REUSE_MS = 1_000;
 
 const BUCKETS = [0.005, 0.0125, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 60, 120, 180, 300];
 
@@ -106,5 +122,42 @@ export class LiteLLMMetrics {
     this.inputTokens.inc(models, r.promptTokens);
     this.outputTokens.inc(models, r.completionTokens);
     this.latency.observe(models, r.latencyMs / 1000);
+  }
+}
+
+/**
+ * LiteLLM's budget gauges (litellm_api_key_max_budget_metric,
+ * litellm_remaining_api_key_budget_metric, litellm_api_key_budget_remaining_hours_metric
+ * and the team's three), from `read` at each scrape.
+ */
+export function budgetGauges(registry: Registry, read: () => Promise<BudgetState[]>): void {
+  let last: { at: number; states: Promise<BudgetState[]> } | undefined;
+  const states = () => {
+    if (!last || Date.now() - last.at > BUDGET_READ_REUSE_MS) last = { at: Date.now(), states: read() };
+    return last.states;
+  };
+  const gauge = (name: string, help: string, kind: BudgetState["kind"], value: (s: BudgetState) => number | undefined) => {
+    const labelNames = kind === "key" ? (["hashed_api_key", "api_key_alias"] as const) : (["team_id", "team_alias"] as const);
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        // Budgets that cannot be read now (the database restarting) are left out of this scrape.
+        const all = await states().catch(() => []);
+        this.reset();
+        for (const s of all) {
+          const v = s.kind === kind ? value(s) : undefined;
+          if (v !== undefined) this.set({ [labelNames[0]]: s.id, [labelNames[1]]: s.alias }, v);
+        }
+      },
+    });
+  };
+  const hoursLeft = (s: BudgetState) => (s.resetsAtMs === undefined ? undefined : Math.max(0, (s.resetsAtMs - Date.now()) / 3_600_000));
+  for (const [kind, prefix] of [["key", "api_key"], ["team", "team"]] as const) {
+    gauge(`litellm_${prefix}_max_budget_metric`, `Max budget of a ${kind}, US dollars.`, kind, (s) => s.maxBudget);
+    gauge(`litellm_remaining_${prefix}_budget_metric`, `What is left of a ${kind}'s budget in its current period, US dollars.`, kind, (s) => s.maxBudget - s.spend);
+    gauge(`litellm_${prefix}_budget_remaining_hours_metric`, `Hours until a ${kind}'s budget period resets.`, kind, hoursLeft);
   }
 }

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import { LiteLLMMetrics, type LiteLLMRequest } from "./litellm-metrics.js";
+import { budgetGauges, LiteLLMMetrics, type BudgetState, type LiteLLMRequest } from "./litellm-metrics.js";
 import { SeriesCounter, SeriesGauge, SeriesHistogram } from "./metric-series.js";
 
 // Prometheus metrics: one registry per process, served by the edge at
@@ -122,13 +122,29 @@ export interface RequestOutcome extends LiteLLMRequest {
   cacheHit: boolean;
 }
 
-// LiteLLM's metrics, once the config asks for them.
+// LiteLLM's metrics, once the config asks for them, and where its budget gauges read.
 let litellm: LiteLLMMetrics | undefined;
+let budgetRead: (() => Promise<BudgetState[]>) | undefined;
 
 export const metrics = {
   /** Serves LiteLLM's metrics too (litellm_settings.callbacks: ["prometheus"]), by end user when `endUsers`. */
   serveLiteLLM(endUsers: boolean): void {
-    litellm ??= new LiteLLMMetrics(metricsRegistry, endUsers);
+    if (litellm) return;
+    litellm = new LiteLLMMetrics(metricsRegistry, endUsers);
+    // Series only where a keys service runs (watchBudgets).
+    budgetGauges(metricsRegistry, () => budgetRead?.() ?? Promise.resolve([]));
+  },
+
+  /**
+   * Serves LiteLLM's budget gauges from `read` at each scrape, when LiteLLM's
+   * metrics are served; returns the function that stops it.
+   */
+  watchBudgets(read: () => Promise<BudgetState[]>): () => void {
+    if (!litellm) return () => {};
+    budgetRead = read;
+    return () => {
+      if (budgetRead === read) budgetRead = undefined;
+    };
   },
 
   /** One request that reached the router, when it is finished. */

@@ -46,8 +46,8 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
 
     it("labels spend, tokens and requests with the key, its alias, its team and the team's alias", async () => {
       const teamId = `metrics-team-${mode.split ? "split" : "one"}`;
-      await admin(gateway.baseUrl, "POST", "/team/new", { team_id: teamId, team_alias: "platform" });
-      const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { team_id: teamId, key_alias: `cli-${teamId}` });
+      await admin(gateway.baseUrl, "POST", "/team/new", { team_id: teamId, team_alias: "platform", max_budget: 5 });
+      const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { team_id: teamId, key_alias: `cli-${teamId}`, max_budget: 10, budget_duration: "30d" });
       const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: key.key, maxRetries: 0 });
       let spent = 0;
       let tokens = 0;
@@ -74,6 +74,22 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
         expect(total(families, "litellm_deployment_success_responses_total", { ...who, model_id: "fast-1", api_provider: "openai", litellm_model_name: "gpt-4o-mini" })).toBe(2);
         expect(total(families, "litellm_deployment_failure_responses_total", { ...who, model_id: "fast-1", exception_status: "429" })).toBe(1);
         expect(families.find((f) => f.name === "litellm_request_total_latency_metric")?.type).toBe("HISTOGRAM");
+      });
+      // The budgets' gauges, as their current periods stand.
+      const keyLabels = { hashed_api_key: key.token, api_key_alias: `cli-${teamId}` };
+      const teamLabels = { team_id: teamId, team_alias: "platform" };
+      await eventually("the budgets' gauges to hold the spend", async () => {
+        const families = await scrape(gateway);
+        return Math.abs(total(families, "litellm_remaining_api_key_budget_metric", keyLabels) - (10 - spent)) < 1e-9 ? families : undefined;
+      }).then((families) => {
+        expect(total(families, "litellm_api_key_max_budget_metric", keyLabels)).toBe(10);
+        const hours = total(families, "litellm_api_key_budget_remaining_hours_metric", keyLabels);
+        expect(hours).toBeGreaterThan(0);
+        expect(hours).toBeLessThanOrEqual(30 * 24);
+        expect(total(families, "litellm_team_max_budget_metric", teamLabels)).toBe(5);
+        expect(total(families, "litellm_remaining_team_budget_metric", teamLabels)).toBeCloseTo(5 - spent, 9);
+        // A team's budget for good has no reset.
+        expect(total(families, "litellm_team_budget_remaining_hours_metric", teamLabels)).toBe(0);
       });
     });
   });

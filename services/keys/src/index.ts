@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { Allowances, BudgetSpend, ConfigError, decodeModelPrices, MODEL_PRICES_SUBJECT, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { Allowances, BudgetSpend, ConfigError, decodeModelPrices, metrics, MODEL_PRICES_SUBJECT, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { AllowanceStore } from "./allowance-store.js";
+import { budgetStates } from "./budget-states.js";
 import { gatewayLimits } from "./gateway-limits.js";
 import { KeyCache } from "./key-cache.js";
 import { KeyStore } from "./key-store.js";
@@ -112,6 +113,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
       deps.logger.error({ err: (err as Error).message }, "a model list for budget reservations and access groups could not be read; the last one stays");
     }
   });
+  const stopBudgetGauges = metrics.watchBudgets(() => budgetStates(store, teams.all(), spend));
   const impl = createKeysService({
     config: deps.config,
     masterKey: new MasterKey(key),
@@ -146,6 +148,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     /** Stops listening, gives back every unused allowance and writes the spend not yet written. */
     async stop() {
       stopFollowingPrices();
+      stopBudgetGauges();
       impl.stop();
       cache.stop();
       teams.stop();

@@ -18,6 +18,11 @@ export interface KeyListFilter {
 export class KeyStore {
   constructor(private readonly db: Db) {}
 
+  /** The keys with a budget. */
+  budgeted(): Promise<KeyRow[]> {
+    return this.db.select().from(virtualKeys).where(isNotNull(virtualKeys.maxBudget));
+  }
+
   async insert(row: NewKeyRow): Promise<KeyRow> {
     const [inserted] = await this.db.insert(virtualKeys).values(row).returning();
     return inserted as KeyRow;

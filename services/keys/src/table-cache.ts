@@ -52,6 +52,10 @@ export class TableCache<Row, Record> {
     return this.records.get(id);
   }
 
+  all(): IterableIterator<Record> {
+    return this.records.values();
+  }
+
   async reload(): Promise<void> {
     const read = ++this.reads;
     const rows = await this.options.load();
