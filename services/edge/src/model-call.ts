@@ -52,6 +52,8 @@ export interface ModelApi {
   promptBound?(raw: Buffer): number;
   /** The router needs the request's method and path with its query (the Files and Batch APIs). */
   sendsPath?: boolean;
+  /** The call's cost is not known up front: its budgets need room left, not room for a price (AuthorizeRequest.cost_unknown). */
+  costUnknown?: boolean;
 }
 
 /** What the APIs answered in one piece share: no stream, no tokens generated to bound, no client headers for the provider. */
@@ -220,6 +222,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     requestTags: ownTags,
     fallbacks,
     fixedCost: 0,
+    costUnknown: api.costUnknown === true,
   });
   const used: Used = { cost: 0, totalTokens: 0 };
   let released = false;

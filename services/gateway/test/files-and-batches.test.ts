@@ -119,6 +119,22 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       });
     });
 
+    it("reserves nothing up front, so a key near its budget runs a batch, and refuses one past it", async () => {
+      // Less than any chat request would reserve, as a budget all but used up.
+      const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { models: ["batch-model"], max_budget: 1e-9 });
+      const asKey = clientFor(gateway, key.key);
+      await expect(asKey.chat.completions.create({ model: "batch-model", messages: [{ role: "user", content: "hi" }] })).rejects.toMatchObject({ status: 400 });
+      const file = await asKey.files.create({ file: await asFile(jsonl("batch-model", ["a few words here"])), purpose: "batch", model: "batch-model" } as OpenAI.FileCreateParams);
+      // Finished at once, so its creation books it, past the budget.
+      const batch = await asKey.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
+      expect(batch.status).toBe("completed");
+      await eventually("the batch's cost to pass the key's budget", async () => {
+        const { json } = await admin<{ info: { spend: number } }>(gateway.baseUrl, "GET", `/key/info?key=${key.key}`);
+        return json.info.spend > 1e-9 ? true : undefined;
+      });
+      await expect(asKey.batches.retrieve(batch.id)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/budget/i) });
+    });
+
     it("keeps a file on an Azure deployment at Azure's path, and lists, deletes and cancels", async () => {
       const file = await master.files.create({ file: await asFile(jsonl("azure-batch", ["hello"])), purpose: "batch", model: "azure-batch" } as OpenAI.FileCreateParams);
       expect(provider.requests.at(-1)).toMatchObject({ method: "POST", path: "/openai/files", headers: { "api-key": PROVIDER_KEY } });

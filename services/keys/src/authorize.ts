@@ -43,6 +43,8 @@ const NO_FALLBACKS = Object.freeze([]) as unknown as string[];
 
 // Tokens are about four bytes of text; tpm reserves that much of the prompt.
 const BYTES_PER_TOKEN = 4;
+// What a call whose cost is not known up front reserves: a trace, so that a budget with no room left refuses it.
+const ROOM_LEFT = 1e-12;
 
 function unauthenticated(message: string, code = "invalid_api_key"): Error {
   return gatewayError(message, Code.Unauthenticated, { type: "authentication_error", code });
@@ -167,10 +169,12 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
   /**
    * The most the request can cost on its model group or any of its fallbacks
    * (the router may end on any of them); a call that names no model (a
-   * pass-through endpoint) costs what it says up front.
+   * pass-through endpoint) costs what it says up front, and one whose cost
+   * is not known up front (the Files and Batch APIs') needs room left.
    */
   const maxCostOf = (req: AuthorizeRequest, model: string, fallbacks: readonly string[]): number => {
     if (req.model === "") return req.fixedCost;
+    if (req.costUnknown) return ROOM_LEFT;
     let most = deps.pricing.maxCost(model, req.promptTokens, req.maxTokens);
     for (const fallback of fallbacks) most = Math.max(most, deps.pricing.maxCost(fallback, req.promptTokens, req.maxTokens));
     return most;

@@ -63,6 +63,8 @@ export async function files(ctx: RequestContext): Promise<void> {
     ...ANSWERED_WHOLE,
     callType: CallType.FILES,
     sendsPath: true,
+    // A batch's cost is booked when it finishes; reading its results must not need room for a price it used up.
+    costUnknown: true,
     readBody: (_req, limit) => bodyOf(ctx, call, limit),
     // A file is not a prompt: nothing of it is reserved against the key's tokens.
     promptBound: () => 0,
