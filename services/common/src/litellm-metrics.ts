@@ -33,6 +33,21 @@ export interface LiteLLMRequest {
   spendUsd: number;
 }
 
+/** A deployment as LiteLLM's deployment series label it. */
+export interface DeploymentLabels {
+  /** The provider's name of the model (litellm_model_name). */
+  providerModel: string;
+  /** model_id. */
+  id: string;
+  apiBase: string;
+  provider: string;
+}
+
+/** A deployment's state as LiteLLM's litellm_deployment_state shows it: 0 healthy, 1 failing lately, 2 cooling down. */
+export interface DeploymentState extends DeploymentLabels {
+  state: number;
+}
+
 /** A key's or a team's budget as LiteLLM's gauges show it, read when scraped. */
 export interface BudgetState {
   kind: "key" | "team";
@@ -70,6 +85,7 @@ const USER = ["end_user", "hashed_api_key", "api_key_alias", "team", "team_alias
 const WITH_MODELS = [...USER, "requested_model", "model"];
 const DEPLOYMENT = ["requested_model", "litellm_model_name", "model_id", "api_base", "api_provider", "hashed_api_key", "api_key_alias", "team", "team_alias"];
 const EXCEPTION = ["exception_status", "exception_class"];
+const DEPLOYMENT_ITSELF = ["litellm_model_name", "model_id", "api_base", "api_provider"];
 
 export class LiteLLMMetrics {
   private readonly requests: SeriesCounter;
@@ -83,6 +99,7 @@ export class LiteLLMMetrics {
   private readonly deploymentSuccesses: SeriesCounter;
   private readonly deploymentFailures: SeriesCounter;
   private readonly deploymentRequests: SeriesCounter;
+  private readonly cooledDowns: SeriesCounter;
 
   /** `endUsers`: label series by end user (LiteLLM's enable_end_user_cost_tracking_prometheus_only). */
   constructor(
@@ -101,6 +118,12 @@ export class LiteLLMMetrics {
     this.deploymentSuccesses = counter("litellm_deployment_success_responses_total", "Successful calls to a deployment.", DEPLOYMENT);
     this.deploymentFailures = counter("litellm_deployment_failure_responses_total", "Failed calls to a deployment.", [...DEPLOYMENT, ...EXCEPTION]);
     this.deploymentRequests = counter("litellm_deployment_total_requests_total", "Calls to a deployment, successful or not.", DEPLOYMENT);
+    this.cooledDowns = counter("litellm_deployment_cooled_down_total", "Times a deployment was cooled down after repeated failures.", [...DEPLOYMENT_ITSELF, "exception_status"]);
+  }
+
+  /** A deployment cooled down after failures, the last with this HTTP status. */
+  cooledDown(d: DeploymentLabels, status: number): void {
+    this.cooledDowns.inc([d.providerModel, d.id, d.apiBase, d.provider, String(status)]);
   }
 
   request(r: LiteLLMRequest): void {
@@ -160,4 +183,18 @@ export function budgetGauges(registry: Registry, read: () => Promise<BudgetState
     gauge(`litellm_remaining_${prefix}_budget_metric`, `What is left of a ${kind}'s budget in its current period, US dollars.`, kind, (s) => s.maxBudget - s.spend);
     gauge(`litellm_${prefix}_budget_remaining_hours_metric`, `Hours until a ${kind}'s budget period resets.`, kind, hoursLeft);
   }
+}
+
+/** LiteLLM's litellm_deployment_state, from `read` at each scrape. */
+export function deploymentStateGauge(registry: Registry, read: () => DeploymentState[]): void {
+  new Gauge({
+    name: "litellm_deployment_state",
+    help: "A deployment's state: 0 healthy, 1 failing within the last minute, 2 cooling down.",
+    labelNames: DEPLOYMENT_ITSELF,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of read()) this.set({ litellm_model_name: d.providerModel, model_id: d.id, api_base: d.apiBase, api_provider: d.provider }, d.state);
+    },
+  });
 }

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import { budgetGauges, LiteLLMMetrics, type BudgetState, type LiteLLMRequest } from "./litellm-metrics.js";
+import { budgetGauges, deploymentStateGauge, LiteLLMMetrics, type BudgetState, type DeploymentLabels, type DeploymentState, type LiteLLMRequest } from "./litellm-metrics.js";
 import { SeriesCounter, SeriesGauge, SeriesHistogram } from "./metric-series.js";
 
 // Prometheus metrics: one registry per process, served by the edge at
@@ -116,23 +116,48 @@ lagGauge("gateway_jetstream_consumer_pending", "Usage messages in JetStream not 
 lagGauge("gateway_jetstream_consumer_ack_pending", "Usage messages delivered to the consumer and not yet acknowledged.", (lag) => lag.ackPending);
 
 /** What the router knows of a finished request. */
-export interface RequestOutcome extends LiteLLMRequest {
+export interface RequestOutcome {
+  /** The configured model group, or "" when no deployment was chosen. */
+  modelGroup: string;
+  deployment: string;
   callType: string;
+  success: boolean;
+  errorType: string;
+  latencyMs: number;
+  promptTokens: number;
+  completionTokens: number;
+  spendUsd: number;
   /** Answered from the response cache: no provider was called. */
   cacheHit: boolean;
 }
 
-// LiteLLM's metrics, once the config asks for them, and where its budget gauges read.
+// LiteLLM's metrics, once the config asks for them, and where its gauges read.
 let litellm: LiteLLMMetrics | undefined;
 let budgetRead: (() => Promise<BudgetState[]>) | undefined;
+let deploymentsRead: (() => DeploymentState[]) | undefined;
 
 export const metrics = {
   /** Serves LiteLLM's metrics too (litellm_settings.callbacks: ["prometheus"]), by end user when `endUsers`. */
   serveLiteLLM(endUsers: boolean): void {
     if (litellm) return;
     litellm = new LiteLLMMetrics(metricsRegistry, endUsers);
-    // Series only where a keys service runs (watchBudgets).
+    // Series only where a keys service (watchBudgets) or a router (watchDeployments) runs.
     budgetGauges(metricsRegistry, () => budgetRead?.() ?? Promise.resolve([]));
+    deploymentStateGauge(metricsRegistry, () => deploymentsRead?.() ?? []);
+  },
+
+  /** Serves LiteLLM's litellm_deployment_state from `read` at each scrape, when LiteLLM's metrics are served; returns the function that stops it. */
+  watchDeployments(read: () => DeploymentState[]): () => void {
+    if (!litellm) return () => {};
+    deploymentsRead = read;
+    return () => {
+      if (deploymentsRead === read) deploymentsRead = undefined;
+    };
+  },
+
+  /** A deployment cooled down after repeated failures, the last with HTTP `status`. */
+  deploymentCooledDown(d: DeploymentLabels, status: number): void {
+    litellm?.cooledDown(d, status);
   },
 
   /**
@@ -147,12 +172,20 @@ export const metrics = {
     };
   },
 
+  /** Whether LiteLLM's metrics are served: callers build their requests' labels (liteLLMRequest) only then. */
+  get servesLiteLLM(): boolean {
+    return litellm !== undefined;
+  },
+
+  /** One finished request in LiteLLM's metrics (a cached answer with no deployment). */
+  liteLLMRequest(request: LiteLLMRequest): void {
+    litellm?.request(request);
+  },
+
   /** One request that reached the router, when it is finished. */
   request(outcome: RequestOutcome): void {
     const { modelGroup, deployment, callType } = outcome;
     requests.inc([modelGroup, deployment, callType, outcome.success ? "success" : "failure", outcome.errorType]);
-    // A cached answer called no deployment.
-    litellm?.request(outcome.cacheHit ? { ...outcome, deployment: "" } : outcome);
     // A cached answer took no time nor tokens of the deployment that once gave it.
     if (outcome.cacheHit) {
       cacheHits.inc([modelGroup, callType]);

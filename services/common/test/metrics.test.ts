@@ -1,32 +1,20 @@
 import { expect, test } from "vitest";
-import { metrics, metricsRegistry, type RequestOutcome } from "../src/index.js";
+import { metrics, metricsRegistry, type LiteLLMRequest, type RequestOutcome } from "../src/index.js";
 
-/** A finished request's outcome, with what a test sets. */
-function outcomeOf(fields: Partial<RequestOutcome>): RequestOutcome {
-  return {
-    keyHash: "",
-    keyAlias: "",
-    teamId: "",
-    teamAlias: "",
-    userId: "",
-    endUser: "",
-    modelGroup: "",
-    deployment: "",
-    providerModel: "",
-    provider: "",
-    apiBase: "",
-    callType: "acompletion",
-    success: true,
-    httpStatus: 200,
-    errorType: "",
-    latencyMs: 1,
-    promptTokens: 0,
-    completionTokens: 0,
-    spendUsd: 0,
-    cacheHit: false,
-    ...fields,
-  };
-}
+const OUTCOME: RequestOutcome = {
+  modelGroup: "",
+  deployment: "",
+  callType: "acompletion",
+  success: true,
+  errorType: "",
+  latencyMs: 1,
+  promptTokens: 0,
+  completionTokens: 0,
+  spendUsd: 0,
+  cacheHit: false,
+};
+
+const outcomeOf = (fields: Partial<RequestOutcome>): RequestOutcome => ({ ...OUTCOME, ...fields });
 
 async function sample(name: string, labels: Record<string, string>): Promise<number | undefined> {
   const metric = await metricsRegistry.getSingleMetric(name)?.get();
@@ -91,14 +79,34 @@ test("counts an answer from the response cache as a request and a hit, with none
 });
 
 test("serves LiteLLM's metrics by its names and labels once asked, end users left out unless asked", async () => {
-  const asked = outcomeOf({ keyHash: "hash-1", keyAlias: "cli", teamId: "t1", teamAlias: "platform", userId: "u1", endUser: "customer-9", modelGroup: "lite-model" });
-  metrics.request({ ...asked, deployment: "d-9", providerModel: "gpt-4o-mini", provider: "openai", apiBase: "http://up", promptTokens: 12, completionTokens: 3, spendUsd: 0.25 });
+  const used: LiteLLMRequest = {
+    keyHash: "hash-1",
+    keyAlias: "cli",
+    teamId: "t1",
+    teamAlias: "platform",
+    userId: "u1",
+    endUser: "customer-9",
+    modelGroup: "lite-model",
+    deployment: "d-9",
+    providerModel: "gpt-4o-mini",
+    provider: "openai",
+    apiBase: "http://up",
+    success: true,
+    httpStatus: 200,
+    errorType: "",
+    latencyMs: 1,
+    promptTokens: 12,
+    completionTokens: 3,
+    spendUsd: 0.25,
+  };
+  expect(metrics.servesLiteLLM).toBe(false);
+  metrics.liteLLMRequest(used);
   expect(await sample("litellm_spend_metric_total", {})).toBeUndefined();
   metrics.serveLiteLLM(false);
-  const used = { ...asked, deployment: "d-9", providerModel: "gpt-4o-mini", provider: "openai", apiBase: "http://up", promptTokens: 12, completionTokens: 3, spendUsd: 0.25 };
-  metrics.request(used);
-  metrics.request(used);
-  metrics.request({ ...used, success: false, httpStatus: 429, errorType: "rate_limit_error", promptTokens: 0, completionTokens: 0, spendUsd: 0 });
+  expect(metrics.servesLiteLLM).toBe(true);
+  metrics.liteLLMRequest(used);
+  metrics.liteLLMRequest(used);
+  metrics.liteLLMRequest({ ...used, success: false, httpStatus: 429, errorType: "rate_limit_error", promptTokens: 0, completionTokens: 0, spendUsd: 0 });
   const who = { hashed_api_key: "hash-1", api_key_alias: "cli", team: "t1", team_alias: "platform", user: "u1", end_user: "" };
   expect(await sample("litellm_spend_metric_total", { ...who, model: "gpt-4o-mini" })).toBe(0.5);
   expect(await sample("litellm_requests_metric_total", who)).toBe(2);

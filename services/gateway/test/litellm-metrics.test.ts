@@ -17,6 +17,15 @@ model_list:
   - model_name: fast-model
     litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
     model_info: { id: fast-1 }
+  - model_name: flaky-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+    model_info: { id: flaky-a }
+  - model_name: flaky-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+    model_info: { id: flaky-b }
+router_settings:
+  allowed_fails: 0
+  cooldown_time: 60
 litellm_settings:
   num_retries: 0
   callbacks: ["prometheus"]
@@ -91,6 +100,20 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
         // A team's budget for good has no reset.
         expect(total(families, "litellm_team_budget_remaining_hours_metric", teamLabels)).toBe(0);
       });
+    });
+
+    it("counts a deployment's cooldown and shows its state", async () => {
+      const cooled = async () => total(await scrape(gateway), "litellm_deployment_cooled_down_total", { exception_status: "500" });
+      const before = await cooled();
+      provider.behavior.failNext = 1;
+      provider.behavior.failStatus = 500;
+      const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+      await expect(client.chat.completions.create({ model: "flaky-model", messages: [{ role: "user", content: "fail" }] })).rejects.toMatchObject({ status: 502 });
+      expect(await cooled()).toBe(before + 1);
+      const families = await scrape(gateway);
+      const states = ["flaky-a", "flaky-b", "fast-1"].map((id) => total(families, "litellm_deployment_state", { model_id: id, api_provider: "openai" }));
+      expect(states.slice(0, 2).sort()).toEqual([0, 2]);
+      expect(states[2]).toBe(0);
     });
   });
 }

@@ -40,6 +40,15 @@ export class Cooldowns {
     return f !== undefined && f.until > this.now();
   }
 
+  /** LiteLLM's deployment state: 2 cooling down, 1 failed within the last minute, 0 neither. */
+  state(id: string): 0 | 1 | 2 {
+    const f = this.failures.get(id);
+    if (!f) return 0;
+    const now = this.now();
+    if (f.until > now) return 2;
+    return f.count > 0 && now - f.windowStart < MINUTE_MS ? 1 : 0;
+  }
+
   /** Milliseconds until the first of these deployments comes back; 0 when one is available. */
   nextAvailableIn(ids: Iterable<string>): number {
     const now = this.now();

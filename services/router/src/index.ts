@@ -1,8 +1,8 @@
 import { fileURLToPath } from "node:url";
-import { Allowances, BudgetSpend, gatewaySecret, hashKey, ObjectIds, releaseCodec, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { Allowances, BudgetSpend, gatewaySecret, hashKey, metrics, ObjectIds, releaseCodec, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { RouterBudgets } from "./budgets.js";
 import { cacheNotices } from "./config/cache-settings.js";
-import { splitModel } from "./config/deployment.js";
+import { deploymentLabels, splitModel } from "./config/deployment.js";
 import { ModelGroups } from "./config/model-groups.js";
 import { unkeyedEntries } from "./config/provider-env.js";
 import { ConfigReloader } from "./config/reload.js";
@@ -68,6 +68,7 @@ export async function startRouter(deps: {
   if (sealed > 0) deps.logger.info({ models: sealed }, "sealed the provider keys of runtime models stored in plain text");
   const models = new LiveModelList({ config: deps.config, store, bus: deps.bus, state, limits, budgets, logger: deps.logger });
   await models.start();
+  const stopDeploymentStates = metrics.watchDeployments(() => models.table().groups.all().map((d) => ({ ...deploymentLabels(d), state: state.cooldowns.state(d.id) })));
   const unkeyed = unkeyedEntries(deps.config.model_list, (model) => splitModel(model).provider);
   if (unkeyed.length > 0) deps.logger.warn({ unkeyed }, "these deployments call an api_base of their own with no api_key: the provider's key variable is not sent there");
   for (const notice of cacheNotices(deps.config)) deps.logger.warn({ notice }, "response cache");
@@ -124,6 +125,7 @@ export async function startRouter(deps: {
     unsaved: () => publisher.unsaved,
     /** Stops watching and following changes, gives back held limits, stops retrying publishes (what is unsent stays in the outbox). */
     async close() {
+      stopDeploymentStates();
       reloader?.stop();
       health?.stop();
       stopForgetting();

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, LightAbortController, type Logger } from "@gateway/common";
+import { gatewayError, LightAbortController, metrics, type Logger } from "@gateway/common";
 import { AnsweredStream } from "./answered-stream.js";
 import type { BudgetHold, OverBudget, RouterBudgets } from "./budgets.js";
 import { withCallDefaults } from "./call-defaults.js";
 import type { Answer, CallHandler } from "./calls.js";
 import type { CacheSettings } from "./config/cache-settings.js";
-import type { Deployment } from "./config/deployment.js";
+import { deploymentLabels, type Deployment } from "./config/deployment.js";
 import type { ModelGroup, ModelGroups } from "./config/model-groups.js";
 import type { Cooldowns } from "./cooldowns.js";
 import type { DeploymentStats } from "./deployment-stats.js";
@@ -270,6 +270,7 @@ class GroupAttempts {
     const { failure } = result;
     if (blamesDeployment(failure) && group.deployments.length > 1 && state.cooldowns.failed(d.id, settings.allowedFails, settings.cooldownMs)) {
       state.logger.warn({ requestId: call.requestId, deployment: d.id, modelGroup: group.name, cooldownMs: settings.cooldownMs }, "deployment cooling down after repeated failures");
+      metrics.deploymentCooledDown(deploymentLabels(d), failure.status);
     }
     if (failure.kind !== "retryable" || this.retries >= (call.numRetries ?? settings.numRetries)) return undefined;
     // Another deployment is tried at once; the same one only after a pause.

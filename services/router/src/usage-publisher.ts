@@ -154,24 +154,42 @@ export interface MetricLabels {
 const NO_LABELS: MetricLabels = { modelGroup: "", apiBase: "", teamAlias: "" };
 
 function countRequest(event: UsageEventInit, labels: MetricLabels): void {
+  const success = event.status === UsageStatus.SUCCESS;
+  const deployment = event.deploymentId ?? "";
+  const cacheHit = event.cacheHit ?? false;
   metrics.request({
-    ...labels,
+    modelGroup: labels.modelGroup,
+    deployment,
+    callType: event.callType ?? "",
+    success,
+    errorType: event.errorType ?? "",
+    latencyMs: event.latencyMs ?? 0,
+    promptTokens: event.promptTokens ?? 0,
+    completionTokens: event.completionTokens ?? 0,
+    spendUsd: event.cost ?? 0,
+    cacheHit,
+  });
+  // Built only when served: a wide object per request showed as 40-60 MB more memory under load.
+  if (!metrics.servesLiteLLM) return;
+  metrics.liteLLMRequest({
     keyHash: event.keyHash ?? "",
     keyAlias: event.keyAlias ?? "",
     teamId: event.teamId ?? "",
+    teamAlias: labels.teamAlias,
     userId: event.userId ?? "",
     endUser: event.endUser ?? "",
-    deployment: event.deploymentId ?? "",
+    modelGroup: labels.modelGroup,
+    // A cached answer called no deployment.
+    deployment: cacheHit ? "" : deployment,
     providerModel: event.providerModel ?? "",
     provider: event.provider ?? "",
-    callType: event.callType ?? "",
-    success: event.status === UsageStatus.SUCCESS,
+    apiBase: labels.apiBase,
+    success,
     httpStatus: event.httpStatus ?? 200,
     errorType: event.errorType ?? "",
     latencyMs: event.latencyMs ?? 0,
     promptTokens: event.promptTokens ?? 0,
     completionTokens: event.completionTokens ?? 0,
     spendUsd: event.cost ?? 0,
-    cacheHit: event.cacheHit ?? false,
   });
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentCostBound, providerPrice, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
+import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentCostBound, providerPrice, type DeploymentLabels, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
 import { OPENAI_LIKE_PROVIDERS } from "../providers/openai-like.js";
 import type { Json } from "../providers/provider.js";
 import { awsSettings, type AwsSettings } from "./aws-settings.js";
@@ -68,6 +68,11 @@ function stableId(entry: ModelEntry): string {
   // Without its secrets, so an id outlives a key's rotation.
   const { api_key: _key, aws_secret_access_key: _secret, aws_session_token: _token, vertex_credentials: _credentials, ...params } = entry.litellm_params;
   return createHash("sha256").update(JSON.stringify([entry.model_name, params])).digest("hex").slice(0, 16);
+}
+
+/** The deployment as LiteLLM's metrics label it. */
+export function deploymentLabels(d: Deployment): DeploymentLabels {
+  return { providerModel: d.providerModel, id: d.id, apiBase: d.apiBase ?? "", provider: d.provider };
 }
 
 export function splitModel(model: string): { provider: string; providerModel: string } {
