@@ -11,8 +11,9 @@ import { sendError } from "../openai-errors.js";
 // Google's Gemini API over any model in the config, as LiteLLM serves it
 // for the google-genai SDKs and the Gemini CLI: models/{model}:generateContent,
 // :streamGenerateContent (server-sent events, as with ?alt=sse),
-// :countTokens, :embedContent and :batchEmbedContents, under /v1beta, where Google's SDKs ask (unversioned, these
-// paths would fall under /models/*, which allowed_routes' info_routes open).
+// :countTokens, :embedContent and :batchEmbedContents, under /v1beta, where
+// Google's SDKs ask (unversioned, these paths would fall under /models/*,
+// which allowed_routes' info_routes open).
 // The key comes as x-goog-api-key, ?key= or any header the other routes
 // read; errors are in Google's shape.
 
