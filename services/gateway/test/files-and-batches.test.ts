@@ -168,6 +168,8 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
         [() => upload("batch-model", jsonl("claude", ["x"])), 400, /line 1 of the batch file names model claude/],
         [() => asKey.batches.create({ input_file_id: "file-abc", endpoint: "/v1/chat/completions", completion_window: "24h" }), 404, /No such File object: file-abc/],
         [() => asKey.batches.retrieve("batch_forged"), 404, /No such Batch object: batch_forged/],
+        // A bad key hears of its key first.
+        [() => clientFor(gateway, "sk-not-a-key").batches.retrieve("batch_forged"), 401, /./],
       ];
       for (const [call, status, message] of cases) {
         const err = (await call().then(() => undefined, (e: unknown) => e)) as { status: number; message: string } | undefined;

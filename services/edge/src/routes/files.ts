@@ -3,7 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { filesCall, gatewayError, type FilesCall } from "@gateway/common";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { asViewer, queryOf, readJsonObject, readUpload } from "../http.js";
+import { asViewer, callerOf, queryOf, readJsonObject, readUpload } from "../http.js";
 import { ANSWERED_WHOLE, callModel, invalid, type ModelApi } from "../model-call.js";
 
 // OpenAI's Files and Batch APIs (/v1/files, /v1/batches). Each call runs on
@@ -26,12 +26,14 @@ function namedModel(req: IncomingMessage, given: unknown): string {
   return model;
 }
 
-/** The model group an id of the gateway's was made through; a 404 for one it did not give. */
-function modelOf(ctx: RequestContext, kind: "file" | "batch", id: unknown, param: string): string {
+/** The model group an id of the gateway's was made through; a 404 for one it did not give, once the key is known to be good. */
+async function modelOf(ctx: RequestContext, kind: "file" | "batch", id: unknown, param: string): Promise<string> {
   if (typeof id !== "string" || id === "") throw invalid(`${param} is required`, param);
   const ref = ctx.options.objectIds.read(kind, id);
-  if (!ref) throw gatewayError(`No such ${kind === "file" ? "File" : "Batch"} object: ${id}`, Code.NotFound, { type: "invalid_request_error", param });
-  return ref.model;
+  if (ref) return ref.model;
+  // A bad key hears of its key, not of the ids it tries.
+  await callerOf(ctx);
+  throw gatewayError(`No such ${kind === "file" ? "File" : "Batch"} object: ${id}`, Code.NotFound, { type: "invalid_request_error", param });
 }
 
 /** The request's body (none but an upload's and a new batch's) and the model group it runs on, for the key check. */
@@ -44,13 +46,13 @@ async function bodyOf(ctx: RequestContext, call: FilesCall, limit: number): Prom
     }
     case "create_batch": {
       const { raw, body } = await readJsonObject(req, limit);
-      return { raw, body: { ...body, model: modelOf(ctx, "file", body["input_file_id"], "input_file_id") }, contentType: "" };
+      return { raw, body: { ...body, model: await modelOf(ctx, "file", body["input_file_id"], "input_file_id") }, contentType: "" };
     }
     case "list_files":
     case "list_batches":
       return { raw: Buffer.alloc(0), body: { model: namedModel(req, queryOf(req).get("model")) }, contentType: "" };
     default:
-      return { raw: Buffer.alloc(0), body: { model: modelOf(ctx, call.id!.kind, call.id!.value, "id") }, contentType: "" };
+      return { raw: Buffer.alloc(0), body: { model: await modelOf(ctx, call.id!.kind, call.id!.value, "id") }, contentType: "" };
   }
 }
 
