@@ -16,7 +16,6 @@ general_settings:
   master_key: ${MASTER}
 `);
 
-/** One in-memory PGlite with the keys schema, shared by a test file. */
 /** Two model groups, one dear and one cheap, for tests of what a request may use and what it reserves. */
 export const CHEAP_AND_DEAR = parseConfig(`
 model_list:
@@ -28,6 +27,7 @@ general_settings:
   master_key: ${MASTER}
 `);
 
+/** One in-memory PGlite with the keys schema, shared by a test file. */
 export async function keysDatabase(): Promise<Database> {
   const database = await openDatabase({});
   await database.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "keys");
