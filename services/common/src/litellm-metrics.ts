@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from "prom-client";
-import { SeriesCounter, SeriesHistogram } from "./metric-series.js";
+import { SeriesCounter, SeriesGauge, SeriesHistogram } from "./metric-series.js";
 
 // LiteLLM's Prometheus metrics (its `prometheus` callback), by its names and
 // labels, so that dashboards and alerts made for LiteLLM read this gateway:
@@ -28,6 +28,13 @@ export interface LiteLLMRequest {
   httpStatus: number;
   errorType: string;
   latencyMs: number;
+  /** Milliseconds the answering provider call took to its answer's end; 0 when none answered. */
+  apiMs: number;
+  /** Milliseconds from that call's start to its stream's first chunk; 0 for a whole answer. */
+  firstTokenMs: number;
+  /** What the provider said is left of its request and token rate limits (its x-ratelimit-remaining-* headers). */
+  remainingRequests: number | undefined;
+  remainingTokens: number | undefined;
   promptTokens: number;
   completionTokens: number;
   spendUsd: number;
@@ -86,6 +93,8 @@ const WITH_MODELS = [...USER, "requested_model", "model"];
 const DEPLOYMENT = ["requested_model", "litellm_model_name", "model_id", "api_base", "api_provider", "hashed_api_key", "api_key_alias", "team", "team_alias"];
 const EXCEPTION = ["exception_status", "exception_class"];
 const DEPLOYMENT_ITSELF = ["litellm_model_name", "model_id", "api_base", "api_provider"];
+const API_CALL = ["model", "hashed_api_key", "api_key_alias", "team", "team_alias", "requested_model", "end_user", "user", "model_id"];
+const DEPLOYMENT_KEY = ["model_group", "api_provider", "api_base", "litellm_model_name", "hashed_api_key", "api_key_alias", "model_id"];
 
 export class LiteLLMMetrics {
   private readonly requests: SeriesCounter;
@@ -100,6 +109,12 @@ export class LiteLLMMetrics {
   private readonly deploymentFailures: SeriesCounter;
   private readonly deploymentRequests: SeriesCounter;
   private readonly cooledDowns: SeriesCounter;
+  private readonly apiLatency: SeriesHistogram;
+  private readonly firstToken: SeriesHistogram;
+  private readonly overhead: SeriesHistogram;
+  private readonly perOutputToken: SeriesHistogram;
+  private readonly remainingRequests: SeriesGauge;
+  private readonly remainingTokens: SeriesGauge;
 
   /** `endUsers`: label series by end user (LiteLLM's enable_end_user_cost_tracking_prometheus_only). */
   constructor(
@@ -119,6 +134,14 @@ export class LiteLLMMetrics {
     this.deploymentFailures = counter("litellm_deployment_failure_responses_total", "Failed calls to a deployment.", [...DEPLOYMENT, ...EXCEPTION]);
     this.deploymentRequests = counter("litellm_deployment_total_requests_total", "Calls to a deployment, successful or not.", DEPLOYMENT);
     this.cooledDowns = counter("litellm_deployment_cooled_down_total", "Times a deployment was cooled down after repeated failures.", [...DEPLOYMENT_ITSELF, "exception_status"]);
+    const histogram = (name: string, help: string, labels: string[]) => new SeriesHistogram(name, help, labels, BUCKETS, registry);
+    this.apiLatency = histogram("litellm_llm_api_latency_metric", "Seconds the provider call that answered took, to its answer's end.", API_CALL);
+    this.firstToken = histogram("litellm_llm_api_time_to_first_token_metric", "Seconds from a streamed provider call's start to its first chunk.", API_CALL);
+    this.overhead = histogram("litellm_overhead_latency_metric", "Seconds a request spent in the gateway beside its provider calls.", DEPLOYMENT_KEY);
+    this.perOutputToken = histogram("litellm_deployment_latency_per_output_token", "Seconds of the provider call per output token.", [...DEPLOYMENT_ITSELF, "hashed_api_key", "api_key_alias", "team", "team_alias"]);
+    const gauge = (name: string, help: string) => new SeriesGauge(name, help, DEPLOYMENT_KEY, registry);
+    this.remainingRequests = gauge("litellm_remaining_requests_metric", "Requests left in the deployment's rate-limit window, as its provider last said.");
+    this.remainingTokens = gauge("litellm_remaining_tokens_metric", "Tokens left in the deployment's rate-limit window, as its provider last said.");
   }
 
   /** A deployment cooled down after failures, the last with this HTTP status. */
@@ -145,6 +168,16 @@ export class LiteLLMMetrics {
     this.inputTokens.inc(models, r.promptTokens);
     this.outputTokens.inc(models, r.completionTokens);
     this.latency.observe(models, r.latencyMs / 1000);
+    // A cached answer called no provider.
+    if (r.deployment === "" || r.apiMs <= 0) return;
+    const call = [r.providerModel, r.keyHash, r.keyAlias, r.teamId, r.teamAlias, r.modelGroup, user[0]!, r.userId, r.deployment];
+    this.apiLatency.observe(call, r.apiMs / 1000);
+    if (r.firstTokenMs > 0) this.firstToken.observe(call, r.firstTokenMs / 1000);
+    const deploymentKey = [r.modelGroup, r.provider, r.apiBase, r.providerModel, r.keyHash, r.keyAlias, r.deployment];
+    this.overhead.observe(deploymentKey, Math.max(0, r.latencyMs - r.apiMs) / 1000);
+    if (r.completionTokens > 0) this.perOutputToken.observe([r.providerModel, r.deployment, r.apiBase, r.provider, r.keyHash, r.keyAlias, r.teamId, r.teamAlias], r.apiMs / 1000 / r.completionTokens);
+    if (r.remainingRequests !== undefined) this.remainingRequests.set(deploymentKey, r.remainingRequests);
+    if (r.remainingTokens !== undefined) this.remainingTokens.set(deploymentKey, r.remainingTokens);
   }
 }
 

@@ -89,6 +89,10 @@ export class SeriesGauge extends Series<Scalar> {
     this.at(values).value += by;
   }
 
+  set(values: readonly string[], to: number): void {
+    this.at(values).value = to;
+  }
+
   protected create(labels: Record<string, string>): Scalar {
     return { labels, value: 0 };
   }

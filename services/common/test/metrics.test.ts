@@ -95,6 +95,10 @@ test("serves LiteLLM's metrics by its names and labels once asked, end users lef
     httpStatus: 200,
     errorType: "",
     latencyMs: 1,
+    apiMs: 0,
+    firstTokenMs: 0,
+    remainingRequests: undefined,
+    remainingTokens: undefined,
     promptTokens: 12,
     completionTokens: 3,
     spendUsd: 0.25,
@@ -120,4 +124,57 @@ test("serves LiteLLM's metrics by its names and labels once asked, end users lef
   expect(await sample("litellm_deployment_failure_responses_total", { ...deployment, exception_class: "RateLimitError" })).toBe(1);
   expect(await metricsRegistry.metrics()).toMatch(/litellm_request_total_latency_metric_count\{[^}]*requested_model="lite-model"[^}]*\} 2/);
   expect(await metricsRegistry.metrics()).not.toContain("customer-9");
+});
+
+test("times LiteLLM's provider calls: their latency, time to first token, the gateway's overhead, per output token, and the provider's rate limits left", async () => {
+  metrics.serveLiteLLM(false);
+  const call: LiteLLMRequest = {
+    keyHash: "hash-2",
+    keyAlias: "agent",
+    teamId: "t2",
+    teamAlias: "research",
+    userId: "u2",
+    endUser: "",
+    modelGroup: "timed-model",
+    deployment: "d-7",
+    providerModel: "claude-x",
+    provider: "anthropic",
+    apiBase: "http://anthropic.up",
+    success: true,
+    httpStatus: 200,
+    errorType: "",
+    latencyMs: 250,
+    apiMs: 200,
+    firstTokenMs: 40,
+    remainingRequests: 99,
+    remainingTokens: 12_000,
+    promptTokens: 10,
+    completionTokens: 50,
+    spendUsd: 0.01,
+  };
+  metrics.liteLLMRequest(call);
+  // A whole answer later: no first token, and the provider's limits have moved on.
+  metrics.liteLLMRequest({ ...call, latencyMs: 1_100, apiMs: 1_000, firstTokenMs: 0, remainingRequests: 98, remainingTokens: undefined });
+  // A cached answer called no provider; a refused request none either.
+  metrics.liteLLMRequest({ ...call, deployment: "", apiMs: 0, firstTokenMs: 0 });
+  metrics.liteLLMRequest({ ...call, success: false, httpStatus: 429, errorType: "rate_limit_error", apiMs: 0, firstTokenMs: 0 });
+  const text = await metricsRegistry.metrics();
+  const apiCall = { model: "claude-x", hashed_api_key: "hash-2", api_key_alias: "agent", team: "t2", team_alias: "research", requested_model: "timed-model", user: "u2", model_id: "d-7" };
+  const histogram = async (name: string, part: string, labels: Record<string, string>) => {
+    const metric = await metricsRegistry.getSingleMetric(name)?.get();
+    const values = metric?.values as { metricName?: string; labels: Record<string, string>; value: number }[] | undefined;
+    return values?.find((v) => v.metricName === `${name}_${part}` && Object.entries(labels).every(([k, want]) => v.labels[k] === want))?.value;
+  };
+  expect(await histogram("litellm_llm_api_latency_metric", "count", apiCall)).toBe(2);
+  expect(await histogram("litellm_llm_api_latency_metric", "sum", apiCall)).toBeCloseTo(1.2, 9);
+  expect(await histogram("litellm_llm_api_time_to_first_token_metric", "count", apiCall)).toBe(1);
+  expect(await histogram("litellm_llm_api_time_to_first_token_metric", "sum", apiCall)).toBeCloseTo(0.04, 9);
+  const deploymentKey = { model_group: "timed-model", api_provider: "anthropic", api_base: "http://anthropic.up", litellm_model_name: "claude-x", hashed_api_key: "hash-2", api_key_alias: "agent", model_id: "d-7" };
+  expect(await histogram("litellm_overhead_latency_metric", "count", deploymentKey)).toBe(2);
+  expect(await histogram("litellm_overhead_latency_metric", "sum", deploymentKey)).toBeCloseTo(0.15, 9);
+  const perToken = { litellm_model_name: "claude-x", model_id: "d-7", api_base: "http://anthropic.up", api_provider: "anthropic", team: "t2", team_alias: "research" };
+  expect(await histogram("litellm_deployment_latency_per_output_token", "sum", perToken)).toBeCloseTo(0.2 / 50 + 1 / 50, 9);
+  expect(await sample("litellm_remaining_requests_metric", deploymentKey)).toBe(98);
+  expect(await sample("litellm_remaining_tokens_metric", deploymentKey)).toBe(12_000);
+  expect(text).not.toMatch(/litellm_llm_api_latency_metric_count\{[^}]*model_id=""/);
 });

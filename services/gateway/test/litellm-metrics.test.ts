@@ -47,6 +47,22 @@ function total(families: MetricFamily[], name: string, labels: Record<string, st
   return samples.filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v)).reduce((sum, m) => sum + Number(m.value ?? 0), 0);
 }
 
+/**
+ * The count and sum of the histogram `name`'s series whose labels include
+ * `labels`, added up, read from the text itself (the parser above keeps a
+ * histogram's buckets but not its series' labels).
+ */
+function observed(text: string, name: string, labels: Record<string, string>): { count: number; sum: number } {
+  const found = { count: 0, sum: 0 };
+  for (const line of text.split("\n")) {
+    const match = /^(\w+)_(count|sum)\{(.*)\} (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const series = Object.fromEntries([...match[3]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => series[k] === v)) found[match[2] as "count" | "sum"] += Number(match[4]);
+  }
+  return found;
+}
+
 for (const mode of [MODES[0]!, MODES[1]!]) {
   describe(`LiteLLM's Prometheus metrics, ${mode.name}`, () => {
     let gateway: ModeGateway;
@@ -100,6 +116,42 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
         // A team's budget for good has no reset.
         expect(total(families, "litellm_team_budget_remaining_hours_metric", teamLabels)).toBe(0);
       });
+    });
+
+    it("times the provider calls: latency, a stream's first token, the gateway's overhead, per output token; and shows the provider's rate limits left", async () => {
+      const alias = `timed-${mode.split ? "split" : "one"}`;
+      const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { key_alias: alias });
+      const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: key.key, maxRetries: 0 });
+      // Each call waits 40 ms for the provider's headers; the stream then 25 ms between chunks.
+      provider.behavior.latencyMs = 40;
+      provider.behavior.chunkDelayMs = 25;
+      provider.behavior.rateLimitHeaders = { "x-ratelimit-remaining-requests": "4321", "x-ratelimit-remaining-tokens": "98765" };
+      const whole = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "whole answer" }] });
+      const stream = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "a streamed answer of words" }], stream: true });
+      let chunks = 0;
+      for await (const _ of stream) chunks++;
+      expect(chunks).toBeGreaterThan(3);
+      expect(whole.usage!.completion_tokens).toBeGreaterThan(0);
+
+      const call = { hashed_api_key: key.token, api_key_alias: alias, requested_model: "fast-model", model: "gpt-4o-mini", model_id: "fast-1" };
+      const text = await eventually("both calls to be timed", async () => {
+        const text = await (await fetch(`${gateway.baseUrl}/metrics`)).text();
+        return observed(text, "litellm_llm_api_latency_metric", call).count === 2 ? text : undefined;
+      });
+      const families = parsePrometheusTextFormat(text);
+      // Both waited for the provider's headers; the stream for its chunks too.
+      const apiSeconds = observed(text, "litellm_llm_api_latency_metric", call).sum;
+      expect(apiSeconds).toBeGreaterThanOrEqual(0.08 + 0.025 * (chunks - 2));
+      // Only the stream has a first token: after the provider's headers, before its last chunk.
+      const { count: streams, sum: firstToken } = observed(text, "litellm_llm_api_time_to_first_token_metric", call);
+      expect(streams).toBe(1);
+      expect(firstToken).toBeGreaterThanOrEqual(0.04);
+      expect(firstToken).toBeLessThan(apiSeconds - 0.04);
+      const deploymentKey = { model_group: "fast-model", api_provider: "openai", litellm_model_name: "gpt-4o-mini", hashed_api_key: key.token, api_key_alias: alias, model_id: "fast-1" };
+      expect(observed(text, "litellm_overhead_latency_metric", deploymentKey).count).toBe(2);
+      expect(observed(text, "litellm_deployment_latency_per_output_token", { model_id: "fast-1", hashed_api_key: key.token }).count).toBe(2);
+      expect(total(families, "litellm_remaining_requests_metric", deploymentKey)).toBe(4321);
+      expect(total(families, "litellm_remaining_tokens_metric", deploymentKey)).toBe(98765);
     });
 
     it("counts a deployment's cooldown and shows its state", async () => {

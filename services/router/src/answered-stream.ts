@@ -7,8 +7,10 @@ import type { CallEvent } from "./outcome.js";
  * stream is closed first). A stream that breaks before its Finished event
  * ends with `lastWords` (a Finished event with the usage seen so far, when
  * there is usage) and then its error, so what the client used is still
- * recorded. An iterator of its own rather than a generator around the
- * provider's, which would resume once more for every chunk.
+ * recorded. `firstChunk` runs once, as the first event after Started that
+ * is not Finished arrives (the stream's time to its first token). An
+ * iterator of its own rather than a generator around the provider's, which
+ * would resume once more for every chunk.
  */
 export class AnsweredStream implements AsyncIterableIterator<CallEvent> {
   private first: CallEvent | undefined;
@@ -22,6 +24,7 @@ export class AnsweredStream implements AsyncIterableIterator<CallEvent> {
     private readonly rest: AsyncIterator<CallEvent>,
     private readonly lastWords: () => CallEvent | undefined,
     private readonly end: () => void,
+    private firstChunk?: () => void,
   ) {
     this.first = this.see(first);
   }
@@ -70,7 +73,12 @@ export class AnsweredStream implements AsyncIterableIterator<CallEvent> {
   }
 
   private see(event: CallEvent): CallEvent {
-    if (event.event.case === "finished") this.finishedSeen = true;
+    const kind = event.event.case;
+    if (kind === "finished") this.finishedSeen = true;
+    else if (this.firstChunk && kind !== "started") {
+      this.firstChunk();
+      this.firstChunk = undefined;
+    }
     return event;
   }
 

@@ -26,6 +26,12 @@ export interface Outcome {
   providerMs?: number;
   /** The usage event's call_type, for calls that are not a call type's handler's (pass-through endpoints, the Files and Batch APIs). */
   callName?: string;
+  /** Milliseconds the answering provider call took, to its answer's end (a stream's last chunk). */
+  apiMs?: number;
+  /** Milliseconds from the answering provider call's start to its stream's first chunk; streams only. */
+  firstTokenMs?: number;
+  /** The answering provider's rate-limit headers (x-ratelimit-*), when it sent some. */
+  rateLimits?: Record<string, string>;
 }
 
 export function costFor(d: Deployment, usage: Usage): number {

@@ -310,6 +310,7 @@ async function attempt(
   // Counted in flight when it was admitted (GroupAttempts.admit); counted out here, once it ends.
   /** Once the call is over, answered or not. */
   const end = (answered: boolean) => {
+    if (answered) outcome.apiMs = performance.now() - began;
     release();
     state.stats.done(d.id);
     const used = answered && outcome.usage ? outcome.usage.promptTokens + outcome.usage.completionTokens : 0;
@@ -322,7 +323,7 @@ async function attempt(
     if (e?.case !== "started") return;
     e.value.attemptedRetries = retries;
     e.value.attemptedFallbacks = fallbacks;
-    if (rateLimits) e.value.providerHeaders = rateLimits;
+    if (rateLimits) e.value.providerHeaders = outcome.rateLimits = rateLimits;
     const took = performance.now() - began;
     e.value.providerMs = (outcome.providerMs ?? 0) + took;
     state.stats.recordLatency(d.id, took);
@@ -347,7 +348,8 @@ async function attempt(
     answering(first.value);
     // The client has seen part of the answer when it breaks: it is told what it used, then the error.
     const lastWords = () => (outcome.usage ? finished(outcome, d, outcome.usage) : undefined);
-    return { answer: new AnsweredStream(first.value, rest, lastWords, () => end(true)) };
+    const firstChunk = () => (outcome.firstTokenMs = performance.now() - began);
+    return { answer: new AnsweredStream(first.value, rest, lastWords, () => end(true), firstChunk) };
   } catch (error) {
     end(false);
     outcome.providerMs = (outcome.providerMs ?? 0) + (performance.now() - began);

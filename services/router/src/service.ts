@@ -207,7 +207,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       cacheHit: cached.hit,
       cacheKey: cached.key,
       ...payload?.fields(body),
-    }, { modelGroup: d?.entry.model_name ?? "", apiBase: d?.apiBase ?? "", teamAlias: req.teamAlias });
+    }, { modelGroup: d?.entry.model_name ?? "", apiBase: d?.apiBase ?? "", teamAlias: req.teamAlias, call: outcome });
   }
 
   // Model admin (the master key's, as at the edge): whoever reaches this port must not add a

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { metrics, usageEventCodec, type Bus, type Logger } from "@gateway/common";
 import { UsageStatus, type UsageEventSchema } from "@gateway/proto/usage/v1/usage_event_pb.js";
+import type { Outcome } from "./outcome.js";
 import { Outbox, type OutboxEntry, type OutboxTicket } from "./outbox.js";
 
 export const USAGE_SUBJECT = "usage.v1";
@@ -149,9 +150,21 @@ export interface MetricLabels {
   /** That deployment's api_base; "" for none. */
   apiBase: string;
   teamAlias: string;
+  /** How the answering provider call went (the call's Outcome); read only for LiteLLM's metrics. */
+  call: AnsweringCall;
 }
 
-const NO_LABELS: MetricLabels = { modelGroup: "", apiBase: "", teamAlias: "" };
+/** The parts of a call's Outcome that LiteLLM's latency and rate-limit metrics read. */
+export type AnsweringCall = Pick<Outcome, "apiMs" | "firstTokenMs" | "rateLimits">;
+
+const NO_LABELS: MetricLabels = { modelGroup: "", apiBase: "", teamAlias: "", call: {} };
+
+/** A provider's count of what is left in its rate-limit window, from OpenAI's or Anthropic's header; undefined when it sent none. */
+function remaining(headers: Record<string, string> | undefined, openai: string, anthropic: string): number | undefined {
+  const value = headers?.[openai] ?? headers?.[anthropic];
+  const n = value === undefined ? NaN : Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
 
 function countRequest(event: UsageEventInit, labels: MetricLabels): void {
   const success = event.status === UsageStatus.SUCCESS;
@@ -188,6 +201,10 @@ function countRequest(event: UsageEventInit, labels: MetricLabels): void {
     httpStatus: event.httpStatus ?? 200,
     errorType: event.errorType ?? "",
     latencyMs: event.latencyMs ?? 0,
+    apiMs: labels.call.apiMs ?? 0,
+    firstTokenMs: labels.call.firstTokenMs ?? 0,
+    remainingRequests: remaining(labels.call.rateLimits, "x-ratelimit-remaining-requests", "anthropic-ratelimit-requests-remaining"),
+    remainingTokens: remaining(labels.call.rateLimits, "x-ratelimit-remaining-tokens", "anthropic-ratelimit-tokens-remaining"),
     promptTokens: event.promptTokens ?? 0,
     completionTokens: event.completionTokens ?? 0,
     spendUsd: event.cost ?? 0,

@@ -13,6 +13,12 @@ function answered(rest: AsyncGenerator<CallEvent>, lastWords: CallEvent | null =
   return { stream: new AnsweredStream(STARTED, rest, () => lastWords ?? undefined, () => log.push("end")), log };
 }
 
+/** The same, logging its first chunk too. */
+function timed(rest: AsyncGenerator<CallEvent>) {
+  const log: string[] = [];
+  return { stream: new AnsweredStream(STARTED, rest, () => LAST_WORDS, () => log.push("end"), () => log.push("first chunk")), log };
+}
+
 describe("a stream a deployment has started answering", () => {
   it("passes the first event and the rest, then ends once", async () => {
     const { stream, log } = answered(
@@ -25,6 +31,30 @@ describe("a stream a deployment has started answering", () => {
     expect(log).toEqual(["end"]);
     expect(await stream.next()).toEqual({ done: true, value: undefined });
     expect(log).toEqual(["end"]);
+  });
+
+  it("marks its first chunk once, whatever its kind, and none when only Finished follows", async () => {
+    const { stream, log } = timed(
+      (async function* () {
+        yield event("named_chunk", 1);
+        yield event("chunk", 2);
+        yield event("finished", 3);
+      })(),
+    );
+    const first = await stream.next();
+    expect(first.value).toBe(STARTED);
+    expect(log).toEqual([]);
+    await stream.next();
+    expect(log).toEqual(["first chunk"]);
+    await readAll(stream);
+    expect(log).toEqual(["first chunk", "end"]);
+    const empty = timed(
+      (async function* () {
+        yield event("finished", 1);
+      })(),
+    );
+    await readAll(empty.stream);
+    expect(empty.log).toEqual(["end"]);
   });
 
   it("says what was used before the error when it breaks before its Finished event", async () => {
