@@ -32,6 +32,10 @@ export interface LiteLLMRequest {
   apiMs: number;
   /** Milliseconds from that call's start to its stream's first chunk; 0 for a whole answer. */
   firstTokenMs: number;
+  /** The model group the client asked for, before any fallback. */
+  requestedModel: string;
+  /** Set when the call fell back: why (the first group's failure), and the fallback groups that failed too. */
+  fallbacks: { cause: { status: number; type: string }; failed: readonly string[] } | undefined;
   /** What the provider said is left of its request and token rate limits (its x-ratelimit-remaining-* headers). */
   remainingRequests: number | undefined;
   remainingTokens: number | undefined;
@@ -93,6 +97,7 @@ const WITH_MODELS = [...USER, "requested_model", "model"];
 const DEPLOYMENT = ["requested_model", "litellm_model_name", "model_id", "api_base", "api_provider", "hashed_api_key", "api_key_alias", "team", "team_alias"];
 const EXCEPTION = ["exception_status", "exception_class"];
 const DEPLOYMENT_ITSELF = ["litellm_model_name", "model_id", "api_base", "api_provider"];
+const FALLBACK = ["requested_model", "fallback_model", "hashed_api_key", "api_key_alias", "team", "team_alias", ...EXCEPTION];
 const API_CALL = ["model", "hashed_api_key", "api_key_alias", "team", "team_alias", "requested_model", "end_user", "user", "model_id"];
 const DEPLOYMENT_KEY = ["model_group", "api_provider", "api_base", "litellm_model_name", "hashed_api_key", "api_key_alias", "model_id"];
 
@@ -115,6 +120,8 @@ export class LiteLLMMetrics {
   private readonly perOutputToken: SeriesHistogram;
   private readonly remainingRequests: SeriesGauge;
   private readonly remainingTokens: SeriesGauge;
+  private readonly fallbackSuccesses: SeriesCounter;
+  private readonly fallbackFailures: SeriesCounter;
 
   /** `endUsers`: label series by end user (LiteLLM's enable_end_user_cost_tracking_prometheus_only). */
   constructor(
@@ -141,12 +148,20 @@ export class LiteLLMMetrics {
     this.perOutputToken = histogram("litellm_deployment_latency_per_output_token", "Seconds of the provider call per output token.", [...DEPLOYMENT_ITSELF, "hashed_api_key", "api_key_alias", "team", "team_alias"]);
     const gauge = (name: string, help: string) => new SeriesGauge(name, help, DEPLOYMENT_KEY, registry);
     this.remainingRequests = gauge("litellm_remaining_requests_metric", "Requests left in the deployment's rate-limit window, as its provider last said.");
+    this.fallbackSuccesses = counter("litellm_deployment_successful_fallbacks_total", "Fallbacks to another model group that answered, by the group asked for and the fallback.", FALLBACK);
+    this.fallbackFailures = counter("litellm_deployment_failed_fallbacks_total", "Fallbacks to another model group that failed too.", FALLBACK);
     this.remainingTokens = gauge("litellm_remaining_tokens_metric", "Tokens left in the deployment's rate-limit window, as its provider last said.");
   }
 
   /** A deployment cooled down after failures, the last with this HTTP status. */
   cooledDown(d: DeploymentLabels, status: number): void {
     this.cooledDowns.inc([d.providerModel, d.id, d.apiBase, d.provider, String(status)]);
+  }
+
+  private fellBack(r: LiteLLMRequest, { cause, failed }: NonNullable<LiteLLMRequest["fallbacks"]>): void {
+    const labels = (fallback: string) => [r.requestedModel, fallback, r.keyHash, r.keyAlias, r.teamId, r.teamAlias, String(cause.status), EXCEPTION_CLASSES[cause.type] ?? cause.type];
+    for (const group of failed) this.fallbackFailures.inc(labels(group));
+    if (r.success) this.fallbackSuccesses.inc(labels(r.modelGroup));
   }
 
   request(r: LiteLLMRequest): void {
@@ -160,6 +175,7 @@ export class LiteLLMMetrics {
       if (r.success) this.deploymentSuccesses.inc(deployment);
       else this.deploymentFailures.inc([...deployment, ...exception]);
     }
+    if (r.fallbacks) this.fellBack(r, r.fallbacks);
     if (!r.success) return;
     const models = [...user, r.modelGroup, r.providerModel];
     this.requests.inc([...user, r.providerModel]);

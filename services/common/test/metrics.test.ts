@@ -95,6 +95,8 @@ test("serves LiteLLM's metrics by its names and labels once asked, end users lef
     httpStatus: 200,
     errorType: "",
     latencyMs: 1,
+    requestedModel: "lite-model",
+    fallbacks: undefined,
     apiMs: 0,
     firstTokenMs: 0,
     remainingRequests: undefined,
@@ -144,6 +146,8 @@ test("times LiteLLM's provider calls: their latency, time to first token, the ga
     httpStatus: 200,
     errorType: "",
     latencyMs: 250,
+    requestedModel: "timed-model",
+    fallbacks: undefined,
     apiMs: 200,
     firstTokenMs: 40,
     remainingRequests: 99,
@@ -177,4 +181,45 @@ test("times LiteLLM's provider calls: their latency, time to first token, the ga
   expect(await sample("litellm_remaining_requests_metric", deploymentKey)).toBe(98);
   expect(await sample("litellm_remaining_tokens_metric", deploymentKey)).toBe(12_000);
   expect(text).not.toMatch(/litellm_llm_api_latency_metric_count\{[^}]*model_id=""/);
+});
+
+test("counts LiteLLM's fallbacks by the group asked for, the fallback, and why the first failed", async () => {
+  metrics.serveLiteLLM(false);
+  const answered: LiteLLMRequest = {
+    keyHash: "hash-3",
+    keyAlias: "batch",
+    teamId: "t3",
+    teamAlias: "ops",
+    userId: "",
+    endUser: "",
+    modelGroup: "backup-model",
+    deployment: "d-b",
+    providerModel: "gpt-4o-mini",
+    provider: "openai",
+    apiBase: "http://backup.up",
+    success: true,
+    httpStatus: 200,
+    errorType: "",
+    latencyMs: 30,
+    requestedModel: "main-model",
+    fallbacks: { cause: { status: 429, type: "rate_limit_error" }, failed: ["second-model"] },
+    apiMs: 10,
+    firstTokenMs: 0,
+    remainingRequests: undefined,
+    remainingTokens: undefined,
+    promptTokens: 5,
+    completionTokens: 5,
+    spendUsd: 0.001,
+  };
+  metrics.liteLLMRequest(answered);
+  // Every fallback failed: the last one's failure is what the client saw.
+  metrics.liteLLMRequest({ ...answered, success: false, httpStatus: 502, errorType: "api_error", deployment: "", fallbacks: { cause: { status: 500, type: "api_error" }, failed: ["second-model", "backup-model"] } });
+  // No fallback: nothing counted.
+  metrics.liteLLMRequest({ ...answered, modelGroup: "main-model", fallbacks: undefined });
+  const key = { requested_model: "main-model", hashed_api_key: "hash-3", api_key_alias: "batch", team: "t3", team_alias: "ops" };
+  expect(await sample("litellm_deployment_successful_fallbacks_total", { ...key, fallback_model: "backup-model", exception_status: "429", exception_class: "RateLimitError" })).toBe(1);
+  expect(await sample("litellm_deployment_successful_fallbacks_total", { ...key, fallback_model: "main-model" })).toBeUndefined();
+  expect(await sample("litellm_deployment_failed_fallbacks_total", { ...key, fallback_model: "second-model", exception_status: "429" })).toBe(1);
+  expect(await sample("litellm_deployment_failed_fallbacks_total", { ...key, fallback_model: "second-model", exception_status: "500", exception_class: "APIError" })).toBe(1);
+  expect(await sample("litellm_deployment_failed_fallbacks_total", { ...key, fallback_model: "backup-model", exception_status: "500" })).toBe(1);
 });

@@ -23,9 +23,13 @@ model_list:
   - model_name: flaky-model
     litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
     model_info: { id: flaky-b }
+  - model_name: unreachable-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: http://127.0.0.1:1/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+    model_info: { id: unreachable-1 }
 router_settings:
   allowed_fails: 0
   cooldown_time: 60
+  fallbacks: [{ unreachable-model: [fast-model] }]
 litellm_settings:
   num_retries: 0
   callbacks: ["prometheus"]
@@ -152,6 +156,24 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       expect(observed(text, "litellm_deployment_latency_per_output_token", { model_id: "fast-1", hashed_api_key: key.token }).count).toBe(2);
       expect(total(families, "litellm_remaining_requests_metric", deploymentKey)).toBe(4321);
       expect(total(families, "litellm_remaining_tokens_metric", deploymentKey)).toBe(98765);
+    });
+
+    it("counts a fallback that answered, by the group asked for, the fallback and why", async () => {
+      const alias = `fallback-${mode.split ? "split" : "one"}`;
+      const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { key_alias: alias });
+      const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: key.key, maxRetries: 0 });
+      const answer = await client.chat.completions.create({ model: "unreachable-model", messages: [{ role: "user", content: "anyone there?" }] });
+      expect(answer.choices[0]!.message.content).toContain("anyone there?");
+      const families = await eventually("the fallback to be counted", async () => {
+        const families = await scrape(gateway);
+        return total(families, "litellm_deployment_successful_fallbacks_total", { hashed_api_key: key.token }) === 1 ? families : undefined;
+      });
+      const series = families.find((f) => f.name === "litellm_deployment_successful_fallbacks_total")!.metrics as { labels: Record<string, string> }[];
+      const labels = series.find((m) => m.labels["hashed_api_key"] === key.token)!.labels;
+      expect(labels).toMatchObject({ requested_model: "unreachable-model", fallback_model: "fast-model", api_key_alias: alias });
+      expect(Number(labels["exception_status"])).toBeGreaterThanOrEqual(500);
+      expect(labels["exception_class"]).not.toBe("");
+      expect(total(families, "litellm_deployment_failed_fallbacks_total", { hashed_api_key: key.token })).toBe(0);
     });
 
     it("counts a deployment's cooldown and shows its state", async () => {

@@ -32,6 +32,15 @@ export interface Outcome {
   firstTokenMs?: number;
   /** The answering provider's rate-limit headers (x-ratelimit-*), when it sent some. */
   rateLimits?: Record<string, string>;
+  /** Set once the call falls back to another model group. */
+  fallbacks?: Fallbacks;
+}
+
+/** Why a call fell back from its model group, and the fallback groups that failed too, in order. */
+export interface Fallbacks {
+  /** The first group's failure: its status and the error type the client would have seen. */
+  cause: { status: number; type: string };
+  failed: string[];
 }
 
 export function costFor(d: Deployment, usage: Usage): number {

@@ -13,6 +13,7 @@ import type { DeploymentStats } from "./deployment-stats.js";
 import type { DeploymentLimits } from "./deployment-limits.js";
 import { fallbacksFor } from "./fallbacks.js";
 import { costFor, finished, type Outcome, type CallEvent } from "./outcome.js";
+import { toConnectError } from "./provider-errors.js";
 import { inProviderSpan } from "./provider-span.js";
 import type { OpenAIBody } from "./providers/provider.js";
 import { backoffMs, blamesDeployment, classify, type Failure } from "./retry.js";
@@ -137,9 +138,11 @@ export async function routeCall(call: RoutedCall, requested: string, outcome: Ou
       }
       last = attempts.failure!;
     }
+    if (fallbacks > 0) outcome.fallbacks!.failed.push(group.name);
     fallbackNames ??= fallbacksFor(first.name, last.failure, groups.settings, call.fallbacks)[Symbol.iterator]();
     const fallback = last.failure.kind === "cancelled" || last.failure.kind === "request" ? undefined : nextGroup(fallbackNames, groups, call.tags);
     if (!fallback) throw last.error;
+    outcome.fallbacks ??= { cause: { status: last.failure.status, type: toConnectError(last.error).metadata.get("x-error-type") ?? "" }, failed: [] };
     fallbacks += 1;
     state.logger.info({ requestId: call.requestId, from: first.name, to: fallback.name, status: last.failure.status }, "falling back to another model group");
     group = fallback;

@@ -150,12 +150,12 @@ export interface MetricLabels {
   /** That deployment's api_base; "" for none. */
   apiBase: string;
   teamAlias: string;
-  /** How the answering provider call went (the call's Outcome); read only for LiteLLM's metrics. */
+  /** How the answering provider call went and the fallbacks before it (the call's Outcome); read only for LiteLLM's metrics. */
   call: AnsweringCall;
 }
 
-/** The parts of a call's Outcome that LiteLLM's latency and rate-limit metrics read. */
-export type AnsweringCall = Pick<Outcome, "apiMs" | "firstTokenMs" | "rateLimits">;
+/** The parts of a call's Outcome that LiteLLM's latency, rate-limit and fallback metrics read. */
+export type AnsweringCall = Pick<Outcome, "apiMs" | "firstTokenMs" | "rateLimits" | "fallbacks">;
 
 const NO_LABELS: MetricLabels = { modelGroup: "", apiBase: "", teamAlias: "", call: {} };
 
@@ -201,6 +201,8 @@ function countRequest(event: UsageEventInit, labels: MetricLabels): void {
     httpStatus: event.httpStatus ?? 200,
     errorType: event.errorType ?? "",
     latencyMs: event.latencyMs ?? 0,
+    requestedModel: event.originalModelGroup ?? "",
+    fallbacks: labels.call.fallbacks,
     apiMs: labels.call.apiMs ?? 0,
     firstTokenMs: labels.call.firstTokenMs ?? 0,
     remainingRequests: remaining(labels.call.rateLimits, "x-ratelimit-remaining-requests", "anthropic-ratelimit-requests-remaining"),
