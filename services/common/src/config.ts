@@ -131,6 +131,16 @@ const litellmParams = z.looseObject({
   ...batchPrices,
 });
 
+// LiteLLM's RetryPolicy and AllowedFailsPolicy: a count per exception
+// class. A name outside them (a typo, a class they do not know) stops the
+// start rather than being left without effect.
+export const RETRY_POLICY_ERRORS = ["BadRequestError", "AuthenticationError", "TimeoutError", "RateLimitError", "ContentPolicyViolationError", "InternalServerError"] as const;
+export const ALLOWED_FAILS_POLICY_ERRORS = [...RETRY_POLICY_ERRORS, "NotFoundError", "ServiceUnavailableError", "BadGatewayError"] as const;
+const countPer = (errors: readonly string[], suffix: string) =>
+  z.strictObject(Object.fromEntries(errors.map((error) => [`${error}${suffix}`, z.number().int().nonnegative().optional()])));
+const retryPolicy = countPer(RETRY_POLICY_ERRORS, "Retries");
+const allowedFailsPolicy = countPer(ALLOWED_FAILS_POLICY_ERRORS, "AllowedFails");
+
 const modelInfo = z.looseObject({
   id: z.string().min(1).optional(),
   ...prices,
@@ -142,6 +152,8 @@ const modelInfo = z.looseObject({
   base_model: z.string().min(1).optional(),
   /** LiteLLM's model access groups: names a key's or team's models may give for every model group listing them. */
   access_groups: z.array(z.string().min(1)).optional(),
+  /** This deployment's own allowed_fails_policy, in place of router_settings'. */
+  allowed_fails_policy: allowedFailsPolicy.optional(),
 });
 
 const modelEntry = z.looseObject({
@@ -156,6 +168,13 @@ const fallbackList = z.array(z.record(z.string(), z.array(z.string())));
 // Retry, cooldown and fallback settings: LiteLLM reads them from
 // litellm_settings and router_settings alike (router_settings wins).
 const reliabilitySettings = {
+  /** Retries per kind of failure, in place of num_retries for that kind. */
+  retry_policy: retryPolicy.optional(),
+  /** A model group's own retry_policy, in place of the one above. */
+  model_group_retry_policy: z.record(z.string().min(1), retryPolicy).optional(),
+  /** Failures a minute per kind of failure, in place of allowed_fails for that kind. */
+  allowed_fails_policy: allowedFailsPolicy.optional(),
+  disable_cooldowns: z.boolean().optional(),
   num_retries: z.number().int().nonnegative().optional(),
   /** Seconds: the least a retry waits. */
   retry_after: z.number().nonnegative().optional(),

@@ -1,5 +1,6 @@
 export * from "./bus/index.js";
 export {
+  ALLOWED_FAILS_POLICY_ERRORS,
   asksLiteLLMMetrics,
   CALL_DEFAULT_SETTINGS,
   ConfigError,
@@ -9,6 +10,7 @@ export {
   loadConfig,
   parseConfig,
   parseModelEntry,
+  RETRY_POLICY_ERRORS,
   ROUTING_STRATEGIES,
   type GatewayConfig,
   type GroupAlias,

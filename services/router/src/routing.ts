@@ -11,6 +11,7 @@ import type { ModelGroup, ModelGroups } from "./config/model-groups.js";
 import type { Cooldowns } from "./cooldowns.js";
 import type { DeploymentStats } from "./deployment-stats.js";
 import type { DeploymentLimits } from "./deployment-limits.js";
+import { allowedFails, policyErrorOf, policyRetries } from "./failure-policies.js";
 import { fallbacksFor } from "./fallbacks.js";
 import { costFor, finished, type Outcome, type CallEvent } from "./outcome.js";
 import { toConnectError } from "./provider-errors.js";
@@ -271,11 +272,14 @@ class GroupAttempts {
     const settings = call.table.groups.settings;
     this.failure = result;
     const { failure } = result;
-    if (blamesDeployment(failure) && group.deployments.length > 1 && state.cooldowns.failed(d.id, settings.allowedFails, settings.cooldownMs)) {
+    const named = policyErrorOf(failure, result.error);
+    if (blamesDeployment(failure) && group.deployments.length > 1 && state.cooldowns.failed(d.id, allowedFails(settings, d, named), settings.cooldownMs)) {
       state.logger.warn({ requestId: call.requestId, deployment: d.id, modelGroup: group.name, cooldownMs: settings.cooldownMs }, "deployment cooling down after repeated failures");
       metrics.deploymentCooledDown(deploymentLabels(d), failure.status);
     }
-    if (failure.kind !== "retryable" || this.retries >= (call.numRetries ?? settings.numRetries)) return undefined;
+    // The retry policy's count for this kind of failure, else num_retries for those worth another attempt.
+    const retries = policyRetries(settings, group.name, named) ?? (failure.kind === "retryable" ? (call.numRetries ?? settings.numRetries) : 0);
+    if (failure.kind === "cancelled" || this.retries >= retries) return undefined;
     // Another deployment is tried at once; the same one only after a pause.
     const elsewhere = candidates(group, this.tried, this.full, state).some((c) => !this.tried.has(c.id));
     const waitMs = elsewhere ? settings.retryAfterMs : backoffMs(this.retries, failure.retryAfterMs, settings.retryAfterMs);

@@ -1,8 +1,10 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { parseConfig } from "@gateway/common";
 import { describe, expect, it } from "vitest";
 import { ModelGroups } from "../src/config/model-groups.js";
 import { Cooldowns } from "../src/cooldowns.js";
 import { DeploymentStats } from "../src/deployment-stats.js";
+import { allowedFails, policyErrorOf, policyRetries } from "../src/failure-policies.js";
 import { fallbacksFor } from "../src/fallbacks.js";
 import { ProviderError } from "../src/providers/provider.js";
 import { SUPPORTED_PROVIDERS } from "../src/providers/index.js";
@@ -164,5 +166,74 @@ router_settings:
     expect(fallbacksFor("a", failure("content_policy"), settings, ["x"])).toEqual(["x"]);
     expect(fallbacksFor("a", failure("request"), settings, ["x"])).toEqual([]);
     expect(fallbacksFor("a", failure("cancelled"), settings, ["x"])).toEqual([]);
+  });
+});
+
+describe("retry and allowed-fails policies", () => {
+  const providerFailure = (status: number, type = "api_error", message = "failed") => {
+    const error = new ProviderError(message, status, type);
+    return { failure: classify(error, false), error };
+  };
+  const nameOf = ({ failure, error }: ReturnType<typeof providerFailure>) => policyErrorOf(failure, error);
+
+  it("names a provider's failure by LiteLLM's exception class, and none of the gateway's own, the client's leaving or an unreachable provider", () => {
+    expect(nameOf(providerFailure(400, "invalid_request_error", "temperature must be at most 2"))).toBe("BadRequestError");
+    expect(nameOf(providerFailure(400, "invalid_request_error", "maximum context length is 8192 tokens"))).toBe("BadRequestError");
+    expect(nameOf(providerFailure(400, "invalid_request_error", "filtered by our content management policy"))).toBe("ContentPolicyViolationError");
+    expect(nameOf(providerFailure(401))).toBe("AuthenticationError");
+    expect(nameOf(providerFailure(404))).toBe("NotFoundError");
+    expect(nameOf(providerFailure(408, "timeout"))).toBe("TimeoutError");
+    expect(nameOf(providerFailure(429, "rate_limit_error"))).toBe("RateLimitError");
+    expect(nameOf(providerFailure(500))).toBe("InternalServerError");
+    expect(nameOf(providerFailure(502))).toBe("BadGatewayError");
+    expect(nameOf(providerFailure(529, "overloaded_error"))).toBe("ServiceUnavailableError");
+    expect(nameOf(providerFailure(503, "api_connection_error"))).toBeUndefined();
+    expect(nameOf(providerFailure(499, "request_cancelled"))).toBeUndefined();
+    const own = new ConnectError("invalid body", Code.InvalidArgument);
+    expect(policyErrorOf(classify(own, false), own)).toBeUndefined();
+  });
+
+  it("takes a group's own retry policy whole, counts a content policy refusal as a bad request unless named, and leaves unnamed kinds to num_retries", () => {
+    const { settings } = ModelGroups.fromConfig(
+      parseConfig(`
+litellm_settings:
+  retry_policy: { BadRequestErrorRetries: 2, RateLimitErrorRetries: 5 }
+router_settings:
+  model_group_retry_policy: { special: { TimeoutErrorRetries: 1 } }
+`),
+      SUPPORTED_PROVIDERS,
+    );
+    expect(policyRetries(settings, "any", "RateLimitError")).toBe(5);
+    expect(policyRetries(settings, "any", "ContentPolicyViolationError")).toBe(2);
+    expect(policyRetries(settings, "any", "InternalServerError")).toBeUndefined();
+    expect(policyRetries(settings, "any", undefined)).toBeUndefined();
+    expect(policyRetries(settings, "special", "TimeoutError")).toBe(1);
+    expect(policyRetries(settings, "special", "RateLimitError")).toBeUndefined();
+  });
+
+  it("takes a deployment's own allowed_fails_policy whole, else the router's, else allowed_fails; disable_cooldowns turns cooldowns off", () => {
+    const groups = ModelGroups.fromConfig(
+      parseConfig(`model_list:
+${entry("a", "").trimEnd().replace("model_info: { id: a }", "model_info: { id: a, allowed_fails_policy: { TimeoutErrorAllowedFails: 7 } }")}
+${entry("b", "")}
+router_settings: { allowed_fails: 4, allowed_fails_policy: { RateLimitErrorAllowedFails: 0 } }
+`),
+      SUPPORTED_PROVIDERS,
+    );
+    const [a, b] = groups.resolve("m")!.deployments.slice().sort((x, y) => x.id.localeCompare(y.id));
+    const { settings } = groups;
+    expect(allowedFails(settings, a!, "TimeoutError")).toBe(7);
+    expect(allowedFails(settings, a!, "RateLimitError")).toBe(4);
+    expect(allowedFails(settings, b!, "RateLimitError")).toBe(0);
+    expect(allowedFails(settings, b!, "TimeoutError")).toBe(4);
+    expect(allowedFails(settings, b!, undefined)).toBe(4);
+    expect(settings.cooldownMs).toBe(5000);
+    expect(ModelGroups.fromConfig(parseConfig(`router_settings: { cooldown_time: 30, disable_cooldowns: true }`), SUPPORTED_PROVIDERS).settings.cooldownMs).toBe(0);
+  });
+
+  it("refuses a policy naming a kind of failure LiteLLM's policies do not have", () => {
+    expect(() => parseConfig(`router_settings: { retry_policy: { RateLimitError: 1 } }`)).toThrow(/retry_policy/);
+    expect(() => parseConfig(`router_settings: { allowed_fails_policy: { RateLimitErrorRetries: 1 } }`)).toThrow(/allowed_fails_policy/);
+    expect(() => parseConfig(`router_settings: { retry_policy: { TimeoutErrorRetries: -1 } }`)).toThrow(/TimeoutErrorRetries/);
   });
 });

@@ -1,4 +1,5 @@
 import { groupAliases, type GatewayConfig, type GroupAlias, type ROUTING_STRATEGIES } from "@gateway/common";
+import type { AllowedFailsPolicy, RetryPolicy } from "../failure-policies.js";
 
 export type RoutingStrategyName = (typeof ROUTING_STRATEGIES)[number];
 
@@ -8,8 +9,15 @@ export interface RouterSettings {
   numRetries: number;
   /** The least a retry waits, ms. */
   retryAfterMs: number;
+  /** Retries per kind of failure (retry_policy), in place of numRetries for the kinds it names. */
+  retryPolicy: RetryPolicy | undefined;
+  /** model_group_retry_policy: a group's own retry policy, in place of retryPolicy. */
+  groupRetryPolicies: ReadonlyMap<string, RetryPolicy>;
   /** Failures a deployment may have within a minute; one more cools it down. */
   allowedFails: number;
+  /** allowed_fails_policy: allowedFails per kind of failure (a deployment's model_info may have its own). */
+  allowedFailsPolicy: AllowedFailsPolicy | undefined;
+  /** 0 when disable_cooldowns. */
   cooldownMs: number;
   /** At most this many fallback groups are tried per request. */
   maxFallbacks: number;
@@ -46,8 +54,11 @@ export function routerSettings(config: GatewayConfig): RouterSettings {
     strategy: r.routing_strategy ?? "simple-shuffle",
     numRetries: r.num_retries ?? l.num_retries ?? DEFAULT_NUM_RETRIES,
     retryAfterMs: (r.retry_after ?? l.retry_after ?? 0) * 1000,
+    retryPolicy: r.retry_policy ?? l.retry_policy,
+    groupRetryPolicies: new Map(Object.entries(r.model_group_retry_policy ?? l.model_group_retry_policy ?? {})),
     allowedFails: r.allowed_fails ?? l.allowed_fails ?? DEFAULT_ALLOWED_FAILS,
-    cooldownMs: (r.cooldown_time ?? l.cooldown_time ?? DEFAULT_COOLDOWN_S) * 1000,
+    allowedFailsPolicy: r.allowed_fails_policy ?? l.allowed_fails_policy,
+    cooldownMs: (r.disable_cooldowns ?? l.disable_cooldowns) === true ? 0 : (r.cooldown_time ?? l.cooldown_time ?? DEFAULT_COOLDOWN_S) * 1000,
     maxFallbacks: r.max_fallbacks ?? l.max_fallbacks ?? DEFAULT_MAX_FALLBACKS,
     fallbacks: fallbackMap(r.fallbacks ?? l.fallbacks),
     contextWindowFallbacks: fallbackMap(r.context_window_fallbacks ?? l.context_window_fallbacks),
