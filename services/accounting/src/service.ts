@@ -6,8 +6,8 @@ import { MAX_LIST_LIMIT, type Ledger, type SpendLogFilters } from "./ledger.js";
 import { DAY_MS, dayOf, isoDay } from "./partitions.js";
 import type { DayRange, SpendGrouping, SpendReports, SpendTotalRow } from "./spend-reports.js";
 
-// The latest instant a JavaScript Date (and so a ledger query) can hold.
-const MAX_DATE_MS = 8.64e15;
+// The latest instant a ledger query can name: Postgres reads ISO dates of four-digit years.
+const MAX_DATE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 const DEFAULT_TOP = 10;
 // Daily activity: the days one call covers, and the rows it answers, at most.

@@ -38,13 +38,19 @@ export function requestRetries(header: string, body: unknown): number | undefine
   return n;
 }
 
+/** The longest wait a timer takes (about 24.8 days): a longer timeout waits that long, where Node would fire at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Seconds (more than 0) as milliseconds for a timer: at most MAX_TIMEOUT_MS. */
+export const timeoutMs = (seconds: number): number => Math.min(seconds * 1000, MAX_TIMEOUT_MS);
+
 /** Seconds asked for (more than 0), in milliseconds: the header's, else the body's; undefined when neither. */
 function secondsMs(header: string, headerName: string, body: unknown, bodyName: string): number | undefined {
   const [value, param] = header !== "" ? [header, headerName] : [body, bodyName];
   if (value === undefined || value === null) return undefined;
   const n = numberOf(value);
   if (!Number.isFinite(n) || n <= 0) throw invalid(`${param} must be a number of seconds, more than 0`, param);
-  return n * 1000;
+  return timeoutMs(n);
 }
 
 /** A request's timeout per provider call, in milliseconds: its header's, else its body's; undefined when neither. */

@@ -6,17 +6,19 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 /** A LiteLLM duration: a fixed length, or whole calendar months (whose lengths vary). */
 export type Duration = { readonly ms: number; readonly months?: undefined } | { readonly months: number; readonly ms?: undefined };
 
-/** LiteLLM's durations: "30s", "30m", "30h", "30d", "2w", "1mo". */
+// The longest duration taken: what it adds to a date must stay a date (JavaScript's and Postgres' alike).
+const MAX_YEARS = 100;
+const MAX_MS = MAX_YEARS * 366 * UNIT_MS["d"]!;
+
+/** LiteLLM's durations: "30s", "30m", "30h", "30d", "2w", "1mo"; at most 100 years. */
 export function parseDuration(value: string, field: string): Duration {
   const match = /^(\d+)(mo|[smhdw])$/.exec(value.trim());
   const count = match ? Number(match[1]) : 0;
-  if (!match || count <= 0) {
-    throw gatewayError(`${field} must look like "30s", "30m", "30h", "30d", "2w" or "1mo", got "${value}"`, Code.InvalidArgument, {
-      type: "invalid_request_error",
-      param: field,
-    });
-  }
-  return match[2] === "mo" ? { months: count } : { ms: count * (UNIT_MS[match[2] as string] as number) };
+  const invalid = (message: string) => gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param: field });
+  if (!match || count <= 0) throw invalid(`${field} must look like "30s", "30m", "30h", "30d", "2w" or "1mo", got "${value}"`);
+  const duration: Duration = match[2] === "mo" ? { months: count } : { ms: count * (UNIT_MS[match[2] as string] as number) };
+  if ((duration.months ?? 0) > MAX_YEARS * 12 || (duration.ms ?? 0) > MAX_MS) throw invalid(`${field} must be at most ${MAX_YEARS} years, got "${value}"`);
+  return duration;
 }
 
 /**

@@ -47,6 +47,7 @@ export {
   requestTimeoutMs,
   STREAM_TIMEOUT_HEADER,
   TIMEOUT_HEADER,
+  timeoutMs,
 } from "./call-overrides.js";
 export { REQUEST_TAG_MAX_CHARS, REQUEST_TAGS_MAX, requestTags, tagList } from "./request-tags.js";
 export { usageEventCodec } from "./usage-event-codec.js";
@@ -61,7 +62,7 @@ export { BudgetSpend, type SpendLedger } from "./budget-spend.js";
 export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "./take-together.js";
 export { withFields } from "./with-fields.js";
 export { estimateTokens, messagesText, tokensForChars } from "./tokens.js";
-export { clientJson } from "./client-json.js";
+export { checkStorable, clientJson, storableText } from "./client-json.js";
 export { administers, readsAll, readsOwnSpend, USER_ROLES, type UserRole } from "./user-roles.js";
 export { isRouteSpec, routeAllowed, ROUTE_GROUP_NAMES } from "./allowed-routes.js";
 export { gatewaySecret, ObjectIds, ownerOf, type ObjectKind, type ObjectRef, type SealedRef } from "./object-ids.js";

@@ -92,6 +92,9 @@ const EXCEPTION_CLASSES: Readonly<Record<string, string>> = {
   api_error: "APIError",
 };
 
+/** The exception class LiteLLM names an error type with; the type itself for one it has no class for. */
+const exceptionClass = (type: string): string => (Object.hasOwn(EXCEPTION_CLASSES, type) ? EXCEPTION_CLASSES[type]! : type);
+
 const USER = ["end_user", "hashed_api_key", "api_key_alias", "team", "team_alias", "user"];
 const WITH_MODELS = [...USER, "requested_model", "model"];
 const DEPLOYMENT = ["requested_model", "litellm_model_name", "model_id", "api_base", "api_provider", "hashed_api_key", "api_key_alias", "team", "team_alias"];
@@ -159,14 +162,14 @@ export class LiteLLMMetrics {
   }
 
   private fellBack(r: LiteLLMRequest, { cause, failed }: NonNullable<LiteLLMRequest["fallbacks"]>): void {
-    const labels = (fallback: string) => [r.requestedModel, fallback, r.keyHash, r.keyAlias, r.teamId, r.teamAlias, String(cause.status), EXCEPTION_CLASSES[cause.type] ?? cause.type];
+    const labels = (fallback: string) => [r.requestedModel, fallback, r.keyHash, r.keyAlias, r.teamId, r.teamAlias, String(cause.status), exceptionClass(cause.type)];
     for (const group of failed) this.fallbackFailures.inc(labels(group));
     if (r.success) this.fallbackSuccesses.inc(labels(r.modelGroup));
   }
 
   request(r: LiteLLMRequest): void {
     const user = [this.endUsers ? r.endUser : "", r.keyHash, r.keyAlias, r.teamId, r.teamAlias, r.userId];
-    const exception = r.success ? [] : [String(r.httpStatus), EXCEPTION_CLASSES[r.errorType] ?? r.errorType];
+    const exception = r.success ? [] : [String(r.httpStatus), exceptionClass(r.errorType)];
     this.proxyRequests.inc([...user, r.modelGroup, String(r.httpStatus)]);
     if (!r.success) this.proxyFailures.inc([...user, r.modelGroup, ...exception]);
     if (r.deployment !== "") {

@@ -16,6 +16,14 @@ describe("parseDuration", () => {
   it.each(["", "30", "30y", "1M", "-1d", "0d", "0mo", "1.5h"])("refuses %j with a 400 naming the field", (text) => {
     expect(() => parseDuration(text, "budget_duration")).toThrow(/budget_duration/);
   });
+
+  it("takes up to 100 years, and refuses longer: what it adds to a date must stay a date", () => {
+    expect(parseDuration("36500d", "duration")).toEqual({ ms: 36_500 * 86_400_000 });
+    expect(parseDuration("1200mo", "duration")).toEqual({ months: 1200 });
+    for (const text of ["36601d", "1201mo", "200000000d", "99999999mo", "99999999999999999999s"]) {
+      expect(() => parseDuration(text, "budget_duration")).toThrow(/budget_duration must be at most 100 years/);
+    }
+  });
 });
 
 describe("months, as LiteLLM counts them", () => {

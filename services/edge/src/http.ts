@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code, type CallOptions } from "@connectrpc/connect";
-import { formFields, gatewayError, keyOfAuthorization, readsAll, readsOwnSpend, withFields } from "@gateway/common";
+import { formFields, gatewayError, keyOfAuthorization, readsAll, readsOwnSpend, storableText, withFields } from "@gateway/common";
 import { Access, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "./context.js";
 
@@ -110,9 +110,15 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
   res.end(body);
 }
 
-/** The request's query parameters; parsed when a route asks for them, not for every request. */
+/** The request's query parameters; parsed when a route asks for them, not for every request. A 400 for text no store can hold (a NUL). */
 export function queryOf(req: IncomingMessage): URLSearchParams {
-  return new URL(req.url ?? "/", "http://edge").searchParams;
+  const query = new URL(req.url ?? "/", "http://edge").searchParams;
+  for (const [name, value] of query) {
+    if (!storableText(name) || !storableText(value)) {
+      throw gatewayError(`query parameter ${JSON.stringify(name)} holds a NUL character`, Code.InvalidArgument, { type: "invalid_request_error", param: name });
+    }
+  }
+  return query;
 }
 
 /** An integer query parameter from `min` to `max`, or `fallback` when absent. */

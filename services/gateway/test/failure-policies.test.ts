@@ -14,7 +14,7 @@ let strict: FakeProvider;
 let lenient: FakeProvider;
 
 beforeAll(async () => {
-  [solo, own, pairA, pairB, strict, lenient] = await Promise.all(Array.from({ length: 6 }, () => startFakeProvider()));
+  [solo, own, pairA, pairB, strict, lenient] = await Promise.all([startFakeProvider(), startFakeProvider(), startFakeProvider(), startFakeProvider(), startFakeProvider(), startFakeProvider()]);
 });
 
 afterAll(async () => {

@@ -69,8 +69,10 @@ export function modelLimits(row: ModelLimitColumns, allowanceId: string, what: "
   const models = new Set([...Object.keys(row.modelRpmLimit), ...Object.keys(row.modelTpmLimit), ...Object.keys(budgets)]);
   if (models.size === 0) return null;
   const holders = new Map<string, LimitHolder>();
+  // Own properties only: a model named "constructor" or "toString" finds none on a plain object.
+  const own = <T>(of: Record<string, T>, model: string): T | null => (Object.hasOwn(of, model) ? of[model]! : null);
   for (const model of models) {
-    const budget = budgets[model];
+    const budget = own(budgets, model);
     const holder: LimitHolder = {
       id: model,
       allowanceId: `${allowanceId}/model/${model}`,
@@ -78,8 +80,8 @@ export function modelLimits(row: ModelLimitColumns, allowanceId: string, what: "
       maxBudget: budget?.budget_limit ?? null,
       budgetDuration: budget?.time_period ? parseDuration(budget.time_period, "model_max_budget.time_period") : null,
       createdAtMs: row.createdAt.getTime(),
-      rpmLimit: row.modelRpmLimit[model] ?? null,
-      tpmLimit: row.modelTpmLimit[model] ?? null,
+      rpmLimit: own(row.modelRpmLimit, model),
+      tpmLimit: own(row.modelTpmLimit, model),
       maxParallelRequests: null,
     };
     if (holdsLimits(holder)) holders.set(model, holder);

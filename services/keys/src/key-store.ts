@@ -38,11 +38,15 @@ export class KeyStore {
   }
 
   /** Gives the key a new hash; the old one joins previous_key_hashes in the same statement. */
-  async rekey(id: string, keyHash: string, keyName: string, patch: KeyPatch): Promise<KeyRow | undefined> {
+  /**
+   * Gives the key `id` a new hash, if it still has `oldHash`: of regenerations
+   * racing from the same key, one changes it and the others find nothing.
+   */
+  async rekey(id: string, oldHash: string, keyHash: string, keyName: string, patch: KeyPatch): Promise<KeyRow | undefined> {
     const [row] = await this.db
       .update(virtualKeys)
       .set({ ...patch, keyHash, keyName, previousKeyHashes: sql`array_append(${virtualKeys.previousKeyHashes}, ${virtualKeys.keyHash})`, updatedAt: new Date() })
-      .where(eq(virtualKeys.id, id))
+      .where(and(eq(virtualKeys.id, id), eq(virtualKeys.keyHash, oldHash)))
       .returning();
     return row;
   }

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { filesCall, FILES_CALL_NAMES, formFields, gatewayError, ObjectIds, ownerOf, parsedBody, type FilesOperation, type Logger, type ObjectKind, type SealedRef, type Usage } from "@gateway/common";
+import { clientJson, filesCall, FILES_CALL_NAMES, formFields, gatewayError, ObjectIds, ownerOf, parsedBody, type FilesOperation, type Logger, type ObjectKind, type SealedRef, type Usage } from "@gateway/common";
 import type { CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import type { Dispatcher } from "undici";
 import { BatchUsage } from "./batch-cost.js";
@@ -81,7 +81,7 @@ async function batchInput(file: File, model: string, d: Deployment): Promise<Fil
       throw invalid(`line ${i + 1} of the batch file names model ${String(named)}: a batch runs on the deployment that keeps its file, so every request must name ${model}`, "file");
     }
     (body as Json)["model"] = d.providerModel;
-    lines[i] = JSON.stringify(request);
+    lines[i] = clientJson(request, "file");
   }
   return new File([lines.join("\n")], file.name, { type: file.type });
 }

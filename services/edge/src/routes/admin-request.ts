@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { checkStorable, gatewayError } from "@gateway/common";
 import type { ModelBudget, ModelBudgetsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, asMasterKey, readJsonObject } from "../http.js";
@@ -31,8 +31,15 @@ export function keysChanged(ctx: RequestContext): void {
   ctx.options.authCache?.clear();
 }
 
+/** A management request's JSON object, as sent and parsed, checked to be storable as it is (checkStorable). */
+export async function adminJson(ctx: RequestContext): Promise<{ raw: Buffer; body: Json }> {
+  const read = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
+  checkStorable(read.body);
+  return read;
+}
+
 export async function body(ctx: RequestContext): Promise<Json> {
-  return (await readJsonObject(ctx.req, ADMIN_BODY_LIMIT)).body;
+  return (await adminJson(ctx)).body;
 }
 
 /** A value that must be a non-empty string (an id the route names). */
@@ -78,7 +85,10 @@ export function optional<T>(b: Json, field: string, check: (v: unknown) => v is 
 
 export const isString = (v: unknown): v is string => typeof v === "string";
 export const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
-export const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
+// Limits are kept as Postgres integers.
+const MAX_COUNT = 2_147_483_647;
+export const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_COUNT;
+export const COUNT = `a whole number up to ${MAX_COUNT}`;
 export const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 export const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 export const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
@@ -132,11 +142,11 @@ export function sharedSettings(b: Json) {
   if (maxBudget !== undefined) s.maxBudget = maxBudget;
   const budgetDuration = optional(b, "budget_duration", isString, 'a duration such as "30d"');
   if (budgetDuration !== undefined) s.budgetDuration = budgetDuration;
-  const rpm = optional(b, "rpm_limit", isCount, "a whole number");
+  const rpm = optional(b, "rpm_limit", isCount, COUNT);
   if (rpm !== undefined) s.rpmLimit = rpm;
-  const tpm = optional(b, "tpm_limit", isCount, "a whole number");
+  const tpm = optional(b, "tpm_limit", isCount, COUNT);
   if (tpm !== undefined) s.tpmLimit = tpm;
-  const parallel = optional(b, "max_parallel_requests", isCount, "a whole number");
+  const parallel = optional(b, "max_parallel_requests", isCount, COUNT);
   if (parallel !== undefined) s.maxParallelRequests = parallel;
   const metadata = optional(b, "metadata", isObject, "an object");
   if (metadata !== undefined) s.metadataJson = JSON.stringify(metadata);
@@ -168,7 +178,7 @@ export function modelBudgetsJson(budgets: Record<string, ModelBudget>) {
 }
 
 /** LiteLLM's model_rpm_limit / model_tpm_limit: model groups to counts a minute. */
-const isModelCounts = (v: unknown): v is Record<string, number> => isObject(v) && Object.values(v).every((n) => isCount(n) && n <= 0xffffffff);
+const isModelCounts = (v: unknown): v is Record<string, number> => isObject(v) && Object.values(v).every(isCount);
 const MODEL_COUNTS = 'an object of model groups to whole numbers a minute, such as {"smart-model": 10}';
 
 /** A key's or team's per-model rpm or tpm: the body's field, else where LiteLLM's earlier versions took it, in metadata. */

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { estimateTokens } from "@gateway/common";
+import { clientJson, estimateTokens } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
@@ -48,7 +48,7 @@ function withPathFields(fields: Body): NonNullable<ModelApi["readBody"]> {
   return async (req, limit) => {
     const { body } = await readJsonObject(req, limit);
     const sent: Body = Object.assign({}, body, fields);
-    return { raw: Buffer.from(JSON.stringify(sent)), body: sent, contentType: "" };
+    return { raw: Buffer.from(clientJson(sent)), body: sent, contentType: "" };
   };
 }
 

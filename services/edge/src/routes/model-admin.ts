@@ -2,13 +2,13 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, readsAll } from "@gateway/common";
 import type { EndpointHealth } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { asAdmin, asMasterKey, asViewer, callerOf, pathSegment, queryOf, readJsonObject, sendJson } from "../http.js";
+import { asAdmin, asMasterKey, asViewer, callerOf, pathSegment, queryOf, sendJson } from "../http.js";
+import { adminJson } from "./admin-request.js";
 
 // LiteLLM's model management routes (/model/new, /model/update,
 // /model/delete, /model/info) and its deployment health check (/health), for the master
 // key, as calls to the router's admin RPCs.
 
-const ADMIN_BODY_LIMIT = 1024 * 1024;
 const decoder = new TextDecoder();
 
 /** A JSON document a peer sent as bytes. */
@@ -17,7 +17,7 @@ export const jsonOfBytes = (bytes: Uint8Array): unknown => JSON.parse(decoder.de
 /** POST /model/new: { model_name, litellm_params, model_info? }; answers the stored deployment, secrets left out. */
 export async function newModel(ctx: RequestContext): Promise<void> {
   await asAdmin(ctx);
-  const { raw } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
+  const { raw } = await adminJson(ctx);
   const { model } = await ctx.options.peers.router.addModel({ model: raw }, asMasterKey(ctx));
   const added = model ? (jsonOfBytes(model.json) as { model_info?: { id?: string } }) : {};
   sendJson(ctx.res, 200, { model_id: added.model_info?.id ?? null, ...added });
@@ -32,7 +32,7 @@ async function update(ctx: RequestContext, id: unknown, raw: Uint8Array): Promis
 /** POST /model/update: { model_info: { id }, model_name?, litellm_params? }; only the parameters given change. */
 export async function updateModel(ctx: RequestContext): Promise<void> {
   await asAdmin(ctx);
-  const { raw, body } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
+  const { raw, body } = await adminJson(ctx);
   const info = body["model_info"];
   await update(ctx, info !== null && typeof info === "object" ? (info as Record<string, unknown>)["id"] : undefined, raw);
 }
@@ -40,14 +40,14 @@ export async function updateModel(ctx: RequestContext): Promise<void> {
 /** PATCH /model/{id}/update: the same, the id in the path. */
 export async function patchModel(ctx: RequestContext): Promise<void> {
   await asAdmin(ctx);
-  const { raw } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
+  const { raw } = await adminJson(ctx);
   await update(ctx, pathSegment(ctx.path.slice("/model/".length, -"/update".length)), raw);
 }
 
 /** POST /model/delete: { id }. */
 export async function deleteModel(ctx: RequestContext): Promise<void> {
   await asAdmin(ctx);
-  const { body } = await readJsonObject(ctx.req, ADMIN_BODY_LIMIT);
+  const { body } = await adminJson(ctx);
   const id = body["id"];
   if (typeof id !== "string" || id === "") throw gatewayError("id is required", Code.InvalidArgument, { type: "invalid_request_error", param: "id" });
   await ctx.options.peers.router.deleteModel({ id }, asMasterKey(ctx));

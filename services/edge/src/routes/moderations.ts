@@ -1,3 +1,4 @@
+import { clientJson } from "@gateway/common";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
 import { readJsonObject } from "../http.js";
@@ -15,7 +16,7 @@ const MODERATIONS: ModelApi = {
     const { raw, body } = await readJsonObject(req, limit);
     if (body["model"] !== undefined && body["model"] !== null) return { raw, body, contentType: "" };
     const named = { ...body, model: DEFAULT_MODEL };
-    return { raw: Buffer.from(JSON.stringify(named)), body: named, contentType: "" };
+    return { raw: Buffer.from(clientJson(named)), body: named, contentType: "" };
   },
 };
 

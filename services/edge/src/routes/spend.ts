@@ -12,13 +12,18 @@ const MAX_OFFSET = 2 ** 32 - 1000;
 // The last page whose offset fits, whatever the page size.
 const MAX_PAGE = Math.floor(MAX_OFFSET / MAX_PAGE_SIZE);
 
+// The ledger is asked with ISO dates, whose years have four digits.
+const LAST_DATE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** A date filter: "2026-11-25" or any ISO timestamp, as unix ms; 0 when absent. */
 function dateParam(ctx: RequestContext, name: string, endOfDay: boolean): number {
   const value = queryOf(ctx.req).get(name);
   if (!value) return 0;
   const dayOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
   const ms = Date.parse(dayOnly ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(ms)) throw gatewayError(`${name} is not a date: ${value}`, Code.InvalidArgument, { type: "invalid_request_error", param: name });
+  if (Number.isNaN(ms) || ms < 0 || ms > LAST_DATE_MS) {
+    throw gatewayError(`${name} must be a date from 1970-01-01 to 9999-12-31: ${value}`, Code.InvalidArgument, { type: "invalid_request_error", param: name });
+  }
   return dayOnly && endOfDay ? ms + 86_400_000 - 1 : ms;
 }
 

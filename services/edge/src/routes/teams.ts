@@ -12,6 +12,7 @@ import {
   iso,
   isAliasMap,
   isBoolean,
+  COUNT,
   isCount,
   isNumber,
   isObject,
@@ -296,8 +297,8 @@ export async function updateTeamMember(ctx: RequestContext): Promise<void> {
     ...who,
     role: optional(b, "role", isString, '"admin" or "user"'),
     maxBudgetInTeam: optional(b, "max_budget_in_team", isNumber, "a number of dollars"),
-    tpmLimit: optional(b, "tpm_limit", isCount, "a whole number"),
-    rpmLimit: optional(b, "rpm_limit", isCount, "a whole number"),
+    tpmLimit: optional(b, "tpm_limit", isCount, COUNT),
+    rpmLimit: optional(b, "rpm_limit", isCount, COUNT),
     clear: MEMBER_CLEARABLE.filter((field) => b[field] === null),
   };
   const { team } = await ctx.options.peers.keys.updateTeamMember(change, callOptions(ctx));

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentCostBound, providerPrice, type DeploymentLabels, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
+import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentCostBound, providerPrice, timeoutMs, type DeploymentLabels, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
 import { OPENAI_LIKE_PROVIDERS } from "../providers/openai-like.js";
 import type { Json } from "../providers/provider.js";
 import { awsSettings, type AwsSettings } from "./aws-settings.js";
@@ -110,8 +110,8 @@ export function buildDeployment(
     apiVersion: settings.apiVersion,
     dropParams: p.drop_params ?? config.litellm_settings.drop_params ?? false,
     modifyParams: config.litellm_settings.modify_params ?? false,
-    timeoutMs: timeoutS * 1000,
-    streamTimeoutMs: (p.stream_timeout ?? config.router_settings.stream_timeout ?? timeoutS) * 1000,
+    timeoutMs: timeoutMs(timeoutS),
+    streamTimeoutMs: timeoutMs(p.stream_timeout ?? config.router_settings.stream_timeout ?? timeoutS),
     price: providerPrice(provider, providerModel, entry.model_info, entry.litellm_params),
     callDefaults: callDefaultsOf(p),
     extraHeaders: extraHeadersOf(p, settings.organization),

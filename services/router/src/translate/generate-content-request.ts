@@ -1,3 +1,5 @@
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
 import type { Json, OpenAIBody } from "../providers/provider.js";
 import { isJson, jsonArray, str } from "./content.js";
 import { isOpenAIReasoningModel } from "./messages-request.js";
@@ -96,16 +98,21 @@ function toMessages(contents: readonly Json[]): Json[] {
   return messages;
 }
 
+// Deeper than any schema a model is given; far short of overflowing the stack.
+const MAX_SCHEMA_DEPTH = 100;
+
 /** A Gemini Schema as JSON Schema: its type names in lower case (OBJECT → object), nullable as a "null" type. */
-export function toJsonSchema(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(toJsonSchema);
+export function toJsonSchema(schema: unknown, depth = 0): unknown {
+  if (depth > MAX_SCHEMA_DEPTH) throw gatewayError(`a schema is nested more than ${MAX_SCHEMA_DEPTH} levels deep`, Code.InvalidArgument, { type: "invalid_request_error" });
+  const inner = (sub: unknown) => toJsonSchema(sub, depth + 1);
+  if (Array.isArray(schema)) return schema.map(inner);
   if (!isJson(schema)) return schema;
   const out: Json = {};
   for (const [name, value] of Object.entries(schema)) {
     if (name === "nullable" || name === "propertyOrdering") continue;
     if (name === "type" && typeof value === "string") out[name] = value.toLowerCase();
-    else if (name === "properties" && isJson(value)) out[name] = Object.fromEntries(Object.entries(value).map(([key, sub]) => [key, toJsonSchema(sub)]));
-    else if (name === "items" || name === "anyOf" || name === "oneOf" || name === "allOf") out[name] = toJsonSchema(value);
+    else if (name === "properties" && isJson(value)) out[name] = Object.fromEntries(Object.entries(value).map(([key, sub]) => [key, inner(sub)]));
+    else if (name === "items" || name === "anyOf" || name === "oneOf" || name === "allOf") out[name] = inner(value);
     else out[name] = value;
   }
   if (schema["nullable"] === true && typeof out["type"] === "string") out["type"] = [out["type"], "null"];

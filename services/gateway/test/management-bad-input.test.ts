@@ -1,0 +1,132 @@
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { admin, type GeneratedKey } from "./support/admin.js";
+import { fakeOpenAIConfig, MASTER_KEY } from "./support/config.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+
+// Input that once got a 500 (and sometimes left a row behind that every later
+// read failed on): values Postgres or a JavaScript date cannot hold, nesting
+// deeper than JSON.stringify can write back, racing regenerations, model
+// names that are a plain object's own properties. Each is a 400 (or, for the
+// race, a 404) now, and the gateway goes on serving.
+
+interface ErrorBody {
+  error: { message: string; type: string; param: string | null };
+}
+
+describe("bad input to the management routes and its neighbours", () => {
+  let gateway: ModeGateway;
+  fakeBehindGatewayPerTest(MODES[0]!, fakeOpenAIConfig, (setup) => ({ gateway } = setup));
+
+  /** A request with the master key and a body written as given (for text JSON.stringify would not write). */
+  const send = async (method: string, path: string, text?: string) => {
+    const res = await fetch(`${gateway.baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+      ...(text !== undefined && { body: text }),
+    });
+    return { status: res.status, json: (await res.json()) as ErrorBody & Record<string, unknown> };
+  };
+  const refused = async (method: string, path: string, text: string | undefined, param: string) => {
+    const { status, json } = await send(method, path, text);
+    expect(status, `${path} ${text?.slice(0, 80)}`).toBe(400);
+    expect(json.error, `${path} ${text?.slice(0, 80)}`).toMatchObject({ type: "invalid_request_error", param });
+  };
+  const nested = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+
+  it("refuses a duration over 100 years, and keeps nothing of the request", async () => {
+    await refused("POST", "/team/new", JSON.stringify({ team_alias: "too-far", budget_duration: "200000000d" }), "budget_duration");
+    await refused("POST", "/key/generate", JSON.stringify({ key_alias: "too-far", duration: "99999999mo" }), "duration");
+    const teams = await send("GET", "/team/list");
+    expect(teams.status).toBe(200);
+    expect(JSON.stringify(teams.json)).not.toContain("too-far");
+    const keys = await send("GET", "/key/list?return_full_object=true");
+    expect(keys.status).toBe(200);
+    expect(JSON.stringify(keys.json)).not.toContain("too-far");
+    // A hundred years is fine.
+    expect((await send("POST", "/team/new", JSON.stringify({ team_alias: "century", budget_duration: "36500d" }))).status).toBe(200);
+  });
+
+  it("refuses a limit a Postgres integer cannot hold", async () => {
+    await refused("POST", "/key/generate", JSON.stringify({ rpm_limit: 2_147_483_648 }), "rpm_limit");
+    await refused("POST", "/key/generate", '{"tpm_limit": 1e30}', "tpm_limit");
+    await refused("POST", "/team/new", JSON.stringify({ max_parallel_requests: 2 ** 40 }), "max_parallel_requests");
+    await refused("POST", "/key/generate", JSON.stringify({ model_rpm_limit: { "fast-model": 2 ** 31 } }), "model_rpm_limit");
+    expect((await send("POST", "/key/generate", JSON.stringify({ rpm_limit: 2_147_483_647 }))).status).toBe(200);
+  });
+
+  it("refuses a NUL character or an unpaired surrogate, in a body or a query", async () => {
+    await refused("POST", "/team/new", '{"team_alias": "a\\u0000b"}', "team_alias");
+    await refused("POST", "/key/generate", '{"metadata": {"note": "\\ud800"}}', "metadata");
+    await refused("POST", "/user/new", '{"user_id": "u", "metadata": {"x\\u0000": 1}}', "metadata");
+    await refused("POST", "/model/new", '{"model_name": "m", "litellm_params": {"model": "openai/x\\u0000"}}', "litellm_params");
+    await refused("GET", "/team/info?team_id=%00", undefined, "team_id");
+    await refused("GET", "/spend/logs?request_id=a%00", undefined, "request_id");
+    // A well-paired surrogate is a character like any other.
+    expect((await send("POST", "/team/new", JSON.stringify({ team_alias: "rocket 🚀" }))).status).toBe(200);
+    expect((await send("GET", "/team/list")).status).toBe(200);
+  });
+
+  it("refuses nesting deeper than anything needs, where it would have overflowed the stack", async () => {
+    await refused("POST", "/key/generate", `{"metadata": ${nested(5000)}}`, "metadata");
+    await refused("POST", "/key/generate", `{"metadata": ${nested(65)}}`, "metadata");
+    expect((await send("POST", "/key/generate", `{"metadata": ${nested(30)}}`)).status).toBe(200);
+    // Model routes that rewrite the body before passing it on.
+    const deep = `[${"[".repeat(5000)}${"]".repeat(5000)}]`;
+    const moderation = await send("POST", "/v1/moderations", `{"input": "hi", "x": ${deep}}`);
+    expect(moderation.status).toBe(400);
+    expect(moderation.json.error.message).toMatch(/nested too deeply/);
+    const generate = await send("POST", "/v1beta/models/fast-model:generateContent", `{"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "x": ${deep}}`);
+    expect(generate.status).toBe(400);
+    expect(generate.json.error).toMatchObject({ status: "INVALID_ARGUMENT" });
+    // A function's schema nested deeper than any model is given.
+    const schema = `${'{"type": "OBJECT", "properties": {"a": '.repeat(2000)}{"type": "STRING"}${"}}".repeat(2000)}`;
+    const tools = await send(
+      "POST",
+      "/v1beta/models/fast-model:generateContent",
+      `{"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "tools": [{"functionDeclarations": [{"name": "f", "parameters": ${schema}}]}]}`,
+    );
+    expect(tools.status).toBe(400);
+    expect(tools.json.error.message).toMatch(/nested more than 100 levels/);
+  });
+
+  it("waits as long as a timer can for a timeout longer than that, rather than giving up at once", async () => {
+    const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+    const answer = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "patient" }], timeout: 2_147_484 } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(answer.choices[0]!.message.content).toBe("Echo: patient");
+    const { status } = await fetch(`${gateway.baseUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json", "x-litellm-timeout": "10000000" },
+      body: JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(status).toBe(200);
+  });
+
+  it("refuses a date past year 9999 or before 1970 on /spend/logs, naming the parameter", async () => {
+    await refused("GET", "/spend/logs?start_date=10000-01-01", undefined, "start_date");
+    await refused("GET", "/spend/logs?end_date=%2B099999-01-01T00:00:00Z", undefined, "end_date");
+    await refused("GET", "/spend/logs?start_date=-000001-01-01", undefined, "start_date");
+    expect((await send("GET", "/spend/logs?start_date=9999-12-31")).status).toBe(200);
+  });
+
+  it("regenerates a key once when many ask at once: one new key, which works; the others are told it is gone", async () => {
+    const { json: old } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", {});
+    const answers = await Promise.all(Array.from({ length: 12 }, () => send("POST", "/key/regenerate", JSON.stringify({ key: old.key }))));
+    const made = answers.filter((a) => a.status === 200);
+    expect(made).toHaveLength(1);
+    for (const other of answers.filter((a) => a.status !== 200)) expect(other.status).toBe(404);
+    const fresh = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: made[0]!.json["key"] as string, maxRetries: 0 });
+    expect((await fresh.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "still me" }] })).choices[0]!.message.content).toBe("Echo: still me");
+    const stale = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: old.key, maxRetries: 0 });
+    await expect(stale.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] })).rejects.toMatchObject({ status: 401 });
+  });
+
+  it("takes a model named like a plain object's own property for a model name like any other", async () => {
+    const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { model_max_budget: { toString: { budget_limit: 1 } }, model_rpm_limit: { constructor: 5 } });
+    const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: key.key, maxRetries: 0 });
+    for (const model of ["toString", "constructor", "__proto__"]) {
+      await expect(client.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] }), model).rejects.toMatchObject({ status: 400 });
+    }
+    expect((await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "fine" }] })).choices[0]!.message.content).toBe("Echo: fine");
+  });
+});
