@@ -1,9 +1,9 @@
 import { and, desc, eq, gte, inArray, lte, sql, type SQL } from "drizzle-orm";
 import { PgDialect, type PgColumn } from "drizzle-orm/pg-core";
-import { pgErrorCode, type Db } from "@gateway/common";
+import { pgErrorCode, rowsOf, type Db } from "@gateway/common";
 import type { UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { dailyEntitySpend, dailySpend, spendLogPayloads, spendLogs } from "./db/schema.js";
-import { dayOf, Partitions, rowsOf } from "./partitions.js";
+import { dayOf, Partitions } from "./partitions.js";
 import { toLedgerRecord, toUsageEvent, type LedgerRecord } from "./spend-log.js";
 
 export const DEFAULT_LIST_LIMIT = 100;

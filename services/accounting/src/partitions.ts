@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { Db } from "@gateway/common";
+import { rowsOf, type Db } from "@gateway/common";
 
 export const DAY_MS = 86_400_000;
 
@@ -95,10 +95,4 @@ export class Partitions {
     }
     return dropped;
   }
-}
-
-/** postgres.js returns the rows as the result; PGlite wraps them in { rows }. */
-export function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
 }

@@ -151,3 +151,9 @@ export function databaseUnreachable(err: unknown): boolean {
   }
   return false;
 }
+
+/** postgres.js returns the rows as the result; PGlite wraps them in { rows }. */
+export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}

@@ -1,6 +1,7 @@
 import type { FakeProvider } from "@gateway/fake-provider";
 import { eventually } from "@gateway/testing";
 import OpenAI, { toFile } from "openai";
+import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
@@ -112,6 +113,17 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
         expect([alice!.token, bob!.token]).toContain(booked[0]!.api_key);
         return true;
       });
+      // The booking's claim is confirmed: no sweep books it again.
+      const sql = postgres(gateway.databaseUrl!, { max: 1, onnotice: () => {} });
+      try {
+        const claims = await eventually("the booking's claim to be confirmed", async () => {
+          const rows = await sql<{ booked: boolean; recovery: unknown }[]>`SELECT booked, recovery FROM router.booked_batches`;
+          return rows.every((r) => r.booked) ? rows : undefined;
+        });
+        expect(claims).toEqual([{ booked: true, recovery: null }]);
+      } finally {
+        await sql.end();
+      }
       // And the team's keys' spend holds it, once.
       await eventually("the keys' spend to hold the batch's cost", async () => {
         const spends = await Promise.all([alice!, bob!].map(async ({ key }) => (await admin<{ info: { spend: number } }>(gateway.baseUrl, "GET", `/key/info?key=${key}`)).json.info.spend));

@@ -6,7 +6,8 @@ import { BatchUsage } from "./batch-cost.js";
 import type { Deployment } from "./config/deployment.js";
 import type { ModelGroups } from "./config/model-groups.js";
 import type { BatchBookings } from "./db/batch-bookings.js";
-import { finished, media, response, started, type CallEvent, type Outcome } from "./outcome.js";
+import type { BookingRecovery } from "./db/schema.js";
+import { costFor, finished, media, response, started, type CallEvent, type Outcome } from "./outcome.js";
 import { readJsonObject, readMedia, postForm, postJson, send } from "./providers/http.js";
 import { adapterFor } from "./providers/index.js";
 import type { AccountApi, Json, MediaResult } from "./providers/provider.js";
@@ -20,7 +21,8 @@ import { modelNotFound } from "./routing.js";
 // The first answer that shows a batch finished (its creation, a read, a
 // list, a cancel) books it: the call carries the batch's requests' tokens
 // and cost, read from its output file (batch-cost.ts), and no other call
-// does, on any router replica (db/batch-bookings.ts).
+// does, on any router replica (db/batch-bookings.ts); should the call's
+// router die before its usage event is written, batch-recovery.ts books it.
 
 // Batches in these states run no more: their output file holds all they cost.
 const FINISHED: ReadonlySet<unknown> = new Set(["completed", "failed", "expired", "cancelled"]);
@@ -95,6 +97,9 @@ class FilesCallRun {
     private readonly req: CompleteRequest,
     private readonly groups: ModelGroups,
     private readonly signal: AbortSignal,
+    private readonly outcome: Outcome,
+    /** When the call began, unix ms: its usage event's start. */
+    private readonly startMs: number,
   ) {
     this.owner = ownerOf(req);
   }
@@ -184,23 +189,56 @@ class FilesCallRun {
   /**
    * Books the finished batches no call has booked yet: their requests' usage
    * and cost, summed, from their output files. A batch whose output cannot
-   * be read now is left for a later read.
+   * be read now is left for a later read. Each is claimed with what this
+   * call books for it, and the call confirms its claims once its usage event
+   * is written (Outcome.claimedBatches).
    */
   async book(d: Deployment, batches: readonly Json[]): Promise<Usage> {
+    const finished = new Map<string, string>();
+    for (const { id, status, output_file_id: output } of batches) {
+      if (typeof id === "string" && FINISHED.has(status) && typeof output === "string") finished.set(`${d.id}/${id}`, output);
+    }
+    if (finished.size === 0) return ZERO;
+    const claimed = await this.api.bookings.claimed([...finished.keys()]);
     let total = ZERO;
-    for (const batch of batches) {
-      const { id, status, output_file_id: output } = batch;
-      if (typeof id !== "string" || !FINISHED.has(status) || typeof output !== "string") continue;
-      const key = `${d.id}/${id}`;
-      if (!(await this.api.bookings.claim(key))) continue;
+    for (const [key, output] of finished) {
+      if (claimed.has(key)) continue;
+      let usage: Usage;
       try {
-        total = sum(total, await this.read(d, output));
+        usage = await this.read(d, output);
       } catch (err) {
-        await this.api.bookings.unclaim(key);
         this.api.logger.warn({ requestId: this.req.requestId, deployment: d.id, err: (err as Error).message }, "a finished batch's output could not be read; a later read books it");
+        continue;
       }
+      if (!(await this.api.bookings.claim(key, this.recovery(d, usage)))) continue;
+      (this.outcome.claimedBatches ??= []).push(key);
+      total = sum(total, usage);
     }
     return total;
+  }
+
+  /** What this call books for one batch, should it never write its usage event. */
+  private recovery(d: Deployment, usage: Usage): BookingRecovery {
+    const { req } = this;
+    return {
+      requestId: req.requestId,
+      startMs: this.startMs,
+      keyHash: req.keyHash,
+      keyAlias: req.keyAlias,
+      userId: req.userId,
+      teamId: req.teamId,
+      endUser: req.endUser,
+      requestTags: [...req.requestTags],
+      modelGroup: d.modelGroup,
+      deploymentId: d.id,
+      provider: d.provider,
+      providerModel: d.providerModel,
+      callType: this.outcome.callName ?? "",
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+      cachedTokens: usage.cachedTokens,
+      cost: costFor(d, usage),
+    };
   }
 
   /** A batch's usage and cost, from its output file's lines as they come. */
@@ -228,15 +266,22 @@ export class FilesApi {
     readonly logger: Logger,
   ) {}
 
-  /** Runs one call (CompleteRequest's method and path say which) for the caller the request names. */
-  async call(req: CompleteRequest, groups: ModelGroups, signal: AbortSignal, outcome: Outcome): Promise<CallEvent[]> {
+  /** The batches a call claimed are in its usage event: their bookings are done (a failure leaves them to batch-recovery.ts). */
+  confirm(batches: readonly string[]): void {
+    this.bookings.confirm(batches).catch((err: unknown) => {
+      this.logger.warn({ batches, err: (err as Error).message }, "could not confirm batch bookings; they are booked again from their claims, and the ledger keeps one row");
+    });
+  }
+
+  /** Runs one call (CompleteRequest's method and path say which, begun at `startMs`) for the caller the request names. */
+  async call(req: CompleteRequest, groups: ModelGroups, signal: AbortSignal, outcome: Outcome, startMs: number): Promise<CallEvent[]> {
     const at = req.path.indexOf("?");
     const path = at < 0 ? req.path : req.path.slice(0, at);
     const query = new URLSearchParams(at < 0 ? "" : req.path.slice(at + 1));
     const call = filesCall(req.method, path);
     if (!call) throw gatewayError(`${req.method} ${path} is not a call of the Files or Batch API`, Code.NotFound, { type: "not_found_error" });
     outcome.callName = FILES_CALL_NAMES[call.operation];
-    const run = new FilesCallRun(this, req, groups, signal);
+    const run = new FilesCallRun(this, req, groups, signal, outcome, startMs);
     const answer = await this.run(run, call.operation, call.id?.value ?? "", req, query);
     outcome.deployment = answer.d;
     const head = started(answer.d);

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { Allowances, BudgetSpend, gatewaySecret, hashKey, metrics, ObjectIds, releaseCodec, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { BatchRecovery } from "./batch-recovery.js";
 import { RouterBudgets } from "./budgets.js";
 import { cacheNotices } from "./config/cache-settings.js";
 import { deploymentLabels, splitModel } from "./config/deployment.js";
@@ -90,12 +91,14 @@ export async function startRouter(deps: {
     storePrompts: deps.config.general_settings.store_prompts_in_spend_logs ?? false,
     bookEndUsers: deps.config.litellm_settings.disable_end_user_cost_tracking !== true,
   });
+  const bookings = new BatchBookings(deps.database.db);
+  const batchRecovery = new BatchRecovery(bookings, publisher, deps.logger);
   const settings = deps.config.general_settings;
   const health = settings.background_health_checks ? new BackgroundHealth(models, (settings.health_check_interval ?? DEFAULT_HEALTH_CHECK_INTERVAL_S) * 1000, deps.logger) : undefined;
   const impl = createRouterService({
     health,
     passThrough: PassThrough.fromConfig(deps.config),
-    files: new FilesApi(new ObjectIds(gatewaySecret(deps.config)), new BatchBookings(deps.database.db), deps.logger),
+    files: new FilesApi(new ObjectIds(gatewaySecret(deps.config)), bookings, deps.logger),
     models,
     store,
     state,
@@ -132,6 +135,7 @@ export async function startRouter(deps: {
       models.stop();
       await limits.close();
       await budgets.close();
+      await batchRecovery.stop();
       publisher.close();
     },
   };

@@ -34,6 +34,8 @@ export interface Outcome {
   rateLimits?: Record<string, string>;
   /** Set once the call falls back to another model group. */
   fallbacks?: Fallbacks;
+  /** The finished batches this call claimed to book (the Batch API's calls): confirmed once its usage event is written. */
+  claimedBatches?: string[];
 }
 
 /** Why a call fell back from its model group, and the fallback groups that failed too, in order. */

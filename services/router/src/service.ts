@@ -235,7 +235,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         }
         if (req.callType === CallType.FILES) {
           if (!deps.files) throw gatewayError("the Files and Batch APIs need the router's database", Code.FailedPrecondition, { type: "invalid_request_error" });
-          return deps.files.call(req, deps.models.table().groups, ctx.signal, outcome);
+          return deps.files.call(req, deps.models.table().groups, ctx.signal, outcome, startMs);
         }
         const handler = CALL_HANDLERS.get(req.callType);
         if (!handler) throw new ConnectError(`call type ${CallType[req.callType]} is not supported`, Code.Unimplemented);
@@ -310,6 +310,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         }
         // A client that walks away mid-stream is recorded as a failure too.
         publishUsage(req, body, outcome, startMs, error, payload, cached);
+        // The batches it booked are in its usage event now.
+        if (outcome.claimedBatches) deps.files?.confirm(outcome.claimedBatches);
         // Over the network the edge hears only a bug's message; its stack is here.
         if (error && isUnexpected(error) && ctx.protocolName !== DIRECT_PROTOCOL) {
           deps.logger.error({ requestId: req.requestId, err: error.rawMessage, stack: (error.cause instanceof Error ? error.cause : error).stack }, "call failed unexpectedly");

@@ -17,6 +17,8 @@ export type Mode = (typeof MODES)[number];
 
 export interface ModeGateway {
   baseUrl: string;
+  /** Its Postgres database, in the modes that use a real one. */
+  databaseUrl: string | undefined;
   /** A ledger row by request id, once it is there, as GET /spend/logs shows it. */
   spendLog(requestId: string): Promise<Record<string, unknown>>;
   close(): Promise<void>;
@@ -45,6 +47,7 @@ export async function startInMode(mode: Mode, configPath: string): Promise<ModeG
   const baseUrl = `http://127.0.0.1:${gateway.port}`;
   return {
     baseUrl,
+    databaseUrl: database?.url,
     spendLog: (requestId) =>
       eventually(`ledger row ${requestId}`, async () => {
         const res = await fetch(`${baseUrl}/spend/logs?request_id=${requestId}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });

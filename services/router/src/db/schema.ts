@@ -1,4 +1,4 @@
-import { bigint, doublePrecision, jsonb, pgSchema, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, jsonb, pgSchema, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 export const router = pgSchema("router");
 
@@ -56,10 +56,39 @@ export const budgetAllowances = router.table(
 /**
  * Batches (OpenAI's Batch API) whose cost has been booked: a finished batch
  * is booked by the first call that reads it finished, on whichever router
- * replica, and by no other.
+ * replica, and by no other. A row is claimed before that call's usage event
+ * is written and confirmed once it is; a claim left unconfirmed (its router
+ * died between the two) is booked from `recovery` (db/batch-bookings.ts).
  */
 export const bookedBatches = router.table("booked_batches", {
   /** The deployment's id, "/", and the provider's id of the batch. */
   batch: text("batch").primaryKey(),
+  /** When it was claimed. */
   bookedAt: timestamp("booked_at", { withTimezone: true }).notNull().defaultNow(),
+  /** The claiming call's usage event is written (rows from before claims were confirmed count as confirmed). */
+  booked: boolean("booked").notNull().default(true),
+  /** What the claiming call books for this batch, for its usage event should the call never write it; null once confirmed. */
+  recovery: jsonb("recovery").$type<BookingRecovery>(),
 });
+
+/** One batch's booking, as the usage event of the call that claimed it carries it. */
+export interface BookingRecovery {
+  requestId: string;
+  /** The call's start, unix ms: with the request id, what the ledger knows a row by. */
+  startMs: number;
+  keyHash: string;
+  keyAlias: string;
+  userId: string;
+  teamId: string;
+  endUser: string;
+  requestTags: string[];
+  modelGroup: string;
+  deploymentId: string;
+  provider: string;
+  providerModel: string;
+  callType: string;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  cost: number;
+}

@@ -1,0 +1,2 @@
+ALTER TABLE "router"."booked_batches" ADD COLUMN IF NOT EXISTS "booked" boolean DEFAULT true NOT NULL;--> statement-breakpoint
+ALTER TABLE "router"."booked_batches" ADD COLUMN IF NOT EXISTS "recovery" jsonb;
