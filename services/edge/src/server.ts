@@ -5,10 +5,11 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, routeAllowed } from "@gateway/common";
+import { anthropicErrorBody } from "./anthropic-errors.js";
 import type { EdgeOptions, RequestContext, RouteHandler } from "./context.js";
 import { callerOf, routeRefused } from "./http.js";
 import { observeRequest } from "./observe.js";
-import { errorBody } from "./openai-errors.js";
+import { errorBody, sendError } from "./openai-errors.js";
 import { audioSpeech } from "./routes/audio-speech.js";
 import { audioTranscriptions } from "./routes/audio-transcriptions.js";
 import { budgetInfoRoute, deleteBudget, listBudgets, newBudget, updateBudget } from "./routes/budgets.js";
@@ -294,7 +295,11 @@ export function createEdgeServer(options: EdgeOptions, tls?: Pick<TlsServerOptio
     observeRequest(ctx, passThroughTo?.path ?? routeLabel(req.method, path), async () => {
       options.allowedIps?.check(req, path);
       if (passThroughTo) return passThrough(ctx, passThroughTo);
-      if (!handler) throw notFound(req.method, path);
+      if (!handler) {
+        // Anthropic's clients read Anthropic's error shape on its paths, whatever the method.
+        if (path.startsWith(ANTHROPIC_PATH)) return sendError(res, notFound(req.method, path), { "x-litellm-call-id": ctx.requestId }, anthropicErrorBody);
+        throw notFound(req.method, path);
+      }
       if (!OWN_ROUTE_CHECK.has(handler)) await checkRoute(ctx);
       await handler(ctx);
     });
@@ -364,6 +369,8 @@ function answerClientError(err: Error & { code?: string; reason?: unknown }, soc
   }
   socket.destroy();
 }
+
+const ANTHROPIC_PATH = "/v1/messages";
 
 function notFound(method: string | undefined, path: string): Error {
   return gatewayError(`no route for ${method} ${path}`, Code.NotFound, { type: "invalid_request_error" });

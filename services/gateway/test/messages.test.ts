@@ -297,6 +297,12 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     const badJson = await fetch(`${gateway.baseUrl}/v1/messages`, { method: "POST", headers: { "x-api-key": MASTER_KEY }, body: "{nope" });
     expect(badJson.status).toBe(400);
     expect(await badJson.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+
+    for (const [method, path] of [["GET", "/v1/messages"], ["DELETE", "/v1/messages/count_tokens"]] as const) {
+      const wrongMethod = await fetch(`${gateway.baseUrl}${path}`, { method, headers: { "x-api-key": MASTER_KEY } });
+      expect(wrongMethod.status).toBe(404);
+      expect(await wrongMethod.json()).toMatchObject({ type: "error", error: { type: "not_found_error", message: `no route for ${method} ${path}` } });
+    }
     expect(provider.requests).toHaveLength(0);
   });
 
