@@ -46,6 +46,30 @@ describe("OpenAI chat request to Gemini generateContent", () => {
     expect(request["contents"]).toEqual([{ role: "user", parts: [{ text: "hi" }] }]);
   });
 
+  it("sends tool results in the order of the calls they answer, as Gemini pairs them by position", () => {
+    const call = (id: string, city: string) => ({ id, type: "function", function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+    const request = toGeminiRequest(
+      {
+        messages: [
+          { role: "user", content: "weather in Paris, Rome and Oslo" },
+          { role: "assistant", content: null, tool_calls: [call("call_P", "Paris"), call("call_R", "Rome"), call("call_O", "Oslo")] },
+          { role: "tool", tool_call_id: "call_R", content: "Rome: 30C" },
+          { role: "tool", tool_call_id: "call_O", content: "Oslo: 2C" },
+          { role: "tool", tool_call_id: "call_P", content: "Paris: 10C" },
+          { role: "user", content: "and tomorrow?" },
+        ],
+      },
+      "gemini-2.5-flash",
+    );
+    const answers = (request["contents"] as Json[])[2]!["parts"] as Json[];
+    expect(answers).toEqual([
+      { functionResponse: { name: "get_weather", response: { content: "Paris: 10C" } } },
+      { functionResponse: { name: "get_weather", response: { content: "Rome: 30C" } } },
+      { functionResponse: { name: "get_weather", response: { content: "Oslo: 2C" } } },
+      { text: "and tomorrow?" },
+    ]);
+  });
+
   it("refuses what Gemini cannot take: a tool result with no call, an image by URL", () => {
     expect(() => toGeminiRequest({ messages: [{ role: "tool", tool_call_id: "x", content: "1" }] }, "gemini-2.5-flash")).toThrow(/tool_call_id/);
     const byUrl = { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://x/cat.png" } }] }] };

@@ -76,10 +76,28 @@ function functionResponsePart(message: Json, names: Map<string, string>): Json {
   return { functionResponse: { name, response } };
 }
 
+/**
+ * Puts each turn's function responses in the order of the calls they answer:
+ * Gemini pairs a turn's responses with the calls before it by position (and
+ * name), where OpenAI pairs them by call id, in any order. Other parts keep
+ * their places.
+ */
+function inCallOrder(turns: { role: string; parts: Json[] }[], calls: ReadonlyMap<string, string>, answers: ReadonlyMap<Json, string>): void {
+  const rank = new Map([...calls.keys()].map((id, i) => [id, i]));
+  for (const turn of turns) {
+    const slots = turn.parts.flatMap((part, i) => (answers.has(part) ? [i] : []));
+    if (slots.length < 2) continue;
+    const sorted = slots.map((i) => turn.parts[i]!).sort((a, b) => rank.get(answers.get(a)!)! - rank.get(answers.get(b)!)!);
+    slots.forEach((slot, i) => (turn.parts[slot] = sorted[i]!));
+  }
+}
+
 function contents(messages: unknown, providerModel: string): { system: Json[]; contents: Json[] } {
   const system: Json[] = [];
   const turns: { role: string; parts: Json[] }[] = [];
   const names = new Map<string, string>();
+  // Each function response part, by the call id it answers.
+  const answers = new Map<Json, string>();
   const add = (role: string, added: Json[]) => {
     if (added.length === 0) return;
     const previous = turns.at(-1);
@@ -91,9 +109,13 @@ function contents(messages: unknown, providerModel: string): { system: Json[]; c
     if (role === "system" || role === "developer") system.push(...parts(message["content"]));
     else if (role === "user") add("user", parts(message["content"]));
     else if (role === "assistant") add("model", [...parts(message["content"]), ...functionCallParts(message["tool_calls"], names, providerModel)]);
-    else if (role === "tool") add("user", [functionResponsePart(message, names)]);
-    else throw badRequest(`messages with role "${String(role)}" are not supported by gemini models`, "messages");
+    else if (role === "tool") {
+      const answer = functionResponsePart(message, names);
+      answers.set(answer, str(message["tool_call_id"])!);
+      add("user", [answer]);
+    } else throw badRequest(`messages with role "${String(role)}" are not supported by gemini models`, "messages");
   }
+  if (answers.size > 1) inCallOrder(turns, names, answers);
   return { system, contents: turns };
 }
 
