@@ -101,6 +101,25 @@ describe("Anthropic Messages request to Bedrock Converse", () => {
     expect(toConverseRequest({ max_tokens: 10, messages: question, ...tools, tool_choice: { type: "auto" } }, true)["toolConfig"]).toMatchObject({ toolChoice: { auto: {} } });
   });
 
+  it("joins turns of one role in a row into one, as Converse wants the roles to alternate", () => {
+    const request = toConverseRequest(
+      {
+        messages: [
+          { role: "user", content: "first" },
+          { role: "user", content: [{ type: "text", text: "second" }] },
+          { role: "assistant", content: "answer" },
+          { role: "user", content: "third" },
+        ],
+      },
+      false,
+    );
+    expect(request["messages"]).toEqual([
+      { role: "user", content: [{ text: "first" }, { text: "second" }] },
+      { role: "assistant", content: [{ text: "answer" }] },
+      { role: "user", content: [{ text: "third" }] },
+    ]);
+  });
+
   it("refuses what Converse cannot carry with a 400 naming it", () => {
     const refused = (body: Json) => {
       try {

@@ -117,9 +117,15 @@ function offersTools(body: Json, messages: Json[]): boolean {
  */
 export function toConverseRequest(body: Json, withMaxTokens: boolean): Json {
   const documents: Documents = { count: 0 };
-  const request: Json = {
-    messages: jsonArray(body["messages"]).map((m) => ({ role: m["role"], content: contentBlocks(m["content"], documents) })),
-  };
+  // Anthropic takes several turns of one role in a row; Converse wants them to alternate: they become one turn.
+  const messages: Json[] = [];
+  for (const m of jsonArray(body["messages"])) {
+    const content = contentBlocks(m["content"], documents);
+    const previous = messages.at(-1);
+    if (previous?.["role"] === m["role"]) (previous!["content"] as Json[]).push(...content);
+    else messages.push({ role: m["role"], content });
+  }
+  const request: Json = { messages };
   const system = body["system"];
   if (system !== undefined && system !== "") request["system"] = contentBlocks(system, documents);
 
