@@ -39,7 +39,8 @@ describe("provider adapters against the fake provider", () => {
         at("claude-v1", "anthropic/claude-x", `${provider.url}/v1`) +
         at("claude-full", "anthropic/claude-x", `${provider.url}/v1/messages`) +
         at("gemini-versioned", "gemini/gemini-x", `${provider.url}/v1beta`) +
-        at("gpt", "openai/gpt-x", `${provider.url}/v1`),
+        at("gpt", "openai/gpt-x", `${provider.url}/v1`) +
+        at("reasoning", "openai/o4-mini", `${provider.url}/v1`),
     );
   });
 
@@ -48,6 +49,20 @@ describe("provider adapters against the fake provider", () => {
   beforeEach(() => {
     provider.requests.length = 0;
     delete provider.behavior.breakStreamAfterChunks;
+  });
+
+  it("sends max_tokens to OpenAI's reasoning models as max_completion_tokens, the only one they take, and to others as it came", async () => {
+    await adapterFor(deployment("reasoning")).chat(call("reasoning", { ...hello, max_tokens: 50 }));
+    await drain(await adapterFor(deployment("reasoning")).chatStream(call("reasoning", { ...hello, max_tokens: 60 })));
+    await adapterFor(deployment("reasoning")).chat(call("reasoning", { ...hello, max_tokens: 70, max_completion_tokens: 80 }));
+    await adapterFor(deployment("gpt")).chat(call("gpt", { ...hello, max_tokens: 90 }));
+    const sent = provider.requests.map((r) => r.body as Record<string, unknown>);
+    expect(sent.map((b) => [b["max_tokens"], b["max_completion_tokens"]])).toEqual([
+      [undefined, 50],
+      [undefined, 60],
+      [undefined, 80],
+      [90, undefined],
+    ]);
   });
 
   it("answers a mock_response deployment without calling anyone, chat and text completions, whole and streamed", async () => {

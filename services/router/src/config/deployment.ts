@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { CALL_DEFAULT_SETTINGS, ConfigError, deploymentCostBound, providerPrice, timeoutMs, type DeploymentLabels, type GatewayConfig, type ModelEntry, type Price } from "@gateway/common";
+import { isOpenAIReasoningModel } from "../translate/messages-request.js";
 import { OPENAI_LIKE_PROVIDERS } from "../providers/openai-like.js";
 import type { Json } from "../providers/provider.js";
 import { awsSettings, type AwsSettings } from "./aws-settings.js";
@@ -23,6 +24,8 @@ export interface Deployment {
   apiKey: string | undefined;
   apiVersion: string | undefined;
   dropParams: boolean;
+  /** An OpenAI reasoning model (o-series, gpt-5): it takes max_completion_tokens, never max_tokens. */
+  maxCompletionTokensOnly: boolean;
   /** litellm_settings.modify_params: fit an OpenAI history to what Anthropic's format takes (fit-conversation.ts). */
   modifyParams: boolean;
   timeoutMs: number;
@@ -109,6 +112,7 @@ export function buildDeployment(
     apiKey: settings.apiKey,
     apiVersion: settings.apiVersion,
     dropParams: p.drop_params ?? config.litellm_settings.drop_params ?? false,
+    maxCompletionTokensOnly: isOpenAIReasoningModel(provider, providerModel),
     modifyParams: config.litellm_settings.modify_params ?? false,
     timeoutMs: timeoutMs(timeoutS),
     streamTimeoutMs: timeoutMs(p.stream_timeout ?? config.router_settings.stream_timeout ?? timeoutS),

@@ -55,10 +55,22 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     return url;
   }
 
+  /**
+   * The client's body as the deployment takes it: OpenAI's reasoning models
+   * refuse max_tokens, so it goes as max_completion_tokens (unless the body
+   * has that too), as LiteLLM sends it.
+   */
+  function clientBody(call: ProviderCall): Json {
+    const { body } = call;
+    if (!call.deployment.maxCompletionTokensOnly || body["max_tokens"] === undefined) return body;
+    const { max_tokens: maxTokens, ...rest } = body;
+    return rest["max_completion_tokens"] === undefined || rest["max_completion_tokens"] === null ? withFields(rest, { max_completion_tokens: maxTokens }) : rest;
+  }
+
   /** A whole answer from `url`: chat completions' or text completions', which answer alike. */
   async function answer(call: ProviderCall, url: string): Promise<ChatResult> {
     const d = call.deployment;
-    const response = await post(call, url, withFields(call.body, { model: d.providerModel, stream: false }));
+    const response = await post(call, url, withFields(clientBody(call), { model: d.providerModel, stream: false }));
     const { value, bytes } = await readJsonObjectBytes(response, provider, call.signal);
     return { response: value, bytes, usage: fromOpenAIUsage(value["usage"]) };
   }
@@ -66,12 +78,13 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
   /** The body of a stream: asking for usage whether or not the client did, or, where the provider refuses to be asked, without stream_options. */
   function streamBody(call: ProviderCall): Json {
     const model = call.deployment.providerModel;
+    const sent = clientBody(call);
     if (!streamUsage) {
-      const { stream_options: _refused, ...body } = call.body;
+      const { stream_options: _refused, ...body } = sent;
       return withFields(body, { model, stream: true });
     }
-    const options = typeof call.body["stream_options"] === "object" ? call.body["stream_options"] : {};
-    return withFields(call.body, { model, stream: true, stream_options: withFields(options as Json, { include_usage: true }) });
+    const options = typeof sent["stream_options"] === "object" ? sent["stream_options"] : {};
+    return withFields(sent, { model, stream: true, stream_options: withFields(options as Json, { include_usage: true }) });
   }
 
   /** A stream from `url`. */
