@@ -135,6 +135,39 @@ describe("Anthropic Messages request to OpenAI chat", () => {
       },
     ]);
   });
+
+  it("moves a tool result's images to the user message after the tool messages, as a tool message holds text only", () => {
+    const screenshot = (data: string) => ({ type: "image", source: { type: "base64", media_type: "image/png", data } });
+    const request = toChatRequest(
+      {
+        model: "m",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "tool_result", tool_use_id: "shot", content: [{ type: "text", text: "here" }, screenshot("AAA")] },
+              { type: "tool_result", tool_use_id: "only-image", content: [screenshot("BBB")] },
+              { type: "text", text: "what changed?" },
+            ],
+          },
+        ],
+      },
+      false,
+      "openai",
+    );
+    expect(request["messages"]).toEqual([
+      { role: "tool", tool_call_id: "shot", content: "here" },
+      { role: "tool", tool_call_id: "only-image", content: "" },
+      {
+        role: "user",
+        content: [
+          { type: "image_url", image_url: { url: "data:image/png;base64,AAA" } },
+          { type: "image_url", image_url: { url: "data:image/png;base64,BBB" } },
+          { type: "text", text: "what changed?" },
+        ],
+      },
+    ]);
+  });
 });
 
 describe("OpenAI completion to Anthropic message", () => {

@@ -77,14 +77,23 @@ function toolResultContent(block: Json): string | Json[] {
   return textContent(parts);
 }
 
-/** A user turn: its tool results become tool messages, which OpenAI wants right after the assistant's calls. */
+/**
+ * A user turn: its tool results become tool messages, which OpenAI wants
+ * right after the assistant's calls. A tool message holds text only, so the
+ * images and documents of a tool result (a screenshot, say) go to the user
+ * message that follows them, ahead of the turn's own blocks, in order.
+ */
 function userMessages(content: unknown): Json[] {
   if (typeof content === "string") return [{ role: "user", content }];
   const messages: Json[] = [];
   const parts: Json[] = [];
   for (const block of jsonArray(content)) {
-    if (block["type"] === "tool_result") messages.push({ role: "tool", tool_call_id: block["tool_use_id"], content: toolResultContent(block) });
-    else parts.push(userPart(block));
+    if (block["type"] !== "tool_result") {
+      parts.push(userPart(block));
+      continue;
+    }
+    messages.push({ role: "tool", tool_call_id: block["tool_use_id"], content: toolResultContent(block) });
+    for (const inner of jsonArray(block["content"])) if (inner["type"] === "image" || inner["type"] === "document") parts.push(userPart(inner));
   }
   if (parts.length > 0) messages.push({ role: "user", content: parts.length === 1 && parts[0]?.["type"] === "text" ? textContent(parts) : parts });
   return messages;
