@@ -91,6 +91,30 @@ describe.each(MODES)("POST /v1/responses, $name", (mode) => {
     ]);
   });
 
+  it("carries Claude's signed thinking in a reasoning item, so a thinking model's tool calls can be answered, whole and streamed", async () => {
+    const ask = { role: "user" as const, content: "What's the weather in Paris?" };
+    const asked = { model: "claude", tools: [weatherTool], reasoning: { effort: "medium" as const } };
+    for (const streamed of [false, true]) {
+      const first = streamed ? await client.responses.stream({ ...asked, input: [ask] }).finalResponse() : await client.responses.create({ ...asked, input: [ask] });
+      const reasoning = first.output.find((item) => item.type === "reasoning");
+      expect(reasoning, `streamed: ${streamed}`).toMatchObject({ encrypted_content: expect.stringMatching(/^gateway-thinking:/) });
+      const call = first.output.find((item) => item.type === "function_call");
+      if (call?.type !== "function_call") throw new Error("no function call");
+      // The client hands the whole output back with the call's result, as the SDK's examples do.
+      const input = [ask, ...first.output, { type: "function_call_output" as const, call_id: call.call_id, output: "sunny" }] as OpenAI.Responses.ResponseInput;
+      const answer = await client.responses.create({ ...asked, input });
+      expect(answer.status, `streamed: ${streamed}`).toBe("completed");
+      const sent = (provider.requests.at(-1)?.body as { messages: { role: string; content: { type: string }[] }[] }).messages;
+      expect(sent[1]!.content.map((block) => block.type)).toEqual(["thinking", "tool_use"]);
+    }
+    // A deployment of another kind (Gemini here) is not handed Claude's thinking.
+    const first = await client.responses.create({ ...asked, input: [ask] });
+    const call = first.output.find((item) => item.type === "function_call");
+    if (call?.type !== "function_call") throw new Error("no function call");
+    await client.responses.create({ model: "gemini-flash", tools: [weatherTool], input: [ask, ...first.output, { type: "function_call_output", call_id: call.call_id, output: "sunny" }] as OpenAI.Responses.ResponseInput });
+    expect(JSON.stringify(provider.requests.at(-1)?.body)).not.toContain("fake-signature");
+  });
+
   it("ends a stream that breaks with an error event the SDK raises, and books the failure", async () => {
     provider.behavior.breakStreamAfterChunks = 1;
     const { data: stream, response } = await client.responses.create({ model: "gpt", input: "one two three", stream: true }).withResponse();

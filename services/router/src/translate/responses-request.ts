@@ -1,6 +1,7 @@
 import type { ConnectError } from "@connectrpc/connect";
 import { clientJson } from "@gateway/common";
 import type { Json, OpenAIBody } from "../providers/provider.js";
+import { thinkingCarried } from "./carried-thinking.js";
 import { badRequest, isJson, jsonArray, str } from "./content.js";
 import { isOpenAIReasoningModel } from "./messages-request.js";
 import { unsupported, unsupportedParam } from "./params.js";
@@ -134,20 +135,38 @@ function addFunctionCall(messages: Json[], item: Json): void {
   if (last["content"] === "") last["content"] = null;
 }
 
-/** The input as chat messages, in order; a string is one user message. */
-function inputMessages(input: unknown): Json[] {
+/**
+ * The input as chat messages, in order; a string is one user message.
+ * Reasoning items are the model's notes, summarized or encrypted for OpenAI
+ * alone, which a chat completion cannot take back; except, for a deployment
+ * that `keepsThinking`, the signed thinking the gateway carried in one
+ * (carried-thinking.ts), which goes back as the next assistant message's
+ * thinking_blocks.
+ */
+function inputMessages(input: unknown, keepsThinking: boolean): Json[] {
   if (typeof input === "string") return [{ role: "user", content: input }];
   const messages: Json[] = [];
+  let thinking: Json[] | undefined;
   for (const item of jsonArray(input)) {
     const type = item["type"] ?? "message";
+    const before = messages.length;
     if (type === "message") messages.push(message(item));
     else if (type === "function_call") addFunctionCall(messages, item);
     else if (type === "function_call_output") messages.push({ role: "tool", tool_call_id: item["call_id"], content: joinedText(item["output"]) });
-    // Reasoning items are the model's notes, summarized or encrypted for OpenAI alone: a chat completion cannot take them back.
-    else if (type !== "reasoning") throw badRequest(`input items of type "${String(type)}" are not supported for this model`, "input");
+    else if (type === "reasoning") thinking = keepsThinking ? (thinkingCarried(item["encrypted_content"]) ?? thinking) : undefined;
+    else throw badRequest(`input items of type "${String(type)}" are not supported for this model`, "input");
+    // The thinking goes with the assistant turn that follows it, and with nothing after another message.
+    if (messages.length > before || type === "function_call") {
+      const last = messages.at(-1)!;
+      if (thinking && last["role"] === "assistant") last["thinking_blocks"] = thinking;
+      thinking = undefined;
+    }
   }
   return messages;
 }
+
+// The providers whose translation hands an assistant message's thinking_blocks back to the model (Anthropic's Claude, also on Bedrock and Vertex AI).
+const KEEPS_THINKING: ReadonlySet<string> = new Set(["anthropic", "bedrock", "vertex_ai"]);
 
 function functionTool(tool: Json): Json {
   const description = str(tool["description"]);
@@ -225,7 +244,7 @@ export function toChatFromResponses(body: Json, dropParams: boolean, provider: s
     if (!dropParams) throw unsupportedParam(name, provider);
   }
   const instructions = str(given["instructions"]);
-  const messages = [...(instructions ? [{ role: "system", content: instructions }] : []), ...inputMessages(given["input"])];
+  const messages = [...(instructions ? [{ role: "system", content: instructions }] : []), ...inputMessages(given["input"], KEEPS_THINKING.has(provider))];
   const chat: OpenAIBody = { model: given["model"], messages, ...toolFields(given, dropParams, provider) };
   if (typeof given["stream"] === "boolean") chat["stream"] = given["stream"];
   for (const name of ["temperature", "top_p", "user"]) if (given[name] !== undefined) chat[name] = given[name];

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Json, Usage } from "../providers/provider.js";
+import { addThinking, carriedThinking } from "./carried-thinking.js";
 import { jsonArray, str } from "./content.js";
 
 // OpenAI chat completions and chunks as Responses API objects and stream
@@ -56,7 +57,11 @@ function responseObject(request: Json, id: string, createdAt: number, status: st
   };
 }
 
-const reasoningItem = (id: string, text: string): Json => ({ type: "reasoning", id, summary: text === "" ? [] : [{ type: "summary_text", text }] });
+/** A reasoning item: its summary, and the signed thinking to give back, when there is some (carried-thinking.ts). */
+function reasoningItem(id: string, text: string, thinking: readonly Json[] = []): Json {
+  const encrypted = carriedThinking(thinking);
+  return { type: "reasoning", id, summary: text === "" ? [] : [{ type: "summary_text", text }], ...(encrypted !== undefined && { encrypted_content: encrypted }) };
+}
 const outputText = (text: string): Json => ({ type: "output_text", text, annotations: [] });
 const messageItem = (id: string, text: string, status: string): Json => ({
   type: "message",
@@ -79,8 +84,9 @@ export function toResponse(completion: Json, usage: Usage, request: Json): Json 
   const choice = jsonArray(completion["choices"])[0] ?? {};
   const message = (choice["message"] ?? {}) as Json;
   const output: Json[] = [];
-  const reasoning = str(message["reasoning_content"]);
-  if (reasoning) output.push(reasoningItem(itemId("rs"), reasoning));
+  const reasoning = str(message["reasoning_content"]) ?? "";
+  const thinking = jsonArray(message["thinking_blocks"]);
+  if (reasoning !== "" || thinking.length > 0) output.push(reasoningItem(itemId("rs"), reasoning, thinking));
   const text = str(message["content"]);
   if (text) output.push(messageItem(itemId("msg"), text, "completed"));
   for (const call of jsonArray(message["tool_calls"])) {
@@ -111,6 +117,8 @@ interface OpenItem {
   callIndex?: unknown;
   callId?: unknown;
   name?: unknown;
+  /** A reasoning item's thinking blocks so far, with their signatures. */
+  thinking?: Json[];
 }
 
 /**
@@ -137,7 +145,7 @@ export async function* responsesEvents(chunks: AsyncIterable<{ json: Json }>, re
     const { kind, id: item_id, outputIndex: output_index, text } = open;
     let item: Json;
     if (kind === "reasoning") {
-      item = reasoningItem(item_id, text);
+      item = reasoningItem(item_id, text, open.thinking);
       const part = { type: "summary_text", text };
       yield event("response.reasoning_summary_text.done", { item_id, output_index, summary_index: 0, text });
       yield event("response.reasoning_summary_part.done", { item_id, output_index, summary_index: 0, part });
@@ -174,8 +182,12 @@ export async function* responsesEvents(chunks: AsyncIterable<{ json: Json }>, re
     if (!choice) continue;
     const d = (choice["delta"] ?? {}) as Json;
     const reasoning = str(d["reasoning_content"]);
+    const thinking = jsonArray(d["thinking_blocks"]);
+    if (reasoning || thinking.length > 0) {
+      if (open?.kind !== "reasoning") yield* start("reasoning", "rs", { thinking: [] });
+      for (const block of thinking) addThinking(open!.thinking!, block);
+    }
     if (reasoning) {
-      if (open?.kind !== "reasoning") yield* start("reasoning", "rs");
       open!.text += reasoning;
       yield event("response.reasoning_summary_text.delta", { item_id: open!.id, output_index: open!.outputIndex, summary_index: 0, delta: reasoning });
     }
