@@ -103,7 +103,7 @@ const litellmParams = z.looseObject({
   /** Tags every request this deployment answers is booked with (the ledger's request_tags). */
   tags: z.array(z.string()).optional(),
   api_key: secret.optional(),
-  api_base: z.string().url().optional(),
+  api_base: z.url({ protocol: /^https?$/, error: "api_base must be an http:// or https:// URL" }).optional(),
   api_version: z.string().optional(),
   timeout: z.number().positive().optional(),
   stream_timeout: z.number().positive().optional(),
@@ -157,7 +157,8 @@ const modelInfo = z.looseObject({
 });
 
 const modelEntry = z.looseObject({
-  model_name: z.string().min(1),
+  // Long enough for any model's name; a longer one would only swell every "Invalid model name" error that lists them.
+  model_name: z.string().min(1).max(256),
   litellm_params: litellmParams,
   model_info: modelInfo.optional(),
 });

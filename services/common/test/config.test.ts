@@ -87,6 +87,9 @@ environment_variables: { A: b }
     expect(entry("max_tokens: 0")).toThrow(/litellm_params\.max_tokens/);
     expect(entry("extra_headers: { X-Team: 1 }")).toThrow(/litellm_params\.extra_headers\.X-Team/);
     expect(entry("extra_body: [1]")).toThrow(/litellm_params\.extra_body/);
+    expect(entry('api_base: "http://127.0.0.1:8000/v1"')).not.toThrow();
+    for (const base of ["ftp://x", "localhost:8000", "not a url"]) expect(entry(`api_base: "${base}"`), base).toThrow(/api_base must be an http:\/\/ or https:\/\/ URL/);
+    expect(() => parseConfig(`model_list:\n  - { model_name: ${"m".repeat(257)}, litellm_params: { model: openai/x } }\n`, {})).toThrow(/model_name/);
   });
 
   describe("include:", () => {

@@ -132,4 +132,8 @@ describe("provider adapters against the fake provider", () => {
     expect(() => checkDeployments(azure)).toThrow(ConfigError);
     expect(() => checkDeployments(groups(`  - { model_name: a, litellm_params: { model: azure/my-gpt, api_base: "https://r.openai.azure.com" } }\n`))).not.toThrow();
   });
+
+  it("refuses at config load a model that names its provider and no model", () => {
+    expect(() => groups("  - { model_name: a, litellm_params: { model: openai/ } }\n")).toThrow(/"openai\/" names no model after its provider/);
+  });
 });

@@ -93,6 +93,7 @@ export function buildDeployment(
 ): Deployment {
   const p = entry.litellm_params;
   const { provider, providerModel: named } = splitModel(p.model);
+  if (named === "") throw new ConfigError(`${where}.litellm_params.model: "${p.model}" names no model after its provider`);
   const providerModel = OPENAI_LIKE_PROVIDERS[provider]?.modelName?.(named) ?? named;
   if (!supported.has(provider)) {
     throw new ConfigError(
