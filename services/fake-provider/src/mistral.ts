@@ -171,6 +171,10 @@ export function createMistralHandler(getBehavior: () => Behavior): Handler {
     if (messages.some((m) => m.role === "assistant" && isEmpty(m.content) && isEmpty(m.tool_calls))) {
       return sendError(res, 400, "Assistant message must have either content or tool_calls, but not none.");
     }
+    const badId = messages
+      .flatMap((m) => [m.tool_call_id, ...(Array.isArray(m.tool_calls) ? m.tool_calls.map((call) => (isRecord(call) ? call.id : undefined)) : [])])
+      .find((id) => id !== undefined && !(typeof id === "string" && /^[A-Za-z0-9]{9}$/.test(id)));
+    if (badId !== undefined) return sendError(res, 400, `Tool call id was ${String(badId)} but must be a-z, A-Z, 0-9, with a length of 9.`);
     const outcome = planReply(
       {
         toolName: firstToolName(body.tools),

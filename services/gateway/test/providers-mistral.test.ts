@@ -133,6 +133,18 @@ describe("OpenAI and Anthropic clients on mistral/ deployments", () => {
       content: "",
       tool_calls: [{ id: message.tool_calls![0]!.id, type: "function", function: { name: "get_weather", arguments: '{"location":"Paris"}' } }],
     });
+
+    // A conversation whose call another model made (its id is no Mistral id) goes on at Mistral, call and result under one id Mistral takes.
+    const elsewhere = { id: "call_from_another_model_42", type: "function" as const, function: { name: "get_weather", arguments: '{"location":"Paris"}' } };
+    const continued = await client.chat.completions.create({
+      model: "mistral-small",
+      tools: [weatherTool],
+      messages: [ask, { role: "assistant", content: null, tool_calls: [elsewhere] }, { role: "tool", tool_call_id: elsewhere.id, content: "sunny" }],
+    });
+    expect(continued.choices[0]!.message.content).toBe("Echo: weather in Paris?");
+    const sent = (upstream().body as { messages: { tool_calls?: { id: string }[]; tool_call_id?: string }[] }).messages;
+    expect(sent[1]!.tool_calls![0]!.id).toMatch(/^[A-Za-z0-9]{9}$/);
+    expect(sent[2]!.tool_call_id).toBe(sent[1]!.tool_calls![0]!.id);
   });
 
   it("refuses a parameter Mistral does not take, naming it, unless drop_params", async () => {

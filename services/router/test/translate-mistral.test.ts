@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ChatChunk, Json } from "../src/providers/provider.js";
-import { toMistralRequest } from "../src/translate/mistral-request.js";
+import { mistralCallId, toMistralRequest } from "../src/translate/mistral-request.js";
 import { fromMistralChunks, normalizeMistralAnswer } from "../src/translate/mistral-response.js";
 
 async function collect(chunks: AsyncIterable<ChatChunk>): Promise<Json[]> {
@@ -67,15 +67,27 @@ describe("OpenAI chat request to Mistral", () => {
       "m",
       false,
     );
+    const id = mistralCallId("c1");
+    expect(id).toMatch(/^[A-Za-z0-9]{9}$/);
     expect(request["messages"]).toEqual([
       { role: "system", content: "Be brief." },
       { role: "user", content: "weather?" },
-      { role: "assistant", tool_calls: [{ id: "c1", type: "function", function: { name: "w", arguments: "{}" } }] },
-      { role: "tool", tool_call_id: "c1", name: "w", content: "sunny" },
-      { role: "tool", tool_call_id: "c1", content: "again" },
+      { role: "assistant", tool_calls: [{ id, type: "function", function: { name: "w", arguments: "{}" } }] },
+      { role: "tool", tool_call_id: id, name: "w", content: "sunny" },
+      { role: "tool", tool_call_id: id, content: "again" },
       { role: "assistant", content: "Sunny." },
       { role: "user", content: [{ type: "text", text: "thanks" }] },
     ]);
+  });
+});
+
+describe("tool-call ids at Mistral", () => {
+  it("keeps Mistral's own and turns any other into nine letters and digits, the same each time", () => {
+    expect(mistralCallId("D681PevKs")).toBe("D681PevKs");
+    const fromClaude = mistralCallId("toolu_01A09q90qw90lq917835lq9");
+    expect(fromClaude).toMatch(/^[A-Za-z0-9]{9}$/);
+    expect(mistralCallId("toolu_01A09q90qw90lq917835lq9")).toBe(fromClaude);
+    expect(mistralCallId("call_abc")).not.toBe(fromClaude);
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Json, OpenAIBody } from "../providers/provider.js";
 import { jsonArray, str } from "./content.js";
 import { onePrompt } from "./text-completions.js";
@@ -33,6 +34,23 @@ export const MISTRAL_CHAT_PARAMS: ReadonlySet<string> = new Set([
   "safe_prompt",
 ]);
 
+// Mistral's tool-call ids: nine letters and digits, as its own answers give them.
+const MISTRAL_CALL_ID = /^[A-Za-z0-9]{9}$/;
+const ID_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * A tool-call id as Mistral takes it: its own as they are, any other (a
+ * conversation begun on another model: `call_…`, `toolu_…`) as nine letters
+ * and digits derived from it, the same for the call and its result.
+ */
+export function mistralCallId(id: unknown): unknown {
+  if (typeof id !== "string" || MISTRAL_CALL_ID.test(id)) return id;
+  const digest = createHash("sha256").update(id).digest();
+  let out = "";
+  for (let i = 0; i < 9; i++) out += ID_LETTERS[digest[i]! % ID_LETTERS.length];
+  return out;
+}
+
 /** What a message may carry at Mistral; what clients send back from OpenAI's answers (refusal, audio, …) is left out. */
 const MESSAGE_FIELDS = ["role", "content", "tool_calls", "tool_call_id", "name", "prefix"];
 
@@ -50,8 +68,9 @@ function toMistralMessage(message: Json): Json[] {
   if (sent["role"] === "developer") sent["role"] = "system";
   if (sent["name"] !== undefined && (sent["role"] !== "tool" || str(sent["name"])?.trim() === "")) delete sent["name"];
   const calls = jsonArray(sent["tool_calls"]);
-  if (calls.length > 0) sent["tool_calls"] = calls.map((call) => ({ id: call["id"], type: "function", function: call["function"] }));
+  if (calls.length > 0) sent["tool_calls"] = calls.map((call) => ({ id: mistralCallId(call["id"]), type: "function", function: call["function"] }));
   else delete sent["tool_calls"];
+  if (sent["tool_call_id"] !== undefined) sent["tool_call_id"] = mistralCallId(sent["tool_call_id"]);
   if (sent["role"] === "assistant" && (sent["content"] === undefined || sent["content"] === "") && calls.length === 0) return [];
   return [sent];
 }
