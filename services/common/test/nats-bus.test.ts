@@ -80,6 +80,30 @@ describe("publishing on the real JetStream", () => {
   });
 });
 
+describe("consuming on the real JetStream", () => {
+  it("hands every message over soon when two consumers share a durable, though each sees the other's as pending", { timeout: 30_000 }, async () => {
+    const testBus = await createTestBus();
+    cleanups.push(() => testBus.close());
+    const second = await NatsBus.connect({ url: testBus.url, stream: testBus.stream, prefix: testBus.prefix });
+    cleanups.push(() => second.close());
+    const handled: string[] = [];
+    const options = { durable: "shared", subject: SUBJECT, maxBatch: 50, lingerMs: 25 };
+    const take = async (batch: { data: Uint8Array }[]) => {
+      for (const { data } of batch) handled.push(new TextDecoder().decode(data));
+    };
+    const consumers = [await testBus.bus.consume(options, take), await second.consume(options, take)];
+    cleanups.push(async () => {
+      for (const consumer of consumers) await consumer.stop();
+    });
+    // Rounds of a few at once: each consumer gets part of every round, and a batch that waited on what went to the other would sit until redelivery (30 s).
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(Array.from({ length: 7 }, (_, i) => testBus.bus.publish(SUBJECT, `shared-${round}-${i}`, event(round * 7 + i))));
+    }
+    await eventually("every message to be handed over well before a redelivery", async () => (handled.length >= 35 ? true : undefined), 10_000);
+    expect(new Set(handled).size).toBe(35);
+  });
+});
+
 describe("publishing when JetStream does not answer", () => {
   let nats: ThrowawayNats;
   beforeAll(async () => {

@@ -14,6 +14,8 @@ export interface NatsBusOptions {
 
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
 const ACK_WAIT_MS = 30_000;
+// Without a linger, how long a batch waits for messages said to be pending.
+const PENDING_WAIT_MS = 25;
 
 /** The bus over NATS: JetStream for durable messages, core NATS for live pushes. */
 export class NatsBus implements Bus {
@@ -93,15 +95,14 @@ export class NatsBus implements Bus {
     const loop = (async () => {
       for await (const msg of messages) {
         batch.push(msg);
-        // A full batch goes at once; otherwise wait while more is already
-        // waiting, then for up to lingerMs, so a quiet bus still commits
-        // soon and a busy one commits in bulk.
-        if (batch.length < options.maxBatch) {
-          if (msg.info.pending > 0) continue;
-          if (lingerMs > 0) {
-            linger ??= setTimeout(flush, lingerMs);
-            continue;
-          }
+        // A full batch goes at once; otherwise wait for more while more is
+        // waiting, or for up to lingerMs, so a quiet bus still commits soon
+        // and a busy one commits in bulk. The wait is always bounded: what
+        // is pending may go to another consumer of the durable (another
+        // replica), and this batch must not wait for it.
+        if (batch.length < options.maxBatch && (msg.info.pending > 0 || lingerMs > 0)) {
+          linger ??= setTimeout(flush, lingerMs > 0 ? lingerMs : PENDING_WAIT_MS);
+          continue;
         }
         flush();
         if (running.size >= concurrency) await Promise.race(running);
