@@ -1,5 +1,6 @@
+import { Code } from "@connectrpc/connect";
 import { and, count, countDistinct, eq, inArray, isNotNull, or, sql, type SQL } from "drizzle-orm";
-import type { Db } from "@gateway/common";
+import { gatewayError, type Db } from "@gateway/common";
 import { teams, virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
 
@@ -14,6 +15,11 @@ export interface KeyListFilter {
   organizationId?: string;
 }
 
+/** A 400 for a key put in a team that does not exist. */
+export function noSuchTeam(teamId: string): Error {
+  return gatewayError(`team_id ${teamId} names no team; create it with /team/new first`, Code.InvalidArgument, { type: "invalid_request_error", param: "team_id" });
+}
+
 /** Virtual keys in Postgres. Only management calls and cache loads come here, never a model call. */
 export class KeyStore {
   constructor(private readonly db: Db) {}
@@ -23,32 +29,53 @@ export class KeyStore {
     return this.db.select().from(virtualKeys).where(isNotNull(virtualKeys.maxBudget));
   }
 
-  async insert(row: NewKeyRow): Promise<KeyRow> {
-    const [inserted] = await this.db.insert(virtualKeys).values(row).returning();
-    return inserted as KeyRow;
-  }
-
-  async update(id: string, patch: KeyPatch): Promise<KeyRow | undefined> {
-    const [row] = await this.db
-      .update(virtualKeys)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(eq(virtualKeys.id, id))
-      .returning();
-    return row;
-  }
-
-  /** Gives the key a new hash; the old one joins previous_key_hashes in the same statement. */
   /**
-   * Gives the key `id` a new hash, if it still has `oldHash`: of regenerations
+   * Runs a write that puts a key in team `teamId` holding the team's row
+   * (FOR SHARE): a team deleted meanwhile (TeamStore.delete locks its rows
+   * first) waits for the write and takes the key with it, and one deleted
+   * first leaves the write to find no team (a 400). No team: no lock.
+   */
+  private inTeam<T>(teamId: string | undefined, write: (db: Db) => Promise<T>): Promise<T> {
+    if (!teamId) return write(this.db);
+    return this.db.transaction(async (tx) => {
+      const [team] = await tx.select({ id: teams.teamId }).from(teams).where(eq(teams.teamId, teamId)).for("share");
+      if (!team) throw noSuchTeam(teamId);
+      return write(tx);
+    });
+  }
+
+  insert(row: NewKeyRow): Promise<KeyRow> {
+    return this.inTeam(row.teamId, async (db) => {
+      const [inserted] = await db.insert(virtualKeys).values(row).returning();
+      return inserted as KeyRow;
+    });
+  }
+
+  update(id: string, patch: KeyPatch): Promise<KeyRow | undefined> {
+    return this.inTeam(patch.teamId, async (db) => {
+      const [row] = await db
+        .update(virtualKeys)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(eq(virtualKeys.id, id))
+        .returning();
+      return row;
+    });
+  }
+
+  /**
+   * Gives the key `id` a new hash, if it still has `oldHash` (the old one
+   * joins previous_key_hashes in the same statement): of regenerations
    * racing from the same key, one changes it and the others find nothing.
    */
-  async rekey(id: string, oldHash: string, keyHash: string, keyName: string, patch: KeyPatch): Promise<KeyRow | undefined> {
-    const [row] = await this.db
-      .update(virtualKeys)
-      .set({ ...patch, keyHash, keyName, previousKeyHashes: sql`array_append(${virtualKeys.previousKeyHashes}, ${virtualKeys.keyHash})`, updatedAt: new Date() })
-      .where(and(eq(virtualKeys.id, id), eq(virtualKeys.keyHash, oldHash)))
-      .returning();
-    return row;
+  rekey(id: string, oldHash: string, keyHash: string, keyName: string, patch: KeyPatch): Promise<KeyRow | undefined> {
+    return this.inTeam(patch.teamId, async (db) => {
+      const [row] = await db
+        .update(virtualKeys)
+        .set({ ...patch, keyHash, keyName, previousKeyHashes: sql`array_append(${virtualKeys.previousKeyHashes}, ${virtualKeys.keyHash})`, updatedAt: new Date() })
+        .where(and(eq(virtualKeys.id, id), eq(virtualKeys.keyHash, oldHash)))
+        .returning();
+      return row;
+    });
   }
 
   async byHash(hash: string): Promise<KeyRow | undefined> {
@@ -95,8 +122,9 @@ export class KeyStore {
     return { aliases: rows.map((r) => r.alias!), total: total?.n ?? 0 };
   }
 
-  async delete(ids: string[]): Promise<KeyRow[]> {
-    if (ids.length === 0) return [];
-    return this.db.delete(virtualKeys).where(inArray(virtualKeys.id, ids)).returning();
+  /** Deletes the keys that still have these hashes (one regenerated since it was read is not the key that was named). */
+  async delete(hashes: string[]): Promise<KeyRow[]> {
+    if (hashes.length === 0) return [];
+    return this.db.delete(virtualKeys).where(inArray(virtualKeys.keyHash, hashes)).returning();
   }
 }

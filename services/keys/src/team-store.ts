@@ -60,9 +60,14 @@ export class TeamStore {
     return this.db.select().from(virtualKeys).where(eq(virtualKeys.teamId, teamId)).orderBy(virtualKeys.createdAt, virtualKeys.id);
   }
 
-  /** Deletes the teams and, as LiteLLM does, every key that names one of them, in one transaction. */
+  /**
+   * Deletes the teams and, as LiteLLM does, every key that names one of them,
+   * in one transaction; the teams are locked first, so a key put in one
+   * meanwhile is either deleted with it or refused (KeyStore.inTeam).
+   */
   async delete(teamIds: string[]): Promise<{ teams: TeamRow[]; keys: KeyRow[] }> {
     return this.db.transaction(async (tx) => {
+      await tx.select({ id: teams.teamId }).from(teams).where(inArray(teams.teamId, teamIds)).for("update");
       const keys = await tx.delete(virtualKeys).where(inArray(virtualKeys.teamId, teamIds)).returning();
       const deleted = await tx.delete(teams).where(inArray(teams.teamId, teamIds)).returning();
       return { teams: deleted, keys };

@@ -39,7 +39,7 @@ describe("the key cache", () => {
     const cache = new KeyCache(store, new MemoryBus(), logger);
     await cache.start();
     try {
-      const { id, hash } = await newKey(store);
+      const { hash } = await newKey(store);
       await cache.refresh(hash);
       expect(cache.get(hash)).toBeDefined();
 
@@ -49,7 +49,7 @@ describe("the key cache", () => {
       const reload = cache.resync();
       await rowsRead;
       // Deleted after the reload read its rows, and applied here first.
-      await store.delete([id]);
+      await store.delete([hash]);
       await cache.changed(hash);
       expect(await cache.get(hash)).toBeUndefined();
       release();

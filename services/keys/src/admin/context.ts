@@ -4,7 +4,7 @@ import type { KeyRef } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { AllowanceRef, AllowanceStore } from "../allowance-store.js";
 import type { KeyCache } from "../key-cache.js";
 import type { KeyRow } from "../key-record.js";
-import type { KeyPatch, KeyStore } from "../key-store.js";
+import { noSuchTeam, type KeyPatch, type KeyStore } from "../key-store.js";
 import type { MasterKey } from "../master-key.js";
 import { modelsOf, type ModelAccess } from "../model-access.js";
 import type { OrganizationCache } from "../organization-record.js";
@@ -85,7 +85,7 @@ export async function checkKeyTeam(deps: AdminDeps, patch: KeyPatch, current?: K
   const team = await deps.teamStore.byId(teamId);
   if (!team) {
     if (patch.teamId === undefined) return;
-    throw gatewayError(`team_id ${teamId} names no team; create it with /team/new first`, Code.InvalidArgument, { type: "invalid_request_error", param: "team_id" });
+    throw noSuchTeam(teamId);
   }
   const teamModels = modelsOf(team.models).modelList;
   const outside = modelsOf(patch.models ?? current?.models ?? []).modelList.filter((m) => !deps.access.covers(teamModels, m));
