@@ -266,10 +266,15 @@ export class FilesApi {
     readonly logger: Logger,
   ) {}
 
-  /** The batches a call claimed are in its usage event: their bookings are done (a failure leaves them to batch-recovery.ts). */
-  confirm(batches: readonly string[]): void {
-    this.bookings.confirm(batches).catch((err: unknown) => {
-      this.logger.warn({ batches, err: (err as Error).message }, "could not confirm batch bookings; they are booked again from their claims, and the ledger keeps one row");
+  /**
+   * A call's usage event is written: the batches it claimed are booked when
+   * the event carries them (`booked`), and given back for a later read when
+   * the call failed before it had its usage (its event, already in the
+   * ledger under the call's request id, could not take them in a sweep).
+   */
+  settle(batches: readonly string[], booked: boolean): void {
+    (booked ? this.bookings.confirm(batches) : this.bookings.release(batches)).catch((err: unknown) => {
+      this.logger.warn({ batches, err: (err as Error).message }, "could not settle batch claims; they stay claimed until a sweep books them");
     });
   }
 

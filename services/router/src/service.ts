@@ -310,8 +310,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         }
         // A client that walks away mid-stream is recorded as a failure too.
         publishUsage(req, body, outcome, startMs, error, payload, cached);
-        // The batches it booked are in its usage event now.
-        if (outcome.claimedBatches) deps.files?.confirm(outcome.claimedBatches);
+        // The batches it claimed are in its usage event now, unless it failed before it had its usage.
+        if (outcome.claimedBatches) deps.files?.settle(outcome.claimedBatches, outcome.usage !== undefined);
         // Over the network the edge hears only a bug's message; its stack is here.
         if (error && isUnexpected(error) && ctx.protocolName !== DIRECT_PROTOCOL) {
           deps.logger.error({ requestId: req.requestId, err: error.rawMessage, stack: (error.cause instanceof Error ? error.cause : error).stack }, "call failed unexpectedly");

@@ -68,6 +68,17 @@ describe("batch bookings", () => {
     expect(booked).toEqual([]);
   });
 
+  it("gives back the claims of a call that failed before its usage event carried them, for a later read to book", async () => {
+    const bookings = new BatchBookings(replicas[0].db);
+    await bookings.claim("d1/failed-call", recovery("failed-call", 3, 0.01));
+    await bookings.claim("d1/confirmed", recovery("other-call", 3, 0.01));
+    await bookings.confirm(["d1/confirmed"]);
+    await bookings.release(["d1/failed-call", "d1/confirmed"]);
+    // Only the unconfirmed claim goes; a later read takes it afresh.
+    expect(await bookings.claimed(["d1/failed-call", "d1/confirmed"])).toEqual(new Set(["d1/confirmed"]));
+    expect(await bookings.claim("d1/failed-call", recovery("later-call", 3, 0.01))).toBe(true);
+  });
+
   it("sweeps a lost call's lapsed claims into one usage event, with the call's request id and start; fresh claims wait", async () => {
     const bookings = new BatchBookings(replicas[0].db);
     await bookings.claim("d1/lost-a", recovery("lost-call", 100, 0.25));

@@ -32,6 +32,11 @@ export class BatchBookings {
       .where(inArray(bookedBatches.batch, [...batches]));
   }
 
+  /** Gives back claims of a call that failed before its usage event carried them, for a later read to book. */
+  async release(batches: readonly string[]): Promise<void> {
+    await this.db.delete(bookedBatches).where(and(inArray(bookedBatches.batch, [...batches]), eq(bookedBatches.booked, false)));
+  }
+
   /**
    * Books the claims whose calls never confirmed them (their router died
    * between claiming and writing the usage event): `book` gets each such
