@@ -183,7 +183,7 @@ function exceptionFrame(type: string): Buffer {
   return encodeEventStreamMessage({ ":exception-type": type, ...JSON_TYPE, ":message-type": "exception" }, Buffer.from(JSON.stringify({ message })));
 }
 
-async function stream(res: ServerResponse, signal: AbortSignal, behavior: Behavior, outcome: Outcome, usage: Json, metrics: Json): Promise<void> {
+async function stream(res: ServerResponse, signal: AbortSignal, behavior: Behavior, outcome: Outcome, usage: Json, metrics: Json, stop: Json): Promise<void> {
   const start =
     outcome.kind === "tool_call" ? [frame("contentBlockStart", { contentBlockIndex: 0, start: { toolUse: { toolUseId: TOOL_USE_ID, name: outcome.name } } })] : [];
   const half = Math.ceil(TOOL_ARGUMENTS.length / 2);
@@ -196,7 +196,7 @@ async function stream(res: ServerResponse, signal: AbortSignal, behavior: Behavi
     ...start,
     ...deltas.map((delta) => frame("contentBlockDelta", { contentBlockIndex: 0, delta })),
     frame("contentBlockStop", { contentBlockIndex: 0 }),
-    frame("messageStop", { stopReason: stopReason(outcome) }),
+    frame("messageStop", stop),
     ...(behavior.omitStreamUsage ? [] : [frame("metadata", { usage, metrics })]),
   ];
   // Frames before the first content delta.
@@ -328,12 +328,10 @@ export function createBedrockHandler(getBehavior: () => Behavior, sessions: Issu
     );
     const usage = usageOf(body, messages, outcome, behavior);
     const metrics = { latencyMs: behavior.latencyMs };
-    if (route[2] === "converse-stream") return stream(res, signal, behavior, outcome, usage, metrics);
-    sendJson(
-      res,
-      200,
-      { output: { message: { role: "assistant", content: contentOf(outcome) } }, stopReason: stopReason(outcome), usage, metrics },
-      behavior.rateLimitHeaders,
-    );
+    // Claude says which stop sequence matched when asked for /stop_sequence.
+    const asked = Array.isArray(body.additionalModelResponseFieldPaths) && body.additionalModelResponseFieldPaths.includes("/stop_sequence");
+    const stop = { stopReason: stopReason(outcome), ...(asked && { additionalModelResponseFields: { stop_sequence: outcome.kind === "tool_call" ? null : (outcome.stopSequence ?? null) } }) };
+    if (route[2] === "converse-stream") return stream(res, signal, behavior, outcome, usage, metrics, stop);
+    sendJson(res, 200, { output: { message: { role: "assistant", content: contentOf(outcome) } }, ...stop, usage, metrics }, behavior.rateLimitHeaders);
   };
 }

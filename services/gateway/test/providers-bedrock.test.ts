@@ -80,6 +80,8 @@ describe("OpenAI and Anthropic clients on bedrock/ deployments", () => {
       messages: [{ role: "user", content: [{ text: "hello bedrock" }] }],
       system: [{ text: "Be brief." }],
       inferenceConfig: { maxTokens: 40, temperature: 0.3, stopSequences: ["STOP"] },
+      // Claude is asked which stop sequence ended its answer.
+      additionalModelResponseFieldPaths: ["/stop_sequence"],
     });
     const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
     const { prompt_tokens, completion_tokens } = data.usage!;
@@ -210,6 +212,14 @@ describe("OpenAI and Anthropic clients on bedrock/ deployments", () => {
     const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
     expect(row).toMatchObject({ custom_llm_provider: "bedrock", completion_tokens: 3, usage_estimated: false });
     expect(row["prompt_tokens"]).toBe((final.usage.input_tokens ?? 0) + 2);
+  });
+
+  it("says which stop sequence ended Claude's answer, whole and streamed, as Anthropic's API does", async () => {
+    const asked = { model: "claude-bedrock", max_tokens: 30, stop_sequences: ["NEVER", "three"], messages: [{ role: "user" as const, content: "one two three four" }] };
+    const whole = await anthropic().messages.create(asked);
+    expect(whole).toMatchObject({ stop_reason: "stop_sequence", stop_sequence: "three" });
+    const streamed = await anthropic().messages.stream(asked).finalMessage();
+    expect(streamed).toMatchObject({ stop_reason: "stop_sequence", stop_sequence: "three" });
   });
 
   it("maps Bedrock's errors to their statuses, in a stream too, with the secret kept out", async () => {

@@ -51,6 +51,7 @@ describe("Anthropic Messages request to Bedrock Converse", () => {
         tool_choice: { type: "tool", name: "get_weather" },
       },
       true,
+      true,
     );
     expect(request).toEqual({
       messages: [
@@ -74,6 +75,7 @@ describe("Anthropic Messages request to Bedrock Converse", () => {
       ],
       system: [{ text: "Be brief." }, { cachePoint: { type: "default" } }],
       inferenceConfig: { maxTokens: 300, temperature: 0.5, topP: 0.9, stopSequences: ["END"] },
+      additionalModelResponseFieldPaths: ["/stop_sequence"],
       toolConfig: {
         tools: [{ toolSpec: { name: "get_weather", description: "Weather", inputSchema: { json: { type: "object" } } } }, { cachePoint: { type: "default" } }],
         toolChoice: { tool: { name: "get_weather" } },
@@ -91,14 +93,15 @@ describe("Anthropic Messages request to Bedrock Converse", () => {
         tool_choice: { type: "none" },
       },
       false,
+      false,
     );
     expect(request["inferenceConfig"]).toBeUndefined();
     expect(request["messages"]).toEqual([{ role: "user", content: [{ toolResult: { toolUseId: "t1", content: [{ text: "boom" }], status: "error" } }] }]);
     expect(request["toolConfig"]).toEqual({ tools: [{ toolSpec: { name: "f", inputSchema: { json: { type: "object" } } } }] });
     const tools = { tools: [{ name: "f", input_schema: { type: "object" } }] };
     const question = [{ role: "user", content: "no tools, please" }];
-    expect(toConverseRequest({ max_tokens: 10, messages: question, ...tools, tool_choice: { type: "none" } }, true)).not.toHaveProperty("toolConfig");
-    expect(toConverseRequest({ max_tokens: 10, messages: question, ...tools, tool_choice: { type: "auto" } }, true)["toolConfig"]).toMatchObject({ toolChoice: { auto: {} } });
+    expect(toConverseRequest({ max_tokens: 10, messages: question, ...tools, tool_choice: { type: "none" } }, true, false)).not.toHaveProperty("toolConfig");
+    expect(toConverseRequest({ max_tokens: 10, messages: question, ...tools, tool_choice: { type: "auto" } }, true, false)["toolConfig"]).toMatchObject({ toolChoice: { auto: {} } });
   });
 
   it("joins turns of one role in a row into one, as Converse wants the roles to alternate", () => {
@@ -112,6 +115,7 @@ describe("Anthropic Messages request to Bedrock Converse", () => {
         ],
       },
       false,
+      false,
     );
     expect(request["messages"]).toEqual([
       { role: "user", content: [{ text: "first" }, { text: "second" }] },
@@ -123,7 +127,7 @@ describe("Anthropic Messages request to Bedrock Converse", () => {
   it("refuses what Converse cannot carry with a 400 naming it", () => {
     const refused = (body: Json) => {
       try {
-        toConverseRequest(body, true);
+        toConverseRequest(body, true, false);
       } catch (err) {
         return err instanceof ConnectError ? err.rawMessage : String(err);
       }
@@ -133,6 +137,27 @@ describe("Anthropic Messages request to Bedrock Converse", () => {
     expect(refused({ messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/bmp", data: "x" } }] }] })).toMatch(/image\/bmp/);
     expect(refused({ messages: [{ role: "user", content: [{ type: "search_result", content: [] }] }] })).toMatch(/search_result/);
     expect(refused({ messages: [{ role: "user", content: "hi" }], tools: [{ type: "web_search_20250305", name: "web_search" }] })).toMatch(/web_search_20250305/);
+  });
+});
+
+describe("which stop sequence ended a Bedrock answer", () => {
+  it("asks Claude for it and reports it, whole and streamed; asks no other model", async () => {
+    const body = { max_tokens: 10, stop_sequences: ["STOP", "END"], messages: [{ role: "user", content: "count" }] };
+    expect(toConverseRequest(body, true, true)["additionalModelResponseFieldPaths"]).toEqual(["/stop_sequence"]);
+    expect(toConverseRequest(body, true, false)).not.toHaveProperty("additionalModelResponseFieldPaths");
+    expect(toConverseRequest({ ...body, stop_sequences: [] }, true, true)).not.toHaveProperty("additionalModelResponseFieldPaths");
+    const stopped = { stopReason: "stop_sequence", additionalModelResponseFields: { stop_sequence: "END" } };
+    const whole = fromConverseResponse({ output: { message: { role: "assistant", content: [{ text: "1 2 3" }] } }, usage: {}, ...stopped }, "m", "msg_1");
+    expect(whole).toMatchObject({ stop_reason: "stop_sequence", stop_sequence: "END" });
+    const streamed = await collect(
+      anthropicEventsFromConverse(
+        converse(["messageStart", { role: "assistant" }], ["contentBlockDelta", { contentBlockIndex: 0, delta: { text: "1 2 3" } }], ["contentBlockStop", { contentBlockIndex: 0 }], ["messageStop", stopped], ["metadata", { usage: {} }]),
+        "m",
+        "msg_2",
+      ),
+    );
+    expect(streamed.find((e) => e.name === "message_delta")?.json).toMatchObject({ delta: { stop_reason: "stop_sequence", stop_sequence: "END" } });
+    expect(fromConverseResponse({ output: { message: { content: [] } }, stopReason: "end_turn" }, "m", "msg_3")["stop_sequence"]).toBeNull();
   });
 });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { withFields } from "@gateway/common";
 import type { Dispatcher } from "undici";
+import type { Deployment } from "../config/deployment.js";
 import { ANTHROPIC_CHAT_PARAMS } from "../translate/anthropic-request.js";
 import { chunksFromAnthropic, fromAnthropicMessage } from "../translate/anthropic-response.js";
 import { BEDROCK_EMBEDDING_PARAMS, bedrockEmbedder, cohereRequest, cohereVectors, titanRequest, titanVector } from "../translate/bedrock-embeddings.js";
@@ -55,18 +56,21 @@ function withBeta(body: Json, call: ProviderCall): Json {
   return beta === undefined ? body : withFields(body, { anthropic_beta: beta.split(",").map((name) => name.trim()) });
 }
 
+/** Whether a Bedrock model is Anthropic's Claude (a foundation model's id, an inference profile's, or an ARN naming one). */
+const isClaude = (d: Deployment): boolean => d.providerModel.includes("anthropic.") || d.providerModel.includes("claude");
+
 /** A name for an answer, which Converse does not give. */
 const messageId = () => `msg_bdrk_${randomUUID().replaceAll("-", "")}`;
 
 async function message(call: ProviderCall, anthropic: Json, withMaxTokens: boolean): Promise<Json> {
   const d = call.deployment;
-  const { response } = await post(call, endpoint(d).converse, toConverseRequest(withBeta(anthropic, call), withMaxTokens));
+  const { response } = await post(call, endpoint(d).converse, toConverseRequest(withBeta(anthropic, call), withMaxTokens, isClaude(d)));
   return fromConverseResponse(await readJsonObject(response, PROVIDER, call.signal), d.providerModel, messageId());
 }
 
 async function events(call: ProviderCall, anthropic: Json, withMaxTokens: boolean): Promise<AsyncIterable<NamedEvent>> {
   const d = call.deployment;
-  const { response, secret } = await post(call, endpoint(d).stream, toConverseRequest(withBeta(anthropic, call), withMaxTokens));
+  const { response, secret } = await post(call, endpoint(d).stream, toConverseRequest(withBeta(anthropic, call), withMaxTokens, isClaude(d)));
   const converse = readStream(response, PROVIDER, call, new ConverseEventReader((text) => scrub(text, secret)));
   return anthropicEventsFromConverse(converse, d.providerModel, messageId());
 }

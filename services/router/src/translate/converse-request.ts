@@ -110,12 +110,13 @@ function offersTools(body: Json, messages: Json[]): boolean {
 }
 
 /**
- * The Converse request for an Anthropic Messages body. max_tokens, when
+ * The Converse request for an Anthropic Messages body (for a `claude`
+ * model, asking it which stop sequence ended the answer). max_tokens, when
  * `withMaxTokens` is false, is left for the model's default (an OpenAI
  * client that set none). Fields Converse has no place for (top_k,
  * thinking, …) go to the model as additionalModelRequestFields.
  */
-export function toConverseRequest(body: Json, withMaxTokens: boolean): Json {
+export function toConverseRequest(body: Json, withMaxTokens: boolean, claude: boolean): Json {
   const documents: Documents = { count: 0 };
   // Anthropic takes several turns of one role in a row; Converse wants them to alternate: they become one turn.
   const messages: Json[] = [];
@@ -133,7 +134,11 @@ export function toConverseRequest(body: Json, withMaxTokens: boolean): Json {
   if (withMaxTokens && typeof body["max_tokens"] === "number") inference["maxTokens"] = body["max_tokens"];
   if (typeof body["temperature"] === "number") inference["temperature"] = body["temperature"];
   if (typeof body["top_p"] === "number") inference["topP"] = body["top_p"];
-  if (Array.isArray(body["stop_sequences"]) && body["stop_sequences"].length > 0) inference["stopSequences"] = body["stop_sequences"];
+  if (Array.isArray(body["stop_sequences"]) && body["stop_sequences"].length > 0) {
+    inference["stopSequences"] = body["stop_sequences"];
+    // Converse does not say which one matched; Claude does, when asked.
+    if (claude) request["additionalModelResponseFieldPaths"] = ["/stop_sequence"];
+  }
   if (Object.keys(inference).length > 0) request["inferenceConfig"] = inference;
 
   if (offersTools(body, request["messages"] as Json[])) request["toolConfig"] = toolConfig(body["tools"], body["tool_choice"]);

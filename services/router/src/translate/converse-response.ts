@@ -40,6 +40,12 @@ function anthropicBlock(block: Json): Json | undefined {
   return undefined;
 }
 
+/** The stop sequence that ended an answer, which Claude reports when asked for it (additionalModelResponseFieldPaths); null otherwise. */
+function stopSequence(answer: Json): string | null {
+  const fields = answer["additionalModelResponseFields"];
+  return (isJson(fields) ? str(fields["stop_sequence"]) : undefined) ?? null;
+}
+
 /** A Converse answer as an Anthropic message; `id` names it (Converse gives none), `model` is the deployment's. */
 export function fromConverseResponse(answer: Json, model: string, id: string): Json {
   const output = isJson(answer["output"]) ? answer["output"] : {};
@@ -54,7 +60,7 @@ export function fromConverseResponse(answer: Json, model: string, id: string): J
     model,
     content,
     stop_reason: stopReason(answer["stopReason"]),
-    stop_sequence: null,
+    stop_sequence: stopSequence(answer),
     usage: anthropicUsageFromConverse(answer["usage"]),
   };
 }
@@ -102,6 +108,7 @@ function anthropicDelta(delta: Json): Json | undefined {
 export async function* anthropicEventsFromConverse(events: AsyncIterable<ConverseEvent>, model: string, id: string): AsyncGenerator<NamedEvent> {
   const open = new Set<number>();
   let stop: string | undefined;
+  let matched: string | null = null;
   let ended = false;
   for await (const { type, json } of events) {
     if (type === "messageStart") {
@@ -126,8 +133,9 @@ export async function* anthropicEventsFromConverse(events: AsyncIterable<Convers
       yield named("content_block_stop", { type: "content_block_stop", index: blockIndex(json) });
     } else if (type === "messageStop") {
       stop = stopReason(json["stopReason"]);
+      matched = stopSequence(json);
     } else if (type === "metadata") {
-      yield named("message_delta", { type: "message_delta", delta: { stop_reason: stop ?? "end_turn", stop_sequence: null }, usage: anthropicUsageFromConverse(json["usage"]) });
+      yield named("message_delta", { type: "message_delta", delta: { stop_reason: stop ?? "end_turn", stop_sequence: matched }, usage: anthropicUsageFromConverse(json["usage"]) });
       yield named("message_stop", { type: "message_stop" });
       ended = true;
     }
