@@ -144,6 +144,8 @@ export class LiteLLMMetrics {
     this.deploymentFailures = counter("litellm_deployment_failure_responses_total", "Failed calls to a deployment.", [...DEPLOYMENT, ...EXCEPTION]);
     this.deploymentRequests = counter("litellm_deployment_total_requests_total", "Calls to a deployment, successful or not.", DEPLOYMENT);
     this.cooledDowns = counter("litellm_deployment_cooled_down_total", "Times a deployment was cooled down after repeated failures.", [...DEPLOYMENT_ITSELF, "exception_status"]);
+    this.fallbackSuccesses = counter("litellm_deployment_successful_fallbacks_total", "Fallbacks to another model group that answered, by the group asked for and the fallback.", FALLBACK);
+    this.fallbackFailures = counter("litellm_deployment_failed_fallbacks_total", "Fallbacks to another model group that failed too.", FALLBACK);
     const histogram = (name: string, help: string, labels: string[]) => new SeriesHistogram(name, help, labels, BUCKETS, registry);
     this.apiLatency = histogram("litellm_llm_api_latency_metric", "Seconds the provider call that answered took, to its answer's end.", API_CALL);
     this.firstToken = histogram("litellm_llm_api_time_to_first_token_metric", "Seconds from a streamed provider call's start to its first chunk.", API_CALL);
@@ -151,8 +153,6 @@ export class LiteLLMMetrics {
     this.perOutputToken = histogram("litellm_deployment_latency_per_output_token", "Seconds of the provider call per output token.", [...DEPLOYMENT_ITSELF, "hashed_api_key", "api_key_alias", "team", "team_alias"]);
     const gauge = (name: string, help: string) => new SeriesGauge(name, help, DEPLOYMENT_KEY, registry);
     this.remainingRequests = gauge("litellm_remaining_requests_metric", "Requests left in the deployment's rate-limit window, as its provider last said.");
-    this.fallbackSuccesses = counter("litellm_deployment_successful_fallbacks_total", "Fallbacks to another model group that answered, by the group asked for and the fallback.", FALLBACK);
-    this.fallbackFailures = counter("litellm_deployment_failed_fallbacks_total", "Fallbacks to another model group that failed too.", FALLBACK);
     this.remainingTokens = gauge("litellm_remaining_tokens_metric", "Tokens left in the deployment's rate-limit window, as its provider last said.");
   }
 

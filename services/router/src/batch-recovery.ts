@@ -3,7 +3,7 @@ import type { Logger } from "@gateway/common";
 import { UsageStatus, type UsageEventSchema } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { BatchBookings } from "./db/batch-bookings.js";
 import type { BookingRecovery } from "./db/schema.js";
-import type { UsagePublisher } from "./usage-publisher.js";
+import { timestamp, type UsagePublisher } from "./usage-publisher.js";
 
 // Batch bookings whose call claimed them and then never wrote its usage
 // event (its router died in between) are booked here, on every router
@@ -19,8 +19,7 @@ export function recoveredEvent(bookings: readonly BookingRecovery[], endUsers: b
   const sum = (field: "promptTokens" | "completionTokens" | "cachedTokens" | "cost") => bookings.reduce((total, b) => total + b[field], 0);
   const promptTokens = sum("promptTokens");
   const completionTokens = sum("completionTokens");
-  const seconds = Math.floor(first.startMs / 1000);
-  const at = { seconds: BigInt(seconds), nanos: (first.startMs - seconds * 1000) * 1_000_000 };
+  const at = timestamp(first.startMs);
   return {
     requestId: first.requestId,
     keyHash: first.keyHash,

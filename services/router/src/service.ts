@@ -44,7 +44,7 @@ import type { ResponseCache } from "./response-cache.js";
 import { routeCall, type RoutedCall, type RoutingState } from "./routing.js";
 import type { SharedAnswers } from "./shared-answers.js";
 import { StoredPayload } from "./stored-payload.js";
-import type { UsagePublisher } from "./usage-publisher.js";
+import { timestamp, type UsagePublisher } from "./usage-publisher.js";
 
 export interface RouterDeps {
   /** The model list and strategy in force; replaced on config reload and runtime model changes. */
@@ -116,12 +116,6 @@ function requestedModel(body: OpenAIBody): string {
 function maxTokensOf(body: OpenAIBody): number {
   const maxTokens = body["max_tokens"] ?? body["max_completion_tokens"];
   return typeof maxTokens === "number" && maxTokens > 0 ? maxTokens : 0;
-}
-
-/** A Timestamp's fields, without making the message (the event is encoded from its fields). */
-function timestamp(ms: number): { seconds: bigint; nanos: number } {
-  const seconds = Math.floor(ms / 1000);
-  return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
 }
 
 /** Waits for `done`, or until the caller gives up. */

@@ -139,6 +139,12 @@ export class UsagePublisher {
   }
 }
 
+/** A Timestamp's fields, without making the message (an event is encoded from its fields). */
+export function timestamp(ms: number): { seconds: bigint; nanos: number } {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
+}
+
 /** What the metrics label a request with beyond its usage event. */
 export interface MetricLabels {
   /**
