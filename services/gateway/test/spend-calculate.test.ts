@@ -52,6 +52,10 @@ describe.each([MODES[0]!, MODES[1]!])("POST /spend/calculate, $name", (mode) => 
     // A provider's model no group has: the price list's; one it does not know either: 0.
     expect((await calculate({ model: "openai/gpt-4o-mini", messages })).json.cost).toBeGreaterThan(0);
     expect((await calculate({ model: "no-such-model", messages })).json).toEqual({ cost: 0 });
+    // Messages over the management routes' 1 MB limit, as a chat request may carry, are priced too.
+    const long = await calculate({ model: "own-price", messages: [{ role: "user", content: "abcd".repeat(500_000) }] });
+    expect(long.status).toBe(200);
+    expect(long.json.cost).toBeCloseTo(500_000 * INPUT, 10);
   });
 
   it("prices a completion after the call as the ledger booked it, cached tokens included, for any key", async () => {

@@ -27,6 +27,8 @@ describe("POST /utils/token_counter", () => {
     expect(counted).toEqual({ status: 200, json: { total_tokens: 11, request_model: "fast-model", model_used: "openai/gpt-4o-mini", tokenizer_type: "character_estimate" } });
     // A model no group has stands for itself.
     expect((await count({ model: "gpt-4o", prompt: "four" })).json).toMatchObject({ total_tokens: 1, model_used: "gpt-4o" });
+    // A prompt over the management routes' 1 MB limit, as a chat request may carry, is counted.
+    expect((await count({ model: "fast-model", prompt: "abcd".repeat(500_000) })).json).toMatchObject({ total_tokens: 500_000 });
   });
 
   it("answers a request it cannot count with an OpenAI-style 400, a bad key with 401", async () => {

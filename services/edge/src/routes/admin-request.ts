@@ -42,6 +42,15 @@ export async function body(ctx: RequestContext): Promise<Json> {
   return (await adminJson(ctx)).body;
 }
 
+/**
+ * The body of a route that reads a model call's content without storing it
+ * (token counts, cost estimates): taken up to the model routes' size limit,
+ * so whatever a chat request may carry can be counted too.
+ */
+export async function callContentBody(ctx: RequestContext): Promise<Json> {
+  return (await readJsonObject(ctx.req, ctx.options.maxBodyBytes)).body;
+}
+
 /** A value that must be a non-empty string (an id the route names). */
 export function required(value: unknown, param: string): string {
   if (typeof value !== "string" || value === "") throw bad(`${param} is required`, param);

@@ -1,7 +1,7 @@
 import { estimateTokens, messagesText } from "@gateway/common";
 import type { RequestContext } from "../context.js";
 import { asMasterKey, callerOf, sendJson } from "../http.js";
-import { bad, body, isObject, type Json } from "./admin-request.js";
+import { bad, callContentBody, isObject, type Json } from "./admin-request.js";
 
 // LiteLLM's POST /spend/calculate, for any key: what a call costs, before it
 // is made ({"model", "messages"}: the messages' tokens, estimated as the
@@ -38,7 +38,7 @@ function callOf(b: Json) {
 
 export async function calculateSpend(ctx: RequestContext): Promise<void> {
   await callerOf(ctx);
-  const call = callOf(await body(ctx));
+  const call = callOf(await callContentBody(ctx));
   const { cost } = await ctx.options.peers.router.calculateCost(call, asMasterKey(ctx));
   sendJson(ctx.res, 200, { cost });
 }

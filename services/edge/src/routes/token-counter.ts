@@ -1,7 +1,7 @@
 import { estimateTokens, messagesText } from "@gateway/common";
 import type { RequestContext } from "../context.js";
 import { asMasterKey, callerOf, sendJson } from "../http.js";
-import { bad, body } from "./admin-request.js";
+import { bad, callContentBody } from "./admin-request.js";
 import { jsonOfBytes } from "./model-admin.js";
 
 // LiteLLM's POST /utils/token_counter, for any key: the tokens of a chat
@@ -20,7 +20,7 @@ async function modelUsed(ctx: RequestContext, model: string): Promise<string> {
 
 export async function tokenCounter(ctx: RequestContext): Promise<void> {
   await callerOf(ctx);
-  const { model, messages, prompt } = await body(ctx);
+  const { model, messages, prompt } = await callContentBody(ctx);
   if (typeof model !== "string" || model === "") throw bad("model is required", "model");
   let text: string;
   if (Array.isArray(messages)) text = messagesText(messages);
