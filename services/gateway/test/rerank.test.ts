@@ -53,6 +53,8 @@ describe("reranking", () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ model: "reranker", documents: ["a"] }, /query must be a non-empty string/],
       [{ model: "reranker", query: "q", documents: [] }, /documents must be a non-empty array/],
+      [{ model: "reranker", query: "q", documents: ["a", null] }, /each of documents must be a string or an object/],
+      [{ model: "reranker", query: "q", documents: [["a"]] }, /each of documents must be a string or an object/],
       [{ model: "claude", query: "q", documents: ["a"] }, /model claude does not rerank/],
       [{ model: "azure-chat", query: "q", documents: ["a"] }, /azure deployments do not rerank/],
     ];

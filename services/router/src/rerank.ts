@@ -5,7 +5,13 @@ import { badRequest } from "./translate/content.js";
 
 export function validateRerankBody(body: Json): void {
   if (typeof body["query"] !== "string" || body["query"] === "") throw badRequest("query must be a non-empty string", "query");
-  if (!Array.isArray(body["documents"]) || body["documents"].length === 0) throw badRequest("documents must be a non-empty array", "documents");
+  const documents = body["documents"];
+  if (!Array.isArray(documents) || documents.length === 0) throw badRequest("documents must be a non-empty array", "documents");
+  for (const document of documents) {
+    if (typeof document !== "string" && (typeof document !== "object" || document === null || Array.isArray(document))) {
+      throw badRequest("each of documents must be a string or an object", "documents");
+    }
+  }
 }
 
 /** Reranking on the call's deployment: Started, the scores as the provider gave them, Finished; priced by the tokens read. */
