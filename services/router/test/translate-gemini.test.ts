@@ -70,6 +70,19 @@ describe("OpenAI chat request to Gemini generateContent", () => {
     ]);
   });
 
+  it("puts a tool result's text parts on separate lines", () => {
+    const request = toGeminiRequest(
+      {
+        messages: [
+          { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "read", arguments: "{}" } }] },
+          { role: "tool", tool_call_id: "c1", content: [{ type: "text", text: "line one" }, { type: "text", text: "line two" }] },
+        ],
+      },
+      "gemini-2.5-flash",
+    );
+    expect((request["contents"] as Json[])[1]!["parts"]).toEqual([{ functionResponse: { name: "read", response: { content: "line one\nline two" } } }]);
+  });
+
   it("refuses what Gemini cannot take: a tool result with no call, an image by URL", () => {
     expect(() => toGeminiRequest({ messages: [{ role: "tool", tool_call_id: "x", content: "1" }] }, "gemini-2.5-flash")).toThrow(/tool_call_id/);
     const byUrl = { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://x/cat.png" } }] }] };

@@ -1,5 +1,5 @@
 import type { Json, OpenAIBody } from "../providers/provider.js";
-import { badRequest, isJson, jsonArray, parseArguments, parseDataUrl, str, textOf } from "./content.js";
+import { badRequest, isJson, jsonArray, parseArguments, parseDataUrl, str } from "./content.js";
 import { geminiThinkingConfig } from "./reasoning.js";
 import { signatureFor } from "./thought-signatures.js";
 
@@ -61,9 +61,14 @@ function functionCallParts(toolCalls: unknown, names: Map<string, string>, provi
   });
 }
 
-/** A tool message as a functionResponse, which Gemini names by function (OpenAI by call id). */
+/**
+ * A tool message as a functionResponse, which Gemini names by function (OpenAI
+ * by call id). Its text parts go on separate lines, as separate blocks of a
+ * result read (Gemini's response holds one text).
+ */
 function functionResponsePart(message: Json, names: Map<string, string>): Json {
-  const text = textOf(message["content"]);
+  const content = message["content"];
+  const text = typeof content === "string" ? content : jsonArray(content).filter((part) => part["type"] === "text").map((part) => str(part["text"]) ?? "").join("\n");
   const name = names.get(str(message["tool_call_id"]) ?? "");
   if (name === undefined) throw badRequest("a tool message answers no earlier tool call (tool_call_id)", "messages");
   let response: Json;
