@@ -286,6 +286,55 @@ describe("virtual keys", () => {
     expect(cleared.json).toMatchObject({ rpm_limit: null, user_id: "list-user" });
   });
 
+  it("sorts /key/list as LiteLLM does: newest first, or by sort_by and sort_order", async () => {
+    const made: GeneratedKey[] = [];
+    for (const [alias, budget] of [["sort-b", 3], ["sort-a", 1], ["sort-c", 2]] as const) made.push(await generate({ user_id: "sort-user", key_alias: alias, max_budget: budget }));
+    const list = async (query: string) => (await admin<{ keys: string[]; error?: { param: string } }>(baseUrl, "GET", `/key/list?user_id=sort-user${query}`)).json;
+    const tokens = (...i: number[]) => i.map((n) => made[n]!.token);
+    expect((await list("")).keys).toEqual(tokens(2, 1, 0));
+    expect((await list("&sort_by=created_at&sort_order=asc")).keys).toEqual(tokens(0, 1, 2));
+    expect((await list("&sort_by=key_alias&sort_order=ASC")).keys).toEqual(tokens(1, 0, 2));
+    expect((await list("&sort_by=max_budget")).keys).toEqual(tokens(0, 2, 1));
+    expect((await list("&sort_by=max_budget&size=2&page=2")).keys).toEqual(tokens(1));
+    for (const [query, param] of [["&sort_by=spend", "sort_by"], ["&sort_by=bogus", "sort_by"], ["&sort_order=up", "sort_order"], ["&status=deleted", "status"]] as const) {
+      expect((await list(query)).error?.param, query).toBe(param);
+    }
+  });
+
+  it("takes LiteLLM's blocked, soft_budget, key_type and duration -1 on /key/generate and /key/update", async () => {
+    const blocked = await generate({ blocked: true, soft_budget: 2.5 });
+    expect(blocked).toMatchObject({ blocked: true, soft_budget: 2.5 });
+    await expect(ask(blocked.key)).rejects.toMatchObject({ status: 401 });
+
+    const key = await generate({ duration: "1d" });
+    expect(key).toMatchObject({ blocked: false, soft_budget: null });
+    await ask(key.key);
+    const update = (body: Record<string, unknown>, as = MASTER_KEY) => admin<KeyInfo & { blocked: boolean; soft_budget: number | null; expires: string | null }>(baseUrl, "POST", "/key/update", { key: key.key, ...body }, as);
+    expect((await update({ blocked: true })).json.blocked).toBe(true);
+    await expect(ask(key.key)).rejects.toMatchObject({ status: 401 });
+    expect((await update({ blocked: false, soft_budget: 1 })).json).toMatchObject({ blocked: false, soft_budget: 1 });
+    await ask(key.key);
+    // "-1" is LiteLLM's older null: the key no longer expires.
+    const forever = await update({ duration: "-1", soft_budget: null });
+    expect(forever.json).toMatchObject({ expires: null, soft_budget: null });
+    expect((await update({ blocked: "yes" })).status).toBe(400);
+
+    // A key's user may change its key, but not block or unblock it.
+    const user = (await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: "blocking-user" })).json.key;
+    const own = (await admin<GeneratedKey>(baseUrl, "POST", "/key/generate", {}, user)).json;
+    const refused = await admin<{ error: { message: string } }>(baseUrl, "POST", "/key/update", { key: own.key, blocked: true }, user);
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.message).toMatch(/Only an admin may block or unblock a key/);
+
+    // key_type stands for a route group, as LiteLLM's does.
+    const readOnly = await generate({ key_type: "read_only", allowed_routes: ["/chat/completions"] });
+    expect(readOnly).toMatchObject({ allowed_routes: ["info_routes"] });
+    await expect(ask(readOnly.key)).rejects.toMatchObject({ status: 403 });
+    expect(await generate({ key_type: "llm_api" })).toMatchObject({ allowed_routes: ["llm_api_routes"] });
+    expect(await generate({ key_type: "default", allowed_routes: ["/chat/completions"] })).toMatchObject({ allowed_routes: ["/chat/completions"] });
+    expect((await admin(baseUrl, "POST", "/key/generate", { key_type: "superuser" })).status).toBe(400);
+  });
+
   it("pages /key/list within LiteLLM's bounds, and shows the spend of keys regenerated more times than one ledger call takes", async () => {
     for (let i = 0; i < 3; i++) await generate({ user_id: "paged-user" });
     const page = (query: string) => admin<{ keys: string[]; total_count: number; current_page: number; total_pages: number; error?: { param: string } }>(baseUrl, "GET", `/key/list?user_id=paged-user&${query}`);

@@ -114,6 +114,7 @@ export function toProto(row: KeyRow, now = Date.now(), spend?: number): VirtualK
     teamId: row.teamId,
     organizationId: row.organizationId ?? "",
     blocked: row.blocked,
+    ...(row.softBudget !== null && { softBudget: row.softBudget }),
     createdAtMs: BigInt(row.createdAt.getTime()),
     updatedAtMs: BigInt(row.updatedAt.getTime()),
     ...(spend !== undefined && { spend }),

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { and, count, countDistinct, eq, inArray, isNotNull, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, countDistinct, desc, eq, inArray, isNotNull, or, sql, type SQL } from "drizzle-orm";
 import { gatewayError, type Db } from "@gateway/common";
 import { teams, virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
@@ -13,6 +13,20 @@ export interface KeyListFilter {
   keyAlias?: string;
   /** Keys that name the organization, and keys of its teams. */
   organizationId?: string;
+}
+
+/** The columns /key/list sorts by, by LiteLLM's names ("token" is the hash). */
+export const KEY_SORT_COLUMNS = {
+  created_at: virtualKeys.createdAt,
+  updated_at: virtualKeys.updatedAt,
+  token: virtualKeys.keyHash,
+  key_alias: virtualKeys.keyAlias,
+  max_budget: virtualKeys.maxBudget,
+} as const;
+
+export interface KeyListOrder {
+  by: keyof typeof KEY_SORT_COLUMNS;
+  ascending: boolean;
 }
 
 /** A 400 for a key put in a team that does not exist. */
@@ -92,10 +106,18 @@ export class KeyStore {
     return this.db.select().from(virtualKeys);
   }
 
-  async list(filter: KeyListFilter, offset: number, limit: number): Promise<{ rows: KeyRow[]; total: number }> {
+  /** A page of the keys the filter lists; the key's id breaks ties, so pages neither repeat nor skip a key. */
+  async list(filter: KeyListFilter, order: KeyListOrder, offset: number, limit: number): Promise<{ rows: KeyRow[]; total: number }> {
     const conditions = this.conditions(filter);
     const where = conditions.length > 0 ? and(...conditions) : undefined;
-    const rows = await this.db.select().from(virtualKeys).where(where).orderBy(virtualKeys.createdAt, virtualKeys.id).offset(offset).limit(limit);
+    const direction = order.ascending ? asc : desc;
+    const rows = await this.db
+      .select()
+      .from(virtualKeys)
+      .where(where)
+      .orderBy(direction(KEY_SORT_COLUMNS[order.by]), direction(virtualKeys.id))
+      .offset(offset)
+      .limit(limit);
     const [total] = await this.db.select({ n: count() }).from(virtualKeys).where(where);
     return { rows, total: total?.n ?? 0 };
   }

@@ -6,6 +6,8 @@ import { apiKeyOf, callerOf, intParam, pathSegment, queryOf, sendJson } from "..
 import {
   ALIAS_MAP,
   bad,
+  isBoolean,
+  isNumber,
   body,
   callOptions,
   changesBudgetWindow,
@@ -49,6 +51,7 @@ const CLEARABLE = [
   "model_rpm_limit",
   "model_tpm_limit",
   "model_max_budget",
+  "soft_budget",
 ];
 
 /** LiteLLM's key fields from a request body. */
@@ -56,7 +59,9 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   const s: MessageInitShape<typeof KeySettingsSchema> = sharedSettings(b);
   const alias = optional(b, "key_alias", isString, "a string");
   if (alias !== undefined) s.keyAlias = alias;
-  const duration = optional(b, "duration", isString, 'a duration such as "30d"');
+  // LiteLLM's older "-1" for a key that never expires, as null is now.
+  const neverExpires = b["duration"] === "-1";
+  const duration = neverExpires ? undefined : optional(b, "duration", isString, 'a duration such as "30d"');
   if (duration !== undefined) s.duration = duration;
   const userId = optional(b, "user_id", isString, "a string");
   if (userId !== undefined) s.userId = userId;
@@ -74,8 +79,28 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   if (tpm !== undefined) s.modelTpmLimit = { counts: tpm };
   const budgets = modelBudgets(b);
   if (budgets !== undefined) s.modelMaxBudget = budgets;
+  const blocked = optional(b, "blocked", isBoolean, "true or false");
+  if (blocked !== undefined) s.blocked = blocked;
+  const softBudget = optional(b, "soft_budget", isNumber, "a number of dollars");
+  if (softBudget !== undefined) s.softBudget = softBudget;
   // LiteLLM takes null as "remove this limit".
-  s.clear = CLEARABLE.filter((field) => b[field] === null);
+  s.clear = CLEARABLE.filter((field) => b[field] === null || (field === "duration" && neverExpires));
+  return s;
+}
+
+// LiteLLM's key_type on /key/generate: the route group a key is made for,
+// as its allowed_routes (over any given); "default" leaves them as given.
+const KEY_TYPE_ROUTES: Record<string, string[] | undefined> = {
+  default: undefined,
+  llm_api: ["llm_api_routes"],
+  management: ["management_routes"],
+  read_only: ["info_routes"],
+};
+
+function withKeyType(b: Json, s: MessageInitShape<typeof KeySettingsSchema>): MessageInitShape<typeof KeySettingsSchema> {
+  const keyType = optional(b, "key_type", (v): v is string => isString(v) && Object.hasOwn(KEY_TYPE_ROUTES, v), `one of ${Object.keys(KEY_TYPE_ROUTES).join(", ")}`);
+  const routes = keyType === undefined ? undefined : KEY_TYPE_ROUTES[keyType];
+  if (routes !== undefined) s.allowedRoutes = { routes };
   return s;
 }
 
@@ -103,6 +128,7 @@ export function keyInfo(k: VirtualKey, spend: number) {
     model_tpm_limit: k.modelTpmLimit,
     model_max_budget: modelBudgetsJson(k.modelMaxBudget),
     blocked: k.blocked,
+    soft_budget: k.softBudget ?? null,
     spend,
     created_at: iso(k.createdAtMs),
     updated_at: iso(k.updatedAtMs),
@@ -142,7 +168,7 @@ export async function generateKey(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const key = optional(b, "key", isString, "a string") ?? "";
   const givenParams = Object.keys(b).filter((field) => b[field] !== null);
-  const minted = await ctx.options.peers.keys.generateKey({ settings: settings(b), key, givenParams }, callOptions(ctx));
+  const minted = await ctx.options.peers.keys.generateKey({ settings: withKeyType(b, settings(b)), key, givenParams }, callOptions(ctx));
   // A new key has spent nothing. LiteLLM names the hash token_id as well as token.
   sendJson(ctx.res, 200, { key: minted.key, token_id: minted.info!.keyHash, ...keyInfo(minted.info!, 0) });
 }
@@ -185,11 +211,23 @@ export async function listKeys(ctx: RequestContext): Promise<void> {
   // LiteLLM's bounds: a larger page would be cut short by the keys service, and total_pages would skip keys.
   const page = intParam(ctx, "page", 1, MAX_KEY_PAGE, 1);
   const size = intParam(ctx, "size", 10, MAX_KEY_PAGE_SIZE, 1);
+  // LiteLLM's status=deleted lists deleted keys, which are not kept here.
+  const status = q.get("status");
+  if (status !== null) throw bad(status === "deleted" ? "deleted keys are not kept, so status=deleted lists nothing here" : "status must be deleted", "status");
   const keyHash = q.get("key_hash") ?? "";
   const { keys, totalCount } = keyHash
     ? await keyByHash(ctx, keyHash, q).then((found) => ({ keys: page === 1 ? found : [], totalCount: found.length }))
     : await ctx.options.peers.keys.listKeys(
-        { page, size, userId: q.get("user_id") ?? "", teamId: q.get("team_id") ?? "", keyAlias: q.get("key_alias") ?? "", organizationId: q.get("organization_id") ?? "" },
+        {
+          page,
+          size,
+          userId: q.get("user_id") ?? "",
+          teamId: q.get("team_id") ?? "",
+          keyAlias: q.get("key_alias") ?? "",
+          organizationId: q.get("organization_id") ?? "",
+          sortBy: q.get("sort_by") ?? "",
+          sortOrder: q.get("sort_order") ?? "",
+        },
         callOptions(ctx),
       );
   const full = q.get("return_full_object") === "true";

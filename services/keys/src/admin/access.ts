@@ -110,6 +110,8 @@ export function checkOwnKeyWrite(deps: AdminDeps, caller: Caller, patch: KeyPatc
   if (!current && patch.userId === undefined) patch.userId = caller.userId;
   // A key's routes are set when it is made; widening them afterwards is an admin's to do.
   if (current && patch.allowedRoutes !== undefined) throw forbidden("Only an admin may change the allowed_routes of a key");
+  // As /key/block and /key/unblock: a key's user may not undo an admin's block.
+  if (current && patch.blocked !== undefined) throw forbidden("Only an admin may block or unblock a key");
   const owner = patch.userId ?? current?.userId ?? "";
   const teamId = patch.teamId ?? current?.teamId ?? "";
   if (patch.teamId !== undefined && patch.teamId !== "" && memberRole(deps, caller.userId, patch.teamId) === undefined && !adminsTeamOrganization(deps, caller, patch.teamId)) {

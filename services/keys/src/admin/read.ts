@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey, readsAll } from "@gateway/common";
 import { VirtualKeySchema, type GetKeyRequest, type KeyRef, type ListKeyAliasesRequest, type ListKeysRequest, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
-import type { KeyListFilter } from "../key-store.js";
+import { KEY_SORT_COLUMNS, type KeyListFilter, type KeyListOrder } from "../key-store.js";
 import { forbidden, inTeam, isTeamAdmin, mayReadKey, organizationRole, unlessNotFound, type Caller } from "./access.js";
 import { resolveKey, type AdminDeps } from "./context.js";
 import { keyView, keyViews } from "./views.js";
@@ -36,11 +36,24 @@ function masterKeyView(deps: AdminDeps): VirtualKey {
   return create(VirtualKeySchema, { keyHash: deps.masterKey.hash, keyName: deps.masterKey.name, metadataJson: "{}" });
 }
 
+/** LiteLLM's sort_by and sort_order (any case): newest first unless asked otherwise. */
+function listOrder(req: ListKeysRequest): KeyListOrder {
+  const by = req.sortBy || "created_at";
+  if (!Object.hasOwn(KEY_SORT_COLUMNS, by)) {
+    throw gatewayError(`Invalid sort column. Must be one of: ${Object.keys(KEY_SORT_COLUMNS).join(", ")}`, Code.InvalidArgument, { type: "invalid_request_error", param: "sort_by" });
+  }
+  const direction = (req.sortOrder || "desc").toLowerCase();
+  if (direction !== "asc" && direction !== "desc") {
+    throw gatewayError("Invalid sort order. Must be 'asc' or 'desc'", Code.InvalidArgument, { type: "invalid_request_error", param: "sort_order" });
+  }
+  return { by: by as KeyListOrder["by"], ascending: direction === "asc" };
+}
+
 /** Pages are numbered from 1, as in LiteLLM's /key/list. */
 export async function listKeys(deps: AdminDeps, req: ListKeysRequest, caller: Caller): Promise<{ keys: VirtualKey[]; totalCount: number }> {
   const size = Math.min(req.size || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
   const page = Math.max(1, req.page);
-  const { rows, total } = await deps.store.list(listedFor(deps, req, caller), (page - 1) * size, size);
+  const { rows, total } = await deps.store.list(listedFor(deps, req, caller), listOrder(req), (page - 1) * size, size);
   return { keys: await keyViews(deps, rows), totalCount: total };
 }
 

@@ -100,6 +100,12 @@ function clearAll<P>(fields: string[], clearable: Record<string, (patch: P) => v
   }
 }
 
+/** LiteLLM's soft_budget (keys, tags, budgets): dollars, 0 or more. */
+function softBudget(dollars: number): number {
+  if (!(dollars >= 0)) throw invalid("soft_budget must be a number of dollars, 0 or more", "soft_budget");
+  return dollars;
+}
+
 const KEY_CLEARABLE: Record<string, (patch: KeyPatch) => void> = {
   ...SHARED_CLEARABLE,
   key_alias: (p) => (p.keyAlias = null),
@@ -108,6 +114,7 @@ const KEY_CLEARABLE: Record<string, (patch: KeyPatch) => void> = {
   model_rpm_limit: (p) => (p.modelRpmLimit = {}),
   model_tpm_limit: (p) => (p.modelTpmLimit = {}),
   model_max_budget: (p) => (p.modelMaxBudget = {}),
+  soft_budget: (p) => (p.softBudget = null),
 };
 
 /** The columns a KeySettings message sets, validated; absent fields are left out. */
@@ -129,6 +136,8 @@ export function settingsPatch(s: KeySettings | undefined, now = Date.now()): Key
   if (s.modelRpmLimit !== undefined) patch.modelRpmLimit = perModel(Object.entries(s.modelRpmLimit.counts), "model_rpm_limit", (n) => n);
   if (s.modelTpmLimit !== undefined) patch.modelTpmLimit = perModel(Object.entries(s.modelTpmLimit.counts), "model_tpm_limit", (n) => n);
   if (s.modelMaxBudget !== undefined) patch.modelMaxBudget = modelBudgetsPatch(s.modelMaxBudget);
+  if (s.blocked !== undefined) patch.blocked = s.blocked;
+  if (s.softBudget !== undefined) patch.softBudget = softBudget(s.softBudget);
   clearAll(s.clear, KEY_CLEARABLE, patch);
   return patch;
 }
@@ -239,10 +248,7 @@ export function budgetSettingsPatch(s: BudgetSettings | undefined): BudgetPatch 
   if (!s) return {};
   const patch: BudgetPatch = {};
   sharedPatch(s, patch);
-  if (s.softBudget !== undefined) {
-    if (!(s.softBudget >= 0)) throw invalid("soft_budget must be a number of dollars, 0 or more", "soft_budget");
-    patch.softBudget = s.softBudget;
-  }
+  if (s.softBudget !== undefined) patch.softBudget = softBudget(s.softBudget);
   clearAll(s.clear, BUDGET_CLEARABLE, patch);
   return patch;
 }
@@ -259,10 +265,7 @@ export function tagSettingsPatch(s: TagSettings | undefined): TagPatch {
   const patch: TagPatch = {};
   if (s.description !== undefined) patch.description = s.description === "" ? null : s.description;
   sharedPatch(s, patch);
-  if (s.softBudget !== undefined) {
-    if (!(s.softBudget >= 0)) throw invalid("soft_budget must be a number of dollars, 0 or more", "soft_budget");
-    patch.softBudget = s.softBudget;
-  }
+  if (s.softBudget !== undefined) patch.softBudget = softBudget(s.softBudget);
   clearAll(s.clear, TAG_CLEARABLE, patch);
   return patch;
 }

@@ -48,6 +48,8 @@ export const virtualKeys = keys.table("virtual_keys", {
   modelMaxBudget: jsonb("model_max_budget").$type<Record<string, ModelBudgetColumn>>().notNull().default({}),
   /** LiteLLM's organization_id: the organization whose limits the key is held to (a team's key, its team's); deleted with it. */
   organizationId: text("organization_id").references(() => organizations.organizationId, { onDelete: "restrict" }),
+  /** LiteLLM's soft_budget: dollars past which the key is reported, not refused. */
+  softBudget: doublePrecision("soft_budget"),
   ...timestamps(),
 });
 

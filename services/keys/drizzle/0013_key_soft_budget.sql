@@ -1,0 +1,1 @@
+ALTER TABLE "keys"."virtual_keys" ADD COLUMN IF NOT EXISTS "soft_budget" double precision;
