@@ -104,15 +104,58 @@ describe("teams", () => {
     await newTeam({ team_id: "members" });
     const added = await admin<TeamJson>(baseUrl, "POST", "/team/member_add", { team_id: "members", member: [{ role: "user", user_id: "bo" }, { role: "admin", user_email: "cy@example.com" }] });
     expect(added.status).toBe(200);
-    expect(added.json.members_with_roles).toEqual([{ role: "user", user_id: "bo" }, { role: "admin", user_email: "cy@example.com" }]);
+    expect(added.json.members_with_roles).toEqual([{ role: "user", user_id: "bo" }, { role: "admin", user_email: "cy@example.com", user_id: expect.stringMatching(/^[0-9a-f-]{36}$/) }]);
     expect((await admin(baseUrl, "POST", "/team/member_add", { team_id: "members", member: { role: "admin", user_id: "bo" } })).status).toBe(400);
     expect((await admin(baseUrl, "POST", "/team/member_add", { team_id: "members", member: { role: "owner", user_id: "di" } })).status).toBe(400);
     // Added at once (say, by a script on two replicas): none is lost.
     const atOnce = await Promise.all(Array.from({ length: 8 }, (_, i) => admin(baseUrl, "POST", "/team/member_add", { team_id: "members", member: { role: "user", user_id: `u${i}` } })));
     expect(atOnce.map((r) => r.status)).toEqual(Array(8).fill(200));
     const removed = await admin<TeamJson>(baseUrl, "POST", "/team/member_delete", { team_id: "members", user_id: "bo" });
-    expect(removed.json.members_with_roles.map((m) => m.user_id ?? m.user_email).sort()).toEqual(["cy@example.com", ...Array.from({ length: 8 }, (_, i) => `u${i}`)].sort());
+    expect(removed.json.members_with_roles.map((m) => m.user_email ?? m.user_id).sort()).toEqual(["cy@example.com", ...Array.from({ length: 8 }, (_, i) => `u${i}`)].sort());
     expect((await admin(baseUrl, "POST", "/team/member_delete", { team_id: "members", user_id: "bo" })).status).toBe(400);
+  });
+
+  it("makes the users members name, as LiteLLM does, and answers them as updated_users", async () => {
+    interface UserJson {
+      user_id: string;
+      user_email: string | null;
+      user_role: string;
+      spend: number;
+    }
+    type Added = TeamJson & { updated_users: UserJson[]; updated_team_memberships: { user_id: string; litellm_budget_table: { max_budget: number } }[] };
+    await newTeam({ team_id: "makes-users" });
+    const added = await admin<Added>(baseUrl, "POST", "/team/member_add", {
+      team_id: "makes-users",
+      member: [{ role: "user", user_id: "new-by-id" }, { role: "user", user_email: "New.By@Email.io" }],
+      max_budget_in_team: 2,
+    });
+    expect(added.status).toBe(200);
+    const byEmail = added.json.members_with_roles.find((m) => m.user_email === "New.By@Email.io")!.user_id!;
+    expect(added.json.updated_users.map((u) => [u.user_id, u.user_email, u.user_role, u.spend]).sort()).toEqual(
+      [["new-by-id", null, "internal_user", 0], [byEmail, "New.By@Email.io", "internal_user", 0]].sort(),
+    );
+    expect(added.json.updated_team_memberships.map((m) => [m.user_id, m.litellm_budget_table.max_budget]).sort()).toEqual([["new-by-id", 2], [byEmail, 2]].sort());
+    const info = await admin<{ user_id: string; teams: { team_id: string }[] }>(baseUrl, "GET", `/user/info?user_id=${byEmail}`);
+    expect(info.json.teams.map((t) => t.team_id)).toEqual(["makes-users"]);
+
+    // The same email, in any case, is that user; an existing user is not made again.
+    await newTeam({ team_id: "makes-users-2", members_with_roles: [{ role: "admin", user_email: "new.by@email.io" }, { role: "user", user_id: "new-by-id" }, { role: "user", user_id: "team-new-made" }] });
+    const second = (await teamInfo("makes-users-2")).json.team_info.members_with_roles;
+    expect(second.map((m) => m.user_id)).toEqual([byEmail, "new-by-id", "team-new-made"]);
+    expect((await admin(baseUrl, "GET", "/user/info?user_id=team-new-made")).status).toBe(200);
+
+    // A new email added to several teams at once is one user.
+    const teams = ["race-1", "race-2", "race-3", "race-4", "race-5", "race-6"];
+    for (const team_id of teams) await newTeam({ team_id });
+    const raced = await Promise.all(teams.map((team_id) => admin<Added>(baseUrl, "POST", "/team/member_add", { team_id, member: { role: "user", user_email: "raced@example.com" } })));
+    expect(raced.map((r) => r.status)).toEqual(teams.map(() => 200));
+    expect(new Set(raced.map((r) => r.json.members_with_roles[0]!.user_id)).size).toBe(1);
+    const listed = await admin<{ users: UserJson[] }>(baseUrl, "GET", "/user/list?user_email=raced@example.com");
+    expect(listed.json.users.map((u) => u.user_id)).toEqual([raced[0]!.json.members_with_roles[0]!.user_id]);
+
+    // No team, no user.
+    expect((await admin(baseUrl, "POST", "/team/member_add", { team_id: "no-such-team", member: { role: "user", user_id: "orphan" } })).status).toBe(404);
+    expect((await admin(baseUrl, "GET", "/user/info?user_id=orphan")).status).toBe(404);
   });
 
   it("holds a team's keys to the team's models, and lists only those they may use", async () => {
@@ -237,8 +280,8 @@ describe("teams", () => {
     expect(added.json.models).toEqual(["fast-model", "smart-model"]);
     expect((await ask(teamKey.key, "smart-model")).choices).toHaveLength(1);
 
-    // The team's admin may; a member may not.
-    const keyOf = async (userId: string) => (await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: userId })).json.key;
+    // The team's admin may; a member may not (each a user /team/new made).
+    const keyOf = async (userId: string) => (await generate({ user_id: userId })).key;
     const asUser = async (userId: string, path: string, body: unknown) => {
       const res = await fetch(`${baseUrl}${path}`, { method: "POST", headers: { authorization: `Bearer ${await keyOf(userId)}`, "content-type": "application/json" }, body: JSON.stringify(body) });
       return { status: res.status, json: (await res.json()) as TeamJson & { error: { message: string } } };

@@ -34,6 +34,12 @@ export class UserStore {
     });
   }
 
+  /** Inserts a user unless one has its user_id or email already; whether it did. */
+  async insertAbsent(row: NewUserRow): Promise<boolean> {
+    const inserted = await this.db.insert(users).values(row).onConflictDoNothing().returning({ userId: users.userId });
+    return inserted.length > 0;
+  }
+
   async update(userId: string, patch: UserPatch): Promise<UserRow | undefined> {
     const [row] = await this.db
       .update(users)

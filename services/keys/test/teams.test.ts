@@ -253,7 +253,8 @@ describe("team members", () => {
     await add('[{"role":"user","user_id":"ann"},{"role":"user","user_email":"bob@example.com"}]');
     // Ann (same user_id) keeps her role; Carol joins, without fields members do not have.
     const { team } = await add('[{"role":"admin","user_id":"ann"},{"role":"admin","user_id":"carol","extra":"dropped"}]');
-    expect(members(team)).toEqual([ann, { role: "user", user_email: "bob@example.com" }, carol]);
+    // Bob, named by email, is the user made for him.
+    expect(members(team)).toEqual([ann, { role: "user", user_email: "bob@example.com", user_id: expect.stringMatching(/^[0-9a-f-]{36}$/) }, carol]);
     await expect(add('[{"role":"admin","user_id":"ann"}]')).rejects.toMatchObject({
       code: Code.InvalidArgument,
       rawMessage: expect.stringContaining("already in team people"),

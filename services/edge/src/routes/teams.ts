@@ -33,6 +33,7 @@ import {
   type Json,
 } from "./admin-request.js";
 import { keyInfo, spendOf } from "./keys.js";
+import { listedUserInfos } from "./user-info.js";
 
 // LiteLLM's team management routes (/team/*).
 
@@ -280,9 +281,15 @@ export async function addTeamMember(ctx: RequestContext): Promise<void> {
   // LiteLLM's max_budget_in_team is each added member's budget in the team.
   const budget = optional(b, "max_budget_in_team", isNumber, "a number of dollars");
   const members = memberList(b).map((m) => (budget !== undefined && isObject(m) ? { ...m, max_budget_in_team: budget } : m));
-  const { team } = await ctx.options.peers.keys.addTeamMembers({ teamId: id, membersJson: JSON.stringify(members) }, callOptions(ctx));
+  const { team, updatedUsers, memberSpend } = await ctx.options.peers.keys.addTeamMembers({ teamId: id, membersJson: JSON.stringify(members) }, callOptions(ctx));
   keysChanged(ctx);
-  sendJson(ctx.res, 200, await withSpend(ctx, team!));
+  // LiteLLM answers the team with the members' users and their memberships (budget and limits in the team).
+  const added = new Set(updatedUsers.map((u) => u.user!.userId));
+  sendJson(ctx.res, 200, {
+    ...(await withSpend(ctx, team!)),
+    updated_users: await listedUserInfos(ctx, updatedUsers),
+    updated_team_memberships: memberships(team!, memberSpend).filter((m) => added.has(m.user_id!)),
+  });
 }
 
 const MEMBER_CLEARABLE = ["max_budget_in_team", "tpm_limit", "rpm_limit"];

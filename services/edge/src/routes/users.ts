@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { readsAll, type UserRole } from "@gateway/common";
-import type { User, UserSettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { UserSettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { callerOf, intParam, queryOf, sendJson } from "../http.js";
 import {
@@ -13,7 +13,6 @@ import {
   isString,
   isStrings,
   keysChanged,
-  ledgerSpend,
   optional,
   sharedSettings,
   unlessMissing,
@@ -22,6 +21,7 @@ import {
 import { keyInfo, MAX_KEY_PAGE_SIZE, spendOf } from "./keys.js";
 import { membership } from "./organizations.js";
 import { spendOfTeams, teamInfo } from "./teams.js";
+import { listedUserInfos, userInfo, userSpend } from "./user-info.js";
 
 // LiteLLM's user management routes (/user/*).
 
@@ -51,37 +51,6 @@ function teamsOf(b: Json): string[] {
   const id = (t: unknown) => (typeof t === "string" ? t : typeof t === "object" && t !== null && "team_id" in t ? (t as { team_id: unknown }).team_id : undefined);
   if (!Array.isArray(teams) || !teams.every((t) => typeof id(t) === "string")) throw bad('teams must be a list of team ids (or of {"team_id": ...})', "teams");
   return teams.map(id) as string[];
-}
-
-/** A user in LiteLLM's response shape. */
-function userInfo(u: User, spend: number) {
-  return {
-    user_id: u.userId,
-    user_alias: u.userAlias || null,
-    user_email: u.userEmail || null,
-    user_role: u.userRole,
-    models: u.models,
-    max_budget: u.maxBudget ?? null,
-    budget_duration: u.budgetDuration || null,
-    budget_reset_at: iso(u.budgetResetAtMs),
-    rpm_limit: u.rpmLimit ?? null,
-    tpm_limit: u.tpmLimit ?? null,
-    max_parallel_requests: u.maxParallelRequests ?? null,
-    metadata: JSON.parse(u.metadataJson || "{}") as unknown,
-    spend,
-    created_at: iso(u.createdAtMs),
-    updated_at: iso(u.updatedAtMs),
-  };
-}
-
-/**
- * What a user has spent: with a budget, its budget period's, as the keys
- * service holds the budget to it; otherwise the ledger's over every hash
- * the user's keys have had.
- */
-async function userSpend(ctx: RequestContext, users: { user: User; keyHashes: string[] }[]): Promise<number[]> {
-  const ledger = await ledgerSpend(ctx, "keyHashes", users.filter((u) => u.user.spend === undefined).flatMap((u) => u.keyHashes));
-  return users.map((u) => u.user.spend ?? u.keyHashes.reduce((sum, hash) => sum + (ledger[hash] ?? 0), 0));
 }
 
 export async function newUser(ctx: RequestContext): Promise<void> {
@@ -208,9 +177,8 @@ export async function listUsers(ctx: RequestContext): Promise<void> {
     { page, pageSize, userIds, userRole: q.get("role") ?? "", userEmail: q.get("user_email") ?? "", teamId: q.get("team") ?? "" },
     callOptions(ctx),
   );
-  const spend = await userSpend(ctx, users.map((u) => ({ user: u.user!, keyHashes: u.keyHashes })));
   sendJson(ctx.res, 200, {
-    users: users.map((u, i) => ({ ...userInfo(u.user!, spend[i] ?? 0), key_count: u.keyCount })),
+    users: await listedUserInfos(ctx, users),
     total,
     page,
     page_size: pageSize,

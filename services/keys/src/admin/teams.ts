@@ -8,6 +8,7 @@ import {
   type CreateTeamRequest,
   type DeleteTeamsRequest,
   type GetTeamRequest,
+  type ListedUser,
   type RemoveTeamMemberRequest,
   type Team,
   type UpdateTeamMemberRequest,
@@ -20,6 +21,8 @@ import { ALL_PROXY_MODELS } from "../model-access.js";
 import { requireRole } from "../roles.js";
 import { adminsTeamOrganization, forbidden, inTeam, memberRole, requireOrganizationAdmin, requireTeamAdmin, requireWriter, type Caller } from "./access.js";
 import { carrySpend } from "./carry-spend.js";
+import { asUsers } from "./member-users.js";
+import { listedUsersById } from "./user-views.js";
 import { checkTeamOrganization, inOrganization } from "./organization-rules.js";
 import { uniquely, type AdminDeps } from "./context.js";
 import { teamMembers, teamSettingsPatch } from "./settings.js";
@@ -48,7 +51,7 @@ async function teamView(deps: AdminDeps, row: TeamRow): Promise<Team> {
   return view as Team;
 }
 
-/** Teams are made by admins, and within an organization by its org_admins. */
+/** Teams are made by admins, and within an organization by its org_admins; the users members_with_roles names are made when missing (asUsers). */
 export async function createTeam(deps: AdminDeps, req: CreateTeamRequest, caller: Caller): Promise<{ team: Team }> {
   const teamId = req.teamId === "" ? randomUUID() : req.teamId;
   const patch = teamSettingsPatch(req.settings);
@@ -57,7 +60,14 @@ export async function createTeam(deps: AdminDeps, req: CreateTeamRequest, caller
     else requireOrganizationAdmin(deps, caller, patch.organizationId);
   }
   await checkTeamOrganization(deps, patch);
-  const row = await uniquely(`team_id ${teamId}`, () => inOrganization(patch.organizationId, () => deps.teamStore.insert({ teamId, ...patch })));
+  const named = patch.membersWithRoles === undefined ? undefined : await asUsers(deps, patch.membersWithRoles as TeamMember[]);
+  if (named) patch.membersWithRoles = named.members;
+  let row: TeamRow;
+  try {
+    row = await uniquely(`team_id ${teamId}`, () => inOrganization(patch.organizationId, () => deps.teamStore.insert({ teamId, ...patch })));
+  } finally {
+    if (named?.made) await deps.users.changed();
+  }
   await deps.teams.changed();
   return { team: await teamView(deps, row) };
 }
@@ -180,18 +190,30 @@ export async function listAvailableTeams(deps: AdminDeps, _req: unknown, caller:
 /**
  * Adds members; those already in the team (same user_id or user_email) stay
  * as they are, and adding only such is a 400, as in LiteLLM. A team's admins
- * add anyone; a user may add itself, as a member, to an available team.
+ * add anyone; a user may add itself, as a member, to an available team. The
+ * members' users are made when missing (asUsers) and come back with the team.
  */
-export function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest, caller: Caller): Promise<{ team: Team }> {
-  const added = teamMembers(req.membersJson, "member");
-  if (joinsByItself(deps, caller, req.teamId, added)) requireWriter(caller);
+export async function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest, caller: Caller): Promise<{ team: Team; updatedUsers: ListedUser[]; memberSpend: Record<string, number> }> {
+  const asked = teamMembers(req.membersJson, "member");
+  if (joinsByItself(deps, caller, req.teamId, asked)) requireWriter(caller);
   else requireTeamAdmin(deps, caller, req.teamId);
-  if (added.length === 0) throw memberError("member is required");
-  return changeMembers(deps, req.teamId, (members) => {
-    const fresh = added.filter((a, i) => !members.some((m) => sameMember(m, a)) && !added.slice(0, i).some((b) => sameMember(b, a)));
-    if (fresh.length === 0) throw memberError(`already in team ${req.teamId}: ${added.map(memberName).join(", ")}`);
-    return [...members, ...fresh];
-  });
+  if (asked.length === 0) throw memberError("member is required");
+  await existing(deps, req.teamId);
+  const { members: added, made } = await asUsers(deps, asked);
+  try {
+    const { team } = await changeMembers(deps, req.teamId, (members) => {
+      const fresh = added.filter((a, i) => !members.some((m) => sameMember(m, a)) && !added.slice(0, i).some((b) => sameMember(b, a)));
+      if (fresh.length === 0) throw memberError(`already in team ${req.teamId}: ${asked.map(memberName).join(", ")}`);
+      return [...members, ...fresh];
+    });
+    const [updatedUsers, memberSpend] = await Promise.all([
+      listedUsersById(deps, [...new Set(added.map((m) => m.user_id!))]),
+      existing(deps, req.teamId).then((row) => spendOfMembers(deps, toTeamRecord(row).members)),
+    ]);
+    return { team, updatedUsers, memberSpend };
+  } finally {
+    if (made) await deps.users.changed();
+  }
 }
 
 const memberName = (m: TeamMember) => m.user_id ?? m.user_email ?? "";

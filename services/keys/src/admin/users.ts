@@ -16,7 +16,7 @@ import type { NewKeyRow } from "../key-store.js";
 import { keyName, newKey } from "../key-token.js";
 import { organizationMemberAllowanceId } from "../organization-record.js";
 import { memberAllowanceId, type TeamMember } from "../team-record.js";
-import { toUserProto, userAllowanceId, userLimits, type UserRow } from "../user-record.js";
+import { userAllowanceId, userLimits, type UserRow } from "../user-record.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { checkKeyOrganization, inOrganization } from "./organization-rules.js";
@@ -24,7 +24,8 @@ import { membershipsOf } from "./organizations.js";
 import { settingsPatch, userSettingsPatch } from "./settings.js";
 import { teamViews } from "./teams.js";
 import { withUserDefaults } from "./user-defaults.js";
-import { keyView, keyViews, viewsWithSpend } from "./views.js";
+import { listedUsers, userView } from "./user-views.js";
+import { keyView, keyViews } from "./views.js";
 
 // /user/list's pages, as LiteLLM's: 25 by default, at most 100.
 const DEFAULT_PAGE_SIZE = 25;
@@ -37,13 +38,6 @@ function userNotFound(what: string): Error {
 /** A taken user_id or user_email, as LiteLLM answers it: 409. */
 function taken(message: string): Error {
   return gatewayError(message, Code.AlreadyExists, { type: "invalid_request_error", status: 409 });
-}
-
-const userViews = (deps: AdminDeps, rows: UserRow[]): Promise<User[]> => viewsWithSpend(deps, rows, userLimits, toUserProto);
-
-async function userView(deps: AdminDeps, row: UserRow): Promise<User> {
-  const [view] = await userViews(deps, [row]);
-  return view as User;
 }
 
 /** Makes a user, puts it in the teams named and, when asked, makes its first key (LiteLLM's /user/new). */
@@ -120,11 +114,7 @@ export async function listUsers(deps: AdminDeps, req: ListUsersRequest): Promise
     (page - 1) * size,
     size,
   );
-  const views = await userViews(deps, rows);
-  return {
-    users: views.map((user, i) => ({ $typeName: "gateway.keys.v1.ListedUser", user, keyHashes: keys[i]?.hashes ?? [], keyCount: keys[i]?.count ?? 0 })),
-    total,
-  };
+  return { users: await listedUsers(deps, rows, keys), total };
 }
 
 /** Deletes the users with their keys and team and organization memberships; every user named must exist, or nothing is deleted. */
