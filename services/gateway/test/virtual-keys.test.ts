@@ -286,6 +286,44 @@ describe("virtual keys", () => {
     expect(cleared.json).toMatchObject({ rpm_limit: null, user_id: "list-user" });
   });
 
+  it("sets a key's spend as LiteLLM's spend field does: the budget period's with a budget, else beside the ledger's", async () => {
+    const info = async (key: string) => (await admin<{ info: KeyInfo }>(baseUrl, "GET", `/key/info?key=${key}`)).json.info;
+    // Without a budget: shown beside the ledger's sum, from the key's creation on.
+    const moved = await generate({ spend: 3 });
+    expect(moved.spend).toBe(3);
+    await ask(moved.key);
+    const booked = await eventually("the ledger row", async () => {
+      const l = await ledgerSpend(moved.token);
+      return l.rows === 1 ? l : undefined;
+    });
+    expect((await info(moved.key)).spend).toBeCloseTo(3 + booked.spend, 12);
+    const reset = await admin<KeyInfo>(baseUrl, "POST", "/key/update", { key: moved.key, spend: 0 });
+    expect(reset.json.spend).toBeCloseTo(0, 12);
+    // A budget set later counts from that.
+    expect((await admin<KeyInfo>(baseUrl, "POST", "/key/update", { key: moved.key, max_budget: 10, spend: 2 })).json.spend).toBe(2);
+    expect((await info(moved.key)).spend).toBe(2);
+
+    // With a budget: the period's spend, which the budget holds the key to.
+    const budgeted = await generate({ max_budget: 1, spend: 1 });
+    expect(budgeted.spend).toBe(1);
+    await expect(ask(budgeted.key)).rejects.toMatchObject({ status: 400, error: { type: "budget_exceeded" } });
+    expect((await admin<KeyInfo>(baseUrl, "POST", "/key/update", { key: budgeted.key, spend: 0.5 })).json.spend).toBe(0.5);
+    await ask(budgeted.key);
+    const spent = await eventually("the settled spend", async () => {
+      const s = (await info(budgeted.key)).spend;
+      return s > 0.5 ? s : undefined;
+    });
+    expect(spent).toBeLessThan(0.51);
+
+    // Only an admin sets a key's spend.
+    const user = (await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: "spend-setter" })).json.key;
+    const own = (await admin<GeneratedKey>(baseUrl, "POST", "/key/generate", { max_budget: 1 }, user)).json;
+    const refused = await admin<{ error: { message: string } }>(baseUrl, "POST", "/key/update", { key: own.key, spend: 0 }, user);
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.message).toMatch(/Only an admin may set a key's spend/);
+    expect((await admin(baseUrl, "POST", "/key/update", { key: own.key, spend: -1 })).status).toBe(400);
+  });
+
   it("sorts /key/list as LiteLLM does: newest first, or by sort_by and sort_order", async () => {
     const made: GeneratedKey[] = [];
     for (const [alias, budget] of [["sort-b", 3], ["sort-a", 1], ["sort-c", 2]] as const) made.push(await generate({ user_id: "sort-user", key_alias: alias, max_budget: budget }));

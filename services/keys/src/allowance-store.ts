@@ -96,6 +96,24 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
       });
   }
 
+  /**
+   * Sets a budget window's spend (LiteLLM's `spend` on /key/update): what
+   * the window holds besides its spend (reservations, replicas' unused
+   * takes) stays held, so the room the budget leaves moves by the change.
+   */
+  async setSpend(ref: AllowanceRef, dollars: number): Promise<void> {
+    await this.db
+      .insert(allowances)
+      .values({ ...ref, granted: Math.ceil(dollars * NANO), spend: dollars })
+      .onConflictDoUpdate({
+        target: [allowances.keyId, allowances.kind, allowances.windowStart],
+        set: {
+          granted: sql`GREATEST(0, ${allowances.granted} + ${Math.ceil(dollars * NANO)} - CEIL(${allowances.spend} * ${NANO}))`,
+          spend: dollars,
+        },
+      });
+  }
+
   /** The spend of each window, in the order asked; 0 for a window nothing was taken from. */
   async spend(refs: AllowanceRef[]): Promise<number[]> {
     if (refs.length === 0) return [];

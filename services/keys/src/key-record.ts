@@ -115,6 +115,7 @@ export function toProto(row: KeyRow, now = Date.now(), spend?: number): VirtualK
     organizationId: row.organizationId ?? "",
     blocked: row.blocked,
     ...(row.softBudget !== null && { softBudget: row.softBudget }),
+    spendOffset: row.spendOffset,
     createdAtMs: BigInt(row.createdAt.getTime()),
     updatedAtMs: BigInt(row.updatedAt.getTime()),
     ...(spend !== undefined && { spend }),

@@ -83,6 +83,8 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   if (blocked !== undefined) s.blocked = blocked;
   const softBudget = optional(b, "soft_budget", isNumber, "a number of dollars");
   if (softBudget !== undefined) s.softBudget = softBudget;
+  const spend = optional(b, "spend", isNumber, "a number of dollars");
+  if (spend !== undefined) s.spend = spend;
   // LiteLLM takes null as "remove this limit".
   s.clear = CLEARABLE.filter((field) => b[field] === null || (field === "duration" && neverExpires));
   return s;
@@ -138,14 +140,15 @@ export function keyInfo(k: VirtualKey, spend: number) {
 /**
  * What each key has spent: for a key with a budget, its budget period's, as
  * the keys service holds the budget to it; otherwise the ledger's, over
- * every hash the key has had (regenerating a key changes its hash). Asked
+ * every hash the key has had (regenerating a key changes its hash), and the
+ * difference a `spend` set on the key left (spend_offset). Asked
  * once the keys service has let the caller see the keys (a virtual key its
  * own).
  */
 export async function spendOf(ctx: RequestContext, keys: VirtualKey[]): Promise<number[]> {
   const hashesOf = (k: VirtualKey) => [k.keyHash, ...k.previousKeyHashes];
   const ledger = await ledgerSpend(ctx, "keyHashes", keys.filter((k) => k.spend === undefined).flatMap(hashesOf));
-  return keys.map((k) => k.spend ?? hashesOf(k).reduce((sum, hash) => sum + (ledger[hash] ?? 0), 0));
+  return keys.map((k) => k.spend ?? hashesOf(k).reduce((sum, hash) => sum + (ledger[hash] ?? 0), k.spendOffset));
 }
 
 async function withSpend(ctx: RequestContext, key: VirtualKey) {
@@ -155,11 +158,12 @@ async function withSpend(ctx: RequestContext, key: VirtualKey) {
 
 /**
  * What a key shows as spent before a change that may move it to another
- * budget window (a budget set, cleared or given another period): the keys
- * service starts the new window from it.
+ * budget window (a budget set, cleared or given another period), or that
+ * sets its spend: the keys service starts the new window from it, or keeps
+ * the new spend's difference from it.
  */
 async function spendBefore(ctx: RequestContext, b: Json, ref: MessageInitShape<typeof KeyRefSchema>): Promise<number | undefined> {
-  if (!changesBudgetWindow(b)) return undefined;
+  if (!changesBudgetWindow(b) && !("spend" in b)) return undefined;
   const found = await unlessMissing(ctx.options.peers.keys.getKey({ ref }, callOptions(ctx)));
   return found && (await spendOf(ctx, [found.key!]))[0];
 }
@@ -169,8 +173,9 @@ export async function generateKey(ctx: RequestContext): Promise<void> {
   const key = optional(b, "key", isString, "a string") ?? "";
   const givenParams = Object.keys(b).filter((field) => b[field] !== null);
   const minted = await ctx.options.peers.keys.generateKey({ settings: withKeyType(b, settings(b)), key, givenParams }, callOptions(ctx));
-  // A new key has spent nothing. LiteLLM names the hash token_id as well as token.
-  sendJson(ctx.res, 200, { key: minted.key, token_id: minted.info!.keyHash, ...keyInfo(minted.info!, 0) });
+  // A new key has no ledger rows: it shows what it was given as spent, if anything. LiteLLM names the hash token_id as well as token.
+  const info = minted.info!;
+  sendJson(ctx.res, 200, { key: minted.key, token_id: info.keyHash, ...keyInfo(info, info.spend ?? info.spendOffset) });
 }
 
 export async function updateKey(ctx: RequestContext): Promise<void> {

@@ -1,4 +1,9 @@
+import { Code } from "@connectrpc/connect";
+import { administers, gatewayError } from "@gateway/common";
+import type { KeyRow } from "../key-record.js";
+import type { KeyPatch } from "../key-store.js";
 import { budgetPeriod, type LimitHolder } from "../limit-holder.js";
+import { forbidden, type Caller } from "./access.js";
 import type { AdminDeps } from "./context.js";
 
 /**
@@ -12,4 +17,27 @@ export async function carrySpend(deps: AdminDeps, before: LimitHolder, after: Li
   const windowStart = budgetPeriod(after, now).start;
   if (before.maxBudget !== null && budgetPeriod(before, now).start === windowStart) return;
   await deps.allowances.carrySpend({ keyId: after.allowanceId, kind: "budget", windowStart }, spendBefore);
+}
+
+/**
+ * LiteLLM's `spend` set on a key (only by an admin: a key's user could
+ * otherwise undo its budget), for a key that will have no budget: the patch
+ * keeps the difference from what it showed before (its ledger sum and
+ * earlier difference; none for a new key), which /key/info adds to the ledger.
+ */
+export function spendOffsetPatch(caller: Caller, patch: KeyPatch, current: KeyRow | undefined, spendTo: number | undefined, spendBefore: number | undefined): void {
+  if (spendTo === undefined) return;
+  if (!administers(caller.userRole)) throw forbidden("Only an admin may set a key's spend");
+  if (!(spendTo >= 0)) throw gatewayError("spend must be a number of dollars, 0 or more", Code.InvalidArgument, { type: "invalid_request_error", param: "spend" });
+  const maxBudget = patch.maxBudget === undefined ? (current?.maxBudget ?? null) : patch.maxBudget;
+  if (maxBudget !== null) return;
+  if (current === undefined) patch.spendOffset = spendTo;
+  else if (spendBefore === undefined) throw gatewayError("spend needs what the key showed as spent before", Code.InvalidArgument, { type: "invalid_request_error", param: "spend" });
+  else patch.spendOffset = current.spendOffset + spendTo - spendBefore;
+}
+
+/** LiteLLM's `spend` set on a key with a budget: its budget period's spend becomes that. */
+export async function setBudgetSpend(deps: AdminDeps, after: LimitHolder, spendTo: number | undefined, now = Date.now()): Promise<void> {
+  if (spendTo === undefined || after.maxBudget === null) return;
+  await deps.allowances.setSpend({ keyId: after.allowanceId, kind: "budget", windowStart: budgetPeriod(after, now).start }, spendTo);
 }

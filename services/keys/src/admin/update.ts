@@ -3,7 +3,7 @@ import { gatewayError } from "@gateway/common";
 import type { KeyRef, UpdateKeyRequest, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import { toRecord } from "../key-record.js";
 import type { KeyPatch } from "../key-store.js";
-import { carrySpend } from "./carry-spend.js";
+import { carrySpend, setBudgetSpend, spendOffsetPatch } from "./carry-spend.js";
 import { checkOwnKeyWrite, keyToChange, type Caller } from "./access.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { boundKeyLimits } from "./key-rules.js";
@@ -11,20 +11,22 @@ import { checkKeyOrganization, inOrganization } from "./organization-rules.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
 
-async function patchKey(deps: AdminDeps, caller: Caller, ref: KeyRef | undefined, patch: KeyPatch, spendBefore?: number): Promise<VirtualKey> {
+async function patchKey(deps: AdminDeps, caller: Caller, ref: KeyRef | undefined, patch: KeyPatch, spendBefore?: number, spendTo?: number): Promise<VirtualKey> {
   const current = await keyToChange(deps, caller, ref);
   checkOwnKeyWrite(deps, caller, patch, current);
+  spendOffsetPatch(caller, patch, current, spendTo, spendBefore);
   boundKeyLimits(deps, patch, false);
   await checkKeyTeam(deps, patch, current);
   await checkKeyOrganization(deps, patch, current);
   const row = await uniquely("that key_alias", () => inOrganization(patch.organizationId, () => deps.store.update(current.id, patch)));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
   await carrySpend(deps, toRecord(current), toRecord(row), spendBefore);
+  await setBudgetSpend(deps, toRecord(row), spendTo);
   await deps.cache.changed(row.keyHash);
   return keyView(deps, row);
 }
 
-export const updateKey = (deps: AdminDeps, req: UpdateKeyRequest, caller: Caller) => patchKey(deps, caller, req.ref, settingsPatch(req.settings), req.spendBefore);
+export const updateKey = (deps: AdminDeps, req: UpdateKeyRequest, caller: Caller) => patchKey(deps, caller, req.ref, settingsPatch(req.settings), req.spendBefore, req.settings?.spend);
 
 /** Only admins are let through to block and unblock (service.ts): a key's user may not undo an admin's block. */
 export const setBlocked = (deps: AdminDeps, caller: Caller, ref: KeyRef | undefined, blocked: boolean) => patchKey(deps, caller, ref, { blocked });

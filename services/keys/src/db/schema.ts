@@ -50,6 +50,12 @@ export const virtualKeys = keys.table("virtual_keys", {
   organizationId: text("organization_id").references(() => organizations.organizationId, { onDelete: "restrict" }),
   /** LiteLLM's soft_budget: dollars past which the key is reported, not refused. */
   softBudget: doublePrecision("soft_budget"),
+  /**
+   * Dollars a key without a budget shows as spent beyond its ledger rows:
+   * LiteLLM's `spend` set on /key/generate or /key/update (say, a key moved
+   * over with what it had spent), kept as the difference from the ledger.
+   */
+  spendOffset: doublePrecision("spend_offset").notNull().default(0),
   ...timestamps(),
 });
 

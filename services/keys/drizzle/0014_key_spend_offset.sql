@@ -1,0 +1,1 @@
+ALTER TABLE "keys"."virtual_keys" ADD COLUMN IF NOT EXISTS "spend_offset" double precision DEFAULT 0 NOT NULL;
