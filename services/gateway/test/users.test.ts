@@ -89,11 +89,13 @@ describe("users", () => {
     expect(byId.json).toMatchObject({ user_id: "cy", data: { max_budget: 4, user_role: "internal_user_viewer" } });
     const byEmail = await admin<{ data: UserJson }>(baseUrl, "POST", "/user/update", { user_email: "cy@example.com", rpm_limit: 9 });
     expect(byEmail.json.data).toMatchObject({ user_email: "cy@example.com", rpm_limit: 9, max_budget: 4 });
-    // As LiteLLM's: an unknown user_id is made (with no key); an unknown email is not found.
+    // As LiteLLM's: an unknown user_id is made (with no key), and so is a user for an unknown email, with a new id.
     const made = await admin<{ user_id: string; data: UserJson }>(baseUrl, "POST", "/user/update", { user_id: "newcomer", max_budget: 1 });
     expect(made.json).toMatchObject({ user_id: "newcomer", data: { user_id: "newcomer", max_budget: 1, user_role: "internal_user" } });
     expect((await userInfo("newcomer")).json).toMatchObject({ user_id: "newcomer", keys: [] });
-    expect((await admin(baseUrl, "POST", "/user/update", { user_email: "nobody@example.com", max_budget: 1 })).status).toBe(404);
+    const byNewEmail = await admin<{ user_id: string; data: UserJson }>(baseUrl, "POST", "/user/update", { user_email: "somebody@example.com", max_budget: 1 });
+    expect(byNewEmail.json).toMatchObject({ user_id: expect.stringMatching(/^[0-9a-f-]{36}$/), data: { user_email: "somebody@example.com", max_budget: 1, user_role: "internal_user" } });
+    expect((await userInfo(byNewEmail.json.user_id)).json).toMatchObject({ user_info: { user_email: "somebody@example.com" } });
     expect((await admin(baseUrl, "POST", "/user/update", { user_id: "cy", user_role: "emperor" })).status).toBe(400);
   });
 

@@ -105,9 +105,10 @@ export async function updateUser(ctx: RequestContext): Promise<void> {
   const s = settings(userId === "" ? { ...b, user_email: undefined } : b);
   const { keys } = ctx.options.peers;
   const { user } = await keys.updateUser({ userId, userEmail, settings: s, spendBefore: await spendBefore(ctx, b, userId) }, callOptions(ctx)).catch((err: unknown) => {
-    // As LiteLLM's: an update naming a user_id no user has makes that user (with no key).
-    if (userId === "" || ConnectError.from(err).code !== Code.NotFound) throw err;
-    return keys.createUser({ userId, settings: s, teams: [], createKey: false }, callOptions(ctx));
+    // As LiteLLM's: an update naming a user no user is makes that user (with
+    // no key), with that user_id, or with a new one and that user_email.
+    if (ConnectError.from(err).code !== Code.NotFound) throw err;
+    return keys.createUser({ userId, settings: settings(b), teams: [], createKey: false }, callOptions(ctx));
   });
   keysChanged(ctx);
   const shown = await shownUser(ctx, user!.userId);
