@@ -173,6 +173,19 @@ export class Allowances<Ref> {
     });
   }
 
+  /**
+   * The store gave back this replica's part of the matching allowances for
+   * it (it took this replica for dead): hold again what requests in flight
+   * here still use.
+   */
+  async reclaim(match: (ref: Ref) => boolean): Promise<void> {
+    for (const pool of this.pools.values()) {
+      if (!match(pool.ref)) continue;
+      pool.held = pool.used;
+      if (pool.used > 0) await this.store.charge(pool.ref, pool.used);
+    }
+  }
+
   /** Gives back everything unused, e.g. at shutdown. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);

@@ -1,6 +1,6 @@
 import { and, eq, or, sql } from "drizzle-orm";
-import { NANO, type AllowanceLedger, type Db, type SpendLedger } from "@gateway/common";
-import { allowances } from "./db/schema.js";
+import { NANO, rowsOf, type AllowanceLedger, type Db, type SpendLedger } from "@gateway/common";
+import { allowances, parallelHolds } from "./db/schema.js";
 
 export type AllowanceKind = (typeof allowances.kind.enumValues)[number];
 
@@ -19,7 +19,11 @@ export const refId = (ref: AllowanceRef) => `${ref.keyId}\u0000${ref.kind}\u0000
  * per key, kind and window. Each method is one atomic statement.
  */
 export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedger<AllowanceRef> {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** This replica, whose part of parallel-slot allowances is recorded (parallel_holds) so it can be given back should it die. */
+    private readonly holder: string,
+  ) {}
 
   idOf(ref: AllowanceRef): string {
     return refId(ref);
@@ -31,6 +35,7 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    */
   async take(ref: AllowanceRef, amount: number, limit: number): Promise<number | undefined> {
     if (amount > limit) return undefined;
+    if (ref.kind === "parallel") return this.takeParallel(ref, amount, limit);
     const rows = await this.db
       .insert(allowances)
       .values({ ...ref, granted: amount })
@@ -43,8 +48,43 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
     return rows[0]?.granted;
   }
 
+  /** take() for parallel slots: the total and this replica's part move together, in one statement. */
+  private async takeParallel(ref: AllowanceRef, amount: number, limit: number): Promise<number | undefined> {
+    const rows = rowsOf<{ granted: number }>(
+      await this.db.execute(sql`
+        WITH taken AS (
+          INSERT INTO ${allowances} (key_id, kind, window_start, granted) VALUES (${ref.keyId}, 'parallel', ${ref.windowStart}, ${amount})
+          ON CONFLICT (key_id, kind, window_start) DO UPDATE SET granted = ${allowances}.granted + ${amount}
+          WHERE ${allowances}.granted + ${amount} <= ${limit}
+          RETURNING granted
+        ), part AS (
+          INSERT INTO ${parallelHolds} (holder, key_id, held) SELECT ${this.holder}, ${ref.keyId}, ${amount} FROM taken
+          ON CONFLICT (holder, key_id) DO UPDATE SET held = ${parallelHolds}.held + ${amount}
+        )
+        SELECT granted FROM taken`),
+    );
+    return rows[0]?.granted;
+  }
+
+  /**
+   * giveBack() for parallel slots: only what this replica's part still
+   * holds (none once it was taken for dead and its part given back for it).
+   */
+  private async giveBackParallel(ref: AllowanceRef, amount: number): Promise<void> {
+    await this.db.execute(sql`
+      WITH part AS (
+        UPDATE ${parallelHolds} SET held = GREATEST(0, held - ${amount}) WHERE holder = ${this.holder} AND key_id = ${ref.keyId} RETURNING 1
+      )
+      UPDATE ${allowances} SET granted = GREATEST(0, granted - ${amount})
+      WHERE key_id = ${ref.keyId} AND kind = 'parallel' AND window_start = ${ref.windowStart} AND EXISTS (SELECT 1 FROM part)`);
+  }
+
   /** Adds `amount` whatever the limit: usage that already happened must be counted. */
   async charge(ref: AllowanceRef, amount: number): Promise<void> {
+    if (ref.kind === "parallel") {
+      await this.takeParallel(ref, amount, Number.MAX_VALUE);
+      return;
+    }
     await this.db
       .insert(allowances)
       .values({ ...ref, granted: amount })
@@ -56,6 +96,7 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
 
   /** Gives back what a replica took and did not use. */
   async giveBack(ref: AllowanceRef, amount: number): Promise<void> {
+    if (ref.kind === "parallel") return this.giveBackParallel(ref, amount);
     await this.db
       .update(allowances)
       .set({ granted: sql`GREATEST(0, ${allowances.granted} - ${amount})` })

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Allowances, BudgetSpend, ConfigError, decodeModelPrices, metrics, MODEL_PRICES_SUBJECT, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { AllowanceStore } from "./allowance-store.js";
+import { ParallelHolders } from "./parallel-holders.js";
 import { budgetStates } from "./budget-states.js";
 import { gatewayLimits } from "./gateway-limits.js";
 import { KeyCache } from "./key-cache.js";
@@ -41,8 +42,12 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   }
   await deps.database.migrate(MIGRATIONS_FOLDER, "keys");
   const store = new KeyStore(deps.database.db);
-  const allowanceStore = new AllowanceStore(deps.database.db);
+  // This replica, as release messages and the parallel slots' records name it.
+  const holder = randomUUID();
+  const allowanceStore = new AllowanceStore(deps.database.db, holder);
   const allowances = new Allowances(allowanceStore, deps.logger);
+  const parallelHolders = new ParallelHolders(deps.database.db, holder, allowances, deps.logger);
+  await parallelHolders.start();
   const spend = new BudgetSpend(allowanceStore, deps.logger);
   const limits = new Limits(allowances, spend);
   const cache = new KeyCache(store, deps.bus, deps.logger);
@@ -137,7 +142,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     pricing,
     access,
     gateway: gatewayLimits(deps.config),
-    holder: randomUUID(),
+    holder,
     bus: deps.bus,
   });
   return {
@@ -158,6 +163,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
       tags.stop();
       limits.close();
       await allowances.close();
+      await parallelHolders.stop();
       await spend.close();
     },
   };

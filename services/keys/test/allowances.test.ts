@@ -9,7 +9,7 @@ let store: AllowanceStore;
 
 beforeAll(async () => {
   database = await keysDatabase();
-  store = new AllowanceStore(database.db);
+  store = new AllowanceStore(database.db, randomUUID());
 });
 afterAll(() => database.close());
 

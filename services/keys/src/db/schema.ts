@@ -90,6 +90,31 @@ export const allowances = keys.table(
 );
 
 /**
+ * The keys replicas alive, each renewing its row every few seconds. A
+ * replica whose row has lapsed (killed, say) is taken for dead: any replica
+ * gives back the parallel slots it held (parallelHolds).
+ */
+export const holders = keys.table("holders", {
+  holder: text("holder").primaryKey(),
+  aliveUntil: timestamp("alive_until", { withTimezone: true }).notNull(),
+});
+
+/**
+ * Each replica's part of the parallel-slot allowances (kind "parallel",
+ * which has no window to end): what it took and has not given back, so
+ * that a dead replica's part can be given back for it.
+ */
+export const parallelHolds = keys.table(
+  "parallel_holds",
+  {
+    holder: text("holder").notNull(),
+    keyId: text("key_id").notNull(),
+    held: doublePrecision("held").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.holder, t.keyId] })],
+);
+
+/**
  * Organizations (LiteLLM's). A team whose organization_id names one is held
  * to its block and models, and its teams' keys share its budget and rate
  * limits (allowances under "organization/" + its id and creation time).
