@@ -126,10 +126,14 @@ describe("users", () => {
 
   it("puts a new user in teams, lists and filters users, and shows the ledger's spend of a user without a budget", async () => {
     await admin(baseUrl, "POST", "/team/new", { team_id: "listed-team" });
-    const fay = await newUser({ user_id: "fay", user_email: "Fay@Example.com", teams: ["listed-team"] });
-    expect(fay.teams).toEqual(["listed-team"]);
+    await admin(baseUrl, "POST", "/team/new", { team_id: "led-team" });
+    // A team as an object may say the user's role in it, as LiteLLM's do.
+    const fay = await newUser({ user_id: "fay", user_email: "Fay@Example.com", teams: ["listed-team", { team_id: "led-team", user_role: "admin" }] });
+    expect(fay.teams).toEqual(["listed-team", "led-team"]);
     const team = await admin<{ team_info: { members_with_roles: unknown[] } }>(baseUrl, "GET", "/team/info?team_id=listed-team");
     expect(team.json.team_info.members_with_roles).toEqual([{ role: "user", user_id: "fay" }]);
+    const led = await admin<{ team_info: { members_with_roles: unknown[] } }>(baseUrl, "GET", "/team/info?team_id=led-team");
+    expect(led.json.team_info.members_with_roles).toEqual([{ role: "admin", user_id: "fay" }]);
     await ask(fay.key);
     const shown = await eventually("the ledger to book fay's request", async () => {
       const { json } = await admin<{ users: (UserJson & { key_count: number })[]; total: number; total_pages: number }>(baseUrl, "GET", "/user/list?team=listed-team");
@@ -137,8 +141,8 @@ describe("users", () => {
     });
     expect(shown).toMatchObject({ total: 1, total_pages: 1, users: [{ user_id: "fay", key_count: 1 }] });
     const info = await userInfo("fay");
-    expect(info.json.user_info).toMatchObject({ spend: shown.users[0]!.spend, teams: ["listed-team"] });
-    expect(info.json.teams.map((t) => t.team_id)).toEqual(["listed-team"]);
+    expect(info.json.user_info).toMatchObject({ spend: shown.users[0]!.spend, teams: ["listed-team", "led-team"] });
+    expect(info.json.teams.map((t) => t.team_id)).toEqual(["listed-team", "led-team"]);
 
     const byEmail = await admin<{ users: UserJson[] }>(baseUrl, "GET", "/user/list?user_email=fay@");
     expect(byEmail.json.users.map((u) => u.user_id)).toEqual(["fay"]);
@@ -186,6 +190,7 @@ describe("users", () => {
     for (const [path, body] of [
       ["/user/new", { max_budget: "lots" }],
       ["/user/new", { teams: "hal-team" }],
+      ["/user/new", { teams: [{ team_id: "hal-team", user_role: "owner" }] }],
       ["/user/new", { teams: ["no-such-team"] }],
       ["/user/update", { max_budget: 1 }],
       ["/user/delete", { user_ids: [] }],

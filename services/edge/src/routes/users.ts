@@ -44,20 +44,31 @@ function settings(b: Json): MessageInitShape<typeof UserSettingsSchema> {
   return s;
 }
 
-/** LiteLLM's `teams`: team ids, or objects naming one each ({"team_id", ...}). */
-function teamsOf(b: Json): string[] {
+/**
+ * LiteLLM's `teams`: team ids, or objects naming one each ({"team_id",
+ * "user_role": "admin" | "user"}), and those the user joins as an admin.
+ */
+function teamsOf(b: Json): { teams: string[]; adminOfTeams: string[] } {
   const teams = b["teams"];
-  if (teams === undefined || teams === null) return [];
-  const id = (t: unknown) => (typeof t === "string" ? t : typeof t === "object" && t !== null && "team_id" in t ? (t as { team_id: unknown }).team_id : undefined);
-  if (!Array.isArray(teams) || !teams.every((t) => typeof id(t) === "string")) throw bad('teams must be a list of team ids (or of {"team_id": ...})', "teams");
-  return teams.map(id) as string[];
+  if (teams === undefined || teams === null) return { teams: [], adminOfTeams: [] };
+  const entry = (t: unknown) => (typeof t === "string" ? { team_id: t } : typeof t === "object" && t !== null ? (t as { team_id?: unknown; user_role?: unknown }) : {});
+  const valid = (t: unknown) => {
+    const { team_id, user_role } = entry(t);
+    return typeof team_id === "string" && (user_role === undefined || user_role === null || user_role === "admin" || user_role === "user");
+  };
+  if (!Array.isArray(teams) || !teams.every(valid)) throw bad('teams must be a list of team ids (or of {"team_id": ..., "user_role": "admin" or "user"})', "teams");
+  return {
+    teams: teams.map((t) => entry(t).team_id as string),
+    adminOfTeams: teams.filter((t) => entry(t).user_role === "admin").map((t) => entry(t).team_id as string),
+  };
 }
 
 export async function newUser(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const userId = optional(b, "user_id", isString, "a string") ?? "";
   const teamId = optional(b, "team_id", isString, "a string");
-  const teams = [...teamsOf(b), ...(teamId ? [teamId] : [])];
+  const listed = teamsOf(b);
+  const teams = [...listed.teams, ...(teamId ? [teamId] : [])];
   // LiteLLM makes the user's first key unless told not to. It gets the
   // user's models and metadata and these; the user's limits hold it as the user.
   const createKey = b["auto_create_key"] !== false;
@@ -68,7 +79,7 @@ export async function newUser(ctx: RequestContext): Promise<void> {
     ...(teamId !== undefined && { teamId }),
     ...(metadataJson !== undefined && { metadataJson }),
   };
-  const made = await ctx.options.peers.keys.createUser({ userId, settings: settings(b), teams, createKey, keySettings }, callOptions(ctx));
+  const made = await ctx.options.peers.keys.createUser({ userId, settings: settings(b), teams, adminOfTeams: listed.adminOfTeams, createKey, keySettings }, callOptions(ctx));
   keysChanged(ctx);
   const k = made.keyInfo;
   sendJson(ctx.res, 200, {

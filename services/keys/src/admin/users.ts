@@ -59,8 +59,8 @@ export async function createUser(deps: AdminDeps, req: CreateUserRequest): Promi
     key = { value, row: { id: randomUUID(), keyHash: hashKey(value), keyName: keyName(value), ...keyPatch } };
   }
   const made = await uniquely("that user_id, user_email or key_alias", () => inOrganization(key?.row.organizationId, () => deps.userStore.insert({ userId, ...patch }, key?.row)), 409);
-  const member: TeamMember = { role: "user", user_id: userId };
   for (const teamId of req.teams) {
+    const member: TeamMember = { role: req.adminOfTeams.includes(teamId) ? "admin" : "user", user_id: userId };
     await deps.teamStore.changeMembers(teamId, (members) => ((members as TeamMember[]).some((m) => m.user_id === userId) ? members : [...members, member]));
   }
   if (req.teams.length > 0) await deps.teams.changed();
