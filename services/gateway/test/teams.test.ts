@@ -223,12 +223,46 @@ describe("teams", () => {
     await expect(ask(ann2.key)).rejects.toMatchObject({ status: 400, message: expect.stringContaining("Budget has been exceeded! User=ann in Team=members-budget") });
     expect((await ask(ben.key)).choices[0]?.message.content).toBe("Echo: team");
     const info = await admin<{ team_memberships: { user_id: string; spend: number; litellm_budget_table: { max_budget: number } }[] }>(baseUrl, "GET", "/team/info?team_id=members-budget");
-    expect(info.json.team_memberships).toEqual([{ team_id: "members-budget", user_id: "ann", spend: expect.any(Number), litellm_budget_table: { max_budget: reservation + 0.9e-6, tpm_limit: null, rpm_limit: null } }]);
+    expect(info.json.team_memberships).toEqual([{ team_id: "members-budget", user_id: "ann", spend: expect.any(Number), litellm_budget_table: { max_budget: reservation + 0.9e-6, budget_duration: null, tpm_limit: null, rpm_limit: null } }]);
     expect(info.json.team_memberships[0]!.spend).toBeGreaterThan(0.9e-6);
     const updated = await admin(baseUrl, "POST", "/team/member_update", { team_id: "members-budget", user_id: "ann", max_budget_in_team: 1 });
     expect(updated.json).toEqual({ team_id: "members-budget", user_id: "ann", user_email: null, max_budget_in_team: 1, tpm_limit: null, rpm_limit: null });
     expect((await ask(ann2.key)).choices[0]?.message.content).toBe("Echo: team");
     expect((await admin(baseUrl, "POST", "/team/member_update", { team_id: "members-budget", user_id: "nobody", max_budget_in_team: 1 })).status).toBe(400);
+  });
+
+  it("holds members without limits of their own to the team's team_member_* defaults, and times its members' keys", async () => {
+    const made = await newTeam({
+      team_id: "member-defaults",
+      team_member_budget: 0,
+      team_member_budget_duration: "30d",
+      team_member_rpm_limit: 1,
+      team_member_key_duration: "1h",
+      members_with_roles: [{ role: "user", user_id: "md-default" }, { role: "user", user_id: "md-own", max_budget_in_team: 10 }],
+    });
+    expect(made).toMatchObject({ team_member_budget: 0, team_member_budget_duration: "30d", team_member_rpm_limit: 1, team_member_tpm_limit: null, team_member_key_duration: "1h" });
+    const byDefault = await generate({ team_id: "member-defaults", user_id: "md-default" });
+    const own = await generate({ team_id: "member-defaults", user_id: "md-own" });
+    // team_member_key_duration, unless the key says otherwise.
+    expect(Date.parse(byDefault.expires!) - Date.now()).toBeGreaterThan(59 * 60_000);
+    expect(Date.parse(byDefault.expires!) - Date.now()).toBeLessThanOrEqual(3_600_000);
+    expect((await generate({ team_id: "member-defaults", user_id: "md-own", duration: null })).expires).toBeNull();
+    expect((await generate({ team_id: "member-defaults" })).expires).toBeNull();
+
+    await expect(ask(byDefault.key)).rejects.toMatchObject({ status: 400, message: expect.stringContaining("Budget has been exceeded! User=md-default in Team=member-defaults") });
+    await ask(own.key);
+    await expect(ask(own.key)).rejects.toMatchObject({ status: 429, message: expect.stringContaining("team member") });
+    const info = await admin<{ team_memberships: { user_id: string; litellm_budget_table: Record<string, unknown> }[] }>(baseUrl, "GET", "/team/info?team_id=member-defaults");
+    expect(info.json.team_memberships.map((m) => [m.user_id, m.litellm_budget_table])).toEqual([
+      ["md-default", { max_budget: 0, budget_duration: "30d", tpm_limit: null, rpm_limit: 1 }],
+      ["md-own", { max_budget: 10, budget_duration: "30d", tpm_limit: null, rpm_limit: 1 }],
+    ]);
+
+    // Taken away, the defaults hold no one.
+    const cleared = await admin<{ data: TeamJson }>(baseUrl, "POST", "/team/update", { team_id: "member-defaults", team_member_budget: null, team_member_rpm_limit: null });
+    expect(cleared.json.data).toMatchObject({ team_member_budget: null, team_member_rpm_limit: null });
+    expect((await ask(byDefault.key)).choices).toHaveLength(1);
+    expect((await admin(baseUrl, "POST", "/team/update", { team_id: "member-defaults", team_member_budget_duration: "fortnight" })).status).toBe(400);
   });
 
   it("shows a team without a budget the ledger's spend over its keys, and each key's own", async () => {

@@ -38,7 +38,7 @@ export interface TeamRecord extends LimitHolder {
   blocked: boolean;
   /** metadata.tags: request tags every request of the team's keys carries. */
   tags: readonly string[];
-  /** The limits of members that have any within the team, by user_id. */
+  /** The limits of members that have any within the team (their own or the team's defaults), by user_id. */
   members: ReadonlyMap<string, LimitHolder>;
   /** Each member's role in the team, by user_id (members named by user_email alone are not here). */
   roles: ReadonlyMap<string, TeamMember["role"]>;
@@ -50,6 +50,8 @@ export interface TeamRecord extends LimitHolder {
   alias: string;
   /** The team's limits for a model group over all its keys (model_rpm_limit, model_tpm_limit); null: none. */
   modelLimits: ReadonlyMap<string, LimitHolder> | null;
+  /** team_member_key_duration: how long a key made in the team for a user lives unless it says; "" for as long as it says. */
+  memberKeyDuration: string;
 }
 
 /**
@@ -62,12 +64,25 @@ export const teamAllowanceId = (row: Pick<TeamRow, "teamId" | "createdAt">) => `
 /** A member's allowances: apart from the team's own, and from a member removed and added again (removal forgets them). */
 export const memberAllowanceId = (row: Pick<TeamRow, "teamId" | "createdAt">, userId: string) => `${teamAllowanceId(row)}/member/${userId}`;
 
-/** The limits each member named by user_id holds within the team (keys without a user_id have no member's). */
+/**
+ * The limits each member named by user_id holds within the team (keys
+ * without a user_id have no member's): its membership's own, else the
+ * team's defaults for members (team_member_*). A member's budget runs for
+ * good, or per the team's team_member_budget_duration.
+ */
 function memberLimits(row: TeamRow): ReadonlyMap<string, LimitHolder> {
   const members = new Map<string, LimitHolder>();
   for (const m of (row.membersWithRoles ?? []) as TeamMember[]) {
-    if (m.user_id === undefined || MEMBER_LIMITS.every((field) => m[field] === undefined)) continue;
-    const limits = { maxBudget: m.max_budget_in_team ?? null, budgetDuration: "", rpmLimit: m.rpm_limit ?? null, tpmLimit: m.tpm_limit ?? null, maxParallelRequests: null, createdAt: row.createdAt };
+    if (m.user_id === undefined) continue;
+    const limits = {
+      maxBudget: m.max_budget_in_team ?? row.memberBudget,
+      budgetDuration: row.memberBudgetDuration,
+      rpmLimit: m.rpm_limit ?? row.memberRpmLimit,
+      tpmLimit: m.tpm_limit ?? row.memberTpmLimit,
+      maxParallelRequests: null,
+      createdAt: row.createdAt,
+    };
+    if (limits.maxBudget === null && limits.rpmLimit === null && limits.tpmLimit === null) continue;
     members.set(m.user_id, limitHolder(`${m.user_id} in Team=${row.teamId}`, memberAllowanceId(row, m.user_id), "team member", limits));
   }
   return members;
@@ -85,6 +100,7 @@ export function toTeamRecord(row: TeamRow): TeamRecord {
     organizationId: row.organizationId ?? "",
     alias: row.teamAlias ?? "",
     modelLimits: modelLimits(row, teamAllowanceId(row), "team's model"),
+    memberKeyDuration: row.memberKeyDuration,
   };
 }
 
@@ -128,5 +144,10 @@ export function toTeamProto(row: TeamRow, now = Date.now(), spend?: number): Tea
     modelRpmLimit: row.modelRpmLimit,
     modelTpmLimit: row.modelTpmLimit,
     modelMaxBudget: modelBudgetsProto(row.modelMaxBudget),
+    ...(row.memberBudget !== null && { teamMemberBudget: row.memberBudget }),
+    teamMemberBudgetDuration: row.memberBudgetDuration,
+    ...(row.memberRpmLimit !== null && { teamMemberRpmLimit: row.memberRpmLimit }),
+    ...(row.memberTpmLimit !== null && { teamMemberTpmLimit: row.memberTpmLimit }),
+    teamMemberKeyDuration: row.memberKeyDuration,
   });
 }

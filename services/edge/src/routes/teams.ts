@@ -47,6 +47,11 @@ const CLEARABLE = [
   "model_rpm_limit",
   "model_tpm_limit",
   "model_max_budget",
+  "team_member_budget",
+  "team_member_budget_duration",
+  "team_member_rpm_limit",
+  "team_member_tpm_limit",
+  "team_member_key_duration",
 ];
 
 const isMembers = (v: unknown): v is unknown[] => Array.isArray(v);
@@ -70,6 +75,16 @@ function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
   if (tpm !== undefined) s.modelTpmLimit = { counts: tpm };
   const budgets = modelBudgets(b);
   if (budgets !== undefined) s.modelMaxBudget = budgets;
+  const memberBudget = optional(b, "team_member_budget", isNumber, "a number of dollars");
+  if (memberBudget !== undefined) s.teamMemberBudget = memberBudget;
+  const memberBudgetDuration = optional(b, "team_member_budget_duration", isString, 'a duration such as "30d"');
+  if (memberBudgetDuration !== undefined) s.teamMemberBudgetDuration = memberBudgetDuration;
+  const memberRpm = optional(b, "team_member_rpm_limit", isCount, COUNT);
+  if (memberRpm !== undefined) s.teamMemberRpmLimit = memberRpm;
+  const memberTpm = optional(b, "team_member_tpm_limit", isCount, COUNT);
+  if (memberTpm !== undefined) s.teamMemberTpmLimit = memberTpm;
+  const memberKeyDuration = optional(b, "team_member_key_duration", isString, 'a duration such as "30d"');
+  if (memberKeyDuration !== undefined) s.teamMemberKeyDuration = memberKeyDuration;
   // LiteLLM takes null as "remove this limit".
   s.clear = CLEARABLE.filter((field) => b[field] === null);
   return s;
@@ -93,6 +108,11 @@ export function teamInfo(t: Team, spend: number) {
     model_rpm_limit: t.modelRpmLimit,
     model_tpm_limit: t.modelTpmLimit,
     model_max_budget: modelBudgetsJson(t.modelMaxBudget),
+    team_member_budget: t.teamMemberBudget ?? null,
+    team_member_budget_duration: t.teamMemberBudgetDuration || null,
+    team_member_rpm_limit: t.teamMemberRpmLimit ?? null,
+    team_member_tpm_limit: t.teamMemberTpmLimit ?? null,
+    team_member_key_duration: t.teamMemberKeyDuration || null,
     metadata: JSON.parse(t.metadataJson || "{}") as unknown,
     members_with_roles: JSON.parse(t.membersWithRolesJson || "[]") as unknown,
     // LiteLLM keeps a team's model_aliases in a model table of its own.
@@ -151,17 +171,23 @@ interface MemberLimits {
   rpm_limit?: number;
 }
 
-/** LiteLLM's team_memberships: each member with limits of its own in the team, and what it has spent against its budget there. */
+/**
+ * LiteLLM's team_memberships: each member held to limits in the team (its
+ * own, else the team's team_member_* defaults), and what it has spent
+ * against its budget there.
+ */
 function memberships(t: Team, memberSpend: Record<string, number>) {
   const members = JSON.parse(t.membersWithRolesJson || "[]") as MemberLimits[];
-  return members
-    .filter((m) => m.user_id !== undefined && (m.max_budget_in_team !== undefined || m.tpm_limit !== undefined || m.rpm_limit !== undefined))
-    .map((m) => ({
-      team_id: t.teamId,
-      user_id: m.user_id,
-      spend: memberSpend[m.user_id!] ?? 0,
-      litellm_budget_table: { max_budget: m.max_budget_in_team ?? null, tpm_limit: m.tpm_limit ?? null, rpm_limit: m.rpm_limit ?? null },
-    }));
+  return members.flatMap((m) => {
+    const budget = {
+      max_budget: m.max_budget_in_team ?? t.teamMemberBudget ?? null,
+      budget_duration: t.teamMemberBudgetDuration || null,
+      tpm_limit: m.tpm_limit ?? t.teamMemberTpmLimit ?? null,
+      rpm_limit: m.rpm_limit ?? t.teamMemberRpmLimit ?? null,
+    };
+    if (m.user_id === undefined || (budget.max_budget === null && budget.tpm_limit === null && budget.rpm_limit === null)) return [];
+    return [{ team_id: t.teamId, user_id: m.user_id, spend: memberSpend[m.user_id] ?? 0, litellm_budget_table: budget }];
+  });
 }
 
 /** The master key reads any team; a virtual key its own. */

@@ -7,7 +7,7 @@ import { keyName, newKey } from "../key-token.js";
 import { carrySpend, setBudgetSpend, spendOffsetPatch } from "./carry-spend.js";
 import { checkOwnKeyWrite, keyToChange, requireWriter, type Caller } from "./access.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
-import { boundKeyLimits, checkKeyGeneration, withKeyDefaults } from "./key-rules.js";
+import { boundKeyLimits, checkKeyGeneration, withKeyDefaults, withTeamKeyDuration } from "./key-rules.js";
 import { checkKeyOrganization, inOrganization } from "./organization-rules.js";
 import { settingsPatch } from "./settings.js";
 import { keyView } from "./views.js";
@@ -36,6 +36,7 @@ export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest, call
   const patch = settingsPatch(req.settings);
   checkKeyGeneration(deps, caller, patch, req.givenParams);
   checkOwnKeyWrite(deps, caller, patch);
+  withTeamKeyDuration(deps, patch);
   withKeyDefaults(deps, patch);
   boundKeyLimits(deps, patch, true);
   spendOffsetPatch(caller, patch, undefined, req.settings?.spend, undefined);

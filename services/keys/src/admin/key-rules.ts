@@ -38,6 +38,13 @@ export function withKeyDefaults(deps: AdminDeps, patch: KeyPatch, now = Date.now
   if (isEmpty(patch.metadata) && d.metadata && !isEmpty(d.metadata)) patch.metadata = { ...d.metadata };
 }
 
+/** A key made in a team for a user lives as long as the team's team_member_key_duration says, unless the request says (null included). */
+export function withTeamKeyDuration(deps: AdminDeps, patch: KeyPatch, now = Date.now()): void {
+  if (patch.expiresAt !== undefined || !patch.teamId || !patch.userId) return;
+  const duration = deps.teams.get(patch.teamId)?.memberKeyDuration;
+  if (duration) patch.expiresAt = new Date(addDuration(now, parseDuration(duration, "team_member_key_duration")));
+}
+
 function overBound(field: string, value: unknown, bound: unknown): Error {
   return invalid(`${field} is over max limit set in config - user_value=${value === null || value === "" ? "None" : String(value)}; max_value=${String(bound)}`, field);
 }

@@ -148,7 +148,30 @@ const TEAM_CLEARABLE: Record<string, (patch: TeamPatch) => void> = {
   model_rpm_limit: (p) => (p.modelRpmLimit = {}),
   model_tpm_limit: (p) => (p.modelTpmLimit = {}),
   model_max_budget: (p) => (p.modelMaxBudget = {}),
+  team_member_budget: (p) => (p.memberBudget = null),
+  team_member_budget_duration: (p) => (p.memberBudgetDuration = ""),
+  team_member_rpm_limit: (p) => (p.memberRpmLimit = null),
+  team_member_tpm_limit: (p) => (p.memberTpmLimit = null),
+  team_member_key_duration: (p) => (p.memberKeyDuration = ""),
 };
+
+/** LiteLLM's team_member_* defaults of a TeamSettings message, validated, into the patch. */
+function memberDefaultsPatch(s: TeamSettings, patch: TeamPatch): void {
+  if (s.teamMemberBudget !== undefined) {
+    if (!(s.teamMemberBudget >= 0)) throw invalid("team_member_budget must be a number of dollars, 0 or more", "team_member_budget");
+    patch.memberBudget = s.teamMemberBudget;
+  }
+  for (const [value, field, column] of [
+    [s.teamMemberBudgetDuration, "team_member_budget_duration", "memberBudgetDuration"],
+    [s.teamMemberKeyDuration, "team_member_key_duration", "memberKeyDuration"],
+  ] as const) {
+    if (value === undefined) continue;
+    if (value !== "") parseDuration(value, field);
+    patch[column] = value;
+  }
+  if (s.teamMemberRpmLimit !== undefined) patch.memberRpmLimit = s.teamMemberRpmLimit;
+  if (s.teamMemberTpmLimit !== undefined) patch.memberTpmLimit = s.teamMemberTpmLimit;
+}
 
 /** The columns a TeamSettings message sets, validated; absent fields are left out. */
 export function teamSettingsPatch(s: TeamSettings | undefined): TeamPatch {
@@ -163,6 +186,7 @@ export function teamSettingsPatch(s: TeamSettings | undefined): TeamPatch {
   if (s.modelRpmLimit !== undefined) patch.modelRpmLimit = perModel(Object.entries(s.modelRpmLimit.counts), "model_rpm_limit", (n) => n);
   if (s.modelTpmLimit !== undefined) patch.modelTpmLimit = perModel(Object.entries(s.modelTpmLimit.counts), "model_tpm_limit", (n) => n);
   if (s.modelMaxBudget !== undefined) patch.modelMaxBudget = modelBudgetsPatch(s.modelMaxBudget);
+  memberDefaultsPatch(s, patch);
   clearAll(s.clear, TEAM_CLEARABLE, patch);
   return patch;
 }

@@ -156,6 +156,17 @@ export const teams = keys.table("teams", {
   modelTpmLimit: jsonb("model_tpm_limit").$type<Record<string, number>>().notNull().default({}),
   /** LiteLLM's model_max_budget, as a key's, over all the team's keys. */
   modelMaxBudget: jsonb("model_max_budget").$type<Record<string, ModelBudgetColumn>>().notNull().default({}),
+  /**
+   * LiteLLM's team_member_budget (and its _duration), team_member_rpm_limit
+   * and team_member_tpm_limit: what each member (by user_id) is held to in
+   * the team unless its membership sets its own.
+   */
+  memberBudget: doublePrecision("member_budget"),
+  memberBudgetDuration: text("member_budget_duration").notNull().default(""),
+  memberRpmLimit: integer("member_rpm_limit"),
+  memberTpmLimit: integer("member_tpm_limit"),
+  /** LiteLLM's team_member_key_duration: how long a key made in the team for a user lives, unless it says. */
+  memberKeyDuration: text("member_key_duration").notNull().default(""),
   ...timestamps(),
 });
 
