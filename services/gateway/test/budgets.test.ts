@@ -41,6 +41,9 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
         json: expect.objectContaining({ budget_id: "free-tier", rpm_limit: 1, tpm_limit: null, max_budget: 10, soft_budget: 8, budget_duration: "30d" }),
       });
       for (const user_id of ["alice", "bob"]) expect((await post("/customer/new", { user_id, budget_id: "free-tier" })).status).toBe(200);
+      // A budget of its own or a shared one, not both, as LiteLLM's.
+      const both = await post("/customer/new", { user_id: "carol", budget_id: "free-tier", max_budget: 5 });
+      expect(both).toMatchObject({ status: 400, json: { error: { param: "budget_id", message: "Set either 'max_budget' or 'budget_id', not both." } } });
       const info = await admin<Record<string, unknown>>(gateway.baseUrl, "GET", "/customer/info?end_user_id=alice");
       expect(info.json).toMatchObject({ user_id: "alice", budget_id: "free-tier", litellm_budget_table: { budget_id: "free-tier", rpm_limit: 1, max_budget: 10 } });
 

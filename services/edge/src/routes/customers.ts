@@ -88,6 +88,8 @@ async function shown(ctx: RequestContext, customers: Customer[]) {
 
 export async function newCustomer(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
+  // As LiteLLM's: a customer's budget is its own or a shared one, not both.
+  if (b["max_budget"] != null && b["budget_id"] != null) throw bad("Set either 'max_budget' or 'budget_id', not both.", "budget_id");
   const { customer } = await ctx.options.peers.keys.createCustomer({ userId: userId(b["user_id"]), settings: settings(b) }, callOptions(ctx));
   keysChanged(ctx);
   sendJson(ctx.res, 200, (await shown(ctx, [customer!]))[0]);
