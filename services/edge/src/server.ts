@@ -22,7 +22,7 @@ import { globalActivity, globalActivityByModel } from "./routes/global-activity.
 import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendProvider, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
 import { imageEdits, imageGenerations } from "./routes/images.js";
-import { blockKey, deleteKeys, generateKey, keyHealth, keyInfoRoute, listKeyAliases, listKeys, regenerateKey, unblockKey, updateKey } from "./routes/keys.js";
+import { blockKey, deleteKeys, generateKey, keyHealth, keyInfoRoute, listKeyAliases, listKeys, regenerateKey, resetKeySpend, unblockKey, updateKey } from "./routes/keys.js";
 import { countGeminiTokens, embedContentRoute, GEMINI_COUNT_TOKENS, GEMINI_EMBED, GEMINI_MODEL_CALL, generateContentRoute } from "./routes/generate-content.js";
 import { getGeminiModel, listGeminiModels } from "./routes/gemini-models.js";
 import { countTokens, messages } from "./routes/messages.js";
@@ -210,6 +210,7 @@ const ROUTES = new Map<string, RouteHandler>([
 // A model's name may hold "/" ("openai/gpt-4o").
 const PATH_ROUTES = [
   { method: "POST", path: /^\/key\/[^/]+\/regenerate$/, handler: regenerateKey, label: "/key/{key}/regenerate" },
+  { method: "POST", path: /^\/key\/[^/]+\/reset_spend$/, handler: resetKeySpend, label: "/key/{key}/reset_spend" },
   { method: "PATCH", path: /^\/model\/[^/]+\/update$/, handler: patchModel, label: "/model/{model_id}/update" },
   { method: "GET", path: /^\/v1\/models\/./, handler: retrieveModel, label: "/v1/models/{model}" },
   { method: "GET", path: /^\/models\/./, handler: retrieveModel, label: "/models/{model}" },

@@ -314,6 +314,12 @@ describe("virtual keys", () => {
       return s > 0.5 ? s : undefined;
     });
     expect(spent).toBeLessThan(0.51);
+    // LiteLLM's /key/{key}/reset_spend (the key or its hash in the path): at most what it shows as spent.
+    expect((await admin(baseUrl, "POST", `/key/${budgeted.token}/reset_spend`, { reset_to: 0.9 })).status).toBe(400);
+    const resetRoute = await admin<Record<string, unknown>>(baseUrl, "POST", `/key/${budgeted.key}/reset_spend`, { reset_to: 0 });
+    expect(resetRoute.json).toEqual({ key_hash: budgeted.token, spend: 0, previous_spend: spent, max_budget: 1, budget_reset_at: null });
+    expect((await info(budgeted.key)).spend).toBe(0);
+    expect((await admin(baseUrl, "POST", `/key/${budgeted.token}/reset_spend`, {})).status).toBe(400);
 
     // Only an admin sets a key's spend.
     const user = (await admin<{ key: string }>(baseUrl, "POST", "/user/new", { user_id: "spend-setter" })).json.key;

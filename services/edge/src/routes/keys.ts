@@ -283,6 +283,26 @@ export async function regenerateKey(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, { key: minted.key, token_id: minted.info!.keyHash, ...(await withSpend(ctx, minted.info!)) });
 }
 
+/**
+ * POST /key/{key}/reset_spend, LiteLLM's: { "reset_to": dollars }, at most
+ * what the key shows as spent and its max_budget; the key's spend from then
+ * on, as /key/update's spend sets it (an admin's).
+ */
+export async function resetKeySpend(ctx: RequestContext): Promise<void> {
+  const b = await body(ctx);
+  const ref = keyRef(pathSegment(/^\/key\/(.+)\/reset_spend$/.exec(ctx.path)![1]!));
+  const resetTo = b["reset_to"];
+  if (!isNumber(resetTo)) throw bad("reset_to must be a number of dollars, 0 or more", "reset_to");
+  const found = await ctx.options.peers.keys.getKey({ ref }, callOptions(ctx));
+  const [previous = 0] = await spendOf(ctx, [found.key!]);
+  if (resetTo > previous) throw bad(`reset_to (${resetTo}) must not exceed the key's current spend (${previous})`, "reset_to");
+  const maxBudget = found.key!.maxBudget;
+  if (maxBudget !== undefined && resetTo > maxBudget) throw bad(`reset_to (${resetTo}) must not exceed the key's max_budget (${maxBudget})`, "reset_to");
+  const { key } = await ctx.options.peers.keys.updateKey({ ref, settings: { spend: resetTo }, spendBefore: previous }, callOptions(ctx));
+  keysChanged(ctx);
+  sendJson(ctx.res, 200, { key_hash: key!.keyHash, spend: resetTo, previous_spend: previous, max_budget: key!.maxBudget ?? null, budget_reset_at: iso(key!.budgetResetAtMs) });
+}
+
 async function setBlocked(ctx: RequestContext, blocked: boolean): Promise<void> {
   const ref = keyRef((await body(ctx))["key"]);
   const { keys } = ctx.options.peers;
