@@ -22,7 +22,20 @@ import { globalActivity, globalActivityByModel } from "./routes/global-activity.
 import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendProvider, globalSpendReport } from "./routes/global-spend.js";
 import { liveliness, readiness } from "./routes/health.js";
 import { imageEdits, imageGenerations } from "./routes/images.js";
-import { blockKey, deleteKeys, generateKey, keyHealth, keyInfoRoute, listKeyAliases, listKeys, regenerateKey, resetKeySpend, unblockKey, updateKey } from "./routes/keys.js";
+import {
+  blockKey,
+  bulkUpdateKeys,
+  deleteKeys,
+  generateKey,
+  keyHealth,
+  keyInfoRoute,
+  listKeyAliases,
+  listKeys,
+  regenerateKey,
+  resetKeySpend,
+  unblockKey,
+  updateKey,
+} from "./routes/keys.js";
 import { countGeminiTokens, embedContentRoute, GEMINI_COUNT_TOKENS, GEMINI_EMBED, GEMINI_MODEL_CALL, generateContentRoute } from "./routes/generate-content.js";
 import { getGeminiModel, listGeminiModels } from "./routes/gemini-models.js";
 import { countTokens, messages } from "./routes/messages.js";
@@ -138,6 +151,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /key/aliases", listKeyAliases],
   ["POST /key/delete", deleteKeys],
   ["POST /key/regenerate", regenerateKey],
+  ["POST /key/bulk_update", bulkUpdateKeys],
   ["POST /key/block", blockKey],
   ["POST /key/unblock", unblockKey],
   ["POST /key/health", keyHealth],

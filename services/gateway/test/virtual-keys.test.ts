@@ -330,6 +330,27 @@ describe("virtual keys", () => {
     expect((await admin(baseUrl, "POST", "/key/update", { key: own.key, spend: -1 })).status).toBe(400);
   });
 
+  it("updates many keys at once with /key/bulk_update, listing those it could not", async () => {
+    const [a, b] = [await generate({}), await generate({})];
+    const bulk = await admin<{ total_requested: number; successful_updates: { key: string; key_info: KeyInfo & { rpm_limit: number } }[]; failed_updates: { key: string; failed_reason: string }[] }>(
+      baseUrl,
+      "POST",
+      "/key/bulk_update",
+      { keys: [{ key: a.key, rpm_limit: 7 }, { key: "sk-no-such-key-0000000000", rpm_limit: 7 }, { key: b.token, max_budget: 2, rpm_limit: "many" }, { key: b.token, max_budget: 2 }] },
+    );
+    expect(bulk.status).toBe(200);
+    expect(bulk.json.total_requested).toBe(4);
+    expect(bulk.json.successful_updates.map((u) => [u.key, u.key_info.token])).toEqual([
+      [a.key, a.token],
+      [b.token, b.token],
+    ]);
+    expect(bulk.json.successful_updates[0]!.key_info.rpm_limit).toBe(7);
+    expect(bulk.json.failed_updates.map((f) => f.key)).toEqual(["sk-no-such-key-0000000000", b.token]);
+    expect(bulk.json.failed_updates[1]!.failed_reason).toMatch(/rpm_limit/);
+    expect((await admin<{ info: KeyInfo }>(baseUrl, "GET", `/key/info?key=${b.key}`)).json.info.max_budget).toBe(2);
+    expect((await admin(baseUrl, "POST", "/key/bulk_update", { keys: [] })).status).toBe(400);
+  });
+
   it("sorts /key/list as LiteLLM does: newest first, or by sort_by and sort_order", async () => {
     const made: GeneratedKey[] = [];
     for (const [alias, budget] of [["sort-b", 3], ["sort-a", 1], ["sort-c", 2]] as const) made.push(await generate({ user_id: "sort-user", key_alias: alias, max_budget: budget }));
