@@ -76,14 +76,15 @@ export class OrganizationStore {
    * are locked first, so no team or key joins one meanwhile).
    */
   async delete(organizationIds: string[]): Promise<{ organizations: OrganizationRow[]; teams: TeamRow[]; keys: KeyRow[] }> {
-    return this.db.transaction(async (tx) => {
+    const deleted = await this.db.transaction(async (tx) => {
       await tx.select({ id: organizations.organizationId }).from(organizations).where(inArray(organizations.organizationId, organizationIds)).for("update");
       const teamIds = (await tx.select({ id: teams.teamId }).from(teams).where(inArray(teams.organizationId, organizationIds))).map((t) => t.id);
       const inTeams = teamIds.length === 0 ? undefined : inArray(virtualKeys.teamId, teamIds);
       const keys = await tx.delete(virtualKeys).where(or(inArray(virtualKeys.organizationId, organizationIds), inTeams)).returning();
       const deletedTeams = teamIds.length === 0 ? [] : await tx.delete(teams).where(inArray(teams.teamId, teamIds)).returning();
-      const deleted = await tx.delete(organizations).where(inArray(organizations.organizationId, organizationIds)).returning();
-      return { organizations: await this.budgets.inForce(deleted), teams: deletedTeams, keys };
+      return { organizations: await tx.delete(organizations).where(inArray(organizations.organizationId, organizationIds)).returning(), teams: deletedTeams, keys };
     });
+    // After the transaction: the embedded database has one connection, which it held.
+    return { ...deleted, organizations: await this.budgets.inForce(deleted.organizations) };
   }
 }

@@ -135,6 +135,20 @@ describe("an organization's budget_id", () => {
     expect(cleared).toMatchObject({ budgetId: "", rpmLimit: 7 });
     await client().deleteBudget({ budgetId: "org-tier" }, asMaster);
   });
+
+  // On a database with one connection (the embedded one), a read on another
+  // connection inside a change's transaction waited for it for good.
+  it("deletes an organization on a budget, and changes the models of its team, on one connection", async () => {
+    await client().createBudget({ budgetId: "one-conn-tier", settings: { maxBudget: 5 } }, asMaster);
+    await createOrganization("one-conn", { budgetId: "one-conn-tier", models: { models: ["fast-model", "smart-model"] } });
+    await client().createTeam({ teamId: "one-conn-team", settings: { organizationId: "one-conn", models: { models: ["fast-model"] } } }, asMaster);
+    const changed = await client().changeTeamModels({ teamId: "one-conn-team", add: ["smart-model"], remove: [] }, asMaster);
+    expect(changed.team?.models).toEqual(["fast-model", "smart-model"]);
+    await expect(client().changeTeamModels({ teamId: "one-conn-team", add: ["outside-model"], remove: [] }, asMaster)).rejects.toMatchObject({ code: Code.InvalidArgument });
+    const { organizations } = await client().deleteOrganizations({ organizationIds: ["one-conn"] }, asMaster);
+    expect(organizations.map((o) => [o.organizationId, o.budgetId, o.maxBudget])).toEqual([["one-conn", "one-conn-tier", 5]]);
+    expect((await client().listBudgets({}, asMaster)).budgets.map((b) => b.budgetId)).toContain("one-conn-tier");
+  }, 10_000);
 });
 
 describe("an organization's hold on its teams' keys", () => {

@@ -39,14 +39,21 @@ const BOUNDED = [
  * must name one that exists, with models inside its models (a team put in
  * one without models gets them) and a budget and rate limits no larger than
  * its own, as LiteLLM checks. Only what the change sets is checked.
- * `patch` is completed in place.
+ * `patch` is completed in place. `find` reads the organization (inside a
+ * transaction, one read before it: the embedded database has one
+ * connection, which the transaction holds).
  */
-export async function checkTeamOrganization(deps: AdminDeps, patch: TeamPatch, current?: TeamRow): Promise<void> {
+export async function checkTeamOrganization(
+  deps: AdminDeps,
+  patch: TeamPatch,
+  current?: TeamRow,
+  find: (organizationId: string) => Promise<OrganizationRow | undefined> = (id) => deps.organizationStore.byId(id),
+): Promise<void> {
   const joining = patch.organizationId !== undefined;
   const organizationId = joining ? patch.organizationId : (current?.organizationId ?? null);
   if (organizationId === null || organizationId === undefined) return;
   if (!joining && patch.models === undefined && BOUNDED.every(([, column]) => patch[column] === undefined)) return;
-  const organization = await deps.organizationStore.byId(organizationId);
+  const organization = await find(organizationId);
   if (!organization) {
     if (!joining) return;
     throw unknown(organizationId);

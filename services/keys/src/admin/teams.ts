@@ -272,7 +272,13 @@ export async function changeTeamModels(deps: AdminDeps, req: ChangeTeamModelsReq
   requireTeamAdmin(deps, caller, req.teamId, "its models");
   if (req.add.length === 0 && req.remove.length === 0) throw modelsError("models is required");
   if ([...req.add, ...req.remove].some((model) => model === "")) throw modelsError("a model name may not be empty");
-  const row = await deps.teamStore.change(requireTeamId(req.teamId), async (current) => {
+  // Read before the change's transaction, which holds the embedded database's one connection.
+  const before = await existing(deps, req.teamId);
+  const organization = before.organizationId === null ? undefined : await deps.organizationStore.byId(before.organizationId);
+  const row = await deps.teamStore.change(before.teamId, async (current) => {
+    if (current.organizationId !== before.organizationId) {
+      throw gatewayError(`team ${req.teamId} moved to another organization meanwhile; try again`, Code.Aborted, { type: "invalid_request_error", status: 409 });
+    }
     if (current.models.length === 0 && req.add.length === 0) throw modelsError(`team ${req.teamId} has no models to take out (without any, it may use every model)`);
     const start = current.models.length === 0 ? [ALL_PROXY_MODELS] : current.models;
     const models = [...new Set([...start, ...req.add])].filter((model) => !req.remove.includes(model));
@@ -280,7 +286,7 @@ export async function changeTeamModels(deps: AdminDeps, req: ChangeTeamModelsReq
       throw modelsError(`taking out every model of team ${req.teamId} would let it use every model (no models means no restriction); block the team (/team/block) to stop its keys`);
     }
     const patch: TeamPatch = { models };
-    await checkTeamOrganization(deps, patch, current);
+    await checkTeamOrganization(deps, patch, current, async () => organization);
     return patch;
   });
   return changedTeam(deps, req.teamId, row);
