@@ -176,11 +176,15 @@ export class Allowances<Ref> {
   /**
    * The store gave back this replica's part of the matching allowances for
    * it (it took this replica for dead): hold again what requests in flight
-   * here still use.
+   * here still use, whatever the limit (they are running). Those pools are
+   * retired: what their requests free goes back to the store as they end,
+   * and new requests take afresh, within the limit, from new pools.
    */
   async reclaim(match: (ref: Ref) => boolean): Promise<void> {
-    for (const pool of this.pools.values()) {
+    for (const [id, pool] of this.pools) {
       if (!match(pool.ref)) continue;
+      this.pools.delete(id);
+      pool.retired = true;
       pool.held = pool.used;
       if (pool.used > 0) await this.store.charge(pool.ref, pool.used);
     }

@@ -153,8 +153,10 @@ describe("teams", () => {
     const listed = await admin<{ users: UserJson[] }>(baseUrl, "GET", "/user/list?user_email=raced@example.com");
     expect(listed.json.users.map((u) => u.user_id)).toEqual([raced[0]!.json.members_with_roles[0]!.user_id]);
 
-    // No team, no user.
+    // No team, no user; nor from a team_id already in use.
     expect((await admin(baseUrl, "POST", "/team/member_add", { team_id: "no-such-team", member: { role: "user", user_id: "orphan" } })).status).toBe(404);
+    expect((await admin(baseUrl, "GET", "/user/info?user_id=orphan")).status).toBe(404);
+    expect((await admin(baseUrl, "POST", "/team/new", { team_id: "makes-users", members_with_roles: [{ role: "user", user_id: "orphan" }] })).status).toBe(400);
     expect((await admin(baseUrl, "GET", "/user/info?user_id=orphan")).status).toBe(404);
   });
 

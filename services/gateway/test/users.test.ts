@@ -96,6 +96,10 @@ describe("users", () => {
     const byNewEmail = await admin<{ user_id: string; data: UserJson }>(baseUrl, "POST", "/user/update", { user_email: "somebody@example.com", max_budget: 1 });
     expect(byNewEmail.json).toMatchObject({ user_id: expect.stringMatching(/^[0-9a-f-]{36}$/), data: { user_email: "somebody@example.com", max_budget: 1, user_role: "internal_user" } });
     expect((await userInfo(byNewEmail.json.user_id)).json).toMatchObject({ user_info: { user_email: "somebody@example.com" } });
+    // Updates naming one new user at once: one makes it, the others update it.
+    const atOnce = await Promise.all(Array.from({ length: 8 }, (_, i) => admin<{ user_id: string }>(baseUrl, "POST", "/user/update", { user_id: "raced-user", rpm_limit: 10 + i })));
+    expect(atOnce.map((r) => r.status)).toEqual(Array(8).fill(200));
+    expect((await admin<{ users: unknown[] }>(baseUrl, "GET", "/user/list?user_ids=raced-user")).json.users).toHaveLength(1);
     expect((await admin(baseUrl, "POST", "/user/update", { user_id: "cy", user_role: "emperor" })).status).toBe(400);
   });
 

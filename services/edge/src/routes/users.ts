@@ -115,11 +115,16 @@ export async function updateUser(ctx: RequestContext): Promise<void> {
   // Named by email, the email is how the user is found, not a change.
   const s = settings(userId === "" ? { ...b, user_email: undefined } : b);
   const { keys } = ctx.options.peers;
-  const { user } = await keys.updateUser({ userId, userEmail, settings: s, spendBefore: await spendBefore(ctx, b, userId) }, callOptions(ctx)).catch((err: unknown) => {
+  const update = async () => keys.updateUser({ userId, userEmail, settings: s, spendBefore: await spendBefore(ctx, b, userId) }, callOptions(ctx));
+  const { user } = await update().catch((err: unknown) => {
     // As LiteLLM's: an update naming a user no user is makes that user (with
     // no key), with that user_id, or with a new one and that user_email.
+    // Made by another call at the same moment: this one updates it.
     if (ConnectError.from(err).code !== Code.NotFound) throw err;
-    return keys.createUser({ userId, settings: settings(b), teams: [], createKey: false }, callOptions(ctx));
+    return keys.createUser({ userId, settings: settings(b), teams: [], createKey: false }, callOptions(ctx)).catch((made: unknown) => {
+      if (ConnectError.from(made).code !== Code.AlreadyExists) throw made;
+      return update().catch(() => Promise.reject(made));
+    });
   });
   keysChanged(ctx);
   const shown = await shownUser(ctx, user!.userId);

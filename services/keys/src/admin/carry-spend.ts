@@ -36,8 +36,13 @@ export function spendOffsetPatch(caller: Caller, patch: KeyPatch, current: KeyRo
   else patch.spendOffset = current.spendOffset + spendTo - spendBefore;
 }
 
-/** LiteLLM's `spend` set on a key with a budget: its budget period's spend becomes that. */
+/**
+ * LiteLLM's `spend` set on a key with a budget: its budget period's spend
+ * becomes that. This replica's settled spend not yet written goes first;
+ * another replica's (at most its last second's) is written after, on top.
+ */
 export async function setBudgetSpend(deps: AdminDeps, after: LimitHolder, spendTo: number | undefined, now = Date.now()): Promise<void> {
   if (spendTo === undefined || after.maxBudget === null) return;
+  await deps.spend.write();
   await deps.allowances.setSpend({ keyId: after.allowanceId, kind: "budget", windowStart: budgetPeriod(after, now).start }, spendTo);
 }

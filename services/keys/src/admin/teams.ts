@@ -60,6 +60,8 @@ export async function createTeam(deps: AdminDeps, req: CreateTeamRequest, caller
     else requireOrganizationAdmin(deps, caller, patch.organizationId);
   }
   await checkTeamOrganization(deps, patch);
+  // A taken team_id makes no users (one taken at this very moment still may).
+  if (await deps.teamStore.byId(teamId)) throw gatewayError(`team_id ${teamId} is already in use`, Code.AlreadyExists, { type: "invalid_request_error", status: 400 });
   const named = patch.membersWithRoles === undefined ? undefined : await asUsers(deps, patch.membersWithRoles as TeamMember[]);
   if (named) patch.membersWithRoles = named.members;
   let row: TeamRow;
