@@ -104,7 +104,12 @@ function organizationTests(mode: (typeof MODES)[number]): void {
     await expect.poll(async () => (await admin<OrganizationJson>(baseUrl, "GET", `/organization/info?organization_id=${id}`)).json.spend, { timeout: 10_000 }).toBeGreaterThan(0);
     const listed = await admin<OrganizationJson[]>(baseUrl, "GET", "/organization/list");
     expect(listed.json.map((o) => o.organization_id)).toContain(id);
-    const older = await admin<OrganizationJson[]>(baseUrl, "POST", "/organization/info", { organizations: [id] });
+    // LiteLLM's filters: org_id exactly, org_alias contained in any case.
+    expect((await admin<OrganizationJson[]>(baseUrl, "GET", `/organization/list?org_id=${id}`)).json.map((o) => o.organization_id)).toEqual([id]);
+    expect((await admin<OrganizationJson[]>(baseUrl, "GET", "/organization/list?org_alias=ACME")).json.map((o) => o.organization_id)).toEqual([id]);
+    expect((await admin<OrganizationJson[]>(baseUrl, "GET", "/organization/list?org_alias=nothing-like-it")).json).toEqual([]);
+    // The older form answers those that exist.
+    const older = await admin<OrganizationJson[]>(baseUrl, "POST", "/organization/info", { organizations: [id, "no-such-org"] });
     expect(older.json.map((o) => o.organization_alias)).toEqual(["Acme Inc"]);
 
     const deleted = await call<OrganizationJson[]>(MASTER_KEY, "DELETE", "/organization/delete", { organization_ids: [id] });

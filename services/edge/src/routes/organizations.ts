@@ -163,16 +163,26 @@ export async function organizationInfoRoute(ctx: RequestContext): Promise<void> 
   sendJson(ctx.res, 200, await shownWhole(ctx, await getOrganization(ctx, id)));
 }
 
-/** POST /organization/info {"organizations": [...]} (LiteLLM's older form): each organization named, in order. */
+/**
+ * POST /organization/info {"organizations": [...]} (LiteLLM's older form):
+ * those named that exist (and the caller may read), in order, as LiteLLM
+ * finds them all at once.
+ */
 export async function organizationsInfo(ctx: RequestContext): Promise<void> {
   const ids = optional(await body(ctx), "organizations", isStrings, "a list of organization ids") ?? [];
   if (ids.length === 0) throw bad("organizations is required", "organizations");
-  sendJson(ctx.res, 200, await Promise.all(ids.map(async (id) => shownWhole(ctx, await getOrganization(ctx, id)))));
+  const found = await Promise.all(ids.map((id) => unlessMissing(getOrganization(ctx, id))));
+  sendJson(ctx.res, 200, await Promise.all(found.flatMap((o) => (o === undefined ? [] : [shownWhole(ctx, o)]))));
 }
 
+/** GET /organization/list; LiteLLM's `org_id` (exact) and `org_alias` (contained, any case) narrow it. */
 export async function listOrganizations(ctx: RequestContext): Promise<void> {
-  const { organizations, teams } = await ctx.options.peers.keys.listOrganizations({}, callOptions(ctx));
-  sendJson(ctx.res, 200, await shown(ctx, organizations, teams));
+  const q = queryOf(ctx.req);
+  const id = q.get("org_id");
+  const alias = q.get("org_alias")?.toLowerCase();
+  const listed = await ctx.options.peers.keys.listOrganizations({}, callOptions(ctx));
+  const organizations = listed.organizations.filter((o) => (id === null || o.organizationId === id) && (alias === undefined || o.organizationAlias.toLowerCase().includes(alias)));
+  sendJson(ctx.res, 200, await shown(ctx, organizations, listed.teams));
 }
 
 /** The organizations deleted, as they were; their teams and the teams' keys went with them. */
