@@ -81,7 +81,7 @@ describe("customers", () => {
     expect((unknown.json as unknown as { error: { message: string } }).error.message).toBe("End User Id=nobody does not exist in db");
     expect((await admin(baseUrl, "POST", "/customer/delete", { user_ids: ["acme", "nobody"] })).status).toBe(404);
     const deleted = await admin(baseUrl, "POST", "/customer/delete", { user_ids: ["acme"] });
-    expect(deleted.json).toEqual({ deleted_customers: 1, deleted_user_ids: ["acme"] });
+    expect(deleted.json).toEqual({ deleted_customers: 1, message: 'Successfully deleted customers with ids: ["acme"]', deleted_user_ids: ["acme"] });
     expect((await info("acme")).status).toBe(404);
   });
 

@@ -166,7 +166,11 @@ async function userIds(ctx: RequestContext): Promise<string[]> {
 export async function deleteCustomers(ctx: RequestContext): Promise<void> {
   const { deletedUserIds } = await ctx.options.peers.keys.deleteCustomers({ userIds: await userIds(ctx) }, callOptions(ctx));
   keysChanged(ctx);
-  sendJson(ctx.res, 200, { deleted_customers: deletedUserIds.length, deleted_user_ids: deletedUserIds });
+  sendJson(ctx.res, 200, {
+    deleted_customers: deletedUserIds.length,
+    message: `Successfully deleted customers with ids: ${JSON.stringify(deletedUserIds)}`,
+    deleted_user_ids: deletedUserIds,
+  });
 }
 
 export async function blockCustomers(ctx: RequestContext): Promise<void> {
