@@ -1,4 +1,4 @@
-import { and, eq, or, sql } from "drizzle-orm";
+import { and, eq, or, sql, type SQL } from "drizzle-orm";
 import { NANO, rowsOf, type AllowanceLedger, type Db, type SpendLedger } from "@gateway/common";
 import { allowances, parallelHolds } from "./db/schema.js";
 
@@ -9,7 +9,6 @@ export interface AllowanceRef {
   kind: AllowanceKind;
   windowStart: number;
 }
-
 
 /** One string per allowance row, for maps. */
 export const refId = (ref: AllowanceRef) => `${ref.keyId}\u0000${ref.kind}\u0000${ref.windowStart}`;
@@ -125,16 +124,10 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * `dollars` spent, and holds as much more of the limit as that adds.
    */
   async carrySpend(ref: AllowanceRef, dollars: number): Promise<void> {
-    await this.db
-      .insert(allowances)
-      .values({ ...ref, granted: Math.ceil(dollars * NANO), spend: dollars })
-      .onConflictDoUpdate({
-        target: [allowances.keyId, allowances.kind, allowances.windowStart],
-        set: {
-          granted: sql`${allowances.granted} + GREATEST(0, ${Math.ceil(dollars * NANO)} - CEIL(${allowances.spend} * ${NANO}))`,
-          spend: sql`GREATEST(${allowances.spend}, ${dollars})`,
-        },
-      });
+    await this.upsertSpend(ref, dollars, {
+      granted: sql`${allowances.granted} + GREATEST(0, ${Math.ceil(dollars * NANO)} - CEIL(${allowances.spend} * ${NANO}))`,
+      spend: sql`GREATEST(${allowances.spend}, ${dollars})`,
+    });
   }
 
   /**
@@ -143,16 +136,18 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * takes) stays held, so the room the budget leaves moves by the change.
    */
   async setSpend(ref: AllowanceRef, dollars: number): Promise<void> {
+    await this.upsertSpend(ref, dollars, {
+      granted: sql`GREATEST(0, ${allowances.granted} + ${Math.ceil(dollars * NANO)} - CEIL(${allowances.spend} * ${NANO}))`,
+      spend: sql`${dollars}`,
+    });
+  }
+
+  /** A budget window made at `dollars` spent (and as much granted), or, when it exists, changed as `set` says. */
+  private async upsertSpend(ref: AllowanceRef, dollars: number, set: { granted: SQL; spend: SQL }): Promise<void> {
     await this.db
       .insert(allowances)
       .values({ ...ref, granted: Math.ceil(dollars * NANO), spend: dollars })
-      .onConflictDoUpdate({
-        target: [allowances.keyId, allowances.kind, allowances.windowStart],
-        set: {
-          granted: sql`GREATEST(0, ${allowances.granted} + ${Math.ceil(dollars * NANO)} - CEIL(${allowances.spend} * ${NANO}))`,
-          spend: dollars,
-        },
-      });
+      .onConflictDoUpdate({ target: [allowances.keyId, allowances.kind, allowances.windowStart], set });
   }
 
   /** The spend of each window, in the order asked; 0 for a window nothing was taken from. */
