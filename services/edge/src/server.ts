@@ -80,7 +80,7 @@ import {
   updateTeamMember,
 } from "./routes/teams.js";
 import { textCompletions } from "./routes/text-completions.js";
-import { availableRoles, deleteUsers, listUsers, newUser, updateUser, userInfoRoute } from "./routes/users.js";
+import { availableRoles, bulkUpdateUsers, deleteUsers, listUsers, newUser, updateUser, userInfoRoute } from "./routes/users.js";
 
 // LiteLLM's customer routes, which it also answers under /end_user/.
 const CUSTOMER_ROUTES: [method: string, name: string, route: RouteHandler][] = [
@@ -188,6 +188,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /organization/daily/activity/aggregated", organizationDailyActivity],
   ["POST /user/new", newUser],
   ["POST /user/update", updateUser],
+  ["POST /user/bulk_update", bulkUpdateUsers],
   ["GET /user/info", userInfoRoute],
   ["GET /user/daily/activity", userDailyActivity],
   ["GET /user/daily/activity/aggregated", userDailyActivity],

@@ -190,6 +190,23 @@ describe("users", () => {
     expect(team.json.team_info.members_with_roles).toEqual([]);
   });
 
+  it("updates many users at once with /user/bulk_update, listing those it could not", async () => {
+    await newUser({ user_id: "bulk-a", auto_create_key: false });
+    const bulk = await admin<{ results: { user_id: string | null; success: boolean; updated_user?: UserJson; error?: string }[]; total_requested: number; successful_updates: number; failed_updates: number }>(
+      baseUrl,
+      "POST",
+      "/user/bulk_update",
+      { users: [{ user_id: "bulk-a", max_budget: 3 }, { user_id: "bulk-a", user_role: "emperor" }, { user_email: "bulk-new@example.com", rpm_limit: 4 }] },
+    );
+    expect(bulk.status).toBe(200);
+    expect(bulk.json).toMatchObject({ total_requested: 3, successful_updates: 2, failed_updates: 1 });
+    expect(bulk.json.results.map((r) => r.success)).toEqual([true, false, true]);
+    expect(bulk.json.results[0]!.updated_user).toMatchObject({ user_id: "bulk-a", max_budget: 3 });
+    expect(bulk.json.results[1]!.error).toMatch(/user_role/);
+    expect(bulk.json.results[2]!.updated_user).toMatchObject({ user_email: "bulk-new@example.com", rpm_limit: 4 });
+    expect((await admin(baseUrl, "POST", "/user/bulk_update", { users: [] })).status).toBe(400);
+  });
+
   it("answers bad user requests with OpenAI-style errors", async () => {
     for (const [path, body] of [
       ["/user/new", { max_budget: "lots" }],

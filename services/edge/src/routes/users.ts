@@ -10,6 +10,7 @@ import {
   callOptions,
   changesBudgetWindow,
   iso,
+  isObject,
   isString,
   isStrings,
   keysChanged,
@@ -107,8 +108,8 @@ async function spendBefore(ctx: RequestContext, b: Json, userId: string): Promis
   return (await unlessMissing(shownUser(ctx, userId)))?.spend;
 }
 
-export async function updateUser(ctx: RequestContext): Promise<void> {
-  const b = await body(ctx);
+/** One user's /user/update: the user as it is after, with what it shows as spent. */
+async function updated(ctx: RequestContext, b: Json) {
   const userId = optional(b, "user_id", isString, "a string") ?? "";
   const userEmail = optional(b, "user_email", isString, "a string") ?? "";
   if (userId === "" && userEmail === "") throw bad("user_id or user_email is required", "user_id");
@@ -128,7 +129,38 @@ export async function updateUser(ctx: RequestContext): Promise<void> {
   });
   keysChanged(ctx);
   const shown = await shownUser(ctx, user!.userId);
-  sendJson(ctx.res, 200, { user_id: user!.userId, data: userInfo(shown.user!, shown.spend) });
+  return userInfo(shown.user!, shown.spend);
+}
+
+export async function updateUser(ctx: RequestContext): Promise<void> {
+  const data = await updated(ctx, await body(ctx));
+  sendJson(ctx.res, 200, { user_id: data.user_id, data });
+}
+
+// LiteLLM's /user/bulk_update takes at most this many users a call.
+const MAX_BULK_USERS = 500;
+
+/**
+ * POST /user/bulk_update, LiteLLM's: `{"users": [{user_id or user_email,
+ * ...}]}`, each updated as /user/update does, one after another; a user that
+ * cannot be is listed with why, and the others still are.
+ */
+export async function bulkUpdateUsers(ctx: RequestContext): Promise<void> {
+  const items = (await body(ctx))["users"];
+  if (!Array.isArray(items) || items.length === 0 || !items.every(isObject)) throw bad('users must be a non-empty list of {"user_id" or "user_email", ...fields to update}', "users");
+  if (items.length > MAX_BULK_USERS) throw bad(`users may hold at most ${MAX_BULK_USERS} users`, "users");
+  const results = [];
+  for (const item of items) {
+    const named = { user_id: item["user_id"] ?? null, user_email: item["user_email"] ?? null };
+    try {
+      const data = await updated(ctx, item);
+      results.push({ ...named, user_id: data.user_id, success: true, updated_user: data });
+    } catch (err) {
+      results.push({ ...named, success: false, error: ConnectError.from(err).rawMessage });
+    }
+  }
+  const successful = results.filter((r) => r.success).length;
+  sendJson(ctx.res, 200, { results, total_requested: items.length, successful_updates: successful, failed_updates: items.length - successful });
 }
 
 /** Without ?user_id=, the caller's own user (a virtual key's); whoever reads everything reads any. */
