@@ -156,14 +156,15 @@ function organizationTests(mode: (typeof MODES)[number]): void {
 
   it("adds, changes and removes members; an org_admin manages them, a member reads, others are refused", async () => {
     const { organization_id: id } = await newOrganization({ organization_alias: "People" });
-    const added = await admin<{ organization_id: string; updated_users: { user_id: string }[]; updated_organization_memberships: MembershipJson[] }>(
+    const added = await admin<{ organization_id: string; updated_users: { user_id: string; user_role: string; spend: number }[]; updated_organization_memberships: MembershipJson[] }>(
       baseUrl,
       "POST",
       "/organization/member_add",
       { organization_id: id, member: { role: "org_admin", user_id: `lead-${mode}` } },
     );
     expect(added.status).toBe(200);
-    expect(added.json.updated_users.map((u) => u.user_id)).toEqual([`lead-${mode}`]);
+    // The users as /user/list shows them, the one made for the member included.
+    expect(added.json.updated_users).toEqual([expect.objectContaining({ user_id: `lead-${mode}`, user_role: "internal_user", spend: 0, key_count: 0 })]);
     expect(added.json.updated_organization_memberships).toEqual([expect.objectContaining({ user_id: `lead-${mode}`, organization_id: id, user_role: "org_admin", spend: 0 })]);
     const lead = (await admin<GeneratedKey>(baseUrl, "POST", "/key/generate", { user_id: `lead-${mode}` })).json.key;
     expect((await admin(baseUrl, "POST", "/user/new", { user_id: `outsider-${mode}`, user_role: "internal_user" })).status).toBe(200);

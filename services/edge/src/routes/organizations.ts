@@ -25,6 +25,7 @@ import {
   type MemberName,
 } from "./admin-request.js";
 import { spendOfTeams, teamInfo } from "./teams.js";
+import { listedUserInfos } from "./user-info.js";
 
 // LiteLLM's organization management routes (/organization/*): teams under
 // one organization's block, models, budget and rate limits.
@@ -198,7 +199,7 @@ export async function deleteOrganizations(ctx: RequestContext): Promise<void> {
 export async function addOrganizationMember(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const id = organizationId(b["organization_id"]);
-  const { organization, userIds } = await ctx.options.peers.keys.addOrganizationMembers(
+  const { organization, userIds, updatedUsers } = await ctx.options.peers.keys.addOrganizationMembers(
     {
       organizationId: id,
       membersJson: JSON.stringify(memberList(b)),
@@ -212,7 +213,7 @@ export async function addOrganizationMember(ctx: RequestContext): Promise<void> 
   const added = userIds.map((userId) => findMember(members, { userId, userEmail: "" }) ?? { user_id: userId });
   sendJson(ctx.res, 200, {
     organization_id: id,
-    updated_users: added.map((m) => ({ user_id: m.user_id, user_email: m.user_email ?? null })),
+    updated_users: await listedUserInfos(ctx, updatedUsers),
     // Members just added have spent nothing in the organization.
     updated_organization_memberships: added.map((m) => membership(id, m, {})),
   });

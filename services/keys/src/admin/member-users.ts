@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import type { TeamMember } from "../team-record.js";
 import type { NewUserRow } from "../user-store.js";
 import type { AdminDeps } from "./context.js";
 import { withUserDefaults } from "./user-defaults.js";
@@ -11,18 +10,24 @@ function userRow(deps: AdminDeps, userId: string, email?: string): NewUserRow {
   return row;
 }
 
+/** A team's or organization's member, as a call names it. */
+interface NamedMember {
+  user_id?: string;
+  user_email?: string;
+}
+
 /**
- * The users that team members name, made when missing, as LiteLLM's team
- * calls make them: a member named by user_id is that user (made with the
- * member's email unless another user has it); one named by user_email alone
- * is the user with that email (in any case), or a new user with a new id,
- * one for calls naming the same new email at once. Members come back with
- * their user_id; `made` says whether any user was made (the replicas' user
- * caches then reload).
+ * The users that team or organization members name, made when missing, as
+ * LiteLLM's member calls make them: a member named by user_id is that user
+ * (made with the member's email unless another user has it); one named by
+ * user_email alone is the user with that email (in any case), or a new user
+ * with a new id, one for calls naming the same new email at once. Members
+ * come back with their user_id; `made` says whether any user was made (the
+ * replicas' user caches then reload).
  */
-export async function asUsers(deps: AdminDeps, members: TeamMember[]): Promise<{ members: TeamMember[]; made: boolean }> {
+export async function asUsers<M extends NamedMember>(deps: AdminDeps, members: M[]): Promise<{ members: (M & { user_id: string })[]; made: boolean }> {
   let made = false;
-  const named: TeamMember[] = [];
+  const named: (M & { user_id: string })[] = [];
   for (const member of members) {
     const email = member.user_email;
     let userId = member.user_id;
@@ -42,7 +47,8 @@ export async function asUsers(deps: AdminDeps, members: TeamMember[]): Promise<{
         userId = inserted ? fresh : ((await deps.userStore.byEmail(email))?.userId ?? fresh);
       }
     }
-    named.push({ ...member, ...(userId !== undefined && { user_id: userId }) });
+    // A member names a user_id or a user_email (checked as members are read).
+    named.push({ ...member, user_id: userId! });
   }
   return { members: named, made };
 }

@@ -9,6 +9,7 @@ import {
   type CreateOrganizationRequest,
   type DeleteOrganizationsRequest,
   type GetOrganizationRequest,
+  type ListedUser,
   type Organization,
   type OrganizationMembership,
   type RemoveOrganizationMemberRequest,
@@ -28,14 +29,14 @@ import {
 } from "../organization-record.js";
 import { requireRole } from "../roles.js";
 import { teamAllowanceId, type TeamRow } from "../team-record.js";
-import type { UserPatch } from "../user-store.js";
 import { forbidden, organizationRole, requireOrganizationAdmin, type Caller } from "./access.js";
 import { withKnownBudget } from "./budgets.js";
 import { carrySpend } from "./carry-spend.js";
+import { asUsers } from "./member-users.js";
 import { uniquely, type AdminDeps } from "./context.js";
 import { jsonSetting, organizationSettingsPatch } from "./settings.js";
 import { teamViews } from "./teams.js";
-import { withUserDefaults } from "./user-defaults.js";
+import { listedUsersById } from "./user-views.js";
 import { spendOfMembers, viewsWithSpend } from "./views.js";
 
 function invalid(message: string, param: string): Error {
@@ -160,29 +161,21 @@ function memberBudget(value: number | undefined): number | undefined {
   return value;
 }
 
-/** The user a member names: by user_id, else by user_email; made (as an internal user, with the config's user defaults) when there is none. */
-async function userFor(deps: AdminDeps, m: NamedMember): Promise<{ userId: string; made: boolean }> {
-  const found = (m.user_id !== undefined && (await deps.userStore.byId(m.user_id))) || (m.user_email !== undefined && (await deps.userStore.byEmail(m.user_email)));
-  if (found) return { userId: found.userId, made: false };
-  const userId = m.user_id ?? randomUUID();
-  const patch: UserPatch = m.user_email === undefined ? {} : { userEmail: m.user_email };
-  withUserDefaults(deps, patch);
-  await uniquely(`user_id ${userId} or user_email`, () => deps.userStore.insert({ userId, ...patch }), 409);
-  return { userId, made: true };
-}
-
 /** LiteLLM's /organization/member_add: members already in the organization are refused. */
-export async function addOrganizationMembers(deps: AdminDeps, req: AddOrganizationMembersRequest, caller: Caller): Promise<{ organization: Organization; userIds: string[] }> {
+export async function addOrganizationMembers(
+  deps: AdminDeps,
+  req: AddOrganizationMembersRequest,
+  caller: Caller,
+): Promise<{ organization: Organization; userIds: string[]; updatedUsers: ListedUser[] }> {
   requireOrganizationAdmin(deps, caller, req.organizationId);
   const named = jsonSetting(req.membersJson, (v): v is NamedMember[] => Array.isArray(v) && v.every(isNamedMember), "member", `a member or list of members, each {"role": one of ${ROLE_LIST}, "user_id" and/or "user_email"}`);
   if (named.length === 0) throw invalid("member is required", "member");
   const budget = memberBudget(req.maxBudgetInOrganization);
   await existing(deps, req.organizationId);
-  const users: { userId: string; made: boolean }[] = [];
-  for (const m of named) users.push(await userFor(deps, m));
-  if (users.some((u) => u.made)) await deps.users.changed();
-  const added: OrganizationMember[] = named.map((m, i) => ({
-    user_id: users[i]!.userId,
+  const users = await asUsers(deps, named);
+  if (users.made) await deps.users.changed();
+  const added: OrganizationMember[] = users.members.map((m) => ({
+    user_id: m.user_id,
     ...(m.user_email !== undefined && { user_email: m.user_email }),
     user_role: m.role,
     ...(budget !== undefined && { max_budget_in_organization: budget }),
@@ -192,7 +185,8 @@ export async function addOrganizationMembers(deps: AdminDeps, req: AddOrganizati
     if (already.length > 0) throw invalid(`already a member of organization ${req.organizationId}: ${already.map((a) => a.user_id).join(", ")}`, "member");
     return [...members, ...added];
   });
-  return { organization: await organizationView(deps, row), userIds: added.map((a) => a.user_id) };
+  const userIds = added.map((a) => a.user_id);
+  return { organization: await organizationView(deps, row), userIds, updatedUsers: await listedUsersById(deps, [...new Set(userIds)]) };
 }
 
 async function changeMembers(deps: AdminDeps, organizationId: string, change: (members: OrganizationMember[]) => OrganizationMember[]): Promise<OrganizationRow> {
