@@ -51,6 +51,32 @@ export async function callContentBody(ctx: RequestContext): Promise<Json> {
   return (await readJsonObject(ctx.req, ctx.options.maxBodyBytes)).body;
 }
 
+// LiteLLM's bulk updates take at most this many entries a call.
+const MAX_BULK_ENTRIES = 500;
+
+/** One entry of a bulk update: what its update gave, or why it failed. */
+export type BulkOutcome<T> = { entry: Json; updated: T } | { entry: Json; failure: string };
+
+/**
+ * LiteLLM's bulk updates (/key/bulk_update, /user/bulk_update): the body's
+ * `field`, a non-empty list of objects (`shape` says what each holds), each
+ * updated in turn; one that fails does not stop the others.
+ */
+export async function eachUpdated<T>(ctx: RequestContext, field: string, shape: string, update: (entry: Json) => Promise<T>): Promise<BulkOutcome<T>[]> {
+  const entries = (await body(ctx))[field];
+  if (!Array.isArray(entries) || entries.length === 0 || !entries.every(isObject)) throw bad(`${field} must be a non-empty list of ${shape}`, field);
+  if (entries.length > MAX_BULK_ENTRIES) throw bad(`${field} may hold at most ${MAX_BULK_ENTRIES} entries`, field);
+  const outcomes: BulkOutcome<T>[] = [];
+  for (const entry of entries) {
+    try {
+      outcomes.push({ entry, updated: await update(entry) });
+    } catch (err) {
+      outcomes.push({ entry, failure: ConnectError.from(err).rawMessage });
+    }
+  }
+  return outcomes;
+}
+
 /** A value that must be a non-empty string (an id the route names). */
 export function required(value: unknown, param: string): string {
   if (typeof value !== "string" || value === "") throw bad(`${param} is required`, param);

@@ -6,14 +6,14 @@ import { apiKeyOf, callerOf, intParam, pathSegment, queryOf, sendJson } from "..
 import {
   ALIAS_MAP,
   bad,
-  isBoolean,
-  isNumber,
-  isObject,
   body,
   callOptions,
   changesBudgetWindow,
-  iso,
+  eachUpdated,
   isAliasMap,
+  isBoolean,
+  isNumber,
+  iso,
   isString,
   isStrings,
   keysChanged,
@@ -193,28 +193,18 @@ export async function updateKey(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, { key: b["key"], ...(await updated(ctx, b)) });
 }
 
-// LiteLLM's /key/bulk_update takes at most this many keys a call.
-const MAX_BULK_KEYS = 500;
-
 /**
  * POST /key/bulk_update, LiteLLM's: { "keys": [{ "key", ...what /key/update
  * takes }] }, each updated as /key/update updates it, one after another; a
  * key that cannot be is listed with why, and the others still are.
  */
 export async function bulkUpdateKeys(ctx: RequestContext): Promise<void> {
-  const items = (await body(ctx))["keys"];
-  if (!Array.isArray(items) || items.length === 0 || !items.every(isObject)) throw bad("keys must be a non-empty list of {\"key\", ...fields to update}", "keys");
-  if (items.length > MAX_BULK_KEYS) throw bad(`keys may hold at most ${MAX_BULK_KEYS} keys`, "keys");
-  const successful: { key: unknown; key_info: unknown }[] = [];
-  const failed: { key: unknown; key_info: null; failed_reason: string }[] = [];
-  for (const item of items) {
-    try {
-      successful.push({ key: item["key"], key_info: await updated(ctx, item) });
-    } catch (err) {
-      failed.push({ key: item["key"], key_info: null, failed_reason: ConnectError.from(err).rawMessage });
-    }
-  }
-  sendJson(ctx.res, 200, { total_requested: items.length, successful_updates: successful, failed_updates: failed });
+  const outcomes = await eachUpdated(ctx, "keys", '{"key", ...fields to update}', (entry) => updated(ctx, entry));
+  sendJson(ctx.res, 200, {
+    total_requested: outcomes.length,
+    successful_updates: outcomes.flatMap((o) => ("updated" in o ? [{ key: o.entry["key"], key_info: o.updated }] : [])),
+    failed_updates: outcomes.flatMap((o) => ("failure" in o ? [{ key: o.entry["key"], key_info: null, failed_reason: o.failure }] : [])),
+  });
 }
 
 /** Without ?key=, the caller's own key, as in LiteLLM (which then names it by its hash). */

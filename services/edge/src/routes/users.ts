@@ -9,8 +9,8 @@ import {
   body,
   callOptions,
   changesBudgetWindow,
+  eachUpdated,
   iso,
-  isObject,
   isString,
   isStrings,
   keysChanged,
@@ -137,30 +137,19 @@ export async function updateUser(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, { user_id: data.user_id, data });
 }
 
-// LiteLLM's /user/bulk_update takes at most this many users a call.
-const MAX_BULK_USERS = 500;
-
 /**
  * POST /user/bulk_update, LiteLLM's: `{"users": [{user_id or user_email,
  * ...}]}`, each updated as /user/update does, one after another; a user that
  * cannot be is listed with why, and the others still are.
  */
 export async function bulkUpdateUsers(ctx: RequestContext): Promise<void> {
-  const items = (await body(ctx))["users"];
-  if (!Array.isArray(items) || items.length === 0 || !items.every(isObject)) throw bad('users must be a non-empty list of {"user_id" or "user_email", ...fields to update}', "users");
-  if (items.length > MAX_BULK_USERS) throw bad(`users may hold at most ${MAX_BULK_USERS} users`, "users");
-  const results = [];
-  for (const item of items) {
-    const named = { user_id: item["user_id"] ?? null, user_email: item["user_email"] ?? null };
-    try {
-      const data = await updated(ctx, item);
-      results.push({ ...named, user_id: data.user_id, success: true, updated_user: data });
-    } catch (err) {
-      results.push({ ...named, success: false, error: ConnectError.from(err).rawMessage });
-    }
-  }
+  const outcomes = await eachUpdated(ctx, "users", '{"user_id" or "user_email", ...fields to update}', (entry) => updated(ctx, entry));
+  const results = outcomes.map((o) => {
+    const named = { user_id: o.entry["user_id"] ?? null, user_email: o.entry["user_email"] ?? null };
+    return "updated" in o ? { ...named, user_id: o.updated.user_id, success: true, updated_user: o.updated } : { ...named, success: false, error: o.failure };
+  });
   const successful = results.filter((r) => r.success).length;
-  sendJson(ctx.res, 200, { results, total_requested: items.length, successful_updates: successful, failed_updates: items.length - successful });
+  sendJson(ctx.res, 200, { results, total_requested: results.length, successful_updates: successful, failed_updates: results.length - successful });
 }
 
 /** Without ?user_id=, the caller's own user (a virtual key's); whoever reads everything reads any. */
