@@ -26,9 +26,9 @@ const ROUTE_GROUPS: ReadonlyMap<string, readonly string[]> = new Map(Object.entr
     "/v1beta/models",
     "/v1beta/models/*",
   ],
-  info_routes: ["/key/info", "/key/list", "/team/info", "/team/list", "/v2/team/list", "/organization/list", "/user/info", "/model/info", "/model_group/info", "/models", "/models/*", "/v1beta/models"],
-  management_routes: ["/key/*", "/team/*", "/v2/team/*", "/organization/*", "/user/*", "/model/*", "/customer/*", "/end_user/*", "/tag/*", "/budget/*", "/cache/*", "/provider/budgets"],
-  spend_tracking_routes: ["/spend/*", "/global/spend*", "/global/activity*", "/user/daily/activity*", "/team/daily/activity*", "/organization/daily/activity*", "/tag/daily/activity*", "/customer/daily/activity*", "/end_user/daily/activity*"],
+  info_routes: ["/key/info", "/v2/key/info", "/key/list", "/team/info", "/team/list", "/v2/team/list", "/organization/list", "/user/info", "/model/info", "/model_group/info", "/models", "/models/*", "/v1beta/models"],
+  management_routes: ["/key/*", "/v2/key/*", "/team/*", "/v2/team/*", "/organization/*", "/user/*", "/model/*", "/customer/*", "/end_user/*", "/tag/*", "/budget/*", "/cache/*", "/provider/budgets"],
+  spend_tracking_routes: ["/spend/*", "/global/spend*", "/global/all_end_users", "/global/activity*", "/user/daily/activity*", "/team/daily/activity*", "/organization/daily/activity*", "/tag/daily/activity*", "/customer/daily/activity*", "/end_user/daily/activity*"],
 }));
 
 /** Whether `route` is something allowed_routes may hold: a path or a route group's name. */

@@ -28,6 +28,9 @@ describe("allowed_routes", () => {
     expect(routeAllowed(["info_routes"], "/organization/list")).toBe(true);
     expect(routeAllowed(["info_routes"], "/organization/new")).toBe(false);
     expect(routeAllowed(["spend_tracking_routes"], "/global/spend/report")).toBe(true);
+    expect(routeAllowed(["spend_tracking_routes"], "/global/all_end_users")).toBe(true);
+    expect(routeAllowed(["info_routes"], "/v2/key/info")).toBe(true);
+    expect(routeAllowed(["management_routes"], "/v2/key/info")).toBe(true);
     expect(routeAllowed(["spend_tracking_routes"], "/tag/daily/activity/aggregated")).toBe(true);
     expect(routeAllowed(["spend_tracking_routes", "/v1/embeddings"], "/embeddings")).toBe(true);
   });

@@ -7,12 +7,12 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, routeAllowed } from "@gateway/common";
 import { anthropicErrorBody } from "./anthropic-errors.js";
 import type { EdgeOptions, RequestContext, RouteHandler } from "./context.js";
-import { callerOf, routeRefused } from "./http.js";
+import { callerOf, routeRefused, sendJson } from "./http.js";
 import { observeRequest } from "./observe.js";
 import { errorBody, sendError } from "./openai-errors.js";
 import { audioSpeech } from "./routes/audio-speech.js";
 import { audioTranscriptions } from "./routes/audio-transcriptions.js";
-import { budgetInfoRoute, deleteBudget, listBudgets, newBudget, updateBudget } from "./routes/budgets.js";
+import { budgetInfoRoute, budgetSettings, deleteBudget, listBudgets, newBudget, updateBudget } from "./routes/budgets.js";
 import { cacheDelete, cacheFlushAll, cachePing } from "./routes/cache.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { blockCustomers, customerInfoRoute, deleteCustomers, listCustomers, newCustomer, unblockCustomers, updateCustomer } from "./routes/customers.js";
@@ -20,15 +20,18 @@ import { customerDailyActivity, organizationDailyActivity, tagDailyActivity, tea
 import { embeddings } from "./routes/embeddings.js";
 import { globalActivity, globalActivityByModel } from "./routes/global-activity.js";
 import { globalSpend, globalSpendKeys, globalSpendModels, globalSpendProvider, globalSpendReport } from "./routes/global-spend.js";
-import { liveliness, readiness } from "./routes/health.js";
+import { allEndUsers, allTagNames, globalSpendEndUsers, globalSpendLogs, globalSpendTags, globalSpendTeams } from "./routes/global-spend-lists.js";
+import { liveliness, readiness, testRoute } from "./routes/health.js";
 import { imageEdits, imageGenerations } from "./routes/images.js";
 import {
   blockKey,
   bulkUpdateKeys,
   deleteKeys,
   generateKey,
+  generateServiceAccountKey,
   keyHealth,
   keyInfoRoute,
+  keysInfoRoute,
   listKeyAliases,
   listKeys,
   regenerateKey,
@@ -133,6 +136,8 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /health/liveliness", liveliness],
   ["GET /health/liveness", liveliness],
   ["GET /health/readiness", readiness],
+  ["GET /test", testRoute],
+  ["GET /routes", listRoutes],
   ["GET /metrics", metricsRoute],
   ["GET /spend/logs", spendLogs],
   ["GET /spend/tags", spendTags],
@@ -142,11 +147,19 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /global/spend/keys", globalSpendKeys],
   ["GET /global/spend/models", globalSpendModels],
   ["GET /global/spend/provider", globalSpendProvider],
+  ["GET /global/spend/logs", globalSpendLogs],
+  ["GET /global/spend/teams", globalSpendTeams],
+  ["GET /global/spend/tags", globalSpendTags],
+  ["GET /global/spend/all_tag_names", allTagNames],
+  ["POST /global/spend/end_users", globalSpendEndUsers],
+  ["GET /global/all_end_users", allEndUsers],
   ["GET /global/activity", globalActivity],
   ["GET /global/activity/model", globalActivityByModel],
   ["POST /key/generate", generateKey],
+  ["POST /key/service-account/generate", generateServiceAccountKey],
   ["POST /key/update", updateKey],
   ["GET /key/info", keyInfoRoute],
+  ["POST /v2/key/info", keysInfoRoute],
   ["GET /key/list", listKeys],
   ["GET /key/aliases", listKeyAliases],
   ["POST /key/delete", deleteKeys],
@@ -215,6 +228,7 @@ const ROUTES = new Map<string, RouteHandler>([
   ["POST /budget/update", updateBudget],
   ["POST /budget/info", budgetInfoRoute],
   ["GET /budget/list", listBudgets],
+  ["GET /budget/settings", budgetSettings],
   ["POST /budget/delete", deleteBudget],
   ["GET /cache/ping", cachePing],
   ["POST /cache/delete", cacheDelete],
@@ -240,6 +254,31 @@ const PATH_ROUTES = [
   { method: "POST", path: GEMINI_EMBED, handler: embedContentRoute, label: "/v1beta/models/{model}:embedContent" },
 ];
 
+let routeList: string | undefined;
+
+/** GET /routes (no key needed, as LiteLLM's): every route this edge serves, with its methods. */
+async function listRoutes(ctx: RequestContext): Promise<void> {
+  routeList ??= JSON.stringify({
+    routes: [
+      ...groupedRoutes([...ROUTES].map(([route, handler]) => ({ route, handler }))),
+      ...groupedRoutes(PATH_ROUTES.map((r) => ({ route: `${r.method} ${r.label}`, handler: r.handler }))),
+    ],
+  });
+  sendJson(ctx.res, 200, routeList);
+}
+
+/** "METHOD path" routes as LiteLLM lists them: one entry a path, with every method it answers. */
+function groupedRoutes(routes: { route: string; handler: RouteHandler }[]) {
+  const byPath = new Map<string, { path: string; methods: string[]; name: string; endpoint: string }>();
+  for (const { route, handler } of routes) {
+    const [method, path] = route.split(" ") as [string, string];
+    const entry = byPath.get(path);
+    if (!entry) byPath.set(path, { path, methods: [method], name: handler.name, endpoint: handler.name });
+    else if (!entry.methods.includes(method)) entry.methods.push(method);
+  }
+  return [...byPath.values()];
+}
+
 function pathRoute(method: string | undefined, path: string) {
   return PATH_ROUTES.find((r) => r.method === method && r.path.test(path));
 }
@@ -263,6 +302,8 @@ const OWN_ROUTE_CHECK = new Set<RouteHandler>([
   embedContentRoute,
   liveliness,
   readiness,
+  testRoute,
+  listRoutes,
   metricsRoute,
 ]);
 

@@ -57,6 +57,21 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       const listed = await admin<Record<string, unknown>[]>(gateway.baseUrl, "GET", "/budget/list");
       expect(listed.json).toEqual(expect.arrayContaining([expect.objectContaining({ budget_id: "free-tier", rpm_limit: 5 })]));
       expect((await post("/budget/info", { budgets: ["free-tier", "nope"] })).json).toEqual([expect.objectContaining({ budget_id: "free-tier" })]);
+
+      // LiteLLM's /budget/settings: each field with its type and value.
+      const fields = await admin<{ field_name: string; field_type: string; field_value: unknown; stored_in_db: boolean }[]>(gateway.baseUrl, "GET", "/budget/settings?budget_id=free-tier");
+      expect(fields.status).toBe(200);
+      expect(fields.json.map((f) => [f.field_name, f.field_type, f.field_value])).toEqual([
+        ["max_budget", "Float", 10],
+        ["soft_budget", "Float", null],
+        ["max_parallel_requests", "Integer", null],
+        ["tpm_limit", "Integer", null],
+        ["rpm_limit", "Integer", 5],
+        ["budget_duration", "String", "30d"],
+        ["model_max_budget", "Object", null],
+      ]);
+      expect((await admin(gateway.baseUrl, "GET", "/budget/settings?budget_id=nope")).status).toBe(404);
+      expect((await admin(gateway.baseUrl, "GET", "/budget/settings")).status).toBe(400);
     });
 
     it("holds every end user without limits of its own to max_end_user_budget_id, each on its own", async () => {

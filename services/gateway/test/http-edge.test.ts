@@ -169,6 +169,18 @@ general_settings:
     });
   });
 
+  it("lists its routes at /routes and answers /test, without a key, as LiteLLM does", async () => {
+    const res = await fetch(`${gateway.baseUrl}/routes`);
+    expect(res.status).toBe(200);
+    const { routes } = (await res.json()) as { routes: { path: string; methods: string[]; name: string }[] };
+    const byPath = new Map(routes.map((r) => [r.path, r]));
+    expect(byPath.get("/v1/chat/completions")).toMatchObject({ methods: ["POST"], name: expect.any(String) });
+    expect(byPath.get("/v1/files")?.methods.sort()).toEqual(["GET", "POST"]);
+    expect(byPath.get("/key/{key}/regenerate")?.methods).toEqual(["POST"]);
+    expect(routes).toHaveLength(byPath.size);
+    expect(await (await fetch(`${gateway.baseUrl}/test`)).json()).toEqual({ route: "/test" });
+  });
+
   it("takes the bearer scheme in any case, and a bare key", async () => {
     for (const authorization of [`bearer ${MASTER_KEY}`, `BEARER ${MASTER_KEY}`, MASTER_KEY]) {
       const res = await fetch(`${gateway.baseUrl}/v1/chat/completions`, {

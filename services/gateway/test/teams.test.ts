@@ -340,6 +340,38 @@ describe("teams", () => {
     expect((await admin(baseUrl, "POST", "/team/model/add", { team_id: "no-such-team", models: ["fast-model"] })).status).toBe(404);
   });
 
+  it("makes a team's service account keys, which belong to no user, for admins and the team's admins", async () => {
+    await newTeam({ team_id: "serviced", members_with_roles: [{ role: "admin", user_id: "sa-admin" }, { role: "user", user_id: "sa-user" }] });
+    const made = await admin<GeneratedKey & { user_id: string | null; team_id: string }>(baseUrl, "POST", "/key/service-account/generate", {
+      team_id: "serviced",
+      key_alias: "nightly-job",
+      user_id: "sa-user",
+    });
+    expect(made.status).toBe(200);
+    // A user_id given is dropped: the key is the team's alone.
+    expect(made.json).toMatchObject({ team_id: "serviced", user_id: null, key_alias: "nightly-job" });
+    expect((await ask(made.json.key)).choices).toHaveLength(1);
+
+    const asUser = async (userId: string, path: string, body: unknown) => {
+      const { key } = await generate({ user_id: userId });
+      const res = await fetch(`${baseUrl}${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+      return { status: res.status, json: (await res.json()) as GeneratedKey & { user_id: string | null; error: { message: string } } };
+    };
+    const byAdmin = await asUser("sa-admin", "/key/service-account/generate", { team_id: "serviced" });
+    expect(byAdmin.status).toBe(200);
+    expect(byAdmin.json.user_id).toBeNull();
+    // The team's admin may change the team's keys of no user, as it may its members'.
+    expect((await asUser("sa-admin", "/key/update", { key: byAdmin.json.key, key_alias: "renamed-job" })).status).toBe(200);
+    const byMember = await asUser("sa-user", "/key/service-account/generate", { team_id: "serviced" });
+    expect(byMember.status).toBe(403);
+    expect(byMember.json.error.message).toBe("Only a proxy admin or an admin of team=serviced may change its service account keys");
+
+    const noTeam = await admin<{ error: { message: string; param: string } }>(baseUrl, "POST", "/key/service-account/generate", { key_alias: "orphan" });
+    expect(noTeam.status).toBe(400);
+    expect(noTeam.json.error).toMatchObject({ message: "team_id is required for service account keys", param: "team_id" });
+    expect((await admin(baseUrl, "POST", "/key/service-account/generate", { team_id: "no-such-team" })).status).toBe(400);
+  });
+
   it("applies every model change made at once", async () => {
     await newTeam({ team_id: "many-models", models: ["fast-model"] });
     const names = Array.from({ length: 10 }, (_, i) => `group-${i}`);

@@ -175,6 +175,23 @@ describe("virtual keys", () => {
     }
   });
 
+  it("answers /v2/key/info about each key listed that the caller may see, as /key/info does", async () => {
+    const first = await generate({ key_alias: "v2-first" });
+    const second = await generate({ key_alias: "v2-second" });
+    const v2 = (keys: unknown, bearer = MASTER_KEY) => admin<{ key: string[]; info: KeyInfo[]; error: { message: string } }>(baseUrl, "POST", "/v2/key/info", { keys }, bearer);
+    const both = await v2([first.key, second.token, "sk-no-such-key-0123456789"]);
+    expect(both.status).toBe(200);
+    expect(both.json.key).toEqual([first.key, second.token, "sk-no-such-key-0123456789"]);
+    expect(both.json.info).toEqual([(await keyInfo(first.key)).json.info, (await keyInfo(second.key)).json.info]);
+    // A virtual key sees itself only.
+    expect((await v2([first.key, second.key], first.key)).json.info.map((k) => k.token)).toEqual([first.token]);
+    const none = await v2(["sk-no-such-key-0123456789"]);
+    expect(none.status).toBe(404);
+    expect(none.json.error.message).toBe("No keys found");
+    expect((await v2(undefined)).status).toBe(400);
+    expect((await v2("sk-not-a-list")).status).toBe(400);
+  });
+
   it("answers the master key's /key/info without ?key= about the master key itself", async () => {
     const { status, json } = await keyInfo(undefined);
     expect(status).toBe(200);

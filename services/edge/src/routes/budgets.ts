@@ -1,7 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
 import type { Budget, BudgetSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { sendJson } from "../http.js";
+import { queryOf, sendJson } from "../http.js";
 import { bad, body, callOptions, iso, isNumber, isString, isStrings, keysChanged, optional, required, sharedSettings, type Json } from "./admin-request.js";
 
 // LiteLLM's budget routes (/budget/*): budgets customers share by naming one
@@ -60,6 +62,39 @@ export async function budgetInfoRoute(ctx: RequestContext): Promise<void> {
   const ids = optional(await body(ctx), "budgets", isStrings, "a list of budget ids") ?? [];
   const { budgets } = await ctx.options.peers.keys.getBudgets({ budgetIds: ids }, callOptions(ctx));
   sendJson(ctx.res, 200, budgets.map(budgetInfo));
+}
+
+// LiteLLM's /budget/settings: a budget's fields as its UI lists them.
+const SETTINGS: { field: keyof ReturnType<typeof budgetInfo> | "model_max_budget"; type: string; description: string }[] = [
+  { field: "max_budget", type: "Float", description: "Most that the budget's holders may spend in a period, in dollars" },
+  { field: "soft_budget", type: "Float", description: "Spend, in dollars, past which the budget counts as nearly used (not enforced)" },
+  { field: "max_parallel_requests", type: "Integer", description: "Most requests in flight at once" },
+  { field: "tpm_limit", type: "Integer", description: "Most tokens a minute" },
+  { field: "rpm_limit", type: "Integer", description: "Most requests a minute" },
+  { field: "budget_duration", type: "String", description: 'How often the spend starts again from 0, such as "30d"; none: never' },
+  { field: "model_max_budget", type: "Object", description: "Budgets per model (not held on budgets here: a key's model_max_budget is)" },
+];
+
+/** GET /budget/settings?budget_id=: the budget's fields, each with its type and value. */
+export async function budgetSettings(ctx: RequestContext): Promise<void> {
+  const budgetId = required(queryOf(ctx.req).get("budget_id") ?? "", "budget_id");
+  const [budget] = (await ctx.options.peers.keys.getBudgets({ budgetIds: [budgetId] }, callOptions(ctx))).budgets;
+  if (!budget) throw gatewayError(`budget ${budgetId} does not exist`, Code.NotFound, { type: "not_found_error", param: "budget_id" });
+  const info: Record<string, unknown> = budgetInfo(budget);
+  sendJson(
+    ctx.res,
+    200,
+    SETTINGS.map(({ field, type, description }) => ({
+      field_name: field,
+      field_type: type,
+      field_description: description,
+      field_value: info[field] ?? null,
+      stored_in_db: true,
+      field_default_value: null,
+      premium_field: false,
+      nested_fields: null,
+    })),
+  );
 }
 
 /** GET /budget/list. */

@@ -1,6 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey, readsAll } from "@gateway/common";
-import type { SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { DailyActivityRequestSchema, SpendTotal } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import type { RequestContext } from "../context.js";
 import { asMasterKey, callerOf, intParam, queryOf, sendJson, spendReader } from "../http.js";
 import { callOptions } from "./admin-request.js";
@@ -71,13 +72,13 @@ function addTo(entries: Record<string, Entry>, name: string, row: SpendTotal, me
   add(entry.metrics, row);
 }
 
-function dayParam(ctx: RequestContext, name: string): string {
+export function dayParam(ctx: RequestContext, name: string): string {
   const value = queryOf(ctx.req).get(name) ?? "";
   if (!DAY.test(value)) throw gatewayError(`${name} is required, as YYYY-MM-DD`, Code.InvalidArgument, { type: "invalid_request_error", param: name });
   return value;
 }
 
-const listParam = (ctx: RequestContext, name: string): string[] => (queryOf(ctx.req).get(name) ?? "").split(",").filter((s) => s !== "");
+export const listParam = (ctx: RequestContext, name: string): string[] => (queryOf(ctx.req).get(name) ?? "").split(",").filter((s) => s !== "");
 
 /** LiteLLM's api_key filter: the key itself or its hash. */
 function apiKeyParam(ctx: RequestContext): string {
@@ -135,12 +136,14 @@ function answer(ctx: RequestContext, rows: readonly SpendTotal[], entityOf?: Ent
   });
 }
 
-async function activity(ctx: RequestContext, filter: { keyHashes?: string[]; teamIds?: string[]; excludeTeamIds?: string[]; entityType?: string; entities?: string[] }): Promise<SpendTotal[]> {
-  const { rows } = await ctx.options.peers.accounting.dailyActivity(
-    { startDate: dayParam(ctx, "start_date"), endDate: dayParam(ctx, "end_date"), modelGroup: queryOf(ctx.req).get("model") ?? "", ...filter },
-    asMasterKey(ctx),
-  );
-  return rows;
+/** The daily totals' rows the request asks for, read with the edge's master key (the route has checked the caller). */
+export async function dailyRows(ctx: RequestContext, request: MessageInitShape<typeof DailyActivityRequestSchema>): Promise<SpendTotal[]> {
+  return (await ctx.options.peers.accounting.dailyActivity(request, asMasterKey(ctx))).rows;
+}
+
+/** The rows between the query's start_date and end_date (and of its `model`), narrowed by `filter`. */
+function activity(ctx: RequestContext, filter: { keyHashes?: string[]; teamIds?: string[]; excludeTeamIds?: string[]; entityType?: string; entities?: string[] }): Promise<SpendTotal[]> {
+  return dailyRows(ctx, { startDate: dayParam(ctx, "start_date"), endDate: dayParam(ctx, "end_date"), modelGroup: queryOf(ctx.req).get("model") ?? "", ...filter });
 }
 
 /**
@@ -164,7 +167,7 @@ async function keysActivity(ctx: RequestContext, userId: string, filter: { entit
  * user's activity), narrowed to the `api_key` asked for; undefined for every
  * key (no user, no `api_key`).
  */
-async function keyHashesOf(ctx: RequestContext, userId: string): Promise<string[] | undefined> {
+export async function keyHashesOf(ctx: RequestContext, userId: string): Promise<string[] | undefined> {
   const apiKey = apiKeyParam(ctx);
   if (userId === "") return apiKey === "" ? undefined : [apiKey];
   const { keys } = await ctx.options.peers.keys.getUser({ userId }, callOptions(ctx));

@@ -10,3 +10,8 @@ export async function readiness(ctx: RequestContext): Promise<void> {
   // LiteLLM's "db" field, which monitors read; ready includes the database answering (a split edge has none of its own).
   sendJson(ctx.res, ready ? 200 : 503, ready ? { status: "healthy", db: "connected" } : { status: "unhealthy" });
 }
+
+/** GET /test: LiteLLM's old check that the server answers (no key needed). */
+export async function testRoute(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, { route: ctx.path });
+}

@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, callerOf, intParam, pathSegment, queryOf, sendJson } from "../http.js";
@@ -170,10 +171,23 @@ async function spendBefore(ctx: RequestContext, b: Json, ref: MessageInitShape<t
 }
 
 export async function generateKey(ctx: RequestContext): Promise<void> {
-  const b = await body(ctx);
+  await mint(ctx, await body(ctx));
+}
+
+/**
+ * POST /key/service-account/generate: LiteLLM's service account key, a
+ * team's key that belongs to no user (a user_id given is dropped), made by
+ * an admin or the team's admin; team_id is required. Otherwise as
+ * /key/generate.
+ */
+export async function generateServiceAccountKey(ctx: RequestContext): Promise<void> {
+  await mint(ctx, { ...(await body(ctx)), user_id: null }, true);
+}
+
+async function mint(ctx: RequestContext, b: Json, serviceAccount = false): Promise<void> {
   const key = optional(b, "key", isString, "a string") ?? "";
   const givenParams = Object.keys(b).filter((field) => b[field] !== null);
-  const minted = await ctx.options.peers.keys.generateKey({ settings: withKeyType(b, settings(b)), key, givenParams }, callOptions(ctx));
+  const minted = await ctx.options.peers.keys.generateKey({ settings: withKeyType(b, settings(b)), key, givenParams, serviceAccount }, callOptions(ctx));
   // A new key has no ledger rows: it shows what it was given as spent, if anything. LiteLLM names the hash token_id as well as token.
   const info = minted.info!;
   sendJson(ctx.res, 200, { key: minted.key, token_id: info.keyHash, ...keyInfo(info, info.spend ?? info.spendOffset) });
@@ -208,6 +222,20 @@ export async function bulkUpdateKeys(ctx: RequestContext): Promise<void> {
 }
 
 /** Without ?key=, the caller's own key, as in LiteLLM (which then names it by its hash). */
+/**
+ * POST /v2/key/info { keys: [key or hash, …] }: each key's info that the
+ * caller may see, as /key/info gives it; 404 when it may see none of them.
+ */
+export async function keysInfoRoute(ctx: RequestContext): Promise<void> {
+  const keys = optional(await body(ctx), "keys", isStrings, "a list of keys or key hashes");
+  if (keys === undefined || keys.length === 0) throw bad("keys is required: a list of keys or key hashes", "keys");
+  if (keys.length > MAX_KEY_PAGE_SIZE) throw bad(`keys may name at most ${MAX_KEY_PAGE_SIZE} keys`, "keys");
+  const found = (await Promise.all(keys.map((k) => unlessMissing(ctx.options.peers.keys.getKey({ ref: keyRef(k, "keys") }, callOptions(ctx)))))).flatMap((r) => (r ? [r.key!] : []));
+  if (found.length === 0) throw gatewayError("No keys found", Code.NotFound, { type: "not_found_error", param: "keys" });
+  const spend = await spendOf(ctx, found);
+  sendJson(ctx.res, 200, { key: keys, info: found.map((k, i) => keyInfo(k, spend[i]!)) });
+}
+
 export async function keyInfoRoute(ctx: RequestContext): Promise<void> {
   const param = queryOf(ctx.req).get("key") ?? "";
   const own = apiKeyOf(ctx);

@@ -1,11 +1,8 @@
 import type { SpendLogDay } from "@gateway/proto/accounting/v1/accounting_pb.js";
-
-const DAY_MS = 86_400_000;
+import { DAY_MS, isoDay } from "../days.js";
 
 /** One day of LiteLLM's summarized /spend/logs: its spend, by user and by model, and by key hash (keys of their own). */
 type SummaryDay = { startTime: string; spend: number; users: Record<string, number>; models: Record<string, number> } & Record<string, unknown>;
-
-const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * LiteLLM's answer to /spend/logs given start_date and end_date: a day's

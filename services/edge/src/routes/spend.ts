@@ -3,6 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey } from "@gateway/common";
 import { UsageStatus, type UsageEvent } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { RequestContext } from "../context.js";
+import { DAY_MS } from "../days.js";
 import { asMasterKey, asViewer, intParam, queryOf, sendJson, spendReader } from "../http.js";
 import { spendLogSummary } from "./spend-log-summary.js";
 
@@ -24,7 +25,7 @@ function dateParam(ctx: RequestContext, name: string, endOfDay: boolean): number
   if (Number.isNaN(ms) || ms < 0 || ms > LAST_DATE_MS) {
     throw gatewayError(`${name} must be a date from 1970-01-01 to 9999-12-31: ${value}`, Code.InvalidArgument, { type: "invalid_request_error", param: name });
   }
-  return dayOnly && endOfDay ? ms + 86_400_000 - 1 : ms;
+  return dayOnly && endOfDay ? ms + DAY_MS - 1 : ms;
 }
 
 /** The ledger row in LiteLLM's spend-log shape. */

@@ -67,6 +67,16 @@ export function requireOrganizationAdmin(deps: AdminDeps, caller: Caller, organi
   }
 }
 
+/** A service account key (LiteLLM's): a team's key with no user, made by an admin or an admin of the team. */
+export function checkServiceAccountKey(deps: AdminDeps, caller: Caller, patch: KeyPatch): void {
+  if (!patch.teamId) throw gatewayError("team_id is required for service account keys", Code.InvalidArgument, { type: "invalid_request_error", param: "team_id" });
+  if (patch.userId) throw gatewayError("a service account key belongs to no user: give no user_id", Code.InvalidArgument, { type: "invalid_request_error", param: "user_id" });
+  requireTeamAdmin(deps, caller, patch.teamId, "its service account keys");
+  if (!administers(caller.userRole) && patch.organizationId && organizationRole(deps, caller.userId, patch.organizationId) === undefined) {
+    throw forbidden(`User=${caller.userId} is not a member of organization=${patch.organizationId}`);
+  }
+}
+
 /** A key may be changed, regenerated or deleted by an admin, its user, or an admin of its team (the caller is a writer). */
 export const mayChangeKey = (deps: AdminDeps, caller: Caller, row: KeyRow): boolean =>
   administers(caller.userRole) || (caller.userId !== "" && row.userId === caller.userId) || isTeamAdmin(deps, caller, row.teamId);
@@ -120,7 +130,8 @@ export function checkOwnKeyWrite(deps: AdminDeps, caller: Caller, patch: KeyPatc
   if (patch.organizationId && organizationRole(deps, caller.userId, patch.organizationId) === undefined) {
     throw forbidden(`User=${caller.userId} is not a member of organization=${patch.organizationId}`);
   }
-  if (owner !== caller.userId && !(isTeamAdmin(deps, caller, teamId) && memberRole(deps, owner, teamId) !== undefined)) {
+  // A team admin writes the team's keys of its members, and those of no user (service accounts).
+  if (owner !== caller.userId && !(isTeamAdmin(deps, caller, teamId) && (owner === "" || memberRole(deps, owner, teamId) !== undefined))) {
     throw forbidden(`User can only create keys for themselves, or as a team admin for the team's members. Got user_id=${owner}, Your ID=${caller.userId}`);
   }
   const allowed = modelsOf(deps.users.get(owner)?.models ?? []).modelList;

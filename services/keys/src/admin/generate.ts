@@ -5,7 +5,7 @@ import type { GenerateKeyRequest, RegenerateKeyRequest, VirtualKey } from "@gate
 import { toRecord } from "../key-record.js";
 import { keyName, newKey } from "../key-token.js";
 import { carrySpend, setBudgetSpend, spendOffsetPatch } from "./carry-spend.js";
-import { checkOwnKeyWrite, keyToChange, requireWriter, type Caller } from "./access.js";
+import { checkOwnKeyWrite, checkServiceAccountKey, keyToChange, requireWriter, type Caller } from "./access.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { boundKeyLimits, checkKeyGeneration, withKeyDefaults, withTeamKeyDuration } from "./key-rules.js";
 import { checkKeyOrganization, inOrganization } from "./organization-rules.js";
@@ -35,7 +35,8 @@ export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest, call
   const key = chosenOrNew(req.key);
   const patch = settingsPatch(req.settings);
   checkKeyGeneration(deps, caller, patch, req.givenParams);
-  checkOwnKeyWrite(deps, caller, patch);
+  if (req.serviceAccount) checkServiceAccountKey(deps, caller, patch);
+  else checkOwnKeyWrite(deps, caller, patch);
   withTeamKeyDuration(deps, patch);
   withKeyDefaults(deps, patch);
   boundKeyLimits(deps, patch, true);
