@@ -274,6 +274,8 @@ const litellmSettings = z.looseObject({
   /** Answer a request the same as an earlier identical one from the response cache. */
   cache: z.boolean().optional(),
   cache_params: cacheParams.optional(),
+  /** List a wildcard group in /v1/models as the models its deployments' providers list (their GET /models), not as its pattern. */
+  check_provider_endpoint: z.boolean().optional(),
   /** Change requests Anthropic's format refuses (tool calls in a history without tools, the assistant first) so they are taken. */
   modify_params: z.boolean().optional(),
   request_timeout: z.number().positive().optional(),

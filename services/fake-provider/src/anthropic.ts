@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import type { Behavior } from "./behavior.js";
+import { listedModels, type Behavior } from "./behavior.js";
 import {
   arrive,
   completionTokens,
@@ -239,7 +239,18 @@ export function createMessagesAnswer(): MessagesAnswer {
 /** The model as Anthropic's API takes it: named in the body. */
 const bodyModel: ModelOf = (body) => (typeof body.model === "string" ? { model: body.model } : { refusal: "model: Field required" });
 
-/** Builds the handler for POST /v1/messages; `getBehavior` is read per request. */
+/** Anthropic's GET /v1/models: every listed model in one page. */
+function listAnthropicModels(res: ServerResponse, behavior: Behavior): void {
+  const ids = listedModels(behavior);
+  sendJson(res, 200, {
+    data: ids.map((id) => ({ type: "model", id, display_name: id, created_at: "2025-01-01T00:00:00Z" })),
+    has_more: false,
+    first_id: ids[0] ?? null,
+    last_id: ids.at(-1) ?? null,
+  });
+}
+
+/** Builds the handler for POST /v1/messages (and GET /v1/models); `getBehavior` is read per request. */
 export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
   const answer = createMessagesAnswer();
   return async (call, res) => {
@@ -249,8 +260,9 @@ export function createAnthropicHandler(getBehavior: () => Behavior): Handler {
     if (behavior.requireApiKey !== undefined && call.headers["x-api-key"] !== behavior.requireApiKey) {
       return sendError(res, 401, "invalid x-api-key");
     }
-    if (call.method !== "POST") return sendError(res, 404, `Not found: ${call.method} ${call.path}`);
     if (!call.headers["anthropic-version"]) return sendError(res, 400, "anthropic-version: header is required");
+    if (call.method === "GET" && call.path === "/v1/models") return listAnthropicModels(res, behavior);
+    if (call.method !== "POST") return sendError(res, 404, `Not found: ${call.method} ${call.path}`);
     return answer(call, res, signal, behavior, bodyModel);
   };
 }

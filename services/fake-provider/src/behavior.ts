@@ -48,6 +48,8 @@ export interface Behavior {
    * key signing AssumeRole, and issues it as the temporary credentials' secret.
    */
   requireApiKey?: string;
+  /** The model names the providers' model lists give (OpenAI's GET /models, Anthropic's GET /v1/models, Gemini's GET /v1beta/models); default ["fake-model"]. */
+  listedModels?: string[];
   /**
    * A service account's public key (PEM): when set, the /token endpoint
    * verifies the RS256 signature of JWT assertions with it.
@@ -88,6 +90,11 @@ export interface Behavior {
    * (`usage.cost.total_cost`).
    */
   reportedCost?: { usd: number; as: "openrouter" | "perplexity" };
+}
+
+/** The model names the fake's model lists give. */
+export function listedModels(behavior: Behavior): string[] {
+  return behavior.listedModels ?? ["fake-model"];
 }
 
 export function defaultBehavior(overrides: Partial<Behavior> = {}): Behavior {

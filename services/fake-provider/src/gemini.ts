@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import type { Behavior } from "./behavior.js";
+import { listedModels, type Behavior } from "./behavior.js";
 import {
   arrive,
   completionTokens,
@@ -208,6 +208,9 @@ export function createGeminiHandler(getBehavior: () => Behavior): Handler {
     const key = call.headers["x-goog-api-key"] ?? call.query.key;
     if (behavior.requireApiKey !== undefined && key === undefined) return sendError(res, 403, "Method doesn't allow unregistered callers.");
     if (behavior.requireApiKey !== undefined && key !== behavior.requireApiKey) return sendError(res, 400, "API key not valid. Please pass a valid API key.");
+    if (call.method === "GET" && call.path === "/v1beta/models") {
+      return sendJson(res, 200, { models: listedModels(behavior).map((id) => ({ name: `models/${id}`, displayName: id, supportedGenerationMethods: ["generateContent"] })) });
+    }
     const match = PATH.exec(call.path);
     if (call.method !== "POST" || !match) return sendError(res, 404, `${call.path} is not found.`);
     return answer(call, res, signal, behavior, decodeURIComponent(match[1] as string), match[2] as GeminiMethod);

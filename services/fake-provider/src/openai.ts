@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import type { Behavior } from "./behavior.js";
+import { listedModels, type Behavior } from "./behavior.js";
 import { createBatchStore, STORE_ROUTES, type StoreRoute } from "./batches.js";
 import {
   arrive,
@@ -190,10 +190,10 @@ function embeddingList(body: Json): Json | Refusal {
   };
 }
 
-function listModels(res: ServerResponse): void {
+function listModels(res: ServerResponse, behavior: Behavior): void {
   sendJson(res, 200, {
     object: "list",
-    data: [{ id: "fake-model", object: "model", created: 0, owned_by: "fake" }],
+    data: listedModels(behavior).map((id) => ({ id, object: "model", created: 0, owned_by: "fake" })),
   });
 }
 
@@ -266,7 +266,7 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
     if (!authorized(call, behavior.requireApiKey, azure)) {
       return sendError(res, 401, "Incorrect API key provided.", "invalid_api_key");
     }
-    if (route === "GET /models") return listModels(res);
+    if (route === "GET /models") return listModels(res, behavior);
     if (!ROUTES.has(route) || (azure && !call.query["api-version"]) || (route === "POST /responses" && (azure || behavior.noResponsesApi === true))) {
       return sendError(res, 404, `Invalid URL (${call.method} ${call.path})`);
     }

@@ -99,7 +99,8 @@ function router(getBehavior: () => Behavior, tokens: IssuedTokens, sessions: Iss
     if (call.path.startsWith("/computeMetadata/")) return metadata;
     if (call.path === "/sts") return sts;
     if (call.path.startsWith("/v1/projects/") || call.path.startsWith("/v1beta1/projects/")) return vertex;
-    if (call.path === "/v1/messages") return anthropic;
+    // Both list models at /v1/models: Anthropic's clients send anthropic-version.
+    if (call.path === "/v1/messages" || (call.path === "/v1/models" && call.headers["anthropic-version"] !== undefined)) return anthropic;
     if (call.path.startsWith("/model/")) return bedrock;
     if (call.path.startsWith("/v1beta/")) return gemini;
     if (call.path.startsWith("/mistral/")) return mistral;

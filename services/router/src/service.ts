@@ -45,6 +45,7 @@ import { routeCall, type RoutedCall, type RoutingState } from "./routing.js";
 import type { SharedAnswers } from "./shared-answers.js";
 import { StoredPayload } from "./stored-payload.js";
 import { timestamp, type UsagePublisher } from "./usage-publisher.js";
+import { withProviderModels, WildcardListing } from "./wildcard-listing.js";
 
 export interface RouterDeps {
   /** The model list and strategy in force; replaced on config reload and runtime model changes. */
@@ -150,6 +151,8 @@ const NO_TAGS: readonly string[] = [];
 const CLIENT_CLOSED = gatewayError("client closed the request", Code.Canceled, { type: "request_cancelled", status: 499 });
 
 export function createRouterService(deps: RouterDeps): ServiceImpl<typeof RouterService> {
+  const wildcardListing = new WildcardListing(deps.logger);
+
   function publishUsage(
     req: CompleteRequest,
     body: OpenAIBody | undefined,
@@ -314,10 +317,11 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       return new CompleteEvents(start, toConnectError, end, CLIENT_CLOSED);
     },
 
-    listModels(req) {
+    async listModels(req) {
       const { groups } = deps.models.table();
       const only = new Set(req.only);
-      const names = only.size === 0 ? groups.listed() : groups.listed().filter((n) => only.has(n));
+      let names = only.size === 0 ? groups.listed() : groups.listed().filter((n) => only.has(n));
+      if (groups.settings.checkProviderEndpoint && !req.withInfo) names = await withProviderModels(names, groups, wildcardListing, req.withWildcardRoutes);
       return { models: names.map((name) => ({ name, created: BigInt(groups.loadedAt), ...(req.withInfo && { info: modelGroupInfo(groups, name) }) })) };
     },
 

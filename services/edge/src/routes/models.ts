@@ -13,10 +13,10 @@ import { jsonOfBytes } from "./model-admin.js";
  * asked, and (`withAliases`) after them each name its or its team's aliases
  * give one of those groups, as LiteLLM lists team aliases.
  */
-export async function modelsFor(ctx: RequestContext, { withInfo = false, withAliases = false } = {}): Promise<ModelGroup[]> {
+export async function modelsFor(ctx: RequestContext, { withInfo = false, withAliases = false, withWildcardRoutes = false } = {}): Promise<ModelGroup[]> {
   const { keys, router } = ctx.options.peers;
   const auth = await keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });
-  const groups = (await router.listModels({ only: auth.models, withInfo })).models;
+  const groups = (await router.listModels({ only: auth.models, withInfo, withWildcardRoutes })).models;
   if (!withAliases) return groups;
   const byName = new Map(groups.map((g) => [g.name, g]));
   const aliases = Object.entries(auth.modelAliases).flatMap(([name, group]) => {
@@ -77,9 +77,15 @@ async function answer(ctx: RequestContext, openai: () => Promise<unknown>, anthr
   }
 }
 
-/** GET /v1/models: the model groups the calling key may use, in OpenAI's list shape (or Anthropic's). */
+/**
+ * GET /v1/models: the model groups the calling key may use, in OpenAI's list
+ * shape (or Anthropic's); under check_provider_endpoint, a wildcard group's
+ * as the models its providers list, and its pattern too with
+ * return_wildcard_routes=true.
+ */
 export async function listModels(ctx: RequestContext): Promise<void> {
-  const models = () => modelsFor(ctx, { withAliases: true });
+  const withWildcardRoutes = /^(true|1|yes|on)$/i.test(queryOf(ctx.req).get("return_wildcard_routes") ?? "");
+  const models = () => modelsFor(ctx, { withAliases: true, withWildcardRoutes });
   await answer(
     ctx,
     async () => ({ object: "list", data: (await models()).map(modelObject) }),

@@ -31,6 +31,8 @@ export interface RouterSettings {
   lowestLatencyBuffer: number;
   /** enable_tag_filtering: a request goes to the deployments its tags name (tag-routing.ts). */
   tagFiltering: boolean;
+  /** litellm_settings.check_provider_endpoint: wildcard groups are listed as their providers' models (wildcard-listing.ts). */
+  checkProviderEndpoint: boolean;
 }
 
 // LiteLLM's defaults for allowed_fails, cooldown_time, max_fallbacks and
@@ -67,5 +69,6 @@ export function routerSettings(config: GatewayConfig): RouterSettings {
     aliases: groupAliases(config),
     lowestLatencyBuffer: r.routing_strategy_args?.lowest_latency_buffer ?? 0,
     tagFiltering: r.enable_tag_filtering ?? false,
+    checkProviderEndpoint: l.check_provider_endpoint ?? false,
   };
 }

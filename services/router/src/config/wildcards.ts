@@ -16,6 +16,16 @@ export class WildcardName {
     return name.includes("*");
   }
 
+  /** One "*" only: then `fill` is the name `match` reads back. */
+  get single(): boolean {
+    return this.prefix.length + this.suffix.length === this.pattern.length - 1;
+  }
+
+  /** The name the pattern stands for with its "*" as `text`. */
+  fill(text: string): string {
+    return this.prefix + text + this.suffix;
+  }
+
   /** The text the "*" stands for in `name`, or undefined when it does not match. */
   match(name: string): string | undefined {
     if (name.length < this.prefix.length + this.suffix.length || !name.startsWith(this.prefix) || !name.endsWith(this.suffix)) return undefined;

@@ -5,7 +5,7 @@ import { chunksFromAnthropic, fromAnthropicMessage, streamError } from "../trans
 import { fitConversation } from "../translate/fit-conversation.js";
 import { fromAnthropicUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
-import { eventJson, incompleteStream, postJson, readEvents, readJsonObject, scrub } from "./http.js";
+import { eventJson, fieldsOf, getJson, incompleteStream, postJson, readEvents, readJsonObject, scrub } from "./http.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./provider.js";
 
 const ANTHROPIC_API_BASE = "https://api.anthropic.com";
@@ -19,8 +19,12 @@ const endpoint = perDeployment((d) => {
   const url = base.endsWith("/v1/messages") ? base : base.endsWith("/v1") ? `${base}/messages` : `${base}/v1/messages`;
   const headers: Record<string, string> = { "anthropic-version": ANTHROPIC_VERSION };
   if (d.apiKey) headers["x-api-key"] = d.apiKey;
-  return { url, headers };
+  return { url, modelsUrl: `${url.slice(0, -"/messages".length)}/models`, headers };
 });
+
+// Pages of Anthropic's model list read, at its largest page size: far more models than it has.
+const MODEL_PAGE = 1000;
+const MOST_MODEL_PAGES = 10;
 
 /** A chat call's Anthropic Messages request, fitted to what Anthropic takes under modify_params. */
 export function anthropicRequest(call: ProviderCall, stream: boolean): Json {
@@ -101,8 +105,23 @@ export function anthropicAt(provider: string, host: MessagesHost): ProviderAdapt
 }
 
 /** Anthropic's own API, with an API key. */
-export const anthropicAdapter = anthropicAt("anthropic", (call, body) => {
-  const d = call.deployment;
-  const { url, headers } = endpoint(d);
-  return { url, headers, body, secret: d.apiKey };
-});
+export const anthropicAdapter: ProviderAdapter = {
+  ...anthropicAt("anthropic", (call, body) => {
+    const d = call.deployment;
+    const { url, headers } = endpoint(d);
+    return { url, headers, body, secret: d.apiKey };
+  }),
+
+  async listModels(d, signal) {
+    const { modelsUrl, headers } = endpoint(d);
+    const names: string[] = [];
+    let after = "";
+    for (let page = 0; page < MOST_MODEL_PAGES; page++) {
+      const list = await getJson("anthropic", d, `${modelsUrl}?limit=${MODEL_PAGE}${after && `&after_id=${encodeURIComponent(after)}`}`, headers, signal);
+      names.push(...fieldsOf(list["data"], "id"));
+      after = typeof list["last_id"] === "string" ? list["last_id"] : "";
+      if (list["has_more"] !== true || after === "") break;
+    }
+    return names;
+  },
+};

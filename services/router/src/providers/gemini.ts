@@ -5,11 +5,14 @@ import { GEMINI_CHAT_PARAMS, toGeminiRequest } from "../translate/gemini-request
 import { chunksFromGemini, fromGeminiResponse } from "../translate/gemini-response.js";
 import { fromGeminiUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
-import { eventJson, postJson, readEvents, readJsonObject, scrub } from "./http.js";
+import { eventJson, fieldsOf, getJson, postJson, readEvents, readJsonObject, scrub } from "./http.js";
 import { ProviderError, type Json, type ProviderAdapter, type ProviderCall } from "./provider.js";
 
 const GEMINI_API_BASE = "https://generativelanguage.googleapis.com";
 const API_VERSION = "v1beta";
+// Pages of Gemini's model list read, at its largest page size: far more models than it has.
+const MODEL_PAGE = 1000;
+const MOST_MODEL_PAGES = 10;
 
 // The key goes in a header rather than ?key=, so it stays out of URLs and whatever logs them.
 const endpoint = perDeployment((d) => {
@@ -17,6 +20,7 @@ const endpoint = perDeployment((d) => {
   const versioned = /\/v1(beta|alpha)?$/.test(base) ? base : `${base}/${API_VERSION}`;
   const model = `${versioned}/models/${encodeURIComponent(d.providerModel)}`;
   return {
+    modelsUrl: `${versioned}/models`,
     modelName: `models/${d.providerModel}`,
     generateUrl: `${model}:generateContent`,
     streamUrl: `${model}:streamGenerateContent?alt=sse`,
@@ -95,5 +99,19 @@ export const geminiAdapter: ProviderAdapter = {
     const { embedUrl, headers, modelName } = endpoint(d);
     const response = await postJson("gemini", { url: embedUrl, headers, body: toGeminiEmbeddingsRequest(call.body, modelName), call, secret: d.apiKey });
     return fromGeminiEmbeddings(await readJsonObject(response, "gemini", call.signal), call.body, d.providerModel);
+  },
+
+  async listModels(d, signal) {
+    const { modelsUrl, headers } = endpoint(d);
+    const names: string[] = [];
+    let token = "";
+    for (let page = 0; page < MOST_MODEL_PAGES; page++) {
+      const list = await getJson("gemini", d, `${modelsUrl}?pageSize=${MODEL_PAGE}${token && `&pageToken=${encodeURIComponent(token)}`}`, headers, signal);
+      // Gemini names them "models/gemini-2.5-flash"; calls name them without the prefix.
+      names.push(...fieldsOf(list["models"], "name").map((name) => name.replace(/^models\//, "")));
+      token = typeof list["nextPageToken"] === "string" ? list["nextPageToken"] : "";
+      if (token === "") break;
+    }
+    return names;
   },
 };

@@ -341,6 +341,21 @@ export function eventJson(data: string, provider: string): Json {
   return value as Json;
 }
 
+/** GETs a JSON object from the provider on behalf of a deployment (a list of its models); a failure is a ProviderError. */
+export async function getJson(provider: string, d: Deployment, url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Json> {
+  const response = await send(provider, { url, headers, call: { deployment: d, signal }, secret: d.apiKey }, "GET", headers, null);
+  return readJsonObject(response, provider, signal);
+}
+
+/** The string `field` of each object in a list a provider sent (its models' ids); anything else in it is skipped. */
+export function fieldsOf(list: unknown, field: string): string[] {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item: unknown) => {
+    const value = item !== null && typeof item === "object" ? (item as Json)[field] : undefined;
+    return typeof value === "string" && value !== "" ? [value] : [];
+  });
+}
+
 /** Reads a successful response's body as a JSON object, or throws a ProviderError. */
 export async function readJsonObject(response: Dispatcher.ResponseData, provider: string, signal: AbortSignal): Promise<Json> {
   return (await readJsonObjectBytes(response, provider, signal)).value;

@@ -2,7 +2,7 @@ import { withFields } from "@gateway/common";
 import type { Deployment } from "../config/deployment.js";
 import { fromOpenAIUsage, fromRerankUsage, fromResponsesUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
-import { eventJson, incompleteStream, postForm, postJson, readEvents, readJsonObject, readJsonObjectBytes, readMedia, scrub } from "./http.js";
+import { eventJson, fieldsOf, getJson, incompleteStream, postForm, postJson, readEvents, readJsonObject, readJsonObjectBytes, readMedia, scrub } from "./http.js";
 import { ProviderError, type ChatChunk, type ChatResult, type Json, type JsonResult, type NamedEvent, type ProviderAdapter, type ProviderCall } from "./provider.js";
 
 const OPENAI_API_BASE = "https://api.openai.com/v1";
@@ -24,6 +24,8 @@ export interface OpenAIEndpoint {
   moderationsUrl?: string;
   /** OpenAI's Files and Batch APIs: a path's URL (/files, /batches/…) with a query. */
   accountUrl(path: string, query: string): string;
+  /** The list of the models the key may call (GET /models), where the server's list names them as calls do (not Azure's). */
+  modelsUrl?: string;
   headers: Record<string, string>;
 }
 
@@ -103,6 +105,12 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     accountApi: (d) => {
       const { accountUrl, headers } = endpoint(d);
       return { url: accountUrl, headers };
+    },
+
+    async listModels(d, signal) {
+      const { modelsUrl, headers } = endpoint(d);
+      if (modelsUrl === undefined) throw new ProviderError(`${provider} deployments do not list their models`, 400, "invalid_request_error");
+      return fieldsOf((await getJson(provider, d, modelsUrl, headers, signal))["data"], "id");
     },
 
     async embeddings(call): Promise<JsonResult> {
@@ -212,6 +220,7 @@ export function openAIEndpointAt(base: string, apiKey: string | undefined): Open
     rerankUrl: `${base}/rerank`,
     moderationsUrl: `${base}/moderations`,
     accountUrl: (path, query) => (query === "" ? base + path : `${base}${path}?${query}`),
+    modelsUrl: `${base}/models`,
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
   };
 }

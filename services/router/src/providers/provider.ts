@@ -135,6 +135,12 @@ export interface ProviderAdapter {
   generateContentStream?(call: ProviderCall): Promise<AsyncIterable<Json>>;
   /** OpenAI's Files and Batch APIs, for providers that serve them in its shapes; unset when the provider has none here. */
   accountApi?(d: Deployment): AccountApi;
+  /**
+   * The names of the models the provider offers the deployment's key, as it
+   * lists them (LiteLLM's check_provider_endpoint, for wildcard deployments);
+   * unset when the provider has no such list here.
+   */
+  listModels?(d: Deployment, signal: AbortSignal): Promise<string[]>;
 }
 
 /** A provider's failure, in OpenAI's terms, with nothing secret in its message. */
