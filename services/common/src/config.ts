@@ -468,22 +468,55 @@ export function ignoredSettings(config: GatewayConfig): string[] {
 
 const ENV_PREFIX = "os.environ/";
 
-/** Replaces every "os.environ/NAME" string with that variable's value. */
-function resolveEnv(value: unknown, path: string, env: NodeJS.ProcessEnv): unknown {
+/** Whether the setting at `path` is one this gateway does not read (it is only named at start). */
+function unreadSetting(path: string): boolean {
+  const cache = /^litellm_settings\.cache_params\.([^.[]+)$/.exec(path);
+  if (cache) return !READ_SETTINGS["cache_params"]!.has(cache[1]!);
+  const section = /^(general_settings|router_settings|litellm_settings)\.([^.[]+)$/.exec(path);
+  if (section) return !READ_SETTINGS[section[1]!]!.has(section[2]!);
+  const params = /^model_list\[\d+\]\.litellm_params\.([^.[]+)$/.exec(path);
+  return params !== null && !READ_SETTINGS["litellm_params"]!.has(params[1]!);
+}
+
+/**
+ * Where an unset variable leaves the setting unset, as LiteLLM leaves it,
+ * rather than stop the start: the database (the gateway then takes
+ * DATABASE_URL, or its embedded one) and settings it does not read.
+ */
+const mayBeUnset = (path: string): boolean => path === "general_settings.database_url" || unreadSetting(path);
+
+// The settings each config left unset for want of their variables, to be named at start.
+const UNSET_BY_CONFIG = new WeakMap<GatewayConfig, string[]>();
+
+/** The settings `config` left unset as their variables were not set ("general_settings.database_url (DATABASE_URL)"). */
+export const unsetSettings = (config: GatewayConfig): readonly string[] => UNSET_BY_CONFIG.get(config) ?? [];
+
+/**
+ * Replaces every "os.environ/NAME" string with that variable's value; one
+ * that is not set stops the start, unless the setting may be left unset
+ * (it is then left out, and listed in `unset`).
+ */
+function resolveEnv(value: unknown, path: string, env: NodeJS.ProcessEnv, unset: string[] = []): unknown {
   if (typeof value === "string" && value.startsWith(ENV_PREFIX)) {
     const name = value.slice(ENV_PREFIX.length);
     const resolved = env[name];
     if (resolved === undefined || resolved === "") {
+      if (mayBeUnset(path)) {
+        unset.push(`${path} (${name})`);
+        return undefined;
+      }
       throw new ConfigError(`${path} names environment variable ${name}, which is not set`);
     }
     // What config takes from the environment is mostly secrets: keep it out of the logs.
     redactInLogs([resolved]);
     return resolved;
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolveEnv(v, `${path}[${i}]`, env));
+  if (Array.isArray(value)) return value.map((v, i) => resolveEnv(v, `${path}[${i}]`, env, unset));
   if (value !== null && typeof value === "object") {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, resolveEnv(v, path ? `${path}.${k}` : k, env)]),
+      Object.entries(value)
+        .map(([k, v]) => [k, resolveEnv(v, path ? `${path}.${k}` : k, env, unset)])
+        .filter(([, v]) => v !== undefined),
     );
   }
   return value;
@@ -583,12 +616,14 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
   }
   if (isMap(raw)) raw = withIncludes(raw, dir);
   applyEnvironmentVariables(raw, env);
-  const result = configSchema.safeParse(resolveEnv(raw, "", env));
+  const unset: string[] = [];
+  const result = configSchema.safeParse(resolveEnv(raw, "", env, unset));
   if (!result.success) {
     const issues = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
     throw new ConfigError(`config is invalid: ${issues.join("; ")}`);
   }
   const config = result.data;
+  if (unset.length > 0) UNSET_BY_CONFIG.set(config, unset);
   if (config.general_settings.master_key === undefined && env["LITELLM_MASTER_KEY"]) {
     config.general_settings.master_key = env["LITELLM_MASTER_KEY"];
   }

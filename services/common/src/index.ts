@@ -6,6 +6,7 @@ export {
   ConfigError,
   groupAliases,
   ignoredSettings,
+  unsetSettings,
   includedFiles,
   loadConfig,
   parseConfig,

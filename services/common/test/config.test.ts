@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { asksLiteLLMMetrics, ConfigError, ignoredSettings, includedFiles, loadConfig, parseConfig } from "../src/config.js";
+import { asksLiteLLMMetrics, ConfigError, ignoredSettings, includedFiles, loadConfig, parseConfig, unsetSettings } from "../src/config.js";
 
 const MODEL = `model_list:
   - model_name: fast-model
@@ -45,6 +45,19 @@ describe("config.yaml", () => {
   it("still names a variable that nothing sets", () => {
     expect(() => parseConfig(MODEL, {})).toThrow("names environment variable MY_PROVIDER_KEY, which is not set");
   });
+  it("leaves the database and settings it does not read unset when their variables are not, naming them", () => {
+    const config = parseConfig(
+      `${MODEL}general_settings:\n  database_url: os.environ/DATABASE_URL\nrouter_settings:\n  redis_host: os.environ/REDIS_HOST\n  redis_port: 6379\n`,
+      { MY_PROVIDER_KEY: "sk-set" },
+    );
+    expect(config.general_settings.database_url).toBeUndefined();
+    expect(unsetSettings(config)).toEqual(["general_settings.database_url (DATABASE_URL)", "router_settings.redis_host (REDIS_HOST)"]);
+    expect(ignoredSettings(config)).toEqual(["router_settings.redis_port"]);
+    expect(unsetSettings(parseConfig(MODEL, { MY_PROVIDER_KEY: "sk-set" }))).toEqual([]);
+    // A setting the gateway reads still needs its variable.
+    expect(() => parseConfig(`general_settings:\n  master_key: os.environ/MY_MASTER_KEY\n`, {})).toThrow("general_settings.master_key names environment variable MY_MASTER_KEY, which is not set");
+  });
+
   it("reads general_settings.database_url and store_model_in_db, as LiteLLM's configs set them", () => {
     const config = parseConfig(`general_settings:\n  database_url: os.environ/MY_DATABASE_URL\n  store_model_in_db: true\n`, { MY_DATABASE_URL: "postgres://u:p@db:5432/gw" });
     expect(config.general_settings.database_url).toBe("postgres://u:p@db:5432/gw");

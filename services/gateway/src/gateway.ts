@@ -9,6 +9,7 @@ import {
   directClient,
   gatewaySecret,
   ignoredSettings,
+  unsetSettings,
   InternalCredential,
   loadConfig,
   metrics,
@@ -57,6 +58,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const config = loadConfig(options.configPath);
   const ignored = ignoredSettings(config);
   if (ignored.length > 0) logger.warn({ path: options.configPath, ignored }, "config.yaml has LiteLLM settings this gateway does not implement; they have no effect");
+  const unset = unsetSettings(config);
+  if (unset.length > 0) logger.warn({ path: options.configPath, unset }, "config.yaml names environment variables that are not set for these settings, which are left unset");
   if (asksLiteLLMMetrics(config)) metrics.serveLiteLLM(config.litellm_settings.enable_end_user_cost_tracking_prometheus_only === true);
   const unpriced = unpricedModels(config.model_list);
   if (unpriced.length > 0 && ["all", "router"].includes(options.service)) {
