@@ -33,7 +33,6 @@ import type { BackgroundHealth } from "./model-admin/background-health.js";
 import { checkHealth } from "./model-admin/check-health.js";
 import { deleteModel } from "./model-admin/delete-model.js";
 import { getModelInfo } from "./model-admin/get-model-info.js";
-import { modelGroupInfo } from "./model-admin/model-group-info.js";
 import type { ModelStore } from "./model-admin/model-store.js";
 import { updateModel } from "./model-admin/update-model.js";
 import type { LiveModelList } from "./model-list.js";
@@ -45,7 +44,8 @@ import { routeCall, type RoutedCall, type RoutingState } from "./routing.js";
 import type { SharedAnswers } from "./shared-answers.js";
 import { StoredPayload } from "./stored-payload.js";
 import { timestamp, type UsagePublisher } from "./usage-publisher.js";
-import { withProviderModels, WildcardListing } from "./wildcard-listing.js";
+import { listModels } from "./model-listing.js";
+import { WildcardListing } from "./wildcard-listing.js";
 
 export interface RouterDeps {
   /** The model list and strategy in force; replaced on config reload and runtime model changes. */
@@ -317,13 +317,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
       return new CompleteEvents(start, toConnectError, end, CLIENT_CLOSED);
     },
 
-    async listModels(req) {
-      const { groups } = deps.models.table();
-      const only = new Set(req.only);
-      let names = only.size === 0 ? groups.listed() : groups.listed().filter((n) => only.has(n));
-      if (groups.settings.checkProviderEndpoint && !req.withInfo) names = await withProviderModels(names, groups, wildcardListing, req.withWildcardRoutes);
-      return { models: names.map((name) => ({ name, created: BigInt(groups.loadedAt), ...(req.withInfo && { info: modelGroupInfo(groups, name) }) })) };
-    },
+    listModels: (req) => listModels(deps.models.table().groups, wildcardListing, req),
 
     addModel: admin((req) => addModel(deps.models, storeOf(deps), req)),
 

@@ -35,7 +35,7 @@ export async function listGeminiModels(ctx: RequestContext): Promise<void> {
     const token = queryOf(ctx.req).get("pageToken") ?? "";
     const from = token === "" ? 0 : Number(Buffer.from(token, "base64url").toString());
     if (!Number.isSafeInteger(from) || from < 0) throw invalidPageToken();
-    const models = await modelsFor(ctx, { withAliases: true });
+    const models = await modelsFor(ctx, {}, { withAliases: true });
     const to = from + size;
     sendJson(ctx.res, 200, {
       models: models.slice(from, to).map(geminiModel),
@@ -51,7 +51,7 @@ export async function getGeminiModel(ctx: RequestContext): Promise<void> {
   takeQueryKey(ctx.req);
   try {
     const name = pathSegment(ctx.path.slice("/v1beta/models/".length));
-    const found = (await modelsFor(ctx, { withAliases: true })).find((m) => m.name === name);
+    const found = (await modelsFor(ctx, {}, { withAliases: true })).find((m) => m.name === name);
     if (!found) throw gatewayError(`models/${name} is not found`, Code.NotFound, { type: "invalid_request_error", param: "model" });
     sendJson(ctx.res, 200, geminiModel(found));
   } catch (err) {

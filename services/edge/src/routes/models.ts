@@ -1,22 +1,27 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
-import type { ModelGroup } from "@gateway/proto/router/v1/router_pb.js";
+import { AccessGroupListing, type ModelGroup } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
 import { anthropicErrorBody } from "../anthropic-errors.js";
 import { apiKeyOf, intParam, pathSegment, queryOf, sendJson } from "../http.js";
 import { sendError } from "../openai-errors.js";
+import { callOptions } from "./admin-request.js";
 import { jsonOfBytes } from "./model-admin.js";
 
+/** How the router lists models, but for whose models: the caller's. */
+type Listing = { withInfo?: boolean; withWildcardRoutes?: boolean; accessGroups?: AccessGroupListing; fallbackType?: string };
+
 /**
- * The model groups the calling key may use, with what they are made of when
- * asked, and (`withAliases`) after them each name its or its team's aliases
- * give one of those groups, as LiteLLM lists team aliases.
+ * The model groups the calling key may use (or, with `teamModels`, those
+ * models), listed as `listing` asks, and (`withAliases`) after them each
+ * name its or its team's aliases give one of those groups, as LiteLLM lists
+ * team aliases.
  */
-export async function modelsFor(ctx: RequestContext, { withInfo = false, withAliases = false, withWildcardRoutes = false } = {}): Promise<ModelGroup[]> {
+export async function modelsFor(ctx: RequestContext, listing: Listing, { withAliases = false, teamModels }: { withAliases?: boolean; teamModels?: string[] | undefined } = {}): Promise<ModelGroup[]> {
   const { keys, router } = ctx.options.peers;
   const auth = await keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });
-  const groups = (await router.listModels({ only: auth.models, withInfo, withWildcardRoutes })).models;
+  const groups = (await router.listModels({ ...listing, only: teamModels ?? auth.models })).models;
   if (!withAliases) return groups;
   const byName = new Map(groups.map((g) => [g.name, g]));
   const aliases = Object.entries(auth.modelAliases).flatMap(([name, group]) => {
@@ -28,6 +33,20 @@ export async function modelsFor(ctx: RequestContext, { withInfo = false, withAli
 
 function modelObject(m: ModelGroup) {
   return { id: m.name, object: "model", created: Number(m.created), owned_by: "openai" };
+}
+
+// FastAPI's true for a boolean query parameter.
+const TRUE = /^(true|1|yes|on|t|y)$/i;
+// A team's models naming every model, as a key's may.
+const EVERY_MODEL = ["all-proxy-models", "all-team-models"];
+
+/** The models of the team `team_id` names, which the caller must be able to read; undefined without team_id. */
+async function teamModels(ctx: RequestContext): Promise<string[] | undefined> {
+  const teamId = queryOf(ctx.req).get("team_id");
+  if (!teamId) return undefined;
+  const { team } = await ctx.options.peers.keys.getTeam({ teamId }, callOptions(ctx));
+  const models = team!.models;
+  return models.some((m) => EVERY_MODEL.includes(m)) ? [] : models;
 }
 
 /**
@@ -84,11 +103,18 @@ async function answer(ctx: RequestContext, openai: () => Promise<unknown>, anthr
  * return_wildcard_routes=true.
  */
 export async function listModels(ctx: RequestContext): Promise<void> {
-  const withWildcardRoutes = /^(true|1|yes|on)$/i.test(queryOf(ctx.req).get("return_wildcard_routes") ?? "");
-  const models = () => modelsFor(ctx, { withAliases: true, withWildcardRoutes });
+  const q = queryOf(ctx.req);
+  const asked = (name: string) => TRUE.test(q.get(name) ?? "");
+  const withMetadata = asked("include_metadata");
+  const listing: Listing = {
+    withWildcardRoutes: asked("return_wildcard_routes"),
+    accessGroups: asked("only_model_access_groups") ? AccessGroupListing.ONLY : asked("include_model_access_groups") ? AccessGroupListing.INCLUDE : AccessGroupListing.UNSPECIFIED,
+    fallbackType: withMetadata ? q.get("fallback_type") || "general" : "",
+  };
+  const models = async () => modelsFor(ctx, listing, { withAliases: true, teamModels: await teamModels(ctx) });
   await answer(
     ctx,
-    async () => ({ object: "list", data: (await models()).map(modelObject) }),
+    async () => ({ object: "list", data: (await models()).map((m) => (withMetadata ? { ...modelObject(m), metadata: { fallbacks: m.fallbacks } } : modelObject(m))) }),
     async () => anthropicPage(ctx, await models()),
   );
 }
@@ -98,7 +124,7 @@ export async function retrieveModel(ctx: RequestContext): Promise<void> {
   const sent = ctx.path.slice(ctx.path.indexOf("/models/") + "/models/".length);
   const name = pathSegment(sent);
   const model = async () => {
-    const found = (await modelsFor(ctx, { withAliases: true })).find((m) => m.name === name);
+    const found = (await modelsFor(ctx, {}, { withAliases: true })).find((m) => m.name === name);
     if (!found) {
       throw gatewayError(`The model '${name}' does not exist`, Code.NotFound, { type: "invalid_request_error", code: "model_not_found", param: "model" });
     }
@@ -118,6 +144,6 @@ export async function retrieveModel(ctx: RequestContext): Promise<void> {
  */
 export async function modelGroupInfo(ctx: RequestContext): Promise<void> {
   const only = queryOf(ctx.req).get("model_group");
-  const groups = (await modelsFor(ctx, { withInfo: true, withAliases: true })).filter((m) => only === null || m.name === only);
+  const groups = (await modelsFor(ctx, { withInfo: true }, { withAliases: true })).filter((m) => only === null || m.name === only);
   sendJson(ctx.res, 200, { data: groups.map((m) => ({ ...(jsonOfBytes(m.info) as object), model_group: m.name })) });
 }

@@ -52,6 +52,8 @@ export class ModelGroups {
     readonly settings: RouterSettings,
     /** router_settings.provider_budget_config, by provider. */
     readonly providerBudgets: ReadonlyMap<string, Budget>,
+    /** LiteLLM's model access groups (model_info.access_groups): each group's model_names. */
+    readonly accessGroups: ReadonlyMap<string, readonly string[]>,
   ) {}
 
   /** `added` are the runtime models (POST /model/new), after the file's. */
@@ -59,10 +61,16 @@ export class ModelGroups {
     const byName = new Map<string, Deployment[]>();
     const ids = new Set<string>();
     const budgets = providerBudgets(config);
+    const accessGroups = new Map<string, string[]>();
     const add = (entry: ModelEntry, where: string, source: Deployment["source"]) => {
       const deployment = buildDeployment(entry, config, supportedProviders, where, source, budgets);
       if (ids.has(deployment.id)) throw new ConfigError(`${where}: deployment id "${deployment.id}" is used twice`);
       ids.add(deployment.id);
+      for (const group of entry.model_info?.access_groups ?? []) {
+        const members = accessGroups.get(group) ?? [];
+        if (!members.includes(entry.model_name)) members.push(entry.model_name);
+        accessGroups.set(group, members);
+      }
       const list = byName.get(entry.model_name) ?? [];
       list.push(deployment);
       byName.set(entry.model_name, list);
@@ -82,7 +90,7 @@ export class ModelGroups {
     for (const [alias, to] of settings.aliases) {
       if (!groups.has(to.group)) throw new ConfigError(`${to.from}.${alias}: no model group is named "${to.group}"`);
     }
-    return new ModelGroups(groups, wildcards, settings, budgets);
+    return new ModelGroups(groups, wildcards, settings, budgets, accessGroups);
   }
 
   /** The deployments of a model_name exactly as configured (wildcard patterns included). */
