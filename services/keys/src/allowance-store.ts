@@ -110,12 +110,44 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
     return row?.granted ?? 0;
   }
 
-  /** Adds to a budget window's spend; its row exists since the first reservation took from it. */
+  /**
+   * Adds to a budget window's spend (its row exists since the first
+   * reservation took from it), and, when the holder's budget has moved to
+   * another window since, to that window's spend and what it holds, in the
+   * same statement: requests admitted before the move settle after it.
+   */
   async addSpend(ref: AllowanceRef, dollars: number): Promise<void> {
-    await this.db
-      .update(allowances)
-      .set({ spend: sql`${allowances.spend} + ${dollars}` })
-      .where(and(eq(allowances.keyId, ref.keyId), eq(allowances.kind, ref.kind), eq(allowances.windowStart, ref.windowStart)));
+    await this.db.execute(sql`
+      WITH settled AS (
+        UPDATE ${allowances} SET spend = spend + ${dollars}
+        WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart}
+        RETURNING carried_to
+      )
+      UPDATE ${allowances} SET spend = spend + ${dollars}, granted = granted + ${Math.ceil(dollars * NANO)}
+      WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = (SELECT carried_to FROM settled)`);
+  }
+
+  /**
+   * Moves a budget to another window (its budget period changed): the new
+   * window starts from the old one's spend (holding as much more of the
+   * limit), and what settles in the old one later is added to the new one
+   * too (addSpend), as is what settles in windows that moved to the old one.
+   * One statement, so a settlement lands before the move or is forwarded.
+   */
+  async moveSpend(from: AllowanceRef, to: AllowanceRef): Promise<void> {
+    await this.db.execute(sql`
+      WITH moved AS (
+        UPDATE ${allowances} SET carried_to = ${to.windowStart}
+        WHERE key_id = ${from.keyId} AND kind = ${from.kind} AND window_start <> ${to.windowStart}
+          AND (window_start = ${from.windowStart} OR carried_to = ${from.windowStart})
+        RETURNING window_start, spend
+      )
+      INSERT INTO ${allowances} (key_id, kind, window_start, granted, spend)
+      SELECT ${to.keyId}, ${to.kind}, ${to.windowStart}, CEIL(spend * ${NANO}), spend FROM moved WHERE window_start = ${from.windowStart}
+      ON CONFLICT (key_id, kind, window_start) DO UPDATE SET
+        granted = ${allowances}.granted + GREATEST(0, CEIL(EXCLUDED.spend * ${NANO}) - CEIL(${allowances}.spend * ${NANO})),
+        spend = GREATEST(${allowances}.spend, EXCLUDED.spend),
+        carried_to = NULL`);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Allowances, type Database } from "@gateway/common";
+import { Allowances, NANO, type Database } from "@gateway/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AllowanceStore } from "../src/allowance-store.js";
 import { keysDatabase, logger } from "./support.js";
@@ -80,5 +80,45 @@ describe("allowances shared by replicas", () => {
     await allowances.close();
     expect(await store.total(r)).toBe(80);
     expect(await new Allowances(store, logger).reserve(pool, 1)).toBe(false);
+  });
+
+  it("moves a budget to a new window with its spend, and forwards what still settles in the old one, also after another move", async () => {
+    const keyId = randomUUID();
+    const at = (windowStart: number) => ({ keyId, kind: "budget" as const, windowStart });
+    const [first, second, third] = [at(1_000), at(2_000), at(3_000)];
+    await store.take(first, NANO, 100 * NANO);
+    await store.addSpend(first, 1.5);
+    await store.moveSpend(first, second);
+    expect(await store.spend([second])).toEqual([1.5]);
+    expect(await store.total(second)).toBe(1.5 * NANO);
+    // A request admitted in the first window settles after the move: both windows count it, the second holds it.
+    await store.addSpend(first, 0.25);
+    expect(await store.spend([first, second])).toEqual([1.75, 1.75]);
+    expect(await store.total(second)).toBe(1.75 * NANO);
+    // Moved again: what settles in either earlier window reaches the newest.
+    await store.moveSpend(second, third);
+    await store.addSpend(first, 0.125);
+    await store.addSpend(second, 0.125);
+    expect(await store.spend([third])).toEqual([2]);
+    // Back to the first window: it takes the newest's spend and stops forwarding; the others forward to it.
+    await store.moveSpend(third, first);
+    await store.addSpend(first, 0.5);
+    await store.addSpend(third, 0.25);
+    expect(await store.spend([first, third])).toEqual([2.75, 2.25]);
+  });
+
+  it("loses none of the spend settling in a window while its budget moves", async () => {
+    const keyId = randomUUID();
+    const [from, to] = [{ keyId, kind: "budget" as const, windowStart: 1_000 }, { keyId, kind: "budget" as const, windowStart: 2_000 }];
+    await store.take(from, NANO, 100 * NANO);
+    const settle = (n: number) => Array.from({ length: n }, () => store.addSpend(from, 0.015625));
+    const before = settle(100);
+    await Promise.all(before.slice(0, 20));
+    // The move, with settlements on every side of it: before, at the same time, after.
+    await Promise.all([...before, store.moveSpend(from, to), ...settle(100)]);
+    await Promise.all(settle(50));
+    const [old, moved] = await store.spend([from, to]);
+    expect(old).toBe(250 * 0.015625);
+    expect(moved).toBe(old);
   });
 });

@@ -7,16 +7,24 @@ import { forbidden, type Caller } from "./access.js";
 import type { AdminDeps } from "./context.js";
 
 /**
- * A change that moves a key (or team) to another budget window (a budget
- * where it had none, another budget_duration) starts the new window from
- * what it had spent, so a budget set or changed later counts it, as in
- * LiteLLM. Changing only max_budget keeps the window and its spend as they are.
+ * A change that moves a key (or team, user, …) to another budget window (a
+ * budget where it had none, another budget_duration) starts the new window
+ * from what it had spent, so a budget set or changed later counts it, as in
+ * LiteLLM: the old window's spend, and what still settles there (requests
+ * admitted before the change, other replicas' spend not yet written), or,
+ * without a budget before, `spendBefore` (the ledger's, read just before).
+ * Changing only max_budget keeps the window and its spend as they are.
  */
 export async function carrySpend(deps: AdminDeps, before: LimitHolder, after: LimitHolder, spendBefore: number | undefined, now = Date.now()): Promise<void> {
-  if (after.maxBudget === null || spendBefore === undefined || !(spendBefore > 0)) return;
-  const windowStart = budgetPeriod(after, now).start;
-  if (before.maxBudget !== null && budgetPeriod(before, now).start === windowStart) return;
-  await deps.allowances.carrySpend({ keyId: after.allowanceId, kind: "budget", windowStart }, spendBefore);
+  if (after.maxBudget === null) return;
+  const to = { keyId: after.allowanceId, kind: "budget" as const, windowStart: budgetPeriod(after, now).start };
+  if (before.maxBudget !== null) {
+    const from = { keyId: before.allowanceId, kind: "budget" as const, windowStart: budgetPeriod(before, now).start };
+    if (from.keyId === to.keyId && from.windowStart === to.windowStart) return;
+    await deps.allowances.moveSpend(from, to);
+    return;
+  }
+  if (spendBefore !== undefined && spendBefore > 0) await deps.allowances.carrySpend(to, spendBefore);
 }
 
 /**

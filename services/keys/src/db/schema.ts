@@ -85,6 +85,11 @@ export const allowances = keys.table(
      * `granted` (which also holds reservations and replicas' unused takes).
      */
     spend: doublePrecision("spend").notNull().default(0),
+    /**
+     * Budget rows: the window the holder's budget moved to (a change of its
+     * budget period), which the spend that still settles here is added to too.
+     */
+    carriedTo: bigint("carried_to", { mode: "number" }),
   },
   (t) => [primaryKey({ columns: [t.keyId, t.kind, t.windowStart] })],
 );

@@ -1,0 +1,1 @@
+ALTER TABLE "keys"."allowances" ADD COLUMN IF NOT EXISTS "carried_to" bigint;
