@@ -14,6 +14,18 @@ export interface AllowanceRef {
 export const refId = (ref: AllowanceRef) => `${ref.keyId}\u0000${ref.kind}\u0000${ref.windowStart}`;
 
 /**
+ * A statement's part that makes the same change to what a budget window
+ * holds (`granted`) in the window it moved to (`carriedTo`, null when it has
+ * not moved): see moveSpend.
+ */
+function forwardGranted(ref: AllowanceRef, carriedTo: SQL, amount: number): SQL {
+  return sql`, forwarded AS (
+          UPDATE ${allowances} SET granted = GREATEST(0, granted + ${amount})
+          WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${carriedTo}
+        )`;
+}
+
+/**
  * The shared side of every limit: how much all replicas together have taken
  * per key, kind and window. Each method is one atomic statement.
  */
@@ -35,15 +47,16 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
   async take(ref: AllowanceRef, amount: number, limit: number): Promise<number | undefined> {
     if (amount > limit) return undefined;
     if (ref.kind === "parallel") return this.takeParallel(ref, amount, limit);
-    const rows = await this.db
-      .insert(allowances)
-      .values({ ...ref, granted: amount })
-      .onConflictDoUpdate({
-        target: [allowances.keyId, allowances.kind, allowances.windowStart],
-        set: { granted: sql`${allowances.granted} + ${amount}` },
-        setWhere: sql`${allowances.granted} + ${amount} <= ${limit}`,
-      })
-      .returning({ granted: allowances.granted });
+    const rows = rowsOf<{ granted: number }>(
+      await this.db.execute(sql`
+        WITH taken AS (
+          INSERT INTO ${allowances} (key_id, kind, window_start, granted) VALUES (${ref.keyId}, ${ref.kind}, ${ref.windowStart}, ${amount})
+          ON CONFLICT (key_id, kind, window_start) DO UPDATE SET granted = ${allowances}.granted + ${amount}
+          WHERE ${allowances}.granted + ${amount} <= ${limit}
+          RETURNING granted, carried_to
+        )${forwardGranted(ref, sql`(SELECT carried_to FROM taken)`, amount)}
+        SELECT granted FROM taken`),
+    );
     return rows[0]?.granted;
   }
 
@@ -84,22 +97,25 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
       await this.takeParallel(ref, amount, Number.MAX_VALUE);
       return;
     }
-    await this.db
-      .insert(allowances)
-      .values({ ...ref, granted: amount })
-      .onConflictDoUpdate({
-        target: [allowances.keyId, allowances.kind, allowances.windowStart],
-        set: { granted: sql`${allowances.granted} + ${amount}` },
-      });
+    await this.db.execute(sql`
+      WITH charged AS (
+        INSERT INTO ${allowances} (key_id, kind, window_start, granted) VALUES (${ref.keyId}, ${ref.kind}, ${ref.windowStart}, ${amount})
+        ON CONFLICT (key_id, kind, window_start) DO UPDATE SET granted = ${allowances}.granted + ${amount}
+        RETURNING carried_to
+      )${forwardGranted(ref, sql`(SELECT carried_to FROM charged)`, amount)}
+      SELECT 1`);
   }
 
   /** Gives back what a replica took and did not use. */
   async giveBack(ref: AllowanceRef, amount: number): Promise<void> {
     if (ref.kind === "parallel") return this.giveBackParallel(ref, amount);
-    await this.db
-      .update(allowances)
-      .set({ granted: sql`GREATEST(0, ${allowances.granted} - ${amount})` })
-      .where(and(eq(allowances.keyId, ref.keyId), eq(allowances.kind, ref.kind), eq(allowances.windowStart, ref.windowStart)));
+    await this.db.execute(sql`
+      WITH given AS (
+        UPDATE ${allowances} SET granted = GREATEST(0, granted - ${amount})
+        WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart}
+        RETURNING carried_to
+      )${forwardGranted(ref, sql`(SELECT carried_to FROM given)`, -amount)}
+      SELECT 1`);
   }
 
   async total(ref: AllowanceRef): Promise<number> {
@@ -113,8 +129,9 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
   /**
    * Adds to a budget window's spend (its row exists since the first
    * reservation took from it), and, when the holder's budget has moved to
-   * another window since, to that window's spend and what it holds, in the
-   * same statement: requests admitted before the move settle after it.
+   * another window since, to that window's spend, in the same statement:
+   * requests admitted before the move settle after it. (What they hold
+   * moved with the window, and what is given back follows: forwardGranted.)
    */
   async addSpend(ref: AllowanceRef, dollars: number): Promise<void> {
     await this.db.execute(sql`
@@ -123,16 +140,18 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
         WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart}
         RETURNING carried_to
       )
-      UPDATE ${allowances} SET spend = spend + ${dollars}, granted = granted + ${Math.ceil(dollars * NANO)}
+      UPDATE ${allowances} SET spend = spend + ${dollars}
       WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = (SELECT carried_to FROM settled)`);
   }
 
   /**
    * Moves a budget to another window (its budget period changed): the new
-   * window starts from the old one's spend (holding as much more of the
-   * limit), and what settles in the old one later is added to the new one
-   * too (addSpend), as is what settles in windows that moved to the old one.
-   * One statement, so a settlement lands before the move or is forwarded.
+   * window starts from the old one's spend and everything the old one holds
+   * (reservations of requests in flight, replicas' unused takes), and every
+   * later change to the old one is made to the new one too (spend, takes,
+   * charges, what is given back), as for windows that had moved to the old
+   * one. One statement, so a change lands before the move or is forwarded.
+   * A window moved to again keeps the larger of its own and the old one's.
    */
   async moveSpend(from: AllowanceRef, to: AllowanceRef): Promise<void> {
     await this.db.execute(sql`
@@ -140,12 +159,12 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
         UPDATE ${allowances} SET carried_to = ${to.windowStart}
         WHERE key_id = ${from.keyId} AND kind = ${from.kind} AND window_start <> ${to.windowStart}
           AND (window_start = ${from.windowStart} OR carried_to = ${from.windowStart})
-        RETURNING window_start, spend
+        RETURNING window_start, granted, spend
       )
       INSERT INTO ${allowances} (key_id, kind, window_start, granted, spend)
-      SELECT ${to.keyId}, ${to.kind}, ${to.windowStart}, CEIL(spend * ${NANO}), spend FROM moved WHERE window_start = ${from.windowStart}
+      SELECT ${to.keyId}, ${to.kind}, ${to.windowStart}, granted, spend FROM moved WHERE window_start = ${from.windowStart}
       ON CONFLICT (key_id, kind, window_start) DO UPDATE SET
-        granted = ${allowances}.granted + GREATEST(0, CEIL(EXCLUDED.spend * ${NANO}) - CEIL(${allowances}.spend * ${NANO})),
+        granted = GREATEST(${allowances}.granted, EXCLUDED.granted),
         spend = GREATEST(${allowances}.spend, EXCLUDED.spend),
         carried_to = NULL`);
   }

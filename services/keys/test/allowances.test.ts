@@ -82,24 +82,33 @@ describe("allowances shared by replicas", () => {
     expect(await new Allowances(store, logger).reserve(pool, 1)).toBe(false);
   });
 
-  it("moves a budget to a new window with its spend, and forwards what still settles in the old one, also after another move", async () => {
+  it("moves a budget to a new window with its spend and what it holds, and forwards later changes to the old one, also after another move", async () => {
     const keyId = randomUUID();
     const at = (windowStart: number) => ({ keyId, kind: "budget" as const, windowStart });
     const [first, second, third] = [at(1_000), at(2_000), at(3_000)];
-    await store.take(first, NANO, 100 * NANO);
+    // A replica took $2 of the first window; $1.5 of it settled.
+    await store.take(first, 2 * NANO, 100 * NANO);
     await store.addSpend(first, 1.5);
     await store.moveSpend(first, second);
     expect(await store.spend([second])).toEqual([1.5]);
-    expect(await store.total(second)).toBe(1.5 * NANO);
-    // A request admitted in the first window settles after the move: both windows count it, the second holds it.
+    expect(await store.total(second)).toBe(2 * NANO);
+    // A request admitted in the first window settles after the move, and the rest of the take goes back: the second follows.
     await store.addSpend(first, 0.25);
+    await store.giveBack(first, 0.25 * NANO);
     expect(await store.spend([first, second])).toEqual([1.75, 1.75]);
-    expect(await store.total(second)).toBe(1.75 * NANO);
+    expect([await store.total(first), await store.total(second)]).toEqual([1.75 * NANO, 1.75 * NANO]);
+    // A replica that has not heard of the move yet takes from the first window: the second holds it too.
+    expect(await store.take(first, 0.5 * NANO, 100 * NANO)).toBe(2.25 * NANO);
+    expect(await store.total(second)).toBe(2.25 * NANO);
+    await store.charge(first, 0.125 * NANO);
+    expect(await store.total(second)).toBe(2.375 * NANO);
     // Moved again: what settles in either earlier window reaches the newest.
     await store.moveSpend(second, third);
     await store.addSpend(first, 0.125);
     await store.addSpend(second, 0.125);
     expect(await store.spend([third])).toEqual([2]);
+    await store.giveBack(first, 0.375 * NANO);
+    expect(await store.total(third)).toBe(2 * NANO);
     // Back to the first window: it takes the newest's spend and stops forwarding; the others forward to it.
     await store.moveSpend(third, first);
     await store.addSpend(first, 0.5);
