@@ -18,6 +18,7 @@ export {
   type ModelEntry,
   type PassThroughEndpointConfig,
 } from "./config.js";
+export { ALL_PROXY_MODELS, EVERY_MODEL } from "./every-model.js";
 export { serveConnect, connectTransport, type ConnectServer, type ServeOptions } from "./connect.js";
 export { INTERNAL_CREDENTIAL_HEADER, InternalCredential } from "./internal-credential.js";
 export { databaseUnreachable, driverMessage, openDatabase, pgErrorCode, rowsOf, type Database, type DatabaseOptions, type Db } from "./database.js";

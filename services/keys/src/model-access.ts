@@ -1,9 +1,4 @@
-import { groupAliases, type GatewayConfig } from "@gateway/common";
-
-// Names in a key's or team's `models` that stand for every model, as in LiteLLM
-// (a key's "all-team-models" is its team's: every model, within the team's).
-export const ALL_PROXY_MODELS = "all-proxy-models";
-const EVERY_MODEL: ReadonlySet<string> = new Set([ALL_PROXY_MODELS, "all-team-models"]);
+import { EVERY_MODEL, groupAliases, type GatewayConfig } from "@gateway/common";
 
 /** A key's or team's models as the hot path reads them: null and [] for every model. */
 export function modelsOf(models: readonly string[]): { models: ReadonlySet<string> | null; modelList: readonly string[] } {

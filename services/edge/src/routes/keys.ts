@@ -222,6 +222,15 @@ export async function bulkUpdateKeys(ctx: RequestContext): Promise<void> {
 }
 
 /** Without ?key=, the caller's own key, as in LiteLLM (which then names it by its hash). */
+export async function keyInfoRoute(ctx: RequestContext): Promise<void> {
+  const param = queryOf(ctx.req).get("key") ?? "";
+  const own = apiKeyOf(ctx);
+  // No key at all is the keys service's 401 to give.
+  const ref = param !== "" ? keyRef(param) : own !== "" ? keyRef(own) : undefined;
+  const { key } = await ctx.options.peers.keys.getKey({ ref }, callOptions(ctx));
+  sendJson(ctx.res, 200, { key: param || key!.keyHash, info: await withSpend(ctx, key!) });
+}
+
 /**
  * POST /v2/key/info { keys: [key or hash, …] }: each key's info that the
  * caller may see, as /key/info gives it; 404 when it may see none of them.
@@ -234,15 +243,6 @@ export async function keysInfoRoute(ctx: RequestContext): Promise<void> {
   if (found.length === 0) throw gatewayError("No keys found", Code.NotFound, { type: "not_found_error", param: "keys" });
   const spend = await spendOf(ctx, found);
   sendJson(ctx.res, 200, { key: keys, info: found.map((k, i) => keyInfo(k, spend[i]!)) });
-}
-
-export async function keyInfoRoute(ctx: RequestContext): Promise<void> {
-  const param = queryOf(ctx.req).get("key") ?? "";
-  const own = apiKeyOf(ctx);
-  // No key at all is the keys service's 401 to give.
-  const ref = param !== "" ? keyRef(param) : own !== "" ? keyRef(own) : undefined;
-  const { key } = await ctx.options.peers.keys.getKey({ ref }, callOptions(ctx));
-  sendJson(ctx.res, 200, { key: param || key!.keyHash, info: await withSpend(ctx, key!) });
 }
 
 /**

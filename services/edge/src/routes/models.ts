@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { EVERY_MODEL, gatewayError } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { AccessGroupListing, type ModelGroup } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
@@ -37,8 +37,6 @@ function modelObject(m: ModelGroup) {
 
 // FastAPI's true for a boolean query parameter.
 const TRUE = /^(true|1|yes|on|t|y)$/i;
-// A team's models naming every model, as a key's may.
-const EVERY_MODEL = ["all-proxy-models", "all-team-models"];
 
 /** The models of the team `team_id` names, which the caller must be able to read; undefined without team_id. */
 async function teamModels(ctx: RequestContext): Promise<string[] | undefined> {
@@ -46,7 +44,7 @@ async function teamModels(ctx: RequestContext): Promise<string[] | undefined> {
   if (!teamId) return undefined;
   const { team } = await ctx.options.peers.keys.getTeam({ teamId }, callOptions(ctx));
   const models = team!.models;
-  return models.some((m) => EVERY_MODEL.includes(m)) ? [] : models;
+  return models.some((m) => EVERY_MODEL.has(m)) ? [] : models;
 }
 
 /**

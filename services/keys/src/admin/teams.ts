@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { administers, gatewayError, readsAll } from "@gateway/common";
+import { administers, ALL_PROXY_MODELS, gatewayError, readsAll } from "@gateway/common";
 import {
   Access,
   type AddTeamMembersRequest,
@@ -17,7 +17,6 @@ import {
 } from "@gateway/proto/keys/v1/keys_pb.js";
 import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamRecord, type TeamMember, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
-import { ALL_PROXY_MODELS } from "../model-access.js";
 import { requireRole } from "../roles.js";
 import { adminsTeamOrganization, forbidden, inTeam, memberRole, requireOrganizationAdmin, requireTeamAdmin, requireWriter, type Caller } from "./access.js";
 import { carrySpend } from "./carry-spend.js";
