@@ -273,11 +273,14 @@ describe("teams", () => {
     await ask(a.key);
     await ask(b.key);
     await ask(b.key);
-    // Each request costs the same, so all three are booked once b's key shows twice a's spend.
+    // Each request costs the same, so all three are booked once b's key shows twice a's spend, and
+    // the team three times a's (the team's and the keys' spend are read side by side, so one read
+    // may land just before a ledger batch and the other just after).
     const info = await eventually("the ledger to book the team's three requests", async () => {
       const { json } = await teamInfo("ledgered");
       const spendOf = (token: string) => json.keys.find((k) => k.token === token)?.spend ?? 0;
-      return spendOf(a.token) > 0 && Math.abs(spendOf(b.token) - 2 * spendOf(a.token)) < 1e-12 ? json : undefined;
+      const booked = spendOf(a.token) > 0 && Math.abs(spendOf(b.token) - 2 * spendOf(a.token)) < 1e-12;
+      return booked && Math.abs(json.team_info.spend - 3 * spendOf(a.token)) < 1e-12 ? json : undefined;
     });
     expect(info.keys.map((k) => k.token).sort()).toEqual([a.token, b.token].sort());
     expect(info.team_info.spend).toBeCloseTo(info.keys[0]!.spend + info.keys[1]!.spend, 12);
