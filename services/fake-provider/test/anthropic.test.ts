@@ -33,6 +33,19 @@ function events(text: string): [string, any][] {
 }
 
 describe("anthropic messages", () => {
+  it("lists its models at GET /v1/models for Anthropic's clients, and OpenAI's list there for the rest", async () => {
+    provider.behavior.listedModels = ["claude-haiku-4-5", "claude-sonnet-4-5"];
+    const anthropic = await fetch(`${provider.url}/v1/models`, { headers: { "x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01" } });
+    expect(await anthropic.json()).toMatchObject({
+      data: [{ type: "model", id: "claude-haiku-4-5" }, { type: "model", id: "claude-sonnet-4-5" }],
+      has_more: false,
+      first_id: "claude-haiku-4-5",
+      last_id: "claude-sonnet-4-5",
+    });
+    const openai = await fetch(`${provider.url}/v1/models`, { headers: { authorization: "Bearer sk-ant-test" } });
+    expect(await openai.json()).toMatchObject({ object: "list", data: [{ id: "claude-haiku-4-5" }, { id: "claude-sonnet-4-5" }] });
+  });
+
   it("answers with a message, its stop reason and usage", async () => {
     const res = await messages({ ...hello, system: "two words" });
     expect(res.status).toBe(200);

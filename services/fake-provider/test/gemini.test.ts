@@ -18,6 +18,14 @@ function post(path: string, body: unknown, headers: Record<string, string> = { "
 const hello = { contents: [{ role: "user", parts: [{ text: "hello there" }] }] };
 
 describe("gemini", () => {
+  it("lists its models at GET /v1beta/models, named as Gemini names them", async () => {
+    provider.behavior.listedModels = ["gemini-2.5-flash", "gemini-2.5-pro"];
+    const res = await fetch(`${provider.url}/v1beta/models`, { headers: { "x-goog-api-key": "AIza-test-key" } });
+    const { models } = (await res.json()) as { models: { name: string }[] };
+    expect(models.map((m) => m.name)).toEqual(["models/gemini-2.5-flash", "models/gemini-2.5-pro"]);
+    expect((await fetch(`${provider.url}/v1beta/models`, { headers: { "x-goog-api-key": "wrong" } })).status).toBe(400);
+  });
+
   it("answers generateContent with a candidate and usageMetadata", async () => {
     const res = await post("/v1beta/models/gemini-test:generateContent", { ...hello, systemInstruction: { parts: [{ text: "be nice" }] } });
     expect(res.status).toBe(200);
