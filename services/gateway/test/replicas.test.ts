@@ -4,7 +4,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type RunningGateway, type ServiceName } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
-import { fakeOpenAIConfig, PROVIDER_KEY } from "./support/config.js";
+import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
 import { gatewayOptions, type GatewayPlumbing } from "./support/gateway.js";
 
 // Two keys replicas, each behind its own edge, sharing one router, one
@@ -92,6 +92,38 @@ describe("two keys replicas behind two edges", () => {
       const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
       const minted = await generate({ max_budget: reservation * 5.5 });
       expect(await burst(minted.key, 50)).toBe(5);
+    } finally {
+      provider.behavior.latencyMs = 0;
+    }
+  });
+
+  it("holds a budget whose period changes while requests are in flight on both replicas", async () => {
+    provider.behavior.latencyMs = HOLD_MS;
+    try {
+      const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "budget" }], max_tokens: 10 }));
+      const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
+      const maxBudget = reservation * 5.5;
+      const minted = await generate({ max_budget: maxBudget });
+      // Four admitted and held at the provider, then the budget moves to a period of its own.
+      const first = burst(minted.key, 4);
+      await eventually("four requests at the provider", async () => (provider.inFlight >= 4 ? true : undefined));
+      expect((await admin(edges[1], "POST", "/key/update", { key: minted.key, budget_duration: "30d" })).status).toBe(200);
+      // The new period holds what the old one did: one more request at most, on either replica.
+      const second = burst(minted.key, 10);
+      const served = (await first) + (await second);
+      expect(served).toBeGreaterThanOrEqual(4);
+      expect(served).toBeLessThanOrEqual(5);
+      // Once booked, the key shows what the ledger holds, within its budget.
+      const ledger = await eventually("the ledger to book them", async () => {
+        const res = await fetch(`${edges[0]}/spend/logs?api_key=${minted.token}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+        const rows = (await res.json()) as { spend: number }[];
+        return rows.length === served ? rows.reduce((sum, r) => sum + r.spend, 0) : undefined;
+      });
+      expect(ledger).toBeLessThanOrEqual(maxBudget);
+      await eventually("the key to show the ledger's spend", async () => {
+        const { json } = await admin<{ info: { spend: number } }>(edges[0], "GET", `/key/info?key=${minted.key}`);
+        return Math.abs(json.info.spend - ledger) < 1e-12 ? true : undefined;
+      });
     } finally {
       provider.behavior.latencyMs = 0;
     }
