@@ -133,10 +133,10 @@ function topLimit(limit: number): number {
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 function checkedDay(name: string, value: string): string {
-  // Date.parse accepts 2026-02-31; the round trip does not.
+  // Date.parse accepts 2026-02-31; the round trip does not. Postgres's dates have no year 0000.
   const ms = Date.parse(`${value}T00:00:00Z`);
-  if (!DAY.test(value) || Number.isNaN(ms) || isoDay(dayOf(ms)) !== value) {
-    throw new ConnectError(`${name} is not a day in the form YYYY-MM-DD: ${value}`, Code.InvalidArgument);
+  if (!DAY.test(value) || Number.isNaN(ms) || isoDay(dayOf(ms)) !== value || value.startsWith("0000")) {
+    throw new ConnectError(`${name} is not a day in the form YYYY-MM-DD from 0001-01-01: ${value}`, Code.InvalidArgument);
   }
   return value;
 }

@@ -96,6 +96,9 @@ function listTests(mode: (typeof MODES)[number]): void {
     const missing = await get<{ error: { message: string; param: string } }>(`/global/spend/tags?start_date=${today()}`);
     expect(missing.status).toBe(400);
     expect(missing.json.error).toMatchObject({ message: "end_date is required, as YYYY-MM-DD", param: "end_date" });
+    // Postgres's dates start at year 0001, JavaScript's at 0000.
+    expect((await get("/global/spend/tags?start_date=0000-01-01&end_date=0000-12-01")).status).toBe(400);
+    expect((await get("/user/daily/activity?start_date=0000-01-01&end_date=0000-12-01")).status).toBe(400);
     expect((await get<{ tag_names: string[] }>("/global/spend/all_tag_names")).json.tag_names.sort()).toEqual(["gsl-a", "gsl-b"]);
   });
 
