@@ -233,6 +233,25 @@ describe("teams", () => {
     expect((await admin(baseUrl, "POST", "/team/member_update", { team_id: "members-budget", user_id: "nobody", max_budget_in_team: 1 })).status).toBe(400);
   });
 
+  it("keeps a member's and a model's budget spent when their periods change (team_member_budget_duration, time_period)", async () => {
+    const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "team" }], max_tokens: 10 }));
+    const oneRequest = bodyBytes * 0.15e-6 + 10 * 0.6e-6 + 0.9e-6;
+    await newTeam({ team_id: "moving-periods" });
+    await admin(baseUrl, "POST", "/team/member_add", { team_id: "moving-periods", member: { role: "user", user_id: "pam" }, max_budget_in_team: oneRequest });
+    const pam = await generate({ team_id: "moving-periods", user_id: "pam" });
+    await ask(pam.key);
+    await expect(ask(pam.key)).rejects.toMatchObject({ status: 400 });
+    expect((await admin(baseUrl, "POST", "/team/update", { team_id: "moving-periods", team_member_budget_duration: "1d" })).status).toBe(200);
+    await expect(ask(pam.key)).rejects.toMatchObject({ status: 400, message: expect.stringContaining("User=pam in Team=moving-periods") });
+
+    const modelled = await generate({ model_max_budget: { "fast-model": { budget_limit: oneRequest } } });
+    await ask(modelled.key);
+    await expect(ask(modelled.key)).rejects.toMatchObject({ status: 400 });
+    const changed = await admin(baseUrl, "POST", "/key/update", { key: modelled.key, model_max_budget: { "fast-model": { budget_limit: oneRequest, time_period: "1d" } } });
+    expect(changed.status).toBe(200);
+    await expect(ask(modelled.key)).rejects.toMatchObject({ status: 400, message: expect.stringContaining("Model=fast-model") });
+  });
+
   it("holds members without limits of their own to the team's team_member_* defaults, and times its members' keys", async () => {
     const made = await newTeam({
       team_id: "member-defaults",

@@ -6,6 +6,11 @@ import { budgetPeriod, type LimitHolder } from "../limit-holder.js";
 import { forbidden, type Caller } from "./access.js";
 import type { AdminDeps } from "./context.js";
 
+/** A holder, with the budgets that come with it: its members' within a team, its per-model ones. */
+type WithinBudgets = LimitHolder & { members?: ReadonlyMap<string, LimitHolder>; modelLimits?: ReadonlyMap<string, LimitHolder> | null };
+
+const budgetsWithin = (holder: WithinBudgets): LimitHolder[] => [...(holder.members?.values() ?? []), ...(holder.modelLimits?.values() ?? [])];
+
 /**
  * A change that moves a key (or team, user, …) to another budget window (a
  * budget where it had none, another budget_duration) starts the new window
@@ -13,18 +18,29 @@ import type { AdminDeps } from "./context.js";
  * LiteLLM: the old window's spend, and what still settles there (requests
  * admitted before the change, other replicas' spend not yet written), or,
  * without a budget before, `spendBefore` (the ledger's, read just before).
- * Changing only max_budget keeps the window and its spend as they are.
+ * Changing only max_budget keeps the window and its spend as they are. The
+ * budgets that come with it (team members', per-model) move the same way
+ * when their periods change (team_member_budget_duration, a
+ * model_max_budget's time_period); one set where there was none counts from
+ * then.
  */
-export async function carrySpend(deps: AdminDeps, before: LimitHolder, after: LimitHolder, spendBefore: number | undefined, now = Date.now()): Promise<void> {
-  if (after.maxBudget === null) return;
-  const to = { keyId: after.allowanceId, kind: "budget" as const, windowStart: budgetPeriod(after, now).start };
-  if (before.maxBudget !== null) {
-    const from = { keyId: before.allowanceId, kind: "budget" as const, windowStart: budgetPeriod(before, now).start };
-    if (from.keyId === to.keyId && from.windowStart === to.windowStart) return;
-    await deps.allowances.moveSpend(from, to);
-    return;
+export async function carrySpend(deps: AdminDeps, before: WithinBudgets, after: WithinBudgets, spendBefore: number | undefined, now = Date.now()): Promise<void> {
+  if (after.maxBudget !== null && before.maxBudget !== null) await moveWindow(deps, before, after, now);
+  else if (after.maxBudget !== null && spendBefore !== undefined && spendBefore > 0) {
+    await deps.allowances.carrySpend({ keyId: after.allowanceId, kind: "budget", windowStart: budgetPeriod(after, now).start }, spendBefore);
   }
-  if (spendBefore !== undefined && spendBefore > 0) await deps.allowances.carrySpend(to, spendBefore);
+  const earlier = new Map(budgetsWithin(before).map((h) => [h.allowanceId, h]));
+  for (const h of budgetsWithin(after)) {
+    const was = earlier.get(h.allowanceId);
+    if (was && was.maxBudget !== null && h.maxBudget !== null) await moveWindow(deps, was, h, now);
+  }
+}
+
+/** Moves a budget's spend, and all its window holds, to the window its new period puts it in, if that is another. */
+async function moveWindow(deps: AdminDeps, before: LimitHolder, after: LimitHolder, now: number): Promise<void> {
+  const from = { keyId: before.allowanceId, kind: "budget" as const, windowStart: budgetPeriod(before, now).start };
+  const to = { keyId: after.allowanceId, kind: "budget" as const, windowStart: budgetPeriod(after, now).start };
+  if (from.keyId !== to.keyId || from.windowStart !== to.windowStart) await deps.allowances.moveSpend(from, to);
 }
 
 /**
