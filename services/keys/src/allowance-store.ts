@@ -145,7 +145,7 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
   }
 
   /**
-   * Moves a budget to another window (its budget period changed): the new
+   * Moves a budget to another of its windows (its budget period changed): the new
    * window starts from the old one's spend and everything the old one holds
    * (reservations of requests in flight, replicas' unused takes), and every
    * later change to the old one is made to the new one too (spend, takes,
@@ -153,16 +153,16 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * one. One statement, so a change lands before the move or is forwarded.
    * A window moved to again keeps the larger of its own and the old one's.
    */
-  async moveSpend(from: AllowanceRef, to: AllowanceRef): Promise<void> {
+  async moveSpend(from: AllowanceRef, toWindowStart: number): Promise<void> {
     await this.db.execute(sql`
       WITH moved AS (
-        UPDATE ${allowances} SET carried_to = ${to.windowStart}
-        WHERE key_id = ${from.keyId} AND kind = ${from.kind} AND window_start <> ${to.windowStart}
+        UPDATE ${allowances} SET carried_to = ${toWindowStart}
+        WHERE key_id = ${from.keyId} AND kind = ${from.kind} AND window_start <> ${toWindowStart}
           AND (window_start = ${from.windowStart} OR carried_to = ${from.windowStart})
         RETURNING window_start, granted, spend
       )
       INSERT INTO ${allowances} (key_id, kind, window_start, granted, spend)
-      SELECT ${to.keyId}, ${to.kind}, ${to.windowStart}, granted, spend FROM moved WHERE window_start = ${from.windowStart}
+      SELECT ${from.keyId}, ${from.kind}, ${toWindowStart}, granted, spend FROM moved WHERE window_start = ${from.windowStart}
       ON CONFLICT (key_id, kind, window_start) DO UPDATE SET
         granted = GREATEST(${allowances}.granted, EXCLUDED.granted),
         spend = GREATEST(${allowances}.spend, EXCLUDED.spend),

@@ -89,7 +89,7 @@ describe("allowances shared by replicas", () => {
     // A replica took $2 of the first window; $1.5 of it settled.
     await store.take(first, 2 * NANO, 100 * NANO);
     await store.addSpend(first, 1.5);
-    await store.moveSpend(first, second);
+    await store.moveSpend(first, second.windowStart);
     expect(await store.spend([second])).toEqual([1.5]);
     expect(await store.total(second)).toBe(2 * NANO);
     // A request admitted in the first window settles after the move, and the rest of the take goes back: the second follows.
@@ -103,14 +103,14 @@ describe("allowances shared by replicas", () => {
     await store.charge(first, 0.125 * NANO);
     expect(await store.total(second)).toBe(2.375 * NANO);
     // Moved again: what settles in either earlier window reaches the newest.
-    await store.moveSpend(second, third);
+    await store.moveSpend(second, third.windowStart);
     await store.addSpend(first, 0.125);
     await store.addSpend(second, 0.125);
     expect(await store.spend([third])).toEqual([2]);
     await store.giveBack(first, 0.375 * NANO);
     expect(await store.total(third)).toBe(2 * NANO);
     // Back to the first window: it takes the newest's spend and stops forwarding; the others forward to it.
-    await store.moveSpend(third, first);
+    await store.moveSpend(third, first.windowStart);
     await store.addSpend(first, 0.5);
     await store.addSpend(third, 0.25);
     expect(await store.spend([first, third])).toEqual([2.75, 2.25]);
@@ -124,7 +124,7 @@ describe("allowances shared by replicas", () => {
     const before = settle(100);
     await Promise.all(before.slice(0, 20));
     // The move, with settlements on every side of it: before, at the same time, after.
-    await Promise.all([...before, store.moveSpend(from, to), ...settle(100)]);
+    await Promise.all([...before, store.moveSpend(from, to.windowStart), ...settle(100)]);
     await Promise.all(settle(50));
     const [old, moved] = await store.spend([from, to]);
     expect(old).toBe(250 * 0.015625);

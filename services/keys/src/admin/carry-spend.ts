@@ -36,11 +36,10 @@ export async function carrySpend(deps: AdminDeps, before: WithinBudgets, after: 
   }
 }
 
-/** Moves a budget's spend, and all its window holds, to the window its new period puts it in, if that is another. */
+/** Moves a budget's spend, and all its window holds, to the window its new period puts it in, if that is another (its allowance id stays). */
 async function moveWindow(deps: AdminDeps, before: LimitHolder, after: LimitHolder, now: number): Promise<void> {
-  const from = { keyId: before.allowanceId, kind: "budget" as const, windowStart: budgetPeriod(before, now).start };
-  const to = { keyId: after.allowanceId, kind: "budget" as const, windowStart: budgetPeriod(after, now).start };
-  if (from.keyId !== to.keyId || from.windowStart !== to.windowStart) await deps.allowances.moveSpend(from, to);
+  const [from, to] = [budgetPeriod(before, now).start, budgetPeriod(after, now).start];
+  if (from !== to) await deps.allowances.moveSpend({ keyId: after.allowanceId, kind: "budget", windowStart: from }, to);
 }
 
 /**
