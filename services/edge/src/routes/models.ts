@@ -1,7 +1,8 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { EVERY_MODEL, gatewayError } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
-import { AccessGroupListing, type ModelGroup } from "@gateway/proto/router/v1/router_pb.js";
+import { AccessGroupListing, type ListModelsRequestSchema, type ModelGroup } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
 import { anthropicErrorBody } from "../anthropic-errors.js";
 import { apiKeyOf, intParam, pathSegment, queryOf, sendJson } from "../http.js";
@@ -10,7 +11,7 @@ import { callOptions } from "./admin-request.js";
 import { jsonOfBytes } from "./model-admin.js";
 
 /** How the router lists models, but for whose models: the caller's. */
-type Listing = { withInfo?: boolean; withWildcardRoutes?: boolean; accessGroups?: AccessGroupListing; fallbackType?: string };
+type Listing = Omit<MessageInitShape<typeof ListModelsRequestSchema>, "only" | "$typeName">;
 
 /**
  * The model groups the calling key may use (or, with `teamModels`, those
