@@ -98,7 +98,8 @@ describe("two keys replicas behind two edges", () => {
   });
 
   it("holds a budget whose period changes while requests are in flight on both replicas", async () => {
-    provider.behavior.latencyMs = HOLD_MS;
+    // The first four must still be held when the rest are admitted or refused, after a management call too.
+    provider.behavior.latencyMs = 3 * HOLD_MS;
     try {
       const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages: [{ role: "user", content: "budget" }], max_tokens: 10 }));
       const reservation = bodyBytes * 0.15e-6 + 10 * 0.6e-6;
