@@ -127,6 +127,16 @@ describe("key info", () => {
     expect(key?.spend).toBeUndefined();
   });
 
+  it("refuses the master key as a key chosen for a new or regenerated key, which it would always win over", async () => {
+    const generated = await client().generateKey({ key: MASTER, settings: { maxBudget: 0 } }, asMaster).catch((e: unknown) => ConnectError.from(e));
+    expect(generated).toMatchObject({ code: Code.InvalidArgument, rawMessage: "a custom key may not be the master key" });
+    const minted = await client().generateKey({}, asMaster);
+    const regenerated = await client().regenerateKey({ ref: byKey(minted.key), newKey: MASTER }, asMaster).catch((e: unknown) => ConnectError.from(e));
+    expect(regenerated).toMatchObject({ code: Code.InvalidArgument, rawMessage: "a custom key may not be the master key" });
+    // The key itself is as it was.
+    expect((await client().authorize({ apiKey: minted.key, requestId: "custom-master", model: "fast-model" })).keyHash).toBe(minted.info?.keyHash);
+  });
+
   it("shows a budgeted key's spend, kept when the key is regenerated", async () => {
     const minted = await client().generateKey({ settings: { maxBudget: 1 } }, asMaster);
     const auth = await client().authorize({ apiKey: minted.key, requestId: "s1", model: "fast-model", promptTokens: 10, maxTokens: 10 });

@@ -18,21 +18,18 @@ export interface Minted {
   info: VirtualKey;
 }
 
-/** A caller-chosen key must look like one and be hard to guess. */
-function chosenOrNew(key: string): string {
+/** A caller-chosen key must look like one, be hard to guess, and not be the master key (which would always win over it). */
+function chosenOrNew(deps: AdminDeps, key: string): string {
   if (key === "") return newKey();
-  if (!key.startsWith("sk-") || key.length < 20) {
-    throw gatewayError("a custom key must start with sk- and be at least 20 characters", Code.InvalidArgument, {
-      type: "invalid_request_error",
-      param: "key",
-    });
-  }
+  const refuse = (message: string) => gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param: "key" });
+  if (!key.startsWith("sk-") || key.length < 20) throw refuse("a custom key must start with sk- and be at least 20 characters");
+  if (deps.masterKey.matchesHash(hashKey(key))) throw refuse("a custom key may not be the master key");
   return key;
 }
 
 export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest, caller: Caller): Promise<Minted> {
   requireWriter(caller);
-  const key = chosenOrNew(req.key);
+  const key = chosenOrNew(deps, req.key);
   const patch = settingsPatch(req.settings);
   checkKeyGeneration(deps, caller, patch, req.givenParams);
   if (req.serviceAccount) checkServiceAccountKey(deps, caller, patch);
@@ -54,7 +51,7 @@ export async function generateKey(deps: AdminDeps, req: GenerateKeyRequest, call
 /** A new key with the same id, limits and spend; the old one stops working everywhere at once. */
 export async function regenerateKey(deps: AdminDeps, req: RegenerateKeyRequest, caller: Caller): Promise<Minted> {
   const old = await keyToChange(deps, caller, req.ref);
-  const key = chosenOrNew(req.newKey);
+  const key = chosenOrNew(deps, req.newKey);
   const patch = settingsPatch(req.settings);
   checkOwnKeyWrite(deps, caller, patch, old);
   boundKeyLimits(deps, patch, false);
