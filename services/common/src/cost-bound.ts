@@ -35,10 +35,25 @@ export function listCostBound(name: string): CostBound {
   return priceBound(listPrice(slash > 0 ? name.slice(slash + 1) : name), DEFAULT_OUTPUT_CAP);
 }
 
-/** Dollars: the most a request with this prompt bound and max_tokens can cost; long-context rates only for a prompt that may be long. */
-export function maxCostWithin(b: CostBound, promptTokens: number, maxTokens: number): number {
+/**
+ * Dollars: the most a request with this prompt bound and max_tokens can
+ * cost, asking for `answers` answers (0 is one) that each may write
+ * max_tokens; long-context rates only for a prompt that may be long.
+ */
+export function maxCostWithin(b: CostBound, promptTokens: number, maxTokens: number, answers = 1): number {
   const long = promptTokens > LONG_CONTEXT_TOKENS;
-  return promptTokens * (long ? b.longInput : b.input) + (maxTokens || b.outputCap) * (long ? b.longOutput : b.output);
+  return promptTokens * (long ? b.longInput : b.input) + (maxTokens || b.outputCap) * Math.max(1, answers) * (long ? b.longOutput : b.output);
+}
+
+/**
+ * How many answers a request's count fields ask for (OpenAI's n and
+ * best_of, Gemini's candidateCount): the most any of them says, 0 when none
+ * is a positive integer; at most a uint32.
+ */
+export function answerCount(...fields: unknown[]): number {
+  let most = 0;
+  for (const f of fields) if (typeof f === "number" && Number.isInteger(f) && f > most) most = f;
+  return Math.min(most, 0xffffffff);
 }
 
 /** A bound covering both. */

@@ -19,6 +19,7 @@ export {
   type PassThroughEndpointConfig,
 } from "./config.js";
 export { ALL_PROXY_MODELS, EVERY_MODEL } from "./every-model.js";
+export { WildcardName } from "./wildcard-name.js";
 export { serveConnect, connectTransport, type ConnectServer, type ServeOptions } from "./connect.js";
 export { INTERNAL_CREDENTIAL_HEADER, InternalCredential } from "./internal-credential.js";
 export { databaseUnreachable, driverMessage, openDatabase, pgErrorCode, rowsOf, type Database, type DatabaseOptions, type Db } from "./database.js";
@@ -33,7 +34,7 @@ export { createLogger, redactInLogs, type Logger } from "./logger.js";
 export { metrics, metricsRegistry, sendMetrics, type ConsumerLag, type RequestOutcome } from "./metrics.js";
 export type { BudgetState, DeploymentLabels, DeploymentState, LiteLLMRequest } from "./litellm-metrics.js";
 export { startTracing, traceClientCall, traceHttpRequest, tracingEnabled, otlpConfigured, type TracingOptions } from "./tracing.js";
-export { DEFAULT_OUTPUT_CAP, deploymentCostBound, listCostBound, maxCostWithin, sameBound, widenBound, type CostBound } from "./cost-bound.js";
+export { answerCount, DEFAULT_OUTPUT_CAP, deploymentCostBound, listCostBound, maxCostWithin, sameBound, widenBound, type CostBound } from "./cost-bound.js";
 export { characterPrice, dearestImagePrice, imagePrice, imageTokenCost, listPrice, transcriptionCost, type TranscriptionUsage } from "./price-list.js";
 export { costOf, deploymentPrice, IMAGE_OUTPUT_TOKENS, listedModel, ownUnitPrice, pricedModel, setsOwnPrice, LONG_CONTEXT_TOKENS, providerPrice, unpricedModels, type Price, type PriceOverride, type PriceRates, type UnitPriceField, type Usage } from "./pricing.js";
 export { flatCodec, type FlatCodec } from "./flat-codec.js";

@@ -40,6 +40,8 @@ export interface ModelApi {
   streams(body: Body): boolean;
   /** The most tokens the body lets the model generate, for the key's reservation; 0 when unbounded. */
   maxTokens(body: Body): number;
+  /** How many answers the body asks for, each up to maxTokens, for the key's reservation; unset: one. */
+  answers?(body: Body): number;
   /** The event that tells a client mid-stream that the stream failed. */
   streamError(details: ErrorDetails): string;
   /** Ends a stream that completed (OpenAI sends [DONE] first). */
@@ -217,6 +219,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     model,
     promptTokens: api.promptBound ? api.promptBound(raw) : raw.length,
     maxTokens: api.maxTokens(body),
+    answers: api.answers ? api.answers(body) : 0,
     access: Access.INFERENCE,
     endUser,
     requestTags: ownTags,

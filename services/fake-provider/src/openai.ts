@@ -81,10 +81,11 @@ function openingDelta(outcome: Outcome): Json {
   return { role: "assistant", content: null, tool_calls: [{ index: 0, ...toolCall(outcome.name, "") }] };
 }
 
-/** What a chat request gets, before it goes out whole or streamed. */
+/** What a chat request gets, before it goes out whole or streamed: the same answer `answers` times (OpenAI's n). */
 interface ChatReply {
   model: string;
   outcome: Outcome;
+  answers: number;
   usage: Json;
 }
 
@@ -97,27 +98,29 @@ async function streamCompletion(
   res: ServerResponse,
   signal: AbortSignal,
   behavior: Behavior,
-  { id, created, model, outcome, usage }: Completion,
+  { id, created, model, outcome, answers, usage }: Completion,
   includeUsage: boolean,
 ): Promise<void> {
   const head = { id, object: "chat.completion.chunk", created, model };
-  const chunk = (delta: Json, finish: FinishReason | null): Json => ({
-    ...head,
-    system_fingerprint: FINGERPRINT,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    ...(includeUsage ? { usage: null } : {}),
-  });
+  // Each answer's part in a chunk of its own, one answer after another.
+  const chunks = (delta: Json, finish: FinishReason | null): Json[] =>
+    Array.from({ length: answers }, (_, index) => ({
+      ...head,
+      system_fingerprint: FINGERPRINT,
+      choices: [{ index, delta, logprobs: null, finish_reason: finish }],
+      ...(includeUsage ? { usage: null } : {}),
+    }));
   const content = contentDeltas(outcome);
-  const events = [chunk(openingDelta(outcome), null), ...content.map((delta) => chunk(delta, null)), chunk({}, finishReason(outcome))];
+  const events = [...chunks(openingDelta(outcome), null), ...content.flatMap((delta) => chunks(delta, null)), ...chunks({}, finishReason(outcome))];
   if (includeUsage) events.push({ ...head, system_fingerprint: FINGERPRINT, choices: [], usage });
   const lines = [...events.map((event) => `data: ${JSON.stringify(event)}\n\n`), "data: [DONE]\n\n"];
   const breakAt =
-    behavior.breakStreamAfterChunks === undefined ? undefined : 1 + Math.min(behavior.breakStreamAfterChunks, content.length);
+    behavior.breakStreamAfterChunks === undefined ? undefined : answers * (1 + Math.min(behavior.breakStreamAfterChunks, content.length));
   await writeEvents(res, signal, behavior, lines, breakAt);
 }
 
 /** The whole chat.completion object, as the endpoint answers without streaming. */
-function chatCompletion({ id, created, model, outcome, usage }: Completion): Json {
+function chatCompletion({ id, created, model, outcome, answers, usage }: Completion): Json {
   const message =
     outcome.kind === "text"
       ? { role: "assistant", content: outcome.text, refusal: null }
@@ -127,7 +130,7 @@ function chatCompletion({ id, created, model, outcome, usage }: Completion): Jso
     object: "chat.completion",
     created,
     model,
-    choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(outcome) }],
+    choices: Array.from({ length: answers }, (_, index) => ({ index, message, logprobs: null, finish_reason: finishReason(outcome) })),
     usage,
     system_fingerprint: FINGERPRINT,
   };
@@ -153,16 +156,17 @@ function planChat(body: Json, behavior: Behavior): ChatReply | Refusal {
     },
     behavior,
   );
+  const answers = typeof body.n === "number" && Number.isInteger(body.n) && body.n > 0 ? body.n : 1;
   const promptTokens = messages.reduce((sum, message) => sum + countTokens(textOf(message.content)) + 3, 0);
   const cached = Math.min(behavior.cachedPromptTokens ?? 0, promptTokens);
   const usage = {
     prompt_tokens: promptTokens,
-    completion_tokens: completionTokens(outcome),
-    total_tokens: promptTokens + completionTokens(outcome),
+    completion_tokens: completionTokens(outcome) * answers,
+    total_tokens: promptTokens + completionTokens(outcome) * answers,
     ...(cached > 0 && { prompt_tokens_details: { cached_tokens: cached } }),
     ...(behavior.reportedCost && { cost: reportedCost(behavior.reportedCost) }),
   };
-  return { model, outcome, usage };
+  return { model, outcome, answers, usage };
 }
 
 /** The embeddings list, or why the request is refused. */

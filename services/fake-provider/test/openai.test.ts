@@ -161,6 +161,26 @@ describe("chat completions", () => {
     }
   });
 
+  it("answers n times, counting every answer's tokens, whole or streamed", async () => {
+    provider.behavior.reply = "one two three";
+    const whole = await json(await chat({ messages: hello, n: 3 }));
+    expect(whole.choices.map((choice: any) => [choice.index, choice.message.content])).toEqual([
+      [0, "one two three"],
+      [1, "one two three"],
+      [2, "one two three"],
+    ]);
+    expect(whole.usage).toMatchObject({ completion_tokens: 9, total_tokens: whole.usage.prompt_tokens + 9 });
+
+    const chunks = sseChunks(await (await chat({ messages: hello, n: 2, stream: true, stream_options: { include_usage: true } })).text());
+    const usage = chunks.pop().usage;
+    expect(usage.completion_tokens).toBe(6);
+    for (const index of [0, 1]) {
+      const mine = chunks.filter((chunk) => chunk.choices[0].index === index);
+      expect(mine.map((chunk) => chunk.choices[0].delta.content ?? "").join("")).toBe("one two three");
+      expect(mine.at(-1).choices[0].finish_reason).toBe("stop");
+    }
+  });
+
   it("gives distinct ids", async () => {
     const first = await json(await chat({ messages: hello }));
     const second = await json(await chat({ messages: hello }));

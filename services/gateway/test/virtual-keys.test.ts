@@ -558,6 +558,37 @@ describe("limits", () => {
     await ask(minted.key, { messages, max_tokens: 10 });
   });
 
+  it("reserves max_tokens for each of the n answers a request asks for, so concurrent requests stay within the budget", async () => {
+    provider.behavior.latencyMs = 2500;
+    const messages = [{ role: "user" as const, content: "budget" }];
+    const bodyBytes = Buffer.byteLength(JSON.stringify({ model: "fast-model", messages, max_tokens: 10, n: 10 }));
+    // The prompt once, and ten answers of up to 10 tokens each.
+    const reservation = bodyBytes * 0.15e-6 + 10 * 10 * 0.6e-6;
+    const maxBudget = reservation * 2.5;
+    const minted = await generate({ max_budget: maxBudget });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => ask(minted.key, { messages, max_tokens: 10, n: 10 })));
+    const served = results.filter((r): r is PromiseFulfilledResult<OpenAI.ChatCompletion> => r.status === "fulfilled");
+    expect(served).toHaveLength(2);
+    for (const r of served) expect(r.value.choices).toHaveLength(10);
+    const ledger = await eventually("two ledger rows", async () => {
+      const l = await ledgerSpend(minted.token);
+      return l.rows === 2 ? l : undefined;
+    });
+    expect(ledger.spend).toBeLessThanOrEqual(maxBudget);
+  });
+
+  it("tells a key with a budget that a model does not exist, as it tells the master key, rather than refusing it for the budget", async () => {
+    // Any model here may cost more than this budget.
+    const minted = await generate({ max_budget: 0.00003 });
+    for (const key of [minted.key, MASTER_KEY]) {
+      const err = (await ask(key, { model: "fast-modle" }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(err.status).toBe(400);
+      expect(err.code).toBe("model_not_found");
+      expect(err.message).toContain("fast-modle");
+    }
+    expect((await keyInfo(minted.key)).json.info.spend).toBe(0);
+  });
+
   it("tells a budget's spend, not its reservations, as the current cost of a refusal", async () => {
     // The first request alone may cost more than this budget.
     const minted = await generate({ max_budget: 0.00003 });

@@ -175,8 +175,8 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
   const maxCostOf = (req: AuthorizeRequest, model: string, fallbacks: readonly string[]): number => {
     if (req.model === "") return req.fixedCost;
     if (req.costUnknown) return ROOM_LEFT;
-    let most = deps.pricing.maxCost(model, req.promptTokens, req.maxTokens);
-    for (const fallback of fallbacks) most = Math.max(most, deps.pricing.maxCost(fallback, req.promptTokens, req.maxTokens));
+    let most = deps.pricing.maxCost(model, req.promptTokens, req.maxTokens, req.answers);
+    for (const fallback of fallbacks) most = Math.max(most, deps.pricing.maxCost(fallback, req.promptTokens, req.maxTokens, req.answers));
     return most;
   };
 
@@ -184,7 +184,7 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     response.reserved = true;
     response.reusableUntilMs = 0;
     response.rateLimit = await deps.limits.admit(holders, req.requestId, {
-      tokens: req.promptTokens / BYTES_PER_TOKEN + req.maxTokens,
+      tokens: req.promptTokens / BYTES_PER_TOKEN + req.maxTokens * Math.max(1, req.answers),
       maxCost: maxCostOf(req, model, fallbacks),
     });
     return response;

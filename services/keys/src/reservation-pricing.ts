@@ -1,4 +1,4 @@
-import { DEFAULT_OUTPUT_CAP, deploymentCostBound, groupAliases, listCostBound, maxCostWithin, sameBound, widenBound, type CostBound, type GatewayConfig } from "@gateway/common";
+import { DEFAULT_OUTPUT_CAP, deploymentCostBound, groupAliases, listCostBound, maxCostWithin, sameBound, widenBound, WildcardName, type CostBound, type GatewayConfig } from "@gateway/common";
 
 const NOTHING: CostBound = { input: 0, output: 0, longInput: 0, longOutput: 0, outputCap: 0 };
 
@@ -11,6 +11,7 @@ const NOTHING: CostBound = { input: 0, output: 0, longInput: 0, longOutput: 0, o
 export class ReservationPricing {
   private groups = new Map<string, CostBound>();
   private dearest: CostBound = { ...NOTHING, outputCap: DEFAULT_OUTPUT_CAP };
+  private wildcards: WildcardName[] = [];
 
   constructor(config: GatewayConfig) {
     this.load(config);
@@ -20,6 +21,7 @@ export class ReservationPricing {
   load(config: GatewayConfig): void {
     this.groups = new Map();
     this.dearest = { ...NOTHING, outputCap: DEFAULT_OUTPUT_CAP };
+    this.wildcards = config.model_list.filter((entry) => WildcardName.is(entry.model_name)).map((entry) => new WildcardName(entry.model_name));
     for (const entry of config.model_list) {
       const bound = deploymentCostBound(entry);
       this.groups.set(entry.model_name, widenBound(this.groups.get(entry.model_name), bound));
@@ -65,15 +67,18 @@ export class ReservationPricing {
   }
 
   /**
-   * A name no group has (a wildcard deployment's model, a model added at
-   * run time): the dearer of that model's list price and any in the config.
+   * A name no group or alias has. One a wildcard answers: the dearer of that
+   * model's list price and any in the config. One nothing answers: nothing,
+   * since the router refuses it before calling anyone (a model added at run
+   * time is priced once the router's list with it arrives here, within
+   * moments of its adding).
    */
   private unlisted(name: string): CostBound {
-    return widenBound(this.dearest, listCostBound(name));
+    return this.wildcards.some((w) => w.match(name) !== undefined) ? widenBound(this.dearest, listCostBound(name)) : NOTHING;
   }
 
-  /** Dollars: the most a request with this prompt bound and max_tokens can cost; long-context rates only for a prompt that may be long. */
-  maxCost(group: string, promptTokens: number, maxTokens: number): number {
-    return maxCostWithin(this.groups.get(group) ?? this.unlisted(group), promptTokens, maxTokens);
+  /** Dollars: the most a request with this prompt bound, max_tokens and number of answers can cost (maxCostWithin). */
+  maxCost(group: string, promptTokens: number, maxTokens: number, answers = 1): number {
+    return maxCostWithin(this.groups.get(group) ?? this.unlisted(group), promptTokens, maxTokens, answers);
   }
 }

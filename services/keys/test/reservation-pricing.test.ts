@@ -45,6 +45,12 @@ describe("the most a request can cost", () => {
     expect(pricing.maxCost("openai/gpt-5", 1000, 10)).toBeGreaterThanOrEqual(1000 * 1.25e-6 + 10 * 10e-6);
   });
 
+  it("counts the prompt once and the output once for each answer asked for", () => {
+    expect(pricing.maxCost("dear", 10, 7, 3)).toBeCloseTo(gpt4o(10, 21), 12);
+    expect(pricing.maxCost("capped", 10, 0, 4)).toBeCloseTo(gpt4o(10, 200), 12);
+    expect(pricing.maxCost("dear", 10, 7, 0)).toBeCloseTo(gpt4o(10, 7), 12);
+  });
+
   it("uses the request's max_tokens when it gives one", () => {
     expect(pricing.maxCost("dear", 0, 7)).toBeCloseTo(gpt4o(0, 7), 12);
   });
@@ -64,6 +70,8 @@ model_list:
   - model_name: claude-priced
     litellm_params: { model: anthropic/claude-sonnet-4-5 }
     model_info: { cache_creation_input_token_cost_above_1hr: 0.00001 }
+  - model_name: "anthropic/*"
+    litellm_params: { model: "anthropic/*" }
 general_settings: { master_key: sk-x }
 `),
   );
@@ -83,9 +91,14 @@ general_settings: { master_key: sk-x }
     expect(claude.maxCost("claude", 200_001, 10)).toBeCloseTo(200_001 * 12e-6 + 10 * 22.5e-6, 12);
   });
 
-  it("covers a Claude model that no group lists, at its list price", () => {
+  it("covers a Claude model that only a wildcard answers, at its list price", () => {
     // claude-opus-4-1: $15 input, so $30 a one-hour cache write, and $75 out per million; dearer than any group here.
     expect(claude.maxCost("anthropic/claude-opus-4-1", 1000, 10)).toBeCloseTo(1000 * 30e-6 + 10 * 75e-6, 12);
+  });
+
+  it("is nothing for a name no group, alias or wildcard answers: the router refuses it before any call", () => {
+    expect(claude.maxCost("claude-opus-4-1", 1000, 10)).toBe(0);
+    expect(claude.maxCost("claud", 1000, 0)).toBe(0);
   });
 });
 

@@ -56,10 +56,10 @@ export class RouterBudgets {
    * (none for a deployment without budgets), or the budget that had no room
    * (nothing held then).
    */
-  async reserve(d: Deployment, promptBytes: number, maxTokens: number): Promise<readonly BudgetHold[] | OverBudget> {
+  async reserve(d: Deployment, promptBytes: number, maxTokens: number, answers: number): Promise<readonly BudgetHold[] | OverBudget> {
     if (!d.budgets) return NO_HOLDS;
     const now = this.now();
-    const amount = Math.ceil(maxCostWithin(d.budgets.bound, promptBytes, maxTokens) * NANO);
+    const amount = Math.ceil(maxCostWithin(d.budgets.bound, promptBytes, maxTokens, answers) * NANO);
     const holds: BudgetHold[] = [];
     for (const budget of d.budgets.budgets) {
       const pool = this.pool(budget, now);

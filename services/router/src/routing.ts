@@ -51,9 +51,10 @@ export interface RoutedCall {
   signal: AbortSignal;
   /** Tokens the request may take, for usage-based routing's tpm. */
   estimatedTokens: number;
-  /** The request body's bytes and max_tokens (0: not set): what a budget reserves for it. */
+  /** The request body's bytes, max_tokens (0: not set) and answers asked for (n, best_of; 0: one): what a budget reserves for it. */
   promptBytes: number;
   maxTokens: number;
+  answers: number;
   /** The client's tags, for tag-based routing. */
   tags: readonly string[];
   /** The client's own retries within a group, timeout per provider call and, for a stream, wait for each next part (LiteLLM's num_retries, timeout, stream_timeout); undefined: the config's. */
@@ -253,7 +254,7 @@ class GroupAttempts {
   /** Reserves the call's budgets and then its rpm/tpm on `d`; false (nothing held) when either has no room. */
   private async reserve(d: Deployment): Promise<boolean> {
     const { budgets, limits } = this.call.table;
-    const held = budgets && d.budgets ? await budgets.reserve(d, this.call.promptBytes, this.call.maxTokens) : NO_HOLDS;
+    const held = budgets && d.budgets ? await budgets.reserve(d, this.call.promptBytes, this.call.maxTokens, this.call.answers) : NO_HOLDS;
     if (!Array.isArray(held)) {
       this.over.push(held as OverBudget);
       return false;

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
+  answerCount,
   DIRECT_PROTOCOL,
   END_USER_MAX_CHARS,
   formFields,
@@ -267,6 +268,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           }
         }
         const maxTokens = maxTokensOf(body);
+        const answers = answerCount(body["n"], body["best_of"]);
         const call: RoutedCall = {
           requestId: req.requestId,
           table,
@@ -275,9 +277,10 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           headers: req.providerHeaders,
           signal: ctx.signal,
           // About four bytes of body a token, and what the request may generate on top: what usage-based routing reserves against a tpm.
-          estimatedTokens: Math.ceil(req.body.length / 4) + maxTokens,
+          estimatedTokens: Math.ceil(req.body.length / 4) + maxTokens * Math.max(1, answers),
           promptBytes: req.body.length,
           maxTokens,
+          answers,
           tags: req.requestTags,
           // The client's headers (as the edge passes them on) over its body's.
           numRetries: requestRetries(req.numRetries, body["num_retries"]),

@@ -1,7 +1,6 @@
-import type { Logger } from "@gateway/common";
+import { WildcardName, type Logger } from "@gateway/common";
 import type { Deployment } from "./config/deployment.js";
 import type { ModelGroups } from "./config/model-groups.js";
-import { WildcardName } from "./config/wildcards.js";
 import { ProviderError } from "./providers/provider.js";
 import { adapterFor } from "./providers/index.js";
 

@@ -50,13 +50,22 @@ describe("router budgets", () => {
   it("reserves nothing for a deployment without budgets", async () => {
     const d = deployment("rpm: 5");
     expect(d.budgets).toBeUndefined();
-    expect(await replica().reserve(d, 100, 50)).toEqual([]);
+    expect(await replica().reserve(d, 100, 50, 1)).toEqual([]);
+  });
+
+  it("reserves the output once for each answer a call asks for", async () => {
+    // $0.10 of prompt and three answers of $0.10: one such call fits in $0.45, a second does not.
+    const d = deployment("max_budget: 0.45");
+    const budgets = replica();
+    const first = await budgets.reserve(d, 100, 50, 3);
+    expect(isHeld(first) && first[0]!.amount).toBe(400_000_000);
+    expect(isHeld(await budgets.reserve(d, 100, 50, 1))).toBe(false);
   });
 
   it("admits no more calls at once across replicas than a deployment's budget can reserve, and settles to what they cost", async () => {
     const d = deployment("max_budget: 1.1, budget_duration: 1d");
     const replicas = [replica(), replica()];
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => replicas[i % 2]!.reserve(d, 100, 50)));
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => replicas[i % 2]!.reserve(d, 100, 50, 1)));
     const held = results.filter(isHeld);
     expect(held).toHaveLength(5);
     const refused = results.find((r) => !isHeld(r)) as OverBudget;
@@ -69,7 +78,7 @@ describe("router budgets", () => {
     const [state] = await replicas[0]!.state(d.budgets!.budgets);
     expect(state!.spend).toBeCloseTo(5 * (RESERVATION / 4), 12);
     expect(state!.resetAt).toBe(20_001 * DAY);
-    const again = await Promise.all(Array.from({ length: 10 }, (_, i) => replicas[i % 2]!.reserve(d, 100, 50)));
+    const again = await Promise.all(Array.from({ length: 10 }, (_, i) => replicas[i % 2]!.reserve(d, 100, 50, 1)));
     // (1.1 - 0.25) / 0.2: four more.
     expect(again.filter(isHeld)).toHaveLength(4);
     for (const r of replicas) await r.close();
@@ -81,14 +90,14 @@ describe("router budgets", () => {
     const b = deployment("weight: 1", providerBudget);
     expect(a.budgets!.budgets.map((x) => x.name)).toEqual(["provider openai", `deployment ${a.id}`]);
     const budgets = replica();
-    const first = await budgets.reserve(a, 100, 50);
-    const second = await budgets.reserve(b, 100, 50);
+    const first = await budgets.reserve(a, 100, 50, 1);
+    const second = await budgets.reserve(b, 100, 50, 1);
     expect([isHeld(first), isHeld(second)]).toEqual([true, true]);
-    const third = await budgets.reserve(b, 100, 50);
+    const third = await budgets.reserve(b, 100, 50, 1);
     expect(third).toMatchObject({ budget: { name: "provider openai" } });
     // Given back unused (the call was never made), the provider has room again.
     budgets.release(first as BudgetHold[]);
-    expect(isHeld(await budgets.reserve(b, 100, 50))).toBe(true);
+    expect(isHeld(await budgets.reserve(b, 100, 50, 1))).toBe(true);
     await budgets.close();
   });
 
@@ -97,12 +106,12 @@ describe("router budgets", () => {
     const forever = deployment("max_budget: 0.3");
     const budgets = replica();
     for (const d of [daily, forever]) {
-      budgets.settle((await budgets.reserve(d, 100, 50)) as BudgetHold[], RESERVATION);
-      expect(isHeld(await budgets.reserve(d, 100, 50))).toBe(false);
+      budgets.settle((await budgets.reserve(d, 100, 50, 1)) as BudgetHold[], RESERVATION);
+      expect(isHeld(await budgets.reserve(d, 100, 50, 1))).toBe(false);
     }
     clock += DAY;
-    expect(isHeld(await budgets.reserve(daily, 100, 50))).toBe(true);
-    expect(isHeld(await budgets.reserve(forever, 100, 50))).toBe(false);
+    expect(isHeld(await budgets.reserve(daily, 100, 50, 1))).toBe(true);
+    expect(isHeld(await budgets.reserve(forever, 100, 50, 1))).toBe(false);
     expect((await budgets.state(forever.budgets!.budgets))[0]).toEqual({ spend: RESERVATION, resetAt: undefined });
     await budgets.close();
   });

@@ -1,7 +1,6 @@
 import { ConfigError, listPrice, parseConfig } from "@gateway/common";
 import { describe, expect, it } from "vitest";
 import { ModelGroups } from "../src/config/model-groups.js";
-import { WildcardName } from "../src/config/wildcards.js";
 import { SUPPORTED_PROVIDERS } from "../src/providers/index.js";
 
 function groups(yaml: string): ModelGroups {
@@ -61,15 +60,6 @@ model_list:
     // Priced as the concrete model: gpt-4.1-mini's list price.
     expect(wild.price.input).toBeCloseTo(0.4e-6, 12);
     expect(g.resolve("llama3")!.deployments[0]).toMatchObject({ id: "catch-all", providerModel: "llama3" });
-  });
-
-  it("fills a one-star pattern with the text its match reads back, and tells patterns of several stars", () => {
-    const claude = new WildcardName("claude-*-latest");
-    expect(claude.single).toBe(true);
-    expect(claude.fill("sonnet")).toBe("claude-sonnet-latest");
-    expect(claude.match(claude.fill("sonnet"))).toBe("sonnet");
-    expect(new WildcardName("*").single).toBe(true);
-    expect(new WildcardName("fo::*:static::*").single).toBe(false);
   });
 
   it("resolves model_group_alias and lists the aliases that are not hidden", () => {

@@ -1,5 +1,6 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
+import { answerCount } from "@gateway/common";
 import { callModel, positiveInt, streamFlag, type ModelApi } from "../model-call.js";
 import { errorBody } from "../openai-errors.js";
 import { writeDone } from "../sse.js";
@@ -8,6 +9,7 @@ export const CHAT_COMPLETIONS: ModelApi = {
   callType: CallType.CHAT_COMPLETIONS,
   streams: streamFlag,
   maxTokens: (body) => positiveInt(body["max_completion_tokens"]) || positiveInt(body["max_tokens"]),
+  answers: (body) => answerCount(body["n"]),
   streamError: (details) => `data: ${errorBody(details)}\n\n`,
   endStream: writeDone,
   providerHeaders: () => ({}),

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { clientJson, estimateTokens } from "@gateway/common";
+import { answerCount, clientJson, estimateTokens } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
@@ -35,6 +35,7 @@ function geminiApi(model: string, stream: boolean): ModelApi {
     callType: CallType.GENERATE_CONTENT,
     streams: () => stream,
     maxTokens: (body) => positiveInt(generationConfigOf(body)["maxOutputTokens"] ?? generationConfigOf(body)["max_output_tokens"]),
+    answers: (body) => answerCount(generationConfigOf(body)["candidateCount"] ?? generationConfigOf(body)["candidate_count"]),
     streamError: (details) => `data: ${googleErrorBody(details)}\n\n`,
     // Gemini's streams end with their last chunk, and no marker after it.
     endStream: (res) => res.end(),

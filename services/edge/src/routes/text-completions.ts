@@ -1,5 +1,6 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
+import { answerCount } from "@gateway/common";
 import { callModel, positiveInt, type ModelApi } from "../model-call.js";
 import { CHAT_COMPLETIONS } from "./chat-completions.js";
 
@@ -8,6 +9,8 @@ const TEXT_COMPLETIONS: ModelApi = {
   ...CHAT_COMPLETIONS,
   callType: CallType.TEXT_COMPLETIONS,
   maxTokens: (body) => positiveInt(body["max_tokens"]),
+  // best_of answers are made (and paid for) to return n of them.
+  answers: (body) => answerCount(body["n"], body["best_of"]),
 };
 
 /** POST /v1/completions (OpenAI's legacy text completions): authorize, let the router run it, write the OpenAI response. */

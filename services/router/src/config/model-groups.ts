@@ -1,8 +1,7 @@
 import { providerBudgets, type Budget } from "./budget-settings.js";
-import { ConfigError, type GatewayConfig, type ModelEntry } from "@gateway/common";
+import { ConfigError, WildcardName, type GatewayConfig, type ModelEntry } from "@gateway/common";
 import { buildDeployment, concreteDeployment, type Deployment } from "./deployment.js";
 import { routerSettings, type RouterSettings } from "./router-settings.js";
-import { WildcardName } from "./wildcards.js";
 
 /** The deployments that answer one model name, with what picking among them needs, worked out once. */
 export interface ModelGroup {

@@ -15,6 +15,7 @@ export function routedCall(requestId: string, table: RoutingTable, body: Json): 
     estimatedTokens: 0,
     promptBytes: 0,
     maxTokens: 0,
+    answers: 0,
     tags: [],
     numRetries: undefined,
     timeoutMs: undefined,
