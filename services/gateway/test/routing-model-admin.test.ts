@@ -83,6 +83,27 @@ describe("runtime models", () => {
     await eventually("the other replica to drop it", async () => (!(await modelIds(two)).includes("sealed-model") ? true : undefined));
   });
 
+  it("keeps an api_base holding credentials sealed in Postgres, and shows it without them", async () => {
+    const apiBase = "https://relay:pa55-0123456789@llm.internal/v1";
+    expect((await admin(one, "POST", "/model/new", { model_name: "relayed", litellm_params: { model: "openai/gpt-4o-mini", api_base: apiBase }, model_info: { id: "relayed-1" } })).status).toBe(200);
+    const sql = postgres(pair.databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await sql<{ params: Record<string, string> }[]>`SELECT litellm_params AS params FROM router.runtime_models WHERE id = 'relayed-1'`;
+      expect(row?.params["api_base"]).toMatch(/^sealed:v1:/);
+    } finally {
+      await sql.end();
+    }
+    const info = await eventually("the other replica to list it", async () => {
+      const res = await fetch(`${two}/model/info`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+      const text = await res.text();
+      return text.includes("relayed-1") ? text : undefined;
+    });
+    expect(info).not.toContain("pa55-0123456789");
+    expect(info).toContain('"api_base":"https://llm.internal/v1"');
+    expect((await admin(one, "POST", "/model/delete", { id: "relayed-1" })).status).toBe(200);
+    await eventually("the other replica to drop it", async () => (!(await modelIds(two)).includes("relayed") ? true : undefined));
+  });
+
   it("shows every deployment in /model/info without a secret, telling runtime ones apart", async () => {
     const res = await fetch(`${two}/model/info`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
     expect(res.status).toBe(200);

@@ -1,6 +1,6 @@
 import { ConfigError } from "@gateway/common";
 import { describe, expect, it } from "vitest";
-import { isSecretParam, ParamSeal } from "../src/model-admin/sealed-params.js";
+import { isSecretParam, ParamSeal, withoutCredentials } from "../src/model-admin/sealed-params.js";
 
 describe("a runtime model's secret parameters at rest", () => {
   const seal = new ParamSeal("sk-salt-or-master-0123456789");
@@ -28,6 +28,23 @@ describe("a runtime model's secret parameters at rest", () => {
   it("are the credentials by name, not prices per token", () => {
     expect(["api_key", "aws_session_token", "vertex_credentials", "extra_headers", "password"].every(isSecretParam)).toBe(true);
     expect(["input_cost_per_token", "output_cost_per_token", "max_tokens", "api_base", "model"].some(isSecretParam)).toBe(false);
+  });
+
+  it("take in an api_base that holds credentials, sealed whole, and only such a one", () => {
+    for (const api_base of ["https://user:pa55@llm.internal/v1", "https://llm.internal/v1?api-version=1&key=AIza-secret"]) {
+      const sealed = seal.seal({ ...params, api_base });
+      expect(sealed["api_base"]).toMatch(/^sealed:v1:/);
+      expect(seal.open(sealed)["api_base"]).toBe(api_base);
+      expect(seal.unsealed({ model: params.model, api_key: "os.environ/KEY", api_base })).toBe(true);
+    }
+    expect(seal.seal({ api_base: "https://llm.internal/v1?api-version=1" })).toEqual({ api_base: "https://llm.internal/v1?api-version=1" });
+  });
+
+  it("are left out of a URL as it is shown: user:password and credential query values", () => {
+    expect(withoutCredentials("https://user:pa55@llm.internal/v1")).toBe("https://llm.internal/v1");
+    expect(withoutCredentials("https://llm.internal/v1?api-version=1&key=AIza-secret&api_key=k2")).toBe("https://llm.internal/v1?api-version=1&key=%5Bredacted%5D&api_key=%5Bredacted%5D");
+    expect(withoutCredentials("https://llm.internal/v1?api-version=1")).toBe("https://llm.internal/v1?api-version=1");
+    expect(withoutCredentials("not a url")).toBe("not a url");
   });
 
   it("open as they are when stored before sealing, which they are found to be, and are sealed once", () => {

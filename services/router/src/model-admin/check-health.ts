@@ -4,7 +4,7 @@ import { CALL_HANDLERS } from "../calls.js";
 import { splitModel, type Deployment } from "../config/deployment.js";
 import type { LiveModelList } from "../model-list.js";
 import type { Outcome } from "../outcome.js";
-import { withoutUserInfo } from "./deployment-info.js";
+import { withoutCredentials } from "./sealed-params.js";
 
 type EndpointHealth = MessageInitShape<typeof EndpointHealthSchema>;
 
@@ -72,7 +72,7 @@ export async function checkHealth(models: LiveModelList, req: CheckHealthRequest
   const results = await Promise.all(
     deployments.map(async (d): Promise<[EndpointHealth, boolean]> => {
       const error = await probe(d);
-      const endpoint = { modelGroup: d.modelGroup, deploymentId: d.id, model: d.entry.litellm_params.model, apiBase: d.apiBase ? withoutUserInfo(d.apiBase) : "", error: error ?? "" };
+      const endpoint = { modelGroup: d.modelGroup, deploymentId: d.id, model: d.entry.litellm_params.model, apiBase: d.apiBase ? withoutCredentials(d.apiBase) : "", error: error ?? "" };
       return [endpoint, error === undefined];
     }),
   );

@@ -1,26 +1,13 @@
 import type { Deployment } from "../config/deployment.js";
 import type { LiveModelList } from "../model-list.js";
-import { isSecretParam } from "./sealed-params.js";
-
-/** A URL without any user:password in it. */
-export function withoutUserInfo(url: string): string {
-  try {
-    const u = new URL(url);
-    if (!u.username && !u.password) return url;
-    u.username = "";
-    u.password = "";
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+import { isSecretParam, withoutCredentials } from "./sealed-params.js";
 
 /** litellm_params as /model/info may show them: no keys, no credentials. */
 export function publicParams(params: Record<string, unknown>): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(params)) {
     if (isSecretParam(name)) continue;
-    shown[name] = name === "api_base" && typeof value === "string" ? withoutUserInfo(value) : value;
+    shown[name] = name === "api_base" && typeof value === "string" ? withoutCredentials(value) : value;
   }
   return shown;
 }

@@ -14,10 +14,40 @@ export function isSecretParam(name: string): boolean {
   return SECRET.test(name);
 }
 
+const REDACTED = "[redacted]";
+
+/** A URL as it may be shown: no user:password, and the values of query parameters named like credentials (?key=, ?api_key=, …) redacted. */
+export function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!hasCredentials(u)) return url;
+    u.username = "";
+    u.password = "";
+    for (const name of new Set(u.searchParams.keys())) if (isSecretParam(name)) u.searchParams.set(name, REDACTED);
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+function hasCredentials(u: URL): boolean {
+  return u.username !== "" || u.password !== "" || [...u.searchParams.keys()].some(isSecretParam);
+}
+
+/** An api_base holding credentials (user:password, a key in its query) is kept sealed too. */
+function urlHoldsCredentials(value: string): boolean {
+  try {
+    return hasCredentials(new URL(value));
+  } catch {
+    return false;
+  }
+}
+
 // "os.environ/NAME" names where a secret is, and stays readable.
 const isReference = (value: unknown) => typeof value === "string" && value.startsWith("os.environ/");
 const isSealed = (value: unknown) => typeof value === "string" && value.startsWith(SEALED);
-const isPlainSecret = (name: string, value: unknown) => isSecretParam(name) && !isReference(value) && !isSealed(value);
+const isPlainSecret = (name: string, value: unknown) =>
+  (isSecretParam(name) || (name === "api_base" && typeof value === "string" && urlHoldsCredentials(value))) && !isReference(value) && !isSealed(value);
 
 /**
  * Seals a runtime model's secret parameters (provider keys, extra headers)
