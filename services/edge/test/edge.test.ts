@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Code, createClient, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
 import { createLogger, gatewayError, ObjectIds } from "@gateway/common";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
-import { KeysService, type CreateOrganizationRequest, type ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
+import { KeysService, type AuthorizeRequest, type CreateOrganizationRequest, type ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { RouterService, type CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createEdgeServer, type EdgeServer } from "../src/index.js";
@@ -14,6 +14,7 @@ import { createEdgeServer, type EdgeServer } from "../src/index.js";
 
 const encoder = new TextEncoder();
 const released: ReleaseRequest[] = [];
+const authorized: AuthorizeRequest[] = [];
 const organizationsMade: CreateOrganizationRequest[] = [];
 let aborted = 0;
 /** The reservation holders the "hang" calls named. */
@@ -60,6 +61,7 @@ async function* complete(req: CompleteRequest, ctx: HandlerContext) {
 const transport = createRouterTransport((router) => {
   router.service(KeysService, {
     authorize(req) {
+      authorized.push(req);
       if (req.apiKey !== "sk-good") throw gatewayError("invalid API key", Code.Unauthenticated, { type: "authentication_error" });
       return { keyHash: "hash", holder: "replica-1", reserved: true };
     },
@@ -117,6 +119,23 @@ describe("edge", () => {
     expect(res.headers.get("x-litellm-response-cost")).toBe("0.25");
     expect(res.headers.get("x-litellm-call-id")).toMatch(/^[0-9a-f-]{36}$/);
     expect(released).toEqual([expect.objectContaining({ keyHash: "hash", holder: "replica-1", cost: 0.25, totalTokens: 5 })]);
+  });
+
+  it("asks the keys service to reserve output for each answer a body asks for: n, best_of, candidateCount", async () => {
+    const send = (path: string, body: unknown) =>
+      fetch(`${base}${path}`, { method: "POST", headers: { authorization: "Bearer sk-good", "content-type": "application/json" }, body: JSON.stringify(body) }).then((res) => res.arrayBuffer());
+    const messages = [{ role: "user", content: "hi" }];
+    authorized.length = 0;
+    await send("/v1/chat/completions", { model: "fast-model", messages, max_tokens: 5, n: 3 });
+    await send("/v1/chat/completions", { model: "fast-model", messages });
+    await send("/v1/completions", { model: "fast-model", prompt: "hi", n: 2, best_of: 4 });
+    await send("/v1beta/models/fast-model:generateContent", { contents: [{ parts: [{ text: "hi" }] }], generationConfig: { candidateCount: 2, maxOutputTokens: 7 } });
+    expect(authorized.map((a) => [a.maxTokens, a.answers])).toEqual([
+      [5, 3],
+      [0, 0],
+      [0, 4],
+      [7, 2],
+    ]);
   });
 
   it("answers once the router reports the call finished, with the key released first, and a later failure of the call changes nothing", async () => {
