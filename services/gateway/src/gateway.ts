@@ -96,7 +96,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const start = {
       keys: async () => {
         const keys = await startKeys({ config, database: database!, bus: bus!, logger });
-        closers.unshift(() => keys.stop());
+        closers.unshift((deadline) => keys.stop(deadline));
         return keys;
       },
       accounting: async () => {

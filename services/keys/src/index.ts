@@ -150,8 +150,13 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     routes: keysRoutes(impl),
     /** Ends the WatchKeys streams, which would otherwise hold a shutting-down server open. */
     closing: () => impl.endWatches(),
-    /** Stops listening, gives back every unused allowance and writes the spend not yet written. */
-    async stop() {
+    /**
+     * Waits (until `deadline`) for the requests this replica admitted to be
+     * released, then stops listening, gives back every unused allowance and
+     * writes the spend not yet written.
+     */
+    async stop(deadline = Date.now()) {
+      const drained = await limits.drain(deadline);
       stopFollowingPrices();
       stopBudgetGauges();
       impl.stop();
@@ -163,7 +168,13 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
       tags.stop();
       limits.close();
       await allowances.close();
-      await parallelHolders.stop();
+      if (drained) await parallelHolders.stop();
+      else {
+        parallelHolders.leave();
+        deps.logger.warn(
+          "requests admitted here were not all released before the shutdown deadline: their budgets are settled as fully used, and their parallel slots stay taken until this replica's row in keys.holders lapses (30 s)",
+        );
+      }
       await spend.close();
     },
   };

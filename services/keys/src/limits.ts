@@ -6,6 +6,8 @@ import type { AllowanceRef } from "./allowance-store.js";
 import { budgetPeriod, type LimitHolder } from "./limit-holder.js";
 
 const MINUTE_MS = 60_000;
+// How often a stopping replica looks whether its requests in flight are all released.
+const DRAIN_STEP_MS = 50;
 // A reservation whose Release never came (its edge died) is settled as if
 // it used all it reserved, after the longest a request may take.
 const ABANDONED_AFTER_MS = 15 * MINUTE_MS;
@@ -168,6 +170,23 @@ export class Limits {
     if (!r) return;
     const most = (held: Held[]) => held.reduce((max, h) => Math.max(max, h.amount), 0);
     this.settle(requestId, most(r.budget) / NANO, most(r.tokens));
+  }
+
+  /**
+   * Waits, until `deadline`, for every request in flight here to be
+   * released (Releases that reach another replica still arrive over the
+   * bus). What is left then is settled as if it used all it reserved, but
+   * for its parallel slots, which stay taken: those calls may still run.
+   * Whether everything was released.
+   */
+  async drain(deadline: number): Promise<boolean> {
+    while (this.reservations.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, DRAIN_STEP_MS));
+    if (this.reservations.size === 0) return true;
+    for (const [id, r] of this.reservations) {
+      r.parallel.length = 0;
+      this.settleAsReserved(id);
+    }
+    return false;
   }
 
   private abandonStale(): void {
