@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEDUPE_WINDOW } from "../src/bus/memory-bus.js";
-import { MemoryBus, type Delivery } from "../src/index.js";
+import { BusClosedError, MemoryBus, NoListenerError, type Delivery } from "../src/index.js";
 
 describe("the in-process bus", () => {
   it("counts a message as stored only once its consumer has handled it", async () => {
@@ -52,5 +52,16 @@ describe("the in-process bus", () => {
     await bus.publish("s", "id-0", data);
     expect(delivered).toBe(DEDUPE_WINDOW + 2);
     await bus.close();
+  });
+
+  it("delivers to a listener, or says there is none, or that it is closed", async () => {
+    const bus = new MemoryBus();
+    const heard: number[] = [];
+    bus.listen("notice", (data) => heard.push(data[0]!));
+    await bus.deliver("notice", new Uint8Array([7]));
+    expect(heard).toEqual([7]);
+    await expect(bus.deliver("nobody", new Uint8Array([1]))).rejects.toBeInstanceOf(NoListenerError);
+    await bus.close();
+    await expect(bus.deliver("notice", new Uint8Array([2]))).rejects.toBeInstanceOf(BusClosedError);
   });
 });

@@ -4,7 +4,9 @@ import { createTestBus, eventually, startThrowawayNats, type TestBus, type Throw
 import { DiscardPolicy, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { NatsBus } from "../src/index.js";
+import { create } from "@bufbuild/protobuf";
+import { ReleaseRequestSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { BusClosedError, createLogger, NatsBus, NoListenerError, releaseCodec, releaseSubject, sendRelease } from "../src/index.js";
 import { PUB_ACK_TIMEOUT_MS } from "../src/bus/jetstream-publisher.js";
 
 const SUBJECT = "usage.v1";
@@ -174,5 +176,43 @@ describe("publishing when JetStream does not answer", () => {
     );
     const { jsm } = await manager(nats.url);
     expect((await jsm.streams.info("RESTART")).state.messages).toBe(1);
+  });
+});
+
+describe("confirmed live deliveries", () => {
+  let nats: ThrowawayNats;
+  beforeAll(async () => {
+    nats = await startThrowawayNats();
+  });
+  afterAll(async () => {
+    await nats?.close();
+  });
+  const bus = async () => {
+    const b = await NatsBus.connect({ url: nats.url, stream: "LIVE", prefix: "live" });
+    cleanups.push(() => b.close());
+    return b;
+  };
+
+  it("resolves once a listener took the message, and tells no listener and a closed bus apart", async () => {
+    const [listener, sender] = [await bus(), await bus()];
+    const heard: string[] = [];
+    listener.listen("notice", (data) => heard.push(new TextDecoder().decode(data)));
+    await sender.deliver("notice", new TextEncoder().encode("taken"), 1_000);
+    expect(heard).toEqual(["taken"]);
+    await expect(sender.deliver("nobody", new Uint8Array(), 1_000)).rejects.toBeInstanceOf(NoListenerError);
+    await sender.close();
+    await expect(sender.deliver("notice", new Uint8Array(), 1_000)).rejects.toBeInstanceOf(BusClosedError);
+  });
+
+  it("hands a Release sent while NATS is down to its holder once NATS is back", { timeout: 30_000 }, async () => {
+    const [holder, sender] = [await bus(), await bus()];
+    const settled: string[] = [];
+    holder.listen(releaseSubject("replica-1"), (data) => settled.push(releaseCodec.decode(data).requestId));
+    await nats.stop("SIGKILL");
+    const sent = sendRelease(sender, create(ReleaseRequestSchema, { requestId: "during-outage", holder: "replica-1", cost: 0.5 }), createLogger("test", "silent"));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await nats.start();
+    await sent;
+    expect(settled).toEqual(["during-outage"]);
   });
 });

@@ -144,6 +144,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     gateway: gatewayLimits(deps.config),
     holder,
     bus: deps.bus,
+    logger: deps.logger,
   });
   return {
     impl,

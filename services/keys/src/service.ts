@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { readsAll, releaseCodec, releaseSubject, type Bus } from "@gateway/common";
+import { readsAll, releaseCodec, releaseSubject, sendRelease, type Bus, type Logger } from "@gateway/common";
 import {
   Access,
   AuthorizeRequestSchema,
@@ -47,6 +47,7 @@ import { createWatchKeys } from "./watch-keys.js";
 
 export interface KeysDeps extends AuthorizeDeps, AdminDeps {
   bus: Bus;
+  logger: Logger;
 }
 
 export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysService> & { stop(): void; endWatches(): void } {
@@ -71,7 +72,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     authorize,
     release(req) {
       if (req.holder === "" || req.holder === deps.holder) settle(req);
-      else deps.bus.broadcast(releaseSubject(req.holder), releaseCodec.encode(req));
+      else void sendRelease(deps.bus, req, deps.logger);
       return released;
     },
     watchKeys: createWatchKeys(deps.cache, watches.signal),

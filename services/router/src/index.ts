@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { Allowances, BudgetSpend, gatewaySecret, hashKey, metrics, ObjectIds, releaseCodec, releaseSubject, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { Allowances, BudgetSpend, gatewaySecret, hashKey, metrics, ObjectIds, sendRelease, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { BatchRecovery } from "./batch-recovery.js";
 import { RouterBudgets } from "./budgets.js";
 import { cacheNotices } from "./config/cache-settings.js";
@@ -105,7 +105,7 @@ export async function startRouter(deps: {
     publisher,
     logger: deps.logger,
     masterKeyHash: masterKey === undefined ? undefined : hashKey(masterKey),
-    settleReservation: (release) => deps.bus.broadcast(releaseSubject(release.holder), releaseCodec.encode(release)),
+    settleReservation: (release) => void sendRelease(deps.bus, release, deps.logger),
     cache,
     sharedAnswers,
     budgets,

@@ -32,7 +32,8 @@ export interface Consumer {
  * The services' message bus. `publish`/`consume` are durable (JetStream):
  * a message is stored once per id and handed out until a handler acks it.
  * `broadcast`/`listen` are live pushes to every running listener (core NATS),
- * for notices such as "this key was revoked".
+ * for notices such as "this key was revoked"; `deliver` is such a push that
+ * a listener confirms (request and reply), for a sender that must know.
  */
 export interface Bus {
   /** Resolves once the message is stored; a repeated id within the dedupe window is stored once. */
@@ -43,6 +44,12 @@ export interface Bus {
    */
   consume(options: ConsumeOptions, handler: (batch: Delivery[]) => Promise<void>): Promise<Consumer>;
   broadcast(subject: string, data: Uint8Array): void;
+  /**
+   * Hands `data` to a listener of `subject` and resolves once one has taken
+   * it; rejects when none has within `timeoutMs` (no listener, or the
+   * connection is down), for the caller to send it again.
+   */
+  deliver(subject: string, data: Uint8Array, timeoutMs: number): Promise<void>;
   listen(subject: string, handler: (data: Uint8Array) => void): () => void;
   /**
    * A store of values by key that every replica on this bus shares; absent
@@ -72,3 +79,9 @@ export interface SharedStore {
 
 /** Pause before a failed batch is offered again. */
 export const REDELIVERY_DELAY_MS = 1000;
+
+/** `deliver` found nobody listening (the bus is up): the listener stopped or died, or is subscribing again after a reconnect. */
+export class NoListenerError extends Error {}
+
+/** `deliver` on a bus that was closed: sending again cannot help. */
+export class BusClosedError extends Error {}

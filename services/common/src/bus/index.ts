@@ -1,5 +1,5 @@
-export type { Bus, ConsumeOptions, Consumer, Delivery, SharedStore, StoreLimits } from "./bus.js";
+export { BusClosedError, NoListenerError, type Bus, type ConsumeOptions, type Consumer, type Delivery, type SharedStore, type StoreLimits } from "./bus.js";
 export { MemoryBus } from "./memory-bus.js";
 export { NatsBus, type NatsBusOptions } from "./nats-bus.js";
-export { releaseCodec, releaseSubject } from "./release.js";
+export { releaseCodec, releaseSubject, sendRelease } from "./release.js";
 export { decodeModelPrices, encodeModelPrices, MODEL_PRICES_SUBJECT } from "./model-prices.js";

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type Delivery } from "./bus.js";
+import { BusClosedError, NoListenerError, REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type Delivery } from "./bus.js";
 
 // Ids remembered for dedupe. In one process a publish only repeats when the
 // publisher retries, within seconds; the ledger is idempotent on request id
@@ -40,6 +40,7 @@ export class MemoryBus implements Bus {
   private readonly groups = new Map<string, Group>();
   private readonly backlog: Queued[] = [];
   private readonly live = new EventEmitter();
+  private closed = false;
 
   /**
    * Nothing here survives the process, so a message counts as stored only
@@ -154,12 +155,18 @@ export class MemoryBus implements Bus {
     this.live.emit(subject, data);
   }
 
+  async deliver(subject: string, data: Uint8Array): Promise<void> {
+    if (this.closed) throw new BusClosedError("the bus is closed");
+    if (!this.live.emit(subject, data)) throw new NoListenerError(`no listener for ${subject}`);
+  }
+
   listen(subject: string, handler: (data: Uint8Array) => void): () => void {
     this.live.on(subject, handler);
     return () => this.live.off(subject, handler);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const group of this.groups.values()) group.stopped = true;
     this.groups.clear();
     this.live.removeAllListeners();

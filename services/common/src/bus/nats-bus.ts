@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
-import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
-import { REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type Delivery, type SharedStore, type StoreLimits } from "./bus.js";
+import { ClosedConnectionError, connect, DrainingConnectionError, nanos, RequestError, type NatsConnection } from "@nats-io/transport-node";
+import { BusClosedError, NoListenerError, REDELIVERY_DELAY_MS, type Bus, type ConsumeOptions, type Consumer, type Delivery, type SharedStore, type StoreLimits } from "./bus.js";
 import { JetStreamPublisher } from "./jetstream-publisher.js";
 import { NatsStore } from "./nats-store.js";
 
@@ -126,8 +126,24 @@ export class NatsBus implements Bus {
     this.nc.publish(`${this.prefix}.live.${subject}`, data);
   }
 
+  async deliver(subject: string, data: Uint8Array, timeoutMs: number): Promise<void> {
+    try {
+      await this.nc.request(`${this.prefix}.live.${subject}`, data, { timeout: timeoutMs });
+    } catch (err) {
+      if (err instanceof RequestError && err.isNoResponders()) throw new NoListenerError(`no listener for ${subject}`, { cause: err });
+      if (err instanceof ClosedConnectionError || err instanceof DrainingConnectionError) throw new BusClosedError("the bus is closed", { cause: err });
+      throw err;
+    }
+  }
+
   listen(subject: string, handler: (data: Uint8Array) => void): () => void {
-    const sub = this.nc.subscribe(`${this.prefix}.live.${subject}`, { callback: (_err, msg) => handler(msg.data) });
+    const sub = this.nc.subscribe(`${this.prefix}.live.${subject}`, {
+      callback: (_err, msg) => {
+        handler(msg.data);
+        // A delivery waits for this: the message is taken.
+        if (msg.reply) msg.respond();
+      },
+    });
     return () => sub.unsubscribe();
   }
 
