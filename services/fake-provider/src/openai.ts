@@ -53,6 +53,9 @@ const ROUTES = new Set(["POST /chat/completions", "POST /completions", "POST /em
  */
 const MAX_COMPLETION_TOKENS_ONLY = /^(o\d|gpt-5)/;
 
+/** The most answers (n) OpenAI makes for one chat request. */
+const MAX_ANSWERS = 128;
+
 function maxTokens(body: Json): number | undefined {
   const limit = body.max_completion_tokens ?? body.max_tokens;
   return typeof limit === "number" ? limit : undefined;
@@ -157,6 +160,7 @@ function planChat(body: Json, behavior: Behavior): ChatReply | Refusal {
     behavior,
   );
   const answers = typeof body.n === "number" && Number.isInteger(body.n) && body.n > 0 ? body.n : 1;
+  if (answers > MAX_ANSWERS) return new Refusal(`n may be at most ${MAX_ANSWERS}`, "n");
   const promptTokens = messages.reduce((sum, message) => sum + countTokens(textOf(message.content)) + 3, 0);
   const cached = Math.min(behavior.cachedPromptTokens ?? 0, promptTokens);
   const usage = {

@@ -179,6 +179,7 @@ describe("chat completions", () => {
       expect(mine.map((chunk) => chunk.choices[0].delta.content ?? "").join("")).toBe("one two three");
       expect(mine.at(-1).choices[0].finish_reason).toBe("stop");
     }
+    expect((await chat({ messages: hello, n: 1_000_000_000 })).status).toBe(400);
   });
 
   it("gives distinct ids", async () => {

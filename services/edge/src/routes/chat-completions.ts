@@ -1,6 +1,6 @@
+import { answerCount } from "@gateway/common";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { answerCount } from "@gateway/common";
 import { callModel, positiveInt, streamFlag, type ModelApi } from "../model-call.js";
 import { errorBody } from "../openai-errors.js";
 import { writeDone } from "../sse.js";

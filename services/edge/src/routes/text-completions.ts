@@ -1,6 +1,6 @@
+import { answerCount } from "@gateway/common";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { answerCount } from "@gateway/common";
 import { callModel, positiveInt, type ModelApi } from "../model-call.js";
 import { CHAT_COMPLETIONS } from "./chat-completions.js";
 
