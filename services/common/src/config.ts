@@ -429,6 +429,7 @@ const READ_SETTINGS: Record<string, ReadonlySet<string>> = {
   general_settings: new Set(Object.keys(generalSettings.shape)),
   router_settings: new Set(Object.keys(routerSettings.shape)),
   litellm_params: new Set(Object.keys(litellmParams.shape)),
+  model_info: new Set(Object.keys(modelInfo.shape)),
 };
 
 /**
@@ -447,15 +448,21 @@ function callbacksOf(config: GatewayConfig): [setting: string, callback: string]
 /** Whether the config asks for LiteLLM's Prometheus metrics (its "prometheus" callback). */
 export const asksLiteLLMMetrics = (config: GatewayConfig): boolean => callbacksOf(config).some(([, callback]) => callback === "prometheus");
 
+// model_info fields LiteLLM acts on and this gateway does not; the rest of
+// a deployment's model_info is read, or only shown by /model/info.
+const UNREAD_MODEL_INFO = ["supported_environments"];
+
 export function ignoredSettings(config: GatewayConfig): string[] {
   const unread = (section: string, value: object, path: string) =>
     Object.keys(value)
       .filter((key) => !READ_SETTINGS[section]!.has(key))
       .map((key) => (path ? `${path}.${key}` : key));
   const params = config.model_list.flatMap((entry) => unread("litellm_params", entry.litellm_params, "model_list[].litellm_params"));
+  const info = config.model_list.flatMap((entry) => UNREAD_MODEL_INFO.filter((key) => entry.model_info?.[key] !== undefined).map((key) => `model_list[].model_info.${key}`));
   return [
     ...unread("", config, ""),
     ...new Set(params),
+    ...new Set(info),
     ...unread("litellm_settings", config.litellm_settings, "litellm_settings"),
     ...unread("cache_params", config.litellm_settings.cache_params ?? {}, "litellm_settings.cache_params"),
     ...unread("general_settings", config.general_settings, "general_settings"),
@@ -468,14 +475,19 @@ export function ignoredSettings(config: GatewayConfig): string[] {
 
 const ENV_PREFIX = "os.environ/";
 
-/** Whether the setting at `path` is one this gateway does not read (it is only named at start). */
+/**
+ * Whether the setting at `path` is, or is inside, one this gateway does not
+ * read (it is only named at start): a top-level section, a section's
+ * setting, or a deployment's parameter or model_info field.
+ */
 function unreadSetting(path: string): boolean {
-  const cache = /^litellm_settings\.cache_params\.([^.[]+)$/.exec(path);
+  if (!READ_SETTINGS[""]!.has(/^[^.[]*/.exec(path)![0])) return true;
+  const cache = /^litellm_settings\.cache_params\.([^.[]+)/.exec(path);
   if (cache) return !READ_SETTINGS["cache_params"]!.has(cache[1]!);
-  const section = /^(general_settings|router_settings|litellm_settings)\.([^.[]+)$/.exec(path);
+  const section = /^(general_settings|router_settings|litellm_settings)\.([^.[]+)/.exec(path);
   if (section) return !READ_SETTINGS[section[1]!]!.has(section[2]!);
-  const params = /^model_list\[\d+\]\.litellm_params\.([^.[]+)$/.exec(path);
-  return params !== null && !READ_SETTINGS["litellm_params"]!.has(params[1]!);
+  const entry = /^model_list\[\d+\]\.(litellm_params|model_info)\.([^.[]+)/.exec(path);
+  return entry !== null && !READ_SETTINGS[entry[1]!]!.has(entry[2]!);
 }
 
 /**

@@ -58,6 +58,35 @@ describe("config.yaml", () => {
     expect(() => parseConfig(`general_settings:\n  master_key: os.environ/MY_MASTER_KEY\n`, {})).toThrow("general_settings.master_key names environment variable MY_MASTER_KEY, which is not set");
   });
 
+  it("names model_info.supported_environments, which LiteLLM acts on and this gateway does not", () => {
+    const config = parseConfig(`model_list:\n  - { model_name: a, litellm_params: { model: openai/gpt-4o }, model_info: { supported_environments: [production] } }\n`, {});
+    expect(ignoredSettings(config)).toEqual(["model_list[].model_info.supported_environments"]);
+  });
+
+  it("leaves unset what sits inside a setting it does not read, however deep, and still needs variables deep inside one it reads", () => {
+    const config = parseConfig(
+      `model_list:
+  - model_name: a
+    litellm_params: { model: openai/gpt-4o, api_key: os.environ/MY_PROVIDER_KEY }
+    model_info: { custom_tokenizer: { identifier: x/y, auth_token: os.environ/HF_TOKEN } }
+litellm_settings:
+  default_team_settings: [{ team_id: t, langfuse_public_key: os.environ/LANGFUSE_PUBLIC }]
+guardrails:
+  - guardrail_name: g
+    litellm_params: { api_key: os.environ/GUARD_KEY }
+`,
+      { MY_PROVIDER_KEY: "sk-set" },
+    );
+    expect(unsetSettings(config)).toEqual([
+      "model_list[0].model_info.custom_tokenizer.auth_token (HF_TOKEN)",
+      "litellm_settings.default_team_settings[0].langfuse_public_key (LANGFUSE_PUBLIC)",
+      "guardrails[0].litellm_params.api_key (GUARD_KEY)",
+    ]);
+    expect(() => parseConfig(`general_settings:\n  pass_through_endpoints: [{ path: /x, target: "http://t", headers: { Authorization: os.environ/TARGET_KEY } }]\n`, {})).toThrow(
+      "general_settings.pass_through_endpoints[0].headers.Authorization names environment variable TARGET_KEY, which is not set",
+    );
+  });
+
   it("reads general_settings.database_url and store_model_in_db, as LiteLLM's configs set them", () => {
     const config = parseConfig(`general_settings:\n  database_url: os.environ/MY_DATABASE_URL\n  store_model_in_db: true\n`, { MY_DATABASE_URL: "postgres://u:p@db:5432/gw" });
     expect(config.general_settings.database_url).toBe("postgres://u:p@db:5432/gw");
