@@ -108,6 +108,22 @@ router_settings: { model_group_alias: { gpt-4: nope } }
     expect(watsonx).toThrow(/model_list\[0\]\.litellm_params\.model: provider "watsonx" is not supported .*write openai\/<its model name> with its api_base/);
   });
 
+  it("takes a model without a provider prefix as OpenAI's, unless LiteLLM knows its family as another provider's", () => {
+    const g = groups(`model_list:
+  - { model_name: a, litellm_params: { model: gpt-4o-mini } }
+  - { model_name: b, litellm_params: { model: claude-3-opus-20240229, api_key: sk-ant-x } }
+  - { model_name: c, litellm_params: { model: command-r, api_key: co-x } }
+  - { model_name: d, litellm_params: { model: mistral-large-latest, api_key: m-x } }
+  - { model_name: e, litellm_params: { model: deepseek-chat, api_key: d-x } }
+  - { model_name: f, litellm_params: { model: grok-3, api_key: x-x } }
+`);
+    expect(["a", "b", "c", "d", "e", "f"].map((name) => g.resolve(name)!.deployments[0]!.provider)).toEqual(["openai", "anthropic", "cohere", "mistral", "deepseek", "xai"]);
+    expect(g.resolve("b")!.deployments[0]!.providerModel).toBe("claude-3-opus-20240229");
+    expect(() => groups(`model_list:\n  - { model_name: g, litellm_params: { model: gemini-1.5-pro } }\n`)).toThrow(
+      'model_list[0].litellm_params.model: "gemini-1.5-pro" names no provider: write gemini/gemini-1.5-pro (Google AI Studio, GEMINI_API_KEY) or vertex_ai/gemini-1.5-pro (Vertex AI)',
+    );
+  });
+
   it("reads fallbacks and retry settings from router_settings, else from litellm_settings (the seed's form)", () => {
     const fromLitellm = groups(`
 litellm_settings: { fallbacks: [{ a: [b, c] }], num_retries: 3, allowed_fails: 1, cooldown_time: 30 }

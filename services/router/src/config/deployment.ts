@@ -64,8 +64,20 @@ export interface Deployment {
 
 const DEFAULT_TIMEOUT_S = 600;
 
-// Entries whose model has no "provider/" prefix are OpenAI models, as in LiteLLM.
+// A model with no "provider/" prefix is OpenAI's, as in LiteLLM, unless it
+// is of a family LiteLLM knows as another provider's: a Claude model with an
+// Anthropic key must not go to OpenAI.
 const DEFAULT_PROVIDER = "openai";
+const BARE_MODEL_FAMILIES: readonly [RegExp, string][] = [
+  [/^claude-/, "anthropic"],
+  [/^command(-|$)/, "cohere"],
+  [/^(mistral|open-mistral|open-mixtral|magistral|ministral)-/, "mistral"],
+  [/^deepseek-/, "deepseek"],
+  [/^grok-/, "xai"],
+];
+// Gemini models without a prefix: LiteLLM sends them to Vertex AI, whose
+// credentials differ from Google AI Studio's; the entry must say which.
+const BARE_GEMINI = /^gemini-/;
 
 function stableId(entry: ModelEntry): string {
   // Without its secrets, so an id outlives a key's rotation.
@@ -80,7 +92,8 @@ export function deploymentLabels(d: Deployment): DeploymentLabels {
 
 export function splitModel(model: string): { provider: string; providerModel: string } {
   const slash = model.indexOf("/");
-  return slash > 0 ? { provider: model.slice(0, slash), providerModel: model.slice(slash + 1) } : { provider: DEFAULT_PROVIDER, providerModel: model };
+  if (slash > 0) return { provider: model.slice(0, slash), providerModel: model.slice(slash + 1) };
+  return { provider: BARE_MODEL_FAMILIES.find(([family]) => family.test(model))?.[1] ?? DEFAULT_PROVIDER, providerModel: model };
 }
 
 export function buildDeployment(
@@ -94,6 +107,9 @@ export function buildDeployment(
   const p = entry.litellm_params;
   const { provider, providerModel: named } = splitModel(p.model);
   if (named === "") throw new ConfigError(`${where}.litellm_params.model: "${p.model}" names no model after its provider`);
+  if (BARE_GEMINI.test(p.model)) {
+    throw new ConfigError(`${where}.litellm_params.model: "${p.model}" names no provider: write gemini/${p.model} (Google AI Studio, GEMINI_API_KEY) or vertex_ai/${p.model} (Vertex AI)`);
+  }
   const providerModel = OPENAI_LIKE_PROVIDERS[provider]?.modelName?.(named) ?? named;
   if (!supported.has(provider)) {
     throw new ConfigError(
