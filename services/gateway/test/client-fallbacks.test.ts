@@ -30,7 +30,7 @@ beforeEach(() => {
 
 const chats = (p: FakeProvider) => p.requests.filter((r) => r.path === "/v1/chat/completions");
 
-type Params = OpenAI.ChatCompletionCreateParamsNonStreaming & { fallbacks?: unknown; mock_testing_fallbacks?: boolean };
+type Params = OpenAI.ChatCompletionCreateParamsNonStreaming & { fallbacks?: unknown; mock_testing_fallbacks?: boolean; disable_fallbacks?: boolean };
 
 describe.each(["one process", "split"] as const)("client-side fallbacks, %s", (mode) => {
   let gw: RoutingGateway;
@@ -92,6 +92,15 @@ describe.each(["one process", "split"] as const)("client-side fallbacks, %s", (m
     const failed = await failure(chat({ model: "backup", mock_testing_fallbacks: true }));
     expect(failed.status).toBe(500);
     expect(failed.message).toContain("mock_testing_fallbacks");
+  });
+
+  it("tries no fallback at all under disable_fallbacks, and keeps the field from the provider", async () => {
+    Object.assign(primary.behavior, { failNext: 1, failStatus: 503 });
+    const configuredBefore = chats(configured).length;
+    const failed = await failure(chat({ disable_fallbacks: true }));
+    expect(failed.status).toBe(503);
+    expect(chats(configured)).toHaveLength(configuredBefore);
+    expect(chats(primary).at(-1)?.body).not.toHaveProperty("disable_fallbacks");
   });
 
   it("refuses a fallback the key may not use, before calling anyone", async () => {

@@ -15,6 +15,7 @@ const GATEWAY_FIELDS = [
   "stream_timeout",
   "fallbacks",
   "mock_testing_fallbacks",
+  "disable_fallbacks",
 ];
 // On OpenAI's other APIs `metadata` is LiteLLM's own too (tags, user_id and
 // the like, which LiteLLM never sends on: OpenAI takes only strings there).

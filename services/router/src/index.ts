@@ -69,6 +69,7 @@ export async function startRouter(deps: {
   if (sealed > 0) deps.logger.info({ models: sealed }, "sealed the provider keys of runtime models stored in plain text");
   const models = new LiveModelList({ config: deps.config, store, bus: deps.bus, state, limits, budgets, logger: deps.logger });
   await models.start();
+  models.warnUnknownFallbacks();
   const stopDeploymentStates = metrics.watchDeployments(() => models.table().groups.all().map((d) => ({ ...deploymentLabels(d), state: state.cooldowns.state(d.id) })));
   const unkeyed = unkeyedEntries(deps.config.model_list, (model) => splitModel(model).provider);
   if (unkeyed.length > 0) deps.logger.warn({ unkeyed }, "these deployments call an api_base of their own with no api_key: the provider's key variable is not sent there");

@@ -93,6 +93,13 @@ export class LiveModelList {
     this.config = config;
     const groups = this.current.groups;
     this.deps.logger.info({ groups: groups.names().length, deployments: groups.all().length, strategy: groups.settings.strategy }, "config reloaded");
+    this.warnUnknownFallbacks();
+  }
+
+  /** Names fallbacks to models that do not exist (a typo, a model not added yet), which would otherwise fail without a word. */
+  warnUnknownFallbacks(): void {
+    const unknown = this.current.groups.unknownFallbacks();
+    if (unknown.length > 0) this.deps.logger.warn({ unknown }, "these fallbacks name no model group, alias or wildcard; requests cannot fall back there");
   }
 
   /** After a change made on this replica: apply it here, then tell the others. */

@@ -65,6 +65,8 @@ export interface RoutedCall {
   fallbacks: readonly string[];
   /** The client asked for its model group to fail without a call (LiteLLM's mock_testing_fallbacks), to try the fallbacks. */
   mockFailure: boolean;
+  /** The client asked for no fallbacks at all (LiteLLM's disable_fallbacks). */
+  disableFallbacks: boolean;
 }
 
 /** How one model group's attempts ended, when none succeeded. */
@@ -142,7 +144,7 @@ export async function routeCall(call: RoutedCall, requested: string, outcome: Ou
     }
     if (fallbacks > 0) outcome.fallbacks!.failed.push(group.name);
     fallbackNames ??= fallbacksFor(first.name, last.failure, groups.settings, call.fallbacks)[Symbol.iterator]();
-    const fallback = last.failure.kind === "cancelled" || last.failure.kind === "request" ? undefined : nextGroup(fallbackNames, groups, call.tags);
+    const fallback = call.disableFallbacks || last.failure.kind === "cancelled" || last.failure.kind === "request" ? undefined : nextGroup(fallbackNames, groups, call.tags);
     if (!fallback) throw last.error;
     outcome.fallbacks ??= { cause: { status: last.failure.status, type: toConnectError(last.error).metadata.get("x-error-type") ?? "" }, failed: [] };
     fallbacks += 1;

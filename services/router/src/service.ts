@@ -289,6 +289,7 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
           // As the key's aliases renamed them, else as the body names them.
           fallbacks: req.fallbacks.length > 0 ? req.fallbacks : requestFallbacks(body["fallbacks"]),
           mockFailure: body["mock_testing_fallbacks"] === true,
+          disableFallbacks: body["disable_fallbacks"] === true,
         };
         let answer = await routeCall(call, model, outcome, deps.state);
         if (use?.write) answer = keptAnswer(answer, use, deps.cache, outcome, Date.now, shared);

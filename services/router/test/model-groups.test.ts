@@ -124,6 +124,19 @@ router_settings: { model_group_alias: { gpt-4: nope } }
     );
   });
 
+  it("tells fallbacks to names nothing answers, whichever list they are in", () => {
+    const g = groups(`model_list:
+  - { model_name: a, litellm_params: { model: openai/gpt-4o, api_base: "http://a/v1" } }
+  - { model_name: "b/*", litellm_params: { model: "openai/*", api_base: "http://b/v1" } }
+router_settings:
+  model_group_alias: { alias-of-a: a }
+  fallbacks: [{ a: [alias-of-a, b/x, my-specific-model-id] }]
+  context_window_fallbacks: [{ a: [bigger] }]
+  default_fallbacks: [a, gone]
+`);
+    expect(g.unknownFallbacks()).toEqual(["a → my-specific-model-id", "a → bigger", "* → gone"]);
+  });
+
   it("reads fallbacks and retry settings from router_settings, else from litellm_settings (the seed's form)", () => {
     const fromLitellm = groups(`
 litellm_settings: { fallbacks: [{ a: [b, c] }], num_retries: 3, allowed_fails: 1, cooldown_time: 30 }

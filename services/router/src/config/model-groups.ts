@@ -102,6 +102,13 @@ export class ModelGroups {
     return [...this.groups.keys()];
   }
 
+  /** Fallbacks to names no group, alias or wildcard answers ("a → b"): a request falling back there finds nothing. */
+  unknownFallbacks(): string[] {
+    const s = this.settings;
+    const rules = [...s.fallbacks, ...s.contextWindowFallbacks, ...s.contentPolicyFallbacks, ["*", s.defaultFallbacks] as const];
+    return rules.flatMap(([from, to]) => to.filter((name) => this.resolve(name) === undefined).map((name) => `${from} → ${name}`));
+  }
+
   /** The names /v1/models lists: every group and every alias that is not hidden. */
   listed(): string[] {
     const names = this.names();

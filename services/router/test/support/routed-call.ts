@@ -22,5 +22,6 @@ export function routedCall(requestId: string, table: RoutingTable, body: Json): 
     streamTimeoutMs: undefined,
     fallbacks: [],
     mockFailure: false,
+    disableFallbacks: false,
   };
 }
