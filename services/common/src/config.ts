@@ -615,6 +615,14 @@ function applyEnvironmentVariables(raw: unknown, env: NodeJS.ProcessEnv): void {
   redactInLogs(Object.values(block).map(String));
 }
 
+// LiteLLM settings that narrow who may call which routes. Named at start and
+// otherwise ignored, as other settings this gateway does not implement are,
+// they would leave open what the config means closed, so they stop it.
+const REFUSED_GENERAL_SETTINGS: Record<string, string> = {
+  allowed_routes: "a key's allowed_routes, set with /key/generate, limit the routes that key may call",
+  admin_only_routes: "management routes already take the master key or an admin's key",
+};
+
 /**
  * A config from its text; `dir`, the directory of the file it was read
  * from, is where the files its `include:` names are.
@@ -635,6 +643,9 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
     throw new ConfigError(`config is invalid: ${issues.join("; ")}`);
   }
   const config = result.data;
+  for (const [name, instead] of Object.entries(REFUSED_GENERAL_SETTINGS)) {
+    if (name in config.general_settings) throw new ConfigError(`general_settings.${name} is not implemented here, and without it the gateway would serve what it is meant to refuse: remove it (${instead})`);
+  }
   if (unset.length > 0) UNSET_BY_CONFIG.set(config, unset);
   if (config.general_settings.master_key === undefined && env["LITELLM_MASTER_KEY"]) {
     config.general_settings.master_key = env["LITELLM_MASTER_KEY"];

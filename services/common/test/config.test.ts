@@ -42,6 +42,14 @@ describe("config.yaml", () => {
     }
   });
 
+  it("refuses LiteLLM's route restrictions it does not implement, which ignored would leave those routes open", () => {
+    for (const name of ["allowed_routes", "admin_only_routes"]) {
+      expect(() => parseConfig(`general_settings:\n  ${name}: ["/chat/completions"]\n`, {})).toThrow(
+        `general_settings.${name} is not implemented here, and without it the gateway would serve what it is meant to refuse: remove it`,
+      );
+    }
+  });
+
   it("still names a variable that nothing sets", () => {
     expect(() => parseConfig(MODEL, {})).toThrow("names environment variable MY_PROVIDER_KEY, which is not set");
   });
