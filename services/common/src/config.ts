@@ -267,6 +267,8 @@ const litellmSettings = z.looseObject({
   internal_user_budget_duration: duration.optional(),
   /** A budget's id (/budget/new): every end user without limits of its own is held to it. */
   max_end_user_budget_id: z.string().min(1).optional(),
+  /** Dollars every end user without limits of its own may spend, for good (when max_end_user_budget_id names no budget). */
+  max_end_user_budget: z.number().nonnegative().optional(),
   /** Dollars every model call together may cost per budget_duration (the gateway's own budget, over all keys). */
   max_budget: z.number().nonnegative().optional(),
   budget_duration: duration.optional(),

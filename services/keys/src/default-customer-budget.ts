@@ -3,23 +3,35 @@ import type { BudgetStore } from "./budget-store.js";
 import { holdsLimits, limitHolder, type LimitHolder } from "./limit-holder.js";
 
 /**
- * litellm_settings.max_end_user_budget_id: the budget every end user a
- * request names is held to when it has no limits of its own (no customer
- * row, or one without limits or a budget_id), each end user on its own.
- * Read again whenever the customers are (a budget's change reloads them).
+ * What every end user a request names is held to when it has no limits of
+ * its own (no customer row, or one without limits or a budget_id), each end
+ * user on its own: litellm_settings.max_end_user_budget_id's budget, read
+ * again whenever the customers are (a budget's change reloads them), or
+ * else max_end_user_budget's dollars, for good.
  */
 export class DefaultCustomerBudget {
   /** The budget's limits, parsed once a load; null while there is no such budget or it sets none. */
   private limits: LimitHolder | null = null;
   private missingSaid = false;
 
-  constructor(
-    private readonly budgetId: string,
+  private constructor(
+    private readonly budgetId: string | undefined,
     private readonly store: BudgetStore,
     private readonly logger: Logger,
   ) {}
 
+  /** The config's default for end users; undefined when it sets none. */
+  static fromConfig(settings: { max_end_user_budget_id?: string | undefined; max_end_user_budget?: number | undefined }, store: BudgetStore, logger: Logger): DefaultCustomerBudget | undefined {
+    const { max_end_user_budget_id: budgetId, max_end_user_budget: dollars } = settings;
+    if (budgetId !== undefined) return new DefaultCustomerBudget(budgetId, store, logger);
+    if (dollars === undefined) return undefined;
+    const fixed = new DefaultCustomerBudget(undefined, store, logger);
+    fixed.limits = { id: "", allowanceId: "", what: "customer", maxBudget: dollars, budgetDuration: null, createdAtMs: 0, rpmLimit: null, tpmLimit: null, maxParallelRequests: null };
+    return fixed;
+  }
+
   async load(): Promise<void> {
+    if (this.budgetId === undefined) return;
     const [budget] = await this.store.byIds([this.budgetId]);
     // A template: each end user's id and allowances are put in per request.
     const limits = budget && limitHolder(this.budgetId, "", "customer", budget);

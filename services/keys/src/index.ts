@@ -82,8 +82,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   );
   await users.start();
   const customerStore = new CustomerStore(deps.database.db, budgetStore);
-  const defaultBudgetId = deps.config.litellm_settings.max_end_user_budget_id;
-  const defaultCustomerBudget = defaultBudgetId === undefined ? undefined : new DefaultCustomerBudget(defaultBudgetId, budgetStore, deps.logger);
+  const defaultCustomerBudget = DefaultCustomerBudget.fromConfig(deps.config.litellm_settings, budgetStore, deps.logger);
   const customers = new TableCache(
     {
       what: "customer",

@@ -3,7 +3,7 @@ import { parseConfig } from "@gateway/common";
 import { Access, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import { sameMinute } from "@gateway/testing";
 import { describe, expect, it } from "vitest";
-import { MASTER, asMaster, keysService } from "./support.js";
+import { MASTER, RESERVATION, asMaster, keysService, type KeysClient } from "./support.js";
 
 // litellm_settings.max_end_user_budget_id: every end user a request names is
 // held to that budget when it has no limits of its own, each on its own.
@@ -21,9 +21,22 @@ general_settings:
 );
 const client = service.client;
 
+// litellm_settings.max_end_user_budget: dollars each such end user may spend, for good.
+const fixed = keysService(
+  parseConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini }
+litellm_settings:
+  max_end_user_budget: ${RESERVATION * 1.5}
+general_settings:
+  master_key: ${MASTER}
+`),
+);
+
 let requests = 0;
-const ask = (apiKey: string, endUser: string): Promise<AuthorizeResponse> =>
-  client().authorize({ apiKey, requestId: `req-${++requests}`, model: "fast-model", promptTokens: 10, maxTokens: 10, access: Access.INFERENCE, endUser });
+const ask = (apiKey: string, endUser: string, via: KeysClient = client()): Promise<AuthorizeResponse> =>
+  via.authorize({ apiKey, requestId: `req-${++requests}`, model: "fast-model", promptTokens: 10, maxTokens: 10, access: Access.INFERENCE, endUser });
 
 describe("the default budget of end users", () => {
   it("holds each end user without limits of its own to it once it exists, and no one else", async () => {
@@ -46,5 +59,16 @@ describe("the default budget of end users", () => {
 
     await client().updateBudget({ budgetId: "default-tier", settings: { rpmLimit: 2 } }, asMaster);
     await expect(ask(key, "anon-1")).resolves.toMatchObject({ rateLimit: { limitRequests: 2, remainingRequests: 0 } });
+  });
+});
+
+describe("max_end_user_budget", () => {
+  it("holds each end user without limits of its own to that many dollars, each on its own", async () => {
+    const key = (await fixed.client().generateKey({}, asMaster)).key;
+    await fixed.client().createCustomer({ userId: "with-rpm", settings: { rpmLimit: 5 } }, asMaster);
+    await ask(key, "anon", fixed.client());
+    await expect(ask(key, "anon", fixed.client())).rejects.toMatchObject({ code: Code.FailedPrecondition, rawMessage: expect.stringMatching(/^ExceededBudget: End User=anon over budget/) });
+    await ask(key, "someone-else", fixed.client());
+    for (let i = 0; i < 2; i++) await ask(key, "with-rpm", fixed.client());
   });
 });
