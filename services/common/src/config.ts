@@ -240,13 +240,14 @@ const keyGenerationSettings = z.looseObject({
 
 const callbackList = z.union([z.string(), z.array(z.string())]).optional();
 
+/** What /key/generate gives a key for what its request leaves out. */
+const defaultKeyParams = z.looseObject({ ...keyLimits, models: z.array(z.string().min(1)).nullish(), metadata: z.record(z.string(), z.unknown()).nullish() });
+/** The most any key made or changed may have of each limit; a key made without one gets the bound. */
+const upperboundKeyParams = z.looseObject(keyLimits);
+
 const litellmSettings = z.looseObject({
-  /** What /key/generate gives a key for what its request leaves out. */
-  default_key_generate_params: z
-    .looseObject({ ...keyLimits, models: z.array(z.string().min(1)).nullish(), metadata: z.record(z.string(), z.unknown()).nullish() })
-    .optional(),
-  /** The most any key made or changed may have of each limit; a key made without one gets the bound. */
-  upperbound_key_generate_params: z.looseObject(keyLimits).optional(),
+  default_key_generate_params: defaultKeyParams.optional(),
+  upperbound_key_generate_params: upperboundKeyParams.optional(),
   key_generation_settings: keyGenerationSettings.optional(),
   /** What /user/new gives a user (of any role but proxy_admin) for what its request leaves out. */
   default_internal_user_params: z
@@ -364,14 +365,14 @@ const generalSettings = z.looseObject({
   pass_through_endpoints: z.array(passThroughEndpoint).optional(),
 });
 
+const routingStrategyArgs = z.looseObject({
+  /** latency-based-routing: deployments within this fraction of the fastest share the traffic. */
+  lowest_latency_buffer: z.number().nonnegative().optional(),
+});
+
 const routerSettings = z.looseObject({
   routing_strategy: z.enum(ROUTING_STRATEGIES).optional(),
-  routing_strategy_args: z
-    .looseObject({
-      /** latency-based-routing: deployments within this fraction of the fastest share the traffic. */
-      lowest_latency_buffer: z.number().nonnegative().optional(),
-    })
-    .optional(),
+  routing_strategy_args: routingStrategyArgs.optional(),
   /** Seconds per call, unless a deployment sets its own. */
   timeout: z.number().positive().optional(),
   stream_timeout: z.number().positive().optional(),
@@ -432,6 +433,9 @@ const READ_SETTINGS: Record<string, ReadonlySet<string>> = {
   router_settings: new Set(Object.keys(routerSettings.shape)),
   litellm_params: new Set(Object.keys(litellmParams.shape)),
   model_info: new Set(Object.keys(modelInfo.shape)),
+  default_key_generate_params: new Set(Object.keys(defaultKeyParams.shape)),
+  upperbound_key_generate_params: new Set(Object.keys(upperboundKeyParams.shape)),
+  routing_strategy_args: new Set(Object.keys(routingStrategyArgs.shape)),
 };
 
 /**
@@ -467,8 +471,11 @@ export function ignoredSettings(config: GatewayConfig): string[] {
     ...new Set(info),
     ...unread("litellm_settings", config.litellm_settings, "litellm_settings"),
     ...unread("cache_params", config.litellm_settings.cache_params ?? {}, "litellm_settings.cache_params"),
+    ...unread("default_key_generate_params", config.litellm_settings.default_key_generate_params ?? {}, "litellm_settings.default_key_generate_params"),
+    ...unread("upperbound_key_generate_params", config.litellm_settings.upperbound_key_generate_params ?? {}, "litellm_settings.upperbound_key_generate_params"),
     ...unread("general_settings", config.general_settings, "general_settings"),
     ...unread("router_settings", config.router_settings, "router_settings"),
+    ...unread("routing_strategy_args", config.router_settings.routing_strategy_args ?? {}, "router_settings.routing_strategy_args"),
     ...callbacksOf(config)
       .filter(([, callback]) => callback !== "prometheus")
       .map(([setting, callback]) => `litellm_settings.${setting}: ${callback}`),

@@ -66,6 +66,23 @@ describe("config.yaml", () => {
     expect(() => parseConfig(`general_settings:\n  master_key: os.environ/MY_MASTER_KEY\n`, {})).toThrow("general_settings.master_key names environment variable MY_MASTER_KEY, which is not set");
   });
 
+  it("names the fields it does not read inside the key defaults and the routing strategy's arguments", () => {
+    const config = parseConfig(
+      `litellm_settings:
+  default_key_generate_params: { max_budget: 1, team_id: t1 }
+  upperbound_key_generate_params: { rpm_limit: 10, max_budget_per_model: 2 }
+router_settings:
+  routing_strategy_args: { lowest_latency_buffer: 0.5, ttl: 60 }
+`,
+      {},
+    );
+    expect(ignoredSettings(config)).toEqual([
+      "litellm_settings.default_key_generate_params.team_id",
+      "litellm_settings.upperbound_key_generate_params.max_budget_per_model",
+      "router_settings.routing_strategy_args.ttl",
+    ]);
+  });
+
   it("names model_info.supported_environments, which LiteLLM acts on and this gateway does not", () => {
     const config = parseConfig(`model_list:\n  - { model_name: a, litellm_params: { model: openai/gpt-4o }, model_info: { supported_environments: [production] } }\n`, {});
     expect(ignoredSettings(config)).toEqual(["model_list[].model_info.supported_environments"]);
