@@ -614,14 +614,18 @@ function applyEnvironmentVariables(raw: unknown, env: NodeJS.ProcessEnv): void {
   if (block === null || typeof block !== "object" || Array.isArray(block)) {
     throw new ConfigError("config is invalid: environment_variables: expected a map of names to values");
   }
+  const given: string[] = [];
   for (const [name, value] of Object.entries(block)) {
+    // A name with no value (`REDIS_PASSWORD:`, as LiteLLM's own example has) sets nothing.
+    if (value === null) continue;
     if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
       throw new ConfigError(`config is invalid: environment_variables.${name}: expected a string`);
     }
     env[name] = String(value);
+    given.push(env[name]);
   }
   // Mostly provider keys: keep them out of the logs.
-  redactInLogs(Object.values(block).map(String));
+  redactInLogs(given);
 }
 
 // LiteLLM settings that narrow who may call which routes. Named at start and

@@ -29,6 +29,12 @@ describe("config.yaml", () => {
     expect(env).toMatchObject({ MY_PROVIDER_KEY: "sk-from-the-config", RETRIES: "3" });
   });
 
+  it("sets nothing for an environment_variables name without a value, as LiteLLM's own example leaves one", () => {
+    const env: NodeJS.ProcessEnv = { REDIS_PASSWORD: "from-the-process" };
+    parseConfig(`environment_variables:\n  REDIS_PASSWORD:\n  OTHER: x\n`, env);
+    expect(env).toEqual({ REDIS_PASSWORD: "from-the-process", OTHER: "x" });
+  });
+
   it("refuses an environment_variables block that is not a map of names to values", () => {
     expect(() => parseConfig(`environment_variables: [A, B]\n`, {})).toThrow(ConfigError);
     expect(() => parseConfig(`environment_variables:\n  A: { nested: true }\n`, {})).toThrow("environment_variables.A");
