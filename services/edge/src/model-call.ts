@@ -113,6 +113,8 @@ interface Call extends RequestContext {
   began: number;
   /** Gives the key's reservation back (once), with what `used` says by then. */
   release: () => void;
+  /** The router's answer broke off before it said what the call used (the router stopped or died mid-stream). */
+  cutShort: boolean;
 }
 
 // How long a call given up before it reported what it used waits for the
@@ -242,7 +244,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     throw routeRefused(ctx.path, auth.allowedRoutes);
   }
   // Field by field, not { ...ctx, api, … }: see withFields (@gateway/common).
-  const call: Call = { req, res, path: ctx.path, requestId, options, api, auth, used, release, began };
+  const call: Call = { req, res, path: ctx.path, requestId, options, api, auth, used, release, began, cutShort: false };
   const abort = new LightAbortController();
   const onClose = () => {
     if (!res.writableFinished) abort.abort();
@@ -281,10 +283,11 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     else await writeResponse(call, events);
   } finally {
     res.off("close", onClose);
-    // Given up before the router said what it used (split, cutting the call
-    // cuts its events): the router settles it with the keys service itself.
-    // Should that never come, it is settled as if it used all it reserved.
-    if (abort.signal.aborted && !released && auth.reserved) setTimeout(() => release(true), SETTLE_GIVEN_UP_AFTER_MS).unref();
+    // Given up, or cut off by the router, before the router said what it
+    // used (split, cutting the call cuts its events): the router settles it
+    // with the keys service itself, as it books it. Should that never come
+    // (the router died), it is settled as if it used all it reserved.
+    if ((abort.signal.aborted || call.cutShort) && !released && auth.reserved) setTimeout(() => release(true), SETTLE_GIVEN_UP_AFTER_MS).unref();
     else release();
   }
 }
@@ -358,6 +361,8 @@ async function writeStream(ctx: Call, events: Events): Promise<void> {
     }
   } catch (err) {
     if (!res.headersSent) throw err;
+    // Past its start, a stream the provider broke still reports what it used first.
+    ctx.cutShort = true;
     const details = logFailure(ctx, err);
     if (!res.destroyed) res.end(ctx.api.streamError(details));
     return;

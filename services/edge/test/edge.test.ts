@@ -48,6 +48,8 @@ async function* complete(req: CompleteRequest, ctx: HandlerContext) {
     yield { event: finished };
     throw gatewayError("openai stream broke", Code.Unavailable, { type: "api_error", status: 502 });
   }
+  // A router that stopped or died mid-stream: its answer ends before Finished.
+  if (says === "cut") throw gatewayError("the stream ended without its end message", Code.Unavailable, { type: "api_error", status: 503 });
   if (says === "hang") {
     holders.push(req.reservationHolder);
     await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
@@ -166,6 +168,16 @@ describe("edge", () => {
     expect(text).toContain('"type":"api_error"');
     expect(text).not.toContain("[DONE]");
     expect(released[0]?.cost).toBe(0.25);
+  });
+
+  it("settles a stream the router cut before saying what it used as fully used, after giving the router 3 s to settle it", async () => {
+    const res = await post({ model: "fast-model", stream: true, messages: [{ role: "user", content: "cut" }] });
+    const text = await res.text();
+    expect(text).toContain('"type":"api_error"');
+    const requestId = res.headers.get("x-litellm-call-id");
+    expect(released.filter((r) => r.requestId === requestId)).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 3_300));
+    expect(released.filter((r) => r.requestId === requestId)).toEqual([expect.objectContaining({ usageUnknown: true })]);
   });
 
   it("aborts the router's call when the client goes away mid-stream, naming who holds its reservation, and releases it as fully used when the router does not", async () => {
