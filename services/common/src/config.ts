@@ -94,6 +94,9 @@ const awsParams = {
 const vertexParams = {
   vertex_project: z.string().min(1).optional(),
   vertex_location: z.string().min(1).optional(),
+  /** The same, as LiteLLM also spells them. */
+  vertex_ai_project: z.string().min(1).optional(),
+  vertex_ai_location: z.string().min(1).optional(),
   /** A service account key file's path, or its JSON text. */
   vertex_credentials: secret.optional(),
 };

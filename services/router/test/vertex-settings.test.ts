@@ -37,6 +37,9 @@ describe("a vertex_ai/ deployment's settings", () => {
     });
     const inline = vertexSettings(params({ vertex_credentials: JSON.stringify(serviceAccount), vertex_project: "mine", vertex_location: "europe-west4" }), {});
     expect(inline.publishers).toBe("https://europe-west4-aiplatform.googleapis.com/v1/projects/mine/locations/europe-west4/publishers");
+    // LiteLLM's other spelling of the two.
+    const spelled = vertexSettings(params({ vertex_credentials: keyFile, vertex_ai_project: "other", vertex_ai_location: "asia-east1" }), {});
+    expect(spelled.publishers).toBe("https://asia-east1-aiplatform.googleapis.com/v1/projects/other/locations/asia-east1/publishers");
     // The environment's names, after the deployment's own; "global" has an address without a region.
     const env = { GOOGLE_APPLICATION_CREDENTIALS: keyFile, VERTEXAI_PROJECT: "env-project", VERTEX_LOCATION: "global" };
     expect(vertexSettings(params(), env).publishers).toBe("https://aiplatform.googleapis.com/v1/projects/env-project/locations/global/publishers");

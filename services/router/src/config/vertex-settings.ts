@@ -31,13 +31,14 @@ function gcloudCredentials(env: NodeJS.ProcessEnv): string | undefined {
  * the environment (LiteLLM's names): vertex_credentials (a key file's path
  * or its JSON), GOOGLE_APPLICATION_CREDENTIALS, gcloud's application default
  * credentials file, the metadata server at GCE_METADATA_HOST (named, not
- * probed: a config without credentials is refused at load); vertex_project,
- * VERTEXAI_PROJECT, VERTEX_PROJECT, the credentials' project; vertex_location,
- * VERTEXAI_LOCATION, VERTEX_LOCATION, us-central1; api_base, else
+ * probed: a config without credentials is refused at load); vertex_project
+ * (or vertex_ai_project), VERTEXAI_PROJECT, VERTEX_PROJECT, the credentials'
+ * project; vertex_location (or vertex_ai_location), VERTEXAI_LOCATION,
+ * VERTEX_LOCATION, us-central1; api_base, else
  * <location>-aiplatform.googleapis.com (aiplatform.googleapis.com for "global").
  */
 export function vertexSettings(p: ModelEntry["litellm_params"], env: NodeJS.ProcessEnv = process.env): VertexSettings {
-  const location = p.vertex_location ?? firstSet(env, "VERTEXAI_LOCATION", "VERTEX_LOCATION") ?? DEFAULT_LOCATION;
+  const location = p.vertex_location ?? p.vertex_ai_location ?? firstSet(env, "VERTEXAI_LOCATION", "VERTEX_LOCATION") ?? DEFAULT_LOCATION;
   const base = (p.api_base ?? (location === "global" ? "https://aiplatform.googleapis.com" : `https://${location}-aiplatform.googleapis.com`)).replace(/\/+$/, "");
   const source = p.vertex_credentials ?? firstSet(env, "GOOGLE_APPLICATION_CREDENTIALS") ?? gcloudCredentials(env);
   const metadataHost = firstSet(env, "GCE_METADATA_HOST");
@@ -55,7 +56,7 @@ export function vertexSettings(p: ModelEntry["litellm_params"], env: NodeJS.Proc
       problem = `vertex_credentials: ${(err as Error).message}`;
     }
   }
-  const project = p.vertex_project ?? firstSet(env, "VERTEXAI_PROJECT", "VERTEX_PROJECT") ?? credentials?.projectId;
+  const project = p.vertex_project ?? p.vertex_ai_project ?? firstSet(env, "VERTEXAI_PROJECT", "VERTEX_PROJECT") ?? credentials?.projectId;
   if (project === undefined && problem === undefined) problem = "no project: set vertex_project or VERTEXAI_PROJECT";
   return { publishers: `${base}/v1/projects/${project ?? ""}/locations/${location}/publishers`, credentials, problem };
 }
