@@ -41,6 +41,8 @@ model_list:
     litellm_params: { model: ollama/llama3, api_base: "${url}" }
   - model_name: own-server
     litellm_params: { model: openai/llama3, api_base: "${url}/v1" }
+  - model_name: env-instruct
+    litellm_params: { model: text-completion-openai/gpt-3.5-turbo-instruct }
 general_settings:
   master_key: ${MASTER_KEY}
 `);
@@ -77,6 +79,17 @@ describe(`provider settings from the environment, ${MODES[0]!.name}`, () => {
     expect(sent.headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
     const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
     expect(row).toMatchObject({ model: "llama-3.1-8b-instant", custom_llm_provider: "groq" });
+  });
+
+  it("call OpenAI's text completions under LiteLLM's text-completion-openai prefix, with OPENAI_API_KEY at OPENAI_BASE_URL", async () => {
+    const { data, response } = await openai.completions.create({ model: "env-instruct", prompt: "hi" }).withResponse();
+    expect(data.choices[0]!.text).toBeTruthy();
+    const sent = provider.requests.at(-1)!;
+    expect(sent.path).toBe("/v1/completions");
+    expect(sent.body).toMatchObject({ model: "gpt-3.5-turbo-instruct" });
+    expect(sent.headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
+    const row = await gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+    expect(row).toMatchObject({ model: "gpt-3.5-turbo-instruct", custom_llm_provider: "text-completion-openai" });
   });
 
   it("call Fireworks with its full model names, adding its own account to a bare one", async () => {

@@ -62,6 +62,8 @@ export const OPENAI_LIKE_PROVIDERS: Readonly<Record<string, OpenAILikeProvider>>
   // Embeddings and reranking (Jina has no chat).
   jina_ai: { base: "https://api.jina.ai/v1", variables: { hosted: true, apiBase: ["JINA_AI_API_BASE"], apiKey: ["JINA_AI_API_KEY"] } },
   nscale: { base: "https://inference.api.nscale.com/v1", variables: { hosted: true, apiBase: ["NSCALE_API_BASE"], apiKey: ["NSCALE_API_KEY"] } },
+  // OpenAI itself, as LiteLLM names it for its text completion models (gpt-3.5-turbo-instruct).
+  "text-completion-openai": { base: "https://api.openai.com/v1", variables: { hosted: true, apiBase: ["OPENAI_BASE_URL", "OPENAI_API_BASE"], apiKey: ["OPENAI_API_KEY"] } },
   // Servers of one's own: the base (with its /v1) is the deployment's to give.
   hosted_vllm: { base: undefined, variables: { hosted: false, apiBase: ["HOSTED_VLLM_API_BASE"], apiKey: ["HOSTED_VLLM_API_KEY"] } },
   lm_studio: { base: undefined, variables: { hosted: false, apiBase: ["LM_STUDIO_API_BASE"], apiKey: ["LM_STUDIO_API_KEY"] } },
