@@ -198,6 +198,7 @@ export const ROUTING_STRATEGIES = [
   "latency-based-routing",
   "usage-based-routing",
   "usage-based-routing-v2",
+  "cost-based-routing",
 ] as const;
 
 // { "gpt-4": "gpt-4o" } or { "gpt-4": { model: "gpt-4o", hidden: true } }.

@@ -9,6 +9,7 @@ import { fallbacksFor } from "../src/fallbacks.js";
 import { ProviderError } from "../src/providers/provider.js";
 import { SUPPORTED_PROVIDERS } from "../src/providers/index.js";
 import { backoffMs, classify } from "../src/retry.js";
+import { costBased } from "../src/strategies/cost-based.js";
 import { latencyBased } from "../src/strategies/latency-based.js";
 import { leastBusy } from "../src/strategies/least-busy.js";
 import { simpleShuffle } from "../src/strategies/simple-shuffle.js";
@@ -71,6 +72,22 @@ describe("routing strategies", () => {
     // c now averages 300, as b does: a buffer of 0 shares between exactly those two.
     const picked = shares(() => latencyBased(0).pick(g, g.deployments, timed)?.id, 2000);
     expect(Object.keys(picked).sort()).toEqual(["b", "c"]);
+  });
+
+  it("cost-based picks the cheapest per token (input plus output), a deployment priced at 0 first, one with no known price last", () => {
+    // gpt-4o-mini is listed at 0.15 + 0.6 per million tokens; gpt-4o at 2.5 + 10.
+    const model = (id: string, name: string, info = "") =>
+      `  - { model_name: m, litellm_params: { model: openai/${name}, api_base: "http://${id}/v1" }, model_info: { id: ${id}${info} } }\n`;
+    const g = group(model("unknown", "my-local-llm") + model("dear", "gpt-4o") + model("listed", "gpt-4o-mini") + model("own", "gpt-4o", ", input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000002"));
+    const by = (ids: string[]) => g.deployments.filter((d) => ids.includes(d.id));
+    expect(costBased.pick(g, g.deployments, stats)?.id).toBe("own");
+    expect(costBased.pick(g, by(["unknown", "dear", "listed"]), stats)?.id).toBe("listed");
+    expect(costBased.pick(g, by(["unknown", "dear"]), stats)?.id).toBe("dear");
+    expect(costBased.pick(g, by(["unknown"]), stats)?.id).toBe("unknown");
+    const local = group(model("paid", "gpt-4o-mini") + model("free", "my-local-llm", ", input_cost_per_token: 0, output_cost_per_token: 0"));
+    expect(costBased.pick(local, local.deployments, stats)?.id).toBe("free");
+    const twins = group(model("x", "gpt-4o-mini") + model("y", "gpt-4o-mini"));
+    expect(Object.keys(shares(() => costBased.pick(twins, twins.deployments, stats)?.id, 200)).sort()).toEqual(["x", "y"]);
   });
 
   it("latency-based tries an unmeasured deployment before one that answered in no measurable time", () => {
