@@ -103,6 +103,8 @@ const vertexParams = {
 
 const litellmParams = z.looseObject({
   model: z.string().min(1),
+  /** A credential_list entry whose values fill in what these params leave unset. */
+  litellm_credential_name: z.string().min(1).optional(),
   /** Tags every request this deployment answers is booked with (the ledger's request_tags). */
   tags: z.array(z.string()).optional(),
   api_key: secret.optional(),
@@ -388,8 +390,17 @@ const routerSettings = z.looseObject({
   ...reliabilitySettings,
 });
 
+// LiteLLM's credential_list: named sets of litellm_params (keys, api_base,
+// api_version…) that model_list entries take by litellm_credential_name.
+const credential = z.looseObject({
+  credential_name: z.string().min(1),
+  credential_values: z.record(z.string(), z.unknown()),
+  credential_info: z.record(z.string(), z.unknown()).optional(),
+});
+
 const configSchema = z.looseObject({
   model_list: z.array(modelEntry).default([]),
+  credential_list: z.array(credential).optional(),
   litellm_settings: litellmSettings.default({}),
   general_settings: generalSettings.default({}),
   router_settings: routerSettings.default({}),
@@ -660,6 +671,8 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
     throw new ConfigError(`config is invalid: ${issues.join("; ")}`);
   }
   const config = result.data;
+  const credentials = credentialsOf(config);
+  config.model_list = config.model_list.map((entry, i) => withCredential(entry, credentials, `model_list[${i}]`));
   for (const [name, instead] of Object.entries(REFUSED_GENERAL_SETTINGS)) {
     if (name in config.general_settings) throw new ConfigError(`general_settings.${name} is not implemented here, and without it the gateway would serve what it is meant to refuse: remove it (${instead})`);
   }
@@ -702,18 +715,53 @@ function entrySecrets(entry: ModelEntry): string[] {
   return [p.api_key ?? "", ...aws, credentials.trimStart().startsWith("{") ? credentials : "", ...Object.values(p.extra_headers ?? {})];
 }
 
+/** config.yaml's credential_list by credential_name. */
+export type Credentials = ReadonlyMap<string, Readonly<Record<string, unknown>>>;
+
+export function credentialsOf(config: GatewayConfig): Credentials {
+  const credentials = new Map<string, Readonly<Record<string, unknown>>>();
+  for (const [i, c] of (config.credential_list ?? []).entries()) {
+    if (credentials.has(c.credential_name)) throw new ConfigError(`config is invalid: credential_list[${i}].credential_name: "${c.credential_name}" is named twice`);
+    credentials.set(c.credential_name, c.credential_values);
+  }
+  return credentials;
+}
+
+/**
+ * An entry with the values of the credential its litellm_credential_name
+ * names filled in where its own litellm_params leave them unset (what the
+ * entry sets wins), checked again as a whole.
+ */
+function withCredential(entry: ModelEntry, credentials: Credentials, where: string): ModelEntry {
+  const name = entry.litellm_params.litellm_credential_name;
+  if (name === undefined) return entry;
+  const values = credentials.get(name);
+  if (values === undefined) {
+    const known = [...credentials.keys()];
+    throw new ConfigError(`${where}.litellm_params.litellm_credential_name: no credential named "${name}" in credential_list (${known.length > 0 ? `it has ${known.join(", ")}` : "it has none"})`);
+  }
+  const result = modelEntry.safeParse({ ...entry, litellm_params: { ...values, ...entry.litellm_params } });
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${[where, ...i.path].join(".")}: ${i.message}`);
+    throw new ConfigError(`with credential "${name}": ${issues.join("; ")}`);
+  }
+  return result.data;
+}
+
 /**
  * One model_list entry from outside config.yaml (POST /model/new), checked
- * as the file's entries are; `os.environ/NAME` values are resolved.
+ * as the file's entries are; `os.environ/NAME` values are resolved, and a
+ * litellm_credential_name takes its values from config.yaml's credential_list.
  */
-export function parseModelEntry(value: unknown, where: string, env: NodeJS.ProcessEnv = process.env): ModelEntry {
+export function parseModelEntry(value: unknown, where: string, credentials: Credentials, env: NodeJS.ProcessEnv = process.env): ModelEntry {
   const result = modelEntry.safeParse(resolveEnv(value, where, env));
   if (!result.success) {
     const issues = result.error.issues.map((i) => `${[where, ...i.path].join(".")}: ${i.message}`);
     throw new ConfigError(`model is invalid: ${issues.join("; ")}`);
   }
-  redactInLogs(entrySecrets(result.data));
-  return result.data;
+  const entry = withCredential(result.data, credentials, where);
+  redactInLogs(entrySecrets(entry));
+  return entry;
 }
 
 export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { asksLiteLLMMetrics, ConfigError, ignoredSettings, includedFiles, loadConfig, parseConfig, unsetSettings } from "../src/config.js";
+import { asksLiteLLMMetrics, ConfigError, credentialsOf, ignoredSettings, includedFiles, loadConfig, parseConfig, parseModelEntry, unsetSettings } from "../src/config.js";
 
 const MODEL = `model_list:
   - model_name: fast-model
@@ -38,6 +38,41 @@ describe("config.yaml", () => {
   it("refuses an environment_variables block that is not a map of names to values", () => {
     expect(() => parseConfig(`environment_variables: [A, B]\n`, {})).toThrow(ConfigError);
     expect(() => parseConfig(`environment_variables:\n  A: { nested: true }\n`, {})).toThrow("environment_variables.A");
+  });
+
+  it("fills a model's unset litellm_params from the credential_list entry its litellm_credential_name names; what the entry sets wins", () => {
+    const text = `model_list:
+  - model_name: eu
+    litellm_params: { model: azure/gpt-4o, litellm_credential_name: azure-eu }
+  - model_name: eu-other-version
+    litellm_params: { model: azure/gpt-4o, litellm_credential_name: azure-eu, api_version: "2025-01-01" }
+credential_list:
+  - credential_name: azure-eu
+    credential_values:
+      api_key: os.environ/AZURE_EU_KEY
+      api_base: https://eu.example.openai.azure.com
+      api_version: "2024-10-21"
+    credential_info: { description: EU region }
+`;
+    const config = parseConfig(text, { AZURE_EU_KEY: "sk-eu-secret" });
+    expect(config.model_list[0]?.litellm_params).toMatchObject({ api_key: "sk-eu-secret", api_base: "https://eu.example.openai.azure.com", api_version: "2024-10-21" });
+    expect(config.model_list[1]?.litellm_params).toMatchObject({ api_key: "sk-eu-secret", api_version: "2025-01-01" });
+    expect(ignoredSettings(config)).toEqual([]);
+    // A credential's variables are read as a model's own are.
+    expect(() => parseConfig(text, {})).toThrow("credential_list[0].credential_values.api_key names environment variable AZURE_EU_KEY, which is not set");
+    // A runtime model (POST /model/new) may name one too.
+    const added = parseModelEntry({ model_name: "added", litellm_params: { model: "azure/gpt-4o-mini", litellm_credential_name: "azure-eu" } }, "model", credentialsOf(config));
+    expect(added.litellm_params.api_key).toBe("sk-eu-secret");
+  });
+
+  it("refuses a litellm_credential_name that names no credential, a name used twice, and a credential's value the model cannot take", () => {
+    const model = `model_list:\n  - model_name: m\n    litellm_params: { model: openai/gpt-4o, litellm_credential_name: prod }\n`;
+    expect(() => parseConfig(model, {})).toThrow('model_list[0].litellm_params.litellm_credential_name: no credential named "prod" in credential_list (it has none)');
+    expect(() => parseConfig(`${model}credential_list:\n  - { credential_name: staging, credential_values: { api_key: k } }\n`, {})).toThrow("(it has staging)");
+    const twice = `credential_list:\n  - { credential_name: prod, credential_values: { api_key: a } }\n  - { credential_name: prod, credential_values: { api_key: b } }\n`;
+    expect(() => parseConfig(`${model}${twice}`, {})).toThrow('credential_list[1].credential_name: "prod" is named twice');
+    const badBase = `credential_list:\n  - { credential_name: prod, credential_values: { api_base: "ftp://x" } }\n`;
+    expect(() => parseConfig(`${model}${badBase}`, {})).toThrow('with credential "prod": model_list[0].litellm_params.api_base: api_base must be an http:// or https:// URL');
   });
 
   it("takes allowed_ips of addresses and CIDR ranges, and refuses anything else naming the entry", () => {

@@ -18,10 +18,12 @@ general_settings:
   const added = parseModelEntry(
     { model_name: "smart", litellm_params: { model: "openai/gpt-4o", input_cost_per_token: 0.001, max_tokens: 700, extra_headers: { "x-proxy-token": "proxy-secret" } }, model_info: { id: "smart-1" } },
     "added",
+    new Map(),
   );
   const claude = parseModelEntry(
     { model_name: "claude", litellm_params: { model: "anthropic/claude-sonnet-4-5", api_key: "sk-ant-secret", cache_creation_input_token_cost_above_1hr: 0.00001 } },
     "added",
+    new Map(),
   );
 
   it("carries models, prices, fallbacks and aliases, and no keys or addresses", () => {

@@ -1,4 +1,4 @@
-import { ConfigError, encodeModelPrices, MODEL_PRICES_SUBJECT, parseModelEntry, type Bus, type GatewayConfig, type Logger, type ModelEntry } from "@gateway/common";
+import { ConfigError, credentialsOf, encodeModelPrices, MODEL_PRICES_SUBJECT, parseModelEntry, type Bus, type GatewayConfig, type Logger, type ModelEntry } from "@gateway/common";
 import type { RouterBudgets } from "./budgets.js";
 import { anyBudgets } from "./config/budget-settings.js";
 import { cacheSettings } from "./config/cache-settings.js";
@@ -80,6 +80,11 @@ export class LiveModelList {
     this.build(this.config, runtime);
   }
 
+  /** A runtime model as given (POST /model/new) or stored, checked as config.yaml's entries are, with its credential from config.yaml's credential_list. */
+  parseEntry(value: unknown, where: string): ModelEntry {
+    return parseModelEntry(value, where, credentialsOf(this.config));
+  }
+
   runtimeModels(): readonly ModelEntry[] {
     return this.runtime;
   }
@@ -117,7 +122,7 @@ export class LiveModelList {
     const entries: ModelEntry[] = [];
     for (const row of rows) {
       try {
-        entries.push(parseModelEntry(entryOf(this.deps.store!.open(row)), `model ${row.id}`));
+        entries.push(this.parseEntry(entryOf(this.deps.store!.open(row)), `model ${row.id}`));
       } catch (err) {
         this.deps.logger.error({ deployment: row.id, err: (err as Error).message }, "runtime model skipped");
       }

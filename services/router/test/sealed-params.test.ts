@@ -27,7 +27,7 @@ describe("a runtime model's secret parameters at rest", () => {
 
   it("are the credentials by name, not prices per token", () => {
     expect(["api_key", "aws_session_token", "vertex_credentials", "extra_headers", "password"].every(isSecretParam)).toBe(true);
-    expect(["input_cost_per_token", "output_cost_per_token", "max_tokens", "api_base", "model"].some(isSecretParam)).toBe(false);
+    expect(["input_cost_per_token", "output_cost_per_token", "max_tokens", "api_base", "model", "litellm_credential_name"].some(isSecretParam)).toBe(false);
   });
 
   it("take in an api_base that holds credentials, sealed whole, and only such a one", () => {

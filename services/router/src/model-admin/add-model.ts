@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { ConfigError, gatewayError, parseModelEntry, pgErrorCode } from "@gateway/common";
+import { ConfigError, gatewayError, pgErrorCode } from "@gateway/common";
 import type { AddModelRequest, AddModelResponseSchema } from "@gateway/proto/router/v1/router_pb.js";
 import type { LiveModelList } from "../model-list.js";
 import { storedModelAnswer } from "./deployment-info.js";
@@ -20,7 +20,7 @@ export async function addModel(models: LiveModelList, store: ModelStore, req: Ad
   const id = typeof info["id"] === "string" && info["id"] !== "" ? info["id"] : randomUUID();
   const given = { model_name: raw["model_name"], litellm_params: raw["litellm_params"], model_info: { ...info, id } };
   try {
-    const entry = parseModelEntry(given, "model");
+    const entry = models.parseEntry(given, "model");
     models.check([...models.runtimeModels(), entry]);
   } catch (err) {
     if (err instanceof ConfigError) throw invalid(err.message);

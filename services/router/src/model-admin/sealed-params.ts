@@ -2,9 +2,9 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:
 import { ConfigError, redactInLogs } from "@gateway/common";
 
 // Parameter names that hold credentials, whatever the provider calls them
-// (prices per token are not): /model/info leaves them out, and Postgres
-// keeps them sealed.
-const SECRET = /key$|secret|password|credential|(?<!_per_)token$|^(extra_)?headers$/i;
+// (prices per token and the name of a credential_list entry are not):
+// /model/info leaves them out, and Postgres keeps them sealed.
+const SECRET = /key$|secret|password|credential(?!_name$)|(?<!_per_)token$|^(extra_)?headers$/i;
 
 const SEALED = "sealed:v1:";
 const IV_BYTES = 12;

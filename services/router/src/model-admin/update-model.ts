@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { ConfigError, gatewayError, parseModelEntry } from "@gateway/common";
+import { ConfigError, gatewayError } from "@gateway/common";
 import type { UpdateModelRequest, UpdateModelResponseSchema } from "@gateway/proto/router/v1/router_pb.js";
 import type { LiveModelList } from "../model-list.js";
 import { storedModelAnswer } from "./deployment-info.js";
@@ -44,7 +44,7 @@ export async function updateModel(models: LiveModelList, store: ModelStore, req:
   let modelName = name;
   const change = (row: RuntimeModelRow) => {
     const next = { modelName: name ?? row.modelName, litellmParams: over(row.litellmParams, params), modelInfo: over(row.modelInfo, info) };
-    const entry = parseModelEntry({ model_name: next.modelName, litellm_params: next.litellmParams, model_info: { ...next.modelInfo, id: req.id } }, "model");
+    const entry = models.parseEntry({ model_name: next.modelName, litellm_params: next.litellmParams, model_info: { ...next.modelInfo, id: req.id } }, "model");
     models.check([...models.runtimeModels().filter((e) => e.model_info?.id !== req.id), entry]);
     modelName = next.modelName;
     return next;
