@@ -1,4 +1,5 @@
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import { eventually } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin } from "./support/admin.js";
 import { PROVIDER_KEY } from "./support/config.js";
@@ -8,30 +9,33 @@ import { routingYaml, startRoutingGateway, type RoutingGateway } from "./support
 // credential, for config.yaml's entries and for models added at runtime.
 
 let provider: FakeProvider;
+let moved: FakeProvider;
 let gw: RoutingGateway;
 
-beforeAll(async () => {
-  provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
-  gw = await startRoutingGateway(
-    routingYaml(
-      `  - model_name: credentialed
+const yaml = (at: FakeProvider) =>
+  routingYaml(
+    `  - model_name: credentialed
     litellm_params: { model: openai/gpt-4o-mini, litellm_credential_name: fake-cred }
     model_info: { id: credentialed-1 }
 `,
-      `credential_list:
+    `credential_list:
   - credential_name: fake-cred
     credential_values:
       api_key: os.environ/FAKE_PROVIDER_KEY
-      api_base: "${provider.url}/v1"
+      api_base: "${at.url}/v1"
     credential_info: { description: the fake provider }
 `,
-    ),
   );
+
+beforeAll(async () => {
+  [provider, moved] = [await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } }), await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } })];
+  gw = await startRoutingGateway(yaml(provider));
 });
 
 afterAll(async () => {
   await gw?.close();
   await provider?.close();
+  await moved?.close();
 });
 
 type ModelInfo = { data: { model_name: string; litellm_params: Record<string, unknown> }[] };
@@ -62,5 +66,16 @@ describe("credential_list", () => {
     expect(unknown.status).toBe(400);
     expect(unknown.json.error.message).toContain('no credential named "prod" in credential_list (it has fake-cred)');
     expect(JSON.stringify(await gw.client.models.list())).not.toContain("nowhere");
+  });
+
+  it("moves config.yaml's and runtime models to a credential's new values when config.yaml changes", async () => {
+    gw.rewrite(yaml(moved));
+    for (const model of ["credentialed", "added-credentialed"]) {
+      await eventually(`${model} to call the credential's new api_base`, async () => {
+        const before = moved.requests.length;
+        await gw.client.chat.completions.create({ model, messages: [{ role: "user", content: "where" }] });
+        return moved.requests.length > before ? true : undefined;
+      });
+    }
   });
 });

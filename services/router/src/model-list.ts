@@ -96,6 +96,8 @@ export class LiveModelList {
     const runtime = this.usable(config, this.runtime);
     this.swap(this.build(config, runtime), config, runtime);
     this.config = config;
+    // Runtime models that name a credential take its values as they are now.
+    if (this.loaded && this.deps.store) void this.refreshLogged();
     const groups = this.current.groups;
     this.deps.logger.info({ groups: groups.names().length, deployments: groups.all().length, strategy: groups.settings.strategy }, "config reloaded");
     this.warnUnknownFallbacks();
