@@ -73,9 +73,10 @@ const callDefaults = {
 /** The names of those parameters. */
 export const CALL_DEFAULT_SETTINGS = Object.keys(callDefaults) as (keyof typeof callDefaults)[];
 
-// AWS Bedrock's settings, LiteLLM's names. aws_profile_name (a profile of
-// ~/.aws) is refused at load by the router.
+// AWS Bedrock's settings, LiteLLM's names.
 const awsParams = {
+  /** A profile of the AWS shared files (~/.aws/credentials, ~/.aws/config), read at load. */
+  aws_profile_name: z.string().min(1).optional(),
   aws_access_key_id: secret.optional(),
   aws_secret_access_key: secret.optional(),
   aws_session_token: secret.optional(),

@@ -1,7 +1,10 @@
 import Anthropic, { APIError } from "@anthropic-ai/sdk";
 import type { FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 
@@ -12,6 +15,14 @@ const mode = MODES[0]!;
 // SigV4 signature made with its key as the secret access key, or taking the
 // key as a Bedrock API key (bearer token).
 const ROLE = "arn:aws:iam::123456789012:role/bedrock-caller";
+
+// Profiles of AWS's shared files, as the AWS CLI writes them, read at config load.
+const awsFiles = mkdtempSync(join(tmpdir(), "aws-shared-"));
+process.env["AWS_SHARED_CREDENTIALS_FILE"] = join(awsFiles, "credentials");
+process.env["AWS_CONFIG_FILE"] = join(awsFiles, "config");
+writeFileSync(process.env["AWS_SHARED_CREDENTIALS_FILE"], `[gateway-keys]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = ${PROVIDER_KEY}\n`);
+writeFileSync(process.env["AWS_CONFIG_FILE"], `[profile gateway-keys]\nregion = eu-north-1\n[profile gateway-role]\nrole_arn = ${ROLE}\nsource_profile = gateway-keys\n`);
+afterAll(() => rmSync(awsFiles, { recursive: true, force: true }));
 
 function bedrockConfig(fakeUrl: string): string {
   const signed = `api_base: ${fakeUrl}, aws_access_key_id: AKIDTEST, aws_secret_access_key: os.environ/FAKE_PROVIDER_KEY`;
@@ -35,6 +46,10 @@ model_list:
     litellm_params: { model: bedrock/anthropic.claude-3-5-haiku-20241022-v1:0, api_base: ${fakeUrl}, aws_role_name: "${ROLE}", aws_web_identity_token: not-the-token, aws_sts_endpoint: ${fakeUrl}/sts }
   - model_name: profile-bedrock
     litellm_params: { model: "bedrock/arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc", ${signed} }
+  - model_name: shared-file-bedrock
+    litellm_params: { model: bedrock/anthropic.claude-3-5-haiku-20241022-v1:0, api_base: ${fakeUrl}, aws_profile_name: gateway-keys }
+  - model_name: shared-file-role-bedrock
+    litellm_params: { model: bedrock/anthropic.claude-3-5-haiku-20241022-v1:0, api_base: ${fakeUrl}, aws_profile_name: gateway-role, aws_sts_endpoint: ${fakeUrl}/sts }
 litellm_settings:
   num_retries: 0
 general_settings:
@@ -95,6 +110,19 @@ describe("OpenAI and Anthropic clients on bedrock/ deployments", () => {
     expect(upstream().path).toBe("/model/meta.llama3-70b-instruct-v1%3A0/converse");
     expect(upstream().headers["authorization"]).toBe(`Bearer ${PROVIDER_KEY}`);
     expect(upstream().body).toEqual({ messages: [{ role: "user", content: [{ text: "hi llama" }] }] });
+  });
+
+  it("signs with a profile of AWS's shared files, in the profile's region, and assumes the role a profile names with its source profile's keys", async () => {
+    const answer = await client.chat.completions.create({ model: "shared-file-bedrock", messages: [{ role: "user", content: "from a profile" }] });
+    expect(answer.choices[0]?.message.content).toBe("Echo: from a profile");
+    expect(upstream().headers["authorization"]).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDPROFILE\/\d{8}\/eu-north-1\/bedrock\/aws4_request, /);
+    const before = provider.credentialsIssued;
+    const role = await client.chat.completions.create({ model: "shared-file-role-bedrock", messages: [{ role: "user", content: "as a role" }] });
+    expect(role.choices[0]?.message.content).toBe("Echo: as a role");
+    expect(provider.credentialsIssued - before).toBe(1);
+    expect(upstream().headers["authorization"]).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIAFAKE\d+\//);
+    const sts = provider.requests.filter((r) => r.path === "/sts").at(-1);
+    expect(sts?.headers["authorization"]).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDPROFILE\/\d{8}\/us-west-2\/sts\/aws4_request/);
   });
 
   it("assumes a role through STS, with keys or a web identity token, once for many requests, and signs with its temporary credentials", async () => {
