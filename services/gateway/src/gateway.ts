@@ -27,7 +27,7 @@ import { startKeys } from "@gateway/keys";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
 import { RouterService } from "@gateway/proto/router/v1/router_pb.js";
-import { startRouter } from "@gateway/router";
+import { checkModelList, startRouter } from "@gateway/router";
 import { openBus, openGatewayDatabase } from "./infrastructure.js";
 import { UsageError, type GatewayOptions } from "./options.js";
 import { replicaTransport } from "./replica-transport.js";
@@ -60,6 +60,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   if (ignored.length > 0) logger.warn({ path: options.configPath, ignored }, "config.yaml has LiteLLM settings this gateway does not implement; they have no effect");
   const unset = unsetSettings(config);
   if (unset.length > 0) logger.warn({ path: options.configPath, unset }, "config.yaml names environment variables that are not set for these settings, which are left unset");
+  // Mistakes in config.yaml stop the start before Postgres, NATS or the
+  // embedded database are opened: at once, and with their own message rather
+  // than a database's (which may first be waited for, or created).
+  if (["all", "keys"].includes(options.service) && config.general_settings.master_key === undefined) {
+    throw new ConfigError("general_settings.master_key (or the LITELLM_MASTER_KEY variable) must be set");
+  }
+  if (["all", "router"].includes(options.service)) checkModelList(config);
   if (asksLiteLLMMetrics(config)) metrics.serveLiteLLM(config.litellm_settings.enable_end_user_cost_tracking_prometheus_only === true);
   const unpriced = unpricedModels(config.model_list);
   if (unpriced.length > 0 && ["all", "router"].includes(options.service)) {

@@ -64,6 +64,32 @@ describe("a gateway that cannot start says why in one line", () => {
     await expect(start).rejects.toThrow(/exited \(2\) before listening:\ngeneral_settings\.master_key \(or the LITELLM_MASTER_KEY variable\) must be set: split, the services' calls to each other carry a credential derived from it\n$/);
   });
 
+  // A mistake in config.yaml is found before the database opens: no waiting
+  // for a Postgres that is not there yet (or creating an embedded one), and
+  // the config's own message rather than the database's.
+  const UNREACHABLE_POSTGRES = { ...IN_MEMORY, DATABASE_URL: "postgres://gateway:db-password-123@127.0.0.1:1/ledger", GATEWAY_START_WAIT_SECONDS: "30" };
+
+  it("with a provider it does not speak in model_list: exits 2 naming the entry before it opens the database", async () => {
+    const typo = writeConfig(`model_list:
+  - model_name: fast-model
+    litellm_params: { model: opnai/gpt-4o-mini, api_key: sk-x }
+general_settings:
+  master_key: sk-master-test-0123456789
+`);
+    const started = Date.now();
+    const start = processes.start("all", { configPath: typo, env: UNREACHABLE_POSTGRES });
+    await expect(start).rejects.toThrow(/exited \(2\) before listening:\n[^]*model_list\[0\]\.litellm_params\.model: provider "opnai" is not supported/);
+    await expect(start).rejects.not.toThrow(/Postgres|waiting for/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it("without a master key: exits 2 naming the setting before it opens the database", async () => {
+    const noMasterKey = writeConfig("model_list: []\n");
+    const start = processes.start("all", { configPath: noMasterKey, env: { ...UNREACHABLE_POSTGRES, LITELLM_MASTER_KEY: "" } });
+    await expect(start).rejects.toThrow(/exited \(2\) before listening:\n[^]*general_settings\.master_key \(or the LITELLM_MASTER_KEY variable\) must be set/);
+    await expect(start).rejects.not.toThrow(/Postgres|waiting for/);
+  });
+
   it("on an address no interface has, exits 2 and names the host setting", async () => {
     // TEST-NET-1 (RFC 5737): never assigned to this machine.
     const start = processes.start("all", { configPath, env: IN_MEMORY, args: ["--host", "192.0.2.1"] });

@@ -19,7 +19,7 @@ import { ParamSeal } from "./model-admin/sealed-params.js";
 import { LiveModelList } from "./model-list.js";
 import { FilesApi } from "./files.js";
 import { PassThrough } from "./pass-through.js";
-import { SUPPORTED_PROVIDERS } from "./providers/index.js";
+import { checkDeployments, SUPPORTED_PROVIDERS } from "./providers/index.js";
 import { ResponseCache } from "./response-cache.js";
 import { createRouterService, routerRoutes, type CacheForget } from "./service.js";
 import { SHARED_ANSWERS_STORE, SharedAnswers, sharedAnswerLimits } from "./shared-answers.js";
@@ -29,6 +29,15 @@ export { Outbox } from "./outbox.js";
 export { UsagePublisher, type UsagePublisherOptions } from "./usage-publisher.js";
 
 export { createRouterService, routerRoutes, ModelGroups, SUPPORTED_PROVIDERS, USAGE_SUBJECT };
+
+/**
+ * Checks config.yaml's model list and router settings as a start would, without
+ * a database or bus; throws a ConfigError naming the entry. The start runs it
+ * first, so a mistake in the file is not reported after waiting for Postgres.
+ */
+export function checkModelList(config: GatewayConfig): void {
+  checkDeployments(ModelGroups.fromConfig(config, SUPPORTED_PROVIDERS));
+}
 
 const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 /** Live subject telling every router replica to drop cached answers (JSON: { keys, all }). */
