@@ -28,8 +28,10 @@ import { createKeysService, keysRoutes } from "./service.js";
 
 export { createKeysService, keysRoutes, MasterKey };
 
-// The master key of the shipped config.yaml (and of LiteLLM's docs).
-const DEMO_MASTER_KEY = "sk-1234";
+// The master keys the repository hands out: the shipped config.yaml's (and
+// LiteLLM's docs'), and deploy/.env.example's, which compose passes on as
+// LITELLM_MASTER_KEY when .env is copied without changing it.
+const DEMO_MASTER_KEYS = new Set(["sk-1234", "sk-change-me"]);
 const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 
 export async function startKeys(deps: { config: GatewayConfig; database: Database; bus: Bus; logger: Logger }) {
@@ -37,7 +39,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   if (key === undefined) {
     throw new ConfigError("general_settings.master_key (or the LITELLM_MASTER_KEY variable) must be set");
   }
-  if (key === DEMO_MASTER_KEY) {
+  if (DEMO_MASTER_KEYS.has(key)) {
     deps.logger.warn("general_settings.master_key is the shipped demo value; change it before anyone else can reach this gateway");
   }
   await deps.database.migrate(MIGRATIONS_FOLDER, "keys");
