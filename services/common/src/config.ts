@@ -478,7 +478,7 @@ export function ignoredSettings(config: GatewayConfig): string[] {
   const unread = (section: string, value: object, path: string) =>
     Object.keys(value)
       .filter((key) => !READ_SETTINGS[section]!.has(key))
-      .map((key) => (path ? `${path}.${key}` : key));
+      .map((key) => (path ? `${path}.${key}` : key) + meant(section, key));
   const params = config.model_list.flatMap((entry) => unread("litellm_params", entry.litellm_params, "model_list[].litellm_params"));
   const info = config.model_list.flatMap((entry) => UNREAD_MODEL_INFO.filter((key) => entry.model_info?.[key] !== undefined).map((key) => `model_list[].model_info.${key}`));
   return [
@@ -496,6 +496,39 @@ export function ignoredSettings(config: GatewayConfig): string[] {
       .filter(([, callback]) => callback !== "prometheus")
       .map(([setting, callback]) => `litellm_settings.${setting}: ${callback}`),
   ];
+}
+
+/** The sections whose settings a top-level key may have been meant for, indented one level too little. */
+const SECTIONS = ["general_settings", "litellm_settings", "router_settings"] as const;
+
+/**
+ * A hint for a name the gateway does not read that is most likely a slip:
+ * one or two letters off a setting of the same section (`drop_param`,
+ * `request_timout`), or, at the top level, a setting of a section written
+ * without its indentation (`master_key`). Empty when none fits.
+ */
+function meant(section: string, key: string): string {
+  if (section === "") {
+    const home = SECTIONS.find((s) => READ_SETTINGS[s]!.has(key));
+    if (home) return ` (did you mean ${home}.${key}? indent it under ${home}:)`;
+  }
+  if (key.length < 5) return "";
+  const near = [...READ_SETTINGS[section]!].find((known) => editDistance(key, known) <= 2);
+  return near === undefined ? "" : ` (did you mean ${near}?)`;
+}
+
+/** Levenshtein distance, with a swap of two neighbouring letters counted as one edit. */
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 const ENV_PREFIX = "os.environ/";

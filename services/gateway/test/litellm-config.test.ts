@@ -1,3 +1,4 @@
+import { startFakeProvider } from "@gateway/fake-provider";
 import { createTestDatabase, type TestDatabase } from "@gateway/testing";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,6 +56,41 @@ general_settings:
     }
     expect(await gateway.stop()).toBe(0);
   });
+
+  it("names a misspelled setting with the one it was likely meant for, and a section's setting written at the top level with its section", async () => {
+    const provider = await startFakeProvider();
+    try {
+      const typos = writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "${provider.url}/v1", api_key: sk-x }
+litellm_settings:
+  drop_param: true
+  request_timout: 30
+  set_verbose: true
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+      const gateway = await processes.start("all", { configPath: typos, env: { DATABASE_URL: "", NATS_URL: "", GATEWAY_DATA_DIR: "" } });
+      expect(gateway.output()).toContain(
+        '"ignored":["litellm_settings.drop_param (did you mean drop_params?)","litellm_settings.request_timout (did you mean request_timeout?)","litellm_settings.set_verbose"]',
+      );
+      expect(await gateway.stop()).toBe(0);
+
+      const unindented = writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "${provider.url}/v1", api_key: sk-x }
+general_settings:
+master_key: ${MASTER_KEY}
+`);
+      const start = processes.start("all", { configPath: unindented, env: { DATABASE_URL: "", NATS_URL: "", GATEWAY_DATA_DIR: "", LITELLM_MASTER_KEY: "" } });
+      await expect(start).rejects.toThrow(/exited \(2\) before listening:\n[^]*master_key \(did you mean general_settings\.master_key\? indent it under general_settings:\)[^]*general_settings\.master_key \(or the LITELLM_MASTER_KEY variable\) must be set/);
+    } finally {
+      await provider.close();
+    }
+    // Two starts, on a machine that may be busy.
+  }, 90_000);
 
   it("names general_settings.database_url, not DATABASE_URL, when the Postgres it names does not answer", async () => {
     const configPath = writeConfig(`
