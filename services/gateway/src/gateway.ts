@@ -23,7 +23,7 @@ import {
   type GatewayConfig,
 } from "@gateway/common";
 import { AllowedIps, AuthCache, createEdgeServer, type Peers } from "@gateway/edge";
-import { startKeys } from "@gateway/keys";
+import { masterKeyOf, startKeys } from "@gateway/keys";
 import { AccountingService } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
 import { RouterService } from "@gateway/proto/router/v1/router_pb.js";
@@ -63,9 +63,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // Mistakes in config.yaml stop the start before Postgres, NATS or the
   // embedded database are opened: at once, and with their own message rather
   // than a database's (which may first be waited for, or created).
-  if (["all", "keys"].includes(options.service) && config.general_settings.master_key === undefined) {
-    throw new ConfigError("general_settings.master_key (or the LITELLM_MASTER_KEY variable) must be set");
-  }
+  if (["all", "keys"].includes(options.service)) masterKeyOf(config);
   if (["all", "router"].includes(options.service)) checkModelList(config);
   if (asksLiteLLMMetrics(config)) metrics.serveLiteLLM(config.litellm_settings.enable_end_user_cost_tracking_prometheus_only === true);
   const unpriced = unpricedModels(config.model_list);

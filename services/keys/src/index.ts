@@ -34,11 +34,15 @@ export { createKeysService, keysRoutes, MasterKey };
 const DEMO_MASTER_KEYS = new Set(["sk-1234", "sk-change-me"]);
 const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 
+/** config.yaml's master key; throws a ConfigError when there is none (the start checks this before opening anything). */
+export function masterKeyOf(config: GatewayConfig): string {
+  const key = config.general_settings.master_key;
+  if (key === undefined) throw new ConfigError("general_settings.master_key (or the LITELLM_MASTER_KEY variable) must be set");
+  return key;
+}
+
 export async function startKeys(deps: { config: GatewayConfig; database: Database; bus: Bus; logger: Logger }) {
-  const key = deps.config.general_settings.master_key;
-  if (key === undefined) {
-    throw new ConfigError("general_settings.master_key (or the LITELLM_MASTER_KEY variable) must be set");
-  }
+  const key = masterKeyOf(deps.config);
   if (DEMO_MASTER_KEYS.has(key)) {
     deps.logger.warn("general_settings.master_key is the shipped demo value; change it before anyone else can reach this gateway");
   }
