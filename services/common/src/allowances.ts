@@ -67,6 +67,8 @@ export class Pool<Ref = unknown> {
  */
 export class Allowances<Ref> {
   private readonly pools = new Map<string, Pool<Ref>>();
+  /** Pools no longer in `pools` (retired, or swept) whose give-back failed: still held in the store, given back at the next sweeps. */
+  private readonly unreturned = new Set<Pool<Ref>>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -164,12 +166,23 @@ export class Allowances<Ref> {
       if (pool.endsAt <= now) this.pools.delete(id);
       else if (pool.free > 0 && now - pool.lastUse >= IDLE_GIVE_BACK_MS) this.giveBack(pool, pool.free);
     }
+    for (const pool of this.unreturned) {
+      this.unreturned.delete(pool);
+      if (pool.free > 0 && pool.endsAt > now) void this.giveBack(pool, pool.free);
+    }
   }
 
   private giveBack(pool: Pool<Ref>, amount: number): Promise<void> {
     pool.held -= amount;
     return this.store.giveBack(pool.ref, amount).catch((err: unknown) => {
-      this.logger.error({ err: (err as Error).message }, "giving back an allowance failed");
+      // The store still counts it as this replica's (Postgres down, say):
+      // so does this replica, and it tries again at the next sweep. Dropped
+      // here, it stayed taken for good: parallel slots have no window to
+      // end, and a key whose slots were given back during a five-second
+      // outage was refused max_parallel_requests from then on.
+      pool.held += amount;
+      if (this.pools.get(this.store.idOf(pool.ref)) !== pool) this.unreturned.add(pool);
+      this.logger.error({ err: (err as Error).message }, "giving back an allowance failed; trying again in a second");
     });
   }
 
@@ -193,6 +206,8 @@ export class Allowances<Ref> {
   /** Gives back everything unused, e.g. at shutdown. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    await Promise.all([...this.pools.values()].filter((p) => p.free > 0 && p.endsAt > Date.now()).map((p) => this.giveBack(p, p.free)));
+    const held = [...this.pools.values(), ...this.unreturned].filter((p) => p.free > 0 && p.endsAt > Date.now());
+    this.unreturned.clear();
+    await Promise.all(held.map((p) => this.giveBack(p, p.free)));
   }
 }
