@@ -1,3 +1,4 @@
+import { driverMessage } from "./database.js";
 import type { Logger } from "./logger.js";
 import { takeTogether, type Taking } from "./take-together.js";
 
@@ -182,7 +183,7 @@ export class Allowances<Ref> {
       // outage was refused max_parallel_requests from then on.
       pool.held += amount;
       if (this.pools.get(this.store.idOf(pool.ref)) !== pool) this.unreturned.add(pool);
-      this.logger.error({ err: (err as Error).message }, "giving back an allowance failed; trying again in a second");
+      this.logger.error({ err: driverMessage(err) }, "giving back an allowance failed; trying again in a second");
     });
   }
 
