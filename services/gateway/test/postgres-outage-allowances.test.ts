@@ -13,6 +13,12 @@ import { gatewayOptions, startSplitGateway } from "./support/gateway.js";
 // dropped, a key's slots held when Postgres went away for five seconds
 // refused the key (max_parallel_requests reached) until the gateway
 // restarted.
+//
+// Known flake until the driver is fixed: postgres.js 3.4.9 can throw from a
+// connection cut while it starts (an unhandled rejection of its array-types
+// query, or a write to a socket already closed, connection.js:564 and :255),
+// which vitest reports as an unhandled error of this file, and which stops
+// a gateway process.
 
 const PROVIDER_LATENCY_MS = 300;
 const OUTAGE_MS = 5_000;
