@@ -72,9 +72,19 @@ function cacheCreation(written: number, oneHour: number): Json {
   return { ephemeral_5m_input_tokens: written - ephemeral1h, ephemeral_1h_input_tokens: ephemeral1h };
 }
 
-function contentOf(outcome: Outcome, thought: Json | undefined): Json[] {
+/**
+ * A tool whose schema names no properties at all (`"properties": {}`) takes
+ * no input: Claude calls it with `{}`, and its stream sends the input as one
+ * empty input_json_delta, as Anthropic's does.
+ */
+function takesNoInput(tool: Json | undefined): boolean {
+  const schema = tool?.input_schema;
+  return isRecord(schema) && isRecord(schema.properties) && Object.keys(schema.properties).length === 0;
+}
+
+function contentOf(outcome: Outcome, thought: Json | undefined, noInput: boolean): Json[] {
   const lead = thought ? [thought] : [];
-  if (outcome.kind === "tool_call") return [...lead, { type: "tool_use", id: TOOL_USE_ID, name: outcome.name, input: TOOL_INPUT }];
+  if (outcome.kind === "tool_call") return [...lead, { type: "tool_use", id: TOOL_USE_ID, name: outcome.name, input: noInput ? {} : TOOL_INPUT }];
   return [...lead, { type: "text", text: outcome.text }];
 }
 
@@ -143,9 +153,11 @@ async function stream(res: ServerResponse, signal: AbortSignal, behavior: Behavi
   const block =
     outcome.kind === "tool_call" ? { type: "tool_use", id: TOOL_USE_ID, name: outcome.name, input: {} } : { type: "text", text: "" };
   const half = Math.ceil(TOOL_ARGUMENTS.length / 2);
+  const call = (message.content as Json[]).find((b) => b.type === "tool_use");
+  const noInput = isRecord(call?.input) && Object.keys(call.input).length === 0;
   const deltas =
     outcome.kind === "tool_call"
-      ? [TOOL_ARGUMENTS.slice(0, half), TOOL_ARGUMENTS.slice(half)].map((partial_json) => ({ type: "input_json_delta", partial_json }))
+      ? (noInput ? [""] : [TOOL_ARGUMENTS.slice(0, half), TOOL_ARGUMENTS.slice(half)]).map((partial_json) => ({ type: "input_json_delta", partial_json }))
       : splitWords(outcome.text).map((text) => ({ type: "text_delta", text }));
   const events: Json[] = [
     { type: "message_start", message: withUsage({ ...head, content: [], stop_reason: null, stop_sequence: null }, startUsage) },
@@ -226,7 +238,7 @@ export function createMessagesAnswer(): MessagesAnswer {
       type: "message",
       role: "assistant",
       model,
-      content: contentOf(outcome, thought),
+      content: contentOf(outcome, thought, takesNoInput(tools[0])),
       stop_reason: stopReason(outcome),
       stop_sequence: outcome.kind === "text" ? (outcome.stopSequence ?? null) : null,
       usage: usageOf(body, messages, outcome, behavior, thought),

@@ -90,12 +90,17 @@ export function fromAnthropicMessage(message: Json): { response: Json; usage: Us
  * OpenAI chunks: the role first, then text and tool-call deltas (Anthropic's
  * content-block index mapped to OpenAI's tool-call index), the finish
  * reason, and a closing usage chunk built from message_start's and
- * message_delta's usage.
+ * message_delta's usage. A tool call whose input streamed as nothing (a tool
+ * without parameters: Anthropic sends no input_json_delta, or an empty one)
+ * gets "{}" as its arguments when its block stops, as OpenAI sends them and
+ * as the unstreamed answer has them, so that clients can JSON.parse them.
  */
 export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>): AsyncGenerator<ChatChunk> {
   let head: Json = { id: "", object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: "" };
   let usage: Json | undefined;
   const toolIndexByBlock = new Map<number, number>();
+  /** Tool-use blocks whose input has not streamed a character yet. */
+  const withoutArguments = new Set<number>();
   const chunk = (delta: Json, finish: string | null = null): ChatChunk => ({ json: withFields(head, { choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }) });
 
   for await (const { json: event } of events) {
@@ -110,6 +115,7 @@ export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>
       if (block["type"] === "tool_use") {
         const index = toolIndexByBlock.size;
         toolIndexByBlock.set(Number(event["index"]), index);
+        withoutArguments.add(Number(event["index"]));
         yield chunk({ tool_calls: [{ index, id: block["id"], type: "function", function: { name: block["name"], arguments: "" } }] });
       } else if (block["type"] === "redacted_thinking") yield chunk({ thinking_blocks: [{ type: "redacted_thinking", data: block["data"] }] });
     } else if (type === "content_block_delta") {
@@ -119,9 +125,17 @@ export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>
         yield chunk({ reasoning_content: delta["thinking"], thinking_blocks: [{ type: "thinking", thinking: delta["thinking"] }] });
       } else if (delta["type"] === "signature_delta") yield chunk({ thinking_blocks: [{ type: "thinking", thinking: "", signature: delta["signature"] }] });
       else if (delta["type"] === "input_json_delta") {
-        const index = toolIndexByBlock.get(Number(event["index"])) ?? 0;
-        yield chunk({ tool_calls: [{ index, function: { arguments: delta["partial_json"] } }] });
+        const partial = str(delta["partial_json"]) ?? "";
+        if (partial !== "") {
+          withoutArguments.delete(Number(event["index"]));
+          const index = toolIndexByBlock.get(Number(event["index"])) ?? 0;
+          yield chunk({ tool_calls: [{ index, function: { arguments: partial } }] });
+        }
       }
+    } else if (type === "content_block_stop") {
+      const block = Number(event["index"]);
+      const index = toolIndexByBlock.get(block);
+      if (index !== undefined && withoutArguments.delete(block)) yield chunk({ tool_calls: [{ index, function: { arguments: "{}" } }] });
     } else if (type === "message_delta") {
       usage = mergeAnthropicUsage(usage, event["usage"]);
       yield chunk({}, finishReason(((event["delta"] ?? {}) as Json)["stop_reason"]));

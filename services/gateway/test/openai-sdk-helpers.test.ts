@@ -1,0 +1,48 @@
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { MODES, fakeBehindGatewayPerTest } from "./support/modes.js";
+import { providersConfig } from "./support/providers.js";
+
+// The openai SDK's helpers (stream(), runTools(), responses.stream()) over
+// translated providers: what they build from the stream must be what OpenAI's
+// own stream would give them.
+// PGlite and the in-process bus: the translation runs the same in every mode.
+const mode = MODES[2]!;
+
+/** A tool without parameters: Claude calls it with `{}`, streaming its input as nothing. */
+const clockTool = { type: "function" as const, function: { name: "get_weather", description: "Weather here and now", parameters: { type: "object", properties: {} } } };
+
+describe("openai SDK helpers on translated providers", () => {
+  let client: OpenAI;
+  fakeBehindGatewayPerTest(mode, providersConfig, (setup) => ({ openai: client } = setup));
+
+  it("gives a streamed call of a tool without parameters the arguments {}, as the whole answer does", async () => {
+    const messages = [{ role: "user" as const, content: "What is the weather here?" }];
+    const whole = await client.chat.completions.create({ model: "claude", tools: [clockTool], messages });
+    expect(whole.choices[0]!.message.tool_calls?.[0]).toMatchObject({ function: { name: "get_weather", arguments: "{}" } });
+
+    const streamed = await client.chat.completions.stream({ model: "claude", tools: [clockTool], messages }).finalChatCompletion();
+    expect(streamed.choices[0]!.message.tool_calls?.[0]).toMatchObject({ function: { name: "get_weather", arguments: "{}" } });
+    expect(streamed.choices[0]!.finish_reason).toBe("tool_calls");
+  });
+
+  it("lets runTools() call a tool without parameters over a stream, once, and finish", async () => {
+    const calls: unknown[] = [];
+    const runner = client.chat.completions.runTools({
+      model: "claude",
+      stream: true,
+      messages: [{ role: "user", content: "What is the weather here?" }],
+      tools: [{ type: "function", function: { ...clockTool.function, parse: JSON.parse, function: (args: unknown) => (calls.push(args), "sunny") } }],
+    });
+    const final = await runner.finalContent();
+    expect(calls).toEqual([{}]);
+    expect(final).toBe("Echo: What is the weather here?");
+  });
+
+  it("gives the Responses API's function_call of a tool without parameters the arguments {} when streamed", async () => {
+    const tool = { type: "function" as const, name: "get_weather", parameters: { type: "object", properties: {} }, strict: false };
+    const stream = client.responses.stream({ model: "claude", input: "What is the weather here?", tools: [tool] });
+    const final = await stream.finalResponse();
+    expect(final.output.find((item) => item.type === "function_call")).toMatchObject({ name: "get_weather", arguments: "{}" });
+  });
+});
