@@ -39,6 +39,11 @@ describe("openai SDK helpers on translated providers", () => {
     expect(final).toBe("Echo: What is the weather here?");
   });
 
+  it("takes response_format {type: \"text\"}, the default, where a provider has no JSON output to ask for", async () => {
+    const answer = await client.chat.completions.create({ model: "claude", response_format: { type: "text" }, messages: [{ role: "user", content: "plain words" }] });
+    expect(answer.choices[0]!.message.content).toBe("Echo: plain words");
+  });
+
   it("gives the Responses API's function_call of a tool without parameters the arguments {} when streamed", async () => {
     const tool = { type: "function" as const, name: "get_weather", parameters: { type: "object", properties: {} }, strict: false };
     const stream = client.responses.stream({ model: "claude", input: "What is the weather here?", tools: [tool] });

@@ -18,10 +18,16 @@ export function unsupportedParam(name: string, provider: string): ConnectError {
 /**
  * Whether a parameter's value asks for nothing: clients often send defaults
  * explicitly. parallel_tool_calls is on by default in OpenAI's API, and the
- * providers that lack the switch call tools in parallel anyway.
+ * providers that lack the switch call tools in parallel anyway; a
+ * response_format of type "text" is what every model answers without one.
  */
 function isDefault(name: string, value: unknown): boolean {
-  return value === null || (name === "n" && value === 1) || (name === "parallel_tool_calls" && value === true);
+  return (
+    value === null ||
+    (name === "n" && value === 1) ||
+    (name === "parallel_tool_calls" && value === true) ||
+    (name === "response_format" && typeof value === "object" && !Array.isArray(value) && (value as Json)["type"] === "text")
+  );
 }
 
 /**
