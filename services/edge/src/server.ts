@@ -346,6 +346,9 @@ export function createEdgeServer(options: EdgeOptions, tls?: Pick<TlsServerOptio
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const path = pathOf(req.url);
     const ctx: RequestContext = { req, res, path, requestId: randomUUID(), options };
+    // OpenAI's name for a request's id, which its SDKs show as `_request_id` and an error's `requestID`:
+    // the id the ledger books the call under (also x-litellm-call-id), on every answer, errors included.
+    res.setHeader("x-request-id", ctx.requestId);
     // A pass-through endpoint's path is the config's, whatever route of ours it names.
     const passThroughTo = options.passThrough?.match(path)?.endpoint;
     const handler = passThroughTo ? undefined : routeFor(req.method, path);

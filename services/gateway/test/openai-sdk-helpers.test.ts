@@ -39,6 +39,20 @@ describe("openai SDK helpers on translated providers", () => {
     expect(final).toBe("Echo: What is the weather here?");
   });
 
+  it("names each answer's request id as OpenAI does, so the SDK shows it as _request_id and as an error's requestID", async () => {
+    const { data, response } = await client.chat.completions.create({ model: "claude", messages: [{ role: "user", content: "hi" }] }).withResponse();
+    expect(response.headers.get("x-request-id")).toBe(response.headers.get("x-litellm-call-id"));
+    expect(data.choices[0]!.message.content).toBe("Echo: hi");
+    const answer = await client.chat.completions.create({ model: "claude", messages: [{ role: "user", content: "hi" }] });
+    expect(answer._request_id).toMatch(/^[0-9a-f-]{36}$/);
+    const streamed = await client.chat.completions.create({ model: "gemini-flash", stream: true, messages: [{ role: "user", content: "hi" }] }).withResponse();
+    for await (const _ of streamed.data);
+    expect(streamed.response.headers.get("x-request-id")).toBe(streamed.response.headers.get("x-litellm-call-id"));
+    const error = await client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "hi" }] }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).requestID).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it("takes response_format {type: \"text\"}, the default, where a provider has no JSON output to ask for", async () => {
     const answer = await client.chat.completions.create({ model: "claude", response_format: { type: "text" }, messages: [{ role: "user", content: "plain words" }] });
     expect(answer.choices[0]!.message.content).toBe("Echo: plain words");
