@@ -196,6 +196,8 @@ export interface Usage {
   cacheWriteTokens: number;
   /** The part of cacheWriteTokens written to Anthropic's one-hour cache. */
   cacheWrite1hTokens: number;
+  /** The part of completionTokens the model spent thinking, where the provider tells it apart (Gemini's thoughtsTokenCount). */
+  reasoningTokens?: number;
   /** Searches the provider ran itself (Anthropic's web search tool), billed apart from tokens. */
   webSearches?: number;
   /** What the provider says the call cost, US dollars (OpenRouter's and Perplexity's usage.cost). */

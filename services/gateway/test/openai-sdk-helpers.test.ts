@@ -53,6 +53,20 @@ describe("openai SDK helpers on translated providers", () => {
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).requestID).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it("reports Gemini's thinking tokens as reasoning_tokens, in chat usage and in the Responses API's", async () => {
+    const answer = await client.chat.completions.create({ model: "gemini-flash", reasoning_effort: "low", messages: [{ role: "user", content: "one two" }] });
+    // The fake thinks "Thinking about: one two" (four tokens) and answers "Echo: one two" (three).
+    expect(answer.usage).toMatchObject({ completion_tokens: 7, completion_tokens_details: { reasoning_tokens: 4 } });
+    const stream = await client.chat.completions.create({ model: "gemini-flash", stream: true, stream_options: { include_usage: true }, reasoning_effort: "low", messages: [{ role: "user", content: "one two" }] });
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) usage = chunk.usage ?? usage;
+    expect(usage).toMatchObject({ completion_tokens: 7, completion_tokens_details: { reasoning_tokens: 4 } });
+    const response = await client.responses.create({ model: "gemini-flash", input: "one two", reasoning: { effort: "low" } });
+    expect(response.usage).toMatchObject({ output_tokens: 7, output_tokens_details: { reasoning_tokens: 4 } });
+    const streamed = await client.responses.stream({ model: "gemini-flash", input: "one two", reasoning: { effort: "low" } }).finalResponse();
+    expect(streamed.usage).toMatchObject({ output_tokens: 7, output_tokens_details: { reasoning_tokens: 4 } });
+  });
+
   it("takes response_format {type: \"text\"}, the default, where a provider has no JSON output to ask for", async () => {
     const answer = await client.chat.completions.create({ model: "claude", response_format: { type: "text" }, messages: [{ role: "user", content: "plain words" }] });
     expect(answer.choices[0]!.message.content).toBe("Echo: plain words");

@@ -86,12 +86,14 @@ export function fromOpenAIUsage(value: unknown): Usage | undefined {
   const details = (u["prompt_tokens_details"] ?? {}) as Json;
   const cacheWriteTokens = count(details["cache_creation_tokens"] ?? u["cache_creation_input_tokens"]);
   const reportedCost = dollars(u["cost"]);
+  const reasoningTokens = count(((u["completion_tokens_details"] ?? {}) as Json)["reasoning_tokens"]);
   return {
     promptTokens: u["prompt_tokens"],
     completionTokens: count(u["completion_tokens"]),
     cachedTokens: count(details["cached_tokens"]),
     cacheWriteTokens,
     cacheWrite1hTokens: oneHourWrites(details["cache_creation_token_details"], cacheWriteTokens),
+    ...(reasoningTokens > 0 && { reasoningTokens }),
     ...(reportedCost !== undefined && { reportedCost }),
   };
 }
@@ -102,7 +104,11 @@ function dollars(cost: unknown): number | undefined {
   return typeof total === "number" && Number.isFinite(total) && total >= 0 ? total : undefined;
 }
 
-/** OpenAI's usage block; cache writes are named as LiteLLM names them for Anthropic models. */
+/**
+ * OpenAI's usage block; cache writes are named as LiteLLM names them for
+ * Anthropic models, and thinking tokens, where the provider tells them
+ * apart, as OpenAI's completion_tokens_details.reasoning_tokens.
+ */
 export function toOpenAIUsage(usage: Usage): Json {
   const writes = usage.cacheWriteTokens > 0;
   return {
@@ -113,6 +119,7 @@ export function toOpenAIUsage(usage: Usage): Json {
       cached_tokens: usage.cachedTokens,
       ...(writes && { cache_creation_tokens: usage.cacheWriteTokens, cache_creation_token_details: cacheWriteSplit(usage) }),
     },
+    ...(usage.reasoningTokens !== undefined && { completion_tokens_details: { reasoning_tokens: usage.reasoningTokens } }),
     ...(writes && { cache_creation_input_tokens: usage.cacheWriteTokens }),
   };
 }
@@ -131,12 +138,14 @@ export function fromGeminiUsage(value: unknown): Usage | undefined {
   if (value === null || typeof value !== "object") return undefined;
   const u = value as Json;
   if (typeof u["promptTokenCount"] !== "number") return undefined;
+  const reasoningTokens = count(u["thoughtsTokenCount"]);
   return {
     promptTokens: count(u["promptTokenCount"]),
-    completionTokens: count(u["candidatesTokenCount"]) + count(u["thoughtsTokenCount"]),
+    completionTokens: count(u["candidatesTokenCount"]) + reasoningTokens,
     cachedTokens: count(u["cachedContentTokenCount"]),
     cacheWriteTokens: 0,
     cacheWrite1hTokens: 0,
+    ...(reasoningTokens > 0 && { reasoningTokens }),
   };
 }
 
