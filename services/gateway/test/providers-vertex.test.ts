@@ -113,6 +113,28 @@ describe("OpenAI and Anthropic clients on vertex_ai/ deployments", () => {
     expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ custom_llm_provider: "vertex_ai", completion_tokens: final.usage.output_tokens });
   });
 
+  it("gives an Anthropic client's thinking and top_k to Gemini on Vertex, as it does on gemini/", async () => {
+    const message = await anthropic().messages.create({
+      model: "gemini-vertex",
+      max_tokens: 2048,
+      thinking: { type: "enabled", budget_tokens: 1024 },
+      top_k: 40,
+      messages: [{ role: "user", content: "think about it" }],
+    });
+    expect(message.content.map((block) => block.type)).toEqual(["thinking", "text"]);
+    expect(upstream().path).toMatch(/gemini-2\.5-flash:generateContent$/);
+    expect((upstream().body as { generationConfig: unknown }).generationConfig).toEqual({
+      maxOutputTokens: 2048,
+      topK: 40,
+      thinkingConfig: { thinkingBudget: 1024, includeThoughts: true },
+    });
+
+    const streamed = await anthropic()
+      .messages.stream({ model: "gemini-vertex", max_tokens: 2048, thinking: { type: "enabled", budget_tokens: 1024 }, messages: [{ role: "user", content: "one two" }] })
+      .finalMessage();
+    expect(streamed.content.map((block) => block.type)).toEqual(["thinking", "text"]);
+  });
+
   it("embeds with Vertex's predict, in one call for the list", async () => {
     const { data, response } = await client.embeddings.create({ model: "embed-vertex", input: ["one two", "three"], dimensions: 64 }).withResponse();
     expect(data.data.map((d) => [d.index, d.embedding.length])).toEqual([

@@ -27,13 +27,21 @@ export function isOpenAIReasoningModel(provider: string, providerModel: string):
 }
 
 /**
+ * Gemini, from Google's API or from Vertex AI: its chat translation takes
+ * reasoning_effort and top_k (as its thinking config and topK).
+ */
+function isGemini(provider: string, providerModel: string): boolean {
+  return provider === "gemini" || (provider === "vertex_ai" && providerModel.startsWith("gemini"));
+}
+
+/**
  * Thinking as the chat request's reasoning_effort, for the models that take
  * one (OpenAI's reasoning models; Gemini's, translated on): a budget as the
  * nearest effort, adaptive thinking as the model's own default. Undefined
  * when the model takes no effort: then thinking has no counterpart.
  */
 function reasoningEffort(thinking: Json, provider: string, providerModel: string): { reasoning_effort?: string } | undefined {
-  if (!isOpenAIReasoningModel(provider, providerModel) && provider !== "gemini") return undefined;
+  if (!isOpenAIReasoningModel(provider, providerModel) && !isGemini(provider, providerModel)) return undefined;
   if (thinking["type"] === "enabled") return { reasoning_effort: effortForBudget(thinking["budget_tokens"]) };
   return thinking["type"] === "adaptive" ? {} : undefined;
 }
@@ -143,8 +151,10 @@ function toolChoice(choice: Json): { tool_choice?: unknown; parallel_tool_calls?
  */
 export function toChatRequest(body: Json, dropParams: boolean, provider: string, providerModel = ""): OpenAIBody {
   const thinking = isJson(body["thinking"]) && !isDefault("thinking", body["thinking"]) ? reasoningEffort(body["thinking"], provider, providerModel) : undefined;
+  const gemini = isGemini(provider, providerModel);
   for (const [name, value] of Object.entries(body)) {
-    if (!TRANSLATED.has(name) && !dropParams && !isDefault(name, value) && !(name === "thinking" && thinking)) throw unsupportedParam(name, provider);
+    if (TRANSLATED.has(name) || (name === "top_k" && gemini)) continue;
+    if (!dropParams && !isDefault(name, value) && !(name === "thinking" && thinking)) throw unsupportedParam(name, provider);
   }
   const messages: Json[] = [];
   const system = textParts(body["system"] ?? []).filter((part) => part["text"] !== "");
@@ -158,6 +168,7 @@ export function toChatRequest(body: Json, dropParams: boolean, provider: string,
   if (body["max_tokens"] !== undefined) chat[isOpenAIReasoningModel(provider, providerModel) ? "max_completion_tokens" : "max_tokens"] = body["max_tokens"];
   if (thinking) Object.assign(chat, thinking);
   for (const name of ["temperature", "top_p", "stream"]) if (body[name] !== undefined) chat[name] = body[name];
+  if (gemini && body["top_k"] !== undefined) chat["top_k"] = body["top_k"];
   if (Array.isArray(body["stop_sequences"])) chat["stop"] = body["stop_sequences"];
   if (Array.isArray(body["tools"]) && body["tools"].length > 0) {
     chat["tools"] = tools(body["tools"]);
