@@ -24,3 +24,12 @@ function typeOf(details: ErrorDetails): string {
 export function anthropicErrorBody(details: ErrorDetails): string {
   return JSON.stringify({ type: "error", error: { type: typeOf(details), message: details.message } });
 }
+
+/**
+ * A failure as Anthropic's API states it, where its status differs from
+ * OpenAI's (and LiteLLM's): a model that does not exist is a 404
+ * not_found_error there, which Anthropic's SDKs raise as NotFoundError.
+ */
+export function anthropicDetails(details: ErrorDetails): ErrorDetails {
+  return details.code === "model_not_found" && details.param === "model" ? { ...details, status: 404 } : details;
+}

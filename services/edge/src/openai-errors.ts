@@ -9,7 +9,8 @@ export function errorBody(details: Omit<ErrorDetails, "headers" | "unexpected">)
 
 /**
  * Writes any failure as a JSON error with its status, in OpenAI's shape or
- * another API's (`format`). Once a response has started, it can only be cut.
+ * another API's (`format`, with `restate` for where that API's statuses
+ * differ). Once a response has started, it can only be cut.
  * A failure found before the request arrived in full (a body over the limit)
  * closes the connection: the rest of the request is not worth reading.
  */
@@ -18,12 +19,13 @@ export function sendError(
   err: unknown,
   headers: Record<string, string> = {},
   format: (details: ErrorDetails) => string = errorBody,
+  restate: (details: ErrorDetails) => ErrorDetails = (details) => details,
 ): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const details = describeError(err);
+  const details = restate(describeError(err));
   const body = format(details);
   const early = !res.req.complete;
   res.writeHead(details.status, {

@@ -1,4 +1,4 @@
-import Anthropic, { APIError, AuthenticationError, BadRequestError, InternalServerError, RateLimitError } from "@anthropic-ai/sdk";
+import Anthropic, { APIError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from "@anthropic-ai/sdk";
 import type { FakeProvider } from "@gateway/fake-provider";
 import { describe, expect, it } from "vitest";
 import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
@@ -282,9 +282,12 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     expect(unauthorized).toBeInstanceOf(AuthenticationError);
     expect((unauthorized as APIError).error).toMatchObject({ type: "error", error: { type: "authentication_error" } });
 
+    // Anthropic's API answers a model it does not have with 404 not_found_error, which its SDKs raise as NotFoundError.
     const unknown = await client.messages.create({ model: "nope", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
-    expect(unknown).toBeInstanceOf(BadRequestError);
-    expect((unknown as APIError).message).toContain("gpt");
+    expect(unknown).toBeInstanceOf(NotFoundError);
+    expect((unknown as APIError).error).toMatchObject({ type: "error", error: { type: "not_found_error", message: expect.stringContaining("gpt") } });
+    const unknownStream = await client.messages.stream({ model: "nope", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).finalMessage().catch((e: unknown) => e);
+    expect(unknownStream).toBeInstanceOf(NotFoundError);
 
     const keyless = await fetch(`${gateway.baseUrl}/v1/messages`, {
       method: "POST",

@@ -1,7 +1,7 @@
 import { clientJson, estimateTokens } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
-import { anthropicErrorBody } from "../anthropic-errors.js";
+import { anthropicDetails, anthropicErrorBody } from "../anthropic-errors.js";
 import { sendError } from "../openai-errors.js";
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, readJsonObject, sendJson } from "../http.js";
@@ -41,7 +41,7 @@ export async function messages(ctx: RequestContext): Promise<void> {
     await callModel(ctx, MESSAGES);
   } catch (err) {
     ctx.options.logger.debug({ requestId: ctx.requestId, err: (err as Error).message }, "request failed");
-    sendError(ctx.res, err, { "x-litellm-call-id": ctx.requestId }, anthropicErrorBody);
+    sendError(ctx.res, err, { "x-litellm-call-id": ctx.requestId }, anthropicErrorBody, anthropicDetails);
   }
 }
 
