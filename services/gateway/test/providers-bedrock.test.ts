@@ -257,11 +257,18 @@ describe("OpenAI and Anthropic clients on bedrock/ deployments", () => {
     expect((limited as InstanceType<typeof OpenAI.APIError>).headers?.get("retry-after")).toBe("7");
     delete provider.behavior.retryAfterSeconds;
 
-    Object.assign(provider.behavior, { streamErrorAfterChunks: 1 });
+    // The exception arrives in the same read as the frames before it: they reach the client first, as Anthropic's error event follows its deltas.
+    Object.assign(provider.behavior, { streamErrorAfterChunks: 2 });
     const stream = anthropic().messages.stream({ model: "claude-bedrock", max_tokens: 10, messages: [{ role: "user", content: "one two three" }] });
+    const names: string[] = [];
+    let text = "";
+    stream.on("streamEvent", (event) => names.push(event.type));
+    stream.on("text", (delta) => (text += delta));
     const failed = await stream.finalMessage().catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(APIError);
     expect((failed as APIError).error).toMatchObject({ type: "error", error: { type: "rate_limit_error" } });
+    expect(names).toEqual(["message_start", "content_block_start", "content_block_delta", "content_block_delta"]);
+    expect(text).toBe("Echo: one ");
     delete provider.behavior.streamErrorAfterChunks;
 
     provider.behavior.requireApiKey = "another-secret-access-key";

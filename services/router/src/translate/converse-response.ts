@@ -65,10 +65,14 @@ export function fromConverseResponse(answer: Json, model: string, id: string): J
   };
 }
 
-/** One ConverseStream event: its `:event-type` and JSON payload. */
+/**
+ * One ConverseStream event: its `:event-type` and JSON payload; or, as type
+ * "exception", the exception that ended the stream after the events before it.
+ */
 export interface ConverseEvent {
   type: string;
   json: Json;
+  failure?: Error;
 }
 
 function named(name: string, json: Json): NamedEvent {
@@ -110,7 +114,8 @@ export async function* anthropicEventsFromConverse(events: AsyncIterable<Convers
   let stop: string | undefined;
   let matched: string | null = null;
   let ended = false;
-  for await (const { type, json } of events) {
+  for await (const { type, json, failure } of events) {
+    if (failure) throw failure;
     if (type === "messageStart") {
       const usage = { input_tokens: 0, output_tokens: 0 };
       yield named("message_start", { type: "message_start", message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage } });

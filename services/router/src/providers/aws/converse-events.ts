@@ -52,15 +52,21 @@ export class ConverseEventReader implements StreamDecoder<ConverseEvent> {
       if (err instanceof EventStreamError) throw new ProviderError(`bedrock sent a broken stream (${err.message})`, 502, "api_error");
       throw err;
     }
-    return messages.map(({ headers, payload }) => {
+    const events: ConverseEvent[] = [];
+    for (const { headers, payload } of messages) {
       if (headers[":message-type"] === "exception") {
         const kind = String(headers[":exception-type"]);
         const status = STATUS_BY_EXCEPTION[kind] ?? 500;
         const message = this.scrubbed(String(payloadJson(payload)["message"] ?? kind));
-        throw new ProviderError(`bedrock error: ${message}`, status, TYPE_BY_STATUS[status] ?? "api_error");
+        const failure = new ProviderError(`bedrock error: ${message}`, status, TYPE_BY_STATUS[status] ?? "api_error");
+        // The events read with it came first: they go on before it (the exception ends the stream).
+        if (events.length === 0) throw failure;
+        events.push({ type: "exception", json: {}, failure });
+        break;
       }
-      return { type: String(headers[":event-type"]), json: payloadJson(payload) };
-    });
+      events.push({ type: String(headers[":event-type"]), json: payloadJson(payload) });
+    }
+    return events;
   }
 
   /** A frame cut short is the connection's end, which the stream's own end check reports. */
