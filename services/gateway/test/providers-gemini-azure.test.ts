@@ -1,13 +1,16 @@
 import { thoughtSignature, type FakeProvider } from "@gateway/fake-provider";
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { PROVIDER_KEY } from "./support/config.js";
+import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 import { PIXEL_PNG, providersConfig } from "./support/providers.js";
 
 // The adapters live in the router and run the same in every mode; the modes
 // themselves are covered by the chat, messages and embeddings tests.
 const mode = MODES[0]!;
+// A minimal PDF, base64.
+const PDF = "JVBERi0xLjQKJcfsj6IKMSAwIG9iago8PD4+CmVuZG9iagp0cmFpbGVyCjw8Pj4KJSVFT0YK";
 
 const weatherTool = {
   type: "function" as const,
@@ -152,6 +155,23 @@ describe("OpenAI clients on gemini/ and azure/ deployments", () => {
         { text: "what is it" },
         { inlineData: { mimeType: "image/png", data: PIXEL_PNG } },
       ]);
+    });
+
+    it("sends a PDF inline, from an Anthropic client's document block too, as Gemini reads PDFs", async () => {
+      const anthropic = new Anthropic({ baseURL: gateway.baseUrl, apiKey: MASTER_KEY, maxRetries: 0 });
+      const message = await anthropic.messages.create({
+        model: "gemini-flash",
+        max_tokens: 50,
+        messages: [{ role: "user", content: [{ type: "document", source: { type: "base64", media_type: "application/pdf", data: PDF } }, { type: "text", text: "summarize" }] }],
+      });
+      expect(message.content).toEqual([{ type: "text", text: "Echo: summarize" }]);
+      expect((upstream().body as { contents: { parts: unknown }[] }).contents[0]!.parts).toEqual([{ inlineData: { mimeType: "application/pdf", data: PDF } }, { text: "summarize" }]);
+
+      await client.chat.completions.create({
+        model: "gemini-flash",
+        messages: [{ role: "user", content: [{ type: "file", file: { file_data: `data:application/pdf;base64,${PDF}`, filename: "a.pdf" } }] }],
+      });
+      expect((upstream().body as { contents: { parts: unknown }[] }).contents[0]!.parts).toEqual([{ inlineData: { mimeType: "application/pdf", data: PDF } }]);
     });
 
     it("estimates usage when the stream carries no usageMetadata", async () => {

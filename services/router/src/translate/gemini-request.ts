@@ -39,12 +39,21 @@ function imagePart(part: Json): Json {
   return { inlineData: { mimeType: inline.mediaType, data: inline.data } };
 }
 
+/** A file part (a PDF, say) as inline data, which Gemini reads as it reads images; a file_id names nothing Gemini has. */
+function filePart(part: Json): Json {
+  const file = isJson(part["file"]) ? part["file"] : {};
+  const inline = parseDataUrl(str(file["file_data"]) ?? "");
+  if (!inline) throw badRequest("gemini models take files as base64 data: URLs in file_data", "messages");
+  return { inlineData: { mimeType: inline.mediaType, data: inline.data } };
+}
+
 /** Message content as Gemini parts; empty text is left out, as Gemini refuses it. */
 function parts(content: unknown): Json[] {
   if (typeof content === "string") return content === "" ? [] : [{ text: content }];
   return jsonArray(content).flatMap((part) => {
     if (part["type"] === "text") return part["text"] === "" ? [] : [{ text: str(part["text"]) ?? "" }];
     if (part["type"] === "image_url") return [imagePart(part)];
+    if (part["type"] === "file") return [filePart(part)];
     throw badRequest(`content parts of type "${String(part["type"])}" are not supported by gemini models`, "messages");
   });
 }
