@@ -25,11 +25,19 @@ export function anthropicErrorBody(details: ErrorDetails): string {
   return JSON.stringify({ type: "error", error: { type: typeOf(details), message: details.message } });
 }
 
+// A key (or its team, or organization) that may not use the model asked for: LiteLLM's 401.
+const MODEL_ACCESS_DENIED = new Set(["key_model_access_denied", "team_model_access_denied", "organization_model_access_denied"]);
+
 /**
  * A failure as Anthropic's API states it, where its status differs from
  * OpenAI's (and LiteLLM's): a model that does not exist is a 404
- * not_found_error there, which Anthropic's SDKs raise as NotFoundError.
+ * not_found_error there, which Anthropic's SDKs raise as NotFoundError, and
+ * a key that may not use a model is a 403 permission_error
+ * (PermissionDeniedError), not a bad key (a 401 tells Claude Code to log in
+ * again).
  */
 export function anthropicDetails(details: ErrorDetails): ErrorDetails {
-  return details.code === "model_not_found" && details.param === "model" ? { ...details, status: 404 } : details;
+  if (details.code === "model_not_found" && details.param === "model") return { ...details, status: 404 };
+  if (MODEL_ACCESS_DENIED.has(details.type)) return { ...details, status: 403 };
+  return details;
 }

@@ -1,6 +1,7 @@
-import Anthropic, { APIError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from "@anthropic-ai/sdk";
+import Anthropic, { APIError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, PermissionDeniedError, RateLimitError } from "@anthropic-ai/sdk";
 import type { FakeProvider } from "@gateway/fake-provider";
 import { describe, expect, it } from "vitest";
+import { admin, type GeneratedKey } from "./support/admin.js";
 import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 import { PIXEL_PNG, providersConfig } from "./support/providers.js";
@@ -288,6 +289,13 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     expect((unknown as APIError).error).toMatchObject({ type: "error", error: { type: "not_found_error", message: expect.stringContaining("gpt") } });
     const unknownStream = await client.messages.stream({ model: "nope", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).finalMessage().catch((e: unknown) => e);
     expect(unknownStream).toBeInstanceOf(NotFoundError);
+
+    // A key that may not use the model is Anthropic's 403 permission_error, not a bad key.
+    const { json: generated } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { models: ["claude"] });
+    const limited = new Anthropic({ baseURL: gateway.baseUrl, apiKey: generated.key, maxRetries: 0 });
+    const denied = await limited.messages.create({ model: "gpt", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(PermissionDeniedError);
+    expect((denied as APIError).error).toMatchObject({ type: "error", error: { type: "permission_error", message: expect.stringContaining("may not use model=gpt") } });
 
     const keyless = await fetch(`${gateway.baseUrl}/v1/messages`, {
       method: "POST",
