@@ -52,10 +52,32 @@ function migrationConfig(migrationsFolder: string, schema: string): MigrationCon
   return { migrationsFolder, migrationsSchema: schema, migrationsTable: "migrations" };
 }
 
+/**
+ * A postgres.js pool that has connected once. postgres.js has each new
+ * connection (each reconnect too) ask the server for its array types, in a
+ * query whose failure nothing catches: Postgres going away just then (a
+ * restart, a failover) stopped the process on an unhandled rejection. The
+ * types are the server's, the same for every connection, and kept in the
+ * options the pool's connections share, so once the first connection has
+ * them the rest need not ask. Throws, with the pool closed, when that first
+ * connection fails.
+ */
+async function connectedPool(url: string, options: DatabaseOptions): Promise<postgres.Sql> {
+  const sql = postgres(url, { max: options.max ?? 10, connect_timeout: options.connectTimeoutSeconds ?? 30, backoff: reconnectDelaySeconds, onnotice: () => {} });
+  try {
+    await sql`SELECT 1`;
+  } catch (err) {
+    await sql.end({ timeout: 5 });
+    throw err;
+  }
+  sql.options.fetch_types = false;
+  return sql;
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const { url, embeddedSocket } = options;
   if (url) {
-    const sql = postgres(url, { max: options.max ?? 10, connect_timeout: options.connectTimeoutSeconds ?? 30, backoff: reconnectDelaySeconds, onnotice: () => {} });
+    const sql = await connectedPool(url, options);
     const db = drizzlePostgres(sql);
     return {
       db,
@@ -63,7 +85,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       async migrate(folder, schema) {
         // Replicas starting together must not run the same migration twice;
         // the lock lives on a connection of its own, whatever the pool's size.
-        const lock = postgres(url, { max: 1, onnotice: () => {} });
+        // It reads no arrays: no types to fetch (see connectedPool).
+        const lock = postgres(url, { max: 1, fetch_types: false, onnotice: () => {} });
         try {
           await lock`SELECT pg_advisory_lock(hashtext(${`migrate:${schema}`}))`;
           await migratePostgres(db, migrationConfig(folder, schema));

@@ -60,16 +60,12 @@ export async function openGatewayDatabase(
   if (databaseUrl) {
     const where = `Postgres at ${hostsOf(databaseUrl)} (${options.databaseUrlSetting ?? "DATABASE_URL"})`;
     const database = await untilReachable(where, options.startWaitMs, logger, async () => {
-      let opened: Database | undefined;
-      // Asked once here, so that a wrong URL fails the start with its own
-      // message rather than the first migration's (or, for a URL that does not
-      // parse, an error that quotes it, password and all).
+      // openDatabase connects once, so that a wrong URL fails the start with
+      // its own message rather than the first migration's (or, for a URL that
+      // does not parse, an error that quotes it, password and all).
       try {
-        opened = await openDatabase({ url: databaseUrl, ...pool });
-        await opened.db.execute("SELECT 1");
-        return opened;
+        return await openDatabase({ url: databaseUrl, ...pool });
       } catch (err) {
-        await opened?.close();
         const code = pgErrorCode(err);
         // Postgres refused us, or the URL cannot work (does not parse, TLS
         // settings): waiting will not help. Anything else (down, starting,
