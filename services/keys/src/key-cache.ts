@@ -1,5 +1,5 @@
-import type { Bus, Logger } from "@gateway/common";
-import { toRecord, type KeyRecord } from "./key-record.js";
+import { driverMessage, type Bus, type Logger } from "@gateway/common";
+import { toRecord, type KeyRecord, type KeyRow } from "./key-record.js";
 import type { KeyStore } from "./key-store.js";
 
 /** Live subject on which a changed key's hash is pushed to every keys replica. */
@@ -45,10 +45,10 @@ export class KeyCache {
   async start(): Promise<void> {
     await this.resync();
     this.stopListening = this.bus.listen(KEY_CHANGED_SUBJECT, (data) => {
-      this.refresh(decoder.decode(data)).catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "key refresh failed"));
+      this.refresh(decoder.decode(data)).catch((err: unknown) => this.logger.error({ err: driverMessage(err) }, "key refresh failed"));
     });
     this.resyncTimer = setInterval(() => {
-      this.resync().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "key resync failed"));
+      this.resync().catch((err: unknown) => this.logger.error({ err: driverMessage(err) }, "key resync failed"));
     }, RESYNC_MS);
     this.resyncTimer.unref();
   }
@@ -113,10 +113,24 @@ export class KeyCache {
     return pending;
   }
 
-  /** Reloads one key from the database (gone, changed or new). */
+  /**
+   * Reloads one key from the database (gone, changed or new). When the read
+   * fails (the database unreachable), a copy held here is dropped, so the key
+   * is read again at its next use rather than served as it was before a
+   * change (a delete, a block) that may have committed.
+   */
   async refresh(hash: string): Promise<KeyRecord | undefined> {
     const read = ++this.reads;
-    const row = await this.store.byHash(hash);
+    let row: KeyRow | undefined;
+    try {
+      row = await this.store.byHash(hash);
+    } catch (err) {
+      if ((this.appliedRead.get(hash) ?? this.reloadRead) < read) {
+        this.appliedRead.set(hash, read);
+        if (this.keys.delete(hash)) this.notify(hash);
+      }
+      throw err;
+    }
     // A read of this key that started later has been applied: it stands.
     if ((this.appliedRead.get(hash) ?? this.reloadRead) > read) return this.keys.get(hash);
     this.appliedRead.set(hash, read);
@@ -135,9 +149,15 @@ export class KeyCache {
     return record;
   }
 
-  /** Applies a change here now and pushes it to every other replica. */
+  /**
+   * Applies a change here now and pushes it to every other replica. The
+   * change has committed: a key that cannot be read back here now is dropped
+   * (refresh), and the other replicas are told all the same.
+   */
   async changed(...hashes: string[]): Promise<void> {
-    await Promise.all(hashes.map((hash) => this.refresh(hash)));
+    const reads = await Promise.allSettled(hashes.map((hash) => this.refresh(hash)));
     for (const hash of hashes) this.bus.broadcast(KEY_CHANGED_SUBJECT, encoder.encode(hash));
+    const failed = reads.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) this.logger.warn({ err: driverMessage(failed.reason) }, "reading changed keys back failed; they are read again at their next use");
   }
 }

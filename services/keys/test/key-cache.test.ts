@@ -19,6 +19,16 @@ class HeldStore extends KeyStore {
   }
 }
 
+/** The real store, whose single-key reads fail while `down` (the database gone between a change's commit and its read back). */
+class FlakyStore extends KeyStore {
+  down = false;
+
+  override async byHash(hash: string): Promise<KeyRow | undefined> {
+    if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
+    return super.byHash(hash);
+  }
+}
+
 let database: Database;
 beforeAll(async () => {
   database = await keysDatabase();
@@ -57,6 +67,35 @@ describe("the key cache", () => {
       expect(await cache.get(hash)).toBeUndefined();
     } finally {
       cache.stop();
+    }
+  });
+
+  it("serves no copy of a changed key it cannot read back, here or on the replicas it tells, and still tells them", async () => {
+    const bus = new MemoryBus();
+    const stores = [new FlakyStore(database.db), new FlakyStore(database.db)];
+    const [here, there] = stores.map((store) => new KeyCache(store, bus, logger));
+    await here!.start();
+    await there!.start();
+    try {
+      const { hash } = await newKey(stores[0]!);
+      await here!.refresh(hash);
+      await there!.refresh(hash);
+      expect(here!.get(hash)).toMatchObject({ hash });
+      expect(there!.get(hash)).toMatchObject({ hash });
+
+      // Deleted (committed), then the database goes before the change is read back.
+      await stores[0]!.delete([hash]);
+      for (const store of stores) store.down = true;
+      await here!.changed(hash);
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const cache of [here!, there!]) await expect(cache.get(hash)).rejects.toThrow("ECONNREFUSED");
+
+      for (const store of stores) store.down = false;
+      expect(await here!.get(hash)).toBeUndefined();
+      expect(await there!.get(hash)).toBeUndefined();
+    } finally {
+      here!.stop();
+      there!.stop();
     }
   });
 });
