@@ -148,7 +148,7 @@ export class Allowances<Ref> {
     const over = pool.used - pool.held;
     if (over > 0) {
       pool.held += over;
-      this.store.charge(pool.ref, over).catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "charging usage over the allowance failed"));
+      this.store.charge(pool.ref, over).catch((err: unknown) => this.logger.error({ err: driverMessage(err) }, "charging usage over the allowance failed"));
     }
     if (pool.retired) this.retire(pool);
   }

@@ -1,3 +1,4 @@
+import { driverMessage } from "./database.js";
 import type { Logger } from "./logger.js";
 
 /** Where settled spend is kept, per budget window (Postgres, beside the allowances). */
@@ -53,7 +54,7 @@ export class BudgetSpend<Ref> {
       this.pending = new Map();
       for (const { ref, dollars } of batch.values()) {
         await this.store.addSpend(ref, dollars).catch((err: unknown) => {
-          this.logger.error({ err: (err as Error).message }, "writing budget spend failed");
+          this.logger.error({ err: driverMessage(err) }, "writing budget spend failed");
           this.add(ref, dollars);
         });
       }

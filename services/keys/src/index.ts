@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { Allowances, BudgetSpend, ConfigError, decodeModelPrices, metrics, MODEL_PRICES_SUBJECT, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { Allowances, BudgetSpend, ConfigError, decodeModelPrices, driverMessage, metrics, MODEL_PRICES_SUBJECT, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { AllowanceStore } from "./allowance-store.js";
 import { ParallelHolders } from "./parallel-holders.js";
 import { budgetStates } from "./budget-states.js";
@@ -120,7 +120,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
       // Answers callers keep name the models a key may use: they go when a group changes.
       if (access.load(models)) cache.anyChanged();
     } catch (err) {
-      deps.logger.error({ err: (err as Error).message }, "a model list for budget reservations and access groups could not be read; the last one stays");
+      deps.logger.error({ err: driverMessage(err) }, "a model list for budget reservations and access groups could not be read; the last one stays");
     }
   });
   const stopBudgetGauges = metrics.watchBudgets(() => budgetStates(store, teams.all(), spend));

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { Allowances, Db, Logger } from "@gateway/common";
+import { driverMessage, type Allowances, type Db, type Logger } from "@gateway/common";
 import type { AllowanceRef } from "./allowance-store.js";
 import { allowances, holders, parallelHolds } from "./db/schema.js";
 
@@ -36,7 +36,7 @@ export class ParallelHolders {
   async start(): Promise<void> {
     await this.register();
     this.timer = setInterval(() => {
-      this.beat().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, "renewing this replica's parallel slots failed"));
+      this.beat().catch((err: unknown) => this.logger.error({ err: driverMessage(err) }, "renewing this replica's parallel slots failed"));
     }, this.times.beatMs);
     this.timer.unref();
   }

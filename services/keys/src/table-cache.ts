@@ -1,4 +1,4 @@
-import type { Bus, Logger } from "@gateway/common";
+import { driverMessage, type Bus, type Logger } from "@gateway/common";
 
 // Pushes can be missed while NATS reconnects; a full reload bounds how long.
 const RESYNC_MS = 30_000;
@@ -37,7 +37,7 @@ export class TableCache<Row, Record> {
 
   async start(): Promise<void> {
     await this.reload();
-    const reloadLogged = () => this.reload().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, `${this.options.what} reload failed`));
+    const reloadLogged = () => this.reload().catch((err: unknown) => this.logger.error({ err: driverMessage(err) }, `${this.options.what} reload failed`));
     this.stopListening = this.bus.listen(this.options.subject, reloadLogged);
     this.resyncTimer = setInterval(reloadLogged, RESYNC_MS);
     this.resyncTimer.unref();

@@ -1,5 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { Logger } from "@gateway/common";
+import { driverMessage, type Logger } from "@gateway/common";
 import { UsageStatus, type UsageEventSchema } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { BatchBookings } from "./db/batch-bookings.js";
 import type { BookingRecovery } from "./db/schema.js";
@@ -67,7 +67,7 @@ export class BatchRecovery {
         (booked) => {
           if (booked > 0) this.logger.warn({ batches: booked }, "booked finished batches whose claiming call never wrote its usage event");
         },
-        (err: unknown) => this.logger.warn({ err: (err as Error).message }, "could not sweep lapsed batch bookings; the next sweep tries again"),
+        (err: unknown) => this.logger.warn({ err: driverMessage(err) }, "could not sweep lapsed batch bookings; the next sweep tries again"),
       )
       .finally(() => (this.sweeping = undefined));
     return this.sweeping;

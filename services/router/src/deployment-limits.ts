@@ -1,4 +1,4 @@
-import { takeTogether, type Logger, type Taking } from "@gateway/common";
+import { driverMessage, takeTogether, type Logger, type Taking } from "@gateway/common";
 import type { Deployment } from "./config/deployment.js";
 import type { AllowanceKind, DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
 
@@ -148,7 +148,7 @@ export class SharedDeploymentLimits implements DeploymentLimits {
     if (fromHeld === extra) return;
     // Tokens already spent are counted, limit or not.
     this.store.charge({ deploymentId: d.id, kind: "tokens", windowStart: l.windowStart }, extra - fromHeld).catch((err: unknown) => {
-      this.logger.error({ deployment: d.id, err: (err as Error).message }, "charging a deployment's tokens failed");
+      this.logger.error({ deployment: d.id, err: driverMessage(err) }, "charging a deployment's tokens failed");
     });
   }
 
@@ -171,7 +171,7 @@ export class SharedDeploymentLimits implements DeploymentLimits {
       const amount = l.held;
       l.held = 0;
       await this.store.giveBack({ deploymentId, kind, windowStart: l.windowStart }, amount).catch((err: unknown) => {
-        this.logger.warn({ deployment: deploymentId, err: (err as Error).message }, "giving back a deployment's allowance failed");
+        this.logger.warn({ deployment: deploymentId, err: driverMessage(err) }, "giving back a deployment's allowance failed");
       });
     }
   }

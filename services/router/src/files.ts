@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { clientJson, filesCall, FILES_CALL_NAMES, formFields, gatewayError, ObjectIds, ownerOf, parsedBody, type FilesOperation, type Logger, type ObjectKind, type SealedRef, type Usage } from "@gateway/common";
+import { clientJson, driverMessage, filesCall, FILES_CALL_NAMES, formFields, gatewayError, ObjectIds, ownerOf, parsedBody, type FilesOperation, type Logger, type ObjectKind, type SealedRef, type Usage } from "@gateway/common";
 import type { CompleteRequest } from "@gateway/proto/router/v1/router_pb.js";
 import type { Dispatcher } from "undici";
 import { BatchUsage } from "./batch-cost.js";
@@ -274,7 +274,7 @@ export class FilesApi {
    */
   settle(batches: readonly string[], booked: boolean): void {
     (booked ? this.bookings.confirm(batches) : this.bookings.release(batches)).catch((err: unknown) => {
-      this.logger.warn({ batches, err: (err as Error).message }, "could not settle batch claims; they stay claimed until a sweep books them");
+      this.logger.warn({ batches, err: driverMessage(err) }, "could not settle batch claims; they stay claimed until a sweep books them");
     });
   }
 

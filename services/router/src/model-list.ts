@@ -1,4 +1,4 @@
-import { ConfigError, credentialsOf, encodeModelPrices, MODEL_PRICES_SUBJECT, parseModelEntry, type Bus, type GatewayConfig, type Logger, type ModelEntry } from "@gateway/common";
+import { ConfigError, credentialsOf, driverMessage, encodeModelPrices, MODEL_PRICES_SUBJECT, parseModelEntry, type Bus, type GatewayConfig, type Logger, type ModelEntry } from "@gateway/common";
 import type { RouterBudgets } from "./budgets.js";
 import { anyBudgets } from "./config/budget-settings.js";
 import { cacheSettings } from "./config/cache-settings.js";
@@ -116,7 +116,7 @@ export class LiveModelList {
   }
 
   private async refreshLogged(): Promise<void> {
-    await this.refresh().catch((err: unknown) => this.deps.logger.error({ err: (err as Error).message }, "reloading runtime models failed"));
+    await this.refresh().catch((err: unknown) => this.deps.logger.error({ err: driverMessage(err) }, "reloading runtime models failed"));
   }
 
   private async refresh(): Promise<void> {
