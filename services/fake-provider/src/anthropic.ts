@@ -10,8 +10,6 @@ import {
   splitWords,
   takeFailure,
   textOf,
-  TOOL_ARGUMENTS,
-  TOOL_INPUT,
   writeEvents,
   type Handler,
   type IncomingCall,
@@ -84,7 +82,7 @@ function takesNoInput(tool: Json | undefined): boolean {
 
 function contentOf(outcome: Outcome, thought: Json | undefined, noInput: boolean): Json[] {
   const lead = thought ? [thought] : [];
-  if (outcome.kind === "tool_call") return [...lead, { type: "tool_use", id: TOOL_USE_ID, name: outcome.name, input: noInput ? {} : TOOL_INPUT }];
+  if (outcome.kind === "tool_call") return [...lead, { type: "tool_use", id: TOOL_USE_ID, name: outcome.name, input: noInput ? {} : outcome.input }];
   return [...lead, { type: "text", text: outcome.text }];
 }
 
@@ -152,12 +150,13 @@ async function stream(res: ServerResponse, signal: AbortSignal, behavior: Behavi
     : [];
   const block =
     outcome.kind === "tool_call" ? { type: "tool_use", id: TOOL_USE_ID, name: outcome.name, input: {} } : { type: "text", text: "" };
-  const half = Math.ceil(TOOL_ARGUMENTS.length / 2);
   const call = (message.content as Json[]).find((b) => b.type === "tool_use");
   const noInput = isRecord(call?.input) && Object.keys(call.input).length === 0;
+  const args = JSON.stringify(call?.input ?? {});
+  const half = Math.ceil(args.length / 2);
   const deltas =
     outcome.kind === "tool_call"
-      ? (noInput ? [""] : [TOOL_ARGUMENTS.slice(0, half), TOOL_ARGUMENTS.slice(half)]).map((partial_json) => ({ type: "input_json_delta", partial_json }))
+      ? (noInput ? [""] : [args.slice(0, half), args.slice(half)]).map((partial_json) => ({ type: "input_json_delta", partial_json }))
       : splitWords(outcome.text).map((text) => ({ type: "text_delta", text }));
   const events: Json[] = [
     { type: "message_start", message: withUsage({ ...head, content: [], stop_reason: null, stop_sequence: null }, startUsage) },
@@ -219,10 +218,16 @@ export function createMessagesAnswer(): MessagesAnswer {
     const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
     const callsTools = messages.some((m) => Array.isArray(m.content) && m.content.some((b) => isRecord(b) && (b.type === "tool_use" || b.type === "tool_result")));
     if (callsTools && tools.length === 0) return sendError(res, 400, "Requests which include `tool_use` or `tool_result` blocks must define tools.");
+    // A forced tool (tool_choice {type: "tool"}) must be among the tools, and cannot be while the model thinks.
+    const choice = isRecord(body.tool_choice) ? body.tool_choice : undefined;
+    const forced = choice?.type === "tool" ? tools.find((tool) => tool.name === choice.name) : undefined;
+    if (choice?.type === "tool" && forced === undefined) return sendError(res, 400, `tool_choice: tool \`${String(choice.name)}\` not found in tools`);
+    if (forced && thinks) return sendError(res, 400, "Thinking may not be enabled when tool_choice forces tool use.");
     const last = messages.at(-1) as Json;
     const outcome = planReply(
       {
         toolName: typeof tools[0]?.name === "string" ? tools[0].name : undefined,
+        ...(forced && { forcedTool: { name: String(forced.name), schema: forced.input_schema } }),
         endsWithUser: last.role === "user" && hasText(last),
         lastUserText: textOf(messages.findLast((m) => m.role === "user" && hasText(m))?.content),
         maxTokens: body.max_tokens,

@@ -12,8 +12,6 @@ import {
   sendJson,
   splitWords,
   takeFailure,
-  TOOL_ARGUMENTS,
-  TOOL_INPUT,
   writeEvents,
   type Handler,
   type IncomingCall,
@@ -152,6 +150,15 @@ function firstToolSpecName(toolConfig: unknown): string | undefined {
   return typeof first.toolSpec.name === "string" ? first.toolSpec.name : undefined;
 }
 
+/** The tool `toolConfig.toolChoice.tool` makes the model call, with its input schema; undefined when none is forced. */
+function forcedToolSpec(toolConfig: unknown): { name: string; schema: unknown } | undefined {
+  if (!isRecord(toolConfig) || !isRecord(toolConfig.toolChoice) || !isRecord(toolConfig.toolChoice.tool)) return undefined;
+  const name = toolConfig.toolChoice.tool.name;
+  const specs = Array.isArray(toolConfig.tools) ? toolConfig.tools.filter(isRecord).map((tool) => tool.toolSpec).filter(isRecord) : [];
+  const spec = specs.find((candidate) => candidate.name === name);
+  return spec === undefined ? undefined : { name: String(name), schema: isRecord(spec.inputSchema) ? spec.inputSchema.json : undefined };
+}
+
 /** Counted as the Anthropic fake counts its prompt; cache reads and writes are left out of inputTokens but in totalTokens. */
 function usageOf(body: Json, messages: Json[], outcome: Outcome, behavior: Behavior): Json {
   const prompt = messages.reduce((sum, m) => sum + countTokens(blocksText(m.content)) + 3, countTokens(blocksText(body.system)));
@@ -168,7 +175,7 @@ function usageOf(body: Json, messages: Json[], outcome: Outcome, behavior: Behav
 }
 
 function contentOf(outcome: Outcome): Json[] {
-  if (outcome.kind === "tool_call") return [{ toolUse: { toolUseId: TOOL_USE_ID, name: outcome.name, input: TOOL_INPUT } }];
+  if (outcome.kind === "tool_call") return [{ toolUse: { toolUseId: TOOL_USE_ID, name: outcome.name, input: outcome.input } }];
   return [{ text: outcome.text }];
 }
 
@@ -186,10 +193,11 @@ function exceptionFrame(type: string): Buffer {
 async function stream(res: ServerResponse, signal: AbortSignal, behavior: Behavior, outcome: Outcome, usage: Json, metrics: Json, stop: Json): Promise<void> {
   const start =
     outcome.kind === "tool_call" ? [frame("contentBlockStart", { contentBlockIndex: 0, start: { toolUse: { toolUseId: TOOL_USE_ID, name: outcome.name } } })] : [];
-  const half = Math.ceil(TOOL_ARGUMENTS.length / 2);
+  const args = outcome.kind === "tool_call" ? JSON.stringify(outcome.input) : "";
+  const half = Math.ceil(args.length / 2);
   const deltas =
     outcome.kind === "tool_call"
-      ? [TOOL_ARGUMENTS.slice(0, half), TOOL_ARGUMENTS.slice(half)].map((input) => ({ toolUse: { input } }))
+      ? [args.slice(0, half), args.slice(half)].map((input) => ({ toolUse: { input } }))
       : splitWords(outcome.text).map((text) => ({ text }));
   const frames = [
     frame("messageStart", { role: "assistant" }),
@@ -319,6 +327,7 @@ export function createBedrockHandler(getBehavior: () => Behavior, sessions: Issu
     const outcome = planReply(
       {
         toolName: firstToolSpecName(body.toolConfig),
+        forcedTool: forcedToolSpec(body.toolConfig),
         endsWithUser: last.role === "user" && hasText(last),
         lastUserText: blocksText(messages.findLast((m) => m.role === "user" && hasText(m))?.content),
         maxTokens: typeof config.maxTokens === "number" ? config.maxTokens : undefined,

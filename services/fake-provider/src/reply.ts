@@ -31,7 +31,7 @@ export type Handler = (call: IncomingCall, res: ServerResponse) => Promise<void>
 
 export type Outcome =
   | { kind: "text"; text: string; truncated: boolean; stopSequence?: string }
-  | { kind: "tool_call"; name: string };
+  | { kind: "tool_call"; name: string; input: Json };
 
 /** The arguments of every tool call the fakes make. */
 export const TOOL_INPUT = { location: "Paris" };
@@ -80,12 +80,67 @@ export interface Prompt {
   lastUserText: string;
   maxTokens: number | undefined;
   stopSequences?: string[];
+  /** The tool the request makes the model call (a forced tool choice), with its input schema. */
+  forcedTool?: { name: string; schema: unknown } | undefined;
 }
 
-/** The reply: a call to the first tool when the user asks about the weather, else the echo (or fixed text), cut to size. */
+/**
+ * A value that conforms to a JSON schema, made from the schema alone: its
+ * const or first enum value, every property of an object (required or not),
+ * one item of an array, the least number allowed, and a string of the
+ * allowed length. The first choice of anyOf/oneOf, and allOf's merged. What
+ * the fake cannot read (a $ref) gives null.
+ */
+export function exampleOf(schema: unknown): unknown {
+  if (!isRecord(schema)) return {};
+  if ("const" in schema) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  for (const key of ["anyOf", "oneOf"]) {
+    const choices = schema[key];
+    if (Array.isArray(choices) && choices.length > 0) return exampleOf(choices[0]);
+  }
+  if (Array.isArray(schema.allOf)) return exampleOf(Object.assign({}, ...schema.allOf.filter(isRecord)));
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type;
+  switch (type) {
+    case "string": {
+      const least = typeof schema.minLength === "number" ? schema.minLength : 0;
+      return "example".padEnd(least, "x").slice(0, typeof schema.maxLength === "number" ? schema.maxLength : undefined);
+    }
+    case "integer":
+    case "number":
+      return typeof schema.minimum === "number" ? schema.minimum : typeof schema.exclusiveMinimum === "number" ? schema.exclusiveMinimum + 1 : 1;
+    case "boolean":
+      return true;
+    case "null":
+      return null;
+    case "array": {
+      const items = Array.isArray(schema.prefixItems) ? schema.prefixItems.map(exampleOf) : [exampleOf(schema.items)];
+      return typeof schema.maxItems === "number" && schema.maxItems < items.length ? items.slice(0, schema.maxItems) : items;
+    }
+    case "object":
+    case undefined: {
+      if (type === undefined && !isRecord(schema.properties)) return schema.$ref === undefined ? {} : null;
+      const properties = isRecord(schema.properties) ? schema.properties : {};
+      return Object.fromEntries(Object.entries(properties).map(([name, property]) => [name, exampleOf(property)]));
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * The reply: a call to the first tool when the user asks about the weather;
+ * a call to the tool a request forces, with an input made from its schema;
+ * else the echo (or fixed text), cut to size.
+ */
 export function planReply(prompt: Prompt, behavior: Behavior): Outcome {
-  if (prompt.toolName !== undefined && prompt.endsWithUser && /\bweather\b/i.test(prompt.lastUserText)) {
-    return { kind: "tool_call", name: prompt.toolName };
+  const forced = prompt.forcedTool;
+  if (prompt.toolName !== undefined && (forced === undefined || forced.name === prompt.toolName) && prompt.endsWithUser && /\bweather\b/i.test(prompt.lastUserText)) {
+    return { kind: "tool_call", name: prompt.toolName, input: TOOL_INPUT };
+  }
+  if (forced !== undefined) {
+    const input = exampleOf(forced.schema);
+    return { kind: "tool_call", name: forced.name, input: isRecord(input) ? input : {} };
   }
   let reply = behavior.reply ?? `Echo: ${prompt.lastUserText}`;
   for (const stop of prompt.stopSequences ?? []) {
@@ -102,7 +157,7 @@ export function planReply(prompt: Prompt, behavior: Behavior): Outcome {
 
 /** Tokens of the reply, as every fake reports them. */
 export function completionTokens(outcome: Outcome): number {
-  return countTokens(outcome.kind === "text" ? outcome.text : TOOL_ARGUMENTS);
+  return countTokens(outcome.kind === "text" ? outcome.text : JSON.stringify(outcome.input));
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

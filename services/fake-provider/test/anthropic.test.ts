@@ -95,6 +95,24 @@ describe("anthropic messages", () => {
     expect(body).toMatchObject({ content: [{ type: "tool_use", id: "toolu_fake_1", name: "get_weather", input: { location: "Paris" } }], stop_reason: "tool_use" });
   });
 
+  it("calls a forced tool with an input made from its schema, streamed too, and refuses one not among the tools or while thinking", async () => {
+    const schema = {
+      type: "object",
+      properties: { city: { type: "string", minLength: 10 }, rank: { type: "integer", minimum: 3 }, kind: { enum: ["a", "b"] }, tags: { type: "array", items: { type: "string" } } },
+      required: ["city", "rank", "kind", "tags"],
+    };
+    const forced = { ...hello, tools: [{ name: "w", input_schema: {} }, { name: "answer", input_schema: schema }], tool_choice: { type: "tool", name: "answer" } };
+    const input = { city: "examplexxx", rank: 3, kind: "a", tags: ["example"] };
+    expect(await (await messages(forced)).json()).toMatchObject({ content: [{ type: "tool_use", name: "answer", input }], stop_reason: "tool_use" });
+    const list = events(await (await messages({ ...forced, stream: true })).text());
+    expect(JSON.parse(list.filter(([name]) => name === "content_block_delta").map(([, d]) => d.delta.partial_json).join(""))).toEqual(input);
+
+    const missing = await messages({ ...forced, tool_choice: { type: "tool", name: "nope" } });
+    expect(missing.status).toBe(400);
+    const thinking = await messages({ ...forced, max_tokens: 2000, thinking: { type: "enabled", budget_tokens: 1024 } });
+    expect(await thinking.json()).toMatchObject({ error: { message: "Thinking may not be enabled when tool_choice forces tool use." } });
+  });
+
   it("streams named events: message_start, a block of deltas, message_delta, message_stop", async () => {
     const res = await messages({ ...hello, stream: true });
     expect(res.headers.get("content-type")).toBe("text/event-stream");

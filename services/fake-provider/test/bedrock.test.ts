@@ -222,6 +222,19 @@ describe("bedrock converse-stream", () => {
     expect(list[7]!.payload.usage).toEqual({ inputTokens: 8, outputTokens: 4, totalTokens: 12 });
   });
 
+  it("calls the tool toolChoice forces with an input made from its schema, whole and streamed", async () => {
+    const schema = { type: "object", properties: { city: { type: "string" }, coastal: { type: ["boolean", "null"] } }, required: ["city", "coastal"] };
+    const toolConfig = { tools: [...weatherTool.tools, { toolSpec: { name: "answer", inputSchema: { json: schema } } }], toolChoice: { tool: { name: "answer" } } };
+    const body = { messages: [{ role: "user", content: [{ text: "a city?" }] }], toolConfig };
+    expect(await (await converse(body)).json()).toMatchObject({
+      output: { message: { content: [{ toolUse: { name: "answer", input: { city: "example", coastal: true } } }] } },
+      stopReason: "tool_use",
+    });
+    const list = await frames(await converseStream(body));
+    const input = list.filter((frame) => eventTypes([frame])[0] === "contentBlockDelta").map((frame) => frame.payload.delta.toolUse.input as string);
+    expect(JSON.parse(input.join(""))).toEqual({ city: "example", coastal: true });
+  });
+
   it("streams a tool call: contentBlockStart, its input JSON in two pieces, tool_use", async () => {
     const list = await frames(await converseStream(askWeather));
     expect(eventTypes(list)).toEqual(["messageStart", "contentBlockStart", "contentBlockDelta", "contentBlockDelta", "contentBlockStop", "messageStop", "metadata"]);
