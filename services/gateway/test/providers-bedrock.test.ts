@@ -210,6 +210,35 @@ describe("OpenAI and Anthropic clients on bedrock/ deployments", () => {
     ]);
   });
 
+  it("answers a JSON schema response_format, whole and streamed, through a forced tool whose input is the content", async () => {
+    const schema = {
+      type: "object",
+      properties: { city: { type: "string" }, rank: { type: "integer", minimum: 1 } },
+      required: ["city", "rank"],
+      additionalProperties: false,
+    };
+    const response_format = { type: "json_schema" as const, json_schema: { name: "ranked_city", schema, strict: true } };
+    const messages = [{ role: "user" as const, content: "Name a city." }];
+    const completion = await client.chat.completions.parse({ model: "claude-bedrock", response_format, messages });
+    expect(completion.choices[0]).toMatchObject({ message: { content: '{"city":"example","rank":1}', parsed: { city: "example", rank: 1 } }, finish_reason: "stop" });
+    expect(completion.choices[0]!.message.tool_calls ?? []).toEqual([]);
+    expect(upstream().body).toMatchObject({
+      toolConfig: { tools: [{ toolSpec: { name: "json_tool_call", inputSchema: { json: schema } } }], toolChoice: { tool: { name: "json_tool_call" } } },
+    });
+
+    const stream = await client.chat.completions.create({ model: "claude-bedrock", stream: true, response_format, messages });
+    let content = "";
+    let finish: string | null | undefined;
+    let toolCalls = 0;
+    for await (const chunk of stream) {
+      content += chunk.choices[0]?.delta.content ?? "";
+      toolCalls += chunk.choices[0]?.delta.tool_calls?.length ?? 0;
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect({ content: JSON.parse(content) as unknown, finish, toolCalls }).toEqual({ content: { city: "example", rank: 1 }, finish: "stop", toolCalls: 0 });
+    expect(upstream().path).toBe("/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse-stream");
+  });
+
   it("answers an Anthropic client natively, whole and streamed, with the cache counts Bedrock reports", async () => {
     Object.assign(provider.behavior, { cachedPromptTokens: 2 });
     const reply = await anthropic().messages.create({

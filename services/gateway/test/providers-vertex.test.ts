@@ -113,6 +113,18 @@ describe("OpenAI and Anthropic clients on vertex_ai/ deployments", () => {
     expect(await gateway.spendLog(response.headers.get("x-litellm-call-id")!)).toMatchObject({ custom_llm_provider: "vertex_ai", completion_tokens: final.usage.output_tokens });
   });
 
+  it("answers a JSON schema response_format on Claude on Vertex through a forced tool, whose input is the content", async () => {
+    const schema = { type: "object", properties: { answer: { type: "string" } }, required: ["answer"], additionalProperties: false };
+    const completion = await client.chat.completions.parse({
+      model: "claude-vertex",
+      response_format: { type: "json_schema", json_schema: { name: "reply", schema, strict: true } },
+      messages: [{ role: "user", content: "Answer in JSON." }],
+    });
+    expect(completion.choices[0]).toMatchObject({ message: { parsed: { answer: "example" } }, finish_reason: "stop" });
+    expect(upstream().path).toMatch(/claude-sonnet-4@20250514:rawPredict$/);
+    expect(upstream().body).toMatchObject({ tools: [{ name: "json_tool_call", input_schema: schema }], tool_choice: { type: "tool", name: "json_tool_call" } });
+  });
+
   it("gives an Anthropic client's thinking and top_k to Gemini on Vertex, as it does on gemini/", async () => {
     const message = await anthropic().messages.create({
       model: "gemini-vertex",

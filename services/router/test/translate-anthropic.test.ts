@@ -243,3 +243,62 @@ describe("Anthropic stream to OpenAI chunks", () => {
     expect(chunks.at(-1)).toMatchObject({ id: "msg_1", model: "claude-x", choices: [], usage: { prompt_tokens: 11, completion_tokens: 12, prompt_tokens_details: { cached_tokens: 2 } } });
   });
 });
+
+describe("JSON output on Claude (response_format as a forced tool)", () => {
+  const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
+  const ask = { messages: [{ role: "user", content: "Where?" }] };
+  const asJsonSchema = { ...ask, response_format: { type: "json_schema", json_schema: { name: "place", schema, strict: true } } };
+
+  it("offers one tool with the schema asked for, and makes the model call it", () => {
+    const request = toAnthropicRequest(asJsonSchema, "m", false);
+    expect(request["tools"]).toEqual([{ name: "json_tool_call", description: "Give the answer as this tool's input.", input_schema: schema }]);
+    expect(request["tool_choice"]).toEqual({ type: "tool", name: "json_tool_call" });
+    expect(request).not.toHaveProperty("response_format");
+    const object = toAnthropicRequest({ ...ask, response_format: { type: "json_object" } }, "m", false);
+    expect(object["tools"]).toEqual([expect.objectContaining({ name: "json_tool_call", input_schema: { type: "object" } })]);
+    expect(toAnthropicRequest({ ...ask, response_format: { type: "text" } }, "m", false)).not.toHaveProperty("tools");
+  });
+
+  it("offers the tool without forcing it while the model thinks, as Claude refuses a forced tool then", () => {
+    const request = toAnthropicRequest({ ...asJsonSchema, reasoning_effort: "low" }, "claude-3-7-sonnet", false);
+    expect(request["thinking"]).toMatchObject({ type: "enabled" });
+    expect(request["tool_choice"]).toEqual({ type: "auto" });
+  });
+
+  it("refuses it beside the request's own tools, naming response_format, and drops it under drop_params", () => {
+    const withTools = { ...asJsonSchema, tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }] };
+    expect(() => toAnthropicRequest(withTools, "m", false)).toThrow(/response_format.*drop_params/);
+    const dropped = toAnthropicRequest(withTools, "m", false, true);
+    expect((dropped["tools"] as Json[]).map((tool) => tool["name"])).toEqual(["get_weather"]);
+    expect(dropped).not.toHaveProperty("tool_choice");
+    expect(() => toAnthropicRequest({ ...ask, response_format: { type: "xml" } }, "m", false)).toThrow(/response_format/);
+  });
+
+  it("gives the tool's input back as the message's content, ending with stop", () => {
+    const message = { content: [{ type: "tool_use", id: "toolu_1", name: "json_tool_call", input: { city: "Paris" } }], stop_reason: "tool_use" };
+    const choice = (fromAnthropicMessage(message, true).response["choices"] as Json[])[0]!;
+    expect(choice).toMatchObject({ message: { role: "assistant", content: '{"city":"Paris"}' }, finish_reason: "stop" });
+    expect(choice["message"]).not.toHaveProperty("tool_calls");
+    // A request that asked for no JSON sees a tool of that name as a tool call.
+    expect((fromAnthropicMessage(message).response["choices"] as Json[])[0]).toMatchObject({ finish_reason: "tool_calls", message: { content: null } });
+  });
+
+  it("streams the tool's input as content, ending with stop", async () => {
+    const stream = (...input: string[]) =>
+      events(
+        { type: "message_start", message: { id: "msg_1", model: "claude-x", usage: { input_tokens: 7, output_tokens: 1 } } },
+        { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "t1", name: "json_tool_call", input: {} } },
+        ...input.map((partial_json) => ({ type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json } })),
+        { type: "content_block_stop", index: 0 },
+        { type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 5 } },
+        { type: "message_stop" },
+      );
+    const deltas = async (...input: string[]) =>
+      (await collect(chunksFromAnthropic(stream(...input), true))).map((c) => (c.json["choices"] as Json[])[0]).filter((choice) => choice !== undefined);
+    const choices = await deltas('{"city":', '"Paris"}');
+    expect(choices.map((choice) => choice["delta"])).toEqual([{ role: "assistant", content: "" }, { content: '{"city":' }, { content: '"Paris"}' }, {}]);
+    expect(choices.map((choice) => choice["finish_reason"])).toEqual([null, null, null, "stop"]);
+    // An input that streams as nothing is the empty object.
+    expect((await deltas("")).map((choice) => choice["delta"])).toEqual([{ role: "assistant", content: "" }, { content: "{}" }, {}]);
+  });
+});

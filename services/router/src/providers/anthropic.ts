@@ -3,6 +3,7 @@ import type { Dispatcher } from "undici";
 import { ANTHROPIC_CHAT_PARAMS, toAnthropicRequest } from "../translate/anthropic-request.js";
 import { chunksFromAnthropic, fromAnthropicMessage, streamError } from "../translate/anthropic-response.js";
 import { fitConversation } from "../translate/fit-conversation.js";
+import { jsonOutputTool } from "../translate/json-output-tool.js";
 import { fromAnthropicUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
 import { eventJson, fieldsOf, getJson, incompleteStream, postJson, readEvents, readJsonObject, scrub } from "./http.js";
@@ -28,8 +29,13 @@ const MOST_MODEL_PAGES = 10;
 
 /** A chat call's Anthropic Messages request, fitted to what Anthropic takes under modify_params. */
 export function anthropicRequest(call: ProviderCall, stream: boolean): Json {
-  const request = toAnthropicRequest(call.body, call.deployment.providerModel, stream);
+  const request = toAnthropicRequest(call.body, call.deployment.providerModel, stream, call.deployment.dropParams);
   return call.deployment.modifyParams ? fitConversation(request) : request;
+}
+
+/** Whether a chat call's answer is the input of the JSON tool its response_format asked for (json-output-tool.ts). */
+export function answersAsJson(call: ProviderCall): boolean {
+  return jsonOutputTool(call.body, call.deployment.dropParams) !== undefined;
 }
 
 /** Where one Messages request goes, as whom, with what body; `secret` is scrubbed from what comes back. */
@@ -88,11 +94,11 @@ export function anthropicAt(provider: string, host: MessagesHost): ProviderAdapt
     chatParams: ANTHROPIC_CHAT_PARAMS,
 
     async chat(call) {
-      return fromAnthropicMessage(await message(call, anthropicRequest(call, false)));
+      return fromAnthropicMessage(await message(call, anthropicRequest(call, false)), answersAsJson(call));
     },
 
     async chatStream(call) {
-      return chunksFromAnthropic(await events(call, anthropicRequest(call, true)));
+      return chunksFromAnthropic(await events(call, anthropicRequest(call, true)), answersAsJson(call));
     },
 
     async messages(call) {

@@ -10,7 +10,7 @@ import { toConverseRequest } from "../translate/converse-request.js";
 import { anthropicEventsFromConverse, fromConverseResponse } from "../translate/converse-response.js";
 import { embeddingInputs, embeddingList } from "../translate/embedding-list.js";
 import { fromAnthropicUsage } from "../translate/usage.js";
-import { anthropicRequest } from "./anthropic.js";
+import { anthropicRequest, answersAsJson } from "./anthropic.js";
 import { assumedRole } from "./aws/assumed-role.js";
 import { ConverseEventReader } from "./aws/converse-events.js";
 import { signedHeaders, type AwsCredentials } from "./aws/sigv4.js";
@@ -118,12 +118,12 @@ export const bedrockAdapter: ProviderAdapter = {
 
   async chat(call) {
     const anthropic = anthropicRequest(call, false);
-    return fromAnthropicMessage(await message(call, anthropic, setsMaxTokens(call.body, anthropic)));
+    return fromAnthropicMessage(await message(call, anthropic, setsMaxTokens(call.body, anthropic)), answersAsJson(call));
   },
 
   async chatStream(call) {
     const anthropic = anthropicRequest(call, false);
-    return chunksFromAnthropic(await events(call, anthropic, setsMaxTokens(call.body, anthropic)));
+    return chunksFromAnthropic(await events(call, anthropic, setsMaxTokens(call.body, anthropic)), answersAsJson(call));
   },
 
   async messages(call) {

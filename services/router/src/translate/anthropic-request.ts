@@ -1,5 +1,6 @@
 import type { Json, OpenAIBody } from "../providers/provider.js";
 import { badRequest, isJson, jsonArray, parseArguments, parseDataUrl, str } from "./content.js";
+import { jsonOutputChoice, jsonOutputTool } from "./json-output-tool.js";
 import { anthropicThinking } from "./reasoning.js";
 
 // An OpenAI chat request as an Anthropic Messages request, for anthropic/
@@ -25,6 +26,8 @@ export const ANTHROPIC_CHAT_PARAMS: ReadonlySet<string> = new Set([
   "parallel_tool_calls",
   "user",
   "reasoning_effort",
+  // json_schema and json_object as a tool the model is made to call (json-output-tool.ts).
+  "response_format",
   // Anthropic's own, as LiteLLM passes it on.
   "thinking",
 ]);
@@ -165,8 +168,12 @@ function positive(value: unknown): number | undefined {
   return typeof value === "number" && value > 0 ? value : undefined;
 }
 
-/** The Anthropic Messages request for an OpenAI chat body (already fitted to ANTHROPIC_CHAT_PARAMS). */
-export function toAnthropicRequest(body: OpenAIBody, providerModel: string, stream: boolean): Json {
+/**
+ * The Anthropic Messages request for an OpenAI chat body (already fitted to
+ * ANTHROPIC_CHAT_PARAMS). A JSON response_format becomes a tool the model
+ * is made to call; `dropParams` drops it where it cannot be (beside tools).
+ */
+export function toAnthropicRequest(body: OpenAIBody, providerModel: string, stream: boolean, dropParams = false): Json {
   const { system, messages } = conversationOf(body["messages"]);
   const { fields, maxTokens } = anthropicThinking(body, providerModel, positive(body["max_completion_tokens"]) ?? positive(body["max_tokens"]), DEFAULT_MAX_TOKENS);
   const request: Json = { model: providerModel, max_tokens: maxTokens, messages, ...fields };
@@ -179,6 +186,11 @@ export function toAnthropicRequest(body: OpenAIBody, providerModel: string, stre
   if (hasTools) request["tools"] = tools(body["tools"]);
   const choice = hasTools ? toolChoice(body["tool_choice"], body["parallel_tool_calls"]) : undefined;
   if (choice) request["tool_choice"] = choice;
+  const jsonTool = jsonOutputTool(body, dropParams);
+  if (jsonTool) {
+    request["tools"] = [jsonTool];
+    request["tool_choice"] = jsonOutputChoice(isJson(fields["thinking"]) && fields["thinking"]["type"] !== "disabled");
+  }
   if (typeof body["user"] === "string") request["metadata"] = { user_id: body["user"] };
   if (stream) request["stream"] = true;
   return request;

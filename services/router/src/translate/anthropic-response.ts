@@ -1,6 +1,7 @@
 import { withFields } from "@gateway/common";
 import { ProviderError, type ChatChunk, type Json, type Usage } from "../providers/provider.js";
 import { jsonArray, str } from "./content.js";
+import { isJsonOutput } from "./json-output-tool.js";
 import { fromAnthropicUsage, mergeAnthropicUsage, toOpenAIUsage } from "./usage.js";
 
 // Anthropic Messages responses and stream events as OpenAI chat completions
@@ -45,9 +46,15 @@ function toolCall(block: Json): Json {
   return { id: block["id"], type: "function", function: { name: block["name"], arguments: JSON.stringify(block["input"] ?? {}) } };
 }
 
-/** An Anthropic message as an OpenAI chat.completion. */
-export function fromAnthropicMessage(message: Json): { response: Json; usage: Usage | undefined } {
+/**
+ * An Anthropic message as an OpenAI chat.completion. For a request that
+ * asked for JSON (`jsonOutput`: see json-output-tool.ts), the JSON tool's
+ * input is the message's content, and its call the end of the answer
+ * ("stop"), as OpenAI's JSON answers have them.
+ */
+export function fromAnthropicMessage(message: Json, jsonOutput = false): { response: Json; usage: Usage | undefined } {
   let text = "";
+  let json: string | undefined;
   let reasoning = "";
   const toolCalls: Json[] = [];
   const thinkingBlocks: Json[] = [];
@@ -57,8 +64,10 @@ export function fromAnthropicMessage(message: Json): { response: Json; usage: Us
       reasoning += str(block["thinking"]) ?? "";
       thinkingBlocks.push({ type: "thinking", thinking: block["thinking"], signature: block["signature"] });
     } else if (block["type"] === "redacted_thinking") thinkingBlocks.push({ type: "redacted_thinking", data: block["data"] });
+    else if (block["type"] === "tool_use" && isJsonOutput(jsonOutput, block["name"])) json = JSON.stringify(block["input"] ?? {});
     else if (block["type"] === "tool_use") toolCalls.push(toolCall(block));
   }
+  if (json !== undefined) text = json;
   const usage = fromAnthropicUsage(message["usage"]);
   const response: Json = {
     id: message["id"],
@@ -77,7 +86,7 @@ export function fromAnthropicMessage(message: Json): { response: Json; usage: Us
           ...(thinkingBlocks.length > 0 && { thinking_blocks: thinkingBlocks }),
         },
         logprobs: null,
-        finish_reason: finishReason(message["stop_reason"]),
+        finish_reason: json !== undefined && message["stop_reason"] === "tool_use" ? "stop" : finishReason(message["stop_reason"]),
       },
     ],
     ...(usage && { usage: toOpenAIUsage(usage) }),
@@ -94,13 +103,17 @@ export function fromAnthropicMessage(message: Json): { response: Json; usage: Us
  * without parameters: Anthropic sends no input_json_delta, or an empty one)
  * gets "{}" as its arguments when its block stops, as OpenAI sends them and
  * as the unstreamed answer has them, so that clients can JSON.parse them.
+ * For a request that asked for JSON (`jsonOutput`), the JSON tool's input
+ * streams as content, and its call ends the answer with "stop".
  */
-export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>): AsyncGenerator<ChatChunk> {
+export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>, jsonOutput = false): AsyncGenerator<ChatChunk> {
   let head: Json = { id: "", object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: "" };
   let usage: Json | undefined;
   const toolIndexByBlock = new Map<number, number>();
   /** Tool-use blocks whose input has not streamed a character yet. */
   const withoutArguments = new Set<number>();
+  /** The blocks of the JSON tool's call, whose input is the answer's content. */
+  const jsonBlocks = new Set<number>();
   const chunk = (delta: Json, finish: string | null = null): ChatChunk => ({ json: withFields(head, { choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }) });
 
   for await (const { json: event } of events) {
@@ -112,7 +125,10 @@ export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>
       yield chunk({ role: "assistant", content: "" });
     } else if (type === "content_block_start") {
       const block = (event["content_block"] ?? {}) as Json;
-      if (block["type"] === "tool_use") {
+      if (block["type"] === "tool_use" && isJsonOutput(jsonOutput, block["name"])) {
+        jsonBlocks.add(Number(event["index"]));
+        withoutArguments.add(Number(event["index"]));
+      } else if (block["type"] === "tool_use") {
         const index = toolIndexByBlock.size;
         toolIndexByBlock.set(Number(event["index"]), index);
         withoutArguments.add(Number(event["index"]));
@@ -126,7 +142,10 @@ export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>
       } else if (delta["type"] === "signature_delta") yield chunk({ thinking_blocks: [{ type: "thinking", thinking: "", signature: delta["signature"] }] });
       else if (delta["type"] === "input_json_delta") {
         const partial = str(delta["partial_json"]) ?? "";
-        if (partial !== "") {
+        if (partial !== "" && jsonBlocks.has(Number(event["index"]))) {
+          withoutArguments.delete(Number(event["index"]));
+          yield chunk({ content: partial });
+        } else if (partial !== "") {
           withoutArguments.delete(Number(event["index"]));
           const index = toolIndexByBlock.get(Number(event["index"])) ?? 0;
           yield chunk({ tool_calls: [{ index, function: { arguments: partial } }] });
@@ -135,10 +154,12 @@ export async function* chunksFromAnthropic(events: AsyncIterable<{ json: Json }>
     } else if (type === "content_block_stop") {
       const block = Number(event["index"]);
       const index = toolIndexByBlock.get(block);
-      if (index !== undefined && withoutArguments.delete(block)) yield chunk({ tool_calls: [{ index, function: { arguments: "{}" } }] });
+      if (jsonBlocks.has(block) && withoutArguments.delete(block)) yield chunk({ content: "{}" });
+      else if (index !== undefined && withoutArguments.delete(block)) yield chunk({ tool_calls: [{ index, function: { arguments: "{}" } }] });
     } else if (type === "message_delta") {
       usage = mergeAnthropicUsage(usage, event["usage"]);
-      yield chunk({}, finishReason(((event["delta"] ?? {}) as Json)["stop_reason"]));
+      const stop = ((event["delta"] ?? {}) as Json)["stop_reason"];
+      yield chunk({}, jsonBlocks.size > 0 && stop === "tool_use" ? "stop" : finishReason(stop));
     } else if (type === "message_stop") {
       const total = fromAnthropicUsage(usage);
       if (total) yield { json: withFields(head, { choices: [], usage: toOpenAIUsage(total) }) };
