@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Allowances, NANO, type Database } from "@gateway/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AllowanceStore } from "../src/allowance-store.js";
+import { eventually } from "@gateway/testing";
+import { AllowanceStore, type AllowanceRef } from "../src/allowance-store.js";
 import { keysDatabase, logger } from "./support.js";
 
 let database: Database;
@@ -14,6 +15,16 @@ beforeAll(async () => {
 afterAll(() => database.close());
 
 const ref = () => ({ keyId: randomUUID(), kind: "budget" as const, windowStart: 0 });
+
+/** The real store, whose give-backs fail while `down` (Postgres gone when a replica gives back what it held). */
+class DownStore extends AllowanceStore {
+  down = false;
+
+  override async giveBack(r: AllowanceRef, amount: number): Promise<void> {
+    if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
+    return super.giveBack(r, amount);
+  }
+}
 
 describe("allowances shared by replicas", () => {
   it("never grants more than the limit, however many replicas reserve at once", async () => {
@@ -129,5 +140,29 @@ describe("allowances shared by replicas", () => {
     const [old, moved] = await store.spend([from, to]);
     expect(old).toBe(250 * 0.015625);
     expect(moved).toBe(old);
+  });
+
+  it("keeps what it could not give back (the database gone) and gives it back once it can, for parallel slots as for budgets", async () => {
+    for (const kind of ["parallel", "budget"] as const) {
+      const holder = randomUUID();
+      const flaky = new DownStore(database.db, holder);
+      const replica = new Allowances(flaky, logger);
+      const r = { keyId: randomUUID(), kind, windowStart: 0 };
+      const pool = replica.pool(r, 2, Infinity);
+      expect(await replica.reserve(pool, 1)).toBe(true);
+      expect(await replica.reserve(pool, 1)).toBe(true);
+      flaky.down = true;
+      replica.release(pool, 1);
+      replica.release(pool, 1);
+      // Idle for a second, the replica gives both back, and the database is not there to take them.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(await flaky.total(r)).toBe(2);
+      flaky.down = false;
+      await eventually(`the ${kind} given back`, async () => ((await flaky.total(r)) === 0 ? true : undefined));
+      const other = new Allowances(new AllowanceStore(database.db, randomUUID()), logger);
+      const otherPool = other.pool(r, 2, Infinity);
+      expect([await other.reserve(otherPool, 1), await other.reserve(otherPool, 1)]).toEqual([true, true]);
+      await Promise.all([replica.close(), other.close()]);
+    }
   });
 });
