@@ -70,6 +70,13 @@ export interface Behavior {
   responseFailure?: string;
   /** OpenAI only: answer /v1/responses with a 404, as OpenAI-compatible servers without the Responses API do. */
   noResponsesApi?: boolean;
+  /**
+   * OpenAI format only: a tool-call answer makes two calls of the tool (ids
+   * call_fake_1 and call_fake_2, the same arguments), and a stream sends
+   * their argument pieces interleaved (call 0, call 1, call 0, call 1), as
+   * some OpenAI-compatible servers stream parallel calls.
+   */
+  interleavedToolCalls?: boolean;
   /** Headers a successful chat answer carries, streamed or not: the provider's rate limits, say. */
   rateLimitHeaders?: Record<string, string>;
   /** Prompt tokens reported as read from the provider's cache. */

@@ -40,6 +40,7 @@ type FinishReason = "stop" | "length" | "tool_calls";
 
 const FINGERPRINT = "fp_fake";
 const TOOL_CALL_ID = "call_fake_1";
+const SECOND_TOOL_CALL_ID = "call_fake_2";
 const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings|images\/generations|images\/edits|audio\/speech|audio\/transcriptions)$/;
 /** Azure's files and batches: under /openai, outside any deployment. */
 const AZURE_STORE_PATH = /^\/openai(\/(?:files|batches)(?:\/.*)?)$/;
@@ -66,17 +67,25 @@ function finishReason(outcome: Outcome): FinishReason {
   return outcome.truncated ? "length" : "stop";
 }
 
-function toolCall(name: string, args: string): Json {
-  return { id: TOOL_CALL_ID, type: "function", function: { name, arguments: args } };
+function toolCall(name: string, args: string, id = TOOL_CALL_ID): Json {
+  return { id, type: "function", function: { name, arguments: args } };
 }
 
 /** The deltas after the opening role chunk, i.e. the ones breakStreamAfterChunks counts. */
-function contentDeltas(outcome: Outcome): Json[] {
+function contentDeltas(outcome: Outcome, behavior: Behavior): Json[] {
   if (outcome.kind === "text") return splitWords(outcome.text).map((piece) => ({ content: piece }));
   const half = Math.ceil(TOOL_ARGUMENTS.length / 2);
-  return [TOOL_ARGUMENTS.slice(0, half), TOOL_ARGUMENTS.slice(half)].map((part) => ({
-    tool_calls: [{ index: 0, function: { arguments: part } }],
-  }));
+  const [first, second] = [TOOL_ARGUMENTS.slice(0, half), TOOL_ARGUMENTS.slice(half)];
+  if (behavior.interleavedToolCalls === true) {
+    // The second call opens between the first call's two pieces, and the first call's rest comes after it.
+    return [
+      { tool_calls: [{ index: 0, function: { arguments: first } }] },
+      { tool_calls: [{ index: 1, ...toolCall(outcome.name, first, SECOND_TOOL_CALL_ID) }] },
+      { tool_calls: [{ index: 0, function: { arguments: second } }] },
+      { tool_calls: [{ index: 1, function: { arguments: second } }] },
+    ];
+  }
+  return [first, second].map((part) => ({ tool_calls: [{ index: 0, function: { arguments: part } }] }));
 }
 
 function openingDelta(outcome: Outcome): Json {
@@ -113,7 +122,7 @@ async function streamCompletion(
       choices: [{ index, delta, logprobs: null, finish_reason: finish }],
       ...(includeUsage ? { usage: null } : {}),
     }));
-  const content = contentDeltas(outcome);
+  const content = contentDeltas(outcome, behavior);
   const events = [...chunks(openingDelta(outcome), null), ...content.flatMap((delta) => chunks(delta, null)), ...chunks({}, finishReason(outcome))];
   if (includeUsage) events.push({ ...head, system_fingerprint: FINGERPRINT, choices: [], usage });
   const lines = [...events.map((event) => `data: ${JSON.stringify(event)}\n\n`), "data: [DONE]\n\n"];
@@ -123,11 +132,15 @@ async function streamCompletion(
 }
 
 /** The whole chat.completion object, as the endpoint answers without streaming. */
-function chatCompletion({ id, created, model, outcome, answers, usage }: Completion): Json {
+function chatCompletion({ id, created, model, outcome, answers, usage }: Completion, behavior: Behavior): Json {
+  const calls = (name: string) =>
+    behavior.interleavedToolCalls === true
+      ? [toolCall(name, TOOL_ARGUMENTS), toolCall(name, TOOL_ARGUMENTS, SECOND_TOOL_CALL_ID)]
+      : [toolCall(name, TOOL_ARGUMENTS)];
   const message =
     outcome.kind === "text"
       ? { role: "assistant", content: outcome.text, refusal: null }
-      : { role: "assistant", content: null, tool_calls: [toolCall(outcome.name, TOOL_ARGUMENTS)], refusal: null };
+      : { role: "assistant", content: null, tool_calls: calls(outcome.name), refusal: null };
   return {
     id,
     object: "chat.completion",
@@ -251,7 +264,7 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
       return reply instanceof Refusal ? reply : wholeResponse(reply, nextId("resp_fake_"));
     }
     const reply = planChat(body, behavior);
-    return reply instanceof Refusal ? reply : chatCompletion({ ...reply, id: nextId("chatcmpl-fake-"), created: now() });
+    return reply instanceof Refusal ? reply : chatCompletion({ ...reply, id: nextId("chatcmpl-fake-"), created: now() }, behavior);
   }
 
   async function chat(res: ServerResponse, signal: AbortSignal, body: Json, behavior: Behavior): Promise<void> {
@@ -262,7 +275,7 @@ export function createOpenAIHandler(getBehavior: () => Behavior): Handler {
       const wantsUsage = isRecord(body.stream_options) && body.stream_options.include_usage === true;
       return streamCompletion(res, signal, behavior, completion, wantsUsage && !behavior.omitStreamUsage);
     }
-    sendJson(res, 200, chatCompletion(completion), behavior.rateLimitHeaders);
+    sendJson(res, 200, chatCompletion(completion, behavior), behavior.rateLimitHeaders);
   }
 
   return async (call, res) => {

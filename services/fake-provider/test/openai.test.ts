@@ -340,6 +340,22 @@ describe("tool calls", () => {
     expect(chunks).toHaveLength(4);
   });
 
+  it("makes two calls whose streamed pieces interleave, when asked to", async () => {
+    provider.behavior.interleavedToolCalls = true;
+    const whole = await json(await chat({ messages: weather, tools }));
+    expect(whole.choices[0].message.tool_calls.map((call: any) => [call.id, call.function.arguments])).toEqual([
+      ["call_fake_1", args],
+      ["call_fake_2", args],
+    ]);
+    const chunks = sseChunks(await (await chat({ messages: weather, tools, stream: true })).text());
+    const pieces = chunks.flatMap((chunk) => chunk.choices[0].delta.tool_calls ?? []);
+    expect(pieces.map((piece: any) => piece.index)).toEqual([0, 0, 1, 0, 1]);
+    expect(pieces[2]).toMatchObject({ id: "call_fake_2", function: { name: "get_weather" } });
+    for (const index of [0, 1]) {
+      expect(pieces.filter((piece: any) => piece.index === index).map((piece: any) => piece.function.arguments).join("")).toBe(args);
+    }
+  });
+
   it("answers with text when the question is not about the weather or tools are absent", async () => {
     const other = await json(await chat({ messages: hello, tools }));
     expect(other.choices[0].message.content).toBe("Echo: hello there world");

@@ -92,6 +92,25 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       ]);
     });
 
+    it("streams parallel tool calls whose pieces the server interleaves as one tool_use block each", async () => {
+      provider.behavior.interleavedToolCalls = true;
+      const ask = { model: "gpt", max_tokens: 100, tools: [weatherTool], messages: [{ role: "user" as const, content: "What is the weather in Paris?" }] };
+      const calls = [
+        { type: "tool_use", id: "call_fake_1", name: "get_weather", input: { location: "Paris" } },
+        { type: "tool_use", id: "call_fake_2", name: "get_weather", input: { location: "Paris" } },
+      ];
+      expect((await client.messages.create(ask)).content).toEqual(calls);
+      const stream = client.messages.stream(ask);
+      const starts: number[] = [];
+      stream.on("streamEvent", (event) => {
+        if (event.type === "content_block_start") starts.push(event.index);
+      });
+      const message = await stream.finalMessage();
+      expect(message.stop_reason).toBe("tool_use");
+      expect(message.content).toEqual(calls);
+      expect(starts).toEqual([0, 1]);
+    });
+
     it("asks OpenAI's reasoning models for max_completion_tokens, the only limit they take", async () => {
       const ask = { model: "gpt-reasoning", max_tokens: 3, messages: [{ role: "user" as const, content: "one two three four" }] };
       const message = await client.messages.create(ask);

@@ -262,6 +262,37 @@ describe("OpenAI chunks to Anthropic events", () => {
     ]);
   });
 
+  it("never reopens a tool call's block when a server interleaves the calls' pieces: later calls and text come whole at the end", async () => {
+    const piece = (index: number, args: string, id?: string) => ({ index, ...(id && { id, type: "function" }), function: { ...(id && { name: "f" }), arguments: args } });
+    const events = await collect(
+      eventsFromChunks(
+        chunks(
+          chunk({ tool_calls: [piece(0, '{"a"', "c0")] }),
+          chunk({ tool_calls: [piece(1, '{"b"', "c1")] }),
+          chunk({ tool_calls: [piece(0, ":1}")] }),
+          chunk({ content: "then" }),
+          chunk({ tool_calls: [piece(1, ":2}")] }),
+          chunk({ content: " text" }, "tool_calls"),
+        ),
+        () => usage,
+      ),
+    );
+    const blocks = events.filter((e) => e.name.startsWith("content_block")).map((e) => [e.name, e.json["index"], e.json["content_block"] ?? e.json["delta"]]);
+    expect(blocks).toEqual([
+      ["content_block_start", 0, { type: "tool_use", id: "c0", name: "f", input: {} }],
+      ["content_block_delta", 0, { type: "input_json_delta", partial_json: '{"a"' }],
+      ["content_block_delta", 0, { type: "input_json_delta", partial_json: ":1}" }],
+      ["content_block_stop", 0, undefined],
+      ["content_block_start", 1, { type: "tool_use", id: "c1", name: "f", input: {} }],
+      ["content_block_delta", 1, { type: "input_json_delta", partial_json: '{"b":2}' }],
+      ["content_block_stop", 1, undefined],
+      ["content_block_start", 2, { type: "text", text: "" }],
+      ["content_block_delta", 2, { type: "text_delta", text: "then text" }],
+      ["content_block_stop", 2, undefined],
+    ]);
+    expect(events.at(-2)!.json).toMatchObject({ delta: { stop_reason: "tool_use" } });
+  });
+
   it("still frames a complete message when the chunks carry nothing", async () => {
     const events = await collect(eventsFromChunks(chunks(), () => undefined));
     expect(events.map((e) => e.name)).toEqual(["message_start", "message_delta", "message_stop"]);

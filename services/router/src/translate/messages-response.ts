@@ -57,18 +57,38 @@ function messageStart(chunk: Json): AnthropicEvent {
   return event({ type: "message_start", message: { ...message, usage: { input_tokens: 0, output_tokens: 0 } } });
 }
 
+/** A tool call of the answer: its id and name as they came, and its arguments so far when they are held back. */
+interface ToolCall {
+  id: unknown;
+  name: unknown;
+  args: string;
+}
+
+/** Content that came while a tool_use block was open, sent as blocks of its own after it. */
+type Held = { kind: "thinking" | "text"; text: string } | { kind: "tool_use"; call: ToolCall };
+
 /**
  * Turns OpenAI chunks into Anthropic's stream: message_start, content blocks
  * (thinking, text, one tool_use per tool call) opened and closed in order,
  * then message_delta with the stop reason and the final usage, which is only
  * known once the chunks are done (so message_start carries zero tokens), and
  * message_stop.
+ *
+ * Anthropic's blocks come one after another, never reopened, while OpenAI's
+ * servers may send the pieces of several tool calls interleaved (call 0, 1,
+ * then 0 again) and nothing says when a call is complete. So the first tool
+ * call streams in its block, which stays open to the end; what comes after
+ * it (other calls, text) is held and sent at the end, a whole block each.
  */
 export async function* eventsFromChunks(chunks: AsyncIterable<{ json: Json }>, finalUsage: () => Usage | undefined): AsyncGenerator<AnthropicEvent> {
   let startedMessage = false;
   let index = -1;
   let open: "thinking" | "text" | "tool_use" | undefined;
-  let openTool: { index: unknown; id: unknown } | undefined;
+  /** The call whose tool_use block is open. */
+  let streamed: ToolCall | undefined;
+  /** The latest call at each OpenAI index. */
+  const calls = new Map<unknown, ToolCall>();
+  const held: Held[] = [];
   let stop = "end_turn";
 
   function* openBlock(kind: "thinking" | "text" | "tool_use", block: Json): Generator<AnthropicEvent> {
@@ -78,6 +98,11 @@ export async function* eventsFromChunks(chunks: AsyncIterable<{ json: Json }>, f
     yield event({ type: "content_block_start", index, content_block: block });
   }
   const delta = (d: Json) => event({ type: "content_block_delta", index, delta: d });
+  function hold(kind: "thinking" | "text", text: string): void {
+    const last = held.at(-1);
+    if (last?.kind === kind) last.text += text;
+    else held.push({ kind, text });
+  }
 
   for await (const { json: chunk } of chunks) {
     const choices = jsonArray(chunk["choices"]);
@@ -92,28 +117,56 @@ export async function* eventsFromChunks(chunks: AsyncIterable<{ json: Json }>, f
     const d = (choice["delta"] ?? {}) as Json;
     const reasoning = str(d["reasoning_content"]);
     if (reasoning) {
-      if (open !== "thinking") yield* openBlock("thinking", { type: "thinking", thinking: "", signature: "" });
-      yield delta({ type: "thinking_delta", thinking: reasoning });
+      if (streamed) hold("thinking", reasoning);
+      else {
+        if (open !== "thinking") yield* openBlock("thinking", { type: "thinking", thinking: "", signature: "" });
+        yield delta({ type: "thinking_delta", thinking: reasoning });
+      }
     }
     const text = str(d["content"]);
     if (text) {
-      if (open !== "text") yield* openBlock("text", { type: "text", text: "" });
-      yield delta({ type: "text_delta", text });
-    }
-    for (const call of jsonArray(d["tool_calls"])) {
-      const fn = (call["function"] ?? {}) as Json;
-      // A new call has another index, or (servers such as Ollama number every call 0) another id.
-      const id = typeof call["id"] === "string" && call["id"] !== "" ? call["id"] : undefined;
-      if (open !== "tool_use" || (call["index"] ?? 0) !== openTool?.index || (id !== undefined && id !== openTool.id)) {
-        openTool = { index: call["index"] ?? 0, id };
-        yield* openBlock("tool_use", { type: "tool_use", id: call["id"], name: fn["name"], input: {} });
+      if (streamed) hold("text", text);
+      else {
+        if (open !== "text") yield* openBlock("text", { type: "text", text: "" });
+        yield delta({ type: "text_delta", text });
       }
+    }
+    for (const piece of jsonArray(d["tool_calls"])) {
+      const fn = (piece["function"] ?? {}) as Json;
+      const at = piece["index"] ?? 0;
+      // A new call has another index, or (servers such as Ollama number every call 0) another id.
+      const id = typeof piece["id"] === "string" && piece["id"] !== "" ? piece["id"] : undefined;
+      let call = calls.get(at);
+      if (call === undefined || (id !== undefined && id !== call.id)) {
+        call = { id: piece["id"], name: fn["name"], args: "" };
+        calls.set(at, call);
+        if (streamed) held.push({ kind: "tool_use", call });
+        else {
+          streamed = call;
+          yield* openBlock("tool_use", { type: "tool_use", id: piece["id"], name: fn["name"], input: {} });
+        }
+      } else if (!call.name && fn["name"]) call.name = fn["name"];
       const args = str(fn["arguments"]);
-      if (args) yield delta({ type: "input_json_delta", partial_json: args });
+      if (!args) continue;
+      if (call === streamed) yield delta({ type: "input_json_delta", partial_json: args });
+      else call.args += args;
     }
     if (choice["finish_reason"]) stop = stopReason(choice["finish_reason"]);
   }
   if (!startedMessage) yield messageStart({});
+  for (const block of held) {
+    if (block.kind === "tool_use") {
+      const { id, name, args } = block.call;
+      yield* openBlock("tool_use", { type: "tool_use", id, name, input: {} });
+      if (args) yield delta({ type: "input_json_delta", partial_json: args });
+    } else if (block.kind === "text") {
+      yield* openBlock("text", { type: "text", text: "" });
+      yield delta({ type: "text_delta", text: block.text });
+    } else {
+      yield* openBlock("thinking", { type: "thinking", thinking: "", signature: "" });
+      yield delta({ type: "thinking_delta", thinking: block.text });
+    }
+  }
   if (open !== undefined) yield event({ type: "content_block_stop", index });
   const usage = finalUsage();
   yield event({
