@@ -148,6 +148,21 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       ]);
     });
 
+    it("sends plain-text documents on as text parts, headed by their titles, to OpenAI and Gemini deployments", async () => {
+      const content = [
+        { type: "document" as const, title: "Notes", source: { type: "text" as const, media_type: "text/plain" as const, data: "The meeting is at noon." } },
+        { type: "text" as const, text: "when is it?" },
+      ];
+      const message = await client.messages.create({ model: "gpt", max_tokens: 10, messages: [{ role: "user", content }] });
+      expect(message.content).toEqual([{ type: "text", text: "Echo: Notes\n\nThe meeting is at noon. when is it?" }]);
+      expect((provider.requests.at(-1)!.body as { messages: { content: unknown }[] }).messages[0]!.content).toEqual([
+        { type: "text", text: "Notes\n\nThe meeting is at noon." },
+        { type: "text", text: "when is it?" },
+      ]);
+      await client.messages.create({ model: "gemini-flash", max_tokens: 10, messages: [{ role: "user", content }] });
+      expect(provider.requests.at(-1)!.body).toMatchObject({ contents: [{ role: "user", parts: [{ text: "Notes\n\nThe meeting is at noon." }, { text: "when is it?" }] }] });
+    });
+
     it("refuses a parameter the deployment cannot take, naming it, in Anthropic's error shape", async () => {
       const err = await client.messages
         .create({ model: "gpt", max_tokens: 2048, thinking: { type: "enabled", budget_tokens: 1024 }, messages: [{ role: "user", content: "hi" }] })

@@ -271,6 +271,26 @@ describe("OpenAI and Anthropic clients on bedrock/ deployments", () => {
     expect(row["prompt_tokens"]).toBe((final.usage.input_tokens ?? 0) + 2);
   });
 
+  it("sends an Anthropic client's plain-text document as a document with a text source", async () => {
+    const reply = await anthropic().messages.create({
+      model: "claude-bedrock",
+      max_tokens: 30,
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "document", title: "Notes", source: { type: "text", media_type: "text/plain", data: "The meeting is at noon." } },
+            { type: "text", text: "when is it?" },
+          ],
+        },
+      ],
+    });
+    expect(reply.content).toEqual([{ type: "text", text: "Echo: when is it?" }]);
+    expect(upstream().body).toMatchObject({
+      messages: [{ role: "user", content: [{ document: { format: "txt", name: "document-1", source: { text: "The meeting is at noon." } } }, { text: "when is it?" }] }],
+    });
+  });
+
   it("says which stop sequence ended Claude's answer, whole and streamed, as Anthropic's API does", async () => {
     const asked = { model: "claude-bedrock", max_tokens: 30, stop_sequences: ["NEVER", "three"], messages: [{ role: "user" as const, content: "one two three four" }] };
     const whole = await anthropic().messages.create(asked);

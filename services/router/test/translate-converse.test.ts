@@ -104,6 +104,14 @@ describe("Anthropic Messages request to Bedrock Converse", () => {
     expect(toConverseRequest({ max_tokens: 10, messages: question, ...tools, tool_choice: { type: "auto" } }, true, false)["toolConfig"]).toMatchObject({ toolChoice: { auto: {} } });
   });
 
+  it("sends a plain-text document as a document with a text source, and refuses one from a URL", () => {
+    const text = { type: "document", title: "Notes", source: { type: "text", media_type: "text/plain", data: "The text." } };
+    const request = toConverseRequest({ max_tokens: 10, messages: [{ role: "user", content: [text, { type: "text", text: "Sum up." }] }] }, true, true);
+    expect(request["messages"]).toEqual([{ role: "user", content: [{ document: { format: "txt", name: "document-1", source: { text: "The text." } } }, { text: "Sum up." }] }]);
+    const url = { type: "document", source: { type: "url", url: "https://x/a.pdf" } };
+    expect(() => toConverseRequest({ max_tokens: 10, messages: [{ role: "user", content: [url] }] }, true, true)).toThrow(/base64 data or plain text, not as url/);
+  });
+
   it("joins turns of one role in a row into one, as Converse wants the roles to alternate", () => {
     const request = toConverseRequest(
       {

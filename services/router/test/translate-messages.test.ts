@@ -136,6 +136,26 @@ describe("Anthropic Messages request to OpenAI chat", () => {
     ]);
   });
 
+  it("sends plain-text documents as text parts, headed by their titles", () => {
+    const doc = (title?: string) => ({ type: "document", source: { type: "text", media_type: "text/plain", data: "The text." }, ...(title && { title }) });
+    const request = toChatRequest(
+      { model: "m", messages: [{ role: "user", content: [doc("Notes"), doc(), { type: "text", text: "Sum up." }] }] },
+      false,
+      "gemini",
+      "gemini-2.5-flash",
+    );
+    expect(request["messages"]).toEqual([
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Notes\n\nThe text." },
+          { type: "text", text: "The text." },
+          { type: "text", text: "Sum up." },
+        ],
+      },
+    ]);
+  });
+
   it("moves a tool result's images to the user message after the tool messages, as a tool message holds text only", () => {
     const screenshot = (data: string) => ({ type: "image", source: { type: "base64", media_type: "image/png", data } });
     const request = toChatRequest(

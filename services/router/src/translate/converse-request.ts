@@ -37,6 +37,14 @@ function base64Source(block: Json, formats: Record<string, string>, kind: string
   return { format, source: { bytes: source["data"] } };
 }
 
+/** A document's format and source: base64 data as bytes, plain text (a text source) as Converse's text source. */
+function documentSource(block: Json): { format: string; source: Json } {
+  const source = isJson(block["source"]) ? block["source"] : {};
+  if (source["type"] === "text") return { format: "txt", source: { text: str(source["data"]) ?? "" } };
+  if (source["type"] !== "base64") throw badRequest(`bedrock takes documents as base64 data or plain text, not as ${String(source["type"])}`, "messages");
+  return base64Source(block, DOCUMENT_FORMATS, "document");
+}
+
 function toolResultContent(content: unknown, documents: Documents): Json[] {
   if (typeof content === "string") return content === "" ? [] : [{ text: content }];
   return jsonArray(content).map((block) => contentBlock(block, documents));
@@ -51,7 +59,7 @@ function contentBlock(block: Json, documents: Documents): Json {
       return { image: base64Source(block, IMAGE_FORMATS, "image") };
     case "document":
       documents.count += 1;
-      return { document: { ...base64Source(block, DOCUMENT_FORMATS, "document"), name: `document-${documents.count}` } };
+      return { document: { ...documentSource(block), name: `document-${documents.count}` } };
     case "tool_use":
       return { toolUse: { toolUseId: block["id"], name: block["name"], input: isJson(block["input"]) ? block["input"] : {} } };
     case "tool_result":

@@ -53,11 +53,27 @@ function sourceUrl(block: Json): string {
   throw badRequest(`${String(block["type"])} blocks need a base64 or url source for this model`, "messages");
 }
 
+/**
+ * A document given as plain text (a text source) as the text it holds,
+ * headed by its title when it has one; undefined for other sources.
+ */
+export function documentText(block: Json): string | undefined {
+  const source = isJson(block["source"]) ? block["source"] : {};
+  if (source["type"] !== "text") return undefined;
+  const data = str(source["data"]) ?? "";
+  const title = str(block["title"]);
+  return title ? `${title}\n\n${data}` : data;
+}
+
 function userPart(block: Json): Json {
   const type = block["type"];
   if (type === "text") return { type: "text", text: str(block["text"]) ?? "" };
   if (type === "image") return { type: "image_url", image_url: { url: sourceUrl(block) } };
-  if (type === "document") return { type: "file", file: { file_data: sourceUrl(block) } };
+  if (type === "document") {
+    // OpenAI's file parts carry files (a PDF); a plain-text document is text to the model.
+    const text = documentText(block);
+    return text === undefined ? { type: "file", file: { file_data: sourceUrl(block) } } : { type: "text", text };
+  }
   throw badRequest(`content blocks of type "${String(type)}" are not supported for this model`, "messages");
 }
 
