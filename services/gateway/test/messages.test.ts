@@ -207,6 +207,28 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     expect(provider.requests.at(-1)).toMatchObject({ path: "/v1beta/models/gemini-2.5-flash:streamGenerateContent", body: { generationConfig: { maxOutputTokens: 100 } } });
   });
 
+  it("refuses disable_parallel_tool_use on Gemini, which cannot turn parallel calls off, naming it as the client sent it, and drops it under drop_params", async () => {
+    const ask = {
+      max_tokens: 100,
+      tools: [weatherTool],
+      tool_choice: { type: "auto" as const, disable_parallel_tool_use: true },
+      messages: [{ role: "user" as const, content: "weather in Paris?" }],
+    };
+    const err = await client.messages.create({ model: "gemini-flash", ...ask }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect((err as BadRequestError).error).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: expect.stringContaining("tool_choice.disable_parallel_tool_use") } });
+    expect((err as BadRequestError).message).not.toContain("parallel_tool_calls");
+    expect(provider.requests).toHaveLength(0);
+
+    const dropped = await client.messages.create({ model: "gemini-lenient", ...ask });
+    expect(dropped.stop_reason).toBe("tool_use");
+    expect(provider.requests.at(-1)!.path).toBe("/v1beta/models/gemini-2.5-flash:generateContent");
+
+    // OpenAI has the switch: parallel_tool_calls false.
+    await client.messages.create({ model: "gpt", ...ask });
+    expect(provider.requests.at(-1)!.body).toMatchObject({ tool_choice: "auto", parallel_tool_calls: false });
+  });
+
   describe("passed through to an Anthropic deployment", () => {
     it("sends the body as it came, with the provider's key, and returns Anthropic's message as it came", async () => {
       const { data, response } = await client.messages

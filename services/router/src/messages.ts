@@ -7,6 +7,7 @@ import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./provider
 import { DEFAULT_MAX_TOKENS } from "./translate/anthropic-request.js";
 import { jsonArray, str, textOf } from "./translate/content.js";
 import { toChatRequest } from "./translate/messages-request.js";
+import { unsupported } from "./translate/params.js";
 import { eventsFromChunks, toAnthropicMessage } from "./translate/messages-response.js";
 import { fromAnthropicUsage, mergeAnthropicUsage } from "./translate/usage.js";
 
@@ -26,10 +27,23 @@ function promptText(body: Json): string {
   return textOf(body["system"]) + messagesText(body["messages"]);
 }
 
-/** The chat call a Messages call becomes for a deployment without native Messages. */
+/**
+ * The chat call a Messages call becomes for a deployment without native
+ * Messages. tool_choice.disable_parallel_tool_use becomes parallel_tool_calls
+ * false, which a provider without that switch (Gemini) cannot take: the 400
+ * names the field the client sent, not the chat parameter it never saw, and
+ * under drop_params it is dropped (the model may then call tools in parallel).
+ */
 function asChat(call: ProviderCall): ProviderCall {
   const d = call.deployment;
-  return { ...call, body: toChatRequest(call.body, d.dropParams, d.provider, d.providerModel) };
+  const body = toChatRequest(call.body, d.dropParams, d.provider, d.providerModel);
+  const takes = adapterFor(d).chatParams;
+  if (body["parallel_tool_calls"] !== undefined && takes !== undefined && !takes.has("parallel_tool_calls")) {
+    const param = "tool_choice.disable_parallel_tool_use";
+    if (!d.dropParams) throw unsupported(`${d.provider} does not support the parameter "${param}"`, param);
+    delete body["parallel_tool_calls"];
+  }
+  return { ...call, body };
 }
 
 /** A non-streaming Messages call: Started, the Anthropic message, Finished. */

@@ -3,8 +3,8 @@ import { MASTER_KEY, writeConfig } from "./config.js";
 /**
  * Model groups on every provider the router speaks, all served by one fake
  * provider (it answers each wire format at its own paths), with the key in
- * FAKE_PROVIDER_KEY. drop_params is off globally; "claude-lenient" turns it
- * on for its deployment alone.
+ * FAKE_PROVIDER_KEY. drop_params is off globally; "claude-lenient" and
+ * "gemini-lenient" turn it on for their deployments alone.
  */
 export function providersConfig(fakeUrl: string): string {
   const key = "api_key: os.environ/FAKE_PROVIDER_KEY";
@@ -34,6 +34,9 @@ model_list:
   - model_name: gemini-3
     litellm_params: { model: gemini/gemini-3-flash-preview, api_base: ${fakeUrl}, ${key} }
     model_info: { id: gemini-3-1 }
+  - model_name: gemini-lenient
+    litellm_params: { model: gemini/gemini-2.5-flash, api_base: ${fakeUrl}, ${key}, drop_params: true }
+    model_info: { id: gemini-2 }
   - model_name: azure-gpt
     litellm_params: { model: azure/my-gpt-4o, api_base: ${fakeUrl}, api_version: "2024-10-21", ${key} }
     model_info: { id: azure-1, input_cost_per_token: 0.000001, output_cost_per_token: 0.000002 }
