@@ -438,6 +438,21 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       expect(provider.requests).toHaveLength(0);
     });
 
+    it("checks the model as /v1/messages does: one that does not exist is a 404, one the key may not use a 403", async () => {
+      const ask = { messages: [{ role: "user" as const, content: "hi" }] };
+      const unknown = await client.messages.countTokens({ model: "nope", ...ask }).catch((e: unknown) => e);
+      expect(unknown).toBeInstanceOf(NotFoundError);
+      expect((unknown as APIError).error).toMatchObject({ type: "error", error: { type: "not_found_error", message: expect.stringContaining("model=nope") } });
+
+      const { json: generated } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { models: ["claude"] });
+      const limited = new Anthropic({ baseURL: gateway.baseUrl, apiKey: generated.key, maxRetries: 0 });
+      const denied = await limited.messages.countTokens({ model: "gpt", ...ask }).catch((e: unknown) => e);
+      expect(denied).toBeInstanceOf(PermissionDeniedError);
+      expect((denied as APIError).error).toMatchObject({ type: "error", error: { type: "permission_error", message: expect.stringContaining("may not use model=gpt") } });
+      expect(await limited.messages.countTokens({ model: "claude", ...ask })).toEqual({ input_tokens: 1 });
+      expect(provider.requests).toHaveLength(0);
+    });
+
     it("refuses a bad key and a request without messages, in Anthropic's shape", async () => {
       const stranger = new Anthropic({ baseURL: gateway.baseUrl, apiKey: "sk-nobody-0123456789", maxRetries: 0 });
       await expect(stranger.messages.countTokens({ model: "gpt", messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(AuthenticationError);

@@ -41,7 +41,7 @@ import type { FilesApi } from "./files.js";
 import type { PassThrough } from "./pass-through.js";
 import { withoutGatewayFields } from "./gateway-fields.js";
 import type { ResponseCache } from "./response-cache.js";
-import { routeCall, type RoutedCall, type RoutingState } from "./routing.js";
+import { modelNotFound, routeCall, type RoutedCall, type RoutingState } from "./routing.js";
 import type { SharedAnswers } from "./shared-answers.js";
 import { StoredPayload } from "./stored-payload.js";
 import { timestamp, type UsagePublisher } from "./usage-publisher.js";
@@ -344,6 +344,13 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
     }),
 
     calculateCost: admin((req) => calculateCost(deps.models.table().groups, req)),
+
+    resolveModel: (req) => {
+      const { groups } = deps.models.table();
+      const group = groups.resolve(req.model);
+      if (!group) throw modelNotFound(req.model, groups);
+      return { group: group.name };
+    },
 
     getProviderBudgets: admin(async () => {
       const budgets = [...deps.models.table().groups.providerBudgets.entries()];

@@ -72,20 +72,27 @@ function inputOf(body: Record<string, unknown>): { text: string; images: number 
 
 /**
  * POST /v1/messages/count_tokens: Anthropic's count of a request's input
- * tokens, as LiteLLM serves it. Counted here, for any model, as the ledger
- * counts a provider that reports no usage (about four characters a token),
- * so it is an estimate, not the provider's tokenizer.
+ * tokens, as LiteLLM serves it. Counted here, as the ledger counts a
+ * provider that reports no usage (about four characters a token), so it is
+ * an estimate, not the provider's tokenizer. The model is checked as
+ * /v1/messages checks it, with the same errors: the key (its team, its
+ * organization) must be allowed it, which the key lookup checks, and a
+ * model group must answer it, which the router says.
  */
 export async function countTokens(ctx: RequestContext): Promise<void> {
   nameRequest(ctx);
   try {
     const { body } = await readJsonObject(ctx.req, ctx.options.maxBodyBytes);
-    if (typeof body["model"] !== "string" || body["model"] === "") throw invalid("model is required", "model");
+    const model = body["model"];
+    if (typeof model !== "string" || model === "") throw invalid("model is required", "model");
     if (!Array.isArray(body["messages"])) throw invalid("messages must be an array", "messages");
-    await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });
+    const { peers } = ctx.options;
+    const auth = await peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP, model });
+    // The key's alias (or model_alias_map) may have renamed it, as for a call.
+    await peers.router.resolveModel({ model: auth.model === "" ? model : auth.model });
     const { text, images } = inputOf(body);
     sendJson(ctx.res, 200, { input_tokens: estimateTokens(text) + images * IMAGE_TOKENS });
   } catch (err) {
-    sendError(ctx.res, err, {}, anthropicErrorBody);
+    sendError(ctx.res, err, {}, anthropicErrorBody, anthropicDetails);
   }
 }
