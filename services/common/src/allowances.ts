@@ -42,6 +42,8 @@ export class Pool<Ref = unknown> {
   taking: Taking | undefined;
   /** Replaced by a pool under a changed limit: what its requests in flight free goes back to the store at once. */
   retired = false;
+  /** Part of `held` whose charge to the store failed (the database down): charged again at the next sweeps. */
+  uncharged = 0;
 
   constructor(
     readonly ref: Ref,
@@ -68,8 +70,8 @@ export class Pool<Ref = unknown> {
  */
 export class Allowances<Ref> {
   private readonly pools = new Map<string, Pool<Ref>>();
-  /** Pools no longer in `pools` (retired, or swept) whose give-back failed: still held in the store, given back at the next sweeps. */
-  private readonly unreturned = new Set<Pool<Ref>>();
+  /** Pools no longer in `pools` (retired, or swept) whose give-back or charge failed: done at the next sweeps. */
+  private readonly pending = new Set<Pool<Ref>>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -148,9 +150,30 @@ export class Allowances<Ref> {
     const over = pool.used - pool.held;
     if (over > 0) {
       pool.held += over;
-      this.store.charge(pool.ref, over).catch((err: unknown) => this.logger.error({ err: driverMessage(err) }, "charging usage over the allowance failed"));
+      void this.charge(pool, over);
     }
     if (pool.retired) this.retire(pool);
+  }
+
+  /**
+   * Charges the store with usage past what this replica held, and what an
+   * earlier charge left owing. One that fails (the database down) is owed
+   * and charged again at the next sweep: dropped, the other replicas would
+   * take room this replica's requests had used, and pass the limit by it.
+   */
+  private charge(pool: Pool<Ref>, amount: number): Promise<void> {
+    const owed = pool.uncharged + amount;
+    pool.uncharged = 0;
+    return this.store.charge(pool.ref, owed).catch((err: unknown) => {
+      pool.uncharged += owed;
+      this.keepPending(pool);
+      this.logger.error({ err: driverMessage(err) }, "charging usage over the allowance failed; trying again in a second");
+    });
+  }
+
+  /** Has the sweeps finish a pool's failed give-back or charge also once it is no longer in use. */
+  private keepPending(pool: Pool<Ref>): void {
+    if (this.pools.get(this.store.idOf(pool.ref)) !== pool) this.pending.add(pool);
   }
 
   /** Takes a pool out of use: what it holds unused goes back now, and what it frees later as it is freed. */
@@ -164,12 +187,18 @@ export class Allowances<Ref> {
     for (const [id, pool] of this.pools) {
       // A finished window's leftovers are worth nothing to anyone; in-flight
       // reservations keep their pool object and still settle into it.
-      if (pool.endsAt <= now) this.pools.delete(id);
-      else if (pool.free > 0 && now - pool.lastUse >= IDLE_GIVE_BACK_MS) this.giveBack(pool, pool.free);
+      if (pool.endsAt <= now) {
+        this.pools.delete(id);
+        continue;
+      }
+      if (pool.uncharged > 0) void this.charge(pool, 0);
+      if (pool.free > 0 && now - pool.lastUse >= IDLE_GIVE_BACK_MS) void this.giveBack(pool, pool.free);
     }
-    for (const pool of this.unreturned) {
-      this.unreturned.delete(pool);
-      if (pool.free > 0 && pool.endsAt > now) void this.giveBack(pool, pool.free);
+    for (const pool of this.pending) {
+      this.pending.delete(pool);
+      if (pool.endsAt <= now) continue;
+      if (pool.uncharged > 0) void this.charge(pool, 0);
+      if (pool.free > 0) void this.giveBack(pool, pool.free);
     }
   }
 
@@ -182,7 +211,7 @@ export class Allowances<Ref> {
       // end, and a key whose slots were given back during a five-second
       // outage was refused max_parallel_requests from then on.
       pool.held += amount;
-      if (this.pools.get(this.store.idOf(pool.ref)) !== pool) this.unreturned.add(pool);
+      this.keepPending(pool);
       this.logger.error({ err: driverMessage(err) }, "giving back an allowance failed; trying again in a second");
     });
   }
@@ -204,11 +233,12 @@ export class Allowances<Ref> {
     }
   }
 
-  /** Gives back everything unused, e.g. at shutdown. */
+  /** Gives back everything unused, and charges what is owed, e.g. at shutdown. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    const held = [...this.pools.values(), ...this.unreturned].filter((p) => p.free > 0 && p.endsAt > Date.now());
-    this.unreturned.clear();
-    await Promise.all(held.map((p) => this.giveBack(p, p.free)));
+    const now = Date.now();
+    const open = [...this.pools.values(), ...this.pending].filter((p) => p.endsAt > now);
+    this.pending.clear();
+    await Promise.all(open.flatMap((p) => [...(p.uncharged > 0 ? [this.charge(p, 0)] : []), ...(p.free > 0 ? [this.giveBack(p, p.free)] : [])]));
   }
 }

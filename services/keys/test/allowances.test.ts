@@ -16,13 +16,18 @@ afterAll(() => database.close());
 
 const ref = () => ({ keyId: randomUUID(), kind: "budget" as const, windowStart: 0 });
 
-/** The real store, whose give-backs fail while `down` (Postgres gone when a replica gives back what it held). */
+/** The real store, whose give-backs and charges fail while `down` (Postgres gone when a replica gives back what it held, or charges what it used past it). */
 class DownStore extends AllowanceStore {
   down = false;
 
   override async giveBack(r: AllowanceRef, amount: number): Promise<void> {
     if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
     return super.giveBack(r, amount);
+  }
+
+  override async charge(r: AllowanceRef, amount: number): Promise<void> {
+    if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
+    return super.charge(r, amount);
   }
 }
 
@@ -164,5 +169,26 @@ describe("allowances shared by replicas", () => {
       expect([await other.reserve(otherPool, 1), await other.reserve(otherPool, 1)]).toEqual([true, true]);
       await Promise.all([replica.close(), other.close()]);
     }
+  });
+
+  it("charges usage past its holding that it could not charge (the database gone) once it can, so other replicas cannot pass the limit by it", async () => {
+    const flaky = new DownStore(database.db, randomUUID());
+    const replica = new Allowances(flaky, logger);
+    const r = ref();
+    const pool = replica.pool(r, 100, Infinity);
+    expect(await replica.reserve(pool, 10)).toBe(true);
+    flaky.down = true;
+    // The request used 40 where it reserved 10: 30 past what the replica held.
+    replica.settle(pool, 10, 40);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await flaky.total(r)).toBe(10);
+    flaky.down = false;
+    await eventually("the usage charged", async () => ((await flaky.total(r)) === 40 ? true : undefined));
+    const other = new Allowances(new AllowanceStore(database.db, randomUUID()), logger);
+    const otherPool = other.pool(r, 100, Infinity);
+    let taken = 0;
+    while (await other.reserve(otherPool, 10)) taken += 10;
+    expect(taken).toBe(60);
+    await Promise.all([replica.close(), other.close()]);
   });
 });
