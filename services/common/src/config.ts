@@ -774,10 +774,15 @@ function withCredential(entry: ModelEntry, credentials: Credentials, where: stri
     const known = [...credentials.keys()];
     throw new ConfigError(`${where}.litellm_params.litellm_credential_name: no credential named "${name}" in credential_list (${known.length > 0 ? `it has ${known.join(", ")}` : "it has none"})`);
   }
-  const result = modelEntry.safeParse({ ...entry, litellm_params: { ...values, ...entry.litellm_params } });
+  return checkedEntry({ ...entry, litellm_params: { ...values, ...entry.litellm_params } }, where, `with credential "${name}"`);
+}
+
+/** A model_list entry checked against the schema; throws a ConfigError saying `what` and each issue's path under `where`. */
+function checkedEntry(value: unknown, where: string, what: string): ModelEntry {
+  const result = modelEntry.safeParse(value);
   if (!result.success) {
     const issues = result.error.issues.map((i) => `${[where, ...i.path].join(".")}: ${i.message}`);
-    throw new ConfigError(`with credential "${name}": ${issues.join("; ")}`);
+    throw new ConfigError(`${what}: ${issues.join("; ")}`);
   }
   return result.data;
 }
@@ -788,12 +793,7 @@ function withCredential(entry: ModelEntry, credentials: Credentials, where: stri
  * litellm_credential_name takes its values from config.yaml's credential_list.
  */
 export function parseModelEntry(value: unknown, where: string, credentials: Credentials, env: NodeJS.ProcessEnv = process.env): ModelEntry {
-  const result = modelEntry.safeParse(resolveEnv(value, where, env));
-  if (!result.success) {
-    const issues = result.error.issues.map((i) => `${[where, ...i.path].join(".")}: ${i.message}`);
-    throw new ConfigError(`model is invalid: ${issues.join("; ")}`);
-  }
-  const entry = withCredential(result.data, credentials, where);
+  const entry = withCredential(checkedEntry(resolveEnv(value, where, env), where, "model is invalid"), credentials, where);
   redactInLogs(entrySecrets(entry));
   return entry;
 }
