@@ -16,6 +16,8 @@ const MASTER = "sk-bench-master-key";
 const GATEWAY = "services/gateway/dist/main.js";
 const dir = mkdtempSync(join(tmpdir(), "gateway-bench-"));
 const started: Running[] = [];
+/** What main made outside its processes (the test database and stream), undone last first. */
+const teardown: (() => Promise<void>)[] = [];
 const only = process.env["BENCH_ONLY"] || undefined;
 const wanted = (name: string) => only === undefined || name.includes(only);
 
@@ -97,54 +99,62 @@ general_settings:
   }
 
   const database = await createTestDatabase();
+  teardown.push(() => database.drop());
   const bus = await createTestBus();
+  teardown.push(() => bus.close());
   await bus.bus.close();
-  try {
-    const env = { DATABASE_URL: database.url, NATS_URL: bus.url, NATS_STREAM: bus.stream, NATS_SUBJECT_PREFIX: bus.prefix };
-    const MASTER_KEY_ROW = "one process, Postgres + NATS (master key)";
-    const VIRTUAL_KEY_ROW = "one process, Postgres + NATS (virtual key, all limits)";
-    if (wanted(MASTER_KEY_ROW) || wanted(VIRTUAL_KEY_ROW)) {
-      const one = await start(GATEWAY, ["--config", config, "--port", "0"], { ...env, GATEWAY_DATA_DIR: join(dir, "data-pg") });
-      if (wanted(MASTER_KEY_ROW)) targets.push({ name: MASTER_KEY_ROW, url: one.url, apiKey: MASTER, pids: [one.child.pid!] });
-      if (wanted(VIRTUAL_KEY_ROW)) targets.push({ name: VIRTUAL_KEY_ROW, url: one.url, apiKey: await generateKey(one.url), pids: [one.child.pid!] });
-    }
-    const service = (name: string, extra: NodeJS.ProcessEnv = {}) =>
-      start(GATEWAY, ["--config", config, "--port", "0", "--service", name], { ...env, GATEWAY_DATA_DIR: join(dir, `data-${name}`), ...extra });
-    const SPLIT = "split services over Connect, Postgres + NATS";
-    if (wanted(SPLIT)) {
-      const [keys, router, accounting] = [await service("keys"), await service("router"), await service("accounting")];
-      const edge = await service("edge", { KEYS_URL: keys.url, ROUTER_URL: router.url, ACCOUNTING_URL: accounting.url });
-      targets.push({ name: SPLIT, url: edge.url, apiKey: MASTER, pids: [edge, keys, router, accounting].map((s) => s.child.pid!) });
-    }
-
-    const rounds: Measurement[][] = targets.map(() => []);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [i, target] of targets.entries()) rounds[i]!.push(await measure(target));
-    }
-    const results = rounds.map(median);
-    const [first] = results;
-    console.log(`\n${new Date().toISOString().slice(0, 10)}, ${process.version}, loopback, non-streaming unless noted, median of ${ROUNDS} rounds\n`);
-    console.log("| target | req/s, 1 conn | req/s, 50 conn (of direct) | p50 ms, 1 conn (added) | p99 ms, 1 conn (added) | stream TTFB p50 ms (added) | gateway CPU ms/req | gateway RSS MB | embedded database |");
-    console.log("|---|---|---|---|---|---|---|---|---|");
-    for (const m of results) console.log(row(m, first!));
-  } finally {
-    // The gateways first: they use the database and the stream until they stop.
-    await stopAll();
-    await bus.close();
-    await database.drop();
+  const env = { DATABASE_URL: database.url, NATS_URL: bus.url, NATS_STREAM: bus.stream, NATS_SUBJECT_PREFIX: bus.prefix };
+  const MASTER_KEY_ROW = "one process, Postgres + NATS (master key)";
+  const VIRTUAL_KEY_ROW = "one process, Postgres + NATS (virtual key, all limits)";
+  if (wanted(MASTER_KEY_ROW) || wanted(VIRTUAL_KEY_ROW)) {
+    const one = await start(GATEWAY, ["--config", config, "--port", "0"], { ...env, GATEWAY_DATA_DIR: join(dir, "data-pg") });
+    if (wanted(MASTER_KEY_ROW)) targets.push({ name: MASTER_KEY_ROW, url: one.url, apiKey: MASTER, pids: [one.child.pid!] });
+    if (wanted(VIRTUAL_KEY_ROW)) targets.push({ name: VIRTUAL_KEY_ROW, url: one.url, apiKey: await generateKey(one.url), pids: [one.child.pid!] });
   }
+  const service = (name: string, extra: NodeJS.ProcessEnv = {}) =>
+    start(GATEWAY, ["--config", config, "--port", "0", "--service", name], { ...env, GATEWAY_DATA_DIR: join(dir, `data-${name}`), ...extra });
+  const SPLIT = "split services over Connect, Postgres + NATS";
+  if (wanted(SPLIT)) {
+    const [keys, router, accounting] = [await service("keys"), await service("router"), await service("accounting")];
+    const edge = await service("edge", { KEYS_URL: keys.url, ROUTER_URL: router.url, ACCOUNTING_URL: accounting.url });
+    targets.push({ name: SPLIT, url: edge.url, apiKey: MASTER, pids: [edge, keys, router, accounting].map((s) => s.child.pid!) });
+  }
+
+  const rounds: Measurement[][] = targets.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, target] of targets.entries()) rounds[i]!.push(await measure(target));
+  }
+  const results = rounds.map(median);
+  const [first] = results;
+  console.log(`\n${new Date().toISOString().slice(0, 10)}, ${process.version}, loopback, non-streaming unless noted, median of ${ROUNDS} rounds\n`);
+  console.log("| target | req/s, 1 conn | req/s, 50 conn (of direct) | p50 ms, 1 conn (added) | p99 ms, 1 conn (added) | stream TTFB p50 ms (added) | gateway CPU ms/req | gateway RSS MB | embedded database |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const m of results) console.log(row(m, first!));
 }
 
-async function stopAll(): Promise<void> {
-  for (const s of started.splice(0).reverse()) await s.stop();
+let cleaning: Promise<void> | undefined;
+
+/** Stops the processes and drops the database and stream; every caller waits for the one cleanup. */
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    // The gateways first: they use the database and the stream until they stop.
+    for (const s of started.splice(0).reverse()) await s.stop();
+    for (const step of teardown.splice(0).reverse()) await step();
+    rmSync(dir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+// Stopped by Ctrl-C or a kill, the bench still cleans up. The signal can come
+// twice (to the process group and relayed by tsx), so the listener stays.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
 }
 
 main()
   .catch((err: unknown) => {
+    if (cleaning) return; // interrupted: the load failed as the processes stopped
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(async () => {
-    await stopAll();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  .finally(cleanUp);
