@@ -5,6 +5,7 @@ import type { Dispatcher } from "undici";
 import { buildDeployment, type Deployment } from "./config/deployment.js";
 import { finished, media, started, type CallEvent, type Outcome } from "./outcome.js";
 import { agent, transportError } from "./providers/http.js";
+import { request } from "./providers/undici-parts.js";
 
 // LiteLLM's pass-through endpoints (general_settings.pass_through_endpoints):
 // the request goes as it is, body and method, to the endpoint's target with
@@ -63,7 +64,7 @@ export class PassThrough {
     let response: Dispatcher.ResponseData;
     try {
       const { origin } = new URL(url);
-      response = await agent.request({
+      response = await request(agent, {
         origin,
         path: url.slice(origin.length) || "/",
         method: req.method as Dispatcher.HttpMethod,

@@ -1,8 +1,9 @@
 import { clientJson, withFields } from "@gateway/common";
-import { Agent, errors, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import type { Deployment } from "../config/deployment.js";
 import { SseReader, type SseEvent } from "../sse-reader.js";
 import { ProviderError, type Json, type MediaResult, type ProviderCall } from "./provider.js";
+import { Agent, errors, request } from "./undici-parts.js";
 
 // One keep-alive pool per provider origin, shared by every deployment.
 export const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 });
@@ -175,7 +176,7 @@ export async function send(
   const { signal, rateLimited, deployment } = req.call;
   let response: Dispatcher.ResponseData;
   try {
-    response = await agent.request({
+    response = await request(agent, {
       origin,
       path,
       method,
