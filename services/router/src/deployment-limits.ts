@@ -34,6 +34,8 @@ interface Lease {
   total: number;
   /** Used by this replica's calls. */
   used: number;
+  /** Tokens used past what was taken whose charge failed (the database down): charged again each second while the minute lasts. */
+  owed: number;
   lastUse: number;
   /** This replica's take from the store in flight for this lease, if any. */
   taking: Taking | undefined;
@@ -66,7 +68,7 @@ export class SharedDeploymentLimits implements DeploymentLimits {
     const windowStart = minute(this.now());
     let l = this.leases.get(key);
     if (!l || l.windowStart !== windowStart) {
-      l = { windowStart, held: 0, total: 0, used: 0, lastUse: this.now(), taking: undefined };
+      l = { windowStart, held: 0, total: 0, used: 0, owed: 0, lastUse: this.now(), taking: undefined };
       this.leases.set(key, l);
     }
     return l;
@@ -147,9 +149,16 @@ export class SharedDeploymentLimits implements DeploymentLimits {
     l.held -= fromHeld;
     if (fromHeld === extra) return;
     // Tokens already spent are counted, limit or not.
-    this.store.charge({ deploymentId: d.id, kind: "tokens", windowStart: l.windowStart }, extra - fromHeld).catch((err: unknown) => {
-      this.logger.error({ deployment: d.id, err: driverMessage(err) }, "charging a deployment's tokens failed");
-    });
+    void this.charge(d.id, l, extra - fromHeld);
+  }
+
+  private async charge(deploymentId: string, l: Lease, tokens: number): Promise<void> {
+    try {
+      await this.store.charge({ deploymentId, kind: "tokens", windowStart: l.windowStart }, tokens);
+    } catch (err) {
+      l.owed += tokens;
+      this.logger.error({ deployment: deploymentId, err: driverMessage(err) }, "charging a deployment's tokens failed; trying again in a second");
+    }
   }
 
   tokensUsed(d: Deployment): number {
@@ -157,7 +166,7 @@ export class SharedDeploymentLimits implements DeploymentLimits {
     return d.tpm === undefined ? l.used : Math.max(l.used, l.total - l.held);
   }
 
-  /** Gives back leases idle for a second, and forgets finished minutes. */
+  /** Charges what failed to be charged, gives back leases idle for a second, and forgets finished minutes. */
   private async sweep(): Promise<void> {
     const now = this.now();
     for (const [key, l] of this.leases) {
@@ -167,12 +176,21 @@ export class SharedDeploymentLimits implements DeploymentLimits {
         this.leases.delete(key);
         continue;
       }
+      if (l.owed > 0) {
+        const owed = l.owed;
+        l.owed = 0;
+        await this.charge(deploymentId, l, owed);
+      }
       if (l.held <= 0 || now - l.lastUse < IDLE_GIVE_BACK_MS) continue;
       const amount = l.held;
       l.held = 0;
-      await this.store.giveBack({ deploymentId, kind, windowStart: l.windowStart }, amount).catch((err: unknown) => {
-        this.logger.warn({ deployment: deploymentId, err: driverMessage(err) }, "giving back a deployment's allowance failed");
-      });
+      try {
+        await this.store.giveBack({ deploymentId, kind, windowStart: l.windowStart }, amount);
+      } catch (err) {
+        // Still taken in the database, so still this replica's to use, and to give back at the next sweep.
+        l.held += amount;
+        this.logger.warn({ deployment: deploymentId, err: driverMessage(err) }, "giving back a deployment's allowance failed; trying again in a second");
+      }
     }
   }
 

@@ -3,7 +3,7 @@ import { createLogger, openDatabase, parseConfig, type Database } from "@gateway
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelGroups } from "../src/config/model-groups.js";
 import type { Deployment } from "../src/config/deployment.js";
-import { DeploymentAllowanceStore } from "../src/db/deployment-allowance-store.js";
+import { DeploymentAllowanceStore, type AllowanceRef } from "../src/db/deployment-allowance-store.js";
 import { SharedDeploymentLimits } from "../src/deployment-limits.js";
 import { SUPPORTED_PROVIDERS } from "../src/providers/index.js";
 
@@ -25,6 +25,21 @@ afterAll(() => database?.close());
 function deploymentWith(params: string): Deployment {
   const config = parseConfig(`model_list:\n  - { model_name: m, litellm_params: { model: openai/x, api_base: "http://x/v1", ${params} }, model_info: { id: "${params}" } }`);
   return ModelGroups.fromConfig(config, SUPPORTED_PROVIDERS).resolve("m")!.deployments[0]!;
+}
+
+/** The store with the database unreachable while `down`. */
+class DownStore extends DeploymentAllowanceStore {
+  down = false;
+
+  override async charge(ref: AllowanceRef, amount: number): Promise<void> {
+    if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
+    return super.charge(ref, amount);
+  }
+
+  override async giveBack(ref: AllowanceRef, amount: number): Promise<void> {
+    if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
+    return super.giveBack(ref, amount);
+  }
 }
 
 async function admitted(limits: SharedDeploymentLimits[], d: Deployment, tokens: number, tries: number): Promise<number> {
@@ -74,5 +89,37 @@ describe("per-deployment limits shared by router replicas", () => {
     limits.settle(d, 100, 40, now());
     expect(limits.tokensUsed(d)).toBe(440);
     await limits.close();
+  });
+
+  it("charges tokens used past a call's take once the database is back, where a failed charge let other replicas pass the tpm", async () => {
+    const store = new DownStore(database.db);
+    const limits = new SharedDeploymentLimits(store, logger, now);
+    const d = deploymentWith("tpm: 1000, weight: 2");
+    expect(await limits.admit(d, 100)).toBe(true);
+    store.down = true;
+    limits.settle(d, 100, 400, now());
+    await new Promise((resolve) => setImmediate(resolve));
+    store.down = false;
+    await limits.close();
+    // 400 of the minute's 1000 are used: 600 more fit, 601 do not.
+    const other = new SharedDeploymentLimits(store, logger, now);
+    expect(await other.admit(d, 601)).toBe(false);
+    expect(await other.admit(d, 600)).toBe(true);
+    await other.close();
+  });
+
+  it("gives back an idle lease once the database is back, where a failed give-back kept it from other replicas for the minute", async () => {
+    const store = new DownStore(database.db);
+    const limits = new SharedDeploymentLimits(store, logger, now);
+    const d = deploymentWith("tpm: 1000, weight: 3");
+    // Takes a tenth of the tpm and uses 10 of it.
+    expect(await limits.admit(d, 10)).toBe(true);
+    store.down = true;
+    await limits.close();
+    store.down = false;
+    await limits.close();
+    const other = new SharedDeploymentLimits(store, logger, now);
+    expect(await other.admit(d, 990)).toBe(true);
+    await other.close();
   });
 });
