@@ -706,7 +706,8 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
   }
   const config = result.data;
   const credentials = credentialsOf(config);
-  config.model_list = config.model_list.map((entry, i) => withCredential(entry, credentials, `model_list[${i}]`));
+  // A name not in credential_list may be a credential stored with POST /credentials: the router fills those in (withCredential).
+  config.model_list = config.model_list.map((entry, i) => (credentials.has(entry.litellm_params.litellm_credential_name ?? "") ? withCredential(entry, credentials, `model_list[${i}]`) : entry));
   for (const [name, instead] of Object.entries(REFUSED_GENERAL_SETTINGS)) {
     if (name in config.general_settings) throw new ConfigError(`general_settings.${name} is not implemented here, and without it the gateway would serve what it is meant to refuse: remove it (${instead})`);
   }
@@ -749,7 +750,7 @@ function entrySecrets(entry: ModelEntry): string[] {
   return [p.api_key ?? "", ...aws, credentials.trimStart().startsWith("{") ? credentials : "", ...Object.values(p.extra_headers ?? {})];
 }
 
-/** config.yaml's credential_list by credential_name. */
+/** Credentials by credential_name: config.yaml's credential_list, and those stored with POST /credentials. */
 export type Credentials = ReadonlyMap<string, Readonly<Record<string, unknown>>>;
 
 export function credentialsOf(config: GatewayConfig): Credentials {
@@ -761,18 +762,29 @@ export function credentialsOf(config: GatewayConfig): Credentials {
   return credentials;
 }
 
+/** A stored credential's values (POST /credentials) as a model takes them: "os.environ/NAME" read from the environment, as config.yaml's are; throws a ConfigError naming `where` for a variable not set. */
+export function credentialValues(values: Readonly<Record<string, unknown>>, where: string, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const unset: string[] = [];
+  const resolved = resolveEnv(values, where, env, unset) as Record<string, unknown>;
+  // Unlike a setting this gateway does not read, a credential's value is needed.
+  if (unset.length > 0) throw new ConfigError(`environment variable not set: ${unset.join(", ")}`);
+  return resolved;
+}
+
 /**
  * An entry with the values of the credential its litellm_credential_name
  * names filled in where its own litellm_params leave them unset (what the
  * entry sets wins), checked again as a whole.
  */
-function withCredential(entry: ModelEntry, credentials: Credentials, where: string): ModelEntry {
+export function withCredential(entry: ModelEntry, credentials: Credentials, where: string): ModelEntry {
   const name = entry.litellm_params.litellm_credential_name;
   if (name === undefined) return entry;
   const values = credentials.get(name);
   if (values === undefined) {
     const known = [...credentials.keys()];
-    throw new ConfigError(`${where}.litellm_params.litellm_credential_name: no credential named "${name}" in credential_list (${known.length > 0 ? `it has ${known.join(", ")}` : "it has none"})`);
+    throw new ConfigError(
+      `${where}.litellm_params.litellm_credential_name: no credential named "${name}" in credential_list or stored with POST /credentials (${known.length > 0 ? `there are ${known.join(", ")}` : "there are none"})`,
+    );
   }
   return checkedEntry({ ...entry, litellm_params: { ...values, ...entry.litellm_params } }, where, `with credential "${name}"`);
 }
@@ -790,7 +802,7 @@ function checkedEntry(value: unknown, where: string, what: string): ModelEntry {
 /**
  * One model_list entry from outside config.yaml (POST /model/new), checked
  * as the file's entries are; `os.environ/NAME` values are resolved, and a
- * litellm_credential_name takes its values from config.yaml's credential_list.
+ * litellm_credential_name takes its values from `credentials`.
  */
 export function parseModelEntry(value: unknown, where: string, credentials: Credentials, env: NodeJS.ProcessEnv = process.env): ModelEntry {
   const entry = withCredential(checkedEntry(resolveEnv(value, where, env), where, "model is invalid"), credentials, where);

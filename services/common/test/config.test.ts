@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { asksLiteLLMMetrics, ConfigError, credentialsOf, ignoredSettings, includedFiles, loadConfig, parseConfig, parseModelEntry, unsetSettings } from "../src/config.js";
+import { asksLiteLLMMetrics, ConfigError, credentialsOf, credentialValues, ignoredSettings, includedFiles, loadConfig, parseConfig, parseModelEntry, unsetSettings, withCredential } from "../src/config.js";
 
 const MODEL = `model_list:
   - model_name: fast-model
@@ -65,10 +65,16 @@ credential_list:
     expect(added.litellm_params.api_key).toBe("sk-eu-secret");
   });
 
-  it("refuses a litellm_credential_name that names no credential, a name used twice, and a credential's value the model cannot take", () => {
+  it("leaves a litellm_credential_name not in credential_list to the router's stored credentials, and refuses a name used twice and a credential's value the model cannot take", () => {
     const model = `model_list:\n  - model_name: m\n    litellm_params: { model: openai/gpt-4o, litellm_credential_name: prod }\n`;
-    expect(() => parseConfig(model, {})).toThrow('model_list[0].litellm_params.litellm_credential_name: no credential named "prod" in credential_list (it has none)');
-    expect(() => parseConfig(`${model}credential_list:\n  - { credential_name: staging, credential_values: { api_key: k } }\n`, {})).toThrow("(it has staging)");
+    const config = parseConfig(`${model}credential_list:\n  - { credential_name: staging, credential_values: { api_key: k } }\n`, {});
+    expect(config.model_list[0]?.litellm_params).toEqual({ model: "openai/gpt-4o", litellm_credential_name: "prod" });
+    expect(() => withCredential(config.model_list[0]!, credentialsOf(config), "model_list[0]")).toThrow(
+      'model_list[0].litellm_params.litellm_credential_name: no credential named "prod" in credential_list or stored with POST /credentials (there are staging)',
+    );
+    expect(withCredential(config.model_list[0]!, new Map([["prod", { api_key: "sk-stored" }]]), "model_list[0]").litellm_params.api_key).toBe("sk-stored");
+    expect(credentialValues({ api_key: "os.environ/STORED_KEY", api_base: "https://x" }, "stored", { STORED_KEY: "sk-env" })).toEqual({ api_key: "sk-env", api_base: "https://x" });
+    expect(() => credentialValues({ api_key: "os.environ/STORED_KEY" }, 'credential "prod"', {})).toThrow('environment variable not set: credential "prod".api_key (STORED_KEY)');
     const twice = `credential_list:\n  - { credential_name: prod, credential_values: { api_key: a } }\n  - { credential_name: prod, credential_values: { api_key: b } }\n`;
     expect(() => parseConfig(`${model}${twice}`, {})).toThrow('credential_list[1].credential_name: "prod" is named twice');
     const badBase = `credential_list:\n  - { credential_name: prod, credential_values: { api_base: "ftp://x" } }\n`;

@@ -44,6 +44,7 @@ import { getGeminiModel, listGeminiModels } from "./routes/gemini-models.js";
 import { countTokens, messages } from "./routes/messages.js";
 import { passThrough } from "./routes/pass-through.js";
 import { metricsRoute } from "./routes/metrics.js";
+import { credentialByModel, credentialByName, createCredential, deleteCredential, listCredentials, updateCredential } from "./routes/credentials.js";
 import { deleteModel, health, modelInfo, newModel, patchModel, updateModel } from "./routes/model-admin.js";
 import { listModels, modelGroupInfo, retrieveModel } from "./routes/models.js";
 import { files } from "./routes/files.js";
@@ -215,6 +216,8 @@ const ROUTES = new Map<string, RouteHandler>([
   ["GET /model/info", modelInfo],
   ["GET /v1/model/info", modelInfo],
   ["GET /model_group/info", modelGroupInfo],
+  ["POST /credentials", createCredential],
+  ["GET /credentials", listCredentials],
   ["GET /health", health],
   ["POST /tag/new", newTag],
   ["POST /tag/update", updateTag],
@@ -241,6 +244,11 @@ const PATH_ROUTES = [
   { method: "POST", path: /^\/key\/[^/]+\/regenerate$/, handler: regenerateKey, label: "/key/{key}/regenerate" },
   { method: "POST", path: /^\/key\/[^/]+\/reset_spend$/, handler: resetKeySpend, label: "/key/{key}/reset_spend" },
   { method: "PATCH", path: /^\/model\/[^/]+\/update$/, handler: patchModel, label: "/model/{model_id}/update" },
+  // A credential's name may hold "/", as LiteLLM's path parameter does.
+  { method: "GET", path: /^\/credentials\/by_name\/./, handler: credentialByName, label: "/credentials/by_name/{credential_name}" },
+  { method: "GET", path: /^\/credentials\/by_model\/[^/]+$/, handler: credentialByModel, label: "/credentials/by_model/{model_id}" },
+  { method: "PATCH", path: /^\/credentials\/./, handler: updateCredential, label: "/credentials/{credential_name}" },
+  { method: "DELETE", path: /^\/credentials\/./, handler: deleteCredential, label: "/credentials/{credential_name}" },
   { method: "GET", path: /^\/v1\/models\/./, handler: retrieveModel, label: "/v1/models/{model}" },
   { method: "GET", path: /^\/models\/./, handler: retrieveModel, label: "/models/{model}" },
   { method: "GET", path: /^(\/v1)?\/files\/[^/]+$/, handler: files, label: "/v1/files/{file_id}" },

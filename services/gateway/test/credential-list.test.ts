@@ -64,7 +64,7 @@ describe("credential_list", () => {
       litellm_params: { model: "openai/gpt-4o-mini", litellm_credential_name: "prod" },
     });
     expect(unknown.status).toBe(400);
-    expect(unknown.json.error.message).toContain('no credential named "prod" in credential_list (it has fake-cred)');
+    expect(unknown.json.error.message).toContain('no credential named "prod" in credential_list or stored with POST /credentials (there are fake-cred)');
     expect(JSON.stringify(await gw.client.models.list())).not.toContain("nowhere");
   });
 

@@ -14,6 +14,7 @@ import { DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
 import { SharedDeploymentLimits } from "./deployment-limits.js";
 import { DeploymentStats } from "./deployment-stats.js";
 import { BackgroundHealth } from "./model-admin/background-health.js";
+import { CredentialStore } from "./credential-admin/credential-store.js";
 import { ModelStore } from "./model-admin/model-store.js";
 import { ParamSeal } from "./model-admin/sealed-params.js";
 import { LiveModelList } from "./model-list.js";
@@ -73,10 +74,13 @@ export async function startRouter(deps: {
   const budgets = new RouterBudgets(new Allowances(budgetStore, deps.logger), new BudgetSpend(budgetStore, deps.logger));
   const masterKey = deps.config.general_settings.master_key;
   // Without either, nothing can be added (model admin takes the master key) and nothing stored under one can be read.
-  const store = new ModelStore(deps.database.db, new ParamSeal(gatewaySecret(deps.config)));
+  const seal = new ParamSeal(gatewaySecret(deps.config));
+  const store = new ModelStore(deps.database.db, seal);
   const sealed = await store.sealStored();
   if (sealed > 0) deps.logger.info({ models: sealed }, "sealed the provider keys of runtime models stored in plain text");
-  const models = new LiveModelList({ config: deps.config, store, bus: deps.bus, state, limits, budgets, logger: deps.logger });
+  const credentials = new CredentialStore(deps.database.db, seal, deps.logger);
+  // config.yaml's models may name stored credentials: they are there before the first table is built.
+  const models = new LiveModelList({ config: deps.config, store, credentials, bus: deps.bus, state, limits, budgets, logger: deps.logger }, await credentials.all());
   await models.start();
   models.warnUnknownFallbacks();
   const stopDeploymentStates = metrics.watchDeployments(() => models.table().groups.all().map((d) => ({ ...deploymentLabels(d), state: state.cooldowns.state(d.id) })));
@@ -111,6 +115,7 @@ export async function startRouter(deps: {
     files: new FilesApi(new ObjectIds(gatewaySecret(deps.config)), bookings, deps.logger),
     models,
     store,
+    credentials,
     state,
     publisher,
     logger: deps.logger,

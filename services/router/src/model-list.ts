@@ -1,15 +1,32 @@
-import { ConfigError, credentialsOf, driverMessage, encodeModelPrices, MODEL_PRICES_SUBJECT, parseModelEntry, type Bus, type GatewayConfig, type Logger, type ModelEntry } from "@gateway/common";
+import {
+  ConfigError,
+  credentialsOf,
+  credentialValues,
+  driverMessage,
+  encodeModelPrices,
+  MODEL_PRICES_SUBJECT,
+  parseModelEntry,
+  redactInLogs,
+  withCredential,
+  type Bus,
+  type Credentials,
+  type GatewayConfig,
+  type Logger,
+  type ModelEntry,
+} from "@gateway/common";
 import type { RouterBudgets } from "./budgets.js";
 import { anyBudgets } from "./config/budget-settings.js";
 import { cacheSettings } from "./config/cache-settings.js";
 import { ModelGroups } from "./config/model-groups.js";
+import type { CredentialStore, StoredCredential } from "./credential-admin/credential-store.js";
 import type { DeploymentLimits } from "./deployment-limits.js";
 import type { ModelStore, RuntimeModelRow } from "./model-admin/model-store.js";
+import { isSecretParam } from "./model-admin/sealed-params.js";
 import { checkDeployments, SUPPORTED_PROVIDERS } from "./providers/index.js";
 import type { RoutingState, RoutingTable } from "./routing.js";
 import { strategyFor } from "./strategies/index.js";
 
-/** Live subject telling every router replica that the runtime models changed. */
+/** Live subject telling every router replica that the runtime models or the stored credentials changed. */
 export const MODELS_CHANGED_SUBJECT = "router.models.changed";
 // Pushes can be missed while NATS reconnects; a full reload bounds how long.
 const RESYNC_MS = 30_000;
@@ -18,6 +35,8 @@ export interface ModelListDeps {
   config: GatewayConfig;
   /** Absent: no runtime models (a router without a database). */
   store: ModelStore | undefined;
+  /** Credentials stored with POST /credentials; absent with the store. */
+  credentials: CredentialStore | undefined;
   bus: Bus;
   state: RoutingState;
   limits: DeploymentLimits;
@@ -31,20 +50,50 @@ function entryOf(row: RuntimeModelRow): unknown {
 }
 
 /**
+ * The stored credentials' values as models take them, their secrets kept
+ * out of the logs; one naming a variable not set on this replica is told to
+ * `unusable` (which may throw) and left out.
+ */
+function usableValues(stored: readonly StoredCredential[], unusable: (name: string, err: ConfigError) => void): Credentials {
+  const usable = new Map<string, Record<string, unknown>>();
+  for (const c of stored) {
+    try {
+      const values = credentialValues(c.values, `credential "${c.name}".credential_values`);
+      redactInLogs(Object.entries(values).flatMap(([name, value]) => (isSecretParam(name) && typeof value === "string" ? [value] : [])));
+      usable.set(c.name, values);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      unusable(c.name, err);
+    }
+  }
+  return usable;
+}
+
+/**
  * The routing table in force: config.yaml's model list and settings plus the
- * models added at runtime. Rebuilt whole when either changes, and swapped in
- * one assignment, so a request in flight keeps the table it started with.
+ * models added at runtime, their litellm_credential_name filled in from
+ * config.yaml's credential_list or else the stored credentials. Rebuilt
+ * whole when any of them changes, and swapped in one assignment, so a
+ * request in flight keeps the table it started with.
  */
 export class LiveModelList {
   private config: GatewayConfig;
   private runtime: ModelEntry[] = [];
+  private stored: readonly StoredCredential[];
+  private storedValues: Credentials;
   private current: RoutingTable;
   private loaded = false;
   private stopListening: (() => void) | undefined;
   private resync: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: ModelListDeps) {
+  /** `stored`: the stored credentials as they are at start, which config.yaml's models may name. */
+  constructor(
+    private readonly deps: ModelListDeps,
+    stored: readonly StoredCredential[] = [],
+  ) {
     this.config = deps.config;
+    this.stored = stored;
+    this.storedValues = this.valuesOf(stored);
     this.current = this.build(deps.config, []);
   }
 
@@ -80,9 +129,44 @@ export class LiveModelList {
     this.build(this.config, runtime);
   }
 
-  /** A runtime model as given (POST /model/new) or stored, checked as config.yaml's entries are, with its credential from config.yaml's credential_list. */
-  parseEntry(value: unknown, where: string): ModelEntry {
-    return parseModelEntry(value, where, credentialsOf(this.config));
+  /** A runtime model as given (POST /model/new) or stored, checked as config.yaml's entries are, with its credential filled in. */
+  parseEntry(value: unknown, where: string, values = this.storedValues): ModelEntry {
+    return parseModelEntry(value, where, this.credentials(this.config, values));
+  }
+
+  /** config.yaml's credential_list. */
+  configCredentials(): StoredCredential[] {
+    return (this.config.credential_list ?? []).map((c) => ({ name: c.credential_name, values: c.credential_values, info: c.credential_info ?? {} }));
+  }
+
+  /** The stored credentials in force (a replica's copy, reloaded with the runtime models). */
+  storedCredentials(): readonly StoredCredential[] {
+    return this.stored;
+  }
+
+  /**
+   * Throws a ConfigError when the stored credentials changed to `stored`
+   * would break a model that works now: config.yaml's, or a runtime one
+   * (`rows`, as stored) naming a credential taken away or given values it
+   * cannot take; or when `changed`, the credential created or changed,
+   * names a variable not set.
+   */
+  checkCredentials(stored: readonly StoredCredential[], rows: readonly RuntimeModelRow[], changed?: string): void {
+    const values = usableValues(stored, (name, err) => {
+      if (name === changed) throw err;
+    });
+    const runtime: ModelEntry[] = [];
+    for (const row of rows) {
+      const entry = entryOf(this.deps.store!.open(row));
+      try {
+        this.parseEntry(entry, `model ${row.id}`);
+      } catch {
+        // Skipped already; the change does not make it worse.
+        continue;
+      }
+      runtime.push(this.parseEntry(entry, `model ${row.id}`, values));
+    }
+    this.build(this.config, runtime, values);
   }
 
   runtimeModels(): readonly ModelEntry[] {
@@ -120,23 +204,29 @@ export class LiveModelList {
   }
 
   private async refresh(): Promise<void> {
+    const stored = this.deps.credentials ? await this.deps.credentials.all() : this.stored;
+    const values = this.valuesOf(stored);
     const rows = await this.deps.store!.all();
     const entries: ModelEntry[] = [];
     for (const row of rows) {
       try {
-        entries.push(this.parseEntry(entryOf(this.deps.store!.open(row)), `model ${row.id}`));
+        entries.push(this.parseEntry(entryOf(this.deps.store!.open(row)), `model ${row.id}`, values));
       } catch (err) {
         this.deps.logger.error({ deployment: row.id, err: (err as Error).message }, "runtime model skipped");
       }
     }
-    this.runtime = this.usable(this.config, entries);
-    this.swap(this.build(this.config, this.runtime), this.config, this.runtime);
+    const runtime = this.usable(this.config, entries, values);
+    const table = this.build(this.config, runtime, values);
+    this.stored = stored;
+    this.storedValues = values;
+    this.runtime = runtime;
+    this.swap(table, this.config, runtime);
   }
 
   /** The runtime models that fit beside this config; one that does not (say, its id now in config.yaml) is skipped, not fatal. */
-  private usable(config: GatewayConfig, entries: readonly ModelEntry[]): ModelEntry[] {
+  private usable(config: GatewayConfig, entries: readonly ModelEntry[], values = this.storedValues): ModelEntry[] {
     try {
-      this.build(config, entries);
+      this.build(config, entries, values);
       return [...entries];
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
@@ -144,7 +234,7 @@ export class LiveModelList {
     const kept: ModelEntry[] = [];
     for (const entry of entries) {
       try {
-        this.build(config, [...kept, entry]);
+        this.build(config, [...kept, entry], values);
         kept.push(entry);
       } catch (err) {
         this.deps.logger.error({ deployment: entry.model_info?.id, err: (err as Error).message }, "runtime model skipped");
@@ -153,8 +243,20 @@ export class LiveModelList {
     return kept;
   }
 
-  private build(config: GatewayConfig, runtime: readonly ModelEntry[]): RoutingTable {
-    const groups = ModelGroups.fromConfig(config, SUPPORTED_PROVIDERS, runtime);
+  /** The stored credentials' values this replica can use; one it cannot is logged and left out (a model naming it then fails as one naming no credential). */
+  private valuesOf(stored: readonly StoredCredential[]): Credentials {
+    return usableValues(stored, (name, err) => this.deps.logger.error({ credential: name, err: err.message }, "stored credential skipped"));
+  }
+
+  /** config.yaml's credential_list over the stored credentials' values: of two with one name, the file's is used. */
+  private credentials(config: GatewayConfig, values: Credentials): Credentials {
+    return new Map([...values, ...credentialsOf(config)]);
+  }
+
+  private build(config: GatewayConfig, runtime: readonly ModelEntry[], values = this.storedValues): RoutingTable {
+    const credentials = this.credentials(config, values);
+    const resolved = { ...config, model_list: config.model_list.map((entry, i) => withCredential(entry, credentials, `model_list[${i}]`)) };
+    const groups = ModelGroups.fromConfig(resolved, SUPPORTED_PROVIDERS, runtime);
     checkDeployments(groups);
     const budgets = anyBudgets(config, runtime) ? this.deps.budgets : undefined;
     return { groups, ...strategyFor(groups.settings, this.deps.limits), cache: cacheSettings(config), budgets };

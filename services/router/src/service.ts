@@ -29,6 +29,11 @@ import { CompleteEvents } from "./complete-events.js";
 import { costFor, type Outcome, type CallEvent } from "./outcome.js";
 import type { OpenAIBody } from "./providers/provider.js";
 import { toConnectError } from "./provider-errors.js";
+import { createCredential } from "./credential-admin/create-credential.js";
+import type { CredentialStore } from "./credential-admin/credential-store.js";
+import { deleteCredential } from "./credential-admin/delete-credential.js";
+import { getCredential, listCredentials } from "./credential-admin/get-credentials.js";
+import { updateCredential } from "./credential-admin/update-credential.js";
 import { addModel } from "./model-admin/add-model.js";
 import type { BackgroundHealth } from "./model-admin/background-health.js";
 import { checkHealth } from "./model-admin/check-health.js";
@@ -53,6 +58,8 @@ export interface RouterDeps {
   models: LiveModelList;
   /** Where runtime models are kept; absent, the model admin RPCs refuse. */
   store: ModelStore | undefined;
+  /** Where POST /credentials keeps credentials; absent, the credential RPCs that change them refuse. */
+  credentials?: CredentialStore | undefined;
   /** Cooldowns and load of the deployments, kept across reloads. */
   state: RoutingState;
   publisher: UsagePublisher;
@@ -86,6 +93,11 @@ export interface CacheForget {
 function storeOf(deps: RouterDeps): ModelStore {
   if (!deps.store) throw gatewayError("runtime models need the router's database", Code.FailedPrecondition, { type: "invalid_request_error" });
   return deps.store;
+}
+
+function credentialStoreOf(deps: RouterDeps): CredentialStore {
+  if (!deps.credentials) throw gatewayError("stored credentials need the router's database", Code.FailedPrecondition, { type: "invalid_request_error" });
+  return deps.credentials;
 }
 
 const decoder = new TextDecoder();
@@ -331,6 +343,25 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
     }),
 
     updateModel: admin((req) => updateModel(deps.models, storeOf(deps), req)),
+
+    createCredential: admin(async (req) => {
+      await createCredential(deps.models, credentialStoreOf(deps), storeOf(deps), req);
+      return {};
+    }),
+
+    listCredentials: admin(() => listCredentials(deps.models)),
+
+    getCredential: admin((req) => getCredential(deps.models, req)),
+
+    updateCredential: admin(async (req) => {
+      await updateCredential(deps.models, credentialStoreOf(deps), storeOf(deps), req);
+      return {};
+    }),
+
+    deleteCredential: admin(async (req) => {
+      await deleteCredential(deps.models, credentialStoreOf(deps), storeOf(deps), req);
+      return {};
+    }),
 
     getModelInfo: admin((req) => getModelInfo(deps.models, req)),
 

@@ -1,7 +1,7 @@
 import { MASTER_KEY } from "./config.js";
 
 /** Calls a LiteLLM-style management route, with the master key unless another key is given; returns status and JSON. */
-export async function admin<T = Record<string, unknown>>(baseUrl: string, method: "GET" | "POST" | "PATCH", path: string, body?: unknown, key = MASTER_KEY): Promise<{ status: number; json: T }> {
+export async function admin<T = Record<string, unknown>>(baseUrl: string, method: "GET" | "POST" | "PATCH" | "DELETE", path: string, body?: unknown, key = MASTER_KEY): Promise<{ status: number; json: T }> {
   const res = await fetch(`${baseUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },

@@ -16,6 +16,20 @@ export const runtimeModels = router.table("runtime_models", {
 });
 
 /**
+ * Credentials stored with POST /credentials (LiteLLM's credential
+ * management), beside config.yaml's credential_list: named sets of
+ * litellm_params that models take by litellm_credential_name. Secret values
+ * are sealed as runtime models' are.
+ */
+export const storedCredentials = router.table("credentials", {
+  name: text("name").primaryKey(),
+  credentialValues: jsonb("credential_values").$type<Record<string, unknown>>().notNull(),
+  credentialInfo: jsonb("credential_info").$type<Record<string, unknown>>().notNull().default({}),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
  * How much of a deployment's rpm or tpm the router replicas have taken for
  * one minute: a replica takes a chunk with one conditional update
  * (granted + chunk <= limit) and admits calls from it in memory.

@@ -19,3 +19,20 @@ export function parseObject(bytes: Uint8Array, what: string): Record<string, unk
   if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalid(`${what} must be a JSON object`);
   return value as Record<string, unknown>;
 }
+
+type Params = Record<string, unknown>;
+
+/** One of a request's objects; {} when it is absent or null. */
+export function objectField(changes: Params, name: string): Params {
+  const value = changes[name];
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) throw invalid(`${name} must be an object`);
+  return value as Params;
+}
+
+/** The stored parameters with the given ones over them; a null given leaves the stored value, as LiteLLM's update does. */
+export function over(stored: Params, given: Params): Params {
+  const result = { ...stored };
+  for (const [name, value] of Object.entries(given)) if (value !== null) result[name] = value;
+  return result;
+}

@@ -5,24 +5,7 @@ import type { UpdateModelRequest, UpdateModelResponseSchema } from "@gateway/pro
 import type { LiveModelList } from "../model-list.js";
 import { storedModelAnswer } from "./deployment-info.js";
 import type { ModelStore, RuntimeModelRow } from "./model-store.js";
-import { invalid, parseObject } from "./request-json.js";
-
-type Params = Record<string, unknown>;
-
-/** One of the changes' objects; {} when it is absent or null. */
-function objectField(changes: Params, name: string): Params {
-  const value = changes[name];
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value)) throw invalid(`${name} must be an object`);
-  return value as Params;
-}
-
-/** The stored parameters with the given ones over them; a null given leaves the stored value, as LiteLLM's update does. */
-function over(stored: Params, given: Params): Params {
-  const result = { ...stored };
-  for (const [name, value] of Object.entries(given)) if (value !== null) result[name] = value;
-  return result;
-}
+import { invalid, objectField, over, parseObject } from "./request-json.js";
 
 /**
  * POST /model/update and PATCH /model/{id}/update: applies the changes to a

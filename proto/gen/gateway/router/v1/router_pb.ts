@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/router/v1/router.proto.
  */
 export const file_gateway_router_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch5nYXRld2F5L3JvdXRlci92MS9yb3V0ZXIucHJvdG8SEWdhdGV3YXkucm91dGVyLnYxItIECg9Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgljYWxsX3R5cGUYAiABKA4yGy5nYXRld2F5LnJvdXRlci52MS5DYWxsVHlwZRIMCgRib2R5GAMgASgMEhAKCGtleV9oYXNoGAQgASgJEhEKCWtleV9hbGlhcxgFIAEoCRIPCgd1c2VyX2lkGAYgASgJEg8KB3RlYW1faWQYByABKAkSUQoQcHJvdmlkZXJfaGVhZGVycxgIIAMoCzI3LmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdC5Qcm92aWRlckhlYWRlcnNFbnRyeRIaChJyZXNlcnZhdGlvbl9ob2xkZXIYCSABKAkSFAoMY29udGVudF90eXBlGAogASgJEhAKCGVuZF91c2VyGAsgASgJEhQKDHJlcXVlc3RfdGFncxgMIAMoCRINCgVtb2RlbBgNIAEoCRISCgpzZXNzaW9uX2lkGA4gASgJEhMKC251bV9yZXRyaWVzGA8gASgJEg8KB3RpbWVvdXQYECABKAkSFgoOc3RyZWFtX3RpbWVvdXQYEyABKAkSGwoTc3BlbmRfbG9nc19tZXRhZGF0YRgRIAEoCRIRCglmYWxsYmFja3MYEiADKAkSDgoGbWV0aG9kGBQgASgJEgwKBHBhdGgYFSABKAkSEgoKdGVhbV9hbGlhcxgWIAEoCRo2ChRQcm92aWRlckhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoECChBDb21wbGV0ZVJlc3BvbnNlEi0KB3N0YXJ0ZWQYASABKAsyGi5nYXRld2F5LnJvdXRlci52MS5TdGFydGVkSAASDwoFY2h1bmsYAiABKAxIABISCghyZXNwb25zZRgDIAEoDEgAEi8KCGZpbmlzaGVkGAQgASgLMhsuZ2F0ZXdheS5yb3V0ZXIudjEuRmluaXNoZWRIABI0CgtuYW1lZF9jaHVuaxgFIAEoCzIdLmdhdGV3YXkucm91dGVyLnYxLk5hbWVkQ2h1bmtIABIpCgVtZWRpYRgGIAEoCzIYLmdhdGV3YXkucm91dGVyLnYxLk1lZGlhSABCBwoFZXZlbnQiOwoFTWVkaWESFAoMY29udGVudF90eXBlGAEgASgJEgwKBGRhdGEYAiABKAwSDgoGc3RhdHVzGAMgASgNIigKCk5hbWVkQ2h1bmsSDAoEbmFtZRgBIAEoCRIMCgRkYXRhGAIgASgMIrACCgdTdGFydGVkEhMKC21vZGVsX2dyb3VwGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSFgoOcHJvdmlkZXJfbW9kZWwYAyABKAkSGQoRYXR0ZW1wdGVkX3JldHJpZXMYBCABKA0SGwoTYXR0ZW1wdGVkX2ZhbGxiYWNrcxgFIAEoDRJJChBwcm92aWRlcl9oZWFkZXJzGAYgAygLMi8uZ2F0ZXdheS5yb3V0ZXIudjEuU3RhcnRlZC5Qcm92aWRlckhlYWRlcnNFbnRyeRIRCgljYWNoZV9rZXkYByABKAkSEwoLcHJvdmlkZXJfbXMYCCABKAEaNgoUUHJvdmlkZXJIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKCghGaW5pc2hlZBIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEgwKBGNvc3QYAyABKAEipwEKEUxpc3RNb2RlbHNSZXF1ZXN0EgwKBG9ubHkYASADKAkSEQoJd2l0aF9pbmZvGAIgASgIEhwKFHdpdGhfd2lsZGNhcmRfcm91dGVzGAMgASgIEjwKDWFjY2Vzc19ncm91cHMYBCABKA4yJS5nYXRld2F5LnJvdXRlci52MS5BY2Nlc3NHcm91cExpc3RpbmcSFQoNZmFsbGJhY2tfdHlwZRgFIAEoCSJDChJMaXN0TW9kZWxzUmVzcG9uc2USLQoGbW9kZWxzGAEgAygLMh0uZ2F0ZXdheS5yb3V0ZXIudjEuTW9kZWxHcm91cCJMCgpNb2RlbEdyb3VwEgwKBG5hbWUYASABKAkSDwoHY3JlYXRlZBgCIAEoAxIMCgRpbmZvGAMgASgMEhEKCWZhbGxiYWNrcxgEIAMoCSIgCg9BZGRNb2RlbFJlcXVlc3QSDQoFbW9kZWwYASABKAwiRAoQQWRkTW9kZWxSZXNwb25zZRIwCgVtb2RlbBgBIAEoCzIhLmdhdGV3YXkucm91dGVyLnYxLkRlcGxveW1lbnRJbmZvIiAKEkRlbGV0ZU1vZGVsUmVxdWVzdBIKCgJpZBgBIAEoCSIVChNEZWxldGVNb2RlbFJlc3BvbnNlIjEKElVwZGF0ZU1vZGVsUmVxdWVzdBIKCgJpZBgBIAEoCRIPCgdjaGFuZ2VzGAIgASgMIkcKE1VwZGF0ZU1vZGVsUmVzcG9uc2USMAoFbW9kZWwYASABKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyIhChNHZXRNb2RlbEluZm9SZXF1ZXN0EgoKAmlkGAEgASgJIkkKFEdldE1vZGVsSW5mb1Jlc3BvbnNlEjEKBm1vZGVscxgBIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkRlcGxveW1lbnRJbmZvIh4KDkRlcGxveW1lbnRJbmZvEgwKBGpzb24YASABKAwiIwoSQ2hlY2tIZWFsdGhSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJIn8KE0NoZWNrSGVhbHRoUmVzcG9uc2USMgoHaGVhbHRoeRgBIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkVuZHBvaW50SGVhbHRoEjQKCXVuaGVhbHRoeRgCIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLkVuZHBvaW50SGVhbHRoImwKDkVuZHBvaW50SGVhbHRoEhMKC21vZGVsX2dyb3VwGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSDQoFbW9kZWwYAyABKAkSEAoIYXBpX2Jhc2UYBCABKAkSDQoFZXJyb3IYBSABKAkiFwoVR2V0Q2FjaGVTdGF0dXNSZXF1ZXN0IpIBChZHZXRDYWNoZVN0YXR1c1Jlc3BvbnNlEg8KB2VuYWJsZWQYASABKAgSDAoEdHlwZRgCIAEoCRISCgpjYWxsX3R5cGVzGAMgAygJEgwKBG1vZGUYBCABKAkSEwoLdHRsX3NlY29uZHMYBSABKAESEQoJbmFtZXNwYWNlGAYgASgJEg8KB2VudHJpZXMYByABKA0iOQocRGVsZXRlQ2FjaGVkUmVzcG9uc2VzUmVxdWVzdBIMCgRrZXlzGAEgAygJEgsKA2FsbBgCIAEoCCIfCh1EZWxldGVDYWNoZWRSZXNwb25zZXNSZXNwb25zZSKKAQoUQ2FsY3VsYXRlQ29zdFJlcXVlc3QSDQoFbW9kZWwYASABKAkSFQoNcHJvbXB0X3Rva2VucxgCIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgDIAEoDRIVCg1jYWNoZWRfdG9rZW5zGAQgASgNEhoKEmNhY2hlX3dyaXRlX3Rva2VucxgFIAEoDSIlChVDYWxjdWxhdGVDb3N0UmVzcG9uc2USDAoEY29zdBgBIAEoASIkChNSZXNvbHZlTW9kZWxSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJIiUKFFJlc29sdmVNb2RlbFJlc3BvbnNlEg0KBWdyb3VwGAEgASgJIhsKGUdldFByb3ZpZGVyQnVkZ2V0c1JlcXVlc3QiUgoaR2V0UHJvdmlkZXJCdWRnZXRzUmVzcG9uc2USNAoJcHJvdmlkZXJzGAEgAygLMiEuZ2F0ZXdheS5yb3V0ZXIudjEuUHJvdmlkZXJCdWRnZXQieAoOUHJvdmlkZXJCdWRnZXQSEAoIcHJvdmlkZXIYASABKAkSFAoMYnVkZ2V0X2xpbWl0GAIgASgBEhMKC3RpbWVfcGVyaW9kGAMgASgJEg0KBXNwZW5kGAQgASgBEhoKEmJ1ZGdldF9yZXNldF9hdF9tcxgFIAEoAyKzAwoMU2hhcmVkQW5zd2VyEjMKBmV2ZW50cxgBIAMoCzIjLmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVzcG9uc2USEwoLbW9kZWxfZ3JvdXAYAiABKAkSFQoNZGVwbG95bWVudF9pZBgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAUgASgNEhUKDWNhY2hlZF90b2tlbnMYBiABKA0SGgoSY2FjaGVfd3JpdGVfdG9rZW5zGAcgASgNEh0KFWNhY2hlX3dyaXRlXzFoX3Rva2VucxgIIAEoDRIZCgx3ZWJfc2VhcmNoZXMYCSABKA1IAIgBARIaCg1yZXBvcnRlZF9jb3N0GAogASgBSAGIAQESFgoJdW5pdF9jb3N0GAsgASgBSAKIAQESFwoPdXNhZ2VfZXN0aW1hdGVkGAwgASgIEhEKCXN0b3JlZF9hdBgNIAEoAxISCgpleHBpcmVzX2F0GA4gASgDQg8KDV93ZWJfc2VhcmNoZXNCEAoOX3JlcG9ydGVkX2Nvc3RCDAoKX3VuaXRfY29zdCrLAwoIQ2FsbFR5cGUSGQoVQ0FMTF9UWVBFX1VOU1BFQ0lGSUVEEAASHgoaQ0FMTF9UWVBFX0NIQVRfQ09NUExFVElPTlMQARIYChRDQUxMX1RZUEVfRU1CRURESU5HUxACEhYKEkNBTExfVFlQRV9NRVNTQUdFUxADEh4KGkNBTExfVFlQRV9URVhUX0NPTVBMRVRJT05TEAQSFwoTQ0FMTF9UWVBFX1JFU1BPTlNFUxAFEh8KG0NBTExfVFlQRV9JTUFHRV9HRU5FUkFUSU9OUxAGEhoKFkNBTExfVFlQRV9BVURJT19TUEVFQ0gQBxIiCh5DQUxMX1RZUEVfQVVESU9fVFJBTlNDUklQVElPTlMQCBIUChBDQUxMX1RZUEVfUkVSQU5LEAkSGQoVQ0FMTF9UWVBFX0lNQUdFX0VESVRTEAoSGQoVQ0FMTF9UWVBFX01PREVSQVRJT05TEAsSHgoaQ0FMTF9UWVBFX0dFTkVSQVRFX0NPTlRFTlQQDBIaChZDQUxMX1RZUEVfUEFTU19USFJPVUdIEA0SEwoPQ0FMTF9UWVBFX0ZJTEVTEA4SGwoXQ0FMTF9UWVBFX0VNQkVEX0NPTlRFTlQQDyp7ChJBY2Nlc3NHcm91cExpc3RpbmcSJAogQUNDRVNTX0dST1VQX0xJU1RJTkdfVU5TUEVDSUZJRUQQABIgChxBQ0NFU1NfR1JPVVBfTElTVElOR19JTkNMVURFEAESHQoZQUNDRVNTX0dST1VQX0xJU1RJTkdfT05MWRACMqwJCg1Sb3V0ZXJTZXJ2aWNlElUKCENvbXBsZXRlEiIuZ2F0ZXdheS5yb3V0ZXIudjEuQ29tcGxldGVSZXF1ZXN0GiMuZ2F0ZXdheS5yb3V0ZXIudjEuQ29tcGxldGVSZXNwb25zZTABElkKCkxpc3RNb2RlbHMSJC5nYXRld2F5LnJvdXRlci52MS5MaXN0TW9kZWxzUmVxdWVzdBolLmdhdGV3YXkucm91dGVyLnYxLkxpc3RNb2RlbHNSZXNwb25zZRJTCghBZGRNb2RlbBIiLmdhdGV3YXkucm91dGVyLnYxLkFkZE1vZGVsUmVxdWVzdBojLmdhdGV3YXkucm91dGVyLnYxLkFkZE1vZGVsUmVzcG9uc2USXAoLRGVsZXRlTW9kZWwSJS5nYXRld2F5LnJvdXRlci52MS5EZWxldGVNb2RlbFJlcXVlc3QaJi5nYXRld2F5LnJvdXRlci52MS5EZWxldGVNb2RlbFJlc3BvbnNlElwKC1VwZGF0ZU1vZGVsEiUuZ2F0ZXdheS5yb3V0ZXIudjEuVXBkYXRlTW9kZWxSZXF1ZXN0GiYuZ2F0ZXdheS5yb3V0ZXIudjEuVXBkYXRlTW9kZWxSZXNwb25zZRJfCgxHZXRNb2RlbEluZm8SJi5nYXRld2F5LnJvdXRlci52MS5HZXRNb2RlbEluZm9SZXF1ZXN0GicuZ2F0ZXdheS5yb3V0ZXIudjEuR2V0TW9kZWxJbmZvUmVzcG9uc2USXAoLQ2hlY2tIZWFsdGgSJS5nYXRld2F5LnJvdXRlci52MS5DaGVja0hlYWx0aFJlcXVlc3QaJi5nYXRld2F5LnJvdXRlci52MS5DaGVja0hlYWx0aFJlc3BvbnNlEmUKDkdldENhY2hlU3RhdHVzEiguZ2F0ZXdheS5yb3V0ZXIudjEuR2V0Q2FjaGVTdGF0dXNSZXF1ZXN0GikuZ2F0ZXdheS5yb3V0ZXIudjEuR2V0Q2FjaGVTdGF0dXNSZXNwb25zZRJ6ChVEZWxldGVDYWNoZWRSZXNwb25zZXMSLy5nYXRld2F5LnJvdXRlci52MS5EZWxldGVDYWNoZWRSZXNwb25zZXNSZXF1ZXN0GjAuZ2F0ZXdheS5yb3V0ZXIudjEuRGVsZXRlQ2FjaGVkUmVzcG9uc2VzUmVzcG9uc2UScQoSR2V0UHJvdmlkZXJCdWRnZXRzEiwuZ2F0ZXdheS5yb3V0ZXIudjEuR2V0UHJvdmlkZXJCdWRnZXRzUmVxdWVzdBotLmdhdGV3YXkucm91dGVyLnYxLkdldFByb3ZpZGVyQnVkZ2V0c1Jlc3BvbnNlEmIKDUNhbGN1bGF0ZUNvc3QSJy5nYXRld2F5LnJvdXRlci52MS5DYWxjdWxhdGVDb3N0UmVxdWVzdBooLmdhdGV3YXkucm91dGVyLnYxLkNhbGN1bGF0ZUNvc3RSZXNwb25zZRJfCgxSZXNvbHZlTW9kZWwSJi5nYXRld2F5LnJvdXRlci52MS5SZXNvbHZlTW9kZWxSZXF1ZXN0GicuZ2F0ZXdheS5yb3V0ZXIudjEuUmVzb2x2ZU1vZGVsUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Ch5nYXRld2F5L3JvdXRlci92MS9yb3V0ZXIucHJvdG8SEWdhdGV3YXkucm91dGVyLnYxItIECg9Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgljYWxsX3R5cGUYAiABKA4yGy5nYXRld2F5LnJvdXRlci52MS5DYWxsVHlwZRIMCgRib2R5GAMgASgMEhAKCGtleV9oYXNoGAQgASgJEhEKCWtleV9hbGlhcxgFIAEoCRIPCgd1c2VyX2lkGAYgASgJEg8KB3RlYW1faWQYByABKAkSUQoQcHJvdmlkZXJfaGVhZGVycxgIIAMoCzI3LmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdC5Qcm92aWRlckhlYWRlcnNFbnRyeRIaChJyZXNlcnZhdGlvbl9ob2xkZXIYCSABKAkSFAoMY29udGVudF90eXBlGAogASgJEhAKCGVuZF91c2VyGAsgASgJEhQKDHJlcXVlc3RfdGFncxgMIAMoCRINCgVtb2RlbBgNIAEoCRISCgpzZXNzaW9uX2lkGA4gASgJEhMKC251bV9yZXRyaWVzGA8gASgJEg8KB3RpbWVvdXQYECABKAkSFgoOc3RyZWFtX3RpbWVvdXQYEyABKAkSGwoTc3BlbmRfbG9nc19tZXRhZGF0YRgRIAEoCRIRCglmYWxsYmFja3MYEiADKAkSDgoGbWV0aG9kGBQgASgJEgwKBHBhdGgYFSABKAkSEgoKdGVhbV9hbGlhcxgWIAEoCRo2ChRQcm92aWRlckhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoECChBDb21wbGV0ZVJlc3BvbnNlEi0KB3N0YXJ0ZWQYASABKAsyGi5nYXRld2F5LnJvdXRlci52MS5TdGFydGVkSAASDwoFY2h1bmsYAiABKAxIABISCghyZXNwb25zZRgDIAEoDEgAEi8KCGZpbmlzaGVkGAQgASgLMhsuZ2F0ZXdheS5yb3V0ZXIudjEuRmluaXNoZWRIABI0CgtuYW1lZF9jaHVuaxgFIAEoCzIdLmdhdGV3YXkucm91dGVyLnYxLk5hbWVkQ2h1bmtIABIpCgVtZWRpYRgGIAEoCzIYLmdhdGV3YXkucm91dGVyLnYxLk1lZGlhSABCBwoFZXZlbnQiOwoFTWVkaWESFAoMY29udGVudF90eXBlGAEgASgJEgwKBGRhdGEYAiABKAwSDgoGc3RhdHVzGAMgASgNIigKCk5hbWVkQ2h1bmsSDAoEbmFtZRgBIAEoCRIMCgRkYXRhGAIgASgMIrACCgdTdGFydGVkEhMKC21vZGVsX2dyb3VwGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSFgoOcHJvdmlkZXJfbW9kZWwYAyABKAkSGQoRYXR0ZW1wdGVkX3JldHJpZXMYBCABKA0SGwoTYXR0ZW1wdGVkX2ZhbGxiYWNrcxgFIAEoDRJJChBwcm92aWRlcl9oZWFkZXJzGAYgAygLMi8uZ2F0ZXdheS5yb3V0ZXIudjEuU3RhcnRlZC5Qcm92aWRlckhlYWRlcnNFbnRyeRIRCgljYWNoZV9rZXkYByABKAkSEwoLcHJvdmlkZXJfbXMYCCABKAEaNgoUUHJvdmlkZXJIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKCghGaW5pc2hlZBIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEgwKBGNvc3QYAyABKAEipwEKEUxpc3RNb2RlbHNSZXF1ZXN0EgwKBG9ubHkYASADKAkSEQoJd2l0aF9pbmZvGAIgASgIEhwKFHdpdGhfd2lsZGNhcmRfcm91dGVzGAMgASgIEjwKDWFjY2Vzc19ncm91cHMYBCABKA4yJS5nYXRld2F5LnJvdXRlci52MS5BY2Nlc3NHcm91cExpc3RpbmcSFQoNZmFsbGJhY2tfdHlwZRgFIAEoCSJDChJMaXN0TW9kZWxzUmVzcG9uc2USLQoGbW9kZWxzGAEgAygLMh0uZ2F0ZXdheS5yb3V0ZXIudjEuTW9kZWxHcm91cCJMCgpNb2RlbEdyb3VwEgwKBG5hbWUYASABKAkSDwoHY3JlYXRlZBgCIAEoAxIMCgRpbmZvGAMgASgMEhEKCWZhbGxiYWNrcxgEIAMoCSIgCg9BZGRNb2RlbFJlcXVlc3QSDQoFbW9kZWwYASABKAwiRAoQQWRkTW9kZWxSZXNwb25zZRIwCgVtb2RlbBgBIAEoCzIhLmdhdGV3YXkucm91dGVyLnYxLkRlcGxveW1lbnRJbmZvIiAKEkRlbGV0ZU1vZGVsUmVxdWVzdBIKCgJpZBgBIAEoCSIVChNEZWxldGVNb2RlbFJlc3BvbnNlIjEKElVwZGF0ZU1vZGVsUmVxdWVzdBIKCgJpZBgBIAEoCRIPCgdjaGFuZ2VzGAIgASgMIkcKE1VwZGF0ZU1vZGVsUmVzcG9uc2USMAoFbW9kZWwYASABKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyItChdDcmVhdGVDcmVkZW50aWFsUmVxdWVzdBISCgpjcmVkZW50aWFsGAEgASgMIhoKGENyZWF0ZUNyZWRlbnRpYWxSZXNwb25zZSIYChZMaXN0Q3JlZGVudGlhbHNSZXF1ZXN0IlEKF0xpc3RDcmVkZW50aWFsc1Jlc3BvbnNlEjYKC2NyZWRlbnRpYWxzGAEgAygLMiEuZ2F0ZXdheS5yb3V0ZXIudjEuQ3JlZGVudGlhbFZpZXciQAoUR2V0Q3JlZGVudGlhbFJlcXVlc3QSDgoEbmFtZRgBIAEoCUgAEhIKCG1vZGVsX2lkGAIgASgJSABCBAoCb2YiTgoVR2V0Q3JlZGVudGlhbFJlc3BvbnNlEjUKCmNyZWRlbnRpYWwYASABKAsyIS5nYXRld2F5LnJvdXRlci52MS5DcmVkZW50aWFsVmlldyI4ChdVcGRhdGVDcmVkZW50aWFsUmVxdWVzdBIMCgRuYW1lGAEgASgJEg8KB2NoYW5nZXMYAiABKAwiGgoYVXBkYXRlQ3JlZGVudGlhbFJlc3BvbnNlIicKF0RlbGV0ZUNyZWRlbnRpYWxSZXF1ZXN0EgwKBG5hbWUYASABKAkiGgoYRGVsZXRlQ3JlZGVudGlhbFJlc3BvbnNlIh4KDkNyZWRlbnRpYWxWaWV3EgwKBGpzb24YASABKAwiIQoTR2V0TW9kZWxJbmZvUmVxdWVzdBIKCgJpZBgBIAEoCSJJChRHZXRNb2RlbEluZm9SZXNwb25zZRIxCgZtb2RlbHMYASADKAsyIS5nYXRld2F5LnJvdXRlci52MS5EZXBsb3ltZW50SW5mbyIeCg5EZXBsb3ltZW50SW5mbxIMCgRqc29uGAEgASgMIiMKEkNoZWNrSGVhbHRoUmVxdWVzdBINCgVtb2RlbBgBIAEoCSJ/ChNDaGVja0hlYWx0aFJlc3BvbnNlEjIKB2hlYWx0aHkYASADKAsyIS5nYXRld2F5LnJvdXRlci52MS5FbmRwb2ludEhlYWx0aBI0Cgl1bmhlYWx0aHkYAiADKAsyIS5nYXRld2F5LnJvdXRlci52MS5FbmRwb2ludEhlYWx0aCJsCg5FbmRwb2ludEhlYWx0aBITCgttb2RlbF9ncm91cBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEg0KBW1vZGVsGAMgASgJEhAKCGFwaV9iYXNlGAQgASgJEg0KBWVycm9yGAUgASgJIhcKFUdldENhY2hlU3RhdHVzUmVxdWVzdCKSAQoWR2V0Q2FjaGVTdGF0dXNSZXNwb25zZRIPCgdlbmFibGVkGAEgASgIEgwKBHR5cGUYAiABKAkSEgoKY2FsbF90eXBlcxgDIAMoCRIMCgRtb2RlGAQgASgJEhMKC3R0bF9zZWNvbmRzGAUgASgBEhEKCW5hbWVzcGFjZRgGIAEoCRIPCgdlbnRyaWVzGAcgASgNIjkKHERlbGV0ZUNhY2hlZFJlc3BvbnNlc1JlcXVlc3QSDAoEa2V5cxgBIAMoCRILCgNhbGwYAiABKAgiHwodRGVsZXRlQ2FjaGVkUmVzcG9uc2VzUmVzcG9uc2UiigEKFENhbGN1bGF0ZUNvc3RSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEhUKDXByb21wdF90b2tlbnMYAiABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYAyABKA0SFQoNY2FjaGVkX3Rva2VucxgEIAEoDRIaChJjYWNoZV93cml0ZV90b2tlbnMYBSABKA0iJQoVQ2FsY3VsYXRlQ29zdFJlc3BvbnNlEgwKBGNvc3QYASABKAEiJAoTUmVzb2x2ZU1vZGVsUmVxdWVzdBINCgVtb2RlbBgBIAEoCSIlChRSZXNvbHZlTW9kZWxSZXNwb25zZRINCgVncm91cBgBIAEoCSIbChlHZXRQcm92aWRlckJ1ZGdldHNSZXF1ZXN0IlIKGkdldFByb3ZpZGVyQnVkZ2V0c1Jlc3BvbnNlEjQKCXByb3ZpZGVycxgBIAMoCzIhLmdhdGV3YXkucm91dGVyLnYxLlByb3ZpZGVyQnVkZ2V0IngKDlByb3ZpZGVyQnVkZ2V0EhAKCHByb3ZpZGVyGAEgASgJEhQKDGJ1ZGdldF9saW1pdBgCIAEoARITCgt0aW1lX3BlcmlvZBgDIAEoCRINCgVzcGVuZBgEIAEoARIaChJidWRnZXRfcmVzZXRfYXRfbXMYBSABKAMiswMKDFNoYXJlZEFuc3dlchIzCgZldmVudHMYASADKAsyIy5nYXRld2F5LnJvdXRlci52MS5Db21wbGV0ZVJlc3BvbnNlEhMKC21vZGVsX2dyb3VwGAIgASgJEhUKDWRlcGxveW1lbnRfaWQYAyABKAkSFQoNcHJvbXB0X3Rva2VucxgEIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgFIAEoDRIVCg1jYWNoZWRfdG9rZW5zGAYgASgNEhoKEmNhY2hlX3dyaXRlX3Rva2VucxgHIAEoDRIdChVjYWNoZV93cml0ZV8xaF90b2tlbnMYCCABKA0SGQoMd2ViX3NlYXJjaGVzGAkgASgNSACIAQESGgoNcmVwb3J0ZWRfY29zdBgKIAEoAUgBiAEBEhYKCXVuaXRfY29zdBgLIAEoAUgCiAEBEhcKD3VzYWdlX2VzdGltYXRlZBgMIAEoCBIRCglzdG9yZWRfYXQYDSABKAMSEgoKZXhwaXJlc19hdBgOIAEoA0IPCg1fd2ViX3NlYXJjaGVzQhAKDl9yZXBvcnRlZF9jb3N0QgwKCl91bml0X2Nvc3QqywMKCENhbGxUeXBlEhkKFUNBTExfVFlQRV9VTlNQRUNJRklFRBAAEh4KGkNBTExfVFlQRV9DSEFUX0NPTVBMRVRJT05TEAESGAoUQ0FMTF9UWVBFX0VNQkVERElOR1MQAhIWChJDQUxMX1RZUEVfTUVTU0FHRVMQAxIeChpDQUxMX1RZUEVfVEVYVF9DT01QTEVUSU9OUxAEEhcKE0NBTExfVFlQRV9SRVNQT05TRVMQBRIfChtDQUxMX1RZUEVfSU1BR0VfR0VORVJBVElPTlMQBhIaChZDQUxMX1RZUEVfQVVESU9fU1BFRUNIEAcSIgoeQ0FMTF9UWVBFX0FVRElPX1RSQU5TQ1JJUFRJT05TEAgSFAoQQ0FMTF9UWVBFX1JFUkFOSxAJEhkKFUNBTExfVFlQRV9JTUFHRV9FRElUUxAKEhkKFUNBTExfVFlQRV9NT0RFUkFUSU9OUxALEh4KGkNBTExfVFlQRV9HRU5FUkFURV9DT05URU5UEAwSGgoWQ0FMTF9UWVBFX1BBU1NfVEhST1VHSBANEhMKD0NBTExfVFlQRV9GSUxFUxAOEhsKF0NBTExfVFlQRV9FTUJFRF9DT05URU5UEA8qewoSQWNjZXNzR3JvdXBMaXN0aW5nEiQKIEFDQ0VTU19HUk9VUF9MSVNUSU5HX1VOU1BFQ0lGSUVEEAASIAocQUNDRVNTX0dST1VQX0xJU1RJTkdfSU5DTFVERRABEh0KGUFDQ0VTU19HUk9VUF9MSVNUSU5HX09OTFkQAjLBDQoNUm91dGVyU2VydmljZRJVCghDb21wbGV0ZRIiLmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdBojLmdhdGV3YXkucm91dGVyLnYxLkNvbXBsZXRlUmVzcG9uc2UwARJZCgpMaXN0TW9kZWxzEiQuZ2F0ZXdheS5yb3V0ZXIudjEuTGlzdE1vZGVsc1JlcXVlc3QaJS5nYXRld2F5LnJvdXRlci52MS5MaXN0TW9kZWxzUmVzcG9uc2USUwoIQWRkTW9kZWwSIi5nYXRld2F5LnJvdXRlci52MS5BZGRNb2RlbFJlcXVlc3QaIy5nYXRld2F5LnJvdXRlci52MS5BZGRNb2RlbFJlc3BvbnNlElwKC0RlbGV0ZU1vZGVsEiUuZ2F0ZXdheS5yb3V0ZXIudjEuRGVsZXRlTW9kZWxSZXF1ZXN0GiYuZ2F0ZXdheS5yb3V0ZXIudjEuRGVsZXRlTW9kZWxSZXNwb25zZRJcCgtVcGRhdGVNb2RlbBIlLmdhdGV3YXkucm91dGVyLnYxLlVwZGF0ZU1vZGVsUmVxdWVzdBomLmdhdGV3YXkucm91dGVyLnYxLlVwZGF0ZU1vZGVsUmVzcG9uc2USawoQQ3JlYXRlQ3JlZGVudGlhbBIqLmdhdGV3YXkucm91dGVyLnYxLkNyZWF0ZUNyZWRlbnRpYWxSZXF1ZXN0GisuZ2F0ZXdheS5yb3V0ZXIudjEuQ3JlYXRlQ3JlZGVudGlhbFJlc3BvbnNlEmgKD0xpc3RDcmVkZW50aWFscxIpLmdhdGV3YXkucm91dGVyLnYxLkxpc3RDcmVkZW50aWFsc1JlcXVlc3QaKi5nYXRld2F5LnJvdXRlci52MS5MaXN0Q3JlZGVudGlhbHNSZXNwb25zZRJiCg1HZXRDcmVkZW50aWFsEicuZ2F0ZXdheS5yb3V0ZXIudjEuR2V0Q3JlZGVudGlhbFJlcXVlc3QaKC5nYXRld2F5LnJvdXRlci52MS5HZXRDcmVkZW50aWFsUmVzcG9uc2USawoQVXBkYXRlQ3JlZGVudGlhbBIqLmdhdGV3YXkucm91dGVyLnYxLlVwZGF0ZUNyZWRlbnRpYWxSZXF1ZXN0GisuZ2F0ZXdheS5yb3V0ZXIudjEuVXBkYXRlQ3JlZGVudGlhbFJlc3BvbnNlEmsKEERlbGV0ZUNyZWRlbnRpYWwSKi5nYXRld2F5LnJvdXRlci52MS5EZWxldGVDcmVkZW50aWFsUmVxdWVzdBorLmdhdGV3YXkucm91dGVyLnYxLkRlbGV0ZUNyZWRlbnRpYWxSZXNwb25zZRJfCgxHZXRNb2RlbEluZm8SJi5nYXRld2F5LnJvdXRlci52MS5HZXRNb2RlbEluZm9SZXF1ZXN0GicuZ2F0ZXdheS5yb3V0ZXIudjEuR2V0TW9kZWxJbmZvUmVzcG9uc2USXAoLQ2hlY2tIZWFsdGgSJS5nYXRld2F5LnJvdXRlci52MS5DaGVja0hlYWx0aFJlcXVlc3QaJi5nYXRld2F5LnJvdXRlci52MS5DaGVja0hlYWx0aFJlc3BvbnNlEmUKDkdldENhY2hlU3RhdHVzEiguZ2F0ZXdheS5yb3V0ZXIudjEuR2V0Q2FjaGVTdGF0dXNSZXF1ZXN0GikuZ2F0ZXdheS5yb3V0ZXIudjEuR2V0Q2FjaGVTdGF0dXNSZXNwb25zZRJ6ChVEZWxldGVDYWNoZWRSZXNwb25zZXMSLy5nYXRld2F5LnJvdXRlci52MS5EZWxldGVDYWNoZWRSZXNwb25zZXNSZXF1ZXN0GjAuZ2F0ZXdheS5yb3V0ZXIudjEuRGVsZXRlQ2FjaGVkUmVzcG9uc2VzUmVzcG9uc2UScQoSR2V0UHJvdmlkZXJCdWRnZXRzEiwuZ2F0ZXdheS5yb3V0ZXIudjEuR2V0UHJvdmlkZXJCdWRnZXRzUmVxdWVzdBotLmdhdGV3YXkucm91dGVyLnYxLkdldFByb3ZpZGVyQnVkZ2V0c1Jlc3BvbnNlEmIKDUNhbGN1bGF0ZUNvc3QSJy5nYXRld2F5LnJvdXRlci52MS5DYWxjdWxhdGVDb3N0UmVxdWVzdBooLmdhdGV3YXkucm91dGVyLnYxLkNhbGN1bGF0ZUNvc3RSZXNwb25zZRJfCgxSZXNvbHZlTW9kZWwSJi5nYXRld2F5LnJvdXRlci52MS5SZXNvbHZlTW9kZWxSZXF1ZXN0GicuZ2F0ZXdheS5yb3V0ZXIudjEuUmVzb2x2ZU1vZGVsUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message gateway.router.v1.CompleteRequest
@@ -611,6 +611,209 @@ export const UpdateModelResponseSchema: GenMessage<UpdateModelResponse> = /*@__P
   messageDesc(file_gateway_router_v1_router, 14);
 
 /**
+ * @generated from message gateway.router.v1.CreateCredentialRequest
+ */
+export type CreateCredentialRequest = Message<"gateway.router.v1.CreateCredentialRequest"> & {
+  /**
+   * The body as LiteLLM's POST /credentials takes it, JSON:
+   * credential_name, credential_values ("os.environ/NAME" allowed) or
+   * model_id (a deployment whose credential values to copy), and optional
+   * credential_info.
+   *
+   * @generated from field: bytes credential = 1;
+   */
+  credential: Uint8Array;
+};
+
+/**
+ * Describes the message gateway.router.v1.CreateCredentialRequest.
+ * Use `create(CreateCredentialRequestSchema)` to create a new message.
+ */
+export const CreateCredentialRequestSchema: GenMessage<CreateCredentialRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 15);
+
+/**
+ * @generated from message gateway.router.v1.CreateCredentialResponse
+ */
+export type CreateCredentialResponse = Message<"gateway.router.v1.CreateCredentialResponse"> & {
+};
+
+/**
+ * Describes the message gateway.router.v1.CreateCredentialResponse.
+ * Use `create(CreateCredentialResponseSchema)` to create a new message.
+ */
+export const CreateCredentialResponseSchema: GenMessage<CreateCredentialResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 16);
+
+/**
+ * @generated from message gateway.router.v1.ListCredentialsRequest
+ */
+export type ListCredentialsRequest = Message<"gateway.router.v1.ListCredentialsRequest"> & {
+};
+
+/**
+ * Describes the message gateway.router.v1.ListCredentialsRequest.
+ * Use `create(ListCredentialsRequestSchema)` to create a new message.
+ */
+export const ListCredentialsRequestSchema: GenMessage<ListCredentialsRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 17);
+
+/**
+ * @generated from message gateway.router.v1.ListCredentialsResponse
+ */
+export type ListCredentialsResponse = Message<"gateway.router.v1.ListCredentialsResponse"> & {
+  /**
+   * @generated from field: repeated gateway.router.v1.CredentialView credentials = 1;
+   */
+  credentials: CredentialView[];
+};
+
+/**
+ * Describes the message gateway.router.v1.ListCredentialsResponse.
+ * Use `create(ListCredentialsResponseSchema)` to create a new message.
+ */
+export const ListCredentialsResponseSchema: GenMessage<ListCredentialsResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 18);
+
+/**
+ * @generated from message gateway.router.v1.GetCredentialRequest
+ */
+export type GetCredentialRequest = Message<"gateway.router.v1.GetCredentialRequest"> & {
+  /**
+   * @generated from oneof gateway.router.v1.GetCredentialRequest.of
+   */
+  of: {
+    /**
+     * @generated from field: string name = 1;
+     */
+    value: string;
+    case: "name";
+  } | {
+    /**
+     * A deployment's id (model_info.id).
+     *
+     * @generated from field: string model_id = 2;
+     */
+    value: string;
+    case: "modelId";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message gateway.router.v1.GetCredentialRequest.
+ * Use `create(GetCredentialRequestSchema)` to create a new message.
+ */
+export const GetCredentialRequestSchema: GenMessage<GetCredentialRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 19);
+
+/**
+ * @generated from message gateway.router.v1.GetCredentialResponse
+ */
+export type GetCredentialResponse = Message<"gateway.router.v1.GetCredentialResponse"> & {
+  /**
+   * @generated from field: gateway.router.v1.CredentialView credential = 1;
+   */
+  credential?: CredentialView | undefined;
+};
+
+/**
+ * Describes the message gateway.router.v1.GetCredentialResponse.
+ * Use `create(GetCredentialResponseSchema)` to create a new message.
+ */
+export const GetCredentialResponseSchema: GenMessage<GetCredentialResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 20);
+
+/**
+ * @generated from message gateway.router.v1.UpdateCredentialRequest
+ */
+export type UpdateCredentialRequest = Message<"gateway.router.v1.UpdateCredentialRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * JSON: { credential_name?, credential_values?, credential_info? }. Each
+   * value given replaces the stored one, the rest stay; a credential_name
+   * renames it.
+   *
+   * @generated from field: bytes changes = 2;
+   */
+  changes: Uint8Array;
+};
+
+/**
+ * Describes the message gateway.router.v1.UpdateCredentialRequest.
+ * Use `create(UpdateCredentialRequestSchema)` to create a new message.
+ */
+export const UpdateCredentialRequestSchema: GenMessage<UpdateCredentialRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 21);
+
+/**
+ * @generated from message gateway.router.v1.UpdateCredentialResponse
+ */
+export type UpdateCredentialResponse = Message<"gateway.router.v1.UpdateCredentialResponse"> & {
+};
+
+/**
+ * Describes the message gateway.router.v1.UpdateCredentialResponse.
+ * Use `create(UpdateCredentialResponseSchema)` to create a new message.
+ */
+export const UpdateCredentialResponseSchema: GenMessage<UpdateCredentialResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 22);
+
+/**
+ * @generated from message gateway.router.v1.DeleteCredentialRequest
+ */
+export type DeleteCredentialRequest = Message<"gateway.router.v1.DeleteCredentialRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message gateway.router.v1.DeleteCredentialRequest.
+ * Use `create(DeleteCredentialRequestSchema)` to create a new message.
+ */
+export const DeleteCredentialRequestSchema: GenMessage<DeleteCredentialRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 23);
+
+/**
+ * @generated from message gateway.router.v1.DeleteCredentialResponse
+ */
+export type DeleteCredentialResponse = Message<"gateway.router.v1.DeleteCredentialResponse"> & {
+};
+
+/**
+ * Describes the message gateway.router.v1.DeleteCredentialResponse.
+ * Use `create(DeleteCredentialResponseSchema)` to create a new message.
+ */
+export const DeleteCredentialResponseSchema: GenMessage<DeleteCredentialResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 24);
+
+/**
+ * A credential as LiteLLM's /credentials routes show it, JSON:
+ * credential_name, credential_values with secret values masked,
+ * credential_info.
+ *
+ * @generated from message gateway.router.v1.CredentialView
+ */
+export type CredentialView = Message<"gateway.router.v1.CredentialView"> & {
+  /**
+   * @generated from field: bytes json = 1;
+   */
+  json: Uint8Array;
+};
+
+/**
+ * Describes the message gateway.router.v1.CredentialView.
+ * Use `create(CredentialViewSchema)` to create a new message.
+ */
+export const CredentialViewSchema: GenMessage<CredentialView> = /*@__PURE__*/
+  messageDesc(file_gateway_router_v1_router, 25);
+
+/**
  * @generated from message gateway.router.v1.GetModelInfoRequest
  */
 export type GetModelInfoRequest = Message<"gateway.router.v1.GetModelInfoRequest"> & {
@@ -627,7 +830,7 @@ export type GetModelInfoRequest = Message<"gateway.router.v1.GetModelInfoRequest
  * Use `create(GetModelInfoRequestSchema)` to create a new message.
  */
 export const GetModelInfoRequestSchema: GenMessage<GetModelInfoRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 15);
+  messageDesc(file_gateway_router_v1_router, 26);
 
 /**
  * @generated from message gateway.router.v1.GetModelInfoResponse
@@ -644,7 +847,7 @@ export type GetModelInfoResponse = Message<"gateway.router.v1.GetModelInfoRespon
  * Use `create(GetModelInfoResponseSchema)` to create a new message.
  */
 export const GetModelInfoResponseSchema: GenMessage<GetModelInfoResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 16);
+  messageDesc(file_gateway_router_v1_router, 27);
 
 /**
  * One deployment as /model/info shows it, JSON: model_name, litellm_params
@@ -664,7 +867,7 @@ export type DeploymentInfo = Message<"gateway.router.v1.DeploymentInfo"> & {
  * Use `create(DeploymentInfoSchema)` to create a new message.
  */
 export const DeploymentInfoSchema: GenMessage<DeploymentInfo> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 17);
+  messageDesc(file_gateway_router_v1_router, 28);
 
 /**
  * @generated from message gateway.router.v1.CheckHealthRequest
@@ -683,7 +886,7 @@ export type CheckHealthRequest = Message<"gateway.router.v1.CheckHealthRequest">
  * Use `create(CheckHealthRequestSchema)` to create a new message.
  */
 export const CheckHealthRequestSchema: GenMessage<CheckHealthRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 18);
+  messageDesc(file_gateway_router_v1_router, 29);
 
 /**
  * @generated from message gateway.router.v1.CheckHealthResponse
@@ -705,7 +908,7 @@ export type CheckHealthResponse = Message<"gateway.router.v1.CheckHealthResponse
  * Use `create(CheckHealthResponseSchema)` to create a new message.
  */
 export const CheckHealthResponseSchema: GenMessage<CheckHealthResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 19);
+  messageDesc(file_gateway_router_v1_router, 30);
 
 /**
  * @generated from message gateway.router.v1.EndpointHealth
@@ -746,7 +949,7 @@ export type EndpointHealth = Message<"gateway.router.v1.EndpointHealth"> & {
  * Use `create(EndpointHealthSchema)` to create a new message.
  */
 export const EndpointHealthSchema: GenMessage<EndpointHealth> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 20);
+  messageDesc(file_gateway_router_v1_router, 31);
 
 /**
  * @generated from message gateway.router.v1.GetCacheStatusRequest
@@ -759,7 +962,7 @@ export type GetCacheStatusRequest = Message<"gateway.router.v1.GetCacheStatusReq
  * Use `create(GetCacheStatusRequestSchema)` to create a new message.
  */
 export const GetCacheStatusRequestSchema: GenMessage<GetCacheStatusRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 21);
+  messageDesc(file_gateway_router_v1_router, 32);
 
 /**
  * @generated from message gateway.router.v1.GetCacheStatusResponse
@@ -817,7 +1020,7 @@ export type GetCacheStatusResponse = Message<"gateway.router.v1.GetCacheStatusRe
  * Use `create(GetCacheStatusResponseSchema)` to create a new message.
  */
 export const GetCacheStatusResponseSchema: GenMessage<GetCacheStatusResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 22);
+  messageDesc(file_gateway_router_v1_router, 33);
 
 /**
  * @generated from message gateway.router.v1.DeleteCachedResponsesRequest
@@ -841,7 +1044,7 @@ export type DeleteCachedResponsesRequest = Message<"gateway.router.v1.DeleteCach
  * Use `create(DeleteCachedResponsesRequestSchema)` to create a new message.
  */
 export const DeleteCachedResponsesRequestSchema: GenMessage<DeleteCachedResponsesRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 23);
+  messageDesc(file_gateway_router_v1_router, 34);
 
 /**
  * @generated from message gateway.router.v1.DeleteCachedResponsesResponse
@@ -854,7 +1057,7 @@ export type DeleteCachedResponsesResponse = Message<"gateway.router.v1.DeleteCac
  * Use `create(DeleteCachedResponsesResponseSchema)` to create a new message.
  */
 export const DeleteCachedResponsesResponseSchema: GenMessage<DeleteCachedResponsesResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 24);
+  messageDesc(file_gateway_router_v1_router, 35);
 
 /**
  * @generated from message gateway.router.v1.CalculateCostRequest
@@ -897,7 +1100,7 @@ export type CalculateCostRequest = Message<"gateway.router.v1.CalculateCostReque
  * Use `create(CalculateCostRequestSchema)` to create a new message.
  */
 export const CalculateCostRequestSchema: GenMessage<CalculateCostRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 25);
+  messageDesc(file_gateway_router_v1_router, 36);
 
 /**
  * @generated from message gateway.router.v1.CalculateCostResponse
@@ -916,7 +1119,7 @@ export type CalculateCostResponse = Message<"gateway.router.v1.CalculateCostResp
  * Use `create(CalculateCostResponseSchema)` to create a new message.
  */
 export const CalculateCostResponseSchema: GenMessage<CalculateCostResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 26);
+  messageDesc(file_gateway_router_v1_router, 37);
 
 /**
  * @generated from message gateway.router.v1.ResolveModelRequest
@@ -933,7 +1136,7 @@ export type ResolveModelRequest = Message<"gateway.router.v1.ResolveModelRequest
  * Use `create(ResolveModelRequestSchema)` to create a new message.
  */
 export const ResolveModelRequestSchema: GenMessage<ResolveModelRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 27);
+  messageDesc(file_gateway_router_v1_router, 38);
 
 /**
  * @generated from message gateway.router.v1.ResolveModelResponse
@@ -952,7 +1155,7 @@ export type ResolveModelResponse = Message<"gateway.router.v1.ResolveModelRespon
  * Use `create(ResolveModelResponseSchema)` to create a new message.
  */
 export const ResolveModelResponseSchema: GenMessage<ResolveModelResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 28);
+  messageDesc(file_gateway_router_v1_router, 39);
 
 /**
  * @generated from message gateway.router.v1.GetProviderBudgetsRequest
@@ -965,7 +1168,7 @@ export type GetProviderBudgetsRequest = Message<"gateway.router.v1.GetProviderBu
  * Use `create(GetProviderBudgetsRequestSchema)` to create a new message.
  */
 export const GetProviderBudgetsRequestSchema: GenMessage<GetProviderBudgetsRequest> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 29);
+  messageDesc(file_gateway_router_v1_router, 40);
 
 /**
  * @generated from message gateway.router.v1.GetProviderBudgetsResponse
@@ -982,7 +1185,7 @@ export type GetProviderBudgetsResponse = Message<"gateway.router.v1.GetProviderB
  * Use `create(GetProviderBudgetsResponseSchema)` to create a new message.
  */
 export const GetProviderBudgetsResponseSchema: GenMessage<GetProviderBudgetsResponse> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 30);
+  messageDesc(file_gateway_router_v1_router, 41);
 
 /**
  * @generated from message gateway.router.v1.ProviderBudget
@@ -1029,7 +1232,7 @@ export type ProviderBudget = Message<"gateway.router.v1.ProviderBudget"> & {
  * Use `create(ProviderBudgetSchema)` to create a new message.
  */
 export const ProviderBudgetSchema: GenMessage<ProviderBudget> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 31);
+  messageDesc(file_gateway_router_v1_router, 42);
 
 /**
  * An answer as the response cache shares it between router replicas
@@ -1126,7 +1329,7 @@ export type SharedAnswer = Message<"gateway.router.v1.SharedAnswer"> & {
  * Use `create(SharedAnswerSchema)` to create a new message.
  */
 export const SharedAnswerSchema: GenMessage<SharedAnswer> = /*@__PURE__*/
-  messageDesc(file_gateway_router_v1_router, 32);
+  messageDesc(file_gateway_router_v1_router, 43);
 
 /**
  * @generated from enum gateway.router.v1.CallType
@@ -1369,6 +1572,62 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof UpdateModelRequestSchema;
     output: typeof UpdateModelResponseSchema;
+  },
+  /**
+   * LiteLLM's credential management (POST /credentials): stores a named
+   * credential, its secret values sealed, for models to take by
+   * litellm_credential_name, and has every router replica load it.
+   *
+   * @generated from rpc gateway.router.v1.RouterService.CreateCredential
+   */
+  createCredential: {
+    methodKind: "unary";
+    input: typeof CreateCredentialRequestSchema;
+    output: typeof CreateCredentialResponseSchema;
+  },
+  /**
+   * config.yaml's credential_list and the stored credentials, their secret
+   * values masked (GET /credentials).
+   *
+   * @generated from rpc gateway.router.v1.RouterService.ListCredentials
+   */
+  listCredentials: {
+    methodKind: "unary";
+    input: typeof ListCredentialsRequestSchema;
+    output: typeof ListCredentialsResponseSchema;
+  },
+  /**
+   * One credential by name (GET /credentials/by_name/{name}), or the
+   * credential values of a deployment (GET /credentials/by_model/{id}),
+   * secret values masked.
+   *
+   * @generated from rpc gateway.router.v1.RouterService.GetCredential
+   */
+  getCredential: {
+    methodKind: "unary";
+    input: typeof GetCredentialRequestSchema;
+    output: typeof GetCredentialResponseSchema;
+  },
+  /**
+   * Changes a stored credential (PATCH /credentials/{name}); the models
+   * naming it use the new values on every replica.
+   *
+   * @generated from rpc gateway.router.v1.RouterService.UpdateCredential
+   */
+  updateCredential: {
+    methodKind: "unary";
+    input: typeof UpdateCredentialRequestSchema;
+    output: typeof UpdateCredentialResponseSchema;
+  },
+  /**
+   * Removes a stored credential no model names (DELETE /credentials/{name}).
+   *
+   * @generated from rpc gateway.router.v1.RouterService.DeleteCredential
+   */
+  deleteCredential: {
+    methodKind: "unary";
+    input: typeof DeleteCredentialRequestSchema;
+    output: typeof DeleteCredentialResponseSchema;
   },
   /**
    * Every deployment without its secrets (GET /model/info).
