@@ -60,6 +60,7 @@ describe("a runtime model's secret parameters at rest", () => {
     const sealed = seal.seal(params);
     expect(() => new ParamSeal("sk-another-salt-0123456789").open(sealed)).toThrow(ConfigError);
     expect(() => new ParamSeal("sk-another-salt-0123456789").open(sealed)).toThrow(/litellm_params\.api_key was stored under another LITELLM_SALT_KEY/);
+    expect(() => new ParamSeal("sk-another-salt-0123456789").open(sealed, "credential_values")).toThrow(/^credential_values\.api_key was stored under another/);
     const value = sealed["api_key"] as string;
     const tampered = `${value.slice(0, -4)}${value.slice(-4) === "AAAA" ? "BBBB" : "AAAA"}`;
     expect(() => seal.open({ ...sealed, api_key: tampered })).toThrow(ConfigError);

@@ -71,6 +71,6 @@ export class CredentialStore {
   }
 
   private open(row: Row): StoredCredential {
-    return { name: row.name, values: this.seal.open(row.credentialValues), info: row.credentialInfo };
+    return { name: row.name, values: this.seal.open(row.credentialValues, `credential "${row.name}".credential_values`), info: row.credentialInfo };
   }
 }

@@ -76,10 +76,10 @@ export class ParamSeal {
   }
 
   /** Throws a ConfigError when a value was sealed under another key (LITELLM_SALT_KEY or the master key changed). */
-  open(params: Record<string, unknown>): Record<string, unknown> {
+  open(params: Record<string, unknown>, where = "litellm_params"): Record<string, unknown> {
     const opened: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(params)) {
-      opened[name] = isSealed(value) ? this.openValue(name, (value as string).slice(SEALED.length)) : value;
+      opened[name] = isSealed(value) ? this.openValue(`${where}.${name}`, (value as string).slice(SEALED.length)) : value;
     }
     return opened;
   }
@@ -91,7 +91,7 @@ export class ParamSeal {
     return SEALED + Buffer.concat([iv, cipher.getAuthTag(), text]).toString("base64");
   }
 
-  private openValue(name: string, sealed: string): unknown {
+  private openValue(path: string, sealed: string): unknown {
     const bytes = Buffer.from(sealed, "base64");
     try {
       const decipher = createDecipheriv("aes-256-gcm", this.key, bytes.subarray(0, IV_BYTES));
@@ -99,7 +99,7 @@ export class ParamSeal {
       const text = Buffer.concat([decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
       return JSON.parse(text.toString("utf8"));
     } catch {
-      throw new ConfigError(`litellm_params.${name} was stored under another LITELLM_SALT_KEY (or master key, when none is set) and cannot be read`);
+      throw new ConfigError(`${path} was stored under another LITELLM_SALT_KEY (or master key, when none is set) and cannot be read`);
     }
   }
 }
