@@ -1,10 +1,13 @@
+import { writeFileSync } from "node:fs";
 import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
-import { eventually } from "@gateway/testing";
+import { createTestBus, createTestDatabase, eventually } from "@gateway/testing";
 import OpenAI from "openai";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGateway, type RunningGateway } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
-import { MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
+import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
+import { gatewayOptions } from "./support/gateway.js";
 import { deployment, routingYaml, startReplicaPair, startRoutingGateway } from "./support/routing.js";
 
 // LiteLLM's credential management routes (/credentials…): credentials kept in
@@ -217,6 +220,42 @@ describe("stored credentials on a gateway split into services", () => {
       expect([inUse.status, inUse.json.error.message]).toEqual([400, expect.stringContaining("model_list[1].litellm_params.litellm_credential_name")]);
     } finally {
       await split.close();
+    }
+  });
+});
+
+describe("stored credentials across a restart", () => {
+  it("starts with a config.yaml model naming a credential stored before, and keeps it masked", async () => {
+    const database = await createTestDatabase();
+    const bus = await createTestBus();
+    await bus.bus.close();
+    const plumbing = { databaseUrl: database.url, nats: bus };
+    const configPath = writeConfig(routingYaml(deployment("file-model", "file-1", provider)));
+    let gateway: RunningGateway | undefined;
+    try {
+      const first = await startGateway(gatewayOptions("all", configPath, plumbing));
+      const created = await admin(`http://127.0.0.1:${first.port}`, "POST", "/credentials", {
+        credential_name: "kept-cred",
+        credential_values: { api_key: FIRST_KEY, api_base: `${provider.url}/v1` },
+        credential_info: {},
+      });
+      await first.close();
+      expect(created.status).toBe(200);
+      writeFileSync(
+        configPath,
+        routingYaml(`${deployment("file-model", "file-1", provider)}  - model_name: kept
+    litellm_params: { model: openai/gpt-4o-mini, litellm_credential_name: kept-cred }
+`),
+      );
+      gateway = await startGateway(gatewayOptions("all", configPath, plumbing));
+      const base = `http://127.0.0.1:${gateway.port}`;
+      expect((await ask(base, "kept")).choices[0]?.message.content).toBe("Echo: hello");
+      expect(lastAuthorization()).toBe(`Bearer ${FIRST_KEY}`);
+      expect((await admin<Credential>(base, "GET", "/credentials/by_name/kept-cred")).json.credential_values).toEqual({ api_key: "sk****89", api_base: `${provider.url}/v1` });
+    } finally {
+      await gateway?.close();
+      await bus.close();
+      await database.drop();
     }
   });
 });
