@@ -15,6 +15,12 @@ let base: string;
 beforeAll(async () => {
   // Answers 401 the way OpenAI does, the key masked (or, /full, as it came).
   server = createServer((req, res) => {
+    if (req.url === "/headers") {
+      // A provider (or a proxy before it) that quotes the request's headers back.
+      res.writeHead(400, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: `bad request; headers: ${JSON.stringify(req.headers)}`, type: "invalid_request_error", code: String(req.headers["x-gateway-auth"]), param: null } }));
+      return;
+    }
     const key = (req.headers.authorization ?? "").replace(/^Bearer /, "");
     const shown = req.url === "/full" ? key : `${key.slice(0, 6)}${"*".repeat(20)}${key.slice(-4)}`;
     res.writeHead(401, { "content-type": "application/json" });
@@ -26,8 +32,8 @@ beforeAll(async () => {
 
 afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-async function failure(path: string, key: string): Promise<ProviderError> {
-  const call = postJson("openai", { url: `${base}${path}`, headers: { authorization: `Bearer ${key}` }, body: {}, call: { signal: AbortSignal.timeout(5_000), deployment: { extraHeaders: undefined, extraBody: undefined } }, secret: key });
+async function failure(path: string, key: string, extraHeaders?: Record<string, string>): Promise<ProviderError> {
+  const call = postJson("openai", { url: `${base}${path}`, headers: { authorization: `Bearer ${key}` }, body: {}, call: { signal: AbortSignal.timeout(5_000), deployment: { extraHeaders, extraBody: undefined } }, secret: key });
   const err = await call.then(
     () => undefined,
     (e: unknown) => e,
@@ -46,5 +52,19 @@ describe("provider errors about the key", () => {
       expect(shown).not.toContain(key.slice(0, 6));
       expect(shown).not.toContain(key.slice(-4));
     }
+  });
+});
+
+describe("provider errors that quote the request's headers", () => {
+  it("show none of the deployment's extra_headers values (its secrets as much as its key is), short ones aside", async () => {
+    const err = await failure("/headers", KEYS[0]!, { "x-gateway-auth": "extra-header-secret-0123", "anthropic-version": "v1" });
+    expect(err.status).toBe(400);
+    const shown = JSON.stringify([err.message, err.detail]);
+    expect(shown).not.toContain("extra-header-secret-0123");
+    expect(shown).not.toContain(KEYS[0]!);
+    expect(err.detail?.code).toBe("[redacted]");
+    expect(err.message).toContain('"x-gateway-auth":"[redacted]"');
+    // A value too short to be a secret (a version) is left as it is, so the message still reads.
+    expect(err.message).toContain('"anthropic-version":"v1"');
   });
 });

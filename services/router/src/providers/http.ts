@@ -25,9 +25,10 @@ export interface UpstreamRequest {
 // around a run of asterisks, whatever the key's prefix.
 const MASKED_KEY = /[A-Za-z0-9_-]*\*{3,}[A-Za-z0-9_*-]*/g;
 
-/** Removes the deployment's key, anything shaped like a key, and masked echoes of a key from provider text. */
-export function scrub(text: string, secret: string | undefined): string {
-  const cleaned = secret ? text.split(secret).join("[redacted]") : text;
+/** Removes the deployment's key (and any other `secrets`), anything shaped like a key, and masked echoes of a key from provider text. */
+export function scrub(text: string, ...secrets: (string | undefined)[]): string {
+  let cleaned = text;
+  for (const secret of secrets) if (secret) cleaned = cleaned.split(secret).join("[redacted]");
   return cleaned.replace(/\b(sk|key|AIza)[-_][A-Za-z0-9_*-]{6,}/g, "[redacted]").replace(MASKED_KEY, "[redacted]");
 }
 
@@ -51,8 +52,18 @@ const TYPE_BY_STATUS: Record<number, string> = {
   429: "rate_limit_error",
 };
 
-/** Turns a provider's error response into a ProviderError, whatever its body looks like. */
-async function errorFrom(response: Dispatcher.ResponseData, provider: string, secret: string | undefined): Promise<ProviderError> {
+// The deployment's extra_headers values are secrets too (a gateway's own
+// auth header, say), as in the logs; one shorter than this (a version, a
+// flag) is not, and taking it out would garble the message.
+const SHORTEST_HEADER_SECRET = 8;
+
+/** The values of the deployment's extra_headers that a provider's answer must not echo to the client. */
+function headerSecrets(headers: Readonly<Record<string, string>> | undefined): string[] {
+  return headers ? Object.values(headers).filter((value) => value.length >= SHORTEST_HEADER_SECRET) : [];
+}
+
+/** Turns a provider's error response into a ProviderError, whatever its body looks like; none of `secrets` is in what it says. */
+async function errorFrom(response: Dispatcher.ResponseData, provider: string, secrets: (string | undefined)[]): Promise<ProviderError> {
   const text = (await readAtMost(response.body, MAX_ERROR_BYTES).catch(() => undefined))?.bytes.toString("utf8") ?? "";
   let message = text.slice(0, 2000);
   let type: string | undefined;
@@ -63,17 +74,17 @@ async function errorFrom(response: Dispatcher.ResponseData, provider: string, se
     if (typeof err === "string") message = err;
     else if (err && typeof err.message === "string") {
       message = err.message;
-      if (typeof err.type === "string") type = err.type;
+      if (typeof err.type === "string") type = scrub(err.type, ...secrets);
       // Gemini's code is the HTTP status again: only names are worth passing on.
-      if (typeof err.code === "string") detail.code = scrub(err.code, secret);
-      if (typeof err.param === "string") detail.param = scrub(err.param, secret);
+      if (typeof err.code === "string") detail.code = scrub(err.code, ...secrets);
+      if (typeof err.param === "string") detail.param = scrub(err.param, ...secrets);
     } else if (typeof parsed.message === "string") message = parsed.message;
   } catch {
     // Not JSON: keep the raw text.
   }
   const status = response.statusCode;
   return new ProviderError(
-    `${provider} error: ${scrub(message, secret) || `status ${status}`}`,
+    `${provider} error: ${scrub(message, ...secrets) || `status ${status}`}`,
     status,
     type ?? TYPE_BY_STATUS[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"),
     retryAfterMs(response.headers["retry-after"]),
@@ -190,7 +201,7 @@ export async function send(
   } catch (err) {
     throw transportError(err, provider, signal);
   }
-  if (response.statusCode >= 400) throw await errorFrom(response, provider, req.secret);
+  if (response.statusCode >= 400) throw await errorFrom(response, provider, [req.secret, ...headerSecrets(deployment.extraHeaders)]);
   const limits = rateLimited && rateLimitHeaders(response.headers);
   if (limits) rateLimited!(limits);
   return response;
