@@ -69,7 +69,7 @@ export { BudgetSpend, type SpendLedger } from "./budget-spend.js";
 export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "./take-together.js";
 export { withFields } from "./with-fields.js";
 export { estimateTokens, messagesText, tokensForChars } from "./tokens.js";
-export { checkStorable, clientJson, storableText } from "./client-json.js";
+export { checkJsonDepth, checkStorable, clientJson, storableText } from "./client-json.js";
 export { administers, readsAll, readsOwnSpend, USER_ROLES, type UserRole } from "./user-roles.js";
 export { isRouteSpec, routeAllowed, ROUTE_GROUP_NAMES } from "./allowed-routes.js";
 export { gatewaySecret, ObjectIds, ownerOf, type ObjectKind, type ObjectRef, type SealedRef } from "./object-ids.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkStorable, clientJson, storableText } from "../src/client-json.js";
+import { checkJsonDepth, checkStorable, clientJson, storableText } from "../src/client-json.js";
 
 describe("what the client sent, as the gateway can write and keep it", () => {
   it("writes JSON, and calls nesting deeper than JSON.stringify can write a bad request", () => {
@@ -22,5 +22,17 @@ describe("what the client sent, as the gateway can write and keep it", () => {
     for (let i = 0; i < 64; i++) nested = { a: nested };
     expect(() => checkStorable({ metadata: nested })).toThrow(/metadata is nested more than 64 levels deep/);
     expect(() => checkStorable({ metadata: (nested as { a: unknown }).a })).not.toThrow();
+  });
+
+  it("refuses JSON text nested more than 1000 deep before it is parsed, counting no bracket inside a string", () => {
+    const nested = (depth: number) => Buffer.from(`{"a":${"[".repeat(depth - 1)}${"]".repeat(depth - 1)}}`);
+    expect(() => checkJsonDepth(nested(1000))).not.toThrow();
+    expect(() => checkJsonDepth(nested(1001))).toThrow(/request body is nested too deeply/);
+    // Brackets in strings, quotes escaped in them, and a string that ends in a backslash are text.
+    const text = JSON.stringify({ content: `${"[".repeat(5000)} "quoted [" \\`, quotes: '"['.repeat(2500), more: "{".repeat(5000), last: "\\" });
+    expect(() => checkJsonDepth(Buffer.from(`{"list":[${text},${text}]}`))).not.toThrow();
+    expect(() => checkJsonDepth(Buffer.from(`[${JSON.stringify("x\\")}, ${"[".repeat(1000)}${"]".repeat(1000)}]`))).toThrow(/nested too deeply/);
+    // Not JSON at all: left to JSON.parse to refuse.
+    expect(() => checkJsonDepth(Buffer.from('{"open": "never closed'))).not.toThrow();
   });
 });

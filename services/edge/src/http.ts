@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code, type CallOptions } from "@connectrpc/connect";
-import { formFields, gatewayError, keyOfAuthorization, readsAll, readsOwnSpend, storableText, withFields } from "@gateway/common";
+import { checkJsonDepth, formFields, gatewayError, keyOfAuthorization, readsAll, readsOwnSpend, storableText, withFields } from "@gateway/common";
 import { Access, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "./context.js";
 
@@ -51,6 +51,7 @@ export async function readUpload(req: IncomingMessage, limit: number): Promise<{
  */
 export async function readJsonObject(req: IncomingMessage, limit: number): Promise<{ raw: Buffer; body: Record<string, unknown> }> {
   const raw = await readBody(req, limit);
+  checkJsonDepth(raw);
   let value: unknown;
   try {
     value = JSON.parse(raw.toString("utf8"));

@@ -154,6 +154,17 @@ general_settings:
     });
   });
 
+  it("refuses a body nested more than 1000 deep with a 400 before parsing it, and takes brackets in strings", async () => {
+    // JSON.parse takes a microsecond a level: 32 MiB of "[" held the event loop for twenty seconds.
+    const deep = `{"model":"fast-model","messages":[{"role":"user","content":"hi"}],"metadata":{"a":${"[".repeat(30_000)}${"]".repeat(30_000)}}}`;
+    const res = await fetch(`${gateway.baseUrl}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" }, body: deep });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { type: "invalid_request_error", message: "request body is nested too deeply" } });
+    const brackets = "[{".repeat(15_000);
+    const ok = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: brackets }] });
+    expect(ok.choices[0]?.message.content).toBe(`Echo: ${brackets}`);
+  });
+
   describe("a request Node's HTTP parser refuses", () => {
     it.each([
       ["headers too large", 431, `GET /v1/models HTTP/1.1\r\nHost: edge\r\nX-Padding: ${"a".repeat(20_000)}\r\n\r\n`],
