@@ -172,6 +172,30 @@ describe("team admins", () => {
   });
 });
 
+describe("a team's keys", () => {
+  it("leave the team (for no team or another) only by an admin or an admin of the team, not by a member whose key it is", async () => {
+    await client().createTeam({ teamId: "capped", settings: { maxBudget: 1 } }, asMaster);
+    await client().createTeam({ teamId: "loose", settings: {} }, asMaster);
+    const boss = await userWithKey("capped-lead", "internal_user");
+    await userWithKey("capped-dev", "internal_user");
+    await client().addTeamMembers({ teamId: "capped", membersJson: JSON.stringify([{ role: "admin", user_id: "capped-lead" }, { role: "user", user_id: "capped-dev" }]) }, asMaster);
+    await client().addTeamMembers({ teamId: "loose", membersJson: JSON.stringify([{ role: "user", user_id: "capped-dev" }]) }, asMaster);
+    const devsKey = (await client().generateKey({ settings: { userId: "capped-dev", teamId: "capped" } }, asMaster)).key;
+    for (const teamId of ["", "loose"]) {
+      expect(await refused(client().updateKey({ ref: keyRef(devsKey), settings: { teamId } }, as(devsKey)))).toMatchObject({
+        code: Code.PermissionDenied,
+        rawMessage: "Only a proxy admin or an admin of team=capped may move a key out of it",
+      });
+    }
+    expect((await client().getKey({ ref: keyRef(devsKey) }, asMaster)).key?.teamId).toBe("capped");
+    // Its other settings are still its user's to change; an admin may move it, and the team's admin its own key.
+    expect((await client().updateKey({ ref: keyRef(devsKey), settings: { keyAlias: "dev-cli", teamId: "capped" } }, as(devsKey))).key?.keyAlias).toBe("dev-cli");
+    expect((await client().updateKey({ ref: keyRef(devsKey), settings: { teamId: "loose" } }, asMaster)).key?.teamId).toBe("loose");
+    const bossKey = (await client().generateKey({ settings: { teamId: "capped" } }, as(boss))).key;
+    expect((await client().updateKey({ ref: keyRef(bossKey), settings: { teamId: "" } }, as(boss))).key?.teamId).toBe("");
+  });
+});
+
 describe("role changes", () => {
   it("hold on every replica, also for calls already on their way", async () => {
     const other = await service.replica();

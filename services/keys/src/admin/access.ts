@@ -110,7 +110,8 @@ export const mayReadKey = (deps: AdminDeps, caller: Caller, row: KeyRow): boolea
 /**
  * What a key's user, team and models may be when a non-admin writes it: a
  * new key without a user_id is the caller's; a key is its own user's, or,
- * by a team admin, a member's of that team; its team one the caller is in;
+ * by a team admin, a member's of that team; its team one the caller is in,
+ * and a key already in a team moved out of it only by that team's admins;
  * its models within its user's (a new key without models gets them); its
  * allowed_routes set only when it is made.
  * `patch` is completed in place.
@@ -122,6 +123,10 @@ export function checkOwnKeyWrite(deps: AdminDeps, caller: Caller, patch: KeyPatc
   if (current && patch.allowedRoutes !== undefined) throw forbidden("Only an admin may change the allowed_routes of a key");
   // As /key/block and /key/unblock: a key's user may not undo an admin's block.
   if (current && patch.blocked !== undefined) throw forbidden("Only an admin may block or unblock a key");
+  // Out of its team a key is free of the team's budget, models and member limits: moving it out is its admins' to do.
+  if (current && current.teamId !== "" && patch.teamId !== undefined && patch.teamId !== current.teamId && !isTeamAdmin(deps, caller, current.teamId)) {
+    throw forbidden(`Only a proxy admin or an admin of team=${current.teamId} may move a key out of it`);
+  }
   const owner = patch.userId ?? current?.userId ?? "";
   const teamId = patch.teamId ?? current?.teamId ?? "";
   if (patch.teamId !== undefined && patch.teamId !== "" && memberRole(deps, caller.userId, patch.teamId) === undefined && !adminsTeamOrganization(deps, caller, patch.teamId)) {
