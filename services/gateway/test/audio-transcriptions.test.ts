@@ -87,6 +87,8 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
         [await post(form({ model: "claude" })), 400, /model claude does not transcribe audio/],
         [await post(form({})), 400, /model is required/],
         [await post("--x\r\nbroken", { "content-type": "multipart/form-data; boundary=x" }), 400, /not a valid multipart/],
+        // As LiteLLM's forms: each part's parse held the event loop (for every name again), before the key was known.
+        [await post(form({ model: "stt", ...Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`f${i}`, "v"])) })), 400, /at most 1000 parts/],
       ];
       for (const [res, status, message] of cases) {
         expect(res.status, String(message)).toBe(status);
