@@ -196,6 +196,34 @@ describe("a team's keys", () => {
   });
 });
 
+describe("a team admin", () => {
+  it("may not make, be given, regenerate or delete a key of a member whose role is above its own, which the key would carry", async () => {
+    await client().createTeam({ teamId: "mixed", settings: {} }, asMaster);
+    const lead = await userWithKey("mixed-lead", "internal_user");
+    await userWithKey("mixed-boss", "proxy_admin");
+    await userWithKey("mixed-auditor", "proxy_admin_viewer");
+    await userWithKey("mixed-dev", "internal_user");
+    const members = [{ role: "admin", user_id: "mixed-lead" }, { role: "user", user_id: "mixed-boss" }, { role: "user", user_id: "mixed-auditor" }, { role: "user", user_id: "mixed-dev" }];
+    await client().addTeamMembers({ teamId: "mixed", membersJson: JSON.stringify(members) }, asMaster);
+    for (const [userId, role] of [["mixed-boss", "proxy_admin"], ["mixed-auditor", "proxy_admin_viewer"]]) {
+      expect(await refused(client().generateKey({ settings: { userId, teamId: "mixed" } }, as(lead)))).toMatchObject({
+        code: Code.PermissionDenied,
+        rawMessage: `User=${userId} is a ${role}: only a proxy admin may make or change their keys`,
+      });
+    }
+    const devsKey = (await client().generateKey({ settings: { userId: "mixed-dev", teamId: "mixed" } }, as(lead))).key;
+    expect(await refused(client().updateKey({ ref: keyRef(devsKey), settings: { userId: "mixed-boss" } }, as(lead)))).toMatchObject({ code: Code.PermissionDenied });
+    // The proxy admin's own key in the team: the team admin can neither get a new value of it nor take it away.
+    const bossKey = (await client().generateKey({ settings: { userId: "mixed-boss", teamId: "mixed" } }, asMaster)).key;
+    for (const change of [client().regenerateKey({ ref: keyRef(bossKey) }, as(lead)), client().updateKey({ ref: keyRef(bossKey), settings: { keyAlias: "x" } }, as(lead)), client().deleteKeys({ refs: [keyRef(bossKey)] }, as(lead))]) {
+      expect(await refused(change)).toMatchObject({ code: Code.PermissionDenied });
+    }
+    expect((await client().authorize({ apiKey: bossKey, access: Access.MANAGEMENT })).userRole).toBe("proxy_admin");
+    // Its own members' keys are still its to manage.
+    expect((await client().regenerateKey({ ref: keyRef(devsKey) }, as(lead))).key).not.toBe(devsKey);
+  });
+});
+
 describe("role changes", () => {
   it("hold on every replica, also for calls already on their way", async () => {
     const other = await service.replica();

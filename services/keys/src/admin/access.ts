@@ -77,9 +77,19 @@ export function checkServiceAccountKey(deps: AdminDeps, caller: Caller, patch: K
   }
 }
 
-/** A key may be changed, regenerated or deleted by an admin, its user, or an admin of its team (the caller is a writer). */
+/**
+ * Whether a key of `userId` would carry more than the caller may hold: a key
+ * takes its user's role, so a proxy_admin's (or proxy_admin_viewer's) key
+ * that a team admin made, was given or regenerated would make that team
+ * admin one.
+ */
+function outranksCaller(deps: AdminDeps, caller: Caller, userId: string): boolean {
+  return userId !== "" && userId !== caller.userId && !administers(caller.userRole) && readsAll(deps.users.get(userId)?.role ?? "");
+}
+
+/** A key may be changed, regenerated or deleted by an admin, its user, or an admin of its team (the caller is a writer) unless its user outranks them. */
 export const mayChangeKey = (deps: AdminDeps, caller: Caller, row: KeyRow): boolean =>
-  administers(caller.userRole) || (caller.userId !== "" && row.userId === caller.userId) || isTeamAdmin(deps, caller, row.teamId);
+  administers(caller.userRole) || (caller.userId !== "" && row.userId === caller.userId) || (isTeamAdmin(deps, caller, row.teamId) && !outranksCaller(deps, caller, row.userId));
 
 export function notYourKey(): Error {
   return forbidden("You are not allowed to change this key: it is neither your user's nor a key of a team you are an admin of");
@@ -110,7 +120,8 @@ export const mayReadKey = (deps: AdminDeps, caller: Caller, row: KeyRow): boolea
 /**
  * What a key's user, team and models may be when a non-admin writes it: a
  * new key without a user_id is the caller's; a key is its own user's, or,
- * by a team admin, a member's of that team; its team one the caller is in,
+ * by a team admin, a member's of that team (not one whose role is above
+ * internal_user's, which the key would carry); its team one the caller is in,
  * and a key already in a team moved out of it only by that team's admins;
  * its models within its user's (a new key without models gets them); its
  * allowed_routes set only when it is made.
@@ -139,6 +150,7 @@ export function checkOwnKeyWrite(deps: AdminDeps, caller: Caller, patch: KeyPatc
   if (owner !== caller.userId && !(isTeamAdmin(deps, caller, teamId) && (owner === "" || memberRole(deps, owner, teamId) !== undefined))) {
     throw forbidden(`User can only create keys for themselves, or as a team admin for the team's members. Got user_id=${owner}, Your ID=${caller.userId}`);
   }
+  if (outranksCaller(deps, caller, owner)) throw forbidden(`User=${owner} is a ${deps.users.get(owner)?.role}: only a proxy admin may make or change their keys`);
   const allowed = modelsOf(deps.users.get(owner)?.models ?? []).modelList;
   if (allowed.length === 0) return;
   if (!current && (patch.models === undefined || patch.models.length === 0)) patch.models = [...allowed];
