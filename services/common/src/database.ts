@@ -53,14 +53,13 @@ function migrationConfig(migrationsFolder: string, schema: string): MigrationCon
 }
 
 /**
- * A postgres.js pool that has connected once. postgres.js has each new
- * connection (each reconnect too) ask the server for its array types, in a
- * query whose failure nothing catches: Postgres going away just then (a
- * restart, a failover) stopped the process on an unhandled rejection. The
- * types are the server's, the same for every connection, and kept in the
- * options the pool's connections share, so once the first connection has
- * them the rest need not ask. Throws, with the pool closed, when that first
- * connection fails.
+ * A postgres.js pool that has connected once: throws, with the pool closed,
+ * when that first connection fails. (postgres.js 3 had each new connection
+ * ask the server for its array types in a query whose failure nothing
+ * caught, so this also turned that lookup off after the first connection;
+ * postgres.js 4 looks types up only when a statement meets one it does not
+ * know, and a lookup that fails is tried again and then fails the
+ * statements that waited for it.)
  */
 async function connectedPool(url: string, options: DatabaseOptions): Promise<postgres.Sql> {
   const sql = postgres(url, { max: options.max ?? 10, connect_timeout: options.connectTimeoutSeconds ?? 30, backoff: reconnectDelaySeconds, onnotice: () => {} });
@@ -70,7 +69,6 @@ async function connectedPool(url: string, options: DatabaseOptions): Promise<pos
     await sql.end({ timeout: 5 });
     throw err;
   }
-  sql.options.fetch_types = false;
   return sql;
 }
 
@@ -85,8 +83,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       async migrate(folder, schema) {
         // Replicas starting together must not run the same migration twice;
         // the lock lives on a connection of its own, whatever the pool's size.
-        // It reads no arrays: no types to fetch (see connectedPool).
-        const lock = postgres(url, { max: 1, fetch_types: false, onnotice: () => {} });
+        const lock = postgres(url, { max: 1, onnotice: () => {} });
         try {
           await lock`SELECT pg_advisory_lock(hashtext(${`migrate:${schema}`}))`;
           await migratePostgres(db, migrationConfig(folder, schema));
