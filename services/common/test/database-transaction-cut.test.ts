@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, rowsOf, type Database } from "../src/database.js";
+import { databaseUnreachable, openDatabase, rowsOf, type Database } from "../src/database.js";
 
 // A transaction's connection to the real Postgres passes through a proxy here
 // that cuts it, as a Postgres restart or a failover does, while the
@@ -85,7 +85,10 @@ describe("a transaction whose connection is cut", () => {
       .toBe(1);
     refusing = true;
     cut();
-    expect(await outcome).toBeInstanceOf(Error);
+    const err = await outcome;
+    expect(err).toBeInstanceOf(Error);
+    // What the services answer for: the database unavailable, not a statement it refused.
+    expect(databaseUnreachable(err)).toBe(true);
     await settledWithoutUncaught();
     await poolAnswers(db);
   });
@@ -111,7 +114,10 @@ describe("a transaction whose connection is cut", () => {
     // Let the pool see the close before the callback goes on.
     await new Promise((resolve) => setTimeout(resolve, 100));
     cutDone();
-    expect(await outcome).toBeInstanceOf(Error);
+    const err = await outcome;
+    expect(err).toBeInstanceOf(Error);
+    // What the services answer for: the database unavailable, not a statement it refused.
+    expect(databaseUnreachable(err)).toBe(true);
     await settledWithoutUncaught();
     await poolAnswers(db);
   });
