@@ -53,6 +53,20 @@ function migrationConfig(migrationsFolder: string, schema: string): MigrationCon
 }
 
 /**
+ * Throws Node's "Invalid URL" TypeError, which does not quote the URL, when
+ * one of a postgres:// URL's hosts (it may list several, comma-separated)
+ * does not parse as a URL's host. postgres.js 4 reads the host part as it
+ * is, so a host such as "no such host" was looked up and not found, again
+ * and again for as long as a start waits for Postgres; 3 threw at once.
+ */
+function checkHosts(url: string): void {
+  const rest = url.slice(url.indexOf("://") + 3);
+  const end = rest.search(/[/?]/);
+  const authority = end === -1 ? rest : rest.slice(0, end);
+  for (const host of authority.slice(authority.lastIndexOf("@") + 1).split(",")) new URL(`postgres://${host}/`);
+}
+
+/**
  * A postgres.js pool that has connected once: throws, with the pool closed,
  * when that first connection fails. (postgres.js 3 had each new connection
  * ask the server for its array types in a query whose failure nothing
@@ -62,6 +76,7 @@ function migrationConfig(migrationsFolder: string, schema: string): MigrationCon
  * statements that waited for it.)
  */
 async function connectedPool(url: string, options: DatabaseOptions): Promise<postgres.Sql> {
+  checkHosts(url);
   const sql = postgres(url, { max: options.max ?? 10, connect_timeout: options.connectTimeoutSeconds ?? 30, backoff: reconnectDelaySeconds, onnotice: () => {} });
   try {
     await sql`SELECT 1`;
