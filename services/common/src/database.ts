@@ -34,6 +34,12 @@ export interface DatabaseOptions {
   max?: number;
   /** Seconds a new connection may take to open (Postgres servers only; default 30). */
   connectTimeoutSeconds?: number;
+  /**
+   * Seconds a statement may wait for a connection and run before it is
+   * canceled and fails (Postgres servers only; 0 or absent: no limit).
+   * Migrations are not limited.
+   */
+  queryTimeoutSeconds?: number;
 }
 
 /**
@@ -77,7 +83,13 @@ function checkHosts(url: string): void {
  */
 async function connectedPool(url: string, options: DatabaseOptions): Promise<postgres.Sql> {
   checkHosts(url);
-  const sql = postgres(url, { max: options.max ?? 10, connect_timeout: options.connectTimeoutSeconds ?? 30, backoff: reconnectDelaySeconds, onnotice: () => {} });
+  const sql = postgres(url, {
+    max: options.max ?? 10,
+    connect_timeout: options.connectTimeoutSeconds ?? 30,
+    query_timeout: options.queryTimeoutSeconds ?? 0,
+    backoff: reconnectDelaySeconds,
+    onnotice: () => {},
+  });
   try {
     await sql`SELECT 1`;
   } catch (err) {
@@ -96,12 +108,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       db,
       kind: "postgres",
       async migrate(folder, schema) {
-        // Replicas starting together must not run the same migration twice;
-        // the lock lives on a connection of its own, whatever the pool's size.
+        // Replicas starting together must not run the same migration twice.
+        // The lock lives on a connection of its own, whatever the pool's size,
+        // and the migration runs there too, without the pool's query timeout:
+        // building an index over a large ledger may take longer.
         const lock = postgres(url, { max: 1, onnotice: () => {} });
         try {
           await lock`SELECT pg_advisory_lock(hashtext(${`migrate:${schema}`}))`;
-          await migratePostgres(db, migrationConfig(folder, schema));
+          await migratePostgres(drizzlePostgres(lock), migrationConfig(folder, schema));
         } finally {
           await lock.end({ timeout: 5 });
         }
@@ -173,6 +187,8 @@ const UNREACHABLE = new Set([
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
+  // A statement past the pool's query_timeout: mostly a server that stopped answering.
+  "QUERY_TIMEOUT",
 ]);
 const SHUTTING_DOWN = new Set(["57P01", "57P02", "57P03"]);
 

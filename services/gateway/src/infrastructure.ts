@@ -64,7 +64,7 @@ export async function openGatewayDatabase(
       // its own message rather than the first migration's (or, for a URL that
       // does not parse, an error that quotes it, password and all).
       try {
-        return await openDatabase({ url: databaseUrl, ...pool });
+        return await openDatabase({ url: databaseUrl, ...pool, queryTimeoutSeconds: options.databaseQueryTimeoutMs / 1000 });
       } catch (err) {
         const code = pgErrorCode(err);
         // Postgres refused us, or the URL cannot work (does not parse, TLS

@@ -41,6 +41,8 @@ export interface GatewayOptions {
   shutdownTimeoutMs: number;
   /** At start, how long to keep trying a Postgres or NATS that cannot be reached yet before exiting 1. */
   startWaitMs: number;
+  /** How long a Postgres statement may wait for a connection and run before it fails; 0: no limit. */
+  databaseQueryTimeoutMs: number;
 }
 
 const USAGE = `usage: npm start -- [--config config.yaml] [--port 4000] [--host 127.0.0.1] [--service all|edge|keys|router|accounting]
@@ -49,7 +51,7 @@ const USAGE = `usage: npm start -- [--config config.yaml] [--port 4000] [--host 
 environment: DATABASE_URL, NATS_URL, NATS_STREAM, NATS_SUBJECT_PREFIX, GATEWAY_DATA_DIR, KEYS_URL, ROUTER_URL, ACCOUNTING_URL
   (each peer URL may list replicas: http://a:4001,http://b:4001), CONFIG_FILE_PATH, PORT, HOST, GATEWAY_SERVICE,
   SSL_KEYFILE_PATH, SSL_CERTFILE_PATH, GATEWAY_DRAIN_DELAY_SECONDS (default 0), GATEWAY_SHUTDOWN_TIMEOUT_SECONDS (default 25),
-  GATEWAY_START_WAIT_SECONDS (default 30)`;
+  GATEWAY_START_WAIT_SECONDS (default 30), GATEWAY_DATABASE_QUERY_TIMEOUT_SECONDS (default 60, 0: none)`;
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -106,6 +108,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): GatewayOpt
     drainDelayMs: seconds(env, "GATEWAY_DRAIN_DELAY_SECONDS", 0),
     shutdownTimeoutMs: seconds(env, "GATEWAY_SHUTDOWN_TIMEOUT_SECONDS", 25),
     startWaitMs: seconds(env, "GATEWAY_START_WAIT_SECONDS", 30),
+    databaseQueryTimeoutMs: seconds(env, "GATEWAY_DATABASE_QUERY_TIMEOUT_SECONDS", 60),
   };
 }
 

@@ -20,4 +20,9 @@ describe("parseOptions", () => {
     expect(parseOptions([], { GATEWAY_START_WAIT_SECONDS: "2.5" }).startWaitMs).toBe(2_500);
     expect(() => parseOptions([], { GATEWAY_START_WAIT_SECONDS: "soon" })).toThrow('GATEWAY_START_WAIT_SECONDS must be a number of seconds, got "soon"');
   });
+  it("gives a Postgres statement 60 s unless GATEWAY_DATABASE_QUERY_TIMEOUT_SECONDS says otherwise (0: no limit)", () => {
+    expect(parseOptions([], {}).databaseQueryTimeoutMs).toBe(60_000);
+    expect(parseOptions([], { GATEWAY_DATABASE_QUERY_TIMEOUT_SECONDS: "0" }).databaseQueryTimeoutMs).toBe(0);
+    expect(parseOptions([], { GATEWAY_DATABASE_QUERY_TIMEOUT_SECONDS: "5" }).databaseQueryTimeoutMs).toBe(5_000);
+  });
 });

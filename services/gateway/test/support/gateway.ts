@@ -24,6 +24,7 @@ export function gatewayOptions(service: ServiceName, configPath: string, plumbin
     drainDelayMs: 0,
     shutdownTimeoutMs: 25_000,
     startWaitMs: 0,
+    databaseQueryTimeoutMs: 60_000,
     ...peers,
   };
 }
