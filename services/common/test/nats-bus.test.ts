@@ -3,7 +3,7 @@
 import { createTestBus, eventually, startThrowawayNats, type TestBus, type ThrowawayNats } from "@gateway/testing";
 import { DiscardPolicy, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { ReleaseRequestSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import { BusClosedError, createLogger, NatsBus, NoListenerError, releaseCodec, releaseSubject, sendRelease } from "../src/index.js";
@@ -197,7 +197,8 @@ describe("confirmed live deliveries", () => {
     const [listener, sender] = [await bus(), await bus()];
     const heard: string[] = [];
     listener.listen("notice", (data) => heard.push(new TextDecoder().decode(data)));
-    await sender.deliver("notice", new TextEncoder().encode("taken"), 1_000);
+    // The subscription reaches NATS over the listener's own connection: until it has, the subject has no listener.
+    await vi.waitFor(() => sender.deliver("notice", new TextEncoder().encode("taken"), 1_000), { timeout: 5_000, interval: 50 });
     expect(heard).toEqual(["taken"]);
     await expect(sender.deliver("nobody", new Uint8Array(), 1_000)).rejects.toBeInstanceOf(NoListenerError);
     await sender.close();
