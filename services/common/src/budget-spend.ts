@@ -1,11 +1,17 @@
-import { driverMessage } from "./database.js";
+import { randomUUID } from "node:crypto";
+import { databaseUnreachable, driverMessage, pgErrorCode } from "./database.js";
 import type { Logger } from "./logger.js";
+import type { SpendWrite } from "./spend-write.js";
 
 /** Where settled spend is kept, per budget window (Postgres, beside the allowances). */
 export interface SpendLedger<Ref> {
   idOf(ref: Ref): string;
-  /** Adds to a budget window's spend. */
-  addSpend(ref: Ref, dollars: number): Promise<void>;
+  /**
+   * Adds to a budget window's spend, unless `write`, or a later write of its
+   * writer, was made already (see firstMaking): a write that failed is tried
+   * again as the same write, and it may have failed after Postgres made it.
+   */
+  addSpend(ref: Ref, dollars: number, write: SpendWrite): Promise<void>;
   /** The spend of each window, in the order asked; 0 for one with none. */
   spend(refs: Ref[]): Promise<number[]>;
 }
@@ -19,9 +25,20 @@ const WRITE_EVERY_MS = 1_000;
  * second, so a Release never waits on the database; a reader first writes
  * this replica's share, so it sees all of it (and other replicas' up to a
  * second late).
+ *
+ * A write whose statement fails other than by Postgres refusing it may
+ * still have been made (the connection closed after Postgres ran it), so it
+ * is tried again as the same write, which the store makes only once, and
+ * before any other: a later write made first would mark it as made whether
+ * it was or not.
  */
 export class BudgetSpend<Ref> {
   private pending = new Map<string, { ref: Ref; dollars: number }>();
+  /** The write that failed last, made or not: the next one to try. */
+  private inDoubt: { ref: Ref; dollars: number; seq: number } | undefined;
+  /** This BudgetSpend as a writer (SpendWrite), and how many writes it has tried. */
+  private readonly writerId = randomUUID();
+  private writes = 0;
   private writing: Promise<void> = Promise.resolve();
   private readonly writer: NodeJS.Timeout;
 
@@ -50,16 +67,40 @@ export class BudgetSpend<Ref> {
   /** Writes what is pending; one write at a time, so a reader that waits for it finds everything written. */
   write(): Promise<void> {
     this.writing = this.writing.then(async () => {
-      const batch = this.pending;
+      if (this.inDoubt && (await this.make(this.inDoubt)) === "in doubt") return;
+      const batch = [...this.pending.values()];
       this.pending = new Map();
-      for (const { ref, dollars } of batch.values()) {
-        await this.store.addSpend(ref, dollars).catch((err: unknown) => {
-          this.logger.error({ err: driverMessage(err) }, "writing budget spend failed");
-          this.add(ref, dollars);
-        });
+      for (const [i, { ref, dollars }] of batch.entries()) {
+        if ((await this.make({ ref, dollars, seq: ++this.writes })) !== "in doubt") continue;
+        // Not tried yet: back with what was added since, for the next write.
+        for (const rest of batch.slice(i + 1)) this.add(rest.ref, rest.dollars);
+        return;
       }
     });
     return this.writing;
+  }
+
+  /**
+   * Makes one write. One that Postgres refused (it answered with an error)
+   * was not made: its spend goes back to what is pending. One that failed
+   * otherwise (the connection lost) may have been: it is kept as the one in
+   * doubt.
+   */
+  private async make(write: { ref: Ref; dollars: number; seq: number }): Promise<"made" | "refused" | "in doubt"> {
+    try {
+      await this.store.addSpend(write.ref, write.dollars, { writer: this.writerId, seq: write.seq });
+      this.inDoubt = undefined;
+      return "made";
+    } catch (err) {
+      this.logger.error({ err: driverMessage(err) }, "writing budget spend failed");
+      if (pgErrorCode(err) !== undefined && !databaseUnreachable(err)) {
+        this.inDoubt = undefined;
+        this.add(write.ref, write.dollars);
+        return "refused";
+      }
+      this.inDoubt = write;
+      return "in doubt";
+    }
   }
 
   async close(): Promise<void> {

@@ -66,6 +66,7 @@ export { filesCall, FILES_CALL_NAMES, type FilesCall, type FilesOperation } from
 export { parsedBody, rememberParsedBody } from "./parsed-bodies.js";
 export { Allowances, NANO, Pool, type AllowanceLedger } from "./allowances.js";
 export { BudgetSpend, type SpendLedger } from "./budget-spend.js";
+export { firstMaking, type SpendWrite } from "./spend-write.js";
 export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "./take-together.js";
 export { withFields } from "./with-fields.js";
 export { estimateTokens, messagesText, tokensForChars } from "./tokens.js";

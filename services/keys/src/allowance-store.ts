@@ -1,6 +1,6 @@
 import { and, eq, or, sql, type SQL } from "drizzle-orm";
-import { NANO, rowsOf, type AllowanceLedger, type Db, type SpendLedger } from "@gateway/common";
-import { allowances, parallelHolds } from "./db/schema.js";
+import { firstMaking, NANO, rowsOf, type AllowanceLedger, type Db, type SpendLedger, type SpendWrite } from "@gateway/common";
+import { allowances, parallelHolds, spendWriters } from "./db/schema.js";
 
 export type AllowanceKind = (typeof allowances.kind.enumValues)[number];
 
@@ -132,12 +132,13 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * another window since, to that window's spend, in the same statement:
    * requests admitted before the move settle after it. (What they hold
    * moved with the window, and what is given back follows: forwardGranted.)
+   * Only once per write, however often it is tried.
    */
-  async addSpend(ref: AllowanceRef, dollars: number): Promise<void> {
+  async addSpend(ref: AllowanceRef, dollars: number, write: SpendWrite): Promise<void> {
     await this.db.execute(sql`
-      WITH settled AS (
+      WITH first AS (${firstMaking(spendWriters, write)}), settled AS (
         UPDATE ${allowances} SET spend = spend + ${dollars}
-        WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart}
+        WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart} AND EXISTS (SELECT 1 FROM first)
         RETURNING carried_to
       )
       UPDATE ${allowances} SET spend = spend + ${dollars}

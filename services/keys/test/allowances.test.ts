@@ -15,6 +15,8 @@ beforeAll(async () => {
 afterAll(() => database.close());
 
 const ref = () => ({ keyId: randomUUID(), kind: "budget" as const, windowStart: 0 });
+/** A spend write of a writer of its own: made whatever other writes were made. */
+const aWrite = () => ({ writer: randomUUID(), seq: 1 });
 
 /** The real store, whose give-backs and charges fail while `down` (Postgres gone when a replica gives back what it held, or charges what it used past it). */
 class DownStore extends AllowanceStore {
@@ -104,12 +106,12 @@ describe("allowances shared by replicas", () => {
     const [first, second, third] = [at(1_000), at(2_000), at(3_000)];
     // A replica took $2 of the first window; $1.5 of it settled.
     await store.take(first, 2 * NANO, 100 * NANO);
-    await store.addSpend(first, 1.5);
+    await store.addSpend(first, 1.5, aWrite());
     await store.moveSpend(first, second.windowStart);
     expect(await store.spend([second])).toEqual([1.5]);
     expect(await store.total(second)).toBe(2 * NANO);
     // A request admitted in the first window settles after the move, and the rest of the take goes back: the second follows.
-    await store.addSpend(first, 0.25);
+    await store.addSpend(first, 0.25, aWrite());
     await store.giveBack(first, 0.25 * NANO);
     expect(await store.spend([first, second])).toEqual([1.75, 1.75]);
     expect([await store.total(first), await store.total(second)]).toEqual([1.75 * NANO, 1.75 * NANO]);
@@ -120,15 +122,15 @@ describe("allowances shared by replicas", () => {
     expect(await store.total(second)).toBe(2.375 * NANO);
     // Moved again: what settles in either earlier window reaches the newest.
     await store.moveSpend(second, third.windowStart);
-    await store.addSpend(first, 0.125);
-    await store.addSpend(second, 0.125);
+    await store.addSpend(first, 0.125, aWrite());
+    await store.addSpend(second, 0.125, aWrite());
     expect(await store.spend([third])).toEqual([2]);
     await store.giveBack(first, 0.375 * NANO);
     expect(await store.total(third)).toBe(2 * NANO);
     // Back to the first window: it takes the newest's spend and stops forwarding; the others forward to it.
     await store.moveSpend(third, first.windowStart);
-    await store.addSpend(first, 0.5);
-    await store.addSpend(third, 0.25);
+    await store.addSpend(first, 0.5, aWrite());
+    await store.addSpend(third, 0.25, aWrite());
     expect(await store.spend([first, third])).toEqual([2.75, 2.25]);
   });
 
@@ -136,7 +138,7 @@ describe("allowances shared by replicas", () => {
     const keyId = randomUUID();
     const [from, to] = [{ keyId, kind: "budget" as const, windowStart: 1_000 }, { keyId, kind: "budget" as const, windowStart: 2_000 }];
     await store.take(from, NANO, 100 * NANO);
-    const settle = (n: number) => Array.from({ length: n }, () => store.addSpend(from, 0.015625));
+    const settle = (n: number) => Array.from({ length: n }, () => store.addSpend(from, 0.015625, aWrite()));
     const before = settle(100);
     await Promise.all(before.slice(0, 20));
     // The move, with settlements on every side of it: before, at the same time, after.

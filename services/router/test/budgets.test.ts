@@ -116,6 +116,18 @@ describe("router budgets", () => {
     await budgets.close();
   });
 
+  it("adds a period's spend once per write, however often the write is tried, and a writer's later writes too", async () => {
+    const store = new BudgetAllowanceStore(database.db);
+    const ref = { subject: `deployment/spend-writes-${++ids}`, windowStart: 0 };
+    const writer = "router-test-writer";
+    await store.addSpend(ref, 0.5, { writer, seq: 1 });
+    // Tried again: its connection closed after Postgres made it, say.
+    await store.addSpend(ref, 0.5, { writer, seq: 1 });
+    await store.addSpend(ref, 0.25, { writer, seq: 2 });
+    await store.addSpend(ref, 0.125, { writer: `${writer}-2`, seq: 1 });
+    expect(await store.spend([ref])).toEqual([0.875]);
+  });
+
   it("refuses a config whose budget duration it cannot read", () => {
     expect(() => deployment("max_budget: 1, budget_duration: sometimes")).toThrow(ConfigError);
     expect(() => deployment("weight: 1", "{ provider_budget_config: { openai: { budget_limit: 1, time_period: fortnightly } } }")).toThrow(ConfigError);

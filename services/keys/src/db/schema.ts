@@ -105,6 +105,17 @@ export const holders = keys.table("holders", {
 });
 
 /**
+ * Each budget spend writer's (one per process) last write of spend to
+ * allowances: a write tried again after its connection closed is made only
+ * if it was not already (firstMaking). A row per process started, left
+ * behind when it stops.
+ */
+export const spendWriters = keys.table("spend_writers", {
+  writer: text("writer").primaryKey(),
+  seq: bigint("seq", { mode: "number" }).notNull(),
+});
+
+/**
  * Each replica's part of the parallel-slot allowances (kind "parallel",
  * which has no window to end): what it took and has not given back, so
  * that a dead replica's part can be given back for it.

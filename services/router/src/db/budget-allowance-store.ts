@@ -1,6 +1,6 @@
 import { and, eq, or, sql } from "drizzle-orm";
-import type { AllowanceLedger, Db, SpendLedger } from "@gateway/common";
-import { budgetAllowances } from "./schema.js";
+import { firstMaking, type AllowanceLedger, type Db, type SpendLedger, type SpendWrite } from "@gateway/common";
+import { budgetAllowances, budgetSpendWriters } from "./schema.js";
 
 /** One budget period of a provider's or a deployment's budget. */
 export interface BudgetRef {
@@ -46,11 +46,12 @@ export class BudgetAllowanceStore implements AllowanceLedger<BudgetRef>, SpendLe
       .where(where(ref));
   }
 
-  async addSpend(ref: BudgetRef, dollars: number): Promise<void> {
-    await this.db
-      .insert(budgetAllowances)
-      .values({ ...ref, spend: dollars })
-      .onConflictDoUpdate({ target: [budgetAllowances.subject, budgetAllowances.windowStart], set: { spend: sql`${budgetAllowances.spend} + ${dollars}` } });
+  /** Only once per write, however often it is tried. */
+  async addSpend(ref: BudgetRef, dollars: number, write: SpendWrite): Promise<void> {
+    await this.db.execute(sql`
+      WITH first AS (${firstMaking(budgetSpendWriters, write)})
+      INSERT INTO ${budgetAllowances} (subject, window_start, spend) SELECT ${ref.subject}, ${ref.windowStart}, ${dollars} FROM first
+      ON CONFLICT (subject, window_start) DO UPDATE SET spend = ${budgetAllowances}.spend + EXCLUDED.spend`);
   }
 
   async spend(refs: BudgetRef[]): Promise<number[]> {

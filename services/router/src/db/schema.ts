@@ -68,6 +68,17 @@ export const budgetAllowances = router.table(
 );
 
 /**
+ * Each budget spend writer's (one per process) last write of spend to
+ * budget_allowances: a write tried again after its connection closed is
+ * made only if it was not already (firstMaking). A row per process started,
+ * left behind when it stops.
+ */
+export const budgetSpendWriters = router.table("budget_spend_writers", {
+  writer: text("writer").primaryKey(),
+  seq: bigint("seq", { mode: "number" }).notNull(),
+});
+
+/**
  * Batches (OpenAI's Batch API) whose cost has been booked: a finished batch
  * is booked by the first call that reads it finished, on whichever router
  * replica, and by no other. A row is claimed before that call's usage event

@@ -1,0 +1,115 @@
+import { randomUUID } from "node:crypto";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { fileURLToPath } from "node:url";
+import { BudgetSpend, openDatabase, type Database } from "@gateway/common";
+import { createTestDatabase, type TestDatabase } from "@gateway/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AllowanceStore, type AllowanceRef } from "../src/allowance-store.js";
+import { logger } from "./support.js";
+
+// The budget spend's connection to the real Postgres passes through a proxy
+// that, when armed, cuts the connection of the statement that adds spend:
+// after Postgres ran it, before the answer is back, as a network blip or a
+// failover can (Postgres committed the addition; the writer sees only the
+// connection close), or before Postgres has it (nothing was added).
+
+let testDatabase: TestDatabase;
+let database: Database;
+let proxy: Server;
+/** Where the next statement that adds spend has its connection cut, if anywhere. */
+let armed: "answer lost" | "never sent" | undefined;
+
+beforeAll(async () => {
+  testDatabase = await createTestDatabase();
+  const direct = await openDatabase({ url: testDatabase.url });
+  await direct.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "keys");
+  await direct.close();
+  const url = new URL(testDatabase.url);
+  const target = { host: url.hostname, port: Number(url.port || 5432) };
+  proxy = createServer((client) => {
+    const server = connect(target);
+    const pair: Socket[] = [client, server];
+    for (const s of pair) {
+      s.on("error", () => {});
+      s.on("close", () => pair.forEach((x) => x.destroy()));
+    }
+    // "answer lost": the connection's answer to it (its CommandComplete,
+    // "UPDATE n") is dropped, and the connection cut.
+    let watching = false;
+    client.on("data", (bytes: Buffer) => {
+      if (armed && bytes.includes("SET spend = spend +")) {
+        const where = armed;
+        armed = undefined;
+        if (where === "never sent") return void pair.forEach((s) => s.destroy());
+        watching = true;
+      }
+      server.write(bytes);
+    });
+    server.on("data", (bytes: Buffer) => {
+      if (watching && bytes.includes("UPDATE ")) return void pair.forEach((s) => s.destroy());
+      client.write(bytes);
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  url.port = String((proxy.address() as { port: number }).port);
+  database = await openDatabase({ url: url.toString(), max: 1, connectTimeoutSeconds: 5 });
+});
+afterAll(async () => {
+  await database?.close();
+  await new Promise<void>((resolve) => proxy?.close(() => resolve()));
+  await testDatabase?.drop();
+});
+
+describe("budget spend whose write's connection is cut", () => {
+  const budget = (): AllowanceRef => ({ keyId: randomUUID(), kind: "budget", windowStart: 0 });
+
+  it("counts the spend once when the write is tried again after Postgres made it", async () => {
+    const store = new AllowanceStore(database.db, randomUUID());
+    const ref = budget();
+    await store.take(ref, 1, 1_000);
+    const spend = new BudgetSpend(store, logger);
+    try {
+      spend.add(ref, 0.25);
+      armed = "answer lost";
+      await spend.write();
+      expect(armed).toBeUndefined();
+      // The failed write is tried again, on a new connection.
+      expect(await spend.of([ref])).toEqual([0.25]);
+    } finally {
+      await spend.close();
+    }
+  });
+
+  it("counts every budget's spend once when a write Postgres never had is tried again after others were pending", async () => {
+    const store = new AllowanceStore(database.db, randomUUID());
+    const refs = [budget(), budget(), budget()];
+    for (const ref of refs) await store.take(ref, 1, 1_000);
+    const spend = new BudgetSpend(store, logger);
+    try {
+      for (const ref of refs) spend.add(ref, 0.5);
+      armed = "never sent";
+      await spend.write();
+      expect(armed).toBeUndefined();
+      for (const ref of refs) spend.add(ref, 0.25);
+      expect(await spend.of(refs)).toEqual([0.75, 0.75, 0.75]);
+    } finally {
+      await spend.close();
+    }
+  });
+
+  it("writes the other budgets' spend while Postgres refuses one's write (refused, it was not made)", async () => {
+    const store = new AllowanceStore(database.db, randomUUID());
+    const [good, bad] = [budget(), { ...budget(), windowStart: 2 ** 70 }];
+    await store.take(good, 1, 1_000);
+    const spend = new BudgetSpend(store, logger);
+    try {
+      spend.add(bad, 0.5);
+      spend.add(good, 0.5);
+      await spend.write();
+      spend.add(good, 0.25);
+      expect(await spend.of([good])).toEqual([0.75]);
+    } finally {
+      await spend.close();
+    }
+  });
+});
