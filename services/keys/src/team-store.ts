@@ -7,6 +7,23 @@ import type { TeamRow } from "./team-record.js";
 export type NewTeamRow = typeof teams.$inferInsert;
 export type TeamPatch = Partial<Omit<NewTeamRow, "teamId" | "createdAt">>;
 
+/** TeamStore.change() in a transaction of the caller's (`tx`), which keeps the team's row locked until it ends. */
+export async function changeTeamIn(tx: Db, teamId: string, change: (row: TeamRow) => Promise<TeamPatch>): Promise<TeamRow | undefined> {
+  const [row] = await tx.select().from(teams).where(eq(teams.teamId, teamId)).for("update");
+  if (!row) return undefined;
+  const [updated] = await tx
+    .update(teams)
+    .set({ ...(await change(row)), updatedAt: new Date() })
+    .where(eq(teams.teamId, teamId))
+    .returning();
+  return updated;
+}
+
+/** changeTeamIn() of the members alone. */
+export function changeMembersIn(tx: Db, teamId: string, change: (members: unknown[]) => unknown[]): Promise<TeamRow | undefined> {
+  return changeTeamIn(tx, teamId, async (row) => ({ membersWithRoles: change(Array.isArray(row.membersWithRoles) ? (row.membersWithRoles as unknown[]) : []) }));
+}
+
 /** Teams in Postgres. Only management calls and cache loads come here, never a model call. */
 export class TeamStore {
   constructor(private readonly db: Db) {}
@@ -29,22 +46,13 @@ export class TeamStore {
    * Changes a team from what it is at the time of the change: the row is
    * locked meanwhile, so changes made at once on several replicas all apply.
    */
-  async change(teamId: string, change: (row: TeamRow) => Promise<TeamPatch>): Promise<TeamRow | undefined> {
-    return this.db.transaction(async (tx) => {
-      const [row] = await tx.select().from(teams).where(eq(teams.teamId, teamId)).for("update");
-      if (!row) return undefined;
-      const [updated] = await tx
-        .update(teams)
-        .set({ ...(await change(row)), updatedAt: new Date() })
-        .where(eq(teams.teamId, teamId))
-        .returning();
-      return updated;
-    });
+  change(teamId: string, change: (row: TeamRow) => Promise<TeamPatch>): Promise<TeamRow | undefined> {
+    return this.db.transaction((tx) => changeTeamIn(tx, teamId, change));
   }
 
   /** change() of the members alone. */
   changeMembers(teamId: string, change: (members: unknown[]) => unknown[]): Promise<TeamRow | undefined> {
-    return this.change(teamId, async (row) => ({ membersWithRoles: change(Array.isArray(row.membersWithRoles) ? (row.membersWithRoles as unknown[]) : []) }));
+    return this.db.transaction((tx) => changeMembersIn(tx, teamId, change));
   }
 
   async byId(teamId: string): Promise<TeamRow | undefined> {

@@ -25,11 +25,17 @@ const namesMember = (userId: SQL | string) => sql`${teams.membersWithRoles} @> j
 export class UserStore {
   constructor(private readonly db: Db) {}
 
-  /** Inserts a user and, when given, the user's first key, both or neither. */
-  async insert(row: NewUserRow, key?: NewKeyRow): Promise<{ user: UserRow; key: KeyRow | undefined }> {
+  /**
+   * Inserts a user and, when given, the user's first key, and makes
+   * `alongside`'s changes (the user's teams taking it in), in one
+   * transaction: all or none of them, so a call cut short (the connection
+   * lost) can be made again.
+   */
+  async insert(row: NewUserRow, key?: NewKeyRow, alongside?: (tx: Db) => Promise<void>): Promise<{ user: UserRow; key: KeyRow | undefined }> {
     return this.db.transaction(async (tx) => {
       const [user] = await tx.insert(users).values(row).returning();
       const [inserted] = key ? await tx.insert(virtualKeys).values(key).returning() : [];
+      await alongside?.(tx);
       return { user: user as UserRow, key: inserted };
     });
   }

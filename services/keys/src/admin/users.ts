@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, hashKey } from "@gateway/common";
+import { gatewayError, hashKey, type Db } from "@gateway/common";
 import type {
   CreateUserRequest,
   CreateUserResponse,
@@ -13,6 +13,7 @@ import type {
   User,
 } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { NewKeyRow } from "../key-store.js";
+import { changeMembersIn } from "../team-store.js";
 import { keyName, newKey } from "../key-token.js";
 import { organizationMemberAllowanceId } from "../organization-record.js";
 import { memberAllowanceId, type TeamMember } from "../team-record.js";
@@ -58,11 +59,13 @@ export async function createUser(deps: AdminDeps, req: CreateUserRequest): Promi
     const value = newKey();
     key = { value, row: { id: randomUUID(), keyHash: hashKey(value), keyName: keyName(value), ...keyPatch } };
   }
-  const made = await uniquely("that user_id, user_email or key_alias", () => inOrganization(key?.row.organizationId, () => deps.userStore.insert({ userId, ...patch }, key?.row)), 409);
-  for (const teamId of req.teams) {
-    const member: TeamMember = { role: req.adminOfTeams.includes(teamId) ? "admin" : "user", user_id: userId };
-    await deps.teamStore.changeMembers(teamId, (members) => ((members as TeamMember[]).some((m) => m.user_id === userId) ? members : [...members, member]));
-  }
+  const joinTeams = async (tx: Db) => {
+    for (const teamId of req.teams) {
+      const member: TeamMember = { role: req.adminOfTeams.includes(teamId) ? "admin" : "user", user_id: userId };
+      await changeMembersIn(tx, teamId, (members) => ((members as TeamMember[]).some((m) => m.user_id === userId) ? members : [...members, member]));
+    }
+  };
+  const made = await uniquely("that user_id, user_email or key_alias", () => inOrganization(key?.row.organizationId, () => deps.userStore.insert({ userId, ...patch }, key?.row, joinTeams)), 409);
   if (req.teams.length > 0) await deps.teams.changed();
   await deps.users.changed();
   if (made.key) await deps.cache.changed(made.key.keyHash);
