@@ -1,5 +1,5 @@
 import { ConfigError, startTracing, useLeanAsyncResourceBind } from "@gateway/common";
-import { startGateway } from "./gateway.js";
+import { startGateway, type RunningGateway } from "./gateway.js";
 import { StartupError } from "./infrastructure.js";
 import { parseOptions, UsageError } from "./options.js";
 
@@ -10,10 +10,15 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
   // Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set; before the services start, so they wire tracing in.
   const stopTracing = await startTracing({ serviceName: process.env["OTEL_SERVICE_NAME"] ?? `llm-gateway-${options.service}` });
-  const gateway = await startGateway(options);
+  // The signals are taken before the start, which logs "gateway listening"
+  // just before it returns: a SIGTERM right after that line killed the
+  // process (no handler yet) instead of stopping it. A signal's handler runs
+  // after the start's return has been taken in, so one that finds no gateway
+  // came before it listened: nothing to finish, the process exits at once.
+  let gateway: RunningGateway | undefined;
   let stopping = false;
   const stop = () => {
-    if (stopping) process.exit(1);
+    if (stopping || !gateway) process.exit(1);
     stopping = true;
     gateway
       .close()
@@ -29,7 +34,8 @@ async function main(): Promise<void> {
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
   // SIGHUP: re-read config.yaml (the router's model list and settings), as the file watch does.
-  process.on("SIGHUP", () => void gateway.reload());
+  process.on("SIGHUP", () => void gateway?.reload());
+  gateway = await startGateway(options);
 }
 
 main().catch((err: unknown) => {
