@@ -1,5 +1,5 @@
-import { connect, createServer, type Server, type Socket } from "node:net";
 import { sql } from "drizzle-orm";
+import { TcpProxy } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, rowsOf, type Database } from "../src/database.js";
 
@@ -8,33 +8,24 @@ import { openDatabase, rowsOf, type Database } from "../src/database.js";
 // asks for the server's types (postgres.js looks them up when a statement
 // meets a type it does not know) while the test says so.
 
-const POSTGRES = { host: "127.0.0.1", port: 5432 };
-
-let proxy: Server;
-const open = new Set<Socket>();
+let proxy: TcpProxy;
 let typeQueries = 0;
 let cutTypeQueries = false;
 
 beforeAll(async () => {
-  proxy = createServer((client) => {
-    const server = connect(POSTGRES);
-    const pair = [client, server];
-    for (const s of pair) {
-      open.add(s);
-      s.on("error", () => {});
-      s.on("close", () => pair.forEach((x) => (open.delete(x), x.destroy())));
-    }
-    client.on("data", (bytes: Buffer) => {
-      if (!bytes.includes("pg_catalog.pg_type")) return void server.write(bytes);
-      typeQueries++;
-      if (cutTypeQueries) pair.forEach((s) => s.destroy());
-      else server.write(bytes);
-    });
-    server.pipe(client);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  proxy = await TcpProxy.start(
+    { host: "127.0.0.1", port: 5432 },
+    {
+      fromClient: (bytes, connection) => {
+        if (!bytes.includes("pg_catalog.pg_type")) return void connection.target.write(bytes);
+        typeQueries++;
+        if (cutTypeQueries) connection.cut();
+        else connection.target.write(bytes);
+      },
+    },
+  );
 });
-afterAll(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+afterAll(() => proxy.close());
 
 describe("a Postgres pool whose connections are cut", () => {
   let database: Database;
@@ -42,8 +33,7 @@ describe("a Postgres pool whose connections are cut", () => {
   const collect = (err: unknown) => unhandled.push(err);
 
   beforeAll(async () => {
-    const port = (proxy.address() as { port: number }).port;
-    database = await openDatabase({ url: `postgres://postgres@127.0.0.1:${port}/postgres`, max: 2, connectTimeoutSeconds: 2 });
+    database = await openDatabase({ url: proxy.urlTo("postgres://postgres@127.0.0.1/postgres"), max: 2, connectTimeoutSeconds: 2 });
     process.on("unhandledRejection", collect);
     process.on("uncaughtException", collect);
   });
@@ -55,7 +45,7 @@ describe("a Postgres pool whose connections are cut", () => {
 
   it("opens new connections after cuts, and a reconnect stops nothing", async () => {
     for (let round = 0; round < 3; round++) {
-      for (const s of open) s.destroy();
+      proxy.cut();
       // The first statement after a cut may meet the closed connection; the pool opens a new one.
       const rows = await database.db.execute("SELECT 1 AS one").catch(() => database.db.execute("SELECT 1 AS one"));
       expect(rowsOf(rows)).toEqual([{ one: 1 }]);

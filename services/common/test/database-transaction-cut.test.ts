@@ -1,5 +1,5 @@
-import { connect, createServer, type Server, type Socket } from "node:net";
 import { sql } from "drizzle-orm";
+import { TcpProxy } from "@gateway/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { databaseUnreachable, openDatabase, rowsOf, type Database } from "../src/database.js";
 
@@ -9,33 +9,12 @@ import { databaseUnreachable, openDatabase, rowsOf, type Database } from "../src
 // transaction's next statement) to the connection it had already let go,
 // from a timer: a TypeError nothing could catch, and the process stopped.
 
-const POSTGRES = { host: "127.0.0.1", port: 5432 };
-
-let proxy: Server;
-const open = new Set<Socket>();
-/** While true, the proxy closes each connection it is handed at once. */
-let refusing = false;
-
-function cut(): void {
-  for (const s of open) s.destroy();
-}
+let proxy: TcpProxy;
 
 beforeAll(async () => {
-  proxy = createServer((client) => {
-    if (refusing) return void client.destroy();
-    const server = connect(POSTGRES);
-    const pair = [client, server];
-    for (const s of pair) {
-      open.add(s);
-      s.on("error", () => {});
-      s.on("close", () => pair.forEach((x) => (open.delete(x), x.destroy())));
-    }
-    client.pipe(server);
-    server.pipe(client);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  proxy = await TcpProxy.start({ host: "127.0.0.1", port: 5432 });
 });
-afterAll(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+afterAll(() => proxy.close());
 
 describe("a transaction whose connection is cut", () => {
   let database: Database | undefined;
@@ -43,13 +22,12 @@ describe("a transaction whose connection is cut", () => {
   const collect = (err: unknown) => uncaught.push(err);
 
   beforeAll(async () => {
-    const port = (proxy.address() as { port: number }).port;
-    database = await openDatabase({ url: `postgres://postgres@127.0.0.1:${port}/postgres`, max: 2, connectTimeoutSeconds: 5 });
+    database = await openDatabase({ url: proxy.urlTo("postgres://postgres@127.0.0.1/postgres"), max: 2, connectTimeoutSeconds: 5 });
     process.on("uncaughtException", collect);
     process.on("unhandledRejection", collect);
   });
   afterEach(() => {
-    refusing = false;
+    proxy.refusing = false;
   });
   afterAll(async () => {
     process.off("uncaughtException", collect);
@@ -65,7 +43,7 @@ describe("a transaction whose connection is cut", () => {
 
   /** A statement on the same pool, once the proxy lets connections through again. */
   async function poolAnswers(db: Database): Promise<void> {
-    refusing = false;
+    proxy.refusing = false;
     const rows = await db.db.execute(sql`SELECT 1 AS one`);
     expect(rowsOf(rows)).toEqual([{ one: 1 }]);
   }
@@ -83,8 +61,8 @@ describe("a transaction whose connection is cut", () => {
     await expect
       .poll(async () => rowsOf(await db.db.execute(sql`SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(2)' AND state = 'active'`)).length)
       .toBe(1);
-    refusing = true;
-    cut();
+    proxy.refusing = true;
+    proxy.cut();
     const err = await outcome;
     expect(err).toBeInstanceOf(Error);
     // What the services answer for: the database unavailable, not a statement it refused.
@@ -109,8 +87,8 @@ describe("a transaction whose connection is cut", () => {
       (err: unknown) => err,
     );
     await expect.poll(() => firstRan).toBe(true);
-    refusing = true;
-    cut();
+    proxy.refusing = true;
+    proxy.cut();
     // Let the pool see the close before the callback goes on.
     await new Promise((resolve) => setTimeout(resolve, 100));
     cutDone();

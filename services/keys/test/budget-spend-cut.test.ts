@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { connect, createServer, type Server, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { BudgetSpend, openDatabase, type Database } from "@gateway/common";
-import { createTestDatabase, type TestDatabase } from "@gateway/testing";
+import { createTestDatabase, TcpProxy, type ProxiedConnection, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AllowanceStore, type AllowanceRef } from "../src/allowance-store.js";
 import { logger } from "./support.js";
@@ -15,7 +14,7 @@ import { logger } from "./support.js";
 
 let testDatabase: TestDatabase;
 let database: Database;
-let proxy: Server;
+let proxy: TcpProxy;
 /** Where the next statement that adds spend has its connection cut, if anywhere. */
 let armed: "answer lost" | "never sent" | undefined;
 
@@ -25,38 +24,32 @@ beforeAll(async () => {
   await direct.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "keys");
   await direct.close();
   const url = new URL(testDatabase.url);
-  const target = { host: url.hostname, port: Number(url.port || 5432) };
-  proxy = createServer((client) => {
-    const server = connect(target);
-    const pair: Socket[] = [client, server];
-    for (const s of pair) {
-      s.on("error", () => {});
-      s.on("close", () => pair.forEach((x) => x.destroy()));
-    }
-    // "answer lost": the connection's answer to it (its CommandComplete,
-    // "UPDATE n") is dropped, and the connection cut.
-    let watching = false;
-    client.on("data", (bytes: Buffer) => {
-      if (armed && bytes.includes("SET spend = spend +")) {
-        const where = armed;
-        armed = undefined;
-        if (where === "never sent") return void pair.forEach((s) => s.destroy());
-        watching = true;
-      }
-      server.write(bytes);
-    });
-    server.on("data", (bytes: Buffer) => {
-      if (watching && bytes.includes("UPDATE ")) return void pair.forEach((s) => s.destroy());
-      client.write(bytes);
-    });
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-  url.port = String((proxy.address() as { port: number }).port);
-  database = await openDatabase({ url: url.toString(), max: 1, connectTimeoutSeconds: 5 });
+  // "answer lost": the connection's answer to it (its CommandComplete,
+  // "UPDATE n") is dropped, and the connection cut.
+  const watching = new WeakSet<ProxiedConnection>();
+  proxy = await TcpProxy.start(
+    { host: url.hostname, port: Number(url.port || 5432) },
+    {
+      fromClient: (bytes, connection) => {
+        if (armed && bytes.includes("SET spend = spend +")) {
+          const where = armed;
+          armed = undefined;
+          if (where === "never sent") return connection.cut();
+          watching.add(connection);
+        }
+        connection.target.write(bytes);
+      },
+      fromTarget: (bytes, connection) => {
+        if (watching.has(connection) && bytes.includes("UPDATE ")) return connection.cut();
+        connection.client.write(bytes);
+      },
+    },
+  );
+  database = await openDatabase({ url: proxy.urlTo(testDatabase.url), max: 1, connectTimeoutSeconds: 5 });
 });
 afterAll(async () => {
   await database?.close();
-  await new Promise<void>((resolve) => proxy?.close(() => resolve()));
+  await proxy?.close();
   await testDatabase?.drop();
 });
 

@@ -1,8 +1,7 @@
-import { connect, createServer, type Server, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { ConnectError } from "@connectrpc/connect";
 import { MemoryBus, openDatabase, type Database } from "@gateway/common";
-import { createTestDatabase, type TestDatabase } from "@gateway/testing";
+import { createTestDatabase, TcpProxy, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKeys } from "../src/index.js";
 import { asMaster, clientOf, config, logger, type Keys } from "./support.js";
@@ -14,7 +13,7 @@ import { asMaster, clientOf, config, logger, type Keys } from "./support.js";
 let testDatabase: TestDatabase;
 let database: Database;
 let keys: Keys;
-let proxy: Server;
+let proxy: TcpProxy;
 let armed = false;
 
 beforeAll(async () => {
@@ -23,32 +22,25 @@ beforeAll(async () => {
   await direct.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "keys");
   await direct.close();
   const url = new URL(testDatabase.url);
-  const target = { host: url.hostname, port: Number(url.port || 5432) };
-  proxy = createServer((client) => {
-    const server = connect(target);
-    const pair: Socket[] = [client, server];
-    for (const s of pair) {
-      s.on("error", () => {});
-      s.on("close", () => pair.forEach((x) => x.destroy()));
-    }
-    client.on("data", (bytes: Buffer) => {
-      if (armed && bytes.includes('update "keys"."teams" set')) {
-        armed = false;
-        return void pair.forEach((s) => s.destroy());
-      }
-      server.write(bytes);
-    });
-    server.pipe(client);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-  url.port = String((proxy.address() as { port: number }).port);
-  database = await openDatabase({ url: url.toString(), connectTimeoutSeconds: 5 });
+  proxy = await TcpProxy.start(
+    { host: url.hostname, port: Number(url.port || 5432) },
+    {
+      fromClient: (bytes, connection) => {
+        if (armed && bytes.includes('update "keys"."teams" set')) {
+          armed = false;
+          return connection.cut();
+        }
+        connection.target.write(bytes);
+      },
+    },
+  );
+  database = await openDatabase({ url: proxy.urlTo(testDatabase.url), connectTimeoutSeconds: 5 });
   keys = await startKeys({ config, database, bus: new MemoryBus(), logger });
 });
 afterAll(async () => {
   await keys?.stop();
   await database?.close();
-  await new Promise<void>((resolve) => proxy?.close(() => resolve()));
+  await proxy?.close();
   await testDatabase?.drop();
 });
 

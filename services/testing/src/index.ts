@@ -5,3 +5,4 @@ export { freePort, waitForPort } from "./free-port.js";
 export { startThrowawayNats, type ThrowawayNats } from "./nats-server.js";
 export { startThrowawayPostgres, type ThrowawayPostgres } from "./postgres-cluster.js";
 export { sameMinute } from "./minute.js";
+export { TcpProxy, type ProxiedConnection, type TcpProxyHooks } from "./tcp-proxy.js";
