@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { BudgetSpend, openDatabase, type Database } from "@gateway/common";
-import { createTestDatabase, TcpProxy, type ProxiedConnection, type TestDatabase } from "@gateway/testing";
+import { TcpProxy, type ProxiedConnection, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AllowanceStore, type AllowanceRef } from "../src/allowance-store.js";
-import { logger } from "./support.js";
+import { keysPostgres, logger } from "./support.js";
 
 // The budget spend's connection to the real Postgres passes through a proxy
 // that, when armed, cuts the connection of the statement that adds spend:
@@ -19,10 +18,7 @@ let proxy: TcpProxy;
 let armed: "answer lost" | "never sent" | undefined;
 
 beforeAll(async () => {
-  testDatabase = await createTestDatabase();
-  const direct = await openDatabase({ url: testDatabase.url });
-  await direct.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "keys");
-  await direct.close();
+  testDatabase = await keysPostgres();
   const url = new URL(testDatabase.url);
   // "answer lost": the connection's answer to it (its CommandComplete,
   // "UPDATE n") is dropped, and the connection cut.

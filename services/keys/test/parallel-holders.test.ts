@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { Allowances, openDatabase, rowsOf, type Database } from "@gateway/common";
-import { createTestDatabase, eventually, type TestDatabase } from "@gateway/testing";
+import { eventually, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AllowanceStore, type AllowanceRef } from "../src/allowance-store.js";
 import { ParallelHolders } from "../src/parallel-holders.js";
-import { logger } from "./support.js";
+import { keysPostgres, logger } from "./support.js";
 
 // Parallel slots have no window to end: a replica that dies holding some
 // would keep them taken for good, unless the others give them back for it.
@@ -16,9 +15,8 @@ import { logger } from "./support.js";
 let testDatabase: TestDatabase;
 let database: Database;
 beforeAll(async () => {
-  testDatabase = await createTestDatabase();
+  testDatabase = await keysPostgres();
   database = await openDatabase({ url: testDatabase.url });
-  await database.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "keys");
 });
 afterAll(async () => {
   await database?.close();

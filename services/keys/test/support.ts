@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
 import { MemoryBus, createLogger, openDatabase, parseConfig, type Database } from "@gateway/common";
 import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
+import { createTestDatabase, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll } from "vitest";
 import { startKeys } from "../src/index.js";
 import { ReservationPricing } from "../src/reservation-pricing.js";
@@ -32,6 +33,15 @@ export async function keysDatabase(): Promise<Database> {
   const database = await openDatabase({});
   await database.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "keys");
   return database;
+}
+
+/** A database of its own on the Postgres server with the keys schema, for tests that need the server (or to reach it through a proxy); drop it after. */
+export async function keysPostgres(): Promise<TestDatabase> {
+  const testDatabase = await createTestDatabase();
+  const database = await openDatabase({ url: testDatabase.url });
+  await database.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "keys");
+  await database.close();
+  return testDatabase;
 }
 
 export { MemoryBus };

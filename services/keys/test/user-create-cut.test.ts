@@ -1,10 +1,9 @@
-import { fileURLToPath } from "node:url";
 import { ConnectError } from "@connectrpc/connect";
 import { MemoryBus, openDatabase, type Database } from "@gateway/common";
-import { createTestDatabase, TcpProxy, type TestDatabase } from "@gateway/testing";
+import { TcpProxy, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKeys } from "../src/index.js";
-import { asMaster, clientOf, config, logger, type Keys } from "./support.js";
+import { asMaster, clientOf, config, keysPostgres, logger, type Keys } from "./support.js";
 
 // /user/new with teams: the keys service's connections to the real Postgres
 // pass through a proxy that, when armed, cuts the connection that is about
@@ -17,10 +16,7 @@ let proxy: TcpProxy;
 let armed = false;
 
 beforeAll(async () => {
-  testDatabase = await createTestDatabase();
-  const direct = await openDatabase({ url: testDatabase.url });
-  await direct.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "keys");
-  await direct.close();
+  testDatabase = await keysPostgres();
   const url = new URL(testDatabase.url);
   proxy = await TcpProxy.start(
     { host: url.hostname, port: Number(url.port || 5432) },
