@@ -6,7 +6,7 @@ import { fitConversation } from "../translate/fit-conversation.js";
 import { jsonOutputTool } from "../translate/json-output-tool.js";
 import { fromAnthropicUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
-import { eventJson, fieldsOf, getJson, incompleteStream, postJson, readEvents, readJsonObject, scrub } from "./http.js";
+import { eventJson, fieldsOf, getJson, incompleteStream, postJson, readEvents, readJsonObject, scrubberFor } from "./http.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./provider.js";
 
 const ANTHROPIC_API_BASE = "https://api.anthropic.com";
@@ -78,7 +78,7 @@ export function anthropicAt(provider: string, host: MessagesHost): ProviderAdapt
       if (stopped) continue;
       const json = eventJson(event.data, provider);
       const name = event.event ?? String(json["type"]);
-      if (name === "error") throw streamError(json, (text) => scrub(text, secret));
+      if (name === "error") throw streamError(json, scrubberFor(secret, call.deployment));
       yield { name, data: event.data, json };
       stopped = name === "message_stop";
     }

@@ -15,7 +15,7 @@ import { assumedRole } from "./aws/assumed-role.js";
 import { ConverseEventReader } from "./aws/converse-events.js";
 import { signedHeaders, type AwsCredentials } from "./aws/sigv4.js";
 import { perDeployment } from "./endpoint.js";
-import { beforeAbort, postJson, readJsonObject, readStream, scrub } from "./http.js";
+import { beforeAbort, postJson, readJsonObject, readStream, scrubberFor } from "./http.js";
 import { inGroups } from "./in-groups.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./provider.js";
 
@@ -71,7 +71,7 @@ async function message(call: ProviderCall, anthropic: Json, withMaxTokens: boole
 async function events(call: ProviderCall, anthropic: Json, withMaxTokens: boolean): Promise<AsyncIterable<NamedEvent>> {
   const d = call.deployment;
   const { response, secret } = await post(call, endpoint(d).stream, toConverseRequest(withBeta(anthropic, call), withMaxTokens, isClaude(d)));
-  const converse = readStream(response, PROVIDER, call, new ConverseEventReader((text) => scrub(text, secret)));
+  const converse = readStream(response, PROVIDER, call, new ConverseEventReader(scrubberFor(secret, d)));
   return anthropicEventsFromConverse(converse, d.providerModel, messageId());
 }
 

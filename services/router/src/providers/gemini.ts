@@ -5,7 +5,7 @@ import { GEMINI_CHAT_PARAMS, toGeminiRequest } from "../translate/gemini-request
 import { chunksFromGemini, fromGeminiResponse } from "../translate/gemini-response.js";
 import { fromGeminiUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
-import { eventJson, fieldsOf, getJson, postJson, readEvents, readJsonObject, scrub } from "./http.js";
+import { eventJson, fieldsOf, getJson, postJson, readEvents, readJsonObject, scrubberFor } from "./http.js";
 import { ProviderError, type Json, type ProviderAdapter, type ProviderCall } from "./provider.js";
 
 const GEMINI_API_BASE = "https://generativelanguage.googleapis.com";
@@ -39,12 +39,13 @@ export interface GenerateTarget {
 /** Where a host of Gemini models takes a generateContent request, whole or streamed (server-sent events). */
 export type GeminiHost = (call: ProviderCall, stream: boolean) => GenerateTarget | Promise<GenerateTarget>;
 
-/** The stream's events as JSON; an error event throws. */
+/** The stream's events as JSON; an error event throws, `secret` and the deployment's header values taken out of it. */
 async function* events(provider: string, call: ProviderCall, response: Dispatcher.ResponseData, secret: string | undefined): AsyncGenerator<Json> {
+  const scrubbed = scrubberFor(secret, call.deployment);
   for await (const event of readEvents(response, provider, call)) {
     const json = eventJson(event.data, provider);
     const error = json["error"] as Json | undefined;
-    if (error) throw new ProviderError(`${provider} error: ${scrub(str(error["message"]) ?? "stream failed", secret)}`, 502, "api_error");
+    if (error) throw new ProviderError(`${provider} error: ${scrubbed(str(error["message"]) ?? "stream failed")}`, 502, "api_error");
     yield json;
   }
 }

@@ -26,7 +26,7 @@ export interface UpstreamRequest {
 const MASKED_KEY = /[A-Za-z0-9_-]*\*{3,}[A-Za-z0-9_*-]*/g;
 
 /** Removes the deployment's key (and any other `secrets`), anything shaped like a key, and masked echoes of a key from provider text. */
-export function scrub(text: string, ...secrets: (string | undefined)[]): string {
+function scrub(text: string, ...secrets: (string | undefined)[]): string {
   let cleaned = text;
   for (const secret of secrets) if (secret) cleaned = cleaned.split(secret).join("[redacted]");
   return cleaned.replace(/\b(sk|key|AIza)[-_][A-Za-z0-9_*-]{6,}/g, "[redacted]").replace(MASKED_KEY, "[redacted]");
@@ -62,8 +62,18 @@ function headerSecrets(headers: Readonly<Record<string, string>> | undefined): s
   return headers ? Object.values(headers).filter((value) => value.length >= SHORTEST_HEADER_SECRET) : [];
 }
 
-/** Turns a provider's error response into a ProviderError, whatever its body looks like; none of `secrets` is in what it says. */
-async function errorFrom(response: Dispatcher.ResponseData, provider: string, secrets: (string | undefined)[]): Promise<ProviderError> {
+/**
+ * What takes a call's secrets out of anything its provider says back, mid-stream
+ * included: the key or token it was called with (`secret`) and the values of
+ * its deployment's extra_headers.
+ */
+export function scrubberFor(secret: string | undefined, deployment: Pick<Deployment, "extraHeaders">): (text: string) => string {
+  // The list is made only when something is scrubbed: a failure, not every stream.
+  return (text) => scrub(text, secret, ...headerSecrets(deployment.extraHeaders));
+}
+
+/** Turns a provider's error response into a ProviderError, whatever its body looks like, its secrets taken out by `scrubbed`. */
+async function errorFrom(response: Dispatcher.ResponseData, provider: string, scrubbed: (text: string) => string): Promise<ProviderError> {
   const text = (await readAtMost(response.body, MAX_ERROR_BYTES).catch(() => undefined))?.bytes.toString("utf8") ?? "";
   let message = text.slice(0, 2000);
   let type: string | undefined;
@@ -74,17 +84,17 @@ async function errorFrom(response: Dispatcher.ResponseData, provider: string, se
     if (typeof err === "string") message = err;
     else if (err && typeof err.message === "string") {
       message = err.message;
-      if (typeof err.type === "string") type = scrub(err.type, ...secrets);
+      if (typeof err.type === "string") type = scrubbed(err.type);
       // Gemini's code is the HTTP status again: only names are worth passing on.
-      if (typeof err.code === "string") detail.code = scrub(err.code, ...secrets);
-      if (typeof err.param === "string") detail.param = scrub(err.param, ...secrets);
+      if (typeof err.code === "string") detail.code = scrubbed(err.code);
+      if (typeof err.param === "string") detail.param = scrubbed(err.param);
     } else if (typeof parsed.message === "string") message = parsed.message;
   } catch {
     // Not JSON: keep the raw text.
   }
   const status = response.statusCode;
   return new ProviderError(
-    `${provider} error: ${scrub(message, ...secrets) || `status ${status}`}`,
+    `${provider} error: ${scrubbed(message) || `status ${status}`}`,
     status,
     type ?? TYPE_BY_STATUS[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"),
     retryAfterMs(response.headers["retry-after"]),
@@ -201,7 +211,7 @@ export async function send(
   } catch (err) {
     throw transportError(err, provider, signal);
   }
-  if (response.statusCode >= 400) throw await errorFrom(response, provider, [req.secret, ...headerSecrets(deployment.extraHeaders)]);
+  if (response.statusCode >= 400) throw await errorFrom(response, provider, scrubberFor(req.secret, deployment));
   const limits = rateLimited && rateLimitHeaders(response.headers);
   if (limits) rateLimited!(limits);
   return response;

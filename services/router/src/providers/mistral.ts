@@ -5,7 +5,7 @@ import { fitParams } from "../translate/params.js";
 import { textChunksFromChat, textCompletionFromChat } from "../translate/text-completions.js";
 import { fromOpenAIUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
-import { postJson, readEvents, readJsonObject, readJsonObjectBytes } from "./http.js";
+import { postJson, readEvents, readJsonObject, readJsonObjectBytes, scrubberFor } from "./http.js";
 import { chatChunks, openAICompatible, openAIEndpointAt } from "./openai.js";
 import type { ProviderAdapter, ProviderCall } from "./provider.js";
 
@@ -42,7 +42,7 @@ function mistralAt(provider: string, defaultBase: string): ProviderAdapter {
 
     async chatStream(call) {
       const response = await post(call, true);
-      return fromMistralChunks(chatChunks(provider, readEvents(response, provider, call), call.deployment.apiKey));
+      return fromMistralChunks(chatChunks(provider, readEvents(response, provider, call), scrubberFor(call.deployment.apiKey, call.deployment)));
     },
   };
 }
@@ -90,6 +90,6 @@ export const codestralFimAdapter: ProviderAdapter = {
 
   async textCompletionStream(call) {
     const response = await postFim(call, true);
-    return textChunksFromChat(fromMistralChunks(chatChunks(FIM_PROVIDER, readEvents(response, FIM_PROVIDER, call), call.deployment.apiKey)));
+    return textChunksFromChat(fromMistralChunks(chatChunks(FIM_PROVIDER, readEvents(response, FIM_PROVIDER, call), scrubberFor(call.deployment.apiKey, call.deployment))));
   },
 };

@@ -2,7 +2,7 @@ import { withFields } from "@gateway/common";
 import type { Deployment } from "../config/deployment.js";
 import { fromOpenAIUsage, fromRerankUsage, fromResponsesUsage } from "../translate/usage.js";
 import { perDeployment } from "./endpoint.js";
-import { eventJson, fieldsOf, getJson, incompleteStream, postForm, postJson, readEvents, readJsonObject, readJsonObjectBytes, readMedia, scrub } from "./http.js";
+import { eventJson, fieldsOf, getJson, incompleteStream, postForm, postJson, readEvents, readJsonObject, readJsonObjectBytes, readMedia, scrubberFor } from "./http.js";
 import { ProviderError, type ChatChunk, type ChatResult, type Json, type JsonResult, type NamedEvent, type ProviderAdapter, type ProviderCall } from "./provider.js";
 
 const OPENAI_API_BASE = "https://api.openai.com/v1";
@@ -94,7 +94,7 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     const d = call.deployment;
     const body = streamBody(call);
     const response = await post(call, url, body);
-    return chatChunks(provider, readEvents(response, provider, call), d.apiKey);
+    return chatChunks(provider, readEvents(response, provider, call), scrubberFor(d.apiKey, d));
   }
 
   return {
@@ -168,7 +168,7 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
     async responsesStream(call) {
       const d = call.deployment;
       const response = await post(call, responsesUrl(d), withFields(call.body, { model: d.providerModel, stream: true }));
-      return responseEvents(provider, readEvents(response, provider, call), d.apiKey);
+      return responseEvents(provider, readEvents(response, provider, call), scrubberFor(d.apiKey, d));
     },
   };
 
@@ -181,22 +181,22 @@ export function openAICompatible(provider: string, endpoint: (d: Deployment) => 
 }
 
 /** A Responses stream's named events as they came; an error event throws. */
-async function* responseEvents(provider: string, events: AsyncIterable<{ event: string | undefined; data: string }>, secret: string | undefined): AsyncGenerator<NamedEvent> {
+async function* responseEvents(provider: string, events: AsyncIterable<{ event: string | undefined; data: string }>, scrubbed: (text: string) => string): AsyncGenerator<NamedEvent> {
   for await (const event of events) {
     const json = eventJson(event.data, provider);
     const type = String(json["type"] ?? event.event);
-    if (type === "error") throw new ProviderError(`${provider} error: ${scrub(String(json["message"] ?? "stream failed"), secret)}`, 502, "api_error");
+    if (type === "error") throw new ProviderError(`${provider} error: ${scrubbed(String(json["message"] ?? "stream failed"))}`, 502, "api_error");
     yield { name: event.event ?? type, data: event.data, json };
   }
 }
 
-/** An OpenAI chat stream's chunks, ending at [DONE]; an error chunk or an early end throws. */
-export async function* chatChunks(provider: string, events: AsyncIterable<{ data: string }>, secret: string | undefined): AsyncGenerator<ChatChunk> {
+/** An OpenAI chat stream's chunks, ending at [DONE]; an error chunk (its secrets taken out by `scrubbed`) or an early end throws. */
+export async function* chatChunks(provider: string, events: AsyncIterable<{ data: string }>, scrubbed: (text: string) => string): AsyncGenerator<ChatChunk> {
   for await (const event of events) {
     if (event.data === "[DONE]") return;
     const chunk = eventJson(event.data, provider);
     const error = chunk["error"] as { message?: unknown } | undefined;
-    if (error) throw new ProviderError(`${provider} error: ${scrub(String(error.message ?? "stream failed"), secret)}`, 502, "api_error");
+    if (error) throw new ProviderError(`${provider} error: ${scrubbed(String(error.message ?? "stream failed"))}`, 502, "api_error");
     yield { json: chunk, data: event.data };
   }
   throw incompleteStream(provider);
