@@ -10,7 +10,9 @@ const PROBES: ReadonlySet<string> = new Set(["/health/liveliness", "/health/live
  * general_settings.allowed_ips: the client addresses and ranges the edge
  * serves (every route but the health probes). The client is the connection's
  * peer, or, with use_x_forwarded_for (a proxy in front, such as Caddy), the
- * first address of its X-Forwarded-For.
+ * last address of its X-Forwarded-For: the one the proxy wrote. A proxy that
+ * appends (nginx, load balancers) keeps what the client sent before it, so an
+ * address further left is whatever the client chose to claim.
  */
 export class AllowedIps {
   private readonly list = new BlockList();
@@ -37,7 +39,7 @@ export class AllowedIps {
 
   private clientOf(req: IncomingMessage): string {
     const forwarded = this.forwardedFor ? req.headers["x-forwarded-for"] : undefined;
-    const first = typeof forwarded === "string" ? forwarded.split(",")[0]!.trim() : "";
-    return first || (req.socket.remoteAddress ?? "");
+    const last = typeof forwarded === "string" ? forwarded.slice(forwarded.lastIndexOf(",") + 1).trim() : "";
+    return last || (req.socket.remoteAddress ?? "");
   }
 }

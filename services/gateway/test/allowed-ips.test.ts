@@ -4,8 +4,8 @@ import { fakeOpenAIConfig, MASTER_KEY } from "./support/config.js";
 import { MODES, startFakeBehindGateway, type FakeBehindGateway } from "./support/modes.js";
 
 // general_settings.allowed_ips: the edge serves only these clients (the
-// health probes aside); with use_x_forwarded_for, the client is the first
-// X-Forwarded-For address, as a proxy in front (Caddy) sends it.
+// health probes aside); with use_x_forwarded_for, the client is the last
+// X-Forwarded-For address, the one the proxy in front wrote.
 
 const config = (allowed: string[], forwardedFor: boolean) => (fakeUrl: string) =>
   fakeOpenAIConfig(fakeUrl, `  allowed_ips: ${JSON.stringify(allowed)}\n  use_x_forwarded_for: ${forwardedFor}\n`);
@@ -30,8 +30,10 @@ describe("general_settings.allowed_ips", () => {
       messages: [{ role: "user", content: "from where" }],
     });
 
-  it("behind a proxy, serves the clients X-Forwarded-For names first if the list has them, and refuses the rest with a 403", async () => {
-    expect((await ask(behindProxy, "10.1.2.3, 127.0.0.1")).choices).toHaveLength(1);
+  it("behind a proxy, serves the clients X-Forwarded-For names last if the list has them, and refuses the rest with a 403", async () => {
+    // What the client claimed, then what a proxy that appends (nginx, a load balancer) saw.
+    expect((await ask(behindProxy, "192.168.1.9, 10.1.2.3")).choices).toHaveLength(1);
+    await expect(ask(behindProxy, "10.1.2.3, 192.168.1.9")).rejects.toMatchObject({ status: 403, error: { message: "Access forbidden: IP address 192.168.1.9 not allowed." } });
     expect((await ask(behindProxy, "fd7a:115c:a1e0::5")).choices).toHaveLength(1);
     await expect(ask(behindProxy, "192.168.1.9")).rejects.toMatchObject({ status: 403, error: { message: "Access forbidden: IP address 192.168.1.9 not allowed.", type: "permission_error" } });
     // The proxy's own address (this test's) is not on the list.
