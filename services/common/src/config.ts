@@ -352,7 +352,7 @@ const generalSettings = z.looseObject({
   health_check_interval: z.number().positive().optional(),
   /** The client addresses and CIDR ranges the edge serves (all, when unset). */
   allowed_ips: z.array(z.string().refine(isAddressOrRange, "expected an IP address or a CIDR range such as 10.0.0.0/8")).optional(),
-  /** The client is the first address of X-Forwarded-For (a proxy in front), for allowed_ips. */
+  /** The client is the last address of X-Forwarded-For (the one a proxy in front wrote), for allowed_ips. */
   use_x_forwarded_for: z.boolean().optional(),
   /** Connections in each process's Postgres pool (0: the default, 10). */
   database_connection_pool_limit: z.number().int().nonnegative().optional(),
