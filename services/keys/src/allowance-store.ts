@@ -36,6 +36,11 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
     private readonly holder: string,
   ) {}
 
+  /** This store in a transaction of the caller's (`tx`): its changes commit, or not, with the caller's. */
+  in(tx: Db): AllowanceStore {
+    return new AllowanceStore(tx, this.holder);
+  }
+
   idOf(ref: AllowanceRef): string {
     return refId(ref);
   }

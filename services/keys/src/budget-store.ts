@@ -30,6 +30,11 @@ function inForce<R extends Budgeted>(row: R, budget: BudgetRow | undefined): R {
 export class BudgetStore {
   constructor(private readonly db: Db) {}
 
+  /** This store in a transaction of the caller's (`tx`), which reads through it. */
+  in(tx: Db): BudgetStore {
+    return new BudgetStore(tx);
+  }
+
   async insert(row: NewBudgetRow): Promise<BudgetRow> {
     const [inserted] = await this.db.insert(budgets).values(row).returning();
     return inserted as BudgetRow;

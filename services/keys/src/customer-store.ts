@@ -23,13 +23,23 @@ export class CustomerStore {
     return (await this.budgets.oneInForce(inserted)) as CustomerRow;
   }
 
-  async update(userId: string, patch: CustomerPatch): Promise<CustomerRow | undefined> {
-    const [row] = await this.db
-      .update(customers)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(eq(customers.userId, userId))
-      .returning();
-    return this.budgets.oneInForce(row);
+  /**
+   * Changes a customer, and makes `alongside`'s changes (its budget's spend
+   * carried to a new window), given the customer with the limits in force,
+   * in the same transaction (which reads its budget too: on the embedded
+   * database it holds the one connection).
+   */
+  update(userId: string, patch: CustomerPatch, alongside: (tx: Db, row: CustomerRow) => Promise<void>): Promise<CustomerRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [updated] = await tx
+        .update(customers)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(eq(customers.userId, userId))
+        .returning();
+      const row = await this.budgets.in(tx).oneInForce(updated);
+      if (row) await alongside(tx, row);
+      return row;
+    });
   }
 
   /** Blocks or unblocks the customers, making those not yet known (blocked, as LiteLLM's /customer/block does). */

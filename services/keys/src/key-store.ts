@@ -44,36 +44,41 @@ export class KeyStore {
   }
 
   /**
-   * Runs a write that puts a key in team `teamId` holding the team's row
-   * (FOR SHARE): a team deleted meanwhile (TeamStore.delete locks its rows
-   * first) waits for the write and takes the key with it, and one deleted
-   * first leaves the write to find no team (a 400). No team: no lock.
+   * Runs a key's write in a transaction, with what must commit with it
+   * (`alongside`, given the key as written, when it wrote one: its budget's
+   * spend carried to a new window). A write that puts the key in team
+   * `teamId` holds the team's row (FOR SHARE): a team deleted meanwhile
+   * (TeamStore.delete locks its rows first) waits for the write and takes
+   * the key with it, and one deleted first leaves the write to find no team
+   * (a 400).
    */
-  private inTeam<T>(teamId: string | undefined, write: (db: Db) => Promise<T>): Promise<T> {
-    if (!teamId) return write(this.db);
+  private writeKey(teamId: string | undefined, write: (tx: Db) => Promise<KeyRow | undefined>, alongside?: (tx: Db, row: KeyRow) => Promise<void>): Promise<KeyRow | undefined> {
     return this.db.transaction(async (tx) => {
-      const [team] = await tx.select({ id: teams.teamId }).from(teams).where(eq(teams.teamId, teamId)).for("share");
-      if (!team) throw noSuchTeam(teamId);
-      return write(tx);
+      if (teamId) {
+        const [team] = await tx.select({ id: teams.teamId }).from(teams).where(eq(teams.teamId, teamId)).for("share");
+        if (!team) throw noSuchTeam(teamId);
+      }
+      const row = await write(tx);
+      if (row) await alongside?.(tx, row);
+      return row;
     });
   }
 
-  insert(row: NewKeyRow): Promise<KeyRow> {
-    return this.inTeam(row.teamId, async (db) => {
-      const [inserted] = await db.insert(virtualKeys).values(row).returning();
-      return inserted as KeyRow;
-    });
+  async insert(row: NewKeyRow, alongside?: (tx: Db, row: KeyRow) => Promise<void>): Promise<KeyRow> {
+    const inserted = await this.writeKey(row.teamId, async (tx) => (await tx.insert(virtualKeys).values(row).returning())[0], alongside);
+    return inserted as KeyRow;
   }
 
-  update(id: string, patch: KeyPatch): Promise<KeyRow | undefined> {
-    return this.inTeam(patch.teamId, async (db) => {
-      const [row] = await db
+  update(id: string, patch: KeyPatch, alongside: (tx: Db, row: KeyRow) => Promise<void>): Promise<KeyRow | undefined> {
+    const write = async (tx: Db) => {
+      const [row] = await tx
         .update(virtualKeys)
         .set({ ...patch, updatedAt: new Date() })
         .where(eq(virtualKeys.id, id))
         .returning();
       return row;
-    });
+    };
+    return this.writeKey(patch.teamId, write, alongside);
   }
 
   /**
@@ -81,15 +86,16 @@ export class KeyStore {
    * joins previous_key_hashes in the same statement): of regenerations
    * racing from the same key, one changes it and the others find nothing.
    */
-  rekey(id: string, oldHash: string, keyHash: string, keyName: string, patch: KeyPatch): Promise<KeyRow | undefined> {
-    return this.inTeam(patch.teamId, async (db) => {
-      const [row] = await db
+  rekey(id: string, oldHash: string, keyHash: string, keyName: string, patch: KeyPatch, alongside: (tx: Db, row: KeyRow) => Promise<void>): Promise<KeyRow | undefined> {
+    const write = async (tx: Db) => {
+      const [row] = await tx
         .update(virtualKeys)
         .set({ ...patch, keyHash, keyName, previousKeyHashes: sql`array_append(${virtualKeys.previousKeyHashes}, ${virtualKeys.keyHash})`, updatedAt: new Date() })
         .where(and(eq(virtualKeys.id, id), eq(virtualKeys.keyHash, oldHash)))
         .returning();
       return row;
-    });
+    };
+    return this.writeKey(patch.teamId, write, alongside);
   }
 
   async byHash(hash: string): Promise<KeyRow | undefined> {

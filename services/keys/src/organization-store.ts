@@ -25,13 +25,18 @@ export class OrganizationStore {
     return (await this.budgets.oneInForce(inserted)) as OrganizationRow;
   }
 
-  async update(organizationId: string, patch: OrganizationPatch): Promise<OrganizationRow | undefined> {
-    const [row] = await this.db
-      .update(organizations)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(eq(organizations.organizationId, organizationId))
-      .returning();
-    return this.budgets.oneInForce(row);
+  /** As CustomerStore.update, for an organization. */
+  update(organizationId: string, patch: OrganizationPatch, alongside: (tx: Db, row: OrganizationRow) => Promise<void>): Promise<OrganizationRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [updated] = await tx
+        .update(organizations)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(eq(organizations.organizationId, organizationId))
+        .returning();
+      const row = await this.budgets.in(tx).oneInForce(updated);
+      if (row) await alongside(tx, row);
+      return row;
+    });
   }
 
   /** As TeamStore.changeMembers: the row is locked while its members change, so changes made at once on several replicas all apply. */

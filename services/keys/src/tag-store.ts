@@ -15,13 +15,17 @@ export class TagStore {
     return inserted as TagRow;
   }
 
-  async update(name: string, patch: TagPatch): Promise<TagRow | undefined> {
-    const [row] = await this.db
-      .update(tags)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(eq(tags.name, name))
-      .returning();
-    return row;
+  /** Changes a tag, and makes `alongside`'s changes (its budget's spend carried to a new window) in the same transaction. */
+  update(name: string, patch: TagPatch, alongside: (tx: Db, row: TagRow) => Promise<void>): Promise<TagRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(tags)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(eq(tags.name, name))
+        .returning();
+      if (row) await alongside(tx, row);
+      return row;
+    });
   }
 
   async byNames(names: string[]): Promise<TagRow[]> {

@@ -33,13 +33,17 @@ export class TeamStore {
     return inserted as TeamRow;
   }
 
-  async update(teamId: string, patch: TeamPatch): Promise<TeamRow | undefined> {
-    const [row] = await this.db
-      .update(teams)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(eq(teams.teamId, teamId))
-      .returning();
-    return row;
+  /** Changes a team, and makes `alongside`'s changes (its budget's spend carried to a new window) in the same transaction. */
+  update(teamId: string, patch: TeamPatch, alongside: (tx: Db, row: TeamRow) => Promise<void>): Promise<TeamRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(teams)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(eq(teams.teamId, teamId))
+        .returning();
+      if (row) await alongside(tx, row);
+      return row;
+    });
   }
 
   /**
@@ -71,7 +75,7 @@ export class TeamStore {
   /**
    * Deletes the teams and, as LiteLLM does, every key that names one of them,
    * in one transaction; the teams are locked first, so a key put in one
-   * meanwhile is either deleted with it or refused (KeyStore.inTeam).
+   * meanwhile is either deleted with it or refused (KeyStore.writeKey).
    */
   async delete(teamIds: string[]): Promise<{ teams: TeamRow[]; keys: KeyRow[] }> {
     return this.db.transaction(async (tx) => {

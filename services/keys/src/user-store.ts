@@ -46,13 +46,17 @@ export class UserStore {
     return inserted.length > 0;
   }
 
-  async update(userId: string, patch: UserPatch): Promise<UserRow | undefined> {
-    const [row] = await this.db
-      .update(users)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(eq(users.userId, userId))
-      .returning();
-    return row;
+  /** Changes a user, and makes `alongside`'s changes (its budget's spend carried to a new window) in the same transaction. */
+  update(userId: string, patch: UserPatch, alongside: (tx: Db, row: UserRow) => Promise<void>): Promise<UserRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(users)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(eq(users.userId, userId))
+        .returning();
+      if (row) await alongside(tx, row);
+      return row;
+    });
   }
 
   async byId(userId: string): Promise<UserRow | undefined> {

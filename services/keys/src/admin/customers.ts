@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { END_USER_MAX_CHARS, gatewayError, pgErrorCode } from "@gateway/common";
+import { END_USER_MAX_CHARS, gatewayError, pgErrorCode, type Db } from "@gateway/common";
 import type { CreateCustomerRequest, Customer, DeleteCustomersRequest, GetCustomerRequest, UpdateCustomerRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { customerAllowanceId, customerLimits, toCustomerProto, type CustomerRow } from "../customer-record.js";
 import { withKnownBudget } from "./budgets.js";
@@ -55,9 +55,9 @@ export async function createCustomer(deps: AdminDeps, req: CreateCustomerRequest
 export async function updateCustomer(deps: AdminDeps, req: UpdateCustomerRequest): Promise<{ customer: Customer }> {
   const current = await existing(deps, req.userId, "user_id");
   const patch = customerSettingsPatch(req.settings);
-  const row = await withKnownBudget(patch.budgetId, () => deps.customerStore.update(current.userId, patch));
+  const carry = (tx: Db, row: CustomerRow) => carrySpend(deps.allowances.in(tx), customerLimits(current), customerLimits(row), req.spendBefore);
+  const row = await withKnownBudget(patch.budgetId, () => deps.customerStore.update(current.userId, patch, carry));
   if (!row) throw notFound([req.userId], "user_id");
-  await carrySpend(deps, customerLimits(current), customerLimits(row), req.spendBefore);
   await deps.customers.changed();
   return { customer: await customerView(deps, row) };
 }

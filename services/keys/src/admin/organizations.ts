@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, readsAll } from "@gateway/common";
+import { gatewayError, readsAll, type Db } from "@gateway/common";
 import {
   Access,
   OrganizationMembershipSchema,
@@ -89,9 +89,9 @@ export async function createOrganization(deps: AdminDeps, req: CreateOrganizatio
 export async function updateOrganization(deps: AdminDeps, req: UpdateOrganizationRequest): Promise<{ organization: Organization }> {
   const current = await existing(deps, req.organizationId);
   const patch = organizationSettingsPatch(req.settings);
-  const row = await withKnownBudget(patch.budgetId, () => deps.organizationStore.update(current.organizationId, patch));
+  const carry = (tx: Db, row: OrganizationRow) => carrySpend(deps.allowances.in(tx), toOrganizationRecord(current), toOrganizationRecord(row), req.spendBefore);
+  const row = await withKnownBudget(patch.budgetId, () => deps.organizationStore.update(current.organizationId, patch, carry));
   if (!row) throw notFound(req.organizationId);
-  await carrySpend(deps, toOrganizationRecord(current), toOrganizationRecord(row), req.spendBefore);
   await deps.organizations.changed();
   return { organization: await organizationView(deps, row) };
 }

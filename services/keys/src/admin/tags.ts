@@ -44,9 +44,8 @@ export async function createTag(deps: AdminDeps, req: CreateTagRequest): Promise
 
 export async function updateTag(deps: AdminDeps, req: UpdateTagRequest): Promise<{ tag: Tag }> {
   const current = await existing(deps, req.name);
-  const row = await deps.tagStore.update(current.name, tagSettingsPatch(req.settings));
+  const row = await deps.tagStore.update(current.name, tagSettingsPatch(req.settings), (tx, row) => carrySpend(deps.allowances.in(tx), tagLimits(current), tagLimits(row), req.spendBefore));
   if (!row) throw notFound(req.name);
-  await carrySpend(deps, tagLimits(current), tagLimits(row), req.spendBefore);
   await deps.tags.changed();
   return { tag: await tagView(deps, row) };
 }

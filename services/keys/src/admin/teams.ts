@@ -76,9 +76,10 @@ export async function createTeam(deps: AdminDeps, req: CreateTeamRequest, caller
 async function patchTeam(deps: AdminDeps, teamId: string, patch: TeamPatch, spendBefore?: number): Promise<{ team: Team }> {
   const current = await existing(deps, teamId);
   await checkTeamOrganization(deps, patch, current);
-  const row = await inOrganization(patch.organizationId, () => deps.teamStore.update(current.teamId, patch));
+  const row = await inOrganization(patch.organizationId, () =>
+    deps.teamStore.update(current.teamId, patch, (tx, row) => carrySpend(deps.allowances.in(tx), toTeamRecord(current), toTeamRecord(row), spendBefore)),
+  );
   if (!row) throw teamNotFound(teamId);
-  await carrySpend(deps, toTeamRecord(current), toTeamRecord(row), spendBefore);
   await deps.teams.changed();
   return { team: await teamView(deps, row) };
 }

@@ -1,9 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { KeyRef, UpdateKeyRequest, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
-import { toRecord } from "../key-record.js";
 import type { KeyPatch } from "../key-store.js";
-import { carrySpend, setBudgetSpend, spendOffsetPatch } from "./carry-spend.js";
+import { keyBudgetChange, spendOffsetPatch, writeSpendBefore } from "./carry-spend.js";
 import { checkOwnKeyWrite, keyToChange, type Caller } from "./access.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { boundKeyLimits } from "./key-rules.js";
@@ -18,10 +17,10 @@ async function patchKey(deps: AdminDeps, caller: Caller, ref: KeyRef | undefined
   boundKeyLimits(deps, patch, false);
   await checkKeyTeam(deps, patch, current);
   await checkKeyOrganization(deps, patch, current);
-  const row = await uniquely("that key_alias", () => inOrganization(patch.organizationId, () => deps.store.update(current.id, patch)));
+  await writeSpendBefore(deps, spendTo);
+  const budgetChange = keyBudgetChange(deps, current, spendBefore, spendTo);
+  const row = await uniquely("that key_alias", () => inOrganization(patch.organizationId, () => deps.store.update(current.id, patch, budgetChange)));
   if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
-  await carrySpend(deps, toRecord(current), toRecord(row), spendBefore);
-  await setBudgetSpend(deps, toRecord(row), spendTo);
   await deps.cache.changed(row.keyHash);
   return keyView(deps, row);
 }

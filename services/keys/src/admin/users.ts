@@ -86,9 +86,9 @@ async function findUser(deps: AdminDeps, userId: string, userEmail: string): Pro
 
 export async function updateUser(deps: AdminDeps, req: UpdateUserRequest): Promise<{ user: User }> {
   const current = await findUser(deps, req.userId, req.userEmail);
-  const row = await uniquely("that user_email", () => deps.userStore.update(current.userId, userSettingsPatch(req.settings)), 409);
+  const carry = (tx: Db, row: UserRow) => carrySpend(deps.allowances.in(tx), userLimits(current), userLimits(row), req.spendBefore);
+  const row = await uniquely("that user_email", () => deps.userStore.update(current.userId, userSettingsPatch(req.settings), carry), 409);
   if (!row) throw userNotFound(current.userId);
-  await carrySpend(deps, userLimits(current), userLimits(row), req.spendBefore);
   await deps.users.changed();
   return { user: await userView(deps, row) };
 }
