@@ -4,11 +4,13 @@ import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import type { ConnectRouter, Transport } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
+import type { DatabaseProbe } from "./database-probe.js";
 import { serviceErrorInterceptor } from "./errors.js";
 import { H2Handlers } from "./h2-handlers.js";
 import { h2Transport } from "./h2-transport.js";
 import type { InternalCredential } from "./internal-credential.js";
 import { sendMetrics } from "./metrics.js";
+import { readinessAnswer } from "./readiness.js";
 import { traceClientInterceptor, traceServerInterceptor, tracingEnabled } from "./tracing.js";
 
 export interface ConnectServer {
@@ -27,6 +29,8 @@ export interface ServeOptions {
   credential: InternalCredential;
   /** Answers /health/liveliness and /health/readiness next to the RPCs. */
   ready?: () => boolean;
+  /** The service's database, for readiness's "db" field. */
+  database?: DatabaseProbe | undefined;
   /** Called when closing starts: streams that never end by themselves end now. */
   closing?: () => void;
   /** The largest request message taken, in bytes, so whoever reaches the port cannot fill its memory (default 64 MiB). */
@@ -55,9 +59,13 @@ export async function serveConnect(routes: (router: ConnectRouter) => void, opti
     interceptors: tracingEnabled() ? [traceServerInterceptor, serviceErrorInterceptor, options.credential.gate] : [serviceErrorInterceptor, options.credential.gate],
     fallback(req, res) {
       if (req.url === "/metrics") return void sendMetrics(res);
-      const ready = options.ready?.() ?? true;
-      const status = req.url === "/health/liveliness" ? 200 : req.url === "/health/readiness" ? (ready ? 200 : 503) : 404;
-      res.writeHead(status);
+      if (req.url === "/health/readiness") {
+        return void readinessAnswer(options.ready?.() ?? true, options.database).then(({ status, body }) => {
+          res.writeHead(status, { "content-type": "application/json" });
+          res.end(JSON.stringify(body));
+        });
+      }
+      res.writeHead(req.url === "/health/liveliness" ? 200 : 404);
       res.end();
     },
   });

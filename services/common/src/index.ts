@@ -27,6 +27,8 @@ export { WildcardName } from "./wildcard-name.js";
 export { serveConnect, connectTransport, type ConnectServer, type ServeOptions } from "./connect.js";
 export { INTERNAL_CREDENTIAL_HEADER, InternalCredential } from "./internal-credential.js";
 export { databaseUnreachable, driverMessage, openDatabase, pgErrorCode, rowsOf, type Database, type DatabaseOptions, type Db } from "./database.js";
+export { DatabaseProbe } from "./database-probe.js";
+export { readinessAnswer } from "./readiness.js";
 export { openPglite } from "./pglite.js";
 export { DIRECT_PROTOCOL, directClient } from "./direct-client.js";
 export { transportClient } from "./transport-client.js";

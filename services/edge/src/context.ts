@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Logger, ObjectIds, PassThroughRoutes } from "@gateway/common";
+import type { DatabaseProbe, Logger, ObjectIds, PassThroughRoutes } from "@gateway/common";
 import type { AllowedIps } from "./allowed-ips.js";
 import type { AuthCache } from "./auth-cache.js";
 import type { Peers } from "./peers.js";
@@ -33,6 +33,8 @@ export interface EdgeOptions {
   objectIds: ObjectIds;
   /** Whether the services behind the edge are ready to serve. */
   ready: () => boolean;
+  /** The database of the services in this process, for readiness's "db" field; absent on a split edge, which holds none. */
+  database?: DatabaseProbe | undefined;
 }
 
 /** One HTTP request on its way through the edge. */

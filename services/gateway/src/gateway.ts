@@ -6,6 +6,7 @@ import {
   asksLiteLLMMetrics,
   ConfigError,
   createLogger,
+  DatabaseProbe,
   directClient,
   gatewaySecret,
   ignoredSettings,
@@ -82,6 +83,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let reloadRouter = () => Promise.resolve();
   let routerReady = () => true;
   let databaseAlive = () => true;
+  // Readiness's "db" field (only readiness asks it; model calls never wait on it).
+  let databaseProbe: DatabaseProbe | undefined;
   try {
     if (needsBus) {
       bus = await openBus(options, logger);
@@ -94,6 +97,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         ...(connectTimeoutSeconds !== undefined && { connectTimeoutSeconds }),
       }));
       closers.unshift(() => database!.close());
+      databaseProbe = new DatabaseProbe(database.db);
     }
     // Each starter registers its own shutdown steps. Steps run in reverse:
     // the router (started last) flushes its usage events before accounting
@@ -166,6 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           passThrough: PassThroughRoutes.fromConfig(config),
           objectIds: new ObjectIds(gatewaySecret(config)),
           ready: () => ready && routerReady() && databaseAlive(),
+          database: databaseProbe,
         },
         tlsFiles(options),
       );
@@ -180,6 +185,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         host: options.host,
         credential,
         ready: () => ready && routerReady() && databaseAlive(),
+        database: databaseProbe,
         ...("closing" in service && { closing: service.closing }),
         // A model call's body, as the edge took it, and the rest of its message.
         maxMessageBytes: maxBodyBytes + MESSAGE_OVERHEAD_BYTES,

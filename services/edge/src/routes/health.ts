@@ -1,3 +1,4 @@
+import { readinessAnswer } from "@gateway/common";
 import type { RequestContext } from "../context.js";
 import { sendJson } from "../http.js";
 
@@ -6,9 +7,9 @@ export async function liveliness(ctx: RequestContext): Promise<void> {
 }
 
 export async function readiness(ctx: RequestContext): Promise<void> {
-  const ready = ctx.options.ready();
-  // LiteLLM's "db" field, which monitors read; ready includes the database answering (a split edge has none of its own).
-  sendJson(ctx.res, ready ? 200 : 503, ready ? { status: "healthy", db: "connected" } : { status: "unhealthy" });
+  // A split edge holds no database, so its answer has no "db" field.
+  const { status, body } = await readinessAnswer(ctx.options.ready(), ctx.options.database);
+  sendJson(ctx.res, status, body);
 }
 
 /** GET /test: LiteLLM's old check that the server answers (no key needed). */
