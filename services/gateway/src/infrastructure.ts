@@ -74,7 +74,8 @@ export async function openGatewayDatabase(
         throw new StartupError(`cannot ${toChange ? "use" : "reach"} ${where}: ${driverMessage(err)}`, toChange);
       }
     });
-    return { database, alive: () => true };
+    const migrate: Database["migrate"] = (folder, schema) => database.migrate(folder, schema).catch((err: unknown) => migrationBroke(err, schema, where));
+    return { database: { ...database, migrate }, alive: () => true };
   }
   if (options.service !== "all") {
     throw new UsageError(`DATABASE_URL must be set when running the ${options.service} service on its own`);
@@ -87,6 +88,19 @@ export async function openGatewayDatabase(
   });
   const database = await openDatabase({ embeddedSocket: embedded.socketPath });
   return { database: { ...database, close: () => database.close().finally(() => embedded.stop()) }, alive: embedded.running };
+}
+
+/**
+ * A migration's connection that broke (Postgres restarted, failed over, or
+ * the network dropped) becomes one line for the start's log instead of the
+ * driver's stack trace; any other failure stays as it is.
+ */
+function migrationBroke(err: unknown, schema: string, where: string): never {
+  if (!databaseUnreachable(err)) throw err;
+  throw new StartupError(
+    `the ${schema} schema's migrations did not finish: the connection to ${where} broke: ${driverMessage(err)}; ` +
+      "they run in one transaction (all or none), and the next start runs those not applied",
+  );
 }
 
 /**
