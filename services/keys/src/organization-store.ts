@@ -40,7 +40,11 @@ export class OrganizationStore {
   }
 
   /** As TeamStore.changeMembers: the row is locked while its members change, so changes made at once on several replicas all apply. */
-  async changeMembers(organizationId: string, change: (members: OrganizationMember[]) => OrganizationMember[]): Promise<OrganizationRow | undefined> {
+  async changeMembers(
+    organizationId: string,
+    change: (members: OrganizationMember[]) => OrganizationMember[],
+    alongside?: (tx: Db, row: OrganizationRow) => Promise<void>,
+  ): Promise<OrganizationRow | undefined> {
     const changed = await this.db.transaction(async (tx) => {
       const [row] = await tx.select().from(organizations).where(eq(organizations.organizationId, organizationId)).for("update");
       if (!row) return undefined;
@@ -49,6 +53,7 @@ export class OrganizationStore {
         .set({ members: change(membersOf(row)), updatedAt: new Date() })
         .where(eq(organizations.organizationId, organizationId))
         .returning();
+      if (updated && alongside) await alongside(tx, updated);
       return updated;
     });
     return this.budgets.oneInForce(changed);

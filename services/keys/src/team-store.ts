@@ -54,9 +54,13 @@ export class TeamStore {
     return this.db.transaction((tx) => changeTeamIn(tx, teamId, change));
   }
 
-  /** change() of the members alone. */
-  changeMembers(teamId: string, change: (members: unknown[]) => unknown[]): Promise<TeamRow | undefined> {
-    return this.db.transaction((tx) => changeMembersIn(tx, teamId, change));
+  /** change() of the members alone, making `alongside`'s changes (a removed member's spend forgotten) in the same transaction. */
+  changeMembers(teamId: string, change: (members: unknown[]) => unknown[], alongside?: (tx: Db, row: TeamRow) => Promise<void>): Promise<TeamRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const row = await changeMembersIn(tx, teamId, change);
+      if (row && alongside) await alongside(tx, row);
+      return row;
+    });
   }
 
   async byId(teamId: string): Promise<TeamRow | undefined> {

@@ -18,6 +18,14 @@ export interface UserListFilter {
   teamId: string;
 }
 
+/** What UserStore.delete deleted: the users and their keys, and the teams and organizations they were taken out of. */
+export interface DeletedUsers {
+  users: UserRow[];
+  keys: KeyRow[];
+  teams: Pick<TeamRow, "teamId" | "createdAt">[];
+  organizations: Pick<OrganizationRow, "organizationId" | "createdAt">[];
+}
+
 /** A team's members_with_roles holds a member with this user_id. */
 const namesMember = (userId: SQL | string) => sql`${teams.membersWithRoles} @> jsonb_build_array(jsonb_build_object('user_id', ${userId}::text))`;
 
@@ -111,15 +119,11 @@ export class UserStore {
 
   /**
    * Deletes the users, as LiteLLM does with their keys and their places in
-   * teams' and organizations' members, in one transaction; answers the teams
-   * and organizations whose members changed.
+   * teams' and organizations' members, and makes `alongside`'s changes (what
+   * they spent forgotten), in one transaction; answers the teams and
+   * organizations whose members changed.
    */
-  async delete(userIds: string[]): Promise<{
-    users: UserRow[];
-    keys: KeyRow[];
-    teams: Pick<TeamRow, "teamId" | "createdAt">[];
-    organizations: Pick<OrganizationRow, "organizationId" | "createdAt">[];
-  }> {
+  async delete(userIds: string[], alongside: (tx: Db, deleted: DeletedUsers) => Promise<void>): Promise<DeletedUsers> {
     return this.db.transaction(async (tx) => {
       const keys = await tx.delete(virtualKeys).where(inArray(virtualKeys.userId, userIds)).returning();
       const member = sql`m->>'user_id'`;
@@ -135,8 +139,9 @@ export class UserStore {
         .set({ members: without(organizations.members), updatedAt: new Date() })
         .where(holding(organizations.members))
         .returning({ organizationId: organizations.organizationId, createdAt: organizations.createdAt });
-      const deleted = await tx.delete(users).where(inArray(users.userId, userIds)).returning();
-      return { users: deleted, keys, teams: changedTeams, organizations: changedOrganizations };
+      const deleted = { users: await tx.delete(users).where(inArray(users.userId, userIds)).returning(), keys, teams: changedTeams, organizations: changedOrganizations };
+      await alongside(tx, deleted);
+      return deleted;
     });
   }
 }

@@ -3,20 +3,22 @@ import { MemoryBus, openDatabase, type Database } from "@gateway/common";
 import { TcpProxy, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKeys } from "../src/index.js";
-import { asMaster, clientOf, config, keysPostgres, logger, type Keys, type KeysClient } from "./support.js";
+import { asMaster, clientOf, config, keysPostgres, logger, RESERVATION, type Keys, type KeysClient } from "./support.js";
 
 // Changes that move a budget to another window (a budget_duration given, a
-// max_budget set where there was none) with their spend: the keys service's
-// connections to the real Postgres pass through a proxy that, when armed,
-// cuts the connection that is about to change a budget window's spend (to
-// move, carry or set it), as a network blip or a failover can, after the
-// change's row was written.
+// max_budget set where there was none) with their spend, and removals that
+// forget a member's spend: the keys service's connections to the real
+// Postgres pass through a proxy that, when armed, cuts the connection that
+// is about to change a budget window's spend (to move, carry, set or forget
+// it), as a network blip or a failover can, after the change's row was
+// written.
 
 let testDatabase: TestDatabase;
 let database: Database;
 let keys: Keys;
 let proxy: TcpProxy;
-let armed = false;
+/** What the next statement to cut sends (any of these): none, the proxy cuts nothing. */
+let cutOn: readonly string[] = [];
 
 /** What the statements that move, carry and set a budget window's spend (AllowanceStore's moveSpend, carrySpend, setSpend) start with. */
 const spendChange = ["SET carried_to =", 'insert into "keys"."allowances"'];
@@ -28,8 +30,8 @@ beforeAll(async () => {
     { host: url.hostname, port: Number(url.port || 5432) },
     {
       fromClient: (bytes, connection) => {
-        if (armed && spendChange.some((statement) => bytes.includes(statement))) {
-          armed = false;
+        if (cutOn.some((sent) => bytes.includes(sent))) {
+          cutOn = [];
           return connection.cut();
         }
         connection.target.write(bytes);
@@ -126,15 +128,104 @@ describe("a change to another budget window whose connection is cut before its s
   it.each(routes)("$name makes nothing, so the change tried again starts the window from what was spent", async (route) => {
     const client = clientOf(keys);
     await route.make(client);
-    armed = true;
+    cutOn = spendChange;
     const failed = await route.change(client).then(
       () => undefined,
       (err: unknown) => err,
     );
-    expect(armed).toBe(false);
+    expect(cutOn).toEqual([]);
     // (Unavailable through the gateway's interceptors, which this transport has not.)
     expect(failed).toBeInstanceOf(ConnectError);
     await route.change(client);
     expect(await route.spend(client)).toBeCloseTo(route.spent, 9);
+  });
+});
+
+/** A removal of a member (`userId`) with a budget where `make` put it, the member put back after, and what its budget there shows spent. */
+interface Removal {
+  name: string;
+  userId: string;
+  make: (client: KeysClient) => Promise<void>;
+  remove: (client: KeysClient) => Promise<unknown>;
+  addAgain: (client: KeysClient) => Promise<unknown>;
+  spend: (client: KeysClient) => Promise<number | undefined>;
+}
+
+/** What the member spends before its removal. */
+const SPENT = RESERVATION * 2;
+
+/** A request of `userId`'s key in the team, settled at SPENT. */
+async function spendIn(client: KeysClient, teamId: string, userId: string): Promise<void> {
+  const minted = await client.generateKey({ settings: { teamId, userId } }, asMaster);
+  const requestId = `${teamId}/${userId}`;
+  const auth = await client.authorize({ apiKey: minted.key, requestId, model: "fast-model", promptTokens: 10, maxTokens: 10 });
+  await client.release({ requestId, keyHash: minted.info!.keyHash, holder: auth.holder, cost: SPENT });
+}
+
+const teamMember = (userId: string) => JSON.stringify([{ role: "user", user_id: userId, max_budget_in_team: 10 }]);
+const teamMemberSpend = async (client: KeysClient, teamId: string, userId: string) => (await client.getTeam({ teamId }, asMaster)).memberSpend[userId];
+const addToOrganization = (client: KeysClient, userId: string) =>
+  client.addOrganizationMembers({ organizationId: "cut-members", membersJson: JSON.stringify([{ role: "internal_user", user_id: userId }]), maxBudgetInOrganization: 10 }, asMaster);
+
+const removals: Removal[] = [
+  {
+    name: "/team/member_delete",
+    userId: "cut-team-member",
+    make: async (client) => {
+      await client.createTeam({ teamId: "cut-members", settings: { membersWithRolesJson: teamMember("cut-team-member") } }, asMaster);
+      await spendIn(client, "cut-members", "cut-team-member");
+    },
+    remove: (client) => client.removeTeamMember({ teamId: "cut-members", userId: "cut-team-member" }, asMaster),
+    addAgain: (client) => client.addTeamMembers({ teamId: "cut-members", membersJson: teamMember("cut-team-member") }, asMaster),
+    spend: (client) => teamMemberSpend(client, "cut-members", "cut-team-member"),
+  },
+  {
+    name: "/organization/member_delete",
+    userId: "cut-organization-member",
+    make: async (client) => {
+      await client.createOrganization({ organizationId: "cut-members", settings: { organizationAlias: "cut-members" } }, asMaster);
+      await addToOrganization(client, "cut-organization-member");
+      await client.createTeam({ teamId: "cut-members-team", settings: { organizationId: "cut-members" } }, asMaster);
+      await spendIn(client, "cut-members-team", "cut-organization-member");
+    },
+    remove: (client) => client.removeOrganizationMember({ organizationId: "cut-members", userId: "cut-organization-member" }, asMaster),
+    addAgain: (client) => addToOrganization(client, "cut-organization-member"),
+    spend: async (client) => (await client.getOrganization({ organizationId: "cut-members" }, asMaster)).memberSpend["cut-organization-member"],
+  },
+  {
+    name: "/user/delete of a team's member",
+    userId: "cut-deleted-user",
+    make: async (client) => {
+      await client.createTeam({ teamId: "cut-deleted-users", settings: { membersWithRolesJson: teamMember("cut-deleted-user") } }, asMaster);
+      await spendIn(client, "cut-deleted-users", "cut-deleted-user");
+    },
+    remove: (client) => client.deleteUsers({ userIds: ["cut-deleted-user"] }, asMaster),
+    addAgain: async (client) => {
+      await client.createUser({ userId: "cut-deleted-user" }, asMaster);
+      await client.addTeamMembers({ teamId: "cut-deleted-users", membersJson: teamMember("cut-deleted-user") }, asMaster);
+    },
+    spend: (client) => teamMemberSpend(client, "cut-deleted-users", "cut-deleted-user"),
+  },
+];
+
+describe("a removal whose connection is cut as it forgets the member's spend", () => {
+  it.each(removals)("$name removes nothing, so the removal tried again forgets it and the member put back starts from 0", async (route) => {
+    const client = clientOf(keys);
+    await route.make(client);
+    // Read, so written: no spend of the member's is left to write meanwhile.
+    expect(await route.spend(client)).toBeCloseTo(SPENT, 9);
+    // The member's allowances are the only ones named after it (".../member/<user_id>"), and forgetting them the only statement of the removal to name them
+    // (as a parameter, sent every time, where a statement's text is not once its connection has prepared it).
+    cutOn = [`/member/${route.userId}`];
+    const failed = await route.remove(client).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(cutOn).toEqual([]);
+    expect(failed).toBeInstanceOf(ConnectError);
+    // The member is still there (the removal made nothing), so this removal is no 404 or 400.
+    await route.remove(client);
+    await route.addAgain(client);
+    expect(await route.spend(client)).toBe(0);
   });
 });

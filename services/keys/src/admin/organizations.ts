@@ -189,9 +189,14 @@ export async function addOrganizationMembers(
   return { organization: await organizationView(deps, row), userIds, updatedUsers: await listedUsersById(deps, [...new Set(userIds)]) };
 }
 
-async function changeMembers(deps: AdminDeps, organizationId: string, change: (members: OrganizationMember[]) => OrganizationMember[]): Promise<OrganizationRow> {
+async function changeMembers(
+  deps: AdminDeps,
+  organizationId: string,
+  change: (members: OrganizationMember[]) => OrganizationMember[],
+  alongside?: (tx: Db, row: OrganizationRow) => Promise<void>,
+): Promise<OrganizationRow> {
   if (organizationId === "") throw invalid("organization_id is required", "organization_id");
-  const row = await deps.organizationStore.changeMembers(organizationId, change);
+  const row = await deps.organizationStore.changeMembers(organizationId, change, alongside);
   if (!row) throw notFound(organizationId);
   await deps.organizations.changed();
   return row;
@@ -226,12 +231,18 @@ export async function updateOrganizationMember(deps: AdminDeps, req: UpdateOrgan
 export async function removeOrganizationMember(deps: AdminDeps, req: RemoveOrganizationMemberRequest, caller: Caller): Promise<{ organization: Organization }> {
   requireOrganizationAdmin(deps, caller, req.organizationId);
   const removed: OrganizationMember[] = [];
-  const row = await changeMembers(deps, req.organizationId, (members) => {
-    const i = memberIndex(members, req);
-    removed.push(members[i]!);
-    return members.filter((_, j) => j !== i);
-  });
-  await deps.allowances.forget(removed.map((m) => organizationMemberAllowanceId(row, m.user_id)));
+  // Forgotten with the removal, not after: added again, the member would otherwise find what it spent.
+  const forget = (tx: Db, row: OrganizationRow) => deps.allowances.in(tx).forget(removed.map((m) => organizationMemberAllowanceId(row, m.user_id)));
+  const row = await changeMembers(
+    deps,
+    req.organizationId,
+    (members) => {
+      const i = memberIndex(members, req);
+      removed.push(members[i]!);
+      return members.filter((_, j) => j !== i);
+    },
+    forget,
+  );
   return { organization: await organizationView(deps, row) };
 }
 

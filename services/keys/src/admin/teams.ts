@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { administers, ALL_PROXY_MODELS, gatewayError, readsAll } from "@gateway/common";
+import { administers, ALL_PROXY_MODELS, gatewayError, readsAll, type Db } from "@gateway/common";
 import {
   Access,
   type AddTeamMembersRequest,
@@ -155,8 +155,8 @@ async function changedTeam(deps: AdminDeps, teamId: string, row: TeamRow | undef
   return { team: await teamView(deps, row) };
 }
 
-const changeMembers = async (deps: AdminDeps, teamId: string, change: (members: TeamMember[]) => TeamMember[]) =>
-  changedTeam(deps, teamId, await deps.teamStore.changeMembers(requireTeamId(teamId), (members) => change(members as TeamMember[])));
+const changeMembers = async (deps: AdminDeps, teamId: string, change: (members: TeamMember[]) => TeamMember[], alongside?: (tx: Db, row: TeamRow) => Promise<void>) =>
+  changedTeam(deps, teamId, await deps.teamStore.changeMembers(requireTeamId(teamId), (members) => change(members as TeamMember[]), alongside));
 
 function memberError(message: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param: "member" });
@@ -233,15 +233,19 @@ export async function removeTeamMember(deps: AdminDeps, req: RemoveTeamMemberReq
   requireTeamAdmin(deps, caller, req.teamId);
   const gone = named(req.userId, req.userEmail);
   const removed: TeamMember[] = [];
-  const changed = await changeMembers(deps, req.teamId, (members) => {
-    const kept = members.filter((m) => !sameMember(m, gone));
-    if (kept.length === members.length) throw memberError(`${memberName(gone)} is not a member of team ${req.teamId}`);
-    removed.push(...members.filter((m) => sameMember(m, gone)));
-    return kept;
-  });
-  const team = { teamId: req.teamId, createdAt: new Date(Number(changed.team.createdAtMs)) };
-  await deps.allowances.forget(removed.flatMap((m) => (m.user_id === undefined ? [] : [memberAllowanceId(team, m.user_id)])));
-  return changed;
+  // Forgotten with the removal, not after: added again, the member would otherwise find what it spent.
+  const forget = (tx: Db, team: TeamRow) => deps.allowances.in(tx).forget(removed.flatMap((m) => (m.user_id === undefined ? [] : [memberAllowanceId(team, m.user_id)])));
+  return changeMembers(
+    deps,
+    req.teamId,
+    (members) => {
+      const kept = members.filter((m) => !sameMember(m, gone));
+      if (kept.length === members.length) throw memberError(`${memberName(gone)} is not a member of team ${req.teamId}`);
+      removed.push(...members.filter((m) => sameMember(m, gone)));
+      return kept;
+    },
+    forget,
+  );
 }
 
 /** Changes one member's role or limits within the team (LiteLLM's /team/member_update). */

@@ -18,6 +18,7 @@ import { keyName, newKey } from "../key-token.js";
 import { organizationMemberAllowanceId } from "../organization-record.js";
 import { memberAllowanceId, type TeamMember } from "../team-record.js";
 import { userAllowanceId, userLimits, type UserRow } from "../user-record.js";
+import type { DeletedUsers } from "../user-store.js";
 import { carrySpend } from "./carry-spend.js";
 import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
 import { checkKeyOrganization, inOrganization } from "./organization-rules.js";
@@ -120,22 +121,27 @@ export async function listUsers(deps: AdminDeps, req: ListUsersRequest): Promise
   return { users: await listedUsers(deps, rows, keys), total };
 }
 
-/** Deletes the users with their keys and team and organization memberships; every user named must exist, or nothing is deleted. */
-export async function deleteUsers(deps: AdminDeps, req: DeleteUsersRequest): Promise<{ deletedUserIds: string[]; deletedKeyHashes: string[] }> {
-  if (req.userIds.length === 0) throw gatewayError("user_ids is required", Code.InvalidArgument, { type: "invalid_request_error", param: "user_ids" });
-  for (const userId of req.userIds) await findUser(deps, userId, "");
-  const deleted = await deps.userStore.delete(req.userIds);
-  await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
-  await deps.users.changed();
-  if (deleted.teams.length > 0) await deps.teams.changed();
-  if (deleted.organizations.length > 0) await deps.organizations.changed();
-  // A user made again under the same id starts afresh as a member too.
+/** The allowances of deleted users: their keys', their own, and theirs as members of the teams and organizations they were in. */
+function spentBy(deleted: DeletedUsers): string[] {
   const gone = deleted.users.map((row) => row.userId);
-  await deps.allowances.forget([
+  return [
     ...deleted.keys.map((row) => row.id),
     ...deleted.users.map(userAllowanceId),
     ...deleted.teams.flatMap((team) => gone.map((userId) => memberAllowanceId(team, userId))),
     ...deleted.organizations.flatMap((organization) => gone.map((userId) => organizationMemberAllowanceId(organization, userId))),
-  ]);
+  ];
+}
+
+/** Deletes the users with their keys and team and organization memberships; every user named must exist, or nothing is deleted. */
+export async function deleteUsers(deps: AdminDeps, req: DeleteUsersRequest): Promise<{ deletedUserIds: string[]; deletedKeyHashes: string[] }> {
+  if (req.userIds.length === 0) throw gatewayError("user_ids is required", Code.InvalidArgument, { type: "invalid_request_error", param: "user_ids" });
+  for (const userId of req.userIds) await findUser(deps, userId, "");
+  // Forgotten with the users, not after: the same user made again and put
+  // back in a team or organization would otherwise find what it spent there.
+  const deleted = await deps.userStore.delete(req.userIds, (tx, deleted) => deps.allowances.in(tx).forget(spentBy(deleted)));
+  await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
+  await deps.users.changed();
+  if (deleted.teams.length > 0) await deps.teams.changed();
+  if (deleted.organizations.length > 0) await deps.organizations.changed();
   return { deletedUserIds: deleted.users.map((row) => row.userId), deletedKeyHashes: deleted.keys.map((row) => row.keyHash) };
 }
