@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { driverMessage } from "./database.js";
 import type { Logger } from "./logger.js";
 import { takeTogether, type Taking } from "./take-together.js";
@@ -5,18 +6,32 @@ import { takeTogether, type Taking } from "./take-together.js";
 /**
  * The shared side of leased limits (Postgres, one table per service): how
  * much all replicas together have taken of each allowance. Each method is
- * one atomic statement.
+ * one atomic statement. Takes, charges and give-backs carry an operation id
+ * (`op`, a UUID) that the store records as applied with them (allowance-ops.ts),
+ * so one whose answer was lost can be asked about or tried again.
  */
 export interface AllowanceLedger<Ref> {
   /** One string per allowance, for maps. */
   idOf(ref: Ref): string;
-  /** Takes `amount` if the total stays within `limit`; the new total, or undefined when it would not fit (nothing taken). */
-  take(ref: Ref, amount: number, limit: number): Promise<number | undefined>;
-  /** Adds `amount` whatever the limit: usage that already happened must be counted. */
-  charge(ref: Ref, amount: number): Promise<void>;
-  /** Gives back what a replica took and did not use. */
-  giveBack(ref: Ref, amount: number): Promise<void>;
+  /** Takes `amount` if the total stays within `limit`; the new total, or undefined when it would not fit (nothing taken, `op` not recorded). */
+  take(ref: Ref, amount: number, limit: number, op: string): Promise<number | undefined>;
+  /** Adds `amount` whatever the limit: usage that already happened must be counted. Only once per `op`, however often it is tried. */
+  charge(ref: Ref, amount: number, op: string): Promise<void>;
+  /** Gives back what a replica took and did not use. Only once per `op`, however often it is tried. */
+  giveBack(ref: Ref, amount: number, op: string): Promise<void>;
+  /** Whether the take `op` was made; once asked, it can no longer be. */
+  applied(op: string): Promise<boolean>;
+  /** Forgets the operations recorded more than `ageMs` ago. */
+  forgetOps(ageMs: number): Promise<void>;
 }
+
+/** One take, charge or give-back of an allowance: tried again, or asked about, under its id until the store answers. */
+export interface AllowanceOp {
+  op: string;
+  amount: number;
+}
+
+const newOp = (amount: number): AllowanceOp => ({ op: randomUUID(), amount });
 
 /** Budgets are counted in nano-dollars, so sums of small costs stay exact. */
 export const NANO = 1e9;
@@ -26,6 +41,10 @@ const IDLE_GIVE_BACK_MS = 1_000;
 // Take a tenth of a limit at a time: few database trips when there is room,
 // exact answers when there is little.
 const CHUNK_FRACTION = 0.1;
+// Operations are kept recorded in the store for a day (one tried again
+// later could apply twice), and forgotten every ten minutes.
+const OPS_KEPT_MS = 24 * 60 * 60_000;
+const FORGET_OPS_EVERY_MS = 10 * 60_000;
 
 /** This replica's share of one allowance (a key's limit of one kind, in one window, say). */
 export class Pool<Ref = unknown> {
@@ -42,8 +61,12 @@ export class Pool<Ref = unknown> {
   taking: Taking | undefined;
   /** Replaced by a pool under a changed limit: what its requests in flight free goes back to the store at once. */
   retired = false;
-  /** Part of `held` whose charge to the store failed (the database down): charged again at the next sweeps. */
-  uncharged = 0;
+  /** Charges that failed (the database down, or the answer lost), their amounts in `held`: tried again at the next sweeps, each as the same operation. */
+  uncharged: AllowanceOp[] = [];
+  /** Give-backs that failed, their amounts no longer in `held` (on their way to the store): tried again at the next sweeps, each as the same operation. */
+  ungiven: AllowanceOp[] = [];
+  /** Takes that failed, which the store may have made all the same: asked about at the next sweeps, and held if it did. */
+  unsure: AllowanceOp[] = [];
 
   constructor(
     readonly ref: Ref,
@@ -70,9 +93,10 @@ export class Pool<Ref = unknown> {
  */
 export class Allowances<Ref> {
   private readonly pools = new Map<string, Pool<Ref>>();
-  /** Pools no longer in `pools` (retired, or swept) whose give-back or charge failed: done at the next sweeps. */
+  /** Pools no longer in `pools` (retired, or swept) with operations that failed or free to give back: done at the next sweeps. */
   private readonly pending = new Set<Pool<Ref>>();
   private readonly sweeper: NodeJS.Timeout;
+  private opsForgottenAt = 0;
 
   constructor(
     private readonly store: AllowanceLedger<Ref>,
@@ -123,15 +147,32 @@ export class Allowances<Ref> {
   private async takeMore(pool: Pool<Ref>, need: number): Promise<boolean> {
     const chunk = Math.min(pool.limit, Math.max(need, Math.floor(pool.limit * CHUNK_FRACTION)));
     let taken = chunk;
-    let total = await this.store.take(pool.ref, chunk, pool.limit);
+    let total = await this.take(pool, chunk);
     if (total === undefined && chunk > need) {
       taken = need;
-      total = await this.store.take(pool.ref, need, pool.limit);
+      total = await this.take(pool, need);
     }
     if (total === undefined) return false;
     pool.held += taken;
     pool.others = total - pool.held;
     return true;
+  }
+
+  /**
+   * One take from the store. One that fails (not a refusal) may have been
+   * made all the same (Postgres ran it, the answer was lost): the request
+   * fails, and the sweeps ask the store about it, lest what it took stay
+   * granted with no replica holding it.
+   */
+  private async take(pool: Pool<Ref>, amount: number): Promise<number | undefined> {
+    const op = newOp(amount);
+    try {
+      return await this.store.take(pool.ref, amount, pool.limit, op.op);
+    } catch (err) {
+      pool.unsure.push(op);
+      this.keepPending(pool);
+      throw err;
+    }
   }
 
   /** Returns a reservation unused (a parallel slot, a failed request's budget). */
@@ -150,28 +191,76 @@ export class Allowances<Ref> {
     const over = pool.used - pool.held;
     if (over > 0) {
       pool.held += over;
-      void this.charge(pool, over);
+      void this.charge(pool, newOp(over));
     }
     if (pool.retired) this.retire(pool);
   }
 
   /**
-   * Charges the store with usage past what this replica held, and what an
-   * earlier charge left owing. One that fails (the database down) is owed
-   * and charged again at the next sweep: dropped, the other replicas would
-   * take room this replica's requests had used, and pass the limit by it.
+   * Charges the store with usage past what this replica held. One that
+   * fails (the database down) is owed and tried again at the next sweeps:
+   * dropped, the other replicas would take room this replica's requests had
+   * used, and pass the limit by it. It is tried as the same operation, since
+   * the store may have made it (the answer lost): made again, it counted twice.
    */
-  private charge(pool: Pool<Ref>, amount: number): Promise<void> {
-    const owed = pool.uncharged + amount;
-    pool.uncharged = 0;
-    return this.store.charge(pool.ref, owed).catch((err: unknown) => {
-      pool.uncharged += owed;
+  private charge(pool: Pool<Ref>, op: AllowanceOp): Promise<void> {
+    return this.store.charge(pool.ref, op.amount, op.op).catch((err: unknown) => {
+      pool.uncharged.push(op);
       this.keepPending(pool);
       this.logger.error({ err: driverMessage(err) }, "charging usage over the allowance failed; trying again in a second");
     });
   }
 
-  /** Has the sweeps finish a pool's failed give-back or charge also once it is no longer in use. */
+  /** Gives back `amount` of what the pool holds unused. */
+  private giveBack(pool: Pool<Ref>, amount: number): Promise<void> {
+    pool.held -= amount;
+    return this.tryGiveBack(pool, newOp(amount));
+  }
+
+  private tryGiveBack(pool: Pool<Ref>, op: AllowanceOp): Promise<void> {
+    return this.store.giveBack(pool.ref, op.amount, op.op).catch((err: unknown) => {
+      // The store may have made it (the answer lost) or not (Postgres down):
+      // it is tried again at the next sweeps as the same operation, which the
+      // store makes once, and stays out of what this replica holds meanwhile.
+      // Held again and given back anew, a give-back made but not answered
+      // was made twice, and the other replicas could take past the limit.
+      // Dropped, it stayed taken for good: parallel slots have no window to
+      // end, and a key whose slots were given back during a five-second
+      // outage was refused max_parallel_requests from then on.
+      pool.ungiven.push(op);
+      this.keepPending(pool);
+      this.logger.error({ err: driverMessage(err) }, "giving back an allowance failed; trying again in a second");
+    });
+  }
+
+  /** Asks the store whether a take that failed was made; if it was, the pool holds it (and gives it back when idle). */
+  private confirm(pool: Pool<Ref>, op: AllowanceOp): Promise<void> {
+    return this.store.applied(op.op).then(
+      (applied) => {
+        if (!applied) return;
+        pool.held += op.amount;
+        this.keepPending(pool);
+      },
+      (err: unknown) => {
+        pool.unsure.push(op);
+        this.keepPending(pool);
+        this.logger.error({ err: driverMessage(err) }, "asking whether a take of an allowance was made failed; asking again in a second");
+      },
+    );
+  }
+
+  /** Tries again the pool's failed operations with the store, each as it was; those that fail again stay for the next sweep. */
+  private retry(pool: Pool<Ref>): Promise<unknown> {
+    if (pool.uncharged.length + pool.ungiven.length + pool.unsure.length === 0) return Promise.resolve();
+    const [charges, giveBacks, takes] = [pool.uncharged.splice(0), pool.ungiven.splice(0), pool.unsure.splice(0)];
+    return Promise.all([
+      ...charges.map((op) => this.charge(pool, op)),
+      ...giveBacks.map((op) => this.tryGiveBack(pool, op)),
+      ...takes.map((op) => this.confirm(pool, op)),
+    ]);
+  }
+
+  /** Has the sweeps finish a pool's failed operations, and give back what it holds, also once it is no longer in use. */
   private keepPending(pool: Pool<Ref>): void {
     if (this.pools.get(this.store.idOf(pool.ref)) !== pool) this.pending.add(pool);
   }
@@ -191,29 +280,19 @@ export class Allowances<Ref> {
         this.pools.delete(id);
         continue;
       }
-      if (pool.uncharged > 0) void this.charge(pool, 0);
+      void this.retry(pool);
       if (pool.free > 0 && now - pool.lastUse >= IDLE_GIVE_BACK_MS) void this.giveBack(pool, pool.free);
     }
     for (const pool of this.pending) {
       this.pending.delete(pool);
       if (pool.endsAt <= now) continue;
-      if (pool.uncharged > 0) void this.charge(pool, 0);
+      void this.retry(pool);
       if (pool.free > 0) void this.giveBack(pool, pool.free);
     }
-  }
-
-  private giveBack(pool: Pool<Ref>, amount: number): Promise<void> {
-    pool.held -= amount;
-    return this.store.giveBack(pool.ref, amount).catch((err: unknown) => {
-      // The store still counts it as this replica's (Postgres down, say):
-      // so does this replica, and it tries again at the next sweep. Dropped
-      // here, it stayed taken for good: parallel slots have no window to
-      // end, and a key whose slots were given back during a five-second
-      // outage was refused max_parallel_requests from then on.
-      pool.held += amount;
-      this.keepPending(pool);
-      this.logger.error({ err: driverMessage(err) }, "giving back an allowance failed; trying again in a second");
-    });
+    if (now - this.opsForgottenAt >= FORGET_OPS_EVERY_MS) {
+      this.opsForgottenAt = now;
+      this.store.forgetOps(OPS_KEPT_MS).catch((err: unknown) => this.logger.warn({ err: driverMessage(err) }, "forgetting old allowance operations failed"));
+    }
   }
 
   /**
@@ -224,12 +303,17 @@ export class Allowances<Ref> {
    * and new requests take afresh, within the limit, from new pools.
    */
   async reclaim(match: (ref: Ref) => boolean): Promise<void> {
-    for (const [id, pool] of this.pools) {
+    for (const pool of [...this.pools.values(), ...this.pending]) {
       if (!match(pool.ref)) continue;
-      this.pools.delete(id);
+      this.pools.delete(this.store.idOf(pool.ref));
+      this.pending.delete(pool);
       pool.retired = true;
       pool.held = pool.used;
-      if (pool.used > 0) await this.store.charge(pool.ref, pool.used);
+      // What was on its way to or from the store is settled too: the store gave back all it counted as this replica's.
+      pool.uncharged = [];
+      pool.ungiven = [];
+      pool.unsure = [];
+      if (pool.used > 0) await this.store.charge(pool.ref, pool.used, randomUUID());
     }
   }
 
@@ -239,6 +323,11 @@ export class Allowances<Ref> {
     const now = Date.now();
     const open = [...this.pools.values(), ...this.pending].filter((p) => p.endsAt > now);
     this.pending.clear();
-    await Promise.all(open.flatMap((p) => [...(p.uncharged > 0 ? [this.charge(p, 0)] : []), ...(p.free > 0 ? [this.giveBack(p, p.free)] : [])]));
+    await Promise.all(
+      open.map(async (p) => {
+        await this.retry(p);
+        if (p.free > 0) await this.giveBack(p, p.free);
+      }),
+    );
   }
 }

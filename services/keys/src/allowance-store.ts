@@ -1,6 +1,18 @@
 import { and, eq, or, sql, type SQL } from "drizzle-orm";
-import { firstMaking, NANO, rowsOf, type AllowanceLedger, type Db, type SpendLedger, type SpendWrite } from "@gateway/common";
-import { allowances, parallelHolds, spendWriters } from "./db/schema.js";
+import {
+  appliedOp,
+  firstApplying,
+  firstMaking,
+  forgettingOps,
+  markApplied,
+  NANO,
+  rowsOf,
+  type AllowanceLedger,
+  type Db,
+  type SpendLedger,
+  type SpendWrite,
+} from "@gateway/common";
+import { allowanceOps, allowances, parallelHolds, spendWriters } from "./db/schema.js";
 
 export type AllowanceKind = (typeof allowances.kind.enumValues)[number];
 
@@ -46,12 +58,13 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
   }
 
   /**
-   * Takes `amount` if the total stays within `limit`; returns the new total,
-   * or undefined when it would not fit (nothing taken).
+   * Takes `amount` if the total stays within `limit`, recording `op` when it
+   * does; returns the new total, or undefined when it would not fit (nothing
+   * taken).
    */
-  async take(ref: AllowanceRef, amount: number, limit: number): Promise<number | undefined> {
+  async take(ref: AllowanceRef, amount: number, limit: number, op: string): Promise<number | undefined> {
     if (amount > limit) return undefined;
-    if (ref.kind === "parallel") return this.takeParallel(ref, amount, limit);
+    if (ref.kind === "parallel") return this.takeParallel(ref, amount, limit, op);
     const rows = rowsOf<{ granted: number }>(
       await this.db.execute(sql`
         WITH taken AS (
@@ -59,25 +72,30 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
           ON CONFLICT (key_id, kind, window_start) DO UPDATE SET granted = ${allowances}.granted + ${amount}
           WHERE ${allowances}.granted + ${amount} <= ${limit}
           RETURNING granted, carried_to
-        )${forwardGranted(ref, sql`(SELECT carried_to FROM taken)`, amount)}
+        ), mark AS (${markApplied(allowanceOps, op, sql`taken`)})${forwardGranted(ref, sql`(SELECT carried_to FROM taken)`, amount)}
         SELECT granted FROM taken`),
     );
     return rows[0]?.granted;
   }
 
-  /** take() for parallel slots: the total and this replica's part move together, in one statement. */
-  private async takeParallel(ref: AllowanceRef, amount: number, limit: number): Promise<number | undefined> {
+  /**
+   * take() for parallel slots, and their charge() (`limit` undefined:
+   * whatever the limit, once per `op`): the total and this replica's part
+   * move together, in one statement.
+   */
+  private async takeParallel(ref: AllowanceRef, amount: number, limit: number | undefined, op: string): Promise<number | undefined> {
+    const charging = limit === undefined;
     const rows = rowsOf<{ granted: number }>(
       await this.db.execute(sql`
-        WITH taken AS (
-          INSERT INTO ${allowances} (key_id, kind, window_start, granted) VALUES (${ref.keyId}, 'parallel', ${ref.windowStart}, ${amount})
+        WITH first AS (${charging ? firstApplying(allowanceOps, op) : sql`SELECT 1`}), taken AS (
+          INSERT INTO ${allowances} (key_id, kind, window_start, granted) SELECT ${ref.keyId}, 'parallel', ${ref.windowStart}, ${amount} FROM first
           ON CONFLICT (key_id, kind, window_start) DO UPDATE SET granted = ${allowances}.granted + ${amount}
-          WHERE ${allowances}.granted + ${amount} <= ${limit}
+          ${charging ? sql`` : sql`WHERE ${allowances}.granted + ${amount} <= ${limit}`}
           RETURNING granted
         ), part AS (
           INSERT INTO ${parallelHolds} (holder, key_id, held) SELECT ${this.holder}, ${ref.keyId}, ${amount} FROM taken
           ON CONFLICT (holder, key_id) DO UPDATE SET held = ${parallelHolds}.held + ${amount}
-        )
+        )${charging ? sql`` : sql`, mark AS (${markApplied(allowanceOps, op, sql`taken`)})`}
         SELECT granted FROM taken`),
     );
     return rows[0]?.granted;
@@ -87,40 +105,50 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * giveBack() for parallel slots: only what this replica's part still
    * holds (none once it was taken for dead and its part given back for it).
    */
-  private async giveBackParallel(ref: AllowanceRef, amount: number): Promise<void> {
+  private async giveBackParallel(ref: AllowanceRef, amount: number, op: string): Promise<void> {
     await this.db.execute(sql`
-      WITH part AS (
-        UPDATE ${parallelHolds} SET held = GREATEST(0, held - ${amount}) WHERE holder = ${this.holder} AND key_id = ${ref.keyId} RETURNING 1
+      WITH first AS (${firstApplying(allowanceOps, op)}), part AS (
+        UPDATE ${parallelHolds} SET held = GREATEST(0, held - ${amount})
+        WHERE holder = ${this.holder} AND key_id = ${ref.keyId} AND EXISTS (SELECT 1 FROM first)
+        RETURNING 1
       )
       UPDATE ${allowances} SET granted = GREATEST(0, granted - ${amount})
       WHERE key_id = ${ref.keyId} AND kind = 'parallel' AND window_start = ${ref.windowStart} AND EXISTS (SELECT 1 FROM part)`);
   }
 
-  /** Adds `amount` whatever the limit: usage that already happened must be counted. */
-  async charge(ref: AllowanceRef, amount: number): Promise<void> {
+  /** Adds `amount` whatever the limit: usage that already happened must be counted. Only once per `op`. */
+  async charge(ref: AllowanceRef, amount: number, op: string): Promise<void> {
     if (ref.kind === "parallel") {
-      await this.takeParallel(ref, amount, Number.MAX_VALUE);
+      await this.takeParallel(ref, amount, undefined, op);
       return;
     }
     await this.db.execute(sql`
-      WITH charged AS (
-        INSERT INTO ${allowances} (key_id, kind, window_start, granted) VALUES (${ref.keyId}, ${ref.kind}, ${ref.windowStart}, ${amount})
+      WITH first AS (${firstApplying(allowanceOps, op)}), charged AS (
+        INSERT INTO ${allowances} (key_id, kind, window_start, granted) SELECT ${ref.keyId}, ${ref.kind}, ${ref.windowStart}, ${amount} FROM first
         ON CONFLICT (key_id, kind, window_start) DO UPDATE SET granted = ${allowances}.granted + ${amount}
         RETURNING carried_to
       )${forwardGranted(ref, sql`(SELECT carried_to FROM charged)`, amount)}
       SELECT 1`);
   }
 
-  /** Gives back what a replica took and did not use. */
-  async giveBack(ref: AllowanceRef, amount: number): Promise<void> {
-    if (ref.kind === "parallel") return this.giveBackParallel(ref, amount);
+  /** Gives back what a replica took and did not use. Only once per `op`. */
+  async giveBack(ref: AllowanceRef, amount: number, op: string): Promise<void> {
+    if (ref.kind === "parallel") return this.giveBackParallel(ref, amount, op);
     await this.db.execute(sql`
-      WITH given AS (
+      WITH first AS (${firstApplying(allowanceOps, op)}), given AS (
         UPDATE ${allowances} SET granted = GREATEST(0, granted - ${amount})
-        WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart}
+        WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart} AND EXISTS (SELECT 1 FROM first)
         RETURNING carried_to
       )${forwardGranted(ref, sql`(SELECT carried_to FROM given)`, -amount)}
       SELECT 1`);
+  }
+
+  async applied(op: string): Promise<boolean> {
+    return rowsOf<{ applied: boolean }>(await this.db.execute(appliedOp(allowanceOps, op)))[0]?.applied === true;
+  }
+
+  async forgetOps(ageMs: number): Promise<void> {
+    await this.db.execute(forgettingOps(allowanceOps, ageMs));
   }
 
   async total(ref: AllowanceRef): Promise<number> {

@@ -22,14 +22,14 @@ const aWrite = () => ({ writer: randomUUID(), seq: 1 });
 class DownStore extends AllowanceStore {
   down = false;
 
-  override async giveBack(r: AllowanceRef, amount: number): Promise<void> {
+  override async giveBack(r: AllowanceRef, amount: number, op: string): Promise<void> {
     if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
-    return super.giveBack(r, amount);
+    return super.giveBack(r, amount, op);
   }
 
-  override async charge(r: AllowanceRef, amount: number): Promise<void> {
+  override async charge(r: AllowanceRef, amount: number, op: string): Promise<void> {
     if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
-    return super.charge(r, amount);
+    return super.charge(r, amount, op);
   }
 }
 
@@ -105,27 +105,27 @@ describe("allowances shared by replicas", () => {
     const at = (windowStart: number) => ({ keyId, kind: "budget" as const, windowStart });
     const [first, second, third] = [at(1_000), at(2_000), at(3_000)];
     // A replica took $2 of the first window; $1.5 of it settled.
-    await store.take(first, 2 * NANO, 100 * NANO);
+    await store.take(first, 2 * NANO, 100 * NANO, randomUUID());
     await store.addSpend(first, 1.5, aWrite());
     await store.moveSpend(first, second.windowStart);
     expect(await store.spend([second])).toEqual([1.5]);
     expect(await store.total(second)).toBe(2 * NANO);
     // A request admitted in the first window settles after the move, and the rest of the take goes back: the second follows.
     await store.addSpend(first, 0.25, aWrite());
-    await store.giveBack(first, 0.25 * NANO);
+    await store.giveBack(first, 0.25 * NANO, randomUUID());
     expect(await store.spend([first, second])).toEqual([1.75, 1.75]);
     expect([await store.total(first), await store.total(second)]).toEqual([1.75 * NANO, 1.75 * NANO]);
     // A replica that has not heard of the move yet takes from the first window: the second holds it too.
-    expect(await store.take(first, 0.5 * NANO, 100 * NANO)).toBe(2.25 * NANO);
+    expect(await store.take(first, 0.5 * NANO, 100 * NANO, randomUUID())).toBe(2.25 * NANO);
     expect(await store.total(second)).toBe(2.25 * NANO);
-    await store.charge(first, 0.125 * NANO);
+    await store.charge(first, 0.125 * NANO, randomUUID());
     expect(await store.total(second)).toBe(2.375 * NANO);
     // Moved again: what settles in either earlier window reaches the newest.
     await store.moveSpend(second, third.windowStart);
     await store.addSpend(first, 0.125, aWrite());
     await store.addSpend(second, 0.125, aWrite());
     expect(await store.spend([third])).toEqual([2]);
-    await store.giveBack(first, 0.375 * NANO);
+    await store.giveBack(first, 0.375 * NANO, randomUUID());
     expect(await store.total(third)).toBe(2 * NANO);
     // Back to the first window: it takes the newest's spend and stops forwarding; the others forward to it.
     await store.moveSpend(third, first.windowStart);
@@ -137,7 +137,7 @@ describe("allowances shared by replicas", () => {
   it("loses none of the spend settling in a window while its budget moves", async () => {
     const keyId = randomUUID();
     const [from, to] = [{ keyId, kind: "budget" as const, windowStart: 1_000 }, { keyId, kind: "budget" as const, windowStart: 2_000 }];
-    await store.take(from, NANO, 100 * NANO);
+    await store.take(from, NANO, 100 * NANO, randomUUID());
     const settle = (n: number) => Array.from({ length: n }, () => store.addSpend(from, 0.015625, aWrite()));
     const before = settle(100);
     await Promise.all(before.slice(0, 20));
@@ -147,6 +147,27 @@ describe("allowances shared by replicas", () => {
     const [old, moved] = await store.spend([from, to]);
     expect(old).toBe(250 * 0.015625);
     expect(moved).toBe(old);
+  });
+
+  it("makes a charge or give-back once per operation, however often it is tried, and no take under an operation asked about before it was made, for parallel slots as for budgets", async () => {
+    const taken = randomUUID();
+    for (const kind of ["parallel", "budget"] as const) {
+      const r = { keyId: randomUUID(), kind, windowStart: 0 };
+      expect(await store.take(r, 50, 100, kind === "budget" ? taken : randomUUID())).toBe(50);
+      // Each tried again: its connection closed after Postgres made it, say.
+      const [charge, giveBack] = [randomUUID(), randomUUID()];
+      for (let i = 0; i < 2; i++) await store.charge(r, 10, charge);
+      for (let i = 0; i < 2; i++) await store.giveBack(r, 20, giveBack);
+      expect(await store.total(r)).toBe(40);
+      // A take whose answer was lost, asked about before Postgres had it: it can no longer be made.
+      const late = randomUUID();
+      expect(await store.applied(late)).toBe(false);
+      await expect(store.take(r, 1, 100, late)).rejects.toThrow();
+      expect(await store.total(r)).toBe(40);
+    }
+    expect(await store.applied(taken)).toBe(true);
+    await store.forgetOps(0);
+    expect(await store.applied(taken)).toBe(false);
   });
 
   it("keeps what it could not give back (the database gone) and gives it back once it can, for parallel slots as for budgets", async () => {

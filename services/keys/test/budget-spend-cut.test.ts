@@ -55,7 +55,7 @@ describe("budget spend whose write's connection is cut", () => {
   it("counts the spend once when the write is tried again after Postgres made it", async () => {
     const store = new AllowanceStore(database.db, randomUUID());
     const ref = budget();
-    await store.take(ref, 1, 1_000);
+    await store.take(ref, 1, 1_000, randomUUID());
     const spend = new BudgetSpend(store, logger);
     try {
       spend.add(ref, 0.25);
@@ -72,7 +72,7 @@ describe("budget spend whose write's connection is cut", () => {
   it("counts every budget's spend once when a write Postgres never had is tried again after others were pending", async () => {
     const store = new AllowanceStore(database.db, randomUUID());
     const refs = [budget(), budget(), budget()];
-    for (const ref of refs) await store.take(ref, 1, 1_000);
+    for (const ref of refs) await store.take(ref, 1, 1_000, randomUUID());
     const spend = new BudgetSpend(store, logger);
     try {
       for (const ref of refs) spend.add(ref, 0.5);
@@ -89,7 +89,7 @@ describe("budget spend whose write's connection is cut", () => {
   it("writes the other budgets' spend while Postgres refuses one's write (refused, it was not made)", async () => {
     const store = new AllowanceStore(database.db, randomUUID());
     const [good, bad] = [budget(), { ...budget(), windowStart: 2 ** 70 }];
-    await store.take(good, 1, 1_000);
+    await store.take(good, 1, 1_000, randomUUID());
     const spend = new BudgetSpend(store, logger);
     try {
       spend.add(bad, 0.5);

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Allowances, BudgetSpend, ConfigError, createLogger, openDatabase, parseConfig, type Database } from "@gateway/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -126,6 +127,25 @@ describe("router budgets", () => {
     await store.addSpend(ref, 0.25, { writer, seq: 2 });
     await store.addSpend(ref, 0.125, { writer: `${writer}-2`, seq: 1 });
     expect(await store.spend([ref])).toEqual([0.875]);
+  });
+
+  it("makes a charge or give-back once per operation, however often it is tried, and no take under an operation asked about before it was made", async () => {
+    const store = new BudgetAllowanceStore(database.db);
+    const ref = { subject: `deployment/allowance-ops-${++ids}`, windowStart: 0 };
+    const taken = randomUUID();
+    expect(await store.take(ref, 50, 100, taken)).toBe(50);
+    expect(await store.applied(taken)).toBe(true);
+    // Each tried again: its connection closed after Postgres made it, say.
+    const [charge, giveBack] = [randomUUID(), randomUUID()];
+    for (let i = 0; i < 2; i++) await store.charge(ref, 10, charge);
+    for (let i = 0; i < 2; i++) await store.giveBack(ref, 20, giveBack);
+    // A take whose answer was lost, asked about before Postgres had it: it can no longer be made.
+    const late = randomUUID();
+    expect(await store.applied(late)).toBe(false);
+    await expect(store.take(ref, 1, 100, late)).rejects.toThrow();
+    expect(await store.take(ref, 60, 100, randomUUID())).toBe(100);
+    await store.forgetOps(0);
+    expect(await store.applied(taken)).toBe(false);
   });
 
   it("refuses a config whose budget duration it cannot read", () => {

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, doublePrecision, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 export const keys = pgSchema("keys");
 
@@ -113,6 +113,17 @@ export const holders = keys.table("holders", {
 export const spendWriters = keys.table("spend_writers", {
   writer: text("writer").primaryKey(),
   seq: bigint("seq", { mode: "number" }).notNull(),
+});
+
+/**
+ * The takes, charges and give-backs of allowances made, by operation id: one
+ * tried again after its connection closed is made only if it was not
+ * already, and a take whose answer was lost can be asked about
+ * (allowance-ops.ts in common). Rows older than a day are deleted.
+ */
+export const allowanceOps = keys.table("allowance_ops", {
+  op: uuid("op").primaryKey(),
+  madeAt: timestamp("made_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
 /**

@@ -1,6 +1,17 @@
 import { and, eq, or, sql } from "drizzle-orm";
-import { firstMaking, type AllowanceLedger, type Db, type SpendLedger, type SpendWrite } from "@gateway/common";
-import { budgetAllowances, budgetSpendWriters } from "./schema.js";
+import {
+  appliedOp,
+  firstApplying,
+  firstMaking,
+  forgettingOps,
+  markApplied,
+  rowsOf,
+  type AllowanceLedger,
+  type Db,
+  type SpendLedger,
+  type SpendWrite,
+} from "@gateway/common";
+import { budgetAllowanceOps, budgetAllowances, budgetSpendWriters } from "./schema.js";
 
 /** One budget period of a provider's or a deployment's budget. */
 export interface BudgetRef {
@@ -18,32 +29,43 @@ export class BudgetAllowanceStore implements AllowanceLedger<BudgetRef>, SpendLe
     return `${ref.subject}\u0000${ref.windowStart}`;
   }
 
-  async take(ref: BudgetRef, amount: number, limit: number): Promise<number | undefined> {
+  async take(ref: BudgetRef, amount: number, limit: number, op: string): Promise<number | undefined> {
     if (amount > limit) return undefined;
-    const rows = await this.db
-      .insert(budgetAllowances)
-      .values({ ...ref, granted: amount })
-      .onConflictDoUpdate({
-        target: [budgetAllowances.subject, budgetAllowances.windowStart],
-        set: { granted: sql`${budgetAllowances.granted} + ${amount}` },
-        setWhere: sql`${budgetAllowances.granted} + ${amount} <= ${limit}`,
-      })
-      .returning({ granted: budgetAllowances.granted });
+    const rows = rowsOf<{ granted: number }>(
+      await this.db.execute(sql`
+        WITH taken AS (
+          INSERT INTO ${budgetAllowances} (subject, window_start, granted) VALUES (${ref.subject}, ${ref.windowStart}, ${amount})
+          ON CONFLICT (subject, window_start) DO UPDATE SET granted = ${budgetAllowances}.granted + ${amount}
+          WHERE ${budgetAllowances}.granted + ${amount} <= ${limit}
+          RETURNING granted
+        ), mark AS (${markApplied(budgetAllowanceOps, op, sql`taken`)})
+        SELECT granted FROM taken`),
+    );
     return rows[0]?.granted;
   }
 
-  async charge(ref: BudgetRef, amount: number): Promise<void> {
-    await this.db
-      .insert(budgetAllowances)
-      .values({ ...ref, granted: amount })
-      .onConflictDoUpdate({ target: [budgetAllowances.subject, budgetAllowances.windowStart], set: { granted: sql`${budgetAllowances.granted} + ${amount}` } });
+  /** Only once per op, however often it is tried. */
+  async charge(ref: BudgetRef, amount: number, op: string): Promise<void> {
+    await this.db.execute(sql`
+      WITH first AS (${firstApplying(budgetAllowanceOps, op)})
+      INSERT INTO ${budgetAllowances} (subject, window_start, granted) SELECT ${ref.subject}, ${ref.windowStart}, ${amount} FROM first
+      ON CONFLICT (subject, window_start) DO UPDATE SET granted = ${budgetAllowances}.granted + ${amount}`);
   }
 
-  async giveBack(ref: BudgetRef, amount: number): Promise<void> {
-    await this.db
-      .update(budgetAllowances)
-      .set({ granted: sql`GREATEST(0, ${budgetAllowances.granted} - ${amount})` })
-      .where(where(ref));
+  /** Only once per op, however often it is tried. */
+  async giveBack(ref: BudgetRef, amount: number, op: string): Promise<void> {
+    await this.db.execute(sql`
+      WITH first AS (${firstApplying(budgetAllowanceOps, op)})
+      UPDATE ${budgetAllowances} SET granted = GREATEST(0, granted - ${amount})
+      WHERE subject = ${ref.subject} AND window_start = ${ref.windowStart} AND EXISTS (SELECT 1 FROM first)`);
+  }
+
+  async applied(op: string): Promise<boolean> {
+    return rowsOf<{ applied: boolean }>(await this.db.execute(appliedOp(budgetAllowanceOps, op)))[0]?.applied === true;
+  }
+
+  async forgetOps(ageMs: number): Promise<void> {
+    await this.db.execute(forgettingOps(budgetAllowanceOps, ageMs));
   }
 
   /** Only once per write, however often it is tried. */

@@ -1,4 +1,4 @@
-import { bigint, boolean, doublePrecision, jsonb, pgSchema, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, jsonb, pgSchema, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 export const router = pgSchema("router");
 
@@ -76,6 +76,17 @@ export const budgetAllowances = router.table(
 export const budgetSpendWriters = router.table("budget_spend_writers", {
   writer: text("writer").primaryKey(),
   seq: bigint("seq", { mode: "number" }).notNull(),
+});
+
+/**
+ * The takes, charges and give-backs of budget_allowances made, by operation id: one
+ * tried again after its connection closed is made only if it was not
+ * already, and a take whose answer was lost can be asked about
+ * (allowance-ops.ts in common). Rows older than a day are deleted.
+ */
+export const budgetAllowanceOps = router.table("budget_allowance_ops", {
+  op: uuid("op").primaryKey(),
+  madeAt: timestamp("made_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
 /**
