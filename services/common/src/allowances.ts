@@ -31,7 +31,8 @@ export interface AllowanceOp {
   amount: number;
 }
 
-const newOp = (amount: number): AllowanceOp => ({ op: randomUUID(), amount });
+/** A new operation of `amount`, under an id of its own. */
+export const newOp = (amount: number): AllowanceOp => ({ op: randomUUID(), amount });
 
 /** Budgets are counted in nano-dollars, so sums of small costs stay exact. */
 export const NANO = 1e9;

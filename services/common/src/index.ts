@@ -66,7 +66,7 @@ export { drained } from "./drained.js";
 export { formFields } from "./form-body.js";
 export { filesCall, FILES_CALL_NAMES, type FilesCall, type FilesOperation } from "./files-routes.js";
 export { parsedBody, rememberParsedBody } from "./parsed-bodies.js";
-export { Allowances, NANO, Pool, type AllowanceLedger, type AllowanceOp } from "./allowances.js";
+export { Allowances, NANO, newOp, Pool, type AllowanceLedger, type AllowanceOp } from "./allowances.js";
 export { appliedOp, firstApplying, forgettingOps, markApplied } from "./allowance-ops.js";
 export { BudgetSpend, type SpendLedger } from "./budget-spend.js";
 export { firstMaking, type SpendWrite } from "./spend-write.js";

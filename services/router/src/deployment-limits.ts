@@ -1,6 +1,6 @@
-import { driverMessage, takeTogether, type Logger, type Taking } from "@gateway/common";
+import { driverMessage, newOp, takeTogether, type AllowanceOp, type Logger, type Taking } from "@gateway/common";
 import type { Deployment } from "./config/deployment.js";
-import type { AllowanceKind, DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
+import type { AllowanceKind, AllowanceRef, DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
 
 /**
  * Per-deployment rpm and tpm (litellm_params.rpm / tpm) held across every
@@ -34,8 +34,16 @@ interface Lease {
   total: number;
   /** Used by this replica's calls. */
   used: number;
-  /** Tokens used past what was taken whose charge failed (the database down): charged again each second while the minute lasts. */
-  owed: number;
+  // The store may have made an operation whose statement failed (Postgres
+  // ran it, the answer was lost), so each is tried again, or asked about,
+  // under its own id each second while the minute lasts; a finished
+  // minute's are dropped with its lease, its count no longer mattering.
+  /** Charges that failed, of tokens used past what was taken. */
+  uncharged: AllowanceOp[];
+  /** Give-backs that failed, their amounts no longer in `held`: held again and given back anew, one made but not answered was made twice, and other replicas could take past the limit. */
+  ungiven: AllowanceOp[];
+  /** Takes that failed, held if the store made them: else granted with no replica holding them. */
+  unsure: AllowanceOp[];
   lastUse: number;
   /** This replica's take from the store in flight for this lease, if any. */
   taking: Taking | undefined;
@@ -68,7 +76,7 @@ export class SharedDeploymentLimits implements DeploymentLimits {
     const windowStart = minute(this.now());
     let l = this.leases.get(key);
     if (!l || l.windowStart !== windowStart) {
-      l = { windowStart, held: 0, total: 0, used: 0, owed: 0, lastUse: this.now(), taking: undefined };
+      l = { windowStart, held: 0, total: 0, used: 0, lastUse: this.now(), taking: undefined, uncharged: [], ungiven: [], unsure: [] };
       this.leases.set(key, l);
     }
     return l;
@@ -120,10 +128,10 @@ export class SharedDeploymentLimits implements DeploymentLimits {
   private async takeMore(d: Deployment, kind: AllowanceKind, l: Lease, missing: number, limit: number): Promise<boolean> {
     const ref = { deploymentId: d.id, kind, windowStart: l.windowStart };
     const chunk = Math.max(missing, Math.ceil(limit * CHUNK_SHARE));
-    let total = await this.store.take(ref, chunk, limit);
+    let total = await this.takeFromStore(ref, l, chunk, limit);
     let got = chunk;
     if (total === undefined && chunk > missing) {
-      total = await this.store.take(ref, missing, limit);
+      total = await this.takeFromStore(ref, l, missing, limit);
       got = missing;
     }
     if (total === undefined) return false;
@@ -133,6 +141,17 @@ export class SharedDeploymentLimits implements DeploymentLimits {
       l.total = total;
     }
     return true;
+  }
+
+  /** One take from the store; one that fails is asked about at the next sweeps. */
+  private async takeFromStore(ref: AllowanceRef, l: Lease, amount: number, limit: number): Promise<number | undefined> {
+    const op = newOp(amount);
+    try {
+      return await this.store.take(ref, amount, limit, op.op);
+    } catch (err) {
+      l.unsure.push(op);
+      throw err;
+    }
   }
 
   settle(d: Deployment, reserved: number, used: number, admittedAt: number): void {
@@ -149,15 +168,34 @@ export class SharedDeploymentLimits implements DeploymentLimits {
     l.held -= fromHeld;
     if (fromHeld === extra) return;
     // Tokens already spent are counted, limit or not.
-    void this.charge(d.id, l, extra - fromHeld);
+    void this.charge({ deploymentId: d.id, kind: "tokens", windowStart: l.windowStart }, l, newOp(extra - fromHeld));
   }
 
-  private async charge(deploymentId: string, l: Lease, tokens: number): Promise<void> {
+  private async charge(ref: AllowanceRef, l: Lease, op: AllowanceOp): Promise<void> {
     try {
-      await this.store.charge({ deploymentId, kind: "tokens", windowStart: l.windowStart }, tokens);
+      await this.store.charge(ref, op.amount, op.op);
     } catch (err) {
-      l.owed += tokens;
-      this.logger.error({ deployment: deploymentId, err: driverMessage(err) }, "charging a deployment's tokens failed; trying again in a second");
+      l.uncharged.push(op);
+      this.logger.error({ deployment: ref.deploymentId, err: driverMessage(err) }, "charging a deployment's tokens failed; trying again in a second");
+    }
+  }
+
+  private async giveBack(ref: AllowanceRef, l: Lease, op: AllowanceOp): Promise<void> {
+    try {
+      await this.store.giveBack(ref, op.amount, op.op);
+    } catch (err) {
+      l.ungiven.push(op);
+      this.logger.warn({ deployment: ref.deploymentId, err: driverMessage(err) }, "giving back a deployment's allowance failed; trying again in a second");
+    }
+  }
+
+  /** Asks the store whether a take that failed was made; if it was, the lease holds it (and gives it back when idle). */
+  private async confirm(ref: AllowanceRef, l: Lease, op: AllowanceOp): Promise<void> {
+    try {
+      if (await this.store.applied(op.op)) l.held += op.amount;
+    } catch (err) {
+      l.unsure.push(op);
+      this.logger.warn({ deployment: ref.deploymentId, err: driverMessage(err) }, "asking whether a take of a deployment's allowance was made failed; asking again in a second");
     }
   }
 
@@ -166,31 +204,24 @@ export class SharedDeploymentLimits implements DeploymentLimits {
     return d.tpm === undefined ? l.used : Math.max(l.used, l.total - l.held);
   }
 
-  /** Charges what failed to be charged, gives back leases idle for a second, and forgets finished minutes. */
+  /** Tries again the operations that failed, each as it was, gives back leases idle for a second, and forgets finished minutes. */
   private async sweep(): Promise<void> {
     const now = this.now();
     for (const [key, l] of this.leases) {
       const kind = key.slice(0, key.indexOf(":")) as AllowanceKind;
-      const deploymentId = key.slice(key.indexOf(":") + 1);
+      const ref = { deploymentId: key.slice(key.indexOf(":") + 1), kind, windowStart: l.windowStart };
       if (l.windowStart !== minute(now)) {
         this.leases.delete(key);
         continue;
       }
-      if (l.owed > 0) {
-        const owed = l.owed;
-        l.owed = 0;
-        await this.charge(deploymentId, l, owed);
-      }
+      const [charges, giveBacks, takes] = [l.uncharged.splice(0), l.ungiven.splice(0), l.unsure.splice(0)];
+      for (const op of charges) await this.charge(ref, l, op);
+      for (const op of giveBacks) await this.giveBack(ref, l, op);
+      for (const op of takes) await this.confirm(ref, l, op);
       if (l.held <= 0 || now - l.lastUse < IDLE_GIVE_BACK_MS) continue;
       const amount = l.held;
       l.held = 0;
-      try {
-        await this.store.giveBack({ deploymentId, kind, windowStart: l.windowStart }, amount);
-      } catch (err) {
-        // Still taken in the database, so still this replica's to use, and to give back at the next sweep.
-        l.held += amount;
-        this.logger.warn({ deployment: deploymentId, err: driverMessage(err) }, "giving back a deployment's allowance failed; trying again in a second");
-      }
+      await this.giveBack(ref, l, newOp(amount));
     }
   }
 

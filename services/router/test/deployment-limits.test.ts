@@ -31,14 +31,14 @@ function deploymentWith(params: string): Deployment {
 class DownStore extends DeploymentAllowanceStore {
   down = false;
 
-  override async charge(ref: AllowanceRef, amount: number): Promise<void> {
+  override async charge(ref: AllowanceRef, amount: number, op: string): Promise<void> {
     if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
-    return super.charge(ref, amount);
+    return super.charge(ref, amount, op);
   }
 
-  override async giveBack(ref: AllowanceRef, amount: number): Promise<void> {
+  override async giveBack(ref: AllowanceRef, amount: number, op: string): Promise<void> {
     if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
-    return super.giveBack(ref, amount);
+    return super.giveBack(ref, amount, op);
   }
 }
 

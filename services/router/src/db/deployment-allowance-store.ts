@@ -1,6 +1,6 @@
-import { and, eq, lt, sql } from "drizzle-orm";
-import type { Db } from "@gateway/common";
-import { deploymentAllowances } from "./schema.js";
+import { lt, sql } from "drizzle-orm";
+import { appliedOp, firstApplying, markApplied, rowsOf, type Db } from "@gateway/common";
+import { budgetAllowanceOps, deploymentAllowances } from "./schema.js";
 
 export type AllowanceKind = (typeof deploymentAllowances.kind.enumValues)[number];
 
@@ -10,48 +10,53 @@ export interface AllowanceRef {
   windowStart: number;
 }
 
-/** What all router replicas together have taken of each deployment's rpm and tpm, per minute. One statement per method. */
+// Operations are recorded with the budget leases' (op ids are UUIDs, so the
+// two never meet), and forgotten with them by the router's Allowances.
+const ops = budgetAllowanceOps;
+
+/**
+ * What all router replicas together have taken of each deployment's rpm and
+ * tpm, per minute. One statement per method; takes, charges and give-backs
+ * carry an operation id, recorded with them (allowance-ops.ts in common).
+ */
 export class DeploymentAllowanceStore {
   constructor(private readonly db: Db) {}
 
-  /** Takes `amount` if the total stays within `limit`; the new total, or undefined when it would not fit. */
-  async take(ref: AllowanceRef, amount: number, limit: number): Promise<number | undefined> {
+  /** Takes `amount` if the total stays within `limit`; the new total, or undefined when it would not fit (nothing taken, `op` not recorded). */
+  async take(ref: AllowanceRef, amount: number, limit: number, op: string): Promise<number | undefined> {
     if (amount > limit) return undefined;
-    const rows = await this.db
-      .insert(deploymentAllowances)
-      .values({ ...ref, granted: amount })
-      .onConflictDoUpdate({
-        target: [deploymentAllowances.deploymentId, deploymentAllowances.kind, deploymentAllowances.windowStart],
-        set: { granted: sql`${deploymentAllowances.granted} + ${amount}` },
-        setWhere: sql`${deploymentAllowances.granted} + ${amount} <= ${limit}`,
-      })
-      .returning({ granted: deploymentAllowances.granted });
+    const rows = rowsOf<{ granted: number }>(
+      await this.db.execute(sql`
+        WITH taken AS (
+          INSERT INTO ${deploymentAllowances} (deployment_id, kind, window_start, granted) VALUES (${ref.deploymentId}, ${ref.kind}, ${ref.windowStart}, ${amount})
+          ON CONFLICT (deployment_id, kind, window_start) DO UPDATE SET granted = ${deploymentAllowances}.granted + ${amount}
+          WHERE ${deploymentAllowances}.granted + ${amount} <= ${limit}
+          RETURNING granted
+        ), mark AS (${markApplied(ops, op, sql`taken`)})
+        SELECT granted FROM taken`),
+    );
     return rows[0]?.granted;
   }
 
-  /** Adds usage that already happened, whatever the limit. */
-  async charge(ref: AllowanceRef, amount: number): Promise<void> {
-    await this.db
-      .insert(deploymentAllowances)
-      .values({ ...ref, granted: amount })
-      .onConflictDoUpdate({
-        target: [deploymentAllowances.deploymentId, deploymentAllowances.kind, deploymentAllowances.windowStart],
-        set: { granted: sql`${deploymentAllowances.granted} + ${amount}` },
-      });
+  /** Adds usage that already happened, whatever the limit. Only once per `op`, however often it is tried. */
+  async charge(ref: AllowanceRef, amount: number, op: string): Promise<void> {
+    await this.db.execute(sql`
+      WITH first AS (${firstApplying(ops, op)})
+      INSERT INTO ${deploymentAllowances} (deployment_id, kind, window_start, granted) SELECT ${ref.deploymentId}, ${ref.kind}, ${ref.windowStart}, ${amount} FROM first
+      ON CONFLICT (deployment_id, kind, window_start) DO UPDATE SET granted = ${deploymentAllowances}.granted + ${amount}`);
   }
 
-  /** Gives back what a replica took and did not use. */
-  async giveBack(ref: AllowanceRef, amount: number): Promise<void> {
-    await this.db
-      .update(deploymentAllowances)
-      .set({ granted: sql`GREATEST(0, ${deploymentAllowances.granted} - ${amount})` })
-      .where(
-        and(
-          eq(deploymentAllowances.deploymentId, ref.deploymentId),
-          eq(deploymentAllowances.kind, ref.kind),
-          eq(deploymentAllowances.windowStart, ref.windowStart),
-        ),
-      );
+  /** Gives back what a replica took and did not use. Only once per `op`, however often it is tried. */
+  async giveBack(ref: AllowanceRef, amount: number, op: string): Promise<void> {
+    await this.db.execute(sql`
+      WITH first AS (${firstApplying(ops, op)})
+      UPDATE ${deploymentAllowances} SET granted = GREATEST(0, granted - ${amount})
+      WHERE deployment_id = ${ref.deploymentId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart} AND EXISTS (SELECT 1 FROM first)`);
+  }
+
+  /** Whether the take `op` was made; once asked, it can no longer be. */
+  async applied(op: string): Promise<boolean> {
+    return rowsOf<{ applied: boolean }>(await this.db.execute(appliedOp(ops, op)))[0]?.applied === true;
   }
 
   /** Drops windows that ended before `before` (unix ms). */

@@ -79,9 +79,10 @@ export const budgetSpendWriters = router.table("budget_spend_writers", {
 });
 
 /**
- * The takes, charges and give-backs of budget_allowances made, by operation id: one
- * tried again after its connection closed is made only if it was not
- * already, and a take whose answer was lost can be asked about
+ * The takes, charges and give-backs of budget_allowances and
+ * deployment_allowances made, by operation id (UUIDs, so the two never
+ * meet): one tried again after its connection closed is made only if it
+ * was not already, and a take whose answer was lost can be asked about
  * (allowance-ops.ts in common). Rows older than a day are deleted.
  */
 export const budgetAllowanceOps = router.table("budget_allowance_ops", {
