@@ -24,6 +24,11 @@ const MINUTE_MS = 60_000;
 const CHUNK_SHARE = 0.1;
 // What a replica holds unused this long goes back, so other replicas can take it.
 const IDLE_GIVE_BACK_MS = 1_000;
+// Finished minutes' rows are of use to no one: each replica deletes those
+// older than an hour, every ten minutes (a table otherwise gaining a row per
+// deployment, kind and minute for good).
+const ROWS_KEPT_MS = 60 * MINUTE_MS;
+const PRUNE_EVERY_MS = 10 * MINUTE_MS;
 
 /** One replica's share of one deployment's limit in one minute. */
 interface Lease {
@@ -61,6 +66,7 @@ const minute = (now: number) => now - (now % MINUTE_MS);
 export class SharedDeploymentLimits implements DeploymentLimits {
   private readonly leases = new Map<string, Lease>();
   private readonly sweeper: NodeJS.Timeout;
+  private prunedAt = -Infinity;
 
   constructor(
     private readonly store: DeploymentAllowanceStore,
@@ -207,6 +213,10 @@ export class SharedDeploymentLimits implements DeploymentLimits {
   /** Tries again the operations that failed, each as it was, gives back leases idle for a second, and forgets finished minutes. */
   private async sweep(): Promise<void> {
     const now = this.now();
+    if (now - this.prunedAt >= PRUNE_EVERY_MS) {
+      this.prunedAt = now;
+      await this.store.prune(minute(now) - ROWS_KEPT_MS).catch((err: unknown) => this.logger.warn({ err: driverMessage(err) }, "deleting finished minutes' deployment allowances failed"));
+    }
     for (const [key, l] of this.leases) {
       const kind = key.slice(0, key.indexOf(":")) as AllowanceKind;
       const ref = { deploymentId: key.slice(key.indexOf(":") + 1), kind, windowStart: l.windowStart };

@@ -1,9 +1,13 @@
+import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { createLogger, openDatabase, parseConfig, type Database } from "@gateway/common";
+import { eventually } from "@gateway/testing";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelGroups } from "../src/config/model-groups.js";
 import type { Deployment } from "../src/config/deployment.js";
 import { DeploymentAllowanceStore, type AllowanceRef } from "../src/db/deployment-allowance-store.js";
+import { deploymentAllowances } from "../src/db/schema.js";
 import { SharedDeploymentLimits } from "../src/deployment-limits.js";
 import { SUPPORTED_PROVIDERS } from "../src/providers/index.js";
 
@@ -121,5 +125,20 @@ describe("per-deployment limits shared by router replicas", () => {
     const other = new SharedDeploymentLimits(store, logger, now);
     expect(await other.admit(d, 990)).toBe(true);
     await other.close();
+  });
+
+  it("deletes the rows of minutes over an hour gone, and keeps the rest", async () => {
+    const store = new DeploymentAllowanceStore(database.db);
+    const deploymentId = "pruned-deployment";
+    const minuteAgo = (minutes: number) => now() - (now() % 60_000) - minutes * 60_000;
+    for (const windowStart of [minuteAgo(180), minuteAgo(30)]) await store.take({ deploymentId, kind: "requests", windowStart }, 1, 100, randomUUID());
+    const rows = async () =>
+      (await database.db.select({ windowStart: deploymentAllowances.windowStart }).from(deploymentAllowances).where(eq(deploymentAllowances.deploymentId, deploymentId))).map((r) => r.windowStart);
+    expect(await rows()).toHaveLength(2);
+    const limits = new SharedDeploymentLimits(store, logger, now);
+    // Its first sweep (a second after it starts) deletes the minute three hours gone, not the one half an hour gone.
+    await eventually("the old minute's row deleted", async () => ((await rows()).length === 1 ? true : undefined), 5_000);
+    expect(await rows()).toEqual([minuteAgo(30)]);
+    await limits.close();
   });
 });
