@@ -1,4 +1,4 @@
-import { createTestDatabase, TcpProxy, type TestDatabase } from "@gateway/testing";
+import { createTestDatabase, StatementCuts, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeOpenAIConfig, PROVIDER_KEY } from "./support/config.js";
 import { ProcessGroup } from "./support/processes.js";
@@ -13,31 +13,23 @@ const FIRST_KEYS_TABLE = 'CREATE TABLE "keys"."allowances"';
 describe("a start whose Postgres connection breaks during its migrations", () => {
   const processes = new ProcessGroup();
   let database: TestDatabase;
-  let proxy: TcpProxy;
-  let cutting = true;
+  let cuts: StatementCuts;
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    proxy = await TcpProxy.start(
-      { host: "127.0.0.1", port: 5432 },
-      {
-        fromClient: (bytes, connection) => {
-          if (cutting && bytes.includes(FIRST_KEYS_TABLE)) connection.cut();
-          else connection.target.write(bytes);
-        },
-      },
-    );
+    cuts = await StatementCuts.inFrontOf(database.url);
   });
 
   afterAll(async () => {
     await processes.close();
-    await proxy?.close();
+    await cuts?.close();
     await database?.drop();
   });
 
   it("exits 1 with one line saying the migrations did not finish and will run at the next start, then starts on the next try", async () => {
     const configPath = fakeOpenAIConfig("http://127.0.0.1:9");
-    const env = { DATABASE_URL: proxy.urlTo(database.url), NATS_URL: "", GATEWAY_DATA_DIR: "", FAKE_PROVIDER_KEY: PROVIDER_KEY, GATEWAY_START_WAIT_SECONDS: "0" };
+    cuts.cutWhenSent(FIRST_KEYS_TABLE);
+    const env = { DATABASE_URL: cuts.urlTo(database.url), NATS_URL: "", GATEWAY_DATA_DIR: "", FAKE_PROVIDER_KEY: PROVIDER_KEY, GATEWAY_START_WAIT_SECONDS: "0" };
     const failure = await processes.start("all", { configPath, env }).then(
       () => undefined,
       (err: unknown) => (err as Error).message,
@@ -47,7 +39,7 @@ describe("a start whose Postgres connection breaks during its migrations", () =>
     const printed = failure!.split("\n").slice(1).filter((line) => line !== "" && !line.startsWith("{"));
     expect(printed).toEqual([expect.stringMatching(/^the keys schema's migrations did not finish: the connection to Postgres at 127\.0\.0\.1:\d+\/gw_test_\w+ \(DATABASE_URL\) broke: .+; they run in one transaction \(all or none\), and the next start runs those not applied$/)]);
 
-    cutting = false;
+    expect(cuts.armed).toBe(false);
     const gateway = await processes.start("all", { configPath, env });
     expect(await gateway.stop()).toBe(0);
   }, 120_000);

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { Allowances, openDatabase, type Database } from "@gateway/common";
-import { eventually, TcpProxy, type ProxiedConnection, type TestDatabase } from "@gateway/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Allowances } from "@gateway/common";
+import { eventually } from "@gateway/testing";
+import { describe, expect, it } from "vitest";
 import { AllowanceStore, type AllowanceKind, type AllowanceRef } from "../src/allowance-store.js";
-import { keysPostgres, logger } from "./support.js";
+import { keysDatabaseBehindCuts, logger } from "./support.js";
 
 // The allowance store's connection to the real Postgres passes through a
 // proxy that, when armed, cuts the connection of the next statement whose
@@ -12,44 +12,12 @@ import { keysPostgres, logger } from "./support.js";
 // can: the replica sees only the connection close, and must neither make
 // it again nor take it for not made.
 
-let testDatabase: TestDatabase;
-let database: Database;
-let proxy: TcpProxy;
-/** Words of the next statement whose answer is lost, if any. */
-let armed: string | undefined;
-
-beforeAll(async () => {
-  testDatabase = await keysPostgres();
-  const url = new URL(testDatabase.url);
-  const watching = new WeakSet<ProxiedConnection>();
-  proxy = await TcpProxy.start(
-    { host: url.hostname, port: Number(url.port || 5432) },
-    {
-      fromClient: (bytes, connection) => {
-        if (armed && bytes.includes(armed)) {
-          armed = undefined;
-          watching.add(connection);
-        }
-        connection.target.write(bytes);
-      },
-      // The statement's CommandComplete ("SELECT 1", "UPDATE 1"), sent once its transaction committed.
-      fromTarget: (bytes, connection) => {
-        if (watching.has(connection) && (bytes.includes("SELECT ") || bytes.includes("UPDATE "))) return connection.cut();
-        connection.client.write(bytes);
-      },
-    },
-  );
-  database = await openDatabase({ url: proxy.urlTo(testDatabase.url), max: 1, connectTimeoutSeconds: 5 });
-});
-afterAll(async () => {
-  await database?.close();
-  await proxy?.close();
-  await testDatabase?.drop();
-});
+const { database, cuts } = keysDatabaseBehindCuts(1);
+const answerLost = () => eventually("the statement's answer lost", async () => (cuts().armed ? undefined : true));
 
 /** A replica of its own (its own holder of parallel slots), on the proxied connection. */
 const replica = () => {
-  const store = new AllowanceStore(database.db, randomUUID());
+  const store = new AllowanceStore(database().db, randomUUID());
   return { store, allowances: new Allowances(store, logger) };
 };
 const allowance = (kind: AllowanceKind): AllowanceRef => ({ keyId: randomUUID(), kind, windowStart: 0 });
@@ -64,10 +32,10 @@ describe("allowances whose statement's answer is lost", () => {
       expect(await b.allowances.reserve(poolB, 50)).toBe(true);
       expect(await a.allowances.reserve(poolA, 1)).toBe(true);
       expect(await a.store.total(r)).toBe(60);
-      armed = "SET granted = GREATEST(0, granted -";
+      cuts().loseAnswerTo("SET granted = GREATEST(0, granted -");
       a.allowances.release(poolA, 1);
       // Idle for a second, the replica gives its 10 back; the answer is lost, and the sweeps try again.
-      await eventually("the give-back cut", async () => (armed === undefined ? true : undefined));
+      await answerLost();
       await sweeps();
       expect(poolA.held).toBe(0);
       expect(await a.store.total(r)).toBe(50);
@@ -80,10 +48,10 @@ describe("allowances whose statement's answer is lost", () => {
     const { store, allowances } = replica();
     const pool = allowances.pool(r, 100, Infinity);
     expect(await allowances.reserve(pool, 10)).toBe(true);
-    armed = "charged AS (";
+    cuts().loseAnswerTo("charged AS (");
     // The request used 40 where it reserved 10: 30 charged past what the replica held.
     allowances.settle(pool, 10, 40);
-    await eventually("the charge cut", async () => (armed === undefined ? true : undefined));
+    await answerLost();
     await sweeps();
     expect(pool.held).toBe(40);
     expect(await store.total(r)).toBe(40);
@@ -95,7 +63,7 @@ describe("allowances whose statement's answer is lost", () => {
       const r = allowance(kind);
       const { store, allowances } = replica();
       const pool = allowances.pool(r, 100, Infinity);
-      armed = "taken AS (";
+      cuts().loseAnswerTo("taken AS (");
       await expect(allowances.reserve(pool, 1)).rejects.toThrow();
       expect(await store.total(r)).toBe(10);
       await eventually(`the ${kind} take given back`, async () => ((await store.total(r)) === 0 ? true : undefined), 5_000);

@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { BudgetSpend, openDatabase, type Database } from "@gateway/common";
-import { TcpProxy, type ProxiedConnection, type TestDatabase } from "@gateway/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BudgetSpend } from "@gateway/common";
+import { describe, expect, it } from "vitest";
 import { AllowanceStore, type AllowanceRef } from "../src/allowance-store.js";
-import { keysPostgres, logger } from "./support.js";
+import { keysDatabaseBehindCuts, logger } from "./support.js";
 
 // The budget spend's connection to the real Postgres passes through a proxy
 // that, when armed, cuts the connection of the statement that adds spend:
@@ -11,57 +10,22 @@ import { keysPostgres, logger } from "./support.js";
 // failover can (Postgres committed the addition; the writer sees only the
 // connection close), or before Postgres has it (nothing was added).
 
-let testDatabase: TestDatabase;
-let database: Database;
-let proxy: TcpProxy;
-/** Where the next statement that adds spend has its connection cut, if anywhere. */
-let armed: "answer lost" | "never sent" | undefined;
-
-beforeAll(async () => {
-  testDatabase = await keysPostgres();
-  const url = new URL(testDatabase.url);
-  // "answer lost": the connection's answer to it (its CommandComplete,
-  // "UPDATE n") is dropped, and the connection cut.
-  const watching = new WeakSet<ProxiedConnection>();
-  proxy = await TcpProxy.start(
-    { host: url.hostname, port: Number(url.port || 5432) },
-    {
-      fromClient: (bytes, connection) => {
-        if (armed && bytes.includes("SET spend = spend +")) {
-          const where = armed;
-          armed = undefined;
-          if (where === "never sent") return connection.cut();
-          watching.add(connection);
-        }
-        connection.target.write(bytes);
-      },
-      fromTarget: (bytes, connection) => {
-        if (watching.has(connection) && bytes.includes("UPDATE ")) return connection.cut();
-        connection.client.write(bytes);
-      },
-    },
-  );
-  database = await openDatabase({ url: proxy.urlTo(testDatabase.url), max: 1, connectTimeoutSeconds: 5 });
-});
-afterAll(async () => {
-  await database?.close();
-  await proxy?.close();
-  await testDatabase?.drop();
-});
+const { database, cuts } = keysDatabaseBehindCuts(1);
+const SPEND_WRITE = "SET spend = spend +";
 
 describe("budget spend whose write's connection is cut", () => {
   const budget = (): AllowanceRef => ({ keyId: randomUUID(), kind: "budget", windowStart: 0 });
 
   it("counts the spend once when the write is tried again after Postgres made it", async () => {
-    const store = new AllowanceStore(database.db, randomUUID());
+    const store = new AllowanceStore(database().db, randomUUID());
     const ref = budget();
     await store.take(ref, 1, 1_000, randomUUID());
     const spend = new BudgetSpend(store, logger);
     try {
       spend.add(ref, 0.25);
-      armed = "answer lost";
+      cuts().loseAnswerTo(SPEND_WRITE);
       await spend.write();
-      expect(armed).toBeUndefined();
+      expect(cuts().armed).toBe(false);
       // The failed write is tried again, on a new connection.
       expect(await spend.of([ref])).toEqual([0.25]);
     } finally {
@@ -70,15 +34,15 @@ describe("budget spend whose write's connection is cut", () => {
   });
 
   it("counts every budget's spend once when a write Postgres never had is tried again after others were pending", async () => {
-    const store = new AllowanceStore(database.db, randomUUID());
+    const store = new AllowanceStore(database().db, randomUUID());
     const refs = [budget(), budget(), budget()];
     for (const ref of refs) await store.take(ref, 1, 1_000, randomUUID());
     const spend = new BudgetSpend(store, logger);
     try {
       for (const ref of refs) spend.add(ref, 0.5);
-      armed = "never sent";
+      cuts().cutWhenSent(SPEND_WRITE);
       await spend.write();
-      expect(armed).toBeUndefined();
+      expect(cuts().armed).toBe(false);
       for (const ref of refs) spend.add(ref, 0.25);
       expect(await spend.of(refs)).toEqual([0.75, 0.75, 0.75]);
     } finally {
@@ -87,7 +51,7 @@ describe("budget spend whose write's connection is cut", () => {
   });
 
   it("writes the other budgets' spend while Postgres refuses one's write (refused, it was not made)", async () => {
-    const store = new AllowanceStore(database.db, randomUUID());
+    const store = new AllowanceStore(database().db, randomUUID());
     const [good, bad] = [budget(), { ...budget(), windowStart: 2 ** 70 }];
     await store.take(good, 1, 1_000, randomUUID());
     const spend = new BudgetSpend(store, logger);

@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
 import { MemoryBus, createLogger, openDatabase, parseConfig, type Database } from "@gateway/common";
 import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
-import { createTestDatabase, type TestDatabase } from "@gateway/testing";
+import { createTestDatabase, StatementCuts, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll } from "vitest";
 import { startKeys } from "../src/index.js";
 import { ReservationPricing } from "../src/reservation-pricing.js";
@@ -42,6 +42,41 @@ export async function keysPostgres(): Promise<TestDatabase> {
   await database.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "keys");
   await database.close();
   return testDatabase;
+}
+
+/**
+ * A database of its own on the Postgres server with the keys schema (`max`
+ * connections), reached through StatementCuts, made before the test file's
+ * tests and dropped after: for tests that break a statement's connection.
+ */
+export function keysDatabaseBehindCuts(max?: number): { database: () => Database; cuts: () => StatementCuts } {
+  let testDatabase: TestDatabase;
+  let cuts: StatementCuts;
+  let database: Database;
+  beforeAll(async () => {
+    testDatabase = await keysPostgres();
+    cuts = await StatementCuts.inFrontOf(testDatabase.url);
+    database = await openDatabase({ url: cuts.urlTo(testDatabase.url), connectTimeoutSeconds: 5, ...(max !== undefined && { max }) });
+  });
+  afterAll(async () => {
+    await database?.close();
+    await cuts?.close();
+    await testDatabase?.drop();
+  });
+  return { database: () => database, cuts: () => cuts };
+}
+
+/** A keys service on keysDatabaseBehindCuts, started before the test file's tests and stopped after. */
+export function keysServiceBehindCuts(): { client: () => KeysClient; cuts: () => StatementCuts } {
+  const { database, cuts } = keysDatabaseBehindCuts();
+  let keys: Keys;
+  beforeAll(async () => {
+    keys = await startKeys({ config, database: database(), bus: new MemoryBus(), logger });
+  });
+  afterAll(async () => {
+    await keys?.stop();
+  });
+  return { client: () => clientOf(keys), cuts };
 }
 
 export { MemoryBus };

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { createLogger, openDatabase, parseConfig, type Database } from "@gateway/common";
-import { createTestDatabase, eventually, TcpProxy, type ProxiedConnection, type TestDatabase } from "@gateway/testing";
+import { createTestDatabase, eventually, StatementCuts, type TestDatabase } from "@gateway/testing";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Deployment } from "../src/config/deployment.js";
@@ -23,39 +23,19 @@ let testDatabase: TestDatabase;
 let proxied: Database;
 /** A connection of its own, to read what the store counts. */
 let direct: Database;
-let proxy: TcpProxy;
-/** Which statement's answer is lost next, if any. */
-let armed: ((statement: string) => boolean) | undefined;
+let cuts: StatementCuts;
 
 beforeAll(async () => {
   testDatabase = await createTestDatabase();
-  const url = new URL(testDatabase.url);
-  const watching = new WeakSet<ProxiedConnection>();
-  proxy = await TcpProxy.start(
-    { host: url.hostname, port: Number(url.port || 5432) },
-    {
-      fromClient: (bytes, connection) => {
-        if (armed?.(bytes.toString("latin1"))) {
-          armed = undefined;
-          watching.add(connection);
-        }
-        connection.target.write(bytes);
-      },
-      // The statement's CommandComplete, sent once its transaction committed.
-      fromTarget: (bytes, connection) => {
-        if (watching.has(connection) && ["SELECT ", "UPDATE ", "INSERT "].some((tag) => bytes.includes(tag))) return connection.cut();
-        connection.client.write(bytes);
-      },
-    },
-  );
+  cuts = await StatementCuts.inFrontOf(testDatabase.url);
   direct = await openDatabase({ url: testDatabase.url });
   await direct.migrate(fileURLToPath(new URL("../drizzle", import.meta.url)), "router");
-  proxied = await openDatabase({ url: proxy.urlTo(testDatabase.url), max: 1, connectTimeoutSeconds: 5 });
+  proxied = await openDatabase({ url: cuts.urlTo(testDatabase.url), max: 1, connectTimeoutSeconds: 5 });
 });
 afterAll(async () => {
   await proxied?.close();
   await direct?.close();
-  await proxy?.close();
+  await cuts?.close();
   await testDatabase?.drop();
 });
 
@@ -78,11 +58,11 @@ async function tokensTaken(d: Deployment): Promise<number> {
   return rows[0]?.granted ?? 0;
 }
 
-// Which statement is which, whether written with or without operation ids.
+// Which statement is which.
 const isGiveBack = (statement: string) => statement.includes("GREATEST(0,");
 const isTake = (statement: string) => statement.includes("<=");
 const isCharge = (statement: string) => /insert into/i.test(statement) && !isTake(statement);
-const cut = () => eventually("the statement cut", async () => (armed === undefined ? true : undefined));
+const cut = () => eventually("the statement's answer lost", async () => (cuts.armed ? undefined : true));
 const sweeps = () => new Promise((resolve) => setTimeout(resolve, 2_500));
 
 describe("deployment limits whose statement's answer is lost", () => {
@@ -93,7 +73,7 @@ describe("deployment limits whose statement's answer is lost", () => {
     // A takes a tenth of the tpm and uses 10 of it.
     expect(await a.admit(d, 10)).toBe(true);
     expect(await tokensTaken(d)).toBe(600);
-    armed = isGiveBack;
+    cuts.loseAnswerTo(isGiveBack);
     await a.close();
     await cut();
     // Tried again, it is made no more.
@@ -109,7 +89,7 @@ describe("deployment limits whose statement's answer is lost", () => {
     const d = deploymentWith("tpm: 1000");
     const limits = replica();
     expect(await limits.admit(d, 100)).toBe(true);
-    armed = isCharge;
+    cuts.loseAnswerTo(isCharge);
     // The call used 400 where it reserved 100: 300 charged past what the replica held.
     limits.settle(d, 100, 400, now());
     await cut();
@@ -121,7 +101,7 @@ describe("deployment limits whose statement's answer is lost", () => {
   it("holds, and so gives back, what a take Postgres made took, though its call failed", async () => {
     const d = deploymentWith("tpm: 1000");
     const limits = replica();
-    armed = isTake;
+    cuts.loseAnswerTo(isTake);
     await expect(limits.admit(d, 10)).rejects.toThrow();
     expect(await tokensTaken(d)).toBe(100);
     await sweeps();

@@ -6,3 +6,4 @@ export { startThrowawayNats, type ThrowawayNats } from "./nats-server.js";
 export { startThrowawayPostgres, type ThrowawayPostgres } from "./postgres-cluster.js";
 export { sameMinute } from "./minute.js";
 export { TcpProxy, type ProxiedConnection, type TcpProxyHooks } from "./tcp-proxy.js";
+export { StatementCuts, type StatementMark } from "./statement-cuts.js";
