@@ -33,7 +33,7 @@ export class TeamStore {
     return inserted as TeamRow;
   }
 
-  /** Changes a team, and makes `alongside`'s changes (its budget's spend carried to a new window) in the same transaction. */
+  /** Changes a team, and makes `alongside`'s changes (its budget's spend carried to a new window, that of the members it drops forgotten) in the same transaction. */
   update(teamId: string, patch: TeamPatch, alongside: (tx: Db, row: TeamRow) => Promise<void>): Promise<TeamRow | undefined> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx

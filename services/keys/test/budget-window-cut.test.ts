@@ -180,6 +180,17 @@ const removals: Removal[] = [
     spend: (client) => teamMemberSpend(client, "cut-members", "cut-team-member"),
   },
   {
+    name: "/team/update leaving the member out of members_with_roles",
+    userId: "cut-dropped-member",
+    make: async (client) => {
+      await client.createTeam({ teamId: "cut-dropped-members", settings: { membersWithRolesJson: teamMember("cut-dropped-member") } }, asMaster);
+      await spendIn(client, "cut-dropped-members", "cut-dropped-member");
+    },
+    remove: (client) => client.updateTeam({ teamId: "cut-dropped-members", settings: { membersWithRolesJson: "[]" } }, asMaster),
+    addAgain: (client) => client.addTeamMembers({ teamId: "cut-dropped-members", membersJson: teamMember("cut-dropped-member") }, asMaster),
+    spend: (client) => teamMemberSpend(client, "cut-dropped-members", "cut-dropped-member"),
+  },
+  {
     name: "/organization/member_delete",
     userId: "cut-organization-member",
     make: async (client) => {

@@ -73,11 +73,22 @@ export async function createTeam(deps: AdminDeps, req: CreateTeamRequest, caller
   return { team: await teamView(deps, row) };
 }
 
+/** The user ids of the members `before` has and `after` has not. */
+const droppedMembers = (before: TeamRow, after: TeamRow): string[] => {
+  const kept = toTeamRecord(after).roles;
+  return [...toTeamRecord(before).roles.keys()].filter((userId) => !kept.has(userId));
+};
+
 async function patchTeam(deps: AdminDeps, teamId: string, patch: TeamPatch, spendBefore?: number): Promise<{ team: Team }> {
   const current = await existing(deps, teamId);
   await checkTeamOrganization(deps, patch, current);
   const row = await inOrganization(patch.organizationId, () =>
-    deps.teamStore.update(current.teamId, patch, (tx, row) => carrySpend(deps.allowances.in(tx), toTeamRecord(current), toTeamRecord(row), spendBefore)),
+    deps.teamStore.update(current.teamId, patch, async (tx, row) => {
+      const allowances = deps.allowances.in(tx);
+      await carrySpend(allowances, toTeamRecord(current), toTeamRecord(row), spendBefore);
+      // The members a new members_with_roles leaves out lose what they spent, as with /team/member_delete: added again, they start afresh.
+      await allowances.forget(droppedMembers(current, row).map((userId) => memberAllowanceId(row, userId)));
+    }),
   );
   if (!row) throw teamNotFound(teamId);
   await deps.teams.changed();
