@@ -1,4 +1,4 @@
-import { and, eq, or, sql, type SQL } from "drizzle-orm";
+import { and, eq, inArray, or, sql, type SQL } from "drizzle-orm";
 import {
   appliedOp,
   firstApplying,
@@ -21,6 +21,9 @@ export interface AllowanceRef {
   kind: AllowanceKind;
   windowStart: number;
 }
+
+/** How many holders forgetHolders forgets in one statement: two parameters each, far below Postgres's 65,535. */
+const FORGET_BATCH = 1000;
 
 /** One string per allowance row, for maps. */
 export const refId = (ref: AllowanceRef) => `${ref.keyId}\u0000${ref.kind}\u0000${ref.windowStart}`;
@@ -248,5 +251,19 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
 
   async forget(keyIds: string[]): Promise<void> {
     for (const keyId of keyIds) await this.db.delete(allowances).where(eq(allowances.keyId, keyId));
+  }
+
+  /**
+   * Forgets the allowances of deleted holders and every one derived from
+   * theirs (their members' and models': the holder's id, "/" and more), a
+   * batch of holders a statement, so as many as are deleted stay within a
+   * statement's parameters. Each statement reads the whole table (no index
+   * serves starts_with), which deletes, rare and made by admins, can afford.
+   */
+  async forgetHolders(keyIds: string[]): Promise<void> {
+    for (let i = 0; i < keyIds.length; i += FORGET_BATCH) {
+      const batch = keyIds.slice(i, i + FORGET_BATCH);
+      await this.db.delete(allowances).where(or(inArray(allowances.keyId, batch), ...batch.map((keyId) => sql`starts_with(${allowances.keyId}, ${`${keyId}/`})`)));
+    }
   }
 }

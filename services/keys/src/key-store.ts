@@ -150,9 +150,17 @@ export class KeyStore {
     return { aliases: rows.map((r) => r.alias!), total: total?.n ?? 0 };
   }
 
-  /** Deletes the keys that still have these hashes (one regenerated since it was read is not the key that was named). */
-  async delete(hashes: string[]): Promise<KeyRow[]> {
+  /**
+   * Deletes the keys that still have these hashes (one regenerated since it
+   * was read is not the key that was named), and makes `alongside`'s changes
+   * (what they spent forgotten) in the same transaction.
+   */
+  async delete(hashes: string[], alongside: (tx: Db, deleted: KeyRow[]) => Promise<void>): Promise<KeyRow[]> {
     if (hashes.length === 0) return [];
-    return this.db.delete(virtualKeys).where(inArray(virtualKeys.keyHash, hashes)).returning();
+    return this.db.transaction(async (tx) => {
+      const deleted = await tx.delete(virtualKeys).where(inArray(virtualKeys.keyHash, hashes)).returning();
+      await alongside(tx, deleted);
+      return deleted;
+    });
   }
 }

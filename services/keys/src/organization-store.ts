@@ -9,6 +9,13 @@ import type { TeamRow } from "./team-record.js";
 export type NewOrganizationRow = typeof organizations.$inferInsert;
 export type OrganizationPatch = Partial<Omit<NewOrganizationRow, "organizationId" | "createdAt" | "members">>;
 
+/** What OrganizationStore.delete deleted. */
+export interface DeletedOrganizations {
+  organizations: OrganizationRow[];
+  teams: TeamRow[];
+  keys: KeyRow[];
+}
+
 /**
  * Organizations in Postgres, each read with the limits in force (its
  * budget's filling in what it leaves unset). Only management calls and
@@ -82,17 +89,20 @@ export class OrganizationStore {
 
   /**
    * Deletes the organizations with their teams and, as LiteLLM does, every
-   * key of theirs or of those teams, in one transaction (the organizations
-   * are locked first, so no team or key joins one meanwhile).
+   * key of theirs or of those teams, and makes `alongside`'s changes (what
+   * they spent forgotten), in one transaction (the organizations are locked
+   * first, so no team or key joins one meanwhile).
    */
-  async delete(organizationIds: string[]): Promise<{ organizations: OrganizationRow[]; teams: TeamRow[]; keys: KeyRow[] }> {
+  async delete(organizationIds: string[], alongside: (tx: Db, deleted: DeletedOrganizations) => Promise<void>): Promise<DeletedOrganizations> {
     const deleted = await this.db.transaction(async (tx) => {
       await tx.select({ id: organizations.organizationId }).from(organizations).where(inArray(organizations.organizationId, organizationIds)).for("update");
       const teamIds = (await tx.select({ id: teams.teamId }).from(teams).where(inArray(teams.organizationId, organizationIds))).map((t) => t.id);
       const inTeams = teamIds.length === 0 ? undefined : inArray(virtualKeys.teamId, teamIds);
       const keys = await tx.delete(virtualKeys).where(or(inArray(virtualKeys.organizationId, organizationIds), inTeams)).returning();
       const deletedTeams = teamIds.length === 0 ? [] : await tx.delete(teams).where(inArray(teams.teamId, teamIds)).returning();
-      return { organizations: await tx.delete(organizations).where(inArray(organizations.organizationId, organizationIds)).returning(), teams: deletedTeams, keys };
+      const gone = { organizations: await tx.delete(organizations).where(inArray(organizations.organizationId, organizationIds)).returning(), teams: deletedTeams, keys };
+      await alongside(tx, gone);
+      return gone;
     });
     // After the transaction: the embedded database has one connection, which it held.
     return { ...deleted, organizations: await this.budgets.inForce(deleted.organizations) };

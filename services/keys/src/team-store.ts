@@ -24,6 +24,12 @@ export function changeMembersIn(tx: Db, teamId: string, change: (members: unknow
   return changeTeamIn(tx, teamId, async (row) => ({ membersWithRoles: change(Array.isArray(row.membersWithRoles) ? (row.membersWithRoles as unknown[]) : []) }));
 }
 
+/** What TeamStore.delete deleted. */
+export interface DeletedTeams {
+  teams: TeamRow[];
+  keys: KeyRow[];
+}
+
 /** Teams in Postgres. Only management calls and cache loads come here, never a model call. */
 export class TeamStore {
   constructor(private readonly db: Db) {}
@@ -78,15 +84,17 @@ export class TeamStore {
 
   /**
    * Deletes the teams and, as LiteLLM does, every key that names one of them,
-   * in one transaction; the teams are locked first, so a key put in one
-   * meanwhile is either deleted with it or refused (KeyStore.writeKey).
+   * and makes `alongside`'s changes (what they spent forgotten), in one
+   * transaction; the teams are locked first, so a key put in one meanwhile
+   * is either deleted with it or refused (KeyStore.writeKey).
    */
-  async delete(teamIds: string[]): Promise<{ teams: TeamRow[]; keys: KeyRow[] }> {
+  async delete(teamIds: string[], alongside: (tx: Db, deleted: DeletedTeams) => Promise<void>): Promise<DeletedTeams> {
     return this.db.transaction(async (tx) => {
       await tx.select({ id: teams.teamId }).from(teams).where(inArray(teams.teamId, teamIds)).for("update");
       const keys = await tx.delete(virtualKeys).where(inArray(virtualKeys.teamId, teamIds)).returning();
-      const deleted = await tx.delete(teams).where(inArray(teams.teamId, teamIds)).returning();
-      return { teams: deleted, keys };
+      const deleted = { teams: await tx.delete(teams).where(inArray(teams.teamId, teamIds)).returning(), keys };
+      await alongside(tx, deleted);
+      return deleted;
     });
   }
 }

@@ -1,13 +1,16 @@
 import { ConnectError } from "@connectrpc/connect";
+import { eq, like } from "drizzle-orm";
 import { MemoryBus, openDatabase, type Database } from "@gateway/common";
 import { TcpProxy, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { allowances, virtualKeys } from "../src/db/schema.js";
 import { startKeys } from "../src/index.js";
 import { asMaster, clientOf, config, keysPostgres, logger, RESERVATION, type Keys, type KeysClient } from "./support.js";
 
 // Changes that move a budget to another window (a budget_duration given, a
-// max_budget set where there was none) with their spend, and removals that
-// forget a member's spend: the keys service's connections to the real
+// max_budget set where there was none) with their spend, removals that
+// forget a member's spend, and deletes that forget everything the deleted
+// spent: the keys service's connections to the real
 // Postgres pass through a proxy that, when armed, cuts the connection that
 // is about to change a budget window's spend (to move, carry, set or forget
 // it), as a network blip or a failover can, after the change's row was
@@ -238,5 +241,77 @@ describe("a removal whose connection is cut as it forgets the member's spend", (
     await route.remove(client);
     await route.addAgain(client);
     expect(await route.spend(client)).toBe(0);
+  });
+});
+
+/** A delete of what `make` made, every allowance of which has a key_id starting with what `make` answers. */
+interface Deletion {
+  name: string;
+  make: (client: KeysClient) => Promise<string>;
+  remove: (client: KeysClient) => Promise<unknown>;
+}
+
+let deletedKey = "";
+
+const deletions: Deletion[] = [
+  {
+    name: "/key/delete",
+    make: async (client) => {
+      const minted = await client.generateKey({ settings: { maxBudget: 10, modelMaxBudget: { budgets: { "fast-model": { budgetLimit: 10, timePeriod: "" } } } } }, asMaster);
+      deletedKey = minted.key;
+      const auth = await client.authorize({ apiKey: minted.key, requestId: "cut-deleted-key", model: "fast-model", promptTokens: 10, maxTokens: 10 });
+      await client.release({ requestId: "cut-deleted-key", keyHash: minted.info!.keyHash, holder: auth.holder, cost: SPENT });
+      expect(await keySpend(client, deletedKey)).toBeCloseTo(SPENT, 9);
+      const [row] = await database.db.select({ id: virtualKeys.id }).from(virtualKeys).where(eq(virtualKeys.keyHash, minted.info!.keyHash));
+      return row!.id;
+    },
+    remove: (client) => client.deleteKeys({ refs: [byKey(deletedKey)] }, asMaster),
+  },
+  {
+    name: "/team/delete",
+    make: async (client) => {
+      await client.createTeam({ teamId: "cut-deleted-team", settings: { membersWithRolesJson: teamMember("cut-deleted-team-member") } }, asMaster);
+      await spendIn(client, "cut-deleted-team", "cut-deleted-team-member");
+      expect(await teamMemberSpend(client, "cut-deleted-team", "cut-deleted-team-member")).toBeCloseTo(SPENT, 9);
+      return "team/cut-deleted-team@";
+    },
+    remove: (client) => client.deleteTeams({ teamIds: ["cut-deleted-team"] }, asMaster),
+  },
+  {
+    name: "/organization/delete",
+    make: async (client) => {
+      await client.createOrganization({ organizationId: "cut-deleted-organization", settings: { organizationAlias: "cut-deleted-organization" } }, asMaster);
+      await client.addOrganizationMembers(
+        { organizationId: "cut-deleted-organization", membersJson: JSON.stringify([{ role: "internal_user", user_id: "cut-deleted-organization-member" }]), maxBudgetInOrganization: 10 },
+        asMaster,
+      );
+      await client.createTeam({ teamId: "cut-deleted-organization-team", settings: { organizationId: "cut-deleted-organization" } }, asMaster);
+      await spendIn(client, "cut-deleted-organization-team", "cut-deleted-organization-member");
+      expect((await client.getOrganization({ organizationId: "cut-deleted-organization" }, asMaster)).memberSpend["cut-deleted-organization-member"]).toBeCloseTo(SPENT, 9);
+      return "organization/cut-deleted-organization@";
+    },
+    remove: (client) => client.deleteOrganizations({ organizationIds: ["cut-deleted-organization"] }, asMaster),
+  },
+];
+
+/** How many allowance rows have a key_id starting with `prefix`. */
+const rowsUnder = async (prefix: string) => (await database.db.select({ keyId: allowances.keyId }).from(allowances).where(like(allowances.keyId, `${prefix}%`))).length;
+
+describe("a delete whose connection is cut as it forgets what was spent", () => {
+  it.each(deletions)("$name deletes nothing, so the delete tried again forgets every allowance of what it deletes", async (route) => {
+    const client = clientOf(keys);
+    const named = await route.make(client);
+    expect(await rowsUnder(named)).toBeGreaterThan(0);
+    // Forgetting names them (as parameters); nothing else the delete sends does.
+    cutOn = [named];
+    const failed = await route.remove(client).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(cutOn).toEqual([]);
+    expect(failed).toBeInstanceOf(ConnectError);
+    // Still there (the delete made nothing), so this delete is no 404.
+    await route.remove(client);
+    expect(await rowsUnder(named)).toBe(0);
   });
 });

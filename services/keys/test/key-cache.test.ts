@@ -59,7 +59,7 @@ describe("the key cache", () => {
       const reload = cache.resync();
       await rowsRead;
       // Deleted after the reload read its rows, and applied here first.
-      await store.delete([hash]);
+      await store.delete([hash], async () => {});
       await cache.changed(hash);
       expect(await cache.get(hash)).toBeUndefined();
       release();
@@ -84,7 +84,7 @@ describe("the key cache", () => {
       expect(there!.get(hash)).toMatchObject({ hash });
 
       // Deleted (committed), then the database goes before the change is read back.
-      await stores[0]!.delete([hash]);
+      await stores[0]!.delete([hash], async () => {});
       for (const store of stores) store.down = true;
       await here!.changed(hash);
       await new Promise((resolve) => setImmediate(resolve));

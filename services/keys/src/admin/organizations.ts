@@ -122,15 +122,14 @@ export async function deleteOrganizations(deps: AdminDeps, req: DeleteOrganizati
   if (req.organizationIds.length === 0) throw invalid("organization_ids is required", "organization_ids");
   const rows = await Promise.all([...new Set(req.organizationIds)].map((id) => existing(deps, id)));
   const views = await organizationViews(deps, rows, await deps.organizationStore.teamsOf(rows.map((row) => row.organizationId)));
-  const deleted = await deps.organizationStore.delete(rows.map((row) => row.organizationId));
+  const deleted = await deps.organizationStore.delete(
+    rows.map((row) => row.organizationId),
+    (tx, deleted) =>
+      deps.allowances.in(tx).forgetHolders([...deleted.keys.map((row) => row.id), ...deleted.teams.map(teamAllowanceId), ...deleted.organizations.map(organizationAllowanceId)]),
+  );
   await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
   await deps.teams.changed();
   await deps.organizations.changed();
-  await deps.allowances.forget([
-    ...deleted.keys.map((row) => row.id),
-    ...deleted.teams.map(teamAllowanceId),
-    ...deleted.organizations.flatMap((row) => [organizationAllowanceId(row), ...membersOf(row).map((m) => organizationMemberAllowanceId(row, m.user_id))]),
-  ]);
   const gone = new Set(deleted.organizations.map((row) => row.organizationId));
   return {
     organizations: views.filter((o) => gone.has(o.organizationId)),

@@ -148,10 +148,12 @@ export async function deleteTeams(deps: AdminDeps, req: DeleteTeamsRequest, call
   if (req.teamIds.length === 0) throw gatewayError("team_ids is required", Code.InvalidArgument, { type: "invalid_request_error", param: "team_ids" });
   const rows = await Promise.all(req.teamIds.map((teamId) => existing(deps, teamId)));
   const views = await teamViews(deps, rows);
-  const deleted = await deps.teamStore.delete(rows.map((row) => row.teamId));
+  const deleted = await deps.teamStore.delete(
+    rows.map((row) => row.teamId),
+    (tx, deleted) => deps.allowances.in(tx).forgetHolders([...deleted.keys.map((row) => row.id), ...deleted.teams.map(teamAllowanceId)]),
+  );
   await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
   await deps.teams.changed();
-  await deps.allowances.forget([...deleted.keys.map((row) => row.id), ...deleted.teams.map(teamAllowanceId)]);
   const gone = new Set(deleted.teams.map((row) => row.teamId));
   return { teams: views.filter((team) => gone.has(team.teamId)), deletedKeyHashes: deleted.keys.map((row) => row.keyHash) };
 }

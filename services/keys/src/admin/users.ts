@@ -12,6 +12,7 @@ import type {
   UpdateUserRequest,
   User,
 } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { AllowanceStore } from "../allowance-store.js";
 import type { NewKeyRow } from "../key-store.js";
 import { changeMembersIn } from "../team-store.js";
 import { keyName, newKey } from "../key-token.js";
@@ -121,15 +122,14 @@ export async function listUsers(deps: AdminDeps, req: ListUsersRequest): Promise
   return { users: await listedUsers(deps, rows, keys), total };
 }
 
-/** The allowances of deleted users: their keys', their own, and theirs as members of the teams and organizations they were in. */
-function spentBy(deleted: DeletedUsers): string[] {
+/** Forgets the allowances of deleted users: their keys' (with those of the keys' models), their own, and theirs as members of the teams and organizations they were in. */
+async function forgetSpentBy(allowances: AllowanceStore, deleted: DeletedUsers): Promise<void> {
   const gone = deleted.users.map((row) => row.userId);
-  return [
-    ...deleted.keys.map((row) => row.id),
-    ...deleted.users.map(userAllowanceId),
+  await allowances.forgetHolders([...deleted.keys.map((row) => row.id), ...deleted.users.map(userAllowanceId)]);
+  await allowances.forget([
     ...deleted.teams.flatMap((team) => gone.map((userId) => memberAllowanceId(team, userId))),
     ...deleted.organizations.flatMap((organization) => gone.map((userId) => organizationMemberAllowanceId(organization, userId))),
-  ];
+  ]);
 }
 
 /** Deletes the users with their keys and team and organization memberships; every user named must exist, or nothing is deleted. */
@@ -138,7 +138,7 @@ export async function deleteUsers(deps: AdminDeps, req: DeleteUsersRequest): Pro
   for (const userId of req.userIds) await findUser(deps, userId, "");
   // Forgotten with the users, not after: the same user made again and put
   // back in a team or organization would otherwise find what it spent there.
-  const deleted = await deps.userStore.delete(req.userIds, (tx, deleted) => deps.allowances.in(tx).forget(spentBy(deleted)));
+  const deleted = await deps.userStore.delete(req.userIds, (tx, deleted) => forgetSpentBy(deps.allowances.in(tx), deleted));
   await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
   await deps.users.changed();
   if (deleted.teams.length > 0) await deps.teams.changed();
