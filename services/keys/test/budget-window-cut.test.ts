@@ -1,11 +1,8 @@
 import { ConnectError } from "@connectrpc/connect";
 import { eq, like } from "drizzle-orm";
-import { MemoryBus, openDatabase, type Database } from "@gateway/common";
-import { TcpProxy, type TestDatabase } from "@gateway/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { allowances, virtualKeys } from "../src/db/schema.js";
-import { startKeys } from "../src/index.js";
-import { asMaster, clientOf, config, keysPostgres, logger, RESERVATION, type Keys, type KeysClient } from "./support.js";
+import { asMaster, keysServiceBehindCuts, RESERVATION, type KeysClient } from "./support.js";
 
 // Changes that move a budget to another window (a budget_duration given, a
 // max_budget set where there was none) with their spend, removals that
@@ -16,40 +13,10 @@ import { asMaster, clientOf, config, keysPostgres, logger, RESERVATION, type Key
 // it), as a network blip or a failover can, after the change's row was
 // written.
 
-let testDatabase: TestDatabase;
-let database: Database;
-let keys: Keys;
-let proxy: TcpProxy;
-/** What the next statement to cut sends (any of these): none, the proxy cuts nothing. */
-let cutOn: readonly string[] = [];
+const service = keysServiceBehindCuts();
 
 /** What the statements that move, carry and set a budget window's spend (AllowanceStore's moveSpend, carrySpend, setSpend) start with. */
 const spendChange = ["SET carried_to =", 'insert into "keys"."allowances"'];
-
-beforeAll(async () => {
-  testDatabase = await keysPostgres();
-  const url = new URL(testDatabase.url);
-  proxy = await TcpProxy.start(
-    { host: url.hostname, port: Number(url.port || 5432) },
-    {
-      fromClient: (bytes, connection) => {
-        if (cutOn.some((sent) => bytes.includes(sent))) {
-          cutOn = [];
-          return connection.cut();
-        }
-        connection.target.write(bytes);
-      },
-    },
-  );
-  database = await openDatabase({ url: proxy.urlTo(testDatabase.url), connectTimeoutSeconds: 5 });
-  keys = await startKeys({ config, database, bus: new MemoryBus(), logger });
-});
-afterAll(async () => {
-  await keys?.stop();
-  await database?.close();
-  await proxy?.close();
-  await testDatabase?.drop();
-});
 
 /** A route's change, made on what `make` made, and the spend its budget window shows after. */
 interface Route {
@@ -129,14 +96,14 @@ const routes: Route[] = [
 
 describe("a change to another budget window whose connection is cut before its spend moves", () => {
   it.each(routes)("$name makes nothing, so the change tried again starts the window from what was spent", async (route) => {
-    const client = clientOf(keys);
+    const client = service.client();
     await route.make(client);
-    cutOn = spendChange;
+    service.cuts().cutWhenSent(...spendChange);
     const failed = await route.change(client).then(
       () => undefined,
       (err: unknown) => err,
     );
-    expect(cutOn).toEqual([]);
+    expect(service.cuts().armed).toBe(false);
     // (Unavailable through the gateway's interceptors, which this transport has not.)
     expect(failed).toBeInstanceOf(ConnectError);
     await route.change(client);
@@ -224,18 +191,18 @@ const removals: Removal[] = [
 
 describe("a removal whose connection is cut as it forgets the member's spend", () => {
   it.each(removals)("$name removes nothing, so the removal tried again forgets it and the member put back starts from 0", async (route) => {
-    const client = clientOf(keys);
+    const client = service.client();
     await route.make(client);
     // Read, so written: no spend of the member's is left to write meanwhile.
     expect(await route.spend(client)).toBeCloseTo(SPENT, 9);
     // The member's allowances are the only ones named after it (".../member/<user_id>"), and forgetting them the only statement of the removal to name them
     // (as a parameter, sent every time, where a statement's text is not once its connection has prepared it).
-    cutOn = [`/member/${route.userId}`];
+    service.cuts().cutWhenSent(`/member/${route.userId}`);
     const failed = await route.remove(client).then(
       () => undefined,
       (err: unknown) => err,
     );
-    expect(cutOn).toEqual([]);
+    expect(service.cuts().armed).toBe(false);
     expect(failed).toBeInstanceOf(ConnectError);
     // The member is still there (the removal made nothing), so this removal is no 404 or 400.
     await route.remove(client);
@@ -262,7 +229,7 @@ const deletions: Deletion[] = [
       const auth = await client.authorize({ apiKey: minted.key, requestId: "cut-deleted-key", model: "fast-model", promptTokens: 10, maxTokens: 10 });
       await client.release({ requestId: "cut-deleted-key", keyHash: minted.info!.keyHash, holder: auth.holder, cost: SPENT });
       expect(await keySpend(client, deletedKey)).toBeCloseTo(SPENT, 9);
-      const [row] = await database.db.select({ id: virtualKeys.id }).from(virtualKeys).where(eq(virtualKeys.keyHash, minted.info!.keyHash));
+      const [row] = await service.database().db.select({ id: virtualKeys.id }).from(virtualKeys).where(eq(virtualKeys.keyHash, minted.info!.keyHash));
       return row!.id;
     },
     remove: (client) => client.deleteKeys({ refs: [byKey(deletedKey)] }, asMaster),
@@ -295,20 +262,20 @@ const deletions: Deletion[] = [
 ];
 
 /** How many allowance rows have a key_id starting with `prefix`. */
-const rowsUnder = async (prefix: string) => (await database.db.select({ keyId: allowances.keyId }).from(allowances).where(like(allowances.keyId, `${prefix}%`))).length;
+const rowsUnder = async (prefix: string) => (await service.database().db.select({ keyId: allowances.keyId }).from(allowances).where(like(allowances.keyId, `${prefix}%`))).length;
 
 describe("a delete whose connection is cut as it forgets what was spent", () => {
   it.each(deletions)("$name deletes nothing, so the delete tried again forgets every allowance of what it deletes", async (route) => {
-    const client = clientOf(keys);
+    const client = service.client();
     const named = await route.make(client);
     expect(await rowsUnder(named)).toBeGreaterThan(0);
     // Forgetting names them (as parameters); nothing else the delete sends does.
-    cutOn = [named];
+    service.cuts().cutWhenSent(named);
     const failed = await route.remove(client).then(
       () => undefined,
       (err: unknown) => err,
     );
-    expect(cutOn).toEqual([]);
+    expect(service.cuts().armed).toBe(false);
     expect(failed).toBeInstanceOf(ConnectError);
     // Still there (the delete made nothing), so this delete is no 404.
     await route.remove(client);

@@ -67,7 +67,7 @@ export function keysDatabaseBehindCuts(max?: number): { database: () => Database
 }
 
 /** A keys service on keysDatabaseBehindCuts, started before the test file's tests and stopped after. */
-export function keysServiceBehindCuts(): { client: () => KeysClient; cuts: () => StatementCuts } {
+export function keysServiceBehindCuts(): { client: () => KeysClient; cuts: () => StatementCuts; database: () => Database } {
   const { database, cuts } = keysDatabaseBehindCuts();
   let keys: Keys;
   beforeAll(async () => {
@@ -76,7 +76,7 @@ export function keysServiceBehindCuts(): { client: () => KeysClient; cuts: () =>
   afterAll(async () => {
     await keys?.stop();
   });
-  return { client: () => clientOf(keys), cuts };
+  return { client: () => clientOf(keys), cuts, database };
 }
 
 export { MemoryBus };
