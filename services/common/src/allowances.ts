@@ -21,8 +21,8 @@ export interface AllowanceLedger<Ref> {
   giveBack(ref: Ref, amount: number, op: string): Promise<void>;
   /** Whether the take `op` was made; once asked, it can no longer be. */
   applied(op: string): Promise<boolean>;
-  /** Forgets the operations recorded more than `ageMs` ago. */
-  forgetOps(ageMs: number): Promise<void>;
+  /** Forgets the operations recorded, and the windows of limits that ended, more than `ageMs` ago (a store keeps the windows whose spend is still shown). */
+  forgetOld(ageMs: number): Promise<void>;
 }
 
 /** One take, charge or give-back of an allowance: tried again, or asked about, under its id until the store answers. */
@@ -43,9 +43,10 @@ const IDLE_GIVE_BACK_MS = 1_000;
 // exact answers when there is little.
 const CHUNK_FRACTION = 0.1;
 // Operations are kept recorded in the store for a day (one tried again
-// later could apply twice), and forgotten every ten minutes.
-const OPS_KEPT_MS = 24 * 60 * 60_000;
-const FORGET_OPS_EVERY_MS = 10 * 60_000;
+// later could apply twice), as are finished windows, and forgotten every
+// ten minutes.
+const KEPT_MS = 24 * 60 * 60_000;
+const FORGET_EVERY_MS = 10 * 60_000;
 
 /** This replica's share of one allowance (a key's limit of one kind, in one window, say). */
 export class Pool<Ref = unknown> {
@@ -97,7 +98,7 @@ export class Allowances<Ref> {
   /** Pools no longer in `pools` (retired, or swept) with operations that failed or free to give back: done at the next sweeps. */
   private readonly pending = new Set<Pool<Ref>>();
   private readonly sweeper: NodeJS.Timeout;
-  private opsForgottenAt = 0;
+  private forgottenAt = 0;
 
   constructor(
     private readonly store: AllowanceLedger<Ref>,
@@ -290,9 +291,9 @@ export class Allowances<Ref> {
       void this.retry(pool);
       if (pool.free > 0) void this.giveBack(pool, pool.free);
     }
-    if (now - this.opsForgottenAt >= FORGET_OPS_EVERY_MS) {
-      this.opsForgottenAt = now;
-      this.store.forgetOps(OPS_KEPT_MS).catch((err: unknown) => this.logger.warn({ err: driverMessage(err) }, "forgetting old allowance operations failed"));
+    if (now - this.forgottenAt >= FORGET_EVERY_MS) {
+      this.forgottenAt = now;
+      this.store.forgetOld(KEPT_MS).catch((err: unknown) => this.logger.warn({ err: driverMessage(err) }, "forgetting old allowance operations and windows failed"));
     }
   }
 

@@ -1,4 +1,4 @@
-import { and, eq, inArray, or, sql, type SQL } from "drizzle-orm";
+import { and, eq, inArray, lt, or, sql, type SQL } from "drizzle-orm";
 import {
   appliedOp,
   firstApplying,
@@ -150,8 +150,15 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
     return rowsOf<{ applied: boolean }>(await this.db.execute(appliedOp(allowanceOps, op)))[0]?.applied === true;
   }
 
-  async forgetOps(ageMs: number): Promise<void> {
+  /**
+   * Forgets old operations, and rpm and tpm windows (a minute each) that
+   * started more than `ageMs` ago: a key under a limit leaves a row a minute,
+   * which nothing reads once its minute is over. Budget windows stay: their
+   * spend is what /key/info and the like show.
+   */
+  async forgetOld(ageMs: number): Promise<void> {
     await this.db.execute(forgettingOps(allowanceOps, ageMs));
+    await this.db.delete(allowances).where(and(inArray(allowances.kind, ["requests", "tokens"]), lt(allowances.windowStart, Date.now() - ageMs)));
   }
 
   async total(ref: AllowanceRef): Promise<number> {

@@ -166,8 +166,22 @@ describe("allowances shared by replicas", () => {
       expect(await store.total(r)).toBe(40);
     }
     expect(await store.applied(taken)).toBe(true);
-    await store.forgetOps(0);
+    await store.forgetOld(0);
     expect(await store.applied(taken)).toBe(false);
+  });
+
+  it("forgets rpm and tpm windows that started over a day ago, and keeps budget windows and newer ones", async () => {
+    const keyId = randomUUID();
+    const [dayAgo, minuteAgo] = [Date.now() - 25 * 60 * 60_000, Date.now() - 60_000];
+    const refs = [
+      { keyId, kind: "requests", windowStart: dayAgo },
+      { keyId, kind: "tokens", windowStart: dayAgo },
+      { keyId, kind: "budget", windowStart: dayAgo },
+      { keyId, kind: "requests", windowStart: minuteAgo },
+    ] as const;
+    for (const r of refs) await store.take(r, 1, 100, randomUUID());
+    await store.forgetOld(24 * 60 * 60_000);
+    expect(await Promise.all(refs.map((r) => store.total(r)))).toEqual([0, 0, 1, 1]);
   });
 
   it("keeps what it could not give back (the database gone) and gives it back once it can, for parallel slots as for budgets", async () => {

@@ -144,7 +144,7 @@ describe("router budgets", () => {
     expect(await store.applied(late)).toBe(false);
     await expect(store.take(ref, 1, 100, late)).rejects.toThrow();
     expect(await store.take(ref, 60, 100, randomUUID())).toBe(100);
-    await store.forgetOps(0);
+    await store.forgetOld(0);
     expect(await store.applied(taken)).toBe(false);
   });
 

@@ -64,7 +64,8 @@ export class BudgetAllowanceStore implements AllowanceLedger<BudgetRef>, SpendLe
     return rowsOf<{ applied: boolean }>(await this.db.execute(appliedOp(budgetAllowanceOps, op)))[0]?.applied === true;
   }
 
-  async forgetOps(ageMs: number): Promise<void> {
+  /** Forgets old operations; budget windows stay (a provider's budget shows its window's spend). */
+  async forgetOld(ageMs: number): Promise<void> {
     await this.db.execute(forgettingOps(budgetAllowanceOps, ageMs));
   }
 
