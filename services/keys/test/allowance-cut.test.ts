@@ -71,4 +71,25 @@ describe("allowances whose statement's answer is lost", () => {
       await allowances.close();
     }
   });
+
+  it("holds nothing for a take Postgres never had, though its store's answer to whether it was made is lost, for parallel slots as for budgets", async () => {
+    for (const kind of ["parallel", "budget"] as const) {
+      const r = allowance(kind);
+      const [a, b] = [replica(), replica()];
+      const [poolA, poolB] = [a.allowances.pool(r, 100, Infinity), b.allowances.pool(r, 100, Infinity)];
+      expect(await b.allowances.reserve(poolB, 50)).toBe(true);
+      // The take never reaches Postgres; the sweep's question whether it was made
+      // is answered (not made, and now it can no longer be) but the answer is lost.
+      cuts().cutWhenSent("taken AS (");
+      await expect(a.allowances.reserve(poolA, 1)).rejects.toThrow();
+      cuts().loseAnswerTo("AS applied");
+      await answerLost();
+      await sweeps();
+      await sweeps();
+      // Asked again, the store must still say "not made": a holds nothing, and the store counts b's 50 alone.
+      expect(poolA.held).toBe(0);
+      expect(await a.store.total(r)).toBe(50);
+      await Promise.all([a.allowances.close(), b.allowances.close()]);
+    }
+  }, 20_000);
 });

@@ -88,6 +88,8 @@ export const budgetSpendWriters = router.table("budget_spend_writers", {
 export const budgetAllowanceOps = router.table("budget_allowance_ops", {
   op: uuid("op").primaryKey(),
   madeAt: timestamp("made_at", { withTimezone: true }).notNull().defaultNow(),
+  /** Recorded by a question whether a take was made (appliedOp), not by the take: asked again after its answer was lost, the answer stays "not made". */
+  fence: boolean("fence").notNull().default(false),
 });
 
 /**

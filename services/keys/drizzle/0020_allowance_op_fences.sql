@@ -1,0 +1,1 @@
+ALTER TABLE "keys"."allowance_ops" ADD COLUMN IF NOT EXISTS "fence" boolean DEFAULT false NOT NULL;
