@@ -315,7 +315,10 @@ export class Allowances<Ref> {
       pool.uncharged = [];
       pool.ungiven = [];
       pool.unsure = [];
-      if (pool.used > 0) await this.store.charge(pool.ref, pool.used, randomUUID());
+      if (pool.used > 0) {
+        const op = newOp(pool.used);
+        await this.store.charge(pool.ref, op.amount, op.op);
+      }
     }
   }
 

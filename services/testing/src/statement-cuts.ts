@@ -53,7 +53,7 @@ export class StatementCuts {
     this.answering = marks;
   }
 
-  /** Whether an arming has not cut yet. */
+  /** Whether an arming has not met its statement yet (one losing an answer cuts when that answer comes, just after). */
   get armed(): boolean {
     return this.sending.length > 0 || this.answering.length > 0;
   }
