@@ -19,8 +19,8 @@ interface Container {
   ports?: { name?: string; containerPort: number }[];
   env?: { name: string; value?: string }[];
   envFrom?: { secretRef?: { name: string }; configMapRef?: { name: string } }[];
-  readinessProbe?: { httpGet?: { path: string; port: string | number } };
-  livenessProbe?: { httpGet?: { path: string; port: string | number } };
+  readinessProbe?: { httpGet?: { path: string; port: string | number }; timeoutSeconds?: number };
+  livenessProbe?: { httpGet?: { path: string; port: string | number }; timeoutSeconds?: number };
   resources?: { requests?: { cpu?: string; memory?: string } };
   securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean };
   volumeMounts?: { name: string; mountPath: string }[];
@@ -78,6 +78,9 @@ describe.each([
     expect(container.env?.find((e) => e.name === "PORT")?.value).toBe(String(port?.containerPort));
     expect(container.readinessProbe?.httpGet).toEqual({ path: "/health/readiness", port: "http" });
     expect(container.livenessProbe?.httpGet).toEqual({ path: "/health/liveliness", port: "http" });
+    // Kubernetes' default of 1 s would take a pod out (readiness fails at once) for one slow answer under load.
+    expect(container.readinessProbe?.timeoutSeconds).toBeGreaterThanOrEqual(2);
+    expect(container.livenessProbe?.timeoutSeconds).toBeGreaterThanOrEqual(2);
     expect(container.resources?.requests?.cpu).toBeTruthy();
     expect(container.resources?.requests?.memory).toBeTruthy();
     expect(container.envFrom?.some((e) => e.secretRef?.name === "gateway-secrets")).toBe(true);
