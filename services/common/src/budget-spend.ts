@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { databaseUnreachable, driverMessage, pgErrorCode } from "./database.js";
+import { FailureRun } from "./failure-run.js";
 import type { Logger } from "./logger.js";
 import type { SpendWrite } from "./spend-write.js";
 
@@ -41,11 +42,13 @@ export class BudgetSpend<Ref> {
   private writes = 0;
   private writing: Promise<void> = Promise.resolve();
   private readonly writer: NodeJS.Timeout;
+  private readonly failures: FailureRun;
 
   constructor(
     private readonly store: SpendLedger<Ref>,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
+    this.failures = new FailureRun(logger, "budget spend writes");
     this.writer = setInterval(() => void this.write(), WRITE_EVERY_MS);
     this.writer.unref();
   }
@@ -90,9 +93,10 @@ export class BudgetSpend<Ref> {
     try {
       await this.store.addSpend(write.ref, write.dollars, { writer: this.writerId, seq: write.seq });
       this.inDoubt = undefined;
+      this.failures.succeeded();
       return "made";
     } catch (err) {
-      this.logger.error({ err: driverMessage(err) }, "writing budget spend failed");
+      this.failures.failed({ err: driverMessage(err) }, "writing budget spend failed; it is tried again every second");
       if (pgErrorCode(err) !== undefined && !databaseUnreachable(err)) {
         this.inDoubt = undefined;
         this.add(write.ref, write.dollars);

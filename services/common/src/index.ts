@@ -28,6 +28,7 @@ export { serveConnect, connectTransport, type ConnectServer, type ServeOptions }
 export { INTERNAL_CREDENTIAL_HEADER, InternalCredential } from "./internal-credential.js";
 export { databaseUnreachable, driverMessage, openDatabase, pgErrorCode, rowsOf, type Database, type DatabaseOptions, type Db } from "./database.js";
 export { DatabaseProbe } from "./database-probe.js";
+export { FailureRun } from "./failure-run.js";
 export { readinessAnswer } from "./readiness.js";
 export { openPglite } from "./pglite.js";
 export { DIRECT_PROTOCOL, directClient } from "./direct-client.js";

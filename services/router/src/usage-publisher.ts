@@ -1,5 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { metrics, usageEventCodec, type Bus, type Logger } from "@gateway/common";
+import { FailureRun, metrics, usageEventCodec, type Bus, type Logger } from "@gateway/common";
 import { UsageStatus, type UsageEventSchema } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import type { Outcome } from "./outcome.js";
 import { Outbox, type OutboxEntry, type OutboxTicket } from "./outbox.js";
@@ -41,8 +41,8 @@ export class UsagePublisher {
   private outboxFull = false;
   /** Events being published that the outbox does not hold (it is full, or there is none). */
   private memoryOnly = 0;
-  /** Failed publish attempts since the last one that went through. */
-  private failures = 0;
+  // An outage fails every event in flight: logged once, not per event and attempt.
+  private readonly failures: FailureRun;
   readonly storePrompts: boolean;
   readonly bookEndUsers: boolean;
 
@@ -53,6 +53,7 @@ export class UsagePublisher {
   ) {
     this.storePrompts = options.storePrompts ?? false;
     this.bookEndUsers = options.bookEndUsers ?? true;
+    this.failures = new FailureRun(logger, "usage publishes", "warn");
     if (options.outboxDir === undefined) return;
     this.outbox = Outbox.open(options.outboxDir, options.maxOutboxBytes ?? DEFAULT_OUTBOX_BYTES);
     const replay = this.outbox.takeReplay();
@@ -100,13 +101,11 @@ export class UsagePublisher {
         try {
           await this.bus.publish(USAGE_SUBJECT, requestId, data);
           if (ticket) this.outbox?.settle(ticket);
-          if (this.failures > 0) this.logger.info({ failedAttempts: this.failures }, "usage publishes go through again");
-          this.failures = 0;
+          this.failures.succeeded();
           return;
         } catch (err) {
           const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
-          // Once per outage, not once per event and attempt: an outage fails every event in flight.
-          if (this.failures++ === 0) this.logger.warn({ requestId, err: (err as Error).message }, "usage publishes are failing; each is retried with backoff");
+          this.failures.failed({ requestId, err: (err as Error).message }, "usage publishes are failing; each is retried with backoff");
           await new Promise((resolve) => setTimeout(resolve, delay).unref());
         }
       }
