@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { Allowances, NANO, type Database } from "@gateway/common";
+import { Allowances, forgettingOps, NANO, type Database } from "@gateway/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "@gateway/testing";
+import { eventually, planWithoutSeqScans } from "@gateway/testing";
 import { AllowanceStore, type AllowanceRef } from "../src/allowance-store.js";
+import { allowanceOps } from "../src/db/schema.js";
 import { keysDatabase, logger } from "./support.js";
 
 let database: Database;
@@ -168,6 +169,10 @@ describe("allowances shared by replicas", () => {
     expect(await store.applied(taken)).toBe(true);
     await store.forgetOld(0);
     expect(await store.applied(taken)).toBe(false);
+  });
+
+  it("finds the operations it forgets through an index on their age, not by reading a day of them", async () => {
+    expect(await planWithoutSeqScans(database.db, forgettingOps(allowanceOps, 24 * 60 * 60_000))).toContain("allowance_ops_made_at_idx");
   });
 
   it("forgets rpm and tpm windows that started over a day ago, and keeps budget windows and newer ones", async () => {

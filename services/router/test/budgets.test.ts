@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { Allowances, BudgetSpend, ConfigError, createLogger, openDatabase, parseConfig, type Database } from "@gateway/common";
+import { Allowances, BudgetSpend, ConfigError, createLogger, forgettingOps, openDatabase, parseConfig, type Database } from "@gateway/common";
+import { planWithoutSeqScans } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RouterBudgets, type BudgetHold, type OverBudget } from "../src/budgets.js";
 import type { Deployment } from "../src/config/deployment.js";
 import { ModelGroups } from "../src/config/model-groups.js";
 import { BudgetAllowanceStore } from "../src/db/budget-allowance-store.js";
+import { budgetAllowanceOps } from "../src/db/schema.js";
 import { SUPPORTED_PROVIDERS } from "../src/providers/index.js";
 
 // Provider and deployment budgets of two router replicas over one (embedded)
@@ -146,6 +148,10 @@ describe("router budgets", () => {
     expect(await store.take(ref, 60, 100, randomUUID())).toBe(100);
     await store.forgetOld(0);
     expect(await store.applied(taken)).toBe(false);
+  });
+
+  it("finds the operations it forgets through an index on their age, not by reading a day of them", async () => {
+    expect(await planWithoutSeqScans(database.db, forgettingOps(budgetAllowanceOps, DAY))).toContain("budget_allowance_ops_made_at_idx");
   });
 
   it("refuses a config whose budget duration it cannot read", () => {

@@ -7,3 +7,4 @@ export { startThrowawayPostgres, type ThrowawayPostgres } from "./postgres-clust
 export { sameMinute } from "./minute.js";
 export { TcpProxy, type ProxiedConnection, type TcpProxyHooks } from "./tcp-proxy.js";
 export { StatementCuts, type StatementMark } from "./statement-cuts.js";
+export { planWithoutSeqScans } from "./query-plan.js";

@@ -1,4 +1,4 @@
-import { bigint, boolean, doublePrecision, jsonb, pgSchema, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, index, jsonb, pgSchema, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 export const router = pgSchema("router");
 
@@ -85,12 +85,17 @@ export const budgetSpendWriters = router.table("budget_spend_writers", {
  * was not already, and a take whose answer was lost can be asked about
  * (allowance-ops.ts in common). Rows older than a day are deleted.
  */
-export const budgetAllowanceOps = router.table("budget_allowance_ops", {
-  op: uuid("op").primaryKey(),
-  madeAt: timestamp("made_at", { withTimezone: true }).notNull().defaultNow(),
-  /** Recorded by a question whether a take was made (appliedOp), not by the take: asked again after its answer was lost, the answer stays "not made". */
-  fence: boolean("fence").notNull().default(false),
-});
+export const budgetAllowanceOps = router.table(
+  "budget_allowance_ops",
+  {
+    op: uuid("op").primaryKey(),
+    madeAt: timestamp("made_at", { withTimezone: true }).notNull().defaultNow(),
+    /** Recorded by a question whether a take was made (appliedOp), not by the take: asked again after its answer was lost, the answer stays "not made". */
+    fence: boolean("fence").notNull().default(false),
+  },
+  // The ten-minute sweep deletes by age: without it, a scan of a day of operations each time.
+  (t) => [index("budget_allowance_ops_made_at_idx").on(t.madeAt)],
+);
 
 /**
  * Batches (OpenAI's Batch API) whose cost has been booked: a finished batch

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS "allowance_ops_made_at_idx" ON "keys"."allowance_ops" USING btree ("made_at");

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS "budget_allowance_ops_made_at_idx" ON "router"."budget_allowance_ops" USING btree ("made_at");
