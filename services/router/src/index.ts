@@ -84,7 +84,7 @@ export async function startRouter(deps: {
   await models.start();
   models.warnUnknownFallbacks();
   const stopDeploymentStates = metrics.watchDeployments(() => models.table().groups.all().map((d) => ({ ...deploymentLabels(d), state: state.cooldowns.state(d.id) })));
-  const unkeyed = unkeyedEntries(deps.config.model_list, (model) => splitModel(model).provider);
+  const unkeyed = unkeyedEntries(models.configEntries(), (model) => splitModel(model).provider);
   if (unkeyed.length > 0) deps.logger.warn({ unkeyed }, "these deployments call an api_base of their own with no api_key: the provider's key variable is not sent there");
   for (const notice of cacheNotices(deps.config)) deps.logger.warn({ notice }, "response cache");
   const cache = new ResponseCache();

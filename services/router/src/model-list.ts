@@ -253,9 +253,18 @@ export class LiveModelList {
     return new Map([...values, ...credentialsOf(config)]);
   }
 
-  private build(config: GatewayConfig, runtime: readonly ModelEntry[], values = this.storedValues): RoutingTable {
+  /** config.yaml's model list in force, each entry with the values of the credential it names. */
+  configEntries(): ModelEntry[] {
+    return this.withCredentials(this.config, this.storedValues);
+  }
+
+  private withCredentials(config: GatewayConfig, values: Credentials): ModelEntry[] {
     const credentials = this.credentials(config, values);
-    const resolved = { ...config, model_list: config.model_list.map((entry, i) => withCredential(entry, credentials, `model_list[${i}]`)) };
+    return config.model_list.map((entry, i) => withCredential(entry, credentials, `model_list[${i}]`));
+  }
+
+  private build(config: GatewayConfig, runtime: readonly ModelEntry[], values = this.storedValues): RoutingTable {
+    const resolved = { ...config, model_list: this.withCredentials(config, values) };
     const groups = ModelGroups.fromConfig(resolved, SUPPORTED_PROVIDERS, runtime);
     checkDeployments(groups);
     const budgets = anyBudgets(config, runtime) ? this.deps.budgets : undefined;

@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "@gateway/common";
+import { ConfigError, createLogger, MemoryBus, parseConfig } from "@gateway/common";
 import { splitModel } from "../src/config/deployment.js";
 import { ModelGroups } from "../src/config/model-groups.js";
 import { providerSettings, unkeyedEntries } from "../src/config/provider-env.js";
+import { Cooldowns } from "../src/cooldowns.js";
+import type { DeploymentLimits } from "../src/deployment-limits.js";
+import { DeploymentStats } from "../src/deployment-stats.js";
+import { LiveModelList } from "../src/model-list.js";
 import { checkDeployments, SUPPORTED_PROVIDERS } from "../src/providers/index.js";
 
 const params = (p: Record<string, string>) => ({ model: "x", ...p });
@@ -33,6 +37,30 @@ describe("a provider's settings from LiteLLM's environment variables", () => {
     // Azure has no one address: its key goes to the resource the deployment names.
     expect(providerSettings("azure", params({ api_base: "https://r.openai.azure.com" }), { AZURE_API_KEY: "az" })).toMatchObject({ apiKey: "az" });
     expect(unkeyedEntries(entries, (m) => splitModel(m).provider, env)).toEqual(["local (openai/llama3): set api_key: os.environ/OPENAI_API_KEY to send OPENAI_API_KEY to its api_base"]);
+  });
+
+  it("count a key from the credential a deployment names, stored or in credential_list, as its api_key", () => {
+    const config = parseConfig(`
+model_list:
+  - model_name: stored
+    litellm_params: { model: openai/llama3, api_base: "http://vllm:8000/v1", litellm_credential_name: vllm-key }
+  - model_name: listed
+    litellm_params: { model: openai/llama3, litellm_credential_name: listed-key }
+  - model_name: bare
+    litellm_params: { model: openai/llama3, api_base: "http://vllm:8000/v1" }
+credential_list:
+  - credential_name: listed-key
+    credential_values: { api_key: listed-secret, api_base: "http://vllm:8001/v1" }
+`);
+    const logger = createLogger("test", "silent");
+    const models = new LiveModelList(
+      { config, store: undefined, credentials: undefined, bus: new MemoryBus(), state: { cooldowns: new Cooldowns(), stats: new DeploymentStats(), logger }, limits: {} as DeploymentLimits, logger },
+      [{ name: "vllm-key", values: { api_key: "stored-secret" }, info: {} }],
+    );
+    const env = { OPENAI_API_KEY: "sk-env" };
+    expect(unkeyedEntries(models.configEntries(), (m) => splitModel(m).provider, env)).toEqual([
+      "bare (openai/llama3): set api_key: os.environ/OPENAI_API_KEY to send OPENAI_API_KEY to its api_base",
+    ]);
   });
 
   it("are read for the OpenAI-compatible providers LiteLLM names too; a server of one's own needs its address", () => {
