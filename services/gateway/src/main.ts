@@ -1,4 +1,4 @@
-import { ConfigError, startTracing, useLeanAsyncResourceBind } from "@gateway/common";
+import { ConfigError, databaseUnreachable, driverMessage, startTracing, useLeanAsyncResourceBind } from "@gateway/common";
 import { startGateway, type RunningGateway } from "./gateway.js";
 import { StartupError } from "./infrastructure.js";
 import { parseOptions, UsageError } from "./options.js";
@@ -51,6 +51,11 @@ main().catch((err: unknown) => {
   if (err instanceof StartupError) {
     console.error(err.message);
     process.exit(err.toChange ? 2 : 1);
+  }
+  // The database went away after the migrations, while the services loaded what they keep in memory.
+  if (databaseUnreachable(err)) {
+    console.error(`the start did not finish: the connection to the database broke: ${driverMessage(err)}; the next start tries again`);
+    process.exit(1);
   }
   console.error(err);
   process.exit(1);
