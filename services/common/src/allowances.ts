@@ -21,8 +21,12 @@ export interface AllowanceLedger<Ref> {
   giveBack(ref: Ref, amount: number, op: string): Promise<void>;
   /** Whether the take `op` was made; once asked, it can no longer be. */
   applied(op: string): Promise<boolean>;
-  /** Forgets the operations recorded, and the windows of limits that ended, more than `ageMs` ago (a store keeps the windows whose spend is still shown). */
-  forgetOld(ageMs: number): Promise<void>;
+  /**
+   * Forgets the operations recorded, and the windows of limits that ended,
+   * more than `ageMs` ago (a store keeps the windows whose spend is still
+   * shown). `now` is the time by the clock the windows were started by.
+   */
+  forgetOld(ageMs: number, now: number): Promise<void>;
 }
 
 /** One take, charge or give-back of an allowance: tried again, or asked about, under its id until the store answers. */
@@ -103,6 +107,8 @@ export class Allowances<Ref> {
   constructor(
     private readonly store: AllowanceLedger<Ref>,
     private readonly logger: Logger,
+    /** The clock windows end by, and idle time is measured by (one stopped mid-window in tests). */
+    private readonly now: () => number = Date.now,
   ) {
     this.sweeper = setInterval(() => this.sweep(), IDLE_GIVE_BACK_MS);
     this.sweeper.unref();
@@ -119,9 +125,15 @@ export class Allowances<Ref> {
       // was refused from then on).
       if (pool) this.retire(pool);
       pool = new Pool<Ref>(ref, limit, endsAt);
+      pool.lastUse = this.now();
       this.pools.set(id, pool);
     }
     return pool;
+  }
+
+  /** The pool in use for `ref`, whatever its limit, if there is one: asking makes none, nor replaces one. */
+  find(ref: Ref): Pool<Ref> | undefined {
+    return this.pools.get(this.store.idOf(ref));
   }
 
   /** Reserves from memory if this replica holds enough; false means "ask the store". */
@@ -129,7 +141,7 @@ export class Allowances<Ref> {
     if (pool.free < amount) return false;
     pool.used += amount;
     pool.reserved += amount;
-    pool.lastUse = Date.now();
+    pool.lastUse = this.now();
     return true;
   }
 
@@ -181,7 +193,7 @@ export class Allowances<Ref> {
   release(pool: Pool<Ref>, amount: number): void {
     pool.used -= amount;
     pool.reserved -= amount;
-    pool.lastUse = Date.now();
+    pool.lastUse = this.now();
     if (pool.retired) this.retire(pool);
   }
 
@@ -189,7 +201,7 @@ export class Allowances<Ref> {
   settle(pool: Pool<Ref>, reserved: number, actual: number): void {
     pool.used += actual - reserved;
     pool.reserved -= reserved;
-    pool.lastUse = Date.now();
+    pool.lastUse = this.now();
     const over = pool.used - pool.held;
     if (over > 0) {
       pool.held += over;
@@ -270,11 +282,11 @@ export class Allowances<Ref> {
   /** Takes a pool out of use: what it holds unused goes back now, and what it frees later as it is freed. */
   private retire(pool: Pool<Ref>): void {
     pool.retired = true;
-    if (pool.free > 0 && pool.endsAt > Date.now()) void this.giveBack(pool, pool.free);
+    if (pool.free > 0 && pool.endsAt > this.now()) void this.giveBack(pool, pool.free);
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = this.now();
     for (const [id, pool] of this.pools) {
       // A finished window's leftovers are worth nothing to anyone; in-flight
       // reservations keep their pool object and still settle into it.
@@ -293,7 +305,7 @@ export class Allowances<Ref> {
     }
     if (now - this.forgottenAt >= FORGET_EVERY_MS) {
       this.forgottenAt = now;
-      this.store.forgetOld(KEPT_MS).catch((err: unknown) => this.logger.warn({ err: driverMessage(err) }, "forgetting old allowance operations and windows failed"));
+      this.store.forgetOld(KEPT_MS, now).catch((err: unknown) => this.logger.warn({ err: driverMessage(err) }, "forgetting old allowance operations and windows failed"));
     }
   }
 
@@ -325,7 +337,7 @@ export class Allowances<Ref> {
   /** Gives back everything unused, and charges what is owed, e.g. at shutdown. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    const now = Date.now();
+    const now = this.now();
     const open = [...this.pools.values(), ...this.pending].filter((p) => p.endsAt > now);
     this.pending.clear();
     await Promise.all(

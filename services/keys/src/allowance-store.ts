@@ -156,9 +156,9 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * which nothing reads once its minute is over. Budget windows stay: their
    * spend is what /key/info and the like show.
    */
-  async forgetOld(ageMs: number): Promise<void> {
+  async forgetOld(ageMs: number, now = Date.now()): Promise<void> {
     await this.db.execute(forgettingOps(allowanceOps, ageMs));
-    await this.db.delete(allowances).where(and(inArray(allowances.kind, ["requests", "tokens"]), lt(allowances.windowStart, Date.now() - ageMs)));
+    await this.db.delete(allowances).where(and(inArray(allowances.kind, ["requests", "tokens"]), lt(allowances.windowStart, now - ageMs)));
   }
 
   async total(ref: AllowanceRef): Promise<number> {

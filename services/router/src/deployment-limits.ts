@@ -1,4 +1,4 @@
-import { driverMessage, newOp, takeTogether, type AllowanceOp, type Logger, type Taking } from "@gateway/common";
+import { Allowances, type Logger, type Pool } from "@gateway/common";
 import type { Deployment } from "./config/deployment.js";
 import type { AllowanceKind, AllowanceRef, DeploymentAllowanceStore } from "./db/deployment-allowance-store.js";
 
@@ -20,225 +20,146 @@ export interface DeploymentLimits {
 }
 
 const MINUTE_MS = 60_000;
-// A replica takes this share of a limit at a time, so most calls need no database.
-const CHUNK_SHARE = 0.1;
-// What a replica holds unused this long goes back, so other replicas can take it.
-const IDLE_GIVE_BACK_MS = 1_000;
-// Finished minutes' rows are of use to no one: each replica deletes those
-// older than an hour, every ten minutes (a table otherwise gaining a row per
-// deployment, kind and minute for good).
-const ROWS_KEPT_MS = 60 * MINUTE_MS;
-const PRUNE_EVERY_MS = 10 * MINUTE_MS;
 
-/** One replica's share of one deployment's limit in one minute. */
-interface Lease {
-  windowStart: number;
-  /** Taken from the shared total and not yet used by a call. */
-  held: number;
-  /** The shared total (all replicas) when this replica last took some. */
-  total: number;
-  /** Used by this replica's calls. */
-  used: number;
-  // The store may have made an operation whose statement failed (Postgres
-  // ran it, the answer was lost), so each is tried again, or asked about,
-  // under its own id each second while the minute lasts; a finished
-  // minute's are dropped with its lease, its count no longer mattering.
-  /** Charges that failed, of tokens used past what was taken. */
-  uncharged: AllowanceOp[];
-  /** Give-backs that failed, their amounts no longer in `held`: held again and given back anew, one made but not answered was made twice, and other replicas could take past the limit. */
-  ungiven: AllowanceOp[];
-  /** Takes that failed, held if the store made them: else granted with no replica holding them. */
-  unsure: AllowanceOp[];
-  lastUse: number;
-  /** This replica's take from the store in flight for this lease, if any. */
-  taking: Taking | undefined;
+const minuteOf = (now: number) => now - (now % MINUTE_MS);
+
+/** What one call reserves of one of the deployment's limits. */
+interface Reservation {
+  pool: Pool<AllowanceRef>;
+  amount: number;
 }
 
-const minute = (now: number) => now - (now % MINUTE_MS);
+/** The tokens this replica's calls used in one minute, of a deployment with no tpm (and so no pool to count them). */
+interface MinuteTokens {
+  start: number;
+  used: number;
+}
 
 /**
- * Limits as leases from Postgres, the keys service's pattern: a replica takes
- * a tenth of a deployment's per-minute limit with one conditional upsert
- * (granted + chunk <= limit) and admits calls from what it holds, so the
- * sum over replicas never passes the limit. Unused leases go back after a
- * second idle; a finished minute's leftovers lapse.
+ * Limits as leases from Postgres (Allowances, as for the keys' limits): one
+ * pool per deployment, kind and minute, whose limit is the rpm or tpm and
+ * which ends with the minute. A replica takes a tenth of a limit at a time
+ * and admits calls from what it holds, so the sum over replicas never
+ * passes the limit; unused leases go back after a second idle, and a
+ * finished minute's leftovers lapse.
  */
 export class SharedDeploymentLimits implements DeploymentLimits {
-  private readonly leases = new Map<string, Lease>();
-  private readonly sweeper: NodeJS.Timeout;
-  private prunedAt = -Infinity;
+  private readonly allowances: Allowances<AllowanceRef>;
+  /** By deployment id, the tokens used here this minute of deployments with no tpm: usage-based routing picks by them too. */
+  private readonly untracked = new Map<string, MinuteTokens>();
 
   constructor(
-    private readonly store: DeploymentAllowanceStore,
-    private readonly logger: Logger,
+    store: DeploymentAllowanceStore,
+    logger: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    this.sweeper = setInterval(() => void this.sweep(), IDLE_GIVE_BACK_MS);
-    this.sweeper.unref();
-  }
-
-  private lease(id: string, kind: AllowanceKind): Lease {
-    const key = `${kind}:${id}`;
-    const windowStart = minute(this.now());
-    let l = this.leases.get(key);
-    if (!l || l.windowStart !== windowStart) {
-      l = { windowStart, held: 0, total: 0, used: 0, lastUse: this.now(), taking: undefined, uncharged: [], ungiven: [], unsure: [] };
-      this.leases.set(key, l);
-    }
-    return l;
+    this.allowances = new Allowances(store, logger, now);
   }
 
   admit(d: Deployment, tokens: number): boolean | Promise<boolean> {
-    const needs: [AllowanceKind, number, number][] = [];
-    if (d.rpm !== undefined) needs.push(["requests", 1, d.rpm]);
-    if (d.tpm !== undefined) needs.push(["tokens", tokens, d.tpm]);
-    if (needs.every(([kind, amount]) => this.lease(d.id, kind).held >= amount)) {
-      this.use(d, needs, tokens);
-      return true;
-    }
-    return this.take(d, needs, tokens);
+    const start = minuteOf(this.now());
+    const wanted = this.reservations(d, tokens, start);
+    // Both kinds from memory, or neither: a call must not hold requests while it waits for tokens.
+    if (!wanted.every(({ pool, amount }) => pool.free >= amount)) return this.take(d, tokens);
+    for (const { pool, amount } of wanted) this.allowances.tryReserve(pool, amount);
+    this.count(d, tokens, start);
+    return true;
   }
 
-  private use(d: Deployment, needs: [AllowanceKind, number, number][], tokens: number): void {
-    for (const [kind, amount] of needs) {
-      const l = this.lease(d.id, kind);
-      l.held -= amount;
-      l.used += amount;
-      l.lastUse = this.now();
-    }
-    if (d.tpm === undefined) this.lease(d.id, "tokens").used += tokens;
+  /** What admitting a call to `d` in the minute from `start` reserves: a request of its rpm, its tokens of its tpm. */
+  private reservations(d: Deployment, tokens: number, start: number): Reservation[] {
+    const wanted: Reservation[] = [];
+    if (d.rpm !== undefined) wanted.push({ pool: this.pool(d, "requests", d.rpm, start), amount: 1 });
+    if (d.tpm !== undefined) wanted.push({ pool: this.pool(d, "tokens", d.tpm, start), amount: tokens });
+    return wanted;
   }
 
-  private async take(d: Deployment, needs: [AllowanceKind, number, number][], tokens: number): Promise<boolean> {
-    // Calls waiting on each other may use up what one of them took: check all again after the takes.
+  private pool(d: Deployment, kind: AllowanceKind, limit: number, start: number): Pool<AllowanceRef> {
+    return this.allowances.pool({ deploymentId: d.id, kind, windowStart: start }, limit, start + MINUTE_MS);
+  }
+
+  /**
+   * admit() when this replica must take more from the store. A call whose
+   * minute turned while the store answered gives back what it reserved and
+   * is admitted in the new minute, as settle() expects.
+   */
+  private async take(d: Deployment, tokens: number): Promise<boolean> {
     for (;;) {
-      for (const [kind, amount, limit] of needs) if (!(await this.fill(d, kind, amount, limit))) return false;
-      if (needs.every(([kind, amount]) => this.lease(d.id, kind).held >= amount)) break;
+      const start = minuteOf(this.now());
+      const reserved = await this.reserveAll(this.reservations(d, tokens, start));
+      if (!reserved) return false;
+      if (minuteOf(this.now()) === start) {
+        this.count(d, tokens, start);
+        return true;
+      }
+      this.release(reserved);
     }
-    this.use(d, needs, tokens);
-    return true;
   }
 
-  /** Makes the lease hold `amount`, taking more from the store (together with calls arriving at once); false when the limit has no room. */
-  private async fill(d: Deployment, kind: AllowanceKind, amount: number, limit: number): Promise<boolean> {
-    if (this.lease(d.id, kind).held >= amount) return true;
-    return takeTogether({
-      lease: () => this.lease(d.id, kind),
-      enough: (l) => l.held >= amount,
-      missing: (l) => amount - l.held,
-      takeMore: (l, need) => this.takeMore(d, kind, l, need, limit),
-    });
-  }
-
-  /** Takes a chunk from the store, or just what is missing when a chunk no longer fits; false when even that does not. */
-  private async takeMore(d: Deployment, kind: AllowanceKind, l: Lease, missing: number, limit: number): Promise<boolean> {
-    const ref = { deploymentId: d.id, kind, windowStart: l.windowStart };
-    const chunk = Math.max(missing, Math.ceil(limit * CHUNK_SHARE));
-    let total = await this.takeFromStore(ref, l, chunk, limit);
-    let got = chunk;
-    if (total === undefined && chunk > missing) {
-      total = await this.takeFromStore(ref, l, missing, limit);
-      got = missing;
-    }
-    if (total === undefined) return false;
-    // The minute may have turned while the database answered: what was taken then lapses with it.
-    if (l.windowStart === ref.windowStart) {
-      l.held += got;
-      l.total = total;
-    }
-    return true;
-  }
-
-  /** One take from the store; one that fails is asked about at the next sweeps. */
-  private async takeFromStore(ref: AllowanceRef, l: Lease, amount: number, limit: number): Promise<number | undefined> {
-    const op = newOp(amount);
+  /** Reserves each in turn; undefined when one has no room. Then, or when a take fails, what the others reserved is released. */
+  private async reserveAll(wanted: readonly Reservation[]): Promise<Reservation[] | undefined> {
+    const reserved: Reservation[] = [];
     try {
-      return await this.store.take(ref, amount, limit, op.op);
-    } catch (err) {
-      l.unsure.push(op);
-      throw err;
+      for (const r of wanted) {
+        if (!(await this.allowances.reserve(r.pool, r.amount))) return undefined;
+        reserved.push(r);
+      }
+      return reserved;
+    } finally {
+      if (reserved.length < wanted.length) this.release(reserved);
     }
   }
 
+  private release(reserved: readonly Reservation[]): void {
+    for (const { pool, amount } of reserved) this.allowances.release(pool, amount);
+  }
+
+  /** Counts the tokens of a deployment with no tpm, used here in the minute from `start`. */
+  private count(d: Deployment, tokens: number, start: number): void {
+    if (d.tpm !== undefined) return;
+    let minute = this.untracked.get(d.id);
+    if (minute?.start !== start) {
+      minute = { start, used: 0 };
+      this.untracked.set(d.id, minute);
+    }
+    minute.used += tokens;
+  }
+
+  /**
+   * Tokens used past the reservation are counted in the current minute
+   * (charged to the store past what this replica holds); unused ones go
+   * back to the pool they were reserved from, if that is the current
+   * minute's still (under the same tpm, and holding as many reserved). A
+   * call admitted in an earlier minute, or under a tpm since changed, has
+   * its reservation lapse with its pool: given back to another, it would
+   * let that one admit past its limit.
+   */
   settle(d: Deployment, reserved: number, used: number, admittedAt: number): void {
-    const l = this.lease(d.id, "tokens");
+    const start = minuteOf(this.now());
     const extra = used - reserved;
-    l.used += extra;
-    if (d.tpm === undefined || extra === 0) return;
-    if (extra < 0) {
-      // Unused tokens of the minute they were taken in can serve other calls; an earlier minute's lapse.
-      if (minute(admittedAt) === l.windowStart) l.held -= extra;
+    const sameMinute = minuteOf(admittedAt) === start;
+    if (d.tpm === undefined) {
+      if (extra > 0 || sameMinute) this.count(d, extra, start);
       return;
     }
-    const fromHeld = Math.min(Math.max(0, l.held), extra);
-    l.held -= fromHeld;
-    if (fromHeld === extra) return;
-    // Tokens already spent are counted, limit or not.
-    void this.charge({ deploymentId: d.id, kind: "tokens", windowStart: l.windowStart }, l, newOp(extra - fromHeld));
-  }
-
-  private async charge(ref: AllowanceRef, l: Lease, op: AllowanceOp): Promise<void> {
-    try {
-      await this.store.charge(ref, op.amount, op.op);
-    } catch (err) {
-      l.uncharged.push(op);
-      this.logger.error({ deployment: ref.deploymentId, err: driverMessage(err) }, "charging a deployment's tokens failed; trying again in a second");
-    }
-  }
-
-  private async giveBack(ref: AllowanceRef, l: Lease, op: AllowanceOp): Promise<void> {
-    try {
-      await this.store.giveBack(ref, op.amount, op.op);
-    } catch (err) {
-      l.ungiven.push(op);
-      this.logger.warn({ deployment: ref.deploymentId, err: driverMessage(err) }, "giving back a deployment's allowance failed; trying again in a second");
-    }
-  }
-
-  /** Asks the store whether a take that failed was made; if it was, the lease holds it (and gives it back when idle). */
-  private async confirm(ref: AllowanceRef, l: Lease, op: AllowanceOp): Promise<void> {
-    try {
-      if (await this.store.applied(op.op)) l.held += op.amount;
-    } catch (err) {
-      l.unsure.push(op);
-      this.logger.warn({ deployment: ref.deploymentId, err: driverMessage(err) }, "asking whether a take of a deployment's allowance was made failed; asking again in a second");
-    }
+    const ref: AllowanceRef = { deploymentId: d.id, kind: "tokens", windowStart: start };
+    const pool = this.allowances.find(ref);
+    if (sameMinute && pool?.limit === d.tpm && pool.reserved >= reserved) this.allowances.settle(pool, reserved, used);
+    else if (extra > 0) this.allowances.settle(pool ?? this.pool(d, "tokens", d.tpm, start), 0, extra);
   }
 
   tokensUsed(d: Deployment): number {
-    const l = this.lease(d.id, "tokens");
-    return d.tpm === undefined ? l.used : Math.max(l.used, l.total - l.held);
+    const start = minuteOf(this.now());
+    if (d.tpm === undefined) {
+      const minute = this.untracked.get(d.id);
+      return minute?.start === start ? minute.used : 0;
+    }
+    const pool = this.allowances.find({ deploymentId: d.id, kind: "tokens", windowStart: start });
+    return pool ? pool.used + pool.others : 0;
   }
 
-  /** Tries again the operations that failed, each as it was, gives back leases idle for a second, and forgets finished minutes. */
-  private async sweep(): Promise<void> {
-    const now = this.now();
-    if (now - this.prunedAt >= PRUNE_EVERY_MS) {
-      this.prunedAt = now;
-      await this.store.prune(minute(now) - ROWS_KEPT_MS).catch((err: unknown) => this.logger.warn({ err: driverMessage(err) }, "deleting finished minutes' deployment allowances failed"));
-    }
-    for (const [key, l] of this.leases) {
-      const kind = key.slice(0, key.indexOf(":")) as AllowanceKind;
-      const ref = { deploymentId: key.slice(key.indexOf(":") + 1), kind, windowStart: l.windowStart };
-      if (l.windowStart !== minute(now)) {
-        this.leases.delete(key);
-        continue;
-      }
-      const [charges, giveBacks, takes] = [l.uncharged.splice(0), l.ungiven.splice(0), l.unsure.splice(0)];
-      for (const op of charges) await this.charge(ref, l, op);
-      for (const op of giveBacks) await this.giveBack(ref, l, op);
-      for (const op of takes) await this.confirm(ref, l, op);
-      if (l.held <= 0 || now - l.lastUse < IDLE_GIVE_BACK_MS) continue;
-      const amount = l.held;
-      l.held = 0;
-      await this.giveBack(ref, l, newOp(amount));
-    }
-  }
-
-  /** Stops the sweeper and gives back everything held. */
-  async close(): Promise<void> {
-    clearInterval(this.sweeper);
-    for (const l of this.leases.values()) l.lastUse = 0;
-    await this.sweep();
+  /** Stops the sweeps and gives back everything held. */
+  close(): Promise<void> {
+    return this.allowances.close();
   }
 }

@@ -95,6 +95,36 @@ describe("per-deployment limits shared by router replicas", () => {
     await limits.close();
   });
 
+  it("takes nothing of a deployment's rpm for a call its tpm refuses, and admits from what it holds without a promise", async () => {
+    const limits = new SharedDeploymentLimits(new DeploymentAllowanceStore(database.db), logger, now);
+    const d = deploymentWith("rpm: 20, tpm: 1000");
+    expect(await limits.admit(d, 1001)).toBe(false);
+    expect(await limits.admit(d, 10)).toBe(true);
+    // That took a tenth of the rpm and of the tpm: the next call needs no database.
+    expect(limits.admit(d, 10)).toBe(true);
+    // The refused call left the whole rpm to the others.
+    expect(await admitted([limits], d, 10, 30)).toBe(18);
+    await limits.close();
+  });
+
+  it("gives a call's unused tokens back to its own minute only, and counts tokens used past it in the current one", async () => {
+    let clock = now();
+    const limits = new SharedDeploymentLimits(new DeploymentAllowanceStore(database.db), logger, () => clock);
+    const d = deploymentWith("tpm: 1000, weight: 4");
+    const admittedAt = clock;
+    expect(await limits.admit(d, 300)).toBe(true);
+    expect(await limits.admit(d, 300)).toBe(true);
+    clock += 60_000;
+    expect(await limits.admit(d, 300)).toBe(true);
+    // Of the earlier minute's calls one used none of its 300 (they lapse with their minute), the other 500: 200 more, in this minute.
+    limits.settle(d, 300, 0, admittedAt);
+    limits.settle(d, 300, 500, admittedAt);
+    expect(limits.tokensUsed(d)).toBe(500);
+    expect(await limits.admit(d, 500)).toBe(true);
+    expect(await limits.admit(d, 1)).toBe(false);
+    await limits.close();
+  });
+
   it("charges tokens used past a call's take once the database is back, where a failed charge let other replicas pass the tpm", async () => {
     const store = new DownStore(database.db);
     const limits = new SharedDeploymentLimits(store, logger, now);

@@ -1,5 +1,5 @@
 import { lt, sql } from "drizzle-orm";
-import { appliedOp, firstApplying, markApplied, rowsOf, type Db } from "@gateway/common";
+import { appliedOp, firstApplying, forgettingOps, markApplied, rowsOf, type AllowanceLedger, type Db } from "@gateway/common";
 import { budgetAllowanceOps, deploymentAllowances } from "./schema.js";
 
 export type AllowanceKind = (typeof deploymentAllowances.kind.enumValues)[number];
@@ -11,18 +11,26 @@ export interface AllowanceRef {
 }
 
 // Operations are recorded with the budget leases' (op ids are UUIDs, so the
-// two never meet), and forgotten with them by the router's Allowances.
+// two never meet), and forgotten by both stores' Allowances.
 const ops = budgetAllowanceOps;
+
+// Finished minutes' rows are of use to no one: those that started over an
+// hour ago are deleted (a table otherwise gaining a row per deployment, kind
+// and minute for good).
+const MINUTES_KEPT_MS = 60 * 60_000;
 
 /**
  * What all router replicas together have taken of each deployment's rpm and
  * tpm, per minute. One statement per method; takes, charges and give-backs
  * carry an operation id, recorded with them (allowance-ops.ts in common).
  */
-export class DeploymentAllowanceStore {
+export class DeploymentAllowanceStore implements AllowanceLedger<AllowanceRef> {
   constructor(private readonly db: Db) {}
 
-  /** Takes `amount` if the total stays within `limit`; the new total, or undefined when it would not fit (nothing taken, `op` not recorded). */
+  idOf(ref: AllowanceRef): string {
+    return `${ref.deploymentId}\u0000${ref.kind}\u0000${ref.windowStart}`;
+  }
+
   async take(ref: AllowanceRef, amount: number, limit: number, op: string): Promise<number | undefined> {
     if (amount > limit) return undefined;
     const rows = rowsOf<{ granted: number }>(
@@ -38,7 +46,7 @@ export class DeploymentAllowanceStore {
     return rows[0]?.granted;
   }
 
-  /** Adds usage that already happened, whatever the limit. Only once per `op`, however often it is tried. */
+  /** Only once per op, however often it is tried. */
   async charge(ref: AllowanceRef, amount: number, op: string): Promise<void> {
     await this.db.execute(sql`
       WITH first AS (${firstApplying(ops, op)})
@@ -46,7 +54,7 @@ export class DeploymentAllowanceStore {
       ON CONFLICT (deployment_id, kind, window_start) DO UPDATE SET granted = ${deploymentAllowances}.granted + ${amount}`);
   }
 
-  /** Gives back what a replica took and did not use. Only once per `op`, however often it is tried. */
+  /** Only once per op, however often it is tried. */
   async giveBack(ref: AllowanceRef, amount: number, op: string): Promise<void> {
     await this.db.execute(sql`
       WITH first AS (${firstApplying(ops, op)})
@@ -54,13 +62,13 @@ export class DeploymentAllowanceStore {
       WHERE deployment_id = ${ref.deploymentId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart} AND EXISTS (SELECT 1 FROM first)`);
   }
 
-  /** Whether the take `op` was made; once asked, it can no longer be. */
   async applied(op: string): Promise<boolean> {
     return rowsOf<{ applied: boolean }>(await this.db.execute(appliedOp(ops, op)))[0]?.applied === true;
   }
 
-  /** Drops windows that ended before `before` (unix ms). */
-  async prune(before: number): Promise<void> {
-    await this.db.delete(deploymentAllowances).where(lt(deploymentAllowances.windowStart, before));
+  /** Forgets old operations, and the minutes that started over an hour before `now` (whatever `ageMs`: nothing reads a minute once it is over). */
+  async forgetOld(ageMs: number, now = Date.now()): Promise<void> {
+    await this.db.execute(forgettingOps(ops, ageMs));
+    await this.db.delete(deploymentAllowances).where(lt(deploymentAllowances.windowStart, now - MINUTES_KEPT_MS));
   }
 }

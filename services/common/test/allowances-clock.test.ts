@@ -1,0 +1,73 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, it } from "vitest";
+import { Allowances, createLogger, type AllowanceLedger } from "../src/index.js";
+
+const logger = createLogger("test", "silent");
+
+/** A ledger in memory: one total per allowance, and the time it was last asked to forget by. */
+class MemoryLedger implements AllowanceLedger<string> {
+  readonly totals = new Map<string, number>();
+  forgotAt: number | undefined;
+
+  idOf(ref: string): string {
+    return ref;
+  }
+
+  async take(ref: string, amount: number, limit: number): Promise<number | undefined> {
+    const total = (this.totals.get(ref) ?? 0) + amount;
+    if (total > limit) return undefined;
+    this.totals.set(ref, total);
+    return total;
+  }
+
+  async charge(ref: string, amount: number): Promise<void> {
+    this.totals.set(ref, (this.totals.get(ref) ?? 0) + amount);
+  }
+
+  async giveBack(ref: string, amount: number): Promise<void> {
+    this.totals.set(ref, (this.totals.get(ref) ?? 0) - amount);
+  }
+
+  async applied(): Promise<boolean> {
+    return false;
+  }
+
+  async forgetOld(_ageMs: number, now: number): Promise<void> {
+    this.forgotAt = now;
+  }
+}
+
+describe("allowances", () => {
+  it("measures idle time and the end of windows by the clock it is given", async () => {
+    let now = 1_000_000;
+    const ledger = new MemoryLedger();
+    const allowances = new Allowances(ledger, logger, () => now);
+    const idle = allowances.pool("idle", 100, now + 60_000);
+    const ending = allowances.pool("ending", 100, now + 30_000);
+    // Each takes a tenth of its limit, and uses none of it once released.
+    for (const pool of [idle, ending]) {
+      expect(await allowances.reserve(pool, 1)).toBe(true);
+      allowances.release(pool, 1);
+    }
+    // Sweeps pass with the clock stopped: nothing is idle yet, and the first forgets by that clock.
+    await sleep(1_800);
+    expect(ledger.totals.get("idle")).toBe(10);
+    expect(ledger.forgotAt).toBe(1_000_000);
+    now += 45_000;
+    await sleep(1_500);
+    // Idle by the clock, one goes back; the other's window ended by it, and its leftovers lapse.
+    expect(ledger.totals.get("idle")).toBe(0);
+    expect(ledger.totals.get("ending")).toBe(10);
+    expect(allowances.find("ending")).toBeUndefined();
+    await allowances.close();
+  });
+
+  it("finds the pool in use for an allowance without making one", async () => {
+    const allowances = new Allowances(new MemoryLedger(), logger);
+    expect(allowances.find("a")).toBeUndefined();
+    expect(allowances.find("a")).toBeUndefined();
+    const pool = allowances.pool("a", 10, Infinity);
+    expect(allowances.find("a")).toBe(pool);
+    await allowances.close();
+  });
+});
