@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { driverMessage } from "./database.js";
+import { FailureRun } from "./failure-run.js";
 import type { Logger } from "./logger.js";
 import { takeTogether, type Taking } from "./take-together.js";
 
@@ -104,12 +105,16 @@ export class Allowances<Ref> {
   private readonly sweeper: NodeJS.Timeout;
   private forgottenAt = 0;
 
+  /** The store's failures, retried each second through an outage: logged once for the run, not once per operation and second. */
+  private readonly failures: FailureRun;
+
   constructor(
     private readonly store: AllowanceLedger<Ref>,
     private readonly logger: Logger,
     /** The clock windows end by, and idle time is measured by (one stopped mid-window in tests). */
     private readonly now: () => number = Date.now,
   ) {
+    this.failures = new FailureRun(logger, "allowance operations");
     this.sweeper = setInterval(() => this.sweep(), IDLE_GIVE_BACK_MS);
     this.sweeper.unref();
   }
@@ -181,7 +186,9 @@ export class Allowances<Ref> {
   private async take(pool: Pool<Ref>, amount: number): Promise<number | undefined> {
     const op = newOp(amount);
     try {
-      return await this.store.take(pool.ref, amount, pool.limit, op.op);
+      const total = await this.store.take(pool.ref, amount, pool.limit, op.op);
+      this.failures.succeeded();
+      return total;
     } catch (err) {
       pool.unsure.push(op);
       this.keepPending(pool);
@@ -218,11 +225,14 @@ export class Allowances<Ref> {
    * the store may have made it (the answer lost): made again, it counted twice.
    */
   private charge(pool: Pool<Ref>, op: AllowanceOp): Promise<void> {
-    return this.store.charge(pool.ref, op.amount, op.op).catch((err: unknown) => {
-      pool.uncharged.push(op);
-      this.keepPending(pool);
-      this.logger.error({ err: driverMessage(err) }, "charging usage over the allowance failed; trying again in a second");
-    });
+    return this.store.charge(pool.ref, op.amount, op.op).then(
+      () => this.failures.succeeded(),
+      (err: unknown) => {
+        pool.uncharged.push(op);
+        this.keepPending(pool);
+        this.failures.failed({ err: driverMessage(err) }, "charging usage over the allowance failed; trying again in a second");
+      },
+    );
   }
 
   /** Gives back `amount` of what the pool holds unused. */
@@ -232,25 +242,29 @@ export class Allowances<Ref> {
   }
 
   private tryGiveBack(pool: Pool<Ref>, op: AllowanceOp): Promise<void> {
-    return this.store.giveBack(pool.ref, op.amount, op.op).catch((err: unknown) => {
-      // The store may have made it (the answer lost) or not (Postgres down):
-      // it is tried again at the next sweeps as the same operation, which the
-      // store makes once, and stays out of what this replica holds meanwhile.
-      // Held again and given back anew, a give-back made but not answered
-      // was made twice, and the other replicas could take past the limit.
-      // Dropped, it stayed taken for good: parallel slots have no window to
-      // end, and a key whose slots were given back during a five-second
-      // outage was refused max_parallel_requests from then on.
-      pool.ungiven.push(op);
-      this.keepPending(pool);
-      this.logger.error({ err: driverMessage(err) }, "giving back an allowance failed; trying again in a second");
-    });
+    return this.store.giveBack(pool.ref, op.amount, op.op).then(
+      () => this.failures.succeeded(),
+      (err: unknown) => {
+        // The store may have made it (the answer lost) or not (Postgres down):
+        // it is tried again at the next sweeps as the same operation, which the
+        // store makes once, and stays out of what this replica holds meanwhile.
+        // Held again and given back anew, a give-back made but not answered
+        // was made twice, and the other replicas could take past the limit.
+        // Dropped, it stayed taken for good: parallel slots have no window to
+        // end, and a key whose slots were given back during a five-second
+        // outage was refused max_parallel_requests from then on.
+        pool.ungiven.push(op);
+        this.keepPending(pool);
+        this.failures.failed({ err: driverMessage(err) }, "giving back an allowance failed; trying again in a second");
+      },
+    );
   }
 
   /** Asks the store whether a take that failed was made; if it was, the pool holds it (and gives it back when idle). */
   private confirm(pool: Pool<Ref>, op: AllowanceOp): Promise<void> {
     return this.store.applied(op.op).then(
       (applied) => {
+        this.failures.succeeded();
         if (!applied) return;
         pool.held += op.amount;
         this.keepPending(pool);
@@ -258,7 +272,7 @@ export class Allowances<Ref> {
       (err: unknown) => {
         pool.unsure.push(op);
         this.keepPending(pool);
-        this.logger.error({ err: driverMessage(err) }, "asking whether a take of an allowance was made failed; asking again in a second");
+        this.failures.failed({ err: driverMessage(err) }, "asking whether a take of an allowance was made failed; asking again in a second");
       },
     );
   }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { Allowances, forgettingOps, NANO, type Database } from "@gateway/common";
+import { Writable } from "node:stream";
+import { Allowances, createLogger, forgettingOps, NANO, type Database } from "@gateway/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, planWithoutSeqScans } from "@gateway/testing";
 import { AllowanceStore, type AllowanceRef } from "../src/allowance-store.js";
@@ -211,6 +212,35 @@ describe("allowances shared by replicas", () => {
       expect([await other.reserve(otherPool, 1), await other.reserve(otherPool, 1)]).toEqual([true, true]);
       await Promise.all([replica.close(), other.close()]);
     }
+  });
+
+  it("logs an outage's failed operations once, and once more when they go through again", async () => {
+    const levels: [number, string][] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split("\n").filter((l) => l !== "")) {
+          const { level, msg } = JSON.parse(line) as { level: number; msg: string };
+          levels.push([level, msg]);
+        }
+        done();
+      },
+    });
+    const flaky = new DownStore(database.db, randomUUID());
+    const replica = new Allowances(flaky, createLogger("keys-test", "info", destination));
+    const refs = [ref(), ref(), ref()];
+    const pools = refs.map((r) => replica.pool(r, 100, Infinity));
+    for (const pool of pools) expect(await replica.reserve(pool, 10)).toBe(true);
+    flaky.down = true;
+    // Each used 40 where it reserved 10: three charges fail, and fail again at each sweep.
+    for (const pool of pools) replica.settle(pool, 10, 40);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    flaky.down = false;
+    await eventually("the usage charged", async () => ((await Promise.all(refs.map((r) => flaky.total(r)))).every((total) => total === 40) ? true : undefined));
+    expect(levels).toEqual([
+      [50, "charging usage over the allowance failed; trying again in a second"],
+      [30, "allowance operations go through again"],
+    ]);
+    await replica.close();
   });
 
   it("charges usage past its holding that it could not charge (the database gone) once it can, so other replicas cannot pass the limit by it", async () => {
