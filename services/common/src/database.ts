@@ -63,10 +63,16 @@ function migrationConfig(migrationsFolder: string, schema: string): MigrationCon
  * one of a postgres:// URL's hosts (it may list several, comma-separated)
  * does not parse as a URL's host. postgres.js 4 reads the host part as it
  * is, so a host such as "no such host" was looked up and not found, again
- * and again for as long as a start waits for Postgres; 3 threw at once.
+ * and again for as long as a start waits for Postgres; 3 threw at once. A
+ * URL without "://" throws the same.
  */
 function checkHosts(url: string): void {
-  const rest = url.slice(url.indexOf("://") + 3);
+  // Without "://" postgres.js takes all but the first two characters for the
+  // host ("localhost:5432/gateway" looks up "calhost"), so a start would wait
+  // for a server that cannot answer.
+  const scheme = url.indexOf("://");
+  if (scheme === -1) throw Object.assign(new TypeError("Invalid URL"), { code: "ERR_INVALID_URL" });
+  const rest = url.slice(scheme + 3);
   const end = rest.search(/[/?]/);
   const authority = end === -1 ? rest : rest.slice(0, end);
   for (const host of authority.slice(authority.lastIndexOf("@") + 1).split(",")) new URL(`postgres://${host}/`);

@@ -3,7 +3,7 @@ import { databaseUnreachable, openDatabase } from "../src/database.js";
 
 describe("a Postgres URL", () => {
   it("whose host does not parse fails at once, as a URL to change rather than a server to wait for, without quoting the URL", async () => {
-    for (const url of ["postgres://gateway:db-password-123@no such host/ledger", "postgres://gateway:db-password-123@127.0.0.1:5432,no such host:5432/ledger", "not a url"]) {
+    for (const url of ["postgres://gateway:db-password-123@no such host/ledger", "postgres://gateway:db-password-123@127.0.0.1:5432,no such host:5432/ledger", "not a url", "notaurl", "localhost:5432/gateway"]) {
       const err = await openDatabase({ url, connectTimeoutSeconds: 2 }).then(
         () => undefined,
         (e: unknown) => e,

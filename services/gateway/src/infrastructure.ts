@@ -58,7 +58,9 @@ export async function openGatewayDatabase(
 ): Promise<{ database: Database; alive: () => boolean }> {
   const { databaseUrl } = options;
   if (databaseUrl) {
-    const where = `Postgres at ${hostsOf(databaseUrl)} (${options.databaseUrlSetting ?? "DATABASE_URL"})`;
+    // A URL without "://" may still parse as one ("localhost:5432/gateway", scheme localhost:), but not as Postgres's.
+    const at = databaseUrl.includes("://") ? hostsOf(databaseUrl) : "an address that does not parse as a URL";
+    const where = `Postgres at ${at} (${options.databaseUrlSetting ?? "DATABASE_URL"})`;
     const database = await untilReachable(where, options.startWaitMs, logger, async () => {
       // openDatabase connects once, so that a wrong URL fails the start with
       // its own message rather than the first migration's (or, for a URL that

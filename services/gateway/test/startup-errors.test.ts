@@ -46,6 +46,13 @@ describe("a gateway that cannot start says why in one line", () => {
     await expect(start).rejects.not.toThrow(/db-password-123/);
   });
 
+  it("with a DATABASE_URL without a scheme (host:port/db): exits 2 at once rather than looking up part of the host", async () => {
+    const start = processes.start("all", { configPath, env: { ...IN_MEMORY, DATABASE_URL: "gateway:db-password-123@localhost:5432/ledger", GATEWAY_START_WAIT_SECONDS: "60" } });
+    await expect(start).rejects.toThrow(/exited \(2\) before listening:\n[^]*cannot use Postgres at an address that does not parse as a URL \(DATABASE_URL\): Invalid URL/);
+    await expect(start).rejects.not.toThrow(/waiting for/);
+    await expect(start).rejects.not.toThrow(/db-password-123/);
+  });
+
   it("when NATS does not answer at NATS_URL: exits 1, names the setting and the host, not the password", async () => {
     const start = processes.start("all", { configPath, env: { ...IN_MEMORY, NATS_URL: "nats://gateway:nats-password-123@127.0.0.1:1" } });
     await expect(start).rejects.toThrow(/exited \(1\) before listening:\n[^]*cannot use NATS JetStream at 127\.0\.0\.1:1 \(NATS_URL\): /);
