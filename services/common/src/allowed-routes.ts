@@ -3,6 +3,9 @@
 // LiteLLM's route groups. Paths match with or without "/v1", as the edge
 // serves OpenAI's routes both ways.
 
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "./errors.js";
+
 const ROUTE_GROUPS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries({
   llm_api_routes: [
     "/chat/completions",
@@ -48,4 +51,11 @@ export function routeAllowed(allowed: readonly string[], path: string): boolean 
   if (allowed.length === 0) return true;
   const plain = withoutV1(path);
   return allowed.some((spec) => (ROUTE_GROUPS.get(spec) ?? [spec]).some((pattern) => matches(pattern, plain)));
+}
+
+/** A key whose allowed_routes leave out the route it called, refused as LiteLLM refuses it. */
+export function routeRefused(path: string, allowed: readonly string[]): Error {
+  return gatewayError(`Virtual key is not allowed to call this route. Only allowed to call routes: ${JSON.stringify(allowed)}. Tried to call route: ${path}`, Code.PermissionDenied, {
+    type: "permission_error",
+  });
 }

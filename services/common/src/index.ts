@@ -76,6 +76,6 @@ export { withFields } from "./with-fields.js";
 export { estimateTokens, messagesText, tokensForChars } from "./tokens.js";
 export { checkJsonDepth, checkStorable, clientJson, storableText } from "./client-json.js";
 export { administers, readsAll, readsOwnSpend, USER_ROLES, type UserRole } from "./user-roles.js";
-export { isRouteSpec, routeAllowed, ROUTE_GROUP_NAMES } from "./allowed-routes.js";
+export { isRouteSpec, routeAllowed, routeRefused, ROUTE_GROUP_NAMES } from "./allowed-routes.js";
 export { gatewaySecret, ObjectIds, ownerOf, type ObjectKind, type ObjectRef, type SealedRef } from "./object-ids.js";
 export { checkPassThroughMethod, PassThroughRoutes, passThroughTimeoutMs, type PassThroughMatch } from "./pass-through-routes.js";

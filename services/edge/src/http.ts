@@ -150,11 +150,7 @@ export async function asViewer(ctx: RequestContext): Promise<void> {
 }
 
 /** A key whose allowed_routes leave out the route it called, refused as LiteLLM refuses it. */
-export function routeRefused(path: string, allowed: readonly string[]): Error {
-  return gatewayError(`Virtual key is not allowed to call this route. Only allowed to call routes: ${JSON.stringify(allowed)}. Tried to call route: ${path}`, Code.PermissionDenied, {
-    type: "permission_error",
-  });
-}
+export { routeRefused } from "@gateway/common";
 
 /** Who calls: the keys service's answer about the caller's key, its user's role included. */
 export function callerOf(ctx: RequestContext): Promise<AuthorizeResponse> {

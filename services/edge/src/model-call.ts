@@ -228,6 +228,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     fallbacks,
     fixedCost: 0,
     costUnknown: api.costUnknown === true,
+    route: ctx.path,
   });
   const used: Used = { cost: 0, totalTokens: 0 };
   let released = false;
@@ -239,6 +240,8 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
       options.logger.error({ requestId, err: (err as Error).message }, "releasing the key's reservation failed");
     });
   };
+  // The keys service refuses the route before it takes any limit (AuthorizeRequest.route); this catches an
+  // answer a split edge kept, or shared between requests in flight, from a call on another route.
   if (!routeAllowed(auth.allowedRoutes, ctx.path)) {
     release();
     throw routeRefused(ctx.path, auth.allowedRoutes);

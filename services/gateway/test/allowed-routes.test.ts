@@ -43,6 +43,16 @@ function allowedRouteTests(mode: (typeof MODES)[number]): void {
     expect(setup.provider.requests.filter((r) => r.path.endsWith("/chat/completions"))).toHaveLength(0);
   });
 
+  it("refuses a route the key may not use before its rate limits count it, so the routes it may use stay open", async () => {
+    const key = (await admin<{ key: string }>(baseUrl, "POST", "/key/generate", { allowed_routes: ["/v1/embeddings"], rpm_limit: 2 })).json.key;
+    for (let i = 0; i < 3; i++) {
+      const refused = await chat(key).catch((err: unknown) => err as { status: number; error: { type: string } });
+      expect(refused).toMatchObject({ status: 403, error: { type: "permission_error" } });
+    }
+    const embedded = await clientOf(key).embeddings.create({ model: "fast-model", input: "routes" });
+    expect(embedded.data).toHaveLength(1);
+  });
+
   it("reads LiteLLM's route groups", async () => {
     const key = await keyFor(["llm_api_routes"]);
     expect((await chat(key)).choices[0]?.message.content).toBeTruthy();

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, hashKey, requestTags } from "@gateway/common";
+import { gatewayError, hashKey, requestTags, routeAllowed, routeRefused } from "@gateway/common";
 import { Access, AuthorizeResponseSchema, type AuthorizeRequest, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CustomerCache, CustomerRecord } from "./customer-record.js";
 import type { DefaultCustomerBudget } from "./default-customer-budget.js";
@@ -205,6 +205,8 @@ export function createAuthorize(deps: AuthorizeDeps): (req: AuthorizeRequest) =>
     }
     const cached = deps.cache.get(hash);
     const key = check(cached instanceof Promise ? await cached : cached);
+    // Before any limit is taken: a call on a route the key may not use must not use up its rate limits.
+    if (req.route && !routeAllowed(key.allowedRoutes, req.route)) throw routeRefused(req.route, key.allowedRoutes);
     // A team_id that names no team (any more) is only a label.
     const team = key.teamId === "" ? undefined : deps.teams.get(key.teamId);
     // The team's organization, else the key's own; an organization_id that names no organization (any more) is only a label.

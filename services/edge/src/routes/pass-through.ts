@@ -59,7 +59,7 @@ export async function passThrough(ctx: RequestContext, endpoint: PassThroughEndp
   checkPassThroughMethod(endpoint, method);
   const body = await readBody(req, options.maxBodyBytes);
   const auth: AuthorizeResponse | undefined = endpoint.auth
-    ? await options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId, access: Access.INFERENCE, fixedCost: endpoint.cost_per_request })
+    ? await options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId, access: Access.INFERENCE, fixedCost: endpoint.cost_per_request, route: ctx.path })
     : undefined;
   let cost = 0;
   let released = false;
