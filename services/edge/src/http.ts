@@ -149,9 +149,6 @@ export async function asViewer(ctx: RequestContext): Promise<void> {
   await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.VIEW });
 }
 
-/** A key whose allowed_routes leave out the route it called, refused as LiteLLM refuses it. */
-export { routeRefused } from "@gateway/common";
-
 /** Who calls: the keys service's answer about the caller's key, its user's role included. */
 export function callerOf(ctx: RequestContext): Promise<AuthorizeResponse> {
   return ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });

@@ -11,6 +11,7 @@ import {
   requestStreamTimeoutMs,
   requestTimeoutMs,
   routeAllowed,
+  routeRefused,
   STREAM_TIMEOUT_HEADER,
   TIMEOUT_HEADER,
   type ErrorDetails,
@@ -22,7 +23,7 @@ import { endUserOf } from "./end-user.js";
 import { sessionOf } from "./session-id.js";
 import { spendLogsMetadataOf } from "./spend-logs-metadata.js";
 import { requestTagsOf, withKeyTags } from "./request-tags.js";
-import { apiKeyOf, readJsonObject, routeRefused } from "./http.js";
+import { apiKeyOf, readJsonObject } from "./http.js";
 import { logFailure } from "./observe.js";
 import { addProviderRateLimits } from "./provider-rate-limits.js";
 import { SSE_HEADERS, writeEvent, writeNamedEvent } from "./sse.js";

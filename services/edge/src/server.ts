@@ -4,10 +4,10 @@ import { createServer as createTlsServer, type ServerOptions as TlsServerOptions
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, routeAllowed } from "@gateway/common";
+import { gatewayError, routeAllowed, routeRefused } from "@gateway/common";
 import { anthropicErrorBody } from "./anthropic-errors.js";
 import type { EdgeOptions, RequestContext, RouteHandler } from "./context.js";
-import { callerOf, routeRefused, sendJson } from "./http.js";
+import { callerOf, sendJson } from "./http.js";
 import { observeRequest } from "./observe.js";
 import { errorBody, sendError } from "./openai-errors.js";
 import { audioSpeech } from "./routes/audio-speech.js";

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from "node:http";
 import { once } from "node:events";
-import { checkPassThroughMethod, LightAbortController, routeAllowed, type PassThroughEndpointConfig } from "@gateway/common";
+import { checkPassThroughMethod, LightAbortController, routeAllowed, routeRefused, type PassThroughEndpointConfig } from "@gateway/common";
 import { Access, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { apiKeyOf, readBody, routeRefused } from "../http.js";
+import { apiKeyOf, readBody } from "../http.js";
 
 // LiteLLM's pass-through endpoints (general_settings.pass_through_endpoints):
 // the request goes as it is to the endpoint's target, by way of the router,
