@@ -309,7 +309,17 @@ export class Allowances<Ref> {
         continue;
       }
       void this.retry(pool);
-      if (pool.free > 0 && now - pool.lastUse >= IDLE_GIVE_BACK_MS) void this.giveBack(pool, pool.free);
+      if (now - pool.lastUse < IDLE_GIVE_BACK_MS) continue;
+      if (pool.free > 0) void this.giveBack(pool, pool.free);
+      else if (pool.reserved === 0 && pool.taking === undefined && pool.uncharged.length + pool.ungiven.length + pool.unsure.length === 0) {
+        // Idle and holding nothing: forgotten, as the store counts all it
+        // took. Windows that never end (parallel slots, a budget for good)
+        // were kept for good, one a key, deleted keys' too. Retired, so a
+        // request that got it just now gives back at once what it takes
+        // into it; the next request makes a new pool.
+        this.pools.delete(id);
+        pool.retired = true;
+      }
     }
     for (const pool of this.pending) {
       this.pending.delete(pool);

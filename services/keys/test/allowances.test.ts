@@ -243,6 +243,32 @@ describe("allowances shared by replicas", () => {
     await replica.close();
   });
 
+  it("forgets an idle pool that holds nothing, also of a window that never ends (a deleted key's parallel slots, a budget for good), and one a request still had gives back what it takes", async () => {
+    const replica = new Allowances(store, logger);
+    const pools = () => (replica as unknown as { pools: Map<string, unknown> }).pools;
+    const refs = (["parallel", "budget"] as const).map((kind) => ({ keyId: randomUUID(), kind, windowStart: 0 }));
+    const held = refs.map((r) => replica.pool(r, 100, Infinity));
+    for (const pool of held) expect(await replica.reserve(pool, 1)).toBe(true);
+    replica.release(held[0]!, 1);
+    replica.settle(held[1]!, 1, 1);
+    expect(pools().size).toBe(2);
+    // Idle, each gives back what it holds unused, and is then forgotten: they were kept for good, one per key ever used.
+    await eventually("the idle pools forgotten", async () => (pools().size === 0 ? true : undefined));
+    expect(await Promise.all(refs.map((r) => store.total(r)))).toEqual([0, 1]);
+    // A request that got the parallel pool before it was forgotten still reserves from it, and what it takes goes back as it ends.
+    expect(await replica.reserve(held[0]!, 1)).toBe(true);
+    expect(await store.total(refs[0]!)).toBe(10);
+    replica.release(held[0]!, 1);
+    await eventually("the stale pool's take given back", async () => ((await store.total(refs[0]!)) === 0 ? true : undefined));
+    // The next request makes a new pool, within the limit as ever.
+    const fresh = replica.pool(refs[0]!, 100, Infinity);
+    expect(fresh).not.toBe(held[0]);
+    let taken = 0;
+    while (await replica.reserve(fresh, 10)) taken += 10;
+    expect(taken).toBe(100);
+    await replica.close();
+  });
+
   it("charges usage past its holding that it could not charge (the database gone) once it can, so other replicas cannot pass the limit by it", async () => {
     const flaky = new DownStore(database.db, randomUUID());
     const replica = new Allowances(flaky, logger);
