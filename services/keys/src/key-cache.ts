@@ -76,6 +76,10 @@ export class KeyCache {
       else keys.delete(hash);
     }
     this.keys = keys;
+    // Hashes missed long enough ago to be asked again are forgotten: every
+    // deleted key's hash lands here, and stayed until 100,000 piled up.
+    const now = Date.now();
+    for (const [hash, missedAt] of this.unknown) if (now - missedAt >= UNKNOWN_TTL_MS) this.unknown.delete(hash);
     // A change may have been missed (a push lost while NATS reconnected).
     this.notify(undefined);
   }

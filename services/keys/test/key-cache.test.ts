@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { hashKey, type Database } from "@gateway/common";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KeyCache } from "../src/key-cache.js";
 import type { KeyRow } from "../src/key-record.js";
 import { KeyStore } from "../src/key-store.js";
@@ -66,6 +66,32 @@ describe("the key cache", () => {
       await reload;
       expect(await cache.get(hash)).toBeUndefined();
     } finally {
+      cache.stop();
+    }
+  });
+
+  it("forgets at its full reloads the hashes it found in no table (each deleted key's) once they are old enough to be asked again", async () => {
+    const store = new KeyStore(database.db);
+    const cache = new KeyCache(store, new MemoryBus(), logger);
+    const unknown = () => (cache as unknown as { unknown: Map<string, number> }).unknown;
+    await cache.start();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const { hash } = await newKey(store);
+      await cache.refresh(hash);
+      await store.delete([hash], async () => {});
+      await cache.refresh(hash);
+      expect(cache.get(hash)).toBeUndefined();
+      expect(unknown().size).toBe(1);
+      // Still remembered a moment later, so a client hammering with it costs no query...
+      await cache.resync();
+      expect(unknown().size).toBe(1);
+      // ...and forgotten once it would be asked again anyway.
+      vi.setSystemTime(Date.now() + 6_000);
+      await cache.resync();
+      expect(unknown().size).toBe(0);
+    } finally {
+      vi.useRealTimers();
       cache.stop();
     }
   });
