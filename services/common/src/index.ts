@@ -38,7 +38,7 @@ export { addDuration, parseDuration, periodAt, type Duration } from "./duration.
 export { hashKey, keyOfAuthorization, sameKeyHash } from "./key-hash.js";
 export { requireMasterKey } from "./master-key-call.js";
 export { createLogger, redactInLogs, type Logger } from "./logger.js";
-export { metrics, metricsRegistry, sendMetrics, type ConsumerLag, type RequestOutcome } from "./metrics.js";
+export { KEYS_DELETED_SUBJECT, metrics, metricsRegistry, sendMetrics, type ConsumerLag, type RequestOutcome } from "./metrics.js";
 export type { BudgetState, DeploymentLabels, DeploymentState, LiteLLMRequest } from "./litellm-metrics.js";
 export { startTracing, traceClientCall, traceHttpRequest, tracingEnabled, otlpConfigured, type TracingOptions } from "./tracing.js";
 export { answerCount, DEFAULT_OUTPUT_CAP, deploymentCostBound, listCostBound, maxCostWithin, sameBound, widenBound, type CostBound } from "./cost-bound.js";

@@ -125,6 +125,7 @@ export class LiteLLMMetrics {
   private readonly remainingTokens: SeriesGauge;
   private readonly fallbackSuccesses: SeriesCounter;
   private readonly fallbackFailures: SeriesCounter;
+  private readonly all: readonly (SeriesCounter | SeriesGauge | SeriesHistogram)[];
 
   /** `endUsers`: label series by end user (LiteLLM's enable_end_user_cost_tracking_prometheus_only). */
   constructor(
@@ -154,6 +155,16 @@ export class LiteLLMMetrics {
     const gauge = (name: string, help: string) => new SeriesGauge(name, help, DEPLOYMENT_KEY, registry);
     this.remainingRequests = gauge("litellm_remaining_requests_metric", "Requests left in the deployment's rate-limit window, as its provider last said.");
     this.remainingTokens = gauge("litellm_remaining_tokens_metric", "Tokens left in the deployment's rate-limit window, as its provider last said.");
+    this.all = [
+      this.requests, this.spend, this.totalTokens, this.inputTokens, this.outputTokens, this.proxyRequests, this.proxyFailures, this.latency,
+      this.deploymentSuccesses, this.deploymentFailures, this.deploymentRequests, this.cooledDowns, this.fallbackSuccesses, this.fallbackFailures,
+      this.apiLatency, this.firstToken, this.overhead, this.perOutputToken, this.remainingRequests, this.remainingTokens,
+    ];
+  }
+
+  /** Drops every series of these keys (by hashed_api_key): deleted, they make no more, and kept, one set per key ever used piled up. */
+  forgetKeys(keyHashes: ReadonlySet<string>): void {
+    for (const series of this.all) series.forget("hashed_api_key", keyHashes);
   }
 
   /** A deployment cooled down after failures, the last with this HTTP status. */

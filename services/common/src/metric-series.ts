@@ -55,6 +55,13 @@ abstract class Series<S> {
   reset(): void {
     this.series.clear();
   }
+
+  /** Drops the series whose `label` is one of `values` (a deleted key's); none when the metric has no such label. */
+  forget(label: string, values: ReadonlySet<string>): void {
+    const at = this.labelNames.indexOf(label);
+    if (at < 0 || values.size === 0) return;
+    for (const key of this.series.keys()) if (values.has(key.split("\u0000")[at]!)) this.series.delete(key);
+  }
 }
 
 interface Scalar {

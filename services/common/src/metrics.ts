@@ -131,6 +131,13 @@ export interface RequestOutcome {
   cacheHit: boolean;
 }
 
+/**
+ * Live subject on which a keys replica tells every process the hashes of
+ * keys it deleted (JSON: an array of hashes), so LiteLLM's metrics drop
+ * their series.
+ */
+export const KEYS_DELETED_SUBJECT = "keys.deleted";
+
 // LiteLLM's metrics, once the config asks for them, and where its gauges read.
 let litellm: LiteLLMMetrics | undefined;
 let budgetRead: (() => Promise<BudgetState[]>) | undefined;
@@ -175,6 +182,22 @@ export const metrics = {
   /** Whether LiteLLM's metrics are served: callers build their requests' labels (liteLLMRequest) only then. */
   get servesLiteLLM(): boolean {
     return litellm !== undefined;
+  },
+
+  /** Drops LiteLLM's series of deleted keys (by hash). */
+  forgetKeys(keyHashes: readonly string[]): void {
+    litellm?.forgetKeys(new Set(keyHashes));
+  },
+
+  /** Drops LiteLLM's series of the deleted keys a KEYS_DELETED_SUBJECT push names; nothing when it cannot be read. */
+  forgetDeletedKeys(data: Uint8Array): void {
+    if (!litellm) return;
+    try {
+      const hashes: unknown = JSON.parse(Buffer.from(data).toString());
+      if (Array.isArray(hashes)) litellm.forgetKeys(new Set(hashes.filter((hash): hash is string => typeof hash === "string")));
+    } catch {
+      // Not ours to read: nothing to drop.
+    }
   },
 
   /** One finished request in LiteLLM's metrics (a cached answer with no deployment). */

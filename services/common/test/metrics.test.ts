@@ -223,3 +223,48 @@ test("counts LiteLLM's fallbacks by the group asked for, the fallback, and why t
   expect(await sample("litellm_deployment_failed_fallbacks_total", { ...key, fallback_model: "second-model", exception_status: "500", exception_class: "APIError" })).toBe(1);
   expect(await sample("litellm_deployment_failed_fallbacks_total", { ...key, fallback_model: "backup-model", exception_status: "500" })).toBe(1);
 });
+
+test("drops every LiteLLM series of the keys a deletion push names, and keeps the other keys'", async () => {
+  metrics.serveLiteLLM(false);
+  const call = (keyHash: string): LiteLLMRequest => ({
+    keyHash,
+    keyAlias: "",
+    teamId: "t-del",
+    teamAlias: "",
+    userId: "",
+    endUser: "",
+    modelGroup: "del-model",
+    deployment: "d-del",
+    providerModel: "gpt-4o-mini",
+    provider: "openai",
+    apiBase: "http://up",
+    success: true,
+    httpStatus: 200,
+    errorType: "",
+    latencyMs: 30,
+    requestedModel: "del-model",
+    fallbacks: { cause: { status: 500, type: "api_error" }, failed: ["other-model"] },
+    apiMs: 20,
+    firstTokenMs: 5,
+    remainingRequests: 9,
+    remainingTokens: 99,
+    promptTokens: 4,
+    completionTokens: 2,
+    spendUsd: 0.01,
+  });
+  for (const hash of ["hash-deleted-1", "hash-deleted-2", "hash-kept"]) {
+    metrics.liteLLMRequest(call(hash));
+    metrics.liteLLMRequest({ ...call(hash), success: false, httpStatus: 429, errorType: "rate_limit_error" });
+  }
+  const text = await metricsRegistry.metrics();
+  expect(text).toContain('hashed_api_key="hash-deleted-1"');
+  const seriesOfKept = text.split("\n").filter((line) => line.includes('hashed_api_key="hash-kept"')).length;
+  metrics.forgetDeletedKeys(Buffer.from(JSON.stringify(["hash-deleted-1", "hash-deleted-2"])));
+  // A push that is not a list of hashes drops nothing.
+  metrics.forgetDeletedKeys(Buffer.from("not json"));
+  metrics.forgetDeletedKeys(Buffer.from(JSON.stringify({ keys: ["hash-kept"] })));
+  const after = await metricsRegistry.metrics();
+  expect(after).not.toContain("hash-deleted-");
+  expect(after.split("\n").filter((line) => line.includes('hashed_api_key="hash-kept"')).length).toBe(seriesOfKept);
+  expect(seriesOfKept).toBeGreaterThan(15);
+});

@@ -122,6 +122,29 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       });
     });
 
+    it("drops a deleted key's series, and a regenerated key's old ones, keeping the other keys'", async () => {
+      const made = async (alias: string) => (await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { key_alias: `${alias}-${mode.split ? "split" : "one"}` })).json;
+      const [deleted, regenerated, kept] = [await made("deleted"), await made("regenerated"), await made("kept")];
+      for (const key of [deleted, regenerated, kept]) {
+        const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: key.key, maxRetries: 0 });
+        await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "counted" }] });
+      }
+      const seriesOf = (text: string, hash: string) => text.split("\n").filter((line) => line.includes(`hashed_api_key="${hash}"`)).length;
+      const scraped = async () => (await fetch(`${gateway.baseUrl}/metrics`)).text();
+      const before = await eventually("each key's calls to be counted", async () => {
+        const text = await scraped();
+        return [deleted, regenerated, kept].every((key) => seriesOf(text, key.token) > 0) ? text : undefined;
+      });
+      await admin(gateway.baseUrl, "POST", "/key/delete", { keys: [deleted.key] });
+      await admin(gateway.baseUrl, "POST", "/key/regenerate", { key: regenerated.key });
+      // Kept, one set of series per key ever used piled up for as long as the gateway ran.
+      const after = await eventually("the deleted keys' series to be dropped", async () => {
+        const text = await scraped();
+        return seriesOf(text, deleted.token) === 0 && seriesOf(text, regenerated.token) === 0 ? text : undefined;
+      });
+      expect(seriesOf(after, kept.token)).toBe(seriesOf(before, kept.token));
+    });
+
     it("times the provider calls: latency, a stream's first token, the gateway's overhead, per output token; and shows the provider's rate limits left", async () => {
       const alias = `timed-${mode.split ? "split" : "one"}`;
       const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { key_alias: alias });

@@ -1,4 +1,4 @@
-import { driverMessage, type Bus, type Logger } from "@gateway/common";
+import { driverMessage, KEYS_DELETED_SUBJECT, type Bus, type Logger } from "@gateway/common";
 import { toRecord, type KeyRecord, type KeyRow } from "./key-record.js";
 import type { KeyStore } from "./key-store.js";
 
@@ -161,6 +161,9 @@ export class KeyCache {
   async changed(...hashes: string[]): Promise<void> {
     const reads = await Promise.allSettled(hashes.map((hash) => this.refresh(hash)));
     for (const hash of hashes) this.bus.broadcast(KEY_CHANGED_SUBJECT, encoder.encode(hash));
+    // Keys read back as gone (deleted, or regenerated under a new hash): the routers drop their metric series.
+    const deleted = hashes.filter((_, i) => reads[i]!.status === "fulfilled" && (reads[i] as PromiseFulfilledResult<KeyRecord | undefined>).value === undefined);
+    if (deleted.length > 0) this.bus.broadcast(KEYS_DELETED_SUBJECT, encoder.encode(JSON.stringify(deleted)));
     const failed = reads.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) this.logger.warn({ err: driverMessage(failed.reason) }, "reading changed keys back failed; they are read again at their next use");
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { hashKey, type Database } from "@gateway/common";
+import { hashKey, KEYS_DELETED_SUBJECT, type Database } from "@gateway/common";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KeyCache } from "../src/key-cache.js";
 import type { KeyRow } from "../src/key-record.js";
@@ -92,6 +92,26 @@ describe("the key cache", () => {
       expect(unknown().size).toBe(0);
     } finally {
       vi.useRealTimers();
+      cache.stop();
+    }
+  });
+
+  it("tells every process the hashes of keys a change deleted (for their metric series), and nothing for keys still there", async () => {
+    const store = new KeyStore(database.db);
+    const bus = new MemoryBus();
+    const cache = new KeyCache(store, bus, logger);
+    const told: string[][] = [];
+    const stop = bus.listen(KEYS_DELETED_SUBJECT, (data) => told.push(JSON.parse(Buffer.from(data).toString()) as string[]));
+    await cache.start();
+    try {
+      const [kept, gone] = [await newKey(store), await newKey(store)];
+      await cache.changed(kept.hash, gone.hash);
+      expect(told).toEqual([]);
+      await store.delete([gone.hash], async () => {});
+      await cache.changed(kept.hash, gone.hash);
+      expect(told).toEqual([[gone.hash]]);
+    } finally {
+      stop();
       cache.stop();
     }
   });

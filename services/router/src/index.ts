@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { Allowances, BudgetSpend, gatewaySecret, hashKey, metrics, ObjectIds, sendRelease, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
+import { Allowances, BudgetSpend, gatewaySecret, hashKey, KEYS_DELETED_SUBJECT, metrics, ObjectIds, sendRelease, type Bus, type Database, type GatewayConfig, type Logger } from "@gateway/common";
 import { BatchRecovery } from "./batch-recovery.js";
 import { RouterBudgets } from "./budgets.js";
 import { cacheNotices } from "./config/cache-settings.js";
@@ -93,6 +93,8 @@ export async function startRouter(deps: {
   if (models.table().cache?.shared && !sharedAnswers) deps.logger.info("response cache: one process with its own bus, so answers are kept in its memory (cache_params.type redis shares them between replicas over NATS)");
   const forget = ({ keys, all }: CacheForget) => (all ? cache.clear() : cache.delete(keys));
   const stopForgetting = deps.bus.listen(CACHE_DELETE_SUBJECT, (data) => forget(forgetting(data)));
+  // Deleted keys make no more requests: LiteLLM's metrics drop their series, which otherwise piled up one set per key ever used.
+  const stopForgettingKeys = metrics.servesLiteLLM ? deps.bus.listen(KEYS_DELETED_SUBJECT, (data) => metrics.forgetDeletedKeys(data)) : () => {};
   const applyConfig = (config: GatewayConfig) => {
     models.applyConfig(config);
     // Turned off: what it kept is of no more use.
@@ -147,6 +149,7 @@ export async function startRouter(deps: {
       reloader?.stop();
       health?.stop();
       stopForgetting();
+      stopForgettingKeys();
       models.stop();
       await limits.close();
       await budgets.close();
