@@ -164,7 +164,13 @@ export class LiteLLMMetrics {
 
   /** Drops every series of these keys (by hashed_api_key): deleted, they make no more, and kept, one set per key ever used piled up. */
   forgetKeys(keyHashes: ReadonlySet<string>): void {
-    for (const series of this.all) series.forget("hashed_api_key", keyHashes);
+    if (keyHashes.size === 0) return;
+    for (const series of this.all) series.forget("hashed_api_key", (hash) => keyHashes.has(hash));
+  }
+
+  /** Drops every series of a deployment no longer in the model list (by model_id): removed, it makes no more. */
+  retainDeployments(ids: ReadonlySet<string>): void {
+    for (const series of this.all) series.forget("model_id", (id) => id !== "" && !ids.has(id));
   }
 
   /** A deployment cooled down after failures, the last with this HTTP status. */

@@ -56,11 +56,11 @@ abstract class Series<S> {
     this.series.clear();
   }
 
-  /** Drops the series whose `label` is one of `values` (a deleted key's); none when the metric has no such label. */
-  forget(label: string, values: ReadonlySet<string>): void {
+  /** Drops the series whose `label`'s value is `gone` (a deleted key's, a removed deployment's); none when the metric has no such label. */
+  forget(label: string, gone: (value: string) => boolean): void {
     const at = this.labelNames.indexOf(label);
-    if (at < 0 || values.size === 0) return;
-    for (const key of this.series.keys()) if (values.has(key.split("\u0000")[at]!)) this.series.delete(key);
+    if (at < 0) return;
+    for (const key of this.series.keys()) if (gone(key.split("\u0000")[at]!)) this.series.delete(key);
   }
 }
 

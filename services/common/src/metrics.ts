@@ -184,6 +184,17 @@ export const metrics = {
     return litellm !== undefined;
   },
 
+  /**
+   * Drops the series of deployments no longer in the model list (a model
+   * deleted, a config reload that removed one): each deployment ever added
+   * kept its own for good.
+   */
+  retainDeployments(ids: ReadonlySet<string>): void {
+    const gone = (id: string) => id !== "" && !ids.has(id);
+    for (const series of [requests, requestDuration, tokens, spend]) series.forget("deployment", gone);
+    litellm?.retainDeployments(ids);
+  },
+
   /** Drops LiteLLM's series of deleted keys (by hash). */
   forgetKeys(keyHashes: readonly string[]): void {
     litellm?.forgetKeys(new Set(keyHashes));

@@ -268,3 +268,47 @@ test("drops every LiteLLM series of the keys a deletion push names, and keeps th
   expect(after.split("\n").filter((line) => line.includes('hashed_api_key="hash-kept"')).length).toBe(seriesOfKept);
   expect(seriesOfKept).toBeGreaterThan(15);
 });
+
+test("drops the series of deployments no longer in the model list, the gateway's own and LiteLLM's, and keeps those of no deployment", async () => {
+  metrics.serveLiteLLM(false);
+  for (const deployment of ["dep-removed", "dep-kept", ""]) {
+    metrics.request(outcomeOf({ modelGroup: "retained-model", deployment, promptTokens: 3, completionTokens: 2, spendUsd: 0.5 }));
+    metrics.liteLLMRequest({
+      keyHash: "hash-retain",
+      keyAlias: "",
+      teamId: "",
+      teamAlias: "",
+      userId: "",
+      endUser: "",
+      modelGroup: "retained-model",
+      deployment,
+      providerModel: "gpt-4o-mini",
+      provider: "openai",
+      apiBase: "http://up",
+      success: true,
+      httpStatus: 200,
+      errorType: "",
+      latencyMs: 30,
+      requestedModel: "retained-model",
+      fallbacks: undefined,
+      apiMs: 20,
+      firstTokenMs: 5,
+      remainingRequests: 9,
+      remainingTokens: 99,
+      promptTokens: 3,
+      completionTokens: 2,
+      spendUsd: 0.5,
+    });
+  }
+  metrics.deploymentCooledDown({ providerModel: "gpt-4o-mini", id: "dep-removed", apiBase: "http://up", provider: "openai" }, 500);
+  const before = await metricsRegistry.metrics();
+  expect(before).toContain('deployment="dep-removed"');
+  expect(before).toContain('model_id="dep-removed"');
+  const lines = (text: string, part: string) => text.split("\n").filter((line) => line.includes(part)).length;
+  metrics.retainDeployments(new Set(["dep-kept"]));
+  const after = await metricsRegistry.metrics();
+  expect(after).not.toContain("dep-removed");
+  expect(lines(after, "dep-kept")).toBe(lines(before, "dep-kept"));
+  expect(lines(after, 'model_group="retained-model",deployment=""')).toBe(lines(before, 'model_group="retained-model",deployment=""'));
+  expect(lines(after, 'requested_model="retained-model"')).toBeGreaterThan(0);
+});

@@ -145,6 +145,28 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       expect(seriesOf(after, kept.token)).toBe(seriesOf(before, kept.token));
     });
 
+    it("drops a deleted model's series, the gateway's own and LiteLLM's", async () => {
+      const id = `runtime-${mode.split ? "split" : "one"}`;
+      await admin(gateway.baseUrl, "POST", "/model/new", {
+        model_name: "runtime-model",
+        litellm_params: { model: "openai/gpt-4o-mini", api_base: `${provider.url}/v1`, api_key: "os.environ/FAKE_PROVIDER_KEY" },
+        model_info: { id },
+      });
+      const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+      await eventually("the model to answer", async () => client.chat.completions.create({ model: "runtime-model", messages: [{ role: "user", content: "hi" }] }).catch(() => undefined));
+      const scraped = async () => (await fetch(`${gateway.baseUrl}/metrics`)).text();
+      const named = (text: string) => text.split("\n").filter((line) => line.includes(`"${id}"`));
+      await eventually("the model's calls to be counted", async () => {
+        const lines = named(await scraped());
+        return lines.some((line) => line.startsWith("gateway_requests_total")) && lines.some((line) => line.startsWith("litellm_deployment_total_requests_total")) ? true : undefined;
+      });
+      await admin(gateway.baseUrl, "POST", "/model/delete", { id });
+      // Kept, each deployment ever added kept its series for as long as the gateway ran.
+      await eventually("the deleted model's series to be dropped", async () => (named(await scraped()).length === 0 ? true : undefined));
+      expect(named(await scraped())).toEqual([]);
+      expect(await scraped()).toContain('model_id="fast-1"');
+    });
+
     it("times the provider calls: latency, a stream's first token, the gateway's overhead, per output token; and shows the provider's rate limits left", async () => {
       const alias = `timed-${mode.split ? "split" : "one"}`;
       const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { key_alias: alias });

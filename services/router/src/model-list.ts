@@ -4,6 +4,7 @@ import {
   credentialValues,
   driverMessage,
   encodeModelPrices,
+  metrics,
   MODEL_PRICES_SUBJECT,
   parseModelEntry,
   redactInLogs,
@@ -83,6 +84,8 @@ export class LiveModelList {
   private storedValues: Credentials;
   private current: RoutingTable;
   private loaded = false;
+  /** The deployments of the table in force, by id. */
+  private deployed: ReadonlySet<string> = new Set();
   private stopListening: (() => void) | undefined;
   private resync: NodeJS.Timeout | undefined;
 
@@ -95,6 +98,7 @@ export class LiveModelList {
     this.stored = stored;
     this.storedValues = this.valuesOf(stored);
     this.current = this.build(deps.config, []);
+    this.deployed = new Set(this.current.groups.all().map((d) => d.id));
   }
 
   /** Loads the runtime models and starts following changes other replicas make. */
@@ -276,6 +280,9 @@ export class LiveModelList {
     const ids = new Set(table.groups.all().map((d) => d.id));
     this.deps.state.cooldowns.retain(ids);
     this.deps.state.stats.retain(ids);
+    // Metric series of removed deployments go too (only when one was removed: the 30 s resync swaps the same list).
+    if ([...this.deployed].some((id) => !ids.has(id))) metrics.retainDeployments(ids);
+    this.deployed = ids;
     // Budgets reserve against the models that may answer: tell the keys service (on every swap, the 30 s resync's too, for replicas that start later).
     this.deps.bus.broadcast(MODEL_PRICES_SUBJECT, encodeModelPrices(config, runtime));
   }
