@@ -124,6 +124,8 @@ export class AuthCache {
   private forget(keyHash: string): void {
     this.generation++;
     this.byKey.delete(keyHash);
+    // Its next answer says again whether it reserves; a deleted key's stayed here until 100,000 piled up.
+    this.reserving.delete(keyHash);
   }
 
   private async watch(): Promise<void> {
