@@ -52,6 +52,10 @@ const CHUNK_FRACTION = 0.1;
 // ten minutes.
 const KEPT_MS = 24 * 60 * 60_000;
 const FORGET_EVERY_MS = 10 * 60_000;
+// A pool of a window ending within this (a rate limit's minute) is kept to
+// its end, idle or not: its counts say what the window has used (the
+// router's usage-based routing picks by them) and it goes then anyway.
+const KEPT_TO_WINDOW_END_MS = 60_000;
 
 /** This replica's share of one allowance (a key's limit of one kind, in one window, say). */
 export class Pool<Ref = unknown> {
@@ -311,7 +315,7 @@ export class Allowances<Ref> {
       void this.retry(pool);
       if (now - pool.lastUse < IDLE_GIVE_BACK_MS) continue;
       if (pool.free > 0) void this.giveBack(pool, pool.free);
-      else if (pool.reserved === 0 && pool.taking === undefined && pool.uncharged.length + pool.ungiven.length + pool.unsure.length === 0) {
+      else if (pool.endsAt - now > KEPT_TO_WINDOW_END_MS && pool.reserved === 0 && pool.taking === undefined && pool.uncharged.length + pool.ungiven.length + pool.unsure.length === 0) {
         // Idle and holding nothing: forgotten, as the store counts all it
         // took. Windows that never end (parallel slots, a budget for good)
         // were kept for good, one a key, deleted keys' too. Retired, so a

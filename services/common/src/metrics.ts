@@ -195,11 +195,6 @@ export const metrics = {
     litellm?.retainDeployments(ids);
   },
 
-  /** Drops LiteLLM's series of deleted keys (by hash). */
-  forgetKeys(keyHashes: readonly string[]): void {
-    litellm?.forgetKeys(new Set(keyHashes));
-  },
-
   /** Drops LiteLLM's series of the deleted keys a KEYS_DELETED_SUBJECT push names; nothing when it cannot be read. */
   forgetDeletedKeys(data: Uint8Array): void {
     if (!litellm) return;

@@ -125,6 +125,25 @@ describe("per-deployment limits shared by router replicas", () => {
     await limits.close();
   });
 
+  it("still reports a minute's usage once its idle lease has given back what it held", async () => {
+    let clock = now();
+    const store = new DeploymentAllowanceStore(database.db);
+    const limits = new SharedDeploymentLimits(store, logger, () => clock);
+    const d = deploymentWith("tpm: 1000, weight: 5");
+    expect(await limits.admit(d, 300)).toBe(true);
+    limits.settle(d, 300, 300, clock);
+    // Idle past two sweeps: the unused part of its take goes back.
+    clock += 5_000;
+    await eventually("the idle lease given back", async () => {
+      const [row] = await database.db.select().from(deploymentAllowances).where(eq(deploymentAllowances.deploymentId, d.id));
+      return row?.granted === 300 ? true : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Usage-based routing picks by it for the rest of the minute.
+    expect(limits.tokensUsed(d)).toBe(300);
+    await limits.close();
+  });
+
   it("charges tokens used past a call's take once the database is back, where a failed charge let other replicas pass the tpm", async () => {
     const store = new DownStore(database.db);
     const limits = new SharedDeploymentLimits(store, logger, now);
