@@ -33,7 +33,7 @@ export { readinessAnswer } from "./readiness.js";
 export { openPglite } from "./pglite.js";
 export { DIRECT_PROTOCOL, directClient } from "./direct-client.js";
 export { transportClient } from "./transport-client.js";
-export { describeError, gatewayError, isUnexpected, type ErrorDetails, type GatewayErrorInit } from "./errors.js";
+export { describeError, gatewayError, isUnexpected, serviceError, type ErrorDetails, type GatewayErrorInit } from "./errors.js";
 export { addDuration, parseDuration, periodAt, type Duration } from "./duration.js";
 export { hashKey, keyOfAuthorization, sameKeyHash } from "./key-hash.js";
 export { requireMasterKey } from "./master-key-call.js";

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { gatewayError, serviceError } from "@gateway/common";
 import { ProviderError } from "./providers/provider.js";
 
 function codeFor(status: number): Code {
@@ -27,7 +27,12 @@ function clientStatus(status: number): number {
   return status;
 }
 
-/** Anything a provider call threw, as the ConnectError the edge turns into an OpenAI error. */
+/**
+ * Anything a call threw, as the ConnectError the edge turns into an OpenAI
+ * error: a provider's failure by its status; a database that cannot be
+ * reached (a deployment's rate-limit lease, a budget's) as unavailable (503),
+ * not as a bug.
+ */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ProviderError) {
     const status = clientStatus(err.status);
@@ -38,5 +43,5 @@ export function toConnectError(err: unknown): ConnectError {
       ...(err.retryAfterMs !== undefined && { headers: { "retry-after": String(Math.ceil(err.retryAfterMs / 1000)) } }),
     });
   }
-  return ConnectError.from(err);
+  return serviceError(err);
 }
