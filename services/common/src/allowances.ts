@@ -52,6 +52,9 @@ const CHUNK_FRACTION = 0.1;
 // ten minutes.
 const KEPT_MS = 24 * 60 * 60_000;
 const FORGET_EVERY_MS = 10 * 60_000;
+// A store's refusal of a take stands for this long: a take needing as much
+// or more is refused without asking again.
+const REFUSAL_KEPT_MS = 250;
 // A pool of a window ending within this (a rate limit's minute) is kept to
 // its end, idle or not: its counts say what the window has used (the
 // router's usage-based routing picks by them) and it goes then anyway.
@@ -78,6 +81,9 @@ export class Pool<Ref = unknown> {
   ungiven: AllowanceOp[] = [];
   /** Takes that failed, which the store may have made all the same: asked about at the next sweeps, and held if it did. */
   unsure: AllowanceOp[] = [];
+  /** When the store last refused a take for this pool (its clock's ms), and the least it refused then. */
+  refusedAt = -Infinity;
+  refusedNeed = Infinity;
 
   constructor(
     readonly ref: Ref,
@@ -145,6 +151,11 @@ export class Allowances<Ref> {
     return this.pools.get(this.store.idOf(ref));
   }
 
+  /** Lets the next take of every pool ask the store again: a limit or spend changed (a key's budget reset, say), and a refusal no longer stands. */
+  forgetRefusals(): void {
+    for (const pool of this.pools.values()) pool.refusedAt = -Infinity;
+  }
+
   /** Reserves from memory if this replica holds enough; false means "ask the store". */
   tryReserve(pool: Pool<Ref>, amount: number): boolean {
     if (pool.free < amount) return false;
@@ -158,6 +169,11 @@ export class Allowances<Ref> {
   async reserve(pool: Pool<Ref>, amount: number): Promise<boolean> {
     // More than the whole limit never fits; taking for it would only keep the limit from others.
     if (amount > pool.limit) return false;
+    // The store refused as much just now and would again: a client over its
+    // limit cost a statement or two per request (a chunk, then what it
+    // needed), as many a second as it sent. Room other replicas give back
+    // meanwhile is seen from the next ask on.
+    if (pool.free < amount && amount - pool.free >= pool.refusedNeed && this.now() - pool.refusedAt < REFUSAL_KEPT_MS) return false;
     return takeTogether({
       lease: () => pool,
       enough: () => this.tryReserve(pool, amount),
@@ -175,7 +191,11 @@ export class Allowances<Ref> {
       taken = need;
       total = await this.take(pool, need);
     }
-    if (total === undefined) return false;
+    if (total === undefined) {
+      pool.refusedAt = this.now();
+      pool.refusedNeed = need;
+      return false;
+    }
     pool.held += taken;
     pool.others = total - pool.held;
     return true;

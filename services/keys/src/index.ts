@@ -58,6 +58,8 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   const limits = new Limits(allowances, spend);
   const cache = new KeyCache(store, deps.bus, deps.logger);
   await cache.start();
+  // A change of a key, or of its team, user, organization, customer or tag (their limits, their spend), is seen by the next request.
+  const stopForgettingRefusals = cache.watch(() => allowances.forgetRefusals());
   const teamStore = new TeamStore(deps.database.db);
   const teams = new TableCache(
     { what: "team", subject: TEAMS_CHANGED_SUBJECT, load: () => teamStore.all(), idOf: (row) => row.teamId, toRecord: toTeamRecord, onChange: () => cache.anyChanged() },
@@ -166,6 +168,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
       stopFollowingPrices();
       stopBudgetGauges();
       impl.stop();
+      stopForgettingRefusals();
       cache.stop();
       teams.stop();
       organizations.stop();

@@ -35,6 +35,16 @@ class DownStore extends AllowanceStore {
   }
 }
 
+/** The real store, counting the takes it is asked for. */
+class CountingStore extends AllowanceStore {
+  takes = 0;
+
+  override async take(r: AllowanceRef, amount: number, limit: number, op: string): Promise<number | undefined> {
+    this.takes += 1;
+    return super.take(r, amount, limit, op);
+  }
+}
+
 describe("allowances shared by replicas", () => {
   it("never grants more than the limit, however many replicas reserve at once", async () => {
     const replicas = [new Allowances(store, logger), new Allowances(store, logger), new Allowances(store, logger)];
@@ -212,6 +222,22 @@ describe("allowances shared by replicas", () => {
       expect([await other.reserve(otherPool, 1), await other.reserve(otherPool, 1)]).toEqual([true, true]);
       await Promise.all([replica.close(), other.close()]);
     }
+  });
+
+  it("refuses a request over the limit without asking the store again for a moment after it refused as much", async () => {
+    const counting = new CountingStore(database.db, randomUUID());
+    const replica = new Allowances(counting, logger);
+    const r = { keyId: randomUUID(), kind: "requests" as const, windowStart: Date.now() };
+    const pool = replica.pool(r, 10, Date.now() + 60_000);
+    let admitted = 0;
+    for (let i = 0; i < 60; i++) if (await replica.reserve(pool, 1)) admitted += 1;
+    expect(admitted).toBe(10);
+    // Ten takes of one (a tenth of ten), then the one refused: the other fifty asked nothing.
+    expect(counting.takes).toBe(11);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await replica.reserve(pool, 1)).toBe(false);
+    expect(counting.takes).toBe(12);
+    await replica.close();
   });
 
   it("logs an outage's failed operations once, and once more when they go through again", async () => {

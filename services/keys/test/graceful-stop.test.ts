@@ -32,6 +32,8 @@ describe("a keys replica stopping with requests in flight", () => {
     // Its edge's Release reaches the replica still running, which hands it on.
     await client().release({ requestId: "stop-1", keyHash: admitted.keyHash, holder: admitted.holder, cost: 0.01 });
     await stopped;
+    // The store's refusal of stop-3 stands for a quarter second on this replica.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     await ask(client(), key, "stop-3");
     await client().release({ requestId: "stop-2", keyHash: admitted.keyHash, holder: "", cost: 0.02 });
     await client().release({ requestId: "stop-3", keyHash: admitted.keyHash, holder: "", cost: 0.03 });

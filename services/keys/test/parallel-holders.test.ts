@@ -63,6 +63,8 @@ describe("parallel slots of replicas taken for dead", () => {
 
     // A stops renewing (killed); B renews and gives A's three back.
     await lapse();
+    // B's refusal above stands for a quarter second (and B's row must not lapse too).
+    await new Promise((resolve) => setTimeout(resolve, 300));
     await b.holders.beat();
     expect(await b.store.total(ref)).toBe(0);
     for (let i = 0; i < 3; i++) expect(await b.allowances.reserve(poolB, 1)).toBe(true);
