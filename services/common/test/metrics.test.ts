@@ -16,6 +16,35 @@ const OUTCOME: RequestOutcome = {
 
 const outcomeOf = (fields: Partial<RequestOutcome>): RequestOutcome => ({ ...OUTCOME, ...fields });
 
+/** A finished call in LiteLLM's metrics, with every label set. */
+const liteLLMRequestOf = (fields: Partial<LiteLLMRequest>): LiteLLMRequest => ({
+  keyHash: "",
+  keyAlias: "",
+  teamId: "",
+  teamAlias: "",
+  userId: "",
+  endUser: "",
+  modelGroup: "",
+  deployment: "",
+  providerModel: "gpt-4o-mini",
+  provider: "openai",
+  apiBase: "http://up",
+  success: true,
+  httpStatus: 200,
+  errorType: "",
+  latencyMs: 30,
+  requestedModel: "",
+  fallbacks: undefined,
+  apiMs: 20,
+  firstTokenMs: 5,
+  remainingRequests: 9,
+  remainingTokens: 99,
+  promptTokens: 4,
+  completionTokens: 2,
+  spendUsd: 0.01,
+  ...fields,
+});
+
 async function sample(name: string, labels: Record<string, string>): Promise<number | undefined> {
   const metric = await metricsRegistry.getSingleMetric(name)?.get();
   return metric?.values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))?.value;
@@ -226,32 +255,15 @@ test("counts LiteLLM's fallbacks by the group asked for, the fallback, and why t
 
 test("drops every LiteLLM series of the keys a deletion push names, and keeps the other keys'", async () => {
   metrics.serveLiteLLM(false);
-  const call = (keyHash: string): LiteLLMRequest => ({
-    keyHash,
-    keyAlias: "",
-    teamId: "t-del",
-    teamAlias: "",
-    userId: "",
-    endUser: "",
-    modelGroup: "del-model",
-    deployment: "d-del",
-    providerModel: "gpt-4o-mini",
-    provider: "openai",
-    apiBase: "http://up",
-    success: true,
-    httpStatus: 200,
-    errorType: "",
-    latencyMs: 30,
-    requestedModel: "del-model",
-    fallbacks: { cause: { status: 500, type: "api_error" }, failed: ["other-model"] },
-    apiMs: 20,
-    firstTokenMs: 5,
-    remainingRequests: 9,
-    remainingTokens: 99,
-    promptTokens: 4,
-    completionTokens: 2,
-    spendUsd: 0.01,
-  });
+  const call = (keyHash: string): LiteLLMRequest =>
+    liteLLMRequestOf({
+      keyHash,
+      teamId: "t-del",
+      modelGroup: "del-model",
+      deployment: "d-del",
+      requestedModel: "del-model",
+      fallbacks: { cause: { status: 500, type: "api_error" }, failed: ["other-model"] },
+    });
   for (const hash of ["hash-deleted-1", "hash-deleted-2", "hash-kept"]) {
     metrics.liteLLMRequest(call(hash));
     metrics.liteLLMRequest({ ...call(hash), success: false, httpStatus: 429, errorType: "rate_limit_error" });
@@ -273,32 +285,7 @@ test("drops the series of deployments no longer in the model list, the gateway's
   metrics.serveLiteLLM(false);
   for (const deployment of ["dep-removed", "dep-kept", ""]) {
     metrics.request(outcomeOf({ modelGroup: "retained-model", deployment, promptTokens: 3, completionTokens: 2, spendUsd: 0.5 }));
-    metrics.liteLLMRequest({
-      keyHash: "hash-retain",
-      keyAlias: "",
-      teamId: "",
-      teamAlias: "",
-      userId: "",
-      endUser: "",
-      modelGroup: "retained-model",
-      deployment,
-      providerModel: "gpt-4o-mini",
-      provider: "openai",
-      apiBase: "http://up",
-      success: true,
-      httpStatus: 200,
-      errorType: "",
-      latencyMs: 30,
-      requestedModel: "retained-model",
-      fallbacks: undefined,
-      apiMs: 20,
-      firstTokenMs: 5,
-      remainingRequests: 9,
-      remainingTokens: 99,
-      promptTokens: 3,
-      completionTokens: 2,
-      spendUsd: 0.5,
-    });
+    metrics.liteLLMRequest(liteLLMRequestOf({ keyHash: "hash-retain", modelGroup: "retained-model", deployment, requestedModel: "retained-model", promptTokens: 3, spendUsd: 0.5 }));
   }
   metrics.deploymentCooledDown({ providerModel: "gpt-4o-mini", id: "dep-removed", apiBase: "http://up", provider: "openai" }, 500);
   const before = await metricsRegistry.metrics();
