@@ -251,11 +251,7 @@ export class Allowances<Ref> {
   private charge(pool: Pool<Ref>, op: AllowanceOp): Promise<void> {
     return this.store.charge(pool.ref, op.amount, op.op).then(
       () => this.failures.succeeded(),
-      (err: unknown) => {
-        pool.uncharged.push(op);
-        this.keepPending(pool);
-        this.failures.failed({ err: driverMessage(err) }, "charging usage over the allowance failed; trying again in a second");
-      },
+      (err: unknown) => this.owe(pool, pool.uncharged, op, err, "charging usage over the allowance failed; trying again in a second"),
     );
   }
 
@@ -277,9 +273,7 @@ export class Allowances<Ref> {
         // Dropped, it stayed taken for good: parallel slots have no window to
         // end, and a key whose slots were given back during a five-second
         // outage was refused max_parallel_requests from then on.
-        pool.ungiven.push(op);
-        this.keepPending(pool);
-        this.failures.failed({ err: driverMessage(err) }, "giving back an allowance failed; trying again in a second");
+        this.owe(pool, pool.ungiven, op, err, "giving back an allowance failed; trying again in a second");
       },
     );
   }
@@ -293,12 +287,15 @@ export class Allowances<Ref> {
         pool.held += op.amount;
         this.keepPending(pool);
       },
-      (err: unknown) => {
-        pool.unsure.push(op);
-        this.keepPending(pool);
-        this.failures.failed({ err: driverMessage(err) }, "asking whether a take of an allowance was made failed; asking again in a second");
-      },
+      (err: unknown) => this.owe(pool, pool.unsure, op, err, "asking whether a take of an allowance was made failed; asking again in a second"),
     );
+  }
+
+  /** An operation the store did not answer: kept on `owed` (one of the pool's lists) for the next sweeps, as the same operation, and logged once an outage. */
+  private owe(pool: Pool<Ref>, owed: AllowanceOp[], op: AllowanceOp, err: unknown, message: string): void {
+    owed.push(op);
+    this.keepPending(pool);
+    this.failures.failed({ err: driverMessage(err) }, message);
   }
 
   /** Tries again the pool's failed operations with the store, each as it was; those that fail again stay for the next sweep. */

@@ -108,7 +108,7 @@ test("counts an answer from the response cache as a request and a hit, with none
 });
 
 test("serves LiteLLM's metrics by its names and labels once asked, end users left out unless asked", async () => {
-  const used: LiteLLMRequest = {
+  const used = liteLLMRequestOf({
     keyHash: "hash-1",
     keyAlias: "cli",
     teamId: "t1",
@@ -117,15 +117,8 @@ test("serves LiteLLM's metrics by its names and labels once asked, end users lef
     endUser: "customer-9",
     modelGroup: "lite-model",
     deployment: "d-9",
-    providerModel: "gpt-4o-mini",
-    provider: "openai",
-    apiBase: "http://up",
-    success: true,
-    httpStatus: 200,
-    errorType: "",
     latencyMs: 1,
     requestedModel: "lite-model",
-    fallbacks: undefined,
     apiMs: 0,
     firstTokenMs: 0,
     remainingRequests: undefined,
@@ -133,7 +126,7 @@ test("serves LiteLLM's metrics by its names and labels once asked, end users lef
     promptTokens: 12,
     completionTokens: 3,
     spendUsd: 0.25,
-  };
+  });
   expect(metrics.servesLiteLLM).toBe(false);
   metrics.liteLLMRequest(used);
   expect(await sample("litellm_spend_metric_total", {})).toBeUndefined();
@@ -159,32 +152,26 @@ test("serves LiteLLM's metrics by its names and labels once asked, end users lef
 
 test("times LiteLLM's provider calls: their latency, time to first token, the gateway's overhead, per output token, and the provider's rate limits left", async () => {
   metrics.serveLiteLLM(false);
-  const call: LiteLLMRequest = {
+  const call = liteLLMRequestOf({
     keyHash: "hash-2",
     keyAlias: "agent",
     teamId: "t2",
     teamAlias: "research",
     userId: "u2",
-    endUser: "",
     modelGroup: "timed-model",
     deployment: "d-7",
     providerModel: "claude-x",
     provider: "anthropic",
     apiBase: "http://anthropic.up",
-    success: true,
-    httpStatus: 200,
-    errorType: "",
     latencyMs: 250,
     requestedModel: "timed-model",
-    fallbacks: undefined,
     apiMs: 200,
     firstTokenMs: 40,
     remainingRequests: 99,
     remainingTokens: 12_000,
     promptTokens: 10,
     completionTokens: 50,
-    spendUsd: 0.01,
-  };
+  });
   metrics.liteLLMRequest(call);
   // A whole answer later: no first token, and the provider's limits have moved on.
   metrics.liteLLMRequest({ ...call, latencyMs: 1_100, apiMs: 1_000, firstTokenMs: 0, remainingRequests: 98, remainingTokens: undefined });
@@ -214,22 +201,14 @@ test("times LiteLLM's provider calls: their latency, time to first token, the ga
 
 test("counts LiteLLM's fallbacks by the group asked for, the fallback, and why the first failed", async () => {
   metrics.serveLiteLLM(false);
-  const answered: LiteLLMRequest = {
+  const answered = liteLLMRequestOf({
     keyHash: "hash-3",
     keyAlias: "batch",
     teamId: "t3",
     teamAlias: "ops",
-    userId: "",
-    endUser: "",
     modelGroup: "backup-model",
     deployment: "d-b",
-    providerModel: "gpt-4o-mini",
-    provider: "openai",
     apiBase: "http://backup.up",
-    success: true,
-    httpStatus: 200,
-    errorType: "",
-    latencyMs: 30,
     requestedModel: "main-model",
     fallbacks: { cause: { status: 429, type: "rate_limit_error" }, failed: ["second-model"] },
     apiMs: 10,
@@ -239,7 +218,7 @@ test("counts LiteLLM's fallbacks by the group asked for, the fallback, and why t
     promptTokens: 5,
     completionTokens: 5,
     spendUsd: 0.001,
-  };
+  });
   metrics.liteLLMRequest(answered);
   // Every fallback failed: the last one's failure is what the client saw.
   metrics.liteLLMRequest({ ...answered, success: false, httpStatus: 502, errorType: "api_error", deployment: "", fallbacks: { cause: { status: 500, type: "api_error" }, failed: ["second-model", "backup-model"] } });
