@@ -13,7 +13,12 @@ export interface DeploymentLimits {
    * In memory unless this replica must take more allowance from Postgres.
    */
   admit(d: Deployment, tokens: number): boolean | Promise<boolean>;
-  /** The call admitted at `admittedAt` (unix ms) ended: `reserved` tokens were taken, `used` were really used. */
+  /**
+   * The call whose admission began at `admittedAt` (unix ms, taken before
+   * admit(): a minute turning during admit() then lets its unused tokens
+   * lapse rather than go to a minute that never reserved them) ended:
+   * `reserved` tokens were taken, `used` were really used.
+   */
   settle(d: Deployment, reserved: number, used: number, admittedAt: number): void;
   /** Tokens the deployment has used this minute, as far as this replica knows (all replicas' when it has a tpm). */
   tokensUsed(d: Deployment): number;

@@ -136,7 +136,7 @@ export async function routeCall(call: RoutedCall, requested: string, outcome: Ou
     else {
       const attempts = new GroupAttempts(call, group, state);
       for (let d = await attempts.pick(); d; ) {
-        const result = await attempt(call, d, attempts.holds, attempts.retries, fallbacks, outcome, state);
+        const result = await attempt(call, d, attempts, fallbacks, outcome, state);
         if ("answer" in result) return result.answer;
         d = await attempts.next(d, result);
       }
@@ -190,6 +190,12 @@ class GroupAttempts {
   private readonly tried = new Set<string>();
   /** What the picked deployment's call holds of its budgets. */
   holds: readonly BudgetHold[] = [];
+  /**
+   * When the picked deployment's admission began (unix ms): no later than
+   * the minute its rpm/tpm were taken from, so settling by it never gives
+   * unused tokens to a minute that did not reserve them.
+   */
+  admittedAt = 0;
   /** Deployments passed over because their shared rpm/tpm or a budget is used up, for this request. */
   private readonly full = new Set<string>();
   /** The budgets that passed deployments over. */
@@ -261,11 +267,13 @@ class GroupAttempts {
       this.over.push(held as OverBudget);
       return false;
     }
+    const admittedAt = Date.now();
     if (limits && !(await limits.admit(d, this.call.estimatedTokens))) {
       budgets?.release(held);
       return false;
     }
     this.holds = held;
+    this.admittedAt = admittedAt;
     return true;
   }
 
@@ -304,15 +312,14 @@ class GroupAttempts {
 async function attempt(
   call: RoutedCall,
   d: Deployment,
-  holds: readonly BudgetHold[],
-  retries: number,
+  attempts: GroupAttempts,
   fallbacks: number,
   outcome: Outcome,
   state: RoutingState,
 ): Promise<{ answer: Answer } | GroupFailure> {
   const stream = call.body["stream"] === true;
   const { signal, release, extend, hold } = deadline(call.signal, stream ? (call.streamTimeoutMs ?? call.timeoutMs ?? d.streamTimeoutMs) : (call.timeoutMs ?? d.timeoutMs));
-  const startMs = Date.now();
+  const { holds, retries, admittedAt } = attempts;
   // Finer than Date.now(): a deployment on this machine can answer within a millisecond.
   const began = performance.now();
   // What an earlier, failed attempt left is not this one's.
@@ -324,7 +331,7 @@ async function attempt(
     release();
     state.stats.done(d.id);
     const used = answered && outcome.usage ? outcome.usage.promptTokens + outcome.usage.completionTokens : 0;
-    call.table.limits?.settle(d, call.estimatedTokens, used, startMs);
+    call.table.limits?.settle(d, call.estimatedTokens, used, admittedAt);
     if (holds.length > 0) call.table.budgets?.settle(holds, answered && outcome.usage ? costFor(d, outcome.usage) : 0);
   };
   let rateLimits: Record<string, string> | undefined;

@@ -48,4 +48,30 @@ describe("admission to a deployment", () => {
     await routeCall(call, "m", outcome(), state);
     expect(state.stats.inFlight("d-1")).toBe(0);
   });
+
+  it("settles a call by when its admission began, so a minute turning during the admission keeps its unused tokens out of the next minute", async () => {
+    const groups = ModelGroups.fromConfig(
+      parseConfig(`model_list:\n  - { model_name: m, litellm_params: { model: openai/x, api_base: "${provider.url}/v1", api_key: k, tpm: 1000 }, model_info: { id: d-1 } }\n`),
+      SUPPORTED_PROVIDERS,
+    );
+    const state: RoutingState = { cooldowns: new Cooldowns(), stats: new DeploymentStats(), logger: createLogger("test", "silent") };
+    let askedAt = 0;
+    const settledWith: number[] = [];
+    // An admission that waits on the store, as SharedDeploymentLimits' does when it must take more.
+    const limits: DeploymentLimits = {
+      admit: async () => {
+        askedAt = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return true;
+      },
+      settle: (_d, _reserved, _used, admittedAt) => settledWith.push(admittedAt),
+      tokensUsed: () => 0,
+    };
+    const outcome: Outcome = { deployment: undefined, usage: undefined, usageEstimated: false, attemptedFallbacks: 0, failure: undefined };
+    const call = routedCall("admitted-at", { groups, strategy: simpleShuffle, limits }, { model: "m", messages: [{ role: "user", content: "hi" }] });
+    await routeCall(call, "m", outcome, state);
+    expect(settledWith).toHaveLength(1);
+    expect(settledWith[0]).toBeGreaterThan(0);
+    expect(settledWith[0]).toBeLessThanOrEqual(askedAt);
+  });
 });
