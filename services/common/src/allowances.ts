@@ -198,6 +198,10 @@ export class Allowances<Ref> {
     }
     pool.held += taken;
     pool.others = total - pool.held;
+    // Taken into a pool out of use (retired, or forgotten while a request
+    // held it): the sweeps and close() must still see it, or what it holds
+    // past its reservations stayed taken at shutdown.
+    this.keepPending(pool);
     return true;
   }
 

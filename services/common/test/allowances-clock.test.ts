@@ -62,6 +62,27 @@ describe("allowances", () => {
     await allowances.close();
   });
 
+  it("gives back at close what a request took into a pool forgotten while it held it", async () => {
+    let now = 1_000_000;
+    const ledger = new MemoryLedger();
+    const allowances = new Allowances(ledger, logger, () => now);
+    // A budget for good: one unit spent, from a take of a tenth.
+    const pool = allowances.pool("budget", 100, Infinity);
+    expect(await allowances.reserve(pool, 1)).toBe(true);
+    allowances.settle(pool, 1, 1);
+    now += 2_000;
+    // Idle: the unused nine go back, and at the next sweep the pool, holding nothing, is forgotten.
+    await sleep(2_300);
+    expect(ledger.totals.get("budget")).toBe(1);
+    expect(allowances.find("budget")).toBeUndefined();
+    // A request that got the pool before then takes a tenth into it, and is still in flight at shutdown.
+    expect(await allowances.reserve(pool, 1)).toBe(true);
+    expect(ledger.totals.get("budget")).toBe(11);
+    await allowances.close();
+    // What it did not reserve went back: the store counts the spent unit and the one in flight.
+    expect(ledger.totals.get("budget")).toBe(2);
+  });
+
   it("finds the pool in use for an allowance without making one", async () => {
     const allowances = new Allowances(new MemoryLedger(), logger);
     expect(allowances.find("a")).toBeUndefined();
