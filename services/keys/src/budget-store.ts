@@ -1,7 +1,9 @@
 import { eq, inArray } from "drizzle-orm";
 import type { Db } from "@gateway/common";
-import { budgets } from "./db/schema.js";
+import type { CustomerRow } from "./customer-record.js";
+import { budgets, customers, organizations } from "./db/schema.js";
 import type { LimitColumns } from "./limit-holder.js";
+import type { OrganizationRow } from "./organization-record.js";
 
 export type BudgetRow = typeof budgets.$inferSelect;
 export type NewBudgetRow = typeof budgets.$inferInsert;
@@ -26,6 +28,18 @@ function inForce<R extends Budgeted>(row: R, budget: BudgetRow | undefined): R {
   };
 }
 
+/** A row naming a budget, with its limits in force before and after the budget's change. */
+export interface InForceChange<R> {
+  before: R;
+  after: R;
+}
+
+/** What a budget's change changed: the customers and organizations naming it. */
+export interface BudgetChange {
+  customers: InForceChange<CustomerRow>[];
+  organizations: InForceChange<OrganizationRow>[];
+}
+
 /** Budgets (pricing tiers) in Postgres. Only management calls and cache loads come here, never a model call. */
 export class BudgetStore {
   constructor(private readonly db: Db) {}
@@ -40,13 +54,30 @@ export class BudgetStore {
     return inserted as BudgetRow;
   }
 
-  async update(budgetId: string, patch: BudgetPatch): Promise<BudgetRow | undefined> {
-    const [row] = await this.db
-      .update(budgets)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(eq(budgets.budgetId, budgetId))
-      .returning();
-    return row;
+  /**
+   * Changes a budget, and makes `alongside`'s changes (the spend of the
+   * customers and organizations naming it carried to new windows), given
+   * those rows with the limits in force before and after, in the same
+   * transaction; the budget is locked first, so no other change of it comes
+   * between what is read and what is written.
+   */
+  update(budgetId: string, patch: BudgetPatch, alongside: (tx: Db, change: BudgetChange) => Promise<void>): Promise<BudgetRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [before] = await tx.select().from(budgets).where(eq(budgets.budgetId, budgetId)).for("no key update");
+      if (!before) return undefined;
+      const [after] = await tx
+        .update(budgets)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(eq(budgets.budgetId, budgetId))
+        .returning();
+      if (!after) return undefined;
+      const change = <R extends Budgeted>(rows: R[]) => rows.map((row) => ({ before: inForce(row, before), after: inForce(row, after) }));
+      await alongside(tx, {
+        customers: change(await tx.select().from(customers).where(eq(customers.budgetId, budgetId))),
+        organizations: change(await tx.select().from(organizations).where(eq(organizations.budgetId, budgetId))),
+      });
+      return after;
+    });
   }
 
   async byIds(budgetIds: string[]): Promise<BudgetRow[]> {

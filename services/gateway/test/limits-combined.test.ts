@@ -1,0 +1,182 @@
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
+import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGateway, type RunningGateway, type ServiceName } from "../src/index.js";
+import { admin, type GeneratedKey } from "./support/admin.js";
+import { fakeOpenAIConfig, PROVIDER_KEY } from "./support/config.js";
+import { gatewayOptions, type GatewayPlumbing } from "./support/gateway.js";
+
+// Limits of every level a request is held to at once (its key, team,
+// organization, user, end user and tags), each its own, with many requests
+// in flight over two replicas of every service but accounting (two keys
+// replicas and two routers, each pair behind its own edge), and changes to
+// them made while those requests run.
+
+let provider: FakeProvider;
+let database: TestDatabase;
+let bus: TestBus;
+const running: RunningGateway[] = [];
+let edges: [string, string];
+
+beforeAll(async () => {
+  process.env["FAKE_PROVIDER_KEY"] = PROVIDER_KEY;
+  provider = await startFakeProvider();
+  database = await createTestDatabase();
+  bus = await createTestBus();
+  const config = fakeOpenAIConfig(provider.url);
+  const plumbing: GatewayPlumbing = { databaseUrl: database.url, nats: bus };
+  const start = async (service: ServiceName, peers = {}) => {
+    const s = await startGateway(gatewayOptions(service, config, plumbing, peers));
+    running.push(s);
+    return `http://127.0.0.1:${s.port}`;
+  };
+  const [keysA, keysB, routerA, routerB, accounting] = [await start("keys"), await start("keys"), await start("router"), await start("router"), await start("accounting")];
+  edges = [
+    await start("edge", { keysUrl: keysA, routerUrl: routerA, accountingUrl: accounting }),
+    await start("edge", { keysUrl: keysB, routerUrl: routerB, accountingUrl: accounting }),
+  ];
+});
+
+afterAll(async () => {
+  for (const s of running.reverse()) await s.close();
+  await provider?.close();
+  await bus?.close();
+  await database?.drop();
+});
+
+const BODY = { model: "fast-model", messages: [{ role: "user" as const, content: "combined" }], max_tokens: 10 };
+/** How long the provider holds a burst's requests: longer than the burst takes to be admitted or refused. */
+const HOLD_MS = 2500;
+
+/** What a request for `endUser` reserves of a budget (fast-model is gpt-4o-mini: its body's bytes as prompt tokens, and max_tokens). */
+const reservationFor = (endUser: string) => Buffer.byteLength(JSON.stringify({ ...BODY, user: endUser })) * 0.15e-6 + BODY.max_tokens * 0.6e-6;
+
+async function call<T>(method: "GET" | "POST", path: string, body?: unknown, edge = edges[0]): Promise<T> {
+  const { status, json } = await admin<T>(edge, method, path, body);
+  expect(status, `${path}: ${JSON.stringify(json)}`).toBe(200);
+  return json;
+}
+
+/** A key in a team in an organization, owned by a user who is a member, used for a customer with a tag: each level with the limits given. */
+interface Tree {
+  organization: string;
+  team: string;
+  user: string;
+  key: GeneratedKey;
+  customer: string;
+  tag: string;
+}
+
+let made = 0;
+async function tree(limits: Partial<Record<"key" | "team" | "organization" | "user" | "customer" | "tag", Record<string, unknown>>>): Promise<Tree> {
+  const n = ++made;
+  const organization = (await call<{ organization_id: string }>("POST", "/organization/new", { organization_alias: `combined-${n}`, ...limits.organization })).organization_id;
+  const user = `combined-user-${n}`;
+  await call("POST", "/user/new", { user_id: user, ...limits.user });
+  const team = (await call<{ team_id: string }>("POST", "/team/new", { organization_id: organization, members_with_roles: [{ role: "user", user_id: user }], ...limits.team })).team_id;
+  const key = await call<GeneratedKey>("POST", "/key/generate", { team_id: team, user_id: user, ...limits.key });
+  const customer = `combined-customer-${n}`;
+  await call("POST", "/customer/new", { user_id: customer, ...limits.customer });
+  const tag = `combined-tag-${n}`;
+  await call("POST", "/tag/new", { name: tag, ...limits.tag });
+  return { organization, team, user, key, customer, tag };
+}
+
+/** The next tree's customer, whose name is in its requests' bodies (and so in what they reserve). */
+const nextCustomer = () => `combined-customer-${made + 1}`;
+
+/** A chat completion of the tree's key for its customer and tag, through `edge`; streamed when asked. */
+async function ask(t: Tree, edge: string, stream = false): Promise<void> {
+  const client = new OpenAI({ baseURL: `${edge}/v1`, apiKey: t.key.key, maxRetries: 0 });
+  const options = { headers: { "x-litellm-tags": t.tag } };
+  if (!stream) {
+    await client.chat.completions.create({ ...BODY, user: t.customer }, options);
+    return;
+  }
+  for await (const _ of await client.chat.completions.create({ ...BODY, user: t.customer, stream: true }, options));
+}
+
+/** Sends `n` requests at once, alternating between the edges, every third streamed; counts those served. */
+async function burst(t: Tree, n: number): Promise<number> {
+  const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => ask(t, edges[i % 2]!, i % 3 === 0)));
+  return results.filter((r) => r.status === "fulfilled").length;
+}
+
+/** The sum of the key's ledger rows, once there are `rows` of them. */
+function ledgerOf(t: Tree, rows: number): Promise<number> {
+  return eventually("the ledger to book every request served", async () => {
+    const booked = await call<{ spend: number }[]>("GET", `/spend/logs?api_key=${t.key.token}`);
+    return booked.length === rows ? booked.reduce((sum, row) => sum + row.spend, 0) : undefined;
+  });
+}
+
+/** Each level's spend as its own /…/info route shows it. */
+async function shownSpend(t: Tree): Promise<Record<string, number>> {
+  return {
+    key: (await call<{ info: { spend: number } }>("GET", `/key/info?key=${t.key.key}`)).info.spend,
+    team: (await call<{ team_info: { spend: number } }>("GET", `/team/info?team_id=${t.team}`)).team_info.spend,
+    organization: (await call<{ spend: number }>("GET", `/organization/info?organization_id=${t.organization}`)).spend,
+    user: (await call<{ user_info: { spend: number } }>("GET", `/user/info?user_id=${t.user}`)).user_info.spend,
+    customer: (await call<{ spend: number }>("GET", `/customer/info?end_user_id=${t.customer}`)).spend,
+    tag: (await call<Record<string, { spend: number }>>("POST", "/tag/info", { names: [t.tag] }))[t.tag]!.spend,
+  };
+}
+
+/** Every level shows what the ledger booked (the other replica writes its settled spend within a second). */
+async function expectEveryLevelToShow(t: Tree, ledger: number): Promise<void> {
+  const shows = (shown: Record<string, number>) => Object.values(shown).every((spend) => Math.abs(spend - ledger) < 1e-12);
+  // What they show when they never all agree, for the failure to name the levels that do not.
+  const shown = await eventually("every level to show the ledger's spend", async () => {
+    const now = await shownSpend(t);
+    return shows(now) ? now : undefined;
+  }).catch(() => shownSpend(t));
+  for (const [level, spend] of Object.entries(shown)) expect(spend, level).toBeCloseTo(ledger, 12);
+}
+
+describe("limits of every level at once, over two replicas", () => {
+  const levels = ["key", "team", "organization", "customer", "tag"] as const;
+  for (const tightest of levels) {
+    it(`holds the ${tightest}'s budget, the tightest, and every level shows what the ledger booked`, async () => {
+      const reservation = reservationFor(nextCustomer());
+      const limits: Record<string, Record<string, unknown>> = Object.fromEntries(levels.map((level) => [level, { max_budget: reservation * 20 }]));
+      limits["organization"] = { max_budget: reservation * 40 };
+      limits[tightest] = { max_budget: reservation * 4.5 };
+      // A team's budget may not pass its organization's: under the tightest organization, its teams' rate limits alone.
+      if (tightest === "organization") limits["team"] = { rpm_limit: 1000 };
+      const t = await tree(limits);
+      provider.behavior.latencyMs = HOLD_MS;
+      let served: number;
+      try {
+        served = await burst(t, 24);
+      } finally {
+        provider.behavior.latencyMs = 0;
+      }
+      expect(served).toBe(4);
+      await expectEveryLevelToShow(t, await ledgerOf(t, served));
+    });
+  }
+
+  for (const holder of ["customer", "organization"] as const) {
+    it(`carries the ${holder}'s spend and requests in flight when its budget's budget_duration changes`, async () => {
+      const reservation = reservationFor(nextCustomer());
+      const budgetId = `combined-tier-${holder}-${made + 1}`;
+      await call("POST", "/budget/new", { budget_id: budgetId, max_budget: reservation * 4.5 });
+      const t = await tree({ [holder]: { budget_id: budgetId } });
+      provider.behavior.latencyMs = HOLD_MS;
+      try {
+        // Four admitted and held at the provider, then the budget they were held to gets a period: the
+        // holder's budget moves from its window for good to its first period's, on both replicas.
+        const first = burst(t, 12);
+        await eventually("four requests at the provider", async () => (provider.inFlight >= 4 ? true : undefined));
+        await call("POST", "/budget/update", { budget_id: budgetId, budget_duration: "30d" }, edges[1]);
+        // The new period holds what the old window did: nothing more fits, on either replica.
+        expect(await burst(t, 12)).toBe(0);
+        expect(await first).toBe(4);
+      } finally {
+        provider.behavior.latencyMs = 0;
+      }
+      await expectEveryLevelToShow(t, await ledgerOf(t, 4));
+    });
+  }
+});
