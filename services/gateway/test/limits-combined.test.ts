@@ -4,7 +4,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type RunningGateway, type ServiceName } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
-import { fakeOpenAIConfig, PROVIDER_KEY } from "./support/config.js";
+import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
 import { gatewayOptions, type GatewayPlumbing } from "./support/gateway.js";
 
 // Limits of every level a request is held to at once (its key, team,
@@ -12,6 +12,8 @@ import { gatewayOptions, type GatewayPlumbing } from "./support/gateway.js";
 // in flight over two replicas of every service but accounting (two keys
 // replicas and two routers, each pair behind its own edge), and changes to
 // them made while those requests run.
+
+const DEFAULT_BUDGET = "combined-default";
 
 let provider: FakeProvider;
 let database: TestDatabase;
@@ -24,7 +26,16 @@ beforeAll(async () => {
   provider = await startFakeProvider();
   database = await createTestDatabase();
   bus = await createTestBus();
-  const config = fakeOpenAIConfig(provider.url);
+  // End users with no limits of their own are held to DEFAULT_BUDGET once a test makes it (the last one).
+  const config = writeConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${provider.url}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+litellm_settings:
+  max_end_user_budget_id: ${DEFAULT_BUDGET}
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
   const plumbing: GatewayPlumbing = { databaseUrl: database.url, nats: bus };
   const start = async (service: ServiceName, peers = {}) => {
     const s = await startGateway(gatewayOptions(service, config, plumbing, peers));
@@ -179,4 +190,22 @@ describe("limits of every level at once, over two replicas", () => {
       await expectEveryLevelToShow(t, await ledgerOf(t, 4));
     });
   }
+
+  // Last: from here on every end user with no limits of its own is held to the default budget.
+  it("carries every end user's spend and requests in flight when the default budget's budget_duration changes", async () => {
+    await call("POST", "/budget/new", { budget_id: DEFAULT_BUDGET, max_budget: reservationFor(nextCustomer()) * 4.5 });
+    // Its customer has no limits, so the default budget holds it, under the end user's own allowances.
+    const t = await tree({});
+    provider.behavior.latencyMs = HOLD_MS;
+    try {
+      const first = burst(t, 12);
+      await eventually("four requests at the provider", async () => (provider.inFlight >= 4 ? true : undefined));
+      await call("POST", "/budget/update", { budget_id: DEFAULT_BUDGET, budget_duration: "30d" }, edges[1]);
+      expect(await burst(t, 12)).toBe(0);
+      expect(await first).toBe(4);
+    } finally {
+      provider.behavior.latencyMs = 0;
+    }
+    await expectEveryLevelToShow(t, await ledgerOf(t, 4));
+  });
 });

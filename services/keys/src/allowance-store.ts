@@ -198,15 +198,28 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * A window moved to again keeps the larger of its own and the old one's.
    */
   async moveSpend(from: AllowanceRef, toWindowStart: number): Promise<void> {
+    await this.moveWindows(sql`key_id = ${from.keyId}`, from.kind, from.windowStart, toWindowStart);
+  }
+
+  /**
+   * moveSpend for every holder whose allowance id is like `keyIdLike` (a
+   * LIKE pattern), each its own budget: the end users held to the default
+   * budget, whose period is one for them all, say.
+   */
+  async moveEverySpend(keyIdLike: string, kind: AllowanceKind, fromWindowStart: number, toWindowStart: number): Promise<void> {
+    await this.moveWindows(sql`key_id LIKE ${keyIdLike}`, kind, fromWindowStart, toWindowStart);
+  }
+
+  private async moveWindows(holders: SQL, kind: AllowanceKind, fromWindowStart: number, toWindowStart: number): Promise<void> {
     await this.db.execute(sql`
       WITH moved AS (
         UPDATE ${allowances} SET carried_to = ${toWindowStart}
-        WHERE key_id = ${from.keyId} AND kind = ${from.kind} AND window_start <> ${toWindowStart}
-          AND (window_start = ${from.windowStart} OR carried_to = ${from.windowStart})
-        RETURNING window_start, granted, spend
+        WHERE ${holders} AND kind = ${kind} AND window_start <> ${toWindowStart}
+          AND (window_start = ${fromWindowStart} OR carried_to = ${fromWindowStart})
+        RETURNING key_id, window_start, granted, spend
       )
       INSERT INTO ${allowances} (key_id, kind, window_start, granted, spend)
-      SELECT ${from.keyId}, ${from.kind}, ${toWindowStart}, granted, spend FROM moved WHERE window_start = ${from.windowStart}
+      SELECT key_id, ${kind}, ${toWindowStart}, granted, spend FROM moved WHERE window_start = ${fromWindowStart}
       ON CONFLICT (key_id, kind, window_start) DO UPDATE SET
         granted = GREATEST(${allowances}.granted, EXCLUDED.granted),
         spend = GREATEST(${allowances}.spend, EXCLUDED.spend),

@@ -34,8 +34,9 @@ export interface InForceChange<R> {
   after: R;
 }
 
-/** What a budget's change changed: the customers and organizations naming it. */
+/** What a budget's change changed: the budget itself, and the customers and organizations naming it. */
 export interface BudgetChange {
+  budget: InForceChange<BudgetRow>;
   customers: InForceChange<CustomerRow>[];
   organizations: InForceChange<OrganizationRow>[];
 }
@@ -73,6 +74,7 @@ export class BudgetStore {
       if (!after) return undefined;
       const change = <R extends Budgeted>(rows: R[]) => rows.map((row) => ({ before: inForce(row, before), after: inForce(row, after) }));
       await alongside(tx, {
+        budget: { before, after },
         customers: change(await tx.select().from(customers).where(eq(customers.budgetId, budgetId))),
         organizations: change(await tx.select().from(organizations).where(eq(organizations.budgetId, budgetId))),
       });

@@ -1,6 +1,25 @@
 import type { Logger } from "@gateway/common";
-import type { BudgetStore } from "./budget-store.js";
-import { holdsLimits, limitHolder, type LimitHolder } from "./limit-holder.js";
+import type { AllowanceStore } from "./allowance-store.js";
+import type { BudgetRow, BudgetStore } from "./budget-store.js";
+import { budgetPeriod, holdsLimits, limitHolder, type LimitHolder } from "./limit-holder.js";
+
+// An end user's allowances under the default budget: its own, whether or not a customer row names it.
+const SUFFIX = "@default";
+const allowanceIdOf = (endUser: string) => `customer/${endUser}${SUFFIX}`;
+// Every end user's: no customer's (theirs end in a creation time) nor any other holder's.
+const EVERY_END_USER = `customer/%${SUFFIX}`;
+
+/**
+ * The default budget's change (`before`, `after`), in its transaction
+ * (`allowances`): a new budget_duration moves every end user's budget to
+ * its new window, with what each spent and what its requests in flight
+ * will, as a customer's own budget_duration does.
+ */
+export async function moveDefaultCustomerBudgets(allowances: AllowanceStore, before: BudgetRow, after: BudgetRow, now = Date.now()): Promise<void> {
+  if (before.maxBudget === null || after.maxBudget === null) return;
+  const [from, to] = [budgetPeriod(limitHolder(before.budgetId, "", "customer", before), now).start, budgetPeriod(limitHolder(after.budgetId, "", "customer", after), now).start];
+  if (from !== to) await allowances.moveEverySpend(EVERY_END_USER, "budget", from, to);
+}
 
 /**
  * What every end user a request names is held to when it has no limits of
@@ -48,6 +67,6 @@ export class DefaultCustomerBudget {
    */
   limitsFor(endUser: string): LimitHolder | null {
     const limits = this.limits;
-    return limits && { ...limits, id: endUser, allowanceId: `customer/${endUser}@default` };
+    return limits && { ...limits, id: endUser, allowanceId: allowanceIdOf(endUser) };
   }
 }

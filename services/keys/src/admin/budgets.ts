@@ -5,6 +5,7 @@ import { gatewayError, pgErrorCode, type Db } from "@gateway/common";
 import { BudgetSchema, type Budget, type CreateBudgetRequest, type DeleteBudgetRequest, type GetBudgetsRequest, type UpdateBudgetRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { BudgetChange, BudgetRow } from "../budget-store.js";
 import { customerLimits } from "../customer-record.js";
+import { moveDefaultCustomerBudgets } from "../default-customer-budget.js";
 import { toOrganizationRecord } from "../organization-record.js";
 import { carrySpend } from "./carry-spend.js";
 import type { AdminDeps } from "./context.js";
@@ -63,13 +64,16 @@ export async function createBudget(deps: AdminDeps, req: CreateBudgetRequest): P
 export async function updateBudget(deps: AdminDeps, req: UpdateBudgetRequest): Promise<{ budget: Budget }> {
   if (req.budgetId === "") throw invalid("budget_id is required", "budget_id");
   // A new budget_duration moves each customer and organization on the budget
-  // to another window: what it spent, and what its requests in flight will,
-  // go with it, as when its own budget_duration changes (left behind, the
-  // new window started from nothing and the budget could be spent again).
+  // (and each end user, for the default budget) to another window: what it
+  // spent, and what its requests in flight will, go with it, as when its own
+  // budget_duration changes (left behind, the new window started from
+  // nothing and the budget could be spent again).
   const carry = async (tx: Db, change: BudgetChange) => {
     const allowances = deps.allowances.in(tx);
     for (const { before, after } of change.customers) await carrySpend(allowances, customerLimits(before), customerLimits(after), undefined);
     for (const { before, after } of change.organizations) await carrySpend(allowances, toOrganizationRecord(before), toOrganizationRecord(after), undefined);
+    // The end users held to it as the default (max_end_user_budget_id) are named by no row.
+    if (deps.config.litellm_settings.max_end_user_budget_id === req.budgetId) await moveDefaultCustomerBudgets(allowances, change.budget.before, change.budget.after);
   };
   const row = await deps.budgetStore.update(req.budgetId, budgetSettingsPatch(req.settings), carry);
   if (!row) throw notFound(req.budgetId);
