@@ -191,6 +191,99 @@ describe("limits of every level at once, over two replicas", () => {
     });
   }
 
+  it("holds the tightest of several levels' parallel limits with streams aborted mid-way on both replicas, and gives every slot back", async () => {
+    const t = await tree({ key: { max_parallel_requests: 10 }, team: { max_parallel_requests: 3 }, organization: { max_parallel_requests: 8 }, customer: { max_parallel_requests: 5 }, tag: { max_parallel_requests: 6 } });
+    provider.behavior.chunkDelayMs = 300;
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, provider.inFlight)), 5);
+    try {
+      // Every other client leaves after its second chunk, the rest read their stream to the end.
+      await Promise.allSettled(
+        Array.from({ length: 12 }, async (_, i) => {
+          const leave = new AbortController();
+          const client = new OpenAI({ baseURL: `${edges[i % 2]}/v1`, apiKey: t.key.key, maxRetries: 0 });
+          const stream = await client.chat.completions.create({ ...BODY, max_tokens: 50, user: t.customer, stream: true }, { headers: { "x-litellm-tags": t.tag }, signal: leave.signal });
+          let chunks = 0;
+          for await (const _ of stream) if (++chunks === 2 && i % 2 === 0) leave.abort();
+        }),
+      );
+    } finally {
+      clearInterval(watch);
+      provider.behavior.chunkDelayMs = 0;
+    }
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(3);
+    // The team's three slots come back (an edge whose client left releases within seconds), and no more than three.
+    provider.behavior.latencyMs = HOLD_MS;
+    try {
+      await eventually("the team's three slots back", async () => {
+        const served = await burst(t, 8);
+        expect(served).toBeLessThanOrEqual(3);
+        return served === 3 ? true : undefined;
+      });
+    } finally {
+      provider.behavior.latencyMs = 0;
+    }
+  });
+
+  it("holds a key's budget lowered while requests run on both replicas, and every level shows what the ledger booked", async () => {
+    const reservation = reservationFor(nextCustomer());
+    const t = await tree({ key: { max_budget: reservation * 100 }, team: { max_budget: reservation * 200 }, customer: { max_budget: reservation * 300 }, tag: { max_budget: reservation * 300 } });
+    provider.behavior.latencyMs = 300;
+    const served: { before: string[]; after: string[] } = { before: [], after: [] };
+    let phase: keyof typeof served = "before";
+    let change: Promise<void> | undefined;
+    let stop = false;
+    let lowered = 0;
+    try {
+      // Eight clients, half of them streaming, over both edges; they pause while the budget changes (theirs in flight go on).
+      const clients = Array.from({ length: 8 }, async (_, w) => {
+        while (!stop) {
+          await change;
+          const into = served[phase];
+          const client = new OpenAI({ baseURL: `${edges[w % 2]}/v1`, apiKey: t.key.key, maxRetries: 0 });
+          const options = { headers: { "x-litellm-tags": t.tag } };
+          try {
+            if (w % 2 === 0) {
+              const { data, response } = await client.chat.completions.create({ ...BODY, user: t.customer, stream: true }, options).withResponse();
+              for await (const _ of data);
+              into.push(response.headers.get("x-litellm-call-id")!);
+            } else {
+              const { response } = await client.chat.completions.create({ ...BODY, user: t.customer }, options).withResponse();
+              into.push(response.headers.get("x-litellm-call-id")!);
+            }
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, 30));
+          }
+        }
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      change = (async () => {
+        const { info } = await call<{ info: { spend: number } }>("GET", `/key/info?key=${t.key.key}`, undefined, edges[1]);
+        // Room for three more reservations than the key had spent (this replica's part of which may lag a second).
+        lowered = info.spend + 3 * reservation;
+        await call("POST", "/key/update", { key: t.key.key, max_budget: lowered }, edges[1]);
+        phase = "after";
+      })();
+      await change;
+      change = undefined;
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      stop = true;
+      await Promise.all(clients);
+    } finally {
+      provider.behavior.latencyMs = 0;
+    }
+    const rows = await eventually("the ledger to book every request served", async () => {
+      const booked = await call<{ request_id: string; spend: number }[]>("GET", `/spend/logs?api_key=${t.key.token}`);
+      return booked.length === served.before.length + served.after.length ? booked : undefined;
+    });
+    const spentBy = (ids: string[]) => rows.filter((row) => ids.includes(row.request_id)).reduce((sum, row) => sum + row.spend, 0);
+    const [before, after] = [spentBy(served.before), spentBy(served.after)];
+    // What was admitted under the old budget may pass the new one; nothing admitted after the change may add to that.
+    expect(before + after).toBeLessThanOrEqual(Math.max(lowered, before) + 1e-12);
+    await expectEveryLevelToShow(t, before + after);
+  });
+
   // Last: from here on every end user with no limits of its own is held to the default budget.
   it("carries every end user's spend and requests in flight when the default budget's budget_duration changes", async () => {
     await call("POST", "/budget/new", { budget_id: DEFAULT_BUDGET, max_budget: reservationFor(nextCustomer()) * 4.5 });
