@@ -158,13 +158,22 @@ describe("limits of every level at once, over two replicas", () => {
       const t = await tree(limits);
       provider.behavior.latencyMs = HOLD_MS;
       let served: number;
+      let most = 0;
+      const watch = setInterval(() => (most = Math.max(most, provider.inFlight)), 5);
       try {
         served = await burst(t, 24);
       } finally {
+        clearInterval(watch);
         provider.behavior.latencyMs = 0;
       }
-      expect(served).toBe(4);
-      await expectEveryLevelToShow(t, await ledgerOf(t, served));
+      // Each request at the provider holds a whole reservation: never more than four at once. A
+      // machine slow enough to finish one before the burst is decided may admit another into
+      // what it left, so at least four are served.
+      expect(most).toBeLessThanOrEqual(4);
+      expect(served).toBeGreaterThanOrEqual(4);
+      const ledger = await ledgerOf(t, served);
+      expect(ledger).toBeLessThanOrEqual(reservation * 4.5);
+      await expectEveryLevelToShow(t, ledger);
     });
   }
 
