@@ -1,0 +1,66 @@
+import { generateKeyPairSync } from "node:crypto";
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { MASTER_KEY, writeConfig } from "./support/config.js";
+import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+
+// Input to the model-call routes that once held the gateway up or broke it
+// for other clients. Each test drives the gateway over HTTP in front of the
+// fake provider, then checks it still answers a plain request.
+
+const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+
+/** A Vertex AI text embedding deployment (768 values a vector) on the fake, with a service account whose token the fake hands out. */
+function vertexConfig(fakeUrl: string): string {
+  const serviceAccount = JSON.stringify({
+    type: "service_account",
+    project_id: "test-project",
+    private_key_id: "kid-1",
+    private_key: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    client_email: "gateway@test-project.iam.gserviceaccount.com",
+    token_uri: `${fakeUrl}/token`,
+  });
+  return writeConfig(`
+model_list:
+  - model_name: embed-vertex
+    litellm_params: { model: vertex_ai/text-embedding-005, api_base: ${fakeUrl}, vertex_credentials: '${serviceAccount}' }
+  - model_name: gpt
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+litellm_settings:
+  num_retries: 0
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+}
+
+describe("bad input to the model-call routes", () => {
+  describe(`${MODES[1]!.name}`, () => {
+    let gateway: ModeGateway;
+    let client: OpenAI;
+    fakeBehindGatewayPerTest(MODES[1]!, vertexConfig, (setup) => ({ gateway, openai: client } = setup));
+
+    it("answers an embeddings call whose answer runs to tens of megabytes in seconds, and goes on serving", async () => {
+      // 2000 texts of 768 values as JSON numbers: about 30 MB from the router
+      // to the edge, in some 2000 HTTP/2 frames. Joining each frame to the
+      // ones before took the edge's CPU for most of a minute, and the
+      // router's connection refused other clients' calls meanwhile.
+      const input = Array.from({ length: 2000 }, (_, i) => `text number ${i}`);
+      const began = performance.now();
+      const res = await fetch(`${gateway.baseUrl}/v1/embeddings`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "embed-vertex", input, encoding_format: "float" }),
+        signal: AbortSignal.timeout(25_000),
+      });
+      const answer = (await res.json()) as OpenAI.CreateEmbeddingResponse;
+      const tookMs = performance.now() - began;
+      expect(res.status).toBe(200);
+      expect(answer.data).toHaveLength(2000);
+      expect(answer.data[1999]).toMatchObject({ index: 1999 });
+      expect(answer.data[1999]!.embedding).toHaveLength(768);
+      expect(tookMs).toBeLessThan(15_000);
+      const plain = await client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "still here" }] });
+      expect(plain.choices[0]!.message.content).toBe("Echo: still here");
+    });
+  });
+});
