@@ -39,6 +39,17 @@ export interface ServeOptions {
 
 const DEFAULT_GRACE_MS = 25_000;
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 2 ** 20;
+
+/**
+ * The memory (in MB) an HTTP/2 connection between the services may hold
+ * before it refuses new calls: room for a few of the largest messages at
+ * once. Node's default, 10 MB, is less than one large request or answer, and
+ * while one was on its way every other call on the connection (other
+ * clients' calls) was refused with ENHANCE_YOUR_CALM.
+ */
+function sessionMemoryMb(maxMessageBytes: number): number {
+  return Math.ceil((4 * maxMessageBytes) / 2 ** 20);
+}
 // Every HTTP/2 connection opens with this preface; no HTTP/1 request line starts so.
 const H2_PREFACE_START = "PRI";
 
@@ -69,7 +80,7 @@ export async function serveConnect(routes: (router: ConnectRouter) => void, opti
       res.end();
     },
   });
-  const h2 = http2.createServer(handler);
+  const h2 = http2.createServer({ maxSessionMemory: sessionMemoryMb(maxMessageBytes) }, handler);
   if (fast) serveFastFirst(h2, fast);
   const h1 = http.createServer(handler);
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -159,14 +170,17 @@ function serveFastFirst(h2: http2.Http2Server, fast: H2Handlers): void {
  * A binary Connect transport over HTTP/2 to a peer service, e.g.
  * "http://keys:4001", its calls carrying `credential`: our lean one
  * (h2-transport.ts), or connect-node's when calls go through interceptors
- * (tracing) or over TLS.
+ * (tracing) or over TLS. `maxMessageBytes` is the largest request the peer
+ * takes (ServeOptions.maxMessageBytes), which sizes the connection's memory.
  */
-export function connectTransport(baseUrl: string, credential: InternalCredential): Transport {
-  if (!tracingEnabled() && baseUrl.startsWith("http:")) return h2Transport(baseUrl, credential);
+export function connectTransport(baseUrl: string, credential: InternalCredential, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): Transport {
+  const maxSessionMemory = sessionMemoryMb(maxMessageBytes);
+  if (!tracingEnabled() && baseUrl.startsWith("http:")) return h2Transport(baseUrl, credential, maxSessionMemory);
   return createConnectTransport({
     baseUrl,
     httpVersion: "2",
     useBinaryFormat: true,
+    nodeOptions: { maxSessionMemory },
     interceptors: tracingEnabled() ? [traceClientInterceptor, credential.sender] : [credential.sender],
   });
 }

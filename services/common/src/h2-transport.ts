@@ -23,9 +23,11 @@ const ENVELOPE_HEADER = 5;
  * every call's end). Errors come back as ConnectErrors with the peer's
  * metadata, and a call that never reached the peer keeps the Node error
  * (ECONNREFUSED, a GOAWAY, a refused stream) as its cause. Every call
- * carries `credential`, which the peer's port asks for.
+ * carries `credential`, which the peer's port asks for. `maxSessionMemoryMb`
+ * is what the connection may hold before it refuses new calls (Node's
+ * maxSessionMemory; unset: Node's default).
  */
-export function h2Transport(baseUrl: string, credential: InternalCredential): Transport {
+export function h2Transport(baseUrl: string, credential: InternalCredential, maxSessionMemoryMb?: number): Transport {
   const url = new URL(baseUrl);
   const credentialValue = credential.headerValue();
   const origin = url.origin;
@@ -36,6 +38,7 @@ export function h2Transport(baseUrl: string, credential: InternalCredential): Tr
   function connect(): http2.ClientHttp2Session {
     if (session && !session.closed && !session.destroyed) return session;
     const s = http2.connect(origin, {
+      ...(maxSessionMemoryMb !== undefined && { maxSessionMemory: maxSessionMemoryMb }),
       createConnection: () => net.connect({ host: url.hostname, port: Number(url.port || 80), noDelay: true }),
     });
     // Failures reach the calls on the session as stream errors.

@@ -142,10 +142,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         };
       } else {
         const credential = splitCredential(config);
+        // The services take requests this large (serveConnect's maxMessageBytes below).
+        const maxMessageBytes = maxBodyBytes + MESSAGE_OVERHEAD_BYTES;
         peers = {
-          keys: transportClient(KeysService, replicaTransport(required(options.keysUrl, "KEYS_URL"), credential)),
-          router: transportClient(RouterService, replicaTransport(required(options.routerUrl, "ROUTER_URL"), credential)),
-          accounting: transportClient(AccountingService, replicaTransport(required(options.accountingUrl, "ACCOUNTING_URL"), credential)),
+          keys: transportClient(KeysService, replicaTransport(required(options.keysUrl, "KEYS_URL"), credential, maxMessageBytes)),
+          router: transportClient(RouterService, replicaTransport(required(options.routerUrl, "ROUTER_URL"), credential, maxMessageBytes)),
+          accounting: transportClient(AccountingService, replicaTransport(required(options.accountingUrl, "ACCOUNTING_URL"), credential, maxMessageBytes)),
         };
         // In one process an Authorize is a function call; across processes it is a hop worth skipping.
         const cache = new AuthCache(peers.keys, logger);

@@ -36,16 +36,16 @@ interface Replica {
  * calls go round-robin, and a call a replica provably did not take (it is
  * down or shutting down) moves to the next one. A single URL, such as a
  * Kubernetes Service, is just that URL's transport. Every call carries
- * `credential`.
+ * `credential`; `maxMessageBytes` is the largest request the service takes.
  */
-export function replicaTransport(urls: string, credential: InternalCredential): Transport {
+export function replicaTransport(urls: string, credential: InternalCredential, maxMessageBytes?: number): Transport {
   const list = urls
     .split(",")
     .map((url) => url.trim())
     .filter((url) => url !== "");
   if (list.length === 0) throw new Error("no replica URL given");
-  if (list.length === 1) return connectTransport(list[0]!, credential);
-  const replicas: Replica[] = list.map((url) => ({ url, transport: connectTransport(url, credential), passOverUntil: 0 }));
+  if (list.length === 1) return connectTransport(list[0]!, credential, maxMessageBytes);
+  const replicas: Replica[] = list.map((url) => ({ url, transport: connectTransport(url, credential, maxMessageBytes), passOverUntil: 0 }));
   let next = 0;
 
   /** Every replica once, starting at the next in turn, those passed over last. */

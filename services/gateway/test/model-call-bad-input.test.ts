@@ -42,8 +42,7 @@ describe("bad input to the model-call routes", () => {
     it("answers an embeddings call whose answer runs to tens of megabytes in seconds, and goes on serving", async () => {
       // 2000 texts of 768 values as JSON numbers: about 30 MB from the router
       // to the edge, in some 2000 HTTP/2 frames. Joining each frame to the
-      // ones before took the edge's CPU for most of a minute, and the
-      // router's connection refused other clients' calls meanwhile.
+      // ones before took the edge's CPU for most of a minute.
       const input = Array.from({ length: 2000 }, (_, i) => `text number ${i}`);
       const began = performance.now();
       const res = await fetch(`${gateway.baseUrl}/v1/embeddings`, {
@@ -61,6 +60,39 @@ describe("bad input to the model-call routes", () => {
       expect(tookMs).toBeLessThan(15_000);
       const plain = await client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "still here" }] });
       expect(plain.choices[0]!.message.content).toBe("Echo: still here");
+    });
+
+    it("answers other clients' calls while a request or answer of tens of megabytes is on its way between the services", async () => {
+      // Each connection between the services refused new calls while it held
+      // more than Node's default 10 MB: a 25 MB prompt (and the fake's echo
+      // of it) on the edge's connection to the router, or a 30 MB answer,
+      // turned others' calls into 503s until it had passed.
+      const big = [
+        client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "x".repeat(25 * 2 ** 20) }] }, { timeout: 25_000 }),
+        fetch(`${gateway.baseUrl}/v1/embeddings`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+          body: JSON.stringify({ model: "embed-vertex", input: Array.from({ length: 2000 }, (_, i) => `text number ${i}`), encoding_format: "float" }),
+          signal: AbortSignal.timeout(25_000),
+        }),
+      ];
+      let done = false;
+      void Promise.allSettled(big).then(() => (done = true));
+      const statuses: number[] = [];
+      while (!done) {
+        const res = await fetch(`${gateway.baseUrl}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+          body: JSON.stringify({ model: "gpt", messages: [{ role: "user", content: "small" }] }),
+        });
+        statuses.push(res.status);
+        await res.arrayBuffer();
+      }
+      const [chat, embeddings] = await Promise.all(big);
+      expect((chat as OpenAI.ChatCompletion).choices[0]!.message.content).toHaveLength(6 + 25 * 2 ** 20);
+      expect((embeddings as Response).status).toBe(200);
+      expect(statuses.length).toBeGreaterThan(0);
+      expect(statuses.filter((status) => status !== 200)).toEqual([]);
     });
   });
 });
