@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
+import type { FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { MASTER_KEY, writeConfig } from "./support/config.js";
@@ -35,9 +36,21 @@ general_settings:
 
 describe("bad input to the model-call routes", () => {
   describe(`${MODES[1]!.name}`, () => {
+    let provider: FakeProvider;
     let gateway: ModeGateway;
     let client: OpenAI;
-    fakeBehindGatewayPerTest(MODES[1]!, vertexConfig, (setup) => ({ gateway, openai: client } = setup));
+    fakeBehindGatewayPerTest(MODES[1]!, vertexConfig, (setup) => ({ provider, gateway, openai: client } = setup));
+
+    it("refuses an embeddings call of more than 2048 texts, as OpenAI does, before calling the provider", async () => {
+      // Vertex's gemini-embedding and Bedrock's Titan take one text a call:
+      // a body of short texts was a provider call for each, for hours.
+      const refused = await client.embeddings.create({ model: "embed-vertex", input: Array.from({ length: 2049 }, () => "a") }).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((refused as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ type: "invalid_request_error", param: "input", message: expect.stringMatching(/at most 2048 texts/) });
+      expect(provider.requests.filter((request) => request.path.endsWith(":predict"))).toEqual([]);
+      const answer = await client.embeddings.create({ model: "embed-vertex", input: Array.from({ length: 2048 }, () => "a") });
+      expect(answer.data).toHaveLength(2048);
+    });
 
     it("answers an embeddings call whose answer runs to tens of megabytes in seconds, and goes on serving", async () => {
       // 2000 texts of 768 values as JSON numbers: about 30 MB from the router

@@ -4,12 +4,19 @@ import { badRequest } from "./content.js";
 // OpenAI embeddings requests and answers, for providers that take texts and
 // give vectors in shapes of their own.
 
+// OpenAI's own limit on the texts of one embeddings request. The providers
+// that embed one text a call (Bedrock's Titan, Vertex's gemini-embedding)
+// made a call for every text, so a body of a few megabytes of short texts
+// held the gateway calling the provider for hours.
+const MAX_INPUTS = 2048;
+
 /** The texts to embed: OpenAI's token arrays are OpenAI's own, which `provider` does not take. */
 export function embeddingInputs(input: unknown, provider: string): string[] {
   const inputs = typeof input === "string" ? [input] : input;
   if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((item): item is string => typeof item === "string")) {
     throw badRequest(`input must be a string or a non-empty array of strings for ${provider} models`, "input");
   }
+  if (inputs.length > MAX_INPUTS) throw badRequest(`input must hold at most ${MAX_INPUTS} texts, as OpenAI's does; it holds ${inputs.length}`, "input");
   return inputs;
 }
 
