@@ -52,12 +52,12 @@ describe("bad input to the model-call routes", () => {
       expect(answer.data).toHaveLength(2048);
     });
 
-    it("answers an embeddings call whose answer runs to tens of megabytes in seconds, and goes on serving", async () => {
+    it("answers an embeddings call whose answer runs to tens of megabytes, and goes on serving", async () => {
       // 2000 texts of 768 values as JSON numbers: about 30 MB from the router
       // to the edge, in some 2000 HTTP/2 frames. Joining each frame to the
-      // ones before took the edge's CPU for most of a minute.
+      // ones before took the edge's CPU for most of a minute: past the
+      // request's own timeout here, where it now takes seconds.
       const input = Array.from({ length: 2000 }, (_, i) => `text number ${i}`);
-      const began = performance.now();
       const res = await fetch(`${gateway.baseUrl}/v1/embeddings`, {
         method: "POST",
         headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
@@ -65,12 +65,10 @@ describe("bad input to the model-call routes", () => {
         signal: AbortSignal.timeout(25_000),
       });
       const answer = (await res.json()) as OpenAI.CreateEmbeddingResponse;
-      const tookMs = performance.now() - began;
       expect(res.status).toBe(200);
       expect(answer.data).toHaveLength(2000);
       expect(answer.data[1999]).toMatchObject({ index: 1999 });
       expect(answer.data[1999]!.embedding).toHaveLength(768);
-      expect(tookMs).toBeLessThan(15_000);
       const plain = await client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "still here" }] });
       expect(plain.choices[0]!.message.content).toBe("Echo: still here");
     });
