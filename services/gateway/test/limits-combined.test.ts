@@ -2,10 +2,10 @@ import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGateway, type RunningGateway, type ServiceName } from "../src/index.js";
+import type { RunningGateway } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
-import { gatewayOptions, type GatewayPlumbing } from "./support/gateway.js";
+import { serviceStarter, type GatewayPlumbing } from "./support/gateway.js";
 
 // Limits of every level a request is held to at once (its key, team,
 // organization, user, end user and tags), each its own, with many requests
@@ -37,11 +37,7 @@ general_settings:
   master_key: ${MASTER_KEY}
 `);
   const plumbing: GatewayPlumbing = { databaseUrl: database.url, nats: bus };
-  const start = async (service: ServiceName, peers = {}) => {
-    const s = await startGateway(gatewayOptions(service, config, plumbing, peers));
-    running.push(s);
-    return `http://127.0.0.1:${s.port}`;
-  };
+  const start = serviceStarter(config, plumbing, running);
   const [keysA, keysB, routerA, routerB, accounting] = [await start("keys"), await start("keys"), await start("router"), await start("router"), await start("accounting")];
   edges = [
     await start("edge", { keysUrl: keysA, routerUrl: routerA, accountingUrl: accounting }),

@@ -4,6 +4,7 @@ import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { MASTER_KEY, writeConfig } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+import { vertexServiceAccount } from "./support/vertex.js";
 
 // Input to the model-call routes that once held the gateway up or broke it
 // for other clients. Each test drives the gateway over HTTP in front of the
@@ -13,14 +14,7 @@ const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 
 /** A Vertex AI text embedding deployment (768 values a vector) on the fake, with a service account whose token the fake hands out. */
 function vertexConfig(fakeUrl: string): string {
-  const serviceAccount = JSON.stringify({
-    type: "service_account",
-    project_id: "test-project",
-    private_key_id: "kid-1",
-    private_key: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-    client_email: "gateway@test-project.iam.gserviceaccount.com",
-    token_uri: `${fakeUrl}/token`,
-  });
+  const serviceAccount = vertexServiceAccount(fakeUrl, privateKey);
   return writeConfig(`
 model_list:
   - model_name: embed-vertex

@@ -5,6 +5,7 @@ import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
 import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+import { vertexServiceAccount } from "./support/vertex.js";
 
 // The adapter lives in the router and runs the same in every mode.
 const mode = MODES[0]!;
@@ -16,14 +17,7 @@ const PUBLIC_KEY = publicKey.export({ type: "spki", format: "pem" }).toString();
 // /token: the gateway signs a JWT with the service account's key, trades it
 // for an access token there, and calls Vertex with that token.
 function vertexConfig(fakeUrl: string): string {
-  const serviceAccount = JSON.stringify({
-    type: "service_account",
-    project_id: "test-project",
-    private_key_id: "kid-1",
-    private_key: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-    client_email: "gateway@test-project.iam.gserviceaccount.com",
-    token_uri: `${fakeUrl}/token`,
-  });
+  const serviceAccount = vertexServiceAccount(fakeUrl, privateKey);
   const wrongUser = JSON.stringify({ type: "authorized_user", client_id: "cid", client_secret: "csecret", refresh_token: "not-the-token", token_uri: `${fakeUrl}/token` });
   const at = `api_base: ${fakeUrl}, vertex_credentials: '${serviceAccount}'`;
   // A deployment naming no credentials takes the workload's own from the metadata server GCE_METADATA_HOST names (GKE's workload identity).

@@ -2,10 +2,10 @@ import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { createTestDatabase, eventually, startThrowawayNats, type TestDatabase, type ThrowawayNats } from "@gateway/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGateway, type RunningGateway, type ServiceName } from "../src/index.js";
+import type { RunningGateway } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { fakeOpenAIConfig, PROVIDER_KEY } from "./support/config.js";
-import { gatewayOptions, type GatewayPlumbing } from "./support/gateway.js";
+import { serviceStarter, type GatewayPlumbing } from "./support/gateway.js";
 
 // Split, with two keys replicas behind one edge that takes turns between
 // them: a Release that reaches the replica not holding the reservation goes
@@ -32,11 +32,7 @@ beforeAll(async () => {
   nats = await startThrowawayNats();
   const config = fakeOpenAIConfig(provider.url);
   const plumbing: GatewayPlumbing = { databaseUrl: database.url, nats: { url: nats.url, stream: "RELEASE_OUTAGE", prefix: "release-outage" } };
-  const start = async (service: ServiceName, peers = {}) => {
-    const s = await startGateway(gatewayOptions(service, config, plumbing, peers));
-    running.push(s);
-    return `http://127.0.0.1:${s.port}`;
-  };
+  const start = serviceStarter(config, plumbing, running);
   const [keysA, keysB, router, accounting] = [await start("keys"), await start("keys"), await start("router"), await start("accounting")];
   edge = await start("edge", { keysUrl: `${keysA},${keysB}`, routerUrl: router, accountingUrl: accounting });
 });

@@ -2,10 +2,10 @@ import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import { createTestBus, createTestDatabase, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGateway, type RunningGateway, type ServiceName } from "../src/index.js";
+import type { RunningGateway } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
-import { gatewayOptions, type GatewayPlumbing } from "./support/gateway.js";
+import { serviceStarter, type GatewayPlumbing } from "./support/gateway.js";
 
 // Two keys replicas, each behind its own edge, sharing one router, one
 // accounting service, one Postgres and one NATS: limits must hold across
@@ -24,11 +24,7 @@ beforeAll(async () => {
   bus = await createTestBus();
   const config = fakeOpenAIConfig(provider.url);
   const plumbing: GatewayPlumbing = { databaseUrl: database.url, nats: bus };
-  const start = async (service: ServiceName, peers = {}) => {
-    const s = await startGateway(gatewayOptions(service, config, plumbing, peers));
-    running.push(s);
-    return `http://127.0.0.1:${s.port}`;
-  };
+  const start = serviceStarter(config, plumbing, running);
   const [keysA, keysB, router, accounting] = [await start("keys"), await start("keys"), await start("router"), await start("accounting")];
   edges = [
     await start("edge", { keysUrl: keysA, routerUrl: router, accountingUrl: accounting }),

@@ -29,6 +29,15 @@ export function gatewayOptions(service: ServiceName, configPath: string, plumbin
   };
 }
 
+/** Starts one service of a split gateway at a time, each added to `running` (closed last first by the caller); resolves to its URL. */
+export function serviceStarter(configPath: string, plumbing: GatewayPlumbing, running: RunningGateway[]) {
+  return async (service: ServiceName, peers: Partial<GatewayOptions> = {}): Promise<string> => {
+    const s = await startGateway(gatewayOptions(service, configPath, plumbing, peers));
+    running.push(s);
+    return `http://127.0.0.1:${s.port}`;
+  };
+}
+
 /** Where a split edge finds its peers. */
 export interface SplitPeers {
   keysUrl: string;
