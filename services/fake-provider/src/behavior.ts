@@ -5,6 +5,8 @@
 export interface Behavior {
   /** Delay before the response headers, on every route. */
   latencyMs: number;
+  /** When set, every request waits for it (after latencyMs) before it is answered: a test holds requests at the provider until it lets them go. */
+  held?: Promise<void>;
   /** Delay between stream chunks. */
   chunkDelayMs: number;
   /** Fixed assistant text; unset means `Echo: <last user message text>`. */

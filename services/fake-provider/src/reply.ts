@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Behavior } from "./behavior.js";
@@ -211,6 +212,8 @@ export async function arrive(res: ServerResponse, behavior: () => Behavior): Pro
   const abort = new AbortController();
   res.once("close", () => abort.abort());
   await pause(behavior().latencyMs, abort.signal);
+  const held = behavior().held;
+  if (held && !abort.signal.aborted) await Promise.race([held, once(abort.signal, "abort")]);
   return abort.signal.aborted ? undefined : abort.signal;
 }
 

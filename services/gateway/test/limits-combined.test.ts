@@ -53,8 +53,6 @@ afterAll(async () => {
 });
 
 const BODY = { model: "fast-model", messages: [{ role: "user" as const, content: "combined" }], max_tokens: 10 };
-/** How long the provider holds a burst's requests: longer than the burst takes to be admitted or refused. */
-const HOLD_MS = 2500;
 
 /** What a request for `endUser` reserves of a budget (fast-model is gpt-4o-mini: its body's bytes as prompt tokens, and max_tokens). */
 const reservationFor = (endUser: string) => Buffer.byteLength(JSON.stringify({ ...BODY, user: endUser })) * 0.15e-6 + BODY.max_tokens * 0.6e-6;
@@ -104,10 +102,58 @@ async function ask(t: Tree, edge: string, stream = false): Promise<void> {
   for await (const _ of await client.chat.completions.create({ ...BODY, user: t.customer, stream: true }, options));
 }
 
-/** Sends `n` requests at once, alternating between the edges, every third streamed; counts those served. */
-async function burst(t: Tree, n: number): Promise<number> {
-  const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => ask(t, edges[i % 2]!, i % 3 === 0)));
-  return results.filter((r) => r.status === "fulfilled").length;
+/** Requests sent at once: how many were refused so far, and, once all have ended, how many were served. */
+interface Burst {
+  refused: number;
+  served: Promise<number>;
+}
+
+/** Sends `n` requests at once, alternating between the edges, every third streamed. */
+function startBurst(t: Tree, n: number): Burst {
+  const burst: Burst = { refused: 0, served: Promise.resolve(0) };
+  const asked = Array.from({ length: n }, (_, i) =>
+    ask(t, edges[i % 2]!, i % 3 === 0).catch((err: unknown) => {
+      burst.refused += 1;
+      throw err;
+    }),
+  );
+  burst.served = Promise.allSettled(asked).then((results) => results.filter((r) => r.status === "fulfilled").length);
+  return burst;
+}
+
+/**
+ * Holds every request at the provider until the returned function lets them
+ * go: what a burst admits is then all in flight together when it is counted,
+ * however slow the machine (none finishes and leaves room to another).
+ */
+function holdAtProvider(): () => void {
+  let release = () => {};
+  provider.behavior.held = new Promise((resolve) => (release = resolve));
+  return () => {
+    delete provider.behavior.held;
+    release();
+  };
+}
+
+/** Once each of the burst's `n` requests was refused or reached the (holding) provider, beside `before` held already: how many reached it. */
+async function admitted(burst: Burst, n: number, before = 0): Promise<number> {
+  await eventually("each request refused or at the provider", async () => (burst.refused + provider.inFlight - before === n ? true : undefined));
+  return provider.inFlight - before;
+}
+
+/** A burst of `n` held at the provider until each was admitted or refused: how many were admitted, all of them then served. */
+async function heldBurst(t: Tree, n: number): Promise<number> {
+  const release = holdAtProvider();
+  let burst: Burst | undefined;
+  let count: number;
+  try {
+    burst = startBurst(t, n);
+    count = await admitted(burst, n);
+  } finally {
+    release();
+  }
+  expect(await burst.served).toBe(count);
+  return count;
 }
 
 /** The sum of the key's ledger rows, once there are `rows` of them. */
@@ -141,6 +187,27 @@ async function expectEveryLevelToShow(t: Tree, ledger: number): Promise<void> {
   for (const [level, spend] of Object.entries(shown)) expect(spend, level).toBeCloseTo(ledger, 12);
 }
 
+/**
+ * Four requests admitted under `budgetId` (four and a half reservations, for
+ * good) and held at the provider; then the budget gets a period, which moves
+ * the holder's budget to the period's window on both replicas: nothing more
+ * fits there, and every level shows the four once they are booked.
+ */
+async function expectPeriodToCarry(t: Tree, budgetId: string): Promise<void> {
+  const release = holdAtProvider();
+  let first: Burst | undefined;
+  try {
+    first = startBurst(t, 12);
+    expect(await admitted(first, 12)).toBe(4);
+    await call("POST", "/budget/update", { budget_id: budgetId, budget_duration: "30d" }, edges[1]);
+    expect(await admitted(startBurst(t, 12), 12, 4)).toBe(0);
+  } finally {
+    release();
+  }
+  expect(await first.served).toBe(4);
+  await expectEveryLevelToShow(t, await ledgerOf(t, 4));
+}
+
 describe("limits of every level at once, over two replicas", () => {
   const levels = ["key", "team", "organization", "customer", "tag"] as const;
   for (const tightest of levels) {
@@ -152,24 +219,9 @@ describe("limits of every level at once, over two replicas", () => {
       // A team's budget may not pass its organization's: under the tightest organization, its teams' rate limits alone.
       if (tightest === "organization") limits["team"] = { rpm_limit: 1000 };
       const t = await tree(limits);
-      provider.behavior.latencyMs = HOLD_MS;
-      let served: number;
-      let most = 0;
-      const watch = setInterval(() => (most = Math.max(most, provider.inFlight)), 5);
-      try {
-        served = await burst(t, 24);
-      } finally {
-        clearInterval(watch);
-        provider.behavior.latencyMs = 0;
-      }
-      // Each request at the provider holds a whole reservation: never more than four at once. A
-      // machine slow enough to finish one before the burst is decided may admit another into
-      // what it left, so at least four are served.
-      expect(most).toBeLessThanOrEqual(4);
-      expect(served).toBeGreaterThanOrEqual(4);
-      const ledger = await ledgerOf(t, served);
-      expect(ledger).toBeLessThanOrEqual(reservation * 4.5);
-      await expectEveryLevelToShow(t, ledger);
+      const served = await heldBurst(t, 24);
+      expect(served).toBe(4);
+      await expectEveryLevelToShow(t, await ledgerOf(t, served));
     });
   }
 
@@ -179,20 +231,7 @@ describe("limits of every level at once, over two replicas", () => {
       const budgetId = `combined-tier-${holder}-${made + 1}`;
       await call("POST", "/budget/new", { budget_id: budgetId, max_budget: reservation * 4.5 });
       const t = await tree({ [holder]: { budget_id: budgetId } });
-      provider.behavior.latencyMs = HOLD_MS;
-      try {
-        // Four admitted and held at the provider, then the budget they were held to gets a period: the
-        // holder's budget moves from its window for good to its first period's, on both replicas.
-        const first = burst(t, 12);
-        await eventually("four requests at the provider", async () => (provider.inFlight >= 4 ? true : undefined));
-        await call("POST", "/budget/update", { budget_id: budgetId, budget_duration: "30d" }, edges[1]);
-        // The new period holds what the old window did: nothing more fits, on either replica.
-        expect(await burst(t, 12)).toBe(0);
-        expect(await first).toBe(4);
-      } finally {
-        provider.behavior.latencyMs = 0;
-      }
-      await expectEveryLevelToShow(t, await ledgerOf(t, 4));
+      await expectPeriodToCarry(t, budgetId);
     });
   }
 
@@ -219,16 +258,11 @@ describe("limits of every level at once, over two replicas", () => {
     expect(most).toBeGreaterThan(0);
     expect(most).toBeLessThanOrEqual(3);
     // The team's three slots come back (an edge whose client left releases within seconds), and no more than three.
-    provider.behavior.latencyMs = HOLD_MS;
-    try {
-      await eventually("the team's three slots back", async () => {
-        const served = await burst(t, 8);
-        expect(served).toBeLessThanOrEqual(3);
-        return served === 3 ? true : undefined;
-      });
-    } finally {
-      provider.behavior.latencyMs = 0;
-    }
+    await eventually("the team's three slots back", async () => {
+      const served = await heldBurst(t, 8);
+      expect(served).toBeLessThanOrEqual(3);
+      return served === 3 ? true : undefined;
+    });
   });
 
   it("holds a key's budget lowered while requests run on both replicas, and every level shows what the ledger booked", async () => {
@@ -294,16 +328,6 @@ describe("limits of every level at once, over two replicas", () => {
     await call("POST", "/budget/new", { budget_id: DEFAULT_BUDGET, max_budget: reservationFor(nextCustomer()) * 4.5 });
     // Its customer has no limits, so the default budget holds it, under the end user's own allowances.
     const t = await tree({});
-    provider.behavior.latencyMs = HOLD_MS;
-    try {
-      const first = burst(t, 12);
-      await eventually("four requests at the provider", async () => (provider.inFlight >= 4 ? true : undefined));
-      await call("POST", "/budget/update", { budget_id: DEFAULT_BUDGET, budget_duration: "30d" }, edges[1]);
-      expect(await burst(t, 12)).toBe(0);
-      expect(await first).toBe(4);
-    } finally {
-      provider.behavior.latencyMs = 0;
-    }
-    await expectEveryLevelToShow(t, await ledgerOf(t, 4));
+    await expectPeriodToCarry(t, DEFAULT_BUDGET);
   });
 });
