@@ -135,6 +135,11 @@ function holdAtProvider(): () => void {
   };
 }
 
+/** Until the provider holds no request (an earlier test's streams a client left may still be ending there), so its count is the next burst's alone. */
+function providerIdle(): Promise<true> {
+  return eventually("nothing in flight at the provider", async () => (provider.inFlight === 0 ? true : undefined));
+}
+
 /** Once each of the burst's `n` requests was refused or reached the (holding) provider, beside `before` held already: how many reached it. */
 async function admitted(burst: Burst, n: number, before = 0): Promise<number> {
   await eventually("each request refused or at the provider", async () => (burst.refused + provider.inFlight - before === n ? true : undefined));
@@ -143,6 +148,7 @@ async function admitted(burst: Burst, n: number, before = 0): Promise<number> {
 
 /** A burst of `n` held at the provider until each was admitted or refused: how many were admitted, all of them then served. */
 async function heldBurst(t: Tree, n: number): Promise<number> {
+  await providerIdle();
   const release = holdAtProvider();
   let burst: Burst | undefined;
   let count: number;
@@ -194,6 +200,7 @@ async function expectEveryLevelToShow(t: Tree, ledger: number): Promise<void> {
  * fits there, and every level shows the four once they are booked.
  */
 async function expectPeriodToCarry(t: Tree, budgetId: string): Promise<void> {
+  await providerIdle();
   const release = holdAtProvider();
   let first: Burst | undefined;
   try {
