@@ -80,8 +80,19 @@ export function streamFlag(body: Body): boolean {
   return stream === true;
 }
 
-export function positiveInt(value: unknown): number {
-  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : 0;
+/** The most a reservation counts of a body's token cap (AuthorizeRequest.max_tokens is a uint32). */
+export const MOST_TOKENS = 0xffffffff;
+
+/**
+ * A count a body gives (a cap on the tokens a model may write, a number of
+ * answers): 0 when not given; a whole number of 1 or more, else refused here
+ * (with nothing held yet) rather than by the provider; beyond what a
+ * reservation counts, counted as that much.
+ */
+export function wholeCount(value: unknown, param: string): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) throw invalid(`${param} must be a whole number, 1 or more`, param);
+  return Math.min(value, MOST_TOKENS);
 }
 
 /** OpenAI's rate-limit headers, for keys with limits. */

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import type { FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
+import { admin, type GeneratedKey } from "./support/admin.js";
 import { MASTER_KEY, writeConfig } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
 import { vertexServiceAccount } from "./support/vertex.js";
@@ -44,6 +45,41 @@ describe("bad input to the model-call routes", () => {
       expect(provider.requests.filter((request) => request.path.endsWith(":predict"))).toEqual([]);
       const answer = await client.embeddings.create({ model: "embed-vertex", input: Array.from({ length: 2048 }, () => "a") });
       expect(answer.data).toHaveLength(2048);
+    });
+
+    it("refuses a token cap or answer count that is not a whole number of 1 or more, before the provider, and takes one past a uint32", async () => {
+      const asked = provider.requests.length;
+      const bad: [Record<string, unknown>, string][] = [
+        [{ max_tokens: 0 }, "max_tokens"],
+        [{ max_tokens: -1 }, "max_tokens"],
+        [{ max_tokens: 1.5 }, "max_tokens"],
+        [{ max_completion_tokens: "10" }, "max_completion_tokens"],
+        [{ n: 0 }, "n"],
+      ];
+      for (const [fields, param] of bad) {
+        const refused = await client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "hi" }], ...fields } as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((err: unknown) => err);
+        expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+        expect((refused as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ type: "invalid_request_error", param, message: `${param} must be a whole number, 1 or more` });
+      }
+      const messages = await fetch(`${gateway.baseUrl}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": MASTER_KEY, "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt", max_tokens: 0, messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(messages.status).toBe(400);
+      expect(await messages.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: "max_tokens must be a whole number, 1 or more" } });
+      expect(provider.requests.length).toBe(asked);
+      // A cap past a uint32 (the reservation's field between the services)
+      // counts as the most there is: 2^32 + 1 kept its low bits, one token,
+      // whose reservation a $1 budget let through.
+      const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { max_budget: 1 });
+      const asKey = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: key.key, maxRetries: 0 });
+      const past = await asKey.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "hi" }], max_tokens: 2 ** 32 + 1 }).catch((err: unknown) => err);
+      expect(past).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((past as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ type: "budget_exceeded" });
+      expect(provider.requests.length).toBe(asked);
+      const within = await asKey.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "small cap" }], max_tokens: 100 });
+      expect(within.choices[0]!.message.content).toBe("Echo: small cap");
     });
 
     it("answers an embeddings call whose answer runs to tens of megabytes, and goes on serving", async () => {

@@ -1,11 +1,11 @@
 import type { IncomingMessage } from "node:http";
-import { answerCount, clientJson, estimateTokens } from "@gateway/common";
+import { clientJson, estimateTokens } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
 import { googleErrorBody } from "../google-errors.js";
 import { apiKeyOf, pathSegment, readJsonObject, sendJson } from "../http.js";
-import { ANSWERED_WHOLE, callModel, invalid, positiveInt, type ModelApi } from "../model-call.js";
+import { ANSWERED_WHOLE, callModel, invalid, wholeCount, type ModelApi } from "../model-call.js";
 import { sendError } from "../openai-errors.js";
 
 // Google's Gemini API over any model in the config, as LiteLLM serves it
@@ -34,8 +34,8 @@ function geminiApi(model: string, stream: boolean): ModelApi {
   return {
     callType: CallType.GENERATE_CONTENT,
     streams: () => stream,
-    maxTokens: (body) => positiveInt(generationConfigOf(body)["maxOutputTokens"] ?? generationConfigOf(body)["max_output_tokens"]),
-    answers: (body) => answerCount(generationConfigOf(body)["candidateCount"] ?? generationConfigOf(body)["candidate_count"]),
+    maxTokens: (body) => wholeCount(generationConfigOf(body)["maxOutputTokens"] ?? generationConfigOf(body)["max_output_tokens"], "generationConfig.maxOutputTokens"),
+    answers: (body) => wholeCount(generationConfigOf(body)["candidateCount"] ?? generationConfigOf(body)["candidate_count"], "generationConfig.candidateCount"),
     streamError: (details) => `data: ${googleErrorBody(details)}\n\n`,
     // Gemini's streams end with their last chunk, and no marker after it.
     endStream: (res) => res.end(),

@@ -2,7 +2,10 @@ import { IMAGE_OUTPUT_TOKENS } from "@gateway/common";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
 import { readUpload } from "../http.js";
-import { ANSWERED_WHOLE, callModel, invalid, positiveInt, type ModelApi } from "../model-call.js";
+import { ANSWERED_WHOLE, callModel, invalid, MOST_TOKENS, wholeCount, type ModelApi } from "../model-call.js";
+
+/** What `n` images (0: not given, one) may write, for the reservation. */
+const imageTokens = (n: number): number => Math.min((n || 1) * IMAGE_OUTPUT_TOKENS, MOST_TOKENS);
 
 const IMAGE_GENERATIONS: ModelApi = {
   ...ANSWERED_WHOLE,
@@ -12,7 +15,7 @@ const IMAGE_GENERATIONS: ModelApi = {
     if (body["stream"] === true) throw invalid("image generation is not streamed through this gateway; leave stream out", "stream");
     return false;
   },
-  maxTokens: (body) => (positiveInt(body["n"]) || 1) * IMAGE_OUTPUT_TOKENS,
+  maxTokens: (body) => imageTokens(wholeCount(body["n"], "n")),
 };
 
 // An upload, whose fields are text ("2", "true").
@@ -23,7 +26,7 @@ const IMAGE_EDITS: ModelApi = {
     if (body["stream"] === "true") throw invalid("image edits are not streamed through this gateway; leave stream out", "stream");
     return false;
   },
-  maxTokens: (body) => (positiveInt(Number(body["n"])) || 1) * IMAGE_OUTPUT_TOKENS,
+  maxTokens: (body) => imageTokens(wholeCount(body["n"] === undefined ? undefined : Number(body["n"]), "n")),
   readBody: readUpload,
   // The images given are not prompt text: their tokens are counted once the model has read them.
   promptBound: () => 0,

@@ -5,12 +5,12 @@ import { anthropicDetails, anthropicErrorBody } from "../anthropic-errors.js";
 import { sendError } from "../openai-errors.js";
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, readJsonObject, sendJson } from "../http.js";
-import { callModel, invalid, positiveInt, streamFlag, type ModelApi } from "../model-call.js";
+import { callModel, invalid, wholeCount, streamFlag, type ModelApi } from "../model-call.js";
 
 const MESSAGES: ModelApi = {
   callType: CallType.MESSAGES,
   streams: streamFlag,
-  maxTokens: (body) => positiveInt(body["max_tokens"]),
+  maxTokens: (body) => wholeCount(body["max_tokens"], "max_tokens"),
   streamError: (details) => `event: error\ndata: ${anthropicErrorBody(details)}\n\n`,
   // Anthropic's streams end with their message_stop event, and no marker after it.
   endStream: (res) => res.end(),

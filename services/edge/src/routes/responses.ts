@@ -1,11 +1,11 @@
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { callModel, positiveInt, streamFlag, type ModelApi } from "../model-call.js";
+import { callModel, wholeCount, streamFlag, type ModelApi } from "../model-call.js";
 
 const RESPONSES: ModelApi = {
   callType: CallType.RESPONSES,
   streams: streamFlag,
-  maxTokens: (body) => positiveInt(body["max_output_tokens"]),
+  maxTokens: (body) => wholeCount(body["max_output_tokens"], "max_output_tokens"),
   // The Responses stream's error event, with OpenAI's error object beside its fields, which is what OpenAI's SDKs raise on.
   streamError: (details) => {
     const code = details.code ?? String(details.status);
