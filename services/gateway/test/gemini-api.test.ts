@@ -207,17 +207,20 @@ describe.each([MODES[0]!, MODES[1]!])("Gemini API, $name", (mode) => {
     const { json } = await admin<GeneratedKey>(setup.gateway.baseUrl, "POST", "/key/generate", { models: ["fast-model"] });
     expect((await gemini(json.key).models.generateContent({ model: "fast-model", contents: "allowed" })).text).toBe("Echo: allowed");
     const before = provider().requests.filter((r) => r.path === "/v1/chat/completions").length;
-    for (const [key, model, status] of [
-      [json.key, "smart-model", 401],
-      ["sk-not-a-key", "fast-model", 401],
-      [MASTER_KEY, "no-such-model", 400],
+    for (const [key, model, status, method] of [
+      [json.key, "smart-model", 401, "generateContent"],
+      ["sk-not-a-key", "fast-model", 401, "generateContent"],
+      [MASTER_KEY, "no-such-model", 400, "generateContent"],
+      // Counting checks the model as a call does.
+      [json.key, "smart-model", 401, "countTokens"],
+      [MASTER_KEY, "no-such-model", 400, "countTokens"],
     ] as const) {
-      const res = await fetch(`${setup.gateway.baseUrl}/v1beta/models/${model}:generateContent?key=${key}`, {
+      const res = await fetch(`${setup.gateway.baseUrl}/v1beta/models/${model}:${method}?key=${key}`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "refused" }] }] }),
       });
-      expect(res.status, model).toBe(status);
+      expect(res.status, `${model}:${method}`).toBe(status);
       const body = (await res.json()) as { error: Record<string, unknown> };
       expect(body.error).toMatchObject({ code: status, status: status === 401 ? "UNAUTHENTICATED" : "INVALID_ARGUMENT" });
       expect(body.error["message"]).toEqual(expect.any(String));

@@ -111,18 +111,24 @@ function inputOf(request: Body): { text: string; media: number } {
 
 /**
  * POST models/{model}:countTokens: Gemini's count of a request's input
- * tokens, as LiteLLM serves it. Counted here, for any model, as the ledger
- * counts a provider that reports no usage (about four characters a token),
- * so it is an estimate, not the provider's tokenizer.
+ * tokens, as LiteLLM serves it. Counted here, as the ledger counts a
+ * provider that reports no usage (about four characters a token), so it is
+ * an estimate, not the provider's tokenizer. The model is checked as
+ * generateContent checks it: the key must be allowed it and a model group
+ * must answer it.
  */
 export async function countGeminiTokens(ctx: RequestContext): Promise<void> {
+  const model = pathSegment(GEMINI_COUNT_TOKENS.exec(ctx.path)![1]!);
   takeQueryKey(ctx.req);
   try {
     const { body } = await readJsonObject(ctx.req, ctx.options.maxBodyBytes);
     const wrapped = body["generateContentRequest"] ?? body["generate_content_request"];
     const request = wrapped !== null && typeof wrapped === "object" ? (wrapped as Body) : body;
     if (!Array.isArray(request["contents"])) throw invalid("contents must be a list of contents", "contents");
-    await ctx.options.peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP });
+    const { peers } = ctx.options;
+    const auth = await peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP, model });
+    // The key's alias (or model_alias_map) may have renamed it, as for a call.
+    await peers.router.resolveModel({ model: auth.model === "" ? model : auth.model });
     const { text, media } = inputOf(request);
     sendJson(ctx.res, 200, { totalTokens: estimateTokens(text) + media * IMAGE_TOKENS });
   } catch (err) {
