@@ -119,6 +119,23 @@ describe("customers on a budget", () => {
     expect((await getCustomer("metered")).spend).toBeCloseTo((fits * RESERVATION) / 2, 12);
   });
 
+  it("count what each customer and organization had spent when the budget gains a max_budget, as the edge read it", async () => {
+    await createBudget("capped-later", { rpmLimit: 100 });
+    await createCustomer("spent-before", { budgetId: "capped-later" });
+    await createCustomer("came-after-the-read", { budgetId: "capped-later" });
+    await client().createOrganization({ organizationId: "spent-before-org", settings: { organizationAlias: "spent-before-org", budgetId: "capped-later" } }, asMaster);
+    const spendBefore = { customerSpendBefore: { "spent-before": 10 }, organizationSpendBefore: { "spent-before-org": 4 } };
+    await client().updateBudget({ budgetId: "capped-later", settings: { maxBudget: 10 }, ...spendBefore }, asMaster);
+    expect((await getCustomer("spent-before")).spend).toBeCloseTo(10, 9);
+    const organization = (await client().getOrganization({ organizationId: "spent-before-org" }, asMaster)).organization!;
+    expect(organization.spend).toBeCloseTo(4, 9);
+    // One the edge did not read starts from nothing, as before.
+    expect((await getCustomer("came-after-the-read")).spend).toBe(0);
+    const key = await newKey();
+    await expect(ask(key, "spent-before")).rejects.toEqual(refusedWith(Code.FailedPrecondition, /^ExceededBudget: End User=spent-before over budget. Spend=10,/));
+    await expect(ask(key, "came-after-the-read")).resolves.toMatchObject({ reserved: true });
+  });
+
   it("refuse an unknown budget_id, and a budget's deletion while a customer names it", async () => {
     await expect(createCustomer("nowhere", { budgetId: "no-such-tier" })).rejects.toEqual(refusedWith(Code.InvalidArgument, /budget_id=no-such-tier does not exist/));
     await createBudget("in-use");

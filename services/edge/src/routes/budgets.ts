@@ -4,7 +4,9 @@ import { gatewayError } from "@gateway/common";
 import type { Budget, BudgetSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { queryOf, sendJson } from "../http.js";
-import { bad, body, callOptions, iso, isNumber, isString, isStrings, keysChanged, optional, required, sharedSettings, type Json } from "./admin-request.js";
+import { bad, body, callOptions, changesBudgetWindow, iso, isNumber, isString, isStrings, keysChanged, optional, required, sharedSettings, type Json } from "./admin-request.js";
+import { spendOfCustomers } from "./customers.js";
+import { spendOfOrganizations } from "./organizations.js";
 
 // LiteLLM's budget routes (/budget/*): budgets customers share by naming one
 // as their budget_id (pricing tiers). The keys service checks who may call.
@@ -49,10 +51,29 @@ export async function newBudget(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, budgetInfo(budget!));
 }
 
+/**
+ * What each customer and organization on the budget shows as spent before a
+ * change that may move them to another budget window (by user_id and by
+ * organization_id), as their own changes read it.
+ */
+async function spendBefore(ctx: RequestContext, b: Json, budgetId: string) {
+  if (!changesBudgetWindow(b)) return {};
+  const { keys } = ctx.options.peers;
+  const [{ customers }, { organizations }] = await Promise.all([keys.listCustomers({}, callOptions(ctx)), keys.listOrganizations({}, callOptions(ctx))]);
+  const onBudget = { customers: customers.filter((c) => c.budgetId === budgetId), organizations: organizations.filter((o) => o.budgetId === budgetId) };
+  const [customerSpend, organizationSpend] = await Promise.all([spendOfCustomers(ctx, onBudget.customers), spendOfOrganizations(ctx, onBudget.organizations)]);
+  return {
+    customerSpendBefore: Object.fromEntries(onBudget.customers.map((c, i) => [c.userId, customerSpend[i] ?? 0])),
+    organizationSpendBefore: Object.fromEntries(onBudget.organizations.map((o, i) => [o.organizationId, organizationSpend[i] ?? 0])),
+  };
+}
+
 /** POST /budget/update: { budget_id, … }; its customers take the change at once. */
 export async function updateBudget(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
-  const { budget } = await ctx.options.peers.keys.updateBudget({ budgetId: required(b["budget_id"], "budget_id"), settings: settings(b) }, callOptions(ctx));
+  const budgetId = required(b["budget_id"], "budget_id");
+  const change = { budgetId, settings: settings(b) };
+  const { budget } = await ctx.options.peers.keys.updateBudget({ ...change, ...(await spendBefore(ctx, b, budgetId)) }, callOptions(ctx));
   keysChanged(ctx);
   sendJson(ctx.res, 200, budgetInfo(budget!));
 }

@@ -106,7 +106,7 @@ function organizationInfo(o: Organization, spend: number, teams: ReturnType<type
  * period's, as the keys service holds the budget to it; otherwise, in the
  * ledger, its teams' and that of the keys that name it outside them.
  */
-async function spendOfOrganizations(ctx: RequestContext, organizations: Organization[]): Promise<number[]> {
+export async function spendOfOrganizations(ctx: RequestContext, organizations: Organization[]): Promise<number[]> {
   const unbudgeted = organizations.filter((o) => o.spend === undefined);
   const [teams, keys] = await Promise.all([
     ledgerSpend(ctx, "teamIds", unbudgeted.flatMap((o) => o.teamIds)),

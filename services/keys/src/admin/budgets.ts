@@ -67,11 +67,14 @@ export async function updateBudget(deps: AdminDeps, req: UpdateBudgetRequest): P
   // (and each end user, for the default budget) to another window: what it
   // spent, and what its requests in flight will, go with it, as when its own
   // budget_duration changes (left behind, the new window started from
-  // nothing and the budget could be spent again).
+  // nothing and the budget could be spent again). A max_budget where one had
+  // none starts from what the edge read it had spent, as its own change of
+  // max_budget does; one that came onto the budget after that read, from
+  // nothing.
   const carry = async (tx: Db, change: BudgetChange) => {
     const allowances = deps.allowances.in(tx);
-    for (const { before, after } of change.customers) await carrySpend(allowances, customerLimits(before), customerLimits(after), undefined);
-    for (const { before, after } of change.organizations) await carrySpend(allowances, toOrganizationRecord(before), toOrganizationRecord(after), undefined);
+    for (const { before, after } of change.customers) await carrySpend(allowances, customerLimits(before), customerLimits(after), req.customerSpendBefore[after.userId]);
+    for (const { before, after } of change.organizations) await carrySpend(allowances, toOrganizationRecord(before), toOrganizationRecord(after), req.organizationSpendBefore[after.organizationId]);
     // The end users held to it as the default (max_end_user_budget_id) are named by no row.
     if (deps.config.litellm_settings.max_end_user_budget_id === req.budgetId) await moveDefaultCustomerBudgets(allowances, change.budget.before, change.budget.after);
   };
