@@ -1,4 +1,4 @@
-import { sameMinute } from "@gateway/testing";
+import { eventually, sameMinute } from "@gateway/testing";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
@@ -7,9 +7,10 @@ import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/mod
 
 // LiteLLM's budgets (/budget/*) as customers' pricing tiers, with the official
 // client, one process and split: each customer naming a budget is held to its
-// limits on its own, a change to the budget reaches its customers, end users
-// without limits are held to max_end_user_budget_id's, and a budget in use
-// cannot be deleted.
+// limits on its own, a change to the budget reaches its customers, a
+// max_budget it gains counts what its customers and organizations had spent,
+// end users without limits are held to max_end_user_budget_id's, and a budget
+// in use cannot be deleted.
 
 // Every end user without limits of its own is held to default-tier once it is made.
 const config = (url: string) =>
@@ -84,6 +85,45 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       await chat("another-walk-in");
       // Requests naming no end user are not held to it.
       for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "no end user" }] });
+    });
+
+    it("counts what a customer and an organization on a budget had spent when the budget gains a max_budget", async () => {
+      expect((await post("/budget/new", { budget_id: "capped-later" })).status).toBe(200);
+      expect((await post("/customer/new", { user_id: "early-customer", budget_id: "capped-later" })).status).toBe(200);
+      const organizationId = (await post("/organization/new", { organization_alias: "Early Inc", budget_id: "capped-later" })).json["organization_id"] as string;
+      const team = await post("/team/new", { organization_id: organizationId });
+      const { json: teamKey } = await post("/key/generate", { team_id: team.json["team_id"] });
+      const asTeam = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: (teamKey as unknown as GeneratedKey).key, maxRetries: 0 });
+
+      // A long prompt, echoed back, costs far more than a one-token probe may.
+      const long = [{ role: "user" as const, content: "spend ".repeat(2000) }];
+      await client.chat.completions.create({ model: "fast-model", messages: long, user: "early-customer" });
+      await asTeam.chat.completions.create({ model: "fast-model", messages: long });
+      const spendShown = async (path: string) => (await admin<{ spend: number }>(gateway.baseUrl, "GET", path)).json.spend;
+      const customerInfo = "/customer/info?end_user_id=early-customer";
+      const organizationInfo = `/organization/info?organization_id=${organizationId}`;
+      const inLedger = (path: string) =>
+        eventually(`${path}'s spend in the ledger`, async () => {
+          const spend = await spendShown(path);
+          return spend > 0 ? spend : undefined;
+        });
+      const [customerSpent, organizationSpent] = [await inLedger(customerInfo), await inLedger(organizationInfo)];
+
+      const probe = (via: OpenAI, user?: string) =>
+        via.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "probe" }], max_tokens: 1, ...(user !== undefined && { user }) });
+      // Half what each spent: both are over it, where starting from nothing a probe would fit many times.
+      expect((await post("/budget/update", { budget_id: "capped-later", max_budget: Math.min(customerSpent, organizationSpent) / 2 })).status).toBe(200);
+      await expect(probe(client, "early-customer")).rejects.toMatchObject({ status: 400, message: expect.stringContaining("ExceededBudget: End User=early-customer over budget.") });
+      await expect(probe(asTeam)).rejects.toMatchObject({ status: 400, message: expect.stringContaining(`Budget has been exceeded! Organization=${organizationId} `) });
+      expect(await spendShown(customerInfo)).toBeCloseTo(customerSpent, 12);
+      expect(await spendShown(organizationInfo)).toBeCloseTo(organizationSpent, 12);
+
+      // Half as much again as each spent: their spend still counted, and room for a probe.
+      expect((await post("/budget/update", { budget_id: "capped-later", max_budget: Math.max(customerSpent, organizationSpent) * 1.5 })).status).toBe(200);
+      expect(await spendShown(customerInfo)).toBeCloseTo(customerSpent, 12);
+      expect(await spendShown(organizationInfo)).toBeCloseTo(organizationSpent, 12);
+      await probe(client, "early-customer");
+      await probe(asTeam);
     });
 
     it("refuses an unknown budget_id, a budget's deletion while in use, and callers other than admins", async () => {
