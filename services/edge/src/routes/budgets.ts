@@ -72,8 +72,9 @@ async function spendBefore(ctx: RequestContext, b: Json, budgetId: string) {
 export async function updateBudget(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const budgetId = required(b["budget_id"], "budget_id");
-  const change = { budgetId, settings: settings(b) };
-  const { budget } = await ctx.options.peers.keys.updateBudget({ ...change, ...(await spendBefore(ctx, b, budgetId)) }, callOptions(ctx));
+  // The settings are read (and a bad one refused) before the spend.
+  const change = { budgetId, settings: settings(b), ...(await spendBefore(ctx, b, budgetId)) };
+  const { budget } = await ctx.options.peers.keys.updateBudget(change, callOptions(ctx));
   keysChanged(ctx);
   sendJson(ctx.res, 200, budgetInfo(budget!));
 }
