@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { OrganizationSchema, type Organization } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { organizations } from "./db/schema.js";
 import { limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
+import { memberPart, unstamped, type Stamped } from "./member-generation.js";
 import { modelsOf } from "./model-access.js";
 import type { TableCache } from "./table-cache.js";
 
@@ -10,8 +11,8 @@ export type OrganizationRow = typeof organizations.$inferSelect;
 /** The roles a member may have in an organization (LiteLLM's, for organizations). */
 export const ORGANIZATION_ROLES = ["org_admin", "internal_user", "internal_user_viewer"] as const;
 
-/** A member of an organization, as its members column holds it. */
-export interface OrganizationMember {
+/** A member of an organization, as its members column holds it (when it joined kept out of answers). */
+export interface OrganizationMember extends Stamped {
   user_id: string;
   user_email?: string;
   user_role: (typeof ORGANIZATION_ROLES)[number];
@@ -41,18 +42,18 @@ export interface OrganizationRecord extends LimitHolder {
 /** As teamAllowanceId: apart from keys', and for each organization made under the same id. */
 export const organizationAllowanceId = (row: Pick<OrganizationRow, "organizationId" | "createdAt">) => `organization/${row.organizationId}@${row.createdAt.getTime()}`;
 
-/** A member's budget: apart from the organization's own, and from a member removed and added again (removal forgets it). */
-export const organizationMemberAllowanceId = (row: Pick<OrganizationRow, "organizationId" | "createdAt">, userId: string) =>
-  `${organizationAllowanceId(row)}/member/${userId}`;
+/** As memberAllowanceId: apart from the organization's own, and from a member removed and added again (removal forgets the removed membership's). */
+export const organizationMemberAllowanceId = (row: Pick<OrganizationRow, "organizationId" | "createdAt">, userId: string, membership: Stamped) =>
+  `${organizationAllowanceId(row)}${memberPart(userId, membership)}`;
 
-export const membersOf = (row: OrganizationRow): OrganizationMember[] => (Array.isArray(row.members) ? (row.members as OrganizationMember[]) : []);
+export const membersOf = (row: Pick<OrganizationRow, "members">): OrganizationMember[] => (Array.isArray(row.members) ? (row.members as OrganizationMember[]) : []);
 
 function memberBudgets(row: OrganizationRow): ReadonlyMap<string, LimitHolder> {
   const budgets = new Map<string, LimitHolder>();
   for (const m of membersOf(row)) {
     if (m.max_budget_in_organization === undefined) continue;
     const limits = { maxBudget: m.max_budget_in_organization, budgetDuration: "", rpmLimit: null, tpmLimit: null, maxParallelRequests: null, createdAt: row.createdAt };
-    budgets.set(m.user_id, limitHolder(`${m.user_id} in Organization=${row.organizationId}`, organizationMemberAllowanceId(row, m.user_id), "organization member", limits));
+    budgets.set(m.user_id, limitHolder(`${m.user_id} in Organization=${row.organizationId}`, organizationMemberAllowanceId(row, m.user_id, m), "organization member", limits));
   }
   return budgets;
 }
@@ -81,7 +82,7 @@ export function toOrganizationProto(row: OrganizationRow, parts: OrganizationPar
     models: row.models,
     ...limitFields(row, toOrganizationRecord(row), now),
     metadataJson: JSON.stringify(row.metadata ?? {}),
-    membersJson: JSON.stringify(membersOf(row)),
+    membersJson: JSON.stringify(unstamped(membersOf(row))),
     blocked: row.blocked,
     createdAtMs: BigInt(row.createdAt.getTime()),
     updatedAtMs: BigInt(row.updatedAt.getTime()),

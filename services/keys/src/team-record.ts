@@ -3,14 +3,15 @@ import { TeamSchema, type Team } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { teams } from "./db/schema.js";
 import { aliasMap, modelBudgetsProto, modelLimits, type KeyRecord } from "./key-record.js";
 import { limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
+import { memberPart, unstamped, type Stamped } from "./member-generation.js";
 import { metadataTags } from "./metadata-tags.js";
 import { modelsOf, type ModelAccess } from "./model-access.js";
 import type { TableCache } from "./table-cache.js";
 
 export type TeamRow = typeof teams.$inferSelect;
 
-/** LiteLLM's team member: a role and who (a user_id, a user_email, or both), and its limits within the team. */
-export interface TeamMember {
+/** LiteLLM's team member: a role and who (a user_id, a user_email, or both), and its limits within the team; and when it joined (kept out of answers). */
+export interface TeamMember extends Stamped {
   role: "admin" | "user";
   user_id?: string;
   user_email?: string;
@@ -61,8 +62,12 @@ export interface TeamRecord extends LimitHolder {
  */
 export const teamAllowanceId = (row: Pick<TeamRow, "teamId" | "createdAt">) => `team/${row.teamId}@${row.createdAt.getTime()}`;
 
-/** A member's allowances: apart from the team's own, and from a member removed and added again (removal forgets them). */
-export const memberAllowanceId = (row: Pick<TeamRow, "teamId" | "createdAt">, userId: string) => `${teamAllowanceId(row)}/member/${userId}`;
+/**
+ * A member's allowances: apart from the team's own, and, by when the
+ * membership began, from a member removed and added again (removal forgets
+ * the removed membership's).
+ */
+export const memberAllowanceId = (row: Pick<TeamRow, "teamId" | "createdAt">, userId: string, membership: Stamped) => `${teamAllowanceId(row)}${memberPart(userId, membership)}`;
 
 /**
  * The limits each member named by user_id holds within the team (keys
@@ -83,7 +88,7 @@ function memberLimits(row: TeamRow): ReadonlyMap<string, LimitHolder> {
       createdAt: row.createdAt,
     };
     if (limits.maxBudget === null && limits.rpmLimit === null && limits.tpmLimit === null) continue;
-    members.set(m.user_id, limitHolder(`${m.user_id} in Team=${row.teamId}`, memberAllowanceId(row, m.user_id), "team member", limits));
+    members.set(m.user_id, limitHolder(`${m.user_id} in Team=${row.teamId}`, memberAllowanceId(row, m.user_id, m), "team member", limits));
   }
   return members;
 }
@@ -134,7 +139,7 @@ export function toTeamProto(row: TeamRow, now = Date.now(), spend?: number): Tea
     models: row.models,
     ...limitFields(row, toTeamRecord(row), now),
     metadataJson: JSON.stringify(row.metadata ?? {}),
-    membersWithRolesJson: JSON.stringify(row.membersWithRoles ?? []),
+    membersWithRolesJson: JSON.stringify(unstamped((row.membersWithRoles ?? []) as TeamMember[])),
     blocked: row.blocked,
     createdAtMs: BigInt(row.createdAt.getTime()),
     updatedAtMs: BigInt(row.updatedAt.getTime()),

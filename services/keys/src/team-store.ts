@@ -39,15 +39,21 @@ export class TeamStore {
     return inserted as TeamRow;
   }
 
-  /** Changes a team, and makes `alongside`'s changes (its budget's spend carried to a new window, that of the members it drops forgotten) in the same transaction. */
-  update(teamId: string, patch: TeamPatch, alongside: (tx: Db, row: TeamRow) => Promise<void>): Promise<TeamRow | undefined> {
+  /**
+   * Changes a team by `patch` of the team as it is (its row locked
+   * meanwhile: a member's stamp comes from there), and makes `alongside`'s
+   * changes (its budget's spend carried to a new window, that of the members
+   * it drops forgotten), given the team before and after, in the same
+   * transaction.
+   */
+  update(teamId: string, patch: (current: TeamRow) => TeamPatch, alongside: (tx: Db, before: TeamRow, row: TeamRow) => Promise<void>): Promise<TeamRow | undefined> {
     return this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(teams)
-        .set({ ...patch, updatedAt: new Date() })
-        .where(eq(teams.teamId, teamId))
-        .returning();
-      if (row) await alongside(tx, row);
+      let before: TeamRow | undefined;
+      const row = await changeTeamIn(tx, teamId, async (current) => {
+        before = current;
+        return patch(current);
+      });
+      if (row && before) await alongside(tx, before, row);
       return row;
     });
   }

@@ -18,12 +18,17 @@ export interface UserListFilter {
   teamId: string;
 }
 
-/** What UserStore.delete deleted: the users and their keys, and the teams and organizations they were taken out of. */
+/**
+ * What UserStore.delete deleted: the users and their keys, and the teams and
+ * organizations they were taken out of, with their members as they were
+ * (the users' memberships among them, whose allowances are named by when
+ * each began).
+ */
 export interface DeletedUsers {
   users: UserRow[];
   keys: KeyRow[];
-  teams: Pick<TeamRow, "teamId" | "createdAt">[];
-  organizations: Pick<OrganizationRow, "organizationId" | "createdAt">[];
+  teams: Pick<TeamRow, "teamId" | "createdAt" | "membersWithRoles">[];
+  organizations: Pick<OrganizationRow, "organizationId" | "createdAt" | "members">[];
 }
 
 /** A team's members_with_roles holds a member with this user_id. */
@@ -129,16 +134,29 @@ export class UserStore {
       const member = sql`m->>'user_id'`;
       const without = (list: AnyColumn) => sql`COALESCE((SELECT jsonb_agg(m) FROM jsonb_array_elements(${list}) m WHERE NOT (${inArray(member, userIds)})), '[]'::jsonb)`;
       const holding = (list: AnyColumn) => sql`EXISTS (SELECT 1 FROM jsonb_array_elements(${list}) m WHERE ${inArray(member, userIds)})`;
+      // Read and locked before the change, which leaves the rows without the memberships it takes out.
       const changedTeams = await tx
-        .update(teams)
-        .set({ membersWithRoles: without(teams.membersWithRoles), updatedAt: new Date() })
+        .select({ teamId: teams.teamId, createdAt: teams.createdAt, membersWithRoles: teams.membersWithRoles })
+        .from(teams)
         .where(holding(teams.membersWithRoles))
-        .returning({ teamId: teams.teamId, createdAt: teams.createdAt });
+        .for("update");
       const changedOrganizations = await tx
-        .update(organizations)
-        .set({ members: without(organizations.members), updatedAt: new Date() })
+        .select({ organizationId: organizations.organizationId, createdAt: organizations.createdAt, members: organizations.members })
+        .from(organizations)
         .where(holding(organizations.members))
-        .returning({ organizationId: organizations.organizationId, createdAt: organizations.createdAt });
+        .for("update");
+      if (changedTeams.length > 0) {
+        await tx
+          .update(teams)
+          .set({ membersWithRoles: without(teams.membersWithRoles), updatedAt: new Date() })
+          .where(inArray(teams.teamId, changedTeams.map((row) => row.teamId)));
+      }
+      if (changedOrganizations.length > 0) {
+        await tx
+          .update(organizations)
+          .set({ members: without(organizations.members), updatedAt: new Date() })
+          .where(inArray(organizations.organizationId, changedOrganizations.map((row) => row.organizationId)));
+      }
       const deleted = { users: await tx.delete(users).where(inArray(users.userId, userIds)).returning(), keys, teams: changedTeams, organizations: changedOrganizations };
       await alongside(tx, deleted);
       return deleted;

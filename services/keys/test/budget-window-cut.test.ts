@@ -195,7 +195,7 @@ describe("a removal whose connection is cut as it forgets the member's spend", (
     await route.make(client);
     // Read, so written: no spend of the member's is left to write meanwhile.
     expect(await route.spend(client)).toBeCloseTo(SPENT, 9);
-    // The member's allowances are the only ones named after it (".../member/<user_id>"), and forgetting them the only statement of the removal to name them
+    // The member's allowances are the only ones named after it (".../member/<user_id>@<when it joined>"), and forgetting them the only statement of the removal to name them
     // (as a parameter, sent every time, where a statement's text is not once its connection has prepared it).
     service.cuts().cutWhenSent(`/member/${route.userId}`);
     const failed = await route.remove(client).then(
@@ -206,6 +206,8 @@ describe("a removal whose connection is cut as it forgets the member's spend", (
     expect(failed).toBeInstanceOf(ConnectError);
     // The member is still there (the removal made nothing), so this removal is no 404 or 400.
     await route.remove(client);
+    const named = await service.database().db.select({ keyId: allowances.keyId }).from(allowances).where(like(allowances.keyId, `%/member/${route.userId}@%`));
+    expect(named).toEqual([]);
     await route.addAgain(client);
     expect(await route.spend(client)).toBe(0);
   });

@@ -64,7 +64,7 @@ describe("a delete leaves no allowance derived from what it deleted", () => {
   it("/team/delete forgets the team's, its models', its members' and its keys'", async () => {
     const keyId = await teamWithSpend("deleted-team", "deleted-team-member");
     expect(await rowsUnder("team/deleted-team@")).toEqual(
-      expect.arrayContaining([expect.stringMatching(/\/member\/deleted-team-member$/), expect.stringMatching(/\/model\/fast-model$/)]),
+      expect.arrayContaining([expect.stringMatching(/\/member\/deleted-team-member@\d+$/), expect.stringMatching(/\/model\/fast-model$/)]),
     );
     await client.deleteTeams({ teamIds: ["deleted-team"] }, asMaster);
     expect(await rowsUnder("team/deleted-team@")).toEqual([]);
@@ -78,11 +78,50 @@ describe("a delete leaves no allowance derived from what it deleted", () => {
       asMaster,
     );
     const keyId = await teamWithSpend("deleted-organization-team", "deleted-organization-member", "deleted-organization");
-    expect(await rowsUnder("organization/deleted-organization@")).toEqual([expect.stringMatching(/\/member\/deleted-organization-member$/)]);
-    expect(await rowsUnder("team/deleted-organization-team@")).toContainEqual(expect.stringMatching(/\/member\/deleted-organization-member$/));
+    expect(await rowsUnder("organization/deleted-organization@")).toEqual([expect.stringMatching(/\/member\/deleted-organization-member@\d+$/)]);
+    expect(await rowsUnder("team/deleted-organization-team@")).toContainEqual(expect.stringMatching(/\/member\/deleted-organization-member@\d+$/));
     await client.deleteOrganizations({ organizationIds: ["deleted-organization"] }, asMaster);
     expect(await rowsUnder("organization/deleted-organization@")).toEqual([]);
     expect(await rowsUnder("team/deleted-organization-team@")).toEqual([]);
     expect(await rowsUnder(keyId)).toEqual([]);
+  });
+});
+
+describe("a member's removal forgets its membership's allowances, named by when it began", () => {
+  /** The memberships with allowance rows under `prefix`, each as its user id and "@began" for the time it began. */
+  const membershipsUnder = async (prefix: string) =>
+    (await rowsUnder(prefix))
+      .filter((id) => id.includes("/member/"))
+      .map((id) => id.slice(id.indexOf("/member/") + "/member/".length).replace(/@\d+$/, "@began"))
+      .sort();
+
+  it("/team/member_delete and /team/update leaving the member out", async () => {
+    await teamWithSpend("shrinking-team", "removed-member");
+    await client.addTeamMembers({ teamId: "shrinking-team", membersJson: member("left-out-member") }, asMaster);
+    await spendOnKey({ teamId: "shrinking-team", userId: "left-out-member" });
+    expect(await membershipsUnder("team/shrinking-team@")).toEqual(["left-out-member@began", "removed-member@began"]);
+    await client.removeTeamMember({ teamId: "shrinking-team", userId: "removed-member" }, asMaster);
+    expect(await membershipsUnder("team/shrinking-team@")).toEqual(["left-out-member@began"]);
+    await client.updateTeam({ teamId: "shrinking-team", settings: { membersWithRolesJson: "[]" } }, asMaster);
+    expect(await membershipsUnder("team/shrinking-team@")).toEqual([]);
+  });
+
+  it("/organization/member_delete, and /user/delete in teams and organizations", async () => {
+    await client.createOrganization({ organizationId: "shrinking-organization", settings: { organizationAlias: "shrinking-organization" } }, asMaster);
+    for (const userId of ["removed-member", "deleted-member"]) {
+      await client.addOrganizationMembers(
+        { organizationId: "shrinking-organization", membersJson: JSON.stringify([{ role: "internal_user", user_id: userId }]), maxBudgetInOrganization: 10 },
+        asMaster,
+      );
+    }
+    await teamWithSpend("shrinking-organization-team", "deleted-member", "shrinking-organization");
+    await spendOnKey({ teamId: "shrinking-organization-team", userId: "removed-member" });
+    expect(await membershipsUnder("organization/shrinking-organization@")).toEqual(["deleted-member@began", "removed-member@began"]);
+    await client.removeOrganizationMember({ organizationId: "shrinking-organization", userId: "removed-member" }, asMaster);
+    expect(await membershipsUnder("organization/shrinking-organization@")).toEqual(["deleted-member@began"]);
+    expect(await membershipsUnder("team/shrinking-organization-team@")).toEqual(["deleted-member@began"]);
+    await client.deleteUsers({ userIds: ["deleted-member"] }, asMaster);
+    expect(await membershipsUnder("organization/shrinking-organization@")).toEqual([]);
+    expect(await membershipsUnder("team/shrinking-organization-team@")).toEqual([]);
   });
 });

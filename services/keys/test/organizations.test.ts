@@ -1,8 +1,11 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Access, type AuthorizeResponse, type KeySettingsSchema, type Organization, type OrganizationSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { RESERVATION, asMaster, clientOf, keysService } from "./support.js";
+import { organizations } from "../src/db/schema.js";
+import { toOrganizationRecord } from "../src/organization-record.js";
+import { RESERVATION, asMaster, clientOf, granted, heldReplica, keysService } from "./support.js";
 
 // LiteLLM's organizations: teams belong to one, and its block, models,
 // budget and rate limits hold every request of their keys.
@@ -29,6 +32,12 @@ const ask = (apiKey: string, model = "fast-model", requestId = `req-${++requests
   via.authorize({ apiKey, requestId, model, promptTokens: 10, maxTokens: 10 });
 
 const members = (o: Organization | undefined) => JSON.parse(o!.membersJson) as unknown[];
+
+/** A member's budget in the organization, as a replica loading the organization now holds it. */
+async function memberBudget(organizationId: string, userId: string) {
+  const [row] = await service.database().db.select().from(organizations).where(eq(organizations.organizationId, organizationId));
+  return toOrganizationRecord(row!).members.get(userId)!;
+}
 
 describe("organization management", () => {
   it("creates, shows, changes and lists organizations", async () => {
@@ -351,6 +360,40 @@ describe("organization members", () => {
     await expect(ask(again)).rejects.toMatchObject({ code: Code.FailedPrecondition, rawMessage: expect.stringContaining("User=spender in Organization=allowance") });
     // Keys of others in the same teams are not held to it.
     expect((await ask(other)).reserved).toBe(false);
+  });
+
+  it("is not given back, added again, what a replica still held of the budget of the membership removed", async () => {
+    await createOrganization("rejoining");
+    const budget = RESERVATION * 100;
+    const add = () =>
+      client().addOrganizationMembers({ organizationId: "rejoining", membersJson: '[{"role":"internal_user","user_id":"returner"}]', maxBudgetInOrganization: budget }, asMaster);
+    await add();
+    const key = await teamKey("rejoining", "rejoining-team", "returner");
+    const removed = await memberBudget("rejoining", "returner");
+    // A replica takes a tenth of the member's budget for one request, and holds the rest unused.
+    const held = heldReplica(service.database());
+    let renewed: string;
+    let taken: number;
+    try {
+      await held.limits.admit([removed], "returner-held", { tokens: 20, maxCost: RESERVATION });
+      held.limits.settle("returner-held", RESERVATION, 20);
+      await client().removeOrganizationMember({ organizationId: "rejoining", userId: "returner" }, asMaster);
+      await add();
+      const auth = await ask(key.key, "fast-model", "returner-1");
+      await client().release({ requestId: "returner-1", keyHash: key.hash, holder: auth.holder, cost: RESERVATION });
+      renewed = (await memberBudget("rejoining", "returner")).allowanceId;
+      taken = await granted(service.database(), renewed);
+    } finally {
+      // Stopping, it gives back what it held unused to the allowance it took from.
+      await held.stop();
+    }
+    expect(taken).toBeGreaterThan(0);
+    expect(await granted(service.database(), renewed)).toBe(taken);
+    const after = await client().getOrganization({ organizationId: "rejoining" }, asMaster);
+    expect(after.memberSpend).toEqual({ returner: RESERVATION });
+    // When the membership began stays out of the answer.
+    expect(members(after.organization)).toEqual([{ user_id: "returner", user_role: "internal_user", max_budget_in_organization: budget }]);
+    expect(renewed).not.toBe(removed.allowanceId);
   });
 
   it("loses a member whose user is deleted, and what it spent there", async () => {

@@ -1,10 +1,15 @@
+import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
-import { MemoryBus, createLogger, openDatabase, parseConfig, type Database } from "@gateway/common";
+import { Allowances, BudgetSpend, MemoryBus, createLogger, openDatabase, parseConfig, type Database } from "@gateway/common";
 import { KeysService } from "@gateway/proto/keys/v1/keys_pb.js";
 import { createTestDatabase, StatementCuts, type TestDatabase } from "@gateway/testing";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll } from "vitest";
+import { AllowanceStore } from "../src/allowance-store.js";
+import { allowances } from "../src/db/schema.js";
 import { startKeys } from "../src/index.js";
+import { Limits } from "../src/limits.js";
 import { ReservationPricing } from "../src/reservation-pricing.js";
 
 export const MASTER = "sk-master-unit-test-0123";
@@ -92,9 +97,10 @@ export const RESERVATION = new ReservationPricing(config).maxCost("fast-model", 
 /**
  * A keys service (on `settings`, the shared config unless given) on a PGlite of the test file's own, started before its
  * tests and stopped after them: `client()` calls it; `replica()` starts
- * another on the same database and bus (`bus`), for the caller to stop.
+ * another on the same database and bus (`bus`), for the caller to stop;
+ * `database()` is the database.
  */
-export function keysService(settings = config): { client: () => KeysClient; replica: () => Promise<Keys>; bus: MemoryBus } {
+export function keysService(settings = config): { client: () => KeysClient; replica: () => Promise<Keys>; bus: MemoryBus; database: () => Database } {
   let database: Database;
   let keys: Keys;
   const bus = new MemoryBus();
@@ -106,7 +112,36 @@ export function keysService(settings = config): { client: () => KeysClient; repl
     await keys.stop();
     await database.close();
   });
-  return { client: () => clientOf(keys), replica: () => startKeys({ config: settings, database, bus, logger }), bus };
+  return { client: () => clientOf(keys), replica: () => startKeys({ config: settings, database, bus, logger }), bus, database: () => database };
+}
+
+/** What the store counts as taken, by all replicas together, from an allowance's windows. */
+export async function granted(database: Database, allowanceId: string): Promise<number> {
+  const rows = await database.db.select({ granted: allowances.granted }).from(allowances).where(eq(allowances.keyId, allowanceId));
+  return rows.reduce((sum, row) => sum + row.granted, 0);
+}
+
+/**
+ * A keys replica's limits alone on `database` (its Limits, Allowances and
+ * BudgetSpend, as startKeys makes them), its allowances on a clock stopped
+ * at their making: nothing it holds is ever idle to its sweeps, so what it
+ * holds unused goes back when the test stops it (as a replica stopping does),
+ * and not before.
+ */
+export function heldReplica(database: Database): { limits: Limits; stop: () => Promise<void> } {
+  const store = new AllowanceStore(database.db, randomUUID());
+  const stoppedAt = Date.now();
+  const allowances = new Allowances(store, logger, () => stoppedAt);
+  const spend = new BudgetSpend(store, logger);
+  const limits = new Limits(allowances, spend);
+  return {
+    limits,
+    async stop() {
+      limits.close();
+      await allowances.close();
+      await spend.close();
+    },
+  };
 }
 
 /** The error a call that must be refused fails with; throws when it succeeds or fails otherwise. */

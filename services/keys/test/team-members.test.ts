@@ -1,8 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import { sameMinute } from "@gateway/testing";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { RESERVATION, asMaster, clientOf, keysService, type KeysClient } from "./support.js";
+import { teams as teamRows } from "../src/db/schema.js";
+import { toTeamRecord, type TeamMember } from "../src/team-record.js";
+import { RESERVATION, asMaster, clientOf, granted, heldReplica, keysService, type KeysClient } from "./support.js";
 
 // A team member's own limits within its team (LiteLLM's max_budget_in_team,
 // and the member's tpm_limit and rpm_limit): every key of that user in that
@@ -26,6 +29,16 @@ const ask = (apiKey: string, requestId = `req-${++requests}`, via: KeysClient = 
   via.authorize({ apiKey, requestId, model: "fast-model", promptTokens: 10, maxTokens: 10 });
 const release = (auth: AuthorizeResponse, requestId: string, cost: number) => client().release({ requestId, keyHash: auth.keyHash, holder: auth.holder, cost });
 const memberSpend = async (teamId: string) => (await client().getTeam({ teamId }, asMaster)).memberSpend;
+
+/** The team's members as stored. */
+const storedMembers = async (teamId: string) =>
+  (await service.database().db.select({ members: teamRows.membersWithRoles }).from(teamRows).where(eq(teamRows.teamId, teamId)))[0]!.members as TeamMember[];
+
+/** A member's limits in the team, as a replica loading the team now holds them. */
+async function memberLimits(teamId: string, userId: string) {
+  const [row] = await service.database().db.select().from(teamRows).where(eq(teamRows.teamId, teamId));
+  return toTeamRecord(row!).members.get(userId)!;
+}
 
 describe("a team member's budget", () => {
   it("holds every key of the member in the team, and no other member's", async () => {
@@ -98,6 +111,57 @@ describe("a team member's budget", () => {
     } finally {
       await other.stop();
     }
+  });
+
+  it("is not given back what a replica still held of the budget of the membership removed before it was added again", async () => {
+    const budget = RESERVATION * 100;
+    const grace = { role: "user", user_id: "grace", max_budget_in_team: budget };
+    const teamId = await teamWith(grace);
+    const key = await keyOf(teamId, "grace");
+    const removed = await memberLimits(teamId, "grace");
+    // A replica takes a tenth of the member's budget for one request, and holds the rest unused.
+    const held = heldReplica(service.database());
+    let renewed: string;
+    let taken: number;
+    try {
+      await held.limits.admit([removed], "grace-held", { tokens: 20, maxCost: RESERVATION });
+      held.limits.settle("grace-held", RESERVATION, 20);
+      await client().removeTeamMember({ teamId, userId: "grace" }, asMaster);
+      await client().addTeamMembers({ teamId, membersJson: JSON.stringify([grace]) }, asMaster);
+      await release(await ask(key, "grace-1"), "grace-1", RESERVATION);
+      renewed = (await memberLimits(teamId, "grace")).allowanceId;
+      taken = await granted(service.database(), renewed);
+    } finally {
+      // Stopping, it gives back what it held unused to the allowance it took from.
+      await held.stop();
+    }
+    expect(taken).toBeGreaterThan(0);
+    expect(await granted(service.database(), renewed)).toBe(taken);
+    expect(await memberSpend(teamId)).toEqual({ grace: RESERVATION });
+    expect(renewed).not.toBe(removed.allowanceId);
+  });
+
+  it("keeps when the membership began through changes, out of every answer, and begins it anew when the member is added again", async () => {
+    const heidi = { role: "user", user_id: "heidi", max_budget_in_team: RESERVATION * 10 };
+    const teamId = await teamWith(heidi);
+    const key = await keyOf(teamId, "heidi");
+    await release(await ask(key, "heidi-1"), "heidi-1", RESERVATION);
+    const [began] = await storedMembers(teamId);
+    expect(began?.added_at_ms).toEqual(expect.any(Number));
+    await client().updateTeamMember({ teamId, userId: "heidi", role: "admin" }, asMaster);
+    await client().updateTeam({ teamId, settings: { membersWithRolesJson: JSON.stringify([{ ...heidi, max_budget_in_team: RESERVATION * 20 }, { role: "user", user_id: "ivan" }]) } }, asMaster);
+    const [kept, joined] = await storedMembers(teamId);
+    expect(kept?.added_at_ms).toBe(began?.added_at_ms);
+    expect(joined?.added_at_ms).toEqual(expect.any(Number));
+    // What it spent stays with the membership.
+    expect(await memberSpend(teamId)).toEqual({ heidi: RESERVATION });
+    const { team } = await client().getTeam({ teamId }, asMaster);
+    expect(JSON.parse(team!.membersWithRolesJson)).toEqual([{ ...heidi, max_budget_in_team: RESERVATION * 20 }, { role: "user", user_id: "ivan" }]);
+    await client().updateTeam({ teamId, settings: { membersWithRolesJson: JSON.stringify([{ role: "user", user_id: "ivan" }]) } }, asMaster);
+    await client().updateTeam({ teamId, settings: { membersWithRolesJson: JSON.stringify([heidi, { role: "user", user_id: "ivan" }]) } }, asMaster);
+    const [again] = await storedMembers(teamId);
+    expect(again?.added_at_ms).not.toBe(began?.added_at_ms);
+    expect(await memberSpend(teamId)).toEqual({ heidi: 0 });
   });
 
   it("counts the member's requests per minute over its keys in the team", async () => {

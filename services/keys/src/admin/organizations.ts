@@ -27,6 +27,7 @@ import {
   type OrganizationMember,
   type OrganizationRow,
 } from "../organization-record.js";
+import { joined } from "../member-generation.js";
 import { requireRole } from "../roles.js";
 import { teamAllowanceId, type TeamRow } from "../team-record.js";
 import { forbidden, organizationRole, requireOrganizationAdmin, type Caller } from "./access.js";
@@ -182,7 +183,8 @@ export async function addOrganizationMembers(
   const row = await changeMembers(deps, req.organizationId, (members) => {
     const already = added.filter((a, i) => members.some((m) => m.user_id === a.user_id) || added.slice(0, i).some((b) => b.user_id === a.user_id));
     if (already.length > 0) throw invalid(`already a member of organization ${req.organizationId}: ${already.map((a) => a.user_id).join(", ")}`, "member");
-    return [...members, ...added];
+    const now = Date.now();
+    return [...members, ...added.map((m) => joined(m, now))];
   });
   const userIds = added.map((a) => a.user_id);
   return { organization: await organizationView(deps, row), userIds, updatedUsers: await listedUsersById(deps, [...new Set(userIds)]) };
@@ -231,7 +233,7 @@ export async function removeOrganizationMember(deps: AdminDeps, req: RemoveOrgan
   requireOrganizationAdmin(deps, caller, req.organizationId);
   const removed: OrganizationMember[] = [];
   // Forgotten with the removal, not after: added again, the member would otherwise find what it spent.
-  const forget = (tx: Db, row: OrganizationRow) => deps.allowances.in(tx).forget(removed.map((m) => organizationMemberAllowanceId(row, m.user_id)));
+  const forget = (tx: Db, row: OrganizationRow) => deps.allowances.in(tx).forget(removed.map((m) => organizationMemberAllowanceId(row, m.user_id, m)));
   const row = await changeMembers(
     deps,
     req.organizationId,

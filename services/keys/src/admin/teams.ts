@@ -15,6 +15,7 @@ import {
   type UpdateTeamRequest,
   type VirtualKey,
 } from "@gateway/proto/keys/v1/keys_pb.js";
+import { joined } from "../member-generation.js";
 import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamRecord, type TeamMember, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
 import { requireRole } from "../roles.js";
@@ -62,7 +63,10 @@ export async function createTeam(deps: AdminDeps, req: CreateTeamRequest, caller
   // A taken team_id makes no users (one taken at this very moment still may).
   if (await deps.teamStore.byId(teamId)) throw gatewayError(`team_id ${teamId} is already in use`, Code.AlreadyExists, { type: "invalid_request_error", status: 400 });
   const named = patch.membersWithRoles === undefined ? undefined : await asUsers(deps, patch.membersWithRoles as TeamMember[]);
-  if (named) patch.membersWithRoles = named.members;
+  if (named) {
+    const now = Date.now();
+    patch.membersWithRoles = named.members.map((m) => joined(m, now));
+  }
   let row: TeamRow;
   try {
     row = await uniquely(`team_id ${teamId}`, () => inOrganization(patch.organizationId, () => deps.teamStore.insert({ teamId, ...patch })));
@@ -73,22 +77,48 @@ export async function createTeam(deps: AdminDeps, req: CreateTeamRequest, caller
   return { team: await teamView(deps, row) };
 }
 
-/** The user ids of the members `before` has and `after` has not. */
-const droppedMembers = (before: TeamRow, after: TeamRow): string[] => {
+/** A member named by user_id: one with allowances of its own in the team. */
+type NamedMember = TeamMember & { user_id: string };
+
+/** The members named by user_id `before` has and `after` has not. */
+const droppedMembers = (before: TeamRow, after: TeamRow): NamedMember[] => {
   const kept = toTeamRecord(after).roles;
-  return [...toTeamRecord(before).roles.keys()].filter((userId) => !kept.has(userId));
+  return ((before.membersWithRoles ?? []) as TeamMember[]).filter((m): m is NamedMember => m.user_id !== undefined && !kept.has(m.user_id));
 };
+
+/** The same membership: the same user_id, or for members without one, the same user_email. */
+const sameMembership = (a: TeamMember, b: TeamMember) => (a.user_id !== undefined || b.user_id !== undefined ? a.user_id === b.user_id : a.user_email === b.user_email);
+
+/**
+ * The patch with its members_with_roles, if any, stamped: a member the team
+ * had keeps when it joined (none, for one stored before members were
+ * stamped), and one it had not joins now.
+ */
+function withMembersStamped(patch: TeamPatch, before: TeamRow, now = Date.now()): TeamPatch {
+  if (patch.membersWithRoles === undefined) return patch;
+  const had = (before.membersWithRoles ?? []) as TeamMember[];
+  const members = (patch.membersWithRoles as TeamMember[]).map((m) => {
+    const was = had.find((h) => sameMembership(h, m));
+    if (was === undefined) return joined(m, now);
+    return was.added_at_ms === undefined ? m : { ...m, added_at_ms: was.added_at_ms };
+  });
+  return { ...patch, membersWithRoles: members };
+}
 
 async function patchTeam(deps: AdminDeps, teamId: string, patch: TeamPatch, spendBefore?: number): Promise<{ team: Team }> {
   const current = await existing(deps, teamId);
   await checkTeamOrganization(deps, patch, current);
   const row = await inOrganization(patch.organizationId, () =>
-    deps.teamStore.update(current.teamId, patch, async (tx, row) => {
-      const allowances = deps.allowances.in(tx);
-      await carrySpend(allowances, toTeamRecord(current), toTeamRecord(row), spendBefore);
-      // The members a new members_with_roles leaves out lose what they spent, as with /team/member_delete: added again, they start afresh.
-      await allowances.forget(droppedMembers(current, row).map((userId) => memberAllowanceId(row, userId)));
-    }),
+    deps.teamStore.update(
+      current.teamId,
+      (before) => withMembersStamped(patch, before),
+      async (tx, before, row) => {
+        const allowances = deps.allowances.in(tx);
+        await carrySpend(allowances, toTeamRecord(before), toTeamRecord(row), spendBefore);
+        // The members a new members_with_roles leaves out lose what they spent, as with /team/member_delete: added again, they start afresh.
+        await allowances.forget(droppedMembers(before, row).map((m) => memberAllowanceId(row, m.user_id, m)));
+      },
+    ),
   );
   if (!row) throw teamNotFound(teamId);
   await deps.teams.changed();
@@ -219,7 +249,8 @@ export async function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest
     const { team } = await changeMembers(deps, req.teamId, (members) => {
       const fresh = added.filter((a, i) => !members.some((m) => sameMember(m, a)) && !added.slice(0, i).some((b) => sameMember(b, a)));
       if (fresh.length === 0) throw memberError(`already in team ${req.teamId}: ${asked.map(memberName).join(", ")}`);
-      return [...members, ...fresh];
+      const now = Date.now();
+      return [...members, ...fresh.map((m) => joined(m, now))];
     });
     const [updatedUsers, memberSpend] = await Promise.all([
       listedUsersById(deps, [...new Set(added.map((m) => m.user_id!))]),
@@ -247,7 +278,7 @@ export async function removeTeamMember(deps: AdminDeps, req: RemoveTeamMemberReq
   const gone = named(req.userId, req.userEmail);
   const removed: TeamMember[] = [];
   // Forgotten with the removal, not after: added again, the member would otherwise find what it spent.
-  const forget = (tx: Db, team: TeamRow) => deps.allowances.in(tx).forget(removed.flatMap((m) => (m.user_id === undefined ? [] : [memberAllowanceId(team, m.user_id)])));
+  const forget = (tx: Db, team: TeamRow) => deps.allowances.in(tx).forget(removed.flatMap((m) => (m.user_id === undefined ? [] : [memberAllowanceId(team, m.user_id, m)])));
   return changeMembers(
     deps,
     req.teamId,

@@ -16,7 +16,8 @@ import type { AllowanceStore } from "../allowance-store.js";
 import type { NewKeyRow } from "../key-store.js";
 import { changeMembersIn } from "../team-store.js";
 import { keyName, newKey } from "../key-token.js";
-import { organizationMemberAllowanceId } from "../organization-record.js";
+import { joined } from "../member-generation.js";
+import { membersOf, organizationMemberAllowanceId } from "../organization-record.js";
 import { memberAllowanceId, type TeamMember } from "../team-record.js";
 import { userAllowanceId, userLimits, type UserRow } from "../user-record.js";
 import type { DeletedUsers } from "../user-store.js";
@@ -64,7 +65,7 @@ export async function createUser(deps: AdminDeps, req: CreateUserRequest): Promi
   const joinTeams = async (tx: Db) => {
     for (const teamId of req.teams) {
       const member: TeamMember = { role: req.adminOfTeams.includes(teamId) ? "admin" : "user", user_id: userId };
-      await changeMembersIn(tx, teamId, (members) => ((members as TeamMember[]).some((m) => m.user_id === userId) ? members : [...members, member]));
+      await changeMembersIn(tx, teamId, (members) => ((members as TeamMember[]).some((m) => m.user_id === userId) ? members : [...members, joined(member, Date.now())]));
     }
   };
   const made = await uniquely("that user_id, user_email or key_alias", () => inOrganization(key?.row.organizationId, () => deps.userStore.insert({ userId, ...patch }, key?.row, joinTeams)), 409);
@@ -124,11 +125,17 @@ export async function listUsers(deps: AdminDeps, req: ListUsersRequest): Promise
 
 /** Forgets the allowances of deleted users: their keys' (with those of the keys' models), their own, and theirs as members of the teams and organizations they were in. */
 async function forgetSpentBy(allowances: AllowanceStore, deleted: DeletedUsers): Promise<void> {
-  const gone = deleted.users.map((row) => row.userId);
+  const gone = new Set(deleted.users.map((row) => row.userId));
   await allowances.forgetHolders([...deleted.keys.map((row) => row.id), ...deleted.users.map(userAllowanceId)]);
   await allowances.forget([
-    ...deleted.teams.flatMap((team) => gone.map((userId) => memberAllowanceId(team, userId))),
-    ...deleted.organizations.flatMap((organization) => gone.map((userId) => organizationMemberAllowanceId(organization, userId))),
+    ...deleted.teams.flatMap((team) =>
+      ((team.membersWithRoles ?? []) as TeamMember[]).flatMap((m) => (m.user_id !== undefined && gone.has(m.user_id) ? [memberAllowanceId(team, m.user_id, m)] : [])),
+    ),
+    ...deleted.organizations.flatMap((organization) =>
+      membersOf(organization)
+        .filter((m) => gone.has(m.user_id))
+        .map((m) => organizationMemberAllowanceId(organization, m.user_id, m)),
+    ),
   ]);
 }
 
