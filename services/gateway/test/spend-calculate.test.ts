@@ -88,4 +88,23 @@ describe.each([MODES[0]!, MODES[1]!])("POST /spend/calculate, $name", (mode) => 
     }
     expect((await calculate({ model: "own-price", messages: [] }, "sk-not-a-key")).status).toBe(401);
   });
+
+  it("refuses a reported count that is not a whole number up to 2147483647, naming it, and prices one that is in full", async () => {
+    // Split, 2^32 + 1 completion tokens reached the router as one, and were priced so.
+    for (const [usage, param] of [
+      [{ prompt_tokens: 10, completion_tokens: 2 ** 32 + 1 }, "completion_response.usage.completion_tokens"],
+      [{ prompt_tokens: 2 ** 31 }, "completion_response.usage.prompt_tokens"],
+      [{ prompt_tokens: 10, prompt_tokens_details: { cached_tokens: -1 } }, "completion_response.usage.prompt_tokens_details.cached_tokens"],
+      [{ prompt_tokens: 10, cache_read_input_tokens: 1.5 }, "completion_response.usage.cache_read_input_tokens"],
+      [{ prompt_tokens: 10, cache_creation_input_tokens: "3" }, "completion_response.usage.cache_creation_input_tokens"],
+    ] as const) {
+      const { status, json } = await calculate({ completion_response: { model: "own-price", usage } });
+      expect(status, JSON.stringify(usage)).toBe(400);
+      expect(json.error, JSON.stringify(usage)).toMatchObject({ type: "invalid_request_error", param, message: `${param} must be a whole number up to 2147483647` });
+    }
+    const most = 2_147_483_647;
+    const { status, json } = await calculate({ completion_response: { model: "own-price", usage: { prompt_tokens: 10, completion_tokens: most, prompt_tokens_details: { cached_tokens: null } } } });
+    expect(status).toBe(200);
+    expect(json.cost).toBeCloseTo(10 * INPUT + most * OUTPUT, 6);
+  });
 });

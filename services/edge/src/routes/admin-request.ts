@@ -120,7 +120,9 @@ export function optional<T>(b: Json, field: string, check: (v: unknown) => v is 
 
 export const isString = (v: unknown): v is string => typeof v === "string";
 export const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
-// Limits are kept as Postgres integers.
+// Limits are kept as Postgres integers. The bound also keeps any count well
+// inside the uint32 fields of the services' messages, whose wire (split)
+// would keep only a bigger number's low 32 bits.
 const MAX_COUNT = 2_147_483_647;
 export const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_COUNT;
 export const COUNT = `a whole number up to ${MAX_COUNT}`;
