@@ -8,6 +8,8 @@ import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/mod
 // read failed on): values Postgres or a JavaScript date cannot hold, nesting
 // deeper than JSON.stringify can write back, model names that are a plain
 // object's own properties. Each is a 400 now, and the gateway goes on serving.
+// So are numbers the split services' wire would have carried wrapped (it
+// keeps a uint32's low 32 bits), which are tried split.
 
 interface ErrorBody {
   error: { message: string; type: string; param: string | null };
@@ -118,5 +120,37 @@ describe("bad input to the management routes and its neighbours", () => {
       await expect(client.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] }), model).rejects.toMatchObject({ status: 400 });
     }
     expect((await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "fine" }] })).choices[0]!.message.content).toBe("Echo: fine");
+  });
+});
+
+describe("bad input to the management routes, split", () => {
+  let gateway: ModeGateway;
+  fakeBehindGatewayPerTest(MODES[1]!, fakeOpenAIConfig, (setup) => ({ gateway } = setup));
+
+  it("refuses a team member's rate limit past 2147483647, keeping nothing of it, and tells clients one within it whole", async () => {
+    expect((await admin(gateway.baseUrl, "POST", "/team/new", { team_id: "members" })).status).toBe(200);
+    // An rpm_limit of 2^32 + 5 reached the x-ratelimit-* headers as 5; 1e300 left them out.
+    for (const [path, body, param] of [
+      ["/team/new", { team_id: "wrapped", members_with_roles: [{ role: "user", user_id: "ann", rpm_limit: 2 ** 32 + 5 }] }, "members_with_roles"],
+      ["/team/member_add", { team_id: "members", member: [{ role: "user", user_id: "ann", tpm_limit: 1e300 }] }, "member"],
+      ["/team/member_add", { team_id: "members", member: { role: "user", user_id: "ann", rpm_limit: 1.5 } }, "member"],
+    ] as const) {
+      const { status, json } = await admin<ErrorBody>(gateway.baseUrl, "POST", path, body);
+      expect(status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(json.error, `${path} ${JSON.stringify(body)}`).toMatchObject({ type: "invalid_request_error", param });
+      expect(json.error.message).toMatch(/a member's (rpm|tpm)_limit must be a whole number up to 2147483647/);
+    }
+    expect((await admin(gateway.baseUrl, "GET", "/team/info?team_id=wrapped")).status).toBe(404);
+    const team = await admin<{ team_info: { members_with_roles: { user_id?: string }[] } }>(gateway.baseUrl, "GET", "/team/info?team_id=members");
+    expect(team.json.team_info.members_with_roles.map((m) => m.user_id)).not.toContain("ann");
+
+    const most = 2_147_483_647;
+    expect((await admin(gateway.baseUrl, "POST", "/team/member_add", { team_id: "members", member: { role: "user", user_id: "ann", rpm_limit: most, tpm_limit: most } })).status).toBe(200);
+    const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { team_id: "members", user_id: "ann" });
+    const client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: key.key, maxRetries: 0 });
+    const { response } = await client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "hi" }] }).withResponse();
+    expect(response.headers.get("x-ratelimit-limit-requests")).toBe(String(most));
+    expect(response.headers.get("x-ratelimit-remaining-requests")).toBe(String(most - 1));
+    expect(response.headers.get("x-ratelimit-limit-tokens")).toBe(String(most));
   });
 });

@@ -56,13 +56,31 @@ const CLEARABLE = [
 
 const isMembers = (v: unknown): v is unknown[] => Array.isArray(v);
 
+/**
+ * Team members as sent (`param`: members_with_roles, member), each one's
+ * tpm_limit and rpm_limit held to the bound /team/member_update and the
+ * team's own limits take; the keys service checks the rest of each member.
+ * A member's limits come back in the x-ratelimit-* headers' uint32 fields,
+ * whose wire (split) keeps only a bigger number's low 32 bits: an rpm_limit
+ * of 2^32 + 5 was told to clients as 5.
+ */
+function checkedMembers(members: unknown[], param: string): unknown[] {
+  for (const m of members) {
+    if (!isObject(m)) continue;
+    for (const field of ["tpm_limit", "rpm_limit"]) {
+      if (m[field] !== undefined && m[field] !== null && !isCount(m[field])) throw bad(`${param}: a member's ${field} must be ${COUNT}`, param);
+    }
+  }
+  return members;
+}
+
 /** LiteLLM's team fields from a request body. */
 function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
   const s: MessageInitShape<typeof TeamSettingsSchema> = sharedSettings(b);
   const alias = optional(b, "team_alias", isString, "a string");
   if (alias !== undefined) s.teamAlias = alias;
   const members = optional(b, "members_with_roles", isMembers, "a list of members");
-  if (members !== undefined) s.membersWithRolesJson = JSON.stringify(members);
+  if (members !== undefined) s.membersWithRolesJson = JSON.stringify(checkedMembers(members, "members_with_roles"));
   const blocked = optional(b, "blocked", isBoolean, "true or false");
   if (blocked !== undefined) s.blocked = blocked;
   const aliases = optional(b, "model_aliases", isAliasMap, ALIAS_MAP);
@@ -306,7 +324,7 @@ export async function addTeamMember(ctx: RequestContext): Promise<void> {
   const id = teamId(b["team_id"]);
   // LiteLLM's max_budget_in_team is each added member's budget in the team.
   const budget = optional(b, "max_budget_in_team", isNumber, "a number of dollars");
-  const members = memberList(b).map((m) => (budget !== undefined && isObject(m) ? { ...m, max_budget_in_team: budget } : m));
+  const members = checkedMembers(memberList(b), "member").map((m) => (budget !== undefined && isObject(m) ? { ...m, max_budget_in_team: budget } : m));
   const { team, updatedUsers, memberSpend } = await ctx.options.peers.keys.addTeamMembers({ teamId: id, membersJson: JSON.stringify(members) }, callOptions(ctx));
   keysChanged(ctx);
   // LiteLLM answers the team with the members' users and their memberships (budget and limits in the team).
