@@ -226,15 +226,25 @@ const cacheParams = z.looseObject({
   max_size_in_memory: z.number().int().positive().optional(),
 });
 
+/**
+ * The most a rate limit of a key, team, user, tag or end user (rpm, tpm,
+ * parallel requests) may be, whether a management route or this config
+ * sets it: the keys service keeps them as Postgres integers (a bigger one
+ * failed every /key/generate and /user/new it applied to), and the bound
+ * keeps them well inside the uint32 fields of the services' messages.
+ */
+export const MAX_LIMIT_COUNT = 2_147_483_647;
+const limitCount = z.number().int().nonnegative().max(MAX_LIMIT_COUNT).nullish();
+
 // A key's limits, as litellm_settings' default_key_generate_params and
 // upperbound_key_generate_params give them (a blank value is null: none).
 const keyLimits = {
   max_budget: z.number().nonnegative().nullish(),
   budget_duration: duration.nullish(),
   duration: duration.nullish(),
-  max_parallel_requests: z.number().int().nonnegative().nullish(),
-  tpm_limit: z.number().int().nonnegative().nullish(),
-  rpm_limit: z.number().int().nonnegative().nullish(),
+  max_parallel_requests: limitCount,
+  tpm_limit: limitCount,
+  rpm_limit: limitCount,
 };
 
 const requiredParams = z.array(z.string().min(1)).optional();
@@ -263,9 +273,9 @@ const litellmSettings = z.looseObject({
       max_budget: z.number().nonnegative().nullish(),
       budget_duration: duration.nullish(),
       models: z.array(z.string().min(1)).nullish(),
-      max_parallel_requests: z.number().int().nonnegative().nullish(),
-      tpm_limit: z.number().int().nonnegative().nullish(),
-      rpm_limit: z.number().int().nonnegative().nullish(),
+      max_parallel_requests: limitCount,
+      tpm_limit: limitCount,
+      rpm_limit: limitCount,
       /** Teams any user may join by itself, as a member (/team/available, /team/member_add). */
       available_teams: z.array(z.string().min(1)).optional(),
     })

@@ -9,6 +9,7 @@ export {
   unsetSettings,
   includedFiles,
   loadConfig,
+  MAX_LIMIT_COUNT,
   parseConfig,
   credentialsOf,
   credentialValues,

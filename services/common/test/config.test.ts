@@ -89,6 +89,18 @@ credential_list:
     }
   });
 
+  it("refuses a key's or user's default or bound rate limit past 2147483647, which every key or user made with it failed on, naming it", () => {
+    for (const [section, field, value] of [
+      ["default_key_generate_params", "rpm_limit", 2 ** 32 + 5],
+      ["upperbound_key_generate_params", "tpm_limit", 2 ** 31],
+      ["default_internal_user_params", "max_parallel_requests", 1e30],
+    ] as const) {
+      expect(() => parseConfig(`litellm_settings:\n  ${section}: { ${field}: ${value} }\n`, {}), section).toThrow(`litellm_settings.${section}.${field}`);
+    }
+    const config = parseConfig(`litellm_settings:\n  upperbound_key_generate_params: { rpm_limit: 2147483647 }\n`, {});
+    expect(config.litellm_settings.upperbound_key_generate_params?.rpm_limit).toBe(2_147_483_647);
+  });
+
   it("refuses LiteLLM's route restrictions it does not implement, which ignored would leave those routes open", () => {
     for (const name of ["allowed_routes", "admin_only_routes"]) {
       expect(() => parseConfig(`general_settings:\n  ${name}: ["/chat/completions"]\n`, {})).toThrow(

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
-import { checkStorable, gatewayError } from "@gateway/common";
+import { checkStorable, gatewayError, MAX_LIMIT_COUNT } from "@gateway/common";
 import type { ModelBudget, ModelBudgetsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, asMasterKey, readJsonObject } from "../http.js";
@@ -123,9 +123,8 @@ export const isNumber = (v: unknown): v is number => typeof v === "number" && Nu
 // Limits are kept as Postgres integers. The bound also keeps any count well
 // inside the uint32 fields of the services' messages, whose wire (split)
 // would keep only a bigger number's low 32 bits.
-const MAX_COUNT = 2_147_483_647;
-export const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_COUNT;
-export const COUNT = `a whole number up to ${MAX_COUNT}`;
+export const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_LIMIT_COUNT;
+export const COUNT = `a whole number up to ${MAX_LIMIT_COUNT}`;
 export const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 export const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 export const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
