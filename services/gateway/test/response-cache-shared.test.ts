@@ -109,6 +109,22 @@ describe("a response cache shared between replicas", () => {
     expect(provider.requests).toHaveLength(before + 1);
   });
 
+  it("shares an answer whose cache.ttl runs past any date, and answers one whose ttl is a fraction of a millisecond", async () => {
+    const [a, b] = replicas;
+    // Its expiry, no whole number of milliseconds, once failed the answer with a 500 after the provider was called.
+    const brief = await client(a).chat.completions.create({ ...ask("brief answer"), cache: { ttl: 0.0001 } } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(brief.choices[0]!.message.content).toBe("Echo: brief answer");
+    // Past what an int64 holds, its write to the shared store failed.
+    const first = await client(a).chat.completions.create({ ...ask("lasting answer"), cache: { ttl: 1e300 } } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    // b keeps nothing of its own (no-store), so its hit is the shared store's.
+    const readOnly = { ...ask("lasting answer"), cache: { "no-store": true } } as OpenAI.ChatCompletionCreateParamsNonStreaming;
+    const second = await eventually("a shared hit for the lasting answer", async () => {
+      const answer = await client(b).chat.completions.create(readOnly).withResponse();
+      return cacheKey(answer.response) === null ? undefined : answer;
+    });
+    expect(second.data).toEqual(first);
+  });
+
   it("says at /cache/ping that answers are shared", async () => {
     for (const baseUrl of replicas) {
       expect(await admin(baseUrl, "GET", "/cache/ping")).toMatchObject({ status: 200, json: { status: "healthy", cache_type: "redis", litellm_cache_params: { type: "redis", ttl: 600 } } });

@@ -13,6 +13,13 @@ const MIN_STORE_AGE_MS = 24 * 3600_000;
 /** What the store holds at most, over every replica; past it the oldest answers go first. */
 const SHARED_ANSWER_BYTES = 256 * 2 ** 20;
 
+/**
+ * The latest expiry kept, unix ms (JavaScript's last date): a ttl (the
+ * request's cache.ttl, or the config's) may run past any int64, where
+ * encoding the answer throws.
+ */
+const LAST_EXPIRY_MS = 8.64e15;
+
 /** The store's limits when the cache's ttl is `ttlMs`. */
 export function sharedAnswerLimits(ttlMs: number): StoreLimits {
   return { maxAgeMs: Math.max(MIN_STORE_AGE_MS, ttlMs), maxBytes: SHARED_ANSWER_BYTES };
@@ -93,7 +100,8 @@ export class SharedAnswers {
       unitCost: usage.unitCost,
       usageEstimated: answer.usageEstimated,
       storedAt: BigInt(answer.storedAt),
-      expiresAt: BigInt(answer.expiresAt),
+      // Whole milliseconds: a ttl may be a fraction of one, which BigInt refuses (the request got a 500).
+      expiresAt: BigInt(Math.min(Math.round(answer.expiresAt), LAST_EXPIRY_MS)),
     });
     this.opening()
       .then((store) => store.put(key, toBinary(SharedAnswerSchema, shared)))
