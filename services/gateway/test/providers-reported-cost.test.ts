@@ -1,15 +1,17 @@
+import { createServer } from "node:http";
 import type { FakeProvider } from "@gateway/fake-provider";
 import { eventually } from "@gateway/testing";
 import OpenAI from "openai";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { MASTER_KEY, writeConfig } from "./support/config.js";
-import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+import { MODES, fakeBehindGatewayPerTest, startInMode, type ModeGateway } from "./support/modes.js";
 
 // OpenRouter and Perplexity say in each answer what it cost (OpenRouter's
 // usage.cost, Perplexity's usage.cost.total_cost, their fees and searches
 // included): the ledger and the key's budget take that, unless the
-// deployment sets prices of its own.
+// deployment sets prices of its own. Token counts no call has (negative,
+// past 2^28) are held to what the ledger and the services' uint32s carry.
 const mode = MODES[0]!;
 
 function reportingConfig(fakeUrl: string): string {
@@ -83,5 +85,60 @@ describe("calls booked at the cost their provider reports", () => {
       const { json } = await admin<{ info: { spend: number } }>(gateway.baseUrl, "GET", `/key/info?key=${key.key}`);
       return Math.abs(json.info.spend - 0.08) < 1e-9 ? true : undefined;
     });
+  });
+});
+
+describe("token counts a provider reports that no call has, split", () => {
+  const INPUT = 0.000001;
+  const OUTPUT = 0.000002;
+  // What the provider's next answer says it used.
+  let usage: Record<string, number> = {};
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const answer = { id: "c", object: "chat.completion", created: 1, model: "odd-model", choices: [{ index: 0, message: { role: "assistant", content: "odd" }, finish_reason: "stop" }], usage };
+      res.end(JSON.stringify(answer));
+    });
+  });
+  let gateway: ModeGateway;
+  let client: OpenAI;
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    gateway = await startInMode(
+      MODES[1]!,
+      writeConfig(`
+model_list:
+  - model_name: odd
+    litellm_params: { model: openai/odd-model, api_base: ${url}/v1, api_key: any }
+    model_info: { input_cost_per_token: ${INPUT}, output_cost_per_token: ${OUTPUT} }
+litellm_settings:
+  num_retries: 0
+general_settings:
+  master_key: ${MASTER_KEY}
+`),
+    );
+    client = new OpenAI({ baseURL: `${gateway.baseUrl}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const bookedFor = async (reported: Record<string, number>) => {
+    usage = reported;
+    const { response } = await client.chat.completions.create({ model: "odd", messages: [{ role: "user", content: "count" }] }).withResponse();
+    return gateway.spendLog(response.headers.get("x-litellm-call-id")!);
+  };
+
+  it("books a negative count as none, where its uint32 of four billion left the call without a ledger row", async () => {
+    expect(await bookedFor({ prompt_tokens: -5, completion_tokens: 7, total_tokens: 2 })).toMatchObject({ prompt_tokens: 0, completion_tokens: 7, total_tokens: 7, spend: 7 * OUTPUT });
+  });
+
+  it("books a count past 2^28 as 2^28, priced as booked, where the ledger kept its low 32 bits and the price the whole", async () => {
+    const row = await bookedFor({ prompt_tokens: 10, completion_tokens: 2 ** 32 + 3, total_tokens: 2 ** 32 + 13 });
+    expect(row).toMatchObject({ prompt_tokens: 10, completion_tokens: 2 ** 28, total_tokens: 10 + 2 ** 28 });
+    expect(row["spend"]).toBeCloseTo(10 * INPUT + 2 ** 28 * OUTPUT, 9);
   });
 });

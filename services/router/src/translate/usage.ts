@@ -6,9 +6,19 @@ import type { Json, Usage } from "../providers/provider.js";
 // promptTokenCount includes cached content, and thinking tokens are billed
 // as output.
 
-/** A count a provider reported: the number, or 0 for anything that is not a finite positive one. */
+/**
+ * The most a count a provider reports is taken as: past any real call's,
+ * and small enough that a call's sums of counts (a prompt of input, cache
+ * reads and cache writes; prompt plus completion) stay within the uint32
+ * fields they travel in and the ledger's Postgres integers. A bigger count
+ * reached the ledger as its low 32 bits (split, and over NATS), or as a
+ * number Postgres refused, which left the call without a ledger row.
+ */
+const MOST_REPORTED = 2 ** 28;
+
+/** A count a provider reported: the number, at most MOST_REPORTED, or 0 for anything that is not a finite positive one. */
 export function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.min(value, MOST_REPORTED) : 0;
 }
 
 /**
@@ -88,7 +98,7 @@ export function fromOpenAIUsage(value: unknown): Usage | undefined {
   const reportedCost = dollars(u["cost"]);
   const reasoningTokens = count(((u["completion_tokens_details"] ?? {}) as Json)["reasoning_tokens"]);
   return {
-    promptTokens: u["prompt_tokens"],
+    promptTokens: count(u["prompt_tokens"]),
     completionTokens: count(u["completion_tokens"]),
     cachedTokens: count(details["cached_tokens"]),
     cacheWriteTokens,
