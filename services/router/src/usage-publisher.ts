@@ -67,6 +67,7 @@ export class UsagePublisher {
    * (one write, a few microseconds), and then published.
    */
   publish(event: UsageEventInit, labels: MetricLabels = NO_LABELS): void {
+    keepTokensStorable(event);
     countRequest(event, labels);
     const entry = { id: event.requestId ?? "", data: usageEventCodec.encode(event) };
     this.track(this.send(entry.id, entry.data, this.keep(entry)));
@@ -169,6 +170,26 @@ function remaining(headers: Record<string, string> | undefined, openai: string, 
   const value = headers?.[openai] ?? headers?.[anthropic];
   const n = value === undefined ? NaN : Number(value);
   return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * The most tokens of a kind a ledger row holds: its columns are Postgres
+ * integers. A call's own counts stay far below (the router takes a
+ * provider's count as at most 2^28); the sums booked for finished batches
+ * can pass it, and such a row was refused by Postgres, its cost lost with it
+ * (past 2^32, the event's uint32 fields kept the low bits).
+ */
+export const LEDGER_MOST_TOKENS = 2 ** 31 - 1;
+
+/** Caps the event's token counts at what the ledger holds, in place; its cost stays whole. */
+function keepTokensStorable(event: UsageEventInit): void {
+  const most = LEDGER_MOST_TOKENS;
+  if ((event.totalTokens ?? 0) <= most && (event.promptTokens ?? 0) <= most && (event.cacheReadInputTokens ?? 0) <= most) return;
+  event.promptTokens = Math.min(event.promptTokens ?? 0, most);
+  event.completionTokens = Math.min(event.completionTokens ?? 0, most);
+  event.totalTokens = Math.min(event.totalTokens ?? 0, most);
+  event.cacheReadInputTokens = Math.min(event.cacheReadInputTokens ?? 0, most);
+  event.cacheCreationInputTokens = Math.min(event.cacheCreationInputTokens ?? 0, most);
 }
 
 function countRequest(event: UsageEventInit, labels: MetricLabels): void {

@@ -3,13 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { createLogger, NatsBus } from "@gateway/common";
+import { createLogger, NatsBus, usageEventCodec } from "@gateway/common";
 import { UsageEventSchema } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import { startThrowawayNats, type ThrowawayNats } from "@gateway/testing";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from "vitest";
 import { UsagePublisher } from "../src/index.js";
+import { LEDGER_MOST_TOKENS } from "../src/usage-publisher.js";
 
 const logger = createLogger("publisher-test", "silent");
 const STREAM = "USAGE_OUTBOX_TEST";
@@ -122,4 +123,22 @@ test("counts the events no outbox holds as unsaved until they are published", as
   await memoryOnly.flush();
   expect(memoryOnly.unsaved).toBe(0);
   expect(await stored()).toBe(5);
+});
+
+test("caps token counts at what a ledger row holds, and keeps the cost whole", async () => {
+  // What finished batches booked by one call may sum to: past the ledger's
+  // integers, Postgres refused the row and its cost was lost with it.
+  const p = publisher();
+  const promptTokens = 9 * 2 ** 28;
+  p.publish(create(UsageEventSchema, { requestId: "big-batch", promptTokens, completionTokens: 5, totalTokens: promptTokens + 5, cacheReadInputTokens: promptTokens, cost: 1234.5 }));
+  await p.flush();
+  const nc = await connect({ servers: nats.url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const { state } = await jsm.streams.info(STREAM);
+    const published = usageEventCodec.decode((await jsm.streams.getMessage(STREAM, { seq: state.last_seq }))!.data);
+    expect(published).toMatchObject({ requestId: "big-batch", promptTokens: LEDGER_MOST_TOKENS, completionTokens: 5, totalTokens: LEDGER_MOST_TOKENS, cacheReadInputTokens: LEDGER_MOST_TOKENS, cost: 1234.5 });
+  } finally {
+    await nc.close();
+  }
 });
