@@ -184,12 +184,13 @@ export const LEDGER_MOST_TOKENS = 2 ** 31 - 1;
 /** Caps the event's token counts at what the ledger holds, in place; its cost stays whole. */
 function keepTokensStorable(event: UsageEventInit): void {
   const most = LEDGER_MOST_TOKENS;
-  if ((event.totalTokens ?? 0) <= most && (event.promptTokens ?? 0) <= most && (event.cacheReadInputTokens ?? 0) <= most) return;
-  event.promptTokens = Math.min(event.promptTokens ?? 0, most);
-  event.completionTokens = Math.min(event.completionTokens ?? 0, most);
-  event.totalTokens = Math.min(event.totalTokens ?? 0, most);
-  event.cacheReadInputTokens = Math.min(event.cacheReadInputTokens ?? 0, most);
-  event.cacheCreationInputTokens = Math.min(event.cacheCreationInputTokens ?? 0, most);
+  const { promptTokens = 0, completionTokens = 0, totalTokens = 0, cacheReadInputTokens = 0, cacheCreationInputTokens = 0 } = event;
+  if (promptTokens <= most && completionTokens <= most && totalTokens <= most && cacheReadInputTokens <= most && cacheCreationInputTokens <= most) return;
+  event.promptTokens = Math.min(promptTokens, most);
+  event.completionTokens = Math.min(completionTokens, most);
+  event.totalTokens = Math.min(totalTokens, most);
+  event.cacheReadInputTokens = Math.min(cacheReadInputTokens, most);
+  event.cacheCreationInputTokens = Math.min(cacheCreationInputTokens, most);
 }
 
 function countRequest(event: UsageEventInit, labels: MetricLabels): void {
