@@ -153,4 +153,15 @@ describe("bad input to the management routes, split", () => {
     expect(response.headers.get("x-ratelimit-remaining-requests")).toBe(String(most - 1));
     expect(response.headers.get("x-ratelimit-limit-tokens")).toBe(String(most));
   });
+
+  it("refuses a spend report grouped by a name a plain object holds (__proto__), naming group_by", async () => {
+    // Split, such a name went on as the report's grouping and the call failed to encode: a 500.
+    const days = "start_date=2024-01-01&end_date=2024-01-02";
+    for (const name of ["__proto__", "constructor", "toString"]) {
+      const { status, json } = await admin<ErrorBody>(gateway.baseUrl, "GET", `/global/spend/report?${days}&group_by=${name}`);
+      expect(status, name).toBe(400);
+      expect(json.error, name).toMatchObject({ type: "invalid_request_error", param: "group_by" });
+    }
+    expect((await admin(gateway.baseUrl, "GET", `/global/spend/report?${days}&group_by=model`)).status).toBe(200);
+  });
 });

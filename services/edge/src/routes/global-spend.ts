@@ -8,11 +8,12 @@ import { readableActivity } from "./daily-activity.js";
 // LiteLLM's spend report and top lists, in LiteLLM's response shapes, all
 // served from the accounting service's daily totals.
 
-const GROUP_BY: Record<string, SpendGroupBy> = {
-  team: SpendGroupBy.TEAM,
-  api_key: SpendGroupBy.API_KEY,
-  model: SpendGroupBy.MODEL,
-};
+// A Map, so that a group_by naming a plain object's own property ("__proto__") is no group.
+const GROUP_BY = new Map<string, SpendGroupBy>([
+  ["team", SpendGroupBy.TEAM],
+  ["api_key", SpendGroupBy.API_KEY],
+  ["model", SpendGroupBy.MODEL],
+]);
 
 const MAX_TOP = 1000;
 
@@ -115,9 +116,9 @@ export async function globalSpendReport(ctx: RequestContext): Promise<void> {
     );
     return sendJson(ctx.res, 200, byCustomer(rows));
   }
-  const groupBy = GROUP_BY[groupName];
+  const groupBy = GROUP_BY.get(groupName);
   if (groupBy === undefined) {
-    throw gatewayError(`group_by must be one of ${[...Object.keys(GROUP_BY), "customer"].join(", ")}: ${groupName}`, Code.InvalidArgument, {
+    throw gatewayError(`group_by must be one of ${[...GROUP_BY.keys(), "customer"].join(", ")}: ${groupName}`, Code.InvalidArgument, {
       type: "invalid_request_error",
       param: "group_by",
     });
