@@ -258,7 +258,8 @@ export async function listTeamsV2(ctx: RequestContext): Promise<void> {
   const page = intParam(ctx, "page", 1, MAX_TEAM_PAGE, 1);
   const pageSize = intParam(ctx, "page_size", 10, MAX_TEAM_PAGE_SIZE, 1);
   const sortBy = q.get("sort_by");
-  const sort = sortBy === null ? undefined : TEAM_SORTS[sortBy];
+  // Own properties only: "__proto__" or "toString" is no column.
+  const sort = sortBy !== null && Object.hasOwn(TEAM_SORTS, sortBy) ? TEAM_SORTS[sortBy] : undefined;
   if (sortBy !== null && !sort) throw bad(`sort_by must be one of ${Object.keys(TEAM_SORTS).join(", ")}`, "sort_by");
   const order = q.get("sort_order") ?? "asc";
   if (order !== "asc" && order !== "desc") throw bad("sort_order must be asc or desc", "sort_order");
