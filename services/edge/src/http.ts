@@ -200,3 +200,10 @@ export function pathSegment(text: string): string {
     return text;
   }
 }
+
+/** A name in a management route's path, as pathSegment reads it; a 400 naming `param` for text no store can hold (a NUL), as queryOf's. */
+export function storedPathName(text: string, param: string): string {
+  const name = pathSegment(text);
+  if (!storableText(name)) throw gatewayError(`${param} holds a NUL character`, Code.InvalidArgument, { type: "invalid_request_error", param });
+  return name;
+}

@@ -63,6 +63,10 @@ describe("bad input to the management routes and its neighbours", () => {
     await refused("POST", "/model/new", '{"model_name": "m", "litellm_params": {"model": "openai/x\\u0000"}}', "litellm_params");
     await refused("GET", "/team/info?team_id=%00", undefined, "team_id");
     await refused("GET", "/spend/logs?request_id=a%00", undefined, "request_id");
+    // In a path: a credential's name, a model's id (Postgres refused the statement: a 500).
+    await refused("PATCH", "/credentials/a%00b", "{}", "credential_name");
+    await refused("DELETE", "/credentials/a%00b", undefined, "credential_name");
+    await refused("PATCH", "/model/a%00b/update", "{}", "model_id");
     // A well-paired surrogate is a character like any other.
     expect((await send("POST", "/team/new", JSON.stringify({ team_alias: "rocket 🚀" }))).status).toBe(200);
     expect((await send("GET", "/team/list")).status).toBe(200);

@@ -1,6 +1,6 @@
 import type { CredentialView } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { asAdmin, asMasterKey, pathSegment, sendJson } from "../http.js";
+import { asAdmin, asMasterKey, sendJson, storedPathName } from "../http.js";
 import { adminJson } from "./admin-request.js";
 import { jsonOfBytes } from "./model-admin.js";
 
@@ -10,8 +10,8 @@ import { jsonOfBytes } from "./model-admin.js";
 
 const shown = (view: CredentialView | undefined) => (view ? jsonOfBytes(view.json) : null);
 
-/** The credential name in a path after `prefix`, as sent (it may hold "/", escaped or not). */
-const nameAfter = (ctx: RequestContext, prefix: string) => pathSegment(ctx.path.slice(prefix.length));
+/** The credential name (or model id, `param`) in a path after `prefix`, as sent (it may hold "/", escaped or not). */
+const nameAfter = (ctx: RequestContext, prefix: string, param = "credential_name") => storedPathName(ctx.path.slice(prefix.length), param);
 
 /** POST /credentials: { credential_name, credential_values or model_id, credential_info }. */
 export async function createCredential(ctx: RequestContext): Promise<void> {
@@ -38,7 +38,7 @@ export async function credentialByName(ctx: RequestContext): Promise<void> {
 /** GET /credentials/by_model/{model_id}: the credential values of a deployment, named "{model_name}-credential-{model_id}". */
 export async function credentialByModel(ctx: RequestContext): Promise<void> {
   await asAdmin(ctx);
-  const { credential } = await ctx.options.peers.router.getCredential({ of: { case: "modelId", value: nameAfter(ctx, "/credentials/by_model/") } }, asMasterKey(ctx));
+  const { credential } = await ctx.options.peers.router.getCredential({ of: { case: "modelId", value: nameAfter(ctx, "/credentials/by_model/", "model_id") } }, asMasterKey(ctx));
   sendJson(ctx.res, 200, shown(credential));
 }
 

@@ -2,7 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError, readsAll } from "@gateway/common";
 import type { EndpointHealth } from "@gateway/proto/router/v1/router_pb.js";
 import type { RequestContext } from "../context.js";
-import { asAdmin, asMasterKey, asViewer, callerOf, pathSegment, queryOf, sendJson } from "../http.js";
+import { asAdmin, asMasterKey, asViewer, callerOf, queryOf, sendJson, storedPathName } from "../http.js";
 import { adminJson } from "./admin-request.js";
 
 // LiteLLM's model management routes (/model/new, /model/update,
@@ -41,7 +41,7 @@ export async function updateModel(ctx: RequestContext): Promise<void> {
 export async function patchModel(ctx: RequestContext): Promise<void> {
   await asAdmin(ctx);
   const { raw } = await adminJson(ctx);
-  await update(ctx, pathSegment(ctx.path.slice("/model/".length, -"/update".length)), raw);
+  await update(ctx, storedPathName(ctx.path.slice("/model/".length, -"/update".length), "model_id"), raw);
 }
 
 /** POST /model/delete: { id }. */
