@@ -100,14 +100,16 @@ const SPEND_OF = { keyHashes: "spend", teamIds: "teamSpend", endUsers: "endUserS
 /**
  * What the ledger holds for each key hash, team id or end user, asked with
  * the edge's master key once the keys service has let the caller see them,
- * in as many calls as KeySpend needs.
+ * in as many calls as KeySpend needs. A Map, since a team or an end user may
+ * be named "__proto__": a plain object gave that one Object.prototype as its
+ * spend.
  */
-export async function ledgerSpend(ctx: RequestContext, of: keyof typeof SPEND_OF, ids: string[]): Promise<Record<string, number>> {
+export async function ledgerSpend(ctx: RequestContext, of: keyof typeof SPEND_OF, ids: string[]): Promise<Map<string, number>> {
   const asks = [];
   for (let i = 0; i < ids.length; i += MAX_SPEND_IDS) {
     asks.push(ctx.options.peers.accounting.keySpend({ [of]: ids.slice(i, i + MAX_SPEND_IDS) }, asMasterKey(ctx)));
   }
-  return Object.assign({}, ...(await Promise.all(asks)).map((answer) => answer[SPEND_OF[of]])) as Record<string, number>;
+  return new Map((await Promise.all(asks)).flatMap((answer) => Object.entries(answer[SPEND_OF[of]])));
 }
 
 /** A field of the body that `check` accepts; absent or null: undefined. */

@@ -78,7 +78,7 @@ function customerInfo(c: Customer, spend: number) {
 /** What each customer has spent: its budget period's with a budget, otherwise the ledger's over requests made for it. */
 export async function spendOfCustomers(ctx: RequestContext, customers: Customer[]): Promise<number[]> {
   const ledger = await ledgerSpend(ctx, "endUsers", customers.filter((c) => c.spend === undefined).map((c) => c.userId));
-  return customers.map((c) => c.spend ?? ledger[c.userId] ?? 0);
+  return customers.map((c) => c.spend ?? ledger.get(c.userId) ?? 0);
 }
 
 async function shown(ctx: RequestContext, customers: Customer[]) {

@@ -150,7 +150,7 @@ export function keyInfo(k: VirtualKey, spend: number) {
 export async function spendOf(ctx: RequestContext, keys: VirtualKey[]): Promise<number[]> {
   const hashesOf = (k: VirtualKey) => [k.keyHash, ...k.previousKeyHashes];
   const ledger = await ledgerSpend(ctx, "keyHashes", keys.filter((k) => k.spend === undefined).flatMap(hashesOf));
-  return keys.map((k) => k.spend ?? hashesOf(k).reduce((sum, hash) => sum + (ledger[hash] ?? 0), k.spendOffset));
+  return keys.map((k) => k.spend ?? hashesOf(k).reduce((sum, hash) => sum + (ledger.get(hash) ?? 0), k.spendOffset));
 }
 
 async function withSpend(ctx: RequestContext, key: VirtualKey) {

@@ -112,7 +112,7 @@ export async function spendOfOrganizations(ctx: RequestContext, organizations: O
     ledgerSpend(ctx, "teamIds", unbudgeted.flatMap((o) => o.teamIds)),
     ledgerSpend(ctx, "keyHashes", unbudgeted.flatMap((o) => o.keyHashes)),
   ]);
-  const sum = (ids: string[], spend: Record<string, number>) => ids.reduce((total, id) => total + (spend[id] ?? 0), 0);
+  const sum = (ids: string[], spend: Map<string, number>) => ids.reduce((total, id) => total + (spend.get(id) ?? 0), 0);
   return organizations.map((o) => o.spend ?? sum(o.teamIds, teams) + sum(o.keyHashes, keys));
 }
 

@@ -149,7 +149,7 @@ export function teamInfo(t: Team, spend: number) {
  */
 export async function spendOfTeams(ctx: RequestContext, teams: Team[]): Promise<number[]> {
   const ledger = await ledgerSpend(ctx, "teamIds", teams.filter((t) => t.spend === undefined).map((t) => t.teamId));
-  return teams.map((t) => t.spend ?? ledger[t.teamId] ?? 0);
+  return teams.map((t) => t.spend ?? ledger.get(t.teamId) ?? 0);
 }
 
 async function withSpend(ctx: RequestContext, team: Team) {

@@ -30,7 +30,7 @@ export function userInfo(u: User, spend: number) {
  */
 export async function userSpend(ctx: RequestContext, users: { user: User; keyHashes: string[] }[]): Promise<number[]> {
   const ledger = await ledgerSpend(ctx, "keyHashes", users.filter((u) => u.user.spend === undefined).flatMap((u) => u.keyHashes));
-  return users.map((u) => u.user.spend ?? u.keyHashes.reduce((sum, hash) => sum + (ledger[hash] ?? 0), 0));
+  return users.map((u) => u.user.spend ?? u.keyHashes.reduce((sum, hash) => sum + (ledger.get(hash) ?? 0), 0));
 }
 
 /** Users as lists show them, each with its spend and how many keys it has. */
