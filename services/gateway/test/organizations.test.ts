@@ -111,6 +111,12 @@ function organizationTests(mode: (typeof MODES)[number]): void {
     // The older form answers those that exist.
     const older = await admin<OrganizationJson[]>(baseUrl, "POST", "/organization/info", { organizations: [id, "no-such-org"] });
     expect(older.json.map((o) => o.organization_alias)).toEqual(["Acme Inc"]);
+    // At most 100 names a call, each a call to the keys service (ten thousand held it for seconds).
+    const most = await admin<OrganizationJson[]>(baseUrl, "POST", "/organization/info", { organizations: [id, ...Array<string>(99).fill("no-such-org")] });
+    expect(most.json.map((o) => o.organization_alias)).toEqual(["Acme Inc"]);
+    const tooMany = await admin<{ error: { param: string } }>(baseUrl, "POST", "/organization/info", { organizations: [id, ...Array<string>(100).fill("no-such-org")] });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.json.error.param).toBe("organizations");
 
     const deleted = await call<OrganizationJson[]>(MASTER_KEY, "DELETE", "/organization/delete", { organization_ids: [id] });
     expect(deleted.status).toBe(200);

@@ -129,6 +129,10 @@ async function shownWhole(ctx: RequestContext, { organization, teams, memberSpen
   return view!;
 }
 
+// Each organization named is a call to the keys service: ten thousand held it
+// (and every other management call) for seconds. As /v2/key/info's keys.
+const MAX_INFO_IDS = 100;
+
 const getOrganization = (ctx: RequestContext, id: string) => ctx.options.peers.keys.getOrganization({ organizationId: id }, callOptions(ctx));
 
 export async function newOrganization(ctx: RequestContext): Promise<void> {
@@ -172,6 +176,7 @@ export async function organizationInfoRoute(ctx: RequestContext): Promise<void> 
 export async function organizationsInfo(ctx: RequestContext): Promise<void> {
   const ids = optional(await body(ctx), "organizations", isStrings, "a list of organization ids") ?? [];
   if (ids.length === 0) throw bad("organizations is required", "organizations");
+  if (ids.length > MAX_INFO_IDS) throw bad(`organizations may name at most ${MAX_INFO_IDS} organizations`, "organizations");
   const found = await Promise.all(ids.map((id) => unlessMissing(getOrganization(ctx, id))));
   sendJson(ctx.res, 200, await Promise.all(found.flatMap((o) => (o === undefined ? [] : [shownWhole(ctx, o)]))));
 }
