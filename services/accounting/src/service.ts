@@ -1,5 +1,5 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { requireMasterKey } from "@gateway/common";
+import { gatewayError, requireMasterKey } from "@gateway/common";
 import { AccountingService, SpendGroupBy, type ListSpendLogsRequest } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { ENTITY_TYPES, type EntityType } from "./db/schema.js";
 import { MAX_LIST_LIMIT, type Ledger, type SpendLogFilters } from "./ledger.js";
@@ -60,7 +60,7 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
     }),
     spendReport: admin(async (request) => {
       if (request.startDate === "" || request.endDate === "") {
-        throw new ConnectError("start_date and end_date are required", Code.InvalidArgument);
+        throw badDay(request.startDate === "" ? "start_date" : "end_date", "start_date and end_date are required");
       }
       const grouping = GROUPINGS[request.groupBy];
       if (grouping === undefined) throw new ConnectError(`group_by ${request.groupBy} is not known`, Code.InvalidArgument);
@@ -132,11 +132,14 @@ function topLimit(limit: number): number {
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
+/** A day parameter refused, named in the error, as the edge's own checks name theirs. */
+const badDay = (param: string, message: string) => gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
+
 function checkedDay(name: string, value: string): string {
   // Date.parse accepts 2026-02-31; the round trip does not. Postgres's dates have no year 0000.
   const ms = Date.parse(`${value}T00:00:00Z`);
   if (!DAY.test(value) || Number.isNaN(ms) || isoDay(dayOf(ms)) !== value || value.startsWith("0000")) {
-    throw new ConnectError(`${name} is not a day in the form YYYY-MM-DD from 0001-01-01: ${value}`, Code.InvalidArgument);
+    throw badDay(name, `${name} is not a day in the form YYYY-MM-DD from 0001-01-01: ${value}`);
   }
   return value;
 }

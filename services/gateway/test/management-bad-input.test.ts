@@ -185,4 +185,18 @@ describe("bad input to the management routes, split", () => {
     }
     expect((await admin(gateway.baseUrl, "GET", `/global/spend/report?${days}&group_by=model`)).status).toBe(200);
   });
+
+  it("names the day a spend report was refused for", async () => {
+    // The accounting service's refusals named no parameter.
+    for (const [query, param] of [
+      ["end_date=2024-01-02", "start_date"],
+      ["start_date=2024-01-01", "end_date"],
+      ["start_date=2024-02-30&end_date=2024-03-01", "start_date"],
+      ["start_date=2024-01-01&end_date=tomorrow", "end_date"],
+    ] as const) {
+      const { status, json } = await admin<ErrorBody>(gateway.baseUrl, "GET", `/global/spend/report?${query}`);
+      expect(status, query).toBe(400);
+      expect(json.error, query).toMatchObject({ type: "invalid_request_error", param });
+    }
+  });
 });
