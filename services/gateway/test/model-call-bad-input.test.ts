@@ -1,10 +1,11 @@
 import { generateKeyPairSync } from "node:crypto";
-import type { FakeProvider } from "@gateway/fake-provider";
+import { startFakeProvider, type FakeProvider } from "@gateway/fake-provider";
 import OpenAI from "openai";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
-import { MASTER_KEY, writeConfig } from "./support/config.js";
+import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
 import { MODES, fakeBehindGatewayPerTest, type ModeGateway } from "./support/modes.js";
+import { ProcessGroup, type GatewayProcess } from "./support/processes.js";
 import { vertexServiceAccount } from "./support/vertex.js";
 
 // Input to the model-call routes that once held the gateway up or broke it
@@ -22,6 +23,21 @@ model_list:
     litellm_params: { model: vertex_ai/text-embedding-005, api_base: ${fakeUrl}, vertex_credentials: '${serviceAccount}' }
   - model_name: gpt
     litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+litellm_settings:
+  num_retries: 0
+general_settings:
+  master_key: ${MASTER_KEY}
+`);
+}
+
+/** An OpenAI deployment and a Bedrock Converse one on the fake. */
+function bedrockConfig(fakeUrl: string): string {
+  return writeConfig(`
+model_list:
+  - model_name: gpt
+    litellm_params: { model: openai/gpt-4o-mini, api_base: ${fakeUrl}/v1, api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: llama-bedrock
+    litellm_params: { model: bedrock/converse/meta.llama3-70b-instruct-v1:0, api_base: ${fakeUrl}, api_key: os.environ/FAKE_PROVIDER_KEY }
 litellm_settings:
   num_retries: 0
 general_settings:
@@ -134,6 +150,43 @@ describe("bad input to the model-call routes", () => {
       expect((embeddings as Response).status).toBe(200);
       expect(statuses.length).toBeGreaterThan(0);
       expect(statuses.filter((status) => status !== 200)).toEqual([]);
+    });
+  });
+
+  describe("a gateway process", () => {
+    // Its own process, so a request that holds its event loop cannot hold
+    // the test's clock too, and the test's timeout sees it.
+    const processes = new ProcessGroup();
+    let provider: FakeProvider;
+    let gateway: GatewayProcess;
+    beforeAll(async () => {
+      provider = await startFakeProvider({ behavior: { requireApiKey: PROVIDER_KEY } });
+      gateway = await processes.start("all", { configPath: bedrockConfig(provider.url), env: { FAKE_PROVIDER_KEY: PROVIDER_KEY } });
+    });
+    afterAll(async () => {
+      await processes.close();
+      await provider?.close();
+    });
+
+    it("answers at once a provider error that quotes back a long value of the client's, and goes on serving", async () => {
+      // Bedrock's validation errors quote the value they refuse. Looking for
+      // a masked key in that text tried a pattern from each of its characters
+      // to the end of the word: half a megabyte of role held the gateway's
+      // event loop for minutes, every other client's call with it.
+      const role = "x".repeat(2 ** 19);
+      const res = await fetch(`${gateway.url}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": MASTER_KEY, "content-type": "application/json" },
+        body: JSON.stringify({ model: "llama-bedrock", max_tokens: 10, messages: [{ role, content: "hi" }] }),
+        signal: AbortSignal.timeout(20_000),
+      });
+      expect(res.status).toBe(400);
+      const { error } = (await res.json()) as { error: { type: string; message: string } };
+      expect(error.type).toBe("invalid_request_error");
+      expect(error.message).toBe(`bedrock error: 1 validation error detected: Value '${role}' at 'messages.1.member.role' failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]`);
+      const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+      const plain = await client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "still here" }] });
+      expect(plain.choices[0]!.message.content).toBe("Echo: still here");
     });
   });
 });

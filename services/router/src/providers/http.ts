@@ -22,8 +22,11 @@ export interface UpstreamRequest {
 
 // A key as providers echo it masked ("Incorrect API key provided:
 // gsk_ab**********wxyz", xAI's "xai-ab****"): its first and last characters
-// around a run of asterisks, whatever the key's prefix.
-const MASKED_KEY = /[A-Za-z0-9_-]*\*{3,}[A-Za-z0-9_*-]*/g;
+// around a run of asterisks, whatever the key's prefix. A match starts only
+// where a word does: tried at every character of a long word without
+// asterisks (a client's value a provider quotes back), the pattern scanned
+// to the word's end each time, seconds of the event loop for 100 KB.
+const MASKED_KEY = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]*\*{3,}[A-Za-z0-9_*-]*/g;
 
 /** Removes the deployment's key (and any other `secrets`), anything shaped like a key, and masked echoes of a key from provider text. */
 function scrub(text: string, ...secrets: (string | undefined)[]): string {
