@@ -146,6 +146,10 @@ describe("OpenAI chat request to Anthropic Messages", () => {
     expect(() => toAnthropicRequest(audio, "m", false)).toThrow(/input_audio/);
     const badArgs = { messages: [{ role: "assistant", tool_calls: [{ id: "a", function: { name: "f", arguments: "{nope" } }] }] };
     expect(() => toAnthropicRequest(badArgs, "m", false)).toThrow(/arguments/);
+    // JSON can make an object whose toString is not a function; String() of it threw a TypeError, a 500.
+    const junk = JSON.parse('{"toString":1}') as Json;
+    expect(() => toAnthropicRequest({ messages: [{ role: "user", content: [{ type: junk }] }] }, "m", false)).toThrow('"{"toString":1}"');
+    expect(() => toAnthropicRequest({ messages: [{ role: junk, content: "hi" }] }, "m", false)).toThrow('"{"toString":1}"');
   });
 });
 

@@ -145,6 +145,14 @@ describe("Anthropic Messages request to Bedrock Converse", () => {
     expect(refused({ messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/bmp", data: "x" } }] }] })).toMatch(/image\/bmp/);
     expect(refused({ messages: [{ role: "user", content: [{ type: "search_result", content: [] }] }] })).toMatch(/search_result/);
     expect(refused({ messages: [{ role: "user", content: "hi" }], tools: [{ type: "web_search_20250305", name: "web_search" }] })).toMatch(/web_search_20250305/);
+    // JSON can make an object whose toString is not a function; String() of it threw a TypeError, a 500.
+    const junk = JSON.parse('{"toString":1}') as Json;
+    expect(refused({ messages: [{ role: "user", content: [{ type: junk }] }] })).toContain('"{"toString":1}"');
+    expect(refused({ messages: [{ role: "user", content: [{ type: "image", source: { type: junk } }] }] })).toContain('{"toString":1}');
+    expect(refused({ messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: junk, data: "x" } }] }] })).toContain('{"toString":1}');
+    // A media type that names a property every object has is no format either.
+    expect(refused({ messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "constructor", data: "x" } }] }] })).toMatch(/images of type constructor/);
+    expect(refused({ messages: [{ role: "user", content: "hi" }], tools: [{ type: junk, name: "t" }] })).toContain('{"toString":1}');
   });
 });
 

@@ -87,6 +87,10 @@ describe("OpenAI chat request to Gemini generateContent", () => {
     expect(() => toGeminiRequest({ messages: [{ role: "tool", tool_call_id: "x", content: "1" }] }, "gemini-2.5-flash")).toThrow(/tool_call_id/);
     const byUrl = { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://x/cat.png" } }] }] };
     expect(() => toGeminiRequest(byUrl, "gemini-2.5-flash")).toThrow(/data: URLs/);
+    // JSON can make an object whose toString is not a function; String() of it threw a TypeError, a 500.
+    const junk = JSON.parse('{"toString":1}') as Json;
+    expect(() => toGeminiRequest({ messages: [{ role: "user", content: [{ type: junk }] }] }, "gemini-2.5-flash")).toThrow('"{"toString":1}"');
+    expect(() => toGeminiRequest({ messages: [{ role: junk, content: "hi" }] }, "gemini-2.5-flash")).toThrow('"{"toString":1}"');
   });
 });
 

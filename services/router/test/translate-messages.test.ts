@@ -106,6 +106,17 @@ describe("Anthropic Messages request to OpenAI chat", () => {
     expect(() => toChatRequest(serverTool, true, "openai")).toThrow(/web_search_20250305/);
   });
 
+  it("quotes a type or role that is an object as JSON when it refuses it", () => {
+    // JSON can make an object whose toString is not a function; String() of it threw a TypeError, a 500.
+    const junk = JSON.parse('{"toString":1}') as Json;
+    const body = (message: Json) => ({ model: "m", max_tokens: 5, messages: [message] });
+    expect(() => toChatRequest(body({ role: "user", content: [{ type: junk }] }), false, "openai")).toThrow('"{"toString":1}"');
+    expect(() => toChatRequest(body({ role: junk, content: "hi" }), false, "openai")).toThrow('"{"toString":1}"');
+    expect(() => toChatRequest({ ...body({ role: "user", content: "hi" }), tools: [{ type: junk, name: "t" }] }, false, "openai")).toThrow('{"toString":1}');
+    const image = toChatRequest(body({ role: "user", content: [{ type: "image", source: { type: "base64", media_type: junk, data: "eA==" } }] }), false, "openai");
+    expect(image["messages"]).toEqual([{ role: "user", content: [{ type: "image_url", image_url: { url: 'data:{"toString":1};base64,eA==' } }] }]);
+  });
+
   it("marks failed tool results and turns images and documents into parts", () => {
     const request = toChatRequest(
       {

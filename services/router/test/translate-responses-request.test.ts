@@ -173,4 +173,13 @@ describe("Responses request to OpenAI chat", () => {
     expect(refusal({ model: "m", input: [{ role: "user", content: [{ type: "input_image", file_id: "file-1" }] }] }).param).toBe("input");
     expect(refusal({ model: "m", input: [{ role: "user", content: [{ type: "input_audio" }] }] }).message).toContain('"input_audio"');
   });
+
+  it("quotes a type or role that is an object as JSON when it refuses it", () => {
+    // JSON can make an object whose toString is not a function; String() of it threw a TypeError, a 500.
+    const junk = JSON.parse('{"toString":1}') as Json;
+    expect(refusal({ model: "m", input: [{ type: junk }] })).toMatchObject({ param: "input", message: expect.stringContaining('"{"toString":1}"') });
+    expect(refusal({ model: "m", input: [{ role: junk, content: "hi" }] })).toMatchObject({ param: "input", message: expect.stringContaining('{"toString":1}') });
+    expect(refusal({ model: "m", input: [{ role: "user", content: [{ type: junk }] }] })).toMatchObject({ param: "input", message: expect.stringContaining('{"toString":1}') });
+    expect(refusal({ model: "m", input: "hi", tools: [{ type: junk }] })).toMatchObject({ param: "tools", message: expect.stringContaining('{"toString":1}') });
+  });
 });

@@ -1,5 +1,5 @@
 import type { Json, OpenAIBody } from "../providers/provider.js";
-import { badRequest, isJson, jsonArray, parseArguments, parseDataUrl, str } from "./content.js";
+import { badRequest, isJson, jsonArray, parseArguments, parseDataUrl, shown, str } from "./content.js";
 import { jsonOutputChoice, jsonOutputTool } from "./json-output-tool.js";
 import { anthropicThinking } from "./reasoning.js";
 
@@ -64,7 +64,7 @@ function contentBlocks(content: unknown): Json[] {
       if (text !== "") blocks.push(withCache({ type: "text", text }, part));
     } else if (type === "image_url") blocks.push(withCache(imageBlock(part), part));
     else if (type === "file") blocks.push(withCache(documentBlock(part), part));
-    else throw badRequest(`content parts of type "${String(type)}" are not supported by anthropic models`, "messages");
+    else throw badRequest(`content parts of type "${shown(type)}" are not supported by anthropic models`, "messages");
   }
   return blocks;
 }
@@ -128,7 +128,7 @@ function conversationOf(messages: unknown): Conversation {
       const blocks = [...thinkingBlocks(message["thinking_blocks"]), ...contentBlocks(message["content"]), ...toolUseBlocks(message["tool_calls"])];
       addTurn(conversation, "assistant", blocks, message);
     } else if (role === "tool") addTurn(conversation, "user", [toolResultBlock(message)], message);
-    else throw badRequest(`messages with role "${String(role)}" are not supported by anthropic models`, "messages");
+    else throw badRequest(`messages with role "${shown(role)}" are not supported by anthropic models`, "messages");
   }
   return conversation;
 }

@@ -11,6 +11,15 @@ export function jsonArray(value: unknown): Json[] {
   return Array.isArray(value) ? value.filter(isJson) : [];
 }
 
+/**
+ * A client's value as an error message quotes it: a string as it is,
+ * anything else as JSON. String() throws on an object whose toString is not
+ * a function, which a request's JSON can make ({"toString": 1}).
+ */
+export function shown(value: unknown): string {
+  return typeof value === "string" ? value : String(JSON.stringify(value));
+}
+
 export function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }

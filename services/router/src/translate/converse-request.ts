@@ -1,5 +1,5 @@
 import type { Json } from "../providers/provider.js";
-import { badRequest, isJson, jsonArray, str } from "./content.js";
+import { badRequest, isJson, jsonArray, shown, str } from "./content.js";
 
 // An Anthropic Messages request as a Bedrock Converse request, for bedrock/
 // deployments: OpenAI chat requests reach it through toAnthropicRequest, and
@@ -30,10 +30,11 @@ interface Documents {
 
 function base64Source(block: Json, formats: Record<string, string>, kind: string): { format: string; source: Json } {
   const source = isJson(block["source"]) ? block["source"] : {};
-  if (source["type"] !== "base64") throw badRequest(`bedrock takes ${kind}s as base64 data, not as ${String(source["type"])}`, "messages");
-  const mediaType = String(source["media_type"]);
-  const format = formats[mediaType];
-  if (format === undefined) throw badRequest(`bedrock does not take ${kind}s of type ${mediaType}`, "messages");
+  if (source["type"] !== "base64") throw badRequest(`bedrock takes ${kind}s as base64 data, not as ${shown(source["type"])}`, "messages");
+  const mediaType = source["media_type"];
+  // Own keys alone: "constructor" would find Object's.
+  const format = typeof mediaType === "string" && Object.hasOwn(formats, mediaType) ? formats[mediaType] : undefined;
+  if (format === undefined) throw badRequest(`bedrock does not take ${kind}s of type ${shown(mediaType)}`, "messages");
   return { format, source: { bytes: source["data"] } };
 }
 
@@ -41,7 +42,7 @@ function base64Source(block: Json, formats: Record<string, string>, kind: string
 function documentSource(block: Json): { format: string; source: Json } {
   const source = isJson(block["source"]) ? block["source"] : {};
   if (source["type"] === "text") return { format: "txt", source: { text: str(source["data"]) ?? "" } };
-  if (source["type"] !== "base64") throw badRequest(`bedrock takes documents as base64 data or plain text, not as ${String(source["type"])}`, "messages");
+  if (source["type"] !== "base64") throw badRequest(`bedrock takes documents as base64 data or plain text, not as ${shown(source["type"])}`, "messages");
   return base64Source(block, DOCUMENT_FORMATS, "document");
 }
 
@@ -75,7 +76,7 @@ function contentBlock(block: Json, documents: Documents): Json {
     case "redacted_thinking":
       return { reasoningContent: { redactedContent: block["data"] } };
     default:
-      throw badRequest(`content blocks of type "${String(block["type"])}" are not supported by bedrock models`, "messages");
+      throw badRequest(`content blocks of type "${shown(block["type"])}" are not supported by bedrock models`, "messages");
   }
 }
 
@@ -93,7 +94,7 @@ function contentBlocks(content: unknown, documents: Documents): Json[] {
 function toolConfig(tools: unknown, choice: unknown): Json {
   const specs: Json[] = [];
   for (const tool of jsonArray(tools)) {
-    if (tool["type"] !== undefined && tool["type"] !== "custom") throw badRequest(`tools of type "${String(tool["type"])}" are not supported by bedrock models`, "tools");
+    if (tool["type"] !== undefined && tool["type"] !== "custom") throw badRequest(`tools of type "${shown(tool["type"])}" are not supported by bedrock models`, "tools");
     const schema = isJson(tool["input_schema"]) ? tool["input_schema"] : { type: "object", properties: {} };
     specs.push({ toolSpec: { name: tool["name"], ...(typeof tool["description"] === "string" && { description: tool["description"] }), inputSchema: { json: schema } } });
     if (isJson(tool["cache_control"])) specs.push(CACHE_POINT);

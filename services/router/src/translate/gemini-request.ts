@@ -1,5 +1,5 @@
 import type { Json, OpenAIBody } from "../providers/provider.js";
-import { badRequest, isJson, jsonArray, parseArguments, parseDataUrl, str } from "./content.js";
+import { badRequest, isJson, jsonArray, parseArguments, parseDataUrl, shown, str } from "./content.js";
 import { geminiThinkingConfig } from "./reasoning.js";
 import { signatureFor } from "./thought-signatures.js";
 
@@ -54,7 +54,7 @@ function parts(content: unknown): Json[] {
     if (part["type"] === "text") return part["text"] === "" ? [] : [{ text: str(part["text"]) ?? "" }];
     if (part["type"] === "image_url") return [imagePart(part)];
     if (part["type"] === "file") return [filePart(part)];
-    throw badRequest(`content parts of type "${String(part["type"])}" are not supported by gemini models`, "messages");
+    throw badRequest(`content parts of type "${shown(part["type"])}" are not supported by gemini models`, "messages");
   });
 }
 
@@ -127,7 +127,7 @@ function contents(messages: unknown, providerModel: string): { system: Json[]; c
       const answer = functionResponsePart(message, names);
       answers.set(answer, str(message["tool_call_id"])!);
       add("user", [answer]);
-    } else throw badRequest(`messages with role "${String(role)}" are not supported by gemini models`, "messages");
+    } else throw badRequest(`messages with role "${shown(role)}" are not supported by gemini models`, "messages");
   }
   if (answers.size > 1) inCallOrder(turns, names, answers);
   return { system, contents: turns };

@@ -1,6 +1,6 @@
 import { clientJson } from "@gateway/common";
 import type { Json, OpenAIBody } from "../providers/provider.js";
-import { badRequest, isJson, jsonArray, str } from "./content.js";
+import { badRequest, isJson, jsonArray, shown, str } from "./content.js";
 import { unsupportedParam } from "./params.js";
 import { effortForBudget } from "./reasoning.js";
 
@@ -48,9 +48,9 @@ function reasoningEffort(thinking: Json, provider: string, providerModel: string
 
 function sourceUrl(block: Json): string {
   const source = (block["source"] ?? {}) as Json;
-  if (source["type"] === "base64") return `data:${String(source["media_type"])};base64,${String(source["data"])}`;
+  if (source["type"] === "base64") return `data:${shown(source["media_type"])};base64,${shown(source["data"])}`;
   if (source["type"] === "url" && typeof source["url"] === "string") return source["url"];
-  throw badRequest(`${String(block["type"])} blocks need a base64 or url source for this model`, "messages");
+  throw badRequest(`${shown(block["type"])} blocks need a base64 or url source for this model`, "messages");
 }
 
 /**
@@ -74,7 +74,7 @@ function userPart(block: Json): Json {
     const text = documentText(block);
     return text === undefined ? { type: "file", file: { file_data: sourceUrl(block) } } : { type: "text", text };
   }
-  throw badRequest(`content blocks of type "${String(type)}" are not supported for this model`, "messages");
+  throw badRequest(`content blocks of type "${shown(type)}" are not supported for this model`, "messages");
 }
 
 /**
@@ -140,7 +140,7 @@ function assistantMessage(content: unknown): Json {
 function tools(value: unknown): Json[] {
   return jsonArray(value).map((tool) => {
     // Anthropic's server tools (web search, code execution, …) run only on Anthropic.
-    if (tool["type"] !== undefined && tool["type"] !== "custom") throw badRequest(`tools of type "${String(tool["type"])}" are not supported for this model`, "tools");
+    if (tool["type"] !== undefined && tool["type"] !== "custom") throw badRequest(`tools of type "${shown(tool["type"])}" are not supported for this model`, "tools");
     return {
       type: "function",
       function: {
@@ -178,7 +178,7 @@ export function toChatRequest(body: Json, dropParams: boolean, provider: string,
   for (const message of jsonArray(body["messages"])) {
     if (message["role"] === "user") messages.push(...userMessages(message["content"]));
     else if (message["role"] === "assistant") messages.push(assistantMessage(message["content"]));
-    else throw badRequest(`messages.role must be user or assistant, not "${String(message["role"])}"`, "messages");
+    else throw badRequest(`messages.role must be user or assistant, not "${shown(message["role"])}"`, "messages");
   }
   const chat: OpenAIBody = { model: body["model"], messages };
   if (body["max_tokens"] !== undefined) chat[isOpenAIReasoningModel(provider, providerModel) ? "max_completion_tokens" : "max_tokens"] = body["max_tokens"];

@@ -2,7 +2,7 @@ import type { ConnectError } from "@connectrpc/connect";
 import { clientJson } from "@gateway/common";
 import type { Json, OpenAIBody } from "../providers/provider.js";
 import { thinkingCarried } from "./carried-thinking.js";
-import { badRequest, isJson, jsonArray, str } from "./content.js";
+import { badRequest, isJson, jsonArray, shown, str } from "./content.js";
 import { isOpenAIReasoningModel } from "./messages-request.js";
 import { unsupported, unsupportedParam } from "./params.js";
 
@@ -55,7 +55,7 @@ function unsupportedTool(type: string, provider: string): ConnectError {
 }
 
 function unsupportedPart(part: Json): ConnectError {
-  return badRequest(`content parts of type "${String(part["type"])}" are not supported for this model`, "input");
+  return badRequest(`content parts of type "${shown(part["type"])}" are not supported for this model`, "input");
 }
 
 /** The text of a text or refusal part (a refusal read back is what the model said); undefined for other parts. */
@@ -115,7 +115,7 @@ function message(item: Json): Json {
   const role = item["role"];
   if (role === "assistant") return { role, content: joinedText(item["content"]) };
   if (role === "user" || role === "system" || role === "developer") return { role, content: messageContent(item["content"]) };
-  throw badRequest(`input message role must be user, assistant, system or developer, not "${String(role)}"`, "input");
+  throw badRequest(`input message role must be user, assistant, system or developer, not "${shown(role)}"`, "input");
 }
 
 /**
@@ -154,7 +154,7 @@ function inputMessages(input: unknown, keepsThinking: boolean): Json[] {
     else if (type === "function_call") addFunctionCall(messages, item);
     else if (type === "function_call_output") messages.push({ role: "tool", tool_call_id: item["call_id"], content: joinedText(item["output"]) });
     else if (type === "reasoning") thinking = keepsThinking ? (thinkingCarried(item["encrypted_content"]) ?? thinking) : undefined;
-    else throw badRequest(`input items of type "${String(type)}" are not supported for this model`, "input");
+    else throw badRequest(`input items of type "${shown(type)}" are not supported for this model`, "input");
     // The thinking goes with the assistant turn that follows it, and with nothing after another message.
     if (messages.length > before || type === "function_call") {
       const last = messages.at(-1)!;
@@ -187,7 +187,7 @@ function chatTools(value: unknown, dropParams: boolean, provider: string): Json[
   const tools: Json[] = [];
   for (const tool of jsonArray(value)) {
     if (tool["type"] === "function") tools.push(functionTool(tool));
-    else if (!dropParams) throw unsupportedTool(String(tool["type"]), provider);
+    else if (!dropParams) throw unsupportedTool(shown(tool["type"]), provider);
   }
   return tools;
 }
