@@ -188,5 +188,28 @@ describe("bad input to the model-call routes", () => {
       const plain = await client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "still here" }] });
       expect(plain.choices[0]!.message.content).toBe("Echo: still here");
     });
+
+    it("answers a /v1/responses call of tens of thousands of function calls in one turn to a translated deployment, and goes on serving", async () => {
+      // Each function_call item joined the assistant message before it by
+      // copying that message's tool calls: 20,000 calls held the event loop
+      // past the request's timeout.
+      const calls = Array.from({ length: 50_000 }, (_, i) => ({ type: "function_call", call_id: `call_${i}`, name: "lookup", arguments: "{}" }));
+      const outputs = calls.map(({ call_id }) => ({ type: "function_call_output", call_id, output: "found" }));
+      const res = await fetch(`${gateway.url}/v1/responses`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "llama-bedrock",
+          input: [{ role: "user", content: "look them up" }, ...calls, ...outputs, { role: "user", content: "and now?" }],
+          tools: [{ type: "function", name: "lookup", parameters: { type: "object" } }],
+        }),
+        signal: AbortSignal.timeout(20_000),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ status: "completed", output: [{ type: "message", content: [{ type: "output_text", text: "Echo: and now?" }] }] });
+      const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+      const plain = await client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "still here" }] });
+      expect(plain.choices[0]!.message.content).toBe("Echo: still here");
+    });
   });
 });

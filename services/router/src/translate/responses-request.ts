@@ -131,7 +131,11 @@ function addFunctionCall(messages: Json[], item: Json): void {
     messages.push({ role: "assistant", content: null, tool_calls: [call] });
     return;
   }
-  last["tool_calls"] = [...jsonArray(last["tool_calls"]), call];
+  // The tool_calls array is one this function made: growing it in place
+  // keeps a turn of thousands of calls from copying it for each one.
+  const calls = last["tool_calls"];
+  if (Array.isArray(calls)) calls.push(call);
+  else last["tool_calls"] = [call];
   if (last["content"] === "") last["content"] = null;
 }
 
