@@ -211,5 +211,27 @@ describe("bad input to the model-call routes", () => {
       const plain = await client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "still here" }] });
       expect(plain.choices[0]!.message.content).toBe("Echo: still here");
     });
+
+    it("answers a generateContent call of tens of thousands of function calls in one turn to a translated deployment, and goes on serving", async () => {
+      // Each functionCall part joined the ids of the function's unanswered
+      // calls by copying them: 30,000 calls held the event loop past the
+      // request's timeout.
+      const calls = Array.from({ length: 50_000 }, () => ({ functionCall: { name: "lookup", args: {} } }));
+      const answers = calls.map(() => ({ functionResponse: { name: "lookup", response: { found: true } } }));
+      const res = await fetch(`${gateway.url}/v1beta/models/llama-bedrock:generateContent`, {
+        method: "POST",
+        headers: { "x-goog-api-key": MASTER_KEY, "content-type": "application/json" },
+        body: JSON.stringify({
+          contents: [{ role: "user", parts: [{ text: "look them up" }] }, { role: "model", parts: calls }, { role: "user", parts: answers }, { role: "user", parts: [{ text: "and now?" }] }],
+          tools: [{ functionDeclarations: [{ name: "lookup" }] }],
+        }),
+        signal: AbortSignal.timeout(20_000),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ candidates: [{ content: { role: "model", parts: [{ text: "Echo: and now?" }] } }] });
+      const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+      const plain = await client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "still here" }] });
+      expect(plain.choices[0]!.message.content).toBe("Echo: still here");
+    });
   });
 });

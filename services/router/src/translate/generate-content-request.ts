@@ -71,7 +71,10 @@ function toMessages(contents: readonly Json[]): Json[] {
         if (!call) continue;
         const name = str(call["name"]) ?? "";
         const id = str(call["id"]) ?? `call_${++made}`;
-        unanswered.set(name, [...(unanswered.get(name) ?? []), id]);
+        // Grown in place: a copy for each call made a turn of thousands of calls quadratic.
+        const ids = unanswered.get(name);
+        if (ids) ids.push(id);
+        else unanswered.set(name, [id]);
         toolCalls.push({ id, type: "function", function: { name, arguments: JSON.stringify(call["args"] ?? {}) } });
       }
       messages.push(toolCalls.length > 0 ? { role: "assistant", content: text === "" ? null : text, tool_calls: toolCalls } : { role: "assistant", content: text });
