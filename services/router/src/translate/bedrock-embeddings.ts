@@ -1,5 +1,6 @@
 import type { Json, OpenAIBody } from "../providers/provider.js";
 import { badRequest } from "./content.js";
+import { count } from "./usage.js";
 
 // OpenAI embeddings requests as Bedrock's InvokeModel bodies for Amazon's
 // Titan and Cohere's embedding models, and their answers' vectors back.
@@ -35,7 +36,7 @@ function numbers(value: unknown): number[] {
 
 export function titanVector(answer: Json): { vector: number[]; tokens: number | undefined } {
   const tokens = answer["inputTextTokenCount"];
-  return { vector: numbers(answer["embedding"]), tokens: typeof tokens === "number" ? tokens : undefined };
+  return { vector: numbers(answer["embedding"]), tokens: typeof tokens === "number" ? count(tokens) : undefined };
 }
 
 export function cohereVectors(answer: Json): number[][] {

@@ -1,5 +1,6 @@
 import type { JsonResult, OpenAIBody } from "../providers/provider.js";
 import { badRequest } from "./content.js";
+import { count } from "./usage.js";
 
 // OpenAI embeddings requests and answers, for providers that take texts and
 // give vectors in shapes of their own.
@@ -27,8 +28,13 @@ function toBase64(values: number[]): string {
   return bytes.toString("base64");
 }
 
-/** The provider's vectors, in input order, as OpenAI's embeddings list, with the prompt tokens it reported. */
-export function embeddingList(vectors: number[][], body: OpenAIBody, providerModel: string, promptTokens: number | undefined): JsonResult {
+/**
+ * The provider's vectors, in input order, as OpenAI's embeddings list, with
+ * the prompt tokens it reported: taken as any count a provider reports is,
+ * a sum over many texts too.
+ */
+export function embeddingList(vectors: number[][], body: OpenAIBody, providerModel: string, reported: number | undefined): JsonResult {
+  const promptTokens = reported === undefined ? undefined : count(reported);
   const base64 = body["encoding_format"] === "base64";
   const data = vectors.map((values, index) => ({ object: "embedding", index, embedding: base64 ? toBase64(values) : values }));
   const usage = promptTokens === undefined ? undefined : { promptTokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };

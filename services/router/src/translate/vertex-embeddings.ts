@@ -1,6 +1,7 @@
 import type { JsonResult, Json, OpenAIBody } from "../providers/provider.js";
 import { isJson, jsonArray } from "./content.js";
 import { embeddingInputs, embeddingList } from "./embedding-list.js";
+import { count } from "./usage.js";
 
 // OpenAI embeddings requests and answers in Vertex AI's predict shapes for
 // its text embedding models (instances in, predictions out), from Google's
@@ -22,8 +23,8 @@ export function fromVertexEmbeddings(answers: Json[], body: OpenAIBody, provider
   let tokens: number | undefined;
   const vectors = answers.flatMap((answer) => jsonArray(answer["predictions"])).map((prediction) => {
     const embeddings = isJson(prediction["embeddings"]) ? prediction["embeddings"] : {};
-    const count = isJson(embeddings["statistics"]) ? embeddings["statistics"]["token_count"] : undefined;
-    if (typeof count === "number") tokens = (tokens ?? 0) + count;
+    const reported = isJson(embeddings["statistics"]) ? embeddings["statistics"]["token_count"] : undefined;
+    if (typeof reported === "number") tokens = (tokens ?? 0) + count(reported);
     return Array.isArray(embeddings["values"]) ? (embeddings["values"] as number[]) : [];
   });
   return embeddingList(vectors, body, providerModel, tokens);
