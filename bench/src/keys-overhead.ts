@@ -40,7 +40,7 @@ general_settings:
       const requestId = `bench-${name}-${i}`;
       const start = process.hrtime.bigint();
       const auth = await client.authorize({ apiKey, requestId, model: "fast-model", promptTokens: 120, maxTokens: 0 });
-      await client.release({ requestId, keyHash: auth.keyHash, holder: auth.holder, cost: 0.00001, totalTokens: 30 });
+      await client.release({ requestId, keyHash: auth.keyHash, holder: auth.holder, cost: 0.00001, totalTokens: 30n });
       if (i >= WARMUP) times.push(Number(process.hrtime.bigint() - start) / 1000);
     }
     times.sort((a, b) => a - b);

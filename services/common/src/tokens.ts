@@ -27,3 +27,13 @@ export function messagesText(messages: unknown): string {
   }
   return text;
 }
+
+/**
+ * A count as the uint64 fields that carry a call's tokens between services
+ * take it (Finished, ReleaseRequest.total_tokens): a whole number, as the
+ * uint32 they replaced kept, and never a throw, since BigInt refuses a
+ * fraction (a provider may report one) and these are written mid-answer.
+ */
+export function tokensOnWire(count: number): bigint {
+  return Number.isFinite(count) && count > 0 ? BigInt(Math.trunc(count)) : 0n;
+}

@@ -12,6 +12,7 @@ const codec = flatCodec(UsageEventSchema);
 // type's edges, timestamps before 1970 and far ahead.
 const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary", maxLength: 300 }));
 const uint32 = fc.oneof(fc.constantFrom(0, 1, 127, 128, 16_383, 16_384, 2 ** 31, 2 ** 32 - 1), fc.nat({ max: 2 ** 32 - 1 }));
+const uint64 = fc.oneof(fc.constantFrom(0n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 64n - 1n), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }));
 const double = fc.oneof(fc.double(), fc.constantFrom(0, -0, 1e-300, Number.MAX_VALUE));
 const timestamp = fc.option(
   fc.record({ seconds: fc.bigInt({ min: -62_135_596_800n, max: 253_402_300_799n }), nanos: fc.integer({ min: 0, max: 999_999_999 }) }),
@@ -73,7 +74,7 @@ const completeResponse: fc.Arbitrary<MessageInitShape<typeof CompleteResponseSch
     fc.record({ case: fc.constant("started" as const), value: fc.record({ modelGroup: text, deploymentId: text, providerModel: text, attemptedRetries: uint32, attemptedFallbacks: uint32, cacheKey: text }) }),
     fc.record({ case: fc.constant("chunk" as const), value: bytes }),
     fc.record({ case: fc.constant("response" as const), value: bytes }),
-    fc.record({ case: fc.constant("finished" as const), value: fc.record({ promptTokens: uint32, completionTokens: uint32, cost: double }) }),
+    fc.record({ case: fc.constant("finished" as const), value: fc.record({ promptTokens: uint64, completionTokens: uint64, cost: double }) }),
     fc.record({ case: fc.constant("namedChunk" as const), value: fc.record({ name: text, data: bytes }) }),
   ),
 });

@@ -44,7 +44,7 @@ const impl: Partial<ServiceImpl<typeof RouterService>> = {
     }
     const chunks = req.requestId === "many" ? MANY : 1;
     for (let i = 0; i < chunks; i++) yield { event: { case: "chunk", value: new Uint8Array(req.requestId === "big" ? BIG : 3).fill(i % 256) } };
-    yield { event: { case: "finished", value: { promptTokens: 1, completionTokens: 2, cost: 0.25 } } };
+    yield { event: { case: "finished", value: { promptTokens: 1n, completionTokens: 2n, cost: 0.25 } } };
   },
 };
 

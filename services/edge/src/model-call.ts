@@ -114,7 +114,7 @@ function rateLimitHeaders(state: RateLimitState | undefined, headers: Record<str
 /** What the request used, as the router's Finished event reports it; settles the key's reservations. */
 interface Used {
   cost: number;
-  totalTokens: number;
+  totalTokens: bigint;
 }
 
 interface Call extends RequestContext {
@@ -242,7 +242,7 @@ export async function callModel(ctx: RequestContext, api: ModelApi): Promise<voi
     costUnknown: api.costUnknown === true,
     route: ctx.path,
   });
-  const used: Used = { cost: 0, totalTokens: 0 };
+  const used: Used = { cost: 0, totalTokens: 0n };
   let released = false;
   // Only a request that holds something needs the extra call to give it back.
   const release = (usageUnknown = false) => {

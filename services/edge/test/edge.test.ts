@@ -21,7 +21,7 @@ let aborted = 0;
 const holders: string[] = [];
 
 const started = { case: "started" as const, value: { modelGroup: "fast-model", deploymentId: "d1", providerModel: "gpt-4o-mini" } };
-const finished = { case: "finished" as const, value: { promptTokens: 3, completionTokens: 2, cost: 0.25 } };
+const finished = { case: "finished" as const, value: { promptTokens: 3n, completionTokens: 2n, cost: 0.25 } };
 const chunk = (text: string) => ({ case: "chunk" as const, value: encoder.encode(JSON.stringify({ choices: [{ index: 0, delta: { content: text } }] })) });
 
 // A call that says "linger" stays open after Finished until the test ends it, and then fails.
@@ -35,7 +35,8 @@ async function* complete(req: CompleteRequest, ctx: HandlerContext) {
   yield { event: says === "wildcard" ? { case: "started" as const, value: { ...started.value, modelGroup: body.model } } : started };
   if (!body.stream) {
     yield { event: { case: "response" as const, value: encoder.encode(JSON.stringify({ object: "chat.completion", says })) } };
-    yield { event: finished };
+    // What a Batch API call that books finished batches reports: sums past 2^32.
+    yield { event: says === "batch" ? { ...finished, value: { ...finished.value, promptTokens: 2n ** 32n + 5n, completionTokens: 2n ** 32n } } : finished };
     if (says === "linger") {
       await new Promise<void>((resolve) => (endLinger = resolve));
       throw gatewayError("the call broke after it finished", Code.Unavailable, { type: "api_error", status: 502 });
@@ -120,7 +121,13 @@ describe("edge", () => {
     expect(res.headers.get("x-litellm-model-id")).toBe("d1");
     expect(res.headers.get("x-litellm-response-cost")).toBe("0.25");
     expect(res.headers.get("x-litellm-call-id")).toMatch(/^[0-9a-f-]{36}$/);
-    expect(released).toEqual([expect.objectContaining({ keyHash: "hash", holder: "replica-1", cost: 0.25, totalTokens: 5 })]);
+    expect(released).toEqual([expect.objectContaining({ keyHash: "hash", holder: "replica-1", cost: 0.25, totalTokens: 5n })]);
+  });
+
+  it("settles the key to a sum past 2^32 whole, where the uint32 fields kept its low bits", async () => {
+    const res = await post({ model: "fast-model", messages: [{ role: "user", content: "batch" }] });
+    expect(res.status).toBe(200);
+    expect(released).toEqual([expect.objectContaining({ totalTokens: 2n ** 33n + 5n })]);
   });
 
   it("asks the keys service to reserve output for each answer a body asks for: n, best_of, candidateCount", async () => {
@@ -144,7 +151,7 @@ describe("edge", () => {
     const res = await post({ model: "fast-model", messages: [{ role: "user", content: "linger" }] });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ object: "chat.completion", says: "linger" });
-    expect(released).toEqual([expect.objectContaining({ cost: 0.25, totalTokens: 5 })]);
+    expect(released).toEqual([expect.objectContaining({ cost: 0.25, totalTokens: 5n })]);
     endLinger();
     const next = await post({ model: "fast-model", messages: [{ role: "user", content: "hi" }] });
     expect(await next.json()).toEqual({ object: "chat.completion", says: "hi" });

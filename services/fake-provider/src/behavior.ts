@@ -81,6 +81,11 @@ export interface Behavior {
   interleavedToolCalls?: boolean;
   /** Headers a successful chat answer carries, streamed or not: the provider's rate limits, say. */
   rateLimitHeaders?: Record<string, string>;
+  /**
+   * OpenAI format only: the prompt_tokens a chat answer reports, whatever its
+   * prompt: a count no real prompt reaches, that a batch's requests sum to.
+   */
+  promptTokens?: number;
   /** Prompt tokens reported as read from the provider's cache. */
   cachedPromptTokens?: number;
   /** Prompt tokens reported as written to the provider's cache (Anthropic and Bedrock only). */

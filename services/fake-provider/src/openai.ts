@@ -174,7 +174,7 @@ function planChat(body: Json, behavior: Behavior): ChatReply | Refusal {
   );
   const answers = typeof body.n === "number" && Number.isInteger(body.n) && body.n > 0 ? body.n : 1;
   if (answers > MAX_ANSWERS) return new Refusal(`n may be at most ${MAX_ANSWERS}`, "n");
-  const promptTokens = messages.reduce((sum, message) => sum + countTokens(textOf(message.content)) + 3, 0);
+  const promptTokens = behavior.promptTokens ?? messages.reduce((sum, message) => sum + countTokens(textOf(message.content)) + 3, 0);
   const cached = Math.min(behavior.cachedPromptTokens ?? 0, promptTokens);
   const usage = {
     prompt_tokens: promptTokens,

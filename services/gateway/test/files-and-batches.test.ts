@@ -147,6 +147,32 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       await expect(asKey.batches.retrieve(batch.id)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/budget/i) });
     });
 
+    it("counts a batch's sums past 2^32 against the key's tpm whole", async () => {
+      // Sixteen requests of 2^28 prompt tokens (the most a provider's count
+      // is taken as) sum to 2^32, which the uint32s between split services
+      // carried as 0: the key's tokens-per-minute saw only the completions.
+      provider.behavior.promptTokens = 2 ** 28;
+      const { json: key } = await admin<GeneratedKey>(gateway.baseUrl, "POST", "/key/generate", { models: ["batch-model"], tpm_limit: 1_000_000 });
+      const asKey = clientFor(gateway, key.key);
+      const file = await asKey.files.create({ file: await asFile(jsonl("batch-model", Array.from({ length: 16 }, (_, i) => `request ${i}`))), purpose: "batch", model: "batch-model" } as OpenAI.FileCreateParams);
+      // The window is a minute's: begun near its end, the batch's tokens could land in one the check does not ask.
+      const intoMinute = Date.now() % 60_000;
+      if (intoMinute > 45_000) await new Promise((resolve) => setTimeout(resolve, 60_000 - intoMinute));
+      // Finished at once, so its creation books it.
+      expect((await asKey.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" })).status).toBe("completed");
+      // The probes' own counts are their prompts'.
+      delete provider.behavior.promptTokens;
+      await eventually("the key's tpm to be used up", async () => {
+        const refused = await asKey.chat.completions.create({ model: "batch-model", messages: [{ role: "user", content: "hi" }] }).then(
+          () => undefined,
+          (err: { status?: number; message?: string }) => err,
+        );
+        if (!refused) return undefined;
+        expect(refused).toMatchObject({ status: 429, message: expect.stringMatching(/tpm limit \(1000000\)/) });
+        return true;
+      });
+    });
+
     it("keeps a file on an Azure deployment at Azure's path, and lists, deletes and cancels", async () => {
       const file = await master.files.create({ file: await asFile(jsonl("azure-batch", ["hello"])), purpose: "batch", model: "azure-batch" } as OpenAI.FileCreateParams);
       expect(provider.requests.at(-1)).toMatchObject({ method: "POST", path: "/openai/files", headers: { "api-key": PROVIDER_KEY } });

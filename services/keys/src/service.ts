@@ -54,7 +54,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
   const authorize = createAuthorize(deps);
   const watches = new AbortController();
   const released = create(ReleaseResponseSchema);
-  const settle = (req: ReleaseRequest) => (req.usageUnknown ? deps.limits.settleAsReserved(req.requestId) : deps.limits.settle(req.requestId, req.cost, req.totalTokens));
+  const settle = (req: ReleaseRequest) => (req.usageUnknown ? deps.limits.settleAsReserved(req.requestId) : deps.limits.settle(req.requestId, req.cost, Number(req.totalTokens)));
   const stopListening = deps.bus.listen(releaseSubject(deps.holder), (data) => settle(releaseCodec.decode(data)));
   // Management calls: the caller's key, checked for the access the call needs, decides what it may do.
   const caller = (ctx: HandlerContext, access: Access) => authorize(create(AuthorizeRequestSchema, { apiKey: bearerOf(ctx), access }));

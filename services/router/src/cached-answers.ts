@@ -1,6 +1,6 @@
 import { hash } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { gatewayError, tokensOnWire } from "@gateway/common";
 import type { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import type { Answer } from "./calls.js";
 import type { CacheSettings } from "./config/cache-settings.js";
@@ -89,7 +89,7 @@ export function replay(hit: CachedAnswer, key: string, outcome: Outcome): CallEv
     $typeName: "gateway.router.v1.CompleteResponse",
     event: {
       case: "finished",
-      value: { $typeName: "gateway.router.v1.Finished", promptTokens: hit.usage.promptTokens, completionTokens: hit.usage.completionTokens, cost: 0 },
+      value: { $typeName: "gateway.router.v1.Finished", promptTokens: tokensOnWire(hit.usage.promptTokens), completionTokens: tokensOnWire(hit.usage.completionTokens), cost: 0 },
     },
   };
   return [opening, ...hit.events, closing];

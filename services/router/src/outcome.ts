@@ -1,4 +1,4 @@
-import { costOf, estimateTokens, tokensForChars } from "@gateway/common";
+import { costOf, estimateTokens, tokensForChars, tokensOnWire } from "@gateway/common";
 import type { CompleteResponse } from "@gateway/proto/router/v1/router_pb.js";
 import type { Deployment } from "./config/deployment.js";
 import type { ChatChunk, Usage } from "./providers/provider.js";
@@ -107,6 +107,6 @@ export function finished(outcome: Outcome, d: Deployment, usage: Usage): CallEve
   outcome.usage = usage;
   return event({
     case: "finished",
-    value: { $typeName: "gateway.router.v1.Finished", promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cost: costFor(d, usage) },
+    value: { $typeName: "gateway.router.v1.Finished", promptTokens: tokensOnWire(usage.promptTokens), completionTokens: tokensOnWire(usage.completionTokens), cost: costFor(d, usage) },
   });
 }

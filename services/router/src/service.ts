@@ -15,6 +15,7 @@ import {
   requireMasterKey,
   SESSION_ID_MAX_CHARS,
   SPEND_LOGS_METADATA_MAX_BYTES,
+  tokensOnWire,
   type Logger,
 } from "@gateway/common";
 import type { ReleaseRequest } from "@gateway/proto/keys/v1/keys_pb.js";
@@ -318,7 +319,8 @@ export function createRouterService(deps: RouterDeps): ServiceImpl<typeof Router
         // and the edge's release comes first settles, with the same usage.
         const unread = ctx.protocolName !== DIRECT_PROTOCOL || error === CLIENT_CLOSED || ctx.signal.aborted;
         if (req.reservationHolder !== "" && unread) {
-          const release = { requestId: req.requestId, keyHash: req.keyHash, holder: req.reservationHolder, usageUnknown: false, ...usedBy(outcome, cached.hit) };
+          const { cost, totalTokens } = usedBy(outcome, cached.hit);
+          const release = { requestId: req.requestId, keyHash: req.keyHash, holder: req.reservationHolder, usageUnknown: false, cost, totalTokens: tokensOnWire(totalTokens) };
           deps.settleReservation({ $typeName: "gateway.keys.v1.ReleaseRequest", ...release });
         }
         // A client that walks away mid-stream is recorded as a failure too.

@@ -1,7 +1,9 @@
-import { deploymentPrice, type ModelEntry } from "@gateway/common";
+import { deploymentPrice, flatCodec, type ModelEntry } from "@gateway/common";
+import { CompleteResponseSchema } from "@gateway/proto/router/v1/router_pb.js";
 import { describe, expect, it } from "vitest";
 import { BatchUsage } from "../src/batch-cost.js";
 import type { Deployment } from "../src/config/deployment.js";
+import { finished, type Outcome } from "../src/outcome.js";
 
 // gpt-4o-mini lists at $0.15 input and $0.60 output per million tokens.
 function deployment(provider: string, modelInfo?: ModelEntry["model_info"]): Deployment {
@@ -30,5 +32,17 @@ describe("a batch's usage and cost", () => {
     const own = new BatchUsage(deployment("openai", { input_cost_per_token_batches: 1e-6, output_cost_per_token_batches: 2e-6 }));
     own.add(line(200, { prompt_tokens: 1000, completion_tokens: 100 }));
     expect(own.usage.unitCost).toBeCloseTo(1000e-6 + 200e-6, 15);
+  });
+
+  it("reaches a split edge whole in the Finished event when its sums pass 2^32", () => {
+    // Each request's count is at most 2^28; seventeen of them pass 2^32,
+    // whose low 32 bits the uint32 Finished kept (2^28 here).
+    const batch = new BatchUsage(deployment("openai"));
+    for (let i = 0; i < 17; i++) batch.add(line(200, { prompt_tokens: 2 ** 28, completion_tokens: 2 ** 28 }));
+    const outcome = { usage: undefined } as Outcome;
+    // The codec a split router's answers go out in.
+    const codec = flatCodec(CompleteResponseSchema);
+    const { event } = codec.decode(codec.encode(finished(outcome, deployment("openai"), batch.usage)));
+    expect(event).toMatchObject({ case: "finished", value: { promptTokens: 17n * 2n ** 28n, completionTokens: 17n * 2n ** 28n } });
   });
 });

@@ -129,7 +129,7 @@ describe("the cache's answers", () => {
     expect(replayed.map((e) => e.event.case)).toEqual(["started", "response", "finished"]);
     expect(replayed[0]!.event.value).toMatchObject({ modelGroup: "m", deploymentId: deployment.id, cacheKey: use.key });
     expect(replayed[1]).toBe(events[1]);
-    expect(replayed[2]!.event.value).toMatchObject({ promptTokens: 10, completionTokens: 5, cost: 0 });
+    expect(replayed[2]!.event.value).toMatchObject({ promptTokens: 10n, completionTokens: 5n, cost: 0 });
     expect(again).toMatchObject({ deployment, usage });
     // The answer that was kept started with no cache key.
     expect(events[0]!.event.value).toMatchObject({ cacheKey: "" });
