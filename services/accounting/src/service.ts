@@ -1,5 +1,5 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { gatewayError, requireMasterKey } from "@gateway/common";
+import { entryList, gatewayError, requireMasterKey } from "@gateway/common";
 import { AccountingService, SpendGroupBy, type ListSpendLogsRequest } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { ENTITY_TYPES, type EntityType } from "./db/schema.js";
 import { MAX_LIST_LIMIT, type Ledger, type SpendLogFilters } from "./ledger.js";
@@ -56,7 +56,7 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
         deps.ledger.spendByTeam(request.teamIds),
         deps.ledger.spendByEndUser(request.endUsers),
       ]);
-      return { spend: Object.fromEntries(spend), teamSpend: Object.fromEntries(teamSpend), endUserSpend: Object.fromEntries(endUserSpend) };
+      return { spend: entryList(spend), teamSpend: entryList(teamSpend), endUserSpend: entryList(endUserSpend) };
     }),
     spendReport: admin(async (request) => {
       if (request.startDate === "" || request.endDate === "") {

@@ -4,7 +4,7 @@ import { messageOf } from "./message-of.js";
 /**
  * Binary protobuf for "flat" messages: singular scalar, enum and message
  * fields, oneofs of such fields, maps from strings to scalars and lists of
- * strings; no other lists.
+ * strings or of flat messages; no other lists.
  * That is the per-request usage event and the messages of a Complete call.
  * The bytes are what protobuf-es's toBinary writes (a oneof's field is
  * written where the oneof's lowest field number would be), and decode reads
@@ -222,16 +222,20 @@ function mapCodec(field: DescField & { fieldKind: "map" }): MemberCodec {
         else r.skip(entryTag & 7);
       }
       if (r.pos !== end) throw new Error(`${field.parent.typeName}.${field.name}: a map entry runs past its end`);
-      (current as Json)[k] = v;
+      // Assigned, a key "__proto__" would be lost (or set the map's prototype).
+      if (k === "__proto__") Object.defineProperty(current, k, { value: v, writable: true, enumerable: true, configurable: true });
+      else (current as Json)[k] = v;
       return current;
     },
   };
 }
 
-/** A list of strings: one length-delimited field per string (lists of strings are never packed). */
+/** A list of strings or of flat messages: one length-delimited field per item (lists of strings are never packed). */
 function listCodec(field: DescField & { fieldKind: "list" }): MemberCodec {
-  if (field.listKind !== "scalar" || field.scalar !== ScalarType.STRING) throw unsupported(field, "a list of other than strings");
-  const kind = SCALARS[ScalarType.STRING]!;
+  let kind: Pick<ScalarKind, "write" | "read">;
+  if (field.listKind === "message") kind = messageKind(field.message);
+  else if (field.listKind === "scalar" && field.scalar === ScalarType.STRING) kind = SCALARS[ScalarType.STRING]!;
+  else throw unsupported(field, "a list of other than strings or messages");
   const tag = (field.number << 3) | LENGTH_DELIMITED;
   return {
     localName: field.localName,
@@ -256,21 +260,18 @@ function fieldCodec(field: DescField, inOneof: boolean): FieldCodec {
   if (field.oneof && !inOneof) throw unsupported(field, "part of a oneof");
   const { localName, number } = field;
   if (field.fieldKind === "message") {
-    // Compiled now, so a nested schema that is not flat is refused here and not at the first encode.
-    if (!compiling.has(field.message.typeName)) compile(field.message);
-    const nested = () => compile(field.message);
+    const kind = messageKind(field.message);
     const tag = (number << 3) | LENGTH_DELIMITED;
     return {
       localName,
       number,
       write(w, value) {
         w.varint(tag);
-        w.nested(() => nested().writeFields(w, value as Json));
+        kind.write(w, value);
       },
       read(r, wireType) {
         expectWireType(field, wireType, LENGTH_DELIMITED);
-        const length = r.varint32();
-        return nested().read(r, r.pos + length);
+        return kind.read(r);
       },
     };
   }
@@ -293,6 +294,20 @@ function fieldCodec(field: DescField, inOneof: boolean): FieldCodec {
       expectWireType(field, wireType, kind.wireType);
       const value = kind.read(r);
       return asString ? String(value) : value;
+    },
+  };
+}
+
+/** A nested message's length and fields. */
+function messageKind(schema: DescMessage): Pick<ScalarKind, "write" | "read"> {
+  // Compiled now, so a nested schema that is not flat is refused here and not at the first encode.
+  if (!compiling.has(schema.typeName)) compile(schema);
+  const nested = () => compile(schema);
+  return {
+    write: (w, value) => w.nested(() => nested().writeFields(w, value as Json)),
+    read(r) {
+      const length = r.varint32();
+      return nested().read(r, r.pos + length);
     },
   };
 }

@@ -74,6 +74,7 @@ export { BudgetSpend, type SpendLedger } from "./budget-spend.js";
 export { firstMaking, type SpendWrite } from "./spend-write.js";
 export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "./take-together.js";
 export { withFields } from "./with-fields.js";
+export { entryList, entryMap, entryObject, type Entry } from "./entries.js";
 export { estimateTokens, messagesText, tokensForChars, tokensOnWire } from "./tokens.js";
 export { checkJsonDepth, checkStorable, clientJson, storableText } from "./client-json.js";
 export { administers, readsAll, readsOwnSpend, USER_ROLES, type UserRole } from "./user-roles.js";

@@ -1,6 +1,8 @@
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
-import { CallType, CompleteRequestSchema, CompleteResponseSchema, ListModelsResponseSchema } from "@gateway/proto/router/v1/router_pb.js";
+import { KeySpendResponseSchema } from "@gateway/proto/accounting/v1/accounting_pb.js";
+import { AuthorizeResponseSchema, ModelBudgetsSchema, VirtualKeySchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { CallType, CompleteRequestSchema, CompleteResponseSchema } from "@gateway/proto/router/v1/router_pb.js";
 import { UsageEventSchema, UsageStatus } from "@gateway/proto/usage/v1/usage_event_pb.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -64,7 +66,7 @@ const completeRequest: fc.Arbitrary<MessageInitShape<typeof CompleteRequestSchem
   teamId: text,
   endUser: text,
   requestTags: fc.array(text, { maxLength: 5 }),
-  // A plain object's map: "__proto__" is not a key it can hold, here or in protobuf-es.
+  // A plain object's map: "__proto__" is not a key protobuf-es's can hold (the flat codec's keeps it, below).
   providerHeaders: fc.dictionary(text.filter((k) => k !== "__proto__"), text, { maxKeys: 5 }),
 });
 
@@ -77,6 +79,23 @@ const completeResponse: fc.Arbitrary<MessageInitShape<typeof CompleteResponseSch
     fc.record({ case: fc.constant("finished" as const), value: fc.record({ promptTokens: uint64, completionTokens: uint64, cost: double }) }),
     fc.record({ case: fc.constant("namedChunk" as const), value: fc.record({ name: text, data: bytes }) }),
   ),
+});
+
+// Maps keyed by names users give, as lists of entries (entries.proto).
+const authorizeResponse: fc.Arbitrary<MessageInitShape<typeof AuthorizeResponseSchema>> = fc.record({
+  keyHash: text,
+  models: fc.array(text, { maxLength: 3 }),
+  modelAliases: fc.array(fc.record({ key: fc.oneof(text, fc.constantFrom("__proto__", "constructor")), value: text }), { maxLength: 4 }),
+  reusableUntilMs: double,
+});
+
+const keySpendResponse: fc.Arbitrary<MessageInitShape<typeof KeySpendResponseSchema>> = fc.record({
+  spend: fc.array(fc.record({ key: text, value: double }), { maxLength: 3 }),
+  teamSpend: fc.array(fc.record({ key: fc.constantFrom("__proto__", "toString", "team"), value: double }), { maxLength: 3 }),
+});
+
+const modelBudgets: fc.Arbitrary<MessageInitShape<typeof ModelBudgetsSchema>> = fc.record({
+  budgets: fc.array(fc.record({ key: text, value: fc.option(fc.record({ budgetLimit: double, timePeriod: text }), { nil: undefined }) }), { maxLength: 3 }),
 });
 
 describe("flatCodec", () => {
@@ -128,16 +147,27 @@ describe("flatCodec", () => {
     }
   });
 
-  it("refuses schemas with lists of messages when it is built", () => {
-    expect(() => flatCodec(ListModelsResponseSchema)).toThrow(/flat messages do not have/);
+  it("refuses schemas with fields of explicit presence when it is built", () => {
+    expect(() => flatCodec(VirtualKeySchema)).toThrow(/flat messages do not have/);
+  });
+
+  it("keeps a map key __proto__ as the map's own key", () => {
+    const headers = JSON.parse('{"__proto__": "a", "x-b": "b"}') as Record<string, string>;
+    const decoded = flatCodec(CompleteRequestSchema).decode(flatCodec(CompleteRequestSchema).encode({ providerHeaders: headers }));
+    expect(Object.entries(decoded.providerHeaders)).toEqual([["__proto__", "a"], ["x-b", "b"]]);
+    expect(Object.getPrototypeOf(decoded.providerHeaders)).toBe(Object.prototype);
   });
 });
 
 // The messages of a Complete call: a map of headers, and a oneof whose set
-// field is written even when its value is a default (an empty chunk).
+// field is written even when its value is a default (an empty chunk); and
+// lists of messages, the entries of maps keyed by names users give.
 describe.each([
   { name: "CompleteRequest", schema: CompleteRequestSchema, arbitrary: completeRequest },
   { name: "CompleteResponse", schema: CompleteResponseSchema, arbitrary: completeResponse },
+  { name: "AuthorizeResponse", schema: AuthorizeResponseSchema, arbitrary: authorizeResponse },
+  { name: "KeySpendResponse", schema: KeySpendResponseSchema, arbitrary: keySpendResponse },
+  { name: "ModelBudgets", schema: ModelBudgetsSchema, arbitrary: modelBudgets },
 ] as const)("flatCodec of $name", ({ schema, arbitrary }) => {
   const messageCodec = flatCodec(schema);
 
@@ -164,9 +194,9 @@ describe.each([
 
 describe("binaryCodec", () => {
   it("uses protobuf-es for a schema that is not flat, taking a message or its fields", () => {
-    const codec = binaryCodec(ListModelsResponseSchema);
-    const decoded = codec.decode(codec.encode({ models: [{ name: "fast-model", created: 7n }] }));
-    expect(decoded.models.map((m) => [m.name, m.created])).toEqual([["fast-model", 7n]]);
+    const codec = binaryCodec(VirtualKeySchema);
+    const decoded = codec.decode(codec.encode({ keyHash: "h", spend: 0.5, modelRpmLimit: [{ key: "__proto__", value: 7 }] }));
+    expect([decoded.keyHash, decoded.spend, decoded.modelRpmLimit.map((e) => [e.key, e.value])]).toEqual(["h", 0.5, [["__proto__", 7]]]);
   });
 
   it("reads a map entry that leaves out its key or value as the defaults", () => {

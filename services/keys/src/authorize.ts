@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { gatewayError, hashKey, requestTags, routeAllowed, routeRefused } from "@gateway/common";
+import { StringEntrySchema, type StringEntry } from "@gateway/proto/entries/v1/entries_pb.js";
 import { Access, AuthorizeResponseSchema, type AuthorizeRequest, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { CustomerCache, CustomerRecord } from "./customer-record.js";
 import type { DefaultCustomerBudget } from "./default-customer-budget.js";
@@ -38,7 +39,7 @@ export interface AuthorizeDeps {
 }
 
 // Shared by the answers that list no aliases (all but LOOKUP's) or no renamed fallbacks; never written to.
-const NO_ALIASES: Record<string, string> = Object.freeze({});
+const NO_ALIASES = Object.freeze([]) as unknown as StringEntry[];
 const NO_FALLBACKS = Object.freeze([]) as unknown as string[];
 
 // Tokens are about four bytes of text; tpm reserves that much of the prompt.
@@ -66,10 +67,9 @@ function renamed(model: string, key: KeyRecord, team: TeamRecord | undefined, re
 }
 
 /** Every name the key's and its team's aliases rename, with the group it calls. */
-function aliasesOf(key: KeyRecord, team: TeamRecord | undefined, renames: ReadonlyMap<string, string>): Record<string, string> {
-  const aliases: Record<string, string> = {};
-  for (const name of [...(team?.modelAliases?.keys() ?? []), ...(key.aliases?.keys() ?? [])]) aliases[name] = renamed(name, key, team, renames);
-  return aliases;
+function aliasesOf(key: KeyRecord, team: TeamRecord | undefined, renames: ReadonlyMap<string, string>): StringEntry[] {
+  const names = new Set([...(team?.modelAliases?.keys() ?? []), ...(key.aliases?.keys() ?? [])]);
+  return [...names].map((name) => create(StringEntrySchema, { key: name, value: renamed(name, key, team, renames) }));
 }
 
 /** The hot path: every check in memory; limits reserve from this replica's holdings. */

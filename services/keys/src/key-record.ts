@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { parseDuration } from "@gateway/common";
+import { entryList, parseDuration, type Entry } from "@gateway/common";
 import { ModelBudgetSchema, VirtualKeySchema, type ModelBudget, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { ModelBudgetColumn, virtualKeys } from "./db/schema.js";
 import { holdsLimits, limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
@@ -90,8 +90,8 @@ export function modelLimits(row: ModelLimitColumns, allowanceId: string, what: "
 }
 
 /** A model_max_budget column as the proto carries it. */
-export function modelBudgetsProto(budgets: Record<string, ModelBudgetColumn>): Record<string, ModelBudget> {
-  return Object.fromEntries(Object.entries(budgets).map(([model, b]) => [model, create(ModelBudgetSchema, { budgetLimit: b.budget_limit, timePeriod: b.time_period })]));
+export function modelBudgetsProto(budgets: Record<string, ModelBudgetColumn>): Entry<ModelBudget>[] {
+  return Object.entries(budgets).map(([model, b]) => ({ key: model, value: create(ModelBudgetSchema, { budgetLimit: b.budget_limit, timePeriod: b.time_period }) }));
 }
 
 /** An alias column as the hot path reads it: null when it holds none. */
@@ -121,9 +121,9 @@ export function toProto(row: KeyRow, now = Date.now(), spend?: number): VirtualK
     ...(spend !== undefined && { spend }),
     previousKeyHashes: row.previousKeyHashes,
     allowedRoutes: row.allowedRoutes,
-    aliases: row.aliases,
-    modelRpmLimit: row.modelRpmLimit,
-    modelTpmLimit: row.modelTpmLimit,
+    aliases: entryList(Object.entries(row.aliases)),
+    modelRpmLimit: entryList(Object.entries(row.modelRpmLimit)),
+    modelTpmLimit: entryList(Object.entries(row.modelTpmLimit)),
     modelMaxBudget: modelBudgetsProto(row.modelMaxBudget),
   });
 }

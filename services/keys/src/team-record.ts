@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { entryList } from "@gateway/common";
 import { TeamSchema, type Team } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { teams } from "./db/schema.js";
 import { aliasMap, modelBudgetsProto, modelLimits, type KeyRecord } from "./key-record.js";
@@ -144,10 +145,10 @@ export function toTeamProto(row: TeamRow, now = Date.now(), spend?: number): Tea
     createdAtMs: BigInt(row.createdAt.getTime()),
     updatedAtMs: BigInt(row.updatedAt.getTime()),
     ...(spend !== undefined && { spend }),
-    modelAliases: row.modelAliases,
+    modelAliases: entryList(Object.entries(row.modelAliases)),
     organizationId: row.organizationId ?? "",
-    modelRpmLimit: row.modelRpmLimit,
-    modelTpmLimit: row.modelTpmLimit,
+    modelRpmLimit: entryList(Object.entries(row.modelRpmLimit)),
+    modelTpmLimit: entryList(Object.entries(row.modelTpmLimit)),
     modelMaxBudget: modelBudgetsProto(row.modelMaxBudget),
     ...(row.memberBudget !== null && { teamMemberBudget: row.memberBudget }),
     teamMemberBudgetDuration: row.memberBudgetDuration,

@@ -133,7 +133,7 @@ async function spendIn(client: KeysClient, teamId: string, userId: string): Prom
 }
 
 const teamMember = (userId: string) => JSON.stringify([{ role: "user", user_id: userId, max_budget_in_team: 10 }]);
-const teamMemberSpend = async (client: KeysClient, teamId: string, userId: string) => (await client.getTeam({ teamId }, asMaster)).memberSpend[userId];
+const teamMemberSpend = async (client: KeysClient, teamId: string, userId: string) => (await client.getTeam({ teamId }, asMaster)).memberSpend.find((e) => e.key === userId)?.value;
 const addToOrganization = (client: KeysClient, userId: string) =>
   client.addOrganizationMembers({ organizationId: "cut-members", membersJson: JSON.stringify([{ role: "internal_user", user_id: userId }]), maxBudgetInOrganization: 10 }, asMaster);
 
@@ -171,7 +171,7 @@ const removals: Removal[] = [
     },
     remove: (client) => client.removeOrganizationMember({ organizationId: "cut-members", userId: "cut-organization-member" }, asMaster),
     addAgain: (client) => addToOrganization(client, "cut-organization-member"),
-    spend: async (client) => (await client.getOrganization({ organizationId: "cut-members" }, asMaster)).memberSpend["cut-organization-member"],
+    spend: async (client) => (await client.getOrganization({ organizationId: "cut-members" }, asMaster)).memberSpend.find((e) => e.key === "cut-organization-member")?.value,
   },
   {
     name: "/user/delete of a team's member",
@@ -226,7 +226,7 @@ const deletions: Deletion[] = [
   {
     name: "/key/delete",
     make: async (client) => {
-      const minted = await client.generateKey({ settings: { maxBudget: 10, modelMaxBudget: { budgets: { "fast-model": { budgetLimit: 10, timePeriod: "" } } } } }, asMaster);
+      const minted = await client.generateKey({ settings: { maxBudget: 10, modelMaxBudget: { budgets: [{ key: "fast-model", value: { budgetLimit: 10, timePeriod: "" } }] } } }, asMaster);
       deletedKey = minted.key;
       const auth = await client.authorize({ apiKey: minted.key, requestId: "cut-deleted-key", model: "fast-model", promptTokens: 10, maxTokens: 10 });
       await client.release({ requestId: "cut-deleted-key", keyHash: minted.info!.keyHash, holder: auth.holder, cost: SPENT });
@@ -256,7 +256,7 @@ const deletions: Deletion[] = [
       );
       await client.createTeam({ teamId: "cut-deleted-organization-team", settings: { organizationId: "cut-deleted-organization" } }, asMaster);
       await spendIn(client, "cut-deleted-organization-team", "cut-deleted-organization-member");
-      expect((await client.getOrganization({ organizationId: "cut-deleted-organization" }, asMaster)).memberSpend["cut-deleted-organization-member"]).toBeCloseTo(SPENT, 9);
+      expect((await client.getOrganization({ organizationId: "cut-deleted-organization" }, asMaster)).memberSpend.find((e) => e.key === "cut-deleted-organization-member")?.value).toBeCloseTo(SPENT, 9);
       return "organization/cut-deleted-organization@";
     },
     remove: (client) => client.deleteOrganizations({ organizationIds: ["cut-deleted-organization"] }, asMaster),

@@ -124,7 +124,7 @@ describe("customers on a budget", () => {
     await createCustomer("spent-before", { budgetId: "capped-later" });
     await createCustomer("came-after-the-read", { budgetId: "capped-later" });
     await client().createOrganization({ organizationId: "spent-before-org", settings: { organizationAlias: "spent-before-org", budgetId: "capped-later" } }, asMaster);
-    const spendBefore = { customerSpendBefore: { "spent-before": 10 }, organizationSpendBefore: { "spent-before-org": 4 } };
+    const spendBefore = { customerSpendBefore: [{ key: "spent-before", value: 10 }], organizationSpendBefore: [{ key: "spent-before-org", value: 4 }] };
     await client().updateBudget({ budgetId: "capped-later", settings: { maxBudget: 10 }, ...spendBefore }, asMaster);
     expect((await getCustomer("spent-before")).spend).toBeCloseTo(10, 9);
     const organization = (await client().getOrganization({ organizationId: "spent-before-org" }, asMaster)).organization!;

@@ -26,7 +26,7 @@ afterAll(async () => {
 /** The allowance rows whose key_id starts with `prefix`. */
 const rowsUnder = async (prefix: string) => (await database.db.select({ keyId: allowances.keyId }).from(allowances).where(like(allowances.keyId, `${prefix}%`))).map((row) => row.keyId);
 
-const modelBudget = { budgets: { "fast-model": { budgetLimit: 10, timePeriod: "" } } };
+const modelBudget = { budgets: [{ key: "fast-model", value: { budgetLimit: 10, timePeriod: "" } }] };
 const member = (userId: string) => JSON.stringify([{ role: "user", user_id: userId, max_budget_in_team: 10 }]);
 
 /** A request settled on a key (of `userId`'s in `teamId`, if given) with a budget for fast-model; the key's allowance id (its row's id) and hash. */

@@ -25,7 +25,7 @@ const release = (auth: AuthorizeResponse, requestId: string, cost = 0) => client
 describe("a key's limits per model group", () => {
   it("holds requests to that model group to its rpm, and not requests to others", async () => {
     await sameMinute();
-    const key = await newKey({ modelRpmLimit: { counts: { "fast-model": 2 } } });
+    const key = await newKey({ modelRpmLimit: { counts: [{ key: "fast-model", value: 2 }] } });
     await ask(key);
     const second = await ask(key);
     expect(second).toMatchObject({ reserved: true, rateLimit: { limitRequests: 2, remainingRequests: 0 } });
@@ -36,14 +36,14 @@ describe("a key's limits per model group", () => {
   it("holds tokens a minute to model_tpm_limit, and follows an alias to its group", async () => {
     await sameMinute();
     // Each request reserves its prompt (10 bytes: 3 tokens) and max_tokens (10).
-    const key = await newKey({ modelTpmLimit: { counts: { "fast-model": 20 } }, aliases: { aliases: { "gpt-4o": "fast-model" } } });
+    const key = await newKey({ modelTpmLimit: { counts: [{ key: "fast-model", value: 20 }] }, aliases: { aliases: [{ key: "gpt-4o", value: "fast-model" }] } });
     await ask(key, "gpt-4o");
     await expect(ask(key, "fast-model")).rejects.toMatchObject({ code: Code.ResourceExhausted, rawMessage: "tpm limit (20) reached for this key's model" });
   });
 
   it("admits no more requests at once, across replicas, than the model group's budget can reserve, and counts what they cost", async () => {
     const fits = 5;
-    const key = await newKey({ modelMaxBudget: { budgets: { "fast-model": { budgetLimit: RESERVATION * (fits + 0.5), timePeriod: "30d" } } } });
+    const key = await newKey({ modelMaxBudget: { budgets: [{ key: "fast-model", value: { budgetLimit: RESERVATION * (fits + 0.5), timePeriod: "30d" } }] } });
     const other = await service.replica();
     const burst = async (round: string) => {
       const replicas = [client(), clientOf(other)];
@@ -70,21 +70,21 @@ describe("a key's limits per model group", () => {
 
   it("are shown, replaced and cleared by key updates, and refused when malformed", async () => {
     await sameMinute();
-    const { key, info } = await client().generateKey({ settings: { modelRpmLimit: { counts: { "fast-model": 1 } }, modelMaxBudget: { budgets: { "fast-model": { budgetLimit: 3, timePeriod: "1d" } } } } }, asMaster);
+    const { key, info } = await client().generateKey({ settings: { modelRpmLimit: { counts: [{ key: "fast-model", value: 1 }] }, modelMaxBudget: { budgets: [{ key: "fast-model", value: { budgetLimit: 3, timePeriod: "1d" } }] } } }, asMaster);
     const ref = { ref: { case: "keyHash" as const, value: info!.keyHash } };
     const shown = async () => (await client().getKey({ ref }, asMaster)).key!;
-    expect(await shown()).toMatchObject({ modelRpmLimit: { "fast-model": 1 }, modelTpmLimit: {}, modelMaxBudget: { "fast-model": { budgetLimit: 3, timePeriod: "1d" } } });
+    expect(await shown()).toMatchObject({ modelRpmLimit: [{ key: "fast-model", value: 1 }], modelTpmLimit: [], modelMaxBudget: [{ key: "fast-model", value: { budgetLimit: 3, timePeriod: "1d" } }] });
     await ask(key);
     await expect(ask(key)).rejects.toMatchObject({ code: Code.ResourceExhausted });
-    await client().updateKey({ ref, settings: { modelRpmLimit: { counts: { "fast-model": 5 } } } }, asMaster);
+    await client().updateKey({ ref, settings: { modelRpmLimit: { counts: [{ key: "fast-model", value: 5 }] } } }, asMaster);
     await expect(ask(key)).resolves.toMatchObject({ rateLimit: { limitRequests: 5 } });
     await client().updateKey({ ref, settings: { clear: ["model_rpm_limit", "model_max_budget"] } }, asMaster);
-    expect(await shown()).toMatchObject({ modelRpmLimit: {}, modelMaxBudget: {} });
+    expect(await shown()).toMatchObject({ modelRpmLimit: [], modelMaxBudget: [] });
     await expect(ask(key)).resolves.toMatchObject({ reserved: false });
 
     const refused = (settings: MessageInitShape<typeof KeySettingsSchema>) => client().generateKey({ settings }, asMaster);
-    await expect(refused({ modelMaxBudget: { budgets: { "fast-model": { budgetLimit: -1, timePeriod: "" } } } })).rejects.toMatchObject({ code: Code.InvalidArgument });
-    await expect(refused({ modelMaxBudget: { budgets: { "fast-model": { budgetLimit: 1, timePeriod: "fortnightly" } } } })).rejects.toMatchObject({ code: Code.InvalidArgument });
-    await expect(refused({ modelRpmLimit: { counts: { "": 1 } } })).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining("model_rpm_limit") });
+    await expect(refused({ modelMaxBudget: { budgets: [{ key: "fast-model", value: { budgetLimit: -1, timePeriod: "" } }] } })).rejects.toMatchObject({ code: Code.InvalidArgument });
+    await expect(refused({ modelMaxBudget: { budgets: [{ key: "fast-model", value: { budgetLimit: 1, timePeriod: "fortnightly" } }] } })).rejects.toMatchObject({ code: Code.InvalidArgument });
+    await expect(refused({ modelRpmLimit: { counts: [{ key: "", value: 1 }] } })).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining("model_rpm_limit") });
   });
 });

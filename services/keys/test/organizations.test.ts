@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { entryObject } from "@gateway/common";
 import { Access, type AuthorizeResponse, type KeySettingsSchema, type Organization, type OrganizationSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -353,7 +354,7 @@ describe("organization members", () => {
     const other = (await client().generateKey({ settings: { teamId: "allowance-b" } }, asMaster)).key;
     const first = await ask(mine.key, "fast-model", "allowance-1");
     await client().release({ requestId: "allowance-1", keyHash: mine.hash, holder: first.holder, cost: RESERVATION * 2 });
-    expect((await client().getOrganization({ organizationId: "allowance" }, asMaster)).memberSpend).toEqual({ spender: RESERVATION * 2 });
+    expect(entryObject((await client().getOrganization({ organizationId: "allowance" }, asMaster)).memberSpend)).toEqual({ spender: RESERVATION * 2 });
     expect((await client().getUser({ userId: "spender" }, asMaster)).organizationMemberships).toEqual([
       expect.objectContaining({ organizationId: "allowance", userRole: "internal_user", maxBudgetInOrganization: RESERVATION * 1.5, spend: RESERVATION * 2 }),
     ]);
@@ -390,7 +391,7 @@ describe("organization members", () => {
     expect(taken).toBeGreaterThan(0);
     expect(await granted(service.database(), renewed)).toBe(taken);
     const after = await client().getOrganization({ organizationId: "rejoining" }, asMaster);
-    expect(after.memberSpend).toEqual({ returner: RESERVATION });
+    expect(entryObject(after.memberSpend)).toEqual({ returner: RESERVATION });
     // When the membership began stays out of the answer.
     expect(members(after.organization)).toEqual([{ user_id: "returner", user_role: "internal_user", max_budget_in_organization: budget }]);
     expect(renewed).not.toBe(removed.allowanceId);
@@ -405,12 +406,12 @@ describe("organization members", () => {
     const key = await teamKey("leaving", "leaving-team", "leaver");
     const auth = await ask(key.key, "fast-model", "leaver-1");
     await client().release({ requestId: "leaver-1", keyHash: key.hash, holder: auth.holder, cost: 0.25 });
-    expect((await client().getOrganization({ organizationId: "leaving" }, asMaster)).memberSpend).toEqual({ leaver: 0.25, stayer: 0 });
+    expect(entryObject((await client().getOrganization({ organizationId: "leaving" }, asMaster)).memberSpend)).toEqual({ leaver: 0.25, stayer: 0 });
     await client().deleteUsers({ userIds: ["leaver"] }, asMaster);
     const after = await client().getOrganization({ organizationId: "leaving" }, asMaster);
     expect(members(after.organization)).toEqual([{ user_id: "stayer", user_role: "internal_user", max_budget_in_organization: 1 }]);
     // Made and added again, the user starts from nothing.
     await add("leaver");
-    expect((await client().getOrganization({ organizationId: "leaving" }, asMaster)).memberSpend).toEqual({ leaver: 0, stayer: 0 });
+    expect(entryObject((await client().getOrganization({ organizationId: "leaving" }, asMaster)).memberSpend)).toEqual({ leaver: 0, stayer: 0 });
   });
 });

@@ -15,7 +15,7 @@ const ask = (apiKey: string, fallbacks: string[]) =>
 
 describe("a request's fallbacks", () => {
   it("are each checked against the key's models, after its aliases", async () => {
-    const made = await client().generateKey({ settings: { models: { models: ["cheap-model"] }, aliases: { aliases: { backup: "cheap-model", sneaky: "dear-model" } } } }, asMaster);
+    const made = await client().generateKey({ settings: { models: { models: ["cheap-model"] }, aliases: { aliases: [{ key: "backup", value: "cheap-model" }, { key: "sneaky", value: "dear-model" }] } } }, asMaster);
     expect(await refusal(ask(made.key, ["cheap-model", "dear-model"]))).toMatchObject({
       code: Code.Unauthenticated,
       rawMessage: "This key may not use model=dear-model. It may use models=[cheap-model]",

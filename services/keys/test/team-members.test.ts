@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { entryObject } from "@gateway/common";
 import type { AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import { sameMinute } from "@gateway/testing";
 import { eq } from "drizzle-orm";
@@ -28,7 +29,7 @@ let requests = 0;
 const ask = (apiKey: string, requestId = `req-${++requests}`, via: KeysClient = client()): Promise<AuthorizeResponse> =>
   via.authorize({ apiKey, requestId, model: "fast-model", promptTokens: 10, maxTokens: 10 });
 const release = (auth: AuthorizeResponse, requestId: string, cost: number) => client().release({ requestId, keyHash: auth.keyHash, holder: auth.holder, cost });
-const memberSpend = async (teamId: string) => (await client().getTeam({ teamId }, asMaster)).memberSpend;
+const memberSpend = async (teamId: string) => entryObject((await client().getTeam({ teamId }, asMaster)).memberSpend);
 
 /** The team's members as stored. */
 const storedMembers = async (teamId: string) =>

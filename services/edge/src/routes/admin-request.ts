@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
-import { checkStorable, gatewayError, MAX_LIMIT_COUNT } from "@gateway/common";
-import type { ModelBudget, ModelBudgetsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
+import { checkStorable, entryMap, gatewayError, MAX_LIMIT_COUNT } from "@gateway/common";
+import type { ModelBudgetEntry, ModelBudgetsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, asMasterKey, readJsonObject } from "../http.js";
 
@@ -109,7 +109,7 @@ export async function ledgerSpend(ctx: RequestContext, of: keyof typeof SPEND_OF
   for (let i = 0; i < ids.length; i += MAX_SPEND_IDS) {
     asks.push(ctx.options.peers.accounting.keySpend({ [of]: ids.slice(i, i + MAX_SPEND_IDS) }, asMasterKey(ctx)));
   }
-  return new Map((await Promise.all(asks)).flatMap((answer) => Object.entries(answer[SPEND_OF[of]])));
+  return entryMap((await Promise.all(asks)).flatMap((answer) => answer[SPEND_OF[of]]));
 }
 
 /** A field of the body that `check` accepts; absent or null: undefined. */
@@ -207,12 +207,12 @@ const MODEL_BUDGETS = 'an object of model groups to budgets, such as {"smart-mod
 export function modelBudgets(b: Json): MessageInitShape<typeof ModelBudgetsSchema> | undefined {
   const budgets = optional(b, "model_max_budget", isModelBudgets, MODEL_BUDGETS);
   if (budgets === undefined) return undefined;
-  return { budgets: Object.fromEntries(Object.entries(budgets).map(([model, v]) => [model, { budgetLimit: v.budget_limit, timePeriod: v.time_period ?? "" }])) };
+  return { budgets: Object.entries(budgets).map(([model, v]) => ({ key: model, value: { budgetLimit: v.budget_limit, timePeriod: v.time_period ?? "" } })) };
 }
 
 /** A model_max_budget as LiteLLM shows it. */
-export function modelBudgetsJson(budgets: Record<string, ModelBudget>) {
-  return Object.fromEntries(Object.entries(budgets).map(([model, v]) => [model, { budget_limit: v.budgetLimit, time_period: v.timePeriod || null }]));
+export function modelBudgetsJson(budgets: ModelBudgetEntry[]) {
+  return Object.fromEntries(budgets.map(({ key: model, value: v }) => [model, { budget_limit: v?.budgetLimit ?? 0, time_period: v?.timePeriod || null }]));
 }
 
 /** LiteLLM's model_rpm_limit / model_tpm_limit: model groups to counts a minute. */

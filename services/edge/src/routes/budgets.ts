@@ -63,8 +63,8 @@ async function spendBefore(ctx: RequestContext, b: Json, budgetId: string) {
   const onBudget = { customers: customers.filter((c) => c.budgetId === budgetId), organizations: organizations.filter((o) => o.budgetId === budgetId) };
   const [customerSpend, organizationSpend] = await Promise.all([spendOfCustomers(ctx, onBudget.customers), spendOfOrganizations(ctx, onBudget.organizations)]);
   return {
-    customerSpendBefore: Object.fromEntries(onBudget.customers.map((c, i) => [c.userId, customerSpend[i] ?? 0])),
-    organizationSpendBefore: Object.fromEntries(onBudget.organizations.map((o, i) => [o.organizationId, organizationSpend[i] ?? 0])),
+    customerSpendBefore: onBudget.customers.map((c, i) => ({ key: c.userId, value: customerSpend[i] ?? 0 })),
+    organizationSpendBefore: onBudget.organizations.map((o, i) => ({ key: o.organizationId, value: organizationSpend[i] ?? 0 })),
   };
 }
 

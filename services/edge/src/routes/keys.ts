@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { entryList, entryObject, gatewayError } from "@gateway/common";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, callerOf, intParam, pathSegment, queryOf, sendJson } from "../http.js";
@@ -74,11 +74,11 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   const routes = optional(b, "allowed_routes", isStrings, "a list of routes");
   if (routes !== undefined) s.allowedRoutes = { routes };
   const aliases = optional(b, "aliases", isAliasMap, ALIAS_MAP);
-  if (aliases !== undefined) s.aliases = { aliases };
+  if (aliases !== undefined) s.aliases = { aliases: entryList(Object.entries(aliases)) };
   const rpm = modelCounts(b, "model_rpm_limit");
-  if (rpm !== undefined) s.modelRpmLimit = { counts: rpm };
+  if (rpm !== undefined) s.modelRpmLimit = { counts: entryList(Object.entries(rpm)) };
   const tpm = modelCounts(b, "model_tpm_limit");
-  if (tpm !== undefined) s.modelTpmLimit = { counts: tpm };
+  if (tpm !== undefined) s.modelTpmLimit = { counts: entryList(Object.entries(tpm)) };
   const budgets = modelBudgets(b);
   if (budgets !== undefined) s.modelMaxBudget = budgets;
   const blocked = optional(b, "blocked", isBoolean, "true or false");
@@ -127,9 +127,9 @@ export function keyInfo(k: VirtualKey, spend: number) {
     team_id: k.teamId || null,
     organization_id: k.organizationId || null,
     allowed_routes: k.allowedRoutes,
-    aliases: k.aliases,
-    model_rpm_limit: k.modelRpmLimit,
-    model_tpm_limit: k.modelTpmLimit,
+    aliases: entryObject(k.aliases),
+    model_rpm_limit: entryObject(k.modelRpmLimit),
+    model_tpm_limit: entryObject(k.modelTpmLimit),
     model_max_budget: modelBudgetsJson(k.modelMaxBudget),
     blocked: k.blocked,
     soft_budget: k.softBudget ?? null,

@@ -25,7 +25,7 @@ export async function modelsFor(ctx: RequestContext, listing: Listing, { withAli
   const groups = (await router.listModels({ ...listing, only: teamModels ?? auth.models })).models;
   if (!withAliases) return groups;
   const byName = new Map(groups.map((g) => [g.name, g]));
-  const aliases = Object.entries(auth.modelAliases).flatMap(([name, group]) => {
+  const aliases = auth.modelAliases.flatMap(({ key: name, value: group }) => {
     const target = byName.get(group);
     return target && !byName.has(name) ? [{ ...target, name }] : [];
   });

@@ -1,4 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { entryMap } from "@gateway/common";
 import type { GetOrganizationResponse, Organization, OrganizationSettingsSchema, Team } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { queryOf, sendJson } from "../http.js";
@@ -60,20 +61,20 @@ export interface Member {
 const membersOf = (o: Organization) => JSON.parse(o.membersJson || "[]") as Member[];
 
 /** A member in LiteLLM's organization membership shape, with what it has spent in the organization where known. */
-export function membership(organizationId: string, m: Member, memberSpend: Record<string, number>) {
+export function membership(organizationId: string, m: Member, memberSpend: ReadonlyMap<string, number>) {
   return {
     user_id: m.user_id || null,
     user_email: m.user_email ?? null,
     organization_id: organizationId,
     user_role: m.user_role ?? null,
-    spend: memberSpend[m.user_id] ?? 0,
+    spend: memberSpend.get(m.user_id) ?? 0,
     budget_id: null,
     litellm_budget_table: m.max_budget_in_organization !== undefined ? { max_budget: m.max_budget_in_organization } : null,
   };
 }
 
 /** An organization in LiteLLM's shape, with its members and teams. */
-function organizationInfo(o: Organization, spend: number, teams: ReturnType<typeof teamInfo>[], memberSpend: Record<string, number>) {
+function organizationInfo(o: Organization, spend: number, teams: ReturnType<typeof teamInfo>[], memberSpend: ReadonlyMap<string, number>) {
   return {
     organization_id: o.organizationId,
     organization_alias: o.organizationAlias,
@@ -117,7 +118,7 @@ export async function spendOfOrganizations(ctx: RequestContext, organizations: O
 }
 
 /** Organizations as shown, each with those of `teams` that belong to it. */
-async function shown(ctx: RequestContext, organizations: Organization[], teams: Team[], memberSpend: Record<string, number> = {}) {
+async function shown(ctx: RequestContext, organizations: Organization[], teams: Team[], memberSpend: ReadonlyMap<string, number> = new Map()) {
   const [spend, teamSpend] = await Promise.all([spendOfOrganizations(ctx, organizations), spendOfTeams(ctx, teams)]);
   const views = teams.map((t, i) => ({ organizationId: t.organizationId, view: teamInfo(t, teamSpend[i] ?? 0) }));
   return organizations.map((o, i) => organizationInfo(o, spend[i] ?? 0, views.filter((t) => t.organizationId === o.organizationId).map((t) => t.view), memberSpend));
@@ -125,7 +126,7 @@ async function shown(ctx: RequestContext, organizations: Organization[], teams: 
 
 /** One organization as GetOrganization answers it: with its teams and its members' spend. */
 async function shownWhole(ctx: RequestContext, { organization, teams, memberSpend }: GetOrganizationResponse) {
-  const [view] = await shown(ctx, [organization!], teams, memberSpend);
+  const [view] = await shown(ctx, [organization!], teams, entryMap(memberSpend));
   return view!;
 }
 
@@ -220,7 +221,7 @@ export async function addOrganizationMember(ctx: RequestContext): Promise<void> 
     organization_id: id,
     updated_users: await listedUserInfos(ctx, updatedUsers),
     // Members just added have spent nothing in the organization.
-    updated_organization_memberships: added.map((m) => membership(id, m, {})),
+    updated_organization_memberships: added.map((m) => membership(id, m, new Map())),
   });
 }
 
@@ -245,7 +246,7 @@ export async function updateOrganizationMember(ctx: RequestContext): Promise<voi
   keysChanged(ctx);
   // Read again for what the member has spent in the organization, which the change does not answer.
   const { organization, memberSpend } = await getOrganization(ctx, id);
-  sendJson(ctx.res, 200, membership(id, named(membersOf(organization!), who), memberSpend));
+  sendJson(ctx.res, 200, membership(id, named(membersOf(organization!), who), entryMap(memberSpend)));
 }
 
 /** The member removed, as it was in the organization before. */
@@ -256,5 +257,5 @@ export async function deleteOrganizationMember(ctx: RequestContext): Promise<voi
   const before = await unlessMissing(getOrganization(ctx, id));
   await ctx.options.peers.keys.removeOrganizationMember({ organizationId: id, ...who }, callOptions(ctx));
   keysChanged(ctx);
-  sendJson(ctx.res, 200, membership(id, named(before ? membersOf(before.organization!) : [], who), before?.memberSpend ?? {}));
+  sendJson(ctx.res, 200, membership(id, named(before ? membersOf(before.organization!) : [], who), entryMap(before?.memberSpend ?? [])));
 }

@@ -1,4 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { entryList, entryMap, entryObject } from "@gateway/common";
+import type { SpendEntry } from "@gateway/proto/entries/v1/entries_pb.js";
 import type { Team, TeamSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { intParam, queryOf, sendJson } from "../http.js";
@@ -84,13 +86,13 @@ function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
   const blocked = optional(b, "blocked", isBoolean, "true or false");
   if (blocked !== undefined) s.blocked = blocked;
   const aliases = optional(b, "model_aliases", isAliasMap, ALIAS_MAP);
-  if (aliases !== undefined) s.modelAliases = { aliases };
+  if (aliases !== undefined) s.modelAliases = { aliases: entryList(Object.entries(aliases)) };
   const organization = organizationField(b);
   if (organization !== undefined) s.organizationId = organization;
   const rpm = modelCounts(b, "model_rpm_limit");
-  if (rpm !== undefined) s.modelRpmLimit = { counts: rpm };
+  if (rpm !== undefined) s.modelRpmLimit = { counts: entryList(Object.entries(rpm)) };
   const tpm = modelCounts(b, "model_tpm_limit");
-  if (tpm !== undefined) s.modelTpmLimit = { counts: tpm };
+  if (tpm !== undefined) s.modelTpmLimit = { counts: entryList(Object.entries(tpm)) };
   const budgets = modelBudgets(b);
   if (budgets !== undefined) s.modelMaxBudget = budgets;
   const memberBudget = optional(b, "team_member_budget", isNumber, "a number of dollars");
@@ -123,8 +125,8 @@ export function teamInfo(t: Team, spend: number) {
     rpm_limit: t.rpmLimit ?? null,
     tpm_limit: t.tpmLimit ?? null,
     max_parallel_requests: t.maxParallelRequests ?? null,
-    model_rpm_limit: t.modelRpmLimit,
-    model_tpm_limit: t.modelTpmLimit,
+    model_rpm_limit: entryObject(t.modelRpmLimit),
+    model_tpm_limit: entryObject(t.modelTpmLimit),
     model_max_budget: modelBudgetsJson(t.modelMaxBudget),
     team_member_budget: t.teamMemberBudget ?? null,
     team_member_budget_duration: t.teamMemberBudgetDuration || null,
@@ -134,7 +136,7 @@ export function teamInfo(t: Team, spend: number) {
     metadata: JSON.parse(t.metadataJson || "{}") as unknown,
     members_with_roles: JSON.parse(t.membersWithRolesJson || "[]") as unknown,
     // LiteLLM keeps a team's model_aliases in a model table of its own.
-    litellm_model_table: Object.keys(t.modelAliases).length > 0 ? { model_aliases: t.modelAliases } : null,
+    litellm_model_table: t.modelAliases.length > 0 ? { model_aliases: entryObject(t.modelAliases) } : null,
     blocked: t.blocked,
     spend,
     created_at: iso(t.createdAtMs),
@@ -194,7 +196,8 @@ interface MemberLimits {
  * own, else the team's team_member_* defaults), and what it has spent
  * against its budget there.
  */
-function memberships(t: Team, memberSpend: Record<string, number>) {
+function memberships(t: Team, memberSpend: readonly SpendEntry[]) {
+  const spend = entryMap(memberSpend);
   const members = JSON.parse(t.membersWithRolesJson || "[]") as MemberLimits[];
   return members.flatMap((m) => {
     const budget = {
@@ -204,7 +207,7 @@ function memberships(t: Team, memberSpend: Record<string, number>) {
       rpm_limit: m.rpm_limit ?? t.teamMemberRpmLimit ?? null,
     };
     if (m.user_id === undefined || (budget.max_budget === null && budget.tpm_limit === null && budget.rpm_limit === null)) return [];
-    return [{ team_id: t.teamId, user_id: m.user_id, spend: memberSpend[m.user_id] ?? 0, litellm_budget_table: budget }];
+    return [{ team_id: t.teamId, user_id: m.user_id, spend: spend.get(m.user_id) ?? 0, litellm_budget_table: budget }];
   });
 }
 

@@ -162,7 +162,7 @@ export async function userInfoRoute(ctx: RequestContext): Promise<void> {
     membership(
       m.organizationId,
       { user_id: user!.userId, user_role: m.userRole, ...(m.maxBudgetInOrganization !== undefined && { max_budget_in_organization: m.maxBudgetInOrganization }) },
-      { [user!.userId]: m.spend ?? 0 },
+      new Map([[user!.userId, m.spend ?? 0]]),
     ),
   );
   sendJson(ctx.res, 200, {

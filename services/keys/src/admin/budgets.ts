@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, pgErrorCode, type Db } from "@gateway/common";
+import { entryMap, gatewayError, pgErrorCode, type Db } from "@gateway/common";
 import { BudgetSchema, type Budget, type CreateBudgetRequest, type DeleteBudgetRequest, type GetBudgetsRequest, type UpdateBudgetRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { BudgetChange, BudgetRow } from "../budget-store.js";
 import { customerLimits } from "../customer-record.js";
@@ -71,10 +71,12 @@ export async function updateBudget(deps: AdminDeps, req: UpdateBudgetRequest): P
   // none starts from what the edge read it had spent, as its own change of
   // max_budget does; one that came onto the budget after that read, from
   // nothing.
+  const customerSpendBefore = entryMap(req.customerSpendBefore);
+  const organizationSpendBefore = entryMap(req.organizationSpendBefore);
   const carry = async (tx: Db, change: BudgetChange) => {
     const allowances = deps.allowances.in(tx);
-    for (const { before, after } of change.customers) await carrySpend(allowances, customerLimits(before), customerLimits(after), req.customerSpendBefore[after.userId]);
-    for (const { before, after } of change.organizations) await carrySpend(allowances, toOrganizationRecord(before), toOrganizationRecord(after), req.organizationSpendBefore[after.organizationId]);
+    for (const { before, after } of change.customers) await carrySpend(allowances, customerLimits(before), customerLimits(after), customerSpendBefore.get(after.userId));
+    for (const { before, after } of change.organizations) await carrySpend(allowances, toOrganizationRecord(before), toOrganizationRecord(after), organizationSpendBefore.get(after.organizationId));
     // The end users held to it as the default (max_end_user_budget_id) are named by no row.
     if (deps.config.litellm_settings.max_end_user_budget_id === req.budgetId) await moveDefaultCustomerBudgets(allowances, change.budget.before, change.budget.after);
   };

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { gatewayError, readsAll, type Db } from "@gateway/common";
+import { gatewayError, readsAll, type Db, type Entry } from "@gateway/common";
 import {
   Access,
   OrganizationMembershipSchema,
@@ -98,7 +98,7 @@ export async function updateOrganization(deps: AdminDeps, req: UpdateOrganizatio
 }
 
 /** Whoever reads everything may read any organization; other keys those their user is a member of. */
-export async function getOrganization(deps: AdminDeps, req: GetOrganizationRequest, caller: Caller): Promise<{ organization: Organization; teams: Team[]; memberSpend: Record<string, number> }> {
+export async function getOrganization(deps: AdminDeps, req: GetOrganizationRequest, caller: Caller): Promise<{ organization: Organization; teams: Team[]; memberSpend: Entry<number>[] }> {
   if (!readsAll(caller.userRole) && organizationRole(deps, caller.userId, req.organizationId) === undefined) {
     throw forbidden("You are not allowed to access this organization's info: you are not a member of it");
   }
@@ -254,7 +254,7 @@ export async function membershipsOf(deps: AdminDeps, userId: string): Promise<Or
     rows.map(async (row) => {
       const member = membersOf(row).find((m) => m.user_id === userId)!;
       const budget = toOrganizationRecord(row).members.get(userId);
-      const spend = budget && (await spendOfMembers(deps, new Map([[userId, budget]])))[userId];
+      const spend = budget && (await spendOfMembers(deps, new Map([[userId, budget]])))[0]?.value;
       return create(OrganizationMembershipSchema, {
         organizationId: row.organizationId,
         userRole: member.user_role,

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { addDuration, gatewayError, isRouteSpec, parseDuration, ROUTE_GROUP_NAMES, USER_ROLES } from "@gateway/common";
+import { addDuration, entryObject, gatewayError, isRouteSpec, parseDuration, ROUTE_GROUP_NAMES, USER_ROLES } from "@gateway/common";
 import type { BudgetSettings, CustomerSettings, KeySettings, ModelAliases, ModelBudgets, OrganizationSettings, TagSettings, TeamSettings, UserSettings } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { BudgetPatch } from "../budget-store.js";
 import type { CustomerPatch } from "../customer-store.js";
@@ -63,29 +63,28 @@ const MAX_ALIAS_CHARS = 256;
 
 /** Alias → model group, each a non-empty name, validated. */
 function aliasesPatch(m: ModelAliases, param: string): Record<string, string> {
-  const entries = Object.entries(m.aliases);
+  const entries = m.aliases;
   if (entries.length > MAX_ALIASES) throw invalid(`${param} may hold at most ${MAX_ALIASES} aliases`, param);
-  for (const [name, group] of entries) {
+  for (const { key: name, value: group } of entries) {
     if (name === "" || group === "" || name.length > MAX_ALIAS_CHARS || group.length > MAX_ALIAS_CHARS) {
       throw invalid(`${param} must map model names to model groups, each 1 to ${MAX_ALIAS_CHARS} characters`, param);
     }
   }
-  return Object.fromEntries(entries);
+  return entryObject(entries);
 }
 
 /** Model group → a count or a budget: as many entries as aliases, each named like one. */
-function perModel<V, C>(entries: [string, V][], param: string, check: (value: V) => C): Record<string, C> {
+function perModel<E extends { key: string }, C>(entries: readonly E[], param: string, check: (entry: E) => C): Record<string, C> {
   if (entries.length > MAX_ALIASES) throw invalid(`${param} may name at most ${MAX_ALIASES} model groups`, param);
-  const out: Record<string, C> = {};
-  for (const [model, value] of entries) {
+  for (const { key: model } of entries) {
     if (model === "" || model.length > MAX_ALIAS_CHARS) throw invalid(`${param} must name model groups of 1 to ${MAX_ALIAS_CHARS} characters`, param);
-    out[model] = check(value);
   }
-  return out;
+  return entryObject(entries.map((entry) => ({ key: entry.key, value: check(entry) })));
 }
 
 function modelBudgetsPatch(m: ModelBudgets): Record<string, ModelBudgetColumn> {
-  return perModel(Object.entries(m.budgets), "model_max_budget", (b) => {
+  return perModel(m.budgets, "model_max_budget", ({ value: b }) => {
+    if (!b) throw invalid("model_max_budget must give each model group a budget", "model_max_budget");
     if (!(b.budgetLimit >= 0) || !Number.isFinite(b.budgetLimit)) throw invalid("model_max_budget's budget_limit must be a number of dollars, 0 or more", "model_max_budget");
     if (b.timePeriod !== "") parseDuration(b.timePeriod, "model_max_budget.time_period");
     return { budget_limit: b.budgetLimit, time_period: b.timePeriod };
@@ -133,8 +132,8 @@ export function settingsPatch(s: KeySettings | undefined, now = Date.now()): Key
     patch.allowedRoutes = s.allowedRoutes.routes;
   }
   if (s.aliases !== undefined) patch.aliases = aliasesPatch(s.aliases, "aliases");
-  if (s.modelRpmLimit !== undefined) patch.modelRpmLimit = perModel(Object.entries(s.modelRpmLimit.counts), "model_rpm_limit", (n) => n);
-  if (s.modelTpmLimit !== undefined) patch.modelTpmLimit = perModel(Object.entries(s.modelTpmLimit.counts), "model_tpm_limit", (n) => n);
+  if (s.modelRpmLimit !== undefined) patch.modelRpmLimit = perModel(s.modelRpmLimit.counts, "model_rpm_limit", (e) => e.value);
+  if (s.modelTpmLimit !== undefined) patch.modelTpmLimit = perModel(s.modelTpmLimit.counts, "model_tpm_limit", (e) => e.value);
   if (s.modelMaxBudget !== undefined) patch.modelMaxBudget = modelBudgetsPatch(s.modelMaxBudget);
   if (s.blocked !== undefined) patch.blocked = s.blocked;
   if (s.softBudget !== undefined) patch.softBudget = softBudget(s.softBudget);
@@ -183,8 +182,8 @@ export function teamSettingsPatch(s: TeamSettings | undefined): TeamPatch {
   if (s.blocked !== undefined) patch.blocked = s.blocked;
   if (s.modelAliases !== undefined) patch.modelAliases = aliasesPatch(s.modelAliases, "model_aliases");
   if (s.organizationId !== undefined) patch.organizationId = s.organizationId === "" ? null : s.organizationId;
-  if (s.modelRpmLimit !== undefined) patch.modelRpmLimit = perModel(Object.entries(s.modelRpmLimit.counts), "model_rpm_limit", (n) => n);
-  if (s.modelTpmLimit !== undefined) patch.modelTpmLimit = perModel(Object.entries(s.modelTpmLimit.counts), "model_tpm_limit", (n) => n);
+  if (s.modelRpmLimit !== undefined) patch.modelRpmLimit = perModel(s.modelRpmLimit.counts, "model_rpm_limit", (e) => e.value);
+  if (s.modelTpmLimit !== undefined) patch.modelTpmLimit = perModel(s.modelTpmLimit.counts, "model_tpm_limit", (e) => e.value);
   if (s.modelMaxBudget !== undefined) patch.modelMaxBudget = modelBudgetsPatch(s.modelMaxBudget);
   memberDefaultsPatch(s, patch);
   clearAll(s.clear, TEAM_CLEARABLE, patch);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { administers, ALL_PROXY_MODELS, gatewayError, readsAll, type Db } from "@gateway/common";
+import { administers, ALL_PROXY_MODELS, gatewayError, readsAll, type Db, type Entry } from "@gateway/common";
 import {
   Access,
   type AddTeamMembersRequest,
@@ -152,7 +152,7 @@ export function setTeamBlocked(deps: AdminDeps, teamId: string, blocked: boolean
 }
 
 /** Whoever reads everything may read any team; other keys their own team, and teams their user is a member of. */
-export async function getTeam(deps: AdminDeps, req: GetTeamRequest, caller: Caller): Promise<{ team: Team; keys: VirtualKey[]; memberSpend: Record<string, number> }> {
+export async function getTeam(deps: AdminDeps, req: GetTeamRequest, caller: Caller): Promise<{ team: Team; keys: VirtualKey[]; memberSpend: Entry<number>[] }> {
   if (!readsAll(caller.userRole) && !inTeam(deps, caller, req.teamId)) {
     throw gatewayError("You are not allowed to access this team's info", Code.PermissionDenied, { type: "permission_error", param: "team_id" });
   }
@@ -238,7 +238,7 @@ export async function listAvailableTeams(deps: AdminDeps, _req: unknown, caller:
  * add anyone; a user may add itself, as a member, to an available team. The
  * members' users are made when missing (asUsers) and come back with the team.
  */
-export async function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest, caller: Caller): Promise<{ team: Team; updatedUsers: ListedUser[]; memberSpend: Record<string, number> }> {
+export async function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest, caller: Caller): Promise<{ team: Team; updatedUsers: ListedUser[]; memberSpend: Entry<number>[] }> {
   const asked = teamMembers(req.membersJson, "member");
   if (joinsByItself(deps, caller, req.teamId, asked)) requireWriter(caller);
   else requireTeamAdmin(deps, caller, req.teamId);

@@ -1,3 +1,4 @@
+import type { Entry } from "@gateway/common";
 import type { VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import { toProto, toRecord, type KeyRow } from "../key-record.js";
 import { budgetPeriod, type LimitHolder } from "../limit-holder.js";
@@ -28,10 +29,10 @@ export async function viewsWithSpend<Row, View>(
 }
 
 /** What each member (of a team or an organization) with a budget there has spent, in its budget's period, by user_id. */
-export async function spendOfMembers(deps: AdminDeps, members: ReadonlyMap<string, LimitHolder>, now = Date.now()): Promise<Record<string, number>> {
+export async function spendOfMembers(deps: AdminDeps, members: ReadonlyMap<string, LimitHolder>, now = Date.now()): Promise<Entry<number>[]> {
   const budgeted = [...members].filter(([, limits]) => limits.maxBudget !== null);
   const spend = await deps.spend.of(budgeted.map(([, limits]) => ({ keyId: limits.allowanceId, kind: "budget", windowStart: budgetPeriod(limits, now).start })));
-  return Object.fromEntries(budgeted.map(([userId], i) => [userId, spend[i] ?? 0]));
+  return budgeted.map(([userId], i) => ({ key: userId, value: spend[i] ?? 0 }));
 }
 
 /** Keys as management calls show them; a key of a team in an organization belongs to that organization. */
