@@ -93,7 +93,7 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       expect(Object.entries(shown.json.team_info.litellm_model_table?.model_aliases ?? {})).toEqual([["__proto__", "fast-model"]]);
     });
 
-    it("shows the spend of a team, a customer and a team member named __proto__ as booked", async () => {
+    it("shows the spend of a team, a customer and a team member named __proto__ as booked, and the team's day", async () => {
       // One process, their spend was looked up in a plain object and shown as {} (Object.prototype); split, it was lost on the wire and shown as 0.
       expect((await admin(setup.gateway.baseUrl, "POST", "/team/new", { team_id: "__proto__", members_with_roles: [{ role: "user", user_id: "__proto__", max_budget_in_team: 10 }] })).status).toBe(200);
       expect((await admin(setup.gateway.baseUrl, "POST", "/customer/new", { user_id: "__proto__" })).status).toBe(200);
@@ -109,6 +109,8 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       const listed = await admin<{ team_id: string; spend: unknown }[]>(setup.gateway.baseUrl, "GET", "/team/list");
       expect(listed.json.find((t) => t.team_id === "__proto__")?.spend).toBe(booked);
       expect((await admin<{ spend: unknown }>(setup.gateway.baseUrl, "GET", "/customer/info?end_user_id=__proto__")).json.spend).toBe(booked);
+      const days = await admin<{ daily_spend: Record<string, unknown>[] }>(setup.gateway.baseUrl, "GET", "/global/spend/teams");
+      expect(days.json.daily_spend.map((day) => Object.hasOwn(day, "__proto__") && day["__proto__"])).toContain(booked);
     });
   });
 }

@@ -59,11 +59,11 @@ export async function globalSpendTeams(ctx: RequestContext): Promise<void> {
   const [rows, { teams }] = await Promise.all([dailyRows(ctx, lastThirtyDays()), ctx.options.peers.keys.listTeams({}, callOptions(ctx))]);
   const names = new Map(teams.map((t) => [t.teamId, t.teamAlias || t.teamId]));
   const nameOf = (row: SpendTotal) => (row.teamId === "" ? "Unassigned" : (names.get(row.teamId) ?? row.teamId));
-  const dailySpend = [...groupBy(rows, (r) => r.day)].map(([date, dayRows]) => {
-    const day: Record<string, string | number> = { date };
-    for (const [name, teamRows] of groupBy(dayRows, nameOf)) day[name] = spendOf(teamRows);
-    return day;
-  });
+  // Made with fromEntries, so a team named "__proto__" is a key of its day like any other: assigned, it was lost.
+  const dailySpend = [...groupBy(rows, (r) => r.day)].map(([date, dayRows]) => ({
+    date,
+    ...Object.fromEntries([...groupBy(dayRows, nameOf)].map(([name, teamRows]) => [name, spendOf(teamRows)])),
+  }));
   const totals = [...groupBy(rows, nameOf)].map(([name, teamRows]) => ({ team_id: name, total_spend: spendOf(teamRows) }));
   sendJson(ctx.res, 200, {
     daily_spend: dailySpend,
