@@ -60,7 +60,7 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
     }),
     spendReport: admin(async (request) => {
       if (request.startDate === "" || request.endDate === "") {
-        throw badDay(request.startDate === "" ? "start_date" : "end_date", "start_date and end_date are required");
+        throw badParam(request.startDate === "" ? "start_date" : "end_date", "start_date and end_date are required");
       }
       const grouping = GROUPINGS[request.groupBy];
       if (grouping === undefined) throw new ConnectError(`group_by ${request.groupBy} is not known`, Code.InvalidArgument);
@@ -79,12 +79,19 @@ export function createAccountingService(deps: AccountingServiceDeps): ServiceImp
     dailyActivity: admin(async (request) => {
       const range = dayRange(request.startDate, request.endDate);
       if (Date.parse(range.endDay) - Date.parse(range.startDay) > MAX_ACTIVITY_DAYS * DAY_MS) {
-        throw new ConnectError(`start_date and end_date are at most ${MAX_ACTIVITY_DAYS} days apart`, Code.InvalidArgument);
+        throw badParam("start_date", `start_date and end_date are at most ${MAX_ACTIVITY_DAYS} days apart`);
       }
-      const lists = [request.keyHashes, request.teamIds, request.excludeTeamIds, request.entities];
-      if (lists.some((list) => list.length > MAX_LIST_LIMIT)) throw new ConnectError(`at most ${MAX_LIST_LIMIT} key hashes, team ids and entities of each kind per request`, Code.InvalidArgument);
       const { entityType } = request;
       if (entityType !== "" && !isEntityType(entityType)) throw new ConnectError(`entity_type must be one of ${ENTITY_TYPES.join(", ")}`, Code.InvalidArgument);
+      // Named as the daily activity routes' query names them (the entities by their kind's).
+      const lists: [string[], string][] = [
+        [request.keyHashes, "key_hashes"],
+        [request.teamIds, "team_ids"],
+        [request.excludeTeamIds, "exclude_team_ids"],
+        [request.entities, entityType === "tag" ? "tags" : "end_user_ids"],
+      ];
+      const tooLong = lists.find(([list]) => list.length > MAX_LIST_LIMIT);
+      if (tooLong) throw badParam(tooLong[1], `at most ${MAX_LIST_LIMIT} key hashes, team ids and entities of each kind per request`);
       const rows = await deps.reports.dailyActivity(range, { ...request, entityType }, MAX_ACTIVITY_ROWS + 1);
       if (rows.length > MAX_ACTIVITY_ROWS) throw new ConnectError(`more than ${MAX_ACTIVITY_ROWS} rows: ask for fewer days, keys or teams`, Code.InvalidArgument);
       return { rows: rows.map(spendTotal) };
@@ -132,21 +139,21 @@ function topLimit(limit: number): number {
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
-/** A day parameter refused, named in the error, as the edge's own checks name theirs. */
-const badDay = (param: string, message: string) => gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
+/** A parameter refused, named in the error, as the edge's own checks name theirs. */
+const badParam = (param: string, message: string) => gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
 
 function checkedDay(name: string, value: string): string {
   // Date.parse accepts 2026-02-31; the round trip does not. Postgres's dates have no year 0000.
   const ms = Date.parse(`${value}T00:00:00Z`);
   if (!DAY.test(value) || Number.isNaN(ms) || isoDay(dayOf(ms)) !== value || value.startsWith("0000")) {
-    throw badDay(name, `${name} is not a day in the form YYYY-MM-DD from 0001-01-01: ${value}`);
+    throw badParam(name, `${name} is not a day in the form YYYY-MM-DD from 0001-01-01: ${value}`);
   }
   return value;
 }
 
 function dayRange(startDate: string, endDate: string): DayRange {
   const range = { startDay: checkedDay("start_date", startDate), endDay: checkedDay("end_date", endDate) };
-  if (range.startDay > range.endDay) throw new ConnectError("start_date is after end_date", Code.InvalidArgument);
+  if (range.startDay > range.endDay) throw badParam("start_date", "start_date is after end_date");
   return range;
 }
 

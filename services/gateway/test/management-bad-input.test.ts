@@ -182,4 +182,28 @@ describe("bad input to the management routes, split", () => {
       expect(json.error, query).toMatchObject({ type: "invalid_request_error", param });
     }
   });
+
+  it("names the field a missing key, a taken user or too wide an activity query was refused for", async () => {
+    const refusedFor = async (method: "GET" | "POST", path: string, body: unknown, status: number, param: string) => {
+      const res = await admin<ErrorBody>(gateway.baseUrl, method, path, body);
+      expect(res.status, path.slice(0, 80)).toBe(status);
+      expect(res.json.error.param, path.slice(0, 80)).toBe(param);
+    };
+    const missing = "sk-no-such-key";
+    await refusedFor("GET", `/key/info?key=${missing}`, undefined, 404, "key");
+    await refusedFor("POST", "/key/update", { key: missing, max_budget: 1 }, 404, "key");
+    await refusedFor("POST", "/key/regenerate", { key: missing }, 404, "key");
+    await refusedFor("POST", "/key/delete", { keys: [missing] }, 404, "keys");
+    await refusedFor("POST", "/key/delete", { key_aliases: ["no-such-alias"] }, 404, "key_aliases");
+    expect((await admin(gateway.baseUrl, "POST", "/user/new", { user_id: "taken", user_email: "taken@example.com" })).status).toBe(200);
+    await refusedFor("POST", "/user/new", { user_id: "taken" }, 409, "user_id");
+    await refusedFor("POST", "/user/new", { user_id: "other", user_email: "taken@example.com" }, 409, "user_email");
+    await refusedFor("GET", "/team/daily/activity?start_date=2024-01-01&end_date=2026-01-01", undefined, 400, "start_date");
+    await refusedFor("GET", "/global/spend/report?start_date=2024-01-02&end_date=2024-01-01", undefined, 400, "start_date");
+    const many = (prefix: string) => Array.from({ length: 1001 }, (_, i) => `${prefix}${i}`).join(",");
+    const days = "start_date=2024-01-01&end_date=2024-01-02";
+    await refusedFor("GET", `/team/daily/activity?${days}&team_ids=${many("t")}`, undefined, 400, "team_ids");
+    await refusedFor("GET", `/tag/daily/activity?${days}&tags=${many("tag")}`, undefined, 400, "tags");
+    await refusedFor("GET", `/customer/daily/activity?${days}&end_user_ids=${many("u")}`, undefined, 400, "end_user_ids");
+  });
 });

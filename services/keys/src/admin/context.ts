@@ -48,8 +48,9 @@ export function bearerOf(ctx: HandlerContext): string {
   return keyOfAuthorization(ctx.requestHeader.get("authorization") ?? "");
 }
 
-export function notFound(what: string): Error {
-  return gatewayError(`key not found: ${what}`, Code.NotFound, { type: "not_found_error" });
+/** A 404 naming the field that named the key: "key", "keys" or "key_alias". */
+export function notFound(what: string, param = "key"): Error {
+  return gatewayError(`key not found: ${what}`, Code.NotFound, { type: "not_found_error", param });
 }
 
 /** The key a reference names, or a 404. */
@@ -61,7 +62,7 @@ export async function resolveKey(deps: AdminDeps, ref: KeyRef | undefined): Prom
   else if (r?.case === "keyAlias") row = await deps.store.byAlias(r.value);
   else throw gatewayError("name the key by key, key hash or key_alias", Code.InvalidArgument, { type: "invalid_request_error", param: "key" });
   // Never echo a key back, even in an error.
-  if (!row) throw notFound(r.case === "keyAlias" ? `alias ${r.value}` : "no such key");
+  if (!row) throw r.case === "keyAlias" ? notFound(`alias ${r.value}`, "key_alias") : notFound("no such key");
   return row;
 }
 

@@ -1,10 +1,8 @@
-import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
 import type { KeyRef, UpdateKeyRequest, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { KeyPatch } from "../key-store.js";
 import { keyBudgetChange, spendOffsetPatch, writeSpendBefore } from "./carry-spend.js";
 import { checkOwnKeyWrite, keyToChange, type Caller } from "./access.js";
-import { checkKeyTeam, uniquely, type AdminDeps } from "./context.js";
+import { checkKeyTeam, notFound, uniquely, type AdminDeps } from "./context.js";
 import { boundKeyLimits } from "./key-rules.js";
 import { checkKeyOrganization, inOrganization } from "./organization-rules.js";
 import { settingsPatch } from "./settings.js";
@@ -20,7 +18,7 @@ async function patchKey(deps: AdminDeps, caller: Caller, ref: KeyRef | undefined
   await writeSpendBefore(deps, spendTo);
   const budgetChange = keyBudgetChange(deps, current, spendBefore, spendTo);
   const row = await uniquely("that key_alias", () => inOrganization(patch.organizationId, () => deps.store.update(current.id, patch, budgetChange)));
-  if (!row) throw gatewayError("key not found: no such key", Code.NotFound, { type: "not_found_error" });
+  if (!row) throw notFound("no such key");
   await deps.cache.changed(row.keyHash);
   return keyView(deps, row);
 }

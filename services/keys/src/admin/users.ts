@@ -40,8 +40,8 @@ function userNotFound(what: string): Error {
 }
 
 /** A taken user_id or user_email, as LiteLLM answers it: 409. */
-function taken(message: string): Error {
-  return gatewayError(message, Code.AlreadyExists, { type: "invalid_request_error", status: 409 });
+function taken(message: string, param: string): Error {
+  return gatewayError(message, Code.AlreadyExists, { type: "invalid_request_error", status: 409, param });
 }
 
 /** Makes a user, puts it in the teams named and, when asked, makes its first key (LiteLLM's /user/new). */
@@ -49,8 +49,8 @@ export async function createUser(deps: AdminDeps, req: CreateUserRequest): Promi
   const userId = req.userId === "" ? randomUUID() : req.userId;
   const patch = userSettingsPatch(req.settings);
   withUserDefaults(deps, patch);
-  if (await deps.userStore.byId(userId)) throw taken(`User with id ${userId} already exists`);
-  if (patch.userEmail && (await deps.userStore.byEmail(patch.userEmail))) throw taken(`User with email ${patch.userEmail} already exists`);
+  if (await deps.userStore.byId(userId)) throw taken(`User with id ${userId} already exists`, "user_id");
+  if (patch.userEmail && (await deps.userStore.byEmail(patch.userEmail))) throw taken(`User with email ${patch.userEmail} already exists`, "user_email");
   for (const teamId of req.teams) {
     if (!(await deps.teamStore.byId(teamId))) throw gatewayError(`team not found: ${teamId}`, Code.InvalidArgument, { type: "invalid_request_error", param: "teams" });
   }
