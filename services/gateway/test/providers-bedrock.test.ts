@@ -333,6 +333,19 @@ describe("OpenAI and Anthropic clients on bedrock/ deployments", () => {
     expect((image as InstanceType<typeof OpenAI.APIError>).message).toContain("base64");
   });
 
+  it("refuses what Converse cannot take naming Bedrock's models, not Anthropic's, for a model of another vendor", async () => {
+    const refused = async (request: Omit<OpenAI.ChatCompletionCreateParamsNonStreaming, "model">) => {
+      const err = await client.chat.completions.create({ model: "llama-bedrock", ...request }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      return (err as InstanceType<typeof OpenAI.APIError>).message;
+    };
+    const role = await refused({ messages: [{ role: "function", name: "f", content: "1" }] });
+    expect(role).toContain('role "function" are not supported by bedrock models');
+    const tool = await refused({ messages: [{ role: "user", content: "hi" }], tools: [{ type: "custom", custom: { name: "grep" } }] });
+    expect(tool).toContain("only function tools are supported by bedrock models");
+    expect(provider.requests.filter((r) => r.path.endsWith("/converse"))).toEqual([]);
+  });
+
   it("embeds with Titan, a call per text, and with Cohere, a call per list, booking the tokens Bedrock counted", async () => {
     const { data: titan, response } = await client.embeddings.create({ model: "titan-embed", input: ["one two", "three"], dimensions: 256 }).withResponse();
     expect(titan.data.map((d) => [d.index, d.embedding.length])).toEqual([

@@ -27,9 +27,9 @@ const endpoint = perDeployment((d) => {
 const MODEL_PAGE = 1000;
 const MOST_MODEL_PAGES = 10;
 
-/** A chat call's Anthropic Messages request, fitted to what Anthropic takes under modify_params. */
-export function anthropicRequest(call: ProviderCall, stream: boolean): Json {
-  const request = toAnthropicRequest(call.body, call.deployment.providerModel, stream, call.deployment.dropParams);
+/** A chat call's Anthropic Messages request, fitted to what Anthropic takes under modify_params; `models` as toAnthropicRequest's. */
+export function anthropicRequest(call: ProviderCall, stream: boolean, models?: string): Json {
+  const request = toAnthropicRequest(call.body, call.deployment.providerModel, stream, call.deployment.dropParams, models);
   return call.deployment.modifyParams ? fitConversation(request) : request;
 }
 

@@ -59,6 +59,9 @@ function withBeta(body: Json, call: ProviderCall): Json {
 /** Whether a Bedrock model is Anthropic's Claude (a foundation model's id, an inference profile's, or an ARN naming one). */
 const isClaude = (d: Deployment): boolean => d.providerModel.includes("anthropic.") || d.providerModel.includes("claude");
 
+/** What refuses a chat request Converse cannot take, as converse-request.ts names it: Amazon's, Meta's and others' models, not only Anthropic's. */
+const CONVERSE_MODELS = "bedrock models";
+
 /** A name for an answer, which Converse does not give. */
 const messageId = () => `msg_bdrk_${randomUUID().replaceAll("-", "")}`;
 
@@ -117,12 +120,12 @@ export const bedrockAdapter: ProviderAdapter = {
   check: (d) => d.aws!.problem,
 
   async chat(call) {
-    const anthropic = anthropicRequest(call, false);
+    const anthropic = anthropicRequest(call, false, CONVERSE_MODELS);
     return fromAnthropicMessage(await message(call, anthropic, setsMaxTokens(call.body, anthropic)), answersAsJson(call));
   },
 
   async chatStream(call) {
-    const anthropic = anthropicRequest(call, false);
+    const anthropic = anthropicRequest(call, false, CONVERSE_MODELS);
     return chunksFromAnthropic(await events(call, anthropic, setsMaxTokens(call.body, anthropic)), answersAsJson(call));
   },
 

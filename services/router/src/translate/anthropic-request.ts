@@ -4,7 +4,8 @@ import { jsonOutputChoice, jsonOutputTool } from "./json-output-tool.js";
 import { anthropicThinking } from "./reasoning.js";
 
 // An OpenAI chat request as an Anthropic Messages request, for anthropic/
-// deployments. Field names are from both public API references.
+// deployments and, on its way to Converse, bedrock/ ones. Field names are
+// from both public API references.
 
 /** Anthropic requires max_tokens; OpenAI clients often leave it out. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -46,15 +47,15 @@ function imageBlock(part: Json): Json {
   return { type: "image", source };
 }
 
-function documentBlock(part: Json): Json {
+function documentBlock(part: Json, models: string): Json {
   const file = isJson(part["file"]) ? part["file"] : {};
   const inline = parseDataUrl(str(file["file_data"]) ?? "");
-  if (!inline) throw badRequest("file parts for anthropic models need file_data as a base64 data: URL", "messages");
+  if (!inline) throw badRequest(`file parts for ${models} need file_data as a base64 data: URL`, "messages");
   return { type: "document", source: { type: "base64", media_type: inline.mediaType, data: inline.data } };
 }
 
 /** OpenAI message content as Anthropic content blocks; empty text is left out, as Anthropic refuses it. */
-function contentBlocks(content: unknown): Json[] {
+function contentBlocks(content: unknown, models: string): Json[] {
   if (typeof content === "string") return content === "" ? [] : [{ type: "text", text: content }];
   const blocks: Json[] = [];
   for (const part of jsonArray(content)) {
@@ -63,8 +64,8 @@ function contentBlocks(content: unknown): Json[] {
       const text = str(part["text"]) ?? "";
       if (text !== "") blocks.push(withCache({ type: "text", text }, part));
     } else if (type === "image_url") blocks.push(withCache(imageBlock(part), part));
-    else if (type === "file") blocks.push(withCache(documentBlock(part), part));
-    else throw badRequest(`content parts of type "${shown(type)}" are not supported by anthropic models`, "messages");
+    else if (type === "file") blocks.push(withCache(documentBlock(part, models), part));
+    else throw badRequest(`content parts of type "${shown(type)}" are not supported by ${models}`, "messages");
   }
   return blocks;
 }
@@ -91,9 +92,9 @@ function toolUseBlocks(toolCalls: unknown): Json[] {
   });
 }
 
-function toolResultBlock(message: Json): Json {
+function toolResultBlock(message: Json, models: string): Json {
   const content = message["content"];
-  const result = typeof content === "string" ? content : contentBlocks(content);
+  const result = typeof content === "string" ? content : contentBlocks(content, models);
   return { type: "tool_result", tool_use_id: message["tool_call_id"], content: result };
 }
 
@@ -118,25 +119,25 @@ function addTurn(conversation: Conversation, role: "user" | "assistant", blocks:
   else conversation.messages.push({ role, content: blocks });
 }
 
-function conversationOf(messages: unknown): Conversation {
+function conversationOf(messages: unknown, models: string): Conversation {
   const conversation: Conversation = { system: [], messages: [] };
   for (const message of jsonArray(messages)) {
     const role = message["role"];
-    if (role === "system" || role === "developer") conversation.system.push(...cacheLast(contentBlocks(message["content"]), message));
-    else if (role === "user") addTurn(conversation, "user", contentBlocks(message["content"]), message);
+    if (role === "system" || role === "developer") conversation.system.push(...cacheLast(contentBlocks(message["content"], models), message));
+    else if (role === "user") addTurn(conversation, "user", contentBlocks(message["content"], models), message);
     else if (role === "assistant") {
-      const blocks = [...thinkingBlocks(message["thinking_blocks"]), ...contentBlocks(message["content"]), ...toolUseBlocks(message["tool_calls"])];
+      const blocks = [...thinkingBlocks(message["thinking_blocks"]), ...contentBlocks(message["content"], models), ...toolUseBlocks(message["tool_calls"])];
       addTurn(conversation, "assistant", blocks, message);
-    } else if (role === "tool") addTurn(conversation, "user", [toolResultBlock(message)], message);
-    else throw badRequest(`messages with role "${shown(role)}" are not supported by anthropic models`, "messages");
+    } else if (role === "tool") addTurn(conversation, "user", [toolResultBlock(message, models)], message);
+    else throw badRequest(`messages with role "${shown(role)}" are not supported by ${models}`, "messages");
   }
   return conversation;
 }
 
-function tools(value: unknown): Json[] {
+function tools(value: unknown, models: string): Json[] {
   return jsonArray(value).map((tool) => {
     const fn = tool["function"];
-    if (tool["type"] !== "function" || !isJson(fn)) throw badRequest("only function tools are supported by anthropic models", "tools");
+    if (tool["type"] !== "function" || !isJson(fn)) throw badRequest(`only function tools are supported by ${models}`, "tools");
     return withCache(
       {
         name: fn["name"],
@@ -172,9 +173,11 @@ function positive(value: unknown): number | undefined {
  * The Anthropic Messages request for an OpenAI chat body (already fitted to
  * ANTHROPIC_CHAT_PARAMS). A JSON response_format becomes a tool the model
  * is made to call; `dropParams` drops it where it cannot be (beside tools).
+ * `models` names, in refusals, what will not take the request: another
+ * API that reuses this translation (Bedrock's Converse) serves other vendors' models too.
  */
-export function toAnthropicRequest(body: OpenAIBody, providerModel: string, stream: boolean, dropParams = false): Json {
-  const { system, messages } = conversationOf(body["messages"]);
+export function toAnthropicRequest(body: OpenAIBody, providerModel: string, stream: boolean, dropParams = false, models = "anthropic models"): Json {
+  const { system, messages } = conversationOf(body["messages"], models);
   const { fields, maxTokens } = anthropicThinking(body, providerModel, positive(body["max_completion_tokens"]) ?? positive(body["max_tokens"]), DEFAULT_MAX_TOKENS);
   const request: Json = { model: providerModel, max_tokens: maxTokens, messages, ...fields };
   if (system.length > 0) request["system"] = system;
@@ -183,7 +186,7 @@ export function toAnthropicRequest(body: OpenAIBody, providerModel: string, stre
   const stop = stopSequences(body["stop"]);
   if (stop) request["stop_sequences"] = stop;
   const hasTools = Array.isArray(body["tools"]) && body["tools"].length > 0;
-  if (hasTools) request["tools"] = tools(body["tools"]);
+  if (hasTools) request["tools"] = tools(body["tools"], models);
   const choice = hasTools ? toolChoice(body["tool_choice"], body["parallel_tool_calls"]) : undefined;
   if (choice) request["tool_choice"] = choice;
   const jsonTool = jsonOutputTool(body, dropParams);
