@@ -28,7 +28,9 @@ async function writeForever(res: ServerResponse, piece: string): Promise<void> {
  * An OpenAI-speaking upstream whose answers never end: a stream sends one
  * chunk, then a line that never ends; a whole answer (or, under /error, an
  * error) is a JSON body that never ends. Under /chunked, a whole answer
- * comes in pieces without a length, and ends.
+ * comes in pieces without a length, and ends. Under /long-error, the answer
+ * is a 400 whose JSON error's message is 100,000 characters; under
+ * /long-text-error, one whose plain text is.
  */
 async function endlessLineProvider(): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
@@ -40,6 +42,12 @@ async function endlessLineProvider(): Promise<{ url: string; close(): Promise<vo
         res.writeHead(200, { "content-type": "text/event-stream" });
         const chunk = { id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content: "hi" }, finish_reason: null }] };
         res.write(`data: ${JSON.stringify(chunk)}\n\ndata: {"id":"`);
+      } else if (req.url?.startsWith("/long-")) {
+        const message = "too long ".repeat(100_000 / 9);
+        const json = req.url.startsWith("/long-error");
+        res.writeHead(400, { "content-type": json ? "application/json" : "text/plain" });
+        res.end(json ? JSON.stringify({ error: { message, type: "invalid_request_error" } }) : message);
+        return;
       } else if (req.url?.startsWith("/chunked")) {
         const answer = { id: "c2", object: "chat.completion", created: 1, model: "m", choices: [{ index: 0, message: { role: "assistant", content: "in pieces" }, finish_reason: "stop" }] };
         const text = JSON.stringify(answer);
@@ -84,6 +92,10 @@ model_list:
     litellm_params: { model: openai/gpt-4o-mini, api_base: "${endless.url}/chunked/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
   - model_name: endless-error
     litellm_params: { model: openai/gpt-4o-mini, api_base: "${endless.url}/error/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: long-error
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "${endless.url}/long-error/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
+  - model_name: long-text-error
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "${endless.url}/long-text-error/v1", api_key: os.environ/FAKE_PROVIDER_KEY }
 litellm_settings:
   # Each failure reaches the client as it is; retries have tests of their own.
   num_retries: 0
@@ -202,5 +214,17 @@ general_settings:
     expect(err.message).toContain('openai error: {"id":"aaa');
     // The gateway keeps serving.
     expect((await ask()).choices[0]?.message.content).toBe("Echo: hi");
+  });
+
+  it("cuts a long error message alike whether the provider sent it as JSON or as plain text", async () => {
+    const messages: string[] = [];
+    for (const model of ["long-error", "long-text-error"]) {
+      const err = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(err, model).toBeInstanceOf(OpenAI.BadRequestError);
+      messages.push((err.error as { message: string }).message);
+    }
+    expect(messages[0]).toMatch(/^openai error: too long too long /);
+    expect(messages[0]!.length).toBeLessThan(2100);
+    expect(messages[0]).toBe(messages[1]);
   });
 });

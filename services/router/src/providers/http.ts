@@ -78,7 +78,7 @@ export function scrubberFor(secret: string | undefined, deployment: Pick<Deploym
 /** Turns a provider's error response into a ProviderError, whatever its body looks like, its secrets taken out by `scrubbed`. */
 async function errorFrom(response: Dispatcher.ResponseData, provider: string, scrubbed: (text: string) => string): Promise<ProviderError> {
   const text = (await readAtMost(response.body, MAX_ERROR_BYTES).catch(() => undefined))?.bytes.toString("utf8") ?? "";
-  let message = text.slice(0, 2000);
+  let message = text;
   let type: string | undefined;
   const detail: { code?: string; param?: string } = {};
   try {
@@ -97,7 +97,8 @@ async function errorFrom(response: Dispatcher.ResponseData, provider: string, sc
   }
   const status = response.statusCode;
   return new ProviderError(
-    `${provider} error: ${scrubbed(message) || `status ${status}`}`,
+    // Scrubbed before it is cut, so no secret is cut to a prefix that escapes the scrub.
+    `${provider} error: ${scrubbed(message).slice(0, MAX_ERROR_MESSAGE_CHARS) || `status ${status}`}`,
     status,
     type ?? TYPE_BY_STATUS[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"),
     retryAfterMs(response.headers["retry-after"]),
@@ -224,8 +225,10 @@ export async function send(
 // would otherwise be held until the process runs out of memory. Twice what
 // a stream event may take, for answers carrying several images.
 const MAX_RESPONSE_BYTES = 64 * 2 ** 20;
-// An error's body is read for its message, which is all that is kept of it.
+// An error's body is read for its message, which is all that is kept of it,
+// and of that no more than a client needs to see what went wrong, JSON or not.
 const MAX_ERROR_BYTES = 2 ** 20;
+const MAX_ERROR_MESSAGE_CHARS = 2000;
 
 /** A body's bytes up to `limit`; `complete` is false, and the rest left unread, when it is longer. */
 async function readAtMost(body: Dispatcher.ResponseData["body"], limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
