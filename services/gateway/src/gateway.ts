@@ -169,6 +169,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           allowedIps: config.general_settings.allowed_ips && new AllowedIps(config.general_settings.allowed_ips, config.general_settings.use_x_forwarded_for === true),
           enforceUserParam: config.general_settings.enforce_user_param,
           rejectClientTags: config.general_settings.reject_clientside_metadata_tags,
+          defaultEndUserBudgetId: config.litellm_settings.max_end_user_budget_id,
           passThrough: PassThroughRoutes.fromConfig(config),
           objectIds: new ObjectIds(gatewaySecret(config)),
           ready: () => ready && routerReady() && databaseAlive(),

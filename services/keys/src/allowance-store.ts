@@ -22,8 +22,8 @@ export interface AllowanceRef {
   windowStart: number;
 }
 
-/** How many holders forgetHolders forgets in one statement: two parameters each, far below Postgres's 65,535. */
-const FORGET_BATCH = 1000;
+/** How many holders (forgetHolders) or windows (carryEverySpend) one statement names: a few parameters each, far below Postgres's 65,535. */
+const PER_STATEMENT = 1000;
 
 /** One string per allowance row, for maps. */
 export const refId = (ref: AllowanceRef) => `${ref.keyId}\u0000${ref.kind}\u0000${ref.windowStart}`;
@@ -232,10 +232,24 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * `dollars` spent, and holds as much more of the limit as that adds.
    */
   async carrySpend(ref: AllowanceRef, dollars: number): Promise<void> {
-    await this.upsertSpend(ref, dollars, {
-      granted: sql`${allowances.granted} + GREATEST(0, ${Math.ceil(dollars * NANO)} - CEIL(${allowances.spend} * ${NANO}))`,
-      spend: sql`GREATEST(${allowances.spend}, ${dollars})`,
-    });
+    await this.carryEverySpend([{ ref, dollars }]);
+  }
+
+  /** carrySpend for many windows (each named once), a thousand a statement: every end user held to the default budget, say. */
+  async carryEverySpend(carried: readonly { ref: AllowanceRef; dollars: number }[]): Promise<void> {
+    for (let i = 0; i < carried.length; i += PER_STATEMENT) {
+      const batch = carried.slice(i, i + PER_STATEMENT);
+      await this.db
+        .insert(allowances)
+        .values(batch.map(({ ref, dollars }) => ({ ...ref, granted: Math.ceil(dollars * NANO), spend: dollars })))
+        .onConflictDoUpdate({
+          target: [allowances.keyId, allowances.kind, allowances.windowStart],
+          set: {
+            granted: sql`${allowances.granted} + GREATEST(0, excluded.granted - CEIL(${allowances.spend} * ${NANO}))`,
+            spend: sql`GREATEST(${allowances.spend}, excluded.spend)`,
+          },
+        });
+    }
   }
 
   /**
@@ -281,8 +295,8 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * serves starts_with), which deletes, rare and made by admins, can afford.
    */
   async forgetHolders(keyIds: string[]): Promise<void> {
-    for (let i = 0; i < keyIds.length; i += FORGET_BATCH) {
-      const batch = keyIds.slice(i, i + FORGET_BATCH);
+    for (let i = 0; i < keyIds.length; i += PER_STATEMENT) {
+      const batch = keyIds.slice(i, i + PER_STATEMENT);
       await this.db.delete(allowances).where(or(inArray(allowances.keyId, batch), ...batch.map((keyId) => sql`starts_with(${allowances.keyId}, ${`${keyId}/`})`)));
     }
   }

@@ -1,4 +1,4 @@
-import type { Logger } from "@gateway/common";
+import type { Entry, Logger } from "@gateway/common";
 import type { AllowanceStore } from "./allowance-store.js";
 import type { BudgetRow, BudgetStore } from "./budget-store.js";
 import { budgetPeriod, holdsLimits, limitHolder, type LimitHolder } from "./limit-holder.js";
@@ -11,14 +11,25 @@ const EVERY_END_USER = `customer/%${SUFFIX}`;
 
 /**
  * The default budget's change (`before`, `after`), in its transaction
- * (`allowances`): a new budget_duration moves every end user's budget to
- * its new window, with what each spent and what its requests in flight
- * will, as a customer's own budget_duration does.
+ * (`allowances`), as carrySpend makes a customer's own: a new
+ * budget_duration moves every end user's budget to its new window, with
+ * what each spent and what its requests in flight will; a max_budget where
+ * there was none starts each end user's window from what the edge read it
+ * had spent (`spendBefore`, by end user), so one already past the new
+ * budget is refused. An end user with limits of its own is carried too:
+ * its own budget's windows are others, and this one counts only once it
+ * falls back to the default.
  */
-export async function moveDefaultCustomerBudgets(allowances: AllowanceStore, before: BudgetRow, after: BudgetRow, now = Date.now()): Promise<void> {
-  if (before.maxBudget === null || after.maxBudget === null) return;
-  const [from, to] = [budgetPeriod(limitHolder(before.budgetId, "", "customer", before), now).start, budgetPeriod(limitHolder(after.budgetId, "", "customer", after), now).start];
-  if (from !== to) await allowances.moveEverySpend(EVERY_END_USER, "budget", from, to);
+export async function carryDefaultCustomerSpend(allowances: AllowanceStore, before: BudgetRow, after: BudgetRow, spendBefore: readonly Entry<number>[], now = Date.now()): Promise<void> {
+  if (after.maxBudget === null) return;
+  const to = budgetPeriod(limitHolder(after.budgetId, "", "customer", after), now).start;
+  if (before.maxBudget !== null) {
+    const from = budgetPeriod(limitHolder(before.budgetId, "", "customer", before), now).start;
+    if (from !== to) await allowances.moveEverySpend(EVERY_END_USER, "budget", from, to);
+    return;
+  }
+  const spent = spendBefore.filter(({ value }) => value > 0);
+  await allowances.carryEverySpend(spent.map(({ key: endUser, value: dollars }) => ({ ref: { keyId: allowanceIdOf(endUser), kind: "budget", windowStart: to }, dollars })));
 }
 
 /**

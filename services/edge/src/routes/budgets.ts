@@ -3,7 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { Budget, BudgetSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { queryOf, sendJson } from "../http.js";
+import { asMasterKey, queryOf, sendJson } from "../http.js";
 import { bad, body, callOptions, changesBudgetWindow, iso, isNumber, isString, isStrings, keysChanged, optional, required, sharedSettings, type Json } from "./admin-request.js";
 import { spendOfCustomers } from "./customers.js";
 import { spendOfOrganizations } from "./organizations.js";
@@ -54,17 +54,24 @@ export async function newBudget(ctx: RequestContext): Promise<void> {
 /**
  * What each customer and organization on the budget shows as spent before a
  * change that may move them to another budget window (by user_id and by
- * organization_id), as their own changes read it.
+ * organization_id), as their own changes read it; for the default end-user
+ * budget, what each end user the ledger knows has spent too, as
+ * /customer/info shows one without a budget.
  */
 async function spendBefore(ctx: RequestContext, b: Json, budgetId: string) {
   if (!changesBudgetWindow(b)) return {};
-  const { keys } = ctx.options.peers;
+  const { keys, accounting } = ctx.options.peers;
   const [{ customers }, { organizations }] = await Promise.all([keys.listCustomers({}, callOptions(ctx)), keys.listOrganizations({}, callOptions(ctx))]);
   const onBudget = { customers: customers.filter((c) => c.budgetId === budgetId), organizations: organizations.filter((o) => o.budgetId === budgetId) };
-  const [customerSpend, organizationSpend] = await Promise.all([spendOfCustomers(ctx, onBudget.customers), spendOfOrganizations(ctx, onBudget.organizations)]);
+  const [customerSpend, organizationSpend, { endUsers }] = await Promise.all([
+    spendOfCustomers(ctx, onBudget.customers),
+    spendOfOrganizations(ctx, onBudget.organizations),
+    budgetId === ctx.options.defaultEndUserBudgetId ? accounting.endUserSpend({}, asMasterKey(ctx)) : { endUsers: [] },
+  ]);
   return {
     customerSpendBefore: onBudget.customers.map((c, i) => ({ key: c.userId, value: customerSpend[i] ?? 0 })),
     organizationSpendBefore: onBudget.organizations.map((o, i) => ({ key: o.organizationId, value: organizationSpend[i] ?? 0 })),
+    endUserSpendBefore: endUsers.map((e) => ({ key: e.endUser, value: e.spend })),
   };
 }
 

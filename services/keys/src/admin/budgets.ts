@@ -5,7 +5,7 @@ import { entryMap, gatewayError, pgErrorCode, type Db } from "@gateway/common";
 import { BudgetSchema, type Budget, type CreateBudgetRequest, type DeleteBudgetRequest, type GetBudgetsRequest, type UpdateBudgetRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { BudgetChange, BudgetRow } from "../budget-store.js";
 import { customerLimits } from "../customer-record.js";
-import { moveDefaultCustomerBudgets } from "../default-customer-budget.js";
+import { carryDefaultCustomerSpend } from "../default-customer-budget.js";
 import { toOrganizationRecord } from "../organization-record.js";
 import { carrySpend } from "./carry-spend.js";
 import type { AdminDeps } from "./context.js";
@@ -78,7 +78,7 @@ export async function updateBudget(deps: AdminDeps, req: UpdateBudgetRequest): P
     for (const { before, after } of change.customers) await carrySpend(allowances, customerLimits(before), customerLimits(after), customerSpendBefore.get(after.userId));
     for (const { before, after } of change.organizations) await carrySpend(allowances, toOrganizationRecord(before), toOrganizationRecord(after), organizationSpendBefore.get(after.organizationId));
     // The end users held to it as the default (max_end_user_budget_id) are named by no row.
-    if (deps.config.litellm_settings.max_end_user_budget_id === req.budgetId) await moveDefaultCustomerBudgets(allowances, change.budget.before, change.budget.after);
+    if (deps.config.litellm_settings.max_end_user_budget_id === req.budgetId) await carryDefaultCustomerSpend(allowances, change.budget.before, change.budget.after, req.endUserSpendBefore);
   };
   const row = await deps.budgetStore.update(req.budgetId, budgetSettingsPatch(req.settings), carry);
   if (!row) throw notFound(req.budgetId);
