@@ -20,8 +20,16 @@ export interface Stamped {
 export const memberPart = (userId: string, membership: Stamped): string =>
   `/member/${userId}${membership.added_at_ms === undefined ? "" : `@${membership.added_at_ms}`}`;
 
-/** A member as it joins: stamped with the time. */
-export const joined = <M extends Stamped>(member: M, now: number): M => ({ ...member, added_at_ms: now });
+/**
+ * The stamp for members joining now, given the latest one their team or
+ * organization has given (its member_stamp_ms, read under its row lock):
+ * later than that, so a member removed and added back within the same
+ * millisecond (or on a replica whose clock is behind) is a new membership.
+ */
+export const nextStamp = (latest: number | null, now = Date.now()): number => Math.max(now, (latest ?? 0) + 1);
+
+/** A member as it joins: stamped (nextStamp). */
+export const joined = <M extends Stamped>(member: M, stamp: number): M => ({ ...member, added_at_ms: stamp });
 
 /** Members as answers show them: LiteLLM's members carry no such stamp. */
 export const unstamped = <M extends Stamped>(members: readonly M[]): Omit<M, "added_at_ms">[] => members.map(({ added_at_ms: _, ...member }) => member);

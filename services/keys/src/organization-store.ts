@@ -3,6 +3,7 @@ import type { Db } from "@gateway/common";
 import type { BudgetStore } from "./budget-store.js";
 import { organizations, teams, virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
+import { nextStamp } from "./member-generation.js";
 import { membersOf, type OrganizationMember, type OrganizationRow } from "./organization-record.js";
 import type { TeamRow } from "./team-record.js";
 
@@ -46,18 +47,19 @@ export class OrganizationStore {
     });
   }
 
-  /** As TeamStore.changeMembers: the row is locked while its members change, so changes made at once on several replicas all apply. */
+  /** As TeamStore.changeMembers: the row is locked while its members change, so changes made at once on several replicas all apply, and those joining get a stamp of its own. */
   async changeMembers(
     organizationId: string,
-    change: (members: OrganizationMember[]) => OrganizationMember[],
+    change: (members: OrganizationMember[], stamp: number) => OrganizationMember[],
     alongside?: (tx: Db, row: OrganizationRow) => Promise<void>,
   ): Promise<OrganizationRow | undefined> {
     const changed = await this.db.transaction(async (tx) => {
       const [row] = await tx.select().from(organizations).where(eq(organizations.organizationId, organizationId)).for("update");
       if (!row) return undefined;
+      const stamp = nextStamp(row.memberStampMs);
       const [updated] = await tx
         .update(organizations)
-        .set({ members: change(membersOf(row)), updatedAt: new Date() })
+        .set({ members: change(membersOf(row), stamp), memberStampMs: stamp, updatedAt: new Date() })
         .where(eq(organizations.organizationId, organizationId))
         .returning();
       if (updated && alongside) await alongside(tx, updated);

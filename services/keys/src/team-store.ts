@@ -2,6 +2,7 @@ import { eq, inArray } from "drizzle-orm";
 import type { Db } from "@gateway/common";
 import { teams, virtualKeys } from "./db/schema.js";
 import type { KeyRow } from "./key-record.js";
+import { nextStamp } from "./member-generation.js";
 import type { TeamRow } from "./team-record.js";
 
 export type NewTeamRow = typeof teams.$inferInsert;
@@ -19,9 +20,12 @@ export async function changeTeamIn(tx: Db, teamId: string, change: (row: TeamRow
   return updated;
 }
 
-/** changeTeamIn() of the members alone. */
-export function changeMembersIn(tx: Db, teamId: string, change: (members: unknown[]) => unknown[]): Promise<TeamRow | undefined> {
-  return changeTeamIn(tx, teamId, async (row) => ({ membersWithRoles: change(Array.isArray(row.membersWithRoles) ? (row.membersWithRoles as unknown[]) : []) }));
+/** changeTeamIn() of the members alone; `change` stamps those joining with `stamp` (nextStamp), which the team keeps as its latest. */
+export function changeMembersIn(tx: Db, teamId: string, change: (members: unknown[], stamp: number) => unknown[]): Promise<TeamRow | undefined> {
+  return changeTeamIn(tx, teamId, async (row) => {
+    const stamp = nextStamp(row.memberStampMs);
+    return { membersWithRoles: change(Array.isArray(row.membersWithRoles) ? (row.membersWithRoles as unknown[]) : [], stamp), memberStampMs: stamp };
+  });
 }
 
 /** What TeamStore.delete deleted. */
@@ -67,7 +71,7 @@ export class TeamStore {
   }
 
   /** change() of the members alone, making `alongside`'s changes (a removed member's spend forgotten) in the same transaction. */
-  changeMembers(teamId: string, change: (members: unknown[]) => unknown[], alongside?: (tx: Db, row: TeamRow) => Promise<void>): Promise<TeamRow | undefined> {
+  changeMembers(teamId: string, change: (members: unknown[], stamp: number) => unknown[], alongside?: (tx: Db, row: TeamRow) => Promise<void>): Promise<TeamRow | undefined> {
     return this.db.transaction(async (tx) => {
       const row = await changeMembersIn(tx, teamId, change);
       if (row && alongside) await alongside(tx, row);

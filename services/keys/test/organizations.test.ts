@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { entryObject } from "@gateway/common";
 import { Access, type AuthorizeResponse, type KeySettingsSchema, type Organization, type OrganizationSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { organizations } from "../src/db/schema.js";
 import { toOrganizationRecord } from "../src/organization-record.js";
 import { RESERVATION, asMaster, clientOf, granted, heldReplica, keysService } from "./support.js";
@@ -266,6 +266,23 @@ describe("keys that name an organization themselves", () => {
 });
 
 describe("organization members", () => {
+  it("begins the membership anew for a member removed and added back within the same millisecond", async () => {
+    await createOrganization("revolving");
+    const add = () => client().addOrganizationMembers({ organizationId: "revolving", membersJson: '[{"role":"internal_user","user_id":"revolver"}]', maxBudgetInOrganization: 1 }, asMaster);
+    const now = vi.spyOn(Date, "now").mockReturnValue(Date.now());
+    const stamps: string[] = [];
+    try {
+      await add();
+      stamps.push((await memberBudget("revolving", "revolver")).allowanceId);
+      await client().removeOrganizationMember({ organizationId: "revolving", userId: "revolver" }, asMaster);
+      await add();
+      stamps.push((await memberBudget("revolving", "revolver")).allowanceId);
+    } finally {
+      now.mockRestore();
+    }
+    expect(stamps[1]).not.toBe(stamps[0]);
+  });
+
   it("adds members (making users that do not exist), refuses one already in, and changes and removes them", async () => {
     await createOrganization("people");
     await client().createUser({ userId: "known", settings: { userEmail: "known@example.com" } }, asMaster);

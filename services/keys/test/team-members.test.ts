@@ -3,7 +3,7 @@ import { entryObject } from "@gateway/common";
 import type { AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import { sameMinute } from "@gateway/testing";
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { teams as teamRows } from "../src/db/schema.js";
 import { toTeamRecord, type TeamMember } from "../src/team-record.js";
 import { RESERVATION, asMaster, clientOf, granted, heldReplica, keysService, type KeysClient } from "./support.js";
@@ -163,6 +163,25 @@ describe("a team member's budget", () => {
     const [again] = await storedMembers(teamId);
     expect(again?.added_at_ms).not.toBe(began?.added_at_ms);
     expect(await memberSpend(teamId)).toEqual({ heidi: 0 });
+  });
+
+  it("begins the membership anew for a member removed and added back within the same millisecond", async () => {
+    const judy = { role: "user", user_id: "judy", max_budget_in_team: RESERVATION * 10 };
+    const teamId = await teamWith(judy);
+    const stamps = [(await memberLimits(teamId, "judy")).allowanceId];
+    // Every change within the millisecond the team was made in.
+    const now = vi.spyOn(Date, "now").mockReturnValue((await storedMembers(teamId))[0]!.added_at_ms!);
+    try {
+      await client().removeTeamMember({ teamId, userId: "judy" }, asMaster);
+      await client().addTeamMembers({ teamId, membersJson: JSON.stringify([judy]) }, asMaster);
+      stamps.push((await memberLimits(teamId, "judy")).allowanceId);
+      await client().updateTeam({ teamId, settings: { membersWithRolesJson: "[]" } }, asMaster);
+      await client().updateTeam({ teamId, settings: { membersWithRolesJson: JSON.stringify([judy]) } }, asMaster);
+      stamps.push((await memberLimits(teamId, "judy")).allowanceId);
+    } finally {
+      now.mockRestore();
+    }
+    expect(new Set(stamps).size).toBe(3);
   });
 
   it("counts the member's requests per minute over its keys in the team", async () => {

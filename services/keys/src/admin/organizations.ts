@@ -180,11 +180,10 @@ export async function addOrganizationMembers(
     user_role: m.role,
     ...(budget !== undefined && { max_budget_in_organization: budget }),
   }));
-  const row = await changeMembers(deps, req.organizationId, (members) => {
+  const row = await changeMembers(deps, req.organizationId, (members, stamp) => {
     const already = added.filter((a, i) => members.some((m) => m.user_id === a.user_id) || added.slice(0, i).some((b) => b.user_id === a.user_id));
     if (already.length > 0) throw invalid(`already a member of organization ${req.organizationId}: ${already.map((a) => a.user_id).join(", ")}`, "member");
-    const now = Date.now();
-    return [...members, ...added.map((m) => joined(m, now))];
+    return [...members, ...added.map((m) => joined(m, stamp))];
   });
   const userIds = added.map((a) => a.user_id);
   return { organization: await organizationView(deps, row), userIds, updatedUsers: await listedUsersById(deps, [...new Set(userIds)]) };
@@ -193,7 +192,7 @@ export async function addOrganizationMembers(
 async function changeMembers(
   deps: AdminDeps,
   organizationId: string,
-  change: (members: OrganizationMember[]) => OrganizationMember[],
+  change: (members: OrganizationMember[], stamp: number) => OrganizationMember[],
   alongside?: (tx: Db, row: OrganizationRow) => Promise<void>,
 ): Promise<OrganizationRow> {
   if (organizationId === "") throw invalid("organization_id is required", "organization_id");

@@ -15,7 +15,7 @@ import {
   type UpdateTeamRequest,
   type VirtualKey,
 } from "@gateway/proto/keys/v1/keys_pb.js";
-import { joined } from "../member-generation.js";
+import { joined, nextStamp } from "../member-generation.js";
 import { memberAllowanceId, MEMBER_LIMITS, teamAllowanceId, toTeamProto, toTeamRecord, type TeamMember, type TeamRow } from "../team-record.js";
 import type { TeamPatch } from "../team-store.js";
 import { requireRole } from "../roles.js";
@@ -64,8 +64,9 @@ export async function createTeam(deps: AdminDeps, req: CreateTeamRequest, caller
   if (await deps.teamStore.byId(teamId)) throw gatewayError(`team_id ${teamId} is already in use`, Code.AlreadyExists, { type: "invalid_request_error", status: 400 });
   const named = patch.membersWithRoles === undefined ? undefined : await asUsers(deps, patch.membersWithRoles as TeamMember[]);
   if (named) {
-    const now = Date.now();
-    patch.membersWithRoles = named.members.map((m) => joined(m, now));
+    const stamp = nextStamp(null);
+    patch.membersWithRoles = named.members.map((m) => joined(m, stamp));
+    patch.memberStampMs = stamp;
   }
   let row: TeamRow;
   try {
@@ -94,15 +95,16 @@ const sameMembership = (a: TeamMember, b: TeamMember) => (a.user_id !== undefine
  * had keeps when it joined (none, for one stored before members were
  * stamped), and one it had not joins now.
  */
-function withMembersStamped(patch: TeamPatch, before: TeamRow, now = Date.now()): TeamPatch {
+function withMembersStamped(patch: TeamPatch, before: TeamRow): TeamPatch {
   if (patch.membersWithRoles === undefined) return patch;
   const had = (before.membersWithRoles ?? []) as TeamMember[];
+  const stamp = nextStamp(before.memberStampMs);
   const members = (patch.membersWithRoles as TeamMember[]).map((m) => {
     const was = had.find((h) => sameMembership(h, m));
-    if (was === undefined) return joined(m, now);
+    if (was === undefined) return joined(m, stamp);
     return was.added_at_ms === undefined ? m : { ...m, added_at_ms: was.added_at_ms };
   });
-  return { ...patch, membersWithRoles: members };
+  return { ...patch, membersWithRoles: members, memberStampMs: stamp };
 }
 
 async function patchTeam(deps: AdminDeps, teamId: string, patch: TeamPatch, spendBefore?: number): Promise<{ team: Team }> {
@@ -198,8 +200,8 @@ async function changedTeam(deps: AdminDeps, teamId: string, row: TeamRow | undef
   return { team: await teamView(deps, row) };
 }
 
-const changeMembers = async (deps: AdminDeps, teamId: string, change: (members: TeamMember[]) => TeamMember[], alongside?: (tx: Db, row: TeamRow) => Promise<void>) =>
-  changedTeam(deps, teamId, await deps.teamStore.changeMembers(requireTeamId(teamId), (members) => change(members as TeamMember[]), alongside));
+const changeMembers = async (deps: AdminDeps, teamId: string, change: (members: TeamMember[], stamp: number) => TeamMember[], alongside?: (tx: Db, row: TeamRow) => Promise<void>) =>
+  changedTeam(deps, teamId, await deps.teamStore.changeMembers(requireTeamId(teamId), (members, stamp) => change(members as TeamMember[], stamp), alongside));
 
 function memberError(message: string): Error {
   return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param: "member" });
@@ -246,11 +248,10 @@ export async function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest
   await existing(deps, req.teamId);
   const { members: added, made } = await asUsers(deps, asked);
   try {
-    const { team } = await changeMembers(deps, req.teamId, (members) => {
+    const { team } = await changeMembers(deps, req.teamId, (members, stamp) => {
       const fresh = added.filter((a, i) => !members.some((m) => sameMember(m, a)) && !added.slice(0, i).some((b) => sameMember(b, a)));
       if (fresh.length === 0) throw memberError(`already in team ${req.teamId}: ${asked.map(memberName).join(", ")}`);
-      const now = Date.now();
-      return [...members, ...fresh.map((m) => joined(m, now))];
+      return [...members, ...fresh.map((m) => joined(m, stamp))];
     });
     const [updatedUsers, memberSpend] = await Promise.all([
       listedUsersById(deps, [...new Set(added.map((m) => m.user_id!))]),

@@ -65,7 +65,7 @@ export async function createUser(deps: AdminDeps, req: CreateUserRequest): Promi
   const joinTeams = async (tx: Db) => {
     for (const teamId of req.teams) {
       const member: TeamMember = { role: req.adminOfTeams.includes(teamId) ? "admin" : "user", user_id: userId };
-      await changeMembersIn(tx, teamId, (members) => ((members as TeamMember[]).some((m) => m.user_id === userId) ? members : [...members, joined(member, Date.now())]));
+      await changeMembersIn(tx, teamId, (members, stamp) => ((members as TeamMember[]).some((m) => m.user_id === userId) ? members : [...members, joined(member, stamp)]));
     }
   };
   const made = await uniquely("that user_id, user_email or key_alias", () => inOrganization(key?.row.organizationId, () => deps.userStore.insert({ userId, ...patch }, key?.row, joinTeams)), 409);

@@ -161,6 +161,8 @@ export const organizations = keys.table("organizations", {
   metadata: jsonb("metadata").notNull().default({}),
   /** [{ user_id, user_email, user_role, max_budget_in_organization }]. */
   members: jsonb("members").notNull().default([]),
+  /** No member's stamp (added_at_ms) given so far is later: the next is later still (member-generation.ts). */
+  memberStampMs: bigint("member_stamp_ms", { mode: "number" }),
   blocked: boolean("blocked").notNull().default(false),
   /** As a customer's: the budget whose limits the organization takes for those it leaves unset. */
   budgetId: text("budget_id").references(() => budgets.budgetId, { onDelete: "restrict" }),
@@ -180,6 +182,8 @@ export const teams = keys.table("teams", {
   metadata: jsonb("metadata").notNull().default({}),
   /** LiteLLM's members_with_roles: [{ role, user_id, user_email }]. */
   membersWithRoles: jsonb("members_with_roles").notNull().default([]),
+  /** As an organization's. */
+  memberStampMs: bigint("member_stamp_ms", { mode: "number" }),
   blocked: boolean("blocked").notNull().default(false),
   /** LiteLLM's model_aliases: { name: model group } for the team's keys' requests. */
   modelAliases: jsonb("model_aliases").$type<Record<string, string>>().notNull().default({}),
