@@ -64,6 +64,11 @@ export class CustomerStore {
     return this.budgets.inForce(await this.db.select().from(customers).orderBy(customers.createdAt, customers.userId));
   }
 
+  async byIds(userIds: string[]): Promise<CustomerRow[]> {
+    if (userIds.length === 0) return [];
+    return this.budgets.inForce(await this.db.select().from(customers).where(inArray(customers.userId, userIds)));
+  }
+
   async delete(userIds: string[]): Promise<CustomerRow[]> {
     return this.budgets.inForce(await this.db.delete(customers).where(inArray(customers.userId, userIds)).returning());
   }

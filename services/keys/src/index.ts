@@ -62,7 +62,15 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   const stopForgettingRefusals = cache.watch(() => allowances.forgetRefusals());
   const teamStore = new TeamStore(deps.database.db);
   const teams = new TableCache(
-    { what: "team", subject: TEAMS_CHANGED_SUBJECT, load: () => teamStore.all(), idOf: (row) => row.teamId, toRecord: toTeamRecord, onChange: () => cache.anyChanged() },
+    {
+      what: "team",
+      subject: TEAMS_CHANGED_SUBJECT,
+      load: () => teamStore.all(),
+      byIds: (ids) => teamStore.byIds(ids),
+      idOf: (row) => row.teamId,
+      toRecord: toTeamRecord,
+      onChange: () => cache.anyChanged(),
+    },
     deps.bus,
     deps.logger,
   );
@@ -74,6 +82,7 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
       what: "organization",
       subject: ORGANIZATIONS_CHANGED_SUBJECT,
       load: () => organizationStore.all(),
+      byIds: (ids) => organizationStore.byIds(ids),
       idOf: (row) => row.organizationId,
       toRecord: toOrganizationRecord,
       onChange: () => cache.anyChanged(),
@@ -84,7 +93,15 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   await organizations.start();
   const userStore = new UserStore(deps.database.db);
   const users = new TableCache(
-    { what: "user", subject: USERS_CHANGED_SUBJECT, load: () => userStore.all(), idOf: (row) => row.userId, toRecord: toUserRecord, onChange: () => cache.anyChanged() },
+    {
+      what: "user",
+      subject: USERS_CHANGED_SUBJECT,
+      load: () => userStore.all(),
+      byIds: (ids) => userStore.byIds(ids),
+      idOf: (row) => row.userId,
+      toRecord: toUserRecord,
+      onChange: () => cache.anyChanged(),
+    },
     deps.bus,
     deps.logger,
   );
@@ -95,8 +112,9 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
     {
       what: "customer",
       subject: CUSTOMERS_CHANGED_SUBJECT,
-      // The default budget is read with them: a budget's change reloads both.
+      // The default budget is read with them all: a budget's change reloads both (allChanged).
       load: async () => (await Promise.all([customerStore.all(), defaultCustomerBudget?.load()]))[0],
+      byIds: (ids) => customerStore.byIds(ids),
       idOf: (row) => row.userId,
       toRecord: toCustomerRecord,
       onChange: () => cache.anyChanged(),
@@ -107,7 +125,15 @@ export async function startKeys(deps: { config: GatewayConfig; database: Databas
   await customers.start();
   const tagStore = new TagStore(deps.database.db);
   const tags = new TableCache(
-    { what: "tag", subject: TAGS_CHANGED_SUBJECT, load: () => tagStore.all(), idOf: (row) => row.name, toRecord: toTagRecord, onChange: () => cache.anyChanged() },
+    {
+      what: "tag",
+      subject: TAGS_CHANGED_SUBJECT,
+      load: () => tagStore.all(),
+      byIds: (names) => tagStore.byNames(names),
+      idOf: (row) => row.name,
+      toRecord: toTagRecord,
+      onChange: () => cache.anyChanged(),
+    },
     deps.bus,
     deps.logger,
   );

@@ -77,6 +77,11 @@ export class OrganizationStore {
     return this.budgets.inForce(await this.db.select().from(organizations).orderBy(organizations.createdAt, organizations.organizationId));
   }
 
+  async byIds(organizationIds: string[]): Promise<OrganizationRow[]> {
+    if (organizationIds.length === 0) return [];
+    return this.budgets.inForce(await this.db.select().from(organizations).where(inArray(organizations.organizationId, organizationIds)));
+  }
+
   /** The teams that belong to any of the organizations. */
   async teamsOf(organizationIds: string[]): Promise<TeamRow[]> {
     if (organizationIds.length === 0) return [];

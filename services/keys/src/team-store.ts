@@ -88,6 +88,10 @@ export class TeamStore {
     return this.db.select().from(teams).orderBy(teams.createdAt, teams.teamId);
   }
 
+  async byIds(teamIds: string[]): Promise<TeamRow[]> {
+    return teamIds.length === 0 ? [] : this.db.select().from(teams).where(inArray(teams.teamId, teamIds));
+  }
+
   async keysOf(teamId: string): Promise<KeyRow[]> {
     return this.db.select().from(virtualKeys).where(eq(virtualKeys.teamId, teamId)).orderBy(virtualKeys.createdAt, virtualKeys.id);
   }

@@ -86,6 +86,10 @@ export class UserStore {
     return this.db.select().from(users);
   }
 
+  async byIds(userIds: string[]): Promise<UserRow[]> {
+    return userIds.length === 0 ? [] : this.db.select().from(users).where(inArray(users.userId, userIds));
+  }
+
   async keysOf(userId: string): Promise<KeyRow[]> {
     return this.db.select().from(virtualKeys).where(eq(virtualKeys.userId, userId)).orderBy(virtualKeys.createdAt, virtualKeys.id);
   }

@@ -56,8 +56,8 @@ export async function createBudget(deps: AdminDeps, req: CreateBudgetRequest): P
     if (pgErrorCode(err) === "23505") throw invalid(`Budget id=${budgetId} already exists`, "budget_id");
     throw err;
   });
-  // It may be max_end_user_budget_id's, read with the customers.
-  await deps.customers.changed();
+  // It may be max_end_user_budget_id's, read with the whole customer table.
+  await deps.customers.allChanged();
   return { budget: toBudgetProto(row) };
 }
 
@@ -82,8 +82,9 @@ export async function updateBudget(deps: AdminDeps, req: UpdateBudgetRequest): P
   };
   const row = await deps.budgetStore.update(req.budgetId, budgetSettingsPatch(req.settings), carry);
   if (!row) throw notFound(req.budgetId);
-  await deps.customers.changed();
-  await deps.organizations.changed();
+  // Every customer and organization naming it, and max_end_user_budget_id's budget (read with the whole customer table), may have changed.
+  await deps.customers.allChanged();
+  await deps.organizations.allChanged();
   return { budget: toBudgetProto(row) };
 }
 
@@ -105,6 +106,7 @@ export async function deleteBudget(deps: AdminDeps, req: DeleteBudgetRequest): P
     throw err;
   });
   if (!row) throw notFound(req.budgetId);
-  await deps.customers.changed();
+  // It may have been max_end_user_budget_id's, read with the whole customer table.
+  await deps.customers.allChanged();
   return { budget: toBudgetProto(row) };
 }

@@ -48,7 +48,7 @@ export async function createCustomer(deps: AdminDeps, req: CreateCustomerRequest
     if (pgErrorCode(err) === "23505") throw invalid(`Customer already exists, passed user_id=${req.userId}. Please pass a new user_id.`, "user_id");
     throw err;
   });
-  await deps.customers.changed();
+  await deps.customers.changed([row.userId]);
   return { customer: await customerView(deps, row) };
 }
 
@@ -58,7 +58,7 @@ export async function updateCustomer(deps: AdminDeps, req: UpdateCustomerRequest
   const carry = (tx: Db, row: CustomerRow) => carrySpend(deps.allowances.in(tx), customerLimits(current), customerLimits(row), req.spendBefore);
   const row = await withKnownBudget(patch.budgetId, () => deps.customerStore.update(current.userId, patch, carry));
   if (!row) throw notFound([req.userId], "user_id");
-  await deps.customers.changed();
+  await deps.customers.changed([row.userId]);
   return { customer: await customerView(deps, row) };
 }
 
@@ -83,14 +83,15 @@ async function allExisting(deps: AdminDeps, ids: string[]): Promise<string[]> {
 export async function deleteCustomers(deps: AdminDeps, req: DeleteCustomersRequest): Promise<{ deletedUserIds: string[] }> {
   const userIds = await allExisting(deps, req.userIds);
   const deleted = await deps.customerStore.delete(userIds);
-  await deps.customers.changed();
+  await deps.customers.changed(userIds);
   await deps.allowances.forget(deleted.map(customerAllowanceId));
   return { deletedUserIds: deleted.map((row) => row.userId) };
 }
 
 /** Blocks (making customers of end users not yet known, as LiteLLM does) or unblocks customers that exist. */
 export async function setCustomersBlocked(deps: AdminDeps, userIds: string[], blocked: boolean): Promise<{ customers: Customer[] }> {
-  const rows = await deps.customerStore.setBlocked(blocked ? requireIds(userIds) : await allExisting(deps, userIds), blocked);
-  await deps.customers.changed();
+  const ids = blocked ? requireIds(userIds) : await allExisting(deps, userIds);
+  const rows = await deps.customerStore.setBlocked(ids, blocked);
+  await deps.customers.changed(ids);
   return { customers: await customerViews(deps, rows) };
 }

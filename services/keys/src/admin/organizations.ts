@@ -83,7 +83,7 @@ export async function createOrganization(deps: AdminDeps, req: CreateOrganizatio
   const row = await uniquely(`organization_id ${organizationId}`, () =>
     withKnownBudget(patch.budgetId, () => deps.organizationStore.insert({ ...patch, organizationId, organizationAlias: alias })),
   );
-  await deps.organizations.changed();
+  await deps.organizations.changed([row.organizationId]);
   return { organization: await organizationView(deps, row) };
 }
 
@@ -93,7 +93,7 @@ export async function updateOrganization(deps: AdminDeps, req: UpdateOrganizatio
   const carry = (tx: Db, row: OrganizationRow) => carrySpend(deps.allowances.in(tx), toOrganizationRecord(current), toOrganizationRecord(row), req.spendBefore);
   const row = await withKnownBudget(patch.budgetId, () => deps.organizationStore.update(current.organizationId, patch, carry));
   if (!row) throw notFound(req.organizationId);
-  await deps.organizations.changed();
+  await deps.organizations.changed([row.organizationId]);
   return { organization: await organizationView(deps, row) };
 }
 
@@ -129,8 +129,8 @@ export async function deleteOrganizations(deps: AdminDeps, req: DeleteOrganizati
       deps.allowances.in(tx).forgetHolders([...deleted.keys.map((row) => row.id), ...deleted.teams.map(teamAllowanceId), ...deleted.organizations.map(organizationAllowanceId)]),
   );
   await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
-  await deps.teams.changed();
-  await deps.organizations.changed();
+  await deps.teams.changed(deleted.teams.map((row) => row.teamId));
+  await deps.organizations.changed(rows.map((row) => row.organizationId));
   const gone = new Set(deleted.organizations.map((row) => row.organizationId));
   return {
     organizations: views.filter((o) => gone.has(o.organizationId)),
@@ -173,7 +173,7 @@ export async function addOrganizationMembers(
   const budget = memberBudget(req.maxBudgetInOrganization);
   await existing(deps, req.organizationId);
   const users = await asUsers(deps, named);
-  if (users.made) await deps.users.changed();
+  if (users.made) await deps.users.changed(users.members.map((m) => m.user_id));
   const added: OrganizationMember[] = users.members.map((m) => ({
     user_id: m.user_id,
     ...(m.user_email !== undefined && { user_email: m.user_email }),
@@ -198,7 +198,7 @@ async function changeMembers(
   if (organizationId === "") throw invalid("organization_id is required", "organization_id");
   const row = await deps.organizationStore.changeMembers(organizationId, change, alongside);
   if (!row) throw notFound(organizationId);
-  await deps.organizations.changed();
+  await deps.organizations.changed([row.organizationId]);
   return row;
 }
 

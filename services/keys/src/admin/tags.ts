@@ -38,7 +38,7 @@ export async function createTag(deps: AdminDeps, req: CreateTagRequest): Promise
     if (pgErrorCode(err) === "23505") throw invalid(`Tag ${name} already exists`, "name");
     throw err;
   });
-  await deps.tags.changed();
+  await deps.tags.changed([row.name]);
   return { tag: await tagView(deps, row) };
 }
 
@@ -46,7 +46,7 @@ export async function updateTag(deps: AdminDeps, req: UpdateTagRequest): Promise
   const current = await existing(deps, req.name);
   const row = await deps.tagStore.update(current.name, tagSettingsPatch(req.settings), (tx, row) => carrySpend(deps.allowances.in(tx), tagLimits(current), tagLimits(row), req.spendBefore));
   if (!row) throw notFound(req.name);
-  await deps.tags.changed();
+  await deps.tags.changed([row.name]);
   return { tag: await tagView(deps, row) };
 }
 
@@ -69,7 +69,7 @@ export async function deleteTag(deps: AdminDeps, req: DeleteTagRequest): Promise
   const current = await existing(deps, req.name);
   const deleted = await deps.tagStore.delete(current.name);
   if (!deleted) throw notFound(req.name);
-  await deps.tags.changed();
+  await deps.tags.changed([deleted.name]);
   await deps.allowances.forget([tagAllowanceId(deleted)]);
   return { name: deleted.name };
 }

@@ -72,9 +72,9 @@ export async function createTeam(deps: AdminDeps, req: CreateTeamRequest, caller
   try {
     row = await uniquely(`team_id ${teamId}`, () => inOrganization(patch.organizationId, () => deps.teamStore.insert({ teamId, ...patch })));
   } finally {
-    if (named?.made) await deps.users.changed();
+    if (named?.made) await deps.users.changed(named.members.map((m) => m.user_id));
   }
-  await deps.teams.changed();
+  await deps.teams.changed([row.teamId]);
   return { team: await teamView(deps, row) };
 }
 
@@ -123,7 +123,7 @@ async function patchTeam(deps: AdminDeps, teamId: string, patch: TeamPatch, spen
     ),
   );
   if (!row) throw teamNotFound(teamId);
-  await deps.teams.changed();
+  await deps.teams.changed([row.teamId]);
   return { team: await teamView(deps, row) };
 }
 
@@ -185,7 +185,7 @@ export async function deleteTeams(deps: AdminDeps, req: DeleteTeamsRequest, call
     (tx, deleted) => deps.allowances.in(tx).forgetHolders([...deleted.keys.map((row) => row.id), ...deleted.teams.map(teamAllowanceId)]),
   );
   await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
-  await deps.teams.changed();
+  await deps.teams.changed(rows.map((row) => row.teamId));
   const gone = new Set(deleted.teams.map((row) => row.teamId));
   return { teams: views.filter((team) => gone.has(team.teamId)), deletedKeyHashes: deleted.keys.map((row) => row.keyHash) };
 }
@@ -196,7 +196,7 @@ const sameMember = (a: TeamMember, b: TeamMember) =>
 /** A team as a change left it (none: it does not exist), after telling every replica. */
 async function changedTeam(deps: AdminDeps, teamId: string, row: TeamRow | undefined): Promise<{ team: Team }> {
   if (!row) throw teamNotFound(teamId);
-  await deps.teams.changed();
+  await deps.teams.changed([row.teamId]);
   return { team: await teamView(deps, row) };
 }
 
@@ -259,7 +259,7 @@ export async function addTeamMembers(deps: AdminDeps, req: AddTeamMembersRequest
     ]);
     return { team, updatedUsers, memberSpend };
   } finally {
-    if (made) await deps.users.changed();
+    if (made) await deps.users.changed(added.map((m) => m.user_id));
   }
 }
 

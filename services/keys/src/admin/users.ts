@@ -69,8 +69,8 @@ export async function createUser(deps: AdminDeps, req: CreateUserRequest): Promi
     }
   };
   const made = await uniquely("that user_id, user_email or key_alias", () => inOrganization(key?.row.organizationId, () => deps.userStore.insert({ userId, ...patch }, key?.row, joinTeams)), 409);
-  if (req.teams.length > 0) await deps.teams.changed();
-  await deps.users.changed();
+  await deps.teams.changed(req.teams);
+  await deps.users.changed([made.user.userId]);
   if (made.key) await deps.cache.changed(made.key.keyHash);
   return {
     $typeName: "gateway.keys.v1.CreateUserResponse",
@@ -92,7 +92,7 @@ export async function updateUser(deps: AdminDeps, req: UpdateUserRequest): Promi
   const carry = (tx: Db, row: UserRow) => carrySpend(deps.allowances.in(tx), userLimits(current), userLimits(row), req.spendBefore);
   const row = await uniquely("that user_email", () => deps.userStore.update(current.userId, userSettingsPatch(req.settings), carry), 409);
   if (!row) throw userNotFound(current.userId);
-  await deps.users.changed();
+  await deps.users.changed([row.userId]);
   return { user: await userView(deps, row) };
 }
 
@@ -147,8 +147,8 @@ export async function deleteUsers(deps: AdminDeps, req: DeleteUsersRequest): Pro
   // back in a team or organization would otherwise find what it spent there.
   const deleted = await deps.userStore.delete(req.userIds, (tx, deleted) => forgetSpentBy(deps.allowances.in(tx), deleted));
   await deps.cache.changed(...deleted.keys.map((row) => row.keyHash));
-  await deps.users.changed();
-  if (deleted.teams.length > 0) await deps.teams.changed();
-  if (deleted.organizations.length > 0) await deps.organizations.changed();
+  await deps.users.changed(req.userIds);
+  await deps.teams.changed(deleted.teams.map((row) => row.teamId));
+  await deps.organizations.changed(deleted.organizations.map((row) => row.organizationId));
   return { deletedUserIds: deleted.users.map((row) => row.userId), deletedKeyHashes: deleted.keys.map((row) => row.keyHash) };
 }
