@@ -22,7 +22,9 @@ export function createWatchKeys(cache: KeyCache, ending: AbortSignal) {
     let queue: WatchKeysResponse[] = [ALL];
     let wake: (() => void) | undefined;
     const push = (e: WatchKeysResponse) => {
-      if (queue.length >= MAX_QUEUED) queue = [ALL];
+      // Forgetting everything covers whatever is still queued: a run of
+      // team changes the watcher has not read yet is sent as one.
+      if (e === ALL || queue.length >= MAX_QUEUED) queue = [ALL];
       else queue.push(e);
       wake?.();
     };

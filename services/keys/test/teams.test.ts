@@ -294,6 +294,30 @@ describe("team members", () => {
   });
 });
 
+describe("watchers of a team's changes", () => {
+  it("are told once to forget everything for the changes made while they read nothing", async () => {
+    await createTeam("changed-often");
+    const watcher = client().watchKeys({})[Symbol.asyncIterator]();
+    try {
+      expect((await watcher.next()).value).toMatchObject({ all: true });
+      for (let i = 0; i < 5; i++) await client().updateTeam({ teamId: "changed-often", settings: { teamAlias: `alias-${i}` } }, asMaster);
+      const { hash } = await teamKey("changed-often");
+      const events: { all: boolean; keyHash: string }[] = [];
+      // Past any heartbeat, up to the key's own event.
+      while (events.at(-1)?.keyHash !== hash) {
+        const { value } = await watcher.next();
+        if (value && (value.all || value.keyHash !== "")) events.push({ all: value.all, keyHash: value.keyHash });
+      }
+      expect(events).toEqual([
+        { all: true, keyHash: "" },
+        { all: false, keyHash: hash },
+      ]);
+    } finally {
+      await watcher.return?.();
+    }
+  });
+});
+
 describe("deleting teams", () => {
   it("deletes a team with its keys", async () => {
     await createTeam("doomed", { maxBudget: 1 });
