@@ -25,7 +25,7 @@ export interface EdgeOptions {
   allowedIps?: AllowedIps | undefined;
   /** general_settings.enforce_user_param: a model call must name its end user. */
   enforceUserParam?: boolean | undefined;
-  /** litellm_settings.max_end_user_budget_id: /budget/update of it reads what each end user has spent, for those it holds by default. */
+  /** litellm_settings.max_end_user_budget_id: /budget/new or /budget/update of it reads what each end user has spent, for those it holds by default. */
   defaultEndUserBudgetId?: string | undefined;
   /** general_settings.reject_clientside_metadata_tags: a model call may not carry tags of its own. */
   rejectClientTags?: boolean | undefined;

@@ -156,6 +156,31 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       for (const user of spent.keys()) await probe(user);
     });
 
+    it("counts what end users had spent before max_end_user_budget_id's budget was made with a max_budget", async () => {
+      // The config names it before it exists (a 404 when no earlier test made it).
+      await post("/budget/delete", { id: "default-tier" });
+      expect((await post("/customer/new", { user_id: "early-plain" })).status).toBe(200);
+      const long = [{ role: "user" as const, content: "spend ".repeat(2000) }];
+      const spent = new Map<string, number>();
+      for (const user of ["early-walk-in", "early-plain"]) {
+        await client.chat.completions.create({ model: "fast-model", messages: long, user });
+        const info = `/customer/info?end_user_id=${user}`;
+        spent.set(
+          user,
+          await eventually(`${user}'s spend in the ledger`, async () => {
+            const { spend } = (await admin<{ spend: number }>(gateway.baseUrl, "GET", info)).json;
+            return spend > 0 ? spend : undefined;
+          }),
+        );
+      }
+      const probe = (user: string) => client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "probe" }], max_tokens: 1, user });
+      // Half what each spent, in periods from the budget's making: both are over it, a newcomer is not.
+      const made = await post("/budget/new", { budget_id: "default-tier", max_budget: Math.min(...spent.values()) / 2, budget_duration: "30d" });
+      expect(made.status).toBe(200);
+      for (const user of spent.keys()) await expect(probe(user)).rejects.toMatchObject({ status: 400, message: expect.stringContaining(`End User=${user} over budget.`) });
+      await probe("later-walk-in");
+    });
+
     it("refuses an unknown budget_id, a budget's deletion while in use, and callers other than admins", async () => {
       const unknown = await post("/customer/new", { user_id: "carol", budget_id: "no-such-tier" });
       expect(unknown.status).toBe(400);

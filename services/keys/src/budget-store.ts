@@ -50,9 +50,13 @@ export class BudgetStore {
     return new BudgetStore(tx);
   }
 
-  async insert(row: NewBudgetRow): Promise<BudgetRow> {
-    const [inserted] = await this.db.insert(budgets).values(row).returning();
-    return inserted as BudgetRow;
+  /** Makes a budget, and `alongside`'s changes (the default end-user budget's spend carried) in the same transaction. */
+  insert(row: NewBudgetRow, alongside: (tx: Db, row: BudgetRow) => Promise<void>): Promise<BudgetRow> {
+    return this.db.transaction(async (tx) => {
+      const [inserted] = await tx.insert(budgets).values(row).returning();
+      await alongside(tx, inserted as BudgetRow);
+      return inserted as BudgetRow;
+    });
   }
 
   /**

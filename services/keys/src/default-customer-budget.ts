@@ -10,26 +10,34 @@ const allowanceIdOf = (endUser: string) => `customer/${endUser}${SUFFIX}`;
 const EVERY_END_USER = `customer/%${SUFFIX}`;
 
 /**
- * The default budget's change (`before`, `after`), in its transaction
- * (`allowances`), as carrySpend makes a customer's own: a new
- * budget_duration moves every end user's budget to its new window, with
- * what each spent and what its requests in flight will; a max_budget where
- * there was none starts each end user's window from what the edge read it
- * had spent (`spendBefore`, by end user), so one already past the new
- * budget is refused. An end user with limits of its own is carried too:
- * its own budget's windows are others, and this one counts only once it
- * falls back to the default.
+ * The default budget's change (`before`, `after`; no `before` for its
+ * creation), in its transaction (`allowances`), as carrySpend makes a
+ * customer's own: a new budget_duration moves every end user's budget to
+ * its new window, with what each spent and what its requests in flight
+ * will; a max_budget where there was none starts each end user's window
+ * from what the edge read it had spent (`spendBefore`, by end user), so one
+ * already past the new budget is refused. An end user with limits of its
+ * own is carried too: its own budget's windows are others, and this one
+ * counts only once it falls back to the default. Returns the window so
+ * started, for the end users `spendBefore` had no room for
+ * (carryEndUserSpend).
  */
-export async function carryDefaultCustomerSpend(allowances: AllowanceStore, before: BudgetRow, after: BudgetRow, spendBefore: readonly Entry<number>[], now = Date.now()): Promise<void> {
-  if (after.maxBudget === null) return;
+export async function carryDefaultCustomerSpend(allowances: AllowanceStore, before: BudgetRow | undefined, after: BudgetRow, spendBefore: readonly Entry<number>[], now = Date.now()): Promise<number | undefined> {
+  if (after.maxBudget === null) return undefined;
   const to = budgetPeriod(limitHolder(after.budgetId, "", "customer", after), now).start;
-  if (before.maxBudget !== null) {
+  if (before && before.maxBudget !== null) {
     const from = budgetPeriod(limitHolder(before.budgetId, "", "customer", before), now).start;
     if (from !== to) await allowances.moveEverySpend(EVERY_END_USER, "budget", from, to);
-    return;
+    return undefined;
   }
-  const spent = spendBefore.filter(({ value }) => value > 0);
-  await allowances.carryEverySpend(spent.map(({ key: endUser, value: dollars }) => ({ ref: { keyId: allowanceIdOf(endUser), kind: "budget", windowStart: to }, dollars })));
+  await carryEndUserSpend(allowances, to, spendBefore);
+  return to;
+}
+
+/** Starts each end user's default-budget window `windowStart` from what it had spent (`spent`, by end user). */
+export async function carryEndUserSpend(allowances: AllowanceStore, windowStart: number, spent: readonly Entry<number>[]): Promise<void> {
+  const carried = spent.filter(({ value }) => value > 0);
+  await allowances.carryEverySpend(carried.map(({ key: endUser, value: dollars }) => ({ ref: { keyId: allowanceIdOf(endUser), kind: "budget", windowStart }, dollars })));
 }
 
 /**

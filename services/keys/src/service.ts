@@ -13,7 +13,7 @@ import { bearerOf, type AdminDeps } from "./admin/context.js";
 import { deleteKeys } from "./admin/delete.js";
 import { generateKey, regenerateKey } from "./admin/generate.js";
 import { getKey, listKeyAliases, listKeys } from "./admin/read.js";
-import { createBudget, deleteBudget, getBudgets, listBudgets, updateBudget } from "./admin/budgets.js";
+import { carryEndUserSpendRest, createBudget, deleteBudget, getBudgets, listBudgets, updateBudget } from "./admin/budgets.js";
 import { createCustomer, deleteCustomers, getCustomer, listCustomers, setCustomersBlocked, updateCustomer } from "./admin/customers.js";
 import { gatewayBudget } from "./admin/gateway-budget.js";
 import {
@@ -115,6 +115,7 @@ export function createKeysService(deps: KeysDeps): ServiceImpl<typeof KeysServic
     getBudgets: viewer(getBudgets),
     listBudgets: viewer(listBudgets),
     deleteBudget: admin(deleteBudget),
+    carryEndUserSpend: admin(carryEndUserSpendRest),
     getGatewayBudget: viewer(gatewayBudget),
     createTag: admin(createTag),
     updateTag: admin(updateTag),

@@ -34,6 +34,19 @@ general_settings:
 `),
 );
 
+// Made with a max_budget after its end users spent.
+const late = keysService(
+  parseConfig(`
+model_list:
+  - model_name: fast-model
+    litellm_params: { model: openai/gpt-4o-mini }
+litellm_settings:
+  max_end_user_budget_id: late-tier
+general_settings:
+  master_key: ${MASTER}
+`),
+);
+
 let requests = 0;
 const ask = (apiKey: string, endUser: string, via: KeysClient = client()): Promise<AuthorizeResponse> =>
   via.authorize({ apiKey, requestId: `req-${++requests}`, model: "fast-model", promptTokens: 10, maxTokens: 10, access: Access.INFERENCE, endUser });
@@ -59,6 +72,33 @@ describe("the default budget of end users", () => {
 
     await client().updateBudget({ budgetId: "default-tier", settings: { rpmLimit: 2 } }, asMaster);
     await expect(ask(key, "anon-1")).resolves.toMatchObject({ rateLimit: { limitRequests: 2, remainingRequests: 0 } });
+  });
+});
+
+describe("the default budget of end users made with a max_budget", () => {
+  it("starts each end user's window from what it had spent: in the budget's making, or after it for those the making had no room for", async () => {
+    const via = late.client();
+    const key = (await via.generateKey({}, asMaster)).key;
+    const [over, under] = [{ value: RESERVATION * 2.5 }, { value: RESERVATION }];
+    const made = await via.createBudget(
+      { budgetId: "late-tier", settings: { maxBudget: RESERVATION * 3, budgetDuration: "30d" }, endUserSpendBefore: [{ key: "in-making", ...over }, { key: "under-in-making", ...under }] },
+      asMaster,
+    );
+    expect(made.endUserWindowStartMs).toBe(made.budget!.createdAtMs);
+    await via.carryEndUserSpend({ windowStartMs: made.endUserWindowStartMs!, endUserSpend: [{ key: "after-making", ...over }, { key: "under-after-making", ...under }] }, asMaster);
+    for (const endUser of ["in-making", "after-making"]) {
+      await expect(ask(key, endUser, via)).rejects.toMatchObject({ code: Code.FailedPrecondition, rawMessage: expect.stringMatching(new RegExp(`^ExceededBudget: End User=${endUser} over budget`)) });
+    }
+    for (const endUser of ["under-in-making", "under-after-making", "newcomer"]) await ask(key, endUser, via);
+
+    // A budget it had already: its end users' windows are where they were, and no spend is carried.
+    const changed = await via.updateBudget({ budgetId: "late-tier", settings: { maxBudget: RESERVATION * 3.2 }, endUserSpendBefore: [{ key: "newcomer", ...over }] }, asMaster);
+    expect(changed.endUserWindowStartMs).toBeUndefined();
+    await ask(key, "newcomer", via);
+  });
+
+  it("is refused the spend of end users when the config names no such budget", async () => {
+    await expect(fixed.client().carryEndUserSpend({ windowStartMs: 0n, endUserSpend: [{ key: "anon", value: 1 }] }, asMaster)).rejects.toMatchObject({ code: Code.InvalidArgument });
   });
 });
 

@@ -3,9 +3,10 @@ import { Code } from "@connectrpc/connect";
 import { gatewayError } from "@gateway/common";
 import type { Budget, BudgetSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
-import { asMasterKey, queryOf, sendJson } from "../http.js";
+import { queryOf, sendJson } from "../http.js";
 import { bad, body, callOptions, changesBudgetWindow, iso, isNumber, isString, isStrings, keysChanged, optional, required, sharedSettings, type Json } from "./admin-request.js";
 import { spendOfCustomers } from "./customers.js";
+import { carryRest, endUserSpendParts } from "./end-user-spend.js";
 import { spendOfOrganizations } from "./organizations.js";
 
 // LiteLLM's budget routes (/budget/*): budgets customers share by naming one
@@ -47,31 +48,28 @@ function budgetInfo(budget: Budget) {
 export async function newBudget(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const budgetId = optional(b, "budget_id", isString, "a string") ?? "";
-  const { budget } = await ctx.options.peers.keys.createBudget({ budgetId, settings: settings(b) }, callOptions(ctx));
+  const s = settings(b);
+  // The default end-user budget has members before it exists: whoever spent.
+  const [first = [], ...rest] = await endUserSpendParts(ctx, budgetId, s.maxBudget !== undefined);
+  const { budget, endUserWindowStartMs } = await ctx.options.peers.keys.createBudget({ budgetId, settings: s, endUserSpendBefore: first }, callOptions(ctx));
+  await carryRest(ctx, endUserWindowStartMs, rest);
   sendJson(ctx.res, 200, budgetInfo(budget!));
 }
 
 /**
  * What each customer and organization on the budget shows as spent before a
  * change that may move them to another budget window (by user_id and by
- * organization_id), as their own changes read it; for the default end-user
- * budget, what each end user the ledger knows has spent too, as
- * /customer/info shows one without a budget.
+ * organization_id), as their own changes read it.
  */
 async function spendBefore(ctx: RequestContext, b: Json, budgetId: string) {
   if (!changesBudgetWindow(b)) return {};
-  const { keys, accounting } = ctx.options.peers;
+  const { keys } = ctx.options.peers;
   const [{ customers }, { organizations }] = await Promise.all([keys.listCustomers({}, callOptions(ctx)), keys.listOrganizations({}, callOptions(ctx))]);
   const onBudget = { customers: customers.filter((c) => c.budgetId === budgetId), organizations: organizations.filter((o) => o.budgetId === budgetId) };
-  const [customerSpend, organizationSpend, { endUsers }] = await Promise.all([
-    spendOfCustomers(ctx, onBudget.customers),
-    spendOfOrganizations(ctx, onBudget.organizations),
-    budgetId === ctx.options.defaultEndUserBudgetId ? accounting.endUserSpend({}, asMasterKey(ctx)) : { endUsers: [] },
-  ]);
+  const [customerSpend, organizationSpend] = await Promise.all([spendOfCustomers(ctx, onBudget.customers), spendOfOrganizations(ctx, onBudget.organizations)]);
   return {
     customerSpendBefore: onBudget.customers.map((c, i) => ({ key: c.userId, value: customerSpend[i] ?? 0 })),
     organizationSpendBefore: onBudget.organizations.map((o, i) => ({ key: o.organizationId, value: organizationSpend[i] ?? 0 })),
-    endUserSpendBefore: endUsers.map((e) => ({ key: e.endUser, value: e.spend })),
   };
 }
 
@@ -80,8 +78,11 @@ export async function updateBudget(ctx: RequestContext): Promise<void> {
   const b = await body(ctx);
   const budgetId = required(b["budget_id"], "budget_id");
   // The settings are read (and a bad one refused) before the spend.
-  const change = { budgetId, settings: settings(b), ...(await spendBefore(ctx, b, budgetId)) };
-  const { budget } = await ctx.options.peers.keys.updateBudget(change, callOptions(ctx));
+  const s = settings(b);
+  const [before, [first = [], ...rest]] = await Promise.all([spendBefore(ctx, b, budgetId), endUserSpendParts(ctx, budgetId, s.maxBudget !== undefined)]);
+  const change = { budgetId, settings: s, ...before, endUserSpendBefore: first };
+  const { budget, endUserWindowStartMs } = await ctx.options.peers.keys.updateBudget(change, callOptions(ctx));
+  await carryRest(ctx, endUserWindowStartMs, rest);
   keysChanged(ctx);
   sendJson(ctx.res, 200, budgetInfo(budget!));
 }

@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { entryMap, gatewayError, pgErrorCode, type Db } from "@gateway/common";
-import { BudgetSchema, type Budget, type CreateBudgetRequest, type DeleteBudgetRequest, type GetBudgetsRequest, type UpdateBudgetRequest } from "@gateway/proto/keys/v1/keys_pb.js";
+import { BudgetSchema, type Budget, type CarryEndUserSpendRequest, type CreateBudgetRequest, type DeleteBudgetRequest, type GetBudgetsRequest, type UpdateBudgetRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { BudgetChange, BudgetRow } from "../budget-store.js";
 import { customerLimits } from "../customer-record.js";
-import { carryDefaultCustomerSpend } from "../default-customer-budget.js";
+import { carryDefaultCustomerSpend, carryEndUserSpend } from "../default-customer-budget.js";
 import { toOrganizationRecord } from "../organization-record.js";
 import { carrySpend } from "./carry-spend.js";
 import type { AdminDeps } from "./context.js";
@@ -49,19 +49,29 @@ export function toBudgetProto(row: BudgetRow): Budget {
   });
 }
 
-export async function createBudget(deps: AdminDeps, req: CreateBudgetRequest): Promise<{ budget: Budget }> {
+/** The end users' window a change of the default end-user budget started from their spend, for its response. */
+const endUserWindow = (windowStart: number | undefined) => (windowStart === undefined ? {} : { endUserWindowStartMs: BigInt(windowStart) });
+
+export async function createBudget(deps: AdminDeps, req: CreateBudgetRequest): Promise<{ budget: Budget; endUserWindowStartMs?: bigint }> {
   const budgetId = req.budgetId === "" ? randomUUID() : req.budgetId;
   if (budgetId.length > MAX_BUDGET_ID_CHARS) throw invalid(`budget_id must be at most ${MAX_BUDGET_ID_CHARS} characters`, "budget_id");
-  const row = await deps.budgetStore.insert({ budgetId, ...budgetSettingsPatch(req.settings) }).catch((err: unknown) => {
+  // No customer or organization can name it yet, but max_end_user_budget_id
+  // may: its end users spent before it existed, which a max_budget counts,
+  // as when one is added later (updateBudget).
+  let windowStart: number | undefined;
+  const carry = async (tx: Db, row: BudgetRow) => {
+    if (deps.config.litellm_settings.max_end_user_budget_id === budgetId) windowStart = await carryDefaultCustomerSpend(deps.allowances.in(tx), undefined, row, req.endUserSpendBefore);
+  };
+  const row = await deps.budgetStore.insert({ budgetId, ...budgetSettingsPatch(req.settings) }, carry).catch((err: unknown) => {
     if (pgErrorCode(err) === "23505") throw invalid(`Budget id=${budgetId} already exists`, "budget_id");
     throw err;
   });
   // It may be max_end_user_budget_id's, read with the whole customer table.
   await deps.customers.allChanged();
-  return { budget: toBudgetProto(row) };
+  return { budget: toBudgetProto(row), ...endUserWindow(windowStart) };
 }
 
-export async function updateBudget(deps: AdminDeps, req: UpdateBudgetRequest): Promise<{ budget: Budget }> {
+export async function updateBudget(deps: AdminDeps, req: UpdateBudgetRequest): Promise<{ budget: Budget; endUserWindowStartMs?: bigint }> {
   if (req.budgetId === "") throw invalid("budget_id is required", "budget_id");
   // A new budget_duration moves each customer and organization on the budget
   // (and each end user, for the default budget) to another window: what it
@@ -73,19 +83,34 @@ export async function updateBudget(deps: AdminDeps, req: UpdateBudgetRequest): P
   // nothing.
   const customerSpendBefore = entryMap(req.customerSpendBefore);
   const organizationSpendBefore = entryMap(req.organizationSpendBefore);
+  let windowStart: number | undefined;
   const carry = async (tx: Db, change: BudgetChange) => {
     const allowances = deps.allowances.in(tx);
     for (const { before, after } of change.customers) await carrySpend(allowances, customerLimits(before), customerLimits(after), customerSpendBefore.get(after.userId));
     for (const { before, after } of change.organizations) await carrySpend(allowances, toOrganizationRecord(before), toOrganizationRecord(after), organizationSpendBefore.get(after.organizationId));
     // The end users held to it as the default (max_end_user_budget_id) are named by no row.
-    if (deps.config.litellm_settings.max_end_user_budget_id === req.budgetId) await carryDefaultCustomerSpend(allowances, change.budget.before, change.budget.after, req.endUserSpendBefore);
+    if (deps.config.litellm_settings.max_end_user_budget_id === req.budgetId) windowStart = await carryDefaultCustomerSpend(allowances, change.budget.before, change.budget.after, req.endUserSpendBefore);
   };
   const row = await deps.budgetStore.update(req.budgetId, budgetSettingsPatch(req.settings), carry);
   if (!row) throw notFound(req.budgetId);
   // Every customer and organization naming it, and max_end_user_budget_id's budget (read with the whole customer table), may have changed.
   await deps.customers.allChanged();
   await deps.organizations.allChanged();
-  return { budget: toBudgetProto(row) };
+  return { budget: toBudgetProto(row), ...endUserWindow(windowStart) };
+}
+
+/**
+ * The spend of the end users the default end-user budget's create or update
+ * request had no room for, into the window that change started
+ * (`windowStartMs`, from its response). It lands after the change's
+ * transaction, so each of them may have been let through from nothing until
+ * then; as in the change, a window keeps the larger of what it shows and
+ * what the edge read.
+ */
+export async function carryEndUserSpendRest(deps: AdminDeps, req: CarryEndUserSpendRequest): Promise<Record<string, never>> {
+  if (deps.config.litellm_settings.max_end_user_budget_id === undefined) throw invalid("litellm_settings.max_end_user_budget_id names no budget whose end users' spend to carry", "window_start_ms");
+  await carryEndUserSpend(deps.allowances, Number(req.windowStartMs), req.endUserSpend);
+  return {};
 }
 
 export async function getBudgets(deps: AdminDeps, req: GetBudgetsRequest): Promise<{ budgets: Budget[] }> {
