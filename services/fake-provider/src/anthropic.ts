@@ -7,6 +7,7 @@ import {
   isRecord,
   planReply,
   sendJson,
+  shown,
   splitWords,
   takeFailure,
   textOf,
@@ -115,7 +116,7 @@ function thinkingRefusal(body: Json, messages: Json[], model: string): string | 
   if (thinking.type === "adaptive") {
     if (version < 4.06) return "thinking.type.adaptive is not supported on this model; use thinking.type.enabled with budget_tokens";
     const effort = isRecord(body.output_config) ? body.output_config.effort : undefined;
-    if (effort !== undefined && !EFFORTS.has(String(effort))) return `output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'`;
+    if (effort !== undefined && !(typeof effort === "string" && EFFORTS.has(effort))) return `output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'`;
   } else {
     if (version >= 4.07) return "thinking.type.enabled is not supported for this model. Use thinking.type.adaptive and output_config.effort to control thinking behavior.";
     const budget = thinking.budget_tokens;
@@ -221,7 +222,7 @@ export function createMessagesAnswer(): MessagesAnswer {
     // A forced tool (tool_choice {type: "tool"}) must be among the tools, and cannot be while the model thinks.
     const choice = isRecord(body.tool_choice) ? body.tool_choice : undefined;
     const forced = choice?.type === "tool" ? tools.find((tool) => tool.name === choice.name) : undefined;
-    if (choice?.type === "tool" && forced === undefined) return sendError(res, 400, `tool_choice: tool \`${String(choice.name)}\` not found in tools`);
+    if (choice?.type === "tool" && forced === undefined) return sendError(res, 400, `tool_choice: tool \`${shown(choice.name)}\` not found in tools`);
     if (forced && thinks) return sendError(res, 400, "Thinking may not be enabled when tool_choice forces tool use.");
     const last = messages.at(-1) as Json;
     const outcome = planReply(

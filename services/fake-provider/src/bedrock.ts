@@ -10,6 +10,7 @@ import {
   isRecord,
   planReply,
   sendJson,
+  shown,
   splitWords,
   takeFailure,
   writeEvents,
@@ -96,7 +97,7 @@ function refusal(body: Json): string | undefined {
   for (const [i, message] of messages.entries()) {
     if (!isRecord(message)) return `1 validation error detected: Value at 'messages.${i + 1}.member' failed to satisfy constraint: Member must be a structure`;
     if (message.role !== "user" && message.role !== "assistant") {
-      return `1 validation error detected: Value '${String(message.role)}' at 'messages.${i + 1}.member.role' failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]`;
+      return `1 validation error detected: Value '${shown(message.role)}' at 'messages.${i + 1}.member.role' failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]`;
     }
     if (!Array.isArray(message.content) || message.content.length === 0) {
       return `The content field in the Message object at messages.${i} is empty. Add a ContentBlock object to the content field and try again.`;
@@ -120,7 +121,7 @@ function refusal(body: Json): string | undefined {
     if (extra !== undefined) return `Malformed input request: extraneous key [inferenceConfig.${extra}] is not permitted, please reformat your input and try again.`;
     const { maxTokens, stopSequences } = inferenceConfig;
     if (maxTokens !== undefined && (!Number.isInteger(maxTokens) || (maxTokens as number) < 1)) {
-      return `1 validation error detected: Value '${String(maxTokens)}' at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must have value greater than or equal to 1`;
+      return `1 validation error detected: Value '${shown(maxTokens)}' at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must have value greater than or equal to 1`;
     }
     if (stopSequences !== undefined && (!Array.isArray(stopSequences) || !stopSequences.every((s) => typeof s === "string"))) {
       return "1 validation error detected: Value at 'inferenceConfig.stopSequences' failed to satisfy constraint: Member must be a list of strings";

@@ -7,6 +7,7 @@ import {
   isRecord,
   planReply,
   sendJson,
+  shown,
   splitWords,
   takeFailure,
   TOOL_INPUT,
@@ -74,7 +75,7 @@ function unsignedCall(contents: Json[]): string | undefined {
     if (content.role !== "model" || !Array.isArray(content.parts)) continue;
     const first: unknown = content.parts.find((part) => isRecord(part) && isRecord(part.functionCall));
     if (!isRecord(first) || !isRecord(first.functionCall)) continue;
-    const name = String(first.functionCall.name);
+    const name = shown(first.functionCall.name);
     if (first.thoughtSignature !== thoughtSignature(name) && first.thoughtSignature !== "skip_thought_signature_validator") return name;
   }
   return undefined;
@@ -166,7 +167,7 @@ function batchEmbed(res: ServerResponse, body: Json, model: string): void {
   }
   const embeddings: Json[] = [];
   for (const request of requests) {
-    if (request.model !== `models/${model}`) return sendError(res, 400, `Model in request "${String(request.model)}" does not match models/${model}.`);
+    if (request.model !== `models/${model}`) return sendError(res, 400, `Model in request "${shown(request.model)}" does not match models/${model}.`);
     const text = partsText(request.content);
     if (text === "") return sendError(res, 400, "* BatchEmbedContentsRequest.requests[].content: content is empty");
     const size = typeof request.outputDimensionality === "number" ? request.outputDimensionality : undefined;

@@ -1,6 +1,6 @@
 import { verify } from "node:crypto";
 import type { Behavior } from "./behavior.js";
-import { arrive, isRecord, sendJson, type Handler, type Json } from "./reply.js";
+import { arrive, isRecord, sendJson, shown, type Handler, type Json } from "./reply.js";
 import type { IssuedTokens } from "./tokens.js";
 
 // Google's OAuth 2.0 token endpoint (POST /token, standing in for
@@ -50,7 +50,7 @@ function assertionRefusal(assertion: string, audience: string, publicKey: string
   const header = decodePart(encodedHeader);
   const claims = decodePart(encodedClaims);
   if (!header || !claims) return "Invalid JWT: the header and the claim set must be JSON objects.";
-  if (header.alg !== "RS256") return `Invalid JWT: alg must be RS256, not ${String(header.alg)}.`;
+  if (header.alg !== "RS256") return `Invalid JWT: alg must be RS256, not ${shown(header.alg)}.`;
   if (publicKey !== undefined) {
     const signed = Buffer.from(`${encodedHeader}.${encodedClaims}`);
     if (!verify("RSA-SHA256", signed, publicKey, Buffer.from(signature, "base64url"))) return "Invalid JWT Signature.";

@@ -8,6 +8,7 @@ import {
   isRecord,
   planReply,
   sendJson,
+  shown,
   splitWords,
   takeFailure,
   textOf,
@@ -174,7 +175,7 @@ export function createMistralHandler(getBehavior: () => Behavior): Handler {
     const badId = messages
       .flatMap((m) => [m.tool_call_id, ...(Array.isArray(m.tool_calls) ? m.tool_calls.map((call) => (isRecord(call) ? call.id : undefined)) : [])])
       .find((id) => id !== undefined && !(typeof id === "string" && /^[A-Za-z0-9]{9}$/.test(id)));
-    if (badId !== undefined) return sendError(res, 400, `Tool call id was ${String(badId)} but must be a-z, A-Z, 0-9, with a length of 9.`);
+    if (badId !== undefined) return sendError(res, 400, `Tool call id was ${shown(badId)} but must be a-z, A-Z, 0-9, with a length of 9.`);
     const outcome = planReply(
       {
         toolName: firstToolName(body.tools),

@@ -55,6 +55,15 @@ export function isRecord(value: unknown): value is Json {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A request's value as an error message quotes it: a string as it is,
+ * anything else as JSON. String() throws on an object whose toString is not
+ * a function, which a request's JSON can make ({"toString": 1}).
+ */
+export function shown(value: unknown): string {
+  return typeof value === "string" ? value : String(JSON.stringify(value));
+}
+
 /** Message content as text: a string, or its text parts joined with " ". */
 export function textOf(content: unknown): string {
   if (typeof content === "string") return content;

@@ -160,6 +160,15 @@ describe("anthropic messages", () => {
     expect(await nullTemperature.json()).toMatchObject({ error: { type: "invalid_request_error", message: "temperature: Input should be a valid number" } });
   });
 
+  it("quotes an object whose toString is not a function as JSON in its 400, and refuses it as an effort", async () => {
+    const named = await messages({ ...hello, tools: [{ name: "x", input_schema: {} }], tool_choice: { type: "tool", name: { toString: 1 } } });
+    expect(named.status).toBe(400);
+    expect(await named.json()).toEqual({ type: "error", error: { type: "invalid_request_error", message: 'tool_choice: tool `{"toString":1}` not found in tools' } });
+    const effort = await messages({ ...hello, model: "claude-opus-4-7", thinking: { type: "adaptive" }, output_config: { effort: { toString: 1 } } });
+    expect(effort.status).toBe(400);
+    expect(await effort.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: expect.stringMatching(/^output_config.effort: /) } });
+  });
+
   it("ends a stream with an error event after the 200 when told to", async () => {
     Object.assign(provider.behavior, { streamErrorAfterChunks: 1 });
     const res = await messages({ ...hello, stream: true });

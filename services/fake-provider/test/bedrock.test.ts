@@ -165,6 +165,9 @@ describe("bedrock converse", () => {
       [{ messages: [{ role: "user", content: [{ type: "text", text: "a" }] }] }, /exactly one of the following fields/],
       [{ ...hello, inferenceConfig: { maxTokens: 5, topK: 3 } }, /extraneous key \[inferenceConfig.topK\]/],
       [{ ...hello, inferenceConfig: { maxTokens: 0 } }, /inferenceConfig.maxTokens/],
+      // Objects whose toString is not a function, quoted as JSON.
+      [{ messages: [{ role: { toString: 1 }, content: [{ text: "x" }] }] }, /^1 validation error detected: Value '\{"toString":1\}' at 'messages.1.member.role'/],
+      [{ ...hello, inferenceConfig: { maxTokens: { toString: 1 } } }, /Value '\{"toString":1\}' at 'inferenceConfig.maxTokens'/],
       [
         { messages: [user, { role: "assistant", content: [{ toolUse: { toolUseId: "t", name: "w", input: {} } }] }, user] },
         /^The toolConfig field must be defined when using toolUse and toolResult content blocks\.$/,

@@ -90,6 +90,18 @@ describe("gemini", () => {
     expect(await res.json()).toEqual({ embeddings: [{ values: embed("a") }, { values: embed("b").slice(0, 3) }] });
   });
 
+  it("quotes an object whose toString is not a function as JSON in its 400", async () => {
+    const call = { role: "model", parts: [{ functionCall: { name: { toString: 1 }, args: {} } }] };
+    const unsigned = await post("/v1beta/models/gemini-3-pro:generateContent", { contents: [...hello.contents, call, ...hello.contents] });
+    expect(unsigned.status).toBe(400);
+    expect(await unsigned.json()).toEqual({
+      error: { code: 400, message: 'Function call `{"toString":1}` is missing a thought_signature in functionCall parts.', status: "INVALID_ARGUMENT" },
+    });
+    const batch = await post("/v1beta/models/e:batchEmbedContents", { requests: [{ model: { toString: 1 }, content: { parts: [{ text: "hi" }] } }] });
+    expect(batch.status).toBe(400);
+    expect(await batch.json()).toMatchObject({ error: { message: 'Model in request "{"toString":1}" does not match models/e.' } });
+  });
+
   it("answers errors as {error: {code, message, status}}", async () => {
     const missing = await post("/v1beta/models/g:generateContent", hello, {});
     expect(missing.status).toBe(403);

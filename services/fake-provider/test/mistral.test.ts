@@ -109,6 +109,12 @@ describe("mistral", () => {
     });
   });
 
+  it("quotes a tool call id that is an object whose toString is not a function as JSON in its 400", async () => {
+    const res = await chat({ messages: [...hello, { role: "tool", content: "sunny", tool_call_id: { toString: 1 } }] });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ message: 'Tool call id was {"toString":1} but must be a-z, A-Z, 0-9, with a length of 9.' });
+  });
+
   it("takes Mistral's tool_choice values and refuses others", async () => {
     expect((await chat({ tools: weatherTool, tool_choice: "any" })).status).toBe(200);
     expect((await chat({ tools: weatherTool, tool_choice: { type: "function", function: { name: "get_weather" } } })).status).toBe(200);

@@ -97,6 +97,12 @@ describe("google token endpoint", () => {
     expect((await post(`${GEMINI}:generateContent`, hello, access_token)).status).toBe(200);
   });
 
+  it("quotes a JWT's alg that is an object whose toString is not a function as JSON in its 400", async () => {
+    const res = await jwtGrant(`${encode({ alg: { toString: 1 } })}.${encode({})}.c2ln`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: "invalid_grant", error_description: 'Invalid JWT: alg must be RS256, not {"toString":1}.' });
+  });
+
   it("refuses an unknown grant type", async () => {
     const res = await tokenRequest({ grant_type: "password" });
     expect(res.status).toBe(400);
