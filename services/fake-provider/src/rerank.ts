@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { countTokens, sendJson, type Json, type Reject } from "./reply.js";
+import { countTokens, isRecord, sendJson, shown, type Json, type Reject } from "./reply.js";
 
 // Reranking as vLLM, Together and Jina answer it (Cohere's shape): each
 // document scored by the share of the query's words it holds, best first.
@@ -13,7 +13,8 @@ export function rerank(res: ServerResponse, body: Json, reject: Reject, id: stri
   if (typeof model !== "string") return reject("You must provide a model parameter.", "model");
   if (typeof query !== "string" || query === "") return reject("'query' must be a non-empty string.", "query");
   if (!Array.isArray(documents) || documents.length === 0) return reject("'documents' must be a non-empty array.", "documents");
-  const texts = documents.map((d: unknown) => (typeof d === "string" ? d : String((d as { text?: unknown }).text ?? "")));
+  if (!documents.every((d: unknown) => typeof d === "string" || isRecord(d))) return reject("each of 'documents' must be a string or an object.", "documents");
+  const texts = documents.map((d: string | Json) => (typeof d === "string" ? d : shown(d.text ?? "")));
   const asked = words(query);
   const scored = texts.map((text, index) => {
     const held = new Set(words(text));

@@ -437,6 +437,18 @@ describe("moderations", () => {
   });
 });
 
+describe("rerank", () => {
+  it("ranks documents by the query's words they hold, and refuses a document that is neither a string nor an object", async () => {
+    const res = await post("/v1/rerank", { model: "r", query: "capital of France", documents: ["Bananas", { text: "Paris is the capital of France" }] });
+    expect(await json(res)).toMatchObject({ results: [{ index: 1, relevance_score: 1 }, { index: 0, relevance_score: 0 }] });
+    for (const document of [null, 5, ["a"]]) {
+      const refused = await post("/v1/rerank", { model: "r", query: "q", documents: ["a", document] });
+      expect(refused.status).toBe(400);
+      expect(await json(refused)).toMatchObject({ error: { type: "invalid_request_error", param: "documents" } });
+    }
+  });
+});
+
 describe("failures", () => {
   it("fails the next N requests with the configured status", async () => {
     provider.behavior.failNext = 2;
