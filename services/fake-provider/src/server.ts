@@ -60,6 +60,25 @@ export interface FakeProvider {
   close(): Promise<void>;
 }
 
+// Providers' JSON parsers refuse nesting past a limit (serde_json's 128
+// levels, protobuf's 100) as unparseable. The fakes recurse over what they
+// are sent (a forced tool's schema, an input echoed in a 422) and would
+// overflow the stack a few thousand levels down; the limit leaves room above
+// the 1000 levels a gateway forwards, and what its translations add.
+const MAX_DEPTH = 2000;
+
+/** Whether a parsed body nests arrays and objects more than `limit` deep; not recursive, so any depth is measured. */
+function nestedPast(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [inner, depth] = item;
+    if (typeof inner !== "object" || inner === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(inner)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 async function readCall(req: IncomingMessage): Promise<IncomingCall> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -71,6 +90,10 @@ async function readCall(req: IncomingMessage): Promise<IncomingCall> {
     try {
       body = JSON.parse(raw);
     } catch {
+      invalidJson = true;
+    }
+    if (nestedPast(body, MAX_DEPTH)) {
+      body = undefined;
       invalidJson = true;
     }
   }
