@@ -390,6 +390,34 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     expect(provider.requests).toHaveLength(0);
   });
 
+  it("refuses a system prompt or message content Anthropic would not take, on a translated deployment too, which would leave it out", async () => {
+    const refused = async (model: string, fields: Record<string, unknown>) => {
+      const err = await client.messages.create({ model, max_tokens: 10, messages: [{ role: "user", content: "hi" }], ...fields } as never).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BadRequestError);
+      return ((err as BadRequestError).error as { error: { type: string; message: string } }).error;
+    };
+    const ask = (content: unknown) => ({ messages: [{ role: "user", content: "first" }, { role: "assistant", content: "ok" }, { role: "user", content }] });
+    const cases: [Record<string, unknown>, string][] = [
+      [ask(5), "messages.2.content: must be a string or a list of content blocks"],
+      [ask(null), "messages.2.content: must be a string or a list of content blocks"],
+      [ask({ type: "text", text: "hi" }), "messages.2.content: must be a string or a list of content blocks"],
+      [{ messages: [{ role: "user" }] }, "messages.0.content: must be a string or a list of content blocks"],
+      [ask([{ type: "text", text: "hi" }, null]), "messages.2.content.1: must be an object"],
+      [ask(["hi"]), "messages.2.content.0: must be an object"],
+      [ask([{ type: "text", text: { toString: 1 } }]), "messages.2.content.0.text: must be a string"],
+      [ask([{ type: "text" }]), "messages.2.content.0.text: must be a string"],
+      [{ system: 5 }, "system: must be a string or a list of text blocks"],
+      [{ system: [{ type: "image", source: { type: "base64", media_type: "image/png", data: PIXEL_PNG } }] }, 'system.0.type: must be "text"'],
+      [{ system: [{ type: "text", text: null }] }, "system.0.text: must be a string"],
+    ];
+    for (const model of ["gpt", "claude"]) {
+      for (const [fields, message] of cases) expect(await refused(model, fields)).toEqual({ type: "invalid_request_error", message });
+    }
+    expect(provider.requests).toHaveLength(0);
+    const answered = await client.messages.create({ model: "gpt", max_tokens: 10, system: null, messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }] } as never);
+    expect(answered.content).toEqual([{ type: "text", text: "Echo: hi" }]);
+  });
+
   describe("GET /v1/models for Anthropic's clients (its SDK, Claude Code's gateway model discovery)", () => {
     it("lists the model groups in Anthropic's shape, in pages, when asked with anthropic-version", async () => {
       const openai = (await (await fetch(`${gateway.baseUrl}/v1/models`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })).json()) as { object: string; data: { id: string }[] };
