@@ -418,6 +418,37 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     expect(answered.content).toEqual([{ type: "text", text: "Echo: hi" }]);
   });
 
+  it("refuses a parameter of a type Anthropic would not take, which a translated deployment would drop unheeded", async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ stop_sequences: "END" }, "stop_sequences: must be a list of strings"],
+      [{ stop_sequences: ["END", 5] }, "stop_sequences: must be a list of strings"],
+      [{ tools: { toString: 1 } }, "tools: must be a list of objects"],
+      [{ tools: [weatherTool, null] }, "tools: must be a list of objects"],
+      [{ tools: [weatherTool], tool_choice: "auto" }, "tool_choice: must be an object"],
+      [{ metadata: "user-7" }, "metadata: must be an object"],
+      [{ metadata: { user_id: 7 } }, "metadata.user_id: must be a string"],
+      [{ temperature: "hot" }, "temperature: must be a number"],
+      [{ top_p: { toString: 1 } }, "top_p: must be a number"],
+    ];
+    // Raw HTTP: the SDK's types would not let these through, and it reads tools itself.
+    const ask = async (model: string, fields: Record<string, unknown>) => {
+      const res = await fetch(`${gateway.baseUrl}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": MASTER_KEY, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+        body: JSON.stringify({ model, max_tokens: 10, messages: [{ role: "user", content: "hi" }], ...fields }),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    for (const model of ["gpt", "claude"]) {
+      for (const [fields, message] of cases) {
+        expect(await ask(model, fields), JSON.stringify(fields)).toEqual({ status: 400, body: { type: "error", error: { type: "invalid_request_error", message } } });
+      }
+    }
+    expect(provider.requests).toHaveLength(0);
+    const unset = { stop_sequences: null, tools: null, tool_choice: null, metadata: { user_id: null }, temperature: null };
+    expect(await ask("gpt", unset)).toMatchObject({ status: 200, body: { content: [{ type: "text", text: "Echo: hi" }] } });
+  });
+
   describe("GET /v1/models for Anthropic's clients (its SDK, Claude Code's gateway model discovery)", () => {
     it("lists the model groups in Anthropic's shape, in pages, when asked with anthropic-version", async () => {
       const openai = (await (await fetch(`${gateway.baseUrl}/v1/models`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })).json()) as { object: string; data: { id: string }[] };

@@ -1,6 +1,7 @@
 import { messagesText, tokensForChars, withFields } from "@gateway/common";
 import { openChatStream, runChat } from "./chat-completion.js";
 import { checkMessageList, checkMessagesContent } from "./message-list.js";
+import { checkMessagesParams } from "./messages-params.js";
 import { estimatedUsage, finished, json, namedChunk, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./providers/provider.js";
@@ -17,6 +18,7 @@ import { fromAnthropicUsage, mergeAnthropicUsage } from "./translate/usage.js";
 export function validateMessagesBody(body: Json): void {
   checkMessageList(body["messages"], "anthropic");
   checkMessagesContent(body["system"], body["messages"] as Json[]);
+  checkMessagesParams(body);
 }
 
 /** Anthropic requires max_tokens; a client that leaves it out gets the same default as chat requests. */

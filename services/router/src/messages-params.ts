@@ -1,0 +1,37 @@
+import { Code } from "@connectrpc/connect";
+import { gatewayError } from "@gateway/common";
+import type { Json } from "./providers/provider.js";
+
+// The types Anthropic's Messages API takes for the parameters the
+// translation for other providers reads. It reads each only in its right
+// type (a list of stop sequences, an object of tool choice) and drops it
+// otherwise, so a client's stop_sequences: "END" or tool_choice: "auto" went
+// unheeded without a word where Anthropic answers a 400. null is taken as
+// unset, as the translation takes it.
+
+const isObject = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value);
+
+const TYPES: [string, (value: unknown) => boolean, string][] = [
+  ["stop_sequences", (value) => Array.isArray(value) && value.every((item) => typeof item === "string"), "a list of strings"],
+  ["tools", (value) => Array.isArray(value) && value.every(isObject), "a list of objects"],
+  ["tool_choice", isObject, "an object"],
+  ["metadata", isObject, "an object"],
+  ["thinking", isObject, "an object"],
+  ["temperature", (value) => typeof value === "number", "a number"],
+  ["top_p", (value) => typeof value === "number", "a number"],
+  ["top_k", (value) => typeof value === "number", "a number"],
+];
+
+/** Throws an InvalidArgument error naming the first of those parameters that is not of its type. */
+export function checkMessagesParams(body: Json): void {
+  for (const [name, takes, type] of TYPES) {
+    const value = body[name];
+    if (value !== undefined && value !== null && !takes(value)) throw invalid(`${name}: must be ${type}`, name);
+  }
+  const userId = isObject(body["metadata"]) ? (body["metadata"] as Json)["user_id"] : undefined;
+  if (userId !== undefined && userId !== null && typeof userId !== "string") throw invalid("metadata.user_id: must be a string", "metadata");
+}
+
+function invalid(message: string, param: string) {
+  return gatewayError(message, Code.InvalidArgument, { type: "invalid_request_error", param });
+}
