@@ -449,6 +449,27 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     expect(await ask("gpt", unset)).toMatchObject({ status: 200, body: { content: [{ type: "text", text: "Echo: hi" }] } });
   });
 
+  it("refuses thinking of a type or budget Anthropic would not take, which a model that thinks by effort took as the least effort", async () => {
+    const hi = [{ role: "user" as const, content: "hi" }];
+    const cases: [Record<string, unknown>, string][] = [
+      [{ type: "on" }, 'thinking.type: must be "enabled", "adaptive" or "disabled"'],
+      [{ type: "enabled", budget_tokens: -5 }, "thinking.budget_tokens: must be a whole number, 1024 or more"],
+      [{ type: "enabled", budget_tokens: "high" }, "thinking.budget_tokens: must be a whole number, 1024 or more"],
+      [{ type: "enabled", budget_tokens: 1500.5 }, "thinking.budget_tokens: must be a whole number, 1024 or more"],
+      [{ type: "enabled" }, "thinking.budget_tokens: must be a whole number, 1024 or more"],
+    ];
+    for (const model of ["gpt-reasoning", "claude"]) {
+      for (const [thinking, message] of cases) {
+        const err = await client.messages.create({ model, max_tokens: 20_000, thinking, messages: hi } as never).catch((e: unknown) => e);
+        expect(err, JSON.stringify(thinking)).toBeInstanceOf(BadRequestError);
+        expect((err as BadRequestError).error).toEqual({ type: "error", error: { type: "invalid_request_error", message } });
+      }
+    }
+    expect(provider.requests).toHaveLength(0);
+    await client.messages.create({ model: "gpt-reasoning", max_tokens: 20_000, thinking: { type: "disabled" }, messages: hi });
+    expect(provider.requests.at(-1)!.body).not.toHaveProperty("reasoning_effort");
+  });
+
   describe("GET /v1/models for Anthropic's clients (its SDK, Claude Code's gateway model discovery)", () => {
     it("lists the model groups in Anthropic's shape, in pages, when asked with anthropic-version", async () => {
       const openai = (await (await fetch(`${gateway.baseUrl}/v1/models`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })).json()) as { object: string; data: { id: string }[] };

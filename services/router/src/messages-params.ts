@@ -30,6 +30,27 @@ export function checkMessagesParams(body: Json): void {
   }
   const userId = isObject(body["metadata"]) ? (body["metadata"] as Json)["user_id"] : undefined;
   if (userId !== undefined && userId !== null && typeof userId !== "string") throw invalid("metadata.user_id: must be a string", "metadata");
+  if (isObject(body["thinking"])) checkThinking(body["thinking"] as Json);
+}
+
+const THINKING_TYPES = new Set(["enabled", "adaptive", "disabled"]);
+/** The least budget Anthropic takes for extended thinking. */
+const LEAST_BUDGET = 1024;
+
+/**
+ * Thinking as Anthropic takes it: a known type, and a budget of at least
+ * 1024 whole tokens when enabled. A deployment that thinks by effort
+ * (OpenAI's reasoning models, Gemini) got the least effort for any other
+ * budget, -5 or "high" alike, and another type was refused as thinking
+ * the deployment cannot do.
+ */
+function checkThinking(thinking: Json): void {
+  const type = thinking["type"];
+  if (typeof type !== "string" || !THINKING_TYPES.has(type)) throw invalid('thinking.type: must be "enabled", "adaptive" or "disabled"', "thinking");
+  const budget = thinking["budget_tokens"];
+  if (type === "enabled" && !(typeof budget === "number" && Number.isInteger(budget) && budget >= LEAST_BUDGET)) {
+    throw invalid(`thinking.budget_tokens: must be a whole number, ${LEAST_BUDGET} or more`, "thinking");
+  }
 }
 
 function invalid(message: string, param: string) {
