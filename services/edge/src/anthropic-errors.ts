@@ -16,12 +16,12 @@ const TYPE_BY_STATUS: Record<number, string> = {
   529: "overloaded_error",
 };
 
-function typeOf(details: ErrorDetails): string {
+function typeOf(details: Pick<ErrorDetails, "status">): string {
   return TYPE_BY_STATUS[details.status] ?? (details.status >= 500 ? "api_error" : "invalid_request_error");
 }
 
 /** Anthropic's error body: {"type": "error", "error": {type, message}}. */
-export function anthropicErrorBody(details: ErrorDetails): string {
+export function anthropicErrorBody(details: Pick<ErrorDetails, "status" | "message">): string {
   return JSON.stringify({ type: "error", error: { type: typeOf(details), message: details.message } });
 }
 

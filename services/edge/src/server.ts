@@ -417,20 +417,41 @@ const CLIENT_ERRORS: Record<string, { status: number; message: string }> = {
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: "the request did not arrive in time" },
 };
 
+type ClientError = Error & { code?: string; reason?: unknown; rawPacket?: unknown };
+
+/**
+ * Whether the refused request was to Anthropic's API, whose clients read
+ * errors in its shape. Node hands over the bytes it was parsing: the request
+ * line is there when they begin with it, as they do for a request whose head
+ * was written at once (the SDKs'); otherwise it is not known.
+ */
+function toAnthropic(err: ClientError): boolean {
+  if (!Buffer.isBuffer(err.rawPacket)) return false;
+  const target = /^[A-Z]+ (\S+) HTTP\//.exec(err.rawPacket.subarray(0, 8192).toString("latin1"))?.[1];
+  if (target === undefined) return false;
+  try {
+    return pathOf(target).startsWith(ANTHROPIC_PATH);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Answers a request Node's parser refused (no request or response object
- * exists for it) with an OpenAI-style error, where Node would send the status
- * alone, and closes the connection. A response already under way on the
- * connection (Node keeps it as _httpMessage, and its own handler checks the
- * same) cannot take another in its middle: then the connection is only cut.
+ * exists for it) with an OpenAI-style error (Anthropic's, to its API), where
+ * Node would send the status alone, and closes the connection. A response
+ * already under way on the connection (Node keeps it as _httpMessage, and its
+ * own handler checks the same) cannot take another in its middle: then the
+ * connection is only cut.
  */
-function answerClientError(err: Error & { code?: string; reason?: unknown }, socket: Duplex): void {
+function answerClientError(err: ClientError, socket: Duplex): void {
   const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
     const known = CLIENT_ERRORS[err.code ?? ""];
     const status = known?.status ?? 400;
     const message = known?.message ?? `malformed HTTP request${typeof err.reason === "string" ? `: ${err.reason}` : ""}`;
-    const body = errorBody({ status, type: "invalid_request_error", message, code: null, param: null });
+    const details = { status, type: "invalid_request_error", message, code: null, param: null };
+    const body = toAnthropic(err) ? anthropicErrorBody(details) : errorBody(details);
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );

@@ -178,6 +178,18 @@ general_settings:
       expect(JSON.parse(answer.body)).toEqual({ error: { message: expect.any(String), type: "invalid_request_error", param: null, code: String(status) } });
       await stillServing();
     });
+
+    it.each([
+      ["headers too large", 431, `POST /v1/messages HTTP/1.1\r\nHost: edge\r\nX-Padding: ${"a".repeat(20_000)}\r\n\r\n`],
+      ["a control character in a header", 400, "POST /v1/messages?beta=true HTTP/1.1\r\nHost: edge\r\nAnthropic-Beta: a\u0001b\r\n\r\n"],
+      ["a Content-Length that is not a number", 400, "POST /v1/messages/count_tokens HTTP/1.1\r\nHost: edge\r\nContent-Length: ten\r\n\r\n"],
+    ])("to Anthropic's API, with %s, gets %i with an Anthropic-style error", async (_, status, text) => {
+      const answer = await exchange(text);
+      expect(answer.status).toBe(status);
+      expect(answer.head).toContain("connection: close");
+      expect(JSON.parse(answer.body)).toEqual({ type: "error", error: { type: "invalid_request_error", message: expect.any(String) } });
+      await stillServing();
+    });
   });
 
   it("lists its routes at /routes and answers /test, without a key, as LiteLLM does", async () => {
