@@ -85,7 +85,23 @@ async function tree(limits: Partial<Record<"key" | "team" | "organization" | "us
   await call("POST", "/customer/new", { user_id: customer, ...limits.customer });
   const tag = `combined-tag-${n}`;
   await call("POST", "/tag/new", { name: tag, ...limits.tag });
+  await knownToBoth({ organization, team, user, customer, tag });
   return { organization, team, user, key, customer, tag };
+}
+
+/**
+ * Has the second keys replica read the rows the first one just made: it
+ * learns of them by a push, which a burst sent at once may beat, and it
+ * holds none of their limits until then. A change made there (of nothing)
+ * is read back there before it is answered. (Keys it reads from Postgres
+ * when it does not know them.)
+ */
+async function knownToBoth({ organization, team, user, customer, tag }: Omit<Tree, "key">): Promise<void> {
+  await call("POST", "/organization/update", { organization_id: organization }, edges[1]);
+  await call("POST", "/user/update", { user_id: user }, edges[1]);
+  await call("POST", "/team/update", { team_id: team }, edges[1]);
+  await call("POST", "/customer/update", { user_id: customer }, edges[1]);
+  await call("POST", "/tag/update", { name: tag }, edges[1]);
 }
 
 /** The next tree's customer, whose name is in its requests' bodies (and so in what they reserve). */
@@ -333,6 +349,8 @@ describe("limits of every level at once, over two replicas", () => {
   // Last: from here on every end user with no limits of its own is held to the default budget.
   it("carries every end user's spend and requests in flight when the default budget's budget_duration changes", async () => {
     await call("POST", "/budget/new", { budget_id: DEFAULT_BUDGET, max_budget: reservationFor(nextCustomer()) * 4.5 });
+    // The second keys replica reads it with its customers by a push, which the first burst may beat; a change (of nothing) made there is read back there at once.
+    await call("POST", "/budget/update", { budget_id: DEFAULT_BUDGET }, edges[1]);
     // Its customer has no limits, so the default budget holds it, under the end user's own allowances.
     const t = await tree({});
     await expectPeriodToCarry(t, DEFAULT_BUDGET);
