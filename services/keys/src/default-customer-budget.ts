@@ -51,6 +51,12 @@ export class DefaultCustomerBudget {
   /** The budget's limits, parsed once a load; null while there is no such budget or it sets none. */
   private limits: LimitHolder | null = null;
   private missingSaid = false;
+  // Loads are numbered as they start, and one applies only where no
+  // later-started load has: the customers' 30 s resync reads the budget
+  // too, and one that read it before a change and answered after the
+  // change's own reload put the budget back as it was until the next.
+  private loads = 0;
+  private appliedLoad = 0;
 
   private constructor(
     private readonly budgetId: string | undefined,
@@ -70,7 +76,10 @@ export class DefaultCustomerBudget {
 
   async load(): Promise<void> {
     if (this.budgetId === undefined) return;
+    const load = ++this.loads;
     const [budget] = await this.store.byIds([this.budgetId]);
+    if (load < this.appliedLoad) return;
+    this.appliedLoad = load;
     // A template: each end user's id and allowances are put in per request.
     const limits = budget && limitHolder(this.budgetId, "", "customer", budget);
     this.limits = limits && holdsLimits(limits) ? limits : null;

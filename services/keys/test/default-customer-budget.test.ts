@@ -1,8 +1,10 @@
 import { Code } from "@connectrpc/connect";
-import { parseConfig } from "@gateway/common";
+import { createLogger, parseConfig } from "@gateway/common";
 import { Access, type AuthorizeResponse } from "@gateway/proto/keys/v1/keys_pb.js";
 import { sameMinute } from "@gateway/testing";
 import { describe, expect, it } from "vitest";
+import type { BudgetRow, BudgetStore } from "../src/budget-store.js";
+import { DefaultCustomerBudget } from "../src/default-customer-budget.js";
 import { MASTER, RESERVATION, asMaster, keysService, type KeysClient } from "./support.js";
 
 // litellm_settings.max_end_user_budget_id: every end user a request names is
@@ -110,5 +112,33 @@ describe("max_end_user_budget", () => {
     await expect(ask(key, "anon", fixed.client())).rejects.toMatchObject({ code: Code.FailedPrecondition, rawMessage: expect.stringMatching(/^ExceededBudget: End User=anon over budget/) });
     await ask(key, "someone-else", fixed.client());
     for (let i = 0; i < 2; i++) await ask(key, "with-rpm", fixed.client());
+  });
+});
+
+describe("the default budget's loads", () => {
+  it("keeps what a later-started load read when an earlier one answers after it", async () => {
+    const row = (budgetDuration: string): BudgetRow => ({
+      budgetId: "default-tier",
+      maxBudget: 1,
+      softBudget: null,
+      budgetDuration,
+      rpmLimit: null,
+      tpmLimit: null,
+      maxParallelRequests: null,
+      createdAt: new Date(0),
+      updatedAt: new Date(0),
+    });
+    // Each read answers when the test says, with what the budget was when the read was made.
+    const reads: ((rows: BudgetRow[]) => void)[] = [];
+    const store = { byIds: () => new Promise<BudgetRow[]>((resolve) => reads.push(resolve)) } as unknown as BudgetStore;
+    const budget = DefaultCustomerBudget.fromConfig({ max_end_user_budget_id: "default-tier" }, store, createLogger("test", "silent"))!;
+    // A resync reads the budget before its budget_duration changes; the change's reload reads it after, and answers first.
+    const resync = budget.load();
+    const reload = budget.load();
+    reads[1]!([row("30d")]);
+    await reload;
+    reads[0]!([row("")]);
+    await resync;
+    expect(budget.limitsFor("anon")?.budgetDuration).toEqual({ ms: 30 * 86_400_000 });
   });
 });
