@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { driverMessage, type Bus, type Logger } from "@gateway/common";
 
 // Pushes can be missed while NATS reconnects; a full reload bounds how long.
@@ -7,8 +8,6 @@ const MAX_CHANGED_IDS = 1_000;
 // Ids taking more than this together are pushed as a change of the whole
 // table: a NATS message holds 1 MB, and nothing bounds an id's length.
 const MAX_PUSHED_BYTES = 256 * 1024;
-/** A push of a change of the whole table (as replicas before ids were pushed send every change). */
-const WHOLE_TABLE = new Uint8Array(0);
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -46,6 +45,11 @@ export class TableCache<Row, Record> {
   private readonly appliedRead = new Map<string, number>();
   private stopListening: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  // Names this cache's pushes, which come back to it too (NATS echoes them,
+  // the in-process bus calls every listener): a change was read here before
+  // it was pushed. Not the process: two caches of a table in one process
+  // must still hear each other.
+  private readonly sender = randomUUID();
 
   constructor(
     private readonly options: TableCacheOptions<Row, Record>,
@@ -57,7 +61,8 @@ export class TableCache<Row, Record> {
     await this.reload();
     const logged = (what: string) => (err: unknown) => this.logger.error({ err: driverMessage(err) }, `${this.options.what} ${what} failed`);
     this.stopListening = this.bus.listen(this.options.subject, (data) => {
-      const ids = idsOf(data);
+      const { from, ids } = pushOf(data);
+      if (from === this.sender) return;
       if (ids) this.refresh(ids).catch(logged("refresh"));
       else this.reload().catch(logged("reload"));
     });
@@ -126,11 +131,11 @@ export class TableCache<Row, Record> {
     const unique = [...new Set(ids)];
     if (unique.length === 0) return;
     if (unique.length > MAX_CHANGED_IDS) return this.allChanged();
-    const named = encoder.encode(JSON.stringify(unique));
+    const named = this.push(unique);
     try {
       await this.refresh(unique);
     } finally {
-      this.bus.broadcast(this.options.subject, named.length <= MAX_PUSHED_BYTES ? named : WHOLE_TABLE);
+      this.bus.broadcast(this.options.subject, named.length <= MAX_PUSHED_BYTES ? named : this.push());
     }
   }
 
@@ -139,19 +144,43 @@ export class TableCache<Row, Record> {
     try {
       await this.reload();
     } finally {
-      this.bus.broadcast(this.options.subject, WHOLE_TABLE);
+      this.bus.broadcast(this.options.subject, this.push());
     }
+  }
+
+  /** A push from here of a change of these rows, or of the whole table. */
+  private push(ids?: readonly string[]): Uint8Array {
+    return encoder.encode(JSON.stringify({ from: this.sender, ids }));
   }
 }
 
-/** The ids a push names; undefined for a push of the whole table, or one not understood. */
-function idsOf(data: Uint8Array): string[] | undefined {
-  if (data.length === 0) return undefined;
+/** Who sent a push, and the ids it names; no ids for a change of the whole table, or a push not understood. */
+interface Push {
+  from?: string | undefined;
+  ids?: string[] | undefined;
+}
+
+/**
+ * Reads a push: `{"from", "ids"}`, or as replicas before senders were named
+ * send it, a bare array of ids; empty (as replicas before ids were pushed
+ * send every change) is a change of the whole table. A replica from before
+ * senders were named reads the whole table for a push of either new form.
+ */
+function pushOf(data: Uint8Array): Push {
+  if (data.length === 0) return {};
+  let push: unknown;
   try {
-    const ids: unknown = JSON.parse(decoder.decode(data));
-    if (Array.isArray(ids) && ids.length > 0 && ids.length <= MAX_CHANGED_IDS && ids.every((id) => typeof id === "string")) return ids as string[];
+    push = JSON.parse(decoder.decode(data));
   } catch {
-    // Not ids: reloading everything is never wrong.
+    // Not a push understood: reloading everything is never wrong.
+    return {};
   }
-  return undefined;
+  if (Array.isArray(push)) return { ids: idsIn(push) };
+  if (typeof push !== "object" || push === null) return {};
+  const { from, ids } = push as { from?: unknown; ids?: unknown };
+  return { from: typeof from === "string" ? from : undefined, ids: Array.isArray(ids) ? idsIn(ids) : undefined };
+}
+
+function idsIn(ids: unknown[]): string[] | undefined {
+  return ids.length > 0 && ids.length <= MAX_CHANGED_IDS && ids.every((id) => typeof id === "string") ? (ids as string[]) : undefined;
 }

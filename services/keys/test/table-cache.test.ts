@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { NatsBus, openDatabase, type Database } from "@gateway/common";
+import { MemoryBus, NatsBus, openDatabase, type Bus, type Database } from "@gateway/common";
 import { createTestBus, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKeys } from "../src/index.js";
@@ -69,7 +69,7 @@ let subjects = 0;
  * A cache of the teams' aliases, counting its reads; `hold(kind)` holds
  * back its next read of that kind.
  */
-function teamAliases(bus: NatsBus, subject: string) {
+function teamAliases(bus: Bus, subject: string) {
   const reads = { load: 0, byIds: [] as string[][] };
   const holds = new Map<ReadKind, Held>();
   // Taken as a read is called, not as it answers: a push's read still in flight must not take it.
@@ -107,6 +107,7 @@ function teamAliases(bus: NatsBus, subject: string) {
 
 const rename = (teamId: string, teamAlias: string) => store.change(teamId, async () => ({ teamAlias }));
 const remove = (teamId: string) => store.delete([teamId], async () => {});
+const encoded = (text: string) => new TextEncoder().encode(text);
 
 /** A cache on each of the two buses, started, for the test to stop. */
 async function twoReplicas() {
@@ -116,7 +117,7 @@ async function twoReplicas() {
   await here.cache.start();
   await there.cache.start();
   // Each bus subscribes apart from the other's pushes; a round trip on each (a push naming no row) makes sure the server has both subscriptions.
-  for (const bus of [testBus.bus, otherBus]) await bus.deliver(subject, new TextEncoder().encode('["no-such-team"]'), 5_000);
+  for (const bus of [testBus.bus, otherBus]) await bus.deliver(subject, encoded('["no-such-team"]'), 5_000);
   // Read by both before a test holds a read back.
   await eventually("both replicas to take the push", async () => (here.reads.byIds.length > 0 && there.reads.byIds.length > 0 ? true : undefined));
   return { subject, here, there, stop: () => [here, there].forEach((r) => r.cache.stop()) };
@@ -252,6 +253,81 @@ describe("a table in memory", () => {
       expect(there.reads.byIds.flat()).not.toContain("t-beside-long-ids");
     } finally {
       stop();
+    }
+  });
+});
+
+describe("a table's pushes", () => {
+  /**
+   * A push naming no row from `bus`, taken by both replicas: NATS keeps the
+   * order of one connection's messages, so each has started the reads of
+   * every push that bus sent before (not necessarily finished them).
+   */
+  async function behind(bus: NatsBus, subject: string, replicas: ReturnType<typeof teamAliases>[]) {
+    const marker = `no-such-team-${Math.random()}`;
+    await bus.deliver(subject, encoded(JSON.stringify([marker])), 5_000);
+    await eventually("both replicas to take the marker", async () => (replicas.every((r) => r.reads.byIds.flat().includes(marker)) ? true : undefined));
+  }
+  const readsOf = (replica: ReturnType<typeof teamAliases>, teamId: string) => replica.reads.byIds.filter((ids) => ids.includes(teamId)).length;
+
+  it("are not read again by their sender, and are by the other replica", async () => {
+    await store.insert({ teamId: "t-own", teamAlias: "v1" });
+    const { subject, here, there, stop } = await twoReplicas();
+    try {
+      await rename("t-own", "v2");
+      await here.cache.changed(["t-own"]);
+      await eventually("the other replica to read the row", async () => (there.cache.get("t-own") === "v2" ? true : undefined));
+      await behind(testBus.bus, subject, [here, there]);
+      expect([readsOf(here, "t-own"), readsOf(there, "t-own")]).toEqual([1, 1]);
+      const loads = [here.reads.load, there.reads.load];
+      await here.cache.allChanged();
+      await behind(testBus.bus, subject, [here, there]);
+      expect([here.reads.load, there.reads.load]).toEqual([loads[0]! + 1, loads[1]! + 1]);
+      // Ids too long to push go as the whole table, from here too.
+      const long = ["t-own", `t-long-${"x".repeat(300_000)}`];
+      await here.cache.changed(long);
+      await behind(testBus.bus, subject, [here, there]);
+      expect([here.reads.load, there.reads.load]).toEqual([loads[0]! + 1, loads[1]! + 2]);
+      expect([readsOf(here, "t-own"), readsOf(there, "t-own")]).toEqual([2, 1]);
+    } finally {
+      stop();
+    }
+  });
+
+  it("of ids alone, as replicas before senders were named send them, are read by every replica", async () => {
+    await store.insert({ teamId: "t-bare", teamAlias: "v1" });
+    const { subject, here, there, stop } = await twoReplicas();
+    try {
+      await rename("t-bare", "v2");
+      testBus.bus.broadcast(subject, encoded('["t-bare"]'));
+      await eventually("both replicas to read the row", async () => (here.cache.get("t-bare") === "v2" && there.cache.get("t-bare") === "v2" ? true : undefined));
+      expect([here.reads.load, there.reads.load]).toEqual([1, 1]);
+    } finally {
+      stop();
+    }
+  });
+
+  it("in one process are read once by their sender and by each other cache of the table", async () => {
+    await store.insert({ teamId: "t-one-process", teamAlias: "v1" });
+    const bus = new MemoryBus();
+    const subject = `keys.test_teams_${++subjects}`;
+    const here = teamAliases(bus, subject);
+    const there = teamAliases(bus, subject);
+    await here.cache.start();
+    await there.cache.start();
+    try {
+      await rename("t-one-process", "v2");
+      await here.cache.changed(["t-one-process"]);
+      await eventually("the other cache to read the row", async () => (there.cache.get("t-one-process") === "v2" ? true : undefined));
+      expect(here.cache.get("t-one-process")).toBe("v2");
+      // The in-process bus calls its listeners as a push is sent: any read again would have started.
+      expect([readsOf(here, "t-one-process"), readsOf(there, "t-one-process")]).toEqual([1, 1]);
+      await here.cache.allChanged();
+      expect([here.reads.load, there.reads.load]).toEqual([2, 2]);
+    } finally {
+      here.cache.stop();
+      there.cache.stop();
+      await bus.close();
     }
   });
 });
