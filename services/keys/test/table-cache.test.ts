@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { MemoryBus, NatsBus, openDatabase, type Bus, type Database } from "@gateway/common";
+import { MemoryBus, NatsBus, openDatabase, pgErrorCode, type Bus, type Database } from "@gateway/common";
 import { createTestBus, eventually, type TestBus, type TestDatabase } from "@gateway/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKeys } from "../src/index.js";
@@ -67,16 +67,21 @@ let subjects = 0;
 
 /**
  * A cache of the teams' aliases, counting its reads; `hold(kind)` holds
- * back its next read of that kind.
+ * back its next read of that kind, and `lagMs`, if given, every read by
+ * that long after it has read its rows (for reads to answer out of order).
  */
-function teamAliases(bus: Bus, subject: string) {
+function teamAliases(bus: Bus, subject: string, lagMs?: () => number) {
   const reads = { load: 0, byIds: [] as string[][] };
   const holds = new Map<ReadKind, Held>();
   // Taken as a read is called, not as it answers: a push's read still in flight must not take it.
   const read = async (kind: ReadKind, rows: () => Promise<TeamRow[]>) => {
     const next = holds.get(kind);
     holds.delete(kind);
-    return next ? next.answer(await rows()) : rows();
+    if (next) return next.answer(await rows());
+    if (!lagMs) return rows();
+    const answer = await rows();
+    await new Promise((resolve) => setTimeout(resolve, lagMs()));
+    return answer;
   };
   const cache = new TableCache<TeamRow, string | null>(
     {
@@ -110,10 +115,10 @@ const remove = (teamId: string) => store.delete([teamId], async () => {});
 const encoded = (text: string) => new TextEncoder().encode(text);
 
 /** A cache on each of the two buses, started, for the test to stop. */
-async function twoReplicas() {
+async function twoReplicas(lagMs?: () => number) {
   const subject = `keys.test_teams_${++subjects}`;
-  const here = teamAliases(testBus.bus, subject);
-  const there = teamAliases(otherBus, subject);
+  const here = teamAliases(testBus.bus, subject, lagMs);
+  const there = teamAliases(otherBus, subject, lagMs);
   await here.cache.start();
   await there.cache.start();
   // Each bus subscribes apart from the other's pushes; a round trip on each (a push naming no row) makes sure the server has both subscriptions.
@@ -251,6 +256,53 @@ describe("a table in memory", () => {
       for (const replica of [here, there]) expect(replica.reads.byIds.flat()).not.toContain("t-among-many");
       expect(here.reads.byIds).toContainEqual(long);
       expect(there.reads.byIds.flat()).not.toContain("t-beside-long-ids");
+    } finally {
+      stop();
+    }
+  });
+});
+
+describe("a table changed on both replicas at once", () => {
+  it("ends on both as the database has it", async () => {
+    const teamIds = ["t-contended-0", "t-contended-1", "t-contended-2"];
+    for (const teamId of teamIds) await store.insert({ teamId, teamAlias: "first" });
+    // Seeded: the same changes every run, in an order timing decides.
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 48_271) % 2_147_483_647;
+      return seed % n;
+    };
+    let next = 0;
+    // One read in three answers 50 ms late, so an older read of a row often
+    // answers after a newer one; none of the last changes' reads do, for a
+    // stale read to answer after a row's last read.
+    const { here, there, stop } = await twoReplicas(() => (next < 190 && Math.random() < 0.3 ? 50 : 0));
+    try {
+      const operation = async () => {
+        const n = next++;
+        const teamId = teamIds[random(teamIds.length)]!;
+        const replica = random(2) === 0 ? here : there;
+        const kind = random(20);
+        if (kind < 10) await rename(teamId, `alias-${n}`);
+        else if (kind < 15) await remove(teamId);
+        else await store.insert({ teamId, teamAlias: `made-${n}` }).catch((err: unknown) => {
+          if (pgErrorCode(err) !== "23505") throw err;
+        });
+        if (kind === 19) await replica.cache.allChanged();
+        else await replica.cache.changed([teamId]);
+      };
+      // 200 changes, 10 at a time.
+      await Promise.all(Array.from({ length: 10 }, async () => {
+        for (let i = 0; i < 20; i++) await operation();
+      }));
+      const asStored = async () => new Map((await store.all()).map((row) => [row.teamId, row.teamAlias]));
+      // Every stored row and no other: the ids no row has now included.
+      const matches = (replica: ReturnType<typeof teamAliases>, rows: Map<string, string | null>) =>
+        [...rows].every(([teamId, alias]) => replica.cache.get(teamId) === alias) && [...replica.cache.all()].length === rows.size;
+      await eventually("both replicas to hold the table as stored", async () => {
+        const rows = await asStored();
+        return matches(here, rows) && matches(there, rows) ? true : undefined;
+      });
     } finally {
       stop();
     }
