@@ -76,6 +76,8 @@ export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "
 export { withFields } from "./with-fields.js";
 export { entryList, entryMap, entryObject, type Entry } from "./entries.js";
 export { estimateTokens, messagesText, tokensForChars, tokensOnWire } from "./tokens.js";
+export { checkMessageList } from "./message-list.js";
+export { validateMessagesBody } from "./messages-body.js";
 export { checkJsonDepth, checkStorable, clientJson, storableText } from "./client-json.js";
 export { administers, readsAll, readsOwnSpend, USER_ROLES, type UserRole } from "./user-roles.js";
 export { isRouteSpec, routeAllowed, routeRefused, ROUTE_GROUP_NAMES } from "./allowed-routes.js";

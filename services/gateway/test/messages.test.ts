@@ -542,7 +542,45 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
         body: JSON.stringify({ model: "gpt" }),
       });
       expect(res.status).toBe(400);
-      expect(await res.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: "messages must be an array" } });
+      expect(await res.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: "messages: must be a non-empty array" } });
+    });
+
+    it("refuses a body /v1/messages refuses, with the same 400 naming the field, for a translated and a passed-through model alike", async () => {
+      const hi = [{ role: "user", content: "hi" }];
+      const systemImage = [{ type: "image", source: { type: "base64", media_type: "image/png", data: PIXEL_PNG } }];
+      const cases: [Record<string, unknown>, string][] = [
+        [{ messages: [] }, "messages: must be a non-empty array"],
+        [{ messages: [{ role: "user", content: 5 }] }, "messages.0.content: must be a string or a list of content blocks"],
+        [{ messages: [{ role: "user", content: [{ type: "text", text: null }] }] }, "messages.0.content.0.text: must be a string"],
+        [{ system: 5 }, "system: must be a string or a list of text blocks"],
+        [{ system: systemImage }, 'system.0.type: must be "text"'],
+        [{ stop_sequences: "END" }, "stop_sequences: must be a list of strings"],
+        [{ tools: [weatherTool], tool_choice: "auto" }, "tool_choice: must be an object"],
+        [{ thinking: { type: "enabled", budget_tokens: -5 } }, "thinking.budget_tokens: must be a whole number, 1024 or more"],
+      ];
+      // Raw HTTP: the SDK's types would not let most of these through.
+      const ask = async (path: string, model: string, fields: Record<string, unknown>) => {
+        const res = await fetch(`${gateway.baseUrl}${path}`, {
+          method: "POST",
+          headers: { "x-api-key": MASTER_KEY, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+          body: JSON.stringify({ model, max_tokens: 10, messages: hi, ...fields }),
+        });
+        return { status: res.status, body: await res.json() };
+      };
+      for (const model of ["gpt", "claude"]) {
+        for (const [fields, message] of cases) {
+          const refused = { status: 400, body: { type: "error", error: { type: "invalid_request_error", message } } };
+          expect(await ask("/v1/messages/count_tokens", model, fields), JSON.stringify(fields)).toEqual(refused);
+          expect(await ask("/v1/messages", model, fields), JSON.stringify(fields)).toEqual(refused);
+        }
+      }
+      expect(provider.requests).toHaveLength(0);
+
+      const err = await client.messages.countTokens({ model: "claude", system: systemImage, messages: [{ role: "user", content: "hi" }] } as never).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BadRequestError);
+      expect((err as BadRequestError).error).toEqual({ type: "error", error: { type: "invalid_request_error", message: 'system.0.type: must be "text"' } });
+      // null is taken as unset, as /v1/messages takes it.
+      expect(await client.messages.countTokens({ model: "gpt", system: null, tool_choice: null, messages: [{ role: "user", content: "hello" }] } as never)).toEqual({ input_tokens: 2 });
     });
   });
 });

@@ -1,3 +1,4 @@
+import { validateMessagesBody } from "@gateway/common";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { speech, validateSpeechBody } from "./audio-speech.js";
 import { transcription, validateTranscriptionBody } from "./audio-transcriptions.js";
@@ -7,7 +8,7 @@ import { embedContent, validateEmbedContentBody } from "./embed-content.js";
 import { embeddings, validateEmbeddingsBody } from "./embeddings.js";
 import { generateContent, generateContentStream, validateGenerateContentBody } from "./generate-content.js";
 import { imageEdits, imageGenerations, validateImageEditsBody, validateImageGenerationsBody } from "./images.js";
-import { messages, messagesStream, validateMessagesBody } from "./messages.js";
+import { messages, messagesStream } from "./messages.js";
 import { moderations, validateModerationsBody } from "./moderations.js";
 import type { Outcome, CallEvent } from "./outcome.js";
 import type { Json, ProviderCall } from "./providers/provider.js";

@@ -1,5 +1,4 @@
-import { messagesText } from "@gateway/common";
-import { checkMessageList } from "./message-list.js";
+import { checkMessageList, messagesText } from "@gateway/common";
 import { chunk as chunkEvent, estimatedUsage, finished, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { ChatChunk, ChatResult, Json, OpenAIBody, ProviderAdapter, ProviderCall, Usage } from "./providers/provider.js";

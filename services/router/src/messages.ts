@@ -1,7 +1,5 @@
 import { messagesText, tokensForChars, withFields } from "@gateway/common";
 import { openChatStream, runChat } from "./chat-completion.js";
-import { checkMessageList, checkMessagesContent } from "./message-list.js";
-import { checkMessagesParams } from "./messages-params.js";
 import { estimatedUsage, finished, json, namedChunk, response, started, type Outcome, type CallEvent } from "./outcome.js";
 import { adapterFor } from "./providers/index.js";
 import type { Json, NamedEvent, ProviderAdapter, ProviderCall } from "./providers/provider.js";
@@ -14,12 +12,6 @@ import { fromAnthropicUsage, mergeAnthropicUsage } from "./translate/usage.js";
 
 // Anthropic Messages requests (/v1/messages): passed through to deployments
 // that speak Messages natively, translated to and from chat for the rest.
-
-export function validateMessagesBody(body: Json): void {
-  checkMessageList(body["messages"], "anthropic");
-  checkMessagesContent(body["system"], body["messages"] as Json[]);
-  checkMessagesParams(body);
-}
 
 /** Anthropic requires max_tokens; a client that leaves it out gets the same default as chat requests. */
 function withMaxTokens(body: Json): Json {

@@ -1,4 +1,4 @@
-import { clientJson, estimateTokens } from "@gateway/common";
+import { clientJson, estimateTokens, validateMessagesBody } from "@gateway/common";
 import { Access } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType } from "@gateway/proto/router/v1/router_pb.js";
 import { anthropicDetails, anthropicErrorBody } from "../anthropic-errors.js";
@@ -74,10 +74,12 @@ function inputOf(body: Record<string, unknown>): { text: string; images: number 
  * POST /v1/messages/count_tokens: Anthropic's count of a request's input
  * tokens, as LiteLLM serves it. Counted here, as the ledger counts a
  * provider that reports no usage (about four characters a token), so it is
- * an estimate, not the provider's tokenizer. The model is checked as
- * /v1/messages checks it, with the same errors: the key (its team, its
- * organization) must be allowed it, which the key lookup checks, and a
- * model group must answer it, which the router says.
+ * an estimate, not the provider's tokenizer. The body is refused as
+ * /v1/messages refuses it, with the same errors, as Anthropic's endpoint
+ * does: a count of content Anthropic would not take would pass for one it
+ * could serve. The model is checked as /v1/messages checks it: the key (its
+ * team, its organization) must be allowed it, which the key lookup checks,
+ * and a model group must answer it, which the router says.
  */
 export async function countTokens(ctx: RequestContext): Promise<void> {
   nameRequest(ctx);
@@ -85,7 +87,7 @@ export async function countTokens(ctx: RequestContext): Promise<void> {
     const { body } = await readJsonObject(ctx.req, ctx.options.maxBodyBytes);
     const model = body["model"];
     if (typeof model !== "string" || model === "") throw invalid("model is required", "model");
-    if (!Array.isArray(body["messages"])) throw invalid("messages must be an array", "messages");
+    validateMessagesBody(body);
     const { peers } = ctx.options;
     const auth = await peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP, model });
     // The key's alias (or model_alias_map) may have renamed it, as for a call.

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
+import { gatewayError } from "./errors.js";
 
 // How each API names a field in its errors: OpenAI `messages[0].role must…`,
 // Anthropic `messages.0.role: …`.

@@ -1,6 +1,7 @@
 import { Code } from "@connectrpc/connect";
-import { gatewayError } from "@gateway/common";
-import type { Json } from "./providers/provider.js";
+import { gatewayError } from "./errors.js";
+
+type Json = Record<string, unknown>;
 
 // The types Anthropic's Messages API takes for the parameters the
 // translation for other providers reads. It reads each only in its right
