@@ -126,59 +126,52 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       await probe(asTeam);
     });
 
+    /** Each end user's spend once the ledger shows its call: a long prompt each. */
+    async function spendAs(users: string[]): Promise<Map<string, number>> {
+      const long = [{ role: "user" as const, content: "spend ".repeat(2000) }];
+      const spent = new Map<string, number>();
+      for (const user of users) {
+        await client.chat.completions.create({ model: "fast-model", messages: long, user });
+        const info = `/customer/info?end_user_id=${user}`;
+        spent.set(
+          user,
+          await eventually(`${user}'s spend in the ledger`, async () => {
+            const { spend } = (await admin<{ spend: number }>(gateway.baseUrl, "GET", info)).json;
+            return spend > 0 ? spend : undefined;
+          }),
+        );
+      }
+      return spent;
+    }
+    const probeAs = (user: string) => client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "probe" }], max_tokens: 1, user });
+
     it("counts what end users held to max_end_user_budget_id had spent when it gains a max_budget", async () => {
       // Made again without the rpm_limit an earlier test gave it (a 404 when that did not run).
       await post("/budget/delete", { id: "default-tier" });
       expect((await post("/budget/new", { budget_id: "default-tier" })).status).toBe(200);
       // One named by no customer row, one by a row without limits: both held to the default.
       expect((await post("/customer/new", { user_id: "plain-customer" })).status).toBe(200);
-      const long = [{ role: "user" as const, content: "spend ".repeat(2000) }];
-      const spent = new Map<string, number>();
-      for (const user of ["walk-in-spender", "plain-customer"]) {
-        await client.chat.completions.create({ model: "fast-model", messages: long, user });
-        const info = `/customer/info?end_user_id=${user}`;
-        spent.set(
-          user,
-          await eventually(`${user}'s spend in the ledger`, async () => {
-            const { spend } = (await admin<{ spend: number }>(gateway.baseUrl, "GET", info)).json;
-            return spend > 0 ? spend : undefined;
-          }),
-        );
-      }
-      const probe = (user: string) => client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "probe" }], max_tokens: 1, user });
+      const spent = await spendAs(["walk-in-spender", "plain-customer"]);
       // Half what each spent: both are over it, where starting from nothing a probe would fit many times.
       expect((await post("/budget/update", { budget_id: "default-tier", max_budget: Math.min(...spent.values()) / 2 })).status).toBe(200);
-      for (const user of spent.keys()) await expect(probe(user)).rejects.toMatchObject({ status: 400, message: expect.stringContaining(`End User=${user} over budget.`) });
-      await probe("new-walk-in");
+      for (const user of spent.keys()) await expect(probeAs(user)).rejects.toMatchObject({ status: 400, message: expect.stringContaining(`End User=${user} over budget.`) });
+      await probeAs("new-walk-in");
 
       // Half as much again as each spent: their spend still counted, and room for a probe.
       expect((await post("/budget/update", { budget_id: "default-tier", max_budget: Math.max(...spent.values()) * 1.5 })).status).toBe(200);
-      for (const user of spent.keys()) await probe(user);
+      for (const user of spent.keys()) await probeAs(user);
     });
 
     it("counts what end users had spent before max_end_user_budget_id's budget was made with a max_budget", async () => {
       // The config names it before it exists (a 404 when no earlier test made it).
       await post("/budget/delete", { id: "default-tier" });
       expect((await post("/customer/new", { user_id: "early-plain" })).status).toBe(200);
-      const long = [{ role: "user" as const, content: "spend ".repeat(2000) }];
-      const spent = new Map<string, number>();
-      for (const user of ["early-walk-in", "early-plain"]) {
-        await client.chat.completions.create({ model: "fast-model", messages: long, user });
-        const info = `/customer/info?end_user_id=${user}`;
-        spent.set(
-          user,
-          await eventually(`${user}'s spend in the ledger`, async () => {
-            const { spend } = (await admin<{ spend: number }>(gateway.baseUrl, "GET", info)).json;
-            return spend > 0 ? spend : undefined;
-          }),
-        );
-      }
-      const probe = (user: string) => client.chat.completions.create({ model: "fast-model", messages: [{ role: "user", content: "probe" }], max_tokens: 1, user });
+      const spent = await spendAs(["early-walk-in", "early-plain"]);
       // Half what each spent, in periods from the budget's making: both are over it, a newcomer is not.
       const made = await post("/budget/new", { budget_id: "default-tier", max_budget: Math.min(...spent.values()) / 2, budget_duration: "30d" });
       expect(made.status).toBe(200);
-      for (const user of spent.keys()) await expect(probe(user)).rejects.toMatchObject({ status: 400, message: expect.stringContaining(`End User=${user} over budget.`) });
-      await probe("later-walk-in");
+      for (const user of spent.keys()) await expect(probeAs(user)).rejects.toMatchObject({ status: 400, message: expect.stringContaining(`End User=${user} over budget.`) });
+      await probeAs("later-walk-in");
     });
 
     it("refuses an unknown budget_id, a budget's deletion while in use, and callers other than admins", async () => {
