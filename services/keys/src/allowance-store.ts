@@ -30,14 +30,30 @@ export const refId = (ref: AllowanceRef) => `${ref.keyId}\u0000${ref.kind}\u0000
 
 /**
  * A statement's part that makes the same change to what a budget window
- * holds (`granted`) in the window it moved to (`carriedTo`, null when it has
- * not moved): see moveSpend.
+ * holds (`granted`) in the window it moved to (the `carried_to` of the rows
+ * of the WITH clause `changed`, null when it has not moved): see
+ * moveSpend.
  */
-function forwardGranted(ref: AllowanceRef, carriedTo: SQL, amount: number): SQL {
-  return sql`, forwarded AS (
-          UPDATE ${allowances} SET granted = GREATEST(0, granted + ${amount})
-          WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${carriedTo}
-        )`;
+function forwardGranted(ref: AllowanceRef, changed: SQL, amount: number): SQL {
+  return sql`, forwarded AS (${forwarding(ref, changed, { granted: Math.max(0, amount), spend: 0 }, sql`granted = GREATEST(0, ${allowances}.granted + ${amount})`)})`;
+}
+
+/**
+ * An upsert, not an UPDATE, of the window moved to: a change that waited
+ * on the old window's row while a move held it goes on once the move
+ * commits, and reads the move's carried_to (Postgres reads the row again),
+ * but its statement's snapshot, taken before, cannot see the window the
+ * move made; an UPDATE of it matched nothing, and the change missed the
+ * new window. ON CONFLICT finds the committed row all the same, and
+ * changes it, in READ COMMITTED. The move makes that window in the
+ * statement that sets carried_to, and only a delete of all the holder's
+ * windows takes it away, so the insert (`inserted`: the change made to an
+ * empty window) is there for the statement's syntax.
+ */
+function forwarding(ref: AllowanceRef, changed: SQL, inserted: { granted: number; spend: number }, set: SQL): SQL {
+  return sql`INSERT INTO ${allowances} (key_id, kind, window_start, granted, spend)
+    SELECT ${ref.keyId}, ${ref.kind}, carried_to, ${inserted.granted}, ${inserted.spend} FROM ${changed} WHERE carried_to IS NOT NULL
+    ON CONFLICT (key_id, kind, window_start) DO UPDATE SET ${set}`;
 }
 
 /**
@@ -75,7 +91,7 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
           ON CONFLICT (key_id, kind, window_start) DO UPDATE SET granted = ${allowances}.granted + ${amount}
           WHERE ${allowances}.granted + ${amount} <= ${limit}
           RETURNING granted, carried_to
-        ), mark AS (${markApplied(allowanceOps, op, sql`taken`)})${forwardGranted(ref, sql`(SELECT carried_to FROM taken)`, amount)}
+        ), mark AS (${markApplied(allowanceOps, op, sql`taken`)})${forwardGranted(ref, sql`taken`, amount)}
         SELECT granted FROM taken`),
     );
     return rows[0]?.granted;
@@ -130,7 +146,7 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
         INSERT INTO ${allowances} (key_id, kind, window_start, granted) SELECT ${ref.keyId}, ${ref.kind}, ${ref.windowStart}, ${amount} FROM first
         ON CONFLICT (key_id, kind, window_start) DO UPDATE SET granted = ${allowances}.granted + ${amount}
         RETURNING carried_to
-      )${forwardGranted(ref, sql`(SELECT carried_to FROM charged)`, amount)}
+      )${forwardGranted(ref, sql`charged`, amount)}
       SELECT 1`);
   }
 
@@ -142,7 +158,7 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
         UPDATE ${allowances} SET granted = GREATEST(0, granted - ${amount})
         WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart} AND EXISTS (SELECT 1 FROM first)
         RETURNING carried_to
-      )${forwardGranted(ref, sql`(SELECT carried_to FROM given)`, -amount)}
+      )${forwardGranted(ref, sql`given`, -amount)}
       SELECT 1`);
   }
 
@@ -184,8 +200,7 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
         WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart} AND EXISTS (SELECT 1 FROM first)
         RETURNING carried_to
       )
-      UPDATE ${allowances} SET spend = spend + ${dollars}
-      WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = (SELECT carried_to FROM settled)`);
+      ${forwarding(ref, sql`settled`, { granted: 0, spend: dollars }, sql`spend = ${allowances}.spend + ${dollars}`)}`);
   }
 
   /**
