@@ -57,6 +57,20 @@ function forwarding(ref: AllowanceRef, changed: SQL, inserted: { granted: number
 }
 
 /**
+ * A move's part that starts the window moved to from the rows of the WITH
+ * clause `moved` (the old windows' holders, what each held and spent), the
+ * window's own where it is there: see moveSpend.
+ */
+function startingWindow(kind: AllowanceKind, toWindowStart: number): SQL {
+  return sql`INSERT INTO ${allowances} (key_id, kind, window_start, granted, spend)
+    SELECT key_id, ${kind}, ${toWindowStart}, granted, spend FROM moved
+    ON CONFLICT (key_id, kind, window_start) DO UPDATE SET
+      granted = GREATEST(${allowances}.granted, EXCLUDED.granted),
+      spend = GREATEST(${allowances}.spend, EXCLUDED.spend),
+      carried_to = NULL`;
+}
+
+/**
  * The shared side of every limit: how much all replicas together have taken
  * per key, kind and window. Each method is one atomic statement.
  */
@@ -211,34 +225,46 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * charges, what is given back), as for windows that had moved to the old
    * one. One statement, so a change lands before the move or is forwarded.
    * A window moved to again keeps the larger of its own and the old one's.
+   * The old window's row is made (nothing held, nothing spent) where the
+   * holder had taken nothing there: replicas that have not yet heard of the
+   * new period still take from it and settle there, and a row they made
+   * would forward nothing. An upsert, not an UPDATE, for the same reason as
+   * forwarding's: it finds a first take's row committed after the
+   * statement's snapshot, and moves what it took.
    */
   async moveSpend(from: AllowanceRef, toWindowStart: number): Promise<void> {
-    await this.moveWindows(sql`key_id = ${from.keyId}`, from.kind, from.windowStart, toWindowStart);
+    // The row made would be carried to itself, and every write to it made twice.
+    if (from.windowStart === toWindowStart) return;
+    await this.db.execute(sql`
+      WITH moved AS (
+        INSERT INTO ${allowances} (key_id, kind, window_start, carried_to) VALUES (${from.keyId}, ${from.kind}, ${from.windowStart}, ${toWindowStart})
+        ON CONFLICT (key_id, kind, window_start) DO UPDATE SET carried_to = EXCLUDED.carried_to
+        RETURNING key_id, granted, spend
+      ), chained AS (
+        UPDATE ${allowances} SET carried_to = ${toWindowStart}
+        WHERE key_id = ${from.keyId} AND kind = ${from.kind} AND window_start <> ${toWindowStart} AND carried_to = ${from.windowStart}
+      )
+      ${startingWindow(from.kind, toWindowStart)}`);
   }
 
   /**
    * moveSpend for every holder whose allowance id is like `keyIdLike` (a
    * LIKE pattern), each its own budget: the end users held to the default
-   * budget, whose period is one for them all, say.
+   * budget, whose period is one for them all, say. Only holders with a row
+   * in the old window move: the others cannot be named, so one that first
+   * takes from the old window on a replica that has not yet heard of the
+   * new period (or commits its first take there after this statement's
+   * snapshot) keeps that window's spend out of the new one.
    */
   async moveEverySpend(keyIdLike: string, kind: AllowanceKind, fromWindowStart: number, toWindowStart: number): Promise<void> {
-    await this.moveWindows(sql`key_id LIKE ${keyIdLike}`, kind, fromWindowStart, toWindowStart);
-  }
-
-  private async moveWindows(holders: SQL, kind: AllowanceKind, fromWindowStart: number, toWindowStart: number): Promise<void> {
     await this.db.execute(sql`
-      WITH moved AS (
+      WITH carried AS (
         UPDATE ${allowances} SET carried_to = ${toWindowStart}
-        WHERE ${holders} AND kind = ${kind} AND window_start <> ${toWindowStart}
+        WHERE key_id LIKE ${keyIdLike} AND kind = ${kind} AND window_start <> ${toWindowStart}
           AND (window_start = ${fromWindowStart} OR carried_to = ${fromWindowStart})
         RETURNING key_id, window_start, granted, spend
-      )
-      INSERT INTO ${allowances} (key_id, kind, window_start, granted, spend)
-      SELECT key_id, ${kind}, ${toWindowStart}, granted, spend FROM moved WHERE window_start = ${fromWindowStart}
-      ON CONFLICT (key_id, kind, window_start) DO UPDATE SET
-        granted = GREATEST(${allowances}.granted, EXCLUDED.granted),
-        spend = GREATEST(${allowances}.spend, EXCLUDED.spend),
-        carried_to = NULL`);
+      ), moved AS (SELECT * FROM carried WHERE window_start = ${fromWindowStart})
+      ${startingWindow(kind, toWindowStart)}`);
   }
 
   /**

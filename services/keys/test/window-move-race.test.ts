@@ -130,3 +130,46 @@ describe("a budget window's move waiting on a write to it", () => {
     expect(await store.spend([from, to, third])).toEqual([1.75, 1.75, 1.75]);
   });
 });
+
+// A replica that has not yet heard of a budget's new period still takes
+// from, and settles in, the window the budget moved from: where the
+// holder had taken nothing there before the move, that must reach the
+// window moved to all the same, or the new window misses what the
+// replica admits in the meantime.
+describe("a budget moved from a window it had taken nothing from", () => {
+  const emptyBudget = () => {
+    const keyId = randomUUID();
+    return { from: { keyId, kind: "budget" as const, windowStart: 1_000 }, to: { keyId, kind: "budget" as const, windowStart: 2_000 } };
+  };
+
+  it("makes a later take, charge, give-back and spend there in the window moved to too", async () => {
+    const { from, to } = emptyBudget();
+    await store.moveSpend(from, to.windowStart);
+    await store.take(from, 2 * NANO, 100 * NANO, randomUUID());
+    await store.charge(from, 0.5 * NANO, randomUUID());
+    await store.giveBack(from, 0.25 * NANO, randomUUID());
+    await store.addSpend(from, 1.5, aWrite());
+    expect(await store.total(to)).toBe(2.25 * NANO);
+    expect(await store.spend([to])).toEqual([1.5]);
+  });
+
+  it("makes a take waiting on the move in the window moved to too", async () => {
+    const { from, to } = emptyBudget();
+    await whileHeld(
+      (held) => held.moveSpend(from, to.windowStart),
+      () => store.take(from, 2 * NANO, 100 * NANO, randomUUID()),
+    );
+    expect(await store.total(to)).toBe(2 * NANO);
+  });
+
+  it("starts the window moved to from a first take the move waited on", async () => {
+    const { from, to } = emptyBudget();
+    await whileHeld(
+      async (held) => void (await held.take(from, 2 * NANO, 100 * NANO, randomUUID())),
+      () => store.moveSpend(from, to.windowStart),
+    );
+    expect(await store.total(to)).toBe(2 * NANO);
+    await store.addSpend(from, 1.5, aWrite());
+    expect(await store.spend([to])).toEqual([1.5]);
+  });
+});
