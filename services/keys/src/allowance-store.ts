@@ -93,7 +93,12 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
   /**
    * Takes `amount` if the total stays within `limit`, recording `op` when it
    * does; returns the new total, or undefined when it would not fit (nothing
-   * taken).
+   * taken). A budget window that moved (carried_to) refuses every take: the
+   * window it moved to takes on its own, so the old one's total misses those
+   * takes, and a take that fitted there and was forwarded passed the limit
+   * in the new one (a replica that had not heard of the move yet took $5 of
+   * a $10 budget whose new window held $9). That replica takes from the new
+   * window once it hears; until then it has what it holds.
    */
   async take(ref: AllowanceRef, amount: number, limit: number, op: string): Promise<number | undefined> {
     if (amount > limit) return undefined;
@@ -103,9 +108,9 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
         WITH taken AS (
           INSERT INTO ${allowances} (key_id, kind, window_start, granted) VALUES (${ref.keyId}, ${ref.kind}, ${ref.windowStart}, ${amount})
           ON CONFLICT (key_id, kind, window_start) DO UPDATE SET granted = ${allowances}.granted + ${amount}
-          WHERE ${allowances}.granted + ${amount} <= ${limit}
-          RETURNING granted, carried_to
-        ), mark AS (${markApplied(allowanceOps, op, sql`taken`)})${forwardGranted(ref, sql`taken`, amount)}
+          WHERE ${allowances}.granted + ${amount} <= ${limit} AND ${allowances}.carried_to IS NULL
+          RETURNING granted
+        ), mark AS (${markApplied(allowanceOps, op, sql`taken`)})
         SELECT granted FROM taken`),
     );
     return rows[0]?.granted;
@@ -221,9 +226,10 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * Moves a budget to another of its windows (its budget period changed): the new
    * window starts from the old one's spend and everything the old one holds
    * (reservations of requests in flight, replicas' unused takes), and every
-   * later change to the old one is made to the new one too (spend, takes,
-   * charges, what is given back), as for windows that had moved to the old
-   * one. One statement, so a change lands before the move or is forwarded.
+   * later change to the old one is made to the new one too (spend, charges,
+   * what is given back; takes it refuses: see take), as for windows that had
+   * moved to the old one. One statement, so a change lands before the move
+   * or is forwarded.
    * A window moved to again keeps the larger of its own and the old one's.
    * The old window's row is made (nothing held, nothing spent) where the
    * holder had taken nothing there: replicas that have not yet heard of the

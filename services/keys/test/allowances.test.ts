@@ -127,23 +127,31 @@ describe("allowances shared by replicas", () => {
     await store.giveBack(first, 0.25 * NANO, randomUUID());
     expect(await store.spend([first, second])).toEqual([1.75, 1.75]);
     expect([await store.total(first), await store.total(second)]).toEqual([1.75 * NANO, 1.75 * NANO]);
-    // A replica that has not heard of the move yet takes from the first window: the second holds it too.
-    expect(await store.take(first, 0.5 * NANO, 100 * NANO, randomUUID())).toBe(2.25 * NANO);
-    expect(await store.total(second)).toBe(2.25 * NANO);
     await store.charge(first, 0.125 * NANO, randomUUID());
-    expect(await store.total(second)).toBe(2.375 * NANO);
+    expect(await store.total(second)).toBe(1.875 * NANO);
     // Moved again: what settles in either earlier window reaches the newest.
     await store.moveSpend(second, third.windowStart);
     await store.addSpend(first, 0.125, aWrite());
     await store.addSpend(second, 0.125, aWrite());
     expect(await store.spend([third])).toEqual([2]);
-    await store.giveBack(first, 0.375 * NANO, randomUUID());
-    expect(await store.total(third)).toBe(2 * NANO);
+    await store.giveBack(first, 0.125 * NANO, randomUUID());
+    expect(await store.total(third)).toBe(1.75 * NANO);
     // Back to the first window: it takes the newest's spend and stops forwarding; the others forward to it.
     await store.moveSpend(third, first.windowStart);
     await store.addSpend(first, 0.5, aWrite());
     await store.addSpend(third, 0.25, aWrite());
     expect(await store.spend([first, third])).toEqual([2.75, 2.25]);
+  });
+
+  it("refuses a take from a window its budget moved from, whose total misses what the window moved to took since", async () => {
+    const keyId = randomUUID();
+    const [first, second] = [{ keyId, kind: "budget" as const, windowStart: 1_000 }, { keyId, kind: "budget" as const, windowStart: 2_000 }];
+    await store.take(first, 2 * NANO, 10 * NANO, randomUUID());
+    await store.moveSpend(first, second.windowStart);
+    // A replica that heard of the move takes from the second window; one that has not yet, from the first, where $5 still fits.
+    expect(await store.take(second, 7 * NANO, 10 * NANO, randomUUID())).toBe(9 * NANO);
+    expect(await store.take(first, 5 * NANO, 10 * NANO, randomUUID())).toBeUndefined();
+    expect([await store.total(first), await store.total(second)]).toEqual([2 * NANO, 9 * NANO]);
   });
 
   it("loses none of the spend settling in a window while its budget moves", async () => {
