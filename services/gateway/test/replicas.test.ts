@@ -63,6 +63,35 @@ async function burst(keys: string | string[], n: number): Promise<number> {
   return results.filter((r) => r.status === "fulfilled").length;
 }
 
+/**
+ * Sends `n` requests of `key` at once, alternating between the edges, held at
+ * the provider until each was admitted or refused (and `meanwhile` ran), so
+ * all it admitted are in flight together; how many it admitted.
+ */
+async function heldBurst(key: string, n: number, meanwhile = async () => {}): Promise<number> {
+  await eventually("nothing in flight at the provider", async () => (provider.inFlight === 0 ? true : undefined));
+  let release = () => {};
+  provider.behavior.held = new Promise((resolve) => (release = resolve));
+  let refused = 0;
+  const asked = Array.from({ length: n }, (_, i) =>
+    ask(edges[i % 2] as string, key).then(
+      () => true,
+      () => {
+        refused += 1;
+        return false;
+      },
+    ),
+  );
+  try {
+    await eventually("each request refused or at the provider", async () => (refused + provider.inFlight === n ? true : undefined));
+    await meanwhile();
+  } finally {
+    delete provider.behavior.held;
+    release();
+  }
+  return (await Promise.all(asked)).filter(Boolean).length;
+}
+
 /** A new team and two keys of it. */
 async function team(body: Record<string, unknown>): Promise<{ teamId: string; keys: [string, string] }> {
   const { status, json } = await admin<{ team_id: string }>(edges[0], "POST", "/team/new", body);
@@ -135,6 +164,27 @@ describe("two keys replicas behind two edges", () => {
       expect(await burst(parallel.key, 10)).toBe(2);
     } finally {
       provider.behavior.latencyMs = 0;
+    }
+  });
+
+  it("holds a max_parallel_requests changed up and down on either replica, once both have read it, with requests in flight at the first change", async () => {
+    const minted = await generate({ max_parallel_requests: 6 });
+    // Six held at the provider while the limit drops to two on the other replica.
+    const first = heldBurst(minted.key, 12, async () => {
+      expect((await admin(edges[1], "POST", "/key/update", { key: minted.key, max_parallel_requests: 2 })).status).toBe(200);
+    });
+    expect(await first).toBe(6);
+    for (const [i, limit] of [2, 5, 3, 6, 1, 4].entries()) {
+      const [changing, other] = i % 2 === 0 ? edges : [edges[1], edges[0]];
+      expect((await admin(changing, "POST", "/key/update", { key: minted.key, max_parallel_requests: limit })).status).toBe(200);
+      // The other replica hears of the change by a push, which a burst sent at once may beat; a change (of nothing) made there is read back there.
+      expect((await admin(other, "POST", "/key/update", { key: minted.key })).status).toBe(200);
+      // Never more than the new limit; all of it once the slots of the last burst are back (a replica gives back what it holds unused within a second).
+      await eventually(`${limit} requests in flight at once`, async () => {
+        const admitted = await heldBurst(minted.key, 12);
+        expect(admitted).toBeLessThanOrEqual(limit);
+        return admitted === limit ? true : undefined;
+      });
     }
   });
 
