@@ -93,20 +93,26 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
   /**
    * Takes `amount` if the total stays within `limit`, recording `op` when it
    * does; returns the new total, or undefined when it would not fit (nothing
-   * taken). A budget window that moved (carried_to) refuses every take: the
-   * window it moved to takes on its own, so the old one's total misses those
-   * takes, and a take that fitted there and was forwarded passed the limit
-   * in the new one (a replica that had not heard of the move yet took $5 of
-   * a $10 budget whose new window held $9). That replica takes from the new
-   * window once it hears; until then it has what it holds.
+   * taken). A take from a budget window that moved (carried_to) is made in
+   * the window it moved to, against that window's total: a replica that has
+   * not heard of the move yet still names the old window, whose own total
+   * misses what the new one took since (checked there, $5 of a $10 budget
+   * fitted where the new window held $9). Only a take that waited on the
+   * move itself is refused: its snapshot, taken before, cannot see where
+   * the window went; the replica's next take finds it.
    */
   async take(ref: AllowanceRef, amount: number, limit: number, op: string): Promise<number | undefined> {
     if (amount > limit) return undefined;
     if (ref.kind === "parallel") return this.takeParallel(ref, amount, limit, op);
     const rows = rowsOf<{ granted: number }>(
       await this.db.execute(sql`
-        WITH taken AS (
-          INSERT INTO ${allowances} (key_id, kind, window_start, granted) VALUES (${ref.keyId}, ${ref.kind}, ${ref.windowStart}, ${amount})
+        WITH target AS (
+          SELECT COALESCE(
+            (SELECT carried_to FROM ${allowances} WHERE key_id = ${ref.keyId} AND kind = ${ref.kind} AND window_start = ${ref.windowStart}),
+            ${ref.windowStart}
+          ) AS window_start
+        ), taken AS (
+          INSERT INTO ${allowances} (key_id, kind, window_start, granted) SELECT ${ref.keyId}, ${ref.kind}, window_start, ${amount} FROM target
           ON CONFLICT (key_id, kind, window_start) DO UPDATE SET granted = ${allowances}.granted + ${amount}
           WHERE ${allowances}.granted + ${amount} <= ${limit} AND ${allowances}.carried_to IS NULL
           RETURNING granted
@@ -227,7 +233,7 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
    * window starts from the old one's spend and everything the old one holds
    * (reservations of requests in flight, replicas' unused takes), and every
    * later change to the old one is made to the new one too (spend, charges,
-   * what is given back; takes it refuses: see take), as for windows that had
+   * what is given back; takes go there instead: see take), as for windows that had
    * moved to the old one. One statement, so a change lands before the move
    * or is forwarded.
    * A window moved to again keeps the larger of its own and the old one's.

@@ -90,7 +90,7 @@ describe("a write to a budget window waiting on the window's move", () => {
     expect(await store.spend([from, to, third])).toEqual([1.75, 1.5, 1.75]);
   });
 
-  it("refuses its take, which the window moved to would not have counted against its limit", async () => {
+  it("refuses its take, whose snapshot cannot see the window moved to", async () => {
     const { from, to } = await budget();
     let taken: number | undefined;
     await whileHeld(
@@ -163,13 +163,16 @@ describe("a budget moved from a window it had taken nothing from", () => {
     expect(await store.spend([to])).toEqual([1.5]);
   });
 
-  it("makes a take waiting on the move in the window moved to too", async () => {
+  it("refuses a take waiting on the move, and makes the next in the window moved to", async () => {
     const { from, to } = emptyBudget();
+    let taken: number | undefined;
     await whileHeld(
       (held) => held.moveSpend(from, to.windowStart),
-      () => store.take(from, 2 * NANO, 100 * NANO, randomUUID()),
+      async () => (taken = await store.take(from, 2 * NANO, 100 * NANO, randomUUID())),
     );
-    expect(await store.total(to)).toBe(2 * NANO);
+    expect(taken).toBeUndefined();
+    expect(await store.take(from, 2 * NANO, 100 * NANO, randomUUID())).toBe(2 * NANO);
+    expect([await store.total(from), await store.total(to)]).toEqual([0, 2 * NANO]);
   });
 
   it("starts the window moved to from a first take the move waited on", async () => {
