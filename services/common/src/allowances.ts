@@ -81,6 +81,8 @@ export class Pool<Ref = unknown> {
   ungiven: AllowanceOp[] = [];
   /** Takes that failed, which the store may have made all the same: asked about at the next sweeps, and held if it did. */
   unsure: AllowanceOp[] = [];
+  /** This replica's charges on their way to the store: a take waits for them (the store, not counting them yet, granted room they had used). */
+  charging: Promise<void> | undefined;
   /** When the store last refused a take for this pool (its clock's ms), and the least it refused then. */
   refusedAt = -Infinity;
   refusedNeed = Infinity;
@@ -184,6 +186,11 @@ export class Allowances<Ref> {
 
   /** Takes a chunk from the store, or just `need` when a chunk no longer fits; false when even that does not. */
   private async takeMore(pool: Pool<Ref>, need: number): Promise<boolean> {
+    // Asked before this replica's charge for a request that used past its
+    // holding had landed, the store granted a chunk of a limit the request
+    // had used up, and the key ran on that chunk: a batch that used a
+    // tokens-per-minute limit many times over let the next thousand requests in.
+    while (pool.charging) await pool.charging;
     const chunk = Math.min(pool.limit, Math.max(need, Math.floor(pool.limit * CHUNK_FRACTION)));
     let taken = chunk;
     let total = await this.take(pool, chunk);
@@ -240,7 +247,13 @@ export class Allowances<Ref> {
     const over = pool.used - pool.held;
     if (over > 0) {
       pool.held += over;
-      void this.charge(pool, newOp(over));
+      const before = pool.charging;
+      const charged = this.charge(pool, newOp(over));
+      const charging = before ? Promise.all([before, charged]).then(() => undefined) : charged;
+      pool.charging = charging;
+      void charging.then(() => {
+        if (pool.charging === charging) pool.charging = undefined;
+      });
     }
     if (pool.retired) this.retire(pool);
   }

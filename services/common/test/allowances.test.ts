@@ -83,6 +83,29 @@ describe("allowances", () => {
     expect(ledger.totals.get("budget")).toBe(2);
   });
 
+  it("asks the store for more only once its own charge for usage past its holding has landed", async () => {
+    const ledger = new MemoryLedger();
+    let land!: () => void;
+    const landed = new Promise<void>((resolve) => (land = resolve));
+    const charge = ledger.charge.bind(ledger);
+    ledger.charge = async (ref, amount) => {
+      await landed;
+      await charge(ref, amount);
+    };
+    const allowances = new Allowances(ledger, logger);
+    const pool = allowances.pool("tpm", 100, Infinity);
+    // A request reserved 1 (its replica took a tenth) and used 150: the limit many times over.
+    expect(await allowances.reserve(pool, 1)).toBe(true);
+    allowances.settle(pool, 1, 150);
+    // The next one is refused, however long the charge takes to land: the store, asked before it had, granted a tenth more.
+    const next = allowances.reserve(pool, 1);
+    await sleep(50);
+    land();
+    expect(await next).toBe(false);
+    expect(ledger.totals.get("tpm")).toBe(150);
+    await allowances.close();
+  });
+
   it("finds the pool in use for an allowance without making one", async () => {
     const allowances = new Allowances(new MemoryLedger(), logger);
     expect(allowances.find("a")).toBeUndefined();
