@@ -60,8 +60,10 @@ export class CustomerStore {
     return this.budgets.oneInForce(row);
   }
 
-  async all(): Promise<CustomerRow[]> {
-    return this.budgets.inForce(await this.db.select().from(customers).orderBy(customers.createdAt, customers.userId));
+  /** Every customer, or only those that name `budgetId` as their budget. */
+  async all(budgetId = ""): Promise<CustomerRow[]> {
+    const onBudget = budgetId === "" ? undefined : eq(customers.budgetId, budgetId);
+    return this.budgets.inForce(await this.db.select().from(customers).where(onBudget).orderBy(customers.createdAt, customers.userId));
   }
 
   async byIds(userIds: string[]): Promise<CustomerRow[]> {

@@ -73,8 +73,10 @@ export class OrganizationStore {
     return this.budgets.oneInForce(row);
   }
 
-  async all(): Promise<OrganizationRow[]> {
-    return this.budgets.inForce(await this.db.select().from(organizations).orderBy(organizations.createdAt, organizations.organizationId));
+  /** Every organization, or only those that name `budgetId` as their budget. */
+  async all(budgetId = ""): Promise<OrganizationRow[]> {
+    const onBudget = budgetId === "" ? undefined : eq(organizations.budgetId, budgetId);
+    return this.budgets.inForce(await this.db.select().from(organizations).where(onBudget).orderBy(organizations.createdAt, organizations.organizationId));
   }
 
   async byIds(organizationIds: string[]): Promise<OrganizationRow[]> {

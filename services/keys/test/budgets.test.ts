@@ -136,6 +136,41 @@ describe("customers on a budget", () => {
     await expect(ask(key, "came-after-the-read")).resolves.toMatchObject({ reserved: true });
   });
 
+  it("are listed alone, with their organizations, when a listing names the budget", async () => {
+    await createBudget("listed-tier");
+    await createBudget("other-tier");
+    await createCustomer("listed-a", { budgetId: "listed-tier" });
+    await createCustomer("listed-other", { budgetId: "other-tier" });
+    await createCustomer("listed-none");
+    await createCustomer("listed-b", { rpmLimit: 5, budgetId: "listed-tier" });
+    const organization = (organizationId: string, budgetId?: string) =>
+      client().createOrganization({ organizationId, settings: { organizationAlias: organizationId, budgetId } }, asMaster);
+    await organization("listed-org", "listed-tier");
+    await organization("listed-other-org", "other-tier");
+    await organization("listed-none-org");
+    await client().createTeam({ teamId: "listed-org-team", settings: { organizationId: "listed-org" } }, asMaster);
+    await client().createTeam({ teamId: "listed-other-team", settings: { organizationId: "listed-other-org" } }, asMaster);
+
+    const customers = async (budgetId: string) => (await client().listCustomers({ budgetId }, asMaster)).customers.map((c) => c.userId);
+    expect(await customers("listed-tier")).toEqual(["listed-a", "listed-b"]);
+    expect(await customers("no-such-tier")).toEqual([]);
+    expect(await customers("")).toEqual(expect.arrayContaining(["listed-a", "listed-other", "listed-none", "listed-b"]));
+    const onBudget = await client().listOrganizations({ budgetId: "listed-tier" }, asMaster);
+    expect(onBudget.organizations.map((o) => o.organizationId)).toEqual(["listed-org"]);
+    expect(onBudget.teams.map((t) => t.teamId)).toEqual(["listed-org-team"]);
+    const every = (await client().listOrganizations({}, asMaster)).organizations.map((o) => o.organizationId);
+    expect(every).toEqual(expect.arrayContaining(["listed-org", "listed-other-org", "listed-none-org"]));
+
+    // A member who does not read everything sees only its own organizations on the budget.
+    await client().createUser({ userId: "listed-member" }, asMaster);
+    for (const organizationId of ["listed-other-org", "listed-none-org"]) {
+      await client().addOrganizationMembers({ organizationId, membersJson: '[{"role":"internal_user","user_id":"listed-member"}]' }, asMaster);
+    }
+    const member = { headers: { authorization: `Bearer ${(await client().generateKey({ settings: { userId: "listed-member" } }, asMaster)).key}` } };
+    expect((await client().listOrganizations({ budgetId: "other-tier" }, member)).organizations.map((o) => o.organizationId)).toEqual(["listed-other-org"]);
+    expect((await client().listOrganizations({ budgetId: "listed-tier" }, member)).organizations).toEqual([]);
+  });
+
   it("refuse an unknown budget_id, and a budget's deletion while a customer names it", async () => {
     await expect(createCustomer("nowhere", { budgetId: "no-such-tier" })).rejects.toEqual(refusedWith(Code.InvalidArgument, /budget_id=no-such-tier does not exist/));
     await createBudget("in-use");

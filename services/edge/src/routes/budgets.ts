@@ -64,12 +64,13 @@ export async function newBudget(ctx: RequestContext): Promise<void> {
 async function spendBefore(ctx: RequestContext, b: Json, budgetId: string) {
   if (!changesBudgetWindow(b)) return {};
   const { keys } = ctx.options.peers;
-  const [{ customers }, { organizations }] = await Promise.all([keys.listCustomers({}, callOptions(ctx)), keys.listOrganizations({}, callOptions(ctx))]);
-  const onBudget = { customers: customers.filter((c) => c.budgetId === budgetId), organizations: organizations.filter((o) => o.budgetId === budgetId) };
-  const [customerSpend, organizationSpend] = await Promise.all([spendOfCustomers(ctx, onBudget.customers), spendOfOrganizations(ctx, onBudget.organizations)]);
+  // The keys service lists only those on the budget, not every customer and organization.
+  const onBudget = { budgetId };
+  const [{ customers }, { organizations }] = await Promise.all([keys.listCustomers(onBudget, callOptions(ctx)), keys.listOrganizations(onBudget, callOptions(ctx))]);
+  const [customerSpend, organizationSpend] = await Promise.all([spendOfCustomers(ctx, customers), spendOfOrganizations(ctx, organizations)]);
   return {
-    customerSpendBefore: onBudget.customers.map((c, i) => ({ key: c.userId, value: customerSpend[i] ?? 0 })),
-    organizationSpendBefore: onBudget.organizations.map((o, i) => ({ key: o.organizationId, value: organizationSpend[i] ?? 0 })),
+    customerSpendBefore: customers.map((c, i) => ({ key: c.userId, value: customerSpend[i] ?? 0 })),
+    organizationSpendBefore: organizations.map((o, i) => ({ key: o.organizationId, value: organizationSpend[i] ?? 0 })),
   };
 }
 

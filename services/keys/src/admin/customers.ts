@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { END_USER_MAX_CHARS, gatewayError, pgErrorCode, type Db } from "@gateway/common";
-import type { CreateCustomerRequest, Customer, DeleteCustomersRequest, GetCustomerRequest, UpdateCustomerRequest } from "@gateway/proto/keys/v1/keys_pb.js";
+import type { CreateCustomerRequest, Customer, DeleteCustomersRequest, GetCustomerRequest, ListCustomersRequest, UpdateCustomerRequest } from "@gateway/proto/keys/v1/keys_pb.js";
 import { customerAllowanceId, customerLimits, toCustomerProto, type CustomerRow } from "../customer-record.js";
 import { withKnownBudget } from "./budgets.js";
 import { carrySpend } from "./carry-spend.js";
@@ -66,8 +66,9 @@ export async function getCustomer(deps: AdminDeps, req: GetCustomerRequest): Pro
   return { customer: await customerView(deps, await existing(deps, req.userId, "end_user_id")) };
 }
 
-export async function listCustomers(deps: AdminDeps): Promise<{ customers: Customer[] }> {
-  return { customers: await customerViews(deps, await deps.customerStore.all()) };
+/** Every customer, or those on the budget the request names. */
+export async function listCustomers(deps: AdminDeps, req: ListCustomersRequest): Promise<{ customers: Customer[] }> {
+  return { customers: await customerViews(deps, await deps.customerStore.all(req.budgetId)) };
 }
 
 /** The ids, each naming a customer; otherwise a 404 naming those that do not. */

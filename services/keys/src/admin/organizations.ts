@@ -10,6 +10,7 @@ import {
   type DeleteOrganizationsRequest,
   type GetOrganizationRequest,
   type ListedUser,
+  type ListOrganizationsRequest,
   type Organization,
   type OrganizationMembership,
   type RemoveOrganizationMemberRequest,
@@ -108,10 +109,14 @@ export async function getOrganization(deps: AdminDeps, req: GetOrganizationReque
   return { organization: organization as Organization, teams: teamList, memberSpend };
 }
 
-/** Every organization, for whoever reads everything; below that, those the caller's user is a member of (as LiteLLM lists them). */
-export async function listOrganizations(deps: AdminDeps, _req: unknown, caller: Caller): Promise<{ organizations: Organization[]; teams: Team[] }> {
+/**
+ * Every organization, for whoever reads everything; below that, those the
+ * caller's user is a member of (as LiteLLM lists them). A budget_id narrows
+ * either to the organizations on that budget.
+ */
+export async function listOrganizations(deps: AdminDeps, req: ListOrganizationsRequest, caller: Caller): Promise<{ organizations: Organization[]; teams: Team[] }> {
   if (!readsAll(caller.userRole) && caller.userId === "") requireRole(caller.userRole, Access.VIEW);
-  const all = await deps.organizationStore.all();
+  const all = await deps.organizationStore.all(req.budgetId);
   const rows = readsAll(caller.userRole) ? all : all.filter((row) => membersOf(row).some((m) => m.user_id === caller.userId));
   const teams = await deps.organizationStore.teamsOf(rows.map((row) => row.organizationId));
   const [organizations, teamList] = await Promise.all([organizationViews(deps, rows, teams), teamViews(deps, teams)]);
