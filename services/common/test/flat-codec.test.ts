@@ -1,5 +1,5 @@
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { FloatValueSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { KeySpendResponseSchema } from "@gateway/proto/accounting/v1/accounting_pb.js";
 import { AuthorizeResponseSchema, ModelBudgetsSchema, VirtualKeySchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import { CallType, CompleteRequestSchema, CompleteResponseSchema } from "@gateway/proto/router/v1/router_pb.js";
@@ -156,6 +156,73 @@ describe("flatCodec", () => {
     const decoded = flatCodec(CompleteRequestSchema).decode(flatCodec(CompleteRequestSchema).encode({ providerHeaders: headers }));
     expect(Object.entries(decoded.providerHeaders)).toEqual([["__proto__", "a"], ["x-b", "b"]]);
     expect(Object.getPrototypeOf(decoded.providerHeaders)).toBe(Object.prototype);
+  });
+});
+
+/** What encoding a message comes to: its bytes, or the error's class and message. */
+function outcome(encode: () => Uint8Array): { bytes: string } | { error: [string, string] } {
+  try {
+    return { bytes: Buffer.from(encode()).toString("hex") };
+  } catch (e) {
+    return { error: [(e as Error).constructor.name, (e as Error).message] };
+  }
+}
+
+/** The outcome of the flat codec's encode, after checking it is toBinary's. */
+function sameAsToBinary<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): ReturnType<typeof outcome> {
+  const flat = outcome(() => flatCodec(schema).encode(init));
+  expect(flat).toEqual(outcome(() => toBinary(schema, create(schema, init))));
+  return flat;
+}
+
+// A field's type stands for a range the value's JavaScript type is wider
+// than: a number out of a 32-bit integer's range, or a fraction, would be
+// written as some other number if it were written.
+describe("flatCodec with a value outside its field's type", () => {
+  const refused = (field: string, why: string) => ({ error: ["Error", `cannot encode field ${field} to binary: ${why}`] });
+
+  it("refuses it as toBinary does", () => {
+    const cases: [MessageInitShape<typeof UsageEventSchema>, string, string][] = [
+      [{ promptTokens: -1 }, "gateway.usage.v1.UsageEvent.prompt_tokens", "invalid uint32: -1"],
+      [{ promptTokens: 2 ** 32 }, "gateway.usage.v1.UsageEvent.prompt_tokens", "invalid uint32: 4294967296"],
+      [{ httpStatus: 200.5 }, "gateway.usage.v1.UsageEvent.http_status", "invalid uint32: 200.5"],
+      [{ httpStatus: NaN }, "gateway.usage.v1.UsageEvent.http_status", "invalid uint32: NaN"],
+      [{ status: 2 ** 31 }, "gateway.usage.v1.UsageEvent.status", "invalid int32: 2147483648"],
+      [{ status: -(2 ** 31) - 1 }, "gateway.usage.v1.UsageEvent.status", "invalid int32: -2147483649"],
+      [{ startTime: { seconds: 1n, nanos: 1.5 } }, "google.protobuf.Timestamp.nanos", "invalid int32: 1.5"],
+      [{ startTime: { seconds: 2n ** 63n } }, "google.protobuf.Timestamp.seconds", "invalid int64: 9223372036854775808"],
+      [{ startTime: { seconds: -(2n ** 63n) - 1n } }, "google.protobuf.Timestamp.seconds", "invalid int64: -9223372036854775809"],
+    ];
+    for (const [init, field, why] of cases) expect(sameAsToBinary(UsageEventSchema, init), why).toEqual(refused(field, why));
+    const finished = (promptTokens: bigint) => ({ event: { case: "finished" as const, value: { promptTokens } } });
+    expect(sameAsToBinary(CompleteResponseSchema, finished(-1n))).toEqual(refused("gateway.router.v1.Finished.prompt_tokens", "invalid uint64: -1"));
+    expect(sameAsToBinary(CompleteResponseSchema, finished(2n ** 64n))).toEqual(
+      refused("gateway.router.v1.Finished.prompt_tokens", "invalid uint64: 18446744073709551616"),
+    );
+    // No message of ours has a float; the wrapper type has one.
+    expect(sameAsToBinary(FloatValueSchema, { value: 1e39 })).toEqual(refused("google.protobuf.FloatValue.value", "invalid float32: 1e+39"));
+    expect(sameAsToBinary(FloatValueSchema, { value: Infinity })).toHaveProperty("bytes");
+  });
+
+  it("refuses what toBinary refuses and writes what it writes, for any number", () => {
+    const wide = fc.oneof(fc.double(), fc.integer({ min: -(2 ** 33), max: 2 ** 33 }), fc.constantFrom(2 ** 31, 2 ** 32, -(2 ** 31) - 1, 2 ** 53));
+    const wideLong = fc.oneof(fc.bigInt({ min: -(2n ** 65n), max: 2n ** 65n }), fc.constantFrom(2n ** 63n, 2n ** 64n, -(2n ** 63n) - 1n));
+    fc.assert(
+      fc.property(wide, wide, wide, wideLong, (tokens, status, nanos, seconds) => {
+        sameAsToBinary(UsageEventSchema, { promptTokens: tokens, status, startTime: { seconds, nanos } });
+      }),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(wideLong, (promptTokens) => {
+        sameAsToBinary(CompleteResponseSchema, { event: { case: "finished", value: { promptTokens } } });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("writes a string of a number in range as toBinary does, which takes one", () => {
+    expect(sameAsToBinary(UsageEventSchema, { promptTokens: "300" as never, status: "-2" as never })).toHaveProperty("bytes");
   });
 });
 
