@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Anthropic from "@anthropic-ai/sdk";
+import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { MASTER_KEY, writeConfig } from "./support/config.js";
@@ -18,6 +19,8 @@ interface Seen {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;
+  /** The headers as they came, names and values in turn: a header named __proto__ is only here. */
+  rawHeaders: string[];
   body: string;
 }
 
@@ -32,9 +35,11 @@ beforeAll(async () => {
     req.on("data", (part: Buffer) => parts.push(part));
     req.on("end", () => {
       const body = Buffer.concat(parts).toString();
-      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body });
       if (req.url?.startsWith("/busy")) {
         res.writeHead(429, { "content-type": "application/json", "retry-after": "7" }).end(JSON.stringify({ message: "slow down" }));
+      } else if (req.url?.startsWith("/proto-header")) {
+        res.writeHead(200, ["content-type", "application/json", "__proto__", "from-target", "retry-after", "3"]).end("{}");
       } else if (req.url?.startsWith("/missing")) {
         res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: "no such thing" }));
       } else if (req.url?.startsWith("/stream")) {
@@ -146,6 +151,29 @@ for (const mode of [MODES[0]!, MODES[1]!]) {
       const wrongMethod = await post("/tools/v2/status", undefined, {});
       expect(wrongMethod.status).toBe(405);
       expect(((await wrongMethod.json()) as { error: { message: string } }).error.message).toContain("GET");
+    });
+
+    // provider_headers, the client's headers going to the target
+    // (CompleteRequest's) and the target's coming back (Started's), is a
+    // proto map, which protobuf-es decodes into a plain object (connect-node's
+    // path between the services, with tracing on), where a key "__proto__" is
+    // lost. No such key gets into either: Node's request headers at the edge
+    // already drop a header named __proto__ (only rawHeaders has it), and
+    // only the target's headers of some names come back (a model call's:
+    // x-ratelimit-* and anthropic-ratelimit-*). So split services forward
+    // what one process forwards.
+    it("forwards a header named __proto__ neither way, split or not: none reaches provider_headers", async () => {
+      // undici's request, unlike fetch, sends and reads a header named __proto__.
+      const res = await request(`${gateway.baseUrl}/tools/proto-header`, { headers: { ["__proto__"]: "from-client", "x-trace": "abc" } });
+      await res.body.text();
+      expect(res.statusCode).toBe(200);
+      expect(Object.keys(res.headers)).not.toContain("__proto__");
+      expect(res.headers["retry-after"]).toBe("3");
+      const got = seen.at(-1)!;
+      expect(got.url).toBe("/proto-header");
+      const names = got.rawHeaders.filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase());
+      expect(names).toContain("x-trace");
+      expect(names).not.toContain("__proto__");
     });
 
     it("serves LiteLLM's /anthropic/* routes to Anthropic's own SDK, streams included", async () => {

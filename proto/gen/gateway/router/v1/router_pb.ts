@@ -57,7 +57,9 @@ export type CompleteRequest = Message<"gateway.router.v1.CompleteRequest"> & {
 
   /**
    * Client headers meant for the provider, by lower-case name (Anthropic's
-   * "anthropic-beta"); never credentials.
+   * "anthropic-beta"); never credentials. A map, not entries (entries.proto):
+   * no name here is "__proto__", as Node's request headers, which these come
+   * from, drop a header of that name.
    *
    * @generated from field: map<string, string> provider_headers = 8;
    */
@@ -333,7 +335,9 @@ export type Started = Message<"gateway.router.v1.Started"> & {
 
   /**
    * The rate-limit headers of the provider's answer (OpenAI's x-ratelimit-*,
-   * Anthropic's anthropic-ratelimit-*), names in lower case as it sent them.
+   * Anthropic's anthropic-ratelimit-*), names in lower case as it sent them;
+   * a pass-through target's of a few names. A map: all are names of those
+   * kinds, never "__proto__".
    *
    * @generated from field: map<string, string> provider_headers = 6;
    */
