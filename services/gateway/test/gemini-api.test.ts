@@ -225,6 +225,15 @@ describe.each([MODES[0]!, MODES[1]!])("Gemini API, $name", (mode) => {
       expect(body.error).toMatchObject({ code: status, status: status === 401 ? "UNAUTHENTICATED" : "INVALID_ARGUMENT" });
       expect(body.error["message"]).toEqual(expect.any(String));
     }
+    // The key is checked before the body, for a count as for a call: a bad key with no contents is a 401.
+    for (const method of ["generateContent", "countTokens"]) {
+      const res = await fetch(`${setup.gateway.baseUrl}/v1beta/models/fast-model:${method}?key=sk-not-a-key`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({}),
+      });
+      expect(res.status, method).toBe(401);
+    }
     // An info_routes key may look models up, not call them; llm_api_routes holds these routes.
     for (const [allowed, works] of [["info_routes", false], ["llm_api_routes", true]] as const) {
       const limited = await admin<GeneratedKey>(setup.gateway.baseUrl, "POST", "/key/generate", { allowed_routes: [allowed] });

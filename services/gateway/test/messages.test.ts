@@ -536,6 +536,13 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     it("refuses a bad key and a request without messages, in Anthropic's shape", async () => {
       const stranger = new Anthropic({ baseURL: gateway.baseUrl, apiKey: "sk-nobody-0123456789", maxRetries: 0 });
       await expect(stranger.messages.countTokens({ model: "gpt", messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(AuthenticationError);
+      // The key is checked before the body, as /v1/messages checks it: a bad key with a bad body is a 401, not a 400.
+      const badBody = { model: "gpt", messages: [{ role: "user", content: 5 }] } as never;
+      for (const ask of [() => stranger.messages.countTokens(badBody), () => stranger.messages.create({ ...(badBody as object), max_tokens: 10 } as never)]) {
+        const err = await ask().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(AuthenticationError);
+        expect((err as APIError).error).toMatchObject({ type: "error", error: { type: "authentication_error" } });
+      }
       const res = await fetch(`${gateway.baseUrl}/v1/messages/count_tokens`, {
         method: "POST",
         headers: { "x-api-key": MASTER_KEY, "content-type": "application/json" },

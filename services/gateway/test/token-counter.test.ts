@@ -42,6 +42,8 @@ describe("POST /utils/token_counter", () => {
       expect(json.error).toMatchObject({ type: "invalid_request_error", param });
     }
     expect((await count({ model: "fast-model", prompt: "hi" }, "sk-not-a-key")).status).toBe(401);
+    // The key is checked before the body: a bad key with a body it cannot count is a 401 too.
+    expect((await count({ model: "fast-model" }, "sk-not-a-key")).status).toBe(401);
     const key = (await admin<{ key: string }>(gateway.baseUrl, "POST", "/key/generate", { allowed_routes: ["/chat/completions"] })).json.key;
     expect((await count({ model: "fast-model", prompt: "hi" }, key)).status).toBe(403);
   });

@@ -124,9 +124,10 @@ export async function countGeminiTokens(ctx: RequestContext): Promise<void> {
     const { body } = await readJsonObject(ctx.req, ctx.options.maxBodyBytes);
     const wrapped = body["generateContentRequest"] ?? body["generate_content_request"];
     const request = wrapped !== null && typeof wrapped === "object" ? (wrapped as Body) : body;
-    if (!Array.isArray(request["contents"])) throw invalid("contents must be a list of contents", "contents");
     const { peers } = ctx.options;
     const auth = await peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP, model });
+    // After the key, as the router checks a generateContent body: a bad key is a 401 whatever the body holds.
+    if (!Array.isArray(request["contents"])) throw invalid("contents must be a list of contents", "contents");
     // The key's alias (or model_alias_map) may have renamed it, as for a call.
     await peers.router.resolveModel({ model: auth.model === "" ? model : auth.model });
     const { text, media } = inputOf(request);

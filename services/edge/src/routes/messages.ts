@@ -87,9 +87,10 @@ export async function countTokens(ctx: RequestContext): Promise<void> {
     const { body } = await readJsonObject(ctx.req, ctx.options.maxBodyBytes);
     const model = body["model"];
     if (typeof model !== "string" || model === "") throw invalid("model is required", "model");
-    validateMessagesBody(body);
     const { peers } = ctx.options;
     const auth = await peers.keys.authorize({ apiKey: apiKeyOf(ctx), requestId: ctx.requestId, access: Access.LOOKUP, model });
+    // After the key, as the router checks a /v1/messages body: a bad key is a 401 whatever the body holds.
+    validateMessagesBody(body);
     // The key's alias (or model_alias_map) may have renamed it, as for a call.
     await peers.router.resolveModel({ model: auth.model === "" ? model : auth.model });
     const { text, images } = inputOf(body);
