@@ -32,6 +32,39 @@ export function checkMessagesParams(body: Json): void {
   const userId = isObject(body["metadata"]) ? (body["metadata"] as Json)["user_id"] : undefined;
   if (userId !== undefined && userId !== null && typeof userId !== "string") throw invalid("metadata.user_id: must be a string", "metadata");
   if (isObject(body["thinking"])) checkThinking(body["thinking"] as Json);
+  if (Array.isArray(body["tools"])) (body["tools"] as Json[]).forEach(checkTool);
+  if (isObject(body["tool_choice"])) checkToolChoice(body["tool_choice"] as Json);
+}
+
+/**
+ * A tool the client defines (of no type, or "custom") as Anthropic takes
+ * it: a name, and its input schema, when given, an object. The translation
+ * for other providers passed the name on as it came, for the provider's own
+ * 400, and sent a schema of another type as one that takes anything.
+ * Anthropic's server tools (web search, …) are left to the provider that
+ * runs them.
+ */
+function checkTool(tool: Json, i: number): void {
+  if (tool["type"] !== undefined && tool["type"] !== "custom") return;
+  if (typeof tool["name"] !== "string") throw invalid(`tools.${i}.name: must be a string`, "tools");
+  const schema = tool["input_schema"];
+  if (schema !== undefined && schema !== null && !isObject(schema)) throw invalid(`tools.${i}.input_schema: must be an object`, "tools");
+}
+
+const TOOL_CHOICE_TYPES = new Set(["auto", "any", "tool", "none"]);
+
+/**
+ * Tool choice as Anthropic takes it: a known type, the tool's name with
+ * "tool", disable_parallel_tool_use a boolean. The translation refused
+ * another type only when the request had tools, asked the provider for a
+ * function with no name, and took "true" as false.
+ */
+function checkToolChoice(choice: Json): void {
+  const type = choice["type"];
+  if (typeof type !== "string" || !TOOL_CHOICE_TYPES.has(type)) throw invalid('tool_choice.type: must be "auto", "any", "tool" or "none"', "tool_choice");
+  if (type === "tool" && typeof choice["name"] !== "string") throw invalid("tool_choice.name: must be a string", "tool_choice");
+  const once = choice["disable_parallel_tool_use"];
+  if (once !== undefined && once !== null && typeof once !== "boolean") throw invalid("tool_choice.disable_parallel_tool_use: must be a boolean", "tool_choice");
 }
 
 const THINKING_TYPES = new Set(["enabled", "adaptive", "disabled"]);

@@ -397,6 +397,9 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       return ((err as BadRequestError).error as { error: { type: string; message: string } }).error;
     };
     const ask = (content: unknown) => ({ messages: [{ role: "user", content: "first" }, { role: "assistant", content: "ok" }, { role: "user", content }] });
+    const answer = (content: unknown) => ({ messages: [{ role: "user", content: "first" }, { role: "assistant", content }, { role: "user", content: "go on" }] });
+    const call = { type: "tool_use", id: "toolu_1", name: "get_weather", input: { location: "Paris" } };
+    const png = { type: "base64", media_type: "image/png", data: PIXEL_PNG };
     const cases: [Record<string, unknown>, string][] = [
       [ask(5), "messages.2.content: must be a string or a list of content blocks"],
       [ask(null), "messages.2.content: must be a string or a list of content blocks"],
@@ -409,13 +412,50 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       [{ system: 5 }, "system: must be a string or a list of text blocks"],
       [{ system: [{ type: "image", source: { type: "base64", media_type: "image/png", data: PIXEL_PNG } }] }, 'system.0.type: must be "text"'],
       [{ system: [{ type: "text", text: null }] }, "system.0.text: must be a string"],
+      // A block's fields of the wrong type, which reached the provider (or its translation) as they came.
+      [answer([{ ...call, id: { id: "toolu_1" } }]), "messages.1.content.0.id: must be a string"],
+      [answer([{ type: "text", text: "calling" }, { ...call, name: 7 }]), "messages.1.content.1.name: must be a string"],
+      [answer([{ type: "tool_use", id: "toolu_1", input: {} }]), "messages.1.content.0.name: must be a string"],
+      [answer([{ ...call, input: "Paris" }]), "messages.1.content.0.input: must be an object"],
+      [answer([{ ...call, input: ["Paris"] }]), "messages.1.content.0.input: must be an object"],
+      [answer([{ type: "thinking", thinking: 5, signature: "sig" }, call]), "messages.1.content.0.thinking: must be a string"],
+      [answer([{ type: "thinking", thinking: "Paris, then." }, call]), "messages.1.content.0.signature: must be a string"],
+      [answer([{ type: "redacted_thinking", data: null }]), "messages.1.content.0.data: must be a string"],
+      [ask([{ type: "tool_result", tool_use_id: 1, content: "sunny" }]), "messages.2.content.0.tool_use_id: must be a string"],
+      [ask([{ type: "tool_result", tool_use_id: "toolu_1", content: 5 }]), "messages.2.content.0.content: must be a string or a list of content blocks"],
+      [ask([{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: 5 }] }]), "messages.2.content.0.content.0.text: must be a string"],
+      [ask([{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "image", source: { ...png, data: 5 } }] }]), "messages.2.content.0.content.0.source.data: must be a string"],
+      [ask([{ type: "tool_result", tool_use_id: "toolu_1", content: "sunny", is_error: "yes" }]), "messages.2.content.0.is_error: must be a boolean"],
+      [ask([{ type: "image" }]), "messages.2.content.0.source: must be an object"],
+      [ask([{ type: "image", source: "https://example.com/cat.png" }]), "messages.2.content.0.source: must be an object"],
+      [ask([{ type: "image", source: { media_type: "image/png", data: PIXEL_PNG } }]), "messages.2.content.0.source.type: must be a string"],
+      [ask([{ type: "text", text: "look" }, { type: "image", source: { ...png, media_type: null } }]), "messages.2.content.1.source.media_type: must be a string"],
+      [ask([{ type: "image", source: { type: "url", url: { href: "https://example.com/cat.png" } } }]), "messages.2.content.0.source.url: must be a string"],
+      [ask([{ type: "document", source: { type: "text", data: "The meeting is at noon." } }]), "messages.2.content.0.source.media_type: must be a string"],
+      [ask([{ type: "document", source: { type: "file" } }]), "messages.2.content.0.source.file_id: must be a string"],
     ];
     for (const model of ["gpt", "claude"]) {
-      for (const [fields, message] of cases) expect(await refused(model, fields)).toEqual({ type: "invalid_request_error", message });
+      for (const [fields, message] of cases) expect(await refused(model, fields), JSON.stringify(fields)).toEqual({ type: "invalid_request_error", message });
     }
     expect(provider.requests).toHaveLength(0);
     const answered = await client.messages.create({ model: "gpt", max_tokens: 10, system: null, messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }] } as never);
     expect(answered.content).toEqual([{ type: "text", text: "Echo: hi" }]);
+    // Blocks as Anthropic takes them, optional fields left out, and a kind of block the gateway does not check, reach the provider as they came.
+    const conversation = [
+      { role: "user", content: [{ type: "text", text: "weather?" }, { type: "image", source: { type: "url", url: "https://example.com/cat.png" } }] },
+      { role: "assistant", content: [{ type: "thinking", thinking: "", signature: "" }, { type: "redacted_thinking", data: "abc" }, call] },
+      {
+        role: "user",
+        content: [
+          { type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "sunny" }, { type: "image", source: png }], is_error: false },
+          { type: "tool_result", tool_use_id: "toolu_2" },
+          { type: "document", source: { type: "text", media_type: "text/plain", data: "The meeting is at noon." } },
+          { type: "search_result", source: "https://example.com", title: "Weather", content: [{ type: "text", text: "sunny" }] },
+        ],
+      },
+    ];
+    await client.messages.create({ model: "claude", max_tokens: 10, tools: [weatherTool], messages: conversation } as never);
+    expect(provider.requests.at(-1)!.body).toMatchObject({ messages: conversation });
   });
 
   it("refuses a parameter of a type Anthropic would not take, which a translated deployment would drop unheeded", async () => {
@@ -425,6 +465,13 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
       [{ tools: { toString: 1 } }, "tools: must be a list of objects"],
       [{ tools: [weatherTool, null] }, "tools: must be a list of objects"],
       [{ tools: [weatherTool], tool_choice: "auto" }, "tool_choice: must be an object"],
+      [{ tools: [{ description: "no name", input_schema: weatherTool.input_schema }] }, "tools.0.name: must be a string"],
+      [{ tools: [weatherTool, { ...weatherTool, type: "custom", name: 5 }] }, "tools.1.name: must be a string"],
+      [{ tools: [{ ...weatherTool, input_schema: "{}" }] }, "tools.0.input_schema: must be an object"],
+      [{ tools: [weatherTool], tool_choice: { type: "required" } }, 'tool_choice.type: must be "auto", "any", "tool" or "none"'],
+      [{ tool_choice: {} }, 'tool_choice.type: must be "auto", "any", "tool" or "none"'],
+      [{ tools: [weatherTool], tool_choice: { type: "tool" } }, "tool_choice.name: must be a string"],
+      [{ tools: [weatherTool], tool_choice: { type: "auto", disable_parallel_tool_use: "true" } }, "tool_choice.disable_parallel_tool_use: must be a boolean"],
       [{ metadata: "user-7" }, "metadata: must be an object"],
       [{ metadata: { user_id: 7 } }, "metadata.user_id: must be a string"],
       [{ temperature: "hot" }, "temperature: must be a number"],
@@ -447,6 +494,10 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
     expect(provider.requests).toHaveLength(0);
     const unset = { stop_sequences: null, tools: null, tool_choice: null, metadata: { user_id: null }, temperature: null };
     expect(await ask("gpt", unset)).toMatchObject({ status: 200, body: { content: [{ type: "text", text: "Echo: hi" }] } });
+    // A server tool has no input schema, and a tool choice may leave disable_parallel_tool_use unset.
+    const serverTool = { tools: [weatherTool, { type: "web_search_20250305", name: "web_search" }], tool_choice: { type: "any" } };
+    expect(await ask("claude", serverTool)).toMatchObject({ status: 200 });
+    expect(provider.requests.at(-1)!.body).toMatchObject(serverTool);
   });
 
   it("refuses thinking of a type or budget Anthropic would not take, which a model that thinks by effort took as the least effort", async () => {
@@ -563,6 +614,10 @@ describe.each(MODES)("POST /v1/messages, $name", (mode) => {
         [{ system: systemImage }, 'system.0.type: must be "text"'],
         [{ stop_sequences: "END" }, "stop_sequences: must be a list of strings"],
         [{ tools: [weatherTool], tool_choice: "auto" }, "tool_choice: must be an object"],
+        [{ tools: [weatherTool], tool_choice: { type: "required" } }, 'tool_choice.type: must be "auto", "any", "tool" or "none"'],
+        [{ tools: [{ input_schema: weatherTool.input_schema }] }, "tools.0.name: must be a string"],
+        [{ messages: [...hi, { role: "assistant", content: [{ type: "tool_use", id: {}, name: "get_weather", input: {} }] }] }, "messages.1.content.0.id: must be a string"],
+        [{ messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", data: PIXEL_PNG } }] }] }, "messages.0.content.0.source.media_type: must be a string"],
         [{ thinking: { type: "enabled", budget_tokens: -5 } }, "thinking.budget_tokens: must be a whole number, 1024 or more"],
       ];
       // Raw HTTP: the SDK's types would not let most of these through.
