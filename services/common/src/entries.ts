@@ -13,6 +13,11 @@ export function entryList<V>(from: Iterable<readonly [string, V]>): Entry<V>[] {
   return Array.from(from, ([key, value]) => ({ key, value }));
 }
 
+/** A plain object's own properties as entries ("__proto__" too, when JSON.parse made it one). */
+export function objectEntries<V>(from: Record<string, V>): Entry<V>[] {
+  return entryList(Object.entries(from));
+}
+
 export function entryMap<V>(entries: readonly Entry<V>[]): Map<string, V> {
   return new Map(entries.map((e) => [e.key, e.value]));
 }

@@ -74,7 +74,7 @@ export { BudgetSpend, type SpendLedger } from "./budget-spend.js";
 export { firstMaking, type SpendWrite } from "./spend-write.js";
 export { takeTogether, type TakeTogether, type Taking, type TakingLease } from "./take-together.js";
 export { withFields } from "./with-fields.js";
-export { entryList, entryMap, entryObject, type Entry } from "./entries.js";
+export { entryList, entryMap, entryObject, objectEntries, type Entry } from "./entries.js";
 export { estimateTokens, messagesText, tokensForChars, tokensOnWire } from "./tokens.js";
 export { checkMessageList } from "./message-list.js";
 export { validateMessagesBody } from "./messages-body.js";

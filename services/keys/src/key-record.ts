@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { entryList, parseDuration, type Entry } from "@gateway/common";
+import { objectEntries, parseDuration, type Entry } from "@gateway/common";
 import { ModelBudgetSchema, VirtualKeySchema, type ModelBudget, type VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { ModelBudgetColumn, virtualKeys } from "./db/schema.js";
 import { holdsLimits, limitFields, limitHolder, type LimitHolder } from "./limit-holder.js";
@@ -121,9 +121,9 @@ export function toProto(row: KeyRow, now = Date.now(), spend?: number): VirtualK
     ...(spend !== undefined && { spend }),
     previousKeyHashes: row.previousKeyHashes,
     allowedRoutes: row.allowedRoutes,
-    aliases: entryList(Object.entries(row.aliases)),
-    modelRpmLimit: entryList(Object.entries(row.modelRpmLimit)),
-    modelTpmLimit: entryList(Object.entries(row.modelTpmLimit)),
+    aliases: objectEntries(row.aliases),
+    modelRpmLimit: objectEntries(row.modelRpmLimit),
+    modelTpmLimit: objectEntries(row.modelTpmLimit),
     modelMaxBudget: modelBudgetsProto(row.modelMaxBudget),
   });
 }

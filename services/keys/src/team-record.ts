@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { entryList } from "@gateway/common";
+import { objectEntries } from "@gateway/common";
 import { TeamSchema, type Team } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { teams } from "./db/schema.js";
 import { aliasMap, modelBudgetsProto, modelLimits, type KeyRecord } from "./key-record.js";
@@ -145,10 +145,10 @@ export function toTeamProto(row: TeamRow, now = Date.now(), spend?: number): Tea
     createdAtMs: BigInt(row.createdAt.getTime()),
     updatedAtMs: BigInt(row.updatedAt.getTime()),
     ...(spend !== undefined && { spend }),
-    modelAliases: entryList(Object.entries(row.modelAliases)),
+    modelAliases: objectEntries(row.modelAliases),
     organizationId: row.organizationId ?? "",
-    modelRpmLimit: entryList(Object.entries(row.modelRpmLimit)),
-    modelTpmLimit: entryList(Object.entries(row.modelTpmLimit)),
+    modelRpmLimit: objectEntries(row.modelRpmLimit),
+    modelTpmLimit: objectEntries(row.modelTpmLimit),
     modelMaxBudget: modelBudgetsProto(row.modelMaxBudget),
     ...(row.memberBudget !== null && { teamMemberBudget: row.memberBudget }),
     teamMemberBudgetDuration: row.memberBudgetDuration,

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { entryList, entryObject, gatewayError } from "@gateway/common";
+import { entryObject, gatewayError, objectEntries } from "@gateway/common";
 import type { KeyRefSchema, KeySettingsSchema, VirtualKey } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
 import { apiKeyOf, callerOf, intParam, pathSegment, queryOf, sendJson } from "../http.js";
@@ -74,11 +74,11 @@ function settings(b: Json): MessageInitShape<typeof KeySettingsSchema> {
   const routes = optional(b, "allowed_routes", isStrings, "a list of routes");
   if (routes !== undefined) s.allowedRoutes = { routes };
   const aliases = optional(b, "aliases", isAliasMap, ALIAS_MAP);
-  if (aliases !== undefined) s.aliases = { aliases: entryList(Object.entries(aliases)) };
+  if (aliases !== undefined) s.aliases = { aliases: objectEntries(aliases) };
   const rpm = modelCounts(b, "model_rpm_limit");
-  if (rpm !== undefined) s.modelRpmLimit = { counts: entryList(Object.entries(rpm)) };
+  if (rpm !== undefined) s.modelRpmLimit = { counts: objectEntries(rpm) };
   const tpm = modelCounts(b, "model_tpm_limit");
-  if (tpm !== undefined) s.modelTpmLimit = { counts: entryList(Object.entries(tpm)) };
+  if (tpm !== undefined) s.modelTpmLimit = { counts: objectEntries(tpm) };
   const budgets = modelBudgets(b);
   if (budgets !== undefined) s.modelMaxBudget = budgets;
   const blocked = optional(b, "blocked", isBoolean, "true or false");

@@ -1,5 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { entryList, entryMap, entryObject } from "@gateway/common";
+import { entryMap, entryObject, objectEntries } from "@gateway/common";
 import type { SpendEntry } from "@gateway/proto/entries/v1/entries_pb.js";
 import type { Team, TeamSettingsSchema } from "@gateway/proto/keys/v1/keys_pb.js";
 import type { RequestContext } from "../context.js";
@@ -86,13 +86,13 @@ function settings(b: Json): MessageInitShape<typeof TeamSettingsSchema> {
   const blocked = optional(b, "blocked", isBoolean, "true or false");
   if (blocked !== undefined) s.blocked = blocked;
   const aliases = optional(b, "model_aliases", isAliasMap, ALIAS_MAP);
-  if (aliases !== undefined) s.modelAliases = { aliases: entryList(Object.entries(aliases)) };
+  if (aliases !== undefined) s.modelAliases = { aliases: objectEntries(aliases) };
   const organization = organizationField(b);
   if (organization !== undefined) s.organizationId = organization;
   const rpm = modelCounts(b, "model_rpm_limit");
-  if (rpm !== undefined) s.modelRpmLimit = { counts: entryList(Object.entries(rpm)) };
+  if (rpm !== undefined) s.modelRpmLimit = { counts: objectEntries(rpm) };
   const tpm = modelCounts(b, "model_tpm_limit");
-  if (tpm !== undefined) s.modelTpmLimit = { counts: entryList(Object.entries(tpm)) };
+  if (tpm !== undefined) s.modelTpmLimit = { counts: objectEntries(tpm) };
   const budgets = modelBudgets(b);
   if (budgets !== undefined) s.modelMaxBudget = budgets;
   const memberBudget = optional(b, "team_member_budget", isNumber, "a number of dollars");
