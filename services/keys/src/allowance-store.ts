@@ -148,12 +148,21 @@ export class AllowanceStore implements AllowanceLedger<AllowanceRef>, SpendLedge
   /**
    * giveBack() for parallel slots: only what this replica's part still
    * holds (none once it was taken for dead and its part given back for it).
+   * The total's row is locked before the part's, as takeParallel locks
+   * them: the other way round, a give-back and a take of the same key on
+   * one replica (a burst while it gave back what it held unused) each held
+   * the row the other waited for, and Postgres ended one as a deadlock
+   * after a second (a request answered 500).
    */
   private async giveBackParallel(ref: AllowanceRef, amount: number, op: string): Promise<void> {
     await this.db.execute(sql`
-      WITH first AS (${firstApplying(allowanceOps, op)}), part AS (
+      WITH first AS (${firstApplying(allowanceOps, op)}), total AS (
+        SELECT 1 FROM ${allowances}
+        WHERE key_id = ${ref.keyId} AND kind = 'parallel' AND window_start = ${ref.windowStart} AND EXISTS (SELECT 1 FROM first)
+        FOR UPDATE
+      ), part AS (
         UPDATE ${parallelHolds} SET held = GREATEST(0, held - ${amount})
-        WHERE holder = ${this.holder} AND key_id = ${ref.keyId} AND EXISTS (SELECT 1 FROM first)
+        WHERE holder = ${this.holder} AND key_id = ${ref.keyId} AND EXISTS (SELECT 1 FROM total)
         RETURNING 1
       )
       UPDATE ${allowances} SET granted = GREATEST(0, granted - ${amount})
