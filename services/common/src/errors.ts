@@ -1,5 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { databaseUnreachable } from "./database.js";
+import { databaseUnreachable, driverMessage, pgErrorCode } from "./database.js";
 
 /** What a client sees of a failure: an OpenAI-style error and its HTTP status. */
 export interface ErrorDetails {
@@ -56,14 +56,24 @@ const BY_CODE: Partial<Record<Code, { status: number; type: string }>> = {
   [Code.DeadlineExceeded]: { status: 504, type: "timeout" },
 };
 
+// What Postgres answers when the same statement may well pass if tried
+// again: a deadlock, a serialization failure, a lock or statement timeout.
+const TRY_AGAIN = new Set(["40001", "40P01", "55P03", "57014"]);
+
 /**
  * A service's failure as a ConnectError: a ConnectError as it is; a database
  * that cannot be reached (Postgres down or restarting) as Unavailable (503),
- * not as an internal error, and without the driver's words; anything else as
- * `fallback`.
+ * not as an internal error, and without the driver's words; a statement
+ * Postgres refused by its code and Postgres's words, not drizzle's (which
+ * repeat the statement and its parameters into every log line the error
+ * reaches), as Unavailable when trying again may pass, else `fallback`;
+ * anything else as `fallback`.
  */
 export function serviceError(err: unknown, fallback = Code.Unknown): ConnectError {
-  if (!(err instanceof ConnectError) && databaseUnreachable(err)) return new ConnectError("the database is unavailable", Code.Unavailable, undefined, undefined, err);
+  if (err instanceof ConnectError) return err;
+  if (databaseUnreachable(err)) return new ConnectError("the database is unavailable", Code.Unavailable, undefined, undefined, err);
+  const code = pgErrorCode(err);
+  if (code !== undefined) return new ConnectError(`the database refused a statement (${code}: ${driverMessage(err)})`, TRY_AGAIN.has(code) ? Code.Unavailable : fallback, undefined, undefined, err);
   return ConnectError.from(err, fallback);
 }
 
