@@ -188,8 +188,9 @@ export class Allowances<Ref> {
   private async takeMore(pool: Pool<Ref>, need: number): Promise<boolean> {
     // Asked before this replica's charge for a request that used past its
     // holding had landed, the store granted a chunk of a limit the request
-    // had used up, and the key ran on that chunk: a batch that used a
-    // tokens-per-minute limit many times over let the next thousand requests in.
+    // had used up, and the key ran on that chunk: after a batch that used
+    // its tokens-per-minute many times over, requests were let in until the
+    // chunk ran out.
     while (pool.charging) await pool.charging;
     const chunk = Math.min(pool.limit, Math.max(need, Math.floor(pool.limit * CHUNK_FRACTION)));
     let taken = chunk;

@@ -20,7 +20,7 @@ const MOST_REPORTED = 2 ** 28;
  * A count a provider reported: its whole tokens, at most MOST_REPORTED, or 0
  * for anything that is not a finite positive number. A fraction is cut: the
  * uint32 fields counts travel in refuse one, and a call whose usage event
- * could not be written was answered with a 500 and never booked.
+ * cannot be written is never booked.
  */
 export function count(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.min(Math.trunc(value), MOST_REPORTED) : 0;
