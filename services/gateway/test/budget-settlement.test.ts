@@ -128,7 +128,11 @@ describe.each(MODES.filter((m) => m.real))("budgets, $name", (mode) => {
         const answer = await client.chat.completions
           .create({ model: "fast-model", messages: [{ role: "user", content: "hi" }], max_tokens: 100 })
           .withResponse()
-          .catch(() => undefined);
+          .catch((err: unknown) => {
+            // Refused by the budget once it is spent, and for nothing else.
+            expect(err).toMatchObject({ status: 400, type: "budget_exceeded" });
+            return undefined;
+          });
         if (answer) ids.push(answer.response.headers.get("x-litellm-call-id")!);
       }
       let spent = 0;

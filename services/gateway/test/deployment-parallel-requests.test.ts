@@ -67,6 +67,7 @@ describe("a deployment's max_parallel_requests", () => {
     const { served, refused } = await outcomes("pair", 3);
     expect(served.sort()).toEqual(["pair-a", "pair-b"]);
     expect(refused).toHaveLength(1);
+    expect(refused[0]).toBeInstanceOf(OpenAI.RateLimitError);
   });
 
   it("holds a streamed call's place until its stream ends", async () => {
@@ -83,6 +84,17 @@ describe("a deployment's max_parallel_requests", () => {
     const cut = await openai.chat.completions.create({ model: "defaulted", messages: [{ role: "user", content: "a few words to stream slowly" }], stream: true });
     await cut[Symbol.asyncIterator]().next();
     cut.controller.abort();
-    await eventually("the cut stream's place to come back", async () => (await ask("defaulted").then(() => true, () => undefined)));
+    await eventually(
+      "the cut stream's place to come back",
+      async () =>
+        await ask("defaulted").then(
+          () => true,
+          (err: unknown) => {
+            // Refused while the place is still taken, and for nothing else.
+            expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+            return undefined;
+          },
+        ),
+    );
   });
 });

@@ -6,6 +6,7 @@ import type { RunningGateway } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { MASTER_KEY, PROVIDER_KEY, writeConfig } from "./support/config.js";
 import { serviceStarter, type GatewayPlumbing } from "./support/gateway.js";
+import { expectRefusal } from "./support/refusals.js";
 
 // Limits of every level a request is held to at once (its key, team,
 // organization, user, end user and tags), each its own, with many requests
@@ -124,7 +125,7 @@ interface Burst {
   served: Promise<number>;
 }
 
-/** Sends `n` requests at once, alternating between the edges, every third streamed. */
+/** Sends `n` requests at once, alternating between the edges, every third streamed; once all have ended, each not served must have been refused by a limit. */
 function startBurst(t: Tree, n: number): Burst {
   const burst: Burst = { refused: 0, served: Promise.resolve(0) };
   const asked = Array.from({ length: n }, (_, i) =>
@@ -133,7 +134,10 @@ function startBurst(t: Tree, n: number): Burst {
       throw err;
     }),
   );
-  burst.served = Promise.allSettled(asked).then((results) => results.filter((r) => r.status === "fulfilled").length);
+  burst.served = Promise.allSettled(asked).then((results) => {
+    for (const r of results) if (r.status === "rejected") expectRefusal(r.reason);
+    return results.filter((r) => r.status === "fulfilled").length;
+  });
   return burst;
 }
 
@@ -219,15 +223,19 @@ async function expectPeriodToCarry(t: Tree, budgetId: string): Promise<void> {
   await providerIdle();
   const release = holdAtProvider();
   let first: Burst | undefined;
+  let second: Burst | undefined;
   try {
     first = startBurst(t, 12);
     expect(await admitted(first, 12)).toBe(4);
     await call("POST", "/budget/update", { budget_id: budgetId, budget_duration: "30d" }, edges[1]);
-    expect(await admitted(startBurst(t, 12), 12, 4)).toBe(0);
+    second = startBurst(t, 12);
+    expect(await admitted(second, 12, 4)).toBe(0);
   } finally {
     release();
   }
   expect(await first.served).toBe(4);
+  // Each of the second burst refused by the budget, not failed otherwise.
+  expect(await second.served).toBe(0);
   await expectEveryLevelToShow(t, await ledgerOf(t, 4));
 }
 
@@ -265,7 +273,7 @@ describe("limits of every level at once, over two replicas", () => {
     const watch = setInterval(() => (most = Math.max(most, provider.inFlight)), 5);
     try {
       // Every other client leaves after its second chunk, the rest read their stream to the end.
-      await Promise.allSettled(
+      const results = await Promise.allSettled(
         Array.from({ length: 12 }, async (_, i) => {
           const leave = new AbortController();
           const client = new OpenAI({ baseURL: `${edges[i % 2]}/v1`, apiKey: t.key.key, maxRetries: 0 });
@@ -274,6 +282,8 @@ describe("limits of every level at once, over two replicas", () => {
           for await (const _ of stream) if (++chunks === 2 && i % 2 === 0) leave.abort();
         }),
       );
+      // Those not served were refused by a parallel limit or left by their client, and failed in no other way.
+      for (const r of results) if (r.status === "rejected" && !(r.reason instanceof OpenAI.APIUserAbortError)) expectRefusal(r.reason, ["rate_limit_error"]);
     } finally {
       clearInterval(watch);
       provider.behavior.chunkDelayMs = 0;
@@ -297,6 +307,8 @@ describe("limits of every level at once, over two replicas", () => {
     let change: Promise<void> | undefined;
     let stop = false;
     let lowered = 0;
+    // Failures other than the budget's refusals, checked once the clients have stopped (a throw would stop one early).
+    const unexpected: unknown[] = [];
     try {
       // Eight clients, half of them streaming, over both edges; they pause while the budget changes (theirs in flight go on).
       const clients = Array.from({ length: 8 }, async (_, w) => {
@@ -314,7 +326,9 @@ describe("limits of every level at once, over two replicas", () => {
               const { response } = await client.chat.completions.create({ ...BODY, user: t.customer }, options).withResponse();
               into.push(response.headers.get("x-litellm-call-id")!);
             }
-          } catch {
+          } catch (err) {
+            const { status, type } = err as { status?: number; type?: string };
+            if (status !== 400 || type !== "budget_exceeded") unexpected.push(err);
             await new Promise((resolve) => setTimeout(resolve, 30));
           }
         }
@@ -335,6 +349,7 @@ describe("limits of every level at once, over two replicas", () => {
     } finally {
       provider.behavior.latencyMs = 0;
     }
+    expect(unexpected.map(String)).toEqual([]);
     const rows = await eventually("the ledger to book every request served", async () => {
       const booked = await call<{ request_id: string; spend: number }[]>("GET", `/spend/logs?api_key=${t.key.token}`);
       return booked.length === served.before.length + served.after.length ? booked : undefined;

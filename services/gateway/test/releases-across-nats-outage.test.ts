@@ -62,7 +62,12 @@ describe("releases sent while NATS is down", () => {
     provider.behavior.latencyMs = 0;
     await eventually(
       "the key's slots back",
-      async () => ((await Promise.allSettled(Array.from({ length: LIMIT }, () => ask(json.key)))).every((r) => r.status === "fulfilled") ? true : undefined),
+      async () => {
+        const results = await Promise.allSettled(Array.from({ length: LIMIT }, () => ask(json.key)));
+        // Refused by the parallel limit while slots are still taken, and for nothing else.
+        for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ status: 429, type: "rate_limit_error" });
+        return results.every((r) => r.status === "fulfilled") ? true : undefined;
+      },
       30_000,
     );
   });

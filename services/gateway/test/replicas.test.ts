@@ -6,6 +6,7 @@ import type { RunningGateway } from "../src/index.js";
 import { admin, type GeneratedKey } from "./support/admin.js";
 import { fakeOpenAIConfig, MASTER_KEY, PROVIDER_KEY } from "./support/config.js";
 import { serviceStarter, type GatewayPlumbing } from "./support/gateway.js";
+import { expectRefusal } from "./support/refusals.js";
 
 // Two keys replicas, each behind its own edge, sharing one router, one
 // accounting service, one Postgres and one NATS: limits must hold across
@@ -56,28 +57,33 @@ async function generate(body: Record<string, unknown>): Promise<GeneratedKey> {
 /** How long the provider takes while a burst tests a limit: longer than the burst takes to be admitted. */
 const HOLD_MS = 2500;
 
-/** Sends `n` requests at once, alternating between the two edges (and the keys given); counts those served. */
+/** Sends `n` requests at once, alternating between the two edges (and the keys given); counts those served, each of the rest refused by a limit. */
 async function burst(keys: string | string[], n: number): Promise<number> {
   const each = ([] as string[]).concat(keys);
   const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => ask(edges[i % 2] as string, each[Math.floor(i / 2) % each.length] as string)));
+  for (const r of results) if (r.status === "rejected") expectRefusal(r.reason);
   return results.filter((r) => r.status === "fulfilled").length;
 }
 
 /**
  * Sends `n` requests of `key` at once, alternating between the edges, held at
  * the provider until each was admitted or refused (and `meanwhile` ran), so
- * all it admitted are in flight together; how many it admitted.
+ * all it admitted are in flight together; how many it admitted, each of
+ * the rest refused by its parallel limit.
  */
 async function heldBurst(key: string, n: number, meanwhile = async () => {}): Promise<number> {
   await eventually("nothing in flight at the provider", async () => (provider.inFlight === 0 ? true : undefined));
   let release = () => {};
   provider.behavior.held = new Promise((resolve) => (release = resolve));
   let refused = 0;
+  // Checked once all have ended: a throw here would leave the count waiting for it.
+  const failures: unknown[] = [];
   const asked = Array.from({ length: n }, (_, i) =>
     ask(edges[i % 2] as string, key).then(
       () => true,
-      () => {
+      (err: unknown) => {
         refused += 1;
+        failures.push(err);
         return false;
       },
     ),
@@ -89,7 +95,9 @@ async function heldBurst(key: string, n: number, meanwhile = async () => {}): Pr
     delete provider.behavior.held;
     release();
   }
-  return (await Promise.all(asked)).filter(Boolean).length;
+  const admitted = (await Promise.all(asked)).filter(Boolean).length;
+  for (const err of failures) expectRefusal(err, ["rate_limit_error"]);
+  return admitted;
 }
 
 /** A new team and two keys of it. */
@@ -215,12 +223,23 @@ describe("two keys replicas behind two edges", () => {
       provider.behavior.latencyMs = 0;
     }
     // A blocked organization stops its teams' keys on both edges, though they kept the keys' answers.
-    for (let i = 0; i < 5; i++) for (const edge of edges) await ask(edge, teams[0]!.keys[0]).catch(() => undefined);
+    for (let i = 0; i < 5; i++) for (const edge of edges) await ask(edge, teams[0]!.keys[0]).catch((err: unknown) => expectRefusal(err, ["budget_exceeded"]));
     expect((await admin(edges[0], "PATCH", "/organization/update", { organization_id: organizationId, blocked: true, max_budget: null })).status).toBe(200);
     await eventually(
       "both edges to refuse the blocked organization's keys",
       async () => {
-        const refused = await Promise.all(edges.map((edge) => ask(edge, teams[1]!.keys[0]).then(() => false, (e: { status?: number }) => e.status === 401)));
+        // Served until the block reaches an edge, refused as blocked from then on: nothing else.
+        const refused = await Promise.all(
+          edges.map((edge) =>
+            ask(edge, teams[1]!.keys[0]).then(
+              () => false,
+              (err: unknown) => {
+                expectRefusal(err, ["authentication_error"]);
+                return true;
+              },
+            ),
+          ),
+        );
         return refused.every(Boolean) || undefined;
       },
       1000,
@@ -235,11 +254,30 @@ describe("two keys replicas behind two edges", () => {
     await expect(ask(edges[0], keys[1])).rejects.toMatchObject({ status: 401 });
     await eventually(
       "the other edge to refuse the blocked team's key",
-      () => ask(edges[1], keys[0]).then(() => undefined, (e: { status?: number }) => (e.status === 401 ? true : undefined)),
+      () =>
+        ask(edges[1], keys[0]).then(
+          () => undefined,
+          (err: unknown) => {
+            expectRefusal(err, ["authentication_error"]);
+            return true;
+          },
+        ),
       1000,
     );
     expect((await admin(edges[1], "POST", "/team/unblock", { team_id: teamId })).status).toBe(200);
-    await eventually("the first edge to serve the team again", () => ask(edges[0], keys[0]).then(() => true, () => undefined), 1000);
+    await eventually(
+      "the first edge to serve the team again",
+      () =>
+        ask(edges[0], keys[0]).then(
+          () => true,
+          (err: unknown) => {
+            // Refused as blocked until the unblock reaches it, and for nothing else.
+            expectRefusal(err, ["authentication_error"]);
+            return undefined;
+          },
+        ),
+      1000,
+    );
   });
 
   it("keeps kept answers apart per end user, and drops them when a customer is blocked on the other edge", async () => {

@@ -510,7 +510,11 @@ describe("limits", () => {
     for (let i = 0; i < 5 && !limited; i++) {
       limited = await ask(minted.key, { messages: [{ role: "user", content: "one two three four five six seven eight nine ten" }] }).then(
         () => false,
-        (e: { status?: number }) => e.status === 429,
+        (err: unknown) => {
+          // Served or refused by the limit: another failure must not pass for a request served.
+          expect(err).toMatchObject({ status: 429, type: "rate_limit_error" });
+          return true;
+        },
       );
     }
     expect(limited).toBe(true);
@@ -630,7 +634,19 @@ describe("limits", () => {
     // Settled spend plus a new reservation no longer fits in this period…
     await expect(ask(minted.key, { messages, max_tokens: 10 })).rejects.toMatchObject({ status: 400, type: "budget_exceeded" });
     // …and fits again in the next one.
-    const next = await eventually("the next budget period", () => ask(minted.key, { messages, max_tokens: 10 }).then((a) => a, () => undefined), 5000);
+    const next = await eventually(
+      "the next budget period",
+      () =>
+        ask(minted.key, { messages, max_tokens: 10 }).then(
+          (a) => a,
+          (err: unknown) => {
+            // Refused by the budget until its period ends, and for nothing else.
+            expect(err).toMatchObject({ status: 400, type: "budget_exceeded" });
+            return undefined;
+          },
+        ),
+      5000,
+    );
     expect(next.choices[0]?.message.content).toBe("Echo: period");
   });
 
@@ -651,7 +667,16 @@ describe("limits", () => {
     abort.abort();
     await reader.next().catch(() => undefined);
     provider.behavior.chunkDelayMs = 0;
-    const answer = await eventually("the slot to come back", () => ask(minted.key).then((a) => a, () => undefined));
+    const answer = await eventually("the slot to come back", () =>
+      ask(minted.key).then(
+        (a) => a,
+        (err: unknown) => {
+          // Refused while the slot is still taken, and for nothing else.
+          expect(err).toMatchObject({ status: 429, type: "rate_limit_error" });
+          return undefined;
+        },
+      ),
+    );
     expect(answer.choices[0]?.message.content).toBe("Echo: hello there");
   });
 });
