@@ -168,11 +168,15 @@ export function driverMessage(err: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
+// A SQLSTATE: its class (two characters) and its condition; Node's own codes
+// of five letters (EPERM, EBUSY) are none.
+const SQLSTATE = /^([0-5][0-9A-Z]|F0|HV|P0|XX)[0-9A-Z]{3}$/;
+
 /** The Postgres error code (e.g. "23505") behind a driver or drizzle error, if any. */
 export function pgErrorCode(err: unknown): string | undefined {
   for (let e: unknown = err; e instanceof Error || (e !== null && typeof e === "object"); e = (e as { cause?: unknown }).cause) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+    if (typeof code === "string" && SQLSTATE.test(code)) return code;
     if ((e as { cause?: unknown }).cause === undefined) break;
   }
   return undefined;

@@ -30,6 +30,12 @@ describe("a statement Postgres refused, as a service's error", () => {
     expect(err.rawMessage).toBe("the database refused a statement (22012: division by zero)");
   });
 
+  it("leaves an error of Node's own (a file system's EPERM) as it was", () => {
+    const err = serviceError(Object.assign(new Error("operation not permitted"), { code: "EPERM" }), Code.Internal);
+    expect(err.code).toBe(Code.Internal);
+    expect(err.rawMessage).toBe("operation not permitted");
+  });
+
   it("is unavailable, which clients try again, when Postgres ended the statement for a lock or a timeout", async () => {
     // The pool's one connection runs both.
     await database.db.execute(sql`SET statement_timeout = 10`);
