@@ -52,7 +52,8 @@ function checkBlocks(content: unknown, field: string, param: string, list: strin
   }
 }
 
-const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
+/** A JSON object: not null, not a list. */
+export const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
 const isString = (value: unknown) => typeof value === "string";
 
 // The fields of the content blocks Anthropic documents, each with its type:

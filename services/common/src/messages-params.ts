@@ -1,5 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { gatewayError } from "./errors.js";
+import { isObject } from "./message-list.js";
 
 type Json = Record<string, unknown>;
 
@@ -9,8 +10,6 @@ type Json = Record<string, unknown>;
 // otherwise, so a client's stop_sequences: "END" or tool_choice: "auto" went
 // unheeded without a word where Anthropic answers a 400. null is taken as
 // unset, as the translation takes it.
-
-const isObject = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value);
 
 const TYPES: [string, (value: unknown) => boolean, string][] = [
   ["stop_sequences", (value) => Array.isArray(value) && value.every((item) => typeof item === "string"), "a list of strings"],
